@@ -1,0 +1,63 @@
+/*
+ * main.c - the vigil binary: git-style dispatch to subcommands.
+ */
+#include "vg_cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const vg_cmd_t commands[] = {
+        {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
+                                      "show schemas"},
+        {NULL, NULL, NULL},
+};
+
+static void usage(FILE *fp) {
+        fprintf(fp,
+                "Usage: vigil <command> [options]\n"
+                "\n"
+                "Vigil computes end-of-life care indicators and alerts "
+                "continuously from\n"
+                "care events on Kafka.\n"
+                "\n"
+                "Commands:\n");
+        for (const vg_cmd_t *c = commands; c->vc_name; c++)
+                fprintf(fp, "  %-10s %s\n", c->vc_name, c->vc_summary);
+        fprintf(fp,
+                "\n"
+                "Options:\n"
+                "  -h, --help     this help\n"
+                "  -V, --version  print the version\n"
+                "\n"
+                "Run 'vigil <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2) {
+                usage(stderr);
+                return VG_EXIT_USAGE;
+        }
+        if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+            !strcmp(argv[1], "help")) {
+                if (argc > 2 && strcmp(argv[1], "help") == 0) {
+                        char *hargv[] = {argv[2], "--help", NULL};
+                        for (const vg_cmd_t *c = commands; c->vc_name; c++)
+                                if (!strcmp(c->vc_name, argv[2]))
+                                        return c->vc_main(2, hargv);
+                }
+                usage(stdout);
+                return VG_EXIT_OK;
+        }
+        if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version") ||
+            !strcmp(argv[1], "version")) {
+                printf("vigil %s\n", VIGIL_VERSION);
+                return VG_EXIT_OK;
+        }
+        for (const vg_cmd_t *c = commands; c->vc_name; c++)
+                if (!strcmp(c->vc_name, argv[1]))
+                        return c->vc_main(argc - 1, argv + 1);
+        fprintf(stderr,
+                "vigil: '%s' is not a vigil command. See 'vigil --help'.\n",
+                argv[1]);
+        return VG_EXIT_USAGE;
+}

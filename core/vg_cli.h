@@ -1,0 +1,36 @@
+/*
+ * vg_cli.h - the subcommands of the vigil binary and helpers they share.
+ *
+ * Every command is `int cmd(int argc, char **argv)` with argv[0] the command
+ * name; it returns the process exit status:
+ *   0 success, 1 failure (something could not be done), 2 usage error
+ *   (bad option or input), 3 partial success where a command says so.
+ */
+#ifndef VG_CLI_H
+#define VG_CLI_H
+
+#include "vg_common.h"
+
+#define VG_EXIT_OK      0
+#define VG_EXIT_FAIL    1
+#define VG_EXIT_USAGE   2
+
+typedef struct vg_cmd_s {
+        const char *vc_name;              /* "produce" */
+        int (*vc_main)(int argc, char **argv);
+        const char *vc_summary;           /* one line for `vigil --help` */
+} vg_cmd_t;
+
+int vg_cmd_codec(int argc, char **argv);
+int vg_cmd_produce(int argc, char **argv);
+int vg_cmd_simulate(int argc, char **argv);
+int vg_cmd_process(int argc, char **argv);
+
+/* True if argv holds -h or --help before any "--". */
+bool vg_cli_wants_help(int argc, char **argv);
+
+/* Prints "vigil <cmd>: <msg>" to stderr and returns VG_EXIT_USAGE. */
+int vg_cli_usage_error(const char *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+#endif /* VG_CLI_H */

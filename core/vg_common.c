@@ -1,0 +1,168 @@
+/*
+ * vg_common.c - status codes, allocation wrappers, byte buffer, log.
+ */
+#include "vg_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/time.h>
+
+const char *vg_err2str(vg_err_t err) {
+        switch (err) {
+        case VG_OK:           return "success";
+        case VG_ERR_ARG:      return "invalid argument";
+        case VG_ERR_DECODE:   return "undecodable record";
+        case VG_ERR_INVALID:  return "invalid record";
+        case VG_ERR_NOENT:    return "not found";
+        case VG_ERR_IO:       return "I/O error";
+        case VG_ERR_STORE:    return "state store error";
+        case VG_ERR_KAFKA:    return "Kafka error";
+        case VG_ERR_NOMEM:    return "out of memory";
+        case VG_ERR_INTERNAL: return "internal error";
+        }
+        return "unknown error";
+}
+
+static void oom(size_t size) {
+        fprintf(stderr, "vigil: out of memory allocating %zu bytes\n", size);
+        abort();
+}
+
+void *vg_malloc(size_t size) {
+        void *p = malloc(size ? size : 1);
+        if (!p)
+                oom(size);
+        return p;
+}
+
+void *vg_calloc(size_t nmemb, size_t size) {
+        void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+        if (!p)
+                oom(nmemb * size);
+        return p;
+}
+
+void *vg_realloc(void *ptr, size_t size) {
+        void *p = realloc(ptr, size ? size : 1);
+        if (!p)
+                oom(size);
+        return p;
+}
+
+char *vg_strdup(const char *s) {
+        return s ? vg_strndup(s, strlen(s)) : NULL;
+}
+
+char *vg_strndup(const char *s, size_t n) {
+        char *p = vg_malloc(n + 1);
+        memcpy(p, s, n);
+        p[n] = '\0';
+        return p;
+}
+
+void vg_free(void *ptr) {
+        free(ptr);
+}
+
+vg_err_t vg_seterr(char *errstr, size_t errstr_size, vg_err_t err,
+                   const char *fmt, ...) {
+        va_list ap;
+        if (errstr && errstr_size > 0) {
+                va_start(ap, fmt);
+                vsnprintf(errstr, errstr_size, fmt, ap);
+                va_end(ap);
+        }
+        return err;
+}
+
+void vg_buf_init(vg_buf_t *vb) {
+        vb->vb_data = NULL;
+        vb->vb_len = vb->vb_size = 0;
+}
+
+void vg_buf_free(vg_buf_t *vb) {
+        if (!vb)
+                return;
+        vg_free(vb->vb_data);
+        vg_buf_init(vb);
+}
+
+void vg_buf_reset(vg_buf_t *vb) {
+        vb->vb_len = 0;
+        if (vb->vb_data)
+                vb->vb_data[0] = '\0';
+}
+
+static void buf_reserve(vg_buf_t *vb, size_t extra) {
+        size_t need = vb->vb_len + extra + 1;
+        if (need <= vb->vb_size)
+                return;
+        size_t size = vb->vb_size ? vb->vb_size : 64;
+        while (size < need)
+                size *= 2;
+        vb->vb_data = vg_realloc(vb->vb_data, size);
+        vb->vb_size = size;
+}
+
+void vg_buf_append(vg_buf_t *vb, const void *data, size_t len) {
+        buf_reserve(vb, len);
+        if (len)
+                memcpy(vb->vb_data + vb->vb_len, data, len);
+        vb->vb_len += len;
+        vb->vb_data[vb->vb_len] = '\0';
+}
+
+void *vg_buf_grow(vg_buf_t *vb, size_t len) {
+        buf_reserve(vb, len);
+        vb->vb_len += len;
+        vb->vb_data[vb->vb_len] = '\0';
+        return vb->vb_data + vb->vb_len - len;
+}
+
+void vg_buf_puts(vg_buf_t *vb, const char *s) {
+        vg_buf_append(vb, s, strlen(s));
+}
+
+void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        buf_reserve(vb, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(vb->vb_data + vb->vb_len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        vb->vb_len += (size_t)n;
+}
+
+int vg_log_level = VG_LOG_INFO;
+
+void vg_log(vg_loglevel_t level, const char *component, const char *fmt, ...) {
+        static const char *names[] = {[VG_LOG_ERROR] = "ERROR",
+                                      [VG_LOG_WARN] = "WARN",
+                                      [VG_LOG_INFO] = "INFO",
+                                      [VG_LOG_DEBUG] = "DEBUG"};
+        char msg[1024], ts[32];
+        struct timeval tv;
+        struct tm tm;
+        va_list ap;
+
+        if ((int)level > vg_log_level)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        /* One event, one line: flatten embedded newlines. */
+        for (char *p = msg; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                        *p = ' ';
+        gettimeofday(&tv, NULL);
+        gmtime_r(&tv.tv_sec, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(stderr, "%s.%03dZ %-5s %s: %s\n", ts, (int)(tv.tv_usec / 1000),
+                names[level], component ? component : "vigil", msg);
+}

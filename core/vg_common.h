@@ -1,0 +1,85 @@
+/*
+ * vg_common.h - what every Vigil module shares: status codes, allocation
+ * wrappers, small string helpers and the log.
+ *
+ * Conventions (see docs/ARCHITECTURE.md):
+ *   - one module = one vg_<module>.c/.h pair, one prefix;
+ *   - functions that can fail return vg_err_t and fill errstr[errstr_size];
+ *   - destructors accept NULL.
+ */
+#ifndef VG_COMMON_H
+#define VG_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdarg.h>
+
+typedef enum vg_err_e {
+        VG_OK = 0,
+        VG_ERR_ARG,        /* bad argument or input (user error) */
+        VG_ERR_DECODE,     /* record cannot be decoded */
+        VG_ERR_INVALID,    /* record decodes but violates SPEC §3 */
+        VG_ERR_NOENT,      /* not found */
+        VG_ERR_IO,         /* file or network I/O failed */
+        VG_ERR_STORE,      /* SQLite failed */
+        VG_ERR_KAFKA,      /* librdkafka failed */
+        VG_ERR_NOMEM,      /* allocation failed */
+        VG_ERR_INTERNAL    /* a bug */
+} vg_err_t;
+
+const char *vg_err2str(vg_err_t err);
+
+/* Allocation wrappers: abort with a message on out-of-memory, so callers need
+ * no NULL checks for small allocations. Sizes from untrusted input must be
+ * validated before they get here. */
+void *vg_malloc(size_t size);
+void *vg_calloc(size_t nmemb, size_t size);
+void *vg_realloc(void *ptr, size_t size);
+char *vg_strdup(const char *s);
+char *vg_strndup(const char *s, size_t n);
+void vg_free(void *ptr);
+
+/* snprintf into errstr, always NUL-terminated; returns err for chaining:
+ *   return vg_seterr(errstr, errstr_size, VG_ERR_ARG, "bad %s", x); */
+vg_err_t vg_seterr(char *errstr, size_t errstr_size, vg_err_t err,
+                   const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* Growable byte buffer. */
+typedef struct vg_buf_s {
+        char   *vb_data;  /* bytes, NUL-terminated for convenience */
+        size_t  vb_len;   /* bytes used */
+        size_t  vb_size;  /* bytes allocated */
+} vg_buf_t;
+
+void vg_buf_init(vg_buf_t *vb);
+void vg_buf_free(vg_buf_t *vb);
+void vg_buf_reset(vg_buf_t *vb);
+void vg_buf_append(vg_buf_t *vb, const void *data, size_t len);
+/* Appends len uninitialised bytes; returns where they start. */
+void *vg_buf_grow(vg_buf_t *vb, size_t len);
+void vg_buf_puts(vg_buf_t *vb, const char *s);
+void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* Log to stderr, one line per event: "<ISO time> <LEVEL> <component>: msg".
+ * Never log a personnummer (SPEC §8): log patient_id or nothing. */
+typedef enum vg_loglevel_e {
+        VG_LOG_ERROR = 3,
+        VG_LOG_WARN  = 4,
+        VG_LOG_INFO  = 6,
+        VG_LOG_DEBUG = 7
+} vg_loglevel_t;
+
+extern int vg_log_level;
+void vg_log(vg_loglevel_t level, const char *component, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+#define vg_error(comp, ...) vg_log(VG_LOG_ERROR, comp, __VA_ARGS__)
+#define vg_warn(comp, ...)  vg_log(VG_LOG_WARN, comp, __VA_ARGS__)
+#define vg_info(comp, ...)  vg_log(VG_LOG_INFO, comp, __VA_ARGS__)
+#define vg_debug(comp, ...) vg_log(VG_LOG_DEBUG, comp, __VA_ARGS__)
+
+#define VG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* VG_COMMON_H */

@@ -1,0 +1,523 @@
+/*
+ * vg_record.c - field tables of every record type; JSON conversion (SPEC §9),
+ * validation (SPEC §3, §7), copy and free, all driven by the tables.
+ */
+#include "vg_record.h"
+#include "vg_time.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYMS(name, ...)                                                        \
+        static const char *const name##_syms[] = {__VA_ARGS__};               \
+
+SYMS(cs, "HOSPITAL_INPATIENT", "PALLIATIVE_UNIT", "SSIH", "SHORT_TERM_CARE",
+     "NURSING_HOME")
+SYMS(sex, "FEMALE", "MALE", "UNKNOWN")
+SYMS(dg, "CANCER", "COPD", "HEART_FAILURE", "KIDNEY_FAILURE", "DEMENTIA",
+     "OTHER")
+SYMS(disp, "HOME", "NURSING_HOME", "SHORT_TERM_CARE", "PALLIATIVE_UNIT",
+     "TRANSFER_ACUTE", "AGAINST_ADVICE", "DIED", "OTHER")
+SYMS(pod, "HOSPITAL", "PALLIATIVE_UNIT", "NURSING_HOME", "SHORT_TERM_CARE",
+     "HOME", "HOME_WITH_SSIH", "OTHER", "UNKNOWN")
+SYMS(rule, "READMISSION_30D", "SIP_OVERDUE", "INDICATOR_BELOW_TARGET",
+     "DEATH_NOT_REGISTERED")
+SYMS(status, "ACTIVE", "RETRACTED")
+
+#define ENUM(var, avro, syms)                                                  \
+        const vg_enum_t var = {avro, syms##_syms,                              \
+                               (int)VG_ARRAY_SIZE(syms##_syms)}
+ENUM(vg_enum_care_setting, "CareSetting", cs);
+ENUM(vg_enum_sex, "Sex", sex);
+ENUM(vg_enum_diag, "DiagnosisGroup", dg);
+ENUM(vg_enum_disposition, "Disposition", disp);
+ENUM(vg_enum_place, "PlaceOfDeath", pod);
+ENUM(vg_enum_rule, "AlertRule", rule);
+ENUM(vg_enum_status, "AlertStatus", status);
+
+const char *vg_enum_str(const vg_enum_t *ve, int v) {
+        return v >= 0 && v < ve->ve_cnt ? ve->ve_symbols[v] : "?";
+}
+
+int vg_enum_find(const vg_enum_t *ve, const char *s) {
+        for (int i = 0; i < ve->ve_cnt; i++)
+                if (!strcmp(ve->ve_symbols[i], s))
+                        return i;
+        return -1;
+}
+
+#define EV(n, t) {#n, t, offsetof(vg_event_t, ev_##n), NULL}
+#define EVE(n, e) {#n, VG_F_ENUM, offsetof(vg_event_t, ev_##n), &e}
+#define COMMON                                                                 \
+        EV(event_id, VG_F_STRING), EV(patient_id, VG_F_STRING),                \
+        EV(occurred_at, VG_F_TIME), EV(kommun, VG_F_STRING),                   \
+        EV(source_system, VG_F_STRING),                                        \
+        EV(cancels_event_id, VG_F_OSTRING)
+
+static const vg_field_t admission_fields[] = {
+        COMMON,
+        EV(stay_id, VG_F_STRING),
+        EV(facility_id, VG_F_STRING),
+        EVE(care_setting, vg_enum_care_setting),
+        EV(planned, VG_F_BOOL),
+        EV(age_years, VG_F_INT),
+        EVE(sex, vg_enum_sex),
+        EVE(diagnosis_group, vg_enum_diag),
+};
+static const vg_field_t discharge_fields[] = {
+        COMMON,
+        EV(stay_id, VG_F_STRING),
+        EV(facility_id, VG_F_STRING),
+        EVE(care_setting, vg_enum_care_setting),
+        EVE(disposition, vg_enum_disposition),
+        EV(needs_coordination, VG_F_BOOL),
+};
+static const vg_field_t death_fields[] = {
+        COMMON,
+        EVE(place_of_death, vg_enum_place),
+        EV(expected, VG_F_BOOL),
+        EV(age_years, VG_F_INT),
+        EVE(sex, vg_enum_sex),
+        EVE(diagnosis_group, vg_enum_diag),
+};
+static const vg_field_t sip_fields[] = {
+        COMMON,
+        EV(sip_id, VG_F_STRING),
+};
+
+#define AL(n, t) {#n, t, offsetof(vg_alert_t, al_##n), NULL}
+static const vg_field_t alert_fields[] = {
+        AL(alert_id, VG_F_STRING),
+        {"rule", VG_F_ENUM, offsetof(vg_alert_t, al_rule), &vg_enum_rule},
+        {"status", VG_F_ENUM, offsetof(vg_alert_t, al_status),
+         &vg_enum_status},
+        AL(patient_id, VG_F_OSTRING),
+        AL(kommun, VG_F_OSTRING),
+        AL(region, VG_F_OSTRING),
+        AL(anchor, VG_F_STRING),
+        AL(emitted_at, VG_F_TIME),
+        AL(index_stay_id, VG_F_OSTRING),
+        AL(index_discharged_at, VG_F_OTIME),
+        AL(readmission_stay_id, VG_F_OSTRING),
+        AL(readmitted_at, VG_F_OTIME),
+        AL(days_between, VG_F_OINT),
+        AL(stay_id, VG_F_OSTRING),
+        AL(discharged_at, VG_F_OTIME),
+        AL(deadline, VG_F_OTIME),
+        AL(indicator, VG_F_OSTRING),
+        AL(area, VG_F_OSTRING),
+        AL(period, VG_F_OSTRING),
+        AL(numerator, VG_F_OLONG),
+        AL(denominator, VG_F_OLONG),
+        AL(value, VG_F_ODOUBLE),
+        AL(target, VG_F_ODOUBLE),
+};
+
+#define IP(n, t) {#n, t, offsetof(vg_ipart_t, ip_##n), NULL}
+static const vg_field_t ipart_fields[] = {
+        IP(indicator, VG_F_STRING), IP(area, VG_F_STRING),
+        IP(period, VG_F_STRING),    IP(partition, VG_F_INT),
+        IP(numerator, VG_F_LONG),   IP(denominator, VG_F_OLONG),
+        IP(updated_at, VG_F_TIME),
+};
+
+#define IV(n, t) {#n, t, offsetof(vg_ivalue_t, iv_##n), NULL}
+static const vg_field_t ivalue_fields[] = {
+        IV(indicator, VG_F_STRING), IV(area, VG_F_STRING),
+        IV(period, VG_F_STRING),    IV(numerator, VG_F_LONG),
+        IV(denominator, VG_F_OLONG), IV(value, VG_F_ODOUBLE),
+        IV(updated_at, VG_F_TIME),
+};
+
+#define RT(t, n, j, topic, st, f)                                              \
+        {t, n, j, topic, sizeof(st), f, (int)VG_ARRAY_SIZE(f)}
+static const vg_rectype_desc_t rectypes[VG_REC__CNT] = {
+        RT(VG_REC_ADMISSION, "Admission", "admission", "care.admissions.v1",
+           vg_event_t, admission_fields),
+        RT(VG_REC_DISCHARGE, "Discharge", "discharge", "care.discharges.v1",
+           vg_event_t, discharge_fields),
+        RT(VG_REC_DEATH, "Death", "death", "care.deaths.v1", vg_event_t,
+           death_fields),
+        RT(VG_REC_SIP, "SipCreated", "sip_created", "care.sip.v1", vg_event_t,
+           sip_fields),
+        RT(VG_REC_ALERT, "Alert", "alert", "care.alerts.v1", vg_alert_t,
+           alert_fields),
+        RT(VG_REC_IPART, "IndicatorPart", "indicator_part",
+           "care.indicator-parts.v1", vg_ipart_t, ipart_fields),
+        RT(VG_REC_IVALUE, "IndicatorValue", "indicator_value",
+           "care.indicators.v1", vg_ivalue_t, ivalue_fields),
+};
+
+const vg_rectype_desc_t *vg_rectype(vg_rectype_t type) {
+        if ((int)type < 0 || type >= VG_REC__CNT)
+                return NULL;
+        return &rectypes[type];
+}
+
+const vg_rectype_desc_t *vg_rectype_by_name(const char *name) {
+        for (int i = 0; i < VG_REC__CNT; i++)
+                if (!strcmp(rectypes[i].rt_name, name) ||
+                    !strcmp(rectypes[i].rt_json_type, name))
+                        return &rectypes[i];
+        return NULL;
+}
+
+#define FPTR(rec, f, T) ((T *)((char *)(rec) + (f)->vf_offset))
+#define CFPTR(rec, f, T) ((const T *)((const char *)(rec) + (f)->vf_offset))
+
+void vg_record_clear(vg_rectype_t type, void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        if (!rec || !rt)
+                return;
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                if (f->vf_type == VG_F_STRING || f->vf_type == VG_F_OSTRING) {
+                        vg_free(*FPTR(rec, f, char *));
+                        *FPTR(rec, f, char *) = NULL;
+                }
+        }
+        /* Events keep their type tag; everything else is zeroed. */
+        if (VG_REC_IS_EVENT(type)) {
+                memset(rec, 0, rt->rt_size);
+                ((vg_event_t *)rec)->ev_type = type;
+        } else
+                memset(rec, 0, rt->rt_size);
+}
+
+void vg_record_copy(vg_rectype_t type, void *dst, const void *src) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        memcpy(dst, src, rt->rt_size);
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                if (f->vf_type == VG_F_STRING || f->vf_type == VG_F_OSTRING)
+                        *FPTR(dst, f, char *) =
+                                vg_strdup(*CFPTR(src, f, char *));
+        }
+}
+
+static int field_optional(vg_ftype_t t) {
+        return t == VG_F_OSTRING || t == VG_F_OTIME || t == VG_F_OINT ||
+               t == VG_F_OLONG || t == VG_F_ODOUBLE;
+}
+
+static const char *expected_of(const vg_field_t *f) {
+        switch (f->vf_type) {
+        case VG_F_STRING:  return "a string";
+        case VG_F_OSTRING: return "a string or null";
+        case VG_F_TIME:    return "an RFC 3339 UTC time or epoch milliseconds";
+        case VG_F_OTIME:   return "an RFC 3339 UTC time, epoch milliseconds "
+                                  "or null";
+        case VG_F_INT:     return "an integer";
+        case VG_F_OINT:    return "an integer or null";
+        case VG_F_LONG:    return "an integer";
+        case VG_F_OLONG:   return "an integer or null";
+        case VG_F_BOOL:    return "true or false";
+        case VG_F_ENUM:    return "a symbol";
+        case VG_F_ODOUBLE: return "a number or null";
+        }
+        return "?";
+}
+
+static vg_err_t json_time(json_t *v, int64_t *out) {
+        if (json_is_integer(v)) {
+                *out = (int64_t)json_integer_value(v);
+                return VG_OK;
+        }
+        if (json_is_string(v) && !vg_time_parse(json_string_value(v), out))
+                return VG_OK;
+        return VG_ERR_INVALID;
+}
+
+static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
+                                char *errstr, size_t errstr_size) {
+        if (json_is_null(v)) {
+                if (field_optional(f->vf_type))
+                        return VG_OK; /* already NULL / unset */
+                goto bad;
+        }
+        switch (f->vf_type) {
+        case VG_F_STRING:
+        case VG_F_OSTRING:
+                if (!json_is_string(v))
+                        goto bad;
+                *FPTR(rec, f, char *) = vg_strndup(json_string_value(v),
+                                                   json_string_length(v));
+                return VG_OK;
+        case VG_F_TIME:
+                if (json_time(v, FPTR(rec, f, int64_t)))
+                        goto bad;
+                return VG_OK;
+        case VG_F_OTIME: {
+                vg_optl_t *o = FPTR(rec, f, vg_optl_t);
+                if (json_time(v, &o->v))
+                        goto bad;
+                o->set = true;
+                return VG_OK;
+        }
+        case VG_F_INT:
+        case VG_F_OINT: {
+                json_int_t n;
+                if (!json_is_integer(v))
+                        goto bad;
+                n = json_integer_value(v);
+                if (n < INT32_MIN || n > INT32_MAX)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "%s: %lld is out of range for a "
+                                         "32-bit integer", f->vf_name,
+                                         (long long)n);
+                if (f->vf_type == VG_F_INT)
+                        *FPTR(rec, f, int32_t) = (int32_t)n;
+                else
+                        *FPTR(rec, f, vg_optl_t) = (vg_optl_t){true, n};
+                return VG_OK;
+        }
+        case VG_F_LONG:
+                if (!json_is_integer(v))
+                        goto bad;
+                *FPTR(rec, f, int64_t) = json_integer_value(v);
+                return VG_OK;
+        case VG_F_OLONG:
+                if (!json_is_integer(v))
+                        goto bad;
+                *FPTR(rec, f, vg_optl_t) =
+                        (vg_optl_t){true, json_integer_value(v)};
+                return VG_OK;
+        case VG_F_BOOL:
+                if (!json_is_boolean(v))
+                        goto bad;
+                *FPTR(rec, f, bool) = json_is_true(v);
+                return VG_OK;
+        case VG_F_ENUM: {
+                int idx;
+                if (!json_is_string(v))
+                        goto bad;
+                idx = vg_enum_find(f->vf_enum, json_string_value(v));
+                if (idx < 0) {
+                        char syms[512] = "";
+                        for (int i = 0; i < f->vf_enum->ve_cnt; i++) {
+                                if (i)
+                                        strncat(syms, "|",
+                                                sizeof(syms) - strlen(syms) - 1);
+                                strncat(syms, f->vf_enum->ve_symbols[i],
+                                        sizeof(syms) - strlen(syms) - 1);
+                        }
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "%s: unknown symbol \"%.64s\" "
+                                         "(expected one of %s)",
+                                         f->vf_name, json_string_value(v),
+                                         syms);
+                }
+                *FPTR(rec, f, int) = idx;
+                return VG_OK;
+        }
+        case VG_F_ODOUBLE:
+                if (!json_is_number(v))
+                        goto bad;
+                *FPTR(rec, f, vg_optd_t) =
+                        (vg_optd_t){true, json_number_value(v)};
+                return VG_OK;
+        }
+bad:
+        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                         "%s: expected %s", f->vf_name, expected_of(f));
+}
+
+vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
+                             char *errstr, size_t errstr_size) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        const char *key;
+        json_t *v;
+        vg_err_t err;
+
+        if (!json_is_object(obj))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "expected a JSON object");
+        memset(rec, 0, rt->rt_size);
+        if (VG_REC_IS_EVENT(type))
+                ((vg_event_t *)rec)->ev_type = type;
+
+        /* Unknown members are errors: a misspelt field must not be dropped
+         * silently. */
+        json_object_foreach(obj, key, v) {
+                int known = VG_REC_IS_EVENT(type) && !strcmp(key, "type");
+                for (int i = 0; !known && i < rt->rt_nfields; i++)
+                        known = !strcmp(key, rt->rt_fields[i].vf_name);
+                if (!known)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "%.64s: unknown field for %s", key,
+                                         rt->rt_json_type);
+        }
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                v = json_object_get(obj, f->vf_name);
+                if (!v) {
+                        if (field_optional(f->vf_type))
+                                continue;
+                        err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                        "%s: missing (expected %s)",
+                                        f->vf_name, expected_of(f));
+                        vg_record_clear(type, rec);
+                        return err;
+                }
+                if ((err = field_from_json(f, v, rec, errstr, errstr_size))) {
+                        vg_record_clear(type, rec);
+                        return err;
+                }
+        }
+        return VG_OK;
+}
+
+vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
+                            size_t errstr_size) {
+        json_t *jt;
+        const vg_rectype_desc_t *rt;
+
+        memset(ev, 0, sizeof(*ev));
+        if (!json_is_object(obj))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "expected a JSON object");
+        jt = json_object_get(obj, "type");
+        if (!json_is_string(jt))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "type: %s (expected admission, discharge, "
+                                 "death or sip_created)",
+                                 jt ? "not a string" : "missing");
+        rt = vg_rectype_by_name(json_string_value(jt));
+        if (!rt || !VG_REC_IS_EVENT(rt->rt_type) ||
+            strcmp(rt->rt_json_type, json_string_value(jt)))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "type: unknown event type \"%.64s\" (expected "
+                                 "admission, discharge, death or sip_created)",
+                                 json_string_value(jt));
+        return vg_record_from_json(rt->rt_type, obj, ev, errstr, errstr_size);
+}
+
+vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
+                             char *errstr, size_t errstr_size) {
+        json_error_t jerr;
+        json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        vg_err_t err;
+
+        memset(ev, 0, sizeof(*ev));
+        if (!obj)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "not valid JSON: column %d: %s", jerr.column,
+                                 jerr.text);
+        err = vg_event_from_json(obj, ev, errstr, errstr_size);
+        json_decref(obj);
+        return err;
+}
+
+static json_t *time_json(int64_t ms) {
+        char buf[VG_TIME_BUFSZ];
+        return json_string(vg_time_format(ms, buf));
+}
+
+json_t *vg_record_to_json(vg_rectype_t type, const void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        json_t *obj = json_object();
+        int is_event = VG_REC_IS_EVENT(type);
+
+        if (is_event)
+                json_object_set_new(obj, "type", json_string(rt->rt_json_type));
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                json_t *v = NULL;
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                case VG_F_OSTRING: {
+                        const char *s = *CFPTR(rec, f, char *);
+                        v = s ? json_string(s) : NULL;
+                        break;
+                }
+                case VG_F_TIME:
+                        v = time_json(*CFPTR(rec, f, int64_t));
+                        break;
+                case VG_F_OTIME: {
+                        const vg_optl_t *o = CFPTR(rec, f, vg_optl_t);
+                        v = o->set ? time_json(o->v) : NULL;
+                        break;
+                }
+                case VG_F_INT:
+                        v = json_integer(*CFPTR(rec, f, int32_t));
+                        break;
+                case VG_F_LONG:
+                        v = json_integer(*CFPTR(rec, f, int64_t));
+                        break;
+                case VG_F_OINT:
+                case VG_F_OLONG: {
+                        const vg_optl_t *o = CFPTR(rec, f, vg_optl_t);
+                        v = o->set ? json_integer(o->v) : NULL;
+                        break;
+                }
+                case VG_F_BOOL:
+                        v = json_boolean(*CFPTR(rec, f, bool));
+                        break;
+                case VG_F_ENUM:
+                        v = json_string(vg_enum_str(f->vf_enum,
+                                                    *CFPTR(rec, f, int)));
+                        break;
+                case VG_F_ODOUBLE: {
+                        const vg_optd_t *o = CFPTR(rec, f, vg_optd_t);
+                        v = o->set ? json_real(o->v) : NULL;
+                        break;
+                }
+                }
+                if (v)
+                        json_object_set_new(obj, f->vf_name, v);
+                else if (!is_event || f->vf_type != VG_F_OSTRING ||
+                         !strcmp(f->vf_name, "cancels_event_id"))
+                        json_object_set_new(obj, f->vf_name, json_null());
+        }
+        return obj;
+}
+
+char *vg_record_to_jsonl(vg_rectype_t type, const void *rec) {
+        json_t *obj = vg_record_to_json(type, rec);
+        char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *r = vg_strdup(s);
+        free(s);
+        json_decref(obj);
+        return r;
+}
+
+#define MS_1900 (-2208988800000LL)
+
+vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
+                           size_t errstr_size) {
+        char t1[VG_TIME_BUFSZ];
+        const char *k = ev->ev_kommun;
+
+        if (!ev->ev_event_id || !*ev->ev_event_id)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "event_id: must not be empty");
+        if (!ev->ev_patient_id || !*ev->ev_patient_id)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "patient_id: must not be empty");
+        if (ev->ev_occurred_at < MS_1900)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "occurred_at: %s is before 1900",
+                                 vg_time_format(ev->ev_occurred_at, t1));
+        if (ev->ev_occurred_at > now_ms + VG_MS_PER_DAY)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "occurred_at: %s is more than 1 day in the "
+                                 "future", vg_time_format(ev->ev_occurred_at,
+                                                          t1));
+        if (!k || strlen(k) != 4 || !isdigit((unsigned char)k[0]) ||
+            !isdigit((unsigned char)k[1]) || !isdigit((unsigned char)k[2]) ||
+            !isdigit((unsigned char)k[3]))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "kommun: \"%.16s\" is not a 4-digit SCB code",
+                                 k ? k : "");
+        return VG_OK;
+}
+
+char *vg_region_of(const char *kommun, char *buf) {
+        buf[0] = kommun && kommun[0] ? kommun[0] : '0';
+        buf[1] = kommun && kommun[0] && kommun[1] ? kommun[1] : '0';
+        buf[2] = '\0';
+        return buf;
+}
