@@ -2,6 +2,7 @@
  * vg_cli.c - helpers shared by the subcommands.
  */
 #include "vg_cli.h"
+#include "vg_config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,4 +25,68 @@ int vg_cli_usage_error(const char *cmd, const char *fmt, ...) {
         va_end(ap);
         fprintf(stderr, " (see 'vigil %s --help')\n", cmd);
         return VG_EXIT_USAGE;
+}
+
+/* -X and -b values are kept until vg_cli_conf_finish() so that they apply
+ * after the file, whatever the order on the command line. */
+static char **pending;
+static int pending_cnt;
+static int file_loaded;
+
+int vg_cli_conf_option(vg_conf_t *conf, const char *cmd, int c,
+                       const char *arg, int *rc) {
+        char errstr[512];
+        switch (c) {
+        case 'F':
+                if (vg_conf_load_file(conf, arg, errstr, sizeof(errstr))) {
+                        fprintf(stderr, "vigil %s: %s\n", cmd, errstr);
+                        *rc = VG_EXIT_USAGE;
+                }
+                file_loaded = 1;
+                return 1;
+        case 'X':
+        case 'b': {
+                char *kv;
+                if (c == 'b') {
+                        size_t n = strlen(arg) + 32;
+                        kv = vg_malloc(n);
+                        snprintf(kv, n, "kafka.bootstrap.servers=%s", arg);
+                } else
+                        kv = vg_strdup(arg);
+                pending = vg_realloc(pending,
+                                     sizeof(*pending) * (size_t)(pending_cnt + 1));
+                pending[pending_cnt++] = kv;
+                return 1;
+        }
+        }
+        return 0;
+}
+
+int vg_cli_conf_finish(vg_conf_t *conf, const char *cmd) {
+        char errstr[512];
+        int rc = 0;
+        const char *lvl;
+
+        if (!file_loaded && vg_conf_load_default(conf, errstr, sizeof(errstr))) {
+                fprintf(stderr, "vigil %s: %s\n", cmd, errstr);
+                rc = VG_EXIT_USAGE;
+        }
+        for (int i = 0; i < pending_cnt; i++) {
+                if (!rc && vg_conf_set_kv(conf, pending[i], errstr,
+                                          sizeof(errstr))) {
+                        fprintf(stderr, "vigil %s: -X %s\n", cmd, errstr);
+                        rc = VG_EXIT_USAGE;
+                }
+                vg_free(pending[i]);
+        }
+        vg_free(pending);
+        pending = NULL;
+        pending_cnt = 0;
+        file_loaded = 0;
+        lvl = vg_conf_str(conf, "log.level");
+        vg_log_level = !strcmp(lvl, "error")  ? VG_LOG_ERROR
+                       : !strcmp(lvl, "warn") ? VG_LOG_WARN
+                       : !strcmp(lvl, "debug") ? VG_LOG_DEBUG
+                                               : VG_LOG_INFO;
+        return rc;
 }

@@ -26,6 +26,31 @@ int vg_cmd_produce(int argc, char **argv);
 int vg_cmd_simulate(int argc, char **argv);
 int vg_cmd_process(int argc, char **argv);
 
+/* Handles the options every Kafka command shares; returns 1 if c was one of
+ * them (after applying it, or printing an error and setting *rc to
+ * VG_EXIT_USAGE), 0 otherwise.
+ *   -F FILE   properties file      -X key=value   override
+ *   -b HOSTS  kafka.bootstrap.servers
+ * Call vg_cli_conf_finish() after option parsing. */
+struct vg_conf_s;
+#define VG_CLI_CONF_OPTS "F:X:b:"
+int vg_cli_conf_option(struct vg_conf_s *conf, const char *cmd, int c,
+                       const char *arg, int *rc);
+/* Loads the default config file if no -F was given, applies -X options in
+ * order after it, sets the log level. Returns 0, or VG_EXIT_USAGE after
+ * printing the error. */
+int vg_cli_conf_finish(struct vg_conf_s *conf, const char *cmd);
+/* Text for --help describing -F/-X/-b. */
+#define VG_CLI_CONF_HELP                                                       \
+        "  -F FILE        configuration properties file (default: "            \
+        "$VIGIL_CONFIG,\n"                                                     \
+        "                 else ./vigil.conf if present)\n"                     \
+        "  -X KEY=VALUE   set a configuration key (repeatable; kafka.* keys "   \
+        "go to\n"                                                              \
+        "                 librdkafka, e.g. -X kafka.security.protocol=SSL)\n"  \
+        "  -b BROKERS     shorthand for -X kafka.bootstrap.servers=BROKERS\n"  \
+        "                 (default localhost:9092)\n"
+
 /* True if argv holds -h or --help before any "--". */
 bool vg_cli_wants_help(int argc, char **argv);
 

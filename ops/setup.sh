@@ -46,4 +46,17 @@ if [ "$minimal" -eq 0 ]; then
     command -v "$c" >/dev/null || { echo "setup: '$c' not found after install" >&2; exit 1; }
   done
 fi
+# Independent implementations used by the tests (fastavro, prometheus_client)
+# live in a venv outside the repo.
+if [ "$minimal" -eq 0 ]; then
+  venv="${VIGIL_CACHE:-$HOME/.cache/vigil}/venv"
+  req="$(dirname "$0")/requirements-test.txt"
+  stamp="$venv/.requirements"
+  if ! cmp -s "$req" "$stamp" 2>/dev/null; then
+    echo "setup: creating Python venv $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+  fi
+fi
 echo "setup: ok" >&2

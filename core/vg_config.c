@@ -1,0 +1,365 @@
+/*
+ * vg_config.c - the configuration table, properties files, -X overrides.
+ */
+#include "vg_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const vg_confdef_t vg_confdefs[] = {
+        {"topic.admissions", VG_C_STRING, "care.admissions.v1", 0, 0, 0,
+         "Topic of Admission events."},
+        {"topic.discharges", VG_C_STRING, "care.discharges.v1", 0, 0, 0,
+         "Topic of Discharge events."},
+        {"topic.deaths", VG_C_STRING, "care.deaths.v1", 0, 0, 0,
+         "Topic of Death events."},
+        {"topic.sip", VG_C_STRING, "care.sip.v1", 0, 0, 0,
+         "Topic of SipCreated events."},
+        {"topic.alerts", VG_C_STRING, "care.alerts.v1", 0, 0, 0,
+         "Topic the processor publishes alerts to."},
+        {"topic.indicator_parts", VG_C_STRING, "care.indicator-parts.v1", 0, 0,
+         0, "Compacted topic of per-partition indicator counts."},
+        {"topic.indicators", VG_C_STRING, "care.indicators.v1", 0, 0, 0,
+         "Compacted topic of indicator values (aggregator output)."},
+        {"topic.dlq", VG_C_STRING, "care.dlq.v1", 0, 0, 0,
+         "Dead-letter topic for undecodable or invalid records."},
+        {"group.id", VG_C_STRING, "vigil-processor", 0, 0, 0,
+         "Consumer group of vigil process."},
+        {"state.dir", VG_C_STRING, "./vigil-state", 0, 0, 0,
+         "Directory of the SQLite state files (created with mode 0700, files "
+         "0600)."},
+        {"timezone", VG_C_STRING, "Europe/Stockholm", 0, 0, 0,
+         "Time zone of calendar-date rules: Europe/Stockholm or UTC."},
+        {"rules.window_days", VG_C_INT, "30", 1, 3650, 0,
+         "READMISSION_30D window in local calendar days."},
+        {"rules.sip_deadline_hours", VG_C_INT, "72", 1, 87600, 0,
+         "SIP_OVERDUE deadline after discharge, hours."},
+        {"rules.retention_days", VG_C_INT, "400", 31, 36500, 0,
+         "Per-patient history kept, days of event time."},
+        {"rules.eol_days", VG_C_INT, "30", 1, 3650, 0,
+         "Days before death counted by eol_admission_30d."},
+        {"rules.sip_before_death_days", VG_C_INT, "365", 1, 36500, 0,
+         "Days before death a SIP counts for sip_before_death."},
+        {"aggregate.min_denominator", VG_C_INT, "20", 1, 1000000000, 0,
+         "Smallest denominator for which INDICATOR_BELOW_TARGET is "
+         "evaluated."},
+        {"batch.max_events", VG_C_INT, "500", 1, 1000000, 0,
+         "Events per SQLite transaction at most."},
+        {"batch.max_ms", VG_C_INT, "200", 1, 60000, 0,
+         "Milliseconds a batch may wait to fill before it commits."},
+        {"pseudonym.key_file", VG_C_STRING, NULL, 0, 0, 0,
+         "Secret key file for patient_id = hex(HMAC-SHA256(key, "
+         "personnummer)); needed to accept personnummer input."},
+        {"http.listen", VG_C_STRING, NULL, 0, 0, 0,
+         "Address of /metrics, /healthz and /readyz, e.g. 127.0.0.1:9464; "
+         "unset: off."},
+        {"log.level", VG_C_STRING, "info", 0, 0, 0,
+         "Log level: error, warn, info or debug."},
+        {NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+typedef struct kv_s {
+        char *k;
+        char *v;
+} kv_t;
+
+struct vg_conf_s {
+        kv_t  *vc_kv;    /* explicitly set keys, in order of first setting */
+        size_t vc_cnt;
+        size_t vc_size;
+};
+
+vg_conf_t *vg_conf_new(void) {
+        return vg_calloc(1, sizeof(vg_conf_t));
+}
+
+void vg_conf_destroy(vg_conf_t *conf) {
+        if (!conf)
+                return;
+        for (size_t i = 0; i < conf->vc_cnt; i++) {
+                vg_free(conf->vc_kv[i].k);
+                vg_free(conf->vc_kv[i].v);
+        }
+        vg_free(conf->vc_kv);
+        vg_free(conf);
+}
+
+static const vg_confdef_t *find_def(const char *key) {
+        for (const vg_confdef_t *d = vg_confdefs; d->cd_name; d++)
+                if (!strcmp(d->cd_name, key))
+                        return d;
+        return NULL;
+}
+
+static const char *lookup(const vg_conf_t *conf, const char *key) {
+        for (size_t i = 0; i < conf->vc_cnt; i++)
+                if (!strcmp(conf->vc_kv[i].k, key))
+                        return conf->vc_kv[i].v;
+        return NULL;
+}
+
+static void store(vg_conf_t *conf, const char *key, const char *value) {
+        for (size_t i = 0; i < conf->vc_cnt; i++)
+                if (!strcmp(conf->vc_kv[i].k, key)) {
+                        vg_free(conf->vc_kv[i].v);
+                        conf->vc_kv[i].v = vg_strdup(value);
+                        return;
+                }
+        if (conf->vc_cnt == conf->vc_size) {
+                conf->vc_size = conf->vc_size ? conf->vc_size * 2 : 16;
+                conf->vc_kv = vg_realloc(conf->vc_kv,
+                                         conf->vc_size * sizeof(kv_t));
+        }
+        conf->vc_kv[conf->vc_cnt].k = vg_strdup(key);
+        conf->vc_kv[conf->vc_cnt].v = vg_strdup(value);
+        conf->vc_cnt++;
+}
+
+static int parse_number(const char *s, double *out, int integer) {
+        char *end;
+        errno = 0;
+        if (integer) {
+                long long v = strtoll(s, &end, 10);
+                *out = (double)v;
+        } else
+                *out = strtod(s, &end);
+        return errno || end == s || *end != '\0' ? -1 : 0;
+}
+
+vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
+                     char *errstr, size_t errstr_size) {
+        const vg_confdef_t *d;
+        double num;
+
+        if (!strncmp(key, "kafka.", 6)) {
+                if (!key[6])
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "\"kafka.\" needs a librdkafka "
+                                         "property name after it");
+                store(conf, key, value);
+                return VG_OK;
+        }
+        if (!strncmp(key, "target.", 7)) {
+                const char *v = value;
+                if (*v == '>' || *v == '<')
+                        v++;
+                if (v[0] == '=')
+                        v++;
+                if (!key[7] || parse_number(v, &num, 0) || num < 0 || num > 1)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: expected \">=F\" or \"<=F\" with "
+                                         "F from 0 to 1, e.g. >=0.90, got "
+                                         "\"%s\"", key, value);
+                if (value[0] != '>' && value[0] != '<')
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: say the direction: \">=%s\" "
+                                         "(higher is better) or \"<=%s\"",
+                                         key, value, value);
+                store(conf, key, value);
+                return VG_OK;
+        }
+        if (!(d = find_def(key)))
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "unknown configuration key \"%s\" (see "
+                                 "'vigil config --dump')", key);
+        switch (d->cd_type) {
+        case VG_C_STRING:
+                break;
+        case VG_C_BOOL:
+                if (strcmp(value, "true") && strcmp(value, "false"))
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: expected true or false, got "
+                                         "\"%s\"", key, value);
+                break;
+        case VG_C_INT:
+        case VG_C_DOUBLE:
+                if (parse_number(value, &num, d->cd_type == VG_C_INT))
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: expected %s, got \"%s\"", key,
+                                         d->cd_type == VG_C_INT ? "an integer"
+                                                                : "a number",
+                                         value);
+                if (num < d->cd_min || num > d->cd_max)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: %s is out of range [%g, %g]",
+                                         key, value, d->cd_min, d->cd_max);
+                break;
+        }
+        if (!strcmp(key, "timezone") && strcmp(value, "Europe/Stockholm") &&
+            strcmp(value, "UTC"))
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "timezone: \"%s\" is not supported (use "
+                                 "Europe/Stockholm or UTC)", value);
+        if (!strcmp(key, "log.level") && strcmp(value, "error") &&
+            strcmp(value, "warn") && strcmp(value, "info") &&
+            strcmp(value, "debug"))
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "log.level: expected error, warn, info or "
+                                 "debug, got \"%s\"", value);
+        store(conf, key, value);
+        return VG_OK;
+}
+
+static char *trim(char *s) {
+        char *e;
+        while (isspace((unsigned char)*s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+                *--e = '\0';
+        return s;
+}
+
+static int is_secret_key(const char *k) {
+        return strstr(k, "password") || strstr(k, "secret") ||
+               strstr(k, "sasl.oauthbearer") ||
+               strstr(k, "ssl.key.pem");
+}
+
+vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
+                           size_t errstr_size) {
+        FILE *fp = fopen(path, "r");
+        char line[4096], e[512];
+        int lineno = 0, secrets = 0;
+        struct stat st;
+
+        if (!fp)
+                return vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s", path,
+                                 strerror(errno));
+        while (fgets(line, sizeof(line), fp)) {
+                char *s, *eq;
+                lineno++;
+                if (!strchr(line, '\n') && !feof(fp)) {
+                        fclose(fp);
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s:%d: line too long", path, lineno);
+                }
+                s = trim(line);
+                if (!*s || *s == '#' || *s == '!')
+                        continue;
+                if (!(eq = strchr(s, '='))) {
+                        fclose(fp);
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s:%d: expected key=value", path,
+                                         lineno);
+                }
+                *eq = '\0';
+                if (vg_conf_set(conf, trim(s), trim(eq + 1), e, sizeof(e))) {
+                        fclose(fp);
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s:%d: %s", path, lineno, e);
+                }
+                secrets |= is_secret_key(trim(s));
+        }
+        if (secrets && fstat(fileno(fp), &st) == 0 && (st.st_mode & 077))
+                vg_warn("config",
+                        "%s holds secrets but is readable by others (mode "
+                        "%03o); chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+        fclose(fp);
+        return VG_OK;
+}
+
+vg_err_t vg_conf_set_kv(vg_conf_t *conf, const char *kv, char *errstr,
+                        size_t errstr_size) {
+        const char *eq = strchr(kv, '=');
+        char key[256];
+        if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "-X %s: expected key=value", kv);
+        memcpy(key, kv, (size_t)(eq - kv));
+        key[eq - kv] = '\0';
+        return vg_conf_set(conf, key, eq + 1, errstr, errstr_size);
+}
+
+vg_err_t vg_conf_load_default(vg_conf_t *conf, char *errstr,
+                              size_t errstr_size) {
+        const char *env = getenv("VIGIL_CONFIG");
+        if (env && *env)
+                return vg_conf_load_file(conf, env, errstr, errstr_size);
+        if (access("vigil.conf", R_OK) == 0)
+                return vg_conf_load_file(conf, "vigil.conf", errstr,
+                                         errstr_size);
+        return VG_OK;
+}
+
+static const char *get(const vg_conf_t *conf, const char *key) {
+        const vg_confdef_t *d = find_def(key);
+        const char *v = lookup(conf, key);
+        if (!d) {
+                vg_error("config", "bug: unknown key %s", key);
+                abort();
+        }
+        return v ? v : d->cd_default;
+}
+
+const char *vg_conf_str(const vg_conf_t *conf, const char *key) {
+        return get(conf, key);
+}
+
+int64_t vg_conf_int(const vg_conf_t *conf, const char *key) {
+        const char *v = get(conf, key);
+        return v ? strtoll(v, NULL, 10) : 0;
+}
+
+bool vg_conf_bool(const vg_conf_t *conf, const char *key) {
+        const char *v = get(conf, key);
+        return v && !strcmp(v, "true");
+}
+
+double vg_conf_double(const vg_conf_t *conf, const char *key) {
+        const char *v = get(conf, key);
+        return v ? strtod(v, NULL) : 0.0;
+}
+
+int vg_conf_target(const vg_conf_t *conf, const char *indicator,
+                   double *targetp, int *higher_is_betterp) {
+        char key[256];
+        const char *v;
+        snprintf(key, sizeof(key), "target.%s", indicator);
+        if (!(v = lookup(conf, key)))
+                return 0;
+        *higher_is_betterp = v[0] == '>';
+        v++;
+        if (*v == '=')
+                v++;
+        *targetp = strtod(v, NULL);
+        return 1;
+}
+
+vg_err_t vg_conf_kafka(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
+                       char *errstr, size_t errstr_size) {
+        char e[512];
+        for (size_t i = 0; i < conf->vc_cnt; i++) {
+                if (strncmp(conf->vc_kv[i].k, "kafka.", 6))
+                        continue;
+                if (rd_kafka_conf_set(kconf, conf->vc_kv[i].k + 6,
+                                      conf->vc_kv[i].v, e,
+                                      sizeof(e)) != RD_KAFKA_CONF_OK)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: %s", conf->vc_kv[i].k, e);
+        }
+        return VG_OK;
+}
+
+void vg_conf_dump(const vg_conf_t *conf, FILE *fp) {
+        for (const vg_confdef_t *d = vg_confdefs; d->cd_name; d++) {
+                const char *v = get(conf, d->cd_name);
+                fprintf(fp, "# %s\n%s%s=%s\n", d->cd_desc, v ? "" : "#",
+                        d->cd_name,
+                        !v ? "" : d->cd_secret || is_secret_key(d->cd_name)
+                                          ? "***"
+                                          : v);
+        }
+        for (size_t i = 0; i < conf->vc_cnt; i++)
+                if (!strncmp(conf->vc_kv[i].k, "kafka.", 6) ||
+                    !strncmp(conf->vc_kv[i].k, "target.", 7))
+                        fprintf(fp, "%s=%s\n", conf->vc_kv[i].k,
+                                is_secret_key(conf->vc_kv[i].k)
+                                        ? "***"
+                                        : conf->vc_kv[i].v);
+}

@@ -1,0 +1,65 @@
+/*
+ * vg_kafka.c - librdkafka set-up shared by every command.
+ */
+#include "vg_kafka.h"
+
+#include <string.h>
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+        vg_loglevel_t l = level <= 3   ? VG_LOG_ERROR
+                          : level <= 4 ? VG_LOG_WARN
+                          : level <= 6 ? VG_LOG_INFO
+                                       : VG_LOG_DEBUG;
+        vg_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
+                      const char *value, char *errstr, size_t errstr_size) {
+        char e[512];
+        if (rd_kafka_conf_set(kconf, key, value, e, sizeof(e)) !=
+            RD_KAFKA_CONF_OK)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG, "%s: %s",
+                                 key, e);
+        return VG_OK;
+}
+
+rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
+                               size_t errstr_size) {
+        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+        rd_kafka_conf_set_log_cb(kconf, log_cb);
+        if (vg_kafka_set(kconf, "bootstrap.servers", VG_DEFAULT_BOOTSTRAP,
+                         errstr, errstr_size) ||
+            vg_kafka_set(kconf, "client.id", "vigil", errstr, errstr_size) ||
+            vg_conf_kafka(conf, kconf, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        return kconf;
+}
+
+int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                             char *errstr, size_t errstr_size) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+        int cnt = -1;
+
+        err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+        rd_kafka_topic_destroy(rkt);
+        if (err) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                          "cannot get metadata of topic %s: %s (is the broker "
+                          "reachable?)", topic, rd_kafka_err2str(err));
+                return -1;
+        }
+        if (md->topic_cnt != 1 || md->topics[0].err) {
+                vg_seterr(errstr, errstr_size, VG_ERR_NOENT,
+                          "topic %s: %s", topic,
+                          md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                                        : "not found");
+        } else
+                cnt = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        return cnt;
+}

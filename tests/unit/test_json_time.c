@@ -1,0 +1,221 @@
+/*
+ * test_json_time.c - JSON Lines events (SPEC §9), validation (SPEC §3, §7)
+ * and the calendar dates of SPEC §4 in Europe/Stockholm.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "vg_record.h"
+#include "vg_time.h"
+
+#define ADM                                                                    \
+        "\"type\":\"admission\",\"event_id\":\"e1\",\"patient_id\":\"p1\","    \
+        "\"kommun\":\"0484\",\"source_system\":\"s\",\"stay_id\":\"s1\","      \
+        "\"facility_id\":\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\","       \
+        "\"planned\":false,\"sex\":\"FEMALE\",\"diagnosis_group\":\"COPD\""
+
+static int64_t T(const char *s) {
+        int64_t ms;
+        if (vg_time_parse(s, &ms))
+                fail_msg("cannot parse %s", s);
+        return ms;
+}
+
+static void expect_err(const char *line, const char *want) {
+        vg_event_t ev;
+        char errstr[512] = "";
+        if (vg_event_from_jsonl(line, strlen(line), &ev, errstr,
+                                sizeof(errstr)) != VG_ERR_INVALID)
+                fail_msg("accepted: %s", line);
+        if (!strstr(errstr, want))
+                fail_msg("error '%s' does not mention '%s'", errstr, want);
+}
+
+static void test_json_errors(void **state) {
+        (void)state;
+        expect_err("{", "not valid JSON");
+        expect_err("[1]", "expected a JSON object");
+        expect_err("{\"event_id\":\"x\"}", "type: missing");
+        expect_err("{\"type\":\"admit\"}", "unknown event type \"admit\"");
+        expect_err("{" ADM ",\"occurred_at\":\"2026-03-01T08:15:00Z\"}",
+                   "age_years: missing (expected an integer)");
+        expect_err("{" ADM ",\"age_years\":\"81\",\"occurred_at\":"
+                   "\"2026-03-01T08:15:00Z\"}",
+                   "age_years: expected an integer");
+        expect_err("{" ADM ",\"age_years\":1e3,\"occurred_at\":1}",
+                   "age_years: expected an integer");
+        expect_err("{" ADM ",\"age_years\":81,\"occurred_at\":\"yesterday\"}",
+                   "occurred_at: expected an RFC 3339");
+        expect_err("{" ADM ",\"age_years\":81,\"occurred_at\":"
+                   "\"2026-02-30T00:00:00Z\"}",
+                   "occurred_at");
+        expect_err("{" ADM ",\"age_years\":81,\"occurred_at\":1,\"colour\":1}",
+                   "colour: unknown field for admission");
+        expect_err("{" ADM ",\"age_years\":81,\"occurred_at\":1,"
+                   "\"event_id\":\"again\"}",
+                   "duplicate");
+        expect_err("{" ADM ",\"age_years\":99999999999,\"occurred_at\":1}",
+                   "out of range");
+        const char *bad_enum =
+                "{\"type\":\"death\",\"event_id\":\"e\",\"patient_id\":\"p\","
+                "\"occurred_at\":1,\"kommun\":\"0484\",\"source_system\":\"s\","
+                "\"place_of_death\":\"MOON\",\"expected\":true,\"age_years\":1,"
+                "\"sex\":\"MALE\",\"diagnosis_group\":\"COPD\"}";
+        expect_err(bad_enum, "place_of_death: unknown symbol \"MOON\" "
+                             "(expected one of HOSPITAL|");
+}
+
+static void test_json_ok_and_defaults(void **state) {
+        vg_event_t ev;
+        char errstr[512];
+        const char *l = "{" ADM ",\"age_years\":81,\"occurred_at\":"
+                        "\"2026-03-01T08:15:00.5Z\"}";
+        (void)state;
+        assert_int_equal(vg_event_from_jsonl(l, strlen(l), &ev, errstr,
+                                             sizeof(errstr)),
+                         VG_OK);
+        assert_int_equal(ev.ev_type, VG_REC_ADMISSION);
+        assert_null(ev.ev_cancels_event_id);
+        assert_int_equal(ev.ev_occurred_at, T("2026-03-01T08:15:00Z") + 500);
+        char *js = vg_record_to_jsonl(VG_REC_ADMISSION, &ev);
+        assert_non_null(strstr(js, "\"occurred_at\":\"2026-03-01T08:15:00.500Z\""));
+        assert_non_null(strstr(js, "\"cancels_event_id\":null"));
+        vg_free(js);
+        vg_record_clear(VG_REC_ADMISSION, &ev);
+}
+
+static void test_validate(void **state) {
+        vg_event_t ev = {0};
+        char errstr[256];
+        int64_t now = T("2026-11-22T12:00:00Z");
+        (void)state;
+        ev.ev_type = VG_REC_SIP;
+        ev.ev_event_id = "e";
+        ev.ev_patient_id = "p";
+        ev.ev_kommun = "0484";
+        ev.ev_occurred_at = now;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_occurred_at = now + VG_MS_PER_DAY; /* exactly 1 day: ok */
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_occurred_at = now + VG_MS_PER_DAY + 1;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        assert_non_null(strstr(errstr, "future"));
+        ev.ev_occurred_at = T("1900-01-01T00:00:00Z");
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_occurred_at--;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        assert_non_null(strstr(errstr, "1900"));
+        ev.ev_occurred_at = now;
+        const char *kommuner[] = {"484", "04840", "04a4", "", " 484"};
+        for (size_t i = 0; i < VG_ARRAY_SIZE(kommuner); i++) {
+                ev.ev_kommun = (char *)kommuner[i];
+                assert_int_equal(vg_event_validate(&ev, now, errstr,
+                                                   sizeof(errstr)),
+                                 VG_ERR_INVALID);
+                assert_non_null(strstr(errstr, "kommun"));
+        }
+        ev.ev_kommun = "0484";
+        ev.ev_event_id = "";
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        assert_non_null(strstr(errstr, "event_id"));
+        ev.ev_event_id = "e";
+        ev.ev_patient_id = "";
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        assert_non_null(strstr(errstr, "patient_id"));
+}
+
+static void test_time_parse_format(void **state) {
+        char buf[VG_TIME_BUFSZ];
+        int64_t ms;
+        (void)state;
+        assert_int_equal(T("1970-01-01T00:00:00Z"), 0);
+        assert_int_equal(T("1970-01-01T01:00:00+01:00"), 0);
+        assert_int_equal(T("1969-12-31T23:59:59.999Z"), -1);
+        assert_string_equal(vg_time_format(-1, buf),
+                            "1969-12-31T23:59:59.999Z");
+        assert_string_equal(vg_time_format(T("2024-02-29T23:00:00Z"), buf),
+                            "2024-02-29T23:00:00Z");
+        assert_int_equal(vg_time_parse("2023-02-29T00:00:00Z", &ms), -1);
+        assert_int_equal(vg_time_parse("2026-03-01T08:15:00", &ms), -1);
+        assert_int_equal(vg_time_parse("2026-03-01T08:15:00Zjunk", &ms), -1);
+        assert_int_equal(vg_time_parse("2026-3-01T08:15:00Z", &ms), -1);
+}
+
+static void test_stockholm_dates(void **state) {
+        char p[8];
+        (void)state;
+        /* Winter: UTC+1. 22:59Z is 23:59 local on the same day, 23:00Z is
+         * already the next local day. */
+        assert_int_equal(vg_days_between(VG_TZ_STOCKHOLM,
+                                         T("2026-01-10T12:00:00Z"),
+                                         T("2026-01-10T22:59:59Z")),
+                         0);
+        assert_int_equal(vg_days_between(VG_TZ_STOCKHOLM,
+                                         T("2026-01-10T12:00:00Z"),
+                                         T("2026-01-10T23:00:00Z")),
+                         1);
+        /* In UTC those are the same day. */
+        assert_int_equal(vg_days_between(VG_TZ_UTC, T("2026-01-10T12:00:00Z"),
+                                         T("2026-01-10T23:00:00Z")),
+                         0);
+        /* Summer: UTC+2. 2026 DST: 29 March 01:00Z to 25 October 01:00Z. */
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("2026-03-29T00:59:59Z")),
+                         VG_MS_PER_HOUR);
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("2026-03-29T01:00:00Z")),
+                         2 * VG_MS_PER_HOUR);
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("2026-10-25T00:59:59Z")),
+                         2 * VG_MS_PER_HOUR);
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("2026-10-25T01:00:00Z")),
+                         VG_MS_PER_HOUR);
+        assert_int_equal(vg_days_between(VG_TZ_STOCKHOLM,
+                                         T("2026-07-01T21:59:00Z"),
+                                         T("2026-07-01T22:00:00Z")),
+                         1);
+        /* A day with 23 hours still counts as one day. */
+        assert_int_equal(vg_days_between(VG_TZ_STOCKHOLM,
+                                         T("2026-03-28T12:00:00Z"),
+                                         T("2026-03-29T11:00:00Z")),
+                         1);
+        /* Period of local month: 2026-03-31T22:30Z is 00:30 on 1 April. */
+        assert_string_equal(vg_period(VG_TZ_STOCKHOLM,
+                                      T("2026-03-31T22:30:00Z"), p),
+                            "2026-04");
+        assert_string_equal(vg_period(VG_TZ_UTC, T("2026-03-31T22:30:00Z"), p),
+                            "2026-03");
+        assert_string_equal(vg_period(VG_TZ_STOCKHOLM,
+                                      T("2026-12-31T23:00:00Z"), p),
+                            "2027-01");
+        /* 1995: summer time ended on the last Sunday of September. */
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("1995-10-10T12:00:00Z")),
+                         VG_MS_PER_HOUR);
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("1996-10-10T12:00:00Z")),
+                         2 * VG_MS_PER_HOUR);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_json_errors),
+                cmocka_unit_test(test_json_ok_and_defaults),
+                cmocka_unit_test(test_validate),
+                cmocka_unit_test(test_time_parse_format),
+                cmocka_unit_test(test_stockholm_dates),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
