@@ -7,8 +7,11 @@
 #include <string.h>
 
 static const vg_cmd_t commands[] = {
+        {"process",  vg_cmd_process,  "compute alerts and indicator counts "
+                                      "(Kafka or file mode)"},
         {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
                                       "show schemas"},
+        {"produce",  vg_cmd_produce,  "publish JSON Lines care events to Kafka"},
         {NULL, NULL, NULL},
 };
 

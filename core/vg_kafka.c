@@ -31,6 +31,9 @@ rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
         if (vg_kafka_set(kconf, "bootstrap.servers", VG_DEFAULT_BOOTSTRAP,
                          errstr, errstr_size) ||
             vg_kafka_set(kconf, "client.id", "vigil", errstr, errstr_size) ||
+            /* Same partitions as Java clients and as file mode. */
+            vg_kafka_set(kconf, "partitioner", "murmur2_random", errstr,
+                         errstr_size) ||
             vg_conf_kafka(conf, kconf, errstr, errstr_size)) {
                 rd_kafka_conf_destroy(kconf);
                 return NULL;
@@ -62,4 +65,37 @@ int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                 cnt = md->topics[0].partition_cnt;
         rd_kafka_metadata_destroy(md);
         return cnt;
+}
+
+int vg_kafka_murmur2_partition(const void *key, size_t len, int cnt) {
+        const unsigned char *d = key;
+        const uint32_t m = 0x5bd1e995;
+        uint32_t h = 0x9747b28c ^ (uint32_t)len;
+        size_t i, n4 = len / 4;
+
+        for (i = 0; i < n4; i++) {
+                uint32_t k = (uint32_t)d[4 * i] | (uint32_t)d[4 * i + 1] << 8 |
+                             (uint32_t)d[4 * i + 2] << 16 |
+                             (uint32_t)d[4 * i + 3] << 24;
+                k *= m;
+                k ^= k >> 24;
+                k *= m;
+                h *= m;
+                h ^= k;
+        }
+        switch (len & 3) {
+        case 3:
+                h ^= (uint32_t)d[(len & ~(size_t)3) + 2] << 16;
+                /* fall through */
+        case 2:
+                h ^= (uint32_t)d[(len & ~(size_t)3) + 1] << 8;
+                /* fall through */
+        case 1:
+                h ^= d[len & ~(size_t)3];
+                h *= m;
+        }
+        h ^= h >> 13;
+        h *= m;
+        h ^= h >> 15;
+        return (int)((h & 0x7fffffff) % (uint32_t)cnt);
 }

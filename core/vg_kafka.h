@@ -27,4 +27,8 @@ vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
 int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                              char *errstr, size_t errstr_size);
 
+/* Kafka's murmur2 partitioner (Java client default, librdkafka
+ * "murmur2_random" for non-empty keys): the partition of key among cnt. */
+int vg_kafka_murmur2_partition(const void *key, size_t len, int cnt);
+
 #endif /* VG_KAFKA_H */

@@ -671,8 +671,9 @@ def check_one_encoded(where, s, rec, hx):
         i = next((k for k in range(min(len(want), len(data) - 10))
                   if want[k] != data[10 + k]), min(len(want), len(data) - 10))
         FAIL.add(where, "body bytes differ from fastavro's at offset %d: "
-                 "vigil %s, fastavro %s" % (i, data[10 + i:10 + i + 16].hex(),
-                                            want[i:i + 16].hex()))
+                 "vigil %s, fastavro %s" % (
+                     i, data[10 + i:10 + i + 16].hex() or "<end>",
+                     want[i:i + 16].hex() or "<end>"))
 
 
 def check_rejects(vigil, S, R, tmp):

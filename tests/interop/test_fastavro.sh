@@ -7,7 +7,8 @@
 # Environment:
 #   VIGIL         vigil binary        (default: <repo>/build/vigil)
 #   VIGIL_SRC     repository root     (default: two levels above this script)
-#   VIGIL_PYTHON  Python with fastavro (default: ~/.cache/vigil/venv/bin/python)
+#   VIGIL_PYTHON  Python with fastavro (default: the venv ops/setup.sh makes,
+#                 ${VIGIL_CACHE:-~/.cache/vigil}/venv/bin/python)
 #
 # Fails (never skips) when fastavro is missing. Registered with CTest as
 # interop/test_fastavro (labels unit;interop) by tests/CMakeLists.txt.
@@ -16,7 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VIGIL_SRC=${VIGIL_SRC:-$(cd "$here/../.." && pwd)}
 VIGIL=${VIGIL:-$VIGIL_SRC/build/vigil}
-PY=${VIGIL_PYTHON:-$HOME/.cache/vigil/venv/bin/python}
+PY=${VIGIL_PYTHON:-${VIGIL_CACHE:-$HOME/.cache/vigil}/venv/bin/python}
 export VIGIL VIGIL_SRC
 
 fail() { echo "test_fastavro: FAIL: $*" >&2; exit 1; }
@@ -24,7 +25,7 @@ fail() { echo "test_fastavro: FAIL: $*" >&2; exit 1; }
 if ! "$PY" -c 'import fastavro' 2>/dev/null; then
   fail "fastavro not available: run ops/setup.sh (tried '$PY'; create it with:" \
        "python3 -m venv ~/.cache/vigil/venv &&" \
-       "~/.cache/vigil/venv/bin/pip install fastavro==1.9.7, or set VIGIL_PYTHON)"
+       "~/.cache/vigil/venv/bin/pip install -r ops/requirements-test.txt, or set VIGIL_PYTHON)"
 fi
 [ -x "$VIGIL" ] || fail "vigil binary not found: $VIGIL (build it or set VIGIL)"
 

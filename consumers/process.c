@@ -1,0 +1,747 @@
+/*
+ * process.c - `vigil process`: the per-patient rule engine on Kafka (a
+ * consumer group on the four input topics) or on a file.
+ *
+ * Kafka mode, per poll loop:
+ *   consume -> decode/validate (bad -> DLQ row) -> vg_part_event on the
+ *   record's partition -> commit the partition's batch (state, offsets,
+ *   outbox: one SQLite transaction) when it is full or old -> commit the
+ *   offsets to Kafka too (for lag tools) -> drain outboxes with the
+ *   idempotent producer; a row is deleted when its delivery report arrives.
+ *
+ * Partitions are assigned with the range assignor, which gives one member
+ * the same partition number of every subscribed topic (co-partitioning);
+ * the state of partition number N lives in state.dir/partition-N.db.
+ */
+#include "vg_cli.h"
+#include "vg_codec.h"
+#include "vg_config.h"
+#include "vg_kafka.h"
+#include "vg_partition.h"
+#include "vg_process.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <jansson.h>
+
+#define MAX_PARTITIONS 1024
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
+static void help(void) {
+        printf("Usage: vigil process [options]                  (Kafka mode)\n"
+               "       vigil process --input FILE [options]     (file mode)\n"
+               "\n"
+               "Computes SPEC §5 alerts and §6 indicator counts per patient.\n"
+               "\n"
+               "Kafka mode consumes the four input topics as consumer group "
+               "group.id, keeps\n"
+               "per-partition state in SQLite under state.dir (one "
+               "transaction per batch:\n"
+               "state, input offsets and outgoing records together), and "
+               "publishes alerts,\n"
+               "indicator parts and dead letters with an idempotent "
+               "producer. It resumes from\n"
+               "its stored offsets after a stop or a crash. SIGINT/SIGTERM "
+               "finish the batch,\n"
+               "commit and leave the group cleanly.\n"
+               "\n"
+               "File mode runs the same engine over JSON Lines events with no "
+               "broker and\n"
+               "writes the final alerts (one line per alert_id, last status) "
+               "and the\n"
+               "indicator values of every area (kommun, region, SE) and "
+               "period.\n"
+               "\n"
+               "Options:\n"
+               "  -i, --input FILE       file mode: read events from FILE "
+               "(- for stdin)\n"
+               "  -p, --partitions N     file mode: emulate N input "
+               "partitions (default 1;\n"
+               "                         use the topics' partition count to "
+               "match Kafka mode)\n"
+               "      --alerts FILE      file mode: write alerts to FILE "
+               "(default stdout)\n"
+               "      --indicators FILE  file mode: write indicator values to "
+               "FILE (default\n"
+               "                         stdout, after the alerts)\n"
+               "      --exit-idle SEC    Kafka mode: exit 0 once nothing "
+               "arrived for SEC\n"
+               "                         seconds and every record is "
+               "published\n"
+               VG_CLI_CONF_HELP
+               "  -h, --help             this help\n"
+               "\n"
+               "Configuration keys used: topic.*, group.id, state.dir, "
+               "timezone, rules.*,\n"
+               "batch.max_events, batch.max_ms, kafka.* (see 'vigil config "
+               "--dump').\n"
+               "\n"
+               "Exit status: 0 done, 1 fatal error (state stays consistent; "
+               "restart resumes),\n"
+               "2 usage error, 3 file mode finished but some lines were "
+               "invalid.\n");
+}
+
+/*
+ * Kafka mode
+ */
+
+typedef struct pstate_s {
+        vg_part_t *ps_part;
+        int        ps_batch;       /* events in the open batch */
+        int64_t    ps_batch_start; /* when the batch opened, ms */
+        int64_t    ps_sent_seq;    /* outbox rows up to here are in flight */
+        int        ps_inflight;
+} pstate_t;
+
+typedef struct proc_s {
+        const vg_conf_t  *pr_conf;
+        vg_rules_conf_t   pr_rc;
+        vg_part_topics_t  pr_topics;
+        const char       *pr_inputs[VG_EVENT_TYPES]; /* by vg_rectype_t */
+        vg_codec_t       *pr_codec;
+        rd_kafka_t       *pr_consumer;
+        rd_kafka_t       *pr_producer;
+        pstate_t          pr_parts[MAX_PARTITIONS];
+        int               pr_npartitions;
+        const char       *pr_state_dir;
+        int               pr_max_events;
+        int64_t           pr_max_ms;
+        int               pr_fatal;
+        int64_t           pr_delivered[2 * 4096]; /* (partition, seq) */
+        int               pr_ndelivered;
+        int64_t           pr_events;
+} proc_t;
+
+static int input_type(const proc_t *pr, const char *topic) {
+        for (int t = 0; t < VG_EVENT_TYPES; t++)
+                if (!strcmp(pr->pr_inputs[t], topic))
+                        return t;
+        return -1;
+}
+
+static void fatal(proc_t *pr, const char *msg) {
+        vg_error("process", "%s", msg);
+        pr->pr_fatal = 1;
+        stop_requested = 1;
+}
+
+static vg_part_t *part_open(proc_t *pr, int p) {
+        char path[4096], errstr[512];
+        pstate_t *ps = &pr->pr_parts[p];
+        if (ps->ps_part)
+                return ps->ps_part;
+        snprintf(path, sizeof(path), "%s/partition-%d.db", pr->pr_state_dir, p);
+        ps->ps_part = vg_part_open(path, p, &pr->pr_rc, pr->pr_codec,
+                                   &pr->pr_topics, errstr, sizeof(errstr));
+        if (!ps->ps_part) {
+                fatal(pr, errstr);
+                return NULL;
+        }
+        ps->ps_batch = 0;
+        ps->ps_sent_seq = 0;
+        ps->ps_inflight = 0;
+        vg_info("process", "partition %d: state %s, stream time %lld, "
+                "%lld records to publish", p, path,
+                (long long)vg_part_stream_time(ps->ps_part),
+                (long long)vg_part_outbox_depth(ps->ps_part));
+        return ps->ps_part;
+}
+
+/* Commits Kafka offsets (async) equal to the stored ones of partition p. */
+static void commit_kafka_offsets(proc_t *pr, int p) {
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(VG_EVENT_TYPES);
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                int64_t off = vg_part_offset(pr->pr_parts[p].ps_part,
+                                             pr->pr_inputs[t]);
+                if (off >= 0)
+                        rd_kafka_topic_partition_list_add(l, pr->pr_inputs[t],
+                                                          p)
+                                ->offset = off;
+        }
+        if (l->cnt)
+                rd_kafka_commit(pr->pr_consumer, l, 1);
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void batch_commit(proc_t *pr, int p) {
+        pstate_t *ps = &pr->pr_parts[p];
+        char errstr[512];
+        if (!ps->ps_part || !vg_part_in_batch(ps->ps_part))
+                return;
+        if (vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
+                fatal(pr, errstr);
+                return;
+        }
+        ps->ps_batch = 0;
+        commit_kafka_offsets(pr, p);
+}
+
+static void commit_all(proc_t *pr) {
+        for (int p = 0; p < pr->pr_npartitions; p++)
+                batch_commit(pr, p);
+}
+
+/* Delivery reports: remember (partition, seq) of delivered rows. */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        proc_t *pr = opaque;
+        intptr_t tag = (intptr_t)m->_private;
+        int p = (int)(tag >> 40);
+        int64_t seq = tag & ((1LL << 40) - 1);
+        (void)rk;
+        if (p < 0 || p >= MAX_PARTITIONS)
+                return;
+        pr->pr_parts[p].ps_inflight--;
+        if (m->err) {
+                vg_error("process",
+                         "partition %d: could not publish to %s: %s; will "
+                         "retry", p, rd_kafka_topic_name(m->rkt),
+                         rd_kafka_err2str(m->err));
+                pr->pr_parts[p].ps_sent_seq = 0; /* resend what is left */
+                return;
+        }
+        if (pr->pr_ndelivered + 2 <= (int)VG_ARRAY_SIZE(pr->pr_delivered)) {
+                pr->pr_delivered[pr->pr_ndelivered++] = p;
+                pr->pr_delivered[pr->pr_ndelivered++] = seq;
+        }
+}
+
+static void delete_delivered(proc_t *pr) {
+        char errstr[512];
+        int64_t seqs[4096];
+        for (int p = 0; p < pr->pr_npartitions && pr->pr_ndelivered; p++) {
+                int n = 0;
+                if (!pr->pr_parts[p].ps_part)
+                        continue;
+                for (int i = 0; i < pr->pr_ndelivered; i += 2)
+                        if (pr->pr_delivered[i] == p)
+                                seqs[n++] = pr->pr_delivered[i + 1];
+                if (n && vg_part_outbox_delete(pr->pr_parts[p].ps_part, seqs,
+                                               n, errstr, sizeof(errstr)))
+                        fatal(pr, errstr);
+        }
+        pr->pr_ndelivered = 0;
+}
+
+typedef struct send_ctx_s {
+        proc_t *sc_pr;
+        int     sc_p;
+} send_ctx_t;
+
+static rd_kafka_headers_t *headers_of(const char *json) {
+        json_t *h;
+        const char *k;
+        json_t *v;
+        rd_kafka_headers_t *hdrs;
+        if (!json || !(h = json_loads(json, 0, NULL)))
+                return NULL;
+        hdrs = rd_kafka_headers_new(json_object_size(h));
+        json_object_foreach(h, k, v) {
+                if (json_is_string(v))
+                        rd_kafka_header_add(hdrs, k, -1, json_string_value(v),
+                                            -1);
+        }
+        json_decref(h);
+        return hdrs;
+}
+
+static void send_cb(const vg_outrec_t *r, void *opaque) {
+        send_ctx_t *sc = opaque;
+        proc_t *pr = sc->sc_pr;
+        pstate_t *ps = &pr->pr_parts[sc->sc_p];
+        intptr_t tag = ((intptr_t)sc->sc_p << 40) | (intptr_t)r->or_seq;
+        rd_kafka_resp_err_t err;
+
+        if (pr->pr_fatal || r->or_seq <= ps->ps_sent_seq)
+                return;
+        for (;;) {
+                rd_kafka_headers_t *hdrs = headers_of(r->or_headers);
+                err = rd_kafka_producev(
+                        pr->pr_producer, RD_KAFKA_V_TOPIC(r->or_topic),
+                        RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
+                        RD_KAFKA_V_VALUE((void *)r->or_value, r->or_value_len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_OPAQUE((void *)tag),
+                        hdrs ? RD_KAFKA_V_HEADERS(hdrs) : RD_KAFKA_V_END,
+                        RD_KAFKA_V_END);
+                if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        if (hdrs)
+                                rd_kafka_headers_destroy(hdrs);
+                        rd_kafka_poll(pr->pr_producer, 100);
+                        continue;
+                }
+                if (err && hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                break;
+        }
+        if (err) {
+                char msg[512];
+                snprintf(msg, sizeof(msg), "cannot publish to %s: %s",
+                         r->or_topic, rd_kafka_err2str(err));
+                fatal(pr, msg);
+                return;
+        }
+        ps->ps_sent_seq = r->or_seq;
+        ps->ps_inflight++;
+}
+
+/* Hands committed outbox rows to the producer. */
+static void drain(proc_t *pr) {
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                send_ctx_t sc = {pr, p};
+                if (!ps->ps_part || vg_part_in_batch(ps->ps_part) ||
+                    ps->ps_inflight > 10000)
+                        continue;
+                vg_part_outbox_scan(ps->ps_part, ps->ps_sent_seq, 1000,
+                                    send_cb, &sc);
+        }
+        rd_kafka_poll(pr->pr_producer, 0);
+        delete_delivered(pr);
+}
+
+/* Waits until every handed-over row is delivered (or timeout). */
+static void flush_outbox(proc_t *pr, int timeout_ms) {
+        int64_t until = vg_now_ms() + timeout_ms;
+        drain(pr);
+        while (rd_kafka_outq_len(pr->pr_producer) > 0 && vg_now_ms() < until) {
+                rd_kafka_poll(pr->pr_producer, 100);
+                delete_delivered(pr);
+        }
+        delete_delivered(pr);
+}
+
+static void close_partitions(proc_t *pr,
+                             const rd_kafka_topic_partition_list_t *l) {
+        commit_all(pr);
+        flush_outbox(pr, 30000);
+        for (int i = 0; i < l->cnt; i++) {
+                int p = l->elems[i].partition;
+                if (p >= 0 && p < MAX_PARTITIONS && pr->pr_parts[p].ps_part) {
+                        vg_part_close(pr->pr_parts[p].ps_part);
+                        pr->pr_parts[p].ps_part = NULL;
+                        vg_info("process", "partition %d: released", p);
+                }
+        }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque) {
+        proc_t *pr = opaque;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                for (int i = 0; i < l->cnt; i++) {
+                        rd_kafka_topic_partition_t *tp = &l->elems[i];
+                        vg_part_t *part;
+                        int64_t off;
+                        if (tp->partition >= MAX_PARTITIONS) {
+                                fatal(pr, "partition number too large");
+                                continue;
+                        }
+                        if (!(part = part_open(pr, tp->partition)))
+                                continue;
+                        off = vg_part_offset(part, tp->topic);
+                        tp->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+                }
+                /* Co-partitioning: every input topic of each number. */
+                for (int i = 0; i < l->cnt; i++) {
+                        int n = 0;
+                        for (int j = 0; j < l->cnt; j++)
+                                n += l->elems[j].partition ==
+                                     l->elems[i].partition;
+                        if (n != VG_EVENT_TYPES) {
+                                char msg[256];
+                                snprintf(msg, sizeof(msg),
+                                         "assignment breaks co-partitioning: "
+                                         "partition %d of %d input topics "
+                                         "only (use the range assignor)",
+                                         l->elems[i].partition, n);
+                                fatal(pr, msg);
+                                break;
+                        }
+                }
+                vg_info("process", "assigned %d topic-partitions", l->cnt);
+                rd_kafka_assign(rk, l);
+        } else {
+                vg_info("process", "revoked %d topic-partitions", l->cnt);
+                close_partitions(pr, l);
+                rd_kafka_assign(rk, NULL);
+        }
+}
+
+static int check_topics(proc_t *pr, char *errstr, size_t errstr_size) {
+        int cnt[VG_EVENT_TYPES];
+        const char *outs[3] = {pr->pr_topics.pt_alerts, pr->pr_topics.pt_parts,
+                               pr->pr_topics.pt_dlq};
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                cnt[t] = vg_kafka_partition_count(pr->pr_consumer,
+                                                  pr->pr_inputs[t], 10000,
+                                                  errstr, errstr_size);
+                if (cnt[t] < 0)
+                        return -1;
+        }
+        for (int t = 1; t < VG_EVENT_TYPES; t++)
+                if (cnt[t] != cnt[0]) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                  "input topics are not co-partitioned: %s "
+                                  "has %d partitions, %s has %d; all four "
+                                  "input topics must have the same count",
+                                  pr->pr_inputs[0], cnt[0], pr->pr_inputs[t],
+                                  cnt[t]);
+                        return -1;
+                }
+        if (cnt[0] > MAX_PARTITIONS) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "%d partitions: at most %d supported", cnt[0],
+                          MAX_PARTITIONS);
+                return -1;
+        }
+        for (int i = 0; i < 3; i++)
+                if (vg_kafka_partition_count(pr->pr_consumer, outs[i], 10000,
+                                             errstr, errstr_size) < 0)
+                        return -1;
+        pr->pr_npartitions = cnt[0];
+        return 0;
+}
+
+static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        int type = input_type(pr, topic), p = m->partition;
+        pstate_t *ps;
+        vg_anyrec_t rec;
+        vg_rectype_t t;
+        vg_decode_reason_t reason;
+        char errstr[512];
+        vg_err_t err;
+
+        if (type < 0 || p < 0 || p >= MAX_PARTITIONS ||
+            !pr->pr_parts[p].ps_part)
+                return;
+        ps = &pr->pr_parts[p];
+        if (!vg_part_in_batch(ps->ps_part)) {
+                if (vg_part_begin(ps->ps_part, vg_now_ms(), errstr,
+                                  sizeof(errstr))) {
+                        fatal(pr, errstr);
+                        return;
+                }
+                ps->ps_batch_start = vg_now_ms();
+        }
+        err = vg_codec_decode(pr->pr_codec, m->payload, m->payload ? m->len : 0,
+                              type, &t, &rec, &reason, errstr, sizeof(errstr));
+        if (err) {
+                vg_warn("process", "%s [%d] offset %lld: %s: %s -> DLQ", topic,
+                        p, (long long)m->offset, vg_decode_reason_str(reason),
+                        errstr);
+                err = vg_part_dlq(ps->ps_part, m->key, m->key_len, m->payload,
+                                  m->len, vg_decode_reason_str(reason), errstr,
+                                  topic, p, m->offset, errstr, sizeof(errstr));
+        } else if (vg_event_validate(&rec.ev, vg_now_ms(), errstr,
+                                     sizeof(errstr))) {
+                char detail[512];
+                snprintf(detail, sizeof(detail), "%s", errstr);
+                vg_warn("process", "%s [%d] offset %lld: invalid: %s -> DLQ",
+                        topic, p, (long long)m->offset, detail);
+                err = vg_part_dlq(ps->ps_part, m->key, m->key_len, m->payload,
+                                  m->len, "invalid", detail, topic, p,
+                                  m->offset, errstr, sizeof(errstr));
+                vg_record_clear(t, &rec);
+        } else {
+                err = vg_part_event(ps->ps_part, &rec.ev, errstr,
+                                    sizeof(errstr));
+                vg_record_clear(t, &rec);
+        }
+        if (!err)
+                err = vg_part_set_offset(ps->ps_part, topic, m->offset + 1,
+                                         errstr, sizeof(errstr));
+        if (err) {
+                fatal(pr, errstr);
+                return;
+        }
+        ps->ps_batch++;
+        pr->pr_events++;
+}
+
+static int kafka_main(const vg_conf_t *conf, int exit_idle) {
+        proc_t *pr = vg_calloc(1, sizeof(*pr));
+        rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
+        rd_kafka_topic_partition_list_t *sub;
+        char errstr[512];
+        int64_t last_msg = vg_now_ms(), last_report = vg_now_ms();
+        int rc = 1;
+
+        pr->pr_conf = conf;
+        vg_process_rules_conf(conf, &pr->pr_rc);
+        pr->pr_topics.pt_alerts = vg_conf_str(conf, "topic.alerts");
+        pr->pr_topics.pt_parts = vg_conf_str(conf, "topic.indicator_parts");
+        pr->pr_topics.pt_dlq = vg_conf_str(conf, "topic.dlq");
+        pr->pr_inputs[VG_REC_ADMISSION] = vg_conf_str(conf, "topic.admissions");
+        pr->pr_inputs[VG_REC_DISCHARGE] = vg_conf_str(conf, "topic.discharges");
+        pr->pr_inputs[VG_REC_DEATH] = vg_conf_str(conf, "topic.deaths");
+        pr->pr_inputs[VG_REC_SIP] = vg_conf_str(conf, "topic.sip");
+        pr->pr_state_dir = vg_conf_str(conf, "state.dir");
+        pr->pr_max_events = (int)vg_conf_int(conf, "batch.max_events");
+        pr->pr_max_ms = vg_conf_int(conf, "batch.max_ms");
+
+        if (mkdir(pr->pr_state_dir, 0700) && errno != EEXIST) {
+                vg_error("process", "state.dir %s: %s", pr->pr_state_dir,
+                         strerror(errno));
+                goto out;
+        }
+        umask(077); /* state files 0600 (SPEC §8) */
+        if (!(pr->pr_codec = vg_codec_new(errstr, sizeof(errstr))))
+                goto err;
+
+        /* Consumer */
+        if (!(cconf = vg_kafka_conf(conf, errstr, sizeof(errstr))) ||
+            vg_kafka_set(cconf, "group.id", vg_conf_str(conf, "group.id"),
+                         errstr, sizeof(errstr)) ||
+            vg_conf_kafka(conf, cconf, errstr, sizeof(errstr)) ||
+            vg_kafka_set(cconf, "enable.auto.commit", "false", errstr,
+                         sizeof(errstr)) ||
+            vg_kafka_set(cconf, "enable.auto.offset.store", "false", errstr,
+                         sizeof(errstr)) ||
+            vg_kafka_set(cconf, "auto.offset.reset", "earliest", errstr,
+                         sizeof(errstr)) ||
+            vg_kafka_set(cconf, "partition.assignment.strategy", "range",
+                         errstr, sizeof(errstr)))
+                goto err;
+        rd_kafka_conf_set_opaque(cconf, pr);
+        rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
+        if (!(pr->pr_consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr,
+                                             sizeof(errstr))))
+                goto err;
+        cconf = NULL;
+        rd_kafka_poll_set_consumer(pr->pr_consumer);
+
+        /* Producer */
+        if (!(pconf = vg_kafka_conf(conf, errstr, sizeof(errstr))) ||
+            vg_kafka_set(pconf, "enable.idempotence", "true", errstr,
+                         sizeof(errstr)) ||
+            vg_kafka_set(pconf, "acks", "all", errstr, sizeof(errstr)))
+                goto err;
+        rd_kafka_conf_set_opaque(pconf, pr);
+        rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
+        if (!(pr->pr_producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr,
+                                             sizeof(errstr))))
+                goto err;
+        pconf = NULL;
+
+        if (check_topics(pr, errstr, sizeof(errstr)))
+                goto err;
+        sub = rd_kafka_topic_partition_list_new(VG_EVENT_TYPES);
+        for (int t = 0; t < VG_EVENT_TYPES; t++)
+                rd_kafka_topic_partition_list_add(sub, pr->pr_inputs[t],
+                                                  RD_KAFKA_PARTITION_UA);
+        if (rd_kafka_subscribe(pr->pr_consumer, sub)) {
+                rd_kafka_topic_partition_list_destroy(sub);
+                vg_seterr(errstr, sizeof(errstr), VG_ERR_KAFKA,
+                          "cannot subscribe");
+                goto err;
+        }
+        rd_kafka_topic_partition_list_destroy(sub);
+        vg_info("process",
+                "consuming %s, %s, %s, %s (%d partitions) as group %s; state "
+                "in %s",
+                pr->pr_inputs[0], pr->pr_inputs[1], pr->pr_inputs[2],
+                pr->pr_inputs[3], pr->pr_npartitions,
+                vg_conf_str(conf, "group.id"), pr->pr_state_dir);
+
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        while (!stop_requested) {
+                rd_kafka_message_t *m =
+                        rd_kafka_consumer_poll(pr->pr_consumer, 50);
+                int64_t now = vg_now_ms();
+                if (m) {
+                        if (m->err) {
+                                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                        vg_warn("process", "consumer: %s",
+                                                rd_kafka_message_errstr(m));
+                        } else {
+                                handle_message(pr, m);
+                                last_msg = now;
+                        }
+                        rd_kafka_message_destroy(m);
+                }
+                for (int p = 0; p < pr->pr_npartitions; p++) {
+                        pstate_t *ps = &pr->pr_parts[p];
+                        if (ps->ps_part && vg_part_in_batch(ps->ps_part) &&
+                            (ps->ps_batch >= pr->pr_max_events ||
+                             now - ps->ps_batch_start >= pr->pr_max_ms || !m))
+                                batch_commit(pr, p);
+                }
+                drain(pr);
+                if (now - last_report >= 30000) {
+                        vg_info("process", "%lld events processed",
+                                (long long)pr->pr_events);
+                        last_report = now;
+                }
+                if (exit_idle > 0 && now - last_msg >= exit_idle * 1000LL &&
+                    rd_kafka_outq_len(pr->pr_producer) == 0) {
+                        int64_t depth = 0;
+                        for (int p = 0; p < pr->pr_npartitions; p++)
+                                if (pr->pr_parts[p].ps_part)
+                                        depth += vg_part_outbox_depth(
+                                                pr->pr_parts[p].ps_part);
+                        if (depth == 0) {
+                                vg_info("process",
+                                        "idle for %d s and everything "
+                                        "published: exiting",
+                                        exit_idle);
+                                break;
+                        }
+                }
+        }
+        vg_info("process", "stopping: committing and publishing");
+        commit_all(pr);
+        flush_outbox(pr, 30000);
+        rd_kafka_consumer_close(pr->pr_consumer); /* revokes: closes parts */
+        rc = pr->pr_fatal ? 1 : 0;
+        vg_info("process", "stopped after %lld events", (long long)pr->pr_events);
+        goto out;
+err:
+        vg_error("process", "%s", errstr);
+out:
+        if (cconf)
+                rd_kafka_conf_destroy(cconf);
+        if (pconf)
+                rd_kafka_conf_destroy(pconf);
+        for (int p = 0; p < MAX_PARTITIONS; p++)
+                vg_part_close(pr->pr_parts[p].ps_part);
+        if (pr->pr_consumer)
+                rd_kafka_destroy(pr->pr_consumer);
+        if (pr->pr_producer) {
+                rd_kafka_flush(pr->pr_producer, 5000);
+                rd_kafka_destroy(pr->pr_producer);
+        }
+        vg_codec_destroy(pr->pr_codec);
+        vg_free(pr);
+        return rc;
+}
+
+int vg_cmd_process(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"input", required_argument, NULL, 'i'},
+                {"partitions", required_argument, NULL, 'p'},
+                {"alerts", required_argument, NULL, 'A'},
+                {"indicators", required_argument, NULL, 'I'},
+                {"exit-idle", required_argument, NULL, 'E'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        const char *input = NULL, *alerts_path = NULL, *ind_path = NULL;
+        int c, rc = 0, partitions = 1, exit_idle = 0;
+        vg_conf_t *conf = vg_conf_new();
+        char *end;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "i:p:h" VG_CLI_CONF_OPTS, opts,
+                                NULL)) != -1) {
+                if (vg_cli_conf_option(conf, "process", c, optarg, &rc)) {
+                        if (rc)
+                                goto out;
+                        continue;
+                }
+                switch (c) {
+                case 'i':
+                        input = optarg;
+                        break;
+                case 'p':
+                        partitions = (int)strtol(optarg, &end, 10);
+                        if (*end || partitions < 1 ||
+                            partitions > MAX_PARTITIONS) {
+                                rc = vg_cli_usage_error(
+                                        "process",
+                                        "--partitions: expected 1..%d, got "
+                                        "'%s'", MAX_PARTITIONS, optarg);
+                                goto out;
+                        }
+                        break;
+                case 'A':
+                        alerts_path = optarg;
+                        break;
+                case 'I':
+                        ind_path = optarg;
+                        break;
+                case 'E':
+                        exit_idle = (int)strtol(optarg, &end, 10);
+                        if (*end || exit_idle < 1) {
+                                rc = vg_cli_usage_error(
+                                        "process",
+                                        "--exit-idle: expected seconds > 0, "
+                                        "got '%s'", optarg);
+                                goto out;
+                        }
+                        break;
+                case 'h':
+                        help();
+                        goto out;
+                default:
+                        rc = vg_cli_usage_error("process", "bad option");
+                        goto out;
+                }
+        }
+        if (optind < argc) {
+                rc = vg_cli_usage_error("process", "unexpected argument '%s'",
+                                        argv[optind]);
+                goto out;
+        }
+        if ((rc = vg_cli_conf_finish(conf, "process")))
+                goto out;
+        if (!input && (alerts_path || ind_path || partitions != 1)) {
+                rc = vg_cli_usage_error("process",
+                                        "--alerts, --indicators and "
+                                        "--partitions need --input");
+                goto out;
+        }
+        if (input) {
+                FILE *in = stdin, *aout = stdout, *iout = stdout;
+                long invalid = 0;
+                if (strcmp(input, "-") && !(in = fopen(input, "r"))) {
+                        fprintf(stderr, "vigil process: %s: %s\n", input,
+                                strerror(errno));
+                        rc = VG_EXIT_FAIL;
+                        goto out;
+                }
+                if (alerts_path && !(aout = fopen(alerts_path, "w"))) {
+                        fprintf(stderr, "vigil process: %s: %s\n", alerts_path,
+                                strerror(errno));
+                        rc = VG_EXIT_FAIL;
+                } else if (ind_path && !(iout = fopen(ind_path, "w"))) {
+                        fprintf(stderr, "vigil process: %s: %s\n", ind_path,
+                                strerror(errno));
+                        rc = VG_EXIT_FAIL;
+                }
+                if (!rc) {
+                        rc = vg_process_file(conf, in,
+                                             strcmp(input, "-") ? input
+                                                                : "<stdin>",
+                                             partitions,
+                                             aout, iout,
+                                             &invalid);
+                        if (!rc && invalid)
+                                rc = 3;
+                }
+                if (in != stdin)
+                        fclose(in);
+                if (aout && aout != stdout)
+                        fclose(aout);
+                if (iout && iout != stdout)
+                        fclose(iout);
+        } else
+                rc = kafka_main(conf, exit_idle);
+out:
+        vg_conf_destroy(conf);
+        return rc;
+}

@@ -1,0 +1,61 @@
+/*
+ * vg_engine.h - one patient's state and the recompute-and-diff step.
+ *
+ * A patient holds its stored events (duplicates dropped), the ids of pruned
+ * events, the total it contributed last time (alerts and cells) and the
+ * cells frozen from pruned events. vg_engine_apply() adds an event (or
+ * none, when a timer fires), re-derives with vg_rules_derive() and returns
+ * what changed: alerts to publish (ACTIVE or RETRACTED) and cell deltas.
+ * Pure: no I/O, no clock; serialisation to text for the store is here too.
+ */
+#ifndef VG_ENGINE_H
+#define VG_ENGINE_H
+
+#include "vg_rules.h"
+
+typedef struct vg_patient_s {
+        char       *pt_id;         /* patient_id */
+        vg_event_t *pt_events;     /* stored events, arrival order */
+        int         pt_nevents;
+        int         pt_cap;
+        char      **pt_old_ids;    /* event ids pruned by retention */
+        int         pt_nold;
+        vg_alert_t *pt_alerts;     /* ACTIVE alerts published last, sorted */
+        int         pt_nalerts;
+        vg_cell_t  *pt_cells;      /* total contribution last time, sorted */
+        int         pt_ncells;
+        vg_cell_t  *pt_frozen;     /* contribution of pruned events, sorted */
+        int         pt_nfrozen;
+        int64_t     pt_next_due;   /* next stream time to re-derive at */
+} vg_patient_t;
+
+/* A cell delta to apply to the partition's counters. */
+typedef vg_cell_t vg_delta_t;
+
+typedef struct vg_changes_s {
+        vg_alert_t *ch_alerts;     /* to publish: status ACTIVE or RETRACTED */
+        int         ch_nalerts;
+        vg_delta_t *ch_deltas;     /* non-zero cell deltas */
+        int         ch_ndeltas;
+        int         ch_duplicate;  /* the event was a duplicate: no effect */
+        int         ch_conflicts;  /* conflicts seen in the derivation */
+        int         ch_pruned;     /* events pruned by retention */
+} vg_changes_t;
+
+vg_patient_t *vg_patient_new(const char *patient_id);
+void vg_patient_destroy(vg_patient_t *pt);
+
+/* Serialises to a compact JSON text (malloc'd) / parses it back. */
+char *vg_patient_serialize(const vg_patient_t *pt);
+vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
+                               char *errstr, size_t errstr_size);
+
+/* Applies ev (may be NULL: re-derive only) at stream_time. ch is
+ * overwritten; free with vg_changes_clear(). */
+void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                     const vg_event_t *ev, int64_t stream_time,
+                     vg_changes_t *ch);
+
+void vg_changes_clear(vg_changes_t *ch);
+
+#endif /* VG_ENGINE_H */

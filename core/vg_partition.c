@@ -1,0 +1,688 @@
+/*
+ * vg_partition.c - one input partition's state in SQLite.
+ *
+ * Contents: schema, open/close, patient cache, apply (event, timers),
+ * counters and indicator parts, outbox, offsets, commit.
+ *
+ * Durability: WAL with synchronous=NORMAL. A process crash (kill -9) loses
+ * nothing committed; a power loss may lose the last transactions, and then
+ * consumption resumes from the older offsets stored with them, so the state
+ * stays consistent and re-publishing is harmless (alerts are deduped by
+ * alert_id, indicator parts are whole values).
+ */
+#include "vg_partition.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <jansson.h>
+
+#define SCHEMA_VERSION 1
+
+static const char *schema_sql =
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
+        "CREATE TABLE IF NOT EXISTS offsets(topic TEXT PRIMARY KEY,"
+        "  next_offset INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS patients(patient_id TEXT PRIMARY KEY,"
+        "  state TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS timers(patient_id TEXT PRIMARY KEY,"
+        "  due INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS timers_due ON timers(due);"
+        "CREATE TABLE IF NOT EXISTS cells(key TEXT PRIMARY KEY,"
+        "  num INTEGER NOT NULL, den INTEGER NOT NULL,"
+        "  count INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY"
+        "  AUTOINCREMENT, topic TEXT NOT NULL, key BLOB, value BLOB,"
+        "  headers TEXT);"
+        "CREATE TEMP TABLE IF NOT EXISTS dirty(key TEXT PRIMARY KEY);";
+
+enum {
+        S_GET_PATIENT, S_PUT_PATIENT, S_PUT_TIMER, S_DEL_TIMER, S_DUE_TIMERS,
+        S_ADD_CELL, S_DIRTY, S_DIRTY_LIST, S_DIRTY_CLEAR, S_OUTBOX_ADD,
+        S_OUTBOX_SCAN, S_OUTBOX_DEL, S_OUTBOX_DEPTH, S_GET_OFFSET,
+        S_SET_OFFSET, S_SET_META, S_CELLS, S__CNT
+};
+
+static const char *stmt_sql[S__CNT] = {
+        [S_GET_PATIENT] = "SELECT state FROM patients WHERE patient_id=?",
+        [S_PUT_PATIENT] = "INSERT OR REPLACE INTO patients VALUES(?,?)",
+        [S_PUT_TIMER] = "INSERT OR REPLACE INTO timers VALUES(?,?)",
+        [S_DEL_TIMER] = "DELETE FROM timers WHERE patient_id=?",
+        [S_DUE_TIMERS] = "SELECT patient_id FROM timers WHERE due<=? "
+                         "ORDER BY due, patient_id LIMIT 256",
+        [S_ADD_CELL] = "INSERT INTO cells VALUES(?,?,?,?) ON CONFLICT(key) "
+                       "DO UPDATE SET num=num+excluded.num,"
+                       " den=den+excluded.den",
+        [S_DIRTY] = "INSERT OR IGNORE INTO temp.dirty VALUES(?)",
+        [S_DIRTY_LIST] = "SELECT d.key, c.num, c.den, c.count FROM temp.dirty d"
+                         " JOIN cells c ON c.key=d.key ORDER BY d.key",
+        [S_DIRTY_CLEAR] = "DELETE FROM temp.dirty",
+        [S_OUTBOX_ADD] = "INSERT INTO outbox(topic,key,value,headers) "
+                         "VALUES(?,?,?,?)",
+        [S_OUTBOX_SCAN] = "SELECT seq, topic, key, value, headers FROM outbox "
+                          "WHERE seq>? ORDER BY seq LIMIT ?",
+        [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq=?",
+        [S_OUTBOX_DEPTH] = "SELECT count(*) FROM outbox",
+        [S_GET_OFFSET] = "SELECT next_offset FROM offsets WHERE topic=?",
+        [S_SET_OFFSET] = "INSERT OR REPLACE INTO offsets VALUES(?,?)",
+        [S_SET_META] = "INSERT OR REPLACE INTO meta VALUES(?,?)",
+        [S_CELLS] = "SELECT key, num, den, count FROM cells ORDER BY key",
+};
+
+/* Patient cache entry (patients touched in the current batch). */
+typedef struct pent_s {
+        vg_patient_t  *pe_pt;
+        struct pent_s *pe_next;
+} pent_t;
+
+#define CACHE_BUCKETS 1024
+
+struct vg_part_s {
+        sqlite3                *pa_db;
+        sqlite3_stmt           *pa_stmt[S__CNT];
+        int                     pa_partition;   /* input partition number */
+        const vg_rules_conf_t  *pa_rc;
+        vg_codec_t             *pa_codec;
+        vg_part_topics_t        pa_topics;
+        int64_t                 pa_stream_time; /* max occurred_at seen */
+        int64_t                 pa_now;         /* batch processing time */
+        bool                    pa_in_batch;
+        pent_t                 *pa_cache[CACHE_BUCKETS];
+        vg_part_stats_t         pa_stats;
+        vg_buf_t                pa_buf;         /* encode scratch */
+};
+
+static vg_err_t db_err(vg_part_t *part, char *errstr, size_t errstr_size,
+                       const char *what) {
+        return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                         "partition %d state: %s: %s", part->pa_partition,
+                         what, sqlite3_errmsg(part->pa_db));
+}
+
+static sqlite3_stmt *st(vg_part_t *part, int i) {
+        sqlite3_reset(part->pa_stmt[i]);
+        sqlite3_clear_bindings(part->pa_stmt[i]);
+        return part->pa_stmt[i];
+}
+
+static int64_t meta_int(vg_part_t *part, const char *key, int64_t def) {
+        sqlite3_stmt *s;
+        int64_t v = def;
+        if (sqlite3_prepare_v2(part->pa_db,
+                               "SELECT value FROM meta WHERE key=?", -1, &s,
+                               NULL) != SQLITE_OK)
+                return def;
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+                v = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        return v;
+}
+
+vg_part_t *vg_part_open(const char *path, int partition,
+                        const vg_rules_conf_t *rc, vg_codec_t *codec,
+                        const vg_part_topics_t *topics, char *errstr,
+                        size_t errstr_size) {
+        vg_part_t *part = vg_calloc(1, sizeof(*part));
+        char *err = NULL;
+        int64_t stored_partition;
+
+        part->pa_partition = partition;
+        part->pa_rc = rc;
+        part->pa_codec = codec;
+        part->pa_topics = *topics;
+        vg_buf_init(&part->pa_buf);
+        if (sqlite3_open_v2(path, &part->pa_db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                    SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK) {
+                db_err(part, errstr, errstr_size, path);
+                vg_part_close(part);
+                return NULL;
+        }
+        sqlite3_busy_timeout(part->pa_db, 5000);
+        if (sqlite3_exec(part->pa_db,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                         NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(part->pa_db, schema_sql, NULL, NULL, &err) !=
+                    SQLITE_OK) {
+                vg_seterr(errstr, errstr_size, VG_ERR_STORE, "%s: %s", path,
+                          err ? err : "?");
+                sqlite3_free(err);
+                vg_part_close(part);
+                return NULL;
+        }
+        for (int i = 0; i < S__CNT; i++)
+                if (sqlite3_prepare_v3(part->pa_db, stmt_sql[i], -1,
+                                       SQLITE_PREPARE_PERSISTENT,
+                                       &part->pa_stmt[i], NULL) != SQLITE_OK) {
+                        db_err(part, errstr, errstr_size, stmt_sql[i]);
+                        vg_part_close(part);
+                        return NULL;
+                }
+        if (meta_int(part, "schema_version", SCHEMA_VERSION) !=
+            SCHEMA_VERSION) {
+                vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                          "%s: state schema version %lld is not %d", path,
+                          (long long)meta_int(part, "schema_version", 0),
+                          SCHEMA_VERSION);
+                vg_part_close(part);
+                return NULL;
+        }
+        stored_partition = meta_int(part, "partition", partition);
+        if (stored_partition != partition) {
+                vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                          "%s holds partition %lld, not %d", path,
+                          (long long)stored_partition, partition);
+                vg_part_close(part);
+                return NULL;
+        }
+        part->pa_stream_time = meta_int(part, "stream_time", INT64_MIN);
+        return part;
+}
+
+static void cache_drop(vg_part_t *part) {
+        for (int b = 0; b < CACHE_BUCKETS; b++) {
+                pent_t *pe = part->pa_cache[b], *next;
+                for (; pe; pe = next) {
+                        next = pe->pe_next;
+                        vg_patient_destroy(pe->pe_pt);
+                        vg_free(pe);
+                }
+                part->pa_cache[b] = NULL;
+        }
+}
+
+void vg_part_close(vg_part_t *part) {
+        if (!part)
+                return;
+        if (part->pa_in_batch)
+                vg_part_rollback(part);
+        cache_drop(part);
+        for (int i = 0; i < S__CNT; i++)
+                sqlite3_finalize(part->pa_stmt[i]);
+        sqlite3_close(part->pa_db);
+        vg_buf_free(&part->pa_buf);
+        vg_free(part);
+}
+
+int vg_part_partition(const vg_part_t *part) {
+        return part->pa_partition;
+}
+
+const vg_part_stats_t *vg_part_stats(const vg_part_t *part) {
+        return &part->pa_stats;
+}
+
+int64_t vg_part_stream_time(const vg_part_t *part) {
+        return part->pa_stream_time;
+}
+
+bool vg_part_in_batch(const vg_part_t *part) {
+        return part->pa_in_batch;
+}
+
+int64_t vg_part_offset(vg_part_t *part, const char *topic) {
+        sqlite3_stmt *s = st(part, S_GET_OFFSET);
+        int64_t off = -1;
+        sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+                off = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return off;
+}
+
+vg_err_t vg_part_begin(vg_part_t *part, int64_t now_ms, char *errstr,
+                       size_t errstr_size) {
+        if (part->pa_in_batch)
+                return VG_OK;
+        if (sqlite3_exec(part->pa_db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+            SQLITE_OK)
+                return db_err(part, errstr, errstr_size, "BEGIN");
+        part->pa_in_batch = true;
+        part->pa_now = now_ms;
+        return VG_OK;
+}
+
+void vg_part_rollback(vg_part_t *part) {
+        if (!part->pa_in_batch)
+                return;
+        sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
+        part->pa_in_batch = false;
+        cache_drop(part);
+        part->pa_stream_time = meta_int(part, "stream_time", INT64_MIN);
+}
+
+/*
+ * Patient cache
+ */
+
+static unsigned hash_str(const char *s) {
+        unsigned h = 2166136261u;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 16777619u;
+        return h;
+}
+
+static vg_patient_t *patient_get(vg_part_t *part, const char *id,
+                                 char *errstr, size_t errstr_size) {
+        unsigned b = hash_str(id) % CACHE_BUCKETS;
+        pent_t *pe;
+        sqlite3_stmt *s;
+        vg_patient_t *pt;
+
+        for (pe = part->pa_cache[b]; pe; pe = pe->pe_next)
+                if (!strcmp(pe->pe_pt->pt_id, id))
+                        return pe->pe_pt;
+        s = st(part, S_GET_PATIENT);
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        switch (sqlite3_step(s)) {
+        case SQLITE_ROW:
+                pt = vg_patient_parse(id, (const char *)sqlite3_column_text(s, 0),
+                                      errstr, errstr_size);
+                if (!pt) {
+                        sqlite3_reset(s);
+                        return NULL;
+                }
+                break;
+        case SQLITE_DONE:
+                pt = vg_patient_new(id);
+                break;
+        default:
+                db_err(part, errstr, errstr_size, "read patient");
+                sqlite3_reset(s);
+                return NULL;
+        }
+        sqlite3_reset(s);
+        pe = vg_malloc(sizeof(*pe));
+        pe->pe_pt = pt;
+        pe->pe_next = part->pa_cache[b];
+        part->pa_cache[b] = pe;
+        return pt;
+}
+
+static vg_err_t patient_put(vg_part_t *part, vg_patient_t *pt, char *errstr,
+                            size_t errstr_size) {
+        char *text = vg_patient_serialize(pt);
+        sqlite3_stmt *s = st(part, S_PUT_PATIENT);
+        int rc;
+        sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        vg_free(text);
+        if (rc != SQLITE_DONE)
+                return db_err(part, errstr, errstr_size, "write patient");
+        if (pt->pt_next_due == INT64_MAX) {
+                s = st(part, S_DEL_TIMER);
+                sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
+        } else {
+                s = st(part, S_PUT_TIMER);
+                sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, pt->pt_next_due);
+        }
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return db_err(part, errstr, errstr_size, "write timer");
+        return VG_OK;
+}
+
+/*
+ * Outbox
+ */
+
+static vg_err_t outbox_add(vg_part_t *part, const char *topic,
+                           const void *key, size_t key_len, const void *value,
+                           size_t value_len, const char *headers, char *errstr,
+                           size_t errstr_size) {
+        sqlite3_stmt *s = st(part, S_OUTBOX_ADD);
+        int rc;
+        sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+        if (key)
+                sqlite3_bind_blob(s, 2, key, (int)key_len, SQLITE_STATIC);
+        if (value)
+                sqlite3_bind_blob(s, 3, value, (int)value_len, SQLITE_STATIC);
+        if (headers)
+                sqlite3_bind_text(s, 4, headers, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return db_err(part, errstr, errstr_size, "queue record");
+        return VG_OK;
+}
+
+static vg_err_t queue_alert(vg_part_t *part, vg_alert_t *al, char *errstr,
+                            size_t errstr_size) {
+        vg_err_t err;
+        al->al_emitted_at = part->pa_now;
+        vg_buf_reset(&part->pa_buf);
+        if ((err = vg_codec_encode(part->pa_codec, VG_REC_ALERT, al,
+                                   &part->pa_buf, errstr, errstr_size)))
+                return err;
+        part->pa_stats.ps_alerts[al->al_rule & 3]++;
+        if (al->al_status == VG_STATUS_RETRACTED)
+                part->pa_stats.ps_retracted++;
+        return outbox_add(part, part->pa_topics.pt_alerts, al->al_alert_id,
+                          strlen(al->al_alert_id), part->pa_buf.vb_data,
+                          part->pa_buf.vb_len, NULL, errstr, errstr_size);
+}
+
+vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
+                     const void *value, size_t value_len, const char *reason,
+                     const char *detail, const char *topic, int partition,
+                     int64_t offset, char *errstr, size_t errstr_size) {
+        json_t *h = json_object();
+        char *hs, num[32];
+        vg_err_t err;
+
+        json_object_set_new(h, "vigil.reason", json_string(reason));
+        if (detail && json_string(detail))
+                json_object_set_new(h, "vigil.detail", json_string(detail));
+        json_object_set_new(h, "vigil.topic", json_string(topic));
+        snprintf(num, sizeof(num), "%d", partition);
+        json_object_set_new(h, "vigil.partition", json_string(num));
+        snprintf(num, sizeof(num), "%lld", (long long)offset);
+        json_object_set_new(h, "vigil.offset", json_string(num));
+        hs = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(h);
+        err = outbox_add(part, part->pa_topics.pt_dlq, key, key_len,
+                         value ? value : "", value_len, hs, errstr,
+                         errstr_size);
+        free(hs);
+        if (!err)
+                part->pa_stats.ps_dlq++;
+        return err;
+}
+
+/*
+ * Apply
+ */
+
+static vg_err_t apply_changes(vg_part_t *part, vg_changes_t *ch, char *errstr,
+                              size_t errstr_size) {
+        vg_err_t err;
+        part->pa_stats.ps_conflicts += ch->ch_conflicts ? 1 : 0;
+        part->pa_stats.ps_pruned += ch->ch_pruned;
+        for (int i = 0; i < ch->ch_nalerts; i++)
+                if ((err = queue_alert(part, &ch->ch_alerts[i], errstr,
+                                       errstr_size)))
+                        return err;
+        for (int i = 0; i < ch->ch_ndeltas; i++) {
+                const vg_delta_t *d = &ch->ch_deltas[i];
+                sqlite3_stmt *s = st(part, S_ADD_CELL);
+                int rc;
+                sqlite3_bind_text(s, 1, d->ce_key, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, d->ce_num);
+                sqlite3_bind_int64(s, 3, d->ce_den);
+                sqlite3_bind_int(s, 4, d->ce_count);
+                rc = sqlite3_step(s);
+                sqlite3_reset(s);
+                if (rc != SQLITE_DONE)
+                        return db_err(part, errstr, errstr_size,
+                                      "update counter");
+                s = st(part, S_DIRTY);
+                sqlite3_bind_text(s, 1, d->ce_key, -1, SQLITE_STATIC);
+                rc = sqlite3_step(s);
+                sqlite3_reset(s);
+                if (rc != SQLITE_DONE)
+                        return db_err(part, errstr, errstr_size,
+                                      "mark counter");
+        }
+        return VG_OK;
+}
+
+vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
+                       size_t errstr_size) {
+        vg_patient_t *pt;
+        vg_changes_t ch;
+        vg_err_t err;
+
+        if (!part->pa_in_batch)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
+                                 "vg_part_event outside a batch");
+        if (ev->ev_occurred_at > part->pa_stream_time)
+                part->pa_stream_time = ev->ev_occurred_at;
+        if (!(pt = patient_get(part, ev->ev_patient_id, errstr, errstr_size)))
+                return VG_ERR_STORE;
+        vg_engine_apply(part->pa_rc, pt, ev, part->pa_stream_time, &ch);
+        part->pa_stats.ps_events++;
+        if (ch.ch_duplicate)
+                part->pa_stats.ps_duplicates++;
+        else if (ev->ev_cancels_event_id)
+                part->pa_stats.ps_cancellations++;
+        err = apply_changes(part, &ch, errstr, errstr_size);
+        vg_changes_clear(&ch);
+        return err;
+}
+
+/* Re-derives every patient whose timer is due at the stream time. */
+static vg_err_t fire_timers(vg_part_t *part, char *errstr,
+                            size_t errstr_size) {
+        for (;;) {
+                sqlite3_stmt *s = st(part, S_DUE_TIMERS);
+                char *ids[256];
+                int n = 0;
+                vg_err_t err = VG_OK;
+
+                sqlite3_bind_int64(s, 1, part->pa_stream_time);
+                while (n < 256 && sqlite3_step(s) == SQLITE_ROW)
+                        ids[n++] = vg_strdup(
+                                (const char *)sqlite3_column_text(s, 0));
+                sqlite3_reset(s);
+                if (!n)
+                        return VG_OK;
+                for (int i = 0; i < n; i++) {
+                        vg_patient_t *pt;
+                        vg_changes_t ch;
+                        if (!err &&
+                            !(pt = patient_get(part, ids[i], errstr,
+                                               errstr_size)))
+                                err = VG_ERR_STORE;
+                        if (!err) {
+                                vg_engine_apply(part->pa_rc, pt, NULL,
+                                                part->pa_stream_time, &ch);
+                                part->pa_stats.ps_timers++;
+                                err = apply_changes(part, &ch, errstr,
+                                                    errstr_size);
+                                vg_changes_clear(&ch);
+                                if (!err)
+                                        err = patient_put(part, pt, errstr,
+                                                          errstr_size);
+                        }
+                        vg_free(ids[i]);
+                }
+                if (err)
+                        return err;
+        }
+}
+
+/* Queues an IndicatorPart for every counter changed in this batch. */
+static vg_err_t queue_parts(vg_part_t *part, char *errstr,
+                            size_t errstr_size) {
+        sqlite3_stmt *s = st(part, S_DIRTY_LIST);
+        vg_err_t err = VG_OK;
+        int rc;
+
+        while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const char *key = (const char *)sqlite3_column_text(s, 0);
+                char *k = vg_strdup(key), *ind, *area, *period, *save = NULL;
+                vg_ipart_t ip = {0};
+                char pkey[512];
+
+                ind = strtok_r(k, "|", &save);
+                area = strtok_r(NULL, "|", &save);
+                period = strtok_r(NULL, "|", &save);
+                if (!ind || !area || !period) {
+                        vg_free(k);
+                        err = vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
+                                        "bad counter key %s", key);
+                        break;
+                }
+                ip.ip_indicator = ind;
+                ip.ip_area = area;
+                ip.ip_period = period;
+                ip.ip_partition = part->pa_partition;
+                ip.ip_numerator = sqlite3_column_int64(s, 1);
+                ip.ip_denominator =
+                        (vg_optl_t){!sqlite3_column_int(s, 3),
+                                    sqlite3_column_int64(s, 2)};
+                ip.ip_updated_at = part->pa_now;
+                snprintf(pkey, sizeof(pkey), "%s|%d", key, part->pa_partition);
+                vg_buf_reset(&part->pa_buf);
+                err = vg_codec_encode(part->pa_codec, VG_REC_IPART, &ip,
+                                      &part->pa_buf, errstr, errstr_size);
+                if (!err)
+                        err = outbox_add(part, part->pa_topics.pt_parts, pkey,
+                                         strlen(pkey), part->pa_buf.vb_data,
+                                         part->pa_buf.vb_len, NULL, errstr,
+                                         errstr_size);
+                vg_free(k);
+        }
+        sqlite3_reset(s);
+        if (err)
+                return err;
+        s = st(part, S_DIRTY_CLEAR);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return db_err(part, errstr, errstr_size, "clear marks");
+        return VG_OK;
+}
+
+vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,
+                            int64_t next_offset, char *errstr,
+                            size_t errstr_size) {
+        sqlite3_stmt *s = st(part, S_SET_OFFSET);
+        int rc;
+        sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, next_offset);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return db_err(part, errstr, errstr_size, "store offset");
+        return VG_OK;
+}
+
+static vg_err_t set_meta(vg_part_t *part, const char *key, int64_t v,
+                         char *errstr, size_t errstr_size) {
+        sqlite3_stmt *s = st(part, S_SET_META);
+        int rc;
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, v);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return db_err(part, errstr, errstr_size, "store meta");
+        return VG_OK;
+}
+
+vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
+        vg_err_t err = VG_OK;
+
+        if (!part->pa_in_batch)
+                return VG_OK;
+        if (part->pa_stream_time != INT64_MIN)
+                err = fire_timers(part, errstr, errstr_size);
+        for (int b = 0; !err && b < CACHE_BUCKETS; b++)
+                for (pent_t *pe = part->pa_cache[b]; !err && pe;
+                     pe = pe->pe_next)
+                        err = patient_put(part, pe->pe_pt, errstr,
+                                          errstr_size);
+        if (!err)
+                err = queue_parts(part, errstr, errstr_size);
+        if (!err)
+                err = set_meta(part, "stream_time", part->pa_stream_time,
+                               errstr, errstr_size);
+        if (!err)
+                err = set_meta(part, "partition", part->pa_partition, errstr,
+                               errstr_size);
+        if (!err)
+                err = set_meta(part, "schema_version", SCHEMA_VERSION, errstr,
+                               errstr_size);
+        if (!err && sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=
+                            SQLITE_OK)
+                err = db_err(part, errstr, errstr_size, "COMMIT");
+        if (err) {
+                vg_part_rollback(part);
+                return err;
+        }
+        part->pa_in_batch = false;
+        part->pa_stats.ps_commits++;
+        cache_drop(part);
+        return VG_OK;
+}
+
+int vg_part_outbox_scan(vg_part_t *part, int64_t after_seq, int max,
+                        void (*cb)(const vg_outrec_t *rec, void *opaque),
+                        void *opaque) {
+        sqlite3_stmt *s = st(part, S_OUTBOX_SCAN);
+        int n = 0, rc;
+        sqlite3_bind_int64(s, 1, after_seq);
+        sqlite3_bind_int(s, 2, max);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                vg_outrec_t r;
+                r.or_seq = sqlite3_column_int64(s, 0);
+                r.or_topic = (const char *)sqlite3_column_text(s, 1);
+                r.or_key = sqlite3_column_blob(s, 2);
+                r.or_key_len = (size_t)sqlite3_column_bytes(s, 2);
+                r.or_value = sqlite3_column_blob(s, 3);
+                r.or_value_len = (size_t)sqlite3_column_bytes(s, 3);
+                r.or_headers = (const char *)sqlite3_column_text(s, 4);
+                cb(&r, opaque);
+                n++;
+        }
+        sqlite3_reset(s);
+        return rc == SQLITE_DONE ? n : -1;
+}
+
+vg_err_t vg_part_outbox_delete(vg_part_t *part, const int64_t *seqs, int n,
+                               char *errstr, size_t errstr_size) {
+        int own = !part->pa_in_batch;
+        if (n == 0)
+                return VG_OK;
+        if (own && sqlite3_exec(part->pa_db, "BEGIN IMMEDIATE", NULL, NULL,
+                                NULL) != SQLITE_OK)
+                return db_err(part, errstr, errstr_size, "BEGIN");
+        for (int i = 0; i < n; i++) {
+                sqlite3_stmt *s = st(part, S_OUTBOX_DEL);
+                int rc;
+                sqlite3_bind_int64(s, 1, seqs[i]);
+                rc = sqlite3_step(s);
+                sqlite3_reset(s);
+                if (rc != SQLITE_DONE) {
+                        if (own)
+                                sqlite3_exec(part->pa_db, "ROLLBACK", NULL,
+                                             NULL, NULL);
+                        return db_err(part, errstr, errstr_size,
+                                      "delete delivered record");
+                }
+        }
+        if (own && sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=
+                           SQLITE_OK)
+                return db_err(part, errstr, errstr_size, "COMMIT");
+        return VG_OK;
+}
+
+int64_t vg_part_outbox_depth(vg_part_t *part) {
+        sqlite3_stmt *s = st(part, S_OUTBOX_DEPTH);
+        int64_t n = 0;
+        if (sqlite3_step(s) == SQLITE_ROW)
+                n = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return n;
+}
+
+void vg_part_cells(vg_part_t *part,
+                   void (*cb)(const char *key, int64_t num, int64_t den,
+                              bool count, void *opaque),
+                   void *opaque) {
+        sqlite3_stmt *s = st(part, S_CELLS);
+        while (sqlite3_step(s) == SQLITE_ROW)
+                cb((const char *)sqlite3_column_text(s, 0),
+                   sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+                   sqlite3_column_int(s, 3) != 0, opaque);
+        sqlite3_reset(s);
+}

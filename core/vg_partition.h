@@ -1,0 +1,105 @@
+/*
+ * vg_partition.h - one input partition's state in SQLite: patient histories,
+ * indicator counters, timers, stream time, input offsets and the outbox of
+ * records still to publish, all changed in one transaction per batch.
+ *
+ * The same code serves Kafka mode (a file per partition in state.dir) and
+ * file mode (":memory:"), so both run exactly the same engine.
+ *
+ *   vg_part_open()         open or create; schema migrated
+ *   vg_part_begin()        start a batch (BEGIN IMMEDIATE)
+ *   vg_part_event()        apply one valid event
+ *   vg_part_dlq()          queue an invalid record for the DLQ
+ *   vg_part_set_offset()   remember the next input offset of a topic
+ *   vg_part_commit()       fire due timers, queue indicator parts, COMMIT
+ *   vg_part_outbox_*()     read and delete queued records
+ */
+#ifndef VG_PARTITION_H
+#define VG_PARTITION_H
+
+#include "vg_codec.h"
+#include "vg_engine.h"
+
+typedef struct vg_part_s vg_part_t;
+
+/* Topics the outbox publishes to. */
+typedef struct vg_part_topics_s {
+        const char *pt_alerts;
+        const char *pt_parts;
+        const char *pt_dlq;
+} vg_part_topics_t;
+
+/* Counters of one partition since open (for metrics and summaries). */
+typedef struct vg_part_stats_s {
+        int64_t ps_events;       /* valid events applied */
+        int64_t ps_duplicates;   /* of which duplicates */
+        int64_t ps_cancellations;/* of which cancellations */
+        int64_t ps_conflicts;    /* conflicts seen (stays, deaths) */
+        int64_t ps_dlq;          /* records sent to the DLQ */
+        int64_t ps_alerts[4];    /* alerts queued, by rule */
+        int64_t ps_retracted;    /* of which RETRACTED */
+        int64_t ps_timers;       /* timer re-derivations */
+        int64_t ps_pruned;       /* events pruned by retention */
+        int64_t ps_commits;      /* transactions committed */
+} vg_part_stats_t;
+
+/* Opens path (":memory:" for none) for input partition number partition.
+ * NULL + errstr on failure. The codec and topics must outlive the part. */
+vg_part_t *vg_part_open(const char *path, int partition,
+                        const vg_rules_conf_t *rc, vg_codec_t *codec,
+                        const vg_part_topics_t *topics, char *errstr,
+                        size_t errstr_size);
+void vg_part_close(vg_part_t *part);
+
+int vg_part_partition(const vg_part_t *part);
+const vg_part_stats_t *vg_part_stats(const vg_part_t *part);
+int64_t vg_part_stream_time(const vg_part_t *part);
+bool vg_part_in_batch(const vg_part_t *part);
+
+/* Next offset to consume of topic, or -1 if none is stored. */
+int64_t vg_part_offset(vg_part_t *part, const char *topic);
+
+/* now_ms stamps emitted_at / updated_at of the records this batch queues. */
+vg_err_t vg_part_begin(vg_part_t *part, int64_t now_ms, char *errstr,
+                       size_t errstr_size);
+vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
+                       size_t errstr_size);
+vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
+                     const void *value, size_t value_len, const char *reason,
+                     const char *detail, const char *topic, int partition,
+                     int64_t offset, char *errstr, size_t errstr_size);
+vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,
+                            int64_t next_offset, char *errstr,
+                            size_t errstr_size);
+vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size);
+/* Rolls back an open batch (on error or shutdown without commit). */
+void vg_part_rollback(vg_part_t *part);
+
+/* One queued record. */
+typedef struct vg_outrec_s {
+        int64_t     or_seq;
+        const char *or_topic;
+        const void *or_key;
+        size_t      or_key_len;
+        const void *or_value;
+        size_t      or_value_len;
+        const char *or_headers;   /* JSON object of string headers, or NULL */
+} vg_outrec_t;
+
+/* Calls cb for up to max queued records with seq > after_seq, in seq
+ * order; returns how many, or -1 on error. Records stay queued. */
+int vg_part_outbox_scan(vg_part_t *part, int64_t after_seq, int max,
+                        void (*cb)(const vg_outrec_t *rec, void *opaque),
+                        void *opaque);
+/* Deletes delivered records (seqs[n]) in one transaction. */
+vg_err_t vg_part_outbox_delete(vg_part_t *part, const int64_t *seqs, int n,
+                               char *errstr, size_t errstr_size);
+int64_t vg_part_outbox_depth(vg_part_t *part);
+
+/* Calls cb for every counter cell of this partition. */
+void vg_part_cells(vg_part_t *part,
+                   void (*cb)(const char *key, int64_t num, int64_t den,
+                              bool count, void *opaque),
+                   void *opaque);
+
+#endif /* VG_PARTITION_H */

@@ -1,0 +1,537 @@
+/*
+ * vg_rules.c - SPEC §5.0-§5.2 and §6 as a pure function of a patient's
+ * events and the stream time.
+ *
+ * Contents:
+ *   select    - drop cancelled events, choose each stay's admission and
+ *               discharge and the patient's death (SPEC §5.0)
+ *   readmit   - index discharges, transfer continuations, readmissions
+ *               (SPEC §5.1)
+ *   sip       - SIP triggers, deadlines, satisfaction, voiding (SPEC §5.2)
+ *   cells     - indicator contributions (SPEC §6)
+ *   timers    - the next stream time at which anything can change
+ */
+#include "vg_rules.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/sha.h>
+
+void vg_rules_conf_default(vg_rules_conf_t *rc) {
+        rc->rc_tz = VG_TZ_STOCKHOLM;
+        rc->rc_window_days = 30;
+        rc->rc_sip_deadline_ms = 72 * VG_MS_PER_HOUR;
+        rc->rc_retention_days = 400;
+        rc->rc_eol_days = 30;
+        rc->rc_sip_before_death_days = 365;
+}
+
+char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
+                        char *buf) {
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        vg_buf_t in;
+        vg_buf_init(&in);
+        vg_buf_printf(&in, "%s|%s|%s", vg_enum_str(&vg_enum_rule, rule),
+                      subject ? subject : "", anchor ? anchor : "");
+        SHA256((const unsigned char *)in.vb_data, in.vb_len, md);
+        for (int i = 0; i < 16; i++)
+                snprintf(buf + 2 * i, 3, "%02x", md[i]);
+        vg_buf_free(&in);
+        return buf;
+}
+
+const char *vg_rules_age_band(int age) {
+        if (age < 65)
+                return "0-64";
+        if (age < 75)
+                return "65-74";
+        if (age < 85)
+                return "75-84";
+        return "85+";
+}
+
+int64_t vg_rules_local_midnight(vg_tz_t tz, int64_t day) {
+        /* Local midnight is day*DAY minus the offset in force then; try the
+         * larger offset first and verify. */
+        for (int64_t off = 2; off >= 0; off--) {
+                int64_t t = day * VG_MS_PER_DAY - off * VG_MS_PER_HOUR;
+                if (vg_local_day(tz, t) == day &&
+                    vg_local_day(tz, t - 1) == day - 1)
+                        return t;
+        }
+        return day * VG_MS_PER_DAY - vg_tz_offset(tz, day * VG_MS_PER_DAY);
+}
+
+/*
+ * Select
+ */
+
+static int str_cmp(const char *a, const char *b) {
+        return strcmp(a ? a : "", b ? b : "");
+}
+
+/* SPEC §5.0 ordering: occurred_at, then stay_id, then event_id. */
+static int ev_order(const vg_event_t *a, const vg_event_t *b) {
+        int c;
+        if (a->ev_occurred_at != b->ev_occurred_at)
+                return a->ev_occurred_at < b->ev_occurred_at ? -1 : 1;
+        if ((c = str_cmp(a->ev_stay_id, b->ev_stay_id)))
+                return c;
+        return str_cmp(a->ev_event_id, b->ev_event_id);
+}
+
+static int ev_order_q(const void *a, const void *b) {
+        return ev_order(*(const vg_event_t *const *)a,
+                        *(const vg_event_t *const *)b);
+}
+
+/* A stay: its chosen admission and discharge (either may be missing). */
+typedef struct stay_s {
+        const char       *st_id;
+        const vg_event_t *st_adm;
+        const vg_event_t *st_dis;
+} stay_t;
+
+typedef struct sel_s {
+        const vg_event_t **live;   /* non-cancelled, non-cancellation events,
+                                    * ordered */
+        int                nlive;
+        stay_t            *stays;
+        int                nstays;
+        const vg_event_t  *death;  /* chosen death or NULL */
+        int                conflicts;
+} sel_t;
+
+static int is_cancelled(const vg_event_t *events, int n, const char *id) {
+        for (int i = 0; i < n; i++)
+                if (events[i].ev_cancels_event_id &&
+                    !strcmp(events[i].ev_cancels_event_id, id) &&
+                    strcmp(events[i].ev_event_id, id))
+                        return 1;
+        return 0;
+}
+
+static stay_t *stay_get(sel_t *s, const char *id) {
+        for (int i = 0; i < s->nstays; i++)
+                if (!strcmp(s->stays[i].st_id, id))
+                        return &s->stays[i];
+        s->stays[s->nstays].st_id = id;
+        s->stays[s->nstays].st_adm = NULL;
+        s->stays[s->nstays].st_dis = NULL;
+        return &s->stays[s->nstays++];
+}
+
+static void select_events(const vg_event_t *events, int n, sel_t *s) {
+        s->live = vg_calloc((size_t)n + 1, sizeof(*s->live));
+        s->stays = vg_calloc((size_t)n + 1, sizeof(*s->stays));
+        s->nlive = s->nstays = s->conflicts = 0;
+        s->death = NULL;
+        for (int i = 0; i < n; i++) {
+                const vg_event_t *e = &events[i];
+                if (e->ev_cancels_event_id) /* a cancellation: no other use */
+                        continue;
+                if (is_cancelled(events, n, e->ev_event_id))
+                        continue;
+                s->live[s->nlive++] = e;
+        }
+        qsort(s->live, (size_t)s->nlive, sizeof(*s->live), ev_order_q);
+        for (int i = 0; i < s->nlive; i++) {
+                const vg_event_t *e = s->live[i];
+                stay_t *st;
+                switch (e->ev_type) {
+                case VG_REC_ADMISSION:
+                        st = stay_get(s, e->ev_stay_id);
+                        if (st->st_adm) /* ordered: the first one wins */
+                                s->conflicts++;
+                        else
+                                st->st_adm = e;
+                        break;
+                case VG_REC_DISCHARGE:
+                        st = stay_get(s, e->ev_stay_id);
+                        if (st->st_dis)
+                                s->conflicts++;
+                        else
+                                st->st_dis = e;
+                        break;
+                case VG_REC_DEATH:
+                        /* Ordered by (occurred_at, "", event_id): the first
+                         * is the earliest with the smallest event_id. */
+                        if (s->death)
+                                s->conflicts++;
+                        else
+                                s->death = e;
+                        break;
+                default:
+                        break;
+                }
+        }
+}
+
+static void select_free(sel_t *s) {
+        vg_free(s->live);
+        vg_free(s->stays);
+}
+
+/*
+ * Output helpers
+ */
+
+typedef struct out_s {
+        const vg_rules_conf_t *rc;
+        const char            *patient;
+        vg_derived_t          *dv;
+        int                    acap, ccap;
+        int64_t                stream_time;
+} out_t;
+
+static void due_at(out_t *o, int64_t t) {
+        if (t > o->stream_time && t < o->dv->dv_next_due)
+                o->dv->dv_next_due = t;
+}
+
+/* Adds to cell "indicator|area|period" for the kommun, its region and SE. */
+static void cell_add(out_t *o, const char *indicator, const char *kommun,
+                     int64_t anchor_time, int num, int den, bool count) {
+        char period[8], region[3], key[256];
+        const char *areas[3];
+        vg_period(o->rc->rc_tz, anchor_time, period);
+        areas[0] = kommun;
+        areas[1] = vg_region_of(kommun, region);
+        areas[2] = "SE";
+        for (int a = 0; a < 3; a++) {
+                vg_cell_t *c = NULL;
+                snprintf(key, sizeof(key), "%s|%s|%s", indicator, areas[a],
+                         period);
+                for (int i = 0; i < o->dv->dv_ncells; i++)
+                        if (!strcmp(o->dv->dv_cells[i].ce_key, key)) {
+                                c = &o->dv->dv_cells[i];
+                                break;
+                        }
+                if (!c) {
+                        if (o->dv->dv_ncells == o->ccap) {
+                                o->ccap = o->ccap ? o->ccap * 2 : 32;
+                                o->dv->dv_cells = vg_realloc(
+                                        o->dv->dv_cells,
+                                        sizeof(vg_cell_t) * (size_t)o->ccap);
+                        }
+                        c = &o->dv->dv_cells[o->dv->dv_ncells++];
+                        c->ce_key = vg_strdup(key);
+                        c->ce_num = c->ce_den = 0;
+                        c->ce_count = count;
+                }
+                c->ce_num += num;
+                c->ce_den += den;
+        }
+}
+
+static vg_alert_t *alert_new(out_t *o, int rule, const char *anchor,
+                             const char *kommun) {
+        vg_alert_t *al;
+        char id[33], region[3];
+        if (o->dv->dv_nalerts == o->acap) {
+                o->acap = o->acap ? o->acap * 2 : 8;
+                o->dv->dv_alerts = vg_realloc(o->dv->dv_alerts,
+                                              sizeof(vg_alert_t) *
+                                                      (size_t)o->acap);
+        }
+        al = &o->dv->dv_alerts[o->dv->dv_nalerts++];
+        memset(al, 0, sizeof(*al));
+        al->al_alert_id = vg_strdup(vg_rules_alert_id(rule, o->patient, anchor,
+                                                      id));
+        al->al_rule = rule;
+        al->al_status = VG_STATUS_ACTIVE;
+        al->al_patient_id = vg_strdup(o->patient);
+        al->al_kommun = vg_strdup(kommun);
+        al->al_region = vg_strdup(vg_region_of(kommun, region));
+        al->al_anchor = vg_strdup(anchor);
+        return al;
+}
+
+/*
+ * Readmissions (SPEC §5.1)
+ */
+
+static int is_hosp(const vg_event_t *e) {
+        return e && e->ev_care_setting == VG_CS_HOSPITAL_INPATIENT;
+}
+
+static int64_t days(const out_t *o, int64_t a, int64_t b) {
+        return vg_days_between(o->rc->rc_tz, a, b);
+}
+
+/* Is admission a a transfer continuation of some TRANSFER_ACUTE discharge? */
+static int is_transfer_continuation(const out_t *o, const sel_t *s,
+                                    const vg_event_t *a) {
+        for (int i = 0; i < s->nstays; i++) {
+                const vg_event_t *d = s->stays[i].st_dis;
+                if (!is_hosp(d) || d->ev_disposition != VG_DISP_TRANSFER_ACUTE)
+                        continue;
+                if (a->ev_occurred_at >= d->ev_occurred_at &&
+                    days(o, d->ev_occurred_at, a->ev_occurred_at) <= 1)
+                        return 1;
+        }
+        return 0;
+}
+
+static int is_index_discharge(const vg_event_t *d) {
+        return is_hosp(d) && d->ev_disposition != VG_DISP_DIED &&
+               d->ev_disposition != VG_DISP_TRANSFER_ACUTE &&
+               d->ev_disposition != VG_DISP_AGAINST_ADVICE;
+}
+
+/* The chosen HOSPITAL_INPATIENT admissions, in SPEC order. */
+static int hosp_admissions(const sel_t *s, const vg_event_t **out) {
+        int n = 0;
+        for (int i = 0; i < s->nlive; i++) {
+                const vg_event_t *e = s->live[i];
+                if (e->ev_type != VG_REC_ADMISSION || !is_hosp(e))
+                        continue;
+                for (int j = 0; j < s->nstays; j++)
+                        if (s->stays[j].st_adm == e) {
+                                out[n++] = e;
+                                break;
+                        }
+        }
+        return n;
+}
+
+/* The readmission of index discharge d, or NULL. adms are ordered. */
+static const vg_event_t *readmission_of(const out_t *o, const sel_t *s,
+                                        const vg_event_t *d,
+                                        const vg_event_t **adms, int nadm) {
+        for (int i = 0; i < nadm; i++) {
+                const vg_event_t *a = adms[i];
+                if (a->ev_occurred_at <= d->ev_occurred_at)
+                        continue;
+                if (days(o, d->ev_occurred_at, a->ev_occurred_at) >
+                    o->rc->rc_window_days)
+                        break; /* ordered: later ones are further away */
+                if (a->ev_planned || is_transfer_continuation(o, s, a))
+                        continue;
+                return a;
+        }
+        return NULL;
+}
+
+static void rule_readmission(out_t *o, const sel_t *s) {
+        const vg_event_t **adms = vg_calloc((size_t)s->nlive + 1,
+                                            sizeof(*adms));
+        const vg_event_t **latest = vg_calloc((size_t)s->nlive + 1,
+                                              sizeof(*latest));
+        int nadm = hosp_admissions(s, adms);
+
+        for (int i = 0; i < s->nstays; i++) {
+                const vg_event_t *d = s->stays[i].st_dis, *a;
+                int64_t close_day;
+                if (!is_index_discharge(d))
+                        continue;
+                a = readmission_of(o, s, d, adms, nadm);
+                if (a) {
+                        for (int k = 0; k < nadm; k++)
+                                if (adms[k] == a &&
+                                    (!latest[k] || ev_order(d, latest[k]) > 0))
+                                        latest[k] = d;
+                        cell_add(o, "readmission_30d", d->ev_kommun,
+                                 d->ev_occurred_at, 1, 1, false);
+                        continue;
+                }
+                /* Settled when days(D, stream time) > window. */
+                close_day = vg_local_day(o->rc->rc_tz, d->ev_occurred_at) +
+                            o->rc->rc_window_days + 1;
+                if (days(o, d->ev_occurred_at, o->stream_time) >
+                    o->rc->rc_window_days)
+                        cell_add(o, "readmission_30d", d->ev_kommun,
+                                 d->ev_occurred_at, 0, 1, false);
+                else
+                        due_at(o, vg_rules_local_midnight(o->rc->rc_tz,
+                                                          close_day));
+        }
+        for (int k = 0; k < nadm; k++) {
+                const vg_event_t *a = adms[k], *d = latest[k];
+                vg_alert_t *al;
+                if (!d)
+                        continue;
+                al = alert_new(o, VG_RULE_READMISSION_30D, a->ev_stay_id,
+                               a->ev_kommun);
+                al->al_index_stay_id = vg_strdup(d->ev_stay_id);
+                al->al_index_discharged_at = (vg_optl_t){true,
+                                                         d->ev_occurred_at};
+                al->al_readmission_stay_id = vg_strdup(a->ev_stay_id);
+                al->al_readmitted_at = (vg_optl_t){true, a->ev_occurred_at};
+                al->al_days_between = (vg_optl_t){
+                        true, days(o, d->ev_occurred_at, a->ev_occurred_at)};
+        }
+        vg_free(adms);
+        vg_free(latest);
+}
+
+/*
+ * SIP_OVERDUE (SPEC §5.2) and sip_within_deadline
+ */
+
+static void rule_sip(out_t *o, const sel_t *s) {
+        for (int i = 0; i < s->nstays; i++) {
+                const vg_event_t *d = s->stays[i].st_dis;
+                const vg_event_t *adm = s->stays[i].st_adm;
+                int64_t deadline, from;
+                int satisfied = 0, due;
+                if (!is_hosp(d) || !d->ev_needs_coordination ||
+                    d->ev_disposition == VG_DISP_DIED ||
+                    d->ev_disposition == VG_DISP_TRANSFER_ACUTE)
+                        continue;
+                deadline = d->ev_occurred_at + o->rc->rc_sip_deadline_ms;
+                if (s->death && s->death->ev_occurred_at < deadline)
+                        continue; /* void */
+                from = adm ? adm->ev_occurred_at
+                           : d->ev_occurred_at - 720 * VG_MS_PER_HOUR;
+                for (int j = 0; j < s->nlive && !satisfied; j++) {
+                        const vg_event_t *e = s->live[j];
+                        satisfied = e->ev_type == VG_REC_SIP &&
+                                    e->ev_occurred_at >= from &&
+                                    e->ev_occurred_at <= deadline;
+                }
+                due = o->stream_time > deadline;
+                if (!due)
+                        due_at(o, deadline + 1);
+                if (due || satisfied)
+                        cell_add(o, "sip_within_deadline", d->ev_kommun,
+                                 d->ev_occurred_at, satisfied, 1, false);
+                if (due && !satisfied) {
+                        vg_alert_t *al = alert_new(o, VG_RULE_SIP_OVERDUE,
+                                                   d->ev_stay_id,
+                                                   d->ev_kommun);
+                        al->al_stay_id = vg_strdup(d->ev_stay_id);
+                        al->al_discharged_at = (vg_optl_t){true,
+                                                           d->ev_occurred_at};
+                        al->al_deadline = (vg_optl_t){true, deadline};
+                }
+        }
+}
+
+/*
+ * Death indicators (SPEC §6)
+ */
+
+static void death_cells(out_t *o, const sel_t *s) {
+        const vg_event_t *dth = s->death;
+        const vg_event_t **adms;
+        int nadm, eol = 0;
+        char ind[64];
+
+        if (!dth)
+                return;
+        for (int p = 0; p < vg_enum_place.ve_cnt; p++) {
+                snprintf(ind, sizeof(ind), "death_place.%s",
+                         vg_enum_place.ve_symbols[p]);
+                cell_add(o, ind, dth->ev_kommun, dth->ev_occurred_at,
+                         dth->ev_place_of_death == p, 1, false);
+        }
+        adms = vg_calloc((size_t)s->nlive + 1, sizeof(*adms));
+        nadm = hosp_admissions(s, adms);
+        for (int i = 0; i < nadm; i++) {
+                const vg_event_t *a = adms[i];
+                if (a->ev_planned || is_transfer_continuation(o, s, a) ||
+                    a->ev_occurred_at > dth->ev_occurred_at ||
+                    days(o, a->ev_occurred_at, dth->ev_occurred_at) >
+                            o->rc->rc_eol_days)
+                        continue;
+                eol++;
+        }
+        vg_free(adms);
+        cell_add(o, "eol_admission_30d", dth->ev_kommun, dth->ev_occurred_at,
+                 eol >= 1, 1, false);
+        cell_add(o, "eol_readmission_30d", dth->ev_kommun,
+                 dth->ev_occurred_at, eol >= 2, 1, false);
+        if (dth->ev_expected) {
+                int sip = 0;
+                for (int j = 0; j < s->nlive && !sip; j++) {
+                        const vg_event_t *e = s->live[j];
+                        sip = e->ev_type == VG_REC_SIP &&
+                              e->ev_occurred_at <= dth->ev_occurred_at &&
+                              days(o, e->ev_occurred_at,
+                                   dth->ev_occurred_at) <=
+                                      o->rc->rc_sip_before_death_days;
+                }
+                cell_add(o, "sip_before_death", dth->ev_kommun,
+                         dth->ev_occurred_at, sip, 1, false);
+        }
+}
+
+static void ssih_cells(out_t *o, const sel_t *s) {
+        char ind[96];
+        for (int i = 0; i < s->nstays; i++) {
+                const vg_event_t *a = s->stays[i].st_adm;
+                if (!a || a->ev_care_setting != VG_CS_SSIH)
+                        continue;
+                snprintf(ind, sizeof(ind), "ssih_enrolment.%s.%s",
+                         vg_rules_age_band(a->ev_age_years),
+                         vg_enum_str(&vg_enum_diag, a->ev_diagnosis_group));
+                cell_add(o, ind, a->ev_kommun, a->ev_occurred_at, 1, 0, true);
+        }
+}
+
+/*
+ * Derive
+ */
+
+static int alert_cmp(const void *a, const void *b) {
+        return strcmp(((const vg_alert_t *)a)->al_alert_id,
+                      ((const vg_alert_t *)b)->al_alert_id);
+}
+
+static int cell_cmp(const void *a, const void *b) {
+        return strcmp(((const vg_cell_t *)a)->ce_key,
+                      ((const vg_cell_t *)b)->ce_key);
+}
+
+void vg_derived_clear(vg_derived_t *dv) {
+        if (!dv)
+                return;
+        for (int i = 0; i < dv->dv_nalerts; i++)
+                vg_record_clear(VG_REC_ALERT, &dv->dv_alerts[i]);
+        vg_free(dv->dv_alerts);
+        for (int i = 0; i < dv->dv_ncells; i++)
+                vg_free(dv->dv_cells[i].ce_key);
+        vg_free(dv->dv_cells);
+        memset(dv, 0, sizeof(*dv));
+        dv->dv_next_due = INT64_MAX;
+}
+
+void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
+                     const vg_event_t *events, int n, int64_t stream_time,
+                     vg_derived_t *out) {
+        out_t o;
+        sel_t s;
+
+        memset(out, 0, sizeof(*out));
+        out->dv_next_due = INT64_MAX;
+        o.rc = rc;
+        o.patient = patient_id;
+        o.dv = out;
+        o.acap = o.ccap = 0;
+        o.stream_time = stream_time;
+
+        select_events(events, n, &s);
+        rule_readmission(&o, &s);
+        rule_sip(&o, &s);
+        death_cells(&o, &s);
+        ssih_cells(&o, &s);
+        out->dv_conflicts = s.conflicts;
+        select_free(&s);
+
+        /* Cells whose contribution is all zero carry no information. */
+        for (int i = 0; i < out->dv_ncells;) {
+                if (!out->dv_cells[i].ce_num && !out->dv_cells[i].ce_den &&
+                    !out->dv_cells[i].ce_count) {
+                        vg_free(out->dv_cells[i].ce_key);
+                        out->dv_cells[i] = out->dv_cells[--out->dv_ncells];
+                } else
+                        i++;
+        }
+        qsort(out->dv_alerts, (size_t)out->dv_nalerts, sizeof(vg_alert_t),
+              alert_cmp);
+        qsort(out->dv_cells, (size_t)out->dv_ncells, sizeof(vg_cell_t),
+              cell_cmp);
+}

@@ -1,0 +1,72 @@
+/*
+ * vg_rules.h - the rule book of SPEC §5.0-§5.2 and §6 as one pure function.
+ *
+ *   vg_rules_derive(conf, patient, events, stream_time) -> alerts, cells
+ *
+ * Given every stored event of one patient (duplicates already dropped,
+ * cancellations included as events) and the partition's stream time, it
+ * returns the patient's ACTIVE alerts and the patient's contributions to the
+ * indicator cells ("indicator|area|period" -> numerator, denominator), plus
+ * the next stream time at which the answer can change without a new event.
+ * No I/O, no clock, no global state: the same events and stream time always
+ * give the same result, whatever order the events arrived in.
+ */
+#ifndef VG_RULES_H
+#define VG_RULES_H
+
+#include "vg_common.h"
+#include "vg_record.h"
+#include "vg_time.h"
+
+typedef struct vg_rules_conf_s {
+        vg_tz_t rc_tz;                     /* calendar-date time zone */
+        int     rc_window_days;            /* READMISSION_30D window [30] */
+        int64_t rc_sip_deadline_ms;        /* SIP deadline after discharge
+                                            * [72 h] */
+        int     rc_retention_days;         /* history kept [400] */
+        int     rc_eol_days;               /* eol_admission_30d [30] */
+        int     rc_sip_before_death_days;  /* sip_before_death [365] */
+} vg_rules_conf_t;
+
+/* SPEC defaults. */
+void vg_rules_conf_default(vg_rules_conf_t *rc);
+
+/* One indicator cell contribution. */
+typedef struct vg_cell_s {
+        char    *ce_key;    /* "indicator|area|period" */
+        int64_t  ce_num;    /* numerator (count for counts) */
+        int64_t  ce_den;    /* denominator (0 for counts) */
+        bool     ce_count;  /* a count: no denominator */
+} vg_cell_t;
+
+typedef struct vg_derived_s {
+        vg_alert_t *dv_alerts;     /* ACTIVE alerts, sorted by alert_id */
+        int         dv_nalerts;
+        vg_cell_t  *dv_cells;      /* contributions, sorted by key */
+        int         dv_ncells;
+        int64_t     dv_next_due;   /* next stream time that may change the
+                                    * result; INT64_MAX if none */
+        int         dv_conflicts;  /* extra admissions/discharges of a stay,
+                                    * extra deaths */
+} vg_derived_t;
+
+/* Derives. events[n] are the patient's stored events in any order. out is
+ * overwritten (call vg_derived_clear first if reused). Can't fail. */
+void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
+                     const vg_event_t *events, int n, int64_t stream_time,
+                     vg_derived_t *out);
+
+void vg_derived_clear(vg_derived_t *dv);
+
+/* Deterministic alert id: 32 hex chars of SHA-256("rule|subject|anchor"),
+ * into buf[33]. */
+char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
+                        char *buf);
+
+/* Age band of SPEC §6: "0-64", "65-74", "75-84", "85+". */
+const char *vg_rules_age_band(int age);
+
+/* First UTC instant whose local date is `day` (days since 1970-01-01). */
+int64_t vg_rules_local_midnight(vg_tz_t tz, int64_t day);
+
+#endif /* VG_RULES_H */
