@@ -268,14 +268,24 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                 return;
         for (;;) {
                 rd_kafka_headers_t *hdrs = headers_of(r->or_headers);
-                err = rd_kafka_producev(
-                        pr->pr_producer, RD_KAFKA_V_TOPIC(r->or_topic),
-                        RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
-                        RD_KAFKA_V_VALUE((void *)r->or_value, r->or_value_len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_OPAQUE((void *)tag),
-                        hdrs ? RD_KAFKA_V_HEADERS(hdrs) : RD_KAFKA_V_END,
-                        RD_KAFKA_V_END);
+                if (hdrs)
+                        err = rd_kafka_producev(
+                                pr->pr_producer, RD_KAFKA_V_TOPIC(r->or_topic),
+                                RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
+                                RD_KAFKA_V_VALUE((void *)r->or_value,
+                                                 r->or_value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE((void *)tag),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                else
+                        err = rd_kafka_producev(
+                                pr->pr_producer, RD_KAFKA_V_TOPIC(r->or_topic),
+                                RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
+                                RD_KAFKA_V_VALUE((void *)r->or_value,
+                                                 r->or_value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE((void *)tag),
+                                RD_KAFKA_V_END);
                 if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         if (hdrs)
                                 rd_kafka_headers_destroy(hdrs);
@@ -525,10 +535,7 @@ static int kafka_main(const vg_conf_t *conf, int exit_idle) {
         rd_kafka_poll_set_consumer(pr->pr_consumer);
 
         /* Producer */
-        if (!(pconf = vg_kafka_conf(conf, errstr, sizeof(errstr))) ||
-            vg_kafka_set(pconf, "enable.idempotence", "true", errstr,
-                         sizeof(errstr)) ||
-            vg_kafka_set(pconf, "acks", "all", errstr, sizeof(errstr)))
+        if (!(pconf = vg_kafka_producer_conf(conf, errstr, sizeof(errstr))))
                 goto err;
         rd_kafka_conf_set_opaque(pconf, pr);
         rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);

@@ -9,6 +9,9 @@
 static const vg_cmd_t commands[] = {
         {"process",  vg_cmd_process,  "compute alerts and indicator counts "
                                       "(Kafka or file mode)"},
+        {"alerts",   vg_cmd_alerts,   "print alerts from the alerts topic "
+                                      "(deduped, filtered)"},
+        {"topics",   vg_cmd_topics,   "create or check Vigil's topics"},
         {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
                                       "show schemas"},
         {"produce",  vg_cmd_produce,  "publish JSON Lines care events to Kafka"},

@@ -31,10 +31,34 @@ rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
         if (vg_kafka_set(kconf, "bootstrap.servers", VG_DEFAULT_BOOTSTRAP,
                          errstr, errstr_size) ||
             vg_kafka_set(kconf, "client.id", "vigil", errstr, errstr_size) ||
-            /* Same partitions as Java clients and as file mode. */
-            vg_kafka_set(kconf, "partitioner", "murmur2_random", errstr,
-                         errstr_size) ||
             vg_conf_kafka(conf, kconf, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        return kconf;
+}
+
+rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
+                                        size_t errstr_size) {
+        rd_kafka_conf_t *kconf = vg_kafka_conf(conf, errstr, errstr_size);
+        char v[64];
+        size_t vs = sizeof(v);
+        if (!kconf)
+                return NULL;
+        /* The partitioner must place a patient where file mode does. */
+        if (rd_kafka_conf_get(kconf, "acks", v, &vs) == RD_KAFKA_CONF_OK &&
+            strcmp(v, "all") && strcmp(v, "-1")) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "kafka.acks=%s: Vigil requires acks=all (SPEC §7)",
+                          v);
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        if (vg_kafka_set(kconf, "partitioner", "murmur2_random", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "enable.idempotence", "true", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "acks", "all", errstr, errstr_size)) {
                 rd_kafka_conf_destroy(kconf);
                 return NULL;
         }

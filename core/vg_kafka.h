@@ -18,6 +18,12 @@
 rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
                                size_t errstr_size);
 
+/* vg_kafka_conf() for producers: enable.idempotence=true, acks=all (a
+ * kafka.acks other than all is an error) and Kafka's murmur2 partitioner,
+ * so a patient lands in the partition file mode emulates. */
+rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
+                                        size_t errstr_size);
+
 /* Sets one librdkafka property; VG_ERR_ARG + errstr if rejected. */
 vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
                       const char *value, char *errstr, size_t errstr_size);

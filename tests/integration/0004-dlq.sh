@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# 0004-dlq: undecodable and invalid records go to the DLQ unchanged, with
+# their key and headers naming reason, topic, partition and offset; the
+# valid records around them are processed.
+source "$(dirname "$0")/lib/common.sh"
+S=it4.$$.$(date +%s)
+topic_args "$S"
+"$VIGIL" topics create -p 1 "${T[@]}" >/dev/null
+
+good='{"type":"admission","event_id":"g1","patient_id":"p1","occurred_at":"2026-03-01T08:00:00Z","kommun":"0484","source_system":"t","stay_id":"s1","facility_id":"f","care_setting":"HOSPITAL_INPATIENT","planned":false,"age_years":80,"sex":"MALE","diagnosis_group":"COPD"}'
+echo "$good" | "$VIGIL" codec encode | xxd -r -p > "$TMP/good.bin"
+# A valid encoding of an event that breaks SPEC §3: kommun "48".
+echo "${good/\"0484\"/\"48\"}" | sed 's/"g1"/"g2"/' | "$VIGIL" codec encode | xxd -r -p > "$TMP/badkommun.bin"
+printf 'not avro at all' > "$TMP/garbage.bin"
+head -c 20 "$TMP/good.bin" > "$TMP/truncated.bin"
+{ cat "$TMP/good.bin"; printf '\0'; } > "$TMP/trailing.bin"
+
+n=0
+for f in garbage truncated trailing badkommun good; do
+  kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "key-$f" "$TMP/$f.bin"
+  n=$((n + 1))
+done
+
+"$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
+  --exit-idle 2 2> "$TMP/process.log" || fail "process: $(tail -3 "$TMP/process.log")"
+
+kcat -C -b "$VIGIL_BOOTSTRAP" -t "$S.dlq" -e -o beginning -q \
+  -f '%k|%h|%S\n' > "$TMP/dlq.txt"
+cat "$TMP/dlq.txt"
+[ "$(wc -l < "$TMP/dlq.txt")" = 4 ] || fail "expected 4 DLQ records"
+check() { # key reason offset
+  grep -q "^key-$1|.*vigil.offset=$3,vigil.partition=0,vigil.reason=$2,vigil.topic=$S.adm|" "$TMP/dlq.txt" \
+    || fail "no DLQ record for $1 with reason $2 at offset $3"
+}
+check garbage bad-header 0
+check truncated truncated 1
+check trailing trailing-bytes 2
+check badkommun invalid 3
+grep -q "vigil.detail=kommun" "$TMP/dlq.txt" || fail "invalid record's detail does not name the field"
+# Unchanged bytes: the DLQ copy of the garbage equals what was sent.
+kcat -C -b "$VIGIL_BOOTSTRAP" -t "$S.dlq" -e -o beginning -q -f '%k=%s\n' \
+  | grep -a '^key-garbage=' | cut -d= -f2- | head -c -1 > "$TMP/back.bin"
+cmp "$TMP/back.bin" "$TMP/garbage.bin" || fail "DLQ value differs from the original bytes"
+grep -q "stopped after 5 events" "$TMP/process.log" || fail "not all 5 records consumed: $(grep stopped "$TMP/process.log")"
+echo PASS

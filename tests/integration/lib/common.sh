@@ -1,0 +1,23 @@
+# Sourced by integration tests: broker check, temp dir, unique topics.
+set -euo pipefail
+if [ -z "${VIGIL_BOOTSTRAP:-}" ]; then
+  echo "FAIL: VIGIL_BOOTSTRAP is not set: integration tests need a real Kafka broker." >&2
+  echo "Start one with: export VIGIL_BOOTSTRAP=\$(ops/kafka-local start), or run ops/test." >&2
+  exit 1
+fi
+VIGIL_SRC=${VIGIL_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
+VIGIL=${VIGIL:-$VIGIL_SRC/build/vigil}
+PY=${VIGIL_PYTHON:-${VIGIL_CACHE:-$HOME/.cache/vigil}/venv/bin/python}
+"$PY" -c 'import fastavro' 2>/dev/null || {
+  echo "FAIL: fastavro not available at $PY: run ops/setup.sh" >&2; exit 1; }
+TMP=$(mktemp -d)
+trap '[ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"' EXIT
+# topic_args PREFIX: -b and -X options naming a fresh set of topics.
+topic_args() {
+  local s=$1
+  T=(-b "$VIGIL_BOOTSTRAP" -X "topic.admissions=$s.adm" -X "topic.discharges=$s.dis"
+     -X "topic.deaths=$s.dea" -X "topic.sip=$s.sip" -X "topic.alerts=$s.alerts"
+     -X "topic.indicator_parts=$s.parts" -X "topic.indicators=$s.ind"
+     -X "topic.dlq=$s.dlq")
+}
+fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -1,0 +1,76 @@
+"""Compares Kafka mode (alerts and indicator-parts topics, decoded with
+fastavro) with file mode output (JSON Lines). Exit 1 on any difference."""
+import json
+import sys
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+import topics  # noqa: E402
+
+bootstrap, alerts_topic, parts_topic, file_alerts, file_ind = sys.argv[1:6]
+
+MS_FIELDS = ("index_discharged_at", "readmitted_at", "discharged_at",
+             "deadline")
+
+
+def norm_kafka_alert(a):
+    out = {}
+    for k, v in a.items():
+        if k == "emitted_at" or v is None:
+            continue
+        if hasattr(v, "timestamp"):  # fastavro gives datetimes for millis
+            v = int(round(v.timestamp() * 1000))
+        out[k] = v
+    return out
+
+
+def norm_file_alert(a):
+    import datetime
+    out = {}
+    for k, v in a.items():
+        if k == "emitted_at" or v is None:
+            continue
+        if k in MS_FIELDS:
+            dt = datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
+            v = int(round(dt.timestamp() * 1000))
+        out[k] = v
+    return out
+
+
+kafka_alerts = {k: norm_kafka_alert(v)
+                for k, v in topics.latest_alerts(bootstrap, alerts_topic).items()}
+file_alerts_d = {}
+with open(file_alerts) as fp:
+    for line in fp:
+        a = json.loads(line)
+        file_alerts_d[a["alert_id"]] = norm_file_alert(a)
+
+bad = 0
+for k in sorted(set(kafka_alerts) | set(file_alerts_d)):
+    if kafka_alerts.get(k) != file_alerts_d.get(k):
+        bad += 1
+        if bad <= 10:
+            print("ALERT MISMATCH %s\n kafka: %s\n  file: %s" %
+                  (k, kafka_alerts.get(k), file_alerts_d.get(k)))
+
+kafka_ind = topics.indicator_totals(bootstrap, parts_topic)
+file_ind_d = {}
+with open(file_ind) as fp:
+    for line in fp:
+        r = json.loads(line)
+        file_ind_d[(r["indicator"], r["area"], r["period"])] = (
+            r["numerator"], r["denominator"])
+for c in sorted(set(kafka_ind) | set(file_ind_d)):
+    if kafka_ind.get(c) != file_ind_d.get(c):
+        bad += 1
+        if bad <= 20:
+            print("INDICATOR MISMATCH %s: kafka %s file %s" %
+                  (c, kafka_ind.get(c), file_ind_d.get(c)))
+
+active = sum(1 for a in kafka_alerts.values() if a["status"] == "ACTIVE")
+print("compared %d alerts (%d ACTIVE) and %d indicator cells: %d mismatches"
+      % (len(set(kafka_alerts) | set(file_alerts_d)), active,
+         len(set(kafka_ind) | set(file_ind_d)), bad))
+if not kafka_alerts or not file_ind_d:
+    print("FAIL: nothing to compare (no alerts or no indicators)")
+    sys.exit(1)
+sys.exit(1 if bad else 0)
