@@ -17,6 +17,7 @@
 #include "vg_codec.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
+#include "vg_outbox.h"
 #include "vg_partition.h"
 #include "vg_process.h"
 
@@ -101,8 +102,6 @@ typedef struct pstate_s {
         vg_part_t *ps_part;
         int        ps_batch;       /* events in the open batch */
         int64_t    ps_batch_start; /* when the batch opened, ms */
-        int64_t    ps_sent_seq;    /* outbox rows up to here are in flight */
-        int        ps_inflight;
 } pstate_t;
 
 typedef struct proc_s {
@@ -112,15 +111,13 @@ typedef struct proc_s {
         const char       *pr_inputs[VG_EVENT_TYPES]; /* by vg_rectype_t */
         vg_codec_t       *pr_codec;
         rd_kafka_t       *pr_consumer;
-        rd_kafka_t       *pr_producer;
+        vg_pub_t         *pr_pub;         /* drains the outboxes */
         pstate_t          pr_parts[MAX_PARTITIONS];
         int               pr_npartitions;
         const char       *pr_state_dir;
         int               pr_max_events;
         int64_t           pr_max_ms;
         int               pr_fatal;
-        int64_t           pr_delivered[2 * 4096]; /* (partition, seq) */
-        int               pr_ndelivered;
         int64_t           pr_events;
 } proc_t;
 
@@ -137,6 +134,10 @@ static void fatal(proc_t *pr, const char *msg) {
         stop_requested = 1;
 }
 
+static bool part_busy(void *opaque) {
+        return vg_part_in_batch(opaque);
+}
+
 static vg_part_t *part_open(proc_t *pr, int p) {
         char path[4096], errstr[512];
         pstate_t *ps = &pr->pr_parts[p];
@@ -150,8 +151,8 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                 return NULL;
         }
         ps->ps_batch = 0;
-        ps->ps_sent_seq = 0;
-        ps->ps_inflight = 0;
+        vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
+                   ps->ps_part);
         vg_info("process", "partition %d: state %s, stream time %lld, "
                 "%lld records to publish", p, path,
                 (long long)vg_part_stream_time(ps->ps_part),
@@ -194,152 +195,23 @@ static void commit_all(proc_t *pr) {
                 batch_commit(pr, p);
 }
 
-/* Delivery reports: remember (partition, seq) of delivered rows. */
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-        proc_t *pr = opaque;
-        intptr_t tag = (intptr_t)m->_private;
-        int p = (int)(tag >> 40);
-        int64_t seq = tag & ((1LL << 40) - 1);
-        (void)rk;
-        if (p < 0 || p >= MAX_PARTITIONS)
-                return;
-        pr->pr_parts[p].ps_inflight--;
-        if (m->err) {
-                vg_error("process",
-                         "partition %d: could not publish to %s: %s; will "
-                         "retry", p, rd_kafka_topic_name(m->rkt),
-                         rd_kafka_err2str(m->err));
-                pr->pr_parts[p].ps_sent_seq = 0; /* resend what is left */
-                return;
-        }
-        if (pr->pr_ndelivered + 2 <= (int)VG_ARRAY_SIZE(pr->pr_delivered)) {
-                pr->pr_delivered[pr->pr_ndelivered++] = p;
-                pr->pr_delivered[pr->pr_ndelivered++] = seq;
-        }
-}
-
-static void delete_delivered(proc_t *pr) {
-        char errstr[512];
-        int64_t seqs[4096];
-        for (int p = 0; p < pr->pr_npartitions && pr->pr_ndelivered; p++) {
-                int n = 0;
-                if (!pr->pr_parts[p].ps_part)
-                        continue;
-                for (int i = 0; i < pr->pr_ndelivered; i += 2)
-                        if (pr->pr_delivered[i] == p)
-                                seqs[n++] = pr->pr_delivered[i + 1];
-                if (n && vg_part_outbox_delete(pr->pr_parts[p].ps_part, seqs,
-                                               n, errstr, sizeof(errstr)))
-                        fatal(pr, errstr);
-        }
-        pr->pr_ndelivered = 0;
-}
-
-typedef struct send_ctx_s {
-        proc_t *sc_pr;
-        int     sc_p;
-} send_ctx_t;
-
-static rd_kafka_headers_t *headers_of(const char *json) {
-        json_t *h;
-        const char *k;
-        json_t *v;
-        rd_kafka_headers_t *hdrs;
-        if (!json || !(h = json_loads(json, 0, NULL)))
-                return NULL;
-        hdrs = rd_kafka_headers_new(json_object_size(h));
-        json_object_foreach(h, k, v) {
-                if (json_is_string(v))
-                        rd_kafka_header_add(hdrs, k, -1, json_string_value(v),
-                                            -1);
-        }
-        json_decref(h);
-        return hdrs;
-}
-
-static void send_cb(const vg_outrec_t *r, void *opaque) {
-        send_ctx_t *sc = opaque;
-        proc_t *pr = sc->sc_pr;
-        pstate_t *ps = &pr->pr_parts[sc->sc_p];
-        intptr_t tag = ((intptr_t)sc->sc_p << 40) | (intptr_t)r->or_seq;
-        rd_kafka_resp_err_t err;
-
-        if (pr->pr_fatal || r->or_seq <= ps->ps_sent_seq)
-                return;
-        for (;;) {
-                rd_kafka_headers_t *hdrs = headers_of(r->or_headers);
-                if (hdrs)
-                        err = rd_kafka_producev(
-                                pr->pr_producer, RD_KAFKA_V_TOPIC(r->or_topic),
-                                RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
-                                RD_KAFKA_V_VALUE((void *)r->or_value,
-                                                 r->or_value_len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_OPAQUE((void *)tag),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-                else
-                        err = rd_kafka_producev(
-                                pr->pr_producer, RD_KAFKA_V_TOPIC(r->or_topic),
-                                RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
-                                RD_KAFKA_V_VALUE((void *)r->or_value,
-                                                 r->or_value_len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_OPAQUE((void *)tag),
-                                RD_KAFKA_V_END);
-                if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                        if (hdrs)
-                                rd_kafka_headers_destroy(hdrs);
-                        rd_kafka_poll(pr->pr_producer, 100);
-                        continue;
-                }
-                if (err && hdrs)
-                        rd_kafka_headers_destroy(hdrs);
-                break;
-        }
-        if (err) {
-                char msg[512];
-                snprintf(msg, sizeof(msg), "cannot publish to %s: %s",
-                         r->or_topic, rd_kafka_err2str(err));
-                fatal(pr, msg);
-                return;
-        }
-        ps->ps_sent_seq = r->or_seq;
-        ps->ps_inflight++;
-}
-
-/* Hands committed outbox rows to the producer. */
+/* Hands committed outbox rows to the producer; deletes delivered ones. */
 static void drain(proc_t *pr) {
-        for (int p = 0; p < pr->pr_npartitions; p++) {
-                pstate_t *ps = &pr->pr_parts[p];
-                send_ctx_t sc = {pr, p};
-                if (!ps->ps_part || vg_part_in_batch(ps->ps_part) ||
-                    ps->ps_inflight > 10000)
-                        continue;
-                vg_part_outbox_scan(ps->ps_part, ps->ps_sent_seq, 1000,
-                                    send_cb, &sc);
-        }
-        rd_kafka_poll(pr->pr_producer, 0);
-        delete_delivered(pr);
-}
-
-/* Waits until every handed-over row is delivered (or timeout). */
-static void flush_outbox(proc_t *pr, int timeout_ms) {
-        int64_t until = vg_now_ms() + timeout_ms;
-        drain(pr);
-        while (rd_kafka_outq_len(pr->pr_producer) > 0 && vg_now_ms() < until) {
-                rd_kafka_poll(pr->pr_producer, 100);
-                delete_delivered(pr);
-        }
-        delete_delivered(pr);
+        char errstr[512];
+        if (vg_pub_drain(pr->pr_pub, errstr, sizeof(errstr)))
+                fatal(pr, errstr);
 }
 
 static void close_partitions(proc_t *pr,
                              const rd_kafka_topic_partition_list_t *l) {
+        char errstr[512];
         commit_all(pr);
-        flush_outbox(pr, 30000);
+        if (vg_pub_flush(pr->pr_pub, 30000, errstr, sizeof(errstr)))
+                fatal(pr, errstr);
         for (int i = 0; i < l->cnt; i++) {
                 int p = l->elems[i].partition;
                 if (p >= 0 && p < MAX_PARTITIONS && pr->pr_parts[p].ps_part) {
+                        vg_pub_remove(pr->pr_pub, p, 30000);
                         vg_part_close(pr->pr_parts[p].ps_part);
                         pr->pr_parts[p].ps_part = NULL;
                         vg_info("process", "partition %d: released", p);
@@ -537,12 +409,10 @@ static int kafka_main(const vg_conf_t *conf, int exit_idle) {
         /* Producer */
         if (!(pconf = vg_kafka_producer_conf(conf, errstr, sizeof(errstr))))
                 goto err;
-        rd_kafka_conf_set_opaque(pconf, pr);
-        rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
-        if (!(pr->pr_producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr,
-                                             sizeof(errstr))))
+        pr->pr_pub = vg_pub_new(pconf, errstr, sizeof(errstr));
+        pconf = NULL; /* owned by the publisher, even on failure */
+        if (!pr->pr_pub)
                 goto err;
-        pconf = NULL;
 
         if (check_topics(pr, errstr, sizeof(errstr)))
                 goto err;
@@ -595,7 +465,7 @@ static int kafka_main(const vg_conf_t *conf, int exit_idle) {
                         last_report = now;
                 }
                 if (exit_idle > 0 && now - last_msg >= exit_idle * 1000LL &&
-                    rd_kafka_outq_len(pr->pr_producer) == 0) {
+                    vg_pub_inflight(pr->pr_pub) == 0) {
                         int64_t depth = 0;
                         for (int p = 0; p < pr->pr_npartitions; p++)
                                 if (pr->pr_parts[p].ps_part)
@@ -612,7 +482,8 @@ static int kafka_main(const vg_conf_t *conf, int exit_idle) {
         }
         vg_info("process", "stopping: committing and publishing");
         commit_all(pr);
-        flush_outbox(pr, 30000);
+        if (vg_pub_flush(pr->pr_pub, 30000, errstr, sizeof(errstr)))
+                fatal(pr, errstr);
         rd_kafka_consumer_close(pr->pr_consumer); /* revokes: closes parts */
         rc = pr->pr_fatal ? 1 : 0;
         vg_info("process", "stopped after %lld events", (long long)pr->pr_events);
@@ -624,14 +495,11 @@ out:
                 rd_kafka_conf_destroy(cconf);
         if (pconf)
                 rd_kafka_conf_destroy(pconf);
-        for (int p = 0; p < MAX_PARTITIONS; p++)
-                vg_part_close(pr->pr_parts[p].ps_part);
         if (pr->pr_consumer)
                 rd_kafka_destroy(pr->pr_consumer);
-        if (pr->pr_producer) {
-                rd_kafka_flush(pr->pr_producer, 5000);
-                rd_kafka_destroy(pr->pr_producer);
-        }
+        vg_pub_destroy(pr->pr_pub, 5000);
+        for (int p = 0; p < MAX_PARTITIONS; p++)
+                vg_part_close(pr->pr_parts[p].ps_part);
         vg_codec_destroy(pr->pr_codec);
         vg_free(pr);
         return rc;

@@ -11,6 +11,7 @@
  * alert_id, indicator parts are whole values).
  */
 #include "vg_partition.h"
+#include "vg_outbox.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -33,15 +34,11 @@ static const char *schema_sql =
         "CREATE TABLE IF NOT EXISTS cells(key TEXT PRIMARY KEY,"
         "  num INTEGER NOT NULL, den INTEGER NOT NULL,"
         "  count INTEGER NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY"
-        "  AUTOINCREMENT, topic TEXT NOT NULL, key BLOB, value BLOB,"
-        "  headers TEXT);"
         "CREATE TEMP TABLE IF NOT EXISTS dirty(key TEXT PRIMARY KEY);";
 
 enum {
         S_GET_PATIENT, S_PUT_PATIENT, S_PUT_TIMER, S_DEL_TIMER, S_DUE_TIMERS,
-        S_ADD_CELL, S_DIRTY, S_DIRTY_LIST, S_DIRTY_CLEAR, S_OUTBOX_ADD,
-        S_OUTBOX_SCAN, S_OUTBOX_DEL, S_OUTBOX_DEPTH, S_GET_OFFSET,
+        S_ADD_CELL, S_DIRTY, S_DIRTY_LIST, S_DIRTY_CLEAR, S_GET_OFFSET,
         S_SET_OFFSET, S_SET_META, S_CELLS, S__CNT
 };
 
@@ -59,12 +56,6 @@ static const char *stmt_sql[S__CNT] = {
         [S_DIRTY_LIST] = "SELECT d.key, c.num, c.den, c.count FROM temp.dirty d"
                          " JOIN cells c ON c.key=d.key ORDER BY d.key",
         [S_DIRTY_CLEAR] = "DELETE FROM temp.dirty",
-        [S_OUTBOX_ADD] = "INSERT INTO outbox(topic,key,value,headers) "
-                         "VALUES(?,?,?,?)",
-        [S_OUTBOX_SCAN] = "SELECT seq, topic, key, value, headers FROM outbox "
-                          "WHERE seq>? ORDER BY seq LIMIT ?",
-        [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq=?",
-        [S_OUTBOX_DEPTH] = "SELECT count(*) FROM outbox",
         [S_GET_OFFSET] = "SELECT next_offset FROM offsets WHERE topic=?",
         [S_SET_OFFSET] = "INSERT OR REPLACE INTO offsets VALUES(?,?)",
         [S_SET_META] = "INSERT OR REPLACE INTO meta VALUES(?,?)",
@@ -92,6 +83,7 @@ struct vg_part_s {
         pent_t                 *pa_cache[CACHE_BUCKETS];
         vg_part_stats_t         pa_stats;
         vg_buf_t                pa_buf;         /* encode scratch */
+        vg_outbox_t            *pa_outbox;      /* records to publish */
 };
 
 static vg_err_t db_err(vg_part_t *part, char *errstr, size_t errstr_size,
@@ -179,6 +171,11 @@ vg_part_t *vg_part_open(const char *path, int partition,
                 vg_part_close(part);
                 return NULL;
         }
+        if (!(part->pa_outbox = vg_outbox_open(part->pa_db, errstr,
+                                               errstr_size))) {
+                vg_part_close(part);
+                return NULL;
+        }
         part->pa_stream_time = meta_int(part, "stream_time", INT64_MIN);
         return part;
 }
@@ -201,6 +198,7 @@ void vg_part_close(vg_part_t *part) {
         if (part->pa_in_batch)
                 vg_part_rollback(part);
         cache_drop(part);
+        vg_outbox_close(part->pa_outbox);
         for (int i = 0; i < S__CNT; i++)
                 sqlite3_finalize(part->pa_stmt[i]);
         sqlite3_close(part->pa_db);
@@ -338,20 +336,8 @@ static vg_err_t outbox_add(vg_part_t *part, const char *topic,
                            const void *key, size_t key_len, const void *value,
                            size_t value_len, const char *headers, char *errstr,
                            size_t errstr_size) {
-        sqlite3_stmt *s = st(part, S_OUTBOX_ADD);
-        int rc;
-        sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
-        if (key)
-                sqlite3_bind_blob(s, 2, key, (int)key_len, SQLITE_STATIC);
-        if (value)
-                sqlite3_bind_blob(s, 3, value, (int)value_len, SQLITE_STATIC);
-        if (headers)
-                sqlite3_bind_text(s, 4, headers, -1, SQLITE_STATIC);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-                return db_err(part, errstr, errstr_size, "queue record");
-        return VG_OK;
+        return vg_outbox_add(part->pa_outbox, topic, key, key_len, value,
+                             value_len, headers, errstr, errstr_size);
 }
 
 static vg_err_t queue_alert(vg_part_t *part, vg_alert_t *al, char *errstr,
@@ -615,64 +601,18 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         return VG_OK;
 }
 
+vg_outbox_t *vg_part_outbox(vg_part_t *part) {
+        return part->pa_outbox;
+}
+
 int vg_part_outbox_scan(vg_part_t *part, int64_t after_seq, int max,
                         void (*cb)(const vg_outrec_t *rec, void *opaque),
                         void *opaque) {
-        sqlite3_stmt *s = st(part, S_OUTBOX_SCAN);
-        int n = 0, rc;
-        sqlite3_bind_int64(s, 1, after_seq);
-        sqlite3_bind_int(s, 2, max);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                vg_outrec_t r;
-                r.or_seq = sqlite3_column_int64(s, 0);
-                r.or_topic = (const char *)sqlite3_column_text(s, 1);
-                r.or_key = sqlite3_column_blob(s, 2);
-                r.or_key_len = (size_t)sqlite3_column_bytes(s, 2);
-                r.or_value = sqlite3_column_blob(s, 3);
-                r.or_value_len = (size_t)sqlite3_column_bytes(s, 3);
-                r.or_headers = (const char *)sqlite3_column_text(s, 4);
-                cb(&r, opaque);
-                n++;
-        }
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? n : -1;
-}
-
-vg_err_t vg_part_outbox_delete(vg_part_t *part, const int64_t *seqs, int n,
-                               char *errstr, size_t errstr_size) {
-        int own = !part->pa_in_batch;
-        if (n == 0)
-                return VG_OK;
-        if (own && sqlite3_exec(part->pa_db, "BEGIN IMMEDIATE", NULL, NULL,
-                                NULL) != SQLITE_OK)
-                return db_err(part, errstr, errstr_size, "BEGIN");
-        for (int i = 0; i < n; i++) {
-                sqlite3_stmt *s = st(part, S_OUTBOX_DEL);
-                int rc;
-                sqlite3_bind_int64(s, 1, seqs[i]);
-                rc = sqlite3_step(s);
-                sqlite3_reset(s);
-                if (rc != SQLITE_DONE) {
-                        if (own)
-                                sqlite3_exec(part->pa_db, "ROLLBACK", NULL,
-                                             NULL, NULL);
-                        return db_err(part, errstr, errstr_size,
-                                      "delete delivered record");
-                }
-        }
-        if (own && sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=
-                           SQLITE_OK)
-                return db_err(part, errstr, errstr_size, "COMMIT");
-        return VG_OK;
+        return vg_outbox_scan(part->pa_outbox, after_seq, max, cb, opaque);
 }
 
 int64_t vg_part_outbox_depth(vg_part_t *part) {
-        sqlite3_stmt *s = st(part, S_OUTBOX_DEPTH);
-        int64_t n = 0;
-        if (sqlite3_step(s) == SQLITE_ROW)
-                n = sqlite3_column_int64(s, 0);
-        sqlite3_reset(s);
-        return n;
+        return vg_outbox_depth(part->pa_outbox);
 }
 
 void vg_part_cells(vg_part_t *part,

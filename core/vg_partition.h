@@ -12,13 +12,14 @@
  *   vg_part_dlq()          queue an invalid record for the DLQ
  *   vg_part_set_offset()   remember the next input offset of a topic
  *   vg_part_commit()       fire due timers, queue indicator parts, COMMIT
- *   vg_part_outbox_*()     read and delete queued records
+ *   vg_part_outbox()       the outbox of queued records (vg_outbox.h)
  */
 #ifndef VG_PARTITION_H
 #define VG_PARTITION_H
 
 #include "vg_codec.h"
 #include "vg_engine.h"
+#include "vg_outbox.h"
 
 typedef struct vg_part_s vg_part_t;
 
@@ -75,25 +76,12 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size);
 /* Rolls back an open batch (on error or shutdown without commit). */
 void vg_part_rollback(vg_part_t *part);
 
-/* One queued record. */
-typedef struct vg_outrec_s {
-        int64_t     or_seq;
-        const char *or_topic;
-        const void *or_key;
-        size_t      or_key_len;
-        const void *or_value;
-        size_t      or_value_len;
-        const char *or_headers;   /* JSON object of string headers, or NULL */
-} vg_outrec_t;
-
-/* Calls cb for up to max queued records with seq > after_seq, in seq
- * order; returns how many, or -1 on error. Records stay queued. */
+/* The partition's outbox (vg_outbox.h), for the publisher. */
+vg_outbox_t *vg_part_outbox(vg_part_t *part);
+/* Shorthands of vg_outbox_scan() / vg_outbox_depth() on it. */
 int vg_part_outbox_scan(vg_part_t *part, int64_t after_seq, int max,
                         void (*cb)(const vg_outrec_t *rec, void *opaque),
                         void *opaque);
-/* Deletes delivered records (seqs[n]) in one transaction. */
-vg_err_t vg_part_outbox_delete(vg_part_t *part, const int64_t *seqs, int n,
-                               char *errstr, size_t errstr_size);
 int64_t vg_part_outbox_depth(vg_part_t *part);
 
 /* Calls cb for every counter cell of this partition. */

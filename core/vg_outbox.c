@@ -1,0 +1,370 @@
+/*
+ * vg_outbox.c - transactional outbox in SQLite and its publisher.
+ */
+#include "vg_outbox.h"
+#include "vg_time.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+
+enum { O_ADD, O_SCAN, O_DEL, O_DEPTH, O__CNT };
+
+static const char *osql[O__CNT] = {
+        [O_ADD] = "INSERT INTO outbox(topic,key,value,headers) VALUES(?,?,?,?)",
+        [O_SCAN] = "SELECT seq, topic, key, value, headers FROM outbox "
+                   "WHERE seq>? ORDER BY seq LIMIT ?",
+        [O_DEL] = "DELETE FROM outbox WHERE seq=?",
+        [O_DEPTH] = "SELECT count(*) FROM outbox",
+};
+
+struct vg_outbox_s {
+        sqlite3      *ob_db;
+        sqlite3_stmt *ob_stmt[O__CNT];
+};
+
+vg_outbox_t *vg_outbox_open(sqlite3 *db, char *errstr, size_t errstr_size) {
+        vg_outbox_t *ob = vg_calloc(1, sizeof(*ob));
+        ob->ob_db = db;
+        if (sqlite3_exec(db,
+                         "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER "
+                         "PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
+                         "key BLOB, value BLOB, headers TEXT)",
+                         NULL, NULL, NULL) != SQLITE_OK)
+                goto err;
+        for (int i = 0; i < O__CNT; i++)
+                if (sqlite3_prepare_v3(db, osql[i], -1,
+                                       SQLITE_PREPARE_PERSISTENT,
+                                       &ob->ob_stmt[i], NULL) != SQLITE_OK)
+                        goto err;
+        return ob;
+err:
+        vg_seterr(errstr, errstr_size, VG_ERR_STORE, "outbox: %s",
+                  sqlite3_errmsg(db));
+        vg_outbox_close(ob);
+        return NULL;
+}
+
+void vg_outbox_close(vg_outbox_t *ob) {
+        if (!ob)
+                return;
+        for (int i = 0; i < O__CNT; i++)
+                sqlite3_finalize(ob->ob_stmt[i]);
+        vg_free(ob);
+}
+
+static sqlite3_stmt *ost(vg_outbox_t *ob, int i) {
+        sqlite3_reset(ob->ob_stmt[i]);
+        sqlite3_clear_bindings(ob->ob_stmt[i]);
+        return ob->ob_stmt[i];
+}
+
+vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
+                       size_t key_len, const void *value, size_t value_len,
+                       const char *headers, char *errstr,
+                       size_t errstr_size) {
+        sqlite3_stmt *s = ost(ob, O_ADD);
+        int rc;
+        sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+        if (key)
+                sqlite3_bind_blob(s, 2, key, (int)key_len, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 3, value ? value : "", (int)value_len,
+                          SQLITE_STATIC);
+        if (headers)
+                sqlite3_bind_text(s, 4, headers, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                 "outbox: queue record: %s",
+                                 sqlite3_errmsg(ob->ob_db));
+        return VG_OK;
+}
+
+int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
+                   void (*cb)(const vg_outrec_t *rec, void *opaque),
+                   void *opaque) {
+        sqlite3_stmt *s = ost(ob, O_SCAN);
+        int n = 0, rc;
+        sqlite3_bind_int64(s, 1, after_seq);
+        sqlite3_bind_int(s, 2, max);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                vg_outrec_t r;
+                r.or_seq = sqlite3_column_int64(s, 0);
+                r.or_topic = (const char *)sqlite3_column_text(s, 1);
+                r.or_key = sqlite3_column_blob(s, 2);
+                r.or_key_len = (size_t)sqlite3_column_bytes(s, 2);
+                r.or_value = sqlite3_column_blob(s, 3);
+                r.or_value_len = (size_t)sqlite3_column_bytes(s, 3);
+                r.or_headers = (const char *)sqlite3_column_text(s, 4);
+                cb(&r, opaque);
+                n++;
+        }
+        sqlite3_reset(s);
+        return rc == SQLITE_DONE ? n : -1;
+}
+
+vg_err_t vg_outbox_delete(vg_outbox_t *ob, const int64_t *seqs, int n,
+                          bool in_tx, char *errstr, size_t errstr_size) {
+        if (n == 0)
+                return VG_OK;
+        if (!in_tx && sqlite3_exec(ob->ob_db, "BEGIN IMMEDIATE", NULL, NULL,
+                                   NULL) != SQLITE_OK)
+                goto err;
+        for (int i = 0; i < n; i++) {
+                sqlite3_stmt *s = ost(ob, O_DEL);
+                int rc;
+                sqlite3_bind_int64(s, 1, seqs[i]);
+                rc = sqlite3_step(s);
+                sqlite3_reset(s);
+                if (rc != SQLITE_DONE) {
+                        if (!in_tx)
+                                sqlite3_exec(ob->ob_db, "ROLLBACK", NULL, NULL,
+                                             NULL);
+                        goto err;
+                }
+        }
+        if (!in_tx && sqlite3_exec(ob->ob_db, "COMMIT", NULL, NULL, NULL) !=
+                              SQLITE_OK)
+                goto err;
+        return VG_OK;
+err:
+        return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                         "outbox: delete delivered records: %s",
+                         sqlite3_errmsg(ob->ob_db));
+}
+
+int64_t vg_outbox_depth(vg_outbox_t *ob) {
+        sqlite3_stmt *s = ost(ob, O_DEPTH);
+        int64_t n = 0;
+        if (sqlite3_step(s) == SQLITE_ROW)
+                n = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return n;
+}
+
+/*
+ * Publisher
+ */
+
+#define PUB_SLOTS 1024
+#define PUB_DELIVERED 8192
+
+typedef struct slot_s {
+        vg_outbox_t *sl_ob;
+        bool (*sl_busy)(void *opaque);
+        void        *sl_opaque;
+        int64_t      sl_sent_seq;  /* rows up to here handed over */
+        int          sl_inflight;
+        int64_t     *sl_done;      /* delivered seqs not yet deleted */
+        int          sl_ndone;
+        int          sl_cap;
+} slot_t;
+
+struct vg_pub_s {
+        rd_kafka_t *pb_rk;
+        slot_t      pb_slots[PUB_SLOTS];
+        int         pb_fatal;
+        char        pb_err[256];
+};
+
+/* The opaque of a message: slot in the top bits, seq in the low 48. */
+#define TAG(id, seq) ((void *)(((uintptr_t)(id) << 48) | (uintptr_t)(seq)))
+#define TAG_ID(t) ((int)((uintptr_t)(t) >> 48))
+#define TAG_SEQ(t) ((int64_t)((uintptr_t)(t) & ((1ULL << 48) - 1)))
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                  void *opaque) {
+        vg_pub_t *pub = opaque;
+        int id = TAG_ID(m->_private);
+        slot_t *sl;
+        (void)rk;
+        if (id < 0 || id >= PUB_SLOTS)
+                return;
+        sl = &pub->pb_slots[id];
+        sl->sl_inflight--;
+        if (!sl->sl_ob)
+                return;
+        if (m->err) {
+                vg_error("publish", "could not publish to %s: %s; will retry",
+                         rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+                sl->sl_sent_seq = 0; /* resend what is still queued */
+                return;
+        }
+        if (sl->sl_ndone == sl->sl_cap) {
+                sl->sl_cap = sl->sl_cap ? sl->sl_cap * 2 : 256;
+                sl->sl_done = vg_realloc(sl->sl_done,
+                                         sizeof(int64_t) * (size_t)sl->sl_cap);
+        }
+        sl->sl_done[sl->sl_ndone++] = TAG_SEQ(m->_private);
+}
+
+vg_pub_t *vg_pub_new(rd_kafka_conf_t *pconf, char *errstr,
+                     size_t errstr_size) {
+        vg_pub_t *pub = vg_calloc(1, sizeof(*pub));
+        char e[512];
+        rd_kafka_conf_set_opaque(pconf, pub);
+        rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
+        if (!(pub->pb_rk = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, e,
+                                        sizeof(e)))) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "producer: %s", e);
+                rd_kafka_conf_destroy(pconf);
+                vg_free(pub);
+                return NULL;
+        }
+        return pub;
+}
+
+void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
+        if (!pub)
+                return;
+        rd_kafka_flush(pub->pb_rk, timeout_ms);
+        rd_kafka_destroy(pub->pb_rk);
+        for (int i = 0; i < PUB_SLOTS; i++)
+                vg_free(pub->pb_slots[i].sl_done);
+        vg_free(pub);
+}
+
+void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
+                bool (*busy)(void *opaque), void *opaque) {
+        slot_t *sl = &pub->pb_slots[id];
+        sl->sl_ob = ob;
+        sl->sl_busy = busy;
+        sl->sl_opaque = opaque;
+        sl->sl_sent_seq = 0;
+        sl->sl_ndone = 0;
+}
+
+static int delete_done(vg_pub_t *pub, slot_t *sl, char *errstr,
+                       size_t errstr_size) {
+        bool in_tx = sl->sl_busy && sl->sl_busy(sl->sl_opaque);
+        if (!sl->sl_ob || !sl->sl_ndone)
+                return 0;
+        if (vg_outbox_delete(sl->sl_ob, sl->sl_done, sl->sl_ndone, in_tx,
+                             errstr, errstr_size)) {
+                pub->pb_fatal = 1;
+                return -1;
+        }
+        sl->sl_ndone = 0;
+        return 0;
+}
+
+void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
+        slot_t *sl = &pub->pb_slots[id];
+        int64_t until = vg_now_ms() + timeout_ms;
+        char e[256];
+        while (sl->sl_inflight > 0 && vg_now_ms() < until)
+                rd_kafka_poll(pub->pb_rk, 50);
+        delete_done(pub, sl, e, sizeof(e));
+        sl->sl_ob = NULL;
+        sl->sl_busy = NULL;
+        sl->sl_ndone = 0;
+}
+
+typedef struct send_s {
+        vg_pub_t *pub;
+        int       id;
+        int       failed;
+} send_t;
+
+static rd_kafka_headers_t *headers_of(const char *json) {
+        json_t *h, *v;
+        const char *k;
+        rd_kafka_headers_t *hdrs;
+        if (!json || !(h = json_loads(json, 0, NULL)))
+                return NULL;
+        hdrs = rd_kafka_headers_new(json_object_size(h));
+        json_object_foreach(h, k, v) {
+                if (json_is_string(v))
+                        rd_kafka_header_add(hdrs, k, -1, json_string_value(v),
+                                            -1);
+        }
+        json_decref(h);
+        return hdrs;
+}
+
+static void send_cb(const vg_outrec_t *r, void *opaque) {
+        send_t *sd = opaque;
+        slot_t *sl = &sd->pub->pb_slots[sd->id];
+        rd_kafka_resp_err_t err;
+
+        if (sd->failed || r->or_seq <= sl->sl_sent_seq)
+                return;
+        for (;;) {
+                rd_kafka_headers_t *hdrs = headers_of(r->or_headers);
+                if (hdrs)
+                        err = rd_kafka_producev(
+                                sd->pub->pb_rk, RD_KAFKA_V_TOPIC(r->or_topic),
+                                RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
+                                RD_KAFKA_V_VALUE((void *)r->or_value,
+                                                 r->or_value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE(TAG(sd->id, r->or_seq)),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                else
+                        err = rd_kafka_producev(
+                                sd->pub->pb_rk, RD_KAFKA_V_TOPIC(r->or_topic),
+                                RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
+                                RD_KAFKA_V_VALUE((void *)r->or_value,
+                                                 r->or_value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE(TAG(sd->id, r->or_seq)),
+                                RD_KAFKA_V_END);
+                if (err && hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                rd_kafka_poll(sd->pub->pb_rk, 100);
+        }
+        if (err) {
+                snprintf(sd->pub->pb_err, sizeof(sd->pub->pb_err),
+                         "cannot publish to %s: %s", r->or_topic,
+                         rd_kafka_err2str(err));
+                sd->pub->pb_fatal = 1;
+                sd->failed = 1;
+                return;
+        }
+        sl->sl_sent_seq = r->or_seq;
+        sl->sl_inflight++;
+}
+
+int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+        for (int id = 0; id < PUB_SLOTS && !pub->pb_fatal; id++) {
+                slot_t *sl = &pub->pb_slots[id];
+                send_t sd = {pub, id, 0};
+                if (!sl->sl_ob)
+                        continue;
+                if (!(sl->sl_busy && sl->sl_busy(sl->sl_opaque)) &&
+                    sl->sl_inflight < 10000)
+                        vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
+                                       send_cb, &sd);
+        }
+        rd_kafka_poll(pub->pb_rk, 0);
+        for (int id = 0; id < PUB_SLOTS && !pub->pb_fatal; id++)
+                delete_done(pub, &pub->pb_slots[id], pub->pb_err,
+                            sizeof(pub->pb_err));
+        if (pub->pb_fatal) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                          pub->pb_err);
+                return -1;
+        }
+        return 0;
+}
+
+int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
+                 size_t errstr_size) {
+        int64_t until = vg_now_ms() + timeout_ms;
+        if (vg_pub_drain(pub, errstr, errstr_size))
+                return -1;
+        while (rd_kafka_outq_len(pub->pb_rk) > 0 && vg_now_ms() < until) {
+                rd_kafka_poll(pub->pb_rk, 50);
+                if (vg_pub_drain(pub, errstr, errstr_size))
+                        return -1;
+        }
+        return vg_pub_drain(pub, errstr, errstr_size);
+}
+
+int vg_pub_inflight(const vg_pub_t *pub) {
+        return rd_kafka_outq_len(pub->pb_rk);
+}
