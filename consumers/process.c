@@ -354,7 +354,7 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
         pr->pr_events++;
 }
 
-static int kafka_main(const vg_conf_t *conf, int exit_idle) {
+int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         proc_t *pr = vg_calloc(1, sizeof(*pr));
         rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
         rd_kafka_topic_partition_list_t *sub;
@@ -615,7 +615,7 @@ int vg_cmd_process(int argc, char **argv) {
                 if (iout && iout != stdout)
                         fclose(iout);
         } else
-                rc = kafka_main(conf, exit_idle);
+                rc = vg_process_kafka(conf, exit_idle);
 out:
         vg_conf_destroy(conf);
         return rc;

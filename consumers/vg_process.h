@@ -26,4 +26,10 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
  * (null fields omitted). Returns a malloc'd line without newline. */
 char *vg_process_alert_json(const vg_alert_t *al);
 
+/* Kafka modes, callable in-process (the demo): run until SIGINT/SIGTERM
+ * or, with exit_idle > 0, until idle that long with everything published.
+ * Return 0 or 1. */
+int vg_process_kafka(const vg_conf_t *conf, int exit_idle);
+int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle);
+
 #endif /* VG_PROCESS_H */

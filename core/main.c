@@ -9,12 +9,15 @@
 static const vg_cmd_t commands[] = {
         {"process",  vg_cmd_process,  "compute alerts and indicator counts "
                                       "(Kafka or file mode)"},
+        {"aggregate", vg_cmd_aggregate, "sum indicator parts into values, "
+                                      "evaluate targets"},
         {"alerts",   vg_cmd_alerts,   "print alerts from the alerts topic "
                                       "(deduped, filtered)"},
         {"topics",   vg_cmd_topics,   "create or check Vigil's topics"},
         {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
                                       "show schemas"},
         {"produce",  vg_cmd_produce,  "publish JSON Lines care events to Kafka"},
+        {"simulate", vg_cmd_simulate, "generate a realistic synthetic population of care events"},
         {NULL, NULL, NULL},
 };
 

@@ -45,6 +45,9 @@ const vg_confdef_t vg_confdefs[] = {
          "Days before death counted by eol_admission_30d."},
         {"rules.sip_before_death_days", VG_C_INT, "365", 1, 36500, 0,
          "Days before death a SIP counts for sip_before_death."},
+        {"aggregate.group.id", VG_C_STRING, "vigil-aggregator", 0, 0, 0,
+         "Consumer group id under which vigil aggregate commits its offsets "
+         "(for lag tools)."},
         {"aggregate.min_denominator", VG_C_INT, "20", 1, 1000000000, 0,
          "Smallest denominator for which INDICATOR_BELOW_TARGET is "
          "evaluated."},
@@ -146,6 +149,10 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
         }
         if (!strncmp(key, "target.", 7)) {
                 const char *v = value;
+                if (!strcmp(value, "off")) {
+                        store(conf, key, value);
+                        return VG_OK;
+                }
                 if (*v == '>' || *v == '<')
                         v++;
                 if (v[0] == '=')
@@ -323,6 +330,8 @@ int vg_conf_target(const vg_conf_t *conf, const char *indicator,
         snprintf(key, sizeof(key), "target.%s", indicator);
         if (!(v = lookup(conf, key)))
                 return 0;
+        if (!strcmp(v, "off"))
+                return -1;
         *higher_is_betterp = v[0] == '>';
         v++;
         if (*v == '=')

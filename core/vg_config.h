@@ -68,7 +68,8 @@ int64_t vg_conf_int(const vg_conf_t *conf, const char *key);
 bool vg_conf_bool(const vg_conf_t *conf, const char *key);
 double vg_conf_double(const vg_conf_t *conf, const char *key);
 
-/* target.<indicator>: returns 1 and *targetp, *higher_is_betterp if set. */
+/* target.<indicator>: returns 1 and *targetp, *higher_is_betterp if set,
+ * -1 if set to "off", 0 if not set. */
 int vg_conf_target(const vg_conf_t *conf, const char *indicator,
                    double *targetp, int *higher_is_betterp);
 

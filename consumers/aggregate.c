@@ -1,0 +1,370 @@
+/*
+ * aggregate.c - `vigil aggregate`: sums the processors' IndicatorParts into
+ * IndicatorValues for every area and period, and raises and retracts
+ * INDICATOR_BELOW_TARGET alerts (SPEC §5.4, §6).
+ *
+ * Kafka mode reads every partition of the indicator-parts topic itself
+ * (assign, not subscribe: a cell's parts from all processor partitions must
+ * meet in one place) from the offsets in its own store, with the same
+ * one-transaction-per-batch and outbox rules as the processor (SPEC §7).
+ * Offsets are also committed to Kafka under aggregate.group.id for lag
+ * tools. Running a second instance is harmless (it publishes the same
+ * values) but useless.
+ */
+#include "vg_agg.h"
+#include "vg_cli.h"
+#include "vg_kafka.h"
+#include "vg_outbox.h"
+#include "vg_process.h"
+#include "vg_time.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <jansson.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
+static void help(void) {
+        printf("Usage: vigil aggregate [options]                (Kafka mode)\n"
+               "       vigil aggregate --input FILE [options]   (file mode)\n"
+               "\n"
+               "Keeps the latest IndicatorPart of every (indicator, area, "
+               "period, partition),\n"
+               "sums them and publishes IndicatorValue records to the "
+               "compacted topic\n"
+               "topic.indicators (key indicator|area|period). Evaluates the "
+               "targets\n"
+               "(target.<indicator>=>=F or <=F; defaults readmission_30d<=0.10,"
+               "\n"
+               "sip_within_deadline>=0.90) for periods with at least "
+               "aggregate.min_denominator\n"
+               "cases and raises / retracts INDICATOR_BELOW_TARGET alerts on "
+               "topic.alerts.\n"
+               "State, offsets and outgoing records are committed together in "
+               "SQLite\n"
+               "(state.dir/aggregate.db).\n"
+               "\n"
+               "File mode reads IndicatorPart JSON Lines and writes the "
+               "IndicatorValue JSON\n"
+               "Lines of every cell.\n"
+               "\n"
+               "Options:\n"
+               "  -i, --input FILE     file mode: read parts from FILE (- "
+               "for stdin)\n"
+               "      --exit-idle SEC  Kafka mode: exit once nothing arrived "
+               "for SEC seconds\n"
+               "                       and everything is published\n"
+               VG_CLI_CONF_HELP
+               "  -h, --help           this help\n"
+               "\n"
+               "Exit status: 0 done, 1 fatal error, 2 usage error, 3 file "
+               "mode with invalid\n"
+               "lines.\n");
+}
+
+static void value_json_cb(const vg_ivalue_t *iv, void *opaque) {
+        char *js = vg_record_to_jsonl(VG_REC_IVALUE, iv);
+        fprintf(opaque, "%s\n", js);
+        vg_free(js);
+}
+
+static int file_main(const vg_conf_t *conf, const char *input) {
+        FILE *in = stdin;
+        char errstr[512], *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        long lineno = 0, invalid = 0;
+        vg_codec_t *codec;
+        vg_agg_t *agg;
+        int rc = 0;
+
+        if (strcmp(input, "-") && !(in = fopen(input, "r"))) {
+                fprintf(stderr, "vigil aggregate: %s: %s\n", input,
+                        strerror(errno));
+                return 1;
+        }
+        if (!(codec = vg_codec_new(errstr, sizeof(errstr))) ||
+            !(agg = vg_agg_open(":memory:", conf, codec, errstr,
+                                sizeof(errstr)))) {
+                vg_error("aggregate", "%s", errstr);
+                vg_codec_destroy(codec);
+                if (in != stdin)
+                        fclose(in);
+                return 1;
+        }
+        vg_agg_begin(agg, vg_now_ms(), errstr, sizeof(errstr));
+        while ((n = getline(&line, &cap, in)) != -1) {
+                vg_ipart_t ip;
+                json_error_t jerr;
+                json_t *obj;
+                lineno++;
+                if (n <= 1)
+                        continue;
+                obj = json_loadb(line, (size_t)n, 0, &jerr);
+                if (!obj || vg_record_from_json(VG_REC_IPART, obj, &ip, errstr,
+                                                sizeof(errstr))) {
+                        fprintf(stderr, "%s:%ld: %s\n", input, lineno,
+                                obj ? errstr : jerr.text);
+                        json_decref(obj);
+                        invalid++;
+                        continue;
+                }
+                json_decref(obj);
+                if (vg_agg_part(agg, &ip, errstr, sizeof(errstr))) {
+                        vg_error("aggregate", "%s", errstr);
+                        rc = 1;
+                }
+                vg_record_clear(VG_REC_IPART, &ip);
+                if (rc)
+                        break;
+        }
+        if (!rc && vg_agg_commit(agg, errstr, sizeof(errstr))) {
+                vg_error("aggregate", "%s", errstr);
+                rc = 1;
+        }
+        if (!rc)
+                vg_agg_values(agg, value_json_cb, stdout);
+        vg_agg_close(agg);
+        vg_codec_destroy(codec);
+        free(line);
+        if (in != stdin)
+                fclose(in);
+        return rc ? rc : invalid ? 3 : 0;
+}
+
+static bool agg_busy(void *opaque) {
+        return vg_agg_in_batch(opaque);
+}
+
+static void commit_kafka(rd_kafka_t *rk, vg_agg_t *agg, const char *topic,
+                         int nparts) {
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(nparts);
+        for (int p = 0; p < nparts; p++) {
+                int64_t off = vg_agg_offset(agg, topic, p);
+                if (off >= 0)
+                        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                                off;
+        }
+        if (l->cnt)
+                rd_kafka_commit(rk, l, 1);
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
+        const char *topic = vg_conf_str(conf, "topic.indicator_parts");
+        const char *dir = vg_conf_str(conf, "state.dir");
+        int64_t max_events = vg_conf_int(conf, "batch.max_events");
+        int64_t max_ms = vg_conf_int(conf, "batch.max_ms");
+        rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
+        rd_kafka_t *rk = NULL;
+        rd_kafka_topic_partition_list_t *l = NULL;
+        vg_codec_t *codec = NULL;
+        vg_agg_t *agg = NULL;
+        vg_pub_t *pub = NULL;
+        char errstr[512], path[4096];
+        int nparts, rc = 1, batch = 0;
+        int64_t batch_start = 0, last_msg = vg_now_ms(), consumed = 0;
+
+        if (mkdir(dir, 0700) && errno != EEXIST) {
+                vg_error("aggregate", "state.dir %s: %s", dir, strerror(errno));
+                return 1;
+        }
+        umask(077);
+        snprintf(path, sizeof(path), "%s/aggregate.db", dir);
+        if (!(codec = vg_codec_new(errstr, sizeof(errstr))) ||
+            !(agg = vg_agg_open(path, conf, codec, errstr, sizeof(errstr))))
+                goto err;
+        if (!(cconf = vg_kafka_conf(conf, errstr, sizeof(errstr))) ||
+            vg_kafka_set(cconf, "group.id",
+                         vg_conf_str(conf, "aggregate.group.id"), errstr,
+                         sizeof(errstr)) ||
+            vg_conf_kafka(conf, cconf, errstr, sizeof(errstr)) ||
+            vg_kafka_set(cconf, "enable.auto.commit", "false", errstr,
+                         sizeof(errstr)) ||
+            vg_kafka_set(cconf, "enable.auto.offset.store", "false", errstr,
+                         sizeof(errstr)))
+                goto err;
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr,
+                                sizeof(errstr))))
+                goto err;
+        cconf = NULL;
+        if (!(pconf = vg_kafka_producer_conf(conf, errstr, sizeof(errstr))))
+                goto err;
+        pub = vg_pub_new(pconf, errstr, sizeof(errstr));
+        pconf = NULL;
+        if (!pub)
+                goto err;
+        vg_pub_add(pub, 0, vg_agg_outbox(agg), agg_busy, agg);
+        if ((nparts = vg_kafka_partition_count(rk, topic, 10000, errstr,
+                                               sizeof(errstr))) < 0 ||
+            vg_kafka_partition_count(rk, vg_conf_str(conf, "topic.indicators"),
+                                     10000, errstr, sizeof(errstr)) < 0 ||
+            vg_kafka_partition_count(rk, vg_conf_str(conf, "topic.alerts"),
+                                     10000, errstr, sizeof(errstr)) < 0)
+                goto err;
+        l = rd_kafka_topic_partition_list_new(nparts);
+        for (int p = 0; p < nparts; p++) {
+                int64_t off = vg_agg_offset(agg, topic, p);
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                        off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (rd_kafka_assign(rk, l)) {
+                vg_seterr(errstr, sizeof(errstr), VG_ERR_KAFKA,
+                          "cannot assign %s", topic);
+                goto err;
+        }
+        vg_info("aggregate", "reading %s (%d partitions); state %s", topic,
+                nparts, path);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        while (!stop_requested) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+                int64_t now = vg_now_ms();
+                if (m && !m->err) {
+                        vg_anyrec_t rec;
+                        vg_rectype_t t;
+                        vg_decode_reason_t reason;
+                        if (!batch &&
+                            vg_agg_begin(agg, now, errstr, sizeof(errstr)))
+                                goto err;
+                        if (!batch)
+                                batch_start = now;
+                        if (vg_codec_decode(codec, m->payload, m->len,
+                                            VG_REC_IPART, &t, &rec, &reason,
+                                            errstr, sizeof(errstr)))
+                                vg_warn("aggregate",
+                                        "%s [%d] offset %lld: %s: %s "
+                                        "(skipped)",
+                                        topic, m->partition,
+                                        (long long)m->offset,
+                                        vg_decode_reason_str(reason), errstr);
+                        else {
+                                vg_err_t e = vg_agg_part(agg, &rec.ip, errstr,
+                                                         sizeof(errstr));
+                                vg_record_clear(t, &rec);
+                                if (e) {
+                                        rd_kafka_message_destroy(m);
+                                        goto err;
+                                }
+                        }
+                        if (vg_agg_set_offset(agg, topic, m->partition,
+                                              m->offset + 1, errstr,
+                                              sizeof(errstr))) {
+                                rd_kafka_message_destroy(m);
+                                goto err;
+                        }
+                        batch++;
+                        consumed++;
+                        last_msg = now;
+                } else if (m && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        vg_warn("aggregate", "%s", rd_kafka_message_errstr(m));
+                if (m)
+                        rd_kafka_message_destroy(m);
+                if (batch && (batch >= max_events ||
+                              now - batch_start >= max_ms || !m)) {
+                        if (vg_agg_commit(agg, errstr, sizeof(errstr)))
+                                goto err;
+                        batch = 0;
+                        commit_kafka(rk, agg, topic, nparts);
+                }
+                if (vg_pub_drain(pub, errstr, sizeof(errstr)))
+                        goto err;
+                if (exit_idle > 0 && !batch &&
+                    now - last_msg >= exit_idle * 1000LL &&
+                    vg_pub_inflight(pub) == 0 &&
+                    vg_outbox_depth(vg_agg_outbox(agg)) == 0) {
+                        vg_info("aggregate", "idle for %d s: exiting",
+                                exit_idle);
+                        break;
+                }
+        }
+        if (batch && vg_agg_commit(agg, errstr, sizeof(errstr)))
+                goto err;
+        if (vg_pub_flush(pub, 30000, errstr, sizeof(errstr)))
+                goto err;
+        vg_info("aggregate", "stopped after %lld parts", (long long)consumed);
+        rc = 0;
+        goto out;
+err:
+        vg_error("aggregate", "%s", errstr);
+out:
+        if (l)
+                rd_kafka_topic_partition_list_destroy(l);
+        if (cconf)
+                rd_kafka_conf_destroy(cconf);
+        if (rk) {
+                rd_kafka_consumer_close(rk);
+                rd_kafka_destroy(rk);
+        }
+        vg_pub_destroy(pub, 5000);
+        vg_agg_close(agg);
+        vg_codec_destroy(codec);
+        return rc;
+}
+
+int vg_cmd_aggregate(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"input", required_argument, NULL, 'i'},
+                {"exit-idle", required_argument, NULL, 'E'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        const char *input = NULL;
+        int c, rc = 0, exit_idle = 0;
+        vg_conf_t *conf = vg_conf_new();
+        char *end;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "i:h" VG_CLI_CONF_OPTS, opts,
+                                NULL)) != -1) {
+                if (vg_cli_conf_option(conf, "aggregate", c, optarg, &rc)) {
+                        if (rc)
+                                goto out;
+                        continue;
+                }
+                switch (c) {
+                case 'i':
+                        input = optarg;
+                        break;
+                case 'E':
+                        exit_idle = (int)strtol(optarg, &end, 10);
+                        if (*end || exit_idle < 1) {
+                                rc = vg_cli_usage_error(
+                                        "aggregate",
+                                        "--exit-idle: expected seconds > 0, "
+                                        "got '%s'", optarg);
+                                goto out;
+                        }
+                        break;
+                case 'h':
+                        help();
+                        goto out;
+                default:
+                        rc = vg_cli_usage_error("aggregate", "bad option");
+                        goto out;
+                }
+        }
+        if (optind < argc) {
+                rc = vg_cli_usage_error("aggregate",
+                                        "unexpected argument '%s'",
+                                        argv[optind]);
+                goto out;
+        }
+        if ((rc = vg_cli_conf_finish(conf, "aggregate")))
+                goto out;
+        rc = input ? file_main(conf, input) : vg_aggregate_kafka(conf, exit_idle);
+out:
+        vg_conf_destroy(conf);
+        return rc;
+}

@@ -1,0 +1,374 @@
+/*
+ * vg_agg.c - aggregator state: latest parts, sums, target alerts, outbox.
+ */
+#include "vg_agg.h"
+#include "vg_rules.h"
+#include "vg_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
+static const char *agg_schema =
+        "CREATE TABLE IF NOT EXISTS offsets(topic TEXT, partition INTEGER,"
+        "  next_offset INTEGER NOT NULL, PRIMARY KEY(topic, partition));"
+        "CREATE TABLE IF NOT EXISTS parts(cell TEXT, partition INTEGER,"
+        "  num INTEGER NOT NULL, den INTEGER, PRIMARY KEY(cell, partition));"
+        "CREATE TABLE IF NOT EXISTS alerting(cell TEXT PRIMARY KEY);"
+        "CREATE TEMP TABLE IF NOT EXISTS dirty(cell TEXT PRIMARY KEY);";
+
+enum { A_PUT_PART, A_DIRTY, A_DIRTY_LIST, A_DIRTY_CLEAR, A_GET_OFF, A_SET_OFF,
+       A_IS_ALERTING, A_ALERT_ON, A_ALERT_OFF, A_VALUES, A__CNT };
+
+static const char *asql[A__CNT] = {
+        [A_PUT_PART] = "INSERT OR REPLACE INTO parts VALUES(?,?,?,?)",
+        [A_DIRTY] = "INSERT OR IGNORE INTO temp.dirty VALUES(?)",
+        [A_DIRTY_LIST] = "SELECT d.cell, sum(p.num), sum(p.den), "
+                         "count(p.den) FROM temp.dirty d JOIN parts p "
+                         "ON p.cell=d.cell GROUP BY d.cell ORDER BY d.cell",
+        [A_DIRTY_CLEAR] = "DELETE FROM temp.dirty",
+        [A_GET_OFF] = "SELECT next_offset FROM offsets WHERE topic=? AND "
+                      "partition=?",
+        [A_SET_OFF] = "INSERT OR REPLACE INTO offsets VALUES(?,?,?)",
+        [A_IS_ALERTING] = "SELECT 1 FROM alerting WHERE cell=?",
+        [A_ALERT_ON] = "INSERT OR IGNORE INTO alerting VALUES(?)",
+        [A_ALERT_OFF] = "DELETE FROM alerting WHERE cell=?",
+        [A_VALUES] = "SELECT cell, sum(num), sum(den), count(den) FROM parts "
+                     "GROUP BY cell ORDER BY cell",
+};
+
+struct vg_agg_s {
+        sqlite3         *ag_db;
+        sqlite3_stmt    *ag_stmt[A__CNT];
+        const vg_conf_t *ag_conf;
+        vg_codec_t      *ag_codec;
+        vg_outbox_t     *ag_outbox;
+        const char      *ag_values_topic;
+        const char      *ag_alerts_topic;
+        int64_t          ag_min_den;
+        int64_t          ag_now;
+        bool             ag_in_batch;
+        vg_buf_t         ag_buf;
+};
+
+vg_target_t vg_agg_target(const vg_conf_t *conf, const char *indicator) {
+        vg_target_t tg = {false, 0, false};
+        double t;
+        int hib;
+        int r = vg_conf_target(conf, indicator, &t, &hib);
+        if (r > 0) {
+                tg.tg_set = true;
+                tg.tg_target = t;
+                tg.tg_higher_is_better = hib != 0;
+        } else if (r == 0 && !strcmp(indicator, "readmission_30d")) {
+                tg = (vg_target_t){true, 0.10, false};
+        } else if (r == 0 && !strcmp(indicator, "sip_within_deadline")) {
+                tg = (vg_target_t){true, 0.90, true};
+        }
+        return tg;
+}
+
+bool vg_agg_breach(const vg_target_t *tg, int64_t num, int64_t den,
+                   int64_t min_denominator) {
+        double v;
+        if (!tg->tg_set || den <= 0 || den < min_denominator)
+                return false;
+        v = (double)num / (double)den;
+        return tg->tg_higher_is_better ? v < tg->tg_target
+                                       : v > tg->tg_target;
+}
+
+static sqlite3_stmt *ast(vg_agg_t *agg, int i) {
+        sqlite3_reset(agg->ag_stmt[i]);
+        sqlite3_clear_bindings(agg->ag_stmt[i]);
+        return agg->ag_stmt[i];
+}
+
+static vg_err_t agg_err(vg_agg_t *agg, char *errstr, size_t errstr_size,
+                        const char *what) {
+        return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                         "aggregator state: %s: %s", what,
+                         sqlite3_errmsg(agg->ag_db));
+}
+
+vg_agg_t *vg_agg_open(const char *path, const vg_conf_t *conf,
+                      vg_codec_t *codec, char *errstr, size_t errstr_size) {
+        vg_agg_t *agg = vg_calloc(1, sizeof(*agg));
+        agg->ag_conf = conf;
+        agg->ag_codec = codec;
+        agg->ag_values_topic = vg_conf_str(conf, "topic.indicators");
+        agg->ag_alerts_topic = vg_conf_str(conf, "topic.alerts");
+        agg->ag_min_den = vg_conf_int(conf, "aggregate.min_denominator");
+        vg_buf_init(&agg->ag_buf);
+        if (sqlite3_open_v2(path, &agg->ag_db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                    SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK ||
+            sqlite3_exec(agg->ag_db,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                         NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(agg->ag_db, agg_schema, NULL, NULL, NULL) !=
+                    SQLITE_OK) {
+                agg_err(agg, errstr, errstr_size, path);
+                vg_agg_close(agg);
+                return NULL;
+        }
+        sqlite3_busy_timeout(agg->ag_db, 5000);
+        for (int i = 0; i < A__CNT; i++)
+                if (sqlite3_prepare_v3(agg->ag_db, asql[i], -1,
+                                       SQLITE_PREPARE_PERSISTENT,
+                                       &agg->ag_stmt[i], NULL) != SQLITE_OK) {
+                        agg_err(agg, errstr, errstr_size, asql[i]);
+                        vg_agg_close(agg);
+                        return NULL;
+                }
+        if (!(agg->ag_outbox = vg_outbox_open(agg->ag_db, errstr,
+                                              errstr_size))) {
+                vg_agg_close(agg);
+                return NULL;
+        }
+        return agg;
+}
+
+void vg_agg_close(vg_agg_t *agg) {
+        if (!agg)
+                return;
+        if (agg->ag_in_batch)
+                sqlite3_exec(agg->ag_db, "ROLLBACK", NULL, NULL, NULL);
+        vg_outbox_close(agg->ag_outbox);
+        for (int i = 0; i < A__CNT; i++)
+                sqlite3_finalize(agg->ag_stmt[i]);
+        sqlite3_close(agg->ag_db);
+        vg_buf_free(&agg->ag_buf);
+        vg_free(agg);
+}
+
+bool vg_agg_in_batch(const vg_agg_t *agg) {
+        return agg->ag_in_batch;
+}
+
+vg_outbox_t *vg_agg_outbox(vg_agg_t *agg) {
+        return agg->ag_outbox;
+}
+
+vg_err_t vg_agg_begin(vg_agg_t *agg, int64_t now_ms, char *errstr,
+                      size_t errstr_size) {
+        if (agg->ag_in_batch)
+                return VG_OK;
+        if (sqlite3_exec(agg->ag_db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+            SQLITE_OK)
+                return agg_err(agg, errstr, errstr_size, "BEGIN");
+        agg->ag_in_batch = true;
+        agg->ag_now = now_ms;
+        return VG_OK;
+}
+
+static vg_err_t step_done(vg_agg_t *agg, sqlite3_stmt *s, char *errstr,
+                          size_t errstr_size, const char *what) {
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return agg_err(agg, errstr, errstr_size, what);
+        return VG_OK;
+}
+
+vg_err_t vg_agg_part(vg_agg_t *agg, const vg_ipart_t *ip, char *errstr,
+                     size_t errstr_size) {
+        char cell[512];
+        sqlite3_stmt *s;
+        vg_err_t err;
+        snprintf(cell, sizeof(cell), "%s|%s|%s", ip->ip_indicator, ip->ip_area,
+                 ip->ip_period);
+        s = ast(agg, A_PUT_PART);
+        sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(s, 2, ip->ip_partition);
+        sqlite3_bind_int64(s, 3, ip->ip_numerator);
+        if (ip->ip_denominator.set)
+                sqlite3_bind_int64(s, 4, ip->ip_denominator.v);
+        if ((err = step_done(agg, s, errstr, errstr_size, "store part")))
+                return err;
+        s = ast(agg, A_DIRTY);
+        sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
+        return step_done(agg, s, errstr, errstr_size, "mark cell");
+}
+
+vg_err_t vg_agg_set_offset(vg_agg_t *agg, const char *topic, int partition,
+                           int64_t next_offset, char *errstr,
+                           size_t errstr_size) {
+        sqlite3_stmt *s = ast(agg, A_SET_OFF);
+        sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, partition);
+        sqlite3_bind_int64(s, 3, next_offset);
+        return step_done(agg, s, errstr, errstr_size, "store offset");
+}
+
+int64_t vg_agg_offset(vg_agg_t *agg, const char *topic, int partition) {
+        sqlite3_stmt *s = ast(agg, A_GET_OFF);
+        int64_t off = -1;
+        sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, partition);
+        if (sqlite3_step(s) == SQLITE_ROW)
+                off = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return off;
+}
+
+/* Splits "indicator|area|period" into iv (pointers into buf). */
+static int split_cell(char *buf, vg_ivalue_t *iv) {
+        char *save = NULL;
+        iv->iv_indicator = strtok_r(buf, "|", &save);
+        iv->iv_area = strtok_r(NULL, "|", &save);
+        iv->iv_period = strtok_r(NULL, "|", &save);
+        return iv->iv_indicator && iv->iv_area && iv->iv_period ? 0 : -1;
+}
+
+static vg_err_t queue_alert(vg_agg_t *agg, const vg_ivalue_t *iv,
+                            const vg_target_t *tg, int status, char *errstr,
+                            size_t errstr_size) {
+        vg_alert_t al = {0};
+        char anchor[512], id[33], region[3];
+        size_t alen = strlen(iv->iv_area);
+        vg_err_t err;
+
+        snprintf(anchor, sizeof(anchor), "%s|%s|%s", iv->iv_indicator,
+                 iv->iv_area, iv->iv_period);
+        al.al_alert_id = vg_rules_alert_id(VG_RULE_INDICATOR_BELOW_TARGET,
+                                           iv->iv_area, anchor, id);
+        al.al_rule = VG_RULE_INDICATOR_BELOW_TARGET;
+        al.al_status = status;
+        if (alen == 4) {
+                al.al_kommun = iv->iv_area;
+                al.al_region = vg_region_of(iv->iv_area, region);
+        } else if (alen == 2)
+                al.al_region = iv->iv_area;
+        al.al_anchor = anchor;
+        al.al_emitted_at = agg->ag_now;
+        al.al_indicator = iv->iv_indicator;
+        al.al_area = iv->iv_area;
+        al.al_period = iv->iv_period;
+        al.al_numerator = (vg_optl_t){true, iv->iv_numerator};
+        al.al_denominator = iv->iv_denominator;
+        al.al_value = iv->iv_value;
+        al.al_target = (vg_optd_t){true, tg->tg_target};
+        vg_buf_reset(&agg->ag_buf);
+        if ((err = vg_codec_encode(agg->ag_codec, VG_REC_ALERT, &al,
+                                   &agg->ag_buf, errstr, errstr_size)))
+                return err;
+        return vg_outbox_add(agg->ag_outbox, agg->ag_alerts_topic, id,
+                             strlen(id), agg->ag_buf.vb_data,
+                             agg->ag_buf.vb_len, NULL, errstr, errstr_size);
+}
+
+static void row_value(sqlite3_stmt *s, vg_ivalue_t *iv, int64_t now) {
+        int64_t dens = sqlite3_column_int64(s, 3);
+        iv->iv_numerator = sqlite3_column_int64(s, 1);
+        iv->iv_denominator = (vg_optl_t){dens > 0, sqlite3_column_int64(s, 2)};
+        iv->iv_value = (vg_optd_t){false, 0};
+        if (iv->iv_denominator.set && iv->iv_denominator.v > 0)
+                iv->iv_value = (vg_optd_t){
+                        true, (double)iv->iv_numerator /
+                                      (double)iv->iv_denominator.v};
+        iv->iv_updated_at = now;
+}
+
+static vg_err_t evaluate(vg_agg_t *agg, const vg_ivalue_t *iv, char *errstr,
+                         size_t errstr_size) {
+        char cell[512];
+        vg_target_t tg = vg_agg_target(agg->ag_conf, iv->iv_indicator);
+        bool breach = iv->iv_denominator.set &&
+                      vg_agg_breach(&tg, iv->iv_numerator,
+                                    iv->iv_denominator.v, agg->ag_min_den);
+        bool was;
+        sqlite3_stmt *s;
+        vg_err_t err;
+
+        snprintf(cell, sizeof(cell), "%s|%s|%s", iv->iv_indicator, iv->iv_area,
+                 iv->iv_period);
+        s = ast(agg, A_IS_ALERTING);
+        sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
+        was = sqlite3_step(s) == SQLITE_ROW;
+        sqlite3_reset(s);
+        if (breach) { /* raise, or refresh the figures of a raised alert */
+                if ((err = queue_alert(agg, iv, &tg, VG_STATUS_ACTIVE, errstr,
+                                       errstr_size)))
+                        return err;
+                if (!was) {
+                        s = ast(agg, A_ALERT_ON);
+                        sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
+                        return step_done(agg, s, errstr, errstr_size,
+                                         "alert on");
+                }
+        } else if (was) {
+                if ((err = queue_alert(agg, iv, &tg, VG_STATUS_RETRACTED,
+                                       errstr, errstr_size)))
+                        return err;
+                s = ast(agg, A_ALERT_OFF);
+                sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
+                return step_done(agg, s, errstr, errstr_size, "alert off");
+        }
+        return VG_OK;
+}
+
+vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
+        sqlite3_stmt *s;
+        vg_err_t err = VG_OK;
+        int rc;
+
+        if (!agg->ag_in_batch)
+                return VG_OK;
+        s = ast(agg, A_DIRTY_LIST);
+        while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+                char *cell = vg_strdup((const char *)sqlite3_column_text(s, 0));
+                char *key = vg_strdup(cell);
+                vg_ivalue_t iv;
+                if (split_cell(cell, &iv)) {
+                        vg_free(cell);
+                        vg_free(key);
+                        continue;
+                }
+                row_value(s, &iv, agg->ag_now);
+                vg_buf_reset(&agg->ag_buf);
+                err = vg_codec_encode(agg->ag_codec, VG_REC_IVALUE, &iv,
+                                      &agg->ag_buf, errstr, errstr_size);
+                if (!err)
+                        err = vg_outbox_add(agg->ag_outbox,
+                                            agg->ag_values_topic, key,
+                                            strlen(key), agg->ag_buf.vb_data,
+                                            agg->ag_buf.vb_len, NULL, errstr,
+                                            errstr_size);
+                if (!err)
+                        err = evaluate(agg, &iv, errstr, errstr_size);
+                vg_free(cell);
+                vg_free(key);
+        }
+        sqlite3_reset(s);
+        if (!err)
+                err = step_done(agg, ast(agg, A_DIRTY_CLEAR), errstr,
+                                errstr_size, "clear marks");
+        if (!err && sqlite3_exec(agg->ag_db, "COMMIT", NULL, NULL, NULL) !=
+                            SQLITE_OK)
+                err = agg_err(agg, errstr, errstr_size, "COMMIT");
+        if (err)
+                sqlite3_exec(agg->ag_db, "ROLLBACK", NULL, NULL, NULL);
+        agg->ag_in_batch = false;
+        return err;
+}
+
+void vg_agg_values(vg_agg_t *agg,
+                   void (*cb)(const vg_ivalue_t *iv, void *opaque),
+                   void *opaque) {
+        sqlite3_stmt *s = ast(agg, A_VALUES);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                char *cell = vg_strdup((const char *)sqlite3_column_text(s, 0));
+                vg_ivalue_t iv;
+                if (!split_cell(cell, &iv)) {
+                        row_value(s, &iv, agg->ag_now);
+                        if (iv.iv_denominator.set ? iv.iv_denominator.v > 0
+                                                  : iv.iv_numerator > 0)
+                                cb(&iv, opaque);
+                }
+                vg_free(cell);
+        }
+        sqlite3_reset(s);
+}

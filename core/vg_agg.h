@@ -1,0 +1,56 @@
+/*
+ * vg_agg.h - the aggregator's state (SPEC §5.4, §6): the latest
+ * IndicatorPart per (cell, partition), their sums per cell, and the
+ * INDICATOR_BELOW_TARGET alerts, in one SQLite file with the input offsets
+ * and an outbox, one transaction per batch (as vg_partition).
+ */
+#ifndef VG_AGG_H
+#define VG_AGG_H
+
+#include "vg_codec.h"
+#include "vg_config.h"
+#include "vg_outbox.h"
+
+typedef struct vg_agg_s vg_agg_t;
+
+/* A target: value must be >= (higher_is_better) or <= target. */
+typedef struct vg_target_s {
+        bool   tg_set;
+        double tg_target;
+        bool   tg_higher_is_better;
+} vg_target_t;
+
+/* Target of an indicator from target.<indicator> keys, else the SPEC §6
+ * examples (readmission_30d <= 0.10, sip_within_deadline >= 0.90);
+ * "target.X=off" disables. */
+vg_target_t vg_agg_target(const vg_conf_t *conf, const char *indicator);
+
+/* Pure evaluation (SPEC §5.4): is the value of a cell in breach? */
+bool vg_agg_breach(const vg_target_t *tg, int64_t num, int64_t den,
+                   int64_t min_denominator);
+
+/* path may be ":memory:". conf supplies targets, min_denominator, topics.
+ * codec and conf must outlive the aggregator. */
+vg_agg_t *vg_agg_open(const char *path, const vg_conf_t *conf,
+                      vg_codec_t *codec, char *errstr, size_t errstr_size);
+void vg_agg_close(vg_agg_t *agg);
+
+vg_err_t vg_agg_begin(vg_agg_t *agg, int64_t now_ms, char *errstr,
+                      size_t errstr_size);
+vg_err_t vg_agg_part(vg_agg_t *agg, const vg_ipart_t *ip, char *errstr,
+                     size_t errstr_size);
+vg_err_t vg_agg_set_offset(vg_agg_t *agg, const char *topic, int partition,
+                           int64_t next_offset, char *errstr,
+                           size_t errstr_size);
+int64_t vg_agg_offset(vg_agg_t *agg, const char *topic, int partition);
+/* Sums changed cells, queues IndicatorValues and alert changes, COMMIT. */
+vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size);
+bool vg_agg_in_batch(const vg_agg_t *agg);
+vg_outbox_t *vg_agg_outbox(vg_agg_t *agg);
+
+/* Every value row (denominator, or count, above zero), sorted by cell. */
+void vg_agg_values(vg_agg_t *agg,
+                   void (*cb)(const vg_ivalue_t *iv, void *opaque),
+                   void *opaque);
+
+#endif /* VG_AGG_H */
