@@ -19,7 +19,7 @@
 #include <string.h>
 #include <jansson.h>
 
-static volatile sig_atomic_t stop_requested;
+static volatile int stop_requested;
 
 static void on_signal(int sig) {
         (void)sig;
@@ -137,6 +137,41 @@ static int key_cmp(const void *a, const void *b) {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+typedef struct actx_s {
+        filt_t     *ac_f;
+        vg_codec_t *ac_codec;
+        int         ac_follow;
+        json_t     *ac_latest;  /* alert_id -> JSON line of its last status */
+        const char *ac_topic;
+} actx_t;
+
+static void alert_msg(const rd_kafka_message_t *m, void *opaque) {
+        actx_t *ac = opaque;
+        vg_anyrec_t rec;
+        vg_rectype_t t;
+        vg_decode_reason_t reason;
+        char errstr[512];
+
+        if (vg_codec_decode(ac->ac_codec, m->payload, m->len, VG_REC_ALERT, &t,
+                            &rec, &reason, errstr, sizeof(errstr))) {
+                vg_warn("alerts", "%s [%d] offset %lld: %s", ac->ac_topic,
+                        m->partition, (long long)m->offset, errstr);
+                return;
+        }
+        if (ac->ac_follow) {
+                if (matches(ac->ac_f, &rec.al)) {
+                        print_alert(ac->ac_f, &rec.al);
+                        fflush(stdout);
+                }
+        } else {
+                char *js = vg_record_to_jsonl(t, &rec);
+                json_object_set_new(ac->ac_latest, rec.al.al_alert_id,
+                                    json_string(js));
+                vg_free(js);
+        }
+        vg_record_clear(t, &rec);
+}
+
 int vg_cmd_alerts(int argc, char **argv) {
         static const struct option opts[] = {
                 {"follow", no_argument, NULL, 'f'},
@@ -150,16 +185,12 @@ int vg_cmd_alerts(int argc, char **argv) {
                 {NULL, 0, NULL, 0},
         };
         filt_t f = {-1, -1, NULL, NULL, 0, 0};
-        int c, rc = 0, follow = 0, nparts;
+        int c, rc = 0, follow = 0;
         vg_conf_t *conf = vg_conf_new();
-        rd_kafka_conf_t *kconf = NULL;
-        rd_kafka_t *rk = NULL;
         vg_codec_t *codec = NULL;
-        rd_kafka_topic_partition_list_t *l = NULL;
-        int64_t *high = NULL;
         char errstr[512];
-        const char *topic;
-        json_t *latest = NULL; /* alert_id -> JSON of the alert */
+        actx_t ac;
+        json_t *latest = NULL;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "fr:k:g:s:ajh" VG_CLI_CONF_OPTS,
@@ -218,94 +249,26 @@ int vg_cmd_alerts(int argc, char **argv) {
         }
         if ((rc = vg_cli_conf_finish(conf, "alerts")))
                 goto out;
-        topic = vg_conf_str(conf, "topic.alerts");
-        rc = VG_EXIT_FAIL;
-        if (!(codec = vg_codec_new(errstr, sizeof(errstr))) ||
-            !(kconf = vg_kafka_conf(conf, errstr, sizeof(errstr))) ||
-            vg_kafka_set(kconf, "group.id", "vigil-alerts-reader", errstr,
-                         sizeof(errstr)) ||
-            vg_kafka_set(kconf, "enable.auto.commit", "false", errstr,
-                         sizeof(errstr)))
-                goto err;
-        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
-                                sizeof(errstr))))
-                goto err;
-        kconf = NULL;
-        if ((nparts = vg_kafka_partition_count(rk, topic, 10000, errstr,
-                                               sizeof(errstr))) < 0)
-                goto err;
-        l = rd_kafka_topic_partition_list_new(nparts);
-        high = vg_calloc((size_t)nparts, sizeof(*high));
-        for (int p = 0; p < nparts; p++) {
-                int64_t lo;
-                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo,
-                                                     &high[p], 10000)) {
-                        vg_seterr(errstr, sizeof(errstr), VG_ERR_KAFKA,
-                                  "cannot read the end of %s [%d]", topic, p);
-                        goto err;
-                }
-                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
+        if (!(codec = vg_codec_new(errstr, sizeof(errstr)))) {
+                vg_error("alerts", "%s", errstr);
+                rc = VG_EXIT_FAIL;
+                goto out;
         }
-        rd_kafka_assign(rk, l);
         latest = json_object();
+        ac.ac_f = &f;
+        ac.ac_codec = codec;
+        ac.ac_follow = follow;
+        ac.ac_latest = latest;
+        ac.ac_topic = vg_conf_str(conf, "topic.alerts");
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         if (follow && !f.json)
                 print_header();
-        while (!stop_requested) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                int done = 1;
-                if (m && !m->err) {
-                        vg_anyrec_t rec;
-                        vg_rectype_t t;
-                        vg_decode_reason_t reason;
-                        if (vg_codec_decode(codec, m->payload, m->len,
-                                            VG_REC_ALERT, &t, &rec, &reason,
-                                            errstr, sizeof(errstr))) {
-                                vg_warn("alerts", "%s [%d] offset %lld: %s",
-                                        topic, m->partition,
-                                        (long long)m->offset, errstr);
-                        } else {
-                                if (follow) {
-                                        if (matches(&f, &rec.al)) {
-                                                print_alert(&f, &rec.al);
-                                                fflush(stdout);
-                                        }
-                                } else {
-                                        char *js =
-                                                vg_record_to_jsonl(t, &rec);
-                                        json_object_set_new(
-                                                latest, rec.al.al_alert_id,
-                                                json_string(js));
-                                        vg_free(js);
-                                }
-                                vg_record_clear(t, &rec);
-                        }
-                        if (m->offset + 1 >= high[m->partition])
-                                high[m->partition] = -1; /* reached */
-                } else if (m && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        vg_warn("alerts", "%s", rd_kafka_message_errstr(m));
-                if (m)
-                        rd_kafka_message_destroy(m);
-                if (follow)
-                        continue;
-                for (int p = 0; p < nparts; p++) {
-                        int64_t lo, pos;
-                        rd_kafka_topic_partition_list_t *q;
-                        if (high[p] <= 0) /* empty or reached */
-                                continue;
-                        q = rd_kafka_topic_partition_list_new(1);
-                        rd_kafka_topic_partition_list_add(q, topic, p);
-                        rd_kafka_position(rk, q);
-                        pos = q->elems[0].offset;
-                        rd_kafka_topic_partition_list_destroy(q);
-                        (void)lo;
-                        if (pos < high[p])
-                                done = 0;
-                }
-                if (done)
-                        break;
+        if (vg_kafka_read_topic(conf, ac.ac_topic, follow, &stop_requested,
+                                alert_msg, &ac, errstr, sizeof(errstr))) {
+                vg_error("alerts", "%s", errstr);
+                rc = VG_EXIT_FAIL;
+                goto out;
         }
         if (!follow) {
                 size_t n = json_object_size(latest), i = 0, shown = 0;
@@ -337,21 +300,8 @@ int vg_cmd_alerts(int argc, char **argv) {
                 if (!f.json)
                         fprintf(stderr, "%zu of %zu alerts shown\n", shown, n);
         }
-        rc = 0;
-        goto out;
-err:
-        vg_error("alerts", "%s", errstr);
 out:
         json_decref(latest);
-        if (l)
-                rd_kafka_topic_partition_list_destroy(l);
-        vg_free(high);
-        if (kconf)
-                rd_kafka_conf_destroy(kconf);
-        if (rk) {
-                rd_kafka_consumer_close(rk);
-                rd_kafka_destroy(rk);
-        }
         vg_codec_destroy(codec);
         vg_conf_destroy(conf);
         return rc;

@@ -123,3 +123,84 @@ int vg_kafka_murmur2_partition(const void *key, size_t len, int cnt) {
         h ^= h >> 15;
         return (int)((h & 0x7fffffff) % (uint32_t)cnt);
 }
+
+int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
+                        volatile int *stop,
+                        void (*cb)(const rd_kafka_message_t *m, void *opaque),
+                        void *opaque, char *errstr, size_t errstr_size) {
+        rd_kafka_conf_t *kconf = vg_kafka_conf(conf, errstr, errstr_size);
+        rd_kafka_topic_partition_list_t *l = NULL;
+        rd_kafka_t *rk = NULL;
+        int64_t *high = NULL;
+        int nparts, rc = -1, left;
+
+        if (!kconf ||
+            vg_kafka_set(kconf, "group.id", "vigil-reader", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "enable.auto.commit", "false", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "enable.partition.eof", "true", errstr,
+                         errstr_size))
+                goto out;
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
+                                errstr_size)))
+                goto out;
+        kconf = NULL;
+        if ((nparts = vg_kafka_partition_count(rk, topic, 10000, errstr,
+                                               errstr_size)) < 0)
+                goto out;
+        high = vg_calloc((size_t)nparts, sizeof(*high));
+        l = rd_kafka_topic_partition_list_new(nparts);
+        left = 0;
+        for (int p = 0; p < nparts; p++) {
+                int64_t lo;
+                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo,
+                                                     &high[p], 10000)) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "cannot read the end of %s [%d]", topic, p);
+                        goto out;
+                }
+                if (high[p] > lo)
+                        left++;
+                else
+                        high[p] = -1; /* empty: nothing to wait for */
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (rd_kafka_assign(rk, l)) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                          "cannot assign %s", topic);
+                goto out;
+        }
+        while (!(stop && *stop) && (follow || left > 0)) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                if (!m)
+                        continue;
+                if (!m->err)
+                        cb(m, opaque);
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        vg_warn("kafka", "%s: %s", topic,
+                                rd_kafka_message_errstr(m));
+                if (m->partition >= 0 && m->partition < nparts &&
+                    high[m->partition] >= 0 &&
+                    (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF
+                             ? m->offset >= high[m->partition]
+                             : m->offset + 1 >= high[m->partition])) {
+                        high[m->partition] = -1;
+                        left--;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rc = 0;
+out:
+        if (kconf)
+                rd_kafka_conf_destroy(kconf);
+        if (l)
+                rd_kafka_topic_partition_list_destroy(l);
+        if (rk) {
+                rd_kafka_consumer_close(rk);
+                rd_kafka_destroy(rk);
+        }
+        vg_free(high);
+        return rc;
+}

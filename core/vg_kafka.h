@@ -33,6 +33,15 @@ vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
 int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                              char *errstr, size_t errstr_size);
 
+/* Reads every partition of topic from the beginning with a group-less
+ * consumer (nothing committed) and calls cb for each message, until the end
+ * of every partition as it was when reading started, or, with follow,
+ * until *stop becomes non-zero. Returns 0, or -1 with errstr. */
+int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
+                        volatile int *stop,
+                        void (*cb)(const rd_kafka_message_t *m, void *opaque),
+                        void *opaque, char *errstr, size_t errstr_size);
+
 /* Kafka's murmur2 partitioner (Java client default, librdkafka
  * "murmur2_random" for non-empty keys): the partition of key among cnt. */
 int vg_kafka_murmur2_partition(const void *key, size_t len, int cnt);
