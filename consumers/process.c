@@ -119,6 +119,7 @@ typedef struct proc_s {
         int64_t           pr_max_ms;
         int               pr_fatal;
         int64_t           pr_events;
+        int64_t           pr_assigned_at;  /* last assignment, ms; 0: none */
 } proc_t;
 
 static int input_type(const proc_t *pr, const char *topic) {
@@ -254,10 +255,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         }
                 }
                 vg_info("process", "assigned %d topic-partitions", l->cnt);
+                pr->pr_assigned_at = vg_now_ms();
                 rd_kafka_assign(rk, l);
         } else {
                 vg_info("process", "revoked %d topic-partitions", l->cnt);
                 close_partitions(pr, l);
+                pr->pr_assigned_at = 0;
                 rd_kafka_assign(rk, NULL);
         }
 }
@@ -464,7 +467,11 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                                 (long long)pr->pr_events);
                         last_report = now;
                 }
-                if (exit_idle > 0 && now - last_msg >= exit_idle * 1000LL &&
+                /* Idle means: assigned, and nothing new since then. */
+                if (pr->pr_assigned_at > last_msg)
+                        last_msg = pr->pr_assigned_at;
+                if (exit_idle > 0 && pr->pr_assigned_at &&
+                    now - last_msg >= exit_idle * 1000LL &&
                     vg_pub_inflight(pr->pr_pub) == 0) {
                         int64_t depth = 0;
                         for (int p = 0; p < pr->pr_npartitions; p++)

@@ -570,13 +570,15 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
 
         if (!part->pa_in_batch)
                 return VG_OK;
-        if (part->pa_stream_time != INT64_MIN)
-                err = fire_timers(part, errstr, errstr_size);
+        /* Patients first, so that the timers table holds their latest
+         * next-due times; then every timer the stream time has passed. */
         for (int b = 0; !err && b < CACHE_BUCKETS; b++)
                 for (pent_t *pe = part->pa_cache[b]; !err && pe;
                      pe = pe->pe_next)
                         err = patient_put(part, pe->pe_pt, errstr,
                                           errstr_size);
+        if (!err && part->pa_stream_time != INT64_MIN)
+                err = fire_timers(part, errstr, errstr_size);
         if (!err)
                 err = queue_parts(part, errstr, errstr_size);
         if (!err)

@@ -18,7 +18,10 @@ echo "events: $total ($half + $((total - half)))"
 "$VIGIL" process --input "$TMP/events.jsonl" --partitions $P \
   --alerts "$TMP/file-alerts.jsonl" --indicators "$TMP/file-ind.jsonl"
 
-STATE=(-X state.dir="$TMP/state" -X batch.max_events=25 -X group.id="$S.g")
+# Static membership: a restarted member takes its place at once, without
+# waiting for the killed one's session to time out.
+STATE=(-X state.dir="$TMP/state" -X batch.max_events=25 -X group.id="$S.g"
+       -X kafka.group.instance.id=proc-1)
 "$VIGIL" produce "${T[@]}" "$TMP/a.jsonl"
 
 # Run 1: killed with SIGKILL mid-stream.
@@ -35,7 +38,10 @@ echo "run 1 killed (SIGKILL)"
 "$VIGIL" produce "${T[@]}" "$TMP/b.jsonl"
 "$VIGIL" process "${T[@]}" "${STATE[@]}" 2> "$TMP/run2.log" &
 pid=$!
-sleep 2
+for _ in $(seq 1 200); do
+  grep -q "assigned" "$TMP/run2.log" && break; sleep 0.1
+done
+sleep 1
 kill -TERM $pid; wait $pid || fail "run 2 did not stop cleanly: $(tail -3 "$TMP/run2.log")"
 grep -q "stopped after" "$TMP/run2.log" || fail "run 2 did not log its stop"
 echo "run 2 stopped (SIGTERM)"
