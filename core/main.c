@@ -13,6 +13,8 @@ static const vg_cmd_t commands[] = {
                                       "evaluate targets"},
         {"alerts",   vg_cmd_alerts,   "print alerts from the alerts topic "
                                       "(deduped, filtered)"},
+        {"indicators", vg_cmd_indicators, "show indicator values (table, JSON, "
+                                      "CSV)"},
         {"topics",   vg_cmd_topics,   "create or check Vigil's topics"},
         {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
                                       "show schemas"},

@@ -94,13 +94,14 @@ static void help(void) {
                "topic.sip)\n"
                "with key patient_id, Avro single-object encoded, by an "
                "idempotent producer\n"
-               "(enable.idempotence=true, acks=all; these cannot be "
-               "overridden). Reads the\n"
-               "FILEs in order, or standard input when there is none or "
-               "FILE is \"-\". Blank\n"
-               "lines are ignored. Every target topic must exist: they are "
-               "checked before\n"
-               "anything is produced (topics are never auto-created).\n"
+               "(enable.idempotence=true, acks=all, murmur2 partitioner; "
+               "these cannot be\n"
+               "overridden). Reads the FILEs in order, or standard input "
+               "when there is none\n"
+               "or FILE is \"-\". Blank lines are ignored. Every target "
+               "topic must exist: they\n"
+               "are checked before anything is produced (topics are never "
+               "auto-created).\n"
                "\n"
                "A bad line is reported on stderr as FILE:LINE: FIELD: "
                "REASON. By default it\n"
@@ -394,17 +395,17 @@ static int kafka_setup(prod_t *pr, char *bootstrap, size_t bootstrap_size) {
         char errstr[512];
         rd_kafka_conf_t *kconf;
 
-        if (!(kconf = vg_kafka_conf(pr->pr_conf, errstr, sizeof(errstr)))) {
+        /* Idempotent, acks=all (check_kafka_overrides() refused contrary
+         * settings) and the murmur2 partitioner every Vigil producer uses,
+         * so a patient's events share a partition number (SPEC §2). */
+        if (!(kconf = vg_kafka_producer_conf(pr->pr_conf, errstr,
+                                             sizeof(errstr)))) {
                 fprintf(stderr, "vigil %s: %s\n", CMD, errstr);
                 return VG_EXIT_USAGE;
         }
-        /* Enforced (check_kafka_overrides() refused contrary settings).
-         * No auto-creation: a topic created by a producer gets the broker's
+        /* No auto-creation: a topic created by a producer gets the broker's
          * default partition count and breaks co-partitioning (SPEC §2). */
-        if (vg_kafka_set(kconf, "enable.idempotence", "true", errstr,
-                         sizeof(errstr)) ||
-            vg_kafka_set(kconf, "acks", "all", errstr, sizeof(errstr)) ||
-            vg_kafka_set(kconf, "allow.auto.create.topics", "false", errstr,
+        if (vg_kafka_set(kconf, "allow.auto.create.topics", "false", errstr,
                          sizeof(errstr))) {
                 fprintf(stderr, "vigil %s: %s\n", CMD, errstr);
                 rd_kafka_conf_destroy(kconf);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """compare.py - check what `vigil produce` published against its input.
 
-Usage: compare.py EXPECTED.jsonl KEYFILE DUMP.tsv
+Usage: compare.py EXPECTED.jsonl KEYFILE DUMP.tsv PARTITIONS
 
 EXPECTED.jsonl  the events that must be on the topics (SPEC §9 JSON Lines,
                 blank lines ignored); a "personnummer" member stands for
@@ -12,12 +12,15 @@ DUMP.tsv        every message of the four topics, one per line:
                 ROLE <TAB> PARTITION <TAB> KAFKA KEY <TAB> decoded JSON
                 (ROLE: admissions, discharges, deaths or sip; JSON from
                 `vigil codec decode --raw`).
+PARTITIONS      partition count of every topic.
 
 Checks, field by field: every expected event is there exactly once, on the
 topic of its type, keyed by its patient_id, with every field equal (instants
 compared as instants; a missing optional equals null); nothing else is there;
-all messages of one key are in the same partition number (co-partitioning,
-SPEC §2). Never prints a personnummer. Exit 0 if all match, 1 otherwise.
+every message is in the partition Kafka's murmur2 partitioner (Java client
+default, implemented here) gives its key, so all events of a patient share a
+partition number (co-partitioning, SPEC §2). Never prints a personnummer.
+Exit 0 if all match, 1 otherwise.
 """
 import datetime
 import hashlib
@@ -34,6 +37,32 @@ NORMALISED = {"19811218-9876": "198112189876", "811218-9876": "198112189876",
               "198112189876": "198112189876", "8112189876": "198112189876"}
 
 
+def murmur2_partition(key, cnt):
+    """Kafka's DefaultPartitioner: toPositive(murmur2(key)) % cnt."""
+    m, r, mask = 0x5bd1e995, 24, 0xffffffff
+    n = len(key)
+    h = (0x9747b28c ^ n) & mask
+    for i in range(n // 4):
+        k = int.from_bytes(key[4 * i:4 * i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    tail = key[n & ~3:]
+    if len(tail) >= 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if len(tail) >= 1:
+        h ^= tail[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return (h & 0x7fffffff) % cnt
+
+
 def instant(v):
     """occurred_at (RFC 3339 string or epoch ms) -> epoch ms."""
     if isinstance(v, int):
@@ -44,6 +73,7 @@ def instant(v):
 
 def main():
     exp_path, key_path, dump_path = sys.argv[1:4]
+    partitions = int(sys.argv[4])
     key = open(key_path, "rb").read()
     if key.endswith(b"\r\n"):
         key = key[:-2]
@@ -63,15 +93,15 @@ def main():
 
     errors = []
     seen = set()
-    partition_of_key = {}
     for n, line in enumerate(open(dump_path, encoding="utf-8"), 1):
         role, partition, kkey, js = line.rstrip("\n").split("\t", 3)
         got = json.loads(js)
         eid = got.get("event_id")
         where = "message %d (%s, event %s)" % (n, role, eid)
-        if partition_of_key.setdefault(kkey, partition) != partition:
-            errors.append("%s: key %s in partition %s and %s"
-                          % (where, kkey, partition, partition_of_key[kkey]))
+        want_p = murmur2_partition(kkey.encode(), partitions)
+        if int(partition) != want_p:
+            errors.append("%s: key %s in partition %s, murmur2 gives %d"
+                          % (where, kkey, partition, want_p))
         if eid not in expected:
             errors.append("%s: not expected" % where)
             continue

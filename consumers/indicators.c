@@ -1,0 +1,375 @@
+/*
+ * indicators.c - `vigil indicators`: current indicator values for people
+ * (aligned table), programs (JSON Lines) and spreadsheets (CSV).
+ *
+ * Reads the compacted indicators topic (latest value per key), or with
+ * --input a JSON Lines file of values (as written by `vigil process
+ * --input` or `vigil aggregate --input`).
+ */
+#include "vg_agg.h"
+#include "vg_cli.h"
+#include "vg_codec.h"
+#include "vg_kafka.h"
+#include "../producers/vg_kommuner.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+static const struct {
+        const char *code, *name;
+} regions[] = {
+        {"01", "Region Stockholm"},      {"03", "Region Uppsala"},
+        {"04", "Region Sörmland"},       {"05", "Region Östergötland"},
+        {"06", "Region Jönköpings län"}, {"07", "Region Kronoberg"},
+        {"08", "Region Kalmar län"},     {"09", "Region Gotland"},
+        {"10", "Region Blekinge"},       {"12", "Region Skåne"},
+        {"13", "Region Halland"},        {"14", "Västra Götalandsregionen"},
+        {"17", "Region Värmland"},       {"18", "Region Örebro län"},
+        {"19", "Region Västmanland"},    {"20", "Region Dalarna"},
+        {"21", "Region Gävleborg"},      {"22", "Region Västernorrland"},
+        {"23", "Region Jämtland Härjedalen"},
+        {"24", "Region Västerbotten"},   {"25", "Region Norrbotten"},
+};
+
+/* Display name of an area: kommun name, region name or "Sverige". */
+const char *vg_area_name(const char *area) {
+        const vg_kommun_t *k;
+        if (!strcmp(area, "SE"))
+                return "Sverige";
+        if (strlen(area) == 2) {
+                for (size_t i = 0; i < VG_ARRAY_SIZE(regions); i++)
+                        if (!strcmp(regions[i].code, area))
+                                return regions[i].name;
+                return "";
+        }
+        k = vg_kommun_find(area);
+        return k ? k->km_name : "";
+}
+
+static void help(void) {
+        printf("Usage: vigil indicators [options]\n"
+               "\n"
+               "Shows indicator values (SPEC §6) from the indicators topic "
+               "(topic.indicators,\n"
+               "written by vigil aggregate), or from a JSON Lines file with "
+               "--input.\n"
+               "\n"
+               "Options:\n"
+               "  -n, --indicator PAT  only indicators matching the glob PAT, "
+               "e.g.\n"
+               "                       'death_place.*' (repeatable)\n"
+               "  -a, --area A         only area A: a kommun (0484), a region "
+               "(04) or SE\n"
+               "                       (repeatable)\n"
+               "      --from YYYY-MM   only periods from this month on\n"
+               "      --to YYYY-MM     only periods up to this month\n"
+               "  -o, --format F       table (default), json (JSON Lines, "
+               "SPEC §9) or csv\n"
+               "  -i, --input FILE     read values from a JSON Lines file "
+               "instead of Kafka\n"
+               VG_CLI_CONF_HELP
+               "  -h, --help           this help\n"
+               "\n"
+               "The table shows numerator, denominator, the value in %%, the "
+               "target\n"
+               "(target.<indicator>) and '!' where the target is missed for a "
+               "period with at\n"
+               "least aggregate.min_denominator cases.\n"
+               "\n"
+               "Exit status: 0 ok, 1 error, 2 usage error.\n");
+}
+
+typedef struct ictx_s {
+        json_t     *ic_rows;    /* "indicator|area|period" -> value object */
+        vg_codec_t *ic_codec;
+} ictx_t;
+
+static void put_row(ictx_t *ic, const vg_ivalue_t *iv) {
+        char key[512];
+        json_t *o = json_object();
+        snprintf(key, sizeof(key), "%s|%s|%s", iv->iv_indicator, iv->iv_area,
+                 iv->iv_period);
+        json_object_set_new(o, "indicator", json_string(iv->iv_indicator));
+        json_object_set_new(o, "area", json_string(iv->iv_area));
+        json_object_set_new(o, "period", json_string(iv->iv_period));
+        json_object_set_new(o, "numerator", json_integer(iv->iv_numerator));
+        json_object_set_new(o, "denominator",
+                            iv->iv_denominator.set
+                                    ? json_integer(iv->iv_denominator.v)
+                                    : json_null());
+        json_object_set_new(ic->ic_rows, key, o);
+}
+
+static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
+        ictx_t *ic = opaque;
+        vg_anyrec_t rec;
+        vg_rectype_t t;
+        char errstr[256];
+        if (vg_codec_decode(ic->ic_codec, m->payload, m->len, VG_REC_IVALUE,
+                            &t, &rec, NULL, errstr, sizeof(errstr))) {
+                vg_warn("indicators", "offset %lld: %s", (long long)m->offset,
+                        errstr);
+                return;
+        }
+        put_row(ic, &rec.iv);
+        vg_record_clear(t, &rec);
+}
+
+static int read_file(ictx_t *ic, const char *path) {
+        FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
+        char *line = NULL, errstr[512];
+        size_t cap = 0;
+        ssize_t n;
+        long lineno = 0;
+        int bad = 0;
+        if (!in) {
+                fprintf(stderr, "vigil indicators: %s: %s\n", path,
+                        strerror(errno));
+                return -1;
+        }
+        while ((n = getline(&line, &cap, in)) != -1) {
+                json_t *o;
+                json_error_t jerr;
+                vg_ivalue_t iv = {0};
+                json_t *d;
+                lineno++;
+                if (n <= 1)
+                        continue;
+                o = json_loadb(line, (size_t)n, 0, &jerr);
+                if (!o || !json_is_string(json_object_get(o, "indicator")) ||
+                    !json_is_string(json_object_get(o, "area")) ||
+                    !json_is_string(json_object_get(o, "period")) ||
+                    !json_is_integer(json_object_get(o, "numerator"))) {
+                        snprintf(errstr, sizeof(errstr), "%s",
+                                 o ? "expected indicator, area, period, "
+                                     "numerator"
+                                   : jerr.text);
+                        fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
+                        json_decref(o);
+                        bad = 1;
+                        continue;
+                }
+                iv.iv_indicator = (char *)json_string_value(
+                        json_object_get(o, "indicator"));
+                iv.iv_area = (char *)json_string_value(json_object_get(o, "area"));
+                iv.iv_period =
+                        (char *)json_string_value(json_object_get(o, "period"));
+                iv.iv_numerator = json_integer_value(json_object_get(o, "numerator"));
+                d = json_object_get(o, "denominator");
+                iv.iv_denominator = (vg_optl_t){json_is_integer(d),
+                                                json_integer_value(d)};
+                put_row(ic, &iv);
+                json_decref(o);
+        }
+        free(line);
+        if (in != stdin)
+                fclose(in);
+        return bad;
+}
+
+static int key_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int valid_period(const char *s) {
+        return strlen(s) == 7 && s[4] == '-' && s[0] >= '0' && s[0] <= '9' &&
+               s[5] >= '0' && s[5] <= '1';
+}
+
+int vg_cmd_indicators(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"indicator", required_argument, NULL, 'n'},
+                {"area", required_argument, NULL, 'a'},
+                {"from", required_argument, NULL, 'f'},
+                {"to", required_argument, NULL, 't'},
+                {"format", required_argument, NULL, 'o'},
+                {"input", required_argument, NULL, 'i'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        const char *pats[32], *areas[64], *from = NULL, *to = NULL,
+                   *format = "table", *input = NULL;
+        int npats = 0, nareas = 0, c, rc = 0;
+        vg_conf_t *conf = vg_conf_new();
+        ictx_t ic = {NULL, NULL};
+        char errstr[512];
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "n:a:o:i:h" VG_CLI_CONF_OPTS, opts,
+                                NULL)) != -1) {
+                if (vg_cli_conf_option(conf, "indicators", c, optarg, &rc)) {
+                        if (rc)
+                                goto out;
+                        continue;
+                }
+                switch (c) {
+                case 'n':
+                        if (npats < (int)VG_ARRAY_SIZE(pats))
+                                pats[npats++] = optarg;
+                        break;
+                case 'a':
+                        if (nareas < (int)VG_ARRAY_SIZE(areas))
+                                areas[nareas++] = optarg;
+                        break;
+                case 'f':
+                case 't':
+                        if (!valid_period(optarg)) {
+                                rc = vg_cli_usage_error(
+                                        "indicators",
+                                        "--%s: expected YYYY-MM, got '%s'",
+                                        c == 'f' ? "from" : "to", optarg);
+                                goto out;
+                        }
+                        if (c == 'f')
+                                from = optarg;
+                        else
+                                to = optarg;
+                        break;
+                case 'o':
+                        if (strcmp(optarg, "table") && strcmp(optarg, "json") &&
+                            strcmp(optarg, "csv")) {
+                                rc = vg_cli_usage_error(
+                                        "indicators",
+                                        "--format: expected table, json or "
+                                        "csv, got '%s'", optarg);
+                                goto out;
+                        }
+                        format = optarg;
+                        break;
+                case 'i':
+                        input = optarg;
+                        break;
+                case 'h':
+                        help();
+                        goto out;
+                default:
+                        rc = vg_cli_usage_error("indicators", "bad option");
+                        goto out;
+                }
+        }
+        if (optind < argc) {
+                rc = vg_cli_usage_error("indicators",
+                                        "unexpected argument '%s'",
+                                        argv[optind]);
+                goto out;
+        }
+        if ((rc = vg_cli_conf_finish(conf, "indicators")))
+                goto out;
+        ic.ic_rows = json_object();
+        if (input) {
+                int r = read_file(&ic, input);
+                if (r < 0) {
+                        rc = VG_EXIT_FAIL;
+                        goto out;
+                }
+                rc = r ? VG_EXIT_FAIL : 0;
+        } else {
+                if (!(ic.ic_codec = vg_codec_new(errstr, sizeof(errstr))) ||
+                    vg_kafka_read_topic(conf, vg_conf_str(conf, "topic.indicators"),
+                                        0, NULL, msg_cb, &ic, errstr,
+                                        sizeof(errstr))) {
+                        vg_error("indicators", "%s", errstr);
+                        rc = VG_EXIT_FAIL;
+                        goto out;
+                }
+        }
+
+        {
+                size_t n = json_object_size(ic.ic_rows), i = 0, shown = 0;
+                const char **keys = vg_calloc(n + 1, sizeof(*keys));
+                const char *key;
+                json_t *v;
+                int64_t min_den = vg_conf_int(conf, "aggregate.min_denominator");
+                json_object_foreach(ic.ic_rows, key, v) keys[i++] = key;
+                qsort(keys, n, sizeof(*keys), key_cmp);
+                if (!strcmp(format, "table"))
+                        printf("%-32s %-4s %-22s %-7s %7s %7s %7s %8s\n",
+                               "INDICATOR", "AREA", "NAME", "PERIOD", "NUM",
+                               "DEN", "VALUE", "TARGET");
+                else if (!strcmp(format, "csv"))
+                        printf("indicator,area,area_name,period,numerator,"
+                               "denominator,value,target,target_missed\n");
+                for (i = 0; i < n; i++) {
+                        json_t *o = json_object_get(ic.ic_rows, keys[i]);
+                        const char *ind = json_string_value(
+                                json_object_get(o, "indicator"));
+                        const char *area =
+                                json_string_value(json_object_get(o, "area"));
+                        const char *period = json_string_value(
+                                json_object_get(o, "period"));
+                        json_int_t num = json_integer_value(
+                                json_object_get(o, "numerator"));
+                        json_t *jd = json_object_get(o, "denominator");
+                        int has_den = json_is_integer(jd), ok = npats == 0,
+                            aok = nareas == 0, missed;
+                        json_int_t den = json_integer_value(jd);
+                        vg_target_t tg = vg_agg_target(conf, ind);
+                        char val[16] = "", tgt[16] = "";
+                        for (int p = 0; p < npats && !ok; p++)
+                                ok = !fnmatch(pats[p], ind, 0);
+                        for (int a = 0; a < nareas && !aok; a++)
+                                aok = !strcmp(areas[a], area);
+                        if (!ok || !aok || (from && strcmp(period, from) < 0) ||
+                            (to && strcmp(period, to) > 0))
+                                continue;
+                        if (has_den ? den <= 0 : num <= 0)
+                                continue;
+                        missed = has_den && vg_agg_breach(&tg, num, den,
+                                                          min_den);
+                        if (has_den)
+                                snprintf(val, sizeof(val), "%.1f%%",
+                                         100.0 * (double)num / (double)den);
+                        if (tg.tg_set && has_den)
+                                snprintf(tgt, sizeof(tgt), "%s%.0f%%",
+                                         tg.tg_higher_is_better ? ">=" : "<=",
+                                         tg.tg_target * 100);
+                        shown++;
+                        if (!strcmp(format, "json")) {
+                                char *s = json_dumps(o, JSON_COMPACT |
+                                                                JSON_PRESERVE_ORDER);
+                                printf("%s\n", s);
+                                free(s);
+                        } else if (!strcmp(format, "csv")) {
+                                printf("%s,%s,\"%s\",%s,%lld,", ind, area,
+                                       vg_area_name(area), period,
+                                       (long long)num);
+                                if (has_den)
+                                        printf("%lld,%.6f", (long long)den,
+                                               (double)num / (double)den);
+                                else
+                                        printf(",");
+                                printf(",%s,%s\n",
+                                       tg.tg_set && has_den ? tgt + 2 : "",
+                                       missed ? "true" : "false");
+                        } else {
+                                char dens[24];
+                                const char *name = vg_area_name(area);
+                                snprintf(dens, sizeof(dens), "%lld",
+                                         (long long)den);
+                                /* pad by display width: UTF-8 names */
+                                int w = 0;
+                                for (const char *p = name; *p; p++)
+                                        w += ((*p & 0xc0) != 0x80);
+                                printf("%-32s %-4s %s%*s %-7s %7lld %7s %7s "
+                                       "%8s%s\n",
+                                       ind, area, name, 22 - w > 0 ? 22 - w : 0,
+                                       "", period, (long long)num,
+                                       has_den ? dens : "-", has_den ? val : "-",
+                                       tgt, missed ? " !" : "");
+                        }
+                }
+                if (!strcmp(format, "table"))
+                        fprintf(stderr, "%zu of %zu values shown\n", shown, n);
+                vg_free(keys);
+        }
+out:
+        json_decref(ic.ic_rows);
+        vg_codec_destroy(ic.ic_codec);
+        vg_conf_destroy(conf);
+        return rc;
+}
