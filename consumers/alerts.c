@@ -102,8 +102,8 @@ static void print_alert(const filt_t *f, const vg_alert_t *al) {
                 vg_free(js);
                 return;
         }
-        snprintf(pat, sizeof(pat), "%.8s%s", al->al_patient_id ? al->al_patient_id : "-",
-                 al->al_patient_id && strlen(al->al_patient_id) > 8 ? "…" : "");
+        snprintf(pat, sizeof(pat), "%.12s",
+                 al->al_patient_id ? al->al_patient_id : "-");
         printf("%-9s  %-22s  %-6s  %-12s  %-16.16s  ",
                vg_enum_str(&vg_enum_status, al->al_status),
                vg_enum_str(&vg_enum_rule, al->al_rule),
@@ -297,6 +297,7 @@ int vg_cmd_alerts(int argc, char **argv) {
                         json_decref(obj);
                 }
                 vg_free(keys);
+                fflush(stdout);
                 if (!f.json)
                         fprintf(stderr, "%zu of %zu alerts shown\n", shown, n);
         }

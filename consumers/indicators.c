@@ -363,6 +363,7 @@ int vg_cmd_indicators(int argc, char **argv) {
                                        tgt, missed ? " !" : "");
                         }
                 }
+                fflush(stdout);
                 if (!strcmp(format, "table"))
                         fprintf(stderr, "%zu of %zu values shown\n", shown, n);
                 vg_free(keys);

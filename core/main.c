@@ -7,6 +7,8 @@
 #include <string.h>
 
 static const vg_cmd_t commands[] = {
+        {"demo",     vg_cmd_demo,     "run the whole pipeline on a built-in "
+                                      "Kafka mock (no Kafka needed)"},
         {"process",  vg_cmd_process,  "compute alerts and indicator counts "
                                       "(Kafka or file mode)"},
         {"aggregate", vg_cmd_aggregate, "sum indicator parts into values, "

@@ -61,11 +61,15 @@ topic() { echo "it.produce.$1.$2.$suffix"; }   # SET ROLE
 create_topics() {   # SET
   local r
   created=1
-  for r in "${roles[@]}"; do
-    "$VIGIL_SRC/ops/kafka-local" topics-tool --bootstrap-server "$B" --create \
-      --topic "$(topic "$1" "$r")" --partitions 3 >/dev/null ||
-      fail "cannot create topic $(topic "$1" "$r")"
-  done
+  # vigil topics create makes all eight in one request (the tool would
+  # start a JVM per topic).
+  # shellcheck disable=SC2046
+  "$VIGIL" topics create -p 3 -b "$B" $(topic_opts "$1") \
+    -X "topic.alerts=$(topic "$1" alerts)" \
+    -X "topic.indicator_parts=$(topic "$1" parts)" \
+    -X "topic.indicators=$(topic "$1" ind)" \
+    -X "topic.dlq=$(topic "$1" dlq)" >/dev/null ||
+    fail "cannot create the topics of set $1"
 }
 
 topic_opts() {   # SET -> -X options naming its topics
