@@ -18,6 +18,9 @@ static const vg_cmd_t commands[] = {
         {"indicators", vg_cmd_indicators, "show indicator values (table, JSON, "
                                       "CSV)"},
         {"topics",   vg_cmd_topics,   "create or check Vigil's topics"},
+        {"lag",      vg_cmd_lag,      "show consumer group lag per partition"},
+        {"config",   vg_cmd_config,   "show the effective configuration or "
+                                      "its reference"},
         {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
                                       "show schemas"},
         {"produce",  vg_cmd_produce,  "publish JSON Lines care events to Kafka"},

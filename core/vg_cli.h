@@ -28,7 +28,9 @@ int vg_cmd_process(int argc, char **argv);
 int vg_cmd_alerts(int argc, char **argv);
 int vg_cmd_aggregate(int argc, char **argv);
 int vg_cmd_topics(int argc, char **argv);
+int vg_cmd_lag(int argc, char **argv);
 int vg_cmd_demo(int argc, char **argv);
+int vg_cmd_config(int argc, char **argv);
 int vg_cmd_indicators(int argc, char **argv);
 
 /* Handles the options every Kafka command shares; returns 1 if c was one of
