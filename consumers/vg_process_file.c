@@ -8,10 +8,12 @@
 #include "vg_kafka.h"
 #include "vg_partition.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include <avro.h>
 
 void vg_process_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc) {
         vg_rules_conf_default(rc);
@@ -134,6 +136,125 @@ static void value_line(const char *key, json_t *v, FILE *out) {
         vg_free(k);
 }
 
+/* Where events come from: JSON Lines, or an Avro object container file
+ * whose records are Vigil event records (or a union of them). */
+typedef struct src_s {
+        FILE              *sr_in;
+        const char        *sr_name;
+        char              *sr_line;
+        size_t             sr_cap;
+        long               sr_no;      /* line or record number */
+        avro_file_reader_t sr_avro;    /* NULL: JSON Lines */
+        avro_value_iface_t *sr_iface;
+        avro_value_t       sr_value;
+        vg_codec_t        *sr_codec;
+} src_t;
+
+static int src_open(src_t *sr, FILE *in, const char *name, vg_codec_t *codec,
+                    char *errstr, size_t errstr_size) {
+        char magic[4];
+        memset(sr, 0, sizeof(*sr));
+        sr->sr_in = in;
+        sr->sr_name = name;
+        sr->sr_codec = codec;
+        if (fread(magic, 1, 4, in) == 4 && !memcmp(magic, "Obj\x01", 4)) {
+                avro_schema_t ws;
+                if (fseek(in, 0, SEEK_SET) ||
+                    avro_file_reader_fp(in, name, 0, &sr->sr_avro)) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_IO,
+                                  "%s: not a readable Avro container file%s%s",
+                                  name, errno ? ": " : "",
+                                  avro_strerror());
+                        return -1;
+                }
+                ws = avro_file_reader_get_writer_schema(sr->sr_avro);
+                sr->sr_iface = avro_generic_class_from_schema(ws);
+                avro_schema_decref(ws);
+                if (!sr->sr_iface ||
+                    avro_generic_value_new(sr->sr_iface, &sr->sr_value)) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s",
+                                  name, avro_strerror());
+                        return -1;
+                }
+                return 0;
+        }
+        if (fseek(in, 0, SEEK_SET)) {
+                /* A pipe: the 4 bytes are gone; JSON Lines needs them. */
+                sr->sr_line = vg_strndup(magic, 4);
+                sr->sr_cap = 0; /* marks "prefix pending" */
+        }
+        return 0;
+}
+
+static void src_close(src_t *sr) {
+        if (sr->sr_avro) {
+                avro_value_decref(&sr->sr_value);
+                avro_value_iface_decref(sr->sr_iface);
+                avro_file_reader_close(sr->sr_avro);
+        }
+        free(sr->sr_line);
+}
+
+/* 1: *ev filled; 0: end; -1: bad record (errstr; skip it); -2: fatal. */
+static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
+                    size_t errstr_size) {
+        ssize_t n;
+        if (sr->sr_avro) {
+                vg_rectype_t t;
+                int r;
+                avro_value_reset(&sr->sr_value);
+                r = avro_file_reader_read_value(sr->sr_avro, &sr->sr_value);
+                if (r == EOF)
+                        return 0;
+                sr->sr_no++;
+                if (r) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
+                                  "record %ld: %s", sr->sr_no,
+                                  avro_strerror());
+                        return -2;
+                }
+                if (vg_codec_from_value(sr->sr_codec, &sr->sr_value, &t, ev,
+                                        errstr, errstr_size))
+                        return -1;
+                if (!VG_REC_IS_EVENT(t)) {
+                        vg_record_clear(t, ev);
+                        vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
+                                  "not a care event");
+                        return -1;
+                }
+                return 1;
+        }
+        for (;;) {
+                if (sr->sr_line && sr->sr_cap == 0) { /* pending prefix */
+                        char *rest = NULL;
+                        size_t rcap = 0;
+                        ssize_t m = getline(&rest, &rcap, sr->sr_in);
+                        vg_buf_t b;
+                        vg_buf_init(&b);
+                        vg_buf_puts(&b, sr->sr_line);
+                        if (m > 0)
+                                vg_buf_append(&b, rest, (size_t)m);
+                        free(rest);
+                        free(sr->sr_line);
+                        sr->sr_line = b.vb_data;
+                        sr->sr_cap = b.vb_size;
+                        n = (ssize_t)b.vb_len;
+                } else if ((n = getline(&sr->sr_line, &sr->sr_cap,
+                                        sr->sr_in)) == -1)
+                        return ferror(sr->sr_in) ? -2 : 0;
+                sr->sr_no++;
+                while (n > 0 && (sr->sr_line[n - 1] == '\n' ||
+                                 sr->sr_line[n - 1] == '\r'))
+                        sr->sr_line[--n] = '\0';
+                if (n == 0)
+                        continue;
+                return vg_event_from_jsonl(sr->sr_line, (size_t)n, ev, errstr,
+                                           errstr_size)
+                               ? -1
+                               : 1;
+        }
+}
+
 int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                     int partitions, FILE *alerts_out, FILE *ind_out,
                     long *invalidp) {
@@ -142,10 +263,9 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         vg_codec_t *codec;
         vg_part_t **parts;
         int *batch;
-        char errstr[512], *line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        long lineno = 0, invalid = 0, events = 0;
+        char errstr[512];
+        src_t sr;
+        long invalid = 0, events = 0;
         int max_events = (int)vg_conf_int(conf, "batch.max_events"), rc_ = 0;
         int64_t now = vg_now_ms();
         drain_t d;
@@ -159,6 +279,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 vg_error("process", "%s", errstr);
                 return 1;
         }
+        memset(&sr, 0, sizeof(sr));
         parts = vg_calloc((size_t)partitions, sizeof(*parts));
         batch = vg_calloc((size_t)partitions, sizeof(*batch));
         for (int p = 0; p < partitions; p++)
@@ -170,21 +291,29 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         goto done;
                 }
 
-        while ((n = getline(&line, &cap, in)) != -1) {
+        if (src_open(&sr, in, name, codec, errstr, sizeof(errstr))) {
+                vg_error("process", "%s", errstr);
+                rc_ = 1;
+                goto done;
+        }
+        for (;;) {
                 vg_event_t ev;
                 vg_part_t *part;
-                int p;
+                int p, r = src_next(&sr, &ev, errstr, sizeof(errstr));
 
-                lineno++;
-                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-                        line[--n] = '\0';
-                if (n == 0)
-                        continue;
-                if (vg_event_from_jsonl(line, (size_t)n, &ev, errstr,
-                                        sizeof(errstr)) ||
+                if (r == 0)
+                        break;
+                if (r == -2) {
+                        vg_error("process", "%s: %s", name, errstr);
+                        rc_ = 1;
+                        goto done;
+                }
+                if (r == -1 ||
                     vg_event_validate(&ev, now, errstr, sizeof(errstr))) {
-                        fprintf(stderr, "%s:%ld: %s\n", name, lineno, errstr);
-                        vg_record_clear(ev.ev_type, &ev);
+                        fprintf(stderr, "%s:%ld: %s\n", name, sr.sr_no,
+                                errstr);
+                        if (r == 1)
+                                vg_record_clear(ev.ev_type, &ev);
                         invalid++;
                         continue;
                 }
@@ -196,7 +325,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                     vg_part_event(part, &ev, errstr, sizeof(errstr)) ||
                     (++batch[p] >= max_events &&
                      vg_part_commit(part, errstr, sizeof(errstr)))) {
-                        vg_error("process", "%s:%ld: %s", name, lineno,
+                        vg_error("process", "%s:%ld: %s", name, sr.sr_no,
                                  errstr);
                         vg_record_clear(ev.ev_type, &ev);
                         rc_ = 1;
@@ -206,11 +335,6 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         batch[p] = 0;
                 vg_record_clear(ev.ev_type, &ev);
                 events++;
-        }
-        if (ferror(in)) {
-                vg_error("process", "%s: read error", name);
-                rc_ = 1;
-                goto done;
         }
 
         d.codec = codec;
@@ -241,8 +365,8 @@ done:
                 vg_part_close(parts[p]);
         vg_free(parts);
         vg_free(batch);
+        src_close(&sr);
         vg_codec_destroy(codec);
-        free(line);
         if (invalidp)
                 *invalidp = invalid;
         return rc_;

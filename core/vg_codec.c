@@ -744,12 +744,41 @@ static vg_err_t default_field(const vg_field_t *f, json_t *def, void *rec,
                          "%s: unusable default in reader schema", f->vf_name);
 }
 
+/* Fills rec (a struct of type) from a record value of any writer version,
+ * by field name, with the current reader's defaults for missing fields. */
+static vg_err_t from_value(vg_codec_t *codec, vg_rectype_t type,
+                           avro_value_t *v, void *rec, char *errstr,
+                           size_t errstr_size) {
+        vg_codec_schema_t *r = &codec->vc_schemas[codec->vc_current[type]];
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        vg_err_t err = VG_OK;
+
+        if (VG_REC_IS_EVENT(type))
+                ((vg_event_t *)rec)->ev_type = type;
+        for (int i = 0; i < rt->rt_nfields && !err; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                avro_value_t fv;
+                if (!avro_value_get_by_name(v, f->vf_name, &fv, NULL))
+                        err = resolve_field(f, &fv, rec, errstr, errstr_size);
+                else {
+                        json_t *rf = reader_field_json(r, f->vf_name);
+                        err = default_field(f,
+                                            rf ? json_object_get(rf, "default")
+                                               : NULL,
+                                            rec, errstr, errstr_size);
+                }
+        }
+        if (err)
+                vg_record_clear(type, rec);
+        return err;
+}
+
 vg_err_t vg_codec_decode(vg_codec_t *codec, const void *data, size_t len,
                          int expect, vg_rectype_t *typep, void *rec,
                          vg_decode_reason_t *reasonp, char *errstr,
                          size_t errstr_size) {
         const unsigned char *p = data;
-        vg_codec_schema_t *w = NULL, *r;
+        vg_codec_schema_t *w = NULL;
         const vg_rectype_desc_t *rt;
         avro_reader_t reader;
         uint64_t fp = 0;
@@ -816,29 +845,40 @@ vg_err_t vg_codec_decode(vg_codec_t *codec, const void *data, size_t len,
         }
         avro_reader_free(reader);
 
-        r = &codec->vc_schemas[codec->vc_current[w->vcs_type]];
-        if (VG_REC_IS_EVENT(w->vcs_type))
-                ((vg_event_t *)rec)->ev_type = w->vcs_type;
-        for (int i = 0; i < rt->rt_nfields; i++) {
-                const vg_field_t *f = &rt->rt_fields[i];
-                avro_value_t fv;
-                if (!avro_value_get_by_name(&w->vcs_value, f->vf_name, &fv,
-                                            NULL))
-                        err = resolve_field(f, &fv, rec, errstr, errstr_size);
-                else {
-                        json_t *rf = reader_field_json(r, f->vf_name);
-                        err = default_field(f,
-                                            rf ? json_object_get(rf, "default")
-                                               : NULL,
-                                            rec, errstr, errstr_size);
-                }
-                if (err) {
-                        if (reasonp)
-                                *reasonp = VG_DECODE_RESOLUTION;
-                        vg_record_clear(w->vcs_type, rec);
-                        return VG_ERR_DECODE;
-                }
+        err = from_value(codec, w->vcs_type, &w->vcs_value, rec, errstr,
+                         errstr_size);
+        if (err) {
+                if (reasonp)
+                        *reasonp = VG_DECODE_RESOLUTION;
+                return VG_ERR_DECODE;
         }
         *typep = w->vcs_type;
+        return VG_OK;
+}
+
+vg_err_t vg_codec_from_value(vg_codec_t *codec, avro_value_t *value,
+                             vg_rectype_t *typep, void *rec, char *errstr,
+                             size_t errstr_size) {
+        avro_value_t v = *value;
+        const vg_rectype_desc_t *rt;
+        const char *name;
+
+        memset(rec, 0, sizeof(vg_anyrec_t));
+        if (avro_value_get_type(&v) == AVRO_UNION &&
+            avro_value_get_current_branch(value, &v))
+                return vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
+                                 "union without a branch");
+        if (avro_value_get_type(&v) != AVRO_RECORD)
+                return vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
+                                 "not a record");
+        name = avro_schema_name(avro_value_get_schema(&v));
+        rt = name ? vg_rectype_by_name(name) : NULL;
+        if (!rt || strcmp(rt->rt_name, name))
+                return vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
+                                 "record %s is not a Vigil record type",
+                                 name ? name : "?");
+        if (from_value(codec, rt->rt_type, &v, rec, errstr, errstr_size))
+                return VG_ERR_DECODE;
+        *typep = rt->rt_type;
         return VG_OK;
 }

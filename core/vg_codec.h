@@ -79,4 +79,12 @@ vg_err_t vg_codec_decode(vg_codec_t *codec, const void *data, size_t len,
                          vg_decode_reason_t *reasonp, char *errstr,
                          size_t errstr_size);
 
+/* Converts a record value read by Avro C (e.g. from a container file with
+ * avro_file_reader) into rec, resolving by field name to the current reader
+ * of the record's name, with defaults; a union value uses its branch. */
+#include <avro.h>
+vg_err_t vg_codec_from_value(vg_codec_t *codec, avro_value_t *value,
+                             vg_rectype_t *typep, void *rec, char *errstr,
+                             size_t errstr_size);
+
 #endif /* VG_CODEC_H */
