@@ -14,6 +14,7 @@
 #include "vg_agg.h"
 #include "vg_cli.h"
 #include "vg_kafka.h"
+#include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_process.h"
 #include "vg_time.h"
@@ -161,6 +162,44 @@ static void commit_kafka(rd_kafka_t *rk, vg_agg_t *agg, const char *topic,
         rd_kafka_topic_partition_list_destroy(l);
 }
 
+typedef struct ametrics_s {
+        vg_metrics_t *am_reg;
+        vg_metric_t  *am_parts, *am_values, *am_outbox, *am_commit, *am_ready;
+        volatile int  am_is_ready;
+} ametrics_t;
+
+static bool agg_ready_cb(void *opaque, char *reason, size_t size) {
+        ametrics_t *am = opaque;
+        if (am->am_is_ready)
+                return true;
+        snprintf(reason, size, "outbox backlog above health.max_outbox");
+        return false;
+}
+
+static void ametrics_init(ametrics_t *am) {
+        static const double com_b[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                       0.025, 0.05, 0.1, 0.25, 1};
+        am->am_reg = vg_metrics_new();
+        am->am_parts = vg_metrics_counter(am->am_reg,
+                                          "vigil_parts_consumed_total",
+                                          "IndicatorPart records consumed.",
+                                          0, NULL);
+        am->am_values = vg_metrics_counter(
+                am->am_reg, "vigil_indicator_values_published_total",
+                "IndicatorValue records queued for publishing.", 0, NULL);
+        am->am_outbox = vg_metrics_gauge(am->am_reg, "vigil_outbox_depth",
+                                         "Records waiting in the outbox.", 0,
+                                         NULL);
+        am->am_commit = vg_metrics_histogram(
+                am->am_reg, "vigil_sqlite_commit_seconds",
+                "Duration of a batch's SQLite commit.", 0, NULL,
+                VG_ARRAY_SIZE(com_b), com_b);
+        am->am_ready = vg_metrics_gauge(am->am_reg, "vigil_ready",
+                                        "1 when /readyz answers ready.", 0,
+                                        NULL);
+        am->am_is_ready = 0;
+}
+
 int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         const char *topic = vg_conf_str(conf, "topic.indicator_parts");
         const char *dir = vg_conf_str(conf, "state.dir");
@@ -174,12 +213,26 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         vg_pub_t *pub = NULL;
         char errstr[512], path[4096];
         int nparts, rc = 1, batch = 0;
+        ametrics_t am;
+        vg_http_t *http = NULL;
+        int64_t last_health = 0;
         int64_t batch_start = 0, last_msg = vg_now_ms(), consumed = 0;
 
+        ametrics_init(&am);
         if (mkdir(dir, 0700) && errno != EEXIST) {
                 vg_error("aggregate", "state.dir %s: %s", dir, strerror(errno));
+                vg_metrics_destroy(am.am_reg);
                 return 1;
         }
+        if (vg_conf_str(conf, "http.listen") &&
+            !(http = vg_http_start(am.am_reg, vg_conf_str(conf, "http.listen"),
+                                   agg_ready_cb, &am, errstr,
+                                   sizeof(errstr))))
+                goto err;
+        if (http)
+                vg_info("aggregate", "serving /metrics, /healthz, /readyz on "
+                        "%s (port %d)", vg_conf_str(conf, "http.listen"),
+                        vg_http_port(http));
         umask(077);
         snprintf(path, sizeof(path), "%s/aggregate.db", dir);
         if (!(codec = vg_codec_new(errstr, sizeof(errstr))) ||
@@ -252,6 +305,7 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
                         else {
                                 vg_err_t e = vg_agg_part(agg, &rec.ip, errstr,
                                                          sizeof(errstr));
+                                vg_metric_inc(am.am_parts, NULL, 1);
                                 vg_record_clear(t, &rec);
                                 if (e) {
                                         rd_kafka_message_destroy(m);
@@ -273,13 +327,29 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
                         rd_kafka_message_destroy(m);
                 if (batch && (batch >= max_events ||
                               now - batch_start >= max_ms || !m)) {
+                        int64_t c0 = vg_now_us(), d0 = vg_outbox_depth(
+                                                         vg_agg_outbox(agg));
                         if (vg_agg_commit(agg, errstr, sizeof(errstr)))
                                 goto err;
+                        vg_metric_observe(am.am_commit, NULL,
+                                          (double)(vg_now_us() - c0) / 1e6);
+                        vg_metric_inc(am.am_values, NULL,
+                                      (double)(vg_outbox_depth(
+                                                       vg_agg_outbox(agg)) -
+                                               d0));
                         batch = 0;
                         commit_kafka(rk, agg, topic, nparts);
                 }
                 if (vg_pub_drain(pub, errstr, sizeof(errstr)))
                         goto err;
+                if (now - last_health >= 1000) {
+                        int64_t depth = vg_outbox_depth(vg_agg_outbox(agg));
+                        am.am_is_ready =
+                                depth <= vg_conf_int(conf, "health.max_outbox");
+                        vg_metric_set(am.am_outbox, NULL, (double)depth);
+                        vg_metric_set(am.am_ready, NULL, am.am_is_ready);
+                        last_health = now;
+                }
                 if (exit_idle > 0 && !batch &&
                     now - last_msg >= exit_idle * 1000LL &&
                     vg_pub_inflight(pub) == 0 &&
@@ -310,6 +380,8 @@ out:
         vg_pub_destroy(pub, 5000);
         vg_agg_close(agg);
         vg_codec_destroy(codec);
+        vg_http_stop(http);
+        vg_metrics_destroy(am.am_reg);
         return rc;
 }
 

@@ -17,11 +17,13 @@
 #include "vg_codec.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
+#include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_partition.h"
 #include "vg_process.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -123,6 +125,16 @@ typedef struct proc_s {
         int               pr_fatal;
         int64_t           pr_events;
         int64_t           pr_assigned_at;  /* last assignment, ms; 0: none */
+        /* Metrics (vg_metrics.h) and health */
+        vg_metrics_t     *pr_reg;
+        vg_metric_t      *pm_consumed, *pm_processed, *pm_dup, *pm_dlq,
+                         *pm_alerts, *pm_outbox, *pm_lag, *pm_latency,
+                         *pm_commit, *pm_rebalances, *pm_assigned, *pm_ready;
+        vg_part_stats_t   pr_last[MAX_PARTITIONS]; /* stats already counted */
+        int64_t           pr_total_lag;   /* from librdkafka statistics */
+        int               pr_nassigned;   /* topic-partitions assigned */
+        atomic_int        pr_health;      /* HEALTH_* for /readyz */
+        vg_http_t        *pr_http;
 } proc_t;
 
 static int input_type(const proc_t *pr, const char *topic) {
@@ -130,6 +142,157 @@ static int input_type(const proc_t *pr, const char *topic) {
                 if (!strcmp(pr->pr_inputs[t], topic))
                         return t;
         return -1;
+}
+
+enum { HEALTH_UNASSIGNED, HEALTH_LAGGING, HEALTH_BACKLOG, HEALTH_READY };
+
+static bool ready_cb(void *opaque, char *reason, size_t size) {
+        proc_t *pr = opaque;
+        switch (atomic_load(&pr->pr_health)) {
+        case HEALTH_READY:
+                return true;
+        case HEALTH_LAGGING:
+                snprintf(reason, size, "consumer lag above health.max_lag");
+                return false;
+        case HEALTH_BACKLOG:
+                snprintf(reason, size,
+                         "outbox backlog above health.max_outbox");
+                return false;
+        default:
+                snprintf(reason, size, "no partitions assigned");
+                return false;
+        }
+}
+
+static void metrics_init(proc_t *pr) {
+        static const char *l_topic[] = {"topic"}, *l_reason[] = {"reason"},
+                          *l_alert[] = {"rule", "status"},
+                          *l_tp[] = {"topic", "partition"};
+        static const double lat_b[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60,
+                                       300, 3600};
+        static const double com_b[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                       0.025, 0.05, 0.1, 0.25, 1};
+        vg_metrics_t *r = pr->pr_reg = vg_metrics_new();
+        pr->pm_consumed = vg_metrics_counter(r, "vigil_events_consumed_total",
+                                             "Records consumed, by topic.", 1,
+                                             l_topic);
+        pr->pm_processed = vg_metrics_counter(
+                r, "vigil_events_processed_total",
+                "Valid events applied to patient state (incl. duplicates).", 0,
+                NULL);
+        pr->pm_dup = vg_metrics_counter(r, "vigil_events_duplicate_total",
+                                        "Events with an event_id already seen.",
+                                        0, NULL);
+        pr->pm_dlq = vg_metrics_counter(r, "vigil_events_dlq_total",
+                                        "Records sent to the DLQ, by reason.",
+                                        1, l_reason);
+        pr->pm_alerts = vg_metrics_counter(r, "vigil_alerts_emitted_total",
+                                           "Alerts queued for publishing.", 2,
+                                           l_alert);
+        pr->pm_outbox = vg_metrics_gauge(r, "vigil_outbox_depth",
+                                         "Records waiting in the outboxes.", 0,
+                                         NULL);
+        pr->pm_lag = vg_metrics_gauge(r, "vigil_consumer_lag",
+                                      "Consumer lag per input partition "
+                                      "(librdkafka statistics).",
+                                      2, l_tp);
+        pr->pm_latency = vg_metrics_histogram(
+                r, "vigil_processing_latency_seconds",
+                "From a record's Kafka timestamp to its processing.", 0, NULL,
+                VG_ARRAY_SIZE(lat_b), lat_b);
+        pr->pm_commit = vg_metrics_histogram(r, "vigil_sqlite_commit_seconds",
+                                             "Duration of a batch's SQLite "
+                                             "COMMIT.",
+                                             0, NULL, VG_ARRAY_SIZE(com_b),
+                                             com_b);
+        pr->pm_rebalances = vg_metrics_counter(r, "vigil_rebalances_total",
+                                               "Partition assignments and "
+                                               "revocations.",
+                                               0, NULL);
+        pr->pm_assigned = vg_metrics_gauge(r, "vigil_assigned_partitions",
+                                           "Input topic-partitions assigned.",
+                                           0, NULL);
+        pr->pm_ready = vg_metrics_gauge(r, "vigil_ready",
+                                        "1 when /readyz answers ready.", 0,
+                                        NULL);
+}
+
+/* Counts what a partition did since the last call (after each commit). */
+static void metrics_part(proc_t *pr, int p) {
+        const vg_part_stats_t *s = vg_part_stats(pr->pr_parts[p].ps_part);
+        vg_part_stats_t *l = &pr->pr_last[p];
+        vg_metric_inc(pr->pm_processed, NULL,
+                      (double)(s->ps_events - l->ps_events));
+        vg_metric_inc(pr->pm_dup, NULL,
+                      (double)(s->ps_duplicates - l->ps_duplicates));
+        for (int r = 0; r < 4; r++)
+                for (int st = 0; st < 2; st++) {
+                        const char *v[2] = {vg_enum_str(&vg_enum_rule, r),
+                                            vg_enum_str(&vg_enum_status, st)};
+                        int64_t d = s->ps_alerts[r][st] - l->ps_alerts[r][st];
+                        if (d)
+                                vg_metric_inc(pr->pm_alerts, v, (double)d);
+                }
+        if (s->ps_commits != l->ps_commits)
+                vg_metric_observe(pr->pm_commit, NULL,
+                                  (double)s->ps_commit_us / 1e6);
+        *l = *s;
+}
+
+/* librdkafka statistics (statistics.interval.ms): consumer lag. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+        proc_t *pr = opaque;
+        json_t *root = json_loadb(json, len, 0, NULL), *topics, *t;
+        const char *tname;
+        int64_t total = 0;
+        (void)rk;
+        if (!root)
+                return 0;
+        topics = json_object_get(root, "topics");
+        json_object_foreach(topics, tname, t) {
+                json_t *parts = json_object_get(t, "partitions"), *pt;
+                const char *pname;
+                if (input_type(pr, tname) < 0)
+                        continue;
+                json_object_foreach(parts, pname, pt) {
+                        json_int_t lag = json_integer_value(
+                                json_object_get(pt, "consumer_lag"));
+                        const char *fs = json_string_value(
+                                json_object_get(pt, "fetch_state"));
+                        const char *v[2] = {tname, pname};
+                        if (!strcmp(pname, "-1"))
+                                continue;
+                        if (!fs || strcmp(fs, "active") || lag < 0) {
+                                vg_metric_remove(pr->pm_lag, v);
+                                continue;
+                        }
+                        vg_metric_set(pr->pm_lag, v, (double)lag);
+                        total += lag;
+                }
+        }
+        pr->pr_total_lag = total;
+        json_decref(root);
+        return 0;
+}
+
+static void health_update(proc_t *pr) {
+        int64_t depth = 0;
+        int h;
+        for (int p = 0; p < pr->pr_npartitions; p++)
+                if (pr->pr_parts[p].ps_part)
+                        depth += vg_part_outbox_depth(pr->pr_parts[p].ps_part);
+        vg_metric_set(pr->pm_outbox, NULL, (double)depth);
+        vg_metric_set(pr->pm_assigned, NULL, pr->pr_nassigned);
+        if (!pr->pr_assigned_at)
+                h = HEALTH_UNASSIGNED;
+        else if (pr->pr_total_lag > vg_conf_int(pr->pr_conf, "health.max_lag"))
+                h = HEALTH_LAGGING;
+        else if (depth > vg_conf_int(pr->pr_conf, "health.max_outbox"))
+                h = HEALTH_BACKLOG;
+        else
+                h = HEALTH_READY;
+        atomic_store(&pr->pr_health, h);
+        vg_metric_set(pr->pm_ready, NULL, h == HEALTH_READY);
 }
 
 static void fatal(proc_t *pr, const char *msg) {
@@ -155,6 +318,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                 return NULL;
         }
         ps->ps_batch = 0;
+        memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
                    ps->ps_part);
         vg_info("process", "partition %d: state %s, stream time %lld, "
@@ -191,6 +355,7 @@ static void batch_commit(proc_t *pr, int p) {
                 return;
         }
         ps->ps_batch = 0;
+        metrics_part(pr, p);
         commit_kafka_offsets(pr, p);
 }
 
@@ -259,11 +424,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
                 vg_info("process", "assigned %d topic-partitions", l->cnt);
                 pr->pr_assigned_at = vg_now_ms();
+                pr->pr_nassigned = l->cnt;
+                vg_metric_inc(pr->pm_rebalances, NULL, 1);
                 rd_kafka_assign(rk, l);
         } else {
                 vg_info("process", "revoked %d topic-partitions", l->cnt);
                 close_partitions(pr, l);
                 pr->pr_assigned_at = 0;
+                pr->pr_nassigned = 0;
+                vg_metric_inc(pr->pm_rebalances, NULL, 1);
                 rd_kafka_assign(rk, NULL);
         }
 }
@@ -317,6 +486,14 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
             !pr->pr_parts[p].ps_part)
                 return;
         ps = &pr->pr_parts[p];
+        {
+                const char *v[1] = {topic};
+                int64_t ts = rd_kafka_message_timestamp(m, NULL);
+                vg_metric_inc(pr->pm_consumed, v, 1);
+                if (ts > 0)
+                        vg_metric_observe(pr->pm_latency, NULL,
+                                          (double)(vg_now_ms() - ts) / 1000.0);
+        }
         if (!vg_part_in_batch(ps->ps_part)) {
                 if (vg_part_begin(ps->ps_part, vg_now_ms(), errstr,
                                   sizeof(errstr))) {
@@ -331,6 +508,8 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                 vg_warn("process", "%s [%d] offset %lld: %s: %s -> DLQ", topic,
                         p, (long long)m->offset, vg_decode_reason_str(reason),
                         errstr);
+                const char *v[1] = {vg_decode_reason_str(reason)};
+                vg_metric_inc(pr->pm_dlq, v, 1);
                 err = vg_part_dlq(ps->ps_part, m->key, m->key_len, m->payload,
                                   m->len, vg_decode_reason_str(reason), errstr,
                                   topic, p, m->offset, errstr, sizeof(errstr));
@@ -338,6 +517,8 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                                      sizeof(errstr))) {
                 char detail[512];
                 snprintf(detail, sizeof(detail), "%s", errstr);
+                const char *v[1] = {"invalid"};
+                vg_metric_inc(pr->pm_dlq, v, 1);
                 vg_warn("process", "%s [%d] offset %lld: invalid: %s -> DLQ",
                         topic, p, (long long)m->offset, detail);
                 err = vg_part_dlq(ps->ps_part, m->key, m->key_len, m->payload,
@@ -366,6 +547,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         rd_kafka_topic_partition_list_t *sub;
         char errstr[512];
         int64_t last_msg = vg_now_ms(), last_report = vg_now_ms();
+        int64_t last_health = 0;
         int rc = 1;
 
         pr->pr_conf = conf;
@@ -381,6 +563,18 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pr->pr_max_events = (int)vg_conf_int(conf, "batch.max_events");
         pr->pr_max_ms = vg_conf_int(conf, "batch.max_ms");
 
+        metrics_init(pr);
+        atomic_init(&pr->pr_health, HEALTH_UNASSIGNED);
+        if (vg_conf_str(conf, "http.listen") &&
+            !(pr->pr_http = vg_http_start(pr->pr_reg,
+                                          vg_conf_str(conf, "http.listen"),
+                                          ready_cb, pr, errstr,
+                                          sizeof(errstr))))
+                goto err;
+        if (pr->pr_http)
+                vg_info("process", "serving /metrics, /healthz, /readyz on "
+                        "%s (port %d)", vg_conf_str(conf, "http.listen"),
+                        vg_http_port(pr->pr_http));
         if (mkdir(pr->pr_state_dir, 0700) && errno != EEXIST) {
                 vg_error("process", "state.dir %s: %s", pr->pr_state_dir,
                          strerror(errno));
@@ -406,6 +600,17 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 goto err;
         rd_kafka_conf_set_opaque(cconf, pr);
         rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
+        rd_kafka_conf_set_stats_cb(cconf, stats_cb);
+        {
+                char v[32];
+                size_t vs = sizeof(v);
+                if (rd_kafka_conf_get(cconf, "statistics.interval.ms", v,
+                                      &vs) == RD_KAFKA_CONF_OK &&
+                    !strcmp(v, "0") &&
+                    vg_kafka_set(cconf, "statistics.interval.ms", "5000",
+                                 errstr, sizeof(errstr)))
+                        goto err;
+        }
         if (!(pr->pr_consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr,
                                              sizeof(errstr))))
                 goto err;
@@ -465,6 +670,10 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                                 batch_commit(pr, p);
                 }
                 drain(pr);
+                if (now - last_health >= 1000) {
+                        health_update(pr);
+                        last_health = now;
+                }
                 if (now - last_report >= 30000) {
                         vg_info("process", "%lld events processed",
                                 (long long)pr->pr_events);
@@ -508,6 +717,8 @@ out:
         if (pr->pr_consumer)
                 rd_kafka_destroy(pr->pr_consumer);
         vg_pub_destroy(pr->pr_pub, 5000);
+        vg_http_stop(pr->pr_http);
+        vg_metrics_destroy(pr->pr_reg);
         for (int p = 0; p < MAX_PARTITIONS; p++)
                 vg_part_close(pr->pr_parts[p].ps_part);
         vg_codec_destroy(pr->pr_codec);

@@ -61,6 +61,12 @@ const vg_confdef_t vg_confdefs[] = {
         {"http.listen", VG_C_STRING, NULL, 0, 0, 0,
          "Address of /metrics, /healthz and /readyz, e.g. 127.0.0.1:9464; "
          "unset: off."},
+        {"health.max_lag", VG_C_INT, "1000", 0, 1e12, 0,
+         "/readyz answers 503 while the consumer lag (all assigned "
+         "partitions) is above this."},
+        {"health.max_outbox", VG_C_INT, "10000", 0, 1e12, 0,
+         "/readyz answers 503 while more records than this wait in the "
+         "outboxes."},
         {"log.level", VG_C_STRING, "info", 0, 0, 0,
          "Log level: error, warn, info or debug."},
         {NULL, 0, NULL, 0, 0, 0, NULL},

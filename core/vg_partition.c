@@ -348,9 +348,7 @@ static vg_err_t queue_alert(vg_part_t *part, vg_alert_t *al, char *errstr,
         if ((err = vg_codec_encode(part->pa_codec, VG_REC_ALERT, al,
                                    &part->pa_buf, errstr, errstr_size)))
                 return err;
-        part->pa_stats.ps_alerts[al->al_rule & 3]++;
-        if (al->al_status == VG_STATUS_RETRACTED)
-                part->pa_stats.ps_retracted++;
+        part->pa_stats.ps_alerts[al->al_rule & 3][al->al_status & 1]++;
         return outbox_add(part, part->pa_topics.pt_alerts, al->al_alert_id,
                           strlen(al->al_alert_id), part->pa_buf.vb_data,
                           part->pa_buf.vb_len, NULL, errstr, errstr_size);
@@ -590,9 +588,13 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         if (!err)
                 err = set_meta(part, "schema_version", SCHEMA_VERSION, errstr,
                                errstr_size);
-        if (!err && sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=
-                            SQLITE_OK)
-                err = db_err(part, errstr, errstr_size, "COMMIT");
+        if (!err) {
+                int64_t t0 = vg_now_us();
+                if (sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=
+                    SQLITE_OK)
+                        err = db_err(part, errstr, errstr_size, "COMMIT");
+                part->pa_stats.ps_commit_us = vg_now_us() - t0;
+        }
         if (err) {
                 vg_part_rollback(part);
                 return err;

@@ -37,11 +37,11 @@ typedef struct vg_part_stats_s {
         int64_t ps_cancellations;/* of which cancellations */
         int64_t ps_conflicts;    /* conflicts seen (stays, deaths) */
         int64_t ps_dlq;          /* records sent to the DLQ */
-        int64_t ps_alerts[4];    /* alerts queued, by rule */
-        int64_t ps_retracted;    /* of which RETRACTED */
+        int64_t ps_alerts[4][2]; /* alerts queued, by rule and status */
         int64_t ps_timers;       /* timer re-derivations */
         int64_t ps_pruned;       /* events pruned by retention */
         int64_t ps_commits;      /* transactions committed */
+        int64_t ps_commit_us;    /* time of the last COMMIT, microseconds */
 } vg_part_stats_t;
 
 /* Opens path (":memory:" for none) for input partition number partition.

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 int vg_tz_parse(const char *name, vg_tz_t *tzp) {
         if (!strcmp(name, "Europe/Stockholm")) {
@@ -186,4 +187,10 @@ int64_t vg_now_ms(void) {
         struct timeval tv;
         gettimeofday(&tv, NULL);
         return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+int64_t vg_now_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

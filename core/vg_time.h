@@ -53,5 +53,7 @@ char *vg_period(vg_tz_t tz, int64_t ms, char *buf);
 
 /* Current wall-clock time, epoch milliseconds (the shell's clock). */
 int64_t vg_now_ms(void);
+/* Monotonic clock, microseconds, for durations. */
+int64_t vg_now_us(void);
 
 #endif /* VG_TIME_H */
