@@ -240,7 +240,7 @@ static vg_err_t queue_alert(vg_agg_t *agg, const vg_ivalue_t *iv,
         if (alen == 4) {
                 al.al_kommun = iv->iv_area;
                 al.al_region = vg_region_of(iv->iv_area, region);
-        } else if (alen == 2)
+        } else if (alen == 2 && strcmp(iv->iv_area, "SE"))
                 al.al_region = iv->iv_area;
         al.al_anchor = anchor;
         al.al_emitted_at = agg->ag_now;

@@ -55,6 +55,15 @@ echo "run 3 done"
 ls -l "$TMP"/state/*.db | awk '{print $1}' | sort -u | grep -qx -- '-rw-------' \
   || fail "state files are not mode 0600: $(ls -l "$TMP"/state)"
 
+# The aggregator sums the parts into values (killed once mid-way too).
+"$VIGIL" aggregate "${T[@]}" -X state.dir="$TMP/state" -X batch.max_events=40 \
+  2> "$TMP/agg1.log" &
+pid=$!
+sleep 1.5; kill -9 $pid; wait $pid 2>/dev/null || true
+"$VIGIL" aggregate "${T[@]}" -X state.dir="$TMP/state" --exit-idle 3 \
+  2> "$TMP/agg2.log" || fail "aggregate: $(tail -3 "$TMP/agg2.log")"
+echo "aggregate done"
+
 "$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
-  "$S.alerts" "$S.parts" "$TMP/file-alerts.jsonl" "$TMP/file-ind.jsonl"
+  "$S.alerts" "$S.parts" "$TMP/file-alerts.jsonl" "$TMP/file-ind.jsonl" "$S.ind"
 echo "PASS"

@@ -105,3 +105,18 @@ def indicator_totals(bootstrap, topic):
         tot[c] = (n, d)
     return {c: v for c, v in tot.items()
             if (v[1] is None and v[0] > 0) or (v[1] is not None and v[1] > 0)}
+
+
+def indicator_values(bootstrap, topic):
+    """(indicator, area, period) -> (num, den or None): the latest
+    IndicatorValue per key of the compacted indicators topic, rows with a
+    denominator (for counts: a count) above zero."""
+    latest = {}
+    for part, off, key, val in read_topic(bootstrap, topic):
+        name, rec = decode(val)
+        assert name == "IndicatorValue", name
+        k = (rec["indicator"], rec["area"], rec["period"])
+        assert key == "|".join(k), (key, k)
+        latest[k] = (rec["numerator"], rec["denominator"])
+    return {c: v for c, v in latest.items()
+            if (v[1] is None and v[0] > 0) or (v[1] is not None and v[1] > 0)}

@@ -1,0 +1,143 @@
+/*
+ * test_agg.c - the aggregator: latest part per (cell, partition) wins, sums
+ * across partitions, and INDICATOR_BELOW_TARGET crossing up and down raises
+ * and retracts exactly one alert (SPEC §5.4).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "vg_agg.h"
+
+typedef struct seen_s {
+        vg_codec_t *codec;
+        int         values, active, retracted;
+        int64_t     last_num, last_den;
+        char        last_anchor[128];
+        char        last_id[64];
+} seen_t;
+
+static void scan_cb(const vg_outrec_t *r, void *opaque) {
+        seen_t *s = opaque;
+        vg_anyrec_t rec;
+        vg_rectype_t t;
+        char e[256];
+        assert_int_equal(vg_codec_decode(s->codec, r->or_value, r->or_value_len,
+                                         -1, &t, &rec, NULL, e, sizeof(e)),
+                         VG_OK);
+        if (t == VG_REC_IVALUE) {
+                s->values++;
+                s->last_num = rec.iv.iv_numerator;
+                s->last_den = rec.iv.iv_denominator.v;
+        } else {
+                assert_int_equal(t, VG_REC_ALERT);
+                assert_int_equal(rec.al.al_rule,
+                                 VG_RULE_INDICATOR_BELOW_TARGET);
+                if (rec.al.al_status == VG_STATUS_ACTIVE)
+                        s->active++;
+                else
+                        s->retracted++;
+                snprintf(s->last_anchor, sizeof(s->last_anchor), "%s",
+                         rec.al.al_anchor);
+                snprintf(s->last_id, sizeof(s->last_id), "%s",
+                         rec.al.al_alert_id);
+                assert_string_equal(rec.al.al_kommun, "0484");
+                assert_string_equal(rec.al.al_region, "04");
+        }
+        vg_record_clear(t, &rec);
+}
+
+/* Applies one part in its own batch and returns what was queued. */
+static seen_t step(vg_agg_t *agg, vg_codec_t *codec, int partition,
+                   int64_t num, int64_t den) {
+        vg_ipart_t ip = {0};
+        char e[256];
+        seen_t s;
+        int64_t seqs[64];
+        int n = 0;
+        memset(&s, 0, sizeof(s));
+        s.codec = codec;
+        ip.ip_indicator = "readmission_30d";
+        ip.ip_area = "0484";
+        ip.ip_period = "2026-03";
+        ip.ip_partition = partition;
+        ip.ip_numerator = num;
+        ip.ip_denominator = (vg_optl_t){true, den};
+        assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
+        assert_int_equal(vg_agg_part(agg, &ip, e, sizeof(e)), VG_OK);
+        assert_int_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
+        vg_outbox_scan(vg_agg_outbox(agg), 0, 64, scan_cb, &s);
+        /* Delivered: empty the outbox for the next step. */
+        for (int64_t q = 1; q < 1000 && n < 64; q++)
+                seqs[n++] = q;
+        vg_outbox_delete(vg_agg_outbox(agg), seqs, n, false, e, sizeof(e));
+        return s;
+}
+
+static void test_crossing(void **state) {
+        char e[256];
+        vg_conf_t *conf = vg_conf_new();
+        vg_codec_t *codec = vg_codec_new(e, sizeof(e));
+        vg_agg_t *agg;
+        seen_t s;
+        (void)state;
+        /* target.readmission_30d defaults to <=0.10, min_denominator 20 */
+        agg = vg_agg_open(":memory:", conf, codec, e, sizeof(e));
+        assert_non_null(agg);
+
+        s = step(agg, codec, 0, 1, 10); /* 10 %, below min denominator */
+        assert_int_equal(s.values, 1);
+        assert_int_equal(s.active + s.retracted, 0);
+
+        s = step(agg, codec, 1, 3, 10); /* sum 4/20 = 20 %: crosses */
+        assert_int_equal(s.last_num, 4);
+        assert_int_equal(s.last_den, 20);
+        assert_int_equal(s.active, 1);
+        assert_int_equal(s.retracted, 0);
+        assert_string_equal(s.last_anchor, "readmission_30d|0484|2026-03");
+
+        s = step(agg, codec, 1, 3, 10); /* same part again: same value */
+        assert_int_equal(s.retracted, 0);
+
+        s = step(agg, codec, 1, 1, 30); /* latest part wins: 2/40 = 5 % */
+        assert_int_equal(s.last_num, 2);
+        assert_int_equal(s.last_den, 40);
+        assert_int_equal(s.active, 0);
+        assert_int_equal(s.retracted, 1);
+
+        s = step(agg, codec, 0, 1, 10); /* still fine: nothing */
+        assert_int_equal(s.active + s.retracted, 0);
+
+        vg_agg_close(agg);
+        vg_codec_destroy(codec);
+        vg_conf_destroy(conf);
+}
+
+static void test_targets_and_breach(void **state) {
+        vg_conf_t *conf = vg_conf_new();
+        char e[256];
+        vg_target_t t;
+        (void)state;
+        t = vg_agg_target(conf, "sip_within_deadline");
+        assert_true(t.tg_set && t.tg_higher_is_better);
+        assert_true(vg_agg_breach(&t, 17, 20, 20));   /* 85 % < 90 % */
+        assert_false(vg_agg_breach(&t, 18, 20, 20));  /* 90 %: met */
+        assert_false(vg_agg_breach(&t, 1, 19, 20));   /* too few cases */
+        t = vg_agg_target(conf, "death_place.HOME");
+        assert_false(t.tg_set);
+        vg_conf_set(conf, "target.readmission_30d", "off", e, sizeof(e));
+        t = vg_agg_target(conf, "readmission_30d");
+        assert_false(t.tg_set);
+        vg_conf_destroy(conf);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_crossing),
+                cmocka_unit_test(test_targets_and_breach),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
