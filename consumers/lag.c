@@ -6,9 +6,9 @@
  * Committed offsets come from the Admin API (ListConsumerGroupOffsets, one
  * OffsetFetch to the group coordinator), so the group is only read, never
  * joined: running `vigil lag` against a live group does not trigger a
- * rebalance. The client is a consumer handle without group.id (no group
- * membership at all); topic metadata is requested for all topics so that
- * asking about a missing topic never auto-creates it.
+ * rebalance (the client never subscribes nor assigns partitions; see
+ * vg_cmd_lag() on why it still has a group.id). Topic metadata is requested
+ * for all topics so that asking about a missing topic never auto-creates it.
  */
 #include "vg_cli.h"
 #include "vg_config.h"
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 
 /* This command's exit statuses (documented in --help). 2 means "lag above
@@ -115,8 +116,7 @@ static void help(void) {
                "  vigil lag -g vigil-aggregator           the aggregator "
                "(aggregate.group.id)\n"
                "  vigil lag -t care.admissions.v1 --json\n"
-               "  vigil lag --max-lag 10000 >/dev/null || echo 'vigil is "
-               "behind'\n");
+               "  vigil lag -m 10000 >/dev/null; [ $? = 2 ] && echo behind\n");
 }
 
 typedef struct ltopic_s {
@@ -144,8 +144,9 @@ static void lag_add(lag_t *lg, const char *name) {
         ltopic_t *lt;
         if (lag_find(lg, name))
                 return;
-        lg->lg_topics = vg_realloc(lg->lg_topics, sizeof(*lg->lg_topics) *
-                                                          (size_t)(lg->lg_cnt + 1));
+        lg->lg_topics = vg_realloc(lg->lg_topics,
+                                   sizeof(*lg->lg_topics) *
+                                           (size_t)(lg->lg_cnt + 1));
         lt = &lg->lg_topics[lg->lg_cnt++];
         memset(lt, 0, sizeof(*lt));
         lt->lt_name = vg_strdup(name);
@@ -168,14 +169,41 @@ static int topic_cmp(const void *a, const void *b) {
                       ((const ltopic_t *)b)->lt_name);
 }
 
-/* The group's committed offsets (every partition it has committed for), in
- * *committedp. Returns 0, or -1 with errstr. */
-static int list_committed(rd_kafka_t *rk, const char *group, int timeout_ms,
-                          rd_kafka_topic_partition_list_t **committedp,
-                          char *errstr, size_t errstr_size) {
+static void committed_err(char *errstr, size_t errstr_size, const char *group,
+                          const char *bootstrap, rd_kafka_resp_err_t err,
+                          const char *msg) {
+        int net = err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                  err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                  err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                  "cannot read the committed offsets of group %s: %s%s%s%s",
+                  group, msg, net ? " (is the cluster at " : "",
+                  net ? bootstrap : "", net ? " reachable?)" : "");
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Errors of a coordinator that is moving or still loading the offsets
+ * (e.g. a broker that just started): worth asking again. */
+static int coord_retriable(rd_kafka_resp_err_t err) {
+        return err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE;
+}
+
+/* One ListConsumerGroupOffsets request; 0, or -1 with *errp and errstr. */
+static int list_committed_once(rd_kafka_t *rk, const char *group,
+                               int timeout_ms, const char *bootstrap,
+                               rd_kafka_topic_partition_list_t **committedp,
+                               rd_kafka_resp_err_t *errp, char *errstr,
+                               size_t errstr_size) {
         rd_kafka_ListConsumerGroupOffsets_t *req;
         rd_kafka_AdminOptions_t *opts;
-        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_queue_t *q;
         rd_kafka_event_t *ev;
         const rd_kafka_ListConsumerGroupOffsets_result_t *res;
         const rd_kafka_group_result_t **groups;
@@ -185,15 +213,16 @@ static int list_committed(rd_kafka_t *rk, const char *group, int timeout_ms,
         char e[512];
         int rc = -1;
 
+        *errp = RD_KAFKA_RESP_ERR__FAIL;
         opts = rd_kafka_AdminOptions_new(
                 rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
         if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, e,
                                                       sizeof(e))) {
                 vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL, "%s", e);
                 rd_kafka_AdminOptions_destroy(opts);
-                rd_kafka_queue_destroy(q);
                 return -1;
         }
+        q = rd_kafka_queue_new(rk);
         /* NULL partitions: every partition the group has committed for. */
         req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
         rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q);
@@ -202,16 +231,12 @@ static int list_committed(rd_kafka_t *rk, const char *group, int timeout_ms,
 
         /* The request timeout bounds the wait; the margin covers queueing. */
         ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
-        if (!ev) {
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
-                          "cannot read the committed offsets of group %s: "
-                          "timed out", group);
-                goto out;
-        }
-        if (rd_kafka_event_error(ev)) {
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
-                          "cannot read the committed offsets of group %s: %s",
-                          group, rd_kafka_event_error_string(ev));
+        if (!ev || rd_kafka_event_error(ev)) {
+                *errp = ev ? rd_kafka_event_error(ev)
+                           : RD_KAFKA_RESP_ERR__TIMED_OUT;
+                committed_err(errstr, errstr_size, group, bootstrap, *errp,
+                              ev ? rd_kafka_event_error_string(ev)
+                                 : "timed out");
                 goto out;
         }
         res = rd_kafka_event_ListConsumerGroupOffsets_result(ev);
@@ -225,20 +250,45 @@ static int list_committed(rd_kafka_t *rk, const char *group, int timeout_ms,
                 goto out;
         }
         if ((gerr = rd_kafka_group_result_error(groups[0]))) {
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
-                          "cannot read the committed offsets of group %s: %s",
-                          group, rd_kafka_error_string(gerr));
+                *errp = rd_kafka_error_code(gerr);
+                committed_err(errstr, errstr_size, group, bootstrap, *errp,
+                              rd_kafka_error_string(gerr));
                 goto out;
         }
         parts = rd_kafka_group_result_partitions(groups[0]);
         *committedp = parts ? rd_kafka_topic_partition_list_copy(parts)
                             : rd_kafka_topic_partition_list_new(0);
+        *errp = RD_KAFKA_RESP_ERR_NO_ERROR;
         rc = 0;
 out:
         if (ev)
                 rd_kafka_event_destroy(ev);
         rd_kafka_queue_destroy(q);
         return rc;
+}
+
+/* The group's committed offsets (every partition it has committed for), in
+ * *committedp, asking again while the coordinator is not ready, within
+ * timeout_ms. Returns 0, or -1 with errstr. */
+static int list_committed(rd_kafka_t *rk, const char *group, int timeout_ms,
+                          const char *bootstrap,
+                          rd_kafka_topic_partition_list_t **committedp,
+                          char *errstr, size_t errstr_size) {
+        int64_t deadline = now_ms() + timeout_ms, left;
+        rd_kafka_resp_err_t err;
+
+        for (;;) {
+                left = deadline - now_ms();
+                if (!list_committed_once(rk, group,
+                                         left > 1000 ? (int)left : 1000,
+                                         bootstrap, committedp, &err, errstr,
+                                         errstr_size))
+                        return 0;
+                if (!coord_retriable(err) || now_ms() + 250 >= deadline)
+                        return -1;
+                vg_debug(LAG_CMD, "%s; retrying", errstr);
+                nanosleep(&(struct timespec){0, 250 * 1000 * 1000}, NULL);
+        }
 }
 
 /* Fills partition counts and watermarks of every topic in lg. A topic that
@@ -304,6 +354,15 @@ out:
         return rc;
 }
 
+/* A partition's lag: from the committed offset, or the log start offset if
+ * nothing is committed, to the log end offset; never negative. */
+static int64_t part_lag(const ltopic_t *lt, int p) {
+        int64_t l = lt->lt_high[p] - (lt->lt_committed[p] >= 0
+                                              ? lt->lt_committed[p]
+                                              : lt->lt_low[p]);
+        return l > 0 ? l : 0;
+}
+
 /* Applies the committed offsets and computes the lags; returns the total. */
 static int64_t compute(lag_t *lg,
                        const rd_kafka_topic_partition_list_t *committed) {
@@ -323,23 +382,11 @@ static int64_t compute(lag_t *lg,
         for (int i = 0; i < lg->lg_cnt; i++) {
                 ltopic_t *lt = &lg->lg_topics[i];
                 lt->lt_lag = 0;
-                for (int p = 0; p < lt->lt_nparts; p++) {
-                        int64_t from = lt->lt_committed[p] >= 0
-                                               ? lt->lt_committed[p]
-                                               : lt->lt_low[p];
-                        int64_t l = lt->lt_high[p] - from;
-                        lt->lt_lag += l > 0 ? l : 0;
-                }
+                for (int p = 0; p < lt->lt_nparts; p++)
+                        lt->lt_lag += part_lag(lt, p);
                 total += lt->lt_lag;
         }
         return total;
-}
-
-static int64_t part_lag(const ltopic_t *lt, int p) {
-        int64_t l = lt->lt_high[p] - (lt->lt_committed[p] >= 0
-                                              ? lt->lt_committed[p]
-                                              : lt->lt_low[p]);
-        return l > 0 ? l : 0;
 }
 
 static void print_table(const lag_t *lg, const char *group, int64_t total) {
@@ -449,7 +496,8 @@ int vg_cmd_lag(int argc, char **argv) {
         rd_kafka_topic_partition_list_t *committed = NULL;
         lag_t lg = {NULL, 0};
         int64_t total;
-        char errstr[512];
+        char errstr[512], bootstrap[256];
+        size_t bsz = sizeof(bootstrap);
 
         optind = 1;
         opterr = 1;
@@ -535,12 +583,25 @@ int vg_cmd_lag(int argc, char **argv) {
         }
         explicit_topics = lg.lg_cnt > 0;
 
-        /* A consumer handle without group.id: no group membership, ever. */
-        if (!(kconf = vg_kafka_conf(conf, errstr, sizeof(errstr)))) {
+        /* A consumer handle with group.id set to the group but never
+         * subscribed nor assigned: it does not join the group. The group.id
+         * is needed even so: librdkafka (2.0.2 and later, issue #5040)
+         * crashes in ListConsumerGroupOffsets when the coordinator answers
+         * NOT_COORDINATOR (a freshly started broker) on a handle without a
+         * consumer group. Nothing is stored, so nothing can be committed. */
+        if (!(kconf = vg_kafka_conf(conf, errstr, sizeof(errstr))) ||
+            vg_kafka_set(kconf, "group.id", group, errstr, sizeof(errstr)) ||
+            vg_kafka_set(kconf, "enable.auto.commit", "false", errstr,
+                         sizeof(errstr)) ||
+            vg_kafka_set(kconf, "enable.auto.offset.store", "false", errstr,
+                         sizeof(errstr))) {
                 fprintf(stderr, "vigil %s: %s\n", LAG_CMD, errstr);
                 rc = LAG_EXIT_USAGE;
                 goto out;
         }
+        if (rd_kafka_conf_get(kconf, "bootstrap.servers", bootstrap, &bsz) !=
+            RD_KAFKA_CONF_OK)
+                strcpy(bootstrap, "?");
         if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
                                 sizeof(errstr)))) {
                 vg_error(LAG_CMD, "%s", errstr);
@@ -549,8 +610,8 @@ int vg_cmd_lag(int argc, char **argv) {
         }
         kconf = NULL;
 
-        if (list_committed(rk, group, timeout_ms, &committed, errstr,
-                           sizeof(errstr))) {
+        if (list_committed(rk, group, timeout_ms, bootstrap, &committed,
+                           errstr, sizeof(errstr))) {
                 vg_error(LAG_CMD, "%s", errstr);
                 rc = LAG_EXIT_FAIL;
                 goto out;
@@ -592,8 +653,10 @@ out:
                 rd_kafka_conf_destroy(kconf);
         if (committed)
                 rd_kafka_topic_partition_list_destroy(committed);
-        if (rk)
+        if (rk) {
+                rd_kafka_consumer_close(rk);
                 rd_kafka_destroy(rk);
+        }
         lag_clear(&lg);
         vg_conf_destroy(conf);
         return rc;

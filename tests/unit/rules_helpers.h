@@ -253,6 +253,14 @@ static inline void expect_cell_at(const vg_derived_t *dv, const char *ind,
                 expect_cell((dv), (ind), "SE", (period), (enum_), (eden_));    \
         } while (0)
 
+/* Kommun and region only (for "nothing under this other kommun"). */
+#define expect_cell_kr(dv, ind, kommun, period, enum_, eden_)                  \
+        do {                                                                   \
+                char reg_[3] = {(kommun)[0], (kommun)[1], 0};                  \
+                expect_cell((dv), (ind), (kommun), (period), (enum_), (eden_));\
+                expect_cell((dv), (ind), reg_, (period), (enum_), (eden_));    \
+        } while (0)
+
 /* Sum over the cells whose key starts with prefix (for "nothing at all"). */
 static inline void cell_sum_prefix(const vg_derived_t *dv, const char *prefix,
                                    int64_t *num, int64_t *den) {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every command has --help (exit 0, a Usage line); unknown commands and bad
+# options give a clear message and exit 2; bad input files give file:line.
+set -euo pipefail
+VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+"$VIGIL" --help > "$tmp/help" || fail "vigil --help"
+cmds=$(sed -n 's/^  \([a-z]*\) .*/\1/p' "$tmp/help" | grep -v '^$')
+[ "$(echo "$cmds" | wc -l)" -ge 10 ] || fail "too few commands in --help: $cmds"
+for c in $cmds; do
+  "$VIGIL" "$c" --help > "$tmp/h" 2>&1 || fail "vigil $c --help exited $?"
+  grep -q "^Usage: vigil $c" "$tmp/h" || fail "vigil $c --help has no Usage line"
+  set +e; "$VIGIL" "$c" --no-such-option > /dev/null 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" -ne 0 ] || fail "vigil $c accepted --no-such-option"
+  grep -q "vigil $c" "$tmp/e" || fail "vigil $c: bad option message does not name the command: $(cat "$tmp/e")"
+done
+"$VIGIL" --version | grep -Eq '^vigil [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
+set +e; "$VIGIL" frobnicate 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "'frobnicate' is not a vigil command" "$tmp/e" || fail "unknown command"
+# File mode on bad input: reported with file:line, the rest processed, exit 3.
+printf '%s\n' '{"type":"sip_created","event_id":"e1","patient_id":"p","occurred_at":"2026-01-01T00:00:00Z","kommun":"0484","source_system":"s","sip_id":"x"}' \
+  'not json' '{"type":"sip_created","event_id":"e2","patient_id":"p","occurred_at":"2026-01-01T00:00:00Z","kommun":"484","source_system":"s","sip_id":"x"}' > "$tmp/in.jsonl"
+set +e; "$VIGIL" process --input "$tmp/in.jsonl" > /dev/null 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" = 3 ] || fail "process with bad lines exited $rc, want 3"
+grep -q "in.jsonl:2: not valid JSON" "$tmp/e" || fail "no file:line for line 2: $(cat "$tmp/e")"
+grep -q 'in.jsonl:3: kommun: "484" is not a 4-digit SCB code' "$tmp/e" || fail "no file:line for line 3"
+grep -q "1 events, 2 invalid lines" "$tmp/e" || fail "valid neighbour not processed"
+set +e; "$VIGIL" process --input "$tmp/missing.jsonl" 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q "missing.jsonl: No such file" "$tmp/e" || fail "missing input file"
+echo "PASS: $(echo "$cmds" | wc -l) commands have --help and reject bad options"
