@@ -530,8 +530,10 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
                 } else
                         i++;
         }
-        qsort(out->dv_alerts, (size_t)out->dv_nalerts, sizeof(vg_alert_t),
-              alert_cmp);
-        qsort(out->dv_cells, (size_t)out->dv_ncells, sizeof(vg_cell_t),
-              cell_cmp);
+        if (out->dv_nalerts > 1)
+                qsort(out->dv_alerts, (size_t)out->dv_nalerts,
+                      sizeof(vg_alert_t), alert_cmp);
+        if (out->dv_ncells > 1)
+                qsort(out->dv_cells, (size_t)out->dv_ncells, sizeof(vg_cell_t),
+                      cell_cmp);
 }
