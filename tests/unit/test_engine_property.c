@@ -97,7 +97,8 @@ static int str_qcmp(const void *a, const void *b) {
 }
 
 static void strs_sort(strs_t *l) {
-        qsort(l->s, (size_t)l->n, sizeof(char *), str_qcmp);
+        if (l->n > 1)
+                qsort(l->s, (size_t)l->n, sizeof(char *), str_qcmp);
 }
 
 /* Prints the differences of two sorted lists; returns 0 if equal. */
