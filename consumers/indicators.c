@@ -7,10 +7,10 @@
  * --input` or `vigil aggregate --input`).
  */
 #include "vg_agg.h"
+#include "vg_areas.h"
 #include "vg_cli.h"
 #include "vg_codec.h"
 #include "vg_kafka.h"
-#include "../producers/vg_kommuner.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -20,35 +20,11 @@
 #include <string.h>
 #include <jansson.h>
 
-static const struct {
-        const char *code, *name;
-} regions[] = {
-        {"01", "Region Stockholm"},      {"03", "Region Uppsala"},
-        {"04", "Region Sörmland"},       {"05", "Region Östergötland"},
-        {"06", "Region Jönköpings län"}, {"07", "Region Kronoberg"},
-        {"08", "Region Kalmar län"},     {"09", "Region Gotland"},
-        {"10", "Region Blekinge"},       {"12", "Region Skåne"},
-        {"13", "Region Halland"},        {"14", "Västra Götalandsregionen"},
-        {"17", "Region Värmland"},       {"18", "Region Örebro län"},
-        {"19", "Region Västmanland"},    {"20", "Region Dalarna"},
-        {"21", "Region Gävleborg"},      {"22", "Region Västernorrland"},
-        {"23", "Region Jämtland Härjedalen"},
-        {"24", "Region Västerbotten"},   {"25", "Region Norrbotten"},
-};
-
-/* Display name of an area: kommun name, region name or "Sverige". */
+/* Display name of an area: kommun name, region name or "Sverige"; "" if
+ * unknown. */
 const char *vg_area_name(const char *area) {
-        const vg_kommun_t *k;
-        if (!strcmp(area, "SE"))
-                return "Sverige";
-        if (strlen(area) == 2) {
-                for (size_t i = 0; i < VG_ARRAY_SIZE(regions); i++)
-                        if (!strcmp(regions[i].code, area))
-                                return regions[i].name;
-                return "";
-        }
-        k = vg_kommun_find(area);
-        return k ? k->km_name : "";
+        const char *name = vg_areas_name(area);
+        return name ? name : "";
 }
 
 static void help(void) {

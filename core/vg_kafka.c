@@ -2,6 +2,7 @@
  * vg_kafka.c - librdkafka set-up shared by every command.
  */
 #include "vg_kafka.h"
+#include "vg_time.h"
 
 #include <string.h>
 
@@ -68,26 +69,38 @@ rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
 int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                              char *errstr, size_t errstr_size) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err;
+        int64_t until = vg_now_ms() + 2000; /* a topic just created may take
+                                             * a moment to appear */
         int cnt = -1;
 
-        err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-        rd_kafka_topic_destroy(rkt);
-        if (err) {
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
-                          "cannot get metadata of topic %s: %s (is the broker "
-                          "reachable?)", topic, rd_kafka_err2str(err));
-                return -1;
-        }
-        if (md->topic_cnt != 1 || md->topics[0].err) {
+        for (;;) {
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_resp_err_t err =
+                        rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+                if (err) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "cannot get metadata of topic %s: %s (is "
+                                  "the broker reachable?)",
+                                  topic, rd_kafka_err2str(err));
+                        break;
+                }
+                if (md->topic_cnt == 1 && !md->topics[0].err) {
+                        cnt = md->topics[0].partition_cnt;
+                        rd_kafka_metadata_destroy(md);
+                        break;
+                }
                 vg_seterr(errstr, errstr_size, VG_ERR_NOENT,
-                          "topic %s: %s", topic,
+                          "topic %s: %s (create it with 'vigil topics "
+                          "create', see README)",
+                          topic,
                           md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
                                         : "not found");
-        } else
-                cnt = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
+                rd_kafka_metadata_destroy(md);
+                if (vg_now_ms() >= until)
+                        break;
+                rd_kafka_poll(rk, 250);
+        }
+        rd_kafka_topic_destroy(rkt);
         return cnt;
 }
 
