@@ -107,16 +107,9 @@ static void cells_combine(const vg_cell_t *a, int na, const vg_cell_t *b,
 
 static int alert_same(const vg_alert_t *a, const vg_alert_t *b) {
         vg_alert_t x = *a, y = *b;
-        char *ja, *jb;
-        int same;
         x.al_emitted_at = y.al_emitted_at = 0;
         x.al_status = y.al_status = VG_STATUS_ACTIVE;
-        ja = vg_record_to_jsonl(VG_REC_ALERT, &x);
-        jb = vg_record_to_jsonl(VG_REC_ALERT, &y);
-        same = !strcmp(ja, jb);
-        vg_free(ja);
-        vg_free(jb);
-        return same;
+        return vg_record_equal(VG_REC_ALERT, &x, &y);
 }
 
 static void alert_push(vg_changes_t *ch, int *cap, const vg_alert_t *a,

@@ -198,6 +198,57 @@ void vg_record_copy(vg_rectype_t type, void *dst, const void *src) {
         }
 }
 
+bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                case VG_F_OSTRING: {
+                        const char *x = *CFPTR(a, f, char *);
+                        const char *y = *CFPTR(b, f, char *);
+                        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y)))
+                                return false;
+                        break;
+                }
+                case VG_F_TIME:
+                case VG_F_LONG:
+                        if (*CFPTR(a, f, int64_t) != *CFPTR(b, f, int64_t))
+                                return false;
+                        break;
+                case VG_F_INT:
+                        if (*CFPTR(a, f, int32_t) != *CFPTR(b, f, int32_t))
+                                return false;
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG: {
+                        const vg_optl_t *x = CFPTR(a, f, vg_optl_t);
+                        const vg_optl_t *y = CFPTR(b, f, vg_optl_t);
+                        if (x->set != y->set || (x->set && x->v != y->v))
+                                return false;
+                        break;
+                }
+                case VG_F_ODOUBLE: {
+                        const vg_optd_t *x = CFPTR(a, f, vg_optd_t);
+                        const vg_optd_t *y = CFPTR(b, f, vg_optd_t);
+                        if (x->set != y->set || (x->set && x->v != y->v))
+                                return false;
+                        break;
+                }
+                case VG_F_BOOL:
+                        if (*CFPTR(a, f, bool) != *CFPTR(b, f, bool))
+                                return false;
+                        break;
+                case VG_F_ENUM:
+                        if (*CFPTR(a, f, int) != *CFPTR(b, f, int))
+                                return false;
+                        break;
+                }
+        }
+        return true;
+}
+
 static int field_optional(vg_ftype_t t) {
         return t == VG_F_OSTRING || t == VG_F_OTIME || t == VG_F_OINT ||
                t == VG_F_OLONG || t == VG_F_ODOUBLE;

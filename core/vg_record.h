@@ -175,6 +175,9 @@ void vg_record_clear(vg_rectype_t type, void *rec);
 /* Deep copy of src into dst (dst is overwritten, not freed). */
 void vg_record_copy(vg_rectype_t type, void *dst, const void *src);
 
+/* Field-by-field equality of two records of type. */
+bool vg_record_equal(vg_rectype_t type, const void *a, const void *b);
+
 /* JSON (SPEC §9) -> record. obj must be a JSON object; for events the
  * "type" member selects the record type (type = -1 means: read it).
  * On error returns VG_ERR_INVALID with errstr "field: reason". */
