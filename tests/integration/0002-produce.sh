@@ -150,8 +150,9 @@ Bx=($(topic_opts B))
 run happy -b "$B" "${A[@]}" -k key "$here/events.jsonl"
 expect_rc happy 0
 expect_err happy "produce: 6 delivered, 0 failed, 0 rejected"
-# Nothing but the summary (librdkafka's informational logs aside).
-[ "$(grep -v ' INFO  kafka: ' happy.err | grep -c .)" = 1 ] ||
+# Nothing but the summary (librdkafka's own logs aside: a fresh broker makes
+# it warn while its transaction coordinator loads).
+[ "$(grep -v ' kafka: ' happy.err | grep -c .)" = 1 ] ||
   { sed 's/^/  | /' happy.err >&2; fail "happy: stderr has more than the summary"; }
 [ ! -s happy.out ] || fail "happy: unexpected stdout"
 ok "6 events of every type produced, exit 0, summary"
