@@ -398,7 +398,7 @@ int vg_cmd_aggregate(int argc, char **argv) {
         const char *input = NULL;
         int c, rc = 0, exit_idle = 0;
         vg_conf_t *conf = vg_conf_new();
-        char *end;
+        long long num;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "i:h" VG_CLI_CONF_OPTS, opts,
@@ -413,14 +413,10 @@ int vg_cmd_aggregate(int argc, char **argv) {
                         input = optarg;
                         break;
                 case 'E':
-                        exit_idle = (int)strtol(optarg, &end, 10);
-                        if (*end || exit_idle < 1) {
-                                rc = vg_cli_usage_error(
-                                        "aggregate",
-                                        "--exit-idle: expected seconds > 0, "
-                                        "got '%s'", optarg);
+                        if ((rc = vg_cli_int_arg("aggregate", "exit-idle", optarg,
+                                                 1, 86400, &num)))
                                 goto out;
-                        }
+                        exit_idle = (int)num;
                         break;
                 case 'h':
                         help();

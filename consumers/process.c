@@ -745,7 +745,7 @@ int vg_cmd_process(int argc, char **argv) {
         const char *input = NULL, *alerts_path = NULL, *ind_path = NULL;
         int c, rc = 0, partitions = 1, exit_idle = 0;
         vg_conf_t *conf = vg_conf_new();
-        char *end;
+        long long num;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "i:p:h" VG_CLI_CONF_OPTS, opts,
@@ -760,15 +760,11 @@ int vg_cmd_process(int argc, char **argv) {
                         input = optarg;
                         break;
                 case 'p':
-                        partitions = (int)strtol(optarg, &end, 10);
-                        if (*end || partitions < 1 ||
-                            partitions > MAX_PARTITIONS) {
-                                rc = vg_cli_usage_error(
-                                        "process",
-                                        "--partitions: expected 1..%d, got "
-                                        "'%s'", MAX_PARTITIONS, optarg);
+                        if ((rc = vg_cli_int_arg("process", "partitions",
+                                                 optarg, 1, MAX_PARTITIONS,
+                                                 &num)))
                                 goto out;
-                        }
+                        partitions = (int)num;
                         break;
                 case 'A':
                         alerts_path = optarg;
@@ -777,14 +773,10 @@ int vg_cmd_process(int argc, char **argv) {
                         ind_path = optarg;
                         break;
                 case 'E':
-                        exit_idle = (int)strtol(optarg, &end, 10);
-                        if (*end || exit_idle < 1) {
-                                rc = vg_cli_usage_error(
-                                        "process",
-                                        "--exit-idle: expected seconds > 0, "
-                                        "got '%s'", optarg);
+                        if ((rc = vg_cli_int_arg("process", "exit-idle", optarg,
+                                                 1, 86400, &num)))
                                 goto out;
-                        }
+                        exit_idle = (int)num;
                         break;
                 case 'h':
                         help();

@@ -4,7 +4,9 @@
 #include "vg_cli.h"
 #include "vg_config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool vg_cli_wants_help(int argc, char **argv) {
@@ -15,6 +17,21 @@ bool vg_cli_wants_help(int argc, char **argv) {
                         return true;
         }
         return false;
+}
+
+int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
+                   long long min, long long max, long long *out) {
+        char *end;
+        long long v;
+        errno = 0;
+        v = strtoll(arg, &end, 10);
+        if (errno || end == arg || *end || v < min || v > max)
+                return vg_cli_usage_error(cmd,
+                                          "--%s: expected an integer from "
+                                          "%lld to %lld, got '%s'",
+                                          opt, min, max, arg);
+        *out = v;
+        return 0;
 }
 
 int vg_cli_usage_error(const char *cmd, const char *fmt, ...) {

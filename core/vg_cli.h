@@ -32,6 +32,7 @@ int vg_cmd_lag(int argc, char **argv);
 int vg_cmd_demo(int argc, char **argv);
 int vg_cmd_config(int argc, char **argv);
 int vg_cmd_indicators(int argc, char **argv);
+int vg_cmd_report(int argc, char **argv);
 
 /* Handles the options every Kafka command shares; returns 1 if c was one of
  * them (after applying it, or printing an error and setting *rc to
@@ -57,6 +58,12 @@ int vg_cli_conf_finish(struct vg_conf_s *conf, const char *cmd);
         "                 librdkafka, e.g. -X kafka.security.protocol=SSL)\n"  \
         "  -b BROKERS     shorthand for -X kafka.bootstrap.servers=BROKERS\n"  \
         "                 (default localhost:9092)\n"
+
+/* Parses option value arg of --opt as an integer in [min, max] into *out;
+ * on error prints "vigil <cmd>: --opt: expected ..." and returns
+ * VG_EXIT_USAGE, else 0. */
+int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
+                   long long min, long long max, long long *out);
 
 /* True if argv holds -h or --help before any "--". */
 bool vg_cli_wants_help(int argc, char **argv);
