@@ -17,6 +17,7 @@ static const vg_cmd_t commands[] = {
                                       "(deduped, filtered)"},
         {"indicators", vg_cmd_indicators, "show indicator values (table, JSON, "
                                       "CSV)"},
+        {"report",   vg_cmd_report,   "write a self-contained HTML report of indicators and alerts"},
         {"topics",   vg_cmd_topics,   "create or check Vigil's topics"},
         {"lag",      vg_cmd_lag,      "show consumer group lag per partition"},
         {"config",   vg_cmd_config,   "show the effective configuration or "

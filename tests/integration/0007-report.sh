@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# 0007-report: simulate -> process (file mode) -> vigil report --html, then
+# the page rendered by headless Chromium: the DOM holds every indicator and
+# the active-alert count, no console errors (the page loads nothing: a CSP
+# violation would be one), and a screenshot that is not blank and shows the
+# charts. Needs no broker (file inputs) but Chromium: it fails, not skips,
+# without it.
+set -euo pipefail
+VIGIL_SRC=${VIGIL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+VIGIL=${VIGIL:-$VIGIL_SRC/build/vigil}
+# The test cds into a temporary directory: make paths absolute.
+case "$VIGIL" in /*) ;; *) VIGIL=$PWD/$VIGIL ;; esac
+case "${VIGIL_REPORT_SHOT:-/}" in /*) ;; *) VIGIL_REPORT_SHOT=$PWD/$VIGIL_REPORT_SHOT ;; esac
+[ -x "$VIGIL" ] || { echo "FAIL: $VIGIL is not an executable: build first" >&2; exit 1; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+CHROMIUM=${VIGIL_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+[ -n "$CHROMIUM" ] || fail "chromium not found: run ops/setup.sh"
+"$CHROMIUM" --version >/dev/null 2>&1 || fail "'$CHROMIUM --version' fails: run ops/setup.sh"
+command -v python3 >/dev/null || fail "python3 not found: run ops/setup.sh"
+
+TMP=$(mktemp -d)
+trap '[ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"' EXIT
+cd "$TMP"
+
+# chrome OUT_ARGS... URL: headless Chromium, its log on stderr (console
+# messages appear there as INFO:CONSOLE lines).
+chrome() {
+  timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
+    --no-first-run --disable-background-networking --disable-component-update \
+    --disable-sync --user-data-dir="$(mktemp -d -p "$TMP")" \
+    --enable-logging=stderr --v=0 "$@"
+}
+console_errors() { grep -E 'CONSOLE|Uncaught|Refused to' "$1" || true; }
+
+"$VIGIL" simulate -n 400 --seed 3 --out ev.jsonl 2> sim.log \
+  || fail "simulate: $(tail -3 sim.log)"
+"$VIGIL" process --input ev.jsonl --partitions 3 --alerts al.jsonl \
+  --indicators ind.jsonl 2> process.log || fail "process: $(tail -3 process.log)"
+[ -s ind.jsonl ] && [ -s al.jsonl ] || fail "process wrote no indicators or alerts"
+"$VIGIL" report --html r.html --indicators ind.jsonl --alerts al.jsonl \
+  2> report.log || fail "report: $(cat report.log)"
+[ -s r.html ] || fail "no r.html"
+echo "report: $(wc -c < r.html) bytes"
+
+# Self-contained: no script, no stylesheet link, nothing fetched from a URL
+# (the SVG namespace in xmlns is a name, not a fetch).
+grep -qi '<script' r.html && fail "the page has a <script>"
+grep -qi '<link' r.html && fail "the page has a <link>"
+grep -Eqi '(src|href)=["'\'']?(https?:|//)|url\(["'\'']?(https?:|//)|@import' r.html \
+  && fail "the page references an external resource: $(grep -Eoi '(src|href)=["'\'']?(https?:|//)[^"'\'' >]*' r.html | head -3)"
+
+# Exit codes and errors.
+rc=0; "$VIGIL" report --indicators ind.jsonl 2>/dev/null || rc=$?
+[ $rc -eq 2 ] || fail "no --html: exit $rc, expected 2"
+rc=0; "$VIGIL" report --html x.html --from 2026-13 2>/dev/null || rc=$?
+[ $rc -eq 2 ] || fail "bad --from: exit $rc, expected 2"
+rc=0; "$VIGIL" report --html x.html -a Sörmland 2>/dev/null || rc=$?
+[ $rc -eq 2 ] || fail "bad --area: exit $rc, expected 2"
+rc=0; "$VIGIL" report --html x.html --indicators missing.jsonl --alerts al.jsonl \
+  2> err.log || rc=$?
+[ $rc -eq 1 ] || fail "missing input: exit $rc, expected 1"
+grep -q "missing.jsonl" err.log || fail "missing input not named: $(cat err.log)"
+[ -e x.html ] && fail "a page was written although an input was missing"
+"$VIGIL" report --help | grep -q -- "--html FILE" || fail "--help"
+
+# Text is escaped.
+"$VIGIL" report --html t.html --indicators ind.jsonl --alerts al.jsonl \
+  --title '<i>"Vård" & omsorg</i>' 2> t.log || fail "report --title: $(cat t.log)"
+grep -q '<title>&lt;i&gt;&quot;Vård&quot; &amp; omsorg&lt;/i&gt;</title>' t.html \
+  || fail "title not escaped: $(grep -o '<title>[^<]*' t.html | head -1)"
+grep -q '<i>"Vård"' t.html && fail "raw markup from --title in the page"
+
+# Filters: one kommun, a range of months.
+"$VIGIL" report --html k.html --indicators ind.jsonl --alerts al.jsonl \
+  -a 0484 --from 2026-02 --to 2026-04 2> k.log || fail "report -a: $(cat k.log)"
+grep -q '<figcaption>Eskilstuna' k.html || fail "-a 0484: no Eskilstuna chart"
+grep -q '<figcaption>Sverige' k.html && fail "-a 0484: Sverige charted"
+grep -q 'Jan 2026\|Jun 2026' k.html && fail "--from/--to: months outside the range"
+want=$(python3 -c '
+import json, sys
+last = {}
+for l in open("al.jsonl"):
+    a = json.loads(l); last[a["alert_id"]] = a
+print(sum(1 for a in last.values() if a["status"] == "ACTIVE" and a.get("kommun") == "0484"))')
+grep -q "data-count=\"$want\"" k.html || fail "-a 0484: expected $want active alerts"
+
+# Negative control: the console check must see a script error and a blocked
+# external image in this Chromium, or it proves nothing below.
+cat > control.html <<'EOF'
+<!DOCTYPE html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'">
+</head><body><img src="https://example.invalid/x.png" alt="">
+<script>noSuchFunction();</script></body></html>
+EOF
+chrome --dump-dom "file://$TMP/control.html" > /dev/null 2> control.err \
+  || fail "chromium failed on the control page: $(tail -3 control.err)"
+console_errors control.err | grep -q "Uncaught" \
+  || fail "console check: an uncaught error is not seen in Chromium's log"
+console_errors control.err | grep -q "example.invalid" \
+  || fail "console check: a blocked external image is not seen in Chromium's log"
+
+# The page in Chromium: DOM, then a screenshot.
+chrome --dump-dom "file://$TMP/r.html" > dom.html 2> dom.err \
+  || fail "chromium --dump-dom failed: $(tail -3 dom.err)"
+[ -s dom.html ] || fail "chromium dumped an empty DOM: $(tail -3 dom.err)"
+errs=$(console_errors dom.err)
+[ -z "$errs" ] || fail "console errors while loading the page:
+$errs"
+python3 "$HERE/report/check_dom.py" dom.html ind.jsonl al.jsonl \
+  || fail "rendered DOM does not match the inputs"
+
+chrome --screenshot="$TMP/shot.png" --window-size=1280,4000 \
+  "file://$TMP/r.html" > /dev/null 2> shot.err \
+  || fail "chromium --screenshot failed: $(tail -3 shot.err)"
+errs=$(console_errors shot.err)
+[ -z "$errs" ] || fail "console errors while taking the screenshot:
+$errs"
+[ -s shot.png ] || fail "no screenshot written: $(tail -3 shot.err)"
+python3 "$HERE/report/check_png.py" shot.png 1280 4000 \
+  || fail "screenshot check failed (kept with KEEP_TMP=1)"
+if [ -n "${VIGIL_REPORT_SHOT:-}" ]; then
+  cp shot.png "$VIGIL_REPORT_SHOT"
+  echo "screenshot copied to $VIGIL_REPORT_SHOT"
+fi
+echo "PASS"
