@@ -11,6 +11,7 @@
 #include "vg_codec.h"
 #include "vg_schema.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <avro.h>
@@ -328,9 +329,22 @@ static int walk(walk_t *w, avro_schema_t s, int depth) {
         case AVRO_FLOAT:
         case AVRO_DOUBLE: {
                 size_t sz = avro_typeof(s) == AVRO_FLOAT ? 4 : 8;
+                double d;
                 if ((size_t)(w->end - w->p) < sz)
                         return walk_fail(w, VG_DECODE_TRUNCATED,
                                          "truncated floating-point number");
+                if (sz == 4) {
+                        float f;
+                        memcpy(&f, w->p, 4); /* little-endian hosts only */
+                        d = f;
+                } else
+                        memcpy(&d, w->p, 8);
+                /* No Vigil figure is NaN or infinite, and JSON cannot carry
+                 * them: refuse rather than print null. */
+                if (!isfinite(d))
+                        return walk_fail(w, VG_DECODE_BAD_VALUE,
+                                         "floating-point value is NaN or "
+                                         "infinite");
                 w->p += sz;
                 return 0;
         }

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "vg_codec.h"
@@ -300,6 +301,27 @@ static void test_bad_union_and_enum(void **state) {
         vg_buf_free(&buf);
 }
 
+static void test_non_finite_double(void **state) {
+        vg_ivalue_t iv = {0};
+        vg_buf_t buf;
+        char errstr[256];
+        double nan = NAN;
+        (void)state;
+        iv.iv_indicator = "i";
+        iv.iv_area = "SE";
+        iv.iv_period = "2026-01";
+        iv.iv_value = (vg_optd_t){true, 0.5};
+        vg_buf_init(&buf);
+        assert_int_equal(vg_codec_encode(codec, VG_REC_IVALUE, &iv, &buf,
+                                         errstr, sizeof(errstr)),
+                         VG_OK);
+        /* value is the union before updated_at (1 byte: 0); its 8 double
+         * bytes end 1 byte before the end. */
+        memcpy(buf.vb_data + buf.vb_len - 9, &nan, 8);
+        expect_fail(buf.vb_data, buf.vb_len, VG_DECODE_BAD_VALUE, "NaN");
+        vg_buf_free(&buf);
+}
+
 static void test_wrong_type(void **state) {
         vg_buf_t buf;
         vg_anyrec_t out;
@@ -431,6 +453,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_lengths),
                 cmocka_unit_test(test_bad_union_and_enum),
                 cmocka_unit_test(test_wrong_type),
+                cmocka_unit_test(test_non_finite_double),
                 cmocka_unit_test(test_encode_rejects_missing),
                 cmocka_unit_test(test_evolution),
         };
