@@ -133,8 +133,27 @@ static void print_alert(const filt_t *f, const vg_alert_t *al) {
         }
 }
 
-static int key_cmp(const void *a, const void *b) {
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
+static int nstrcmp(const char *a, const char *b) {
+        return strcmp(a ? a : "", b ? b : "");
+}
+
+/* JSON: by alert_id (stable for machines). */
+static int alert_id_cmp(const void *a, const void *b) {
+        return strcmp(((const vg_alert_t *)a)->al_alert_id,
+                      ((const vg_alert_t *)b)->al_alert_id);
+}
+
+/* Table: by rule, kommun, then the anchor, for people. */
+static int alert_cmp(const void *a, const void *b) {
+        const vg_alert_t *x = a, *y = b;
+        int c;
+        if (x->al_rule != y->al_rule)
+                return x->al_rule - y->al_rule;
+        if ((c = nstrcmp(x->al_kommun, y->al_kommun)) ||
+            (c = nstrcmp(x->al_area, y->al_area)) ||
+            (c = nstrcmp(x->al_anchor, y->al_anchor)))
+                return c;
+        return alert_id_cmp(a, b);
 }
 
 typedef struct actx_s {
@@ -271,32 +290,31 @@ int vg_cmd_alerts(int argc, char **argv) {
                 goto out;
         }
         if (!follow) {
-                size_t n = json_object_size(latest), i = 0, shown = 0;
-                const char **keys = vg_calloc(n + 1, sizeof(*keys));
+                size_t n = json_object_size(latest), cnt = 0, shown = 0;
+                vg_alert_t *all = vg_calloc(n + 1, sizeof(*all));
                 const char *key;
                 json_t *v;
-                json_object_foreach(latest, key, v) keys[i++] = key;
-                qsort(keys, n, sizeof(*keys), key_cmp);
-                if (!f.json)
-                        print_header();
-                for (i = 0; i < n; i++) {
-                        vg_alert_t al;
-                        json_t *obj = json_loads(
-                                json_string_value(json_object_get(latest,
-                                                                  keys[i])),
-                                0, NULL);
-                        if (obj && !vg_record_from_json(VG_REC_ALERT, obj, &al,
-                                                        errstr,
-                                                        sizeof(errstr))) {
-                                if (matches(&f, &al)) {
-                                        print_alert(&f, &al);
-                                        shown++;
-                                }
-                                vg_record_clear(VG_REC_ALERT, &al);
-                        }
+                json_object_foreach(latest, key, v) {
+                        json_t *obj = json_loads(json_string_value(v), 0, NULL);
+                        if (obj && !vg_record_from_json(VG_REC_ALERT, obj,
+                                                        &all[cnt], errstr,
+                                                        sizeof(errstr)))
+                                cnt++;
                         json_decref(obj);
                 }
-                vg_free(keys);
+                if (cnt > 1)
+                        qsort(all, cnt, sizeof(*all),
+                              f.json ? alert_id_cmp : alert_cmp);
+                if (!f.json)
+                        print_header();
+                for (size_t i = 0; i < cnt; i++) {
+                        if (matches(&f, &all[i])) {
+                                print_alert(&f, &all[i]);
+                                shown++;
+                        }
+                        vg_record_clear(VG_REC_ALERT, &all[i]);
+                }
+                vg_free(all);
                 fflush(stdout);
                 if (!f.json)
                         fprintf(stderr, "%zu of %zu alerts shown\n", shown, n);
