@@ -267,7 +267,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         src_t sr;
         long invalid = 0, events = 0;
         int max_events = (int)vg_conf_int(conf, "batch.max_events"), rc_ = 0;
-        int64_t now = vg_now_ms();
+        int64_t now = vg_now_ms(), last_progress = now;
         drain_t d;
         json_t *totals;
 
@@ -335,6 +335,11 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         batch[p] = 0;
                 vg_record_clear(ev.ev_type, &ev);
                 events++;
+                if ((events & 4095) == 0 && vg_now_ms() - last_progress >= 5000) {
+                        vg_info("process", "%s: %ld events so far", name,
+                                events);
+                        last_progress = vg_now_ms();
+                }
         }
 
         d.codec = codec;
