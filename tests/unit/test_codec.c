@@ -322,6 +322,66 @@ static void test_non_finite_double(void **state) {
         vg_buf_free(&buf);
 }
 
+/* Random corruption of valid records: every outcome must be a clean
+ * decode or a clean error (ASan/UBSan builds check there is nothing worse),
+ * and a successful decode must re-encode. A small fixed-seed fuzz. */
+static void test_random_mutations(void **state) {
+        uint64_t x = 0x9e3779b97f4a7c15ULL;
+        int ok = 0, bad = 0;
+        (void)state;
+        for (size_t k = 0; k < VG_ARRAY_SIZE(sample_json); k++) {
+                vg_event_t ev;
+                vg_buf_t buf;
+                char errstr[256];
+                assert_int_equal(vg_event_from_jsonl(sample_json[k],
+                                                     strlen(sample_json[k]),
+                                                     &ev, errstr,
+                                                     sizeof(errstr)),
+                                 VG_OK);
+                vg_buf_init(&buf);
+                assert_int_equal(vg_codec_encode(codec, ev.ev_type, &ev, &buf,
+                                                 errstr, sizeof(errstr)),
+                                 VG_OK);
+                vg_record_clear(ev.ev_type, &ev);
+                for (int i = 0; i < 20000; i++) {
+                        unsigned char m[512];
+                        size_t len = buf.vb_len;
+                        vg_anyrec_t out;
+                        vg_rectype_t t;
+                        int flips;
+                        memcpy(m, buf.vb_data, len);
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        flips = 1 + (int)(x % 4);
+                        for (int f = 0; f < flips; f++) {
+                                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                                /* keep the header most of the time so the
+                                 * body walker is what gets exercised */
+                                size_t pos = VG_SOE_HEADER_LEN +
+                                             x % (len - VG_SOE_HEADER_LEN);
+                                m[pos] = (unsigned char)(x >> 24);
+                        }
+                        if (x % 7 == 0)
+                                len = VG_SOE_HEADER_LEN +
+                                      (x >> 8) % (len - VG_SOE_HEADER_LEN);
+                        if (vg_codec_decode(codec, m, len, -1, &t, &out, NULL,
+                                            errstr, sizeof(errstr)) == VG_OK) {
+                                vg_buf_t again;
+                                vg_buf_init(&again);
+                                vg_codec_encode(codec, t, &out, &again, errstr,
+                                                sizeof(errstr));
+                                vg_buf_free(&again);
+                                vg_record_clear(t, &out);
+                                ok++;
+                        } else
+                                bad++;
+                }
+                vg_buf_free(&buf);
+        }
+        print_message("mutations: %d decoded, %d refused\n", ok, bad);
+        /* Both outcomes must occur, or the mutations test nothing. */
+        assert_true(ok > 0 && bad > 0);
+}
+
 static void test_wrong_type(void **state) {
         vg_buf_t buf;
         vg_anyrec_t out;
@@ -454,6 +514,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_union_and_enum),
                 cmocka_unit_test(test_wrong_type),
                 cmocka_unit_test(test_non_finite_double),
+                cmocka_unit_test(test_random_mutations),
                 cmocka_unit_test(test_encode_rejects_missing),
                 cmocka_unit_test(test_evolution),
         };
