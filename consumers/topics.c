@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct tdef_s {
@@ -46,12 +47,17 @@ static void help(void) {
                "(default 3)\n"
                "  -R, --replication N   replication factor (default 1; use 3 "
                "in production)\n"
+               "      --input-retention-ms MS  retention.ms of the input "
+               "topics (default -1:\n"
+               "                        keep forever, so that a lost state "
+               "file can be rebuilt\n"
+               "                        from the topics' beginning)\n"
                VG_CLI_CONF_HELP
                "  -h, --help            this help\n");
 }
 
 static int create(rd_kafka_t *rk, const vg_conf_t *conf, int parts,
-                  int out_parts, int repl) {
+                  int out_parts, int repl, const char *in_retention) {
         rd_kafka_NewTopic_t *nt[VG_ARRAY_SIZE(tdefs)];
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         rd_kafka_event_t *ev;
@@ -72,6 +78,9 @@ static int create(rd_kafka_t *rk, const vg_conf_t *conf, int parts,
                 if (tdefs[i].compacted)
                         rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy",
                                                      "compact");
+                if (tdefs[i].inputs)
+                        rd_kafka_NewTopic_set_config(nt[i], "retention.ms",
+                                                     in_retention);
         }
         rd_kafka_CreateTopics(rk, nt, cnt, NULL, q);
         ev = rd_kafka_queue_poll(q, 60000);
@@ -148,10 +157,13 @@ int vg_cmd_topics(int argc, char **argv) {
                 {"partitions", required_argument, NULL, 'p'},
                 {"output-partitions", required_argument, NULL, 'O'},
                 {"replication", required_argument, NULL, 'R'},
+                {"input-retention-ms", required_argument, NULL, 'T'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         int c, rc = 0, parts = 6, out_parts = 3, repl = 1;
+        const char *in_retention = "-1";
+        long long num;
         vg_conf_t *conf = vg_conf_new();
         rd_kafka_conf_t *kconf;
         rd_kafka_t *rk = NULL;
@@ -180,6 +192,12 @@ int vg_cmd_topics(int argc, char **argv) {
                                 goto out;
                         }
                         break;
+                case 'T':
+                        if ((rc = vg_cli_int_arg("topics", "input-retention-ms",
+                                                 optarg, -1, INT64_MAX, &num)))
+                                goto out;
+                        in_retention = optarg;
+                        break;
                 case 'h':
                         help();
                         goto out;
@@ -204,7 +222,8 @@ int vg_cmd_topics(int argc, char **argv) {
                 rc = 1;
                 goto out;
         }
-        rc = !strcmp(sub, "create") ? create(rk, conf, parts, out_parts, repl)
+        rc = !strcmp(sub, "create") ? create(rk, conf, parts, out_parts, repl,
+                                             in_retention)
                                     : check(rk, conf);
 out:
         if (rk)
