@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# 0010-scale-out: two processors in one consumer group (static members, own
+# state dirs as on two hosts) split the partitions; the range assignor keeps
+# each partition number's four topics together; together they give exactly
+# file mode's results.
+source "$(dirname "$0")/lib/common.sh"
+S=it10.$$.$(date +%s)
+topic_args "$S"
+"$VIGIL" topics create -p 3 "${T[@]}" >/dev/null
+"$VIGIL" simulate -n 300 --seed 5 --out "$TMP/ev.jsonl" 2>/dev/null
+"$VIGIL" produce "${T[@]}" "$TMP/ev.jsonl" 2>/dev/null
+"$VIGIL" process --input "$TMP/ev.jsonl" --partitions 3 \
+  --alerts "$TMP/fa.jsonl" --indicators "$TMP/fi.jsonl" 2>/dev/null
+for m in a b; do
+  "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state-$m" -X group.id="$S.g" \
+    -X kafka.group.instance.id="$m" --exit-idle 5 2> "$TMP/$m.log" &
+  eval "pid_$m=\$!"
+done
+# shellcheck disable=SC2154
+wait "$pid_a" || fail "member a: $(tail -3 "$TMP/a.log")"
+# shellcheck disable=SC2154
+wait "$pid_b" || fail "member b: $(tail -3 "$TMP/b.log")"
+ea=$(sed -n 's/.*stopped after \([0-9]*\) events.*/\1/p' "$TMP/a.log")
+eb=$(sed -n 's/.*stopped after \([0-9]*\) events.*/\1/p' "$TMP/b.log")
+echo "member a processed $ea events, member b $eb"
+[ "${ea:-0}" -gt 0 ] && [ "${eb:-0}" -gt 0 ] \
+  || fail "the members did not share the work: a=$ea b=$eb"
+grep -h "assigned" "$TMP/a.log" "$TMP/b.log"
+"$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
+  "$S.alerts" "$S.parts" "$TMP/fa.jsonl" "$TMP/fi.jsonl"
+echo PASS
