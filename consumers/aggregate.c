@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,12 +169,12 @@ static void commit_kafka(rd_kafka_t *rk, vg_agg_t *agg, const char *topic,
 typedef struct ametrics_s {
         vg_metrics_t *am_reg;
         vg_metric_t  *am_parts, *am_values, *am_outbox, *am_commit, *am_ready;
-        volatile int  am_is_ready;
+        atomic_int    am_is_ready;  /* read by the HTTP thread */
 } ametrics_t;
 
 static bool agg_ready_cb(void *opaque, char *reason, size_t size) {
         ametrics_t *am = opaque;
-        if (am->am_is_ready)
+        if (atomic_load(&am->am_is_ready))
                 return true;
         snprintf(reason, size, "outbox backlog above health.max_outbox");
         return false;
@@ -200,7 +201,7 @@ static void ametrics_init(ametrics_t *am) {
         am->am_ready = vg_metrics_gauge(am->am_reg, "vigil_ready",
                                         "1 when /readyz answers ready.", 0,
                                         NULL);
-        am->am_is_ready = 0;
+        atomic_init(&am->am_is_ready, 0);
 }
 
 int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
@@ -347,10 +348,11 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
                         goto err;
                 if (now - last_health >= 1000) {
                         int64_t depth = vg_outbox_depth(vg_agg_outbox(agg));
-                        am.am_is_ready =
-                                depth <= vg_conf_int(conf, "health.max_outbox");
+                        int ready = depth <= vg_conf_int(conf,
+                                                         "health.max_outbox");
+                        atomic_store(&am.am_is_ready, ready);
                         vg_metric_set(am.am_outbox, NULL, (double)depth);
-                        vg_metric_set(am.am_ready, NULL, am.am_is_ready);
+                        vg_metric_set(am.am_ready, NULL, ready);
                         last_health = now;
                 }
                 if (exit_idle > 0 && !batch &&

@@ -356,6 +356,13 @@ static void batch_commit(proc_t *pr, int p) {
         char errstr[512];
         if (!ps->ps_part || !vg_part_in_batch(ps->ps_part))
                 return;
+        if (pr->pr_fatal) {
+                /* A batch that saw an error may be half applied: throw it
+                 * away; its records are consumed again after a restart. */
+                vg_part_rollback(ps->ps_part);
+                ps->ps_batch = 0;
+                return;
+        }
         if (vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
                 fatal(pr, errstr);
                 return;
@@ -405,6 +412,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         if (tp->partition >= MAX_PARTITIONS) {
                                 fatal(pr, "partition number too large");
                                 continue;
+                        }
+                        if (tp->partition >= pr->pr_npartitions) {
+                                vg_warn("process",
+                                        "%s has partition %d, more than the "
+                                        "%d seen at start: partitions were "
+                                        "added, which moves patients between "
+                                        "partitions (see the runbook)",
+                                        tp->topic, tp->partition,
+                                        pr->pr_npartitions);
+                                pr->pr_npartitions = tp->partition + 1;
                         }
                         if (!(part = part_open(pr, tp->partition)))
                                 continue;

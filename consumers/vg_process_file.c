@@ -153,49 +153,66 @@ typedef struct src_s {
 static int src_open(src_t *sr, FILE *in, const char *name, vg_codec_t *codec,
                     char *errstr, size_t errstr_size) {
         char magic[4];
+        size_t got;
         memset(sr, 0, sizeof(*sr));
         sr->sr_in = in;
         sr->sr_name = name;
         sr->sr_codec = codec;
-        if (fread(magic, 1, 4, in) == 4 && !memcmp(magic, "Obj\x01", 4)) {
+        /* Only a seekable file can be sniffed and rewound; a pipe is read
+         * as JSON Lines (container files are read from files). */
+        if (fseek(in, 0, SEEK_CUR))
+                return 0;
+        got = fread(magic, 1, 4, in);
+        if (fseek(in, 0, SEEK_SET))
+                return vg_seterr(errstr, errstr_size, VG_ERR_IO,
+                                 "%s: cannot rewind", name), -1;
+        if (got == 4 && !memcmp(magic, "Obj\x01", 4)) {
                 avro_schema_t ws;
-                if (fseek(in, 0, SEEK_SET) ||
-                    avro_file_reader_fp(in, name, 0, &sr->sr_avro)) {
+                if (avro_file_reader_fp(in, name, 0, &sr->sr_avro)) {
                         vg_seterr(errstr, errstr_size, VG_ERR_IO,
-                                  "%s: not a readable Avro container file%s%s",
-                                  name, errno ? ": " : "",
-                                  avro_strerror());
+                                  "%s: not a readable Avro container file: "
+                                  "%s", name, avro_strerror());
+                        sr->sr_avro = NULL;
                         return -1;
                 }
                 ws = avro_file_reader_get_writer_schema(sr->sr_avro);
+                if (!vg_codec_schema_known(codec, ws, errstr, errstr_size)) {
+                        char e[512];
+                        snprintf(e, sizeof(e), "%s", errstr);
+                        vg_seterr(errstr, errstr_size, VG_ERR_DECODE, "%s: %s",
+                                  name, e);
+                        avro_schema_decref(ws);
+                        return -1;
+                }
                 sr->sr_iface = avro_generic_class_from_schema(ws);
                 avro_schema_decref(ws);
-                if (!sr->sr_iface ||
+                if (sr->sr_iface &&
                     avro_generic_value_new(sr->sr_iface, &sr->sr_value)) {
+                        avro_value_iface_decref(sr->sr_iface);
+                        sr->sr_iface = NULL;
+                }
+                if (!sr->sr_iface) {
                         vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s",
                                   name, avro_strerror());
                         return -1;
                 }
                 return 0;
         }
-        if (fseek(in, 0, SEEK_SET)) {
-                /* A pipe: the 4 bytes are gone; JSON Lines needs them. */
-                sr->sr_line = vg_strndup(magic, 4);
-                sr->sr_cap = 0; /* marks "prefix pending" */
-        }
         return 0;
 }
 
 static void src_close(src_t *sr) {
-        if (sr->sr_avro) {
+        if (sr->sr_iface) {
                 avro_value_decref(&sr->sr_value);
                 avro_value_iface_decref(sr->sr_iface);
-                avro_file_reader_close(sr->sr_avro);
         }
+        if (sr->sr_avro)
+                avro_file_reader_close(sr->sr_avro);
         free(sr->sr_line);
 }
 
-/* 1: *ev filled; 0: end; -1: bad record (errstr; skip it); -2: fatal. */
+/* 1: *ev filled; 0: end; -1: bad record (errstr; skip it); -2: fatal.
+ * ev must have room for any record (vg_anyrec_t). */
 static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
                     size_t errstr_size) {
         ssize_t n;
@@ -225,22 +242,7 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
                 return 1;
         }
         for (;;) {
-                if (sr->sr_line && sr->sr_cap == 0) { /* pending prefix */
-                        char *rest = NULL;
-                        size_t rcap = 0;
-                        ssize_t m = getline(&rest, &rcap, sr->sr_in);
-                        vg_buf_t b;
-                        vg_buf_init(&b);
-                        vg_buf_puts(&b, sr->sr_line);
-                        if (m > 0)
-                                vg_buf_append(&b, rest, (size_t)m);
-                        free(rest);
-                        free(sr->sr_line);
-                        sr->sr_line = b.vb_data;
-                        sr->sr_cap = b.vb_size;
-                        n = (ssize_t)b.vb_len;
-                } else if ((n = getline(&sr->sr_line, &sr->sr_cap,
-                                        sr->sr_in)) == -1)
+                if ((n = getline(&sr->sr_line, &sr->sr_cap, sr->sr_in)) == -1)
                         return ferror(sr->sr_in) ? -2 : 0;
                 sr->sr_no++;
                 while (n > 0 && (sr->sr_line[n - 1] == '\n' ||
@@ -297,9 +299,13 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 goto done;
         }
         for (;;) {
+                vg_anyrec_t any;
                 vg_event_t ev;
                 vg_part_t *part;
-                int p, r = src_next(&sr, &ev, errstr, sizeof(errstr));
+                int p, r = src_next(&sr, &any.ev, errstr, sizeof(errstr));
+
+                if (r == 1)
+                        ev = any.ev;
 
                 if (r == 0)
                         break;

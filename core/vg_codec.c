@@ -877,7 +877,6 @@ vg_err_t vg_codec_from_value(vg_codec_t *codec, avro_value_t *value,
         const vg_rectype_desc_t *rt;
         const char *name;
 
-        memset(rec, 0, sizeof(vg_anyrec_t));
         if (avro_value_get_type(&v) == AVRO_UNION &&
             avro_value_get_current_branch(value, &v))
                 return vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
@@ -891,8 +890,158 @@ vg_err_t vg_codec_from_value(vg_codec_t *codec, avro_value_t *value,
                 return vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
                                  "record %s is not a Vigil record type",
                                  name ? name : "?");
+        memset(rec, 0, rt->rt_size);
         if (from_value(codec, rt->rt_type, &v, rec, errstr, errstr_size))
                 return VG_ERR_DECODE;
         *typep = rt->rt_type;
         return VG_OK;
+}
+
+/*
+ * Canonical form of a parsed Avro C schema (for container files, whose
+ * writer schema Avro C parsed): named types written in full at their first
+ * occurrence, by full name after; links followed.
+ */
+
+typedef struct cseen_s {
+        char *names[256];
+        int   n;
+} cseen_t;
+
+static void fullname_of(avro_schema_t s, char *buf, size_t size) {
+        const char *ns = avro_schema_namespace(s), *n = avro_schema_name(s);
+        if (ns && *ns && !strchr(n, '.'))
+                snprintf(buf, size, "%s.%s", ns, n);
+        else
+                snprintf(buf, size, "%s", n);
+}
+
+static int canon_avro(avro_schema_t s, vg_buf_t *out, cseen_t *seen,
+                      int depth) {
+        char full[512];
+        if (depth > 32)
+                return -1;
+        switch (avro_typeof(s)) {
+        case AVRO_STRING:  vg_buf_puts(out, "\"string\""); return 0;
+        case AVRO_BYTES:   vg_buf_puts(out, "\"bytes\""); return 0;
+        case AVRO_INT32:   vg_buf_puts(out, "\"int\""); return 0;
+        case AVRO_INT64:   vg_buf_puts(out, "\"long\""); return 0;
+        case AVRO_FLOAT:   vg_buf_puts(out, "\"float\""); return 0;
+        case AVRO_DOUBLE:  vg_buf_puts(out, "\"double\""); return 0;
+        case AVRO_BOOLEAN: vg_buf_puts(out, "\"boolean\""); return 0;
+        case AVRO_NULL:    vg_buf_puts(out, "\"null\""); return 0;
+        case AVRO_LINK:
+                return canon_avro(avro_schema_link_target(s), out, seen,
+                                  depth + 1);
+        case AVRO_ARRAY:
+                vg_buf_puts(out, "{\"type\":\"array\",\"items\":");
+                if (canon_avro(avro_schema_array_items(s), out, seen,
+                               depth + 1))
+                        return -1;
+                vg_buf_puts(out, "}");
+                return 0;
+        case AVRO_MAP:
+                vg_buf_puts(out, "{\"type\":\"map\",\"values\":");
+                if (canon_avro(avro_schema_map_values(s), out, seen,
+                               depth + 1))
+                        return -1;
+                vg_buf_puts(out, "}");
+                return 0;
+        case AVRO_UNION:
+                vg_buf_puts(out, "[");
+                for (size_t i = 0; i < avro_schema_union_size(s); i++) {
+                        if (i)
+                                vg_buf_puts(out, ",");
+                        if (canon_avro(avro_schema_union_branch(s, (int)i), out,
+                                       seen, depth + 1))
+                                return -1;
+                }
+                vg_buf_puts(out, "]");
+                return 0;
+        case AVRO_RECORD:
+        case AVRO_ENUM:
+        case AVRO_FIXED:
+                fullname_of(s, full, sizeof(full));
+                for (int i = 0; i < seen->n; i++)
+                        if (!strcmp(seen->names[i], full)) {
+                                vg_buf_printf(out, "\"%s\"", full);
+                                return 0;
+                        }
+                if (seen->n == (int)VG_ARRAY_SIZE(seen->names))
+                        return -1;
+                seen->names[seen->n++] = vg_strdup(full);
+                vg_buf_printf(out, "{\"name\":\"%s\",\"type\":", full);
+                if (avro_typeof(s) == AVRO_FIXED) {
+                        vg_buf_printf(out, "\"fixed\",\"size\":%lld}",
+                                      (long long)avro_schema_fixed_size(s));
+                        return 0;
+                }
+                if (avro_typeof(s) == AVRO_ENUM) {
+                        vg_buf_puts(out, "\"enum\",\"symbols\":[");
+                        for (int i = 0;
+                             i < avro_schema_enum_number_of_symbols(s); i++)
+                                vg_buf_printf(out, "%s\"%s\"", i ? "," : "",
+                                              avro_schema_enum_get(s, i));
+                        vg_buf_puts(out, "]}");
+                        return 0;
+                }
+                vg_buf_puts(out, "\"record\",\"fields\":[");
+                for (size_t i = 0; i < avro_schema_record_size(s); i++) {
+                        vg_buf_printf(out, "%s{\"name\":\"%s\",\"type\":",
+                                      i ? "," : "",
+                                      avro_schema_record_field_name(s, (int)i));
+                        if (canon_avro(avro_schema_record_field_get_by_index(
+                                               s, (int)i),
+                                       out, seen, depth + 1))
+                                return -1;
+                        vg_buf_puts(out, "}");
+                }
+                vg_buf_puts(out, "]}");
+                return 0;
+        }
+        return -1;
+}
+
+/* Is record schema s (standalone) one of the registered versions? */
+static bool record_known(vg_codec_t *codec, avro_schema_t s) {
+        cseen_t seen;
+        vg_buf_t out;
+        bool known = false;
+        seen.n = 0;
+        vg_buf_init(&out);
+        if (!canon_avro(s, &out, &seen, 0) && out.vb_data) {
+                uint64_t fp = vg_schema_crc64(out.vb_data, out.vb_len);
+                for (int i = 0; i < codec->vc_cnt && !known; i++)
+                        known = codec->vc_schemas[i].vcs_fp == fp;
+        }
+        for (int i = 0; i < seen.n; i++)
+                vg_free(seen.names[i]);
+        vg_buf_free(&out);
+        return known;
+}
+
+bool vg_codec_schema_known(vg_codec_t *codec, avro_schema_t s, char *errstr,
+                           size_t errstr_size) {
+        while (avro_typeof(s) == AVRO_LINK)
+                s = avro_schema_link_target(s);
+        if (avro_typeof(s) == AVRO_RECORD) {
+                if (record_known(codec, s))
+                        return true;
+        } else if (avro_typeof(s) == AVRO_UNION &&
+                   avro_schema_union_size(s) > 0) {
+                bool all = true;
+                for (size_t i = 0; i < avro_schema_union_size(s) && all; i++) {
+                        avro_schema_t b = avro_schema_union_branch(s, (int)i);
+                        while (avro_typeof(b) == AVRO_LINK)
+                                b = avro_schema_link_target(b);
+                        all = avro_typeof(b) == AVRO_RECORD &&
+                              record_known(codec, b);
+                }
+                if (all)
+                        return true;
+        }
+        vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
+                  "the file's writer schema is not a schema Vigil ships (a "
+                  "Vigil record, or a union of them, exactly as in schemas/)");
+        return false;
 }

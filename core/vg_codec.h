@@ -87,4 +87,11 @@ vg_err_t vg_codec_from_value(vg_codec_t *codec, avro_value_t *value,
                              vg_rectype_t *typep, void *rec, char *errstr,
                              size_t errstr_size);
 
+/* True if s is a registered record schema version, or a union of them
+ * (each branch compared by its canonical form's fingerprint). Reading data
+ * of any other writer schema, e.g. from a container file, could make Avro
+ * C allocate without bound; callers refuse it (errstr says why). */
+bool vg_codec_schema_known(vg_codec_t *codec, avro_schema_t s, char *errstr,
+                           size_t errstr_size);
+
 #endif /* VG_CODEC_H */

@@ -93,9 +93,19 @@ int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
                 vg_outrec_t r;
                 r.or_seq = sqlite3_column_int64(s, 0);
                 r.or_topic = (const char *)sqlite3_column_text(s, 1);
-                r.or_key = sqlite3_column_blob(s, 2);
+                /* A zero-length blob reads back as NULL: keep "empty"
+                 * (a value of 0 bytes) apart from "none" (SQL NULL). */
+                r.or_key = sqlite3_column_type(s, 2) == SQLITE_NULL
+                                   ? NULL
+                                   : sqlite3_column_blob(s, 2)
+                                             ? sqlite3_column_blob(s, 2)
+                                             : (const void *)"";
                 r.or_key_len = (size_t)sqlite3_column_bytes(s, 2);
-                r.or_value = sqlite3_column_blob(s, 3);
+                r.or_value = sqlite3_column_type(s, 3) == SQLITE_NULL
+                                     ? NULL
+                                     : sqlite3_column_blob(s, 3)
+                                               ? sqlite3_column_blob(s, 3)
+                                               : (const void *)"";
                 r.or_value_len = (size_t)sqlite3_column_bytes(s, 3);
                 r.or_headers = (const char *)sqlite3_column_text(s, 4);
                 cb(&r, opaque);

@@ -363,8 +363,11 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
         vg_err_t err;
 
         json_object_set_new(h, "vigil.reason", json_string(reason));
-        if (detail && json_string(detail))
-                json_object_set_new(h, "vigil.detail", json_string(detail));
+        if (detail) {
+                json_t *d = json_string(detail); /* NULL if not UTF-8 */
+                if (d)
+                        json_object_set_new(h, "vigil.detail", d);
+        }
         json_object_set_new(h, "vigil.topic", json_string(topic));
         snprintf(num, sizeof(num), "%d", partition);
         json_object_set_new(h, "vigil.partition", json_string(num));

@@ -355,10 +355,17 @@ static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
                                 strncat(syms, f->vf_enum->ve_symbols[i],
                                         sizeof(syms) - strlen(syms) - 1);
                         }
+                        const char *sv = json_string_value(v);
+                        size_t digits = 0;
+                        for (const char *q = sv; *q; q++)
+                                digits += isdigit((unsigned char)*q) != 0;
+                        /* No echo of digit runs: never a personnummer in a
+                         * message (SPEC §8). */
                         return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                          "%s: unknown symbol \"%.64s\" "
                                          "(expected one of %s)",
-                                         f->vf_name, json_string_value(v),
+                                         f->vf_name,
+                                         digits > 5 ? "(not shown)" : sv,
                                          syms);
                 }
                 *FPTR(rec, f, int) = idx;
@@ -559,10 +566,22 @@ vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
                                                           t1));
         if (!k || strlen(k) != 4 || !isdigit((unsigned char)k[0]) ||
             !isdigit((unsigned char)k[1]) || !isdigit((unsigned char)k[2]) ||
-            !isdigit((unsigned char)k[3]))
+            !isdigit((unsigned char)k[3])) {
+                /* Echo the value only when it is short and has no long
+                 * digit run: a personnummer put in the wrong field must
+                 * not reach a log or a DLQ header (SPEC §8). */
+                size_t len = k ? strlen(k) : 0, digits = 0;
+                for (size_t i = 0; i < len; i++)
+                        digits += isdigit((unsigned char)k[i]) != 0;
+                if (len <= 8 && digits <= 5)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "kommun: \"%s\" is not a 4-digit "
+                                         "SCB code", k ? k : "");
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                 "kommun: \"%.16s\" is not a 4-digit SCB code",
-                                 k ? k : "");
+                                 "kommun: a value of %zu characters (%zu "
+                                 "digits) is not a 4-digit SCB code",
+                                 len, digits);
+        }
         return VG_OK;
 }
 

@@ -31,10 +31,14 @@ void vg_rules_conf_default(vg_rules_conf_t *rc) {
 char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
                         char *buf) {
         unsigned char md[SHA256_DIGEST_LENGTH];
+        const char *parts[3] = {vg_enum_str(&vg_enum_rule, rule),
+                                subject ? subject : "", anchor ? anchor : ""};
         vg_buf_t in;
+        /* NUL-separated: no id can contain NUL (the codec refuses it), so
+         * ("a|b", "c") and ("a", "b|c") cannot collide. */
         vg_buf_init(&in);
-        vg_buf_printf(&in, "%s|%s|%s", vg_enum_str(&vg_enum_rule, rule),
-                      subject ? subject : "", anchor ? anchor : "");
+        for (int i = 0; i < 3; i++)
+                vg_buf_append(&in, parts[i], strlen(parts[i]) + 1);
         SHA256((const unsigned char *)in.vb_data, in.vb_len, md);
         for (int i = 0; i < 16; i++)
                 snprintf(buf + 2 * i, 3, "%02x", md[i]);

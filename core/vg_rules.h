@@ -58,8 +58,8 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
 
 void vg_derived_clear(vg_derived_t *dv);
 
-/* Deterministic alert id: 32 hex chars of SHA-256("rule|subject|anchor"),
- * into buf[33]. */
+/* Deterministic alert id: 32 hex chars of SHA-256 of rule, subject and
+ * anchor, each followed by a NUL byte, into buf[33]. */
 char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
                         char *buf);
 

@@ -125,9 +125,14 @@ int vg_time_parse(const char *s, int64_t *msp) {
 
 char *vg_time_format(int64_t ms, char *buf) {
         int64_t day = floordiv(ms, VG_MS_PER_DAY);
-        int64_t rem = ms - day * VG_MS_PER_DAY, y;
+        int64_t rem = ms % VG_MS_PER_DAY, y; /* no day * DAY: it overflows
+                                              * at the int64 edges */
         unsigned m, d;
-        int msec = (int)(rem % 1000);
+        int msec;
+
+        if (rem < 0)
+                rem += VG_MS_PER_DAY;
+        msec = (int)(rem % 1000);
         int s = (int)(rem / 1000);
 
         vg_civil_from_days(day, &y, &m, &d);

@@ -22,4 +22,21 @@ diff -q "$tmp/j.alerts.cmp" "$tmp/a.alerts.cmp" >/dev/null || { diff "$tmp/j.ale
 diff -q "$tmp/j.ind" "$tmp/a.ind" >/dev/null || { echo "FAIL: indicators differ" >&2; exit 1; }
 n=$(wc -l < "$tmp/a.ind"); a=$(wc -l < "$tmp/a.alerts")
 [ "$n" -gt 100 ] && [ "$a" -gt 0 ] || { echo "FAIL: too little output ($a alerts, $n values)" >&2; exit 1; }
+# A container file whose writer schema is not one Vigil ships (here an
+# "Admission" with an array of a billion nulls: Avro C would loop and
+# allocate without bound) is refused at once.
+"$PY" - "$tmp/bomb.avro" <<'PY'
+import sys, fastavro
+s = fastavro.parse_schema({"type": "record", "name": "Admission",
+    "namespace": "se.vigil.care",
+    "fields": [{"name": "junk", "type": {"type": "array", "items": "null"}}]})
+with open(sys.argv[1], "wb") as fp:
+    fastavro.writer(fp, s, [{"junk": [None]}])
+data = bytearray(open(sys.argv[1], "rb").read())
+PY
+set +e
+timeout 20 "$VIGIL" process --input "$tmp/bomb.avro" > /dev/null 2> "$tmp/bomb.err"; rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q "not a schema Vigil ships" "$tmp/bomb.err" \
+  || { cat "$tmp/bomb.err"; echo "FAIL: unknown writer schema not refused (exit $rc)" >&2; exit 1; }
 echo "PASS: container file and JSON Lines agree ($a alerts, $n indicator values)"
