@@ -9,13 +9,14 @@
 #include <string.h>
 #include <jansson.h>
 
-enum { O_ADD, O_SCAN, O_DEL, O_DEPTH, O__CNT };
+enum { O_ADD, O_SCAN, O_DEL, O_DELUPTO, O_DEPTH, O__CNT };
 
 static const char *osql[O__CNT] = {
         [O_ADD] = "INSERT INTO outbox(topic,key,value,headers) VALUES(?,?,?,?)",
         [O_SCAN] = "SELECT seq, topic, key, value, headers FROM outbox "
                    "WHERE seq>? ORDER BY seq LIMIT ?",
         [O_DEL] = "DELETE FROM outbox WHERE seq=?",
+        [O_DELUPTO] = "DELETE FROM outbox WHERE seq<=?",
         [O_DEPTH] = "SELECT count(*) FROM outbox",
 };
 
@@ -145,6 +146,20 @@ err:
                          sqlite3_errmsg(ob->ob_db));
 }
 
+vg_err_t vg_outbox_delete_upto(vg_outbox_t *ob, int64_t seq, char *errstr,
+                               size_t errstr_size) {
+        sqlite3_stmt *s = ost(ob, O_DELUPTO);
+        int rc;
+        sqlite3_bind_int64(s, 1, seq);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                 "outbox: delete delivered records: %s",
+                                 sqlite3_errmsg(ob->ob_db));
+        return VG_OK;
+}
+
 int64_t vg_outbox_depth(vg_outbox_t *ob) {
         sqlite3_stmt *s = ost(ob, O_DEPTH);
         int64_t n = 0;
@@ -156,20 +171,42 @@ int64_t vg_outbox_depth(vg_outbox_t *ob) {
 
 /*
  * Publisher
+ *
+ * Order matters: the last record of a key on the topic must be the newest
+ * (an alert's last status, a cell's latest part). So a slot hands rows to
+ * the producer in seq order, and deletes only a delivered *prefix* of what
+ * it sent. When a delivery fails, the slot stops sending, waits for what is
+ * in flight, and then sends everything after that prefix again, including
+ * rows that were delivered after the failed one: the newest row of every
+ * key is always published last. A row that keeps failing (PUB_MAX_ROUNDS
+ * rounds without progress) is a fatal error, not an endless loop.
  */
 
 #define PUB_SLOTS 1024
-#define PUB_DELIVERED 8192
+#define PUB_MAX_INFLIGHT 10000
+#define PUB_MAX_ROUNDS 10
+
+enum { SENT_INFLIGHT = 0, SENT_DELIVERED, SENT_FAILED };
+
+typedef struct sent_s {
+        int64_t se_seq;
+        int     se_state;
+} sent_t;
 
 typedef struct slot_s {
         vg_outbox_t *sl_ob;
         bool (*sl_busy)(void *opaque);
         void        *sl_opaque;
         int64_t      sl_sent_seq;  /* rows up to here handed over */
+        int64_t      sl_acked;     /* rows up to here delivered (prefix) */
+        int64_t      sl_deleted;   /* rows up to here deleted */
         int          sl_inflight;
-        int64_t     *sl_done;      /* delivered seqs not yet deleted */
-        int          sl_ndone;
+        sent_t      *sl_fifo;      /* sent rows, in seq order */
+        int          sl_head;      /* first entry not yet acknowledged */
+        int          sl_len;
         int          sl_cap;
+        bool         sl_failed;    /* a delivery failed: resend after drain */
+        int          sl_rounds;    /* resend rounds without progress */
 } slot_t;
 
 struct vg_pub_s {
@@ -184,30 +221,42 @@ struct vg_pub_s {
 #define TAG_ID(t) ((int)((uintptr_t)(t) >> 48))
 #define TAG_SEQ(t) ((int64_t)((uintptr_t)(t) & ((1ULL << 48) - 1)))
 
+static sent_t *fifo_find(slot_t *sl, int64_t seq) {
+        int lo = sl->sl_head, hi = sl->sl_len - 1;
+        while (lo <= hi) { /* seqs increase along the fifo */
+                int mid = lo + (hi - lo) / 2;
+                if (sl->sl_fifo[mid].se_seq == seq)
+                        return &sl->sl_fifo[mid];
+                if (sl->sl_fifo[mid].se_seq < seq)
+                        lo = mid + 1;
+                else
+                        hi = mid - 1;
+        }
+        return NULL;
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
                   void *opaque) {
         vg_pub_t *pub = opaque;
         int id = TAG_ID(m->_private);
         slot_t *sl;
+        sent_t *se;
         (void)rk;
         if (id < 0 || id >= PUB_SLOTS)
                 return;
         sl = &pub->pb_slots[id];
         sl->sl_inflight--;
-        if (!sl->sl_ob)
+        if (!sl->sl_ob || !(se = fifo_find(sl, TAG_SEQ(m->_private))))
                 return;
         if (m->err) {
-                vg_error("publish", "could not publish to %s: %s; will retry",
+                vg_error("publish", "could not publish to %s: %s; will "
+                         "resend from the first undelivered record",
                          rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-                sl->sl_sent_seq = 0; /* resend what is still queued */
+                se->se_state = SENT_FAILED;
+                sl->sl_failed = true;
                 return;
         }
-        if (sl->sl_ndone == sl->sl_cap) {
-                sl->sl_cap = sl->sl_cap ? sl->sl_cap * 2 : 256;
-                sl->sl_done = vg_realloc(sl->sl_done,
-                                         sizeof(int64_t) * (size_t)sl->sl_cap);
-        }
-        sl->sl_done[sl->sl_ndone++] = TAG_SEQ(m->_private);
+        se->se_state = SENT_DELIVERED;
 }
 
 vg_pub_t *vg_pub_new(rd_kafka_conf_t *pconf, char *errstr,
@@ -232,8 +281,15 @@ void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
         rd_kafka_flush(pub->pb_rk, timeout_ms);
         rd_kafka_destroy(pub->pb_rk);
         for (int i = 0; i < PUB_SLOTS; i++)
-                vg_free(pub->pb_slots[i].sl_done);
+                vg_free(pub->pb_slots[i].sl_fifo);
         vg_free(pub);
+}
+
+static void slot_reset(slot_t *sl) {
+        sl->sl_sent_seq = sl->sl_acked = sl->sl_deleted = 0;
+        sl->sl_head = sl->sl_len = 0;
+        sl->sl_failed = false;
+        sl->sl_rounds = 0;
 }
 
 void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
@@ -242,21 +298,46 @@ void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
         sl->sl_ob = ob;
         sl->sl_busy = busy;
         sl->sl_opaque = opaque;
-        sl->sl_sent_seq = 0;
-        sl->sl_ndone = 0;
+        slot_reset(sl); /* everything still queued is sent again, in order */
 }
 
-static int delete_done(vg_pub_t *pub, slot_t *sl, char *errstr,
-                       size_t errstr_size) {
-        bool in_tx = sl->sl_busy && sl->sl_busy(sl->sl_opaque);
-        if (!sl->sl_ob || !sl->sl_ndone)
-                return 0;
-        if (vg_outbox_delete(sl->sl_ob, sl->sl_done, sl->sl_ndone, in_tx,
-                             errstr, errstr_size)) {
-                pub->pb_fatal = 1;
-                return -1;
+/* Advances the acknowledged prefix and deletes it (outside batches). */
+static int settle(vg_pub_t *pub, slot_t *sl, char *errstr,
+                  size_t errstr_size) {
+        int moved = 0;
+        while (sl->sl_head < sl->sl_len &&
+               sl->sl_fifo[sl->sl_head].se_state == SENT_DELIVERED) {
+                sl->sl_acked = sl->sl_fifo[sl->sl_head].se_seq;
+                sl->sl_head++;
+                moved = 1;
         }
-        sl->sl_ndone = 0;
+        if (moved)
+                sl->sl_rounds = 0;
+        if (sl->sl_head == sl->sl_len)
+                sl->sl_head = sl->sl_len = 0;
+        if (sl->sl_failed && sl->sl_inflight == 0) {
+                /* Resend everything after the delivered prefix. */
+                if (++sl->sl_rounds > PUB_MAX_ROUNDS) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "a record could not be published after %d "
+                                  "attempts (see the errors above)",
+                                  PUB_MAX_ROUNDS);
+                        pub->pb_fatal = 1;
+                        return -1;
+                }
+                sl->sl_sent_seq = sl->sl_acked;
+                sl->sl_head = sl->sl_len = 0;
+                sl->sl_failed = false;
+        }
+        if (sl->sl_acked > sl->sl_deleted &&
+            !(sl->sl_busy && sl->sl_busy(sl->sl_opaque))) {
+                if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked, errstr,
+                                          errstr_size)) {
+                        pub->pb_fatal = 1;
+                        return -1;
+                }
+                sl->sl_deleted = sl->sl_acked;
+        }
         return 0;
 }
 
@@ -266,16 +347,17 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
         char e[256];
         while (sl->sl_inflight > 0 && vg_now_ms() < until)
                 rd_kafka_poll(pub->pb_rk, 50);
-        delete_done(pub, sl, e, sizeof(e));
+        if (sl->sl_ob)
+                settle(pub, sl, e, sizeof(e));
         sl->sl_ob = NULL;
         sl->sl_busy = NULL;
-        sl->sl_ndone = 0;
+        slot_reset(sl);
 }
 
 typedef struct send_s {
         vg_pub_t *pub;
         int       id;
-        int       failed;
+        int       stop;
 } send_t;
 
 static rd_kafka_headers_t *headers_of(const char *json) {
@@ -299,7 +381,9 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
         slot_t *sl = &sd->pub->pb_slots[sd->id];
         rd_kafka_resp_err_t err;
 
-        if (sd->failed || r->or_seq <= sl->sl_sent_seq)
+        /* A failure reported meanwhile (served by the poll below) stops
+         * this round: the slot resends from its prefix later. */
+        if (sd->stop || sl->sl_failed || r->or_seq <= sl->sl_sent_seq)
                 return;
         for (;;) {
                 rd_kafka_headers_t *hdrs = headers_of(r->or_headers);
@@ -326,34 +410,57 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
                 rd_kafka_poll(sd->pub->pb_rk, 100);
+                if (sl->sl_failed) {
+                        sd->stop = 1;
+                        return;
+                }
         }
         if (err) {
                 snprintf(sd->pub->pb_err, sizeof(sd->pub->pb_err),
                          "cannot publish to %s: %s", r->or_topic,
                          rd_kafka_err2str(err));
                 sd->pub->pb_fatal = 1;
-                sd->failed = 1;
+                sd->stop = 1;
                 return;
         }
+        if (sl->sl_len == sl->sl_cap) {
+                sl->sl_cap = sl->sl_cap ? sl->sl_cap * 2 : 256;
+                sl->sl_fifo = vg_realloc(sl->sl_fifo,
+                                         sizeof(sent_t) * (size_t)sl->sl_cap);
+        }
+        sl->sl_fifo[sl->sl_len].se_seq = r->or_seq;
+        sl->sl_fifo[sl->sl_len].se_state = SENT_INFLIGHT;
+        sl->sl_len++;
         sl->sl_sent_seq = r->or_seq;
         sl->sl_inflight++;
 }
 
 int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+        rd_kafka_poll(pub->pb_rk, 0);
         for (int id = 0; id < PUB_SLOTS && !pub->pb_fatal; id++) {
                 slot_t *sl = &pub->pb_slots[id];
                 send_t sd = {pub, id, 0};
                 if (!sl->sl_ob)
                         continue;
-                if (!(sl->sl_busy && sl->sl_busy(sl->sl_opaque)) &&
-                    sl->sl_inflight < 10000)
+                if (settle(pub, sl, pub->pb_err, sizeof(pub->pb_err)))
+                        break;
+                if (!sl->sl_failed &&
+                    !(sl->sl_busy && sl->sl_busy(sl->sl_opaque)) &&
+                    sl->sl_inflight < PUB_MAX_INFLIGHT) {
+                        /* Compact the fifo before it grows further. */
+                        if (sl->sl_head > 0) {
+                                memmove(sl->sl_fifo, sl->sl_fifo + sl->sl_head,
+                                        sizeof(sent_t) *
+                                                (size_t)(sl->sl_len -
+                                                         sl->sl_head));
+                                sl->sl_len -= sl->sl_head;
+                                sl->sl_head = 0;
+                        }
                         vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
                                        send_cb, &sd);
+                }
         }
         rd_kafka_poll(pub->pb_rk, 0);
-        for (int id = 0; id < PUB_SLOTS && !pub->pb_fatal; id++)
-                delete_done(pub, &pub->pb_slots[id], pub->pb_err,
-                            sizeof(pub->pb_err));
         if (pub->pb_fatal) {
                 vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
                           pub->pb_err);
@@ -377,4 +484,8 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
 
 int vg_pub_inflight(const vg_pub_t *pub) {
         return rd_kafka_outq_len(pub->pb_rk);
+}
+
+rd_kafka_t *vg_pub_handle(vg_pub_t *pub) {
+        return pub->pb_rk;
 }

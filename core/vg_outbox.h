@@ -44,6 +44,11 @@ int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
 vg_err_t vg_outbox_delete(vg_outbox_t *ob, const int64_t *seqs, int n,
                           bool in_tx, char *errstr, size_t errstr_size);
 
+/* Deletes every record with seq <= seq (one statement: atomic on its own,
+ * or part of the caller's open transaction). */
+vg_err_t vg_outbox_delete_upto(vg_outbox_t *ob, int64_t seq, char *errstr,
+                               size_t errstr_size);
+
 int64_t vg_outbox_depth(vg_outbox_t *ob);
 
 /*
@@ -71,6 +76,9 @@ int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size);
 /* vg_pub_drain, then waits until nothing is in flight or timeout. */
 int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                  size_t errstr_size);
+/* The producer (for tests and statistics). */
+rd_kafka_t *vg_pub_handle(vg_pub_t *pub);
+
 /* Messages in the producer's queue. */
 int vg_pub_inflight(const vg_pub_t *pub);
 
