@@ -328,15 +328,26 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
                         continue;
                 }
                 row_value(s, &iv, agg->ag_now);
-                vg_buf_reset(&agg->ag_buf);
-                err = vg_codec_encode(agg->ag_codec, VG_REC_IVALUE, &iv,
-                                      &agg->ag_buf, errstr, errstr_size);
-                if (!err)
+                if (iv.iv_denominator.set ? iv.iv_denominator.v <= 0
+                                          : iv.iv_numerator <= 0) {
+                        /* SPEC §6: no row without cases. A tombstone
+                         * removes the key from the compacted topic. */
                         err = vg_outbox_add(agg->ag_outbox,
                                             agg->ag_values_topic, key,
-                                            strlen(key), agg->ag_buf.vb_data,
-                                            agg->ag_buf.vb_len, NULL, errstr,
-                                            errstr_size);
+                                            strlen(key), NULL, 0, NULL,
+                                            errstr, errstr_size);
+                } else {
+                        vg_buf_reset(&agg->ag_buf);
+                        err = vg_codec_encode(agg->ag_codec, VG_REC_IVALUE,
+                                              &iv, &agg->ag_buf, errstr,
+                                              errstr_size);
+                        if (!err)
+                                err = vg_outbox_add(
+                                        agg->ag_outbox, agg->ag_values_topic,
+                                        key, strlen(key), agg->ag_buf.vb_data,
+                                        agg->ag_buf.vb_len, NULL, errstr,
+                                        errstr_size);
+                }
                 if (!err)
                         err = evaluate(agg, &iv, errstr, errstr_size);
                 vg_free(cell);

@@ -70,8 +70,8 @@ vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
         sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
         if (key)
                 sqlite3_bind_blob(s, 2, key, (int)key_len, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 3, value ? value : "", (int)value_len,
-                          SQLITE_STATIC);
+        if (value) /* NULL: a tombstone (deletes the key when compacted) */
+                sqlite3_bind_blob(s, 3, value, (int)value_len, SQLITE_STATIC);
         if (headers)
                 sqlite3_bind_text(s, 4, headers, -1, SQLITE_STATIC);
         rc = sqlite3_step(s);

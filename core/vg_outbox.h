@@ -29,7 +29,8 @@ typedef struct vg_outrec_s {
 vg_outbox_t *vg_outbox_open(sqlite3 *db, char *errstr, size_t errstr_size);
 void vg_outbox_close(vg_outbox_t *ob);
 
-/* Queues a record (inside the caller's transaction). */
+/* Queues a record (inside the caller's transaction). value NULL queues a
+ * tombstone; a value of 0 bytes stays an empty value. */
 vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
                        size_t key_len, const void *value, size_t value_len,
                        const char *headers, char *errstr, size_t errstr_size);

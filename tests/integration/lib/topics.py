@@ -56,8 +56,8 @@ def read_topic(bootstrap, topic):
         key = data[i:i + klen] if klen >= 0 else None
         i += max(klen, 0)
         vlen, i = num(i)
-        val = data[i:i + vlen]
-        i += vlen
+        val = data[i:i + vlen] if vlen >= 0 else None  # -1: tombstone
+        i += max(vlen, 0)
         out.append((part, off, key.decode() if key is not None else None, val))
     return out
 
@@ -113,6 +113,9 @@ def indicator_values(bootstrap, topic):
     denominator (for counts: a count) above zero."""
     latest = {}
     for part, off, key, val in read_topic(bootstrap, topic):
+        if val is None:  # tombstone: no row
+            latest.pop(tuple(key.split("|")), None)
+            continue
         name, rec = decode(val)
         assert name == "IndicatorValue", name
         k = (rec["indicator"], rec["area"], rec["period"])
