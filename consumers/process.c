@@ -552,6 +552,18 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                 err = vg_part_event(ps->ps_part, &rec.ev, errstr,
                                     sizeof(errstr));
                 vg_record_clear(t, &rec);
+                if (err == VG_ERR_INVALID) { /* the patient's limit */
+                        char detail[512];
+                        const char *v[1] = {"patient-limit"};
+                        snprintf(detail, sizeof(detail), "%s", errstr);
+                        vg_metric_inc(pr->pm_dlq, v, 1);
+                        vg_warn("process", "%s [%d] offset %lld: %s -> DLQ",
+                                topic, p, (long long)m->offset, detail);
+                        err = vg_part_dlq(ps->ps_part, m->key, m->key_len,
+                                          m->payload, m->len, "patient-limit",
+                                          detail, topic, p, m->offset, errstr,
+                                          sizeof(errstr));
+                }
         }
         if (!err)
                 err = vg_part_set_offset(ps->ps_part, topic, m->offset + 1,

@@ -25,6 +25,7 @@ void vg_process_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc) {
         rc->rc_eol_days = (int)vg_conf_int(conf, "rules.eol_days");
         rc->rc_sip_before_death_days =
                 (int)vg_conf_int(conf, "rules.sip_before_death_days");
+        rc->rc_max_events = (int)vg_conf_int(conf, "rules.max_patient_events");
 }
 
 char *vg_process_alert_json(const vg_alert_t *al) {
@@ -327,10 +328,32 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                                                strlen(ev.ev_patient_id),
                                                partitions);
                 part = parts[p];
-                if (vg_part_begin(part, now, errstr, sizeof(errstr)) ||
-                    vg_part_event(part, &ev, errstr, sizeof(errstr)) ||
-                    (++batch[p] >= max_events &&
-                     vg_part_commit(part, errstr, sizeof(errstr)))) {
+                if (vg_part_begin(part, now, errstr, sizeof(errstr))) {
+                        vg_error("process", "%s", errstr);
+                        vg_record_clear(ev.ev_type, &ev);
+                        rc_ = 1;
+                        goto done;
+                }
+                {
+                        vg_err_t e = vg_part_event(part, &ev, errstr,
+                                                   sizeof(errstr));
+                        if (e == VG_ERR_INVALID) { /* patient limit */
+                                fprintf(stderr, "%s:%ld: %s\n", name,
+                                        sr.sr_no, errstr);
+                                vg_record_clear(ev.ev_type, &ev);
+                                invalid++;
+                                continue;
+                        }
+                        if (e) {
+                                vg_error("process", "%s:%ld: %s", name,
+                                         sr.sr_no, errstr);
+                                vg_record_clear(ev.ev_type, &ev);
+                                rc_ = 1;
+                                goto done;
+                        }
+                }
+                if (++batch[p] >= max_events &&
+                    vg_part_commit(part, errstr, sizeof(errstr))) {
                         vg_error("process", "%s:%ld: %s", name, sr.sr_no,
                                  errstr);
                         vg_record_clear(ev.ev_type, &ev);

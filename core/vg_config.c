@@ -45,6 +45,9 @@ const vg_confdef_t vg_confdefs[] = {
          "Days before death counted by eol_admission_30d."},
         {"rules.sip_before_death_days", VG_C_INT, "365", 1, 36500, 0,
          "Days before death a SIP counts for sip_before_death."},
+        {"rules.max_patient_events", VG_C_INT, "5000", 100, 1000000, 0,
+         "Events kept per patient; more are refused (DLQ reason "
+         "patient-limit), which bounds the work one patient can cause."},
         {"aggregate.group.id", VG_C_STRING, "vigil-aggregator", 0, 0, 0,
          "Consumer group id under which vigil aggregate commits its offsets "
          "(for lag tools)."},

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <jansson.h>
 
+static int seen(const vg_patient_t *pt, const char *id);
+
 vg_patient_t *vg_patient_new(const char *patient_id) {
         vg_patient_t *pt = vg_calloc(1, sizeof(*pt));
         pt->pt_id = vg_strdup(patient_id);
@@ -122,6 +124,10 @@ static void alert_push(vg_changes_t *ch, int *cap, const vg_alert_t *a,
         vg_record_copy(VG_REC_ALERT, &ch->ch_alerts[ch->ch_nalerts], a);
         ch->ch_alerts[ch->ch_nalerts].al_status = status;
         ch->ch_nalerts++;
+}
+
+bool vg_patient_has_event(const vg_patient_t *pt, const char *id) {
+        return seen(pt, id) != 0;
 }
 
 static int seen(const vg_patient_t *pt, const char *id) {

@@ -50,6 +50,9 @@ char *vg_patient_serialize(const vg_patient_t *pt);
 vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
                                char *errstr, size_t errstr_size);
 
+/* True if the patient has seen event id (stored or pruned). */
+bool vg_patient_has_event(const vg_patient_t *pt, const char *id);
+
 /* Applies ev (may be NULL: re-derive only) at stream_time. ch is
  * overwritten; free with vg_changes_clear(). */
 void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,

@@ -434,6 +434,12 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                 part->pa_stream_time = ev->ev_occurred_at;
         if (!(pt = patient_get(part, ev->ev_patient_id, errstr, errstr_size)))
                 return VG_ERR_STORE;
+        if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
+            !vg_patient_has_event(pt, ev->ev_event_id))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "patient history full: %d events "
+                                 "(rules.max_patient_events)",
+                                 pt->pt_nevents);
         vg_engine_apply(part->pa_rc, pt, ev, part->pa_stream_time, &ch);
         part->pa_stats.ps_events++;
         if (ch.ch_duplicate)

@@ -63,6 +63,9 @@ int64_t vg_part_offset(vg_part_t *part, const char *topic);
 /* now_ms stamps emitted_at / updated_at of the records this batch queues. */
 vg_err_t vg_part_begin(vg_part_t *part, int64_t now_ms, char *errstr,
                        size_t errstr_size);
+/* Applies a valid event. VG_ERR_INVALID (nothing changed) if the patient
+ * already holds rules.max_patient_events events: the caller sends the
+ * record to the DLQ; other errors are fatal for the batch. */
 vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                        size_t errstr_size);
 vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,

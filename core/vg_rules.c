@@ -26,6 +26,7 @@ void vg_rules_conf_default(vg_rules_conf_t *rc) {
         rc->rc_retention_days = 400;
         rc->rc_eol_days = 30;
         rc->rc_sip_before_death_days = 365;
+        rc->rc_max_events = 5000;
 }
 
 char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
@@ -106,40 +107,82 @@ typedef struct sel_s {
         int                nstays;
         const vg_event_t  *death;  /* chosen death or NULL */
         int                conflicts;
+        int               *stay_idx;   /* open-addressing index of stays */
+        int                stay_cap;   /* its size, a power of two */
+        int64_t           *transfers;  /* TRANSFER_ACUTE hospital discharge
+                                        * times, sorted */
+        int                ntransfers;
 } sel_t;
 
-static int is_cancelled(const vg_event_t *events, int n, const char *id) {
-        for (int i = 0; i < n; i++)
-                if (events[i].ev_cancels_event_id &&
-                    !strcmp(events[i].ev_cancels_event_id, id) &&
-                    strcmp(events[i].ev_event_id, id))
-                        return 1;
-        return 0;
+static int str_qcmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Is id the target of one of the (sorted) cancellations? */
+static int is_cancelled(const char **targets, int ntargets, const char *id) {
+        return ntargets > 0 &&
+               bsearch(&id, targets, (size_t)ntargets, sizeof(*targets),
+                       str_qcmp) != NULL;
+}
+
+static unsigned str_hash(const char *p) {
+        unsigned h = 2166136261u;
+        for (; *p; p++)
+                h = (h ^ (unsigned char)*p) * 16777619u;
+        return h;
 }
 
 static stay_t *stay_get(sel_t *s, const char *id) {
-        for (int i = 0; i < s->nstays; i++)
+        unsigned m = (unsigned)s->stay_cap - 1, h = str_hash(id) & m;
+        for (;; h = (h + 1) & m) {
+                int i = s->stay_idx[h];
+                if (i < 0)
+                        break;
                 if (!strcmp(s->stays[i].st_id, id))
                         return &s->stays[i];
+        }
+        s->stay_idx[h] = s->nstays;
         s->stays[s->nstays].st_id = id;
         s->stays[s->nstays].st_adm = NULL;
         s->stays[s->nstays].st_dis = NULL;
         return &s->stays[s->nstays++];
 }
 
+static int i64_cmp(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
 static void select_events(const vg_event_t *events, int n, sel_t *s) {
+        const char **targets = vg_calloc((size_t)n + 1, sizeof(*targets));
+        int ntargets = 0;
+
         s->live = vg_calloc((size_t)n + 1, sizeof(*s->live));
         s->stays = vg_calloc((size_t)n + 1, sizeof(*s->stays));
         s->nlive = s->nstays = s->conflicts = 0;
+        for (s->stay_cap = 16; s->stay_cap < 2 * n + 2; s->stay_cap *= 2)
+                ;
+        s->stay_idx = vg_malloc(sizeof(int) * (size_t)s->stay_cap);
+        memset(s->stay_idx, 0xff, sizeof(int) * (size_t)s->stay_cap);
         s->death = NULL;
+        /* Cancellation targets, sorted once: O(n log n) in all. A
+         * cancellation of itself is ignored. */
+        for (int i = 0; i < n; i++)
+                if (events[i].ev_cancels_event_id &&
+                    strcmp(events[i].ev_cancels_event_id,
+                           events[i].ev_event_id))
+                        targets[ntargets++] = events[i].ev_cancels_event_id;
+        if (ntargets > 1)
+                qsort(targets, (size_t)ntargets, sizeof(*targets), str_qcmp);
         for (int i = 0; i < n; i++) {
                 const vg_event_t *e = &events[i];
                 if (e->ev_cancels_event_id) /* a cancellation: no other use */
                         continue;
-                if (is_cancelled(events, n, e->ev_event_id))
+                if (is_cancelled(targets, ntargets, e->ev_event_id))
                         continue;
                 s->live[s->nlive++] = e;
         }
+        vg_free(targets);
         qsort(s->live, (size_t)s->nlive, sizeof(*s->live), ev_order_q);
         for (int i = 0; i < s->nlive; i++) {
                 const vg_event_t *e = s->live[i];
@@ -171,11 +214,24 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
                         break;
                 }
         }
+        s->transfers = vg_calloc((size_t)s->nstays + 1, sizeof(int64_t));
+        s->ntransfers = 0;
+        for (int i = 0; i < s->nstays; i++) {
+                const vg_event_t *d = s->stays[i].st_dis;
+                if (d && d->ev_care_setting == VG_CS_HOSPITAL_INPATIENT &&
+                    d->ev_disposition == VG_DISP_TRANSFER_ACUTE)
+                        s->transfers[s->ntransfers++] = d->ev_occurred_at;
+        }
+        if (s->ntransfers > 1)
+                qsort(s->transfers, (size_t)s->ntransfers, sizeof(int64_t),
+                      i64_cmp);
 }
 
 static void select_free(sel_t *s) {
         vg_free(s->live);
         vg_free(s->stays);
+        vg_free(s->stay_idx);
+        vg_free(s->transfers);
 }
 
 /*
@@ -265,18 +321,22 @@ static int64_t days(const out_t *o, int64_t a, int64_t b) {
         return vg_days_between(o->rc->rc_tz, a, b);
 }
 
-/* Is admission a a transfer continuation of some TRANSFER_ACUTE discharge? */
+/* Is admission a a transfer continuation of some TRANSFER_ACUTE discharge?
+ * The latest such discharge at or before a is the nearest in local days,
+ * so only it needs checking (binary search). */
 static int is_transfer_continuation(const out_t *o, const sel_t *s,
                                     const vg_event_t *a) {
-        for (int i = 0; i < s->nstays; i++) {
-                const vg_event_t *d = s->stays[i].st_dis;
-                if (!is_hosp(d) || d->ev_disposition != VG_DISP_TRANSFER_ACUTE)
-                        continue;
-                if (a->ev_occurred_at >= d->ev_occurred_at &&
-                    days(o, d->ev_occurred_at, a->ev_occurred_at) <= 1)
-                        return 1;
+        int lo = 0, hi = s->ntransfers - 1, best = -1;
+        while (lo <= hi) {
+                int mid = lo + (hi - lo) / 2;
+                if (s->transfers[mid] <= a->ev_occurred_at) {
+                        best = mid;
+                        lo = mid + 1;
+                } else
+                        hi = mid - 1;
         }
-        return 0;
+        return best >= 0 &&
+               days(o, s->transfers[best], a->ev_occurred_at) <= 1;
 }
 
 static int is_index_discharge(const vg_event_t *d) {
@@ -288,16 +348,11 @@ static int is_index_discharge(const vg_event_t *d) {
 /* The chosen HOSPITAL_INPATIENT admissions, in SPEC order. */
 static int hosp_admissions(const sel_t *s, const vg_event_t **out) {
         int n = 0;
-        for (int i = 0; i < s->nlive; i++) {
-                const vg_event_t *e = s->live[i];
-                if (e->ev_type != VG_REC_ADMISSION || !is_hosp(e))
-                        continue;
-                for (int j = 0; j < s->nstays; j++)
-                        if (s->stays[j].st_adm == e) {
-                                out[n++] = e;
-                                break;
-                        }
-        }
+        for (int j = 0; j < s->nstays; j++)
+                if (is_hosp(s->stays[j].st_adm))
+                        out[n++] = s->stays[j].st_adm;
+        if (n > 1)
+                qsort(out, (size_t)n, sizeof(*out), ev_order_q);
         return n;
 }
 

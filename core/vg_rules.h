@@ -26,6 +26,8 @@ typedef struct vg_rules_conf_s {
         int     rc_retention_days;         /* history kept [400] */
         int     rc_eol_days;               /* eol_admission_30d [30] */
         int     rc_sip_before_death_days;  /* sip_before_death [365] */
+        int     rc_max_events;             /* events kept per patient; more
+                                            * go to the DLQ [5000] */
 } vg_rules_conf_t;
 
 /* SPEC defaults. */
