@@ -38,6 +38,9 @@ void vg_patient_destroy(vg_patient_t *pt) {
         for (int i = 0; i < pt->pt_nold; i++)
                 vg_free(pt->pt_old_ids[i]);
         vg_free(pt->pt_old_ids);
+        for (int i = 0; i < pt->pt_nold_cancelled; i++)
+                vg_free(pt->pt_old_cancelled[i]);
+        vg_free(pt->pt_old_cancelled);
         alerts_free(pt->pt_alerts, pt->pt_nalerts);
         cells_free(pt->pt_cells, pt->pt_ncells);
         cells_free(pt->pt_frozen, pt->pt_nfrozen);
@@ -137,15 +140,66 @@ static int seen(const vg_patient_t *pt, const char *id) {
         for (int i = 0; i < pt->pt_nold; i++)
                 if (!strcmp(pt->pt_old_ids[i], id))
                         return 1;
+        /* The target of a pruned cancellation: it stays without effect. */
+        for (int i = 0; i < pt->pt_nold_cancelled; i++)
+                if (!strcmp(pt->pt_old_cancelled[i], id))
+                        return 1;
         return 0;
 }
 
-/* Moves events older than the retention horizon out of the history, and
- * freezes their contribution so that the counters do not change. */
+static int i64_cmp(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* The longest look-back or look-ahead of any rule: beyond it, two events
+ * cannot influence each other's figures or alerts (SPEC §5, §6). */
+static int64_t influence_ms(const vg_rules_conf_t *rc) {
+        int64_t d = rc->rc_window_days;
+        if (rc->rc_eol_days > d)
+                d = rc->rc_eol_days;
+        if (rc->rc_sip_before_death_days > d)
+                d = rc->rc_sip_before_death_days;
+        return (d + 2) * VG_MS_PER_DAY + rc->rc_sip_deadline_ms +
+               720 * VG_MS_PER_HOUR;
+}
+
+/* The stream time at which prune() can next remove something: when the
+ * horizon passes the first event that is followed by a gap (or is the
+ * last). INT64_MAX if no event. Always later than stream_time. */
+static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                          int64_t stream_time) {
+        int64_t ret = (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
+        int64_t gap = influence_ms(rc), due = INT64_MAX, *t;
+        int n = pt->pt_nevents;
+        if (!n)
+                return INT64_MAX;
+        t = vg_malloc(sizeof(int64_t) * (size_t)n);
+        for (int i = 0; i < n; i++)
+                t[i] = pt->pt_events[i].ev_occurred_at;
+        qsort(t, (size_t)n, sizeof(int64_t), i64_cmp);
+        for (int i = 0; i < n; i++)
+                if ((i + 1 == n || t[i + 1] - t[i] > gap) &&
+                    t[i] + ret + 1 > stream_time) {
+                        due = t[i] + ret + 1;
+                        break;
+                }
+        vg_free(t);
+        return due;
+}
+
+/* Retention (SPEC §7). Moves out of the history the events older than the
+ * horizon that are separated from every newer event by more than any
+ * rule's reach: so the pruned and the kept events cannot influence each
+ * other, and the pruned events' contribution, final by then, is frozen
+ * exactly (the counters do not change). Events of a patient with no such
+ * gap are kept longer than retention_days, until there is one. The targets
+ * of pruned cancellations are remembered, so a late target stays void. */
 static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                  int64_t stream_time) {
         int64_t horizon = stream_time -
                           (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
+        int64_t gap = influence_ms(rc), cut = INT64_MIN, *t;
         vg_derived_t full, kept;
         vg_cell_t *tmp, *frozen;
         int ntmp, nfrozen, n = 0, pruned;
@@ -154,6 +208,18 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 n += pt->pt_events[i].ev_occurred_at < horizon;
         if (!n)
                 return 0;
+        /* The latest cut point before the horizon followed by a gap. */
+        t = vg_malloc(sizeof(int64_t) * (size_t)pt->pt_nevents);
+        for (int i = 0; i < pt->pt_nevents; i++)
+                t[i] = pt->pt_events[i].ev_occurred_at;
+        qsort(t, (size_t)pt->pt_nevents, sizeof(int64_t), i64_cmp);
+        for (int i = 0; i < pt->pt_nevents && t[i] < horizon; i++)
+                if (i + 1 == pt->pt_nevents || t[i + 1] - t[i] > gap)
+                        cut = t[i];
+        vg_free(t);
+        if (cut == INT64_MIN)
+                return 0;
+        horizon = cut + 1; /* prune events at or before the cut */
         vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
                         stream_time, &full);
         pruned = 0;
@@ -168,6 +234,15 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                                                     (size_t)(pt->pt_nold + 1));
                 pt->pt_old_ids[pt->pt_nold++] = e->ev_event_id;
                 e->ev_event_id = NULL;
+                if (e->ev_cancels_event_id) {
+                        pt->pt_old_cancelled = vg_realloc(
+                                pt->pt_old_cancelled,
+                                sizeof(char *) *
+                                        (size_t)(pt->pt_nold_cancelled + 1));
+                        pt->pt_old_cancelled[pt->pt_nold_cancelled++] =
+                                e->ev_cancels_event_id;
+                        e->ev_cancels_event_id = NULL;
+                }
                 vg_record_clear(e->ev_type, e);
                 pt->pt_events[i] = pt->pt_events[--pt->pt_nevents];
                 pruned++;
@@ -268,21 +343,15 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
         dv.dv_alerts = NULL;
         dv.dv_nalerts = 0;
 
-        for (i = 0; i < pt->pt_nevents; i++)
-                if (pt->pt_events[i].ev_occurred_at < oldest)
-                        oldest = pt->pt_events[i].ev_occurred_at;
         pt->pt_next_due = dv.dv_next_due;
-        if (oldest != INT64_MAX) {
-                int64_t p = oldest +
-                            (int64_t)rc->rc_retention_days * VG_MS_PER_DAY + 1;
-                if (p < pt->pt_next_due)
-                        pt->pt_next_due = p;
-        }
+        if ((oldest = next_prune(rc, pt, stream_time)) < pt->pt_next_due)
+                pt->pt_next_due = oldest;
         vg_derived_clear(&dv);
 }
 
 /*
- * Serialisation: {"e":[events],"o":[ids],"a":[alerts],"c":[cells],
+ * Serialisation: {"e":[events],"o":[ids],"x":[cancelled ids],
+ *                 "a":[alerts],"c":[cells],
  *                 "f":[frozen],"n":next_due}
  * A cell is [key, num, den, count].
  */
@@ -311,6 +380,11 @@ char *vg_patient_serialize(const vg_patient_t *pt) {
         for (int i = 0; i < pt->pt_nold; i++)
                 json_array_append_new(arr, json_string(pt->pt_old_ids[i]));
         json_object_set_new(root, "o", arr);
+        arr = json_array();
+        for (int i = 0; i < pt->pt_nold_cancelled; i++)
+                json_array_append_new(arr,
+                                      json_string(pt->pt_old_cancelled[i]));
+        json_object_set_new(root, "x", arr);
         arr = json_array();
         for (int i = 0; i < pt->pt_nalerts; i++)
                 json_array_append_new(arr, vg_record_to_json(VG_REC_ALERT,
@@ -375,6 +449,15 @@ vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
                 if (!json_is_string(v))
                         goto bad;
                 pt->pt_old_ids[pt->pt_nold++] = vg_strdup(json_string_value(v));
+        }
+        arr = json_object_get(root, "x");
+        pt->pt_old_cancelled = vg_calloc(json_array_size(arr) + 1,
+                                         sizeof(char *));
+        json_array_foreach(arr, i, v) {
+                if (!json_is_string(v))
+                        goto bad;
+                pt->pt_old_cancelled[pt->pt_nold_cancelled++] =
+                        vg_strdup(json_string_value(v));
         }
         arr = json_object_get(root, "a");
         pt->pt_alerts = vg_calloc(json_array_size(arr) + 1, sizeof(vg_alert_t));

@@ -20,6 +20,8 @@ typedef struct vg_patient_s {
         int         pt_cap;
         char      **pt_old_ids;    /* event ids pruned by retention */
         int         pt_nold;
+        char      **pt_old_cancelled; /* targets of pruned cancellations */
+        int         pt_nold_cancelled;
         vg_alert_t *pt_alerts;     /* ACTIVE alerts published last, sorted */
         int         pt_nalerts;
         vg_cell_t  *pt_cells;      /* total contribution last time, sorted */

@@ -1,0 +1,179 @@
+/*
+ * test_retention.c - pruning after rules.retention_days (SPEC §7) never
+ * changes a figure: what pruned events contributed is frozen exactly, a
+ * cancellation that arrives after its target was pruned changes nothing,
+ * and a target that arrives after its cancellation was pruned stays void.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "vg_partition.h"
+
+static vg_rules_conf_t rc;
+static vg_codec_t *codec;
+static vg_part_topics_t topics = {"alerts", "parts", "dlq"};
+
+static void ev(vg_part_t *part, const char *json) {
+        vg_event_t e;
+        char err[256];
+        if (vg_event_from_jsonl(json, strlen(json), &e, err, sizeof(err)))
+                fail_msg("%s: %s", json, err);
+        assert_int_equal(vg_part_begin(part, 0, err, sizeof(err)), VG_OK);
+        if (vg_part_event(part, &e, err, sizeof(err)))
+                fail_msg("%s", err);
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        vg_record_clear(e.ev_type, &e);
+}
+
+typedef struct look_s {
+        const char *key;
+        int64_t     num, den;
+        int         found;
+} look_t;
+
+static void look_cb(const char *key, int64_t num, int64_t den, bool count,
+                    void *opaque) {
+        look_t *l = opaque;
+        (void)count;
+        if (!strcmp(key, l->key)) {
+                l->num = num;
+                l->den = den;
+                l->found = 1;
+        }
+}
+
+static look_t cell(vg_part_t *part, const char *key) {
+        look_t l = {key, 0, 0, 0};
+        vg_part_cells(part, look_cb, &l);
+        return l;
+}
+
+#define DEATH(id, t, extra)                                                    \
+        "{\"type\":\"death\",\"event_id\":\"" id "\",\"patient_id\":\"p\","      \
+        "\"occurred_at\":\"" t "\",\"kommun\":\"0484\",\"source_system\":"     \
+        "\"s\",\"place_of_death\":\"HOME\",\"expected\":true,\"age_years\":"   \
+        "80,\"sex\":\"MALE\",\"diagnosis_group\":\"COPD\"" extra "}"
+#define ADM(id, t)                                                             \
+        "{\"type\":\"admission\",\"event_id\":\"" id "\",\"patient_id\":"      \
+        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
+        "\"source_system\":\"s\",\"stay_id\":\"" id "\",\"facility_id\":"      \
+        "\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\",\"planned\":false,"     \
+        "\"age_years\":80,\"sex\":\"MALE\",\"diagnosis_group\":\"COPD\"}"
+/* Another patient's event: only moves the partition's stream time. */
+#define CLOCK(id, t)                                                           \
+        "{\"type\":\"sip_created\",\"event_id\":\"" id "\",\"patient_id\":"    \
+        "\"q\",\"occurred_at\":\"" t "\",\"kommun\":\"0680\","                 \
+        "\"source_system\":\"s\",\"sip_id\":\"x\"}"
+
+static vg_part_t *open_part(void) {
+        char err[256];
+        vg_part_t *part = vg_part_open(":memory:", 0, &rc, codec, &topics, err,
+                                       sizeof(err));
+        assert_non_null(part);
+        return part;
+}
+
+static void test_frozen_exact_and_late_cancellation(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
+        ev(part, DEATH("d1", "2024-01-21T10:00:00Z", ""));
+        c = cell(part, "eol_admission_30d|SE|2024-01");
+        assert_int_equal(c.num, 1);
+        assert_int_equal(c.den, 1);
+        /* Stream time moves past the horizon: the patient's history is
+         * pruned; the figures must not move. */
+        ev(part, CLOCK("q1", "2025-03-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 2);
+        c = cell(part, "eol_admission_30d|SE|2024-01");
+        assert_int_equal(c.num, 1);
+        assert_int_equal(c.den, 1);
+        /* A cancellation of the pruned death arrives: it can no longer
+         * change frozen figures, and must not leave num > den. */
+        ev(part, DEATH("c1", "2025-03-02T00:00:00Z",
+                       ",\"cancels_event_id\":\"d1\""));
+        c = cell(part, "eol_admission_30d|SE|2024-01");
+        assert_int_equal(c.num, 1);
+        assert_int_equal(c.den, 1);
+        c = cell(part, "death_place.HOME|SE|2024-01");
+        assert_int_equal(c.num, 1);
+        assert_int_equal(c.den, 1);
+        vg_part_close(part);
+}
+
+static void test_late_target_of_pruned_cancellation(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        /* The cancellation arrives first, is pruned, then its target. */
+        ev(part, DEATH("c1", "2024-01-11T00:00:00Z",
+                       ",\"cancels_event_id\":\"d1\""));
+        ev(part, CLOCK("q1", "2025-03-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 1);
+        ev(part, DEATH("d1", "2024-01-10T00:00:00Z", ""));
+        c = cell(part, "death_place.HOME|SE|2024-01");
+        assert_int_equal(c.found ? c.den : 0, 0);
+        vg_part_close(part);
+}
+
+static void test_partial_prune_then_cancel(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        /* The horizon falls between the admission and the death: pruning
+         * the admission alone would change the death's figures, so nothing
+         * is pruned; cancelling the death then removes it cleanly. */
+        ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
+        ev(part, DEATH("d1", "2024-01-21T10:00:00Z", ""));
+        ev(part, CLOCK("q1", "2025-02-14T00:00:00Z"));
+        ev(part, DEATH("c1", "2025-02-15T00:00:00Z",
+                       ",\"cancels_event_id\":\"d1\""));
+        c = cell(part, "eol_admission_30d|SE|2024-01");
+        assert_int_equal(c.found ? c.num : 0, 0);
+        assert_int_equal(c.found ? c.den : 0, 0);
+        vg_part_close(part);
+}
+
+static void test_no_gap_no_prune(void **state) {
+        vg_part_t *part = open_part();
+        (void)state;
+        /* Events closer together than the rules' reach are kept together,
+         * even past retention_days, until a gap appears. */
+        ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
+        ev(part, ADM("a2", "2024-11-01T10:00:00Z"));
+        ev(part, CLOCK("q1", "2025-02-15T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
+        ev(part, CLOCK("q2", "2025-12-15T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 2);
+        vg_part_close(part);
+}
+
+static int setup(void **state) {
+        char err[256];
+        (void)state;
+        vg_rules_conf_default(&rc);
+        codec = vg_codec_new(err, sizeof(err));
+        return codec ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        (void)state;
+        vg_codec_destroy(codec);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_frozen_exact_and_late_cancellation),
+                cmocka_unit_test(test_late_target_of_pruned_cancellation),
+                cmocka_unit_test(test_partial_prune_then_cancel),
+                cmocka_unit_test(test_no_gap_no_prune),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
