@@ -119,7 +119,7 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                 if (!obj || vg_record_from_json(VG_REC_IPART, obj, &ip, errstr,
                                                 sizeof(errstr))) {
                         fprintf(stderr, "%s:%ld: %s\n", input, lineno,
-                                obj ? errstr : jerr.text);
+                                obj ? errstr : vg_json_error_text(jerr.text));
                         json_decref(obj);
                         invalid++;
                         continue;

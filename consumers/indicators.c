@@ -131,7 +131,7 @@ static int read_file(ictx_t *ic, const char *path) {
                         snprintf(errstr, sizeof(errstr), "%s",
                                  o ? "expected indicator, area, period, "
                                      "numerator"
-                                   : jerr.text);
+                                   : vg_json_error_text(jerr.text));
                         fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
                         json_decref(o);
                         bad = 1;

@@ -93,7 +93,7 @@ static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
                                  &jerr);
                 if (!obj) {
                         fprintf(stderr, "%s:%ld: not valid JSON: %s\n", name,
-                                lineno, jerr.text);
+                                lineno, vg_json_error_text(jerr.text));
                         failed++;
                         continue;
                 }

@@ -403,10 +403,16 @@ vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
                 int known = VG_REC_IS_EVENT(type) && !strcmp(key, "type");
                 for (int i = 0; !known && i < rt->rt_nfields; i++)
                         known = !strcmp(key, rt->rt_fields[i].vf_name);
-                if (!known)
+                if (!known) {
+                        size_t digits = 0;
+                        for (const char *q = key; *q; q++)
+                                digits += isdigit((unsigned char)*q) != 0;
                         return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                         "%.64s: unknown field for %s", key,
+                                         "%.64s: unknown field for %s",
+                                         digits > 5 ? "(a name with digits)"
+                                                    : key,
                                          rt->rt_json_type);
+                }
         }
         for (int i = 0; i < rt->rt_nfields; i++) {
                 const vg_field_t *f = &rt->rt_fields[i];
@@ -453,6 +459,13 @@ vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
         return vg_record_from_json(rt->rt_type, obj, ev, errstr, errstr_size);
 }
 
+char *vg_json_error_text(char *text) {
+        char *near = strstr(text, " near ");
+        if (near)
+                *near = '\0';
+        return text;
+}
+
 vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
                              char *errstr, size_t errstr_size) {
         json_error_t jerr;
@@ -463,7 +476,7 @@ vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
         if (!obj)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "not valid JSON: column %d: %s", jerr.column,
-                                 jerr.text);
+                                 vg_json_error_text(jerr.text));
         err = vg_event_from_json(obj, ev, errstr, errstr_size);
         json_decref(obj);
         return err;

@@ -195,6 +195,11 @@ json_t *vg_record_to_json(vg_rectype_t type, const void *rec);
 /* Record -> one compact JSON line (malloc'd, no newline). */
 char *vg_record_to_jsonl(vg_rectype_t type, const void *rec);
 
+/* jansson's error text without its " near '...'" excerpt of the input
+ * (which could hold a personnummer, SPEC §8). Modifies text in place and
+ * returns it. */
+char *vg_json_error_text(char *text);
+
 /* SPEC §3 / §7 validity of a decoded event at wall-clock time now_ms:
  * non-empty event_id and patient_id, occurred_at from 1900-01-01 to now + 1
  * day, 4-digit kommun. Enums and types are checked by the decoders. */
