@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# 0011-alerts: `vigil alerts` shows what the processor published: the last
+# status per alert_id equals file mode; filters by rule, kommun, region and
+# status select the right subsets; --follow prints alerts as they come.
+source "$(dirname "$0")/lib/common.sh"
+S=it11.$$.$(date +%s)
+topic_args "$S"
+"$VIGIL" topics create -p 2 "${T[@]}" >/dev/null
+"$VIGIL" simulate -n 300 --seed 21 --out "$TMP/ev.jsonl" 2>/dev/null
+"$VIGIL" process --input "$TMP/ev.jsonl" --partitions 2 --alerts "$TMP/fa.jsonl" \
+  --indicators /dev/null 2>/dev/null
+
+# --follow, started before anything is published.
+"$VIGIL" alerts "${T[@]}" --follow --json > "$TMP/follow.jsonl" 2> "$TMP/follow.log" &
+fpid=$!
+"$VIGIL" produce "${T[@]}" "$TMP/ev.jsonl" 2>/dev/null
+"$VIGIL" process "${T[@]}" -X state.dir="$TMP/st" -X group.id="$S.g" --exit-idle 3 2>/dev/null
+for _ in $(seq 1 50); do
+  [ "$(wc -l < "$TMP/follow.jsonl")" -gt 0 ] && break; sleep 0.2
+done
+sleep 1
+kill $fpid; wait $fpid 2>/dev/null || true
+
+"$PY" - "$TMP/fa.jsonl" "$TMP/follow.jsonl" <<'PY' || fail "--follow output differs from file mode"
+import json, sys
+def last(path):
+    d = {}
+    for line in open(path):
+        a = json.loads(line); d[a["alert_id"]] = a["status"]
+    return d
+f, k = last(sys.argv[1]), last(sys.argv[2])
+act = lambda d: {i for i, s in d.items() if s == "ACTIVE"}
+print("file mode %d ACTIVE, --follow %d ACTIVE (%d lines)" % (
+    len(act(f)), len(act(k)), sum(1 for _ in open(sys.argv[2]))))
+sys.exit(0 if act(f) == act(k) and act(f) else 1)
+PY
+
+# Up to now, deduped, with filters: compare with file mode's subsets.
+"$VIGIL" alerts "${T[@]}" --json > "$TMP/all.jsonl" 2>/dev/null
+"$VIGIL" alerts "${T[@]}" --json --rule SIP_OVERDUE > "$TMP/sip.jsonl" 2>/dev/null
+"$VIGIL" alerts "${T[@]}" --json --region 04 > "$TMP/r04.jsonl" 2>/dev/null
+k=$("$PY" -c 'import json,sys; print(next(json.loads(l)["kommun"] for l in open(sys.argv[1]) if json.loads(l)["status"]=="ACTIVE"))' "$TMP/fa.jsonl")
+"$VIGIL" alerts "${T[@]}" --json --kommun "$k" > "$TMP/k.jsonl" 2>/dev/null
+"$VIGIL" alerts "${T[@]}" --json --status RETRACTED > "$TMP/ret.jsonl" 2>/dev/null
+"$VIGIL" alerts "${T[@]}" > "$TMP/table.txt" 2>/dev/null
+"$PY" - "$TMP" "$k" <<'PY' || fail "filtered alerts differ from file mode"
+import json, sys, os
+d, k = sys.argv[1], sys.argv[2]
+def load(n):
+    return [json.loads(l) for l in open(os.path.join(d, n))]
+fa = {a["alert_id"]: a for a in load("fa.jsonl")}
+active = {i for i, a in fa.items() if a["status"] == "ACTIVE"}
+checks = [
+    ("all (ACTIVE by default)", {a["alert_id"] for a in load("all.jsonl")}, active),
+    ("--rule SIP_OVERDUE", {a["alert_id"] for a in load("sip.jsonl")},
+     {i for i in active if fa[i]["rule"] == "SIP_OVERDUE"}),
+    ("--region 04", {a["alert_id"] for a in load("r04.jsonl")},
+     {i for i in active if fa[i]["region"] == "04"}),
+    ("--kommun " + k, {a["alert_id"] for a in load("k.jsonl")},
+     {i for i in active if fa[i]["kommun"] == k}),
+]
+bad = 0
+for name, got, want in checks:
+    ok = got == want and (want or name.startswith("--"))
+    print("%-28s %4d alerts %s" % (name, len(got), "ok" if ok else "MISMATCH (want %d)" % len(want)))
+    bad += not ok
+ret = load("ret.jsonl")
+if any(a["status"] != "RETRACTED" for a in ret):
+    print("--status RETRACTED shows other statuses"); bad += 1
+table = open(os.path.join(d, "table.txt")).read().splitlines()
+if len(table) != len(active) + 1 or not table[0].startswith("STATUS"):
+    print("table: %d lines for %d alerts" % (len(table), len(active))); bad += 1
+sys.exit(1 if bad else 0)
+PY
+echo PASS
