@@ -64,6 +64,15 @@ sleep 1.5; kill -9 $pid; wait $pid 2>/dev/null || true
   2> "$TMP/agg2.log" || fail "aggregate: $(tail -3 "$TMP/agg2.log")"
 echo "aggregate done"
 
+# What people read: vigil indicators from the topic equals file mode, line
+# for line; the CSV has a row per value.
+"$VIGIL" indicators "${T[@]}" --format json > "$TMP/ind-cli.jsonl" 2>/dev/null
+diff -q "$TMP/ind-cli.jsonl" "$TMP/file-ind.jsonl" >/dev/null \
+  || { diff "$TMP/ind-cli.jsonl" "$TMP/file-ind.jsonl" | head -5; fail "vigil indicators --format json differs from file mode"; }
+[ "$(("$(wc -l < "$TMP/file-ind.jsonl")" + 1))" = "$("$VIGIL" indicators "${T[@]}" --format csv 2>/dev/null | wc -l)" ] \
+  || fail "CSV row count"
+echo "vigil indicators: $(wc -l < "$TMP/ind-cli.jsonl") values equal file mode"
+
 "$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
   "$S.alerts" "$S.parts" "$TMP/file-alerts.jsonl" "$TMP/file-ind.jsonl" "$S.ind"
 echo "PASS"
