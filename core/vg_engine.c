@@ -356,49 +356,58 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
  * A cell is [key, num, den, count].
  */
 
-static json_t *cells_json(const vg_cell_t *c, int n) {
-        json_t *arr = json_array();
-        for (int i = 0; i < n; i++)
-                json_array_append_new(arr, json_pack("[sIIb]", c[i].ce_key,
-                                                     (json_int_t)c[i].ce_num,
-                                                     (json_int_t)c[i].ce_den,
-                                                     c[i].ce_count));
-        return arr;
+static void cells_write(vg_buf_t *b, const vg_cell_t *c, int n) {
+        vg_buf_append(b, "[", 1);
+        for (int i = 0; i < n; i++) {
+                if (i)
+                        vg_buf_append(b, ",", 1);
+                vg_buf_append(b, "[", 1);
+                vg_json_put_string(b, c[i].ce_key);
+                vg_buf_printf(b, ",%lld,%lld,%s]", (long long)c[i].ce_num,
+                              (long long)c[i].ce_den,
+                              c[i].ce_count ? "true" : "false");
+        }
+        vg_buf_append(b, "]", 1);
 }
 
-char *vg_patient_serialize(const vg_patient_t *pt) {
-        json_t *root = json_object(), *arr;
-        char *s, *r;
+static void strs_write(vg_buf_t *b, char *const *v, int n) {
+        vg_buf_append(b, "[", 1);
+        for (int i = 0; i < n; i++) {
+                if (i)
+                        vg_buf_append(b, ",", 1);
+                vg_json_put_string(b, v[i]);
+        }
+        vg_buf_append(b, "]", 1);
+}
 
-        arr = json_array();
-        for (int i = 0; i < pt->pt_nevents; i++)
-                json_array_append_new(arr,
-                                      vg_record_to_json(pt->pt_events[i].ev_type,
-                                                        &pt->pt_events[i]));
-        json_object_set_new(root, "e", arr);
-        arr = json_array();
-        for (int i = 0; i < pt->pt_nold; i++)
-                json_array_append_new(arr, json_string(pt->pt_old_ids[i]));
-        json_object_set_new(root, "o", arr);
-        arr = json_array();
-        for (int i = 0; i < pt->pt_nold_cancelled; i++)
-                json_array_append_new(arr,
-                                      json_string(pt->pt_old_cancelled[i]));
-        json_object_set_new(root, "x", arr);
-        arr = json_array();
-        for (int i = 0; i < pt->pt_nalerts; i++)
-                json_array_append_new(arr, vg_record_to_json(VG_REC_ALERT,
-                                                             &pt->pt_alerts[i]));
-        json_object_set_new(root, "a", arr);
-        json_object_set_new(root, "c", cells_json(pt->pt_cells, pt->pt_ncells));
-        json_object_set_new(root, "f",
-                            cells_json(pt->pt_frozen, pt->pt_nfrozen));
-        json_object_set_new(root, "n", json_integer(pt->pt_next_due));
-        s = json_dumps(root, JSON_COMPACT);
-        r = vg_strdup(s);
-        free(s);
-        json_decref(root);
-        return r;
+/* Written by hand (no jansson tree): this runs for every patient touched
+ * in every batch. vg_patient_parse() reads it with jansson. */
+char *vg_patient_serialize(const vg_patient_t *pt) {
+        vg_buf_t b;
+        vg_buf_init(&b);
+        vg_buf_puts(&b, "{\"e\":[");
+        for (int i = 0; i < pt->pt_nevents; i++) {
+                if (i)
+                        vg_buf_append(&b, ",", 1);
+                vg_record_write_json(&b, pt->pt_events[i].ev_type,
+                                     &pt->pt_events[i]);
+        }
+        vg_buf_puts(&b, "],\"o\":");
+        strs_write(&b, pt->pt_old_ids, pt->pt_nold);
+        vg_buf_puts(&b, ",\"x\":");
+        strs_write(&b, pt->pt_old_cancelled, pt->pt_nold_cancelled);
+        vg_buf_puts(&b, ",\"a\":[");
+        for (int i = 0; i < pt->pt_nalerts; i++) {
+                if (i)
+                        vg_buf_append(&b, ",", 1);
+                vg_record_write_json(&b, VG_REC_ALERT, &pt->pt_alerts[i]);
+        }
+        vg_buf_puts(&b, "],\"c\":");
+        cells_write(&b, pt->pt_cells, pt->pt_ncells);
+        vg_buf_puts(&b, ",\"f\":");
+        cells_write(&b, pt->pt_frozen, pt->pt_nfrozen);
+        vg_buf_printf(&b, ",\"n\":%lld}", (long long)pt->pt_next_due);
+        return b.vb_data;
 }
 
 static int cells_parse(json_t *arr, vg_cell_t **out, int *n) {

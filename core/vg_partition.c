@@ -301,18 +301,11 @@ static vg_patient_t *patient_get(vg_part_t *part, const char *id,
         return pt;
 }
 
-static vg_err_t patient_put(vg_part_t *part, vg_patient_t *pt, char *errstr,
-                            size_t errstr_size) {
-        char *text = vg_patient_serialize(pt);
-        sqlite3_stmt *s = st(part, S_PUT_PATIENT);
+/* Writes a patient's next-due time to the timers table. */
+static vg_err_t timer_put(vg_part_t *part, const vg_patient_t *pt,
+                          char *errstr, size_t errstr_size) {
+        sqlite3_stmt *s;
         int rc;
-        sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        vg_free(text);
-        if (rc != SQLITE_DONE)
-                return db_err(part, errstr, errstr_size, "write patient");
         if (pt->pt_next_due == INT64_MAX) {
                 s = st(part, S_DEL_TIMER);
                 sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
@@ -325,6 +318,22 @@ static vg_err_t patient_put(vg_part_t *part, vg_patient_t *pt, char *errstr,
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
                 return db_err(part, errstr, errstr_size, "write timer");
+        return VG_OK;
+}
+
+/* Writes a patient's state. */
+static vg_err_t state_put(vg_part_t *part, const vg_patient_t *pt,
+                          char *errstr, size_t errstr_size) {
+        char *text = vg_patient_serialize(pt);
+        sqlite3_stmt *s = st(part, S_PUT_PATIENT);
+        int rc;
+        sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        vg_free(text);
+        if (rc != SQLITE_DONE)
+                return db_err(part, errstr, errstr_size, "write patient");
         return VG_OK;
 }
 
@@ -481,9 +490,9 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                                 err = apply_changes(part, &ch, errstr,
                                                     errstr_size);
                                 vg_changes_clear(&ch);
-                                if (!err)
-                                        err = patient_put(part, pt, errstr,
-                                                          errstr_size);
+                                if (!err) /* state: once, at the end */
+                                        err = timer_put(part, pt, errstr,
+                                                        errstr_size);
                         }
                         vg_free(ids[i]);
                 }
@@ -577,15 +586,20 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
 
         if (!part->pa_in_batch)
                 return VG_OK;
-        /* Patients first, so that the timers table holds their latest
-         * next-due times; then every timer the stream time has passed. */
+        /* Timers of the batch's patients first, so that the timers table
+         * holds their latest next-due times; then every timer the stream
+         * time has passed (those patients join the cache); then the state
+         * of every patient touched, written once. */
         for (int b = 0; !err && b < CACHE_BUCKETS; b++)
                 for (pent_t *pe = part->pa_cache[b]; !err && pe;
                      pe = pe->pe_next)
-                        err = patient_put(part, pe->pe_pt, errstr,
-                                          errstr_size);
+                        err = timer_put(part, pe->pe_pt, errstr, errstr_size);
         if (!err && part->pa_stream_time != INT64_MIN)
                 err = fire_timers(part, errstr, errstr_size);
+        for (int b = 0; !err && b < CACHE_BUCKETS; b++)
+                for (pent_t *pe = part->pa_cache[b]; !err && pe;
+                     pe = pe->pe_next)
+                        err = state_put(part, pe->pe_pt, errstr, errstr_size);
         if (!err)
                 err = queue_parts(part, errstr, errstr_size);
         if (!err)

@@ -546,6 +546,102 @@ json_t *vg_record_to_json(vg_rectype_t type, const void *rec) {
         return obj;
 }
 
+void vg_json_put_string(vg_buf_t *out, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        const char *run = s;
+        vg_buf_append(out, "\"", 1);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                vg_buf_append(out, run, (size_t)(s - run));
+                if (c == '"' || c == '\\') {
+                        char esc[2] = {'\\', (char)c};
+                        vg_buf_append(out, esc, 2);
+                } else {
+                        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4],
+                                       hex[c & 15]};
+                        vg_buf_append(out, esc, 6);
+                }
+                run = s + 1;
+        }
+        vg_buf_append(out, run, (size_t)(s - run));
+        vg_buf_append(out, "\"", 1);
+}
+
+void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        int first = 1;
+        vg_buf_append(out, "{", 1);
+        if (VG_REC_IS_EVENT(type)) {
+                vg_buf_puts(out, "\"type\":");
+                vg_json_put_string(out, rt->rt_json_type);
+                first = 0;
+        }
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                const vg_optl_t *ol = CFPTR(rec, f, vg_optl_t);
+                const vg_optd_t *od = CFPTR(rec, f, vg_optd_t);
+                const char *str = NULL;
+                switch (f->vf_type) { /* skip what is null */
+                case VG_F_STRING:
+                case VG_F_OSTRING:
+                        if (!(str = *CFPTR(rec, f, char *)))
+                                continue;
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                        if (!ol->set)
+                                continue;
+                        break;
+                case VG_F_ODOUBLE:
+                        if (!od->set)
+                                continue;
+                        break;
+                default:
+                        break;
+                }
+                if (!first)
+                        vg_buf_append(out, ",", 1);
+                first = 0;
+                vg_json_put_string(out, f->vf_name);
+                vg_buf_append(out, ":", 1);
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                case VG_F_OSTRING:
+                        vg_json_put_string(out, str);
+                        break;
+                case VG_F_TIME:
+                case VG_F_LONG:
+                        vg_buf_printf(out, "%lld",
+                                      (long long)*CFPTR(rec, f, int64_t));
+                        break;
+                case VG_F_INT:
+                        vg_buf_printf(out, "%d", (int)*CFPTR(rec, f, int32_t));
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                        vg_buf_printf(out, "%lld", (long long)ol->v);
+                        break;
+                case VG_F_ODOUBLE:
+                        vg_buf_printf(out, "%.17g", od->v);
+                        break;
+                case VG_F_BOOL:
+                        vg_buf_puts(out, *CFPTR(rec, f, bool) ? "true"
+                                                              : "false");
+                        break;
+                case VG_F_ENUM:
+                        vg_json_put_string(out,
+                                           vg_enum_str(f->vf_enum,
+                                                       *CFPTR(rec, f, int)));
+                        break;
+                }
+        }
+        vg_buf_append(out, "}", 1);
+}
+
 char *vg_record_to_jsonl(vg_rectype_t type, const void *rec) {
         json_t *obj = vg_record_to_json(type, rec);
         char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -192,6 +192,12 @@ vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
 /* Record -> JSON object (members in schema order; events get "type" first,
  * null optionals are omitted for events and kept for outputs). */
 json_t *vg_record_to_json(vg_rectype_t type, const void *rec);
+/* Appends rec as compact JSON for machines (state files): times as epoch
+ * milliseconds, null optionals left out; vg_record_from_json reads it. */
+void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec);
+/* Appends s as a JSON string literal. */
+void vg_json_put_string(vg_buf_t *out, const char *s);
+
 /* Record -> one compact JSON line (malloc'd, no newline). */
 char *vg_record_to_jsonl(vg_rectype_t type, const void *rec);
 
