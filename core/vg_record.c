@@ -451,11 +451,16 @@ vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
                                  jt ? "not a string" : "missing");
         rt = vg_rectype_by_name(json_string_value(jt));
         if (!rt || !VG_REC_IS_EVENT(rt->rt_type) ||
-            strcmp(rt->rt_json_type, json_string_value(jt)))
+            strcmp(rt->rt_json_type, json_string_value(jt))) {
+                const char *tv = json_string_value(jt);
+                size_t digits = 0;
+                for (const char *q = tv; *q; q++)
+                        digits += isdigit((unsigned char)*q) != 0;
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "type: unknown event type \"%.64s\" (expected "
                                  "admission, discharge, death or sip_created)",
-                                 json_string_value(jt));
+                                 digits > 5 ? "(not shown)" : tv);
+        }
         return vg_record_from_json(rt->rt_type, obj, ev, errstr, errstr_size);
 }
 

@@ -177,7 +177,7 @@ static void redact(char *s) {
                 d1 = j - i;
                 len = d1;
                 if ((d1 == 8 || d1 == 6) && j < n &&
-                    (s[j] == '-' || s[j] == '+')) {
+                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
                         size_t k = j + 1;
                         while (k < n && isdigit((unsigned char)s[k]))
                                 k++;
@@ -191,6 +191,36 @@ static void redact(char *s) {
                 } else
                         i = j;
         }
+}
+
+/* True if s holds something spelt like a personnummer (10 or 12 digits,
+ * or 6/8 digits, '-', '+' or ' ', 4 digits) standing on its own: not
+ * touching a letter or digit, so a hex pseudonym is not taken for one. */
+static bool looks_like_pnr(const char *s) {
+        size_t n = strlen(s);
+        for (size_t i = 0; i < n; i++) {
+                size_t j = i, d1, end;
+                if (!isdigit((unsigned char)s[i]) ||
+                    (i > 0 && isalnum((unsigned char)s[i - 1])))
+                        continue;
+                while (j < n && isdigit((unsigned char)s[j]))
+                        j++;
+                d1 = j - i;
+                end = j;
+                if ((d1 == 8 || d1 == 6) && j + 5 <= n &&
+                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
+                        size_t k = j + 1;
+                        while (k < n && isdigit((unsigned char)s[k]))
+                                k++;
+                        if (k - j - 1 == 4)
+                                d1 = 10, end = k;
+                }
+                if ((d1 == 10 || d1 == 12) &&
+                    (end == n || !isalnum((unsigned char)s[end])))
+                        return true;
+                i = j;
+        }
+        return false;
 }
 
 /* Prints "file:line: msg" for a rejected line, redacted. */
@@ -283,6 +313,7 @@ static int prepare(prod_t *pr, const char *file, long lineno, const char *line,
                 reject(pr, file, lineno, errstr);
                 return -1;
         }
+        pr->pr_today = vg_local_day(VG_TZ_STOCKHOLM, vg_now_ms());
         if (json_is_object(obj) &&
             pseudonymise(pr, obj, errstr, sizeof(errstr))) {
                 json_decref(obj);
@@ -291,9 +322,32 @@ static int prepare(prod_t *pr, const char *file, long lineno, const char *line,
         }
         err = vg_event_from_json(obj, ev, errstr, sizeof(errstr));
         json_decref(obj);
-        if (!err)
+        if (!err) { /* SPEC §8: no personnummer in any field, valid or not */
+                const vg_rectype_desc_t *rt = vg_rectype(ev->ev_type);
+                for (int i = 0; i < rt->rt_nfields && !err; i++) {
+                        const vg_field_t *f = &rt->rt_fields[i];
+                        const char *v;
+                        if (f->vf_type != VG_F_STRING &&
+                            f->vf_type != VG_F_OSTRING)
+                                continue;
+                        v = *(char *const *)((const char *)ev +
+                                             f->vf_offset);
+                        if (v && looks_like_pnr(v))
+                                err = vg_seterr(errstr, sizeof(errstr),
+                                                VG_ERR_INVALID,
+                                                "%s: looks like a "
+                                                "personnummer, which must "
+                                                "not be published",
+                                                f->vf_name);
+                }
+        }
+        if (!err) {
+                /* The clock moves on in a long-running pipe. */
+                pr->pr_now_ms = vg_now_ms();
+                pr->pr_today = vg_local_day(VG_TZ_STOCKHOLM, pr->pr_now_ms);
                 err = vg_event_validate(ev, pr->pr_now_ms, errstr,
                                         sizeof(errstr));
+        }
         if (!err) {
                 vg_buf_reset(&pr->pr_enc);
                 err = vg_codec_encode(pr->pr_codec, ev->ev_type, ev,
@@ -494,7 +548,8 @@ static void produce_one(prod_t *pr, int type, const char *key,
                         RD_KAFKA_V_VALUE((void *)value, len),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || pr->pr_fatal)
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || pr->pr_fatal ||
+                    stop_signal)
                         break;
                 rd_kafka_poll(pr->pr_rk, 100);
         }

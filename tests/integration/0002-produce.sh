@@ -199,7 +199,7 @@ expect_err bad "bad.jsonl:3: age_years: expected an integer"
 expect_err bad 'bad.jsonl:4: sex: unknown symbol "F"'
 expect_err bad 'bad.jsonl:6: kommun: "484" is not a 4-digit SCB code'
 expect_err bad "bad.jsonl:7: personnummer: invalid check digit"
-expect_err bad "bad.jsonl:8: kommun: a value of 13 characters (12 digits) is not a 4-digit SCB code"
+expect_err bad "bad.jsonl:8: kommun: looks like a personnummer, which must not be published"
 expect_err bad "bad.jsonl:9: personnummer: both personnummer and patient_id given"
 expect_err bad "bad.jsonl:12: colour: unknown field for sip_created"
 expect_err bad "bad.jsonl:13: occurred_at: 2099-01-01T00:00:00Z is more than 1 day in the future"
