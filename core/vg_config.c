@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,25 +158,18 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
                 return VG_OK;
         }
         if (!strncmp(key, "target.", 7)) {
-                const char *v = value;
                 if (!strcmp(value, "off")) {
                         store(conf, key, value);
                         return VG_OK;
                 }
-                if (*v == '>' || *v == '<')
-                        v++;
-                if (v[0] == '=')
-                        v++;
-                if (!key[7] || parse_number(v, &num, 0) || num < 0 || num > 1)
+                if ((strncmp(value, ">=", 2) && strncmp(value, "<=", 2)) ||
+                    !key[7] || parse_number(value + 2, &num, 0) ||
+                    !isfinite(num) || num < 0 || num > 1)
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                         "%s: expected \">=F\" or \"<=F\" with "
-                                         "F from 0 to 1, e.g. >=0.90, got "
+                                         "%s: expected \">=F\" (higher is "
+                                         "better) or \"<=F\" with F from 0 "
+                                         "to 1, e.g. >=0.90; or off; got "
                                          "\"%s\"", key, value);
-                if (value[0] != '>' && value[0] != '<')
-                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                         "%s: say the direction: \">=%s\" "
-                                         "(higher is better) or \"<=%s\"",
-                                         key, value, value);
                 store(conf, key, value);
                 return VG_OK;
         }
@@ -205,6 +199,19 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
                                          "%s: %s is out of range [%g, %g]",
                                          key, value, d->cd_min, d->cd_max);
                 break;
+        }
+        if (!strncmp(key, "topic.", 6)) {
+                size_t len = strlen(value);
+                int ok = len > 0 && len <= 249 && strcmp(value, ".") &&
+                         strcmp(value, "..");
+                for (const char *q = value; ok && *q; q++)
+                        ok = isalnum((unsigned char)*q) || *q == '.' ||
+                             *q == '_' || *q == '-';
+                if (!ok)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: not a valid Kafka topic name "
+                                         "(1 to 249 of A-Z a-z 0-9 . _ -)",
+                                         key);
         }
         if (!strcmp(key, "timezone") && strcmp(value, "Europe/Stockholm") &&
             strcmp(value, "UTC"))
@@ -247,6 +254,11 @@ vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
         if (!fp)
                 return vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s", path,
                                  strerror(errno));
+        if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) {
+                fclose(fp);
+                return vg_seterr(errstr, errstr_size, VG_ERR_IO,
+                                 "%s: not a regular file", path);
+        }
         while (fgets(line, sizeof(line), fp)) {
                 char *s, *eq;
                 lineno++;
@@ -272,7 +284,12 @@ vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
                 }
                 secrets |= is_secret_key(trim(s));
         }
-        if (secrets && fstat(fileno(fp), &st) == 0 && (st.st_mode & 077))
+        if (ferror(fp)) {
+                fclose(fp);
+                return vg_seterr(errstr, errstr_size, VG_ERR_IO,
+                                 "%s: read error", path);
+        }
+        if (secrets && (st.st_mode & 077))
                 vg_warn("config",
                         "%s holds secrets but is readable by others (mode "
                         "%03o); chmod 600 it", path, (unsigned)(st.st_mode & 0777));

@@ -32,6 +32,10 @@ rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
         if (vg_kafka_set(kconf, "bootstrap.servers", VG_DEFAULT_BOOTSTRAP,
                          errstr, errstr_size) ||
             vg_kafka_set(kconf, "client.id", "vigil", errstr, errstr_size) ||
+            /* Never create a topic as a side effect of a metadata request:
+             * it would get the broker's default partition count. */
+            vg_kafka_set(kconf, "allow.auto.create.topics", "false", errstr,
+                         errstr_size) ||
             vg_conf_kafka(conf, kconf, errstr, errstr_size)) {
                 rd_kafka_conf_destroy(kconf);
                 return NULL;
@@ -73,6 +77,12 @@ int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                                              * a moment to appear */
         int cnt = -1;
 
+        if (!rkt) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "topic \"%.64s\": not a valid topic name (%s)",
+                          topic, rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
         for (;;) {
                 const struct rd_kafka_metadata *md = NULL;
                 rd_kafka_resp_err_t err =

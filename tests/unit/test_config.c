@@ -70,7 +70,11 @@ static void test_errors(void **state) {
         expect_file_error("# x\nrules.window_days=0\n", "out of range");
         expect_file_error("# x\ntimezone=Mars/Olympus\n", "not supported");
         expect_file_error("# x\ntarget.readmission_30d=0.1\n",
-                          "say the direction");
+                          "expected \">=F\" (higher is better)");
+        expect_file_error("# x\ntarget.readmission_30d=<=nan\n", "got \"<=nan\"");
+        expect_file_error("# x\ntarget.readmission_30d=>0.9\n", "got \">0.9\"");
+        expect_file_error("# x\ntopic.alerts=bad topic!\n",
+                          "not a valid Kafka topic name");
         expect_file_error("# x\ntarget.readmission_30d=<=2\n", "from 0 to 1");
         assert_int_equal(vg_conf_set_kv(c, "novalue", e, sizeof(e)),
                          VG_ERR_ARG);
@@ -78,6 +82,9 @@ static void test_errors(void **state) {
                                            sizeof(e)),
                          VG_ERR_IO);
         assert_non_null(strstr(e, "/nonexistent/vigil.conf"));
+        assert_int_equal(vg_conf_load_file(c, "/tmp", e, sizeof(e)),
+                         VG_ERR_IO);
+        assert_non_null(strstr(e, "not a regular file"));
         vg_conf_destroy(c);
 }
 
