@@ -40,6 +40,10 @@ static void help(void) {
                "Options:\n"
                "  -f, --follow          keep reading; print each alert "
                "change as it comes\n"
+               "                        (re-sends of the same status are not "
+               "repeated; the\n"
+               "                        retraction of an alert shown is "
+               "always printed)\n"
                "  -r, --rule R          only rule R (READMISSION_30D, "
                "SIP_OVERDUE, ...)\n"
                "  -k, --kommun K        only kommun K (4 digits)\n"
@@ -161,6 +165,7 @@ typedef struct actx_s {
         vg_codec_t *ac_codec;
         int         ac_follow;
         json_t     *ac_latest;  /* alert_id -> JSON line of its last status */
+        json_t     *ac_seen;    /* --follow: alert_id -> last status shown */
         const char *ac_topic;
 } actx_t;
 
@@ -178,9 +183,25 @@ static void alert_msg(const rd_kafka_message_t *m, void *opaque) {
                 return;
         }
         if (ac->ac_follow) {
-                if (matches(ac->ac_f, &rec.al)) {
-                        print_alert(ac->ac_f, &rec.al);
-                        fflush(stdout);
+                /* Print changes only: a re-send of the same status is not
+                 * news; a retraction of an alert shown before is, whatever
+                 * the status filter. */
+                json_t *prev = json_object_get(ac->ac_seen, rec.al.al_alert_id);
+                int was = prev ? (int)json_integer_value(prev) : -1;
+                filt_t any = *ac->ac_f;
+                any.status = -1;
+                any.all = 1;
+                if (was != rec.al.al_status) {
+                        int shown = matches(ac->ac_f, &rec.al) ||
+                                    (rec.al.al_status == VG_STATUS_RETRACTED &&
+                                     was == VG_STATUS_ACTIVE &&
+                                     matches(&any, &rec.al));
+                        json_object_set_new(ac->ac_seen, rec.al.al_alert_id,
+                                            json_integer(rec.al.al_status));
+                        if (shown) {
+                                print_alert(ac->ac_f, &rec.al);
+                                fflush(stdout);
+                        }
                 }
         } else {
                 char *js = vg_record_to_jsonl(t, &rec);
@@ -278,6 +299,7 @@ int vg_cmd_alerts(int argc, char **argv) {
         ac.ac_codec = codec;
         ac.ac_follow = follow;
         ac.ac_latest = latest;
+        ac.ac_seen = json_object();
         ac.ac_topic = vg_conf_str(conf, "topic.alerts");
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
@@ -320,6 +342,8 @@ int vg_cmd_alerts(int argc, char **argv) {
                         fprintf(stderr, "%zu of %zu alerts shown\n", shown, n);
         }
 out:
+        if (latest)
+                json_decref(ac.ac_seen);
         json_decref(latest);
         vg_codec_destroy(codec);
         vg_conf_destroy(conf);

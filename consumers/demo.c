@@ -15,6 +15,7 @@
 #include "vg_process.h"
 #include "../producers/vg_simulate.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -115,9 +116,12 @@ static int produce_population(const vg_conf_t *conf, int64_t patients,
                         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                                 rd_kafka_poll(rk, 100);
                 } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+                if (err)
+                        d.failed++;
                 vg_record_clear(ev.ev_type, &ev);
         }
         rd_kafka_flush(rk, 60000);
+        d.failed += rd_kafka_outq_len(rk); /* never delivered */
         rd_kafka_destroy(rk);
         vg_buf_free(&buf);
         vg_codec_destroy(codec);
@@ -206,6 +210,24 @@ int vg_cmd_demo(int argc, char **argv) {
                         fprintf(stderr, "vigil demo: %s: %s\n", keep,
                                 strerror(errno));
                         goto out;
+                }
+                {
+                        /* State from an earlier demo would hold offsets of
+                         * another (mock) cluster. */
+                        DIR *dp = opendir(keep);
+                        struct dirent *de;
+                        int used = 0;
+                        while (dp && (de = readdir(dp)))
+                                used |= strcmp(de->d_name, ".") &&
+                                        strcmp(de->d_name, "..");
+                        if (dp)
+                                closedir(dp);
+                        if (used) {
+                                rc = vg_cli_usage_error(
+                                        "demo", "--keep %s: the directory "
+                                        "must be new or empty", keep);
+                                goto out;
+                        }
                 }
                 dir = keep;
         } else if (!(dir = mkdtemp(tmpl))) {

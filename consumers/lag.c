@@ -64,7 +64,9 @@ static void help(void) {
                "Topics: those given with --topic; by default every topic the "
                "group has\n"
                "committed offsets for (all its partitions are shown, "
-               "committed or not). If\n"
+               "committed or not), and\n"
+               "for the processor's group (group.id) its four input topics "
+               "too. If\n"
                "the group has committed nothing at all (a new or unknown "
                "group), the four\n"
                "input topics (topic.admissions, topic.discharges, "
@@ -619,6 +621,14 @@ int vg_cmd_lag(int argc, char **argv) {
         if (!explicit_topics) {
                 for (int i = 0; i < committed->cnt; i++)
                         lag_add(&lg, committed->elems[i].topic);
+                /* The processor's group: its four input topics always, so
+                 * that a topic with no commit yet still shows its backlog. */
+                if (lg.lg_cnt > 0 &&
+                    !strcmp(group, vg_conf_str(conf, "group.id")))
+                        for (size_t i = 0; i < VG_ARRAY_SIZE(input_topic_keys);
+                             i++)
+                                lag_add(&lg,
+                                        vg_conf_str(conf, input_topic_keys[i]));
                 if (lg.lg_cnt > 1)
                         qsort(lg.lg_topics, (size_t)lg.lg_cnt,
                               sizeof(*lg.lg_topics), topic_cmp);

@@ -222,9 +222,13 @@ int vg_cmd_topics(int argc, char **argv) {
                 rc = 1;
                 goto out;
         }
-        rc = !strcmp(sub, "create") ? create(rk, conf, parts, out_parts, repl,
-                                             in_retention)
-                                    : check(rk, conf);
+        if (!strcmp(sub, "create")) {
+                rc = create(rk, conf, parts, out_parts, repl, in_retention);
+                /* Topics that existed may differ: say so, fail on it. */
+                if (!rc && check(rk, conf))
+                        rc = 1;
+        } else
+                rc = check(rk, conf);
 out:
         if (rk)
                 rd_kafka_destroy(rk);

@@ -100,6 +100,14 @@ int vg_cli_conf_finish(vg_conf_t *conf, const char *cmd) {
         pending = NULL;
         pending_cnt = 0;
         file_loaded = 0;
+        if (!rc) { /* kafka.* keys: librdkafka judges them, now */
+                rd_kafka_conf_t *k = rd_kafka_conf_new();
+                if (vg_conf_kafka(conf, k, errstr, sizeof(errstr))) {
+                        fprintf(stderr, "vigil %s: %s\n", cmd, errstr);
+                        rc = VG_EXIT_USAGE;
+                }
+                rd_kafka_conf_destroy(k);
+        }
         lvl = vg_conf_str(conf, "log.level");
         vg_log_level = !strcmp(lvl, "error")  ? VG_LOG_ERROR
                        : !strcmp(lvl, "warn") ? VG_LOG_WARN
