@@ -12,6 +12,7 @@
 #include "vg_codec.h"
 #include "vg_kafka.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
@@ -160,8 +161,14 @@ static int key_cmp(const void *a, const void *b) {
 }
 
 static int valid_period(const char *s) {
-        return strlen(s) == 7 && s[4] == '-' && s[0] >= '0' && s[0] <= '9' &&
-               s[5] >= '0' && s[5] <= '1';
+        int m;
+        if (strlen(s) != 7 || s[4] != '-')
+                return 0;
+        for (int i = 0; i < 7; i++)
+                if (i != 4 && !isdigit((unsigned char)s[i]))
+                        return 0;
+        m = (s[5] - '0') * 10 + (s[6] - '0');
+        return m >= 1 && m <= 12;
 }
 
 int vg_cmd_indicators(int argc, char **argv) {
@@ -192,12 +199,22 @@ int vg_cmd_indicators(int argc, char **argv) {
                 }
                 switch (c) {
                 case 'n':
-                        if (npats < (int)VG_ARRAY_SIZE(pats))
-                                pats[npats++] = optarg;
+                        if (npats == (int)VG_ARRAY_SIZE(pats)) {
+                                rc = vg_cli_usage_error(
+                                        "indicators", "at most %d -n "
+                                        "patterns", (int)VG_ARRAY_SIZE(pats));
+                                goto out;
+                        }
+                        pats[npats++] = optarg;
                         break;
                 case 'a':
-                        if (nareas < (int)VG_ARRAY_SIZE(areas))
-                                areas[nareas++] = optarg;
+                        if (nareas == (int)VG_ARRAY_SIZE(areas)) {
+                                rc = vg_cli_usage_error(
+                                        "indicators", "at most %d -a areas",
+                                        (int)VG_ARRAY_SIZE(areas));
+                                goto out;
+                        }
+                        areas[nareas++] = optarg;
                         break;
                 case 'f':
                 case 't':
@@ -239,6 +256,11 @@ int vg_cmd_indicators(int argc, char **argv) {
                 rc = vg_cli_usage_error("indicators",
                                         "unexpected argument '%s'",
                                         argv[optind]);
+                goto out;
+        }
+        if (from && to && strcmp(from, to) > 0) {
+                rc = vg_cli_usage_error("indicators", "--from %s is after "
+                                        "--to %s", from, to);
                 goto out;
         }
         if ((rc = vg_cli_conf_finish(conf, "indicators")))

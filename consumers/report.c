@@ -201,10 +201,22 @@ static const char *bad_cell(const char *area, const char *period) {
         return NULL;
 }
 
+#define REPORT_MAX_COUNT 1000000000000000LL /* 1e15: no overflow in charts */
+
 static void put_value(rep_t *r, const char *ind, const char *area,
                       const char *period, int64_t num, const vg_optl_t *den) {
         char key[512];
-        json_t *o = json_object();
+        json_t *o;
+        /* No indicator name, or figures no population has: not drawable
+         * (and the chart arithmetic must not overflow). */
+        if (!*ind || num < 0 || num > REPORT_MAX_COUNT ||
+            (den->set && (den->v < 0 || den->v > REPORT_MAX_COUNT))) {
+                vg_warn(CMD, "skipped a value of %s %s %s: empty name or "
+                        "figures out of range", *ind ? ind : "(no name)",
+                        area, period);
+                return;
+        }
+        o = json_object();
         snprintf(key, sizeof(key), "%s|%s|%s", ind, area, period);
         json_object_set_new(o, "indicator", json_string(ind));
         json_object_set_new(o, "area", json_string(area));

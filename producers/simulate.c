@@ -327,6 +327,8 @@ typedef struct sim_patient_s {
 
 struct vg_sim_s {
         uint64_t        seed;
+        uint64_t     idseed;     /* seed of the pseudonyms: seed and the
+                                   * options that shape the population */
         int64_t         start, end;   /* period */
         int64_t         cutoff;       /* emit events before this */
         int64_t         window;       /* out-of-order window, ms */
@@ -910,7 +912,7 @@ static void gen_patient(vg_sim_t *sim, sim_gen_t *g, uint32_t idx) {
         g->warm = sim->start - WARMUP_DAYS * DAY;
         g->p = p;
         rng_seed(&g->rng, sim->seed, idx);
-        patient_id(sim->seed, idx, p->sp_id);
+        patient_id(sim->idseed, idx, p->sp_id);
 
         if (rng_bern(&g->rng, 0.08))
                 g->age = 30 + (int)(rng_u01(&g->rng) * 35);
@@ -1195,6 +1197,23 @@ vg_sim_t *vg_sim_new(const vg_sim_opts_t *o, char *errstr,
         }
         sim = vg_calloc(1, sizeof(*sim));
         sim->seed = o->so_seed;
+        /* Pseudonyms depend on every option that shapes the population, so
+         * that two different runs with one seed never share a patient (their
+         * events would otherwise collide on (patient_id, event_id) and be
+         * dropped as duplicates). The same options still give the same
+         * bytes. */
+        {
+                uint64_t h = o->so_seed ^ 0x6a09e667f3bcc908ULL;
+                uint64_t parts[3] = {(uint64_t)o->so_start_ms,
+                                     (uint64_t)o->so_end_ms,
+                                     (uint64_t)o->so_patients};
+                for (int i = 0; i < 3; i++)
+                        h = (h ^ parts[i]) * 0x100000001b3ULL + (h >> 29);
+                for (int i = 0; o->so_kommuner && i < o->so_nkommuner; i++)
+                        for (const char *q = o->so_kommuner[i]; *q; q++)
+                                h = (h ^ (unsigned char)*q) * 0x100000001b3ULL;
+                sim->idseed = h;
+        }
         sim->start = o->so_start_ms;
         sim->end = o->so_end_ms;
         sim->cutoff = o->so_not_after_ms > 0 ? o->so_not_after_ms : NEVER;
