@@ -154,7 +154,7 @@ int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
         rd_kafka_conf_t *kconf = vg_kafka_conf(conf, errstr, errstr_size);
         rd_kafka_topic_partition_list_t *l = NULL;
         rd_kafka_t *rk = NULL;
-        int64_t *high = NULL;
+        int64_t *high = NULL, last;
         int nparts, rc = -1, left;
 
         if (!kconf ||
@@ -195,10 +195,22 @@ int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
                           "cannot assign %s", topic);
                 goto out;
         }
+        last = vg_now_ms();
         while (!(stop && *stop) && (follow || left > 0)) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                if (!m)
+                if (!m) {
+                        /* Reading up to the end must end: a broker that
+                         * went away is an error, not a hang. */
+                        if (!follow && vg_now_ms() - last > 30000) {
+                                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                          "%s: nothing received for 30 s "
+                                          "before the end of the topic (is "
+                                          "the broker reachable?)", topic);
+                                goto out;
+                        }
                         continue;
+                }
+                last = vg_now_ms();
                 if (!m->err)
                         cb(m, opaque);
                 else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -213,6 +225,11 @@ int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
                         left--;
                 }
                 rd_kafka_message_destroy(m);
+        }
+        if (!follow && stop && *stop && left > 0) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                          "interrupted before the end of %s", topic);
+                goto out;
         }
         rc = 0;
 out:
