@@ -25,7 +25,14 @@ S=it8b.$$.$(date +%s); topic_args "$S"
 # Not co-partitioned: the deaths topic has another partition count.
 S=it8c.$$.$(date +%s); topic_args "$S"
 "$VIGIL" topics create -p 2 "${T[@]}" -X "topic.deaths=$S.dea-other" >/dev/null
-"$VIGIL" topics create -p 3 "${T[@]}" >/dev/null   # creates $S.dea with 3
+# creates $S.dea with 3 partitions; the others exist with 2: topics create
+# itself says so and fails
+set +e
+"$VIGIL" topics create -p 3 "${T[@]}" > "$TMP/create.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q "not co-partitioned" "$TMP/create.out" \
+  || fail "topics create accepted non-co-partitioned inputs (exit $rc): $(cat "$TMP/create.out")"
 set +e
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/st" --exit-idle 1 2> "$TMP/cp.log"
 rc=$?
