@@ -291,7 +291,7 @@ vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
         }
         if (secrets && (st.st_mode & 077))
                 vg_warn("config",
-                        "%s holds secrets but is readable by others (mode "
+                        "%s holds secrets but is readable by group or others (mode "
                         "%03o); chmod 600 it", path, (unsigned)(st.st_mode & 0777));
         fclose(fp);
         return VG_OK;
