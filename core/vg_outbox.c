@@ -9,13 +9,12 @@
 #include <string.h>
 #include <jansson.h>
 
-enum { O_ADD, O_SCAN, O_DEL, O_DELUPTO, O_DEPTH, O__CNT };
+enum { O_ADD, O_SCAN, O_DELUPTO, O_DEPTH, O__CNT };
 
 static const char *osql[O__CNT] = {
         [O_ADD] = "INSERT INTO outbox(topic,key,value,headers) VALUES(?,?,?,?)",
         [O_SCAN] = "SELECT seq, topic, key, value, headers FROM outbox "
                    "WHERE seq>? ORDER BY seq LIMIT ?",
-        [O_DEL] = "DELETE FROM outbox WHERE seq=?",
         [O_DELUPTO] = "DELETE FROM outbox WHERE seq<=?",
         [O_DEPTH] = "SELECT count(*) FROM outbox",
 };
@@ -114,36 +113,6 @@ int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
         }
         sqlite3_reset(s);
         return rc == SQLITE_DONE ? n : -1;
-}
-
-vg_err_t vg_outbox_delete(vg_outbox_t *ob, const int64_t *seqs, int n,
-                          bool in_tx, char *errstr, size_t errstr_size) {
-        if (n == 0)
-                return VG_OK;
-        if (!in_tx && sqlite3_exec(ob->ob_db, "BEGIN IMMEDIATE", NULL, NULL,
-                                   NULL) != SQLITE_OK)
-                goto err;
-        for (int i = 0; i < n; i++) {
-                sqlite3_stmt *s = ost(ob, O_DEL);
-                int rc;
-                sqlite3_bind_int64(s, 1, seqs[i]);
-                rc = sqlite3_step(s);
-                sqlite3_reset(s);
-                if (rc != SQLITE_DONE) {
-                        if (!in_tx)
-                                sqlite3_exec(ob->ob_db, "ROLLBACK", NULL, NULL,
-                                             NULL);
-                        goto err;
-                }
-        }
-        if (!in_tx && sqlite3_exec(ob->ob_db, "COMMIT", NULL, NULL, NULL) !=
-                              SQLITE_OK)
-                goto err;
-        return VG_OK;
-err:
-        return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
-                         "outbox: delete delivered records: %s",
-                         sqlite3_errmsg(ob->ob_db));
 }
 
 vg_err_t vg_outbox_delete_upto(vg_outbox_t *ob, int64_t seq, char *errstr,

@@ -41,10 +41,6 @@ int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
                    void (*cb)(const vg_outrec_t *rec, void *opaque),
                    void *opaque);
 
-/* Deletes delivered records; in its own transaction unless in_tx. */
-vg_err_t vg_outbox_delete(vg_outbox_t *ob, const int64_t *seqs, int n,
-                          bool in_tx, char *errstr, size_t errstr_size);
-
 /* Deletes every record with seq <= seq (one statement: atomic on its own,
  * or part of the caller's open transaction). */
 vg_err_t vg_outbox_delete_upto(vg_outbox_t *ob, int64_t seq, char *errstr,
