@@ -68,18 +68,12 @@ typedef struct ictx_s {
 
 static void put_row(ictx_t *ic, const vg_ivalue_t *iv) {
         char key[512];
-        json_t *o = json_object();
         snprintf(key, sizeof(key), "%s|%s|%s", iv->iv_indicator, iv->iv_area,
                  iv->iv_period);
-        json_object_set_new(o, "indicator", json_string(iv->iv_indicator));
-        json_object_set_new(o, "area", json_string(iv->iv_area));
-        json_object_set_new(o, "period", json_string(iv->iv_period));
-        json_object_set_new(o, "numerator", json_integer(iv->iv_numerator));
-        json_object_set_new(o, "denominator",
-                            iv->iv_denominator.set
-                                    ? json_integer(iv->iv_denominator.v)
-                                    : json_null());
-        json_object_set_new(ic->ic_rows, key, o);
+        json_object_set_new(ic->ic_rows, key,
+                            vg_indicator_json(iv->iv_indicator, iv->iv_area,
+                                              iv->iv_period, iv->iv_numerator,
+                                              &iv->iv_denominator));
 }
 
 static void msg_cb(const rd_kafka_message_t *m, void *opaque) {

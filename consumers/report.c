@@ -206,7 +206,6 @@ static const char *bad_cell(const char *area, const char *period) {
 static void put_value(rep_t *r, const char *ind, const char *area,
                       const char *period, int64_t num, const vg_optl_t *den) {
         char key[512];
-        json_t *o;
         /* No indicator name, or figures no population has: not drawable
          * (and the chart arithmetic must not overflow). */
         if (!*ind || num < 0 || num > REPORT_MAX_COUNT ||
@@ -216,15 +215,9 @@ static void put_value(rep_t *r, const char *ind, const char *area,
                         area, period);
                 return;
         }
-        o = json_object();
         snprintf(key, sizeof(key), "%s|%s|%s", ind, area, period);
-        json_object_set_new(o, "indicator", json_string(ind));
-        json_object_set_new(o, "area", json_string(area));
-        json_object_set_new(o, "period", json_string(period));
-        json_object_set_new(o, "numerator", json_integer(num));
-        json_object_set_new(o, "denominator",
-                            den->set ? json_integer(den->v) : json_null());
-        json_object_set_new(r->rp_rows_js, key, o);
+        json_object_set_new(r->rp_rows_js, key,
+                            vg_indicator_json(ind, area, period, num, den));
 }
 
 static void ivalue_msg(const rd_kafka_message_t *m, void *opaque) {

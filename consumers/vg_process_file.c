@@ -122,13 +122,8 @@ static void value_line(const char *key, json_t *v, FILE *out) {
         /* A row exists where the denominator (for a count: the count) is
          * above zero (SPEC §6). */
         if ((count && num > 0) || (!count && den > 0)) {
-                o = json_object();
-                json_object_set_new(o, "indicator", json_string(ind));
-                json_object_set_new(o, "area", json_string(area));
-                json_object_set_new(o, "period", json_string(period));
-                json_object_set_new(o, "numerator", json_integer(num));
-                json_object_set_new(o, "denominator",
-                                    count ? json_null() : json_integer(den));
+                vg_optl_t d = {!count, den};
+                o = vg_indicator_json(ind, area, period, num, &d);
                 s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
                 fprintf(out, "%s\n", s);
                 free(s);

@@ -198,6 +198,20 @@ void vg_record_copy(vg_rectype_t type, void *dst, const void *src) {
         }
 }
 
+json_t *vg_indicator_json(const char *indicator, const char *area,
+                          const char *period, int64_t num,
+                          const vg_optl_t *den) {
+        json_t *o = json_object();
+        json_object_set_new(o, "indicator", json_string(indicator));
+        json_object_set_new(o, "area", json_string(area));
+        json_object_set_new(o, "period", json_string(period));
+        json_object_set_new(o, "numerator", json_integer(num));
+        json_object_set_new(o, "denominator", den && den->set
+                                                      ? json_integer(den->v)
+                                                      : json_null());
+        return o;
+}
+
 bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
         const vg_rectype_desc_t *rt = vg_rectype(type);
         for (int i = 0; i < rt->rt_nfields; i++) {

@@ -175,6 +175,13 @@ void vg_record_clear(vg_rectype_t type, void *rec);
 /* Deep copy of src into dst (dst is overwritten, not freed). */
 void vg_record_copy(vg_rectype_t type, void *dst, const void *src);
 
+/* The SPEC §9 JSON form of an indicator value:
+ * {"indicator","area","period","numerator","denominator"} (denominator
+ * null for counts, i.e. when den is NULL or unset). New reference. */
+json_t *vg_indicator_json(const char *indicator, const char *area,
+                          const char *period, int64_t num,
+                          const vg_optl_t *den);
+
 /* Field-by-field equality of two records of type. */
 bool vg_record_equal(vg_rectype_t type, const void *a, const void *b);
 
