@@ -78,9 +78,11 @@ static void help(void) {
 }
 
 static void value_json_cb(const vg_ivalue_t *iv, void *opaque) {
-        char *js = vg_record_to_jsonl(VG_REC_IVALUE, iv);
+        json_t *o = vg_ivalue_json(iv);
+        char *js = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         fprintf(opaque, "%s\n", js);
-        vg_free(js);
+        free(js);
+        json_decref(o);
 }
 
 static int file_main(const vg_conf_t *conf, const char *input) {
@@ -116,6 +118,28 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                 if (n <= 1)
                         continue;
                 obj = json_loadb(line, (size_t)n, 0, &jerr);
+                if (obj && json_object_get(obj, "watermark")) {
+                        /* a PartitionProgress line */
+                        vg_progress_t pp;
+                        if (vg_record_from_json(VG_REC_PROGRESS, obj, &pp,
+                                                errstr, sizeof(errstr))) {
+                                fprintf(stderr, "%s:%ld: %s\n", input,
+                                        lineno, errstr);
+                                invalid++;
+                        } else if (vg_agg_progress(agg, &pp, errstr,
+                                                   sizeof(errstr))) {
+                                vg_error("aggregate", "%s", errstr);
+                                rc = 1;
+                        }
+                        json_decref(obj);
+                        if (rc)
+                                break;
+                        continue;
+                }
+                if (obj && !json_object_get(obj, "breakdown"))
+                        /* version 1 lines: breakdown "all" */
+                        json_object_set_new(obj, "breakdown",
+                                            json_string("all"));
                 if (!obj || vg_record_from_json(VG_REC_IPART, obj, &ip, errstr,
                                                 sizeof(errstr))) {
                         fprintf(stderr, "%s:%ld: %s\n", input, lineno,
@@ -216,7 +240,7 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         vg_agg_t *agg = NULL;
         vg_pub_t *pub = NULL;
         char errstr[512], path[4096];
-        int nparts, rc = 1, batch = 0;
+        int nparts, ninputs, rc = 1, batch = 0;
         ametrics_t am;
         vg_http_t *http = NULL;
         int64_t last_health = 0;
@@ -263,13 +287,19 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         if (!pub)
                 goto err;
         vg_pub_add(pub, 0, vg_agg_outbox(agg), agg_busy, agg);
-        if ((nparts = vg_kafka_partition_count(rk, topic, 10000, errstr,
+        if ((ninputs = vg_kafka_partition_count(
+                     rk, vg_conf_str(conf, "topic.admissions"), 10000, errstr,
+                     sizeof(errstr))) < 0 ||
+            (nparts = vg_kafka_partition_count(rk, topic, 10000, errstr,
                                                sizeof(errstr))) < 0 ||
             vg_kafka_partition_count(rk, vg_conf_str(conf, "topic.indicators"),
                                      10000, errstr, sizeof(errstr)) < 0 ||
             vg_kafka_partition_count(rk, vg_conf_str(conf, "topic.alerts"),
                                      10000, errstr, sizeof(errstr)) < 0)
                 goto err;
+        /* Until every input partition has published progress, no value is
+         * complete (SPEC §6.1). */
+        vg_agg_set_input_partitions(agg, ninputs);
         l = rd_kafka_topic_partition_list_new(nparts);
         for (int p = 0; p < nparts; p++) {
                 int64_t off = vg_agg_offset(agg, topic, p);
@@ -297,18 +327,34 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
                                 goto err;
                         if (!batch)
                                 batch_start = now;
-                        if (vg_codec_decode(codec, m->payload, m->len,
-                                            VG_REC_IPART, &t, &rec, &reason,
-                                            errstr, sizeof(errstr)))
+                        if (!m->payload) {
+                                /* a tombstone: nothing to aggregate */
+                        } else if (vg_codec_decode(codec, m->payload, m->len,
+                                                   -1, &t, &rec, &reason,
+                                                   errstr, sizeof(errstr)))
                                 vg_warn("aggregate",
                                         "%s [%d] offset %lld: %s: %s "
                                         "(skipped)",
                                         topic, m->partition,
                                         (long long)m->offset,
                                         vg_decode_reason_str(reason), errstr);
-                        else {
-                                vg_err_t e = vg_agg_part(agg, &rec.ip, errstr,
-                                                         sizeof(errstr));
+                        else if (t != VG_REC_IPART && t != VG_REC_PROGRESS) {
+                                vg_warn("aggregate",
+                                        "%s [%d] offset %lld: a %s record "
+                                        "(skipped)",
+                                        topic, m->partition,
+                                        (long long)m->offset,
+                                        vg_rectype(t)->rt_name);
+                                vg_record_clear(t, &rec);
+                        } else {
+                                vg_err_t e =
+                                        t == VG_REC_IPART
+                                                ? vg_agg_part(agg, &rec.ip,
+                                                              errstr,
+                                                              sizeof(errstr))
+                                                : vg_agg_progress(
+                                                          agg, &rec.pp, errstr,
+                                                          sizeof(errstr));
                                 vg_metric_inc(am.am_parts, NULL, 1);
                                 vg_record_clear(t, &rec);
                                 if (e) {

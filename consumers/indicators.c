@@ -68,12 +68,11 @@ typedef struct ictx_s {
 
 static void put_row(ictx_t *ic, const vg_ivalue_t *iv) {
         char key[512];
-        snprintf(key, sizeof(key), "%s|%s|%s", iv->iv_indicator, iv->iv_area,
-                 iv->iv_period);
-        json_object_set_new(ic->ic_rows, key,
-                            vg_indicator_json(iv->iv_indicator, iv->iv_area,
-                                              iv->iv_period, iv->iv_numerator,
-                                              &iv->iv_denominator));
+        /* The topic's key (SPEC §2), so that a tombstone finds its row. */
+        snprintf(key, sizeof(key), "%s|%s|%s|%s", iv->iv_indicator,
+                 iv->iv_area, iv->iv_period,
+                 iv->iv_breakdown ? iv->iv_breakdown : "all");
+        json_object_set_new(ic->ic_rows, key, vg_ivalue_json(iv));
 }
 
 static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
@@ -113,35 +112,23 @@ static int read_file(ictx_t *ic, const char *path) {
         while ((n = getline(&line, &cap, in)) != -1) {
                 json_t *o;
                 json_error_t jerr;
-                vg_ivalue_t iv = {0};
-                json_t *d;
+                vg_ivalue_t iv;
                 lineno++;
                 if (n <= 1)
                         continue;
                 o = json_loadb(line, (size_t)n, 0, &jerr);
-                if (!o || !json_is_string(json_object_get(o, "indicator")) ||
-                    !json_is_string(json_object_get(o, "area")) ||
-                    !json_is_string(json_object_get(o, "period")) ||
-                    !json_is_integer(json_object_get(o, "numerator"))) {
+                if (!o)
                         snprintf(errstr, sizeof(errstr), "%s",
-                                 o ? "expected indicator, area, period, "
-                                     "numerator"
-                                   : vg_json_error_text(jerr.text));
+                                 vg_json_error_text(jerr.text));
+                if (!o || vg_ivalue_from_json(o, &iv, errstr,
+                                              sizeof(errstr))) {
                         fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
                         json_decref(o);
                         bad = 1;
                         continue;
                 }
-                iv.iv_indicator = (char *)json_string_value(
-                        json_object_get(o, "indicator"));
-                iv.iv_area = (char *)json_string_value(json_object_get(o, "area"));
-                iv.iv_period =
-                        (char *)json_string_value(json_object_get(o, "period"));
-                iv.iv_numerator = json_integer_value(json_object_get(o, "numerator"));
-                d = json_object_get(o, "denominator");
-                iv.iv_denominator = (vg_optl_t){json_is_integer(d),
-                                                json_integer_value(d)};
                 put_row(ic, &iv);
+                vg_record_clear(VG_REC_IVALUE, &iv);
                 json_decref(o);
         }
         free(line);
@@ -284,15 +271,20 @@ int vg_cmd_indicators(int argc, char **argv) {
                 const char *key;
                 json_t *v;
                 int64_t min_den = vg_conf_int(conf, "aggregate.min_denominator");
+                int prelim_alerts =
+                        vg_conf_bool(conf, "aggregate.alert_preliminary");
                 json_object_foreach(ic.ic_rows, key, v) keys[i++] = key;
                 qsort(keys, n, sizeof(*keys), key_cmp);
                 if (!strcmp(format, "table"))
-                        printf("%-32s %-4s %-22s %-7s %7s %7s %7s %8s\n",
+                        printf("%-32s %-4s %-22s %-7s %7s %7s %7s %8s "
+                               "%-7s\n",
                                "INDICATOR", "AREA", "NAME", "PERIOD", "NUM",
-                               "DEN", "VALUE", "TARGET");
+                               "DEN", "VALUE", "TARGET", "STATUS");
                 else if (!strcmp(format, "csv"))
-                        printf("indicator,area,area_name,period,numerator,"
-                               "denominator,value,target,target_missed\n");
+                        printf("indicator,area,area_name,period,breakdown,"
+                               "numerator,denominator,value,target,"
+                               "target_missed,complete,history_complete,"
+                               "data_since\n");
                 for (i = 0; i < n; i++) {
                         json_t *o = json_object_get(ic.ic_rows, keys[i]);
                         const char *ind = json_string_value(
@@ -307,6 +299,14 @@ int vg_cmd_indicators(int argc, char **argv) {
                         int has_den = json_is_integer(jd), ok = npats == 0,
                             aok = nareas == 0, missed;
                         json_int_t den = json_integer_value(jd);
+                        int complete = json_is_true(
+                                json_object_get(o, "complete"));
+                        int hist = json_is_true(
+                                json_object_get(o, "history_complete"));
+                        const char *since = json_string_value(
+                                json_object_get(o, "data_since"));
+                        const char *bd = json_string_value(
+                                json_object_get(o, "breakdown"));
                         vg_target_t tg = vg_agg_target(conf, ind);
                         char val[16] = "", tgt[16] = "";
                         for (int p = 0; p < npats && !ok; p++)
@@ -318,8 +318,10 @@ int vg_cmd_indicators(int argc, char **argv) {
                                 continue;
                         if (has_den ? den <= 0 : num <= 0)
                                 continue;
-                        missed = has_den && vg_agg_breach(&tg, num, den,
-                                                          min_den);
+                        /* A preliminary value is not a breach (SPEC §5.4). */
+                        missed = has_den &&
+                                 (complete || prelim_alerts) &&
+                                 vg_agg_breach(&tg, num, den, min_den);
                         if (has_den)
                                 snprintf(val, sizeof(val), "%.1f%%",
                                          100.0 * (double)num / (double)den);
@@ -334,17 +336,20 @@ int vg_cmd_indicators(int argc, char **argv) {
                                 printf("%s\n", s);
                                 free(s);
                         } else if (!strcmp(format, "csv")) {
-                                printf("%s,%s,\"%s\",%s,%lld,", ind, area,
+                                printf("%s,%s,\"%s\",%s,%s,%lld,", ind, area,
                                        vg_area_name(area), period,
-                                       (long long)num);
+                                       bd ? bd : "all", (long long)num);
                                 if (has_den)
                                         printf("%lld,%.6f", (long long)den,
                                                (double)num / (double)den);
                                 else
                                         printf(",");
-                                printf(",%s,%s\n",
+                                printf(",%s,%s,%s,%s,%s\n",
                                        tg.tg_set && has_den ? tgt + 2 : "",
-                                       missed ? "true" : "false");
+                                       missed ? "true" : "false",
+                                       complete ? "true" : "false",
+                                       hist ? "true" : "false",
+                                       since ? since : "");
                         } else {
                                 char dens[24];
                                 const char *name = vg_area_name(area);
@@ -355,16 +360,21 @@ int vg_cmd_indicators(int argc, char **argv) {
                                 for (const char *p = name; *p; p++)
                                         w += ((*p & 0xc0) != 0x80);
                                 printf("%-32s %-4s %s%*s %-7s %7lld %7s %7s "
-                                       "%8s%s\n",
+                                       "%8s %s%s%s\n",
                                        ind, area, name, 22 - w > 0 ? 22 - w : 0,
                                        "", period, (long long)num,
                                        has_den ? dens : "-", has_den ? val : "-",
-                                       tgt, missed ? " !" : "");
+                                       tgt, complete ? "final" : "prelim",
+                                       hist ? "" : "*", missed ? " !" : "");
                         }
                 }
                 fflush(stdout);
                 if (!strcmp(format, "table"))
-                        fprintf(stderr, "%zu of %zu values shown\n", shown, n);
+                        fprintf(stderr,
+                                "%zu of %zu values shown (prelim: the period "
+                                "is not settled yet; *: rests on history "
+                                "before the first event Vigil has)\n",
+                                shown, n);
                 vg_free(keys);
         }
 out:

@@ -327,10 +327,14 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
                    ps->ps_part);
-        vg_info("process", "partition %d: state %s, stream time %lld, "
-                "%lld records to publish", p, path,
-                (long long)vg_part_stream_time(ps->ps_part),
-                (long long)vg_part_outbox_depth(ps->ps_part));
+        {
+                char wm[32] = "none";
+                if (vg_part_watermark(ps->ps_part) != VG_WM_NONE)
+                        vg_time_format(vg_part_watermark(ps->ps_part), wm);
+                vg_info("process", "partition %d: state %s, watermark %s, "
+                        "%lld records to publish", p, path, wm,
+                        (long long)vg_part_outbox_depth(ps->ps_part));
+        }
         return ps->ps_part;
 }
 
@@ -527,6 +531,8 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
         }
         err = vg_codec_decode(pr->pr_codec, m->payload, m->payload ? m->len : 0,
                               type, &t, &rec, &reason, errstr, sizeof(errstr));
+        if (err)
+                vg_part_activity(ps->ps_part, type);
         if (err) {
                 vg_warn("process", "%s [%d] offset %lld: %s: %s -> DLQ", topic,
                         p, (long long)m->offset, vg_decode_reason_str(reason),
@@ -541,6 +547,7 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                 char detail[512];
                 snprintf(detail, sizeof(detail), "%s", errstr);
                 const char *v[1] = {"invalid"};
+                vg_part_activity(ps->ps_part, type);
                 vg_metric_inc(pr->pm_dlq, v, 1);
                 vg_warn("process", "%s [%d] offset %lld: invalid: %s -> DLQ",
                         topic, p, (long long)m->offset, detail);
@@ -552,16 +559,17 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                 err = vg_part_event(ps->ps_part, &rec.ev, errstr,
                                     sizeof(errstr));
                 vg_record_clear(t, &rec);
-                if (err == VG_ERR_INVALID) { /* the patient's limit */
+                if (err == VG_ERR_INVALID) { /* patient-limit, too-late */
                         char detail[512];
-                        const char *v[1] = {"patient-limit"};
+                        const char *why = vg_part_rejected(ps->ps_part);
+                        const char *v[1] = {why};
                         snprintf(detail, sizeof(detail), "%s", errstr);
                         vg_metric_inc(pr->pm_dlq, v, 1);
                         vg_warn("process", "%s [%d] offset %lld: %s -> DLQ",
                                 topic, p, (long long)m->offset, detail);
                         err = vg_part_dlq(ps->ps_part, m->key, m->key_len,
-                                          m->payload, m->len, "patient-limit",
-                                          detail, topic, p, m->offset, errstr,
+                                          m->payload, m->len, why, detail,
+                                          topic, p, m->offset, errstr,
                                           sizeof(errstr));
                 }
         }
@@ -576,13 +584,39 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
         pr->pr_events++;
 }
 
+/* A partition-EOF: the consumer is at the end of that topic partition. */
+static void handle_eof(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
+        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+        int type = topic ? input_type(pr, topic) : -1, p = m->partition;
+        if (type < 0 || p < 0 || p >= MAX_PARTITIONS ||
+            !pr->pr_parts[p].ps_part)
+                return;
+        vg_part_eof(pr->pr_parts[p].ps_part, type, now);
+}
+
+/* Commits an empty batch on every partition whose watermark would move. */
+static void tick(proc_t *pr, int64_t now) {
+        char errstr[512];
+        for (int p = 0; p < pr->pr_npartitions && !pr->pr_fatal; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                if (!ps->ps_part || vg_part_in_batch(ps->ps_part) ||
+                    !vg_part_wm_pending(ps->ps_part, now))
+                        continue;
+                if (vg_part_begin(ps->ps_part, now, errstr, sizeof(errstr))) {
+                        fatal(pr, errstr);
+                        return;
+                }
+                batch_commit(pr, p);
+        }
+}
+
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         proc_t *pr = vg_calloc(1, sizeof(*pr));
         rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
         rd_kafka_topic_partition_list_t *sub;
         char errstr[512];
         int64_t last_msg = vg_now_ms(), last_report = vg_now_ms();
-        int64_t last_health = 0;
+        int64_t last_health = 0, last_tick = 0;
         int rc = 1;
 
         pr->pr_conf = conf;
@@ -687,10 +721,11 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                         rd_kafka_consumer_poll(pr->pr_consumer, 50);
                 int64_t now = vg_now_ms();
                 if (m) {
-                        if (m->err) {
-                                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                        vg_warn("process", "consumer: %s",
-                                                rd_kafka_message_errstr(m));
+                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                                handle_eof(pr, m, now);
+                        } else if (m->err) {
+                                vg_warn("process", "consumer: %s",
+                                        rd_kafka_message_errstr(m));
                         } else {
                                 handle_message(pr, m);
                                 last_msg = now;
@@ -703,6 +738,13 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                             (ps->ps_batch >= pr->pr_max_events ||
                              now - ps->ps_batch_start >= pr->pr_max_ms || !m))
                                 batch_commit(pr, p);
+                }
+                /* Time passes without records too: a topic becomes
+                 * caught up after stream.idle_ms at its end, and the
+                 * watermark it held back moves (deadlines fall due). */
+                if (now - last_tick >= 100) {
+                        tick(pr, now);
+                        last_tick = now;
                 }
                 drain(pr);
                 if (now - last_health >= 1000) {

@@ -43,6 +43,8 @@ typedef struct row_s {
         const char *r_ind, *r_area, *r_period;
         int64_t     r_num, r_den;
         bool        r_has_den;
+        bool        r_complete;    /* settled (SPEC §6.1); else preliminary */
+        bool        r_history;     /* history_complete */
 } row_t;
 
 /* A value as charts see it. */
@@ -157,7 +159,7 @@ static bool alert_in_scope(const rep_t *r, const vg_alert_t *al) {
 
 static const row_t *find_row(const rep_t *r, const char *ind, const char *area,
                              const char *period) {
-        row_t key = {ind, area, period, 0, 0, false};
+        row_t key = {ind, area, period, 0, 0, false, false, false};
         if (!r->rp_nrows)
                 return NULL;
         return bsearch(&key, r->rp_rows, r->rp_nrows, sizeof(key), row_cmp);
@@ -203,8 +205,11 @@ static const char *bad_cell(const char *area, const char *period) {
 
 #define REPORT_MAX_COUNT 1000000000000000LL /* 1e15: no overflow in charts */
 
-static void put_value(rep_t *r, const char *ind, const char *area,
-                      const char *period, int64_t num, const vg_optl_t *den) {
+static void put_value(rep_t *r, const vg_ivalue_t *iv) {
+        const char *ind = iv->iv_indicator, *area = iv->iv_area,
+                   *period = iv->iv_period;
+        int64_t num = iv->iv_numerator;
+        const vg_optl_t *den = &iv->iv_denominator;
         char key[512];
         /* No indicator name, or figures no population has: not drawable
          * (and the chart arithmetic must not overflow). */
@@ -215,9 +220,10 @@ static void put_value(rep_t *r, const char *ind, const char *area,
                         area, period);
                 return;
         }
-        snprintf(key, sizeof(key), "%s|%s|%s", ind, area, period);
-        json_object_set_new(r->rp_rows_js, key,
-                            vg_indicator_json(ind, area, period, num, den));
+        /* The topic's key (SPEC §2), so that a tombstone finds its row. */
+        snprintf(key, sizeof(key), "%s|%s|%s|%s", ind, area, period,
+                 iv->iv_breakdown ? iv->iv_breakdown : "all");
+        json_object_set_new(r->rp_rows_js, key, vg_ivalue_json(iv));
 }
 
 static void ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
@@ -245,8 +251,7 @@ static void ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
                 vg_record_clear(t, &rec);
                 return;
         }
-        put_value(r, rec.iv.iv_indicator, rec.iv.iv_area, rec.iv.iv_period,
-                  rec.iv.iv_numerator, &rec.iv.iv_denominator);
+        put_value(r, &rec.iv);
         vg_record_clear(t, &rec);
 }
 
@@ -285,8 +290,9 @@ static long read_values(rep_t *r, const char *path) {
                 return -1;
         while ((n = getline(&line, &cap, in)) != -1) {
                 json_error_t jerr;
-                json_t *o, *d;
-                vg_optl_t den;
+                json_t *o;
+                vg_ivalue_t iv;
+                char errstr[256];
                 const char *why;
                 lineno++;
                 if (n <= 1)
@@ -313,14 +319,14 @@ static long read_values(rep_t *r, const char *path) {
                         bad++;
                         continue;
                 }
-                d = json_object_get(o, "denominator");
-                den.set = json_is_integer(d);
-                den.v = json_integer_value(d);
-                put_value(r, json_string_value(json_object_get(o, "indicator")),
-                          json_string_value(json_object_get(o, "area")),
-                          json_string_value(json_object_get(o, "period")),
-                          json_integer_value(json_object_get(o, "numerator")),
-                          &den);
+                if (vg_ivalue_from_json(o, &iv, errstr, sizeof(errstr))) {
+                        fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
+                        json_decref(o);
+                        bad++;
+                        continue;
+                }
+                put_value(r, &iv);
+                vg_record_clear(VG_REC_IVALUE, &iv);
                 json_decref(o);
         }
         free(line);
@@ -411,6 +417,15 @@ static void prepare(rep_t *r) {
                 w.r_num = json_integer_value(json_object_get(o, "numerator"));
                 w.r_has_den = json_is_integer(d);
                 w.r_den = json_integer_value(d);
+                w.r_complete = json_is_true(json_object_get(o, "complete"));
+                w.r_history = !json_is_false(
+                        json_object_get(o, "history_complete"));
+                /* Breakdown rows are for the council's tables (not yet
+                 * drawn): the charts show "all". */
+                if (json_is_string(json_object_get(o, "breakdown")) &&
+                    strcmp(json_string_value(json_object_get(o, "breakdown")),
+                           "all"))
+                        continue;
                 /* A row exists where the denominator (count) is above zero
                  * (SPEC §6). */
                 if (w.r_has_den ? w.r_den <= 0 : w.r_num <= 0)

@@ -4,6 +4,7 @@
  * in-memory SQLite stores, so it runs exactly the Kafka mode's code.
  */
 #include "vg_process.h"
+#include "vg_agg.h"
 #include "vg_codec.h"
 #include "vg_kafka.h"
 #include "vg_partition.h"
@@ -16,16 +17,10 @@
 #include <avro.h>
 
 void vg_process_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc) {
-        vg_rules_conf_default(rc);
-        vg_tz_parse(vg_conf_str(conf, "timezone"), &rc->rc_tz);
-        rc->rc_window_days = (int)vg_conf_int(conf, "rules.window_days");
-        rc->rc_sip_deadline_ms =
-                vg_conf_int(conf, "rules.sip_deadline_hours") * VG_MS_PER_HOUR;
+        vg_agg_rules_conf(conf, rc);
         rc->rc_retention_days = (int)vg_conf_int(conf, "rules.retention_days");
-        rc->rc_eol_days = (int)vg_conf_int(conf, "rules.eol_days");
-        rc->rc_sip_before_death_days =
-                (int)vg_conf_int(conf, "rules.sip_before_death_days");
         rc->rc_max_events = (int)vg_conf_int(conf, "rules.max_patient_events");
+        rc->rc_idle_ms = vg_conf_int(conf, "stream.idle_ms");
 }
 
 char *vg_process_alert_json(const vg_alert_t *al) {
@@ -92,7 +87,9 @@ static int key_cmp(const void *a, const void *b) {
 
 /* Writes the values of obj (sorted by key) as lines. */
 static void write_sorted(json_t *obj, FILE *out,
-                         void (*line)(const char *key, json_t *v, FILE *out)) {
+                         void (*line)(const char *key, json_t *v, FILE *out,
+                                      void *opaque),
+                         void *opaque) {
         size_t n = json_object_size(obj), i = 0;
         const char **keys = vg_calloc(n + 1, sizeof(*keys));
         const char *key;
@@ -100,16 +97,24 @@ static void write_sorted(json_t *obj, FILE *out,
         json_object_foreach(obj, key, v) keys[i++] = key;
         qsort(keys, n, sizeof(*keys), key_cmp);
         for (i = 0; i < n; i++)
-                line(keys[i], json_object_get(obj, keys[i]), out);
+                line(keys[i], json_object_get(obj, keys[i]), out, opaque);
         vg_free(keys);
 }
 
-static void alert_line(const char *key, json_t *v, FILE *out) {
-        (void)key;
+static void alert_line(const char *key, json_t *v, FILE *out, void *opaque) {
+        (void)key, (void)opaque;
         fprintf(out, "%s\n", json_string_value(v));
 }
 
-static void value_line(const char *key, json_t *v, FILE *out) {
+/* What completeness rests on (SPEC §6.1), over all partitions. */
+typedef struct progress_s {
+        const vg_rules_conf_t *pg_rc;
+        int64_t                pg_min_wm;      /* VG_WM_NONE: incomplete */
+        int64_t                pg_data_since;  /* VG_WM_NONE: unknown */
+} progress_t;
+
+static void value_line(const char *key, json_t *v, FILE *out, void *opaque) {
+        const progress_t *pg = opaque;
         char *k = vg_strdup(key), *save = NULL;
         char *ind = strtok_r(k, "|", &save), *area = strtok_r(NULL, "|", &save),
              *period = strtok_r(NULL, "|", &save);
@@ -122,8 +127,20 @@ static void value_line(const char *key, json_t *v, FILE *out) {
         /* A row exists where the denominator (for a count: the count) is
          * above zero (SPEC §6). */
         if ((count && num > 0) || (!count && den > 0)) {
-                vg_optl_t d = {!count, den};
-                o = vg_indicator_json(ind, area, period, num, &d);
+                vg_ivalue_t iv = {0};
+                iv.iv_indicator = ind;
+                iv.iv_area = area;
+                iv.iv_period = period;
+                iv.iv_breakdown = "all";
+                iv.iv_numerator = num;
+                iv.iv_denominator = (vg_optl_t){!count, den};
+                iv.iv_complete = vg_rules_complete(pg->pg_rc, ind, period,
+                                                   pg->pg_min_wm);
+                iv.iv_history_complete = vg_rules_history_complete(
+                        pg->pg_rc, ind, period, pg->pg_data_since);
+                iv.iv_data_since = (vg_optl_t){
+                        pg->pg_data_since != VG_WM_NONE, pg->pg_data_since};
+                o = vg_ivalue_json(&iv);
                 s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
                 fprintf(out, "%s\n", s);
                 free(s);
@@ -267,6 +284,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         int max_events = (int)vg_conf_int(conf, "batch.max_events"), rc_ = 0;
         int64_t now = vg_now_ms(), last_progress = now;
         drain_t d;
+        progress_t pg;
         json_t *totals;
 
         vg_process_rules_conf(conf, &rc);
@@ -370,18 +388,38 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         d.alerts = json_object();
         d.failed = 0;
         totals = json_object();
+        pg.pg_rc = &rc;
+        pg.pg_min_wm = INT64_MAX;
+        pg.pg_data_since = INT64_MAX;
         for (int p = 0; p < partitions; p++) {
-                if (vg_part_commit(parts[p], errstr, sizeof(errstr))) {
+                int64_t wm, since;
+                /* End of input: every event type is caught up, so the
+                 * watermark is the largest topic time (SPEC §5.5) and what
+                 * it makes due falls due now. */
+                vg_part_end_of_input(parts[p]);
+                if (vg_part_begin(parts[p], now, errstr, sizeof(errstr)) ||
+                    vg_part_commit(parts[p], errstr, sizeof(errstr))) {
                         vg_error("process", "%s", errstr);
                         rc_ = 1;
                 }
+                /* A partition with no events has no watermark: left out. */
+                if ((wm = vg_part_watermark(parts[p])) != VG_WM_NONE &&
+                    wm < pg.pg_min_wm)
+                        pg.pg_min_wm = wm;
+                if ((since = vg_part_data_since(parts[p])) != VG_WM_NONE &&
+                    since < pg.pg_data_since)
+                        pg.pg_data_since = since;
                 vg_part_outbox_scan(parts[p], 0, INT32_MAX, drain_cb, &d);
                 vg_part_cells(parts[p], cells_cb, totals);
         }
+        if (pg.pg_min_wm == INT64_MAX)
+                pg.pg_min_wm = VG_WM_NONE;
+        if (pg.pg_data_since == INT64_MAX)
+                pg.pg_data_since = VG_WM_NONE;
         if (alerts_out)
-                write_sorted(d.alerts, alerts_out, alert_line);
+                write_sorted(d.alerts, alerts_out, alert_line, NULL);
         if (ind_out)
-                write_sorted(totals, ind_out, value_line);
+                write_sorted(totals, ind_out, value_line, &pg);
         vg_info("process",
                 "%s: %ld events, %ld invalid lines, %zu alerts, %zu indicator "
                 "cells, %d partition(s)",

@@ -16,10 +16,16 @@ static const char *agg_schema =
         "CREATE TABLE IF NOT EXISTS parts(cell TEXT, partition INTEGER,"
         "  num INTEGER NOT NULL, den INTEGER, PRIMARY KEY(cell, partition));"
         "CREATE TABLE IF NOT EXISTS alerting(cell TEXT PRIMARY KEY);"
+        "CREATE TABLE IF NOT EXISTS progress(partition INTEGER PRIMARY KEY,"
+        "  watermark INTEGER, data_since INTEGER);"
+        "CREATE TABLE IF NOT EXISTS vstate(cell TEXT PRIMARY KEY,"
+        "  complete INTEGER NOT NULL, history INTEGER NOT NULL,"
+        "  since INTEGER);"
         "CREATE TEMP TABLE IF NOT EXISTS dirty(cell TEXT PRIMARY KEY);";
 
 enum { A_PUT_PART, A_DIRTY, A_DIRTY_LIST, A_DIRTY_CLEAR, A_GET_OFF, A_SET_OFF,
-       A_IS_ALERTING, A_ALERT_ON, A_ALERT_OFF, A_VALUES, A__CNT };
+       A_IS_ALERTING, A_ALERT_ON, A_ALERT_OFF, A_VALUES, A_PUT_PROGRESS,
+       A_PROGRESS, A_VSTATE_ALL, A_VSTATE_PUT, A_VSTATE_DEL, A__CNT };
 
 static const char *asql[A__CNT] = {
         [A_PUT_PART] = "INSERT OR REPLACE INTO parts VALUES(?,?,?,?)",
@@ -36,6 +42,13 @@ static const char *asql[A__CNT] = {
         [A_ALERT_OFF] = "DELETE FROM alerting WHERE cell=?",
         [A_VALUES] = "SELECT cell, sum(num), sum(den), count(den) FROM parts "
                      "GROUP BY cell ORDER BY cell",
+        [A_PUT_PROGRESS] = "INSERT OR REPLACE INTO progress VALUES(?,?,?)",
+        /* rows, rows with a watermark, min watermark, min data_since */
+        [A_PROGRESS] = "SELECT count(*), count(watermark), min(watermark), "
+                       "min(data_since) FROM progress",
+        [A_VSTATE_ALL] = "SELECT cell, complete, history, since FROM vstate",
+        [A_VSTATE_PUT] = "INSERT OR REPLACE INTO vstate VALUES(?,?,?,?)",
+        [A_VSTATE_DEL] = "DELETE FROM vstate WHERE cell=?",
 };
 
 struct vg_agg_s {
@@ -47,6 +60,13 @@ struct vg_agg_s {
         const char      *ag_values_topic;
         const char      *ag_alerts_topic;
         int64_t          ag_min_den;
+        bool             ag_alert_prelim; /* aggregate.alert_preliminary */
+        vg_rules_conf_t  ag_rc;           /* for completeness (SPEC §6.1) */
+        int              ag_ninputs;      /* input partitions; 0: those
+                                           * that published progress */
+        int64_t          ag_min_wm;       /* over all partitions, or NONE */
+        int64_t          ag_since;        /* data_since, or NONE */
+        bool             ag_progress_dirty;
         int64_t          ag_now;
         bool             ag_in_batch;
         vg_buf_t         ag_buf;
@@ -92,6 +112,48 @@ static vg_err_t agg_err(vg_agg_t *agg, char *errstr, size_t errstr_size,
                          sqlite3_errmsg(agg->ag_db));
 }
 
+void vg_agg_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc) {
+        vg_rules_conf_default(rc);
+        vg_tz_parse(vg_conf_str(conf, "timezone"), &rc->rc_tz);
+        rc->rc_window_days = (int)vg_conf_int(conf, "rules.window_days");
+        rc->rc_sip_deadline_ms =
+                vg_conf_int(conf, "rules.sip_deadline_hours") * VG_MS_PER_HOUR;
+        rc->rc_eol_days = (int)vg_conf_int(conf, "rules.eol_days");
+        rc->rc_sip_before_death_days =
+                (int)vg_conf_int(conf, "rules.sip_before_death_days");
+}
+
+/* The smallest watermark over all input partitions and data_since (SPEC
+ * §6.1): a partition that has published no progress yet holds every value
+ * incomplete; one with a null watermark (caught up and empty) is left
+ * out. */
+static void progress_load(vg_agg_t *agg) {
+        sqlite3_stmt *s = ast(agg, A_PROGRESS);
+        agg->ag_min_wm = agg->ag_since = VG_WM_NONE;
+        if (sqlite3_step(s) == SQLITE_ROW) {
+                int64_t rows = sqlite3_column_int64(s, 0);
+                int64_t with_wm = sqlite3_column_int64(s, 1);
+                if (rows > 0 && rows >= agg->ag_ninputs && with_wm > 0)
+                        agg->ag_min_wm = sqlite3_column_int64(s, 2);
+                if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+                        agg->ag_since = sqlite3_column_int64(s, 3);
+        }
+        sqlite3_reset(s);
+}
+
+void vg_agg_set_input_partitions(vg_agg_t *agg, int n) {
+        agg->ag_ninputs = n;
+        progress_load(agg);
+}
+
+int64_t vg_agg_min_watermark(const vg_agg_t *agg) {
+        return agg->ag_min_wm;
+}
+
+int64_t vg_agg_data_since(const vg_agg_t *agg) {
+        return agg->ag_since;
+}
+
 vg_agg_t *vg_agg_open(const char *path, const vg_conf_t *conf,
                       vg_codec_t *codec, char *errstr, size_t errstr_size) {
         vg_agg_t *agg = vg_calloc(1, sizeof(*agg));
@@ -100,6 +162,9 @@ vg_agg_t *vg_agg_open(const char *path, const vg_conf_t *conf,
         agg->ag_values_topic = vg_conf_str(conf, "topic.indicators");
         agg->ag_alerts_topic = vg_conf_str(conf, "topic.alerts");
         agg->ag_min_den = vg_conf_int(conf, "aggregate.min_denominator");
+        agg->ag_alert_prelim = vg_conf_bool(conf, "aggregate.alert_preliminary");
+        vg_agg_rules_conf(conf, &agg->ag_rc);
+        agg->ag_min_wm = agg->ag_since = VG_WM_NONE;
         vg_buf_init(&agg->ag_buf);
         if (sqlite3_open_v2(path, &agg->ag_db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -128,6 +193,7 @@ vg_agg_t *vg_agg_open(const char *path, const vg_conf_t *conf,
                 vg_agg_close(agg);
                 return NULL;
         }
+        progress_load(agg);
         return agg;
 }
 
@@ -173,13 +239,26 @@ static vg_err_t step_done(vg_agg_t *agg, sqlite3_stmt *s, char *errstr,
         return VG_OK;
 }
 
+vg_err_t vg_agg_progress(vg_agg_t *agg, const vg_progress_t *pp,
+                         char *errstr, size_t errstr_size) {
+        sqlite3_stmt *s = ast(agg, A_PUT_PROGRESS);
+        sqlite3_bind_int(s, 1, pp->pp_partition);
+        if (pp->pp_watermark.set)
+                sqlite3_bind_int64(s, 2, pp->pp_watermark.v);
+        if (pp->pp_data_since.set)
+                sqlite3_bind_int64(s, 3, pp->pp_data_since.v);
+        agg->ag_progress_dirty = true;
+        return step_done(agg, s, errstr, errstr_size, "store progress");
+}
+
 vg_err_t vg_agg_part(vg_agg_t *agg, const vg_ipart_t *ip, char *errstr,
                      size_t errstr_size) {
         char cell[512];
         sqlite3_stmt *s;
         vg_err_t err;
-        snprintf(cell, sizeof(cell), "%s|%s|%s", ip->ip_indicator, ip->ip_area,
-                 ip->ip_period);
+        snprintf(cell, sizeof(cell), "%s|%s|%s|%s", ip->ip_indicator,
+                 ip->ip_area, ip->ip_period,
+                 ip->ip_breakdown ? ip->ip_breakdown : "all");
         s = ast(agg, A_PUT_PART);
         sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(s, 2, ip->ip_partition);
@@ -214,13 +293,18 @@ int64_t vg_agg_offset(vg_agg_t *agg, const char *topic, int partition) {
         return off;
 }
 
-/* Splits "indicator|area|period" into iv (pointers into buf). */
+/* Splits "indicator|area|period|breakdown" into iv (pointers into buf). */
 static int split_cell(char *buf, vg_ivalue_t *iv) {
         char *save = NULL;
+        memset(iv, 0, sizeof(*iv));
         iv->iv_indicator = strtok_r(buf, "|", &save);
         iv->iv_area = strtok_r(NULL, "|", &save);
         iv->iv_period = strtok_r(NULL, "|", &save);
-        return iv->iv_indicator && iv->iv_area && iv->iv_period ? 0 : -1;
+        iv->iv_breakdown = strtok_r(NULL, "|", &save);
+        return iv->iv_indicator && iv->iv_area && iv->iv_period &&
+                               iv->iv_breakdown
+                       ? 0
+                       : -1;
 }
 
 static vg_err_t queue_alert(vg_agg_t *agg, const vg_ivalue_t *iv,
@@ -231,6 +315,8 @@ static vg_err_t queue_alert(vg_agg_t *agg, const vg_ivalue_t *iv,
         size_t alen = strlen(iv->iv_area);
         vg_err_t err;
 
+        /* The same anchor as version 1: breakdown is always "all" here
+         * (SPEC §5.4), so alert ids do not change. */
         snprintf(anchor, sizeof(anchor), "%s|%s|%s", iv->iv_indicator,
                  iv->iv_area, iv->iv_period);
         al.al_alert_id = vg_rules_alert_id(VG_RULE_INDICATOR_BELOW_TARGET,
@@ -251,6 +337,7 @@ static vg_err_t queue_alert(vg_agg_t *agg, const vg_ivalue_t *iv,
         al.al_denominator = iv->iv_denominator;
         al.al_value = iv->iv_value;
         al.al_target = (vg_optd_t){true, tg->tg_target};
+        al.al_complete = (vg_optl_t){true, iv->iv_complete};
         vg_buf_reset(&agg->ag_buf);
         if ((err = vg_codec_encode(agg->ag_codec, VG_REC_ALERT, &al,
                                    &agg->ag_buf, errstr, errstr_size)))
@@ -260,7 +347,8 @@ static vg_err_t queue_alert(vg_agg_t *agg, const vg_ivalue_t *iv,
                              agg->ag_buf.vb_len, NULL, errstr, errstr_size);
 }
 
-static void row_value(sqlite3_stmt *s, vg_ivalue_t *iv, int64_t now) {
+static void row_value(const vg_agg_t *agg, sqlite3_stmt *s, vg_ivalue_t *iv,
+                      int64_t now) {
         int64_t dens = sqlite3_column_int64(s, 3);
         iv->iv_numerator = sqlite3_column_int64(s, 1);
         iv->iv_denominator = (vg_optl_t){dens > 0, sqlite3_column_int64(s, 2)};
@@ -270,21 +358,31 @@ static void row_value(sqlite3_stmt *s, vg_ivalue_t *iv, int64_t now) {
                         true, (double)iv->iv_numerator /
                                       (double)iv->iv_denominator.v};
         iv->iv_updated_at = now;
+        iv->iv_complete = vg_rules_complete(&agg->ag_rc, iv->iv_indicator,
+                                            iv->iv_period, agg->ag_min_wm);
+        iv->iv_history_complete = vg_rules_history_complete(
+                &agg->ag_rc, iv->iv_indicator, iv->iv_period, agg->ag_since);
+        iv->iv_data_since = (vg_optl_t){agg->ag_since != VG_WM_NONE,
+                                        agg->ag_since};
 }
 
 static vg_err_t evaluate(vg_agg_t *agg, const vg_ivalue_t *iv, char *errstr,
                          size_t errstr_size) {
         char cell[512];
         vg_target_t tg = vg_agg_target(agg->ag_conf, iv->iv_indicator);
+        /* SPEC §5.4: breakdown all, complete values (preliminary ones only
+         * with aggregate.alert_preliminary). */
         bool breach = iv->iv_denominator.set &&
+                      !strcmp(iv->iv_breakdown, "all") &&
+                      (iv->iv_complete || agg->ag_alert_prelim) &&
                       vg_agg_breach(&tg, iv->iv_numerator,
                                     iv->iv_denominator.v, agg->ag_min_den);
         bool was;
         sqlite3_stmt *s;
         vg_err_t err;
 
-        snprintf(cell, sizeof(cell), "%s|%s|%s", iv->iv_indicator, iv->iv_area,
-                 iv->iv_period);
+        snprintf(cell, sizeof(cell), "%s|%s|%s|%s", iv->iv_indicator,
+                 iv->iv_area, iv->iv_period, iv->iv_breakdown);
         s = ast(agg, A_IS_ALERTING);
         sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
         was = sqlite3_step(s) == SQLITE_ROW;
@@ -310,6 +408,79 @@ static vg_err_t evaluate(vg_agg_t *agg, const vg_ivalue_t *iv, char *errstr,
         return VG_OK;
 }
 
+/* What a published value's completeness rests on, to republish it when
+ * that changes (SPEC §6.1); iv NULL: the row is gone. */
+static vg_err_t vstate_put(vg_agg_t *agg, const char *cell,
+                           const vg_ivalue_t *iv, char *errstr,
+                           size_t errstr_size) {
+        sqlite3_stmt *s = ast(agg, iv ? A_VSTATE_PUT : A_VSTATE_DEL);
+        sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
+        if (iv) {
+                sqlite3_bind_int(s, 2, iv->iv_complete);
+                sqlite3_bind_int(s, 3, iv->iv_history_complete);
+                if (iv->iv_data_since.set)
+                        sqlite3_bind_int64(s, 4, iv->iv_data_since.v);
+        }
+        return step_done(agg, s, errstr, errstr_size, "value state");
+}
+
+/* Progress arrived: recompute the smallest watermark and data_since, and
+ * mark dirty every published value whose complete, history_complete or
+ * data_since changes with them. */
+static vg_err_t progress_changed(vg_agg_t *agg, char *errstr,
+                                 size_t errstr_size) {
+        int64_t old_wm = agg->ag_min_wm, old_since = agg->ag_since;
+        sqlite3_stmt *s;
+        vg_err_t err = VG_OK;
+        char **cells = NULL;
+        int n = 0, cap = 0;
+
+        agg->ag_progress_dirty = false;
+        progress_load(agg);
+        if (old_wm == agg->ag_min_wm && old_since == agg->ag_since)
+                return VG_OK;
+        s = ast(agg, A_VSTATE_ALL);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                char buf[512];
+                vg_ivalue_t iv;
+                bool complete, hist, changed;
+                int64_t since = sqlite3_column_type(s, 3) == SQLITE_NULL
+                                        ? VG_WM_NONE
+                                        : sqlite3_column_int64(s, 3);
+                snprintf(buf, sizeof(buf), "%s",
+                         (const char *)sqlite3_column_text(s, 0));
+                if (split_cell(buf, &iv))
+                        continue;
+                complete = vg_rules_complete(&agg->ag_rc, iv.iv_indicator,
+                                             iv.iv_period, agg->ag_min_wm);
+                hist = vg_rules_history_complete(&agg->ag_rc, iv.iv_indicator,
+                                                 iv.iv_period, agg->ag_since);
+                changed = complete != (sqlite3_column_int(s, 1) != 0) ||
+                          hist != (sqlite3_column_int(s, 2) != 0) ||
+                          since != agg->ag_since;
+                if (!changed)
+                        continue;
+                if (n == cap) {
+                        cap = cap ? 2 * cap : 256;
+                        cells = vg_realloc(cells, sizeof(*cells) * (size_t)cap);
+                }
+                cells[n++] = vg_strdup((const char *)sqlite3_column_text(s, 0));
+        }
+        sqlite3_reset(s);
+        for (int i = 0; i < n; i++) {
+                if (!err) {
+                        s = ast(agg, A_DIRTY);
+                        sqlite3_bind_text(s, 1, cells[i], -1,
+                                          SQLITE_TRANSIENT);
+                        err = step_done(agg, s, errstr, errstr_size,
+                                        "mark cell");
+                }
+                vg_free(cells[i]);
+        }
+        vg_free(cells);
+        return err;
+}
+
 vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
         sqlite3_stmt *s;
         vg_err_t err = VG_OK;
@@ -317,6 +488,8 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
 
         if (!agg->ag_in_batch)
                 return VG_OK;
+        if (agg->ag_progress_dirty)
+                err = progress_changed(agg, errstr, errstr_size);
         s = ast(agg, A_DIRTY_LIST);
         while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
                 char *cell = vg_strdup((const char *)sqlite3_column_text(s, 0));
@@ -327,7 +500,7 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
                         vg_free(key);
                         continue;
                 }
-                row_value(s, &iv, agg->ag_now);
+                row_value(agg, s, &iv, agg->ag_now);
                 if (iv.iv_denominator.set ? iv.iv_denominator.v <= 0
                                           : iv.iv_numerator <= 0) {
                         /* SPEC §6: no row without cases. A tombstone
@@ -336,7 +509,13 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
                                             agg->ag_values_topic, key,
                                             strlen(key), NULL, 0, NULL,
                                             errstr, errstr_size);
+                        if (!err)
+                                err = vstate_put(agg, key, NULL, errstr,
+                                                 errstr_size);
                 } else {
+                        if (!err)
+                                err = vstate_put(agg, key, &iv, errstr,
+                                                 errstr_size);
                         vg_buf_reset(&agg->ag_buf);
                         err = vg_codec_encode(agg->ag_codec, VG_REC_IVALUE,
                                               &iv, &agg->ag_buf, errstr,
@@ -360,8 +539,10 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
         if (!err && sqlite3_exec(agg->ag_db, "COMMIT", NULL, NULL, NULL) !=
                             SQLITE_OK)
                 err = agg_err(agg, errstr, errstr_size, "COMMIT");
-        if (err)
+        if (err) {
                 sqlite3_exec(agg->ag_db, "ROLLBACK", NULL, NULL, NULL);
+                progress_load(agg);
+        }
         agg->ag_in_batch = false;
         return err;
 }
@@ -374,7 +555,7 @@ void vg_agg_values(vg_agg_t *agg,
                 char *cell = vg_strdup((const char *)sqlite3_column_text(s, 0));
                 vg_ivalue_t iv;
                 if (!split_cell(cell, &iv)) {
-                        row_value(s, &iv, agg->ag_now);
+                        row_value(agg, s, &iv, agg->ag_now);
                         if (iv.iv_denominator.set ? iv.iv_denominator.v > 0
                                                   : iv.iv_numerator > 0)
                                 cb(&iv, opaque);

@@ -10,6 +10,7 @@
 #include "vg_codec.h"
 #include "vg_config.h"
 #include "vg_outbox.h"
+#include "vg_rules.h"
 
 typedef struct vg_agg_s vg_agg_t;
 
@@ -39,6 +40,18 @@ vg_err_t vg_agg_begin(vg_agg_t *agg, int64_t now_ms, char *errstr,
                       size_t errstr_size);
 vg_err_t vg_agg_part(vg_agg_t *agg, const vg_ipart_t *ip, char *errstr,
                      size_t errstr_size);
+/* The latest PartitionProgress of an input partition (SPEC §6.1). */
+vg_err_t vg_agg_progress(vg_agg_t *agg, const vg_progress_t *pp,
+                         char *errstr, size_t errstr_size);
+/* How many input partitions there are: until each has published progress,
+ * no value is complete. 0 (the default): those that published. */
+void vg_agg_set_input_partitions(vg_agg_t *agg, int n);
+/* The smallest watermark over the input partitions (VG_WM_NONE while some
+ * partition has published none) and data_since (VG_WM_NONE: unknown). */
+int64_t vg_agg_min_watermark(const vg_agg_t *agg);
+int64_t vg_agg_data_since(const vg_agg_t *agg);
+/* The rules configuration that completeness needs (timezone, rules.*). */
+void vg_agg_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc);
 vg_err_t vg_agg_set_offset(vg_agg_t *agg, const char *topic, int partition,
                            int64_t next_offset, char *errstr,
                            size_t errstr_size);

@@ -518,6 +518,15 @@ static vg_err_t encode_field(const vg_field_t *f, const void *rec,
         case VG_F_BOOL:
                 r = avro_value_set_boolean(fv, *CFPTR(rec, f, bool));
                 break;
+        case VG_F_OBOOL: {
+                const vg_optl_t *o = CFPTR(rec, f, vg_optl_t);
+                r = set_opt(fv, o->set, &b);
+                if (!r && o->set)
+                        r = avro_value_set_boolean(&b, o->v != 0);
+                else if (!r)
+                        r = avro_value_set_null(&b);
+                break;
+        }
         case VG_F_ENUM: {
                 int v = *CFPTR(rec, f, int);
                 if (v < 0 || v >= f->vf_enum->ve_cnt)
@@ -620,6 +629,7 @@ static vg_err_t resolve_field(const vg_field_t *f, avro_value_t *wv, void *rec,
                 case VG_F_OINT:
                 case VG_F_OLONG:
                 case VG_F_ODOUBLE:
+                case VG_F_OBOOL:
                         return VG_OK; /* stays NULL / unset */
                 default:
                         return vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
@@ -684,12 +694,16 @@ static vg_err_t resolve_field(const vg_field_t *f, avro_value_t *wv, void *rec,
                 *FPTR(rec, f, vg_optd_t) = (vg_optd_t){true, d};
                 return VG_OK;
         }
-        case VG_F_BOOL: {
+        case VG_F_BOOL:
+        case VG_F_OBOOL: {
                 int b;
                 if (t != AVRO_BOOLEAN)
                         break;
                 avro_value_get_boolean(&v, &b);
-                *FPTR(rec, f, bool) = b != 0;
+                if (f->vf_type == VG_F_BOOL)
+                        *FPTR(rec, f, bool) = b != 0;
+                else
+                        *FPTR(rec, f, vg_optl_t) = (vg_optl_t){true, b != 0};
                 return VG_OK;
         }
         case VG_F_ENUM: {

@@ -28,6 +28,7 @@ typedef union vg_anyrec_u {
         vg_alert_t  al;
         vg_ipart_t  ip;
         vg_ivalue_t iv;
+        vg_progress_t pp;
 } vg_anyrec_t;
 
 #define VG_SOE_HEADER_LEN 10

@@ -23,10 +23,12 @@ const vg_confdef_t vg_confdefs[] = {
          "Topic of SipCreated events."},
         {"topic.alerts", VG_C_STRING, "care.alerts.v1", 0, 0, 0,
          "Topic the processor publishes alerts to."},
-        {"topic.indicator_parts", VG_C_STRING, "care.indicator-parts.v1", 0, 0,
-         0, "Compacted topic of per-partition indicator counts."},
-        {"topic.indicators", VG_C_STRING, "care.indicators.v1", 0, 0, 0,
-         "Compacted topic of indicator values (aggregator output)."},
+        {"topic.indicator_parts", VG_C_STRING, "care.indicator-parts.v2", 0, 0,
+         0, "Compacted topic of per-partition indicator counts and partition "
+         "progress (version 2 keys, with breakdown)."},
+        {"topic.indicators", VG_C_STRING, "care.indicators.v2", 0, 0, 0,
+         "Compacted topic of indicator values (aggregator output, version "
+         "2 keys, with breakdown)."},
         {"topic.dlq", VG_C_STRING, "care.dlq.v1", 0, 0, 0,
          "Dead-letter topic for undecodable or invalid records."},
         {"group.id", VG_C_STRING, "vigil-processor", 0, 0, 0,
@@ -49,6 +51,13 @@ const vg_confdef_t vg_confdefs[] = {
         {"rules.max_patient_events", VG_C_INT, "5000", 100, 1000000, 0,
          "Events kept per patient; more are refused (DLQ reason "
          "patient-limit), which bounds the work one patient can cause."},
+        {"stream.idle_ms", VG_C_INT, "5000", 0, 86400000, 0,
+         "An input topic partition that is at its end and has received "
+         "nothing for this long is caught up: it no longer holds the "
+         "watermark back (see docs/RULES.md)."},
+        {"aggregate.alert_preliminary", VG_C_BOOL, "false", 0, 0, 0,
+         "Raise INDICATOR_BELOW_TARGET for preliminary (incomplete) values "
+         "too."},
         {"aggregate.group.id", VG_C_STRING, "vigil-aggregator", 0, 0, 0,
          "Consumer group id under which vigil aggregate commits its offsets "
          "(for lag tools)."},

@@ -164,23 +164,44 @@ static int64_t influence_ms(const vg_rules_conf_t *rc) {
                720 * VG_MS_PER_HOUR;
 }
 
-/* The stream time at which prune() can next remove something: when the
+/* The newest occurred_at of the stored events; INT64_MIN if none. */
+static int64_t newest_event(const vg_patient_t *pt) {
+        int64_t t = INT64_MIN;
+        for (int i = 0; i < pt->pt_nevents; i++)
+                if (pt->pt_events[i].ev_occurred_at > t)
+                        t = pt->pt_events[i].ev_occurred_at;
+        return t;
+}
+
+int64_t vg_patient_horizon(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                           int64_t watermark) {
+        int64_t newest = newest_event(pt), h;
+        if (watermark == VG_WM_NONE || newest == INT64_MIN)
+                return INT64_MIN;
+        h = watermark < newest ? watermark : newest;
+        return h - (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
+}
+
+/* The watermark at which prune() can next remove something: when the
  * horizon passes the first event that is followed by a gap (or is the
- * last). INT64_MAX if no event. Always later than stream_time. */
+ * last) and is older than the newest event minus retention (the horizon
+ * never passes that without a new event). INT64_MAX if never. Always later
+ * than watermark. */
 static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
-                          int64_t stream_time) {
+                          int64_t watermark) {
         int64_t ret = (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
-        int64_t gap = influence_ms(rc), due = INT64_MAX, *t;
+        int64_t gap = influence_ms(rc), due = INT64_MAX, *t, limit;
         int n = pt->pt_nevents;
         if (!n)
                 return INT64_MAX;
+        limit = newest_event(pt) - ret;
         t = vg_malloc(sizeof(int64_t) * (size_t)n);
         for (int i = 0; i < n; i++)
                 t[i] = pt->pt_events[i].ev_occurred_at;
         qsort(t, (size_t)n, sizeof(int64_t), i64_cmp);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && t[i] < limit; i++)
                 if ((i + 1 == n || t[i + 1] - t[i] > gap) &&
-                    t[i] + ret + 1 > stream_time) {
+                    (watermark == VG_WM_NONE || t[i] + ret + 1 > watermark)) {
                         due = t[i] + ret + 1;
                         break;
                 }
@@ -188,22 +209,25 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
         return due;
 }
 
-/* Retention (SPEC §7). Moves out of the history the events older than the
- * horizon that are separated from every newer event by more than any
- * rule's reach: so the pruned and the kept events cannot influence each
- * other, and the pruned events' contribution, final by then, is frozen
- * exactly (the counters do not change). Events of a patient with no such
- * gap are kept longer than retention_days, until there is one. The targets
- * of pruned cancellations are remembered, so a late target stays void. */
+/* Retention (SPEC §7). The patient's horizon is the earlier of the
+ * watermark and the newest stored event, minus retention_days. Moves out of
+ * the history the events older than the horizon that are separated from
+ * every newer event by more than any rule's reach: so the pruned and the
+ * kept events cannot influence each other, and the pruned events'
+ * contribution, final by then, is frozen exactly (the counters do not
+ * change). Events of a patient with no such gap are kept longer, until
+ * there is one. The targets of pruned cancellations are remembered, so a
+ * late target stays void. */
 static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
-                 int64_t stream_time) {
-        int64_t horizon = stream_time -
-                          (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
+                 int64_t watermark) {
+        int64_t horizon = vg_patient_horizon(rc, pt, watermark);
         int64_t gap = influence_ms(rc), cut = INT64_MIN, *t;
         vg_derived_t full, kept;
         vg_cell_t *tmp, *frozen;
         int ntmp, nfrozen, n = 0, pruned;
 
+        if (horizon == INT64_MIN)
+                return 0;
         for (int i = 0; i < pt->pt_nevents; i++)
                 n += pt->pt_events[i].ev_occurred_at < horizon;
         if (!n)
@@ -221,7 +245,7 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 return 0;
         horizon = cut + 1; /* prune events at or before the cut */
         vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
-                        stream_time, &full);
+                        watermark, &full);
         pruned = 0;
         for (int i = 0; i < pt->pt_nevents;) {
                 vg_event_t *e = &pt->pt_events[i];
@@ -248,7 +272,7 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 pruned++;
         }
         vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
-                        stream_time, &kept);
+                        watermark, &kept);
         /* frozen += full - kept */
         cells_combine(full.dv_cells, full.dv_ncells, kept.dv_cells,
                       kept.dv_ncells, -1, &tmp, &ntmp);
@@ -279,7 +303,7 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
 }
 
 void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
-                     const vg_event_t *ev, int64_t stream_time,
+                     const vg_event_t *ev, int64_t watermark,
                      vg_changes_t *ch) {
         vg_derived_t dv;
         vg_cell_t *total, *delta;
@@ -288,6 +312,14 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
 
         memset(ch, 0, sizeof(*ch));
         if (ev) {
+                /* Older than the patient's horizon: changes nothing, goes
+                 * to the DLQ (SPEC §7), whether or not anything was pruned
+                 * yet. */
+                if (ev->ev_occurred_at <
+                    vg_patient_horizon(rc, pt, watermark)) {
+                        ch->ch_too_late = 1;
+                        return;
+                }
                 if (seen(pt, ev->ev_event_id)) {
                         ch->ch_duplicate = 1;
                         return;
@@ -301,10 +333,10 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 vg_record_copy(ev->ev_type, &pt->pt_events[pt->pt_nevents++],
                                ev);
         }
-        ch->ch_pruned = prune(rc, pt, stream_time);
+        ch->ch_pruned = prune(rc, pt, watermark);
 
         vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
-                        stream_time, &dv);
+                        watermark, &dv);
         ch->ch_conflicts = dv.dv_conflicts;
 
         /* Cells: total = frozen + derived; delta = total - last. */
@@ -344,7 +376,7 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
         dv.dv_nalerts = 0;
 
         pt->pt_next_due = dv.dv_next_due;
-        if ((oldest = next_prune(rc, pt, stream_time)) < pt->pt_next_due)
+        if ((oldest = next_prune(rc, pt, watermark)) < pt->pt_next_due)
                 pt->pt_next_due = oldest;
         vg_derived_clear(&dv);
 }

@@ -28,7 +28,7 @@ typedef struct vg_patient_s {
         int         pt_ncells;
         vg_cell_t  *pt_frozen;     /* contribution of pruned events, sorted */
         int         pt_nfrozen;
-        int64_t     pt_next_due;   /* next stream time to re-derive at */
+        int64_t     pt_next_due;   /* next watermark to re-derive at */
 } vg_patient_t;
 
 /* A cell delta to apply to the partition's counters. */
@@ -42,6 +42,8 @@ typedef struct vg_changes_s {
         int         ch_duplicate;  /* the event was a duplicate: no effect */
         int         ch_conflicts;  /* conflicts seen in the derivation */
         int         ch_pruned;     /* events pruned by retention */
+        int         ch_too_late;   /* the event is older than the patient's
+                                    * horizon: no effect, DLQ too-late */
 } vg_changes_t;
 
 vg_patient_t *vg_patient_new(const char *patient_id);
@@ -55,11 +57,19 @@ vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
 /* True if the patient has seen event id (stored or pruned). */
 bool vg_patient_has_event(const vg_patient_t *pt, const char *id);
 
-/* Applies ev (may be NULL: re-derive only) at stream_time. ch is
- * overwritten; free with vg_changes_clear(). */
+/* Applies ev (may be NULL: re-derive only) at the partition's watermark
+ * (VG_WM_NONE: none yet). ch is overwritten; free with vg_changes_clear().
+ * An event older than the patient's horizon changes nothing and sets
+ * ch_too_late. */
 void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
-                     const vg_event_t *ev, int64_t stream_time,
+                     const vg_event_t *ev, int64_t watermark,
                      vg_changes_t *ch);
+
+/* Retention horizon of the patient at the watermark (SPEC §7): the earlier
+ * of the watermark and the newest stored event, minus retention_days;
+ * INT64_MIN when there is none (no watermark or no stored event). */
+int64_t vg_patient_horizon(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                           int64_t watermark);
 
 void vg_changes_clear(vg_changes_t *ch);
 

@@ -12,6 +12,7 @@
  */
 #include "vg_partition.h"
 #include "vg_outbox.h"
+#include "vg_time.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -77,7 +78,16 @@ struct vg_part_s {
         const vg_rules_conf_t  *pa_rc;
         vg_codec_t             *pa_codec;
         vg_part_topics_t        pa_topics;
-        int64_t                 pa_stream_time; /* max occurred_at seen */
+        vg_wm_t                 pa_wm;          /* topic times, watermark */
+        int64_t                 pa_data_since;  /* smallest occurred_at
+                                                 * processed; INT64_MAX:
+                                                 * none */
+        int64_t                 pa_pub_wm;      /* progress last queued */
+        int64_t                 pa_pub_since;
+        bool                    pa_pub_valid;   /* a progress was queued
+                                                 * since open */
+        const char             *pa_rejected;    /* DLQ reason of the last
+                                                 * refused event */
         int64_t                 pa_now;         /* batch processing time */
         bool                    pa_in_batch;
         pent_t                 *pa_cache[CACHE_BUCKETS];
@@ -111,6 +121,19 @@ static int64_t meta_int(vg_part_t *part, const char *key, int64_t def) {
                 v = sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
         return v;
+}
+
+/* Topic times, watermark and data_since as of the last commit (the
+ * at-its-end flags are the consumer's and stay as they are). */
+static void wm_load(vg_part_t *part) {
+        char key[16];
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                snprintf(key, sizeof(key), "topic_time.%d", t);
+                part->pa_wm.wm_topics[t].wt_time =
+                        meta_int(part, key, VG_WM_NONE);
+        }
+        part->pa_wm.wm_value = meta_int(part, "watermark", VG_WM_NONE);
+        part->pa_data_since = meta_int(part, "data_since", INT64_MAX);
 }
 
 vg_part_t *vg_part_open(const char *path, int partition,
@@ -176,7 +199,8 @@ vg_part_t *vg_part_open(const char *path, int partition,
                 vg_part_close(part);
                 return NULL;
         }
-        part->pa_stream_time = meta_int(part, "stream_time", INT64_MIN);
+        vg_wm_init(&part->pa_wm, VG_EVENT_TYPES, rc->rc_idle_ms);
+        wm_load(part);
         return part;
 }
 
@@ -214,8 +238,38 @@ const vg_part_stats_t *vg_part_stats(const vg_part_t *part) {
         return &part->pa_stats;
 }
 
-int64_t vg_part_stream_time(const vg_part_t *part) {
-        return part->pa_stream_time;
+int64_t vg_part_watermark(const vg_part_t *part) {
+        return part->pa_wm.wm_value;
+}
+
+const vg_wm_t *vg_part_wm(const vg_part_t *part) {
+        return &part->pa_wm;
+}
+
+int64_t vg_part_data_since(const vg_part_t *part) {
+        return part->pa_data_since == INT64_MAX ? VG_WM_NONE
+                                                : part->pa_data_since;
+}
+
+const char *vg_part_rejected(const vg_part_t *part) {
+        return part->pa_rejected;
+}
+
+void vg_part_eof(vg_part_t *part, int topic, int64_t now_ms) {
+        vg_wm_eof(&part->pa_wm, topic, now_ms);
+}
+
+void vg_part_activity(vg_part_t *part, int topic) {
+        vg_wm_activity(&part->pa_wm, topic);
+}
+
+void vg_part_end_of_input(vg_part_t *part) {
+        vg_wm_end_of_input(&part->pa_wm);
+}
+
+bool vg_part_wm_pending(const vg_part_t *part, int64_t now_ms) {
+        vg_wm_t wm = part->pa_wm;
+        return vg_wm_update(&wm, now_ms) != part->pa_wm.wm_value;
 }
 
 bool vg_part_in_batch(const vg_part_t *part) {
@@ -250,7 +304,7 @@ void vg_part_rollback(vg_part_t *part) {
         sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
         part->pa_in_batch = false;
         cache_drop(part);
-        part->pa_stream_time = meta_int(part, "stream_time", INT64_MIN);
+        wm_load(part);
 }
 
 /*
@@ -439,17 +493,32 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
         if (!part->pa_in_batch)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                                  "vg_part_event outside a batch");
-        if (ev->ev_occurred_at > part->pa_stream_time)
-                part->pa_stream_time = ev->ev_occurred_at;
+        /* A valid record consumed: its topic's time (SPEC §5.5). */
+        vg_wm_record(&part->pa_wm, ev->ev_type, ev->ev_occurred_at);
         if (!(pt = patient_get(part, ev->ev_patient_id, errstr, errstr_size)))
                 return VG_ERR_STORE;
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
-            !vg_patient_has_event(pt, ev->ev_event_id))
+            !vg_patient_has_event(pt, ev->ev_event_id)) {
+                part->pa_rejected = "patient-limit";
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "patient history full: %d events "
                                  "(rules.max_patient_events)",
                                  pt->pt_nevents);
-        vg_engine_apply(part->pa_rc, pt, ev, part->pa_stream_time, &ch);
+        }
+        vg_engine_apply(part->pa_rc, pt, ev, part->pa_wm.wm_value, &ch);
+        if (ch.ch_too_late) {
+                char when[32];
+                part->pa_stats.ps_too_late++;
+                part->pa_rejected = "too-late";
+                vg_changes_clear(&ch);
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "too late: occurred_at %s is older than the "
+                                 "patient's retention horizon "
+                                 "(rules.retention_days)",
+                                 vg_time_format(ev->ev_occurred_at, when));
+        }
+        if (ev->ev_occurred_at < part->pa_data_since)
+                part->pa_data_since = ev->ev_occurred_at;
         part->pa_stats.ps_events++;
         if (ch.ch_duplicate)
                 part->pa_stats.ps_duplicates++;
@@ -460,7 +529,7 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
         return err;
 }
 
-/* Re-derives every patient whose timer is due at the stream time. */
+/* Re-derives every patient whose timer is due at the watermark. */
 static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                             size_t errstr_size) {
         for (;;) {
@@ -469,7 +538,7 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                 int n = 0;
                 vg_err_t err = VG_OK;
 
-                sqlite3_bind_int64(s, 1, part->pa_stream_time);
+                sqlite3_bind_int64(s, 1, part->pa_wm.wm_value);
                 while (n < 256 && sqlite3_step(s) == SQLITE_ROW)
                         ids[n++] = vg_strdup(
                                 (const char *)sqlite3_column_text(s, 0));
@@ -485,7 +554,7 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                                 err = VG_ERR_STORE;
                         if (!err) {
                                 vg_engine_apply(part->pa_rc, pt, NULL,
-                                                part->pa_stream_time, &ch);
+                                                part->pa_wm.wm_value, &ch);
                                 part->pa_stats.ps_timers++;
                                 err = apply_changes(part, &ch, errstr,
                                                     errstr_size);
@@ -526,13 +595,24 @@ static vg_err_t queue_parts(vg_part_t *part, char *errstr,
                 ip.ip_indicator = ind;
                 ip.ip_area = area;
                 ip.ip_period = period;
+                ip.ip_breakdown = "all";
                 ip.ip_partition = part->pa_partition;
+                /* As far as this partition can tell; the aggregator
+                 * decides over all partitions (SPEC §6.1). */
+                ip.ip_complete = vg_rules_complete(part->pa_rc, ind, period,
+                                                   part->pa_wm.wm_value);
+                ip.ip_history_complete = vg_rules_history_complete(
+                        part->pa_rc, ind, period, vg_part_data_since(part));
+                ip.ip_data_since = (vg_optl_t){
+                        part->pa_data_since != INT64_MAX,
+                        part->pa_data_since};
                 ip.ip_numerator = sqlite3_column_int64(s, 1);
                 ip.ip_denominator =
                         (vg_optl_t){!sqlite3_column_int(s, 3),
                                     sqlite3_column_int64(s, 2)};
                 ip.ip_updated_at = part->pa_now;
-                snprintf(pkey, sizeof(pkey), "%s|%d", key, part->pa_partition);
+                snprintf(pkey, sizeof(pkey), "%s|all|%d", key,
+                         part->pa_partition);
                 vg_buf_reset(&part->pa_buf);
                 err = vg_codec_encode(part->pa_codec, VG_REC_IPART, &ip,
                                       &part->pa_buf, errstr, errstr_size);
@@ -581,11 +661,69 @@ static vg_err_t set_meta(vg_part_t *part, const char *key, int64_t v,
         return VG_OK;
 }
 
+/* Queues a PartitionProgress when the watermark or data_since changed
+ * since the last one (SPEC §6.1), and always once after open. */
+static vg_err_t queue_progress(vg_part_t *part, char *errstr,
+                               size_t errstr_size) {
+        vg_progress_t pp = {0};
+        char key[32];
+        vg_err_t err;
+        if (part->pa_pub_valid && part->pa_pub_wm == part->pa_wm.wm_value &&
+            part->pa_pub_since == part->pa_data_since)
+                return VG_OK;
+        /* A null watermark is published only for an empty partition (the
+         * aggregator leaves it out); one that is held back publishes
+         * nothing yet, which holds every value incomplete. */
+        if (part->pa_wm.wm_value == VG_WM_NONE &&
+            !vg_wm_empty(&part->pa_wm, part->pa_now))
+                return VG_OK;
+        pp.pp_partition = part->pa_partition;
+        pp.pp_watermark = (vg_optl_t){part->pa_wm.wm_value != VG_WM_NONE,
+                                      part->pa_wm.wm_value};
+        pp.pp_data_since = (vg_optl_t){part->pa_data_since != INT64_MAX,
+                                       part->pa_data_since};
+        pp.pp_updated_at = part->pa_now;
+        snprintf(key, sizeof(key), "_progress|%d", part->pa_partition);
+        vg_buf_reset(&part->pa_buf);
+        if ((err = vg_codec_encode(part->pa_codec, VG_REC_PROGRESS, &pp,
+                                   &part->pa_buf, errstr, errstr_size)) ||
+            (err = outbox_add(part, part->pa_topics.pt_parts, key, strlen(key),
+                              part->pa_buf.vb_data, part->pa_buf.vb_len, NULL,
+                              errstr, errstr_size)))
+                return err;
+        part->pa_pub_valid = true;
+        part->pa_pub_wm = part->pa_wm.wm_value;
+        part->pa_pub_since = part->pa_data_since;
+        return VG_OK;
+}
+
+static vg_err_t wm_store(vg_part_t *part, char *errstr, size_t errstr_size) {
+        char key[16];
+        vg_err_t err = VG_OK;
+        for (int t = 0; !err && t < VG_EVENT_TYPES; t++) {
+                snprintf(key, sizeof(key), "topic_time.%d", t);
+                err = set_meta(part, key, part->pa_wm.wm_topics[t].wt_time,
+                               errstr, errstr_size);
+        }
+        if (!err)
+                err = set_meta(part, "watermark", part->pa_wm.wm_value, errstr,
+                               errstr_size);
+        if (!err)
+                err = set_meta(part, "data_since", part->pa_data_since,
+                               errstr, errstr_size);
+        return err;
+}
+
 vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         vg_err_t err = VG_OK;
+        bool pub_valid = part->pa_pub_valid;
+        int64_t pub_wm = part->pa_pub_wm, pub_since = part->pa_pub_since;
 
         if (!part->pa_in_batch)
                 return VG_OK;
+        /* The watermark as of this batch's records and the consumer's
+         * at-its-end flags (SPEC §5.5); never back. */
+        vg_wm_update(&part->pa_wm, part->pa_now);
         /* Timers of the batch's patients first, so that the timers table
          * holds their latest next-due times; then every timer the stream
          * time has passed (those patients join the cache); then the state
@@ -594,7 +732,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 for (pent_t *pe = part->pa_cache[b]; !err && pe;
                      pe = pe->pe_next)
                         err = timer_put(part, pe->pe_pt, errstr, errstr_size);
-        if (!err && part->pa_stream_time != INT64_MIN)
+        if (!err && part->pa_wm.wm_value != VG_WM_NONE)
                 err = fire_timers(part, errstr, errstr_size);
         for (int b = 0; !err && b < CACHE_BUCKETS; b++)
                 for (pent_t *pe = part->pa_cache[b]; !err && pe;
@@ -603,8 +741,9 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         if (!err)
                 err = queue_parts(part, errstr, errstr_size);
         if (!err)
-                err = set_meta(part, "stream_time", part->pa_stream_time,
-                               errstr, errstr_size);
+                err = queue_progress(part, errstr, errstr_size);
+        if (!err)
+                err = wm_store(part, errstr, errstr_size);
         if (!err)
                 err = set_meta(part, "partition", part->pa_partition, errstr,
                                errstr_size);
@@ -620,6 +759,9 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         }
         if (err) {
                 vg_part_rollback(part);
+                part->pa_pub_valid = pub_valid;
+                part->pa_pub_wm = pub_wm;
+                part->pa_pub_since = pub_since;
                 return err;
         }
         part->pa_in_batch = false;

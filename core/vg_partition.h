@@ -40,6 +40,8 @@ typedef struct vg_part_stats_s {
         int64_t ps_alerts[4][2]; /* alerts queued, by rule and status */
         int64_t ps_timers;       /* timer re-derivations */
         int64_t ps_pruned;       /* events pruned by retention */
+        int64_t ps_too_late;     /* events older than their patient's
+                                  * horizon (DLQ too-late) */
         int64_t ps_commits;      /* transactions committed */
         int64_t ps_commit_us;    /* time of the last COMMIT, microseconds */
 } vg_part_stats_t;
@@ -54,20 +56,41 @@ void vg_part_close(vg_part_t *part);
 
 int vg_part_partition(const vg_part_t *part);
 const vg_part_stats_t *vg_part_stats(const vg_part_t *part);
-int64_t vg_part_stream_time(const vg_part_t *part);
+/* The partition's watermark (SPEC §5.5) as of the last commit;
+ * VG_WM_NONE while it has none. */
+int64_t vg_part_watermark(const vg_part_t *part);
+/* Topic times and at-its-end flags (for metrics and vigil lag). */
+const vg_wm_t *vg_part_wm(const vg_part_t *part);
+/* Smallest occurred_at of any event processed; VG_WM_NONE if none. */
+int64_t vg_part_data_since(const vg_part_t *part);
+
+/* The consumer reached the end of input topic (an event type index) at
+ * wall-clock now_ms; or an invalid record of it arrived (activity). */
+void vg_part_eof(vg_part_t *part, int topic, int64_t now_ms);
+void vg_part_activity(vg_part_t *part, int topic);
+/* File mode: the input has ended; every topic is caught up. */
+void vg_part_end_of_input(vg_part_t *part);
+/* Would a commit at now_ms move the watermark? (Then a batch, even an
+ * empty one, should be committed: deadlines may fall due.) */
+bool vg_part_wm_pending(const vg_part_t *part, int64_t now_ms);
 bool vg_part_in_batch(const vg_part_t *part);
 
 /* Next offset to consume of topic, or -1 if none is stored. */
 int64_t vg_part_offset(vg_part_t *part, const char *topic);
 
-/* now_ms stamps emitted_at / updated_at of the records this batch queues. */
+/* now_ms stamps emitted_at / updated_at of the records this batch queues
+ * and is the wall-clock time of the watermark computed at commit. */
 vg_err_t vg_part_begin(vg_part_t *part, int64_t now_ms, char *errstr,
                        size_t errstr_size);
 /* Applies a valid event. VG_ERR_INVALID (nothing changed) if the patient
- * already holds rules.max_patient_events events: the caller sends the
- * record to the DLQ; other errors are fatal for the batch. */
+ * already holds rules.max_patient_events events, or the event is older
+ * than the patient's retention horizon: the caller sends the record to the
+ * DLQ with the reason vg_part_rejected() names ("patient-limit",
+ * "too-late"); other errors are fatal for the batch. The event's topic time
+ * counts in every case. */
 vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                        size_t errstr_size);
+const char *vg_part_rejected(const vg_part_t *part);
 vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                      const void *value, size_t value_len, const char *reason,
                      const char *detail, const char *topic, int partition,

@@ -114,22 +114,35 @@ static const vg_field_t alert_fields[] = {
         AL(denominator, VG_F_OLONG),
         AL(value, VG_F_ODOUBLE),
         AL(target, VG_F_ODOUBLE),
+        AL(died_at, VG_F_OTIME),
+        AL(place_of_death, VG_F_OSTRING),
+        AL(complete, VG_F_OBOOL),
 };
 
 #define IP(n, t) {#n, t, offsetof(vg_ipart_t, ip_##n), NULL}
 static const vg_field_t ipart_fields[] = {
         IP(indicator, VG_F_STRING), IP(area, VG_F_STRING),
-        IP(period, VG_F_STRING),    IP(partition, VG_F_INT),
-        IP(numerator, VG_F_LONG),   IP(denominator, VG_F_OLONG),
-        IP(updated_at, VG_F_TIME),
+        IP(period, VG_F_STRING),    IP(breakdown, VG_F_STRING),
+        IP(partition, VG_F_INT),    IP(numerator, VG_F_LONG),
+        IP(denominator, VG_F_OLONG), IP(updated_at, VG_F_TIME),
+        IP(complete, VG_F_BOOL),    IP(history_complete, VG_F_BOOL),
+        IP(data_since, VG_F_OTIME),
 };
 
 #define IV(n, t) {#n, t, offsetof(vg_ivalue_t, iv_##n), NULL}
 static const vg_field_t ivalue_fields[] = {
         IV(indicator, VG_F_STRING), IV(area, VG_F_STRING),
-        IV(period, VG_F_STRING),    IV(numerator, VG_F_LONG),
-        IV(denominator, VG_F_OLONG), IV(value, VG_F_ODOUBLE),
-        IV(updated_at, VG_F_TIME),
+        IV(period, VG_F_STRING),    IV(breakdown, VG_F_STRING),
+        IV(numerator, VG_F_LONG),   IV(denominator, VG_F_OLONG),
+        IV(value, VG_F_ODOUBLE),    IV(updated_at, VG_F_TIME),
+        IV(complete, VG_F_BOOL),    IV(history_complete, VG_F_BOOL),
+        IV(data_since, VG_F_OTIME),
+};
+
+#define PP(n, t) {#n, t, offsetof(vg_progress_t, pp_##n), NULL}
+static const vg_field_t progress_fields[] = {
+        PP(partition, VG_F_INT),  PP(watermark, VG_F_OTIME),
+        PP(data_since, VG_F_OTIME), PP(updated_at, VG_F_TIME),
 };
 
 #define RT(t, n, j, topic, st, f)                                              \
@@ -146,9 +159,11 @@ static const vg_rectype_desc_t rectypes[VG_REC__CNT] = {
         RT(VG_REC_ALERT, "Alert", "alert", "care.alerts.v1", vg_alert_t,
            alert_fields),
         RT(VG_REC_IPART, "IndicatorPart", "indicator_part",
-           "care.indicator-parts.v1", vg_ipart_t, ipart_fields),
+           "care.indicator-parts.v2", vg_ipart_t, ipart_fields),
         RT(VG_REC_IVALUE, "IndicatorValue", "indicator_value",
-           "care.indicators.v1", vg_ivalue_t, ivalue_fields),
+           "care.indicators.v2", vg_ivalue_t, ivalue_fields),
+        RT(VG_REC_PROGRESS, "PartitionProgress", "partition_progress",
+           "care.indicator-parts.v2", vg_progress_t, progress_fields),
 };
 
 const vg_rectype_desc_t *vg_rectype(vg_rectype_t type) {
@@ -198,18 +213,74 @@ void vg_record_copy(vg_rectype_t type, void *dst, const void *src) {
         }
 }
 
-json_t *vg_indicator_json(const char *indicator, const char *area,
-                          const char *period, int64_t num,
-                          const vg_optl_t *den) {
+json_t *vg_ivalue_json(const vg_ivalue_t *iv) {
         json_t *o = json_object();
-        json_object_set_new(o, "indicator", json_string(indicator));
-        json_object_set_new(o, "area", json_string(area));
-        json_object_set_new(o, "period", json_string(period));
-        json_object_set_new(o, "numerator", json_integer(num));
-        json_object_set_new(o, "denominator", den && den->set
-                                                      ? json_integer(den->v)
-                                                      : json_null());
+        char t[32];
+        json_object_set_new(o, "indicator", json_string(iv->iv_indicator));
+        json_object_set_new(o, "area", json_string(iv->iv_area));
+        json_object_set_new(o, "period", json_string(iv->iv_period));
+        json_object_set_new(o, "breakdown",
+                            json_string(iv->iv_breakdown ? iv->iv_breakdown
+                                                         : "all"));
+        json_object_set_new(o, "numerator", json_integer(iv->iv_numerator));
+        json_object_set_new(o, "denominator",
+                            iv->iv_denominator.set
+                                    ? json_integer(iv->iv_denominator.v)
+                                    : json_null());
+        json_object_set_new(o, "complete", json_boolean(iv->iv_complete));
+        json_object_set_new(o, "history_complete",
+                            json_boolean(iv->iv_history_complete));
+        json_object_set_new(o, "data_since",
+                            iv->iv_data_since.set
+                                    ? json_string(vg_time_format(
+                                              iv->iv_data_since.v, t))
+                                    : json_null());
         return o;
+}
+
+vg_err_t vg_ivalue_from_json(json_t *o, vg_ivalue_t *iv, char *errstr,
+                             size_t errstr_size) {
+        json_t *d = json_object_get(o, "denominator"), *b;
+        memset(iv, 0, sizeof(*iv));
+        if (!json_is_object(o) ||
+            !json_is_string(json_object_get(o, "indicator")) ||
+            !json_is_string(json_object_get(o, "area")) ||
+            !json_is_string(json_object_get(o, "period")) ||
+            !json_is_integer(json_object_get(o, "numerator")) ||
+            (d && !json_is_null(d) && !json_is_integer(d)))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "expected indicator, area, period, "
+                                 "numerator and an integer or null "
+                                 "denominator");
+        b = json_object_get(o, "breakdown");
+        if (b && !json_is_string(b))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "breakdown: expected a string");
+        iv->iv_indicator = vg_strdup(json_string_value(
+                json_object_get(o, "indicator")));
+        iv->iv_area = vg_strdup(json_string_value(json_object_get(o, "area")));
+        iv->iv_period = vg_strdup(json_string_value(
+                json_object_get(o, "period")));
+        iv->iv_breakdown = vg_strdup(b ? json_string_value(b) : "all");
+        iv->iv_numerator = json_integer_value(json_object_get(o, "numerator"));
+        iv->iv_denominator = (vg_optl_t){json_is_integer(d),
+                                         json_integer_value(d)};
+        if (iv->iv_denominator.set && iv->iv_denominator.v)
+                iv->iv_value = (vg_optd_t){
+                        true, (double)iv->iv_numerator /
+                                      (double)iv->iv_denominator.v};
+        /* Version-1 lines lack the last four: their defaults. */
+        iv->iv_complete = json_is_true(json_object_get(o, "complete"));
+        iv->iv_history_complete =
+                !json_is_false(json_object_get(o, "history_complete"));
+        if (json_is_string(json_object_get(o, "data_since"))) {
+                int64_t ms;
+                if (!vg_time_parse(json_string_value(
+                                           json_object_get(o, "data_since")),
+                                   &ms))
+                        iv->iv_data_since = (vg_optl_t){true, ms};
+        }
+        return VG_OK;
 }
 
 bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
@@ -236,7 +307,8 @@ bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
                         break;
                 case VG_F_OTIME:
                 case VG_F_OINT:
-                case VG_F_OLONG: {
+                case VG_F_OLONG:
+                case VG_F_OBOOL: {
                         const vg_optl_t *x = CFPTR(a, f, vg_optl_t);
                         const vg_optl_t *y = CFPTR(b, f, vg_optl_t);
                         if (x->set != y->set || (x->set && x->v != y->v))
@@ -265,7 +337,7 @@ bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
 
 static int field_optional(vg_ftype_t t) {
         return t == VG_F_OSTRING || t == VG_F_OTIME || t == VG_F_OINT ||
-               t == VG_F_OLONG || t == VG_F_ODOUBLE;
+               t == VG_F_OLONG || t == VG_F_ODOUBLE || t == VG_F_OBOOL;
 }
 
 static const char *expected_of(const vg_field_t *f) {
@@ -282,6 +354,7 @@ static const char *expected_of(const vg_field_t *f) {
         case VG_F_BOOL:    return "true or false";
         case VG_F_ENUM:    return "a symbol";
         case VG_F_ODOUBLE: return "a number or null";
+        case VG_F_OBOOL:   return "true, false or null";
         }
         return "?";
 }
@@ -354,6 +427,11 @@ static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
                 if (!json_is_boolean(v))
                         goto bad;
                 *FPTR(rec, f, bool) = json_is_true(v);
+                return VG_OK;
+        case VG_F_OBOOL:
+                if (!json_is_boolean(v))
+                        goto bad;
+                *FPTR(rec, f, vg_optl_t) = (vg_optl_t){true, json_is_true(v)};
                 return VG_OK;
         case VG_F_ENUM: {
                 int idx;
@@ -546,6 +624,11 @@ json_t *vg_record_to_json(vg_rectype_t type, const void *rec) {
                 case VG_F_BOOL:
                         v = json_boolean(*CFPTR(rec, f, bool));
                         break;
+                case VG_F_OBOOL: {
+                        const vg_optl_t *o = CFPTR(rec, f, vg_optl_t);
+                        v = o->set ? json_boolean(o->v) : NULL;
+                        break;
+                }
                 case VG_F_ENUM:
                         v = json_string(vg_enum_str(f->vf_enum,
                                                     *CFPTR(rec, f, int)));
@@ -611,6 +694,7 @@ void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec) {
                 case VG_F_OTIME:
                 case VG_F_OINT:
                 case VG_F_OLONG:
+                case VG_F_OBOOL:
                         if (!ol->set)
                                 continue;
                         break;
@@ -650,6 +734,9 @@ void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec) {
                 case VG_F_BOOL:
                         vg_buf_puts(out, *CFPTR(rec, f, bool) ? "true"
                                                               : "false");
+                        break;
+                case VG_F_OBOOL:
+                        vg_buf_puts(out, ol->v ? "true" : "false");
                         break;
                 case VG_F_ENUM:
                         vg_json_put_string(out,

@@ -18,6 +18,7 @@ typedef enum vg_rectype_e {
         VG_REC_ALERT,
         VG_REC_IPART,
         VG_REC_IVALUE,
+        VG_REC_PROGRESS,
         VG_REC__CNT
 } vg_rectype_t;
 
@@ -110,6 +111,10 @@ typedef struct vg_alert_s {
         vg_optl_t  al_denominator;
         vg_optd_t  al_value;
         vg_optd_t  al_target;
+        vg_optl_t  al_died_at;             /* DEATH_NOT_REGISTERED (v2) */
+        char      *al_place_of_death;
+        vg_optl_t  al_complete;            /* INDICATOR_BELOW_TARGET (v2):
+                                            * boolean, unset = null */
 } vg_alert_t;
 
 /* One partition's whole count of one indicator cell (SPEC §6). */
@@ -117,10 +122,14 @@ typedef struct vg_ipart_s {
         char      *ip_indicator;
         char      *ip_area;
         char      *ip_period;
+        char      *ip_breakdown;           /* "all", "age:85+", ... (v2) */
         int32_t    ip_partition;
         int64_t    ip_numerator;
         vg_optl_t  ip_denominator;         /* unset for counts */
         int64_t    ip_updated_at;
+        bool       ip_complete;            /* v2; see vg_ivalue_t */
+        bool       ip_history_complete;
+        vg_optl_t  ip_data_since;
 } vg_ipart_t;
 
 /* An indicator value of one area and period. */
@@ -128,11 +137,23 @@ typedef struct vg_ivalue_s {
         char      *iv_indicator;
         char      *iv_area;
         char      *iv_period;
+        char      *iv_breakdown;           /* "all", ... (v2) */
         int64_t    iv_numerator;
         vg_optl_t  iv_denominator;
         vg_optd_t  iv_value;
         int64_t    iv_updated_at;
+        bool       iv_complete;            /* settled (SPEC §6.1) */
+        bool       iv_history_complete;    /* no look-back before data_since */
+        vg_optl_t  iv_data_since;          /* epoch ms, unset = unknown */
 } vg_ivalue_t;
+
+/* How far one input partition's processing has come (SPEC §6.1). */
+typedef struct vg_progress_s {
+        int32_t    pp_partition;
+        vg_optl_t  pp_watermark;           /* unset: no watermark yet */
+        vg_optl_t  pp_data_since;          /* unset: nothing processed */
+        int64_t    pp_updated_at;
+} vg_progress_t;
 
 /* Field kinds of the tables. */
 typedef enum vg_ftype_e {
@@ -146,7 +167,8 @@ typedef enum vg_ftype_e {
         VG_F_OLONG,    /* vg_optl_t, Avro ["null","long"] */
         VG_F_BOOL,     /* bool, Avro boolean */
         VG_F_ENUM,     /* int, Avro enum */
-        VG_F_ODOUBLE   /* vg_optd_t, Avro ["null","double"] */
+        VG_F_ODOUBLE,  /* vg_optd_t, Avro ["null","double"] */
+        VG_F_OBOOL     /* vg_optl_t (v 0/1), Avro ["null","boolean"] */
 } vg_ftype_t;
 
 typedef struct vg_field_s {
@@ -175,12 +197,16 @@ void vg_record_clear(vg_rectype_t type, void *rec);
 /* Deep copy of src into dst (dst is overwritten, not freed). */
 void vg_record_copy(vg_rectype_t type, void *dst, const void *src);
 
-/* The SPEC §9 JSON form of an indicator value:
- * {"indicator","area","period","numerator","denominator"} (denominator
- * null for counts, i.e. when den is NULL or unset). New reference. */
-json_t *vg_indicator_json(const char *indicator, const char *area,
-                          const char *period, int64_t num,
-                          const vg_optl_t *den);
+/* The SPEC §9 JSON form of an indicator value: {"indicator", "area",
+ * "period", "breakdown", "numerator", "denominator" (null for counts),
+ * "complete", "history_complete", "data_since" (RFC 3339 or null)}. New
+ * reference. */
+json_t *vg_ivalue_json(const vg_ivalue_t *iv);
+/* Reads that form back, and the version-1 form without the last four
+ * (breakdown "all", complete false, history_complete true, data_since
+ * null). iv is the caller's to clear with vg_record_clear(). */
+vg_err_t vg_ivalue_from_json(json_t *obj, vg_ivalue_t *iv, char *errstr,
+                             size_t errstr_size);
 
 /* Field-by-field equality of two records of type. */
 bool vg_record_equal(vg_rectype_t type, const void *a, const void *b);

@@ -1,6 +1,6 @@
 /*
  * vg_rules.c - SPEC §5.0-§5.2 and §6 as a pure function of a patient's
- * events and the stream time.
+ * events and the partition's watermark (SPEC §5.5).
  *
  * Contents:
  *   select    - drop cancelled events, choose each stay's admission and
@@ -9,7 +9,7 @@
  *               (SPEC §5.1)
  *   sip       - SIP triggers, deadlines, satisfaction, voiding (SPEC §5.2)
  *   cells     - indicator contributions (SPEC §6)
- *   timers    - the next stream time at which anything can change
+ *   timers    - the next watermark at which anything can change
  */
 #include "vg_rules.h"
 
@@ -27,6 +27,8 @@ void vg_rules_conf_default(vg_rules_conf_t *rc) {
         rc->rc_eol_days = 30;
         rc->rc_sip_before_death_days = 365;
         rc->rc_max_events = 5000;
+        rc->rc_register_deadline_days = 30;
+        rc->rc_idle_ms = 5000;
 }
 
 char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
@@ -243,11 +245,11 @@ typedef struct out_s {
         const char            *patient;
         vg_derived_t          *dv;
         int                    acap, ccap;
-        int64_t                stream_time;
+        int64_t                watermark;   /* VG_WM_NONE: none yet */
 } out_t;
 
 static void due_at(out_t *o, int64_t t) {
-        if (t > o->stream_time && t < o->dv->dv_next_due)
+        if (t > o->watermark && t < o->dv->dv_next_due)
                 o->dv->dv_next_due = t;
 }
 
@@ -387,22 +389,21 @@ static void rule_readmission(out_t *o, const sel_t *s) {
                 if (!is_index_discharge(d))
                         continue;
                 a = readmission_of(o, s, d, adms, nadm);
-                if (a) {
+                if (a)
                         for (int k = 0; k < nadm; k++)
                                 if (adms[k] == a &&
                                     (!latest[k] || ev_order(d, latest[k]) > 0))
                                         latest[k] = d;
-                        cell_add(o, "readmission_30d", d->ev_kommun,
-                                 d->ev_occurred_at, 1, 1, false);
-                        continue;
-                }
-                /* Settled when days(D, stream time) > window. */
+                /* Counted once settled, readmitted or not (SPEC §6): when
+                 * days(D, watermark) > window, i.e. from the local midnight
+                 * that ends the window's last day. */
                 close_day = vg_local_day(o->rc->rc_tz, d->ev_occurred_at) +
                             o->rc->rc_window_days + 1;
-                if (days(o, d->ev_occurred_at, o->stream_time) >
-                    o->rc->rc_window_days)
+                if (o->watermark != VG_WM_NONE &&
+                    days(o, d->ev_occurred_at, o->watermark) >
+                            o->rc->rc_window_days)
                         cell_add(o, "readmission_30d", d->ev_kommun,
-                                 d->ev_occurred_at, 0, 1, false);
+                                 d->ev_occurred_at, a != NULL, 1, false);
                 else
                         due_at(o, vg_rules_local_midnight(o->rc->rc_tz,
                                                           close_day));
@@ -412,6 +413,14 @@ static void rule_readmission(out_t *o, const sel_t *s) {
                 vg_alert_t *al;
                 if (!d)
                         continue;
+                /* Raised once the watermark has reached A, so that every
+                 * discharge that could make A a transfer continuation has
+                 * been read (SPEC §5.1). */
+                if (o->watermark == VG_WM_NONE ||
+                    o->watermark < a->ev_occurred_at) {
+                        due_at(o, a->ev_occurred_at);
+                        continue;
+                }
                 al = alert_new(o, VG_RULE_READMISSION_30D, a->ev_stay_id,
                                a->ev_kommun);
                 al->al_index_stay_id = vg_strdup(d->ev_stay_id);
@@ -451,10 +460,11 @@ static void rule_sip(out_t *o, const sel_t *s) {
                                     e->ev_occurred_at >= from &&
                                     e->ev_occurred_at <= deadline;
                 }
-                due = o->stream_time > deadline;
+                due = o->watermark != VG_WM_NONE && o->watermark > deadline;
                 if (!due)
                         due_at(o, deadline + 1);
-                if (due || satisfied)
+                /* Only due triggers are settled (SPEC §6). */
+                if (due)
                         cell_add(o, "sip_within_deadline", d->ev_kommun,
                                  d->ev_occurred_at, satisfied, 1, false);
                 if (due && !satisfied) {
@@ -559,7 +569,7 @@ void vg_derived_clear(vg_derived_t *dv) {
 }
 
 void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
-                     const vg_event_t *events, int n, int64_t stream_time,
+                     const vg_event_t *events, int n, int64_t watermark,
                      vg_derived_t *out) {
         out_t o;
         sel_t s;
@@ -570,7 +580,7 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
         o.patient = patient_id;
         o.dv = out;
         o.acap = o.ccap = 0;
-        o.stream_time = stream_time;
+        o.watermark = watermark;
 
         select_events(events, n, &s);
         rule_readmission(&o, &s);
@@ -595,4 +605,94 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
         if (out->dv_ncells > 1)
                 qsort(out->dv_cells, (size_t)out->dv_ncells, sizeof(vg_cell_t),
                       cell_cmp);
+}
+
+/*
+ * Completeness (SPEC §6.1)
+ */
+
+static int parse_uint(const char *s, int n, int *out) {
+        int v = 0;
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -1;
+                v = v * 10 + (s[i] - '0');
+        }
+        *out = v;
+        return 0;
+}
+
+int vg_rules_period_bounds(vg_tz_t tz, const char *period, int64_t *startp,
+                           int64_t *endp) {
+        int y, m0, m1, q;
+        size_t len = period ? strlen(period) : 0;
+        if (len < 4 || parse_uint(period, 4, &y))
+                return -1;
+        if (len == 4) { /* YYYY */
+                m0 = 1, m1 = 13;
+        } else if (len == 7 && period[4] == '-' && period[5] == 'Q') {
+                if (parse_uint(period + 6, 1, &q) || q < 1 || q > 4)
+                        return -1;
+                m0 = 3 * (q - 1) + 1, m1 = m0 + 3;
+        } else if (len == 7 && period[4] == '-') {
+                if (parse_uint(period + 5, 2, &m0) || m0 < 1 || m0 > 12)
+                        return -1;
+                m1 = m0 + 1;
+        } else
+                return -1;
+        *startp = vg_rules_local_midnight(tz, vg_days_from_civil(y, (unsigned)m0,
+                                                                 1));
+        *endp = m1 == 13 ? vg_rules_local_midnight(
+                                   tz, vg_days_from_civil(y + 1, 1, 1))
+                         : vg_rules_local_midnight(
+                                   tz, vg_days_from_civil(y, (unsigned)m1, 1));
+        return 0;
+}
+
+static bool starts_with(const char *s, const char *prefix) {
+        return !strncmp(s, prefix, strlen(prefix));
+}
+
+bool vg_rules_complete(const vg_rules_conf_t *rc, const char *indicator,
+                       const char *period, int64_t min_wm) {
+        int64_t start, end, settled;
+        if (min_wm == VG_WM_NONE ||
+            vg_rules_period_bounds(rc->rc_tz, period, &start, &end))
+                return false;
+        if (!strcmp(indicator, "readmission_30d"))
+                settled = vg_rules_local_midnight(
+                        rc->rc_tz,
+                        vg_local_day(rc->rc_tz, end) + rc->rc_window_days);
+        else if (!strcmp(indicator, "register_coverage") ||
+                 starts_with(indicator, "spr."))
+                settled = vg_rules_local_midnight(
+                        rc->rc_tz, vg_local_day(rc->rc_tz, end) +
+                                           rc->rc_register_deadline_days);
+        else if (!strcmp(indicator, "sip_within_deadline"))
+                settled = end + rc->rc_sip_deadline_ms;
+        else
+                settled = end;
+        return min_wm >= settled;
+}
+
+bool vg_rules_history_complete(const vg_rules_conf_t *rc,
+                               const char *indicator, const char *period,
+                               int64_t data_since) {
+        int64_t start, end, back;
+        if (!strcmp(indicator, "sip_before_death"))
+                back = rc->rc_sip_before_death_days;
+        else if (!strcmp(indicator, "eol_admission_30d") ||
+                 !strcmp(indicator, "eol_readmission_30d"))
+                back = rc->rc_eol_days;
+        else if (!strcmp(indicator, "sip_within_deadline"))
+                back = -1; /* 720 hours, an absolute span */
+        else
+                return true;
+        if (vg_rules_period_bounds(rc->rc_tz, period, &start, &end))
+                return false;
+        if (data_since == VG_WM_NONE)
+                return false;
+        if (back < 0)
+                return start - 720 * VG_MS_PER_HOUR >= data_since;
+        return vg_days_between(rc->rc_tz, data_since, start) >= back;
 }

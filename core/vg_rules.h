@@ -1,14 +1,15 @@
 /*
  * vg_rules.h - the rule book of SPEC §5.0-§5.2 and §6 as one pure function.
  *
- *   vg_rules_derive(conf, patient, events, stream_time) -> alerts, cells
+ *   vg_rules_derive(conf, patient, events, watermark) -> alerts, cells
  *
  * Given every stored event of one patient (duplicates already dropped,
- * cancellations included as events) and the partition's stream time, it
+ * cancellations included as events) and the partition's watermark (SPEC
+ * §5.5, vg_wm.h; VG_WM_NONE when there is none yet: nothing is due), it
  * returns the patient's ACTIVE alerts and the patient's contributions to the
  * indicator cells ("indicator|area|period" -> numerator, denominator), plus
- * the next stream time at which the answer can change without a new event.
- * No I/O, no clock, no global state: the same events and stream time always
+ * the next watermark at which the answer can change without a new event.
+ * No I/O, no clock, no global state: the same events and watermark always
  * give the same result, whatever order the events arrived in.
  */
 #ifndef VG_RULES_H
@@ -17,6 +18,7 @@
 #include "vg_common.h"
 #include "vg_record.h"
 #include "vg_time.h"
+#include "vg_wm.h"
 
 typedef struct vg_rules_conf_s {
         vg_tz_t rc_tz;                     /* calendar-date time zone */
@@ -28,6 +30,10 @@ typedef struct vg_rules_conf_s {
         int     rc_sip_before_death_days;  /* sip_before_death [365] */
         int     rc_max_events;             /* events kept per patient; more
                                             * go to the DLQ [5000] */
+        int     rc_register_deadline_days; /* DEATH_NOT_REGISTERED [30] */
+        int64_t rc_idle_ms;                /* stream.idle_ms: a topic at its
+                                            * end this long is caught up
+                                            * [5000] */
 } vg_rules_conf_t;
 
 /* SPEC defaults. */
@@ -46,7 +52,7 @@ typedef struct vg_derived_s {
         int         dv_nalerts;
         vg_cell_t  *dv_cells;      /* contributions, sorted by key */
         int         dv_ncells;
-        int64_t     dv_next_due;   /* next stream time that may change the
+        int64_t     dv_next_due;   /* next watermark that may change the
                                     * result; INT64_MAX if none */
         int         dv_conflicts;  /* extra admissions/discharges of a stay,
                                     * extra deaths */
@@ -55,7 +61,7 @@ typedef struct vg_derived_s {
 /* Derives. events[n] are the patient's stored events in any order. out is
  * overwritten (call vg_derived_clear first if reused). Can't fail. */
 void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
-                     const vg_event_t *events, int n, int64_t stream_time,
+                     const vg_event_t *events, int n, int64_t watermark,
                      vg_derived_t *out);
 
 void vg_derived_clear(vg_derived_t *dv);
@@ -70,5 +76,25 @@ const char *vg_rules_age_band(int age);
 
 /* First UTC instant whose local date is `day` (days since 1970-01-01). */
 int64_t vg_rules_local_midnight(vg_tz_t tz, int64_t day);
+
+/* Local midnights that start (S) and end (E, the first instant of the next
+ * period) a period "YYYY-MM", "YYYY-Qn" or "YYYY". -1 if period is not one
+ * of those. */
+int vg_rules_period_bounds(vg_tz_t tz, const char *period, int64_t *startp,
+                           int64_t *endp);
+
+/* SPEC §6.1 complete: the smallest watermark over all partitions (min_wm;
+ * VG_WM_NONE: some partition has none, so nothing is complete) is at least
+ * E plus the indicator's settling time. False for a bad period. */
+bool vg_rules_complete(const vg_rules_conf_t *rc, const char *indicator,
+                       const char *period, int64_t min_wm);
+
+/* SPEC §6.1 history_complete: false when the indicator's rule could have
+ * looked back before data_since (VG_WM_NONE: unknown, which counts as
+ * before) from the start of the period; true for rules that never look
+ * back. */
+bool vg_rules_history_complete(const vg_rules_conf_t *rc,
+                               const char *indicator, const char *period,
+                               int64_t data_since);
 
 #endif /* VG_RULES_H */

@@ -16,6 +16,7 @@
 #include "vg_record.h"
 #include "vg_rules.h"
 #include "vg_time.h"
+#include "vg_partition.h"
 
 #define TH_PATIENT "p1"
 #define TH_KOMMUN  "0484" /* region 04 */
@@ -178,6 +179,15 @@ static inline const vg_event_t *evs_find(const evs_t *e, const char *id) {
 
 static inline void th_conf(vg_rules_conf_t *rc) {
         vg_rules_conf_default(rc);
+}
+
+/* Commits a partition batch as if the consumer had read every input topic
+ * to its end (file mode's end of input): the watermark is then the largest
+ * topic time, the old "stream time" of a partition read evenly. */
+static inline vg_err_t th_commit(vg_part_t *part, char *errstr,
+                                 size_t errstr_size) {
+        vg_part_end_of_input(part);
+        return vg_part_commit(part, errstr, errstr_size);
 }
 
 static inline void derive_at(const evs_t *e, int64_t stream,

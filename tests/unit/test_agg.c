@@ -18,6 +18,7 @@ typedef struct seen_s {
         int64_t     last_num, last_den;
         char        last_anchor[128];
         char        last_id[64];
+        bool        last_complete;
 } seen_t;
 
 static void scan_cb(const vg_outrec_t *r, void *opaque) {
@@ -32,6 +33,7 @@ static void scan_cb(const vg_outrec_t *r, void *opaque) {
                 s->values++;
                 s->last_num = rec.iv.iv_numerator;
                 s->last_den = rec.iv.iv_denominator.v;
+                s->last_complete = rec.iv.iv_complete;
         } else {
                 assert_int_equal(t, VG_REC_ALERT);
                 assert_int_equal(rec.al.al_rule,
@@ -49,6 +51,37 @@ static void scan_cb(const vg_outrec_t *r, void *opaque) {
         }
         vg_record_clear(t, &rec);
 }
+
+/* Queued records, then the outbox emptied (as if delivered). */
+static seen_t drained(vg_agg_t *agg, vg_codec_t *codec) {
+        seen_t s;
+        char e[256];
+        memset(&s, 0, sizeof(s));
+        s.codec = codec;
+        vg_outbox_scan(vg_agg_outbox(agg), 0, 64, scan_cb, &s);
+        assert_int_equal(vg_outbox_delete_upto(vg_agg_outbox(agg), INT64_MAX,
+                                               e, sizeof(e)),
+                         VG_OK);
+        return s;
+}
+
+/* One PartitionProgress in its own batch; wm 0: null. */
+static seen_t progress(vg_agg_t *agg, vg_codec_t *codec, int partition,
+                       int64_t wm) {
+        vg_progress_t pp = {0};
+        char e[256];
+        pp.pp_partition = partition;
+        pp.pp_watermark = (vg_optl_t){wm != 0, wm};
+        pp.pp_data_since = (vg_optl_t){wm != 0, 1735689600000}; /* 2025 */
+        assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
+        assert_int_equal(vg_agg_progress(agg, &pp, e, sizeof(e)), VG_OK);
+        assert_int_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
+        return drained(agg, codec);
+}
+
+/* May 1 2026 00:00 CEST: March's readmission values settle (SPEC §6.1:
+ * the end of March + 30 local days). */
+#define MAY1 1777586400000LL
 
 /* Applies one part in its own batch and returns what was queued. */
 static seen_t step(vg_agg_t *agg, vg_codec_t *codec, int partition,
@@ -85,6 +118,11 @@ static void test_crossing(void **state) {
         /* target.readmission_30d defaults to <=0.10, min_denominator 20 */
         agg = vg_agg_open(":memory:", conf, codec, e, sizeof(e));
         assert_non_null(agg);
+        vg_agg_set_input_partitions(agg, 3);
+        progress(agg, codec, 0, MAY1);
+        progress(agg, codec, 1, MAY1 + 5);
+        progress(agg, codec, 2, 0); /* empty: left out */
+        assert_int_equal(vg_agg_min_watermark(agg), MAY1);
 
         s = step(agg, codec, 0, 1, 10); /* 10 %, below min denominator */
         assert_int_equal(s.values, 1);
@@ -114,6 +152,54 @@ static void test_crossing(void **state) {
         vg_conf_destroy(conf);
 }
 
+/* SPEC §5.4, §6.1: a preliminary value raises nothing; it is complete
+ * only once every input partition's watermark has passed its settling
+ * time, and then it is republished (complete) and evaluated. */
+static void test_complete_gates_alert(void **state) {
+        char e[256];
+        vg_conf_t *conf = vg_conf_new();
+        vg_codec_t *codec = vg_codec_new(e, sizeof(e));
+        vg_agg_t *agg = vg_agg_open(":memory:", conf, codec, e, sizeof(e));
+        seen_t s;
+        (void)state;
+        assert_non_null(agg);
+        vg_agg_set_input_partitions(agg, 2);
+        s = step(agg, codec, 0, 10, 40); /* 25 %: a breach, if complete */
+        assert_int_equal(s.values, 1);
+        assert_false(s.last_complete);
+        assert_int_equal(s.active, 0);
+        /* partition 1 has published no progress: still incomplete, but
+         * data_since became known: republished */
+        s = progress(agg, codec, 0, MAY1);
+        assert_int_equal(s.values, 1);
+        assert_false(s.last_complete);
+        assert_int_equal(s.active, 0);
+        assert_int_equal(vg_agg_min_watermark(agg), VG_WM_NONE);
+        /* 1 ms short of the settling time: nothing changes */
+        s = progress(agg, codec, 1, MAY1 - 1);
+        assert_int_equal(s.values + s.active, 0);
+        s = progress(agg, codec, 1, MAY1);
+        assert_int_equal(s.values, 1);
+        assert_true(s.last_complete);
+        assert_int_equal(s.active, 1);
+        /* a later watermark changes nothing more */
+        s = progress(agg, codec, 1, MAY1 + 1000);
+        assert_int_equal(s.values + s.active + s.retracted, 0);
+        vg_agg_close(agg);
+
+        /* with aggregate.alert_preliminary, at once */
+        assert_int_equal(vg_conf_set(conf, "aggregate.alert_preliminary",
+                                     "true", e, sizeof(e)),
+                         VG_OK);
+        agg = vg_agg_open(":memory:", conf, codec, e, sizeof(e));
+        s = step(agg, codec, 0, 10, 40);
+        assert_false(s.last_complete);
+        assert_int_equal(s.active, 1);
+        vg_agg_close(agg);
+        vg_codec_destroy(codec);
+        vg_conf_destroy(conf);
+}
+
 static void test_targets_and_breach(void **state) {
         vg_conf_t *conf = vg_conf_new();
         char e[256];
@@ -135,6 +221,7 @@ static void test_targets_and_breach(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crossing),
+                cmocka_unit_test(test_complete_gates_alert),
                 cmocka_unit_test(test_targets_and_breach),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

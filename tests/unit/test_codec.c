@@ -115,10 +115,20 @@ static void test_roundtrip_outputs(void **state) {
         al.al_value = (vg_optd_t){true, 0.125};
         al.al_denominator = (vg_optl_t){true, INT64_MAX};
         roundtrip(VG_REC_ALERT, &al);
+        /* version 2 fields */
+        al.al_died_at = (vg_optl_t){true, 1772353800001};
+        al.al_place_of_death = "HOME";
+        al.al_complete = (vg_optl_t){true, 0};
+        roundtrip(VG_REC_ALERT, &al);
+        al.al_complete = (vg_optl_t){true, 1};
+        roundtrip(VG_REC_ALERT, &al);
 
         ip.ip_indicator = "death_place.HOME";
         ip.ip_area = "SE";
         ip.ip_period = "2026-03";
+        ip.ip_breakdown = "age:85+";
+        ip.ip_complete = true;
+        ip.ip_data_since = (vg_optl_t){true, 1700000000000};
         ip.ip_partition = 5;
         ip.ip_numerator = 3;
         ip.ip_denominator = (vg_optl_t){true, 7};
@@ -131,9 +141,21 @@ static void test_roundtrip_outputs(void **state) {
         iv.iv_indicator = "ssih_enrolment.85+.CANCER";
         iv.iv_area = "04";
         iv.iv_period = "2026-12";
+        iv.iv_breakdown = "all";
         iv.iv_numerator = 12;
         iv.iv_updated_at = 2;
+        iv.iv_history_complete = true;
         roundtrip(VG_REC_IVALUE, &iv);
+
+        {
+                vg_progress_t pp = {0};
+                pp.pp_partition = 3;
+                pp.pp_updated_at = 5;
+                roundtrip(VG_REC_PROGRESS, &pp); /* nulls */
+                pp.pp_watermark = (vg_optl_t){true, 1772353800000};
+                pp.pp_data_since = (vg_optl_t){true, -1};
+                roundtrip(VG_REC_PROGRESS, &pp);
+        }
 }
 
 /* Encodes sample 0 (an admission) into buf. */
@@ -310,14 +332,16 @@ static void test_non_finite_double(void **state) {
         iv.iv_indicator = "i";
         iv.iv_area = "SE";
         iv.iv_period = "2026-01";
+        iv.iv_breakdown = "all";
         iv.iv_value = (vg_optd_t){true, 0.5};
         vg_buf_init(&buf);
         assert_int_equal(vg_codec_encode(codec, VG_REC_IVALUE, &iv, &buf,
                                          errstr, sizeof(errstr)),
                          VG_OK);
-        /* value is the union before updated_at (1 byte: 0); its 8 double
-         * bytes end 1 byte before the end. */
-        memcpy(buf.vb_data + buf.vb_len - 9, &nan, 8);
+        /* value is the union before updated_at (1 byte: 0), complete,
+         * history_complete (1 byte each) and data_since (null: 1 byte);
+         * its 8 double bytes end 4 bytes before the end. */
+        memcpy(buf.vb_data + buf.vb_len - 12, &nan, 8);
         expect_fail(buf.vb_data, buf.vb_len, VG_DECODE_BAD_VALUE, "NaN");
         vg_buf_free(&buf);
 }

@@ -453,7 +453,7 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
                                   sizeof(errstr)))
                         fail_msg("event: %s", errstr);
                 if (++inbatch >= k) {
-                        if (vg_part_commit(part, errstr, sizeof(errstr)))
+                        if (th_commit(part, errstr, sizeof(errstr)))
                                 fail_msg("commit: %s", errstr);
                         inbatch = 0;
                         if (max_batch > 0)
@@ -461,11 +461,11 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
                 }
         }
         if (vg_part_in_batch(part) &&
-            vg_part_commit(part, errstr, sizeof(errstr)))
+            th_commit(part, errstr, sizeof(errstr)))
                 fail_msg("commit: %s", errstr);
         if (getenv("VG_PROP_FLUSH")) { /* investigation: an empty batch */
                 if (vg_part_begin(part, 999, errstr, sizeof(errstr)) ||
-                    vg_part_commit(part, errstr, sizeof(errstr)))
+                    th_commit(part, errstr, sizeof(errstr)))
                         fail_msg("flush: %s", errstr);
         }
 

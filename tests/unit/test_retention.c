@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vg_partition.h"
+#include "rules_helpers.h"
 
 static vg_rules_conf_t rc;
 static vg_codec_t *codec;
@@ -26,7 +27,7 @@ static void ev(vg_part_t *part, const char *json) {
         assert_int_equal(vg_part_begin(part, 0, err, sizeof(err)), VG_OK);
         if (vg_part_event(part, &e, err, sizeof(err)))
                 fail_msg("%s", err);
-        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        assert_int_equal(th_commit(part, err, sizeof(err)), VG_OK);
         vg_record_clear(e.ev_type, &e);
 }
 
@@ -64,7 +65,7 @@ static look_t cell(vg_part_t *part, const char *key) {
         "\"source_system\":\"s\",\"stay_id\":\"" id "\",\"facility_id\":"      \
         "\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\",\"planned\":false,"     \
         "\"age_years\":80,\"sex\":\"MALE\",\"diagnosis_group\":\"COPD\"}"
-/* Another patient's event: only moves the partition's stream time. */
+/* Another patient's event: only moves the partition's watermark. */
 #define CLOCK(id, t)                                                           \
         "{\"type\":\"sip_created\",\"event_id\":\"" id "\",\"patient_id\":"    \
         "\"q\",\"occurred_at\":\"" t "\",\"kommun\":\"0680\","                 \
@@ -78,6 +79,45 @@ static vg_part_t *open_part(void) {
         return part;
 }
 
+/* The patient's own event: moves its newest stored event (and the
+ * watermark). */
+#define OWN(id, t)                                                             \
+        "{\"type\":\"sip_created\",\"event_id\":\"" id "\",\"patient_id\":"    \
+        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
+        "\"source_system\":\"s\",\"sip_id\":\"x\"}"
+
+/* Applies one event in its own batch; returns vg_part_event's result. */
+static vg_err_t ev_rc(vg_part_t *part, const char *json) {
+        vg_event_t e;
+        char err[256];
+        vg_err_t rc_;
+        if (vg_event_from_jsonl(json, strlen(json), &e, err, sizeof(err)))
+                fail_msg("%s: %s", json, err);
+        assert_int_equal(vg_part_begin(part, 0, err, sizeof(err)), VG_OK);
+        rc_ = vg_part_event(part, &e, err, sizeof(err));
+        assert_int_equal(th_commit(part, err, sizeof(err)), VG_OK);
+        vg_record_clear(e.ev_type, &e);
+        return rc_;
+}
+
+/* SPEC v2 §7: the horizon is per patient, the earlier of the watermark and
+ * the patient's newest stored event, minus 400 days. Another patient's
+ * events move only the watermark: nothing of this patient is pruned. */
+static void test_horizon_is_per_patient(void **state) {
+        vg_part_t *part = open_part();
+        (void)state;
+        ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
+        ev(part, DEATH("d1", "2024-01-21T10:00:00Z", ""));
+        ev(part, CLOCK("q1", "2027-03-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
+        /* nor is a late event of the patient too late: its newest event is
+         * the death, so the horizon is 2022-12-17 */
+        assert_int_equal(ev_rc(part, ADM("a0", "2023-06-01T10:00:00Z")),
+                         VG_OK);
+        assert_int_equal(vg_part_stats(part)->ps_too_late, 0);
+        vg_part_close(part);
+}
+
 static void test_frozen_exact_and_late_cancellation(void **state) {
         vg_part_t *part = open_part();
         look_t c;
@@ -87,15 +127,16 @@ static void test_frozen_exact_and_late_cancellation(void **state) {
         c = cell(part, "eol_admission_30d|SE|2024-01");
         assert_int_equal(c.num, 1);
         assert_int_equal(c.den, 1);
-        /* Stream time moves past the horizon: the patient's history is
-         * pruned; the figures must not move. */
-        ev(part, CLOCK("q1", "2025-03-01T00:00:00Z"));
+        /* The patient's own later event moves its horizon to 2024-01-26:
+         * the history before it is pruned; the figures must not move. */
+        ev(part, OWN("q1", "2025-03-01T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 2);
         c = cell(part, "eol_admission_30d|SE|2024-01");
         assert_int_equal(c.num, 1);
         assert_int_equal(c.den, 1);
-        /* A cancellation of the pruned death arrives: it can no longer
-         * change frozen figures, and must not leave num > den. */
+        /* A cancellation of the pruned death arrives (itself within the
+         * horizon): it can no longer change frozen figures, and must not
+         * leave num > den. */
         ev(part, DEATH("c1", "2025-03-02T00:00:00Z",
                        ",\"cancels_event_id\":\"d1\""));
         c = cell(part, "eol_admission_30d|SE|2024-01");
@@ -107,17 +148,48 @@ static void test_frozen_exact_and_late_cancellation(void **state) {
         vg_part_close(part);
 }
 
+/* SPEC v2 §7: a record older than its patient's horizon goes to the DLQ
+ * with reason too-late and changes nothing, whether or not anything was
+ * pruned; exactly at the horizon it is not too late. */
+static void test_too_late(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        ev(part, ADM("a1", "2025-03-01T10:00:00Z"));
+        /* horizon = 2025-03-01T10:00Z - 400 days = 2024-01-26T10:00Z */
+        assert_int_equal(ev_rc(part, DEATH("d0", "2024-01-26T09:59:59.999Z",
+                                           "")),
+                         VG_ERR_INVALID);
+        assert_string_equal(vg_part_rejected(part), "too-late");
+        assert_int_equal(vg_part_stats(part)->ps_too_late, 1);
+        c = cell(part, "death_place.HOME|SE|2024-01");
+        assert_int_equal(c.found ? c.den : 0, 0);
+        /* a cancellation that old is too late as well: a1 stays */
+        assert_int_equal(ev_rc(part, DEATH("c0", "2024-01-01T00:00:00Z",
+                                           ",\"cancels_event_id\":\"a1\"")),
+                         VG_ERR_INVALID);
+        assert_int_equal(vg_part_stats(part)->ps_too_late, 2);
+        /* at the horizon: applied */
+        assert_int_equal(ev_rc(part, DEATH("d1", "2024-01-26T10:00:00Z", "")),
+                         VG_OK);
+        c = cell(part, "death_place.HOME|SE|2024-01");
+        assert_int_equal(c.den, 1);
+        assert_int_equal(vg_part_stats(part)->ps_too_late, 2);
+        vg_part_close(part);
+}
+
 static void test_late_target_of_pruned_cancellation(void **state) {
         vg_part_t *part = open_part();
         look_t c;
         (void)state;
-        /* The cancellation arrives first, is pruned, then its target. */
+        /* The cancellation arrives first, is pruned, then its target (not
+         * too late: its time is within the horizon of the newest event). */
         ev(part, DEATH("c1", "2024-01-11T00:00:00Z",
                        ",\"cancels_event_id\":\"d1\""));
-        ev(part, CLOCK("q1", "2025-03-01T00:00:00Z"));
+        ev(part, OWN("q1", "2025-03-01T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 1);
-        ev(part, DEATH("d1", "2024-01-10T00:00:00Z", ""));
-        c = cell(part, "death_place.HOME|SE|2024-01");
+        ev(part, DEATH("d1", "2024-02-10T00:00:00Z", ""));
+        c = cell(part, "death_place.HOME|SE|2024-02");
         assert_int_equal(c.found ? c.den : 0, 0);
         vg_part_close(part);
 }
@@ -131,7 +203,7 @@ static void test_partial_prune_then_cancel(void **state) {
          * is pruned; cancelling the death then removes it cleanly. */
         ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
         ev(part, DEATH("d1", "2024-01-21T10:00:00Z", ""));
-        ev(part, CLOCK("q1", "2025-02-14T00:00:00Z"));
+        ev(part, OWN("q1", "2025-02-14T00:00:00Z"));
         ev(part, DEATH("c1", "2025-02-15T00:00:00Z",
                        ",\"cancels_event_id\":\"d1\""));
         c = cell(part, "eol_admission_30d|SE|2024-01");
@@ -147,10 +219,15 @@ static void test_no_gap_no_prune(void **state) {
          * even past retention_days, until a gap appears. */
         ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
         ev(part, ADM("a2", "2024-11-01T10:00:00Z"));
-        ev(part, CLOCK("q1", "2025-02-15T00:00:00Z"));
+        ev(part, OWN("q1", "2025-02-15T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
-        ev(part, CLOCK("q2", "2025-12-15T00:00:00Z"));
-        assert_int_equal(vg_part_stats(part)->ps_pruned, 2);
+        /* still no gap wider than the rules' reach */
+        ev(part, OWN("q2", "2025-12-15T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
+        /* q3 leaves one after q2 (533 days): horizon 2026-04-27, all four
+         * before it go */
+        ev(part, OWN("q3", "2027-06-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 4);
         vg_part_close(part);
 }
 
@@ -170,7 +247,9 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_horizon_is_per_patient),
                 cmocka_unit_test(test_frozen_exact_and_late_cancellation),
+                cmocka_unit_test(test_too_late),
                 cmocka_unit_test(test_late_target_of_pruned_cancellation),
                 cmocka_unit_test(test_partial_prune_then_cancel),
                 cmocka_unit_test(test_no_gap_no_prune),

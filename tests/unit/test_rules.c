@@ -56,6 +56,15 @@ static void derive_now(void) {
         derive(evs_max_time(&g_e));
 }
 
+/* SPEC v2 §6: readmission_30d counts an index discharge only once its
+ * window has closed (days(D, watermark) > 30), readmitted or not. Checks
+ * that the cell is still empty at the newest event, then derives at a
+ * watermark 40 days later, when every window of the test has closed. */
+static void derive_settled(const char *period) {
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, period, 0, 0);
+        derive(evs_max_time(&g_e) + 40 * VG_MS_PER_DAY);
+}
+
 /* Engine: applies ev (or NULL) at stream time st into g_ch. */
 static void apply(const vg_event_t *ev, int64_t st) {
         vg_rules_conf_t rc;
@@ -132,6 +141,7 @@ static void test_readm_basic_alert_fields(void **state) {
         assert_true(a->al_days_between.set);
         assert_int_equal(a->al_days_between.v, 10);
         /* readmission_30d: index discharge's kommun and period. */
+        derive_settled("2026-01");
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 1, 1);
         expect_cell_kr(&g_dv, "readmission_30d", TH_KOMMUN2, "2026-01", 0, 0);
 }
@@ -146,6 +156,7 @@ static void test_readm_day30_vs_day31(void **state) {
         derive_now();
         a = expect_alert(&g_dv, RD, "s1");
         assert_int_equal(a->al_days_between.v, 30);
+        derive_settled("2026-01");
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 1, 1);
 
         reset();
@@ -185,6 +196,7 @@ static void test_readm_local_midnight_not_utc(void **state) {
         assert_int_equal(expect_alert(&g_dv, RD, "s1")->al_days_between.v,
                          30);
         /* index discharge period is the local month of Jan 11 */
+        derive_settled("2026-01");
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 1, 1);
 
         /* D = Jan 31 23:30Z = Feb 1 00:30 local: period 2026-02 */
@@ -193,6 +205,7 @@ static void test_readm_local_midnight_not_utc(void **state) {
         hadm(&g_e, "a1", T("2026-02-03T10:00:00Z"), "s1");
         derive_now();
         assert_int_equal(expect_alert(&g_dv, RD, "s1")->al_days_between.v, 2);
+        derive_settled("2026-02");
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-02", 1, 1);
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 0, 0);
 }
@@ -354,6 +367,7 @@ static void test_readm_first_admission_only(void **state) {
         derive_now();
         expect_nalerts(&g_dv, RD, 1);
         expect_alert(&g_dv, RD, "s1");
+        derive_settled("2026-01");
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 1, 1);
 }
 
@@ -444,6 +458,7 @@ static void test_readm_transfer_chain(void **state) {
         a = expect_alert(&g_dv, RD, "s5");
         assert_string_equal(a->al_index_stay_id, "s4");
         assert_int_equal(a->al_days_between.v, 8);
+        derive_settled("2026-01");
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 2, 2);
 }
 
@@ -468,6 +483,7 @@ static void test_readm_several_index_one_alert(void **state) {
         assert_int_equal(a->al_days_between.v, 4);
         assert_string_equal(a->al_kommun, "2380");
         assert_string_equal(a->al_region, "23");
+        derive_settled("2026-01");
         expect_cell(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 1, 1);
         expect_cell(&g_dv, "readmission_30d", "04", "2026-01", 1, 1);
         expect_cell(&g_dv, "readmission_30d", TH_KOMMUN2, "2026-02", 1, 1);
@@ -499,6 +515,7 @@ static void test_readm_ordering_ties(void **state) {
         expect_nalerts(&g_dv, RD, 1);
         a = expect_alert(&g_dv, RD, "s-c");
         assert_string_equal(a->al_index_stay_id, "s-b");
+        derive_settled("2026-01");
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 2, 2);
 }
 
@@ -617,11 +634,19 @@ static void test_readm_denominator_and_next_due(void **state) {
         derive(T("2026-10-31T23:00:00Z"));
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-10", 0, 1);
 
-        /* readmitted: settled at once, nothing pending */
+        /* readmitted: known at once, but counted only when the window
+         * closes (SPEC v2 §6 settled denominators): Mar 1 -> Mar 31
+         * 22:00Z (Apr 1 00:00 CEST) */
         reset();
         hdis(&g_e, "d0", T("2026-03-01T12:00:00Z"), "s0", VG_DISP_HOME);
         hadm(&g_e, "a1", T("2026-03-02T12:00:00Z"), "s1");
         derive_now();
+        expect_nalerts(&g_dv, RD, 1);
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-03", 0, 0);
+        assert_int_equal(g_dv.dv_next_due, T("2026-03-31T22:00:00Z"));
+        derive(T("2026-03-31T21:59:59.999Z"));
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-03", 0, 0);
+        derive(T("2026-03-31T22:00:00Z"));
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-03", 1, 1);
         assert_true(g_dv.dv_next_due == INT64_MAX);
 
@@ -664,15 +689,16 @@ static void test_cancel_after_target_engine(void **state) {
         assert_string_equal(a->al_alert_id,
                             vg_rules_alert_id(RD, TH_PATIENT, "s1", id));
         snprintf(key, sizeof(key), "readmission_30d|%s|2026-01", TH_KOMMUN);
-        assert_int_equal(ch_delta(key, 0), 1);
-        assert_int_equal(ch_delta(key, 1), 1);
+        /* not settled yet: the window is open (SPEC v2 §6) */
+        assert_int_equal(ch_delta(key, 0), 0);
+        assert_int_equal(ch_delta(key, 1), 0);
         apply_idx(2);
         assert_int_equal(g_ch.ch_nalerts, 1);
         a = ch_alert(RD, VG_STATUS_RETRACTED);
         assert_string_equal(a->al_alert_id, id);
         assert_string_equal(a->al_anchor, "s1");
-        assert_int_equal(ch_delta(key, 0), -1);
-        assert_int_equal(ch_delta(key, 1), -1);
+        assert_int_equal(ch_delta(key, 0), 0); /* nothing was counted */
+        assert_int_equal(ch_delta(key, 1), 0);
         assert_int_equal(g_pt->pt_nalerts, 0);
 
         /* cancelling the index discharge instead */
@@ -1225,7 +1251,15 @@ static void test_sip_within_deadline_counting(void **state) {
         expect_cell3(&g_dv, "sip_within_deadline", TH_KOMMUN2, "2026-01", 0,
                      0);
         sip(&g_e, "sip1", D + H(2));
-        derive(D + H(2)); /* satisfied before due: counted at once */
+        /* satisfied before due: counted only when due (SPEC v2 §6: the
+         * denominator holds due triggers) */
+        derive(D + H(2));
+        expect_cell3(&g_dv, "sip_within_deadline", TH_KOMMUN2, "2026-02", 0,
+                     0);
+        derive(D + H(72));
+        expect_cell3(&g_dv, "sip_within_deadline", TH_KOMMUN2, "2026-02", 0,
+                     0);
+        derive(D + H(72) + 1);
         expect_cell3(&g_dv, "sip_within_deadline", TH_KOMMUN2, "2026-02", 1,
                      1);
         expect_nalerts(&g_dv, SO, 0);
@@ -1598,14 +1632,14 @@ static void test_partition_timers(void **state) {
         assert_int_equal(vg_part_begin(part, 1, errstr, sizeof(errstr)), 0);
         assert_int_equal(vg_part_event(part, &g_e.ev[0], errstr,
                                        sizeof(errstr)), 0);
-        assert_int_equal(vg_part_commit(part, errstr, sizeof(errstr)), 0);
+        assert_int_equal(th_commit(part, errstr, sizeof(errstr)), 0);
 
         /* another patient at exactly the deadline: not yet due */
         other = evs_push(&g_e, VG_REC_SIP, "p2", "o1", D + H(72));
         assert_int_equal(vg_part_begin(part, 2, errstr, sizeof(errstr)), 0);
         assert_int_equal(vg_part_event(part, other, errstr, sizeof(errstr)),
                          0);
-        assert_int_equal(vg_part_commit(part, errstr, sizeof(errstr)), 0);
+        assert_int_equal(th_commit(part, errstr, sizeof(errstr)), 0);
         vg_part_outbox_scan(part, 0, INT32_MAX, outcol_cb, &o);
         assert_int_equal(o.active[SO], 0);
 
@@ -1614,7 +1648,7 @@ static void test_partition_timers(void **state) {
         assert_int_equal(vg_part_begin(part, 3, errstr, sizeof(errstr)), 0);
         assert_int_equal(vg_part_event(part, other, errstr, sizeof(errstr)),
                          0);
-        assert_int_equal(vg_part_commit(part, errstr, sizeof(errstr)), 0);
+        assert_int_equal(th_commit(part, errstr, sizeof(errstr)), 0);
         memset(o.active, 0, sizeof(o.active));
         vg_part_outbox_scan(part, 0, INT32_MAX, outcol_cb, &o);
         assert_int_equal(o.active[SO], 1);
@@ -1627,7 +1661,7 @@ static void test_partition_timers(void **state) {
         assert_int_equal(vg_part_begin(part, 4, errstr, sizeof(errstr)), 0);
         assert_int_equal(vg_part_event(part, other, errstr, sizeof(errstr)),
                          0);
-        assert_int_equal(vg_part_commit(part, errstr, sizeof(errstr)), 0);
+        assert_int_equal(th_commit(part, errstr, sizeof(errstr)), 0);
         vg_part_cells(part, cellq_cb, &q);
         assert_int_equal(q.num, 0);
         assert_int_equal(q.den, 1);
@@ -1640,7 +1674,7 @@ static void test_partition_timers(void **state) {
         assert_int_equal(vg_part_begin(part, 5, errstr, sizeof(errstr)), 0);
         assert_int_equal(vg_part_event(part, &g_e.ev[g_e.n - 1], errstr,
                                        sizeof(errstr)), 0);
-        assert_int_equal(vg_part_commit(part, errstr, sizeof(errstr)), 0);
+        assert_int_equal(th_commit(part, errstr, sizeof(errstr)), 0);
         other = evs_push(&g_e, VG_REC_DEATH, "p2", "o4",
                          T("2026-02-13T10:00:00.001Z"));
         ev_set_str(&other->ev_cancels_event_id, "no-such-event");
@@ -1650,8 +1684,8 @@ static void test_partition_timers(void **state) {
         /* and a duplicate of it in the same batch: no harm */
         assert_int_equal(vg_part_event(part, other, errstr, sizeof(errstr)),
                          0);
-        assert_int_equal(vg_part_commit(part, errstr, sizeof(errstr)), 0);
-        assert_int_equal(vg_part_stream_time(part),
+        assert_int_equal(th_commit(part, errstr, sizeof(errstr)), 0);
+        assert_int_equal(vg_part_watermark(part),
                          T("2026-02-13T10:00:00.001Z"));
         memset(o.active, 0, sizeof(o.active));
         vg_part_outbox_scan(part, 0, INT32_MAX, outcol_cb, &o);
@@ -1698,10 +1732,10 @@ static void run_batches(const evs_t *e, int split, outcol_t *o, cellq_t *q) {
                 assert_int_equal(vg_part_event(part, &e->ev[i], errstr,
                                                sizeof(errstr)), 0);
                 if (i + 1 == split)
-                        assert_int_equal(vg_part_commit(part, errstr,
+                        assert_int_equal(th_commit(part, errstr,
                                                         sizeof(errstr)), 0);
         }
-        assert_int_equal(vg_part_commit(part, errstr, sizeof(errstr)), 0);
+        assert_int_equal(th_commit(part, errstr, sizeof(errstr)), 0);
         vg_part_outbox_scan(part, 0, INT32_MAX, outcol_cb, o);
         vg_part_cells(part, cellq_cb, q);
         vg_part_close(part);
@@ -1771,18 +1805,36 @@ static void test_process_file_end_to_end(void **state) {
         assert_non_null(strstr(abuf, "\"status\":\"ACTIVE\""));
         assert_non_null(strstr(abuf, "\"kommun\":\"0180\""));
         assert_non_null(strstr(abuf, "\"days_between\":10"));
+        /* SPEC v2 §9 form. The watermark at the end of input is the
+         * death (Apr 1 00:30 local): January's readmission value is
+         * complete (Feb 1 + 30 days), April's values are not (the month
+         * has not ended); data_since is the first event; sip_before_death
+         * looks back 365 days before Apr 1, before data_since. */
         assert_non_null(strstr(
                 ibuf, "{\"indicator\":\"readmission_30d\",\"area\":\"0484\","
-                      "\"period\":\"2026-01\",\"numerator\":1,"
-                      "\"denominator\":1}"));
+                      "\"period\":\"2026-01\",\"breakdown\":\"all\","
+                      "\"numerator\":1,\"denominator\":1,\"complete\":true,"
+                      "\"history_complete\":true,"
+                      "\"data_since\":\"2026-01-10T10:00:00Z\"}"));
         assert_non_null(strstr(
                 ibuf, "{\"indicator\":\"death_place.HOME\",\"area\":\"SE\","
-                      "\"period\":\"2026-04\",\"numerator\":1,"
-                      "\"denominator\":1}"));
+                      "\"period\":\"2026-04\",\"breakdown\":\"all\","
+                      "\"numerator\":1,\"denominator\":1,"
+                      "\"complete\":false,\"history_complete\":true,"));
         assert_non_null(strstr(
                 ibuf, "{\"indicator\":\"death_place.OTHER\",\"area\":\"01\","
-                      "\"period\":\"2026-04\",\"numerator\":0,"
-                      "\"denominator\":1}"));
+                      "\"period\":\"2026-04\",\"breakdown\":\"all\","
+                      "\"numerator\":0,\"denominator\":1,"));
+        assert_non_null(strstr(
+                ibuf, "{\"indicator\":\"sip_before_death\",\"area\":\"SE\","
+                      "\"period\":\"2026-04\",\"breakdown\":\"all\","
+                      "\"numerator\":0,\"denominator\":1,"
+                      "\"complete\":false,\"history_complete\":false,"));
+        assert_non_null(strstr(
+                ibuf, "{\"indicator\":\"eol_admission_30d\",\"area\":\"SE\","
+                      "\"period\":\"2026-04\",\"breakdown\":\"all\","
+                      "\"numerator\":0,\"denominator\":1,"
+                      "\"complete\":false,\"history_complete\":true,"));
         /* a zero-denominator row does not exist */
         assert_null(strstr(ibuf, "\"indicator\":\"sip_within_deadline\""));
         free(abuf);
