@@ -17,6 +17,7 @@
 #include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_process.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <errno.h>

@@ -11,6 +11,7 @@
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_process.h"
+#include "vg_record_json.h"
 
 #include <getopt.h>
 #include <signal.h>

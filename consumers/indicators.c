@@ -11,6 +11,7 @@
 #include "vg_cli.h"
 #include "vg_codec.h"
 #include "vg_kafka.h"
+#include "vg_record_json.h"
 
 #include <ctype.h>
 #include <errno.h>

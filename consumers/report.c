@@ -18,6 +18,7 @@
 #include "vg_cli.h"
 #include "vg_codec.h"
 #include "vg_kafka.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <errno.h>

@@ -8,6 +8,7 @@
 #include "vg_cli.h"
 #include "vg_codec.h"
 #include "vg_record.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <ctype.h>

@@ -2,6 +2,7 @@
  * vg_engine.c - patient state, recompute-and-diff, serialisation.
  */
 #include "vg_engine.h"
+#include "vg_record_json.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -1,14 +1,13 @@
 /*
  * vg_record.h - the records of SPEC §3, §5, §6 as C structs, described by one
  * field table per record type. The tables drive the Avro codec (vg_codec),
- * the JSON Lines forms of SPEC §9 and validation, so a field is declared once.
+ * the JSON Lines forms of SPEC §9 (vg_record_json) and validation, so a field
+ * is declared once. Pure: libc only, no JSON library.
  */
 #ifndef VG_RECORD_H
 #define VG_RECORD_H
 
 #include "vg_common.h"
-
-#include <jansson.h>
 
 typedef enum vg_rectype_e {
         VG_REC_ADMISSION = 0,
@@ -175,43 +174,8 @@ void vg_record_clear(vg_rectype_t type, void *rec);
 /* Deep copy of src into dst (dst is overwritten, not freed). */
 void vg_record_copy(vg_rectype_t type, void *dst, const void *src);
 
-/* The SPEC §9 JSON form of an indicator value:
- * {"indicator","area","period","numerator","denominator"} (denominator
- * null for counts, i.e. when den is NULL or unset). New reference. */
-json_t *vg_indicator_json(const char *indicator, const char *area,
-                          const char *period, int64_t num,
-                          const vg_optl_t *den);
-
 /* Field-by-field equality of two records of type. */
 bool vg_record_equal(vg_rectype_t type, const void *a, const void *b);
-
-/* JSON (SPEC §9) -> record. obj must be a JSON object; for events the
- * "type" member selects the record type (type = -1 means: read it).
- * On error returns VG_ERR_INVALID with errstr "field: reason". */
-vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
-                             char *errstr, size_t errstr_size);
-vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
-                            size_t errstr_size);
-/* Parses one JSON Lines line into an event. */
-vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
-                             char *errstr, size_t errstr_size);
-
-/* Record -> JSON object (members in schema order; events get "type" first,
- * null optionals are omitted for events and kept for outputs). */
-json_t *vg_record_to_json(vg_rectype_t type, const void *rec);
-/* Appends rec as compact JSON for machines (state files): times as epoch
- * milliseconds, null optionals left out; vg_record_from_json reads it. */
-void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec);
-/* Appends s as a JSON string literal. */
-void vg_json_put_string(vg_buf_t *out, const char *s);
-
-/* Record -> one compact JSON line (malloc'd, no newline). */
-char *vg_record_to_jsonl(vg_rectype_t type, const void *rec);
-
-/* jansson's error text without its " near '...'" excerpt of the input
- * (which could hold a personnummer, SPEC §8). Modifies text in place and
- * returns it. */
-char *vg_json_error_text(char *text);
 
 /* SPEC §3 / §7 validity of a decoded event at wall-clock time now_ms:
  * non-empty event_id and patient_id, occurred_at from 1900-01-01 to now + 1

@@ -22,6 +22,7 @@
 #include "vg_kafka.h"
 #include "vg_pseudo.h"
 #include "vg_record.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <ctype.h>

@@ -104,6 +104,7 @@
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_record.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <errno.h>

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vg_record.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 #include "../../producers/vg_simulate.h"
 
