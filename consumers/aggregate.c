@@ -13,6 +13,7 @@
  */
 #include "vg_agg.h"
 #include "vg_cli.h"
+#include "vg_consumers.h"
 #include "vg_kafka.h"
 #include "vg_metrics.h"
 #include "vg_outbox.h"

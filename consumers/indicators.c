@@ -10,6 +10,7 @@
 #include "vg_areas.h"
 #include "vg_cli.h"
 #include "vg_codec.h"
+#include "vg_consumers.h"
 #include "vg_kafka.h"
 #include "vg_record_json.h"
 

@@ -17,6 +17,7 @@
 #include "vg_agg.h"
 #include "vg_cli.h"
 #include "vg_codec.h"
+#include "vg_consumers.h"
 #include "vg_kafka.h"
 #include "vg_record_json.h"
 #include "vg_time.h"

@@ -99,6 +99,7 @@
  */
 #include "vg_simulate.h"
 #include "vg_kommuner.h"
+#include "vg_producers.h"
 #include "vg_cli.h"
 #include "vg_codec.h"
 #include "vg_config.h"

@@ -13,6 +13,7 @@
 #include "vg_cli.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
+#include "vg_ops.h"
 
 #include <getopt.h>
 #include <inttypes.h>

@@ -1,7 +1,12 @@
 /*
  * main.c - the vigil binary: git-style dispatch to subcommands.
  */
+#include "vg_app.h"
 #include "vg_cli.h"
+#include "vg_codec.h"
+#include "vg_consumers.h"
+#include "vg_ops.h"
+#include "vg_producers.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -94,4 +94,7 @@ vg_err_t vg_codec_from_value(vg_codec_t *codec, avro_value_t *value,
 bool vg_codec_schema_known(vg_codec_t *codec, avro_schema_t s, char *errstr,
                            size_t errstr_size);
 
+/* vigil codec (vg_cmd_codec.c): encode, decode, list the schemas. */
+int vg_cmd_codec(int argc, char **argv);
+
 #endif /* VG_CODEC_H */

@@ -1,5 +1,8 @@
 /*
- * vg_cli.h - the subcommands of the vigil binary and helpers they share.
+ * vg_cli.h - what the subcommands of the vigil binary share: the command
+ * type, exit codes and option helpers. The commands themselves are declared
+ * next to their code (vg_consumers.h, vg_producers.h, vg_ops.h, vg_codec.h,
+ * vg_app.h; vigil config here) and listed in app/main.c.
  *
  * Every command is `int cmd(int argc, char **argv)` with argv[0] the command
  * name; it returns the process exit status:
@@ -21,18 +24,8 @@ typedef struct vg_cmd_s {
         const char *vc_summary;           /* one line for `vigil --help` */
 } vg_cmd_t;
 
-int vg_cmd_codec(int argc, char **argv);
-int vg_cmd_produce(int argc, char **argv);
-int vg_cmd_simulate(int argc, char **argv);
-int vg_cmd_process(int argc, char **argv);
-int vg_cmd_alerts(int argc, char **argv);
-int vg_cmd_aggregate(int argc, char **argv);
-int vg_cmd_topics(int argc, char **argv);
-int vg_cmd_lag(int argc, char **argv);
-int vg_cmd_demo(int argc, char **argv);
+/* vigil config (vg_cmd_config.c): the effective configuration, its doc. */
 int vg_cmd_config(int argc, char **argv);
-int vg_cmd_indicators(int argc, char **argv);
-int vg_cmd_report(int argc, char **argv);
 
 /* Handles the options every Kafka command shares; returns 1 if c was one of
  * them (after applying it, or printing an error and setting *rc to

@@ -2,8 +2,8 @@
  * vg_areas.h - names of Swedish areas: the 290 kommuner (SCB 4-digit
  * kommunkod), the 21 regions (2-digit län code) and the country ("SE").
  *
- * The tables are core/data/kommuner.tsv and core/data/regioner.tsv, compiled
- * into the binary (cmake/embed_data.cmake) and parsed once, at the first
+ * The tables are common/data/kommuner.tsv and common/data/regioner.tsv, compiled
+ * into the binary (common/embed_data.cmake) and parsed once, at the first
  * call of any function here (pthread_once: safe from any thread). Returned
  * strings are UTF-8 and live as long as the process.
  */

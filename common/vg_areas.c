@@ -1,7 +1,7 @@
 /*
  * vg_areas.c - kommun and region names from the embedded TSV tables.
  *
- * Format of the .tsv files in core/data/: UTF-8 lines "code<TAB>name";
+ * Format of the .tsv files in common/data/: UTF-8 lines "code<TAB>name";
  * lines starting with '#' and empty lines are ignored; a trailing CR is
  * tolerated. The tables are parsed into fixed static arrays (no heap),
  * sorted by code and searched with bsearch. A malformed or duplicate line
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Generated from core/data/ by cmake/embed_data.cmake (vg_data_gen.c). */
+/* Generated from common/data/ by common/embed_data.cmake (vg_data_gen.c). */
 extern const char vg_data_kommuner_tsv[];
 extern const size_t vg_data_kommuner_tsv_len;
 extern const char vg_data_regioner_tsv[];

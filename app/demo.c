@@ -8,12 +8,15 @@
  * demo (it keeps at most 5 MB per partition), not for volume.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
+#include "vg_app.h"
 #include "vg_cli.h"
 #include "vg_codec.h"
 #include "vg_config.h"
+#include "vg_consumers.h"
 #include "vg_kafka.h"
 #include "vg_process.h"
-#include "../producers/vg_simulate.h"
+#include "vg_producers.h"
+#include "vg_simulate.h"
 
 #include <dirent.h>
 #include <errno.h>
