@@ -115,36 +115,10 @@ int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
 }
 
 int vg_kafka_murmur2_partition(const void *key, size_t len, int cnt) {
-        const unsigned char *d = key;
-        const uint32_t m = 0x5bd1e995;
-        uint32_t h = 0x9747b28c ^ (uint32_t)len;
-        size_t i, n4 = len / 4;
-
-        for (i = 0; i < n4; i++) {
-                uint32_t k = (uint32_t)d[4 * i] | (uint32_t)d[4 * i + 1] << 8 |
-                             (uint32_t)d[4 * i + 2] << 16 |
-                             (uint32_t)d[4 * i + 3] << 24;
-                k *= m;
-                k ^= k >> 24;
-                k *= m;
-                h *= m;
-                h ^= k;
-        }
-        switch (len & 3) {
-        case 3:
-                h ^= (uint32_t)d[(len & ~(size_t)3) + 2] << 16;
-                /* fall through */
-        case 2:
-                h ^= (uint32_t)d[(len & ~(size_t)3) + 1] << 8;
-                /* fall through */
-        case 1:
-                h ^= d[len & ~(size_t)3];
-                h *= m;
-        }
-        h ^= h >> 13;
-        h *= m;
-        h ^= h >> 15;
-        return (int)((h & 0x7fffffff) % (uint32_t)cnt);
+        /* The plain murmur2 partitioner uses neither the topic handle nor
+         * the opaques: (murmur2(key) & 0x7fffffff) % cnt. */
+        return (int)rd_kafka_msg_partitioner_murmur2(NULL, key, len,
+                                                     (int32_t)cnt, NULL, NULL);
 }
 
 int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,

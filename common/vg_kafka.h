@@ -43,7 +43,8 @@ int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
                         void *opaque, char *errstr, size_t errstr_size);
 
 /* Kafka's murmur2 partitioner (Java client default, librdkafka
- * "murmur2_random" for non-empty keys): the partition of key among cnt. */
+ * "murmur2_random" for non-empty keys): the partition of key among cnt,
+ * computed by librdkafka's rd_kafka_msg_partitioner_murmur2. */
 int vg_kafka_murmur2_partition(const void *key, size_t len, int cnt);
 
 #endif /* VG_KAFKA_H */
