@@ -14,10 +14,10 @@
  * refuse (and report) anything external. Every chart has <title>/<desc> and
  * a data table behind <details>. All text is HTML-escaped.
  *
- * This file is the command (options, sources, writing the page); report.h
- * lists the other parts.
+ * This file is the command (options, sources, writing the page);
+ * report_model.h lists the other parts.
  */
-#include "report.h"
+#include "report_model.h"
 #include "vg_cli.h"
 #include "vg_consumers.h"
 #include "vg_record_json.h"

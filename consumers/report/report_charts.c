@@ -2,7 +2,7 @@
  * report_charts.c - the SVG charts of `vigil report`: axes and scales, line
  * charts with a reference line and a target, stacked bars.
  */
-#include "report.h"
+#include "report_model.h"
 
 #include <errno.h>
 #include <math.h>

@@ -3,7 +3,7 @@
  * read from their topics or from JSON Lines files, the areas and months in
  * scope, and the sorted model the page is drawn from.
  */
-#include "report.h"
+#include "report_model.h"
 
 #include <errno.h>
 #include <math.h>

@@ -3,7 +3,7 @@
  * overview of key figures, the table of ACTIVE alerts, the document with
  * its head, style sheet (report.css), navigation and footer.
  */
-#include "report.h"
+#include "report_model.h"
 
 #include <errno.h>
 #include <math.h>

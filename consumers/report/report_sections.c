@@ -3,7 +3,7 @@
  * legends, line charts per area with their descriptions and data tables,
  * kommun tables, place-of-death bars, SSIH counts by age and diagnosis.
  */
-#include "report.h"
+#include "report_model.h"
 
 #include <errno.h>
 #include <math.h>

@@ -3,7 +3,7 @@
  * and area labels, local times, percentages, targets, and the table of the
  * page's sections (SPEC §6 order).
  */
-#include "report.h"
+#include "report_model.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /*
- * report.h - what the parts of `vigil report` share (not an interface for
- * other commands): the model of the page (values, points, the report), the
+ * report_model.h - what the parts of `vigil report` share (not an interface
+ * for other commands): the model of the page (values, points, the report), the
  * output macros, the section table and the functions each part offers.
  *
  *   report.c           the command: options, sources, writing the page
@@ -11,8 +11,8 @@
  *   report_page.c      overview, alerts, the page around them
  *   report.css         the page's style sheet, embedded at build time
  */
-#ifndef VG_REPORT_H
-#define VG_REPORT_H
+#ifndef VG_REPORT_MODEL_H
+#define VG_REPORT_MODEL_H
 
 #include "vg_agg.h"
 #include "vg_codec.h"
@@ -170,4 +170,4 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind);
 /* report_page.c */
 void rp_page(rep_t *r);
 
-#endif /* VG_REPORT_H */
+#endif /* VG_REPORT_MODEL_H */
