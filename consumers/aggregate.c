@@ -13,10 +13,12 @@
  */
 #include "vg_agg.h"
 #include "vg_cli.h"
+#include "vg_consumers.h"
 #include "vg_kafka.h"
 #include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_process.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <errno.h>

@@ -8,9 +8,11 @@
  */
 #include "vg_cli.h"
 #include "vg_codec.h"
+#include "vg_consumers.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_process.h"
+#include "vg_record_json.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -10,7 +10,9 @@
 #include "vg_areas.h"
 #include "vg_cli.h"
 #include "vg_codec.h"
+#include "vg_consumers.h"
 #include "vg_kafka.h"
+#include "vg_record_json.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -15,6 +15,7 @@
  */
 #include "vg_cli.h"
 #include "vg_codec.h"
+#include "vg_consumers.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_metrics.h"

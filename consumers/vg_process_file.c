@@ -8,6 +8,7 @@
 #include "vg_codec.h"
 #include "vg_kafka.h"
 #include "vg_partition.h"
+#include "vg_record_json.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -21,7 +21,9 @@
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_pseudo.h"
+#include "vg_producers.h"
 #include "vg_record.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <ctype.h>

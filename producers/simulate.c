@@ -99,11 +99,13 @@
  */
 #include "vg_simulate.h"
 #include "vg_kommuner.h"
+#include "vg_producers.h"
 #include "vg_cli.h"
 #include "vg_codec.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_record.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include "vg_config.h"
 #include "vg_process.h"
 #include "vg_time.h"
-#include "../../producers/vg_simulate.h"
+#include "vg_simulate.h"
 
 int main(int argc, char **argv) {
         int64_t patients = argc > 1 ? atoll(argv[1]) : 20000;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vg_codec.h"
+#include "vg_record_json.h"
 #include "vg_test_kafka.h"
 
 static const char *records[VG_REC__CNT] = {

@@ -87,7 +87,7 @@ def render(root):
     out = [
         "# vigil-schema-vectors.txt - Parsing Canonical Form and CRC-64-AVRO",
         "# fingerprint of every Vigil schema, computed by an independent",
-        "# implementation (fastavro), for the C unit tests of core/vg_schema.c.",
+        "# implementation (fastavro), for the C unit tests of schemas/vg_schema.c.",
         "#",
         "# GENERATED - do not edit by hand. Regenerate from the repository root:",
         "#     %s" % COMMAND,

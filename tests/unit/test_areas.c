@@ -1,6 +1,6 @@
 /*
- * test_areas.c - the embedded kommun and region tables (core/vg_areas.c,
- * core/data/kommuner.tsv, core/data/regioner.tsv).
+ * test_areas.c - the embedded kommun and region tables (common/vg_areas.c,
+ * common/data/kommuner.tsv, common/data/regioner.tsv).
  */
 #include <stdarg.h>
 #include <stddef.h>

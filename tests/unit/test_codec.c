@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "vg_codec.h"
+#include "vg_record_json.h"
 #include "vg_schema.h"
 #include "vg_time.h"
 

@@ -41,6 +41,7 @@
 #include "rules_helpers.h"
 #include "vg_codec.h"
 #include "vg_partition.h"
+#include "vg_record_json.h"
 
 #define NSETS 300    /* VG_PROP_SETS overrides (e.g. fewer under valgrind) */
 #define NRUNS 6      /* run 0: generation order, one batch; then shuffles */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vg_record.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
 
 #define ADM                                                                    \

@@ -17,8 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* producers/ is not on the include path of the tests. */
-#include "../../producers/vg_pseudo.h"
+#include "vg_pseudo.h"
 #include "vg_time.h"
 
 /* "Today" for every test: 2026-03-01. */

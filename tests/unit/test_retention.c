@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vg_partition.h"
+#include "vg_record_json.h"
 #include "rules_helpers.h"
 
 static vg_rules_conf_t rc;

@@ -25,7 +25,7 @@
 #include "vg_config.h"
 #include "vg_engine.h"
 #include "vg_partition.h"
-#include "../../consumers/vg_process.h"
+#include "vg_process.h"
 
 static evs_t g_e;
 static vg_derived_t g_dv;
@@ -1699,7 +1699,7 @@ static void test_partition_timers(void **state) {
 /*
  * BUG (found by test_engine_property; fixed in df0e5c9 "fire timers after
  * writing the batch's patients" - kept as a regression test; it fails on
- * 2df5cc9): core/vg_partition.c, vg_part_commit() / fire_timers(): timers
+ * 2df5cc9): consumers/engine/vg_partition.c, vg_part_commit() / fire_timers(): timers
  * were read only from the `timers` table, but the timers of the patients
  * touched in the current batch were written there (patient_put) only AFTER
  * fire_timers() had run. So when, within ONE batch, patient p1's trigger

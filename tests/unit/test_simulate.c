@@ -13,8 +13,9 @@
 #include <string.h>
 
 #include "vg_record.h"
+#include "vg_record_json.h"
 #include "vg_time.h"
-#include "../../producers/vg_simulate.h"
+#include "vg_simulate.h"
 
 /* The default period, 2026-01-01 + 180 days, is in the past, so nothing is
  * cut by the clock. */

@@ -9,7 +9,7 @@ import struct
 import sys
 import zlib
 
-# Colours the report draws (consumers/report.c) and the least number of
+# Colours the report draws (consumers/report/) and the least number of
 # pixels of each expected in the first 4000 px of a 400-patient report.
 SIGNATURES = {
     "value line #1f5fa8": ((0x1f, 0x5f, 0xa8), 2000),

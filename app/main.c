@@ -1,0 +1,85 @@
+/*
+ * main.c - the vigil binary: git-style dispatch to subcommands.
+ */
+#include "vg_app.h"
+#include "vg_cli.h"
+#include "vg_codec.h"
+#include "vg_consumers.h"
+#include "vg_ops.h"
+#include "vg_producers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const vg_cmd_t commands[] = {
+        {"demo",     vg_cmd_demo,     "run the whole pipeline on a built-in "
+                                      "Kafka mock (no Kafka needed)"},
+        {"process",  vg_cmd_process,  "compute alerts and indicator counts "
+                                      "(Kafka or file mode)"},
+        {"aggregate", vg_cmd_aggregate, "sum indicator parts into values, "
+                                      "evaluate targets"},
+        {"alerts",   vg_cmd_alerts,   "print alerts from the alerts topic "
+                                      "(deduped, filtered)"},
+        {"indicators", vg_cmd_indicators, "show indicator values (table, JSON, "
+                                      "CSV)"},
+        {"report",   vg_cmd_report,   "write a self-contained HTML report of indicators and alerts"},
+        {"topics",   vg_cmd_topics,   "create or check Vigil's topics"},
+        {"lag",      vg_cmd_lag,      "show consumer group lag per partition"},
+        {"config",   vg_cmd_config,   "show the effective configuration or "
+                                      "its reference"},
+        {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
+                                      "show schemas"},
+        {"produce",  vg_cmd_produce,  "publish JSON Lines care events to Kafka"},
+        {"simulate", vg_cmd_simulate, "generate a realistic synthetic population of care events"},
+        {NULL, NULL, NULL},
+};
+
+static void usage(FILE *fp) {
+        fprintf(fp,
+                "Usage: vigil <command> [options]\n"
+                "\n"
+                "Vigil computes end-of-life care indicators and alerts "
+                "continuously from\n"
+                "care events on Kafka.\n"
+                "\n"
+                "Commands:\n");
+        for (const vg_cmd_t *c = commands; c->vc_name; c++)
+                fprintf(fp, "  %-10s %s\n", c->vc_name, c->vc_summary);
+        fprintf(fp,
+                "\n"
+                "Options:\n"
+                "  -h, --help     this help\n"
+                "  -V, --version  print the version\n"
+                "\n"
+                "Run 'vigil <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2) {
+                usage(stderr);
+                return VG_EXIT_USAGE;
+        }
+        if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+            !strcmp(argv[1], "help")) {
+                if (argc > 2 && strcmp(argv[1], "help") == 0) {
+                        char *hargv[] = {argv[2], "--help", NULL};
+                        for (const vg_cmd_t *c = commands; c->vc_name; c++)
+                                if (!strcmp(c->vc_name, argv[2]))
+                                        return c->vc_main(2, hargv);
+                }
+                usage(stdout);
+                return VG_EXIT_OK;
+        }
+        if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version") ||
+            !strcmp(argv[1], "version")) {
+                printf("vigil %s\n", VIGIL_VERSION);
+                return VG_EXIT_OK;
+        }
+        for (const vg_cmd_t *c = commands; c->vc_name; c++)
+                if (!strcmp(c->vc_name, argv[1]))
+                        return c->vc_main(argc - 1, argv + 1);
+        fprintf(stderr,
+                "vigil: '%s' is not a vigil command. See 'vigil --help'.\n",
+                argv[1]);
+        return VG_EXIT_USAGE;
+}

@@ -1,0 +1,68 @@
+/*
+ * vg_cli.h - what the subcommands of the vigil binary share: the command
+ * type, exit codes and option helpers. The commands themselves are declared
+ * next to their code (vg_consumers.h, vg_producers.h, vg_ops.h, vg_codec.h,
+ * vg_app.h; vigil config here) and listed in app/main.c.
+ *
+ * Every command is `int cmd(int argc, char **argv)` with argv[0] the command
+ * name; it returns the process exit status:
+ *   0 success, 1 failure (something could not be done), 2 usage error
+ *   (bad option or input), 3 partial success where a command says so.
+ */
+#ifndef VG_CLI_H
+#define VG_CLI_H
+
+#include "vg_common.h"
+
+#define VG_EXIT_OK      0
+#define VG_EXIT_FAIL    1
+#define VG_EXIT_USAGE   2
+
+typedef struct vg_cmd_s {
+        const char *vc_name;              /* "produce" */
+        int (*vc_main)(int argc, char **argv);
+        const char *vc_summary;           /* one line for `vigil --help` */
+} vg_cmd_t;
+
+/* vigil config (vg_cmd_config.c): the effective configuration, its doc. */
+int vg_cmd_config(int argc, char **argv);
+
+/* Handles the options every Kafka command shares; returns 1 if c was one of
+ * them (after applying it, or printing an error and setting *rc to
+ * VG_EXIT_USAGE), 0 otherwise.
+ *   -F FILE   properties file      -X key=value   override
+ *   -b HOSTS  kafka.bootstrap.servers
+ * Call vg_cli_conf_finish() after option parsing. */
+struct vg_conf_s;
+#define VG_CLI_CONF_OPTS "F:X:b:"
+int vg_cli_conf_option(struct vg_conf_s *conf, const char *cmd, int c,
+                       const char *arg, int *rc);
+/* Loads the default config file if no -F was given, applies -X options in
+ * order after it, sets the log level. Returns 0, or VG_EXIT_USAGE after
+ * printing the error. */
+int vg_cli_conf_finish(struct vg_conf_s *conf, const char *cmd);
+/* Text for --help describing -F/-X/-b. */
+#define VG_CLI_CONF_HELP                                                       \
+        "  -F FILE        configuration properties file (default: "            \
+        "$VIGIL_CONFIG,\n"                                                     \
+        "                 else ./vigil.conf if present)\n"                     \
+        "  -X KEY=VALUE   set a configuration key (repeatable; kafka.* keys "   \
+        "go to\n"                                                              \
+        "                 librdkafka, e.g. -X kafka.security.protocol=SSL)\n"  \
+        "  -b BROKERS     shorthand for -X kafka.bootstrap.servers=BROKERS\n"  \
+        "                 (default localhost:9092)\n"
+
+/* Parses option value arg of --opt as an integer in [min, max] into *out;
+ * on error prints "vigil <cmd>: --opt: expected ..." and returns
+ * VG_EXIT_USAGE, else 0. */
+int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
+                   long long min, long long max, long long *out);
+
+/* True if argv holds -h or --help before any "--". */
+bool vg_cli_wants_help(int argc, char **argv);
+
+/* Prints "vigil <cmd>: <msg>" to stderr and returns VG_EXIT_USAGE. */
+int vg_cli_usage_error(const char *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+#endif /* VG_CLI_H */

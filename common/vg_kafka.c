@@ -1,0 +1,220 @@
+/*
+ * vg_kafka.c - librdkafka set-up shared by every command.
+ */
+#include "vg_kafka.h"
+#include "vg_time.h"
+
+#include <string.h>
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+        vg_loglevel_t l = level <= 3   ? VG_LOG_ERROR
+                          : level <= 4 ? VG_LOG_WARN
+                          : level <= 6 ? VG_LOG_INFO
+                                       : VG_LOG_DEBUG;
+        vg_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
+                      const char *value, char *errstr, size_t errstr_size) {
+        char e[512];
+        if (rd_kafka_conf_set(kconf, key, value, e, sizeof(e)) !=
+            RD_KAFKA_CONF_OK)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG, "%s: %s",
+                                 key, e);
+        return VG_OK;
+}
+
+rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
+                               size_t errstr_size) {
+        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+        rd_kafka_conf_set_log_cb(kconf, log_cb);
+        if (vg_kafka_set(kconf, "bootstrap.servers", VG_DEFAULT_BOOTSTRAP,
+                         errstr, errstr_size) ||
+            vg_kafka_set(kconf, "client.id", "vigil", errstr, errstr_size) ||
+            /* Never create a topic as a side effect of a metadata request:
+             * it would get the broker's default partition count. */
+            vg_kafka_set(kconf, "allow.auto.create.topics", "false", errstr,
+                         errstr_size) ||
+            vg_conf_kafka(conf, kconf, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        return kconf;
+}
+
+rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
+                                        size_t errstr_size) {
+        rd_kafka_conf_t *kconf = vg_kafka_conf(conf, errstr, errstr_size);
+        char v[64];
+        size_t vs = sizeof(v);
+        if (!kconf)
+                return NULL;
+        /* The partitioner must place a patient where file mode does. */
+        if (rd_kafka_conf_get(kconf, "acks", v, &vs) == RD_KAFKA_CONF_OK &&
+            strcmp(v, "all") && strcmp(v, "-1")) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "kafka.acks=%s: Vigil requires acks=all (SPEC §7)",
+                          v);
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        if (vg_kafka_set(kconf, "partitioner", "murmur2_random", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "enable.idempotence", "true", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "acks", "all", errstr, errstr_size)) {
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        return kconf;
+}
+
+int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                             char *errstr, size_t errstr_size) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        int64_t until = vg_now_ms() + 2000; /* a topic just created may take
+                                             * a moment to appear */
+        int cnt = -1;
+
+        if (!rkt) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "topic \"%.64s\": not a valid topic name (%s)",
+                          topic, rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        for (;;) {
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_resp_err_t err =
+                        rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+                if (err) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "cannot get metadata of topic %s: %s (is "
+                                  "the broker reachable?)",
+                                  topic, rd_kafka_err2str(err));
+                        break;
+                }
+                if (md->topic_cnt == 1 && !md->topics[0].err) {
+                        cnt = md->topics[0].partition_cnt;
+                        rd_kafka_metadata_destroy(md);
+                        break;
+                }
+                vg_seterr(errstr, errstr_size, VG_ERR_NOENT,
+                          "topic %s: %s (create it with 'vigil topics "
+                          "create', see README)",
+                          topic,
+                          md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                                        : "not found");
+                rd_kafka_metadata_destroy(md);
+                if (vg_now_ms() >= until)
+                        break;
+                rd_kafka_poll(rk, 250);
+        }
+        rd_kafka_topic_destroy(rkt);
+        return cnt;
+}
+
+int vg_kafka_murmur2_partition(const void *key, size_t len, int cnt) {
+        /* The plain murmur2 partitioner uses neither the topic handle nor
+         * the opaques: (murmur2(key) & 0x7fffffff) % cnt. */
+        return (int)rd_kafka_msg_partitioner_murmur2(NULL, key, len,
+                                                     (int32_t)cnt, NULL, NULL);
+}
+
+int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
+                        volatile int *stop,
+                        void (*cb)(const rd_kafka_message_t *m, void *opaque),
+                        void *opaque, char *errstr, size_t errstr_size) {
+        rd_kafka_conf_t *kconf = vg_kafka_conf(conf, errstr, errstr_size);
+        rd_kafka_topic_partition_list_t *l = NULL;
+        rd_kafka_t *rk = NULL;
+        int64_t *high = NULL, last;
+        int nparts, rc = -1, left;
+
+        if (!kconf ||
+            vg_kafka_set(kconf, "group.id", "vigil-reader", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "enable.auto.commit", "false", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "enable.partition.eof", "true", errstr,
+                         errstr_size))
+                goto out;
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
+                                errstr_size)))
+                goto out;
+        kconf = NULL;
+        if ((nparts = vg_kafka_partition_count(rk, topic, 10000, errstr,
+                                               errstr_size)) < 0)
+                goto out;
+        high = vg_calloc((size_t)nparts, sizeof(*high));
+        l = rd_kafka_topic_partition_list_new(nparts);
+        left = 0;
+        for (int p = 0; p < nparts; p++) {
+                int64_t lo;
+                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo,
+                                                     &high[p], 10000)) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "cannot read the end of %s [%d]", topic, p);
+                        goto out;
+                }
+                if (high[p] > lo)
+                        left++;
+                else
+                        high[p] = -1; /* empty: nothing to wait for */
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (rd_kafka_assign(rk, l)) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                          "cannot assign %s", topic);
+                goto out;
+        }
+        last = vg_now_ms();
+        while (!(stop && *stop) && (follow || left > 0)) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                if (!m) {
+                        /* Reading up to the end must end: a broker that
+                         * went away is an error, not a hang. */
+                        if (!follow && vg_now_ms() - last > 30000) {
+                                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                          "%s: nothing received for 30 s "
+                                          "before the end of the topic (is "
+                                          "the broker reachable?)", topic);
+                                goto out;
+                        }
+                        continue;
+                }
+                last = vg_now_ms();
+                if (!m->err)
+                        cb(m, opaque);
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        vg_warn("kafka", "%s: %s", topic,
+                                rd_kafka_message_errstr(m));
+                if (m->partition >= 0 && m->partition < nparts &&
+                    high[m->partition] >= 0 &&
+                    (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF
+                             ? m->offset >= high[m->partition]
+                             : m->offset + 1 >= high[m->partition])) {
+                        high[m->partition] = -1;
+                        left--;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        if (!follow && stop && *stop && left > 0) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                          "interrupted before the end of %s", topic);
+                goto out;
+        }
+        rc = 0;
+out:
+        if (kconf)
+                rd_kafka_conf_destroy(kconf);
+        if (l)
+                rd_kafka_topic_partition_list_destroy(l);
+        if (rk) {
+                rd_kafka_consumer_close(rk);
+                rd_kafka_destroy(rk);
+        }
+        vg_free(high);
+        return rc;
+}

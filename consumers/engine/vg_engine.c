@@ -1,0 +1,529 @@
+/*
+ * vg_engine.c - patient state, recompute-and-diff, serialisation.
+ */
+#include "vg_engine.h"
+#include "vg_record_json.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+static int seen(const vg_patient_t *pt, const char *id);
+
+vg_patient_t *vg_patient_new(const char *patient_id) {
+        vg_patient_t *pt = vg_calloc(1, sizeof(*pt));
+        pt->pt_id = vg_strdup(patient_id);
+        pt->pt_next_due = INT64_MAX;
+        return pt;
+}
+
+static void cells_free(vg_cell_t *c, int n) {
+        for (int i = 0; i < n; i++)
+                vg_free(c[i].ce_key);
+        vg_free(c);
+}
+
+static void alerts_free(vg_alert_t *a, int n) {
+        for (int i = 0; i < n; i++)
+                vg_record_clear(VG_REC_ALERT, &a[i]);
+        vg_free(a);
+}
+
+void vg_patient_destroy(vg_patient_t *pt) {
+        if (!pt)
+                return;
+        for (int i = 0; i < pt->pt_nevents; i++)
+                vg_record_clear(pt->pt_events[i].ev_type, &pt->pt_events[i]);
+        vg_free(pt->pt_events);
+        for (int i = 0; i < pt->pt_nold; i++)
+                vg_free(pt->pt_old_ids[i]);
+        vg_free(pt->pt_old_ids);
+        for (int i = 0; i < pt->pt_nold_cancelled; i++)
+                vg_free(pt->pt_old_cancelled[i]);
+        vg_free(pt->pt_old_cancelled);
+        alerts_free(pt->pt_alerts, pt->pt_nalerts);
+        cells_free(pt->pt_cells, pt->pt_ncells);
+        cells_free(pt->pt_frozen, pt->pt_nfrozen);
+        vg_free(pt->pt_id);
+        vg_free(pt);
+}
+
+void vg_changes_clear(vg_changes_t *ch) {
+        if (!ch)
+                return;
+        alerts_free(ch->ch_alerts, ch->ch_nalerts);
+        cells_free(ch->ch_deltas, ch->ch_ndeltas);
+        memset(ch, 0, sizeof(*ch));
+}
+
+/*
+ * Cell arithmetic on sorted arrays.
+ */
+
+static void cell_push(vg_cell_t **arr, int *n, int *cap, const char *key,
+                      int64_t num, int64_t den, bool count) {
+        if (*n == *cap) {
+                *cap = *cap ? *cap * 2 : 16;
+                *arr = vg_realloc(*arr, sizeof(vg_cell_t) * (size_t)*cap);
+        }
+        (*arr)[*n].ce_key = vg_strdup(key);
+        (*arr)[*n].ce_num = num;
+        (*arr)[*n].ce_den = den;
+        (*arr)[*n].ce_count = count;
+        (*n)++;
+}
+
+/* out = a + sign * b, zero cells dropped (keep_zero: kept). Both sorted. */
+static void cells_combine(const vg_cell_t *a, int na, const vg_cell_t *b,
+                          int nb, int sign, vg_cell_t **out, int *nout) {
+        int i = 0, j = 0, cap = 0;
+        *out = NULL;
+        *nout = 0;
+        while (i < na || j < nb) {
+                int c = i >= na   ? 1
+                        : j >= nb ? -1
+                                  : strcmp(a[i].ce_key, b[j].ce_key);
+                const char *key;
+                int64_t num, den;
+                bool count;
+                if (c < 0) {
+                        key = a[i].ce_key, num = a[i].ce_num;
+                        den = a[i].ce_den, count = a[i].ce_count;
+                        i++;
+                } else if (c > 0) {
+                        key = b[j].ce_key, num = sign * b[j].ce_num;
+                        den = sign * b[j].ce_den, count = b[j].ce_count;
+                        j++;
+                } else {
+                        key = a[i].ce_key;
+                        num = a[i].ce_num + sign * b[j].ce_num;
+                        den = a[i].ce_den + sign * b[j].ce_den;
+                        count = a[i].ce_count;
+                        i++, j++;
+                }
+                if (num || den)
+                        cell_push(out, nout, &cap, key, num, den, count);
+        }
+}
+
+/*
+ * Alerts: equal content, ignoring emitted_at and status.
+ */
+
+static int alert_same(const vg_alert_t *a, const vg_alert_t *b) {
+        vg_alert_t x = *a, y = *b;
+        x.al_emitted_at = y.al_emitted_at = 0;
+        x.al_status = y.al_status = VG_STATUS_ACTIVE;
+        return vg_record_equal(VG_REC_ALERT, &x, &y);
+}
+
+static void alert_push(vg_changes_t *ch, int *cap, const vg_alert_t *a,
+                       int status) {
+        if (ch->ch_nalerts == *cap) {
+                *cap = *cap ? *cap * 2 : 4;
+                ch->ch_alerts = vg_realloc(ch->ch_alerts,
+                                           sizeof(vg_alert_t) * (size_t)*cap);
+        }
+        vg_record_copy(VG_REC_ALERT, &ch->ch_alerts[ch->ch_nalerts], a);
+        ch->ch_alerts[ch->ch_nalerts].al_status = status;
+        ch->ch_nalerts++;
+}
+
+bool vg_patient_has_event(const vg_patient_t *pt, const char *id) {
+        return seen(pt, id) != 0;
+}
+
+static int seen(const vg_patient_t *pt, const char *id) {
+        for (int i = 0; i < pt->pt_nevents; i++)
+                if (!strcmp(pt->pt_events[i].ev_event_id, id))
+                        return 1;
+        for (int i = 0; i < pt->pt_nold; i++)
+                if (!strcmp(pt->pt_old_ids[i], id))
+                        return 1;
+        /* The target of a pruned cancellation: it stays without effect. */
+        for (int i = 0; i < pt->pt_nold_cancelled; i++)
+                if (!strcmp(pt->pt_old_cancelled[i], id))
+                        return 1;
+        return 0;
+}
+
+static int i64_cmp(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* The longest look-back or look-ahead of any rule: beyond it, two events
+ * cannot influence each other's figures or alerts (SPEC §5, §6). */
+static int64_t influence_ms(const vg_rules_conf_t *rc) {
+        int64_t d = rc->rc_window_days;
+        if (rc->rc_eol_days > d)
+                d = rc->rc_eol_days;
+        if (rc->rc_sip_before_death_days > d)
+                d = rc->rc_sip_before_death_days;
+        return (d + 2) * VG_MS_PER_DAY + rc->rc_sip_deadline_ms +
+               720 * VG_MS_PER_HOUR;
+}
+
+/* The newest occurred_at of the stored events; INT64_MIN if none. */
+static int64_t newest_event(const vg_patient_t *pt) {
+        int64_t t = INT64_MIN;
+        for (int i = 0; i < pt->pt_nevents; i++)
+                if (pt->pt_events[i].ev_occurred_at > t)
+                        t = pt->pt_events[i].ev_occurred_at;
+        return t;
+}
+
+int64_t vg_patient_horizon(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                           int64_t watermark) {
+        int64_t newest = newest_event(pt), h;
+        if (watermark == VG_WM_NONE || newest == INT64_MIN)
+                return INT64_MIN;
+        h = watermark < newest ? watermark : newest;
+        return h - (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
+}
+
+/* The watermark at which prune() can next remove something: when the
+ * horizon passes the first event that is followed by a gap (or is the
+ * last) and is older than the newest event minus retention (the horizon
+ * never passes that without a new event). INT64_MAX if never. Always later
+ * than watermark. */
+static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                          int64_t watermark) {
+        int64_t ret = (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
+        int64_t gap = influence_ms(rc), due = INT64_MAX, *t, limit;
+        int n = pt->pt_nevents;
+        if (!n)
+                return INT64_MAX;
+        limit = newest_event(pt) - ret;
+        t = vg_malloc(sizeof(int64_t) * (size_t)n);
+        for (int i = 0; i < n; i++)
+                t[i] = pt->pt_events[i].ev_occurred_at;
+        qsort(t, (size_t)n, sizeof(int64_t), i64_cmp);
+        for (int i = 0; i < n && t[i] < limit; i++)
+                if ((i + 1 == n || t[i + 1] - t[i] > gap) &&
+                    (watermark == VG_WM_NONE || t[i] + ret + 1 > watermark)) {
+                        due = t[i] + ret + 1;
+                        break;
+                }
+        vg_free(t);
+        return due;
+}
+
+/* Retention (SPEC §7). The patient's horizon is the earlier of the
+ * watermark and the newest stored event, minus retention_days. Moves out of
+ * the history the events older than the horizon that are separated from
+ * every newer event by more than any rule's reach: so the pruned and the
+ * kept events cannot influence each other, and the pruned events'
+ * contribution, final by then, is frozen exactly (the counters do not
+ * change). Events of a patient with no such gap are kept longer, until
+ * there is one. The targets of pruned cancellations are remembered, so a
+ * late target stays void. */
+static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                 int64_t watermark) {
+        int64_t horizon = vg_patient_horizon(rc, pt, watermark);
+        int64_t gap = influence_ms(rc), cut = INT64_MIN, *t;
+        vg_derived_t full, kept;
+        vg_cell_t *tmp, *frozen;
+        int ntmp, nfrozen, n = 0, pruned;
+
+        if (horizon == INT64_MIN)
+                return 0;
+        for (int i = 0; i < pt->pt_nevents; i++)
+                n += pt->pt_events[i].ev_occurred_at < horizon;
+        if (!n)
+                return 0;
+        /* The latest cut point before the horizon followed by a gap. */
+        t = vg_malloc(sizeof(int64_t) * (size_t)pt->pt_nevents);
+        for (int i = 0; i < pt->pt_nevents; i++)
+                t[i] = pt->pt_events[i].ev_occurred_at;
+        qsort(t, (size_t)pt->pt_nevents, sizeof(int64_t), i64_cmp);
+        for (int i = 0; i < pt->pt_nevents && t[i] < horizon; i++)
+                if (i + 1 == pt->pt_nevents || t[i + 1] - t[i] > gap)
+                        cut = t[i];
+        vg_free(t);
+        if (cut == INT64_MIN)
+                return 0;
+        horizon = cut + 1; /* prune events at or before the cut */
+        vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
+                        watermark, &full);
+        pruned = 0;
+        for (int i = 0; i < pt->pt_nevents;) {
+                vg_event_t *e = &pt->pt_events[i];
+                if (e->ev_occurred_at >= horizon) {
+                        i++;
+                        continue;
+                }
+                pt->pt_old_ids = vg_realloc(pt->pt_old_ids,
+                                            sizeof(char *) *
+                                                    (size_t)(pt->pt_nold + 1));
+                pt->pt_old_ids[pt->pt_nold++] = e->ev_event_id;
+                e->ev_event_id = NULL;
+                if (e->ev_cancels_event_id) {
+                        pt->pt_old_cancelled = vg_realloc(
+                                pt->pt_old_cancelled,
+                                sizeof(char *) *
+                                        (size_t)(pt->pt_nold_cancelled + 1));
+                        pt->pt_old_cancelled[pt->pt_nold_cancelled++] =
+                                e->ev_cancels_event_id;
+                        e->ev_cancels_event_id = NULL;
+                }
+                vg_record_clear(e->ev_type, e);
+                pt->pt_events[i] = pt->pt_events[--pt->pt_nevents];
+                pruned++;
+        }
+        vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
+                        watermark, &kept);
+        /* frozen += full - kept */
+        cells_combine(full.dv_cells, full.dv_ncells, kept.dv_cells,
+                      kept.dv_ncells, -1, &tmp, &ntmp);
+        cells_combine(pt->pt_frozen, pt->pt_nfrozen, tmp, ntmp, 1, &frozen,
+                      &nfrozen);
+        cells_free(tmp, ntmp);
+        cells_free(pt->pt_frozen, pt->pt_nfrozen);
+        pt->pt_frozen = frozen;
+        pt->pt_nfrozen = nfrozen;
+        /* Alerts of pruned events are dropped silently, never retracted. */
+        for (int i = 0; i < pt->pt_nalerts;) {
+                int keep = 0;
+                for (int j = 0; j < kept.dv_nalerts && !keep; j++)
+                        keep = !strcmp(kept.dv_alerts[j].al_alert_id,
+                                       pt->pt_alerts[i].al_alert_id);
+                if (!keep) {
+                        vg_record_clear(VG_REC_ALERT, &pt->pt_alerts[i]);
+                        memmove(&pt->pt_alerts[i], &pt->pt_alerts[i + 1],
+                                sizeof(vg_alert_t) *
+                                        (size_t)(pt->pt_nalerts - i - 1));
+                        pt->pt_nalerts--;
+                } else
+                        i++;
+        }
+        vg_derived_clear(&full);
+        vg_derived_clear(&kept);
+        return pruned;
+}
+
+void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                     const vg_event_t *ev, int64_t watermark,
+                     vg_changes_t *ch) {
+        vg_derived_t dv;
+        vg_cell_t *total, *delta;
+        int ntotal, ndelta, acap = 0, i, j;
+        int64_t oldest = INT64_MAX;
+
+        memset(ch, 0, sizeof(*ch));
+        if (ev) {
+                /* Older than the patient's horizon: changes nothing, goes
+                 * to the DLQ (SPEC §7), whether or not anything was pruned
+                 * yet. */
+                if (ev->ev_occurred_at <
+                    vg_patient_horizon(rc, pt, watermark)) {
+                        ch->ch_too_late = 1;
+                        return;
+                }
+                if (seen(pt, ev->ev_event_id)) {
+                        ch->ch_duplicate = 1;
+                        return;
+                }
+                if (pt->pt_nevents == pt->pt_cap) {
+                        pt->pt_cap = pt->pt_cap ? pt->pt_cap * 2 : 8;
+                        pt->pt_events = vg_realloc(pt->pt_events,
+                                                   sizeof(vg_event_t) *
+                                                           (size_t)pt->pt_cap);
+                }
+                vg_record_copy(ev->ev_type, &pt->pt_events[pt->pt_nevents++],
+                               ev);
+        }
+        ch->ch_pruned = prune(rc, pt, watermark);
+
+        vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
+                        watermark, &dv);
+        ch->ch_conflicts = dv.dv_conflicts;
+
+        /* Cells: total = frozen + derived; delta = total - last. */
+        cells_combine(pt->pt_frozen, pt->pt_nfrozen, dv.dv_cells,
+                      dv.dv_ncells, 1, &total, &ntotal);
+        cells_combine(total, ntotal, pt->pt_cells, pt->pt_ncells, -1, &delta,
+                      &ndelta);
+        ch->ch_deltas = delta;
+        ch->ch_ndeltas = ndelta;
+        cells_free(pt->pt_cells, pt->pt_ncells);
+        pt->pt_cells = total;
+        pt->pt_ncells = ntotal;
+
+        /* Alerts: both lists sorted by alert_id. */
+        for (i = 0, j = 0; i < dv.dv_nalerts || j < pt->pt_nalerts;) {
+                int c = i >= dv.dv_nalerts   ? 1
+                        : j >= pt->pt_nalerts ? -1
+                                              : strcmp(dv.dv_alerts[i].al_alert_id,
+                                                       pt->pt_alerts[j].al_alert_id);
+                if (c < 0) { /* new */
+                        alert_push(ch, &acap, &dv.dv_alerts[i++],
+                                   VG_STATUS_ACTIVE);
+                } else if (c > 0) { /* gone */
+                        alert_push(ch, &acap, &pt->pt_alerts[j++],
+                                   VG_STATUS_RETRACTED);
+                } else { /* still active: re-emit only if it changed */
+                        if (!alert_same(&dv.dv_alerts[i], &pt->pt_alerts[j]))
+                                alert_push(ch, &acap, &dv.dv_alerts[i],
+                                           VG_STATUS_ACTIVE);
+                        i++, j++;
+                }
+        }
+        alerts_free(pt->pt_alerts, pt->pt_nalerts);
+        pt->pt_alerts = dv.dv_alerts;
+        pt->pt_nalerts = dv.dv_nalerts;
+        dv.dv_alerts = NULL;
+        dv.dv_nalerts = 0;
+
+        pt->pt_next_due = dv.dv_next_due;
+        if ((oldest = next_prune(rc, pt, watermark)) < pt->pt_next_due)
+                pt->pt_next_due = oldest;
+        vg_derived_clear(&dv);
+}
+
+/*
+ * Serialisation: {"e":[events],"o":[ids],"x":[cancelled ids],
+ *                 "a":[alerts],"c":[cells],
+ *                 "f":[frozen],"n":next_due}
+ * A cell is [key, num, den, count].
+ */
+
+static void cells_write(vg_buf_t *b, const vg_cell_t *c, int n) {
+        vg_buf_append(b, "[", 1);
+        for (int i = 0; i < n; i++) {
+                if (i)
+                        vg_buf_append(b, ",", 1);
+                vg_buf_append(b, "[", 1);
+                vg_json_put_string(b, c[i].ce_key);
+                vg_buf_printf(b, ",%lld,%lld,%s]", (long long)c[i].ce_num,
+                              (long long)c[i].ce_den,
+                              c[i].ce_count ? "true" : "false");
+        }
+        vg_buf_append(b, "]", 1);
+}
+
+static void strs_write(vg_buf_t *b, char *const *v, int n) {
+        vg_buf_append(b, "[", 1);
+        for (int i = 0; i < n; i++) {
+                if (i)
+                        vg_buf_append(b, ",", 1);
+                vg_json_put_string(b, v[i]);
+        }
+        vg_buf_append(b, "]", 1);
+}
+
+/* Written by hand (no jansson tree): this runs for every patient touched
+ * in every batch. vg_patient_parse() reads it with jansson. */
+char *vg_patient_serialize(const vg_patient_t *pt) {
+        vg_buf_t b;
+        vg_buf_init(&b);
+        vg_buf_puts(&b, "{\"e\":[");
+        for (int i = 0; i < pt->pt_nevents; i++) {
+                if (i)
+                        vg_buf_append(&b, ",", 1);
+                vg_record_write_json(&b, pt->pt_events[i].ev_type,
+                                     &pt->pt_events[i]);
+        }
+        vg_buf_puts(&b, "],\"o\":");
+        strs_write(&b, pt->pt_old_ids, pt->pt_nold);
+        vg_buf_puts(&b, ",\"x\":");
+        strs_write(&b, pt->pt_old_cancelled, pt->pt_nold_cancelled);
+        vg_buf_puts(&b, ",\"a\":[");
+        for (int i = 0; i < pt->pt_nalerts; i++) {
+                if (i)
+                        vg_buf_append(&b, ",", 1);
+                vg_record_write_json(&b, VG_REC_ALERT, &pt->pt_alerts[i]);
+        }
+        vg_buf_puts(&b, "],\"c\":");
+        cells_write(&b, pt->pt_cells, pt->pt_ncells);
+        vg_buf_puts(&b, ",\"f\":");
+        cells_write(&b, pt->pt_frozen, pt->pt_nfrozen);
+        vg_buf_printf(&b, ",\"n\":%lld}", (long long)pt->pt_next_due);
+        return b.vb_data;
+}
+
+static int cells_parse(json_t *arr, vg_cell_t **out, int *n) {
+        size_t i;
+        json_t *c;
+        int cap = 0;
+        *out = NULL;
+        *n = 0;
+        if (!json_is_array(arr))
+                return -1;
+        json_array_foreach(arr, i, c) {
+                const char *key;
+                json_int_t num, den;
+                int count;
+                if (json_unpack(c, "[sIIb]", &key, &num, &den, &count))
+                        return -1;
+                cell_push(out, n, &cap, key, num, den, count);
+        }
+        return 0;
+}
+
+vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
+                               char *errstr, size_t errstr_size) {
+        json_error_t jerr;
+        json_t *root = json_loads(text, 0, &jerr), *arr, *v;
+        vg_patient_t *pt;
+        size_t i;
+        char e[256];
+
+        if (!root) {
+                vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                          "patient state is not JSON: %s", jerr.text);
+                return NULL;
+        }
+        pt = vg_patient_new(patient_id);
+        arr = json_object_get(root, "e");
+        pt->pt_cap = (int)json_array_size(arr) + 1;
+        pt->pt_events = vg_calloc((size_t)pt->pt_cap, sizeof(vg_event_t));
+        json_array_foreach(arr, i, v) {
+                if (vg_event_from_json(v, &pt->pt_events[pt->pt_nevents], e,
+                                       sizeof(e)))
+                        goto bad;
+                pt->pt_nevents++;
+        }
+        arr = json_object_get(root, "o");
+        pt->pt_old_ids = vg_calloc(json_array_size(arr) + 1, sizeof(char *));
+        json_array_foreach(arr, i, v) {
+                if (!json_is_string(v))
+                        goto bad;
+                pt->pt_old_ids[pt->pt_nold++] = vg_strdup(json_string_value(v));
+        }
+        arr = json_object_get(root, "x");
+        pt->pt_old_cancelled = vg_calloc(json_array_size(arr) + 1,
+                                         sizeof(char *));
+        json_array_foreach(arr, i, v) {
+                if (!json_is_string(v))
+                        goto bad;
+                pt->pt_old_cancelled[pt->pt_nold_cancelled++] =
+                        vg_strdup(json_string_value(v));
+        }
+        arr = json_object_get(root, "a");
+        pt->pt_alerts = vg_calloc(json_array_size(arr) + 1, sizeof(vg_alert_t));
+        json_array_foreach(arr, i, v) {
+                if (vg_record_from_json(VG_REC_ALERT, v,
+                                        &pt->pt_alerts[pt->pt_nalerts], e,
+                                        sizeof(e)))
+                        goto bad;
+                pt->pt_nalerts++;
+        }
+        if (cells_parse(json_object_get(root, "c"), &pt->pt_cells,
+                        &pt->pt_ncells) ||
+            cells_parse(json_object_get(root, "f"), &pt->pt_frozen,
+                        &pt->pt_nfrozen))
+                goto bad;
+        v = json_object_get(root, "n");
+        pt->pt_next_due = json_is_integer(v) ? json_integer_value(v)
+                                             : INT64_MAX;
+        json_decref(root);
+        return pt;
+bad:
+        vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                  "patient state of %s is corrupt", patient_id);
+        json_decref(root);
+        vg_patient_destroy(pt);
+        return NULL;
+}

@@ -1,0 +1,313 @@
+/*
+ * report_charts.c - the SVG charts of `vigil report`: axes and scales, line
+ * charts with a reference line and a target, stacked bars.
+ */
+#include "report_model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * SVG
+ */
+
+#define CW 600          /* viewBox */
+#define CH 250
+#define ML 48           /* margins */
+#define MR 18
+#define MT 18
+#define MB 40
+#define PW (CW - ML - MR)
+#define PH (CH - MT - MB)
+
+
+double rp_band(const rep_t *r) {
+        return (double)PW / (double)(r->rp_np ? r->rp_np : 1);
+}
+
+static double xc(const rep_t *r, size_t p) {
+        return ML + rp_band(r) * ((double)p + 0.5);
+}
+
+static void svg_open(rep_t *r, const char *title, const char *desc) {
+        int id = ++r->rp_seq;
+        PF(r, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" "
+              "aria-labelledby=\"c%d-t c%d-d\" "
+              "xmlns=\"http://www.w3.org/2000/svg\">"
+              "<title id=\"c%d-t\">", CW, CH, id, id, id);
+        E(r, title);
+        PF(r, "</title><desc id=\"c%d-d\">", id);
+        E(r, desc);
+        P(r, "</desc>\n");
+}
+
+/* Horizontal grid and y labels: ticks at 0, step, ... ymax. */
+static void svg_yaxis(rep_t *r, double ymax, double step, bool percent) {
+        P(r, "<g class=\"ax\">");
+        for (int i = 0;; i++) {
+                double v = step * i;
+                double y;
+                if (v > ymax + step * 1e-6)
+                        break;
+                y = MT + PH - PH * v / ymax;
+                PF(r, "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
+                      "y2=\"%.1f\"/>",
+                   i ? "gl" : "base", ML, CW - MR, y, y);
+                if (percent)
+                        PF(r, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">"
+                              "%.0f%%</text>", ML - 6, y + 4, v * 100);
+                else
+                        PF(r, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">"
+                              "%.0f</text>", ML - 6, y + 4, v);
+        }
+        /* Month labels; the year under the first and under each January. */
+        {
+                size_t every = (r->rp_np + 11) / 12;
+                bool first = true;
+                for (size_t p = 0; p < r->rp_np; p++) {
+                        const char *per = r->rp_periods[p];
+                        int m = rp_period_month(per);
+                        if (p % every)
+                                continue;
+                        PF(r, "<text x=\"%.1f\" y=\"%d\" "
+                              "text-anchor=\"middle\">", xc(r, p),
+                           MT + PH + 15);
+                        if (m)
+                                P(r, rp_month_names[m - 1]);
+                        else
+                                E(r, per);
+                        P(r, "</text>");
+                        if (m && (first || m == 1))
+                                PF(r, "<text class=\"yr\" x=\"%.1f\" y=\"%d\" "
+                                      "text-anchor=\"middle\">%.4s</text>",
+                                   xc(r, p), MT + PH + 29, per);
+                        first = false;
+                }
+        }
+        P(r, "</g>\n");
+}
+
+/* Shared y-scale of a percentage chart: a nice maximum >= v. */
+void rp_ratio_scale(double v, double *ymax, double *step) {
+        static const double s[][2] = {
+                {0.05, 0.01}, {0.10, 0.02}, {0.20, 0.05}, {0.25, 0.05},
+                {0.30, 0.10}, {0.40, 0.10}, {0.50, 0.10}, {0.60, 0.20},
+                {0.80, 0.20}, {1.00, 0.20},
+        };
+        for (size_t i = 0; i < VG_ARRAY_SIZE(s); i++)
+                if (v <= s[i][0] + 1e-9) {
+                        *ymax = s[i][0];
+                        *step = s[i][1];
+                        return;
+                }
+        *ymax = ceil(v * 2) / 2;
+        *step = *ymax / 5;
+}
+
+void rp_count_scale(int64_t v, int64_t *ymax, int64_t *step) {
+        int64_t raw, m = 1;
+        if (v < 1)
+                v = 1;
+        raw = (v + 4) / 5;      /* at most 5 steps */
+        while (m * 10 <= raw)
+                m *= 10;
+        *step = raw <= m ? m : raw <= 2 * m ? 2 * m : raw <= 5 * m ? 5 * m
+                                                                   : 10 * m;
+        *ymax = (v + *step - 1) / *step * *step;
+}
+
+
+bool rp_pt_uncertain(const rep_t *r, const pt_t *p) {
+        return p->set && p->den < r->rp_min_den;
+}
+
+bool rp_pt_missed(const rep_t *r, const line_t *l, const pt_t *p) {
+        return p->set && vg_agg_breach(&l->l_tg, p->num, p->den, r->rp_min_den);
+}
+
+/* Above the scale (only values from very few cases can be: rp_sec_line)? */
+static bool pt_clipped(const line_t *l, const pt_t *p) {
+        return p->set && (double)p->num / (double)p->den > l->l_ymax + 1e-9;
+}
+
+static double pt_y(const line_t *l, const pt_t *p) {
+        double v = (double)p->num / (double)p->den;
+        if (v > l->l_ymax)
+                v = l->l_ymax;
+        return MT + PH - PH * v / l->l_ymax;
+}
+
+/* A polyline with breaks where months are missing or off the scale. */
+static void svg_path(rep_t *r, const line_t *l, const pt_t *pts,
+                     const char *cls) {
+        bool pen = false, any = false;
+        for (size_t p = 0; p < r->rp_np; p++) {
+                if (!pts[p].set || pt_clipped(l, &pts[p])) {
+                        pen = false;
+                        continue;
+                }
+                if (!any)
+                        PF(r, "<path class=\"%s\" d=\"", cls);
+                any = true;
+                PF(r, "%s%.1f %.1f", pen ? " L" : " M", xc(r, p),
+                   pt_y(l, &pts[p]));
+                pen = true;
+        }
+        if (any)
+                P(r, "\"/>\n");
+}
+
+/* Points of pts (or NULL) inside the box x0..x1, ya..yb (baseline). */
+static int hits(const rep_t *r, const line_t *l, const pt_t *pts, double x0,
+                double x1, double ya, double yb) {
+        int n = 0;
+        for (size_t p = 0; pts && p < r->rp_np; p++) {
+                double x = xc(r, p), y;
+                if (!pts[p].set || x < x0 - 5 || x > x1 + 5)
+                        continue;
+                y = pt_clipped(l, &pts[p]) ? MT : pt_y(l, &pts[p]);
+                n += y > ya - 5 && y < yb + 5;
+        }
+        return n;
+}
+
+/* "target <= 10%" next to the target line at y: right or left, above or
+ * below, wherever it covers the fewest points. */
+static void target_label(rep_t *r, const line_t *l, double y,
+                         const char *tt) {
+        const double w = 84; /* about the label's width */
+        struct { double x; const char *anchor; double base; } c[4] = {
+                {CW - MR - 2, "end", y - 5},
+                {CW - MR - 2, "end", y + 13},
+                {ML + 4, "start", y - 5},
+                {ML + 4, "start", y + 13},
+        };
+        int best = 0, best_n = 1 << 30;
+        for (int i = 0; i < 4; i++) {
+                double x0 = c[i].anchor[0] == 'e' ? c[i].x - w : c[i].x;
+                int n;
+                if (c[i].base - 10 < MT || c[i].base > MT + PH)
+                        continue; /* off the plot */
+                n = hits(r, l, l->l_pts, x0, x0 + w, c[i].base - 10,
+                         c[i].base) * 2 +
+                    hits(r, l, l->l_ref, x0, x0 + w, c[i].base - 10,
+                         c[i].base);
+                if (n < best_n) {
+                        best = i;
+                        best_n = n;
+                }
+        }
+        PF(r, "<text class=\"tl\" x=\"%.1f\" y=\"%.1f\" "
+              "text-anchor=\"%s\">target %s</text>\n",
+           c[best].x, c[best].base, c[best].anchor, tt);
+}
+
+void rp_svg_line(rep_t *r, const line_t *l, const char *title,
+                 const char *desc) {
+        svg_open(r, title, desc);
+        svg_yaxis(r, l->l_ymax, l->l_step, true);
+        if (l->l_tg.tg_set && l->l_tg.tg_target <= l->l_ymax) {
+                double y = MT + PH - PH * l->l_tg.tg_target / l->l_ymax;
+                char tt[32];
+                rp_target_text(&l->l_tg, tt, sizeof(tt));
+                PF(r, "<line class=\"target\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
+                      "y2=\"%.1f\"/>", ML, CW - MR, y, y);
+                target_label(r, l, y, tt);
+        }
+        if (l->l_ref)
+                svg_path(r, l, l->l_ref, "ref");
+        svg_path(r, l, l->l_pts, "val");
+        for (size_t p = 0; p < r->rp_np; p++) {
+                const pt_t *pt = &l->l_pts[p];
+                char v[16], per[16];
+                bool unc, miss;
+                if (!pt->set)
+                        continue;
+                unc = rp_pt_uncertain(r, pt);
+                miss = rp_pt_missed(r, l, pt);
+                rp_pct((double)pt->num / (double)pt->den, v, sizeof(v));
+                rp_period_label(r->rp_periods[p], per, sizeof(per));
+                if (pt_clipped(l, pt)) {
+                        double x = xc(r, p);
+                        PF(r, "<path class=\"clip\" d=\"M%.1f %d L%.1f %d "
+                              "L%.1f %d Z\"><title>%s: %s (%lld of %lld) "
+                              "\u2013 very few cases; above the scale"
+                              "</title></path>",
+                           x - 5, MT + 5, x, MT - 4, x + 5, MT + 5, per, v,
+                           (long long)pt->num, (long long)pt->den);
+                        continue;
+                }
+                PF(r, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\">"
+                      "<title>%s: %s (%lld of %lld)%s</title></circle>",
+                   unc ? "unc" : miss ? "miss" : "pt", xc(r, p), pt_y(l, pt),
+                   unc ? "3.6" : "4", per, v, (long long)pt->num,
+                   (long long)pt->den,
+                   unc ? " \u2013 uncertain: few cases"
+                       : miss ? " \u2013 misses the target" : "");
+        }
+        P(r, "</svg>\n");
+}
+
+
+void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
+                 const char *desc) {
+        double bw = rp_band(r) * 0.62;
+        double ymax = b->b_share ? 1.0 : (double)b->b_ymax;
+        if (bw > 44)
+                bw = 44;
+        svg_open(r, title, desc);
+        /* white stripes over uncertain bars (ids are per chart) */
+        PF(r, "<defs><pattern id=\"h%d\" width=\"6\" height=\"6\" "
+              "patternUnits=\"userSpaceOnUse\" "
+              "patternTransform=\"rotate(45)\"><rect width=\"2.2\" "
+              "height=\"6\" fill=\"#fff\" fill-opacity=\"0.7\"/>"
+              "</pattern></defs>", r->rp_seq);
+        svg_yaxis(r, ymax, b->b_share ? 0.25 : (double)b->b_step, b->b_share);
+        for (size_t p = 0; p < r->rp_np; p++) {
+                double acc = 0, x = xc(r, p) - bw / 2;
+                char per[16];
+                bool unc = b->b_share && b->b_tot[p] > 0 &&
+                           b->b_tot[p] < r->rp_min_den;
+                if (!b->b_tot[p])
+                        continue;
+                rp_period_label(r->rp_periods[p], per, sizeof(per));
+                P(r, "<g>");
+                for (size_t s = 0; s < b->b_nser; s++) {
+                        double v = b->b_v[s * r->rp_np + p];
+                        double h = PH * v / ymax, y;
+                        if (v <= 0)
+                                continue;
+                        y = MT + PH - PH * (acc + v) / ymax;
+                        acc += v;
+                        PF(r, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                              "height=\"%.1f\" fill=\"%s\"><title>",
+                           x, y, bw, h, b->b_colors[s]);
+                        E(r, b->b_names[s]);
+                        if (b->b_share)
+                                PF(r, ", %s: %.0f of %lld (%.1f%%)", per,
+                                   v * (double)b->b_tot[p],
+                                   (long long)b->b_tot[p], v * 100);
+                        else
+                                PF(r, ", %s: %.0f", per, v);
+                        P(r, "</title></rect>");
+                }
+                if (unc)
+                        PF(r, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                              "height=\"%.1f\" fill=\"url(#h%d)\">"
+                              "<title>%s: %lld deaths, fewer than %lld: "
+                              "uncertain</title></rect>",
+                           x, MT + PH - PH * acc / ymax, bw, PH * acc / ymax,
+                           r->rp_seq, per, (long long)b->b_tot[p],
+                           (long long)r->rp_min_den);
+                /* n above the bar; uncertain months get a mark */
+                PF(r, "<text class=\"n\" x=\"%.1f\" y=\"%.1f\" "
+                      "text-anchor=\"middle\">%s%lld%s</text></g>\n",
+                   xc(r, p), MT + PH - PH * acc / ymax - 4,
+                   b->b_share ? "n=" : "", (long long)b->b_tot[p],
+                   unc ? "*" : "");
+        }
+        P(r, "</svg>\n");
+}

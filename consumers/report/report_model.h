@@ -1,0 +1,175 @@
+/*
+ * report_model.h - what the parts of `vigil report` share (not an interface
+ * for other commands): the model of the page (values, points, the report), the
+ * output macros, the section table and the functions each part offers.
+ *
+ *   report.c           the command: options, sources, writing the page
+ *   report_data.c      reading values and alerts, scope, the model
+ *   report_text.c      escaping, labels, numbers, the section table
+ *   report_charts.c    SVG: axes, line charts, stacked bars
+ *   report_sections.c  one section per indicator (group): charts, tables
+ *   report_page.c      overview, alerts, the page around them
+ *   report.css         the page's style sheet, embedded at build time
+ */
+#ifndef VG_REPORT_MODEL_H
+#define VG_REPORT_MODEL_H
+
+#include "vg_agg.h"
+#include "vg_codec.h"
+#include "vg_config.h"
+#include "vg_kafka.h"
+#include "vg_record_json.h"
+#include "vg_time.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define CMD "report"
+
+/* consumers/indicators.c */
+const char *vg_area_name(const char *area);
+
+/* report.css, embedded by common/embed_data.cmake (NUL-terminated). */
+extern const char vg_data_report_css[];
+
+/* One indicator value; strings point into rp_rows_js. */
+typedef struct row_s {
+        const char *r_ind, *r_area, *r_period;
+        int64_t     r_num, r_den;
+        bool        r_has_den;
+        bool        r_complete;    /* settled (SPEC §6.1); else preliminary */
+        bool        r_history;     /* history_complete */
+} row_t;
+
+/* A value as charts see it. */
+typedef struct pt_s {
+        bool    set;
+        int64_t num, den;
+} pt_t;
+
+typedef struct rep_s {
+        vg_conf_t   *rp_conf;
+        vg_codec_t  *rp_codec;
+        const char  *rp_title;
+        /* filters */
+        const char  *rp_sel[64];   /* -a areas */
+        int          rp_nsel;
+        const char  *rp_from, *rp_to;
+        /* inputs */
+        json_t      *rp_rows_js;   /* "ind|area|period" -> value object */
+        json_t      *rp_alerts_js; /* alert_id -> alert object */
+        char         rp_src_ind[512], rp_src_al[512];
+        /* after load */
+        row_t       *rp_rows;      /* in scope, sorted (ind, area, period) */
+        size_t       rp_nrows;
+        const char **rp_periods;   /* distinct, sorted */
+        size_t       rp_np;
+        const char **rp_inds;      /* distinct, sorted */
+        size_t       rp_ninds;
+        const char **rp_areas;     /* distinct, SE, regions, kommuner */
+        size_t       rp_nareas;
+        vg_alert_t  *rp_alerts;    /* ACTIVE, in scope, sorted */
+        size_t       rp_nalerts;
+        size_t       rp_alerts_read;  /* distinct alert ids */
+        int64_t      rp_min_den;
+        vg_tz_t      rp_tz;
+        /* output */
+        vg_buf_t     rp_out;
+        int          rp_seq;       /* unique ids */
+} rep_t;
+
+typedef enum { SEC_LINE, SEC_PLACE, SEC_SSIH, SEC_COUNT } sec_kind_t;
+
+typedef struct sec_s {
+        sec_kind_t  s_kind;
+        const char *s_key;    /* indicator, or group prefix with the dot */
+        const char *s_title;
+        const char *s_what;
+        const char *s_num;    /* numerator / denominator labels */
+        const char *s_den;
+} sec_t;
+
+typedef struct line_s {
+        const pt_t *l_pts;     /* rp_np points of the area */
+        const pt_t *l_ref;     /* SE for comparison, or NULL */
+        vg_target_t l_tg;
+        double      l_ymax, l_step;
+} line_t;
+
+typedef struct bars_s {
+        size_t       b_nser;
+        const char *const *b_names;   /* series labels */
+        const char *const *b_colors;
+        double      *b_v;        /* [s * np + p]: share or count */
+        int64_t     *b_tot;      /* per period: deaths / count; 0 = none */
+        bool         b_share;    /* 0..100 % stacks; else counts */
+        int64_t      b_ymax, b_step;
+} bars_t;
+
+/* Appending to the page. */
+#define P(r, s) vg_buf_puts(&(r)->rp_out, s)
+#define PF(r, ...) vg_buf_printf(&(r)->rp_out, __VA_ARGS__)
+#define E(r, s) rp_esc(&(r)->rp_out, s)
+
+/* Colours the charts draw with (report.css has the same as --accent, --bad). */
+#define C_LINE   "#1f5fa8"
+#define C_REF    "#a3adb8"
+#define C_BAD    "#b3261e"
+
+/* report_data.c */
+int rp_area_level(const char *a);
+int rp_area_pcmp(const void *a, const void *b);
+bool rp_charted(const rep_t *r, const char *area);
+const row_t *rp_find_row(const rep_t *r, const char *ind, const char *area,
+                         const char *period);
+pt_t rp_get_pt(const rep_t *r, const char *ind, const char *area,
+               const char *period);
+int rp_valid_period(const char *s);
+int rp_valid_area(const char *s);
+void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque);
+void rp_alert_msg(const rd_kafka_message_t *m, void *opaque);
+long rp_read_values(rep_t *r, const char *path);
+long rp_read_alerts(rep_t *r, const char *path);
+int64_t rp_alert_when(const vg_alert_t *al);
+void rp_prepare(rep_t *r);
+
+/* report_text.c */
+void rp_esc(vg_buf_t *b, const char *s);
+extern const char *const rp_month_names[];
+int rp_period_month(const char *period);
+void rp_period_label(const char *period, char *buf, size_t size);
+void rp_fmt_local(const rep_t *r, int64_t ms, bool with_time, char *buf,
+                  size_t size);
+void rp_area_html(rep_t *r, const char *area, bool with_code);
+void rp_area_text(const char *area, char *buf, size_t size);
+void rp_pct(double v, char *buf, size_t size);
+void rp_target_text(const vg_target_t *tg, char *buf, size_t size);
+extern const sec_t rp_known_secs[];
+extern const size_t rp_nknown_secs;  /* entries of rp_known_secs */
+bool rp_sec_has(const sec_t *s, const char *ind);
+bool rp_known_ind(const char *ind);
+bool rp_any_ind(const rep_t *r, const sec_t *s);
+void rp_sec_anchor(const sec_t *s, char *buf, size_t size);
+
+/* report_charts.c */
+double rp_band(const rep_t *r);
+void rp_ratio_scale(double v, double *ymax, double *step);
+void rp_count_scale(int64_t v, int64_t *ymax, int64_t *step);
+bool rp_pt_uncertain(const rep_t *r, const pt_t *p);
+bool rp_pt_missed(const rep_t *r, const line_t *l, const pt_t *p);
+void rp_svg_line(rep_t *r, const line_t *l, const char *title,
+                 const char *desc);
+void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
+                 const char *desc);
+
+/* report_sections.c */
+void rp_sec_line(rep_t *r, const sec_t *s, const char *ind);
+void rp_sec_place(rep_t *r, const sec_t *s);
+void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind);
+
+/* report_page.c */
+void rp_page(rep_t *r);
+
+#endif /* VG_REPORT_MODEL_H */

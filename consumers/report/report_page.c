@@ -1,0 +1,446 @@
+/*
+ * report_page.c - the page of `vigil report` around the sections: the
+ * overview of key figures, the table of ACTIVE alerts, the document with
+ * its head, style sheet (report.css), navigation and footer.
+ */
+#include "report_model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * Overview and alerts
+ */
+
+static const char *rule_label(int rule) {
+        switch (rule) {
+        case VG_RULE_READMISSION_30D: return "Readmission within 30 days";
+        case VG_RULE_SIP_OVERDUE: return "SIP overdue after discharge";
+        case VG_RULE_INDICATOR_BELOW_TARGET: return "Indicator misses target";
+        case VG_RULE_DEATH_NOT_REGISTERED: return "Death not registered";
+        default: return "";
+        }
+}
+
+static const char *rule_kpi(int rule) {
+        switch (rule) {
+        case VG_RULE_READMISSION_30D: return "readmission alerts";
+        case VG_RULE_SIP_OVERDUE: return "overdue SIP alerts";
+        case VG_RULE_INDICATOR_BELOW_TARGET: return "indicators below target";
+        case VG_RULE_DEATH_NOT_REGISTERED: return "deaths not registered";
+        default: return "other alerts";
+        }
+}
+
+static bool ind_has_den(const rep_t *r, const char *ind) {
+        for (size_t i = 0; i < r->rp_nrows; i++)
+                if (!strcmp(r->rp_rows[i].r_ind, ind))
+                        return r->rp_rows[i].r_has_den;
+        return false;
+}
+
+static void overview(rep_t *r) {
+        const char *focus = NULL;
+        size_t byrule[8] = {0};
+        int64_t deaths = 0;
+        for (size_t a = 0; a < r->rp_nareas && !focus; a++)
+                if (rp_charted(r, r->rp_areas[a]))
+                        focus = r->rp_areas[a];
+        for (size_t i = 0; i < r->rp_nalerts; i++)
+                if (r->rp_alerts[i].al_rule >= 0 &&
+                    r->rp_alerts[i].al_rule < (int)VG_ARRAY_SIZE(byrule))
+                        byrule[r->rp_alerts[i].al_rule]++;
+        for (size_t i = 0; focus && i < r->rp_nrows; i++)
+                if (!strcmp(r->rp_rows[i].r_ind, "death_place.HOSPITAL") &&
+                    !strcmp(r->rp_rows[i].r_area, focus))
+                        deaths += r->rp_rows[i].r_den;
+
+        P(r, "<section class=\"card\" id=\"overview\"><h2>Overview</h2>\n"
+             "<div class=\"cards\">");
+        PF(r, "<a class=\"kpi\" href=\"#alerts\" style=\"text-decoration:none;"
+              "color:inherit\"><b>%zu</b><span>active alerts</span></a>",
+           r->rp_nalerts);
+        for (int k = 0; k < (int)VG_ARRAY_SIZE(byrule); k++)
+                if (byrule[k])
+                        PF(r, "<div class=\"kpi\"><b>%zu</b><span>%s</span>"
+                              "</div>", byrule[k], rule_kpi(k));
+        if (focus && deaths) {
+                PF(r, "<div class=\"kpi\"><b>%lld</b><span>deaths, ",
+                   (long long)deaths);
+                rp_area_html(r, focus, false);
+                P(r, "</span></div>");
+        }
+        if (r->rp_np)
+                PF(r, "<div class=\"kpi\"><b>%zu</b><span>months, %s to %s"
+                      "</span></div>", r->rp_np, r->rp_periods[0],
+                   r->rp_periods[r->rp_np - 1]);
+        P(r, "</div>\n");
+        if (!focus) {
+                P(r, "<p class=\"empty\">No indicator values in the selected "
+                     "areas and months.</p></section>\n");
+                return;
+        }
+        P(r, "<div class=\"scroll\"><table><caption>Latest month of each "
+             "indicator, ");
+        rp_area_html(r, focus, true);
+        P(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">Indicator"
+             "</th><th scope=\"col\">Month</th><th scope=\"col\">Value</th>"
+             "<th scope=\"col\">Cases</th><th scope=\"col\">Target</th>"
+             "<th class=\"l\" scope=\"col\">Status</th></tr></thead><tbody>");
+        for (size_t j = 0; j < rp_nknown_secs + r->rp_ninds; j++) {
+                const char *ind;
+                const sec_t *s = NULL;
+                vg_target_t tg;
+                pt_t pt = {false, 0, 0};
+                size_t last = r->rp_np;
+                char v[16], tt[32], per[16], id[96];
+                if (j < rp_nknown_secs) {
+                        /* SPEC order first */
+                        s = &rp_known_secs[j];
+                        ind = s->s_key;
+                        if (s->s_kind != SEC_LINE)
+                                continue;
+                } else {
+                        ind = r->rp_inds[j - rp_nknown_secs];
+                        if (rp_known_ind(ind) || !ind_has_den(r, ind))
+                                continue;
+                }
+                for (size_t p = r->rp_np; p-- > 0;) {
+                        pt = rp_get_pt(r, ind, focus, r->rp_periods[p]);
+                        if (pt.set) {
+                                last = p;
+                                break;
+                        }
+                }
+                if (last == r->rp_np)
+                        continue;
+                tg = vg_agg_target(r->rp_conf, ind);
+                rp_target_text(&tg, tt, sizeof(tt));
+                rp_pct((double)pt.num / (double)pt.den, v, sizeof(v));
+                rp_period_label(r->rp_periods[last], per, sizeof(per));
+                P(r, "<tr><th class=\"l\" scope=\"row\"><a href=\"#");
+                if (s) {
+                        rp_sec_anchor(s, id, sizeof(id));
+                        E(r, id);
+                } else {
+                        P(r, "ind-");
+                        E(r, ind);
+                }
+                P(r, "\">");
+                E(r, s ? s->s_title : ind);
+                PF(r, "</a></th><td>%s</td><td>%s</td><td>%lld/%lld</td>"
+                      "<td>%s</td><td class=\"l\">", per, v,
+                   (long long)pt.num, (long long)pt.den, tt);
+                if (pt.den < r->rp_min_den)
+                        PF(r, "<span class=\"st-unc\">uncertain (fewer than "
+                              "%lld cases)</span>", (long long)r->rp_min_den);
+                else if (!tg.tg_set)
+                        P(r, "\u2013");
+                else if (vg_agg_breach(&tg, pt.num, pt.den, r->rp_min_den))
+                        P(r, "<span class=\"st-miss\">misses the target"
+                             "</span>");
+                else
+                        P(r, "<span class=\"st-ok\">meets the target</span>");
+                P(r, "</td></tr>");
+        }
+        P(r, "</tbody></table></div></section>\n");
+}
+
+static void alert_details(rep_t *r, const vg_alert_t *al) {
+        char a[24], b[24];
+        switch (al->al_rule) {
+        case VG_RULE_READMISSION_30D:
+                rp_fmt_local(r, al->al_index_discharged_at.v, true, a, sizeof(a));
+                rp_fmt_local(r, al->al_readmitted_at.v, true, b, sizeof(b));
+                PF(r, "Readmitted <b>%lld day%s</b> after discharge: "
+                      "discharged <span class=\"nw\">%s</span>, readmitted "
+                      "<span class=\"nw\">%s</span>"
+                      "<small class=\"ids\">stays ",
+                   (long long)al->al_days_between.v,
+                   al->al_days_between.v == 1 ? "" : "s",
+                   al->al_index_discharged_at.set ? a : "?",
+                   al->al_readmitted_at.set ? b : "?");
+                E(r, al->al_index_stay_id ? al->al_index_stay_id : "?");
+                P(r, " \u2192 ");
+                E(r, al->al_readmission_stay_id ? al->al_readmission_stay_id
+                                                : "?");
+                P(r, "</small>");
+                break;
+        case VG_RULE_SIP_OVERDUE:
+                rp_fmt_local(r, al->al_discharged_at.v, true, a, sizeof(a));
+                rp_fmt_local(r, al->al_deadline.v, true, b, sizeof(b));
+                PF(r, "No SIP by the deadline <b class=\"nw\">%s</b>; "
+                      "discharged <span class=\"nw\">%s</span>"
+                      "<small class=\"ids\">stay ",
+                   al->al_deadline.set ? b : "?",
+                   al->al_discharged_at.set ? a : "?");
+                E(r, al->al_stay_id ? al->al_stay_id : "?");
+                P(r, "</small>");
+                break;
+        case VG_RULE_INDICATOR_BELOW_TARGET:
+                E(r, al->al_indicator ? al->al_indicator : "?");
+                P(r, " in ");
+                if (al->al_area)
+                        rp_area_html(r, al->al_area, true);
+                P(r, ", ");
+                E(r, al->al_period ? al->al_period : "?");
+                if (al->al_value.set)
+                        PF(r, ": %.1f%%", al->al_value.v * 100);
+                if (al->al_numerator.set && al->al_denominator.set)
+                        PF(r, " (%lld of %lld)",
+                           (long long)al->al_numerator.v,
+                           (long long)al->al_denominator.v);
+                if (al->al_target.set) {
+                        vg_target_t tg = vg_agg_target(
+                                r->rp_conf, al->al_indicator ? al->al_indicator
+                                                             : "");
+                        PF(r, ", target %s%g%%",
+                           !tg.tg_set ? ""
+                           : tg.tg_higher_is_better ? "\u2265 " : "\u2264 ",
+                           al->al_target.v * 100);
+                }
+                break;
+        default:
+                P(r, "Anchor ");
+                E(r, al->al_anchor);
+        }
+}
+
+/* Region an alert counts under: its region, "SE" for national ones. */
+static const char *alert_region(const vg_alert_t *al) {
+        if (al->al_region && *al->al_region)
+                return al->al_region;
+        if (al->al_area && !strcmp(al->al_area, "SE"))
+                return "SE";
+        return "";
+}
+
+static void alerts_section(rep_t *r) {
+        const char *regions[64];
+        size_t nreg = 0, byrule[8] = {0};
+        size_t (*cnt)[64] = vg_calloc(8, sizeof(*cnt));
+
+        for (size_t i = 0; i < r->rp_nalerts; i++) {
+                const vg_alert_t *al = &r->rp_alerts[i];
+                const char *reg = alert_region(al);
+                size_t g;
+                int ru = al->al_rule;
+                if (ru < 0 || ru >= (int)VG_ARRAY_SIZE(byrule))
+                        continue;
+                for (g = 0; g < nreg && strcmp(regions[g], reg); g++)
+                        ;
+                if (g == nreg && nreg < VG_ARRAY_SIZE(regions))
+                        regions[nreg++] = reg;
+                byrule[ru]++;
+        }
+        qsort(regions, nreg, sizeof(char *), rp_area_pcmp);
+        for (size_t i = 0; i < r->rp_nalerts; i++) {
+                const vg_alert_t *al = &r->rp_alerts[i];
+                const char *reg = alert_region(al);
+                for (size_t g = 0; g < nreg; g++)
+                        if (!strcmp(regions[g], reg) && al->al_rule >= 0 &&
+                            al->al_rule < (int)VG_ARRAY_SIZE(byrule))
+                                cnt[al->al_rule][g]++;
+        }
+        PF(r, "<section class=\"card\" id=\"alerts\"><h2>Active alerts</h2>\n"
+              "<p id=\"alert-count\" data-count=\"%zu\"><b>%zu</b> active "
+              "alert%s", r->rp_nalerts, r->rp_nalerts,
+           r->rp_nalerts == 1 ? "" : "s");
+        PF(r, " (of %zu alerts read, deduplicated by alert id; the last "
+              "status of each counts). Times are local (",
+           r->rp_alerts_read);
+        E(r, vg_tz_name(r->rp_tz));
+        P(r, "); patients appear by a shortened pseudonym.</p>\n");
+        if (!r->rp_nalerts) {
+                P(r, "<p class=\"empty\">No active alerts.</p></section>\n");
+                vg_free(cnt);
+                return;
+        }
+        /* counts by rule and region */
+        P(r, "<div class=\"scroll\"><table id=\"alert-counts\"><caption>Active "
+             "alerts by rule and region</caption><thead><tr><th class=\"l\" "
+             "scope=\"col\">Rule</th>");
+        for (size_t g = 0; g < nreg; g++) {
+                P(r, "<th scope=\"col\">");
+                if (*regions[g])
+                        rp_area_html(r, regions[g], false);
+                else
+                        P(r, "No region");
+                P(r, "</th>");
+        }
+        P(r, "<th scope=\"col\">Total</th></tr></thead><tbody>");
+        for (int k = 0; k < (int)VG_ARRAY_SIZE(byrule); k++) {
+                if (!byrule[k])
+                        continue;
+                PF(r, "<tr><th class=\"l\" scope=\"row\">%s <span "
+                      "class=\"code\">%s</span></th>",
+                   rule_label(k), vg_enum_str(&vg_enum_rule, k));
+                for (size_t g = 0; g < nreg; g++)
+                        PF(r, "<td>%zu</td>", cnt[k][g]);
+                PF(r, "<td><b>%zu</b></td></tr>", byrule[k]);
+        }
+        P(r, "</tbody></table></div>\n");
+        vg_free(cnt);
+
+        P(r, "<div class=\"scroll\"><table id=\"alert-list\"><caption>Active "
+             "alerts, newest first within each rule</caption><thead><tr>"
+             "<th class=\"l\" scope=\"col\">Rule</th><th class=\"l\" "
+             "scope=\"col\">Kommun</th><th class=\"l\" scope=\"col\">Patient"
+             "</th><th class=\"l\" scope=\"col\">Date</th><th class=\"l\" "
+             "scope=\"col\">Details</th></tr></thead><tbody>\n");
+        for (size_t i = 0; i < r->rp_nalerts; i++) {
+                const vg_alert_t *al = &r->rp_alerts[i];
+                char d[24];
+                PF(r, "<tr><td class=\"l\"><span class=\"rule r%d\">",
+                   al->al_rule & 3);
+                E(r, vg_enum_str(&vg_enum_rule, al->al_rule));
+                P(r, "</span></td><td class=\"l\">");
+                if (al->al_kommun) {
+                        E(r, al->al_kommun);
+                        if (*vg_area_name(al->al_kommun)) {
+                                P(r, " ");
+                                E(r, vg_area_name(al->al_kommun));
+                        }
+                } else if (al->al_area) {
+                        rp_area_html(r, al->al_area, true);
+                } else if (al->al_region) {
+                        rp_area_html(r, al->al_region, true);
+                }
+                P(r, "</td><td class=\"l\"><code>");
+                if (al->al_patient_id) {
+                        char pat[16];
+                        snprintf(pat, sizeof(pat), "%.8s", al->al_patient_id);
+                        E(r, pat);
+                        if (strlen(al->al_patient_id) > 8)
+                                P(r, "\u2026");
+                } else {
+                        P(r, "\u2013");
+                }
+                P(r, "</code></td><td class=\"l\">");
+                if (al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET)
+                        E(r, al->al_period ? al->al_period : "");
+                else {
+                        rp_fmt_local(r, rp_alert_when(al), false, d, sizeof(d));
+                        E(r, d);
+                }
+                P(r, "</td><td class=\"wrap\">");
+                alert_details(r, al);
+                P(r, "</td></tr>\n");
+        }
+        P(r, "</tbody></table></div></section>\n");
+}
+
+void rp_page(rep_t *r) {
+        char now[24], iso[VG_TIME_BUFSZ];
+        int64_t t = vg_now_ms();
+        rp_fmt_local(r, t, true, now, sizeof(now));
+        vg_time_format(t, iso);
+
+        P(r, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+             "<meta charset=\"utf-8\">\n"
+             "<meta name=\"viewport\" content=\"width=device-width, "
+             "initial-scale=1\">\n"
+             "<meta http-equiv=\"Content-Security-Policy\" "
+             "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+             "<meta name=\"generator\" content=\"vigil " VIGIL_VERSION
+             "\">\n<title>");
+        E(r, r->rp_title);
+        PF(r, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", vg_data_report_css);
+
+        P(r, "<header class=\"top\"><h1>");
+        E(r, r->rp_title);
+        P(r, "</h1><dl class=\"meta\"><div><dt>Generated</dt><dd><time "
+             "datetime=\"");
+        E(r, iso);
+        P(r, "\">");
+        E(r, now);
+        P(r, " ");
+        E(r, vg_tz_name(r->rp_tz));
+        P(r, "</time></dd></div><div><dt>Indicators</dt><dd>");
+        E(r, r->rp_src_ind);
+        P(r, "</dd></div><div><dt>Alerts</dt><dd>");
+        E(r, r->rp_src_al);
+        P(r, "</dd></div><div><dt>Areas</dt><dd>");
+        if (!r->rp_nsel)
+                P(r, "all");
+        for (int i = 0; i < r->rp_nsel; i++) {
+                char a[128];
+                rp_area_text(r->rp_sel[i], a, sizeof(a));
+                if (i)
+                        P(r, ", ");
+                E(r, a);
+        }
+        P(r, "</dd></div><div><dt>Months</dt><dd>");
+        if (r->rp_np)
+                PF(r, "%s \u2013 %s", r->rp_periods[0],
+                   r->rp_periods[r->rp_np - 1]);
+        else
+                P(r, "none");
+        PF(r, "</dd></div><div><dt>Uncertain below</dt><dd>%lld cases</dd>"
+              "</div></dl></header>\n",
+           (long long)r->rp_min_den);
+
+        /* navigation */
+        P(r, "<nav aria-label=\"Sections\"><a href=\"#overview\">Overview</a>");
+        for (size_t k = 0; k < rp_nknown_secs; k++) {
+                char id[96];
+                if (!r->rp_np || !rp_any_ind(r, &rp_known_secs[k]))
+                        continue;
+                rp_sec_anchor(&rp_known_secs[k], id, sizeof(id));
+                P(r, "<a href=\"#");
+                E(r, id);
+                P(r, "\">");
+                E(r, rp_known_secs[k].s_title);
+                P(r, "</a>");
+        }
+        for (size_t i = 0; r->rp_np && i < r->rp_ninds; i++) {
+                if (rp_known_ind(r->rp_inds[i]))
+                        continue;
+                P(r, "<a href=\"#ind-");
+                E(r, r->rp_inds[i]);
+                P(r, "\">");
+                E(r, r->rp_inds[i]);
+                P(r, "</a>");
+        }
+        P(r, "<a href=\"#alerts\">Active alerts</a></nav>\n<main>\n");
+
+        overview(r);
+        for (size_t k = 0; r->rp_np && k < rp_nknown_secs; k++) {
+                const sec_t *s = &rp_known_secs[k];
+                if (!rp_any_ind(r, s))
+                        continue;
+                if (s->s_kind == SEC_LINE)
+                        rp_sec_line(r, s, s->s_key);
+                else if (s->s_kind == SEC_PLACE)
+                        rp_sec_place(r, s);
+                else
+                        rp_sec_counts(r, s, NULL);
+        }
+        /* indicators this version does not know: one section each */
+        for (size_t i = 0; r->rp_np && i < r->rp_ninds; i++) {
+                const char *ind = r->rp_inds[i];
+                sec_t s = {SEC_LINE, ind, ind, "Value per month.",
+                           "Numerator", "Denominator"};
+                if (rp_known_ind(ind))
+                        continue;
+                if (ind_has_den(r, ind)) {
+                        rp_sec_line(r, &s, ind);
+                } else {
+                        s.s_kind = SEC_COUNT;
+                        s.s_what = "Count per month.";
+                        s.s_num = "Count";
+                        rp_sec_counts(r, &s, ind);
+                }
+        }
+        alerts_section(r);
+        PF(r, "</main>\n<footer>Generated by vigil " VIGIL_VERSION
+              " (vigil report). Values with fewer than %lld cases "
+              "(aggregate.min_denominator) are shown but marked uncertain; "
+              "targets come from the target.&lt;indicator&gt; configuration. "
+              "This page loads no external resources.</footer>\n"
+              "</body>\n</html>\n",
+           (long long)r->rp_min_den);
+}

@@ -1,0 +1,743 @@
+/*
+ * report_sections.c - one section of `vigil report` per indicator or group:
+ * legends, line charts per area with their descriptions and data tables,
+ * kommun tables, place-of-death bars, SSIH counts by age and diagnosis.
+ */
+#include "report_model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void legend_line(rep_t *r, const vg_target_t *tg, bool ref,
+                        bool clipped) {
+        char tt[32];
+        P(r, "<div class=\"legend\"><span><i class=\"sw ln\"></i>value per "
+             "month</span>");
+        if (ref)
+                P(r, "<span><i class=\"sw rf\"></i>Sverige, for "
+                     "comparison</span>");
+        if (tg->tg_set) {
+                rp_target_text(tg, tt, sizeof(tt));
+                PF(r, "<span><i class=\"sw tg\"></i>target %s</span>"
+                      "<span><i class=\"sw ms\"></i>misses the target</span>",
+                   tt);
+        }
+        PF(r, "<span><i class=\"sw un\"></i>uncertain: fewer than %lld "
+              "cases</span>", (long long)r->rp_min_den);
+        if (clipped)
+                P(r, "<span><svg class=\"sw\" viewBox=\"0 0 12 12\" "
+                     "aria-hidden=\"true\"><path d=\"M1.5 10.5 L6 1.5 "
+                     "L10.5 10.5 Z\" fill=\"#fff\" stroke=\"" C_LINE "\" "
+                     "stroke-width=\"1.6\"/></svg>value from very few "
+                     "cases, above the scale (see the data table)</span>");
+        P(r, "</div>\n");
+}
+
+/* Has area a value of any of the ni indicators? */
+static bool area_has(const rep_t *r, const char *const *inds, size_t ni,
+                     const char *area) {
+        for (size_t i = 0; i < ni; i++)
+                for (size_t p = 0; p < r->rp_np; p++)
+                        if (rp_find_row(r, inds[i], area, r->rp_periods[p]))
+                                return true;
+        return false;
+}
+
+/* Areas that get charts of the ni indicators, in order. */
+static size_t chart_areas(const rep_t *r, const char *const *inds, size_t ni,
+                          const char **out) {
+        size_t n = 0;
+        for (size_t a = 0; a < r->rp_nareas; a++)
+                if (rp_charted(r, r->rp_areas[a]) &&
+                    area_has(r, inds, ni, r->rp_areas[a]))
+                        out[n++] = r->rp_areas[a];
+        return n;
+}
+
+static void line_pts(const rep_t *r, const char *ind, const char *area,
+                     pt_t *pts) {
+        for (size_t p = 0; p < r->rp_np; p++)
+                pts[p] = rp_get_pt(r, ind, area, r->rp_periods[p]);
+}
+
+static void line_desc(rep_t *r, const sec_t *s, const char *ind,
+                      const char *aname, const line_t *l, char *buf,
+                      size_t size) {
+        size_t last = r->rp_np, nunc = 0, nmiss = 0, npts = 0;
+        char tt[32], v[16];
+        int off;
+        for (size_t p = 0; p < r->rp_np; p++) {
+                if (!l->l_pts[p].set)
+                        continue;
+                npts++;
+                last = p;
+                nunc += rp_pt_uncertain(r, &l->l_pts[p]);
+                nmiss += rp_pt_missed(r, l, &l->l_pts[p]) &&
+                         !rp_pt_uncertain(r, &l->l_pts[p]);
+        }
+        rp_target_text(&l->l_tg, tt, sizeof(tt));
+        off = snprintf(buf, size,
+                       "Line chart of %s (%s), %s, per month from %s to %s: "
+                       "%zu months with data",
+                       s->s_title, ind, aname, r->rp_periods[0],
+                       r->rp_periods[r->rp_np - 1], npts);
+        if (last < r->rp_np && off > 0 && (size_t)off < size) {
+                const pt_t *pt = &l->l_pts[last];
+                rp_pct((double)pt->num / (double)pt->den, v, sizeof(v));
+                off += snprintf(buf + off, size - (size_t)off,
+                                "; latest %s: %s (%lld of %lld)",
+                                r->rp_periods[last], v, (long long)pt->num,
+                                (long long)pt->den);
+        }
+        if (off > 0 && (size_t)off < size && l->l_tg.tg_set)
+                off += snprintf(buf + off, size - (size_t)off,
+                                ". Target %s, missed in %zu months", tt,
+                                nmiss);
+        if (off > 0 && (size_t)off < size)
+                snprintf(buf + off, size - (size_t)off,
+                         ". %zu months have fewer than %lld cases "
+                         "(uncertain).", nunc, (long long)r->rp_min_den);
+}
+
+static void line_table(rep_t *r, const sec_t *s, const line_t *l,
+                       const char *aname) {
+        P(r, "<details><summary>Data table</summary><div class=\"scroll\">"
+             "<table><caption>");
+        E(r, s->s_title);
+        P(r, ", ");
+        E(r, aname);
+        PF(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">Month</th>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "<th scope=\"col\">Value</th><th class=\"l\" scope=\"col\">"
+              "Note</th></tr></thead><tbody>", s->s_num, s->s_den);
+        for (size_t p = 0; p < r->rp_np; p++) {
+                const pt_t *pt = &l->l_pts[p];
+                char v[16], per[16];
+                bool unc, miss;
+                if (!pt->set)
+                        continue;
+                unc = rp_pt_uncertain(r, pt);
+                miss = rp_pt_missed(r, l, pt);
+                rp_pct((double)pt->num / (double)pt->den, v, sizeof(v));
+                rp_period_label(r->rp_periods[p], per, sizeof(per));
+                PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th><td>%lld</td>"
+                      "<td>%lld</td><td class=\"%s\">%s</td><td class=\"l\">"
+                      "%s</td></tr>",
+                   per, (long long)pt->num, (long long)pt->den,
+                   unc ? "unc" : miss ? "miss" : "", v,
+                   unc ? "uncertain (few cases)"
+                       : miss ? "misses the target" : "");
+        }
+        P(r, "</tbody></table></div></details>\n");
+}
+
+/* Kommuner (in scope) with a value of any of the ni indicators. */
+static size_t kommuner(const rep_t *r, const char *const *inds, size_t ni,
+                       const char **out) {
+        size_t n = 0;
+        for (size_t a = 0; a < r->rp_nareas; a++)
+                if (rp_area_level(r->rp_areas[a]) == 2 &&
+                    area_has(r, inds, ni, r->rp_areas[a]))
+                        out[n++] = r->rp_areas[a];
+        return n;
+}
+
+/* A region header row when the region changes. */
+static void region_row(rep_t *r, const char *kommun, char *cur, int cols) {
+        if (!strncmp(cur, kommun, 2))
+                return;
+        memcpy(cur, kommun, 2);
+        cur[2] = '\0';
+        PF(r, "<tr class=\"grp\"><th colspan=\"%d\" scope=\"colgroup\">", cols);
+        rp_area_html(r, cur, true);
+        P(r, "</th></tr>");
+}
+
+static void kommun_line_table(rep_t *r, const sec_t *s, const char *ind,
+                              const line_t *proto) {
+        const char **ks = vg_calloc(r->rp_nareas + 1, sizeof(char *));
+        size_t nk = kommuner(r, &ind, 1, ks);
+        char cur[3] = "";
+        if (!nk) {
+                vg_free(ks);
+                return;
+        }
+        PF(r, "<details><summary>Kommuner (%zu): value per month</summary>"
+              "<div class=\"scroll\"><table><caption>", nk);
+        E(r, s->s_title);
+        PF(r, " by kommun; each cell is the value and %s / %s</caption>"
+              "<thead><tr><th class=\"l\" scope=\"col\">Kommun</th>",
+           s->s_num, s->s_den);
+        for (size_t p = 0; p < r->rp_np; p++) {
+                char per[16];
+                rp_period_label(r->rp_periods[p], per, sizeof(per));
+                PF(r, "<th scope=\"col\">%s</th>", per);
+        }
+        P(r, "</tr></thead><tbody>");
+        for (size_t k = 0; k < nk; k++) {
+                region_row(r, ks[k], cur, (int)r->rp_np + 1);
+                P(r, "<tr><th class=\"l\" scope=\"row\">");
+                rp_area_html(r, ks[k], true);
+                P(r, "</th>");
+                for (size_t p = 0; p < r->rp_np; p++) {
+                        pt_t pt = rp_get_pt(r, ind, ks[k], r->rp_periods[p]);
+                        char v[16];
+                        if (!pt.set) {
+                                P(r, "<td></td>");
+                                continue;
+                        }
+                        rp_pct((double)pt.num / (double)pt.den, v, sizeof(v));
+                        PF(r, "<td class=\"%s\">%s<small>%lld/%lld</small>"
+                              "</td>",
+                           rp_pt_uncertain(r, &pt) ? "unc"
+                           : rp_pt_missed(r, proto, &pt) ? "miss" : "",
+                           v, (long long)pt.num, (long long)pt.den);
+                }
+                P(r, "</tr>");
+        }
+        P(r, "</tbody></table></div></details>\n");
+        vg_free(ks);
+}
+
+static void section_head(rep_t *r, const sec_t *s, const char *code) {
+        char id[96];
+        rp_sec_anchor(s, id, sizeof(id));
+        P(r, "<section class=\"card ind\" id=\"");
+        E(r, id);
+        P(r, "\"><h2>");
+        E(r, s->s_title);
+        P(r, "<code>");
+        E(r, code);
+        P(r, "</code></h2><p class=\"what\">");
+        E(r, s->s_what);
+        P(r, "</p>\n");
+}
+
+void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
+        const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
+        size_t na = chart_areas(r, &ind, 1, areas);
+        pt_t *pts = vg_calloc(r->rp_np + 1, sizeof(pt_t));
+        pt_t *ref = vg_calloc(r->rp_np + 1, sizeof(pt_t));
+        line_t l;
+        double vmax = 0, vmax_all = 0;
+        bool have_se = false, any_ref = false, any_fit = false;
+
+        l.l_tg = vg_agg_target(r->rp_conf, ind);
+        /* One y-scale for every chart of the indicator. It fits every value
+         * but those from very few cases (under a quarter of
+         * min_denominator): a 2-of-2 month would flatten everything else.
+         * Those above the scale are marked at the top edge (their numbers
+         * are in the tooltips and data tables). */
+        for (size_t i = 0; i < r->rp_nrows; i++) {
+                const row_t *w = &r->rp_rows[i];
+                double v;
+                if (strcmp(w->r_ind, ind) || !w->r_has_den ||
+                    (!rp_charted(r, w->r_area) && strcmp(w->r_area, "SE")))
+                        continue;
+                v = (double)w->r_num / (double)w->r_den;
+                if (v > vmax_all)
+                        vmax_all = v;
+                if (w->r_den * 4 >= r->rp_min_den) {
+                        any_fit = true;
+                        if (v > vmax)
+                                vmax = v;
+                }
+        }
+        if (!any_fit)
+                vmax = vmax_all;
+        if (l.l_tg.tg_set) {
+                /* room above the target line for its label */
+                double t = l.l_tg.tg_target * 1.2;
+                if (t > 1.0 && l.l_tg.tg_target <= 1.0)
+                        t = 1.0;
+                if (t > vmax)
+                        vmax = t;
+        }
+        rp_ratio_scale(vmax, &l.l_ymax, &l.l_step);
+        line_pts(r, ind, "SE", ref);
+        for (size_t p = 0; p < r->rp_np; p++)
+                have_se |= ref[p].set;
+        for (size_t a = 0; a < na; a++)
+                any_ref |= have_se && strcmp(areas[a], "SE");
+
+        section_head(r, s, ind);
+        legend_line(r, &l.l_tg, any_ref, vmax_all > l.l_ymax + 1e-9);
+        P(r, "<div class=\"grid\">\n");
+        for (size_t a = 0; a < na; a++) {
+                char aname[128], title[256], desc[1024];
+                size_t last = r->rp_np;
+                line_pts(r, ind, areas[a], pts);
+                l.l_pts = pts;
+                l.l_ref = have_se && strcmp(areas[a], "SE") ? ref : NULL;
+                rp_area_text(areas[a], aname, sizeof(aname));
+                snprintf(title, sizeof(title), "%s \u2013 %s", s->s_title,
+                         aname);
+                line_desc(r, s, ind, aname, &l, desc, sizeof(desc));
+                P(r, "<figure><figcaption>");
+                rp_area_html(r, areas[a], true);
+                for (size_t p = 0; p < r->rp_np; p++)
+                        if (pts[p].set)
+                                last = p;
+                if (last < r->rp_np) {
+                        char v[16], per[16];
+                        rp_pct((double)pts[last].num / (double)pts[last].den, v,
+                            sizeof(v));
+                        rp_period_label(r->rp_periods[last], per, sizeof(per));
+                        PF(r, "<span class=\"sub\">%s: %s (%lld/%lld)</span>",
+                           per, v, (long long)pts[last].num,
+                           (long long)pts[last].den);
+                }
+                P(r, "</figcaption>\n");
+                rp_svg_line(r, &l, title, desc);
+                line_table(r, s, &l, aname);
+                P(r, "</figure>\n");
+        }
+        if (!na)
+                P(r, "<p class=\"empty\">No area to chart.</p>");
+        P(r, "</div>\n");
+        l.l_pts = NULL;
+        l.l_ref = NULL;
+        kommun_line_table(r, s, ind, &l);
+        P(r, "</section>\n");
+        vg_free(pts);
+        vg_free(ref);
+        vg_free(areas);
+}
+
+/* Series of a group section: the indicators with the prefix, in a known
+ * order (enum order for places, age bands for SSIH), others after. */
+static const char *const place_colors[] = {
+        "#d55e00", /* HOSPITAL */
+        "#cc79a7", /* PALLIATIVE_UNIT */
+        "#0072b2", /* NURSING_HOME */
+        "#56b4e9", /* SHORT_TERM_CARE */
+        "#009e73", /* HOME */
+        "#8fd6b8", /* HOME_WITH_SSIH */
+        "#e69f00", /* OTHER */
+        "#bdbdbd", /* UNKNOWN */
+};
+static const char *const age_bands[] = {"0-64", "65-74", "75-84", "85+"};
+static const char *const age_colors[] = {"#c6dbef", "#6baed6", "#2171b5",
+                                         "#08306b", "#8c8c8c"};
+
+static const char *place_label(const char *sym) {
+        static const struct { const char *sym, *label; } l[] = {
+                {"HOSPITAL", "Hospital"},
+                {"PALLIATIVE_UNIT", "Palliative unit"},
+                {"NURSING_HOME", "Nursing home"},
+                {"SHORT_TERM_CARE", "Short-term care"},
+                {"HOME", "Home"},
+                {"HOME_WITH_SSIH", "Home with SSIH"},
+                {"OTHER", "Other"},
+                {"UNKNOWN", "Unknown"},
+        };
+        for (size_t i = 0; i < VG_ARRAY_SIZE(l); i++)
+                if (!strcmp(l[i].sym, sym))
+                        return l[i].label;
+        return sym;
+}
+
+static int place_rank(const char *ind) {
+        int v = vg_enum_find(&vg_enum_place, ind + strlen("death_place."));
+        return v < 0 ? 1000 : v;
+}
+
+static int place_cmp(const void *pa, const void *pb) {
+        const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
+        int ra = place_rank(a), rb = place_rank(b);
+        return ra != rb ? ra - rb : strcmp(a, b);
+}
+
+static size_t group_inds(const rep_t *r, const sec_t *s, const char **out) {
+        size_t n = 0;
+        for (size_t i = 0; i < r->rp_ninds; i++)
+                if (rp_sec_has(s, r->rp_inds[i]))
+                        out[n++] = r->rp_inds[i];
+        return n;
+}
+
+void rp_sec_place(rep_t *r, const sec_t *s) {
+        const char **inds = vg_calloc(r->rp_ninds + 1, sizeof(char *));
+        const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
+        size_t ni = group_inds(r, s, inds),
+               na = chart_areas(r, inds, ni, areas);
+        const char **names = vg_calloc(ni + 1, sizeof(char *));
+        const char **colors = vg_calloc(ni + 1, sizeof(char *));
+        bars_t b = {0};
+        const char **ks;
+        size_t nk;
+        char cur[3] = "";
+
+        qsort(inds, ni, sizeof(char *), place_cmp);
+        for (size_t i = 0; i < ni; i++) {
+                int rk = place_rank(inds[i]);
+                names[i] = place_label(inds[i] + strlen("death_place."));
+                colors[i] = rk < (int)VG_ARRAY_SIZE(place_colors)
+                                    ? place_colors[rk] : "#7f7f7f";
+        }
+        b.b_nser = ni;
+        b.b_names = names;
+        b.b_colors = colors;
+        b.b_v = vg_calloc(ni * r->rp_np + 1, sizeof(double));
+        b.b_tot = vg_calloc(r->rp_np + 1, sizeof(int64_t));
+        b.b_share = true;
+
+        section_head(r, s, "death_place.*");
+        P(r, "<div class=\"legend\">");
+        for (size_t i = 0; i < ni; i++) {
+                PF(r, "<span><i class=\"sw\" style=\"background:%s\"></i>",
+                   colors[i]);
+                E(r, names[i]);
+                P(r, "</span>");
+        }
+        PF(r, "<span><i class=\"sw ht\"></i>n=deaths; striped and *: "
+              "fewer than %lld deaths (uncertain)</span></div>\n",
+           (long long)r->rp_min_den);
+        P(r, "<div class=\"grid\">\n");
+        for (size_t a = 0; a < na; a++) {
+                char aname[128], title[256], desc[1024];
+                int64_t deaths = 0;
+                size_t months = 0;
+                for (size_t p = 0; p < r->rp_np; p++) {
+                        b.b_tot[p] = 0;
+                        for (size_t i = 0; i < ni; i++) {
+                                pt_t pt = rp_get_pt(r, inds[i], areas[a],
+                                                 r->rp_periods[p]);
+                                b.b_v[i * r->rp_np + p] =
+                                        pt.set ? (double)pt.num /
+                                                         (double)pt.den
+                                               : 0;
+                                if (pt.set)
+                                        b.b_tot[p] = pt.den;
+                        }
+                        deaths += b.b_tot[p];
+                        months += b.b_tot[p] > 0;
+                }
+                rp_area_text(areas[a], aname, sizeof(aname));
+                snprintf(title, sizeof(title), "Place of death \u2013 %s",
+                         aname);
+                snprintf(desc, sizeof(desc),
+                         "Stacked bar chart of the share of deaths by place, "
+                         "per month from %s to %s, %s: %lld deaths in %zu "
+                         "months. Months with fewer than %lld deaths are "
+                         "faded and marked *.",
+                         r->rp_periods[0], r->rp_periods[r->rp_np - 1], aname,
+                         (long long)deaths, months, (long long)r->rp_min_den);
+                P(r, "<figure><figcaption>");
+                rp_area_html(r, areas[a], true);
+                PF(r, "<span class=\"sub\">%lld deaths</span></figcaption>\n",
+                   (long long)deaths);
+                rp_svg_bars(r, &b, title, desc);
+                /* data table: places x months */
+                P(r, "<details><summary>Data table</summary>"
+                     "<div class=\"scroll\"><table><caption>Deaths by place, ");
+                E(r, aname);
+                P(r, "; number and share of the month's deaths</caption>"
+                     "<thead><tr><th class=\"l\" scope=\"col\">Place</th>");
+                for (size_t p = 0; p < r->rp_np; p++) {
+                        char per[16];
+                        rp_period_label(r->rp_periods[p], per, sizeof(per));
+                        PF(r, "<th scope=\"col\">%s</th>", per);
+                }
+                P(r, "</tr></thead><tbody>");
+                for (size_t i = 0; i < ni; i++) {
+                        P(r, "<tr><th class=\"l\" scope=\"row\">");
+                        E(r, inds[i]);
+                        P(r, "</th>");
+                        for (size_t p = 0; p < r->rp_np; p++) {
+                                double v = b.b_v[i * r->rp_np + p];
+                                if (!b.b_tot[p])
+                                        P(r, "<td></td>");
+                                else
+                                        PF(r, "<td%s>%.0f<small>%.0f%%</small>"
+                                              "</td>",
+                                           b.b_tot[p] < r->rp_min_den
+                                                   ? " class=\"unc\"" : "",
+                                           v * (double)b.b_tot[p], v * 100);
+                        }
+                        P(r, "</tr>");
+                }
+                P(r, "<tr><th class=\"l\" scope=\"row\">Deaths</th>");
+                for (size_t p = 0; p < r->rp_np; p++)
+                        PF(r, "<td><b>%lld</b></td>", (long long)b.b_tot[p]);
+                P(r, "</tr></tbody></table></div></details>\n</figure>\n");
+        }
+        P(r, "</div>\n");
+
+        /* kommuner: totals over the periods shown */
+        ks = vg_calloc(r->rp_nareas + 1, sizeof(char *));
+        nk = kommuner(r, inds, ni, ks);
+        if (nk) {
+                PF(r, "<details><summary>Kommuner (%zu): deaths by place, "
+                      "%s to %s</summary><div class=\"scroll\"><table>"
+                      "<caption>Deaths by place and kommun, all months shown; "
+                      "number and share</caption><thead><tr>"
+                      "<th class=\"l\" scope=\"col\">Kommun</th>"
+                      "<th scope=\"col\">Deaths</th>",
+                   nk, r->rp_periods[0], r->rp_periods[r->rp_np - 1]);
+                for (size_t i = 0; i < ni; i++) {
+                        P(r, "<th scope=\"col\">");
+                        E(r, names[i]);
+                        P(r, "</th>");
+                }
+                P(r, "</tr></thead><tbody>");
+                for (size_t k = 0; k < nk; k++) {
+                        int64_t deaths = 0;
+                        region_row(r, ks[k], cur, (int)ni + 2);
+                        for (size_t p = 0; p < r->rp_np; p++)
+                                for (size_t i = 0; i < ni; i++) {
+                                        pt_t pt = rp_get_pt(r, inds[i], ks[k],
+                                                         r->rp_periods[p]);
+                                        if (pt.set) {
+                                                deaths += pt.den;
+                                                break;
+                                        }
+                                }
+                        P(r, "<tr><th class=\"l\" scope=\"row\">");
+                        rp_area_html(r, ks[k], true);
+                        PF(r, "</th><td%s><b>%lld</b></td>",
+                           deaths < r->rp_min_den ? " class=\"unc\"" : "",
+                           (long long)deaths);
+                        for (size_t i = 0; i < ni; i++) {
+                                int64_t num = 0;
+                                for (size_t p = 0; p < r->rp_np; p++)
+                                        num += rp_get_pt(r, inds[i], ks[k],
+                                                      r->rp_periods[p]).num;
+                                if (deaths)
+                                        PF(r, "<td>%lld<small>%.0f%%</small>"
+                                              "</td>", (long long)num,
+                                           100.0 * (double)num /
+                                                   (double)deaths);
+                                else
+                                        P(r, "<td></td>");
+                        }
+                        P(r, "</tr>");
+                }
+                P(r, "</tbody></table></div></details>\n");
+        }
+        P(r, "</section>\n");
+        vg_free(ks);
+        vg_free(b.b_v);
+        vg_free(b.b_tot);
+        vg_free(names);
+        vg_free(colors);
+        vg_free(inds);
+        vg_free(areas);
+}
+
+/* Age rp_band of "ssih_enrolment.<AGE>.<DIAG>": index into age_bands, or
+ * VG_ARRAY_SIZE(age_bands) for anything else. */
+static size_t ssih_age(const char *ind) {
+        const char *a = ind + strlen("ssih_enrolment.");
+        for (size_t i = 0; i < VG_ARRAY_SIZE(age_bands); i++) {
+                size_t l = strlen(age_bands[i]);
+                if (!strncmp(a, age_bands[i], l) && a[l] == '.')
+                        return i;
+        }
+        return VG_ARRAY_SIZE(age_bands);
+}
+
+static const char *ssih_diag(const char *ind) {
+        const char *a = ind + strlen("ssih_enrolment."), *d = strchr(a, '.');
+        return d ? d + 1 : a;
+}
+
+/* Count sections: SSIH stacked by age rp_band (with a group prefix), or one
+ * count indicator as plain bars (ind != NULL). */
+void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
+        const char **inds = vg_calloc(r->rp_ninds + 1, sizeof(char *));
+        const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
+        size_t ni, na, nb = ind ? 1 : 5;
+        const char *single_name[1], *single_color[1] = {C_LINE};
+        const char *diags[VG_DG__CNT + 8];
+        size_t nd = 0;
+        bars_t b = {0};
+        int64_t maxtot = 0;
+        const char **ks;
+        size_t nk;
+        char cur[3] = "";
+
+        if (ind) {
+                inds[0] = ind;
+                ni = 1;
+                single_name[0] = ind;
+        } else {
+                ni = group_inds(r, s, inds);
+        }
+        na = chart_areas(r, inds, ni, areas);
+        /* diagnosis groups present, in enum order */
+        for (int d = 0; !ind && d < vg_enum_diag.ve_cnt; d++)
+                for (size_t i = 0; i < ni; i++)
+                        if (!strcmp(ssih_diag(inds[i]),
+                                    vg_enum_diag.ve_symbols[d])) {
+                                diags[nd++] = vg_enum_diag.ve_symbols[d];
+                                break;
+                        }
+        b.b_nser = nb;
+        b.b_names = ind ? single_name : NULL;
+        b.b_colors = ind ? single_color : age_colors;
+        b.b_v = vg_calloc(nb * r->rp_np + 1, sizeof(double));
+        b.b_tot = vg_calloc(r->rp_np + 1, sizeof(int64_t));
+        if (!ind) {
+                static const char *const age_names[] = {
+                        "age 0\u201364", "age 65\u201374", "age 75\u201384",
+                        "age 85+", "other age"};
+                b.b_names = age_names;
+        }
+        /* one scale for every chart of the section */
+        for (size_t a = 0; a < na; a++)
+                for (size_t p = 0; p < r->rp_np; p++) {
+                        int64_t t = 0;
+                        for (size_t i = 0; i < ni; i++)
+                                t += rp_get_pt(r, inds[i], areas[a],
+                                            r->rp_periods[p]).num;
+                        if (t > maxtot)
+                                maxtot = t;
+                }
+        rp_count_scale((maxtot * 112 + 99) / 100, &b.b_ymax, &b.b_step);
+
+        section_head(r, s, ind ? ind : "ssih_enrolment.*");
+        P(r, "<div class=\"legend\">");
+        for (size_t i = 0; i < nb; i++) {
+                bool used = ind != NULL;
+                for (size_t k = 0; !used && k < ni; k++)
+                        used = ssih_age(inds[k]) == i;
+                if (!used)
+                        continue;
+                PF(r, "<span><i class=\"sw\" style=\"background:%s\"></i>",
+                   b.b_colors[i]);
+                E(r, b.b_names[i]);
+                P(r, "</span>");
+        }
+        P(r, "<span>number above each bar: total of the month</span></div>\n"
+             "<div class=\"grid\">\n");
+        for (size_t a = 0; a < na; a++) {
+                char aname[128], title[256], desc[1024];
+                int64_t total = 0;
+                memset(b.b_v, 0, nb * r->rp_np * sizeof(double));
+                for (size_t p = 0; p < r->rp_np; p++) {
+                        b.b_tot[p] = 0;
+                        for (size_t i = 0; i < ni; i++) {
+                                pt_t pt = rp_get_pt(r, inds[i], areas[a],
+                                                 r->rp_periods[p]);
+                                size_t k = ind ? 0 : ssih_age(inds[i]);
+                                b.b_v[k * r->rp_np + p] += (double)pt.num;
+                                b.b_tot[p] += pt.num;
+                        }
+                        total += b.b_tot[p];
+                }
+                rp_area_text(areas[a], aname, sizeof(aname));
+                snprintf(title, sizeof(title), "%s \u2013 %s", s->s_title,
+                         aname);
+                snprintf(desc, sizeof(desc),
+                         "Bar chart of the number per month%s from %s to %s, "
+                         "%s: %lld in total.",
+                         ind ? "" : ", stacked by age band",
+                         r->rp_periods[0], r->rp_periods[r->rp_np - 1], aname,
+                         (long long)total);
+                P(r, "<figure><figcaption>");
+                rp_area_html(r, areas[a], true);
+                PF(r, "<span class=\"sub\">%lld in total</span></figcaption>\n",
+                   (long long)total);
+                rp_svg_bars(r, &b, title, desc);
+                P(r, "<details><summary>Data table</summary>"
+                     "<div class=\"scroll\"><table><caption>");
+                E(r, s->s_title);
+                P(r, ", ");
+                E(r, aname);
+                P(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">"
+                     "Indicator</th>");
+                for (size_t p = 0; p < r->rp_np; p++) {
+                        char per[16];
+                        rp_period_label(r->rp_periods[p], per, sizeof(per));
+                        PF(r, "<th scope=\"col\">%s</th>", per);
+                }
+                P(r, "<th scope=\"col\">Total</th></tr></thead><tbody>");
+                for (size_t i = 0; i < ni; i++) {
+                        int64_t t = 0;
+                        P(r, "<tr><th class=\"l\" scope=\"row\">");
+                        E(r, inds[i]);
+                        P(r, "</th>");
+                        for (size_t p = 0; p < r->rp_np; p++) {
+                                pt_t pt = rp_get_pt(r, inds[i], areas[a],
+                                                 r->rp_periods[p]);
+                                t += pt.num;
+                                if (pt.num)
+                                        PF(r, "<td>%lld</td>",
+                                           (long long)pt.num);
+                                else
+                                        P(r, "<td></td>");
+                        }
+                        PF(r, "<td><b>%lld</b></td></tr>", (long long)t);
+                }
+                P(r, "<tr><th class=\"l\" scope=\"row\">Total</th>");
+                for (size_t p = 0; p < r->rp_np; p++)
+                        PF(r, "<td><b>%lld</b></td>", (long long)b.b_tot[p]);
+                PF(r, "<td><b>%lld</b></td></tr></tbody></table></div>"
+                      "</details>\n</figure>\n", (long long)total);
+        }
+        P(r, "</div>\n");
+
+        ks = vg_calloc(r->rp_nareas + 1, sizeof(char *));
+        nk = kommuner(r, inds, ni, ks);
+        if (nk) {
+                PF(r, "<details><summary>Kommuner (%zu): totals %s to %s"
+                      "</summary><div class=\"scroll\"><table><caption>",
+                   nk, r->rp_periods[0], r->rp_periods[r->rp_np - 1]);
+                E(r, s->s_title);
+                P(r, " by kommun, all months shown</caption><thead><tr>"
+                     "<th class=\"l\" scope=\"col\">Kommun</th>");
+                if (!ind) {
+                        for (size_t i = 0; i < VG_ARRAY_SIZE(age_bands); i++)
+                                PF(r, "<th scope=\"col\">%s</th>",
+                                   b.b_names[i]);
+                        for (size_t d = 0; d < nd; d++) {
+                                P(r, "<th scope=\"col\">");
+                                E(r, diags[d]);
+                                P(r, "</th>");
+                        }
+                }
+                P(r, "<th scope=\"col\">Total</th></tr></thead><tbody>");
+                for (size_t k = 0; k < nk; k++) {
+                        int64_t byage[VG_ARRAY_SIZE(age_bands) + 1] = {0},
+                                bydiag[VG_ARRAY_SIZE(diags)] = {0}, total = 0;
+                        for (size_t i = 0; i < ni; i++) {
+                                int64_t t = 0;
+                                for (size_t p = 0; p < r->rp_np; p++)
+                                        t += rp_get_pt(r, inds[i], ks[k],
+                                                    r->rp_periods[p]).num;
+                                total += t;
+                                if (ind)
+                                        continue;
+                                byage[ssih_age(inds[i])] += t;
+                                for (size_t d = 0; d < nd; d++)
+                                        if (!strcmp(ssih_diag(inds[i]),
+                                                    diags[d]))
+                                                bydiag[d] += t;
+                        }
+                        if (!total)
+                                continue;
+                        region_row(r, ks[k], cur,
+                                   ind ? 2 : (int)(nd + 6));
+                        P(r, "<tr><th class=\"l\" scope=\"row\">");
+                        rp_area_html(r, ks[k], true);
+                        P(r, "</th>");
+                        for (size_t i = 0; !ind && i < VG_ARRAY_SIZE(age_bands);
+                             i++)
+                                PF(r, "<td>%lld</td>", (long long)byage[i]);
+                        for (size_t d = 0; !ind && d < nd; d++)
+                                PF(r, "<td>%lld</td>", (long long)bydiag[d]);
+                        PF(r, "<td><b>%lld</b></td></tr>", (long long)total);
+                }
+                P(r, "</tbody></table></div></details>\n");
+        }
+        P(r, "</section>\n");
+        vg_free(ks);
+        vg_free(b.b_v);
+        vg_free(b.b_tot);
+        vg_free(inds);
+        vg_free(areas);
+}

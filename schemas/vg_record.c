@@ -1,0 +1,318 @@
+/*
+ * vg_record.c - field tables of every record type; validation (SPEC §3, §7),
+ * equality, copy and free, all driven by the tables. Pure: libc only; the
+ * JSON forms are in vg_record_json.c.
+ */
+#include "vg_record.h"
+#include "vg_time.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYMS(name, ...)                                                        \
+        static const char *const name##_syms[] = {__VA_ARGS__};               \
+
+SYMS(cs, "HOSPITAL_INPATIENT", "PALLIATIVE_UNIT", "SSIH", "SHORT_TERM_CARE",
+     "NURSING_HOME")
+SYMS(sex, "FEMALE", "MALE", "UNKNOWN")
+SYMS(dg, "CANCER", "COPD", "HEART_FAILURE", "KIDNEY_FAILURE", "DEMENTIA",
+     "OTHER")
+SYMS(disp, "HOME", "NURSING_HOME", "SHORT_TERM_CARE", "PALLIATIVE_UNIT",
+     "TRANSFER_ACUTE", "AGAINST_ADVICE", "DIED", "OTHER")
+SYMS(pod, "HOSPITAL", "PALLIATIVE_UNIT", "NURSING_HOME", "SHORT_TERM_CARE",
+     "HOME", "HOME_WITH_SSIH", "OTHER", "UNKNOWN")
+SYMS(rule, "READMISSION_30D", "SIP_OVERDUE", "INDICATOR_BELOW_TARGET",
+     "DEATH_NOT_REGISTERED")
+SYMS(status, "ACTIVE", "RETRACTED")
+
+#define ENUM(var, avro, syms)                                                  \
+        const vg_enum_t var = {avro, syms##_syms,                              \
+                               (int)VG_ARRAY_SIZE(syms##_syms)}
+ENUM(vg_enum_care_setting, "CareSetting", cs);
+ENUM(vg_enum_sex, "Sex", sex);
+ENUM(vg_enum_diag, "DiagnosisGroup", dg);
+ENUM(vg_enum_disposition, "Disposition", disp);
+ENUM(vg_enum_place, "PlaceOfDeath", pod);
+ENUM(vg_enum_rule, "AlertRule", rule);
+ENUM(vg_enum_status, "AlertStatus", status);
+
+const char *vg_enum_str(const vg_enum_t *ve, int v) {
+        return v >= 0 && v < ve->ve_cnt ? ve->ve_symbols[v] : "?";
+}
+
+int vg_enum_find(const vg_enum_t *ve, const char *s) {
+        for (int i = 0; i < ve->ve_cnt; i++)
+                if (!strcmp(ve->ve_symbols[i], s))
+                        return i;
+        return -1;
+}
+
+#define EV(n, t) {#n, t, offsetof(vg_event_t, ev_##n), NULL}
+#define EVE(n, e) {#n, VG_F_ENUM, offsetof(vg_event_t, ev_##n), &e}
+#define COMMON                                                                 \
+        EV(event_id, VG_F_STRING), EV(patient_id, VG_F_STRING),                \
+        EV(occurred_at, VG_F_TIME), EV(kommun, VG_F_STRING),                   \
+        EV(source_system, VG_F_STRING),                                        \
+        EV(cancels_event_id, VG_F_OSTRING)
+
+static const vg_field_t admission_fields[] = {
+        COMMON,
+        EV(stay_id, VG_F_STRING),
+        EV(facility_id, VG_F_STRING),
+        EVE(care_setting, vg_enum_care_setting),
+        EV(planned, VG_F_BOOL),
+        EV(age_years, VG_F_INT),
+        EVE(sex, vg_enum_sex),
+        EVE(diagnosis_group, vg_enum_diag),
+};
+static const vg_field_t discharge_fields[] = {
+        COMMON,
+        EV(stay_id, VG_F_STRING),
+        EV(facility_id, VG_F_STRING),
+        EVE(care_setting, vg_enum_care_setting),
+        EVE(disposition, vg_enum_disposition),
+        EV(needs_coordination, VG_F_BOOL),
+};
+static const vg_field_t death_fields[] = {
+        COMMON,
+        EVE(place_of_death, vg_enum_place),
+        EV(expected, VG_F_BOOL),
+        EV(age_years, VG_F_INT),
+        EVE(sex, vg_enum_sex),
+        EVE(diagnosis_group, vg_enum_diag),
+};
+static const vg_field_t sip_fields[] = {
+        COMMON,
+        EV(sip_id, VG_F_STRING),
+};
+
+#define AL(n, t) {#n, t, offsetof(vg_alert_t, al_##n), NULL}
+static const vg_field_t alert_fields[] = {
+        AL(alert_id, VG_F_STRING),
+        {"rule", VG_F_ENUM, offsetof(vg_alert_t, al_rule), &vg_enum_rule},
+        {"status", VG_F_ENUM, offsetof(vg_alert_t, al_status),
+         &vg_enum_status},
+        AL(patient_id, VG_F_OSTRING),
+        AL(kommun, VG_F_OSTRING),
+        AL(region, VG_F_OSTRING),
+        AL(anchor, VG_F_STRING),
+        AL(emitted_at, VG_F_TIME),
+        AL(index_stay_id, VG_F_OSTRING),
+        AL(index_discharged_at, VG_F_OTIME),
+        AL(readmission_stay_id, VG_F_OSTRING),
+        AL(readmitted_at, VG_F_OTIME),
+        AL(days_between, VG_F_OINT),
+        AL(stay_id, VG_F_OSTRING),
+        AL(discharged_at, VG_F_OTIME),
+        AL(deadline, VG_F_OTIME),
+        AL(indicator, VG_F_OSTRING),
+        AL(area, VG_F_OSTRING),
+        AL(period, VG_F_OSTRING),
+        AL(numerator, VG_F_OLONG),
+        AL(denominator, VG_F_OLONG),
+        AL(value, VG_F_ODOUBLE),
+        AL(target, VG_F_ODOUBLE),
+        AL(died_at, VG_F_OTIME),
+        AL(place_of_death, VG_F_OSTRING),
+        AL(complete, VG_F_OBOOL),
+};
+
+#define IP(n, t) {#n, t, offsetof(vg_ipart_t, ip_##n), NULL}
+static const vg_field_t ipart_fields[] = {
+        IP(indicator, VG_F_STRING), IP(area, VG_F_STRING),
+        IP(period, VG_F_STRING),    IP(breakdown, VG_F_STRING),
+        IP(partition, VG_F_INT),    IP(numerator, VG_F_LONG),
+        IP(denominator, VG_F_OLONG), IP(updated_at, VG_F_TIME),
+        IP(complete, VG_F_BOOL),    IP(history_complete, VG_F_BOOL),
+        IP(data_since, VG_F_OTIME),
+};
+
+#define IV(n, t) {#n, t, offsetof(vg_ivalue_t, iv_##n), NULL}
+static const vg_field_t ivalue_fields[] = {
+        IV(indicator, VG_F_STRING), IV(area, VG_F_STRING),
+        IV(period, VG_F_STRING),    IV(breakdown, VG_F_STRING),
+        IV(numerator, VG_F_LONG),   IV(denominator, VG_F_OLONG),
+        IV(value, VG_F_ODOUBLE),    IV(updated_at, VG_F_TIME),
+        IV(complete, VG_F_BOOL),    IV(history_complete, VG_F_BOOL),
+        IV(data_since, VG_F_OTIME),
+};
+
+#define PP(n, t) {#n, t, offsetof(vg_progress_t, pp_##n), NULL}
+static const vg_field_t progress_fields[] = {
+        PP(partition, VG_F_INT),  PP(watermark, VG_F_OTIME),
+        PP(data_since, VG_F_OTIME), PP(updated_at, VG_F_TIME),
+};
+
+#define RT(t, n, j, topic, st, f)                                              \
+        {t, n, j, topic, sizeof(st), f, (int)VG_ARRAY_SIZE(f)}
+static const vg_rectype_desc_t rectypes[VG_REC__CNT] = {
+        RT(VG_REC_ADMISSION, "Admission", "admission", "care.admissions.v1",
+           vg_event_t, admission_fields),
+        RT(VG_REC_DISCHARGE, "Discharge", "discharge", "care.discharges.v1",
+           vg_event_t, discharge_fields),
+        RT(VG_REC_DEATH, "Death", "death", "care.deaths.v1", vg_event_t,
+           death_fields),
+        RT(VG_REC_SIP, "SipCreated", "sip_created", "care.sip.v1", vg_event_t,
+           sip_fields),
+        RT(VG_REC_ALERT, "Alert", "alert", "care.alerts.v1", vg_alert_t,
+           alert_fields),
+        RT(VG_REC_IPART, "IndicatorPart", "indicator_part",
+           "care.indicator-parts.v2", vg_ipart_t, ipart_fields),
+        RT(VG_REC_IVALUE, "IndicatorValue", "indicator_value",
+           "care.indicators.v2", vg_ivalue_t, ivalue_fields),
+        RT(VG_REC_PROGRESS, "PartitionProgress", "partition_progress",
+           "care.indicator-parts.v2", vg_progress_t, progress_fields),
+};
+
+const vg_rectype_desc_t *vg_rectype(vg_rectype_t type) {
+        if ((int)type < 0 || type >= VG_REC__CNT)
+                return NULL;
+        return &rectypes[type];
+}
+
+const vg_rectype_desc_t *vg_rectype_by_name(const char *name) {
+        for (int i = 0; i < VG_REC__CNT; i++)
+                if (!strcmp(rectypes[i].rt_name, name) ||
+                    !strcmp(rectypes[i].rt_json_type, name))
+                        return &rectypes[i];
+        return NULL;
+}
+
+#define FPTR(rec, f, T) ((T *)((char *)(rec) + (f)->vf_offset))
+#define CFPTR(rec, f, T) ((const T *)((const char *)(rec) + (f)->vf_offset))
+
+void vg_record_clear(vg_rectype_t type, void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        if (!rec || !rt)
+                return;
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                if (f->vf_type == VG_F_STRING || f->vf_type == VG_F_OSTRING) {
+                        vg_free(*FPTR(rec, f, char *));
+                        *FPTR(rec, f, char *) = NULL;
+                }
+        }
+        /* Events keep their type tag; everything else is zeroed. */
+        if (VG_REC_IS_EVENT(type)) {
+                memset(rec, 0, rt->rt_size);
+                ((vg_event_t *)rec)->ev_type = type;
+        } else
+                memset(rec, 0, rt->rt_size);
+}
+
+void vg_record_copy(vg_rectype_t type, void *dst, const void *src) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        memcpy(dst, src, rt->rt_size);
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                if (f->vf_type == VG_F_STRING || f->vf_type == VG_F_OSTRING)
+                        *FPTR(dst, f, char *) =
+                                vg_strdup(*CFPTR(src, f, char *));
+        }
+}
+
+bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                case VG_F_OSTRING: {
+                        const char *x = *CFPTR(a, f, char *);
+                        const char *y = *CFPTR(b, f, char *);
+                        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y)))
+                                return false;
+                        break;
+                }
+                case VG_F_TIME:
+                case VG_F_LONG:
+                        if (*CFPTR(a, f, int64_t) != *CFPTR(b, f, int64_t))
+                                return false;
+                        break;
+                case VG_F_INT:
+                        if (*CFPTR(a, f, int32_t) != *CFPTR(b, f, int32_t))
+                                return false;
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                case VG_F_OBOOL: {
+                        const vg_optl_t *x = CFPTR(a, f, vg_optl_t);
+                        const vg_optl_t *y = CFPTR(b, f, vg_optl_t);
+                        if (x->set != y->set || (x->set && x->v != y->v))
+                                return false;
+                        break;
+                }
+                case VG_F_ODOUBLE: {
+                        const vg_optd_t *x = CFPTR(a, f, vg_optd_t);
+                        const vg_optd_t *y = CFPTR(b, f, vg_optd_t);
+                        if (x->set != y->set || (x->set && x->v != y->v))
+                                return false;
+                        break;
+                }
+                case VG_F_BOOL:
+                        if (*CFPTR(a, f, bool) != *CFPTR(b, f, bool))
+                                return false;
+                        break;
+                case VG_F_ENUM:
+                        if (*CFPTR(a, f, int) != *CFPTR(b, f, int))
+                                return false;
+                        break;
+                }
+        }
+        return true;
+}
+
+
+#define MS_1900 (-2208988800000LL)
+
+vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
+                           size_t errstr_size) {
+        char t1[VG_TIME_BUFSZ];
+        const char *k = ev->ev_kommun;
+
+        if (!ev->ev_event_id || !*ev->ev_event_id)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "event_id: must not be empty");
+        if (!ev->ev_patient_id || !*ev->ev_patient_id)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "patient_id: must not be empty");
+        if (ev->ev_occurred_at < MS_1900)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "occurred_at: %s is before 1900",
+                                 vg_time_format(ev->ev_occurred_at, t1));
+        if (ev->ev_occurred_at > now_ms + VG_MS_PER_DAY)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "occurred_at: %s is more than 1 day in the "
+                                 "future", vg_time_format(ev->ev_occurred_at,
+                                                          t1));
+        if (!k || strlen(k) != 4 || !isdigit((unsigned char)k[0]) ||
+            !isdigit((unsigned char)k[1]) || !isdigit((unsigned char)k[2]) ||
+            !isdigit((unsigned char)k[3])) {
+                /* Echo the value only when it is short and has no long
+                 * digit run: a personnummer put in the wrong field must
+                 * not reach a log or a DLQ header (SPEC §8). */
+                size_t len = k ? strlen(k) : 0, digits = 0;
+                for (size_t i = 0; i < len; i++)
+                        digits += isdigit((unsigned char)k[i]) != 0;
+                if (len <= 8 && digits <= 5)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "kommun: \"%s\" is not a 4-digit "
+                                         "SCB code", k ? k : "");
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "kommun: a value of %zu characters (%zu "
+                                 "digits) is not a 4-digit SCB code",
+                                 len, digits);
+        }
+        return VG_OK;
+}
+
+char *vg_region_of(const char *kommun, char *buf) {
+        buf[0] = kommun && kommun[0] ? kommun[0] : '0';
+        buf[1] = kommun && kommun[0] && kommun[1] ? kommun[1] : '0';
+        buf[2] = '\0';
+        return buf;
+}

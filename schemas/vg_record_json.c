@@ -1,0 +1,509 @@
+/*
+ * vg_record_json.c - the JSON forms of the records (SPEC §9 JSON Lines, the
+ * compact state form) and the indicator-value JSON, driven by the field
+ * tables of vg_record.c.
+ */
+#include "vg_record_json.h"
+#include "vg_time.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FPTR(rec, f, T) ((T *)((char *)(rec) + (f)->vf_offset))
+#define CFPTR(rec, f, T) ((const T *)((const char *)(rec) + (f)->vf_offset))
+
+json_t *vg_ivalue_json(const vg_ivalue_t *iv) {
+        json_t *o = json_object();
+        char t[32];
+        json_object_set_new(o, "indicator", json_string(iv->iv_indicator));
+        json_object_set_new(o, "area", json_string(iv->iv_area));
+        json_object_set_new(o, "period", json_string(iv->iv_period));
+        json_object_set_new(o, "breakdown",
+                            json_string(iv->iv_breakdown ? iv->iv_breakdown
+                                                         : "all"));
+        json_object_set_new(o, "numerator", json_integer(iv->iv_numerator));
+        json_object_set_new(o, "denominator",
+                            iv->iv_denominator.set
+                                    ? json_integer(iv->iv_denominator.v)
+                                    : json_null());
+        json_object_set_new(o, "complete", json_boolean(iv->iv_complete));
+        json_object_set_new(o, "history_complete",
+                            json_boolean(iv->iv_history_complete));
+        json_object_set_new(o, "data_since",
+                            iv->iv_data_since.set
+                                    ? json_string(vg_time_format(
+                                              iv->iv_data_since.v, t))
+                                    : json_null());
+        return o;
+}
+
+vg_err_t vg_ivalue_from_json(json_t *o, vg_ivalue_t *iv, char *errstr,
+                             size_t errstr_size) {
+        json_t *d = json_object_get(o, "denominator"), *b;
+        memset(iv, 0, sizeof(*iv));
+        if (!json_is_object(o) ||
+            !json_is_string(json_object_get(o, "indicator")) ||
+            !json_is_string(json_object_get(o, "area")) ||
+            !json_is_string(json_object_get(o, "period")) ||
+            !json_is_integer(json_object_get(o, "numerator")) ||
+            (d && !json_is_null(d) && !json_is_integer(d)))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "expected indicator, area, period, "
+                                 "numerator and an integer or null "
+                                 "denominator");
+        b = json_object_get(o, "breakdown");
+        if (b && !json_is_string(b))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "breakdown: expected a string");
+        iv->iv_indicator = vg_strdup(json_string_value(
+                json_object_get(o, "indicator")));
+        iv->iv_area = vg_strdup(json_string_value(json_object_get(o, "area")));
+        iv->iv_period = vg_strdup(json_string_value(
+                json_object_get(o, "period")));
+        iv->iv_breakdown = vg_strdup(b ? json_string_value(b) : "all");
+        iv->iv_numerator = json_integer_value(json_object_get(o, "numerator"));
+        iv->iv_denominator = (vg_optl_t){json_is_integer(d),
+                                         json_integer_value(d)};
+        if (iv->iv_denominator.set && iv->iv_denominator.v)
+                iv->iv_value = (vg_optd_t){
+                        true, (double)iv->iv_numerator /
+                                      (double)iv->iv_denominator.v};
+        /* Version-1 lines lack the last four: their defaults. */
+        iv->iv_complete = json_is_true(json_object_get(o, "complete"));
+        iv->iv_history_complete =
+                !json_is_false(json_object_get(o, "history_complete"));
+        if (json_is_string(json_object_get(o, "data_since"))) {
+                int64_t ms;
+                if (!vg_time_parse(json_string_value(
+                                           json_object_get(o, "data_since")),
+                                   &ms))
+                        iv->iv_data_since = (vg_optl_t){true, ms};
+        }
+        return VG_OK;
+}
+
+
+static int field_optional(vg_ftype_t t) {
+        return t == VG_F_OSTRING || t == VG_F_OTIME || t == VG_F_OINT ||
+               t == VG_F_OLONG || t == VG_F_ODOUBLE || t == VG_F_OBOOL;
+}
+
+static const char *expected_of(const vg_field_t *f) {
+        switch (f->vf_type) {
+        case VG_F_STRING:  return "a string";
+        case VG_F_OSTRING: return "a string or null";
+        case VG_F_TIME:    return "an RFC 3339 UTC time or epoch milliseconds";
+        case VG_F_OTIME:   return "an RFC 3339 UTC time, epoch milliseconds "
+                                  "or null";
+        case VG_F_INT:     return "an integer";
+        case VG_F_OINT:    return "an integer or null";
+        case VG_F_LONG:    return "an integer";
+        case VG_F_OLONG:   return "an integer or null";
+        case VG_F_BOOL:    return "true or false";
+        case VG_F_ENUM:    return "a symbol";
+        case VG_F_ODOUBLE: return "a number or null";
+        case VG_F_OBOOL:   return "true, false or null";
+        }
+        return "?";
+}
+
+static vg_err_t json_time(json_t *v, int64_t *out) {
+        if (json_is_integer(v)) {
+                *out = (int64_t)json_integer_value(v);
+                return VG_OK;
+        }
+        if (json_is_string(v) && !vg_time_parse(json_string_value(v), out))
+                return VG_OK;
+        return VG_ERR_INVALID;
+}
+
+static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
+                                char *errstr, size_t errstr_size) {
+        if (json_is_null(v)) {
+                if (field_optional(f->vf_type))
+                        return VG_OK; /* already NULL / unset */
+                goto bad;
+        }
+        switch (f->vf_type) {
+        case VG_F_STRING:
+        case VG_F_OSTRING:
+                if (!json_is_string(v))
+                        goto bad;
+                *FPTR(rec, f, char *) = vg_strndup(json_string_value(v),
+                                                   json_string_length(v));
+                return VG_OK;
+        case VG_F_TIME:
+                if (json_time(v, FPTR(rec, f, int64_t)))
+                        goto bad;
+                return VG_OK;
+        case VG_F_OTIME: {
+                vg_optl_t *o = FPTR(rec, f, vg_optl_t);
+                if (json_time(v, &o->v))
+                        goto bad;
+                o->set = true;
+                return VG_OK;
+        }
+        case VG_F_INT:
+        case VG_F_OINT: {
+                json_int_t n;
+                if (!json_is_integer(v))
+                        goto bad;
+                n = json_integer_value(v);
+                if (n < INT32_MIN || n > INT32_MAX)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "%s: %lld is out of range for a "
+                                         "32-bit integer", f->vf_name,
+                                         (long long)n);
+                if (f->vf_type == VG_F_INT)
+                        *FPTR(rec, f, int32_t) = (int32_t)n;
+                else
+                        *FPTR(rec, f, vg_optl_t) = (vg_optl_t){true, n};
+                return VG_OK;
+        }
+        case VG_F_LONG:
+                if (!json_is_integer(v))
+                        goto bad;
+                *FPTR(rec, f, int64_t) = json_integer_value(v);
+                return VG_OK;
+        case VG_F_OLONG:
+                if (!json_is_integer(v))
+                        goto bad;
+                *FPTR(rec, f, vg_optl_t) =
+                        (vg_optl_t){true, json_integer_value(v)};
+                return VG_OK;
+        case VG_F_BOOL:
+                if (!json_is_boolean(v))
+                        goto bad;
+                *FPTR(rec, f, bool) = json_is_true(v);
+                return VG_OK;
+        case VG_F_OBOOL:
+                if (!json_is_boolean(v))
+                        goto bad;
+                *FPTR(rec, f, vg_optl_t) = (vg_optl_t){true, json_is_true(v)};
+                return VG_OK;
+        case VG_F_ENUM: {
+                int idx;
+                if (!json_is_string(v))
+                        goto bad;
+                idx = vg_enum_find(f->vf_enum, json_string_value(v));
+                if (idx < 0) {
+                        char syms[512] = "";
+                        for (int i = 0; i < f->vf_enum->ve_cnt; i++) {
+                                if (i)
+                                        strncat(syms, "|",
+                                                sizeof(syms) - strlen(syms) - 1);
+                                strncat(syms, f->vf_enum->ve_symbols[i],
+                                        sizeof(syms) - strlen(syms) - 1);
+                        }
+                        const char *sv = json_string_value(v);
+                        size_t digits = 0;
+                        for (const char *q = sv; *q; q++)
+                                digits += isdigit((unsigned char)*q) != 0;
+                        /* No echo of digit runs: never a personnummer in a
+                         * message (SPEC §8). */
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "%s: unknown symbol \"%.64s\" "
+                                         "(expected one of %s)",
+                                         f->vf_name,
+                                         digits > 5 ? "(not shown)" : sv,
+                                         syms);
+                }
+                *FPTR(rec, f, int) = idx;
+                return VG_OK;
+        }
+        case VG_F_ODOUBLE:
+                if (!json_is_number(v))
+                        goto bad;
+                *FPTR(rec, f, vg_optd_t) =
+                        (vg_optd_t){true, json_number_value(v)};
+                return VG_OK;
+        }
+bad:
+        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                         "%s: expected %s", f->vf_name, expected_of(f));
+}
+
+vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
+                             char *errstr, size_t errstr_size) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        const char *key;
+        json_t *v;
+        vg_err_t err;
+
+        if (!json_is_object(obj))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "expected a JSON object");
+        memset(rec, 0, rt->rt_size);
+        if (VG_REC_IS_EVENT(type))
+                ((vg_event_t *)rec)->ev_type = type;
+
+        /* Unknown members are errors: a misspelt field must not be dropped
+         * silently. */
+        json_object_foreach(obj, key, v) {
+                int known = VG_REC_IS_EVENT(type) && !strcmp(key, "type");
+                for (int i = 0; !known && i < rt->rt_nfields; i++)
+                        known = !strcmp(key, rt->rt_fields[i].vf_name);
+                if (!known) {
+                        size_t digits = 0;
+                        for (const char *q = key; *q; q++)
+                                digits += isdigit((unsigned char)*q) != 0;
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "%.64s: unknown field for %s",
+                                         digits > 5 ? "(a name with digits)"
+                                                    : key,
+                                         rt->rt_json_type);
+                }
+        }
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                v = json_object_get(obj, f->vf_name);
+                if (!v) {
+                        if (field_optional(f->vf_type))
+                                continue;
+                        err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                        "%s: missing (expected %s)",
+                                        f->vf_name, expected_of(f));
+                        vg_record_clear(type, rec);
+                        return err;
+                }
+                if ((err = field_from_json(f, v, rec, errstr, errstr_size))) {
+                        vg_record_clear(type, rec);
+                        return err;
+                }
+        }
+        return VG_OK;
+}
+
+vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
+                            size_t errstr_size) {
+        json_t *jt;
+        const vg_rectype_desc_t *rt;
+
+        memset(ev, 0, sizeof(*ev));
+        if (!json_is_object(obj))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "expected a JSON object");
+        jt = json_object_get(obj, "type");
+        if (!json_is_string(jt))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "type: %s (expected admission, discharge, "
+                                 "death or sip_created)",
+                                 jt ? "not a string" : "missing");
+        rt = vg_rectype_by_name(json_string_value(jt));
+        if (!rt || !VG_REC_IS_EVENT(rt->rt_type) ||
+            strcmp(rt->rt_json_type, json_string_value(jt))) {
+                const char *tv = json_string_value(jt);
+                size_t digits = 0;
+                for (const char *q = tv; *q; q++)
+                        digits += isdigit((unsigned char)*q) != 0;
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "type: unknown event type \"%.64s\" (expected "
+                                 "admission, discharge, death or sip_created)",
+                                 digits > 5 ? "(not shown)" : tv);
+        }
+        return vg_record_from_json(rt->rt_type, obj, ev, errstr, errstr_size);
+}
+
+char *vg_json_error_text(char *text) {
+        char *near = strstr(text, " near ");
+        if (near)
+                *near = '\0';
+        return text;
+}
+
+vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
+                             char *errstr, size_t errstr_size) {
+        json_error_t jerr;
+        json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        vg_err_t err;
+
+        memset(ev, 0, sizeof(*ev));
+        if (!obj)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "not valid JSON: column %d: %s", jerr.column,
+                                 vg_json_error_text(jerr.text));
+        err = vg_event_from_json(obj, ev, errstr, errstr_size);
+        json_decref(obj);
+        return err;
+}
+
+static json_t *time_json(int64_t ms) {
+        char buf[VG_TIME_BUFSZ];
+        return json_string(vg_time_format(ms, buf));
+}
+
+json_t *vg_record_to_json(vg_rectype_t type, const void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        json_t *obj = json_object();
+        int is_event = VG_REC_IS_EVENT(type);
+
+        if (is_event)
+                json_object_set_new(obj, "type", json_string(rt->rt_json_type));
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                json_t *v = NULL;
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                case VG_F_OSTRING: {
+                        const char *s = *CFPTR(rec, f, char *);
+                        v = s ? json_string(s) : NULL;
+                        break;
+                }
+                case VG_F_TIME:
+                        v = time_json(*CFPTR(rec, f, int64_t));
+                        break;
+                case VG_F_OTIME: {
+                        const vg_optl_t *o = CFPTR(rec, f, vg_optl_t);
+                        v = o->set ? time_json(o->v) : NULL;
+                        break;
+                }
+                case VG_F_INT:
+                        v = json_integer(*CFPTR(rec, f, int32_t));
+                        break;
+                case VG_F_LONG:
+                        v = json_integer(*CFPTR(rec, f, int64_t));
+                        break;
+                case VG_F_OINT:
+                case VG_F_OLONG: {
+                        const vg_optl_t *o = CFPTR(rec, f, vg_optl_t);
+                        v = o->set ? json_integer(o->v) : NULL;
+                        break;
+                }
+                case VG_F_BOOL:
+                        v = json_boolean(*CFPTR(rec, f, bool));
+                        break;
+                case VG_F_OBOOL: {
+                        const vg_optl_t *o = CFPTR(rec, f, vg_optl_t);
+                        v = o->set ? json_boolean(o->v) : NULL;
+                        break;
+                }
+                case VG_F_ENUM:
+                        v = json_string(vg_enum_str(f->vf_enum,
+                                                    *CFPTR(rec, f, int)));
+                        break;
+                case VG_F_ODOUBLE: {
+                        const vg_optd_t *o = CFPTR(rec, f, vg_optd_t);
+                        v = o->set ? json_real(o->v) : NULL;
+                        break;
+                }
+                }
+                if (v)
+                        json_object_set_new(obj, f->vf_name, v);
+                else if (!is_event || f->vf_type != VG_F_OSTRING ||
+                         !strcmp(f->vf_name, "cancels_event_id"))
+                        json_object_set_new(obj, f->vf_name, json_null());
+        }
+        return obj;
+}
+
+void vg_json_put_string(vg_buf_t *out, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        const char *run = s;
+        vg_buf_append(out, "\"", 1);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                vg_buf_append(out, run, (size_t)(s - run));
+                if (c == '"' || c == '\\') {
+                        char esc[2] = {'\\', (char)c};
+                        vg_buf_append(out, esc, 2);
+                } else {
+                        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4],
+                                       hex[c & 15]};
+                        vg_buf_append(out, esc, 6);
+                }
+                run = s + 1;
+        }
+        vg_buf_append(out, run, (size_t)(s - run));
+        vg_buf_append(out, "\"", 1);
+}
+
+void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        int first = 1;
+        vg_buf_append(out, "{", 1);
+        if (VG_REC_IS_EVENT(type)) {
+                vg_buf_puts(out, "\"type\":");
+                vg_json_put_string(out, rt->rt_json_type);
+                first = 0;
+        }
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                const vg_optl_t *ol = CFPTR(rec, f, vg_optl_t);
+                const vg_optd_t *od = CFPTR(rec, f, vg_optd_t);
+                const char *str = NULL;
+                switch (f->vf_type) { /* skip what is null */
+                case VG_F_STRING:
+                case VG_F_OSTRING:
+                        if (!(str = *CFPTR(rec, f, char *)))
+                                continue;
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                case VG_F_OBOOL:
+                        if (!ol->set)
+                                continue;
+                        break;
+                case VG_F_ODOUBLE:
+                        if (!od->set)
+                                continue;
+                        break;
+                default:
+                        break;
+                }
+                if (!first)
+                        vg_buf_append(out, ",", 1);
+                first = 0;
+                vg_json_put_string(out, f->vf_name);
+                vg_buf_append(out, ":", 1);
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                case VG_F_OSTRING:
+                        vg_json_put_string(out, str);
+                        break;
+                case VG_F_TIME:
+                case VG_F_LONG:
+                        vg_buf_printf(out, "%lld",
+                                      (long long)*CFPTR(rec, f, int64_t));
+                        break;
+                case VG_F_INT:
+                        vg_buf_printf(out, "%d", (int)*CFPTR(rec, f, int32_t));
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                        vg_buf_printf(out, "%lld", (long long)ol->v);
+                        break;
+                case VG_F_ODOUBLE:
+                        vg_buf_printf(out, "%.17g", od->v);
+                        break;
+                case VG_F_BOOL:
+                        vg_buf_puts(out, *CFPTR(rec, f, bool) ? "true"
+                                                              : "false");
+                        break;
+                case VG_F_OBOOL:
+                        vg_buf_puts(out, ol->v ? "true" : "false");
+                        break;
+                case VG_F_ENUM:
+                        vg_json_put_string(out,
+                                           vg_enum_str(f->vf_enum,
+                                                       *CFPTR(rec, f, int)));
+                        break;
+                }
+        }
+        vg_buf_append(out, "}", 1);
+}
+
+char *vg_record_to_jsonl(vg_rectype_t type, const void *rec) {
+        json_t *obj = vg_record_to_json(type, rec);
+        char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *r = vg_strdup(s);
+        free(s);
+        json_decref(obj);
+        return r;
+}
