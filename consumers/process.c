@@ -84,8 +84,10 @@ static void help(void) {
                "                         stdout, after the alerts)\n"
                "      --exit-idle SEC    Kafka mode: exit 0 once nothing "
                "arrived for SEC\n"
-               "                         seconds and every record is "
-               "published\n"
+               "                         seconds, every input topic is "
+               "caught up\n"
+               "                         (stream.idle_ms) and every record "
+               "is published\n"
                VG_CLI_CONF_HELP
                "  -h, --help             this help\n"
                "\n"
@@ -665,6 +667,10 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                          sizeof(errstr)) ||
             vg_kafka_set(cconf, "auto.offset.reset", "earliest", errstr,
                          sizeof(errstr)) ||
+            /* the end of a topic partition is an event: the watermark
+             * needs it (SPEC §5.5), for empty partitions too */
+            vg_kafka_set(cconf, "enable.partition.eof", "true", errstr,
+                         sizeof(errstr)) ||
             vg_kafka_set(cconf, "partition.assignment.strategy", "range",
                          errstr, sizeof(errstr)))
                 goto err;
@@ -764,11 +770,23 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                     now - last_msg >= exit_idle * 1000LL &&
                     vg_pub_inflight(pr->pr_pub) == 0) {
                         int64_t depth = 0;
+                        bool settled = true;
+                        /* and every topic caught up, its watermark
+                         * committed: what is due has fallen due */
                         for (int p = 0; p < pr->pr_npartitions; p++)
-                                if (pr->pr_parts[p].ps_part)
+                                if (pr->pr_parts[p].ps_part) {
                                         depth += vg_part_outbox_depth(
                                                 pr->pr_parts[p].ps_part);
-                        if (depth == 0) {
+                                        settled = settled &&
+                                                  !vg_part_in_batch(
+                                                          pr->pr_parts[p]
+                                                                  .ps_part) &&
+                                                  vg_part_caught_up(
+                                                          pr->pr_parts[p]
+                                                                  .ps_part,
+                                                          now);
+                                }
+                        if (depth == 0 && settled) {
                                 vg_info("process",
                                         "idle for %d s and everything "
                                         "published: exiting",

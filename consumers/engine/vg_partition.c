@@ -267,6 +267,13 @@ void vg_part_end_of_input(vg_part_t *part) {
         vg_wm_end_of_input(&part->pa_wm);
 }
 
+bool vg_part_caught_up(const vg_part_t *part, int64_t now_ms) {
+        for (int t = 0; t < part->pa_wm.wm_ntopics; t++)
+                if (!vg_wm_caught_up(&part->pa_wm, t, now_ms))
+                        return false;
+        return !vg_part_wm_pending(part, now_ms);
+}
+
 bool vg_part_wm_pending(const vg_part_t *part, int64_t now_ms) {
         vg_wm_t wm = part->pa_wm;
         return vg_wm_update(&wm, now_ms) != part->pa_wm.wm_value;

@@ -38,11 +38,17 @@ static const char *records[VG_REC__CNT] = {
         "\"stay_id\":\"s1\",\"discharged_at\":\"2026-03-04T10:00:00Z\","
         "\"deadline\":\"2026-03-07T10:00:00Z\"}",
         "{\"indicator\":\"readmission_30d\",\"area\":\"0484\",\"period\":"
-        "\"2026-03\",\"partition\":3,\"numerator\":1,\"denominator\":4,"
-        "\"updated_at\":\"2026-03-08T10:00:00Z\"}",
+        "\"2026-03\",\"breakdown\":\"age:85+\",\"partition\":3,"
+        "\"numerator\":1,\"denominator\":4,"
+        "\"updated_at\":\"2026-03-08T10:00:00Z\",\"complete\":true,"
+        "\"history_complete\":false,\"data_since\":null}",
         "{\"indicator\":\"ssih_enrolment.85+.CANCER\",\"area\":\"SE\","
-        "\"period\":\"2026-03\",\"numerator\":12,\"denominator\":null,"
-        "\"value\":null,\"updated_at\":\"2026-03-08T10:00:00Z\"}",
+        "\"period\":\"2026-03\",\"breakdown\":\"all\",\"numerator\":12,"
+        "\"denominator\":null,\"value\":null,\"updated_at\":"
+        "\"2026-03-08T10:00:00Z\",\"complete\":false,\"history_complete\":"
+        "true,\"data_since\":\"2025-01-01T00:00:00Z\"}",
+        "{\"partition\":3,\"watermark\":\"2026-03-08T09:00:00Z\","
+        "\"data_since\":null,\"updated_at\":\"2026-03-08T10:00:00Z\"}",
 };
 
 int main(void) {

@@ -14,6 +14,7 @@ printf 'more garbage' | kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k k2
 
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
   -X http.listen=127.0.0.1:0 -X kafka.statistics.interval.ms=500 \
+  -X stream.idle_ms=500 \
   --exit-idle 8 2> "$TMP/process.log" &
 pid=$!
 port=""

@@ -9,7 +9,13 @@ import topics  # noqa: E402
 bootstrap, alerts_topic, parts_topic, file_alerts, file_ind = sys.argv[1:6]
 
 MS_FIELDS = ("index_discharged_at", "readmitted_at", "discharged_at",
-             "deadline")
+             "deadline", "died_at")
+
+
+def topics_ms(text):
+    import datetime
+    dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int(round(dt.timestamp() * 1000))
 
 
 def norm_kafka_alert(a):
@@ -61,11 +67,16 @@ for k in sorted(set(kafka_alerts) | set(file_alerts_d)):
 
 kafka_ind = topics.indicator_totals(bootstrap, parts_topic)
 file_ind_d = {}
+file_full = {}
 with open(file_ind) as fp:
     for line in fp:
         r = json.loads(line)
-        file_ind_d[(r["indicator"], r["area"], r["period"])] = (
-            r["numerator"], r["denominator"])
+        c = (r["indicator"], r["area"], r["period"])
+        file_ind_d[c] = (r["numerator"], r["denominator"])
+        ds = r["data_since"]
+        file_full[c] = file_ind_d[c] + (
+            r["complete"], r["history_complete"],
+            topics_ms(ds) if ds is not None else None)
 for c in sorted(set(kafka_ind) | set(file_ind_d)):
     if kafka_ind.get(c) != file_ind_d.get(c):
         bad += 1
@@ -74,13 +85,14 @@ for c in sorted(set(kafka_ind) | set(file_ind_d)):
                   (c, kafka_ind.get(c), file_ind_d.get(c)))
 
 if len(sys.argv) > 6:  # the aggregator's output topic too
-    agg = topics.indicator_values(bootstrap, sys.argv[6])
-    for c in sorted(set(agg) | set(file_ind_d)):
-        if agg.get(c) != file_ind_d.get(c):
+    # SPEC v2 §6.1: complete, history_complete and data_since too.
+    agg = topics.indicator_values(bootstrap, sys.argv[6], full=True)
+    for c in sorted(set(agg) | set(file_full)):
+        if agg.get(c) != file_full.get(c):
             bad += 1
             if bad <= 30:
                 print("AGGREGATE MISMATCH %s: topic %s file %s" %
-                      (c, agg.get(c), file_ind_d.get(c)))
+                      (c, agg.get(c), file_full.get(c)))
     print("compared %d aggregated indicator values" % len(set(agg) | set(file_ind_d)))
 
 active = sum(1 for a in kafka_alerts.values() if a["status"] == "ACTIVE")

@@ -90,10 +90,15 @@ def indicator_totals(bootstrap, topic):
     latest = {}
     for part, off, key, val in read_topic(bootstrap, topic):
         name, rec = decode(val)
+        if name == "PartitionProgress":
+            assert key == "_progress|%d" % rec["partition"], key
+            continue
         assert name == "IndicatorPart", name
-        k = "%s|%s|%s|%d" % (rec["indicator"], rec["area"], rec["period"],
-                             rec["partition"])
+        k = "%s|%s|%s|%s|%d" % (rec["indicator"], rec["area"], rec["period"],
+                                rec["breakdown"], rec["partition"])
         assert key == k, (key, k)
+        if rec["breakdown"] != "all":
+            continue
         latest[k] = rec
     tot = {}
     for rec in latest.values():
@@ -107,19 +112,38 @@ def indicator_totals(bootstrap, topic):
             if (v[1] is None and v[0] > 0) or (v[1] is not None and v[1] > 0)}
 
 
-def indicator_values(bootstrap, topic):
-    """(indicator, area, period) -> (num, den or None): the latest
-    IndicatorValue per key of the compacted indicators topic, rows with a
-    denominator (for counts: a count) above zero."""
+def partition_progress(bootstrap, topic):
+    """partition -> the latest PartitionProgress record of the parts topic."""
+    res = {}
+    for part, off, key, val in read_topic(bootstrap, topic):
+        name, rec = decode(val)
+        if name == "PartitionProgress":
+            res[rec["partition"]] = rec
+    return res
+
+
+def indicator_values(bootstrap, topic, full=False):
+    """(indicator, area, period) -> (num, den or None) [full: + complete,
+    history_complete, data_since as RFC 3339 or None]: the latest
+    IndicatorValue per key of the compacted indicators topic (breakdown
+    all), rows with a denominator (for counts: a count) above zero."""
     latest = {}
     for part, off, key, val in read_topic(bootstrap, topic):
         if val is None:  # tombstone: no row
-            latest.pop(tuple(key.split("|")), None)
+            latest.pop(tuple(key.split("|")[:3]), None)
             continue
         name, rec = decode(val)
         assert name == "IndicatorValue", name
         k = (rec["indicator"], rec["area"], rec["period"])
-        assert key == "|".join(k), (key, k)
-        latest[k] = (rec["numerator"], rec["denominator"])
+        assert key == "|".join(k + (rec["breakdown"],)), (key, k)
+        if rec["breakdown"] != "all":
+            continue
+        v = (rec["numerator"], rec["denominator"])
+        if full:
+            ds = rec["data_since"]
+            if ds is not None and not isinstance(ds, int):
+                ds = int(ds.timestamp() * 1000)
+            v += (rec["complete"], rec["history_complete"], ds)
+        latest[k] = v
     return {c: v for c, v in latest.items()
             if (v[1] is None and v[0] > 0) or (v[1] is not None and v[1] > 0)}
