@@ -134,6 +134,10 @@ typedef struct proc_s {
         int               pr_fatal;
         int64_t           pr_events;
         int64_t           pr_assigned_at;  /* last assignment, ms; 0: none */
+        int64_t           pr_last_empty;   /* last poll that found the
+                                            * local queue empty, ms */
+        bool              pr_wm_hold;      /* this iteration: keep the
+                                            * watermarks where they are */
         /* Metrics (vg_metrics.h) and health */
         vg_metrics_t     *pr_reg;
         vg_metric_t      *pm_consumed, *pm_processed, *pm_dup, *pm_dlq,
@@ -370,6 +374,7 @@ static void batch_commit(proc_t *pr, int p) {
                 ps->ps_batch = 0;
                 return;
         }
+        vg_part_hold_watermark(ps->ps_part, pr->pr_wm_hold);
         if (vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
                 fatal(pr, errstr);
                 return;
@@ -600,6 +605,8 @@ static void handle_eof(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
 /* Commits an empty batch on every partition whose watermark would move. */
 static void tick(proc_t *pr, int64_t now) {
         char errstr[512];
+        if (pr->pr_wm_hold)
+                return;
         for (int p = 0; p < pr->pr_npartitions && !pr->pr_fatal; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
                 if (!ps->ps_part || vg_part_in_batch(ps->ps_part) ||
@@ -727,6 +734,18 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 rd_kafka_message_t *m =
                         rd_kafka_consumer_poll(pr->pr_consumer, 50);
                 int64_t now = vg_now_ms();
+                /* The watermark moves only when what was fetched has been
+                 * read: the local queue empty, or stream.idle_ms of
+                 * records without a pause. After a broker pause the topics
+                 * that were caught up come back with a backlog in the same
+                 * fetch; until their records are read they must not count
+                 * as caught up, or deadlines fall due before the records
+                 * that meet them (SPEC §5: no alerts a time-ordered replay
+                 * would not raise). */
+                if (!m)
+                        pr->pr_last_empty = now;
+                pr->pr_wm_hold =
+                        m && now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms;
                 if (m) {
                         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                                 handle_eof(pr, m, now);

@@ -43,6 +43,8 @@ char *vg_process_alert_json(const vg_alert_t *al) {
 typedef struct drain_s {
         vg_codec_t *codec;
         json_t     *alerts;   /* alert_id -> JSON text of the last status */
+        json_t     *raised;   /* alert_id -> true: was ACTIVE at some time */
+        long        churn;    /* alerts raised ACTIVE, later RETRACTED */
         int         failed;
 } drain_t;
 
@@ -57,6 +59,14 @@ static void drain_cb(const vg_outrec_t *r, void *opaque) {
                             sizeof(errstr)))
                 return; /* indicator parts and DLQ rows: not for output */
         js = vg_process_alert_json(&rec.al);
+        if (rec.al.al_status == VG_STATUS_ACTIVE)
+                json_object_set_new(d->raised, rec.al.al_alert_id,
+                                    json_true());
+        else if (json_is_true(json_object_get(d->raised, rec.al.al_alert_id))) {
+                d->churn++;
+                json_object_set_new(d->raised, rec.al.al_alert_id,
+                                    json_false());
+        }
         json_object_set_new(d->alerts, rec.al.al_alert_id, json_string(js));
         vg_free(js);
         vg_record_clear(t, &rec);
@@ -387,6 +397,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
 
         d.codec = codec;
         d.alerts = json_object();
+        d.raised = json_object();
+        d.churn = 0;
         d.failed = 0;
         totals = json_object();
         pg.pg_rc = &rc;
@@ -422,11 +434,12 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         if (ind_out)
                 write_sorted(totals, ind_out, value_line, &pg);
         vg_info("process",
-                "%s: %ld events, %ld invalid lines, %zu alerts, %zu indicator "
-                "cells, %d partition(s)",
-                name, events, invalid, json_object_size(d.alerts),
+                "%s: %ld events, %ld invalid lines, %zu alerts (%ld raised "
+                "and later retracted), %zu indicator cells, %d partition(s)",
+                name, events, invalid, json_object_size(d.alerts), d.churn,
                 json_object_size(totals), partitions);
         json_decref(d.alerts);
+        json_decref(d.raised);
         json_decref(totals);
 done:
         for (int p = 0; p < partitions; p++)

@@ -165,6 +165,37 @@ static int64_t influence_ms(const vg_rules_conf_t *rc) {
                720 * VG_MS_PER_HOUR;
 }
 
+/* Publishes the difference between the alerts last published (pt_alerts)
+ * and dv's: new or changed ones ACTIVE, vanished ones RETRACTED; then
+ * pt_alerts takes dv's alerts (dv loses them). Both sorted by alert_id. */
+static void diff_alerts(vg_changes_t *ch, int *acap, vg_patient_t *pt,
+                        vg_derived_t *dv) {
+        int i, j;
+        for (i = 0, j = 0; i < dv->dv_nalerts || j < pt->pt_nalerts;) {
+                int c = i >= dv->dv_nalerts   ? 1
+                        : j >= pt->pt_nalerts ? -1
+                                              : strcmp(dv->dv_alerts[i].al_alert_id,
+                                                       pt->pt_alerts[j].al_alert_id);
+                if (c < 0) { /* new */
+                        alert_push(ch, acap, &dv->dv_alerts[i++],
+                                   VG_STATUS_ACTIVE);
+                } else if (c > 0) { /* gone */
+                        alert_push(ch, acap, &pt->pt_alerts[j++],
+                                   VG_STATUS_RETRACTED);
+                } else { /* still active: re-emit only if it changed */
+                        if (!alert_same(&dv->dv_alerts[i], &pt->pt_alerts[j]))
+                                alert_push(ch, acap, &dv->dv_alerts[i],
+                                           VG_STATUS_ACTIVE);
+                        i++, j++;
+                }
+        }
+        alerts_free(pt->pt_alerts, pt->pt_nalerts);
+        pt->pt_alerts = dv->dv_alerts;
+        pt->pt_nalerts = dv->dv_nalerts;
+        dv->dv_alerts = NULL;
+        dv->dv_nalerts = 0;
+}
+
 /* The newest occurred_at of the stored events; INT64_MIN if none. */
 static int64_t newest_event(const vg_patient_t *pt) {
         int64_t t = INT64_MIN;
@@ -220,7 +251,7 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
  * there is one. The targets of pruned cancellations are remembered, so a
  * late target stays void. */
 static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
-                 int64_t watermark) {
+                 int64_t watermark, vg_changes_t *ch, int *acap) {
         int64_t horizon = vg_patient_horizon(rc, pt, watermark);
         int64_t gap = influence_ms(rc), cut = INT64_MIN, *t;
         vg_derived_t full, kept;
@@ -283,7 +314,11 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         cells_free(pt->pt_frozen, pt->pt_nfrozen);
         pt->pt_frozen = frozen;
         pt->pt_nfrozen = nfrozen;
-        /* Alerts of pruned events are dropped silently, never retracted. */
+        /* Alerts: first published as the whole history gives them now
+         * (as if nothing were pruned), then the pruned events' alerts
+         * leave the state: final, they are never retracted. So a prune
+         * changes no alert either, whenever it happens. */
+        diff_alerts(ch, acap, pt, &full);
         for (int i = 0; i < pt->pt_nalerts;) {
                 int keep = 0;
                 for (int j = 0; j < kept.dv_nalerts && !keep; j++)
@@ -308,7 +343,7 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                      vg_changes_t *ch) {
         vg_derived_t dv;
         vg_cell_t *total, *delta;
-        int ntotal, ndelta, acap = 0, i, j;
+        int ntotal, ndelta, acap = 0;
         int64_t oldest = INT64_MAX;
 
         memset(ch, 0, sizeof(*ch));
@@ -334,7 +369,7 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 vg_record_copy(ev->ev_type, &pt->pt_events[pt->pt_nevents++],
                                ev);
         }
-        ch->ch_pruned = prune(rc, pt, watermark);
+        ch->ch_pruned = prune(rc, pt, watermark, ch, &acap);
 
         vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
                         watermark, &dv);
@@ -351,30 +386,7 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
         pt->pt_cells = total;
         pt->pt_ncells = ntotal;
 
-        /* Alerts: both lists sorted by alert_id. */
-        for (i = 0, j = 0; i < dv.dv_nalerts || j < pt->pt_nalerts;) {
-                int c = i >= dv.dv_nalerts   ? 1
-                        : j >= pt->pt_nalerts ? -1
-                                              : strcmp(dv.dv_alerts[i].al_alert_id,
-                                                       pt->pt_alerts[j].al_alert_id);
-                if (c < 0) { /* new */
-                        alert_push(ch, &acap, &dv.dv_alerts[i++],
-                                   VG_STATUS_ACTIVE);
-                } else if (c > 0) { /* gone */
-                        alert_push(ch, &acap, &pt->pt_alerts[j++],
-                                   VG_STATUS_RETRACTED);
-                } else { /* still active: re-emit only if it changed */
-                        if (!alert_same(&dv.dv_alerts[i], &pt->pt_alerts[j]))
-                                alert_push(ch, &acap, &dv.dv_alerts[i],
-                                           VG_STATUS_ACTIVE);
-                        i++, j++;
-                }
-        }
-        alerts_free(pt->pt_alerts, pt->pt_nalerts);
-        pt->pt_alerts = dv.dv_alerts;
-        pt->pt_nalerts = dv.dv_nalerts;
-        dv.dv_alerts = NULL;
-        dv.dv_nalerts = 0;
+        diff_alerts(ch, &acap, pt, &dv);
 
         pt->pt_next_due = dv.dv_next_due;
         if ((oldest = next_prune(rc, pt, watermark)) < pt->pt_next_due)

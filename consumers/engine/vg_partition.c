@@ -86,6 +86,8 @@ struct vg_part_s {
         int64_t                 pa_pub_since;
         bool                    pa_pub_valid;   /* a progress was queued
                                                  * since open */
+        bool                    pa_wm_hold;     /* commit keeps the
+                                                 * watermark */
         const char             *pa_rejected;    /* DLQ reason of the last
                                                  * refused event */
         int64_t                 pa_now;         /* batch processing time */
@@ -265,6 +267,10 @@ void vg_part_activity(vg_part_t *part, int topic) {
 
 void vg_part_end_of_input(vg_part_t *part) {
         vg_wm_end_of_input(&part->pa_wm);
+}
+
+void vg_part_hold_watermark(vg_part_t *part, bool hold) {
+        part->pa_wm_hold = hold;
 }
 
 bool vg_part_caught_up(const vg_part_t *part, int64_t now_ms) {
@@ -730,7 +736,8 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 return VG_OK;
         /* The watermark as of this batch's records and the consumer's
          * at-its-end flags (SPEC §5.5); never back. */
-        vg_wm_update(&part->pa_wm, part->pa_now);
+        if (!part->pa_wm_hold)
+                vg_wm_update(&part->pa_wm, part->pa_now);
         /* Timers of the batch's patients first, so that the timers table
          * holds their latest next-due times; then every timer the stream
          * time has passed (those patients join the cache); then the state

@@ -73,6 +73,9 @@ void vg_part_end_of_input(vg_part_t *part);
 /* Would a commit at now_ms move the watermark? (Then a batch, even an
  * empty one, should be committed: deadlines may fall due.) */
 bool vg_part_wm_pending(const vg_part_t *part, int64_t now_ms);
+/* hold: the next commits keep the watermark where it is (the shell knows
+ * that records it has fetched are still unread). */
+void vg_part_hold_watermark(vg_part_t *part, bool hold);
 /* Every input topic caught up at now_ms and the watermark committed: what
  * the partition has read is final until new records arrive. */
 bool vg_part_caught_up(const vg_part_t *part, int64_t now_ms);
