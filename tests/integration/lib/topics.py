@@ -147,3 +147,33 @@ def indicator_values(bootstrap, topic, full=False):
         latest[k] = v
     return {c: v for c, v in latest.items()
             if (v[1] is None and v[0] > 0) or (v[1] is not None and v[1] > 0)}
+
+
+def alert_churn(bootstrap, topic):
+    """How many alerts were raised ACTIVE and later RETRACTED: every record
+    of one alert_id is in one partition (the key), in order."""
+    state, churn = {}, 0
+    for part, off, key, val in read_topic(bootstrap, topic):
+        if val is None:
+            continue
+        name, rec = decode(val)
+        if rec["status"] == "ACTIVE":
+            state[key] = True
+        elif state.get(key):
+            churn += 1
+            state[key] = False
+    return churn
+
+
+def dlq_reasons(bootstrap, topic):
+    """reason -> count, from the vigil.reason header of every DLQ record."""
+    p = subprocess.run(
+        ["kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-o", "beginning",
+         "-q", "-f", "%h\\n"], check=True, stdout=subprocess.PIPE)
+    res = {}
+    for line in p.stdout.decode(errors="replace").splitlines():
+        for h in line.split(","):
+            if h.startswith("vigil.reason="):
+                r = h.split("=", 1)[1]
+                res[r] = res.get(r, 0) + 1
+    return res
