@@ -142,7 +142,9 @@ typedef struct proc_s {
         vg_metrics_t     *pr_reg;
         vg_metric_t      *pm_consumed, *pm_processed, *pm_dup, *pm_dlq,
                          *pm_alerts, *pm_outbox, *pm_lag, *pm_latency,
-                         *pm_commit, *pm_rebalances, *pm_assigned, *pm_ready;
+                         *pm_commit, *pm_rebalances, *pm_assigned, *pm_ready,
+                         *pm_wm, *pm_topic_time, *pm_caught_up,
+                         *pm_too_late, *pm_pruned;
         vg_part_stats_t   pr_last[MAX_PARTITIONS]; /* stats already counted */
         int64_t           pr_total_lag;   /* from librdkafka statistics */
         int               pr_nassigned;   /* topic-partitions assigned */
@@ -225,6 +227,46 @@ static void metrics_init(proc_t *pr) {
         pr->pm_assigned = vg_metrics_gauge(r, "vigil_assigned_partitions",
                                            "Input topic-partitions assigned.",
                                            0, NULL);
+        pr->pm_wm = vg_metrics_gauge(
+                r, "vigil_watermark_seconds",
+                "Watermark of each input partition (SPEC §5.5), Unix time; "
+                "absent while it has none.",
+                1, l_tp + 1);
+        pr->pm_topic_time = vg_metrics_gauge(
+                r, "vigil_topic_time_seconds",
+                "Largest occurred_at consumed per input topic partition, "
+                "Unix time.",
+                2, l_tp);
+        pr->pm_caught_up = vg_metrics_gauge(
+                r, "vigil_topic_caught_up",
+                "1 when the input topic partition is at its end and idle "
+                "for stream.idle_ms (it no longer holds the watermark).",
+                2, l_tp);
+        pr->pm_too_late = vg_metrics_counter(
+                r, "vigil_events_too_late_total",
+                "Records older than their patient's retention horizon (DLQ "
+                "too-late).",
+                0, NULL);
+        pr->pm_pruned = vg_metrics_counter(
+                r, "vigil_events_pruned_total",
+                "Events moved out of patient histories by retention (their "
+                "figures frozen).",
+                0, NULL);
+        vg_metric_inc(pr->pm_too_late, NULL, 0);
+        vg_metric_inc(pr->pm_pruned, NULL, 0);
+        /* Every DLQ reason from the start, so that dashboards and alert
+         * rules see 0, not nothing. */
+        {
+                static const char *reasons[] = {
+                        "bad-header", "unknown-fingerprint", "truncated",
+                        "trailing-bytes", "bad-length", "bad-value",
+                        "resolution", "wrong-type", "invalid",
+                        "patient-limit", "too-late"};
+                for (size_t i = 0; i < VG_ARRAY_SIZE(reasons); i++) {
+                        const char *v[1] = {reasons[i]};
+                        vg_metric_inc(pr->pm_dlq, v, 0);
+                }
+        }
         pr->pm_ready = vg_metrics_gauge(r, "vigil_ready",
                                         "1 when /readyz answers ready.", 0,
                                         NULL);
@@ -246,6 +288,10 @@ static void metrics_part(proc_t *pr, int p) {
                         if (d)
                                 vg_metric_inc(pr->pm_alerts, v, (double)d);
                 }
+        vg_metric_inc(pr->pm_too_late, NULL,
+                      (double)(s->ps_too_late - l->ps_too_late));
+        vg_metric_inc(pr->pm_pruned, NULL,
+                      (double)(s->ps_pruned - l->ps_pruned));
         if (s->ps_commits != l->ps_commits)
                 vg_metric_observe(pr->pm_commit, NULL,
                                   (double)s->ps_commit_us / 1e6);
@@ -288,9 +334,52 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         return 0;
 }
 
+/* Watermark, topic times and caught-up flags of the owned partitions. */
+static void metrics_wm(proc_t *pr, int64_t now) {
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                const vg_wm_t *wm;
+                char pn[16];
+                const char *v[2];
+                if (!pr->pr_parts[p].ps_part)
+                        continue;
+                wm = vg_part_wm(pr->pr_parts[p].ps_part);
+                snprintf(pn, sizeof(pn), "%d", p);
+                v[0] = pn;
+                if (wm->wm_value != VG_WM_NONE)
+                        vg_metric_set(pr->pm_wm, v,
+                                      (double)wm->wm_value / 1000.0);
+                for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                        v[0] = pr->pr_inputs[t];
+                        v[1] = pn;
+                        if (wm->wm_topics[t].wt_time != VG_WM_NONE)
+                                vg_metric_set(pr->pm_topic_time, v,
+                                              (double)wm->wm_topics[t].wt_time /
+                                                      1000.0);
+                        vg_metric_set(pr->pm_caught_up, v,
+                                      vg_wm_caught_up(wm, t, now));
+                }
+        }
+}
+
+/* Forgets the series of a partition no longer owned. */
+static void metrics_forget(proc_t *pr, int p) {
+        char pn[16];
+        const char *v[2];
+        snprintf(pn, sizeof(pn), "%d", p);
+        v[0] = pn;
+        vg_metric_remove(pr->pm_wm, v);
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                v[0] = pr->pr_inputs[t];
+                v[1] = pn;
+                vg_metric_remove(pr->pm_topic_time, v);
+                vg_metric_remove(pr->pm_caught_up, v);
+        }
+}
+
 static void health_update(proc_t *pr) {
         int64_t depth = 0;
         int h;
+        metrics_wm(pr, vg_now_ms());
         for (int p = 0; p < pr->pr_npartitions; p++)
                 if (pr->pr_parts[p].ps_part)
                         depth += vg_part_outbox_depth(pr->pr_parts[p].ps_part);
@@ -406,6 +495,7 @@ static void close_partitions(proc_t *pr,
                 int p = l->elems[i].partition;
                 if (p >= 0 && p < MAX_PARTITIONS && pr->pr_parts[p].ps_part) {
                         vg_pub_remove(pr->pr_pub, p, 30000);
+                        metrics_forget(pr, p);
                         vg_part_close(pr->pr_parts[p].ps_part);
                         pr->pr_parts[p].ps_part = NULL;
                         vg_info("process", "partition %d: released", p);

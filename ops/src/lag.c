@@ -14,6 +14,7 @@
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_ops.h"
+#include "vg_time.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -74,6 +75,21 @@ static void help(void) {
                "topic.deaths, topic.sip)\n"
                "are shown, with a warning on stderr.\n"
                "\n"
+               "For the processor's group (group.id) an event-time section "
+               "follows: per\n"
+               "input partition the watermark the processor last published "
+               "(its\n"
+               "PartitionProgress on topic.indicator_parts) and the input "
+               "topic that holds\n"
+               "it back (not at its end, with the oldest last event); per "
+               "input topic\n"
+               "partition the occurred_at of the last record the group "
+               "committed past, and\n"
+               "whether the group is at its end. A stalled source shows as "
+               "the one topic\n"
+               "whose time falls behind the others (docs/RULES.md, \"The "
+               "watermark\").\n"
+               "\n"
                "Options:\n"
                "  -g, --group GROUP     consumer group (default: the "
                "group.id configuration\n"
@@ -89,7 +105,15 @@ static void help(void) {
                "\"end\": N, \"lag\": N}, ...],\n"
                "                           \"topics\": [{\"topic\": T, "
                "\"lag\": N}, ...],\n"
-               "                           \"total_lag\": N}\n"
+               "                           \"total_lag\": N,\n"
+               "                           \"event_time\": [{\"partition\": P, "
+               "\"watermark\": T or null,\n"
+               "                             \"held_by\": TOPIC or null, "
+               "\"topics\": [{\"topic\": T,\n"
+               "                             \"time\": T or null, "
+               "\"at_end\": B}, ...]}, ...]}\n"
+               "                        (event_time for the processor's "
+               "group only)\n"
                "  -m, --max-lag N       exit with status 2 when the total "
                "lag is above N\n"
                "                        (for cron jobs and monitoring "
@@ -428,7 +452,117 @@ static void print_table(const lag_t *lg, const char *group, int64_t total) {
                "", total);
 }
 
-static void print_json(const lag_t *lg, const char *group, int64_t total) {
+/* The event-time view (lag_time.c) of the input topics in lg: NULL when lg
+ * has none of them. Prints a table unless json, returns the JSON array:
+ * [{"partition", "watermark", "held_by", "topics": [{"topic", "time",
+ *   "at_end"}]}]. */
+static json_t *event_time(const vg_conf_t *conf, const lag_t *lg, int json,
+                          int timeout_ms) {
+        vg_lag_tp_t *tps;
+        int n = 0, np = 0;
+        int64_t *wm;
+        char errstr[512], t1[32];
+        json_t *arr;
+
+        for (int i = 0; i < lg->lg_cnt; i++)
+                for (size_t k = 0; k < VG_ARRAY_SIZE(input_topic_keys); k++)
+                        if (lg->lg_topics[i].lt_nparts > 0 &&
+                            !strcmp(lg->lg_topics[i].lt_name,
+                                    vg_conf_str(conf, input_topic_keys[k]))) {
+                                n += lg->lg_topics[i].lt_nparts;
+                                if (lg->lg_topics[i].lt_nparts > np)
+                                        np = lg->lg_topics[i].lt_nparts;
+                        }
+        if (!n)
+                return NULL;
+        tps = vg_calloc((size_t)n, sizeof(*tps));
+        n = 0;
+        for (int i = 0; i < lg->lg_cnt; i++)
+                for (size_t k = 0; k < VG_ARRAY_SIZE(input_topic_keys); k++) {
+                        const ltopic_t *lt = &lg->lg_topics[i];
+                        if (lt->lt_nparts <= 0 ||
+                            strcmp(lt->lt_name,
+                                   vg_conf_str(conf, input_topic_keys[k])))
+                                continue;
+                        for (int p = 0; p < lt->lt_nparts; p++)
+                                tps[n++] = (vg_lag_tp_t){
+                                        lt->lt_name, p, lt->lt_committed[p],
+                                        lt->lt_low[p], lt->lt_high[p], 0};
+                }
+        wm = vg_calloc((size_t)np, sizeof(*wm));
+        if (vg_lag_topic_times(conf, tps, n, timeout_ms, errstr,
+                               sizeof(errstr)) ||
+            vg_lag_watermarks(conf, wm, np, errstr, sizeof(errstr)))
+                vg_warn(LAG_CMD, "event time: %s", errstr);
+        arr = json_array();
+        if (!json)
+                printf("\nEvent time (docs/RULES.md, \"The watermark\"):\n"
+                       "%-9s  %-24s  %s\n", "PARTITION", "WATERMARK",
+                       "HELD BACK BY (the input topic not at its end with "
+                       "the oldest last event)");
+        for (int p = 0; p < np; p++) {
+                int h = vg_lag_holder(tps, n, p);
+                json_t *o = json_object(), *ts = json_array();
+                char held[512];
+                const char *w = wm[p] == VG_LAG_UNKNOWN ? "no progress yet"
+                                : wm[p] == VG_LAG_NONE ? "none"
+                                                       : vg_time_format(wm[p], t1);
+                if (h < 0)
+                        snprintf(held, sizeof(held),
+                                 "- (every input topic at its end)");
+                else if (tps[h].lt_time <= VG_LAG_UNKNOWN)
+                        snprintf(held, sizeof(held), "%s (nothing read yet)",
+                                 tps[h].lt_topic);
+                else {
+                        char t2[32];
+                        snprintf(held, sizeof(held), "%s (last event %s)",
+                                 tps[h].lt_topic,
+                                 vg_time_format(tps[h].lt_time, t2));
+                }
+                if (!json)
+                        printf("%-9d  %-24s  %s\n", p, w, held);
+                json_object_set_new(o, "partition", json_integer(p));
+                json_object_set_new(o, "watermark",
+                                    wm[p] > VG_LAG_UNKNOWN
+                                            ? json_string(vg_time_format(wm[p], t1))
+                                            : json_null());
+                json_object_set_new(o, "held_by",
+                                    h >= 0 ? json_string(tps[h].lt_topic)
+                                           : json_null());
+                for (int i = 0; i < n; i++) {
+                        if (tps[i].lt_partition != p)
+                                continue;
+                        json_array_append_new(
+                                ts, json_pack("{s:s, s:o, s:b}", "topic",
+                                              tps[i].lt_topic, "time",
+                                              tps[i].lt_time > VG_LAG_UNKNOWN
+                                                      ? json_string(vg_time_format(
+                                                                tps[i].lt_time, t1))
+                                                      : json_null(),
+                                              "at_end",
+                                              VG_LAG_AT_END(&tps[i])));
+                }
+                json_object_set_new(o, "topics", ts);
+                json_array_append_new(arr, o);
+        }
+        if (!json) {
+                printf("\n%-*s  %9s  %-24s  %s\n", 24, "TOPIC", "PARTITION",
+                       "LAST EVENT TIME", "AT END");
+                for (int i = 0; i < n; i++)
+                        printf("%-*s  %9d  %-24s  %s\n", 24, tps[i].lt_topic,
+                               tps[i].lt_partition,
+                               tps[i].lt_time > VG_LAG_UNKNOWN
+                                       ? vg_time_format(tps[i].lt_time, t1)
+                                       : "-",
+                               VG_LAG_AT_END(&tps[i]) ? "yes" : "no");
+        }
+        vg_free(tps);
+        vg_free(wm);
+        return arr;
+}
+
+static void print_json(const lag_t *lg, const char *group, int64_t total,
+                       json_t *event) {
         json_t *doc = json_object(), *parts = json_array(),
                *topics = json_array();
         char *s;
@@ -460,6 +594,8 @@ static void print_json(const lag_t *lg, const char *group, int64_t total) {
         json_object_set_new(doc, "partitions", parts);
         json_object_set_new(doc, "topics", topics);
         json_object_set_new(doc, "total_lag", json_integer(total));
+        if (event)
+                json_object_set_new(doc, "event_time", event);
         s = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_COMPACT);
         printf("%s\n", s);
         free(s);
@@ -648,10 +784,17 @@ int vg_cmd_lag(int argc, char **argv) {
                 goto out;
         }
         total = compute(&lg, committed);
-        if (json)
-                print_json(&lg, group, total);
-        else
+        if (json) {
+                json_t *ev = !strcmp(group, vg_conf_str(conf, "group.id"))
+                                     ? event_time(conf, &lg, 1, timeout_ms)
+                                     : NULL;
+                print_json(&lg, group, total, ev);
+        } else {
                 print_table(&lg, group, total);
+                /* The processor's group: where its event time stands. */
+                if (!strcmp(group, vg_conf_str(conf, "group.id")))
+                        json_decref(event_time(conf, &lg, 0, timeout_ms));
+        }
         if (max_lag >= 0 && total > max_lag) {
                 fprintf(stderr,
                         "vigil %s: group %s: total lag %" PRId64

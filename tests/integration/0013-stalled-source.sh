@@ -92,4 +92,20 @@ ok = (not stalled and len(ctl) == 1 and ctl[0]["status"] == "ACTIVE"
       and kafka_active == file_active)
 sys.exit(0 if ok else 1)
 PY
+# vigil lag shows where event time stands, and which topic holds it back.
+L=("${T[@]}" -X group.id="$S.g")
+"$VIGIL" lag "${L[@]}" --json > "$TMP/lag1.json"
+echo '{"type":"sip_created","event_id":"late-sip","patient_id":"zz","occurred_at":"2026-06-01T09:00:00Z","kommun":"0484","source_system":"it13","sip_id":"z"}' \
+  | "$VIGIL" produce "${T[@]}" 2>/dev/null
+"$VIGIL" lag "${L[@]}" --json > "$TMP/lag2.json"
+"$VIGIL" lag "${L[@]}" | grep -q "HELD BACK BY" || fail "no event-time table in vigil lag"
+"$PY" - "$TMP/lag1.json" "$TMP/lag2.json" "$S.sip" <<'PY' || fail "vigil lag event time"
+import json, sys
+a, b = (json.load(open(f))["event_time"] for f in sys.argv[1:3])
+assert [p["watermark"] for p in a] == ["2026-06-06T08:00:00Z"] * 2, a
+assert all(p["held_by"] is None for p in a), a
+held = [p["held_by"] for p in b]
+assert held.count(sys.argv[3]) == 1 and held.count(None) == 1, b
+print("vigil lag: watermarks", [p["watermark"] for p in a], "; held back by", held)
+PY
 echo "PASS"
