@@ -21,7 +21,9 @@
 #include <sqlite3.h>
 #include <jansson.h>
 
-#define SCHEMA_VERSION 1
+/* 2: the watermark (SPEC v2 §5.5) and settled denominators; a version-1
+ * file counted by stream time and is refused (replay: RUNBOOK §13). */
+#define SCHEMA_VERSION 2
 
 static const char *schema_sql =
         "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -182,7 +184,10 @@ vg_part_t *vg_part_open(const char *path, int partition,
         if (meta_int(part, "schema_version", SCHEMA_VERSION) !=
             SCHEMA_VERSION) {
                 vg_seterr(errstr, errstr_size, VG_ERR_STORE,
-                          "%s: state schema version %lld is not %d", path,
+                          "%s: state schema version %lld is not %d: this "
+                          "state was built by an earlier release; move the "
+                          "state directory away and replay from the "
+                          "beginning (docs/RUNBOOK.md, Upgrades)", path,
                           (long long)meta_int(part, "schema_version", 0),
                           SCHEMA_VERSION);
                 vg_part_close(part);

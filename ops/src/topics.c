@@ -21,7 +21,7 @@ typedef struct tdef_s {
 static const tdef_t tdefs[] = {
         {"topic.admissions", 1, 0},       {"topic.discharges", 1, 0},
         {"topic.deaths", 1, 0},           {"topic.sip", 1, 0},
-        {"topic.alerts", 0, 0},           {"topic.indicator_parts", 0, 1},
+        {"topic.alerts", 0, 1},           {"topic.indicator_parts", 0, 1},
         {"topic.indicators", 0, 1},       {"topic.dlq", 0, 0},
 };
 
@@ -33,10 +33,11 @@ static void help(void) {
                "the four input\n"
                "           topics with --partitions partitions each "
                "(co-partitioned), the\n"
-               "           alerts and DLQ topics, and the compacted "
-               "indicator-parts and\n"
-               "           indicators topics. Existing topics are left as "
-               "they are.\n"
+               "           DLQ topic, and the compacted alerts (the last "
+               "record per alert_id\n"
+               "           is its status), indicator-parts and indicators "
+               "topics. Existing\n"
+               "           topics are left as they are.\n"
                "  check    prints each topic's partition count; exit 1 if one "
                "is missing or\n"
                "           the input topics are not co-partitioned\n"
