@@ -166,3 +166,10 @@ void vg_log(vg_loglevel_t level, const char *component, const char *fmt, ...) {
         fprintf(stderr, "%s.%03dZ %-5s %s: %s\n", ts, (int)(tv.tv_usec / 1000),
                 names[level], component ? component : "vigil", msg);
 }
+
+uint32_t vg_hash_str(const char *s) {
+        uint32_t h = 2166136261u;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 16777619u;
+        return h;
+}

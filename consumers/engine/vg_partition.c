@@ -11,6 +11,7 @@
  * alert_id, indicator parts are whole values).
  */
 #include "vg_partition.h"
+#include "vg_patient_store.h"
 #include "vg_outbox.h"
 #include "vg_time.h"
 
@@ -329,16 +330,9 @@ void vg_part_rollback(vg_part_t *part) {
  * Patient cache
  */
 
-static unsigned hash_str(const char *s) {
-        unsigned h = 2166136261u;
-        for (; *s; s++)
-                h = (h ^ (unsigned char)*s) * 16777619u;
-        return h;
-}
-
 static vg_patient_t *patient_get(vg_part_t *part, const char *id,
                                  char *errstr, size_t errstr_size) {
-        unsigned b = hash_str(id) % CACHE_BUCKETS;
+        unsigned b = vg_hash_str(id) % CACHE_BUCKETS;
         pent_t *pe;
         sqlite3_stmt *s;
         vg_patient_t *pt;

@@ -127,15 +127,8 @@ static int is_cancelled(const char **targets, int ntargets, const char *id) {
                        str_qcmp) != NULL;
 }
 
-static unsigned str_hash(const char *p) {
-        unsigned h = 2166136261u;
-        for (; *p; p++)
-                h = (h ^ (unsigned char)*p) * 16777619u;
-        return h;
-}
-
 static stay_t *stay_get(sel_t *s, const char *id) {
-        unsigned m = (unsigned)s->stay_cap - 1, h = str_hash(id) & m;
+        unsigned m = (unsigned)s->stay_cap - 1, h = vg_hash_str(id) & m;
         for (;; h = (h + 1) & m) {
                 int i = s->stay_idx[h];
                 if (i < 0)

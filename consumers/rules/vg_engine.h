@@ -6,7 +6,8 @@
  * cells frozen from pruned events. vg_engine_apply() adds an event (or
  * none, when a timer fires), re-derives with vg_rules_derive() and returns
  * what changed: alerts to publish (ACTIVE or RETRACTED) and cell deltas.
- * Pure: no I/O, no clock; serialisation to text for the store is here too.
+ * Pure: no I/O, no clock (the text form for the store is
+ * vg_patient_store.h, beside the store).
  */
 #ifndef VG_ENGINE_H
 #define VG_ENGINE_H
@@ -48,11 +49,6 @@ typedef struct vg_changes_s {
 
 vg_patient_t *vg_patient_new(const char *patient_id);
 void vg_patient_destroy(vg_patient_t *pt);
-
-/* Serialises to a compact JSON text (malloc'd) / parses it back. */
-char *vg_patient_serialize(const vg_patient_t *pt);
-vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
-                               char *errstr, size_t errstr_size);
 
 /* True if the patient has seen event id (stored or pruned). */
 bool vg_patient_has_event(const vg_patient_t *pt, const char *id);
