@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,8 +74,10 @@ const vg_confdef_t vg_confdefs[] = {
          "Secret key file for patient_id = hex(HMAC-SHA256(key, "
          "personnummer)); needed to accept personnummer input."},
         {"http.listen", VG_C_STRING, NULL, 0, 0, 0,
-         "Address of /metrics, /healthz and /readyz, e.g. 127.0.0.1:9464; "
-         "unset: off."},
+         "Address of /metrics, /healthz and /readyz: host:port, "
+         "[ipv6]:port, or :port for every interface (logged as a warning), "
+         "e.g. 127.0.0.1:9464; unset: off. A bad address is a usage error "
+         "(exit 2)."},
         {"health.max_lag", VG_C_INT, "1000", 0, 1e12, 0,
          "/readyz answers 503 while the consumer lag (all assigned "
          "partitions) is above this."},
@@ -142,6 +146,110 @@ static void store(vg_conf_t *conf, const char *key, const char *value) {
         conf->vc_cnt++;
 }
 
+/* The indicators a target.<indicator> key may name (docs/INDICATORS.md). */
+static const char *const target_names[] = {
+        "readmission_30d", "sip_within_deadline", "eol_admission_30d",
+        "eol_readmission_30d", "sip_before_death", "register_coverage",
+        "death_place.HOSPITAL", "death_place.PALLIATIVE_UNIT",
+        "death_place.NURSING_HOME", "death_place.SHORT_TERM_CARE",
+        "death_place.HOME", "death_place.HOME_WITH_SSIH", "death_place.OTHER",
+        "death_place.UNKNOWN", "spr.eol_conversation", "spr.pain_assessed",
+        "spr.symptoms_assessed", "spr.oral_health_assessed",
+        "spr.prn_opioid", "spr.prn_anxiolytic", "spr.prn_antiemetic",
+        "spr.prn_antisecretory", "spr.present_at_death",
+        "spr.bereavement_offered", "spr.pressure_ulcer_free", NULL,
+};
+static const char *const ssih_ages[] = {"0-64", "65-74", "75-84", "85+",
+                                        NULL};
+static const char *const ssih_diags[] = {"CANCER", "COPD", "HEART_FAILURE",
+                                         "KIDNEY_FAILURE", "DEMENTIA",
+                                         "OTHER", NULL};
+
+static int in_list(const char *const *list, const char *s, size_t len) {
+        for (; *list; list++)
+                if (strlen(*list) == len && !strncmp(*list, s, len))
+                        return 1;
+        return 0;
+}
+
+int vg_conf_known_indicator(const char *name) {
+        const char *dot;
+        if (in_list(target_names, name, strlen(name)))
+                return 1;
+        if (strncmp(name, "ssih_enrolment.", 15))
+                return 0;
+        name += 15;
+        if (!(dot = strchr(name, '.')))
+                return 0;
+        return in_list(ssih_ages, name, (size_t)(dot - name)) &&
+               in_list(ssih_diags, dot + 1, strlen(dot + 1));
+}
+
+/* http.listen: "host:port", "[v6]:port", ":port" or "*:port" (the same
+ * forms the HTTP server takes); the host must resolve. */
+static vg_err_t check_listen(const char *v, char *errstr,
+                             size_t errstr_size) {
+        const char *h = v, *he, *ps;
+        char host[256];
+        struct addrinfo hints, *res = NULL;
+        int rc;
+
+        if (!*v)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "http.listen: empty (leave the key out to "
+                                 "turn the HTTP server off, or give "
+                                 "host:port, e.g. 127.0.0.1:9464)");
+        if (v[0] == '[') {
+                const char *rb = strchr(v, ']');
+                if (!rb || rb[1] != ':' || rb == v + 1)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "http.listen: \"%s\" is not an "
+                                         "address (expected [ipv6]:port, "
+                                         "e.g. [::1]:9464)", v);
+                h = v + 1;
+                he = rb;
+                ps = rb + 2;
+        } else {
+                const char *colon = strrchr(v, ':');
+                if (!colon)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "http.listen: \"%s\" is not an "
+                                         "address (expected host:port, e.g. "
+                                         "127.0.0.1:9464)", v);
+                he = colon;
+                ps = colon + 1;
+                if (memchr(h, ':', (size_t)(he - h)))
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "http.listen: \"%s\": write an "
+                                         "IPv6 address in brackets, e.g. "
+                                         "[::1]:9464", v);
+        }
+        if (!*ps || strlen(ps) > 5 || strspn(ps, "0123456789") != strlen(ps)
+            || strtoul(ps, NULL, 10) > 65535)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "http.listen: \"%s\": the port must be a "
+                                 "number from 0 to 65535", v);
+        if ((size_t)(he - h) >= sizeof(host))
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "http.listen: host name too long");
+        memcpy(host, h, (size_t)(he - h));
+        host[he - h] = '\0';
+        if (!*host || !strcmp(host, "*"))
+                return VG_OK;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = v[0] == '[' ? AF_INET6 : AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = v[0] == '[' ? AI_NUMERICHOST : 0;
+        rc = getaddrinfo(host, NULL, &hints, &res);
+        if (res)
+                freeaddrinfo(res);
+        if (rc)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "http.listen: \"%s\": host \"%s\": %s",
+                                 v, host, gai_strerror(rc));
+        return VG_OK;
+}
+
 static int parse_number(const char *s, double *out, int integer) {
         char *end;
         errno = 0;
@@ -167,6 +275,19 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
                 return VG_OK;
         }
         if (!strncmp(key, "target.", 7)) {
+                if (!vg_conf_known_indicator(key + 7))
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: Vigil has no indicator \"%s\" "
+                                         "(known: readmission_30d, "
+                                         "sip_within_deadline, "
+                                         "death_place.<PLACE>, "
+                                         "eol_admission_30d, "
+                                         "eol_readmission_30d, "
+                                         "sip_before_death, "
+                                         "ssih_enrolment.<AGE>.<DIAG>, "
+                                         "register_coverage, spr.<ANSWER>; "
+                                         "see docs/INDICATORS.md)",
+                                         key, key + 7);
                 if (!strcmp(value, "off")) {
                         store(conf, key, value);
                         return VG_OK;
@@ -222,6 +343,19 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
                                          "(1 to 249 of A-Z a-z 0-9 . _ -)",
                                          key);
         }
+        if ((!strcmp(key, "group.id") || !strcmp(key, "aggregate.group.id"))
+            && !*value)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "%s: must not be empty (it names the Kafka "
+                                 "consumer group; default %s)", key,
+                                 d->cd_default);
+        if (!strcmp(key, "state.dir") && !*value)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "state.dir: must not be empty (default "
+                                 "%s)", d->cd_default);
+        if (!strcmp(key, "http.listen") &&
+            check_listen(value, errstr, errstr_size))
+                return VG_ERR_ARG;
         if (!strcmp(key, "timezone") && strcmp(value, "Europe/Stockholm") &&
             strcmp(value, "UTC"))
                 return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
@@ -253,11 +387,31 @@ static int is_secret_key(const char *k) {
                strstr(k, "ssl.key.pem");
 }
 
+/* Reads one line into buf (without the newline). Returns 1 for a line,
+ * 0 at the end of the file, -1 for a line longer than size - 1 bytes, -2
+ * for a line holding a NUL byte (the rest of the line is consumed). */
+static int read_line(FILE *fp, char *buf, size_t size) {
+        size_t n = 0;
+        int c, err = 0;
+        while ((c = getc(fp)) != EOF && c != '\n') {
+                if (c == '\0' && !err)
+                        err = -2;
+                else if (n + 1 >= size && !err)
+                        err = -1;
+                else if (!err)
+                        buf[n++] = (char)c;
+        }
+        buf[n] = '\0';
+        if (c == EOF && n == 0 && !err)
+                return 0;
+        return err ? err : 1;
+}
+
 vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
                            size_t errstr_size) {
         FILE *fp = fopen(path, "r");
         char line[4096], e[512];
-        int lineno = 0, secrets = 0;
+        int lineno = 0, secrets = 0, r;
         struct stat st;
 
         if (!fp)
@@ -268,15 +422,27 @@ vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
                 return vg_seterr(errstr, errstr_size, VG_ERR_IO,
                                  "%s: not a regular file", path);
         }
-        while (fgets(line, sizeof(line), fp)) {
+        while ((r = read_line(fp, line, sizeof(line))) != 0) {
                 char *s, *eq;
                 lineno++;
-                if (!strchr(line, '\n') && !feof(fp)) {
+                if (r == -2) {
                         fclose(fp);
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                         "%s:%d: line too long", path, lineno);
+                                         "%s:%d: NUL byte in the line (a "
+                                         "properties file is text; is this "
+                                         "the right file?)", path, lineno);
                 }
-                s = trim(line);
+                if (r == -1) {
+                        fclose(fp);
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s:%d: line too long (at most "
+                                         "%zu bytes)", path, lineno,
+                                         sizeof(line) - 1);
+                }
+                s = line;
+                if (lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
+                        s += 3; /* UTF-8 byte order mark */
+                s = trim(s);
                 if (!*s || *s == '#' || *s == '!')
                         continue;
                 if (!(eq = strchr(s, '='))) {

@@ -42,13 +42,20 @@ vg_conf_t *vg_conf_new(void);
 void vg_conf_destroy(vg_conf_t *conf);
 
 /* Sets key=value (source names where it came from, for errors). Vigil keys
- * are type- and range-checked; target.<indicator> keys take a number;
+ * are type- and range-checked (group.id and state.dir must not be empty,
+ * http.listen must be an address whose host resolves); target.<indicator>
+ * keys take a number and must name a known indicator;
  * kafka.* keys are kept for vg_conf_kafka(). */
 vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
                      char *errstr, size_t errstr_size);
 
+/* True if name is an indicator a target.<name> key may set (the names of
+ * docs/INDICATORS.md); target.<other> keys are refused. */
+int vg_conf_known_indicator(const char *name);
+
 /* Reads a properties file: key=value lines, '#' or '!' comments, blank lines.
- * Errors as "file:line: message". Warns when a file holding secrets is
+ * Errors as "file:line: message" (a NUL byte or a line over 4095 bytes is
+ * one). Warns when a file holding secrets is
  * readable by group or others. */
 vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
                            size_t errstr_size);

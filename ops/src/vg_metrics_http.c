@@ -314,6 +314,11 @@ vg_http_t *vg_http_start(vg_metrics_t *reg, const char *addr,
                 hs->hs_daemon = NULL;
                 goto fail;
         }
+        if (!*host)
+                vg_warn("http", "http.listen=%s: serving /metrics, /healthz "
+                        "and /readyz on every network interface (port %d); "
+                        "use 127.0.0.1:%d to keep them on this host", addr,
+                        hs->hs_port, hs->hs_port);
         vg_free(host);
         return hs;
 

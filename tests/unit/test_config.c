@@ -88,6 +88,88 @@ static void test_errors(void **state) {
         vg_conf_destroy(c);
 }
 
+/* Issue 15 (5): the edges of the file and of a few keys. */
+static void test_edges(void **state) {
+        vg_conf_t *c = vg_conf_new();
+        char e[512] = "", path[64] = "/tmp/vigil-conf-XXXXXX";
+        static const char nul[] = "# x\nrules.window_days=1\0002\n";
+        int fd = mkstemp(path);
+        (void)state;
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, nul, sizeof(nul) - 1),
+                         (ssize_t)sizeof(nul) - 1);
+        close(fd);
+        assert_int_equal(vg_conf_load_file(c, path, e, sizeof(e)),
+                         VG_ERR_ARG);
+        if (!strstr(e, ":2: NUL byte") || strstr(e, "too long"))
+                fail_msg("NUL byte reported as '%s'", e);
+        unlink(path);
+        /* A long line is still "too long", with its number. */
+        {
+                char *big = malloc(6000);
+                memset(big, 'a', 5000);
+                strcpy(big + 5000, "\n");
+                char *text = malloc(6100);
+                snprintf(text, 6100, "# x\n%s", big);
+                expect_file_error(text, "line too long");
+                free(big);
+                free(text);
+        }
+        /* A byte order mark on line 1 is not part of the key. */
+        {
+                char *p = write_tmp("\xef\xbb\xbfrules.window_days=9\n",
+                                    0600);
+                assert_int_equal(vg_conf_load_file(c, p, e, sizeof(e)),
+                                 VG_OK);
+                assert_int_equal(vg_conf_int(c, "rules.window_days"), 9);
+                unlink(p);
+        }
+        expect_file_error("# x\ngroup.id=\n", "group.id: must not be empty");
+        expect_file_error("# x\naggregate.group.id = \n",
+                          "must not be empty");
+        expect_file_error("# x\nstate.dir=\n", "must not be empty");
+        expect_file_error("# x\nhttp.listen=9464\n", "expected host:port");
+        expect_file_error("# x\nhttp.listen=127.0.0.1:99999\n",
+                          "port must be a number");
+        expect_file_error("# x\nhttp.listen=localhost:\n",
+                          "port must be a number");
+        expect_file_error("# x\nhttp.listen=::1:9464\n", "in brackets");
+        expect_file_error("# x\nhttp.listen=[::1:9464\n", "[ipv6]:port");
+        expect_file_error("# x\nhttp.listen=no-such-host.invalid:9464\n",
+                          "no-such-host.invalid");
+        expect_file_error("# x\nhttp.listen=\n", "empty");
+        assert_int_equal(vg_conf_set(c, "http.listen", "127.0.0.1:9464", e,
+                                     sizeof(e)), VG_OK);
+        assert_int_equal(vg_conf_set(c, "http.listen", ":0", e, sizeof(e)),
+                         VG_OK);
+        assert_int_equal(vg_conf_set(c, "http.listen", "*:9464", e,
+                                     sizeof(e)), VG_OK);
+        assert_int_equal(vg_conf_set(c, "http.listen", "[::1]:9464", e,
+                                     sizeof(e)), VG_OK);
+        /* target.* names an indicator Vigil knows. */
+        expect_file_error("# x\ntarget.readmision_30d=<=0.1\n",
+                          "no indicator \"readmision_30d\"");
+        expect_file_error("# x\ntarget.death_place.MOON=off\n",
+                          "no indicator");
+        expect_file_error("# x\ntarget.ssih_enrolment.85+=>=0.5\n",
+                          "no indicator");
+        expect_file_error("# x\ntarget.spr.nonsense=>=0.5\n", "no indicator");
+        static const char *const ok[] = {
+                "readmission_30d", "sip_within_deadline",
+                "death_place.HOME_WITH_SSIH", "eol_admission_30d",
+                "eol_readmission_30d", "sip_before_death",
+                "ssih_enrolment.85+.CANCER", "ssih_enrolment.0-64.OTHER",
+                "register_coverage", "spr.pain_assessed",
+                "spr.pressure_ulcer_free", NULL};
+        for (int i = 0; ok[i]; i++) {
+                char key[128];
+                snprintf(key, sizeof(key), "target.%s", ok[i]);
+                if (vg_conf_set(c, key, ">=0.5", e, sizeof(e)))
+                        fail_msg("%s refused: %s", key, e);
+        }
+        vg_conf_destroy(c);
+}
+
 static void test_targets(void **state) {
         vg_conf_t *c = vg_conf_new();
         char e[256];
@@ -148,6 +230,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults_and_overrides),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_edges),
                 cmocka_unit_test(test_targets),
                 cmocka_unit_test(test_kafka_passthrough),
                 cmocka_unit_test(test_dump_masks_secrets),

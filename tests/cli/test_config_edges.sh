@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 15 (5): configuration mistakes are usage errors (exit 2, so that
+# systemd does not restart the service forever) with a message that names
+# the mistake; http.listen=:PORT says that it serves every interface.
+set -euo pipefail
+VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d); pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+cd "$tmp"
+unset VIGIL_CONFIG
+
+expect_usage() { # WANT CMD...
+  local want=$1 rc; shift
+  set +e; "$VIGIL" "$@" > /dev/null 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" = 2 ] || fail "vigil $* exited $rc, want 2: $(cat "$tmp/e")"
+  grep -qF -- "$want" "$tmp/e" || fail "vigil $*: no '$want' in: $(cat "$tmp/e")"
+}
+
+printf 'rules.window_days=14\nstate.dir=/x\0y\n' > nul.conf
+expect_usage "nul.conf:2: NUL byte" config --dump -F nul.conf
+grep -q "too long" "$tmp/e" && fail "NUL byte reported as a long line"
+
+for cmd in process aggregate config; do
+  args=(); [ "$cmd" = config ] && args=(--dump)
+  expect_usage 'http.listen: "nowhere" is not an address' "$cmd" "${args[@]}" -X http.listen=nowhere
+  expect_usage 'port must be a number' "$cmd" "${args[@]}" -X http.listen=127.0.0.1:70000
+done
+expect_usage "group.id: must not be empty" process -X group.id=
+expect_usage "aggregate.group.id: must not be empty" aggregate -X aggregate.group.id=
+printf 'target.readmision_30d=<=0.1\n' > typo.conf
+expect_usage 'typo.conf:1: target.readmision_30d: Vigil has no indicator' config --dump -F typo.conf
+expect_usage 'no indicator' aggregate -F typo.conf
+
+# :PORT binds every interface: allowed, with a warning at start.
+"$VIGIL" aggregate -b 127.0.0.1:1 -X http.listen=:0 -X state.dir="$tmp/st" \
+  > /dev/null 2> "$tmp/agg" & pid=$!
+for _ in $(seq 50); do grep -q "serving" "$tmp/agg" && break; sleep 0.1; done
+kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; pid=
+grep -q "WARN.*http.listen=:0: serving /metrics, /healthz and /readyz on every network interface" "$tmp/agg" \
+  || fail "no all-interfaces warning: $(head -5 "$tmp/agg")"
+echo "PASS: config edges"
