@@ -124,8 +124,49 @@ bool rp_pt_uncertain(const rep_t *r, const pt_t *p) {
         return p->set && p->den < r->rp_min_den;
 }
 
+/* Breaches are judged on complete values only (SPEC §5.4). */
 bool rp_pt_missed(const rep_t *r, const line_t *l, const pt_t *p) {
-        return p->set && vg_agg_breach(&l->l_tg, p->num, p->den, r->rp_min_den);
+        return p->set && !p->pre &&
+               vg_agg_breach(&l->l_tg, p->num, p->den, r->rp_min_den);
+}
+
+/* data_since as a local date ("2026-01-01"), or "" when unknown. */
+void rp_data_since_text(const rep_t *r, char *buf, size_t size) {
+        int64_t ms;
+        if (!r->rp_data_since || vg_time_parse(r->rp_data_since, &ms)) {
+                snprintf(buf, size, "%s", "");
+                return;
+        }
+        rp_fmt_local(r, ms, false, buf, size);
+}
+
+/* Light bands behind the months whose value rests on incomplete history
+ * (history_complete = false), labelled once per run where there is room. */
+static void svg_hist_bands(rep_t *r, const bool *nohist) {
+        double bw = rp_band(r);
+        for (size_t p = 0; nohist && p < r->rp_np; p++) {
+                size_t q = p;
+                double x0 = ML + bw * (double)p, w;
+                char a[16], b[16];
+                if (!nohist[p])
+                        continue;
+                while (q + 1 < r->rp_np && nohist[q + 1])
+                        q++;
+                w = bw * (double)(q - p + 1);
+                rp_period_label(r->rp_periods[p], a, sizeof(a));
+                rp_period_label(r->rp_periods[q], b, sizeof(b));
+                PF(r, "<rect class=\"hist\" x=\"%.1f\" y=\"%d\" "
+                      "width=\"%.1f\" height=\"%d\" fill=\"" C_HIST "\">"
+                      "<title>%s%s%s: incomplete history \u2013 the value "
+                      "rests on history before the first event Vigil has"
+                      "</title></rect>",
+                   x0, MT, w, PH, a, p == q ? "" : " \u2013 ",
+                   p == q ? "" : b);
+                if (w >= 92)
+                        PF(r, "<text class=\"hl\" x=\"%.1f\" y=\"%d\">"
+                              "incomplete history</text>", x0 + 4, MT + 11);
+                p = q;
+        }
 }
 
 /* Above the scale (only values from very few cases can be: rp_sec_line)? */
@@ -140,20 +181,32 @@ static double pt_y(const line_t *l, const pt_t *p) {
         return MT + PH - PH * v / l->l_ymax;
 }
 
-/* A polyline with breaks where months are missing or off the scale. */
+/* A polyline with breaks where months are missing or off the scale. With
+ * pre, only the segments that end in a preliminary month (drawn dashed);
+ * without, the others. */
 static void svg_path(rep_t *r, const line_t *l, const pt_t *pts,
-                     const char *cls) {
+                     const char *cls, bool pre) {
         bool pen = false, any = false;
         for (size_t p = 0; p < r->rp_np; p++) {
+                bool seg;
                 if (!pts[p].set || pt_clipped(l, &pts[p])) {
+                        pen = false;
+                        continue;
+                }
+                seg = p > 0 && pts[p - 1].set &&
+                      !pt_clipped(l, &pts[p - 1]) &&
+                      (pts[p].pre || pts[p - 1].pre) == pre;
+                if (!seg) {
                         pen = false;
                         continue;
                 }
                 if (!any)
                         PF(r, "<path class=\"%s\" d=\"", cls);
                 any = true;
-                PF(r, "%s%.1f %.1f", pen ? " L" : " M", xc(r, p),
-                   pt_y(l, &pts[p]));
+                if (!pen)
+                        PF(r, " M%.1f %.1f", xc(r, p - 1),
+                           pt_y(l, &pts[p - 1]));
+                PF(r, " L%.1f %.1f", xc(r, p), pt_y(l, &pts[p]));
                 pen = true;
         }
         if (any)
@@ -207,7 +260,12 @@ static void target_label(rep_t *r, const line_t *l, double y,
 
 void rp_svg_line(rep_t *r, const line_t *l, const char *title,
                  const char *desc) {
+        bool nohist[512];
         svg_open(r, title, desc);
+        for (size_t p = 0; p < r->rp_np && p < VG_ARRAY_SIZE(nohist); p++)
+                nohist[p] = l->l_pts[p].set && l->l_pts[p].nohist;
+        if (r->rp_np <= VG_ARRAY_SIZE(nohist))
+                svg_hist_bands(r, nohist);
         svg_yaxis(r, l->l_ymax, l->l_step, true);
         if (l->l_tg.tg_set && l->l_tg.tg_target <= l->l_ymax) {
                 double y = MT + PH - PH * l->l_tg.tg_target / l->l_ymax;
@@ -217,9 +275,12 @@ void rp_svg_line(rep_t *r, const line_t *l, const char *title,
                       "y2=\"%.1f\"/>", ML, CW - MR, y, y);
                 target_label(r, l, y, tt);
         }
-        if (l->l_ref)
-                svg_path(r, l, l->l_ref, "ref");
-        svg_path(r, l, l->l_pts, "val");
+        if (l->l_ref) {
+                svg_path(r, l, l->l_ref, "ref", false);
+                svg_path(r, l, l->l_ref, "ref refp", true);
+        }
+        svg_path(r, l, l->l_pts, "val", false);
+        svg_path(r, l, l->l_pts, "val valp", true);
         for (size_t p = 0; p < r->rp_np; p++) {
                 const pt_t *pt = &l->l_pts[p];
                 char v[16], per[16];
@@ -232,21 +293,31 @@ void rp_svg_line(rep_t *r, const line_t *l, const char *title,
                 rp_period_label(r->rp_periods[p], per, sizeof(per));
                 if (pt_clipped(l, pt)) {
                         double x = xc(r, p);
-                        PF(r, "<path class=\"clip\" d=\"M%.1f %d L%.1f %d "
-                              "L%.1f %d Z\"><title>%s: %s (%lld of %lld) "
-                              "\u2013 very few cases; above the scale"
+                        PF(r, "<path class=\"clip%s\" d=\"M%.1f %d L%.1f %d "
+                              "L%.1f %d Z\"%s><title>%s: %s (%lld of %lld) "
+                              "\u2013 %svery few cases; above the scale%s"
                               "</title></path>",
-                           x - 5, MT + 5, x, MT - 4, x + 5, MT + 5, per, v,
-                           (long long)pt->num, (long long)pt->den);
+                           pt->pre ? " prelim" : "", x - 5, MT + 5, x,
+                           MT - 4, x + 5, MT + 5,
+                           pt->pre ? " fill=\"none\"" : "", per, v,
+                           (long long)pt->num, (long long)pt->den,
+                           pt->pre ? "preliminary (not settled yet); " : "",
+                           pt->nohist ? "; incomplete history" : "");
                         continue;
                 }
-                PF(r, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\">"
-                      "<title>%s: %s (%lld of %lld)%s</title></circle>",
-                   unc ? "unc" : miss ? "miss" : "pt", xc(r, p), pt_y(l, pt),
-                   unc ? "3.6" : "4", per, v, (long long)pt->num,
-                   (long long)pt->den,
+                /* preliminary: a hollow ring, never "misses the target" */
+                PF(r, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" "
+                      "r=\"%s\"%s><title>%s: %s (%lld of %lld)%s%s%s"
+                      "</title></circle>",
+                   pt->pre ? "prelim" : unc ? "unc" : miss ? "miss" : "pt",
+                   xc(r, p), pt_y(l, pt),
+                   pt->pre ? (unc ? "4" : "5") : unc ? "3.6" : "4",
+                   pt->pre ? " fill=\"none\"" : "", per, v,
+                   (long long)pt->num, (long long)pt->den,
+                   pt->pre ? " \u2013 preliminary: not settled yet" : "",
                    unc ? " \u2013 uncertain: few cases"
-                       : miss ? " \u2013 misses the target" : "");
+                       : miss ? " \u2013 misses the target" : "",
+                   pt->nohist ? " \u2013 incomplete history" : "");
         }
         P(r, "</svg>\n");
 }
@@ -265,12 +336,14 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
               "patternTransform=\"rotate(45)\"><rect width=\"2.2\" "
               "height=\"6\" fill=\"#fff\" fill-opacity=\"0.7\"/>"
               "</pattern></defs>", r->rp_seq);
+        svg_hist_bands(r, b->b_nohist);
         svg_yaxis(r, ymax, b->b_share ? 0.25 : (double)b->b_step, b->b_share);
         for (size_t p = 0; p < r->rp_np; p++) {
                 double acc = 0, x = xc(r, p) - bw / 2;
                 char per[16];
                 bool unc = b->b_share && b->b_tot[p] > 0 &&
                            b->b_tot[p] < r->rp_min_den;
+                bool pre = b->b_pre && b->b_pre[p];
                 if (!b->b_tot[p])
                         continue;
                 rp_period_label(r->rp_periods[p], per, sizeof(per));
@@ -282,9 +355,16 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
                                 continue;
                         y = MT + PH - PH * (acc + v) / ymax;
                         acc += v;
-                        PF(r, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                              "height=\"%.1f\" fill=\"%s\"><title>",
-                           x, y, bw, h, b->b_colors[s]);
+                        /* preliminary: outlined, faintly filled */
+                        PF(r, "<rect%s x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                              "height=\"%.1f\" fill=\"%s\"",
+                           pre ? " class=\"prelim\"" : "", x, y, bw, h,
+                           b->b_colors[s]);
+                        if (pre)
+                                PF(r, " fill-opacity=\"0.28\" stroke=\"%s\" "
+                                      "stroke-width=\"1.4\"",
+                                   b->b_colors[s]);
+                        P(r, "><title>");
                         E(r, b->b_names[s]);
                         if (b->b_share)
                                 PF(r, ", %s: %.0f of %lld (%.1f%%)", per,
@@ -292,6 +372,8 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
                                    (long long)b->b_tot[p], v * 100);
                         else
                                 PF(r, ", %s: %.0f", per, v);
+                        if (pre)
+                                P(r, " \u2013 preliminary: not settled yet");
                         P(r, "</title></rect>");
                 }
                 if (unc)
@@ -304,10 +386,19 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
                            (long long)r->rp_min_den);
                 /* n above the bar; uncertain months get a mark */
                 PF(r, "<text class=\"n\" x=\"%.1f\" y=\"%.1f\" "
-                      "text-anchor=\"middle\">%s%lld%s</text></g>\n",
+                      "text-anchor=\"middle\">%s%lld%s</text>",
                    xc(r, p), MT + PH - PH * acc / ymax - 4,
                    b->b_share ? "n=" : "", (long long)b->b_tot[p],
                    unc ? "*" : "");
+                if (pre && acc > 0) {
+                        /* inside the bar's top, or above its n if short */
+                        double top = MT + PH - PH * acc / ymax;
+                        PF(r, "<text class=\"pl\" x=\"%.1f\" y=\"%.1f\" "
+                              "text-anchor=\"middle\">prel.</text>",
+                           xc(r, p), PH * acc / ymax >= 22 ? top + 13
+                                                           : top - 15);
+                }
+                P(r, "</g>\n");
         }
         P(r, "</svg>\n");
 }

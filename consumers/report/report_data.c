@@ -102,11 +102,13 @@ const row_t *rp_find_row(const rep_t *r, const char *ind, const char *area,
 pt_t rp_get_pt(const rep_t *r, const char *ind, const char *area,
                const char *period) {
         const row_t *w = rp_find_row(r, ind, area, period);
-        pt_t p = {false, 0, 0};
+        pt_t p = {0};
         if (w) {
                 p.set = true;
                 p.num = w->r_num;
                 p.den = w->r_has_den ? w->r_den : 0;
+                p.pre = !w->r_complete;
+                p.nohist = !w->r_history;
         }
         return p;
 }
@@ -369,6 +371,13 @@ void rp_prepare(rep_t *r) {
                     (r->rp_to && strcmp(w.r_period, r->rp_to) > 0))
                         continue;
                 r->rp_rows[r->rp_nrows++] = w;
+                {
+                        const char *ds = json_string_value(
+                                json_object_get(o, "data_since"));
+                        if (ds && (!r->rp_data_since ||
+                                   strcmp(ds, r->rp_data_since) < 0))
+                                r->rp_data_since = ds;
+                }
                 json_object_set_new(pset, w.r_period, json_true());
                 json_object_set_new(iset, w.r_ind, json_true());
                 json_object_set_new(aset, w.r_area, json_true());

@@ -47,6 +47,8 @@ typedef struct row_s {
 typedef struct pt_s {
         bool    set;
         int64_t num, den;
+        bool    pre;       /* preliminary: complete = false (SPEC §6.1) */
+        bool    nohist;    /* history_complete = false */
 } pt_t;
 
 typedef struct rep_s {
@@ -74,6 +76,7 @@ typedef struct rep_s {
         size_t       rp_nalerts;
         size_t       rp_alerts_read;  /* distinct alert ids */
         int64_t      rp_min_den;
+        const char  *rp_data_since; /* smallest data_since in scope, or NULL */
         vg_tz_t      rp_tz;
         /* output */
         vg_buf_t     rp_out;
@@ -105,6 +108,8 @@ typedef struct bars_s {
         double      *b_v;        /* [s * np + p]: share or count */
         int64_t     *b_tot;      /* per period: deaths / count; 0 = none */
         bool         b_share;    /* 0..100 % stacks; else counts */
+        const bool  *b_pre;      /* per period: preliminary (or NULL) */
+        const bool  *b_nohist;   /* per period: incomplete history (or NULL) */
         int64_t      b_ymax, b_step;
 } bars_t;
 
@@ -117,6 +122,7 @@ typedef struct bars_s {
 #define C_LINE   "#1f5fa8"
 #define C_REF    "#a3adb8"
 #define C_BAD    "#b3261e"
+#define C_HIST   "#f3ead6"  /* band behind months with incomplete history */
 
 /* report_data.c */
 int rp_area_level(const char *a);
@@ -159,6 +165,7 @@ void rp_ratio_scale(double v, double *ymax, double *step);
 void rp_count_scale(int64_t v, int64_t *ymax, int64_t *step);
 bool rp_pt_uncertain(const rep_t *r, const pt_t *p);
 bool rp_pt_missed(const rep_t *r, const line_t *l, const pt_t *p);
+void rp_data_since_text(const rep_t *r, char *buf, size_t size);
 void rp_svg_line(rep_t *r, const line_t *l, const char *title,
                  const char *desc);
 void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,

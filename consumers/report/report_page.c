@@ -83,19 +83,24 @@ static void overview(rep_t *r) {
                      "areas and months.</p></section>\n");
                 return;
         }
-        P(r, "<div class=\"scroll\"><table><caption>Latest month of each "
-             "indicator, ");
+        /* The headline figures are of settled months: a running month is
+         * shown apart as preliminary and never judged (SPEC §5.4). */
+        P(r, "<div class=\"scroll\"><table id=\"latest\"><caption>Latest "
+             "settled (complete) month of each indicator, ");
         rp_area_html(r, focus, true);
-        P(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">Indicator"
-             "</th><th scope=\"col\">Month</th><th scope=\"col\">Value</th>"
-             "<th scope=\"col\">Cases</th><th scope=\"col\">Target</th>"
-             "<th class=\"l\" scope=\"col\">Status</th></tr></thead><tbody>");
+        P(r, "; a newer month that is not settled yet is shown apart as "
+             "preliminary and not judged against the target</caption><thead>"
+             "<tr><th class=\"l\" scope=\"col\">Indicator</th><th scope="
+             "\"col\">Month</th><th scope=\"col\">Value</th><th scope="
+             "\"col\">Cases</th><th scope=\"col\">Target</th><th class=\"l\" "
+             "scope=\"col\">Status</th><th class=\"l\" scope=\"col\">Newer, "
+             "preliminary</th></tr></thead><tbody>");
         for (size_t j = 0; j < rp_nknown_secs + r->rp_ninds; j++) {
                 const char *ind;
                 const sec_t *s = NULL;
                 vg_target_t tg;
-                pt_t pt = {false, 0, 0};
-                size_t last = r->rp_np;
+                pt_t pt = {0}, pp = {0};
+                size_t last = r->rp_np, lpre = r->rp_np;
                 char v[16], tt[32], per[16], id[96];
                 if (j < rp_nknown_secs) {
                         /* SPEC order first */
@@ -109,19 +114,27 @@ static void overview(rep_t *r) {
                                 continue;
                 }
                 for (size_t p = r->rp_np; p-- > 0;) {
-                        pt = rp_get_pt(r, ind, focus, r->rp_periods[p]);
-                        if (pt.set) {
+                        pt_t q = rp_get_pt(r, ind, focus, r->rp_periods[p]);
+                        if (q.set && !q.pre) {
+                                pt = q;
                                 last = p;
                                 break;
                         }
+                        if (q.set && lpre == r->rp_np) {
+                                pp = q;
+                                lpre = p;
+                        }
                 }
-                if (last == r->rp_np)
+                if (last == r->rp_np && lpre == r->rp_np)
                         continue;
                 tg = vg_agg_target(r->rp_conf, ind);
                 rp_target_text(&tg, tt, sizeof(tt));
-                rp_pct((double)pt.num / (double)pt.den, v, sizeof(v));
-                rp_period_label(r->rp_periods[last], per, sizeof(per));
-                P(r, "<tr><th class=\"l\" scope=\"row\"><a href=\"#");
+                P(r, "<tr data-ind=\"");
+                E(r, ind);
+                P(r, "\" data-period=\"");
+                if (last < r->rp_np)
+                        E(r, r->rp_periods[last]);
+                P(r, "\"><th class=\"l\" scope=\"row\"><a href=\"#");
                 if (s) {
                         rp_sec_anchor(s, id, sizeof(id));
                         E(r, id);
@@ -131,10 +144,22 @@ static void overview(rep_t *r) {
                 }
                 P(r, "\">");
                 E(r, s ? s->s_title : ind);
-                PF(r, "</a></th><td>%s</td><td>%s</td><td>%lld/%lld</td>"
-                      "<td>%s</td><td class=\"l\">", per, v,
-                   (long long)pt.num, (long long)pt.den, tt);
-                if (pt.den < r->rp_min_den)
+                P(r, "</a></th>");
+                if (last < r->rp_np) {
+                        rp_pct((double)pt.num / (double)pt.den, v, sizeof(v));
+                        rp_period_label(r->rp_periods[last], per, sizeof(per));
+                        PF(r, "<td class=\"hm\">%s</td><td class=\"hv\">%s"
+                              "</td><td>%lld/%lld</td>", per, v,
+                           (long long)pt.num, (long long)pt.den);
+                } else {
+                        P(r, "<td class=\"hm\">\u2013</td><td class=\"hv\">"
+                             "\u2013</td><td></td>");
+                }
+                PF(r, "<td>%s</td><td class=\"l\">", tt);
+                if (last == r->rp_np)
+                        P(r, "<span class=\"st-unc\">no settled month yet"
+                             "</span>");
+                else if (pt.den < r->rp_min_den)
                         PF(r, "<span class=\"st-unc\">uncertain (fewer than "
                               "%lld cases)</span>", (long long)r->rp_min_den);
                 else if (!tg.tg_set)
@@ -144,6 +169,19 @@ static void overview(rep_t *r) {
                              "</span>");
                 else
                         P(r, "<span class=\"st-ok\">meets the target</span>");
+                if (last < r->rp_np && pt.nohist)
+                        P(r, "<br><span class=\"st-hist\">incomplete history"
+                             "</span>");
+                P(r, "</td><td class=\"l\">");
+                if (lpre < r->rp_np) {
+                        rp_pct((double)pp.num / (double)pp.den, v, sizeof(v));
+                        rp_period_label(r->rp_periods[lpre], per, sizeof(per));
+                        PF(r, "<span class=\"prelim\" data-period=\"%s\">"
+                              "%s: %s (%lld/%lld) <span class=\"pm\">"
+                              "preliminary</span></span>",
+                           r->rp_periods[lpre], per, v, (long long)pp.num,
+                           (long long)pp.den);
+                }
                 P(r, "</td></tr>");
         }
         P(r, "</tbody></table></div></section>\n");
@@ -439,7 +477,10 @@ void rp_page(rep_t *r) {
         PF(r, "</main>\n<footer>Generated by vigil " VIGIL_VERSION
               " (vigil report). Values with fewer than %lld cases "
               "(aggregate.min_denominator) are shown but marked uncertain; "
-              "targets come from the target.&lt;indicator&gt; configuration. "
+              "values of months not settled yet (complete = false) are "
+              "preliminary, drawn hollow and never judged against a target; "
+              "shaded months rest on history before the first event Vigil "
+              "has (history_complete = false); targets come from the target.&lt;indicator&gt; configuration. "
               "This page loads no external resources.</footer>\n"
               "</body>\n</html>\n",
            (long long)r->rp_min_den);

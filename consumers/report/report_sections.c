@@ -11,8 +11,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Legend entries for preliminary values and incomplete history. */
+static void legend_status(rep_t *r, bool pre, bool nohist, bool bars) {
+        if (pre)
+                PF(r, "<span class=\"lg-pre\"><i class=\"sw %s\"></i>%s: "
+                      "preliminary, the month is not settled yet</span>",
+                   bars ? "pb" : "pr", bars ? "faint bar, prel." : "hollow");
+        if (nohist)
+                P(r, "<span class=\"lg-hist\"><i class=\"sw hs\"></i>shaded: "
+                     "incomplete history</span>");
+}
+
+/* A note under the legend when some month rests on incomplete history. */
+static void hist_note(rep_t *r, bool nohist) {
+        char ds[24];
+        if (!nohist)
+                return;
+        rp_data_since_text(r, ds, sizeof(ds));
+        P(r, "<p class=\"note hist-note\">Shaded months rest on incomplete "
+             "history: the indicator looks back before ");
+        if (*ds) {
+                P(r, "<b>");
+                E(r, ds);
+                P(r, "</b>, ");
+        }
+        P(r, "the first event Vigil has (data since), so cases before it are "
+             "missing from these values.</p>\n");
+}
+
+/* A month's column head; preliminary ones say so. */
+static void period_th(rep_t *r, size_t p, bool pre) {
+        char per[16];
+        rp_period_label(r->rp_periods[p], per, sizeof(per));
+        PF(r, "<th scope=\"col\"%s>%s%s</th>",
+           pre ? " class=\"prelim\"" : "", per,
+           pre ? "<span class=\"pm\">preliminary</span>" : "");
+}
+
 static void legend_line(rep_t *r, const vg_target_t *tg, bool ref,
-                        bool clipped) {
+                        bool clipped, bool pre, bool nohist) {
         char tt[32];
         P(r, "<div class=\"legend\"><span><i class=\"sw ln\"></i>value per "
              "month</span>");
@@ -25,15 +62,17 @@ static void legend_line(rep_t *r, const vg_target_t *tg, bool ref,
                       "<span><i class=\"sw ms\"></i>misses the target</span>",
                    tt);
         }
-        PF(r, "<span><i class=\"sw un\"></i>uncertain: fewer than %lld "
-              "cases</span>", (long long)r->rp_min_den);
+        PF(r, "<span><i class=\"sw un\"></i>pale: uncertain, fewer than "
+              "%lld cases</span>", (long long)r->rp_min_den);
         if (clipped)
                 P(r, "<span><svg class=\"sw\" viewBox=\"0 0 12 12\" "
                      "aria-hidden=\"true\"><path d=\"M1.5 10.5 L6 1.5 "
                      "L10.5 10.5 Z\" fill=\"#fff\" stroke=\"" C_LINE "\" "
                      "stroke-width=\"1.6\"/></svg>value from very few "
                      "cases, above the scale (see the data table)</span>");
+        legend_status(r, pre, nohist, false);
         P(r, "</div>\n");
+        hist_note(r, nohist);
 }
 
 /* Has area a value of any of the ni indicators? */
@@ -66,14 +105,18 @@ static void line_pts(const rep_t *r, const char *ind, const char *area,
 static void line_desc(rep_t *r, const sec_t *s, const char *ind,
                       const char *aname, const line_t *l, char *buf,
                       size_t size) {
-        size_t last = r->rp_np, nunc = 0, nmiss = 0, npts = 0;
+        size_t last = r->rp_np, nunc = 0, nmiss = 0, npts = 0, npre = 0,
+               nhist = 0;
         char tt[32], v[16];
         int off;
         for (size_t p = 0; p < r->rp_np; p++) {
                 if (!l->l_pts[p].set)
                         continue;
                 npts++;
-                last = p;
+                npre += l->l_pts[p].pre;
+                nhist += l->l_pts[p].nohist;
+                if (!l->l_pts[p].pre)
+                        last = p;
                 nunc += rp_pt_uncertain(r, &l->l_pts[p]);
                 nmiss += rp_pt_missed(r, l, &l->l_pts[p]) &&
                          !rp_pt_uncertain(r, &l->l_pts[p]);
@@ -88,7 +131,7 @@ static void line_desc(rep_t *r, const sec_t *s, const char *ind,
                 const pt_t *pt = &l->l_pts[last];
                 rp_pct((double)pt->num / (double)pt->den, v, sizeof(v));
                 off += snprintf(buf + off, size - (size_t)off,
-                                "; latest %s: %s (%lld of %lld)",
+                                "; latest settled %s: %s (%lld of %lld)",
                                 r->rp_periods[last], v, (long long)pt->num,
                                 (long long)pt->den);
         }
@@ -97,9 +140,19 @@ static void line_desc(rep_t *r, const sec_t *s, const char *ind,
                                 ". Target %s, missed in %zu months", tt,
                                 nmiss);
         if (off > 0 && (size_t)off < size)
+                off += snprintf(buf + off, size - (size_t)off,
+                                ". %zu months have fewer than %lld cases "
+                                "(uncertain).", nunc,
+                                (long long)r->rp_min_den);
+        if (off > 0 && (size_t)off < size && npre)
+                off += snprintf(buf + off, size - (size_t)off,
+                                " %zu month%s preliminary (not settled yet, "
+                                "drawn hollow).", npre,
+                                npre == 1 ? " is" : "s are");
+        if (off > 0 && (size_t)off < size && nhist)
                 snprintf(buf + off, size - (size_t)off,
-                         ". %zu months have fewer than %lld cases "
-                         "(uncertain).", nunc, (long long)r->rp_min_den);
+                         " %zu month%s on incomplete history (shaded).",
+                         nhist, nhist == 1 ? " rests" : "s rest");
 }
 
 static void line_table(rep_t *r, const sec_t *s, const line_t *l,
@@ -123,13 +176,18 @@ static void line_table(rep_t *r, const sec_t *s, const line_t *l,
                 miss = rp_pt_missed(r, l, pt);
                 rp_pct((double)pt->num / (double)pt->den, v, sizeof(v));
                 rp_period_label(r->rp_periods[p], per, sizeof(per));
-                PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th><td>%lld</td>"
-                      "<td>%lld</td><td class=\"%s\">%s</td><td class=\"l\">"
-                      "%s</td></tr>",
-                   per, (long long)pt->num, (long long)pt->den,
+                PF(r, "<tr%s><th class=\"l\" scope=\"row\">%s</th>"
+                      "<td>%lld</td><td>%lld</td><td class=\"%s\">%s</td>"
+                      "<td class=\"l\">%s%s%s%s%s</td></tr>",
+                   pt->pre ? " class=\"prelim\"" : "", per,
+                   (long long)pt->num, (long long)pt->den,
                    unc ? "unc" : miss ? "miss" : "", v,
+                   pt->pre ? "<span class=\"pm\">preliminary</span>" : "",
+                   pt->pre && (unc || miss || pt->nohist) ? "; " : "",
                    unc ? "uncertain (few cases)"
-                       : miss ? "misses the target" : "");
+                       : miss ? "misses the target" : "",
+                   (unc || miss) && pt->nohist ? "; " : "",
+                   pt->nohist ? "incomplete history" : "");
         }
         P(r, "</tbody></table></div></details>\n");
 }
@@ -172,9 +230,11 @@ static void kommun_line_table(rep_t *r, const sec_t *s, const char *ind,
               "<thead><tr><th class=\"l\" scope=\"col\">Kommun</th>",
            s->s_num, s->s_den);
         for (size_t p = 0; p < r->rp_np; p++) {
-                char per[16];
-                rp_period_label(r->rp_periods[p], per, sizeof(per));
-                PF(r, "<th scope=\"col\">%s</th>", per);
+                /* completeness is per indicator and month (SPEC §6.1) */
+                bool pre = false;
+                for (size_t k = 0; k < nk && !pre; k++)
+                        pre = rp_get_pt(r, ind, ks[k], r->rp_periods[p]).pre;
+                period_th(r, p, pre);
         }
         P(r, "</tr></thead><tbody>");
         for (size_t k = 0; k < nk; k++) {
@@ -192,7 +252,8 @@ static void kommun_line_table(rep_t *r, const sec_t *s, const char *ind,
                         rp_pct((double)pt.num / (double)pt.den, v, sizeof(v));
                         PF(r, "<td class=\"%s\">%s<small>%lld/%lld</small>"
                               "</td>",
-                           rp_pt_uncertain(r, &pt) ? "unc"
+                           pt.pre ? "prelim"
+                           : rp_pt_uncertain(r, &pt) ? "unc"
                            : rp_pt_missed(r, proto, &pt) ? "miss" : "",
                            v, (long long)pt.num, (long long)pt.den);
                 }
@@ -223,7 +284,8 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
         pt_t *ref = vg_calloc(r->rp_np + 1, sizeof(pt_t));
         line_t l;
         double vmax = 0, vmax_all = 0;
-        bool have_se = false, any_ref = false, any_fit = false;
+        bool have_se = false, any_ref = false, any_fit = false,
+             any_pre = false, any_hist = false;
 
         l.l_tg = vg_agg_target(r->rp_conf, ind);
         /* One y-scale for every chart of the indicator. It fits every value
@@ -238,6 +300,8 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
                     (!rp_charted(r, w->r_area) && strcmp(w->r_area, "SE")))
                         continue;
                 v = (double)w->r_num / (double)w->r_den;
+                any_pre |= !w->r_complete;
+                any_hist |= !w->r_history;
                 if (v > vmax_all)
                         vmax_all = v;
                 if (w->r_den * 4 >= r->rp_min_den) {
@@ -264,11 +328,12 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
                 any_ref |= have_se && strcmp(areas[a], "SE");
 
         section_head(r, s, ind);
-        legend_line(r, &l.l_tg, any_ref, vmax_all > l.l_ymax + 1e-9);
+        legend_line(r, &l.l_tg, any_ref, vmax_all > l.l_ymax + 1e-9, any_pre,
+                    any_hist);
         P(r, "<div class=\"grid\">\n");
         for (size_t a = 0; a < na; a++) {
                 char aname[128], title[256], desc[1024];
-                size_t last = r->rp_np;
+                size_t last = r->rp_np, lpre = r->rp_np;
                 line_pts(r, ind, areas[a], pts);
                 l.l_pts = pts;
                 l.l_ref = have_se && strcmp(areas[a], "SE") ? ref : NULL;
@@ -278,9 +343,12 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
                 line_desc(r, s, ind, aname, &l, desc, sizeof(desc));
                 P(r, "<figure><figcaption>");
                 rp_area_html(r, areas[a], true);
+                /* the latest settled month; a newer preliminary apart */
                 for (size_t p = 0; p < r->rp_np; p++)
-                        if (pts[p].set)
+                        if (pts[p].set && !pts[p].pre)
                                 last = p;
+                        else if (pts[p].set)
+                                lpre = p;
                 if (last < r->rp_np) {
                         char v[16], per[16];
                         rp_pct((double)pts[last].num / (double)pts[last].den, v,
@@ -289,6 +357,16 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
                         PF(r, "<span class=\"sub\">%s: %s (%lld/%lld)</span>",
                            per, v, (long long)pts[last].num,
                            (long long)pts[last].den);
+                }
+                if (lpre < r->rp_np && (last == r->rp_np || lpre > last)) {
+                        char v[16], per[16];
+                        rp_pct((double)pts[lpre].num / (double)pts[lpre].den, v,
+                            sizeof(v));
+                        rp_period_label(r->rp_periods[lpre], per, sizeof(per));
+                        PF(r, "<span class=\"sub prelim\">%s: %s (%lld/%lld) "
+                              "preliminary</span>",
+                           per, v, (long long)pts[lpre].num,
+                           (long long)pts[lpre].den);
                 }
                 P(r, "</figcaption>\n");
                 rp_svg_line(r, &l, title, desc);
@@ -351,6 +429,39 @@ static int place_cmp(const void *pa, const void *pb) {
         return ra != rb ? ra - rb : strcmp(a, b);
 }
 
+/* Are any values of the ni indicators in charted areas preliminary, or on
+ * incomplete history? */
+static void group_status(const rep_t *r, const char *const *inds, size_t ni,
+                         bool *pre, bool *nohist) {
+        *pre = *nohist = false;
+        for (size_t i = 0; i < r->rp_nrows; i++) {
+                const row_t *w = &r->rp_rows[i];
+                if (!rp_charted(r, w->r_area))
+                        continue;
+                for (size_t k = 0; k < ni; k++)
+                        if (!strcmp(w->r_ind, inds[k])) {
+                                *pre |= !w->r_complete;
+                                *nohist |= !w->r_history;
+                                break;
+                        }
+        }
+}
+
+/* Per month of area: is any of the ni indicators preliminary, or on
+ * incomplete history? */
+static void area_status(const rep_t *r, const char *const *inds, size_t ni,
+                        const char *area, bool *pre, bool *nohist) {
+        for (size_t p = 0; p < r->rp_np; p++) {
+                pre[p] = nohist[p] = false;
+                for (size_t i = 0; i < ni; i++) {
+                        pt_t pt = rp_get_pt(r, inds[i], area,
+                                            r->rp_periods[p]);
+                        pre[p] |= pt.pre;
+                        nohist[p] |= pt.nohist;
+                }
+        }
+}
+
 static size_t group_inds(const rep_t *r, const sec_t *s, const char **out) {
         size_t n = 0;
         for (size_t i = 0; i < r->rp_ninds; i++)
@@ -370,8 +481,12 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         const char **ks;
         size_t nk;
         char cur[3] = "";
+        bool *pre = vg_calloc(r->rp_np + 1, sizeof(bool));
+        bool *nohist = vg_calloc(r->rp_np + 1, sizeof(bool));
+        bool any_pre, any_hist;
 
         qsort(inds, ni, sizeof(char *), place_cmp);
+        group_status(r, inds, ni, &any_pre, &any_hist);
         for (size_t i = 0; i < ni; i++) {
                 int rk = place_rank(inds[i]);
                 names[i] = place_label(inds[i] + strlen("death_place."));
@@ -384,6 +499,8 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         b.b_v = vg_calloc(ni * r->rp_np + 1, sizeof(double));
         b.b_tot = vg_calloc(r->rp_np + 1, sizeof(int64_t));
         b.b_share = true;
+        b.b_pre = pre;
+        b.b_nohist = nohist;
 
         section_head(r, s, "death_place.*");
         P(r, "<div class=\"legend\">");
@@ -394,8 +511,11 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                 P(r, "</span>");
         }
         PF(r, "<span><i class=\"sw ht\"></i>n=deaths; striped and *: "
-              "fewer than %lld deaths (uncertain)</span></div>\n",
+              "fewer than %lld deaths (uncertain)</span>",
            (long long)r->rp_min_den);
+        legend_status(r, any_pre, any_hist, true);
+        P(r, "</div>\n");
+        hist_note(r, any_hist);
         P(r, "<div class=\"grid\">\n");
         for (size_t a = 0; a < na; a++) {
                 char aname[128], title[256], desc[1024];
@@ -416,6 +536,7 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                         deaths += b.b_tot[p];
                         months += b.b_tot[p] > 0;
                 }
+                area_status(r, inds, ni, areas[a], pre, nohist);
                 rp_area_text(areas[a], aname, sizeof(aname));
                 snprintf(title, sizeof(title), "Place of death \u2013 %s",
                          aname);
@@ -437,11 +558,8 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                 E(r, aname);
                 P(r, "; number and share of the month's deaths</caption>"
                      "<thead><tr><th class=\"l\" scope=\"col\">Place</th>");
-                for (size_t p = 0; p < r->rp_np; p++) {
-                        char per[16];
-                        rp_period_label(r->rp_periods[p], per, sizeof(per));
-                        PF(r, "<th scope=\"col\">%s</th>", per);
-                }
+                for (size_t p = 0; p < r->rp_np; p++)
+                        period_th(r, p, pre[p]);
                 P(r, "</tr></thead><tbody>");
                 for (size_t i = 0; i < ni; i++) {
                         P(r, "<tr><th class=\"l\" scope=\"row\">");
@@ -522,6 +640,8 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         vg_free(ks);
         vg_free(b.b_v);
         vg_free(b.b_tot);
+        vg_free(pre);
+        vg_free(nohist);
         vg_free(names);
         vg_free(colors);
         vg_free(inds);
@@ -559,6 +679,9 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
         const char **ks;
         size_t nk;
         char cur[3] = "";
+        bool *pre = vg_calloc(r->rp_np + 1, sizeof(bool));
+        bool *nohist = vg_calloc(r->rp_np + 1, sizeof(bool));
+        bool any_pre, any_hist;
 
         if (ind) {
                 inds[0] = ind;
@@ -568,6 +691,7 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                 ni = group_inds(r, s, inds);
         }
         na = chart_areas(r, inds, ni, areas);
+        group_status(r, inds, ni, &any_pre, &any_hist);
         /* diagnosis groups present, in enum order */
         for (int d = 0; !ind && d < vg_enum_diag.ve_cnt; d++)
                 for (size_t i = 0; i < ni; i++)
@@ -581,6 +705,8 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
         b.b_colors = ind ? single_color : age_colors;
         b.b_v = vg_calloc(nb * r->rp_np + 1, sizeof(double));
         b.b_tot = vg_calloc(r->rp_np + 1, sizeof(int64_t));
+        b.b_pre = pre;
+        b.b_nohist = nohist;
         if (!ind) {
                 static const char *const age_names[] = {
                         "age 0\u201364", "age 65\u201374", "age 75\u201384",
@@ -612,8 +738,11 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                 E(r, b.b_names[i]);
                 P(r, "</span>");
         }
-        P(r, "<span>number above each bar: total of the month</span></div>\n"
-             "<div class=\"grid\">\n");
+        P(r, "<span>number above each bar: total of the month</span>");
+        legend_status(r, any_pre, any_hist, true);
+        P(r, "</div>\n");
+        hist_note(r, any_hist);
+        P(r, "<div class=\"grid\">\n");
         for (size_t a = 0; a < na; a++) {
                 char aname[128], title[256], desc[1024];
                 int64_t total = 0;
@@ -629,6 +758,7 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                         }
                         total += b.b_tot[p];
                 }
+                area_status(r, inds, ni, areas[a], pre, nohist);
                 rp_area_text(areas[a], aname, sizeof(aname));
                 snprintf(title, sizeof(title), "%s \u2013 %s", s->s_title,
                          aname);
@@ -650,11 +780,8 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                 E(r, aname);
                 P(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">"
                      "Indicator</th>");
-                for (size_t p = 0; p < r->rp_np; p++) {
-                        char per[16];
-                        rp_period_label(r->rp_periods[p], per, sizeof(per));
-                        PF(r, "<th scope=\"col\">%s</th>", per);
-                }
+                for (size_t p = 0; p < r->rp_np; p++)
+                        period_th(r, p, pre[p]);
                 P(r, "<th scope=\"col\">Total</th></tr></thead><tbody>");
                 for (size_t i = 0; i < ni; i++) {
                         int64_t t = 0;
@@ -738,6 +865,8 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
         vg_free(ks);
         vg_free(b.b_v);
         vg_free(b.b_tot);
+        vg_free(pre);
+        vg_free(nohist);
         vg_free(inds);
         vg_free(areas);
 }

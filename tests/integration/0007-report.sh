@@ -3,8 +3,12 @@
 # the page rendered by headless Chromium: the DOM holds every indicator and
 # the active-alert count, no console errors (the page loads nothing: a CSP
 # violation would be one), and a screenshot that is not blank and shows the
-# charts. Needs no broker (file inputs) but Chromium: it fails, not skips,
-# without it.
+# charts. The running (last) month is preliminary (SPEC v2 §6.1, issue #10):
+# its values are drawn hollow and labelled "preliminary" (DOM of the SVG and
+# the tables), the overview's headline figures are of complete months only,
+# months on incomplete history are shaded (DOM and screenshot pixels), and
+# `vigil indicators` shows the month as prelim. Needs no broker (file
+# inputs) but Chromium: it fails, not skips, without it.
 set -euo pipefail
 VIGIL_SRC=${VIGIL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VIGIL=${VIGIL:-$VIGIL_SRC/build/vigil}
@@ -110,6 +114,31 @@ errs=$(console_errors dom.err)
 $errs"
 python3 "$HERE/report/check_dom.py" dom.html ind.jsonl al.jsonl \
   || fail "rendered DOM does not match the inputs"
+python3 "$HERE/report/check_prelim.py" dom.html ind.jsonl \
+  || fail "preliminary values or incomplete history not shown as SPEC §6.1 asks"
+# Negative control: the same DOM without its preliminary marks must fail.
+sed -e 's/ fill="none"//g; s/class="prelim"/class="pt"/g; s/preliminary//g' \
+  dom.html > dom-unmarked.html
+python3 "$HERE/report/check_prelim.py" dom-unmarked.html ind.jsonl \
+  > prelim-control.log 2>&1 \
+  && fail "check_prelim.py passes a page without preliminary marks"
+# vigil indicators shows the running month as preliminary too.
+running=$(python3 -c '
+import json
+print(max(json.loads(l)["period"] for l in open("ind.jsonl") if l.strip()))')
+"$VIGIL" indicators -i ind.jsonl -a SE --from "$running" > ind-table.txt \
+  2> ind-table.err || fail "vigil indicators -i: $(tail -3 ind-table.err)"
+rows=$(grep -c "$running" ind-table.txt || true)
+[ "$rows" -gt 0 ] || fail "vigil indicators: no $running rows: $(head -3 ind-table.txt)"
+notpre=$(grep "$running" ind-table.txt | grep -v "prelim" || true)
+[ -z "$notpre" ] || fail "vigil indicators: $running values not shown as prelim:
+$(echo "$notpre" | head -3)"
+"$VIGIL" indicators -i ind.jsonl -a SE --from "$running" -o json \
+  | python3 -c '
+import json, sys
+vals = [json.loads(l) for l in sys.stdin if l.strip()]
+assert vals and all(v["complete"] is False for v in vals), "json: complete"
+' || fail "vigil indicators -o json: $running values not complete=false"
 
 chrome --screenshot="$TMP/shot.png" --window-size=1280,4000 \
   "file://$TMP/r.html" > /dev/null 2> shot.err \

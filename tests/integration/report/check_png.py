@@ -17,6 +17,8 @@ SIGNATURES = {
     "header #16324f": ((0x16, 0x32, 0x4f), 20000),
     "death place: hospital #d55e00": ((0xd5, 0x5e, 0x00), 1000),
     "death place: nursing home #0072b2": ((0x00, 0x72, 0xb2), 1000),
+    # months whose value rests on incomplete history are shaded (SPEC §6.1)
+    "incomplete history band #f3ead6": ((0xf3, 0xea, 0xd6), 5000),
 }
 
 
