@@ -87,6 +87,22 @@ int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                 const struct rd_kafka_metadata *md = NULL;
                 rd_kafka_resp_err_t err =
                         rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+                if (err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                    err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                    err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                    err == RD_KAFKA_RESP_ERR__RESOLVE) {
+                        char bs[512] = "?";
+                        size_t bsz = sizeof(bs);
+                        rd_kafka_conf_get(rd_kafka_conf(rk),
+                                          "bootstrap.servers", bs, &bsz);
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "cannot reach the Kafka cluster at %s "
+                                  "(%s within %d ms; is the broker running, "
+                                  "and is -b / kafka.bootstrap.servers "
+                                  "right?)",
+                                  bs, rd_kafka_err2str(err), timeout_ms);
+                        break;
+                }
                 if (err) {
                         vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
                                   "cannot get metadata of topic %s: %s (is "

@@ -145,6 +145,30 @@ static int check(rd_kafka_t *rk, const vg_conf_t *conf) {
         return rc;
 }
 
+/* Asks the cluster for its brokers (no topics) within timeout_ms: a broker
+ * that is down is one clear error, not a timeout per topic. */
+static int reachable(rd_kafka_t *rk, int timeout_ms) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md,
+                                                    timeout_ms);
+        char bs[512] = "?";
+        size_t bsz = sizeof(bs);
+        if (!err && md->broker_cnt > 0) {
+                rd_kafka_metadata_destroy(md);
+                return 1;
+        }
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_conf_get(rd_kafka_conf(rk), "bootstrap.servers", bs, &bsz);
+        fprintf(stderr,
+                "vigil topics: cannot reach the Kafka cluster at %s (%s "
+                "within %d s); is the broker running, and are -b / "
+                "kafka.bootstrap.servers right?\n",
+                bs, err ? rd_kafka_err2str(err) : "no broker in the answer",
+                timeout_ms / 1000);
+        return 0;
+}
+
 static int parse_pos(const char *s, int *out) {
         char *end;
         long v = strtol(s, &end, 10);
@@ -221,6 +245,10 @@ int vg_cmd_topics(int argc, char **argv) {
             !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
                                 sizeof(errstr)))) {
                 vg_error("topics", "%s", errstr);
+                rc = 1;
+                goto out;
+        }
+        if (!reachable(rk, 10000)) {
                 rc = 1;
                 goto out;
         }
