@@ -15,6 +15,7 @@
 #include "vg_cli.h"
 #include "vg_consumers.h"
 #include "vg_kafka.h"
+#include "vg_loop.h"
 #include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_process.h"
@@ -230,6 +231,105 @@ static void ametrics_init(ametrics_t *am) {
         atomic_init(&am->am_is_ready, 0);
 }
 
+/*
+ * The consume loop's callbacks (vg_loop.h).
+ */
+
+typedef struct aloop_s {
+        const vg_conf_t *ag_conf;
+        rd_kafka_t      *ag_rk;
+        vg_agg_t        *ag_agg;
+        vg_codec_t      *ag_codec;
+        ametrics_t      *ag_am;
+        const char      *ag_topic;       /* topic.indicator_parts */
+        int              ag_nparts;
+        int64_t          ag_max_events, ag_max_ms;
+        int              ag_batch;       /* records in the open batch */
+        int64_t          ag_batch_start; /* when it opened, ms */
+} aloop_t;
+
+/* One IndicatorPart or PartitionProgress (a tombstone or another record
+ * is skipped; its offset still counts). */
+static int agg_record(void *opaque, rd_kafka_message_t *m, int64_t now,
+                      char *errstr, size_t errstr_size) {
+        aloop_t *ag = opaque;
+        vg_anyrec_t rec;
+        vg_rectype_t t;
+        vg_decode_reason_t reason;
+        if (!ag->ag_batch) {
+                if (vg_agg_begin(ag->ag_agg, now, errstr, errstr_size))
+                        return -1;
+                ag->ag_batch_start = now;
+        }
+        if (!m->payload) {
+                /* a tombstone: nothing to aggregate */
+        } else if (vg_codec_decode(ag->ag_codec, m->payload, m->len, -1, &t,
+                                   &rec, &reason, errstr, errstr_size)) {
+                vg_warn("aggregate", "%s [%d] offset %lld: %s: %s (skipped)",
+                        ag->ag_topic, m->partition, (long long)m->offset,
+                        vg_decode_reason_str(reason), errstr);
+        } else if (t != VG_REC_IPART && t != VG_REC_PROGRESS) {
+                vg_warn("aggregate", "%s [%d] offset %lld: a %s record "
+                        "(skipped)", ag->ag_topic, m->partition,
+                        (long long)m->offset, vg_rectype(t)->rt_name);
+                vg_record_clear(t, &rec);
+        } else {
+                vg_err_t e = t == VG_REC_IPART
+                                     ? vg_agg_part(ag->ag_agg, &rec.ip, errstr,
+                                                   errstr_size)
+                                     : vg_agg_progress(ag->ag_agg, &rec.pp,
+                                                       errstr, errstr_size);
+                vg_metric_inc(ag->ag_am->am_parts, NULL, 1);
+                vg_record_clear(t, &rec);
+                if (e)
+                        return -1;
+        }
+        if (vg_agg_set_offset(ag->ag_agg, ag->ag_topic, m->partition,
+                              m->offset + 1, errstr, errstr_size))
+                return -1;
+        ag->ag_batch++;
+        return 0;
+}
+
+static int agg_commit(void *opaque, int64_t now, bool drained, char *errstr,
+                      size_t errstr_size) {
+        aloop_t *ag = opaque;
+        int64_t c0, d0;
+        if (!ag->ag_batch ||
+            !(ag->ag_batch >= ag->ag_max_events ||
+              now - ag->ag_batch_start >= ag->ag_max_ms || drained))
+                return 0;
+        c0 = vg_now_us();
+        d0 = vg_outbox_depth(vg_agg_outbox(ag->ag_agg));
+        if (vg_agg_commit(ag->ag_agg, errstr, errstr_size))
+                return -1;
+        vg_metric_observe(ag->ag_am->am_commit, NULL,
+                          (double)(vg_now_us() - c0) / 1e6);
+        vg_metric_inc(ag->ag_am->am_values, NULL,
+                      (double)(vg_outbox_depth(vg_agg_outbox(ag->ag_agg)) -
+                               d0));
+        ag->ag_batch = 0;
+        commit_kafka(ag->ag_rk, ag->ag_agg, ag->ag_topic, ag->ag_nparts);
+        return 0;
+}
+
+static void agg_health(void *opaque, int64_t now) {
+        aloop_t *ag = opaque;
+        int64_t depth = vg_outbox_depth(vg_agg_outbox(ag->ag_agg));
+        int ready = depth <= vg_conf_int(ag->ag_conf, "health.max_outbox");
+        (void)now;
+        atomic_store(&ag->ag_am->am_is_ready, ready);
+        vg_metric_set(ag->ag_am->am_outbox, NULL, (double)depth);
+        vg_metric_set(ag->ag_am->am_ready, NULL, ready);
+}
+
+static bool agg_settled(void *opaque, int64_t now, int64_t idle_ms) {
+        aloop_t *ag = opaque;
+        (void)now, (void)idle_ms;
+        return !ag->ag_batch &&
+               vg_outbox_depth(vg_agg_outbox(ag->ag_agg)) == 0;
+}
+
 int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         const char *topic = vg_conf_str(conf, "topic.indicator_parts");
         const char *dir = vg_conf_str(conf, "state.dir");
@@ -245,8 +345,8 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         int nparts, ninputs, rc = 1, batch = 0;
         ametrics_t am;
         vg_http_t *http = NULL;
-        int64_t last_health = 0;
-        int64_t batch_start = 0, last_msg = vg_now_ms(), consumed = 0;
+        int64_t consumed = 0;
+        aloop_t ag = {0};
 
         ametrics_init(&am);
         if (mkdir(dir, 0700) && errno != EEXIST) {
@@ -317,100 +417,32 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
                 nparts, path);
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
-        while (!stop_requested) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
-                int64_t now = vg_now_ms();
-                if (m && !m->err) {
-                        vg_anyrec_t rec;
-                        vg_rectype_t t;
-                        vg_decode_reason_t reason;
-                        if (!batch &&
-                            vg_agg_begin(agg, now, errstr, sizeof(errstr)))
-                                goto err;
-                        if (!batch)
-                                batch_start = now;
-                        if (!m->payload) {
-                                /* a tombstone: nothing to aggregate */
-                        } else if (vg_codec_decode(codec, m->payload, m->len,
-                                                   -1, &t, &rec, &reason,
-                                                   errstr, sizeof(errstr)))
-                                vg_warn("aggregate",
-                                        "%s [%d] offset %lld: %s: %s "
-                                        "(skipped)",
-                                        topic, m->partition,
-                                        (long long)m->offset,
-                                        vg_decode_reason_str(reason), errstr);
-                        else if (t != VG_REC_IPART && t != VG_REC_PROGRESS) {
-                                vg_warn("aggregate",
-                                        "%s [%d] offset %lld: a %s record "
-                                        "(skipped)",
-                                        topic, m->partition,
-                                        (long long)m->offset,
-                                        vg_rectype(t)->rt_name);
-                                vg_record_clear(t, &rec);
-                        } else {
-                                vg_err_t e =
-                                        t == VG_REC_IPART
-                                                ? vg_agg_part(agg, &rec.ip,
-                                                              errstr,
-                                                              sizeof(errstr))
-                                                : vg_agg_progress(
-                                                          agg, &rec.pp, errstr,
-                                                          sizeof(errstr));
-                                vg_metric_inc(am.am_parts, NULL, 1);
-                                vg_record_clear(t, &rec);
-                                if (e) {
-                                        rd_kafka_message_destroy(m);
-                                        goto err;
-                                }
-                        }
-                        if (vg_agg_set_offset(agg, topic, m->partition,
-                                              m->offset + 1, errstr,
-                                              sizeof(errstr))) {
-                                rd_kafka_message_destroy(m);
-                                goto err;
-                        }
-                        batch++;
-                        consumed++;
-                        last_msg = now;
-                } else if (m && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        vg_warn("aggregate", "%s", rd_kafka_message_errstr(m));
-                if (m)
-                        rd_kafka_message_destroy(m);
-                if (batch && (batch >= max_events ||
-                              now - batch_start >= max_ms || !m)) {
-                        int64_t c0 = vg_now_us(), d0 = vg_outbox_depth(
-                                                         vg_agg_outbox(agg));
-                        if (vg_agg_commit(agg, errstr, sizeof(errstr)))
-                                goto err;
-                        vg_metric_observe(am.am_commit, NULL,
-                                          (double)(vg_now_us() - c0) / 1e6);
-                        vg_metric_inc(am.am_values, NULL,
-                                      (double)(vg_outbox_depth(
-                                                       vg_agg_outbox(agg)) -
-                                               d0));
-                        batch = 0;
-                        commit_kafka(rk, agg, topic, nparts);
-                }
-                if (vg_pub_drain(pub, errstr, sizeof(errstr)))
+        {
+                vg_loop_t lp = {0};
+                ag.ag_conf = conf;
+                ag.ag_rk = rk;
+                ag.ag_agg = agg;
+                ag.ag_codec = codec;
+                ag.ag_am = &am;
+                ag.ag_topic = topic;
+                ag.ag_nparts = nparts;
+                ag.ag_max_events = max_events;
+                ag.ag_max_ms = max_ms;
+                lp.lp_rk = rk;
+                lp.lp_pub = pub;
+                lp.lp_name = "aggregate";
+                lp.lp_what = "parts";
+                lp.lp_exit_idle = exit_idle;
+                lp.lp_stop = &stop_requested;
+                lp.lp_opaque = &ag;
+                lp.lp_record = agg_record;
+                lp.lp_commit = agg_commit;
+                lp.lp_health = agg_health;
+                lp.lp_settled = agg_settled;
+                if (vg_loop_run(&lp, errstr, sizeof(errstr)))
                         goto err;
-                if (now - last_health >= 1000) {
-                        int64_t depth = vg_outbox_depth(vg_agg_outbox(agg));
-                        int ready = depth <= vg_conf_int(conf,
-                                                         "health.max_outbox");
-                        atomic_store(&am.am_is_ready, ready);
-                        vg_metric_set(am.am_outbox, NULL, (double)depth);
-                        vg_metric_set(am.am_ready, NULL, ready);
-                        last_health = now;
-                }
-                if (exit_idle > 0 && !batch &&
-                    now - last_msg >= exit_idle * 1000LL &&
-                    vg_pub_inflight(pub) == 0 &&
-                    vg_outbox_depth(vg_agg_outbox(agg)) == 0) {
-                        vg_info("aggregate", "idle for %d s: exiting",
-                                exit_idle);
-                        break;
-                }
+                consumed = lp.lp_records;
+                batch = ag.ag_batch;
         }
         if (batch && vg_agg_commit(agg, errstr, sizeof(errstr)))
                 goto err;

@@ -18,6 +18,7 @@
 #include "vg_consumers.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
+#include "vg_loop.h"
 #include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_partition.h"
@@ -478,13 +479,6 @@ static void commit_all(proc_t *pr) {
                 batch_commit(pr, p);
 }
 
-/* Hands committed outbox rows to the producer; deletes delivered ones. */
-static void drain(proc_t *pr) {
-        char errstr[512];
-        if (vg_pub_drain(pr->pr_pub, errstr, sizeof(errstr)))
-                fatal(pr, errstr);
-}
-
 static void close_partitions(proc_t *pr,
                              const rd_kafka_topic_partition_list_t *l) {
         char errstr[512];
@@ -683,7 +677,8 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
 }
 
 /* A partition-EOF: the consumer is at the end of that topic partition. */
-static void handle_eof(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
+static void handle_eof(void *opaque, rd_kafka_message_t *m, int64_t now) {
+        proc_t *pr = opaque;
         const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
         int type = topic ? input_type(pr, topic) : -1, p = m->partition;
         if (type < 0 || p < 0 || p >= MAX_PARTITIONS ||
@@ -710,13 +705,87 @@ static void tick(proc_t *pr, int64_t now) {
         }
 }
 
+/*
+ * The consume loop's callbacks (vg_loop.h).
+ */
+
+static int loop_record(void *opaque, rd_kafka_message_t *m, int64_t now,
+                       char *errstr, size_t errstr_size) {
+        proc_t *pr = opaque;
+        (void)now;
+        handle_message(pr, m);
+        if (pr->pr_fatal)
+                vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
+                          "stopped after a fatal error (logged above)");
+        return pr->pr_fatal ? -1 : 0;
+}
+
+static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
+                       size_t errstr_size) {
+        proc_t *pr = opaque;
+        /* The watermark moves only when what was fetched has been read:
+         * the local queue empty, or stream.idle_ms of records without a
+         * pause. After a broker pause the topics that were caught up come
+         * back with a backlog in the same fetch; until their records are
+         * read they must not count as caught up, or deadlines fall due
+         * before the records that meet them (SPEC §5: no alerts a
+         * time-ordered replay would not raise). */
+        if (drained)
+                pr->pr_last_empty = now;
+        pr->pr_wm_hold = !drained &&
+                         now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms;
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                if (ps->ps_part && vg_part_in_batch(ps->ps_part) &&
+                    (ps->ps_batch >= pr->pr_max_events ||
+                     now - ps->ps_batch_start >= pr->pr_max_ms || drained))
+                        batch_commit(pr, p);
+        }
+        if (pr->pr_fatal)
+                vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
+                          "stopped after a fatal error (logged above)");
+        return pr->pr_fatal ? -1 : 0;
+}
+
+/* Time passes without records too: a topic becomes caught up after
+ * stream.idle_ms at its end, and the watermark it held back moves
+ * (deadlines fall due). */
+static int loop_tick(void *opaque, int64_t now, char *errstr,
+                     size_t errstr_size) {
+        proc_t *pr = opaque;
+        tick(pr, now);
+        if (pr->pr_fatal)
+                vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
+                          "stopped after a fatal error (logged above)");
+        return pr->pr_fatal ? -1 : 0;
+}
+
+static void loop_health(void *opaque, int64_t now) {
+        (void)now;
+        health_update(opaque);
+}
+
+/* Assigned for idle_ms, every topic caught up, its watermark committed
+ * (what is due has fallen due) and every outbox empty. */
+static bool loop_settled(void *opaque, int64_t now, int64_t idle_ms) {
+        proc_t *pr = opaque;
+        if (!pr->pr_assigned_at || now - pr->pr_assigned_at < idle_ms)
+                return false;
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                vg_part_t *part = pr->pr_parts[p].ps_part;
+                if (part && (vg_part_in_batch(part) ||
+                             vg_part_outbox_depth(part) > 0 ||
+                             !vg_part_caught_up(part, now)))
+                        return false;
+        }
+        return true;
+}
+
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         proc_t *pr = vg_calloc(1, sizeof(*pr));
         rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
         rd_kafka_topic_partition_list_t *sub;
         char errstr[512];
-        int64_t last_msg = vg_now_ms(), last_report = vg_now_ms();
-        int64_t last_health = 0, last_tick = 0;
         int rc = 1;
 
         pr->pr_conf = conf;
@@ -820,89 +889,24 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
 
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
-        while (!stop_requested) {
-                rd_kafka_message_t *m =
-                        rd_kafka_consumer_poll(pr->pr_consumer, 50);
-                int64_t now = vg_now_ms();
-                /* The watermark moves only when what was fetched has been
-                 * read: the local queue empty, or stream.idle_ms of
-                 * records without a pause. After a broker pause the topics
-                 * that were caught up come back with a backlog in the same
-                 * fetch; until their records are read they must not count
-                 * as caught up, or deadlines fall due before the records
-                 * that meet them (SPEC §5: no alerts a time-ordered replay
-                 * would not raise). */
-                if (!m)
-                        pr->pr_last_empty = now;
-                pr->pr_wm_hold =
-                        m && now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms;
-                if (m) {
-                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                                handle_eof(pr, m, now);
-                        } else if (m->err) {
-                                vg_warn("process", "consumer: %s",
-                                        rd_kafka_message_errstr(m));
-                        } else {
-                                handle_message(pr, m);
-                                last_msg = now;
-                        }
-                        rd_kafka_message_destroy(m);
-                }
-                for (int p = 0; p < pr->pr_npartitions; p++) {
-                        pstate_t *ps = &pr->pr_parts[p];
-                        if (ps->ps_part && vg_part_in_batch(ps->ps_part) &&
-                            (ps->ps_batch >= pr->pr_max_events ||
-                             now - ps->ps_batch_start >= pr->pr_max_ms || !m))
-                                batch_commit(pr, p);
-                }
-                /* Time passes without records too: a topic becomes
-                 * caught up after stream.idle_ms at its end, and the
-                 * watermark it held back moves (deadlines fall due). */
-                if (now - last_tick >= 100) {
-                        tick(pr, now);
-                        last_tick = now;
-                }
-                drain(pr);
-                if (now - last_health >= 1000) {
-                        health_update(pr);
-                        last_health = now;
-                }
-                if (now - last_report >= 30000) {
-                        vg_info("process", "%lld events processed",
-                                (long long)pr->pr_events);
-                        last_report = now;
-                }
-                /* Idle means: assigned, and nothing new since then. */
-                if (pr->pr_assigned_at > last_msg)
-                        last_msg = pr->pr_assigned_at;
-                if (exit_idle > 0 && pr->pr_assigned_at &&
-                    now - last_msg >= exit_idle * 1000LL &&
-                    vg_pub_inflight(pr->pr_pub) == 0) {
-                        int64_t depth = 0;
-                        bool settled = true;
-                        /* and every topic caught up, its watermark
-                         * committed: what is due has fallen due */
-                        for (int p = 0; p < pr->pr_npartitions; p++)
-                                if (pr->pr_parts[p].ps_part) {
-                                        depth += vg_part_outbox_depth(
-                                                pr->pr_parts[p].ps_part);
-                                        settled = settled &&
-                                                  !vg_part_in_batch(
-                                                          pr->pr_parts[p]
-                                                                  .ps_part) &&
-                                                  vg_part_caught_up(
-                                                          pr->pr_parts[p]
-                                                                  .ps_part,
-                                                          now);
-                                }
-                        if (depth == 0 && settled) {
-                                vg_info("process",
-                                        "idle for %d s and everything "
-                                        "published: exiting",
-                                        exit_idle);
-                                break;
-                        }
-                }
+        {
+                vg_loop_t lp = {0};
+                lp.lp_rk = pr->pr_consumer;
+                lp.lp_pub = pr->pr_pub;
+                lp.lp_name = "process";
+                lp.lp_what = "records";
+                lp.lp_exit_idle = exit_idle;
+                lp.lp_stop = &stop_requested;
+                lp.lp_opaque = pr;
+                lp.lp_record = loop_record;
+                lp.lp_eof = handle_eof;
+                lp.lp_commit = loop_commit;
+                lp.lp_tick = loop_tick;
+                lp.lp_health = loop_health;
+                lp.lp_settled = loop_settled;
+                if (vg_loop_run(&lp, errstr, sizeof(errstr)) &&
+                    !pr->pr_fatal)
+                        fatal(pr, errstr);
         }
         vg_info("process", "stopping: committing and publishing");
         commit_all(pr);
