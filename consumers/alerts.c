@@ -54,8 +54,8 @@ static void help(void) {
                "  -a, --all             with no --status: include RETRACTED "
                "(default: ACTIVE\n"
                "                        only)\n"
-               "  -j, --json            JSON Lines (SPEC §9) instead of a "
-               "table\n"
+               "  -j, --json            JSON Lines (docs/EVENTS.md §8.1) "
+               "instead of a table\n"
                VG_CLI_CONF_HELP
                "  -h, --help            this help\n"
                "\n"
