@@ -66,7 +66,7 @@ static int produce_population(const vg_conf_t *conf, int64_t patients,
                               uint64_t seed) {
         static const char *keys[VG_EVENT_TYPES] = {
                 "topic.admissions", "topic.discharges", "topic.deaths",
-                "topic.sip"};
+                "topic.sip", "topic.register"};
         vg_sim_opts_t o;
         vg_sim_t *sim;
         vg_codec_t *codec;
@@ -153,7 +153,8 @@ int vg_cmd_demo(int argc, char **argv) {
         };
         static const char *topic_keys[] = {
                 "topic.admissions", "topic.discharges", "topic.deaths",
-                "topic.sip", "topic.alerts", "topic.indicator_parts",
+                "topic.sip", "topic.register", "topic.alerts",
+                "topic.indicator_parts",
                 "topic.indicators", "topic.dlq"};
         int64_t patients = 300;
         uint64_t seed = 1;
@@ -262,7 +263,7 @@ int vg_cmd_demo(int argc, char **argv) {
         }
         for (size_t i = 0; i < VG_ARRAY_SIZE(topic_keys); i++)
                 rd_kafka_mock_topic_create(mc, vg_conf_str(conf, topic_keys[i]),
-                                           i < 4 ? 3 : 1, 1);
+                                           i < VG_EVENT_TYPES ? 3 : 1, 1);
 
         printf("1. simulate and produce (vigil simulate --publish)\n");
         if (produce_population(conf, patients, seed))
@@ -288,11 +289,12 @@ int vg_cmd_demo(int argc, char **argv) {
         {
                 char *i_argv[] = {"indicators", "-b", bs, "-X",
                                   "log.level=error", "-X", "kafka.log_level=2",
-                                  "-a", "SE", "-n", "readmission_30d", "-n",
-                                  "sip_within_deadline", "-n",
-                                  "eol_admission_30d", "-n", "sip_before_death",
-                                  "-n", "death_place.HOSPITAL", "-n",
-                                  "death_place.HOME*", NULL};
+                                  "-a", "SE", "--indicator", "readmission_30d",
+                                  "--indicator", "sip_within_deadline",
+                                  "--indicator", "eol_admission_30d",
+                                  "--indicator", "sip_before_death",
+                                  "--indicator", "death_place.HOSPITAL",
+                                  "--indicator", "death_place.HOME*", NULL};
                 printf("\nINDICATORS, Sverige (vigil indicators -a SE ...)\n");
                 fflush(stdout);
                 if (vg_cmd_indicators(21, i_argv))

@@ -23,6 +23,9 @@ const vg_confdef_t vg_confdefs[] = {
          "Topic of Death events."},
         {"topic.sip", VG_C_STRING, "care.sip.v1", 0, 0, 0,
          "Topic of SipCreated events."},
+        {"topic.register", VG_C_STRING, "care.register.v1", 0, 0, 0,
+         "Topic of RegisterEntry events (Svenska palliativregistret); it "
+         "must exist, and may stay empty (see rules.register)."},
         {"topic.alerts", VG_C_STRING, "care.alerts.v1", 0, 0, 0,
          "Topic the processor publishes alerts to."},
         {"topic.indicator_parts", VG_C_STRING, "care.indicator-parts.v2", 0, 0,
@@ -50,6 +53,13 @@ const vg_confdef_t vg_confdefs[] = {
          "Days before death counted by eol_admission_30d."},
         {"rules.sip_before_death_days", VG_C_INT, "365", 1, 36500, 0,
          "Days before death a SIP counts for sip_before_death."},
+        {"rules.register", VG_C_BOOL, "true", 0, 0, 0,
+         "Register rules on: DEATH_NOT_REGISTERED and the register_coverage "
+         "and spr.* indicators. false for deployments without a register "
+         "feed."},
+        {"rules.register_deadline_days", VG_C_INT, "30", 1, 3650, 0,
+         "Local calendar days after a death within which it should be in "
+         "Svenska palliativregistret (DEATH_NOT_REGISTERED)."},
         {"rules.max_patient_events", VG_C_INT, "5000", 100, 1000000, 0,
          "Events kept per patient; more are refused (DLQ reason "
          "patient-limit), which bounds the work one patient can cause."},

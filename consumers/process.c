@@ -1,6 +1,6 @@
 /*
  * process.c - `vigil process`: the per-patient rule engine on Kafka (a
- * consumer group on the four input topics) or on a file.
+ * consumer group on the five input topics) or on a file.
  *
  * Kafka mode, per poll loop:
  *   consume -> decode/validate (bad -> DLQ row) -> vg_part_event on the
@@ -49,7 +49,7 @@ static void help(void) {
                "\n"
                "Computes SPEC §5 alerts and §6 indicator counts per patient.\n"
                "\n"
-               "Kafka mode consumes the four input topics as consumer group "
+               "Kafka mode consumes the five input topics as consumer group "
                "group.id, keeps\n"
                "per-partition state in SQLite under state.dir (one "
                "transaction per batch:\n"
@@ -571,7 +571,7 @@ static int check_topics(proc_t *pr, char *errstr, size_t errstr_size) {
                 if (cnt[t] != cnt[0]) {
                         vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                                   "input topics are not co-partitioned: %s "
-                                  "has %d partitions, %s has %d; all four "
+                                  "has %d partitions, %s has %d; all five "
                                   "input topics must have the same count",
                                   pr->pr_inputs[0], cnt[0], pr->pr_inputs[t],
                                   cnt[t]);
@@ -797,6 +797,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pr->pr_inputs[VG_REC_DISCHARGE] = vg_conf_str(conf, "topic.discharges");
         pr->pr_inputs[VG_REC_DEATH] = vg_conf_str(conf, "topic.deaths");
         pr->pr_inputs[VG_REC_SIP] = vg_conf_str(conf, "topic.sip");
+        pr->pr_inputs[VG_REC_REGISTER] = vg_conf_str(conf, "topic.register");
         pr->pr_state_dir = vg_conf_str(conf, "state.dir");
         pr->pr_max_events = (int)vg_conf_int(conf, "batch.max_events");
         pr->pr_max_ms = vg_conf_int(conf, "batch.max_ms");
@@ -881,10 +882,10 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         }
         rd_kafka_topic_partition_list_destroy(sub);
         vg_info("process",
-                "consuming %s, %s, %s, %s (%d partitions) as group %s; state "
-                "in %s",
+                "consuming %s, %s, %s, %s, %s (%d partitions) as group %s; "
+                "state in %s",
                 pr->pr_inputs[0], pr->pr_inputs[1], pr->pr_inputs[2],
-                pr->pr_inputs[3], pr->pr_npartitions,
+                pr->pr_inputs[3], pr->pr_inputs[4], pr->pr_npartitions,
                 vg_conf_str(conf, "group.id"), pr->pr_state_dir);
 
         signal(SIGINT, on_signal);

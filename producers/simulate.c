@@ -264,6 +264,7 @@ static int pub_open(sim_pub_t *pub, vg_conf_t *conf) {
         pub->topics[VG_REC_DISCHARGE] = vg_conf_str(conf, "topic.discharges");
         pub->topics[VG_REC_DEATH] = vg_conf_str(conf, "topic.deaths");
         pub->topics[VG_REC_SIP] = vg_conf_str(conf, "topic.sip");
+        pub->topics[VG_REC_REGISTER] = vg_conf_str(conf, "topic.register");
         if (!(pub->codec = vg_codec_new(errstr, sizeof(errstr)))) {
                 fprintf(stderr, "vigil simulate: %s\n", errstr);
                 return VG_EXIT_FAIL;

@@ -27,6 +27,10 @@ SYMS(pod, "HOSPITAL", "PALLIATIVE_UNIT", "NURSING_HOME", "SHORT_TERM_CARE",
 SYMS(rule, "READMISSION_30D", "SIP_OVERDUE", "INDICATOR_BELOW_TARGET",
      "DEATH_NOT_REGISTERED")
 SYMS(status, "ACTIVE", "RETRACTED")
+SYMS(res, "ORDINARY_HOME", "NURSING_HOME", "SHORT_TERM_CARE", "OTHER",
+     "UNKNOWN")
+SYMS(ans, "YES", "NO", "UNKNOWN")
+SYMS(pu, "NONE", "GRADE_1", "GRADE_2_4", "UNKNOWN")
 
 #define ENUM(var, avro, syms)                                                  \
         const vg_enum_t var = {avro, syms##_syms,                              \
@@ -38,6 +42,15 @@ ENUM(vg_enum_disposition, "Disposition", disp);
 ENUM(vg_enum_place, "PlaceOfDeath", pod);
 ENUM(vg_enum_rule, "AlertRule", rule);
 ENUM(vg_enum_status, "AlertStatus", status);
+ENUM(vg_enum_residence, "Residence", res);
+ENUM(vg_enum_answer, "Answer", ans);
+ENUM(vg_enum_ulcer, "PressureUlcer", pu);
+
+const char *const vg_question_names[VG_Q__CNT] = {
+        "eol_conversation", "pain_assessed", "symptoms_assessed",
+        "oral_health_assessed", "prn_opioid", "prn_anxiolytic",
+        "prn_antiemetic", "prn_antisecretory", "present_at_death",
+        "bereavement_offered"};
 
 const char *vg_enum_str(const vg_enum_t *ve, int v) {
         return v >= 0 && v < ve->ve_cnt ? ve->ve_symbols[v] : "?";
@@ -67,6 +80,7 @@ static const vg_field_t admission_fields[] = {
         EV(age_years, VG_F_INT),
         EVE(sex, vg_enum_sex),
         EVE(diagnosis_group, vg_enum_diag),
+        EVE(residence, vg_enum_residence),
 };
 static const vg_field_t discharge_fields[] = {
         COMMON,
@@ -83,10 +97,31 @@ static const vg_field_t death_fields[] = {
         EV(age_years, VG_F_INT),
         EVE(sex, vg_enum_sex),
         EVE(diagnosis_group, vg_enum_diag),
+        EVE(residence, vg_enum_residence),
 };
 static const vg_field_t sip_fields[] = {
         COMMON,
         EV(sip_id, VG_F_STRING),
+};
+#define ANS(n, i)                                                              \
+        {#n, VG_F_ENUM, offsetof(vg_event_t, ev_answers) + (i) * sizeof(int),  \
+         &vg_enum_answer}
+static const vg_field_t register_fields[] = {
+        COMMON,
+        EV(death_at, VG_F_TIME),
+        EV(unit_id, VG_F_STRING),
+        EV(expected, VG_F_BOOL),
+        ANS(eol_conversation, VG_Q_EOL_CONVERSATION),
+        ANS(pain_assessed, VG_Q_PAIN_ASSESSED),
+        ANS(symptoms_assessed, VG_Q_SYMPTOMS_ASSESSED),
+        ANS(oral_health_assessed, VG_Q_ORAL_HEALTH_ASSESSED),
+        ANS(prn_opioid, VG_Q_PRN_OPIOID),
+        ANS(prn_anxiolytic, VG_Q_PRN_ANXIOLYTIC),
+        ANS(prn_antiemetic, VG_Q_PRN_ANTIEMETIC),
+        ANS(prn_antisecretory, VG_Q_PRN_ANTISECRETORY),
+        ANS(present_at_death, VG_Q_PRESENT_AT_DEATH),
+        ANS(bereavement_offered, VG_Q_BEREAVEMENT_OFFERED),
+        EVE(pressure_ulcer, vg_enum_ulcer),
 };
 
 #define AL(n, t) {#n, t, offsetof(vg_alert_t, al_##n), NULL}
@@ -157,6 +192,8 @@ static const vg_rectype_desc_t rectypes[VG_REC__CNT] = {
            death_fields),
         RT(VG_REC_SIP, "SipCreated", "sip_created", "care.sip.v1", vg_event_t,
            sip_fields),
+        RT(VG_REC_REGISTER, "RegisterEntry", "register_entry",
+           "care.register.v1", vg_event_t, register_fields),
         RT(VG_REC_ALERT, "Alert", "alert", "care.alerts.v1", vg_alert_t,
            alert_fields),
         RT(VG_REC_IPART, "IndicatorPart", "indicator_part",

@@ -14,6 +14,7 @@ typedef enum vg_rectype_e {
         VG_REC_DISCHARGE,
         VG_REC_DEATH,
         VG_REC_SIP,
+        VG_REC_REGISTER,
         VG_REC_ALERT,
         VG_REC_IPART,
         VG_REC_IVALUE,
@@ -21,8 +22,8 @@ typedef enum vg_rectype_e {
         VG_REC__CNT
 } vg_rectype_t;
 
-#define VG_REC_IS_EVENT(t) ((t) >= VG_REC_ADMISSION && (t) <= VG_REC_SIP)
-#define VG_EVENT_TYPES 4
+#define VG_REC_IS_EVENT(t) ((t) >= VG_REC_ADMISSION && (t) <= VG_REC_REGISTER)
+#define VG_EVENT_TYPES 5
 
 /* Enums: values are indexes into the symbol tables below. */
 typedef enum { VG_CS_HOSPITAL_INPATIENT, VG_CS_PALLIATIVE_UNIT, VG_CS_SSIH,
@@ -38,6 +39,20 @@ typedef enum { VG_DISP_HOME, VG_DISP_NURSING_HOME, VG_DISP_SHORT_TERM_CARE,
 typedef enum { VG_POD_HOSPITAL, VG_POD_PALLIATIVE_UNIT, VG_POD_NURSING_HOME,
                VG_POD_SHORT_TERM_CARE, VG_POD_HOME, VG_POD_HOME_WITH_SSIH,
                VG_POD_OTHER, VG_POD_UNKNOWN, VG_POD__CNT } vg_place_t;
+typedef enum { VG_RES_ORDINARY_HOME, VG_RES_NURSING_HOME,
+               VG_RES_SHORT_TERM_CARE, VG_RES_OTHER, VG_RES_UNKNOWN,
+               VG_RES__CNT } vg_residence_t;
+typedef enum { VG_ANS_YES, VG_ANS_NO, VG_ANS_UNKNOWN } vg_answer_t;
+typedef enum { VG_PU_NONE, VG_PU_GRADE_1, VG_PU_GRADE_2_4,
+               VG_PU_UNKNOWN } vg_ulcer_t;
+/* The YES/NO/UNKNOWN answers of a RegisterEntry, in schema order. */
+typedef enum { VG_Q_EOL_CONVERSATION, VG_Q_PAIN_ASSESSED,
+               VG_Q_SYMPTOMS_ASSESSED, VG_Q_ORAL_HEALTH_ASSESSED,
+               VG_Q_PRN_OPIOID, VG_Q_PRN_ANXIOLYTIC, VG_Q_PRN_ANTIEMETIC,
+               VG_Q_PRN_ANTISECRETORY, VG_Q_PRESENT_AT_DEATH,
+               VG_Q_BEREAVEMENT_OFFERED, VG_Q__CNT } vg_question_t;
+/* Field names of the answers, by vg_question_t. */
+extern const char *const vg_question_names[VG_Q__CNT];
 typedef enum { VG_RULE_READMISSION_30D, VG_RULE_SIP_OVERDUE,
                VG_RULE_INDICATOR_BELOW_TARGET,
                VG_RULE_DEATH_NOT_REGISTERED } vg_rule_t;
@@ -50,7 +65,8 @@ typedef struct vg_enum_s {
 } vg_enum_t;
 
 extern const vg_enum_t vg_enum_care_setting, vg_enum_sex, vg_enum_diag,
-        vg_enum_disposition, vg_enum_place, vg_enum_rule, vg_enum_status;
+        vg_enum_disposition, vg_enum_place, vg_enum_rule, vg_enum_status,
+        vg_enum_residence, vg_enum_answer, vg_enum_ulcer;
 
 /* Symbol of value v, or "?" when out of range. */
 const char *vg_enum_str(const vg_enum_t *ve, int v);
@@ -64,7 +80,7 @@ typedef struct vg_optd_s { bool set; double v; } vg_optd_t;
 /* An input event (SPEC §3): one struct for all four types; ev_type says
  * which fields are meaningful. Strings are heap-owned (vg_record_clear). */
 typedef struct vg_event_s {
-        vg_rectype_t ev_type;              /* VG_REC_ADMISSION..VG_REC_SIP */
+        vg_rectype_t ev_type;              /* VG_REC_ADMISSION..REGISTER */
         char        *ev_event_id;          /* unique per patient */
         char        *ev_patient_id;        /* pseudonym */
         int64_t      ev_occurred_at;       /* event time, epoch ms UTC */
@@ -81,8 +97,13 @@ typedef struct vg_event_s {
         int          ev_disposition;       /* discharge */
         bool         ev_needs_coordination;/* discharge */
         int          ev_place_of_death;    /* death */
-        bool         ev_expected;          /* death */
+        bool         ev_expected;          /* death, register_entry */
+        int          ev_residence;         /* admission, death (v2) */
         char        *ev_sip_id;            /* sip_created */
+        int64_t      ev_death_at;          /* register_entry: the death */
+        char        *ev_unit_id;           /* register_entry */
+        int          ev_answers[VG_Q__CNT];/* register_entry: vg_answer_t */
+        int          ev_pressure_ulcer;    /* register_entry: vg_ulcer_t */
 } vg_event_t;
 
 /* An alert (SPEC §5). Rule-specific fields are NULL / unset when unused. */

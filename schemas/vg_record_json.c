@@ -263,6 +263,13 @@ vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
                 if (!v) {
                         if (field_optional(f->vf_type))
                                 continue;
+                        /* A field added with a default (SPEC §3: residence,
+                         * version 2) may be left out. */
+                        if (f->vf_enum == &vg_enum_residence) {
+                                *(int *)((char *)rec + f->vf_offset) =
+                                        VG_RES_UNKNOWN;
+                                continue;
+                        }
                         err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                         "%s: missing (expected %s)",
                                         f->vf_name, expected_of(f));

@@ -83,8 +83,25 @@ vg_target_t vg_agg_target(const vg_conf_t *conf, const char *indicator) {
                 tg.tg_higher_is_better = hib != 0;
         } else if (r == 0 && !strcmp(indicator, "readmission_30d")) {
                 tg = (vg_target_t){true, 0.10, false};
-        } else if (r == 0 && !strcmp(indicator, "sip_within_deadline")) {
-                tg = (vg_target_t){true, 0.90, true};
+        } else if (r == 0) {
+                /* SPEC §6.3 defaults: the region's own choice for the
+                 * first two; Socialstyrelsen's target levels (2017) for
+                 * the register; 70 % coverage for open comparisons. */
+                static const struct { const char *ind; double t; bool hib; }
+                        defs[] = {
+                                {"sip_within_deadline", 0.90, true},
+                                {"spr.eol_conversation", 0.98, true},
+                                {"spr.pain_assessed", 1.00, true},
+                                {"spr.oral_health_assessed", 0.90, true},
+                                {"spr.prn_opioid", 0.98, true},
+                                {"spr.prn_anxiolytic", 0.98, true},
+                                {"spr.pressure_ulcer_free", 0.90, true},
+                                {"register_coverage", 0.70, true},
+                        };
+                for (size_t i = 0; i < VG_ARRAY_SIZE(defs); i++)
+                        if (!strcmp(indicator, defs[i].ind))
+                                tg = (vg_target_t){true, defs[i].t,
+                                                   defs[i].hib};
         }
         return tg;
 }
@@ -121,6 +138,9 @@ void vg_agg_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc) {
         rc->rc_eol_days = (int)vg_conf_int(conf, "rules.eol_days");
         rc->rc_sip_before_death_days =
                 (int)vg_conf_int(conf, "rules.sip_before_death_days");
+        rc->rc_register = vg_conf_bool(conf, "rules.register");
+        rc->rc_register_deadline_days =
+                (int)vg_conf_int(conf, "rules.register_deadline_days");
 }
 
 /* The smallest watermark over all input partitions and data_since (SPEC

@@ -27,6 +27,7 @@ void vg_rules_conf_default(vg_rules_conf_t *rc) {
         rc->rc_eol_days = 30;
         rc->rc_sip_before_death_days = 365;
         rc->rc_max_events = 5000;
+        rc->rc_register = true;
         rc->rc_register_deadline_days = 30;
         rc->rc_idle_ms = 5000;
 }
@@ -108,6 +109,7 @@ typedef struct sel_s {
         stay_t            *stays;
         int                nstays;
         const vg_event_t  *death;  /* chosen death or NULL */
+        const vg_event_t  *entry;  /* chosen register entry or NULL */
         int                conflicts;
         int               *stay_idx;   /* open-addressing index of stays */
         int                stay_cap;   /* its size, a power of two */
@@ -160,6 +162,7 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
         s->stay_idx = vg_malloc(sizeof(int) * (size_t)s->stay_cap);
         memset(s->stay_idx, 0xff, sizeof(int) * (size_t)s->stay_cap);
         s->death = NULL;
+        s->entry = NULL;
         /* Cancellation targets, sorted once: O(n log n) in all. A
          * cancellation of itself is ignored. */
         for (int i = 0; i < n; i++)
@@ -196,6 +199,14 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
                                 s->conflicts++;
                         else
                                 st->st_dis = e;
+                        break;
+                case VG_REC_REGISTER:
+                        /* Ordered by (occurred_at, "", event_id): the first
+                         * is the entry (SPEC §5.0); others conflict. */
+                        if (s->entry)
+                                s->conflicts++;
+                        else
+                                s->entry = e;
                         break;
                 case VG_REC_DEATH:
                         /* Ordered by (occurred_at, "", event_id): the first
@@ -535,6 +546,62 @@ static void ssih_cells(out_t *o, const sel_t *s) {
 }
 
 /*
+ * DEATH_NOT_REGISTERED (SPEC §5.3), register_coverage and spr.* (§6)
+ */
+
+static void rule_register(out_t *o, const sel_t *s) {
+        const vg_event_t *dth = s->death, *en = s->entry;
+        char ind[64];
+
+        if (!o->rc->rc_register)
+                return;
+        if (dth) {
+                int64_t days_limit = o->rc->rc_register_deadline_days;
+                /* The local midnight that ends the deadline day: due from
+                 * there on, i.e. when days(death, watermark) > limit. */
+                int64_t end = vg_rules_local_midnight(
+                        o->rc->rc_tz,
+                        vg_local_day(o->rc->rc_tz, dth->ev_occurred_at) +
+                                days_limit + 1);
+                bool due = o->watermark != VG_WM_NONE &&
+                           days(o, dth->ev_occurred_at, o->watermark) >
+                                   days_limit;
+                if (!due) {
+                        due_at(o, end);
+                } else {
+                        cell_add(o, "register_coverage", dth->ev_kommun,
+                                 dth->ev_occurred_at, en != NULL, 1, false);
+                        if (!en) {
+                                vg_alert_t *al = alert_new(
+                                        o, VG_RULE_DEATH_NOT_REGISTERED,
+                                        dth->ev_event_id, dth->ev_kommun);
+                                al->al_died_at = (vg_optl_t){
+                                        true, dth->ev_occurred_at};
+                                al->al_deadline = (vg_optl_t){true, end};
+                                al->al_place_of_death = vg_strdup(vg_enum_str(
+                                        &vg_enum_place,
+                                        dth->ev_place_of_death));
+                        }
+                }
+        }
+        /* The register's quality indicators: entries of expected deaths,
+         * anchored on the death they report, in the entry's kommun. */
+        if (en && en->ev_expected) {
+                for (int q = 0; q < VG_Q__CNT; q++) {
+                        snprintf(ind, sizeof(ind), "spr.%s",
+                                 vg_question_names[q]);
+                        cell_add(o, ind, en->ev_kommun, en->ev_death_at,
+                                 en->ev_answers[q] == VG_ANS_YES, 1, false);
+                }
+                cell_add(o, "spr.pressure_ulcer_free", en->ev_kommun,
+                         en->ev_death_at,
+                         en->ev_pressure_ulcer == VG_PU_NONE ||
+                                 en->ev_pressure_ulcer == VG_PU_GRADE_1,
+                         1, false);
+        }
+}
+
+/*
  * Derive
  */
 
@@ -580,6 +647,7 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
         rule_sip(&o, &s);
         death_cells(&o, &s);
         ssih_cells(&o, &s);
+        rule_register(&o, &s);
         out->dv_conflicts = s.conflicts;
         select_free(&s);
 

@@ -30,6 +30,7 @@ typedef struct vg_rules_conf_s {
         int     rc_sip_before_death_days;  /* sip_before_death [365] */
         int     rc_max_events;             /* events kept per patient; more
                                             * go to the DLQ [5000] */
+        bool    rc_register;               /* register rules on [true] */
         int     rc_register_deadline_days; /* DEATH_NOT_REGISTERED [30] */
         int64_t rc_idle_ms;                /* stream.idle_ms: a topic at its
                                             * end this long is caught up

@@ -21,6 +21,7 @@ typedef struct tdef_s {
 static const tdef_t tdefs[] = {
         {"topic.admissions", 1, 0},       {"topic.discharges", 1, 0},
         {"topic.deaths", 1, 0},           {"topic.sip", 1, 0},
+        {"topic.register", 1, 0},
         {"topic.alerts", 0, 1},           {"topic.indicator_parts", 0, 1},
         {"topic.indicators", 0, 1},       {"topic.dlq", 0, 0},
 };
@@ -30,7 +31,7 @@ static void help(void) {
                "       vigil topics check [options]\n"
                "\n"
                "  create   creates every Vigil topic that does not exist yet: "
-               "the four input\n"
+               "the five input\n"
                "           topics with --partitions partitions each "
                "(co-partitioned), the\n"
                "           DLQ topic, and the compacted alerts (the last "

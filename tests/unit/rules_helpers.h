@@ -72,6 +72,7 @@ static inline vg_event_t *evs_push(evs_t *e, vg_rectype_t type,
                 ev->ev_age_years = 80;
                 ev->ev_sex = VG_SEX_FEMALE;
                 ev->ev_diagnosis_group = VG_DG_CANCER;
+                ev->ev_residence = VG_RES_UNKNOWN;
                 break;
         case VG_REC_DISCHARGE:
                 ev->ev_stay_id = vg_strdup("s?");
@@ -80,6 +81,7 @@ static inline vg_event_t *evs_push(evs_t *e, vg_rectype_t type,
                 ev->ev_disposition = VG_DISP_HOME;
                 break;
         case VG_REC_DEATH:
+                ev->ev_residence = VG_RES_UNKNOWN;
                 ev->ev_place_of_death = VG_POD_HOME;
                 ev->ev_expected = true;
                 ev->ev_age_years = 80;
@@ -88,6 +90,12 @@ static inline vg_event_t *evs_push(evs_t *e, vg_rectype_t type,
                 break;
         case VG_REC_SIP:
                 ev->ev_sip_id = vg_strdup(id);
+                break;
+        case VG_REC_REGISTER:
+                ev->ev_death_at = at;
+                ev->ev_unit_id = vg_strdup("unit-1");
+                ev->ev_expected = true;
+                ev->ev_pressure_ulcer = VG_PU_NONE;
                 break;
         default:
                 fail_msg("not an event type: %d", (int)type);
