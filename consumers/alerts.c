@@ -6,6 +6,7 @@
  * (no consumer group, nothing committed), so it never disturbs the
  * processors and always sees the whole topic.
  */
+#include "vg_areas.h"
 #include "vg_cli.h"
 #include "vg_codec.h"
 #include "vg_consumers.h"
@@ -13,6 +14,7 @@
 #include "vg_kafka.h"
 #include "vg_process.h"
 #include "vg_record_json.h"
+#include "vg_time.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -35,9 +37,17 @@ static void help(void) {
                "by alert_id:\n"
                "the last status of each alert wins. Without --follow it reads "
                "up to the\n"
-               "current end of the topic and exits; with --follow it prints "
-               "every change\n"
-               "as it arrives until interrupted.\n"
+               "current end of the topic and exits. With --follow it first "
+               "prints the\n"
+               "current alerts (as without it), then every change as it "
+               "arrives until\n"
+               "interrupted.\n"
+               "\n"
+               "The table shows the alert's own time (TIME, UTC: readmission, "
+               "SIP deadline,\n"
+               "death, or the indicator's period), the kommun with its name, "
+               "and the whole\n"
+               "patient_id and anchor.\n"
                "\n"
                "Options:\n"
                "  -f, --follow          keep reading; print each alert "
@@ -46,12 +56,20 @@ static void help(void) {
                "repeated; the\n"
                "                        retraction of an alert shown is "
                "always printed)\n"
-               "  -r, --rule R          only rule R (READMISSION_30D, "
+               "      --from-beginning  with --follow: replay every change "
+               "from the beginning\n"
+               "                        of the topic instead of starting "
+               "from the current\n"
+               "                        alerts\n"
+               "  -a, --area A          only area A: a kommun (0484), a "
+               "region (04) or SE\n"
+               "                        (repeatable)\n"
+               "      --rule R          only rule R (READMISSION_30D, "
                "SIP_OVERDUE, ...)\n"
-               "  -k, --kommun K        only kommun K (4 digits)\n"
-               "  -g, --region R        only region R (2 digits)\n"
+               "      --kommun K        only kommun K (4 digits)\n"
+               "      --region R        only region R (2 digits)\n"
                "  -s, --status S        only status S (ACTIVE or RETRACTED)\n"
-               "  -a, --all             with no --status: include RETRACTED "
+               "      --all             with no --status: include RETRACTED "
                "(default: ACTIVE\n"
                "                        only)\n"
                "  -j, --json            JSON Lines (docs/EVENTS.md §8.1) "
@@ -62,14 +80,37 @@ static void help(void) {
                "Exit status: 0 ok, 1 Kafka error, 2 usage error.\n");
 }
 
+#define MAX_AREAS 32
+
 typedef struct filt_s {
         int         rule;    /* -1 any */
         int         status;  /* -1 any */
         const char *kommun;
         const char *region;
+        const char *areas[MAX_AREAS];
+        int         area_cnt;
         int         all;
         int         json;
 } filt_t;
+
+static int area_matches(const filt_t *f, const vg_alert_t *al) {
+        if (!f->area_cnt)
+                return 1;
+        for (int i = 0; i < f->area_cnt; i++) {
+                const char *a = f->areas[i];
+                if (!strcmp(a, "SE"))
+                        return 1;
+                if (al->al_area && !strcmp(al->al_area, a))
+                        return 1;
+                if (strlen(a) == 4 && al->al_kommun &&
+                    !strcmp(al->al_kommun, a))
+                        return 1;
+                if (strlen(a) == 2 && al->al_region &&
+                    !strcmp(al->al_region, a))
+                        return 1;
+        }
+        return 0;
+}
 
 static int matches(const filt_t *f, const vg_alert_t *al) {
         if (f->rule >= 0 && al->al_rule != f->rule)
@@ -82,7 +123,7 @@ static int matches(const filt_t *f, const vg_alert_t *al) {
                 return 0;
         if (f->region && (!al->al_region || strcmp(al->al_region, f->region)))
                 return 0;
-        return 1;
+        return area_matches(f, al);
 }
 
 static void fmt_date(const vg_optl_t *o, char *buf) {
@@ -95,25 +136,94 @@ static void fmt_date(const vg_optl_t *o, char *buf) {
         snprintf(buf, 17, "%.10s %.5s", t, t + 11);
 }
 
-static void print_header(void) {
-        printf("%-9s  %-22s  %-6s  %-12s  %-16s  %s\n", "STATUS", "RULE",
-               "KOMMUN", "PATIENT", "ANCHOR", "DETAILS");
+/* The alert's own time: when what it is about happened or fell due. */
+static void fmt_when(const vg_alert_t *al, char *buf) {
+        vg_optl_t em = {1, al->al_emitted_at};
+        switch (al->al_rule) {
+        case VG_RULE_READMISSION_30D:
+                fmt_date(&al->al_readmitted_at, buf);
+                return;
+        case VG_RULE_SIP_OVERDUE:
+                fmt_date(&al->al_deadline, buf);
+                return;
+        case VG_RULE_INDICATOR_BELOW_TARGET:
+                if (al->al_period) {
+                        snprintf(buf, 17, "%s", al->al_period);
+                        return;
+                }
+                break;
+        default:
+                if (al->al_died_at.set) {
+                        fmt_date(&al->al_died_at, buf);
+                        return;
+                }
+        }
+        fmt_date(&em, buf);
 }
 
-static void print_alert(const filt_t *f, const vg_alert_t *al) {
-        char a[24], b[24], pat[13];
+/* "0480 Nyköping"; the area for area alerts. */
+static void fmt_place(const vg_alert_t *al, char *buf, size_t size) {
+        const char *code = al->al_kommun ? al->al_kommun : al->al_area;
+        const char *name = vg_areas_name(code);
+        if (!code)
+                snprintf(buf, size, "-");
+        else if (name && strcmp(name, code))
+                snprintf(buf, size, "%s %s", code, name);
+        else
+                snprintf(buf, size, "%s", code);
+}
+
+/* Display width of UTF-8 text (one column per code point). */
+static int utf8_width(const char *s) {
+        int n = 0;
+        for (; *s; s++)
+                n += ((unsigned char)*s & 0xC0) != 0x80;
+        return n;
+}
+
+static void pad(const char *s, int width) {
+        int w = utf8_width(s);
+        fputs(s, stdout);
+        for (; w < width; w++)
+                putchar(' ');
+}
+
+typedef struct widths_s {
+        int place, patient, anchor;
+} widths_t;
+
+static const widths_t min_widths = {6, 12, 8};
+
+static void print_header(const widths_t *w) {
+        printf("%-9s  %-22s  %-16s  ", "STATUS", "RULE", "TIME (UTC)");
+        pad("KOMMUN", w->place);
+        printf("  ");
+        pad("PATIENT", w->patient);
+        printf("  ");
+        pad("ANCHOR", w->anchor);
+        printf("  DETAILS\n");
+}
+
+static void print_alert(const filt_t *f, const widths_t *w,
+                        const vg_alert_t *al) {
+        char a[24], b[24], when[24], place[160];
         if (f->json) {
                 char *js = vg_process_alert_json(al);
                 printf("%s\n", js);
                 vg_free(js);
                 return;
         }
-        snprintf(pat, sizeof(pat), "%.12s",
-                 al->al_patient_id ? al->al_patient_id : "-");
-        printf("%-9s  %-22s  %-6s  %-12s  %-16.16s  ",
+        fmt_when(al, when);
+        fmt_place(al, place, sizeof(place));
+        printf("%-9s  %-22s  %-16s  ",
                vg_enum_str(&vg_enum_status, al->al_status),
-               vg_enum_str(&vg_enum_rule, al->al_rule),
-               al->al_kommun ? al->al_kommun : "-", pat, al->al_anchor);
+               vg_enum_str(&vg_enum_rule, al->al_rule), when);
+        pad(place, w->place);
+        printf("  ");
+        pad(al->al_patient_id ? al->al_patient_id : "-", w->patient);
+        printf("  ");
+        pad(al->al_anchor ? al->al_anchor : "-", w->anchor);
+        printf("  ");
         switch (al->al_rule) {
         case VG_RULE_READMISSION_30D:
                 fmt_date(&al->al_index_discharged_at, a);
@@ -137,6 +247,19 @@ static void print_alert(const filt_t *f, const vg_alert_t *al) {
         default:
                 printf("\n");
         }
+}
+
+static void widen(widths_t *w, const vg_alert_t *al) {
+        char place[160];
+        int n;
+        fmt_place(al, place, sizeof(place));
+        if ((n = utf8_width(place)) > w->place)
+                w->place = n;
+        if (al->al_patient_id && (n = utf8_width(al->al_patient_id)) >
+                                          w->patient)
+                w->patient = n;
+        if (al->al_anchor && (n = utf8_width(al->al_anchor)) > w->anchor)
+                w->anchor = n;
 }
 
 static int nstrcmp(const char *a, const char *b) {
@@ -165,11 +288,39 @@ static int alert_cmp(const void *a, const void *b) {
 typedef struct actx_s {
         filt_t     *ac_f;
         vg_codec_t *ac_codec;
-        int         ac_follow;
+        int         ac_live;    /* print changes as they come */
         json_t     *ac_latest;  /* alert_id -> JSON line of its last status */
-        json_t     *ac_seen;    /* --follow: alert_id -> last status shown */
+        json_t     *ac_seen;    /* alert_id -> last status */
         const char *ac_topic;
+        widths_t    ac_w;
 } actx_t;
+
+static void alert_rec(actx_t *ac, vg_rectype_t t, vg_anyrec_t *rec) {
+        json_t *prev = json_object_get(ac->ac_seen, rec->al.al_alert_id);
+        int was = prev ? (int)json_integer_value(prev) : -1;
+        if (ac->ac_live && was != rec->al.al_status) {
+                /* Print changes only: a re-send of the same status is not
+                 * news; a retraction of an alert shown before is, whatever
+                 * the status filter. */
+                filt_t any = *ac->ac_f;
+                any.status = -1;
+                any.all = 1;
+                if (matches(ac->ac_f, &rec->al) ||
+                    (rec->al.al_status == VG_STATUS_RETRACTED &&
+                     was == VG_STATUS_ACTIVE && matches(&any, &rec->al))) {
+                        print_alert(ac->ac_f, &ac->ac_w, &rec->al);
+                        fflush(stdout);
+                }
+        }
+        json_object_set_new(ac->ac_seen, rec->al.al_alert_id,
+                            json_integer(rec->al.al_status));
+        if (!ac->ac_live) {
+                char *js = vg_record_to_jsonl(t, rec);
+                json_object_set_new(ac->ac_latest, rec->al.al_alert_id,
+                                    json_string(js));
+                vg_free(js);
+        }
+}
 
 static void alert_msg(const rd_kafka_message_t *m, void *opaque) {
         actx_t *ac = opaque;
@@ -184,58 +335,192 @@ static void alert_msg(const rd_kafka_message_t *m, void *opaque) {
                         m->partition, (long long)m->offset, errstr);
                 return;
         }
-        if (ac->ac_follow) {
-                /* Print changes only: a re-send of the same status is not
-                 * news; a retraction of an alert shown before is, whatever
-                 * the status filter. */
-                json_t *prev = json_object_get(ac->ac_seen, rec.al.al_alert_id);
-                int was = prev ? (int)json_integer_value(prev) : -1;
-                filt_t any = *ac->ac_f;
-                any.status = -1;
-                any.all = 1;
-                if (was != rec.al.al_status) {
-                        int shown = matches(ac->ac_f, &rec.al) ||
-                                    (rec.al.al_status == VG_STATUS_RETRACTED &&
-                                     was == VG_STATUS_ACTIVE &&
-                                     matches(&any, &rec.al));
-                        json_object_set_new(ac->ac_seen, rec.al.al_alert_id,
-                                            json_integer(rec.al.al_status));
-                        if (shown) {
-                                print_alert(ac->ac_f, &rec.al);
-                                fflush(stdout);
+        alert_rec(ac, t, &rec);
+        vg_record_clear(t, &rec);
+}
+
+/* Prints the alerts collected in ac_latest that pass the filter, sorted;
+ * returns how many were shown. */
+static size_t print_latest(actx_t *ac, int header) {
+        const filt_t *f = ac->ac_f;
+        size_t n = json_object_size(ac->ac_latest), cnt = 0, shown = 0;
+        vg_alert_t *all = vg_calloc(n + 1, sizeof(*all));
+        char errstr[512];
+        const char *key;
+        json_t *v;
+        json_object_foreach(ac->ac_latest, key, v) {
+                json_t *obj = json_loads(json_string_value(v), 0, NULL);
+                if (obj && !vg_record_from_json(VG_REC_ALERT, obj, &all[cnt],
+                                                errstr, sizeof(errstr)))
+                        cnt++;
+                json_decref(obj);
+        }
+        if (cnt > 1)
+                qsort(all, cnt, sizeof(*all),
+                      f->json ? alert_id_cmp : alert_cmp);
+        for (size_t i = 0; i < cnt; i++)
+                if (matches(f, &all[i]))
+                        widen(&ac->ac_w, &all[i]);
+        if (header && !f->json)
+                print_header(&ac->ac_w);
+        for (size_t i = 0; i < cnt; i++) {
+                if (matches(f, &all[i])) {
+                        print_alert(f, &ac->ac_w, &all[i]);
+                        shown++;
+                }
+                vg_record_clear(VG_REC_ALERT, &all[i]);
+        }
+        vg_free(all);
+        fflush(stdout);
+        return shown;
+}
+
+/* --follow: reads every partition from the beginning; the records that
+ * were there when it started are collected quietly and printed as one
+ * deduped set (unless from_beginning), then every change is printed as it
+ * comes. */
+static int follow_topic(const vg_conf_t *conf, actx_t *ac, int from_beginning,
+                        char *errstr, size_t errstr_size) {
+        rd_kafka_conf_t *kconf = vg_kafka_conf(conf, errstr, errstr_size);
+        rd_kafka_topic_partition_list_t *l = NULL;
+        rd_kafka_t *rk = NULL;
+        int64_t *high = NULL, last;
+        int nparts, rc = -1, left = 0;
+        const char *topic = ac->ac_topic;
+
+        if (!kconf ||
+            vg_kafka_set(kconf, "group.id", "vigil-alerts", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "enable.auto.commit", "false", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kconf, "enable.partition.eof", "true", errstr,
+                         errstr_size))
+                goto out;
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
+                                errstr_size)))
+                goto out;
+        kconf = NULL;
+        if ((nparts = vg_kafka_partition_count(rk, topic, 10000, errstr,
+                                               errstr_size)) < 0)
+                goto out;
+        high = vg_calloc((size_t)nparts, sizeof(*high));
+        l = rd_kafka_topic_partition_list_new(nparts);
+        for (int p = 0; p < nparts; p++) {
+                int64_t lo;
+                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo,
+                                                     &high[p], 10000)) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "cannot read the end of %s [%d]", topic, p);
+                        goto out;
+                }
+                if (high[p] > lo && !from_beginning)
+                        left++;
+                else
+                        high[p] = -1;
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (rd_kafka_assign(rk, l)) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                          "cannot assign %s", topic);
+                goto out;
+        }
+        ac->ac_live = 0;
+        if (left == 0) {
+                if (!from_beginning)
+                        print_latest(ac, 1);
+                else if (!ac->ac_f->json)
+                        print_header(&ac->ac_w);
+                ac->ac_live = 1;
+        }
+        last = vg_now_ms();
+        while (!stop_requested) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                if (!m) {
+                        if (!ac->ac_live && vg_now_ms() - last > 30000) {
+                                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                          "%s: nothing received for 30 s "
+                                          "before the end of the topic (is "
+                                          "the broker reachable?)", topic);
+                                goto out;
+                        }
+                        continue;
+                }
+                last = vg_now_ms();
+                if (!m->err)
+                        alert_msg(m, ac);
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        vg_warn("kafka", "%s: %s", topic,
+                                rd_kafka_message_errstr(m));
+                if (!ac->ac_live && m->partition >= 0 &&
+                    m->partition < nparts && high[m->partition] >= 0 &&
+                    (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF
+                             ? m->offset >= high[m->partition]
+                             : m->offset + 1 >= high[m->partition])) {
+                        high[m->partition] = -1;
+                        if (--left == 0) {
+                                print_latest(ac, 1);
+                                ac->ac_live = 1;
                         }
                 }
-        } else {
-                char *js = vg_record_to_jsonl(t, &rec);
-                json_object_set_new(ac->ac_latest, rec.al.al_alert_id,
-                                    json_string(js));
-                vg_free(js);
+                rd_kafka_message_destroy(m);
         }
-        vg_record_clear(t, &rec);
+        rc = 0;
+out:
+        if (kconf)
+                rd_kafka_conf_destroy(kconf);
+        if (l)
+                rd_kafka_topic_partition_list_destroy(l);
+        if (rk) {
+                rd_kafka_consumer_close(rk);
+                rd_kafka_destroy(rk);
+        }
+        vg_free(high);
+        return rc;
+}
+
+/* Short options that went (one meaning per letter across commands). */
+static int moved_option(int opt) {
+        static const struct { int c; const char *now; } moved[] = {
+                {'g', "--region"}, {'k', "--kommun"}, {'r', "--rule"},
+        };
+        for (size_t i = 0; i < VG_ARRAY_SIZE(moved); i++)
+                if (moved[i].c == opt)
+                        return vg_cli_usage_error(
+                                "alerts", "-%c is not an option of vigil "
+                                "alerts any more (a short option means the "
+                                "same in every command); use %s",
+                                opt, moved[i].now);
+        return vg_cli_usage_error("alerts", "bad option");
 }
 
 int vg_cmd_alerts(int argc, char **argv) {
         static const struct option opts[] = {
                 {"follow", no_argument, NULL, 'f'},
-                {"rule", required_argument, NULL, 'r'},
-                {"kommun", required_argument, NULL, 'k'},
-                {"region", required_argument, NULL, 'g'},
+                {"from-beginning", no_argument, NULL, 'B'},
+                {"area", required_argument, NULL, 'a'},
+                {"rule", required_argument, NULL, 'R'},
+                {"kommun", required_argument, NULL, 'K'},
+                {"region", required_argument, NULL, 'G'},
                 {"status", required_argument, NULL, 's'},
-                {"all", no_argument, NULL, 'a'},
+                {"all", no_argument, NULL, 'A'},
                 {"json", no_argument, NULL, 'j'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        filt_t f = {-1, -1, NULL, NULL, 0, 0};
-        int c, rc = 0, follow = 0;
+        filt_t f;
+        int c, rc = 0, follow = 0, from_beginning = 0;
         vg_conf_t *conf = vg_conf_new();
         vg_codec_t *codec = NULL;
         char errstr[512];
         actx_t ac;
         json_t *latest = NULL;
 
+        memset(&f, 0, sizeof(f));
+        f.rule = f.status = -1;
+        memset(&ac, 0, sizeof(ac));
         optind = 1;
-        while ((c = getopt_long(argc, argv, "fr:k:g:s:ajh" VG_CLI_CONF_OPTS,
+        while ((c = getopt_long(argc, argv, "fa:s:jh" VG_CLI_CONF_OPTS,
                                 opts, NULL)) != -1) {
                 if (vg_cli_conf_option(conf, "alerts", c, optarg, &rc)) {
                         if (rc)
@@ -246,7 +531,27 @@ int vg_cmd_alerts(int argc, char **argv) {
                 case 'f':
                         follow = 1;
                         break;
-                case 'r':
+                case 'B':
+                        from_beginning = 1;
+                        break;
+                case 'a':
+                        if (strcmp(optarg, "SE") && !vg_areas_name(optarg)) {
+                                rc = vg_cli_usage_error(
+                                        "alerts",
+                                        "--area: '%s' is not a kommun (4 "
+                                        "digits), a region (2 digits) or SE",
+                                        optarg);
+                                goto out;
+                        }
+                        if (f.area_cnt == MAX_AREAS) {
+                                rc = vg_cli_usage_error(
+                                        "alerts", "--area: at most %d",
+                                        MAX_AREAS);
+                                goto out;
+                        }
+                        f.areas[f.area_cnt++] = optarg;
+                        break;
+                case 'R':
                         if ((f.rule = vg_enum_find(&vg_enum_rule, optarg)) <
                             0) {
                                 rc = vg_cli_usage_error(
@@ -264,13 +569,13 @@ int vg_cmd_alerts(int argc, char **argv) {
                                 goto out;
                         }
                         break;
-                case 'k':
+                case 'K':
                         f.kommun = optarg;
                         break;
-                case 'g':
+                case 'G':
                         f.region = optarg;
                         break;
-                case 'a':
+                case 'A':
                         f.all = 1;
                         break;
                 case 'j':
@@ -280,13 +585,18 @@ int vg_cmd_alerts(int argc, char **argv) {
                         help();
                         goto out;
                 default:
-                        rc = vg_cli_usage_error("alerts", "bad option");
+                        rc = moved_option(optopt);
                         goto out;
                 }
         }
         if (optind < argc) {
                 rc = vg_cli_usage_error("alerts", "unexpected argument '%s'",
                                         argv[optind]);
+                goto out;
+        }
+        if (from_beginning && !follow) {
+                rc = vg_cli_usage_error("alerts", "--from-beginning needs "
+                                        "--follow");
                 goto out;
         }
         if ((rc = vg_cli_conf_finish(conf, "alerts")))
@@ -299,49 +609,36 @@ int vg_cmd_alerts(int argc, char **argv) {
         latest = json_object();
         ac.ac_f = &f;
         ac.ac_codec = codec;
-        ac.ac_follow = follow;
         ac.ac_latest = latest;
         ac.ac_seen = json_object();
         ac.ac_topic = vg_conf_str(conf, "topic.alerts");
+        ac.ac_w = min_widths;
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
-        if (follow && !f.json)
-                print_header();
-        if (vg_kafka_read_topic(conf, ac.ac_topic, follow, &stop_requested,
+        if (follow) {
+                /* Room for ids as the simulator and HMAC pseudonyms make
+                 * them; longer ones are printed whole, out of line. */
+                ac.ac_w.place = 24;
+                ac.ac_w.patient = 16;
+                ac.ac_w.anchor = 12;
+                if (follow_topic(conf, &ac, from_beginning, errstr,
+                                 sizeof(errstr))) {
+                        vg_error("alerts", "%s", errstr);
+                        rc = VG_EXIT_FAIL;
+                }
+                goto out;
+        }
+        if (vg_kafka_read_topic(conf, ac.ac_topic, 0, &stop_requested,
                                 alert_msg, &ac, errstr, sizeof(errstr))) {
                 vg_error("alerts", "%s", errstr);
                 rc = VG_EXIT_FAIL;
                 goto out;
         }
-        if (!follow) {
-                size_t n = json_object_size(latest), cnt = 0, shown = 0;
-                vg_alert_t *all = vg_calloc(n + 1, sizeof(*all));
-                const char *key;
-                json_t *v;
-                json_object_foreach(latest, key, v) {
-                        json_t *obj = json_loads(json_string_value(v), 0, NULL);
-                        if (obj && !vg_record_from_json(VG_REC_ALERT, obj,
-                                                        &all[cnt], errstr,
-                                                        sizeof(errstr)))
-                                cnt++;
-                        json_decref(obj);
-                }
-                if (cnt > 1)
-                        qsort(all, cnt, sizeof(*all),
-                              f.json ? alert_id_cmp : alert_cmp);
+        {
+                size_t shown = print_latest(&ac, 1);
                 if (!f.json)
-                        print_header();
-                for (size_t i = 0; i < cnt; i++) {
-                        if (matches(&f, &all[i])) {
-                                print_alert(&f, &all[i]);
-                                shown++;
-                        }
-                        vg_record_clear(VG_REC_ALERT, &all[i]);
-                }
-                vg_free(all);
-                fflush(stdout);
-                if (!f.json)
-                        fprintf(stderr, "%zu of %zu alerts shown\n", shown, n);
+                        fprintf(stderr, "%zu of %zu alerts shown\n", shown,
+                                json_object_size(latest));
         }
 out:
         if (latest)

@@ -39,7 +39,7 @@ static void help(void) {
                "with --input.\n"
                "\n"
                "Options:\n"
-               "  -n, --indicator PAT  only indicators matching the glob PAT, "
+               "      --indicator PAT  only indicators matching the glob PAT, "
                "e.g.\n"
                "                       'death_place.*' (repeatable)\n"
                "  -a, --area A         only area A: a kommun (0484), a region "
@@ -47,9 +47,10 @@ static void help(void) {
                "                       (repeatable)\n"
                "      --from YYYY-MM   only periods from this month on\n"
                "      --to YYYY-MM     only periods up to this month\n"
-               "  -o, --format F       table (default), json (JSON Lines, "
+               "      --format F       table (default), json (JSON Lines, "
                "docs/EVENTS.md §8.2)\n"
                "                       or csv\n"
+               "  -j, --json           the same as --format json\n"
                "  -i, --input FILE     read values from a JSON Lines file "
                "instead of Kafka\n"
                VG_CLI_CONF_HELP
@@ -157,11 +158,12 @@ static int valid_period(const char *s) {
 
 int vg_cmd_indicators(int argc, char **argv) {
         static const struct option opts[] = {
-                {"indicator", required_argument, NULL, 'n'},
+                {"indicator", required_argument, NULL, 'N'},
                 {"area", required_argument, NULL, 'a'},
                 {"from", required_argument, NULL, 'f'},
                 {"to", required_argument, NULL, 't'},
-                {"format", required_argument, NULL, 'o'},
+                {"format", required_argument, NULL, 'O'},
+                {"json", no_argument, NULL, 'j'},
                 {"input", required_argument, NULL, 'i'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
@@ -174,7 +176,7 @@ int vg_cmd_indicators(int argc, char **argv) {
         char errstr[512];
 
         optind = 1;
-        while ((c = getopt_long(argc, argv, "n:a:o:i:h" VG_CLI_CONF_OPTS, opts,
+        while ((c = getopt_long(argc, argv, "a:i:jho:" VG_CLI_CONF_OPTS, opts,
                                 NULL)) != -1) {
                 if (vg_cli_conf_option(conf, "indicators", c, optarg, &rc)) {
                         if (rc)
@@ -182,7 +184,7 @@ int vg_cmd_indicators(int argc, char **argv) {
                         continue;
                 }
                 switch (c) {
-                case 'n':
+                case 'N':
                         if (npats == (int)VG_ARRAY_SIZE(pats)) {
                                 rc = vg_cli_usage_error(
                                         "indicators", "at most %d -n "
@@ -214,7 +216,16 @@ int vg_cmd_indicators(int argc, char **argv) {
                         else
                                 to = optarg;
                         break;
+                case 'j':
+                        format = "json";
+                        break;
                 case 'o':
+                        /* Kept for scripts, out of --help: -o is --out
+                         * (a file) in vigil simulate. */
+                        vg_warn("indicators", "-o is deprecated: use "
+                                "--format (or -j for json)");
+                        /* fall through */
+                case 'O':
                         if (strcmp(optarg, "table") && strcmp(optarg, "json") &&
                             strcmp(optarg, "csv")) {
                                 rc = vg_cli_usage_error(
@@ -232,7 +243,16 @@ int vg_cmd_indicators(int argc, char **argv) {
                         help();
                         goto out;
                 default:
-                        rc = vg_cli_usage_error("indicators", "bad option");
+                        rc = optopt == 'n'
+                                     ? vg_cli_usage_error(
+                                               "indicators",
+                                               "-n is not an option of vigil "
+                                               "indicators any more (a short "
+                                               "option means the same in "
+                                               "every command); use "
+                                               "--indicator")
+                                     : vg_cli_usage_error("indicators",
+                                                          "bad option");
                         goto out;
                 }
         }

@@ -23,6 +23,17 @@ for c in $cmds; do
   [ "$rc" -ne 0 ] || fail "vigil $c accepted --no-such-option"
   grep -q "vigil $c" "$tmp/e" || fail "vigil $c: bad option message does not name the command: $(cat "$tmp/e")"
 done
+# One meaning per short option across commands (README, Commands).
+for c in $cmds; do
+  "$VIGIL" "$c" --help | sed -n 's/^ *-\([A-Za-z]\), \(--[a-z-]*\).*/\1 \2/p' | sed "s/\$/ $c/"
+done | sort -u > "$tmp/short"
+awk '{ if (($1 in m) && m[$1] != $2) { print "-" $1 " is " m[$1] " in " c[$1] " but " $2 " in " $3; bad=1 }
+       m[$1] = $2; c[$1] = $3 } END { exit bad }' "$tmp/short" || fail "a short option means two things"
+for f in "alerts -g 01:--region" "alerts -k 0180:--kommun" "alerts -r SIP_OVERDUE:--rule" \
+         "indicators -n x:--indicator" "produce -n:--dry-run" "produce -s:--strict"; do
+  set +e; "$VIGIL" ${f%%:*} < /dev/null > /dev/null 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" = 2 ] && grep -q -- "use ${f##*:}" "$tmp/e" || fail "vigil ${f%%:*}: exit $rc, no hint at ${f##*:}: $(cat "$tmp/e")"
+done
 "$VIGIL" --version | grep -Eq '^vigil [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 set +e; "$VIGIL" frobnicate 2> "$tmp/e"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "'frobnicate' is not a vigil command" "$tmp/e" || fail "unknown command"

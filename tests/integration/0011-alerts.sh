@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # 0011-alerts: `vigil alerts` shows what the processor published: the last
 # status per alert_id equals file mode; filters by rule, kommun, region and
-# status select the right subsets; --follow prints alerts as they come.
+# status select the right subsets; --follow prints alerts as they come;
+# started later, --follow starts from the current alerts (not the history)
+# unless --from-beginning; the table has the alert's time, whole ids and
+# kommun names; -a/--area selects by kommun, region or SE.
 source "$(dirname "$0")/lib/common.sh"
 S=it11.$$.$(date +%s)
 topic_args "$S"
@@ -43,6 +46,21 @@ k=$("$PY" -c 'import json,sys; print(next(json.loads(l)["kommun"] for l in open(
 "$VIGIL" alerts "${T[@]}" --json --kommun "$k" > "$TMP/k.jsonl" 2>/dev/null
 "$VIGIL" alerts "${T[@]}" --json --status RETRACTED > "$TMP/ret.jsonl" 2>/dev/null
 "$VIGIL" alerts "${T[@]}" > "$TMP/table.txt" 2>/dev/null
+"$VIGIL" alerts "${T[@]}" --json -a 04 > "$TMP/a04.jsonl" 2>/dev/null
+"$VIGIL" alerts "${T[@]}" --json -a "$k" -a 01 > "$TMP/ak.jsonl" 2>/dev/null
+"$VIGIL" alerts "${T[@]}" --json --area SE > "$TMP/ase.jsonl" 2>/dev/null
+# --follow started now: the current ACTIVE alerts once each, then changes.
+follow_now() { # OUT ARGS...
+  local out=$1; shift
+  "$VIGIL" alerts "${T[@]}" --follow --json "$@" > "$out" 2>/dev/null & local p=$!
+  local n=-1
+  for _ in $(seq 1 50); do
+    sleep 0.3; [ "$(wc -l < "$out")" = "$n" ] && [ "$n" -gt 0 ] && break; n=$(wc -l < "$out")
+  done
+  kill $p; wait $p 2>/dev/null || true
+}
+follow_now "$TMP/fnow.jsonl"
+follow_now "$TMP/fbeg.jsonl" --from-beginning
 "$PY" - "$TMP" "$k" <<'PY' || fail "filtered alerts differ from file mode"
 import json, sys, os
 d, k = sys.argv[1], sys.argv[2]
@@ -58,7 +76,23 @@ checks = [
      {i for i in active if fa[i]["region"] == "04"}),
     ("--kommun " + k, {a["alert_id"] for a in load("k.jsonl")},
      {i for i in active if fa[i]["kommun"] == k}),
+    ("-a 04", {a["alert_id"] for a in load("a04.jsonl")},
+     {i for i in active if fa[i]["region"] == "04" or fa[i].get("area") == "04"}),
+    ("-a " + k + " -a 01", {a["alert_id"] for a in load("ak.jsonl")},
+     {i for i in active if fa[i]["kommun"] == k or fa[i]["region"] == "01"
+      or fa[i].get("area") in (k, "01")}),
+    ("--area SE", {a["alert_id"] for a in load("ase.jsonl")}, active),
 ]
+fnow = load("fnow.jsonl")
+ids = [a["alert_id"] for a in fnow]
+if len(ids) != len(set(ids)) or set(ids) != active:
+    print("--follow started late: %d lines, %d distinct, want the %d ACTIVE once each"
+          % (len(ids), len(set(ids)), len(active))); bad_follow = 1
+else:
+    print("--follow started late: the %d ACTIVE alerts once each" % len(ids)); bad_follow = 0
+fbeg = load("fbeg.jsonl")
+if len(fbeg) < len(active) or {a["alert_id"] for a in fbeg if a["status"] == "ACTIVE"} < active:
+    print("--follow --from-beginning: %d lines" % len(fbeg)); bad_follow = 1
 bad = 0
 for name, got, want in checks:
     ok = got == want and (want or name.startswith("--"))
@@ -67,9 +101,19 @@ for name, got, want in checks:
 ret = load("ret.jsonl")
 if any(a["status"] != "RETRACTED" for a in ret):
     print("--status RETRACTED shows other statuses"); bad += 1
+bad += bad_follow
 table = open(os.path.join(d, "table.txt")).read().splitlines()
 if len(table) != len(active) + 1 or not table[0].startswith("STATUS"):
     print("table: %d lines for %d alerts" % (len(table), len(active))); bad += 1
+if "TIME" not in table[0]:
+    print("table: no TIME column: " + table[0]); bad += 1
+for i in active:
+    a = fa[i]
+    if a.get("patient_id") and a["patient_id"] not in open(os.path.join(d, "table.txt")).read():
+        print("table: patient_id %s not shown whole" % a["patient_id"]); bad += 1; break
+row = next((l for l in table[1:] if " %s " % k in l), "")
+if not any(ch.isalpha() for ch in row.split(" %s " % k, 1)[-1][:3]):
+    print("table: no kommun name after %s: %s" % (k, row)); bad += 1
 sys.exit(1 if bad else 0)
 PY
 echo PASS
