@@ -60,11 +60,16 @@ ONE_MS = datetime.timedelta(milliseconds=1)
 # Avro record name -> the "type" of SPEC §9 JSON (events) / --type value.
 JSON_TYPES = {
     "Admission": "admission", "Discharge": "discharge", "Death": "death",
-    "SipCreated": "sip_created", "Alert": "alert",
+    "SipCreated": "sip_created", "RegisterEntry": "register_entry",
+    "Alert": "alert",
     "IndicatorPart": "indicator_part", "IndicatorValue": "indicator_value",
     "PartitionProgress": "partition_progress",
 }
-EVENTS = ("Admission", "Discharge", "Death", "SipCreated")
+EVENTS = ("Admission", "Discharge", "Death", "SipCreated", "RegisterEntry")
+# Earlier versions still read (SPEC §3 schema evolution): record name ->
+# schemas/history file; their records are the current ones without the
+# fields added since, which Vigil must fill with their defaults.
+HISTORY = {"Admission": "Admission.v1.avsc", "Death": "Death.v1.avsc"}
 
 
 # ---------------------------------------------------------------- utilities
@@ -158,11 +163,15 @@ class Schema:
         self.fp_bytes = bytes.fromhex(fingerprint(self.canonical,
                                                   "CRC-64-AVRO"))
         self.fp = int.from_bytes(self.fp_bytes, "little")
+        # Named types defined so far (full and short names), so that a later
+        # field may refer to them ("se.vigil.care.Answer").
+        self.named = {}
         self.fields = [(f["name"],) + self.kind(f["type"])
                        for f in self.json["fields"]]
+        self.defaults = {f["name"]: f["default"] for f in self.json["fields"]
+                         if "default" in f}
 
-    @staticmethod
-    def kind(t):
+    def kind(self, t):
         """(kind, optional, enum symbols) of a field type."""
         optional = False
         if isinstance(t, list):
@@ -170,10 +179,17 @@ class Schema:
             if len(t) != 2 or len(branches) != 1:
                 raise ValueError("unsupported union %r" % (t,))
             optional, t = True, branches[0]
+        if isinstance(t, str) and t in self.named:
+            t = self.named[t]
         if isinstance(t, dict):
             if t.get("logicalType") == "timestamp-millis":
                 return "time", optional, None
             if t["type"] == "enum":
+                ns = t.get("namespace", self.json.get("namespace"))
+                full = t["name"] if "." in t["name"] or not ns \
+                    else ns + "." + t["name"]
+                self.named[full] = t
+                self.named[full.rsplit(".", 1)[-1]] = t
                 return "enum", optional, t["symbols"]
             t = t["type"]
         if t not in ("string", "int", "long", "boolean", "double"):
@@ -210,8 +226,9 @@ def T(s):
 
 def admissions(S):
     e = S["Admission"]
-    cs, sex, dg = (dict((n, sy) for n, _, _, sy in e.fields)[k]
-                   for k in ("care_setting", "sex", "diagnosis_group"))
+    cs, sex, dg, res = (dict((n, sy) for n, _, _, sy in e.fields)[k]
+                        for k in ("care_setting", "sex", "diagnosis_group",
+                                  "residence"))
     times = [T("2026-03-01T08:15:00Z"), T("2026-03-01T08:15:00.123Z"),
              T("2024-02-29T23:59:59.999Z"), T("1969-12-31T23:59:59.999Z"),
              T("1900-01-01T00:00:00Z"), T("2026-10-25T01:30:00Z")]
@@ -227,6 +244,7 @@ def admissions(S):
             "care_setting": cs[i % len(cs)], "planned": i % 2 == 0,
             "age_years": ages[i], "sex": sex[i % len(sex)],
             "diagnosis_group": dg[i % len(dg)],
+            "residence": res[(i + 1) % len(res)],
         })
     return recs
 
@@ -253,6 +271,7 @@ def discharges(S):
 def deaths(S):
     f = dict((n, sy) for n, _, _, sy in S["Death"].fields)
     pod, sex, dg = f["place_of_death"], f["sex"], f["diagnosis_group"]
+    res = f["residence"]
     ages = [91, INT32_MAX, INT32_MIN, 0, 67, -5, 100, 1]
     recs = []
     for i, p in enumerate(pod):
@@ -271,7 +290,40 @@ def deaths(S):
             "place_of_death": p, "expected": i % 2 == 0,
             "age_years": ages[i], "sex": sex[i % len(sex)],
             "diagnosis_group": dg[i % len(dg)],
+            "residence": res[(i + 2) % len(res)],
         })
+    return recs
+
+
+def register_entries(S):
+    """Every Answer symbol in every answer field (shifted per field, so no
+    two fields of one record are alike), every PressureUlcer symbol, both
+    booleans, death_at before, at and long before occurred_at."""
+    f = dict((n, sy) for n, _, _, sy in S["RegisterEntry"].fields)
+    answers = [n for n, kind, _o, sy in S["RegisterEntry"].fields
+               if kind == "enum" and n != "pressure_ulcer"]
+    ulcer = f["pressure_ulcer"]
+    times = [(T("2026-04-20T10:00:00Z"), T("2026-03-30T23:59:59.999Z")),
+             (T("2026-03-31T00:00:00.001Z"), T("2026-03-31T00:00:00.001Z")),
+             (T("2027-01-10T08:00:00Z"), T("2026-03-29T01:30:00Z")),
+             (T("1970-01-01T00:00:00Z"), T("1969-12-31T23:59:59.999Z")),
+             (T("9999-12-31T23:59:59.999Z"), T("0001-01-01T00:00:00Z"))]
+    recs = []
+    for i, (at, died) in enumerate(times):
+        r = {
+            "event_id": "spr-%04d" % i, "patient_id": PID if i != 3 else "",
+            "occurred_at": at, "kommun": ["0484", "0680", "1880"][i % 3],
+            "source_system": ["spr-export", UNI, "", EMOJI, ESCAPES][i],
+            "cancels_event_id": [None, "spr-0000", None, "", UNI][i],
+            "death_at": died,
+            "unit_id": ["K0484-SABO", "MSE", UNI, "", "x" * 300][i],
+            "expected": i % 2 == 0,
+            "pressure_ulcer": ulcer[i % len(ulcer)],
+        }
+        for q, name in enumerate(answers):
+            sy = f[name]
+            r[name] = sy[(i + q) % len(sy)]
+        recs.append(r)
     return recs
 
 
@@ -432,7 +484,8 @@ def progress(S):
 
 def all_records(S):
     return {"Admission": admissions(S), "Discharge": discharges(S),
-            "Death": deaths(S), "SipCreated": sips(S), "Alert": alerts(S),
+            "Death": deaths(S), "SipCreated": sips(S),
+            "RegisterEntry": register_entries(S), "Alert": alerts(S),
             "IndicatorPart": iparts(S), "IndicatorValue": ivalues(S),
             "PartitionProgress": progress(S)}
 
@@ -716,6 +769,97 @@ def check_one_encoded(where, s, rec, hx):
                      want[i:i + 16].hex() or "<end>"))
 
 
+def load_history(root, S):
+    """name -> Schema of the earlier version (schemas/history)."""
+    out = {}
+    for name, fn in HISTORY.items():
+        out[name] = Schema(os.path.join(root, "schemas", "history", fn), root)
+        if out[name].name != name:
+            FAIL.add("history", "%s names record %s, expected %s" % (
+                fn, out[name].name, name))
+        if out[name].fp == S[name].fp:
+            FAIL.add("history", "%s has the fingerprint of the current "
+                     "schema" % fn)
+    return out
+
+
+def check_history(vigil, S, H, R, tmp):
+    """Records written by fastavro under the earlier schema version (framed
+    with that version's fingerprint) decode to the current record with the
+    added fields' defaults filled in (residence = UNKNOWN) and every other
+    field equal. Old and new records are interleaved in one file. Then the
+    JSON side: an event line without the added fields encodes to the
+    current schema with the defaults."""
+    order = []
+    for name, h in H.items():
+        old = {f[0] for f in h.fields}
+        added = [f[0] for f in S[name].fields if f[0] not in old]
+        if not added:
+            FAIL.add("history", "%s: %s adds no field" % (name, h.path))
+        for f in added:
+            if f not in S[name].defaults:
+                FAIL.add("history", "%s.%s added without a default" % (
+                    name, f))
+        for i, rec in enumerate(R[name]):
+            v1 = {k: v for k, v in rec.items() if k in old}
+            want = dict(rec)
+            for f in added:
+                want[f] = S[name].defaults.get(f)
+            order.append((name, i, h, v1, want))
+            order.append((name, i, S[name], rec, rec))
+    path = os.path.join(tmp, "history.hex")
+    with open(path, "w") as f:
+        for _n, _i, w, rec, _want in order:
+            f.write((MAGIC + w.fp_bytes + encode_fastavro(w, rec)).hex()
+                    + "\n")
+    rc, out, err = run([vigil, "codec", "decode", path])
+    lines = out.splitlines()
+    if rc != 0 or err.strip():
+        FAIL.add("history", "vigil codec decode exited %d:\n%s" % (
+            rc, err.rstrip()))
+    if len(lines) != len(order):
+        FAIL.add("history", "%d records in, %d JSON lines out" % (
+            len(order), len(lines)))
+        return 0
+    n_old = 0
+    for ln, ((name, i, w, _rec, want), line) in enumerate(zip(order, lines),
+                                                           1):
+        old = w is not S[name]
+        n_old += old
+        compare_vigil_json("history %s #%d written as %s (line %d)" % (
+            name, i, w.path, ln), S[name], want, line)
+        if old and '"residence":"UNKNOWN"' not in line:
+            FAIL.add("history", "%s #%d (line %d): no residence UNKNOWN: %s"
+                     % (name, i, ln, fmt(line)))
+
+    # JSON without residence (a version-1 producer's line).
+    path = os.path.join(tmp, "history.jsonl")
+    batch = []
+    with open(path, "w", encoding="utf-8") as f:
+        for name, h in H.items():
+            old = {x[0] for x in h.fields}
+            for i, rec in enumerate(R[name]):
+                j = json.loads(to_json_input(S[name], rec, i))
+                f.write(json.dumps({k: v for k, v in j.items()
+                                    if k == "type" or k in old}) + "\n")
+                want = dict(rec)
+                for x in S[name].defaults:
+                    if x not in old:
+                        want[x] = S[name].defaults[x]
+                batch.append((name, i, want))
+    rc, out, err = run([vigil, "codec", "encode", path])
+    lines = out.splitlines()
+    if rc != 0 or err.strip() or len(lines) != len(batch):
+        FAIL.add("history", "codec encode of version-1 JSON exited %d, %d "
+                 "lines for %d:\n%s" % (rc, len(lines), len(batch),
+                                         err.rstrip()))
+        return n_old
+    for ln, ((name, i, want), hx) in enumerate(zip(batch, lines), 1):
+        check_one_encoded("history JSON %s #%d (line %d)" % (name, i, ln),
+                          S[name], want, hx)
+    return n_old
+
+
 def check_rejects(vigil, S, R, tmp):
     """Damaged fastavro bytes are refused line by line; good lines decode."""
     s = S["IndicatorValue"]
@@ -797,6 +941,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vigil-interop.") as tmp:
         n_a = check_fastavro_to_vigil(vigil, S, R, tmp)
         n_b = check_vigil_to_fastavro(vigil, S, R, tmp)
+        n_h = check_history(vigil, S, load_history(root, S), R, tmp)
         n_rej = check_rejects(vigil, S, R, tmp)
 
     per_type = ", ".join("%s %d" % (n, len(R[n])) for n in S)
@@ -808,6 +953,8 @@ def main():
     print("  vigil->fastavro: %d records encoded by vigil, read by fastavro "
           "and compared (bytes too)" % n_b)
     print("  records per type: %s" % per_type)
+    print("  history:         %d version-1 records (%s) written by fastavro "
+          "decoded by vigil with the defaults" % (n_h, ", ".join(HISTORY)))
     print("  rejects:         %d damaged records refused" % n_rej)
     if FAIL:
         print("interop: FAILED, %d mismatch(es):" % len(FAIL))
