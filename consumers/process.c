@@ -262,7 +262,7 @@ static void metrics_init(proc_t *pr) {
                         "bad-header", "unknown-fingerprint", "truncated",
                         "trailing-bytes", "bad-length", "bad-value",
                         "resolution", "wrong-type", "invalid",
-                        "patient-limit", "too-late"};
+                        "patient-limit", "too-late", "personal-data"};
                 for (size_t i = 0; i < VG_ARRAY_SIZE(reasons); i++) {
                         const char *v[1] = {reasons[i]};
                         vg_metric_inc(pr->pm_dlq, v, 0);
@@ -591,6 +591,36 @@ static int check_topics(proc_t *pr, char *errstr, size_t errstr_size) {
         return 0;
 }
 
+/* A record whose key or patient_id looks like a personnummer (SPEC §8):
+ * to the DLQ with reason personal-data, its key and value left out (the
+ * headers still name topic, partition and offset); the log names no
+ * value. */
+static void personal_data(proc_t *pr, pstate_t *ps, rd_kafka_message_t *m,
+                          const char *topic, int type, const char *what) {
+        char errstr[512], detail[128];
+        const char *v[1] = {"personal-data"};
+        vg_err_t err;
+        snprintf(detail, sizeof(detail),
+                 "the %s looks like a personnummer: not processed", what);
+        vg_part_activity(ps->ps_part, type);
+        vg_metric_inc(pr->pm_dlq, v, 1);
+        vg_warn("process", "%s [%d] offset %lld: %s -> DLQ (key and value "
+                "left out)", topic, m->partition, (long long)m->offset,
+                detail);
+        err = vg_part_dlq(ps->ps_part, NULL, 0, NULL, 0, "personal-data",
+                          detail, topic, m->partition, m->offset, errstr,
+                          sizeof(errstr));
+        if (!err)
+                err = vg_part_set_offset(ps->ps_part, topic, m->offset + 1,
+                                         errstr, sizeof(errstr));
+        if (err) {
+                fatal(pr, errstr);
+                return;
+        }
+        ps->ps_batch++;
+        pr->pr_events++;
+}
+
 static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
         const char *topic = rd_kafka_topic_name(m->rkt);
         int type = input_type(pr, topic), p = m->partition;
@@ -621,8 +651,21 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                 }
                 ps->ps_batch_start = vg_now_ms();
         }
+        /* SPEC §8: a key that looks like a personnummer is not processed,
+         * and the DLQ gets neither key nor value; checked before decoding
+         * so that an undecodable record is treated the same way. */
+        if (m->key && vg_pnr_like(m->key, m->key_len)) {
+                personal_data(pr, ps, m, topic, type, "key");
+                return;
+        }
         err = vg_codec_decode(pr->pr_codec, m->payload, m->payload ? m->len : 0,
                               type, &t, &rec, &reason, errstr, sizeof(errstr));
+        if (!err && vg_pnr_like(rec.ev.ev_patient_id,
+                                strlen(rec.ev.ev_patient_id))) {
+                vg_record_clear(t, &rec);
+                personal_data(pr, ps, m, topic, type, "patient_id");
+                return;
+        }
         if (err)
                 vg_part_activity(ps->ps_part, type);
         if (err) {

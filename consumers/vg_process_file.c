@@ -339,6 +339,15 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         rc_ = 1;
                         goto done;
                 }
+                if (r == 1 && vg_pnr_like(ev.ev_patient_id,
+                                          strlen(ev.ev_patient_id))) {
+                        /* SPEC §8: not processed, and not echoed */
+                        snprintf(errstr, sizeof(errstr),
+                                 "patient_id looks like a personnummer: "
+                                 "not processed (personal-data)");
+                        r = -1;
+                        vg_record_clear(ev.ev_type, &ev);
+                }
                 if (r == -1 ||
                     vg_event_validate(&ev, now, errstr, sizeof(errstr))) {
                         fprintf(stderr, "%s:%ld: %s\n", name, sr.sr_no,

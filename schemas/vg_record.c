@@ -306,6 +306,52 @@ bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
 
 #define MS_1900 (-2208988800000LL)
 
+static bool pnr_date(int y, int m, int d, bool century_known) {
+        static const int mdays[] = {31, 29, 31, 30, 31, 30,
+                                    31, 31, 30, 31, 30, 31};
+        int max;
+        if (m < 1 || m > 12)
+                return false;
+        max = mdays[m - 1];
+        if (m == 2 && century_known &&
+            !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+                max = 28;
+        if (d > 60) /* samordningsnummer: day + 60 */
+                d -= 60;
+        return d >= 1 && d <= max;
+}
+
+bool vg_pnr_like(const char *s, size_t len) {
+        char d[12];
+        size_t n = 0;
+        int y, m, day;
+        if (!s)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (isdigit((unsigned char)s[i])) {
+                        if (n == 12)
+                                return false;
+                        d[n++] = s[i];
+                } else if ((s[i] == '-' || s[i] == '+') && len - i == 5 &&
+                           (n == 6 || n == 8)) {
+                        continue; /* one separator before the last four */
+                } else
+                        return false;
+        }
+        if (n != 10 && n != 12)
+                return false;
+        if (n == 12) {
+                y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 +
+                    (d[2] - '0') * 10 + (d[3] - '0');
+                m = (d[4] - '0') * 10 + (d[5] - '0');
+                day = (d[6] - '0') * 10 + (d[7] - '0');
+                return y >= 1800 && pnr_date(y, m, day, true);
+        }
+        m = (d[2] - '0') * 10 + (d[3] - '0');
+        day = (d[4] - '0') * 10 + (d[5] - '0');
+        return pnr_date(0, m, day, false);
+}
+
 vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
                            size_t errstr_size) {
         char t1[VG_TIME_BUFSZ];

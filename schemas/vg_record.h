@@ -226,6 +226,13 @@ bool vg_record_equal(vg_rectype_t type, const void *a, const void *b);
 vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
                            size_t errstr_size);
 
+/* SPEC §8: does the whole of s[len] look like a personnummer? 10 or 12
+ * digits, optionally one '-' or '+' before the last four, with a plausible
+ * date (day 61-91 for a samordningsnummer; the century of a 10-digit form
+ * is unknown, so 29 February is plausible), check digit valid or not. Such
+ * a record is not processed (DLQ personal-data). */
+bool vg_pnr_like(const char *s, size_t len);
+
 /* Region code of a kommun (first two digits) into buf[3]. */
 char *vg_region_of(const char *kommun, char *buf);
 

@@ -20,6 +20,14 @@ for f in garbage truncated trailing badkommun good; do
   kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "key-$f" "$TMP/$f.bin"
   n=$((n + 1))
 done
+# SPEC §8, records from a producer that is not Vigil's: a personnummer as
+# patient_id (a samordningsnummer, check digit wrong), and as the key of an
+# undecodable record. Neither is processed; the DLQ copies neither key nor
+# value.
+echo "${good/\"p1\"/\"19121272-1213\"}" | sed 's/"g1"/"g3"/' \
+  | "$VIGIL" codec encode | xxd -r -p > "$TMP/pnr.bin"
+kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "key-pnr" "$TMP/pnr.bin"
+kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "191212121212" "$TMP/garbage.bin"
 
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
   --exit-idle 2 2> "$TMP/process.log" || fail "process: $(tail -3 "$TMP/process.log")"
@@ -27,7 +35,7 @@ done
 kcat -C -b "$VIGIL_BOOTSTRAP" -t "$S.dlq" -e -o beginning -q \
   -f '%k|%h|%S\n' > "$TMP/dlq.txt"
 cat "$TMP/dlq.txt"
-[ "$(wc -l < "$TMP/dlq.txt")" = 4 ] || fail "expected 4 DLQ records"
+[ "$(wc -l < "$TMP/dlq.txt")" = 6 ] || fail "expected 6 DLQ records"
 check() { # key reason offset
   grep -q "^key-$1|.*vigil.offset=$3,vigil.partition=0,vigil.reason=$2,vigil.topic=$S.adm|" "$TMP/dlq.txt" \
     || fail "no DLQ record for $1 with reason $2 at offset $3"
@@ -36,10 +44,17 @@ check garbage bad-header 0
 check truncated truncated 1
 check trailing trailing-bytes 2
 check badkommun invalid 3
+grep -q "^|.*vigil.offset=5,vigil.partition=0,vigil.reason=personal-data,vigil.topic=$S.adm|0$" "$TMP/dlq.txt" \
+  || fail "no personal-data DLQ record without key and value for offset 5"
+grep -q "^|.*vigil.offset=6,vigil.partition=0,vigil.reason=personal-data,vigil.topic=$S.adm|0$" "$TMP/dlq.txt" \
+  || fail "no personal-data DLQ record without key and value for offset 6"
+if grep -aq "1912127\|19121212\|191212" "$TMP/dlq.txt" "$TMP/process.log"; then
+  fail "a personnummer reached the DLQ or the log"
+fi
 grep -q "vigil.detail=kommun" "$TMP/dlq.txt" || fail "invalid record's detail does not name the field"
 # Unchanged bytes: the DLQ copy of the garbage equals what was sent.
 kcat -C -b "$VIGIL_BOOTSTRAP" -t "$S.dlq" -e -o beginning -q -f '%k=%s\n' \
   | grep -a '^key-garbage=' | cut -d= -f2- | head -c -1 > "$TMP/back.bin"
 cmp "$TMP/back.bin" "$TMP/garbage.bin" || fail "DLQ value differs from the original bytes"
-grep -q "stopped after 5 events" "$TMP/process.log" || fail "not all 5 records consumed: $(grep stopped "$TMP/process.log")"
+grep -q "stopped after 7 events" "$TMP/process.log" || fail "not all 7 records consumed: $(grep stopped "$TMP/process.log")"
 echo PASS
