@@ -23,6 +23,7 @@
 #include "vg_outbox.h"
 #include "vg_partition.h"
 #include "vg_process.h"
+#include "process_int.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -34,7 +35,6 @@
 #include <sys/stat.h>
 #include <jansson.h>
 
-#define MAX_PARTITIONS 1024
 
 static volatile sig_atomic_t stop_requested;
 
@@ -113,290 +113,6 @@ static void help(void) {
  * Kafka mode
  */
 
-typedef struct pstate_s {
-        vg_part_t *ps_part;
-        int        ps_batch;       /* events in the open batch */
-        int64_t    ps_batch_start; /* when the batch opened, ms */
-} pstate_t;
-
-typedef struct proc_s {
-        const vg_conf_t  *pr_conf;
-        vg_rules_conf_t   pr_rc;
-        vg_part_topics_t  pr_topics;
-        const char       *pr_inputs[VG_EVENT_TYPES]; /* by vg_rectype_t */
-        vg_codec_t       *pr_codec;
-        rd_kafka_t       *pr_consumer;
-        vg_pub_t         *pr_pub;         /* drains the outboxes */
-        pstate_t          pr_parts[MAX_PARTITIONS];
-        int               pr_npartitions;
-        const char       *pr_state_dir;
-        int               pr_max_events;
-        int64_t           pr_max_ms;
-        int               pr_fatal;
-        int64_t           pr_events;
-        int64_t           pr_assigned_at;  /* last assignment, ms; 0: none */
-        int64_t           pr_last_empty;   /* last poll that found the
-                                            * local queue empty, ms */
-        bool              pr_wm_hold;      /* this iteration: keep the
-                                            * watermarks where they are */
-        /* Metrics (vg_metrics.h) and health */
-        vg_metrics_t     *pr_reg;
-        vg_metric_t      *pm_consumed, *pm_processed, *pm_dup, *pm_dlq,
-                         *pm_alerts, *pm_outbox, *pm_lag, *pm_latency,
-                         *pm_commit, *pm_rebalances, *pm_assigned, *pm_ready,
-                         *pm_wm, *pm_topic_time, *pm_caught_up,
-                         *pm_too_late, *pm_pruned;
-        vg_part_stats_t   pr_last[MAX_PARTITIONS]; /* stats already counted */
-        int64_t           pr_total_lag;   /* from librdkafka statistics */
-        int               pr_nassigned;   /* topic-partitions assigned */
-        atomic_int        pr_health;      /* HEALTH_* for /readyz */
-        vg_http_t        *pr_http;
-} proc_t;
-
-static int input_type(const proc_t *pr, const char *topic) {
-        for (int t = 0; t < VG_EVENT_TYPES; t++)
-                if (!strcmp(pr->pr_inputs[t], topic))
-                        return t;
-        return -1;
-}
-
-enum { HEALTH_UNASSIGNED, HEALTH_LAGGING, HEALTH_BACKLOG, HEALTH_READY };
-
-static bool ready_cb(void *opaque, char *reason, size_t size) {
-        proc_t *pr = opaque;
-        switch (atomic_load(&pr->pr_health)) {
-        case HEALTH_READY:
-                return true;
-        case HEALTH_LAGGING:
-                snprintf(reason, size, "consumer lag above health.max_lag");
-                return false;
-        case HEALTH_BACKLOG:
-                snprintf(reason, size,
-                         "outbox backlog above health.max_outbox");
-                return false;
-        default:
-                snprintf(reason, size, "no partitions assigned");
-                return false;
-        }
-}
-
-static void metrics_init(proc_t *pr) {
-        static const char *l_topic[] = {"topic"}, *l_reason[] = {"reason"},
-                          *l_alert[] = {"rule", "status"},
-                          *l_tp[] = {"topic", "partition"};
-        static const double lat_b[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60,
-                                       300, 3600};
-        static const double com_b[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                       0.025, 0.05, 0.1, 0.25, 1};
-        vg_metrics_t *r = pr->pr_reg = vg_metrics_new();
-        pr->pm_consumed = vg_metrics_counter(r, "vigil_events_consumed_total",
-                                             "Records consumed, by topic.", 1,
-                                             l_topic);
-        pr->pm_processed = vg_metrics_counter(
-                r, "vigil_events_processed_total",
-                "Valid events applied to patient state (incl. duplicates).", 0,
-                NULL);
-        pr->pm_dup = vg_metrics_counter(r, "vigil_events_duplicate_total",
-                                        "Events with an event_id already seen.",
-                                        0, NULL);
-        pr->pm_dlq = vg_metrics_counter(r, "vigil_events_dlq_total",
-                                        "Records sent to the DLQ, by reason.",
-                                        1, l_reason);
-        pr->pm_alerts = vg_metrics_counter(r, "vigil_alerts_emitted_total",
-                                           "Alerts queued for publishing.", 2,
-                                           l_alert);
-        pr->pm_outbox = vg_metrics_gauge(r, "vigil_outbox_depth",
-                                         "Records waiting in the outboxes.", 0,
-                                         NULL);
-        pr->pm_lag = vg_metrics_gauge(r, "vigil_consumer_lag",
-                                      "Consumer lag per input partition "
-                                      "(librdkafka statistics).",
-                                      2, l_tp);
-        pr->pm_latency = vg_metrics_histogram(
-                r, "vigil_processing_latency_seconds",
-                "From a record's Kafka timestamp to its processing.", 0, NULL,
-                VG_ARRAY_SIZE(lat_b), lat_b);
-        pr->pm_commit = vg_metrics_histogram(r, "vigil_sqlite_commit_seconds",
-                                             "Duration of a batch's SQLite "
-                                             "COMMIT.",
-                                             0, NULL, VG_ARRAY_SIZE(com_b),
-                                             com_b);
-        pr->pm_rebalances = vg_metrics_counter(r, "vigil_rebalances_total",
-                                               "Partition assignments and "
-                                               "revocations.",
-                                               0, NULL);
-        pr->pm_assigned = vg_metrics_gauge(r, "vigil_assigned_partitions",
-                                           "Input topic-partitions assigned.",
-                                           0, NULL);
-        pr->pm_wm = vg_metrics_gauge(
-                r, "vigil_watermark_seconds",
-                "Watermark of each input partition (SPEC §5.5), Unix time; "
-                "absent while it has none.",
-                1, l_tp + 1);
-        pr->pm_topic_time = vg_metrics_gauge(
-                r, "vigil_topic_time_seconds",
-                "Largest occurred_at consumed per input topic partition, "
-                "Unix time.",
-                2, l_tp);
-        pr->pm_caught_up = vg_metrics_gauge(
-                r, "vigil_topic_caught_up",
-                "1 when the input topic partition is at its end and idle "
-                "for stream.idle_ms (it no longer holds the watermark).",
-                2, l_tp);
-        pr->pm_too_late = vg_metrics_counter(
-                r, "vigil_events_too_late_total",
-                "Records older than their patient's retention horizon (DLQ "
-                "too-late).",
-                0, NULL);
-        pr->pm_pruned = vg_metrics_counter(
-                r, "vigil_events_pruned_total",
-                "Events moved out of patient histories by retention (their "
-                "figures frozen).",
-                0, NULL);
-        vg_metric_inc(pr->pm_too_late, NULL, 0);
-        vg_metric_inc(pr->pm_pruned, NULL, 0);
-        /* Every DLQ reason from the start, so that dashboards and alert
-         * rules see 0, not nothing. */
-        {
-                static const char *reasons[] = {
-                        "bad-header", "unknown-fingerprint", "truncated",
-                        "trailing-bytes", "bad-length", "bad-value",
-                        "resolution", "wrong-type", "invalid",
-                        "patient-limit", "too-late", "personal-data"};
-                for (size_t i = 0; i < VG_ARRAY_SIZE(reasons); i++) {
-                        const char *v[1] = {reasons[i]};
-                        vg_metric_inc(pr->pm_dlq, v, 0);
-                }
-        }
-        pr->pm_ready = vg_metrics_gauge(r, "vigil_ready",
-                                        "1 when /readyz answers ready.", 0,
-                                        NULL);
-}
-
-/* Counts what a partition did since the last call (after each commit). */
-static void metrics_part(proc_t *pr, int p) {
-        const vg_part_stats_t *s = vg_part_stats(pr->pr_parts[p].ps_part);
-        vg_part_stats_t *l = &pr->pr_last[p];
-        vg_metric_inc(pr->pm_processed, NULL,
-                      (double)(s->ps_events - l->ps_events));
-        vg_metric_inc(pr->pm_dup, NULL,
-                      (double)(s->ps_duplicates - l->ps_duplicates));
-        for (int r = 0; r < 4; r++)
-                for (int st = 0; st < 2; st++) {
-                        const char *v[2] = {vg_enum_str(&vg_enum_rule, r),
-                                            vg_enum_str(&vg_enum_status, st)};
-                        int64_t d = s->ps_alerts[r][st] - l->ps_alerts[r][st];
-                        if (d)
-                                vg_metric_inc(pr->pm_alerts, v, (double)d);
-                }
-        vg_metric_inc(pr->pm_too_late, NULL,
-                      (double)(s->ps_too_late - l->ps_too_late));
-        vg_metric_inc(pr->pm_pruned, NULL,
-                      (double)(s->ps_pruned - l->ps_pruned));
-        if (s->ps_commits != l->ps_commits)
-                vg_metric_observe(pr->pm_commit, NULL,
-                                  (double)s->ps_commit_us / 1e6);
-        *l = *s;
-}
-
-/* librdkafka statistics (statistics.interval.ms): consumer lag. */
-static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
-        proc_t *pr = opaque;
-        json_t *root = json_loadb(json, len, 0, NULL), *topics, *t;
-        const char *tname;
-        int64_t total = 0;
-        (void)rk;
-        if (!root)
-                return 0;
-        topics = json_object_get(root, "topics");
-        json_object_foreach(topics, tname, t) {
-                json_t *parts = json_object_get(t, "partitions"), *pt;
-                const char *pname;
-                if (input_type(pr, tname) < 0)
-                        continue;
-                json_object_foreach(parts, pname, pt) {
-                        json_int_t lag = json_integer_value(
-                                json_object_get(pt, "consumer_lag"));
-                        const char *fs = json_string_value(
-                                json_object_get(pt, "fetch_state"));
-                        const char *v[2] = {tname, pname};
-                        if (!strcmp(pname, "-1"))
-                                continue;
-                        if (!fs || strcmp(fs, "active") || lag < 0) {
-                                vg_metric_remove(pr->pm_lag, v);
-                                continue;
-                        }
-                        vg_metric_set(pr->pm_lag, v, (double)lag);
-                        total += lag;
-                }
-        }
-        pr->pr_total_lag = total;
-        json_decref(root);
-        return 0;
-}
-
-/* Watermark, topic times and caught-up flags of the owned partitions. */
-static void metrics_wm(proc_t *pr, int64_t now) {
-        for (int p = 0; p < pr->pr_npartitions; p++) {
-                const vg_wm_t *wm;
-                char pn[16];
-                const char *v[2];
-                if (!pr->pr_parts[p].ps_part)
-                        continue;
-                wm = vg_part_wm(pr->pr_parts[p].ps_part);
-                snprintf(pn, sizeof(pn), "%d", p);
-                v[0] = pn;
-                if (wm->wm_value != VG_WM_NONE)
-                        vg_metric_set(pr->pm_wm, v,
-                                      (double)wm->wm_value / 1000.0);
-                for (int t = 0; t < VG_EVENT_TYPES; t++) {
-                        v[0] = pr->pr_inputs[t];
-                        v[1] = pn;
-                        if (wm->wm_topics[t].wt_time != VG_WM_NONE)
-                                vg_metric_set(pr->pm_topic_time, v,
-                                              (double)wm->wm_topics[t].wt_time /
-                                                      1000.0);
-                        vg_metric_set(pr->pm_caught_up, v,
-                                      vg_wm_caught_up(wm, t, now));
-                }
-        }
-}
-
-/* Forgets the series of a partition no longer owned. */
-static void metrics_forget(proc_t *pr, int p) {
-        char pn[16];
-        const char *v[2];
-        snprintf(pn, sizeof(pn), "%d", p);
-        v[0] = pn;
-        vg_metric_remove(pr->pm_wm, v);
-        for (int t = 0; t < VG_EVENT_TYPES; t++) {
-                v[0] = pr->pr_inputs[t];
-                v[1] = pn;
-                vg_metric_remove(pr->pm_topic_time, v);
-                vg_metric_remove(pr->pm_caught_up, v);
-        }
-}
-
-static void health_update(proc_t *pr) {
-        int64_t depth = 0;
-        int h;
-        metrics_wm(pr, vg_now_ms());
-        for (int p = 0; p < pr->pr_npartitions; p++)
-                if (pr->pr_parts[p].ps_part)
-                        depth += vg_part_outbox_depth(pr->pr_parts[p].ps_part);
-        vg_metric_set(pr->pm_outbox, NULL, (double)depth);
-        vg_metric_set(pr->pm_assigned, NULL, pr->pr_nassigned);
-        if (!pr->pr_assigned_at)
-                h = HEALTH_UNASSIGNED;
-        else if (pr->pr_total_lag > vg_conf_int(pr->pr_conf, "health.max_lag"))
-                h = HEALTH_LAGGING;
-        else if (depth > vg_conf_int(pr->pr_conf, "health.max_outbox"))
-                h = HEALTH_BACKLOG;
-        else
-                h = HEALTH_READY;
-        atomic_store(&pr->pr_health, h);
-        vg_metric_set(pr->pm_ready, NULL, h == HEALTH_READY);
-}
 
 static void fatal(proc_t *pr, const char *msg) {
         vg_error("process", "%s", msg);
@@ -470,7 +186,7 @@ static void batch_commit(proc_t *pr, int p) {
                 return;
         }
         ps->ps_batch = 0;
-        metrics_part(pr, p);
+        process_metrics_part(pr, p);
         commit_kafka_offsets(pr, p);
 }
 
@@ -489,7 +205,7 @@ static void close_partitions(proc_t *pr,
                 int p = l->elems[i].partition;
                 if (p >= 0 && p < MAX_PARTITIONS && pr->pr_parts[p].ps_part) {
                         vg_pub_remove(pr->pr_pub, p, 30000);
-                        metrics_forget(pr, p);
+                        process_metrics_forget(pr, p);
                         vg_part_close(pr->pr_parts[p].ps_part);
                         pr->pr_parts[p].ps_part = NULL;
                         vg_info("process", "partition %d: released", p);
@@ -623,7 +339,7 @@ static void personal_data(proc_t *pr, pstate_t *ps, rd_kafka_message_t *m,
 
 static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
         const char *topic = rd_kafka_topic_name(m->rkt);
-        int type = input_type(pr, topic), p = m->partition;
+        int type = process_input_type(pr, topic), p = m->partition;
         pstate_t *ps;
         vg_anyrec_t rec;
         vg_rectype_t t;
@@ -723,7 +439,7 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
 static void handle_eof(void *opaque, rd_kafka_message_t *m, int64_t now) {
         proc_t *pr = opaque;
         const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
-        int type = topic ? input_type(pr, topic) : -1, p = m->partition;
+        int type = topic ? process_input_type(pr, topic) : -1, p = m->partition;
         if (type < 0 || p < 0 || p >= MAX_PARTITIONS ||
             !pr->pr_parts[p].ps_part)
                 return;
@@ -805,7 +521,7 @@ static int loop_tick(void *opaque, int64_t now, char *errstr,
 
 static void loop_health(void *opaque, int64_t now) {
         (void)now;
-        health_update(opaque);
+        process_health_update(opaque);
 }
 
 /* Assigned for idle_ms, every topic caught up, its watermark committed
@@ -845,12 +561,12 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pr->pr_max_events = (int)vg_conf_int(conf, "batch.max_events");
         pr->pr_max_ms = vg_conf_int(conf, "batch.max_ms");
 
-        metrics_init(pr);
+        process_metrics_init(pr);
         atomic_init(&pr->pr_health, HEALTH_UNASSIGNED);
         if (vg_conf_str(conf, "http.listen") &&
             !(pr->pr_http = vg_http_start(pr->pr_reg,
                                           vg_conf_str(conf, "http.listen"),
-                                          ready_cb, pr, errstr,
+                                          process_ready_cb, pr, errstr,
                                           sizeof(errstr))))
                 goto err;
         if (pr->pr_http)
@@ -886,7 +602,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 goto err;
         rd_kafka_conf_set_opaque(cconf, pr);
         rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
-        rd_kafka_conf_set_stats_cb(cconf, stats_cb);
+        rd_kafka_conf_set_stats_cb(cconf, process_stats_cb);
         {
                 char v[32];
                 size_t vs = sizeof(v);
