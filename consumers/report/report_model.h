@@ -8,6 +8,8 @@
  *   report_text.c      escaping, labels, numbers, the section table
  *   report_charts.c    SVG: axes, line charts, stacked bars
  *   report_sections.c  one section per indicator (group): charts, tables
+ *   report_register.c  the register: coverage, spr.* against targets, the
+ *                      deaths not registered
  *   report_page.c      overview, alerts, the page around them
  *   report.css         the page's style sheet, embedded at build time
  */
@@ -83,7 +85,8 @@ typedef struct rep_s {
         int          rp_seq;       /* unique ids */
 } rep_t;
 
-typedef enum { SEC_LINE, SEC_PLACE, SEC_SSIH, SEC_COUNT } sec_kind_t;
+typedef enum { SEC_LINE, SEC_PLACE, SEC_SSIH, SEC_COUNT, SEC_REGISTER }
+        sec_kind_t;
 
 typedef struct sec_s {
         sec_kind_t  s_kind;
@@ -175,6 +178,12 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
 void rp_sec_line(rep_t *r, const sec_t *s, const char *ind);
 void rp_sec_place(rep_t *r, const sec_t *s);
 void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind);
+void rp_line_body(rep_t *r, const sec_t *s, const char *ind);
+const char *rp_place_label(const char *sym);
+
+/* report_register.c */
+bool rp_register_ind(const char *ind);
+void rp_sec_register(rep_t *r, const sec_t *s);
 
 /* report_page.c */
 void rp_page(rep_t *r);

@@ -110,7 +110,10 @@ static void overview(rep_t *r) {
                                 continue;
                 } else {
                         ind = r->rp_inds[j - rp_nknown_secs];
-                        if (rp_known_ind(ind) || !ind_has_den(r, ind))
+                        /* the register's indicators have one section but
+                         * a headline each */
+                        if ((rp_known_ind(ind) && !rp_register_ind(ind)) ||
+                            !ind_has_den(r, ind))
                                 continue;
                 }
                 for (size_t p = r->rp_np; p-- > 0;) {
@@ -138,6 +141,8 @@ static void overview(rep_t *r) {
                 if (s) {
                         rp_sec_anchor(s, id, sizeof(id));
                         E(r, id);
+                } else if (rp_register_ind(ind)) {
+                        P(r, "register");
                 } else {
                         P(r, "ind-");
                         E(r, ind);
@@ -425,7 +430,10 @@ void rp_page(rep_t *r) {
         P(r, "<nav aria-label=\"Sections\"><a href=\"#overview\">Overview</a>");
         for (size_t k = 0; k < rp_nknown_secs; k++) {
                 char id[96];
-                if (!r->rp_np || !rp_any_ind(r, &rp_known_secs[k]))
+                /* the register's section is always there: it lists the
+                 * deaths not registered, or says there is no data */
+                if (rp_known_secs[k].s_kind != SEC_REGISTER &&
+                    (!r->rp_np || !rp_any_ind(r, &rp_known_secs[k])))
                         continue;
                 rp_sec_anchor(&rp_known_secs[k], id, sizeof(id));
                 P(r, "<a href=\"#");
@@ -446,11 +454,13 @@ void rp_page(rep_t *r) {
         P(r, "<a href=\"#alerts\">Active alerts</a></nav>\n<main>\n");
 
         overview(r);
-        for (size_t k = 0; r->rp_np && k < rp_nknown_secs; k++) {
+        for (size_t k = 0; k < rp_nknown_secs; k++) {
                 const sec_t *s = &rp_known_secs[k];
-                if (!rp_any_ind(r, s))
+                if (s->s_kind == SEC_REGISTER)
+                        rp_sec_register(r, s);
+                else if (!r->rp_np || !rp_any_ind(r, s))
                         continue;
-                if (s->s_kind == SEC_LINE)
+                else if (s->s_kind == SEC_LINE)
                         rp_sec_line(r, s, s->s_key);
                 else if (s->s_kind == SEC_PLACE)
                         rp_sec_place(r, s);
@@ -480,7 +490,8 @@ void rp_page(rep_t *r) {
               "values of months not settled yet (complete = false) are "
               "preliminary, drawn hollow and never judged against a target; "
               "shaded months rest on history before the first event Vigil "
-              "has (history_complete = false); targets come from the target.&lt;indicator&gt; configuration. "
+              "has (history_complete = false); targets come from the target.&lt;indicator&gt; configuration, by "
+              "default for the register Socialstyrelsen's target levels (2017). "
               "This page loads no external resources.</footer>\n"
               "</body>\n</html>\n",
            (long long)r->rp_min_den);

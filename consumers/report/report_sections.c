@@ -278,6 +278,13 @@ static void section_head(rep_t *r, const sec_t *s, const char *code) {
 }
 
 void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
+        section_head(r, s, ind);
+        rp_line_body(r, s, ind);
+        P(r, "</section>\n");
+}
+
+/* A line section's body: legend, a chart per area, the kommun table. */
+void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
         const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
         size_t na = chart_areas(r, &ind, 1, areas);
         pt_t *pts = vg_calloc(r->rp_np + 1, sizeof(pt_t));
@@ -327,7 +334,6 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
         for (size_t a = 0; a < na; a++)
                 any_ref |= have_se && strcmp(areas[a], "SE");
 
-        section_head(r, s, ind);
         legend_line(r, &l.l_tg, any_ref, vmax_all > l.l_ymax + 1e-9, any_pre,
                     any_hist);
         P(r, "<div class=\"grid\">\n");
@@ -379,7 +385,6 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
         l.l_pts = NULL;
         l.l_ref = NULL;
         kommun_line_table(r, s, ind, &l);
-        P(r, "</section>\n");
         vg_free(pts);
         vg_free(ref);
         vg_free(areas);
@@ -401,7 +406,7 @@ static const char *const age_bands[] = {"0-64", "65-74", "75-84", "85+"};
 static const char *const age_colors[] = {"#c6dbef", "#6baed6", "#2171b5",
                                          "#08306b", "#8c8c8c"};
 
-static const char *place_label(const char *sym) {
+const char *rp_place_label(const char *sym) {
         static const struct { const char *sym, *label; } l[] = {
                 {"HOSPITAL", "Hospital"},
                 {"PALLIATIVE_UNIT", "Palliative unit"},
@@ -489,7 +494,7 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         group_status(r, inds, ni, &any_pre, &any_hist);
         for (size_t i = 0; i < ni; i++) {
                 int rk = place_rank(inds[i]);
-                names[i] = place_label(inds[i] + strlen("death_place."));
+                names[i] = rp_place_label(inds[i] + strlen("death_place."));
                 colors[i] = rk < (int)VG_ARRAY_SIZE(place_colors)
                                     ? place_colors[rk] : "#7f7f7f";
         }

@@ -143,11 +143,19 @@ const sec_t rp_known_secs[] = {
          "Number of new SSIH stays by month of admission, by age band; the "
          "data table also splits them by diagnosis group.",
          "Enrolments", ""},
+        /* register_coverage and spr.* (rp_sec_has): one section */
+        {SEC_REGISTER, "spr.", "Svenska palliativregistret",
+         "The Swedish Register of Palliative Care: how many deaths are in "
+         "the register (coverage), its quality indicators against their "
+         "target levels, and the deaths still not registered.",
+         "Registered", "Deaths due"},
 };
 const size_t rp_nknown_secs = VG_ARRAY_SIZE(rp_known_secs);
 
 bool rp_sec_has(const sec_t *s, const char *ind) {
         size_t kl = strlen(s->s_key);
+        if (s->s_kind == SEC_REGISTER)
+                return rp_register_ind(ind);
         if (s->s_key[kl - 1] == '.')
                 return !strncmp(ind, s->s_key, kl);
         return !strcmp(ind, s->s_key);
@@ -169,6 +177,10 @@ bool rp_any_ind(const rep_t *r, const sec_t *s) {
 
 void rp_sec_anchor(const sec_t *s, char *buf, size_t size) {
         size_t kl = strlen(s->s_key);
+        if (s->s_kind == SEC_REGISTER) {
+                snprintf(buf, size, "register");
+                return;
+        }
         snprintf(buf, size, "ind-%.*s", (int)(s->s_key[kl - 1] == '.' ? kl - 1
                                                                       : kl),
                  s->s_key);

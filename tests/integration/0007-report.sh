@@ -7,8 +7,12 @@
 # its values are drawn hollow and labelled "preliminary" (DOM of the SVG and
 # the tables), the overview's headline figures are of complete months only,
 # months on incomplete history are shaded (DOM and screenshot pixels), and
-# `vigil indicators` shows the month as prelim. Needs no broker (file
-# inputs) but Chromium: it fails, not skips, without it.
+# `vigil indicators` shows the month as prelim. The register section
+# (issue 12): coverage with its 70 % line, spr.* against their targets, the
+# deaths not registered (register entries are added to the simulated events
+# when simulate has none; a run without any says "no register data").
+# Needs no broker (file inputs) but Chromium: it fails, not skips, without
+# it.
 set -euo pipefail
 VIGIL_SRC=${VIGIL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VIGIL=${VIGIL:-$VIGIL_SRC/build/vigil}
@@ -40,6 +44,12 @@ console_errors() { grep -E 'CONSOLE|Uncaught|Refused to' "$1" || true; }
 
 "$VIGIL" simulate -n 400 --seed 3 --out ev.jsonl 2> sim.log \
   || fail "simulate: $(tail -3 sim.log)"
+# The register (issue 12): without register entries from simulate, add
+# some; keep the events without any for the "no register data" case.
+grep -v '"type":"register_entry"' ev.jsonl > ev-noreg.jsonl || true
+python3 "$HERE/report/add_register.py" ev.jsonl > addreg.log 2>&1 \
+  || fail "add_register.py: $(tail -3 addreg.log)"
+echo "register entries added: $(cat addreg.log)"
 "$VIGIL" process --input ev.jsonl --partitions 3 --alerts al.jsonl \
   --indicators ind.jsonl 2> process.log || fail "process: $(tail -3 process.log)"
 [ -s ind.jsonl ] && [ -s al.jsonl ] || fail "process wrote no indicators or alerts"
@@ -122,6 +132,30 @@ sed -e 's/ fill="none"//g; s/class="prelim"/class="pt"/g; s/preliminary//g' \
 python3 "$HERE/report/check_prelim.py" dom-unmarked.html ind.jsonl \
   > prelim-control.log 2>&1 \
   && fail "check_prelim.py passes a page without preliminary marks"
+# The register section: coverage with the 70 % line, spr.* against their
+# targets, one row per ACTIVE DEATH_NOT_REGISTERED alert, per kommun.
+python3 "$HERE/report/check_register.py" dom.html ind.jsonl al.jsonl \
+  || fail "register section does not match the inputs"
+# Negative control: a listed death less must fail.
+sed -e '0,/<tr class="dnr"/s//<tr class="x"/' dom.html > dom-reg-less.html
+python3 "$HERE/report/check_register.py" dom-reg-less.html ind.jsonl al.jsonl \
+  > reg-control.log 2>&1 && fail "check_register.py passes a missing death"
+# Misses are marked (few cases count with a smaller min_denominator).
+"$VIGIL" report -X aggregate.min_denominator=3 --html r3.html \
+  --indicators ind.jsonl --alerts al.jsonl 2> r3.log || fail "report: $(cat r3.log)"
+chrome --dump-dom "file://$TMP/r3.html" > dom3.html 2> dom3.err \
+  || fail "chromium --dump-dom failed: $(tail -3 dom3.err)"
+python3 "$HERE/report/check_register.py" dom3.html ind.jsonl al.jsonl \
+  --min-den 3 --want-misses || fail "register section: misses not marked"
+# No register entries: no spr.* values, the section says so.
+"$VIGIL" process --input ev-noreg.jsonl --partitions 3 --alerts al0.jsonl \
+  --indicators ind0.jsonl 2> process0.log || fail "process: $(tail -3 process0.log)"
+"$VIGIL" report --html r0.html --indicators ind0.jsonl --alerts al0.jsonl \
+  2> r0.log || fail "report: $(cat r0.log)"
+chrome --dump-dom "file://$TMP/r0.html" > dom0.html 2> dom0.err \
+  || fail "chromium --dump-dom failed: $(tail -3 dom0.err)"
+python3 "$HERE/report/check_register.py" dom0.html ind0.jsonl al0.jsonl \
+  --no-spr || fail "register section without register data"
 # vigil indicators shows the running month as preliminary too.
 running=$(python3 -c '
 import json
@@ -133,7 +167,7 @@ rows=$(grep -c "$running" ind-table.txt || true)
 notpre=$(grep "$running" ind-table.txt | grep -v "prelim" || true)
 [ -z "$notpre" ] || fail "vigil indicators: $running values not shown as prelim:
 $(echo "$notpre" | head -3)"
-"$VIGIL" indicators -i ind.jsonl -a SE --from "$running" -o json \
+"$VIGIL" indicators -i ind.jsonl -a SE --from "$running" --format json \
   | python3 -c '
 import json, sys
 vals = [json.loads(l) for l in sys.stdin if l.strip()]
