@@ -16,6 +16,7 @@
 #include "vg_consumers.h"
 #include "vg_kafka.h"
 #include "vg_loop.h"
+#include "vg_lock.h"
 #include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_process.h"
@@ -347,10 +348,12 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         vg_http_t *http = NULL;
         int64_t consumed = 0;
         aloop_t ag = {0};
+        int lock = -1;
 
         ametrics_init(&am);
-        if (mkdir(dir, 0700) && errno != EEXIST) {
-                vg_error("aggregate", "state.dir %s: %s", dir, strerror(errno));
+        if ((lock = vg_lock_dir(dir, "aggregate.lock", errstr,
+                                sizeof(errstr))) < 0) {
+                vg_error("aggregate", "%s", errstr);
                 vg_metrics_destroy(am.am_reg);
                 return 1;
         }
@@ -467,6 +470,7 @@ out:
         vg_codec_destroy(codec);
         vg_http_stop(http);
         vg_metrics_destroy(am.am_reg);
+        vg_unlock_dir(lock);
         return rc;
 }
 

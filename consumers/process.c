@@ -19,6 +19,7 @@
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_loop.h"
+#include "vg_lock.h"
 #include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_partition.h"
@@ -547,6 +548,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         char errstr[512];
         int rc = 1;
 
+        pr->pr_lock = -1;
         pr->pr_conf = conf;
         vg_process_rules_conf(conf, &pr->pr_rc);
         pr->pr_topics.pt_alerts = vg_conf_str(conf, "topic.alerts");
@@ -573,11 +575,11 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 vg_info("process", "serving /metrics, /healthz, /readyz on "
                         "%s (port %d)", vg_conf_str(conf, "http.listen"),
                         vg_http_port(pr->pr_http));
-        if (mkdir(pr->pr_state_dir, 0700) && errno != EEXIST) {
-                vg_error("process", "state.dir %s: %s", pr->pr_state_dir,
-                         strerror(errno));
-                goto out;
-        }
+        /* One processor per state.dir (a second one would fight over the
+         * same files); the aggregator's lock is another file. */
+        if ((pr->pr_lock = vg_lock_dir(pr->pr_state_dir, "process.lock",
+                                       errstr, sizeof(errstr))) < 0)
+                goto err;
         umask(077); /* state files 0600 (SPEC §8) */
         if (!(pr->pr_codec = vg_codec_new(errstr, sizeof(errstr))))
                 goto err;
@@ -690,6 +692,7 @@ out:
         vg_metrics_destroy(pr->pr_reg);
         for (int p = 0; p < MAX_PARTITIONS; p++)
                 vg_part_close(pr->pr_parts[p].ps_part);
+        vg_unlock_dir(pr->pr_lock);
         vg_codec_destroy(pr->pr_codec);
         vg_free(pr);
         return rc;

@@ -56,6 +56,7 @@ typedef struct proc_s {
         int               pr_nassigned;   /* topic-partitions assigned */
         atomic_int        pr_health;      /* HEALTH_* for /readyz */
         vg_http_t        *pr_http;
+        int               pr_lock;        /* state.dir lock (vg_lock.h) */
 } proc_t;
 
 /* The event type (vg_rectype_t) of an input topic, or -1. */

@@ -15,7 +15,9 @@
 #include "vg_outbox.h"
 #include "vg_time.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,13 +101,38 @@ struct vg_part_s {
         vg_part_stats_t         pa_stats;
         vg_buf_t                pa_buf;         /* encode scratch */
         vg_outbox_t            *pa_outbox;      /* records to publish */
+        char                   *pa_path;        /* the state file */
+        ino_t                   pa_ino;         /* its identity at open; */
+        dev_t                   pa_dev;         /* 0: :memory: */
 };
 
 static vg_err_t db_err(vg_part_t *part, char *errstr, size_t errstr_size,
                        const char *what) {
         return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
-                         "partition %d state: %s: %s", part->pa_partition,
-                         what, sqlite3_errmsg(part->pa_db));
+                         "partition %d state %s: %s: %s", part->pa_partition,
+                         part->pa_path, what, sqlite3_errmsg(part->pa_db));
+}
+
+/* The state file is still the one opened: not deleted, not replaced (a
+ * deleted file would take the commits with it, unseen). */
+static vg_err_t file_check(vg_part_t *part, char *errstr, size_t errstr_size) {
+        struct stat st;
+        if (!part->pa_ino)
+                return VG_OK; /* :memory: */
+        if (stat(part->pa_path, &st))
+                return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                 "partition %d state %s: %s (deleted while "
+                                 "in use? nothing more is committed; "
+                                 "restart to rebuild it)",
+                                 part->pa_partition, part->pa_path,
+                                 strerror(errno));
+        if (st.st_ino != part->pa_ino || st.st_dev != part->pa_dev)
+                return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                 "partition %d state %s was replaced while "
+                                 "in use; nothing more is committed; "
+                                 "restart", part->pa_partition,
+                                 part->pa_path);
+        return VG_OK;
 }
 
 static sqlite3_stmt *st(vg_part_t *part, int i) {
@@ -150,6 +177,7 @@ vg_part_t *vg_part_open(const char *path, int partition,
         int64_t stored_partition;
 
         part->pa_partition = partition;
+        part->pa_path = vg_strdup(path);
         part->pa_rc = rc;
         part->pa_codec = codec;
         part->pa_topics = *topics;
@@ -163,6 +191,33 @@ vg_part_t *vg_part_open(const char *path, int partition,
                 return NULL;
         }
         sqlite3_busy_timeout(part->pa_db, 5000);
+        if (strcmp(path, ":memory:")) {
+                struct stat st;
+                sqlite3_stmt *qc = NULL;
+                const char *res = NULL;
+                if (!stat(path, &st)) {
+                        part->pa_ino = st.st_ino;
+                        part->pa_dev = st.st_dev;
+                }
+                /* A damaged file is found now, and named. */
+                if (sqlite3_prepare_v2(part->pa_db, "PRAGMA quick_check(1)",
+                                       -1, &qc, NULL) == SQLITE_OK &&
+                    sqlite3_step(qc) == SQLITE_ROW)
+                        res = (const char *)sqlite3_column_text(qc, 0);
+                if (!res || strcmp(res, "ok")) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                  "%s: not a sound state file (%s); move it "
+                                  "away to rebuild partition %d from the "
+                                  "topics (docs/RUNBOOK.md, Reset and "
+                                  "replay)", path,
+                                  res ? res : sqlite3_errmsg(part->pa_db),
+                                  partition);
+                        sqlite3_finalize(qc);
+                        vg_part_close(part);
+                        return NULL;
+                }
+                sqlite3_finalize(qc);
+        }
         if (sqlite3_exec(part->pa_db,
                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                          NULL, NULL, &err) != SQLITE_OK ||
@@ -235,6 +290,7 @@ void vg_part_close(vg_part_t *part) {
                 sqlite3_finalize(part->pa_stmt[i]);
         sqlite3_close(part->pa_db);
         vg_buf_free(&part->pa_buf);
+        vg_free(part->pa_path);
         vg_free(part);
 }
 
@@ -763,6 +819,8 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         if (!err)
                 err = set_meta(part, "schema_version", SCHEMA_VERSION, errstr,
                                errstr_size);
+        if (!err)
+                err = file_check(part, errstr, errstr_size);
         if (!err) {
                 int64_t t0 = vg_now_us();
                 if (sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=
