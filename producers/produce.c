@@ -130,11 +130,11 @@ static void help(void) {
                "Options:\n"
                "  -k, --key-file FILE  pseudonym key (default: config key "
                "pseudonym.key_file)\n"
-               "  -s, --strict         produce nothing unless every line is "
+               "      --strict         produce nothing unless every line is "
                "valid\n"
-               "  -n, --dry-run        check and encode only; no broker "
+               "      --dry-run        check and encode only; no broker "
                "needed\n"
-               "  -t, --timeout SECS   wait at most SECS after the input ends "
+               "      --timeout SECS   wait at most SECS after the input ends "
                "for delivery\n"
                "                       reports (default %.0f); undelivered "
                "messages count\n"
@@ -708,9 +708,9 @@ static int parse_timeout(const char *s, double *out) {
 int vg_cmd_produce(int argc, char **argv) {
         static const struct option opts[] = {
                 {"key-file", required_argument, NULL, 'k'},
-                {"strict", no_argument, NULL, 's'},
-                {"dry-run", no_argument, NULL, 'n'},
-                {"timeout", required_argument, NULL, 't'},
+                {"strict", no_argument, NULL, 'S'},
+                {"dry-run", no_argument, NULL, 'N'},
+                {"timeout", required_argument, NULL, 'T'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -726,7 +726,7 @@ int vg_cmd_produce(int argc, char **argv) {
 
         optind = 1;
         while (!rc && (c = getopt_long(argc, argv,
-                                       VG_CLI_CONF_OPTS "k:snt:h", opts,
+                                       VG_CLI_CONF_OPTS "k:h", opts,
                                        NULL)) != -1) {
                 if (vg_cli_conf_option(pr.pr_conf, CMD, c, optarg, &rc))
                         continue;
@@ -734,13 +734,13 @@ int vg_cmd_produce(int argc, char **argv) {
                 case 'k':
                         key_file = optarg;
                         break;
-                case 's':
+                case 'S':
                         pr.pr_strict = 1;
                         break;
-                case 'n':
+                case 'N':
                         pr.pr_dry_run = 1;
                         break;
-                case 't':
+                case 'T':
                         if (parse_timeout(optarg, &pr.pr_timeout_s))
                                 rc = vg_cli_usage_error(
                                         CMD, "--timeout: expected seconds "
@@ -751,7 +751,19 @@ int vg_cmd_produce(int argc, char **argv) {
                         rc = -1;
                         break;
                 default:
-                        rc = vg_cli_usage_error(CMD, "bad option");
+                        rc = optopt && strchr("snt", optopt)
+                                     ? vg_cli_usage_error(
+                                               CMD,
+                                               "-%c is not an option of vigil "
+                                               "produce any more (a short "
+                                               "option means the same in "
+                                               "every command); use %s",
+                                               optopt,
+                                               optopt == 's' ? "--strict"
+                                               : optopt == 'n'
+                                                       ? "--dry-run"
+                                                       : "--timeout")
+                                     : vg_cli_usage_error(CMD, "bad option");
                 }
         }
         /* Always run finish: it frees the pending -X options. */
@@ -804,6 +816,8 @@ int vg_cmd_produce(int argc, char **argv) {
                 vg_conf_str(pr.pr_conf, "topic.discharges");
         pr.pr_topics[VG_REC_DEATH] = vg_conf_str(pr.pr_conf, "topic.deaths");
         pr.pr_topics[VG_REC_SIP] = vg_conf_str(pr.pr_conf, "topic.sip");
+        pr.pr_topics[VG_REC_REGISTER] =
+                vg_conf_str(pr.pr_conf, "topic.register");
         pr.pr_now_ms = vg_now_ms();
         pr.pr_today = vg_local_day(VG_TZ_STOCKHOLM, pr.pr_now_ms);
 

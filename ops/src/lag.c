@@ -36,6 +36,7 @@
 
 static const char *const input_topic_keys[] = {
         "topic.admissions", "topic.discharges", "topic.deaths", "topic.sip",
+        "topic.register",
 };
 
 static void help(void) {
@@ -67,12 +68,12 @@ static void help(void) {
                "group has\n"
                "committed offsets for (all its partitions are shown, "
                "committed or not), and\n"
-               "for the processor's group (group.id) its four input topics "
+               "for the processor's group (group.id) its five input topics "
                "too. If\n"
                "the group has committed nothing at all (a new or unknown "
-               "group), the four\n"
+               "group), the five\n"
                "input topics (topic.admissions, topic.discharges, "
-               "topic.deaths, topic.sip)\n"
+               "topic.deaths, topic.sip, topic.register)\n"
                "are shown, with a warning on stderr.\n"
                "\n"
                "For the processor's group (group.id) an event-time section "
@@ -94,7 +95,7 @@ static void help(void) {
                "  -g, --group GROUP     consumer group (default: the "
                "group.id configuration\n"
                "                        key, vigil-processor unless set)\n"
-               "  -t, --topic TOPIC     a topic to show (repeatable; default: "
+               "      --topic TOPIC     a topic to show (repeatable; default: "
                "see above)\n"
                "  -j, --json            one JSON document instead of a "
                "table:\n"
@@ -142,7 +143,7 @@ static void help(void) {
                "group\n"
                "  vigil lag -g vigil-aggregator           the aggregator "
                "(aggregate.group.id)\n"
-               "  vigil lag -t care.admissions.v1 --json\n"
+               "  vigil lag --topic care.admissions.v1 --json\n"
                "  vigil lag -m 10000 >/dev/null; [ $? = 2 ] && echo behind\n");
 }
 
@@ -619,7 +620,7 @@ int vg_cmd_lag(int argc, char **argv) {
         enum { OPT_TIMEOUT = 256 };
         static const struct option opts[] = {
                 {"group", required_argument, NULL, 'g'},
-                {"topic", required_argument, NULL, 't'},
+                {"topic", required_argument, NULL, 'T'},
                 {"json", no_argument, NULL, 'j'},
                 {"max-lag", required_argument, NULL, 'm'},
                 {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -660,6 +661,11 @@ int vg_cmd_lag(int argc, char **argv) {
                         group = optarg;
                         break;
                 case 't':
+                        /* Kept for scripts, out of --help: -t is --type
+                         * in vigil codec. */
+                        vg_warn(LAG_CMD, "-t is deprecated: use --topic");
+                        /* fall through */
+                case 'T':
                         if (!*optarg) {
                                 vg_cli_usage_error(LAG_CMD,
                                                    "--topic: empty name");
@@ -758,7 +764,7 @@ int vg_cmd_lag(int argc, char **argv) {
         if (!explicit_topics) {
                 for (int i = 0; i < committed->cnt; i++)
                         lag_add(&lg, committed->elems[i].topic);
-                /* The processor's group: its four input topics always, so
+                /* The processor's group: its five input topics always, so
                  * that a topic with no commit yet still shows its backlog. */
                 if (lg.lg_cnt > 0 &&
                     !strcmp(group, vg_conf_str(conf, "group.id")))

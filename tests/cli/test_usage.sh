@@ -34,6 +34,11 @@ for f in "alerts -g 01:--region" "alerts -k 0180:--kommun" "alerts -r SIP_OVERDU
   set +e; "$VIGIL" ${f%%:*} < /dev/null > /dev/null 2> "$tmp/e"; rc=$?; set -e
   [ "$rc" = 2 ] && grep -q -- "use ${f##*:}" "$tmp/e" || fail "vigil ${f%%:*}: exit $rc, no hint at ${f##*:}: $(cat "$tmp/e")"
 done
+# The man page lists every command.
+man1=${VIGIL_SRC:-$(dirname "$0")/../..}/docs/vigil.1
+for c in $cmds; do
+  grep -Eq "^\.BR? $c( |\$)" "$man1" || fail "docs/vigil.1 does not list $c"
+done
 "$VIGIL" --version | grep -Eq '^vigil [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 set +e; "$VIGIL" frobnicate 2> "$tmp/e"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "'frobnicate' is not a vigil command" "$tmp/e" || fail "unknown command"
