@@ -83,8 +83,38 @@
  * palliative home care) before dying in hospital or a palliative unit;
  * during SSIH a quarter of unplanned admissions go to a palliative unit
  * (respite, discharged HOME). Some surviving cancer patients get SSIH too.
- * No event of a patient is later than their death instant; the Death and
- * the DIED discharges of ongoing stays share that instant.
+ * No event of a patient is later than their death instant (but the
+ * register entry); the Death and the DIED discharges of ongoing stays share
+ * that instant.
+ *
+ * Residence (boendeform, on every Admission and Death; one per patient,
+ * where they live at the end of their story): a patient who lives in a
+ * nursing home then (from the start or after a move) is NURSING_HOME (95 %,
+ * else UNKNOWN); others are ORDINARY_HOME 88 %, SHORT_TERM_CARE 3 % (5 % at
+ * 80+), OTHER 5 %, UNKNOWN 4 %. Of the patients with an admission or a
+ * death about 65 % are ORDINARY_HOME and a quarter NURSING_HOME (a third
+ * of the 85+ and the demented), 3-4 % each of the others.
+ *
+ * Register entries (Svenska palliativregistret, RegisterEntry; none with
+ * --no-register). 87.5 % of expected and 25 % of unexpected deaths get an
+ * entry: 90 % of these 1-40 local days after the death (median ~12), the
+ * rest late, 60-200 days after; an entry after the period's end is not
+ * emitted (not yet registered). death_at is the Death's occurred_at,
+ * expected the Death's (flipped for 5 %), unit_id where the patient died
+ * (the hospital, palliative unit, SSIH team, "K<kommun>-SABO", "-KTP", or
+ * the kommun's home care "K<kommun>-HSV"), source_system "sim-spr".
+ * Answers are YES with a rate between a low and a high national figure,
+ * placed by a quality score of the kommun (fixed by its code) so that some
+ * kommuner reach Socialstyrelsen's targets and most do not: eol_conversation
+ * 80-90 %, pain_assessed 75-90 %, symptoms_assessed 70-85 %,
+ * oral_health_assessed 70-85 %, prn_opioid 92-98.5 %, prn_anxiolytic
+ * 86-94 %, prn_antiemetic 75-85 %, prn_antisecretory 80-90 %,
+ * present_at_death 75-85 %, bereavement_offered 65-75 % (x0.75 for an
+ * unexpected death); UNKNOWN 3 % (less where YES leaves no room), the rest
+ * NO. pressure_ulcer: GRADE_1 6 %, UNKNOWN 4 %, GRADE_2_4 5-15 % by kommun
+ * (10 % on average), the rest NONE (~80 %). Entries take their own random
+ * stream and event numbers ("spr-<seed>-<n>"), so --no-register leaves
+ * exactly the register lines out of the same run.
  *
  * Errors of the publishing systems. Each event is cancelled with
  * probability --cancel-rate: a cancellation is a copy of the event's
@@ -263,6 +293,10 @@ static inline int age_on(int64_t birth_day, int64_t day) {
 #define SF_DUP      0x08
 #define SF_KOMMUN   0x10  /* source_system sim-kommun (else sim-his) */
 
+/* se_answers of a register entry: 2 bits per vg_question_t (vg_answer_t),
+ * then 2 bits of vg_ulcer_t. */
+#define SA_ULCER_SHIFT (2 * VG_Q__CNT)
+
 /* One event, compact; vg_sim_event() makes the strings. */
 typedef struct sim_ev_s {
         int64_t  se_at;       /* occurred_at */
@@ -271,12 +305,16 @@ typedef struct sim_ev_s {
         uint32_t se_seq;      /* event_id number (while a patient is being
                                * generated: generation order) */
         uint32_t se_cancels;  /* 0, or se_seq + 1 of the cancelled event */
+        uint32_t se_answers;  /* register entry: SA_* */
         uint16_t se_stay;     /* stay number (admission, discharge) or SIP
                                * number (sip_created) */
+        /* A register entry's se_seq and se_cancels count apart from the
+         * other events' ("spr-<seed>-<n>"). */
         uint8_t  se_type;     /* vg_rectype_t */
         uint8_t  se_setting;  /* vg_care_setting_t */
         uint8_t  se_hosp;     /* index into vg_sim_t.hosp */
-        uint8_t  se_code;     /* disposition or place of death */
+        uint8_t  se_code;     /* disposition or place of death (death,
+                               * register entry) */
         uint8_t  se_flags;    /* SF_* */
 } sim_ev_t;
 
@@ -291,14 +329,17 @@ typedef struct sim_kommun_s {
         char   code[5];
         double weight;
         int    hosp;      /* home hospital */
+        double spr_q;     /* register quality score, 0..1 (by code) */
 } sim_kommun_t;
 
 typedef struct sim_patient_s {
         char     sp_id[65];     /* patient_id: 64 hex digits */
         int64_t  sp_birth_day;  /* days since 1970-01-01 */
+        int64_t  sp_death_at;   /* the death instant, or NEVER */
         uint16_t sp_kommun;     /* index into vg_sim_t.kom */
         uint8_t  sp_sex;
         uint8_t  sp_diag;
+        uint8_t  sp_residence;  /* vg_residence_t */
 } sim_patient_t;
 
 struct vg_sim_s {
@@ -309,6 +350,7 @@ struct vg_sim_s {
         int64_t         cutoff;       /* emit events before this */
         int64_t         window;       /* out-of-order window, ms */
         double          dup_rate, cancel_rate;
+        bool            reg;          /* register entries */
         sim_hosp_t     *hosp;
         int             nhosp;
         sim_kommun_t   *kom;
@@ -319,6 +361,7 @@ struct vg_sim_s {
         sim_ev_t       *ev;
         size_t          nev, cap;
         uint32_t        next_seq;
+        uint32_t        next_rseq;    /* register entries' numbers */
         vg_sim_stats_t  stats;
 };
 
@@ -326,6 +369,7 @@ struct vg_sim_s {
 typedef struct sim_gen_s {
         vg_sim_t      *sim;
         sim_rng_t      rng;
+        sim_rng_t      rng_reg;    /* residence and register entry */
         sim_patient_t *p;
         int            diag;
         int            age;        /* at the period start */

@@ -31,6 +31,9 @@ static int cmp_emit(const void *a, const void *b) {
                 return x->se_key < y->se_key ? -1 : 1;
         if (x->se_seq != y->se_seq)
                 return x->se_seq < y->se_seq ? -1 : 1;
+        /* Register entries are numbered apart. */
+        if (x->se_type != y->se_type)
+                return x->se_type < y->se_type ? -1 : 1;
         return (x->se_flags & SF_DUP) - (y->se_flags & SF_DUP);
 }
 
@@ -43,8 +46,20 @@ static sim_ev_t *sim_append(vg_sim_t *sim, const sim_ev_t *e) {
         return &sim->ev[sim->nev++];
 }
 
-static int64_t jitter(sim_gen_t *g) {
-        return g->sim->window > 0 ? rng_ms(&g->rng, 0, g->sim->window) : 0;
+/* The random stream of an event's imperfections: a register entry's is
+ * its own (sim_model.h). */
+static sim_rng_t *rng_of(sim_gen_t *g, const sim_ev_t *e) {
+        return e->se_type == VG_REC_REGISTER ? &g->rng_reg : &g->rng;
+}
+
+static int64_t jitter(sim_gen_t *g, const sim_ev_t *e) {
+        return g->sim->window > 0 ? rng_ms(rng_of(g, e), 0, g->sim->window)
+                                  : 0;
+}
+
+static uint32_t next_seq(vg_sim_t *sim, const sim_ev_t *e) {
+        return e->se_type == VG_REC_REGISTER ? sim->next_rseq++
+                                             : sim->next_seq++;
 }
 
 /* Orders the patient's events, numbers stays and SIPs by time, keeps those
@@ -76,49 +91,52 @@ static void sim_take_patient(vg_sim_t *sim, sim_gen_t *g, uint32_t idx) {
         for (size_t i = 0; i < g->nev; i++) {
                 sim_ev_t e = g->ev[i];
                 if (e.se_at < sim->start || e.se_at >= last ||
-                    (g->dies && e.se_at > g->death_at))
+                    (g->dies && e.se_at > g->death_at &&
+                     e.se_type != VG_REC_REGISTER))
                         continue;
                 e.se_patient = idx;
-                e.se_seq = sim->next_seq++;
-                e.se_key = e.se_at + jitter(g);
+                e.se_seq = next_seq(sim, &e);
+                e.se_key = e.se_at + jitter(g, &e);
                 sim_append(sim, &e);
         }
         originals = sim->nev;
         for (size_t i = first; i < originals; i++) {
                 sim_ev_t c;
+                sim_rng_t *r = rng_of(g, &sim->ev[i]);
                 int64_t at, lim, delay;
-                if (!rng_bern(&g->rng, sim->cancel_rate))
+                if (!rng_bern(r, sim->cancel_rate))
                         continue;
                 c = sim->ev[i];
-                delay = days_ms(rng_exp(&g->rng, 0.25));  /* mean 6 h */
+                delay = days_ms(rng_exp(r, 0.25));  /* mean 6 h */
                 at = c.se_at + 5 * MINUTE + (delay > 3 * DAY ? 3 * DAY : delay);
                 lim = last - 1000;
-                if (g->dies && g->death_at < lim)
+                if (g->dies && g->death_at < lim &&
+                    c.se_type != VG_REC_REGISTER)
                         lim = g->death_at;
                 if (at > lim)
                         at = lim;
                 if (at < c.se_at)
                         at = c.se_at;
                 c.se_cancels = c.se_seq + 1;
-                c.se_seq = sim->next_seq++;
+                c.se_seq = next_seq(sim, &c);
                 c.se_at = floor_sec(at);
-                c.se_key = c.se_at + jitter(g);
+                c.se_key = c.se_at + jitter(g, &c);
                 sim_append(sim, &c);
-                if (rng_bern(&g->rng, 0.7)) {
-                        sim_ev_t r = sim->ev[i];
-                        r.se_seq = sim->next_seq++;
-                        r.se_key = r.se_at + jitter(g);
-                        sim_append(sim, &r);
+                if (rng_bern(r, 0.7)) {
+                        sim_ev_t re = sim->ev[i];
+                        re.se_seq = next_seq(sim, &re);
+                        re.se_key = re.se_at + jitter(g, &re);
+                        sim_append(sim, &re);
                 }
         }
         all = sim->nev;
         for (size_t i = first; i < all; i++) {
                 sim_ev_t d;
-                if (!rng_bern(&g->rng, sim->dup_rate))
+                if (!rng_bern(rng_of(g, &sim->ev[i]), sim->dup_rate))
                         continue;
                 d = sim->ev[i];
                 d.se_flags |= SF_DUP;
-                d.se_key += jitter(g);
+                d.se_key += jitter(g, &d);
                 sim_append(sim, &d);
         }
 }
@@ -199,6 +217,16 @@ static vg_err_t sim_setup_places(vg_sim_t *sim, const vg_sim_opts_t *o,
                                 k->hosp = sim_hosp_add(sim, id, pal);
                         }
                 }
+                /* The register quality score: fixed by the code (FNV-1a),
+                 * the same in every run. */
+                {
+                        uint64_t hsh = 0xcbf29ce484222325ULL;
+                        for (int j = 0; j < 4; j++)
+                                hsh = (hsh ^ (unsigned char)code[j]) *
+                                      0x100000001b3ULL;
+                        k->spr_q = (double)(splitmix64(&hsh) >> 11) *
+                                   0x1.0p-53;
+                }
                 sim->kom_total += k->weight;
                 sim->nkom++;
         }
@@ -254,6 +282,7 @@ vg_sim_t *vg_sim_new(const vg_sim_opts_t *o, char *errstr,
         sim->window = o->so_window_ms;
         sim->dup_rate = o->so_dup_rate;
         sim->cancel_rate = o->so_cancel_rate;
+        sim->reg = !o->so_no_register;
         if (sim_setup_places(sim, o, errstr, errstr_size)) {
                 vg_sim_destroy(sim);
                 return NULL;
@@ -286,6 +315,8 @@ vg_sim_t *vg_sim_new(const vg_sim_opts_t *o, char *errstr,
                         st->ss_discharges++;
                 else if (e->se_type == VG_REC_DEATH)
                         st->ss_deaths++;
+                else if (e->se_type == VG_REC_REGISTER)
+                        st->ss_register++;
                 else
                         st->ss_sips++;
         }
@@ -322,14 +353,42 @@ void vg_sim_stats_add(vg_sim_stats_t *st, const vg_event_t *ev, int flags) {
                 st->ss_discharges++;
         else if (ev->ev_type == VG_REC_DEATH)
                 st->ss_deaths++;
+        else if (ev->ev_type == VG_REC_REGISTER)
+                st->ss_register++;
         else
                 st->ss_sips++;
 }
 
-static char *sim_event_id(const vg_sim_t *sim, uint32_t seq) {
+static char *sim_event_id(const vg_sim_t *sim, int type, uint32_t seq) {
         char buf[64];
-        snprintf(buf, sizeof(buf), "sim-%" PRIu64 "-%" PRIu32, sim->seed, seq);
+        snprintf(buf, sizeof(buf), "%s-%" PRIu64 "-%" PRIu32,
+                 type == VG_REC_REGISTER ? "spr" : "sim", sim->seed, seq);
         return vg_strdup(buf);
+}
+
+/* Where a register entry was made: the unit of the place of death. */
+static void sim_unit(const sim_ev_t *e, const sim_hosp_t *h,
+                     const sim_kommun_t *k, char *buf, size_t size) {
+        switch (e->se_code) {
+        case VG_POD_HOSPITAL:
+                snprintf(buf, size, "%s", h->id);
+                break;
+        case VG_POD_PALLIATIVE_UNIT:
+                snprintf(buf, size, "%s", h->pal);
+                break;
+        case VG_POD_HOME_WITH_SSIH:
+                snprintf(buf, size, "%s", h->ssih);
+                break;
+        case VG_POD_NURSING_HOME:
+                snprintf(buf, size, "K%s-SABO", k->code);
+                break;
+        case VG_POD_SHORT_TERM_CARE:
+                snprintf(buf, size, "K%s-KTP", k->code);
+                break;
+        default:  /* HOME, OTHER, UNKNOWN: the kommun's home care */
+                snprintf(buf, size, "K%s-HSV", k->code);
+                break;
+        }
 }
 
 int vg_sim_event(const vg_sim_t *sim, size_t i, vg_event_t *ev) {
@@ -341,14 +400,18 @@ int vg_sim_event(const vg_sim_t *sim, size_t i, vg_event_t *ev) {
 
         memset(ev, 0, sizeof(*ev));
         ev->ev_type = (vg_rectype_t)e->se_type;
-        ev->ev_event_id = sim_event_id(sim, e->se_seq);
+        ev->ev_event_id = sim_event_id(sim, e->se_type, e->se_seq);
         ev->ev_patient_id = vg_strdup(p->sp_id);
         ev->ev_occurred_at = e->se_at;
         ev->ev_kommun = vg_strdup(k->code);
-        ev->ev_source_system = vg_strdup(e->se_flags & SF_KOMMUN ? "sim-kommun"
-                                                                 : "sim-his");
+        ev->ev_source_system = vg_strdup(
+                e->se_type == VG_REC_REGISTER ? "sim-spr"
+                : e->se_flags & SF_KOMMUN     ? "sim-kommun"
+                                              : "sim-his");
+        ev->ev_residence = p->sp_residence;
         if (e->se_cancels)
-                ev->ev_cancels_event_id = sim_event_id(sim, e->se_cancels - 1);
+                ev->ev_cancels_event_id = sim_event_id(sim, e->se_type,
+                                                       e->se_cancels - 1);
         switch (e->se_type) {
         case VG_REC_ADMISSION:
         case VG_REC_DISCHARGE:
@@ -391,6 +454,16 @@ int vg_sim_event(const vg_sim_t *sim, size_t i, vg_event_t *ev) {
                 ev->ev_age_years = age_on(p->sp_birth_day, local_day(e->se_at));
                 ev->ev_sex = p->sp_sex;
                 ev->ev_diagnosis_group = p->sp_diag;
+                break;
+        case VG_REC_REGISTER:
+                ev->ev_death_at = p->sp_death_at;
+                sim_unit(e, h, k, buf, sizeof(buf));
+                ev->ev_unit_id = vg_strdup(buf);
+                ev->ev_expected = (e->se_flags & SF_EXPECTED) != 0;
+                for (int q = 0; q < VG_Q__CNT; q++)
+                        ev->ev_answers[q] = (int)(e->se_answers >> (2 * q)) & 3;
+                ev->ev_pressure_ulcer =
+                        (int)(e->se_answers >> SA_ULCER_SHIFT) & 3;
                 break;
         default:
                 snprintf(buf, sizeof(buf), "sip-%.16s-%u", p->sp_id,

@@ -38,6 +38,26 @@ static const double pod_resident[VG_POD__CNT] = {14, 0, 82, 0, 0, 0, 2, 2};
 static const double pod_cancer[VG_POD__CNT] = {38, 14, 8, 6, 9, 19, 3, 2};
 static const double pod_other[VG_POD__CNT] = {46, 3, 24, 6, 15, 3, 2, 1};
 
+/* Residence weights, indexed by vg_residence_t: ORDINARY_HOME,
+ * NURSING_HOME, SHORT_TERM_CARE, OTHER, UNKNOWN. */
+static const double res_resident[VG_RES__CNT] = {0, 95, 0, 0, 5};
+static const double res_home[VG_RES__CNT] = {88, 0, 3, 5, 4};
+static const double res_home_80[VG_RES__CNT] = {86, 0, 5, 5, 4};
+
+/* Register entries: the share of deaths registered, of those the share
+ * registered late (60-200 days). */
+#define REG_EXPECTED   0.875
+#define REG_UNEXPECTED 0.25
+#define REG_LATE       0.10
+#define REG_FLIP       0.05  /* entry's expected differs from the death's */
+#define REG_UNKNOWN    0.03  /* UNKNOWN answers */
+/* YES rate of each answer (vg_question_t) for the kommun with the lowest
+ * and the highest quality score. */
+static const double ans_lo[VG_Q__CNT] = {.80, .75, .70, .70, .92,
+                                         .86, .75, .80, .75, .65};
+static const double ans_hi[VG_Q__CNT] = {.90, .90, .85, .85, .985,
+                                         .94, .85, .90, .85, .75};
+
 /* ------------------------------------------------------------------ */
 /* Event builders                                                     */
 /* ------------------------------------------------------------------ */
@@ -538,6 +558,74 @@ static void gen_death_final(sim_gen_t *g) {
                        : 0);
 }
 
+/* Residence (boendeform): where the patient lives at the end of the story
+ * (sim_model.h); the same on every Admission and Death. */
+static void gen_residence(sim_gen_t *g) {
+        const double *w = g->resident ? res_resident
+                          : g->age >= 80 ? res_home_80
+                                         : res_home;
+        g->p->sp_residence = (uint8_t)rng_pick(&g->rng_reg, w, VG_RES__CNT);
+}
+
+static int pick_answer(sim_rng_t *r, double yes) {
+        double unk = REG_UNKNOWN, x = rng_u01(r);
+        if (yes > 1)
+                yes = 1;
+        if (1 - yes < 2 * unk)
+                unk = (1 - yes) / 2;
+        return x < yes ? VG_ANS_YES : x < yes + unk ? VG_ANS_UNKNOWN
+                                                    : VG_ANS_NO;
+}
+
+/* The Svenska palliativregistret entry of a death, if any (sim_model.h). */
+static void gen_register(sim_gen_t *g) {
+        sim_rng_t *r = &g->rng_reg;
+        const sim_kommun_t *k = &g->sim->kom[g->p->sp_kommun];
+        int64_t day, at;
+        uint32_t ans = 0;
+        double f, g24;
+        bool expected = g->expected;
+        sim_ev_t *e;
+
+        if (!rng_bern(r, g->expected ? REG_EXPECTED : REG_UNEXPECTED))
+                return;
+        if (rng_bern(r, REG_LATE))
+                day = 60 + (int64_t)(rng_u01(r) * 141);
+        else {
+                double d = rng_lognormal(r, 11, 0.7);
+                day = d < 1 ? 1 : d > 40 ? 40 : (int64_t)d;
+        }
+        day += local_day(g->death_at);
+        at = local_midnight(day) + 8 * HOUR + rng_ms(r, 0, 9 * HOUR);
+        if (rng_bern(r, REG_FLIP))
+                expected = !expected;
+        f = g->expected ? 1.0 : 0.75;
+        for (int q = 0; q < VG_Q__CNT; q++) {
+                /* The kommun's score, a little different per question. */
+                double u = k->spr_q + 0.15 * (rng_u01(r) - 0.5);
+                u = u < 0 ? 0 : u > 1 ? 1 : u;
+                ans |= (uint32_t)pick_answer(
+                               r, f * (ans_lo[q] +
+                                       u * (ans_hi[q] - ans_lo[q])))
+                       << (2 * q);
+        }
+        {
+                /* NONE, GRADE_1, GRADE_2_4, UNKNOWN */
+                double w[4];
+                g24 = 0.15 - 0.10 * k->spr_q;
+                w[0] = 1 - 0.06 - 0.04 - g24;
+                w[1] = 0.06;
+                w[2] = g24;
+                w[3] = 0.04;
+                ans |= (uint32_t)rng_pick(r, w, 4) << SA_ULCER_SHIFT;
+        }
+        e = gen_add(g, VG_REC_REGISTER, at);
+        e->se_answers = ans;
+        e->se_code = (uint8_t)g->pod;
+        e->se_hosp = (uint8_t)g->hosp;
+        e->se_flags = expected ? SF_EXPECTED : 0;
+}
+
 static void patient_id(uint64_t seed, uint64_t idx, char *out) {
         static const char hex[] = "0123456789abcdef";
         unsigned char msg[32], md[EVP_MAX_MD_SIZE];
@@ -579,6 +667,9 @@ void sim_gen_patient(vg_sim_t *sim, sim_gen_t *g, uint32_t idx) {
         g->warm = sim->start - WARMUP_DAYS * DAY;
         g->p = p;
         rng_seed(&g->rng, sim->seed, idx);
+        /* A stream of its own, so that the rest of the story does not
+         * depend on the register (--no-register). */
+        rng_seed(&g->rng_reg, sim->seed ^ 0x5350524547495354ULL, idx);
         patient_id(sim->idseed, idx, p->sp_id);
 
         if (rng_bern(&g->rng, 0.08))
@@ -637,6 +728,11 @@ void sim_gen_patient(vg_sim_t *sim, sim_gen_t *g, uint32_t idx) {
         }
         gen_forward(g, g->warm, horizon < sim->end ? horizon : sim->end,
                     horizon, move_at);
-        if (g->dies)
+        p->sp_death_at = g->death_at;
+        gen_residence(g);
+        if (g->dies) {
                 gen_death_final(g);
+                if (sim->reg)
+                        gen_register(g);
+        }
 }

@@ -43,10 +43,12 @@ static void help(void) {
                "\n"
                "Generates a realistic synthetic population of care events "
                "(admissions,\n"
-               "discharges, deaths, SIPs) and writes them as JSON Lines or "
-               "produces them to\n"
-               "Kafka. The same options always give the same events "
-               "(byte-identical output).\n"
+               "discharges, deaths, SIPs, Svenska palliativregistret entries) "
+               "and writes them\n"
+               "as JSON Lines or produces them to Kafka. The same options "
+               "always give the same\n"
+               "events (byte-identical output). See docs/EVENTS.md for the "
+               "records.\n"
                "\n"
                "Population and period:\n"
                "  -n, --patients N         number of patients (default "
@@ -66,6 +68,23 @@ static void help(void) {
                "04,06,18 =\n"
                "                           Sörmland, Jönköping, Örebro, "
                "weighted by population)\n"
+               "\n"
+               "Residence and the register:\n"
+               "  Every admission and death has the patient's residence "
+               "(mostly\n"
+               "  ORDINARY_HOME, a quarter NURSING_HOME, some "
+               "SHORT_TERM_CARE,\n"
+               "  OTHER, UNKNOWN). Most expected deaths get a register_entry "
+               "1-40 days\n"
+               "  later, some 60-200 days later, 12.5 %% never; a quarter of "
+               "unexpected\n"
+               "  deaths get one too. Answers are YES at rates near the "
+               "national ones,\n"
+               "  better or worse by kommun; entries after the period's end "
+               "are left out.\n"
+               "      --no-register        no register entries (the rest "
+               "of the output is the\n"
+               "                           same)\n"
                "\n"
                "Stream imperfections:\n"
                "      --out-of-order-hours H\n"
@@ -87,7 +106,8 @@ static void help(void) {
                "      --publish            produce to Kafka instead: topics "
                "topic.admissions,\n"
                "                           topic.discharges, topic.deaths, "
-               "topic.sip; key\n"
+               "topic.sip,\n"
+               "                           topic.register; key\n"
                "                           patient_id; Avro single-object "
                "values; idempotent\n"
                "                           producer, acks=all\n"
@@ -359,7 +379,7 @@ static void sleep_until(double until) {
 int vg_cmd_simulate(int argc, char **argv) {
         enum {
                 OPT_START = 256, OPT_DAYS, OPT_SEED, OPT_KOMMUNER, OPT_RATE,
-                OPT_PUBLISH, OPT_OOO, OPT_DUP, OPT_CANCEL
+                OPT_PUBLISH, OPT_OOO, OPT_DUP, OPT_CANCEL, OPT_NO_REGISTER
         };
         static const struct option opts[] = {
                 {"patients", required_argument, NULL, 'n'},
@@ -373,6 +393,7 @@ int vg_cmd_simulate(int argc, char **argv) {
                 {"out-of-order-hours", required_argument, NULL, OPT_OOO},
                 {"dup-rate", required_argument, NULL, OPT_DUP},
                 {"cancel-rate", required_argument, NULL, OPT_CANCEL},
+                {"no-register", no_argument, NULL, OPT_NO_REGISTER},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -442,6 +463,9 @@ int vg_cmd_simulate(int argc, char **argv) {
                 case OPT_CANCEL:
                         rc = parse_dbl("--cancel-rate", optarg, 0, 1, true,
                                        &so.so_cancel_rate);
+                        break;
+                case OPT_NO_REGISTER:
+                        so.so_no_register = true;
                         break;
                 case 'h':
                         help();
@@ -574,9 +598,10 @@ int vg_cmd_simulate(int argc, char **argv) {
         v = st.ss_events;
         fprintf(stderr, "simulate: %" PRId64 " patients, %" PRId64 " events (%"
                 PRId64 " admissions, %" PRId64 " discharges, %" PRId64
-                " deaths, %" PRId64 " sips, %" PRId64 " cancellations, %"
-                PRId64 " duplicates)\n", st.ss_patients, v, st.ss_admissions,
-                st.ss_discharges, st.ss_deaths, st.ss_sips,
+                " deaths, %" PRId64 " sips, %" PRId64 " register entries, %"
+                PRId64 " cancellations, %" PRId64 " duplicates)\n",
+                st.ss_patients, v, st.ss_admissions, st.ss_discharges,
+                st.ss_deaths, st.ss_sips, st.ss_register,
                 st.ss_cancellations, st.ss_duplicates);
 done:
         if (out && out != stdout)

@@ -1,7 +1,8 @@
 /*
  * vg_simulate.h - a deterministic generator of realistic synthetic care
- * events (SPEC §3) for a population of patients, used by `vigil simulate`
- * and by tests. The model is described at the top of simulate.c.
+ * events (SPEC §3: admissions, discharges, deaths, SIPs, register entries;
+ * residence on admissions and deaths) for a population of patients, used
+ * by `vigil simulate` and by tests. The model is described in sim_model.h.
  *
  * Usage:
  *     vg_sim_opts_t o;
@@ -45,10 +46,13 @@ typedef struct vg_sim_opts_s {
         int64_t      so_window_ms;    /* out-of-order emission window */
         double       so_dup_rate;     /* share of events re-sent */
         double       so_cancel_rate;  /* share of events cancelled */
+        bool         so_no_register;  /* no RegisterEntry events (the rest
+                                       * of the run is the same) */
 } vg_sim_opts_t;
 
 /* Defaults: 1000 patients, 2026-01-01 + 180 days (Stockholm), seed 1, all
- * default kommuner, 6 hour window, 0.5 % duplicates and cancellations. */
+ * default kommuner, 6 hour window, 0.5 % duplicates and cancellations,
+ * register entries. */
 void vg_sim_opts_init(vg_sim_opts_t *o);
 
 /* Counts of emitted events by kind. A cancellation or a duplicate is
@@ -60,6 +64,7 @@ typedef struct vg_sim_stats_s {
         int64_t ss_discharges;
         int64_t ss_deaths;
         int64_t ss_sips;
+        int64_t ss_register;
         int64_t ss_cancellations;
         int64_t ss_duplicates;
 } vg_sim_stats_t;

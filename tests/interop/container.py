@@ -1,6 +1,6 @@
 """Writes JSON Lines care events as an Avro object container file with
 fastavro (an independent Avro implementation): schema = the union of the
-four event schemas in schemas/, records with timestamp-millis as datetimes."""
+five event schemas in schemas/, records with timestamp-millis as datetimes."""
 import datetime
 import json
 import os
@@ -10,7 +10,8 @@ from fastavro import parse_schema, writer
 
 src, jsonl, out = sys.argv[1:4]
 names = {"admission": "Admission", "discharge": "Discharge",
-         "death": "Death", "sip_created": "SipCreated"}
+         "death": "Death", "sip_created": "SipCreated",
+         "register_entry": "RegisterEntry"}
 schemas = []
 named = {}
 for t, n in names.items():
@@ -40,12 +41,16 @@ with open(jsonl) as fp:
     for line in fp:
         e = json.loads(line)
         t = e.pop("type")
-        ts = e["occurred_at"]
-        if isinstance(ts, str):
-            ts = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-        else:
-            ts = datetime.datetime.fromtimestamp(ts / 1000, datetime.timezone.utc)
-        e["occurred_at"] = ts
+        for f in ("occurred_at", "death_at"):
+            if f not in e:
+                continue
+            ts = e[f]
+            if isinstance(ts, str):
+                ts = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+            else:
+                ts = datetime.datetime.fromtimestamp(ts / 1000,
+                                                     datetime.timezone.utc)
+            e[f] = ts
         recs.append(("se.vigil.care." + names[t], e))
 with open(out, "wb") as fp:
     writer(fp, union, recs, codec="deflate")
