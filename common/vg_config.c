@@ -76,6 +76,10 @@ const vg_confdef_t vg_confdefs[] = {
         {"aggregate.min_denominator", VG_C_INT, "20", 1, 1000000000, 0,
          "Smallest denominator for which INDICATOR_BELOW_TARGET is "
          "evaluated."},
+        {"input.max_bytes", VG_C_INT, "1048576", 1024, 1073741824, 0,
+         "Longest line (JSON Lines input) or message (Kafka) accepted, "
+         "bytes; longer ones are errors naming where they are (a Kafka "
+         "message goes to the DLQ with reason too-large)."},
         {"batch.max_events", VG_C_INT, "500", 1, 1000000, 0,
          "Events per SQLite transaction at most."},
         {"batch.max_ms", VG_C_INT, "200", 1, 60000, 0,

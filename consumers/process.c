@@ -375,6 +375,35 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                 personal_data(pr, ps, m, topic, type, "key");
                 return;
         }
+        /* SPEC §7: bounded input; the message is named by its place. */
+        if (m->len > pr->pr_max_bytes) {
+                const char *v[1] = {"too-large"};
+                snprintf(errstr, sizeof(errstr),
+                         "%zu bytes, more than input.max_bytes (%zu)", m->len,
+                         pr->pr_max_bytes);
+                vg_part_activity(ps->ps_part, type);
+                vg_metric_inc(pr->pm_dlq, v, 1);
+                vg_warn("process", "%s [%d] offset %lld: %s -> DLQ", topic, p,
+                        (long long)m->offset, errstr);
+                {
+                        char e2[512];
+                        err = vg_part_dlq(ps->ps_part, m->key, m->key_len,
+                                          m->payload, m->len, "too-large",
+                                          errstr, topic, p, m->offset, e2,
+                                          sizeof(e2));
+                        if (!err)
+                                err = vg_part_set_offset(ps->ps_part, topic,
+                                                         m->offset + 1, e2,
+                                                         sizeof(e2));
+                        if (err) {
+                                fatal(pr, e2);
+                                return;
+                        }
+                }
+                ps->ps_batch++;
+                pr->pr_events++;
+                return;
+        }
         err = vg_codec_decode(pr->pr_codec, m->payload, m->payload ? m->len : 0,
                               type, &t, &rec, &reason, errstr, sizeof(errstr));
         if (!err && vg_pnr_like(rec.ev.ev_patient_id,
@@ -562,6 +591,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pr->pr_state_dir = vg_conf_str(conf, "state.dir");
         pr->pr_max_events = (int)vg_conf_int(conf, "batch.max_events");
         pr->pr_max_ms = vg_conf_int(conf, "batch.max_ms");
+        pr->pr_max_bytes = (size_t)vg_conf_int(conf, "input.max_bytes");
 
         process_metrics_init(pr);
         atomic_init(&pr->pr_health, HEALTH_UNASSIGNED);

@@ -57,6 +57,7 @@ typedef struct proc_s {
         atomic_int        pr_health;      /* HEALTH_* for /readyz */
         vg_http_t        *pr_http;
         int               pr_lock;        /* state.dir lock (vg_lock.h) */
+        size_t            pr_max_bytes;   /* input.max_bytes */
 } proc_t;
 
 /* The event type (vg_rectype_t) of an input topic, or -1. */

@@ -119,7 +119,8 @@ void process_metrics_init(proc_t *pr) {
                         "bad-header", "unknown-fingerprint", "truncated",
                         "trailing-bytes", "bad-length", "bad-value",
                         "resolution", "wrong-type", "invalid",
-                        "patient-limit", "too-late", "personal-data"};
+                        "patient-limit", "too-late", "personal-data",
+                        "too-large"};
                 for (size_t i = 0; i < VG_ARRAY_SIZE(reasons); i++) {
                         const char *v[1] = {reasons[i]};
                         vg_metric_inc(pr->pm_dlq, v, 0);

@@ -8,6 +8,7 @@
 #include "vg_codec.h"
 #include "vg_kafka.h"
 #include "vg_partition.h"
+#include "vg_lines.h"
 #include "vg_record_json.h"
 
 #include <errno.h>
@@ -165,9 +166,9 @@ static void value_line(const char *key, json_t *v, FILE *out, void *opaque) {
 typedef struct src_s {
         FILE              *sr_in;
         const char        *sr_name;
-        char              *sr_line;
-        size_t             sr_cap;
+        vg_lines_t         sr_lines;   /* JSON Lines, bounded */
         long               sr_no;      /* line or record number */
+        size_t             sr_max;     /* input.max_bytes */
         avro_file_reader_t sr_avro;    /* NULL: JSON Lines */
         avro_value_iface_t *sr_iface;
         avro_value_t       sr_value;
@@ -178,10 +179,13 @@ static int src_open(src_t *sr, FILE *in, const char *name, vg_codec_t *codec,
                     char *errstr, size_t errstr_size) {
         char magic[4];
         size_t got;
+        size_t max = sr->sr_max;
         memset(sr, 0, sizeof(*sr));
+        sr->sr_max = max;
         sr->sr_in = in;
         sr->sr_name = name;
         sr->sr_codec = codec;
+        vg_lines_init(&sr->sr_lines, in, name, sr->sr_max);
         /* Only a seekable file can be sniffed and rewound; a pipe is read
          * as JSON Lines (container files are read from files). */
         if (fseek(in, 0, SEEK_CUR))
@@ -232,14 +236,13 @@ static void src_close(src_t *sr) {
         }
         if (sr->sr_avro)
                 avro_file_reader_close(sr->sr_avro);
-        free(sr->sr_line);
+        vg_lines_free(&sr->sr_lines);
 }
 
 /* 1: *ev filled; 0: end; -1: bad record (errstr; skip it); -2: fatal.
  * ev must have room for any record (vg_anyrec_t). */
 static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
                     size_t errstr_size) {
-        ssize_t n;
         if (sr->sr_avro) {
                 vg_rectype_t t;
                 int r;
@@ -266,16 +269,21 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
                 return 1;
         }
         for (;;) {
-                if ((n = getline(&sr->sr_line, &sr->sr_cap, sr->sr_in)) == -1)
-                        return ferror(sr->sr_in) ? -2 : 0;
-                sr->sr_no++;
-                while (n > 0 && (sr->sr_line[n - 1] == '\n' ||
-                                 sr->sr_line[n - 1] == '\r'))
-                        sr->sr_line[--n] = '\0';
-                if (n == 0)
+                char *line;
+                size_t len;
+                int r = vg_lines_next(&sr->sr_lines, &line, &len, errstr,
+                                      errstr_size);
+                sr->sr_no = r == VG_LINES_FATAL ? sr->sr_lines.lr_lineno + 1
+                                                : sr->sr_lines.lr_lineno;
+                if (r == VG_LINES_END)
+                        return 0;
+                if (r == VG_LINES_FATAL)
+                        return -2;
+                if (r == VG_LINES_BAD)
+                        return -1;
+                if (len == 0)
                         continue;
-                return vg_event_from_jsonl(sr->sr_line, (size_t)n, ev, errstr,
-                                           errstr_size)
+                return vg_event_from_jsonl(line, len, ev, errstr, errstr_size)
                                ? -1
                                : 1;
         }
@@ -307,6 +315,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 return 1;
         }
         memset(&sr, 0, sizeof(sr));
+        sr.sr_max = (size_t)vg_conf_int(conf, "input.max_bytes");
         parts = vg_calloc((size_t)partitions, sizeof(*parts));
         batch = vg_calloc((size_t)partitions, sizeof(*batch));
         for (int p = 0; p < partitions; p++)
@@ -335,7 +344,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 if (r == 0)
                         break;
                 if (r == -2) {
-                        vg_error("process", "%s: %s", name, errstr);
+                        vg_error("process", "%s:%ld: %s", name, sr.sr_no,
+                                 errstr);
                         rc_ = 1;
                         goto done;
                 }

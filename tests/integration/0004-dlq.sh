@@ -28,14 +28,18 @@ echo "${good/\"p1\"/\"19121272-1213\"}" | sed 's/"g1"/"g3"/' \
   | "$VIGIL" codec encode | xxd -r -p > "$TMP/pnr.bin"
 kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "key-pnr" "$TMP/pnr.bin"
 kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "191212121212" "$TMP/garbage.bin"
+# SPEC §7 bounded input: a message longer than input.max_bytes (set to 2 KiB
+# here) goes to the DLQ as too-large, named by topic, partition, offset.
+head -c 3000 /dev/urandom > "$TMP/big.bin"
+kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "key-big" "$TMP/big.bin"
 
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
-  --exit-idle 2 2> "$TMP/process.log" || fail "process: $(tail -3 "$TMP/process.log")"
+  -X input.max_bytes=2048 --exit-idle 2 2> "$TMP/process.log" || fail "process: $(tail -3 "$TMP/process.log")"
 
 kcat -C -b "$VIGIL_BOOTSTRAP" -t "$S.dlq" -e -o beginning -q \
   -f '%k|%h|%S\n' > "$TMP/dlq.txt"
 cat "$TMP/dlq.txt"
-[ "$(wc -l < "$TMP/dlq.txt")" = 6 ] || fail "expected 6 DLQ records"
+[ "$(wc -l < "$TMP/dlq.txt")" = 7 ] || fail "expected 7 DLQ records"
 check() { # key reason offset
   grep -q "^key-$1|.*vigil.offset=$3,vigil.partition=0,vigil.reason=$2,vigil.topic=$S.adm|" "$TMP/dlq.txt" \
     || fail "no DLQ record for $1 with reason $2 at offset $3"
@@ -44,6 +48,7 @@ check garbage bad-header 0
 check truncated truncated 1
 check trailing trailing-bytes 2
 check badkommun invalid 3
+check big too-large 7
 grep -q "^|.*vigil.offset=5,vigil.partition=0,vigil.reason=personal-data,vigil.topic=$S.adm|0$" "$TMP/dlq.txt" \
   || fail "no personal-data DLQ record without key and value for offset 5"
 grep -q "^|.*vigil.offset=6,vigil.partition=0,vigil.reason=personal-data,vigil.topic=$S.adm|0$" "$TMP/dlq.txt" \
@@ -56,5 +61,5 @@ grep -q "vigil.detail=kommun" "$TMP/dlq.txt" || fail "invalid record's detail do
 kcat -C -b "$VIGIL_BOOTSTRAP" -t "$S.dlq" -e -o beginning -q -f '%k=%s\n' \
   | grep -a '^key-garbage=' | cut -d= -f2- | head -c -1 > "$TMP/back.bin"
 cmp "$TMP/back.bin" "$TMP/garbage.bin" || fail "DLQ value differs from the original bytes"
-grep -q "stopped after 7 events" "$TMP/process.log" || fail "not all 7 records consumed: $(grep stopped "$TMP/process.log")"
+grep -q "stopped after 8 events" "$TMP/process.log" || fail "not all 8 records consumed: $(grep stopped "$TMP/process.log")"
 echo PASS

@@ -1,0 +1,43 @@
+/*
+ * vg_lines.h - bounded JSON Lines input (SPEC §7: a line longer than the
+ * limit is an error naming where it is, never an unbounded allocation; a
+ * failed allocation or a read error is an error, never the end of input).
+ *
+ *   vg_lines_t lr;
+ *   vg_lines_init(&lr, fp, name, max_bytes);
+ *   while ((r = vg_lines_next(&lr, &line, &len, errstr, sizeof(errstr))) != 0)
+ *           if (r == VG_LINES_BAD) ... report errstr, go on
+ *           else if (r == VG_LINES_FATAL) ... stop, exit non-zero
+ *           else ... use line[len]
+ *   vg_lines_free(&lr);
+ */
+#ifndef VG_LINES_H
+#define VG_LINES_H
+
+#include "vg_common.h"
+
+#include <stdio.h>
+
+enum { VG_LINES_END = 0, VG_LINES_OK = 1, VG_LINES_BAD = -1,
+       VG_LINES_FATAL = -2 };
+
+typedef struct vg_lines_s {
+        FILE       *lr_fp;
+        const char *lr_name;   /* for messages: the file name */
+        char       *lr_buf;
+        size_t      lr_cap;
+        size_t      lr_max;    /* longest line accepted, bytes */
+        long        lr_lineno; /* of the line last returned */
+} vg_lines_t;
+
+void vg_lines_init(vg_lines_t *lr, FILE *fp, const char *name, size_t max);
+/* The next line without its "\n" (or "\r\n"), NUL-terminated, in *linep
+ * (valid until the next call); lr_lineno is its number. VG_LINES_BAD:
+ * longer than lr_max (the rest of it is skipped; errstr "line longer than
+ * MAX bytes ..."); VG_LINES_FATAL: a read error or no memory (errstr says
+ * which; the line is lr_lineno + 1). Callers prefix "NAME:LINE: ". */
+int vg_lines_next(vg_lines_t *lr, char **linep, size_t *lenp, char *errstr,
+                  size_t errstr_size);
+void vg_lines_free(vg_lines_t *lr);
+
+#endif /* VG_LINES_H */
