@@ -16,7 +16,8 @@ trap '[ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"' EXIT
 topic_args() {
   local s=$1
   T=(-b "$VIGIL_BOOTSTRAP" -X "topic.admissions=$s.adm" -X "topic.discharges=$s.dis"
-     -X "topic.deaths=$s.dea" -X "topic.sip=$s.sip" -X "topic.alerts=$s.alerts"
+     -X "topic.deaths=$s.dea" -X "topic.sip=$s.sip" -X "topic.register=$s.reg"
+     -X "topic.alerts=$s.alerts"
      -X "topic.indicator_parts=$s.parts" -X "topic.indicators=$s.ind"
      -X "topic.dlq=$s.dlq")
 }
