@@ -15,6 +15,8 @@ void vg_lines_init(vg_lines_t *lr, FILE *fp, const char *name, size_t max) {
 }
 
 void vg_lines_free(vg_lines_t *lr) {
+        if (lr->lr_buf)
+                memset(lr->lr_buf, 0, lr->lr_cap);
         free(lr->lr_buf);
         lr->lr_buf = NULL;
         lr->lr_cap = 0;
@@ -22,11 +24,16 @@ void vg_lines_free(vg_lines_t *lr) {
 
 int vg_lines_next(vg_lines_t *lr, char **linep, size_t *lenp, char *errstr,
                   size_t errstr_size) {
-        size_t len = 0;
+        size_t len = 0, seen = 0;
         bool too_long = false;
         int c;
 
         for (;;) {
+                /* An endless line (/dev/zero) must not outlive a signal. */
+                if ((++seen & 0xffff) == 0 && lr->lr_stop && *lr->lr_stop)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_IO,
+                                         "interrupted"),
+                               VG_LINES_FATAL;
                 c = getc_unlocked(lr->lr_fp);
                 if (c == EOF) {
                         if (ferror(lr->lr_fp))

@@ -16,6 +16,7 @@
 
 #include "vg_common.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 enum { VG_LINES_END = 0, VG_LINES_OK = 1, VG_LINES_BAD = -1,
@@ -28,6 +29,8 @@ typedef struct vg_lines_s {
         size_t      lr_cap;
         size_t      lr_max;    /* longest line accepted, bytes */
         long        lr_lineno; /* of the line last returned */
+        volatile sig_atomic_t *lr_stop; /* set: stop reading (a signal);
+                                         * may be NULL */
 } vg_lines_t;
 
 void vg_lines_init(vg_lines_t *lr, FILE *fp, const char *name, size_t max);
@@ -38,6 +41,7 @@ void vg_lines_init(vg_lines_t *lr, FILE *fp, const char *name, size_t max);
  * which; the line is lr_lineno + 1). Callers prefix "NAME:LINE: ". */
 int vg_lines_next(vg_lines_t *lr, char **linep, size_t *lenp, char *errstr,
                   size_t errstr_size);
+/* Frees the buffer, zeroed first (a line may have held personal data). */
 void vg_lines_free(vg_lines_t *lr);
 
 #endif /* VG_LINES_H */

@@ -20,6 +20,7 @@
 #include "vg_codec.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
+#include "vg_lines.h"
 #include "vg_pseudo.h"
 #include "vg_producers.h"
 #include "vg_record.h"
@@ -644,23 +645,38 @@ static bool is_blank(const char *s, size_t n) {
 /* Reads one input. Returns 0, or -1 when reading must stop (read error,
  * --strict and a bad line, a signal, a fatal producer error). */
 static int read_input(prod_t *pr, FILE *in, const char *name) {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        long lineno = 0;
-        int rc = 0;
+        vg_lines_t lr;
+        char *line, errstr[256];
+        size_t n;
+        int rc = 0, r;
 
-        errno = 0;
+        vg_lines_init(&lr, in, name,
+                      (size_t)vg_conf_int(pr->pr_conf, "input.max_bytes"));
+        lr.lr_stop = &stop_signal;
         while (!stop_signal && !pr->pr_fatal &&
-               (n = getline(&line, &cap, in)) != -1) {
+               (r = vg_lines_next(&lr, &line, &n, errstr, sizeof(errstr))) !=
+                       VG_LINES_END) {
                 vg_event_t ev;
-                pmsg_t src = {name, ++lineno};
+                pmsg_t src = {name, lr.lr_lineno};
 
-                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-                        line[--n] = '\0';
-                if (is_blank(line, (size_t)n))
+                if (r == VG_LINES_FATAL) {
+                        if (!stop_signal)
+                                fprintf(stderr, "vigil %s: %s:%ld: %s\n", CMD,
+                                        name, lr.lr_lineno + 1, errstr);
+                        rc = -1;
+                        break;
+                }
+                if (r == VG_LINES_BAD) { /* too long: named, skipped */
+                        reject(pr, name, lr.lr_lineno, errstr);
+                        if (pr->pr_strict) {
+                                rc = -1;
+                                break;
+                        }
                         continue;
-                if (prepare(pr, name, lineno, line, (size_t)n, &ev)) {
+                }
+                if (is_blank(line, n))
+                        continue;
+                if (prepare(pr, name, lr.lr_lineno, line, n, &ev)) {
                         if (pr->pr_strict) {
                                 rc = -1;
                                 break;
@@ -674,19 +690,10 @@ static int read_input(prod_t *pr, FILE *in, const char *name) {
                                     pr->pr_enc.vb_data, pr->pr_enc.vb_len,
                                     &src);
                 vg_record_clear(ev.ev_type, &ev);
-                errno = 0;
-        }
-        if (!rc && ferror(in) && !stop_signal) {
-                fprintf(stderr, "vigil %s: %s: read error: %s\n", CMD, name,
-                        strerror(errno ? errno : EIO));
-                rc = -1;
         }
         if (stop_signal || pr->pr_fatal)
                 rc = -1;
-        /* The line may hold a personnummer. */
-        if (line)
-                memset(line, 0, cap);
-        free(line);
+        vg_lines_free(&lr); /* zeroed: a line may hold a personnummer */
         return rc;
 }
 

@@ -29,4 +29,20 @@ set +e
 set -e
 [ "$rc" = 1 ] || fail "out of memory: exit $rc, want 1: $(cat "$TMP/mem.log")"
 grep -q "out of memory" "$TMP/mem.log" || fail "no out-of-memory message: $(cat "$TMP/mem.log")"
-echo "PASS: a 3 MB line is named and skipped ($n other events processed); a failed allocation exits 1"
+# vigil produce: the same line is named and skipped; an endless line
+# (/dev/zero) neither grows memory nor ignores SIGTERM.
+set +e
+"$VIGIL" produce --dry-run "$TMP/long.jsonl" > /dev/null 2> "$TMP/prod.log"; rc=$?
+set -e
+[ "$rc" != 0 ] || fail "produce: a too-long line but exit 0"
+grep -q "long.jsonl:6: line longer than 1048576 bytes" "$TMP/prod.log" \
+  || fail "produce does not name the line: $(cat "$TMP/prod.log")"
+grep -q "$n valid, 1 rejected" "$TMP/prod.log" || fail "produce: $(tail -1 "$TMP/prod.log")"
+"$VIGIL" produce --dry-run /dev/zero 2> "$TMP/zero.log" & p=$!
+sleep 2
+rss=$(ps -o rss= -p $p | tr -d ' ')
+kill -TERM $p
+set +e; wait $p; rc=$?; set -e
+[ "$rss" -lt 50000 ] || fail "produce /dev/zero grew to ${rss} KiB"
+[ "$rc" != 0 ] || fail "produce /dev/zero: SIGTERM gave exit 0"
+echo "PASS: a 3 MB line is named and skipped ($n other events processed); a failed allocation exits 1; produce /dev/zero stays at ${rss} KiB and stops on SIGTERM (exit $rc)"
