@@ -2,11 +2,17 @@
 # 0002-produce - `vigil produce` against a real broker (VIGIL_BOOTSTRAP).
 #
 #   1. happy path: one event of each type plus two spellings of one
-#      personnummer (tests/integration/produce/events.jsonl) go to four fresh
+#      personnummer (tests/integration/produce/events.jsonl) go to five fresh
 #      topics; every message is consumed back with kcat, decoded with
 #      `vigil codec decode --raw` and compared field by field with the input
 #      (produce/compare.py; the pseudonym is computed there with Python's
 #      hmac, independently of Vigil);
+#   1b. register entries and residence (SPEC v2 §3): register_entry lines
+#      (every Answer and PressureUlcer symbol in every field, both values of
+#      expected, death_at with milliseconds and as epoch ms, a cancellation,
+#      a personnummer) and admissions/deaths with every residence symbol and
+#      without one (a version-1 producer: UNKNOWN), round trip field by
+#      field the same way; bad register lines are reported by field;
 #   2. bad input: malformed JSON, wrong type, unknown enum, bad kommun, bad
 #      personnummer, ... each reported as FILE:LINE: FIELD: REASON while the
 #      valid neighbours are still delivered; --strict produces nothing;
@@ -55,7 +61,7 @@ chmod 600 key
 
 # --- topics -----------------------------------------------------------------
 
-roles=(admissions discharges deaths sip)
+roles=(admissions discharges deaths sip register)
 topic() { echo "it.produce.$1.$2.$suffix"; }   # SET ROLE
 
 create_topics() {   # SET
@@ -76,10 +82,11 @@ topic_opts() {   # SET -> -X options naming its topics
   echo "-X topic.admissions=$(topic "$1" admissions)" \
        "-X topic.discharges=$(topic "$1" discharges)" \
        "-X topic.deaths=$(topic "$1" deaths)" \
-       "-X topic.sip=$(topic "$1" sip)"
+       "-X topic.sip=$(topic "$1" sip)" \
+       "-X topic.register=$(topic "$1" register)"
 }
 
-count() {   # SET -> number of messages in its four topics
+count() {   # SET -> number of messages in its five topics
   local r n=0 c
   for r in "${roles[@]}"; do
     c=$(kcat -C -b "$B" -t "$(topic "$1" "$r")" -e -o beginning -q -f 'x\n' | wc -l)
@@ -166,6 +173,89 @@ per_topic=$(cut -f1 dumpA.tsv | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'
 [ "$per_topic" = "admissions=2 deaths=1 discharges=1 sip=2 " ] ||
   fail "set A: messages per topic: $per_topic"
 ok "one topic per type, both personnummer spellings gave one pseudonym"
+
+# --- 1b. register entries and residence ---------------------------------------
+
+create_topics C
+# shellcheck disable=SC2207
+Cx=($(topic_opts C))
+python3 - >register.jsonl <<'PY'
+import json
+Q = ["eol_conversation", "pain_assessed", "symptoms_assessed",
+     "oral_health_assessed", "prn_opioid", "prn_anxiolytic", "prn_antiemetic",
+     "prn_antisecretory", "present_at_death", "bereavement_offered"]
+A = ["YES", "NO", "UNKNOWN"]
+U = ["NONE", "GRADE_1", "GRADE_2_4", "UNKNOWN"]
+R = ["ORDINARY_HOME", "NURSING_HOME", "SHORT_TERM_CARE", "OTHER", "UNKNOWN"]
+deaths = ["2024-04-01T02:00:00.500Z", 1711936800001, "2024-03-31T22:59:59Z",
+          "2024-10-27T01:30:00Z"]
+for i in range(4):
+    e = {"type": "register_entry", "event_id": "it-r%d" % i,
+         "occurred_at": "2024-0%d-20T10:00:00Z" % (5 + i),
+         "kommun": ["0484", "0680", "1880", "0180"][i],
+         "source_system": ["spr", "Svenska palliativregistret", "", "spr"][i],
+         "death_at": deaths[i],
+         "unit_id": ["K0484-SABO", "MSE", "PAL-ÖRE", "SSIH-SÖS"][i],
+         "expected": i % 2 == 0, "pressure_ulcer": U[i]}
+    if i == 3:
+        e["personnummer"] = "19811218-9876"
+    else:
+        e["patient_id"] = "p-reg-%d" % i
+    if i == 1:
+        e["cancels_event_id"] = "it-r0"
+    for q, name in enumerate(Q):
+        e[name] = A[(i + q) % 3]
+    print(json.dumps(e, ensure_ascii=i % 2 == 0))
+for i, r in enumerate(R + [None]):
+    base = {"event_id": "it-res-a%d" % i, "patient_id": "p-res-%d" % i,
+            "occurred_at": "2024-03-0%dT08:00:00Z" % (i + 1),
+            "kommun": "0484", "source_system": "his-r"}
+    a = dict(base, type="admission", stay_id="s-res-%d" % i,
+             facility_id="MSE", care_setting="HOSPITAL_INPATIENT",
+             planned=False, age_years=80 + i, sex="FEMALE",
+             diagnosis_group="DEMENTIA")
+    d = dict(base, type="death", event_id="it-res-d%d" % i,
+             occurred_at="2024-03-2%dT08:00:00Z" % (i + 1),
+             place_of_death="NURSING_HOME", expected=True, age_years=80 + i,
+             sex="MALE", diagnosis_group="CANCER")
+    if r is not None:
+        a["residence"] = r
+        d["residence"] = R[(i + 2) % len(R)]
+    print(json.dumps(a))
+    print(json.dumps(d))
+PY
+run reg -b "$B" "${Cx[@]}" -k key register.jsonl
+expect_rc reg 0
+expect_err reg "produce: 16 delivered, 0 failed, 0 rejected"
+dump C dumpC.tsv
+python3 "$here/compare.py" register.jsonl key dumpC.tsv 3 2>compareC.err ||
+  { cat compareC.err >&2; fail "topics of set C differ from the register/residence input"; }
+per_topic=$(cut -f1 dumpC.tsv | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
+[ "$per_topic" = "admissions=6 deaths=6 register=4 " ] ||
+  fail "set C: messages per topic: $per_topic"
+[ "$(grep -c '"residence":"UNKNOWN"' dumpC.tsv)" = 4 ] ||
+  fail "set C: expected residence UNKNOWN on 2 given + 2 defaulted records"
+ok "register_entry (every answer symbol, both expected, death_at ms/epoch, a cancellation, a personnummer) and residence (every symbol, and missing = UNKNOWN) round trip field by field; register entries on topic.register"
+
+R0=$(sed -n 1p register.jsonl)
+{
+  echo "${R0/\"eol_conversation\": \"YES\"/\"eol_conversation\": \"MAYBE\"}"
+  echo "${R0/\"pressure_ulcer\": \"NONE\"/\"pressure_ulcer\": \"GRADE_5\"}"
+  echo "$R0" | sed 's/"death_at": "[^"]*", //'
+  echo "$R0" | sed 's/"unit_id": "[^"]*", //'
+  echo "${R0/\"expected\": true/\"expected\": \"yes\"}"
+  sed -n 5p register.jsonl | sed 's/"residence": "ORDINARY_HOME"/"residence": "HOME"/'
+} >badreg.jsonl
+run badreg -b "$B" "${Cx[@]}" --dry-run badreg.jsonl
+expect_rc badreg 1
+expect_err badreg 'badreg.jsonl:1: eol_conversation: unknown symbol "MAYBE"'
+expect_err badreg 'badreg.jsonl:2: pressure_ulcer: unknown symbol "GRADE_5"'
+expect_err badreg "badreg.jsonl:3: death_at: missing"
+expect_err badreg "badreg.jsonl:4: unit_id: missing"
+expect_err badreg "badreg.jsonl:5: expected:"
+expect_err badreg 'badreg.jsonl:6: residence: unknown symbol "HOME"'
+expect_err badreg "produce: dry run: 0 valid, 6 rejected"
+ok "bad register_entry / residence lines: FILE:LINE: FIELD: REASON"
 
 # --- 2. bad input, skip mode --------------------------------------------------
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 0008-simulate-roundtrip: a simulated population, produced with `vigil
-# produce` and with `vigil simulate --publish`, is on the four input topics
+# produce` and with `vigil simulate --publish`, is on the five input topics
 # exactly (count per topic, every field, key = patient_id), as decoded by
 # fastavro. And the processor refuses input topics that are not
 # co-partitioned.

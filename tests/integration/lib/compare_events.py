@@ -1,4 +1,4 @@
-"""Compares JSON Lines events with what the four input topics hold, decoded
+"""Compares JSON Lines events with what the five input topics hold, decoded
 by fastavro: same count per topic, and every event field by field (keyed by
 event_id + content, since duplicates are identical re-sends)."""
 import collections
@@ -12,13 +12,16 @@ import topics  # noqa: E402
 
 bootstrap, prefix, jsonl = sys.argv[1:4]
 names = {"admission": "adm", "discharge": "dis", "death": "dea",
-         "sip_created": "sip"}
+         "sip_created": "sip", "register_entry": "reg"}
+TIMES = ("occurred_at", "death_at")
 want = collections.defaultdict(collections.Counter)
 for line in open(jsonl):
     e = json.loads(line)
     t = e.pop("type")
-    dt = datetime.datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00"))
-    e["occurred_at"] = int(round(dt.timestamp() * 1000))
+    for f in TIMES:
+        if f in e:
+            dt = datetime.datetime.fromisoformat(e[f].replace("Z", "+00:00"))
+            e[f] = int(round(dt.timestamp() * 1000))
     want[names[t]][json.dumps(e, sort_keys=True)] += 1
 bad = 0
 total = 0
@@ -26,7 +29,9 @@ for short in names.values():
     got = collections.Counter()
     for part, off, key, val in topics.read_topic(bootstrap, "%s.%s" % (prefix, short)):
         name, rec = topics.decode(val)
-        rec["occurred_at"] = int(round(rec["occurred_at"].timestamp() * 1000))
+        for f in TIMES:
+            if f in rec:
+                rec[f] = int(round(rec[f].timestamp() * 1000))
         if key != rec["patient_id"]:
             print("key %s is not patient_id %s" % (key, rec["patient_id"]))
             bad += 1
@@ -39,5 +44,8 @@ for short in names.values():
         print("%s: %d events, want %d; missing %s; extra %s" % (
             short, sum(got.values()), sum(want[short].values()),
             list(missing)[:2], list(extra)[:2]))
-print("compared %d events in 4 topics: %s" % (total, "ok" if not bad else "MISMATCH"))
+print("compared %d events in %d topics (%s): %s" % (
+    total, len(names), ", ".join("%s %d" % (s, sum(want[s].values()))
+                                 for s in names.values()),
+    "ok" if not bad else "MISMATCH"))
 sys.exit(1 if bad or total == 0 else 0)
