@@ -261,6 +261,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 vg_info("process", "assigned %d topic-partitions", l->cnt);
                 pr->pr_assigned_at = vg_now_ms();
                 pr->pr_nassigned = l->cnt;
+                pr->pr_lag_known = false; /* until the next statistics */
                 vg_metric_inc(pr->pm_rebalances, NULL, 1);
                 rd_kafka_assign(rk, l);
         } else {
@@ -268,6 +269,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 close_partitions(pr, l);
                 pr->pr_assigned_at = 0;
                 pr->pr_nassigned = 0;
+                pr->pr_lag_known = false;
                 vg_metric_inc(pr->pm_rebalances, NULL, 1);
                 rd_kafka_assign(rk, NULL);
         }

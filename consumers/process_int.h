@@ -16,7 +16,8 @@
 
 #define MAX_PARTITIONS 1024
 
-enum { HEALTH_UNASSIGNED, HEALTH_LAGGING, HEALTH_BACKLOG, HEALTH_READY };
+enum { HEALTH_UNASSIGNED, HEALTH_LAG_UNKNOWN, HEALTH_LAGGING, HEALTH_BACKLOG,
+       HEALTH_READY };
 
 typedef struct pstate_s {
         vg_part_t *ps_part;
@@ -52,7 +53,9 @@ typedef struct proc_s {
                          *pm_wm, *pm_topic_time, *pm_caught_up,
                          *pm_too_late, *pm_pruned;
         vg_part_stats_t   pr_last[MAX_PARTITIONS]; /* stats already counted */
-        int64_t           pr_total_lag;   /* from librdkafka statistics */
+        int64_t           pr_total_lag;   /* log end (librdkafka statistics)
+                                           * minus the stored offsets */
+        bool              pr_lag_known;   /* every assigned partition's */
         int               pr_nassigned;   /* topic-partitions assigned */
         atomic_int        pr_health;      /* HEALTH_* for /readyz */
         vg_http_t        *pr_http;

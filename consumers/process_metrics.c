@@ -27,6 +27,11 @@ bool process_ready_cb(void *opaque, char *reason, size_t size) {
         case HEALTH_LAGGING:
                 snprintf(reason, size, "consumer lag above health.max_lag");
                 return false;
+        case HEALTH_LAG_UNKNOWN:
+                snprintf(reason, size, "consumer lag not known yet (the "
+                         "first statistics come after "
+                         "kafka.statistics.interval.ms)");
+                return false;
         case HEALTH_BACKLOG:
                 snprintf(reason, size,
                          "outbox backlog above health.max_outbox");
@@ -163,6 +168,7 @@ int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         json_t *root = json_loadb(json, len, 0, NULL), *topics, *t;
         const char *tname;
         int64_t total = 0;
+        int seen = 0;
         (void)rk;
         if (!root)
                 return 0;
@@ -173,22 +179,40 @@ int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
                 if (process_input_type(pr, tname) < 0)
                         continue;
                 json_object_foreach(parts, pname, pt) {
-                        json_int_t lag = json_integer_value(
-                                json_object_get(pt, "consumer_lag"));
+                        /* Lag = the log end offset (as of the last fetch)
+                         * minus the next offset the partition's state has
+                         * committed: what is really not processed yet
+                         * (librdkafka's consumer_lag counts from the
+                         * offsets committed to Kafka, which trail). */
+                        json_int_t hi = json_integer_value(
+                                json_object_get(pt, "hi_offset"));
+                        json_int_t lo = json_integer_value(
+                                json_object_get(pt, "lo_offset"));
                         const char *fs = json_string_value(
                                 json_object_get(pt, "fetch_state"));
                         const char *v[2] = {tname, pname};
+                        int p = atoi(pname);
+                        int64_t next, lag;
                         if (!strcmp(pname, "-1"))
                                 continue;
-                        if (!fs || strcmp(fs, "active") || lag < 0) {
+                        if (!fs || strcmp(fs, "active") || hi < 0 || p < 0 ||
+                            p >= MAX_PARTITIONS || !pr->pr_parts[p].ps_part) {
                                 vg_metric_remove(pr->pm_lag, v);
                                 continue;
                         }
+                        next = vg_part_offset(pr->pr_parts[p].ps_part, tname);
+                        if (next < 0)
+                                next = lo > 0 ? lo : 0;
+                        lag = hi > next ? hi - next : 0;
                         vg_metric_set(pr->pm_lag, v, (double)lag);
                         total += lag;
+                        seen++;
                 }
         }
         pr->pr_total_lag = total;
+        /* Ready only once the lag of every assigned input partition is
+         * known: at start nothing is known, which is not "no lag". */
+        pr->pr_lag_known = pr->pr_nassigned > 0 && seen >= pr->pr_nassigned;
         json_decref(root);
         return 0;
 }
@@ -246,6 +270,8 @@ void process_health_update(proc_t *pr) {
         vg_metric_set(pr->pm_assigned, NULL, pr->pr_nassigned);
         if (!pr->pr_assigned_at)
                 h = HEALTH_UNASSIGNED;
+        else if (!pr->pr_lag_known)
+                h = HEALTH_LAG_UNKNOWN;
         else if (pr->pr_total_lag > vg_conf_int(pr->pr_conf, "health.max_lag"))
                 h = HEALTH_LAGGING;
         else if (depth > vg_conf_int(pr->pr_conf, "health.max_outbox"))

@@ -45,7 +45,7 @@ same() { # reference name
 }
 
 run nat "$TMP/nat.jsonl"
-for first in sip_created death admission discharge; do
+for first in sip_created register_entry death admission discharge; do
   { grep "\"type\":\"$first\"" "$TMP/nat.jsonl" || true
     grep -v "\"type\":\"$first\"" "$TMP/nat.jsonl" | sort -t'"' -k4,4 -s || true
   } > "$TMP/g-$first.jsonl"

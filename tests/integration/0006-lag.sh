@@ -122,10 +122,10 @@ compare "$TMP/before.json" || fail "before: vigil lag disagrees with kafka-consu
   || fail "committed offsets are not as set"
 
 # The group from the configuration (group.id) when no --group is given: the
-# processor's group, so all four input topics are shown, including the ones
+# processor's group, so all five input topics are shown, including the ones
 # it has not committed for yet (their backlog counts: 20 + 4).
 "$VIGIL" lag "${T[@]}" -X "group.id=$G" --json >"$TMP/conf.json"
-[ "$(jget "$TMP/conf.json" 'd["group"], d["total_lag"], len(d["topics"])')" = "$G 24 4" ] \
+[ "$(jget "$TMP/conf.json" 'd["group"], d["total_lag"], len(d["topics"])')" = "$G 24 5" ] \
   || fail "group.id from the configuration not used, or input topics missing: $(jget "$TMP/conf.json" 'd["group"], d["total_lag"], len(d["topics"])')"
 
 # Human table: header, rows, per-topic totals and an overall total.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 0012-backfill (SPEC v2 §5.5, §6.1, §7): three years of history produced
-# to the input topics first, grouped by type (SIPs, then deaths, then
+# to the input topics first, grouped by type (SIPs, register entries, then deaths, then
 # admissions, then discharges: the small topics far ahead), then processed
 # with default retention. Results equal file mode (ACTIVE alerts, indicator
 # parts, aggregated values with complete / history_complete / data_since);
@@ -23,7 +23,7 @@ total=$(wc -l < "$TMP/events.jsonl")
 file_churn=$(sed -n 's/.*alerts (\([0-9]*\) raised and later retracted).*/\1/p' "$TMP/file.log")
 [ -n "$file_churn" ] || fail "no churn count from file mode: $(cat "$TMP/file.log")"
 
-for type in sip_created death admission discharge; do
+for type in sip_created register_entry death admission discharge; do
   grep "\"type\":\"$type\"" "$TMP/events.jsonl" > "$TMP/$type.jsonl"
   "$VIGIL" produce "${T[@]}" "$TMP/$type.jsonl" 2>>"$TMP/produce.log" \
     || fail "produce $type: $(tail -2 "$TMP/produce.log")"
