@@ -16,10 +16,22 @@ int vg_lock_dir(const char *dir, const char *name, char *errstr,
         struct flock fl;
         int fd;
 
-        if (mkdir(dir, 0700) && errno != EEXIST) {
-                vg_seterr(errstr, errstr_size, VG_ERR_IO, "state.dir %s: %s",
-                          dir, strerror(errno));
-                return -1;
+        /* mkdir -p: every missing parent too, each 0700 */
+        snprintf(path, sizeof(path), "%s", dir);
+        for (char *p = path + 1; ; p++) {
+                char c = *p;
+                if (c != '/' && c != '\0')
+                        continue;
+                *p = '\0';
+                if (mkdir(path, 0700) && errno != EEXIST) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_IO,
+                                  "state.dir %s: cannot create %s: %s", dir,
+                                  path, strerror(errno));
+                        return -1;
+                }
+                *p = c;
+                if (!c)
+                        break;
         }
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
