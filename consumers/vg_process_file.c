@@ -9,6 +9,7 @@
 #include "vg_kafka.h"
 #include "vg_partition.h"
 #include "vg_lines.h"
+#include "vg_meter.h"
 #include "vg_record_json.h"
 
 #include <errno.h>
@@ -301,7 +302,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         src_t sr;
         long invalid = 0, events = 0;
         int max_events = (int)vg_conf_int(conf, "batch.max_events"), rc_ = 0;
-        int64_t now = vg_now_ms(), last_progress = now;
+        int64_t now = vg_now_ms();
+        vg_meter_t pg_line;
         drain_t d;
         progress_t pg;
         json_t *totals;
@@ -327,6 +329,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         goto done;
                 }
 
+        vg_meter_init(&pg_line, "process", "events",
+                         vg_meter_file_size(in));
         if (src_open(&sr, in, name, codec, errstr, sizeof(errstr))) {
                 vg_error("process", "%s", errstr);
                 rc_ = 1;
@@ -407,13 +411,12 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         batch[p] = 0;
                 vg_record_clear(ev.ev_type, &ev);
                 events++;
-                if ((events & 4095) == 0 && vg_now_ms() - last_progress >= 5000) {
-                        vg_info("process", "%s: %ld events so far", name,
-                                events);
-                        last_progress = vg_now_ms();
-                }
+                if ((events & 255) == 0)
+                        vg_meter_update(&pg_line, events,
+                                           sr.sr_avro ? 0 : ftell(sr.sr_in));
         }
 
+        vg_meter_end(&pg_line);
         d.codec = codec;
         d.alerts = json_object();
         d.raised = json_object();

@@ -21,6 +21,7 @@
 #include "vg_config.h"
 #include "vg_kafka.h"
 #include "vg_lines.h"
+#include "vg_meter.h"
 #include "vg_pseudo.h"
 #include "vg_producers.h"
 #include "vg_record.h"
@@ -650,14 +651,19 @@ static int read_input(prod_t *pr, FILE *in, const char *name) {
         size_t n;
         int rc = 0, r;
 
+        vg_meter_t pg;
         vg_lines_init(&lr, in, name,
                       (size_t)vg_conf_int(pr->pr_conf, "input.max_bytes"));
         lr.lr_stop = &stop_signal;
+        vg_meter_init(&pg, "produce", "lines", vg_meter_file_size(in));
         while (!stop_signal && !pr->pr_fatal &&
                (r = vg_lines_next(&lr, &line, &n, errstr, sizeof(errstr))) !=
                        VG_LINES_END) {
                 vg_event_t ev;
                 pmsg_t src = {name, lr.lr_lineno};
+
+                if ((lr.lr_lineno & 255) == 0)
+                        vg_meter_update(&pg, lr.lr_lineno, ftell(in));
 
                 if (r == VG_LINES_FATAL) {
                         if (!stop_signal)
@@ -691,6 +697,7 @@ static int read_input(prod_t *pr, FILE *in, const char *name) {
                                     &src);
                 vg_record_clear(ev.ev_type, &ev);
         }
+        vg_meter_end(&pg);
         if (stop_signal || pr->pr_fatal)
                 rc = -1;
         vg_lines_free(&lr); /* zeroed: a line may hold a personnummer */
