@@ -54,7 +54,8 @@ rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
         if (rd_kafka_conf_get(kconf, "acks", v, &vs) == RD_KAFKA_CONF_OK &&
             strcmp(v, "all") && strcmp(v, "-1")) {
                 vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                          "kafka.acks=%s: Vigil requires acks=all (SPEC §7)",
+                          "kafka.acks=%s: Vigil requires acks=all (exactly-once "
+                          "publishing, docs/ARCHITECTURE.md)",
                           v);
                 rd_kafka_conf_destroy(kconf);
                 return NULL;

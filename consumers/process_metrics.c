@@ -92,7 +92,7 @@ void process_metrics_init(proc_t *pr) {
                                            0, NULL);
         pr->pm_wm = vg_metrics_gauge(
                 r, "vigil_watermark_seconds",
-                "Watermark of each input partition (SPEC §5.5), Unix time; "
+                "Watermark of each input partition (docs/RULES.md), Unix time; "
                 "absent while it has none.",
                 1, l_tp + 1);
         pr->pm_topic_time = vg_metrics_gauge(

@@ -95,7 +95,8 @@ static void help(void) {
                "Publishes care events, one JSON object per line, to the "
                "topic of\n"
                "their type (topic.admissions, topic.discharges, topic.deaths, "
-               "topic.sip)\n"
+               "topic.sip,\n"
+               "topic.register)\n"
                "with key patient_id, Avro single-object encoded, by an "
                "idempotent producer\n"
                "(enable.idempotence=true, acks=all, murmur2 partitioner; "
@@ -436,7 +437,7 @@ static int check_kafka_overrides(const vg_conf_t *conf) {
                         fprintf(stderr,
                                 "vigil %s: kafka.%s=%s is not allowed: events "
                                 "are produced by an idempotent producer with "
-                                "acks=all (SPEC §7); remove the setting\n",
+                                "acks=all (docs/RUNBOOK.md); remove the setting\n",
                                 CMD, req[i].key, v);
                         rc = VG_EXIT_USAGE;
                         break;
@@ -532,7 +533,7 @@ static int check_topics(prod_t *pr, const char *bootstrap) {
                 vg_warn(CMD,
                         "input topics have different partition counts (%s: "
                         "%d, %s: %d, %s: %d, %s: %d); consumers refuse to "
-                        "start until they are equal (SPEC §2)",
+                        "start until they are equal (docs/EVENTS.md)",
                         pr->pr_topics[0], cnt[0], pr->pr_topics[1], cnt[1],
                         pr->pr_topics[2], cnt[2], pr->pr_topics[3], cnt[3]);
         return 0;

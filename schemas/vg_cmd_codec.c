@@ -31,7 +31,7 @@ static void help(void) {
                "\n"
                "  schemas      list every record type with its fingerprint "
                "and canonical form\n"
-               "  encode       read JSON Lines (SPEC §9) from FILE or stdin, "
+               "  encode       read JSON Lines (docs/EVENTS.md) from FILE or stdin, "
                "write one hex line\n"
                "               per record\n"
                "  decode       read hex lines from FILE or stdin, write JSON "
