@@ -32,6 +32,16 @@ static const char *records[VG_REC__CNT] = {
         "\"occurred_at\":\"2026-03-05T09:00:00Z\",\"kommun\":\"0484\","
         "\"source_system\":\"\\u00d6rebro\",\"cancels_event_id\":null,"
         "\"sip_id\":\"sip-1\"}",
+        "{\"type\":\"register_entry\",\"event_id\":\"e5\",\"patient_id\":"
+        "\"p1\",\"occurred_at\":\"2026-04-20T09:00:00Z\",\"kommun\":\"0484\","
+        "\"source_system\":\"spr\",\"cancels_event_id\":null,\"death_at\":"
+        "\"2026-04-01T03:00:00Z\",\"unit_id\":\"u-7\",\"expected\":true,"
+        "\"eol_conversation\":\"YES\",\"pain_assessed\":\"NO\","
+        "\"symptoms_assessed\":\"UNKNOWN\",\"oral_health_assessed\":\"YES\","
+        "\"prn_opioid\":\"YES\",\"prn_anxiolytic\":\"YES\","
+        "\"prn_antiemetic\":\"NO\",\"prn_antisecretory\":\"YES\","
+        "\"present_at_death\":\"YES\",\"bereavement_offered\":\"NO\","
+        "\"pressure_ulcer\":\"GRADE_1\"}",
         "{\"alert_id\":\"a1\",\"rule\":\"SIP_OVERDUE\",\"status\":\"ACTIVE\","
         "\"patient_id\":\"p1\",\"kommun\":\"0484\",\"region\":\"04\","
         "\"anchor\":\"s1\",\"emitted_at\":\"2026-03-08T10:00:00Z\","

@@ -381,13 +381,22 @@ v6='{"type":"sip_created","event_id":"it-v6","patient_id":"p-erik","occurred_at"
   echo "$v6"
   python3 -c 'import json; print(json.dumps({"type":"sip_created","event_id":"it-big","patient_id":"p-erik","occurred_at":"2024-03-12T09:00:00Z","kommun":"2480","source_system":"x"*1100000,"sip_id":"sip-31"}))'
 } >huge.jsonl
-run huge -b "$B" "${Bx[@]}" huge.jsonl
+# (input.max_bytes raised above the line, so that the message limit is hit)
+run huge -b "$B" "${Bx[@]}" -X input.max_bytes=4194304 huge.jsonl
 expect_rc huge 1
 expect_err huge "huge.jsonl:2: not produced: the encoded event is"
 expect_err huge "produce: 1 delivered, 1 failed, 0 rejected"
 echo "$v6" >>expectedB.jsonl
 expect_count B 6 "message too large"
-ok "message too large: counted failed with FILE:LINE, exit 1, neighbour delivered"
+# With the default input.max_bytes (1 MiB) the line itself is refused first.
+sed 's/"it-v6"/"it-v6b"/' huge.jsonl > hugeline.jsonl
+run hugeline -b "$B" "${Bx[@]}" hugeline.jsonl
+expect_rc hugeline 1
+expect_err hugeline "hugeline.jsonl:2: line longer than 1048576 bytes"
+expect_err hugeline "produce: 1 delivered, 0 failed, 1 rejected"
+echo "${v6/it-v6/it-v6b}" >>expectedB.jsonl
+expect_count B 7 "line too long"
+ok "message too large: counted failed with FILE:LINE, exit 1, neighbour delivered; a line over input.max_bytes is rejected by FILE:LINE"
 
 # Standard input, CRLF line ends.
 v7='{"type":"discharge","event_id":"it-v7","patient_id":"p-erik","occurred_at":"2024-03-13T08:00:00Z","kommun":"2480","source_system":"his-d","stay_id":"s30","facility_id":"NUS","care_setting":"PALLIATIVE_UNIT","disposition":"DIED","needs_coordination":false}'
