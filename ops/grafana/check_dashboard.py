@@ -24,10 +24,12 @@ COUNTERS = {
     "vigil_events_duplicate_total", "vigil_events_dlq_total",
     "vigil_alerts_emitted_total", "vigil_rebalances_total",
     "vigil_parts_consumed_total", "vigil_indicator_values_published_total",
+    "vigil_events_too_late_total", "vigil_events_pruned_total",
 }
 GAUGES = {
     "vigil_outbox_depth", "vigil_consumer_lag", "vigil_assigned_partitions",
-    "vigil_ready",
+    "vigil_ready", "vigil_watermark_seconds", "vigil_topic_time_seconds",
+    "vigil_topic_caught_up",
 }
 HISTOGRAMS = {"vigil_processing_latency_seconds", "vigil_sqlite_commit_seconds"}
 
@@ -37,6 +39,9 @@ LABELS = {
     "vigil_events_dlq_total": {"reason"},
     "vigil_alerts_emitted_total": {"rule", "status"},
     "vigil_consumer_lag": {"topic", "partition"},
+    "vigil_watermark_seconds": {"partition"},
+    "vigil_topic_time_seconds": {"topic", "partition"},
+    "vigil_topic_caught_up": {"topic", "partition"},
 }
 
 FUNCTIONS = {
