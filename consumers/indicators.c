@@ -46,7 +46,19 @@ static void help(void) {
                "(04) or SE\n"
                "                       (repeatable)\n"
                "      --from YYYY-MM   only periods from this month on\n"
-               "      --to YYYY-MM     only periods up to this month\n"
+               "      --to YYYY-MM     only periods up to this month (a quarter "
+               "or year by its\n"
+               "                       first month)\n"
+               "      --period KIND    month (default), quarter (YYYY-Qn), "
+               "year (YYYY) or all;\n"
+               "                       quarters and years are the sums of "
+               "their months\n"
+               "      --breakdown DIM  all (default: the whole population), "
+               "age, sex,\n"
+               "                       diagnosis, residence (one row per "
+               "value, 'unknown'\n"
+               "                       when the event had none) or any "
+               "(every row)\n"
                "      --format F       table (default), json (JSON Lines, "
                "docs/EVENTS.md §8.2)\n"
                "                       or csv\n"
@@ -156,12 +168,49 @@ static int valid_period(const char *s) {
         return m >= 1 && m <= 12;
 }
 
+/* The kind of a period ("month", "quarter", "year") and its first month
+ * ("YYYY-MM", first[8]). */
+static const char *period_kind(const char *p, char *first) {
+        size_t n = strlen(p);
+        if (n == 4) {
+                snprintf(first, 8, "%.4s-01", p);
+                return "year";
+        }
+        if (n == 7 && p[5] == 'Q' && p[6] >= '1' && p[6] <= '4') {
+                snprintf(first, 8, "%.4s-%02d", p, 3 * (p[6] - '1') + 1);
+                return "quarter";
+        }
+        snprintf(first, 8, "%.7s", p);
+        return "month";
+}
+
+static bool period_matches(const char *p, const char *kind, const char *from,
+                           const char *to) {
+        char first[8];
+        const char *k = period_kind(p, first);
+        if (strcmp(kind, "all") && strcmp(kind, k))
+                return false;
+        return !(from && strcmp(first, from) < 0) &&
+               !(to && strcmp(first, to) > 0);
+}
+
+static bool breakdown_matches(const char *bd, const char *dim) {
+        size_t n = strlen(dim);
+        if (!strcmp(dim, "any"))
+                return true;
+        if (!strcmp(dim, "all"))
+                return !strcmp(bd, "all");
+        return !strncmp(bd, dim, n) && bd[n] == ':';
+}
+
 int vg_cmd_indicators(int argc, char **argv) {
         static const struct option opts[] = {
                 {"indicator", required_argument, NULL, 'N'},
                 {"area", required_argument, NULL, 'a'},
                 {"from", required_argument, NULL, 'f'},
                 {"to", required_argument, NULL, 't'},
+                {"period", required_argument, NULL, 'P'},
+                {"breakdown", required_argument, NULL, 'B'},
                 {"format", required_argument, NULL, 'O'},
                 {"json", no_argument, NULL, 'j'},
                 {"input", required_argument, NULL, 'i'},
@@ -169,7 +218,8 @@ int vg_cmd_indicators(int argc, char **argv) {
                 {NULL, 0, NULL, 0},
         };
         const char *pats[32], *areas[64], *from = NULL, *to = NULL,
-                   *format = "table", *input = NULL;
+                   *format = "table", *input = NULL, *pkind = "month",
+                   *bdim = "all";
         int npats = 0, nareas = 0, c, rc = 0;
         vg_conf_t *conf = vg_conf_new();
         ictx_t ic = {NULL, NULL};
@@ -218,6 +268,33 @@ int vg_cmd_indicators(int argc, char **argv) {
                         break;
                 case 'j':
                         format = "json";
+                        break;
+                case 'P':
+                        if (strcmp(optarg, "month") &&
+                            strcmp(optarg, "quarter") &&
+                            strcmp(optarg, "year") && strcmp(optarg, "all")) {
+                                rc = vg_cli_usage_error(
+                                        "indicators",
+                                        "--period: expected month, quarter, "
+                                        "year or all, got '%s'", optarg);
+                                goto out;
+                        }
+                        pkind = optarg;
+                        break;
+                case 'B':
+                        if (strcmp(optarg, "all") && strcmp(optarg, "age") &&
+                            strcmp(optarg, "sex") &&
+                            strcmp(optarg, "diagnosis") &&
+                            strcmp(optarg, "residence") &&
+                            strcmp(optarg, "any")) {
+                                rc = vg_cli_usage_error(
+                                        "indicators",
+                                        "--breakdown: expected all, age, sex, "
+                                        "diagnosis, residence or any, got "
+                                        "'%s'", optarg);
+                                goto out;
+                        }
+                        bdim = optarg;
                         break;
                 case 'o':
                         /* Kept for scripts, out of --help: -o is --out
@@ -336,8 +413,9 @@ int vg_cmd_indicators(int argc, char **argv) {
                                 ok = !fnmatch(pats[p], ind, 0);
                         for (int a = 0; a < nareas && !aok; a++)
                                 aok = !strcmp(areas[a], area);
-                        if (!ok || !aok || (from && strcmp(period, from) < 0) ||
-                            (to && strcmp(period, to) > 0))
+                        if (!ok || !aok ||
+                            !period_matches(period, pkind, from, to) ||
+                            !breakdown_matches(bd ? bd : "all", bdim))
                                 continue;
                         if (has_den ? den <= 0 : num <= 0)
                                 continue;
@@ -374,8 +452,16 @@ int vg_cmd_indicators(int argc, char **argv) {
                                        hist ? "true" : "false",
                                        since ? since : "");
                         } else {
-                                char dens[24];
+                                char dens[24], label[160];
                                 const char *name = vg_area_name(area);
+                                /* a breakdown row: its value after the
+                                 * indicator */
+                                if (bd && strcmp(bd, "all"))
+                                        snprintf(label, sizeof(label),
+                                                 "%s [%s]", ind, bd);
+                                else
+                                        snprintf(label, sizeof(label), "%s",
+                                                 ind);
                                 snprintf(dens, sizeof(dens), "%lld",
                                          (long long)den);
                                 /* pad by display width: UTF-8 names */
@@ -384,7 +470,8 @@ int vg_cmd_indicators(int argc, char **argv) {
                                         w += ((*p & 0xc0) != 0x80);
                                 printf("%-32s %-4s %s%*s %-7s %7lld %7s %7s "
                                        "%8s %s%s%s\n",
-                                       ind, area, name, 22 - w > 0 ? 22 - w : 0,
+                                       label, area, name,
+                                       22 - w > 0 ? 22 - w : 0,
                                        "", period, (long long)num,
                                        has_den ? dens : "-", has_den ? val : "-",
                                        tgt, complete ? "final" : "prelim",

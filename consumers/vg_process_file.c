@@ -75,9 +75,9 @@ static void drain_cb(const vg_outrec_t *r, void *opaque) {
 }
 
 /* Totals of all partitions: key -> [num, den, count]. */
-static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
-                     void *opaque) {
-        json_t *tot = opaque, *cur = json_object_get(tot, key);
+static void total_add(json_t *tot, const char *key, int64_t num, int64_t den,
+                      bool count) {
+        json_t *cur = json_object_get(tot, key);
         if (!cur) {
                 json_object_set_new(tot, key,
                                     json_pack("[IIb]", (json_int_t)num,
@@ -92,6 +92,33 @@ static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
                            json_integer(json_integer_value(
                                                 json_array_get(cur, 1)) +
                                         den));
+}
+
+/* Totals of all partitions, keyed as the indicators topic is
+ * ("indicator|area|period|breakdown"), months and (SPEC §6.2) the
+ * quarters and years that sum them: key -> [num, den, count]. */
+static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
+                     void *opaque) {
+        json_t *tot = opaque;
+        char *k = vg_strdup(key), *save = NULL, full[512], q[8], y[5];
+        char *ind = strtok_r(k, "|", &save), *area = strtok_r(NULL, "|", &save),
+             *period = strtok_r(NULL, "|", &save),
+             *bd = strtok_r(NULL, "|", &save);
+        if (!ind || !area || !period) {
+                vg_free(k);
+                return;
+        }
+        if (!bd)
+                bd = "all";
+        snprintf(full, sizeof(full), "%s|%s|%s|%s", ind, area, period, bd);
+        total_add(tot, full, num, den, count);
+        if (!vg_rules_period_parents(period, q, y)) {
+                snprintf(full, sizeof(full), "%s|%s|%s|%s", ind, area, q, bd);
+                total_add(tot, full, num, den, count);
+                snprintf(full, sizeof(full), "%s|%s|%s|%s", ind, area, y, bd);
+                total_add(tot, full, num, den, count);
+        }
+        vg_free(k);
 }
 
 static int key_cmp(const void *a, const void *b) {
@@ -130,7 +157,8 @@ static void value_line(const char *key, json_t *v, FILE *out, void *opaque) {
         const progress_t *pg = opaque;
         char *k = vg_strdup(key), *save = NULL;
         char *ind = strtok_r(k, "|", &save), *area = strtok_r(NULL, "|", &save),
-             *period = strtok_r(NULL, "|", &save);
+             *period = strtok_r(NULL, "|", &save),
+             *bd = strtok_r(NULL, "|", &save);
         json_int_t num = json_integer_value(json_array_get(v, 0));
         json_int_t den = json_integer_value(json_array_get(v, 1));
         int count = json_is_true(json_array_get(v, 2));
@@ -144,7 +172,7 @@ static void value_line(const char *key, json_t *v, FILE *out, void *opaque) {
                 iv.iv_indicator = ind;
                 iv.iv_area = area;
                 iv.iv_period = period;
-                iv.iv_breakdown = "all";
+                iv.iv_breakdown = bd ? bd : "all";
                 iv.iv_numerator = num;
                 iv.iv_denominator = (vg_optl_t){!count, den};
                 iv.iv_complete = vg_rules_complete(pg->pg_rc, ind, period,

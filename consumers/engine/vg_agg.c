@@ -25,7 +25,8 @@ static const char *agg_schema =
 
 enum { A_PUT_PART, A_DIRTY, A_DIRTY_LIST, A_DIRTY_CLEAR, A_GET_OFF, A_SET_OFF,
        A_IS_ALERTING, A_ALERT_ON, A_ALERT_OFF, A_VALUES, A_PUT_PROGRESS,
-       A_PROGRESS, A_VSTATE_ALL, A_VSTATE_PUT, A_VSTATE_DEL, A__CNT };
+       A_PROGRESS, A_VSTATE_ALL, A_VSTATE_PUT, A_VSTATE_DEL, A_SUM_PART,
+       A__CNT };
 
 static const char *asql[A__CNT] = {
         [A_PUT_PART] = "INSERT OR REPLACE INTO parts VALUES(?,?,?,?)",
@@ -49,6 +50,13 @@ static const char *asql[A__CNT] = {
         [A_VSTATE_ALL] = "SELECT cell, complete, history, since FROM vstate",
         [A_VSTATE_PUT] = "INSERT OR REPLACE INTO vstate VALUES(?,?,?,?)",
         [A_VSTATE_DEL] = "DELETE FROM vstate WHERE cell=?",
+        /* A quarter's or year's part of one partition: the sum of its
+         * months' parts (SPEC §6.2); ?1 the cell, ?2 the partition,
+         * ?3..?14 the month cells (unused ones NULL). */
+        [A_SUM_PART] = "INSERT OR REPLACE INTO parts "
+                       "SELECT ?1, ?2, coalesce(sum(num), 0), sum(den) "
+                       "FROM parts WHERE partition = ?2 AND cell IN "
+                       "(?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 };
 
 struct vg_agg_s {
@@ -271,6 +279,45 @@ vg_err_t vg_agg_progress(vg_agg_t *agg, const vg_progress_t *pp,
         return step_done(agg, s, errstr, errstr_size, "store progress");
 }
 
+/* A month's part changed: its quarter's and year's parts of the same
+ * partition are the sums of their months' (SPEC §6.2). */
+static vg_err_t sum_parents(vg_agg_t *agg, const vg_ipart_t *ip, char *errstr,
+                            size_t errstr_size) {
+        char q[8], y[5], cell[1024], month[16];
+        const char *bd = ip->ip_breakdown ? ip->ip_breakdown : "all";
+        vg_err_t err;
+        if (vg_rules_period_parents(ip->ip_period, q, y))
+                return VG_OK; /* not a month: nothing above it */
+        for (int k = 0; k < 2; k++) {
+                sqlite3_stmt *s = ast(agg, A_SUM_PART);
+                int first = k ? 1 : 3 * (q[6] - '1') + 1;
+                int n = k ? 12 : 3;
+                snprintf(cell, sizeof(cell), "%s|%s|%s|%s", ip->ip_indicator,
+                         ip->ip_area, k ? y : q, bd);
+                sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int(s, 2, ip->ip_partition);
+                for (int i = 0; i < n; i++) {
+                        snprintf(month, sizeof(month), "%s-%02d", y,
+                                 (first + i) % 100);
+                        snprintf(cell, sizeof(cell), "%s|%s|%s|%s",
+                                 ip->ip_indicator, ip->ip_area, month, bd);
+                        sqlite3_bind_text(s, 3 + i, cell, -1,
+                                          SQLITE_TRANSIENT);
+                }
+                if ((err = step_done(agg, s, errstr, errstr_size,
+                                     "sum a quarter or year")))
+                        return err;
+                snprintf(cell, sizeof(cell), "%s|%s|%s|%s", ip->ip_indicator,
+                         ip->ip_area, k ? y : q, bd);
+                s = ast(agg, A_DIRTY);
+                sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
+                if ((err = step_done(agg, s, errstr, errstr_size,
+                                     "mark cell")))
+                        return err;
+        }
+        return VG_OK;
+}
+
 vg_err_t vg_agg_part(vg_agg_t *agg, const vg_ipart_t *ip, char *errstr,
                      size_t errstr_size) {
         char cell[512];
@@ -289,7 +336,9 @@ vg_err_t vg_agg_part(vg_agg_t *agg, const vg_ipart_t *ip, char *errstr,
                 return err;
         s = ast(agg, A_DIRTY);
         sqlite3_bind_text(s, 1, cell, -1, SQLITE_TRANSIENT);
-        return step_done(agg, s, errstr, errstr_size, "mark cell");
+        if ((err = step_done(agg, s, errstr, errstr_size, "mark cell")))
+                return err;
+        return sum_parents(agg, ip, errstr, errstr_size);
 }
 
 vg_err_t vg_agg_set_offset(vg_agg_t *agg, const char *topic, int partition,

@@ -647,13 +647,18 @@ static vg_err_t queue_parts(vg_part_t *part, char *errstr,
 
         while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
                 const char *key = (const char *)sqlite3_column_text(s, 0);
-                char *k = vg_strdup(key), *ind, *area, *period, *save = NULL;
+                char *k = vg_strdup(key), *ind, *area, *period, *bd;
+                char *save = NULL;
                 vg_ipart_t ip = {0};
                 char pkey[512];
 
                 ind = strtok_r(k, "|", &save);
                 area = strtok_r(NULL, "|", &save);
                 period = strtok_r(NULL, "|", &save);
+                /* "ind|area|period" is breakdown all; else a 4th part */
+                bd = strtok_r(NULL, "|", &save);
+                if (!bd)
+                        bd = "all";
                 if (!ind || !area || !period) {
                         vg_free(k);
                         err = vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
@@ -663,7 +668,7 @@ static vg_err_t queue_parts(vg_part_t *part, char *errstr,
                 ip.ip_indicator = ind;
                 ip.ip_area = area;
                 ip.ip_period = period;
-                ip.ip_breakdown = "all";
+                ip.ip_breakdown = bd;
                 ip.ip_partition = part->pa_partition;
                 /* As far as this partition can tell; the aggregator
                  * decides over all partitions (SPEC §6.1). */
@@ -679,8 +684,8 @@ static vg_err_t queue_parts(vg_part_t *part, char *errstr,
                         (vg_optl_t){!sqlite3_column_int(s, 3),
                                     sqlite3_column_int64(s, 2)};
                 ip.ip_updated_at = part->pa_now;
-                snprintf(pkey, sizeof(pkey), "%s|all|%d", key,
-                         part->pa_partition);
+                snprintf(pkey, sizeof(pkey), "%s|%s|%s|%s|%d", ind, area,
+                         period, bd, part->pa_partition);
                 vg_buf_reset(&part->pa_buf);
                 err = vg_codec_encode(part->pa_codec, VG_REC_IPART, &ip,
                                       &part->pa_buf, errstr, errstr_size);

@@ -131,6 +131,11 @@ int rp_valid_area(const char *s) {
 
 /* A value row's cell is usable: SPEC §6 areas and YYYY-MM periods (they are
  * printed as they are). */
+static bool is_quarter_or_year(const char *p) {
+        size_t n = p ? strlen(p) : 0;
+        return n == 4 || (n == 7 && p[5] == 'Q');
+}
+
 static const char *bad_cell(const char *area, const char *period) {
         if (!rp_valid_area(area))
                 return "area: expected SE, a 2-digit region or a 4-digit kommun";
@@ -179,6 +184,12 @@ void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
                             &rec, NULL, errstr, sizeof(errstr))) {
                 vg_warn(CMD, "indicators [%d] offset %lld: %s", m->partition,
                         (long long)m->offset, errstr);
+                return;
+        }
+        /* Quarters and years (SPEC §6.2) and breakdown rows are not drawn
+         * yet: skipped quietly. */
+        if (is_quarter_or_year(rec.iv.iv_period)) {
+                vg_record_clear(t, &rec);
                 return;
         }
         if ((bad = bad_cell(rec.iv.iv_area, rec.iv.iv_period))) {
@@ -244,6 +255,12 @@ long rp_read_values(rep_t *r, const char *path) {
                                   : jerr.text);
                         json_decref(o);
                         bad++;
+                        continue;
+                }
+                if (json_is_string(json_object_get(o, "period")) &&
+                    is_quarter_or_year(json_string_value(
+                            json_object_get(o, "period")))) {
+                        json_decref(o);
                         continue;
                 }
                 if ((why = bad_cell(

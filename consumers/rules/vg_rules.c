@@ -257,38 +257,79 @@ static void due_at(out_t *o, int64_t t) {
                 o->dv->dv_next_due = t;
 }
 
-/* Adds to cell "indicator|area|period" for the kommun, its region and SE. */
+/* Adds num/den to one cell (found or created). */
+static void cell_put(out_t *o, const char *key, int num, int den,
+                     bool count) {
+        vg_cell_t *c = NULL;
+        for (int i = 0; i < o->dv->dv_ncells; i++)
+                if (!strcmp(o->dv->dv_cells[i].ce_key, key)) {
+                        c = &o->dv->dv_cells[i];
+                        break;
+                }
+        if (!c) {
+                if (o->dv->dv_ncells == o->ccap) {
+                        o->ccap = o->ccap ? o->ccap * 2 : 32;
+                        o->dv->dv_cells = vg_realloc(
+                                o->dv->dv_cells,
+                                sizeof(vg_cell_t) * (size_t)o->ccap);
+                }
+                c = &o->dv->dv_cells[o->dv->dv_ncells++];
+                c->ce_key = vg_strdup(key);
+                c->ce_num = c->ce_den = 0;
+                c->ce_count = count;
+        }
+        c->ce_num += num;
+        c->ce_den += den;
+}
+
+/* The marginal breakdowns of a case (SPEC §6.2) from the event that
+ * carries its attributes (an Admission or a Death; NULL: none, so each is
+ * "unknown"). ssih_enrolment.* already splits age and diagnosis: only sex
+ * and residence. Returns how many were written to bd[4]. */
+static int breakdowns(const char *indicator, const vg_event_t *attr,
+                      char bd[4][48]) {
+        bool ssih = !strncmp(indicator, "ssih_enrolment.", 15);
+        int n = 0;
+        if (!ssih)
+                snprintf(bd[n++], 48, "age:%s",
+                         attr ? vg_rules_age_band(attr->ev_age_years)
+                              : "unknown");
+        snprintf(bd[n++], 48, "sex:%s",
+                 attr ? vg_enum_str(&vg_enum_sex, attr->ev_sex) : "unknown");
+        if (!ssih)
+                snprintf(bd[n++], 48, "diagnosis:%s",
+                         attr ? vg_enum_str(&vg_enum_diag,
+                                            attr->ev_diagnosis_group)
+                              : "unknown");
+        snprintf(bd[n++], 48, "residence:%s",
+                 attr ? vg_enum_str(&vg_enum_residence, attr->ev_residence)
+                      : "unknown");
+        return n;
+}
+
+/* Adds to cell "indicator|area|period" (breakdown all) and to
+ * "indicator|area|period|<breakdown>" for each marginal breakdown, for the
+ * kommun, its region and SE. attr: the event whose age, sex, diagnosis
+ * and residence the case has (NULL: unknown). */
 static void cell_add(out_t *o, const char *indicator, const char *kommun,
-                     int64_t anchor_time, int num, int den, bool count) {
-        char period[8], region[3], key[256];
+                     int64_t anchor_time, const vg_event_t *attr, int num,
+                     int den, bool count) {
+        char period[8], region[3], key[256], bd[4][48];
         const char *areas[3];
+        int nbd = breakdowns(indicator, attr, bd);
         vg_period(o->rc->rc_tz, anchor_time, period);
         areas[0] = kommun;
         areas[1] = vg_region_of(kommun, region);
         areas[2] = "SE";
         for (int a = 0; a < 3; a++) {
-                vg_cell_t *c = NULL;
                 snprintf(key, sizeof(key), "%s|%s|%s", indicator, areas[a],
                          period);
-                for (int i = 0; i < o->dv->dv_ncells; i++)
-                        if (!strcmp(o->dv->dv_cells[i].ce_key, key)) {
-                                c = &o->dv->dv_cells[i];
-                                break;
-                        }
-                if (!c) {
-                        if (o->dv->dv_ncells == o->ccap) {
-                                o->ccap = o->ccap ? o->ccap * 2 : 32;
-                                o->dv->dv_cells = vg_realloc(
-                                        o->dv->dv_cells,
-                                        sizeof(vg_cell_t) * (size_t)o->ccap);
-                        }
-                        c = &o->dv->dv_cells[o->dv->dv_ncells++];
-                        c->ce_key = vg_strdup(key);
-                        c->ce_num = c->ce_den = 0;
-                        c->ce_count = count;
+                cell_put(o, key, num, den, count);
+                for (int b = 0; b < nbd; b++) {
+                        snprintf(key, sizeof(key), "%s|%s|%s|%s", indicator,
+                                 areas[a], period, bd[b]);
+                        cell_put(o, key, num, den, count);
                 }
-                c->ce_num += num;
-                c->ce_den += den;
         }
 }
 
@@ -407,7 +448,8 @@ static void rule_readmission(out_t *o, const sel_t *s) {
                     days(o, d->ev_occurred_at, o->watermark) >
                             o->rc->rc_window_days)
                         cell_add(o, "readmission_30d", d->ev_kommun,
-                                 d->ev_occurred_at, a != NULL, 1, false);
+                                 d->ev_occurred_at, s->stays[i].st_adm,
+                                 a != NULL, 1, false);
                 else
                         due_at(o, vg_rules_local_midnight(o->rc->rc_tz,
                                                           close_day));
@@ -470,7 +512,7 @@ static void rule_sip(out_t *o, const sel_t *s) {
                 /* Only due triggers are settled (SPEC §6). */
                 if (due)
                         cell_add(o, "sip_within_deadline", d->ev_kommun,
-                                 d->ev_occurred_at, satisfied, 1, false);
+                                 d->ev_occurred_at, adm, satisfied, 1, false);
                 if (due && !satisfied) {
                         vg_alert_t *al = alert_new(o, VG_RULE_SIP_OVERDUE,
                                                    d->ev_stay_id,
@@ -498,7 +540,7 @@ static void death_cells(out_t *o, const sel_t *s) {
         for (int p = 0; p < vg_enum_place.ve_cnt; p++) {
                 snprintf(ind, sizeof(ind), "death_place.%s",
                          vg_enum_place.ve_symbols[p]);
-                cell_add(o, ind, dth->ev_kommun, dth->ev_occurred_at,
+                cell_add(o, ind, dth->ev_kommun, dth->ev_occurred_at, dth,
                          dth->ev_place_of_death == p, 1, false);
         }
         adms = vg_calloc((size_t)s->nlive + 1, sizeof(*adms));
@@ -514,9 +556,10 @@ static void death_cells(out_t *o, const sel_t *s) {
         }
         vg_free(adms);
         cell_add(o, "eol_admission_30d", dth->ev_kommun, dth->ev_occurred_at,
+                 dth,
                  eol >= 1, 1, false);
         cell_add(o, "eol_readmission_30d", dth->ev_kommun,
-                 dth->ev_occurred_at, eol >= 2, 1, false);
+                 dth->ev_occurred_at, dth, eol >= 2, 1, false);
         if (dth->ev_expected) {
                 int sip = 0;
                 for (int j = 0; j < s->nlive && !sip; j++) {
@@ -528,7 +571,7 @@ static void death_cells(out_t *o, const sel_t *s) {
                                       o->rc->rc_sip_before_death_days;
                 }
                 cell_add(o, "sip_before_death", dth->ev_kommun,
-                         dth->ev_occurred_at, sip, 1, false);
+                         dth->ev_occurred_at, dth, sip, 1, false);
         }
 }
 
@@ -541,7 +584,8 @@ static void ssih_cells(out_t *o, const sel_t *s) {
                 snprintf(ind, sizeof(ind), "ssih_enrolment.%s.%s",
                          vg_rules_age_band(a->ev_age_years),
                          vg_enum_str(&vg_enum_diag, a->ev_diagnosis_group));
-                cell_add(o, ind, a->ev_kommun, a->ev_occurred_at, 1, 0, true);
+                cell_add(o, ind, a->ev_kommun, a->ev_occurred_at, a, 1, 0,
+                         true);
         }
 }
 
@@ -570,7 +614,7 @@ static void rule_register(out_t *o, const sel_t *s) {
                         due_at(o, end);
                 } else {
                         cell_add(o, "register_coverage", dth->ev_kommun,
-                                 dth->ev_occurred_at, en != NULL, 1, false);
+                                 dth->ev_occurred_at, dth, en != NULL, 1, false);
                         if (!en) {
                                 vg_alert_t *al = alert_new(
                                         o, VG_RULE_DEATH_NOT_REGISTERED,
@@ -591,10 +635,11 @@ static void rule_register(out_t *o, const sel_t *s) {
                         snprintf(ind, sizeof(ind), "spr.%s",
                                  vg_question_names[q]);
                         cell_add(o, ind, en->ev_kommun, en->ev_death_at,
+                                 s->death,
                                  en->ev_answers[q] == VG_ANS_YES, 1, false);
                 }
                 cell_add(o, "spr.pressure_ulcer_free", en->ev_kommun,
-                         en->ev_death_at,
+                         en->ev_death_at, s->death,
                          en->ev_pressure_ulcer == VG_PU_NONE ||
                                  en->ev_pressure_ulcer == VG_PU_GRADE_1,
                          1, false);
@@ -707,6 +752,24 @@ int vg_rules_period_bounds(vg_tz_t tz, const char *period, int64_t *startp,
                                    tz, vg_days_from_civil(y + 1, 1, 1))
                          : vg_rules_local_midnight(
                                    tz, vg_days_from_civil(y, (unsigned)m1, 1));
+        return 0;
+}
+
+int vg_rules_period_parents(const char *month, char *quarter, char *year) {
+        int y, m;
+        if (!month || strlen(month) != 7 || month[4] != '-' ||
+            parse_uint(month, 4, &y) || parse_uint(month + 5, 2, &m) ||
+            m < 1 || m > 12)
+                return -1;
+        /* y has 4 digits (parsed from 4 characters) */
+        memcpy(quarter, month, 4);
+        quarter[4] = '-';
+        quarter[5] = 'Q';
+        quarter[6] = (char)('1' + (m - 1) / 3);
+        quarter[7] = '\0';
+        memcpy(year, month, 4);
+        year[4] = '\0';
+        (void)y;
         return 0;
 }
 

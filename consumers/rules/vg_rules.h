@@ -84,6 +84,11 @@ int64_t vg_rules_local_midnight(vg_tz_t tz, int64_t day);
 int vg_rules_period_bounds(vg_tz_t tz, const char *period, int64_t *startp,
                            int64_t *endp);
 
+/* The quarter ("YYYY-Qn", quarter[8]) and year ("YYYY", year[5]) a month
+ * "YYYY-MM" belongs to (SPEC §6.2: their counts are the sums of their
+ * months'). -1 if month is not a month. */
+int vg_rules_period_parents(const char *month, char *quarter, char *year);
+
 /* SPEC §6.1 complete: the smallest watermark over all partitions (min_wm;
  * VG_WM_NONE: some partition has none, so nothing is complete) is at least
  * E plus the indicator's settling time. False for a bad period. */

@@ -22,13 +22,19 @@ grep -q ": $n events, 1 invalid lines" "$TMP/long.log" \
   || fail "the other $n lines were not all processed: $(tail -1 "$TMP/long.log")"
 # A memory limit below what a (permitted) huge line needs: exit 1, a clear
 # message, never 0.
-head -c 200000000 /dev/zero > "$TMP/zeros"
-set +e
-( ulimit -v 150000; "$VIGIL" process --input "$TMP/zeros" \
-    -X input.max_bytes=1073741824 > /dev/null 2> "$TMP/mem.log" ); rc=$?
-set -e
-[ "$rc" = 1 ] || fail "out of memory: exit $rc, want 1: $(cat "$TMP/mem.log")"
-grep -q "out of memory" "$TMP/mem.log" || fail "no out-of-memory message: $(cat "$TMP/mem.log")"
+# (Not under AddressSanitizer, which needs more address space than any
+# such limit allows: the -fsanitize build skips this part.)
+if ldd "$VIGIL" 2>/dev/null | grep -q libasan; then
+  echo "(ASan build: the memory-limit part is skipped)"
+else
+  head -c 200000000 /dev/zero > "$TMP/zeros"
+  set +e
+  ( ulimit -v 150000; "$VIGIL" process --input "$TMP/zeros" \
+      -X input.max_bytes=1073741824 > /dev/null 2> "$TMP/mem.log" ); rc=$?
+  set -e
+  [ "$rc" = 1 ] || fail "out of memory: exit $rc, want 1: $(cat "$TMP/mem.log")"
+  grep -q "out of memory" "$TMP/mem.log" || fail "no out-of-memory message: $(cat "$TMP/mem.log")"
+fi
 # vigil produce: the same line is named and skipped; an endless line
 # (/dev/zero) neither grows memory nor ignores SIGTERM.
 set +e

@@ -66,10 +66,10 @@ echo "aggregate done"
 
 # What people read: vigil indicators from the topic equals file mode, line
 # for line; the CSV has a row per value.
-"$VIGIL" indicators "${T[@]}" --format json > "$TMP/ind-cli.jsonl" 2>/dev/null
+"$VIGIL" indicators "${T[@]}" --period all --breakdown any --format json > "$TMP/ind-cli.jsonl" 2>/dev/null
 diff -q "$TMP/ind-cli.jsonl" "$TMP/file-ind.jsonl" >/dev/null \
   || { diff "$TMP/ind-cli.jsonl" "$TMP/file-ind.jsonl" | head -5; fail "vigil indicators --format json differs from file mode"; }
-[ "$(("$(wc -l < "$TMP/file-ind.jsonl")" + 1))" = "$("$VIGIL" indicators "${T[@]}" --format csv 2>/dev/null | wc -l)" ] \
+[ "$(("$(wc -l < "$TMP/file-ind.jsonl")" + 1))" = "$("$VIGIL" indicators "${T[@]}" --period all --breakdown any --format csv 2>/dev/null | wc -l)" ] \
   || fail "CSV row count"
 echo "vigil indicators: $(wc -l < "$TMP/ind-cli.jsonl") values equal file mode"
 

@@ -30,10 +30,20 @@ static void scan_cb(const vg_outrec_t *r, void *opaque) {
                                          -1, &t, &rec, NULL, e, sizeof(e)),
                          VG_OK);
         if (t == VG_REC_IVALUE) {
+                /* the quarter and the year (SPEC §6.2) follow the month
+                 * here (one month only): count the month's */
+                if (strcmp(rec.iv.iv_period, "2026-03")) {
+                        vg_record_clear(t, &rec);
+                        return;
+                }
                 s->values++;
                 s->last_num = rec.iv.iv_numerator;
                 s->last_den = rec.iv.iv_denominator.v;
                 s->last_complete = rec.iv.iv_complete;
+        } else if (t == VG_REC_ALERT &&
+                   strcmp(rec.al.al_period, "2026-03")) {
+                /* the quarter's and the year's alerts: same figures */
+                assert_string_equal(rec.al.al_indicator, "readmission_30d");
         } else {
                 assert_int_equal(t, VG_REC_ALERT);
                 assert_int_equal(rec.al.al_rule,
@@ -50,6 +60,23 @@ static void scan_cb(const vg_outrec_t *r, void *opaque) {
                 assert_string_equal(rec.al.al_region, "04");
         }
         vg_record_clear(t, &rec);
+}
+
+struct qy_s { int64_t *q1n, *q1d, *yn, *yd, *q2n; };
+
+static void values_cb(const vg_ivalue_t *iv, void *opaque) {
+        struct qy_s *q = opaque;
+        if (strcmp(iv->iv_breakdown, "sex:MALE"))
+                return;
+        if (!strcmp(iv->iv_period, "2026-Q1")) {
+                *q->q1n = iv->iv_numerator;
+                *q->q1d = iv->iv_denominator.v;
+        } else if (!strcmp(iv->iv_period, "2026")) {
+                *q->yn = iv->iv_numerator;
+                *q->yd = iv->iv_denominator.v;
+        } else if (!strcmp(iv->iv_period, "2026-Q2")) {
+                *q->q2n = iv->iv_numerator;
+        }
 }
 
 /* Queued records, then the outbox emptied (as if delivered). */
@@ -200,6 +227,46 @@ static void test_complete_gates_alert(void **state) {
         vg_conf_destroy(conf);
 }
 
+/* SPEC §6.2: a quarter's and a year's counts are the sums of their months'
+ * (over all partitions; the latest part per partition counts). */
+static void test_quarters_and_years(void **state) {
+        char e[256];
+        vg_conf_t *conf = vg_conf_new();
+        vg_codec_t *codec = vg_codec_new(e, sizeof(e));
+        vg_agg_t *agg = vg_agg_open(":memory:", conf, codec, e, sizeof(e));
+        static const struct { const char *period; int p; int64_t n, d; }
+                parts[] = {{"2026-01", 0, 1, 10}, {"2026-02", 0, 2, 10},
+                           {"2026-03", 1, 3, 10}, {"2026-04", 1, 4, 10},
+                           {"2026-02", 0, 5, 20}, /* replaces Feb's */
+                           {"2025-12", 0, 9, 90}};
+        int64_t q1n = -1, q1d = -1, yn = -1, yd = -1, q2n = -1;
+        (void)state;
+        assert_non_null(agg);
+        assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
+        for (size_t i = 0; i < VG_ARRAY_SIZE(parts); i++) {
+                vg_ipart_t ip = {0};
+                ip.ip_indicator = "readmission_30d";
+                ip.ip_area = "SE";
+                ip.ip_period = (char *)parts[i].period;
+                ip.ip_breakdown = "sex:MALE";
+                ip.ip_partition = parts[i].p;
+                ip.ip_numerator = parts[i].n;
+                ip.ip_denominator = (vg_optl_t){true, parts[i].d};
+                assert_int_equal(vg_agg_part(agg, &ip, e, sizeof(e)), VG_OK);
+        }
+        assert_int_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
+        vg_agg_values(agg, values_cb, &(struct qy_s){&q1n, &q1d, &yn, &yd,
+                                                     &q2n});
+        assert_int_equal(q1n, 1 + 5 + 3);
+        assert_int_equal(q1d, 10 + 20 + 10);
+        assert_int_equal(q2n, 4);
+        assert_int_equal(yn, 1 + 5 + 3 + 4);
+        assert_int_equal(yd, 50);
+        vg_agg_close(agg);
+        vg_codec_destroy(codec);
+        vg_conf_destroy(conf);
+}
+
 static void test_targets_and_breach(void **state) {
         vg_conf_t *conf = vg_conf_new();
         char e[256];
@@ -222,6 +289,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crossing),
                 cmocka_unit_test(test_complete_gates_alert),
+                cmocka_unit_test(test_quarters_and_years),
                 cmocka_unit_test(test_targets_and_breach),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

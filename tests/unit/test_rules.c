@@ -1497,7 +1497,9 @@ static void test_ssih_enrolment_stays(void **state) {
         expect_cell3(&g_dv, "ssih_enrolment.0-64.CANCER", TH_KOMMUN2,
                      "2026-04", 1, 0);
         cell_sum_prefix(&g_dv, "ssih_enrolment.", &num, &den);
-        assert_int_equal(num, 3); /* kommun + region + SE of one stay */
+        /* kommun + region + SE of one stay, each breakdown all, sex and
+         * residence (age and diagnosis are in the name, SPEC §6.2) */
+        assert_int_equal(num, 9);
         assert_int_equal(g_dv.dv_conflicts, 1);
 
         /* after the death: still counted */
@@ -1841,11 +1843,62 @@ static void test_process_file_end_to_end(void **state) {
         free(ibuf);
 }
 
+/* §6.2 marginal breakdowns: one dimension at a time, from the anchor event
+ * when it carries the attributes (Death), from the stay's admission for a
+ * discharge-anchored row, "unknown" (lower case) without such an event;
+ * the rows of one dimension sum to the "all" row. */
+static void test_breakdowns(void **state) {
+        vg_event_t *a, *dth;
+        (void)state;
+        a = hadm(&g_e, "a0", T("2026-01-05T09:00:00Z"), "s0");
+        a->ev_age_years = 77;
+        a->ev_sex = VG_SEX_MALE;
+        a->ev_diagnosis_group = VG_DG_COPD;
+        a->ev_residence = VG_RES_NURSING_HOME;
+        hdis(&g_e, "d0", T("2026-01-10T10:00:00Z"), "s0", VG_DISP_HOME);
+        /* an index discharge without its admission */
+        hdis(&g_e, "d1", T("2026-01-20T10:00:00Z"), "s1", VG_DISP_HOME);
+        dth = death(&g_e, "x1", T("2026-05-01T10:00:00Z"), VG_POD_HOME, true);
+        dth->ev_age_years = 90;
+        dth->ev_sex = VG_SEX_FEMALE;
+        dth->ev_diagnosis_group = VG_DG_DEMENTIA;
+        dth->ev_residence = VG_RES_UNKNOWN;
+        derive(T("2026-06-01T00:00:00Z"));
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 0, 2);
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01|age:75-84",
+                     0, 1);
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01|age:unknown",
+                     0, 1);
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01|sex:MALE",
+                     0, 1);
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN,
+                     "2026-01|diagnosis:COPD", 0, 1);
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN,
+                     "2026-01|residence:NURSING_HOME", 0, 1);
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN,
+                     "2026-01|residence:unknown", 0, 1);
+        /* death-anchored: the death's own attributes; its UNKNOWN symbol
+         * is not the lower-case unknown */
+        expect_cell3(&g_dv, "death_place.HOME", TH_KOMMUN, "2026-05|age:85+",
+                     1, 1);
+        expect_cell3(&g_dv, "death_place.HOME", TH_KOMMUN, "2026-05|sex:FEMALE",
+                     1, 1);
+        expect_cell3(&g_dv, "death_place.HOME", TH_KOMMUN,
+                     "2026-05|diagnosis:DEMENTIA", 1, 1);
+        expect_cell3(&g_dv, "death_place.HOME", TH_KOMMUN,
+                     "2026-05|residence:UNKNOWN", 1, 1);
+        expect_cell3(&g_dv, "death_place.HOME", TH_KOMMUN,
+                     "2026-05|residence:unknown", 0, 0);
+        expect_cell3(&g_dv, "death_place.HOSPITAL", TH_KOMMUN,
+                     "2026-05|sex:FEMALE", 0, 1);
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, teardown)
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 /* §5.1 */
+                TEST(test_breakdowns),
                 TEST(test_readm_basic_alert_fields),
                 TEST(test_readm_day30_vs_day31),
                 TEST(test_readm_days_are_local_dates),
