@@ -76,6 +76,11 @@ const vg_confdef_t vg_confdefs[] = {
         {"aggregate.min_denominator", VG_C_INT, "20", 1, 1000000000, 0,
          "Smallest denominator for which INDICATOR_BELOW_TARGET is "
          "evaluated."},
+        {"publish.min_count", VG_C_INT, "5", 1, 1000000, 0,
+         "Public outputs (vigil indicators --public) hide, as '..', every "
+         "row with a numerator, denominator or count from 1 to this minus "
+         "1, and further rows so that none can be worked out by "
+         "subtraction (docs/INDICATORS.md §7). 1: nothing is hidden."},
         {"input.max_bytes", VG_C_INT, "1048576", 1024, 1073741824, 0,
          "Longest line (JSON Lines input) or message (Kafka) accepted, "
          "bytes; longer ones are errors naming where they are (a Kafka "

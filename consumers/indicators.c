@@ -4,7 +4,9 @@
  *
  * Reads the compacted indicators topic (latest value per key), or with
  * --input a JSON Lines file of values (as written by `vigil process
- * --input` or `vigil aggregate --input`).
+ * --input` or `vigil aggregate --input`). --public hides small numbers
+ * (vg_publish.c) over every row read, before any filter, so that no
+ * combination of filtered outputs shows more than the whole would.
  */
 #include "vg_agg.h"
 #include "vg_areas.h"
@@ -12,6 +14,7 @@
 #include "vg_codec.h"
 #include "vg_consumers.h"
 #include "vg_kafka.h"
+#include "vg_publish.h"
 #include "vg_record_json.h"
 
 #include <ctype.h>
@@ -63,6 +66,14 @@ static void help(void) {
                "docs/EVENTS.md §8.2)\n"
                "                       or csv\n"
                "  -j, --json           the same as --format json\n"
+               "      --public         for people outside the care team: "
+               "hide, as '..', every\n"
+               "                       row with a count from 1 to "
+               "publish.min_count - 1 and\n"
+               "                       enough other rows that none can be "
+               "worked out by\n"
+               "                       subtraction (docs/INDICATORS.md "
+               "§7)\n"
                "  -i, --input FILE     read values from a JSON Lines file "
                "instead of Kafka\n"
                VG_CLI_CONF_HELP
@@ -203,6 +214,46 @@ static bool breakdown_matches(const char *bd, const char *dim) {
         return !strncmp(bd, dim, n) && bd[n] == ':';
 }
 
+/* The rows of a public output (parallel to keys, n of them) with what
+ * vg_publish_suppress decided. A row with no case (a tombstone's leftover,
+ * or a denominator of 0) is not shown and takes no part. */
+static vg_pubrow_t *public_rows(json_t *rows, const char **keys, size_t n,
+                                int64_t min_count, vg_pubstats_t *st) {
+        vg_pubrow_t *pub = vg_calloc(n + 1, sizeof(*pub));
+        size_t *idx = vg_calloc(n + 1, sizeof(*idx)), m = 0;
+        vg_pubrow_t *in = vg_calloc(n + 1, sizeof(*in));
+        for (size_t i = 0; i < n; i++) {
+                json_t *o = json_object_get(rows, keys[i]);
+                json_t *jd = json_object_get(o, "denominator");
+                const char *bd = json_string_value(
+                        json_object_get(o, "breakdown"));
+                vg_pubrow_t r = {
+                        .pr_indicator = json_string_value(
+                                json_object_get(o, "indicator")),
+                        .pr_area = json_string_value(
+                                json_object_get(o, "area")),
+                        .pr_period = json_string_value(
+                                json_object_get(o, "period")),
+                        .pr_breakdown = bd ? bd : "all",
+                        .pr_num = json_integer_value(
+                                json_object_get(o, "numerator")),
+                        .pr_den = json_integer_value(jd),
+                        .pr_has_den = json_is_integer(jd),
+                };
+                if (!r.pr_indicator || !r.pr_area || !r.pr_period ||
+                    (r.pr_has_den ? r.pr_den <= 0 : r.pr_num <= 0))
+                        continue;
+                idx[m] = i;
+                in[m++] = r;
+        }
+        vg_publish_suppress(in, m, min_count, st);
+        for (size_t j = 0; j < m; j++)
+                pub[idx[j]] = in[j];
+        vg_free(in);
+        vg_free(idx);
+        return pub;
+}
+
 int vg_cmd_indicators(int argc, char **argv) {
         static const struct option opts[] = {
                 {"indicator", required_argument, NULL, 'N'},
@@ -214,13 +265,14 @@ int vg_cmd_indicators(int argc, char **argv) {
                 {"format", required_argument, NULL, 'O'},
                 {"json", no_argument, NULL, 'j'},
                 {"input", required_argument, NULL, 'i'},
+                {"public", no_argument, NULL, 'Q'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         const char *pats[32], *areas[64], *from = NULL, *to = NULL,
                    *format = "table", *input = NULL, *pkind = "month",
                    *bdim = "all";
-        int npats = 0, nareas = 0, c, rc = 0;
+        int npats = 0, nareas = 0, c, rc = 0, public = 0;
         vg_conf_t *conf = vg_conf_new();
         ictx_t ic = {NULL, NULL};
         char errstr[512];
@@ -316,6 +368,9 @@ int vg_cmd_indicators(int argc, char **argv) {
                 case 'i':
                         input = optarg;
                         break;
+                case 'Q':
+                        public = 1;
+                        break;
                 case 'h':
                         help();
                         goto out;
@@ -373,8 +428,15 @@ int vg_cmd_indicators(int argc, char **argv) {
                 int64_t min_den = vg_conf_int(conf, "aggregate.min_denominator");
                 int prelim_alerts =
                         vg_conf_bool(conf, "aggregate.alert_preliminary");
+                vg_pubrow_t *pub = NULL;
+                vg_pubstats_t pst = {0};
                 json_object_foreach(ic.ic_rows, key, v) keys[i++] = key;
                 qsort(keys, n, sizeof(*keys), key_cmp);
+                if (public)
+                        pub = public_rows(ic.ic_rows, keys, n,
+                                          vg_conf_int(conf,
+                                                      "publish.min_count"),
+                                          &pst);
                 if (!strcmp(format, "table"))
                         printf("%-32s %-4s %-22s %-7s %7s %7s %7s %8s "
                                "%-7s\n",
@@ -409,6 +471,7 @@ int vg_cmd_indicators(int argc, char **argv) {
                                 json_object_get(o, "breakdown"));
                         vg_target_t tg = vg_agg_target(conf, ind);
                         char val[16] = "", tgt[16] = "";
+                        int hide = pub && pub[i].pr_state != VG_PUB_VISIBLE;
                         for (int p = 0; p < npats && !ok; p++)
                                 ok = !fnmatch(pats[p], ind, 0);
                         for (int a = 0; a < nareas && !aok; a++)
@@ -420,7 +483,7 @@ int vg_cmd_indicators(int argc, char **argv) {
                         if (has_den ? den <= 0 : num <= 0)
                                 continue;
                         /* A preliminary value is not a breach (SPEC §5.4). */
-                        missed = has_den &&
+                        missed = has_den && !hide &&
                                  (complete || prelim_alerts) &&
                                  vg_agg_breach(&tg, num, den, min_den);
                         if (has_den)
@@ -431,28 +494,50 @@ int vg_cmd_indicators(int argc, char **argv) {
                                          tg.tg_higher_is_better ? ">=" : "<=",
                                          tg.tg_target * 100);
                         shown++;
+                        if (hide) /* a public row shown as '..' */
+                                snprintf(val, sizeof(val), "..");
                         if (!strcmp(format, "json")) {
-                                char *s = json_dumps(o, JSON_COMPACT |
-                                                                JSON_PRESERVE_ORDER);
+                                char *s;
+                                if (pub) {
+                                        if (hide) {
+                                                json_object_set_new(
+                                                        o, "numerator",
+                                                        json_string(".."));
+                                                if (has_den)
+                                                        json_object_set_new(
+                                                                o,
+                                                                "denominator",
+                                                                json_string(
+                                                                        ".."));
+                                        }
+                                        json_object_set_new(
+                                                o, "suppressed",
+                                                json_boolean(hide));
+                                }
+                                s = json_dumps(o, JSON_COMPACT |
+                                                          JSON_PRESERVE_ORDER);
                                 printf("%s\n", s);
                                 free(s);
                         } else if (!strcmp(format, "csv")) {
-                                printf("%s,%s,\"%s\",%s,%s,%lld,", ind, area,
+                                printf("%s,%s,\"%s\",%s,%s,", ind, area,
                                        vg_area_name(area), period,
-                                       bd ? bd : "all", (long long)num);
-                                if (has_den)
-                                        printf("%lld,%.6f", (long long)den,
+                                       bd ? bd : "all");
+                                if (hide)
+                                        printf("..,%s", has_den ? "..,.." : ",");
+                                else if (has_den)
+                                        printf("%lld,%lld,%.6f", (long long)num,
+                                               (long long)den,
                                                (double)num / (double)den);
                                 else
-                                        printf(",");
+                                        printf("%lld,,", (long long)num);
                                 printf(",%s,%s,%s,%s,%s\n",
                                        tg.tg_set && has_den ? tgt + 2 : "",
-                                       missed ? "true" : "false",
+                                       hide ? ".." : missed ? "true" : "false",
                                        complete ? "true" : "false",
                                        hist ? "true" : "false",
                                        since ? since : "");
                         } else {
-                                char dens[24], label[160];
+                                char nums[24], dens[24], label[160];
                                 const char *name = vg_area_name(area);
                                 /* a breakdown row: its value after the
                                  * indicator */
@@ -462,17 +547,23 @@ int vg_cmd_indicators(int argc, char **argv) {
                                 else
                                         snprintf(label, sizeof(label), "%s",
                                                  ind);
+                                snprintf(nums, sizeof(nums), "%lld",
+                                         (long long)num);
                                 snprintf(dens, sizeof(dens), "%lld",
                                          (long long)den);
+                                if (hide) {
+                                        snprintf(nums, sizeof(nums), "..");
+                                        snprintf(dens, sizeof(dens), "..");
+                                }
                                 /* pad by display width: UTF-8 names */
                                 int w = 0;
                                 for (const char *p = name; *p; p++)
                                         w += ((*p & 0xc0) != 0x80);
-                                printf("%-32s %-4s %s%*s %-7s %7lld %7s %7s "
+                                printf("%-32s %-4s %s%*s %-7s %7s %7s %7s "
                                        "%8s %s%s%s\n",
                                        label, area, name,
                                        22 - w > 0 ? 22 - w : 0,
-                                       "", period, (long long)num,
+                                       "", period, nums,
                                        has_den ? dens : "-", has_den ? val : "-",
                                        tgt, complete ? "final" : "prelim",
                                        hist ? "" : "*", missed ? " !" : "");
@@ -485,6 +576,18 @@ int vg_cmd_indicators(int argc, char **argv) {
                                 "is not settled yet; *: rests on history "
                                 "before the first event Vigil has)\n",
                                 shown, n);
+                if (pub && !strcmp(format, "table"))
+                        fprintf(stderr,
+                                "public: %zu of %zu rows hidden as '..' (%zu "
+                                "with a count from 1 to %lld, %zu more so "
+                                "that none can be worked out by "
+                                "subtraction)\n",
+                                pst.ps_small + pst.ps_complement, pst.ps_rows,
+                                pst.ps_small,
+                                (long long)vg_conf_int(conf,
+                                                       "publish.min_count") - 1,
+                                pst.ps_complement);
+                vg_free(pub);
                 vg_free(keys);
         }
 out:

@@ -1,0 +1,270 @@
+/*
+ * vg_publish.c - small-number protection (SPEC v2 §6.4): which indicator
+ * rows a public output hides. Pure: rows in, a state per row out.
+ *
+ * The rows are keyed "indicator\1area\1period\1breakdown" and sorted, so
+ * that a total is found by binary search and everything is visited in an
+ * order that does not depend on the caller's. Each row that has a total
+ * row above it in some relation becomes one entry (relation key, part,
+ * total); the entries sorted by relation key and part key are the
+ * relations, each a run of parts sharing one total.
+ */
+#include "vg_publish.h"
+#include "vg_common.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEP "\001"
+#define NO_TOTAL ((size_t)-1) /* the death_place.* deaths: no row */
+
+typedef struct rowkey_s {
+        char  *rk_key;
+        size_t rk_idx;
+} rowkey_t;
+
+typedef struct entry_s {
+        char  *e_rel;   /* relation key */
+        size_t e_part;  /* row index of the part */
+        size_t e_total; /* row index of the total, or NO_TOTAL */
+        const char *e_part_key;
+} entry_t;
+
+typedef struct rel_s {
+        size_t r_first; /* into the sorted entries */
+        size_t r_count;
+        size_t r_total;
+        bool   r_by_num; /* death_place: the parts are numerators */
+} rel_t;
+
+static const char *bd_of(const vg_pubrow_t *r) {
+        return r->pr_breakdown ? r->pr_breakdown : "all";
+}
+
+static char *join4(const char *a, const char *b, const char *c,
+                   const char *d) {
+        size_t n = strlen(a) + strlen(b) + strlen(c) + strlen(d) + 4;
+        char *s = vg_malloc(n);
+        snprintf(s, n, "%s" SEP "%s" SEP "%s" SEP "%s", a, b, c, d);
+        return s;
+}
+
+static char *prefixed(const char *prefix, const char *key,
+                      const char *suffix) {
+        size_t n = strlen(prefix) + strlen(key) + strlen(suffix) + 3;
+        char *s = vg_malloc(n);
+        snprintf(s, n, "%s" SEP "%s%s%s", prefix, key, *suffix ? SEP : "",
+                 suffix);
+        return s;
+}
+
+static bool all_digits(const char *s, size_t n) {
+        if (strlen(s) != n)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isdigit((unsigned char)s[i]))
+                        return false;
+        return true;
+}
+
+/* The area a row's area adds up into: a kommun's region, a region's SE;
+ * false for SE and anything else. */
+static bool area_parent(const char *area, char *out /* [3] or more */) {
+        if (all_digits(area, 4)) {
+                snprintf(out, 3, "%.2s", area);
+                return true;
+        }
+        if (all_digits(area, 2)) {
+                snprintf(out, 3, "SE");
+                return true;
+        }
+        return false;
+}
+
+/* The period a period adds up into: a month's quarter, a quarter's year. */
+static bool period_parent(const char *p, char *out /* [8] */) {
+        if (strlen(p) == 7 && p[4] == '-' && isdigit((unsigned char)p[5]) &&
+            isdigit((unsigned char)p[6])) {
+                int m = (p[5] - '0') * 10 + (p[6] - '0');
+                if (m < 1 || m > 12)
+                        return false;
+                snprintf(out, 8, "%.4s-Q%d", p, (m - 1) / 3 + 1);
+                return true;
+        }
+        if (strlen(p) == 7 && p[4] == '-' && p[5] == 'Q' && p[6] >= '1' &&
+            p[6] <= '4') {
+                snprintf(out, 8, "%.4s", p);
+                return true;
+        }
+        return false;
+}
+
+static int rowkey_cmp(const void *a, const void *b) {
+        return strcmp(((const rowkey_t *)a)->rk_key,
+                      ((const rowkey_t *)b)->rk_key);
+}
+
+static int entry_cmp(const void *a, const void *b) {
+        const entry_t *x = a, *y = b;
+        int c = strcmp(x->e_rel, y->e_rel);
+        return c ? c : strcmp(x->e_part_key, y->e_part_key);
+}
+
+/* Row index of key, or NO_TOTAL. */
+static size_t find_row(const rowkey_t *keys, size_t n, const char *key) {
+        rowkey_t k = {(char *)key, 0};
+        const rowkey_t *f = bsearch(&k, keys, n, sizeof(*keys), rowkey_cmp);
+        return f ? f->rk_idx : NO_TOTAL;
+}
+
+static bool small(int64_t x, int64_t min_count) {
+        return x >= 1 && x < min_count;
+}
+
+static bool hidden(const vg_pubrow_t *r) {
+        return r->pr_state != VG_PUB_VISIBLE;
+}
+
+/* The size by which the smallest visible part is chosen: the number of
+ * cases the part stands for in this relation. */
+static int64_t part_size(const vg_pubrow_t *r, bool by_num) {
+        return by_num || !r->pr_has_den ? r->pr_num : r->pr_den;
+}
+
+/* Is part a better complement than b (smaller; zero only last)? Entries are
+ * in key order, so the first of equals wins. */
+static bool better(const vg_pubrow_t *a, const vg_pubrow_t *b, bool by_num) {
+        int64_t sa = part_size(a, by_num), sb = part_size(b, by_num);
+        if ((sa == 0) != (sb == 0))
+                return sb == 0;
+        if (sa != sb)
+                return sa < sb;
+        return a->pr_num < b->pr_num;
+}
+
+int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
+                        vg_pubstats_t *st) {
+        rowkey_t *keys = vg_calloc(n + 1, sizeof(*keys));
+        entry_t *ents = vg_calloc(4 * n + 1, sizeof(*ents));
+        rel_t *rels = NULL;
+        size_t nent = 0, nrel = 0, passes = 0, nsmall = 0, ncomp = 0;
+        const char **rkey = vg_calloc(n + 1, sizeof(*rkey));
+
+        /* Step 1. */
+        for (size_t i = 0; i < n; i++) {
+                vg_pubrow_t *r = &rows[i];
+                bool s = small(r->pr_num, min_count) ||
+                         (r->pr_has_den && small(r->pr_den, min_count));
+                r->pr_state = s ? VG_PUB_SMALL : VG_PUB_VISIBLE;
+                nsmall += s;
+                keys[i].rk_key = join4(r->pr_indicator, r->pr_area,
+                                       r->pr_period, bd_of(r));
+                keys[i].rk_idx = i;
+                rkey[i] = keys[i].rk_key;
+        }
+        qsort(keys, n, sizeof(*keys), rowkey_cmp);
+
+        /* The relations: each part with the key of its total. */
+        for (size_t i = 0; i < n; i++) {
+                const vg_pubrow_t *r = &rows[i];
+                const char *bd = bd_of(r), *colon = strchr(bd, ':');
+                char up[8];
+                size_t t;
+                char *tk;
+                if (area_parent(r->pr_area, up)) {
+                        tk = join4(r->pr_indicator, up, r->pr_period, bd);
+                        if ((t = find_row(keys, n, tk)) != NO_TOTAL)
+                                ents[nent++] = (entry_t){
+                                        prefixed("A", tk, ""), i, t, rkey[i]};
+                        vg_free(tk);
+                }
+                if (strcmp(bd, "all") && colon) {
+                        char dim[64];
+                        snprintf(dim, sizeof(dim), "%.*s",
+                                 (int)(colon - bd), bd);
+                        tk = join4(r->pr_indicator, r->pr_area, r->pr_period,
+                                   "all");
+                        if ((t = find_row(keys, n, tk)) != NO_TOTAL)
+                                ents[nent++] = (entry_t){
+                                        prefixed("B", tk, dim), i, t,
+                                        rkey[i]};
+                        vg_free(tk);
+                }
+                if (period_parent(r->pr_period, up)) {
+                        tk = join4(r->pr_indicator, r->pr_area, up, bd);
+                        if ((t = find_row(keys, n, tk)) != NO_TOTAL)
+                                ents[nent++] = (entry_t){
+                                        prefixed("P", tk, ""), i, t, rkey[i]};
+                        vg_free(tk);
+                }
+                if (!strncmp(r->pr_indicator, "death_place.", 12)) {
+                        tk = join4("death_place", r->pr_area, r->pr_period,
+                                   bd);
+                        ents[nent++] = (entry_t){prefixed("D", tk, ""), i,
+                                                 NO_TOTAL, rkey[i]};
+                        vg_free(tk);
+                }
+        }
+        qsort(ents, nent, sizeof(*ents), entry_cmp);
+        rels = vg_calloc(nent + 1, sizeof(*rels));
+        for (size_t i = 0; i < nent; i++) {
+                if (i == 0 || strcmp(ents[i].e_rel, ents[i - 1].e_rel)) {
+                        rels[nrel++] = (rel_t){i, 0, ents[i].e_total,
+                                               ents[i].e_rel[0] == 'D'};
+                }
+                rels[nrel - 1].r_count++;
+        }
+
+        /* Step 2: until a pass over every relation hides nothing. */
+        for (bool changed = true; changed;) {
+                changed = false;
+                passes++;
+                for (size_t k = 0; k < nrel; k++) {
+                        const rel_t *rl = &rels[k];
+                        size_t unknown = 0, best = NO_TOTAL;
+                        vg_pubrow_t *tot = rl->r_total != NO_TOTAL
+                                                   ? &rows[rl->r_total]
+                                                   : NULL;
+                        for (size_t j = 0; j < rl->r_count; j++) {
+                                size_t p = ents[rl->r_first + j].e_part;
+                                if (hidden(&rows[p]))
+                                        unknown++;
+                                else if (best == NO_TOTAL ||
+                                         better(&rows[p], &rows[best],
+                                                rl->r_by_num))
+                                        best = p;
+                        }
+                        if (tot && hidden(tot))
+                                unknown++;
+                        if (unknown != 1)
+                                continue;
+                        if (best != NO_TOTAL)
+                                rows[best].pr_state = VG_PUB_COMPLEMENT;
+                        else if (tot && !hidden(tot))
+                                tot->pr_state = VG_PUB_COMPLEMENT;
+                        else
+                                continue; /* a lone death_place.* part */
+                        ncomp++;
+                        changed = true;
+                }
+        }
+
+        if (st) {
+                st->ps_rows = n;
+                st->ps_small = nsmall;
+                st->ps_complement = ncomp;
+                st->ps_relations = nrel;
+                st->ps_passes = passes;
+        }
+        for (size_t i = 0; i < nent; i++)
+                vg_free(ents[i].e_rel);
+        for (size_t i = 0; i < n; i++)
+                vg_free(keys[i].rk_key);
+        vg_free(ents);
+        vg_free(rels);
+        vg_free(keys);
+        vg_free((void *)rkey);
+        return 0;
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# SPEC v2 §6.4 property test (issue 13): for random simulated populations,
+# `vigil indicators --public` shows no count in 1..publish.min_count-1, and
+# no hidden count is a visible total minus visible parts in any relation
+# (region/kommuner, SE/regions, all/breakdown, quarter/months,
+# year/quarters, deaths/death_place.*). The check is check_public.py,
+# written apart from consumers/vg_publish.c. Also: the table and CSV show
+# the same rows hidden as '..', and without --public the counts are exact.
+# PUBLIC_SEED=S adds a population with seed S (default: a random one,
+# printed, so that a failure can be repeated).
+set -euo pipefail
+VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
+HERE=$(cd "$(dirname "$0")" && pwd)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+unset VIGIL_CONFIG
+
+extra=${PUBLIC_SEED:-$(( (RANDOM << 15 | RANDOM) + 1 ))}
+echo "random population: seed $extra (PUBLIC_SEED=$extra repeats it)"
+
+# patients seed days min_count
+runs=(
+  "300 1 120 5"
+  "2000 7 200 5"
+  "4000 $extra 400 5"
+  "1500 11 365 10"
+)
+for r in "${runs[@]}"; do
+  read -r n seed days min <<< "$r"
+  label="n=$n seed=$seed days=$days min_count=$min"
+  "$VIGIL" simulate -n "$n" --seed "$seed" --days "$days" -o ev.jsonl 2> /dev/null
+  "$VIGIL" process --input ev.jsonl --indicators ind.jsonl --alerts /dev/null \
+    --partitions 2 2> /dev/null
+  "$VIGIL" indicators -i ind.jsonl --public --period all --breakdown any \
+    --format json -X publish.min_count="$min" > pub.jsonl
+  python3 "$HERE/check_public.py" ind.jsonl pub.jsonl --min-count "$min" \
+    --label "$label" || fail "$label"
+
+  # The table and CSV hide the same rows; the table says how many.
+  "$VIGIL" indicators -i ind.jsonl --public --period all --breakdown any \
+    --format csv -X publish.min_count="$min" > pub.csv
+  "$VIGIL" indicators -i ind.jsonl --public --period all --breakdown any \
+    -X publish.min_count="$min" > pub.txt 2> pub.err
+  hidden=$(grep -c '"suppressed":true' pub.jsonl || true)
+  csv_hidden=$(awk -F'"' '{print $3}' pub.csv | grep -c '^,[^,]*,[^,]*,\.\.,' || true)
+  txt_hidden=$(grep -c ' \.\. ' pub.txt || true)
+  [ "$csv_hidden" = "$hidden" ] || fail "$label: csv hides $csv_hidden rows, json $hidden"
+  [ "$txt_hidden" = "$hidden" ] || fail "$label: table hides $txt_hidden rows, json $hidden"
+  grep -q "^public: $hidden of [0-9]* rows hidden" pub.err \
+    || fail "$label: table summary: $(cat pub.err)"
+
+  # Internal output (no --public) keeps the exact counts.
+  "$VIGIL" indicators -i ind.jsonl --period all --breakdown any --format json > int.jsonl
+  python3 - ind.jsonl int.jsonl <<'EOF' || fail "$label: internal output changed"
+import json, sys
+def rows(p):
+    out = {}
+    for line in open(p, encoding="utf-8"):
+        o = json.loads(line)
+        d = o.get("denominator")
+        if (d if d is not None else o["numerator"]) > 0:
+            out[(o["indicator"], o["area"], o["period"], o.get("breakdown") or "all")] = \
+                (o["numerator"], d, "suppressed" in o)
+    return out
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+sys.exit(0 if a == b and not any(s for _, _, s in b.values()) else 1)
+EOF
+done
+
+# publish.min_count=1 hides nothing.
+"$VIGIL" indicators -i ind.jsonl --public --period all --breakdown any \
+  --format json -X publish.min_count=1 > one.jsonl
+! grep -q '"suppressed":true' one.jsonl || fail "publish.min_count=1 hid rows"
+echo "PASS"
