@@ -219,7 +219,8 @@ vg_part_t *vg_part_open(const char *path, int partition,
                 sqlite3_finalize(qc);
         }
         if (sqlite3_exec(part->pa_db,
-                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
                          NULL, NULL, &err) != SQLITE_OK ||
             sqlite3_exec(part->pa_db, schema_sql, NULL, NULL, &err) !=
                     SQLITE_OK) {

@@ -138,7 +138,7 @@ grep -Eq "^$S\\.dis +total +9$" "$TMP/table.txt" || fail "no total line for dis"
 grep -Eq '^TOTAL +20$' "$TMP/table.txt" || fail "no TOTAL line of 20"
 
 # --topic chooses; a topic without any commit counts everything retained.
-lag_json "$TMP/topics.json" --topic "$S.adm" -t "$S.sip" -t "$S.dea"
+lag_json "$TMP/topics.json" --topic "$S.adm" --topic "$S.sip" --topic "$S.dea"
 [ "$rc" = 0 ] || fail "--topic: exit $rc: $(cat "$TMP/topics.json.err")"
 compare "$TMP/topics.json" || fail "--topic: vigil lag disagrees with kafka-consumer-groups"
 [ "$(jget "$TMP/topics.json" '[(t["topic"][-3:], t["lag"]) for t in d["topics"]]')" = \
@@ -170,16 +170,16 @@ lag_json "$TMP/m.json" --max-lag 0
 [ "$rc" = 0 ] || fail "--max-lag 0 with lag 0: exit $rc, expected 0"
 
 # --- unknown group, unknown topic, no broker, usage -------------------------
-"$VIGIL" lag -b "$VIGIL_BOOTSTRAP" -g "$S.nosuchgroup" -t "$S.adm" --json >"$TMP/nog.json"
+"$VIGIL" lag -b "$VIGIL_BOOTSTRAP" -g "$S.nosuchgroup" --topic "$S.adm" --json >"$TMP/nog.json"
 [ "$(jget "$TMP/nog.json" '[p["committed"] for p in d["partitions"]], d["total_lag"]')" = \
   "[None, None, None] 38" ] || fail "unknown group: expected nothing committed, lag 38"
-# No --topic and nothing committed: the four input topics, with a warning.
+# No --topic and nothing committed: the five input topics, with a warning.
 "$VIGIL" lag "${T[@]}" -g "$S.nosuchgroup" --json >"$TMP/nog2.json" 2>"$TMP/nog2.err"
 grep -q "has no committed offsets" "$TMP/nog2.err" || fail "no warning for a group without commits"
-[ "$(jget "$TMP/nog2.json" 'len(d["partitions"]), d["total_lag"]')" = "12 52" ] \
-  || fail "unknown group: expected the 4 input topics, total lag 38+10+4"
+[ "$(jget "$TMP/nog2.json" 'len(d["partitions"]), d["total_lag"]')" = "15 52" ] \
+  || fail "unknown group: expected the 5 input topics (3 partitions each), total lag 38+10+4"
 
-lag_json "$TMP/err.json" -t "$S.nosuchtopic"
+lag_json "$TMP/err.json" --topic "$S.nosuchtopic"
 [ "$rc" = 1 ] || fail "unknown topic: exit $rc, expected 1"
 grep -q "topic $S.nosuchtopic: no such topic" "$TMP/err.json.err" \
   || fail "unknown topic: unclear message: $(cat "$TMP/err.json.err")"

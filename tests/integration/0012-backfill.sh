@@ -13,7 +13,7 @@ S=it12.$$.$(date +%s)
 topic_args "$S"
 P=3
 "$VIGIL" topics create -p $P "${T[@]}" >/dev/null
-"$VIGIL" simulate -n 1500 --days 1100 --start 2024-01-01 --seed 11 \
+"$VIGIL" simulate -n 1000 --days 1100 --start 2024-01-01 --seed 11 \
   --out "$TMP/events.jsonl" 2>/dev/null
 total=$(wc -l < "$TMP/events.jsonl")
 

@@ -130,7 +130,9 @@ def indicator_values(bootstrap, topic, full=False):
     latest = {}
     for part, off, key, val in read_topic(bootstrap, topic):
         if val is None:  # tombstone: no row
-            latest.pop(tuple(key.split("|")[:3]), None)
+            parts = key.split("|")
+            if len(parts) < 4 or parts[3] == "all":
+                latest.pop(tuple(parts[:3]), None)
             continue
         name, rec = decode(val)
         assert name == "IndicatorValue", name
