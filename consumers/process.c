@@ -504,7 +504,12 @@ static void tick(proc_t *pr, int64_t now) {
 static int loop_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                        char *errstr, size_t errstr_size) {
         proc_t *pr = opaque;
-        (void)now;
+        /* Records again after a silence longer than stream.idle_ms (a
+         * broker pause, a network cut): every topic counted as caught up
+         * in the silence may have a backlog that later fetches bring. */
+        if (now - pr->pr_last_record > pr->pr_rc.rc_idle_ms)
+                pr->pr_resumed_at = now;
+        pr->pr_last_record = now;
         handle_message(pr, m);
         if (pr->pr_fatal)
                 vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
@@ -524,8 +529,11 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
          * time-ordered replay would not raise). */
         if (drained)
                 pr->pr_last_empty = now;
-        pr->pr_wm_hold = !drained &&
-                         now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms;
+        /* ... and for stream.idle_ms after records come back from a
+         * silence, until every partition has had its fetches. */
+        pr->pr_wm_hold = (!drained &&
+                          now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms) ||
+                         now - pr->pr_resumed_at < pr->pr_rc.rc_idle_ms;
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
                 if (ps->ps_part && vg_part_in_batch(ps->ps_part) &&

@@ -43,6 +43,9 @@ typedef struct proc_s {
         int64_t           pr_assigned_at;  /* last assignment, ms; 0: none */
         int64_t           pr_last_empty;   /* last poll that found the
                                             * local queue empty, ms */
+        int64_t           pr_last_record;  /* last record handled, ms */
+        int64_t           pr_resumed_at;   /* records came back after a
+                                            * silence, ms */
         bool              pr_wm_hold;      /* this iteration: keep the
                                             * watermarks where they are */
         /* Metrics (vg_metrics.h) and health */
