@@ -41,10 +41,6 @@ static const struct {
 
 #define COVERAGE "register_coverage"
 
-bool rp_register_ind(const char *ind) {
-        return !strcmp(ind, COVERAGE) || !strncmp(ind, "spr.", 4);
-}
-
 static const char *spr_label(const char *ind) {
         for (size_t i = 0; i < VG_ARRAY_SIZE(spr_known); i++)
                 if (!strcmp(spr_known[i].ind, ind))

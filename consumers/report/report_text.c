@@ -185,3 +185,8 @@ void rp_sec_anchor(const sec_t *s, char *buf, size_t size) {
                                                                       : kl),
                  s->s_key);
 }
+
+/* A row of Svenska palliativregistret (the register section draws them). */
+bool rp_register_ind(const char *ind) {
+        return !strcmp(ind, "register_coverage") || !strncmp(ind, "spr.", 4);
+}
