@@ -183,15 +183,19 @@ static int valid_period(const char *s) {
  * ("YYYY-MM", first[8]). */
 static const char *period_kind(const char *p, char *first) {
         size_t n = strlen(p);
+        /* first: "YYYY-MM", built by hand (periods are checked strings) */
+        memset(first, 0, 8);
+        memcpy(first, p, n < 7 ? n : 7);
         if (n == 4) {
-                snprintf(first, 8, "%.4s-01", p);
+                memcpy(first + 4, "-01", 3);
                 return "year";
         }
         if (n == 7 && p[5] == 'Q' && p[6] >= '1' && p[6] <= '4') {
-                snprintf(first, 8, "%.4s-%02d", p, 3 * (p[6] - '1') + 1);
+                int m = 3 * (p[6] - '1') + 1;
+                first[5] = (char)('0' + m / 10);
+                first[6] = (char)('0' + m % 10);
                 return "quarter";
         }
-        snprintf(first, 8, "%.7s", p);
         return "month";
 }
 
