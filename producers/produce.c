@@ -14,7 +14,7 @@
  *
  * A personnummer never leaves this file: it is replaced by its pseudonym
  * before the event is decoded, errors about it never quote it, and any
- * message quoting input is passed through redact() first.
+ * message quoting input is passed through vg_pseudo_redact() first.
  */
 #include "vg_cli.h"
 #include "vg_codec.h"
@@ -163,78 +163,14 @@ static void help(void) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Redaction                                                          */
+/* Rejected lines                                                     */
 /* ------------------------------------------------------------------ */
-
-/* Replaces, in place, every substring spelt like a personnummer (12 or 10
- * digits, or 8/6 digits, '-' or '+', 4 digits, not inside a longer digit
- * run) by as many 'X', valid or not: a mistyped personnummer is still
- * personal data. Used on every message that quotes input. */
-static void redact(char *s) {
-        size_t n = strlen(s);
-        for (size_t i = 0; i < n;) {
-                size_t j = i, d1, d2 = 0, len;
-                if (!isdigit((unsigned char)s[i]) ||
-                    (i > 0 && isdigit((unsigned char)s[i - 1]))) {
-                        i++;
-                        continue;
-                }
-                while (j < n && isdigit((unsigned char)s[j]))
-                        j++;
-                d1 = j - i;
-                len = d1;
-                if ((d1 == 8 || d1 == 6) && j < n &&
-                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
-                        size_t k = j + 1;
-                        while (k < n && isdigit((unsigned char)s[k]))
-                                k++;
-                        d2 = k - j - 1;
-                        if (d2 == 4)
-                                len = k - i;
-                }
-                if (d1 == 12 || d1 == 10 || d2 == 4) {
-                        memset(s + i, 'X', len);
-                        i += len;
-                } else
-                        i = j;
-        }
-}
-
-/* True if s holds something spelt like a personnummer (10 or 12 digits,
- * or 6/8 digits, '-', '+' or ' ', 4 digits) standing on its own: not
- * touching a letter or digit, so a hex pseudonym is not taken for one. */
-static bool looks_like_pnr(const char *s) {
-        size_t n = strlen(s);
-        for (size_t i = 0; i < n; i++) {
-                size_t j = i, d1, end;
-                if (!isdigit((unsigned char)s[i]) ||
-                    (i > 0 && isalnum((unsigned char)s[i - 1])))
-                        continue;
-                while (j < n && isdigit((unsigned char)s[j]))
-                        j++;
-                d1 = j - i;
-                end = j;
-                if ((d1 == 8 || d1 == 6) && j + 5 <= n &&
-                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
-                        size_t k = j + 1;
-                        while (k < n && isdigit((unsigned char)s[k]))
-                                k++;
-                        if (k - j - 1 == 4)
-                                d1 = 10, end = k;
-                }
-                if ((d1 == 10 || d1 == 12) &&
-                    (end == n || !isalnum((unsigned char)s[end])))
-                        return true;
-                i = j;
-        }
-        return false;
-}
 
 /* Prints "file:line: msg" for a rejected line, redacted. */
 static void reject(prod_t *pr, const char *file, long lineno, const char *msg) {
         char buf[1024];
         snprintf(buf, sizeof(buf), "%s", msg);
-        redact(buf);
+        vg_pseudo_redact(buf);
         fprintf(stderr, "%s:%ld: %s\n", file, lineno, buf);
         pr->pr_rejected++;
 }
@@ -339,7 +275,7 @@ static int prepare(prod_t *pr, const char *file, long lineno, const char *line,
                                 continue;
                         v = *(char *const *)((const char *)ev +
                                              f->vf_offset);
-                        if (v && looks_like_pnr(v))
+                        if (v && vg_pseudo_spelt_like(v))
                                 err = vg_seterr(errstr, sizeof(errstr),
                                                 VG_ERR_INVALID,
                                                 "%s: looks like a "

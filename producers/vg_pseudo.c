@@ -8,6 +8,7 @@
 #include "vg_pseudo.h"
 #include "vg_time.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -243,4 +244,72 @@ void vg_pseudo_key_clear(vg_pseudo_key_t *key) {
         }
         key->pk_data = NULL;
         key->pk_len = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Screening text for anything spelt like a personnummer               */
+/* ------------------------------------------------------------------ */
+
+/* Replaces, in place, every substring spelt like a personnummer (12 or 10
+ * digits, or 8/6 digits, '-' or '+', 4 digits, not inside a longer digit
+ * run) by as many 'X', valid or not: a mistyped personnummer is still
+ * personal data. Used on every message that quotes input. */
+void vg_pseudo_redact(char *s) {
+        size_t n = strlen(s);
+        for (size_t i = 0; i < n;) {
+                size_t j = i, d1, d2 = 0, len;
+                if (!isdigit((unsigned char)s[i]) ||
+                    (i > 0 && isdigit((unsigned char)s[i - 1]))) {
+                        i++;
+                        continue;
+                }
+                while (j < n && isdigit((unsigned char)s[j]))
+                        j++;
+                d1 = j - i;
+                len = d1;
+                if ((d1 == 8 || d1 == 6) && j < n &&
+                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
+                        size_t k = j + 1;
+                        while (k < n && isdigit((unsigned char)s[k]))
+                                k++;
+                        d2 = k - j - 1;
+                        if (d2 == 4)
+                                len = k - i;
+                }
+                if (d1 == 12 || d1 == 10 || d2 == 4) {
+                        memset(s + i, 'X', len);
+                        i += len;
+                } else
+                        i = j;
+        }
+}
+
+/* True if s holds something spelt like a personnummer (10 or 12 digits,
+ * or 6/8 digits, '-', '+' or ' ', 4 digits) standing on its own: not
+ * touching a letter or digit, so a hex pseudonym is not taken for one. */
+bool vg_pseudo_spelt_like(const char *s) {
+        size_t n = strlen(s);
+        for (size_t i = 0; i < n; i++) {
+                size_t j = i, d1, end;
+                if (!isdigit((unsigned char)s[i]) ||
+                    (i > 0 && isalnum((unsigned char)s[i - 1])))
+                        continue;
+                while (j < n && isdigit((unsigned char)s[j]))
+                        j++;
+                d1 = j - i;
+                end = j;
+                if ((d1 == 8 || d1 == 6) && j + 5 <= n &&
+                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
+                        size_t k = j + 1;
+                        while (k < n && isdigit((unsigned char)s[k]))
+                                k++;
+                        if (k - j - 1 == 4)
+                                d1 = 10, end = k;
+                }
+                if ((d1 == 10 || d1 == 12) &&
+                    (end == n || !isalnum((unsigned char)s[end])))
+                        return true;
+                i = j;
+        }
+        return false;
 }

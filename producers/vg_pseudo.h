@@ -64,4 +64,16 @@ vg_err_t vg_pseudo_key_load(const char *path, vg_pseudo_key_t *key,
 /* Wipes and frees the key; key may be NULL or empty. */
 void vg_pseudo_key_clear(vg_pseudo_key_t *key);
 
+/* Replaces, in place, every run spelt like a personnummer (12 or 10
+ * digits, or 8/6 digits, '-', '+' or ' ', 4 digits; not inside a longer
+ * digit run) by as many 'X', valid or not: a mistyped personnummer is still
+ * personal data. For any message that quotes input. Pure. */
+void vg_pseudo_redact(char *s);
+
+/* True if s holds something spelt like a personnummer (10 or 12 digits, or
+ * 6/8 digits, '-', '+' or ' ', 4 digits), valid or not, standing on its
+ * own: not touching a letter or digit, so a hex pseudonym is not taken for
+ * one. Pure. */
+bool vg_pseudo_spelt_like(const char *s);
+
 #endif /* VG_PSEUDO_H */

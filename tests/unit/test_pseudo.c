@@ -279,6 +279,38 @@ static void test_key_file(void **state) {
         vg_pseudo_key_clear(NULL);
 }
 
+/* Screening: every spelling of a personnummer, valid or not, is redacted
+ * and recognised; longer digit runs, dates and hex pseudonyms are not. */
+static void test_redact_and_spelt_like(void **state) {
+        static const struct {
+                const char *in, *redacted;
+                bool spelt;
+        } cases[] = {
+                {"x 19121212-1212 y", "x XXXXXXXXXXXXX y", true},
+                {"191212121212", "XXXXXXXXXXXX", true},
+                {"121212-1212", "XXXXXXXXXXX", true},
+                {"121212+1212", "XXXXXXXXXXX", true},
+                {"121212 1212", "XXXXXXXXXXX", true},
+                {"1212121212", "XXXXXXXXXX", true},
+                {"19121212-1213", "XXXXXXXXXXXXX", true}, /* bad Luhn */
+                {"1234567890123", "1234567890123", false}, /* 13 digits */
+                {"123456789", "123456789", false},
+                {"2026-11-30", "2026-11-30", false},
+                {"20261130-12", "20261130-12", false},
+                {"ab191212121212cd", "abXXXXXXXXXXXXcd", false}, /* hex */
+                {"", "", false},
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char buf[64];
+                snprintf(buf, sizeof(buf), "%s", cases[i].in);
+                vg_pseudo_redact(buf);
+                assert_string_equal(buf, cases[i].redacted);
+                assert_int_equal(vg_pseudo_spelt_like(cases[i].in),
+                                 cases[i].spelt);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_forms),
@@ -290,6 +322,7 @@ int main(void) {
                 cmocka_unit_test(test_hmac_vectors),
                 cmocka_unit_test(test_same_person_same_pseudonym),
                 cmocka_unit_test(test_key_file),
+                cmocka_unit_test(test_redact_and_spelt_like),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
