@@ -88,7 +88,7 @@ rc=0; "$VIGIL" report --html x.html --indicators missing.jsonl --alerts al.jsonl
 [ $rc -eq 1 ] || fail "missing input: exit $rc, expected 1"
 grep -q "missing.jsonl" err.log || fail "missing input not named: $(cat err.log)"
 [ -e x.html ] && fail "a page was written although an input was missing"
-"$VIGIL" report --help | grep -q -- "--html FILE" || fail "--help"
+grep -q -- "--html FILE" <("$VIGIL" report --help) || fail "--help"
 
 # Text is escaped.
 "$VIGIL" report --html t.html --indicators ind.jsonl --alerts al.jsonl \
@@ -121,9 +121,9 @@ cat > control.html <<'EOF'
 EOF
 chrome --dump-dom "file://$TMP/control.html" > /dev/null 2> control.err \
   || fail "chromium failed on the control page: $(tail -3 control.err)"
-console_errors control.err | grep -q "Uncaught" \
+grep -q "Uncaught" <(console_errors control.err) \
   || fail "console check: an uncaught error is not seen in Chromium's log"
-console_errors control.err | grep -q "example.invalid" \
+grep -q "example.invalid" <(console_errors control.err) \
   || fail "console check: a blocked external image is not seen in Chromium's log"
 
 # The page in Chromium: DOM, then a screenshot.

@@ -98,7 +98,7 @@ L=("${T[@]}" -X group.id="$S.g")
 echo '{"type":"sip_created","event_id":"late-sip","patient_id":"zz","occurred_at":"2026-06-01T09:00:00Z","kommun":"0484","source_system":"it13","sip_id":"z"}' \
   | "$VIGIL" produce "${T[@]}" 2>/dev/null
 "$VIGIL" lag "${L[@]}" --json > "$TMP/lag2.json"
-"$VIGIL" lag "${L[@]}" | grep -q "HELD BACK BY" || fail "no event-time table in vigil lag"
+grep -q "HELD BACK BY" <("$VIGIL" lag "${L[@]}") || fail "no event-time table in vigil lag"
 "$PY" - "$TMP/lag1.json" "$TMP/lag2.json" "$S.sip" <<'PY' || fail "vigil lag event time"
 import json, sys
 a, b = (json.load(open(f))["event_time"] for f in sys.argv[1:3])
