@@ -89,6 +89,11 @@ const vg_confdef_t vg_confdefs[] = {
          "Events per SQLite transaction at most."},
         {"batch.max_ms", VG_C_INT, "200", 1, 60000, 0,
          "Milliseconds a batch may wait to fill before it commits."},
+        {"state.cache_patients", VG_C_INT, "200000", 1, 100000000, 0,
+         "Patients per partition kept in memory between batches (their "
+         "state is written behind, in each batch's commit); beyond this, "
+         "some are dropped after a commit and read from state.dir when "
+         "next needed. About 1-2 KB of memory each."},
         {"pseudonym.key_file", VG_C_STRING, NULL, 0, 0, 0,
          "Secret key file for patient_id = hex(HMAC-SHA256(key, "
          "personnummer)); needed to accept personnummer input."},

@@ -138,6 +138,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                 fatal(pr, errstr);
                 return NULL;
         }
+        vg_part_set_cache(ps->ps_part, pr->pr_cache_patients);
         ps->ps_batch = 0;
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
@@ -591,6 +592,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pr->pr_lock = -1;
         pr->pr_conf = conf;
         vg_process_rules_conf(conf, &pr->pr_rc);
+        pr->pr_cache_patients = (size_t)vg_conf_int(conf, "state.cache_patients");
         pr->pr_topics.pt_alerts = vg_conf_str(conf, "topic.alerts");
         pr->pr_topics.pt_parts = vg_conf_str(conf, "topic.indicator_parts");
         pr->pr_topics.pt_dlq = vg_conf_str(conf, "topic.dlq");

@@ -28,6 +28,7 @@ typedef struct pstate_s {
 typedef struct proc_s {
         const vg_conf_t  *pr_conf;
         vg_rules_conf_t   pr_rc;
+        size_t            pr_cache_patients; /* state.cache_patients */
         vg_part_topics_t  pr_topics;
         const char       *pr_inputs[VG_EVENT_TYPES]; /* by vg_rectype_t */
         vg_codec_t       *pr_codec;

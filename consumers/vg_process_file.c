@@ -74,33 +74,41 @@ static void drain_cb(const vg_outrec_t *r, void *opaque) {
         vg_record_clear(t, &rec);
 }
 
-/* Totals of all partitions: key -> [num, den, count]. */
-static void total_add(json_t *tot, const char *key, int64_t num, int64_t den,
-                      bool count) {
-        json_t *cur = json_object_get(tot, key);
-        if (!cur) {
-                json_object_set_new(tot, key,
-                                    json_pack("[IIb]", (json_int_t)num,
-                                              (json_int_t)den, count));
-                return;
+/* Totals of all partitions, keyed as the indicators topic is
+ * ("indicator|area|period|breakdown"): months and (SPEC §6.2) the quarters
+ * and years that sum them. Collected unsorted, then sorted and summed. */
+typedef struct total_s {
+        char    *tt_key;
+        int64_t  tt_num, tt_den;
+        bool     tt_count;
+} total_t;
+
+typedef struct totals_s {
+        total_t *ts_v;
+        size_t   ts_n, ts_cap;
+} totals_t;
+
+static void total_add(totals_t *ts, const char *ind, const char *area,
+                      const char *period, const char *bd, int64_t num,
+                      int64_t den, bool count) {
+        char full[VG_CASE_KEY_MAX + 16];
+        total_t *t;
+        snprintf(full, sizeof(full), "%s|%s|%s|%s", ind, area, period, bd);
+        if (ts->ts_n == ts->ts_cap) {
+                ts->ts_cap = ts->ts_cap ? ts->ts_cap * 2 : 4096;
+                ts->ts_v = vg_realloc(ts->ts_v, sizeof(*ts->ts_v) * ts->ts_cap);
         }
-        json_array_set_new(cur, 0,
-                           json_integer(json_integer_value(
-                                                json_array_get(cur, 0)) +
-                                        num));
-        json_array_set_new(cur, 1,
-                           json_integer(json_integer_value(
-                                                json_array_get(cur, 1)) +
-                                        den));
+        t = &ts->ts_v[ts->ts_n++];
+        t->tt_key = vg_strdup(full);
+        t->tt_num = num;
+        t->tt_den = den;
+        t->tt_count = count;
 }
 
-/* Totals of all partitions, keyed as the indicators topic is
- * ("indicator|area|period|breakdown"), months and (SPEC §6.2) the
- * quarters and years that sum them: key -> [num, den, count]. */
 static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
                      void *opaque) {
-        json_t *tot = opaque;
-        char *k = vg_strdup(key), *save = NULL, full[512], q[8], y[5];
+        totals_t *ts = opaque;
+        char *k = vg_strdup(key), *save = NULL, q[8], y[5];
         char *ind = strtok_r(k, "|", &save), *area = strtok_r(NULL, "|", &save),
              *period = strtok_r(NULL, "|", &save),
              *bd = strtok_r(NULL, "|", &save);
@@ -110,15 +118,40 @@ static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
         }
         if (!bd)
                 bd = "all";
-        snprintf(full, sizeof(full), "%s|%s|%s|%s", ind, area, period, bd);
-        total_add(tot, full, num, den, count);
+        total_add(ts, ind, area, period, bd, num, den, count);
         if (!vg_rules_period_parents(period, q, y)) {
-                snprintf(full, sizeof(full), "%s|%s|%s|%s", ind, area, q, bd);
-                total_add(tot, full, num, den, count);
-                snprintf(full, sizeof(full), "%s|%s|%s|%s", ind, area, y, bd);
-                total_add(tot, full, num, den, count);
+                total_add(ts, ind, area, q, bd, num, den, count);
+                total_add(ts, ind, area, y, bd, num, den, count);
         }
         vg_free(k);
+}
+
+static int total_cmp(const void *a, const void *b) {
+        return strcmp(((const total_t *)a)->tt_key,
+                      ((const total_t *)b)->tt_key);
+}
+
+/* Sorts by key and sums equal keys; returns how many are left. */
+static size_t totals_merge(totals_t *ts) {
+        size_t o = 0;
+        if (ts->ts_n > 1)
+                qsort(ts->ts_v, ts->ts_n, sizeof(*ts->ts_v), total_cmp);
+        for (size_t i = 0; i < ts->ts_n; i++) {
+                if (o && !strcmp(ts->ts_v[o - 1].tt_key, ts->ts_v[i].tt_key)) {
+                        ts->ts_v[o - 1].tt_num += ts->ts_v[i].tt_num;
+                        ts->ts_v[o - 1].tt_den += ts->ts_v[i].tt_den;
+                        vg_free(ts->ts_v[i].tt_key);
+                        continue;
+                }
+                ts->ts_v[o++] = ts->ts_v[i];
+        }
+        return ts->ts_n = o;
+}
+
+static void totals_free(totals_t *ts) {
+        for (size_t i = 0; i < ts->ts_n; i++)
+                vg_free(ts->ts_v[i].tt_key);
+        vg_free(ts->ts_v);
 }
 
 static int key_cmp(const void *a, const void *b) {
@@ -153,41 +186,47 @@ typedef struct progress_s {
         int64_t                pg_data_since;  /* VG_WM_NONE: unknown */
 } progress_t;
 
-static void value_line(const char *key, json_t *v, FILE *out, void *opaque) {
-        const progress_t *pg = opaque;
-        char *k = vg_strdup(key), *save = NULL;
-        char *ind = strtok_r(k, "|", &save), *area = strtok_r(NULL, "|", &save),
-             *period = strtok_r(NULL, "|", &save),
-             *bd = strtok_r(NULL, "|", &save);
-        json_int_t num = json_integer_value(json_array_get(v, 0));
-        json_int_t den = json_integer_value(json_array_get(v, 1));
-        int count = json_is_true(json_array_get(v, 2));
-        json_t *o;
-        char *s;
-
-        /* A row exists where the denominator (for a count: the count) is
-         * above zero (SPEC §6). */
-        if ((count && num > 0) || (!count && den > 0)) {
+/* Writes the indicator values (merged totals, in key order). */
+static void write_values(const totals_t *ts, FILE *out,
+                         const progress_t *pg) {
+        vg_buf_t b;
+        vg_buf_init(&b);
+        for (size_t i = 0; i < ts->ts_n; i++) {
+                const total_t *t = &ts->ts_v[i];
+                char k[VG_CASE_KEY_MAX + 16], *save = NULL;
+                char *ind, *area, *period, *bd;
                 vg_ivalue_t iv = {0};
+                /* A row exists where the denominator (for a count: the
+                 * count) is above zero (SPEC §6). */
+                if (!((t->tt_count && t->tt_num > 0) ||
+                      (!t->tt_count && t->tt_den > 0)))
+                        continue;
+                snprintf(k, sizeof(k), "%s", t->tt_key);
+                ind = strtok_r(k, "|", &save);
+                area = strtok_r(NULL, "|", &save);
+                period = strtok_r(NULL, "|", &save);
+                bd = strtok_r(NULL, "|", &save);
                 iv.iv_indicator = ind;
                 iv.iv_area = area;
                 iv.iv_period = period;
                 iv.iv_breakdown = bd ? bd : "all";
-                iv.iv_numerator = num;
-                iv.iv_denominator = (vg_optl_t){!count, den};
+                iv.iv_numerator = t->tt_num;
+                iv.iv_denominator = (vg_optl_t){!t->tt_count, t->tt_den};
                 iv.iv_complete = vg_rules_complete(pg->pg_rc, ind, period,
                                                    pg->pg_min_wm);
                 iv.iv_history_complete = vg_rules_history_complete(
                         pg->pg_rc, ind, period, pg->pg_data_since);
                 iv.iv_data_since = (vg_optl_t){
                         pg->pg_data_since != VG_WM_NONE, pg->pg_data_since};
-                o = vg_ivalue_json(&iv);
-                s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                fprintf(out, "%s\n", s);
-                free(s);
-                json_decref(o);
+                vg_ivalue_put_json(&b, &iv);
+                vg_buf_append(&b, "\n", 1);
+                if (b.vb_len >= 1 << 16) {
+                        fwrite(b.vb_data, 1, b.vb_len, out);
+                        vg_buf_reset(&b);
+                }
         }
-        vg_free(k);
+        fwrite(b.vb_data, 1, b.vb_len, out);
+        vg_buf_free(&b);
 }
 
 /* Where events come from: JSON Lines, or an Avro object container file
@@ -334,7 +373,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         vg_meter_t pg_line;
         drain_t d;
         progress_t pg;
-        json_t *totals;
+        totals_t totals = {0};
 
         vg_process_rules_conf(conf, &rc);
         topics.pt_alerts = vg_conf_str(conf, "topic.alerts");
@@ -355,6 +394,11 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         vg_error("process", "%s", errstr);
                         rc_ = 1;
                         goto done;
+                } else {
+                        /* One run, no restart: state in memory only, and
+                         * the counters are read at the end (no parts). */
+                        vg_part_set_parts(parts[p], false);
+                        vg_part_set_memory_only(parts[p]);
                 }
 
         vg_meter_init(&pg_line, "process", "events",
@@ -450,7 +494,6 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         d.raised = json_object();
         d.churn = 0;
         d.failed = 0;
-        totals = json_object();
         pg.pg_rc = &rc;
         pg.pg_min_wm = INT64_MAX;
         pg.pg_data_since = INT64_MAX;
@@ -473,7 +516,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                     since < pg.pg_data_since)
                         pg.pg_data_since = since;
                 vg_part_outbox_scan(parts[p], 0, INT32_MAX, drain_cb, &d);
-                vg_part_cells(parts[p], cells_cb, totals);
+                vg_part_cells(parts[p], cells_cb, &totals);
         }
         if (pg.pg_min_wm == INT64_MAX)
                 pg.pg_min_wm = VG_WM_NONE;
@@ -481,16 +524,17 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 pg.pg_data_since = VG_WM_NONE;
         if (alerts_out)
                 write_sorted(d.alerts, alerts_out, alert_line, NULL);
+        totals_merge(&totals);
         if (ind_out)
-                write_sorted(totals, ind_out, value_line, &pg);
+                write_values(&totals, ind_out, &pg);
         vg_info("process",
                 "%s: %ld events, %ld invalid lines, %zu alerts (%ld raised "
                 "and later retracted), %zu indicator cells, %d partition(s)",
                 name, events, invalid, json_object_size(d.alerts), d.churn,
-                json_object_size(totals), partitions);
+                totals.ts_n, partitions);
         json_decref(d.alerts);
         json_decref(d.raised);
-        json_decref(totals);
+        totals_free(&totals);
 done:
         for (int p = 0; p < partitions; p++)
                 vg_part_close(parts[p]);

@@ -40,6 +40,53 @@ json_t *vg_ivalue_json(const vg_ivalue_t *iv) {
         return o;
 }
 
+/* Appends a signed decimal. */
+static void put_i64(vg_buf_t *out, int64_t v) {
+        char d[24], *p = d + sizeof(d);
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        do
+                *--p = (char)('0' + u % 10);
+        while (u /= 10);
+        if (v < 0)
+                *--p = '-';
+        vg_buf_append(out, p, (size_t)(d + sizeof(d) - p));
+}
+
+void vg_ivalue_put_json(vg_buf_t *out, const vg_ivalue_t *iv) {
+        char t[32];
+        vg_buf_append(out, "{\"indicator\":", 13);
+        vg_json_put_string(out, iv->iv_indicator);
+        vg_buf_append(out, ",\"area\":", 8);
+        vg_json_put_string(out, iv->iv_area);
+        vg_buf_append(out, ",\"period\":", 10);
+        vg_json_put_string(out, iv->iv_period);
+        vg_buf_append(out, ",\"breakdown\":", 13);
+        vg_json_put_string(out, iv->iv_breakdown ? iv->iv_breakdown : "all");
+        vg_buf_append(out, ",\"numerator\":", 13);
+        put_i64(out, iv->iv_numerator);
+        vg_buf_append(out, ",\"denominator\":", 15);
+        if (iv->iv_denominator.set)
+                put_i64(out, iv->iv_denominator.v);
+        else
+                vg_buf_append(out, "null", 4);
+        vg_buf_append(out, ",\"complete\":", 12);
+        if (iv->iv_complete)
+                vg_buf_append(out, "true", 4);
+        else
+                vg_buf_append(out, "false", 5);
+        vg_buf_append(out, ",\"history_complete\":", 20);
+        if (iv->iv_history_complete)
+                vg_buf_append(out, "true", 4);
+        else
+                vg_buf_append(out, "false", 5);
+        vg_buf_append(out, ",\"data_since\":", 14);
+        if (iv->iv_data_since.set)
+                vg_json_put_string(out, vg_time_format(iv->iv_data_since.v, t));
+        else
+                vg_buf_append(out, "null", 4);
+        vg_buf_append(out, "}", 1);
+}
+
 vg_err_t vg_ivalue_from_json(json_t *o, vg_ivalue_t *iv, char *errstr,
                              size_t errstr_size) {
         json_t *d = json_object_get(o, "denominator"), *b;

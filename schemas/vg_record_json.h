@@ -16,6 +16,10 @@
  * "complete", "history_complete", "data_since" (RFC 3339 or null)}. New
  * reference. */
 json_t *vg_ivalue_json(const vg_ivalue_t *iv);
+/* The same object as compact JSON text, fields in the same order (what
+ * json_dumps(vg_ivalue_json(iv), JSON_COMPACT | JSON_PRESERVE_ORDER)
+ * gives), appended to out: for many rows. */
+void vg_ivalue_put_json(vg_buf_t *out, const vg_ivalue_t *iv);
 /* Reads that form back, and the version-1 form without the last four
  * (breakdown "all", complete false, history_complete true, data_since
  * null). iv is the caller's to clear with vg_record_clear(). */

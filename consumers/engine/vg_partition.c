@@ -25,8 +25,9 @@
 #include <jansson.h>
 
 /* 2: the watermark (SPEC v2 §5.5) and settled denominators; a version-1
- * file counted by stream time and is refused (replay: RUNBOOK §13). */
-#define SCHEMA_VERSION 2
+ * file counted by stream time and is refused (replay: RUNBOOK §13).
+ * 3: a patient's contributions are cases (vg_rules.h), not cells. */
+#define SCHEMA_VERSION 3
 
 static const char *schema_sql =
         "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -39,12 +40,11 @@ static const char *schema_sql =
         "CREATE INDEX IF NOT EXISTS timers_due ON timers(due);"
         "CREATE TABLE IF NOT EXISTS cells(key TEXT PRIMARY KEY,"
         "  num INTEGER NOT NULL, den INTEGER NOT NULL,"
-        "  count INTEGER NOT NULL);"
-        "CREATE TEMP TABLE IF NOT EXISTS dirty(key TEXT PRIMARY KEY);";
+        "  count INTEGER NOT NULL);";
 
 enum {
         S_GET_PATIENT, S_PUT_PATIENT, S_PUT_TIMER, S_DEL_TIMER, S_DUE_TIMERS,
-        S_ADD_CELL, S_DIRTY, S_DIRTY_LIST, S_DIRTY_CLEAR, S_GET_OFFSET,
+        S_PUT_CELL, S_GET_OFFSET,
         S_SET_OFFSET, S_SET_META, S_CELLS, S__CNT
 };
 
@@ -55,26 +55,44 @@ static const char *stmt_sql[S__CNT] = {
         [S_DEL_TIMER] = "DELETE FROM timers WHERE patient_id=?",
         [S_DUE_TIMERS] = "SELECT patient_id FROM timers WHERE due<=? "
                          "ORDER BY due, patient_id LIMIT 256",
-        [S_ADD_CELL] = "INSERT INTO cells VALUES(?,?,?,?) ON CONFLICT(key) "
-                       "DO UPDATE SET num=num+excluded.num,"
-                       " den=den+excluded.den",
-        [S_DIRTY] = "INSERT OR IGNORE INTO temp.dirty VALUES(?)",
-        [S_DIRTY_LIST] = "SELECT d.key, c.num, c.den, c.count FROM temp.dirty d"
-                         " JOIN cells c ON c.key=d.key ORDER BY d.key",
-        [S_DIRTY_CLEAR] = "DELETE FROM temp.dirty",
+        [S_PUT_CELL] = "INSERT OR REPLACE INTO cells VALUES(?,?,?,?)",
         [S_GET_OFFSET] = "SELECT next_offset FROM offsets WHERE topic=?",
         [S_SET_OFFSET] = "INSERT OR REPLACE INTO offsets VALUES(?,?)",
         [S_SET_META] = "INSERT OR REPLACE INTO meta VALUES(?,?)",
         [S_CELLS] = "SELECT key, num, den, count FROM cells ORDER BY key",
 };
 
-/* Patient cache entry (patients touched in the current batch). */
+/* Patient cache entry. The cache outlives commits (hot state in memory,
+ * written behind): a patient is read from the store once, and written back
+ * only in a commit of a batch that changed it. */
+typedef struct hnode_s {
+        struct hnode_s *hn_next;
+        uint32_t        hn_hash;
+} hnode_t;
+
 typedef struct pent_s {
+        hnode_t        pe_h;        /* first: the table's link */
         vg_patient_t  *pe_pt;
-        struct pent_s *pe_next;
+        bool           pe_dirty;    /* changed in the open batch */
+        int64_t        pe_due;      /* next_due in the timers table
+                                     * (INT64_MAX: no row) */
 } pent_t;
 
-#define CACHE_BUCKETS 1024
+/* Counter cell (the cells table, kept in memory, written behind). */
+typedef struct cent_s {
+        hnode_t        cn_h;        /* first: the table's link */
+        bool           cn_dirty;    /* changed in the open batch */
+        bool           cn_count;
+        int64_t        cn_num, cn_den;
+        char           cn_key[];
+} cent_t;
+
+/* A chained hash table that doubles as it fills. */
+typedef struct htab_s {
+        hnode_t **ht_b;     /* buckets: chains of pent_t or cent_t */
+        size_t   ht_nb;     /* power of two */
+        size_t   ht_n;
+} htab_t;
 
 struct vg_part_s {
         sqlite3                *pa_db;
@@ -97,7 +115,19 @@ struct vg_part_s {
                                                  * refused event */
         int64_t                 pa_now;         /* batch processing time */
         bool                    pa_in_batch;
-        pent_t                 *pa_cache[CACHE_BUCKETS];
+        htab_t                  pa_cache;       /* pent_t, by patient */
+        size_t                  pa_cache_max;   /* patients kept after a
+                                                 * commit */
+        pent_t                **pa_dirty;       /* patients changed in the
+                                                 * open batch */
+        size_t                  pa_ndirty, pa_dirty_cap;
+        htab_t                  pa_cells;       /* cent_t, by key */
+        cent_t                **pa_cdirty;      /* cells changed in the
+                                                 * open batch */
+        size_t                  pa_ncdirty, pa_cdirty_cap;
+        bool                    pa_parts;       /* queue IndicatorParts */
+        bool                    pa_persist;     /* write patients and
+                                                 * counters to the store */
         vg_part_stats_t         pa_stats;
         vg_buf_t                pa_buf;         /* encode scratch */
         vg_outbox_t            *pa_outbox;      /* records to publish */
@@ -105,6 +135,9 @@ struct vg_part_s {
         ino_t                   pa_ino;         /* its identity at open; */
         dev_t                   pa_dev;         /* 0: :memory: */
 };
+
+static vg_err_t cells_load(vg_part_t *part, char *errstr,
+                           size_t errstr_size);
 
 static vg_err_t db_err(vg_part_t *part, char *errstr, size_t errstr_size,
                        const char *what) {
@@ -265,19 +298,126 @@ vg_part_t *vg_part_open(const char *path, int partition,
         }
         vg_wm_init(&part->pa_wm, VG_EVENT_TYPES, rc->rc_idle_ms);
         wm_load(part);
+        part->pa_cache_max = 200000;
+        part->pa_parts = true;
+        part->pa_persist = true;
+        if (cells_load(part, errstr, errstr_size)) {
+                vg_part_close(part);
+                return NULL;
+        }
         return part;
 }
 
-static void cache_drop(vg_part_t *part) {
-        for (int b = 0; b < CACHE_BUCKETS; b++) {
-                pent_t *pe = part->pa_cache[b], *next;
-                for (; pe; pe = next) {
-                        next = pe->pe_next;
-                        vg_patient_destroy(pe->pe_pt);
-                        vg_free(pe);
-                }
-                part->pa_cache[b] = NULL;
+/*
+ * Hash tables (patients, counter cells)
+ */
+
+static hnode_t *ht_find(const htab_t *ht, uint32_t h,
+                        bool (*eq)(const hnode_t *n, const void *key),
+                        const void *key) {
+        hnode_t *n;
+        if (!ht->ht_nb)
+                return NULL;
+        for (n = ht->ht_b[h & (ht->ht_nb - 1)]; n; n = n->hn_next)
+                if (n->hn_hash == h && eq(n, key))
+                        return n;
+        return NULL;
+}
+
+static void ht_insert(htab_t *ht, hnode_t *n) {
+        if (ht->ht_n >= ht->ht_nb) { /* load 1: double */
+                size_t nb = ht->ht_nb ? ht->ht_nb * 2 : 1024;
+                hnode_t **b = vg_calloc(nb, sizeof(*b));
+                for (size_t i = 0; i < ht->ht_nb; i++)
+                        for (hnode_t *x = ht->ht_b[i], *next; x; x = next) {
+                                next = x->hn_next;
+                                x->hn_next = b[x->hn_hash & (nb - 1)];
+                                b[x->hn_hash & (nb - 1)] = x;
+                        }
+                vg_free(ht->ht_b);
+                ht->ht_b = b;
+                ht->ht_nb = nb;
         }
+        n->hn_next = ht->ht_b[n->hn_hash & (ht->ht_nb - 1)];
+        ht->ht_b[n->hn_hash & (ht->ht_nb - 1)] = n;
+        ht->ht_n++;
+}
+
+/* Empties the table, calling del on every node. */
+static void ht_clear(htab_t *ht, void (*del)(hnode_t *n)) {
+        for (size_t i = 0; i < ht->ht_nb; i++) {
+                for (hnode_t *x = ht->ht_b[i], *next; x; x = next) {
+                        next = x->hn_next;
+                        del(x);
+                }
+                ht->ht_b[i] = NULL;
+        }
+        ht->ht_n = 0;
+}
+
+static void pent_del(hnode_t *n) {
+        pent_t *pe = (pent_t *)n;
+        vg_patient_destroy(pe->pe_pt);
+        vg_free(pe);
+}
+
+static void cent_del(hnode_t *n) {
+        vg_free(n);
+}
+
+static bool pent_eq(const hnode_t *n, const void *key) {
+        return !strcmp(((const pent_t *)n)->pe_pt->pt_id, key);
+}
+
+static bool cent_eq(const hnode_t *n, const void *key) {
+        return !strcmp(((const cent_t *)n)->cn_key, key);
+}
+
+static void cache_drop(vg_part_t *part) {
+        ht_clear(&part->pa_cache, pent_del);
+        part->pa_ndirty = 0;
+}
+
+/* After a commit: above pa_cache_max patients, drop (clean) ones until
+ * three quarters are left; they are read from the store when next
+ * needed. */
+static void cache_trim(vg_part_t *part) {
+        htab_t *ht = &part->pa_cache;
+        size_t keep = part->pa_cache_max - part->pa_cache_max / 4;
+        if (ht->ht_n <= part->pa_cache_max)
+                return;
+        for (size_t i = 0; i < ht->ht_nb && ht->ht_n > keep; i++)
+                while (ht->ht_b[i] && ht->ht_n > keep) {
+                        hnode_t *x = ht->ht_b[i];
+                        ht->ht_b[i] = x->hn_next;
+                        pent_del(x);
+                        ht->ht_n--;
+                }
+}
+
+/* The counters as committed (at open, and after a rollback). */
+static vg_err_t cells_load(vg_part_t *part, char *errstr,
+                           size_t errstr_size) {
+        sqlite3_stmt *s = st(part, S_CELLS);
+        int rc;
+        ht_clear(&part->pa_cells, cent_del);
+        part->pa_ncdirty = 0;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const char *key = (const char *)sqlite3_column_text(s, 0);
+                size_t len = strlen(key);
+                cent_t *c = vg_malloc(sizeof(*c) + len + 1);
+                memcpy(c->cn_key, key, len + 1);
+                c->cn_h.hn_hash = vg_hash_str(key);
+                c->cn_num = sqlite3_column_int64(s, 1);
+                c->cn_den = sqlite3_column_int64(s, 2);
+                c->cn_count = sqlite3_column_int(s, 3) != 0;
+                c->cn_dirty = false;
+                ht_insert(&part->pa_cells, &c->cn_h);
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return db_err(part, errstr, errstr_size, "read counters");
+        return VG_OK;
 }
 
 void vg_part_close(vg_part_t *part) {
@@ -286,6 +426,11 @@ void vg_part_close(vg_part_t *part) {
         if (part->pa_in_batch)
                 vg_part_rollback(part);
         cache_drop(part);
+        vg_free(part->pa_cache.ht_b);
+        vg_free(part->pa_dirty);
+        ht_clear(&part->pa_cells, cent_del);
+        vg_free(part->pa_cells.ht_b);
+        vg_free(part->pa_cdirty);
         vg_outbox_close(part->pa_outbox);
         for (int i = 0; i < S__CNT; i++)
                 sqlite3_finalize(part->pa_stmt[i]);
@@ -379,24 +524,30 @@ void vg_part_rollback(vg_part_t *part) {
                 return;
         sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
         part->pa_in_batch = false;
+        /* What memory holds may be ahead of the store: read it again. */
         cache_drop(part);
         wm_load(part);
+        {
+                char e[256];
+                if (cells_load(part, e, sizeof(e)))
+                        vg_error("partition", "%s", e);
+        }
 }
 
 /*
  * Patient cache
  */
 
-static vg_patient_t *patient_get(vg_part_t *part, const char *id,
-                                 char *errstr, size_t errstr_size) {
-        unsigned b = vg_hash_str(id) % CACHE_BUCKETS;
-        pent_t *pe;
+static pent_t *patient_get(vg_part_t *part, const char *id, char *errstr,
+                           size_t errstr_size) {
+        uint32_t h = vg_hash_str(id);
+        pent_t *pe = (pent_t *)ht_find(&part->pa_cache, h, pent_eq, id);
         sqlite3_stmt *s;
         vg_patient_t *pt;
+        int64_t due = INT64_MAX;
 
-        for (pe = part->pa_cache[b]; pe; pe = pe->pe_next)
-                if (!strcmp(pe->pe_pt->pt_id, id))
-                        return pe->pe_pt;
+        if (pe)
+                return pe;
         s = st(part, S_GET_PATIENT);
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         switch (sqlite3_step(s)) {
@@ -407,6 +558,8 @@ static vg_patient_t *patient_get(vg_part_t *part, const char *id,
                         sqlite3_reset(s);
                         return NULL;
                 }
+                /* Its timer row was written with its state. */
+                due = pt->pt_next_due;
                 break;
         case SQLITE_DONE:
                 pt = vg_patient_new(id);
@@ -417,18 +570,37 @@ static vg_patient_t *patient_get(vg_part_t *part, const char *id,
                 return NULL;
         }
         sqlite3_reset(s);
-        pe = vg_malloc(sizeof(*pe));
+        pe = vg_calloc(1, sizeof(*pe));
         pe->pe_pt = pt;
-        pe->pe_next = part->pa_cache[b];
-        part->pa_cache[b] = pe;
-        return pt;
+        pe->pe_h.hn_hash = h;
+        pe->pe_due = due;
+        ht_insert(&part->pa_cache, &pe->pe_h);
+        return pe;
 }
 
-/* Writes a patient's next-due time to the timers table. */
-static vg_err_t timer_put(vg_part_t *part, const vg_patient_t *pt,
-                          char *errstr, size_t errstr_size) {
+/* The patient is changed in this batch: its state is written at commit. */
+static void patient_dirty(vg_part_t *part, pent_t *pe) {
+        if (pe->pe_dirty)
+                return;
+        if (part->pa_ndirty == part->pa_dirty_cap) {
+                part->pa_dirty_cap = part->pa_dirty_cap ? part->pa_dirty_cap * 2
+                                                        : 256;
+                part->pa_dirty = vg_realloc(part->pa_dirty,
+                                            sizeof(*part->pa_dirty) *
+                                                    part->pa_dirty_cap);
+        }
+        part->pa_dirty[part->pa_ndirty++] = pe;
+        pe->pe_dirty = true;
+}
+
+/* Writes a patient's next-due time to the timers table, if it moved. */
+static vg_err_t timer_put(vg_part_t *part, pent_t *pe, char *errstr,
+                          size_t errstr_size) {
+        const vg_patient_t *pt = pe->pe_pt;
         sqlite3_stmt *s;
         int rc;
+        if (pt->pt_next_due == pe->pe_due)
+                return VG_OK;
         if (pt->pt_next_due == INT64_MAX) {
                 s = st(part, S_DEL_TIMER);
                 sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
@@ -441,6 +613,7 @@ static vg_err_t timer_put(vg_part_t *part, const vg_patient_t *pt,
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
                 return db_err(part, errstr, errstr_size, "write timer");
+        pe->pe_due = pt->pt_next_due;
         return VG_OK;
 }
 
@@ -458,6 +631,39 @@ static vg_err_t state_put(vg_part_t *part, const vg_patient_t *pt,
         if (rc != SQLITE_DONE)
                 return db_err(part, errstr, errstr_size, "write patient");
         return VG_OK;
+}
+
+/*
+ * Counters
+ */
+
+/* Adds to one counter cell (created if new) and marks it changed. */
+static void cell_add(vg_part_t *part, const char *key, int64_t num,
+                     int64_t den, bool count) {
+        uint32_t h = vg_hash_str(key);
+        cent_t *c = (cent_t *)ht_find(&part->pa_cells, h, cent_eq, key);
+        if (!c) {
+                size_t len = strlen(key);
+                c = vg_calloc(1, sizeof(*c) + len + 1);
+                memcpy(c->cn_key, key, len + 1);
+                c->cn_h.hn_hash = h;
+                c->cn_count = count;
+                ht_insert(&part->pa_cells, &c->cn_h);
+        }
+        c->cn_num += num;
+        c->cn_den += den;
+        if (c->cn_dirty)
+                return;
+        if (part->pa_ncdirty == part->pa_cdirty_cap) {
+                part->pa_cdirty_cap = part->pa_cdirty_cap
+                                              ? part->pa_cdirty_cap * 2
+                                              : 1024;
+                part->pa_cdirty = vg_realloc(part->pa_cdirty,
+                                             sizeof(*part->pa_cdirty) *
+                                                     part->pa_cdirty_cap);
+        }
+        part->pa_cdirty[part->pa_ncdirty++] = c;
+        c->cn_dirty = true;
 }
 
 /*
@@ -531,24 +737,14 @@ static vg_err_t apply_changes(vg_part_t *part, vg_changes_t *ch, char *errstr,
                         return err;
         for (int i = 0; i < ch->ch_ndeltas; i++) {
                 const vg_delta_t *d = &ch->ch_deltas[i];
-                sqlite3_stmt *s = st(part, S_ADD_CELL);
-                int rc;
-                sqlite3_bind_text(s, 1, d->ce_key, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(s, 2, d->ce_num);
-                sqlite3_bind_int64(s, 3, d->ce_den);
-                sqlite3_bind_int(s, 4, d->ce_count);
-                rc = sqlite3_step(s);
-                sqlite3_reset(s);
-                if (rc != SQLITE_DONE)
-                        return db_err(part, errstr, errstr_size,
-                                      "update counter");
-                s = st(part, S_DIRTY);
-                sqlite3_bind_text(s, 1, d->ce_key, -1, SQLITE_STATIC);
-                rc = sqlite3_step(s);
-                sqlite3_reset(s);
-                if (rc != SQLITE_DONE)
-                        return db_err(part, errstr, errstr_size,
-                                      "mark counter");
+                char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
+                int n = vg_rules_case_cells(d->ce_key, cells);
+                if (n < 0)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
+                                         "bad case key %s", d->ce_key);
+                for (int c = 0; c < n; c++)
+                        cell_add(part, cells[c], d->ce_num, d->ce_den,
+                                 d->ce_count);
         }
         return VG_OK;
 }
@@ -556,6 +752,7 @@ static vg_err_t apply_changes(vg_part_t *part, vg_changes_t *ch, char *errstr,
 vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                        size_t errstr_size) {
         vg_patient_t *pt;
+        pent_t *pe;
         vg_changes_t ch;
         vg_err_t err;
 
@@ -564,8 +761,9 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                                  "vg_part_event outside a batch");
         /* A valid record consumed: its topic's time (SPEC §5.5). */
         vg_wm_record(&part->pa_wm, ev->ev_type, ev->ev_occurred_at);
-        if (!(pt = patient_get(part, ev->ev_patient_id, errstr, errstr_size)))
+        if (!(pe = patient_get(part, ev->ev_patient_id, errstr, errstr_size)))
                 return VG_ERR_STORE;
+        pt = pe->pe_pt;
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
             !vg_patient_has_event(pt, ev->ev_event_id)) {
                 part->pa_rejected = "patient-limit";
@@ -589,6 +787,8 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
         if (ev->ev_occurred_at < part->pa_data_since)
                 part->pa_data_since = ev->ev_occurred_at;
         part->pa_stats.ps_events++;
+        if (!ch.ch_duplicate)
+                patient_dirty(part, pe);
         if (ch.ch_duplicate)
                 part->pa_stats.ps_duplicates++;
         else if (ev->ev_cancels_event_id)
@@ -615,21 +815,22 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                 if (!n)
                         return VG_OK;
                 for (int i = 0; i < n; i++) {
-                        vg_patient_t *pt;
+                        pent_t *pe = NULL;
                         vg_changes_t ch;
                         if (!err &&
-                            !(pt = patient_get(part, ids[i], errstr,
+                            !(pe = patient_get(part, ids[i], errstr,
                                                errstr_size)))
                                 err = VG_ERR_STORE;
                         if (!err) {
-                                vg_engine_apply(part->pa_rc, pt, NULL,
+                                vg_engine_apply(part->pa_rc, pe->pe_pt, NULL,
                                                 part->pa_wm.wm_value, &ch);
                                 part->pa_stats.ps_timers++;
+                                patient_dirty(part, pe);
                                 err = apply_changes(part, &ch, errstr,
                                                     errstr_size);
                                 vg_changes_clear(&ch);
                                 if (!err) /* state: once, at the end */
-                                        err = timer_put(part, pt, errstr,
+                                        err = timer_put(part, pe, errstr,
                                                         errstr_size);
                         }
                         vg_free(ids[i]);
@@ -639,72 +840,87 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
         }
 }
 
-/* Queues an IndicatorPart for every counter changed in this batch. */
-static vg_err_t queue_parts(vg_part_t *part, char *errstr,
+static int cent_cmp(const void *a, const void *b) {
+        return strcmp((*(cent_t *const *)a)->cn_key,
+                      (*(cent_t *const *)b)->cn_key);
+}
+
+/* Queues an IndicatorPart for one counter cell. */
+static vg_err_t queue_part(vg_part_t *part, const cent_t *c, char *errstr,
+                           size_t errstr_size) {
+        char k[VG_CASE_KEY_MAX], *ind, *area, *period, *bd, *save = NULL;
+        char pkey[VG_CASE_KEY_MAX + 32];
+        vg_ipart_t ip = {0};
+        vg_err_t err;
+
+        snprintf(k, sizeof(k), "%s", c->cn_key);
+        ind = strtok_r(k, "|", &save);
+        area = strtok_r(NULL, "|", &save);
+        period = strtok_r(NULL, "|", &save);
+        /* "ind|area|period" is breakdown all; else a 4th part */
+        bd = strtok_r(NULL, "|", &save);
+        if (!bd)
+                bd = "all";
+        if (!ind || !area || !period)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
+                                 "bad counter key %s", c->cn_key);
+        ip.ip_indicator = ind;
+        ip.ip_area = area;
+        ip.ip_period = period;
+        ip.ip_breakdown = bd;
+        ip.ip_partition = part->pa_partition;
+        /* As far as this partition can tell; the aggregator decides over
+         * all partitions (SPEC §6.1). */
+        ip.ip_complete = vg_rules_complete(part->pa_rc, ind, period,
+                                           part->pa_wm.wm_value);
+        ip.ip_history_complete = vg_rules_history_complete(
+                part->pa_rc, ind, period, vg_part_data_since(part));
+        ip.ip_data_since = (vg_optl_t){part->pa_data_since != INT64_MAX,
+                                       part->pa_data_since};
+        ip.ip_numerator = c->cn_num;
+        ip.ip_denominator = (vg_optl_t){!c->cn_count, c->cn_den};
+        ip.ip_updated_at = part->pa_now;
+        snprintf(pkey, sizeof(pkey), "%s|%s|%s|%s|%d", ind, area, period, bd,
+                 part->pa_partition);
+        vg_buf_reset(&part->pa_buf);
+        err = vg_codec_encode(part->pa_codec, VG_REC_IPART, &ip,
+                              &part->pa_buf, errstr, errstr_size);
+        if (!err)
+                err = outbox_add(part, part->pa_topics.pt_parts, pkey,
+                                 strlen(pkey), part->pa_buf.vb_data,
+                                 part->pa_buf.vb_len, NULL, errstr,
+                                 errstr_size);
+        return err;
+}
+
+/* Writes every counter changed in this batch and queues its
+ * IndicatorPart, in key order. */
+static vg_err_t cells_flush(vg_part_t *part, char *errstr,
                             size_t errstr_size) {
-        sqlite3_stmt *s = st(part, S_DIRTY_LIST);
-        vg_err_t err = VG_OK;
-        int rc;
-
-        while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const char *key = (const char *)sqlite3_column_text(s, 0);
-                char *k = vg_strdup(key), *ind, *area, *period, *bd;
-                char *save = NULL;
-                vg_ipart_t ip = {0};
-                char pkey[512];
-
-                ind = strtok_r(k, "|", &save);
-                area = strtok_r(NULL, "|", &save);
-                period = strtok_r(NULL, "|", &save);
-                /* "ind|area|period" is breakdown all; else a 4th part */
-                bd = strtok_r(NULL, "|", &save);
-                if (!bd)
-                        bd = "all";
-                if (!ind || !area || !period) {
-                        vg_free(k);
-                        err = vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
-                                        "bad counter key %s", key);
-                        break;
-                }
-                ip.ip_indicator = ind;
-                ip.ip_area = area;
-                ip.ip_period = period;
-                ip.ip_breakdown = bd;
-                ip.ip_partition = part->pa_partition;
-                /* As far as this partition can tell; the aggregator
-                 * decides over all partitions (SPEC §6.1). */
-                ip.ip_complete = vg_rules_complete(part->pa_rc, ind, period,
-                                                   part->pa_wm.wm_value);
-                ip.ip_history_complete = vg_rules_history_complete(
-                        part->pa_rc, ind, period, vg_part_data_since(part));
-                ip.ip_data_since = (vg_optl_t){
-                        part->pa_data_since != INT64_MAX,
-                        part->pa_data_since};
-                ip.ip_numerator = sqlite3_column_int64(s, 1);
-                ip.ip_denominator =
-                        (vg_optl_t){!sqlite3_column_int(s, 3),
-                                    sqlite3_column_int64(s, 2)};
-                ip.ip_updated_at = part->pa_now;
-                snprintf(pkey, sizeof(pkey), "%s|%s|%s|%s|%d", ind, area,
-                         period, bd, part->pa_partition);
-                vg_buf_reset(&part->pa_buf);
-                err = vg_codec_encode(part->pa_codec, VG_REC_IPART, &ip,
-                                      &part->pa_buf, errstr, errstr_size);
-                if (!err)
-                        err = outbox_add(part, part->pa_topics.pt_parts, pkey,
-                                         strlen(pkey), part->pa_buf.vb_data,
-                                         part->pa_buf.vb_len, NULL, errstr,
-                                         errstr_size);
-                vg_free(k);
+        if (part->pa_ncdirty > 1)
+                qsort(part->pa_cdirty, part->pa_ncdirty,
+                      sizeof(*part->pa_cdirty), cent_cmp);
+        for (size_t i = 0; i < part->pa_ncdirty; i++) {
+                const cent_t *c = part->pa_cdirty[i];
+                sqlite3_stmt *s = st(part, S_PUT_CELL);
+                vg_err_t err;
+                int rc;
+                if (!part->pa_persist)
+                        goto queue;
+                sqlite3_bind_text(s, 1, c->cn_key, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, c->cn_num);
+                sqlite3_bind_int64(s, 3, c->cn_den);
+                sqlite3_bind_int(s, 4, c->cn_count);
+                rc = sqlite3_step(s);
+                sqlite3_reset(s);
+                if (rc != SQLITE_DONE)
+                        return db_err(part, errstr, errstr_size,
+                                      "write counter");
+        queue:
+                if (part->pa_parts &&
+                    (err = queue_part(part, c, errstr, errstr_size)))
+                        return err;
         }
-        sqlite3_reset(s);
-        if (err)
-                return err;
-        s = st(part, S_DIRTY_CLEAR);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-                return db_err(part, errstr, errstr_size, "clear marks");
         return VG_OK;
 }
 
@@ -800,21 +1016,19 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         if (!part->pa_wm_hold)
                 vg_wm_update(&part->pa_wm, part->pa_now);
         /* Timers of the batch's patients first, so that the timers table
-         * holds their latest next-due times; then every timer the stream
-         * time has passed (those patients join the cache); then the state
-         * of every patient touched, written once. */
-        for (int b = 0; !err && b < CACHE_BUCKETS; b++)
-                for (pent_t *pe = part->pa_cache[b]; !err && pe;
-                     pe = pe->pe_next)
-                        err = timer_put(part, pe->pe_pt, errstr, errstr_size);
+         * holds their latest next-due times; then every timer the
+         * watermark has passed (those patients join the batch); then the
+         * state of every patient changed, written once. */
+        for (size_t i = 0; !err && i < part->pa_ndirty; i++)
+                err = timer_put(part, part->pa_dirty[i], errstr, errstr_size);
         if (!err && part->pa_wm.wm_value != VG_WM_NONE)
                 err = fire_timers(part, errstr, errstr_size);
-        for (int b = 0; !err && b < CACHE_BUCKETS; b++)
-                for (pent_t *pe = part->pa_cache[b]; !err && pe;
-                     pe = pe->pe_next)
-                        err = state_put(part, pe->pe_pt, errstr, errstr_size);
+        for (size_t i = 0; !err && part->pa_persist && i < part->pa_ndirty;
+             i++)
+                err = state_put(part, part->pa_dirty[i]->pe_pt, errstr,
+                                errstr_size);
         if (!err)
-                err = queue_parts(part, errstr, errstr_size);
+                err = cells_flush(part, errstr, errstr_size);
         if (!err)
                 err = queue_progress(part, errstr, errstr_size);
         if (!err)
@@ -843,7 +1057,14 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         }
         part->pa_in_batch = false;
         part->pa_stats.ps_commits++;
-        cache_drop(part);
+        for (size_t i = 0; i < part->pa_ndirty; i++)
+                part->pa_dirty[i]->pe_dirty = false;
+        part->pa_ndirty = 0;
+        for (size_t i = 0; i < part->pa_ncdirty; i++)
+                part->pa_cdirty[i]->cn_dirty = false;
+        part->pa_ncdirty = 0;
+        if (part->pa_persist)
+                cache_trim(part);
         return VG_OK;
 }
 
@@ -865,10 +1086,27 @@ void vg_part_cells(vg_part_t *part,
                    void (*cb)(const char *key, int64_t num, int64_t den,
                               bool count, void *opaque),
                    void *opaque) {
-        sqlite3_stmt *s = st(part, S_CELLS);
-        while (sqlite3_step(s) == SQLITE_ROW)
-                cb((const char *)sqlite3_column_text(s, 0),
-                   sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
-                   sqlite3_column_int(s, 3) != 0, opaque);
-        sqlite3_reset(s);
+        cent_t **all = vg_malloc(sizeof(*all) * (part->pa_cells.ht_n + 1));
+        size_t n = 0;
+        for (size_t b = 0; b < part->pa_cells.ht_nb; b++)
+                for (hnode_t *x = part->pa_cells.ht_b[b]; x; x = x->hn_next)
+                        all[n++] = (cent_t *)x;
+        if (n > 1)
+                qsort(all, n, sizeof(*all), cent_cmp);
+        for (size_t i = 0; i < n; i++)
+                cb(all[i]->cn_key, all[i]->cn_num, all[i]->cn_den,
+                   all[i]->cn_count, opaque);
+        vg_free(all);
+}
+
+void vg_part_set_cache(vg_part_t *part, size_t max_patients) {
+        part->pa_cache_max = max_patients;
+}
+
+void vg_part_set_parts(vg_part_t *part, bool queue) {
+        part->pa_parts = queue;
+}
+
+void vg_part_set_memory_only(vg_part_t *part) {
+        part->pa_persist = false;
 }

@@ -116,7 +116,21 @@ int vg_part_outbox_scan(vg_part_t *part, int64_t after_seq, int max,
                         void *opaque);
 int64_t vg_part_outbox_depth(vg_part_t *part);
 
-/* Calls cb for every counter cell of this partition. */
+/* Patients kept in memory after a commit (default 200000); more are
+ * dropped and read from the store when needed again. */
+void vg_part_set_cache(vg_part_t *part, size_t max_patients);
+/* queue false: commits queue no IndicatorParts (file mode reads the
+ * counters at the end instead). Default true. */
+void vg_part_set_parts(vg_part_t *part, bool queue);
+
+/* File mode: patients and counters live in memory only (none is dropped,
+ * none is written to the store); timers, offsets and the outbox still
+ * use it. A rollback then loses the open batch's patients: for a run that
+ * stops at its first error. */
+void vg_part_set_memory_only(vg_part_t *part);
+
+/* Calls cb for every counter cell of this partition, in key order (the
+ * counters as of the last change, committed or not). */
 void vg_part_cells(vg_part_t *part,
                    void (*cb)(const char *key, int64_t num, int64_t den,
                               bool count, void *opaque),

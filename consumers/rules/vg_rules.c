@@ -282,55 +282,94 @@ static void cell_put(out_t *o, const char *key, int num, int den,
         c->ce_den += den;
 }
 
-/* The marginal breakdowns of a case (SPEC §6.2) from the event that
- * carries its attributes (an Admission or a Death; NULL: none, so each is
- * "unknown"). ssih_enrolment.* already splits age and diagnosis: only sex
- * and residence. Returns how many were written to bd[4]. */
-static int breakdowns(const char *indicator, const vg_event_t *attr,
-                      char bd[4][48]) {
-        bool ssih = !strncmp(indicator, "ssih_enrolment.", 15);
-        int n = 0;
-        if (!ssih)
-                snprintf(bd[n++], 48, "age:%s",
-                         attr ? vg_rules_age_band(attr->ev_age_years)
-                              : "unknown");
-        snprintf(bd[n++], 48, "sex:%s",
-                 attr ? vg_enum_str(&vg_enum_sex, attr->ev_sex) : "unknown");
-        if (!ssih)
-                snprintf(bd[n++], 48, "diagnosis:%s",
-                         attr ? vg_enum_str(&vg_enum_diag,
-                                            attr->ev_diagnosis_group)
-                              : "unknown");
-        snprintf(bd[n++], 48, "residence:%s",
-                 attr ? vg_enum_str(&vg_enum_residence, attr->ev_residence)
-                      : "unknown");
-        return n;
-}
-
-/* Adds to cell "indicator|area|period" (breakdown all) and to
- * "indicator|area|period|<breakdown>" for each marginal breakdown, for the
- * kommun, its region and SE. attr: the event whose age, sex, diagnosis
- * and residence the case has (NULL: unknown). */
+/* Adds to the case "indicator|kommun|period|age|sex|diagnosis|residence"
+ * (vg_rules_case_cells() expands it into the counter cells). attr: the
+ * event whose age, sex, diagnosis and residence the case has (NULL:
+ * unknown). ssih_enrolment.* already splits age and diagnosis: those two
+ * are "-" (no breakdown of their own). */
 static void cell_add(out_t *o, const char *indicator, const char *kommun,
                      int64_t anchor_time, const vg_event_t *attr, int num,
                      int den, bool count) {
-        char period[8], region[3], key[256], bd[4][48];
-        const char *areas[3];
-        int nbd = breakdowns(indicator, attr, bd);
+        char period[8], key[VG_CASE_KEY_MAX];
+        bool ssih = !strncmp(indicator, "ssih_enrolment.", 15);
+        const char *age = "unknown", *sex = "unknown", *diag = "unknown",
+                   *res = "unknown";
+        if (attr) {
+                age = vg_rules_age_band(attr->ev_age_years);
+                sex = vg_enum_str(&vg_enum_sex, attr->ev_sex);
+                diag = vg_enum_str(&vg_enum_diag, attr->ev_diagnosis_group);
+                res = vg_enum_str(&vg_enum_residence, attr->ev_residence);
+        }
+        if (ssih)
+                age = diag = "-";
         vg_period(o->rc->rc_tz, anchor_time, period);
-        areas[0] = kommun;
-        areas[1] = vg_region_of(kommun, region);
-        areas[2] = "SE";
+        snprintf(key, sizeof(key), "%s|%s|%s|%s|%s|%s|%s", indicator, kommun,
+                 period, age, sex, diag, res);
+        cell_put(o, key, num, den, count);
+}
+
+/* Appends s to p (bounded by end); returns the new end of text. */
+static char *put(char *p, const char *end, const char *s, size_t n) {
+        if (p + n >= end)
+                n = (size_t)(end - p - 1);
+        memcpy(p, s, n);
+        p[n] = '\0';
+        return p + n;
+}
+
+int vg_rules_case_cells(const char *case_key,
+                        char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX]) {
+        static const char *bd_name[4] = {"age:", "sex:", "diagnosis:",
+                                         "residence:"};
+        const char *f[7], *p = case_key;
+        size_t len[7];
+        char region[3], kommun[8];
+        const char *areas[3];
+        size_t alen[3];
+        int n = 0;
+
+        for (int i = 0; i < 7; i++) {
+                const char *bar = strchr(p, '|');
+                if ((bar == NULL) != (i == 6))
+                        return -1;
+                f[i] = p;
+                len[i] = bar ? (size_t)(bar - p) : strlen(p);
+                if (!len[i])
+                        return -1;
+                p = bar ? bar + 1 : p;
+        }
+        if (len[1] >= sizeof(kommun))
+                return -1;
+        memcpy(kommun, f[1], len[1]);
+        kommun[len[1]] = '\0';
+        areas[0] = kommun, alen[0] = len[1];
+        areas[1] = vg_region_of(kommun, region), alen[1] = strlen(region);
+        areas[2] = "SE", alen[2] = 2;
         for (int a = 0; a < 3; a++) {
-                snprintf(key, sizeof(key), "%s|%s|%s", indicator, areas[a],
-                         period);
-                cell_put(o, key, num, den, count);
-                for (int b = 0; b < nbd; b++) {
-                        snprintf(key, sizeof(key), "%s|%s|%s|%s", indicator,
-                                 areas[a], period, bd[b]);
-                        cell_put(o, key, num, den, count);
+                /* "indicator|area|period", then one per breakdown */
+                char base[VG_CASE_KEY_MAX], *end = base + sizeof(base), *q;
+                size_t blen;
+                q = put(base, end, f[0], len[0]);
+                q = put(q, end, "|", 1);
+                q = put(q, end, areas[a], alen[a]);
+                q = put(q, end, "|", 1);
+                q = put(q, end, f[2], len[2]);
+                blen = (size_t)(q - base);
+                memcpy(cells[n++], base, blen + 1);
+                for (int b = 0; b < 4; b++) {
+                        const char *v = f[3 + b];
+                        size_t vl = len[3 + b];
+                        char *c = cells[n], *cend = c + VG_CASE_KEY_MAX;
+                        if (vl == 1 && v[0] == '-')
+                                continue;
+                        memcpy(c, base, blen);
+                        q = put(c + blen, cend, "|", 1);
+                        q = put(q, cend, bd_name[b], strlen(bd_name[b]));
+                        put(q, cend, v, vl);
+                        n++;
                 }
         }
+        return n;
 }
 
 static vg_alert_t *alert_new(out_t *o, int rule, const char *anchor,

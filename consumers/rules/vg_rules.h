@@ -40,9 +40,14 @@ typedef struct vg_rules_conf_s {
 /* SPEC defaults. */
 void vg_rules_conf_default(vg_rules_conf_t *rc);
 
-/* One indicator cell contribution. */
+/* One indicator contribution. What the rules derive are cases, keyed
+ * "indicator|kommun|period|age|sex|diagnosis|residence" (a breakdown the
+ * indicator has none of is "-"); the partition's counters are cells,
+ * keyed "indicator|area|period" (breakdown all) and
+ * "indicator|area|period|<breakdown>:<value>" (SPEC §6.2), for the kommun,
+ * its region and SE: vg_rules_case_cells() expands one into the other. */
 typedef struct vg_cell_s {
-        char    *ce_key;    /* "indicator|area|period" */
+        char    *ce_key;    /* a case key (above) */
         int64_t  ce_num;    /* numerator (count for counts) */
         int64_t  ce_den;    /* denominator (0 for counts) */
         bool     ce_count;  /* a count: no denominator */
@@ -66,6 +71,14 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
                      vg_derived_t *out);
 
 void vg_derived_clear(vg_derived_t *dv);
+
+#define VG_CASE_KEY_MAX 128  /* longest case or cell key, with its NUL */
+#define VG_CASE_CELLS   15   /* cells of one case: 3 areas x (1 + 4) */
+
+/* The counter cells of a case key, written to cells[]; returns how many
+ * (9 or 15), or -1 if case_key is not a case key. */
+int vg_rules_case_cells(const char *case_key,
+                        char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX]);
 
 /* Deterministic alert id: 32 hex chars of SHA-256 of rule, subject and
  * anchor, each followed by a NUL byte, into buf[33]. */

@@ -215,20 +215,36 @@ static inline int64_t evs_max_time(const evs_t *e) {
         return m;
 }
 
+/* The first derived case that counts in counter cell key (for its
+ * ce_count); NULL if none. */
 static inline const vg_cell_t *cell_find(const vg_derived_t *dv,
                                          const char *key) {
-        for (int i = 0; i < dv->dv_ncells; i++)
-                if (!strcmp(dv->dv_cells[i].ce_key, key))
-                        return &dv->dv_cells[i];
+        for (int i = 0; i < dv->dv_ncells; i++) {
+                char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
+                int n = vg_rules_case_cells(dv->dv_cells[i].ce_key, cells);
+                for (int c = 0; c < n; c++)
+                        if (!strcmp(cells[c], key))
+                                return &dv->dv_cells[i];
+        }
         return NULL;
 }
 
-/* A missing cell is 0/0. */
+/* Counter cell key ("ind|area|period[|breakdown]") as the partition
+ * counts it: the sum over the derived cases that expand into it
+ * (vg_rules_case_cells). A missing cell is 0/0. */
 static inline void cell_get(const vg_derived_t *dv, const char *key,
                             int64_t *num, int64_t *den) {
-        const vg_cell_t *c = cell_find(dv, key);
-        *num = c ? c->ce_num : 0;
-        *den = c ? c->ce_den : 0;
+        *num = *den = 0;
+        for (int i = 0; i < dv->dv_ncells; i++) {
+                char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
+                int n = vg_rules_case_cells(dv->dv_cells[i].ce_key, cells);
+                assert_true(n == 9 || n == 15);
+                for (int c = 0; c < n; c++)
+                        if (!strcmp(cells[c], key)) {
+                                *num += dv->dv_cells[i].ce_num;
+                                *den += dv->dv_cells[i].ce_den;
+                        }
+        }
 }
 
 static inline void dump_cells(const vg_derived_t *dv) {
@@ -279,16 +295,21 @@ static inline void expect_cell_at(const vg_derived_t *dv, const char *ind,
                 expect_cell((dv), (ind), reg_, (period), (enum_), (eden_));    \
         } while (0)
 
-/* Sum over the cells whose key starts with prefix (for "nothing at all"). */
+/* Sum over the counter cells whose key starts with prefix (for "nothing
+ * at all"): every cell each derived case expands into. */
 static inline void cell_sum_prefix(const vg_derived_t *dv, const char *prefix,
                                    int64_t *num, int64_t *den) {
         size_t l = strlen(prefix);
         *num = *den = 0;
-        for (int i = 0; i < dv->dv_ncells; i++)
-                if (!strncmp(dv->dv_cells[i].ce_key, prefix, l)) {
-                        *num += dv->dv_cells[i].ce_num;
-                        *den += dv->dv_cells[i].ce_den;
-                }
+        for (int i = 0; i < dv->dv_ncells; i++) {
+                char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
+                int n = vg_rules_case_cells(dv->dv_cells[i].ce_key, cells);
+                for (int c = 0; c < n; c++)
+                        if (!strncmp(cells[c], prefix, l)) {
+                                *num += dv->dv_cells[i].ce_num;
+                                *den += dv->dv_cells[i].ce_den;
+                        }
+        }
 }
 
 static inline int count_alerts(const vg_derived_t *dv, int rule) {

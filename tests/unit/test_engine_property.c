@@ -522,20 +522,27 @@ static void oracle(const evs_t *e, result_t *res) {
                         res->active[dv.dv_alerts[a].al_rule]++;
                 }
                 for (int c = 0; c < dv.dv_ncells; c++) {
-                        int q;
-                        for (q = 0; q < nsum; q++)
-                                if (!strcmp(sum[q].ce_key,
-                                            dv.dv_cells[c].ce_key))
-                                        break;
-                        if (q == nsum) {
-                                sum = vg_realloc(
-                                        sum, sizeof(*sum) * (size_t)(nsum + 1));
-                                sum[q] = dv.dv_cells[c];
-                                sum[q].ce_key = vg_strdup(sum[q].ce_key);
-                                nsum++;
-                        } else {
-                                sum[q].ce_num += dv.dv_cells[c].ce_num;
-                                sum[q].ce_den += dv.dv_cells[c].ce_den;
+                        /* a case counts in each of its cells */
+                        char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
+                        int ncells = vg_rules_case_cells(dv.dv_cells[c].ce_key,
+                                                         cells);
+                        assert_true(ncells == 9 || ncells == 15);
+                        for (int x = 0; x < ncells; x++) {
+                                int q;
+                                for (q = 0; q < nsum; q++)
+                                        if (!strcmp(sum[q].ce_key, cells[x]))
+                                                break;
+                                if (q == nsum) {
+                                        sum = vg_realloc(
+                                                sum, sizeof(*sum) *
+                                                             (size_t)(nsum + 1));
+                                        sum[q] = dv.dv_cells[c];
+                                        sum[q].ce_key = vg_strdup(cells[x]);
+                                        nsum++;
+                                } else {
+                                        sum[q].ce_num += dv.dv_cells[c].ce_num;
+                                        sum[q].ce_den += dv.dv_cells[c].ce_den;
+                                }
                         }
                 }
                 vg_derived_clear(&dv);

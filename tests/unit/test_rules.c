@@ -94,12 +94,20 @@ static const vg_alert_t *ch_alert(int rule, int status) {
         return NULL;
 }
 
+/* The change of counter cell key: the sum over the case deltas that
+ * count in it (vg_rules_case_cells). */
 static int64_t ch_delta(const char *key, int which) {
-        for (int i = 0; i < g_ch.ch_ndeltas; i++)
-                if (!strcmp(g_ch.ch_deltas[i].ce_key, key))
-                        return which ? g_ch.ch_deltas[i].ce_den
-                                     : g_ch.ch_deltas[i].ce_num;
-        return 0;
+        int64_t sum = 0;
+        for (int i = 0; i < g_ch.ch_ndeltas; i++) {
+                char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
+                int n = vg_rules_case_cells(g_ch.ch_deltas[i].ce_key, cells);
+                assert_true(n == 9 || n == 15);
+                for (int c = 0; c < n; c++)
+                        if (!strcmp(cells[c], key))
+                                sum += which ? g_ch.ch_deltas[i].ce_den
+                                             : g_ch.ch_deltas[i].ce_num;
+        }
+        return sum;
 }
 
 #define RD VG_RULE_READMISSION_30D
@@ -1847,6 +1855,55 @@ static void test_process_file_end_to_end(void **state) {
  * when it carries the attributes (Death), from the stay's admission for a
  * discharge-anchored row, "unknown" (lower case) without such an event;
  * the rows of one dimension sum to the "all" row. */
+/* A case key expands into breakdown all and each marginal breakdown, for
+ * the kommun, its region and SE, in that order; "-" (ssih_enrolment's age
+ * and diagnosis) has no cell; anything not of 7 non-empty fields is
+ * refused. */
+static void test_case_cells(void **state) {
+        char c[VG_CASE_CELLS][VG_CASE_KEY_MAX];
+        static const char *want[15] = {
+                "readmission_30d|0484|2026-01",
+                "readmission_30d|0484|2026-01|age:75-84",
+                "readmission_30d|0484|2026-01|sex:MALE",
+                "readmission_30d|0484|2026-01|diagnosis:COPD",
+                "readmission_30d|0484|2026-01|residence:unknown",
+                "readmission_30d|04|2026-01",
+                "readmission_30d|04|2026-01|age:75-84",
+                "readmission_30d|04|2026-01|sex:MALE",
+                "readmission_30d|04|2026-01|diagnosis:COPD",
+                "readmission_30d|04|2026-01|residence:unknown",
+                "readmission_30d|SE|2026-01",
+                "readmission_30d|SE|2026-01|age:75-84",
+                "readmission_30d|SE|2026-01|sex:MALE",
+                "readmission_30d|SE|2026-01|diagnosis:COPD",
+                "readmission_30d|SE|2026-01|residence:unknown"};
+        (void)state;
+        assert_int_equal(vg_rules_case_cells("readmission_30d|0484|2026-01|"
+                                             "75-84|MALE|COPD|unknown", c),
+                         15);
+        for (int i = 0; i < 15; i++)
+                assert_string_equal(c[i], want[i]);
+        assert_int_equal(vg_rules_case_cells("ssih_enrolment.85+.COPD|2480|"
+                                             "2026-12|-|FEMALE|-|OWN_HOME", c),
+                         9);
+        assert_string_equal(c[0], "ssih_enrolment.85+.COPD|2480|2026-12");
+        assert_string_equal(c[1], "ssih_enrolment.85+.COPD|2480|2026-12|"
+                                  "sex:FEMALE");
+        assert_string_equal(c[2], "ssih_enrolment.85+.COPD|2480|2026-12|"
+                                  "residence:OWN_HOME");
+        assert_string_equal(c[3], "ssih_enrolment.85+.COPD|24|2026-12");
+        assert_string_equal(c[8], "ssih_enrolment.85+.COPD|SE|2026-12|"
+                                  "residence:OWN_HOME");
+        assert_int_equal(vg_rules_case_cells("a|0484|2026-01|x|y|z", c), -1);
+        assert_int_equal(vg_rules_case_cells("a|0484|2026-01|x|y|z|w|v", c),
+                         -1);
+        assert_int_equal(vg_rules_case_cells("a|0484||x|y|z|w", c), -1);
+        assert_int_equal(vg_rules_case_cells("a|0484|2026-01|x|y|z|", c), -1);
+        assert_int_equal(vg_rules_case_cells("", c), -1);
+        assert_int_equal(vg_rules_case_cells("a|012345678|2026-01|x|y|z|w", c),
+                         -1);
+}
+
 static void test_breakdowns(void **state) {
         vg_event_t *a, *dth;
         (void)state;
@@ -1899,6 +1956,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 /* §5.1 */
                 TEST(test_breakdowns),
+                TEST(test_case_cells),
                 TEST(test_readm_basic_alert_fields),
                 TEST(test_readm_day30_vs_day31),
                 TEST(test_readm_days_are_local_dates),
