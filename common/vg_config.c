@@ -85,10 +85,17 @@ const vg_confdef_t vg_confdefs[] = {
          "Longest line (JSON Lines input) or message (Kafka) accepted, "
          "bytes; longer ones are errors naming where they are (a Kafka "
          "message goes to the DLQ with reason too-large)."},
-        {"batch.max_events", VG_C_INT, "500", 1, 1000000, 0,
-         "Events per SQLite transaction at most."},
+        {"batch.max_events", VG_C_INT, "5000", 1, 1000000, 0,
+         "Events per SQLite transaction at most. A batch also ends as soon "
+         "as the consumer's local queue is empty, so this bounds batches "
+         "only while catching up."},
         {"batch.max_ms", VG_C_INT, "200", 1, 60000, 0,
          "Milliseconds a batch may wait to fill before it commits."},
+        {"parts.interval_ms", VG_C_INT, "1000", 0, 600000, 0,
+         "vigil process queues IndicatorParts (and the progress that covers "
+         "them) at most this often per partition: a cell changed in many "
+         "batches is published once. Alerts are not delayed. 0: every "
+         "batch."},
         {"state.cache_patients", VG_C_INT, "200000", 1, 100000000, 0,
          "Patients per partition kept in memory between batches (their "
          "state is written behind, in each batch's commit); beyond this, "

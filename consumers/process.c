@@ -139,6 +139,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                 return NULL;
         }
         vg_part_set_cache(ps->ps_part, pr->pr_cache_patients);
+        vg_part_set_parts_interval(ps->ps_part, pr->pr_parts_ms);
         ps->ps_batch = 0;
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
@@ -193,9 +194,25 @@ static void batch_commit(proc_t *pr, int p) {
         commit_kafka_offsets(pr, p);
 }
 
+/* Commits every open batch and queues every pending part (before a stop
+ * or a revocation: what the partition counted goes out now). */
 static void commit_all(proc_t *pr) {
-        for (int p = 0; p < pr->pr_npartitions; p++)
+        char errstr[512];
+        int64_t now = vg_now_ms();
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                vg_part_t *part = pr->pr_parts[p].ps_part;
+                if (part && !pr->pr_fatal) {
+                        vg_part_force_parts(part);
+                        if (!vg_part_in_batch(part) &&
+                            vg_part_parts_due(part, now) &&
+                            vg_part_begin(part, now, errstr,
+                                          sizeof(errstr))) {
+                                fatal(pr, errstr);
+                                continue;
+                        }
+                }
                 batch_commit(pr, p);
+        }
 }
 
 static void close_partitions(proc_t *pr,
@@ -207,11 +224,17 @@ static void close_partitions(proc_t *pr,
         for (int i = 0; i < l->cnt; i++) {
                 int p = l->elems[i].partition;
                 if (p >= 0 && p < MAX_PARTITIONS && pr->pr_parts[p].ps_part) {
+                        const vg_part_stats_t *st =
+                                vg_part_stats(pr->pr_parts[p].ps_part);
+                        vg_info("process",
+                                "partition %d: released (%lld events in "
+                                "%lld batches since assigned)",
+                                p, (long long)st->ps_events,
+                                (long long)st->ps_commits);
                         vg_pub_remove(pr->pr_pub, p, 30000);
                         process_metrics_forget(pr, p);
                         vg_part_close(pr->pr_parts[p].ps_part);
                         pr->pr_parts[p].ps_part = NULL;
-                        vg_info("process", "partition %d: released", p);
                 }
         }
 }
@@ -488,7 +511,8 @@ static void tick(proc_t *pr, int64_t now) {
         for (int p = 0; p < pr->pr_npartitions && !pr->pr_fatal; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
                 if (!ps->ps_part || vg_part_in_batch(ps->ps_part) ||
-                    !vg_part_wm_pending(ps->ps_part, now))
+                    (!vg_part_wm_pending(ps->ps_part, now) &&
+                     !vg_part_parts_due(ps->ps_part, now)))
                         continue;
                 if (vg_part_begin(ps->ps_part, now, errstr, sizeof(errstr))) {
                         fatal(pr, errstr);
@@ -593,6 +617,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pr->pr_conf = conf;
         vg_process_rules_conf(conf, &pr->pr_rc);
         pr->pr_cache_patients = (size_t)vg_conf_int(conf, "state.cache_patients");
+        pr->pr_parts_ms = vg_conf_int(conf, "parts.interval_ms");
         pr->pr_topics.pt_alerts = vg_conf_str(conf, "topic.alerts");
         pr->pr_topics.pt_parts = vg_conf_str(conf, "topic.indicator_parts");
         pr->pr_topics.pt_dlq = vg_conf_str(conf, "topic.dlq");

@@ -29,6 +29,7 @@ typedef struct proc_s {
         const vg_conf_t  *pr_conf;
         vg_rules_conf_t   pr_rc;
         size_t            pr_cache_patients; /* state.cache_patients */
+        int64_t           pr_parts_ms;       /* parts.interval_ms */
         vg_part_topics_t  pr_topics;
         const char       *pr_inputs[VG_EVENT_TYPES]; /* by vg_rectype_t */
         vg_codec_t       *pr_codec;

@@ -8,10 +8,17 @@
 int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
         int64_t last_msg = vg_now_ms(), last_tick = 0, last_health = 0;
         int64_t last_report = vg_now_ms(), reported = 0;
+        bool busy = false;
 
         while (!*lp->lp_stop) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(lp->lp_rk, 50);
+                /* After a record, look without waiting: an empty local
+                 * queue ends the batch at once (alerts go out while the
+                 * stream is quiet, however few records the batch has);
+                 * while it is full, batches grow to batch.max_events. */
+                rd_kafka_message_t *m =
+                        rd_kafka_consumer_poll(lp->lp_rk, busy ? 0 : 50);
                 int64_t now = vg_now_ms();
+                busy = m != NULL;
                 if (m) {
                         int r = 0;
                         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {

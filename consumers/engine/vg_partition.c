@@ -40,11 +40,12 @@ static const char *schema_sql =
         "CREATE INDEX IF NOT EXISTS timers_due ON timers(due);"
         "CREATE TABLE IF NOT EXISTS cells(key TEXT PRIMARY KEY,"
         "  num INTEGER NOT NULL, den INTEGER NOT NULL,"
-        "  count INTEGER NOT NULL);";
+        "  count INTEGER NOT NULL,"
+        "  pending INTEGER NOT NULL DEFAULT 0);"; /* part not queued yet */
 
 enum {
         S_GET_PATIENT, S_PUT_PATIENT, S_PUT_TIMER, S_DEL_TIMER, S_DUE_TIMERS,
-        S_PUT_CELL, S_GET_OFFSET,
+        S_PUT_CELL, S_PARTS_QUEUED, S_GET_OFFSET,
         S_SET_OFFSET, S_SET_META, S_CELLS, S__CNT
 };
 
@@ -55,11 +56,12 @@ static const char *stmt_sql[S__CNT] = {
         [S_DEL_TIMER] = "DELETE FROM timers WHERE patient_id=?",
         [S_DUE_TIMERS] = "SELECT patient_id FROM timers WHERE due<=? "
                          "ORDER BY due, patient_id LIMIT 256",
-        [S_PUT_CELL] = "INSERT OR REPLACE INTO cells VALUES(?,?,?,?)",
+        [S_PUT_CELL] = "INSERT OR REPLACE INTO cells VALUES(?,?,?,?,?)",
+        [S_PARTS_QUEUED] = "UPDATE cells SET pending=0 WHERE pending",
         [S_GET_OFFSET] = "SELECT next_offset FROM offsets WHERE topic=?",
         [S_SET_OFFSET] = "INSERT OR REPLACE INTO offsets VALUES(?,?)",
         [S_SET_META] = "INSERT OR REPLACE INTO meta VALUES(?,?)",
-        [S_CELLS] = "SELECT key, num, den, count FROM cells ORDER BY key",
+        [S_CELLS] = "SELECT key, num, den, count, pending FROM cells",
 };
 
 /* Patient cache entry. The cache outlives commits (hot state in memory,
@@ -82,6 +84,7 @@ typedef struct pent_s {
 typedef struct cent_s {
         hnode_t        cn_h;        /* first: the table's link */
         bool           cn_dirty;    /* changed in the open batch */
+        bool           cn_pending;  /* changed since its last part */
         bool           cn_count;
         int64_t        cn_num, cn_den;
         char           cn_key[];
@@ -126,6 +129,12 @@ struct vg_part_s {
                                                  * open batch */
         size_t                  pa_ncdirty, pa_cdirty_cap;
         bool                    pa_parts;       /* queue IndicatorParts */
+        cent_t                **pa_pending;     /* cells whose part is not
+                                                 * queued yet */
+        size_t                  pa_npending, pa_pending_cap;
+        int64_t                 pa_parts_ms;    /* parts.interval_ms */
+        int64_t                 pa_parts_at;    /* parts last queued */
+        bool                    pa_parts_force; /* queue at next commit */
         bool                    pa_persist;     /* write patients and
                                                  * counters to the store */
         vg_part_stats_t         pa_stats;
@@ -138,6 +147,7 @@ struct vg_part_s {
 
 static vg_err_t cells_load(vg_part_t *part, char *errstr,
                            size_t errstr_size);
+static bool progress_due(const vg_part_t *part, int64_t now);
 
 static vg_err_t db_err(vg_part_t *part, char *errstr, size_t errstr_size,
                        const char *what) {
@@ -253,7 +263,8 @@ vg_part_t *vg_part_open(const char *path, int partition,
         }
         if (sqlite3_exec(part->pa_db,
                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+                         "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY; "
+                         "PRAGMA wal_autocheckpoint=8192;",
                          NULL, NULL, &err) != SQLITE_OK ||
             sqlite3_exec(part->pa_db, schema_sql, NULL, NULL, &err) !=
                     SQLITE_OK) {
@@ -300,6 +311,7 @@ vg_part_t *vg_part_open(const char *path, int partition,
         wm_load(part);
         part->pa_cache_max = 200000;
         part->pa_parts = true;
+        part->pa_parts_ms = 0;
         part->pa_persist = true;
         if (cells_load(part, errstr, errstr_size)) {
                 vg_part_close(part);
@@ -395,6 +407,21 @@ static void cache_trim(vg_part_t *part) {
                 }
 }
 
+static void pending_add(vg_part_t *part, cent_t *c) {
+        if (c->cn_pending)
+                return;
+        if (part->pa_npending == part->pa_pending_cap) {
+                part->pa_pending_cap = part->pa_pending_cap
+                                               ? part->pa_pending_cap * 2
+                                               : 1024;
+                part->pa_pending = vg_realloc(part->pa_pending,
+                                              sizeof(*part->pa_pending) *
+                                                      part->pa_pending_cap);
+        }
+        part->pa_pending[part->pa_npending++] = c;
+        c->cn_pending = true;
+}
+
 /* The counters as committed (at open, and after a rollback). */
 static vg_err_t cells_load(vg_part_t *part, char *errstr,
                            size_t errstr_size) {
@@ -402,6 +429,7 @@ static vg_err_t cells_load(vg_part_t *part, char *errstr,
         int rc;
         ht_clear(&part->pa_cells, cent_del);
         part->pa_ncdirty = 0;
+        part->pa_npending = 0;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
                 const char *key = (const char *)sqlite3_column_text(s, 0);
                 size_t len = strlen(key);
@@ -412,7 +440,10 @@ static vg_err_t cells_load(vg_part_t *part, char *errstr,
                 c->cn_den = sqlite3_column_int64(s, 2);
                 c->cn_count = sqlite3_column_int(s, 3) != 0;
                 c->cn_dirty = false;
+                c->cn_pending = false;
                 ht_insert(&part->pa_cells, &c->cn_h);
+                if (sqlite3_column_int(s, 4))
+                        pending_add(part, c);
         }
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
@@ -431,6 +462,7 @@ void vg_part_close(vg_part_t *part) {
         ht_clear(&part->pa_cells, cent_del);
         vg_free(part->pa_cells.ht_b);
         vg_free(part->pa_cdirty);
+        vg_free(part->pa_pending);
         vg_outbox_close(part->pa_outbox);
         for (int i = 0; i < S__CNT; i++)
                 sqlite3_finalize(part->pa_stmt[i]);
@@ -485,6 +517,8 @@ bool vg_part_caught_up(const vg_part_t *part, int64_t now_ms) {
         for (int t = 0; t < part->pa_wm.wm_ntopics; t++)
                 if (!vg_wm_caught_up(&part->pa_wm, t, now_ms))
                         return false;
+        if (part->pa_npending || progress_due(part, now_ms))
+                return false; /* parts or progress still to queue */
         return !vg_part_wm_pending(part, now_ms);
 }
 
@@ -893,35 +927,66 @@ static vg_err_t queue_part(vg_part_t *part, const cent_t *c, char *errstr,
         return err;
 }
 
-/* Writes every counter changed in this batch and queues its
- * IndicatorPart, in key order. */
+/* Writes every counter changed in this batch (its part still to be
+ * queued: pending). */
 static vg_err_t cells_flush(vg_part_t *part, char *errstr,
                             size_t errstr_size) {
-        if (part->pa_ncdirty > 1)
-                qsort(part->pa_cdirty, part->pa_ncdirty,
-                      sizeof(*part->pa_cdirty), cent_cmp);
         for (size_t i = 0; i < part->pa_ncdirty; i++) {
-                const cent_t *c = part->pa_cdirty[i];
-                sqlite3_stmt *s = st(part, S_PUT_CELL);
-                vg_err_t err;
+                cent_t *c = part->pa_cdirty[i];
+                sqlite3_stmt *s;
                 int rc;
+                if (part->pa_parts)
+                        pending_add(part, c);
                 if (!part->pa_persist)
-                        goto queue;
+                        continue;
+                s = st(part, S_PUT_CELL);
                 sqlite3_bind_text(s, 1, c->cn_key, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(s, 2, c->cn_num);
                 sqlite3_bind_int64(s, 3, c->cn_den);
                 sqlite3_bind_int(s, 4, c->cn_count);
+                sqlite3_bind_int(s, 5, c->cn_pending);
                 rc = sqlite3_step(s);
                 sqlite3_reset(s);
                 if (rc != SQLITE_DONE)
                         return db_err(part, errstr, errstr_size,
                                       "write counter");
-        queue:
-                if (part->pa_parts &&
-                    (err = queue_part(part, c, errstr, errstr_size)))
-                        return err;
         }
         return VG_OK;
+}
+
+/* Queues the IndicatorPart of every pending cell, in key order, and marks
+ * them queued. */
+static vg_err_t parts_queue(vg_part_t *part, char *errstr,
+                            size_t errstr_size) {
+        sqlite3_stmt *s;
+        int rc;
+        if (!part->pa_npending)
+                return VG_OK;
+        if (part->pa_npending > 1)
+                qsort(part->pa_pending, part->pa_npending,
+                      sizeof(*part->pa_pending), cent_cmp);
+        for (size_t i = 0; i < part->pa_npending; i++) {
+                vg_err_t err = queue_part(part, part->pa_pending[i], errstr,
+                                          errstr_size);
+                if (err)
+                        return err;
+        }
+        if (part->pa_persist) {
+                s = st(part, S_PARTS_QUEUED);
+                rc = sqlite3_step(s);
+                sqlite3_reset(s);
+                if (rc != SQLITE_DONE)
+                        return db_err(part, errstr, errstr_size,
+                                      "mark parts queued");
+        }
+        return VG_OK;
+}
+
+/* Clears the pending marks in memory once the commit holds the parts. */
+static void parts_queued(vg_part_t *part) {
+        for (size_t i = 0; i < part->pa_npending; i++)
+                part->pa_pending[i]->cn_pending = false;
+        part->pa_npending = 0;
 }
 
 vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,
@@ -953,19 +1018,23 @@ static vg_err_t set_meta(vg_part_t *part, const char *key, int64_t v,
 
 /* Queues a PartitionProgress when the watermark or data_since changed
  * since the last one (SPEC §6.1), and always once after open. */
+static bool progress_due(const vg_part_t *part, int64_t now) {
+        if (part->pa_pub_valid && part->pa_pub_wm == part->pa_wm.wm_value &&
+            part->pa_pub_since == part->pa_data_since)
+                return false;
+        /* A null watermark is published only for an empty partition (the
+         * aggregator leaves it out); one that is held back publishes
+         * nothing yet, which holds every value incomplete. */
+        return part->pa_wm.wm_value != VG_WM_NONE ||
+               vg_wm_empty(&part->pa_wm, now);
+}
+
 static vg_err_t queue_progress(vg_part_t *part, char *errstr,
                                size_t errstr_size) {
         vg_progress_t pp = {0};
         char key[32];
         vg_err_t err;
-        if (part->pa_pub_valid && part->pa_pub_wm == part->pa_wm.wm_value &&
-            part->pa_pub_since == part->pa_data_since)
-                return VG_OK;
-        /* A null watermark is published only for an empty partition (the
-         * aggregator leaves it out); one that is held back publishes
-         * nothing yet, which holds every value incomplete. */
-        if (part->pa_wm.wm_value == VG_WM_NONE &&
-            !vg_wm_empty(&part->pa_wm, part->pa_now))
+        if (!progress_due(part, part->pa_now))
                 return VG_OK;
         pp.pp_partition = part->pa_partition;
         pp.pp_watermark = (vg_optl_t){part->pa_wm.wm_value != VG_WM_NONE,
@@ -1006,7 +1075,7 @@ static vg_err_t wm_store(vg_part_t *part, char *errstr, size_t errstr_size) {
 
 vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         vg_err_t err = VG_OK;
-        bool pub_valid = part->pa_pub_valid;
+        bool pub_valid = part->pa_pub_valid, flush = false;
         int64_t pub_wm = part->pa_pub_wm, pub_since = part->pa_pub_since;
 
         if (!part->pa_in_batch)
@@ -1029,8 +1098,15 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                                 errstr_size);
         if (!err)
                 err = cells_flush(part, errstr, errstr_size);
-        if (!err)
-                err = queue_progress(part, errstr, errstr_size);
+        /* Parts, then the progress that covers them, at most every
+         * parts.interval_ms: a part is a whole value, so a cell changed in
+         * many batches is published once, and a progress record never
+         * runs ahead of the parts it vouches for (SPEC §6.1). */
+        if (!err && (flush = vg_part_parts_due(part, part->pa_now))) {
+                err = parts_queue(part, errstr, errstr_size);
+                if (!err)
+                        err = queue_progress(part, errstr, errstr_size);
+        }
         if (!err)
                 err = wm_store(part, errstr, errstr_size);
         if (!err)
@@ -1063,9 +1139,31 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         for (size_t i = 0; i < part->pa_ncdirty; i++)
                 part->pa_cdirty[i]->cn_dirty = false;
         part->pa_ncdirty = 0;
+        if (flush) {
+                parts_queued(part);
+                part->pa_parts_at = part->pa_now;
+                part->pa_parts_force = false;
+        }
         if (part->pa_persist)
                 cache_trim(part);
         return VG_OK;
+}
+
+bool vg_part_parts_due(const vg_part_t *part, int64_t now_ms) {
+        if (!part->pa_parts)
+                return false;
+        if (!part->pa_npending && !progress_due(part, now_ms))
+                return false;
+        return part->pa_parts_force ||
+               now_ms - part->pa_parts_at >= part->pa_parts_ms;
+}
+
+void vg_part_set_parts_interval(vg_part_t *part, int64_t ms) {
+        part->pa_parts_ms = ms;
+}
+
+void vg_part_force_parts(vg_part_t *part) {
+        part->pa_parts_force = true;
 }
 
 vg_outbox_t *vg_part_outbox(vg_part_t *part) {

@@ -123,6 +123,18 @@ void vg_part_set_cache(vg_part_t *part, size_t max_patients);
  * counters at the end instead). Default true. */
 void vg_part_set_parts(vg_part_t *part, bool queue);
 
+/* Parts are queued at most every ms milliseconds (default 0: every
+ * commit): cells changed since are pending (stored so), and their parts
+ * and then the partition's progress are queued together in the first
+ * commit after the interval. */
+void vg_part_set_parts_interval(vg_part_t *part, int64_t ms);
+/* Pending parts or progress to queue, and the interval has passed (or a
+ * flush was forced): commit a batch, even an empty one. */
+bool vg_part_parts_due(const vg_part_t *part, int64_t now_ms);
+/* The next commit queues what is pending whatever the interval (before a
+ * partition is released or the process stops). */
+void vg_part_force_parts(vg_part_t *part);
+
 /* File mode: patients and counters live in memory only (none is dropped,
  * none is written to the store); timers, offsets and the outbox still
  * use it. A rollback then loses the open batch's patients: for a run that
