@@ -501,27 +501,73 @@ int vg_cmd_indicators(int argc, char **argv) {
                         if (hide) /* a public row shown as '..' */
                                 snprintf(val, sizeof(val), "..");
                         if (!strcmp(format, "json")) {
+                                /* The CSV's columns, in its order. */
+                                json_t *r = json_object();
                                 char *s;
-                                if (pub) {
-                                        if (hide) {
-                                                json_object_set_new(
-                                                        o, "numerator",
-                                                        json_string(".."));
-                                                if (has_den)
-                                                        json_object_set_new(
-                                                                o,
-                                                                "denominator",
-                                                                json_string(
-                                                                        ".."));
-                                        }
+                                json_object_set(r, "indicator",
+                                                json_object_get(o, "indicator"));
+                                json_object_set(r, "area",
+                                                json_object_get(o, "area"));
+                                json_object_set_new(
+                                        r, "area_name",
+                                        json_string(vg_area_name(area)));
+                                json_object_set(r, "period",
+                                                json_object_get(o, "period"));
+                                json_object_set_new(
+                                        r, "breakdown",
+                                        json_string(bd ? bd : "all"));
+                                if (hide) {
+                                        json_object_set_new(r, "numerator",
+                                                            json_string(".."));
                                         json_object_set_new(
-                                                o, "suppressed",
-                                                json_boolean(hide));
+                                                r, "denominator",
+                                                has_den ? json_string("..")
+                                                        : json_null());
+                                        json_object_set_new(
+                                                r, "value",
+                                                has_den ? json_string("..")
+                                                        : json_null());
+                                } else {
+                                        json_object_set_new(
+                                                r, "numerator",
+                                                json_integer(num));
+                                        json_object_set_new(
+                                                r, "denominator",
+                                                has_den ? json_integer(den)
+                                                        : json_null());
+                                        json_object_set_new(
+                                                r, "value",
+                                                has_den ? json_real(
+                                                                  (double)num /
+                                                                  (double)den)
+                                                        : json_null());
                                 }
-                                s = json_dumps(o, JSON_COMPACT |
+                                json_object_set_new(
+                                        r, "target",
+                                        tg.tg_set && has_den
+                                                ? json_real(tg.tg_target)
+                                                : json_null());
+                                json_object_set_new(
+                                        r, "target_missed",
+                                        hide ? json_null()
+                                             : json_boolean(missed));
+                                json_object_set_new(r, "complete",
+                                                    json_boolean(complete));
+                                json_object_set_new(r, "history_complete",
+                                                    json_boolean(hist));
+                                json_object_set_new(
+                                        r, "data_since",
+                                        since ? json_string(since)
+                                              : json_null());
+                                if (pub)
+                                        json_object_set_new(
+                                                r, "suppressed",
+                                                json_boolean(hide));
+                                s = json_dumps(r, JSON_COMPACT |
                                                           JSON_PRESERVE_ORDER);
                                 printf("%s\n", s);
                                 free(s);
+                                json_decref(r);
                         } else if (!strcmp(format, "csv")) {
                                 printf("%s,%s,\"%s\",%s,%s,", ind, area,
                                        vg_area_name(area), period,

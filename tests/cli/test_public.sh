@@ -70,6 +70,40 @@ sys.exit(0 if a == b and not any(s for _, _, s in b.values()) else 1)
 EOF
 done
 
+# JSON and CSV carry the same fields, in the same order, with the same
+# values (value and area_name included), public or not.
+for pubflag in "" --public; do
+  "$VIGIL" indicators -i ind.jsonl $pubflag --period all --breakdown any --format json > same.jsonl 2>/dev/null
+  "$VIGIL" indicators -i ind.jsonl $pubflag --period all --breakdown any --format csv > same.csv 2>/dev/null
+  python3 - same.jsonl same.csv <<'EOF' || fail "json and csv differ (${pubflag:-internal})"
+import csv, json, sys
+js = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+rows = list(csv.reader(open(sys.argv[2], encoding="utf-8")))
+head, rows = rows[0], rows[1:]
+assert len(js) == len(rows) > 0, (len(js), len(rows))
+keys = [k for k in js[0] if k != "suppressed"]
+assert keys == head, (keys, head)
+def text(v):
+    if v is None: return ""
+    if v is True: return "true"
+    if v is False: return "false"
+    if isinstance(v, float): return "%.6f" % v
+    return str(v)
+for o, r in zip(js, rows):
+    for k, c in zip(head, r):
+        if k == "target" and o[k] is not None:
+            assert abs(o[k] * 100 - float(c.rstrip("%"))) < 1e-6, (k, o[k], c)
+            continue
+        if k == "target_missed" and o[k] is None:
+            assert c == "..", (k, c)
+            continue
+        assert text(o[k]) == c, (k, o[k], c)
+    if o.get("denominator") not in (None, ".."):  # exact where shown
+        assert abs(o["value"] - o["numerator"] / o["denominator"]) < 1e-9
+    assert o["area_name"], o
+EOF
+done
+
 # publish.min_count=1 hides nothing.
 "$VIGIL" indicators -i ind.jsonl --public --period all --breakdown any \
   --format json -X publish.min_count=1 > one.jsonl

@@ -66,9 +66,14 @@ echo "aggregate done"
 
 # What people read: vigil indicators from the topic equals file mode, line
 # for line; the CSV has a row per value.
+# (File mode's values read back by the same command: the JSON it prints
+# adds area_name, value and the target to the value records.)
 "$VIGIL" indicators "${T[@]}" --period all --breakdown any --format json > "$TMP/ind-cli.jsonl" 2>/dev/null
-diff -q "$TMP/ind-cli.jsonl" "$TMP/file-ind.jsonl" >/dev/null \
-  || { diff "$TMP/ind-cli.jsonl" "$TMP/file-ind.jsonl" | head -5; fail "vigil indicators --format json differs from file mode"; }
+"$VIGIL" indicators -i "$TMP/file-ind.jsonl" --period all --breakdown any --format json > "$TMP/ind-file.jsonl" 2>/dev/null
+[ "$(wc -l < "$TMP/ind-file.jsonl")" = "$(wc -l < "$TMP/file-ind.jsonl")" ] \
+  || fail "vigil indicators -i: not one line per file-mode value"
+diff -q "$TMP/ind-cli.jsonl" "$TMP/ind-file.jsonl" >/dev/null \
+  || { diff "$TMP/ind-cli.jsonl" "$TMP/ind-file.jsonl" | head -5; fail "vigil indicators --format json differs from file mode"; }
 [ "$(("$(wc -l < "$TMP/file-ind.jsonl")" + 1))" = "$("$VIGIL" indicators "${T[@]}" --period all --breakdown any --format csv 2>/dev/null | wc -l)" ] \
   || fail "CSV row count"
 echo "vigil indicators: $(wc -l < "$TMP/ind-cli.jsonl") values equal file mode"
