@@ -87,6 +87,14 @@ static void help(void) {
                "      --to YYYY-MM       only months up to this one\n"
                "      --title TEXT       page title (default: \"Vigil "
                "\u2013 end-of-life care report\")\n"
+               "      --public           a page to share outside the care "
+               "team (SPEC 6.4):\n"
+               "                         values are hidden as in vigil "
+               "indicators --public\n"
+               "                         (publish.min_count), shown as "
+               "'..', and the page has\n"
+               "                         no patient-level data: no alerts "
+               "are read or listed\n"
                VG_CLI_CONF_HELP
                "  -h, --help             this help\n"
                "\n"
@@ -155,7 +163,8 @@ static int write_page(const rep_t *r, const char *path) {
         return 0;
 }
 
-enum { OPT_HTML = 256, OPT_IND, OPT_ALERTS, OPT_FROM, OPT_TO, OPT_TITLE };
+enum { OPT_HTML = 256, OPT_IND, OPT_ALERTS, OPT_FROM, OPT_TO, OPT_TITLE,
+       OPT_PUBLIC };
 
 int vg_cmd_report(int argc, char **argv) {
         static const struct option opts[] = {
@@ -166,6 +175,7 @@ int vg_cmd_report(int argc, char **argv) {
                 {"from", required_argument, NULL, OPT_FROM},
                 {"to", required_argument, NULL, OPT_TO},
                 {"title", required_argument, NULL, OPT_TITLE},
+                {"public", no_argument, NULL, OPT_PUBLIC},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -199,6 +209,9 @@ int vg_cmd_report(int argc, char **argv) {
                         break;
                 case OPT_TITLE:
                         r.rp_title = optarg;
+                        break;
+                case OPT_PUBLIC:
+                        r.rp_public = true;
                         break;
                 case 'a':
                         if (!rp_valid_area(optarg)) {
@@ -258,13 +271,21 @@ int vg_cmd_report(int argc, char **argv) {
                                              "input");
                 goto out;
         }
+        if (r.rp_public && al_file) {
+                rc = vg_cli_usage_error(CMD, "--public reads no alerts (the "
+                                             "public page has no patient-"
+                                             "level data): drop --alerts");
+                goto out;
+        }
         if ((rc = vg_cli_conf_finish(r.rp_conf, CMD)))
                 goto out;
+        r.rp_min_count = vg_conf_int(r.rp_conf, "publish.min_count");
         r.rp_min_den = vg_conf_int(r.rp_conf, "aggregate.min_denominator");
         if (vg_tz_parse(vg_conf_str(r.rp_conf, "timezone"), &r.rp_tz))
                 r.rp_tz = VG_TZ_STOCKHOLM;
         r.rp_rows_js = json_object();
         r.rp_alerts_js = json_object();
+        r.rp_all_js = json_object();
 
         if (ind_file) {
                 if ((n = rp_read_values(&r, ind_file)) < 0) {
@@ -284,7 +305,10 @@ int vg_cmd_report(int argc, char **argv) {
                 snprintf(r.rp_src_al, sizeof(r.rp_src_al), "file %s",
                          al_file);
         }
-        if ((!ind_file || !al_file) &&
+        if (r.rp_public)
+                snprintf(r.rp_src_al, sizeof(r.rp_src_al),
+                         "none (public page)");
+        if ((!ind_file || (!al_file && !r.rp_public)) &&
             !(r.rp_codec = vg_codec_new(errstr, sizeof(errstr)))) {
                 vg_error(CMD, "%s", errstr);
                 rc = VG_EXIT_FAIL;
@@ -301,7 +325,7 @@ int vg_cmd_report(int argc, char **argv) {
                 kafka_source(r.rp_conf, topic, r.rp_src_ind,
                              sizeof(r.rp_src_ind));
         }
-        if (!al_file) {
+        if (!al_file && !r.rp_public) {
                 const char *topic = vg_conf_str(r.rp_conf, "topic.alerts");
                 if (vg_kafka_read_topic(r.rp_conf, topic, 0, NULL, rp_alert_msg,
                                         &r, errstr, sizeof(errstr))) {
@@ -318,8 +342,10 @@ int vg_cmd_report(int argc, char **argv) {
                 snprintf(r.rp_src_ind + len, sizeof(r.rp_src_ind) - len,
                          " (%zu values)", nvals);
                 len = strlen(r.rp_src_al);
-                snprintf(r.rp_src_al + len, sizeof(r.rp_src_al) - len,
-                         " (%zu alerts)", json_object_size(r.rp_alerts_js));
+                if (!r.rp_public)
+                        snprintf(r.rp_src_al + len,
+                                 sizeof(r.rp_src_al) - len, " (%zu alerts)",
+                                 json_object_size(r.rp_alerts_js));
         }
 
         rp_prepare(&r);
@@ -328,9 +354,16 @@ int vg_cmd_report(int argc, char **argv) {
                 rc = VG_EXIT_FAIL;
                 goto out;
         }
-        vg_info(CMD, "%s: %zu values (%zu months, %zu areas), %zu active "
-                     "alerts", html, r.rp_nrows, r.rp_np, r.rp_nareas,
-                r.rp_nalerts);
+        if (r.rp_public)
+                vg_info(CMD, "%s: public page, %zu values (%zu months, %zu "
+                             "areas), %zu of them hidden (publish.min_count "
+                             "%lld), no alerts", html, r.rp_nrows, r.rp_np,
+                        r.rp_nareas, r.rp_nhidden,
+                        (long long)r.rp_min_count);
+        else
+                vg_info(CMD, "%s: %zu values (%zu months, %zu areas), %zu "
+                             "active alerts", html, r.rp_nrows, r.rp_np,
+                        r.rp_nareas, r.rp_nalerts);
         if (bad) {
                 fprintf(stderr, "vigil %s: %ld invalid input line%s "
                                 "skipped\n", CMD, bad, bad == 1 ? "" : "s");
@@ -346,6 +379,7 @@ out:
         vg_free(r.rp_areas);
         json_decref(r.rp_rows_js);
         json_decref(r.rp_alerts_js);
+        json_decref(r.rp_all_js);
         vg_buf_free(&r.rp_out);
         vg_codec_destroy(r.rp_codec);
         vg_conf_destroy(r.rp_conf);

@@ -4,6 +4,7 @@
  * scope, and the sorted model the page is drawn from.
  */
 #include "report_model.h"
+#include "vg_publish.h"
 
 #include <errno.h>
 #include <math.h>
@@ -93,7 +94,7 @@ static bool alert_in_scope(const rep_t *r, const vg_alert_t *al) {
 
 const row_t *rp_find_row(const rep_t *r, const char *ind, const char *area,
                          const char *period) {
-        row_t key = {ind, area, period, 0, 0, false, false, false};
+        row_t key = {ind, area, period, 0, 0, false, false, false, false};
         if (!r->rp_nrows)
                 return NULL;
         return bsearch(&key, r->rp_rows, r->rp_nrows, sizeof(key), row_cmp);
@@ -103,7 +104,9 @@ pt_t rp_get_pt(const rep_t *r, const char *ind, const char *area,
                const char *period) {
         const row_t *w = rp_find_row(r, ind, area, period);
         pt_t p = {0};
-        if (w) {
+        if (w && w->r_hidden) {
+                p.hidden = true;
+        } else if (w) {
                 p.set = true;
                 p.num = w->r_num;
                 p.den = w->r_has_den ? w->r_den : 0;
@@ -139,7 +142,7 @@ static bool is_quarter_or_year(const char *p) {
 static const char *bad_cell(const char *area, const char *period) {
         if (!rp_valid_area(area))
                 return "area: expected SE, a 2-digit region or a 4-digit kommun";
-        if (!rp_valid_period(period))
+        if (!rp_valid_period(period) && !is_quarter_or_year(period))
                 return "period: expected YYYY-MM";
         return NULL;
 }
@@ -164,6 +167,10 @@ static void put_value(rep_t *r, const vg_ivalue_t *iv) {
         /* The topic's key (SPEC §2), so that a tombstone finds its row. */
         snprintf(key, sizeof(key), "%s|%s|%s|%s", ind, area, period,
                  iv->iv_breakdown ? iv->iv_breakdown : "all");
+        if (r->rp_public)
+                json_object_set_new(r->rp_all_js, key, vg_ivalue_json(iv));
+        if (is_quarter_or_year(period))
+                return; /* for the suppression only (not drawn yet) */
         json_object_set_new(r->rp_rows_js, key, vg_ivalue_json(iv));
 }
 
@@ -178,6 +185,8 @@ void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
                 snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
                          m->key ? (const char *)m->key : "");
                 json_object_del(r->rp_rows_js, key);
+                if (r->rp_public)
+                        json_object_del(r->rp_all_js, key);
                 return;
         }
         if (vg_codec_decode(r->rp_codec, m->payload, m->len, VG_REC_IVALUE, &t,
@@ -188,7 +197,7 @@ void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
         }
         /* Quarters and years (SPEC §6.2) and breakdown rows are not drawn
          * yet: skipped quietly. */
-        if (is_quarter_or_year(rec.iv.iv_period)) {
+        if (is_quarter_or_year(rec.iv.iv_period) && !r->rp_public) {
                 vg_record_clear(t, &rec);
                 return;
         }
@@ -259,7 +268,8 @@ long rp_read_values(rep_t *r, const char *path) {
                 }
                 if (json_is_string(json_object_get(o, "period")) &&
                     is_quarter_or_year(json_string_value(
-                            json_object_get(o, "period")))) {
+                            json_object_get(o, "period"))) &&
+                    !r->rp_public) {
                         json_decref(o);
                         continue;
                 }
@@ -351,6 +361,48 @@ static int alert_cmp(const void *pa, const void *pb) {
         return strcmp(a->al_alert_id, b->al_alert_id);
 }
 
+/* --public: which values to hide (SPEC §6.4), decided over every value
+ * read, quarters, years and breakdowns too, exactly as `vigil indicators
+ * --public --period all --breakdown any` decides: so the page and that
+ * table hide the same cells. Returns the keys hidden (a set). */
+static json_t *public_hidden(rep_t *r) {
+        size_t n = json_object_size(r->rp_all_js), m = 0;
+        vg_pubrow_t *rows = vg_calloc(n + 1, sizeof(*rows));
+        const char **keys = vg_calloc(n + 1, sizeof(*keys));
+        json_t *hidden = json_object(), *o;
+        const char *key;
+        json_object_foreach(r->rp_all_js, key, o) {
+                json_t *jd = json_object_get(o, "denominator");
+                const char *bd = json_string_value(
+                        json_object_get(o, "breakdown"));
+                vg_pubrow_t w = {
+                        .pr_indicator = json_string_value(
+                                json_object_get(o, "indicator")),
+                        .pr_area = json_string_value(
+                                json_object_get(o, "area")),
+                        .pr_period = json_string_value(
+                                json_object_get(o, "period")),
+                        .pr_breakdown = bd ? bd : "all",
+                        .pr_num = json_integer_value(
+                                json_object_get(o, "numerator")),
+                        .pr_den = json_integer_value(jd),
+                        .pr_has_den = json_is_integer(jd),
+                };
+                if (!w.pr_indicator || !w.pr_area || !w.pr_period ||
+                    (w.pr_has_den ? w.pr_den <= 0 : w.pr_num <= 0))
+                        continue;
+                keys[m] = key;
+                rows[m++] = w;
+        }
+        vg_publish_suppress(rows, m, r->rp_min_count, NULL);
+        for (size_t i = 0; i < m; i++)
+                if (rows[i].pr_state != VG_PUB_VISIBLE)
+                        json_object_set_new(hidden, keys[i], json_true());
+        vg_free(rows);
+        vg_free(keys);
+        return hidden;
+}
+
 /* Rows in scope, sorted; the distinct periods, indicators and areas; the
  * ACTIVE alerts in scope. */
 void rp_prepare(rep_t *r) {
@@ -359,6 +411,7 @@ void rp_prepare(rep_t *r) {
         json_t *o;
         json_t *pset = json_object(), *iset = json_object(),
                *aset = json_object();
+        json_t *hidden = r->rp_public ? public_hidden(r) : NULL;
 
         r->rp_rows = vg_calloc(n + 1, sizeof(*r->rp_rows));
         json_object_foreach(r->rp_rows_js, key, o) {
@@ -373,6 +426,7 @@ void rp_prepare(rep_t *r) {
                 w.r_complete = json_is_true(json_object_get(o, "complete"));
                 w.r_history = !json_is_false(
                         json_object_get(o, "history_complete"));
+                w.r_hidden = hidden && json_object_get(hidden, key);
                 /* Breakdown rows are for the council's tables (not yet
                  * drawn): the charts show "all". */
                 if (json_is_string(json_object_get(o, "breakdown")) &&
@@ -388,6 +442,7 @@ void rp_prepare(rep_t *r) {
                     (r->rp_to && strcmp(w.r_period, r->rp_to) > 0))
                         continue;
                 r->rp_rows[r->rp_nrows++] = w;
+                r->rp_nhidden += w.r_hidden;
                 {
                         const char *ds = json_string_value(
                                 json_object_get(o, "data_since"));
@@ -426,6 +481,7 @@ void rp_prepare(rep_t *r) {
         json_decref(pset);
         json_decref(iset);
         json_decref(aset);
+        json_decref(hidden);
 
         n = json_object_size(r->rp_alerts_js);
         r->rp_alerts_read = n;

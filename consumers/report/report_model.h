@@ -43,6 +43,7 @@ typedef struct row_s {
         bool        r_has_den;
         bool        r_complete;    /* settled (SPEC §6.1); else preliminary */
         bool        r_history;     /* history_complete */
+        bool        r_hidden;      /* --public: suppressed (SPEC §6.4) */
 } row_t;
 
 /* A value as charts see it. */
@@ -51,6 +52,8 @@ typedef struct pt_s {
         int64_t num, den;
         bool    pre;       /* preliminary: complete = false (SPEC §6.1) */
         bool    nohist;    /* history_complete = false */
+        bool    hidden;    /* --public: suppressed, shown as ".." (set is
+                            * false: not drawn, not counted) */
 } pt_t;
 
 typedef struct rep_s {
@@ -61,6 +64,11 @@ typedef struct rep_s {
         const char  *rp_sel[64];   /* -a areas */
         int          rp_nsel;
         const char  *rp_from, *rp_to;
+        bool         rp_public;    /* --public (SPEC §6.4) */
+        int64_t      rp_min_count; /* publish.min_count */
+        json_t      *rp_all_js;    /* --public: every value, quarters and
+                                    * years too, keyed as rp_rows_js */
+        size_t       rp_nhidden;   /* --public: rows hidden */
         /* inputs */
         json_t      *rp_rows_js;   /* "ind|area|period" -> value object */
         json_t      *rp_alerts_js; /* alert_id -> alert object */

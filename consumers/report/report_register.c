@@ -153,7 +153,7 @@ static void spr_row(rep_t *r, const char *const *inds, size_t ni,
                 bool miss, below;
                 char val[16];
                 if (!pt.set || pt.den <= 0) {
-                        P(r, "<td></td>");
+                        P(r, pt.hidden ? "<td>..</td>" : "<td></td>");
                         continue;
                 }
                 v = (double)pt.num / (double)pt.den;
@@ -490,6 +490,7 @@ void rp_sec_register(rep_t *r, const sec_t *s) {
         P(r, "</p>\n");
         coverage(r);
         quality(r);
-        unregistered(r);
+        if (!r->rp_public) /* a list of deaths: patient-level */
+                unregistered(r);
         P(r, "</section>\n");
 }

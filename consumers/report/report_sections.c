@@ -170,6 +170,14 @@ static void line_table(rep_t *r, const sec_t *s, const line_t *l,
                 const pt_t *pt = &l->l_pts[p];
                 char v[16], per[16];
                 bool unc, miss;
+                if (pt->hidden) {
+                        rp_period_label(r->rp_periods[p], per, sizeof(per));
+                        PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>"
+                              "<td>..</td><td>..</td><td>..</td>"
+                              "<td class=\"l\">hidden (public)</td></tr>",
+                           per);
+                        continue;
+                }
                 if (!pt->set)
                         continue;
                 unc = rp_pt_uncertain(r, pt);
@@ -246,7 +254,8 @@ static void kommun_line_table(rep_t *r, const sec_t *s, const char *ind,
                         pt_t pt = rp_get_pt(r, ind, ks[k], r->rp_periods[p]);
                         char v[16];
                         if (!pt.set) {
-                                P(r, "<td></td>");
+                                P(r, pt.hidden ? "<td>..</td>"
+                                               : "<td></td>");
                                 continue;
                         }
                         rp_pct((double)pt.num / (double)pt.den, v, sizeof(v));

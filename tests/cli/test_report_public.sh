@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# vigil report --public (SPEC v2 §6.4, issue 13): a page to share. It holds
+# no patient-level data (no pseudonym, stay or alert id of the input, no
+# alert list), shows no count from 1 to publish.min_count - 1 in any table,
+# hides as '..' exactly the month values `vigil indicators --public`
+# hides, and refuses --alerts. The internal page still lists the alerts.
+set -euo pipefail
+VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+unset VIGIL_CONFIG
+"$VIGIL" simulate -n 3000 --seed 5 --days 200 --out ev.jsonl 2>/dev/null
+"$VIGIL" process --input ev.jsonl --alerts al.jsonl --indicators ind.jsonl 2>/dev/null
+"$VIGIL" report --indicators ind.jsonl --html pub.html --public 2> pub.err \
+  || fail "report --public: $(cat pub.err)"
+"$VIGIL" report --indicators ind.jsonl --alerts al.jsonl --html int.html 2>/dev/null
+"$VIGIL" indicators -i ind.jsonl --public --period all --breakdown any \
+  --format json > pubvals.jsonl 2>/dev/null
+
+python3 - ev.jsonl al.jsonl pub.html int.html pubvals.jsonl <<'EOF'
+import html, json, re, sys
+ev, al, pub, internal, pubvals = sys.argv[1:6]
+page = open(pub, encoding="utf-8").read()
+ids = set()
+for line in open(ev, encoding="utf-8"):
+    o = json.loads(line)
+    ids.add(o["patient_id"])
+    for k in ("stay_id", "event_id", "sip_id"):
+        if o.get(k):
+            ids.add(o[k])
+alerts = [json.loads(l) for l in open(al, encoding="utf-8")]
+alert_ids = {a["alert_id"] for a in alerts}
+alert_patients = {a["patient_id"] for a in alerts if a.get("patient_id")}
+assert alert_ids, "no alerts in the population: the check would be empty"
+found = [i for i in ids | alert_ids if len(i) >= 8 and i in page]
+assert not found, "public page holds ids: %s" % found[:3]
+assert 'id="alerts"' not in page and 'id="unregistered"' not in page, \
+    "public page has an alert list"
+ipage = open(internal, encoding="utf-8").read()
+assert 'id="alerts"' in ipage and any(p in ipage for p in alert_patients), \
+    "internal page lost its alerts (the check above proves nothing)"
+# No small count anywhere a count is printed (num/den in the tables).
+small = [m for m in re.findall(r"<small>(\d+)/(\d+)</small>", page)
+         if any(1 <= int(x) <= 4 for x in m)]
+assert not small, "small counts on the public page: %s" % small[:5]
+# The kommun tables: hidden exactly where vigil indicators --public hides
+# (month, breakdown all), shown where it shows.
+hidden = {(o["indicator"], o["area"], o["period"]) for o in map(json.loads, open(pubvals))
+          if o["suppressed"] and o["breakdown"] == "all" and len(o["period"]) == 7}
+shown = {(o["indicator"], o["area"], o["period"]): (o["numerator"], o["denominator"])
+         for o in map(json.loads, open(pubvals))
+         if not o["suppressed"] and o["breakdown"] == "all" and len(o["period"]) == 7}
+ndots = page.count("<td>..</td>")
+assert hidden and ndots > 0, (len(hidden), ndots)
+# every count printed on the page is one of the shown values
+for n, d in re.findall(r"<small>(\d+)/(\d+)</small>", page):
+    assert any(v == (int(n), int(d)) for v in shown.values()), (n, d)
+print("PASS: public page: %d ids absent, %d cells '..', %d values hidden by "
+      "indicators --public (month, all), no count below 5"
+      % (len(ids | alert_ids), ndots, len(hidden)))
+EOF
+grep -q "public page, .* hidden (publish.min_count 5), no alerts" pub.err \
+  || fail "no summary: $(cat pub.err)"
+set +e
+"$VIGIL" report --indicators ind.jsonl --alerts al.jsonl --public --html x.html 2> both.err
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "--public with --alerts: exit $rc, want 2"
+grep -q "no patient-level data" both.err || fail "--public --alerts: $(cat both.err)"
