@@ -380,6 +380,7 @@ out:
         json_decref(r.rp_rows_js);
         json_decref(r.rp_alerts_js);
         json_decref(r.rp_all_js);
+        json_decref(r.rp_hidden_js);
         vg_buf_free(&r.rp_out);
         vg_codec_destroy(r.rp_codec);
         vg_conf_destroy(r.rp_conf);

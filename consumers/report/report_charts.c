@@ -45,7 +45,9 @@ static void svg_open(rep_t *r, const char *title, const char *desc) {
 }
 
 /* Horizontal grid and y labels: ticks at 0, step, ... ymax. */
-static void svg_yaxis(rep_t *r, double ymax, double step, bool percent) {
+/* The y grid and labels; months along x unless months is false. */
+static void svg_axes(rep_t *r, double ymax, double step, bool percent,
+                     bool months) {
         P(r, "<g class=\"ax\">");
         for (int i = 0;; i++) {
                 double v = step * i;
@@ -64,7 +66,7 @@ static void svg_yaxis(rep_t *r, double ymax, double step, bool percent) {
                               "%.0f</text>", ML - 6, y + 4, v);
         }
         /* Month labels; the year under the first and under each January. */
-        {
+        if (months) {
                 size_t every = (r->rp_np + 11) / 12;
                 bool first = true;
                 for (size_t p = 0; p < r->rp_np; p++) {
@@ -88,6 +90,10 @@ static void svg_yaxis(rep_t *r, double ymax, double step, bool percent) {
                 }
         }
         P(r, "</g>\n");
+}
+
+static void svg_yaxis(rep_t *r, double ymax, double step, bool percent) {
+        svg_axes(r, ymax, step, percent, true);
 }
 
 /* Shared y-scale of a percentage chart: a nice maximum >= v. */
@@ -399,6 +405,105 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
                                                            : top - 15);
                 }
                 P(r, "</g>\n");
+        }
+        P(r, "</svg>\n");
+}
+
+/* ------------------------------------------------------------------------
+ * Funnel plot: each kommun's value against its number of cases, with the
+ * 95 % and 99.8 % limits around the reference value p0 (the normal
+ * approximation of the binomial: p0 +- z * sqrt(p0 (1 - p0) / n)).
+ */
+
+static double funnel_x(double n, double nmax) {
+        return ML + PW * n / nmax;
+}
+
+static double funnel_y(double v, double ymax) {
+        return MT + PH - PH * v / ymax;
+}
+
+/* One limit curve, z standard deviations from p0 (clipped to 0 .. ymax). */
+static void funnel_limit(rep_t *r, const funnel_t *f, double z, double nmax,
+                         double ymax, const char *cls) {
+        double sd1 = sqrt(f->f_p0 * (1 - f->f_p0));
+        P(r, "<path class=\"");
+        P(r, cls);
+        P(r, "\" d=\"");
+        for (int i = 0; i <= 60; i++) {
+                /* denser where the funnel bends: n from 1 up, quadratic */
+                double n = 1 + (nmax - 1) * (double)(i * i) / 3600.0;
+                double v = f->f_p0 + z * sd1 / sqrt(n);
+                if (v < 0)
+                        v = 0;
+                if (v > ymax)
+                        v = ymax;
+                PF(r, "%s%.1f %.1f", i ? " L" : "M", funnel_x(n, nmax),
+                   funnel_y(v, ymax));
+        }
+        P(r, "\"/>");
+}
+
+void rp_svg_funnel(rep_t *r, const funnel_t *f, const char *title,
+                   const char *desc) {
+        double nmax = 1, vmax = f->f_p0, ymax, step;
+        int64_t xmax, xstep;
+        svg_open(r, title, desc);
+        for (size_t i = 0; i < f->f_n; i++) {
+                double v = (double)f->f_pts[i].f_num /
+                           (double)f->f_pts[i].f_den;
+                if ((double)f->f_pts[i].f_den > nmax)
+                        nmax = (double)f->f_pts[i].f_den;
+                if (v > vmax)
+                        vmax = v;
+        }
+        rp_count_scale((int64_t)ceil(nmax), &xmax, &xstep);
+        nmax = (double)xmax;
+        if (f->f_tg.tg_set && f->f_tg.tg_target > vmax)
+                vmax = f->f_tg.tg_target;
+        rp_ratio_scale(vmax * 1.1 > 1.0 && vmax <= 1.0 ? 1.0 : vmax * 1.1,
+                       &ymax, &step);
+        svg_axes(r, ymax, step, true, false);
+        /* x axis: cases */
+        P(r, "<g class=\"ax\">");
+        for (int64_t n = 0; n <= xmax; n += xstep)
+                PF(r, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%lld"
+                      "</text>", funnel_x((double)n, nmax), MT + PH + 16,
+                   (long long)n);
+        PF(r, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">cases</text>",
+           ML + PW / 2, CH - 4);
+        P(r, "</g>");
+        if (f->f_p0 > 0 && f->f_p0 < 1) {
+                funnel_limit(r, f, 3.09, nmax, ymax, "lim998");
+                funnel_limit(r, f, -3.09, nmax, ymax, "lim998");
+                funnel_limit(r, f, 1.96, nmax, ymax, "lim95");
+                funnel_limit(r, f, -1.96, nmax, ymax, "lim95");
+        }
+        PF(r, "<line class=\"p0\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
+              "y2=\"%.1f\"/>", ML, CW - MR, funnel_y(f->f_p0, ymax),
+           funnel_y(f->f_p0, ymax));
+        if (f->f_tg.tg_set && f->f_tg.tg_target <= ymax)
+                PF(r, "<line class=\"target\" x1=\"%d\" x2=\"%d\" "
+                      "y1=\"%.1f\" y2=\"%.1f\"/>", ML, CW - MR,
+                   funnel_y(f->f_tg.tg_target, ymax),
+                   funnel_y(f->f_tg.tg_target, ymax));
+        for (size_t i = 0; i < f->f_n; i++) {
+                const fpt_t *p = &f->f_pts[i];
+                double v = (double)p->f_num / (double)p->f_den;
+                char name[128], pv[16];
+                bool out998 = !isnan(p->f_z) && fabs(p->f_z) > 3.09;
+                bool out95 = !isnan(p->f_z) && fabs(p->f_z) > 1.96;
+                rp_area_text(p->f_area, name, sizeof(name));
+                rp_pct(v, pv, sizeof(pv));
+                PF(r, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.6\">"
+                      "<title>", out998 ? "miss" : out95 ? "unc" : "pt",
+                   funnel_x((double)p->f_den, nmax), funnel_y(v, ymax));
+                E(r, name);
+                PF(r, ": %s (%lld of %lld)%s</title></circle>", pv,
+                   (long long)p->f_num, (long long)p->f_den,
+                   out998 ? " \u2013 outside the 99.8 % limits"
+                   : out95 ? " \u2013 outside the 95 % limits"
+                           : "");
         }
         P(r, "</svg>\n");
 }

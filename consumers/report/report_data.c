@@ -49,7 +49,7 @@ int rp_area_pcmp(const void *a, const void *b) {
 }
 
 /* Is area within the -a selection? A region selects its kommuner too. */
-static bool in_scope(const rep_t *r, const char *area) {
+bool rp_in_scope(const rep_t *r, const char *area) {
         if (!r->rp_nsel)
                 return true;
         for (int i = 0; i < r->rp_nsel; i++) {
@@ -167,8 +167,7 @@ static void put_value(rep_t *r, const vg_ivalue_t *iv) {
         /* The topic's key (SPEC §2), so that a tombstone finds its row. */
         snprintf(key, sizeof(key), "%s|%s|%s|%s", ind, area, period,
                  iv->iv_breakdown ? iv->iv_breakdown : "all");
-        if (r->rp_public)
-                json_object_set_new(r->rp_all_js, key, vg_ivalue_json(iv));
+        json_object_set_new(r->rp_all_js, key, vg_ivalue_json(iv));
         if (is_quarter_or_year(period))
                 return; /* for the suppression only (not drawn yet) */
         json_object_set_new(r->rp_rows_js, key, vg_ivalue_json(iv));
@@ -185,8 +184,7 @@ void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
                 snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
                          m->key ? (const char *)m->key : "");
                 json_object_del(r->rp_rows_js, key);
-                if (r->rp_public)
-                        json_object_del(r->rp_all_js, key);
+                json_object_del(r->rp_all_js, key);
                 return;
         }
         if (vg_codec_decode(r->rp_codec, m->payload, m->len, VG_REC_IVALUE, &t,
@@ -197,10 +195,7 @@ void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
         }
         /* Quarters and years (SPEC §6.2) and breakdown rows are not drawn
          * yet: skipped quietly. */
-        if (is_quarter_or_year(rec.iv.iv_period) && !r->rp_public) {
-                vg_record_clear(t, &rec);
-                return;
-        }
+
         if ((bad = bad_cell(rec.iv.iv_area, rec.iv.iv_period))) {
                 vg_warn(CMD, "indicators [%d] offset %lld: %s", m->partition,
                         (long long)m->offset, bad);
@@ -266,13 +261,7 @@ long rp_read_values(rep_t *r, const char *path) {
                         bad++;
                         continue;
                 }
-                if (json_is_string(json_object_get(o, "period")) &&
-                    is_quarter_or_year(json_string_value(
-                            json_object_get(o, "period"))) &&
-                    !r->rp_public) {
-                        json_decref(o);
-                        continue;
-                }
+
                 if ((why = bad_cell(
                              json_string_value(json_object_get(o, "area")),
                              json_string_value(
@@ -411,7 +400,8 @@ void rp_prepare(rep_t *r) {
         json_t *o;
         json_t *pset = json_object(), *iset = json_object(),
                *aset = json_object();
-        json_t *hidden = r->rp_public ? public_hidden(r) : NULL;
+        json_t *hidden = r->rp_hidden_js =
+                r->rp_public ? public_hidden(r) : NULL;
 
         r->rp_rows = vg_calloc(n + 1, sizeof(*r->rp_rows));
         json_object_foreach(r->rp_rows_js, key, o) {
@@ -437,7 +427,7 @@ void rp_prepare(rep_t *r) {
                  * (SPEC §6). */
                 if (w.r_has_den ? w.r_den <= 0 : w.r_num <= 0)
                         continue;
-                if (!in_scope(r, w.r_area) ||
+                if (!rp_in_scope(r, w.r_area) ||
                     (r->rp_from && strcmp(w.r_period, r->rp_from) < 0) ||
                     (r->rp_to && strcmp(w.r_period, r->rp_to) > 0))
                         continue;
@@ -481,7 +471,6 @@ void rp_prepare(rep_t *r) {
         json_decref(pset);
         json_decref(iset);
         json_decref(aset);
-        json_decref(hidden);
 
         n = json_object_size(r->rp_alerts_js);
         r->rp_alerts_read = n;

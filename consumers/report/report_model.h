@@ -66,8 +66,9 @@ typedef struct rep_s {
         const char  *rp_from, *rp_to;
         bool         rp_public;    /* --public (SPEC §6.4) */
         int64_t      rp_min_count; /* publish.min_count */
-        json_t      *rp_all_js;    /* --public: every value, quarters and
-                                    * years too, keyed as rp_rows_js */
+        json_t      *rp_all_js;    /* every value, quarters and years
+                                    * too, keyed as rp_rows_js */
+        json_t      *rp_hidden_js; /* --public: keys hidden (a set) */
         size_t       rp_nhidden;   /* --public: rows hidden */
         /* inputs */
         json_t      *rp_rows_js;   /* "ind|area|period" -> value object */
@@ -181,6 +182,28 @@ void rp_svg_line(rep_t *r, const line_t *l, const char *title,
                  const char *desc);
 void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
                  const char *desc);
+
+/* A kommun in a funnel plot (report_funnel.c). */
+typedef struct fpt_s {
+        const char *f_area;
+        int64_t     f_num, f_den;
+        double      f_z;       /* (value - p0) / sd at its n; NAN: none */
+} fpt_t;
+
+typedef struct funnel_s {
+        const fpt_t *f_pts;
+        size_t       f_n;
+        double       f_p0;      /* the reference area's value */
+        vg_target_t  f_tg;
+} funnel_t;
+
+/* report_charts.c */
+void rp_svg_funnel(rep_t *r, const funnel_t *f, const char *title,
+                   const char *desc);
+
+/* report_funnel.c */
+bool rp_in_scope(const rep_t *r, const char *area);
+void rp_funnel(rep_t *r, const sec_t *s, const char *ind);
 
 /* report_sections.c */
 void rp_sec_line(rep_t *r, const sec_t *s, const char *ind);

@@ -394,6 +394,7 @@ void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
         l.l_pts = NULL;
         l.l_ref = NULL;
         kommun_line_table(r, s, ind, &l);
+        rp_funnel(r, s, ind);
         vg_free(pts);
         vg_free(ref);
         vg_free(areas);
