@@ -14,6 +14,7 @@
 #include "vg_config.h"
 #include "vg_process.h"
 #include "vg_time.h"
+#include "vg_record_json.h"
 #include "vg_simulate.h"
 
 int main(int argc, char **argv) {
