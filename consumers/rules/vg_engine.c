@@ -361,7 +361,7 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                         return;
                 }
                 if (pt->pt_nevents == pt->pt_cap) {
-                        pt->pt_cap = pt->pt_cap ? pt->pt_cap * 2 : 8;
+                        pt->pt_cap = pt->pt_cap ? pt->pt_cap * 2 : 2;
                         pt->pt_events = vg_realloc(pt->pt_events,
                                                    sizeof(vg_event_t) *
                                                            (size_t)pt->pt_cap);
