@@ -59,7 +59,9 @@ static void help(void) {
                "complete = false)\n"
                "are shaded. Every chart has a text description and a data "
                "table. The\n"
-               "indicators are described in docs/INDICATORS.md.\n"
+               "indicators are described in docs/INDICATORS.md. The page is "
+               "in Swedish\n"
+               "unless --lang en (numbers keep the decimal point).\n"
                "\n"
                "Indicator values come from the indicators topic "
                "(topic.indicators), alerts\n"
@@ -85,12 +87,17 @@ static void help(void) {
                "of those areas\n"
                "      --from YYYY-MM     only months from this one on\n"
                "      --to YYYY-MM       only months up to this one\n"
+               "      --lang LANG        language of the page: sv "
+               "(default) or en\n"
                "      --title TEXT       page title (default: \"Vigil "
-               "\u2013 end-of-life care report\")\n"
+               "\u2013 vård i livets slut\",\n"
+               "                         with --lang en \"Vigil \u2013 "
+               "end-of-life care report\")\n"
                "      --public           a page to share outside the care "
-               "team (SPEC 6.4):\n"
-               "                         values are hidden as in vigil "
-               "indicators --public\n"
+               "team\n"
+               "                         (docs/INDICATORS.md section 7): "
+               "values are hidden\n"
+               "                         as in vigil indicators --public\n"
                "                         (publish.min_count), shown as "
                "'..', and the page has\n"
                "                         no patient-level data: no alerts "
@@ -105,8 +112,9 @@ static void help(void) {
                "error.\n");
 }
 
-static void kafka_source(const vg_conf_t *conf, const char *topic, char *buf,
+static void kafka_source(const rep_t *r, const char *topic, char *buf,
                          size_t size) {
+        const vg_conf_t *conf = r->rp_conf;
         char errstr[256], bs[256] = "?";
         size_t bsz = sizeof(bs);
         rd_kafka_conf_t *kc = vg_kafka_conf(conf, errstr, sizeof(errstr));
@@ -116,7 +124,7 @@ static void kafka_source(const vg_conf_t *conf, const char *topic, char *buf,
                         snprintf(bs, sizeof(bs), "?");
                 rd_kafka_conf_destroy(kc);
         }
-        snprintf(buf, size, "Kafka topic %s at %s", topic, bs);
+        snprintf(buf, size, rp_tf(r, "Kafka topic %s at %s"), topic, bs);
 }
 
 /* Writes the rp_page to path (atomically: a temporary file renamed). */
@@ -164,7 +172,7 @@ static int write_page(const rep_t *r, const char *path) {
 }
 
 enum { OPT_HTML = 256, OPT_IND, OPT_ALERTS, OPT_FROM, OPT_TO, OPT_TITLE,
-       OPT_PUBLIC };
+       OPT_PUBLIC, OPT_LANG };
 
 int vg_cmd_report(int argc, char **argv) {
         static const struct option opts[] = {
@@ -176,18 +184,20 @@ int vg_cmd_report(int argc, char **argv) {
                 {"to", required_argument, NULL, OPT_TO},
                 {"title", required_argument, NULL, OPT_TITLE},
                 {"public", no_argument, NULL, OPT_PUBLIC},
+                {"lang", required_argument, NULL, OPT_LANG},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         rep_t r;
-        const char *html = NULL, *ind_file = NULL, *al_file = NULL;
+        const char *html = NULL, *ind_file = NULL, *al_file = NULL,
+                   *title = NULL;
         char errstr[512];
         int c, rc = 0;
         long bad = 0, n;
 
         memset(&r, 0, sizeof(r));
         r.rp_conf = vg_conf_new();
-        r.rp_title = "Vigil \u2013 end-of-life care report";
+        r.rp_lang = "sv";
         vg_buf_init(&r.rp_out);
         optind = 1;
         while ((c = getopt_long(argc, argv, "a:h" VG_CLI_CONF_OPTS, opts,
@@ -208,7 +218,16 @@ int vg_cmd_report(int argc, char **argv) {
                         al_file = optarg;
                         break;
                 case OPT_TITLE:
-                        r.rp_title = optarg;
+                        title = optarg;
+                        break;
+                case OPT_LANG:
+                        if (!rp_lang_valid(optarg)) {
+                                rc = vg_cli_usage_error(
+                                        CMD, "--lang: expected sv or en, got "
+                                             "'%s'", optarg);
+                                goto out;
+                        }
+                        r.rp_lang = optarg;
                         break;
                 case OPT_PUBLIC:
                         r.rp_public = true;
@@ -279,6 +298,8 @@ int vg_cmd_report(int argc, char **argv) {
         }
         if ((rc = vg_cli_conf_finish(r.rp_conf, CMD)))
                 goto out;
+        r.rp_title = title ? title
+                           : rp_t(&r, "Vigil \u2013 end-of-life care report");
         r.rp_min_count = vg_conf_int(r.rp_conf, "publish.min_count");
         r.rp_min_den = vg_conf_int(r.rp_conf, "aggregate.min_denominator");
         if (vg_tz_parse(vg_conf_str(r.rp_conf, "timezone"), &r.rp_tz))
@@ -293,8 +314,8 @@ int vg_cmd_report(int argc, char **argv) {
                         goto out;
                 }
                 bad += n;
-                snprintf(r.rp_src_ind, sizeof(r.rp_src_ind), "file %s",
-                         ind_file);
+                snprintf(r.rp_src_ind, sizeof(r.rp_src_ind),
+                         rp_tf(&r, "file %s"), ind_file);
         }
         if (al_file) {
                 if ((n = rp_read_alerts(&r, al_file)) < 0) {
@@ -302,12 +323,12 @@ int vg_cmd_report(int argc, char **argv) {
                         goto out;
                 }
                 bad += n;
-                snprintf(r.rp_src_al, sizeof(r.rp_src_al), "file %s",
-                         al_file);
+                snprintf(r.rp_src_al, sizeof(r.rp_src_al),
+                         rp_tf(&r, "file %s"), al_file);
         }
         if (r.rp_public)
-                snprintf(r.rp_src_al, sizeof(r.rp_src_al),
-                         "none (public page)");
+                snprintf(r.rp_src_al, sizeof(r.rp_src_al), "%s",
+                         rp_t(&r, "none (public page)"));
         if ((!ind_file || (!al_file && !r.rp_public)) &&
             !(r.rp_codec = vg_codec_new(errstr, sizeof(errstr)))) {
                 vg_error(CMD, "%s", errstr);
@@ -322,7 +343,7 @@ int vg_cmd_report(int argc, char **argv) {
                         rc = VG_EXIT_FAIL;
                         goto out;
                 }
-                kafka_source(r.rp_conf, topic, r.rp_src_ind,
+                kafka_source(&r, topic, r.rp_src_ind,
                              sizeof(r.rp_src_ind));
         }
         if (!al_file && !r.rp_public) {
@@ -333,18 +354,19 @@ int vg_cmd_report(int argc, char **argv) {
                         rc = VG_EXIT_FAIL;
                         goto out;
                 }
-                kafka_source(r.rp_conf, topic, r.rp_src_al,
+                kafka_source(&r, topic, r.rp_src_al,
                              sizeof(r.rp_src_al));
         }
         {
                 size_t nvals = json_object_size(r.rp_rows_js);
                 size_t len = strlen(r.rp_src_ind);
                 snprintf(r.rp_src_ind + len, sizeof(r.rp_src_ind) - len,
-                         " (%zu values)", nvals);
+                         rp_tf(&r, " (%zu values)"), nvals);
                 len = strlen(r.rp_src_al);
                 if (!r.rp_public)
                         snprintf(r.rp_src_al + len,
-                                 sizeof(r.rp_src_al) - len, " (%zu alerts)",
+                                 sizeof(r.rp_src_al) - len,
+                                 rp_tf(&r, " (%zu alerts)"),
                                  json_object_size(r.rp_alerts_js));
         }
 

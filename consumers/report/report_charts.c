@@ -78,7 +78,7 @@ static void svg_axes(rep_t *r, double ymax, double step, bool percent,
                               "text-anchor=\"middle\">", xc(r, p),
                            MT + PH + 15);
                         if (m)
-                                P(r, rp_month_names[m - 1]);
+                                P(r, rp_month_name(r, m));
                         else
                                 E(r, per);
                         P(r, "</text>");
@@ -159,18 +159,19 @@ static void svg_hist_bands(rep_t *r, const bool *nohist) {
                 while (q + 1 < r->rp_np && nohist[q + 1])
                         q++;
                 w = bw * (double)(q - p + 1);
-                rp_period_label(r->rp_periods[p], a, sizeof(a));
-                rp_period_label(r->rp_periods[q], b, sizeof(b));
+                rp_period_label(r, r->rp_periods[p], a, sizeof(a));
+                rp_period_label(r, r->rp_periods[q], b, sizeof(b));
                 PF(r, "<rect class=\"hist\" x=\"%.1f\" y=\"%d\" "
                       "width=\"%.1f\" height=\"%d\" fill=\"" C_HIST "\">"
-                      "<title>%s%s%s: incomplete history \u2013 the value "
-                      "rests on history before the first event Vigil has"
-                      "</title></rect>",
+                      "<title>%s%s%s%s</title></rect>",
                    x0, MT, w, PH, a, p == q ? "" : " \u2013 ",
-                   p == q ? "" : b);
+                   p == q ? "" : b,
+                   rp_t(r, ": incomplete history \u2013 the value rests on "
+                           "history before the first event Vigil has"));
                 if (w >= 92)
                         PF(r, "<text class=\"hl\" x=\"%.1f\" y=\"%d\">"
-                              "incomplete history</text>", x0 + 4, MT + 11);
+                              "%s</text>", x0 + 4, MT + 11,
+                           rp_t(r, "incomplete history"));
                 p = q;
         }
 }
@@ -233,11 +234,21 @@ static int hits(const rep_t *r, const line_t *l, const pt_t *pts, double x0,
         return n;
 }
 
+/* Characters (not bytes) of UTF-8 text s. */
+static size_t utf8_chars(const char *s) {
+        size_t n = 0;
+        for (; *s; s++)
+                n += ((unsigned char)*s & 0xc0) != 0x80;
+        return n;
+}
+
 /* "target <= 10%" next to the target line at y: right or left, above or
  * below, wherever it covers the fewest points. */
 static void target_label(rep_t *r, const line_t *l, double y,
                          const char *tt) {
-        const double w = 84; /* about the label's width */
+        /* about the label's width; wider in a language with a longer word */
+        const double w = 84 + 6 * ((double)utf8_chars(rp_t(r, "target %s")) -
+                                   (double)strlen("target %s"));
         struct { double x; const char *anchor; double base; } c[4] = {
                 {CW - MR - 2, "end", y - 5},
                 {CW - MR - 2, "end", y + 13},
@@ -260,8 +271,10 @@ static void target_label(rep_t *r, const line_t *l, double y,
                 }
         }
         PF(r, "<text class=\"tl\" x=\"%.1f\" y=\"%.1f\" "
-              "text-anchor=\"%s\">target %s</text>\n",
-           c[best].x, c[best].base, c[best].anchor, tt);
+              "text-anchor=\"%s\">",
+           c[best].x, c[best].base, c[best].anchor);
+        PF(r, rp_tf(r, "target %s"), tt);
+        P(r, "</text>\n");
 }
 
 void rp_svg_line(rep_t *r, const line_t *l, const char *title,
@@ -276,7 +289,7 @@ void rp_svg_line(rep_t *r, const line_t *l, const char *title,
         if (l->l_tg.tg_set && l->l_tg.tg_target <= l->l_ymax) {
                 double y = MT + PH - PH * l->l_tg.tg_target / l->l_ymax;
                 char tt[32];
-                rp_target_text(&l->l_tg, tt, sizeof(tt));
+                rp_target_text(r, &l->l_tg, tt, sizeof(tt));
                 PF(r, "<line class=\"target\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
                       "y2=\"%.1f\"/>", ML, CW - MR, y, y);
                 target_label(r, l, y, tt);
@@ -296,34 +309,38 @@ void rp_svg_line(rep_t *r, const line_t *l, const char *title,
                 unc = rp_pt_uncertain(r, pt);
                 miss = rp_pt_missed(r, l, pt);
                 rp_pct((double)pt->num / (double)pt->den, v, sizeof(v));
-                rp_period_label(r->rp_periods[p], per, sizeof(per));
+                rp_period_label(r, r->rp_periods[p], per, sizeof(per));
                 if (pt_clipped(l, pt)) {
                         double x = xc(r, p);
                         PF(r, "<path class=\"clip%s\" d=\"M%.1f %d L%.1f %d "
-                              "L%.1f %d Z\"%s><title>%s: %s (%lld of %lld) "
-                              "\u2013 %svery few cases; above the scale%s"
-                              "</title></path>",
+                              "L%.1f %d Z\"%s><title>",
                            pt->pre ? " prelim" : "", x - 5, MT + 5, x,
                            MT - 4, x + 5, MT + 5,
-                           pt->pre ? " fill=\"none\"" : "", per, v,
-                           (long long)pt->num, (long long)pt->den,
-                           pt->pre ? "preliminary (not settled yet); " : "",
-                           pt->nohist ? "; incomplete history" : "");
+                           pt->pre ? " fill=\"none\"" : "");
+                        PF(r, rp_tf(r, "%s: %s (%lld of %lld) \u2013 %svery "
+                                       "few cases; above the scale%s"),
+                           per, v, (long long)pt->num, (long long)pt->den,
+                           pt->pre ? rp_t(r, "preliminary (not settled yet); ")
+                                   : "",
+                           pt->nohist ? rp_t(r, "; incomplete history") : "");
+                        P(r, "</title></path>");
                         continue;
                 }
                 /* preliminary: a hollow ring, never "misses the target" */
                 PF(r, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" "
-                      "r=\"%s\"%s><title>%s: %s (%lld of %lld)%s%s%s"
-                      "</title></circle>",
+                      "r=\"%s\"%s><title>",
                    pt->pre ? "prelim" : unc ? "unc" : miss ? "miss" : "pt",
                    xc(r, p), pt_y(l, pt),
                    pt->pre ? (unc ? "4" : "5") : unc ? "3.6" : "4",
-                   pt->pre ? " fill=\"none\"" : "", per, v,
-                   (long long)pt->num, (long long)pt->den,
-                   pt->pre ? " \u2013 preliminary: not settled yet" : "",
-                   unc ? " \u2013 uncertain: few cases"
-                       : miss ? " \u2013 misses the target" : "",
-                   pt->nohist ? " \u2013 incomplete history" : "");
+                   pt->pre ? " fill=\"none\"" : "");
+                PF(r, rp_tf(r, "%s: %s (%lld of %lld)"), per, v,
+                   (long long)pt->num, (long long)pt->den);
+                PF(r, "%s%s%s</title></circle>",
+                   pt->pre ? rp_t(r, " \u2013 preliminary: not settled yet")
+                           : "",
+                   unc ? rp_t(r, " \u2013 uncertain: few cases")
+                       : miss ? rp_t(r, " \u2013 misses the target") : "",
+                   pt->nohist ? rp_t(r, " \u2013 incomplete history") : "");
         }
         P(r, "</svg>\n");
 }
@@ -352,7 +369,7 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
                 bool pre = b->b_pre && b->b_pre[p];
                 if (!b->b_tot[p])
                         continue;
-                rp_period_label(r->rp_periods[p], per, sizeof(per));
+                rp_period_label(r, r->rp_periods[p], per, sizeof(per));
                 P(r, "<g>");
                 for (size_t s = 0; s < b->b_nser; s++) {
                         double v = b->b_v[s * r->rp_np + p];
@@ -373,23 +390,27 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
                         P(r, "><title>");
                         E(r, b->b_names[s]);
                         if (b->b_share)
-                                PF(r, ", %s: %.0f of %lld (%.1f%%)", per,
-                                   v * (double)b->b_tot[p],
+                                PF(r, rp_tf(r, ", %s: %.0f of %lld (%.1f%%)"),
+                                   per, v * (double)b->b_tot[p],
                                    (long long)b->b_tot[p], v * 100);
                         else
                                 PF(r, ", %s: %.0f", per, v);
                         if (pre)
-                                P(r, " \u2013 preliminary: not settled yet");
+                                P(r, rp_t(r, " \u2013 preliminary: not "
+                                             "settled yet"));
                         P(r, "</title></rect>");
                 }
-                if (unc)
+                if (unc) {
                         PF(r, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                              "height=\"%.1f\" fill=\"url(#h%d)\">"
-                              "<title>%s: %lld deaths, fewer than %lld: "
-                              "uncertain</title></rect>",
+                              "height=\"%.1f\" fill=\"url(#h%d)\"><title>",
                            x, MT + PH - PH * acc / ymax, bw, PH * acc / ymax,
-                           r->rp_seq, per, (long long)b->b_tot[p],
+                           r->rp_seq);
+                        PF(r, rp_tf(r, "%s: %lld deaths, fewer than %lld: "
+                                       "uncertain"),
+                           per, (long long)b->b_tot[p],
                            (long long)r->rp_min_den);
+                        P(r, "</title></rect>");
+                }
                 /* n above the bar; uncertain months get a mark */
                 PF(r, "<text class=\"n\" x=\"%.1f\" y=\"%.1f\" "
                       "text-anchor=\"middle\">%s%lld%s</text>",
@@ -400,9 +421,10 @@ void rp_svg_bars(rep_t *r, const bars_t *b, const char *title,
                         /* inside the bar's top, or above its n if short */
                         double top = MT + PH - PH * acc / ymax;
                         PF(r, "<text class=\"pl\" x=\"%.1f\" y=\"%.1f\" "
-                              "text-anchor=\"middle\">prel.</text>",
+                              "text-anchor=\"middle\">%s</text>",
                            xc(r, p), PH * acc / ymax >= 22 ? top + 13
-                                                           : top - 15);
+                                                           : top - 15,
+                           rp_t(r, "prel."));
                 }
                 P(r, "</g>\n");
         }
@@ -470,8 +492,8 @@ void rp_svg_funnel(rep_t *r, const funnel_t *f, const char *title,
                 PF(r, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%lld"
                       "</text>", funnel_x((double)n, nmax), MT + PH + 16,
                    (long long)n);
-        PF(r, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">cases</text>",
-           ML + PW / 2, CH - 4);
+        PF(r, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>",
+           ML + PW / 2, CH - 4, rp_t(r, "cases"));
         P(r, "</g>");
         if (f->f_p0 > 0 && f->f_p0 < 1) {
                 funnel_limit(r, f, 3.09, nmax, ymax, "lim998");
@@ -493,16 +515,17 @@ void rp_svg_funnel(rep_t *r, const funnel_t *f, const char *title,
                 char name[128], pv[16];
                 bool out998 = !isnan(p->f_z) && fabs(p->f_z) > 3.09;
                 bool out95 = !isnan(p->f_z) && fabs(p->f_z) > 1.96;
-                rp_area_text(p->f_area, name, sizeof(name));
+                rp_area_text(r, p->f_area, name, sizeof(name));
                 rp_pct(v, pv, sizeof(pv));
                 PF(r, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.6\">"
                       "<title>", out998 ? "miss" : out95 ? "unc" : "pt",
                    funnel_x((double)p->f_den, nmax), funnel_y(v, ymax));
                 E(r, name);
-                PF(r, ": %s (%lld of %lld)%s</title></circle>", pv,
-                   (long long)p->f_num, (long long)p->f_den,
-                   out998 ? " \u2013 outside the 99.8 % limits"
-                   : out95 ? " \u2013 outside the 95 % limits"
+                PF(r, rp_tf(r, ": %s (%lld of %lld)"), pv,
+                   (long long)p->f_num, (long long)p->f_den);
+                PF(r, "%s</title></circle>",
+                   out998 ? rp_t(r, " \u2013 outside the 99.8 % limits")
+                   : out95 ? rp_t(r, " \u2013 outside the 95 % limits")
                            : "");
         }
         P(r, "</svg>\n");

@@ -120,50 +120,62 @@ void rp_funnel(rep_t *r, const sec_t *s, const char *ind) {
         qsort(pts, n, sizeof(*pts), fpt_cmp);
         f.f_pts = pts;
         f.f_n = n;
-        rp_area_text(ref, refname, sizeof(refname));
+        rp_area_text(r, ref, refname, sizeof(refname));
         rp_pct(f.f_p0, p0s, sizeof(p0s));
 
-        PF(r, "<h3>Kommuner compared, %s%s</h3>", year,
-           prelim ? " <span class=\"pm\">preliminary</span>" : "");
-        P(r, "<p class=\"what\">Each kommun's value against its number of "
-             "cases (funnel plot). The solid line is ");
+        P(r, "<h3>");
+        PF(r, rp_tf(r, "Kommuner compared, %s"), year);
+        if (prelim)
+                PF(r, " <span class=\"pm\">%s</span>",
+                   rp_t(r, "preliminary"));
+        P(r, "</h3>");
+        P(r, "<p class=\"what\">");
+        P(r, rp_t(r, "Each kommun's value against its number of cases "
+                     "(funnel plot). The solid line is "));
         E(r, refname);
-        PF(r, " (%s); the curves are the 95 %% (inner) and 99.8 %% (outer) "
-              "limits within which a kommun of that size falls by chance "
-              "alone. A kommun outside the outer limits differs from ", p0s);
+        PF(r, rp_tf(r, " (%s); the curves are the 95 %% (inner) and 99.8 %% "
+                       "(outer) limits within which a kommun of that size "
+                       "falls by chance alone. A kommun outside the outer "
+                       "limits differs from "), p0s);
         E(r, refname);
-        P(r, " more than chance explains; a small kommun far from the line "
-             "may still be inside.");
+        P(r, rp_t(r, " more than chance explains; a small kommun far from "
+                     "the line may still be inside."));
         if (nhidden)
-                PF(r, " %zu kommun%s with few cases %s hidden (public "
-                      "page).", nhidden, nhidden == 1 ? "" : "er",
-                   nhidden == 1 ? "is" : "are");
+                PF(r, nhidden == 1
+                              ? rp_tf(r, " %zu kommun with few cases is "
+                                         "hidden (public page).")
+                              : rp_tf(r, " %zu kommuner with few cases are "
+                                         "hidden (public page)."),
+                   nhidden);
         P(r, "</p>\n<figure>");
-        snprintf(title, sizeof(title), "%s \u2013 kommuner compared, %s",
-                 s->s_title, year);
+        snprintf(title, sizeof(title),
+                 rp_tf(r, "%s \u2013 kommuner compared, %s"), s->s_title,
+                 year);
         snprintf(desc, sizeof(desc),
-                 "Funnel plot of %zu kommuner: value against cases, with "
-                 "95 %% and 99.8 %% limits around %s (%s).", n, refname, p0s);
+                 rp_tf(r, "Funnel plot of %zu kommuner: value against cases, "
+                          "with 95 %% and 99.8 %% limits around %s (%s)."),
+                 n, refname, p0s);
         rp_svg_funnel(r, &f, title, desc);
-        P(r, "<details><summary>Kommuner ranked</summary><div class=\"scroll\">"
-             "<table><caption>");
+        PF(r, "<details><summary>%s</summary><div class=\"scroll\">"
+              "<table><caption>", rp_t(r, "Data table"));
         E(r, title);
         PF(r, "</caption><thead><tr><th scope=\"col\">#</th><th class=\"l\" "
-              "scope=\"col\">Kommun</th><th scope=\"col\">%s</th>"
-              "<th scope=\"col\">%s</th><th scope=\"col\">Value</th>"
-              "<th class=\"l\" scope=\"col\">Against ", s->s_num, s->s_den);
+              "scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "<th class=\"l\" scope=\"col\">%s", rp_t(r, "Kommun"),
+           s->s_num, s->s_den, rp_t(r, "Value"), rp_t(r, "Against "));
         E(r, refname);
         P(r, "</th></tr></thead><tbody>");
         for (size_t i = 0; i < n; i++) {
                 const fpt_t *p = &pts[i];
                 char v[16];
                 const char *cmp =
-                        isnan(p->f_z)        ? "\u2013"
-                        : p->f_z > 3.09      ? "above (outside 99.8 %)"
-                        : p->f_z > 1.96      ? "above (outside 95 %)"
-                        : p->f_z < -3.09     ? "below (outside 99.8 %)"
-                        : p->f_z < -1.96     ? "below (outside 95 %)"
-                                             : "within the limits";
+                        isnan(p->f_z)    ? "\u2013"
+                        : p->f_z > 3.09  ? rp_t(r, "above (outside 99.8 %)")
+                        : p->f_z > 1.96  ? rp_t(r, "above (outside 95 %)")
+                        : p->f_z < -3.09 ? rp_t(r, "below (outside 99.8 %)")
+                        : p->f_z < -1.96 ? rp_t(r, "below (outside 95 %)")
+                                         : rp_t(r, "within the limits");
                 rp_pct((double)p->f_num / (double)p->f_den, v, sizeof(v));
                 PF(r, "<tr><td>%zu</td><th class=\"l\" scope=\"row\">", i + 1);
                 rp_area_html(r, p->f_area, true);

@@ -5,7 +5,8 @@
  *
  *   report.c           the command: options, sources, writing the page
  *   report_data.c      reading values and alerts, scope, the model
- *   report_text.c      escaping, labels, numbers, the section table
+ *   report_text.c      escaping, labels, numbers, the section table, the
+ *                      page's language (--lang: Swedish texts by rp_t)
  *   report_charts.c    SVG: axes, line charts, stacked bars
  *   report_sections.c  one section per indicator (group): charts, tables
  *   report_register.c  the register: coverage, spr.* against targets, the
@@ -60,6 +61,7 @@ typedef struct rep_s {
         vg_conf_t   *rp_conf;
         vg_codec_t  *rp_codec;
         const char  *rp_title;
+        const char  *rp_lang;      /* --lang: "sv" (default) or "en" */
         /* filters */
         const char  *rp_sel[64];   /* -a areas */
         int          rp_nsel;
@@ -125,6 +127,11 @@ typedef struct bars_s {
         int64_t      b_ymax, b_step;
 } bars_t;
 
+/* Marks an English text that is translated later (by rp_t on the way to
+ * the page): the test of the page's language finds every text so marked,
+ * or passed to rp_t / rp_tf as a literal, in the table of report_text.c. */
+#define N_(s) (s)
+
 /* Appending to the page. */
 #define P(r, s) vg_buf_puts(&(r)->rp_out, s)
 #define PF(r, ...) vg_buf_printf(&(r)->rp_out, __VA_ARGS__)
@@ -154,16 +161,29 @@ int64_t rp_alert_when(const vg_alert_t *al);
 void rp_prepare(rep_t *r);
 
 /* report_text.c */
+/* The text of the page's language for an English text: the Swedish one of
+ * the table when rp_lang is "sv" (a text without one is written in English,
+ * with a warning), else en itself. rp_tf is rp_t for printf formats: the
+ * compiler checks the arguments against the English format, and a Swedish
+ * one with other conversions is not used. */
+const char *rp_t(const rep_t *r, const char *en);
+const char *rp_tf(const rep_t *r, const char *en)
+        __attribute__((format_arg(2)));
+bool rp_lang_valid(const char *lang);
 void rp_esc(vg_buf_t *b, const char *s);
 extern const char *const rp_month_names[];
+const char *rp_month_name(const rep_t *r, int month);
 int rp_period_month(const char *period);
-void rp_period_label(const char *period, char *buf, size_t size);
+void rp_period_label(const rep_t *r, const char *period, char *buf,
+                     size_t size);
 void rp_fmt_local(const rep_t *r, int64_t ms, bool with_time, char *buf,
                   size_t size);
 void rp_area_html(rep_t *r, const char *area, bool with_code);
-void rp_area_text(const char *area, char *buf, size_t size);
+void rp_area_text(const rep_t *r, const char *area, char *buf, size_t size);
 void rp_pct(double v, char *buf, size_t size);
-void rp_target_text(const vg_target_t *tg, char *buf, size_t size);
+void rp_target_text(const rep_t *r, const vg_target_t *tg, char *buf,
+                    size_t size);
+sec_t rp_sec_tr(const rep_t *r, const sec_t *s);
 extern const sec_t rp_known_secs[];
 extern const size_t rp_nknown_secs;  /* entries of rp_known_secs */
 bool rp_sec_has(const sec_t *s, const char *ind);
@@ -210,7 +230,7 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind);
 void rp_sec_place(rep_t *r, const sec_t *s);
 void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind);
 void rp_line_body(rep_t *r, const sec_t *s, const char *ind);
-const char *rp_place_label(const char *sym);
+const char *rp_place_label(const rep_t *r, const char *sym);
 
 /* report_register.c */
 bool rp_register_ind(const char *ind);

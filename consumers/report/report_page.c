@@ -15,23 +15,29 @@
  * Overview and alerts
  */
 
-static const char *rule_label(int rule) {
+static const char *rule_label(const rep_t *r, int rule) {
         switch (rule) {
-        case VG_RULE_READMISSION_30D: return "Readmission within 30 days";
-        case VG_RULE_SIP_OVERDUE: return "SIP overdue after discharge";
-        case VG_RULE_INDICATOR_BELOW_TARGET: return "Indicator misses target";
-        case VG_RULE_DEATH_NOT_REGISTERED: return "Death not registered";
+        case VG_RULE_READMISSION_30D:
+                return rp_t(r, "Readmission within 30 days");
+        case VG_RULE_SIP_OVERDUE:
+                return rp_t(r, "SIP overdue after discharge");
+        case VG_RULE_INDICATOR_BELOW_TARGET:
+                return rp_t(r, "Indicator misses target");
+        case VG_RULE_DEATH_NOT_REGISTERED:
+                return rp_t(r, "Death not registered");
         default: return "";
         }
 }
 
-static const char *rule_kpi(int rule) {
+static const char *rule_kpi(const rep_t *r, int rule) {
         switch (rule) {
-        case VG_RULE_READMISSION_30D: return "readmission alerts";
-        case VG_RULE_SIP_OVERDUE: return "overdue SIP alerts";
-        case VG_RULE_INDICATOR_BELOW_TARGET: return "indicators below target";
-        case VG_RULE_DEATH_NOT_REGISTERED: return "deaths not registered";
-        default: return "other alerts";
+        case VG_RULE_READMISSION_30D: return rp_t(r, "readmission alerts");
+        case VG_RULE_SIP_OVERDUE: return rp_t(r, "overdue SIP alerts");
+        case VG_RULE_INDICATOR_BELOW_TARGET:
+                return rp_t(r, "indicators below target");
+        case VG_RULE_DEATH_NOT_REGISTERED:
+                return rp_t(r, "deaths not registered");
+        default: return rp_t(r, "other alerts");
         }
 }
 
@@ -58,52 +64,62 @@ static void overview(rep_t *r) {
                     !strcmp(r->rp_rows[i].r_area, focus))
                         deaths += r->rp_rows[i].r_den;
 
-        P(r, "<section class=\"card\" id=\"overview\"><h2>Overview</h2>\n"
-             "<div class=\"cards\">");
+        P(r, "<section class=\"card\" id=\"overview\"><h2>");
+        P(r, rp_t(r, "Overview"));
+        P(r, "</h2>\n<div class=\"cards\">");
         if (r->rp_public) {
                 /* No alerts, and no sums over months that a hidden month
                  * could be worked out from. */
                 focus = NULL;
-                PF(r, "<div class=\"kpi\"><b>%zu</b><span>values hidden "
-                      "(fewer than %lld cases, or revealing one)</span>"
-                      "</div>", r->rp_nhidden, (long long)r->rp_min_count);
+                PF(r, "<div class=\"kpi\"><b>%zu</b><span>", r->rp_nhidden);
+                PF(r, rp_tf(r, "values hidden (fewer than %lld cases, or "
+                               "revealing one)"),
+                   (long long)r->rp_min_count);
+                P(r, "</span></div>");
         } else
                 PF(r, "<a class=\"kpi\" href=\"#alerts\" "
                       "style=\"text-decoration:none;color:inherit\"><b>%zu"
-                      "</b><span>active alerts</span></a>",
-                   r->rp_nalerts);
+                      "</b><span>%s</span></a>",
+                   r->rp_nalerts, rp_t(r, "active alerts"));
         for (int k = 0; k < (int)VG_ARRAY_SIZE(byrule); k++)
                 if (byrule[k])
                         PF(r, "<div class=\"kpi\"><b>%zu</b><span>%s</span>"
-                              "</div>", byrule[k], rule_kpi(k));
+                              "</div>", byrule[k], rule_kpi(r, k));
         if (focus && deaths) {
-                PF(r, "<div class=\"kpi\"><b>%lld</b><span>deaths, ",
-                   (long long)deaths);
+                PF(r, "<div class=\"kpi\"><b>%lld</b><span>%s",
+                   (long long)deaths, rp_t(r, "deaths, "));
                 rp_area_html(r, focus, false);
                 P(r, "</span></div>");
         }
-        if (r->rp_np)
-                PF(r, "<div class=\"kpi\"><b>%zu</b><span>months, %s to %s"
-                      "</span></div>", r->rp_np, r->rp_periods[0],
+        if (r->rp_np) {
+                PF(r, "<div class=\"kpi\"><b>%zu</b><span>", r->rp_np);
+                PF(r, rp_tf(r, "months, %s to %s"), r->rp_periods[0],
                    r->rp_periods[r->rp_np - 1]);
+                P(r, "</span></div>");
+        }
         P(r, "</div>\n");
         if (!focus) {
-                P(r, "<p class=\"empty\">No indicator values in the selected "
-                     "areas and months.</p></section>\n");
+                P(r, "<p class=\"empty\">");
+                P(r, rp_t(r, "No indicator values in the selected areas and "
+                             "months."));
+                P(r, "</p></section>\n");
                 return;
         }
         /* The headline figures are of settled months: a running month is
          * shown apart as preliminary and never judged (SPEC §5.4). */
-        P(r, "<div class=\"scroll\"><table id=\"latest\"><caption>Latest "
-             "settled (complete) month of each indicator, ");
+        P(r, "<div class=\"scroll\"><table id=\"latest\"><caption>");
+        P(r, rp_t(r, "Latest settled (complete) month of each indicator, "));
         rp_area_html(r, focus, true);
-        P(r, "; a newer month that is not settled yet is shown apart as "
-             "preliminary and not judged against the target</caption><thead>"
-             "<tr><th class=\"l\" scope=\"col\">Indicator</th><th scope="
-             "\"col\">Month</th><th scope=\"col\">Value</th><th scope="
-             "\"col\">Cases</th><th scope=\"col\">Target</th><th class=\"l\" "
-             "scope=\"col\">Status</th><th class=\"l\" scope=\"col\">Newer, "
-             "preliminary</th></tr></thead><tbody>");
+        P(r, rp_t(r, "; a newer month that is not settled yet is shown apart "
+                     "as preliminary and not judged against the target"));
+        PF(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">%s</th>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "<th class=\"l\" scope=\"col\">%s</th><th class=\"l\" "
+              "scope=\"col\">%s</th></tr></thead><tbody>",
+           rp_t(r, "Indicator"), rp_t(r, "Month"), rp_t(r, "Value"),
+           rp_t(r, "Cases"), rp_t(r, "Target"), rp_t(r, "Status"),
+           rp_t(r, "Newer, preliminary"));
         for (size_t j = 0; j < rp_nknown_secs + r->rp_ninds; j++) {
                 const char *ind;
                 const sec_t *s = NULL;
@@ -140,7 +156,7 @@ static void overview(rep_t *r) {
                 if (last == r->rp_np && lpre == r->rp_np)
                         continue;
                 tg = vg_agg_target(r->rp_conf, ind);
-                rp_target_text(&tg, tt, sizeof(tt));
+                rp_target_text(r, &tg, tt, sizeof(tt));
                 P(r, "<tr data-ind=\"");
                 E(r, ind);
                 P(r, "\" data-period=\"");
@@ -157,11 +173,12 @@ static void overview(rep_t *r) {
                         E(r, ind);
                 }
                 P(r, "\">");
-                E(r, s ? s->s_title : ind);
+                E(r, s ? rp_t(r, s->s_title) : ind);
                 P(r, "</a></th>");
                 if (last < r->rp_np) {
                         rp_pct((double)pt.num / (double)pt.den, v, sizeof(v));
-                        rp_period_label(r->rp_periods[last], per, sizeof(per));
+                        rp_period_label(r, r->rp_periods[last], per,
+                                        sizeof(per));
                         PF(r, "<td class=\"hm\">%s</td><td class=\"hv\">%s"
                               "</td><td>%lld/%lld</td>", per, v,
                            (long long)pt.num, (long long)pt.den);
@@ -170,31 +187,36 @@ static void overview(rep_t *r) {
                              "\u2013</td><td></td>");
                 }
                 PF(r, "<td>%s</td><td class=\"l\">", tt);
-                if (last == r->rp_np)
-                        P(r, "<span class=\"st-unc\">no settled month yet"
-                             "</span>");
-                else if (pt.den < r->rp_min_den)
-                        PF(r, "<span class=\"st-unc\">uncertain (fewer than "
-                              "%lld cases)</span>", (long long)r->rp_min_den);
-                else if (!tg.tg_set)
+                if (last == r->rp_np) {
+                        PF(r, "<span class=\"st-unc\">%s</span>",
+                           rp_t(r, "no settled month yet"));
+                } else if (pt.den < r->rp_min_den) {
+                        P(r, "<span class=\"st-unc\">");
+                        PF(r, rp_tf(r, "uncertain (fewer than %lld cases)"),
+                           (long long)r->rp_min_den);
+                        P(r, "</span>");
+                } else if (!tg.tg_set) {
                         P(r, "\u2013");
-                else if (vg_agg_breach(&tg, pt.num, pt.den, r->rp_min_den))
-                        P(r, "<span class=\"st-miss\">misses the target"
-                             "</span>");
-                else
-                        P(r, "<span class=\"st-ok\">meets the target</span>");
+                } else if (vg_agg_breach(&tg, pt.num, pt.den, r->rp_min_den)) {
+                        PF(r, "<span class=\"st-miss\">%s</span>",
+                           rp_t(r, "misses the target"));
+                } else {
+                        PF(r, "<span class=\"st-ok\">%s</span>",
+                           rp_t(r, "meets the target"));
+                }
                 if (last < r->rp_np && pt.nohist)
-                        P(r, "<br><span class=\"st-hist\">incomplete history"
-                             "</span>");
+                        PF(r, "<br><span class=\"st-hist\">%s</span>",
+                           rp_t(r, "incomplete history"));
                 P(r, "</td><td class=\"l\">");
                 if (lpre < r->rp_np) {
                         rp_pct((double)pp.num / (double)pp.den, v, sizeof(v));
-                        rp_period_label(r->rp_periods[lpre], per, sizeof(per));
+                        rp_period_label(r, r->rp_periods[lpre], per,
+                                        sizeof(per));
                         PF(r, "<span class=\"prelim\" data-period=\"%s\">"
                               "%s: %s (%lld/%lld) <span class=\"pm\">"
-                              "preliminary</span></span>",
+                              "%s</span></span>",
                            r->rp_periods[lpre], per, v, (long long)pp.num,
-                           (long long)pp.den);
+                           (long long)pp.den, rp_t(r, "preliminary"));
                 }
                 P(r, "</td></tr>");
         }
@@ -207,14 +229,15 @@ static void alert_details(rep_t *r, const vg_alert_t *al) {
         case VG_RULE_READMISSION_30D:
                 rp_fmt_local(r, al->al_index_discharged_at.v, true, a, sizeof(a));
                 rp_fmt_local(r, al->al_readmitted_at.v, true, b, sizeof(b));
-                PF(r, "Readmitted <b>%lld day%s</b> after discharge: "
-                      "discharged <span class=\"nw\">%s</span>, readmitted "
-                      "<span class=\"nw\">%s</span>"
-                      "<small class=\"ids\">stays ",
+                PF(r, rp_tf(r, "Readmitted <b>%lld %s</b> after discharge: "
+                               "discharged <span class=\"nw\">%s</span>, "
+                               "readmitted <span class=\"nw\">%s</span>"),
                    (long long)al->al_days_between.v,
-                   al->al_days_between.v == 1 ? "" : "s",
+                   al->al_days_between.v == 1 ? rp_t(r, "day")
+                                              : rp_t(r, "days"),
                    al->al_index_discharged_at.set ? a : "?",
                    al->al_readmitted_at.set ? b : "?");
+                PF(r, "<small class=\"ids\">%s ", rp_t(r, "stays"));
                 E(r, al->al_index_stay_id ? al->al_index_stay_id : "?");
                 P(r, " \u2192 ");
                 E(r, al->al_readmission_stay_id ? al->al_readmission_stay_id
@@ -224,17 +247,18 @@ static void alert_details(rep_t *r, const vg_alert_t *al) {
         case VG_RULE_SIP_OVERDUE:
                 rp_fmt_local(r, al->al_discharged_at.v, true, a, sizeof(a));
                 rp_fmt_local(r, al->al_deadline.v, true, b, sizeof(b));
-                PF(r, "No SIP by the deadline <b class=\"nw\">%s</b>; "
-                      "discharged <span class=\"nw\">%s</span>"
-                      "<small class=\"ids\">stay ",
+                PF(r, rp_tf(r, "No SIP by the deadline <b class=\"nw\">%s"
+                               "</b>; discharged <span class=\"nw\">%s"
+                               "</span>"),
                    al->al_deadline.set ? b : "?",
                    al->al_discharged_at.set ? a : "?");
+                PF(r, "<small class=\"ids\">%s ", rp_t(r, "stay"));
                 E(r, al->al_stay_id ? al->al_stay_id : "?");
                 P(r, "</small>");
                 break;
         case VG_RULE_INDICATOR_BELOW_TARGET:
                 E(r, al->al_indicator ? al->al_indicator : "?");
-                P(r, " in ");
+                P(r, rp_t(r, " in "));
                 if (al->al_area)
                         rp_area_html(r, al->al_area, true);
                 P(r, ", ");
@@ -242,21 +266,21 @@ static void alert_details(rep_t *r, const vg_alert_t *al) {
                 if (al->al_value.set)
                         PF(r, ": %.1f%%", al->al_value.v * 100);
                 if (al->al_numerator.set && al->al_denominator.set)
-                        PF(r, " (%lld of %lld)",
+                        PF(r, rp_tf(r, " (%lld of %lld)"),
                            (long long)al->al_numerator.v,
                            (long long)al->al_denominator.v);
                 if (al->al_target.set) {
                         vg_target_t tg = vg_agg_target(
                                 r->rp_conf, al->al_indicator ? al->al_indicator
                                                              : "");
-                        PF(r, ", target %s%g%%",
+                        PF(r, rp_tf(r, ", target %s%g%%"),
                            !tg.tg_set ? ""
                            : tg.tg_higher_is_better ? "\u2265 " : "\u2264 ",
                            al->al_target.v * 100);
                 }
                 break;
         default:
-                P(r, "Anchor ");
+                P(r, rp_t(r, "Anchor "));
                 E(r, al->al_anchor);
         }
 }
@@ -297,39 +321,43 @@ static void alerts_section(rep_t *r) {
                             al->al_rule < (int)VG_ARRAY_SIZE(byrule))
                                 cnt[al->al_rule][g]++;
         }
-        PF(r, "<section class=\"card\" id=\"alerts\"><h2>Active alerts</h2>\n"
-              "<p id=\"alert-count\" data-count=\"%zu\"><b>%zu</b> active "
-              "alert%s", r->rp_nalerts, r->rp_nalerts,
-           r->rp_nalerts == 1 ? "" : "s");
-        PF(r, " (of %zu alerts read, deduplicated by alert id; the last "
-              "status of each counts). Times are local (",
+        PF(r, "<section class=\"card\" id=\"alerts\"><h2>%s</h2>\n"
+              "<p id=\"alert-count\" data-count=\"%zu\"><b>%zu</b> %s",
+           rp_t(r, "Active alerts"), r->rp_nalerts, r->rp_nalerts,
+           r->rp_nalerts == 1 ? rp_t(r, "active alert")
+                              : rp_t(r, "active alerts"));
+        PF(r, rp_tf(r, " (of %zu alerts read, deduplicated by alert id; the "
+                       "last status of each counts). Times are local ("),
            r->rp_alerts_read);
         E(r, vg_tz_name(r->rp_tz));
-        P(r, "); patients appear by a shortened pseudonym.</p>\n");
+        P(r, rp_t(r, "); patients appear by a shortened pseudonym."));
+        P(r, "</p>\n");
         if (!r->rp_nalerts) {
-                P(r, "<p class=\"empty\">No active alerts.</p></section>\n");
+                PF(r, "<p class=\"empty\">%s</p></section>\n",
+                   rp_t(r, "No active alerts."));
                 vg_free(cnt);
                 return;
         }
         /* counts by rule and region */
-        P(r, "<div class=\"scroll\"><table id=\"alert-counts\"><caption>Active "
-             "alerts by rule and region</caption><thead><tr><th class=\"l\" "
-             "scope=\"col\">Rule</th>");
+        PF(r, "<div class=\"scroll\"><table id=\"alert-counts\"><caption>%s"
+              "</caption><thead><tr><th class=\"l\" scope=\"col\">%s</th>",
+           rp_t(r, "Active alerts by rule and region"), rp_t(r, "Rule"));
         for (size_t g = 0; g < nreg; g++) {
                 P(r, "<th scope=\"col\">");
                 if (*regions[g])
                         rp_area_html(r, regions[g], false);
                 else
-                        P(r, "No region");
+                        P(r, rp_t(r, "No region"));
                 P(r, "</th>");
         }
-        P(r, "<th scope=\"col\">Total</th></tr></thead><tbody>");
+        PF(r, "<th scope=\"col\">%s</th></tr></thead><tbody>",
+           rp_t(r, "Total"));
         for (int k = 0; k < (int)VG_ARRAY_SIZE(byrule); k++) {
                 if (!byrule[k])
                         continue;
                 PF(r, "<tr><th class=\"l\" scope=\"row\">%s <span "
                       "class=\"code\">%s</span></th>",
-                   rule_label(k), vg_enum_str(&vg_enum_rule, k));
+                   rule_label(r, k), vg_enum_str(&vg_enum_rule, k));
                 for (size_t g = 0; g < nreg; g++)
                         PF(r, "<td>%zu</td>", cnt[k][g]);
                 PF(r, "<td><b>%zu</b></td></tr>", byrule[k]);
@@ -337,12 +365,14 @@ static void alerts_section(rep_t *r) {
         P(r, "</tbody></table></div>\n");
         vg_free(cnt);
 
-        P(r, "<div class=\"scroll\"><table id=\"alert-list\"><caption>Active "
-             "alerts, newest first within each rule</caption><thead><tr>"
-             "<th class=\"l\" scope=\"col\">Rule</th><th class=\"l\" "
-             "scope=\"col\">Kommun</th><th class=\"l\" scope=\"col\">Patient"
-             "</th><th class=\"l\" scope=\"col\">Date</th><th class=\"l\" "
-             "scope=\"col\">Details</th></tr></thead><tbody>\n");
+        PF(r, "<div class=\"scroll\"><table id=\"alert-list\"><caption>%s"
+              "</caption><thead><tr><th class=\"l\" scope=\"col\">%s</th>"
+              "<th class=\"l\" scope=\"col\">%s</th><th class=\"l\" "
+              "scope=\"col\">%s</th><th class=\"l\" scope=\"col\">%s</th>"
+              "<th class=\"l\" scope=\"col\">%s</th></tr></thead><tbody>\n",
+           rp_t(r, "Active alerts, newest first within each rule"),
+           rp_t(r, "Rule"), rp_t(r, "Kommun"), rp_t(r, "Patient"),
+           rp_t(r, "Date"), rp_t(r, "Details"));
         for (size_t i = 0; i < r->rp_nalerts; i++) {
                 const vg_alert_t *al = &r->rp_alerts[i];
                 char d[24];
@@ -391,7 +421,9 @@ void rp_page(rep_t *r) {
         rp_fmt_local(r, t, true, now, sizeof(now));
         vg_time_format(t, iso);
 
-        P(r, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+        P(r, "<!DOCTYPE html>\n<html lang=\"");
+        P(r, r->rp_lang);
+        P(r, "\">\n<head>\n"
              "<meta charset=\"utf-8\">\n"
              "<meta name=\"viewport\" content=\"width=device-width, "
              "initial-scale=1\">\n"
@@ -404,39 +436,42 @@ void rp_page(rep_t *r) {
 
         P(r, "<header class=\"top\"><h1>");
         E(r, r->rp_title);
-        P(r, "</h1><dl class=\"meta\"><div><dt>Generated</dt><dd><time "
-             "datetime=\"");
+        PF(r, "</h1><dl class=\"meta\"><div><dt>%s</dt><dd><time "
+              "datetime=\"", rp_t(r, "Generated"));
         E(r, iso);
         P(r, "\">");
         E(r, now);
         P(r, " ");
         E(r, vg_tz_name(r->rp_tz));
-        P(r, "</time></dd></div><div><dt>Indicators</dt><dd>");
+        PF(r, "</time></dd></div><div><dt>%s</dt><dd>",
+           rp_t(r, "Indicators"));
         E(r, r->rp_src_ind);
-        P(r, "</dd></div><div><dt>Alerts</dt><dd>");
+        PF(r, "</dd></div><div><dt>%s</dt><dd>", rp_t(r, "Alerts"));
         E(r, r->rp_src_al);
-        P(r, "</dd></div><div><dt>Areas</dt><dd>");
+        PF(r, "</dd></div><div><dt>%s</dt><dd>", rp_t(r, "Areas"));
         if (!r->rp_nsel)
-                P(r, "all");
+                P(r, rp_t(r, "all"));
         for (int i = 0; i < r->rp_nsel; i++) {
                 char a[128];
-                rp_area_text(r->rp_sel[i], a, sizeof(a));
+                rp_area_text(r, r->rp_sel[i], a, sizeof(a));
                 if (i)
                         P(r, ", ");
                 E(r, a);
         }
-        P(r, "</dd></div><div><dt>Months</dt><dd>");
+        PF(r, "</dd></div><div><dt>%s</dt><dd>", rp_t(r, "Months"));
         if (r->rp_np)
                 PF(r, "%s \u2013 %s", r->rp_periods[0],
                    r->rp_periods[r->rp_np - 1]);
         else
-                P(r, "none");
-        PF(r, "</dd></div><div><dt>Uncertain below</dt><dd>%lld cases</dd>"
-              "</div></dl></header>\n",
-           (long long)r->rp_min_den);
+                P(r, rp_t(r, "none"));
+        PF(r, "</dd></div><div><dt>%s</dt><dd>",
+           rp_t(r, "Uncertain below"));
+        PF(r, rp_tf(r, "%lld cases"), (long long)r->rp_min_den);
+        P(r, "</dd></div></dl></header>\n");
 
         /* navigation */
-        P(r, "<nav aria-label=\"Sections\"><a href=\"#overview\">Overview</a>");
+        PF(r, "<nav aria-label=\"%s\"><a href=\"#overview\">%s</a>",
+           rp_t(r, "Sections"), rp_t(r, "Overview"));
         for (size_t k = 0; k < rp_nknown_secs; k++) {
                 char id[96];
                 /* the register's section is always there: it lists the
@@ -448,7 +483,7 @@ void rp_page(rep_t *r) {
                 P(r, "<a href=\"#");
                 E(r, id);
                 P(r, "\">");
-                E(r, rp_known_secs[k].s_title);
+                E(r, rp_t(r, rp_known_secs[k].s_title));
                 P(r, "</a>");
         }
         for (size_t i = 0; r->rp_np && i < r->rp_ninds; i++) {
@@ -461,58 +496,66 @@ void rp_page(rep_t *r) {
                 P(r, "</a>");
         }
         if (!r->rp_public)
-                P(r, "<a href=\"#alerts\">Active alerts</a>");
+                PF(r, "<a href=\"#alerts\">%s</a>", rp_t(r, "Active alerts"));
         P(r, "</nav>\n<main>\n");
-        if (r->rp_public)
-                PF(r, "<p class=\"public\" role=\"note\"><b>Public "
-                      "version.</b> Values with a count from 1 to %lld "
-                      "(publish.min_count \u2212 1), and values from which "
-                      "one of them could be worked out by subtraction, are "
-                      "shown as <b>..</b> and are not drawn. The page holds "
-                      "no patient-level data.</p>\n",
+        if (r->rp_public) {
+                P(r, "<p class=\"public\" role=\"note\">");
+                PF(r, rp_tf(r, "<b>Public version.</b> Values with a count "
+                               "from 1 to %lld (publish.min_count \u2212 1), "
+                               "and values from which one of them could be "
+                               "worked out by subtraction, are shown as "
+                               "<b>..</b> and are not drawn. The page holds "
+                               "no patient-level data."),
                    (long long)r->rp_min_count - 1);
+                P(r, "</p>\n");
+        }
 
         overview(r);
         for (size_t k = 0; k < rp_nknown_secs; k++) {
-                const sec_t *s = &rp_known_secs[k];
-                if (s->s_kind == SEC_REGISTER)
-                        rp_sec_register(r, s);
-                else if (!r->rp_np || !rp_any_ind(r, s))
+                sec_t s = rp_sec_tr(r, &rp_known_secs[k]);
+                if (s.s_kind == SEC_REGISTER)
+                        rp_sec_register(r, &s);
+                else if (!r->rp_np || !rp_any_ind(r, &s))
                         continue;
-                else if (s->s_kind == SEC_LINE)
-                        rp_sec_line(r, s, s->s_key);
-                else if (s->s_kind == SEC_PLACE)
-                        rp_sec_place(r, s);
+                else if (s.s_kind == SEC_LINE)
+                        rp_sec_line(r, &s, s.s_key);
+                else if (s.s_kind == SEC_PLACE)
+                        rp_sec_place(r, &s);
                 else
-                        rp_sec_counts(r, s, NULL);
+                        rp_sec_counts(r, &s, NULL);
         }
-        /* indicators this version does not know: one section each */
+        /* indicators this version does not know: one section each (its
+         * title is its name) */
         for (size_t i = 0; r->rp_np && i < r->rp_ninds; i++) {
                 const char *ind = r->rp_inds[i];
-                sec_t s = {SEC_LINE, ind, ind, "Value per month.",
-                           "Numerator", "Denominator"};
+                sec_t s = {SEC_LINE, ind, ind, N_("Value per month."),
+                           N_("Numerator"), N_("Denominator")};
                 if (rp_known_ind(ind))
                         continue;
                 if (ind_has_den(r, ind)) {
+                        s = rp_sec_tr(r, &s);
                         rp_sec_line(r, &s, ind);
                 } else {
                         s.s_kind = SEC_COUNT;
-                        s.s_what = "Count per month.";
-                        s.s_num = "Count";
+                        s.s_what = N_("Count per month.");
+                        s.s_num = N_("Count");
+                        s = rp_sec_tr(r, &s);
                         rp_sec_counts(r, &s, ind);
                 }
         }
         if (!r->rp_public)
                 alerts_section(r);
-        PF(r, "</main>\n<footer>Generated by vigil " VIGIL_VERSION
-              " (vigil report). Values with fewer than %lld cases "
-              "(aggregate.min_denominator) are shown but marked uncertain; "
-              "values of months not settled yet (complete = false) are "
-              "preliminary, drawn hollow and never judged against a target; "
-              "shaded months rest on history before the first event Vigil "
-              "has (history_complete = false); targets come from the target.&lt;indicator&gt; configuration, by "
-              "default for the register Socialstyrelsen's target levels (2017). "
-              "This page loads no external resources.</footer>\n"
-              "</body>\n</html>\n",
-           (long long)r->rp_min_den);
+        P(r, "</main>\n<footer>");
+        PF(r, rp_tf(r, "Generated by vigil %s (vigil report). Values with "
+                       "fewer than %lld cases (aggregate.min_denominator) are "
+                       "shown but marked uncertain; values of months not "
+                       "settled yet (complete = false) are preliminary, drawn "
+                       "hollow and never judged against a target; shaded "
+                       "months rest on history before the first event Vigil "
+                       "has (history_complete = false); targets come from the "
+                       "target.&lt;indicator&gt; configuration, by default for "
+                       "the register Socialstyrelsen's target levels (2017). "
+                       "This page loads no external resources."),
+           VIGIL_VERSION, (long long)r->rp_min_den);
+        P(r, "</footer>\n</body>\n</html>\n");
 }

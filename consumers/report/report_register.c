@@ -26,25 +26,26 @@
 static const struct {
         const char *ind, *label;
 } spr_known[] = {
-        {"spr.eol_conversation", "End-of-life conversation"},
-        {"spr.pain_assessed", "Pain assessed"},
-        {"spr.symptoms_assessed", "Other symptoms assessed"},
-        {"spr.oral_health_assessed", "Oral health assessed"},
-        {"spr.prn_opioid", "As-needed opioid"},
-        {"spr.prn_anxiolytic", "As-needed anxiolytic"},
-        {"spr.prn_antiemetic", "As-needed antiemetic"},
-        {"spr.prn_antisecretory", "As-needed antisecretory"},
-        {"spr.present_at_death", "Someone present at death"},
-        {"spr.bereavement_offered", "Bereavement talk offered"},
-        {"spr.pressure_ulcer_free", "Free of pressure ulcers (grade 2\u20134)"},
+        {"spr.eol_conversation", N_("End-of-life conversation")},
+        {"spr.pain_assessed", N_("Pain assessed")},
+        {"spr.symptoms_assessed", N_("Other symptoms assessed")},
+        {"spr.oral_health_assessed", N_("Oral health assessed")},
+        {"spr.prn_opioid", N_("As-needed opioid")},
+        {"spr.prn_anxiolytic", N_("As-needed anxiolytic")},
+        {"spr.prn_antiemetic", N_("As-needed antiemetic")},
+        {"spr.prn_antisecretory", N_("As-needed antisecretory")},
+        {"spr.present_at_death", N_("Someone present at death")},
+        {"spr.bereavement_offered", N_("Bereavement talk offered")},
+        {"spr.pressure_ulcer_free",
+         N_("Free of pressure ulcers (grade 2\u20134)")},
 };
 
 #define COVERAGE "register_coverage"
 
-static const char *spr_label(const char *ind) {
+static const char *spr_label(const rep_t *r, const char *ind) {
         for (size_t i = 0; i < VG_ARRAY_SIZE(spr_known); i++)
                 if (!strcmp(spr_known[i].ind, ind))
-                        return spr_known[i].label;
+                        return rp_t(r, spr_known[i].label);
         return ind + 4;
 }
 
@@ -55,12 +56,12 @@ static const char *target_source(const rep_t *r, const char *ind,
         double t;
         int hib;
         if (!tg->tg_set)
-                return "no target";
+                return rp_t(r, "no target");
         if (vg_conf_target(r->rp_conf, ind, &t, &hib) > 0)
-                return "configured (target.<indicator>)";
+                return rp_t(r, "configured (target.<indicator>)");
         if (!strcmp(ind, COVERAGE))
-                return "open comparisons";
-        return "Socialstyrelsen 2017";
+                return rp_t(r, "open comparisons");
+        return rp_t(r, "Socialstyrelsen 2017");
 }
 
 static bool has_rows(const rep_t *r, const char *ind) {
@@ -96,25 +97,27 @@ static size_t spr_inds(const rep_t *r, const char **out) {
  */
 
 static void coverage(rep_t *r) {
-        static const sec_t cov = {
-                SEC_LINE, COVERAGE, "Register coverage",
-                "Share of deaths whose register deadline has passed that "
-                "have an entry in the register, by month of death.",
-                "Registered", "Deaths due"};
+        static const sec_t cov_en = {
+                SEC_LINE, COVERAGE, N_("Register coverage"),
+                N_("Share of deaths whose register deadline has passed that "
+                   "have an entry in the register, by month of death."),
+                N_("Registered"), N_("Deaths due")};
+        sec_t cov = rp_sec_tr(r, &cov_en);
         vg_target_t tg = vg_agg_target(r->rp_conf, COVERAGE);
         char tt[32];
 
-        rp_target_text(&tg, tt, sizeof(tt));
-        P(r, "<h3 id=\"register-coverage\">Coverage <code>" COVERAGE
-             "</code></h3>\n<p class=\"what\">");
+        rp_target_text(r, &tg, tt, sizeof(tt));
+        PF(r, "<h3 id=\"register-coverage\">%s <code>" COVERAGE
+              "</code></h3>\n<p class=\"what\">", rp_t(r, "Coverage"));
         E(r, cov.s_what);
-        P(r, " A late entry still counts.</p>\n<p class=\"note-70\" "
-             "id=\"register-70\"><b>Below 70&nbsp;% coverage the register's "
-             "results should not be used in open comparisons</b>: they may "
-             "be published only where more than 70&nbsp;% of the deaths are "
-             "registered. ");
+        P(r, rp_t(r, " A late entry still counts."));
+        P(r, "</p>\n<p class=\"note-70\" id=\"register-70\">");
+        P(r, rp_t(r, "<b>Below 70&nbsp;% coverage the register's results "
+                     "should not be used in open comparisons</b>: they may "
+                     "be published only where more than 70&nbsp;% of the "
+                     "deaths are registered. "));
         if (tg.tg_set) {
-                P(r, "The dashed line is the target ");
+                P(r, rp_t(r, "The dashed line is the target "));
                 E(r, tt);
                 P(r, " (");
                 E(r, target_source(r, COVERAGE, &tg));
@@ -122,10 +125,11 @@ static void coverage(rep_t *r) {
         }
         P(r, "</p>\n");
         if (!r->rp_np || !has_rows(r, COVERAGE)) {
-                P(r, "<p class=\"empty\" id=\"register-coverage-none\">No "
-                     "register data: no register_coverage values in the "
-                     "inputs (rules.register=off, or no death is due "
-                     "yet).</p>\n");
+                PF(r, "<p class=\"empty\" id=\"register-coverage-none\">%s"
+                      "</p>\n",
+                   rp_t(r, "No register data: no register_coverage values "
+                           "in the inputs (rules.register=off, or no death "
+                           "is due yet)."));
                 return;
         }
         rp_line_body(r, &cov, COVERAGE);
@@ -171,18 +175,22 @@ static void spr_row(rep_t *r, const char *const *inds, size_t ni,
                    : miss ? "miss"
                    : rp_pt_uncertain(r, &pt) ? "unc" : "");
                 if (!pt.pre && !miss && below) {
-                        PF(r, " title=\"below the target, but on fewer "
-                              "than %lld cases: uncertain\"",
+                        P(r, " title=\"");
+                        PF(r, rp_tf(r, "below the target, but on fewer than "
+                                       "%lld cases: uncertain"),
                            (long long)r->rp_min_den);
+                        P(r, "\"");
                         (*nbelow)++;
                 }
                 PF(r, ">%s<small>%lld/%lld</small>", val, (long long)pt.num,
                    (long long)pt.den);
                 if (miss) {
-                        P(r, "<span class=\"mk\">misses</span>");
+                        PF(r, "<span class=\"mk\">%s</span>",
+                           rp_t(r, "misses"));
                         (*nmiss)++;
                 } else if (!pt.pre && below) {
-                        P(r, "<span class=\"mk-u\">below</span>");
+                        PF(r, "<span class=\"mk-u\">%s</span>",
+                           rp_t(r, "below"));
                 }
                 P(r, "</td>");
         }
@@ -192,7 +200,8 @@ static void spr_row(rep_t *r, const char *const *inds, size_t ni,
 /* The table head: indicator names, then their targets and the source. */
 static void spr_head(rep_t *r, const char *const *inds, size_t ni,
                      const vg_target_t *tgs) {
-        P(r, "<thead><tr><th class=\"l\" scope=\"col\">Area</th>");
+        PF(r, "<thead><tr><th class=\"l\" scope=\"col\">%s</th>",
+           rp_t(r, "Area"));
         for (size_t i = 0; i < ni; i++) {
                 /* the indicator's name in the tooltip: the column is
                  * narrow */
@@ -201,14 +210,14 @@ static void spr_head(rep_t *r, const char *const *inds, size_t ni,
                 P(r, "\" title=\"");
                 E(r, inds[i]);
                 P(r, "\">");
-                E(r, spr_label(inds[i]));
+                E(r, spr_label(r, inds[i]));
                 P(r, "</th>");
         }
-        P(r, "</tr><tr class=\"tgt\"><th class=\"l\" scope=\"row\">Target"
-             "</th>");
+        PF(r, "</tr><tr class=\"tgt\"><th class=\"l\" scope=\"row\">%s"
+              "</th>", rp_t(r, "Target"));
         for (size_t i = 0; i < ni; i++) {
                 char tt[32];
-                rp_target_text(&tgs[i], tt, sizeof(tt));
+                rp_target_text(r, &tgs[i], tt, sizeof(tt));
                 P(r, "<td data-ind=\"");
                 E(r, inds[i]);
                 if (tgs[i].tg_set)
@@ -232,18 +241,20 @@ static void spr_table(rep_t *r, const char *const *inds, size_t ni,
         char per[16], cur[3] = "";
         bool any_top = false;
 
-        rp_period_label(period, per, sizeof(per));
+        rp_period_label(r, period, per, sizeof(per));
         PF(r, "<div class=\"scroll\"><table class=\"spr%s\" id=\"spr-%s\" "
               "data-period=\"%s\"><caption>",
            pre ? " prelim" : "", pre ? "prelim" : "latest", period);
         if (pre)
-                PF(r, "Register quality indicators, %s <span class=\"pm\">"
-                      "preliminary</span>: the month is not settled yet, "
-                      "so no value is judged against its target", per);
+                PF(r, rp_tf(r, "Register quality indicators, %s <span "
+                               "class=\"pm\">preliminary</span>: the month "
+                               "is not settled yet, so no value is judged "
+                               "against its target"), per);
         else
-                PF(r, "Register quality indicators, %s: the latest settled "
-                      "month; share of expected deaths with an entry "
-                      "answering yes, and entries yes / entries", per);
+                PF(r, rp_tf(r, "Register quality indicators, %s: the latest "
+                               "settled month; share of expected deaths with "
+                               "an entry answering yes, and entries yes / "
+                               "entries"), per);
         P(r, "</caption>");
         spr_head(r, inds, ni, tgs);
         P(r, "<tbody>");
@@ -262,17 +273,19 @@ static void spr_table(rep_t *r, const char *const *inds, size_t ni,
                 any_top = true;
         }
         if (!any_top)
-                PF(r, "<tr><td class=\"l empty\" colspan=\"%zu\">No value "
-                      "for Sverige or a region.</td></tr>", ni + 1);
+                PF(r, "<tr><td class=\"l empty\" colspan=\"%zu\">%s"
+                      "</td></tr>", ni + 1,
+                   rp_t(r, "No value for Sverige or a region."));
         P(r, "</tbody></table></div>\n");
         if (nk) {
                 PF(r, "<details><summary>Kommuner (%zu), %s</summary>"
                       "<div class=\"scroll\"><table class=\"spr%s\" "
-                      "id=\"spr-%s-kommuner\" data-period=\"%s\"><caption>"
-                      "Register quality indicators by kommun, %s%s"
-                      "</caption>",
+                      "id=\"spr-%s-kommuner\" data-period=\"%s\"><caption>",
                    nk, per, pre ? " prelim" : "", pre ? "prelim" : "latest",
-                   period, per, pre ? " (preliminary)" : "");
+                   period);
+                PF(r, rp_tf(r, "Register quality indicators by kommun, %s"),
+                   per);
+                PF(r, "%s</caption>", pre ? rp_t(r, " (preliminary)") : "");
                 spr_head(r, inds, ni, tgs);
                 P(r, "<tbody>");
                 for (size_t k = 0; k < nk; k++) {
@@ -288,16 +301,27 @@ static void spr_table(rep_t *r, const char *const *inds, size_t ni,
                 }
                 P(r, "</tbody></table></div></details>\n");
         }
-        if (!pre)
+        if (!pre) {
                 PF(r, "<p class=\"note\" id=\"spr-summary\" "
-                      "data-misses=\"%zu\"><b>%zu</b> value%s of %s miss%s "
-                      "the target (marked <span class=\"mk\">misses</span>); "
-                      "%zu more %s below it on fewer than %lld cases "
-                      "(uncertain, marked <span class=\"mk-u\">below</span>)."
-                      "</p>\n",
-                   nmiss, nmiss, nmiss == 1 ? "" : "s", per,
-                   nmiss == 1 ? "es" : "", nbelow,
-                   nbelow == 1 ? "is" : "are", (long long)r->rp_min_den);
+                      "data-misses=\"%zu\">", nmiss);
+                PF(r, nmiss == 1
+                              ? rp_tf(r, "<b>%zu</b> value of %s misses the "
+                                         "target (marked <span class=\"mk\">"
+                                         "misses</span>); ")
+                              : rp_tf(r, "<b>%zu</b> values of %s miss the "
+                                         "target (marked <span class=\"mk\">"
+                                         "misses</span>); "),
+                   nmiss, per);
+                PF(r, nbelow == 1
+                              ? rp_tf(r, "%zu more is below it on fewer than "
+                                         "%lld cases (uncertain, marked <span "
+                                         "class=\"mk-u\">below</span>).")
+                              : rp_tf(r, "%zu more are below it on fewer than "
+                                         "%lld cases (uncertain, marked <span "
+                                         "class=\"mk-u\">below</span>)."),
+                   nbelow, (long long)r->rp_min_den);
+                P(r, "</p>\n");
+        }
         vg_free(ks);
 }
 
@@ -307,15 +331,17 @@ static void quality(rep_t *r) {
         vg_target_t *tgs = vg_calloc(ni + 1, sizeof(*tgs));
         const char *done = NULL, *pre = NULL;
 
-        P(r, "<h3 id=\"register-spr\">Quality indicators <code>spr.*"
-             "</code></h3>\n<p class=\"what\">From the register's "
-             "end-of-life questionnaire, expected deaths only, by month of "
-             "death: the share answering yes (an unknown answer counts as "
-             "not done). Targets are Socialstyrelsen's target levels for "
-             "palliative care (2017) unless target.&lt;indicator&gt; sets "
-             "another; values from fewer than ");
-        PF(r, "%lld cases are uncertain and not judged.</p>\n",
+        PF(r, "<h3 id=\"register-spr\">%s <code>spr.*</code></h3>\n"
+              "<p class=\"what\">", rp_t(r, "Quality indicators"));
+        P(r, rp_t(r, "From the register's end-of-life questionnaire, "
+                     "expected deaths only, by month of death: the share "
+                     "answering yes (an unknown answer counts as not done). "
+                     "Targets are Socialstyrelsen's target levels for "
+                     "palliative care (2017) unless target.&lt;indicator&gt; "
+                     "sets another; values from fewer than "));
+        PF(r, rp_tf(r, "%lld cases are uncertain and not judged."),
            (long long)r->rp_min_den);
+        P(r, "</p>\n");
         for (size_t i = 0; i < ni; i++)
                 tgs[i] = vg_agg_target(r->rp_conf, inds[i]);
         /* the latest settled month of any spr.* value, and a newer month
@@ -336,21 +362,25 @@ static void quality(rep_t *r) {
                         pre = w->r_period;
         }
         if (!ni) {
-                P(r, "<p class=\"empty\" id=\"spr-none\">No register data: "
-                     "the inputs have no spr.* values (no register entries "
-                     "yet, or rules.register=off).</p>\n");
+                PF(r, "<p class=\"empty\" id=\"spr-none\">%s</p>\n",
+                   rp_t(r, "No register data: the inputs have no spr.* "
+                           "values (no register entries yet, or "
+                           "rules.register=off)."));
         } else {
                 if (done)
                         spr_table(r, inds, ni, tgs, done, false);
                 else
-                        P(r, "<p class=\"empty\">No settled month yet: every "
-                             "spr.* value is preliminary.</p>\n");
+                        PF(r, "<p class=\"empty\">%s</p>\n",
+                           rp_t(r, "No settled month yet: every spr.* value "
+                                   "is preliminary."));
                 if (pre) {
                         char per[16];
-                        rp_period_label(pre, per, sizeof(per));
-                        PF(r, "<details class=\"spr-pre\"%s><summary>Newer "
-                              "month, preliminary: %s (not settled, not "
-                              "judged)</summary>\n", done ? "" : " open", per);
+                        rp_period_label(r, pre, per, sizeof(per));
+                        PF(r, "<details class=\"spr-pre\"%s><summary>",
+                           done ? "" : " open");
+                        PF(r, rp_tf(r, "Newer month, preliminary: %s (not "
+                                       "settled, not judged)"), per);
+                        P(r, "</summary>\n");
                         spr_table(r, inds, ni, tgs, pre, true);
                         P(r, "</details>\n");
                 }
@@ -399,35 +429,41 @@ static void unregistered(rep_t *r) {
                                                       : ""))
                         nk++;
 
-        PF(r, "<h3 id=\"register-unregistered\">Deaths not registered, per "
-              "kommun <code>DEATH_NOT_REGISTERED</code></h3>\n"
-              "<p class=\"internal\"><b>Internal report.</b> This list "
-              "identifies patients by pseudonym only; keep it out of "
-              "anything published.</p>\n<p class=\"what\" "
-              "id=\"unregistered-count\" data-count=\"%zu\"><b>%zu</b> "
-              "death%s past the register deadline without an entry (active "
-              "DEATH_NOT_REGISTERED alerts) in %zu kommun%s. Grouped per "
-              "kommun, the kommun of the death: an alert has no care unit "
-              "(the reporting unit, unit_id, is only on register entries). "
-              "Times are local (",
-           n, n, n == 1 ? "" : "s", nk, nk == 1 ? "" : "er");
+        PF(r, "<h3 id=\"register-unregistered\">%s <code>DEATH_NOT_REGISTERED"
+              "</code></h3>\n<p class=\"internal\">%s</p>\n<p class=\"what\" "
+              "id=\"unregistered-count\" data-count=\"%zu\"><b>%zu</b> %s",
+           rp_t(r, "Deaths not registered, per kommun"),
+           rp_t(r, "<b>Internal report.</b> This list identifies patients by "
+                   "pseudonym only; keep it out of anything published."),
+           n, n, n == 1 ? rp_t(r, "death") : rp_t(r, "deaths"));
+        PF(r, rp_tf(r, " past the register deadline without an entry (active "
+                       "DEATH_NOT_REGISTERED alerts) in %zu %s."),
+           nk, nk == 1 ? "kommun" : "kommuner");
+        P(r, rp_t(r, " Grouped per kommun, the kommun of the death: an alert "
+                     "has no care unit (the reporting unit, unit_id, is only "
+                     "on register entries). Times are local ("));
         E(r, vg_tz_name(r->rp_tz));
-        P(r, "); the deadline is the instant the death became overdue."
-             "</p>\n");
+        P(r, rp_t(r, "); the deadline is the instant the death became "
+                     "overdue."));
+        P(r, "</p>\n");
         if (!n) {
-                P(r, "<p class=\"empty\">No active DEATH_NOT_REGISTERED "
-                     "alerts: every death past its deadline is registered, or "
-                     "the register rules are off.</p>\n");
+                PF(r, "<p class=\"empty\">%s</p>\n",
+                   rp_t(r, "No active DEATH_NOT_REGISTERED alerts: every "
+                           "death past its deadline is registered, or the "
+                           "register rules are off."));
                 vg_free(dn);
                 return;
         }
-        P(r, "<div class=\"scroll\"><table id=\"unregistered\"><caption>"
-             "Deaths not registered, per kommun, longest overdue first"
-             "</caption><thead><tr><th class=\"l\" scope=\"col\">Patient "
-             "(pseudonym)</th><th class=\"l\" scope=\"col\">Kommun</th>"
-             "<th class=\"l\" scope=\"col\">Died</th><th class=\"l\" "
-             "scope=\"col\">Deadline</th><th class=\"l\" scope=\"col\">"
-             "Place of death</th></tr></thead><tbody>\n");
+        PF(r, "<div class=\"scroll\"><table id=\"unregistered\"><caption>%s"
+              "</caption><thead><tr><th class=\"l\" scope=\"col\">%s</th>"
+              "<th class=\"l\" scope=\"col\">%s</th>"
+              "<th class=\"l\" scope=\"col\">%s</th><th class=\"l\" "
+              "scope=\"col\">%s</th><th class=\"l\" scope=\"col\">"
+              "%s</th></tr></thead><tbody>\n",
+           rp_t(r, "Deaths not registered, per kommun, longest overdue "
+                   "first"),
+           rp_t(r, "Patient (pseudonym)"), rp_t(r, "Kommun"),
+           rp_t(r, "Died"), rp_t(r, "Deadline"), rp_t(r, "Place of death"));
         for (size_t i = 0; i < n; i++) {
                 const vg_alert_t *al = dn[i];
                 const char *k = al->al_kommun ? al->al_kommun : "";
@@ -445,10 +481,10 @@ static void unregistered(rep_t *r) {
                         if (*k && rp_valid_area(k))
                                 rp_area_html(r, k, true);
                         else
-                                P(r, "No kommun");
-                        PF(r, " <span class=\"code\">\u2013 %zu death%s"
+                                P(r, rp_t(r, "No kommun"));
+                        PF(r, " <span class=\"code\">\u2013 %zu %s"
                               "</span></th></tr>\n", cnt,
-                           cnt == 1 ? "" : "s");
+                           cnt == 1 ? rp_t(r, "death") : rp_t(r, "deaths"));
                 }
                 P(r, "<tr class=\"dnr\" data-kommun=\"");
                 E(r, k);
@@ -472,7 +508,7 @@ static void unregistered(rep_t *r) {
                    al->al_died_at.set ? died : "?",
                    al->al_deadline.set ? dl : "?");
                 E(r, al->al_place_of_death
-                             ? rp_place_label(al->al_place_of_death)
+                             ? rp_place_label(r, al->al_place_of_death)
                              : "\u2013");
                 P(r, "</td></tr>\n");
         }

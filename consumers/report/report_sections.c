@@ -13,13 +13,17 @@
 
 /* Legend entries for preliminary values and incomplete history. */
 static void legend_status(rep_t *r, bool pre, bool nohist, bool bars) {
-        if (pre)
-                PF(r, "<span class=\"lg-pre\"><i class=\"sw %s\"></i>%s: "
-                      "preliminary, the month is not settled yet</span>",
-                   bars ? "pb" : "pr", bars ? "faint bar, prel." : "hollow");
+        if (pre) {
+                PF(r, "<span class=\"lg-pre\"><i class=\"sw %s\"></i>",
+                   bars ? "pb" : "pr");
+                PF(r, rp_tf(r, "%s: preliminary, the month is not settled "
+                               "yet"),
+                   bars ? rp_t(r, "faint bar, prel.") : rp_t(r, "hollow"));
+                P(r, "</span>");
+        }
         if (nohist)
-                P(r, "<span class=\"lg-hist\"><i class=\"sw hs\"></i>shaded: "
-                     "incomplete history</span>");
+                PF(r, "<span class=\"lg-hist\"><i class=\"sw hs\"></i>%s"
+                      "</span>", rp_t(r, "shaded: incomplete history"));
 }
 
 /* A note under the legend when some month rests on incomplete history. */
@@ -28,48 +32,55 @@ static void hist_note(rep_t *r, bool nohist) {
         if (!nohist)
                 return;
         rp_data_since_text(r, ds, sizeof(ds));
-        P(r, "<p class=\"note hist-note\">Shaded months rest on incomplete "
-             "history: the indicator looks back before ");
+        P(r, "<p class=\"note hist-note\">");
+        P(r, rp_t(r, "Shaded months rest on incomplete history: the "
+                     "indicator looks back before "));
         if (*ds) {
                 P(r, "<b>");
                 E(r, ds);
                 P(r, "</b>, ");
         }
-        P(r, "the first event Vigil has (data since), so cases before it are "
-             "missing from these values.</p>\n");
+        P(r, rp_t(r, "the first event Vigil has (data since), so cases "
+                     "before it are missing from these values."));
+        P(r, "</p>\n");
 }
 
 /* A month's column head; preliminary ones say so. */
 static void period_th(rep_t *r, size_t p, bool pre) {
         char per[16];
-        rp_period_label(r->rp_periods[p], per, sizeof(per));
-        PF(r, "<th scope=\"col\"%s>%s%s</th>",
+        rp_period_label(r, r->rp_periods[p], per, sizeof(per));
+        PF(r, "<th scope=\"col\"%s>%s%s%s%s</th>",
            pre ? " class=\"prelim\"" : "", per,
-           pre ? "<span class=\"pm\">preliminary</span>" : "");
+           pre ? "<span class=\"pm\">" : "",
+           pre ? rp_t(r, "preliminary") : "", pre ? "</span>" : "");
 }
 
 static void legend_line(rep_t *r, const vg_target_t *tg, bool ref,
                         bool clipped, bool pre, bool nohist) {
         char tt[32];
-        P(r, "<div class=\"legend\"><span><i class=\"sw ln\"></i>value per "
-             "month</span>");
+        PF(r, "<div class=\"legend\"><span><i class=\"sw ln\"></i>%s</span>",
+           rp_t(r, "value per month"));
         if (ref)
-                P(r, "<span><i class=\"sw rf\"></i>Sverige, for "
-                     "comparison</span>");
+                PF(r, "<span><i class=\"sw rf\"></i>%s</span>",
+                   rp_t(r, "Sverige, for comparison"));
         if (tg->tg_set) {
-                rp_target_text(tg, tt, sizeof(tt));
-                PF(r, "<span><i class=\"sw tg\"></i>target %s</span>"
-                      "<span><i class=\"sw ms\"></i>misses the target</span>",
-                   tt);
+                rp_target_text(r, tg, tt, sizeof(tt));
+                P(r, "<span><i class=\"sw tg\"></i>");
+                PF(r, rp_tf(r, "target %s"), tt);
+                PF(r, "</span><span><i class=\"sw ms\"></i>%s</span>",
+                   rp_t(r, "misses the target"));
         }
-        PF(r, "<span><i class=\"sw un\"></i>pale: uncertain, fewer than "
-              "%lld cases</span>", (long long)r->rp_min_den);
+        P(r, "<span><i class=\"sw un\"></i>");
+        PF(r, rp_tf(r, "pale: uncertain, fewer than %lld cases"),
+           (long long)r->rp_min_den);
+        P(r, "</span>");
         if (clipped)
-                P(r, "<span><svg class=\"sw\" viewBox=\"0 0 12 12\" "
-                     "aria-hidden=\"true\"><path d=\"M1.5 10.5 L6 1.5 "
-                     "L10.5 10.5 Z\" fill=\"#fff\" stroke=\"" C_LINE "\" "
-                     "stroke-width=\"1.6\"/></svg>value from very few "
-                     "cases, above the scale (see the data table)</span>");
+                PF(r, "<span><svg class=\"sw\" viewBox=\"0 0 12 12\" "
+                      "aria-hidden=\"true\"><path d=\"M1.5 10.5 L6 1.5 "
+                      "L10.5 10.5 Z\" fill=\"#fff\" stroke=\"" C_LINE "\" "
+                      "stroke-width=\"1.6\"/></svg>%s</span>",
+                   rp_t(r, "value from very few cases, above the scale (see "
+                           "the data table)"));
         legend_status(r, pre, nohist, false);
         P(r, "</div>\n");
         hist_note(r, nohist);
@@ -121,61 +132,72 @@ static void line_desc(rep_t *r, const sec_t *s, const char *ind,
                 nmiss += rp_pt_missed(r, l, &l->l_pts[p]) &&
                          !rp_pt_uncertain(r, &l->l_pts[p]);
         }
-        rp_target_text(&l->l_tg, tt, sizeof(tt));
+        rp_target_text(r, &l->l_tg, tt, sizeof(tt));
         off = snprintf(buf, size,
-                       "Line chart of %s (%s), %s, per month from %s to %s: "
-                       "%zu months with data",
+                       rp_tf(r, "Line chart of %s (%s), %s, per month from "
+                                "%s to %s: %zu months with data"),
                        s->s_title, ind, aname, r->rp_periods[0],
                        r->rp_periods[r->rp_np - 1], npts);
         if (last < r->rp_np && off > 0 && (size_t)off < size) {
                 const pt_t *pt = &l->l_pts[last];
                 rp_pct((double)pt->num / (double)pt->den, v, sizeof(v));
                 off += snprintf(buf + off, size - (size_t)off,
-                                "; latest settled %s: %s (%lld of %lld)",
+                                rp_tf(r, "; latest settled %s: %s (%lld of "
+                                         "%lld)"),
                                 r->rp_periods[last], v, (long long)pt->num,
                                 (long long)pt->den);
         }
         if (off > 0 && (size_t)off < size && l->l_tg.tg_set)
                 off += snprintf(buf + off, size - (size_t)off,
-                                ". Target %s, missed in %zu months", tt,
-                                nmiss);
+                                rp_tf(r, ". Target %s, missed in %zu months"),
+                                tt, nmiss);
         if (off > 0 && (size_t)off < size)
                 off += snprintf(buf + off, size - (size_t)off,
-                                ". %zu months have fewer than %lld cases "
-                                "(uncertain).", nunc,
-                                (long long)r->rp_min_den);
+                                rp_tf(r, ". %zu months have fewer than %lld "
+                                         "cases (uncertain)."),
+                                nunc, (long long)r->rp_min_den);
         if (off > 0 && (size_t)off < size && npre)
                 off += snprintf(buf + off, size - (size_t)off,
-                                " %zu month%s preliminary (not settled yet, "
-                                "drawn hollow).", npre,
-                                npre == 1 ? " is" : "s are");
+                                npre == 1
+                                        ? rp_tf(r, " %zu month is preliminary "
+                                                   "(not settled yet, drawn "
+                                                   "hollow).")
+                                        : rp_tf(r, " %zu months are "
+                                                   "preliminary (not settled "
+                                                   "yet, drawn hollow)."),
+                                npre);
         if (off > 0 && (size_t)off < size && nhist)
                 snprintf(buf + off, size - (size_t)off,
-                         " %zu month%s on incomplete history (shaded).",
-                         nhist, nhist == 1 ? " rests" : "s rest");
+                         nhist == 1
+                                 ? rp_tf(r, " %zu month rests on incomplete "
+                                            "history (shaded).")
+                                 : rp_tf(r, " %zu months rest on incomplete "
+                                            "history (shaded)."),
+                         nhist);
 }
 
 static void line_table(rep_t *r, const sec_t *s, const line_t *l,
                        const char *aname) {
-        P(r, "<details><summary>Data table</summary><div class=\"scroll\">"
-             "<table><caption>");
+        PF(r, "<details><summary>%s</summary><div class=\"scroll\">"
+              "<table><caption>", rp_t(r, "Data table"));
         E(r, s->s_title);
         P(r, ", ");
         E(r, aname);
-        PF(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">Month</th>"
+        PF(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">%s</th>"
               "<th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-              "<th scope=\"col\">Value</th><th class=\"l\" scope=\"col\">"
-              "Note</th></tr></thead><tbody>", s->s_num, s->s_den);
+              "<th scope=\"col\">%s</th><th class=\"l\" scope=\"col\">"
+              "%s</th></tr></thead><tbody>", rp_t(r, "Month"), s->s_num,
+           s->s_den, rp_t(r, "Value"), rp_t(r, "Note"));
         for (size_t p = 0; p < r->rp_np; p++) {
                 const pt_t *pt = &l->l_pts[p];
                 char v[16], per[16];
                 bool unc, miss;
                 if (pt->hidden) {
-                        rp_period_label(r->rp_periods[p], per, sizeof(per));
+                        rp_period_label(r, r->rp_periods[p], per, sizeof(per));
                         PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>"
                               "<td>..</td><td>..</td><td>..</td>"
-                              "<td class=\"l\">hidden (public)</td></tr>",
-                           per);
+                              "<td class=\"l\">%s</td></tr>",
+                           per, rp_t(r, "hidden (public)"));
                         continue;
                 }
                 if (!pt->set)
@@ -183,19 +205,21 @@ static void line_table(rep_t *r, const sec_t *s, const line_t *l,
                 unc = rp_pt_uncertain(r, pt);
                 miss = rp_pt_missed(r, l, pt);
                 rp_pct((double)pt->num / (double)pt->den, v, sizeof(v));
-                rp_period_label(r->rp_periods[p], per, sizeof(per));
+                rp_period_label(r, r->rp_periods[p], per, sizeof(per));
                 PF(r, "<tr%s><th class=\"l\" scope=\"row\">%s</th>"
                       "<td>%lld</td><td>%lld</td><td class=\"%s\">%s</td>"
-                      "<td class=\"l\">%s%s%s%s%s</td></tr>",
+                      "<td class=\"l\">%s%s%s%s%s%s%s</td></tr>",
                    pt->pre ? " class=\"prelim\"" : "", per,
                    (long long)pt->num, (long long)pt->den,
                    unc ? "unc" : miss ? "miss" : "", v,
-                   pt->pre ? "<span class=\"pm\">preliminary</span>" : "",
+                   pt->pre ? "<span class=\"pm\">" : "",
+                   pt->pre ? rp_t(r, "preliminary") : "",
+                   pt->pre ? "</span>" : "",
                    pt->pre && (unc || miss || pt->nohist) ? "; " : "",
-                   unc ? "uncertain (few cases)"
-                       : miss ? "misses the target" : "",
+                   unc ? rp_t(r, "uncertain (few cases)")
+                       : miss ? rp_t(r, "misses the target") : "",
                    (unc || miss) && pt->nohist ? "; " : "",
-                   pt->nohist ? "incomplete history" : "");
+                   pt->nohist ? rp_t(r, "incomplete history") : "");
         }
         P(r, "</tbody></table></div></details>\n");
 }
@@ -231,12 +255,14 @@ static void kommun_line_table(rep_t *r, const sec_t *s, const char *ind,
                 vg_free(ks);
                 return;
         }
-        PF(r, "<details><summary>Kommuner (%zu): value per month</summary>"
-              "<div class=\"scroll\"><table><caption>", nk);
+        P(r, "<details><summary>");
+        PF(r, rp_tf(r, "Kommuner (%zu): value per month"), nk);
+        P(r, "</summary><div class=\"scroll\"><table><caption>");
         E(r, s->s_title);
-        PF(r, " by kommun; each cell is the value and %s / %s</caption>"
-              "<thead><tr><th class=\"l\" scope=\"col\">Kommun</th>",
+        PF(r, rp_tf(r, " by kommun; each cell is the value and %s / %s"),
            s->s_num, s->s_den);
+        PF(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">%s</th>",
+           rp_t(r, "Kommun"));
         for (size_t p = 0; p < r->rp_np; p++) {
                 /* completeness is per indicator and month (SPEC §6.1) */
                 bool pre = false;
@@ -352,7 +378,7 @@ void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
                 line_pts(r, ind, areas[a], pts);
                 l.l_pts = pts;
                 l.l_ref = have_se && strcmp(areas[a], "SE") ? ref : NULL;
-                rp_area_text(areas[a], aname, sizeof(aname));
+                rp_area_text(r, areas[a], aname, sizeof(aname));
                 snprintf(title, sizeof(title), "%s \u2013 %s", s->s_title,
                          aname);
                 line_desc(r, s, ind, aname, &l, desc, sizeof(desc));
@@ -368,7 +394,8 @@ void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
                         char v[16], per[16];
                         rp_pct((double)pts[last].num / (double)pts[last].den, v,
                             sizeof(v));
-                        rp_period_label(r->rp_periods[last], per, sizeof(per));
+                        rp_period_label(r, r->rp_periods[last], per,
+                                        sizeof(per));
                         PF(r, "<span class=\"sub\">%s: %s (%lld/%lld)</span>",
                            per, v, (long long)pts[last].num,
                            (long long)pts[last].den);
@@ -377,11 +404,12 @@ void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
                         char v[16], per[16];
                         rp_pct((double)pts[lpre].num / (double)pts[lpre].den, v,
                             sizeof(v));
-                        rp_period_label(r->rp_periods[lpre], per, sizeof(per));
+                        rp_period_label(r, r->rp_periods[lpre], per,
+                                        sizeof(per));
                         PF(r, "<span class=\"sub prelim\">%s: %s (%lld/%lld) "
-                              "preliminary</span>",
+                              "%s</span>",
                            per, v, (long long)pts[lpre].num,
-                           (long long)pts[lpre].den);
+                           (long long)pts[lpre].den, rp_t(r, "preliminary"));
                 }
                 P(r, "</figcaption>\n");
                 rp_svg_line(r, &l, title, desc);
@@ -389,7 +417,8 @@ void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
                 P(r, "</figure>\n");
         }
         if (!na)
-                P(r, "<p class=\"empty\">No area to chart.</p>");
+                PF(r, "<p class=\"empty\">%s</p>",
+                   rp_t(r, "No area to chart."));
         P(r, "</div>\n");
         l.l_pts = NULL;
         l.l_ref = NULL;
@@ -416,20 +445,22 @@ static const char *const age_bands[] = {"0-64", "65-74", "75-84", "85+"};
 static const char *const age_colors[] = {"#c6dbef", "#6baed6", "#2171b5",
                                          "#08306b", "#8c8c8c"};
 
-const char *rp_place_label(const char *sym) {
+/* The label of a place of death in the page's language; a symbol this
+ * version does not know is its own label. */
+const char *rp_place_label(const rep_t *r, const char *sym) {
         static const struct { const char *sym, *label; } l[] = {
-                {"HOSPITAL", "Hospital"},
-                {"PALLIATIVE_UNIT", "Palliative unit"},
-                {"NURSING_HOME", "Nursing home"},
-                {"SHORT_TERM_CARE", "Short-term care"},
-                {"HOME", "Home"},
-                {"HOME_WITH_SSIH", "Home with SSIH"},
-                {"OTHER", "Other"},
-                {"UNKNOWN", "Unknown"},
+                {"HOSPITAL", N_("Hospital")},
+                {"PALLIATIVE_UNIT", N_("Palliative unit")},
+                {"NURSING_HOME", N_("Nursing home")},
+                {"SHORT_TERM_CARE", N_("Short-term care")},
+                {"HOME", N_("Home")},
+                {"HOME_WITH_SSIH", N_("Home with SSIH")},
+                {"OTHER", N_("Other")},
+                {"UNKNOWN", N_("Unknown")},
         };
         for (size_t i = 0; i < VG_ARRAY_SIZE(l); i++)
                 if (!strcmp(l[i].sym, sym))
-                        return l[i].label;
+                        return rp_t(r, l[i].label);
         return sym;
 }
 
@@ -504,7 +535,7 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         group_status(r, inds, ni, &any_pre, &any_hist);
         for (size_t i = 0; i < ni; i++) {
                 int rk = place_rank(inds[i]);
-                names[i] = rp_place_label(inds[i] + strlen("death_place."));
+                names[i] = rp_place_label(r, inds[i] + strlen("death_place."));
                 colors[i] = rk < (int)VG_ARRAY_SIZE(place_colors)
                                     ? place_colors[rk] : "#7f7f7f";
         }
@@ -525,9 +556,11 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                 E(r, names[i]);
                 P(r, "</span>");
         }
-        PF(r, "<span><i class=\"sw ht\"></i>n=deaths; striped and *: "
-              "fewer than %lld deaths (uncertain)</span>",
+        P(r, "<span><i class=\"sw ht\"></i>");
+        PF(r, rp_tf(r, "n=deaths; striped and *: fewer than %lld deaths "
+                       "(uncertain)"),
            (long long)r->rp_min_den);
+        P(r, "</span>");
         legend_status(r, any_pre, any_hist, true);
         P(r, "</div>\n");
         hist_note(r, any_hist);
@@ -552,27 +585,32 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                         months += b.b_tot[p] > 0;
                 }
                 area_status(r, inds, ni, areas[a], pre, nohist);
-                rp_area_text(areas[a], aname, sizeof(aname));
-                snprintf(title, sizeof(title), "Place of death \u2013 %s",
-                         aname);
+                rp_area_text(r, areas[a], aname, sizeof(aname));
+                snprintf(title, sizeof(title),
+                         rp_tf(r, "Place of death \u2013 %s"), aname);
                 snprintf(desc, sizeof(desc),
-                         "Stacked bar chart of the share of deaths by place, "
-                         "per month from %s to %s, %s: %lld deaths in %zu "
-                         "months. Months with fewer than %lld deaths are "
-                         "faded and marked *.",
+                         rp_tf(r, "Stacked bar chart of the share of deaths "
+                                  "by place, per month from %s to %s, %s: "
+                                  "%lld deaths in %zu months. Months with "
+                                  "fewer than %lld deaths are faded and "
+                                  "marked *."),
                          r->rp_periods[0], r->rp_periods[r->rp_np - 1], aname,
                          (long long)deaths, months, (long long)r->rp_min_den);
                 P(r, "<figure><figcaption>");
                 rp_area_html(r, areas[a], true);
-                PF(r, "<span class=\"sub\">%lld deaths</span></figcaption>\n",
-                   (long long)deaths);
+                P(r, "<span class=\"sub\">");
+                PF(r, rp_tf(r, "%lld deaths"), (long long)deaths);
+                P(r, "</span></figcaption>\n");
                 rp_svg_bars(r, &b, title, desc);
                 /* data table: places x months */
-                P(r, "<details><summary>Data table</summary>"
-                     "<div class=\"scroll\"><table><caption>Deaths by place, ");
+                PF(r, "<details><summary>%s</summary>"
+                      "<div class=\"scroll\"><table><caption>%s",
+                   rp_t(r, "Data table"), rp_t(r, "Deaths by place, "));
                 E(r, aname);
-                P(r, "; number and share of the month's deaths</caption>"
-                     "<thead><tr><th class=\"l\" scope=\"col\">Place</th>");
+                PF(r, "%s</caption><thead><tr><th class=\"l\" scope=\"col\">"
+                      "%s</th>",
+                   rp_t(r, "; number and share of the month's deaths"),
+                   rp_t(r, "Place"));
                 for (size_t p = 0; p < r->rp_np; p++)
                         period_th(r, p, pre[p]);
                 P(r, "</tr></thead><tbody>");
@@ -593,7 +631,8 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                         }
                         P(r, "</tr>");
                 }
-                P(r, "<tr><th class=\"l\" scope=\"row\">Deaths</th>");
+                PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>",
+                   rp_t(r, "Deaths"));
                 for (size_t p = 0; p < r->rp_np; p++)
                         PF(r, "<td><b>%lld</b></td>", (long long)b.b_tot[p]);
                 P(r, "</tr></tbody></table></div></details>\n</figure>\n");
@@ -604,13 +643,16 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         ks = vg_calloc(r->rp_nareas + 1, sizeof(char *));
         nk = kommuner(r, inds, ni, ks);
         if (nk) {
-                PF(r, "<details><summary>Kommuner (%zu): deaths by place, "
-                      "%s to %s</summary><div class=\"scroll\"><table>"
-                      "<caption>Deaths by place and kommun, all months shown; "
-                      "number and share</caption><thead><tr>"
-                      "<th class=\"l\" scope=\"col\">Kommun</th>"
-                      "<th scope=\"col\">Deaths</th>",
+                P(r, "<details><summary>");
+                PF(r, rp_tf(r, "Kommuner (%zu): deaths by place, %s to %s"),
                    nk, r->rp_periods[0], r->rp_periods[r->rp_np - 1]);
+                PF(r, "</summary><div class=\"scroll\"><table><caption>%s"
+                      "</caption><thead><tr>"
+                      "<th class=\"l\" scope=\"col\">%s</th>"
+                      "<th scope=\"col\">%s</th>",
+                   rp_t(r, "Deaths by place and kommun, all months shown; "
+                           "number and share"),
+                   rp_t(r, "Kommun"), rp_t(r, "Deaths"));
                 for (size_t i = 0; i < ni; i++) {
                         P(r, "<th scope=\"col\">");
                         E(r, names[i]);
@@ -687,6 +729,7 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
         const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
         size_t ni, na, nb = ind ? 1 : 5;
         const char *single_name[1], *single_color[1] = {C_LINE};
+        const char *age_tr[5];
         const char *diags[VG_DG__CNT + 8];
         size_t nd = 0;
         bars_t b = {0};
@@ -724,9 +767,11 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
         b.b_nohist = nohist;
         if (!ind) {
                 static const char *const age_names[] = {
-                        "age 0\u201364", "age 65\u201374", "age 75\u201384",
-                        "age 85+", "other age"};
-                b.b_names = age_names;
+                        N_("age 0\u201364"), N_("age 65\u201374"),
+                        N_("age 75\u201384"), N_("age 85+"), N_("other age")};
+                for (size_t i = 0; i < VG_ARRAY_SIZE(age_names); i++)
+                        age_tr[i] = rp_t(r, age_names[i]);
+                b.b_names = age_tr;
         }
         /* one scale for every chart of the section */
         for (size_t a = 0; a < na; a++)
@@ -753,7 +798,8 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                 E(r, b.b_names[i]);
                 P(r, "</span>");
         }
-        P(r, "<span>number above each bar: total of the month</span>");
+        PF(r, "<span>%s</span>",
+           rp_t(r, "number above each bar: total of the month"));
         legend_status(r, any_pre, any_hist, true);
         P(r, "</div>\n");
         hist_note(r, any_hist);
@@ -774,30 +820,35 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                         total += b.b_tot[p];
                 }
                 area_status(r, inds, ni, areas[a], pre, nohist);
-                rp_area_text(areas[a], aname, sizeof(aname));
+                rp_area_text(r, areas[a], aname, sizeof(aname));
                 snprintf(title, sizeof(title), "%s \u2013 %s", s->s_title,
                          aname);
                 snprintf(desc, sizeof(desc),
-                         "Bar chart of the number per month%s from %s to %s, "
-                         "%s: %lld in total.",
-                         ind ? "" : ", stacked by age band",
+                         ind ? rp_tf(r, "Bar chart of the number per month "
+                                        "from %s to %s, %s: %lld in total.")
+                             : rp_tf(r, "Bar chart of the number per month, "
+                                        "stacked by age band from %s to %s, "
+                                        "%s: %lld in total."),
                          r->rp_periods[0], r->rp_periods[r->rp_np - 1], aname,
                          (long long)total);
                 P(r, "<figure><figcaption>");
                 rp_area_html(r, areas[a], true);
-                PF(r, "<span class=\"sub\">%lld in total</span></figcaption>\n",
-                   (long long)total);
+                P(r, "<span class=\"sub\">");
+                PF(r, rp_tf(r, "%lld in total"), (long long)total);
+                P(r, "</span></figcaption>\n");
                 rp_svg_bars(r, &b, title, desc);
-                P(r, "<details><summary>Data table</summary>"
-                     "<div class=\"scroll\"><table><caption>");
+                PF(r, "<details><summary>%s</summary>"
+                      "<div class=\"scroll\"><table><caption>",
+                   rp_t(r, "Data table"));
                 E(r, s->s_title);
                 P(r, ", ");
                 E(r, aname);
-                P(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">"
-                     "Indicator</th>");
+                PF(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">"
+                      "%s</th>", rp_t(r, "Indicator"));
                 for (size_t p = 0; p < r->rp_np; p++)
                         period_th(r, p, pre[p]);
-                P(r, "<th scope=\"col\">Total</th></tr></thead><tbody>");
+                PF(r, "<th scope=\"col\">%s</th></tr></thead><tbody>",
+                   rp_t(r, "Total"));
                 for (size_t i = 0; i < ni; i++) {
                         int64_t t = 0;
                         P(r, "<tr><th class=\"l\" scope=\"row\">");
@@ -815,7 +866,8 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                         }
                         PF(r, "<td><b>%lld</b></td></tr>", (long long)t);
                 }
-                P(r, "<tr><th class=\"l\" scope=\"row\">Total</th>");
+                PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>",
+                   rp_t(r, "Total"));
                 for (size_t p = 0; p < r->rp_np; p++)
                         PF(r, "<td><b>%lld</b></td>", (long long)b.b_tot[p]);
                 PF(r, "<td><b>%lld</b></td></tr></tbody></table></div>"
@@ -826,12 +878,15 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
         ks = vg_calloc(r->rp_nareas + 1, sizeof(char *));
         nk = kommuner(r, inds, ni, ks);
         if (nk) {
-                PF(r, "<details><summary>Kommuner (%zu): totals %s to %s"
-                      "</summary><div class=\"scroll\"><table><caption>",
-                   nk, r->rp_periods[0], r->rp_periods[r->rp_np - 1]);
+                P(r, "<details><summary>");
+                PF(r, rp_tf(r, "Kommuner (%zu): totals %s to %s"), nk,
+                   r->rp_periods[0], r->rp_periods[r->rp_np - 1]);
+                P(r, "</summary><div class=\"scroll\"><table><caption>");
                 E(r, s->s_title);
-                P(r, " by kommun, all months shown</caption><thead><tr>"
-                     "<th class=\"l\" scope=\"col\">Kommun</th>");
+                PF(r, "%s</caption><thead><tr>"
+                      "<th class=\"l\" scope=\"col\">%s</th>",
+                   rp_t(r, " by kommun, all months shown"),
+                   rp_t(r, "Kommun"));
                 if (!ind) {
                         for (size_t i = 0; i < VG_ARRAY_SIZE(age_bands); i++)
                                 PF(r, "<th scope=\"col\">%s</th>",
@@ -842,7 +897,8 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                                 P(r, "</th>");
                         }
                 }
-                P(r, "<th scope=\"col\">Total</th></tr></thead><tbody>");
+                PF(r, "<th scope=\"col\">%s</th></tr></thead><tbody>",
+                   rp_t(r, "Total"));
                 for (size_t k = 0; k < nk; k++) {
                         int64_t byage[VG_ARRAY_SIZE(age_bands) + 1] = {0},
                                 bydiag[VG_ARRAY_SIZE(diags)] = {0}, total = 0;

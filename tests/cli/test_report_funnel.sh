@@ -18,7 +18,7 @@ unset VIGIL_CONFIG
 region=$(grep -o '"area":"[0-9][0-9]"' ind.jsonl | sort | uniq -c | sort -rn | head -1 | grep -o '[0-9][0-9]"' | tr -d '"')
 for mode in internal public; do
   if [ $mode = public ]; then pub=--public; al=(); else pub=; al=(--alerts al.jsonl); fi
-  "$VIGIL" report --indicators ind.jsonl "${al[@]}" -a "$region" $pub --html r.html 2>/dev/null
+  "$VIGIL" report --indicators ind.jsonl "${al[@]}" -a "$region" $pub --lang en --html r.html 2>/dev/null
   "$VIGIL" indicators -i ind.jsonl $pub --period all --breakdown any --format json > v.jsonl 2>/dev/null
   python3 - r.html v.jsonl "$region" $mode <<'EOF' || fail "$mode: funnel tables"
 import html, json, math, re, sys

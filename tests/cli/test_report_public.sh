@@ -13,9 +13,9 @@ cd "$tmp"
 unset VIGIL_CONFIG
 "$VIGIL" simulate -n 3000 --seed 5 --days 200 --out ev.jsonl 2>/dev/null
 "$VIGIL" process --input ev.jsonl --alerts al.jsonl --indicators ind.jsonl 2>/dev/null
-"$VIGIL" report --indicators ind.jsonl --html pub.html --public 2> pub.err \
+"$VIGIL" report --indicators ind.jsonl --html pub.html --public --lang en 2> pub.err \
   || fail "report --public: $(cat pub.err)"
-"$VIGIL" report --indicators ind.jsonl --alerts al.jsonl --html int.html 2>/dev/null
+"$VIGIL" report --indicators ind.jsonl --alerts al.jsonl --html int.html --lang en 2>/dev/null
 "$VIGIL" indicators -i ind.jsonl --public --period all --breakdown any \
   --format json > pubvals.jsonl 2>/dev/null
 

@@ -64,7 +64,7 @@ for l in open(sys.argv[1]):
         sys.stdout.write(l)' "$1" > "$2"
 }
 months_all ind.jsonl indm.jsonl
-"$VIGIL" report --html r.html --indicators ind.jsonl --alerts al.jsonl \
+"$VIGIL" report --lang en --html r.html --indicators ind.jsonl --alerts al.jsonl \
   2> report.log || fail "report: $(cat report.log)"
 [ -s r.html ] || fail "no r.html"
 echo "report: $(wc -c < r.html) bytes"
@@ -98,7 +98,7 @@ grep -q '<title>&lt;i&gt;&quot;Vård&quot; &amp; omsorg&lt;/i&gt;</title>' t.htm
 grep -q '<i>"Vård"' t.html && fail "raw markup from --title in the page"
 
 # Filters: one kommun, a range of months.
-"$VIGIL" report --html k.html --indicators ind.jsonl --alerts al.jsonl \
+"$VIGIL" report --lang en --html k.html --indicators ind.jsonl --alerts al.jsonl \
   -a 0484 --from 2026-02 --to 2026-04 2> k.log || fail "report -a: $(cat k.log)"
 grep -q '<figcaption>Eskilstuna' k.html || fail "-a 0484: no Eskilstuna chart"
 grep -q '<figcaption>Sverige' k.html && fail "-a 0484: Sverige charted"
@@ -152,7 +152,7 @@ sed -e '0,/<tr class="dnr"/s//<tr class="x"/' dom.html > dom-reg-less.html
 python3 "$HERE/report/check_register.py" dom-reg-less.html indm.jsonl al.jsonl \
   > reg-control.log 2>&1 && fail "check_register.py passes a missing death"
 # Misses are marked (few cases count with a smaller min_denominator).
-"$VIGIL" report -X aggregate.min_denominator=3 --html r3.html \
+"$VIGIL" report --lang en -X aggregate.min_denominator=3 --html r3.html \
   --indicators ind.jsonl --alerts al.jsonl 2> r3.log || fail "report: $(cat r3.log)"
 chrome --dump-dom "file://$TMP/r3.html" > dom3.html 2> dom3.err \
   || fail "chromium --dump-dom failed: $(tail -3 dom3.err)"
@@ -161,7 +161,7 @@ python3 "$HERE/report/check_register.py" dom3.html indm.jsonl al.jsonl \
 # No register entries: no spr.* values, the section says so.
 "$VIGIL" process --input ev-noreg.jsonl --partitions 3 --alerts al0.jsonl \
   --indicators ind0.jsonl 2> process0.log || fail "process: $(tail -3 process0.log)"
-"$VIGIL" report --html r0.html --indicators ind0.jsonl --alerts al0.jsonl \
+"$VIGIL" report --lang en --html r0.html --indicators ind0.jsonl --alerts al0.jsonl \
   2> r0.log || fail "report: $(cat r0.log)"
 chrome --dump-dom "file://$TMP/r0.html" > dom0.html 2> dom0.err \
   || fail "chromium --dump-dom failed: $(tail -3 dom0.err)"
