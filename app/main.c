@@ -30,6 +30,8 @@ static const vg_cmd_t commands[] = {
         {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
                                       "show schemas"},
         {"produce",  vg_cmd_produce,  "publish JSON Lines care events to Kafka"},
+        {"convert",  vg_cmd_convert,  "turn HL7 v2 ADT messages into JSON "
+                                      "Lines care events (no Kafka)"},
         {"simulate", vg_cmd_simulate, "generate a realistic synthetic population of care events"},
         {NULL, NULL, NULL},
 };

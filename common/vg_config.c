@@ -104,6 +104,11 @@ const vg_confdef_t vg_confdefs[] = {
         {"pseudonym.key_file", VG_C_STRING, NULL, 0, 0, 0,
          "Secret key file for patient_id = hex(HMAC-SHA256(key, "
          "personnummer)); needed to accept personnummer input."},
+        {"hl7.mapping_file", VG_C_STRING, NULL, 0, 0, 0,
+         "Site mapping file of vigil convert --from hl7v2 (care setting, "
+         "kommun, diagnosis group, disposition, planned, "
+         "needs_coordination; docs/HOSPITAL.md); unset: the built-in "
+         "defaults."},
         {"http.listen", VG_C_STRING, NULL, 0, 0, 0,
          "Address of /metrics, /healthz and /readyz: host:port, "
          "[ipv6]:port, or :port for every interface (logged as a warning), "

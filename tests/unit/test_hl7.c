@@ -1,0 +1,582 @@
+/*
+ * test_hl7.c - HL7 v2 ADT to care events (producers/vg_hl7.c,
+ * docs/HOSPITAL.md): framing, separators and escapes, each trigger, event
+ * ids, times and clock changes, missing fields, refusals, and that no
+ * personnummer ever reaches an event or an error.
+ *
+ * 19121212-1212 is Skatteverket's well-known test personnummer.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vg_hl7.h"
+#include "vg_pseudo.h"
+#include "vg_record_json.h"
+#include "vg_time.h"
+
+static const unsigned char KEY[] = "0123456789abcdef-test-key";
+
+#define PNR "191212121212"
+#define MSH(trig, ctrl)                                                        \
+        "MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^" trig "|" ctrl    \
+        "|P|2.5\r"
+#define PID "PID|1||" PNR "^^^SKV^PN||Svensson^Anna||19450310|F|||Gatan 1^^" \
+            "Eskilstuna^^63220^SE^H^^0484\r"
+#define PV1(visit, disp)                                                       \
+        "PV1|1|I|MED3^12^1^MSE|C|||||||||||||||" visit "|||||||||||||||||"    \
+        disp "\r"
+#define A01(ctrl)                                                              \
+        MSH("A01", ctrl) "EVN|A01|20260301081500\r" PID PV1("V1001", "")      \
+        "DG1|1||I50.9^Hjartsvikt^I10\r"
+
+static vg_hl7_map_t *map;
+
+static vg_hl7_ctx_t ctx(void) {
+        vg_hl7_ctx_t cx;
+        memset(&cx, 0, sizeof(cx));
+        cx.hx_map = map;
+        cx.hx_key = KEY;
+        cx.hx_keylen = sizeof(KEY) - 1;
+        cx.hx_tz = VG_TZ_STOCKHOLM;
+        /* 2026-12-01 */
+        cx.hx_now_ms = vg_days_from_civil(2026, 12, 1) * VG_MS_PER_DAY;
+        return cx;
+}
+
+/* No digit run of a personnummer in s. */
+static void assert_no_pnr(const char *s) {
+        if (strstr(s, "121212") || vg_pseudo_spelt_like(s))
+                fail_msg("personnummer in '%s'", s);
+}
+
+/* Converts msg, expecting res; checks errstr/JSON for the personnummer. */
+static vg_hl7_res_t conv(const char *msg, vg_event_t *ev, char *errstr,
+                         size_t es) {
+        vg_hl7_ctx_t cx = ctx();
+        char ctrl[VG_HL7_CTRL_BUFSZ];
+        vg_hl7_res_t r = vg_hl7_convert(&cx, msg, strlen(msg), ev, ctrl,
+                                        errstr, es);
+        assert_no_pnr(errstr);
+        assert_no_pnr(ctrl);
+        if (r == VG_HL7_EVENT) {
+                char *line = vg_record_to_jsonl(ev->ev_type, ev);
+                assert_non_null(line);
+                assert_no_pnr(line);
+                vg_free(line);
+        }
+        return r;
+}
+
+static void expect_event(const char *msg, vg_event_t *ev) {
+        char errstr[512] = "";
+        vg_hl7_res_t r = conv(msg, ev, errstr, sizeof(errstr));
+        if (r != VG_HL7_EVENT)
+                fail_msg("not converted: %s", errstr);
+}
+
+static void expect_error(const char *msg, const char *want) {
+        char errstr[512] = "";
+        vg_event_t ev;
+        vg_hl7_res_t r = conv(msg, &ev, errstr, sizeof(errstr));
+        if (r != VG_HL7_INVALID)
+                fail_msg("accepted (%d), want error '%s'", r, want);
+        if (!strstr(errstr, want))
+                fail_msg("error '%s' does not mention '%s'", errstr, want);
+}
+
+static int64_t utc(int y, int mo, int d, int h, int mi) {
+        return (vg_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL +
+                h * 3600LL + mi * 60LL) * 1000LL;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_a01(void **state) {
+        vg_event_t ev;
+        char hex[VG_PSEUDO_HEX_BUFSZ];
+        (void)state;
+        expect_event(A01("C1"), &ev);
+        assert_int_equal(ev.ev_type, VG_REC_ADMISSION);
+        assert_string_equal(ev.ev_stay_id, "V1001");
+        assert_string_equal(ev.ev_facility_id, "MED3");
+        assert_string_equal(ev.ev_kommun, "0484");
+        assert_string_equal(ev.ev_source_system, "hl7:HIS-A");
+        assert_null(ev.ev_cancels_event_id);
+        assert_true(ev.ev_planned); /* PV1-4 C = elective */
+        assert_int_equal(ev.ev_sex, VG_SEX_FEMALE);
+        assert_int_equal(ev.ev_age_years, 80);
+        assert_int_equal(ev.ev_diagnosis_group, VG_DG_HEART_FAILURE);
+        assert_int_equal(ev.ev_care_setting, VG_CS_HOSPITAL_INPATIENT);
+        /* 08:15 CET = 07:15 UTC */
+        assert_int_equal(ev.ev_occurred_at, utc(2026, 3, 1, 7, 15));
+        vg_pseudo_hmac(KEY, sizeof(KEY) - 1, PNR, hex);
+        assert_string_equal(ev.ev_patient_id, hex);
+        assert_int_equal(strncmp(ev.ev_event_id, "hl7-", 4), 0);
+        assert_int_equal(strlen(ev.ev_event_id), 36);
+        vg_record_clear(ev.ev_type, &ev);
+}
+
+static void test_triggers_and_ids(void **state) {
+        vg_event_t a1, a1b, a3, a11, a13, a11b;
+        char errstr[256];
+        (void)state;
+        expect_event(A01("C1"), &a1);
+        /* Re-sent with a new control id and another time: same event id. */
+        expect_event(MSH("A01", "C9") "EVN|A01|20260301090000\r" PID
+                     PV1("V1001", ""), &a1b);
+        assert_string_equal(a1.ev_event_id, a1b.ev_event_id);
+        expect_event(MSH("A03", "C2") "EVN|A03|20260306134000\r" PID
+                     PV1("V1001", "03"), &a3);
+        assert_int_equal(a3.ev_type, VG_REC_DISCHARGE);
+        assert_int_equal(a3.ev_disposition, VG_DISP_NURSING_HOME);
+        assert_false(a3.ev_needs_coordination);
+        assert_string_not_equal(a3.ev_event_id, a1.ev_event_id);
+        expect_event(MSH("A11", "C3") "EVN|A11|20260301100000\r" PID
+                     PV1("V1001", ""), &a11);
+        assert_int_equal(a11.ev_type, VG_REC_ADMISSION);
+        assert_string_equal(a11.ev_cancels_event_id, a1.ev_event_id);
+        assert_string_not_equal(a11.ev_event_id, a1.ev_event_id);
+        /* The same A11 re-sent: the same id (a duplicate). */
+        expect_event(MSH("A11", "C3") "EVN|A11|20260301100000\r" PID
+                     PV1("V1001", ""), &a11b);
+        assert_string_equal(a11.ev_event_id, a11b.ev_event_id);
+        expect_event(MSH("A13", "C4") "EVN|A13|20260306150000\r" PID
+                     PV1("V1001", ""), &a13);
+        assert_int_equal(a13.ev_type, VG_REC_DISCHARGE);
+        assert_string_equal(a13.ev_cancels_event_id, a3.ev_event_id);
+        assert_string_not_equal(a13.ev_event_id, a11.ev_event_id);
+        /* Another facility, same visit number: another stay. */
+        {
+                char id[VG_HL7_ID_BUFSZ];
+                vg_hl7_event_id("KSK", "V1001", "admission", id);
+                assert_string_not_equal(id, a1.ev_event_id);
+                vg_hl7_event_id("MSE", "V1001", "admission", id);
+                assert_string_equal(id, a1.ev_event_id);
+        }
+        vg_record_clear(a1.ev_type, &a1);
+        vg_record_clear(a1b.ev_type, &a1b);
+        vg_record_clear(a3.ev_type, &a3);
+        vg_record_clear(a11.ev_type, &a11);
+        vg_record_clear(a11b.ev_type, &a11b);
+        vg_record_clear(a13.ev_type, &a13);
+
+        /* A08 skipped, A40 and others refused. */
+        {
+                vg_event_t ev;
+                assert_int_equal(conv(MSH("A08", "C5") "EVN|A08|20260301\r"
+                                      PID PV1("V1001", ""),
+                                      &ev, errstr, sizeof(errstr)),
+                                 VG_HL7_SKIPPED);
+                assert_non_null(strstr(errstr, "A08"));
+        }
+        expect_error(MSH("A40", "C6") "EVN|A40|20260301081500\r" PID
+                     "MRG|191212121212\r",
+                     "A40 merge is not supported (SPEC §10)");
+        expect_error(MSH("A02", "C7") "EVN|A02|20260301081500\r" PID
+                     PV1("V1001", ""), "ADT trigger A02 is not supported");
+        expect_error("MSH|^~\\&|LAB|MSE|||x||ORU^R01|C8|P|2.5\r",
+                     "message type ORU is not supported");
+}
+
+static void test_separators_and_escapes(void **state) {
+        vg_event_t ev;
+        (void)state;
+        /* Other separators: field #, component !, repetition $, escape
+         * /, subcomponent %; escapes in PV1-3.1 and PV1-19. */
+        expect_event("MSH#!$/%#HIS-A#MSE#VIGIL#REG#20260301081500##ADT!A01#"
+                     "C1#P#2.5\r"
+                     "EVN#A01#20260301081500\r"
+                     "PID#1##" PNR "!!!SKV!PN##X##19450310#M###$!!!!!!!!0484\r"
+                     "PV1#1#I#M/F/E/S/D/T/X/R/Y/E/Z#E###############V/S/1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "M#E!D%X$Y/Z");
+        assert_string_equal(ev.ev_stay_id, "V!1");
+        assert_int_equal(ev.ev_sex, VG_SEX_MALE);
+        assert_false(ev.ev_planned); /* E = emergency */
+        assert_string_equal(ev.ev_kommun, "0484"); /* 2nd repetition */
+        vg_record_clear(ev.ev_type, &ev);
+        /* Standard separators, \X41\ hex, \H\ dropped. */
+        expect_event(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|\\H\\W\\X41\\RD\\F\\1||||||||||||||||V\\T\\2\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "WARD|1");
+        assert_string_equal(ev.ev_stay_id, "V&2");
+        assert_int_equal(ev.ev_diagnosis_group, VG_DG_OTHER);
+        vg_record_clear(ev.ev_type, &ev);
+}
+
+static void test_segment_endings(void **state) {
+        static const char *ends[] = {"\r", "\n", "\r\n"};
+        char *ids[3];
+        (void)state;
+        for (int i = 0; i < 3; i++) {
+                char msg[2048], *p;
+                vg_event_t ev;
+                snprintf(msg, sizeof(msg), "%s", A01("C1"));
+                /* Replace every \r by the ending. */
+                {
+                        char out[4096];
+                        size_t o = 0;
+                        for (p = msg; *p; p++) {
+                                if (*p == '\r') {
+                                        memcpy(out + o, ends[i],
+                                               strlen(ends[i]));
+                                        o += strlen(ends[i]);
+                                } else
+                                        out[o++] = *p;
+                        }
+                        out[o] = '\0';
+                        expect_event(out, &ev);
+                }
+                ids[i] = vg_strdup(ev.ev_event_id);
+                assert_string_equal(ev.ev_stay_id, "V1001");
+                assert_int_equal(ev.ev_diagnosis_group, VG_DG_HEART_FAILURE);
+                vg_record_clear(ev.ev_type, &ev);
+        }
+        assert_string_equal(ids[0], ids[1]);
+        assert_string_equal(ids[0], ids[2]);
+        for (int i = 0; i < 3; i++)
+                vg_free(ids[i]);
+}
+
+/* Framing: collects the messages. */
+typedef struct coll_s {
+        char *msgs[16];
+        int   n;
+        int   too_long;
+} coll_t;
+
+static void collect(void *opaque, const vg_hl7_frame_t *fm) {
+        coll_t *c = opaque;
+        if (fm->fm_too_long) {
+                c->too_long++;
+                return;
+        }
+        if (c->n < 16)
+                c->msgs[c->n++] = vg_strndup(fm->fm_data, fm->fm_len);
+}
+
+static void frame(const char *in, size_t len, size_t max, size_t chunk,
+                  coll_t *c) {
+        vg_hl7_framer_t fr;
+        memset(c, 0, sizeof(*c));
+        vg_hl7_framer_init(&fr, max);
+        for (size_t i = 0; i < len; i += chunk)
+                vg_hl7_framer_feed(&fr, in + i, len - i < chunk ? len - i : chunk,
+                                   collect, c);
+        vg_hl7_framer_end(&fr, collect, c);
+        vg_hl7_framer_free(&fr);
+}
+
+static void coll_free(coll_t *c) {
+        for (int i = 0; i < c->n; i++)
+                vg_free(c->msgs[i]);
+}
+
+static void test_framing(void **state) {
+        /* MLLP, then blank-line separated, then MSH at a line start. */
+        static const char in[] =
+                "\x0bMSH|^~\\&|A\rEVN|x\r\x1c\r"
+                "\x0bMSH|^~\\&|B\rPID|y\x1c\r"
+                "MSH|^~\\&|C\r\nEVN|z\r\n\r\n"
+                "MSH|^~\\&|D\nPID|w\n"
+                "MSH|^~\\&|E\r";
+        coll_t c;
+        (void)state;
+        for (size_t chunk = 1; chunk <= sizeof(in); chunk *= 3) {
+                frame(in, sizeof(in) - 1, 1 << 20, chunk, &c);
+                assert_int_equal(c.n, 5);
+                assert_string_equal(c.msgs[0], "MSH|^~\\&|A\rEVN|x");
+                assert_string_equal(c.msgs[1], "MSH|^~\\&|B\rPID|y");
+                assert_string_equal(c.msgs[2], "MSH|^~\\&|C\rEVN|z");
+                assert_string_equal(c.msgs[3], "MSH|^~\\&|D\rPID|w");
+                assert_string_equal(c.msgs[4], "MSH|^~\\&|E");
+                coll_free(&c);
+        }
+        /* Too long: reported, the next message still found. */
+        {
+                char big[3000];
+                memset(big, 'x', sizeof(big));
+                memcpy(big, "MSH|^~\\&|", 9);
+                memcpy(big + 2000, "\rMSH|^~\\&|F\r", 12);
+                frame(big, 2012, 1024, 7, &c);
+                assert_int_equal(c.too_long, 1);
+                assert_int_equal(c.n, 1);
+                assert_string_equal(c.msgs[0], "MSH|^~\\&|F");
+                coll_free(&c);
+        }
+        /* Nothing but whitespace and framing bytes: no message. */
+        frame("\x0b\x1c\r\n \r\n\x0b", 8, 1024, 1, &c);
+        assert_int_equal(c.n, 0);
+        assert_int_equal(c.too_long, 0);
+}
+
+static void test_times(void **state) {
+        int64_t ms;
+        (void)state;
+        /* Winter: CET (UTC+1). */
+        assert_int_equal(vg_hl7_time_parse("202601151230", 12, VG_TZ_STOCKHOLM,
+                                           &ms), 0);
+        assert_int_equal(ms, utc(2026, 1, 15, 11, 30));
+        /* Summer: CEST (UTC+2). */
+        assert_int_equal(vg_hl7_time_parse("20260715123045", 12,
+                                           VG_TZ_STOCKHOLM, &ms), 0);
+        assert_int_equal(ms, utc(2026, 7, 15, 10, 30) + 45000);
+        /* With an offset the zone does not matter. */
+        assert_int_equal(vg_hl7_time_parse("20260715123045.25+0000", 12,
+                                           VG_TZ_STOCKHOLM, &ms), 0);
+        assert_int_equal(ms, utc(2026, 7, 15, 12, 30) + 45250);
+        assert_int_equal(vg_hl7_time_parse("202601151230-0500", 12,
+                                           VG_TZ_STOCKHOLM, &ms), 0);
+        assert_int_equal(ms, utc(2026, 1, 15, 17, 30));
+        /* UTC zone configured. */
+        assert_int_equal(vg_hl7_time_parse("202607151230", 12, VG_TZ_UTC,
+                                           &ms), 0);
+        assert_int_equal(ms, utc(2026, 7, 15, 12, 30));
+        /* 2026-03-29 02:30 does not exist in Stockholm: the offset before
+         * the change (+1) -> 01:30 UTC. */
+        assert_int_equal(vg_hl7_time_parse("202603290230", 12, VG_TZ_STOCKHOLM,
+                                           &ms), 0);
+        assert_int_equal(ms, utc(2026, 3, 29, 1, 30));
+        /* 2026-10-25 02:30 happens twice: the first (CEST) -> 00:30 UTC. */
+        assert_int_equal(vg_hl7_time_parse("202610250230", 12, VG_TZ_STOCKHOLM,
+                                           &ms), 0);
+        assert_int_equal(ms, utc(2026, 10, 25, 0, 30));
+        /* Bad ones. */
+        assert_int_equal(vg_hl7_time_parse("20260301", 12, VG_TZ_UTC, &ms), -1);
+        assert_int_equal(vg_hl7_time_parse("202602301200", 12, VG_TZ_UTC, &ms),
+                         -1);
+        assert_int_equal(vg_hl7_time_parse("202603011260", 12, VG_TZ_UTC, &ms),
+                         -1);
+        assert_int_equal(vg_hl7_time_parse("202603011200+01", 12, VG_TZ_UTC,
+                                           &ms), -1);
+        assert_int_equal(vg_hl7_time_parse("2026030112x0", 12, VG_TZ_UTC, &ms),
+                         -1);
+        assert_int_equal(vg_hl7_time_parse("", 8, VG_TZ_UTC, &ms), -1);
+        assert_int_equal(vg_hl7_time_parse("19450310", 8, VG_TZ_UTC, &ms), 0);
+}
+
+static void test_event_time_in_message(void **state) {
+        vg_event_t ev;
+        (void)state;
+        /* EVN-6 wins over EVN-2; summer time without offset. */
+        expect_event(MSH("A03", "C2") "EVN|A03|20260301081500||||20260706134000"
+                     "\r" PID PV1("V1001", "20"), &ev);
+        assert_int_equal(ev.ev_occurred_at, utc(2026, 7, 6, 11, 40));
+        assert_int_equal(ev.ev_disposition, VG_DISP_DIED);
+        vg_record_clear(ev.ev_type, &ev);
+        /* EVN-2 with an offset. */
+        expect_event(MSH("A03", "C2") "EVN|A03|202603060940+0000\r" PID
+                     PV1("V1001", "xx"), &ev);
+        assert_int_equal(ev.ev_occurred_at, utc(2026, 3, 6, 9, 40));
+        assert_int_equal(ev.ev_disposition, VG_DISP_OTHER);
+        vg_record_clear(ev.ev_type, &ev);
+}
+
+static void test_missing_fields(void **state) {
+        (void)state;
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r"
+                     "PID|1||||X||19450310|F|||^^^^^^^^0484\r" PV1("V1", ""),
+                     "PID-3: missing");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r"
+                     PV1("V1", ""), "no PID segment");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("", ""), "PV1-19: visit number missing");
+        expect_error(MSH("A01", "C1") "EVN|A01\r" PID PV1("V1", ""),
+                     "EVN-6 and EVN-2: both missing");
+        expect_error(MSH("A01", "C1") PID PV1("V1", ""), "no EVN segment");
+        expect_error(MSH("A01", "C1") "EVN|A01|2026030108\r" PID PV1("V1", ""),
+                     "EVN-2: not an HL7 time");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID,
+                     "no PV1 segment");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r"
+                     "PID|1||" PNR "||X||19450310|F\r" PV1("V1", ""),
+                     "PID-11: no 4-digit kommun code");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r"
+                     "PID|1||" PNR "||X|||F|||^^^^^^^^0484\r" PV1("V1", ""),
+                     "PID-7: birth date missing");
+        expect_error("MSH|^~\\&|HIS-A||||x||ADT^A01|C1|P|2.5\r"
+                     "EVN|A01|20260301081500\r" PID PV1("V1", ""),
+                     "MSH-4: sending facility missing");
+        expect_error(MSH("A11", "") "EVN|A11|20260301081500\r" PID
+                     PV1("V1", ""), "MSH-10: message control id missing");
+        /* A bad personnummer: refused without quoting it. */
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r"
+                     "PID|1||191212121213||X||19450310|F|||^^^^^^^^0484\r"
+                     PV1("V1", ""), "PID-3: not a personnummer");
+        /* An event too far in the future fails validation. */
+        expect_error(MSH("A01", "C1") "EVN|A01|20300301081500\r" PID
+                     PV1("V1", ""), "occurred_at");
+        /* A visit number spelt like a personnummer is not published. */
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("191212121212", ""), "stay_id: looks like a personnummer");
+}
+
+static void test_no_key(void **state) {
+        vg_hl7_ctx_t cx = ctx();
+        vg_event_t ev;
+        char ctrl[VG_HL7_CTRL_BUFSZ], errstr[256];
+        (void)state;
+        cx.hx_keylen = 0;
+        assert_int_equal(vg_hl7_convert(&cx, A01("C1"), strlen(A01("C1")),
+                                        &ev, ctrl, errstr, sizeof(errstr)),
+                         VG_HL7_INVALID);
+        assert_non_null(strstr(errstr, "pseudonym.key_file"));
+        assert_string_equal(ctrl, "C1");
+}
+
+static void test_pnr_never_printed(void **state) {
+        vg_hl7_ctx_t cx = ctx();
+        vg_event_t ev;
+        char ctrl[VG_HL7_CTRL_BUFSZ], errstr[256];
+        /* The personnummer in MSH-10 and in the trigger. */
+        static const char m1[] =
+                "MSH|^~\\&|HIS-A|MSE|||x||ADT^A01|19121212-1212|P|2.5\r"
+                "EVN|A01|2026\r";
+        static const char m2[] =
+                "MSH|^~\\&|HIS-A|MSE|||x||ADT^191212121212|C|P|2.5\r";
+        static const char m3[] =
+                "MSH|^~\\&|HIS-A|MSE|||x||191212121212^A01|C|P|2.5\r";
+        (void)state;
+        assert_int_equal(vg_hl7_convert(&cx, m1, strlen(m1), &ev, ctrl, errstr,
+                                        sizeof(errstr)), VG_HL7_INVALID);
+        assert_no_pnr(ctrl);
+        assert_no_pnr(errstr);
+        assert_int_equal(vg_hl7_convert(&cx, m2, strlen(m2), &ev, ctrl, errstr,
+                                        sizeof(errstr)), VG_HL7_INVALID);
+        assert_no_pnr(errstr);
+        assert_int_equal(vg_hl7_convert(&cx, m3, strlen(m3), &ev, ctrl, errstr,
+                                        sizeof(errstr)), VG_HL7_INVALID);
+        assert_no_pnr(errstr);
+}
+
+static void test_garbage(void **state) {
+        static const char *bad[] = {
+                "", "M", "MSH", "MSH|", "MSH|^", "MSH|^~\\&", "MSHxxxxxxxx",
+                "MSH|^~\\&|", "MSH1^~\\&|a", "MSH|||||", "MSH|^^\\&|a|b",
+                "PID|1||" PNR, "MSH|^~\\&|A|B|||x||ADT^A01|C|P|2.5\rPV1",
+                "MSH|^~\\&|A|B|||x||ADT^A01|C|P|2.5\rEVN|A01|\\",
+                "MSH|^~\\&|A|B|||x||ADT^A01|C|P|2.5\rPID|1||\\X4\\|\\E",
+        };
+        vg_hl7_ctx_t cx = ctx();
+        char ctrl[VG_HL7_CTRL_BUFSZ], errstr[256], buf[600];
+        vg_event_t ev;
+        unsigned seed = 12345;
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                assert_int_equal(vg_hl7_convert(&cx, bad[i], strlen(bad[i]),
+                                                &ev, ctrl, errstr,
+                                                sizeof(errstr)),
+                                 VG_HL7_INVALID);
+                assert_true(errstr[0] != '\0');
+                assert_no_pnr(errstr);
+        }
+        /* Truncations of a good message and random bytes: never crash. */
+        {
+                const char *good = A01("C1");
+                size_t n = strlen(good);
+                for (size_t k = 0; k < n; k++) {
+                        vg_hl7_res_t r = vg_hl7_convert(&cx, good, k, &ev,
+                                                        ctrl, errstr,
+                                                        sizeof(errstr));
+                        if (r == VG_HL7_EVENT)
+                                vg_record_clear(ev.ev_type, &ev);
+                        else
+                                assert_no_pnr(errstr);
+                }
+        }
+        for (int t = 0; t < 2000; t++) {
+                size_t n = 9 + (size_t)(rand_r(&seed) % 500);
+                vg_hl7_res_t r;
+                memcpy(buf, "MSH|^~\\&|", 9);
+                for (size_t k = 9; k < n; k++)
+                        buf[k] = "|^~\\&\r\nA01PIDEVNPV1 0123456789"
+                                [rand_r(&seed) % 31];
+                r = vg_hl7_convert(&cx, buf, n, &ev, ctrl, errstr,
+                                   sizeof(errstr));
+                if (r == VG_HL7_EVENT)
+                        vg_record_clear(ev.ev_type, &ev);
+        }
+}
+
+static void test_mapping(void **state) {
+        vg_hl7_map_t *m = vg_hl7_map_new();
+        vg_hl7_map_t *saved = map;
+        char errstr[256];
+        vg_event_t ev;
+        (void)state;
+        assert_int_equal(vg_hl7_map_set(m, "care_setting.location.MED",
+                                        "PALLIATIVE_UNIT", errstr,
+                                        sizeof(errstr)), VG_OK);
+        assert_int_equal(vg_hl7_map_set(m, "diagnosis.i50", "COPD", errstr,
+                                        sizeof(errstr)), VG_OK);
+        assert_int_equal(vg_hl7_map_set(m, "diagnosis.I50.9", "DEMENTIA",
+                                        errstr, sizeof(errstr)), VG_OK);
+        assert_int_equal(vg_hl7_map_set(m, "disposition.03", "HOME", errstr,
+                                        sizeof(errstr)), VG_OK);
+        assert_int_equal(vg_hl7_map_set(m, "needs_coordination.default",
+                                        "true", errstr, sizeof(errstr)), VG_OK);
+        assert_int_equal(vg_hl7_map_set(m, "planned.admission_types", "R, E",
+                                        errstr, sizeof(errstr)), VG_OK);
+        assert_int_equal(vg_hl7_map_set(m, "kommun.default", "0180", errstr,
+                                        sizeof(errstr)), VG_OK);
+        assert_int_equal(vg_hl7_map_set(m, "kommun.default", "180", errstr,
+                                        sizeof(errstr)), VG_ERR_ARG);
+        assert_int_equal(vg_hl7_map_set(m, "disposition.09", "MOON", errstr,
+                                        sizeof(errstr)), VG_ERR_ARG);
+        assert_non_null(strstr(errstr, "AGAINST_ADVICE"));
+        assert_int_equal(vg_hl7_map_set(m, "colour", "red", errstr,
+                                        sizeof(errstr)), VG_ERR_ARG);
+        assert_non_null(strstr(errstr, "unknown key"));
+        map = m;
+        expect_event(A01("C1"), &ev);
+        assert_int_equal(ev.ev_care_setting, VG_CS_PALLIATIVE_UNIT);
+        assert_int_equal(ev.ev_diagnosis_group, VG_DG_DEMENTIA); /* longest */
+        assert_false(ev.ev_planned); /* C no longer planned */
+        vg_record_clear(ev.ev_type, &ev);
+        expect_event(MSH("A03", "C2") "EVN|A03|20260306134000\r"
+                     "PID|1||" PNR "||X||19450310|F\r" PV1("V1001", "03"),
+                     &ev);
+        assert_string_equal(ev.ev_kommun, "0180");
+        assert_int_equal(ev.ev_disposition, VG_DISP_HOME);
+        assert_true(ev.ev_needs_coordination);
+        vg_record_clear(ev.ev_type, &ev);
+        map = saved;
+        vg_hl7_map_destroy(m);
+}
+
+static int setup(void **state) {
+        (void)state;
+        map = vg_hl7_map_new();
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void)state;
+        vg_hl7_map_destroy(map);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_a01),
+                cmocka_unit_test(test_triggers_and_ids),
+                cmocka_unit_test(test_separators_and_escapes),
+                cmocka_unit_test(test_segment_endings),
+                cmocka_unit_test(test_framing),
+                cmocka_unit_test(test_times),
+                cmocka_unit_test(test_event_time_in_message),
+                cmocka_unit_test(test_missing_fields),
+                cmocka_unit_test(test_no_key),
+                cmocka_unit_test(test_pnr_never_printed),
+                cmocka_unit_test(test_garbage),
+                cmocka_unit_test(test_mapping),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
