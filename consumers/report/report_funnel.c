@@ -48,6 +48,10 @@ static const char *reference(const rep_t *r) {
         return "SE";
 }
 
+static void breakdown_table(rep_t *r, const sec_t *s, const char *ind,
+                            const char *ref, const char *refname,
+                            const char *year, double p0);
+
 void rp_funnel(rep_t *r, const sec_t *s, const char *ind) {
         const char *ref = reference(r), *key;
         char year[8] = "", refname[128], title[256], desc[512], p0s[16];
@@ -186,5 +190,250 @@ void rp_funnel(rep_t *r, const sec_t *s, const char *ind) {
                    cmp);
         }
         P(r, "</tbody></table></div></details></figure>\n");
+        breakdown_table(r, s, ind, ref, refname, year, f.f_p0);
         vg_free(pts);
+}
+
+/* ------------------------------------------------------------------------
+ * Breakdowns (SPEC §6.2): the reference area's value by age, sex,
+ * diagnosis and form of housing for the same year, each group against the
+ * area's own value with the same limits - "on equal terms regardless of
+ * age, disease and form of housing".
+ */
+
+static const struct {
+        const char *bd;
+        const char *label;
+} bd_labels[] = {
+        {"age:0-64", N_("age 0\u201364")},
+        {"age:65-74", N_("age 65\u201374")},
+        {"age:75-84", N_("age 75\u201384")},
+        {"age:85+", N_("age 85+")},
+        {"age:unknown", N_("age not known")},
+        {"sex:FEMALE", N_("women")},
+        {"sex:MALE", N_("men")},
+        {"sex:UNKNOWN", N_("sex not recorded")},
+        {"sex:unknown", N_("sex not known")},
+        {"diagnosis:CANCER", N_("cancer")},
+        {"diagnosis:COPD", N_("COPD")},
+        {"diagnosis:HEART_FAILURE", N_("heart failure")},
+        {"diagnosis:KIDNEY_FAILURE", N_("kidney failure")},
+        {"diagnosis:DEMENTIA", N_("dementia")},
+        {"diagnosis:OTHER", N_("other diagnosis")},
+        {"diagnosis:unknown", N_("diagnosis not known")},
+        {"residence:ORDINARY_HOME", N_("ordinary home")},
+        {"residence:NURSING_HOME", N_("nursing home")},
+        {"residence:SHORT_TERM_CARE", N_("short-term care")},
+        {"residence:OTHER", N_("other housing")},
+        {"residence:UNKNOWN", N_("housing not recorded")},
+        {"residence:unknown", N_("housing not known")},
+};
+
+static void breakdown_table(rep_t *r, const sec_t *s, const char *ind,
+                            const char *ref, const char *refname,
+                            const char *year, double p0) {
+        double sd1 = sqrt(p0 * (1 - p0));
+        size_t shown = 0, hidden = 0;
+        char title[256];
+        snprintf(title, sizeof(title),
+                 rp_tf(r, "%s \u2013 %s by age, sex, diagnosis and housing, "
+                          "%s"), s->s_title, refname, year);
+        for (size_t k = 0; k < VG_ARRAY_SIZE(bd_labels); k++) {
+                char key[256];
+                snprintf(key, sizeof(key), "%s|%s|%s|%s", ind, ref, year,
+                         bd_labels[k].bd);
+                if (json_object_get(r->rp_all_js, key))
+                        shown++;
+        }
+        if (!shown)
+                return;
+        PF(r, "<details><summary>%s</summary><div class=\"scroll\">"
+              "<table class=\"bd\"><caption>",
+           rp_t(r, "By age, sex, diagnosis and housing"));
+        E(r, title);
+        PF(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">%s</th>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "<th scope=\"col\">%s</th><th class=\"l\" scope=\"col\">%s",
+           rp_t(r, "Group"), s->s_num, s->s_den, rp_t(r, "Value"),
+           rp_t(r, "Against "));
+        E(r, refname);
+        P(r, "</th></tr></thead><tbody>");
+        for (size_t k = 0; k < VG_ARRAY_SIZE(bd_labels); k++) {
+                char key[256], v[16];
+                json_t *o;
+                int64_t num, den;
+                double z;
+                const char *cmp;
+                snprintf(key, sizeof(key), "%s|%s|%s|%s", ind, ref, year,
+                         bd_labels[k].bd);
+                o = json_object_get(r->rp_all_js, key);
+                if (!o || !json_is_integer(json_object_get(o, "denominator")))
+                        continue;
+                num = json_integer_value(json_object_get(o, "numerator"));
+                den = json_integer_value(json_object_get(o, "denominator"));
+                if (den <= 0)
+                        continue;
+                PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>",
+                   rp_t(r, bd_labels[k].label));
+                if (r->rp_hidden_js && json_object_get(r->rp_hidden_js, key)) {
+                        hidden++;
+                        P(r, "<td>..</td><td>..</td><td>..</td><td></td></tr>");
+                        continue;
+                }
+                z = sd1 > 0 ? ((double)num / (double)den - p0) /
+                                      (sd1 / sqrt((double)den))
+                            : NAN;
+                cmp = isnan(z)    ? "\u2013"
+                      : z > 3.09  ? rp_t(r, "above (outside 99.8 %)")
+                      : z > 1.96  ? rp_t(r, "above (outside 95 %)")
+                      : z < -3.09 ? rp_t(r, "below (outside 99.8 %)")
+                      : z < -1.96 ? rp_t(r, "below (outside 95 %)")
+                                  : rp_t(r, "within the limits");
+                rp_pct((double)num / (double)den, v, sizeof(v));
+                PF(r, "<td>%lld</td><td>%lld</td><td class=\"%s\">%s</td>"
+                      "<td class=\"l\">%s</td></tr>",
+                   (long long)num, (long long)den,
+                   !isnan(z) && fabs(z) > 3.09 ? "miss" : "", v, cmp);
+        }
+        P(r, "</tbody></table></div></details>\n");
+        (void)hidden;
+}
+
+/* ------------------------------------------------------------------------
+ * Place of death per kommun over the years: the share of deaths in
+ * hospital, at home (with or without SSIH) and in nursing homes, per year,
+ * and the change from the first year to the last ("förändring i andel").
+ */
+
+static const struct {
+        const char *label;
+        const char *places[2];
+} place_groups[] = {
+        {N_("in hospital"), {"HOSPITAL", NULL}},
+        {N_("at home (with or without SSIH)"), {"HOME", "HOME_WITH_SSIH"}},
+        {N_("in a nursing home"), {"NURSING_HOME", NULL}},
+};
+
+/* Deaths of area in year and those in the group's places; false when a
+ * value is hidden (--public) or there is none. */
+static bool place_share(const rep_t *r, const char *area, const char *year,
+                        size_t g, int64_t *num, int64_t *den) {
+        *num = *den = 0;
+        for (int i = 0; i < 2 && place_groups[g].places[i]; i++) {
+                char key[160];
+                json_t *o;
+                snprintf(key, sizeof(key), "death_place.%s|%s|%s|all",
+                         place_groups[g].places[i], area, year);
+                if (r->rp_hidden_js && json_object_get(r->rp_hidden_js, key))
+                        return false;
+                o = json_object_get(r->rp_all_js, key);
+                if (!o)
+                        continue; /* none there: a known 0 */
+                *num += json_integer_value(json_object_get(o, "numerator"));
+                *den = json_integer_value(json_object_get(o, "denominator"));
+        }
+        if (!*den) {
+                /* no row of the group: the deaths from any place's row */
+                char key[160];
+                json_t *o;
+                snprintf(key, sizeof(key), "death_place.HOSPITAL|%s|%s|all",
+                         area, year);
+                if (r->rp_hidden_js && json_object_get(r->rp_hidden_js, key))
+                        return false;
+                o = json_object_get(r->rp_all_js, key);
+                *den = o ? json_integer_value(json_object_get(o, "denominator"))
+                         : 0;
+        }
+        return *den > 0;
+}
+
+static int str_cmpp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void rp_place_years(rep_t *r) {
+        const char *key, **years, **areas;
+        json_t *o, *yset = json_object(), *aset = json_object();
+        size_t ny = 0, na = 0;
+        const char *ref = reference(r);
+
+        json_object_foreach(r->rp_all_js, key, o) {
+                const char *a = json_string_value(json_object_get(o, "area"));
+                const char *p = json_string_value(json_object_get(o, "period"));
+                const char *i = json_string_value(
+                        json_object_get(o, "indicator"));
+                const char *bd = json_string_value(
+                        json_object_get(o, "breakdown"));
+                if (!a || !p || !i || strncmp(i, "death_place.", 12) ||
+                    strlen(p) != 4 || (bd && strcmp(bd, "all")) ||
+                    !(rp_area_level(a) == 2 ? rp_in_scope(r, a) &&
+                                                      (!strcmp(ref, "SE") ||
+                                                       !strncmp(a, ref, 2))
+                                            : !strcmp(a, ref)))
+                        continue;
+                json_object_set_new(yset, p, json_true());
+                json_object_set_new(aset, a, json_true());
+        }
+        years = vg_calloc(json_object_size(yset) + 1, sizeof(char *));
+        areas = vg_calloc(json_object_size(aset) + 1, sizeof(char *));
+        json_object_foreach(yset, key, o) years[ny++] = key;
+        json_object_foreach(aset, key, o) areas[na++] = key;
+        qsort(years, ny, sizeof(char *), str_cmpp);
+        qsort(areas, na, sizeof(char *), rp_area_pcmp);
+        if (ny && na) {
+                PF(r, "<h3>%s</h3><p class=\"what\">%s</p>",
+                   rp_t(r, "Place of death per kommun over the years"),
+                   rp_t(r, "The share of each year's deaths in hospital, at "
+                           "home and in nursing homes, and the change in "
+                           "percentage points from the first year to the "
+                           "last."));
+                for (size_t g = 0; g < VG_ARRAY_SIZE(place_groups); g++) {
+                        PF(r, "<details><summary>%s %s</summary>"
+                              "<div class=\"scroll\"><table><caption>",
+                           rp_t(r, "Deaths"), rp_t(r, place_groups[g].label));
+                        PF(r, "%s %s", rp_t(r, "Deaths"),
+                           rp_t(r, place_groups[g].label));
+                        PF(r, "</caption><thead><tr><th class=\"l\" "
+                              "scope=\"col\">%s</th>", rp_t(r, "Area"));
+                        for (size_t y = 0; y < ny; y++)
+                                PF(r, "<th scope=\"col\">%s</th>", years[y]);
+                        PF(r, "<th scope=\"col\">%s</th></tr></thead><tbody>",
+                           rp_t(r, "Change"));
+                        for (size_t a = 0; a < na; a++) {
+                                double first = NAN, last = NAN;
+                                P(r, "<tr><th class=\"l\" scope=\"row\">");
+                                rp_area_html(r, areas[a], true);
+                                P(r, "</th>");
+                                for (size_t y = 0; y < ny; y++) {
+                                        int64_t num, den;
+                                        char v[16];
+                                        if (!place_share(r, areas[a], years[y],
+                                                         g, &num, &den)) {
+                                                P(r, den ? "<td>..</td>"
+                                                         : "<td></td>");
+                                                continue;
+                                        }
+                                        rp_pct((double)num / (double)den, v,
+                                               sizeof(v));
+                                        PF(r, "<td>%s<small>%lld/%lld</small>"
+                                              "</td>", v, (long long)num,
+                                           (long long)den);
+                                        if (isnan(first))
+                                                first = (double)num /
+                                                        (double)den;
+                                        last = (double)num / (double)den;
+                                }
+                                if (!isnan(first) && ny > 1)
+                                        PF(r, "<td>%+.1f</td></tr>",
+                                           100.0 * (last - first));
+                                else
+                                        P(r, "<td></td></tr>");
+                        }
+                        P(r, "</tbody></table></div></details>\n");
+                }
+        }
+        vg_free(years);
+        vg_free(areas);
+        json_decref(yset);
+        json_decref(aset);
 }

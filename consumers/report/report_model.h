@@ -224,6 +224,7 @@ void rp_svg_funnel(rep_t *r, const funnel_t *f, const char *title,
 /* report_funnel.c */
 bool rp_in_scope(const rep_t *r, const char *area);
 void rp_funnel(rep_t *r, const sec_t *s, const char *ind);
+void rp_place_years(rep_t *r);
 
 /* report_sections.c */
 void rp_sec_line(rep_t *r, const sec_t *s, const char *ind);

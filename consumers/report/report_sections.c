@@ -693,6 +693,7 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                 }
                 P(r, "</tbody></table></div></details>\n");
         }
+        rp_place_years(r);
         P(r, "</section>\n");
         vg_free(ks);
         vg_free(b.b_v);
@@ -932,6 +933,7 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                 }
                 P(r, "</tbody></table></div></details>\n");
         }
+        rp_place_years(r);
         P(r, "</section>\n");
         vg_free(ks);
         vg_free(b.b_v);

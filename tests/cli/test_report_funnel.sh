@@ -29,7 +29,7 @@ year = {}
 for o in rows:
     if o["breakdown"] == "all" and len(o["period"]) == 4:
         year[(o["indicator"], o["area"], o["period"])] = o
-tables = 0
+tables = breakdowns = 0
 for sec in re.findall(r'<section class="card ind[^"]*".*?</section>', page, re.S):
     m = re.search(r"<h2>.*?<code>([^<]+)</code>", sec)
     if not m or "kommuner compared" not in sec:
@@ -68,8 +68,64 @@ for sec in re.findall(r'<section class="card ind[^"]*".*?</section>', page, re.S
         hidden = [a for (i, a, p), o in year.items() if i == ind and p == y and
                   len(a) == 4 and a.startswith(region) and o.get("suppressed")]
         assert not any(">%s</span>" % a in t.group(2) for a in hidden), ind
+    # The breakdown table of the region, same year: every group's counts
+    # and verdict against the region's value.
+    b = re.search(r"<caption>[^<]* by age, sex, diagnosis and housing, (\d{4})</caption>"
+                  r".*?<tbody>(.*?)</tbody>", sec, re.S)
+    want_b = []
+    for o in rows:
+        if (o["indicator"] != ind or o["area"] != region or o["period"] != y
+                or o["breakdown"] == "all" or not isinstance(o["denominator"], (int, str))):
+            continue
+        if o.get("suppressed"):
+            want_b.append(("..", "..", ""))
+            continue
+        if not isinstance(o["denominator"], int) or o["denominator"] <= 0:
+            continue
+        n, d = o["numerator"], o["denominator"]
+        sd = math.sqrt(p0 * (1 - p0))
+        z = (n / d - p0) / (sd / math.sqrt(d)) if sd > 0 else None
+        want_b.append((str(n), str(d),
+                       "\u2013" if z is None else
+                       "above (outside 99.8 %)" if z > 3.09 else
+                       "above (outside 95 %)" if z > 1.96 else
+                       "below (outside 99.8 %)" if z < -3.09 else
+                       "below (outside 95 %)" if z < -1.96 else "within the limits"))
+    if want_b:
+        assert b and b.group(1) == y, (ind, "no breakdown table")
+        got_b = re.findall(r"<tr><th[^>]*>[^<]*</th><td>([^<]*)</td><td>([^<]*)</td>"
+                           r"<td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td></tr>", b.group(2))
+        got_b = [(n, d, html.unescape(v)) for n, d, v in got_b]
+        assert sorted(got_b) == sorted(want_b), (ind, sorted(got_b)[:4], sorted(want_b)[:4])
+        breakdowns += 1
     tables += 1
 assert tables >= 3, "only %d funnel tables" % tables
+assert breakdowns >= 3, "only %d breakdown tables" % breakdowns
+# Place of death over the years, in hospital: each cell is the hospital
+# deaths and all deaths of that area and year.
+m = re.search(r"<caption>Deaths in hospital</caption><thead><tr>(.*?)</tr></thead>"
+              r"<tbody>(.*?)</tbody>", page, re.S)
+assert m, "no place-of-death-over-years table"
+yrs = re.findall(r'<th scope="col">(\d{4})</th>', m.group(1))
+cells = 0
+for tr in re.findall(r"<tr>(.*?)</tr>", m.group(2)):
+    area = re.search(r'<span class="code">(\d+)</span>', tr).group(1)
+    tds = re.findall(r"<td>(.*?)</td>", tr)[:len(yrs)]
+    for yy, td in zip(yrs, tds):
+        o = year.get(("death_place.HOSPITAL", area, yy))
+        if td == "..":
+            assert o is None or o.get("suppressed"), (area, yy)
+            continue
+        if not td:
+            continue
+        n, d = re.search(r"<small>(\d+)/(\d+)</small>", td).groups()
+        if o is None:
+            assert n == "0", (area, yy, td)
+        else:
+            assert (int(n), int(d)) == (o["numerator"], o["denominator"]), (area, yy, td, o)
+        cells += 1
+assert cells > 0
+print("%s: place of death over the years: %d cells checked" % (mode, cells))
 print("%s: %d funnel tables equal values read apart (region %s)" % (mode, tables, region))
 EOF
 done

@@ -49,14 +49,23 @@ assert not small, "small counts on the public page: %s" % small[:5]
 # (month, breakdown all), shown where it shows.
 hidden = {(o["indicator"], o["area"], o["period"]) for o in map(json.loads, open(pubvals))
           if o["suppressed"] and o["breakdown"] == "all" and len(o["period"]) == 7}
+# (every period: the place-of-death table shows years)
 shown = {(o["indicator"], o["area"], o["period"]): (o["numerator"], o["denominator"])
          for o in map(json.loads, open(pubvals))
-         if not o["suppressed"] and o["breakdown"] == "all" and len(o["period"]) == 7}
+         if not o["suppressed"] and o["breakdown"] == "all"}
 ndots = page.count("<td>..</td>")
 assert hidden and ndots > 0, (len(hidden), ndots)
-# every count printed on the page is one of the shown values
+# every count printed on the page is one of the shown values, or (deaths
+# at home, with or without SSIH) the sum of two shown death_place values
+# of one area and period
+home = {}
+for (i, a, p), (n, d) in shown.items():
+    if i in ("death_place.HOME", "death_place.HOME_WITH_SSIH"):
+        home.setdefault((a, p), []).append((n, d))
+sums = {(sum(n for n, _ in v), v[0][1]) for v in home.values() if len(v) == 2}
+values = set(shown.values()) | sums | {(n, d) for v in home.values() for n, d in v}
 for n, d in re.findall(r"<small>(\d+)/(\d+)</small>", page):
-    assert any(v == (int(n), int(d)) for v in shown.values()), (n, d)
+    assert (int(n), int(d)) in values, (n, d)
 print("PASS: public page: %d ids absent, %d cells '..', %d values hidden by "
       "indicators --public (month, all), no count below 5"
       % (len(ids | alert_ids), ndots, len(hidden)))
