@@ -319,6 +319,43 @@ void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
 }
 
 /* A line section's body: legend, a chart per area, the kommun table. */
+/* The 12 months up to month `end` (its label per) summed: a steadier
+ * figure for a small kommun than one month (SPEC §6.2 sums). With
+ * --public, a window holding a hidden month is shown as "..". */
+static void rolling_12(rep_t *r, const pt_t *pts, size_t end,
+                       const char *per) {
+        int y, m, from;
+        int64_t num = 0, den = 0;
+        size_t months = 0;
+        bool hidden = false;
+        char first[24], v[16];
+        if (sscanf(r->rp_periods[end], "%4d-%2d", &y, &m) != 2)
+                return;
+        from = y * 12 + (m - 1) - 11;
+        snprintf(first, sizeof(first), "%04d-%02d", from / 12, from % 12 + 1);
+        for (size_t p = 0; p <= end; p++) {
+                if (strcmp(r->rp_periods[p], first) < 0)
+                        continue;
+                hidden |= pts[p].hidden;
+                if (!pts[p].set)
+                        continue;
+                num += pts[p].num;
+                den += pts[p].den;
+                months++;
+        }
+        if (months < 2 || den <= 0)
+                return; /* one month: the figure above */
+        if (hidden) {
+                PF(r, rp_tf(r, "<span class=\"sub\">12 months to %s: ..</span>"),
+                   per);
+                return;
+        }
+        rp_pct((double)num / (double)den, v, sizeof(v));
+        PF(r, rp_tf(r, "<span class=\"sub\">12 months to %s: %s (%lld/%lld)"
+                       "</span>"),
+           per, v, (long long)num, (long long)den);
+}
+
 void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
         const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
         size_t na = chart_areas(r, &ind, 1, areas);
@@ -399,6 +436,7 @@ void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
                         PF(r, "<span class=\"sub\">%s: %s (%lld/%lld)</span>",
                            per, v, (long long)pts[last].num,
                            (long long)pts[last].den);
+                        rolling_12(r, pts, last, per);
                 }
                 if (lpre < r->rp_np && (last == r->rp_np || lpre > last)) {
                         char v[16], per[16];

@@ -482,6 +482,11 @@ static const tr_t tr[] = {
          "Andelen av årets dödsfall på sjukhus, i hemmet och på särskilt "
          "boende, och förändringen i procentenheter från första till sista "
          "året."},
+        {"<span class=\"sub\">12 months to %s: ..</span>",
+         "<span class=\"sub\">12 månader till och med %s: ..</span>"},
+        {"<span class=\"sub\">12 months to %s: %s (%lld/%lld)</span>",
+         "<span class=\"sub\">12 månader till och med %s: %s (%lld/%lld)"
+         "</span>"},
         {"Change", "Förändring"},
         {"Value", "Värde"},
         {"value from very few cases, above the scale (see the data table)",

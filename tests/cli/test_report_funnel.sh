@@ -126,6 +126,25 @@ for tr in re.findall(r"<tr>(.*?)</tr>", m.group(2)):
         cells += 1
 assert cells > 0
 print("%s: place of death over the years: %d cells checked" % (mode, cells))
+# Rolling 12 months: each "12 months to <month>: v (n/d)" is the sum of
+# one indicator's month values of one area over the 12 months to <month>.
+months = {}
+for o in rows:
+    if o["breakdown"] == "all" and len(o["period"]) == 7 and isinstance(o["denominator"], int):
+        months.setdefault((o["indicator"], o["area"]), {})[o["period"]] = (o["numerator"], o["denominator"])
+names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+rolled = 0
+for lab, n, d in re.findall(r"12 months to (\w+ \d{4}): [0-9.]+% \((\d+)/(\d+)\)", page):
+    mon, yy = lab.split()
+    end = int(yy) * 12 + names.index(mon)
+    win = {"%04d-%02d" % (k // 12, k % 12 + 1) for k in range(end - 11, end + 1)}
+    ok = any((sum(v[0] for p, v in ms.items() if p in win),
+              sum(v[1] for p, v in ms.items() if p in win)) == (int(n), int(d))
+             for ms in months.values())
+    assert ok, (lab, n, d)
+    rolled += 1
+assert rolled > 0 or mode == "public", "no rolling 12-month figure"
+print("%s: %d rolling 12-month figures are sums of their months" % (mode, rolled))
 print("%s: %d funnel tables equal values read apart (region %s)" % (mode, tables, region))
 EOF
 done
