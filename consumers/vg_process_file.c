@@ -225,7 +225,8 @@ static void write_values(const totals_t *ts, FILE *out,
                         vg_buf_reset(&b);
                 }
         }
-        fwrite(b.vb_data, 1, b.vb_len, out);
+        if (b.vb_len) /* (an empty buffer has no data pointer) */
+                fwrite(b.vb_data, 1, b.vb_len, out);
         vg_buf_free(&b);
 }
 
