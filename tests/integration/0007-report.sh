@@ -11,6 +11,8 @@
 # (issue 12): coverage with its 70 % line, spr.* against their targets, the
 # deaths not registered (register entries are added to the simulated events
 # when simulate has none; a run without any says "no register data").
+# The public page (issue 13) in Swedish and English: language, the public
+# note, '..' cells, no alert list, no id of the input, a screenshot.
 # Needs no broker (file inputs) but Chromium: it fails, not skips, without
 # it.
 set -euo pipefail
@@ -196,6 +198,47 @@ $errs"
 [ -s shot.png ] || fail "no screenshot written: $(tail -3 shot.err)"
 python3 "$HERE/report/check_png.py" shot.png 1280 4000 \
   || fail "screenshot check failed (kept with KEEP_TMP=1)"
+# The public page (issue 13, SPEC §6.4) in Swedish and in English, as
+# Chromium renders it: its language, the public note, hidden values as
+# '..', no alert list and no pseudonym, stay or alert id of the input in
+# the DOM; a screenshot that is not blank and shows the charts.
+for lang in sv en; do
+  "$VIGIL" report --indicators ind.jsonl --public --lang $lang \
+    --html "pub-$lang.html" 2> "pub-$lang.log" || fail "report --public --lang $lang: $(tail -3 "pub-$lang.log")"
+  chrome --dump-dom "file://$TMP/pub-$lang.html" > "pubdom-$lang.html" 2> "pubdom-$lang.err" \
+    || fail "chromium on the public page ($lang): $(tail -3 "pubdom-$lang.err")"
+  errs=$(console_errors "pubdom-$lang.err")
+  [ -z "$errs" ] || fail "console errors on the public page ($lang): $errs"
+  python3 - "pubdom-$lang.html" ev.jsonl al.jsonl $lang <<'EOF' || fail "public page DOM ($lang)"
+import json, sys
+dom, ev, al, lang = sys.argv[1:5]
+d = open(dom, encoding="utf-8").read()
+assert '<html lang="%s">' % lang in d, "html lang"
+note = {"sv": "Offentlig version.", "en": "Public version."}[lang]
+assert note in d, "no public note"
+assert d.count("<td>..</td>") > 0, "nothing shown as .."
+assert 'id="alerts"' not in d and 'id="unregistered"' not in d, "an alert list"
+ids = set()
+for line in open(ev, encoding="utf-8"):
+    o = json.loads(line)
+    ids |= {o.get(k) for k in ("patient_id", "stay_id", "event_id", "sip_id")}
+for line in open(al, encoding="utf-8"):
+    o = json.loads(line)
+    ids |= {o.get("alert_id"), o.get("anchor")}
+ids = {i for i in ids if i and len(i) >= 8}
+leaked = [i for i in ids if i in d]
+assert not leaked, "ids in the public page: %s" % leaked[:3]
+other = {"sv": ["Public version.", "Readmission within 30 days", "Overview"],
+         "en": ["Offentlig version.", "Återinskrivning inom 30 dagar", "Översikt"]}[lang]
+assert not any(t in d for t in other), "text of the other language"
+print("public page (%s): %d ids absent, %d cells '..'" % (lang, len(ids), d.count("<td>..</td>")))
+EOF
+  chrome --screenshot="$TMP/pub-$lang.png" --window-size=1280,4000 \
+    "file://$TMP/pub-$lang.html" > /dev/null 2> "pubshot-$lang.err" \
+    || fail "chromium --screenshot of the public page ($lang) failed"
+  python3 "$HERE/report/check_png.py" "pub-$lang.png" 1280 4000 \
+    || fail "screenshot of the public page ($lang) (kept with KEEP_TMP=1)"
+done
 if [ -n "${VIGIL_REPORT_SHOT:-}" ]; then
   cp shot.png "$VIGIL_REPORT_SHOT"
   echo "screenshot copied to $VIGIL_REPORT_SHOT"
