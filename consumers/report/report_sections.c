@@ -55,8 +55,21 @@ static void period_th(rep_t *r, size_t p, bool pre) {
            pre ? rp_t(r, "preliminary") : "", pre ? "</span>" : "");
 }
 
-static void legend_line(rep_t *r, const vg_target_t *tg, bool ref,
-                        bool clipped, bool pre, bool nohist) {
+/* Where an indicator's target comes from (issue 13): Socialstyrelsen's
+ * target levels of 2017 for the register's (SPEC §6.3, unless configured),
+ * the region's own choice (target.<indicator>) otherwise. */
+static const char *target_from(const rep_t *r, const char *ind) {
+        double t;
+        int hib;
+        if (rp_register_ind(ind) && vg_conf_target(r->rp_conf, ind, &t, &hib) <= 0)
+                return !strcmp(ind, "register_coverage")
+                               ? rp_t(r, "open comparisons")
+                               : rp_t(r, "Socialstyrelsen 2017");
+        return rp_t(r, "the region's own choice (target.<indicator>)");
+}
+
+static void legend_line(rep_t *r, const char *ind, const vg_target_t *tg,
+                        bool ref, bool clipped, bool pre, bool nohist) {
         char tt[32];
         PF(r, "<div class=\"legend\"><span><i class=\"sw ln\"></i>%s</span>",
            rp_t(r, "value per month"));
@@ -67,6 +80,7 @@ static void legend_line(rep_t *r, const vg_target_t *tg, bool ref,
                 rp_target_text(r, tg, tt, sizeof(tt));
                 P(r, "<span><i class=\"sw tg\"></i>");
                 PF(r, rp_tf(r, "target %s"), tt);
+                PF(r, " (%s)", target_from(r, ind));
                 PF(r, "</span><span><i class=\"sw ms\"></i>%s</span>",
                    rp_t(r, "misses the target"));
         }
@@ -406,7 +420,7 @@ void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
         for (size_t a = 0; a < na; a++)
                 any_ref |= have_se && strcmp(areas[a], "SE");
 
-        legend_line(r, &l.l_tg, any_ref, vmax_all > l.l_ymax + 1e-9, any_pre,
+        legend_line(r, ind, &l.l_tg, any_ref, vmax_all > l.l_ymax + 1e-9, any_pre,
                     any_hist);
         P(r, "<div class=\"grid\">\n");
         for (size_t a = 0; a < na; a++) {

@@ -487,6 +487,8 @@ static const tr_t tr[] = {
         {"<span class=\"sub\">12 months to %s: %s (%lld/%lld)</span>",
          "<span class=\"sub\">12 månader till och med %s: %s (%lld/%lld)"
          "</span>"},
+        {"the region's own choice (target.<indicator>)",
+         "regionens eget val (target.<indicator>)"},
         {"Change", "Förändring"},
         {"Value", "Värde"},
         {"value from very few cases, above the scale (see the data table)",
