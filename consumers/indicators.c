@@ -220,9 +220,10 @@ static bool breakdown_matches(const char *bd, const char *dim) {
 
 /* The rows of a public output (parallel to keys, n of them) with what
  * vg_publish_suppress decided. A row with no case (a tombstone's leftover,
- * or a denominator of 0) is not shown and takes no part. */
-static vg_pubrow_t *public_rows(json_t *rows, const char **keys, size_t n,
-                                int64_t min_count, vg_pubstats_t *st) {
+ * or a denominator of 0) is not shown and takes no part. vigil report
+ * --public decides with it too, so both hide the same cells. */
+vg_pubrow_t *vg_public_rows(json_t *rows, const char **keys, size_t n,
+                            int64_t min_count, vg_pubstats_t *st) {
         vg_pubrow_t *pub = vg_calloc(n + 1, sizeof(*pub));
         size_t *idx = vg_calloc(n + 1, sizeof(*idx)), m = 0;
         vg_pubrow_t *in = vg_calloc(n + 1, sizeof(*in));
@@ -437,7 +438,7 @@ int vg_cmd_indicators(int argc, char **argv) {
                 json_object_foreach(ic.ic_rows, key, v) keys[i++] = key;
                 qsort(keys, n, sizeof(*keys), key_cmp);
                 if (public)
-                        pub = public_rows(ic.ic_rows, keys, n,
+                        pub = vg_public_rows(ic.ic_rows, keys, n,
                                           vg_conf_int(conf,
                                                       "publish.min_count"),
                                           &pst);

@@ -4,7 +4,6 @@
  * scope, and the sorted model the page is drawn from.
  */
 #include "report_model.h"
-#include "vg_publish.h"
 
 #include <errno.h>
 #include <math.h>
@@ -356,34 +355,12 @@ static int alert_cmp(const void *pa, const void *pb) {
  * table hide the same cells. Returns the keys hidden (a set). */
 static json_t *public_hidden(rep_t *r) {
         size_t n = json_object_size(r->rp_all_js), m = 0;
-        vg_pubrow_t *rows = vg_calloc(n + 1, sizeof(*rows));
         const char **keys = vg_calloc(n + 1, sizeof(*keys));
         json_t *hidden = json_object(), *o;
+        vg_pubrow_t *rows;
         const char *key;
-        json_object_foreach(r->rp_all_js, key, o) {
-                json_t *jd = json_object_get(o, "denominator");
-                const char *bd = json_string_value(
-                        json_object_get(o, "breakdown"));
-                vg_pubrow_t w = {
-                        .pr_indicator = json_string_value(
-                                json_object_get(o, "indicator")),
-                        .pr_area = json_string_value(
-                                json_object_get(o, "area")),
-                        .pr_period = json_string_value(
-                                json_object_get(o, "period")),
-                        .pr_breakdown = bd ? bd : "all",
-                        .pr_num = json_integer_value(
-                                json_object_get(o, "numerator")),
-                        .pr_den = json_integer_value(jd),
-                        .pr_has_den = json_is_integer(jd),
-                };
-                if (!w.pr_indicator || !w.pr_area || !w.pr_period ||
-                    (w.pr_has_den ? w.pr_den <= 0 : w.pr_num <= 0))
-                        continue;
-                keys[m] = key;
-                rows[m++] = w;
-        }
-        vg_publish_suppress(rows, m, r->rp_min_count, NULL);
+        json_object_foreach(r->rp_all_js, key, o) keys[m++] = key;
+        rows = vg_public_rows(r->rp_all_js, keys, m, r->rp_min_count, NULL);
         for (size_t i = 0; i < m; i++)
                 if (rows[i].pr_state != VG_PUB_VISIBLE)
                         json_object_set_new(hidden, keys[i], json_true());

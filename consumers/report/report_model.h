@@ -18,6 +18,7 @@
 #define VG_REPORT_MODEL_H
 
 #include "vg_agg.h"
+#include "vg_publish.h"
 #include "vg_codec.h"
 #include "vg_config.h"
 #include "vg_kafka.h"
@@ -33,6 +34,8 @@
 
 /* consumers/indicators.c */
 const char *vg_area_name(const char *area);
+vg_pubrow_t *vg_public_rows(json_t *rows, const char **keys, size_t n,
+                            int64_t min_count, vg_pubstats_t *st);
 
 /* report.css, embedded by common/embed_data.cmake (NUL-terminated). */
 extern const char vg_data_report_css[];
