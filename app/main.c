@@ -23,15 +23,21 @@ static const vg_cmd_t commands[] = {
         {"indicators", vg_cmd_indicators, "show indicator values (table, JSON, "
                                       "CSV)"},
         {"report",   vg_cmd_report,   "write a self-contained HTML report of indicators and alerts"},
+        {"serve",    vg_cmd_serve,    "serve alerts and indicators over HTTP to "
+                                      "callers with tokens (live)"},
         {"topics",   vg_cmd_topics,   "create or check Vigil's topics"},
         {"lag",      vg_cmd_lag,      "show consumer group lag per partition"},
         {"config",   vg_cmd_config,   "show the effective configuration or "
                                       "its reference"},
         {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "
                                       "show schemas"},
-        {"produce",  vg_cmd_produce,  "publish JSON Lines care events to Kafka"},
-        {"convert",  vg_cmd_convert,  "turn HL7 v2 ADT messages into JSON "
-                                      "Lines care events (no Kafka)"},
+        {"produce",  vg_cmd_produce,  "publish care events (JSON Lines, HL7 v2 "
+                                      "or FHIR) to Kafka"},
+        {"convert",  vg_cmd_convert,  "turn HL7 v2 ADT messages or FHIR R4 "
+                                      "resources into JSON Lines care "
+                                      "events (no Kafka)"},
+        {"hl7",      vg_cmd_hl7,      "hl7 listen: MLLP server, ADT messages "
+                                      "to Kafka, ACK after delivery"},
         {"simulate", vg_cmd_simulate, "generate a realistic synthetic population of care events"},
         {NULL, NULL, NULL},
 };

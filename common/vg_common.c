@@ -167,6 +167,22 @@ void vg_log(vg_loglevel_t level, const char *component, const char *fmt, ...) {
                 names[level], component ? component : "vigil", msg);
 }
 
+size_t vg_join(char *buf, size_t size, char sep, const char *const *parts,
+               int n) {
+        size_t len = 0;
+        if (!size)
+                return 0;
+        for (int i = 0; i < n; i++) {
+                const char *p = parts[i];
+                if (i && len + 1 < size)
+                        buf[len++] = sep;
+                while (*p && len + 1 < size)
+                        buf[len++] = *p++;
+        }
+        buf[len] = '\0';
+        return len;
+}
+
 uint32_t vg_hash_str(const char *s) {
         uint32_t h = 2166136261u;
         for (; *s; s++)

@@ -67,6 +67,12 @@ void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
  * tables (not for partitioning: that is Kafka's murmur2). Can't fail. */
 uint32_t vg_hash_str(const char *s);
 
+/* Writes parts[0..n) joined by sep into buf[size], NUL-terminated and cut
+ * short where it does not fit, as snprintf("%s|%s...") would; returns the
+ * length written. The hot paths' keys: no format parsing. */
+size_t vg_join(char *buf, size_t size, char sep, const char *const *parts,
+               int n);
+
 /* Log to stderr, one line per event: "<ISO time> <LEVEL> <component>: msg".
  * Never log a personnummer (SPEC §8): log patient_id or nothing. */
 typedef enum vg_loglevel_e {

@@ -82,9 +82,11 @@ const vg_confdef_t vg_confdefs[] = {
          "1, and further rows so that none can be worked out by "
          "subtraction (docs/INDICATORS.md §7). 1: nothing is hidden."},
         {"input.max_bytes", VG_C_INT, "1048576", 1024, 1073741824, 0,
-         "Longest line (JSON Lines input) or message (Kafka) accepted, "
+         "Longest line (JSON Lines input) or message (Kafka, HL7) "
+         "accepted, "
          "bytes; longer ones are errors naming where they are (a Kafka "
-         "message goes to the DLQ with reason too-large)."},
+         "message goes to the DLQ with reason too-large; vigil hl7 listen "
+         "answers AR)."},
         {"batch.max_events", VG_C_INT, "5000", 1, 1000000, 0,
          "Events per SQLite transaction at most. A batch also ends as soon "
          "as the consumer's local queue is empty, so this bounds batches "
@@ -105,10 +107,26 @@ const vg_confdef_t vg_confdefs[] = {
          "Secret key file for patient_id = hex(HMAC-SHA256(key, "
          "personnummer)); needed to accept personnummer input."},
         {"hl7.mapping_file", VG_C_STRING, NULL, 0, 0, 0,
-         "Site mapping file of vigil convert --from hl7v2 (care setting, "
+         "Site mapping file of vigil convert --from hl7v2 or fhir, vigil "
+         "produce --format hl7v2 or fhir and vigil hl7 listen (care setting, "
          "kommun, diagnosis group, disposition, planned, "
          "needs_coordination; docs/HOSPITAL.md); unset: the built-in "
          "defaults."},
+        {"hl7.listen", VG_C_STRING, "127.0.0.1:2575", 0, 0, 0,
+         "Address vigil hl7 listen accepts MLLP connections on: host:port, "
+         "[ipv6]:port, or :port for every interface (logged as a warning); "
+         "port 0 picks a free port (logged). There is no TLS: put a TLS "
+         "terminator in front (docs/HOSPITAL.md)."},
+        {"hl7.ack_timeout_ms", VG_C_INT, "10000", 1000, 300000, 0,
+         "vigil hl7 listen answers AE (the sender retries) when Kafka has "
+         "not confirmed a message's event within this; it is the "
+         "producer's message.timeout.ms."},
+        {"hl7.max_connections", VG_C_INT, "32", 1, 10000, 0,
+         "MLLP connections vigil hl7 listen keeps open at most; one more "
+         "is accepted and closed at once (logged, counted)."},
+        {"hl7.idle_timeout_ms", VG_C_INT, "600000", 0, 86400000, 0,
+         "vigil hl7 listen closes a connection that has sent and received "
+         "nothing for this long and waits for no ACK; 0: never."},
         {"http.listen", VG_C_STRING, NULL, 0, 0, 0,
          "Address of /metrics, /healthz and /readyz: host:port, "
          "[ipv6]:port, or :port for every interface (logged as a warning), "
@@ -120,6 +138,41 @@ const vg_confdef_t vg_confdefs[] = {
         {"health.max_outbox", VG_C_INT, "10000", 0, 1e12, 0,
          "/readyz answers 503 while more records than this wait in the "
          "outboxes."},
+        {"serve.listen", VG_C_STRING, "127.0.0.1", 0, 0, 0,
+         "Address vigil serve listens on: an IP address or host name, "
+         "[ipv6], or * for every interface (without TLS it warns)."},
+        {"serve.port", VG_C_INT, "8480", 0, 65535, 0,
+         "Port of vigil serve; 0: any free port (logged)."},
+        {"serve.tokens", VG_C_STRING, NULL, 0, 0, 0,
+         "File of vigil serve's bearer tokens, stored hashed: lines "
+         "'SHA256-HEX NAME AREAS' (AREAS: kommun codes, a region code or "
+         "SE; vigil serve --hash-token makes them). Required by vigil "
+         "serve; SIGHUP reads it again."},
+        {"serve.tls_cert", VG_C_STRING, NULL, 0, 0, 0,
+         "PEM certificate (chain) of vigil serve; with serve.tls_key it "
+         "serves HTTPS. Unset: plain HTTP (put a TLS reverse proxy in "
+         "front; docs/SERVE.md)."},
+        {"serve.tls_key", VG_C_STRING, NULL, 0, 0, 0,
+         "PEM private key of serve.tls_cert."},
+        {"serve.history", VG_C_INT, "10000", 1, 10000000, 0,
+         "Alert changes vigil serve keeps for /alerts/stream clients that "
+         "resume with Last-Event-ID; a client further behind gets a reset "
+         "event and the whole current set."},
+        {"serve.auth_burst", VG_C_INT, "10", 1, 100000, 0,
+         "Failed authentications (wrong token) one client address may make "
+         "in a burst before vigil serve answers 429."},
+        {"serve.auth_refill_ms", VG_C_INT, "6000", 1, 86400000, 0,
+         "Milliseconds after which an address may make one more failed "
+         "authentication (the token bucket's refill)."},
+        {"serve.heartbeat_ms", VG_C_INT, "15000", 100, 600000, 0,
+         "An /alerts/stream with no change for this long gets a comment "
+         "line, so that proxies keep it open and a closed client is "
+         "noticed."},
+        {"serve.max_connections", VG_C_INT, "256", 4, 100000, 0,
+         "Concurrent connections of vigil serve (each has a thread; "
+         "streams hold theirs)."},
+        {"serve.session_hours", VG_C_INT, "12", 1, 8760, 0,
+         "Lifetime of a browser's login session to vigil serve's page."},
         {"log.level", VG_C_STRING, "info", 0, 0, 0,
          "Log level: error, warn, info or debug."},
         {NULL, 0, NULL, 0, 0, 0, NULL},

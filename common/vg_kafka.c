@@ -71,6 +71,20 @@ rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
         return kconf;
 }
 
+bool vg_kafka_producer_error(const char *cmd, rd_kafka_t *rk, int err,
+                             const char *reason) {
+        char fatal[512];
+
+        if (err != RD_KAFKA_RESP_ERR__FATAL) {
+                vg_warn(cmd, "kafka: %s: %s",
+                        rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+                return false;
+        }
+        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        vg_error(cmd, "fatal producer error, stopping: %s", fatal);
+        return true;
+}
+
 int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                              char *errstr, size_t errstr_size) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);

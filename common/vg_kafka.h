@@ -28,6 +28,13 @@ rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
 vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
                       const char *value, char *errstr, size_t errstr_size);
 
+/* For a producer's error callback (rd_kafka_conf_set_error_cb): logs err
+ * as "CMD: kafka: NAME: reason" (a warning), or a fatal error as "CMD:
+ * fatal producer error, stopping: ..." and returns true: the caller stops
+ * producing. */
+bool vg_kafka_producer_error(const char *cmd, rd_kafka_t *rk, int err,
+                             const char *reason);
+
 /* Number of partitions of topic, or -1 with errstr (missing topic, broker
  * unreachable within timeout_ms). */
 int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,

@@ -10,6 +10,12 @@
  *           else if (r == VG_LINES_FATAL) ... stop, exit non-zero
  *           else ... use line[len]
  *   vg_lines_free(&lr);
+ *
+ * The reader reads fp's file descriptor in blocks of its own, from where
+ * stdio says fp is (so a file may be sniffed and rewound through stdio
+ * first; from a pipe read nothing through fp before), taking what a pipe
+ * has at once, so a line is returned as soon as it is there. A stream
+ * without a descriptor (fmemopen) is read with fread.
  */
 #ifndef VG_LINES_H
 #define VG_LINES_H
@@ -31,6 +37,13 @@ typedef struct vg_lines_s {
         long        lr_lineno; /* of the line last returned */
         volatile sig_atomic_t *lr_stop; /* set: stop reading (a signal);
                                          * may be NULL */
+        int64_t     lr_offset; /* bytes of input up to the end of the line
+                                * last returned (progress; ftell does not
+                                * know: the reader reads the file
+                                * descriptor itself) */
+        char       *lr_rbuf;   /* read-ahead: lr_rbuf[lr_rpos..lr_rlen) */
+        size_t      lr_rpos, lr_rlen;
+        bool        lr_eof;
 } vg_lines_t;
 
 void vg_lines_init(vg_lines_t *lr, FILE *fp, const char *name, size_t max);
@@ -43,5 +56,20 @@ int vg_lines_next(vg_lines_t *lr, char **linep, size_t *lenp, char *errstr,
                   size_t errstr_size);
 /* Frees the buffer, zeroed first (a line may have held personal data). */
 void vg_lines_free(vg_lines_t *lr);
+
+/* The inputs of a command: its FILE arguments, or standard input when
+ * there are none; "-" is standard input, named "<stdin>" in messages. */
+typedef int (*vg_lines_input_fn)(void *opaque, FILE *in, const char *name);
+/* Opens each input in turn, calls fn(opaque, stream, name) and closes it
+ * (never standard input). An input that cannot be opened is reported on
+ * stderr as "vigil CMD: PATH: reason" and counted; with stop_at_open_error
+ * nothing after it is read. fn returns 0 to go on, non-zero to stop.
+ * Returns the number of inputs that could not be opened. */
+int vg_lines_each_input(const char *cmd, char *const *files, int nfiles,
+                        bool stop_at_open_error, vg_lines_input_fn fn,
+                        void *opaque);
+/* Checks that every FILE other than "-" can be opened for reading; reports
+ * the first that cannot as above and returns -1, else 0. */
+int vg_lines_check_inputs(const char *cmd, char *const *files, int nfiles);
 
 #endif /* VG_LINES_H */

@@ -123,6 +123,14 @@ int vg_time_parse(const char *s, int64_t *msp) {
         return 0;
 }
 
+/* Writes v as exactly w decimal digits (v < 10^w). */
+static void put_digits(char *p, unsigned v, int w) {
+        while (w-- > 0) {
+                p[w] = (char)('0' + v % 10);
+                v /= 10;
+        }
+}
+
 char *vg_time_format(int64_t ms, char *buf) {
         int64_t day = floordiv(ms, VG_MS_PER_DAY);
         int64_t rem = ms % VG_MS_PER_DAY, y; /* no day * DAY: it overflows
@@ -136,13 +144,41 @@ char *vg_time_format(int64_t ms, char *buf) {
         int s = (int)(rem / 1000);
 
         vg_civil_from_days(day, &y, &m, &d);
-        if (msec)
-                snprintf(buf, VG_TIME_BUFSZ,
-                         "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y,
-                         m, d, s / 3600, (s / 60) % 60, s % 60, msec);
-        else
-                snprintf(buf, VG_TIME_BUFSZ, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
-                         (long long)y, m, d, s / 3600, (s / 60) % 60, s % 60);
+        if (y < 0 || y > 9999) { /* rare: the general form */
+                if (msec)
+                        snprintf(buf, VG_TIME_BUFSZ,
+                                 "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                                 (long long)y, m, d, s / 3600, (s / 60) % 60,
+                                 s % 60, msec);
+                else
+                        snprintf(buf, VG_TIME_BUFSZ,
+                                 "%04lld-%02u-%02uT%02d:%02d:%02dZ",
+                                 (long long)y, m, d, s / 3600, (s / 60) % 60,
+                                 s % 60);
+                return buf;
+        }
+        /* "YYYY-MM-DDTHH:MM:SS[.mmm]Z", written digit by digit (a hot
+         * path: every time in every output line). */
+        put_digits(buf, (unsigned)y, 4);
+        buf[4] = '-';
+        put_digits(buf + 5, m, 2);
+        buf[7] = '-';
+        put_digits(buf + 8, d, 2);
+        buf[10] = 'T';
+        put_digits(buf + 11, (unsigned)(s / 3600), 2);
+        buf[13] = ':';
+        put_digits(buf + 14, (unsigned)((s / 60) % 60), 2);
+        buf[16] = ':';
+        put_digits(buf + 17, (unsigned)(s % 60), 2);
+        if (msec) {
+                buf[19] = '.';
+                put_digits(buf + 20, (unsigned)msec, 3);
+                buf[23] = 'Z';
+                buf[24] = '\0';
+        } else {
+                buf[19] = 'Z';
+                buf[20] = '\0';
+        }
         return buf;
 }
 
@@ -183,8 +219,10 @@ char *vg_period(vg_tz_t tz, int64_t ms, char *buf) {
         int64_t y;
         unsigned m, d;
         vg_civil_from_days(vg_local_day(tz, ms), &y, &m, &d);
-        snprintf(buf, 8, "%04u-%02u", (unsigned)(y % 10000 + 10000) % 10000,
-                 m % 100);
+        put_digits(buf, (unsigned)(y % 10000 + 10000) % 10000, 4);
+        buf[4] = '-';
+        put_digits(buf + 5, m % 100, 2);
+        buf[7] = '\0';
         return buf;
 }
 

@@ -130,7 +130,7 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                                 fprintf(stderr, "%s:%ld: %s\n", input,
                                         lineno, errstr);
                                 invalid++;
-                        } else if (vg_agg_progress(agg, &pp, errstr,
+                        } else if (vg_agg_progress(agg, &pp, 0, errstr,
                                                    sizeof(errstr))) {
                                 vg_error("aggregate", "%s", errstr);
                                 rc = 1;
@@ -279,7 +279,8 @@ static int agg_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                                      ? vg_agg_part(ag->ag_agg, &rec.ip, errstr,
                                                    errstr_size)
                                      : vg_agg_progress(ag->ag_agg, &rec.pp,
-                                                       errstr, errstr_size);
+                                                       m->partition, errstr,
+                                                       errstr_size);
                 vg_metric_inc(ag->ag_am->am_parts, NULL, 1);
                 vg_record_clear(t, &rec);
                 if (e)
@@ -405,6 +406,7 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         /* Until every input partition has published progress, no value is
          * complete (SPEC §6.1). */
         vg_agg_set_input_partitions(agg, ninputs);
+        vg_agg_set_sources(agg, nparts);
         l = rd_kafka_topic_partition_list_new(nparts);
         for (int p = 0; p < nparts; p++) {
                 int64_t off = vg_agg_offset(agg, topic, p);

@@ -44,73 +44,6 @@ static void on_signal(int sig) {
         stop_requested = 1;
 }
 
-static void help(void) {
-        printf("Usage: vigil process [options]                  (Kafka mode)\n"
-               "       vigil process --input FILE [options]     (file mode)\n"
-               "\n"
-               "Computes the alerts (docs/RULES.md) and indicator counts "
-               "(docs/INDICATORS.md) per patient.\n"
-               "\n"
-               "Kafka mode consumes the five input topics as consumer group "
-               "group.id, keeps\n"
-               "per-partition state in SQLite under state.dir (one "
-               "transaction per batch:\n"
-               "state, input offsets and outgoing records together), and "
-               "publishes alerts,\n"
-               "indicator parts and dead letters with an idempotent "
-               "producer. It resumes from\n"
-               "its stored offsets after a stop or a crash. SIGINT/SIGTERM "
-               "finish the batch,\n"
-               "commit and leave the group cleanly.\n"
-               "\n"
-               "File mode runs the same engine over JSON Lines events with no "
-               "broker and\n"
-               "writes the final alerts (one line per alert_id, last status) "
-               "and the\n"
-               "indicator values of every area (kommun, region, SE) and "
-               "period.\n"
-               "\n"
-               "Options:\n"
-               "  -i, --input FILE       file mode: read events from FILE "
-               "(- for stdin): JSON\n"
-               "                         Lines, or an Avro object container "
-               "file of event\n"
-               "                         records (or a union of them)\n"
-               "  -p, --partitions N     file mode: emulate N input "
-               "partitions (default 1;\n"
-               "                         use the topics' partition count to "
-               "match Kafka mode)\n"
-               "      --alerts FILE      file mode: write alerts to FILE "
-               "(default stdout)\n"
-               "      --indicators FILE  file mode: write indicator values to "
-               "FILE (default\n"
-               "                         stdout, after the alerts)\n"
-               "      --exit-idle SEC    Kafka mode: exit 0 once nothing "
-               "arrived for SEC\n"
-               "                         seconds, every input topic is "
-               "caught up\n"
-               "                         (stream.idle_ms) and every record "
-               "is published\n"
-               VG_CLI_CONF_HELP
-               "  -h, --help             this help\n"
-               "\n"
-               "Configuration keys used: topic.*, group.id, state.dir, "
-               "timezone, rules.*,\n"
-               "batch.max_events, batch.max_ms, http.listen, health.*, "
-               "kafka.* (see 'vigil\n"
-               "config --doc'). With http.listen set (e.g. "
-               "127.0.0.1:9464), Kafka mode serves\n"
-               "/metrics (Prometheus), /healthz and /readyz (200 when "
-               "assigned, lag at most\n"
-               "health.max_lag and outbox at most health.max_outbox; 503 "
-               "otherwise).\n"
-               "\n"
-               "Exit status: 0 done, 1 fatal error (state stays consistent; "
-               "restart resumes),\n"
-               "2 usage error, 3 file mode finished but some lines were "
-               "invalid.\n");
-}
-
 /*
  * Kafka mode
  */
@@ -126,6 +59,35 @@ static bool part_busy(void *opaque) {
         return vg_part_in_batch(opaque);
 }
 
+/* Keys "_progress|P|K" that the producers' partitioner (murmur2) puts in
+ * each partition of the parts topic, K the smallest that lands there: the
+ * progress of input partition P goes to every one (SPEC §6.1; the
+ * aggregator counts it once a copy came from each). */
+static void progress_keys(proc_t *pr, vg_part_t *part, int p) {
+        int n = pr->pr_nparts_out, found = 0;
+        char **keys;
+        if (n <= 0)
+                return;
+        keys = vg_calloc((size_t)n, sizeof(*keys));
+        for (int k = 0; found < n && k < 1000000; k++) {
+                char key[48];
+                int len = snprintf(key, sizeof(key), "_progress|%d|%d", p, k);
+                int q = vg_kafka_murmur2_partition(key, (size_t)len, n);
+                if (q >= 0 && q < n && !keys[q]) {
+                        keys[q] = vg_strdup(key);
+                        found++;
+                }
+        }
+        if (found == n)
+                vg_part_set_progress_keys(part, (const char *const *)keys, n);
+        else
+                vg_warn("process", "no progress key found for every parts "
+                        "partition: one copy only");
+        for (int q = 0; q < n; q++)
+                vg_free(keys[q]);
+        vg_free(keys);
+}
+
 static vg_part_t *part_open(proc_t *pr, int p) {
         char path[4096], errstr[512];
         pstate_t *ps = &pr->pr_parts[p];
@@ -139,6 +101,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                 return NULL;
         }
         vg_part_set_cache(ps->ps_part, pr->pr_cache_patients);
+        progress_keys(pr, ps->ps_part, p);
         vg_part_set_parts_interval(ps->ps_part, pr->pr_parts_ms);
         ps->ps_batch = 0;
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
@@ -228,9 +191,13 @@ static void close_partitions(proc_t *pr,
                                 vg_part_stats(pr->pr_parts[p].ps_part);
                         vg_info("process",
                                 "partition %d: released (%lld events in "
-                                "%lld batches since assigned)",
+                                "%lld batches since assigned; %lld too late, "
+                                "%lld pruned by retention, %lld to the DLQ)",
                                 p, (long long)st->ps_events,
-                                (long long)st->ps_commits);
+                                (long long)st->ps_commits,
+                                (long long)st->ps_too_late,
+                                (long long)st->ps_pruned,
+                                (long long)st->ps_dlq);
                         vg_pub_remove(pr->pr_pub, p, 30000);
                         process_metrics_forget(pr, p);
                         vg_part_close(pr->pr_parts[p].ps_part);
@@ -327,10 +294,14 @@ static int check_topics(proc_t *pr, char *errstr, size_t errstr_size) {
                           MAX_PARTITIONS);
                 return -1;
         }
-        for (int i = 0; i < 3; i++)
-                if (vg_kafka_partition_count(pr->pr_consumer, outs[i], 10000,
-                                             errstr, errstr_size) < 0)
+        for (int i = 0; i < 3; i++) {
+                int n = vg_kafka_partition_count(pr->pr_consumer, outs[i],
+                                                 10000, errstr, errstr_size);
+                if (n < 0)
                         return -1;
+                if (i == 1)
+                        pr->pr_nparts_out = n;
+        }
         pr->pr_npartitions = cnt[0];
         return 0;
 }
@@ -532,8 +503,15 @@ static int loop_record(void *opaque, rd_kafka_message_t *m, int64_t now,
         /* Records again after a silence longer than stream.idle_ms (a
          * broker pause, a network cut): every topic counted as caught up
          * in the silence may have a backlog that later fetches bring. */
-        if (now - pr->pr_last_record > pr->pr_rc.rc_idle_ms)
+        if (now - pr->pr_last_record > pr->pr_rc.rc_idle_ms) {
                 pr->pr_resumed_at = now;
+                /* held from this record on, not from the next commit */
+                pr->pr_wm_hold = true;
+                for (int p = 0; p < pr->pr_npartitions; p++)
+                        if (pr->pr_parts[p].ps_part)
+                                vg_part_hold_watermark(pr->pr_parts[p].ps_part,
+                                                       true);
+        }
         pr->pr_last_record = now;
         handle_message(pr, m);
         if (pr->pr_fatal)
@@ -559,6 +537,10 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
         pr->pr_wm_hold = (!drained &&
                           now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms) ||
                          now - pr->pr_resumed_at < pr->pr_rc.rc_idle_ms;
+        for (int p = 0; p < pr->pr_npartitions; p++)
+                if (pr->pr_parts[p].ps_part)
+                        vg_part_hold_watermark(pr->pr_parts[p].ps_part,
+                                               pr->pr_wm_hold);
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
                 if (ps->ps_part && vg_part_in_batch(ps->ps_part) &&
@@ -813,7 +795,7 @@ int vg_cmd_process(int argc, char **argv) {
                         exit_idle = (int)num;
                         break;
                 case 'h':
-                        help();
+                        vg_process_help();
                         goto out;
                 default:
                         rc = vg_cli_usage_error("process", "bad option");

@@ -37,6 +37,8 @@ typedef struct proc_s {
         vg_pub_t         *pr_pub;         /* drains the outboxes */
         pstate_t          pr_parts[MAX_PARTITIONS];
         int               pr_npartitions;
+        int               pr_nparts_out;   /* partitions of the parts
+                                            * topic */
         const char       *pr_state_dir;
         int               pr_max_events;
         int64_t           pr_max_ms;
@@ -83,5 +85,8 @@ void process_health_update(proc_t *pr);
 bool process_ready_cb(void *opaque, char *reason, size_t size);
 /* librdkafka statistics (statistics.interval.ms): consumer lag. */
 int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
+
+/* process_help.c: prints `vigil process --help` to stdout. */
+void vg_process_help(void);
 
 #endif /* PROCESS_INT_H */

@@ -10,5 +10,6 @@ int vg_cmd_aggregate(int argc, char **argv);  /* aggregate.c */
 int vg_cmd_alerts(int argc, char **argv);     /* alerts.c */
 int vg_cmd_indicators(int argc, char **argv); /* indicators.c */
 int vg_cmd_report(int argc, char **argv);     /* report.c */
+int vg_cmd_serve(int argc, char **argv);      /* serve/serve.c */
 
 #endif /* VG_CONSUMERS_H */

@@ -93,7 +93,8 @@ static void total_add(totals_t *ts, const char *ind, const char *area,
                       int64_t den, bool count) {
         char full[VG_CASE_KEY_MAX + 16];
         total_t *t;
-        snprintf(full, sizeof(full), "%s|%s|%s|%s", ind, area, period, bd);
+        vg_join(full, sizeof(full), '|',
+                (const char *const[]){ind, area, period, bd}, 4);
         if (ts->ts_n == ts->ts_cap) {
                 ts->ts_cap = ts->ts_cap ? ts->ts_cap * 2 : 4096;
                 ts->ts_v = vg_realloc(ts->ts_v, sizeof(*ts->ts_v) * ts->ts_cap);
@@ -368,7 +369,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         int *batch;
         char errstr[512];
         src_t sr;
-        long invalid = 0, events = 0;
+        long invalid = 0, events = 0, too_late = 0;
+        int64_t pruned = 0;
         int max_events = (int)vg_conf_int(conf, "batch.max_events"), rc_ = 0;
         int64_t now = vg_now_ms();
         vg_meter_t pg_line;
@@ -457,7 +459,10 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 {
                         vg_err_t e = vg_part_event(part, &ev, errstr,
                                                    sizeof(errstr));
-                        if (e == VG_ERR_INVALID) { /* patient limit */
+                        if (e == VG_ERR_INVALID) { /* too late, or the
+                                                  * patient limit */
+                                const char *why = vg_part_rejected(part);
+                                too_late += why && !strcmp(why, "too-late");
                                 fprintf(stderr, "%s:%ld: %s\n", name,
                                         sr.sr_no, errstr);
                                 vg_record_clear(ev.ev_type, &ev);
@@ -486,7 +491,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 events++;
                 if ((events & 255) == 0)
                         vg_meter_update(&pg_line, events,
-                                           sr.sr_avro ? 0 : ftell(sr.sr_in));
+                                           sr.sr_avro ? 0 : sr.sr_lines.lr_offset);
         }
 
         vg_meter_end(&pg_line);
@@ -528,11 +533,14 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         totals_merge(&totals);
         if (ind_out)
                 write_values(&totals, ind_out, &pg);
+        for (int p = 0; p < partitions; p++)
+                pruned += vg_part_stats(parts[p])->ps_pruned;
         vg_info("process",
-                "%s: %ld events, %ld invalid lines, %zu alerts (%ld raised "
-                "and later retracted), %zu indicator cells, %d partition(s)",
-                name, events, invalid, json_object_size(d.alerts), d.churn,
-                totals.ts_n, partitions);
+                "%s: %ld events, %ld invalid lines (%ld of them too late), "
+                "%zu alerts (%ld raised and later retracted), %zu indicator "
+                "cells, %d partition(s), %lld events pruned by retention",
+                name, events, invalid, too_late, json_object_size(d.alerts),
+                d.churn, totals.ts_n, partitions, (long long)pruned);
         json_decref(d.alerts);
         json_decref(d.raised);
         totals_free(&totals);

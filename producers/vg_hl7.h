@@ -117,4 +117,27 @@ int vg_hl7_time_parse(const char *s, int min_digits, vg_tz_t tz,
 void vg_hl7_event_id(const char *facility, const char *visit,
                      const char *what, char *out);
 
+/* ------------------------------------------------------------------ */
+/* Site mapping lookups, for the formats sharing the mapping (vg_fhir) */
+/* ------------------------------------------------------------------ */
+
+/* care_setting: the longest care_setting.location.<prefix> of facility_id,
+ * else care_setting.class.<class_code>, else care_setting.default (either
+ * argument may be NULL). Can't fail. */
+int vg_hl7_map_care_setting(const vg_hl7_map_t *map, const char *facility_id,
+                            const char *class_code);
+/* diagnosis_group: the longest diagnosis.<prefix> of the ICD-10 code
+ * (case-insensitive), else diagnosis.default (also for NULL or ""). */
+int vg_hl7_map_diagnosis(const vg_hl7_map_t *map, const char *icd10);
+/* disposition.<code> exactly (built-in or the site's), or -1. */
+int vg_hl7_map_disposition_find(const vg_hl7_map_t *map, const char *code);
+/* disposition.default. */
+int vg_hl7_map_disposition_default(const vg_hl7_map_t *map);
+/* kommun.default: a 4-digit code, or "" when there is none. */
+const char *vg_hl7_map_kommun_default(const vg_hl7_map_t *map);
+/* True if code is one of planned.admission_types (NULL: false). */
+bool vg_hl7_map_planned(const vg_hl7_map_t *map, const char *code);
+/* needs_coordination.default. */
+bool vg_hl7_map_needs_coordination(const vg_hl7_map_t *map);
+
 #endif /* VG_HL7_H */

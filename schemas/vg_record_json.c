@@ -157,19 +157,66 @@ static const char *expected_of(const vg_field_t *f) {
         return "?";
 }
 
-static vg_err_t json_time(json_t *v, int64_t *out) {
-        if (json_is_integer(v)) {
-                *out = (int64_t)json_integer_value(v);
+/*
+ * One JSON value as the field readers see it, whether jansson parsed it or
+ * the flat-line scanner below did: the same rules read both.
+ */
+typedef enum jv_kind_e {
+        JV_ABSENT = 0, /* no such member */
+        JV_NULL,
+        JV_BOOL,
+        JV_INT,
+        JV_REAL,
+        JV_STR,
+        JV_OTHER       /* an object or an array */
+} jv_kind_t;
+
+typedef struct jv_s {
+        jv_kind_t   jv_kind;
+        bool        jv_bool;
+        int64_t     jv_int;
+        double      jv_real;
+        const char *jv_str; /* JV_STR: NUL-terminated */
+        size_t      jv_len;
+} jv_t;
+
+static jv_t jv_of_json(const json_t *v) {
+        jv_t j = {0};
+        switch (json_typeof(v)) {
+        case JSON_NULL:    j.jv_kind = JV_NULL; break;
+        case JSON_TRUE:    j.jv_kind = JV_BOOL; j.jv_bool = true; break;
+        case JSON_FALSE:   j.jv_kind = JV_BOOL; break;
+        case JSON_INTEGER:
+                j.jv_kind = JV_INT;
+                j.jv_int = (int64_t)json_integer_value(v);
+                break;
+        case JSON_REAL:
+                j.jv_kind = JV_REAL;
+                j.jv_real = json_real_value(v);
+                break;
+        case JSON_STRING:
+                j.jv_kind = JV_STR;
+                j.jv_str = json_string_value(v);
+                j.jv_len = json_string_length(v);
+                break;
+        default:           j.jv_kind = JV_OTHER; break;
+        }
+        return j;
+}
+
+static vg_err_t jv_time(const jv_t *v, int64_t *out) {
+        if (v->jv_kind == JV_INT) {
+                *out = v->jv_int;
                 return VG_OK;
         }
-        if (json_is_string(v) && !vg_time_parse(json_string_value(v), out))
+        if (v->jv_kind == JV_STR && !vg_time_parse(v->jv_str, out))
                 return VG_OK;
         return VG_ERR_INVALID;
 }
 
-static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
-                                char *errstr, size_t errstr_size) {
-        if (json_is_null(v)) {
+static vg_err_t field_from_jv(const vg_field_t *f, const jv_t *v, void *rec,
+                              char *errstr, size_t errstr_size) {
+        if (v->jv_kind == JV_NULL) {
                 if (field_optional(f->vf_type))
                         return VG_OK; /* already NULL / unset */
                 goto bad;
@@ -177,28 +224,27 @@ static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
         switch (f->vf_type) {
         case VG_F_STRING:
         case VG_F_OSTRING:
-                if (!json_is_string(v))
+                if (v->jv_kind != JV_STR)
                         goto bad;
-                *FPTR(rec, f, char *) = vg_strndup(json_string_value(v),
-                                                   json_string_length(v));
+                *FPTR(rec, f, char *) = vg_strndup(v->jv_str, v->jv_len);
                 return VG_OK;
         case VG_F_TIME:
-                if (json_time(v, FPTR(rec, f, int64_t)))
+                if (jv_time(v, FPTR(rec, f, int64_t)))
                         goto bad;
                 return VG_OK;
         case VG_F_OTIME: {
                 vg_optl_t *o = FPTR(rec, f, vg_optl_t);
-                if (json_time(v, &o->v))
+                if (jv_time(v, &o->v))
                         goto bad;
                 o->set = true;
                 return VG_OK;
         }
         case VG_F_INT:
         case VG_F_OINT: {
-                json_int_t n;
-                if (!json_is_integer(v))
+                int64_t n;
+                if (v->jv_kind != JV_INT)
                         goto bad;
-                n = json_integer_value(v);
+                n = v->jv_int;
                 if (n < INT32_MIN || n > INT32_MAX)
                         return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                          "%s: %lld is out of range for a "
@@ -211,31 +257,30 @@ static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
                 return VG_OK;
         }
         case VG_F_LONG:
-                if (!json_is_integer(v))
+                if (v->jv_kind != JV_INT)
                         goto bad;
-                *FPTR(rec, f, int64_t) = json_integer_value(v);
+                *FPTR(rec, f, int64_t) = v->jv_int;
                 return VG_OK;
         case VG_F_OLONG:
-                if (!json_is_integer(v))
+                if (v->jv_kind != JV_INT)
                         goto bad;
-                *FPTR(rec, f, vg_optl_t) =
-                        (vg_optl_t){true, json_integer_value(v)};
+                *FPTR(rec, f, vg_optl_t) = (vg_optl_t){true, v->jv_int};
                 return VG_OK;
         case VG_F_BOOL:
-                if (!json_is_boolean(v))
+                if (v->jv_kind != JV_BOOL)
                         goto bad;
-                *FPTR(rec, f, bool) = json_is_true(v);
+                *FPTR(rec, f, bool) = v->jv_bool;
                 return VG_OK;
         case VG_F_OBOOL:
-                if (!json_is_boolean(v))
+                if (v->jv_kind != JV_BOOL)
                         goto bad;
-                *FPTR(rec, f, vg_optl_t) = (vg_optl_t){true, json_is_true(v)};
+                *FPTR(rec, f, vg_optl_t) = (vg_optl_t){true, v->jv_bool};
                 return VG_OK;
         case VG_F_ENUM: {
                 int idx;
-                if (!json_is_string(v))
+                if (v->jv_kind != JV_STR)
                         goto bad;
-                idx = vg_enum_find(f->vf_enum, json_string_value(v));
+                idx = vg_enum_find(f->vf_enum, v->jv_str);
                 if (idx < 0) {
                         char syms[512] = "";
                         for (int i = 0; i < f->vf_enum->ve_cnt; i++) {
@@ -245,9 +290,8 @@ static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
                                 strncat(syms, f->vf_enum->ve_symbols[i],
                                         sizeof(syms) - strlen(syms) - 1);
                         }
-                        const char *sv = json_string_value(v);
                         size_t digits = 0;
-                        for (const char *q = sv; *q; q++)
+                        for (const char *q = v->jv_str; *q; q++)
                                 digits += isdigit((unsigned char)*q) != 0;
                         /* No echo of digit runs: never a personnummer in a
                          * message (SPEC §8). */
@@ -255,17 +299,22 @@ static vg_err_t field_from_json(const vg_field_t *f, json_t *v, void *rec,
                                          "%s: unknown symbol \"%.64s\" "
                                          "(expected one of %s)",
                                          f->vf_name,
-                                         digits > 5 ? "(not shown)" : sv,
+                                         digits > 5 ? "(not shown)"
+                                                    : v->jv_str,
                                          syms);
                 }
                 *FPTR(rec, f, int) = idx;
                 return VG_OK;
         }
         case VG_F_ODOUBLE:
-                if (!json_is_number(v))
+                if (v->jv_kind == JV_INT)
+                        *FPTR(rec, f, vg_optd_t) =
+                                (vg_optd_t){true, (double)v->jv_int};
+                else if (v->jv_kind == JV_REAL)
+                        *FPTR(rec, f, vg_optd_t) =
+                                (vg_optd_t){true, v->jv_real};
+                else
                         goto bad;
-                *FPTR(rec, f, vg_optd_t) =
-                        (vg_optd_t){true, json_number_value(v)};
                 return VG_OK;
         }
 bad:
@@ -273,41 +322,16 @@ bad:
                          "%s: expected %s", f->vf_name, expected_of(f));
 }
 
-vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
-                             char *errstr, size_t errstr_size) {
-        const vg_rectype_desc_t *rt = vg_rectype(type);
-        const char *key;
-        json_t *v;
+/* The most fields of any record type (vg_record.c). */
+#define FIELDS_MAX 32
+
+/* Fills rec from vals[i], the value of field i (JV_ABSENT: left out). */
+static vg_err_t record_fill(const vg_rectype_desc_t *rt, const jv_t *vals,
+                            void *rec, char *errstr, size_t errstr_size) {
         vg_err_t err;
-
-        if (!json_is_object(obj))
-                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                 "expected a JSON object");
-        memset(rec, 0, rt->rt_size);
-        if (VG_REC_IS_EVENT(type))
-                ((vg_event_t *)rec)->ev_type = type;
-
-        /* Unknown members are errors: a misspelt field must not be dropped
-         * silently. */
-        json_object_foreach(obj, key, v) {
-                int known = VG_REC_IS_EVENT(type) && !strcmp(key, "type");
-                for (int i = 0; !known && i < rt->rt_nfields; i++)
-                        known = !strcmp(key, rt->rt_fields[i].vf_name);
-                if (!known) {
-                        size_t digits = 0;
-                        for (const char *q = key; *q; q++)
-                                digits += isdigit((unsigned char)*q) != 0;
-                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                         "%.64s: unknown field for %s",
-                                         digits > 5 ? "(a name with digits)"
-                                                    : key,
-                                         rt->rt_json_type);
-                }
-        }
         for (int i = 0; i < rt->rt_nfields; i++) {
                 const vg_field_t *f = &rt->rt_fields[i];
-                v = json_object_get(obj, f->vf_name);
-                if (!v) {
+                if (vals[i].jv_kind == JV_ABSENT) {
                         if (field_optional(f->vf_type))
                                 continue;
                         /* A field added with a default (SPEC §3: residence,
@@ -320,15 +344,63 @@ vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
                         err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                         "%s: missing (expected %s)",
                                         f->vf_name, expected_of(f));
-                        vg_record_clear(type, rec);
+                        vg_record_clear(rt->rt_type, rec);
                         return err;
                 }
-                if ((err = field_from_json(f, v, rec, errstr, errstr_size))) {
-                        vg_record_clear(type, rec);
+                if ((err = field_from_jv(f, &vals[i], rec, errstr,
+                                         errstr_size))) {
+                        vg_record_clear(rt->rt_type, rec);
                         return err;
                 }
         }
         return VG_OK;
+}
+
+/* The index of the field called key, -1 for "type" on an event, -2 when
+ * there is none. */
+static int field_index(const vg_rectype_desc_t *rt, const char *key) {
+        for (int i = 0; i < rt->rt_nfields; i++)
+                if (!strcmp(key, rt->rt_fields[i].vf_name))
+                        return i;
+        return VG_REC_IS_EVENT(rt->rt_type) && !strcmp(key, "type") ? -1 : -2;
+}
+
+vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
+                             char *errstr, size_t errstr_size) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        jv_t vals[FIELDS_MAX] = {{0}};
+        const char *key;
+        json_t *v;
+
+        if (!json_is_object(obj))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "expected a JSON object");
+        if (rt->rt_nfields > FIELDS_MAX)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
+                                 "%s: more than %d fields", rt->rt_name,
+                                 FIELDS_MAX);
+        memset(rec, 0, rt->rt_size);
+        if (VG_REC_IS_EVENT(type))
+                ((vg_event_t *)rec)->ev_type = type;
+
+        /* Unknown members are errors: a misspelt field must not be dropped
+         * silently. */
+        json_object_foreach(obj, key, v) {
+                int i = field_index(rt, key);
+                if (i == -2) {
+                        size_t digits = 0;
+                        for (const char *q = key; *q; q++)
+                                digits += isdigit((unsigned char)*q) != 0;
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "%.64s: unknown field for %s",
+                                         digits > 5 ? "(a name with digits)"
+                                                    : key,
+                                         rt->rt_json_type);
+                }
+                if (i >= 0)
+                        vals[i] = jv_of_json(v);
+        }
+        return record_fill(rt, vals, rec, errstr, errstr_size);
 }
 
 vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
@@ -368,12 +440,174 @@ char *vg_json_error_text(char *text) {
         return text;
 }
 
+/*
+ * The fast path for JSON Lines events. Most lines are one flat object of
+ * printable ASCII strings without escapes, integers, booleans and nulls;
+ * for those the scanner below finds the members without building a jansson
+ * tree and the same field rules fill the event. It declines everything
+ * else - an escape, a byte outside printable ASCII in a string, a number
+ * with a fraction, exponent or more digits than an int64 holds, a nested
+ * value, a duplicate or unknown member, a long line, any error at all - and
+ * the caller then parses the line with jansson, so what is accepted and
+ * every error message are exactly jansson's path's.
+ */
+#define FLAT_LINE_MAX 4096
+#define FLAT_MEMBERS_MAX (FIELDS_MAX + 1)
+
+typedef struct flat_member_s {
+        const char *fm_key;
+        jv_t        fm_val;
+} flat_member_t;
+
+static const char *flat_ws(const char *p, const char *end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+                p++;
+        return p;
+}
+
+/* A string without escapes at p (on '"') in the writable copy: its end
+ * quote becomes NUL. Returns the position after it, or NULL. */
+static char *flat_str(char *p, char *end, const char **s, size_t *len) {
+        char *q = ++p;
+        while (q < end && *q != '"') {
+                unsigned char c = (unsigned char)*q;
+                if (c < 0x20 || c > 0x7e || c == '\\')
+                        return NULL;
+                q++;
+        }
+        if (q == end)
+                return NULL;
+        *q = '\0';
+        *s = p;
+        *len = (size_t)(q - p);
+        return q + 1;
+}
+
+static char *flat_value(char *p, char *end, jv_t *v) {
+        if (*p == '"') {
+                v->jv_kind = JV_STR;
+                return flat_str(p, end, &v->jv_str, &v->jv_len);
+        }
+        if (*p == '-' || (*p >= '0' && *p <= '9')) {
+                bool neg = *p == '-';
+                uint64_t u = 0;
+                char *q = p + neg;
+                if (q == end || *q < '0' || *q > '9' ||
+                    (*q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9'))
+                        return NULL; /* "-", leading zeros */
+                for (; q < end && *q >= '0' && *q <= '9'; q++) {
+                        if (u > (UINT64_MAX - 9) / 10)
+                                return NULL;
+                        u = u * 10 + (uint64_t)(*q - '0');
+                }
+                if (q < end && (*q == '.' || *q == 'e' || *q == 'E'))
+                        return NULL; /* a real: jansson's path */
+                if (u > (uint64_t)INT64_MAX + neg || (neg && u == 0))
+                        return NULL;
+                v->jv_kind = JV_INT;
+                v->jv_int = neg ? (int64_t)(0 - u) : (int64_t)u;
+                return q;
+        }
+        static const struct { const char *w; size_t n; jv_kind_t k; bool b; }
+                words[] = {{"null", 4, JV_NULL, false},
+                           {"true", 4, JV_BOOL, true},
+                           {"false", 5, JV_BOOL, false}};
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if ((size_t)(end - p) >= words[i].n &&
+                    !memcmp(p, words[i].w, words[i].n)) {
+                        v->jv_kind = words[i].k;
+                        v->jv_bool = words[i].b;
+                        return p + words[i].n;
+                }
+        return NULL;
+}
+
+/* Members of the flat object in buf[0..len), or -1. */
+static int flat_scan(char *buf, size_t len, flat_member_t *m) {
+        char *p = buf, *end = buf + len;
+        int n = 0;
+
+        p = (char *)flat_ws(p, end);
+        if (p == end || *p++ != '{')
+                return -1;
+        p = (char *)flat_ws(p, end);
+        if (p < end && *p == '}') {
+                p++;
+        } else {
+                for (;;) {
+                        size_t klen;
+                        if (n == FLAT_MEMBERS_MAX || p == end || *p != '"' ||
+                            !(p = flat_str(p, end, &m[n].fm_key, &klen)))
+                                return -1;
+                        p = (char *)flat_ws(p, end);
+                        if (p == end || *p++ != ':')
+                                return -1;
+                        p = (char *)flat_ws(p, end);
+                        memset(&m[n].fm_val, 0, sizeof(m[n].fm_val));
+                        if (p == end || !(p = flat_value(p, end, &m[n].fm_val)))
+                                return -1;
+                        n++;
+                        p = (char *)flat_ws(p, end);
+                        if (p < end && *p == ',') {
+                                p = (char *)flat_ws(p + 1, end);
+                                continue;
+                        }
+                        if (p < end && *p == '}') {
+                                p++;
+                                break;
+                        }
+                        return -1;
+                }
+        }
+        return flat_ws(p, end) == end ? n : -1;
+}
+
+/* The event of a flat line, or false to have jansson's path read it. */
+static bool flat_event(const char *line, size_t len, vg_event_t *ev) {
+        char buf[FLAT_LINE_MAX], errstr[8];
+        flat_member_t m[FLAT_MEMBERS_MAX];
+        jv_t vals[FIELDS_MAX] = {{0}};
+        const vg_rectype_desc_t *rt = NULL;
+        int n;
+
+        if (len >= sizeof(buf) || memchr(line, '\0', len))
+                return false;
+        memcpy(buf, line, len);
+        if ((n = flat_scan(buf, len, m)) < 0)
+                return false;
+        for (int i = 0; i < n && !rt; i++)
+                if (!strcmp(m[i].fm_key, "type") &&
+                    m[i].fm_val.jv_kind == JV_STR)
+                        rt = vg_rectype_by_name(m[i].fm_val.jv_str);
+        if (!rt || !VG_REC_IS_EVENT(rt->rt_type) ||
+            rt->rt_nfields > FIELDS_MAX)
+                return false;
+        for (int i = 0, types = 0; i < n; i++) {
+                int fi = field_index(rt, m[i].fm_key);
+                if (fi == -1) {
+                        if (types++ || m[i].fm_val.jv_kind != JV_STR ||
+                            strcmp(m[i].fm_val.jv_str, rt->rt_json_type))
+                                return false; /* twice, or "Admission" */
+                        continue;
+                }
+                if (fi < 0 || vals[fi].jv_kind != JV_ABSENT)
+                        return false; /* unknown or twice */
+                vals[fi] = m[i].fm_val;
+        }
+        memset(ev, 0, sizeof(*ev));
+        ev->ev_type = rt->rt_type;
+        return record_fill(rt, vals, ev, errstr, sizeof(errstr)) == VG_OK;
+}
+
 vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
                              char *errstr, size_t errstr_size) {
         json_error_t jerr;
-        json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *obj;
         vg_err_t err;
 
+        if (flat_event(line, len, ev))
+                return VG_OK;
+        obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
         memset(ev, 0, sizeof(*ev));
         if (!obj)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,

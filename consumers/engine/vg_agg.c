@@ -16,8 +16,15 @@ static const char *agg_schema =
         "CREATE TABLE IF NOT EXISTS parts(cell TEXT, partition INTEGER,"
         "  num INTEGER NOT NULL, den INTEGER, PRIMARY KEY(cell, partition));"
         "CREATE TABLE IF NOT EXISTS alerting(cell TEXT PRIMARY KEY);"
-        "CREATE TABLE IF NOT EXISTS progress(partition INTEGER PRIMARY KEY,"
-        "  watermark INTEGER, data_since INTEGER);"
+        /* The latest progress of each input partition as read from each
+         * partition of the parts topic (source): a processor sends a copy
+         * to every one, after the parts it vouches for. (Version 1 had
+         * one row per input partition: dropped, rebuilt from the next
+         * copies.) */
+        "DROP TABLE IF EXISTS progress;"
+        "CREATE TABLE IF NOT EXISTS progress2(partition INTEGER,"
+        "  source INTEGER, watermark INTEGER, data_since INTEGER,"
+        "  PRIMARY KEY(partition, source));"
         "CREATE TABLE IF NOT EXISTS vstate(cell TEXT PRIMARY KEY,"
         "  complete INTEGER NOT NULL, history INTEGER NOT NULL,"
         "  since INTEGER);"
@@ -43,10 +50,13 @@ static const char *asql[A__CNT] = {
         [A_ALERT_OFF] = "DELETE FROM alerting WHERE cell=?",
         [A_VALUES] = "SELECT cell, sum(num), sum(den), count(den) FROM parts "
                      "GROUP BY cell ORDER BY cell",
-        [A_PUT_PROGRESS] = "INSERT OR REPLACE INTO progress VALUES(?,?,?)",
-        /* rows, rows with a watermark, min watermark, min data_since */
+        [A_PUT_PROGRESS] = "INSERT OR REPLACE INTO progress2 "
+                           "VALUES(?,?,?,?)",
+        /* per input partition: copies, copies with a watermark, their
+         * smallest watermark and largest data_since */
         [A_PROGRESS] = "SELECT count(*), count(watermark), min(watermark), "
-                       "min(data_since) FROM progress",
+                       "max(data_since) FROM progress2 WHERE source<? "
+                       "GROUP BY partition",
         [A_VSTATE_ALL] = "SELECT cell, complete, history, since FROM vstate",
         [A_VSTATE_PUT] = "INSERT OR REPLACE INTO vstate VALUES(?,?,?,?)",
         [A_VSTATE_DEL] = "DELETE FROM vstate WHERE cell=?",
@@ -72,6 +82,8 @@ struct vg_agg_s {
         vg_rules_conf_t  ag_rc;           /* for completeness (SPEC §6.1) */
         int              ag_ninputs;      /* input partitions; 0: those
                                            * that published progress */
+        int              ag_nsources;     /* partitions of the parts
+                                           * topic (1: a file) */
         int64_t          ag_min_wm;       /* over all partitions, or NONE */
         int64_t          ag_since;        /* data_since, or NONE */
         bool             ag_progress_dirty;
@@ -154,19 +166,46 @@ void vg_agg_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc) {
 /* The smallest watermark over all input partitions and data_since (SPEC
  * §6.1): a partition that has published no progress yet holds every value
  * incomplete; one with a null watermark (caught up and empty) is left
- * out. */
+ * out.
+ *
+ * A partition's progress counts only once a copy of it has been read from
+ * every partition of the parts topic, and then as the oldest of the
+ * copies: each copy follows, in its parts partition, the parts it vouches
+ * for, so every part behind that watermark has been read too - even when
+ * the parts topic is read unevenly (a rebuild, a replay). Copies that
+ * disagree on whether the partition is empty hold it back too. */
 static void progress_load(vg_agg_t *agg) {
         sqlite3_stmt *s = ast(agg, A_PROGRESS);
-        agg->ag_min_wm = agg->ag_since = VG_WM_NONE;
-        if (sqlite3_step(s) == SQLITE_ROW) {
-                int64_t rows = sqlite3_column_int64(s, 0);
-                int64_t with_wm = sqlite3_column_int64(s, 1);
-                if (rows > 0 && rows >= agg->ag_ninputs && with_wm > 0)
-                        agg->ag_min_wm = sqlite3_column_int64(s, 2);
-                if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-                        agg->ag_since = sqlite3_column_int64(s, 3);
+        int64_t min_wm = INT64_MAX, since = INT64_MIN;
+        int complete = 0, with_wm = 0;
+        bool held = false;
+
+        sqlite3_bind_int(s, 1, agg->ag_nsources);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                int64_t copies = sqlite3_column_int64(s, 0);
+                int64_t copies_wm = sqlite3_column_int64(s, 1);
+                if (sqlite3_column_type(s, 3) != SQLITE_NULL &&
+                    (since == INT64_MIN ||
+                     sqlite3_column_int64(s, 3) < since))
+                        since = sqlite3_column_int64(s, 3);
+                if (copies < agg->ag_nsources ||
+                    (copies_wm && copies_wm < copies)) {
+                        held = true;
+                        continue;
+                }
+                complete++;
+                if (copies_wm) {
+                        with_wm++;
+                        if (sqlite3_column_int64(s, 2) < min_wm)
+                                min_wm = sqlite3_column_int64(s, 2);
+                }
         }
         sqlite3_reset(s);
+        agg->ag_min_wm = VG_WM_NONE;
+        agg->ag_since = since == INT64_MIN ? VG_WM_NONE : since;
+        if (!held && complete > 0 && complete >= agg->ag_ninputs &&
+            with_wm > 0)
+                agg->ag_min_wm = min_wm;
 }
 
 void vg_agg_set_input_partitions(vg_agg_t *agg, int n) {
@@ -193,6 +232,7 @@ vg_agg_t *vg_agg_open(const char *path, const vg_conf_t *conf,
         agg->ag_alert_prelim = vg_conf_bool(conf, "aggregate.alert_preliminary");
         vg_agg_rules_conf(conf, &agg->ag_rc);
         agg->ag_min_wm = agg->ag_since = VG_WM_NONE;
+        agg->ag_nsources = 1;
         vg_buf_init(&agg->ag_buf);
         if (sqlite3_open_v2(path, &agg->ag_db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -268,14 +308,20 @@ static vg_err_t step_done(vg_agg_t *agg, sqlite3_stmt *s, char *errstr,
         return VG_OK;
 }
 
-vg_err_t vg_agg_progress(vg_agg_t *agg, const vg_progress_t *pp,
+void vg_agg_set_sources(vg_agg_t *agg, int n) {
+        agg->ag_nsources = n > 0 ? n : 1;
+        progress_load(agg);
+}
+
+vg_err_t vg_agg_progress(vg_agg_t *agg, const vg_progress_t *pp, int source,
                          char *errstr, size_t errstr_size) {
         sqlite3_stmt *s = ast(agg, A_PUT_PROGRESS);
         sqlite3_bind_int(s, 1, pp->pp_partition);
+        sqlite3_bind_int(s, 2, source);
         if (pp->pp_watermark.set)
-                sqlite3_bind_int64(s, 2, pp->pp_watermark.v);
+                sqlite3_bind_int64(s, 3, pp->pp_watermark.v);
         if (pp->pp_data_since.set)
-                sqlite3_bind_int64(s, 3, pp->pp_data_since.v);
+                sqlite3_bind_int64(s, 4, pp->pp_data_since.v);
         agg->ag_progress_dirty = true;
         return step_done(agg, s, errstr, errstr_size, "store progress");
 }

@@ -40,9 +40,13 @@ vg_err_t vg_agg_begin(vg_agg_t *agg, int64_t now_ms, char *errstr,
                       size_t errstr_size);
 vg_err_t vg_agg_part(vg_agg_t *agg, const vg_ipart_t *ip, char *errstr,
                      size_t errstr_size);
-/* The latest PartitionProgress of an input partition (SPEC §6.1). */
-vg_err_t vg_agg_progress(vg_agg_t *agg, const vg_progress_t *pp,
+/* The latest PartitionProgress of an input partition (SPEC §6.1) as read
+ * from partition source of the parts topic (0 for a file). */
+vg_err_t vg_agg_progress(vg_agg_t *agg, const vg_progress_t *pp, int source,
                          char *errstr, size_t errstr_size);
+/* How many partitions the parts topic has (default 1): an input
+ * partition's progress counts once a copy came from each of them. */
+void vg_agg_set_sources(vg_agg_t *agg, int n);
 /* How many input partitions there are: until each has published progress,
  * no value is complete. 0 (the default): those that published. */
 void vg_agg_set_input_partitions(vg_agg_t *agg, int n);

@@ -2,7 +2,8 @@
  * vg_partition.c - one input partition's state in SQLite.
  *
  * Contents: schema, open/close, patient cache, apply (event, timers),
- * counters and indicator parts, outbox, offsets, commit.
+ * counters, offsets, commit. What a partition publishes (alerts, dead
+ * letters, indicator parts, progress) is queued by vg_part_out.c.
  *
  * Durability: WAL with synchronous=NORMAL. A process crash (kill -9) loses
  * nothing committed; a power loss may lose the last transactions, and then
@@ -10,7 +11,7 @@
  * stays consistent and re-publishing is harmless (alerts are deduped by
  * alert_id, indicator parts are whole values).
  */
-#include "vg_partition.h"
+#include "vg_part_int.h"
 #include "vg_patient_store.h"
 #include "vg_outbox.h"
 #include "vg_time.h"
@@ -43,12 +44,6 @@ static const char *schema_sql =
         "  count INTEGER NOT NULL,"
         "  pending INTEGER NOT NULL DEFAULT 0);"; /* part not queued yet */
 
-enum {
-        S_GET_PATIENT, S_PUT_PATIENT, S_PUT_TIMER, S_DEL_TIMER, S_DUE_TIMERS,
-        S_PUT_CELL, S_PARTS_QUEUED, S_GET_OFFSET,
-        S_SET_OFFSET, S_SET_META, S_CELLS, S__CNT
-};
-
 static const char *stmt_sql[S__CNT] = {
         [S_GET_PATIENT] = "SELECT state FROM patients WHERE patient_id=?",
         [S_PUT_PATIENT] = "INSERT OR REPLACE INTO patients VALUES(?,?)",
@@ -64,92 +59,10 @@ static const char *stmt_sql[S__CNT] = {
         [S_CELLS] = "SELECT key, num, den, count, pending FROM cells",
 };
 
-/* Patient cache entry. The cache outlives commits (hot state in memory,
- * written behind): a patient is read from the store once, and written back
- * only in a commit of a batch that changed it. */
-typedef struct hnode_s {
-        struct hnode_s *hn_next;
-        uint32_t        hn_hash;
-} hnode_t;
-
-typedef struct pent_s {
-        hnode_t        pe_h;        /* first: the table's link */
-        vg_patient_t  *pe_pt;
-        bool           pe_dirty;    /* changed in the open batch */
-        int64_t        pe_due;      /* next_due in the timers table
-                                     * (INT64_MAX: no row) */
-} pent_t;
-
-/* Counter cell (the cells table, kept in memory, written behind). */
-typedef struct cent_s {
-        hnode_t        cn_h;        /* first: the table's link */
-        bool           cn_dirty;    /* changed in the open batch */
-        bool           cn_pending;  /* changed since its last part */
-        bool           cn_count;
-        int64_t        cn_num, cn_den;
-        char           cn_key[];
-} cent_t;
-
-/* A chained hash table that doubles as it fills. */
-typedef struct htab_s {
-        hnode_t **ht_b;     /* buckets: chains of pent_t or cent_t */
-        size_t   ht_nb;     /* power of two */
-        size_t   ht_n;
-} htab_t;
-
-struct vg_part_s {
-        sqlite3                *pa_db;
-        sqlite3_stmt           *pa_stmt[S__CNT];
-        int                     pa_partition;   /* input partition number */
-        const vg_rules_conf_t  *pa_rc;
-        vg_codec_t             *pa_codec;
-        vg_part_topics_t        pa_topics;
-        vg_wm_t                 pa_wm;          /* topic times, watermark */
-        int64_t                 pa_data_since;  /* smallest occurred_at
-                                                 * processed; INT64_MAX:
-                                                 * none */
-        int64_t                 pa_pub_wm;      /* progress last queued */
-        int64_t                 pa_pub_since;
-        bool                    pa_pub_valid;   /* a progress was queued
-                                                 * since open */
-        bool                    pa_wm_hold;     /* commit keeps the
-                                                 * watermark */
-        const char             *pa_rejected;    /* DLQ reason of the last
-                                                 * refused event */
-        int64_t                 pa_now;         /* batch processing time */
-        bool                    pa_in_batch;
-        htab_t                  pa_cache;       /* pent_t, by patient */
-        size_t                  pa_cache_max;   /* patients kept after a
-                                                 * commit */
-        pent_t                **pa_dirty;       /* patients changed in the
-                                                 * open batch */
-        size_t                  pa_ndirty, pa_dirty_cap;
-        htab_t                  pa_cells;       /* cent_t, by key */
-        cent_t                **pa_cdirty;      /* cells changed in the
-                                                 * open batch */
-        size_t                  pa_ncdirty, pa_cdirty_cap;
-        bool                    pa_parts;       /* queue IndicatorParts */
-        cent_t                **pa_pending;     /* cells whose part is not
-                                                 * queued yet */
-        size_t                  pa_npending, pa_pending_cap;
-        int64_t                 pa_parts_ms;    /* parts.interval_ms */
-        int64_t                 pa_parts_at;    /* parts last queued */
-        bool                    pa_parts_force; /* queue at next commit */
-        bool                    pa_persist;     /* write patients and
-                                                 * counters to the store */
-        vg_part_stats_t         pa_stats;
-        vg_buf_t                pa_buf;         /* encode scratch */
-        vg_outbox_t            *pa_outbox;      /* records to publish */
-        char                   *pa_path;        /* the state file */
-        ino_t                   pa_ino;         /* its identity at open; */
-        dev_t                   pa_dev;         /* 0: :memory: */
-};
-
 static vg_err_t cells_load(vg_part_t *part, char *errstr,
                            size_t errstr_size);
-static bool progress_due(const vg_part_t *part, int64_t now);
 
-static vg_err_t db_err(vg_part_t *part, char *errstr, size_t errstr_size,
+vg_err_t vg_part_db_err(vg_part_t *part, char *errstr, size_t errstr_size,
                        const char *what) {
         return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
                          "partition %d state %s: %s: %s", part->pa_partition,
@@ -178,7 +91,7 @@ static vg_err_t file_check(vg_part_t *part, char *errstr, size_t errstr_size) {
         return VG_OK;
 }
 
-static sqlite3_stmt *st(vg_part_t *part, int i) {
+sqlite3_stmt *vg_part_st(vg_part_t *part, int i) {
         sqlite3_reset(part->pa_stmt[i]);
         sqlite3_clear_bindings(part->pa_stmt[i]);
         return part->pa_stmt[i];
@@ -225,11 +138,12 @@ vg_part_t *vg_part_open(const char *path, int partition,
         part->pa_codec = codec;
         part->pa_topics = *topics;
         vg_buf_init(&part->pa_buf);
+        vg_buf_init(&part->pa_sbuf);
         if (sqlite3_open_v2(path, &part->pa_db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                     SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK) {
-                db_err(part, errstr, errstr_size, path);
+                vg_part_db_err(part, errstr, errstr_size, path);
                 vg_part_close(part);
                 return NULL;
         }
@@ -278,7 +192,7 @@ vg_part_t *vg_part_open(const char *path, int partition,
                 if (sqlite3_prepare_v3(part->pa_db, stmt_sql[i], -1,
                                        SQLITE_PREPARE_PERSISTENT,
                                        &part->pa_stmt[i], NULL) != SQLITE_OK) {
-                        db_err(part, errstr, errstr_size, stmt_sql[i]);
+                        vg_part_db_err(part, errstr, errstr_size, stmt_sql[i]);
                         vg_part_close(part);
                         return NULL;
                 }
@@ -321,72 +235,21 @@ vg_part_t *vg_part_open(const char *path, int partition,
 }
 
 /*
- * Hash tables (patients, counter cells)
+ * Patient cache (a hash table) and counters (vg_cells)
  */
 
-static hnode_t *ht_find(const htab_t *ht, uint32_t h,
-                        bool (*eq)(const hnode_t *n, const void *key),
-                        const void *key) {
-        hnode_t *n;
-        if (!ht->ht_nb)
-                return NULL;
-        for (n = ht->ht_b[h & (ht->ht_nb - 1)]; n; n = n->hn_next)
-                if (n->hn_hash == h && eq(n, key))
-                        return n;
-        return NULL;
-}
-
-static void ht_insert(htab_t *ht, hnode_t *n) {
-        if (ht->ht_n >= ht->ht_nb) { /* load 1: double */
-                size_t nb = ht->ht_nb ? ht->ht_nb * 2 : 1024;
-                hnode_t **b = vg_calloc(nb, sizeof(*b));
-                for (size_t i = 0; i < ht->ht_nb; i++)
-                        for (hnode_t *x = ht->ht_b[i], *next; x; x = next) {
-                                next = x->hn_next;
-                                x->hn_next = b[x->hn_hash & (nb - 1)];
-                                b[x->hn_hash & (nb - 1)] = x;
-                        }
-                vg_free(ht->ht_b);
-                ht->ht_b = b;
-                ht->ht_nb = nb;
-        }
-        n->hn_next = ht->ht_b[n->hn_hash & (ht->ht_nb - 1)];
-        ht->ht_b[n->hn_hash & (ht->ht_nb - 1)] = n;
-        ht->ht_n++;
-}
-
-/* Empties the table, calling del on every node. */
-static void ht_clear(htab_t *ht, void (*del)(hnode_t *n)) {
-        for (size_t i = 0; i < ht->ht_nb; i++) {
-                for (hnode_t *x = ht->ht_b[i], *next; x; x = next) {
-                        next = x->hn_next;
-                        del(x);
-                }
-                ht->ht_b[i] = NULL;
-        }
-        ht->ht_n = 0;
-}
-
-static void pent_del(hnode_t *n) {
+static void pent_del(vg_hnode_t *n) {
         pent_t *pe = (pent_t *)n;
         vg_patient_destroy(pe->pe_pt);
         vg_free(pe);
 }
 
-static void cent_del(hnode_t *n) {
-        vg_free(n);
-}
-
-static bool pent_eq(const hnode_t *n, const void *key) {
+static bool pent_eq(const vg_hnode_t *n, const void *key) {
         return !strcmp(((const pent_t *)n)->pe_pt->pt_id, key);
 }
 
-static bool cent_eq(const hnode_t *n, const void *key) {
-        return !strcmp(((const cent_t *)n)->cn_key, key);
-}
-
 static void cache_drop(vg_part_t *part) {
-        ht_clear(&part->pa_cache, pent_del);
+        vg_htab_clear(&part->pa_cache, pent_del);
         part->pa_ndirty = 0;
 }
 
@@ -394,60 +257,28 @@ static void cache_drop(vg_part_t *part) {
  * three quarters are left; they are read from the store when next
  * needed. */
 static void cache_trim(vg_part_t *part) {
-        htab_t *ht = &part->pa_cache;
-        size_t keep = part->pa_cache_max - part->pa_cache_max / 4;
-        if (ht->ht_n <= part->pa_cache_max)
+        if (part->pa_cache.ht_n <= part->pa_cache_max)
                 return;
-        for (size_t i = 0; i < ht->ht_nb && ht->ht_n > keep; i++)
-                while (ht->ht_b[i] && ht->ht_n > keep) {
-                        hnode_t *x = ht->ht_b[i];
-                        ht->ht_b[i] = x->hn_next;
-                        pent_del(x);
-                        ht->ht_n--;
-                }
-}
-
-static void pending_add(vg_part_t *part, cent_t *c) {
-        if (c->cn_pending)
-                return;
-        if (part->pa_npending == part->pa_pending_cap) {
-                part->pa_pending_cap = part->pa_pending_cap
-                                               ? part->pa_pending_cap * 2
-                                               : 1024;
-                part->pa_pending = vg_realloc(part->pa_pending,
-                                              sizeof(*part->pa_pending) *
-                                                      part->pa_pending_cap);
-        }
-        part->pa_pending[part->pa_npending++] = c;
-        c->cn_pending = true;
+        vg_htab_trim(&part->pa_cache,
+                     part->pa_cache_max - part->pa_cache_max / 4, pent_del);
 }
 
 /* The counters as committed (at open, and after a rollback). */
 static vg_err_t cells_load(vg_part_t *part, char *errstr,
                            size_t errstr_size) {
-        sqlite3_stmt *s = st(part, S_CELLS);
+        sqlite3_stmt *s = vg_part_st(part, S_CELLS);
         int rc;
-        ht_clear(&part->pa_cells, cent_del);
-        part->pa_ncdirty = 0;
-        part->pa_npending = 0;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const char *key = (const char *)sqlite3_column_text(s, 0);
-                size_t len = strlen(key);
-                cent_t *c = vg_malloc(sizeof(*c) + len + 1);
-                memcpy(c->cn_key, key, len + 1);
-                c->cn_h.hn_hash = vg_hash_str(key);
-                c->cn_num = sqlite3_column_int64(s, 1);
-                c->cn_den = sqlite3_column_int64(s, 2);
-                c->cn_count = sqlite3_column_int(s, 3) != 0;
-                c->cn_dirty = false;
-                c->cn_pending = false;
-                ht_insert(&part->pa_cells, &c->cn_h);
-                if (sqlite3_column_int(s, 4))
-                        pending_add(part, c);
-        }
+        vg_cells_clear(&part->pa_cells);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+                vg_cells_load(&part->pa_cells,
+                              (const char *)sqlite3_column_text(s, 0),
+                              sqlite3_column_int64(s, 1),
+                              sqlite3_column_int64(s, 2),
+                              sqlite3_column_int(s, 3) != 0,
+                              sqlite3_column_int(s, 4) != 0);
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
-                return db_err(part, errstr, errstr_size, "read counters");
+                return vg_part_db_err(part, errstr, errstr_size, "read counters");
         return VG_OK;
 }
 
@@ -456,18 +287,16 @@ void vg_part_close(vg_part_t *part) {
                 return;
         if (part->pa_in_batch)
                 vg_part_rollback(part);
-        cache_drop(part);
-        vg_free(part->pa_cache.ht_b);
+        vg_htab_free(&part->pa_cache, pent_del);
         vg_free(part->pa_dirty);
-        ht_clear(&part->pa_cells, cent_del);
-        vg_free(part->pa_cells.ht_b);
-        vg_free(part->pa_cdirty);
-        vg_free(part->pa_pending);
+        vg_cells_free(&part->pa_cells);
+        vg_part_set_progress_keys(part, NULL, 0);
         vg_outbox_close(part->pa_outbox);
         for (int i = 0; i < S__CNT; i++)
                 sqlite3_finalize(part->pa_stmt[i]);
         sqlite3_close(part->pa_db);
         vg_buf_free(&part->pa_buf);
+        vg_buf_free(&part->pa_sbuf);
         vg_free(part->pa_path);
         vg_free(part);
 }
@@ -517,7 +346,7 @@ bool vg_part_caught_up(const vg_part_t *part, int64_t now_ms) {
         for (int t = 0; t < part->pa_wm.wm_ntopics; t++)
                 if (!vg_wm_caught_up(&part->pa_wm, t, now_ms))
                         return false;
-        if (part->pa_npending || progress_due(part, now_ms))
+        if (part->pa_cells.cs_npending || vg_part_progress_due(part, now_ms))
                 return false; /* parts or progress still to queue */
         return !vg_part_wm_pending(part, now_ms);
 }
@@ -532,7 +361,7 @@ bool vg_part_in_batch(const vg_part_t *part) {
 }
 
 int64_t vg_part_offset(vg_part_t *part, const char *topic) {
-        sqlite3_stmt *s = st(part, S_GET_OFFSET);
+        sqlite3_stmt *s = vg_part_st(part, S_GET_OFFSET);
         int64_t off = -1;
         sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
         if (sqlite3_step(s) == SQLITE_ROW)
@@ -547,7 +376,7 @@ vg_err_t vg_part_begin(vg_part_t *part, int64_t now_ms, char *errstr,
                 return VG_OK;
         if (sqlite3_exec(part->pa_db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
             SQLITE_OK)
-                return db_err(part, errstr, errstr_size, "BEGIN");
+                return vg_part_db_err(part, errstr, errstr_size, "BEGIN");
         part->pa_in_batch = true;
         part->pa_now = now_ms;
         return VG_OK;
@@ -575,19 +404,20 @@ void vg_part_rollback(vg_part_t *part) {
 static pent_t *patient_get(vg_part_t *part, const char *id, char *errstr,
                            size_t errstr_size) {
         uint32_t h = vg_hash_str(id);
-        pent_t *pe = (pent_t *)ht_find(&part->pa_cache, h, pent_eq, id);
+        pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
         sqlite3_stmt *s;
         vg_patient_t *pt;
         int64_t due = INT64_MAX;
 
         if (pe)
                 return pe;
-        s = st(part, S_GET_PATIENT);
+        s = vg_part_st(part, S_GET_PATIENT);
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         switch (sqlite3_step(s)) {
         case SQLITE_ROW:
-                pt = vg_patient_parse(id, (const char *)sqlite3_column_text(s, 0),
-                                      errstr, errstr_size);
+                pt = vg_patient_decode(id, sqlite3_column_blob(s, 0),
+                                       (size_t)sqlite3_column_bytes(s, 0),
+                                       errstr, errstr_size);
                 if (!pt) {
                         sqlite3_reset(s);
                         return NULL;
@@ -599,7 +429,7 @@ static pent_t *patient_get(vg_part_t *part, const char *id, char *errstr,
                 pt = vg_patient_new(id);
                 break;
         default:
-                db_err(part, errstr, errstr_size, "read patient");
+                vg_part_db_err(part, errstr, errstr_size, "read patient");
                 sqlite3_reset(s);
                 return NULL;
         }
@@ -608,7 +438,7 @@ static pent_t *patient_get(vg_part_t *part, const char *id, char *errstr,
         pe->pe_pt = pt;
         pe->pe_h.hn_hash = h;
         pe->pe_due = due;
-        ht_insert(&part->pa_cache, &pe->pe_h);
+        vg_htab_insert(&part->pa_cache, &pe->pe_h);
         return pe;
 }
 
@@ -636,17 +466,17 @@ static vg_err_t timer_put(vg_part_t *part, pent_t *pe, char *errstr,
         if (pt->pt_next_due == pe->pe_due)
                 return VG_OK;
         if (pt->pt_next_due == INT64_MAX) {
-                s = st(part, S_DEL_TIMER);
+                s = vg_part_st(part, S_DEL_TIMER);
                 sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
         } else {
-                s = st(part, S_PUT_TIMER);
+                s = vg_part_st(part, S_PUT_TIMER);
                 sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(s, 2, pt->pt_next_due);
         }
         rc = sqlite3_step(s);
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
-                return db_err(part, errstr, errstr_size, "write timer");
+                return vg_part_db_err(part, errstr, errstr_size, "write timer");
         pe->pe_due = pt->pt_next_due;
         return VG_OK;
 }
@@ -654,106 +484,18 @@ static vg_err_t timer_put(vg_part_t *part, pent_t *pe, char *errstr,
 /* Writes a patient's state. */
 static vg_err_t state_put(vg_part_t *part, const vg_patient_t *pt,
                           char *errstr, size_t errstr_size) {
-        char *text = vg_patient_serialize(pt);
-        sqlite3_stmt *s = st(part, S_PUT_PATIENT);
+        sqlite3_stmt *s = vg_part_st(part, S_PUT_PATIENT);
         int rc;
+        vg_buf_reset(&part->pa_sbuf);
+        vg_patient_encode(pt, &part->pa_sbuf);
         sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, part->pa_sbuf.vb_data,
+                          (int)part->pa_sbuf.vb_len, SQLITE_STATIC);
         rc = sqlite3_step(s);
         sqlite3_reset(s);
-        vg_free(text);
         if (rc != SQLITE_DONE)
-                return db_err(part, errstr, errstr_size, "write patient");
+                return vg_part_db_err(part, errstr, errstr_size, "write patient");
         return VG_OK;
-}
-
-/*
- * Counters
- */
-
-/* Adds to one counter cell (created if new) and marks it changed. */
-static void cell_add(vg_part_t *part, const char *key, int64_t num,
-                     int64_t den, bool count) {
-        uint32_t h = vg_hash_str(key);
-        cent_t *c = (cent_t *)ht_find(&part->pa_cells, h, cent_eq, key);
-        if (!c) {
-                size_t len = strlen(key);
-                c = vg_calloc(1, sizeof(*c) + len + 1);
-                memcpy(c->cn_key, key, len + 1);
-                c->cn_h.hn_hash = h;
-                c->cn_count = count;
-                ht_insert(&part->pa_cells, &c->cn_h);
-        }
-        c->cn_num += num;
-        c->cn_den += den;
-        if (c->cn_dirty)
-                return;
-        if (part->pa_ncdirty == part->pa_cdirty_cap) {
-                part->pa_cdirty_cap = part->pa_cdirty_cap
-                                              ? part->pa_cdirty_cap * 2
-                                              : 1024;
-                part->pa_cdirty = vg_realloc(part->pa_cdirty,
-                                             sizeof(*part->pa_cdirty) *
-                                                     part->pa_cdirty_cap);
-        }
-        part->pa_cdirty[part->pa_ncdirty++] = c;
-        c->cn_dirty = true;
-}
-
-/*
- * Outbox
- */
-
-static vg_err_t outbox_add(vg_part_t *part, const char *topic,
-                           const void *key, size_t key_len, const void *value,
-                           size_t value_len, const char *headers, char *errstr,
-                           size_t errstr_size) {
-        return vg_outbox_add(part->pa_outbox, topic, key, key_len, value,
-                             value_len, headers, errstr, errstr_size);
-}
-
-static vg_err_t queue_alert(vg_part_t *part, vg_alert_t *al, char *errstr,
-                            size_t errstr_size) {
-        vg_err_t err;
-        al->al_emitted_at = part->pa_now;
-        vg_buf_reset(&part->pa_buf);
-        if ((err = vg_codec_encode(part->pa_codec, VG_REC_ALERT, al,
-                                   &part->pa_buf, errstr, errstr_size)))
-                return err;
-        part->pa_stats.ps_alerts[al->al_rule & 3][al->al_status & 1]++;
-        return outbox_add(part, part->pa_topics.pt_alerts, al->al_alert_id,
-                          strlen(al->al_alert_id), part->pa_buf.vb_data,
-                          part->pa_buf.vb_len, NULL, errstr, errstr_size);
-}
-
-vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
-                     const void *value, size_t value_len, const char *reason,
-                     const char *detail, const char *topic, int partition,
-                     int64_t offset, char *errstr, size_t errstr_size) {
-        json_t *h = json_object();
-        char *hs, num[32];
-        vg_err_t err;
-
-        json_object_set_new(h, "vigil.reason", json_string(reason));
-        if (detail) {
-                json_t *d = json_string(detail); /* NULL if not UTF-8 */
-                if (d)
-                        json_object_set_new(h, "vigil.detail", d);
-        }
-        json_object_set_new(h, "vigil.topic", json_string(topic));
-        snprintf(num, sizeof(num), "%d", partition);
-        json_object_set_new(h, "vigil.partition", json_string(num));
-        snprintf(num, sizeof(num), "%lld", (long long)offset);
-        json_object_set_new(h, "vigil.offset", json_string(num));
-        hs = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(h);
-        err = outbox_add(part, part->pa_topics.pt_dlq, key, key_len,
-                         value ? value : "", value_len, hs, errstr,
-                         errstr_size);
-        free(hs);
-        if (!err)
-                part->pa_stats.ps_dlq++;
-        return err;
 }
 
 /*
@@ -766,19 +508,15 @@ static vg_err_t apply_changes(vg_part_t *part, vg_changes_t *ch, char *errstr,
         part->pa_stats.ps_conflicts += ch->ch_conflicts ? 1 : 0;
         part->pa_stats.ps_pruned += ch->ch_pruned;
         for (int i = 0; i < ch->ch_nalerts; i++)
-                if ((err = queue_alert(part, &ch->ch_alerts[i], errstr,
+                if ((err = vg_part_queue_alert(part, &ch->ch_alerts[i], errstr,
                                        errstr_size)))
                         return err;
         for (int i = 0; i < ch->ch_ndeltas; i++) {
                 const vg_delta_t *d = &ch->ch_deltas[i];
-                char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
-                int n = vg_rules_case_cells(d->ce_key, cells);
-                if (n < 0)
+                if (vg_cells_add_case(&part->pa_cells, d->ce_key, d->ce_num,
+                                      d->ce_den, d->ce_count))
                         return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                                          "bad case key %s", d->ce_key);
-                for (int c = 0; c < n; c++)
-                        cell_add(part, cells[c], d->ce_num, d->ce_den,
-                                 d->ce_count);
         }
         return VG_OK;
 }
@@ -793,8 +531,15 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
         if (!part->pa_in_batch)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                                  "vg_part_event outside a batch");
-        /* A valid record consumed: its topic's time (SPEC §5.5). */
+        /* A valid record consumed: its topic's time, and the watermark as
+         * of it (SPEC §5.5, §7: a record is too late by the horizon when
+         * it is consumed - not when its batch ends, so the outcome does
+         * not depend on batching). Not while the shell holds the
+         * watermark (after a broker pause, until what was fetched is
+         * read). Timers fire at commit. */
         vg_wm_record(&part->pa_wm, ev->ev_type, ev->ev_occurred_at);
+        if (!part->pa_wm_hold)
+                vg_wm_update(&part->pa_wm, part->pa_now);
         if (!(pe = patient_get(part, ev->ev_patient_id, errstr, errstr_size)))
                 return VG_ERR_STORE;
         pt = pe->pe_pt;
@@ -836,7 +581,7 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
 static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                             size_t errstr_size) {
         for (;;) {
-                sqlite3_stmt *s = st(part, S_DUE_TIMERS);
+                sqlite3_stmt *s = vg_part_st(part, S_DUE_TIMERS);
                 char *ids[256];
                 int n = 0;
                 vg_err_t err = VG_OK;
@@ -874,188 +619,62 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
         }
 }
 
-static int cent_cmp(const void *a, const void *b) {
-        return strcmp((*(cent_t *const *)a)->cn_key,
-                      (*(cent_t *const *)b)->cn_key);
-}
-
-/* Queues an IndicatorPart for one counter cell. */
-static vg_err_t queue_part(vg_part_t *part, const cent_t *c, char *errstr,
-                           size_t errstr_size) {
-        char k[VG_CASE_KEY_MAX], *ind, *area, *period, *bd, *save = NULL;
-        char pkey[VG_CASE_KEY_MAX + 32];
-        vg_ipart_t ip = {0};
-        vg_err_t err;
-
-        snprintf(k, sizeof(k), "%s", c->cn_key);
-        ind = strtok_r(k, "|", &save);
-        area = strtok_r(NULL, "|", &save);
-        period = strtok_r(NULL, "|", &save);
-        /* "ind|area|period" is breakdown all; else a 4th part */
-        bd = strtok_r(NULL, "|", &save);
-        if (!bd)
-                bd = "all";
-        if (!ind || !area || !period)
-                return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
-                                 "bad counter key %s", c->cn_key);
-        ip.ip_indicator = ind;
-        ip.ip_area = area;
-        ip.ip_period = period;
-        ip.ip_breakdown = bd;
-        ip.ip_partition = part->pa_partition;
-        /* As far as this partition can tell; the aggregator decides over
-         * all partitions (SPEC §6.1). */
-        ip.ip_complete = vg_rules_complete(part->pa_rc, ind, period,
-                                           part->pa_wm.wm_value);
-        ip.ip_history_complete = vg_rules_history_complete(
-                part->pa_rc, ind, period, vg_part_data_since(part));
-        ip.ip_data_since = (vg_optl_t){part->pa_data_since != INT64_MAX,
-                                       part->pa_data_since};
-        ip.ip_numerator = c->cn_num;
-        ip.ip_denominator = (vg_optl_t){!c->cn_count, c->cn_den};
-        ip.ip_updated_at = part->pa_now;
-        snprintf(pkey, sizeof(pkey), "%s|%s|%s|%s|%d", ind, area, period, bd,
-                 part->pa_partition);
-        vg_buf_reset(&part->pa_buf);
-        err = vg_codec_encode(part->pa_codec, VG_REC_IPART, &ip,
-                              &part->pa_buf, errstr, errstr_size);
-        if (!err)
-                err = outbox_add(part, part->pa_topics.pt_parts, pkey,
-                                 strlen(pkey), part->pa_buf.vb_data,
-                                 part->pa_buf.vb_len, NULL, errstr,
-                                 errstr_size);
-        return err;
-}
-
 /* Writes every counter changed in this batch (its part still to be
  * queued: pending). */
 static vg_err_t cells_flush(vg_part_t *part, char *errstr,
                             size_t errstr_size) {
-        for (size_t i = 0; i < part->pa_ncdirty; i++) {
-                cent_t *c = part->pa_cdirty[i];
+        for (size_t i = 0; i < part->pa_cells.cs_ndirty; i++) {
+                vg_counter_t *c = part->pa_cells.cs_dirty[i];
                 sqlite3_stmt *s;
                 int rc;
                 if (part->pa_parts)
-                        pending_add(part, c);
+                        vg_cells_mark_pending(&part->pa_cells, c);
                 if (!part->pa_persist)
                         continue;
-                s = st(part, S_PUT_CELL);
-                sqlite3_bind_text(s, 1, c->cn_key, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(s, 2, c->cn_num);
-                sqlite3_bind_int64(s, 3, c->cn_den);
-                sqlite3_bind_int(s, 4, c->cn_count);
-                sqlite3_bind_int(s, 5, c->cn_pending);
+                s = vg_part_st(part, S_PUT_CELL);
+                sqlite3_bind_text(s, 1, c->cl_key, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, c->cl_num);
+                sqlite3_bind_int64(s, 3, c->cl_den);
+                sqlite3_bind_int(s, 4, c->cl_count);
+                sqlite3_bind_int(s, 5, c->cl_pending);
                 rc = sqlite3_step(s);
                 sqlite3_reset(s);
                 if (rc != SQLITE_DONE)
-                        return db_err(part, errstr, errstr_size,
+                        return vg_part_db_err(part, errstr, errstr_size,
                                       "write counter");
         }
         return VG_OK;
 }
 
-/* Queues the IndicatorPart of every pending cell, in key order, and marks
- * them queued. */
-static vg_err_t parts_queue(vg_part_t *part, char *errstr,
-                            size_t errstr_size) {
-        sqlite3_stmt *s;
-        int rc;
-        if (!part->pa_npending)
-                return VG_OK;
-        if (part->pa_npending > 1)
-                qsort(part->pa_pending, part->pa_npending,
-                      sizeof(*part->pa_pending), cent_cmp);
-        for (size_t i = 0; i < part->pa_npending; i++) {
-                vg_err_t err = queue_part(part, part->pa_pending[i], errstr,
-                                          errstr_size);
-                if (err)
-                        return err;
-        }
-        if (part->pa_persist) {
-                s = st(part, S_PARTS_QUEUED);
-                rc = sqlite3_step(s);
-                sqlite3_reset(s);
-                if (rc != SQLITE_DONE)
-                        return db_err(part, errstr, errstr_size,
-                                      "mark parts queued");
-        }
-        return VG_OK;
-}
-
-/* Clears the pending marks in memory once the commit holds the parts. */
-static void parts_queued(vg_part_t *part) {
-        for (size_t i = 0; i < part->pa_npending; i++)
-                part->pa_pending[i]->cn_pending = false;
-        part->pa_npending = 0;
-}
-
 vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,
                             int64_t next_offset, char *errstr,
                             size_t errstr_size) {
-        sqlite3_stmt *s = st(part, S_SET_OFFSET);
+        sqlite3_stmt *s = vg_part_st(part, S_SET_OFFSET);
         int rc;
         sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, next_offset);
         rc = sqlite3_step(s);
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
-                return db_err(part, errstr, errstr_size, "store offset");
+                return vg_part_db_err(part, errstr, errstr_size, "store offset");
         return VG_OK;
 }
 
 static vg_err_t set_meta(vg_part_t *part, const char *key, int64_t v,
                          char *errstr, size_t errstr_size) {
-        sqlite3_stmt *s = st(part, S_SET_META);
+        sqlite3_stmt *s = vg_part_st(part, S_SET_META);
         int rc;
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, v);
         rc = sqlite3_step(s);
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
-                return db_err(part, errstr, errstr_size, "store meta");
+                return vg_part_db_err(part, errstr, errstr_size, "store meta");
         return VG_OK;
 }
 
 /* Queues a PartitionProgress when the watermark or data_since changed
  * since the last one (SPEC §6.1), and always once after open. */
-static bool progress_due(const vg_part_t *part, int64_t now) {
-        if (part->pa_pub_valid && part->pa_pub_wm == part->pa_wm.wm_value &&
-            part->pa_pub_since == part->pa_data_since)
-                return false;
-        /* A null watermark is published only for an empty partition (the
-         * aggregator leaves it out); one that is held back publishes
-         * nothing yet, which holds every value incomplete. */
-        return part->pa_wm.wm_value != VG_WM_NONE ||
-               vg_wm_empty(&part->pa_wm, now);
-}
-
-static vg_err_t queue_progress(vg_part_t *part, char *errstr,
-                               size_t errstr_size) {
-        vg_progress_t pp = {0};
-        char key[32];
-        vg_err_t err;
-        if (!progress_due(part, part->pa_now))
-                return VG_OK;
-        pp.pp_partition = part->pa_partition;
-        pp.pp_watermark = (vg_optl_t){part->pa_wm.wm_value != VG_WM_NONE,
-                                      part->pa_wm.wm_value};
-        pp.pp_data_since = (vg_optl_t){part->pa_data_since != INT64_MAX,
-                                       part->pa_data_since};
-        pp.pp_updated_at = part->pa_now;
-        snprintf(key, sizeof(key), "_progress|%d", part->pa_partition);
-        vg_buf_reset(&part->pa_buf);
-        if ((err = vg_codec_encode(part->pa_codec, VG_REC_PROGRESS, &pp,
-                                   &part->pa_buf, errstr, errstr_size)) ||
-            (err = outbox_add(part, part->pa_topics.pt_parts, key, strlen(key),
-                              part->pa_buf.vb_data, part->pa_buf.vb_len, NULL,
-                              errstr, errstr_size)))
-                return err;
-        part->pa_pub_valid = true;
-        part->pa_pub_wm = part->pa_wm.wm_value;
-        part->pa_pub_since = part->pa_data_since;
-        return VG_OK;
-}
-
 static vg_err_t wm_store(vg_part_t *part, char *errstr, size_t errstr_size) {
         char key[16];
         vg_err_t err = VG_OK;
@@ -1103,9 +722,9 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
          * many batches is published once, and a progress record never
          * runs ahead of the parts it vouches for (SPEC §6.1). */
         if (!err && (flush = vg_part_parts_due(part, part->pa_now))) {
-                err = parts_queue(part, errstr, errstr_size);
+                err = vg_part_parts_queue(part, errstr, errstr_size);
                 if (!err)
-                        err = queue_progress(part, errstr, errstr_size);
+                        err = vg_part_queue_progress(part, errstr, errstr_size);
         }
         if (!err)
                 err = wm_store(part, errstr, errstr_size);
@@ -1121,7 +740,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 int64_t t0 = vg_now_us();
                 if (sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=
                     SQLITE_OK)
-                        err = db_err(part, errstr, errstr_size, "COMMIT");
+                        err = vg_part_db_err(part, errstr, errstr_size, "COMMIT");
                 part->pa_stats.ps_commit_us = vg_now_us() - t0;
         }
         if (err) {
@@ -1136,11 +755,10 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         for (size_t i = 0; i < part->pa_ndirty; i++)
                 part->pa_dirty[i]->pe_dirty = false;
         part->pa_ndirty = 0;
-        for (size_t i = 0; i < part->pa_ncdirty; i++)
-                part->pa_cdirty[i]->cn_dirty = false;
-        part->pa_ncdirty = 0;
+        vg_cells_batch_done(&part->pa_cells);
         if (flush) {
-                parts_queued(part);
+                /* The commit holds the parts: none is pending now. */
+                vg_cells_parts_done(&part->pa_cells);
                 part->pa_parts_at = part->pa_now;
                 part->pa_parts_force = false;
         }
@@ -1149,51 +767,15 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         return VG_OK;
 }
 
-bool vg_part_parts_due(const vg_part_t *part, int64_t now_ms) {
-        if (!part->pa_parts)
-                return false;
-        if (!part->pa_npending && !progress_due(part, now_ms))
-                return false;
-        return part->pa_parts_force ||
-               now_ms - part->pa_parts_at >= part->pa_parts_ms;
-}
-
-void vg_part_set_parts_interval(vg_part_t *part, int64_t ms) {
-        part->pa_parts_ms = ms;
-}
-
-void vg_part_force_parts(vg_part_t *part) {
-        part->pa_parts_force = true;
-}
-
-vg_outbox_t *vg_part_outbox(vg_part_t *part) {
-        return part->pa_outbox;
-}
-
-int vg_part_outbox_scan(vg_part_t *part, int64_t after_seq, int max,
-                        void (*cb)(const vg_outrec_t *rec, void *opaque),
-                        void *opaque) {
-        return vg_outbox_scan(part->pa_outbox, after_seq, max, cb, opaque);
-}
-
-int64_t vg_part_outbox_depth(vg_part_t *part) {
-        return vg_outbox_depth(part->pa_outbox);
-}
-
 void vg_part_cells(vg_part_t *part,
                    void (*cb)(const char *key, int64_t num, int64_t den,
                               bool count, void *opaque),
                    void *opaque) {
-        cent_t **all = vg_malloc(sizeof(*all) * (part->pa_cells.ht_n + 1));
-        size_t n = 0;
-        for (size_t b = 0; b < part->pa_cells.ht_nb; b++)
-                for (hnode_t *x = part->pa_cells.ht_b[b]; x; x = x->hn_next)
-                        all[n++] = (cent_t *)x;
-        if (n > 1)
-                qsort(all, n, sizeof(*all), cent_cmp);
+        vg_counter_t **all;
+        size_t n = vg_cells_sorted(&part->pa_cells, &all);
         for (size_t i = 0; i < n; i++)
-                cb(all[i]->cn_key, all[i]->cn_num, all[i]->cn_den,
-                   all[i]->cn_count, opaque);
+                cb(all[i]->cl_key, all[i]->cl_num, all[i]->cl_den,
+                   all[i]->cl_count, opaque);
         vg_free(all);
 }
 

@@ -118,6 +118,11 @@ int64_t vg_part_outbox_depth(vg_part_t *part);
 
 /* Patients kept in memory after a commit (default 200000); more are
  * dropped and read from the store when needed again. */
+/* The keys of the PartitionProgress copies, one landing in each partition
+ * of the parts topic (the Kafka shell finds them with the producers'
+ * partitioner); none (the default): one copy keyed "_progress|P". */
+void vg_part_set_progress_keys(vg_part_t *part, const char *const *keys,
+                               int n);
 void vg_part_set_cache(vg_part_t *part, size_t max_patients);
 /* queue false: commits queue no IndicatorParts (file mode reads the
  * counters at the end instead). Default true. */

@@ -167,3 +167,474 @@ bad:
         vg_patient_destroy(pt);
         return NULL;
 }
+
+/*
+ * The binary form the partition store writes (JSON above is still read):
+ *
+ *   0xB1 0x01                       magic, version
+ *   events:  n, then per event its type byte and its fields in the field
+ *            table's order, patient_id left out (it is the row's key)
+ *   old ids, old cancelled ids: n, strings
+ *   alerts:  n, then per alert its fields
+ *   cells, frozen: n, then key, num, den, count
+ *   next_due
+ *   FNV-1a (32 bits, little-endian) of all the bytes before it
+ *
+ * n and string lengths are varints; int, long and time zigzag varints;
+ * optional values a 0/1 byte and the value; bool one byte; enum its index
+ * as a varint; double 8 bytes as the machine holds it (a state file is
+ * read where it was written). About a third of the JSON's size, and no
+ * parse tree to read it back. Every read is bounds-checked and the
+ * checksum must match: a corrupt state is an error, never a crash.
+ */
+
+#define BIN_MAGIC 0xB1
+#define BIN_VERSION 1
+
+static void put_varint(vg_buf_t *b, uint64_t v) {
+        unsigned char d[10];
+        size_t n = 0;
+        do {
+                d[n] = (unsigned char)(v & 0x7f);
+                v >>= 7;
+                if (v)
+                        d[n] |= 0x80;
+                n++;
+        } while (v);
+        vg_buf_append(b, d, n);
+}
+
+static void put_zz(vg_buf_t *b, int64_t v) {
+        put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static void put_str(vg_buf_t *b, const char *s) {
+        size_t n = strlen(s);
+        put_varint(b, n);
+        vg_buf_append(b, s, n);
+}
+
+static void put_byte(vg_buf_t *b, unsigned char c) {
+        vg_buf_append(b, &c, 1);
+}
+
+#define FP(rec, f, T) ((T *)((char *)(rec) + (f)->vf_offset))
+#define CFP(rec, f, T) ((const T *)((const char *)(rec) + (f)->vf_offset))
+
+static bool is_patient_id(vg_rectype_t type, const vg_field_t *f) {
+        return VG_REC_IS_EVENT(type) && !strcmp(f->vf_name, "patient_id");
+}
+
+static void rec_write(vg_buf_t *b, vg_rectype_t type, const void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                const vg_optl_t *ol = CFP(rec, f, vg_optl_t);
+                const vg_optd_t *od = CFP(rec, f, vg_optd_t);
+                const char *s;
+                if (is_patient_id(type, f))
+                        continue;
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                        s = *CFP(rec, f, char *);
+                        put_str(b, s ? s : "");
+                        break;
+                case VG_F_OSTRING:
+                        s = *CFP(rec, f, char *);
+                        put_byte(b, s != NULL);
+                        if (s)
+                                put_str(b, s);
+                        break;
+                case VG_F_TIME:
+                case VG_F_LONG:
+                        put_zz(b, *CFP(rec, f, int64_t));
+                        break;
+                case VG_F_INT:
+                        put_zz(b, *CFP(rec, f, int32_t));
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                case VG_F_OBOOL:
+                        put_byte(b, ol->set);
+                        if (ol->set)
+                                put_zz(b, ol->v);
+                        break;
+                case VG_F_BOOL:
+                        put_byte(b, *CFP(rec, f, bool));
+                        break;
+                case VG_F_ENUM:
+                        put_varint(b, (uint64_t)*CFP(rec, f, int));
+                        break;
+                case VG_F_ODOUBLE:
+                        put_byte(b, od->set);
+                        if (od->set)
+                                vg_buf_append(b, &od->v, sizeof(od->v));
+                        break;
+                }
+        }
+}
+
+/* A case key is "|"-separated fields, and a patient's keys share most of
+ * them (kommun, age band, sex, diagnosis, residence): each key is written
+ * as its field count, a bitmap of the fields equal to the previous key's,
+ * and the other fields. A key of more than 8 fields is written whole
+ * (count 0xFF). */
+#define KEY_FIELDS 8
+
+static int key_split(const char *k, const char *f[KEY_FIELDS],
+                     size_t len[KEY_FIELDS]) {
+        int n = 0;
+        for (;;) {
+                const char *bar = strchr(k, '|');
+                size_t l = bar ? (size_t)(bar - k) : strlen(k);
+                if (n == KEY_FIELDS)
+                        return -1;
+                f[n] = k;
+                len[n++] = l;
+                if (!bar)
+                        return n;
+                k = bar + 1;
+        }
+}
+
+static void cells_bin(vg_buf_t *b, const vg_cell_t *c, int n) {
+        const char *pf[KEY_FIELDS];
+        size_t pl[KEY_FIELDS];
+        int pn = 0;
+        put_varint(b, (uint64_t)n);
+        for (int i = 0; i < n; i++) {
+                const char *f[KEY_FIELDS];
+                size_t l[KEY_FIELDS];
+                int fn = key_split(c[i].ce_key, f, l);
+                unsigned char same = 0;
+                if (fn < 0) {
+                        put_byte(b, 0xFF);
+                        put_str(b, c[i].ce_key);
+                        pn = 0;
+                } else {
+                        for (int j = 0; j < fn; j++)
+                                if (j < pn && l[j] == pl[j] &&
+                                    !memcmp(f[j], pf[j], l[j]))
+                                        same |= (unsigned char)(1u << j);
+                        put_byte(b, (unsigned char)fn);
+                        put_byte(b, same);
+                        for (int j = 0; j < fn; j++)
+                                if (!(same & (1u << j))) {
+                                        put_varint(b, l[j]);
+                                        vg_buf_append(b, f[j], l[j]);
+                                }
+                        memcpy(pf, f, sizeof(f));
+                        memcpy(pl, l, sizeof(l));
+                        pn = fn;
+                }
+                put_zz(b, c[i].ce_num);
+                put_zz(b, c[i].ce_den);
+                put_byte(b, c[i].ce_count);
+        }
+}
+
+static uint32_t fnv1a(const unsigned char *p, size_t n) {
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ p[i]) * 16777619u;
+        return h;
+}
+
+void vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
+        size_t start = b->vb_len;
+        unsigned char sum[4];
+        uint32_t h;
+        put_byte(b, BIN_MAGIC);
+        put_byte(b, BIN_VERSION);
+        put_varint(b, (uint64_t)pt->pt_nevents);
+        for (int i = 0; i < pt->pt_nevents; i++) {
+                put_byte(b, (unsigned char)pt->pt_events[i].ev_type);
+                rec_write(b, pt->pt_events[i].ev_type, &pt->pt_events[i]);
+        }
+        put_varint(b, (uint64_t)pt->pt_nold);
+        for (int i = 0; i < pt->pt_nold; i++)
+                put_str(b, pt->pt_old_ids[i]);
+        put_varint(b, (uint64_t)pt->pt_nold_cancelled);
+        for (int i = 0; i < pt->pt_nold_cancelled; i++)
+                put_str(b, pt->pt_old_cancelled[i]);
+        put_varint(b, (uint64_t)pt->pt_nalerts);
+        for (int i = 0; i < pt->pt_nalerts; i++)
+                rec_write(b, VG_REC_ALERT, &pt->pt_alerts[i]);
+        cells_bin(b, pt->pt_cells, pt->pt_ncells);
+        cells_bin(b, pt->pt_frozen, pt->pt_nfrozen);
+        put_zz(b, pt->pt_next_due);
+        h = fnv1a((const unsigned char *)b->vb_data + start, b->vb_len - start);
+        for (int i = 0; i < 4; i++)
+                sum[i] = (unsigned char)(h >> (8 * i));
+        vg_buf_append(b, sum, 4);
+}
+
+/* A bounds-checked reader: any short or bad read sets rd_bad. */
+typedef struct rd_s {
+        const unsigned char *p, *end;
+        bool bad;
+} rd_t;
+
+static uint64_t get_varint(rd_t *r) {
+        uint64_t v = 0;
+        for (int shift = 0; shift < 64; shift += 7) {
+                unsigned char c;
+                if (r->p >= r->end) {
+                        r->bad = true;
+                        return 0;
+                }
+                c = *r->p++;
+                v |= (uint64_t)(c & 0x7f) << shift;
+                if (!(c & 0x80))
+                        return v;
+        }
+        r->bad = true;
+        return 0;
+}
+
+static int64_t get_zz(rd_t *r) {
+        uint64_t u = get_varint(r);
+        return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static unsigned char get_byte(rd_t *r) {
+        if (r->p >= r->end) {
+                r->bad = true;
+                return 0;
+        }
+        return *r->p++;
+}
+
+/* A count of items of at least one byte each: never more than remain. */
+static int get_count(rd_t *r) {
+        uint64_t n = get_varint(r);
+        if (n > (uint64_t)(r->end - r->p) || n > INT32_MAX) {
+                r->bad = true;
+                return 0;
+        }
+        return (int)n;
+}
+
+static char *get_str(rd_t *r) {
+        uint64_t n = get_varint(r);
+        char *s;
+        if (r->bad || n > (uint64_t)(r->end - r->p) ||
+            memchr(r->p, '\0', (size_t)n)) {
+                r->bad = true;
+                return NULL;
+        }
+        s = vg_strndup((const char *)r->p, (size_t)n);
+        r->p += n;
+        return s;
+}
+
+static void rec_read(rd_t *r, vg_rectype_t type, void *rec,
+                     const char *patient_id) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        memset(rec, 0, rt->rt_size);
+        if (VG_REC_IS_EVENT(type))
+                ((vg_event_t *)rec)->ev_type = type;
+        for (int i = 0; i < rt->rt_nfields && !r->bad; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                vg_optl_t *ol = FP(rec, f, vg_optl_t);
+                vg_optd_t *od = FP(rec, f, vg_optd_t);
+                int64_t v;
+                uint64_t u;
+                if (is_patient_id(type, f)) {
+                        *FP(rec, f, char *) = vg_strdup(patient_id);
+                        continue;
+                }
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                        *FP(rec, f, char *) = get_str(r);
+                        break;
+                case VG_F_OSTRING:
+                        if (get_byte(r))
+                                *FP(rec, f, char *) = get_str(r);
+                        break;
+                case VG_F_TIME:
+                case VG_F_LONG:
+                        *FP(rec, f, int64_t) = get_zz(r);
+                        break;
+                case VG_F_INT:
+                        v = get_zz(r);
+                        if (v < INT32_MIN || v > INT32_MAX)
+                                r->bad = true;
+                        *FP(rec, f, int32_t) = (int32_t)v;
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                case VG_F_OBOOL:
+                        if ((ol->set = get_byte(r) != 0))
+                                ol->v = get_zz(r);
+                        break;
+                case VG_F_BOOL:
+                        *FP(rec, f, bool) = get_byte(r) != 0;
+                        break;
+                case VG_F_ENUM:
+                        u = get_varint(r);
+                        if (u >= (uint64_t)f->vf_enum->ve_cnt)
+                                r->bad = true;
+                        *FP(rec, f, int) = (int)(r->bad ? 0 : u);
+                        break;
+                case VG_F_ODOUBLE:
+                        if ((od->set = get_byte(r) != 0)) {
+                                if ((size_t)(r->end - r->p) < sizeof(od->v)) {
+                                        r->bad = true;
+                                        break;
+                                }
+                                memcpy(&od->v, r->p, sizeof(od->v));
+                                r->p += sizeof(od->v);
+                        }
+                        break;
+                }
+        }
+}
+
+/* The next field of a key as written by cells_bin: length and bytes (no
+ * "|", no NUL). */
+static bool get_field(rd_t *r, const unsigned char **p, size_t *len) {
+        uint64_t n = get_varint(r);
+        if (r->bad || n > (uint64_t)(r->end - r->p) ||
+            memchr(r->p, '|', (size_t)n) || memchr(r->p, '\0', (size_t)n)) {
+                r->bad = true;
+                return false;
+        }
+        *p = r->p;
+        *len = (size_t)n;
+        r->p += n;
+        return true;
+}
+
+static void cells_read(rd_t *r, vg_cell_t **out, int *n) {
+        int cnt = get_count(r), cap = 0, pn = 0;
+        *out = NULL;
+        *n = 0;
+        for (int i = 0; i < cnt && !r->bad; i++) {
+                unsigned char fn = get_byte(r);
+                char *key = NULL;
+                if (fn == 0xFF) {
+                        key = get_str(r);
+                        pn = 0;
+                } else if (fn < 1 || fn > KEY_FIELDS) {
+                        r->bad = true;
+                } else {
+                        unsigned char same = get_byte(r);
+                        const char *prev = *n ? (*out)[*n - 1].ce_key : "";
+                        const char *pf[KEY_FIELDS];
+                        size_t pl[KEY_FIELDS];
+                        vg_buf_t kb;
+                        if (*n && pn)
+                                key_split(prev, pf, pl);
+                        vg_buf_init(&kb);
+                        for (int j = 0; j < fn && !r->bad; j++) {
+                                const unsigned char *fp;
+                                size_t fl;
+                                if (j)
+                                        vg_buf_append(&kb, "|", 1);
+                                if (same & (1u << j)) {
+                                        if (j >= pn) {
+                                                r->bad = true;
+                                                break;
+                                        }
+                                        vg_buf_append(&kb, pf[j], pl[j]);
+                                } else if (get_field(r, &fp, &fl)) {
+                                        vg_buf_append(&kb, fp, fl);
+                                }
+                        }
+                        if (same >> fn)
+                                r->bad = true;
+                        vg_buf_append(&kb, "", 1);
+                        key = kb.vb_data;
+                        pn = fn;
+                }
+                int64_t num = get_zz(r), den = get_zz(r);
+                bool count = get_byte(r) != 0;
+                if (!r->bad && key)
+                        cell_push(out, n, &cap, key, num, den, count);
+                else
+                        r->bad = true;
+                vg_free(key);
+        }
+}
+
+static vg_patient_t *decode_bin(const char *patient_id, const void *data,
+                                size_t len, char *errstr,
+                                size_t errstr_size) {
+        const unsigned char *d = data;
+        rd_t r = {d, d + (len >= 4 ? len - 4 : 0), len < 4};
+        vg_patient_t *pt;
+        int n;
+
+        if (!r.bad) {
+                uint32_t h = fnv1a(d, len - 4), want = 0;
+                for (int i = 0; i < 4; i++)
+                        want |= (uint32_t)d[len - 4 + i] << (8 * i);
+                r.bad = h != want;
+        }
+        if (r.bad)
+                return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                 "patient state of %s is corrupt "
+                                 "(checksum)", patient_id),
+                       NULL;
+        pt = vg_patient_new(patient_id);
+
+        if (get_byte(&r) != BIN_MAGIC || get_byte(&r) != BIN_VERSION)
+                r.bad = true;
+        n = get_count(&r);
+        pt->pt_cap = n + 1;
+        pt->pt_events = vg_calloc((size_t)pt->pt_cap, sizeof(vg_event_t));
+        for (int i = 0; i < n && !r.bad; i++) {
+                int type = get_byte(&r);
+                if (!VG_REC_IS_EVENT(type)) {
+                        r.bad = true;
+                        break;
+                }
+                rec_read(&r, (vg_rectype_t)type, &pt->pt_events[i],
+                         patient_id);
+                pt->pt_nevents++; /* cleared with the patient if bad */
+        }
+        n = get_count(&r);
+        pt->pt_old_ids = vg_calloc((size_t)n + 1, sizeof(char *));
+        for (int i = 0; i < n && !r.bad; i++)
+                if ((pt->pt_old_ids[pt->pt_nold] = get_str(&r)))
+                        pt->pt_nold++;
+        n = get_count(&r);
+        pt->pt_old_cancelled = vg_calloc((size_t)n + 1, sizeof(char *));
+        for (int i = 0; i < n && !r.bad; i++)
+                if ((pt->pt_old_cancelled[pt->pt_nold_cancelled] =
+                             get_str(&r)))
+                        pt->pt_nold_cancelled++;
+        n = get_count(&r);
+        pt->pt_alerts = vg_calloc((size_t)n + 1, sizeof(vg_alert_t));
+        for (int i = 0; i < n && !r.bad; i++) {
+                rec_read(&r, VG_REC_ALERT, &pt->pt_alerts[i], patient_id);
+                pt->pt_nalerts++;
+        }
+        cells_read(&r, &pt->pt_cells, &pt->pt_ncells);
+        cells_read(&r, &pt->pt_frozen, &pt->pt_nfrozen);
+        pt->pt_next_due = get_zz(&r);
+        if (r.bad || r.p != r.end) {
+                vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                          "patient state of %s is corrupt", patient_id);
+                vg_patient_destroy(pt);
+                return NULL;
+        }
+        return pt;
+}
+
+vg_patient_t *vg_patient_decode(const char *patient_id, const void *data,
+                                size_t len, char *errstr,
+                                size_t errstr_size) {
+        vg_patient_t *pt;
+        char *text;
+        if (len && *(const unsigned char *)data == BIN_MAGIC)
+                return decode_bin(patient_id, data, len, errstr, errstr_size);
+        /* The JSON text of earlier releases. */
+        text = vg_strndup(data, len);
+        pt = vg_patient_parse(patient_id, text, errstr, errstr_size);
+        vg_free(text);
+        return pt;
+}

@@ -1,6 +1,7 @@
 /*
- * vg_patient_store.h - a patient's state (vg_engine.h) as compact JSON text
- * for the partition store, and back.
+ * vg_patient_store.h - a patient's state (vg_engine.h) for the partition
+ * store: a compact binary form (written) and compact JSON text (earlier
+ * releases wrote it; still read), and back.
  */
 #ifndef VG_PATIENT_STORE_H
 #define VG_PATIENT_STORE_H
@@ -12,5 +13,14 @@ char *vg_patient_serialize(const vg_patient_t *pt);
 /* Parses it back; NULL + errstr (VG_ERR_STORE) if the text is corrupt. */
 vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
                                char *errstr, size_t errstr_size);
+
+/* The compact binary form the partition store writes (about a third of
+ * the JSON's size), appended to b. */
+void vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b);
+/* Reads either form (binary, or the JSON text of earlier releases); NULL
+ * + errstr (VG_ERR_STORE) if corrupt. Never crashes on any bytes. */
+vg_patient_t *vg_patient_decode(const char *patient_id, const void *data,
+                                size_t len, char *errstr,
+                                size_t errstr_size);
 
 #endif /* VG_PATIENT_STORE_H */

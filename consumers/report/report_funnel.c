@@ -32,6 +32,36 @@ static json_t *year_row(const rep_t *r, const char *ind, const char *area,
         return o;
 }
 
+/* The indicator, area and period of value row o of rp_all_js; false when
+ * one is missing or o is a breakdown (not "all"). */
+static bool row_id(json_t *o, const char **ind, const char **area,
+                   const char **period) {
+        const char *bd = json_string_value(json_object_get(o, "breakdown"));
+        *ind = json_string_value(json_object_get(o, "indicator"));
+        *area = json_string_value(json_object_get(o, "area"));
+        *period = json_string_value(json_object_get(o, "period"));
+        return *ind && *area && *period && (!bd || !strcmp(bd, "all"));
+}
+
+/* (num/den - p0) / the standard error at den, sd1 = sqrt(p0 (1 - p0));
+ * NAN when sd1 is 0. */
+static double zscore(int64_t num, int64_t den, double p0, double sd1) {
+        return sd1 > 0 ? ((double)num / (double)den - p0) /
+                                 (sd1 / sqrt((double)den))
+                       : NAN;
+}
+
+/* A value against the reference, by its z: outside the 99.8 % or 95 %
+ * limits, or within them. */
+static const char *verdict(const rep_t *r, double z) {
+        return isnan(z)    ? "\u2013"
+               : z > 3.09  ? rp_t(r, "above (outside 99.8 %)")
+               : z > 1.96  ? rp_t(r, "above (outside 95 %)")
+               : z < -3.09 ? rp_t(r, "below (outside 99.8 %)")
+               : z < -1.96 ? rp_t(r, "below (outside 95 %)")
+                           : rp_t(r, "within the limits");
+}
+
 static int fpt_cmp(const void *a, const void *b) {
         const fpt_t *x = a, *y = b;
         double vx = (double)x->f_num / (double)x->f_den;
@@ -64,14 +94,9 @@ void rp_funnel(rep_t *r, const sec_t *s, const char *ind) {
 
         /* the latest year of the reference area */
         json_object_foreach(r->rp_all_js, key, o) {
-                const char *a = json_string_value(json_object_get(o, "area"));
-                const char *p = json_string_value(json_object_get(o, "period"));
-                const char *i = json_string_value(
-                        json_object_get(o, "indicator"));
-                const char *bd = json_string_value(
-                        json_object_get(o, "breakdown"));
-                if (!a || !p || !i || strcmp(i, ind) || strcmp(a, ref) ||
-                    strlen(p) != 4 || (bd && strcmp(bd, "all")))
+                const char *i, *a, *p;
+                if (!row_id(o, &i, &a, &p) || strcmp(i, ind) ||
+                    strcmp(a, ref) || strlen(p) != 4)
                         continue;
                 if (strcmp(p, year) > 0)
                         snprintf(year, sizeof(year), "%s", p);
@@ -88,16 +113,11 @@ void rp_funnel(rep_t *r, const sec_t *s, const char *ind) {
         sd1 = sqrt(f.f_p0 * (1 - f.f_p0));
         pts = vg_calloc(cap, sizeof(*pts));
         json_object_foreach(r->rp_all_js, key, o) {
-                const char *a = json_string_value(json_object_get(o, "area"));
-                const char *p = json_string_value(json_object_get(o, "period"));
-                const char *i = json_string_value(
-                        json_object_get(o, "indicator"));
-                const char *bd = json_string_value(
-                        json_object_get(o, "breakdown"));
+                const char *i, *a, *p;
                 json_t *row;
                 fpt_t *fp;
-                if (!a || !p || !i || strcmp(i, ind) || strcmp(p, year) ||
-                    rp_area_level(a) != 2 || (bd && strcmp(bd, "all")) ||
+                if (!row_id(o, &i, &a, &p) || strcmp(i, ind) ||
+                    strcmp(p, year) || rp_area_level(a) != 2 ||
                     !rp_in_scope(r, a) ||
                     (strcmp(ref, "SE") && strncmp(a, ref, 2)))
                         continue;
@@ -112,10 +132,7 @@ void rp_funnel(rep_t *r, const sec_t *s, const char *ind) {
                 fp->f_num = json_integer_value(json_object_get(row, "numerator"));
                 fp->f_den = json_integer_value(
                         json_object_get(row, "denominator"));
-                fp->f_z = sd1 > 0 ? ((double)fp->f_num / (double)fp->f_den -
-                                     f.f_p0) /
-                                            (sd1 / sqrt((double)fp->f_den))
-                                  : NAN;
+                fp->f_z = zscore(fp->f_num, fp->f_den, f.f_p0, sd1);
         }
         if (!n) {
                 vg_free(pts);
@@ -173,13 +190,6 @@ void rp_funnel(rep_t *r, const sec_t *s, const char *ind) {
         for (size_t i = 0; i < n; i++) {
                 const fpt_t *p = &pts[i];
                 char v[16];
-                const char *cmp =
-                        isnan(p->f_z)    ? "\u2013"
-                        : p->f_z > 3.09  ? rp_t(r, "above (outside 99.8 %)")
-                        : p->f_z > 1.96  ? rp_t(r, "above (outside 95 %)")
-                        : p->f_z < -3.09 ? rp_t(r, "below (outside 99.8 %)")
-                        : p->f_z < -1.96 ? rp_t(r, "below (outside 95 %)")
-                                         : rp_t(r, "within the limits");
                 rp_pct((double)p->f_num / (double)p->f_den, v, sizeof(v));
                 PF(r, "<tr><td>%zu</td><th class=\"l\" scope=\"row\">", i + 1);
                 rp_area_html(r, p->f_area, true);
@@ -187,7 +197,7 @@ void rp_funnel(rep_t *r, const sec_t *s, const char *ind) {
                       "<td class=\"l\">%s</td></tr>",
                    (long long)p->f_num, (long long)p->f_den,
                    fabs(isnan(p->f_z) ? 0 : p->f_z) > 3.09 ? "miss" : "", v,
-                   cmp);
+                   verdict(r, p->f_z));
         }
         P(r, "</tbody></table></div></details></figure>\n");
         breakdown_table(r, s, ind, ref, refname, year, f.f_p0);
@@ -263,7 +273,6 @@ static void breakdown_table(rep_t *r, const sec_t *s, const char *ind,
                 json_t *o;
                 int64_t num, den;
                 double z;
-                const char *cmp;
                 snprintf(key, sizeof(key), "%s|%s|%s|%s", ind, ref, year,
                          bd_labels[k].bd);
                 o = json_object_get(r->rp_all_js, key);
@@ -280,20 +289,13 @@ static void breakdown_table(rep_t *r, const sec_t *s, const char *ind,
                         P(r, "<td>..</td><td>..</td><td>..</td><td></td></tr>");
                         continue;
                 }
-                z = sd1 > 0 ? ((double)num / (double)den - p0) /
-                                      (sd1 / sqrt((double)den))
-                            : NAN;
-                cmp = isnan(z)    ? "\u2013"
-                      : z > 3.09  ? rp_t(r, "above (outside 99.8 %)")
-                      : z > 1.96  ? rp_t(r, "above (outside 95 %)")
-                      : z < -3.09 ? rp_t(r, "below (outside 99.8 %)")
-                      : z < -1.96 ? rp_t(r, "below (outside 95 %)")
-                                  : rp_t(r, "within the limits");
+                z = zscore(num, den, p0, sd1);
                 rp_pct((double)num / (double)den, v, sizeof(v));
                 PF(r, "<td>%lld</td><td>%lld</td><td class=\"%s\">%s</td>"
                       "<td class=\"l\">%s</td></tr>",
                    (long long)num, (long long)den,
-                   !isnan(z) && fabs(z) > 3.09 ? "miss" : "", v, cmp);
+                   !isnan(z) && fabs(z) > 3.09 ? "miss" : "", v,
+                   verdict(r, z));
         }
         P(r, "</tbody></table></div></details>\n");
         (void)hidden;
@@ -358,14 +360,9 @@ void rp_place_years(rep_t *r) {
         const char *ref = reference(r);
 
         json_object_foreach(r->rp_all_js, key, o) {
-                const char *a = json_string_value(json_object_get(o, "area"));
-                const char *p = json_string_value(json_object_get(o, "period"));
-                const char *i = json_string_value(
-                        json_object_get(o, "indicator"));
-                const char *bd = json_string_value(
-                        json_object_get(o, "breakdown"));
-                if (!a || !p || !i || strncmp(i, "death_place.", 12) ||
-                    strlen(p) != 4 || (bd && strcmp(bd, "all")) ||
+                const char *i, *a, *p;
+                if (!row_id(o, &i, &a, &p) || strncmp(i, "death_place.", 12) ||
+                    strlen(p) != 4 ||
                     !(rp_area_level(a) == 2 ? rp_in_scope(r, a) &&
                                                       (!strcmp(ref, "SE") ||
                                                        !strncmp(a, ref, 2))

@@ -8,7 +8,11 @@
  *   report_text.c      escaping, labels, numbers, the section table, the
  *                      page's language (--lang: Swedish texts by rp_t)
  *   report_charts.c    SVG: axes, line charts, stacked bars
- *   report_sections.c  one section per indicator (group): charts, tables
+ *   report_sections.c  the line sections (one per indicator): charts,
+ *                      tables; the parts every section uses
+ *   report_bars.c      the bar sections: place of death, counts (SSIH)
+ *   report_funnel.c    kommuner compared (funnel plot, breakdowns), the
+ *                      place of death over the years
  *   report_register.c  the register: coverage, spr.* against targets, the
  *                      deaths not registered
  *   report_page.c      overview, alerts, the page around them
@@ -229,11 +233,30 @@ bool rp_in_scope(const rep_t *r, const char *area);
 void rp_funnel(rep_t *r, const sec_t *s, const char *ind);
 void rp_place_years(rep_t *r);
 
-/* report_sections.c */
+/* report_sections.c: the parts every section uses */
+/* The section's opening: anchor, heading (title and code), what it shows. */
+void rp_section_head(rep_t *r, const sec_t *s, const char *code);
+/* Legend entries for preliminary values and incomplete history. */
+void rp_legend_status(rep_t *r, bool pre, bool nohist, bool bars);
+/* A note under the legend when some month rests on incomplete history. */
+void rp_hist_note(rep_t *r, bool nohist);
+/* Month p's column head; preliminary ones say so. */
+void rp_period_th(rep_t *r, size_t p, bool pre);
+/* Areas that get charts of the ni indicators, in order, into out. */
+size_t rp_chart_areas(const rep_t *r, const char *const *inds, size_t ni,
+                      const char **out);
+/* Kommuner (in scope) with a value of any of the ni indicators. */
+size_t rp_kommuner(const rep_t *r, const char *const *inds, size_t ni,
+                   const char **out);
+/* A region header row (cols wide) when kommun's region is not cur[3]. */
+void rp_region_row(rep_t *r, const char *kommun, char *cur, int cols);
+/* report_sections.c: the line sections */
 void rp_sec_line(rep_t *r, const sec_t *s, const char *ind);
+void rp_line_body(rep_t *r, const sec_t *s, const char *ind);
+
+/* report_bars.c */
 void rp_sec_place(rep_t *r, const sec_t *s);
 void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind);
-void rp_line_body(rep_t *r, const sec_t *s, const char *ind);
 const char *rp_place_label(const rep_t *r, const char *sym);
 
 /* report_register.c */

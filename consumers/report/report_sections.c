@@ -1,18 +1,19 @@
 /*
- * report_sections.c - one section of `vigil report` per indicator or group:
- * legends, line charts per area with their descriptions and data tables,
- * kommun tables, place-of-death bars, SSIH counts by age and diagnosis.
+ * report_sections.c - the sections of `vigil report` drawn as lines, one
+ * per indicator: the legend, a line chart per area with its description
+ * and data table, the kommun table, the funnel plot (report_funnel.c);
+ * and the parts every section uses (heading, legend status, history note,
+ * month heads, the areas charted, the kommuner and their region rows).
+ * The sections drawn as bars are in report_bars.c.
  */
 #include "report_model.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Legend entries for preliminary values and incomplete history. */
-static void legend_status(rep_t *r, bool pre, bool nohist, bool bars) {
+void rp_legend_status(rep_t *r, bool pre, bool nohist, bool bars) {
         if (pre) {
                 PF(r, "<span class=\"lg-pre\"><i class=\"sw %s\"></i>",
                    bars ? "pb" : "pr");
@@ -27,7 +28,7 @@ static void legend_status(rep_t *r, bool pre, bool nohist, bool bars) {
 }
 
 /* A note under the legend when some month rests on incomplete history. */
-static void hist_note(rep_t *r, bool nohist) {
+void rp_hist_note(rep_t *r, bool nohist) {
         char ds[24];
         if (!nohist)
                 return;
@@ -46,7 +47,7 @@ static void hist_note(rep_t *r, bool nohist) {
 }
 
 /* A month's column head; preliminary ones say so. */
-static void period_th(rep_t *r, size_t p, bool pre) {
+void rp_period_th(rep_t *r, size_t p, bool pre) {
         char per[16];
         rp_period_label(r, r->rp_periods[p], per, sizeof(per));
         PF(r, "<th scope=\"col\"%s>%s%s%s%s</th>",
@@ -95,9 +96,9 @@ static void legend_line(rep_t *r, const char *ind, const vg_target_t *tg,
                       "stroke-width=\"1.6\"/></svg>%s</span>",
                    rp_t(r, "value from very few cases, above the scale (see "
                            "the data table)"));
-        legend_status(r, pre, nohist, false);
+        rp_legend_status(r, pre, nohist, false);
         P(r, "</div>\n");
-        hist_note(r, nohist);
+        rp_hist_note(r, nohist);
 }
 
 /* Has area a value of any of the ni indicators? */
@@ -111,8 +112,8 @@ static bool area_has(const rep_t *r, const char *const *inds, size_t ni,
 }
 
 /* Areas that get charts of the ni indicators, in order. */
-static size_t chart_areas(const rep_t *r, const char *const *inds, size_t ni,
-                          const char **out) {
+size_t rp_chart_areas(const rep_t *r, const char *const *inds, size_t ni,
+                      const char **out) {
         size_t n = 0;
         for (size_t a = 0; a < r->rp_nareas; a++)
                 if (rp_charted(r, r->rp_areas[a]) &&
@@ -239,8 +240,8 @@ static void line_table(rep_t *r, const sec_t *s, const line_t *l,
 }
 
 /* Kommuner (in scope) with a value of any of the ni indicators. */
-static size_t kommuner(const rep_t *r, const char *const *inds, size_t ni,
-                       const char **out) {
+size_t rp_kommuner(const rep_t *r, const char *const *inds, size_t ni,
+                   const char **out) {
         size_t n = 0;
         for (size_t a = 0; a < r->rp_nareas; a++)
                 if (rp_area_level(r->rp_areas[a]) == 2 &&
@@ -250,7 +251,7 @@ static size_t kommuner(const rep_t *r, const char *const *inds, size_t ni,
 }
 
 /* A region header row when the region changes. */
-static void region_row(rep_t *r, const char *kommun, char *cur, int cols) {
+void rp_region_row(rep_t *r, const char *kommun, char *cur, int cols) {
         if (!strncmp(cur, kommun, 2))
                 return;
         memcpy(cur, kommun, 2);
@@ -263,7 +264,7 @@ static void region_row(rep_t *r, const char *kommun, char *cur, int cols) {
 static void kommun_line_table(rep_t *r, const sec_t *s, const char *ind,
                               const line_t *proto) {
         const char **ks = vg_calloc(r->rp_nareas + 1, sizeof(char *));
-        size_t nk = kommuner(r, &ind, 1, ks);
+        size_t nk = rp_kommuner(r, &ind, 1, ks);
         char cur[3] = "";
         if (!nk) {
                 vg_free(ks);
@@ -282,11 +283,11 @@ static void kommun_line_table(rep_t *r, const sec_t *s, const char *ind,
                 bool pre = false;
                 for (size_t k = 0; k < nk && !pre; k++)
                         pre = rp_get_pt(r, ind, ks[k], r->rp_periods[p]).pre;
-                period_th(r, p, pre);
+                rp_period_th(r, p, pre);
         }
         P(r, "</tr></thead><tbody>");
         for (size_t k = 0; k < nk; k++) {
-                region_row(r, ks[k], cur, (int)r->rp_np + 1);
+                rp_region_row(r, ks[k], cur, (int)r->rp_np + 1);
                 P(r, "<tr><th class=\"l\" scope=\"row\">");
                 rp_area_html(r, ks[k], true);
                 P(r, "</th>");
@@ -312,7 +313,7 @@ static void kommun_line_table(rep_t *r, const sec_t *s, const char *ind,
         vg_free(ks);
 }
 
-static void section_head(rep_t *r, const sec_t *s, const char *code) {
+void rp_section_head(rep_t *r, const sec_t *s, const char *code) {
         char id[96];
         rp_sec_anchor(s, id, sizeof(id));
         P(r, "<section class=\"card ind\" id=\"");
@@ -327,12 +328,11 @@ static void section_head(rep_t *r, const sec_t *s, const char *code) {
 }
 
 void rp_sec_line(rep_t *r, const sec_t *s, const char *ind) {
-        section_head(r, s, ind);
+        rp_section_head(r, s, ind);
         rp_line_body(r, s, ind);
         P(r, "</section>\n");
 }
 
-/* A line section's body: legend, a chart per area, the kommun table. */
 /* The 12 months up to month `end` (its label per) summed: a steadier
  * figure for a small kommun than one month (SPEC §6.2 sums). With
  * --public, a window holding a hidden month is shown as "..". */
@@ -370,9 +370,10 @@ static void rolling_12(rep_t *r, const pt_t *pts, size_t end,
            per, v, (long long)num, (long long)den);
 }
 
+/* A line section's body: legend, a chart per area, the kommun table. */
 void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
         const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
-        size_t na = chart_areas(r, &ind, 1, areas);
+        size_t na = rp_chart_areas(r, &ind, 1, areas);
         pt_t *pts = vg_calloc(r->rp_np + 1, sizeof(pt_t));
         pt_t *ref = vg_calloc(r->rp_np + 1, sizeof(pt_t));
         line_t l;
@@ -478,520 +479,5 @@ void rp_line_body(rep_t *r, const sec_t *s, const char *ind) {
         rp_funnel(r, s, ind);
         vg_free(pts);
         vg_free(ref);
-        vg_free(areas);
-}
-
-/* Series of a group section: the indicators with the prefix, in a known
- * order (enum order for places, age bands for SSIH), others after. */
-static const char *const place_colors[] = {
-        "#d55e00", /* HOSPITAL */
-        "#cc79a7", /* PALLIATIVE_UNIT */
-        "#0072b2", /* NURSING_HOME */
-        "#56b4e9", /* SHORT_TERM_CARE */
-        "#009e73", /* HOME */
-        "#8fd6b8", /* HOME_WITH_SSIH */
-        "#e69f00", /* OTHER */
-        "#bdbdbd", /* UNKNOWN */
-};
-static const char *const age_bands[] = {"0-64", "65-74", "75-84", "85+"};
-static const char *const age_colors[] = {"#c6dbef", "#6baed6", "#2171b5",
-                                         "#08306b", "#8c8c8c"};
-
-/* The label of a place of death in the page's language; a symbol this
- * version does not know is its own label. */
-const char *rp_place_label(const rep_t *r, const char *sym) {
-        static const struct { const char *sym, *label; } l[] = {
-                {"HOSPITAL", N_("Hospital")},
-                {"PALLIATIVE_UNIT", N_("Palliative unit")},
-                {"NURSING_HOME", N_("Nursing home")},
-                {"SHORT_TERM_CARE", N_("Short-term care")},
-                {"HOME", N_("Home")},
-                {"HOME_WITH_SSIH", N_("Home with SSIH")},
-                {"OTHER", N_("Other")},
-                {"UNKNOWN", N_("Unknown")},
-        };
-        for (size_t i = 0; i < VG_ARRAY_SIZE(l); i++)
-                if (!strcmp(l[i].sym, sym))
-                        return rp_t(r, l[i].label);
-        return sym;
-}
-
-static int place_rank(const char *ind) {
-        int v = vg_enum_find(&vg_enum_place, ind + strlen("death_place."));
-        return v < 0 ? 1000 : v;
-}
-
-static int place_cmp(const void *pa, const void *pb) {
-        const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
-        int ra = place_rank(a), rb = place_rank(b);
-        return ra != rb ? ra - rb : strcmp(a, b);
-}
-
-/* Are any values of the ni indicators in charted areas preliminary, or on
- * incomplete history? */
-static void group_status(const rep_t *r, const char *const *inds, size_t ni,
-                         bool *pre, bool *nohist) {
-        *pre = *nohist = false;
-        for (size_t i = 0; i < r->rp_nrows; i++) {
-                const row_t *w = &r->rp_rows[i];
-                if (!rp_charted(r, w->r_area))
-                        continue;
-                for (size_t k = 0; k < ni; k++)
-                        if (!strcmp(w->r_ind, inds[k])) {
-                                *pre |= !w->r_complete;
-                                *nohist |= !w->r_history;
-                                break;
-                        }
-        }
-}
-
-/* Per month of area: is any of the ni indicators preliminary, or on
- * incomplete history? */
-static void area_status(const rep_t *r, const char *const *inds, size_t ni,
-                        const char *area, bool *pre, bool *nohist) {
-        for (size_t p = 0; p < r->rp_np; p++) {
-                pre[p] = nohist[p] = false;
-                for (size_t i = 0; i < ni; i++) {
-                        pt_t pt = rp_get_pt(r, inds[i], area,
-                                            r->rp_periods[p]);
-                        pre[p] |= pt.pre;
-                        nohist[p] |= pt.nohist;
-                }
-        }
-}
-
-static size_t group_inds(const rep_t *r, const sec_t *s, const char **out) {
-        size_t n = 0;
-        for (size_t i = 0; i < r->rp_ninds; i++)
-                if (rp_sec_has(s, r->rp_inds[i]))
-                        out[n++] = r->rp_inds[i];
-        return n;
-}
-
-void rp_sec_place(rep_t *r, const sec_t *s) {
-        const char **inds = vg_calloc(r->rp_ninds + 1, sizeof(char *));
-        const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
-        size_t ni = group_inds(r, s, inds),
-               na = chart_areas(r, inds, ni, areas);
-        const char **names = vg_calloc(ni + 1, sizeof(char *));
-        const char **colors = vg_calloc(ni + 1, sizeof(char *));
-        bars_t b = {0};
-        const char **ks;
-        size_t nk;
-        char cur[3] = "";
-        bool *pre = vg_calloc(r->rp_np + 1, sizeof(bool));
-        bool *nohist = vg_calloc(r->rp_np + 1, sizeof(bool));
-        bool any_pre, any_hist;
-
-        qsort(inds, ni, sizeof(char *), place_cmp);
-        group_status(r, inds, ni, &any_pre, &any_hist);
-        for (size_t i = 0; i < ni; i++) {
-                int rk = place_rank(inds[i]);
-                names[i] = rp_place_label(r, inds[i] + strlen("death_place."));
-                colors[i] = rk < (int)VG_ARRAY_SIZE(place_colors)
-                                    ? place_colors[rk] : "#7f7f7f";
-        }
-        b.b_nser = ni;
-        b.b_names = names;
-        b.b_colors = colors;
-        b.b_v = vg_calloc(ni * r->rp_np + 1, sizeof(double));
-        b.b_tot = vg_calloc(r->rp_np + 1, sizeof(int64_t));
-        b.b_share = true;
-        b.b_pre = pre;
-        b.b_nohist = nohist;
-
-        section_head(r, s, "death_place.*");
-        P(r, "<div class=\"legend\">");
-        for (size_t i = 0; i < ni; i++) {
-                PF(r, "<span><i class=\"sw\" style=\"background:%s\"></i>",
-                   colors[i]);
-                E(r, names[i]);
-                P(r, "</span>");
-        }
-        P(r, "<span><i class=\"sw ht\"></i>");
-        PF(r, rp_tf(r, "n=deaths; striped and *: fewer than %lld deaths "
-                       "(uncertain)"),
-           (long long)r->rp_min_den);
-        P(r, "</span>");
-        legend_status(r, any_pre, any_hist, true);
-        P(r, "</div>\n");
-        hist_note(r, any_hist);
-        P(r, "<div class=\"grid\">\n");
-        for (size_t a = 0; a < na; a++) {
-                char aname[128], title[256], desc[1024];
-                int64_t deaths = 0;
-                size_t months = 0;
-                for (size_t p = 0; p < r->rp_np; p++) {
-                        b.b_tot[p] = 0;
-                        for (size_t i = 0; i < ni; i++) {
-                                pt_t pt = rp_get_pt(r, inds[i], areas[a],
-                                                 r->rp_periods[p]);
-                                b.b_v[i * r->rp_np + p] =
-                                        pt.set ? (double)pt.num /
-                                                         (double)pt.den
-                                               : 0;
-                                if (pt.set)
-                                        b.b_tot[p] = pt.den;
-                        }
-                        deaths += b.b_tot[p];
-                        months += b.b_tot[p] > 0;
-                }
-                area_status(r, inds, ni, areas[a], pre, nohist);
-                rp_area_text(r, areas[a], aname, sizeof(aname));
-                snprintf(title, sizeof(title),
-                         rp_tf(r, "Place of death \u2013 %s"), aname);
-                snprintf(desc, sizeof(desc),
-                         rp_tf(r, "Stacked bar chart of the share of deaths "
-                                  "by place, per month from %s to %s, %s: "
-                                  "%lld deaths in %zu months. Months with "
-                                  "fewer than %lld deaths are faded and "
-                                  "marked *."),
-                         r->rp_periods[0], r->rp_periods[r->rp_np - 1], aname,
-                         (long long)deaths, months, (long long)r->rp_min_den);
-                P(r, "<figure><figcaption>");
-                rp_area_html(r, areas[a], true);
-                P(r, "<span class=\"sub\">");
-                PF(r, rp_tf(r, "%lld deaths"), (long long)deaths);
-                P(r, "</span></figcaption>\n");
-                rp_svg_bars(r, &b, title, desc);
-                /* data table: places x months */
-                PF(r, "<details><summary>%s</summary>"
-                      "<div class=\"scroll\"><table><caption>%s",
-                   rp_t(r, "Data table"), rp_t(r, "Deaths by place, "));
-                E(r, aname);
-                PF(r, "%s</caption><thead><tr><th class=\"l\" scope=\"col\">"
-                      "%s</th>",
-                   rp_t(r, "; number and share of the month's deaths"),
-                   rp_t(r, "Place"));
-                for (size_t p = 0; p < r->rp_np; p++)
-                        period_th(r, p, pre[p]);
-                P(r, "</tr></thead><tbody>");
-                for (size_t i = 0; i < ni; i++) {
-                        P(r, "<tr><th class=\"l\" scope=\"row\">");
-                        E(r, inds[i]);
-                        P(r, "</th>");
-                        for (size_t p = 0; p < r->rp_np; p++) {
-                                double v = b.b_v[i * r->rp_np + p];
-                                if (!b.b_tot[p])
-                                        P(r, "<td></td>");
-                                else
-                                        PF(r, "<td%s>%.0f<small>%.0f%%</small>"
-                                              "</td>",
-                                           b.b_tot[p] < r->rp_min_den
-                                                   ? " class=\"unc\"" : "",
-                                           v * (double)b.b_tot[p], v * 100);
-                        }
-                        P(r, "</tr>");
-                }
-                PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>",
-                   rp_t(r, "Deaths"));
-                for (size_t p = 0; p < r->rp_np; p++)
-                        PF(r, "<td><b>%lld</b></td>", (long long)b.b_tot[p]);
-                P(r, "</tr></tbody></table></div></details>\n</figure>\n");
-        }
-        P(r, "</div>\n");
-
-        /* kommuner: totals over the periods shown */
-        ks = vg_calloc(r->rp_nareas + 1, sizeof(char *));
-        nk = kommuner(r, inds, ni, ks);
-        if (nk) {
-                P(r, "<details><summary>");
-                PF(r, rp_tf(r, "Kommuner (%zu): deaths by place, %s to %s"),
-                   nk, r->rp_periods[0], r->rp_periods[r->rp_np - 1]);
-                PF(r, "</summary><div class=\"scroll\"><table><caption>%s"
-                      "</caption><thead><tr>"
-                      "<th class=\"l\" scope=\"col\">%s</th>"
-                      "<th scope=\"col\">%s</th>",
-                   rp_t(r, "Deaths by place and kommun, all months shown; "
-                           "number and share"),
-                   rp_t(r, "Kommun"), rp_t(r, "Deaths"));
-                for (size_t i = 0; i < ni; i++) {
-                        P(r, "<th scope=\"col\">");
-                        E(r, names[i]);
-                        P(r, "</th>");
-                }
-                P(r, "</tr></thead><tbody>");
-                for (size_t k = 0; k < nk; k++) {
-                        int64_t deaths = 0;
-                        region_row(r, ks[k], cur, (int)ni + 2);
-                        for (size_t p = 0; p < r->rp_np; p++)
-                                for (size_t i = 0; i < ni; i++) {
-                                        pt_t pt = rp_get_pt(r, inds[i], ks[k],
-                                                         r->rp_periods[p]);
-                                        if (pt.set) {
-                                                deaths += pt.den;
-                                                break;
-                                        }
-                                }
-                        P(r, "<tr><th class=\"l\" scope=\"row\">");
-                        rp_area_html(r, ks[k], true);
-                        PF(r, "</th><td%s><b>%lld</b></td>",
-                           deaths < r->rp_min_den ? " class=\"unc\"" : "",
-                           (long long)deaths);
-                        for (size_t i = 0; i < ni; i++) {
-                                int64_t num = 0;
-                                for (size_t p = 0; p < r->rp_np; p++)
-                                        num += rp_get_pt(r, inds[i], ks[k],
-                                                      r->rp_periods[p]).num;
-                                if (deaths)
-                                        PF(r, "<td>%lld<small>%.0f%%</small>"
-                                              "</td>", (long long)num,
-                                           100.0 * (double)num /
-                                                   (double)deaths);
-                                else
-                                        P(r, "<td></td>");
-                        }
-                        P(r, "</tr>");
-                }
-                P(r, "</tbody></table></div></details>\n");
-        }
-        rp_place_years(r);
-        P(r, "</section>\n");
-        vg_free(ks);
-        vg_free(b.b_v);
-        vg_free(b.b_tot);
-        vg_free(pre);
-        vg_free(nohist);
-        vg_free(names);
-        vg_free(colors);
-        vg_free(inds);
-        vg_free(areas);
-}
-
-/* Age rp_band of "ssih_enrolment.<AGE>.<DIAG>": index into age_bands, or
- * VG_ARRAY_SIZE(age_bands) for anything else. */
-static size_t ssih_age(const char *ind) {
-        const char *a = ind + strlen("ssih_enrolment.");
-        for (size_t i = 0; i < VG_ARRAY_SIZE(age_bands); i++) {
-                size_t l = strlen(age_bands[i]);
-                if (!strncmp(a, age_bands[i], l) && a[l] == '.')
-                        return i;
-        }
-        return VG_ARRAY_SIZE(age_bands);
-}
-
-static const char *ssih_diag(const char *ind) {
-        const char *a = ind + strlen("ssih_enrolment."), *d = strchr(a, '.');
-        return d ? d + 1 : a;
-}
-
-/* Count sections: SSIH stacked by age rp_band (with a group prefix), or one
- * count indicator as plain bars (ind != NULL). */
-void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
-        const char **inds = vg_calloc(r->rp_ninds + 1, sizeof(char *));
-        const char **areas = vg_calloc(r->rp_nareas + 1, sizeof(char *));
-        size_t ni, na, nb = ind ? 1 : 5;
-        const char *single_name[1], *single_color[1] = {C_LINE};
-        const char *age_tr[5];
-        const char *diags[VG_DG__CNT + 8];
-        size_t nd = 0;
-        bars_t b = {0};
-        int64_t maxtot = 0;
-        const char **ks;
-        size_t nk;
-        char cur[3] = "";
-        bool *pre = vg_calloc(r->rp_np + 1, sizeof(bool));
-        bool *nohist = vg_calloc(r->rp_np + 1, sizeof(bool));
-        bool any_pre, any_hist;
-
-        if (ind) {
-                inds[0] = ind;
-                ni = 1;
-                single_name[0] = ind;
-        } else {
-                ni = group_inds(r, s, inds);
-        }
-        na = chart_areas(r, inds, ni, areas);
-        group_status(r, inds, ni, &any_pre, &any_hist);
-        /* diagnosis groups present, in enum order */
-        for (int d = 0; !ind && d < vg_enum_diag.ve_cnt; d++)
-                for (size_t i = 0; i < ni; i++)
-                        if (!strcmp(ssih_diag(inds[i]),
-                                    vg_enum_diag.ve_symbols[d])) {
-                                diags[nd++] = vg_enum_diag.ve_symbols[d];
-                                break;
-                        }
-        b.b_nser = nb;
-        b.b_names = ind ? single_name : NULL;
-        b.b_colors = ind ? single_color : age_colors;
-        b.b_v = vg_calloc(nb * r->rp_np + 1, sizeof(double));
-        b.b_tot = vg_calloc(r->rp_np + 1, sizeof(int64_t));
-        b.b_pre = pre;
-        b.b_nohist = nohist;
-        if (!ind) {
-                static const char *const age_names[] = {
-                        N_("age 0\u201364"), N_("age 65\u201374"),
-                        N_("age 75\u201384"), N_("age 85+"), N_("other age")};
-                for (size_t i = 0; i < VG_ARRAY_SIZE(age_names); i++)
-                        age_tr[i] = rp_t(r, age_names[i]);
-                b.b_names = age_tr;
-        }
-        /* one scale for every chart of the section */
-        for (size_t a = 0; a < na; a++)
-                for (size_t p = 0; p < r->rp_np; p++) {
-                        int64_t t = 0;
-                        for (size_t i = 0; i < ni; i++)
-                                t += rp_get_pt(r, inds[i], areas[a],
-                                            r->rp_periods[p]).num;
-                        if (t > maxtot)
-                                maxtot = t;
-                }
-        rp_count_scale((maxtot * 112 + 99) / 100, &b.b_ymax, &b.b_step);
-
-        section_head(r, s, ind ? ind : "ssih_enrolment.*");
-        P(r, "<div class=\"legend\">");
-        for (size_t i = 0; i < nb; i++) {
-                bool used = ind != NULL;
-                for (size_t k = 0; !used && k < ni; k++)
-                        used = ssih_age(inds[k]) == i;
-                if (!used)
-                        continue;
-                PF(r, "<span><i class=\"sw\" style=\"background:%s\"></i>",
-                   b.b_colors[i]);
-                E(r, b.b_names[i]);
-                P(r, "</span>");
-        }
-        PF(r, "<span>%s</span>",
-           rp_t(r, "number above each bar: total of the month"));
-        legend_status(r, any_pre, any_hist, true);
-        P(r, "</div>\n");
-        hist_note(r, any_hist);
-        P(r, "<div class=\"grid\">\n");
-        for (size_t a = 0; a < na; a++) {
-                char aname[128], title[256], desc[1024];
-                int64_t total = 0;
-                memset(b.b_v, 0, nb * r->rp_np * sizeof(double));
-                for (size_t p = 0; p < r->rp_np; p++) {
-                        b.b_tot[p] = 0;
-                        for (size_t i = 0; i < ni; i++) {
-                                pt_t pt = rp_get_pt(r, inds[i], areas[a],
-                                                 r->rp_periods[p]);
-                                size_t k = ind ? 0 : ssih_age(inds[i]);
-                                b.b_v[k * r->rp_np + p] += (double)pt.num;
-                                b.b_tot[p] += pt.num;
-                        }
-                        total += b.b_tot[p];
-                }
-                area_status(r, inds, ni, areas[a], pre, nohist);
-                rp_area_text(r, areas[a], aname, sizeof(aname));
-                snprintf(title, sizeof(title), "%s \u2013 %s", s->s_title,
-                         aname);
-                snprintf(desc, sizeof(desc),
-                         ind ? rp_tf(r, "Bar chart of the number per month "
-                                        "from %s to %s, %s: %lld in total.")
-                             : rp_tf(r, "Bar chart of the number per month, "
-                                        "stacked by age band from %s to %s, "
-                                        "%s: %lld in total."),
-                         r->rp_periods[0], r->rp_periods[r->rp_np - 1], aname,
-                         (long long)total);
-                P(r, "<figure><figcaption>");
-                rp_area_html(r, areas[a], true);
-                P(r, "<span class=\"sub\">");
-                PF(r, rp_tf(r, "%lld in total"), (long long)total);
-                P(r, "</span></figcaption>\n");
-                rp_svg_bars(r, &b, title, desc);
-                PF(r, "<details><summary>%s</summary>"
-                      "<div class=\"scroll\"><table><caption>",
-                   rp_t(r, "Data table"));
-                E(r, s->s_title);
-                P(r, ", ");
-                E(r, aname);
-                PF(r, "</caption><thead><tr><th class=\"l\" scope=\"col\">"
-                      "%s</th>", rp_t(r, "Indicator"));
-                for (size_t p = 0; p < r->rp_np; p++)
-                        period_th(r, p, pre[p]);
-                PF(r, "<th scope=\"col\">%s</th></tr></thead><tbody>",
-                   rp_t(r, "Total"));
-                for (size_t i = 0; i < ni; i++) {
-                        int64_t t = 0;
-                        P(r, "<tr><th class=\"l\" scope=\"row\">");
-                        E(r, inds[i]);
-                        P(r, "</th>");
-                        for (size_t p = 0; p < r->rp_np; p++) {
-                                pt_t pt = rp_get_pt(r, inds[i], areas[a],
-                                                 r->rp_periods[p]);
-                                t += pt.num;
-                                if (pt.num)
-                                        PF(r, "<td>%lld</td>",
-                                           (long long)pt.num);
-                                else
-                                        P(r, "<td></td>");
-                        }
-                        PF(r, "<td><b>%lld</b></td></tr>", (long long)t);
-                }
-                PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>",
-                   rp_t(r, "Total"));
-                for (size_t p = 0; p < r->rp_np; p++)
-                        PF(r, "<td><b>%lld</b></td>", (long long)b.b_tot[p]);
-                PF(r, "<td><b>%lld</b></td></tr></tbody></table></div>"
-                      "</details>\n</figure>\n", (long long)total);
-        }
-        P(r, "</div>\n");
-
-        ks = vg_calloc(r->rp_nareas + 1, sizeof(char *));
-        nk = kommuner(r, inds, ni, ks);
-        if (nk) {
-                P(r, "<details><summary>");
-                PF(r, rp_tf(r, "Kommuner (%zu): totals %s to %s"), nk,
-                   r->rp_periods[0], r->rp_periods[r->rp_np - 1]);
-                P(r, "</summary><div class=\"scroll\"><table><caption>");
-                E(r, s->s_title);
-                PF(r, "%s</caption><thead><tr>"
-                      "<th class=\"l\" scope=\"col\">%s</th>",
-                   rp_t(r, " by kommun, all months shown"),
-                   rp_t(r, "Kommun"));
-                if (!ind) {
-                        for (size_t i = 0; i < VG_ARRAY_SIZE(age_bands); i++)
-                                PF(r, "<th scope=\"col\">%s</th>",
-                                   b.b_names[i]);
-                        for (size_t d = 0; d < nd; d++) {
-                                P(r, "<th scope=\"col\">");
-                                E(r, diags[d]);
-                                P(r, "</th>");
-                        }
-                }
-                PF(r, "<th scope=\"col\">%s</th></tr></thead><tbody>",
-                   rp_t(r, "Total"));
-                for (size_t k = 0; k < nk; k++) {
-                        int64_t byage[VG_ARRAY_SIZE(age_bands) + 1] = {0},
-                                bydiag[VG_ARRAY_SIZE(diags)] = {0}, total = 0;
-                        for (size_t i = 0; i < ni; i++) {
-                                int64_t t = 0;
-                                for (size_t p = 0; p < r->rp_np; p++)
-                                        t += rp_get_pt(r, inds[i], ks[k],
-                                                    r->rp_periods[p]).num;
-                                total += t;
-                                if (ind)
-                                        continue;
-                                byage[ssih_age(inds[i])] += t;
-                                for (size_t d = 0; d < nd; d++)
-                                        if (!strcmp(ssih_diag(inds[i]),
-                                                    diags[d]))
-                                                bydiag[d] += t;
-                        }
-                        if (!total)
-                                continue;
-                        region_row(r, ks[k], cur,
-                                   ind ? 2 : (int)(nd + 6));
-                        P(r, "<tr><th class=\"l\" scope=\"row\">");
-                        rp_area_html(r, ks[k], true);
-                        P(r, "</th>");
-                        for (size_t i = 0; !ind && i < VG_ARRAY_SIZE(age_bands);
-                             i++)
-                                PF(r, "<td>%lld</td>", (long long)byage[i]);
-                        for (size_t d = 0; !ind && d < nd; d++)
-                                PF(r, "<td>%lld</td>", (long long)bydiag[d]);
-                        PF(r, "<td><b>%lld</b></td></tr>", (long long)total);
-                }
-                P(r, "</tbody></table></div></details>\n");
-        }
-        rp_place_years(r);
-        P(r, "</section>\n");
-        vg_free(ks);
-        vg_free(b.b_v);
-        vg_free(b.b_tot);
-        vg_free(pre);
-        vg_free(nohist);
-        vg_free(inds);
         vg_free(areas);
 }

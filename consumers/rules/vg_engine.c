@@ -215,10 +215,10 @@ int64_t vg_patient_horizon(const vg_rules_conf_t *rc, const vg_patient_t *pt,
 }
 
 /* The watermark at which prune() can next remove something: when the
- * horizon passes the first event that is followed by a gap (or is the
- * last) and is older than the newest event minus retention (the horizon
- * never passes that without a new event). INT64_MAX if never. Always later
- * than watermark. */
+ * horizon passes, by more than any rule's reach, the first event that is
+ * followed by a gap (or is the last) and is older than the newest event
+ * minus retention and that reach (the horizon never passes that without a
+ * new event). INT64_MAX if never. Always later than watermark. */
 static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                           int64_t watermark) {
         int64_t ret = (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
@@ -226,15 +226,16 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
         int n = pt->pt_nevents;
         if (!n)
                 return INT64_MAX;
-        limit = newest_event(pt) - ret;
+        limit = newest_event(pt) - ret - gap;
         t = vg_malloc(sizeof(int64_t) * (size_t)n);
         for (int i = 0; i < n; i++)
                 t[i] = pt->pt_events[i].ev_occurred_at;
         qsort(t, (size_t)n, sizeof(int64_t), i64_cmp);
         for (int i = 0; i < n && t[i] < limit; i++)
                 if ((i + 1 == n || t[i + 1] - t[i] > gap) &&
-                    (watermark == VG_WM_NONE || t[i] + ret + 1 > watermark)) {
-                        due = t[i] + ret + 1;
+                    (watermark == VG_WM_NONE ||
+                     t[i] + gap + ret + 1 > watermark)) {
+                        due = t[i] + gap + ret + 1;
                         break;
                 }
         vg_free(t);
@@ -243,11 +244,12 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
 
 /* Retention (SPEC §7). The patient's horizon is the earlier of the
  * watermark and the newest stored event, minus retention_days. Moves out of
- * the history the events older than the horizon that are separated from
- * every newer event by more than any rule's reach: so the pruned and the
- * kept events cannot influence each other, and the pruned events'
- * contribution, final by then, is frozen exactly (the counters do not
- * change). Events of a patient with no such gap are kept longer, until
+ * the history the events older than the horizon by more than any rule's
+ * reach that are separated from every newer event by more than that reach:
+ * so the pruned events cannot influence the kept ones nor any record that
+ * may still come (one not older than the horizon, SPEC §7: too-late), and
+ * the pruned events' contribution, final by then, is frozen exactly (the
+ * counters do not change). Events of a patient with no such gap are kept longer, until
  * there is one. The targets of pruned cancellations are remembered, so a
  * late target stays void. */
 static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
@@ -264,12 +266,13 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 n += pt->pt_events[i].ev_occurred_at < horizon;
         if (!n)
                 return 0;
-        /* The latest cut point before the horizon followed by a gap. */
+        /* The latest cut point before the horizon, by more than the reach,
+         * followed by a gap. */
         t = vg_malloc(sizeof(int64_t) * (size_t)pt->pt_nevents);
         for (int i = 0; i < pt->pt_nevents; i++)
                 t[i] = pt->pt_events[i].ev_occurred_at;
         qsort(t, (size_t)pt->pt_nevents, sizeof(int64_t), i64_cmp);
-        for (int i = 0; i < pt->pt_nevents && t[i] < horizon; i++)
+        for (int i = 0; i < pt->pt_nevents && t[i] < horizon - gap; i++)
                 if (i + 1 == pt->pt_nevents || t[i + 1] - t[i] > gap)
                         cut = t[i];
         vg_free(t);

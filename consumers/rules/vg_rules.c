@@ -303,8 +303,9 @@ static void cell_add(out_t *o, const char *indicator, const char *kommun,
         if (ssih)
                 age = diag = "-";
         vg_period(o->rc->rc_tz, anchor_time, period);
-        snprintf(key, sizeof(key), "%s|%s|%s|%s|%s|%s|%s", indicator, kommun,
-                 period, age, sex, diag, res);
+        vg_join(key, sizeof(key), '|',
+                (const char *const[]){indicator, kommun, period, age, sex,
+                                      diag, res}, 7);
         cell_put(o, key, num, den, count);
 }
 

@@ -38,10 +38,13 @@ static void progress_cb(const rd_kafka_message_t *m, void *opaque) {
                             VG_REC_PROGRESS, &t, &rec, NULL, errstr,
                             sizeof(errstr)))
                 return;
-        if (rec.pp.pp_partition >= 0 && rec.pp.pp_partition < pc->pc_n)
-                pc->pc_wm[rec.pp.pp_partition] =
-                        rec.pp.pp_watermark.set ? rec.pp.pp_watermark.v
-                                                : VG_LAG_NONE;
+        /* A processor sends a copy to every partition of the topic: the
+         * newest is the largest (a watermark never moves back). */
+        if (rec.pp.pp_partition >= 0 && rec.pp.pp_partition < pc->pc_n &&
+            rec.pp.pp_watermark.set &&
+            (pc->pc_wm[rec.pp.pp_partition] == VG_LAG_NONE ||
+             rec.pp.pp_watermark.v > pc->pc_wm[rec.pp.pp_partition]))
+                pc->pc_wm[rec.pp.pp_partition] = rec.pp.pp_watermark.v;
         vg_record_clear(t, &rec);
 }
 

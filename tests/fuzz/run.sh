@@ -16,17 +16,21 @@ CC=clang cmake -S "$src" -B "$build" -DVIGIL_FUZZ=ON -DVIGIL_TESTS=ON \
   || { cat "$build.cmake.log" >&2; exit 1; }
 cmake --build "$build" -j2 --target fuzz > "$build.build.log" 2>&1 \
   || { tail -40 "$build.build.log" >&2; exit 1; }
-# Seeds (tests/fuzz/seeds/NAME): one valid input of each kind to mutate.
+# Seeds (tests/fuzz/seeds/NAME): one valid input of each kind to mutate;
+# a dictionary (tests/fuzz/NAME.dict: the format's keywords) where there is
+# one.
 seeds=$src/tests/fuzz/seeds
 
 rc=0
 mkdir -p "$build/fuzz-artifacts"
-for name in codec jsonl config; do
+for name in codec jsonl config hl7 fhir; do
   corpus=$build/fuzz-corpus/$name; mkdir -p "$corpus"
   log=$build/fuzz-$name.log
+  dict=()
+  [ -f "$src/tests/fuzz/$name.dict" ] && dict=(-dict="$src/tests/fuzz/$name.dict")
   set +e
   ASAN_OPTIONS=detect_leaks=1 "$build/tests/fuzz/fuzz_$name" "$corpus" "$seeds/$name" \
-    -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    "${dict[@]}" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$build/fuzz-artifacts/$name-" > "$log" 2>&1
   r=$?
   set -e

@@ -92,6 +92,22 @@ static seen_t drained(vg_agg_t *agg, vg_codec_t *codec) {
         return s;
 }
 
+/* One PartitionProgress copy from parts partition source, in its own
+ * batch; wm 0: null. */
+static seen_t progress_from(vg_agg_t *agg, vg_codec_t *codec, int partition,
+                            int source, int64_t wm) {
+        vg_progress_t pp = {0};
+        char e[256];
+        pp.pp_partition = partition;
+        pp.pp_watermark = (vg_optl_t){wm != 0, wm};
+        pp.pp_data_since = (vg_optl_t){wm != 0, 1735689600000}; /* 2025 */
+        assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
+        assert_int_equal(vg_agg_progress(agg, &pp, source, e, sizeof(e)),
+                         VG_OK);
+        assert_int_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
+        return drained(agg, codec);
+}
+
 /* One PartitionProgress in its own batch; wm 0: null. */
 static seen_t progress(vg_agg_t *agg, vg_codec_t *codec, int partition,
                        int64_t wm) {
@@ -101,7 +117,7 @@ static seen_t progress(vg_agg_t *agg, vg_codec_t *codec, int partition,
         pp.pp_watermark = (vg_optl_t){wm != 0, wm};
         pp.pp_data_since = (vg_optl_t){wm != 0, 1735689600000}; /* 2025 */
         assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
-        assert_int_equal(vg_agg_progress(agg, &pp, e, sizeof(e)), VG_OK);
+        assert_int_equal(vg_agg_progress(agg, &pp, 0, e, sizeof(e)), VG_OK);
         assert_int_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
         return drained(agg, codec);
 }
@@ -285,9 +301,58 @@ static void test_targets_and_breach(void **state) {
         vg_conf_destroy(conf);
 }
 
+/* SPEC §6.1 with an unevenly read parts topic (a rebuild, a replay): an
+ * input partition's progress is sent to every parts partition after the
+ * parts it vouches for there; until a copy came from each, and then as the
+ * oldest copy, the aggregator counts it - so a progress read from one
+ * parts partition before another partition's parts never makes a partial
+ * sum complete (nor raises the alert a complete value would). */
+static void test_progress_copies(void **state) {
+        char e[256];
+        vg_conf_t *conf = vg_conf_new();
+        vg_codec_t *codec = vg_codec_new(e, sizeof(e));
+        vg_agg_t *agg = vg_agg_open(":memory:", conf, codec, e, sizeof(e));
+        seen_t s;
+        (void)state;
+        assert_non_null(agg);
+        vg_agg_set_input_partitions(agg, 1);
+        vg_agg_set_sources(agg, 2);
+        /* parts partition 0: a part (1/40: fine) and the progress copy */
+        s = step(agg, codec, 0, 1, 40);
+        assert_false(s.last_complete);
+        s = progress_from(agg, codec, 0, 0, MAY1);
+        /* one copy of two: not complete, no alert */
+        assert_int_equal(vg_agg_min_watermark(agg), VG_WM_NONE);
+        assert_int_equal(s.active, 0);
+        /* the same copy again changes nothing */
+        s = progress_from(agg, codec, 0, 0, MAY1 + 10);
+        assert_int_equal(vg_agg_min_watermark(agg), VG_WM_NONE);
+        /* parts partition 1: a newer part of the same cell (latest part of
+         * partition 0 wins: 12/40 = 30 %, a breach) and then the copy with
+         * an older watermark: complete now, as of the oldest copy */
+        s = step(agg, codec, 0, 12, 40);
+        assert_false(s.last_complete);
+        assert_int_equal(s.active, 0);
+        s = progress_from(agg, codec, 0, 1, MAY1);
+        assert_int_equal(vg_agg_min_watermark(agg), MAY1);
+        assert_int_equal(s.active, 1);
+        assert_true(s.last_complete);
+        assert_int_equal(s.last_num, 12);
+        /* copies that disagree on emptiness hold the partition back */
+        s = progress_from(agg, codec, 0, 1, 0);
+        assert_int_equal(vg_agg_min_watermark(agg), VG_WM_NONE);
+        /* both empty: left out, and with no other partition no watermark */
+        s = progress_from(agg, codec, 0, 0, 0);
+        assert_int_equal(vg_agg_min_watermark(agg), VG_WM_NONE);
+        vg_agg_close(agg);
+        vg_codec_destroy(codec);
+        vg_conf_destroy(conf);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crossing),
+                cmocka_unit_test(test_progress_copies),
                 cmocka_unit_test(test_complete_gates_alert),
                 cmocka_unit_test(test_quarters_and_years),
                 cmocka_unit_test(test_targets_and_breach),

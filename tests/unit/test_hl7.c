@@ -177,7 +177,7 @@ static void test_triggers_and_ids(void **state) {
         }
         expect_error(MSH("A40", "C6") "EVN|A40|20260301081500\r" PID
                      "MRG|191212121212\r",
-                     "A40 merge is not supported (SPEC §10)");
+                     "A40 merge is not supported (docs/HOSPITAL.md §6)");
         expect_error(MSH("A02", "C7") "EVN|A02|20260301081500\r" PID
                      PV1("V1001", ""), "ADT trigger A02 is not supported");
         expect_error("MSH|^~\\&|LAB|MSE|||x||ORU^R01|C8|P|2.5\r",
@@ -505,6 +505,40 @@ static void test_garbage(void **state) {
         }
 }
 
+/* Found by tests/fuzz/fuzz_hl7: a value that is not UTF-8 (a Latin-1
+ * byte, or one written as \Xhh\) was accepted and written to the JSON
+ * line as null, which vigil produce then refused. */
+static void test_not_utf8(void **state) {
+        vg_event_t ev;
+        (void)state;
+        /* Latin-1 'Ä' (0xC4) in PV1-3.1, as a byte and as an escape. */
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|MED\xc4||||||||||||||||V1001\r",
+                     "facility_id: not valid UTF-8");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|MED\\XC4\\||||||||||||||||V1001\r",
+                     "facility_id: not valid UTF-8");
+        /* A truncated sequence in PV1-19, an overlong '/' in MSH-3, a
+         * UTF-16 surrogate (U+D800) in PV1-19. */
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|MED3||||||||||||||||V\xc3\r",
+                     "stay_id: not valid UTF-8");
+        expect_error("MSH|^~\\&|HIS\xc0\xaf|MSE|VIGIL|REG|20260301081500||"
+                     "ADT^A01|C1|P|2.5\r"
+                     "EVN|A01|20260301081500\r" PID PV1("V1001", ""),
+                     "source_system: not valid UTF-8");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|MED3||||||||||||||||V\xed\xa0\x80\r",
+                     "stay_id: not valid UTF-8");
+        /* The same 'Ä' in UTF-8 (0xC3 0x84), and a 4-byte character. */
+        expect_event(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|MED\xc3\x84||||||||||||||||V\xf0\x9f\x98\x80\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "MED\xc3\x84");
+        assert_string_equal(ev.ev_stay_id, "V\xf0\x9f\x98\x80");
+        vg_record_clear(ev.ev_type, &ev);
+}
+
 static void test_mapping(void **state) {
         vg_hl7_map_t *m = vg_hl7_map_new();
         vg_hl7_map_t *saved = map;
@@ -576,6 +610,7 @@ int main(void) {
                 cmocka_unit_test(test_no_key),
                 cmocka_unit_test(test_pnr_never_printed),
                 cmocka_unit_test(test_garbage),
+                cmocka_unit_test(test_not_utf8),
                 cmocka_unit_test(test_mapping),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,14 +1,16 @@
 /*
- * test_personal_data - SPEC §8: what a consumer takes for a personnummer
- * (vg_pnr_like): the whole value 10 or 12 digits, optionally one '-' or
- * '+' before the last four, a plausible date (day 61-91 for a
- * samordningsnummer), check digit valid or not.
+ * test_personal_data - SPEC §8, docs/EVENTS.md §7: what a consumer takes
+ * for a personnummer (vg_pnr_like): the whole value 10 or 12 digits,
+ * optionally one '-' or '+' before the last four, a plausible date (day
+ * 61-91 for a samordningsnummer: day + 60), check digit valid or not; and
+ * every edge of day, month, year and check digit.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "vg_record.h"
@@ -52,10 +54,124 @@ static void test_not_personnummer(void **state) {
         assert_true(vg_pnr_like("1212121212xyz", 10));
 }
 
+/* like() of prefix + two-digit day dd + suffix. */
+static bool like_day(const char *prefix, int dd, const char *suffix) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%s%02d%s", prefix, dd, suffix);
+        return like(buf);
+}
+
+/* The day at its edges (SPEC §8, docs/EVENTS.md §7): 1-31 is a date of a
+ * 31-day month, a samordningsnummer adds 60, so 61-91 are its days 1-31;
+ * 0, 32-60 and 92-99 are no day at all. Both forms, both separators. */
+static void test_day_edges(void **state) {
+        static const char *const forms[][2] = {
+                {"191201", "-1212"}, {"191201", "1212"}, {"1201", "-1212"},
+                {"1201", "+1212"},   {"1201", "1212"},   {"191201", "+1212"},
+        };
+        (void)state;
+        for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+                const char *pre = forms[f][0], *suf = forms[f][1];
+                for (int dd = 0; dd <= 99; dd++) {
+                        bool want = (dd >= 1 && dd <= 31) ||
+                                    (dd >= 61 && dd <= 91);
+                        if (like_day(pre, dd, suf) != want)
+                                fail_msg("%s%02d%s: %s, want %s", pre, dd,
+                                         suf, want ? "not taken" : "taken",
+                                         want ? "taken" : "not");
+                }
+        }
+        /* The four named in the SPEC's range, spelt out. */
+        assert_false(like("19120160-1212")); /* 60: day 0 */
+        assert_true(like("19120161-1212"));  /* 61: day 1 */
+        assert_true(like("19120191-1212"));  /* 91: day 31 of January */
+        assert_false(like("19120192-1212")); /* 92: day 32 */
+        assert_false(like("120160-1212"));
+        assert_true(like("120161-1212"));
+        assert_true(like("120191-1212"));
+        assert_false(like("120192-1212"));
+        /* The examples of docs/EVENTS.md §7. */
+        assert_true(like("121261-1212"));
+        assert_true(like("121291-1212"));
+        assert_false(like("121260-1212"));
+        assert_false(like("121292-1212"));
+        assert_false(like("120491-1212"));
+}
+
+/* A samordningsnummer's day minus 60 must be a date of its month, as a
+ * personnummer's day must: 30-day months, February and leap years. */
+static void test_day_of_month(void **state) {
+        (void)state;
+        assert_true(like("19120430-1212"));  /* 30 April */
+        assert_false(like("19120431-1212")); /* no 31 April */
+        assert_true(like("19120490-1212"));  /* 30 + 60 */
+        assert_false(like("19120491-1212")); /* 31 + 60 */
+        assert_false(like("19121131-1212")); /* no 31 November */
+        assert_false(like("19121191-1212"));
+        assert_true(like("19121231-1212"));
+        assert_true(like("19121291-1212"));
+        /* February: 29 only in a leap year when the century is known;
+         * 1900 is not a leap year, 2000 is. */
+        assert_true(like("20240229-1234"));
+        assert_true(like("20240289-1234"));
+        assert_false(like("20230229-1234"));
+        assert_false(like("20230289-1234"));
+        assert_false(like("19000229-1234"));
+        assert_true(like("20000229-1234"));
+        assert_true(like("20000289-1234"));
+        assert_false(like("20240230-1234"));
+        assert_false(like("20240290-1234"));
+        /* 10 digits: the century is unknown, so 29 February may be. */
+        assert_true(like("230229-1234"));
+        assert_true(like("230289-1234"));
+        assert_false(like("230230-1234"));
+        assert_false(like("230290-1234"));
+}
+
+/* Months 01-12 only; years from 1800 in the 12-digit form. */
+static void test_month_and_year_edges(void **state) {
+        (void)state;
+        for (int mm = 0; mm <= 99; mm++) {
+                char p12[16], p10[16];
+                bool want = mm >= 1 && mm <= 12;
+                snprintf(p12, sizeof(p12), "1912%02d01-1212", mm);
+                snprintf(p10, sizeof(p10), "12%02d01-1212", mm);
+                if (like(p12) != want || like(p10) != want)
+                        fail_msg("month %02d: %d/%d, want %d", mm, like(p12),
+                                 like(p10), want);
+                /* The same month with a samordningsnummer day. */
+                snprintf(p12, sizeof(p12), "1912%02d61-1212", mm);
+                if (like(p12) != want)
+                        fail_msg("month %02d, day 61: %d", mm, like(p12));
+        }
+        /* Vigil's bound of a plausible year (docs/EVENTS.md §7). */
+        assert_true(like("18000101-1234"));
+        assert_false(like("17991231-1234"));
+}
+
+/* The check digit counts for nothing: a mistyped personnummer is still
+ * personal data (SPEC §8 "check digit valid or not"). */
+static void test_check_digit(void **state) {
+        (void)state;
+        for (int c = 0; c <= 9; c++) {
+                char b[16];
+                snprintf(b, sizeof(b), "121212-121%d", c); /* 2 is valid */
+                assert_true(like(b));
+                snprintf(b, sizeof(b), "19121212121%d", c);
+                assert_true(like(b));
+                snprintf(b, sizeof(b), "121272+121%d", c); /* 9 is valid */
+                assert_true(like(b));
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spellings),
                 cmocka_unit_test(test_not_personnummer),
+                cmocka_unit_test(test_day_edges),
+                cmocka_unit_test(test_day_of_month),
+                cmocka_unit_test(test_month_and_year_edges),
+                cmocka_unit_test(test_check_digit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,9 +128,10 @@ static void test_frozen_exact_and_late_cancellation(void **state) {
         c = cell(part, "eol_admission_30d|SE|2024-01");
         assert_int_equal(c.num, 1);
         assert_int_equal(c.den, 1);
-        /* The patient's own later event moves its horizon to 2024-01-26:
-         * the history before it is pruned; the figures must not move. */
-        ev(part, OWN("q1", "2025-03-01T00:00:00Z"));
+        /* The patient's own later event moves its horizon to 2025-04-27,
+         * more than the rules' reach (400 days) after the death: the
+         * history before it is pruned; the figures must not move. */
+        ev(part, OWN("q1", "2026-06-01T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 2);
         c = cell(part, "eol_admission_30d|SE|2024-01");
         assert_int_equal(c.num, 1);
@@ -138,7 +139,7 @@ static void test_frozen_exact_and_late_cancellation(void **state) {
         /* A cancellation of the pruned death arrives (itself within the
          * horizon): it can no longer change frozen figures, and must not
          * leave num > den. */
-        ev(part, DEATH("c1", "2025-03-02T00:00:00Z",
+        ev(part, DEATH("c1", "2026-06-02T00:00:00Z",
                        ",\"cancels_event_id\":\"d1\""));
         c = cell(part, "eol_admission_30d|SE|2024-01");
         assert_int_equal(c.num, 1);
@@ -187,10 +188,11 @@ static void test_late_target_of_pruned_cancellation(void **state) {
          * too late: its time is within the horizon of the newest event). */
         ev(part, DEATH("c1", "2024-01-11T00:00:00Z",
                        ",\"cancels_event_id\":\"d1\""));
-        ev(part, OWN("q1", "2025-03-01T00:00:00Z"));
+        ev(part, OWN("q1", "2026-06-01T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 1);
-        ev(part, DEATH("d1", "2024-02-10T00:00:00Z", ""));
-        c = cell(part, "death_place.HOME|SE|2024-02");
+        /* horizon 2025-04-27: d1 is not too late */
+        ev(part, DEATH("d1", "2025-05-10T00:00:00Z", ""));
+        c = cell(part, "death_place.HOME|SE|2025-05");
         assert_int_equal(c.found ? c.den : 0, 0);
         vg_part_close(part);
 }
@@ -225,10 +227,43 @@ static void test_no_gap_no_prune(void **state) {
         /* still no gap wider than the rules' reach */
         ev(part, OWN("q2", "2025-12-15T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
-        /* q3 leaves one after q2 (533 days): horizon 2026-04-27, all four
-         * before it go */
+        /* q3 leaves one after q2 (807 days) but q2 is not yet older than
+         * the horizon (2026-04-27) by the rules' reach: nothing goes */
         ev(part, OWN("q3", "2027-06-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
+        /* q4: horizon 2027-01-26, minus the reach 2025-12-22: the four
+         * before the gap go */
+        ev(part, OWN("q4", "2028-03-01T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 4);
+        vg_part_close(part);
+}
+
+#define DIS(id, stay, t)                                                       \
+        "{\"type\":\"discharge\",\"event_id\":\"" id "\",\"patient_id\":"      \
+        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
+        "\"source_system\":\"s\",\"stay_id\":\"" stay "\",\"facility_id\":"    \
+        "\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\",\"disposition\":"      \
+        "\"HOME\",\"needs_coordination\":false}"
+
+/* SPEC §7 "nothing else is dropped silently": a record not older than its
+ * patient's horizon is applied with everything it relates to - so retention
+ * must not prune a partner it may still meet. An index discharge, the same
+ * patient's event 400 days and 2 hours later (horizon: 2 hours after the
+ * discharge), then a late readmission 5 hours after the discharge: not too
+ * late, and it readmits the discharge. */
+static void test_late_partner_within_horizon(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        ev(part, ADM("a1", "2024-03-01T10:00:00Z"));
+        ev(part, DIS("x1", "a1", "2024-03-05T10:00:00Z"));
+        ev(part, OWN("q1", "2025-04-09T12:00:00Z"));
+        assert_int_equal(ev_rc(part, ADM("a2", "2024-03-05T15:00:00Z")),
+                         VG_OK);
+        assert_int_equal(vg_part_stats(part)->ps_too_late, 0);
+        c = cell(part, "readmission_30d|SE|2024-03");
+        assert_int_equal(c.num, 1);
+        assert_int_equal(c.den, 1);
         vg_part_close(part);
 }
 
@@ -254,6 +289,7 @@ int main(void) {
                 cmocka_unit_test(test_late_target_of_pruned_cancellation),
                 cmocka_unit_test(test_partial_prune_then_cancel),
                 cmocka_unit_test(test_no_gap_no_prune),
+                cmocka_unit_test(test_late_partner_within_horizon),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

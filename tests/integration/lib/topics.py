@@ -91,7 +91,8 @@ def indicator_totals(bootstrap, topic):
     for part, off, key, val in read_topic(bootstrap, topic):
         name, rec = decode(val)
         if name == "PartitionProgress":
-            assert key == "_progress|%d" % rec["partition"], key
+            # one copy per parts partition: "_progress|P|K"
+            assert key.startswith("_progress|%d|" % rec["partition"]), key
             continue
         assert name == "IndicatorPart", name
         k = "%s|%s|%s|%s|%d" % (rec["indicator"], rec["area"], rec["period"],

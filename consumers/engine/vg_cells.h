@@ -1,0 +1,64 @@
+/*
+ * vg_cells.h - a partition's indicator counters in memory: the counter
+ * cells (indicator|area|period[|breakdown] -> numerator, denominator) and,
+ * for speed, every case seen (vg_rules.h: the patient-level key a rule
+ * counts under) with pointers to the 15 cells it adds to, so that a case's
+ * delta is one lookup and 15 additions rather than 15 key expansions and
+ * lookups.
+ *
+ * Two lists say what a commit must do: cells changed in the open batch
+ * (dirty: write them) and cells whose IndicatorPart is not queued yet
+ * (pending). Cells never move in memory until vg_cells_clear().
+ */
+#ifndef VG_CELLS_H
+#define VG_CELLS_H
+
+#include "vg_htab.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct vg_counter_s {
+        vg_hnode_t cl_h;       /* first: the table's link */
+        bool       cl_dirty;   /* changed in the open batch */
+        bool       cl_pending; /* changed since its part was queued */
+        bool       cl_count;   /* a count: no denominator */
+        int64_t    cl_num, cl_den;
+        char       cl_key[];
+} vg_counter_t;
+
+typedef struct vg_cells_s {
+        vg_htab_t   cs_cells;   /* vg_counter_t by key */
+        vg_htab_t   cs_cases;   /* case key -> its cells */
+        vg_counter_t **cs_dirty;   /* changed in the open batch */
+        size_t      cs_ndirty, cs_dirty_cap;
+        vg_counter_t **cs_pending; /* part not queued yet */
+        size_t      cs_npending, cs_pending_cap;
+} vg_cells_t;
+
+void vg_cells_init(vg_cells_t *cs);
+/* Drops every cell and case; both lists are emptied. */
+void vg_cells_clear(vg_cells_t *cs);
+void vg_cells_free(vg_cells_t *cs);
+
+/* A cell as stored (loading the committed counters): not dirty; pending
+ * as given. */
+void vg_cells_load(vg_cells_t *cs, const char *key, int64_t num, int64_t den,
+                   bool count, bool pending);
+/* Adds a case's delta to each of its cells (created if new, with the
+ * count flag given), marking them dirty. -1 if case_key is not a case
+ * (vg_rules_case_cells refuses it); nothing is changed then. */
+int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
+                      int64_t den, bool count);
+/* Puts a cell on the pending list (once). */
+void vg_cells_mark_pending(vg_cells_t *cs, vg_counter_t *c);
+/* Sorts the pending list by key. */
+void vg_cells_sort_pending(vg_cells_t *cs);
+/* After a commit: no cell is dirty any more. */
+void vg_cells_batch_done(vg_cells_t *cs);
+/* After the pending parts were committed: none is pending any more. */
+void vg_cells_parts_done(vg_cells_t *cs);
+/* Every cell sorted by key, in *out (the caller frees it); the count. */
+size_t vg_cells_sorted(const vg_cells_t *cs, vg_counter_t ***out);
+
+#endif /* VG_CELLS_H */

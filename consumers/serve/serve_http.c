@@ -1,0 +1,741 @@
+/*
+ * serve_http.c - the HTTP side of `vigil serve` (libmicrohttpd, one thread
+ * per connection so that a stream may wait for changes): routes, who the
+ * caller is (a bearer token, or the session cookie of the page's login
+ * form), the 429 of an address with too many failed attempts, and one
+ * access-log line per request. The stream is serve_stream.c.
+ *
+ * The access log names the route, never the request's path or query as
+ * sent (they could carry anything), nor a token.
+ */
+#include "serve_http.h"
+#include "vg_record.h"
+#include "vg_time.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#define COOKIE "vigil_session"
+#define HTML_T "text/html; charset=utf-8"
+#define MAX_BODY 8192
+
+static const struct {
+        const char *path;
+        route_t     route;
+        bool        post;
+} routes[] = {
+        {"/", R_PAGE, false},          {"/healthz", R_HEALTH, false},
+        {"/alerts", R_ALERTS, false},  {"/alerts/stream", R_STREAM, false},
+        {"/indicators", R_IND, false}, {"/report", R_REPORT, false},
+        {"/login", R_LOGIN, true},     {"/logout", R_LOGOUT, true},
+};
+
+typedef struct sv_sess_s {
+        unsigned char ss_hash[32];     /* SHA-256 of the cookie's value */
+        char          ss_name[SV_NAME_MAX + 1];
+        int64_t       ss_expires;      /* ms */
+} sv_sess_t;
+
+
+/* ------------------------------------------------------------------------
+ * Responses and the access log
+ */
+
+void sv_access_log(const req_t *rq, const char *method, unsigned status) {
+        char ts[VG_TIME_BUFSZ];
+        vg_time_format(vg_now_ms(), ts);
+        fprintf(stderr, "%s ACCESS %s: %s %s %s %s %u\n", ts, SV_CMD,
+                rq->rq_addr, rq->rq_who[0] ? rq->rq_who : "-", method,
+                rq->rq_path, status);
+}
+
+void sv_common_headers(struct MHD_Response *r, const char *ctype) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        /* not no-referrer: with it a browser sends "Origin: null" with the
+         * login form (same_origin) */
+        MHD_add_response_header(r, "Referrer-Policy", "same-origin");
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+}
+
+static void buf_free_cb(void *p) {
+        vg_free(p);
+}
+
+/* Queues body (taken over) with status; extra headers in pairs, NULL
+ * ended. */
+mhd_ret_t sv_respond(struct MHD_Connection *conn, const req_t *rq,
+                         const char *method, unsigned status, vg_buf_t *body,
+                         const char *ctype, ...) {
+        struct MHD_Response *r;
+        mhd_ret_t ret;
+        va_list ap;
+        const char *h;
+        if (body->vb_len) {
+                r = MHD_create_response_from_buffer_with_free_callback(
+                        body->vb_len, body->vb_data, buf_free_cb);
+                body->vb_data = NULL;
+                body->vb_len = body->vb_size = 0;
+        } else {
+                vg_buf_free(body);
+                r = MHD_create_response_from_buffer(0, (void *)"",
+                                                    MHD_RESPMEM_PERSISTENT);
+        }
+        if (!r)
+                return MHD_NO;
+        sv_common_headers(r, ctype);
+        va_start(ap, ctype);
+        while ((h = va_arg(ap, const char *))) {
+                const char *v = va_arg(ap, const char *);
+                if (v)
+                        MHD_add_response_header(r, h, v);
+        }
+        va_end(ap);
+        ret = MHD_queue_response(conn, status, r);
+        MHD_destroy_response(r);
+        sv_access_log(rq, method, status);
+        return ret;
+}
+
+static void json_error(vg_buf_t *b, const char *error, const char *message) {
+        json_t *o = json_pack("{ssss}", "error", error, "message", message);
+        char *s = json_dumps(o, JSON_COMPACT);
+        vg_buf_reset(b);
+        vg_buf_puts(b, s);
+        vg_buf_puts(b, "\n");
+        free(s);
+        json_decref(o);
+}
+
+/* ------------------------------------------------------------------------
+ * Who is calling
+ */
+
+static void client_addr(struct MHD_Connection *conn, char *buf, size_t size) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        snprintf(buf, size, "?");
+        if (!sa)
+                return;
+        if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+                          buf, (socklen_t)size);
+        else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6,
+                          &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+                          (socklen_t)size);
+}
+
+/* Looks the token up; fills cl. 0 ok, 401, or 429 (rq_retry_ms). */
+static unsigned check_token(sv_server_t *sv, req_t *rq, const char *token,
+                            size_t len, sv_caller_t *cl) {
+        int64_t now = vg_now_ms(), wait;
+        const sv_token_t *tk;
+        pthread_mutex_lock(&sv->sv_auth_lock);
+        wait = sv_rl_check(sv->sv_rl, rq->rq_addr, now);
+        pthread_mutex_unlock(&sv->sv_auth_lock);
+        if (wait > 0) {
+                rq->rq_retry_ms = wait;
+                snprintf(rq->rq_who, sizeof(rq->rq_who), "?");
+                return MHD_HTTP_TOO_MANY_REQUESTS;
+        }
+        pthread_rwlock_rdlock(&sv->sv_tok_lock);
+        if ((tk = sv_tokens_find(&sv->sv_tokens, token, len))) {
+                snprintf(cl->cl_name, sizeof(cl->cl_name), "%s", tk->tk_name);
+                cl->cl_ent = tk->tk_ent;
+        }
+        pthread_rwlock_unlock(&sv->sv_tok_lock);
+        if (tk) {
+                snprintf(rq->rq_who, sizeof(rq->rq_who), "%s", cl->cl_name);
+                return 0;
+        }
+        pthread_mutex_lock(&sv->sv_auth_lock);
+        sv_rl_fail(sv->sv_rl, rq->rq_addr, now);
+        pthread_mutex_unlock(&sv->sv_auth_lock);
+        snprintf(rq->rq_who, sizeof(rq->rq_who), "?");
+        return MHD_HTTP_UNAUTHORIZED;
+}
+
+static bool session_find(sv_server_t *sv, const char *cookie, char *name) {
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        int64_t now = vg_now_ms();
+        bool found = false;
+        SHA256((const unsigned char *)cookie, strlen(cookie), md);
+        pthread_mutex_lock(&sv->sv_auth_lock);
+        for (size_t i = 0; i < sv->sv_nsess; i++) {
+                const sv_sess_t *s = &sv->sv_sess[i];
+                if (!CRYPTO_memcmp(s->ss_hash, md, 32) &&
+                    s->ss_expires > now && !found) {
+                        snprintf(name, SV_NAME_MAX + 1, "%s", s->ss_name);
+                        found = true;
+                }
+        }
+        pthread_mutex_unlock(&sv->sv_auth_lock);
+        return found;
+}
+
+/* A new session for name; its cookie value (64 hex) in value[65]. */
+static bool session_new(sv_server_t *sv, const char *name, char *value) {
+        unsigned char rnd[32];
+        int64_t now = vg_now_ms();
+        sv_sess_t *s;
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+                return false;
+        for (int i = 0; i < 32; i++)
+                snprintf(value + 2 * i, 3, "%02x", rnd[i]);
+        OPENSSL_cleanse(rnd, sizeof(rnd));
+        pthread_mutex_lock(&sv->sv_auth_lock);
+        /* Drop expired sessions; at 10000, the one nearest to expiry. */
+        for (size_t i = 0; i < sv->sv_nsess;)
+                if (sv->sv_sess[i].ss_expires <= now)
+                        sv->sv_sess[i] = sv->sv_sess[--sv->sv_nsess];
+                else
+                        i++;
+        if (sv->sv_nsess == 10000) {
+                size_t m = 0;
+                for (size_t i = 1; i < sv->sv_nsess; i++)
+                        if (sv->sv_sess[i].ss_expires <
+                            sv->sv_sess[m].ss_expires)
+                                m = i;
+                sv->sv_sess[m] = sv->sv_sess[--sv->sv_nsess];
+        }
+        if (sv->sv_nsess == sv->sv_capsess) {
+                sv->sv_capsess = sv->sv_capsess ? sv->sv_capsess * 2 : 64;
+                sv->sv_sess = vg_realloc(sv->sv_sess,
+                                         sv->sv_capsess * sizeof(sv_sess_t));
+        }
+        s = &sv->sv_sess[sv->sv_nsess++];
+        SHA256((const unsigned char *)value, 64, s->ss_hash);
+        snprintf(s->ss_name, sizeof(s->ss_name), "%s", name);
+        s->ss_expires = now + sv->sv_session_ms;
+        pthread_mutex_unlock(&sv->sv_auth_lock);
+        return true;
+}
+
+static void session_end(sv_server_t *sv, const char *cookie) {
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *)cookie, strlen(cookie), md);
+        pthread_mutex_lock(&sv->sv_auth_lock);
+        for (size_t i = 0; i < sv->sv_nsess; i++)
+                if (!CRYPTO_memcmp(sv->sv_sess[i].ss_hash, md, 32))
+                        sv->sv_sess[i].ss_expires = 0;
+        pthread_mutex_unlock(&sv->sv_auth_lock);
+}
+
+/* The caller of a request: a bearer token, else a session cookie. 0 ok,
+ * 401 (none or wrong) or 429. */
+static unsigned authenticate(sv_server_t *sv, req_t *rq,
+                             struct MHD_Connection *conn, sv_caller_t *cl) {
+        const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       "Authorization");
+        const char *cookie = MHD_lookup_connection_value(conn,
+                                                         MHD_COOKIE_KIND,
+                                                         COOKIE);
+        memset(cl, 0, sizeof(*cl));
+        if (auth) {
+                const char *t = auth;
+                size_t n;
+                if (strncasecmp(t, "Bearer ", 7))
+                        return check_token(sv, rq, "", 0, cl);
+                t += 7;
+                while (*t == ' ')
+                        t++;
+                n = strlen(t);
+                while (n && t[n - 1] == ' ')
+                        n--;
+                return check_token(sv, rq, t, n, cl);
+        }
+        if (cookie && *cookie) {
+                char name[SV_NAME_MAX + 1];
+                const sv_token_t *tk = NULL;
+                if (session_find(sv, cookie, name)) {
+                        pthread_rwlock_rdlock(&sv->sv_tok_lock);
+                        /* a token removed from the file ends its sessions */
+                        if ((tk = sv_tokens_by_name(&sv->sv_tokens, name))) {
+                                snprintf(cl->cl_name, sizeof(cl->cl_name),
+                                         "%s", name);
+                                cl->cl_ent = tk->tk_ent;
+                        }
+                        pthread_rwlock_unlock(&sv->sv_tok_lock);
+                }
+                if (tk) {
+                        snprintf(rq->rq_who, sizeof(rq->rq_who), "%s", name);
+                        return 0;
+                }
+                snprintf(rq->rq_who, sizeof(rq->rq_who), "?");
+        }
+        return MHD_HTTP_UNAUTHORIZED;
+}
+
+/* ------------------------------------------------------------------------
+ * Queries
+ */
+
+
+const char *sv_q_get(void *opaque, const char *key) {
+        qctx_t *qc = opaque;
+        return MHD_lookup_connection_value(qc->qc_conn, MHD_GET_ARGUMENT_KIND,
+                                           key);
+}
+
+static mhd_ret_t q_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                        const char *value) {
+        qctx_t *qc = cls;
+        (void)kind;
+        qc->qc_stop = qc->qc_fn(qc->qc_arg, key, value);
+        return qc->qc_stop ? MHD_NO : MHD_YES;
+}
+
+int sv_q_each(void *opaque,
+                  int (*fn)(void *arg, const char *key, const char *val),
+                  void *arg) {
+        qctx_t *qc = opaque;
+        qc->qc_fn = fn;
+        qc->qc_arg = arg;
+        qc->qc_stop = 0;
+        MHD_get_connection_values(qc->qc_conn, MHD_GET_ARGUMENT_KIND, q_iter,
+                                  qc);
+        return qc->qc_stop;
+}
+
+/* ------------------------------------------------------------------------
+ * The handler
+ */
+
+/* "token" of an application/x-www-form-urlencoded body, decoded in place
+ * into out (of size); false if absent. */
+static bool form_token(const vg_buf_t *body, char *out, size_t size) {
+        const char *p = body->vb_data ? body->vb_data : "";
+        while (*p) {
+                size_t n = strcspn(p, "&");
+                if (n > 6 && !strncmp(p, "token=", 6)) {
+                        size_t o = 0;
+                        for (size_t i = 6; i < n && o + 1 < size; i++) {
+                                int c = (unsigned char)p[i];
+                                if (c == '+') {
+                                        c = ' ';
+                                } else if (c == '%' && i + 2 < n &&
+                                           isxdigit((unsigned char)p[i + 1]) &&
+                                           isxdigit((unsigned char)p[i + 2])) {
+                                        char hx[3] = {p[i + 1], p[i + 2], 0};
+                                        c = (int)strtol(hx, NULL, 16);
+                                        i += 2;
+                                }
+                                out[o++] = (char)c;
+                        }
+                        out[o] = '\0';
+                        return true;
+                }
+                p += n;
+                if (*p)
+                        p++;
+        }
+        return false;
+}
+
+/* A POST from another site's page is refused (the cookie is SameSite=
+ * Strict too). */
+static bool same_origin(struct MHD_Connection *conn) {
+        const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         "Origin");
+        const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       "Host");
+        const char *p;
+        if (!origin)
+                return true;
+        if (!host || !(p = strstr(origin, "://")))
+                return false;
+        return !strcmp(p + 3, host);
+}
+
+static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
+                       req_t *rq, const char *method) {
+        char token[1024], cookie[65], setc[256], retry[32];
+        sv_caller_t cl;
+        vg_buf_t b;
+        const char *csp;
+        unsigned status;
+        vg_buf_init(&b);
+        if (!same_origin(conn)) {
+                sv_page_login("Inloggningen kom från en annan webbplats.", &b,
+                              &csp);
+                return sv_respond(conn, rq, method, MHD_HTTP_FORBIDDEN, &b,
+                               HTML_T, "Content-Security-Policy", csp, NULL);
+        }
+        if (rq->rq_route == R_LOGOUT) {
+                const char *c = MHD_lookup_connection_value(
+                        conn, MHD_COOKIE_KIND, COOKIE);
+                if (c)
+                        session_end(sv, c);
+                snprintf(setc, sizeof(setc), COOKIE "=; Path=/; HttpOnly; "
+                         "SameSite=Strict; Max-Age=0%s",
+                         sv->sv_tls ? "; Secure" : "");
+                return sv_respond(conn, rq, method, MHD_HTTP_SEE_OTHER, &b,
+                               HTML_T, "Location", "./", "Set-Cookie", setc,
+                               NULL);
+        }
+        if (rq->rq_body_big || !form_token(&rq->rq_body, token,
+                                           sizeof(token)))
+                token[0] = '\0';
+        status = check_token(sv, rq, token, strlen(token), &cl);
+        OPENSSL_cleanse(token, sizeof(token));
+        if (status == MHD_HTTP_TOO_MANY_REQUESTS) {
+                snprintf(retry, sizeof(retry), "%lld",
+                         (long long)(rq->rq_retry_ms + 999) / 1000);
+                sv_page_login("För många felaktiga försök från din adress. "
+                              "Vänta en stund och försök igen.", &b, &csp);
+                return sv_respond(conn, rq, method, status, &b, HTML_T,
+                               "Content-Security-Policy", csp,
+                               "Retry-After", retry, NULL);
+        }
+        if (status || !session_new(sv, cl.cl_name, cookie)) {
+                sv_page_login("Fel token. Kontrollera den och försök igen.",
+                              &b, &csp);
+                return sv_respond(conn, rq, method, MHD_HTTP_UNAUTHORIZED, &b,
+                               HTML_T, "Content-Security-Policy", csp,
+                               "WWW-Authenticate",
+                               "Bearer realm=\"vigil\"", NULL);
+        }
+        snprintf(setc, sizeof(setc), COOKIE "=%s; Path=/; HttpOnly; "
+                 "SameSite=Strict; Max-Age=%lld%s", cookie,
+                 (long long)(sv->sv_session_ms / 1000),
+                 sv->sv_tls ? "; Secure" : "");
+        OPENSSL_cleanse(cookie, sizeof(cookie));
+        return sv_respond(conn, rq, method, MHD_HTTP_SEE_OTHER, &b, HTML_T,
+                       "Location", "./", "Set-Cookie", setc, NULL);
+}
+
+static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
+                          req_t *rq, const char *method) {
+        bool get = !strcmp(method, MHD_HTTP_METHOD_GET) ||
+                   !strcmp(method, MHD_HTTP_METHOD_HEAD);
+        bool post = !strcmp(method, MHD_HTTP_METHOD_POST);
+        sv_caller_t cl;
+        vg_buf_t b;
+        const char *ctype = JSON_T, *csp = NULL;
+        unsigned status;
+        char retry[32];
+
+        vg_buf_init(&b);
+        if (rq->rq_route == R_NONE) {
+                json_error(&b, "not-found", "no such resource (/, /alerts, "
+                           "/alerts/stream, /indicators, /report, "
+                           "/healthz)");
+                return sv_respond(conn, rq, method, MHD_HTTP_NOT_FOUND, &b,
+                               JSON_T, NULL);
+        }
+        if (rq->rq_post ? !post : !get) {
+                json_error(&b, "method-not-allowed", "method not allowed");
+                return sv_respond(conn, rq, method, MHD_HTTP_METHOD_NOT_ALLOWED,
+                               &b, JSON_T, "Allow",
+                               rq->rq_post ? "POST" : "GET, HEAD", NULL);
+        }
+        if (rq->rq_route == R_HEALTH) {
+                bool ready;
+                pthread_mutex_lock(&sv->sv_state->st_lock);
+                ready = sv->sv_state->st_ready;
+                pthread_mutex_unlock(&sv->sv_state->st_lock);
+                vg_buf_puts(&b, ready ? "{\"status\":\"ok\"}\n"
+                                      : "{\"status\":\"loading\"}\n");
+                return sv_respond(conn, rq, method,
+                               ready ? MHD_HTTP_OK
+                                     : MHD_HTTP_SERVICE_UNAVAILABLE,
+                               &b, JSON_T, NULL);
+        }
+        if (rq->rq_route == R_LOGIN || rq->rq_route == R_LOGOUT)
+                return login(sv, conn, rq, method);
+
+        status = authenticate(sv, rq, conn, &cl);
+        if (status == MHD_HTTP_TOO_MANY_REQUESTS) {
+                snprintf(retry, sizeof(retry), "%lld",
+                         (long long)(rq->rq_retry_ms + 999) / 1000);
+                json_error(&b, "too-many-requests", "too many failed "
+                           "attempts from this address: try again later");
+                return sv_respond(conn, rq, method, status, &b, JSON_T,
+                               "Retry-After", retry, NULL);
+        }
+        if (status) {
+                const char *www = rq->rq_who[0] == '?'
+                                          ? "Bearer realm=\"vigil\", "
+                                            "error=\"invalid_token\""
+                                          : "Bearer realm=\"vigil\"";
+                if (rq->rq_route == R_PAGE) {
+                        sv_page_login(rq->rq_who[0] == '?'
+                                              ? "Din inloggning gäller inte "
+                                                "längre. Logga in igen."
+                                              : NULL,
+                                      &b, &csp);
+                        return sv_respond(conn, rq, method, status, &b, HTML_T,
+                                       "WWW-Authenticate", www,
+                                       "Content-Security-Policy", csp, NULL);
+                }
+                json_error(&b, "unauthorized", "a valid bearer token is "
+                           "needed (Authorization: Bearer TOKEN)");
+                return sv_respond(conn, rq, method, status, &b, JSON_T,
+                               "WWW-Authenticate", www, NULL);
+        }
+        {
+                bool ready;
+                pthread_mutex_lock(&sv->sv_state->st_lock);
+                ready = sv->sv_state->st_ready;
+                pthread_mutex_unlock(&sv->sv_state->st_lock);
+                if (rq->rq_route == R_STREAM)
+                        return sv_serve_stream(sv, conn, rq, method, &cl);
+                if (!ready && rq->rq_route != R_PAGE) {
+                        json_error(&b, "loading", "still reading the topics: "
+                                   "try again in a moment");
+                        return sv_respond(conn, rq, method,
+                                       MHD_HTTP_SERVICE_UNAVAILABLE, &b,
+                                       JSON_T, "Retry-After", "2", NULL);
+                }
+        }
+        {
+                qctx_t qc = {conn, NULL, NULL, 0};
+                sv_query_t q = {sv_q_get, sv_q_each, &qc,
+                                MHD_lookup_connection_value(
+                                        conn, MHD_HEADER_KIND, "Accept")};
+                switch (rq->rq_route) {
+                case R_PAGE:
+                        sv_page_alerts(sv, &cl, &b, &csp);
+                        return sv_respond(conn, rq, method, MHD_HTTP_OK, &b,
+                                       HTML_T, "Content-Security-Policy", csp,
+                                       NULL);
+                case R_ALERTS:
+                        status = sv_view_alerts(sv, &cl, &q, &b, &ctype);
+                        break;
+                case R_IND:
+                        status = sv_view_indicators(sv, &cl, &q, &b, &ctype);
+                        break;
+                default:
+                        status = sv_view_report(sv, &cl, &q, &b, &ctype);
+                }
+        }
+        return sv_respond(conn, rq, method, status, &b, ctype, NULL);
+}
+
+static mhd_ret_t handle(void *cls, struct MHD_Connection *conn,
+                        const char *url, const char *method,
+                        const char *version, const char *upload_data,
+                        size_t *upload_data_size, void **con_cls) {
+        sv_server_t *sv = cls;
+        req_t *rq = *con_cls;
+        (void)version;
+        if (!rq) {
+                rq = vg_calloc(1, sizeof(*rq));
+                *con_cls = rq;
+                vg_buf_init(&rq->rq_body);
+                client_addr(conn, rq->rq_addr, sizeof(rq->rq_addr));
+                rq->rq_route = R_NONE;
+                rq->rq_path = "(other)";
+                for (size_t i = 0; i < VG_ARRAY_SIZE(routes); i++)
+                        if (!strcmp(url, routes[i].path)) {
+                                rq->rq_route = routes[i].route;
+                                rq->rq_path = routes[i].path;
+                                rq->rq_post = routes[i].post;
+                        }
+                if (rq->rq_post && !strcmp(method, MHD_HTTP_METHOD_POST))
+                        return MHD_YES; /* the body comes next */
+        } else if (*upload_data_size) {
+                if (rq->rq_body.vb_len + *upload_data_size > MAX_BODY)
+                        rq->rq_body_big = true;
+                else
+                        vg_buf_append(&rq->rq_body, upload_data,
+                                      *upload_data_size);
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        return dispatch(sv, conn, rq, method);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe) {
+        req_t *rq = *con_cls;
+        (void)cls;
+        (void)conn;
+        (void)toe;
+        if (!rq)
+                return;
+        if (rq->rq_body.vb_data)
+                OPENSSL_cleanse(rq->rq_body.vb_data, rq->rq_body.vb_len);
+        vg_buf_free(&rq->rq_body);
+        vg_free(rq);
+        *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        char msg[512];
+        size_t n;
+        (void)cls;
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        n = strlen(msg);
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+                msg[--n] = '\0';
+        /* a client that went away is not news */
+        if (strstr(msg, "no longer available") ||
+            strstr(msg, "forcibly closed") || strstr(msg, "reset by peer"))
+                vg_debug(SV_CMD, "http: %s", msg);
+        else
+                vg_warn(SV_CMD, "http: %s", msg);
+}
+
+/* ------------------------------------------------------------------------
+ * Start and stop
+ */
+
+static char *read_pem(const char *key, const char *path, char *errstr,
+                      size_t errstr_size) {
+        FILE *fp = fopen(path, "r");
+        vg_buf_t b;
+        char chunk[4096];
+        size_t n;
+        if (!fp) {
+                vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s: cannot "
+                          "read it", key, path);
+                return NULL;
+        }
+        vg_buf_init(&b);
+        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 &&
+               b.vb_len < (1 << 20))
+                vg_buf_append(&b, chunk, n);
+        fclose(fp);
+        if (!b.vb_len || !strstr(b.vb_data, "-----BEGIN ")) {
+                vg_buf_free(&b);
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG, "%s: %s is not a "
+                          "PEM file", key, path);
+                return NULL;
+        }
+        return b.vb_data;
+}
+
+vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
+        const vg_conf_t *conf = sv->sv_conf;
+        const char *host = vg_conf_str(conf, "serve.listen");
+        const char *certf = vg_conf_str(conf, "serve.tls_cert");
+        const char *keyf = vg_conf_str(conf, "serve.tls_key");
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+                         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        struct sockaddr_storage ss;
+        struct addrinfo hints, *res = NULL;
+        char h[256], *cert = NULL, *key = NULL;
+        uint16_t port = (uint16_t)vg_conf_int(conf, "serve.port");
+        int rc;
+        size_t hl;
+
+        if ((certf != NULL) != (keyf != NULL))
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "serve.tls_cert and serve.tls_key go "
+                                 "together: set both or neither");
+        if (certf) {
+                if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "this libmicrohttpd has no TLS: "
+                                         "unset serve.tls_cert and "
+                                         "serve.tls_key and put a reverse "
+                                         "proxy in front (docs/SERVE.md)");
+                if (!(cert = read_pem("serve.tls_cert", certf, errstr,
+                                      errstr_size)) ||
+                    !(key = read_pem("serve.tls_key", keyf, errstr,
+                                     errstr_size))) {
+                        vg_free(cert);
+                        return VG_ERR_ARG;
+                }
+                flags |= MHD_USE_TLS;
+                sv->sv_tls = true;
+        }
+        /* "[::1]" as "::1"; "", "*" : every interface */
+        hl = strlen(host);
+        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
+                snprintf(h, sizeof(h), "%.*s", (int)(hl - 2), host + 1);
+        else
+                snprintf(h, sizeof(h), "%s", strcmp(host, "*") ? host : "");
+        memset(&ss, 0, sizeof(ss));
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        if ((rc = getaddrinfo(*h ? h : NULL, "0", &hints, &res)) || !res) {
+                vg_free(cert);
+                vg_free(key);
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "serve.listen=%s: %s", host,
+                                 rc ? gai_strerror(rc) : "no address");
+        }
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        if (res->ai_family == AF_INET6) {
+                flags |= MHD_USE_IPv6;
+                ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+        } else {
+                ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+        }
+        freeaddrinfo(res);
+        if (!*h)
+                flags |= MHD_USE_DUAL_STACK;
+        if (cert)
+                sv->sv_daemon = MHD_start_daemon(
+                        flags, port, NULL, NULL, handle, sv,
+                        MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log,
+                        NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                        MHD_OPTION_CONNECTION_LIMIT,
+                        (unsigned int)vg_conf_int(conf,
+                                                  "serve.max_connections"),
+                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                        MHD_OPTION_HTTPS_MEM_CERT, cert,
+                        MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+        else
+                sv->sv_daemon = MHD_start_daemon(
+                        flags, port, NULL, NULL, handle, sv,
+                        MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log,
+                        NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                        MHD_OPTION_CONNECTION_LIMIT,
+                        (unsigned int)vg_conf_int(conf,
+                                                  "serve.max_connections"),
+                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                        MHD_OPTION_END);
+        if (key) {
+                OPENSSL_cleanse(key, strlen(key));
+                vg_free(key);
+        }
+        vg_free(cert);
+        if (!sv->sv_daemon)
+                return vg_seterr(errstr, errstr_size, VG_ERR_IO,
+                                 "cannot listen on %s port %u (in use? a "
+                                 "bad TLS key or certificate?)",
+                                 *h ? h : "every interface", port);
+        {
+                const union MHD_DaemonInfo *di = MHD_get_daemon_info(
+                        sv->sv_daemon, MHD_DAEMON_INFO_BIND_PORT);
+                sv->sv_port = di ? di->port : port;
+        }
+        return VG_OK;
+}
+
+void sv_http_stop(sv_server_t *sv) {
+        if (!sv->sv_daemon)
+                return;
+        pthread_mutex_lock(&sv->sv_state->st_lock);
+        sv->sv_closing = true;
+        pthread_cond_broadcast(&sv->sv_state->st_cond);
+        pthread_mutex_unlock(&sv->sv_state->st_lock);
+        MHD_stop_daemon(sv->sv_daemon);
+        sv->sv_daemon = NULL;
+        vg_free(sv->sv_sess);
+        sv->sv_sess = NULL;
+        sv->sv_nsess = sv->sv_capsess = 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * serve_http.h - what serve_http.c (routes, authentication, responses)
+ * shares with serve_stream.c (/alerts/stream): the request, responses and
+ * the access log, query parameters. libmicrohttpd's types.
+ */
+#ifndef VG_SERVE_HTTP_H
+#define VG_SERVE_HTTP_H
+
+#include "vg_serve.h"
+
+#include <stdarg.h>
+#include <sys/types.h>
+
+#include <microhttpd.h>
+
+#if MHD_VERSION >= 0x00097002
+typedef enum MHD_Result mhd_ret_t;
+#else
+typedef int mhd_ret_t;
+#endif
+
+#define JSON_T "application/json; charset=utf-8"
+
+typedef enum {
+        R_NONE, R_PAGE, R_HEALTH, R_ALERTS, R_STREAM, R_IND, R_REPORT,
+        R_LOGIN, R_LOGOUT
+} route_t;
+
+typedef struct req_s {
+        route_t     rq_route;
+        const char *rq_path;           /* the route's path, for the log */
+        bool        rq_post;
+        bool        rq_body_big;
+        vg_buf_t    rq_body;
+        char        rq_addr[64];
+        char        rq_who[SV_NAME_MAX + 2]; /* token name, "-" or "?" */
+        int64_t     rq_retry_ms;       /* 429: when to try again */
+} req_t;
+
+/* The access-log line of a request (serve_http.c). */
+void sv_access_log(const req_t *rq, const char *method, unsigned status);
+/* Content-Type and the headers every answer has. */
+void sv_common_headers(struct MHD_Response *r, const char *ctype);
+/* Queues body (taken over) with status; extra headers in name, value
+ * pairs, NULL-terminated; logs the access. */
+mhd_ret_t sv_respond(struct MHD_Connection *conn, const req_t *rq,
+                     const char *method, unsigned status, vg_buf_t *body,
+                     const char *ctype, ...);
+/* The query parameters of conn as an sv_query_t (q_opaque: a qctx_t). */
+typedef struct qctx_s {
+        struct MHD_Connection *qc_conn;
+        int (*qc_fn)(void *arg, const char *key, const char *val);
+        void *qc_arg;
+        int   qc_stop;
+} qctx_t;
+const char *sv_q_get(void *opaque, const char *key);
+int sv_q_each(void *opaque,
+              int (*fn)(void *arg, const char *key, const char *val),
+              void *arg);
+
+/* GET /alerts/stream for an authenticated caller (serve_stream.c). */
+mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
+                          req_t *rq, const char *method,
+                          const sv_caller_t *cl);
+
+#endif /* VG_SERVE_HTTP_H */

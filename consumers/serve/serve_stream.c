@@ -1,0 +1,208 @@
+/*
+ * serve_stream.c - GET /alerts/stream of `vigil serve`: Server-Sent Events
+ * of every alert change the caller may see. A fresh connection gets the
+ * current set (snapshot); one with Last-Event-ID the changes after it
+ * (serve_sse.c decides), or a reset and the current set. The connection's
+ * thread waits on the state's condition for changes, with a comment line
+ * every serve.heartbeat_ms.
+ */
+#include "serve_http.h"
+#include "vg_record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct stream_s {
+        sv_server_t *sm_sv;
+        sv_caller_t  sm_cl;
+        sv_filter_t  sm_fl;         /* status: any (changes) */
+        char         sm_last[32];   /* Last-Event-ID as sent ("" none) */
+        bool         sm_started;
+        int64_t      sm_next;       /* id of the last change looked at */
+        vg_buf_t     sm_out;
+        size_t       sm_off;
+} stream_t;
+
+static void snapshot(stream_t *sm, const sv_state_t *st) {
+        vg_buf_t data;
+        sv_filter_t fl = sm->sm_fl;
+        fl.fl_status = VG_STATUS_ACTIVE;
+        vg_buf_init(&data);
+        sv_state_snapshot(st, &sm->sm_cl.cl_ent, &fl, &data, NULL);
+        sv_sse_event(&sm->sm_out, "snapshot", st->st_ring.rg_last,
+                     data.vb_data);
+        sm->sm_next = st->st_ring.rg_last;
+        vg_buf_free(&data);
+}
+
+static void reset(stream_t *sm, const sv_state_t *st, const char *reason) {
+        char msg[256];
+        json_t *o;
+        char *s;
+        if (!strcmp(reason, "too-old"))
+                snprintf(msg, sizeof(msg), "the changes after that id are no "
+                         "longer kept (only the last %zu are): the whole "
+                         "current set follows", st->st_ring.rg_cap);
+        else
+                snprintf(msg, sizeof(msg), "not an id of this run of the "
+                         "server (it restarted, or the id is not one it "
+                         "gave): the whole current set follows");
+        o = json_pack("{ssss}", "reason", reason, "message", msg);
+        s = json_dumps(o, JSON_COMPACT);
+        sv_sse_event(&sm->sm_out, "reset", -1, s);
+        free(s);
+        json_decref(o);
+        snapshot(sm, st);
+}
+
+/* The first events: the current set, or the changes after Last-Event-ID. */
+static void stream_start(stream_t *sm, const sv_state_t *st) {
+        int64_t from;
+        vg_buf_puts(&sm->sm_out, "retry: 3000\n\n");
+        switch (sv_resume_decide(&st->st_ring, sm->sm_last, &from)) {
+        case SV_RESUME_REPLAY:
+                sm->sm_next = from;
+                break;
+        case SV_RESUME_TOO_OLD:
+                reset(sm, st, "too-old");
+                break;
+        case SV_RESUME_UNKNOWN:
+                reset(sm, st, "unknown-id");
+                break;
+        default:
+                snapshot(sm, st);
+        }
+}
+
+/* The changes after sm_next that the caller may see. */
+static void stream_changes(stream_t *sm, const sv_state_t *st) {
+        const sv_ring_t *rg = &st->st_ring;
+        if (sm->sm_next + 1 < sv_ring_oldest(rg)) {
+                /* it fell so far behind that changes were dropped */
+                reset(sm, st, "too-old");
+                return;
+        }
+        for (int64_t q = sm->sm_next + 1; q <= rg->rg_last; q++) {
+                const sv_event_t *ev = sv_ring_get(rg, q);
+                if (ev && sv_ent_alert(&sm->sm_cl.cl_ent,
+                                       ev->ev_scope.sc_kommun,
+                                       ev->ev_scope.sc_area) &&
+                    sv_filter_match(&sm->sm_fl, &ev->ev_scope))
+                        sv_sse_event(&sm->sm_out,
+                                     ev->ev_kind == SV_EV_ALERT ? "alert"
+                                                                : "removed",
+                                     ev->ev_seq, ev->ev_json);
+        }
+        sm->sm_next = rg->rg_last;
+}
+
+/* A token taken out of the file ends its streams; a changed one applies. */
+static bool still_entitled(stream_t *sm) {
+        sv_server_t *sv = sm->sm_sv;
+        const sv_token_t *tk;
+        bool ok;
+        pthread_rwlock_rdlock(&sv->sv_tok_lock);
+        tk = sv_tokens_by_name(&sv->sv_tokens, sm->sm_cl.cl_name);
+        if ((ok = tk != NULL))
+                sm->sm_cl.cl_ent = tk->tk_ent;
+        pthread_rwlock_unlock(&sv->sv_tok_lock);
+        return ok;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+        stream_t *sm = cls;
+        sv_state_t *st = sm->sm_sv->sv_state;
+        struct timespec dl;
+        size_t n;
+        (void)pos;
+        if (sm->sm_off >= sm->sm_out.vb_len) {
+                vg_buf_reset(&sm->sm_out);
+                sm->sm_off = 0;
+                if (!still_entitled(sm))
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                clock_gettime(CLOCK_MONOTONIC, &dl);
+                dl.tv_sec += sm->sm_sv->sv_heartbeat_ms / 1000;
+                dl.tv_nsec += (sm->sm_sv->sv_heartbeat_ms % 1000) * 1000000;
+                if (dl.tv_nsec >= 1000000000) {
+                        dl.tv_sec++;
+                        dl.tv_nsec -= 1000000000;
+                }
+                pthread_mutex_lock(&st->st_lock);
+                while (!sm->sm_out.vb_len) {
+                        if (st->st_stop || sm->sm_sv->sv_closing) {
+                                pthread_mutex_unlock(&st->st_lock);
+                                return MHD_CONTENT_READER_END_OF_STREAM;
+                        }
+                        if (st->st_ready && !sm->sm_started) {
+                                stream_start(sm, st);
+                                sm->sm_started = true;
+                        } else if (st->st_ready &&
+                                   st->st_ring.rg_last > sm->sm_next) {
+                                stream_changes(sm, st);
+                        } else if (pthread_cond_timedwait(&st->st_cond,
+                                                          &st->st_lock,
+                                                          &dl)) {
+                                /* a comment keeps proxies and the client
+                                 * from timing out, and finds a client
+                                 * that left */
+                                vg_buf_puts(&sm->sm_out, ": keep-alive\n\n");
+                        }
+                }
+                pthread_mutex_unlock(&st->st_lock);
+        }
+        n = sm->sm_out.vb_len - sm->sm_off;
+        if (n > max)
+                n = max;
+        memcpy(buf, sm->sm_out.vb_data + sm->sm_off, n);
+        sm->sm_off += n;
+        return (ssize_t)n;
+}
+
+static void stream_free(void *cls) {
+        stream_t *sm = cls;
+        vg_buf_free(&sm->sm_out);
+        vg_free(sm);
+}
+
+mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
+                              req_t *rq, const char *method,
+                              const sv_caller_t *cl) {
+        qctx_t qc = {conn, NULL, NULL, 0};
+        sv_query_t q = {sv_q_get, sv_q_each, &qc, NULL};
+        stream_t *sm;
+        struct MHD_Response *r;
+        vg_buf_t err;
+        const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       "Last-Event-ID");
+        unsigned status;
+        mhd_ret_t ret;
+        sm = vg_calloc(1, sizeof(*sm));
+        vg_buf_init(&err);
+        if ((status = sv_view_stream_query(&q, &sm->sm_fl, &err)) != 200) {
+                vg_free(sm);
+                return sv_respond(conn, rq, method, status, &err, JSON_T, NULL);
+        }
+        vg_buf_free(&err);
+        sm->sm_fl.fl_status = -1;
+        sm->sm_sv = sv;
+        sm->sm_cl = *cl;
+        vg_buf_init(&sm->sm_out);
+        snprintf(sm->sm_last, sizeof(sm->sm_last), "%s",
+                 last && strlen(last) < sizeof(sm->sm_last) ? last
+                 : last ? "x" : "");
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+                                              stream_read, sm, stream_free);
+        if (!r) {
+                stream_free(sm);
+                return MHD_NO;
+        }
+        sv_common_headers(r, "text/event-stream; charset=utf-8");
+        MHD_add_response_header(r, "X-Accel-Buffering", "no");
+        ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        sv_access_log(rq, method, MHD_HTTP_OK);
+        return ret;
+}
+

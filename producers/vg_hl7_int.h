@@ -1,0 +1,62 @@
+/*
+ * vg_hl7_int.h - what the parts of the HL7 v2 converter share (not an
+ * interface for other code: vg_hl7.h is). The parts, by job:
+ *
+ *   vg_hl7_parse.c  reading HL7 v2 text: the framer (MLLP, blank lines,
+ *                   "MSH" at a line start), the message model (segments,
+ *                   fields, repetitions, components, subcomponents and
+ *                   escapes, on slices of the caller's bytes), HL7 times
+ *   vg_hl7_map.c    the site mapping: built-in defaults, the mapping
+ *                   file's keys, the lookups
+ *   vg_hl7.c        the converter: one message -> one event, event ids
+ *
+ * All pure: no I/O, no clock.
+ */
+#ifndef VG_HL7_INT_H
+#define VG_HL7_INT_H
+
+#include "vg_hl7.h"
+
+/* ------------------------------------------------------------------ */
+/* The message model (vg_hl7_parse.c)                                 */
+/* ------------------------------------------------------------------ */
+
+/* A slice of the message. */
+typedef struct sl_s {
+        const char *s_p;
+        size_t      s_n;
+} sl_t;
+
+#define MAX_SEGMENTS 1000
+/* Longest field value the converter copies out. */
+#define VAL_MAX 256
+
+typedef struct hmsg_s {
+        char  hm_fs, hm_cs, hm_rs, hm_ec, hm_ss; /* separators; 0 = none */
+        sl_t *hm_seg;                            /* segments */
+        int   hm_nseg;
+} hmsg_t;
+
+/* Splits msg into segments and reads the MSH separators. Returns 0, or -1
+ * with errstr; hl7_msg_free(m) in both cases. */
+int hl7_msg_parse(hmsg_t *m, const char *msg, size_t len, char *errstr,
+                  size_t errstr_size);
+void hl7_msg_free(hmsg_t *m);
+/* The n-th (0-based) piece of s split at sep (sep 0: s is one piece). */
+sl_t hl7_piece(sl_t s, char sep, int n);
+/* The first segment named id, or a NULL slice. */
+sl_t hl7_seg_find(const hmsg_t *m, const char *id);
+/* Field n (HL7 numbering) of segment seg; for MSH, MSH-1 is the separator
+ * itself and MSH-2 the encoding characters. */
+sl_t hl7_field(const hmsg_t *m, sl_t seg, int n);
+/* Component c, subcomponent s (both 1-based) of repetition r (0-based). */
+sl_t hl7_part(const hmsg_t *m, sl_t f, int r, int c, int s);
+/* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces. Returns 0,
+ * or -1 when the value does not fit. */
+int hl7_unescape(const hmsg_t *m, sl_t s, char *out);
+/* The value of SEG-f.c.s (first repetition) into out[VAL_MAX]; "" when
+ * absent. Returns 0, or -1 with errstr when too long. */
+int hl7_getv(const hmsg_t *m, const char *seg, int f, int c, int s,
+             char *out, char *errstr, size_t errstr_size);
+
+#endif /* VG_HL7_INT_H */

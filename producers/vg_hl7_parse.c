@@ -1,0 +1,473 @@
+/*
+ * vg_hl7_parse.c - reading HL7 v2 text (vg_hl7.h, vg_hl7_int.h).
+ *
+ * Contents:
+ *   - the framer: a byte stream cut into messages (MLLP, blank lines,
+ *     "MSH" at a line start), bounded in size;
+ *   - the message model: segments, fields, repetitions, components,
+ *     subcomponents and escapes, on slices of the caller's bytes;
+ *   - HL7 times (TS/DTM).
+ *
+ * Pure: no I/O, no clock. A message holds a personnummer: the framer wipes
+ * its buffer when it is done with one.
+ */
+#include "vg_hl7_int.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+/* ------------------------------------------------------------------ */
+/* Framing                                                            */
+/* ------------------------------------------------------------------ */
+
+#define MLLP_START 0x0B
+#define MLLP_END   0x1C
+
+void vg_hl7_framer_init(vg_hl7_framer_t *fr, size_t max_bytes) {
+        memset(fr, 0, sizeof(*fr));
+        vg_buf_init(&fr->hf_buf);
+        fr->hf_max = max_bytes;
+        fr->hf_line_blank = true;
+}
+
+static void frame_reset(vg_hl7_framer_t *fr) {
+        if (fr->hf_buf.vb_len)
+                OPENSSL_cleanse(fr->hf_buf.vb_data, fr->hf_buf.vb_len);
+        vg_buf_reset(&fr->hf_buf);
+        fr->hf_line_at = 0;
+        fr->hf_line_len = 0;
+        fr->hf_line_blank = true;
+        fr->hf_content = false;
+        fr->hf_too_long = false;
+        fr->hf_lines = 0;
+}
+
+/* Emits the first len bytes of the message (all of it when too long). */
+static void frame_emit(vg_hl7_framer_t *fr, size_t len, vg_hl7_frame_cb cb,
+                       void *opaque) {
+        vg_hl7_frame_t fm = {NULL, 0, fr->hf_too_long};
+        if (!fr->hf_content)
+                return;
+        if (!fr->hf_too_long) {
+                /* Trailing segment terminators are not part of it. */
+                while (len > 0 && fr->hf_buf.vb_data[len - 1] == '\r')
+                        len--;
+                fm.fm_data = fr->hf_buf.vb_data;
+                fm.fm_len = len;
+        }
+        cb(opaque, &fm);
+}
+
+static void frame_append(vg_hl7_framer_t *fr, char c) {
+        if (fr->hf_too_long)
+                return;
+        if (fr->hf_buf.vb_len + 1 > fr->hf_max) {
+                fr->hf_too_long = true;
+                OPENSSL_cleanse(fr->hf_buf.vb_data, fr->hf_buf.vb_len);
+                vg_buf_reset(&fr->hf_buf);
+                return;
+        }
+        vg_buf_append(&fr->hf_buf, &c, 1);
+}
+
+static void frame_byte(vg_hl7_framer_t *fr, char c, vg_hl7_frame_cb cb,
+                       void *opaque) {
+        bool prev_cr = fr->hf_prev_cr;
+
+        fr->hf_prev_cr = c == '\r';
+        if (c == MLLP_START || c == MLLP_END) {
+                frame_emit(fr, fr->hf_buf.vb_len, cb, opaque);
+                frame_reset(fr);
+                return;
+        }
+        if (c == '\n' && prev_cr)
+                return; /* "\r\n" is one terminator */
+        if (c == '\r' || c == '\n') {
+                if (fr->hf_line_blank) {
+                        /* A blank line ends a message. */
+                        if (fr->hf_content) {
+                                frame_emit(fr, fr->hf_line_at, cb, opaque);
+                                frame_reset(fr);
+                        }
+                        return;
+                }
+                frame_append(fr, '\r');
+                fr->hf_lines++;
+                fr->hf_line_at = fr->hf_buf.vb_len;
+                fr->hf_line_len = 0;
+                fr->hf_line_blank = true;
+                return;
+        }
+        if (fr->hf_line_len < 3)
+                fr->hf_head[fr->hf_line_len] = c;
+        fr->hf_line_len++;
+        if (fr->hf_line_len == 3 && !memcmp(fr->hf_head, "MSH", 3) &&
+            fr->hf_lines > 0) {
+                /* "MSH" at a line start begins the next message. */
+                frame_emit(fr, fr->hf_line_at, cb, opaque);
+                frame_reset(fr);
+                fr->hf_line_len = 3;
+                memcpy(fr->hf_head, "MSH", 3);
+                frame_append(fr, 'M');
+                frame_append(fr, 'S');
+                fr->hf_content = true;
+                fr->hf_line_blank = false;
+        }
+        if (!isspace((unsigned char)c)) {
+                fr->hf_line_blank = false;
+                fr->hf_content = true;
+        }
+        frame_append(fr, c);
+}
+
+void vg_hl7_framer_feed(vg_hl7_framer_t *fr, const void *data, size_t len,
+                        vg_hl7_frame_cb cb, void *opaque) {
+        const char *p = data;
+        for (size_t i = 0; i < len; i++)
+                frame_byte(fr, p[i], cb, opaque);
+}
+
+void vg_hl7_framer_end(vg_hl7_framer_t *fr, vg_hl7_frame_cb cb, void *opaque) {
+        frame_emit(fr, fr->hf_buf.vb_len, cb, opaque);
+        frame_reset(fr);
+}
+
+void vg_hl7_framer_free(vg_hl7_framer_t *fr) {
+        if (!fr)
+                return;
+        frame_reset(fr);
+        vg_buf_free(&fr->hf_buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* The message model                                                  */
+/* ------------------------------------------------------------------ */
+
+/* The n-th (0-based) piece of s split at sep (sep 0: s is one piece). */
+sl_t hl7_piece(sl_t s, char sep, int n) {
+        sl_t r = {s.s_p, 0};
+        size_t i = 0, start = 0;
+        int k = 0;
+        if (!s.s_p)
+                return r;
+        for (i = 0; i <= s.s_n; i++) {
+                if (i == s.s_n || (sep && s.s_p[i] == sep)) {
+                        if (k == n) {
+                                r.s_p = s.s_p + start;
+                                r.s_n = i - start;
+                                return r;
+                        }
+                        k++;
+                        start = i + 1;
+                }
+        }
+        r.s_p = NULL;
+        return r;
+}
+
+/* Splits msg into segments and reads the MSH separators. Returns 0, or -1
+ * with errstr. */
+int hl7_msg_parse(hmsg_t *m, const char *msg, size_t len, char *errstr,
+                  size_t errstr_size) {
+        size_t i = 0, start = 0, nenc;
+        const char *enc;
+
+        memset(m, 0, sizeof(*m));
+        while (len > 0 && isspace((unsigned char)msg[0]))
+                msg++, len--;
+        if (len < 8 || memcmp(msg, "MSH", 3)) {
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "not an HL7 v2 message (does not start with an "
+                          "MSH segment)");
+                return -1;
+        }
+        m->hm_fs = msg[3];
+        if (isalnum((unsigned char)m->hm_fs) || m->hm_fs == '\r' ||
+            m->hm_fs == '\n' || m->hm_fs == ' ') {
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "MSH-1: not a usable field separator");
+                return -1;
+        }
+        enc = msg + 4;
+        for (nenc = 0; 4 + nenc < len && enc[nenc] != m->hm_fs &&
+                       enc[nenc] != '\r' && enc[nenc] != '\n';
+             nenc++)
+                ;
+        if (nenc < 1 || nenc > 5 || 4 + nenc >= len ||
+            enc[nenc] != m->hm_fs) {
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "MSH-2: expected 1 to 5 encoding characters "
+                          "followed by the field separator");
+                return -1;
+        }
+        m->hm_cs = enc[0];
+        m->hm_rs = nenc > 1 ? enc[1] : 0;
+        m->hm_ec = nenc > 2 ? enc[2] : 0;
+        m->hm_ss = nenc > 3 ? enc[3] : 0;
+        {
+                char seps[5] = {m->hm_fs, m->hm_cs, m->hm_rs, m->hm_ec,
+                                m->hm_ss};
+                for (int a = 0; a < 5; a++)
+                        for (int b = a + 1; b < 5; b++)
+                                if (seps[a] && seps[a] == seps[b]) {
+                                        vg_seterr(errstr, errstr_size,
+                                                  VG_ERR_INVALID,
+                                                  "MSH-2: separators are "
+                                                  "not distinct");
+                                        return -1;
+                                }
+                for (int a = 1; a < 5; a++)
+                        if (seps[a] && (isalnum((unsigned char)seps[a]) ||
+                                        seps[a] == ' ')) {
+                                vg_seterr(errstr, errstr_size,
+                                          VG_ERR_INVALID,
+                                          "MSH-2: a separator is a letter, "
+                                          "digit or space");
+                                return -1;
+                        }
+        }
+        m->hm_seg = vg_malloc(sizeof(*m->hm_seg) * 16);
+        for (i = 0; i <= len; i++) {
+                if (i < len && msg[i] != '\r' && msg[i] != '\n')
+                        continue;
+                if (i > start) {
+                        if (m->hm_nseg == MAX_SEGMENTS) {
+                                vg_seterr(errstr, errstr_size,
+                                          VG_ERR_INVALID,
+                                          "more than %d segments",
+                                          MAX_SEGMENTS);
+                                return -1;
+                        }
+                        if (m->hm_nseg >= 16 &&
+                            (m->hm_nseg & (m->hm_nseg - 1)) == 0)
+                                m->hm_seg = vg_realloc(
+                                        m->hm_seg, sizeof(*m->hm_seg) * 2 *
+                                                           (size_t)m->hm_nseg);
+                        m->hm_seg[m->hm_nseg].s_p = msg + start;
+                        m->hm_seg[m->hm_nseg].s_n = i - start;
+                        m->hm_nseg++;
+                }
+                start = i + 1;
+        }
+        return 0;
+}
+
+void hl7_msg_free(hmsg_t *m) {
+        vg_free(m->hm_seg);
+        m->hm_seg = NULL;
+}
+
+/* The first segment named id, or a NULL slice. */
+sl_t hl7_seg_find(const hmsg_t *m, const char *id) {
+        sl_t none = {NULL, 0};
+        for (int i = 0; i < m->hm_nseg; i++) {
+                sl_t s = m->hm_seg[i];
+                if (s.s_n >= 3 && !memcmp(s.s_p, id, 3) &&
+                    (s.s_n == 3 || s.s_p[3] == m->hm_fs))
+                        return s;
+        }
+        return none;
+}
+
+/* Field n (HL7 numbering) of segment seg; for MSH, MSH-1 is the separator
+ * itself and MSH-2 the encoding characters. */
+sl_t hl7_field(const hmsg_t *m, sl_t seg, int n) {
+        bool msh = seg.s_p && seg.s_n >= 3 && !memcmp(seg.s_p, "MSH", 3);
+        if (msh && n == 1) {
+                sl_t r = {seg.s_p + 3, 1};
+                return r;
+        }
+        return hl7_piece(seg, m->hm_fs, msh ? n - 1 : n);
+}
+
+/* Component c, subcomponent s (both 1-based) of repetition r (0-based). */
+sl_t hl7_part(const hmsg_t *m, sl_t f, int r, int c, int s) {
+        sl_t x = hl7_piece(f, m->hm_rs, r);
+        x = hl7_piece(x, m->hm_cs, c - 1);
+        return hl7_piece(x, m->hm_ss, s - 1);
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        c = (char)toupper((unsigned char)c);
+        return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces. Returns 0,
+ * or -1 when the value does not fit. \F\ \S\ \T\ \R\ \E\ give the
+ * separators, \Xhh..\ bytes; other escapes (\H\, \N\, \.br\, ...) are
+ * dropped; an unterminated escape is kept as it is. */
+int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
+        size_t o = 0, i = 0;
+        for (i = 0; s.s_p && i < s.s_n; i++) {
+                char c = s.s_p[i];
+                if (m->hm_ec && c == m->hm_ec) {
+                        const char *end = memchr(s.s_p + i + 1, m->hm_ec,
+                                                 s.s_n - i - 1);
+                        if (end) {
+                                const char *e = s.s_p + i + 1;
+                                size_t n = (size_t)(end - e);
+                                char rep = 0;
+                                if (n == 1) {
+                                        switch (e[0]) {
+                                        case 'F': rep = m->hm_fs; break;
+                                        case 'S': rep = m->hm_cs; break;
+                                        case 'T': rep = m->hm_ss; break;
+                                        case 'R': rep = m->hm_rs; break;
+                                        case 'E': rep = m->hm_ec; break;
+                                        default: break;
+                                        }
+                                }
+                                if (rep) {
+                                        if (o + 1 >= VAL_MAX)
+                                                return -1;
+                                        out[o++] = rep;
+                                } else if (n >= 3 && e[0] == 'X' &&
+                                           n % 2 == 1) {
+                                        for (size_t k = 1; k + 1 < n; k += 2) {
+                                                int h = hexval(e[k]),
+                                                    l = hexval(e[k + 1]);
+                                                if (h < 0 || l < 0)
+                                                        continue;
+                                                if (o + 1 >= VAL_MAX)
+                                                        return -1;
+                                                out[o++] = (char)(h * 16 + l);
+                                        }
+                                }
+                                i = (size_t)(end - s.s_p);
+                                continue;
+                        }
+                }
+                if (o + 1 >= VAL_MAX)
+                        return -1;
+                out[o++] = c;
+        }
+        out[o] = '\0';
+        /* Trim; drop control characters (a NUL from \X00\ among them). */
+        {
+                size_t a = 0, b = o, w = 0;
+                while (a < b && isspace((unsigned char)out[a]))
+                        a++;
+                while (b > a && isspace((unsigned char)out[b - 1]))
+                        b--;
+                for (size_t k = a; k < b; k++)
+                        if ((unsigned char)out[k] >= 0x20 && out[k] != 0x7f)
+                                out[w++] = out[k];
+                out[w] = '\0';
+        }
+        return 0;
+}
+
+/* The value of SEG-f.c.s (first repetition) into out[VAL_MAX]; "" when
+ * absent. Returns 0, or -1 with errstr when too long. */
+int hl7_getv(const hmsg_t *m, const char *seg, int f, int c, int s,
+             char *out, char *errstr, size_t errstr_size) {
+        sl_t sg = hl7_seg_find(m, seg);
+        out[0] = '\0';
+        if (!sg.s_p)
+                return 0;
+        if (hl7_unescape(m, hl7_part(m, hl7_field(m, sg, f), 0, c, s),
+                         out)) {
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s-%d: longer than %d bytes", seg, f, VAL_MAX - 1);
+                return -1;
+        }
+        return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Times                                                              */
+/* ------------------------------------------------------------------ */
+
+static int digits(const char *s, int n) {
+        int v = 0;
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -1;
+                v = v * 10 + (s[i] - '0');
+        }
+        return v;
+}
+
+static int dim(int y, int mo) {
+        static const int d[] = {31, 28, 31, 30, 31, 30,
+                                31, 31, 30, 31, 30, 31};
+        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        return mo == 2 && leap ? 29 : d[mo - 1];
+}
+
+int vg_hl7_time_parse(const char *s, int min_digits, vg_tz_t tz,
+                      int64_t *msp) {
+        int f[6] = {0, 1, 1, 0, 0, 0}; /* y mo d h mi s */
+        static const int width[6] = {4, 2, 2, 2, 2, 2};
+        int nd = 0, ms = 0, sign = 0, off = 0;
+        size_t i = 0, n = strlen(s);
+        int64_t local;
+
+        for (int k = 0; k < 6; k++) {
+                int v;
+                if (i + (size_t)width[k] > n || (v = digits(s + i, width[k])) < 0)
+                        break;
+                f[k] = v;
+                i += (size_t)width[k];
+                nd += width[k];
+        }
+        if (nd < min_digits || nd < 4)
+                return -1;
+        if (i < n && s[i] == '.') {
+                int scale = 100, fd = 0;
+                if (nd < 14)
+                        return -1;
+                i++;
+                while (i < n && isdigit((unsigned char)s[i])) {
+                        ms += (s[i] - '0') * scale;
+                        scale /= 10;
+                        i++;
+                        fd++;
+                }
+                if (fd == 0 || fd > 4)
+                        return -1;
+        }
+        if (i < n && (s[i] == '+' || s[i] == '-')) {
+                int hh, mm;
+                sign = s[i] == '+' ? 1 : -1;
+                if (n - i != 5 || (hh = digits(s + i + 1, 2)) < 0 ||
+                    (mm = digits(s + i + 3, 2)) < 0 || hh > 14 || mm > 59)
+                        return -1;
+                off = sign * (hh * 60 + mm);
+                i = n;
+        }
+        if (i != n)
+                return -1;
+        if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > dim(f[0], f[1]) ||
+            f[3] > 23 || f[4] > 59 || f[5] > 59)
+                return -1;
+        local = (vg_days_from_civil(f[0], (unsigned)f[1], (unsigned)f[2]) *
+                         86400LL +
+                 f[3] * 3600LL + f[4] * 60LL + f[5]) *
+                        1000LL +
+                ms;
+        if (sign) {
+                *msp = local - off * 60000LL;
+                return 0;
+        }
+        {
+                /* The offsets a day before and after: a valid reading
+                 * t = local - o has offset(t) == o. */
+                int64_t o1 = vg_tz_offset(tz, local - VG_MS_PER_DAY);
+                int64_t o2 = vg_tz_offset(tz, local + VG_MS_PER_DAY);
+                int64_t t1 = local - o1, t2 = local - o2;
+                bool ok1 = vg_tz_offset(tz, t1) == o1,
+                     ok2 = vg_tz_offset(tz, t2) == o2;
+                if (ok1 && ok2)
+                        *msp = t1 < t2 ? t1 : t2;
+                else if (ok2 && !ok1)
+                        *msp = t2;
+                else
+                        *msp = t1; /* in a gap: the offset before it */
+        }
+        return 0;
+}

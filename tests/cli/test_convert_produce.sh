@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# test_convert_produce.sh - one mapping everywhere (docs/HOSPITAL.md):
+# `vigil convert --from X | vigil produce` and `vigil produce --format X`
+# (X = hl7v2, fhir) publish the same events. No broker: both run with
+# --dry-run -X log.level=debug, which logs the topic and the SHA-256 of
+# every encoded value, and the two lists must be equal, in order; a
+# different site mapping must change them (so the comparison can fail).
+# Also: refusals are reported alike, counts, and the options of produce
+# --format (unknown format, --mapping without one, no key, --strict).
+set -euo pipefail
+VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+printf 'cli-test-key-0123456789abcdef' > key
+chmod 600 key
+printf 'kommun.default=0484\ncare_setting.location.PAL=PALLIATIVE_UNIT\n' > site.properties
+printf 'care_setting.location.MED=SSIH\nkommun.default=0484\n' > other.properties
+printf 'pseudonym.key_file=%s/key\nhl7.mapping_file=%s/site.properties\n' "$tmp" "$tmp" > site.conf
+export VIGIL_CONFIG=$tmp/site.conf
+: > empty.conf
+
+# HL7 v2: A01, A03, A11, an A08 (skipped) and an A40 (refused).
+pid='PID|1||191212121212^^^SKV^PN||Svensson^Anna||19450310|F|||Gatan 1^^Eskilstuna^^63220^SE^H^^0484'
+msh() { printf 'MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^%s|%s|P|2.5\n' "$1" "$2"; }
+{
+  msh A01 C1; printf 'EVN|A01|202603010815\n%s\n' "$pid"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\nDG1|1||I50.9^x^I10\n\n'
+  msh A03 C2; printf 'EVN|A03|202603061340\n%s\n' "$pid"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001|||||||||||||||||03\n\n'
+  msh A01 C3; printf 'EVN|A01|202603200900\n%s\n' "$pid"
+  printf 'PV1|1|I|PAL1^1^1^MSE|E|||||||||||||||V1002\n\n'
+  msh A11 C4; printf 'EVN|A11|202603201000\n%s\n' "$pid"
+  printf 'PV1|1|I|PAL1^1^1^MSE|E|||||||||||||||V1002\n\n'
+  msh A08 C5; printf 'EVN|A08|202603201000\n%s\nPV1|1|I|PAL1\n\n' "$pid"
+  msh A40 C6; printf 'EVN|A40|202603201000\n%s\nMRG|X\n\n' "$pid"
+} > in.hl7v2
+
+# FHIR: a Bundle (Patient, Encounter in progress), a lone finished
+# Encounter, entered-in-error, a death, a Practitioner, two refusals.
+P='{"resourceType":"Patient","id":"p1","identifier":[{"system":"http://electronichealth.se/identifier/personnummer","value":"19121212-1212"}],"gender":"female","birthDate":"1945-03-10","address":[{"district":"0484"}]'
+E='"identifier":[{"system":"urn:oid:1.2.752.999","value":"V2001"}],"subject":{"reference":"Patient/p1","identifier":{"system":"http://electronichealth.se/identifier/personnummer","value":"191212121212"}},"location":[{"location":{"identifier":{"value":"MED3"}}}],"period":{"start":"2026-04-01T08:00:00+02:00","end":"2026-04-05T12:00:00+02:00"}'
+{
+  echo '{"resourceType":"Bundle","type":"collection","entry":[{"resource":'"$P"'}},{"resource":{"resourceType":"Encounter","status":"in-progress",'"$E"'}}]}'
+  echo '{"resourceType":"Encounter","status":"finished","hospitalization":{"dischargeDisposition":{"coding":[{"code":"snf"}]}},'"$E"'}'
+  echo
+  echo '{"resourceType":"Encounter","status":"entered-in-error","meta":{"lastUpdated":"2026-04-06T08:00:00Z"},'"$E"'}'
+  echo "$P"',"deceasedDateTime":"2026-05-01T03:00:00"}'
+  echo '{"resourceType":"Practitioner","id":"dr"}'
+  echo '{"resourceType":"Encounter","status":"finished",'"${E/2026-04-05T12:00:00+02:00/2026-04-31T12:00:00Z}"'}'
+  echo '{"resourceType":"Encounter"'
+} > in.fhir
+
+hashes() { sed -n 's/.*: valid, for \([^:]*\): sha256 \([0-9a-f]*\) (dry run)$/\1 \2/p' "$1"; }
+refusals() { grep -E '^[^ ]*:[0-9]+[ :]' "$1" | grep -v -e 'note:' -e ' DEBUG ' | sed 's/^[^:]*:\([0-9]*\)/\1/' | sort; }
+
+for fmt in hl7v2 fhir; do
+  set +e
+  "$VIGIL" convert --from "$fmt" "in.$fmt" > conv.jsonl 2> conv.err; rc=$?
+  set -e
+  [ "$rc" = 3 ] || fail "$fmt: convert exit $rc, want 3 (some invalid): $(cat conv.err)"
+  [ -s conv.jsonl ] || fail "$fmt: convert wrote no events"
+  set +e
+  "$VIGIL" convert --from "$fmt" "in.$fmt" 2> /dev/null |
+    "$VIGIL" produce --dry-run -X log.level=debug > /dev/null 2> pipe.err
+  rc=${PIPESTATUS[1]}
+  "$VIGIL" produce --format "$fmt" --dry-run -X log.level=debug "in.$fmt" > /dev/null 2> direct.err; rc2=$?
+  set -e
+  [ "$rc" = 0 ] || fail "$fmt: convert | produce exit $rc: $(cat pipe.err)"
+  [ "$rc2" = 1 ] || fail "$fmt: produce --format exit $rc2, want 1 (rejected): $(cat direct.err)"
+  n=$(wc -l < conv.jsonl)
+  [ "$(hashes pipe.err | wc -l)" = "$n" ] || fail "$fmt: convert | produce: $(hashes pipe.err | wc -l) valid events, want $n"
+  diff <(hashes pipe.err) <(hashes direct.err) > /dev/null ||
+    fail "$fmt: produce --format encodes other events than convert | produce:
+$(diff <(hashes pipe.err) <(hashes direct.err))"
+  # The same refusals, named the same way, and the counts.
+  diff <(refusals conv.err) <(refusals direct.err) > /dev/null ||
+    fail "$fmt: refusals differ: $(diff <(refusals conv.err) <(refusals direct.err))"
+  inv=$(sed -n 's/^convert: .* \([0-9]*\) invalid$/\1/p' conv.err)
+  grep -q "^produce: dry run: $n valid, $inv rejected" direct.err ||
+    fail "$fmt: produce --format summary: $(tail -2 direct.err)"
+  grep -q "^produce: dry run: $n valid, 0 rejected" pipe.err ||
+    fail "$fmt: convert | produce summary: $(tail -1 pipe.err)"
+  grep -q "$(sed -n 's/^convert: \(.*\) events written, \(.*\)$/\1 events, \2/p' conv.err)" direct.err ||
+    fail "$fmt: produce --format has not convert's counts: $(cat direct.err)"
+  # Another site mapping changes the events.
+  "$VIGIL" produce --format "$fmt" --mapping other.properties --dry-run -X log.level=debug "in.$fmt" > /dev/null 2> other.err || true
+  ! diff <(hashes direct.err) <(hashes other.err) > /dev/null ||
+    fail "$fmt: --mapping changed nothing (the comparison proves nothing)"
+  for f in conv.jsonl conv.err pipe.err direct.err; do
+    ! grep -E '121212|19450310' "$f" || fail "$fmt: personnummer or birth date in $f"
+  done
+  echo "$fmt: $n events, $inv refused, the same both ways"
+done
+
+# Counts of the fhir run: 8 resources (the Bundle's two, 4 lone ones, the
+# bad Encounter, the bad line; the blank line is none), 5 events
+# (entered-in-error gives two).
+grep -q '^convert: 8 resources read, 5 events written, 2 skipped, 2 invalid$' conv.err ||
+  fail "fhir counts: $(tail -1 conv.err)"
+grep -q 'in.fhir:8: not valid JSON' conv.err || fail "bad JSON line not named: $(cat conv.err)"
+grep -q 'in.fhir:7 (Encounter): Encounter.period.end: not a FHIR date' conv.err ||
+  fail "bad Encounter not named: $(cat conv.err)"
+grep -q 'in.fhir:6 (Practitioner/dr): note:' conv.err || fail "no note for the Practitioner"
+
+# --strict: one refused resource, nothing produced.
+set +e
+"$VIGIL" produce --format fhir --strict --dry-run in.fhir > /dev/null 2> e; rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q 'rejected' e || fail "--strict with a refused resource: exit $rc: $(cat e)"
+
+# Options.
+expect2() {
+  local want=$1; shift
+  set +e; "$VIGIL" "$@" < /dev/null > /dev/null 2> e; rc=$?; set -e
+  [ "$rc" = 2 ] && grep -q -- "$want" e || fail "vigil $*: exit $rc, want 2 and '$want': $(cat e)"
+}
+expect2 'unknown format "xml"' produce --format xml --dry-run
+expect2 'unknown format "jsonl"' convert --from jsonl
+expect2 '--mapping is for --format' produce --mapping site.properties --dry-run
+expect2 '--from is required' convert in.fhir
+VIGIL_CONFIG=$tmp/empty.conf expect2 'pseudonym.key_file is not set' produce --format fhir --dry-run in.fhir
+VIGIL_CONFIG=$tmp/empty.conf expect2 'pseudonym.key_file is not set' convert --from fhir in.fhir
+set +e; "$VIGIL" produce --format fhir --dry-run missing.ndjson 2> e; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q 'missing.ndjson: No such file' e || fail "missing input: exit $rc: $(cat e)"
+set +e; "$VIGIL" produce --format hl7v2 --mapping missing.properties --dry-run in.hl7v2 2> e; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q 'missing.properties' e || fail "missing mapping file: exit $rc: $(cat e)"
+"$VIGIL" convert --help | grep -q -- '--from FORMAT    input format: hl7v2 or fhir' || fail "convert --help"
+"$VIGIL" produce --help | grep -q -- '--format FORMAT  input format: jsonl (default), hl7v2' || fail "produce --help"
+echo "PASS: convert | produce == produce --format for hl7v2 and fhir"

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# vigil serve without a broker: --hash-token (the hash is SHA-256 of the
+# token, as sha256sum has it; the whole line with NAME AREAS), the usage
+# errors of the tokens file, TLS and listen settings (exit 2, file:line),
+# and with the broker down: /healthz answers 503 "loading", the data
+# routes 401 without a token and 503 with one, then it exits 1.
+set -euo pipefail
+VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d); pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+cd "$tmp"; unset VIGIL_CONFIG
+
+"$VIGIL" serve --help | grep -q "^Usage: vigil serve" || fail "--help"
+tok=tok-0123456789abcdef
+want=$(printf %s "$tok" | sha256sum | cut -d' ' -f1)
+[ "$(echo "$tok" | "$VIGIL" serve --hash-token)" = "$want" ] || fail "--hash-token is not SHA-256"
+[ "$(printf '%s\r\n' "$tok" | "$VIGIL" serve --hash-token)" = "$want" ] || fail "--hash-token with CRLF"
+[ "$(echo "$tok" | "$VIGIL" serve --hash-token eskilstuna 0484,0480)" = "$want eskilstuna 0484,0480" ] \
+  || fail "--hash-token NAME AREAS"
+usage() { # WANT ARGS... (stdin from /dev/null unless piped)
+  local want=$1; shift; local rc=0
+  "$VIGIL" serve "$@" > /dev/null 2> err || rc=$?
+  [ $rc -eq 2 ] && grep -q -- "$want" err || fail "serve $*: exit $rc, want 2 and '$want': $(cat err)"
+}
+echo "$tok" | usage "not an area" --hash-token x 9999
+echo "$tok" | usage "expected a name" --hash-token 'a b/c' 0484
+echo short | usage "at least 16" --hash-token
+echo "$tok x" | usage "without spaces" --hash-token
+usage "no token on standard input" --hash-token < /dev/null
+usage "takes no arguments" --hash-token x
+usage "serve.tokens is not set"
+usage "missing: No such file" -X serve.tokens=missing
+echo "$want eskilstuna 0484" > tokens
+printf '# c\n%s a 0484\n%s b 0480\n' "$want" "$want" > dup
+usage "dup:3: token b: the hash" -X serve.tokens=dup
+usage "go together" -X serve.tokens=tokens -X serve.tls_key=k.pem
+usage "serve.tls_cert: nocert.pem: cannot read" -X serve.tokens=tokens \
+  -X serve.tls_cert=nocert.pem -X serve.tls_key=k.pem
+echo "not pem" > notpem
+usage "is not a PEM file" -X serve.tokens=tokens -X serve.tls_cert=notpem -X serve.tls_key=notpem
+usage "serve.listen=no.such.host.invalid" -X serve.tokens=tokens -X serve.listen=no.such.host.invalid
+usage "serve.port" -X serve.tokens=tokens -X serve.port=70000
+
+# The broker down: it listens at once, says it is loading, then gives up.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$VIGIL" serve -b "127.0.0.1:$port" -X serve.tokens=tokens -X serve.port=0 2> log & pid=$!
+for _ in $(seq 1 50); do grep -q "listening on" log && break; sleep 0.1; done
+base=$(grep -o 'listening on http://[^ ]*' log | sed 's|.*//||' || true)
+[ -n "$base" ] || fail "not listening: $(cat log)"
+[ "$(curl -s -w ' %{http_code}' "http://$base/healthz" | tr -d '\n')" = '{"status":"loading"} 503' ] \
+  || fail "/healthz while loading"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$base/alerts")" = 401 ] || fail "no token while loading"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "http://$base/alerts")" = 503 ] \
+  || fail "a token while loading"
+rc=0; wait "$pid" || rc=$?; pid=
+[ $rc = 1 ] || fail "broker down: exit $rc, want 1: $(tail -3 log)"
+grep -q "ERROR serve:" log || fail "no error logged: $(tail -3 log)"
+echo "PASS: vigil serve --hash-token, usage errors, /healthz while loading"

@@ -1,0 +1,419 @@
+/*
+ * test_serve.c - the pure parts of vigil serve (consumers/serve/): the
+ * tokens file, entitlements (who sees which alert and value), the limiter
+ * of failed attempts, the ring of alert changes with resuming from
+ * Last-Event-ID, Server-Sent Events framing, alert filters, and the
+ * current set's change detection.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vg_record.h"
+#include "vg_serve.h"
+
+/* SHA-256("correct horse battery staple"), from `sha256sum`. */
+#define HASH_CHBS \
+        "c4bbcb1fbec99d65bf59d85c8cb62ee2db963f0fe106f483d9afa73bd4e39a8a"
+
+static vg_err_t parse(const char *text, sv_tokens_t *ts, char *err) {
+        return sv_tokens_parse(text, strlen(text), "tok", ts, err, 256);
+}
+
+static void test_tokens_file(void **state) {
+        sv_tokens_t ts;
+        char err[256];
+        const char *text =
+                "# hash name areas\n"
+                "\n"
+                HASH_CHBS "  eskilstuna   0484\r\n"
+                "C4BBCB1FBEC99D65BF59D85C8CB62EE2DB963F0FE106F483D9AFA73BD4E39A8B"
+                " sormland\t04\n"
+                "0000000000000000000000000000000000000000000000000000000000000001"
+                " two 0484,0480 \n"
+                "0000000000000000000000000000000000000000000000000000000000000002"
+                " all SE";
+        const sv_token_t *tk;
+        (void)state;
+        assert_int_equal(parse(text, &ts, err), VG_OK);
+        assert_int_equal(ts.ts_n, 4);
+        tk = sv_tokens_find(&ts, "correct horse battery staple", 28);
+        assert_non_null(tk);
+        assert_string_equal(tk->tk_name, "eskilstuna");
+        assert_int_equal(tk->tk_ent.se_n, 1);
+        assert_string_equal(tk->tk_ent.se_areas[0], "0484");
+        /* a prefix, a longer string, the empty string: no */
+        assert_null(sv_tokens_find(&ts, "correct horse battery stapl", 27));
+        assert_null(sv_tokens_find(&ts, "correct horse battery staple!", 29));
+        assert_null(sv_tokens_find(&ts, "", 0));
+        /* uppercase hex is read as hex */
+        assert_int_equal(ts.ts_tok[1].tk_hash[31], 0x8b);
+        assert_int_equal(sv_tokens_by_name(&ts, "two")->tk_ent.se_n, 2);
+        assert_true(sv_tokens_by_name(&ts, "all")->tk_ent.se_all);
+        assert_null(sv_tokens_by_name(&ts, "nobody"));
+        sv_tokens_free(&ts);
+}
+
+static void expect_error(const char *text, const char *want) {
+        sv_tokens_t ts;
+        char err[256];
+        assert_int_equal(parse(text, &ts, err), VG_ERR_ARG);
+        if (!strstr(err, want))
+                fail_msg("'%s': got '%s', want '%s'", text, err, want);
+        /* the hash is never repeated in a message */
+        assert_null(strstr(err, "c4bbcb1f"));
+        assert_int_equal(ts.ts_n, 0);
+}
+
+#define H HASH_CHBS " "
+#define H2 "0000000000000000000000000000000000000000000000000000000000000009 "
+
+static void test_tokens_errors(void **state) {
+        (void)state;
+        expect_error("", "tok: no token");
+        expect_error("# only a comment\n", "no token");
+        expect_error("c4bbcb1f eskilstuna 0484\n", "tok:1: expected the SHA-256");
+        expect_error("\n" H "\n", "tok:2: expected a name");
+        expect_error(H "bad/name 0484", "tok:1: expected a name");
+        expect_error(H "eskilstuna", "token eskilstuna: expected its areas");
+        expect_error(H "x 9999", "token x: '9999' is not an area");
+        expect_error(H "x 0484,SE", "SE covers every area");
+        expect_error(H "x 0484,0484", "area 0484 named twice");
+        expect_error(H "x 00", "'00' is not an area");
+        expect_error("g4bbcb1fbec99d65bf59d85c8cb62ee2db963f0fe106f483d9afa73bd4e39a8a"
+                     " x 0484", "not hex");
+        expect_error(H "x 0484\n" H2 "x 0480\n", "tok:2: token x: the name of "
+                     "token x again");
+        expect_error(H "x 0484\n" H "y 0480\n", "tok:2: token y: the hash");
+        {
+                static const char nul[] = H "x 0484\n" H2 "y 04\0\n";
+                sv_tokens_t ts;
+                char err[256];
+                assert_int_equal(sv_tokens_parse(nul, sizeof(nul) - 1, "tok",
+                                                 &ts, err, sizeof(err)),
+                                 VG_ERR_ARG);
+                assert_string_equal(err, "tok:2: a NUL byte");
+        }
+}
+
+/* The entitlement matrix: rows are callers, columns what they may see. */
+static void test_entitlements(void **state) {
+        sv_ent_t k, r, se, two;
+        char err[256], text[64];
+        (void)state;
+        assert_int_equal(sv_ent_parse("0484", &k, err, sizeof(err)), VG_OK);
+        assert_int_equal(sv_ent_parse("04", &r, err, sizeof(err)), VG_OK);
+        assert_int_equal(sv_ent_parse("SE", &se, err, sizeof(err)), VG_OK);
+        assert_int_equal(sv_ent_parse("0484, 0680", &two, err, sizeof(err)),
+                         VG_OK);
+        sv_ent_text(&two, text, sizeof(text));
+        assert_string_equal(text, "0484,0680");
+        assert_int_equal(sv_ent_parse("", &k, err, sizeof(err)), VG_ERR_ARG);
+        assert_int_equal(sv_ent_parse("0484", &k, err, sizeof(err)), VG_OK);
+
+        /* values of areas */
+        assert_true(sv_ent_area(&k, "0484"));
+        assert_false(sv_ent_area(&k, "0480"));
+        assert_false(sv_ent_area(&k, "04"));   /* the region's figure */
+        assert_false(sv_ent_area(&k, "SE"));
+        assert_true(sv_ent_area(&r, "0484"));
+        assert_true(sv_ent_area(&r, "0480"));
+        assert_true(sv_ent_area(&r, "04"));
+        assert_false(sv_ent_area(&r, "0680"));
+        assert_false(sv_ent_area(&r, "06"));
+        assert_false(sv_ent_area(&r, "SE"));
+        assert_false(sv_ent_area(&r, "0"));
+        assert_false(sv_ent_area(&r, ""));
+        assert_false(sv_ent_area(&r, NULL));
+        assert_true(sv_ent_area(&two, "0680"));
+        assert_false(sv_ent_area(&two, "0682"));
+        assert_true(sv_ent_area(&se, "SE"));
+        assert_true(sv_ent_area(&se, "0680"));
+
+        /* alerts: by kommun, or by the area an area alert names */
+        assert_true(sv_ent_alert(&k, "0484", NULL));
+        assert_false(sv_ent_alert(&k, "0480", NULL));
+        assert_true(sv_ent_alert(&r, "0480", ""));
+        assert_false(sv_ent_alert(&r, "0680", NULL));
+        assert_true(sv_ent_alert(&k, "0484", "0484"));  /* a kommun's value */
+        assert_false(sv_ent_alert(&k, NULL, "04"));     /* its region's */
+        assert_true(sv_ent_alert(&r, NULL, "04"));
+        assert_false(sv_ent_alert(&r, NULL, "SE"));     /* the country's */
+        assert_true(sv_ent_alert(&se, NULL, "SE"));
+        assert_false(sv_ent_alert(&k, NULL, NULL));     /* no place: SE only */
+        assert_false(sv_ent_alert(&r, "", ""));
+        assert_true(sv_ent_alert(&se, NULL, NULL));
+        /* the area wins over a kommun field that disagrees */
+        assert_false(sv_ent_alert(&k, "0484", "04"));
+}
+
+static void test_rate_limit(void **state) {
+        sv_rl_t *rl = sv_rl_new(3, 1000, 2);
+        int64_t t = 1000000;
+        (void)state;
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(sv_rl_check(rl, "10.0.0.1", t), 0);
+                sv_rl_fail(rl, "10.0.0.1", t);
+        }
+        /* the burst is used: 1000 ms until one more */
+        assert_int_equal(sv_rl_check(rl, "10.0.0.1", t), 1000);
+        assert_int_equal(sv_rl_check(rl, "10.0.0.1", t + 999), 1);
+        assert_int_equal(sv_rl_check(rl, "10.0.0.2", t), 0);
+        assert_int_equal(sv_rl_check(rl, "10.0.0.1", t + 1000), 0);
+        sv_rl_fail(rl, "10.0.0.1", t + 1000);
+        assert_int_equal(sv_rl_check(rl, "10.0.0.1", t + 1000), 1000);
+        /* after burst * refill, a whole burst again */
+        t += 5000;
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(sv_rl_check(rl, "10.0.0.1", t), 0);
+                sv_rl_fail(rl, "10.0.0.1", t);
+        }
+        assert_true(sv_rl_check(rl, "10.0.0.1", t) > 0);
+        /* a full table keeps the address that is limited: it evicts the
+         * one nearest to having refilled */
+        sv_rl_fail(rl, "10.0.0.2", t);
+        sv_rl_fail(rl, "10.0.0.3", t);
+        assert_true(sv_rl_check(rl, "10.0.0.1", t) > 0);
+        sv_rl_free(rl);
+}
+
+static void test_ring_resume(void **state) {
+        sv_ring_t rg;
+        sv_scope_t sc = {"0484", "", 0, 0};
+        int64_t base = 5000, from;
+        char id[32];
+        (void)state;
+        sv_ring_init(&rg, 3, base);
+        assert_int_equal(sv_ring_oldest(&rg), base + 1);
+        assert_null(sv_ring_get(&rg, base));
+        assert_int_equal(sv_resume_decide(&rg, NULL, &from), SV_RESUME_FRESH);
+        assert_int_equal(from, base);
+        assert_int_equal(sv_resume_decide(&rg, "", &from), SV_RESUME_FRESH);
+        /* the snapshot's id of an empty ring: replay from there */
+        assert_int_equal(sv_resume_decide(&rg, "5000", &from),
+                         SV_RESUME_REPLAY);
+        assert_int_equal(from, base);
+        assert_int_equal(sv_ring_push(&rg, SV_EV_ALERT, &sc, "{\"a\":1}"),
+                         base + 1);
+        assert_int_equal(sv_ring_push(&rg, SV_EV_ALERT, &sc, "{\"a\":2}"),
+                         base + 2);
+        assert_string_equal(sv_ring_get(&rg, base + 2)->ev_json, "{\"a\":2}");
+        assert_int_equal(sv_resume_decide(&rg, "5001", &from),
+                         SV_RESUME_REPLAY);
+        assert_int_equal(from, 5001);
+        assert_int_equal(sv_resume_decide(&rg, "5002", &from),
+                         SV_RESUME_REPLAY);
+        /* not given by this run: earlier, ahead, not a number */
+        assert_int_equal(sv_resume_decide(&rg, "4999", &from),
+                         SV_RESUME_UNKNOWN);
+        assert_int_equal(sv_resume_decide(&rg, "5003", &from),
+                         SV_RESUME_UNKNOWN);
+        assert_int_equal(sv_resume_decide(&rg, "-5001", &from),
+                         SV_RESUME_UNKNOWN);
+        assert_int_equal(sv_resume_decide(&rg, "50x1", &from),
+                         SV_RESUME_UNKNOWN);
+        assert_int_equal(sv_resume_decide(&rg, " 5001", &from),
+                         SV_RESUME_UNKNOWN);
+        assert_int_equal(sv_resume_decide(&rg, "99999999999999999999", &from),
+                         SV_RESUME_UNKNOWN);
+        /* wrap: 5 changes in a ring of 3 keep 5003..5005 */
+        for (int i = 3; i <= 5; i++) {
+                snprintf(id, sizeof(id), "{\"a\":%d}", i);
+                sv_ring_push(&rg, SV_EV_REMOVED, &sc, id);
+        }
+        assert_int_equal(sv_ring_oldest(&rg), 5003);
+        assert_null(sv_ring_get(&rg, 5002));
+        assert_string_equal(sv_ring_get(&rg, 5003)->ev_json, "{\"a\":3}");
+        assert_int_equal(sv_ring_get(&rg, 5005)->ev_kind, SV_EV_REMOVED);
+        /* 5002 was the last seen: 5003.. are all kept */
+        assert_int_equal(sv_resume_decide(&rg, "5002", &from),
+                         SV_RESUME_REPLAY);
+        assert_int_equal(from, 5002);
+        /* 5001: 5002 is gone */
+        assert_int_equal(sv_resume_decide(&rg, "5001", &from),
+                         SV_RESUME_TOO_OLD);
+        assert_int_equal(sv_resume_decide(&rg, "5000", &from),
+                         SV_RESUME_TOO_OLD);
+        assert_int_equal(sv_resume_decide(&rg, "5005", &from),
+                         SV_RESUME_REPLAY);
+        sv_ring_free(&rg);
+}
+
+static void test_sse_format(void **state) {
+        vg_buf_t b;
+        (void)state;
+        vg_buf_init(&b);
+        sv_sse_event(&b, "alert", 42, "{\"x\":1}");
+        assert_string_equal(b.vb_data,
+                            "id: 42\nevent: alert\ndata: {\"x\":1}\n\n");
+        vg_buf_reset(&b);
+        /* every kind of line break starts a new data line; no id */
+        sv_sse_event(&b, "reset", -1, "a\nb\r\nc\rd");
+        assert_string_equal(b.vb_data, "event: reset\ndata: a\ndata: b\n"
+                                        "data: c\ndata: d\n\n");
+        vg_buf_reset(&b);
+        sv_sse_event(&b, NULL, 0, "");
+        assert_string_equal(b.vb_data, "id: 0\ndata: \n\n");
+        vg_buf_free(&b);
+}
+
+static void test_filters(void **state) {
+        sv_filter_t fl;
+        char err[256];
+        sv_scope_t k = {"0484", "", VG_RULE_SIP_OVERDUE, VG_STATUS_ACTIVE};
+        sv_scope_t ret = {"0480", "", VG_RULE_READMISSION_30D,
+                          VG_STATUS_RETRACTED};
+        sv_scope_t area = {"", "04", VG_RULE_INDICATOR_BELOW_TARGET,
+                           VG_STATUS_ACTIVE};
+        sv_scope_t se = {"", "SE", VG_RULE_INDICATOR_BELOW_TARGET,
+                         VG_STATUS_ACTIVE};
+        (void)state;
+        sv_filter_init(&fl);
+        /* default: ACTIVE only */
+        assert_true(sv_filter_match(&fl, &k));
+        assert_false(sv_filter_match(&fl, &ret));
+        assert_int_equal(sv_filter_set(&fl, "status", "all", err, 256), VG_OK);
+        assert_true(sv_filter_match(&fl, &ret));
+        assert_int_equal(sv_filter_set(&fl, "region", "04", err, 256), VG_OK);
+        assert_true(sv_filter_match(&fl, &k));
+        assert_true(sv_filter_match(&fl, &ret));
+        assert_true(sv_filter_match(&fl, &area));
+        assert_false(sv_filter_match(&fl, &se));
+        assert_int_equal(sv_filter_set(&fl, "rule", "SIP_OVERDUE", err, 256),
+                         VG_OK);
+        assert_true(sv_filter_match(&fl, &k));
+        assert_false(sv_filter_match(&fl, &ret));
+        sv_filter_init(&fl);
+        assert_int_equal(sv_filter_set(&fl, "kommun", "0480", err, 256),
+                         VG_OK);
+        assert_false(sv_filter_match(&fl, &k));
+        assert_int_equal(sv_filter_set(&fl, "kommun", "480", err, 256),
+                         VG_ERR_ARG);
+        assert_non_null(strstr(err, "kommun: expected"));
+        assert_int_equal(sv_filter_set(&fl, "region", "SE", err, 256),
+                         VG_ERR_ARG);
+        assert_int_equal(sv_filter_set(&fl, "rule", "X", err, 256),
+                         VG_ERR_ARG);
+        assert_int_equal(sv_filter_set(&fl, "status", "active", err, 256),
+                         VG_ERR_ARG);
+        assert_int_equal(sv_filter_set(&fl, "personnummer", "1", err, 256),
+                         VG_ERR_ARG);
+        /* a message names the key, never the value */
+        assert_null(strstr(err, "personnummer"));
+        assert_null(strstr(err, "1"));
+}
+
+static vg_alert_t mk(const char *id, const char *kommun, int status,
+                     int64_t emitted) {
+        vg_alert_t al;
+        memset(&al, 0, sizeof(al));
+        al.al_alert_id = (char *)id;
+        al.al_rule = VG_RULE_SIP_OVERDUE;
+        al.al_status = status;
+        al.al_patient_id = (char *)"p1";
+        al.al_kommun = (char *)kommun;
+        al.al_region = (char *)"04";
+        al.al_anchor = (char *)"s1";
+        al.al_emitted_at = emitted;
+        al.al_stay_id = (char *)"s1";
+        return al;
+}
+
+static void test_state_changes(void **state) {
+        sv_state_t st;
+        sv_ent_t k, r;
+        sv_filter_t fl;
+        vg_buf_t b;
+        size_t n;
+        char err[256];
+        vg_alert_t a1 = mk("a1", "0484", VG_STATUS_ACTIVE, 1000);
+        vg_alert_t a2 = mk("a2", "0480", VG_STATUS_ACTIVE, 1000);
+        (void)state;
+        sv_state_init(&st, 10, 700);
+        /* while rebuilding (not live): the set, no changes */
+        assert_int_equal(sv_state_alert(&st, &a1, NULL), 1);
+        assert_int_equal(st.st_ring.rg_last, 700);
+        st.st_live = true;
+        /* a re-send (only emitted_at differs) is not a change */
+        a1.al_emitted_at = 2000;
+        assert_int_equal(sv_state_alert(&st, &a1, NULL), 0);
+        assert_int_equal(st.st_ring.rg_last, 700);
+        assert_int_equal(sv_state_alert(&st, &a2, NULL), 1);
+        assert_int_equal(st.st_ring.rg_last, 701);
+        assert_string_equal(sv_ring_get(&st.st_ring, 701)->ev_scope.sc_kommun,
+                            "0480");
+        a1.al_status = VG_STATUS_RETRACTED;
+        assert_int_equal(sv_state_alert(&st, &a1, NULL), 1);
+        assert_int_equal(st.st_ring.rg_last, 702);
+        assert_non_null(strstr(sv_ring_get(&st.st_ring, 702)->ev_json,
+                               "\"RETRACTED\""));
+        /* moved to another kommun: removed where it was, then the alert */
+        a2.al_kommun = (char *)"0484";
+        assert_int_equal(sv_state_alert(&st, &a2, NULL), 1);
+        assert_int_equal(st.st_ring.rg_last, 704);
+        assert_int_equal(sv_ring_get(&st.st_ring, 703)->ev_kind,
+                         SV_EV_REMOVED);
+        assert_string_equal(sv_ring_get(&st.st_ring, 703)->ev_scope.sc_kommun,
+                            "0480");
+        assert_string_equal(sv_ring_get(&st.st_ring, 703)->ev_json,
+                            "{\"alert_id\":\"a2\"}");
+        assert_string_equal(sv_ring_get(&st.st_ring, 704)->ev_scope.sc_kommun,
+                            "0484");
+        /* the snapshot: entitled, filtered, by alert_id */
+        sv_ent_parse("0484", &k, err, sizeof(err));
+        sv_ent_parse("04", &r, err, sizeof(err));
+        sv_filter_init(&fl);
+        vg_buf_init(&b);
+        sv_state_snapshot(&st, &k, &fl, &b, &n);
+        assert_int_equal(n, 1); /* a1 is RETRACTED */
+        assert_non_null(strstr(b.vb_data, "\"alert_id\":\"a2\""));
+        vg_buf_reset(&b);
+        sv_filter_set(&fl, "status", "all", err, sizeof(err));
+        sv_state_snapshot(&st, &r, &fl, &b, &n);
+        assert_int_equal(n, 2);
+        assert_true(strstr(b.vb_data, "\"a1\"") < strstr(b.vb_data, "\"a2\""));
+        /* a tombstone */
+        assert_int_equal(sv_state_alert(&st, NULL, "a1"), 1);
+        assert_int_equal(sv_ring_get(&st.st_ring, 705)->ev_kind,
+                         SV_EV_REMOVED);
+        assert_int_equal(sv_state_alert(&st, NULL, "a1"), 0);
+        assert_int_equal(sv_state_alert(&st, NULL, "nope"), 0);
+        vg_buf_reset(&b);
+        sv_state_snapshot(&st, &r, &fl, &b, &n);
+        assert_int_equal(n, 1);
+        /* back after a tombstone: a new alert */
+        a1.al_status = VG_STATUS_ACTIVE;
+        assert_int_equal(sv_state_alert(&st, &a1, NULL), 1);
+        vg_buf_reset(&b);
+        sv_state_snapshot(&st, &r, &fl, &b, &n);
+        assert_int_equal(n, 2);
+        vg_buf_free(&b);
+        sv_state_free(&st);
+}
+
+static void test_sha256_hex(void **state) {
+        char hex[65];
+        (void)state;
+        sv_sha256_hex("correct horse battery staple", 28, hex);
+        assert_string_equal(hex, HASH_CHBS);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_tokens_file),
+                cmocka_unit_test(test_tokens_errors),
+                cmocka_unit_test(test_entitlements),
+                cmocka_unit_test(test_rate_limit),
+                cmocka_unit_test(test_ring_resume),
+                cmocka_unit_test(test_sse_format),
+                cmocka_unit_test(test_filters),
+                cmocka_unit_test(test_state_changes),
+                cmocka_unit_test(test_sha256_hex),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
