@@ -171,6 +171,10 @@ const vg_confdef_t vg_confdefs[] = {
         {"serve.max_connections", VG_C_INT, "256", 4, 100000, 0,
          "Concurrent connections of vigil serve (each has a thread; "
          "streams hold theirs)."},
+        {"serve.max_connections_per_address", VG_C_INT, "32", 1, 100000, 0,
+         "Concurrent connections of vigil serve from one address, so that "
+         "one client cannot take every connection (behind a reverse proxy, "
+         "all come from its address: raise it)."},
         {"serve.session_hours", VG_C_INT, "12", 1, 8760, 0,
          "Lifetime of a browser's login session to vigil serve's page."},
         {"log.level", VG_C_STRING, "info", 0, 0, 0,

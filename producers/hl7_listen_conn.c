@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,28 @@ bool hl_conn_quiet(const hconn_t *hc) {
         return hc->hc_pending == 0 && hc->hc_out_off == hc->hc_out.vb_len;
 }
 
+/* Closes fd without a reset: close() with unread input sends one, and the
+ * kernel then drops the ACKs still queued to send. So: FIN after what is
+ * queued, then read (and wipe) what the sender still sends, until it
+ * closes too or a second has passed. */
+static void close_gently(int fd) {
+        char sink[4096];
+        int64_t until = vg_now_ms() + 1000;
+        shutdown(fd, SHUT_WR);
+        for (;;) {
+                struct pollfd p = {fd, POLLIN, 0};
+                int64_t left = until - vg_now_ms();
+                ssize_t n;
+                if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+                        break;
+                n = read(fd, sink, sizeof(sink));
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                        break;
+        }
+        OPENSSL_cleanse(sink, sizeof(sink));
+        close(fd);
+}
+
 void hl_conn_close(hl_t *hl, hconn_t *hc, const char *why) {
         hconn_t **pp;
         hitem_t *it, *next;
@@ -154,7 +177,10 @@ void hl_conn_close(hl_t *hl, hconn_t *hc, const char *why) {
                 hc->hc_acks[VG_HL7_AR],
                 lost ? ", some still waiting for Kafka" : "",
                 (double)(vg_now_ms() - hc->hc_open_ms) / 1000.0);
-        close(hc->hc_fd);
+        if (hc->hc_dead)
+                close(hc->hc_fd);
+        else
+                close_gently(hc->hc_fd);
         vg_hl7_mllp_free(&hc->hc_ml);
         if (hc->hc_in.vb_len)
                 OPENSSL_cleanse(hc->hc_in.vb_data, hc->hc_in.vb_len);

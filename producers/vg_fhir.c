@@ -404,6 +404,18 @@ vg_err_t vg_fhir_convert(const vg_fhir_ctx_t *cx, const char *line,
                 json_t *res = json_object_get(en, "resource");
                 ln.ln_res[i] = json_is_object(res) ? res : NULL;
                 ln.ln_url[i] = fhir_peek_str(en, "fullUrl");
+                /* bdl-7: fullUrl is unique in a Bundle; with two, a
+                 * reference could name either resource. */
+                for (size_t j = 0; ln.ln_url[i] && j < i; j++)
+                        if (ln.ln_url[j] && !strcmp(ln.ln_url[i], ln.ln_url[j])) {
+                                err = vg_seterr(errstr, errstr_size,
+                                                VG_ERR_INVALID,
+                                                "Bundle.entry[%zu].fullUrl: "
+                                                "the same as entry[%zu]'s "
+                                                "(a fullUrl must be unique "
+                                                "in a Bundle)", i, j);
+                                goto done;
+                        }
         }
         if (!ln.ln_cnt) {
                 fhir_item_msg(add_item(out, 0, root), VG_FHIR_SKIPPED,

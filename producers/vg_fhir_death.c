@@ -104,6 +104,14 @@ void fhir_conv_patient(const vg_fhir_ctx_t *cx, const line_t *ln,
         vg_event_t *ev;
 
         memset(&cm, 0, sizeof(cm));
+        if (json_object_get(res, "deceasedBoolean") &&
+            json_object_get(res, "deceasedDateTime")) {
+                /* deceased[x] is a choice: one of them, never both */
+                snprintf(e, sizeof(e), "Patient: deceasedBoolean and "
+                         "deceasedDateTime together (deceased[x] takes "
+                         "one)");
+                goto bad;
+        }
         r = fhir_get_time(cx, res, "deceasedDateTime",
                           "Patient.deceasedDateTime", &at, e, sizeof(e));
         if (r < 0)

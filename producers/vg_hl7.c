@@ -10,6 +10,7 @@
  * error text is passed through vg_pseudo_redact() before it is returned.
  */
 #include "vg_hl7_int.h"
+#include "vg_hl7_ack.h"
 #include "vg_pseudo.h"
 
 #include <ctype.h>
@@ -472,7 +473,23 @@ vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
         /* MSH-10 first, so that every error can name the message. */
         if (!hl7_getv(&m, "MSH", 10, 1, 1, a->a_ctrl, errstr, errstr_size))
                 set_ctrl(a->a_ctrl, ctrl);
+        {
+                /* The header as the acknowledgement reads it (vg_hl7_ack):
+                 * what it cannot read could get no matching ACK, so it is
+                 * refused here too - the same everywhere. */
+                vg_hl7_msh_t h;
+                if (vg_hl7_msh_read(msg, len, &h)) {
+                        snprintf(errstr, errstr_size,
+                                 "MSH-1/MSH-2: the field separator or the "
+                                 "encoding characters are not usable (a "
+                                 "letter, digit, control character or one "
+                                 "used twice)");
+                        res = VG_HL7_INVALID;
+                        goto out;
+                }
+        }
         res = convert(cx, &m, a, ev, errstr, errstr_size);
+out:
         if (res != VG_HL7_EVENT)
                 vg_record_clear(ev->ev_type, ev);
         OPENSSL_cleanse(a, sizeof(*a));

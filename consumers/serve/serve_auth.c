@@ -336,6 +336,15 @@ const sv_token_t *sv_tokens_find(const sv_tokens_t *ts, const char *token,
         return found;
 }
 
+const sv_token_t *sv_tokens_by_hash(const sv_tokens_t *ts,
+                                    const unsigned char hash[32]) {
+        const sv_token_t *found = NULL;
+        for (size_t i = 0; i < ts->ts_n; i++)
+                if (!CRYPTO_memcmp(ts->ts_tok[i].tk_hash, hash, 32) && !found)
+                        found = &ts->ts_tok[i];
+        return found;
+}
+
 const sv_token_t *sv_tokens_by_name(const sv_tokens_t *ts, const char *name) {
         for (size_t i = 0; i < ts->ts_n; i++)
                 if (!strcmp(ts->ts_tok[i].tk_name, name))

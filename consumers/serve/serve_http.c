@@ -45,7 +45,8 @@ static const struct {
 
 typedef struct sv_sess_s {
         unsigned char ss_hash[32];     /* SHA-256 of the cookie's value */
-        char          ss_name[SV_NAME_MAX + 1];
+        unsigned char ss_token[32];    /* SHA-256 of the token it came
+                                        * from */
         int64_t       ss_expires;      /* ms */
 } sv_sess_t;
 
@@ -55,7 +56,18 @@ typedef struct sv_sess_s {
  */
 
 void sv_access_log(const req_t *rq, const char *method, unsigned status) {
+        static const char *const known[] = {"GET", "HEAD", "POST", "PUT",
+                                            "DELETE", "OPTIONS", "PATCH",
+                                            "TRACE", "CONNECT"};
         char ts[VG_TIME_BUFSZ];
+        const char *m = "(other)";
+        /* The method as sent could carry anything (a personnummer, escape
+         * codes): only the known ones are written. */
+        for (size_t i = 0; method && i < sizeof(known) / sizeof(known[0]);
+             i++)
+                if (!strcmp(method, known[i]))
+                        m = known[i];
+        method = m;
         vg_time_format(vg_now_ms(), ts);
         fprintf(stderr, "%s ACCESS %s: %s %s %s %s %u\n", ts, SV_CMD,
                 rq->rq_addr, rq->rq_who[0] ? rq->rq_who : "-", method,
@@ -157,6 +169,7 @@ static unsigned check_token(sv_server_t *sv, req_t *rq, const char *token,
         pthread_rwlock_rdlock(&sv->sv_tok_lock);
         if ((tk = sv_tokens_find(&sv->sv_tokens, token, len))) {
                 snprintf(cl->cl_name, sizeof(cl->cl_name), "%s", tk->tk_name);
+                memcpy(cl->cl_hash, tk->tk_hash, 32);
                 cl->cl_ent = tk->tk_ent;
         }
         pthread_rwlock_unlock(&sv->sv_tok_lock);
@@ -171,7 +184,8 @@ static unsigned check_token(sv_server_t *sv, req_t *rq, const char *token,
         return MHD_HTTP_UNAUTHORIZED;
 }
 
-static bool session_find(sv_server_t *sv, const char *cookie, char *name) {
+static bool session_find(sv_server_t *sv, const char *cookie,
+                         unsigned char token[32]) {
         unsigned char md[SHA256_DIGEST_LENGTH];
         int64_t now = vg_now_ms();
         bool found = false;
@@ -181,7 +195,7 @@ static bool session_find(sv_server_t *sv, const char *cookie, char *name) {
                 const sv_sess_t *s = &sv->sv_sess[i];
                 if (!CRYPTO_memcmp(s->ss_hash, md, 32) &&
                     s->ss_expires > now && !found) {
-                        snprintf(name, SV_NAME_MAX + 1, "%s", s->ss_name);
+                        memcpy(token, s->ss_token, 32);
                         found = true;
                 }
         }
@@ -189,8 +203,10 @@ static bool session_find(sv_server_t *sv, const char *cookie, char *name) {
         return found;
 }
 
-/* A new session for name; its cookie value (64 hex) in value[65]. */
-static bool session_new(sv_server_t *sv, const char *name, char *value) {
+/* A new session for the token of hash token; its cookie value (64 hex) in
+ * value[65]. */
+static bool session_new(sv_server_t *sv, const unsigned char token[32],
+                        char *value) {
         unsigned char rnd[32];
         int64_t now = vg_now_ms();
         sv_sess_t *s;
@@ -221,7 +237,7 @@ static bool session_new(sv_server_t *sv, const char *name, char *value) {
         }
         s = &sv->sv_sess[sv->sv_nsess++];
         SHA256((const unsigned char *)value, 64, s->ss_hash);
-        snprintf(s->ss_name, sizeof(s->ss_name), "%s", name);
+        memcpy(s->ss_token, token, 32);
         s->ss_expires = now + sv->sv_session_ms;
         pthread_mutex_unlock(&sv->sv_auth_lock);
         return true;
@@ -261,20 +277,23 @@ static unsigned authenticate(sv_server_t *sv, req_t *rq,
                 return check_token(sv, rq, t, n, cl);
         }
         if (cookie && *cookie) {
-                char name[SV_NAME_MAX + 1];
+                unsigned char token[32];
                 const sv_token_t *tk = NULL;
-                if (session_find(sv, cookie, name)) {
+                if (session_find(sv, cookie, token)) {
                         pthread_rwlock_rdlock(&sv->sv_tok_lock);
-                        /* a token removed from the file ends its sessions */
-                        if ((tk = sv_tokens_by_name(&sv->sv_tokens, name))) {
+                        /* a token removed from the file, or rotated (a new
+                         * hash under its name), ends its sessions */
+                        if ((tk = sv_tokens_by_hash(&sv->sv_tokens, token))) {
                                 snprintf(cl->cl_name, sizeof(cl->cl_name),
-                                         "%s", name);
+                                         "%s", tk->tk_name);
+                                memcpy(cl->cl_hash, token, 32);
                                 cl->cl_ent = tk->tk_ent;
                         }
                         pthread_rwlock_unlock(&sv->sv_tok_lock);
                 }
                 if (tk) {
-                        snprintf(rq->rq_who, sizeof(rq->rq_who), "%s", name);
+                        snprintf(rq->rq_who, sizeof(rq->rq_who), "%s",
+                                 cl->cl_name);
                         return 0;
                 }
                 snprintf(rq->rq_who, sizeof(rq->rq_who), "?");
@@ -403,7 +422,7 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                                "Content-Security-Policy", csp,
                                "Retry-After", retry, NULL);
         }
-        if (status || !session_new(sv, cl.cl_name, cookie)) {
+        if (status || !session_new(sv, cl.cl_hash, cookie)) {
                 sv_page_login("Fel token. Kontrollera den och försök igen.",
                               &b, &csp);
                 return sv_respond(conn, rq, method, MHD_HTTP_UNAUTHORIZED, &b,
@@ -694,6 +713,9 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                         MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned int)vg_conf_int(conf,
                                                   "serve.max_connections"),
+                        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                        (unsigned int)vg_conf_int(
+                                conf, "serve.max_connections_per_address"),
                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                         MHD_OPTION_HTTPS_MEM_CERT, cert,
                         MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
@@ -706,6 +728,9 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                         MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned int)vg_conf_int(conf,
                                                   "serve.max_connections"),
+                        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                        (unsigned int)vg_conf_int(
+                                conf, "serve.max_connections_per_address"),
                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                         MHD_OPTION_END);
         if (key) {

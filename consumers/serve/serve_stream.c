@@ -98,13 +98,14 @@ static void stream_changes(stream_t *sm, const sv_state_t *st) {
         sm->sm_next = rg->rg_last;
 }
 
-/* A token taken out of the file ends its streams; a changed one applies. */
+/* A token taken out of the file or rotated (a new hash under its name)
+ * ends its streams; changed areas of the same token apply. */
 static bool still_entitled(stream_t *sm) {
         sv_server_t *sv = sm->sm_sv;
         const sv_token_t *tk;
         bool ok;
         pthread_rwlock_rdlock(&sv->sv_tok_lock);
-        tk = sv_tokens_by_name(&sv->sv_tokens, sm->sm_cl.cl_name);
+        tk = sv_tokens_by_hash(&sv->sv_tokens, sm->sm_cl.cl_hash);
         if ((ok = tk != NULL))
                 sm->sm_cl.cl_ent = tk->tk_ent;
         pthread_rwlock_unlock(&sv->sv_tok_lock);

@@ -84,6 +84,11 @@ void sv_tokens_free(sv_tokens_t *ts);
 const sv_token_t *sv_tokens_find(const sv_tokens_t *ts, const char *token,
                                  size_t len);
 const sv_token_t *sv_tokens_by_name(const sv_tokens_t *ts, const char *name);
+/* The token with this SHA-256, or NULL: what a session or a stream was
+ * opened with, so that a token rotated under the same name (a new hash)
+ * ends them, and one taken out of the file too. */
+const sv_token_t *sv_tokens_by_hash(const sv_tokens_t *ts,
+                                    const unsigned char hash[32]);
 
 /* Lowercase hex SHA-256 of data; hex holds 65 bytes. */
 void sv_sha256_hex(const void *data, size_t len, char hex[65]);
@@ -259,8 +264,9 @@ void sv_http_stop(sv_server_t *sv);
 
 /* A caller, once authenticated. */
 typedef struct sv_caller_s {
-        char     cl_name[SV_NAME_MAX + 1];
-        sv_ent_t cl_ent;
+        char          cl_name[SV_NAME_MAX + 1];
+        unsigned char cl_hash[32]; /* its token's SHA-256 */
+        sv_ent_t      cl_ent;
 } sv_caller_t;
 
 /* Bodies (serve_views.c). Each returns an HTTP status and fills out, ctype

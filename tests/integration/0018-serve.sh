@@ -125,6 +125,9 @@ grep -qi '^Retry-After: [1-9]' "$TMP/h" || fail "429 without Retry-After"
 # reset; with serve.history=3 an id 5 changes back is too old.
 curl -s -H "Authorization: Bearer $T_national" "http://$BASE/alerts?status=all" > "$TMP/before.json"
 old_id=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_event_id"])' "$TMP/before.json")
+# A method spelt like a personnummer: 405, and the log names no method.
+[ "$(code -X 19121212-1212 "http://$BASE/alerts")" = 405 ] \
+  || fail "an unknown method is not 405"
 stop_serve
 grep -q "$T_kommun_a" "$TMP/serve1.log" && fail "a token in the log"
 start_serve "$TMP/serve2.log" -X serve.history=3
@@ -173,11 +176,13 @@ stop_serve
 # route, status; no token, no query value, no unknown path.
 log="$TMP/serve1.log"
 n=$(grep -c ' ACCESS serve: ' "$log")
-bad=$(grep ' ACCESS serve: ' "$log" | grep -Evc '^[0-9T:.-]+Z ACCESS serve: [0-9a-f.:]+ [A-Za-z0-9._?-]+ (GET|POST|HEAD) (/[a-z/]*|\(other\)) [0-9]{3}$' || true)
+bad=$(grep ' ACCESS serve: ' "$log" | grep -Evc '^[0-9T:.-]+Z ACCESS serve: [0-9a-f.:]+ [A-Za-z0-9._?-]+ (GET|POST|HEAD|\(other\)) (/[a-z/]*|\(other\)) [0-9]{3}$' || true)
 [ "$bad" = 0 ] || fail "access log lines not in the format: $(grep ' ACCESS ' "$log" | head -3)"
 grep -q ' ACCESS serve: 127.0.0.2 ? GET /alerts 429$' "$log" || fail "no 429 line for 127.0.0.2"
 grep -q ' ACCESS serve: 127.0.0.1 kommun-a GET /alerts/stream 200$' "$log" || fail "no stream line"
-for s in "$T_kommun_a" "$T_national" 191212121212 wrong-1 "kommun=" Basic; do
+grep -q ' ACCESS serve: 127.0.0.1 - (other) /alerts 405$' "$log" \
+  || fail "no (other) line for the personnummer-shaped method"
+for s in "$T_kommun_a" "$T_national" 191212121212 19121212-1212 wrong-1 "kommun=" Basic; do
   grep -q -- "$s" "$log" && fail "the log holds '$s'"
 done
 echo "access log: $n lines, each time, address, token name, method, route, status; no token or query value"

@@ -1016,6 +1016,26 @@ static void test_shared_mapping(void **state) {
         vg_hl7_map_destroy(m);
 }
 
+/* bdl-7: two entries with one fullUrl make a reference ambiguous - the
+ * Bundle is refused, whichever comes first; deceased[x] is a choice: a
+ * Patient with both deceasedBoolean and deceasedDateTime is refused. */
+static void test_ambiguous(void **state) {
+        const char *dup =
+                "{\"resourceType\":\"Bundle\",\"type\":\"collection\","
+                "\"entry\":[{\"fullUrl\":\"urn:uuid:1\",\"resource\":"
+                "{\"resourceType\":\"Patient\",\"id\":\"a\"}},"
+                "{\"fullUrl\":\"urn:uuid:2\",\"resource\":"
+                "{\"resourceType\":\"Patient\",\"id\":\"b\"}},"
+                "{\"fullUrl\":\"urn:uuid:1\",\"resource\":"
+                "{\"resourceType\":\"Patient\",\"id\":\"c\"}}]}";
+        json_t *p = patient();
+        (void)state;
+        expect_line_error(dup, "entry[2].fullUrl: the same as entry[0]'s");
+        set(p, "deceasedDateTime", json_string("2026-03-01T10:00:00+01:00"));
+        set(p, "deceasedBoolean", json_true());
+        expect_invalid(p, "deceasedBoolean and deceasedDateTime together");
+}
+
 static int setup(void **state) {
         (void)state;
         map = vg_hl7_map_new();
@@ -1031,6 +1051,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_admission),
+                cmocka_unit_test(test_ambiguous),
                 cmocka_unit_test(test_discharge),
                 cmocka_unit_test(test_entered_in_error),
                 cmocka_unit_test(test_other_statuses),

@@ -17,6 +17,7 @@
 
 #include "vg_hl7.h"
 #include "vg_pseudo.h"
+#include "vg_hl7_ack.h"
 #include "vg_record_json.h"
 #include "vg_time.h"
 
@@ -209,6 +210,33 @@ static void test_separators_and_escapes(void **state) {
         assert_string_equal(ev.ev_stay_id, "V&2");
         assert_int_equal(ev.ev_diagnosis_group, VG_DG_OTHER);
         vg_record_clear(ev.ev_type, &ev);
+}
+
+/* A header the acknowledgement cannot read (vg_hl7_msh_read) is refused by
+ * the converter too: the listener must never publish a message whose AA
+ * names no MSH-10. MSH-2 with a character used twice or a control
+ * character, a control character as field separator. */
+static void test_header_ack_can_read(void **state) {
+        static const char *bad[] = {
+                "MSH|^~\\&^|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|Z1|P|2.5\r",
+                "MSH|^~\\&~|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|Z1|P|2.5\r",
+                "MSH|^~\\&\t|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|Z1|P|2.5\r",
+                "MSH\t^~\\&\tHIS-A\tMSE\tVIGIL\tREG\t20260301081500\t\tADT^A01"
+                "\tZ1\tP\t2.5\r",
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char msg[1024], err[512];
+                vg_event_t ev;
+                vg_hl7_msh_t h;
+                const char *body = strchr(A01("C1"), '\r') + 1;
+                snprintf(msg, sizeof(msg), "%s%s", bad[i], body);
+                assert_int_not_equal(vg_hl7_msh_read(msg, strlen(msg), &h),
+                                     0);
+                assert_int_equal(conv(msg, &ev, err, sizeof(err)),
+                                 VG_HL7_INVALID);
+                assert_non_null(strstr(err, "MSH-1/MSH-2"));
+        }
 }
 
 static void test_segment_endings(void **state) {
@@ -602,6 +630,7 @@ int main(void) {
                 cmocka_unit_test(test_a01),
                 cmocka_unit_test(test_triggers_and_ids),
                 cmocka_unit_test(test_separators_and_escapes),
+                cmocka_unit_test(test_header_ack_can_read),
                 cmocka_unit_test(test_segment_endings),
                 cmocka_unit_test(test_framing),
                 cmocka_unit_test(test_times),

@@ -56,6 +56,31 @@ static void test_tokens_file(void **state) {
         assert_int_equal(sv_tokens_by_name(&ts, "two")->tk_ent.se_n, 2);
         assert_true(sv_tokens_by_name(&ts, "all")->tk_ent.se_all);
         assert_null(sv_tokens_by_name(&ts, "nobody"));
+        /* Rotation: the same name with a new hash. What a session or a
+         * stream holds is the old hash: it finds nothing in the new file,
+         * so they end; the same hash with new areas still finds its
+         * token. */
+        {
+                sv_tokens_t rot;
+                unsigned char old_hash[32];
+                memcpy(old_hash, tk->tk_hash, 32);
+                assert_ptr_equal(sv_tokens_by_hash(&ts, old_hash), tk);
+                assert_int_equal(
+                        parse("0000000000000000000000000000000000000000000000"
+                              "000000000000000003 eskilstuna 0484\n", &rot,
+                              err),
+                        VG_OK);
+                assert_non_null(sv_tokens_by_name(&rot, "eskilstuna"));
+                assert_null(sv_tokens_by_hash(&rot, old_hash));
+                sv_tokens_free(&rot);
+                assert_int_equal(parse(HASH_CHBS " eskilstuna 0480,0484\n",
+                                       &rot, err),
+                                 VG_OK);
+                assert_int_equal(sv_tokens_by_hash(&rot, old_hash)
+                                         ->tk_ent.se_n,
+                                 2);
+                sv_tokens_free(&rot);
+        }
         sv_tokens_free(&ts);
 }
 
