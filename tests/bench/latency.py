@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""tests/bench/latency.py VIGIL BOOTSTRAP PREFIX [RATE] [SECONDS] [WARMUP]
+
+Alert latency at a steady rate (issue 11, figure 6): `vigil process` runs
+live on fresh topics while this script writes events to `vigil produce` at
+RATE events/s (default 5000) for SECONDS (default 20), each event's
+occurred_at the wall clock when it is written. Every 10th patient is
+readmitted one second after a discharge (READMISSION_30D, raised as soon
+as the watermark reaches the admission: at once in live operation); the
+others are admitted and discharged. The latency of an alert is its record's
+timestamp on the alerts topic (set when Vigil's publisher produced it)
+minus the time the admission that raised it was written to `vigil
+produce`: produce, broker, consume, the rules, the batch commit, the
+outbox, publish. Alerts of admissions written in the first WARMUP seconds
+(default 10) are left out: at start the topics that have delivered nothing
+hold the watermark until they are caught up (stream.idle_ms, 5 s). Prints
+one line: "N p50_ms p99_ms max_ms".
+"""
+import hashlib, json, os, subprocess, sys, tempfile, time
+
+vigil, bootstrap, prefix = sys.argv[1:4]
+rate = int(sys.argv[4]) if len(sys.argv) > 4 else 5000
+seconds = int(sys.argv[5]) if len(sys.argv) > 5 else 20
+warmup = int(sys.argv[6]) if len(sys.argv) > 6 else 10
+S = prefix
+T = ["-b", bootstrap]
+for k, v in (("admissions", "adm"), ("discharges", "dis"), ("deaths", "dea"),
+             ("sip", "sip"), ("register", "reg"), ("alerts", "alerts"),
+             ("indicator_parts", "parts"), ("indicators", "ind"),
+             ("dlq", "dlq")):
+    T += ["-X", "topic.%s=%s.%s" % (k, S, v)]
+tmp = tempfile.mkdtemp(prefix="vigil-latency-")
+subprocess.run([vigil, "topics", "create", "-p", "6"] + T, check=True,
+               stdout=subprocess.DEVNULL)
+plog = open(os.path.join(tmp, "process.log"), "w")
+proc = subprocess.Popen([vigil, "process"] + T +
+                        ["-X", "state.dir=" + os.path.join(tmp, "state"),
+                         "-X", "group.id=%s.g" % S], stderr=plog)
+t0 = time.time()
+while "assigned" not in open(plog.name).read():
+    if time.time() - t0 > 60 or proc.poll() is not None:
+        sys.exit("latency: vigil process did not start: " +
+                 open(plog.name).read()[-500:])
+    time.sleep(0.1)
+prod = subprocess.Popen([vigil, "produce"] + T, stdin=subprocess.PIPE,
+                        stderr=open(os.path.join(tmp, "produce.log"), "w"))
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + \
+        ".%03dZ" % int((t % 1) * 1000)
+
+def ev(kind, eid, pid, stay, t, **kw):
+    e = {"type": kind, "event_id": eid, "patient_id": pid,
+         "occurred_at": iso(t), "kommun": "0484", "source_system": "bench",
+         "stay_id": stay, "facility_id": "f",
+         "care_setting": "HOSPITAL_INPATIENT"}
+    e.update(kw)
+    return json.dumps(e, separators=(",", ":")) + "\n"
+
+adm = dict(planned=False, age_years=80, sex="FEMALE", diagnosis_group="COPD",
+           residence="ORDINARY_HOME")
+dis = dict(disposition="HOME", needs_coordination=False)
+written = {}   # alert_id -> time the readmission was written
+pending = []   # (due time, line, alert_id or None)
+n, start = 0, time.time()
+total = rate * seconds
+while n < total:
+    now = time.time()
+    due = start + n / rate
+    if due > now:
+        time.sleep(min(due - now, 0.002))
+        continue
+    p = n // 3
+    pid = hashlib.sha256(("%s-%d" % (S, p)).encode()).hexdigest()
+    step = n % 3
+    if step == 0:
+        line = ev("admission", "a%d" % p, pid, "s%d-1" % p, now, **adm)
+    elif step == 1:
+        line = ev("discharge", "d%d" % p, pid, "s%d-1" % p, now, **dis)
+    elif p % 10 == 0:  # readmitted: the alert's admission
+        # 1 ms after its discharge (same millisecond: not "after")
+        line = ev("admission", "r%d" % p, pid, "s%d-2" % p, now + 0.001,
+                  **adm)
+        aid = hashlib.sha256(b"READMISSION_30D\0" + pid.encode() + b"\0" +
+                             ("s%d-2" % p).encode() + b"\0").hexdigest()[:32]
+        if now - start >= warmup:
+            written[aid] = None
+    else:
+        line = ev("admission", "x%d" % p, pid, "s%d-2" % p, now,
+                  **dict(adm, planned=True))
+    prod.stdin.write(line.encode())
+    prod.stdin.flush()
+    if step == 2 and p % 10 == 0 and aid in written:
+        written[aid] = time.time()
+    n += 1
+prod.stdin.close()
+prod.wait()
+time.sleep(10)  # the last alerts out
+proc.terminate()
+proc.wait()
+out = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", S + ".alerts",
+                      "-o", "beginning", "-e", "-q", "-f", "%T %k\n"],
+                     check=True, stdout=subprocess.PIPE).stdout.decode()
+lat = []
+for l in out.splitlines():
+    ts, key = l.split(" ", 1)
+    if key in written and written[key] is not None:
+        lat.append(int(ts) - written[key] * 1000)
+        written[key] = None
+lat.sort()
+if not lat:
+    sys.exit("latency: no readmission alert seen (%s)" % tmp)
+q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
+print("%d %.0f %.0f %.0f" % (len(lat), q(0.5), q(0.99), lat[-1]))
+subprocess.run(["rm", "-rf", tmp])
