@@ -264,6 +264,12 @@ int vg_cmd_demo(int argc, char **argv) {
         for (size_t i = 0; i < VG_ARRAY_SIZE(topic_keys); i++)
                 rd_kafka_mock_topic_create(mc, vg_conf_str(conf, topic_keys[i]),
                                            i < VG_EVENT_TYPES ? 3 : 1, 1);
+        {
+                char cl[512];
+                vg_process_changelog_topic(conf, cl, sizeof(cl));
+                if (*cl) /* as many partitions as the inputs */
+                        rd_kafka_mock_topic_create(mc, cl, 3, 1);
+        }
 
         printf("1. simulate and produce (vigil simulate --publish)\n");
         if (produce_population(conf, patients, seed))

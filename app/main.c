@@ -27,6 +27,8 @@ static const vg_cmd_t commands[] = {
                                       "callers with tokens (live)"},
         {"topics",   vg_cmd_topics,   "create or check Vigil's topics"},
         {"lag",      vg_cmd_lag,      "show consumer group lag per partition"},
+        {"state",    vg_cmd_state,    "inspect, export or import a processor's "
+                                      "partition state (state.dir)"},
         {"config",   vg_cmd_config,   "show the effective configuration or "
                                       "its reference"},
         {"codec",    vg_cmd_codec,    "encode/decode Avro single-object records, "

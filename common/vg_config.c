@@ -36,11 +36,31 @@ const vg_confdef_t vg_confdefs[] = {
          "2 keys, with breakdown)."},
         {"topic.dlq", VG_C_STRING, "care.dlq.v1", 0, 0, 0,
          "Dead-letter topic for undecodable or invalid records."},
+        {"topic.changelog", VG_C_STRING, NULL, 0, 0, 0,
+         "Compacted changelog topic of vigil process (every committed "
+         "change of a partition's state; a partition whose local state is "
+         "missing or behind is restored from it); unset: "
+         "<group.id>.changelog. Created when missing, with the input "
+         "topics' partition count."},
+        {"changelog.enabled", VG_C_BOOL, "true", 0, 0, 0,
+         "vigil process logs its state to the changelog through a "
+         "transactional producer, and restores from it. false: local "
+         "state only (a partition that moves to an instance without its "
+         "file is rebuilt from the input topics' beginning)."},
         {"group.id", VG_C_STRING, "vigil-processor", 0, 0, 0,
          "Consumer group of vigil process."},
         {"state.dir", VG_C_STRING, "./vigil-state", 0, 0, 0,
          "Directory of the SQLite state files (created with mode 0700, files "
          "0600)."},
+        {"num.standby.replicas", VG_C_INT, "0", 0, 10, 0,
+         "vigil process keeps warm copies of this many other members' "
+         "partitions, read from the changelog as it is written, so that a "
+         "takeover only applies the last records (needs "
+         "changelog.enabled)."},
+        {"state.cleanup_delay_ms", VG_C_INT, "600000", 0, 1e12, 0,
+         "vigil process removes the local file of a partition it has not "
+         "owned for this long (its state is in the changelog); only with "
+         "changelog.enabled."},
         {"timezone", VG_C_STRING, "Europe/Stockholm", 0, 0, 0,
          "Time zone of calendar-date rules: Europe/Stockholm or UTC."},
         {"rules.window_days", VG_C_INT, "30", 1, 3650, 0,
@@ -596,6 +616,12 @@ static const char *get(const vg_conf_t *conf, const char *key) {
                 abort();
         }
         return v ? v : d->cd_default;
+}
+
+const char *vg_conf_kafka_get(const vg_conf_t *conf, const char *key) {
+        char k[256];
+        snprintf(k, sizeof(k), "kafka.%s", key);
+        return lookup(conf, k);
 }
 
 const char *vg_conf_str(const vg_conf_t *conf, const char *key) {

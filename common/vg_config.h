@@ -80,6 +80,9 @@ double vg_conf_double(const vg_conf_t *conf, const char *key);
 int vg_conf_target(const vg_conf_t *conf, const char *indicator,
                    double *targetp, int *higher_is_betterp);
 
+/* The value of kafka.<key> if it was set (file or -X), else NULL. */
+const char *vg_conf_kafka_get(const vg_conf_t *conf, const char *key);
+
 /* Applies every kafka.* key to kconf. */
 vg_err_t vg_conf_kafka(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
                        char *errstr, size_t errstr_size);

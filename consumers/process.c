@@ -34,6 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <limits.h>
+#include <unistd.h>
 #include <jansson.h>
 
 
@@ -94,10 +97,27 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         if (ps->ps_part)
                 return ps->ps_part;
         snprintf(path, sizeof(path), "%s/partition-%d.db", pr->pr_state_dir, p);
+        process_standby_release(pr, p); /* a warm copy becomes active */
         ps->ps_part = vg_part_open(path, p, &pr->pr_rc, pr->pr_codec,
                                    &pr->pr_topics, errstr, sizeof(errstr));
         if (!ps->ps_part) {
                 fatal(pr, errstr);
+                return NULL;
+        }
+        pr->pr_released_at[p] = 0;
+        /* The partition's producer first: it fences the previous owner
+         * and aborts what that one left open, so the restore reads a
+         * changelog nobody else writes to. */
+        if (pr->pr_cl_topic &&
+            vg_pub_claim(pr->pr_pub, p, errstr, sizeof(errstr))) {
+                fatal(pr, errstr);
+                return NULL;
+        }
+        if (pr->pr_cl_topic &&
+            !(ps->ps_part = process_restore_plan(pr, p, ps->ps_part,
+                                                 path))) {
+                fatal(pr, "a partition's state could not be restored (see "
+                      "above)");
                 return NULL;
         }
         vg_part_set_cache(ps->ps_part, pr->pr_cache_patients);
@@ -107,6 +127,9 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
                    ps->ps_part);
+        if (pr->pr_cl_topic)
+                vg_pub_set_changelog(pr->pr_pub, p, pr->pr_cl_topic, p,
+                                     vg_part_changelog_committed);
         {
                 char wm[32] = "none";
                 if (vg_part_watermark(ps->ps_part) != VG_WM_NONE)
@@ -202,6 +225,7 @@ static void close_partitions(proc_t *pr,
                         process_metrics_forget(pr, p);
                         vg_part_close(pr->pr_parts[p].ps_part);
                         pr->pr_parts[p].ps_part = NULL;
+                        pr->pr_released_at[p] = vg_now_ms();
                 }
         }
 }
@@ -212,8 +236,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 for (int i = 0; i < l->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &l->elems[i];
-                        vg_part_t *part;
-                        int64_t off;
                         if (tp->partition >= MAX_PARTITIONS) {
                                 fatal(pr, "partition number too large");
                                 continue;
@@ -228,7 +250,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                         pr->pr_npartitions);
                                 pr->pr_npartitions = tp->partition + 1;
                         }
-                        if (!(part = part_open(pr, tp->partition)))
+                        part_open(pr, tp->partition);
+                }
+                /* The restores planned, all at once; then the offsets. */
+                if (!pr->pr_fatal && process_restore_run(pr))
+                        fatal(pr, "partitions' state could not be restored "
+                              "(see above)");
+                for (int i = 0; i < l->cnt; i++) {
+                        rd_kafka_topic_partition_t *tp = &l->elems[i];
+                        vg_part_t *part;
+                        int64_t off;
+                        if (tp->partition >= MAX_PARTITIONS ||
+                            !(part = pr->pr_parts[tp->partition].ps_part))
                                 continue;
                         off = vg_part_offset(part, tp->topic);
                         tp->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
@@ -251,6 +284,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         }
                 }
                 vg_info("process", "assigned %d topic-partitions", l->cnt);
+                process_standby_recheck(pr);
                 pr->pr_assigned_at = vg_now_ms();
                 pr->pr_nassigned = l->cnt;
                 pr->pr_lag_known = false; /* until the next statistics */
@@ -258,6 +292,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 rd_kafka_assign(rk, l);
         } else {
                 vg_info("process", "revoked %d topic-partitions", l->cnt);
+                process_standby_recheck(pr);
                 close_partitions(pr, l);
                 pr->pr_assigned_at = 0;
                 pr->pr_nassigned = 0;
@@ -265,6 +300,83 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 vg_metric_inc(pr->pm_rebalances, NULL, 1);
                 rd_kafka_assign(rk, NULL);
         }
+}
+
+/* The changelog: compacted, one partition per input partition number;
+ * created if missing, as Kafka Streams creates its internal topics. */
+static int changelog_topic(proc_t *pr, int parts, char *errstr,
+                           size_t errstr_size) {
+        char e[512];
+        int n = vg_kafka_partition_count(pr->pr_consumer, pr->pr_cl_topic,
+                                         10000, e, sizeof(e));
+        if (n < 0) {
+                rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
+                        pr->pr_cl_topic, parts, -1, e, sizeof(e));
+                rd_kafka_queue_t *q = rd_kafka_queue_new(pr->pr_consumer);
+                rd_kafka_event_t *ev;
+                const rd_kafka_topic_result_t **res;
+                size_t rn = 0;
+                int rc = -1;
+                if (!nt) {
+                        rd_kafka_queue_destroy(q);
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "changelog %s: %s", pr->pr_cl_topic, e);
+                        return -1;
+                }
+                rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+                /* Segments roll every 10 minutes, so that compaction (of
+                 * closed segments only) keeps a restore short. */
+                rd_kafka_NewTopic_set_config(nt, "segment.ms", "600000");
+                rd_kafka_CreateTopics(pr->pr_consumer, &nt, 1, NULL, q);
+                ev = rd_kafka_queue_poll(q, 30000);
+                if (ev && !rd_kafka_event_error(ev)) {
+                        res = rd_kafka_CreateTopics_result_topics(
+                                rd_kafka_event_CreateTopics_result(ev), &rn);
+                        if (rn == 1 &&
+                            (!rd_kafka_topic_result_error(res[0]) ||
+                             rd_kafka_topic_result_error(res[0]) ==
+                                     RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+                                rc = 0;
+                        else if (rn == 1)
+                                snprintf(e, sizeof(e), "%s",
+                                         rd_kafka_topic_result_error_string(
+                                                 res[0]));
+                } else
+                        snprintf(e, sizeof(e), "%s",
+                                 ev ? rd_kafka_event_error_string(ev)
+                                    : "timed out");
+                if (ev)
+                        rd_kafka_event_destroy(ev);
+                rd_kafka_NewTopic_destroy(nt);
+                rd_kafka_queue_destroy(q);
+                if (rc) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "changelog %s is missing and cannot be "
+                                  "created: %s (create it compacted with "
+                                  "%d partitions, or set "
+                                  "changelog.enabled=false)",
+                                  pr->pr_cl_topic, e, parts);
+                        return -1;
+                }
+                vg_info("process", "created changelog %s (%d partitions, "
+                        "compacted)", pr->pr_cl_topic, parts);
+                /* metadata catches up */
+                for (int i = 0; i < 50 && n != parts; i++) {
+                        n = vg_kafka_partition_count(pr->pr_consumer,
+                                                     pr->pr_cl_topic, 10000,
+                                                     e, sizeof(e));
+                        if (n != parts)
+                                rd_kafka_poll(pr->pr_consumer, 100);
+                }
+        }
+        if (n != parts) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "changelog %s has %d partitions, the input topics "
+                          "%d: they must be equal (see the runbook, "
+                          "Changelog)", pr->pr_cl_topic, n, parts);
+                return -1;
+        }
+        return 0;
 }
 
 static int check_topics(proc_t *pr, char *errstr, size_t errstr_size) {
@@ -303,6 +415,8 @@ static int check_topics(proc_t *pr, char *errstr, size_t errstr_size) {
                         pr->pr_nparts_out = n;
         }
         pr->pr_npartitions = cnt[0];
+        if (pr->pr_cl_topic)
+                return changelog_topic(pr, cnt[0], errstr, errstr_size);
         return 0;
 }
 
@@ -477,6 +591,7 @@ static void handle_eof(void *opaque, rd_kafka_message_t *m, int64_t now) {
 /* Commits an empty batch on every partition whose watermark would move. */
 static void tick(proc_t *pr, int64_t now) {
         char errstr[512];
+        process_cleanup(pr, now);
         if (pr->pr_wm_hold)
                 return;
         for (int p = 0; p < pr->pr_npartitions && !pr->pr_fatal; p++) {
@@ -560,6 +675,7 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
 static int loop_tick(void *opaque, int64_t now, char *errstr,
                      size_t errstr_size) {
         proc_t *pr = opaque;
+        process_standby_tick(pr, now);
         tick(pr, now);
         if (pr->pr_fatal)
                 vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
@@ -588,6 +704,33 @@ static bool loop_settled(void *opaque, int64_t now, int64_t idle_ms) {
         return true;
 }
 
+void vg_process_changelog_topic(const vg_conf_t *conf, char *buf,
+                                size_t size) {
+        if (!vg_conf_bool(conf, "changelog.enabled"))
+                snprintf(buf, size, "%s", "");
+        else if (vg_conf_str(conf, "topic.changelog"))
+                snprintf(buf, size, "%s", vg_conf_str(conf, "topic.changelog"));
+        else
+                snprintf(buf, size, "%s.changelog",
+                         vg_conf_str(conf, "group.id"));
+}
+
+/* Local files of partitions not assigned within state.cleanup_delay_ms
+ * of the start are removed then (process_cleanup). */
+static void note_local_files(proc_t *pr) {
+        DIR *d = opendir(pr->pr_state_dir);
+        struct dirent *de;
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                int p, n = 0;
+                if (sscanf(de->d_name, "partition-%d.db%n", &p, &n) == 1 &&
+                    !de->d_name[n] && p >= 0 && p < MAX_PARTITIONS)
+                        pr->pr_released_at[p] = vg_now_ms();
+        }
+        closedir(d);
+}
+
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         proc_t *pr = vg_calloc(1, sizeof(*pr));
         rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
@@ -612,6 +755,14 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pr->pr_max_events = (int)vg_conf_int(conf, "batch.max_events");
         pr->pr_max_ms = vg_conf_int(conf, "batch.max_ms");
         pr->pr_max_bytes = (size_t)vg_conf_int(conf, "input.max_bytes");
+        pr->pr_cleanup_ms = vg_conf_int(conf, "state.cleanup_delay_ms");
+        pr->pr_standbys = (int)vg_conf_int(conf, "num.standby.replicas");
+        {
+                char t[512];
+                vg_process_changelog_topic(conf, t, sizeof(t));
+                if (*t)
+                        pr->pr_cl_topic = vg_strdup(t);
+        }
 
         process_metrics_init(pr);
         atomic_init(&pr->pr_health, HEALTH_UNASSIGNED);
@@ -652,6 +803,12 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
             vg_kafka_set(cconf, "partition.assignment.strategy", "range",
                          errstr, sizeof(errstr)))
                 goto err;
+        /* A crashed instance's partitions move after this long (librdkafka
+         * 45 s); kafka.session.timeout.ms overrides it. */
+        if (!vg_conf_kafka_get(conf, "session.timeout.ms") &&
+            vg_kafka_set(cconf, "session.timeout.ms", "10000", errstr,
+                         sizeof(errstr)))
+                goto err;
         rd_kafka_conf_set_opaque(cconf, pr);
         rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
         rd_kafka_conf_set_stats_cb(cconf, process_stats_cb);
@@ -671,13 +828,38 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         cconf = NULL;
         rd_kafka_poll_set_consumer(pr->pr_consumer);
 
-        /* Producer */
+        /* Producer: transactional with a changelog (a batch's changelog
+         * records and outputs become visible together) */
         if (!(pconf = vg_kafka_producer_conf(conf, errstr, sizeof(errstr))))
                 goto err;
-        pr->pr_pub = vg_pub_new(pconf, errstr, sizeof(errstr));
+        if (pr->pr_cl_topic) {
+                char id[1024], v[32];
+                size_t vs = sizeof(v);
+                /* 10 s unless set: an instance that dies mid-commit holds
+                 * a restore of its partitions back this long at most */
+                if (!vg_conf_kafka_get(conf, "transaction.timeout.ms") &&
+                    vg_kafka_set(pconf, "transaction.timeout.ms", "10000",
+                                 errstr, sizeof(errstr))) {
+                        rd_kafka_conf_destroy(pconf);
+                        pconf = NULL;
+                        goto err;
+                }
+                if (rd_kafka_conf_get(pconf, "transaction.timeout.ms", v,
+                                      &vs) == RD_KAFKA_CONF_OK)
+                        pr->pr_txn_timeout_ms = atoll(v);
+                /* a producer per partition: "<prefix>.<partition>" */
+                snprintf(id, sizeof(id), "vigil-process.%s",
+                         vg_conf_str(conf, "group.id"));
+                vg_info("process", "changelog %s, transactional.id %s.<P> "
+                        "for partition P", pr->pr_cl_topic, id);
+                pr->pr_pub = vg_pub_new_txn(pconf, id, errstr,
+                                            sizeof(errstr));
+        } else
+                pr->pr_pub = vg_pub_new(pconf, errstr, sizeof(errstr));
         pconf = NULL; /* owned by the publisher, even on failure */
         if (!pr->pr_pub)
                 goto err;
+        note_local_files(pr);
 
         if (check_topics(pr, errstr, sizeof(errstr)))
                 goto err;
@@ -735,6 +917,7 @@ out:
                 rd_kafka_conf_destroy(cconf);
         if (pconf)
                 rd_kafka_conf_destroy(pconf);
+        process_standby_stop(pr);
         if (pr->pr_consumer)
                 rd_kafka_destroy(pr->pr_consumer);
         vg_pub_destroy(pr->pr_pub, 5000);
@@ -744,6 +927,7 @@ out:
                 vg_part_close(pr->pr_parts[p].ps_part);
         vg_unlock_dir(pr->pr_lock);
         vg_codec_destroy(pr->pr_codec);
+        vg_free(pr->pr_cl_topic);
         vg_free(pr);
         return rc;
 }

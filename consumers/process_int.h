@@ -23,6 +23,12 @@ typedef struct pstate_s {
         vg_part_t *ps_part;
         int        ps_batch;       /* events in the open batch */
         int64_t    ps_batch_start; /* when the batch opened, ms */
+        /* a restore planned (process_restore.c) */
+        bool       ps_rs, ps_rs_full, ps_rs_done, ps_rs_waiting;
+        int64_t    ps_rs_from;     /* first changelog offset to read */
+        int64_t    ps_rs_high;     /* read at least to here */
+        int64_t    ps_rs_at;       /* read to here */
+        int64_t    ps_rs_records;
 } pstate_t;
 
 typedef struct proc_s {
@@ -68,6 +74,22 @@ typedef struct proc_s {
         vg_http_t        *pr_http;
         int               pr_lock;        /* state.dir lock (vg_lock.h) */
         size_t            pr_max_bytes;   /* input.max_bytes */
+        /* Changelog (process_restore.c) */
+        char             *pr_cl_topic;    /* NULL: changelog.enabled=false */
+        int64_t           pr_txn_timeout_ms; /* producer's
+                                              * transaction.timeout.ms */
+        int64_t           pr_cleanup_ms;  /* state.cleanup_delay_ms */
+        int64_t           pr_released_at[MAX_PARTITIONS]; /* a local file
+                                           * not owned since, ms; 0: - */
+        vg_metric_t      *pm_restored;
+        /* Standby replicas (process_standby.c) */
+        int               pr_standbys;    /* num.standby.replicas */
+        rd_kafka_t       *pr_sb_rk;       /* reads their changelog */
+        vg_part_t        *pr_sb[MAX_PARTITIONS]; /* standby copies */
+        int64_t           pr_sb_at[MAX_PARTITIONS]; /* read to; -1: none */
+        bool              pr_sb_open[MAX_PARTITIONS]; /* chunk open */
+        int64_t           pr_sb_opened[MAX_PARTITIONS];
+        int64_t           pr_sb_checked;  /* membership last read, ms */
 } proc_t;
 
 /* The event type (vg_rectype_t) of an input topic, or -1. */
@@ -85,6 +107,24 @@ void process_health_update(proc_t *pr);
 bool process_ready_cb(void *opaque, char *reason, size_t size);
 /* librdkafka statistics (statistics.interval.ms): consumer lag. */
 int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
+
+/* process_restore.c: decides what the freshly opened local state of
+ * partition p (file path) needs - nothing, to be logged whole, or a
+ * restore (planned in pr_parts[p]; a whole one reopens the file empty);
+ * returns the part to use, or NULL (logged; the part is closed). */
+vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
+                                const char *path);
+/* Runs every planned restore with one consumer. 0, or -1 (logged). */
+int process_restore_run(proc_t *pr);
+/* Removes local files of partitions released state.cleanup_delay_ms ago. */
+void process_cleanup(proc_t *pr, int64_t now);
+
+/* process_standby.c: keeps the standby copies (every tick); before
+ * partition p is opened as active; after a rebalance; at the end. */
+void process_standby_tick(proc_t *pr, int64_t now);
+void process_standby_release(proc_t *pr, int p);
+void process_standby_recheck(proc_t *pr);
+void process_standby_stop(proc_t *pr);
 
 /* process_help.c: prints `vigil process --help` to stdout. */
 void vg_process_help(void);

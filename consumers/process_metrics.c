@@ -115,8 +115,13 @@ void process_metrics_init(proc_t *pr) {
                 "Events moved out of patient histories by retention (their "
                 "figures frozen).",
                 0, NULL);
+        pr->pm_restored = vg_metrics_counter(
+                r, "vigil_changelog_restored_records_total",
+                "Changelog records applied to restore partitions' state.",
+                0, NULL);
         vg_metric_inc(pr->pm_too_late, NULL, 0);
         vg_metric_inc(pr->pm_pruned, NULL, 0);
+        vg_metric_inc(pr->pm_restored, NULL, 0);
         /* Every DLQ reason from the start, so that dashboards and alert
          * rules see 0, not nothing. */
         {

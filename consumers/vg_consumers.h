@@ -1,6 +1,7 @@
 /*
  * vg_consumers.h - the commands of the consumer side: vigil process,
- * aggregate, alerts, indicators and report (see vg_cli.h for the contract).
+ * aggregate, alerts, indicators, report, serve and state (see vg_cli.h for
+ * the contract).
  */
 #ifndef VG_CONSUMERS_H
 #define VG_CONSUMERS_H
@@ -11,5 +12,6 @@ int vg_cmd_alerts(int argc, char **argv);     /* alerts.c */
 int vg_cmd_indicators(int argc, char **argv); /* indicators.c */
 int vg_cmd_report(int argc, char **argv);     /* report.c */
 int vg_cmd_serve(int argc, char **argv);      /* serve/serve.c */
+int vg_cmd_state(int argc, char **argv);      /* state.c */
 
 #endif /* VG_CONSUMERS_H */

@@ -30,6 +30,10 @@ char *vg_process_alert_json(const vg_alert_t *al);
  * or, with exit_idle > 0, until idle that long with everything published.
  * Return 0 or 1. */
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle);
+/* The changelog topic of vigil process: topic.changelog, or
+ * "<group.id>.changelog"; "" when changelog.enabled is false. */
+void vg_process_changelog_topic(const vg_conf_t *conf, char *buf,
+                                size_t size);
 int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle);
 
 #endif /* VG_PROCESS_H */

@@ -12,8 +12,9 @@
 enum { O_ADD, O_SCAN, O_DELUPTO, O_DEPTH, O__CNT };
 
 static const char *osql[O__CNT] = {
-        [O_ADD] = "INSERT INTO outbox(topic,key,value,headers) VALUES(?,?,?,?)",
-        [O_SCAN] = "SELECT seq, topic, key, value, headers FROM outbox "
+        [O_ADD] = "INSERT INTO outbox(topic,key,value,headers,part) "
+                  "VALUES(?,?,?,?,?)",
+        [O_SCAN] = "SELECT seq, topic, key, value, headers, part FROM outbox "
                    "WHERE seq>? ORDER BY seq LIMIT ?",
         [O_DELUPTO] = "DELETE FROM outbox WHERE seq<=?",
         [O_DEPTH] = "SELECT count(*) FROM outbox",
@@ -30,9 +31,26 @@ vg_outbox_t *vg_outbox_open(sqlite3 *db, char *errstr, size_t errstr_size) {
         if (sqlite3_exec(db,
                          "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER "
                          "PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
-                         "key BLOB, value BLOB, headers TEXT)",
+                         "key BLOB, value BLOB, headers TEXT, part INTEGER)",
                          NULL, NULL, NULL) != SQLITE_OK)
                 goto err;
+        {
+                /* Files of earlier releases lack the partition column. */
+                sqlite3_stmt *s = NULL;
+                bool has = false;
+                if (sqlite3_prepare_v2(db, "PRAGMA table_info(outbox)", -1,
+                                       &s, NULL) != SQLITE_OK)
+                        goto err;
+                while (sqlite3_step(s) == SQLITE_ROW)
+                        if (!strcmp((const char *)sqlite3_column_text(s, 1),
+                                    "part"))
+                                has = true;
+                sqlite3_finalize(s);
+                if (!has && sqlite3_exec(db, "ALTER TABLE outbox ADD COLUMN "
+                                         "part INTEGER", NULL, NULL,
+                                         NULL) != SQLITE_OK)
+                        goto err;
+        }
         for (int i = 0; i < O__CNT; i++)
                 if (sqlite3_prepare_v3(db, osql[i], -1,
                                        SQLITE_PREPARE_PERSISTENT,
@@ -60,13 +78,15 @@ static sqlite3_stmt *ost(vg_outbox_t *ob, int i) {
         return ob->ob_stmt[i];
 }
 
-vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
-                       size_t key_len, const void *value, size_t value_len,
-                       const char *headers, char *errstr,
-                       size_t errstr_size) {
+static vg_err_t add(vg_outbox_t *ob, const char *topic, int32_t partition,
+                    const void *key, size_t key_len, const void *value,
+                    size_t value_len, const char *headers, char *errstr,
+                    size_t errstr_size) {
         sqlite3_stmt *s = ost(ob, O_ADD);
         int rc;
         sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+        if (partition >= 0)
+                sqlite3_bind_int(s, 5, partition);
         if (key)
                 sqlite3_bind_blob(s, 2, key, (int)key_len, SQLITE_STATIC);
         if (value) /* NULL: a tombstone (deletes the key when compacted) */
@@ -80,6 +100,22 @@ vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
                                  "outbox: queue record: %s",
                                  sqlite3_errmsg(ob->ob_db));
         return VG_OK;
+}
+
+vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
+                       size_t key_len, const void *value, size_t value_len,
+                       const char *headers, char *errstr,
+                       size_t errstr_size) {
+        return add(ob, topic, -1, key, key_len, value, value_len, headers,
+                   errstr, errstr_size);
+}
+
+vg_err_t vg_outbox_add_to(vg_outbox_t *ob, const char *topic,
+                          int32_t partition, const void *key, size_t key_len,
+                          const void *value, size_t value_len, char *errstr,
+                          size_t errstr_size) {
+        return add(ob, topic, partition, key, key_len, value, value_len, NULL,
+                   errstr, errstr_size);
 }
 
 int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
@@ -108,6 +144,9 @@ int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
                                                : (const void *)"";
                 r.or_value_len = (size_t)sqlite3_column_bytes(s, 3);
                 r.or_headers = (const char *)sqlite3_column_text(s, 4);
+                r.or_partition = sqlite3_column_type(s, 5) == SQLITE_NULL
+                                         ? -1
+                                         : sqlite3_column_int(s, 5);
                 cb(&r, opaque);
                 n++;
         }
@@ -154,6 +193,9 @@ int64_t vg_outbox_depth(vg_outbox_t *ob) {
 #define PUB_SLOTS 1024
 #define PUB_MAX_INFLIGHT 10000
 #define PUB_MAX_ROUNDS 10
+/* A transaction holds whole batches, and stops taking more after this many
+ * rows (so that it commits well within transaction.timeout.ms). */
+#define PUB_TXN_ROWS 20000
 
 enum { SENT_INFLIGHT = 0, SENT_DELIVERED, SENT_FAILED };
 
@@ -176,6 +218,13 @@ typedef struct slot_s {
         int          sl_cap;
         bool         sl_failed;    /* a delivery failed: resend after drain */
         int          sl_rounds;    /* resend rounds without progress */
+        /* transactional mode */
+        char        *sl_cl_topic;  /* the slot's changelog partition */
+        int32_t      sl_cl_part;
+        vg_pub_committed_cb *sl_cl_cb;
+        int64_t      sl_cl_last;   /* its last offset in this transaction */
+        bool         sl_in_txn;    /* rows of the slot in this transaction */
+        rd_kafka_t  *sl_rk;        /* the slot's transactional producer */
 } slot_t;
 
 struct vg_pub_s {
@@ -183,6 +232,11 @@ struct vg_pub_s {
         slot_t      pb_slots[PUB_SLOTS];
         int         pb_fatal;
         char        pb_err[256];
+        bool        pb_txn;        /* transactional mode: a producer per
+                                    * slot (sl_rk), none in pb_rk */
+        rd_kafka_conf_t *pb_conf;  /* their configuration */
+        char       *pb_txn_prefix; /* their transactional.id prefix */
+        int         pb_txn_rows;   /* rows in the open transaction */
 };
 
 /* The opaque of a message: slot in the top bits, seq in the low 48. */
@@ -215,6 +269,21 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 return;
         sl = &pub->pb_slots[id];
         sl->sl_inflight--;
+        if (pub->pb_txn) {
+                /* A failed record fails the commit (and the transaction is
+                 * aborted and sent again); a delivered changelog row tells
+                 * where the slot's changelog now ends. */
+                if (m->err)
+                        vg_warn("publish", "could not publish to %s: %s",
+                                rd_kafka_topic_name(m->rkt),
+                                rd_kafka_err2str(m->err));
+                else if (sl->sl_cl_topic && m->partition == sl->sl_cl_part &&
+                         m->offset > sl->sl_cl_last &&
+                         !strcmp(rd_kafka_topic_name(m->rkt),
+                                 sl->sl_cl_topic))
+                        sl->sl_cl_last = m->offset;
+                return;
+        }
         if (!sl->sl_ob || !(se = fifo_find(sl, TAG_SEQ(m->_private))))
                 return;
         if (m->err) {
@@ -244,13 +313,85 @@ vg_pub_t *vg_pub_new(rd_kafka_conf_t *pconf, char *errstr,
         return pub;
 }
 
+vg_pub_t *vg_pub_new_txn(rd_kafka_conf_t *pconf, const char *txn_prefix,
+                         char *errstr, size_t errstr_size) {
+        vg_pub_t *pub = vg_calloc(1, sizeof(*pub));
+        (void)errstr;
+        (void)errstr_size;
+        rd_kafka_conf_set_opaque(pconf, pub);
+        rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
+        pub->pb_txn = true;
+        pub->pb_conf = pconf;
+        pub->pb_txn_prefix = vg_strdup(txn_prefix);
+        return pub;
+}
+
+/* Transactional mode: the slot's own producer, transactional.id
+ * "<prefix>.<id>". Its init_transactions() fences an earlier producer
+ * with that id (the previous owner of the partition, if it is still
+ * alive) and aborts what it left open. */
+int vg_pub_claim(vg_pub_t *pub, int id, char *errstr, size_t errstr_size) {
+        slot_t *sl = &pub->pb_slots[id];
+        rd_kafka_conf_t *c;
+        rd_kafka_error_t *e;
+        char tid[1024], es[512];
+        if (!pub->pb_txn || sl->sl_rk)
+                return 0;
+        snprintf(tid, sizeof(tid), "%s.%d", pub->pb_txn_prefix, id);
+        c = rd_kafka_conf_dup(pub->pb_conf);
+        if (rd_kafka_conf_set(c, "transactional.id", tid, es, sizeof(es)) !=
+                    RD_KAFKA_CONF_OK ||
+            !(sl->sl_rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es,
+                                       sizeof(es)))) {
+                rd_kafka_conf_destroy(c);
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "producer %s: %s",
+                          tid, es);
+                return -1;
+        }
+        if ((e = rd_kafka_init_transactions(sl->sl_rk, 60000))) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                          "producer %s: cannot start transactions: %s", tid,
+                          rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                rd_kafka_destroy(sl->sl_rk);
+                sl->sl_rk = NULL;
+                return -1;
+        }
+        return 0;
+}
+
+static void slot_unclaim(slot_t *sl) {
+        if (!sl->sl_rk)
+                return;
+        rd_kafka_flush(sl->sl_rk, 5000);
+        rd_kafka_destroy(sl->sl_rk);
+        sl->sl_rk = NULL;
+}
+
+void vg_pub_set_changelog(vg_pub_t *pub, int id, const char *topic,
+                          int32_t partition, vg_pub_committed_cb *cb) {
+        slot_t *sl = &pub->pb_slots[id];
+        vg_free(sl->sl_cl_topic);
+        sl->sl_cl_topic = topic ? vg_strdup(topic) : NULL;
+        sl->sl_cl_part = partition;
+        sl->sl_cl_cb = cb;
+}
+
 void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
         if (!pub)
                 return;
-        rd_kafka_flush(pub->pb_rk, timeout_ms);
-        rd_kafka_destroy(pub->pb_rk);
-        for (int i = 0; i < PUB_SLOTS; i++)
+        if (pub->pb_rk) {
+                rd_kafka_flush(pub->pb_rk, timeout_ms);
+                rd_kafka_destroy(pub->pb_rk);
+        }
+        for (int i = 0; i < PUB_SLOTS; i++) {
+                slot_unclaim(&pub->pb_slots[i]);
                 vg_free(pub->pb_slots[i].sl_fifo);
+                vg_free(pub->pb_slots[i].sl_cl_topic);
+        }
+        if (pub->pb_conf)
+                rd_kafka_conf_destroy(pub->pb_conf);
+        vg_free(pub->pb_txn_prefix);
         vg_free(pub);
 }
 
@@ -264,6 +405,8 @@ static void slot_reset(slot_t *sl) {
 void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
                 bool (*busy)(void *opaque), void *opaque) {
         slot_t *sl = &pub->pb_slots[id];
+        if (vg_pub_claim(pub, id, pub->pb_err, sizeof(pub->pb_err)))
+                pub->pb_fatal = 1; /* the next drain reports it */
         sl->sl_ob = ob;
         sl->sl_busy = busy;
         sl->sl_opaque = opaque;
@@ -314,12 +457,14 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
         slot_t *sl = &pub->pb_slots[id];
         int64_t until = vg_now_ms() + timeout_ms;
         char e[256];
-        while (sl->sl_inflight > 0 && vg_now_ms() < until)
+        while (!pub->pb_txn && sl->sl_inflight > 0 && vg_now_ms() < until)
                 rd_kafka_poll(pub->pb_rk, 50);
         if (sl->sl_ob)
                 settle(pub, sl, e, sizeof(e));
         sl->sl_ob = NULL;
         sl->sl_busy = NULL;
+        vg_pub_set_changelog(pub, id, NULL, -1, NULL);
+        slot_unclaim(sl);
         slot_reset(sl);
 }
 
@@ -349,6 +494,9 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
         send_t *sd = opaque;
         slot_t *sl = &sd->pub->pb_slots[sd->id];
         rd_kafka_resp_err_t err;
+        int32_t part = r->or_partition >= 0 ? r->or_partition
+                                            : RD_KAFKA_PARTITION_UA;
+        rd_kafka_t *rk = sd->pub->pb_txn ? sl->sl_rk : sd->pub->pb_rk;
 
         /* A failure reported meanwhile (served by the poll below) stops
          * this round: the slot resends from its prefix later. */
@@ -358,7 +506,8 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                 rd_kafka_headers_t *hdrs = headers_of(r->or_headers);
                 if (hdrs)
                         err = rd_kafka_producev(
-                                sd->pub->pb_rk, RD_KAFKA_V_TOPIC(r->or_topic),
+                                rk, RD_KAFKA_V_TOPIC(r->or_topic),
+                                RD_KAFKA_V_PARTITION(part),
                                 RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
                                 RD_KAFKA_V_VALUE((void *)r->or_value,
                                                  r->or_value_len),
@@ -367,7 +516,8 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
                 else
                         err = rd_kafka_producev(
-                                sd->pub->pb_rk, RD_KAFKA_V_TOPIC(r->or_topic),
+                                rk, RD_KAFKA_V_TOPIC(r->or_topic),
+                                RD_KAFKA_V_PARTITION(part),
                                 RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
                                 RD_KAFKA_V_VALUE((void *)r->or_value,
                                                  r->or_value_len),
@@ -378,7 +528,7 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                         rd_kafka_headers_destroy(hdrs);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
-                rd_kafka_poll(sd->pub->pb_rk, 100);
+                rd_kafka_poll(rk, 100);
                 if (sl->sl_failed) {
                         sd->stop = 1;
                         return;
@@ -390,6 +540,19 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                          rd_kafka_err2str(err));
                 sd->pub->pb_fatal = 1;
                 sd->stop = 1;
+                return;
+        }
+        if (sd->pub->pb_txn) { /* the transaction tracks them */
+                sl->sl_sent_seq = r->or_seq;
+                sl->sl_inflight++;
+                /* A batch ends with its changelog meta record ("m"):
+                 * enough rows, and the transaction may end here. */
+                if (++sd->pub->pb_txn_rows >= PUB_TXN_ROWS &&
+                    sl->sl_cl_topic && r->or_key_len == 1 &&
+                    *(const char *)r->or_key == 'm' &&
+                    r->or_partition == sl->sl_cl_part &&
+                    !strcmp(r->or_topic, sl->sl_cl_topic))
+                        sd->stop = 1;
                 return;
         }
         if (sl->sl_len == sl->sl_cap) {
@@ -404,7 +567,125 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
         sl->sl_inflight++;
 }
 
+static void count_cb(const vg_outrec_t *r, void *opaque) {
+        (void)r;
+        (*(int *)opaque)++;
+}
+
+/* Transactional mode: what a slot has queued (whole batches: a busy slot
+ * has a batch open) in one transaction of its own producer. */
+static int txn_slot(vg_pub_t *pub, int id) {
+        slot_t *sl = &pub->pb_slots[id];
+        send_t sd = {pub, id, 0};
+        rd_kafka_error_t *e;
+        int n = 0;
+
+        if (!sl->sl_ob || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)) ||
+            vg_outbox_scan(sl->sl_ob, sl->sl_deleted, 1, count_cb, &n) <= 0)
+                return 0;
+        if (!sl->sl_rk) {
+                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                         "slot %d has no producer", id);
+                return -1;
+        }
+        rd_kafka_poll(sl->sl_rk, 0);
+        if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
+                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                         "cannot begin a transaction: %s",
+                         rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                return -1;
+        }
+        pub->pb_txn_rows = 0;
+        sl->sl_sent_seq = sl->sl_deleted;
+        sl->sl_cl_last = -1;
+        while (!sd.stop && vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
+                                          send_cb, &sd) == 1000)
+                ;
+        if (pub->pb_fatal) {
+                if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000)))
+                        rd_kafka_error_destroy(e);
+                return -1;
+        }
+        e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
+        for (int i = 0; e && rd_kafka_error_is_retriable(e) && i < 5; i++) {
+                rd_kafka_error_destroy(e);
+                e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
+        }
+        if (e) {
+                bool abortable = rd_kafka_error_txn_requires_abort(e);
+                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                         "transaction not committed: %s%s",
+                         rd_kafka_error_string(e),
+                         rd_kafka_error_is_fatal(e)
+                                 ? " (fenced: another instance owns this "
+                                   "partition now)"
+                                 : "");
+                rd_kafka_error_destroy(e);
+                if (!abortable)
+                        return -1;
+                vg_warn("publish", "%s; aborted, sending again",
+                        pub->pb_err);
+                sl->sl_sent_seq = sl->sl_deleted;
+                if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000))) {
+                        snprintf(pub->pb_err, sizeof(pub->pb_err),
+                                 "cannot abort a transaction: %s",
+                                 rd_kafka_error_string(e));
+                        rd_kafka_error_destroy(e);
+                        return -1;
+                }
+                if (++sl->sl_rounds > PUB_MAX_ROUNDS) {
+                        snprintf(pub->pb_err, sizeof(pub->pb_err),
+                                 "no transaction committed after %d "
+                                 "attempts (see the errors above)",
+                                 PUB_MAX_ROUNDS);
+                        return -1;
+                }
+                return 0;
+        }
+        sl->sl_rounds = 0;
+        sl->sl_inflight = 0;
+        if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_sent_seq, pub->pb_err,
+                                  sizeof(pub->pb_err)))
+                return -1;
+        sl->sl_acked = sl->sl_deleted = sl->sl_sent_seq;
+        if (sl->sl_cl_cb)
+                sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_last);
+        return 0;
+}
+
+static int txn_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+        for (int id = 0; id < PUB_SLOTS; id++)
+                if (txn_slot(pub, id)) {
+                        pub->pb_fatal = 1;
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                                  pub->pb_err);
+                        return -1;
+                }
+        return 0;
+}
+
+/* Rows queued in a slot that is not busy (transactional mode). */
+static bool txn_left(vg_pub_t *pub) {
+        for (int id = 0; id < PUB_SLOTS; id++) {
+                slot_t *sl = &pub->pb_slots[id];
+                int n = 0;
+                if (sl->sl_ob && !(sl->sl_busy && sl->sl_busy(sl->sl_opaque)) &&
+                    vg_outbox_scan(sl->sl_ob, sl->sl_deleted, 1, count_cb,
+                                   &n) > 0)
+                        return true;
+        }
+        return false;
+}
+
 int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+        if (pub->pb_fatal) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                          pub->pb_err);
+                return -1;
+        }
+        if (pub->pb_txn)
+                return txn_drain(pub, errstr, errstr_size);
         rd_kafka_poll(pub->pb_rk, 0);
         for (int id = 0; id < PUB_SLOTS && !pub->pb_fatal; id++) {
                 slot_t *sl = &pub->pb_slots[id];
@@ -443,6 +724,13 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
         int64_t until = vg_now_ms() + timeout_ms;
         if (vg_pub_drain(pub, errstr, errstr_size))
                 return -1;
+        if (pub->pb_txn) {
+                /* An aborted transaction leaves its rows queued: again. */
+                while (txn_left(pub) && vg_now_ms() < until)
+                        if (vg_pub_drain(pub, errstr, errstr_size))
+                                return -1;
+                return 0;
+        }
         while (rd_kafka_outq_len(pub->pb_rk) > 0 && vg_now_ms() < until) {
                 rd_kafka_poll(pub->pb_rk, 50);
                 if (vg_pub_drain(pub, errstr, errstr_size))
@@ -452,7 +740,13 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
 }
 
 int vg_pub_inflight(const vg_pub_t *pub) {
-        return rd_kafka_outq_len(pub->pb_rk);
+        int n = 0;
+        if (!pub->pb_txn)
+                return rd_kafka_outq_len(pub->pb_rk);
+        for (int id = 0; id < PUB_SLOTS; id++)
+                if (pub->pb_slots[id].sl_rk)
+                        n += rd_kafka_outq_len(pub->pb_slots[id].sl_rk);
+        return n;
 }
 
 rd_kafka_t *vg_pub_handle(vg_pub_t *pub) {

@@ -23,6 +23,8 @@ typedef struct vg_outrec_s {
         const void *or_value;
         size_t      or_value_len;
         const char *or_headers;   /* JSON object of string headers, or NULL */
+        int32_t     or_partition; /* a partition chosen by the writer, or
+                                   * -1: the producer's partitioner */
 } vg_outrec_t;
 
 /* Creates the outbox table in db if needed. db must outlive the outbox. */
@@ -34,6 +36,12 @@ void vg_outbox_close(vg_outbox_t *ob);
 vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
                        size_t key_len, const void *value, size_t value_len,
                        const char *headers, char *errstr, size_t errstr_size);
+/* The same, to partition partition of topic (a changelog row goes to the
+ * partition number of the state it logs). */
+vg_err_t vg_outbox_add_to(vg_outbox_t *ob, const char *topic,
+                          int32_t partition, const void *key, size_t key_len,
+                          const void *value, size_t value_len, char *errstr,
+                          size_t errstr_size);
 
 /* Calls cb for up to max records with seq > after_seq, in seq order;
  * returns how many, or -1 on error. */
@@ -57,6 +65,29 @@ typedef struct vg_pub_s vg_pub_t;
  * then creates the producer (which the publisher owns). NULL + errstr. */
 vg_pub_t *vg_pub_new(rd_kafka_conf_t *pconf, char *errstr,
                      size_t errstr_size);
+/* A transactional publisher: every slot gets its own producer, with
+ * transactional.id "<txn_prefix>.<slot id>" (Kafka Streams' producer per
+ * task), created by vg_pub_claim() or vg_pub_add(). Each drain sends what
+ * a slot that is not busy has queued - whole batches - in one transaction
+ * of the slot's producer and deletes the rows once it is committed. So a
+ * partition's changelog records and the records its batches produced
+ * become visible together or not at all (to read_committed consumers, the
+ * default of librdkafka). pconf is the template of those producers. */
+vg_pub_t *vg_pub_new_txn(rd_kafka_conf_t *pconf, const char *txn_prefix,
+                         char *errstr, size_t errstr_size);
+/* Transactional mode: creates slot id's producer and initialises its
+ * transactions, which fences an earlier producer with its id (the
+ * partition's previous owner, if alive: its next commit fails) and aborts
+ * the transaction it left open. Before a restore, so that the changelog
+ * holds no open transaction of the old owner. No-op otherwise. */
+int vg_pub_claim(vg_pub_t *pub, int id, char *errstr, size_t errstr_size);
+
+/* Called after a transaction that held rows of a slot is committed: last
+ * is the offset of the last row that went to the slot's changelog
+ * partition in it (-1: none). Set with vg_pub_set_changelog(). */
+typedef void (vg_pub_committed_cb)(void *opaque, int64_t last);
+void vg_pub_set_changelog(vg_pub_t *pub, int id, const char *topic,
+                          int32_t partition, vg_pub_committed_cb *cb);
 /* Flushes (up to timeout_ms), then destroys the producer. */
 void vg_pub_destroy(vg_pub_t *pub, int timeout_ms);
 

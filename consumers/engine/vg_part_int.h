@@ -12,11 +12,18 @@
 
 #include <sys/types.h>
 #include <sqlite3.h>
+#include <jansson.h>
+
+/* 2: the watermark (SPEC v2 §5.5) and settled denominators; a version-1
+ * file counted by stream time and is refused (replay: RUNBOOK §13).
+ * 3: a patient's contributions are cases (vg_rules.h), not cells. */
+#define VG_PART_SCHEMA_VERSION 3
 
 enum {
         S_GET_PATIENT, S_PUT_PATIENT, S_PUT_TIMER, S_DEL_TIMER, S_DUE_TIMERS,
         S_PUT_CELL, S_PARTS_QUEUED, S_GET_OFFSET,
-        S_SET_OFFSET, S_SET_META, S_CELLS, S__CNT
+        S_SET_OFFSET, S_SET_META, S_CELLS, S_DEL_PATIENT, S_DEL_CELL,
+        S_OFFSETS, S__CNT
 };
 
 /* Patient cache entry. The cache outlives commits (hot state in memory,
@@ -73,6 +80,12 @@ struct vg_part_s {
         vg_buf_t                pa_buf;         /* encode scratch */
         vg_buf_t                pa_sbuf;        /* patient state scratch */
         vg_outbox_t            *pa_outbox;      /* records to publish */
+        char                   *pa_cl_topic;    /* the changelog, or NULL */
+        bool                    pa_cl_full;     /* the next commit logs
+                                                 * the whole state */
+        vg_buf_t                pa_cbuf;        /* changelog scratch */
+        json_t                 *pa_cl_meta;     /* restore: the last meta
+                                                 * record read */
         char                   *pa_path;        /* the state file */
         ino_t                   pa_ino;         /* its identity at open; */
         dev_t                   pa_dev;         /* 0: :memory: */
@@ -83,6 +96,19 @@ sqlite3_stmt *vg_part_st(vg_part_t *part, int i);
 /* VG_ERR_STORE with errstr "partition P state PATH: what: sqlite error". */
 vg_err_t vg_part_db_err(vg_part_t *part, char *errstr, size_t errstr_size,
                         const char *what);
+
+/* vg_part_changelog.c: the changelog rows of a patient written by
+ * state_put (its state in pa_sbuf), of a counter, and of the partition's
+ * meta (offsets, watermark); at the end of a commit's writes. */
+vg_err_t vg_part_cl_patient(vg_part_t *part, const vg_patient_t *pt,
+                            char *errstr, size_t errstr_size);
+vg_err_t vg_part_cl_cell(vg_part_t *part, const char *key, int64_t num,
+                         int64_t den, bool count, char *errstr,
+                         size_t errstr_size);
+vg_err_t vg_part_cl_commit(vg_part_t *part, char *errstr,
+                           size_t errstr_size);
+int64_t vg_part_meta_int(vg_part_t *part, const char *key, int64_t def);
+void vg_part_reload(vg_part_t *part);
 
 /* vg_part_out.c */
 vg_err_t vg_part_queue_alert(vg_part_t *part, vg_alert_t *al, char *errstr,

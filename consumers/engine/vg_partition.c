@@ -25,10 +25,7 @@
 #include <sqlite3.h>
 #include <jansson.h>
 
-/* 2: the watermark (SPEC v2 §5.5) and settled denominators; a version-1
- * file counted by stream time and is refused (replay: RUNBOOK §13).
- * 3: a patient's contributions are cases (vg_rules.h), not cells. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION VG_PART_SCHEMA_VERSION /* vg_part_int.h */
 
 static const char *schema_sql =
         "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -57,6 +54,9 @@ static const char *stmt_sql[S__CNT] = {
         [S_SET_OFFSET] = "INSERT OR REPLACE INTO offsets VALUES(?,?)",
         [S_SET_META] = "INSERT OR REPLACE INTO meta VALUES(?,?)",
         [S_CELLS] = "SELECT key, num, den, count, pending FROM cells",
+        [S_DEL_PATIENT] = "DELETE FROM patients WHERE patient_id=?",
+        [S_DEL_CELL] = "DELETE FROM cells WHERE key=?",
+        [S_OFFSETS] = "SELECT topic, next_offset FROM offsets ORDER BY topic",
 };
 
 static vg_err_t cells_load(vg_part_t *part, char *errstr,
@@ -97,7 +97,7 @@ sqlite3_stmt *vg_part_st(vg_part_t *part, int i) {
         return part->pa_stmt[i];
 }
 
-static int64_t meta_int(vg_part_t *part, const char *key, int64_t def) {
+int64_t vg_part_meta_int(vg_part_t *part, const char *key, int64_t def) {
         sqlite3_stmt *s;
         int64_t v = def;
         if (sqlite3_prepare_v2(part->pa_db,
@@ -118,10 +118,10 @@ static void wm_load(vg_part_t *part) {
         for (int t = 0; t < VG_EVENT_TYPES; t++) {
                 snprintf(key, sizeof(key), "topic_time.%d", t);
                 part->pa_wm.wm_topics[t].wt_time =
-                        meta_int(part, key, VG_WM_NONE);
+                        vg_part_meta_int(part, key, VG_WM_NONE);
         }
-        part->pa_wm.wm_value = meta_int(part, "watermark", VG_WM_NONE);
-        part->pa_data_since = meta_int(part, "data_since", INT64_MAX);
+        part->pa_wm.wm_value = vg_part_meta_int(part, "watermark", VG_WM_NONE);
+        part->pa_data_since = vg_part_meta_int(part, "data_since", INT64_MAX);
 }
 
 vg_part_t *vg_part_open(const char *path, int partition,
@@ -139,6 +139,7 @@ vg_part_t *vg_part_open(const char *path, int partition,
         part->pa_topics = *topics;
         vg_buf_init(&part->pa_buf);
         vg_buf_init(&part->pa_sbuf);
+        vg_buf_init(&part->pa_cbuf);
         if (sqlite3_open_v2(path, &part->pa_db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                     SQLITE_OPEN_NOMUTEX,
@@ -196,19 +197,19 @@ vg_part_t *vg_part_open(const char *path, int partition,
                         vg_part_close(part);
                         return NULL;
                 }
-        if (meta_int(part, "schema_version", SCHEMA_VERSION) !=
+        if (vg_part_meta_int(part, "schema_version", SCHEMA_VERSION) !=
             SCHEMA_VERSION) {
                 vg_seterr(errstr, errstr_size, VG_ERR_STORE,
                           "%s: state schema version %lld is not %d: this "
                           "state was built by an earlier release; move the "
                           "state directory away and replay from the "
                           "beginning (docs/RUNBOOK.md, Upgrades)", path,
-                          (long long)meta_int(part, "schema_version", 0),
+                          (long long)vg_part_meta_int(part, "schema_version", 0),
                           SCHEMA_VERSION);
                 vg_part_close(part);
                 return NULL;
         }
-        stored_partition = meta_int(part, "partition", partition);
+        stored_partition = vg_part_meta_int(part, "partition", partition);
         if (stored_partition != partition) {
                 vg_seterr(errstr, errstr_size, VG_ERR_STORE,
                           "%s holds partition %lld, not %d", path,
@@ -297,6 +298,9 @@ void vg_part_close(vg_part_t *part) {
         sqlite3_close(part->pa_db);
         vg_buf_free(&part->pa_buf);
         vg_buf_free(&part->pa_sbuf);
+        vg_buf_free(&part->pa_cbuf);
+        vg_free(part->pa_cl_topic);
+        json_decref(part->pa_cl_meta);
         vg_free(part->pa_path);
         vg_free(part);
 }
@@ -388,13 +392,16 @@ void vg_part_rollback(vg_part_t *part) {
         sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
         part->pa_in_batch = false;
         /* What memory holds may be ahead of the store: read it again. */
+        vg_part_reload(part);
+}
+
+/* Memory as the store has it (after a rollback or a restore). */
+void vg_part_reload(vg_part_t *part) {
+        char e[256];
         cache_drop(part);
         wm_load(part);
-        {
-                char e[256];
-                if (cells_load(part, e, sizeof(e)))
-                        vg_error("partition", "%s", e);
-        }
+        if (cells_load(part, e, sizeof(e)))
+                vg_error("partition", "%s", e);
 }
 
 /*
@@ -495,7 +502,7 @@ static vg_err_t state_put(vg_part_t *part, const vg_patient_t *pt,
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
                 return vg_part_db_err(part, errstr, errstr_size, "write patient");
-        return VG_OK;
+        return vg_part_cl_patient(part, pt, errstr, errstr_size);
 }
 
 /*
@@ -642,6 +649,10 @@ static vg_err_t cells_flush(vg_part_t *part, char *errstr,
                 if (rc != SQLITE_DONE)
                         return vg_part_db_err(part, errstr, errstr_size,
                                       "write counter");
+                if ((rc = vg_part_cl_cell(part, c->cl_key, c->cl_num,
+                                          c->cl_den, c->cl_count, errstr,
+                                          errstr_size)))
+                        return (vg_err_t)rc;
         }
         return VG_OK;
 }
@@ -735,6 +746,8 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 err = set_meta(part, "schema_version", SCHEMA_VERSION, errstr,
                                errstr_size);
         if (!err)
+                err = vg_part_cl_commit(part, errstr, errstr_size);
+        if (!err)
                 err = file_check(part, errstr, errstr_size);
         if (!err) {
                 int64_t t0 = vg_now_us();
@@ -751,6 +764,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 return err;
         }
         part->pa_in_batch = false;
+        part->pa_cl_full = false; /* the changelog has it all now */
         part->pa_stats.ps_commits++;
         for (size_t i = 0; i < part->pa_ndirty; i++)
                 part->pa_dirty[i]->pe_dirty = false;

@@ -153,4 +153,41 @@ void vg_part_cells(vg_part_t *part,
                               bool count, void *opaque),
                    void *opaque);
 
+/*
+ * Changelog (vg_part_changelog.c): Kafka mode logs every commit's changes
+ * to partition P of a compacted topic, through the outbox; a partition
+ * whose local file is missing or behind is restored from it.
+ */
+/* Log to topic from the next commit on. A file with state that was not
+ * logged to topic (an earlier release, another changelog) logs all of it
+ * in its next commit. */
+void vg_part_set_changelog(vg_part_t *part, const char *topic);
+/* Where the changelog ended after this file's last logged commit (its
+ * high watermark, if nobody else wrote); -1 if unknown, or the file was
+ * logged to another topic. */
+int64_t vg_part_changelog_end(vg_part_t *part);
+/* The next commit logs the whole state (the changelog lost it). */
+void vg_part_changelog_full(vg_part_t *part);
+bool vg_part_changelog_pending(const vg_part_t *part);
+/* The publisher's vg_pub_committed_cb (opaque: the part). */
+void vg_part_changelog_committed(void *opaque, int64_t last);
+/* Restore: begin (a transaction), each record of the changelog in
+ * order, end (applies the last meta record: offsets, watermark, topic
+ * times; stores end as the changelog's end; commits; reloads memory).
+ * Every counter comes back pending: its part is published again. */
+vg_err_t vg_part_restore_begin(vg_part_t *part, char *errstr,
+                               size_t errstr_size);
+vg_err_t vg_part_restore_row(vg_part_t *part, const void *key,
+                             size_t key_len, const void *value,
+                             size_t value_len, char *errstr,
+                             size_t errstr_size);
+vg_err_t vg_part_restore_end(vg_part_t *part, int64_t end, char *errstr,
+                             size_t errstr_size);
+/* vg_part_restore_end without reloading memory (a standby copy, which is
+ * not processed: the next restore_begin goes on). */
+vg_err_t vg_part_restore_checkpoint(vg_part_t *part, int64_t end,
+                                    char *errstr, size_t errstr_size);
+/* Throws a restore away (rolled back; memory reloaded). */
+void vg_part_rollback_restore(vg_part_t *part);
+
 #endif /* VG_PARTITION_H */

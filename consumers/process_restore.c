@@ -1,0 +1,314 @@
+/*
+ * process_restore.c - vigil process: a partition's state from its
+ * changelog, when the local file is missing or behind (docs/ARCHITECTURE.md,
+ * "State that moves with its partitions").
+ *
+ * On assignment of partition P, with E = where the changelog ended after
+ * the local file's last logged commit and H = the changelog's high
+ * watermark now:
+ *
+ *   changelog empty            the local file (if any) is logged whole
+ *   H <= E                     local is current (or ahead: its outbox
+ *                              holds what the changelog will get)
+ *   H > E, nothing unsent      local is behind: the records from E on
+ *                              are applied to it
+ *   otherwise                  local is missing, from another changelog,
+ *                              or holds batches never published (another
+ *                              instance went on without them): it is
+ *                              replaced by the whole changelog
+ *
+ * The changelog is read with isolation.level=read_committed, to H at
+ * least: records of a transaction left open by an instance that died
+ * mid-commit are waited for until that transaction is aborted (at most the
+ * producer's transaction.timeout.ms).
+ */
+#include "process_int.h"
+#include "vg_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Reads the changelog partitions planned for restore, all at once, into
+ * their parts (vg_part_restore_row). */
+static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
+                               size_t errstr_size) {
+        const vg_conf_t *conf = pr->pr_conf;
+        rd_kafka_conf_t *kc = vg_kafka_conf(conf, errstr, errstr_size);
+        rd_kafka_t *rk = NULL;
+        rd_kafka_topic_partition_list_t *l;
+        char gid[512];
+        int64_t t0 = vg_now_ms(), last_log = t0;
+        int64_t deadline = t0 + pr->pr_txn_timeout_ms * 3 + 60000;
+        int left = 0;
+        vg_err_t err = VG_OK;
+
+        snprintf(gid, sizeof(gid), "%s.restore",
+                 vg_conf_str(conf, "group.id"));
+        if (!kc || vg_kafka_set(kc, "group.id", gid, errstr, errstr_size) ||
+            vg_kafka_set(kc, "enable.auto.commit", "false", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kc, "enable.partition.eof", "true", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kc, "isolation.level", "read_committed", errstr,
+                         errstr_size) ||
+            vg_kafka_set(kc, "fetch.wait.max.ms", "20", errstr,
+                         errstr_size)) {
+                if (kc)
+                        rd_kafka_conf_destroy(kc);
+                return VG_ERR_KAFKA;
+        }
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr,
+                                errstr_size))) {
+                rd_kafka_conf_destroy(kc);
+                return VG_ERR_KAFKA;
+        }
+        rd_kafka_poll_set_consumer(rk);
+        l = rd_kafka_topic_partition_list_new(4);
+        for (int p = 0; p < MAX_PARTITIONS && !err; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                if (!ps->ps_rs)
+                        continue;
+                rd_kafka_topic_partition_list_add(l, pr->pr_cl_topic, p)
+                        ->offset = ps->ps_rs_from;
+                err = vg_part_restore_begin(ps->ps_part, errstr, errstr_size);
+                left++;
+        }
+        if (!err && rd_kafka_assign(rk, l))
+                err = vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                "cannot read changelog %s", pr->pr_cl_topic);
+        rd_kafka_topic_partition_list_destroy(l);
+        while (!err && left > 0) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                int64_t now = vg_now_ms();
+                pstate_t *ps;
+                if (now - last_log >= 5000) {
+                        for (int p = 0; p < MAX_PARTITIONS; p++)
+                                if (pr->pr_parts[p].ps_rs &&
+                                    !pr->pr_parts[p].ps_rs_done)
+                                        vg_info("process", "partition %d: "
+                                                "restoring from %s: %lld "
+                                                "records, offset %lld of "
+                                                "%lld", p, pr->pr_cl_topic,
+                                                (long long)pr->pr_parts[p]
+                                                        .ps_rs_records,
+                                                (long long)pr->pr_parts[p]
+                                                        .ps_rs_at,
+                                                (long long)pr->pr_parts[p]
+                                                        .ps_rs_high);
+                        last_log = now;
+                }
+                if (now > deadline) {
+                        err = vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                        "changelog %s: %d partitions not "
+                                        "read to their end within %lld s",
+                                        pr->pr_cl_topic, left,
+                                        (long long)(deadline - t0) / 1000);
+                        break;
+                }
+                if (!m)
+                        continue;
+                if (m->partition < 0 || m->partition >= MAX_PARTITIONS ||
+                    !(ps = &pr->pr_parts[m->partition])->ps_rs ||
+                    ps->ps_rs_done) {
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        ps->ps_rs_at = m->offset;
+                        if (m->offset >= ps->ps_rs_high) {
+                                ps->ps_rs_done = true;
+                                left--;
+                        } else if (!ps->ps_rs_waiting) {
+                                vg_info("process", "partition %d: changelog "
+                                        "%s has a transaction open at "
+                                        "offset %lld: waiting until it "
+                                        "ends", m->partition,
+                                        pr->pr_cl_topic,
+                                        (long long)m->offset);
+                                ps->ps_rs_waiting = true;
+                        }
+                } else if (m->err) {
+                        if (m->err != RD_KAFKA_RESP_ERR__TRANSPORT &&
+                            m->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN &&
+                            m->err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+                                err = vg_seterr(errstr, errstr_size,
+                                                VG_ERR_KAFKA,
+                                                "changelog %s [%d]: %s",
+                                                pr->pr_cl_topic, m->partition,
+                                                rd_kafka_message_errstr(m));
+                } else {
+                        err = vg_part_restore_row(ps->ps_part, m->key,
+                                                  m->key_len, m->payload,
+                                                  m->len, errstr,
+                                                  errstr_size);
+                        ps->ps_rs_at = m->offset + 1;
+                        ps->ps_rs_records++;
+                        (*total)++;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return err;
+}
+
+static void remove_files(const char *path) {
+        char f[4200];
+        const char *sfx[] = {"", "-wal", "-shm"};
+        for (int i = 0; i < 3; i++) {
+                snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+                if (unlink(f) && errno != ENOENT)
+                        vg_warn("process", "cannot remove %s: %s", f,
+                                strerror(errno));
+        }
+}
+
+vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
+                                const char *path) {
+        pstate_t *ps = &pr->pr_parts[p];
+        int64_t lo = 0, high = 0, end, depth;
+        char errstr[512];
+        rd_kafka_resp_err_t kerr;
+        bool full;
+
+        ps->ps_rs = ps->ps_rs_done = ps->ps_rs_waiting = false;
+        ps->ps_rs_records = 0;
+        vg_part_set_changelog(part, pr->pr_cl_topic);
+        end = vg_part_changelog_end(part);
+        depth = vg_part_outbox_depth(part);
+        if ((kerr = rd_kafka_query_watermark_offsets(pr->pr_consumer,
+                                                     pr->pr_cl_topic, p, &lo,
+                                                     &high, 10000))) {
+                snprintf(errstr, sizeof(errstr),
+                         "cannot read the end of changelog %s [%d]: %s",
+                         pr->pr_cl_topic, p, rd_kafka_err2str(kerr));
+                goto fail;
+        }
+        if (high <= lo) {
+                if (vg_part_changelog_pending(part))
+                        vg_info("process", "partition %d: changelog %s is "
+                                "empty: the local state goes to it whole",
+                                p, pr->pr_cl_topic);
+                return part;
+        }
+        if (end >= 0 && high <= end) {
+                if (high < end - 1) {
+                        vg_warn("process", "partition %d: changelog %s ends "
+                                "at %lld, before the %lld this state was "
+                                "logged to (recreated?): the local state "
+                                "goes to it whole", p, pr->pr_cl_topic,
+                                (long long)high, (long long)end);
+                        vg_part_changelog_full(part);
+                }
+                return part; /* current, or ahead by its outbox */
+        }
+        full = end < 0 || depth > 0;
+        if (full) {
+                if (end >= 0 || depth > 0 || vg_part_changelog_pending(part))
+                        vg_warn("process", "partition %d: local state %s "
+                                "is not on changelog %s's line (%s): "
+                                "replaced by the changelog's", p, path,
+                                pr->pr_cl_topic,
+                                depth > 0 ? "it holds batches never "
+                                            "published, and another "
+                                            "instance went on"
+                                          : "logged elsewhere or not at all");
+                vg_part_close(part);
+                remove_files(path);
+                if (!(part = vg_part_open(path, p, &pr->pr_rc, pr->pr_codec,
+                                          &pr->pr_topics, errstr,
+                                          sizeof(errstr))))
+                        goto fail_closed;
+                vg_part_set_changelog(part, pr->pr_cl_topic);
+        }
+        ps->ps_rs = true;
+        ps->ps_rs_full = full;
+        ps->ps_rs_from = full ? RD_KAFKA_OFFSET_BEGINNING : end;
+        ps->ps_rs_at = full ? lo : end;
+        ps->ps_rs_high = high;
+        vg_info("process", "partition %d: restoring from %s (%s, to offset "
+                "%lld)", p, pr->pr_cl_topic,
+                full ? "whole" : "the records since the local state",
+                (long long)high);
+        return part;
+fail:
+        vg_part_close(part);
+fail_closed:
+        vg_error("process", "partition %d: restore: %s", p, errstr);
+        return NULL;
+}
+
+int process_restore_run(proc_t *pr) {
+        int64_t t0 = vg_now_ms(), total = 0;
+        char errstr[512];
+        vg_err_t err;
+        int n = 0;
+        for (int p = 0; p < MAX_PARTITIONS; p++)
+                n += pr->pr_parts[p].ps_rs;
+        if (!n)
+                return 0;
+        err = read_changelog(pr, &total, errstr, sizeof(errstr));
+        for (int p = 0; p < MAX_PARTITIONS; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                char e2[512];
+                if (!ps->ps_rs)
+                        continue;
+                ps->ps_rs = false;
+                if (err) {
+                        vg_part_rollback_restore(ps->ps_part);
+                        continue;
+                }
+                if (vg_part_restore_end(ps->ps_part, ps->ps_rs_at, e2,
+                                        sizeof(e2))) {
+                        snprintf(errstr, sizeof(errstr), "%s", e2);
+                        err = VG_ERR_STORE;
+                        continue;
+                }
+                {
+                        char wm[32] = "none";
+                        if (vg_part_watermark(ps->ps_part) != VG_WM_NONE)
+                                vg_time_format(vg_part_watermark(ps->ps_part),
+                                               wm);
+                        vg_info("process", "partition %d: restored from %s "
+                                "(%lld records, %s): watermark %s", p,
+                                pr->pr_cl_topic,
+                                (long long)ps->ps_rs_records,
+                                ps->ps_rs_full ? "whole" : "incremental", wm);
+                }
+        }
+        if (err) {
+                vg_error("process", "restore: %s", errstr);
+                return -1;
+        }
+        vg_info("process", "%d partitions restored from %s: %lld records in "
+                "%lld ms", n, pr->pr_cl_topic, (long long)total,
+                (long long)(vg_now_ms() - t0));
+        vg_metric_inc(pr->pm_restored, NULL, total);
+        return 0;
+}
+
+/* Files of partitions this instance no longer owns are removed after
+ * state.cleanup_delay_ms (their state is in the changelog). */
+void process_cleanup(proc_t *pr, int64_t now) {
+        if (!pr->pr_cl_topic)
+                return;
+        for (int p = 0; p < MAX_PARTITIONS; p++) {
+                char path[4096];
+                int64_t age = now - pr->pr_released_at[p];
+                if (!pr->pr_released_at[p] || pr->pr_parts[p].ps_part ||
+                    pr->pr_sb[p] || age < pr->pr_cleanup_ms)
+                        continue;
+                pr->pr_released_at[p] = 0;
+                snprintf(path, sizeof(path), "%s/partition-%d.db",
+                         pr->pr_state_dir, p);
+                if (access(path, F_OK))
+                        continue;
+                remove_files(path);
+                vg_info("process", "partition %d: not owned for %lld s: "
+                        "local state %s removed (it is in changelog %s)", p,
+                        (long long)age / 1000, path,
+                        pr->pr_cl_topic);
+        }
+}
