@@ -196,6 +196,9 @@ int64_t vg_outbox_depth(vg_outbox_t *ob) {
 /* A transaction holds whole batches, and stops taking more after this many
  * rows (so that it commits well within transaction.timeout.ms). */
 #define PUB_TXN_ROWS 20000
+/* Smaller transactions are committed at once; larger ones stay open while
+ * the next batch is processed. */
+#define PUB_TXN_PIPELINE 2000
 
 enum { SENT_INFLIGHT = 0, SENT_DELIVERED, SENT_FAILED };
 
@@ -223,8 +226,11 @@ typedef struct slot_s {
         int32_t      sl_cl_part;
         vg_pub_committed_cb *sl_cl_cb;
         int64_t      sl_cl_last;   /* its last offset in this transaction */
-        bool         sl_in_txn;    /* rows of the slot in this transaction */
         rd_kafka_t  *sl_rk;        /* the slot's transactional producer */
+        bool         sl_txn_open;  /* a transaction is open */
+        int64_t      sl_txn_at;    /* since, ms */
+        int64_t      sl_cl_done;   /* changelog end committed, not yet
+                                    * reported (-1: none) */
 } slot_t;
 
 struct vg_pub_s {
@@ -400,6 +406,8 @@ static void slot_reset(slot_t *sl) {
         sl->sl_head = sl->sl_len = 0;
         sl->sl_failed = false;
         sl->sl_rounds = 0;
+        sl->sl_txn_open = false;
+        sl->sl_cl_done = -1;
 }
 
 void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
@@ -459,7 +467,7 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
         char e[256];
         while (!pub->pb_txn && sl->sl_inflight > 0 && vg_now_ms() < until)
                 rd_kafka_poll(pub->pb_rk, 50);
-        if (sl->sl_ob)
+        if (sl->sl_ob && !pub->pb_txn)
                 settle(pub, sl, e, sizeof(e));
         sl->sl_ob = NULL;
         sl->sl_busy = NULL;
@@ -572,46 +580,22 @@ static void count_cb(const vg_outrec_t *r, void *opaque) {
         (*(int *)opaque)++;
 }
 
-/* Transactional mode: what a slot has queued (whole batches: a busy slot
- * has a batch open) in one transaction of its own producer. */
-static int txn_slot(vg_pub_t *pub, int id) {
-        slot_t *sl = &pub->pb_slots[id];
-        send_t sd = {pub, id, 0};
-        rd_kafka_error_t *e;
-        int n = 0;
-
-        if (!sl->sl_ob || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)) ||
-            vg_outbox_scan(sl->sl_ob, sl->sl_deleted, 1, count_cb, &n) <= 0)
-                return 0;
-        if (!sl->sl_rk) {
-                snprintf(pub->pb_err, sizeof(pub->pb_err),
-                         "slot %d has no producer", id);
-                return -1;
-        }
-        rd_kafka_poll(sl->sl_rk, 0);
-        if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
-                snprintf(pub->pb_err, sizeof(pub->pb_err),
-                         "cannot begin a transaction: %s",
-                         rd_kafka_error_string(e));
-                rd_kafka_error_destroy(e);
-                return -1;
-        }
-        pub->pb_txn_rows = 0;
-        sl->sl_sent_seq = sl->sl_deleted;
-        sl->sl_cl_last = -1;
-        while (!sd.stop && vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
-                                          send_cb, &sd) == 1000)
-                ;
-        if (pub->pb_fatal) {
-                if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000)))
-                        rd_kafka_error_destroy(e);
-                return -1;
-        }
-        e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
+/*
+ * Transactional mode. Per slot: rows are produced in a transaction (whole
+ * batches: a busy slot has a batch open, and its uncommitted rows would
+ * be visible to us), which is committed at once when it is small, and
+ * otherwise left open while processing goes on and committed at a later
+ * drain once its records are delivered (catching up: production overlaps
+ * processing). Rows are deleted, and the changelog's end reported, only
+ * once the transaction is committed and the slot is not busy.
+ */
+static int txn_commit(vg_pub_t *pub, slot_t *sl) {
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
         for (int i = 0; e && rd_kafka_error_is_retriable(e) && i < 5; i++) {
                 rd_kafka_error_destroy(e);
                 e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
         }
+        sl->sl_txn_open = false;
         if (e) {
                 bool abortable = rd_kafka_error_txn_requires_abort(e);
                 snprintf(pub->pb_err, sizeof(pub->pb_err),
@@ -626,7 +610,7 @@ static int txn_slot(vg_pub_t *pub, int id) {
                         return -1;
                 vg_warn("publish", "%s; aborted, sending again",
                         pub->pb_err);
-                sl->sl_sent_seq = sl->sl_deleted;
+                sl->sl_sent_seq = sl->sl_acked;
                 if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000))) {
                         snprintf(pub->pb_err, sizeof(pub->pb_err),
                                  "cannot abort a transaction: %s",
@@ -645,18 +629,88 @@ static int txn_slot(vg_pub_t *pub, int id) {
         }
         sl->sl_rounds = 0;
         sl->sl_inflight = 0;
-        if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_sent_seq, pub->pb_err,
-                                  sizeof(pub->pb_err)))
-                return -1;
-        sl->sl_acked = sl->sl_deleted = sl->sl_sent_seq;
-        if (sl->sl_cl_cb)
-                sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_last);
+        sl->sl_acked = sl->sl_sent_seq; /* committed; deleted when idle */
+        if (sl->sl_cl_last >= 0)
+                sl->sl_cl_done = sl->sl_cl_last;
         return 0;
 }
 
-static int txn_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+static int txn_slot(vg_pub_t *pub, int id, bool force) {
+        slot_t *sl = &pub->pb_slots[id];
+        send_t sd = {pub, id, 0};
+        rd_kafka_error_t *e;
+        bool busy;
+        int n = 0;
+
+        if (!sl->sl_ob)
+                return 0;
+        if (!sl->sl_rk) {
+                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                         "slot %d has no producer", id);
+                return -1;
+        }
+        busy = sl->sl_busy && sl->sl_busy(sl->sl_opaque);
+        rd_kafka_poll(sl->sl_rk, 0);
+        if (sl->sl_txn_open &&
+            (force || rd_kafka_outq_len(sl->sl_rk) == 0 ||
+             vg_now_ms() - sl->sl_txn_at >= 1000) &&
+            txn_commit(pub, sl))
+                return -1;
+        if (busy)
+                return 0;
+        if (sl->sl_acked > sl->sl_deleted) {
+                if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked,
+                                          pub->pb_err, sizeof(pub->pb_err)))
+                        return -1;
+                sl->sl_deleted = sl->sl_acked;
+                if (sl->sl_cl_cb && sl->sl_cl_done >= 0)
+                        sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_done);
+                sl->sl_cl_done = -1;
+        }
+        if (sl->sl_txn_open ||
+            vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, count_cb, &n) <= 0)
+                return 0;
+        if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
+                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                         "cannot begin a transaction: %s",
+                         rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                return -1;
+        }
+        sl->sl_txn_open = true;
+        sl->sl_txn_at = vg_now_ms();
+        pub->pb_txn_rows = 0;
+        sl->sl_cl_last = -1;
+        while (!sd.stop && vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
+                                          send_cb, &sd) == 1000)
+                ;
+        if (pub->pb_fatal) {
+                if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000)))
+                        rd_kafka_error_destroy(e);
+                sl->sl_txn_open = false;
+                return -1;
+        }
+        /* A small transaction (the steady state) is committed now: its
+         * alerts go out without waiting for the next drain. */
+        if ((force || pub->pb_txn_rows < PUB_TXN_PIPELINE) &&
+            txn_commit(pub, sl))
+                return -1;
+        if (!sl->sl_txn_open && sl->sl_acked > sl->sl_deleted) {
+                if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked,
+                                          pub->pb_err, sizeof(pub->pb_err)))
+                        return -1;
+                sl->sl_deleted = sl->sl_acked;
+                if (sl->sl_cl_cb && sl->sl_cl_done >= 0)
+                        sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_done);
+                sl->sl_cl_done = -1;
+        }
+        return 0;
+}
+
+static int txn_drain(vg_pub_t *pub, bool force, char *errstr,
+                     size_t errstr_size) {
         for (int id = 0; id < PUB_SLOTS; id++)
-                if (txn_slot(pub, id)) {
+                if (txn_slot(pub, id, force)) {
                         pub->pb_fatal = 1;
                         vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
                                   pub->pb_err);
@@ -665,12 +719,15 @@ static int txn_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-/* Rows queued in a slot that is not busy (transactional mode). */
+/* Work left in a slot that is not busy: rows not deleted, or a
+ * transaction open (transactional mode). */
 static bool txn_left(vg_pub_t *pub) {
         for (int id = 0; id < PUB_SLOTS; id++) {
                 slot_t *sl = &pub->pb_slots[id];
                 int n = 0;
-                if (sl->sl_ob && !(sl->sl_busy && sl->sl_busy(sl->sl_opaque)) &&
+                if (!sl->sl_ob || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)))
+                        continue;
+                if (sl->sl_txn_open ||
                     vg_outbox_scan(sl->sl_ob, sl->sl_deleted, 1, count_cb,
                                    &n) > 0)
                         return true;
@@ -685,7 +742,7 @@ int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
                 return -1;
         }
         if (pub->pb_txn)
-                return txn_drain(pub, errstr, errstr_size);
+                return txn_drain(pub, false, errstr, errstr_size);
         rd_kafka_poll(pub->pb_rk, 0);
         for (int id = 0; id < PUB_SLOTS && !pub->pb_fatal; id++) {
                 slot_t *sl = &pub->pb_slots[id];
@@ -725,10 +782,17 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
         if (vg_pub_drain(pub, errstr, errstr_size))
                 return -1;
         if (pub->pb_txn) {
-                /* An aborted transaction leaves its rows queued: again. */
-                while (txn_left(pub) && vg_now_ms() < until)
-                        if (vg_pub_drain(pub, errstr, errstr_size))
+                /* Commit what is open; an aborted transaction leaves its
+                 * rows queued: again. */
+                do {
+                        if (pub->pb_fatal) {
+                                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                          "%s", pub->pb_err);
                                 return -1;
+                        }
+                        if (txn_drain(pub, true, errstr, errstr_size))
+                                return -1;
+                } while (txn_left(pub) && vg_now_ms() < until);
                 return 0;
         }
         while (rd_kafka_outq_len(pub->pb_rk) > 0 && vg_now_ms() < until) {
