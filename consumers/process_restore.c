@@ -198,6 +198,10 @@ vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
                 goto fail;
         }
         if (high <= lo) {
+                /* Nothing in it (new, or recreated): it starts from this
+                 * file, whole. */
+                if (end >= 0)
+                        vg_part_changelog_full(part);
                 if (vg_part_changelog_pending(part))
                         vg_info("process", "partition %d: changelog %s is "
                                 "empty: the local state goes to it whole",

@@ -369,6 +369,17 @@ vg_err_t vg_part_restore_row(vg_part_t *part, const void *key_,
                 if (value_len < 10 || v[0] != CL_PATIENT)
                         return bad(part, "a bad patient record", errstr,
                                    errstr_size);
+                {
+                        /* a state that decodes (its checksum holds) */
+                        char e2[256];
+                        vg_patient_t *pt = vg_patient_decode(
+                                name, v + 9, value_len - 9, e2, sizeof(e2));
+                        if (!pt)
+                                return bad(part, "a patient record whose "
+                                           "state does not decode",
+                                           errstr, errstr_size);
+                        vg_patient_destroy(pt);
+                }
                 s = vg_part_st(part, S_PUT_PATIENT);
                 sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
                 sqlite3_bind_blob(s, 2, v + 9, (int)(value_len - 9),
@@ -463,6 +474,11 @@ static vg_err_t restore_finish(vg_part_t *part, int64_t end, bool reload,
                         sqlite3_stmt *s;
                         if (err)
                                 break;
+                        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+                                err = bad(part, "an offset not a number",
+                                          errstr, errstr_size);
+                                break;
+                        }
                         s = vg_part_st(part, S_SET_OFFSET);
                         sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
                         sqlite3_bind_int64(s, 2, json_integer_value(v));
