@@ -835,10 +835,13 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         if (pr->pr_cl_topic) {
                 char id[1024], v[32];
                 size_t vs = sizeof(v);
-                /* 10 s unless set: an instance that dies mid-commit holds
-                 * a restore of its partitions back this long at most */
+                /* 120 s unless set: a transaction must hold a whole batch,
+                 * and the first one of a large partition (its state logged
+                 * whole, or every part re-sent after a restore) is big. A
+                 * dead owner's open transaction does not wait this long:
+                 * the next owner's claim aborts it at once. */
                 if (!vg_conf_kafka_get(conf, "transaction.timeout.ms") &&
-                    vg_kafka_set(pconf, "transaction.timeout.ms", "10000",
+                    vg_kafka_set(pconf, "transaction.timeout.ms", "120000",
                                  errstr, sizeof(errstr))) {
                         rd_kafka_conf_destroy(pconf);
                         pconf = NULL;

@@ -40,7 +40,7 @@ static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
         rd_kafka_topic_partition_list_t *l;
         char gid[512];
         int64_t t0 = vg_now_ms(), last_log = t0;
-        int64_t deadline = t0 + pr->pr_txn_timeout_ms * 3 + 60000;
+        int64_t deadline = t0 + pr->pr_txn_timeout_ms * 2 + 60000;
         int left = 0;
         vg_err_t err = VG_OK;
 
@@ -102,9 +102,11 @@ static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
                 if (now > deadline) {
                         err = vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
                                         "changelog %s: %d partitions not "
-                                        "read to their end within %lld s",
+                                        "read to their end: nothing came "
+                                        "for %lld s",
                                         pr->pr_cl_topic, left,
-                                        (long long)(deadline - t0) / 1000);
+                                        (long long)(pr->pr_txn_timeout_ms * 2
+                                                    + 60000) / 1000);
                         break;
                 }
                 if (!m)
@@ -139,6 +141,8 @@ static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
                                                 pr->pr_cl_topic, m->partition,
                                                 rd_kafka_message_errstr(m));
                 } else {
+                        /* a deadline on silence, not on the work */
+                        deadline = now + pr->pr_txn_timeout_ms * 2 + 60000;
                         err = vg_part_restore_row(ps->ps_part, m->key,
                                                   m->key_len, m->payload,
                                                   m->len, errstr,
