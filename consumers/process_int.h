@@ -116,6 +116,9 @@ vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
                                 const char *path);
 /* Runs every planned restore with one consumer. 0, or -1 (logged). */
 int process_restore_run(proc_t *pr);
+/* Removes a state file with its -wal and -shm (a warning if one cannot
+ * be removed). */
+void process_remove_files(const char *path);
 /* Removes local files of partitions released state.cleanup_delay_ms ago. */
 void process_cleanup(proc_t *pr, int64_t now);
 

@@ -158,7 +158,7 @@ static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
         return err;
 }
 
-static void remove_files(const char *path) {
+void process_remove_files(const char *path) {
         char f[4200];
         const char *sfx[] = {"", "-wal", "-shm"};
         for (int i = 0; i < 3; i++) {
@@ -235,7 +235,7 @@ vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
                                             "instance went on"
                                           : "logged elsewhere or not at all");
                 vg_part_close(part);
-                remove_files(path);
+                process_remove_files(path);
                 if (!(part = vg_part_open(path, p, &pr->pr_rc, pr->pr_codec,
                                           &pr->pr_topics, errstr,
                                           sizeof(errstr))))
@@ -324,7 +324,7 @@ void process_cleanup(proc_t *pr, int64_t now) {
                          pr->pr_state_dir, p);
                 if (access(path, F_OK))
                         continue;
-                remove_files(path);
+                process_remove_files(path);
                 vg_info("process", "partition %d: not owned for %lld s: "
                         "local state %s removed (it is in changelog %s)", p,
                         (long long)age / 1000, path,

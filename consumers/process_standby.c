@@ -71,7 +71,6 @@ static vg_part_t *sb_open(proc_t *pr, int p, int64_t *from) {
         vg_part_set_changelog(part, pr->pr_cl_topic);
         end = vg_part_changelog_end(part);
         if (end < 0 || vg_part_outbox_depth(part) > 0) {
-                const char *sfx[] = {"", "-wal", "-shm"};
                 bool had = vg_part_changelog_pending(part) ||
                            vg_part_outbox_depth(part) > 0;
                 vg_part_close(part);
@@ -79,13 +78,7 @@ static vg_part_t *sb_open(proc_t *pr, int p, int64_t *from) {
                         vg_info("process", "standby partition %d: local "
                                 "file %s is not on the changelog's line: "
                                 "started again", p, path);
-                for (int i = 0; i < 3; i++) {
-                        char f[4200];
-                        snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
-                        if (unlink(f) && errno != ENOENT)
-                                vg_warn("process", "cannot remove %s: %s", f,
-                                        strerror(errno));
-                }
+                process_remove_files(path);
                 if (!(part = vg_part_open(path, p, &pr->pr_rc, pr->pr_codec,
                                           &pr->pr_topics, errstr,
                                           sizeof(errstr)))) {

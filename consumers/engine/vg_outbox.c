@@ -635,6 +635,21 @@ static int txn_commit(vg_pub_t *pub, slot_t *sl) {
         return 0;
 }
 
+/* Deletes the committed rows and reports the changelog's end (the slot is
+ * not busy). */
+static int txn_settle(vg_pub_t *pub, slot_t *sl) {
+        if (sl->sl_acked <= sl->sl_deleted)
+                return 0;
+        if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked, pub->pb_err,
+                                  sizeof(pub->pb_err)))
+                return -1;
+        sl->sl_deleted = sl->sl_acked;
+        if (sl->sl_cl_cb && sl->sl_cl_done >= 0)
+                sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_done);
+        sl->sl_cl_done = -1;
+        return 0;
+}
+
 static int txn_slot(vg_pub_t *pub, int id, bool force) {
         slot_t *sl = &pub->pb_slots[id];
         send_t sd = {pub, id, 0};
@@ -658,15 +673,8 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
                 return -1;
         if (busy)
                 return 0;
-        if (sl->sl_acked > sl->sl_deleted) {
-                if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked,
-                                          pub->pb_err, sizeof(pub->pb_err)))
-                        return -1;
-                sl->sl_deleted = sl->sl_acked;
-                if (sl->sl_cl_cb && sl->sl_cl_done >= 0)
-                        sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_done);
-                sl->sl_cl_done = -1;
-        }
+        if (txn_settle(pub, sl))
+                return -1;
         if (sl->sl_txn_open ||
             vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, count_cb, &n) <= 0)
                 return 0;
@@ -695,15 +703,8 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
         if ((force || pub->pb_txn_rows < PUB_TXN_PIPELINE) &&
             txn_commit(pub, sl))
                 return -1;
-        if (!sl->sl_txn_open && sl->sl_acked > sl->sl_deleted) {
-                if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked,
-                                          pub->pb_err, sizeof(pub->pb_err)))
-                        return -1;
-                sl->sl_deleted = sl->sl_acked;
-                if (sl->sl_cl_cb && sl->sl_cl_done >= 0)
-                        sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_done);
-                sl->sl_cl_done = -1;
-        }
+        if (!sl->sl_txn_open && txn_settle(pub, sl))
+                return -1;
         return 0;
 }
 
