@@ -25,6 +25,7 @@ typedef struct pstate_s {
         int64_t    ps_batch_start; /* when the batch opened, ms */
         /* a restore planned (process_restore.c) */
         bool       ps_rs, ps_rs_full, ps_rs_done, ps_rs_waiting;
+        int        ps_rs_worker;   /* the restore thread reading it */
         int64_t    ps_rs_from;     /* first changelog offset to read */
         int64_t    ps_rs_high;     /* read at least to here */
         int64_t    ps_rs_at;       /* read to here */

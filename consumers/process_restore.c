@@ -26,13 +26,17 @@
 #include "vg_time.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Reads the changelog partitions planned for restore, all at once, into
- * their parts (vg_part_restore_row). */
-static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
+/* Reads the changelog partitions planned for restore that are this
+ * worker's (the k-th planned partition, k % nworkers == worker), all at
+ * once, into their parts (vg_part_restore_row). Workers share nothing but
+ * pr's configuration: each has its own partitions, parts and consumer. */
+static vg_err_t read_changelog(proc_t *pr, int worker, int nworkers,
+                               int64_t *total, char *errstr,
                                size_t errstr_size) {
         const vg_conf_t *conf = pr->pr_conf;
         rd_kafka_conf_t *kc = vg_kafka_conf(conf, errstr, errstr_size);
@@ -66,10 +70,11 @@ static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
         }
         rd_kafka_poll_set_consumer(rk);
         l = rd_kafka_topic_partition_list_new(4);
-        for (int p = 0; p < MAX_PARTITIONS && !err; p++) {
+        for (int p = 0, k = 0; p < MAX_PARTITIONS && !err; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
-                if (!ps->ps_rs)
+                if (!ps->ps_rs || k++ % nworkers != worker)
                         continue;
+                ps->ps_rs_worker = worker;
                 rd_kafka_topic_partition_list_add(l, pr->pr_cl_topic, p)
                         ->offset = ps->ps_rs_from;
                 err = vg_part_restore_begin(ps->ps_part, errstr, errstr_size);
@@ -85,7 +90,8 @@ static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
                 pstate_t *ps;
                 if (now - last_log >= 5000) {
                         for (int p = 0; p < MAX_PARTITIONS; p++)
-                                if (pr->pr_parts[p].ps_rs &&
+                                if (pr->pr_parts[p].ps_rs_worker == worker &&
+                                    pr->pr_parts[p].ps_rs &&
                                     !pr->pr_parts[p].ps_rs_done)
                                         vg_info("process", "partition %d: "
                                                 "restoring from %s: %lld "
@@ -113,7 +119,7 @@ static vg_err_t read_changelog(proc_t *pr, int64_t *total, char *errstr,
                         continue;
                 if (m->partition < 0 || m->partition >= MAX_PARTITIONS ||
                     !(ps = &pr->pr_parts[m->partition])->ps_rs ||
-                    ps->ps_rs_done) {
+                    ps->ps_rs_worker != worker || ps->ps_rs_done) {
                         rd_kafka_message_destroy(m);
                         continue;
                 }
@@ -259,16 +265,61 @@ fail_closed:
         return NULL;
 }
 
+typedef struct worker_s {
+        proc_t    *w_pr;
+        int        w_idx, w_n;
+        int64_t    w_total;
+        vg_err_t   w_err;
+        char       w_errstr[512];
+        pthread_t  w_thr;
+} worker_t;
+
+static void *worker_main(void *arg) {
+        worker_t *w = arg;
+        w->w_err = read_changelog(w->w_pr, w->w_idx, w->w_n, &w->w_total,
+                                  w->w_errstr, sizeof(w->w_errstr));
+        return NULL;
+}
+
 int process_restore_run(proc_t *pr) {
         int64_t t0 = vg_now_ms(), total = 0;
-        char errstr[512];
-        vg_err_t err;
-        int n = 0;
+        char errstr[512] = "";
+        vg_err_t err = VG_OK;
+        int n = 0, nw;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        worker_t *w;
         for (int p = 0; p < MAX_PARTITIONS; p++)
                 n += pr->pr_parts[p].ps_rs;
         if (!n)
                 return 0;
-        err = read_changelog(pr, &total, errstr, sizeof(errstr));
+        /* One worker per core at most: each partition's store is its own
+         * SQLite file, so restores run side by side. */
+        nw = n < cores ? n : (cores > 1 ? (int)cores : 1);
+        w = vg_calloc((size_t)nw, sizeof(*w));
+        for (int i = 0; i < nw; i++) {
+                w[i].w_pr = pr;
+                w[i].w_idx = i;
+                w[i].w_n = nw;
+                if (i > 0 && pthread_create(&w[i].w_thr, NULL, worker_main,
+                                            &w[i])) {
+                        w[i].w_err = VG_ERR_INTERNAL;
+                        snprintf(w[i].w_errstr, sizeof(w[i].w_errstr),
+                                 "cannot start a restore thread");
+                        w[i].w_n = -1; /* not started */
+                }
+        }
+        worker_main(&w[0]);
+        for (int i = 1; i < nw; i++)
+                if (w[i].w_n > 0)
+                        pthread_join(w[i].w_thr, NULL);
+        for (int i = 0; i < nw; i++) {
+                total += w[i].w_total;
+                if (w[i].w_err && !err) {
+                        err = w[i].w_err;
+                        snprintf(errstr, sizeof(errstr), "%s", w[i].w_errstr);
+                }
+        }
+        vg_free(w);
         for (int p = 0; p < MAX_PARTITIONS; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
                 char e2[512];
