@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include "process_int.h"
@@ -437,6 +438,64 @@ static int setup(void **state) {
         return mkdtemp(dir) ? 0 : -1;
 }
 
+static void touch_files(int p) {
+        const char *sfx[] = {"", "-wal", "-shm"};
+        for (int i = 0; i < 3; i++) {
+                char f[256];
+                FILE *fp;
+                snprintf(f, sizeof(f), "%s/partition-%d.db%s", dir, p, sfx[i]);
+                assert_non_null(fp = fopen(f, "w"));
+                fclose(fp);
+        }
+}
+
+static int files_left(int p) {
+        const char *sfx[] = {"", "-wal", "-shm"};
+        int n = 0;
+        for (int i = 0; i < 3; i++) {
+                char f[256];
+                snprintf(f, sizeof(f), "%s/partition-%d.db%s", dir, p, sfx[i]);
+                n += access(f, F_OK) == 0;
+        }
+        return n;
+}
+
+/* state.cleanup_delay_ms: the files of a partition released that long ago
+ * go (with -wal and -shm); not a millisecond earlier, not while it is
+ * owned or kept as a standby copy, never without a changelog. */
+static void test_cleanup(void **state) {
+        proc_t *pr = calloc(1, sizeof(*pr));
+        vg_part_t *fake = (vg_part_t *)(void *)&pr; /* never dereferenced */
+        (void)state;
+        pr->pr_state_dir = dir;
+        pr->pr_cleanup_ms = 600000;
+        for (int p = 20; p < 24; p++) {
+                touch_files(p);
+                pr->pr_released_at[p] = 1000;
+        }
+        pr->pr_parts[21].ps_part = fake; /* owned again */
+        pr->pr_sb[22] = fake;            /* a standby copy */
+        /* no changelog: local files are the only copy */
+        process_cleanup(pr, 1000 + 600000);
+        for (int p = 20; p < 24; p++)
+                assert_int_equal(files_left(p), 3);
+        pr->pr_cl_topic = "cl";
+        process_cleanup(pr, 1000 + 600000 - 1);
+        for (int p = 20; p < 24; p++)
+                assert_int_equal(files_left(p), 3);
+        process_cleanup(pr, 1000 + 600000);
+        assert_int_equal(files_left(20), 0);
+        assert_int_equal(files_left(21), 3);
+        assert_int_equal(files_left(22), 3);
+        assert_int_equal(files_left(23), 0);
+        assert_int_equal(pr->pr_released_at[20], 0);
+        /* removed once: a file made again later stays until released */
+        touch_files(20);
+        process_cleanup(pr, 1000 + 2 * 600000);
+        assert_int_equal(files_left(20), 3);
+        free(pr);
+}
+
 static int teardown(void **state) {
         char cmd[128];
         (void)state;
@@ -451,6 +510,7 @@ int main(void) {
                 cmocka_unit_test(test_logged_whole),
                 cmocka_unit_test(test_recreated),
                 cmocka_unit_test(test_gap_recreated_empty),
+                cmocka_unit_test(test_cleanup),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
