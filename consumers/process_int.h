@@ -129,6 +129,11 @@ void process_standby_tick(proc_t *pr, int64_t now);
 void process_standby_release(proc_t *pr, int p);
 void process_standby_recheck(proc_t *pr);
 void process_standby_stop(proc_t *pr);
+/* A consumer-protocol assignment (ListGroups' member_assignment, len
+ * bytes): sets owner[p] = member for every partition p < MAX_PARTITIONS of
+ * topic in it. false if malformed (every length is checked). */
+bool process_parse_assignment(const unsigned char *b, int len,
+                              const char *topic, int member, int *owner);
 
 /* process_help.c: prints `vigil process --help` to stdout. */
 void vg_process_help(void);

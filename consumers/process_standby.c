@@ -124,8 +124,8 @@ static int32_t rd32(const unsigned char *p) {
 
 /* The partitions of topic in a consumer-protocol assignment: sets
  * owner[p] = member for each. Bounds-checked; false if malformed. */
-static bool parse_assignment(const unsigned char *b, int len,
-                             const char *topic, int member, int *owner) {
+bool process_parse_assignment(const unsigned char *b, int len,
+                              const char *topic, int member, int *owner) {
         int off = 2, nt;
         size_t tl = strlen(topic);
         if (len < 6)
@@ -191,7 +191,7 @@ static bool sb_wanted(proc_t *pr, bool *want) {
                                 idx = k;
                 if (!strcmp(mi->member_id, me))
                         mine = idx;
-                if (!parse_assignment(mi->member_assignment,
+                if (!process_parse_assignment(mi->member_assignment,
                                       mi->member_assignment_size,
                                       pr->pr_inputs[0], idx, owner))
                         goto out;
