@@ -862,6 +862,12 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pconf = NULL; /* owned by the publisher, even on failure */
         if (!pr->pr_pub)
                 goto err;
+        if (pr->pr_cl_topic) {
+                const char *outs[4] = {pr->pr_topics.pt_alerts,
+                                       pr->pr_topics.pt_parts,
+                                       pr->pr_topics.pt_dlq, pr->pr_cl_topic};
+                vg_pub_set_topics(pr->pr_pub, outs, 4);
+        }
         note_local_files(pr);
 
         if (check_topics(pr, errstr, sizeof(errstr)))

@@ -362,7 +362,9 @@ int process_restore_run(proc_t *pr) {
 /* Files of partitions this instance no longer owns are removed after
  * state.cleanup_delay_ms (their state is in the changelog). */
 void process_cleanup(proc_t *pr, int64_t now) {
-        if (!pr->pr_cl_topic)
+        /* Not in the middle of a rebalance (revoked, not yet assigned):
+         * the partition may come straight back. */
+        if (!pr->pr_cl_topic || !pr->pr_assigned_at)
                 return;
         for (int p = 0; p < MAX_PARTITIONS; p++) {
                 char path[4096];

@@ -227,6 +227,7 @@ typedef struct slot_s {
         vg_pub_committed_cb *sl_cl_cb;
         int64_t      sl_cl_last;   /* its last offset in this transaction */
         rd_kafka_t  *sl_rk;        /* the slot's transactional producer */
+        rd_kafka_topic_t **sl_rkts; /* its handles of pb_topics */
         bool         sl_txn_open;  /* a transaction is open */
         int64_t      sl_txn_at;    /* since, ms */
         int64_t      sl_cl_done;   /* changelog end committed, not yet
@@ -241,6 +242,8 @@ struct vg_pub_s {
         bool        pb_txn;        /* transactional mode: a producer per
                                     * slot (sl_rk), none in pb_rk */
         rd_kafka_conf_t *pb_conf;  /* their configuration */
+        char      **pb_topics;     /* the topics they write to */
+        int         pb_ntopics;
         char       *pb_txn_prefix; /* their transactional.id prefix */
         int         pb_txn_rows;   /* rows in the open transaction */
 };
@@ -332,6 +335,18 @@ vg_pub_t *vg_pub_new_txn(rd_kafka_conf_t *pconf, const char *txn_prefix,
         return pub;
 }
 
+static void slot_unclaim(slot_t *sl) {
+        if (!sl->sl_rk)
+                return;
+        for (int i = 0; sl->sl_rkts && sl->sl_rkts[i]; i++)
+                rd_kafka_topic_destroy(sl->sl_rkts[i]);
+        vg_free(sl->sl_rkts);
+        sl->sl_rkts = NULL;
+        rd_kafka_flush(sl->sl_rk, 5000);
+        rd_kafka_destroy(sl->sl_rk);
+        sl->sl_rk = NULL;
+}
+
 /* Transactional mode: the slot's own producer, transactional.id
  * "<prefix>.<id>". Its init_transactions() fences an earlier producer
  * with that id (the previous owner of the partition, if it is still
@@ -354,24 +369,32 @@ int vg_pub_claim(vg_pub_t *pub, int id, char *errstr, size_t errstr_size) {
                           tid, es);
                 return -1;
         }
+        /* Handles now: librdkafka looks up their leaders at once. */
+        sl->sl_rkts = vg_calloc((size_t)pub->pb_ntopics + 1,
+                                sizeof(*sl->sl_rkts));
+        for (int i = 0, k = 0; i < pub->pb_ntopics; i++)
+                if ((sl->sl_rkts[k] = rd_kafka_topic_new(
+                             sl->sl_rk, pub->pb_topics[i], NULL)))
+                        k++;
         if ((e = rd_kafka_init_transactions(sl->sl_rk, 60000))) {
                 vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
                           "producer %s: cannot start transactions: %s", tid,
                           rd_kafka_error_string(e));
                 rd_kafka_error_destroy(e);
-                rd_kafka_destroy(sl->sl_rk);
-                sl->sl_rk = NULL;
+                slot_unclaim(sl);
                 return -1;
         }
         return 0;
 }
 
-static void slot_unclaim(slot_t *sl) {
-        if (!sl->sl_rk)
-                return;
-        rd_kafka_flush(sl->sl_rk, 5000);
-        rd_kafka_destroy(sl->sl_rk);
-        sl->sl_rk = NULL;
+void vg_pub_set_topics(vg_pub_t *pub, const char *const *topics, int n) {
+        for (int i = 0; i < pub->pb_ntopics; i++)
+                vg_free(pub->pb_topics[i]);
+        vg_free(pub->pb_topics);
+        pub->pb_topics = vg_calloc((size_t)n + 1, sizeof(*pub->pb_topics));
+        for (int i = 0; i < n; i++)
+                pub->pb_topics[i] = vg_strdup(topics[i]);
+        pub->pb_ntopics = n;
 }
 
 void vg_pub_set_changelog(vg_pub_t *pub, int id, const char *topic,
@@ -397,6 +420,8 @@ void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
         }
         if (pub->pb_conf)
                 rd_kafka_conf_destroy(pub->pb_conf);
+        vg_pub_set_topics(pub, NULL, 0);
+        vg_free(pub->pb_topics);
         vg_free(pub->pb_txn_prefix);
         vg_free(pub);
 }

@@ -81,6 +81,11 @@ vg_pub_t *vg_pub_new_txn(rd_kafka_conf_t *pconf, const char *txn_prefix,
  * the transaction it left open. Before a restore, so that the changelog
  * holds no open transaction of the old owner. No-op otherwise. */
 int vg_pub_claim(vg_pub_t *pub, int id, char *errstr, size_t errstr_size);
+/* The topics the slots' producers write to: a claimed producer looks up
+ * their leaders at once (librdkafka 2.0.2's producev otherwise waits for
+ * its 1 s metadata timer before a topic's first message, which held every
+ * first transaction of a new owner about a second). */
+void vg_pub_set_topics(vg_pub_t *pub, const char *const *topics, int n);
 
 /* Called after a transaction that held rows of a slot is committed: last
  * is the offset of the last row that went to the slot's changelog

@@ -469,6 +469,7 @@ static void test_cleanup(void **state) {
         (void)state;
         pr->pr_state_dir = dir;
         pr->pr_cleanup_ms = 600000;
+        pr->pr_assigned_at = 1; /* not in a rebalance */
         for (int p = 20; p < 24; p++) {
                 touch_files(p);
                 pr->pr_released_at[p] = 1000;
@@ -489,6 +490,13 @@ static void test_cleanup(void **state) {
         assert_int_equal(files_left(22), 3);
         assert_int_equal(files_left(23), 0);
         assert_int_equal(pr->pr_released_at[20], 0);
+        /* in a rebalance (revoked, not yet assigned): nothing goes */
+        touch_files(23);
+        pr->pr_released_at[23] = 1000;
+        pr->pr_assigned_at = 0;
+        process_cleanup(pr, 1000 + 600000);
+        assert_int_equal(files_left(23), 3);
+        pr->pr_assigned_at = 1;
         /* removed once: a file made again later stays until released */
         touch_files(20);
         process_cleanup(pr, 1000 + 2 * 600000);
