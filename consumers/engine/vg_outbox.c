@@ -615,7 +615,10 @@ static void count_cb(const vg_outrec_t *r, void *opaque) {
  * once the transaction is committed and the slot is not busy.
  */
 static int txn_commit(vg_pub_t *pub, slot_t *sl) {
+        int64_t t0 = vg_now_us();
         rd_kafka_error_t *e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
+        vg_debug("publish", "transaction committed in %lld us",
+                 (long long)(vg_now_us() - t0));
         for (int i = 0; e && rd_kafka_error_is_retriable(e) && i < 5; i++) {
                 rd_kafka_error_destroy(e);
                 e = rd_kafka_commit_transaction(sl->sl_rk, 60000);

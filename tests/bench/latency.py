@@ -112,4 +112,7 @@ if not lat:
     sys.exit("latency: no readmission alert seen (%s)" % tmp)
 q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
 print("%d %.0f %.0f %.0f" % (len(lat), q(0.5), q(0.99), lat[-1]))
-subprocess.run(["rm", "-rf", tmp])
+if not os.environ.get("KEEP_TMP"):
+    subprocess.run(["rm", "-rf", tmp])
+else:
+    print("kept " + tmp, file=sys.stderr)
