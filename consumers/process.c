@@ -324,9 +324,10 @@ static int changelog_topic(proc_t *pr, int parts, char *errstr,
                         return -1;
                 }
                 rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-                /* Segments roll every 10 minutes, so that compaction (of
-                 * closed segments only) keeps a restore short. */
-                rd_kafka_NewTopic_set_config(nt, "segment.ms", "600000");
+                /* Segments roll every minute, so that compaction (of
+                 * closed segments only) keeps a restore short, even
+                 * right after a backfill. */
+                rd_kafka_NewTopic_set_config(nt, "segment.ms", "60000");
                 rd_kafka_CreateTopics(pr->pr_consumer, &nt, 1, NULL, q);
                 ev = rd_kafka_queue_poll(q, 30000);
                 if (ev && !rd_kafka_event_error(ev)) {
