@@ -1,6 +1,8 @@
 /*
- * process.c - `vigil process`: the per-patient rule engine on Kafka (a
- * consumer group on the five input topics) or on a file.
+ * process.c - `vigil process` in Kafka mode: the per-patient rule engine
+ * as a consumer group on the five input topics. The command line is in
+ * process_help.c, file mode in vg_process_file.c; the topic checks at the
+ * start, the changelog restore and the local files in process_restore.c.
  *
  * Kafka mode, per poll loop:
  *   consume -> decode/validate (bad -> DLQ row) -> vg_part_event on the
@@ -26,15 +28,12 @@
 #include "vg_process.h"
 #include "process_int.h"
 
-#include <errno.h>
 #include <stdatomic.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <limits.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -300,125 +299,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 vg_metric_inc(pr->pm_rebalances, NULL, 1);
                 rd_kafka_assign(rk, NULL);
         }
-}
-
-/* The changelog: compacted, one partition per input partition number;
- * created if missing, as Kafka Streams creates its internal topics. */
-static int changelog_topic(proc_t *pr, int parts, char *errstr,
-                           size_t errstr_size) {
-        char e[512];
-        int n = vg_kafka_partition_count(pr->pr_consumer, pr->pr_cl_topic,
-                                         10000, e, sizeof(e));
-        if (n < 0) {
-                rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
-                        pr->pr_cl_topic, parts, -1, e, sizeof(e));
-                rd_kafka_queue_t *q = rd_kafka_queue_new(pr->pr_consumer);
-                rd_kafka_event_t *ev;
-                const rd_kafka_topic_result_t **res;
-                size_t rn = 0;
-                int rc = -1;
-                if (!nt) {
-                        rd_kafka_queue_destroy(q);
-                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
-                                  "changelog %s: %s", pr->pr_cl_topic, e);
-                        return -1;
-                }
-                rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-                /* Segments roll every minute, so that compaction (of
-                 * closed segments only) keeps a restore short, even
-                 * right after a backfill. */
-                rd_kafka_NewTopic_set_config(nt, "segment.ms", "60000");
-                rd_kafka_CreateTopics(pr->pr_consumer, &nt, 1, NULL, q);
-                ev = rd_kafka_queue_poll(q, 30000);
-                if (ev && !rd_kafka_event_error(ev)) {
-                        res = rd_kafka_CreateTopics_result_topics(
-                                rd_kafka_event_CreateTopics_result(ev), &rn);
-                        if (rn == 1 &&
-                            (!rd_kafka_topic_result_error(res[0]) ||
-                             rd_kafka_topic_result_error(res[0]) ==
-                                     RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
-                                rc = 0;
-                        else if (rn == 1)
-                                snprintf(e, sizeof(e), "%s",
-                                         rd_kafka_topic_result_error_string(
-                                                 res[0]));
-                } else
-                        snprintf(e, sizeof(e), "%s",
-                                 ev ? rd_kafka_event_error_string(ev)
-                                    : "timed out");
-                if (ev)
-                        rd_kafka_event_destroy(ev);
-                rd_kafka_NewTopic_destroy(nt);
-                rd_kafka_queue_destroy(q);
-                if (rc) {
-                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
-                                  "changelog %s is missing and cannot be "
-                                  "created: %s (create it compacted with "
-                                  "%d partitions, or set "
-                                  "changelog.enabled=false)",
-                                  pr->pr_cl_topic, e, parts);
-                        return -1;
-                }
-                vg_info("process", "created changelog %s (%d partitions, "
-                        "compacted)", pr->pr_cl_topic, parts);
-                /* metadata catches up */
-                for (int i = 0; i < 50 && n != parts; i++) {
-                        n = vg_kafka_partition_count(pr->pr_consumer,
-                                                     pr->pr_cl_topic, 10000,
-                                                     e, sizeof(e));
-                        if (n != parts)
-                                rd_kafka_poll(pr->pr_consumer, 100);
-                }
-        }
-        if (n != parts) {
-                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                          "changelog %s has %d partitions, the input topics "
-                          "%d: they must be equal (see the runbook, "
-                          "Changelog)", pr->pr_cl_topic, n, parts);
-                return -1;
-        }
-        return 0;
-}
-
-static int check_topics(proc_t *pr, char *errstr, size_t errstr_size) {
-        int cnt[VG_EVENT_TYPES];
-        const char *outs[3] = {pr->pr_topics.pt_alerts, pr->pr_topics.pt_parts,
-                               pr->pr_topics.pt_dlq};
-        for (int t = 0; t < VG_EVENT_TYPES; t++) {
-                cnt[t] = vg_kafka_partition_count(pr->pr_consumer,
-                                                  pr->pr_inputs[t], 10000,
-                                                  errstr, errstr_size);
-                if (cnt[t] < 0)
-                        return -1;
-        }
-        for (int t = 1; t < VG_EVENT_TYPES; t++)
-                if (cnt[t] != cnt[0]) {
-                        vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                  "input topics are not co-partitioned: %s "
-                                  "has %d partitions, %s has %d; all five "
-                                  "input topics must have the same count",
-                                  pr->pr_inputs[0], cnt[0], pr->pr_inputs[t],
-                                  cnt[t]);
-                        return -1;
-                }
-        if (cnt[0] > MAX_PARTITIONS) {
-                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                          "%d partitions: at most %d supported", cnt[0],
-                          MAX_PARTITIONS);
-                return -1;
-        }
-        for (int i = 0; i < 3; i++) {
-                int n = vg_kafka_partition_count(pr->pr_consumer, outs[i],
-                                                 10000, errstr, errstr_size);
-                if (n < 0)
-                        return -1;
-                if (i == 1)
-                        pr->pr_nparts_out = n;
-        }
-        pr->pr_npartitions = cnt[0];
-        if (pr->pr_cl_topic)
-                return changelog_topic(pr, cnt[0], errstr, errstr_size);
-        return 0;
 }
 
 /* A record whose key or patient_id looks like a personnummer (SPEC §8):
@@ -705,33 +585,6 @@ static bool loop_settled(void *opaque, int64_t now, int64_t idle_ms) {
         return true;
 }
 
-void vg_process_changelog_topic(const vg_conf_t *conf, char *buf,
-                                size_t size) {
-        if (!vg_conf_bool(conf, "changelog.enabled"))
-                snprintf(buf, size, "%s", "");
-        else if (vg_conf_str(conf, "topic.changelog"))
-                snprintf(buf, size, "%s", vg_conf_str(conf, "topic.changelog"));
-        else
-                snprintf(buf, size, "%s.changelog",
-                         vg_conf_str(conf, "group.id"));
-}
-
-/* Local files of partitions not assigned within state.cleanup_delay_ms
- * of the start are removed then (process_cleanup). */
-static void note_local_files(proc_t *pr) {
-        DIR *d = opendir(pr->pr_state_dir);
-        struct dirent *de;
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                int p, n = 0;
-                if (sscanf(de->d_name, "partition-%d.db%n", &p, &n) == 1 &&
-                    !de->d_name[n] && p >= 0 && p < MAX_PARTITIONS)
-                        pr->pr_released_at[p] = vg_now_ms();
-        }
-        closedir(d);
-}
-
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         proc_t *pr = vg_calloc(1, sizeof(*pr));
         rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
@@ -869,9 +722,9 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                                        pr->pr_topics.pt_dlq, pr->pr_cl_topic};
                 vg_pub_set_topics(pr->pr_pub, outs, 4);
         }
-        note_local_files(pr);
+        process_note_local_files(pr);
 
-        if (check_topics(pr, errstr, sizeof(errstr)))
+        if (process_check_topics(pr, errstr, sizeof(errstr)))
                 goto err;
         sub = rd_kafka_topic_partition_list_new(VG_EVENT_TYPES);
         for (int t = 0; t < VG_EVENT_TYPES; t++)
@@ -939,113 +792,5 @@ out:
         vg_codec_destroy(pr->pr_codec);
         vg_free(pr->pr_cl_topic);
         vg_free(pr);
-        return rc;
-}
-
-int vg_cmd_process(int argc, char **argv) {
-        static const struct option opts[] = {
-                {"input", required_argument, NULL, 'i'},
-                {"partitions", required_argument, NULL, 'p'},
-                {"alerts", required_argument, NULL, 'A'},
-                {"indicators", required_argument, NULL, 'I'},
-                {"exit-idle", required_argument, NULL, 'E'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
-        };
-        const char *input = NULL, *alerts_path = NULL, *ind_path = NULL;
-        int c, rc = 0, partitions = 1, exit_idle = 0;
-        vg_conf_t *conf = vg_conf_new();
-        long long num;
-
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "i:p:h" VG_CLI_CONF_OPTS, opts,
-                                NULL)) != -1) {
-                if (vg_cli_conf_option(conf, "process", c, optarg, &rc)) {
-                        if (rc)
-                                goto out;
-                        continue;
-                }
-                switch (c) {
-                case 'i':
-                        input = optarg;
-                        break;
-                case 'p':
-                        if ((rc = vg_cli_int_arg("process", "partitions",
-                                                 optarg, 1, MAX_PARTITIONS,
-                                                 &num)))
-                                goto out;
-                        partitions = (int)num;
-                        break;
-                case 'A':
-                        alerts_path = optarg;
-                        break;
-                case 'I':
-                        ind_path = optarg;
-                        break;
-                case 'E':
-                        if ((rc = vg_cli_int_arg("process", "exit-idle", optarg,
-                                                 1, 86400, &num)))
-                                goto out;
-                        exit_idle = (int)num;
-                        break;
-                case 'h':
-                        vg_process_help();
-                        goto out;
-                default:
-                        rc = vg_cli_usage_error("process", "bad option");
-                        goto out;
-                }
-        }
-        if (optind < argc) {
-                rc = vg_cli_usage_error("process", "unexpected argument '%s'",
-                                        argv[optind]);
-                goto out;
-        }
-        if ((rc = vg_cli_conf_finish(conf, "process")))
-                goto out;
-        if (!input && (alerts_path || ind_path || partitions != 1)) {
-                rc = vg_cli_usage_error("process",
-                                        "--alerts, --indicators and "
-                                        "--partitions need --input");
-                goto out;
-        }
-        if (input) {
-                FILE *in = stdin, *aout = stdout, *iout = stdout;
-                long invalid = 0;
-                if (strcmp(input, "-") && !(in = fopen(input, "r"))) {
-                        fprintf(stderr, "vigil process: %s: %s\n", input,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
-                        goto out;
-                }
-                if (alerts_path && !(aout = fopen(alerts_path, "w"))) {
-                        fprintf(stderr, "vigil process: %s: %s\n", alerts_path,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
-                } else if (ind_path && !(iout = fopen(ind_path, "w"))) {
-                        fprintf(stderr, "vigil process: %s: %s\n", ind_path,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
-                }
-                if (!rc) {
-                        rc = vg_process_file(conf, in,
-                                             strcmp(input, "-") ? input
-                                                                : "<stdin>",
-                                             partitions,
-                                             aout, iout,
-                                             &invalid);
-                        if (!rc && invalid)
-                                rc = 3;
-                }
-                if (in != stdin)
-                        fclose(in);
-                if (aout && aout != stdout)
-                        fclose(aout);
-                if (iout && iout != stdout)
-                        fclose(iout);
-        } else
-                rc = vg_process_kafka(conf, exit_idle);
-out:
-        vg_conf_destroy(conf);
         return rc;
 }

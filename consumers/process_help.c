@@ -1,13 +1,19 @@
 /*
- * process_help.c - `vigil process --help`: what the command does, its
- * modes and options.
+ * process_help.c - the command line of `vigil process`: --help (what the
+ * command does, its modes and options), the options, and the dispatch to
+ * file mode (vg_process_file.c) or Kafka mode (process.c).
  */
 #include "process_int.h"
 #include "vg_cli.h"
+#include "vg_consumers.h"
+#include "vg_process.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
-void vg_process_help(void) {
+static void help(void) {
         printf("Usage: vigil process [options]                  (Kafka mode)\n"
                "       vigil process --input FILE [options]     (file mode)\n"
                "\n"
@@ -79,4 +85,112 @@ void vg_process_help(void) {
                "restart resumes),\n"
                "2 usage error, 3 file mode finished but some lines were "
                "invalid.\n");
+}
+
+int vg_cmd_process(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"input", required_argument, NULL, 'i'},
+                {"partitions", required_argument, NULL, 'p'},
+                {"alerts", required_argument, NULL, 'A'},
+                {"indicators", required_argument, NULL, 'I'},
+                {"exit-idle", required_argument, NULL, 'E'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        const char *input = NULL, *alerts_path = NULL, *ind_path = NULL;
+        int c, rc = 0, partitions = 1, exit_idle = 0;
+        vg_conf_t *conf = vg_conf_new();
+        long long num;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "i:p:h" VG_CLI_CONF_OPTS, opts,
+                                NULL)) != -1) {
+                if (vg_cli_conf_option(conf, "process", c, optarg, &rc)) {
+                        if (rc)
+                                goto out;
+                        continue;
+                }
+                switch (c) {
+                case 'i':
+                        input = optarg;
+                        break;
+                case 'p':
+                        if ((rc = vg_cli_int_arg("process", "partitions",
+                                                 optarg, 1, MAX_PARTITIONS,
+                                                 &num)))
+                                goto out;
+                        partitions = (int)num;
+                        break;
+                case 'A':
+                        alerts_path = optarg;
+                        break;
+                case 'I':
+                        ind_path = optarg;
+                        break;
+                case 'E':
+                        if ((rc = vg_cli_int_arg("process", "exit-idle", optarg,
+                                                 1, 86400, &num)))
+                                goto out;
+                        exit_idle = (int)num;
+                        break;
+                case 'h':
+                        help();
+                        goto out;
+                default:
+                        rc = vg_cli_usage_error("process", "bad option");
+                        goto out;
+                }
+        }
+        if (optind < argc) {
+                rc = vg_cli_usage_error("process", "unexpected argument '%s'",
+                                        argv[optind]);
+                goto out;
+        }
+        if ((rc = vg_cli_conf_finish(conf, "process")))
+                goto out;
+        if (!input && (alerts_path || ind_path || partitions != 1)) {
+                rc = vg_cli_usage_error("process",
+                                        "--alerts, --indicators and "
+                                        "--partitions need --input");
+                goto out;
+        }
+        if (input) {
+                FILE *in = stdin, *aout = stdout, *iout = stdout;
+                long invalid = 0;
+                if (strcmp(input, "-") && !(in = fopen(input, "r"))) {
+                        fprintf(stderr, "vigil process: %s: %s\n", input,
+                                strerror(errno));
+                        rc = VG_EXIT_FAIL;
+                        goto out;
+                }
+                if (alerts_path && !(aout = fopen(alerts_path, "w"))) {
+                        fprintf(stderr, "vigil process: %s: %s\n", alerts_path,
+                                strerror(errno));
+                        rc = VG_EXIT_FAIL;
+                } else if (ind_path && !(iout = fopen(ind_path, "w"))) {
+                        fprintf(stderr, "vigil process: %s: %s\n", ind_path,
+                                strerror(errno));
+                        rc = VG_EXIT_FAIL;
+                }
+                if (!rc) {
+                        rc = vg_process_file(conf, in,
+                                             strcmp(input, "-") ? input
+                                                                : "<stdin>",
+                                             partitions,
+                                             aout, iout,
+                                             &invalid);
+                        if (!rc && invalid)
+                                rc = 3;
+                }
+                if (in != stdin)
+                        fclose(in);
+                if (aout && aout != stdout)
+                        fclose(aout);
+                if (iout && iout != stdout)
+                        fclose(iout);
+        } else
+                rc = vg_process_kafka(conf, exit_idle);
+out:
+        vg_conf_destroy(conf);
+        return rc;
 }

@@ -122,6 +122,14 @@ int process_restore_run(proc_t *pr);
 void process_remove_files(const char *path);
 /* Removes local files of partitions released state.cleanup_delay_ms ago. */
 void process_cleanup(proc_t *pr, int64_t now);
+/* Counts the partition files in state.dir as released now, so that those
+ * not assigned within state.cleanup_delay_ms are removed then. */
+void process_note_local_files(proc_t *pr);
+/* Checks the topics at the start: the five input topics co-partitioned
+ * (sets pr_npartitions), the outputs there (pr_nparts_out), and with a
+ * changelog, that it has as many partitions (created, compacted, if
+ * missing). 0, or -1 + errstr. */
+int process_check_topics(proc_t *pr, char *errstr, size_t errstr_size);
 
 /* process_standby.c: keeps the standby copies (every tick); before
  * partition p is opened as active; after a rebalance; at the end. */
@@ -134,8 +142,5 @@ void process_standby_stop(proc_t *pr);
  * topic in it. false if malformed (every length is checked). */
 bool process_parse_assignment(const unsigned char *b, int len,
                               const char *topic, int member, int *owner);
-
-/* process_help.c: prints `vigil process --help` to stdout. */
-void vg_process_help(void);
 
 #endif /* PROCESS_INT_H */

@@ -21,15 +21,160 @@
  * least: records of a transaction left open by an instance that died
  * mid-commit are waited for until that transaction is aborted (at most the
  * producer's transaction.timeout.ms).
+ *
+ * Also here: the topics checked at the start (the input topics
+ * co-partitioned, the changelog created if missing, with as many
+ * partitions), and the local files: those of partitions no longer owned
+ * are removed after state.cleanup_delay_ms.
  */
 #include "process_int.h"
+#include "vg_process.h"
 #include "vg_time.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/*
+ * The topics
+ */
+
+void vg_process_changelog_topic(const vg_conf_t *conf, char *buf,
+                                size_t size) {
+        if (!vg_conf_bool(conf, "changelog.enabled"))
+                snprintf(buf, size, "%s", "");
+        else if (vg_conf_str(conf, "topic.changelog"))
+                snprintf(buf, size, "%s", vg_conf_str(conf, "topic.changelog"));
+        else
+                snprintf(buf, size, "%s.changelog",
+                         vg_conf_str(conf, "group.id"));
+}
+
+/* The changelog: compacted, one partition per input partition number;
+ * created if missing, as Kafka Streams creates its internal topics. */
+static int changelog_topic(proc_t *pr, int parts, char *errstr,
+                           size_t errstr_size) {
+        char e[512];
+        int n = vg_kafka_partition_count(pr->pr_consumer, pr->pr_cl_topic,
+                                         10000, e, sizeof(e));
+        if (n < 0) {
+                rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
+                        pr->pr_cl_topic, parts, -1, e, sizeof(e));
+                rd_kafka_queue_t *q = rd_kafka_queue_new(pr->pr_consumer);
+                rd_kafka_event_t *ev;
+                const rd_kafka_topic_result_t **res;
+                size_t rn = 0;
+                int rc = -1;
+                if (!nt) {
+                        rd_kafka_queue_destroy(q);
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "changelog %s: %s", pr->pr_cl_topic, e);
+                        return -1;
+                }
+                rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+                /* Segments roll every minute, so that compaction (of
+                 * closed segments only) keeps a restore short, even
+                 * right after a backfill. */
+                rd_kafka_NewTopic_set_config(nt, "segment.ms", "60000");
+                rd_kafka_CreateTopics(pr->pr_consumer, &nt, 1, NULL, q);
+                ev = rd_kafka_queue_poll(q, 30000);
+                if (ev && !rd_kafka_event_error(ev)) {
+                        res = rd_kafka_CreateTopics_result_topics(
+                                rd_kafka_event_CreateTopics_result(ev), &rn);
+                        if (rn == 1 &&
+                            (!rd_kafka_topic_result_error(res[0]) ||
+                             rd_kafka_topic_result_error(res[0]) ==
+                                     RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+                                rc = 0;
+                        else if (rn == 1)
+                                snprintf(e, sizeof(e), "%s",
+                                         rd_kafka_topic_result_error_string(
+                                                 res[0]));
+                } else
+                        snprintf(e, sizeof(e), "%s",
+                                 ev ? rd_kafka_event_error_string(ev)
+                                    : "timed out");
+                if (ev)
+                        rd_kafka_event_destroy(ev);
+                rd_kafka_NewTopic_destroy(nt);
+                rd_kafka_queue_destroy(q);
+                if (rc) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "changelog %s is missing and cannot be "
+                                  "created: %s (create it compacted with "
+                                  "%d partitions, or set "
+                                  "changelog.enabled=false)",
+                                  pr->pr_cl_topic, e, parts);
+                        return -1;
+                }
+                vg_info("process", "created changelog %s (%d partitions, "
+                        "compacted)", pr->pr_cl_topic, parts);
+                /* metadata catches up */
+                for (int i = 0; i < 50 && n != parts; i++) {
+                        n = vg_kafka_partition_count(pr->pr_consumer,
+                                                     pr->pr_cl_topic, 10000,
+                                                     e, sizeof(e));
+                        if (n != parts)
+                                rd_kafka_poll(pr->pr_consumer, 100);
+                }
+        }
+        if (n != parts) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "changelog %s has %d partitions, the input topics "
+                          "%d: they must be equal (see the runbook, "
+                          "Changelog)", pr->pr_cl_topic, n, parts);
+                return -1;
+        }
+        return 0;
+}
+
+int process_check_topics(proc_t *pr, char *errstr, size_t errstr_size) {
+        int cnt[VG_EVENT_TYPES];
+        const char *outs[3] = {pr->pr_topics.pt_alerts, pr->pr_topics.pt_parts,
+                               pr->pr_topics.pt_dlq};
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                cnt[t] = vg_kafka_partition_count(pr->pr_consumer,
+                                                  pr->pr_inputs[t], 10000,
+                                                  errstr, errstr_size);
+                if (cnt[t] < 0)
+                        return -1;
+        }
+        for (int t = 1; t < VG_EVENT_TYPES; t++)
+                if (cnt[t] != cnt[0]) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                  "input topics are not co-partitioned: %s "
+                                  "has %d partitions, %s has %d; all five "
+                                  "input topics must have the same count",
+                                  pr->pr_inputs[0], cnt[0], pr->pr_inputs[t],
+                                  cnt[t]);
+                        return -1;
+                }
+        if (cnt[0] > MAX_PARTITIONS) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "%d partitions: at most %d supported", cnt[0],
+                          MAX_PARTITIONS);
+                return -1;
+        }
+        for (int i = 0; i < 3; i++) {
+                int n = vg_kafka_partition_count(pr->pr_consumer, outs[i],
+                                                 10000, errstr, errstr_size);
+                if (n < 0)
+                        return -1;
+                if (i == 1)
+                        pr->pr_nparts_out = n;
+        }
+        pr->pr_npartitions = cnt[0];
+        if (pr->pr_cl_topic)
+                return changelog_topic(pr, cnt[0], errstr, errstr_size);
+        return 0;
+}
+
+/*
+ * Restore
+ */
 
 /* Reads the changelog partitions planned for restore that are this
  * worker's (the k-th planned partition, k % nworkers == worker), all at
@@ -357,6 +502,26 @@ int process_restore_run(proc_t *pr) {
                 (long long)(vg_now_ms() - t0));
         vg_metric_inc(pr->pm_restored, NULL, total);
         return 0;
+}
+
+/*
+ * Local files
+ */
+
+/* Local files of partitions not assigned within state.cleanup_delay_ms
+ * of the start are removed then (process_cleanup). */
+void process_note_local_files(proc_t *pr) {
+        DIR *d = opendir(pr->pr_state_dir);
+        struct dirent *de;
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                int p, n = 0;
+                if (sscanf(de->d_name, "partition-%d.db%n", &p, &n) == 1 &&
+                    !de->d_name[n] && p >= 0 && p < MAX_PARTITIONS)
+                        pr->pr_released_at[p] = vg_now_ms();
+        }
+        closedir(d);
 }
 
 /* Files of partitions this instance no longer owns are removed after

@@ -6,7 +6,7 @@
 #ifndef VG_CONSUMERS_H
 #define VG_CONSUMERS_H
 
-int vg_cmd_process(int argc, char **argv);    /* process.c */
+int vg_cmd_process(int argc, char **argv);    /* process_help.c */
 int vg_cmd_aggregate(int argc, char **argv);  /* aggregate.c */
 int vg_cmd_alerts(int argc, char **argv);     /* alerts.c */
 int vg_cmd_indicators(int argc, char **argv); /* indicators.c */
