@@ -111,6 +111,11 @@ const vg_confdef_t vg_confdefs[] = {
          "Events per SQLite transaction at most. A batch also ends as soon "
          "as the consumer's local queue is empty, so this bounds batches "
          "only while catching up."},
+        {"process.threads", VG_C_INT, "0", 0, 256, 0,
+         "vigil process --input: threads that run the emulated partitions "
+         "side by side (each partition on one thread, in input order, so "
+         "the results do not depend on it). 0: one per processor core, at "
+         "most --partitions."},
         {"batch.max_ms", VG_C_INT, "200", 1, 60000, 0,
          "Milliseconds a batch may wait to fill before it commits."},
         {"parts.interval_ms", VG_C_INT, "1000", 0, 600000, 0,

@@ -6,6 +6,7 @@
 #include "vg_process.h"
 #include "vg_agg.h"
 #include "vg_codec.h"
+#include "vg_htab.h"
 #include "vg_kafka.h"
 #include "vg_partition.h"
 #include "vg_lines.h"
@@ -13,9 +14,12 @@
 #include "vg_record_json.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <avro.h>
 
@@ -76,34 +80,55 @@ static void drain_cb(const vg_outrec_t *r, void *opaque) {
 
 /* Totals of all partitions, keyed as the indicators topic is
  * ("indicator|area|period|breakdown"): months and (SPEC §6.2) the quarters
- * and years that sum them. Collected unsorted, then sorted and summed. */
+ * and years that sum them. Summed in a hash table, then sorted by key. */
 typedef struct total_s {
-        char    *tt_key;
-        int64_t  tt_num, tt_den;
-        bool     tt_count;
+        vg_hnode_t tt_h;  /* first: the table's link */
+        int64_t    tt_num, tt_den;
+        bool       tt_count;
+        char       tt_key[];
 } total_t;
 
 typedef struct totals_s {
-        total_t *ts_v;
-        size_t   ts_n, ts_cap;
+        vg_htab_t  ts_ht;
+        total_t  **ts_v;  /* sorted, after totals_merge() */
+        size_t     ts_n;
 } totals_t;
+
+static bool total_eq(const vg_hnode_t *n, const void *key) {
+        return !strcmp(((const total_t *)n)->tt_key, key);
+}
+
+static void total_put(totals_t *ts, const char *key, size_t len,
+                      int64_t num, int64_t den, bool count) {
+        uint32_t h = vg_hash_str(key);
+        total_t *t = (total_t *)vg_htab_find(&ts->ts_ht, h, total_eq, key);
+        if (!t) {
+                t = vg_calloc(1, sizeof(*t) + len + 1);
+                memcpy(t->tt_key, key, len + 1);
+                t->tt_h.hn_hash = h;
+                t->tt_count = count;
+                vg_htab_insert(&ts->ts_ht, &t->tt_h);
+        }
+        t->tt_num += num;
+        t->tt_den += den;
+}
 
 static void total_add(totals_t *ts, const char *ind, const char *area,
                       const char *period, const char *bd, int64_t num,
                       int64_t den, bool count) {
         char full[VG_CASE_KEY_MAX + 16];
-        total_t *t;
-        vg_join(full, sizeof(full), '|',
-                (const char *const[]){ind, area, period, bd}, 4);
-        if (ts->ts_n == ts->ts_cap) {
-                ts->ts_cap = ts->ts_cap ? ts->ts_cap * 2 : 4096;
-                ts->ts_v = vg_realloc(ts->ts_v, sizeof(*ts->ts_v) * ts->ts_cap);
+        size_t len = vg_join(full, sizeof(full), '|',
+                             (const char *const[]){ind, area, period, bd}, 4);
+        total_put(ts, full, len, num, den, count);
+}
+
+/* to += from */
+static void totals_sum(totals_t *to, const totals_t *from) {
+        VG_HTAB_FOREACH(&from->ts_ht, x) {
+                const total_t *t = (const total_t *)x;
+                total_put(to, t->tt_key, strlen(t->tt_key), t->tt_num,
+                          t->tt_den, t->tt_count);
         }
-        t = &ts->ts_v[ts->ts_n++];
-        t->tt_key = vg_strdup(full);
-        t->tt_num = num;
-        t->tt_den = den;
-        t->tt_count = count;
 }
 
 static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
@@ -128,30 +153,27 @@ static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
 }
 
 static int total_cmp(const void *a, const void *b) {
-        return strcmp(((const total_t *)a)->tt_key,
-                      ((const total_t *)b)->tt_key);
+        return strcmp((*(total_t *const *)a)->tt_key,
+                      (*(total_t *const *)b)->tt_key);
 }
 
-/* Sorts by key and sums equal keys; returns how many are left. */
+/* Lists the totals in key order; returns how many there are. */
 static size_t totals_merge(totals_t *ts) {
-        size_t o = 0;
+        ts->ts_v = vg_malloc(sizeof(*ts->ts_v) * (ts->ts_ht.ht_n + 1));
+        ts->ts_n = 0;
+        VG_HTAB_FOREACH(&ts->ts_ht, x)
+                ts->ts_v[ts->ts_n++] = (total_t *)x;
         if (ts->ts_n > 1)
                 qsort(ts->ts_v, ts->ts_n, sizeof(*ts->ts_v), total_cmp);
-        for (size_t i = 0; i < ts->ts_n; i++) {
-                if (o && !strcmp(ts->ts_v[o - 1].tt_key, ts->ts_v[i].tt_key)) {
-                        ts->ts_v[o - 1].tt_num += ts->ts_v[i].tt_num;
-                        ts->ts_v[o - 1].tt_den += ts->ts_v[i].tt_den;
-                        vg_free(ts->ts_v[i].tt_key);
-                        continue;
-                }
-                ts->ts_v[o++] = ts->ts_v[i];
-        }
-        return ts->ts_n = o;
+        return ts->ts_n;
+}
+
+static void total_del(vg_hnode_t *n) {
+        vg_free(n);
 }
 
 static void totals_free(totals_t *ts) {
-        for (size_t i = 0; i < ts->ts_n; i++)
-                vg_free(ts->ts_v[i].tt_key);
+        vg_htab_free(&ts->ts_ht, total_del);
         vg_free(ts->ts_v);
 }
 
@@ -193,7 +215,7 @@ static void write_values(const totals_t *ts, FILE *out,
         vg_buf_t b;
         vg_buf_init(&b);
         for (size_t i = 0; i < ts->ts_n; i++) {
-                const total_t *t = &ts->ts_v[i];
+                const total_t *t = ts->ts_v[i];
                 char k[VG_CASE_KEY_MAX + 16], *save = NULL;
                 char *ind, *area, *period, *bd;
                 vg_ivalue_t iv = {0};
@@ -359,24 +381,271 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
         }
 }
 
+/*
+ * Workers: the emulated partitions run side by side, each on one thread
+ * (partition p on worker p % n), in input order within the partition, so
+ * the outcome is the same as on one thread. The reader (the calling
+ * thread) parses and validates lines and hands events over in chunks.
+ */
+
+#define FW_CHUNK   256 /* events per hand-over */
+#define FW_INFLIGHT 64 /* chunks queued per worker at most */
+
+typedef struct fev_s {
+        vg_event_t ev;
+        long       no;   /* line or record number */
+} fev_t;
+
+typedef struct fchunk_s {
+        struct fchunk_s *next;
+        int              n;
+        fev_t            v[FW_CHUNK];
+} fchunk_t;
+
+typedef struct fctx_s fctx_t;
+
+typedef struct fworker_s {
+        fctx_t         *fw_ctx;
+        int             fw_id;
+        int             fw_nworkers;
+        pthread_t       fw_thr;
+        pthread_mutex_t fw_lock;
+        pthread_cond_t  fw_cond;     /* queue changed */
+        fchunk_t       *fw_head, *fw_tail;
+        int             fw_queued;
+        bool            fw_end;      /* no more chunks */
+        fchunk_t       *fw_fill;     /* the reader's chunk being filled */
+        vg_codec_t     *fw_codec;    /* its partitions' encoder */
+        long            fw_events, fw_invalid, fw_too_late;
+        int             fw_fatal;    /* 1: a fatal error (logged) */
+        drain_t         fw_drain;    /* its partitions' alerts, */
+        totals_t        fw_totals;   /* and counters, at the end */
+} fworker_t;
+
+struct fctx_s {
+        const char  *fc_name;
+        int          fc_max_events;
+        int64_t      fc_now;
+        vg_part_t  **fc_parts;
+        int         *fc_batch;
+        int          fc_nparts;
+        atomic_int   fc_stop;        /* a worker failed: stop reading */
+        int64_t     *fc_wm, *fc_since, *fc_pruned; /* per partition, at
+                                                    * the end */
+        pthread_mutex_t fc_lock;
+        pthread_cond_t  fc_cond;
+        int          fc_scanned;     /* workers done with fw_drain and
+                                      * fw_totals (closing their
+                                      * partitions now) */
+};
+
+/* One event on its partition: 0, or -1 on a fatal error (logged). */
+static int fw_event(fworker_t *w, fev_t *f) {
+        fctx_t *c = w->fw_ctx;
+        int p = vg_kafka_murmur2_partition(f->ev.ev_patient_id,
+                                           strlen(f->ev.ev_patient_id),
+                                           c->fc_nparts);
+        vg_part_t *part = c->fc_parts[p];
+        char errstr[512];
+        vg_err_t e;
+
+        if (vg_part_begin(part, c->fc_now, errstr, sizeof(errstr))) {
+                vg_error("process", "%s", errstr);
+                return -1;
+        }
+        e = vg_part_event(part, &f->ev, errstr, sizeof(errstr));
+        if (e == VG_ERR_INVALID) { /* too late, or the patient limit */
+                const char *why = vg_part_rejected(part);
+                w->fw_too_late += why && !strcmp(why, "too-late");
+                fprintf(stderr, "%s:%ld: %s\n", c->fc_name, f->no, errstr);
+                w->fw_invalid++;
+                return 0;
+        }
+        if (e) {
+                vg_error("process", "%s:%ld: %s", c->fc_name, f->no, errstr);
+                return -1;
+        }
+        w->fw_events++;
+        if (++c->fc_batch[p] >= c->fc_max_events) {
+                c->fc_batch[p] = 0;
+                if (vg_part_commit(part, errstr, sizeof(errstr))) {
+                        vg_error("process", "%s:%ld: %s", c->fc_name, f->no,
+                                 errstr);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* End of input on the worker's partitions: every event type is caught
+ * up, so the watermark is the largest topic time (SPEC §5.5) and what it
+ * makes due falls due now. */
+static int fw_finish(fworker_t *w, int nworkers) {
+        fctx_t *c = w->fw_ctx;
+        char errstr[512];
+        int r = 0;
+        for (int p = w->fw_id; p < c->fc_nparts; p += nworkers) {
+                vg_part_end_of_input(c->fc_parts[p]);
+                if (vg_part_begin(c->fc_parts[p], c->fc_now, errstr,
+                                  sizeof(errstr)) ||
+                    vg_part_commit(c->fc_parts[p], errstr, sizeof(errstr))) {
+                        vg_error("process", "%s", errstr);
+                        r = -1;
+                }
+        }
+        return r;
+}
+
+/* The end, on each worker: its partitions' end of input, their alerts
+ * and counters collected, then (while the reader merges and writes) their
+ * state freed. */
+static void *fw_end_main(void *arg) {
+        fworker_t *w = arg;
+        fctx_t *c = w->fw_ctx;
+        if (fw_finish(w, w->fw_nworkers))
+                w->fw_fatal = 1;
+        w->fw_drain.codec = w->fw_codec;
+        w->fw_drain.alerts = json_object();
+        w->fw_drain.raised = json_object();
+        for (int p = w->fw_id; !w->fw_fatal && p < c->fc_nparts;
+             p += w->fw_nworkers) {
+                vg_part_t *part = c->fc_parts[p];
+                c->fc_wm[p] = vg_part_watermark(part);
+                c->fc_since[p] = vg_part_data_since(part);
+                c->fc_pruned[p] = vg_part_stats(part)->ps_pruned;
+                vg_part_outbox_scan(part, 0, INT32_MAX, drain_cb,
+                                    &w->fw_drain);
+                vg_part_cells(part, cells_cb, &w->fw_totals);
+        }
+        pthread_mutex_lock(&c->fc_lock);
+        c->fc_scanned++;
+        pthread_cond_signal(&c->fc_cond);
+        pthread_mutex_unlock(&c->fc_lock);
+        for (int p = w->fw_id; p < c->fc_nparts; p += w->fw_nworkers) {
+                vg_part_close(c->fc_parts[p]);
+                c->fc_parts[p] = NULL;
+        }
+        return NULL;
+}
+
+typedef struct fpool_s {
+        fworker_t *fp_w;
+        int        fp_n;
+} fpool_t;
+
+static void *fw_main(void *arg) {
+        fworker_t *w = arg;
+        fctx_t *c = w->fw_ctx;
+        for (;;) {
+                fchunk_t *ch;
+                pthread_mutex_lock(&w->fw_lock);
+                while (!w->fw_head && !w->fw_end)
+                        pthread_cond_wait(&w->fw_cond, &w->fw_lock);
+                if (!(ch = w->fw_head)) {
+                        pthread_mutex_unlock(&w->fw_lock);
+                        break;
+                }
+                if (!(w->fw_head = ch->next))
+                        w->fw_tail = NULL;
+                w->fw_queued--;
+                pthread_cond_signal(&w->fw_cond);
+                pthread_mutex_unlock(&w->fw_lock);
+                for (int i = 0; i < ch->n; i++) {
+                        fev_t *f = &ch->v[i];
+                        if (!w->fw_fatal &&
+                            !atomic_load(&c->fc_stop) && fw_event(w, f)) {
+                                w->fw_fatal = 1;
+                                atomic_store(&c->fc_stop, 1);
+                        }
+                        vg_record_clear(f->ev.ev_type, &f->ev);
+                }
+                vg_free(ch);
+        }
+        return NULL;
+}
+
+/* Hands the worker's filled chunk over (waits while its queue is full). */
+static void fw_flush(fworker_t *w) {
+        fchunk_t *ch = w->fw_fill;
+        if (!ch || !ch->n)
+                return;
+        w->fw_fill = NULL;
+        ch->next = NULL;
+        pthread_mutex_lock(&w->fw_lock);
+        while (w->fw_queued >= FW_INFLIGHT)
+                pthread_cond_wait(&w->fw_cond, &w->fw_lock);
+        if (w->fw_tail)
+                w->fw_tail->next = ch;
+        else
+                w->fw_head = ch;
+        w->fw_tail = ch;
+        w->fw_queued++;
+        pthread_cond_signal(&w->fw_cond);
+        pthread_mutex_unlock(&w->fw_lock);
+}
+
+/* Queues an event (ownership moves) for the worker of its partition. */
+static void fw_push(fpool_t *fp, int nparts, const vg_event_t *ev, long no) {
+        int p = vg_kafka_murmur2_partition(ev->ev_patient_id,
+                                           strlen(ev->ev_patient_id), nparts);
+        fworker_t *w = &fp->fp_w[p % fp->fp_n];
+        if (!w->fw_fill)
+                w->fw_fill = vg_malloc(sizeof(*w->fw_fill)), w->fw_fill->n = 0;
+        w->fw_fill->v[w->fw_fill->n].ev = *ev;
+        w->fw_fill->v[w->fw_fill->n].no = no;
+        if (++w->fw_fill->n == FW_CHUNK)
+                fw_flush(w);
+}
+
+/* Ends the input, waits for the workers; each then finishes its
+ * partitions (in parallel). Returns -1 if any failed. */
+static int fw_join(fpool_t *fp) {
+        int r = 0;
+        for (int i = 0; i < fp->fp_n; i++) {
+                fworker_t *w = &fp->fp_w[i];
+                fw_flush(w);
+                pthread_mutex_lock(&w->fw_lock);
+                w->fw_end = true;
+                pthread_cond_signal(&w->fw_cond);
+                pthread_mutex_unlock(&w->fw_lock);
+        }
+        for (int i = 0; i < fp->fp_n; i++) {
+                pthread_join(fp->fp_w[i].fw_thr, NULL);
+                if (fp->fp_w[i].fw_fatal)
+                        r = -1;
+        }
+        return r;
+}
+
+/* Threads for the run: process.threads, 0 = one per core; at most one
+ * per partition. */
+static int fw_count(const vg_conf_t *conf, int partitions) {
+        long n = (long)vg_conf_int(conf, "process.threads");
+        if (n <= 0) {
+                n = sysconf(_SC_NPROCESSORS_ONLN);
+                if (n < 1)
+                        n = 1;
+        }
+        return (int)(n < partitions ? n : partitions);
+}
+
 int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                     int partitions, FILE *alerts_out, FILE *ind_out,
                     long *invalidp) {
         vg_rules_conf_t rc;
         vg_part_topics_t topics;
         vg_codec_t *codec;
-        vg_part_t **parts;
-        int *batch;
         char errstr[512];
         src_t sr;
-        long invalid = 0, events = 0, too_late = 0;
+        long invalid = 0, events = 0, too_late = 0, read = 0;
         int64_t pruned = 0;
-        int max_events = (int)vg_conf_int(conf, "batch.max_events"), rc_ = 0;
-        int64_t now = vg_now_ms();
+        int rc_ = 0, started = 0;
         vg_meter_t pg_line;
         drain_t d;
         progress_t pg;
         totals_t totals = {0};
+        fctx_t fc;
+        fpool_t fp;
 
         vg_process_rules_conf(conf, &rc);
         topics.pt_alerts = vg_conf_str(conf, "topic.alerts");
@@ -387,21 +656,49 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 return 1;
         }
         memset(&sr, 0, sizeof(sr));
+        memset(&fc, 0, sizeof(fc));
         sr.sr_max = (size_t)vg_conf_int(conf, "input.max_bytes");
-        parts = vg_calloc((size_t)partitions, sizeof(*parts));
-        batch = vg_calloc((size_t)partitions, sizeof(*batch));
+        fc.fc_name = name;
+        fc.fc_max_events = (int)vg_conf_int(conf, "batch.max_events");
+        fc.fc_now = vg_now_ms();
+        fc.fc_nparts = partitions;
+        fc.fc_parts = vg_calloc((size_t)partitions, sizeof(*fc.fc_parts));
+        fc.fc_batch = vg_calloc((size_t)partitions, sizeof(*fc.fc_batch));
+        fc.fc_wm = vg_calloc((size_t)partitions, sizeof(*fc.fc_wm));
+        fc.fc_since = vg_calloc((size_t)partitions, sizeof(*fc.fc_since));
+        fc.fc_pruned = vg_calloc((size_t)partitions, sizeof(*fc.fc_pruned));
+        pthread_mutex_init(&fc.fc_lock, NULL);
+        pthread_cond_init(&fc.fc_cond, NULL);
+        atomic_init(&fc.fc_stop, 0);
+        fp.fp_n = fw_count(conf, partitions);
+        fp.fp_w = vg_calloc((size_t)fp.fp_n, sizeof(*fp.fp_w));
+        for (int i = 0; i < fp.fp_n; i++) {
+                fworker_t *w = &fp.fp_w[i];
+                w->fw_ctx = &fc;
+                w->fw_id = i;
+                w->fw_nworkers = fp.fp_n;
+                pthread_mutex_init(&w->fw_lock, NULL);
+                pthread_cond_init(&w->fw_cond, NULL);
+                /* A codec's Avro values are not shared between threads. */
+                if (!(w->fw_codec = vg_codec_new(errstr, sizeof(errstr)))) {
+                        vg_error("process", "%s", errstr);
+                        rc_ = 1;
+                        goto done;
+                }
+        }
         for (int p = 0; p < partitions; p++)
-                if (!(parts[p] = vg_part_open(":memory:", p, &rc, codec,
-                                              &topics, errstr,
-                                              sizeof(errstr)))) {
+                if (!(fc.fc_parts[p] = vg_part_open(
+                              ":memory:", p, &rc,
+                              fp.fp_w[p % fp.fp_n].fw_codec, &topics, errstr,
+                              sizeof(errstr)))) {
                         vg_error("process", "%s", errstr);
                         rc_ = 1;
                         goto done;
                 } else {
                         /* One run, no restart: state in memory only, and
                          * the counters are read at the end (no parts). */
-                        vg_part_set_parts(parts[p], false);
-                        vg_part_set_memory_only(parts[p]);
+                        vg_part_set_parts(fc.fc_parts[p], false);
+                        vg_part_set_memory_only(fc.fc_parts[p]);
                 }
 
         vg_meter_init(&pg_line, "process", "events",
@@ -411,11 +708,18 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 rc_ = 1;
                 goto done;
         }
-        for (;;) {
+        for (; started < fp.fp_n; started++)
+                if (pthread_create(&fp.fp_w[started].fw_thr, NULL, fw_main,
+                                   &fp.fp_w[started])) {
+                        vg_error("process", "cannot start a thread: %s",
+                                 strerror(errno));
+                        rc_ = 1;
+                        break;
+                }
+        while (!rc_ && !atomic_load(&fc.fc_stop)) {
                 vg_anyrec_t any;
                 vg_event_t ev;
-                vg_part_t *part;
-                int p, r = src_next(&sr, &any.ev, errstr, sizeof(errstr));
+                int r = src_next(&sr, &any.ev, errstr, sizeof(errstr));
 
                 if (r == 1)
                         ev = any.ev;
@@ -426,7 +730,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         vg_error("process", "%s:%ld: %s", name, sr.sr_no,
                                  errstr);
                         rc_ = 1;
-                        goto done;
+                        break;
                 }
                 if (r == 1 && vg_pnr_like(ev.ev_patient_id,
                                           strlen(ev.ev_patient_id))) {
@@ -438,7 +742,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         vg_record_clear(ev.ev_type, &ev);
                 }
                 if (r == -1 ||
-                    vg_event_validate(&ev, now, errstr, sizeof(errstr))) {
+                    vg_event_validate(&ev, fc.fc_now, errstr,
+                                      sizeof(errstr))) {
                         fprintf(stderr, "%s:%ld: %s\n", name, sr.sr_no,
                                 errstr);
                         if (r == 1)
@@ -446,83 +751,70 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         invalid++;
                         continue;
                 }
-                p = vg_kafka_murmur2_partition(ev.ev_patient_id,
-                                               strlen(ev.ev_patient_id),
-                                               partitions);
-                part = parts[p];
-                if (vg_part_begin(part, now, errstr, sizeof(errstr))) {
-                        vg_error("process", "%s", errstr);
-                        vg_record_clear(ev.ev_type, &ev);
-                        rc_ = 1;
-                        goto done;
-                }
-                {
-                        vg_err_t e = vg_part_event(part, &ev, errstr,
-                                                   sizeof(errstr));
-                        if (e == VG_ERR_INVALID) { /* too late, or the
-                                                  * patient limit */
-                                const char *why = vg_part_rejected(part);
-                                too_late += why && !strcmp(why, "too-late");
-                                fprintf(stderr, "%s:%ld: %s\n", name,
-                                        sr.sr_no, errstr);
-                                vg_record_clear(ev.ev_type, &ev);
-                                invalid++;
-                                continue;
-                        }
-                        if (e) {
-                                vg_error("process", "%s:%ld: %s", name,
-                                         sr.sr_no, errstr);
-                                vg_record_clear(ev.ev_type, &ev);
-                                rc_ = 1;
-                                goto done;
-                        }
-                }
-                if (++batch[p] >= max_events &&
-                    vg_part_commit(part, errstr, sizeof(errstr))) {
-                        vg_error("process", "%s:%ld: %s", name, sr.sr_no,
-                                 errstr);
-                        vg_record_clear(ev.ev_type, &ev);
-                        rc_ = 1;
-                        goto done;
-                }
-                if (batch[p] >= max_events)
-                        batch[p] = 0;
-                vg_record_clear(ev.ev_type, &ev);
-                events++;
-                if ((events & 255) == 0)
-                        vg_meter_update(&pg_line, events,
-                                           sr.sr_avro ? 0 : sr.sr_lines.lr_offset);
+                fw_push(&fp, partitions, &ev, sr.sr_no);
+                if ((++read & 255) == 0)
+                        vg_meter_update(&pg_line, read,
+                                        sr.sr_avro ? 0
+                                                   : sr.sr_lines.lr_offset);
         }
-
         vg_meter_end(&pg_line);
+        {
+                /* (only the workers started are joined) */
+                fpool_t run = {fp.fp_w, started};
+                if (fw_join(&run))
+                        rc_ = 1;
+        }
+        for (int i = 0; i < started; i++) {
+                events += fp.fp_w[i].fw_events;
+                invalid += fp.fp_w[i].fw_invalid;
+                too_late += fp.fp_w[i].fw_too_late;
+        }
+        if (rc_)
+                goto done;
+        /* Each worker ends its partitions (fw_end_main). */
+        started = 0;
+        for (; started < fp.fp_n; started++)
+                if (pthread_create(&fp.fp_w[started].fw_thr, NULL, fw_end_main,
+                                   &fp.fp_w[started])) {
+                        vg_error("process", "cannot start a thread: %s",
+                                 strerror(errno));
+                        rc_ = 1;
+                        break;
+                }
+        pthread_mutex_lock(&fc.fc_lock);
+        while (fc.fc_scanned < started)
+                pthread_cond_wait(&fc.fc_cond, &fc.fc_lock);
+        pthread_mutex_unlock(&fc.fc_lock);
+        for (int i = 0; i < started; i++)
+                if (fp.fp_w[i].fw_fatal)
+                        rc_ = 1;
+        if (rc_) {
+                for (int i = 0; i < started; i++)
+                        pthread_join(fp.fp_w[i].fw_thr, NULL);
+                goto done;
+        }
         d.codec = codec;
         d.alerts = json_object();
         d.raised = json_object();
         d.churn = 0;
         d.failed = 0;
+        for (int i = 0; i < started; i++) {
+                /* (an alert_id is one patient's, on one partition) */
+                json_object_update(d.alerts, fp.fp_w[i].fw_drain.alerts);
+                d.churn += fp.fp_w[i].fw_drain.churn;
+                totals_sum(&totals, &fp.fp_w[i].fw_totals);
+        }
         pg.pg_rc = &rc;
         pg.pg_min_wm = INT64_MAX;
         pg.pg_data_since = INT64_MAX;
         for (int p = 0; p < partitions; p++) {
-                int64_t wm, since;
-                /* End of input: every event type is caught up, so the
-                 * watermark is the largest topic time (SPEC §5.5) and what
-                 * it makes due falls due now. */
-                vg_part_end_of_input(parts[p]);
-                if (vg_part_begin(parts[p], now, errstr, sizeof(errstr)) ||
-                    vg_part_commit(parts[p], errstr, sizeof(errstr))) {
-                        vg_error("process", "%s", errstr);
-                        rc_ = 1;
-                }
                 /* A partition with no events has no watermark: left out. */
-                if ((wm = vg_part_watermark(parts[p])) != VG_WM_NONE &&
-                    wm < pg.pg_min_wm)
-                        pg.pg_min_wm = wm;
-                if ((since = vg_part_data_since(parts[p])) != VG_WM_NONE &&
-                    since < pg.pg_data_since)
-                        pg.pg_data_since = since;
-                vg_part_outbox_scan(parts[p], 0, INT32_MAX, drain_cb, &d);
-                vg_part_cells(parts[p], cells_cb, &totals);
+                if (fc.fc_wm[p] != VG_WM_NONE && fc.fc_wm[p] < pg.pg_min_wm)
+                        pg.pg_min_wm = fc.fc_wm[p];
+                if (fc.fc_since[p] != VG_WM_NONE &&
+                    fc.fc_since[p] < pg.pg_data_since)
+                        pg.pg_data_since = fc.fc_since[p];
+                pruned += fc.fc_pruned[p];
         }
         if (pg.pg_min_wm == INT64_MAX)
                 pg.pg_min_wm = VG_WM_NONE;
@@ -533,8 +825,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         totals_merge(&totals);
         if (ind_out)
                 write_values(&totals, ind_out, &pg);
-        for (int p = 0; p < partitions; p++)
-                pruned += vg_part_stats(parts[p])->ps_pruned;
+        for (int i = 0; i < started; i++)
+                pthread_join(fp.fp_w[i].fw_thr, NULL);
         vg_info("process",
                 "%s: %ld events, %ld invalid lines (%ld of them too late), "
                 "%zu alerts (%ld raised and later retracted), %zu indicator "
@@ -546,9 +838,38 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         totals_free(&totals);
 done:
         for (int p = 0; p < partitions; p++)
-                vg_part_close(parts[p]);
-        vg_free(parts);
-        vg_free(batch);
+                vg_part_close(fc.fc_parts[p]);
+        for (int i = 0; i < fp.fp_n; i++) {
+                fworker_t *w = &fp.fp_w[i];
+                while (w->fw_head || w->fw_fill) { /* (not started) */
+                        fchunk_t *ch = w->fw_head ? w->fw_head : w->fw_fill;
+                        if (ch == w->fw_head)
+                                w->fw_head = ch->next;
+                        else
+                                w->fw_fill = NULL;
+                        for (int k = 0; k < ch->n; k++)
+                                vg_record_clear(ch->v[k].ev.ev_type,
+                                                &ch->v[k].ev);
+                        vg_free(ch);
+                }
+                if (w->fw_drain.alerts)
+                        json_decref(w->fw_drain.alerts);
+                if (w->fw_drain.raised)
+                        json_decref(w->fw_drain.raised);
+                totals_free(&w->fw_totals);
+                if (w->fw_codec)
+                        vg_codec_destroy(w->fw_codec);
+                pthread_mutex_destroy(&w->fw_lock);
+                pthread_cond_destroy(&w->fw_cond);
+        }
+        vg_free(fp.fp_w);
+        vg_free(fc.fc_parts);
+        vg_free(fc.fc_batch);
+        vg_free(fc.fc_wm);
+        vg_free(fc.fc_since);
+        vg_free(fc.fc_pruned);
+        pthread_mutex_destroy(&fc.fc_lock);
+        pthread_cond_destroy(&fc.fc_cond);
         src_close(&sr);
         vg_codec_destroy(codec);
         if (invalidp)

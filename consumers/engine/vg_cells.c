@@ -3,29 +3,37 @@
  */
 #include "vg_cells.h"
 #include "vg_common.h"
+#include "vg_record.h"
 #include "vg_rules.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A case and the cells it adds to. */
-typedef struct vg_case_s {
-        vg_hnode_t ca_h;  /* first: the table's link */
-        int        ca_n;
-        vg_counter_t *ca_cells[VG_CASE_CELLS];
-        char       ca_key[];
-} vg_case_t;
+/* The breakdowns, in the order of a case's fields (age, sex, diagnosis,
+ * residence) and as they are named in a cell key. */
+static const char *const bd_name[4] = {"age:", "sex:", "diagnosis:",
+                                       "residence:"};
+static const size_t bd_len[4] = {4, 4, 10, 10};
 
-static bool cell_eq(const vg_hnode_t *n, const void *key) {
-        return !strcmp(((const vg_counter_t *)n)->cl_key, key);
+/* "indicator|area|period" and its cells: the base cell (NULL until first
+ * added to) and the breakdown cells, a few per dimension. */
+typedef struct vg_base_s {
+        vg_hnode_t     ba_h;    /* first: the table's link */
+        vg_counter_t  *ba_all;
+        vg_counter_t **ba_bd;
+        int            ba_nbd, ba_bd_cap;
+        size_t         ba_len;
+        char           ba_key[];
+} vg_base_t;
+
+static bool base_eq(const vg_hnode_t *n, const void *key) {
+        return !strcmp(((const vg_base_t *)n)->ba_key, key);
 }
 
-static bool case_eq(const vg_hnode_t *n, const void *key) {
-        return !strcmp(((const vg_case_t *)n)->ca_key, key);
-}
-
-static void node_free(vg_hnode_t *n) {
-        vg_free(n);
+static void base_free(vg_hnode_t *n) {
+        vg_base_t *b = (vg_base_t *)n;
+        vg_free(b->ba_bd);
+        vg_free(b);
 }
 
 void vg_cells_init(vg_cells_t *cs) {
@@ -33,21 +41,25 @@ void vg_cells_init(vg_cells_t *cs) {
 }
 
 void vg_cells_clear(vg_cells_t *cs) {
-        vg_htab_clear(&cs->cs_cases, node_free);
-        vg_htab_clear(&cs->cs_cells, node_free);
+        vg_htab_clear(&cs->cs_bases, base_free);
+        for (size_t i = 0; i < cs->cs_nall; i++)
+                vg_free(cs->cs_all[i]);
+        cs->cs_nall = 0;
         cs->cs_ndirty = 0;
         cs->cs_npending = 0;
 }
 
 void vg_cells_free(vg_cells_t *cs) {
-        vg_htab_free(&cs->cs_cases, node_free);
-        vg_htab_free(&cs->cs_cells, node_free);
+        vg_cells_clear(cs);
+        vg_htab_free(&cs->cs_bases, base_free);
+        vg_free(cs->cs_all);
         vg_free(cs->cs_dirty);
         vg_free(cs->cs_pending);
         memset(cs, 0, sizeof(*cs));
 }
 
-static void list_push(vg_counter_t ***v, size_t *n, size_t *cap, vg_counter_t *c) {
+static void list_push(vg_counter_t ***v, size_t *n, size_t *cap,
+                      vg_counter_t *c) {
         if (*n == *cap) {
                 *cap = *cap ? *cap * 2 : 1024;
                 *v = vg_realloc(*v, sizeof(**v) * *cap);
@@ -55,69 +67,161 @@ static void list_push(vg_counter_t ***v, size_t *n, size_t *cap, vg_counter_t *c
         (*v)[(*n)++] = c;
 }
 
-static vg_counter_t *cell_new(vg_cells_t *cs, const char *key, uint32_t h,
-                           bool count) {
-        size_t len = strlen(key);
+/* The base of key[0, len), made on first sight. */
+static vg_base_t *base_get(vg_cells_t *cs, const char *key, size_t len) {
+        uint32_t h = vg_hash_str(key);
+        vg_base_t *b = (vg_base_t *)vg_htab_find(&cs->cs_bases, h, base_eq,
+                                                 key);
+        if (b)
+                return b;
+        b = vg_calloc(1, sizeof(*b) + len + 1);
+        memcpy(b->ba_key, key, len + 1);
+        b->ba_len = len;
+        b->ba_h.hn_hash = h;
+        vg_htab_insert(&cs->cs_bases, &b->ba_h);
+        return b;
+}
+
+/* A new cell of base b: the base cell (dim < 0), or breakdown dim with
+ * value v[0, vl). */
+static vg_counter_t *cell_new(vg_cells_t *cs, vg_base_t *b, int dim,
+                              const char *v, size_t vl, bool count) {
+        size_t len = b->ba_len + (dim < 0 ? 0 : 1 + bd_len[dim] + vl);
         vg_counter_t *c = vg_calloc(1, sizeof(*c) + len + 1);
-        memcpy(c->cl_key, key, len + 1);
-        c->cl_h.hn_hash = h;
+        memcpy(c->cl_key, b->ba_key, b->ba_len);
+        if (dim >= 0) {
+                char *q = c->cl_key + b->ba_len;
+                *q++ = '|';
+                memcpy(q, bd_name[dim], bd_len[dim]);
+                q += bd_len[dim];
+                memcpy(q, v, vl);
+                c->cl_voff = (uint16_t)(q - c->cl_key);
+                c->cl_vlen = (uint16_t)vl;
+                c->cl_dim = (uint8_t)dim;
+                if (b->ba_nbd == b->ba_bd_cap) {
+                        b->ba_bd_cap = b->ba_bd_cap ? b->ba_bd_cap * 2 : 8;
+                        b->ba_bd = vg_realloc(b->ba_bd,
+                                              sizeof(*b->ba_bd) *
+                                                      (size_t)b->ba_bd_cap);
+                }
+                b->ba_bd[b->ba_nbd++] = c;
+        } else
+                b->ba_all = c;
+        c->cl_key[len] = '\0';
         c->cl_count = count;
-        vg_htab_insert(&cs->cs_cells, &c->cl_h);
+        list_push(&cs->cs_all, &cs->cs_nall, &cs->cs_all_cap, c);
         return c;
+}
+
+/* Base b's cell for breakdown dim = v[0, vl) (dim < 0: the base cell). */
+static vg_counter_t *cell_get(vg_cells_t *cs, vg_base_t *b, int dim,
+                              const char *v, size_t vl, bool count) {
+        if (dim < 0)
+                return b->ba_all ? b->ba_all
+                                 : cell_new(cs, b, dim, v, vl, count);
+        for (int i = 0; i < b->ba_nbd; i++) {
+                vg_counter_t *c = b->ba_bd[i];
+                if (c->cl_dim == dim && c->cl_vlen == vl &&
+                    !memcmp(c->cl_key + c->cl_voff, v, vl))
+                        return c;
+        }
+        return cell_new(cs, b, dim, v, vl, count);
 }
 
 void vg_cells_load(vg_cells_t *cs, const char *key, int64_t num, int64_t den,
                    bool count, bool pending) {
-        vg_counter_t *c = cell_new(cs, key, vg_hash_str(key), count);
+        /* "indicator|area|period" or "indicator|area|period|dim:value";
+         * a key of another form (not made by this version) is kept as a
+         * base cell of its own, so that it is still published. */
+        const char *p = key;
+        int dim = -1;
+        size_t blen, vl = 0;
+        const char *v = NULL;
+        char base[VG_CASE_KEY_MAX];
+        vg_counter_t *c;
+        if (strlen(key) >= VG_CASE_KEY_MAX)
+                return; /* (longer than any key this version makes) */
+        for (int i = 0; i < 3 && p; i++)
+                if ((p = strchr(p, '|')))
+                        p++;
+        if (p) {
+                for (int d = 0; d < 4 && dim < 0; d++)
+                        if (!strncmp(p, bd_name[d], bd_len[d]))
+                                dim = d, v = p + bd_len[d], vl = strlen(v);
+        }
+        blen = dim >= 0 ? (size_t)(p - 1 - key) : strlen(key);
+        if (blen >= sizeof(base) || (p && dim < 0))
+                blen = strlen(key), dim = -1; /* (kept whole) */
+        memcpy(base, key, blen);
+        base[blen] = '\0';
+        c = cell_get(cs, base_get(cs, base, blen), dim, v, vl, count);
         c->cl_num = num;
         c->cl_den = den;
+        c->cl_count = count;
         if (pending)
                 vg_cells_mark_pending(cs, c);
 }
 
-/* The case's entry, made on first sight: its cells looked up (or made)
- * once. NULL if it is not a case. */
-static vg_case_t *case_get(vg_cells_t *cs, const char *case_key,
-                           bool count) {
-        uint32_t h = vg_hash_str(case_key);
-        vg_case_t *ca = (vg_case_t *)vg_htab_find(&cs->cs_cases, h, case_eq,
-                                                  case_key);
-        char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
-        size_t len;
-        int n;
-
-        if (ca)
-                return ca;
-        if ((n = vg_rules_case_cells(case_key, cells)) < 0)
-                return NULL;
-        len = strlen(case_key);
-        ca = vg_calloc(1, sizeof(*ca) + len + 1);
-        memcpy(ca->ca_key, case_key, len + 1);
-        ca->ca_h.hn_hash = h;
-        ca->ca_n = n;
-        for (int i = 0; i < n; i++) {
-                uint32_t ch = vg_hash_str(cells[i]);
-                vg_counter_t *c = (vg_counter_t *)vg_htab_find(&cs->cs_cells, ch,
-                                                         cell_eq, cells[i]);
-                ca->ca_cells[i] = c ? c : cell_new(cs, cells[i], ch, count);
+static void cell_add(vg_cells_t *cs, vg_counter_t *c, int64_t num,
+                     int64_t den) {
+        c->cl_num += num;
+        c->cl_den += den;
+        if (!c->cl_dirty) {
+                c->cl_dirty = true;
+                list_push(&cs->cs_dirty, &cs->cs_ndirty, &cs->cs_dirty_cap,
+                          c);
         }
-        vg_htab_insert(&cs->cs_cases, &ca->ca_h);
-        return ca;
 }
 
 int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                       int64_t den, bool count) {
-        vg_case_t *ca = case_get(cs, case_key, count);
-        if (!ca)
+        /* The same cells as vg_rules_case_cells(), in its order. */
+        const char *f[7], *p = case_key;
+        size_t len[7];
+        char region[3];
+        const char *areas[3];
+        size_t alen[3];
+
+        for (int i = 0; i < 7; i++) {
+                const char *bar = strchr(p, '|');
+                if ((bar == NULL) != (i == 6))
+                        return -1;
+                f[i] = p;
+                len[i] = bar ? (size_t)(bar - p) : strlen(p);
+                if (!len[i])
+                        return -1;
+                p = bar ? bar + 1 : p;
+        }
+        if (len[1] >= 8) /* (a kommun: 4 digits) */
                 return -1;
-        for (int i = 0; i < ca->ca_n; i++) {
-                vg_counter_t *c = ca->ca_cells[i];
-                c->cl_num += num;
-                c->cl_den += den;
-                if (!c->cl_dirty) {
-                        c->cl_dirty = true;
-                        list_push(&cs->cs_dirty, &cs->cs_ndirty,
-                                  &cs->cs_dirty_cap, c);
+        /* (every cell key shorter than VG_CASE_KEY_MAX, as
+         * vg_cells_load() expects) */
+        for (int i = 3; i < 7; i++)
+                if (len[0] + len[1] + len[2] + len[i] + 3 + 1 + 10 >=
+                    VG_CASE_KEY_MAX)
+                        return -1;
+        areas[0] = f[1], alen[0] = len[1];
+        region[0] = f[1][0];
+        region[1] = len[1] > 1 ? f[1][1] : '0';
+        region[2] = '\0';
+        areas[1] = region, alen[1] = 2;
+        areas[2] = "SE", alen[2] = 2;
+        for (int a = 0; a < 3; a++) {
+                char base[VG_CASE_KEY_MAX], *q = base;
+                vg_base_t *b;
+                memcpy(q, f[0], len[0]), q += len[0], *q++ = '|';
+                memcpy(q, areas[a], alen[a]), q += alen[a], *q++ = '|';
+                memcpy(q, f[2], len[2]), q += len[2];
+                *q = '\0';
+                b = base_get(cs, base, (size_t)(q - base));
+                cell_add(cs, cell_get(cs, b, -1, NULL, 0, count), num, den);
+                for (int d = 0; d < 4; d++) {
+                        const char *v = f[3 + d];
+                        size_t vl = len[3 + d];
+                        if (vl == 1 && v[0] == '-')
+                                continue;
+                        cell_add(cs, cell_get(cs, b, d, v, vl, count), num,
+                                 den);
                 }
         }
         return 0;
@@ -154,12 +258,11 @@ void vg_cells_parts_done(vg_cells_t *cs) {
 }
 
 size_t vg_cells_sorted(const vg_cells_t *cs, vg_counter_t ***out) {
-        vg_counter_t **all = vg_malloc(sizeof(*all) * (cs->cs_cells.ht_n + 1));
-        size_t n = 0;
-        VG_HTAB_FOREACH(&cs->cs_cells, x)
-                all[n++] = (vg_counter_t *)x;
-        if (n > 1)
-                qsort(all, n, sizeof(*all), cell_cmp);
+        vg_counter_t **all = vg_malloc(sizeof(*all) * (cs->cs_nall + 1));
+        if (cs->cs_nall)
+                memcpy(all, cs->cs_all, sizeof(*all) * cs->cs_nall);
+        if (cs->cs_nall > 1)
+                qsort(all, cs->cs_nall, sizeof(*all), cell_cmp);
         *out = all;
-        return n;
+        return cs->cs_nall;
 }

@@ -1,10 +1,12 @@
 /*
  * vg_cells.h - a partition's indicator counters in memory: the counter
- * cells (indicator|area|period[|breakdown] -> numerator, denominator) and,
- * for speed, every case seen (vg_rules.h: the patient-level key a rule
- * counts under) with pointers to the 15 cells it adds to, so that a case's
- * delta is one lookup and 15 additions rather than 15 key expansions and
- * lookups.
+ * cells (indicator|area|period[|breakdown] -> numerator, denominator),
+ * grouped by their "indicator|area|period" base. A case (vg_rules.h: the
+ * patient-level key "indicator|kommun|period|age|sex|diagnosis|residence"
+ * a rule counts under) adds to the base and breakdown cells of its kommun,
+ * region and SE: three lookups in the small table of bases, each followed
+ * by a scan of that base's few breakdown cells - no per-case table, and
+ * no cell key built, once its cells exist.
  *
  * Two lists say what a commit must do: cells changed in the open batch
  * (dirty: write them) and cells whose IndicatorPart is not queued yet
@@ -19,7 +21,10 @@
 #include <stdint.h>
 
 typedef struct vg_counter_s {
-        vg_hnode_t cl_h;       /* first: the table's link */
+        uint16_t   cl_voff;    /* its breakdown value in cl_key (0: a base
+                                * cell) */
+        uint16_t   cl_vlen;    /* and its length */
+        uint8_t    cl_dim;     /* its breakdown (0..3), if cl_voff */
         bool       cl_dirty;   /* changed in the open batch */
         bool       cl_pending; /* changed since its part was queued */
         bool       cl_count;   /* a count: no denominator */
@@ -28,8 +33,9 @@ typedef struct vg_counter_s {
 } vg_counter_t;
 
 typedef struct vg_cells_s {
-        vg_htab_t   cs_cells;   /* vg_counter_t by key */
-        vg_htab_t   cs_cases;   /* case key -> its cells */
+        vg_htab_t   cs_bases;   /* "indicator|area|period" -> its cells */
+        vg_counter_t **cs_all;  /* every cell, in order of creation */
+        size_t      cs_nall, cs_all_cap;
         vg_counter_t **cs_dirty;   /* changed in the open batch */
         size_t      cs_ndirty, cs_dirty_cap;
         vg_counter_t **cs_pending; /* part not queued yet */
