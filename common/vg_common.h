@@ -63,7 +63,7 @@ void vg_buf_puts(vg_buf_t *vb, const char *s);
 void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
-/* FNV-1a (32 bits) of a NUL-terminated string: the one hash for in-memory
+/* A 32-bit hash of a NUL-terminated string: the one hash for in-memory
  * tables (not for partitioning: that is Kafka's murmur2). Can't fail. */
 uint32_t vg_hash_str(const char *s);
 

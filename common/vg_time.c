@@ -191,19 +191,43 @@ static int64_t last_sunday_0100(int64_t y, unsigned m) {
         return (last - wd) * VG_MS_PER_DAY + VG_MS_PER_HOUR;
 }
 
-int64_t vg_tz_offset(vg_tz_t tz, int64_t ms) {
+/* The offset of Europe/Stockholm over one UTC year: its bounds and its
+ * summer time, kept per thread for the next call (most instants of a run
+ * fall in the same year). */
+typedef struct tz_year_s {
+        int64_t ty_from, ty_to;       /* [from, to): the year, UTC */
+        int64_t ty_dst_from, ty_dst_to; /* summer time, UTC; empty before 1980 */
+} tz_year_t;
+
+static _Thread_local tz_year_t tz_cache = {1, 0, 0, 0}; /* (empty) */
+
+static void tz_year(int64_t ms, tz_year_t *ty) {
         int64_t y;
         unsigned m, d;
+        vg_civil_from_days(floordiv(ms, VG_MS_PER_DAY), &y, &m, &d);
+        int64_t from = vg_days_from_civil(y, 1, 1),
+                to = vg_days_from_civil(y + 1, 1, 1);
+        /* (at the ends of the int64 range: a year cut short) */
+        ty->ty_from = from < INT64_MIN / VG_MS_PER_DAY ? INT64_MIN
+                                                       : from * VG_MS_PER_DAY;
+        ty->ty_to = to > INT64_MAX / VG_MS_PER_DAY ? INT64_MAX
+                                                   : to * VG_MS_PER_DAY;
+        ty->ty_dst_from = ty->ty_dst_to = 0;
+        if (y >= 1980) {
+                ty->ty_dst_from = last_sunday_0100(y, 3);
+                ty->ty_dst_to = last_sunday_0100(y, y >= 1996 ? 10 : 9);
+        }
+}
+
+int64_t vg_tz_offset(vg_tz_t tz, int64_t ms) {
+        tz_year_t *ty = &tz_cache;
 
         if (tz == VG_TZ_UTC)
                 return 0;
-        vg_civil_from_days(floordiv(ms, VG_MS_PER_DAY), &y, &m, &d);
-        if (y >= 1980) {
-                int64_t start = last_sunday_0100(y, 3);
-                int64_t end = last_sunday_0100(y, y >= 1996 ? 10 : 9);
-                if (ms >= start && ms < end)
-                        return 2 * VG_MS_PER_HOUR;
-        }
+        if (ms < ty->ty_from || ms >= ty->ty_to)
+                tz_year(ms, ty);
+        if (ms >= ty->ty_dst_from && ms < ty->ty_dst_to)
+                return 2 * VG_MS_PER_HOUR;
         return VG_MS_PER_HOUR;
 }
 

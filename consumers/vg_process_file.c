@@ -113,15 +113,6 @@ static void total_put(totals_t *ts, const char *key, size_t len,
         t->tt_den += den;
 }
 
-static void total_add(totals_t *ts, const char *ind, const char *area,
-                      const char *period, const char *bd, int64_t num,
-                      int64_t den, bool count) {
-        char full[VG_CASE_KEY_MAX + 16];
-        size_t len = vg_join(full, sizeof(full), '|',
-                             (const char *const[]){ind, area, period, bd}, 4);
-        total_put(ts, full, len, num, den, count);
-}
-
 /* to += from */
 static void totals_sum(totals_t *to, const totals_t *from) {
         VG_HTAB_FOREACH(&from->ts_ht, x) {
@@ -131,25 +122,49 @@ static void totals_sum(totals_t *to, const totals_t *from) {
         }
 }
 
+/* Adds to "<prefix><period>|<bd>" (prefix: "indicator|area|"). */
+static void total_at(totals_t *ts, const char *prefix, size_t plen,
+                     const char *period, const char *bd, size_t bdlen,
+                     int64_t num, int64_t den, bool count) {
+        char full[VG_CASE_KEY_MAX + 16];
+        size_t perlen = strlen(period), len = plen + perlen + 1 + bdlen;
+        if (len >= sizeof(full))
+                return; /* (longer than any cell key) */
+        memcpy(full, prefix, plen);
+        memcpy(full + plen, period, perlen);
+        full[plen + perlen] = '|';
+        memcpy(full + plen + perlen + 1, bd, bdlen);
+        full[len] = '\0';
+        total_put(ts, full, len, num, den, count);
+}
+
+/* A partition's cell "indicator|area|period[|breakdown]": its month, and
+ * the quarter and year that sum it, with breakdown "all" when none. */
 static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
                      void *opaque) {
         totals_t *ts = opaque;
-        char *k = vg_strdup(key), *save = NULL, q[8], y[5];
-        char *ind = strtok_r(k, "|", &save), *area = strtok_r(NULL, "|", &save),
-             *period = strtok_r(NULL, "|", &save),
-             *bd = strtok_r(NULL, "|", &save);
-        if (!ind || !area || !period) {
-                vg_free(k);
+        const char *b1 = strchr(key, '|'), *b2 = b1 ? strchr(b1 + 1, '|') : NULL;
+        const char *per, *b3, *bd = "all";
+        char period[16], q[8], y[5];
+        size_t perlen, bdlen = 3;
+        if (!b1 || !b2 || b1 == key || b2 == b1 + 1 || !b2[1])
                 return;
-        }
-        if (!bd)
-                bd = "all";
-        total_add(ts, ind, area, period, bd, num, den, count);
+        per = b2 + 1;
+        if ((b3 = strchr(per, '|')) && b3[1])
+                bd = b3 + 1, bdlen = strlen(bd);
+        perlen = b3 ? (size_t)(b3 - per) : strlen(per);
+        if (!perlen || perlen >= sizeof(period))
+                return;
+        memcpy(period, per, perlen);
+        period[perlen] = '\0';
+        total_at(ts, key, (size_t)(per - key), period, bd, bdlen, num, den,
+                 count);
         if (!vg_rules_period_parents(period, q, y)) {
-                total_add(ts, ind, area, q, bd, num, den, count);
-                total_add(ts, ind, area, y, bd, num, den, count);
+                total_at(ts, key, (size_t)(per - key), q, bd, bdlen, num, den,
+                         count);
+                total_at(ts, key, (size_t)(per - key), y, bd, bdlen, num, den,
+                         count);
         }
-        vg_free(k);
 }
 
 static int total_cmp(const void *a, const void *b) {
@@ -224,7 +239,8 @@ static void write_values(const totals_t *ts, FILE *out,
                 if (!((t->tt_count && t->tt_num > 0) ||
                       (!t->tt_count && t->tt_den > 0)))
                         continue;
-                snprintf(k, sizeof(k), "%s", t->tt_key);
+                memcpy(k, t->tt_key, strlen(t->tt_key) + 1); /* (shorter
+                                                                 * than k) */
                 ind = strtok_r(k, "|", &save);
                 area = strtok_r(NULL, "|", &save);
                 period = strtok_r(NULL, "|", &save);
@@ -515,7 +531,7 @@ static void *fw_end_main(void *arg) {
                 c->fc_pruned[p] = vg_part_stats(part)->ps_pruned;
                 vg_part_outbox_scan(part, 0, INT32_MAX, drain_cb,
                                     &w->fw_drain);
-                vg_part_cells(part, cells_cb, &w->fw_totals);
+                vg_part_cells_unsorted(part, cells_cb, &w->fw_totals);
         }
         pthread_mutex_lock(&c->fc_lock);
         c->fc_scanned++;

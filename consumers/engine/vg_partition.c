@@ -793,6 +793,17 @@ void vg_part_cells(vg_part_t *part,
         vg_free(all);
 }
 
+void vg_part_cells_unsorted(vg_part_t *part,
+                            void (*cb)(const char *key, int64_t num,
+                                       int64_t den, bool count,
+                                       void *opaque),
+                            void *opaque) {
+        const vg_cells_t *cs = &part->pa_cells;
+        for (size_t i = 0; i < cs->cs_nall; i++)
+                cb(cs->cs_all[i]->cl_key, cs->cs_all[i]->cl_num,
+                   cs->cs_all[i]->cl_den, cs->cs_all[i]->cl_count, opaque);
+}
+
 void vg_part_set_cache(vg_part_t *part, size_t max_patients) {
         part->pa_cache_max = max_patients;
 }

@@ -152,6 +152,12 @@ void vg_part_cells(vg_part_t *part,
                    void (*cb)(const char *key, int64_t num, int64_t den,
                               bool count, void *opaque),
                    void *opaque);
+/* The same in no particular order (file mode sums them in a table). */
+void vg_part_cells_unsorted(vg_part_t *part,
+                            void (*cb)(const char *key, int64_t num,
+                                       int64_t den, bool count,
+                                       void *opaque),
+                            void *opaque);
 
 /*
  * Changelog (vg_part_changelog.c): Kafka mode logs every commit's changes

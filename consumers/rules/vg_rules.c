@@ -37,16 +37,34 @@ char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
         unsigned char md[SHA256_DIGEST_LENGTH];
         const char *parts[3] = {vg_enum_str(&vg_enum_rule, rule),
                                 subject ? subject : "", anchor ? anchor : ""};
+        static const char hex[] = "0123456789abcdef";
+        char small[512];
         vg_buf_t in;
+        size_t len = 0;
         /* NUL-separated: no id can contain NUL (the codec refuses it), so
          * ("a|b", "c") and ("a", "b|c") cannot collide. */
         vg_buf_init(&in);
         for (int i = 0; i < 3; i++)
-                vg_buf_append(&in, parts[i], strlen(parts[i]) + 1);
-        SHA256((const unsigned char *)in.vb_data, in.vb_len, md);
-        for (int i = 0; i < 16; i++)
-                snprintf(buf + 2 * i, 3, "%02x", md[i]);
-        vg_buf_free(&in);
+                len += strlen(parts[i]) + 1;
+        if (len <= sizeof(small)) {
+                char *q = small;
+                for (int i = 0; i < 3; i++) {
+                        size_t pl = strlen(parts[i]) + 1;
+                        memcpy(q, parts[i], pl);
+                        q += pl;
+                }
+                SHA256((const unsigned char *)small, len, md);
+        } else {
+                for (int i = 0; i < 3; i++)
+                        vg_buf_append(&in, parts[i], strlen(parts[i]) + 1);
+                SHA256((const unsigned char *)in.vb_data, in.vb_len, md);
+                vg_buf_free(&in);
+        }
+        for (int i = 0; i < 16; i++) {
+                buf[2 * i] = hex[md[i] >> 4];
+                buf[2 * i + 1] = hex[md[i] & 15];
+        }
+        buf[32] = '\0';
         return buf;
 }
 
@@ -578,8 +596,10 @@ static void death_cells(out_t *o, const sel_t *s) {
         if (!dth)
                 return;
         for (int p = 0; p < vg_enum_place.ve_cnt; p++) {
-                snprintf(ind, sizeof(ind), "death_place.%s",
-                         vg_enum_place.ve_symbols[p]);
+                vg_join(ind, sizeof(ind), '.',
+                        (const char *const[]){"death_place",
+                                              vg_enum_place.ve_symbols[p]},
+                        2);
                 cell_add(o, ind, dth->ev_kommun, dth->ev_occurred_at, dth,
                          dth->ev_place_of_death == p, 1, false);
         }
@@ -621,9 +641,13 @@ static void ssih_cells(out_t *o, const sel_t *s) {
                 const vg_event_t *a = s->stays[i].st_adm;
                 if (!a || a->ev_care_setting != VG_CS_SSIH)
                         continue;
-                snprintf(ind, sizeof(ind), "ssih_enrolment.%s.%s",
-                         vg_rules_age_band(a->ev_age_years),
-                         vg_enum_str(&vg_enum_diag, a->ev_diagnosis_group));
+                vg_join(ind, sizeof(ind), '.',
+                        (const char *const[]){
+                                "ssih_enrolment",
+                                vg_rules_age_band(a->ev_age_years),
+                                vg_enum_str(&vg_enum_diag,
+                                            a->ev_diagnosis_group)},
+                        3);
                 cell_add(o, ind, a->ev_kommun, a->ev_occurred_at, a, 1, 0,
                          true);
         }
@@ -672,8 +696,10 @@ static void rule_register(out_t *o, const sel_t *s) {
          * anchored on the death they report, in the entry's kommun. */
         if (en && en->ev_expected) {
                 for (int q = 0; q < VG_Q__CNT; q++) {
-                        snprintf(ind, sizeof(ind), "spr.%s",
-                                 vg_question_names[q]);
+                        vg_join(ind, sizeof(ind), '.',
+                                (const char *const[]){"spr",
+                                                      vg_question_names[q]},
+                                2);
                         cell_add(o, ind, en->ev_kommun, en->ev_death_at,
                                  s->death,
                                  en->ev_answers[q] == VG_ANS_YES, 1, false);
