@@ -15,8 +15,15 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
                  * queue ends the batch at once (alerts go out while the
                  * stream is quiet, however few records the batch has);
                  * while it is full, batches grow to batch.max_events. */
-                rd_kafka_message_t *m =
-                        rd_kafka_consumer_poll(lp->lp_rk, busy ? 0 : 50);
+                /* ... and briefly while transactions are being committed
+                 * (on threads of their own: the next drain takes what
+                 * they did and sends the partition's next rows). */
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(
+                        lp->lp_rk,
+                        busy ? 0
+                             : lp->lp_pub && vg_pub_committing(lp->lp_pub)
+                                       ? 1
+                                       : 50);
                 int64_t now = vg_now_ms();
                 busy = m != NULL;
                 if (m) {
@@ -65,7 +72,8 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
                 }
                 if (lp->lp_exit_idle > 0 &&
                     now - last_msg >= lp->lp_exit_idle * 1000LL &&
-                    (!lp->lp_pub || vg_pub_inflight(lp->lp_pub) == 0) &&
+                    (!lp->lp_pub || (vg_pub_inflight(lp->lp_pub) == 0 &&
+                                     !vg_pub_committing(lp->lp_pub))) &&
                     lp->lp_settled(lp->lp_opaque, now,
                                    lp->lp_exit_idle * 1000LL)) {
                         vg_info(lp->lp_name,

@@ -4,6 +4,8 @@
 #include "vg_outbox.h"
 #include "vg_time.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -229,6 +231,14 @@ typedef struct slot_s {
         rd_kafka_t  *sl_rk;        /* the slot's transactional producer */
         rd_kafka_topic_t **sl_rkts; /* its handles of pb_topics */
         bool         sl_txn_open;  /* a transaction is open */
+        /* Its commit runs on sl_thr: until joined, sl_rk and what its
+         * delivery reports change (sl_inflight, sl_cl_last) are the
+         * thread's. */
+        bool         sl_committing;
+        pthread_t    sl_thr;
+        atomic_bool  sl_commit_done; /* set by sl_thr as it ends */
+        rd_kafka_error_t *sl_commit_err; /* its outcome (NULL: committed) */
+        int64_t      sl_commit_us; /* how long it took */
         int64_t      sl_txn_at;    /* since, ms */
         int64_t      sl_cl_done;   /* changelog end committed, not yet
                                     * reported (-1: none) */
@@ -335,6 +345,8 @@ vg_pub_t *vg_pub_new_txn(rd_kafka_conf_t *pconf, const char *txn_prefix,
         return pub;
 }
 
+static int txn_finish(vg_pub_t *pub, slot_t *sl, bool settle);
+
 static void slot_unclaim(slot_t *sl) {
         if (!sl->sl_rk)
                 return;
@@ -414,6 +426,10 @@ void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
                 rd_kafka_destroy(pub->pb_rk);
         }
         for (int i = 0; i < PUB_SLOTS; i++) {
+                /* A commit under way ends first (its outbox may be gone:
+                 * its rows stay queued). */
+                if (txn_finish(pub, &pub->pb_slots[i], false))
+                        vg_error("publish", "%s", pub->pb_err);
                 slot_unclaim(&pub->pb_slots[i]);
                 vg_free(pub->pb_slots[i].sl_fifo);
                 vg_free(pub->pb_slots[i].sl_cl_topic);
@@ -438,7 +454,8 @@ static void slot_reset(slot_t *sl) {
 void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
                 bool (*busy)(void *opaque), void *opaque) {
         slot_t *sl = &pub->pb_slots[id];
-        if (vg_pub_claim(pub, id, pub->pb_err, sizeof(pub->pb_err)))
+        if (txn_finish(pub, sl, false) ||
+            vg_pub_claim(pub, id, pub->pb_err, sizeof(pub->pb_err)))
                 pub->pb_fatal = 1; /* the next drain reports it */
         sl->sl_ob = ob;
         sl->sl_busy = busy;
@@ -494,6 +511,10 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
                 rd_kafka_poll(pub->pb_rk, 50);
         if (sl->sl_ob && !pub->pb_txn)
                 settle(pub, sl, e, sizeof(e));
+        /* A commit under way ends, and what it committed is deleted, before
+         * the slot goes; an error is reported by the next drain. */
+        if (txn_finish(pub, sl, true))
+                pub->pb_fatal = 1;
         sl->sl_ob = NULL;
         sl->sl_busy = NULL;
         vg_pub_set_changelog(pub, id, NULL, -1, NULL);
@@ -612,17 +633,60 @@ static void count_cb(const vg_outrec_t *r, void *opaque) {
  * otherwise left open while processing goes on and committed at a later
  * drain once its records are delivered (catching up: production overlaps
  * processing). Rows are deleted, and the changelog's end reported, only
- * once the transaction is committed and the slot is not busy.
+ * once the transaction is committed and the slot is not busy. A commit
+ * runs on a thread of its own, so the slots' commits run side by side;
+ * the slot sends nothing more until a drain has taken its outcome.
  */
-static int txn_commit(vg_pub_t *pub, slot_t *sl) {
+/* librdkafka's blocking commit, retried as long as it says so. On the
+ * commit's own thread, or inline. */
+static void *commit_main(void *arg) {
+        slot_t *sl = arg;
         int64_t t0 = vg_now_us();
         rd_kafka_error_t *e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
-        vg_debug("publish", "transaction committed in %lld us",
-                 (long long)(vg_now_us() - t0));
         for (int i = 0; e && rd_kafka_error_is_retriable(e) && i < 5; i++) {
                 rd_kafka_error_destroy(e);
                 e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
         }
+        sl->sl_commit_err = e;
+        sl->sl_commit_us = vg_now_us() - t0;
+        atomic_store(&sl->sl_commit_done, true);
+        return NULL;
+}
+
+/*
+ * Commits the slot's open transaction. Without wait, the commit is started
+ * on a thread of its own and this returns 1 while it runs: the partitions'
+ * commits run side by side and the loop goes on (one after another, six
+ * commits of about 5 ms each held every turn of the loop); a later call
+ * takes its outcome. With wait, until it is done. 0: done (committed, or
+ * aborted and to be sent again), 1: still committing, -1: fatal.
+ *
+ * A thread rather than librdkafka's resumable commit (a call with a short
+ * timeout, called again): in 2.0.2 a call whose first step (begin commit)
+ * times out is not resumable, and that step's late reply is taken as the
+ * reply to a step of the next call, which can skip the EndTxn request.
+ */
+static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
+        rd_kafka_error_t *e;
+        if (!sl->sl_committing) {
+                atomic_store(&sl->sl_commit_done, false);
+                if (!wait && !pthread_create(&sl->sl_thr, NULL, commit_main,
+                                             sl)) {
+                        sl->sl_committing = true;
+                        return 1;
+                }
+                commit_main(sl); /* waited for, or no thread */
+        } else {
+                if (!wait && !atomic_load(&sl->sl_commit_done))
+                        return 1;
+                pthread_join(sl->sl_thr, NULL);
+                sl->sl_committing = false;
+        }
+        e = sl->sl_commit_err;
+        sl->sl_commit_err = NULL;
+        vg_debug("publish", "transaction %s in %lld us",
+                 e ? "not committed" : "committed",
+                 (long long)sl->sl_commit_us);
         sl->sl_txn_open = false;
         if (e) {
                 bool abortable = rd_kafka_error_txn_requires_abort(e);
@@ -678,12 +742,26 @@ static int txn_settle(vg_pub_t *pub, slot_t *sl) {
         return 0;
 }
 
+/* Waits for a commit under way and takes its outcome; with settle, the
+ * rows it committed are deleted and the changelog's end reported if the
+ * slot is not busy. -1: an error (pb_err). */
+static int txn_finish(vg_pub_t *pub, slot_t *sl, bool settle) {
+        if (!sl->sl_committing)
+                return 0;
+        if (txn_commit(pub, sl, true))
+                return -1;
+        if (settle && sl->sl_ob && !sl->sl_txn_open &&
+            !(sl->sl_busy && sl->sl_busy(sl->sl_opaque)))
+                return txn_settle(pub, sl);
+        return 0;
+}
+
 static int txn_slot(vg_pub_t *pub, int id, bool force) {
         slot_t *sl = &pub->pb_slots[id];
         send_t sd = {pub, id, 0};
         rd_kafka_error_t *e;
         bool busy;
-        int n = 0;
+        int n = 0, r;
 
         if (!sl->sl_ob)
                 return 0;
@@ -693,12 +771,16 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
                 return -1;
         }
         busy = sl->sl_busy && sl->sl_busy(sl->sl_opaque);
+        /* A commit under way: its outcome, if it has one (or once it has,
+         * with force); the producer is its thread's until then. */
+        if (sl->sl_committing && (r = txn_commit(pub, sl, force)))
+                return r < 0 ? -1 : 0;
         rd_kafka_poll(sl->sl_rk, 0);
         if (sl->sl_txn_open &&
             (force || rd_kafka_outq_len(sl->sl_rk) == 0 ||
              vg_now_ms() - sl->sl_txn_at >= 1000) &&
-            txn_commit(pub, sl))
-                return -1;
+            (r = txn_commit(pub, sl, force)))
+                return r < 0 ? -1 : 0;
         if (busy)
                 return 0;
         if (txn_settle(pub, sl))
@@ -729,8 +811,8 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
         /* A small transaction (the steady state) is committed now: its
          * alerts go out without waiting for the next drain. */
         if ((force || pub->pb_txn_rows < PUB_TXN_PIPELINE) &&
-            txn_commit(pub, sl))
-                return -1;
+            (r = txn_commit(pub, sl, force)))
+                return r < 0 ? -1 : 0;
         if (!sl->sl_txn_open && txn_settle(pub, sl))
                 return -1;
         return 0;
@@ -830,6 +912,15 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                         return -1;
         }
         return vg_pub_drain(pub, errstr, errstr_size);
+}
+
+bool vg_pub_committing(const vg_pub_t *pub) {
+        if (!pub->pb_txn)
+                return false;
+        for (int id = 0; id < PUB_SLOTS; id++)
+                if (pub->pb_slots[id].sl_committing)
+                        return true;
+        return false;
 }
 
 int vg_pub_inflight(const vg_pub_t *pub) {

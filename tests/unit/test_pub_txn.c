@@ -5,7 +5,11 @@
  * emptied, a busy slot (a batch open) sends nothing, and a transaction
  * stops near PUB_TXN_ROWS rows at the end of a batch (a changelog "m"
  * record). End to end: two partitions' changelogs, read back with
- * read_committed, restore their state.
+ * read_committed, restore their state. A drain only starts a slot's
+ * commit (on a thread of its own, side by side with the other slots'); a
+ * later drain takes its outcome and deletes the rows, so the tests drain
+ * until no commit is under way (drain_settle), and fail if that never
+ * happens.
  *
  * Runs on librdkafka's mock cluster. librdkafka 2.0.2's mock cluster runs
  * the transactional protocol (InitProducerId, AddPartitionsToTxn, EndTxn)
@@ -91,6 +95,32 @@ static vg_pub_t *pub_new(env_t *env, const char *prefix) {
         if (!pub)
                 fail_msg("%s", e);
         return pub;
+}
+
+/* Drains until no commit is under way, at most 20 s (then the test fails:
+ * a commit that never ends). Returns the first failed drain's -1 (errstr
+ * filled), else 0; *drains (optional): how many drains it took. */
+static int drain_settle(vg_pub_t *pub, char *errstr, size_t errstr_size,
+                        int *drains) {
+        int64_t until = vg_now_ms() + 20000;
+        int n = 0;
+        for (;;) {
+                n++;
+                if (vg_pub_drain(pub, errstr, errstr_size))
+                        break;
+                if (!vg_pub_committing(pub)) {
+                        if (drains)
+                                *drains = n;
+                        return 0;
+                }
+                if (vg_now_ms() >= until)
+                        fail_msg("a commit still under way after 20 s (%d "
+                                 "drains)", n);
+                usleep(1000);
+        }
+        if (drains)
+                *drains = n;
+        return -1;
 }
 
 /*
@@ -301,7 +331,8 @@ static void row_cb(const vg_outrec_t *o, void *opaque) {
 }
 
 /* Each row of rs arrived once, where it was sent, in seq order within
- * its partition. */
+ * its partition among the rows of its slot (values "<slot>.<row>"; slots
+ * have producers of their own, and their commits run side by side). */
 static void check_arrived(const msgs_t *ms, const rows_t *rs) {
         for (int i = 0; i < rs->n; i++) {
                 const row_t *r = &rs->r[i];
@@ -317,7 +348,9 @@ static void check_arrived(const msgs_t *ms, const rows_t *rs) {
                 for (int j = 0; j < i; j++) {
                         const row_t *q = &rs->r[j];
                         const msg_t *mq;
-                        if (strcmp(q->topic, r->topic))
+                        if (strcmp(q->topic, r->topic) ||
+                            strcspn(q->val, ".") != strcspn(r->val, ".") ||
+                            strncmp(q->val, r->val, strcspn(r->val, ".")))
                                 continue;
                         mq = find_val(ms, q->val, &n);
                         if (mq->part == m->part && mq->off > m->off)
@@ -352,7 +385,7 @@ static void test_drain_slots(void **state) {
         for (int i = 0; i < 2; i++)
                 vg_outbox_scan(b[i].ob, 0, 1000, row_cb, sent);
         vg_outbox_scan(b[2].ob, 0, 1000, row_cb, busy);
-        if (vg_pub_drain(pub, e, sizeof(e)))
+        if (drain_settle(pub, e, sizeof(e), NULL))
                 fail_msg("drain: %s", e);
         /* committed: the outboxes are empty, the busy one untouched */
         assert_int_equal(vg_outbox_depth(b[0].ob), 0);
@@ -384,7 +417,7 @@ static void test_drain_slots(void **state) {
         box_batch(&b[0], 2);
         vg_outbox_scan(b[0].ob, 0, 1000, row_cb, sent);
         vg_outbox_scan(b[2].ob, 0, 1000, row_cb, sent);
-        if (vg_pub_drain(pub, e, sizeof(e)))
+        if (drain_settle(pub, e, sizeof(e), NULL))
                 fail_msg("drain: %s", e);
         for (int i = 0; i < 3; i++)
                 assert_int_equal(vg_outbox_depth(b[i].ob), 0);
@@ -546,12 +579,14 @@ static void test_fenced(void **state) {
         vg_pub_add(p1, 0, b.ob, owner_busy, &b.own);
         vg_pub_set_changelog(p1, 0, "cl", 0, owner_committed);
         box_batch(&b, 3);
-        assert_int_equal(vg_pub_drain(p1, e, sizeof(e)), 0);
+        if (drain_settle(p1, e, sizeof(e), NULL))
+                fail_msg("drain: %s", e);
         assert_int_equal(vg_outbox_depth(b.ob), 0);
+        assert_int_equal(b.own.calls, 1);
         p2 = pub_new(&env, "vg-test-c");
         assert_int_equal(vg_pub_claim(p2, 0, e, sizeof(e)), 0);
         box_batch(&b, 3);
-        rc = vg_pub_drain(p1, e, sizeof(e));
+        rc = drain_settle(p1, e, sizeof(e), NULL);
         print_message("    the fenced publisher: %d (%s), %lld rows kept\n",
                       rc, rc ? e : "committed",
                       (long long)vg_outbox_depth(b.ob));
@@ -559,11 +594,163 @@ static void test_fenced(void **state) {
                 print_message("    (librdkafka %s's mock cluster does not "
                               "fence producers)\n", rd_kafka_version_str());
         else {
+                assert_non_null(strstr(e, "fenced: another instance owns "
+                                          "this partition now"));
                 assert_int_equal(vg_outbox_depth(b.ob), 5);
                 assert_int_equal(b.own.calls, 1);
+                /* and it stays failed */
+                assert_int_equal(vg_pub_drain(p1, e, sizeof(e)), -1);
+                assert_false(vg_pub_committing(p1));
         }
         vg_pub_destroy(p1, 1000);
         vg_pub_destroy(p2, 1000);
+        box_close(&b);
+        env_free(&env);
+}
+
+/* The EndTxn request's ApiKey (librdkafka's rdkafka_protocol.h is not
+ * installed). */
+#define API_END_TXN 26
+
+/* Two slots' commits are under way at the same time. The mock broker
+ * answers an EndTxn request (a commit's last step) RTT ms late. The drain
+ * that sends the slots' transactions returns at once, with their commits
+ * under way and nothing deleted; later drains take the outcomes, and both
+ * are done in less than 2 x RTT: one after another, the second EndTxn
+ * would have been sent only once the first had been answered. */
+#define RTT 500
+
+/* One batch to each of slots 0 and 1 (rows added to sent), their EndTxn
+ * answered late (delay), a drain, then drains until both are done: when
+ * the last one was, ms after the first drain. */
+static int64_t commit_round(vg_pub_t *pub, env_t *env, box_t *b, bool delay,
+                            rows_t *sent) {
+        const int n = 2;
+        int64_t t0, t1, done[2] = {0, 0}, until, last = 0;
+        int drains = 1;
+        char e[512];
+        for (int i = 0; i < n && delay; i++)
+                rd_kafka_mock_broker_push_request_error_rtts(
+                        env->mc, 1, API_END_TXN, 1,
+                        RD_KAFKA_RESP_ERR_NO_ERROR, RTT);
+        for (int i = 0; i < n; i++) {
+                box_batch(&b[i], 2);
+                vg_outbox_scan(b[i].ob, 0, 1000, row_cb, sent);
+        }
+        t0 = vg_now_ms();
+        if (vg_pub_drain(pub, e, sizeof(e)))
+                fail_msg("drain: %s", e);
+        t1 = vg_now_ms();
+        assert_true(vg_pub_committing(pub));
+        for (int i = 0; i < n; i++) {
+                assert_int_equal(vg_outbox_depth(b[i].ob), 4);
+                assert_int_equal(b[i].own.calls, 0);
+        }
+        until = t0 + 20000;
+        for (int left = n; left > 0;) {
+                if (vg_now_ms() >= until)
+                        fail_msg("commits still under way after 20 s");
+                usleep(1000);
+                if (vg_pub_drain(pub, e, sizeof(e)))
+                        fail_msg("drain: %s", e);
+                drains++;
+                for (int i = 0; i < n; i++)
+                        if (!done[i] && !vg_outbox_depth(b[i].ob)) {
+                                done[i] = vg_now_ms() - t0;
+                                left--;
+                        }
+        }
+        assert_false(vg_pub_committing(pub));
+        print_message("    2 slots%s: the drain took %lld ms; done after %lld "
+                      "and %lld ms (%d drains)\n",
+                      delay ? ", EndTxn late" : "", (long long)(t1 - t0),
+                      (long long)done[0], (long long)done[1], drains);
+        for (int i = 0; i < n; i++) {
+                if (delay) {
+                        assert_true(t1 - t0 < RTT / 2); /* waited for none */
+                        assert_true(done[i] >= RTT);
+                }
+                assert_int_equal(b[i].own.calls, 1);
+                b[i].own.calls = 0;
+                if (done[i] > last)
+                        last = done[i];
+        }
+        return last;
+}
+
+static void test_commits_side_by_side(void **state) {
+        env_t env;
+        vg_pub_t *pub;
+        box_t b[2];
+        rows_t *sent = calloc(1, sizeof(*sent));
+        msgs_t ms = {0};
+        int64_t last;
+        (void)state;
+        env_init(&env);
+        pub = pub_new(&env, "vg-test-f");
+        for (int i = 0; i < 2; i++) {
+                box_open(&b[i], i);
+                vg_pub_add(pub, i, b[i].ob, owner_busy, &b[i].own);
+                vg_pub_set_changelog(pub, i, "cl", i, owner_committed);
+        }
+        commit_round(pub, &env, b, false, sent); /* partitions known */
+        last = commit_round(pub, &env, b, true, sent);
+        assert_true(last < 2 * RTT);
+        read_all(&env, &ms);
+        assert_int_equal(ms.n, sent->n);
+        check_arrived(&ms, sent);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(b[i].own.last, last_off(&ms, "cl", i));
+        msgs_free(&ms);
+        vg_pub_destroy(pub, 5000);
+        for (int i = 0; i < 2; i++)
+                box_close(&b[i]);
+        free(sent);
+        env_free(&env);
+}
+
+/* A commit that fails on its thread takes the paths a blocking one took:
+ * an abortable error aborts the transaction and sends its rows again (in
+ * the next one), a fatal one (the producer fenced) is the publisher's
+ * fatal error, with the rows kept. */
+static void test_commit_errors(void **state) {
+        env_t env;
+        vg_pub_t *pub;
+        box_t b;
+        char e[512] = "";
+        int rc;
+        (void)state;
+        env_init(&env);
+        pub = pub_new(&env, "vg-test-g");
+        box_open(&b, 2);
+        vg_pub_add(pub, 2, b.ob, owner_busy, &b.own);
+        vg_pub_set_changelog(pub, 2, "cl", 2, owner_committed);
+        /* abortable ("unhandled errors are permanent": abort) */
+        rd_kafka_mock_push_request_errors(env.mc, API_END_TXN, 1,
+                                          RD_KAFKA_RESP_ERR_INVALID_REQUEST);
+        box_batch(&b, 3);
+        if (drain_settle(pub, e, sizeof(e), NULL))
+                fail_msg("drain: %s", e);
+        print_message("    after an abortable error: %lld rows queued, %d "
+                      "reports\n", (long long)vg_outbox_depth(b.ob),
+                      b.own.calls);
+        assert_int_equal(vg_outbox_depth(b.ob), 0);
+        assert_int_equal(b.own.calls, 1);
+        /* fatal */
+        rd_kafka_mock_push_request_errors(env.mc, API_END_TXN, 1,
+                                          RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+        box_batch(&b, 3);
+        rc = drain_settle(pub, e, sizeof(e), NULL);
+        print_message("    after a fatal error: %d (%s), %lld rows kept\n",
+                      rc, e, (long long)vg_outbox_depth(b.ob));
+        assert_int_equal(rc, -1);
+        assert_non_null(strstr(e, "fenced: another instance owns this "
+                                  "partition now"));
+        assert_int_equal(vg_outbox_depth(b.ob), 5);
+        assert_int_equal(b.own.calls, 1);
+        assert_false(vg_pub_committing(pub));
+        assert_int_equal(vg_pub_drain(pub, e, sizeof(e)), -1);
+        vg_pub_destroy(pub, 1000);
         box_close(&b);
         env_free(&env);
 }
@@ -681,7 +868,7 @@ static void test_changelog_end_to_end(void **state) {
                         part_batch(parts[p], p, n, &off[p]);
         /* partition 1 has a batch open: nothing of it is sent */
         assert_int_equal(vg_part_begin(parts[1], 2000, e, sizeof(e)), VG_OK);
-        if (vg_pub_drain(pub, e, sizeof(e)))
+        if (drain_settle(pub, e, sizeof(e), NULL))
                 fail_msg("drain: %s", e);
         assert_int_equal(vg_part_outbox_depth(parts[0]), 0);
         assert_true(vg_part_outbox_depth(parts[1]) > 0);
@@ -766,6 +953,8 @@ int main(void) {
                 cmocka_unit_test(test_txn_ends_at_a_batch),
                 cmocka_unit_test(test_busy_defers_delete),
                 cmocka_unit_test(test_fenced),
+                cmocka_unit_test(test_commits_side_by_side),
+                cmocka_unit_test(test_commit_errors),
                 cmocka_unit_test(test_changelog_end_to_end),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
