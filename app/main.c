@@ -8,6 +8,7 @@
 #include "vg_ops.h"
 #include "vg_producers.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +66,11 @@ static void usage(FILE *fp) {
 }
 
 int main(int argc, char **argv) {
+        /* No global memory statistics in SQLite: they take a process-wide
+         * mutex on every allocation, which the partitions' connections
+         * (one per worker thread in file mode) would contend for. Before
+         * any other SQLite call. */
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
         if (argc < 2) {
                 usage(stderr);
                 return VG_EXIT_USAGE;

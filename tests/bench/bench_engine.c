@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sqlite3.h>
 
 #include "vg_config.h"
 #include "vg_process.h"
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
         long invalid = 0;
         struct rusage ru;
 
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* as vigil's main() */
         vg_log_level = VG_LOG_WARN;
         vg_sim_opts_init(&o);
         o.so_patients = patients;
