@@ -114,8 +114,9 @@ const vg_confdef_t vg_confdefs[] = {
         {"process.threads", VG_C_INT, "0", 0, 256, 0,
          "vigil process --input: threads that run the emulated partitions "
          "side by side (each partition on one thread, in input order, so "
-         "the results do not depend on it). 0: one per processor core, at "
-         "most --partitions."},
+         "the results do not depend on it; messages about rejected lines "
+         "may come out of line order). 0: one per processor core, at most "
+         "--partitions."},
         {"batch.max_ms", VG_C_INT, "200", 1, 60000, 0,
          "Milliseconds a batch may wait to fill before it commits."},
         {"parts.interval_ms", VG_C_INT, "1000", 0, 600000, 0,

@@ -207,7 +207,9 @@ static void tz_year(int64_t ms, tz_year_t *ty) {
         vg_civil_from_days(floordiv(ms, VG_MS_PER_DAY), &y, &m, &d);
         int64_t from = vg_days_from_civil(y, 1, 1),
                 to = vg_days_from_civil(y + 1, 1, 1);
-        /* (at the ends of the int64 range: a year cut short) */
+        /* (a year at the ends of the int64 range is cut short here; its
+         * summer time bounds are not: events are validated to 1900 ..
+         * now + 1 day long before) */
         ty->ty_from = from < INT64_MIN / VG_MS_PER_DAY ? INT64_MIN
                                                        : from * VG_MS_PER_DAY;
         ty->ty_to = to > INT64_MAX / VG_MS_PER_DAY ? INT64_MAX

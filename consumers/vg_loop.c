@@ -7,7 +7,7 @@
 
 int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
         int64_t last_msg = vg_now_ms(), last_tick = 0, last_health = 0;
-        int64_t last_report = vg_now_ms(), reported = 0;
+        int64_t last_report = vg_now_ms(), reported = 0, commit_since = 0;
         bool busy = false;
 
         while (!*lp->lp_stop) {
@@ -18,13 +18,23 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
                 /* ... and briefly while transactions are being committed
                  * (on threads of their own: the next drain takes what
                  * they did and sends the partition's next rows). */
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(
-                        lp->lp_rk,
-                        busy ? 0
-                             : lp->lp_pub && vg_pub_committing(lp->lp_pub)
-                                       ? 1
-                                       : 50);
-                int64_t now = vg_now_ms();
+                /* (1 ms for the first 20 ms of commits under way, then
+                 * 10 ms: a commit that waits for a slow broker does not
+                 * spin the loop) */
+                int wait = 50;
+                rd_kafka_message_t *m;
+                int64_t now;
+                if (busy)
+                        wait = 0;
+                else if (lp->lp_pub && vg_pub_committing(lp->lp_pub)) {
+                        int64_t t = vg_now_ms();
+                        if (!commit_since)
+                                commit_since = t;
+                        wait = t - commit_since < 20 ? 1 : 10;
+                } else
+                        commit_since = 0;
+                m = rd_kafka_consumer_poll(lp->lp_rk, wait);
+                now = vg_now_ms();
                 busy = m != NULL;
                 if (m) {
                         int r = 0;

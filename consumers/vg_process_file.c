@@ -655,7 +655,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         src_t sr;
         long invalid = 0, events = 0, too_late = 0, read = 0;
         int64_t pruned = 0;
-        int rc_ = 0, started = 0;
+        int rc_ = 0, started = 0, e;
         vg_meter_t pg_line;
         drain_t d;
         progress_t pg;
@@ -695,6 +695,9 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 w->fw_nworkers = fp.fp_n;
                 pthread_mutex_init(&w->fw_lock, NULL);
                 pthread_cond_init(&w->fw_cond, NULL);
+        }
+        for (int i = 0; i < fp.fp_n; i++) {
+                fworker_t *w = &fp.fp_w[i];
                 /* A codec's Avro values are not shared between threads. */
                 if (!(w->fw_codec = vg_codec_new(errstr, sizeof(errstr)))) {
                         vg_error("process", "%s", errstr);
@@ -725,10 +728,10 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 goto done;
         }
         for (; started < fp.fp_n; started++)
-                if (pthread_create(&fp.fp_w[started].fw_thr, NULL, fw_main,
-                                   &fp.fp_w[started])) {
+                if ((e = pthread_create(&fp.fp_w[started].fw_thr, NULL,
+                                        fw_main, &fp.fp_w[started]))) {
                         vg_error("process", "cannot start a thread: %s",
-                                 strerror(errno));
+                                 strerror(e));
                         rc_ = 1;
                         break;
                 }
@@ -746,6 +749,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         vg_error("process", "%s:%ld: %s", name, sr.sr_no,
                                  errstr);
                         rc_ = 1;
+                        atomic_store(&fc.fc_stop, 1); /* (the workers too) */
                         break;
                 }
                 if (r == 1 && vg_pnr_like(ev.ev_patient_id,
@@ -790,10 +794,10 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         /* Each worker ends its partitions (fw_end_main). */
         started = 0;
         for (; started < fp.fp_n; started++)
-                if (pthread_create(&fp.fp_w[started].fw_thr, NULL, fw_end_main,
-                                   &fp.fp_w[started])) {
+                if ((e = pthread_create(&fp.fp_w[started].fw_thr, NULL,
+                                        fw_end_main, &fp.fp_w[started]))) {
                         vg_error("process", "cannot start a thread: %s",
-                                 strerror(errno));
+                                 strerror(e));
                         rc_ = 1;
                         break;
                 }

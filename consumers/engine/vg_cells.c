@@ -197,8 +197,9 @@ int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
         /* (every cell key shorter than VG_CASE_KEY_MAX, as
          * vg_cells_load() expects) */
         for (int i = 3; i < 7; i++)
-                if (len[0] + len[1] + len[2] + len[i] + 3 + 1 + 10 >=
-                    VG_CASE_KEY_MAX)
+                if (!(len[i] == 1 && f[i][0] == '-') &&
+                    len[0] + len[1] + len[2] + len[i] + 3 + 1 + 10 >=
+                            VG_CASE_KEY_MAX)
                         return -1;
         areas[0] = f[1], alen[0] = len[1];
         region[0] = f[1][0];

@@ -115,8 +115,10 @@ rd_kafka_t *vg_pub_handle(vg_pub_t *pub);
 /* Transactional mode: a slot's commit is under way (the drain that
  * committed a slot's transaction only starts it, and the partitions'
  * commits run side by side); a later drain takes its outcome, deletes the
- * rows and reports the changelog's end: drain again soon. vg_pub_flush,
- * vg_pub_remove and vg_pub_destroy wait for commits under way. */
+ * rows and reports the changelog's end: drain again soon. vg_pub_flush
+ * waits for commits under way (unless a fatal error came first: then
+ * vg_pub_remove or vg_pub_destroy does), as do vg_pub_add, vg_pub_remove
+ * and vg_pub_destroy. */
 bool vg_pub_committing(const vg_pub_t *pub);
 
 /* Messages in the producer's queue. */
