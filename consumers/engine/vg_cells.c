@@ -176,22 +176,14 @@ static void cell_add(vg_cells_t *cs, vg_counter_t *c, int64_t num,
 int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                       int64_t den, bool count) {
         /* The same cells as vg_rules_case_cells(), in its order. */
-        const char *f[7], *p = case_key;
+        const char *f[7];
         size_t len[7];
         char region[3];
         const char *areas[3];
         size_t alen[3];
 
-        for (int i = 0; i < 7; i++) {
-                const char *bar = strchr(p, '|');
-                if ((bar == NULL) != (i == 6))
-                        return -1;
-                f[i] = p;
-                len[i] = bar ? (size_t)(bar - p) : strlen(p);
-                if (!len[i])
-                        return -1;
-                p = bar ? bar + 1 : p;
-        }
+        if (vg_rules_case_split(case_key, f, len))
+                return -1;
         if (len[1] >= 8) /* (a kommun: 4 digits) */
                 return -1;
         /* (every cell key shorter than VG_CASE_KEY_MAX, as

@@ -336,17 +336,9 @@ static char *put(char *p, const char *end, const char *s, size_t n) {
         return p + n;
 }
 
-int vg_rules_case_cells(const char *case_key,
-                        char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX]) {
-        static const char *bd_name[4] = {"age:", "sex:", "diagnosis:",
-                                         "residence:"};
-        const char *f[7], *p = case_key;
-        size_t len[7];
-        char region[3], kommun[8];
-        const char *areas[3];
-        size_t alen[3];
-        int n = 0;
-
+int vg_rules_case_split(const char *case_key, const char *f[7],
+                        size_t len[7]) {
+        const char *p = case_key;
         for (int i = 0; i < 7; i++) {
                 const char *bar = strchr(p, '|');
                 if ((bar == NULL) != (i == 6))
@@ -357,6 +349,22 @@ int vg_rules_case_cells(const char *case_key,
                         return -1;
                 p = bar ? bar + 1 : p;
         }
+        return 0;
+}
+
+int vg_rules_case_cells(const char *case_key,
+                        char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX]) {
+        static const char *bd_name[4] = {"age:", "sex:", "diagnosis:",
+                                         "residence:"};
+        const char *f[7];
+        size_t len[7];
+        char region[3], kommun[8];
+        const char *areas[3];
+        size_t alen[3];
+        int n = 0;
+
+        if (vg_rules_case_split(case_key, f, len))
+                return -1;
         if (len[1] >= sizeof(kommun))
                 return -1;
         memcpy(kommun, f[1], len[1]);

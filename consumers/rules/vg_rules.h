@@ -75,6 +75,11 @@ void vg_derived_clear(vg_derived_t *dv);
 #define VG_CASE_KEY_MAX 128  /* longest case or cell key, with its NUL */
 #define VG_CASE_CELLS   15   /* cells of one case: 3 areas x (1 + 4) */
 
+/* Splits a case key into its seven fields (f[i], len[i]: not
+ * NUL-terminated): 0, or -1 if it does not have seven non-empty fields. */
+int vg_rules_case_split(const char *case_key, const char *f[7],
+                        size_t len[7]);
+
 /* The counter cells of a case key, written to cells[]; returns how many
  * (9 or 15), or -1 if case_key is not a case key. */
 int vg_rules_case_cells(const char *case_key,

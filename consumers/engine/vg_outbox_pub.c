@@ -1,0 +1,772 @@
+/*
+ * vg_outbox_pub.c - the publisher of transactional outboxes
+ * (vg_outbox.h): rows to Kafka in order, deleted once delivered or
+ * committed.
+ */
+#include "vg_outbox.h"
+#include "vg_time.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+
+/*
+ * Publisher
+ *
+ * Order matters: the last record of a key on the topic must be the newest
+ * (an alert's last status, a cell's latest part). So a slot hands rows to
+ * the producer in seq order, and deletes only a delivered *prefix* of what
+ * it sent. When a delivery fails, the slot stops sending, waits for what is
+ * in flight, and then sends everything after that prefix again, including
+ * rows that were delivered after the failed one: the newest row of every
+ * key is always published last. A row that keeps failing (PUB_MAX_ROUNDS
+ * rounds without progress) is a fatal error, not an endless loop.
+ */
+
+#define PUB_SLOTS 1024
+#define PUB_MAX_INFLIGHT 10000
+#define PUB_MAX_ROUNDS 10
+/* A transaction holds whole batches, and stops taking more after this many
+ * rows (so that it commits well within transaction.timeout.ms). */
+#define PUB_TXN_ROWS 20000
+/* Smaller transactions are committed at once; larger ones stay open while
+ * the next batch is processed. */
+#define PUB_TXN_PIPELINE 2000
+
+enum { SENT_INFLIGHT = 0, SENT_DELIVERED, SENT_FAILED };
+
+typedef struct sent_s {
+        int64_t se_seq;
+        int     se_state;
+} sent_t;
+
+typedef struct slot_s {
+        vg_outbox_t *sl_ob;
+        bool (*sl_busy)(void *opaque);
+        void        *sl_opaque;
+        int64_t      sl_sent_seq;  /* rows up to here handed over */
+        int64_t      sl_acked;     /* rows up to here delivered (prefix) */
+        int64_t      sl_deleted;   /* rows up to here deleted */
+        int          sl_inflight;
+        sent_t      *sl_fifo;      /* sent rows, in seq order */
+        int          sl_head;      /* first entry not yet acknowledged */
+        int          sl_len;
+        int          sl_cap;
+        bool         sl_failed;    /* a delivery failed: resend after drain */
+        int          sl_rounds;    /* resend rounds without progress */
+        /* transactional mode */
+        char        *sl_cl_topic;  /* the slot's changelog partition */
+        int32_t      sl_cl_part;
+        vg_pub_committed_cb *sl_cl_cb;
+        int64_t      sl_cl_last;   /* its last offset in this transaction */
+        rd_kafka_t  *sl_rk;        /* the slot's transactional producer */
+        rd_kafka_topic_t **sl_rkts; /* its handles of pb_topics */
+        bool         sl_txn_open;  /* a transaction is open */
+        /* Its commit runs on sl_thr: until joined, sl_rk and what its
+         * delivery reports change (sl_inflight, sl_cl_last) are the
+         * thread's. */
+        bool         sl_committing;
+        pthread_t    sl_thr;
+        atomic_bool  sl_commit_done; /* set by sl_thr as it ends */
+        rd_kafka_error_t *sl_commit_err; /* its outcome (NULL: committed) */
+        int64_t      sl_commit_us; /* how long it took */
+        int64_t      sl_txn_at;    /* since, ms */
+        int64_t      sl_cl_done;   /* changelog end committed, not yet
+                                    * reported (-1: none) */
+} slot_t;
+
+struct vg_pub_s {
+        rd_kafka_t *pb_rk;
+        slot_t      pb_slots[PUB_SLOTS];
+        int         pb_fatal;
+        char        pb_err[256];
+        bool        pb_txn;        /* transactional mode: a producer per
+                                    * slot (sl_rk), none in pb_rk */
+        rd_kafka_conf_t *pb_conf;  /* their configuration */
+        char      **pb_topics;     /* the topics they write to */
+        int         pb_ntopics;
+        char       *pb_txn_prefix; /* their transactional.id prefix */
+        int         pb_txn_rows;   /* rows in the open transaction */
+};
+
+/* The opaque of a message: slot in the top bits, seq in the low 48. */
+#define TAG(id, seq) ((void *)(((uintptr_t)(id) << 48) | (uintptr_t)(seq)))
+#define TAG_ID(t) ((int)((uintptr_t)(t) >> 48))
+#define TAG_SEQ(t) ((int64_t)((uintptr_t)(t) & ((1ULL << 48) - 1)))
+
+static sent_t *fifo_find(slot_t *sl, int64_t seq) {
+        int lo = sl->sl_head, hi = sl->sl_len - 1;
+        while (lo <= hi) { /* seqs increase along the fifo */
+                int mid = lo + (hi - lo) / 2;
+                if (sl->sl_fifo[mid].se_seq == seq)
+                        return &sl->sl_fifo[mid];
+                if (sl->sl_fifo[mid].se_seq < seq)
+                        lo = mid + 1;
+                else
+                        hi = mid - 1;
+        }
+        return NULL;
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                  void *opaque) {
+        vg_pub_t *pub = opaque;
+        int id = TAG_ID(m->_private);
+        slot_t *sl;
+        sent_t *se;
+        (void)rk;
+        if (id < 0 || id >= PUB_SLOTS)
+                return;
+        sl = &pub->pb_slots[id];
+        sl->sl_inflight--;
+        if (pub->pb_txn) {
+                /* A failed record fails the commit (and the transaction is
+                 * aborted and sent again); a delivered changelog row tells
+                 * where the slot's changelog now ends. */
+                if (m->err)
+                        vg_warn("publish", "could not publish to %s: %s",
+                                rd_kafka_topic_name(m->rkt),
+                                rd_kafka_err2str(m->err));
+                else if (sl->sl_cl_topic && m->partition == sl->sl_cl_part &&
+                         m->offset > sl->sl_cl_last &&
+                         !strcmp(rd_kafka_topic_name(m->rkt),
+                                 sl->sl_cl_topic))
+                        sl->sl_cl_last = m->offset;
+                return;
+        }
+        if (!sl->sl_ob || !(se = fifo_find(sl, TAG_SEQ(m->_private))))
+                return;
+        if (m->err) {
+                vg_error("publish", "could not publish to %s: %s; will "
+                         "resend from the first undelivered record",
+                         rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+                se->se_state = SENT_FAILED;
+                sl->sl_failed = true;
+                return;
+        }
+        se->se_state = SENT_DELIVERED;
+}
+
+vg_pub_t *vg_pub_new(rd_kafka_conf_t *pconf, char *errstr,
+                     size_t errstr_size) {
+        vg_pub_t *pub = vg_calloc(1, sizeof(*pub));
+        char e[512];
+        rd_kafka_conf_set_opaque(pconf, pub);
+        rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
+        if (!(pub->pb_rk = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, e,
+                                        sizeof(e)))) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "producer: %s", e);
+                rd_kafka_conf_destroy(pconf);
+                vg_free(pub);
+                return NULL;
+        }
+        return pub;
+}
+
+vg_pub_t *vg_pub_new_txn(rd_kafka_conf_t *pconf, const char *txn_prefix,
+                         char *errstr, size_t errstr_size) {
+        vg_pub_t *pub = vg_calloc(1, sizeof(*pub));
+        (void)errstr;
+        (void)errstr_size;
+        rd_kafka_conf_set_opaque(pconf, pub);
+        rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
+        pub->pb_txn = true;
+        pub->pb_conf = pconf;
+        pub->pb_txn_prefix = vg_strdup(txn_prefix);
+        return pub;
+}
+
+static int txn_finish(vg_pub_t *pub, slot_t *sl, bool settle);
+
+static void slot_unclaim(slot_t *sl) {
+        if (!sl->sl_rk)
+                return;
+        for (int i = 0; sl->sl_rkts && sl->sl_rkts[i]; i++)
+                rd_kafka_topic_destroy(sl->sl_rkts[i]);
+        vg_free(sl->sl_rkts);
+        sl->sl_rkts = NULL;
+        rd_kafka_flush(sl->sl_rk, 5000);
+        rd_kafka_destroy(sl->sl_rk);
+        sl->sl_rk = NULL;
+}
+
+/* Transactional mode: the slot's own producer, transactional.id
+ * "<prefix>.<id>". Its init_transactions() fences an earlier producer
+ * with that id (the previous owner of the partition, if it is still
+ * alive) and aborts what it left open. */
+int vg_pub_claim(vg_pub_t *pub, int id, char *errstr, size_t errstr_size) {
+        slot_t *sl = &pub->pb_slots[id];
+        rd_kafka_conf_t *c;
+        rd_kafka_error_t *e;
+        char tid[1024], es[512];
+        if (!pub->pb_txn || sl->sl_rk)
+                return 0;
+        snprintf(tid, sizeof(tid), "%s.%d", pub->pb_txn_prefix, id);
+        c = rd_kafka_conf_dup(pub->pb_conf);
+        if (rd_kafka_conf_set(c, "transactional.id", tid, es, sizeof(es)) !=
+                    RD_KAFKA_CONF_OK ||
+            !(sl->sl_rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es,
+                                       sizeof(es)))) {
+                rd_kafka_conf_destroy(c);
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "producer %s: %s",
+                          tid, es);
+                return -1;
+        }
+        /* Handles now: librdkafka looks up their leaders at once. */
+        sl->sl_rkts = vg_calloc((size_t)pub->pb_ntopics + 1,
+                                sizeof(*sl->sl_rkts));
+        for (int i = 0, k = 0; i < pub->pb_ntopics; i++)
+                if ((sl->sl_rkts[k] = rd_kafka_topic_new(
+                             sl->sl_rk, pub->pb_topics[i], NULL)))
+                        k++;
+        if ((e = rd_kafka_init_transactions(sl->sl_rk, 60000))) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                          "producer %s: cannot start transactions: %s", tid,
+                          rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                slot_unclaim(sl);
+                return -1;
+        }
+        return 0;
+}
+
+void vg_pub_set_topics(vg_pub_t *pub, const char *const *topics, int n) {
+        for (int i = 0; i < pub->pb_ntopics; i++)
+                vg_free(pub->pb_topics[i]);
+        vg_free(pub->pb_topics);
+        pub->pb_topics = vg_calloc((size_t)n + 1, sizeof(*pub->pb_topics));
+        for (int i = 0; i < n; i++)
+                pub->pb_topics[i] = vg_strdup(topics[i]);
+        pub->pb_ntopics = n;
+}
+
+void vg_pub_set_changelog(vg_pub_t *pub, int id, const char *topic,
+                          int32_t partition, vg_pub_committed_cb *cb) {
+        slot_t *sl = &pub->pb_slots[id];
+        vg_free(sl->sl_cl_topic);
+        sl->sl_cl_topic = topic ? vg_strdup(topic) : NULL;
+        sl->sl_cl_part = partition;
+        sl->sl_cl_cb = cb;
+}
+
+void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
+        if (!pub)
+                return;
+        if (pub->pb_rk) {
+                rd_kafka_flush(pub->pb_rk, timeout_ms);
+                rd_kafka_destroy(pub->pb_rk);
+        }
+        for (int i = 0; i < PUB_SLOTS; i++) {
+                /* A commit under way ends first (its outbox may be gone:
+                 * its rows stay queued). */
+                if (txn_finish(pub, &pub->pb_slots[i], false))
+                        vg_error("publish", "%s", pub->pb_err);
+                slot_unclaim(&pub->pb_slots[i]);
+                vg_free(pub->pb_slots[i].sl_fifo);
+                vg_free(pub->pb_slots[i].sl_cl_topic);
+        }
+        if (pub->pb_conf)
+                rd_kafka_conf_destroy(pub->pb_conf);
+        vg_pub_set_topics(pub, NULL, 0);
+        vg_free(pub->pb_topics);
+        vg_free(pub->pb_txn_prefix);
+        vg_free(pub);
+}
+
+static void slot_reset(slot_t *sl) {
+        sl->sl_sent_seq = sl->sl_acked = sl->sl_deleted = 0;
+        sl->sl_head = sl->sl_len = 0;
+        sl->sl_failed = false;
+        sl->sl_rounds = 0;
+        sl->sl_txn_open = false;
+        sl->sl_cl_done = -1;
+}
+
+void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
+                bool (*busy)(void *opaque), void *opaque) {
+        slot_t *sl = &pub->pb_slots[id];
+        if (txn_finish(pub, sl, false) ||
+            vg_pub_claim(pub, id, pub->pb_err, sizeof(pub->pb_err)))
+                pub->pb_fatal = 1; /* the next drain reports it */
+        sl->sl_ob = ob;
+        sl->sl_busy = busy;
+        sl->sl_opaque = opaque;
+        slot_reset(sl); /* everything still queued is sent again, in order */
+}
+
+/* Advances the acknowledged prefix and deletes it (outside batches). */
+static int settle(vg_pub_t *pub, slot_t *sl, char *errstr,
+                  size_t errstr_size) {
+        int moved = 0;
+        while (sl->sl_head < sl->sl_len &&
+               sl->sl_fifo[sl->sl_head].se_state == SENT_DELIVERED) {
+                sl->sl_acked = sl->sl_fifo[sl->sl_head].se_seq;
+                sl->sl_head++;
+                moved = 1;
+        }
+        if (moved)
+                sl->sl_rounds = 0;
+        if (sl->sl_head == sl->sl_len)
+                sl->sl_head = sl->sl_len = 0;
+        if (sl->sl_failed && sl->sl_inflight == 0) {
+                /* Resend everything after the delivered prefix. */
+                if (++sl->sl_rounds > PUB_MAX_ROUNDS) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                  "a record could not be published after %d "
+                                  "attempts (see the errors above)",
+                                  PUB_MAX_ROUNDS);
+                        pub->pb_fatal = 1;
+                        return -1;
+                }
+                sl->sl_sent_seq = sl->sl_acked;
+                sl->sl_head = sl->sl_len = 0;
+                sl->sl_failed = false;
+        }
+        if (sl->sl_acked > sl->sl_deleted &&
+            !(sl->sl_busy && sl->sl_busy(sl->sl_opaque))) {
+                if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked, errstr,
+                                          errstr_size)) {
+                        pub->pb_fatal = 1;
+                        return -1;
+                }
+                sl->sl_deleted = sl->sl_acked;
+        }
+        return 0;
+}
+
+void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
+        slot_t *sl = &pub->pb_slots[id];
+        int64_t until = vg_now_ms() + timeout_ms;
+        char e[256];
+        while (!pub->pb_txn && sl->sl_inflight > 0 && vg_now_ms() < until)
+                rd_kafka_poll(pub->pb_rk, 50);
+        if (sl->sl_ob && !pub->pb_txn)
+                settle(pub, sl, e, sizeof(e));
+        /* A commit under way ends, and what it committed is deleted, before
+         * the slot goes; an error is reported by the next drain. */
+        if (txn_finish(pub, sl, true))
+                pub->pb_fatal = 1;
+        sl->sl_ob = NULL;
+        sl->sl_busy = NULL;
+        vg_pub_set_changelog(pub, id, NULL, -1, NULL);
+        slot_unclaim(sl);
+        slot_reset(sl);
+}
+
+typedef struct send_s {
+        vg_pub_t *pub;
+        int       id;
+        int       stop;
+} send_t;
+
+static rd_kafka_headers_t *headers_of(const char *json) {
+        json_t *h, *v;
+        const char *k;
+        rd_kafka_headers_t *hdrs;
+        if (!json || !(h = json_loads(json, 0, NULL)))
+                return NULL;
+        hdrs = rd_kafka_headers_new(json_object_size(h));
+        json_object_foreach(h, k, v) {
+                if (json_is_string(v))
+                        rd_kafka_header_add(hdrs, k, -1, json_string_value(v),
+                                            -1);
+        }
+        json_decref(h);
+        return hdrs;
+}
+
+static void send_cb(const vg_outrec_t *r, void *opaque) {
+        send_t *sd = opaque;
+        slot_t *sl = &sd->pub->pb_slots[sd->id];
+        rd_kafka_resp_err_t err;
+        int32_t part = r->or_partition >= 0 ? r->or_partition
+                                            : RD_KAFKA_PARTITION_UA;
+        rd_kafka_t *rk = sd->pub->pb_txn ? sl->sl_rk : sd->pub->pb_rk;
+
+        /* A failure reported meanwhile (served by the poll below) stops
+         * this round: the slot resends from its prefix later. */
+        if (sd->stop || sl->sl_failed || r->or_seq <= sl->sl_sent_seq)
+                return;
+        for (;;) {
+                rd_kafka_headers_t *hdrs = headers_of(r->or_headers);
+                if (hdrs)
+                        err = rd_kafka_producev(
+                                rk, RD_KAFKA_V_TOPIC(r->or_topic),
+                                RD_KAFKA_V_PARTITION(part),
+                                RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
+                                RD_KAFKA_V_VALUE((void *)r->or_value,
+                                                 r->or_value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE(TAG(sd->id, r->or_seq)),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                else
+                        err = rd_kafka_producev(
+                                rk, RD_KAFKA_V_TOPIC(r->or_topic),
+                                RD_KAFKA_V_PARTITION(part),
+                                RD_KAFKA_V_KEY(r->or_key, r->or_key_len),
+                                RD_KAFKA_V_VALUE((void *)r->or_value,
+                                                 r->or_value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE(TAG(sd->id, r->or_seq)),
+                                RD_KAFKA_V_END);
+                if (err && hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                rd_kafka_poll(rk, 100);
+                if (sl->sl_failed) {
+                        sd->stop = 1;
+                        return;
+                }
+        }
+        if (err) {
+                snprintf(sd->pub->pb_err, sizeof(sd->pub->pb_err),
+                         "cannot publish to %s: %s", r->or_topic,
+                         rd_kafka_err2str(err));
+                sd->pub->pb_fatal = 1;
+                sd->stop = 1;
+                return;
+        }
+        if (sd->pub->pb_txn) { /* the transaction tracks them */
+                sl->sl_sent_seq = r->or_seq;
+                sl->sl_inflight++;
+                /* A batch ends with its changelog meta record ("m"):
+                 * enough rows, and the transaction may end here. */
+                if (++sd->pub->pb_txn_rows >= PUB_TXN_ROWS &&
+                    sl->sl_cl_topic && r->or_key_len == 1 &&
+                    *(const char *)r->or_key == 'm' &&
+                    r->or_partition == sl->sl_cl_part &&
+                    !strcmp(r->or_topic, sl->sl_cl_topic))
+                        sd->stop = 1;
+                return;
+        }
+        if (sl->sl_len == sl->sl_cap) {
+                sl->sl_cap = sl->sl_cap ? sl->sl_cap * 2 : 256;
+                sl->sl_fifo = vg_realloc(sl->sl_fifo,
+                                         sizeof(sent_t) * (size_t)sl->sl_cap);
+        }
+        sl->sl_fifo[sl->sl_len].se_seq = r->or_seq;
+        sl->sl_fifo[sl->sl_len].se_state = SENT_INFLIGHT;
+        sl->sl_len++;
+        sl->sl_sent_seq = r->or_seq;
+        sl->sl_inflight++;
+}
+
+static void count_cb(const vg_outrec_t *r, void *opaque) {
+        (void)r;
+        (*(int *)opaque)++;
+}
+
+/*
+ * Transactional mode. Per slot: rows are produced in a transaction (whole
+ * batches: a busy slot has a batch open, and its uncommitted rows would
+ * be visible to us), which is committed at once when it is small, and
+ * otherwise left open while processing goes on and committed at a later
+ * drain once its records are delivered (catching up: production overlaps
+ * processing). Rows are deleted, and the changelog's end reported, only
+ * once the transaction is committed and the slot is not busy. A commit
+ * runs on a thread of its own, so the slots' commits run side by side;
+ * the slot sends nothing more until a drain has taken its outcome.
+ */
+/* librdkafka's blocking commit, retried as long as it says so. On the
+ * commit's own thread, or inline. */
+static void *commit_main(void *arg) {
+        slot_t *sl = arg;
+        int64_t t0 = vg_now_us();
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
+        for (int i = 0; e && rd_kafka_error_is_retriable(e) && i < 5; i++) {
+                rd_kafka_error_destroy(e);
+                e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
+        }
+        sl->sl_commit_err = e;
+        sl->sl_commit_us = vg_now_us() - t0;
+        atomic_store(&sl->sl_commit_done, true);
+        return NULL;
+}
+
+/*
+ * Commits the slot's open transaction. Without wait, the commit is started
+ * on a thread of its own and this returns 1 while it runs: the partitions'
+ * commits run side by side and the loop goes on (one after another, six
+ * commits of about 5 ms each held every turn of the loop); a later call
+ * takes its outcome. With wait, until it is done. 0: done (committed, or
+ * aborted and to be sent again), 1: still committing, -1: fatal.
+ *
+ * A thread rather than librdkafka's resumable commit (a call with a short
+ * timeout, called again): in 2.0.2 a call whose first step (begin commit)
+ * times out is not resumable, and that step's late reply is taken as the
+ * reply to a step of the next call, which can skip the EndTxn request.
+ */
+static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
+        rd_kafka_error_t *e;
+        if (!sl->sl_committing) {
+                atomic_store(&sl->sl_commit_done, false);
+                if (!wait && !pthread_create(&sl->sl_thr, NULL, commit_main,
+                                             sl)) {
+                        sl->sl_committing = true;
+                        return 1;
+                }
+                commit_main(sl); /* waited for, or no thread */
+        } else {
+                if (!wait && !atomic_load(&sl->sl_commit_done))
+                        return 1;
+                pthread_join(sl->sl_thr, NULL);
+                sl->sl_committing = false;
+        }
+        e = sl->sl_commit_err;
+        sl->sl_commit_err = NULL;
+        vg_debug("publish", "transaction %s in %lld us",
+                 e ? "not committed" : "committed",
+                 (long long)sl->sl_commit_us);
+        sl->sl_txn_open = false;
+        if (e) {
+                bool abortable = rd_kafka_error_txn_requires_abort(e);
+                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                         "transaction not committed: %s%s",
+                         rd_kafka_error_string(e),
+                         rd_kafka_error_is_fatal(e)
+                                 ? " (fenced: another instance owns this "
+                                   "partition now)"
+                                 : "");
+                rd_kafka_error_destroy(e);
+                if (!abortable)
+                        return -1;
+                vg_warn("publish", "%s; aborted, sending again",
+                        pub->pb_err);
+                sl->sl_sent_seq = sl->sl_acked;
+                if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000))) {
+                        snprintf(pub->pb_err, sizeof(pub->pb_err),
+                                 "cannot abort a transaction: %s",
+                                 rd_kafka_error_string(e));
+                        rd_kafka_error_destroy(e);
+                        return -1;
+                }
+                if (++sl->sl_rounds > PUB_MAX_ROUNDS) {
+                        snprintf(pub->pb_err, sizeof(pub->pb_err),
+                                 "no transaction committed after %d "
+                                 "attempts (see the errors above)",
+                                 PUB_MAX_ROUNDS);
+                        return -1;
+                }
+                return 0;
+        }
+        sl->sl_rounds = 0;
+        sl->sl_inflight = 0;
+        sl->sl_acked = sl->sl_sent_seq; /* committed; deleted when idle */
+        if (sl->sl_cl_last >= 0)
+                sl->sl_cl_done = sl->sl_cl_last;
+        return 0;
+}
+
+/* Deletes the committed rows and reports the changelog's end (the slot is
+ * not busy). */
+static int txn_settle(vg_pub_t *pub, slot_t *sl) {
+        if (sl->sl_acked <= sl->sl_deleted)
+                return 0;
+        if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked, pub->pb_err,
+                                  sizeof(pub->pb_err)))
+                return -1;
+        sl->sl_deleted = sl->sl_acked;
+        if (sl->sl_cl_cb && sl->sl_cl_done >= 0)
+                sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_done);
+        sl->sl_cl_done = -1;
+        return 0;
+}
+
+/* Waits for a commit under way and takes its outcome; with settle, the
+ * rows it committed are deleted and the changelog's end reported if the
+ * slot is not busy. -1: an error (pb_err). */
+static int txn_finish(vg_pub_t *pub, slot_t *sl, bool settle) {
+        if (!sl->sl_committing)
+                return 0;
+        if (txn_commit(pub, sl, true))
+                return -1;
+        if (settle && sl->sl_ob && !sl->sl_txn_open &&
+            !(sl->sl_busy && sl->sl_busy(sl->sl_opaque)))
+                return txn_settle(pub, sl);
+        return 0;
+}
+
+static int txn_slot(vg_pub_t *pub, int id, bool force) {
+        slot_t *sl = &pub->pb_slots[id];
+        send_t sd = {pub, id, 0};
+        rd_kafka_error_t *e;
+        bool busy;
+        int n = 0, r;
+
+        if (!sl->sl_ob)
+                return 0;
+        if (!sl->sl_rk) {
+                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                         "slot %d has no producer", id);
+                return -1;
+        }
+        busy = sl->sl_busy && sl->sl_busy(sl->sl_opaque);
+        /* A commit under way: its outcome, if it has one (or once it has,
+         * with force); the producer is its thread's until then. */
+        if (sl->sl_committing && (r = txn_commit(pub, sl, force)))
+                return r < 0 ? -1 : 0;
+        rd_kafka_poll(sl->sl_rk, 0);
+        if (sl->sl_txn_open &&
+            (force || rd_kafka_outq_len(sl->sl_rk) == 0 ||
+             vg_now_ms() - sl->sl_txn_at >= 1000) &&
+            (r = txn_commit(pub, sl, force)))
+                return r < 0 ? -1 : 0;
+        if (busy)
+                return 0;
+        if (txn_settle(pub, sl))
+                return -1;
+        if (sl->sl_txn_open ||
+            vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, count_cb, &n) <= 0)
+                return 0;
+        if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
+                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                         "cannot begin a transaction: %s",
+                         rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                return -1;
+        }
+        sl->sl_txn_open = true;
+        sl->sl_txn_at = vg_now_ms();
+        pub->pb_txn_rows = 0;
+        sl->sl_cl_last = -1;
+        while (!sd.stop && vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
+                                          send_cb, &sd) == 1000)
+                ;
+        if (pub->pb_fatal) {
+                if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000)))
+                        rd_kafka_error_destroy(e);
+                sl->sl_txn_open = false;
+                return -1;
+        }
+        /* A small transaction (the steady state) is committed now: its
+         * alerts go out without waiting for the next drain. */
+        if ((force || pub->pb_txn_rows < PUB_TXN_PIPELINE) &&
+            (r = txn_commit(pub, sl, force)))
+                return r < 0 ? -1 : 0;
+        if (!sl->sl_txn_open && txn_settle(pub, sl))
+                return -1;
+        return 0;
+}
+
+static int txn_drain(vg_pub_t *pub, bool force, char *errstr,
+                     size_t errstr_size) {
+        for (int id = 0; id < PUB_SLOTS; id++)
+                if (txn_slot(pub, id, force)) {
+                        pub->pb_fatal = 1;
+                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                                  pub->pb_err);
+                        return -1;
+                }
+        return 0;
+}
+
+/* Work left in a slot that is not busy: rows not deleted, or a
+ * transaction open (transactional mode). */
+static bool txn_left(vg_pub_t *pub) {
+        for (int id = 0; id < PUB_SLOTS; id++) {
+                slot_t *sl = &pub->pb_slots[id];
+                int n = 0;
+                if (!sl->sl_ob || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)))
+                        continue;
+                if (sl->sl_txn_open ||
+                    vg_outbox_scan(sl->sl_ob, sl->sl_deleted, 1, count_cb,
+                                   &n) > 0)
+                        return true;
+        }
+        return false;
+}
+
+int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+        if (pub->pb_fatal) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                          pub->pb_err);
+                return -1;
+        }
+        if (pub->pb_txn)
+                return txn_drain(pub, false, errstr, errstr_size);
+        rd_kafka_poll(pub->pb_rk, 0);
+        for (int id = 0; id < PUB_SLOTS && !pub->pb_fatal; id++) {
+                slot_t *sl = &pub->pb_slots[id];
+                send_t sd = {pub, id, 0};
+                if (!sl->sl_ob)
+                        continue;
+                if (settle(pub, sl, pub->pb_err, sizeof(pub->pb_err)))
+                        break;
+                if (!sl->sl_failed &&
+                    !(sl->sl_busy && sl->sl_busy(sl->sl_opaque)) &&
+                    sl->sl_inflight < PUB_MAX_INFLIGHT) {
+                        /* Compact the fifo before it grows further. */
+                        if (sl->sl_head > 0) {
+                                memmove(sl->sl_fifo, sl->sl_fifo + sl->sl_head,
+                                        sizeof(sent_t) *
+                                                (size_t)(sl->sl_len -
+                                                         sl->sl_head));
+                                sl->sl_len -= sl->sl_head;
+                                sl->sl_head = 0;
+                        }
+                        vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
+                                       send_cb, &sd);
+                }
+        }
+        rd_kafka_poll(pub->pb_rk, 0);
+        if (pub->pb_fatal) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                          pub->pb_err);
+                return -1;
+        }
+        return 0;
+}
+
+int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
+                 size_t errstr_size) {
+        int64_t until = vg_now_ms() + timeout_ms;
+        if (vg_pub_drain(pub, errstr, errstr_size))
+                return -1;
+        if (pub->pb_txn) {
+                /* Commit what is open; an aborted transaction leaves its
+                 * rows queued: again. */
+                do {
+                        if (pub->pb_fatal) {
+                                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
+                                          "%s", pub->pb_err);
+                                return -1;
+                        }
+                        if (txn_drain(pub, true, errstr, errstr_size))
+                                return -1;
+                } while (txn_left(pub) && vg_now_ms() < until);
+                return 0;
+        }
+        while (rd_kafka_outq_len(pub->pb_rk) > 0 && vg_now_ms() < until) {
+                rd_kafka_poll(pub->pb_rk, 50);
+                if (vg_pub_drain(pub, errstr, errstr_size))
+                        return -1;
+        }
+        return vg_pub_drain(pub, errstr, errstr_size);
+}
+
+bool vg_pub_committing(const vg_pub_t *pub) {
+        if (!pub->pb_txn)
+                return false;
+        for (int id = 0; id < PUB_SLOTS; id++)
+                if (pub->pb_slots[id].sl_committing)
+                        return true;
+        return false;
+}
+
+int vg_pub_inflight(const vg_pub_t *pub) {
+        int n = 0;
+        if (!pub->pb_txn)
+                return rd_kafka_outq_len(pub->pb_rk);
+        for (int id = 0; id < PUB_SLOTS; id++)
+                if (pub->pb_slots[id].sl_rk)
+                        n += rd_kafka_outq_len(pub->pb_slots[id].sl_rk);
+        return n;
+}
+
+rd_kafka_t *vg_pub_handle(vg_pub_t *pub) {
+        return pub->pb_rk;
+}
