@@ -40,6 +40,9 @@
 
 
 static volatile sig_atomic_t stop_requested;
+/* On a worker thread of the pool (not the loop's): a fatal error there
+ * stops the loop through pr_fatal. */
+static _Thread_local bool on_worker;
 
 static void on_signal(int sig) {
         (void)sig;
@@ -54,8 +57,17 @@ static void on_signal(int sig) {
 static void fatal(proc_t *pr, const char *msg) {
         vg_error("process", "%s", msg);
         pr->pr_fatal = 1;
-        stop_requested = 1;
+        if (!on_worker)
+                stop_requested = 1;
 }
+
+vg_codec_t *process_part_codec(const proc_t *pr, int p) {
+        int n = process_pool_size(pr->pr_pool);
+        return pr->pr_wcodec ? pr->pr_wcodec[p % n] : pr->pr_codec;
+}
+
+static void handle_message(proc_t *pr, rd_kafka_message_t *m,
+                           vg_codec_t *codec);
 
 static bool part_busy(void *opaque) {
         return vg_part_in_batch(opaque);
@@ -97,8 +109,9 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                 return ps->ps_part;
         snprintf(path, sizeof(path), "%s/partition-%d.db", pr->pr_state_dir, p);
         process_standby_release(pr, p); /* a warm copy becomes active */
-        ps->ps_part = vg_part_open(path, p, &pr->pr_rc, pr->pr_codec,
-                                   &pr->pr_topics, errstr, sizeof(errstr));
+        ps->ps_part = vg_part_open(path, p, &pr->pr_rc,
+                                   process_part_codec(pr, p), &pr->pr_topics,
+                                   errstr, sizeof(errstr));
         if (!ps->ps_part) {
                 fatal(pr, errstr);
                 return NULL;
@@ -157,7 +170,9 @@ static void commit_kafka_offsets(proc_t *pr, int p) {
         rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void batch_commit(proc_t *pr, int p) {
+/* The part of a batch's commit that any worker may run (the SQLite
+ * transaction); the loop does the rest (part_committed). */
+static void part_commit(proc_t *pr, int p) {
         pstate_t *ps = &pr->pr_parts[p];
         char errstr[512];
         if (!ps->ps_part || !vg_part_in_batch(ps->ps_part))
@@ -175,15 +190,129 @@ static void batch_commit(proc_t *pr, int p) {
                 return;
         }
         ps->ps_batch = 0;
+        ps->ps_committed = true;
+}
+
+/* After commits of partition p: its metrics, its offsets to Kafka. */
+static void part_committed(proc_t *pr, int p) {
+        if (!pr->pr_parts[p].ps_committed)
+                return;
+        pr->pr_parts[p].ps_committed = false;
         process_metrics_part(pr, p);
         commit_kafka_offsets(pr, p);
+}
+
+static void batch_commit(proc_t *pr, int p) {
+        part_commit(pr, p);
+        part_committed(pr, p);
+}
+
+/*
+ * Rounds: the records polled are held per partition and handled in
+ * rounds, the partitions side by side on process.threads workers
+ * (partition p on worker p % threads, its records in offset order, so
+ * the results do not depend on the number). A round ends when every
+ * worker is done: between rounds the loop, the publisher and the
+ * rebalance callback have the partitions to themselves.
+ */
+
+#define ROUND_MAX 1000 /* records held at most before a round */
+#define ROUND_MS  10   /* ... or held this long, ms */
+
+typedef struct round_s {
+        proc_t *rd_pr;
+        int64_t rd_now;
+        bool    rd_commit;  /* commit every open batch */
+} round_t;
+
+static void round_worker(void *opaque, int w) {
+        round_t *rd = opaque;
+        proc_t *pr = rd->rd_pr;
+        int n = process_pool_size(pr->pr_pool);
+        vg_codec_t *codec = process_part_codec(pr, w);
+
+        if (w > 0)
+                on_worker = true;
+        for (int p = w; p < pr->pr_npartitions; p += n) {
+                pstate_t *ps = &pr->pr_parts[p];
+                for (int i = 0; i < ps->ps_nheld; i++) {
+                        rd_kafka_message_t *m = ps->ps_held[i];
+                        /* after a fatal error: dropped, consumed again
+                         * after a restart */
+                        if (!pr->pr_fatal) {
+                                handle_message(pr, m, codec);
+                                if (ps->ps_batch >= pr->pr_max_events)
+                                        part_commit(pr, p);
+                        }
+                        rd_kafka_message_destroy(m);
+                }
+                ps->ps_nheld = 0;
+                if (rd->rd_commit && !pr->pr_fatal)
+                        part_commit(pr, p);
+        }
+}
+
+/* Handles every held record and, with commit, commits every open batch
+ * (all at once, whichever was due: the workers' shares of a round stay
+ * even). */
+static void run_round(proc_t *pr, int64_t now, bool commit) {
+        round_t rd = {pr, now, commit};
+        process_pool_run(pr->pr_pool, round_worker, &rd);
+        pr->pr_nheld = 0;
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                pr->pr_events += ps->ps_nevents;
+                ps->ps_nevents = 0;
+                part_committed(pr, p);
+        }
+        if (pr->pr_fatal)
+                stop_requested = 1;
+}
+
+/* Handles what is held (before anything that must see every record
+ * polled: a partition's end, a tick, a commit of all, a rebalance). */
+static void flush_held(proc_t *pr) {
+        if (pr->pr_nheld)
+                run_round(pr, vg_now_ms(), false);
+}
+
+/* Holds a record for the next round; false if it is not one to handle
+ * (not an input topic, a partition not assigned). */
+static bool hold(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        int p = m->partition;
+        pstate_t *ps;
+        if (process_input_type(pr, topic) < 0 || p < 0 ||
+            p >= MAX_PARTITIONS || !pr->pr_parts[p].ps_part)
+                return false;
+        ps = &pr->pr_parts[p];
+        {
+                const char *v[1] = {topic};
+                int64_t ts = rd_kafka_message_timestamp(m, NULL);
+                vg_metric_inc(pr->pm_consumed, v, 1);
+                if (ts > 0)
+                        vg_metric_observe(pr->pm_latency, NULL,
+                                          (double)(now - ts) / 1000.0);
+        }
+        if (ps->ps_nheld == ps->ps_held_cap) {
+                ps->ps_held_cap = ps->ps_held_cap ? ps->ps_held_cap * 2 : 64;
+                ps->ps_held = vg_realloc(ps->ps_held,
+                                         (size_t)ps->ps_held_cap *
+                                                 sizeof(*ps->ps_held));
+        }
+        ps->ps_held[ps->ps_nheld++] = m;
+        if (!pr->pr_nheld++)
+                pr->pr_held_at = now;
+        return true;
 }
 
 /* Commits every open batch and queues every pending part (before a stop
  * or a revocation: what the partition counted goes out now). */
 static void commit_all(proc_t *pr) {
         char errstr[512];
-        int64_t now = vg_now_ms();
+        int64_t now;
+        flush_held(pr);
+        now = vg_now_ms();
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 vg_part_t *part = pr->pr_parts[p].ps_part;
                 if (part && !pr->pr_fatal) {
@@ -232,6 +361,7 @@ static void close_partitions(proc_t *pr,
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *l, void *opaque) {
         proc_t *pr = opaque;
+        flush_held(pr); /* what was polled before it, handled before it */
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 for (int i = 0; i < l->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &l->elems[i];
@@ -328,10 +458,11 @@ static void personal_data(proc_t *pr, pstate_t *ps, rd_kafka_message_t *m,
                 return;
         }
         ps->ps_batch++;
-        pr->pr_events++;
+        ps->ps_nevents++;
 }
 
-static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
+static void handle_message(proc_t *pr, rd_kafka_message_t *m,
+                           vg_codec_t *codec) {
         const char *topic = rd_kafka_topic_name(m->rkt);
         int type = process_input_type(pr, topic), p = m->partition;
         pstate_t *ps;
@@ -345,14 +476,6 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
             !pr->pr_parts[p].ps_part)
                 return;
         ps = &pr->pr_parts[p];
-        {
-                const char *v[1] = {topic};
-                int64_t ts = rd_kafka_message_timestamp(m, NULL);
-                vg_metric_inc(pr->pm_consumed, v, 1);
-                if (ts > 0)
-                        vg_metric_observe(pr->pm_latency, NULL,
-                                          (double)(vg_now_ms() - ts) / 1000.0);
-        }
         if (!vg_part_in_batch(ps->ps_part)) {
                 if (vg_part_begin(ps->ps_part, vg_now_ms(), errstr,
                                   sizeof(errstr))) {
@@ -394,10 +517,10 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                         }
                 }
                 ps->ps_batch++;
-                pr->pr_events++;
+                ps->ps_nevents++;
                 return;
         }
-        err = vg_codec_decode(pr->pr_codec, m->payload, m->payload ? m->len : 0,
+        err = vg_codec_decode(codec, m->payload, m->payload ? m->len : 0,
                               type, &t, &rec, &reason, errstr, sizeof(errstr));
         if (!err && vg_pnr_like(rec.ev.ev_patient_id,
                                 strlen(rec.ev.ev_patient_id))) {
@@ -455,7 +578,7 @@ static void handle_message(proc_t *pr, rd_kafka_message_t *m) {
                 return;
         }
         ps->ps_batch++;
-        pr->pr_events++;
+        ps->ps_nevents++;
 }
 
 /* A partition-EOF: the consumer is at the end of that topic partition. */
@@ -466,12 +589,14 @@ static void handle_eof(void *opaque, rd_kafka_message_t *m, int64_t now) {
         if (type < 0 || p < 0 || p >= MAX_PARTITIONS ||
             !pr->pr_parts[p].ps_part)
                 return;
+        flush_held(pr); /* the records before the end first */
         vg_part_eof(pr->pr_parts[p].ps_part, type, now);
 }
 
 /* Commits an empty batch on every partition whose watermark would move. */
 static void tick(proc_t *pr, int64_t now) {
         char errstr[512];
+        flush_held(pr);
         process_cleanup(pr, now);
         if (pr->pr_wm_hold)
                 return;
@@ -509,11 +634,12 @@ static int loop_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                                                        true);
         }
         pr->pr_last_record = now;
-        handle_message(pr, m);
-        if (pr->pr_fatal)
+        if (pr->pr_fatal) {
                 vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                           "stopped after a fatal error (logged above)");
-        return pr->pr_fatal ? -1 : 0;
+                return -1;
+        }
+        return hold(pr, m, now) ? 1 : 0; /* 1: kept for the round */
 }
 
 static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
@@ -537,12 +663,25 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
                 if (pr->pr_parts[p].ps_part)
                         vg_part_hold_watermark(pr->pr_parts[p].ps_part,
                                                pr->pr_wm_hold);
-        for (int p = 0; p < pr->pr_npartitions; p++) {
-                pstate_t *ps = &pr->pr_parts[p];
-                if (ps->ps_part && vg_part_in_batch(ps->ps_part) &&
-                    (ps->ps_batch >= pr->pr_max_events ||
-                     now - ps->ps_batch_start >= pr->pr_max_ms || drained))
-                        batch_commit(pr, p);
+        {
+                /* A batch is due when the local queue is empty or the
+                 * batch is batch.max_ms old (batch.max_events commits it
+                 * in the round); then every open batch commits. */
+                bool commit = false;
+                for (int p = 0; p < pr->pr_npartitions && !commit; p++) {
+                        pstate_t *ps = &pr->pr_parts[p];
+                        commit = ps->ps_part &&
+                                 (ps->ps_nheld > 0 ||
+                                  vg_part_in_batch(ps->ps_part)) &&
+                                 (drained ||
+                                  (vg_part_in_batch(ps->ps_part) &&
+                                   now - ps->ps_batch_start >=
+                                           pr->pr_max_ms));
+                }
+                if (commit || (pr->pr_nheld > 0 &&
+                               (pr->pr_nheld >= ROUND_MAX ||
+                                now - pr->pr_held_at >= ROUND_MS)))
+                        run_round(pr, now, commit);
         }
         if (pr->pr_fatal)
                 vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
@@ -573,7 +712,8 @@ static void loop_health(void *opaque, int64_t now) {
  * (what is due has fallen due) and every outbox empty. */
 static bool loop_settled(void *opaque, int64_t now, int64_t idle_ms) {
         proc_t *pr = opaque;
-        if (!pr->pr_assigned_at || now - pr->pr_assigned_at < idle_ms)
+        if (pr->pr_nheld || !pr->pr_assigned_at ||
+            now - pr->pr_assigned_at < idle_ms)
                 return false;
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 vg_part_t *part = pr->pr_parts[p].ps_part;
@@ -726,6 +866,28 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
 
         if (process_check_topics(pr, errstr, sizeof(errstr)))
                 goto err;
+        {
+                /* The partitions' workers: process.threads, 0 = one per
+                 * core; at most one per partition. */
+                long n = (long)vg_conf_int(conf, "process.threads");
+                if (n <= 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+                        n = 1;
+                if (n > pr->pr_npartitions)
+                        n = pr->pr_npartitions > 0 ? pr->pr_npartitions : 1;
+                pr->pr_wcodec = vg_calloc((size_t)n, sizeof(*pr->pr_wcodec));
+                pr->pr_wcodec[0] = pr->pr_codec;
+                pr->pr_nwork = (int)n;
+                for (int w = 1; w < n; w++)
+                        if (!(pr->pr_wcodec[w] = vg_codec_new(
+                                      errstr, sizeof(errstr))))
+                                goto err;
+                if (!(pr->pr_pool = process_pool_new((int)n, errstr,
+                                                     sizeof(errstr))))
+                        goto err;
+                if (n > 1)
+                        vg_info("process", "%ld partition workers "
+                                "(process.threads)", n);
+        }
         sub = rd_kafka_topic_partition_list_new(VG_EVENT_TYPES);
         for (int t = 0; t < VG_EVENT_TYPES; t++)
                 rd_kafka_topic_partition_list_add(sub, pr->pr_inputs[t],
@@ -781,6 +943,12 @@ out:
         if (pconf)
                 rd_kafka_conf_destroy(pconf);
         process_standby_stop(pr);
+        for (int p = 0; p < MAX_PARTITIONS; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                for (int i = 0; i < ps->ps_nheld; i++)
+                        rd_kafka_message_destroy(ps->ps_held[i]);
+                vg_free(ps->ps_held);
+        }
         if (pr->pr_consumer)
                 rd_kafka_destroy(pr->pr_consumer);
         vg_pub_destroy(pr->pr_pub, 5000);
@@ -789,6 +957,10 @@ out:
         for (int p = 0; p < MAX_PARTITIONS; p++)
                 vg_part_close(pr->pr_parts[p].ps_part);
         vg_unlock_dir(pr->pr_lock);
+        process_pool_destroy(pr->pr_pool);
+        for (int w = 1; w < pr->pr_nwork; w++)
+                vg_codec_destroy(pr->pr_wcodec[w]);
+        vg_free(pr->pr_wcodec);
         vg_codec_destroy(pr->pr_codec);
         vg_free(pr->pr_cl_topic);
         vg_free(pr);

@@ -30,7 +30,23 @@ typedef struct pstate_s {
         int64_t    ps_rs_high;     /* read at least to here */
         int64_t    ps_rs_at;       /* read to here */
         int64_t    ps_rs_records;
+        /* records polled, not yet handled (process.c: handled in rounds,
+         * the partitions side by side) */
+        rd_kafka_message_t **ps_held;
+        int        ps_nheld, ps_held_cap;
+        int64_t    ps_nevents;     /* events handled in the round */
+        bool       ps_committed;   /* a batch committed in the round */
 } pstate_t;
+
+/* process_pool.c: a fork-join pool of n workers, the caller being worker
+ * 0; process_pool_run runs fn(opaque, w) on each and returns when all
+ * are done. */
+typedef struct process_pool_s process_pool_t;
+process_pool_t *process_pool_new(int n, char *errstr, size_t errstr_size);
+int process_pool_size(const process_pool_t *pp);
+void process_pool_run(process_pool_t *pp, void (*fn)(void *opaque, int worker),
+                      void *opaque);
+void process_pool_destroy(process_pool_t *pp);
 
 typedef struct proc_s {
         const vg_conf_t  *pr_conf;
@@ -39,7 +55,12 @@ typedef struct proc_s {
         int64_t           pr_parts_ms;       /* parts.interval_ms */
         vg_part_topics_t  pr_topics;
         const char       *pr_inputs[VG_EVENT_TYPES]; /* by vg_rectype_t */
-        vg_codec_t       *pr_codec;
+        vg_codec_t       *pr_codec;       /* worker 0's (the loop's) */
+        vg_codec_t      **pr_wcodec;      /* worker w's, [0] = pr_codec */
+        int               pr_nwork;       /* entries of pr_wcodec */
+        process_pool_t   *pr_pool;        /* process.threads workers */
+        int               pr_nheld;       /* records held, all partitions */
+        int64_t           pr_held_at;     /* the oldest held, ms */
         rd_kafka_t       *pr_consumer;
         vg_pub_t         *pr_pub;         /* drains the outboxes */
         pstate_t          pr_parts[MAX_PARTITIONS];
@@ -49,7 +70,7 @@ typedef struct proc_s {
         const char       *pr_state_dir;
         int               pr_max_events;
         int64_t           pr_max_ms;
-        int               pr_fatal;
+        atomic_int        pr_fatal;       /* set by any worker */
         int64_t           pr_events;
         int64_t           pr_assigned_at;  /* last assignment, ms; 0: none */
         int64_t           pr_last_empty;   /* last poll that found the
@@ -92,6 +113,10 @@ typedef struct proc_s {
         int64_t           pr_sb_opened[MAX_PARTITIONS];
         int64_t           pr_sb_checked;  /* membership last read, ms */
 } proc_t;
+
+/* The codec of partition p's worker (a partition is always run by
+ * worker p % process.threads; each has its own Avro codec). */
+vg_codec_t *process_part_codec(const proc_t *pr, int p);
 
 /* The event type (vg_rectype_t) of an input topic, or -1. */
 int process_input_type(const proc_t *pr, const char *topic);

@@ -387,7 +387,8 @@ vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
                                           : "logged elsewhere or not at all");
                 vg_part_close(part);
                 process_remove_files(path);
-                if (!(part = vg_part_open(path, p, &pr->pr_rc, pr->pr_codec,
+                if (!(part = vg_part_open(path, p, &pr->pr_rc,
+                                          process_part_codec(pr, p),
                                           &pr->pr_topics, errstr,
                                           sizeof(errstr))))
                         goto fail_closed;

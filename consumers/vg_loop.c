@@ -50,8 +50,9 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
                                 lp->lp_records++;
                                 last_msg = now;
                         }
-                        rd_kafka_message_destroy(m);
-                        if (r)
+                        if (r <= 0) /* > 0: the callback keeps it */
+                                rd_kafka_message_destroy(m);
+                        if (r < 0)
                                 goto fatal;
                 }
                 if (lp->lp_commit(lp->lp_opaque, now, m == NULL, errstr,

@@ -25,7 +25,8 @@ typedef struct vg_loop_s {
         int          lp_exit_idle;   /* seconds; 0: until stopped */
         volatile sig_atomic_t *lp_stop; /* set by a signal handler */
         void        *lp_opaque;      /* passed to every callback */
-        /* A record (m->err == 0). -1: fatal (errstr set). */
+        /* A record (m->err == 0). -1: fatal (errstr set); 1: the callback
+         * keeps the message (and destroys it later); 0: done with it. */
         int  (*lp_record)(void *opaque, rd_kafka_message_t *m, int64_t now,
                           char *errstr, size_t errstr_size);
         /* A partition-EOF (optional). */

@@ -22,6 +22,7 @@ static const char *osql[O__CNT] = {
 struct vg_outbox_s {
         sqlite3      *ob_db;
         sqlite3_stmt *ob_stmt[O__CNT];
+        uint64_t      ob_adds;   /* rows added through this handle */
 };
 
 vg_outbox_t *vg_outbox_open(sqlite3 *db, char *errstr, size_t errstr_size) {
@@ -105,6 +106,7 @@ vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
                        size_t key_len, const void *value, size_t value_len,
                        const char *headers, char *errstr,
                        size_t errstr_size) {
+        ob->ob_adds++;
         return add(ob, topic, -1, key, key_len, value, value_len, headers,
                    errstr, errstr_size);
 }
@@ -113,8 +115,13 @@ vg_err_t vg_outbox_add_to(vg_outbox_t *ob, const char *topic,
                           int32_t partition, const void *key, size_t key_len,
                           const void *value, size_t value_len, char *errstr,
                           size_t errstr_size) {
+        ob->ob_adds++;
         return add(ob, topic, partition, key, key_len, value, value_len, NULL,
                    errstr, errstr_size);
+}
+
+uint64_t vg_outbox_adds(const vg_outbox_t *ob) {
+        return ob->ob_adds;
 }
 
 int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,

@@ -55,6 +55,10 @@ vg_err_t vg_outbox_delete_upto(vg_outbox_t *ob, int64_t seq, char *errstr,
                                size_t errstr_size);
 
 int64_t vg_outbox_depth(vg_outbox_t *ob);
+/* Rows added through this handle so far (whether committed or not): a
+ * reader that found nothing after some seq need not look again until
+ * this changes. */
+uint64_t vg_outbox_adds(const vg_outbox_t *ob);
 
 /*
  * Publisher: drains registered outboxes through one producer.

@@ -76,6 +76,10 @@ typedef struct slot_s {
         int64_t      sl_txn_at;    /* since, ms */
         int64_t      sl_cl_done;   /* changelog end committed, not yet
                                     * reported (-1: none) */
+        /* nothing after sl_probe_seq when the outbox had had
+         * sl_probe_adds rows added (no query until either changes) */
+        int64_t      sl_probe_seq;
+        uint64_t     sl_probe_adds;
 } slot_t;
 
 struct vg_pub_s {
@@ -90,6 +94,7 @@ struct vg_pub_s {
         int         pb_ntopics;
         char       *pb_txn_prefix; /* their transactional.id prefix */
         int         pb_txn_rows;   /* rows in the open transaction */
+        int         pb_hi;         /* slots above this never used */
 };
 
 /* The opaque of a message: slot in the top bits, seq in the low 48. */
@@ -202,6 +207,8 @@ int vg_pub_claim(vg_pub_t *pub, int id, char *errstr, size_t errstr_size) {
         rd_kafka_conf_t *c;
         rd_kafka_error_t *e;
         char tid[1024], es[512];
+        if (id >= pub->pb_hi)
+                pub->pb_hi = id + 1;
         if (!pub->pb_txn || sl->sl_rk)
                 return 0;
         snprintf(tid, sizeof(tid), "%s.%d", pub->pb_txn_prefix, id);
@@ -283,11 +290,14 @@ static void slot_reset(slot_t *sl) {
         sl->sl_rounds = 0;
         sl->sl_txn_open = false;
         sl->sl_cl_done = -1;
+        sl->sl_probe_seq = -1;
 }
 
 void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
                 bool (*busy)(void *opaque), void *opaque) {
         slot_t *sl = &pub->pb_slots[id];
+        if (id >= pub->pb_hi)
+                pub->pb_hi = id + 1;
         if (txn_finish(pub, sl, false) ||
             vg_pub_claim(pub, id, pub->pb_err, sizeof(pub->pb_err)))
                 pub->pb_fatal = 1; /* the next drain reports it */
@@ -322,6 +332,7 @@ static int settle(vg_pub_t *pub, slot_t *sl, char *errstr,
                         return -1;
                 }
                 sl->sl_sent_seq = sl->sl_acked;
+                sl->sl_probe_seq = -1; /* rows to send again */
                 sl->sl_head = sl->sl_len = 0;
                 sl->sl_failed = false;
         }
@@ -537,6 +548,7 @@ static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
                 vg_warn("publish", "%s; aborted, sending again",
                         pub->pb_err);
                 sl->sl_sent_seq = sl->sl_acked;
+                sl->sl_probe_seq = -1; /* rows to send again */
                 if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000))) {
                         snprintf(pub->pb_err, sizeof(pub->pb_err),
                                  "cannot abort a transaction: %s",
@@ -620,8 +632,14 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
         if (txn_settle(pub, sl))
                 return -1;
         if (sl->sl_txn_open ||
-            vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, count_cb, &n) <= 0)
+            (sl->sl_probe_seq == sl->sl_sent_seq &&
+             sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob)))
                 return 0;
+        if (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, count_cb, &n) <= 0) {
+                sl->sl_probe_seq = sl->sl_sent_seq;
+                sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
+                return 0;
+        }
         if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
                 snprintf(pub->pb_err, sizeof(pub->pb_err),
                          "cannot begin a transaction: %s",
@@ -654,7 +672,7 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
 
 static int txn_drain(vg_pub_t *pub, bool force, char *errstr,
                      size_t errstr_size) {
-        for (int id = 0; id < PUB_SLOTS; id++)
+        for (int id = 0; id < pub->pb_hi; id++)
                 if (txn_slot(pub, id, force)) {
                         pub->pb_fatal = 1;
                         vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
@@ -667,7 +685,7 @@ static int txn_drain(vg_pub_t *pub, bool force, char *errstr,
 /* Work left in a slot that is not busy: rows not deleted, or a
  * transaction open (transactional mode). */
 static bool txn_left(vg_pub_t *pub) {
-        for (int id = 0; id < PUB_SLOTS; id++) {
+        for (int id = 0; id < pub->pb_hi; id++) {
                 slot_t *sl = &pub->pb_slots[id];
                 int n = 0;
                 if (!sl->sl_ob || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)))
@@ -689,7 +707,7 @@ int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         if (pub->pb_txn)
                 return txn_drain(pub, false, errstr, errstr_size);
         rd_kafka_poll(pub->pb_rk, 0);
-        for (int id = 0; id < PUB_SLOTS && !pub->pb_fatal; id++) {
+        for (int id = 0; id < pub->pb_hi && !pub->pb_fatal; id++) {
                 slot_t *sl = &pub->pb_slots[id];
                 send_t sd = {pub, id, 0};
                 if (!sl->sl_ob)
@@ -708,8 +726,14 @@ int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
                                 sl->sl_len -= sl->sl_head;
                                 sl->sl_head = 0;
                         }
-                        vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
-                                       send_cb, &sd);
+                        if (sl->sl_probe_seq == sl->sl_sent_seq &&
+                            sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob))
+                                continue; /* nothing new */
+                        if (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
+                                           send_cb, &sd) == 0) {
+                                sl->sl_probe_seq = sl->sl_sent_seq;
+                                sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
+                        }
                 }
         }
         rd_kafka_poll(pub->pb_rk, 0);
@@ -751,7 +775,7 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
 bool vg_pub_committing(const vg_pub_t *pub) {
         if (!pub->pb_txn)
                 return false;
-        for (int id = 0; id < PUB_SLOTS; id++)
+        for (int id = 0; id < pub->pb_hi; id++)
                 if (pub->pb_slots[id].sl_committing)
                         return true;
         return false;
@@ -761,7 +785,7 @@ int vg_pub_inflight(const vg_pub_t *pub) {
         int n = 0;
         if (!pub->pb_txn)
                 return rd_kafka_outq_len(pub->pb_rk);
-        for (int id = 0; id < PUB_SLOTS; id++)
+        for (int id = 0; id < pub->pb_hi; id++)
                 if (pub->pb_slots[id].sl_rk)
                         n += rd_kafka_outq_len(pub->pb_slots[id].sl_rk);
         return n;
