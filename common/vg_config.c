@@ -112,11 +112,12 @@ const vg_confdef_t vg_confdefs[] = {
          "as the consumer's local queue is empty, so this bounds batches "
          "only while catching up."},
         {"process.threads", VG_C_INT, "0", 0, 256, 0,
-         "vigil process --input: threads that run the emulated partitions "
-         "side by side (each partition on one thread, in input order, so "
-         "the results do not depend on it; messages about rejected lines "
+         "vigil process: threads that run the partitions side by side "
+         "(each partition on one thread, in input order, so the results "
+         "do not depend on it; with --input messages about rejected lines "
          "may come out of line order). 0: one per processor core, at most "
-         "--partitions."},
+         "one per partition (--partitions with --input, the partitions "
+         "assigned in Kafka mode)."},
         {"batch.max_ms", VG_C_INT, "200", 1, 60000, 0,
          "Milliseconds a batch may wait to fill before it commits."},
         {"parts.interval_ms", VG_C_INT, "1000", 0, 600000, 0,

@@ -54,7 +54,7 @@ static void on_signal(int sig) {
  */
 
 
-static void fatal(proc_t *pr, const char *msg) {
+void process_fatal(proc_t *pr, const char *msg) {
         vg_error("process", "%s", msg);
         pr->pr_fatal = 1;
         if (!on_worker)
@@ -66,8 +66,6 @@ vg_codec_t *process_part_codec(const proc_t *pr, int p) {
         return pr->pr_wcodec ? pr->pr_wcodec[p % n] : pr->pr_codec;
 }
 
-static void handle_message(proc_t *pr, rd_kafka_message_t *m,
-                           vg_codec_t *codec);
 
 static bool part_busy(void *opaque) {
         return vg_part_in_batch(opaque);
@@ -113,7 +111,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                                    process_part_codec(pr, p), &pr->pr_topics,
                                    errstr, sizeof(errstr));
         if (!ps->ps_part) {
-                fatal(pr, errstr);
+                process_fatal(pr, errstr);
                 return NULL;
         }
         pr->pr_released_at[p] = 0;
@@ -122,13 +120,13 @@ static vg_part_t *part_open(proc_t *pr, int p) {
          * changelog nobody else writes to. */
         if (pr->pr_cl_topic &&
             vg_pub_claim(pr->pr_pub, p, errstr, sizeof(errstr))) {
-                fatal(pr, errstr);
+                process_fatal(pr, errstr);
                 return NULL;
         }
         if (pr->pr_cl_topic &&
             !(ps->ps_part = process_restore_plan(pr, p, ps->ps_part,
                                                  path))) {
-                fatal(pr, "a partition's state could not be restored (see "
+                process_fatal(pr, "a partition's state could not be restored (see "
                       "above)");
                 return NULL;
         }
@@ -186,7 +184,7 @@ static void part_commit(proc_t *pr, int p) {
         }
         vg_part_hold_watermark(ps->ps_part, pr->pr_wm_hold);
         if (vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
-                fatal(pr, errstr);
+                process_fatal(pr, errstr);
                 return;
         }
         ps->ps_batch = 0;
@@ -240,7 +238,7 @@ static void round_worker(void *opaque, int w) {
                         /* after a fatal error: dropped, consumed again
                          * after a restart */
                         if (!pr->pr_fatal) {
-                                handle_message(pr, m, codec);
+                                process_record(pr, m, codec);
                                 if (ps->ps_batch >= pr->pr_max_events)
                                         part_commit(pr, p);
                         }
@@ -321,7 +319,7 @@ static void commit_all(proc_t *pr) {
                             vg_part_parts_due(part, now) &&
                             vg_part_begin(part, now, errstr,
                                           sizeof(errstr))) {
-                                fatal(pr, errstr);
+                                process_fatal(pr, errstr);
                                 continue;
                         }
                 }
@@ -334,7 +332,7 @@ static void close_partitions(proc_t *pr,
         char errstr[512];
         commit_all(pr);
         if (vg_pub_flush(pr->pr_pub, 30000, errstr, sizeof(errstr)))
-                fatal(pr, errstr);
+                process_fatal(pr, errstr);
         for (int i = 0; i < l->cnt; i++) {
                 int p = l->elems[i].partition;
                 if (p >= 0 && p < MAX_PARTITIONS && pr->pr_parts[p].ps_part) {
@@ -366,7 +364,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 for (int i = 0; i < l->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &l->elems[i];
                         if (tp->partition >= MAX_PARTITIONS) {
-                                fatal(pr, "partition number too large");
+                                process_fatal(pr, "partition number too large");
                                 continue;
                         }
                         if (tp->partition >= pr->pr_npartitions) {
@@ -383,7 +381,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
                 /* The restores planned, all at once; then the offsets. */
                 if (!pr->pr_fatal && process_restore_run(pr))
-                        fatal(pr, "partitions' state could not be restored "
+                        process_fatal(pr, "partitions' state could not be restored "
                               "(see above)");
                 for (int i = 0; i < l->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &l->elems[i];
@@ -408,7 +406,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                          "partition %d of %d input topics "
                                          "only (use the range assignor)",
                                          l->elems[i].partition, n);
-                                fatal(pr, msg);
+                                process_fatal(pr, msg);
                                 break;
                         }
                 }
@@ -429,156 +427,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 vg_metric_inc(pr->pm_rebalances, NULL, 1);
                 rd_kafka_assign(rk, NULL);
         }
-}
-
-/* A record whose key or patient_id looks like a personnummer (SPEC §8):
- * to the DLQ with reason personal-data, its key and value left out (the
- * headers still name topic, partition and offset); the log names no
- * value. */
-static void personal_data(proc_t *pr, pstate_t *ps, rd_kafka_message_t *m,
-                          const char *topic, int type, const char *what) {
-        char errstr[512], detail[128];
-        const char *v[1] = {"personal-data"};
-        vg_err_t err;
-        snprintf(detail, sizeof(detail),
-                 "the %s looks like a personnummer: not processed", what);
-        vg_part_activity(ps->ps_part, type);
-        vg_metric_inc(pr->pm_dlq, v, 1);
-        vg_warn("process", "%s [%d] offset %lld: %s -> DLQ (key and value "
-                "left out)", topic, m->partition, (long long)m->offset,
-                detail);
-        err = vg_part_dlq(ps->ps_part, NULL, 0, NULL, 0, "personal-data",
-                          detail, topic, m->partition, m->offset, errstr,
-                          sizeof(errstr));
-        if (!err)
-                err = vg_part_set_offset(ps->ps_part, topic, m->offset + 1,
-                                         errstr, sizeof(errstr));
-        if (err) {
-                fatal(pr, errstr);
-                return;
-        }
-        ps->ps_batch++;
-        ps->ps_nevents++;
-}
-
-static void handle_message(proc_t *pr, rd_kafka_message_t *m,
-                           vg_codec_t *codec) {
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        int type = process_input_type(pr, topic), p = m->partition;
-        pstate_t *ps;
-        vg_anyrec_t rec;
-        vg_rectype_t t;
-        vg_decode_reason_t reason;
-        char errstr[512];
-        vg_err_t err;
-
-        if (type < 0 || p < 0 || p >= MAX_PARTITIONS ||
-            !pr->pr_parts[p].ps_part)
-                return;
-        ps = &pr->pr_parts[p];
-        if (!vg_part_in_batch(ps->ps_part)) {
-                if (vg_part_begin(ps->ps_part, vg_now_ms(), errstr,
-                                  sizeof(errstr))) {
-                        fatal(pr, errstr);
-                        return;
-                }
-                ps->ps_batch_start = vg_now_ms();
-        }
-        /* SPEC §8: a key that looks like a personnummer is not processed,
-         * and the DLQ gets neither key nor value; checked before decoding
-         * so that an undecodable record is treated the same way. */
-        if (m->key && vg_pnr_like(m->key, m->key_len)) {
-                personal_data(pr, ps, m, topic, type, "key");
-                return;
-        }
-        /* SPEC §7: bounded input; the message is named by its place. */
-        if (m->len > pr->pr_max_bytes) {
-                const char *v[1] = {"too-large"};
-                snprintf(errstr, sizeof(errstr),
-                         "%zu bytes, more than input.max_bytes (%zu)", m->len,
-                         pr->pr_max_bytes);
-                vg_part_activity(ps->ps_part, type);
-                vg_metric_inc(pr->pm_dlq, v, 1);
-                vg_warn("process", "%s [%d] offset %lld: %s -> DLQ", topic, p,
-                        (long long)m->offset, errstr);
-                {
-                        char e2[512];
-                        err = vg_part_dlq(ps->ps_part, m->key, m->key_len,
-                                          m->payload, m->len, "too-large",
-                                          errstr, topic, p, m->offset, e2,
-                                          sizeof(e2));
-                        if (!err)
-                                err = vg_part_set_offset(ps->ps_part, topic,
-                                                         m->offset + 1, e2,
-                                                         sizeof(e2));
-                        if (err) {
-                                fatal(pr, e2);
-                                return;
-                        }
-                }
-                ps->ps_batch++;
-                ps->ps_nevents++;
-                return;
-        }
-        err = vg_codec_decode(codec, m->payload, m->payload ? m->len : 0,
-                              type, &t, &rec, &reason, errstr, sizeof(errstr));
-        if (!err && vg_pnr_like(rec.ev.ev_patient_id,
-                                strlen(rec.ev.ev_patient_id))) {
-                vg_record_clear(t, &rec);
-                personal_data(pr, ps, m, topic, type, "patient_id");
-                return;
-        }
-        if (err)
-                vg_part_activity(ps->ps_part, type);
-        if (err) {
-                vg_warn("process", "%s [%d] offset %lld: %s: %s -> DLQ", topic,
-                        p, (long long)m->offset, vg_decode_reason_str(reason),
-                        errstr);
-                const char *v[1] = {vg_decode_reason_str(reason)};
-                vg_metric_inc(pr->pm_dlq, v, 1);
-                err = vg_part_dlq(ps->ps_part, m->key, m->key_len, m->payload,
-                                  m->len, vg_decode_reason_str(reason), errstr,
-                                  topic, p, m->offset, errstr, sizeof(errstr));
-        } else if (vg_event_validate(&rec.ev, vg_now_ms(), errstr,
-                                     sizeof(errstr))) {
-                char detail[512];
-                snprintf(detail, sizeof(detail), "%s", errstr);
-                const char *v[1] = {"invalid"};
-                vg_part_activity(ps->ps_part, type);
-                vg_metric_inc(pr->pm_dlq, v, 1);
-                vg_warn("process", "%s [%d] offset %lld: invalid: %s -> DLQ",
-                        topic, p, (long long)m->offset, detail);
-                err = vg_part_dlq(ps->ps_part, m->key, m->key_len, m->payload,
-                                  m->len, "invalid", detail, topic, p,
-                                  m->offset, errstr, sizeof(errstr));
-                vg_record_clear(t, &rec);
-        } else {
-                err = vg_part_event(ps->ps_part, &rec.ev, errstr,
-                                    sizeof(errstr));
-                vg_record_clear(t, &rec);
-                if (err == VG_ERR_INVALID) { /* patient-limit, too-late */
-                        char detail[512];
-                        const char *why = vg_part_rejected(ps->ps_part);
-                        const char *v[1] = {why};
-                        snprintf(detail, sizeof(detail), "%s", errstr);
-                        vg_metric_inc(pr->pm_dlq, v, 1);
-                        vg_warn("process", "%s [%d] offset %lld: %s -> DLQ",
-                                topic, p, (long long)m->offset, detail);
-                        err = vg_part_dlq(ps->ps_part, m->key, m->key_len,
-                                          m->payload, m->len, why, detail,
-                                          topic, p, m->offset, errstr,
-                                          sizeof(errstr));
-                }
-        }
-        if (!err)
-                err = vg_part_set_offset(ps->ps_part, topic, m->offset + 1,
-                                         errstr, sizeof(errstr));
-        if (err) {
-                fatal(pr, errstr);
-                return;
-        }
-        ps->ps_batch++;
-        ps->ps_nevents++;
 }
 
 /* A partition-EOF: the consumer is at the end of that topic partition. */
@@ -607,7 +455,7 @@ static void tick(proc_t *pr, int64_t now) {
                      !vg_part_parts_due(ps->ps_part, now)))
                         continue;
                 if (vg_part_begin(ps->ps_part, now, errstr, sizeof(errstr))) {
-                        fatal(pr, errstr);
+                        process_fatal(pr, errstr);
                         return;
                 }
                 batch_commit(pr, p);
@@ -925,12 +773,12 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 lp.lp_settled = loop_settled;
                 if (vg_loop_run(&lp, errstr, sizeof(errstr)) &&
                     !pr->pr_fatal)
-                        fatal(pr, errstr);
+                        process_fatal(pr, errstr);
         }
         vg_info("process", "stopping: committing and publishing");
         commit_all(pr);
         if (vg_pub_flush(pr->pr_pub, 30000, errstr, sizeof(errstr)))
-                fatal(pr, errstr);
+                process_fatal(pr, errstr);
         rd_kafka_consumer_close(pr->pr_consumer); /* revokes: closes parts */
         rc = pr->pr_fatal ? 1 : 0;
         vg_info("process", "stopped after %lld events", (long long)pr->pr_events);

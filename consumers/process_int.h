@@ -118,6 +118,14 @@ typedef struct proc_s {
  * worker p % process.threads; each has its own Avro codec). */
 vg_codec_t *process_part_codec(const proc_t *pr, int p);
 
+/* process.c: logs msg as an error and stops the processor (from a
+ * worker: after the round). */
+void process_fatal(proc_t *pr, const char *msg);
+/* process_record.c: handles record m of an assigned partition on the
+ * partition's worker with its codec (process_part_codec); errors that
+ * lose nothing go to the DLQ, others are fatal. */
+void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec);
+
 /* The event type (vg_rectype_t) of an input topic, or -1. */
 int process_input_type(const proc_t *pr, const char *topic);
 

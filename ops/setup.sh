@@ -21,7 +21,7 @@ pkgs=(build-essential cmake pkg-config
       libmicrohttpd-dev)
 if [ "$minimal" -eq 0 ]; then
   pkgs+=(libcmocka-dev kcat python3 python3-venv default-jre-headless maven
-         sqlite3 curl chromium clang)
+         sqlite3 curl chromium clang libclang-rt-dev)
 fi
 
 missing=()
