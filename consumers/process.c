@@ -228,6 +228,7 @@ static void round_worker(void *opaque, int w) {
         proc_t *pr = rd->rd_pr;
         int n = process_pool_size(pr->pr_pool);
         vg_codec_t *codec = process_part_codec(pr, w);
+        char errstr[512];
 
         if (w > 0)
                 on_worker = true;
@@ -247,6 +248,11 @@ static void round_worker(void *opaque, int w) {
                 ps->ps_nheld = 0;
                 if (rd->rd_commit && !pr->pr_fatal)
                         part_commit(pr, p);
+                /* With transactions, the partition's own producer sends
+                 * what it committed, on its worker too. */
+                if (ps->ps_part && !pr->pr_fatal &&
+                    vg_pub_drain_slot(pr->pr_pub, p, errstr, sizeof(errstr)))
+                        process_fatal(pr, errstr);
         }
 }
 

@@ -110,6 +110,13 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms);
 /* Hands queued rows to the producer, serves delivery reports, deletes
  * delivered rows. Returns -1 after a fatal error (errstr filled). */
 int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size);
+/* Transactional mode: vg_pub_drain of slot id alone (no-op otherwise).
+ * The slots are independent: different slots may be drained at once on
+ * different threads, each slot on one thread at a time, and never while
+ * another vg_pub_* call runs on the loop's thread. -1 after a fatal error
+ * (errstr; the next vg_pub_drain reports it too). */
+int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
+                      size_t errstr_size);
 /* vg_pub_drain, then waits until nothing is in flight or timeout. */
 int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                  size_t errstr_size);

@@ -80,20 +80,24 @@ typedef struct slot_s {
          * sl_probe_adds rows added (no query until either changes) */
         int64_t      sl_probe_seq;
         uint64_t     sl_probe_adds;
+        /* transactional mode: a slot is drained on one thread at a time,
+         * perhaps not the loop's (vg_pub_drain_slot), so what a drain
+         * changes is the slot's */
+        int          sl_txn_rows;  /* rows in the open transaction */
+        char         sl_err[256];  /* its error */
 } slot_t;
 
 struct vg_pub_s {
         rd_kafka_t *pb_rk;
         slot_t      pb_slots[PUB_SLOTS];
-        int         pb_fatal;
-        char        pb_err[256];
+        atomic_int  pb_fatal;
+        char        pb_err[256];   /* set on the loop's thread only */
         bool        pb_txn;        /* transactional mode: a producer per
                                     * slot (sl_rk), none in pb_rk */
         rd_kafka_conf_t *pb_conf;  /* their configuration */
         char      **pb_topics;     /* the topics they write to */
         int         pb_ntopics;
         char       *pb_txn_prefix; /* their transactional.id prefix */
-        int         pb_txn_rows;   /* rows in the open transaction */
         int         pb_hi;         /* slots above this never used */
 };
 
@@ -270,7 +274,7 @@ void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
                 /* A commit under way ends first (its outbox may be gone:
                  * its rows stay queued). */
                 if (txn_finish(pub, &pub->pb_slots[i], false))
-                        vg_error("publish", "%s", pub->pb_err);
+                        vg_error("publish", "%s", pub->pb_slots[i].sl_err);
                 slot_unclaim(&pub->pb_slots[i]);
                 vg_free(pub->pb_slots[i].sl_fifo);
                 vg_free(pub->pb_slots[i].sl_cl_topic);
@@ -298,9 +302,11 @@ void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
         slot_t *sl = &pub->pb_slots[id];
         if (id >= pub->pb_hi)
                 pub->pb_hi = id + 1;
-        if (txn_finish(pub, sl, false) ||
-            vg_pub_claim(pub, id, pub->pb_err, sizeof(pub->pb_err)))
+        if (txn_finish(pub, sl, false)) {
+                snprintf(pub->pb_err, sizeof(pub->pb_err), "%s", sl->sl_err);
                 pub->pb_fatal = 1; /* the next drain reports it */
+        } else if (vg_pub_claim(pub, id, pub->pb_err, sizeof(pub->pb_err)))
+                pub->pb_fatal = 1;
         sl->sl_ob = ob;
         sl->sl_busy = busy;
         sl->sl_opaque = opaque;
@@ -358,8 +364,10 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
                 settle(pub, sl, e, sizeof(e));
         /* A commit under way ends, and what it committed is deleted, before
          * the slot goes; an error is reported by the next drain. */
-        if (txn_finish(pub, sl, true))
+        if (txn_finish(pub, sl, true)) {
+                snprintf(pub->pb_err, sizeof(pub->pb_err), "%s", sl->sl_err);
                 pub->pb_fatal = 1;
+        }
         sl->sl_ob = NULL;
         sl->sl_busy = NULL;
         vg_pub_set_changelog(pub, id, NULL, -1, NULL);
@@ -371,6 +379,7 @@ typedef struct send_s {
         vg_pub_t *pub;
         int       id;
         int       stop;
+        bool      fatal;  /* transactional mode: an error (sl_err) */
 } send_t;
 
 static rd_kafka_headers_t *headers_of(const char *json) {
@@ -434,10 +443,17 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                 }
         }
         if (err) {
-                snprintf(sd->pub->pb_err, sizeof(sd->pub->pb_err),
-                         "cannot publish to %s: %s", r->or_topic,
-                         rd_kafka_err2str(err));
-                sd->pub->pb_fatal = 1;
+                if (sd->pub->pb_txn) {
+                        snprintf(sl->sl_err, sizeof(sl->sl_err),
+                                 "cannot publish to %s: %s", r->or_topic,
+                                 rd_kafka_err2str(err));
+                        sd->fatal = true;
+                } else {
+                        snprintf(sd->pub->pb_err, sizeof(sd->pub->pb_err),
+                                 "cannot publish to %s: %s", r->or_topic,
+                                 rd_kafka_err2str(err));
+                        sd->pub->pb_fatal = 1;
+                }
                 sd->stop = 1;
                 return;
         }
@@ -446,7 +462,7 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                 sl->sl_inflight++;
                 /* A batch ends with its changelog meta record ("m"):
                  * enough rows, and the transaction may end here. */
-                if (++sd->pub->pb_txn_rows >= PUB_TXN_ROWS &&
+                if (++sl->sl_txn_rows >= PUB_TXN_ROWS &&
                     sl->sl_cl_topic && r->or_key_len == 1 &&
                     *(const char *)r->or_key == 'm' &&
                     r->or_partition == sl->sl_cl_part &&
@@ -535,7 +551,7 @@ static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
         sl->sl_txn_open = false;
         if (e) {
                 bool abortable = rd_kafka_error_txn_requires_abort(e);
-                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                snprintf(sl->sl_err, sizeof(sl->sl_err),
                          "transaction not committed: %s%s",
                          rd_kafka_error_string(e),
                          rd_kafka_error_is_fatal(e)
@@ -546,18 +562,19 @@ static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
                 if (!abortable)
                         return -1;
                 vg_warn("publish", "%s; aborted, sending again",
-                        pub->pb_err);
+                        sl->sl_err);
+                sl->sl_err[0] = '\0'; /* not fatal */
                 sl->sl_sent_seq = sl->sl_acked;
                 sl->sl_probe_seq = -1; /* rows to send again */
                 if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000))) {
-                        snprintf(pub->pb_err, sizeof(pub->pb_err),
+                        snprintf(sl->sl_err, sizeof(sl->sl_err),
                                  "cannot abort a transaction: %s",
                                  rd_kafka_error_string(e));
                         rd_kafka_error_destroy(e);
                         return -1;
                 }
                 if (++sl->sl_rounds > PUB_MAX_ROUNDS) {
-                        snprintf(pub->pb_err, sizeof(pub->pb_err),
+                        snprintf(sl->sl_err, sizeof(sl->sl_err),
                                  "no transaction committed after %d "
                                  "attempts (see the errors above)",
                                  PUB_MAX_ROUNDS);
@@ -578,8 +595,8 @@ static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
 static int txn_settle(vg_pub_t *pub, slot_t *sl) {
         if (sl->sl_acked <= sl->sl_deleted)
                 return 0;
-        if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked, pub->pb_err,
-                                  sizeof(pub->pb_err)))
+        if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked, sl->sl_err,
+                                  sizeof(sl->sl_err)))
                 return -1;
         sl->sl_deleted = sl->sl_acked;
         if (sl->sl_cl_cb && sl->sl_cl_done >= 0)
@@ -590,7 +607,7 @@ static int txn_settle(vg_pub_t *pub, slot_t *sl) {
 
 /* Waits for a commit under way and takes its outcome; with settle, the
  * rows it committed are deleted and the changelog's end reported if the
- * slot is not busy. -1: an error (pb_err). */
+ * slot is not busy. -1: an error (sl_err). */
 static int txn_finish(vg_pub_t *pub, slot_t *sl, bool settle) {
         if (!sl->sl_committing)
                 return 0;
@@ -604,7 +621,7 @@ static int txn_finish(vg_pub_t *pub, slot_t *sl, bool settle) {
 
 static int txn_slot(vg_pub_t *pub, int id, bool force) {
         slot_t *sl = &pub->pb_slots[id];
-        send_t sd = {pub, id, 0};
+        send_t sd = {pub, id, 0, false};
         rd_kafka_error_t *e;
         bool busy;
         int n = 0, r;
@@ -612,7 +629,7 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
         if (!sl->sl_ob)
                 return 0;
         if (!sl->sl_rk) {
-                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                snprintf(sl->sl_err, sizeof(sl->sl_err),
                          "slot %d has no producer", id);
                 return -1;
         }
@@ -641,7 +658,7 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
                 return 0;
         }
         if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
-                snprintf(pub->pb_err, sizeof(pub->pb_err),
+                snprintf(sl->sl_err, sizeof(sl->sl_err),
                          "cannot begin a transaction: %s",
                          rd_kafka_error_string(e));
                 rd_kafka_error_destroy(e);
@@ -649,12 +666,12 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
         }
         sl->sl_txn_open = true;
         sl->sl_txn_at = vg_now_ms();
-        pub->pb_txn_rows = 0;
+        sl->sl_txn_rows = 0;
         sl->sl_cl_last = -1;
         while (!sd.stop && vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
                                           send_cb, &sd) == 1000)
                 ;
-        if (pub->pb_fatal) {
+        if (sd.fatal) {
                 if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000)))
                         rd_kafka_error_destroy(e);
                 sl->sl_txn_open = false;
@@ -662,7 +679,7 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
         }
         /* A small transaction (the steady state) is committed now: its
          * alerts go out without waiting for the next drain. */
-        if ((force || pub->pb_txn_rows < PUB_TXN_PIPELINE) &&
+        if ((force || sl->sl_txn_rows < PUB_TXN_PIPELINE) &&
             (r = txn_commit(pub, sl, force)))
                 return r < 0 ? -1 : 0;
         if (!sl->sl_txn_open && txn_settle(pub, sl))
@@ -674,11 +691,26 @@ static int txn_drain(vg_pub_t *pub, bool force, char *errstr,
                      size_t errstr_size) {
         for (int id = 0; id < pub->pb_hi; id++)
                 if (txn_slot(pub, id, force)) {
+                        snprintf(pub->pb_err, sizeof(pub->pb_err), "%s",
+                                 pub->pb_slots[id].sl_err);
                         pub->pb_fatal = 1;
                         vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
                                   pub->pb_err);
                         return -1;
                 }
+        return 0;
+}
+
+int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
+                      size_t errstr_size) {
+        if (!pub->pb_txn || id < 0 || id >= PUB_SLOTS)
+                return 0;
+        if (txn_slot(pub, id, false)) {
+                pub->pb_fatal = 1;
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                          pub->pb_slots[id].sl_err);
+                return -1;
+        }
         return 0;
 }
 
@@ -698,8 +730,17 @@ static bool txn_left(vg_pub_t *pub) {
         return false;
 }
 
+/* After a fatal error on another thread (vg_pub_drain_slot): its text. */
+static void fatal_err(vg_pub_t *pub) {
+        for (int id = 0; id < pub->pb_hi && !pub->pb_err[0]; id++)
+                if (pub->pb_slots[id].sl_err[0])
+                        snprintf(pub->pb_err, sizeof(pub->pb_err), "%s",
+                                 pub->pb_slots[id].sl_err);
+}
+
 int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         if (pub->pb_fatal) {
+                fatal_err(pub);
                 vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
                           pub->pb_err);
                 return -1;
@@ -709,7 +750,7 @@ int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         rd_kafka_poll(pub->pb_rk, 0);
         for (int id = 0; id < pub->pb_hi && !pub->pb_fatal; id++) {
                 slot_t *sl = &pub->pb_slots[id];
-                send_t sd = {pub, id, 0};
+                send_t sd = {pub, id, 0, false};
                 if (!sl->sl_ob)
                         continue;
                 if (settle(pub, sl, pub->pb_err, sizeof(pub->pb_err)))
@@ -755,6 +796,7 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                  * rows queued: again. */
                 do {
                         if (pub->pb_fatal) {
+                                fatal_err(pub);
                                 vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
                                           "%s", pub->pb_err);
                                 return -1;
