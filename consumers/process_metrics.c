@@ -167,6 +167,8 @@ void process_metrics_part(proc_t *pr, int p) {
         *l = *s;
 }
 
+static void health_state(proc_t *pr);
+
 /* librdkafka statistics (statistics.interval.ms): consumer lag. */
 int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         proc_t *pr = opaque;
@@ -219,6 +221,11 @@ int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
          * known: at start nothing is known, which is not "no lag". */
         pr->pr_lag_known = pr->pr_nassigned > 0 && seen >= pr->pr_nassigned;
         json_decref(root);
+        /* /readyz follows the lag as it is learnt (on the loop's thread,
+         * between rounds), not only at the next health update (which
+         * also sets the watermark gauges, together with the caught-up
+         * flags). */
+        health_state(pr);
         return 0;
 }
 
@@ -264,10 +271,10 @@ void process_metrics_forget(proc_t *pr, int p) {
         }
 }
 
-void process_health_update(proc_t *pr) {
+/* The /readyz state (and the ready gauge) from the lag and the outboxes. */
+static void health_state(proc_t *pr) {
         int64_t depth = 0;
         int h;
-        metrics_wm(pr, vg_now_ms());
         for (int p = 0; p < pr->pr_npartitions; p++)
                 if (pr->pr_parts[p].ps_part)
                         depth += vg_part_outbox_depth(pr->pr_parts[p].ps_part);
@@ -285,5 +292,10 @@ void process_health_update(proc_t *pr) {
                 h = HEALTH_READY;
         atomic_store(&pr->pr_health, h);
         vg_metric_set(pr->pm_ready, NULL, h == HEALTH_READY);
+}
+
+void process_health_update(proc_t *pr) {
+        metrics_wm(pr, vg_now_ms());
+        health_state(pr);
 }
 

@@ -43,8 +43,19 @@ vg_err_t vg_outbox_add_to(vg_outbox_t *ob, const char *topic,
                           const void *value, size_t value_len, char *errstr,
                           size_t errstr_size);
 
+/* Keeps the rows added from now on in memory too, up to max_bytes (0:
+ * none), so that a scan of committed rows needs no query (what was there
+ * before, and the rows of a transaction that did not fit, are read from
+ * the table). The owner of the connection must then call
+ * vg_outbox_txn_end() after every transaction that may have added rows.
+ * Outside transactions only; -1 on a store error. */
+int vg_outbox_cache(vg_outbox_t *ob, size_t max_bytes);
+/* With the cache: the transaction ended, committed or rolled back. */
+void vg_outbox_txn_end(vg_outbox_t *ob, bool committed);
+
 /* Calls cb for up to max records with seq > after_seq, in seq order;
- * returns how many, or -1 on error. */
+ * returns how many, or -1 on error. Inside a transaction that added rows,
+ * only a scan of the table (no cache) sees them. */
 int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
                    void (*cb)(const vg_outrec_t *rec, void *opaque),
                    void *opaque);

@@ -518,6 +518,7 @@ static vg_err_t restore_finish(vg_part_t *part, int64_t end, bool reload,
                 err = vg_part_db_err(part, errstr, errstr_size, "COMMIT");
         if (err)
                 sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
+        vg_outbox_txn_end(part->pa_outbox, !err);
         json_decref(part->pa_cl_meta);
         part->pa_cl_meta = NULL;
         /* Memory as restored; the next commit publishes a progress. */
@@ -529,6 +530,7 @@ static vg_err_t restore_finish(vg_part_t *part, int64_t end, bool reload,
 
 void vg_part_rollback_restore(vg_part_t *part) {
         sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
+        vg_outbox_txn_end(part->pa_outbox, false);
         json_decref(part->pa_cl_meta);
         part->pa_cl_meta = NULL;
         vg_part_reload(part);

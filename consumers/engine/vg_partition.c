@@ -26,6 +26,9 @@
 #include <jansson.h>
 
 #define SCHEMA_VERSION VG_PART_SCHEMA_VERSION /* vg_part_int.h */
+/* Rows of the outbox kept in memory too (vg_outbox_cache), per partition:
+ * the publisher sends them without reading them back. */
+#define OUTBOX_CACHE_BYTES ((size_t)16 << 20)
 
 static const char *schema_sql =
         "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -218,7 +221,12 @@ vg_part_t *vg_part_open(const char *path, int partition,
                 return NULL;
         }
         if (!(part->pa_outbox = vg_outbox_open(part->pa_db, errstr,
-                                               errstr_size))) {
+                                               errstr_size)) ||
+            vg_outbox_cache(part->pa_outbox, OUTBOX_CACHE_BYTES)) {
+                if (part->pa_outbox)
+                        vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                  "%s: outbox: %s", path,
+                                  sqlite3_errmsg(part->pa_db));
                 vg_part_close(part);
                 return NULL;
         }
@@ -390,6 +398,7 @@ void vg_part_rollback(vg_part_t *part) {
         if (!part->pa_in_batch)
                 return;
         sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
+        vg_outbox_txn_end(part->pa_outbox, false);
         part->pa_in_batch = false;
         /* What memory holds may be ahead of the store: read it again. */
         vg_part_reload(part);
@@ -763,6 +772,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 part->pa_pub_since = pub_since;
                 return err;
         }
+        vg_outbox_txn_end(part->pa_outbox, true);
         part->pa_in_batch = false;
         part->pa_cl_full = false; /* the changelog has it all now */
         part->pa_stats.ps_commits++;
@@ -814,4 +824,5 @@ void vg_part_set_parts(vg_part_t *part, bool queue) {
 
 void vg_part_set_memory_only(vg_part_t *part) {
         part->pa_persist = false;
+        vg_outbox_cache(part->pa_outbox, 0);
 }

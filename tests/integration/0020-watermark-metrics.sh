@@ -18,7 +18,7 @@ topic_args "$S"
 "$VIGIL" topics create -p 2 "${T[@]}" >/dev/null
 # A backlog of some thousands of events, all valid: no DLQ, no too-late
 # (retention wide enough for the whole period).
-"$VIGIL" simulate -n 1500 --seed 20 --days 120 --out "$TMP/ev.jsonl" 2>/dev/null
+"$VIGIL" simulate -n 3000 --seed 20 --days 120 --out "$TMP/ev.jsonl" 2>/dev/null
 "$VIGIL" produce "${T[@]}" "$TMP/ev.jsonl" 2>"$TMP/produce.log"
 sent=$(wc -l < "$TMP/ev.jsonl")
 # Each patient's partition as the broker holds it (key = patient_id).

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -160,10 +161,157 @@ static void test_permanent_failure_is_fatal(void **state) {
         env_free(&env);
 }
 
+/*
+ * The cache of rows in memory (vg_outbox_cache): through commits,
+ * rollbacks, transactions too large for it and deletes, every scan from
+ * every position outside transactions gives what the table holds, byte
+ * for byte (a second handle without cache reads the table).
+ */
+typedef struct rows_s {
+        char buf[1 << 16];
+        size_t len;
+        int n;
+} rows_t;
+
+static void rows_cb(const vg_outrec_t *r, void *opaque) {
+        rows_t *o = opaque;
+        int w = snprintf(o->buf + o->len, sizeof(o->buf) - o->len,
+                         "%lld|%s|%d|%s|", (long long)r->or_seq, r->or_topic,
+                         (int)r->or_partition,
+                         r->or_headers ? r->or_headers : "(none)");
+        o->len += (size_t)w;
+        for (int k = 0; k < 2; k++) {
+                const char *b = k ? r->or_value : r->or_key;
+                size_t l = k ? r->or_value_len : r->or_key_len;
+                if (!b) {
+                        w = snprintf(o->buf + o->len, sizeof(o->buf) - o->len,
+                                     "NULL|");
+                        o->len += (size_t)w;
+                        continue;
+                }
+                w = snprintf(o->buf + o->len, sizeof(o->buf) - o->len,
+                             "%zu:", l);
+                o->len += (size_t)w;
+                assert_true(o->len + l + 2 < sizeof(o->buf));
+                memcpy(o->buf + o->len, b, l);
+                o->len += l;
+                o->buf[o->len++] = '|';
+        }
+        o->buf[o->len] = '\0';
+        o->n++;
+}
+
+static void test_cache_equals_table(void **state) {
+        sqlite3 *db;
+        vg_outbox_t *ob, *plain;
+        char e[512];
+        int64_t committed = 0, deleted = 0;
+        unsigned seed = 12345;
+        int rollbacks = 0, overflows = 0, cached_scans = 0;
+        (void)state;
+        assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+        ob = vg_outbox_open(db, e, sizeof(e));
+        plain = vg_outbox_open(db, e, sizeof(e));
+        assert_non_null(ob);
+        assert_non_null(plain);
+        /* rows already there are read from the table */
+        assert_int_equal(vg_outbox_add(ob, "t", "k0", 2, "v0", 2, NULL, e,
+                                       sizeof(e)), VG_OK);
+        committed = 1;
+        assert_int_equal(vg_outbox_cache(ob, 3000), 0);
+        for (int round = 0; round < 400; round++) {
+                int n = (int)((seed = seed * 1103515245 + 12345) >> 16) % 12;
+                int what = (int)((seed = seed * 1103515245 + 12345) >> 16) % 10;
+                int64_t last = 0;
+                assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL),
+                                 SQLITE_OK);
+                for (int i = 0; i < n; i++) {
+                        char key[32], val[400];
+                        int kind = (round + i) % 5;
+                        size_t vl = (size_t)(((unsigned)round * 37u +
+                                              (unsigned)i * 101u) %
+                                             sizeof(val));
+                        snprintf(key, sizeof(key), "key%d.%d", round, i);
+                        memset(val, 'a' + (round % 26), sizeof(val));
+                        if (kind == 0) /* a tombstone */
+                                assert_int_equal(
+                                        vg_outbox_add(ob, "t", key,
+                                                      strlen(key), NULL, 0,
+                                                      NULL, e, sizeof(e)),
+                                        VG_OK);
+                        else if (kind == 1) /* empty value, no key */
+                                assert_int_equal(
+                                        vg_outbox_add(ob, "u", NULL, 0, "",
+                                                      0, "{\"h\":\"1\"}", e,
+                                                      sizeof(e)),
+                                        VG_OK);
+                        else if (kind == 2) /* to a partition */
+                                assert_int_equal(
+                                        vg_outbox_add_to(ob, "cl", round % 3,
+                                                         key, strlen(key),
+                                                         val, vl, e,
+                                                         sizeof(e)),
+                                        VG_OK);
+                        else
+                                assert_int_equal(
+                                        vg_outbox_add(ob, "t", key,
+                                                      strlen(key), val, vl,
+                                                      NULL, e, sizeof(e)),
+                                        VG_OK);
+                        last = sqlite3_last_insert_rowid(db);
+                }
+                if (what == 0) {
+                        assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL,
+                                                      NULL, NULL),
+                                         SQLITE_OK);
+                        vg_outbox_txn_end(ob, false);
+                        rollbacks += n > 0;
+                } else {
+                        assert_int_equal(sqlite3_exec(db, "COMMIT", NULL,
+                                                      NULL, NULL),
+                                         SQLITE_OK);
+                        vg_outbox_txn_end(ob, true);
+                        if (n)
+                                committed = last;
+                        overflows += n >= 8; /* about 3000 bytes */
+                }
+                /* delivered up to somewhere, deleted */
+                if (what >= 6 && committed > deleted) {
+                        int64_t upto = deleted + 1 +
+                                       (int64_t)(seed >> 8) %
+                                               (committed - deleted);
+                        assert_int_equal(vg_outbox_delete_upto(ob, upto, e,
+                                                               sizeof(e)),
+                                         VG_OK);
+                        deleted = upto;
+                }
+                /* every position: the same rows as the table */
+                for (int64_t after = deleted > 2 ? deleted - 2 : 0;
+                     after <= committed + 1; after++) {
+                        rows_t a = {.len = 0}, b = {.len = 0};
+                        int max = 1 + (int)(after % 7);
+                        int na = vg_outbox_scan(ob, after, max, rows_cb, &a);
+                        int nb = vg_outbox_scan(plain, after, max, rows_cb,
+                                                &b);
+                        assert_int_equal(na, nb);
+                        assert_string_equal(a.buf, b.buf);
+                        cached_scans++;
+                }
+        }
+        print_message("cache: %d scans equal, %d rollbacks, %d large "
+                      "transactions\n", cached_scans, rollbacks, overflows);
+        assert_true(rollbacks > 10);
+        assert_true(overflows > 10);
+        vg_outbox_close(ob);
+        vg_outbox_close(plain);
+        sqlite3_close(db);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_failed_delivery_keeps_newest_last),
                 cmocka_unit_test(test_permanent_failure_is_fatal),
+                cmocka_unit_test(test_cache_equals_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
