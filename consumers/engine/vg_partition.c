@@ -28,7 +28,7 @@
 #define SCHEMA_VERSION VG_PART_SCHEMA_VERSION /* vg_part_int.h */
 /* Rows of the outbox kept in memory too (vg_outbox_cache), per partition:
  * the publisher sends them without reading them back. */
-#define OUTBOX_CACHE_BYTES ((size_t)16 << 20)
+#define OUTBOX_CACHE_BYTES ((size_t)8 << 20)
 
 static const char *schema_sql =
         "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
