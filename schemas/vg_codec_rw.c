@@ -208,8 +208,8 @@ static vg_err_t resolve_field(const vg_field_t *f, avro_value_t *wv, void *rec,
         switch (f->vf_type) {
         case VG_F_STRING:
         case VG_F_OSTRING: {
-                const char *s;
-                size_t sz;
+                const char *s = "";
+                size_t sz = 0;
                 if (t != AVRO_STRING)
                         break;
                 avro_value_get_string(&v, &s, &sz);
@@ -222,9 +222,9 @@ static vg_err_t resolve_field(const vg_field_t *f, avro_value_t *wv, void *rec,
         case VG_F_OLONG:
         case VG_F_INT:
         case VG_F_OINT: {
-                int64_t n;
+                int64_t n = 0;
                 if (t == AVRO_INT32) {
-                        int32_t i32;
+                        int32_t i32 = 0;
                         avro_value_get_int(&v, &i32);
                         n = i32;
                 } else if (t == AVRO_INT64 && f->vf_type != VG_F_INT &&
@@ -241,19 +241,19 @@ static vg_err_t resolve_field(const vg_field_t *f, avro_value_t *wv, void *rec,
                 return VG_OK;
         }
         case VG_F_ODOUBLE: {
-                double d;
+                double d = 0;
                 if (t == AVRO_DOUBLE)
                         avro_value_get_double(&v, &d);
                 else if (t == AVRO_FLOAT) {
-                        float fl;
+                        float fl = 0;
                         avro_value_get_float(&v, &fl);
                         d = fl;
                 } else if (t == AVRO_INT32) {
-                        int32_t i32;
+                        int32_t i32 = 0;
                         avro_value_get_int(&v, &i32);
                         d = i32;
                 } else if (t == AVRO_INT64) {
-                        int64_t i64;
+                        int64_t i64 = 0;
                         avro_value_get_long(&v, &i64);
                         d = (double)i64;
                 } else
@@ -263,7 +263,7 @@ static vg_err_t resolve_field(const vg_field_t *f, avro_value_t *wv, void *rec,
         }
         case VG_F_BOOL:
         case VG_F_OBOOL: {
-                int b;
+                int b = 0;
                 if (t != AVRO_BOOLEAN)
                         break;
                 avro_value_get_boolean(&v, &b);
@@ -274,7 +274,7 @@ static vg_err_t resolve_field(const vg_field_t *f, avro_value_t *wv, void *rec,
                 return VG_OK;
         }
         case VG_F_ENUM: {
-                int idx, r;
+                int idx = 0, r;
                 const char *sym;
                 if (t != AVRO_ENUM)
                         break;
