@@ -66,7 +66,6 @@ vg_codec_t *process_part_codec(const proc_t *pr, int p) {
         return pr->pr_wcodec ? pr->pr_wcodec[p % n] : pr->pr_codec;
 }
 
-
 static bool part_busy(void *opaque) {
         return vg_part_in_batch(opaque);
 }
@@ -126,8 +125,8 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         if (pr->pr_cl_topic &&
             !(ps->ps_part = process_restore_plan(pr, p, ps->ps_part,
                                                  path))) {
-                process_fatal(pr, "a partition's state could not be restored (see "
-                      "above)");
+                process_fatal(pr, "a partition's state could not be "
+                                  "restored (see above)");
                 return NULL;
         }
         vg_part_set_cache(ps->ps_part, pr->pr_cache_patients);
@@ -387,8 +386,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
                 /* The restores planned, all at once; then the offsets. */
                 if (!pr->pr_fatal && process_restore_run(pr))
-                        process_fatal(pr, "partitions' state could not be restored "
-                              "(see above)");
+                        process_fatal(pr, "partitions' state could not be "
+                                          "restored (see above)");
                 for (int i = 0; i < l->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &l->elems[i];
                         vg_part_t *part;
