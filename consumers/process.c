@@ -195,6 +195,15 @@ static void part_committed(proc_t *pr, int p) {
         if (!pr->pr_parts[p].ps_committed)
                 return;
         pr->pr_parts[p].ps_committed = false;
+        if (!pr->pr_first_batch) {
+                /* for operators and tests/bench/run: how long a start
+                 * (opening the state, restoring, the group's assignment)
+                 * took before work was done */
+                pr->pr_first_batch = true;
+                vg_info("process", "first batch committed %" PRId64
+                        " ms after start (partition %d)",
+                        vg_now_ms() - pr->pr_started_at, p);
+        }
         process_metrics_part(pr, p);
         commit_kafka_offsets(pr, p);
 }
@@ -345,10 +354,14 @@ static void close_partitions(proc_t *pr,
                                 vg_part_stats(pr->pr_parts[p].ps_part);
                         vg_info("process",
                                 "partition %d: released (%lld events in "
-                                "%lld batches since assigned; %lld too late, "
+                                "%lld batches since assigned; %lld timer "
+                                "re-derivations, %lld patient states "
+                                "written; %lld too late, "
                                 "%lld pruned by retention, %lld to the DLQ)",
                                 p, (long long)st->ps_events,
                                 (long long)st->ps_commits,
+                                (long long)st->ps_timers,
+                                (long long)st->ps_states,
                                 (long long)st->ps_too_late,
                                 (long long)st->ps_pruned,
                                 (long long)st->ps_dlq);
@@ -585,6 +598,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         char errstr[512];
         int rc = 1;
 
+        pr->pr_started_at = vg_now_ms();
         pr->pr_lock = -1;
         pr->pr_conf = conf;
         vg_process_rules_conf(conf, &pr->pr_rc);

@@ -72,6 +72,8 @@ typedef struct proc_s {
         int64_t           pr_max_ms;
         atomic_int        pr_fatal;       /* set by any worker */
         int64_t           pr_events;
+        int64_t           pr_started_at;   /* vg_process_kafka entered, ms */
+        bool              pr_first_batch;  /* a batch was committed */
         int64_t           pr_assigned_at;  /* last assignment, ms; 0: none */
         int64_t           pr_last_empty;   /* last poll that found the
                                             * local queue empty, ms */

@@ -39,6 +39,7 @@ typedef struct vg_part_stats_s {
         int64_t ps_dlq;          /* records sent to the DLQ */
         int64_t ps_alerts[4][2]; /* alerts queued, by rule and status */
         int64_t ps_timers;       /* timer re-derivations */
+        int64_t ps_states;       /* patient states written */
         int64_t ps_pruned;       /* events pruned by retention */
         int64_t ps_too_late;     /* events older than their patient's
                                   * horizon (DLQ too-late) */
