@@ -741,7 +741,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
              i++)
                 err = state_put(part, part->pa_dirty[i]->pe_pt, errstr,
                                 errstr_size);
-        if (part->pa_persist)
+        if (!err && part->pa_persist)
                 part->pa_stats.ps_states += (int64_t)part->pa_ndirty;
         if (!err)
                 err = cells_flush(part, errstr, errstr_size);

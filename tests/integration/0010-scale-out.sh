@@ -15,21 +15,13 @@ for m in a b; do
     -X kafka.group.instance.id="$m" --exit-idle 10 2> "$TMP/$m.log" &
   eval "pid_$m=\$!"
 done
-# The events are produced once both members hold their share (15 topic
-# partitions between them): produced before, the first member to join
-# can handle them all before the second one's rebalance.
-held() { # the topic partitions a member holds after its last rebalance
-  grep -E "(assigned|revoked) [0-9]+ topic-partitions" "$1" 2>/dev/null |
-    tail -1 | sed -n 's/.*assigned \([0-9]*\) topic-partitions.*/\1/p'
-}
-for _ in $(seq 1 300); do
-  ha=$(held "$TMP/a.log" || true); hb=$(held "$TMP/b.log" || true)
-  [ "${ha:-0}" -gt 0 ] && [ "${hb:-0}" -gt 0 ] &&
-    [ $(( ha + hb )) -eq 15 ] && break
-  sleep 0.2
+# The events are produced once both members hold their share (of 3
+# partitions, 2 and 1: 10 and 5 topic partitions): produced before, the
+# first member to join can handle them all before the second one's
+# rebalance.
+for m in a b; do
+  wait_log "$TMP/$m.log" "assigned \(5\|10\) topic-partitions" 60
 done
-[ "${ha:-0}" -gt 0 ] && [ "${hb:-0}" -gt 0 ] \
-  || fail "the members did not split the partitions within 60 s: a=${ha:-0} b=${hb:-0}"
 "$VIGIL" produce "${T[@]}" "$TMP/ev.jsonl" 2>/dev/null
 # shellcheck disable=SC2154
 wait "$pid_a" || fail "member a: $(tail -3 "$TMP/a.log")"

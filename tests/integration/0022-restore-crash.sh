@@ -25,16 +25,6 @@ P=3
 split -n l/3 "$TMP/ev.jsonl" "$TMP/chunk."
 G=(-X group.id="$S.g" -X kafka.session.timeout.ms=6000)
 
-# wait_log FILE PATTERN SECONDS: until a line matches (fails on timeout)
-wait_log() {
-  local i
-  for i in $(seq 1 $(($3 * 20))); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "no '$2' in $1 within $3 s: $(tail -3 "$1")"
-}
-
 # 1. A builds the first third.
 "$VIGIL" produce "${T[@]}" "$TMP/chunk.aa" 2>/dev/null
 "$VIGIL" process "${T[@]}" "${G[@]}" -X state.dir="$TMP/a" --exit-idle 3 \

@@ -17,15 +17,6 @@ split -n l/2 "$TMP/ev.jsonl" "$TMP/chunk."
 G=(-X group.id="$S.g" -X kafka.session.timeout.ms=6000
    -X num.standby.replicas=1)
 
-wait_log() { # FILE PATTERN SECONDS [FROM-LINE]
-  local i
-  for i in $(seq 1 $(($3 * 20))); do
-    tail -n "+${4:-1}" "$1" 2>/dev/null | grep -q "$2" && return 0
-    sleep 0.05
-  done
-  fail "no '$2' in $1 within $3 s: $(tail -3 "$1")"
-}
-
 "$VIGIL" produce "${T[@]}" "$TMP/chunk.aa" 2>/dev/null
 for m in a b; do
   "$VIGIL" process "${T[@]}" "${G[@]}" -X state.dir="$TMP/$m" \

@@ -22,3 +22,13 @@ topic_args() {
      -X "topic.dlq=$s.dlq")
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# wait_log FILE PATTERN SECONDS [FROM-LINE]: until grep finds PATTERN in
+# FILE (from line FROM-LINE on), else fail.
+wait_log() {
+  local i
+  for i in $(seq 1 $(($3 * 20))); do
+    tail -n "+${4:-1}" "$1" 2>/dev/null | grep -q "$2" && return 0
+    sleep 0.05
+  done
+  fail "no '$2' in $1 within $3 s: $(tail -3 "$1")"
+}
