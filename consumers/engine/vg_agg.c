@@ -239,9 +239,7 @@ vg_agg_t *vg_agg_open(const char *path, const vg_conf_t *conf,
                                     SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK ||
             sqlite3_exec(agg->ag_db,
-                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; "
-                         "PRAGMA journal_size_limit=33554432;",
+                         VG_STORE_PRAGMAS "PRAGMA cache_size=-65536;",
                          NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(agg->ag_db, agg_schema, NULL, NULL, NULL) !=
                     SQLITE_OK) {

@@ -14,6 +14,16 @@
 
 typedef struct vg_outbox_s vg_outbox_t;
 
+/* The settings every store file that holds an outbox (a partition's, the
+ * aggregator's) opens with: WAL, fsync at checkpoints only (a crash loses
+ * no committed batch, a power cut at most the last ones, replayed from
+ * the offsets in the same file), temporary tables in memory, and the WAL
+ * cut back to 32 MiB after a checkpoint (a batch catching up can grow it
+ * far past wal_autocheckpoint). */
+#define VG_STORE_PRAGMAS                                                     \
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "               \
+        "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=33554432; "
+
 /* One queued record. */
 typedef struct vg_outrec_s {
         int64_t     or_seq;

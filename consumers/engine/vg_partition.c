@@ -184,14 +184,10 @@ vg_part_t *vg_part_open(const char *path, int partition,
          * alerts meanwhile: 2,000 pages (8 MB) rather than 8,192 took the
          * p99 alert latency at 5,000 events/s from 49-62 ms to 40-41 (5
          * and 2 runs alternating; 1,000 pages: 42-45), the rate the
-         * same within noise. A batch larger than that (catching up:
-         * batch.max_ms) grows the WAL past it; journal_size_limit cuts
-         * the file back to 32 MiB once it is copied back. */
+         * same within noise. */
         if (sqlite3_exec(part->pa_db,
-                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                         "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY; "
-                         "PRAGMA wal_autocheckpoint=2000; "
-                         "PRAGMA journal_size_limit=33554432;",
+                         VG_STORE_PRAGMAS "PRAGMA cache_size=-16384; "
+                         "PRAGMA wal_autocheckpoint=2000;",
                          NULL, NULL, &err) != SQLITE_OK ||
             sqlite3_exec(part->pa_db, schema_sql, NULL, NULL, &err) !=
                     SQLITE_OK) {
