@@ -46,16 +46,24 @@ static const char *schema_sql =
 
 static const char *stmt_sql[S__CNT] = {
         [S_GET_PATIENT] = "SELECT state FROM patients WHERE patient_id=?",
-        [S_PUT_PATIENT] = "INSERT OR REPLACE INTO patients VALUES(?,?)",
-        [S_PUT_TIMER] = "INSERT OR REPLACE INTO timers VALUES(?,?)",
+        [S_PUT_PATIENT] = "INSERT INTO patients VALUES(?,?) ON CONFLICT"
+                         "(patient_id) DO UPDATE SET state=excluded.state",
+        [S_PUT_TIMER] = "INSERT INTO timers VALUES(?,?) ON CONFLICT"
+                       "(patient_id) DO UPDATE SET due=excluded.due",
         [S_DEL_TIMER] = "DELETE FROM timers WHERE patient_id=?",
         [S_DUE_TIMERS] = "SELECT patient_id FROM timers WHERE due<=? "
                          "ORDER BY due, patient_id LIMIT 256",
-        [S_PUT_CELL] = "INSERT OR REPLACE INTO cells VALUES(?,?,?,?,?)",
+        [S_PUT_CELL] = "INSERT INTO cells VALUES(?,?,?,?,?) ON CONFLICT"
+                      "(key) DO UPDATE SET num=excluded.num, "
+                      "den=excluded.den, count=excluded.count, "
+                      "pending=excluded.pending",
         [S_PARTS_QUEUED] = "UPDATE cells SET pending=0 WHERE pending",
         [S_GET_OFFSET] = "SELECT next_offset FROM offsets WHERE topic=?",
-        [S_SET_OFFSET] = "INSERT OR REPLACE INTO offsets VALUES(?,?)",
-        [S_SET_META] = "INSERT OR REPLACE INTO meta VALUES(?,?)",
+        [S_SET_OFFSET] = "INSERT INTO offsets VALUES(?,?) ON CONFLICT"
+                        "(topic) DO UPDATE SET next_offset="
+                        "excluded.next_offset",
+        [S_SET_META] = "INSERT INTO meta VALUES(?,?) ON CONFLICT(key) "
+                      "DO UPDATE SET value=excluded.value",
         [S_CELLS] = "SELECT key, num, den, count, pending FROM cells",
         [S_DEL_PATIENT] = "DELETE FROM patients WHERE patient_id=?",
         [S_DEL_CELL] = "DELETE FROM cells WHERE key=?",
