@@ -27,6 +27,7 @@
 #include "vg_consumers.h"
 #include "vg_record.h"
 #include "vg_time.h"
+#include "vg_outbox.h"
 #include "state_int.h"
 
 #include <ctype.h>
@@ -208,8 +209,10 @@ vg_err_t state_db_err(char *errstr, size_t n, const char *path,
  * read-only leaves its -wal and -shm files in place, empty if they were
  * not there: SQLite needs them to read, and cannot remove them read-only.) */
 sqlite3 *state_part_open(const char *path, char *errstr, size_t n) {
-        static const char *const tables[] = {"meta",   "offsets", "patients",
-                                             "timers", "cells",   "outbox"};
+        /* (the outbox is a table of chunks since schema 3's outbox_chunks,
+         * one row per record before: either will do) */
+        static const char *const tables[] = {"meta", "offsets", "patients",
+                                             "timers", "cells"};
         struct stat st;
         sqlite3 *db = NULL;
         sqlite3_stmt *s = NULL;
@@ -339,6 +342,47 @@ int64_t state_jint(const json_t *o, const char *key, int64_t def) {
         return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
 }
 
+static void topic_cb(const char *topic, void *opaque) {
+        json_t *o = opaque, *v = json_object_get(o, topic);
+        if (v)
+                json_integer_set(v, json_integer_value(v) + 1);
+        else
+                json_object_set_new(o, topic, json_integer(1));
+}
+
+static int key_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The records in the outbox by topic, in topic order, into o; their
+ * number in *total. */
+static int outbox_topics(sqlite3 *db, const char *path, json_t *o,
+                         int64_t *total, char *errstr, size_t n) {
+        json_t *by = json_object(), *v;
+        const char **keys;
+        const char *k;
+        size_t nk = 0;
+        if (vg_outbox_topics(db, topic_cb, by)) {
+                json_decref(by);
+                vg_seterr(errstr, n, VG_ERR_STORE,
+                          "%s: the outbox cannot be read (%s)", path,
+                          sqlite3_errmsg(db));
+                return -1;
+        }
+        keys = vg_calloc(json_object_size(by) + 1, sizeof(*keys));
+        json_object_foreach(by, k, v) keys[nk++] = k;
+        qsort(keys, nk, sizeof(*keys), key_cmp);
+        *total = 0;
+        for (size_t i = 0; i < nk; i++) {
+                v = json_object_get(by, keys[i]);
+                *total += json_integer_value(v);
+                json_object_set(o, keys[i], v);
+        }
+        vg_free(keys);
+        json_decref(by);
+        return 0;
+}
+
 /* A partition's content as JSON: meta (every row), offsets, counts,
  * outbox by topic, size in pages. Read in one transaction, so the numbers
  * belong together. Only what the file holds: a copy gives the same
@@ -352,13 +396,12 @@ json_t *state_part_json(sqlite3 *db, const char *path, bool check,
                 {"cells", "SELECT count(*) FROM cells"},
                 {"cells_pending", "SELECT count(*) FROM cells WHERE pending"},
                 {"timers", "SELECT count(*) FROM timers"},
-                {"outbox", "SELECT count(*) FROM outbox"},
         };
         json_t *o = json_object(), *meta = json_object(),
                *offsets = json_object(), *cnt = json_object(),
                *outbox = json_object(), *tt = json_object(), *v;
         const char *k;
-        int64_t x, pages, psize, pfree;
+        int64_t x, pages, psize, pfree, queued = 0;
 
         errstr[0] = '\0';
         if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
@@ -367,10 +410,7 @@ json_t *state_part_json(sqlite3 *db, const char *path, bool check,
             q_rows(db, path,
                    "SELECT topic, next_offset FROM offsets ORDER BY topic",
                    offsets, errstr, n) ||
-            q_rows(db, path,
-                   "SELECT topic, count(*) FROM outbox GROUP BY topic "
-                   "ORDER BY topic",
-                   outbox, errstr, n))
+            outbox_topics(db, path, outbox, &queued, errstr, n))
                 goto err;
         v = json_object_get(meta, "partition");
         json_object_set_new(o, "partition",
@@ -400,6 +440,7 @@ json_t *state_part_json(sqlite3 *db, const char *path, bool check,
                         goto err;
                 json_object_set_new(cnt, counts[i].name, json_integer(x));
         }
+        json_object_set_new(cnt, "outbox", json_integer(queued));
         json_object_set_new(o, "counts", cnt);
         cnt = NULL;
         if (state_q_int(db, path, "SELECT min(due) FROM timers", NULL,

@@ -2,7 +2,8 @@
  * vg_outbox.h - the transactional outbox: records to publish, written in the
  * same SQLite transaction as the state that produced them, and a publisher
  * that drains one or more outboxes through an idempotent producer, deleting
- * each row when its delivery report arrives (SPEC §7).
+ * records once delivered (SPEC §7). Records are stored a chunk of many to
+ * a row (vg_outbox.c); each has a seq of its own.
  */
 #ifndef VG_OUTBOX_H
 #define VG_OUTBOX_H
@@ -60,6 +61,15 @@ vg_err_t vg_outbox_add_to(vg_outbox_t *ob, const char *topic,
  * vg_outbox_txn_end() after every transaction that may have added rows.
  * Outside transactions only; -1 on a store error. */
 int vg_outbox_cache(vg_outbox_t *ob, size_t max_bytes);
+/* With the cache, records added in a transaction are packed in memory
+ * and written a chunk at a time: the owner calls vg_outbox_seal() before
+ * it commits (what is not written by then is not committed, and
+ * vg_outbox_txn_end logs it as an error). */
+vg_err_t vg_outbox_seal(vg_outbox_t *ob, char *errstr, size_t errstr_size);
+/* For tests: chunks of at most max_records (< 65536) and about
+ * max_bytes. */
+void vg_outbox_chunk_limits(vg_outbox_t *ob, int max_records,
+                            size_t max_bytes);
 /* With the cache: the transaction ended, committed or rolled back. */
 void vg_outbox_txn_end(vg_outbox_t *ob, bool committed);
 
@@ -76,6 +86,11 @@ vg_err_t vg_outbox_delete_upto(vg_outbox_t *ob, int64_t seq, char *errstr,
                                size_t errstr_size);
 
 int64_t vg_outbox_depth(vg_outbox_t *ob);
+/* Calls cb with the topic of every record queued in the outbox of db (a
+ * connection of its own, read-only will do: for vigil state); 0, or -1 on
+ * a store error or a damaged chunk. */
+int vg_outbox_topics(sqlite3 *db, void (*cb)(const char *topic, void *opaque),
+                     void *opaque);
 /* Rows added through this handle so far (whether committed or not): a
  * reader that found nothing after some seq need not look again until
  * this changes. */

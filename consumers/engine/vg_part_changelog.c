@@ -513,6 +513,8 @@ static vg_err_t restore_finish(vg_part_t *part, int64_t end, bool reload,
                 sqlite3_bind_text(s, 2, part->pa_cl_topic, -1, SQLITE_STATIC);
                 err = step_done(part, s, "restore meta", errstr, errstr_size);
         }
+        if (!err)
+                err = vg_outbox_seal(part->pa_outbox, errstr, errstr_size);
         if (!err && sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=
                             SQLITE_OK)
                 err = vg_part_db_err(part, errstr, errstr_size, "COMMIT");

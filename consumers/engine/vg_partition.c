@@ -773,6 +773,8 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 err = vg_part_cl_commit(part, errstr, errstr_size);
         if (!err)
                 err = file_check(part, errstr, errstr_size);
+        if (!err) /* what the outbox holds packed in memory */
+                err = vg_outbox_seal(part->pa_outbox, errstr, errstr_size);
         if (!err) {
                 int64_t t0 = vg_now_us();
                 if (sqlite3_exec(part->pa_db, "COMMIT", NULL, NULL, NULL) !=

@@ -201,28 +201,35 @@ static void rows_cb(const vg_outrec_t *r, void *opaque) {
         o->n++;
 }
 
+static void seqs_cb(const vg_outrec_t *r, void *opaque) {
+        int64_t *v = opaque;
+        v[1 + v[0]++] = r->or_seq;
+}
+
 static void test_cache_equals_table(void **state) {
         sqlite3 *db;
         vg_outbox_t *ob, *plain;
         char e[512];
-        int64_t committed = 0, deleted = 0;
         unsigned seed = 12345;
-        int rollbacks = 0, overflows = 0, cached_scans = 0;
+        int rollbacks = 0, overflows = 0, cached_scans = 0, partial = 0;
+        int64_t deleted = 0;
         (void)state;
         assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
         ob = vg_outbox_open(db, e, sizeof(e));
         plain = vg_outbox_open(db, e, sizeof(e));
         assert_non_null(ob);
         assert_non_null(plain);
+        /* chunks of at most 3 records: transactions span several, and
+         * deletes end inside them */
+        vg_outbox_chunk_limits(ob, 3, 1 << 20);
         /* rows already there are read from the table */
         assert_int_equal(vg_outbox_add(ob, "t", "k0", 2, "v0", 2, NULL, e,
                                        sizeof(e)), VG_OK);
-        committed = 1;
         assert_int_equal(vg_outbox_cache(ob, 3000), 0);
         for (int round = 0; round < 400; round++) {
                 int n = (int)((seed = seed * 1103515245 + 12345) >> 16) % 12;
                 int what = (int)((seed = seed * 1103515245 + 12345) >> 16) % 10;
-                int64_t last = 0;
+                static int64_t seqs[1 + 8192];
                 assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL),
                                  SQLITE_OK);
                 for (int i = 0; i < n; i++) {
@@ -258,7 +265,6 @@ static void test_cache_equals_table(void **state) {
                                                       strlen(key), val, vl,
                                                       NULL, e, sizeof(e)),
                                         VG_OK);
-                        last = sqlite3_last_insert_rowid(db);
                 }
                 if (what == 0) {
                         assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL,
@@ -267,44 +273,189 @@ static void test_cache_equals_table(void **state) {
                         vg_outbox_txn_end(ob, false);
                         rollbacks += n > 0;
                 } else {
+                        assert_int_equal(vg_outbox_seal(ob, e, sizeof(e)),
+                                         VG_OK);
                         assert_int_equal(sqlite3_exec(db, "COMMIT", NULL,
                                                       NULL, NULL),
                                          SQLITE_OK);
                         vg_outbox_txn_end(ob, true);
-                        if (n)
-                                committed = last;
                         overflows += n >= 8; /* about 3000 bytes */
                 }
-                /* delivered up to somewhere, deleted */
-                if (what >= 6 && committed > deleted) {
-                        int64_t upto = deleted + 1 +
-                                       (int64_t)(seed >> 8) %
-                                               (committed - deleted);
-                        assert_int_equal(vg_outbox_delete_upto(ob, upto, e,
+                /* the seqs the table holds, through the handle without
+                 * cache; they only grow */
+                seqs[0] = 0;
+                assert_true(vg_outbox_scan(plain, 0, 8192, seqs_cb, seqs) >=
+                            0);
+                for (int64_t i = 1; i < seqs[0]; i++)
+                        assert_true(seqs[i + 1] > seqs[i]);
+                if (seqs[0])
+                        assert_true(seqs[1] > deleted);
+                /* delivered up to some row, deleted */
+                if (what >= 6 && seqs[0]) {
+                        int64_t k = 1 + (int64_t)(seed >> 8) % seqs[0];
+                        assert_int_equal(vg_outbox_delete_upto(ob, seqs[k], e,
                                                                sizeof(e)),
                                          VG_OK);
-                        deleted = upto;
+                        deleted = seqs[k];
+                        /* the depth counts what is left, also of a chunk
+                         * delivered in part */
+                        assert_int_equal(vg_outbox_depth(ob), seqs[0] - k);
+                        assert_int_equal(vg_outbox_depth(plain),
+                                         seqs[0] - k);
+                        partial += k < seqs[0] &&
+                                   seqs[k] >> 16 == seqs[k + 1] >> 16;
                 }
                 /* every position: the same rows as the table */
-                for (int64_t after = deleted > 2 ? deleted - 2 : 0;
-                     after <= committed + 1; after++) {
-                        rows_t a = {.len = 0}, b = {.len = 0};
-                        int max = 1 + (int)(after % 7);
-                        int na = vg_outbox_scan(ob, after, max, rows_cb, &a);
-                        int nb = vg_outbox_scan(plain, after, max, rows_cb,
-                                                &b);
-                        assert_int_equal(na, nb);
-                        assert_string_equal(a.buf, b.buf);
-                        cached_scans++;
+                seqs[0] = 0;
+                assert_true(vg_outbox_scan(plain, 0, 8192, seqs_cb, seqs) >=
+                            0);
+                for (int64_t i = 0; i <= seqs[0] + 1; i++) {
+                        int64_t pos[3];
+                        int np = 0;
+                        if (i == 0)
+                                pos[np++] = deleted > 0 ? deleted - 1 : 0;
+                        else if (i <= seqs[0]) {
+                                pos[np++] = seqs[i] - 1;
+                                pos[np++] = seqs[i];
+                        } else
+                                pos[np++] = (seqs[0] ? seqs[seqs[0]]
+                                                     : deleted) + 1;
+                        for (int j = 0; j < np; j++) {
+                                rows_t a = {.len = 0}, b = {.len = 0};
+                                int max = 1 + (int)((pos[j] + i) % 7);
+                                int na = vg_outbox_scan(ob, pos[j], max,
+                                                        rows_cb, &a);
+                                int nb = vg_outbox_scan(plain, pos[j], max,
+                                                        rows_cb, &b);
+                                assert_int_equal(na, nb);
+                                assert_string_equal(a.buf, b.buf);
+                                cached_scans++;
+                        }
                 }
         }
         print_message("cache: %d scans equal, %d rollbacks, %d large "
-                      "transactions\n", cached_scans, rollbacks, overflows);
+                      "transactions, %d deletes inside a chunk\n",
+                      cached_scans, rollbacks, overflows, partial);
         assert_true(rollbacks > 10);
         assert_true(overflows > 10);
+        assert_true(cached_scans > 2000);
+        assert_true(partial > 10);
         vg_outbox_close(ob);
         vg_outbox_close(plain);
         sqlite3_close(db);
+}
+
+/*
+ * A file of an earlier release (one row per record, with or without the
+ * partition column): its rows are moved into chunks at open, in their
+ * order, none lost, none changed, and the old table is gone.
+ */
+static void test_old_table_moved(void **state) {
+        for (int with_part = 0; with_part < 2; with_part++) {
+                sqlite3 *db;
+                vg_outbox_t *ob;
+                char e[512], sql[256];
+                rows_t a = {.len = 0};
+                sqlite3_stmt *s;
+                (void)state;
+                assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+                assert_int_equal(
+                        sqlite3_exec(db,
+                                     with_part
+                                             ? "CREATE TABLE outbox(seq "
+                                               "INTEGER PRIMARY KEY "
+                                               "AUTOINCREMENT, topic TEXT NOT "
+                                               "NULL, key BLOB, value BLOB, "
+                                               "headers TEXT, part INTEGER)"
+                                             : "CREATE TABLE outbox(seq "
+                                               "INTEGER PRIMARY KEY "
+                                               "AUTOINCREMENT, topic TEXT NOT "
+                                               "NULL, key BLOB, value BLOB, "
+                                               "headers TEXT)",
+                                     NULL, NULL, NULL),
+                        SQLITE_OK);
+                /* 70,000 rows: more than one chunk holds */
+                assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL),
+                                 SQLITE_OK);
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO outbox(topic,key,value,headers%s) "
+                         "VALUES(?,?,?,?%s)",
+                         with_part ? ",part" : "", with_part ? ",?" : "");
+                assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL),
+                                 SQLITE_OK);
+                for (int i = 0; i < 70000; i++) {
+                        char k[16], v[16];
+                        snprintf(k, sizeof(k), "k%d", i);
+                        snprintf(v, sizeof(v), "v%d", i);
+                        sqlite3_bind_text(s, 1, i % 2 ? "a" : "b", -1,
+                                          SQLITE_TRANSIENT);
+                        if (i % 3)
+                                sqlite3_bind_blob(s, 2, k, (int)strlen(k),
+                                                  SQLITE_TRANSIENT);
+                        else
+                                sqlite3_bind_null(s, 2);
+                        if (i % 5)
+                                sqlite3_bind_blob(s, 3, v, (int)strlen(v),
+                                                  SQLITE_TRANSIENT);
+                        else
+                                sqlite3_bind_null(s, 3); /* a tombstone */
+                        if (i % 7 == 0)
+                                sqlite3_bind_text(s, 4, "{\"h\":\"1\"}",
+                                                  -1, SQLITE_TRANSIENT);
+                        else
+                                sqlite3_bind_null(s, 4);
+                        if (with_part)
+                                sqlite3_bind_int(s, 5, i % 4);
+                        assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+                        sqlite3_reset(s);
+                        sqlite3_clear_bindings(s);
+                }
+                sqlite3_finalize(s);
+                assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+                                 SQLITE_OK);
+                ob = vg_outbox_open(db, e, sizeof(e));
+                assert_non_null(ob);
+                assert_int_equal(vg_outbox_depth(ob), 70000);
+                assert_int_not_equal(
+                        sqlite3_exec(db, "SELECT 1 FROM outbox", NULL, NULL,
+                                     NULL),
+                        SQLITE_OK);
+                /* records 0-2 and 69,998-69,999, as they were */
+                assert_int_equal(vg_outbox_scan(ob, 0, 3, rows_cb, &a), 3);
+                assert_non_null(strstr(a.buf, with_part
+                                                      ? "|b|0|{\"h\":\"1\"}|"
+                                                        "NULL|NULL|"
+                                                      : "|b|-1|{\"h\":\"1\"}"
+                                                        "|NULL|NULL|"));
+                assert_non_null(strstr(a.buf, with_part
+                                                      ? "|a|1|(none)|2:k1|2:v1|"
+                                                      : "|a|-1|(none)|2:k1|"
+                                                        "2:v1|"));
+                assert_non_null(strstr(a.buf, with_part
+                                                      ? "|b|2|(none)|2:k2|2:v2|"
+                                                      : "|b|-1|(none)|2:k2|"
+                                                        "2:v2|"));
+                {
+                        static int64_t seqs[1 + 70000];
+                        rows_t last = {.len = 0};
+                        seqs[0] = 0;
+                        assert_int_equal(vg_outbox_scan(ob, 0, 70000, seqs_cb,
+                                                        seqs),
+                                         70000);
+                        for (int i = 1; i < 70000; i++)
+                                assert_true(seqs[i + 1] > seqs[i]);
+                        /* seqs[i + 1] is record i */
+                        assert_int_equal(vg_outbox_scan(ob, seqs[69998], 5,
+                                                        rows_cb, &last),
+                                         2);
+                        assert_non_null(strstr(last.buf,
+                                               "|(none)|6:k69998|6:v69998|"));
+                        assert_non_null(strstr(last.buf,
+                                               "|(none)|NULL|6:v69999|"));
+                }
+                vg_outbox_close(ob);
+                sqlite3_close(db);
+        }
 }
 
 int main(void) {
@@ -312,6 +463,7 @@ int main(void) {
                 cmocka_unit_test(test_failed_delivery_keeps_newest_last),
                 cmocka_unit_test(test_permanent_failure_is_fatal),
                 cmocka_unit_test(test_cache_equals_table),
+                cmocka_unit_test(test_old_table_moved),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
