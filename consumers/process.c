@@ -215,9 +215,10 @@ static void batch_commit(proc_t *pr, int p) {
 
 /*
  * Rounds: the records polled are held per partition and handled in
- * rounds, the partitions side by side on process.threads workers
- * (partition p on worker p % threads, its records in offset order, so
- * the results do not depend on the number). A round ends when every
+ * rounds, the partitions side by side on process.threads workers (each
+ * worker takes the next partition no worker has taken in the round, and
+ * handles its records in offset order, so the results depend neither on
+ * the number of workers nor on which one took it). A round ends when every
  * worker is done: between rounds the loop, the publisher and the
  * rebalance callback have the partitions to themselves.
  */
@@ -226,22 +227,29 @@ static void batch_commit(proc_t *pr, int p) {
 #define ROUND_MS  10   /* ... or held this long, ms */
 
 typedef struct round_s {
-        proc_t *rd_pr;
-        int64_t rd_now;
-        bool    rd_commit;  /* commit every open batch */
+        proc_t    *rd_pr;
+        int64_t    rd_now;
+        bool       rd_commit;  /* commit every open batch */
+        atomic_int rd_next;    /* the next partition a worker takes */
 } round_t;
 
 static void round_worker(void *opaque, int w) {
         round_t *rd = opaque;
         proc_t *pr = rd->rd_pr;
-        int n = process_pool_size(pr->pr_pool);
         vg_codec_t *codec = process_part_codec(pr, w);
         char errstr[512];
+        int p;
 
         if (w > 0)
                 on_worker = true;
-        for (int p = w; p < pr->pr_npartitions; p += n) {
+        /* Each worker takes the next partition not taken yet: one that
+         * commits a large batch does not hold up the others' share. */
+        while ((p = atomic_fetch_add(&rd->rd_next, 1)) < pr->pr_npartitions) {
                 pstate_t *ps = &pr->pr_parts[p];
+                /* what it encodes in the round, with this worker's codec
+                 * (between rounds the loop's thread uses it alone) */
+                if (ps->ps_part)
+                        vg_part_set_codec(ps->ps_part, codec);
                 for (int i = 0; i < ps->ps_nheld; i++) {
                         rd_kafka_message_t *m = ps->ps_held[i];
                         /* after a fatal error: dropped, consumed again
@@ -268,7 +276,8 @@ static void round_worker(void *opaque, int w) {
  * (all at once, whichever was due: the workers' shares of a round stay
  * even). */
 static void run_round(proc_t *pr, int64_t now, bool commit) {
-        round_t rd = {pr, now, commit};
+        round_t rd = {pr, now, commit, 0};
+        atomic_init(&rd.rd_next, 0);
         process_pool_run(pr->pr_pool, round_worker, &rd);
         pr->pr_nheld = 0;
         for (int p = 0; p < pr->pr_npartitions; p++) {
