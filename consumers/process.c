@@ -61,9 +61,9 @@ void process_fatal(proc_t *pr, const char *msg) {
                 stop_requested = 1;
 }
 
-vg_codec_t *process_part_codec(const proc_t *pr, int p) {
+vg_codec_t *process_part_codec(const proc_t *pr, int w) {
         int n = process_pool_size(pr->pr_pool);
-        return pr->pr_wcodec ? pr->pr_wcodec[p % n] : pr->pr_codec;
+        return pr->pr_wcodec ? pr->pr_wcodec[w % n] : pr->pr_codec;
 }
 
 static bool part_busy(void *opaque) {

@@ -116,15 +116,16 @@ typedef struct proc_s {
         int64_t           pr_sb_checked;  /* membership last read, ms */
 } proc_t;
 
-/* The codec of partition p's worker (a partition is always run by
- * worker p % process.threads; each has its own Avro codec). */
-vg_codec_t *process_part_codec(const proc_t *pr, int p);
+/* Worker w's Avro codec (w % process.threads; each worker has its own).
+ * A partition opens with one; in a round it encodes with the codec of the
+ * worker that took it (vg_part_set_codec). */
+vg_codec_t *process_part_codec(const proc_t *pr, int w);
 
 /* process.c: logs msg as an error and stops the processor (from a
  * worker: after the round). */
 void process_fatal(proc_t *pr, const char *msg);
 /* process_record.c: handles record m of an assigned partition on the
- * partition's worker with its codec (process_part_codec); errors that
+ * worker that took it, with that worker's codec; errors that
  * lose nothing go to the DLQ, others are fatal. */
 void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec);
 

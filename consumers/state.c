@@ -365,8 +365,8 @@ static int outbox_topics(sqlite3 *db, const char *path, json_t *o,
         if (vg_outbox_topics(db, topic_cb, by)) {
                 json_decref(by);
                 vg_seterr(errstr, n, VG_ERR_STORE,
-                          "%s: the outbox cannot be read (%s)", path,
-                          sqlite3_errmsg(db));
+                          "%s: the outbox cannot be read (a damaged chunk, "
+                          "or: %s)", path, sqlite3_errmsg(db));
                 return -1;
         }
         keys = vg_calloc(json_object_size(by) + 1, sizeof(*keys));

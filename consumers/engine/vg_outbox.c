@@ -2,7 +2,7 @@
  * vg_outbox.c - the transactional outbox in SQLite (its publisher is in
  * vg_outbox_pub.c).
  *
- * Records are stored in chunks: one row holds up to CHUNK_RECS records or
+ * Records are stored in chunks: one row holds up to CHUNK_MAX records or
  * about CHUNK_BYTES, packed one after the other. A batch queues hundreds
  * of thousands of records (IndicatorParts, changelog rows, alerts) that
  * are read back once, in order, and deleted once delivered: as a row each,
@@ -23,8 +23,13 @@
 #include <string.h>
 
 #define CHUNK_SHIFT 16
-#define CHUNK_RECS  ((1 << CHUNK_SHIFT) - 1)
-#define CHUNK_BYTES ((size_t)1 << 20)
+#define CHUNK_RECS  ((1 << CHUNK_SHIFT) - 1) /* a chunk's records at most */
+/* What a chunk holds by default: a scan reads a chunk whole each time
+ * (the publisher asks for 1,000 records at a time), so not too much. */
+#define CHUNK_MAX   4095
+#define CHUNK_BYTES ((size_t)256 << 10)
+/* A record larger than this is refused (SQLite's blobs end at 1e9). */
+#define RECORD_MAX  ((size_t)512 << 20)
 
 enum { O_ADD, O_SCAN, O_DELUPTO, O_DELMARK, O_DEPTH, O__CNT };
 
@@ -59,6 +64,8 @@ struct vg_outbox_s {
         uint64_t      ob_adds;   /* rows added through this handle */
         vg_buf_t      ob_chunk;  /* records packed, not written yet */
         int           ob_chunk_n;
+        bool          ob_lost;           /* a chunk could not be written in
+                                          * the open transaction */
         int           ob_chunk_max;      /* records per chunk at most */
         size_t        ob_chunk_bytes;    /* a chunk is full at this size */
         /* The cache: every committed row with seq > ob_cover not yet
@@ -262,7 +269,7 @@ out:
 vg_outbox_t *vg_outbox_open(sqlite3 *db, char *errstr, size_t errstr_size) {
         vg_outbox_t *ob = vg_calloc(1, sizeof(*ob));
         ob->ob_db = db;
-        ob->ob_chunk_max = CHUNK_RECS;
+        ob->ob_chunk_max = CHUNK_MAX;
         ob->ob_chunk_bytes = CHUNK_BYTES;
         vg_buf_init(&ob->ob_chunk);
         if (sqlite3_exec(db,
@@ -422,6 +429,9 @@ static vg_err_t seal(vg_outbox_t *ob, char *errstr, size_t errstr_size) {
         if (rc != SQLITE_DONE) {
                 vg_buf_reset(&ob->ob_chunk);
                 ob->ob_chunk_n = 0;
+                /* those records are gone: the transaction must not
+                 * commit (vg_outbox_seal says so until it ends) */
+                ob->ob_lost = !sqlite3_get_autocommit(ob->ob_db);
                 return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
                                  "outbox: queue records: %s",
                                  sqlite3_errmsg(ob->ob_db));
@@ -449,16 +459,21 @@ static vg_err_t seal(vg_outbox_t *ob, char *errstr, size_t errstr_size) {
 void vg_outbox_chunk_limits(vg_outbox_t *ob, int max_records,
                             size_t max_bytes) {
         ob->ob_chunk_max = max_records < 1 || max_records > CHUNK_RECS
-                                   ? CHUNK_RECS
+                                   ? CHUNK_MAX
                                    : max_records;
         ob->ob_chunk_bytes = max_bytes ? max_bytes : CHUNK_BYTES;
 }
 
 vg_err_t vg_outbox_seal(vg_outbox_t *ob, char *errstr, size_t errstr_size) {
+        if (ob->ob_lost)
+                return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                 "outbox: records of this transaction "
+                                 "could not be written");
         return seal(ob, errstr, errstr_size);
 }
 
 void vg_outbox_txn_end(vg_outbox_t *ob, bool committed) {
+        ob->ob_lost = false;
         if (ob->ob_chunk_n) {
                 /* Not sealed before COMMIT: an owner's bug, and these
                  * records are not in the store. */
@@ -493,9 +508,16 @@ static vg_err_t add(vg_outbox_t *ob, const char *topic, int32_t partition,
                     const void *key, size_t key_len, const void *value,
                     size_t value_len, const char *headers, char *errstr,
                     size_t errstr_size) {
-        if (key_len > UINT32_MAX / 2 || value_len > UINT32_MAX / 2)
+        vg_err_t err;
+        if (key_len > RECORD_MAX || value_len > RECORD_MAX - key_len)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                 "outbox: record too large");
+                                 "outbox: record of %zu bytes too large",
+                                 key_len + value_len);
+        /* a large record starts a chunk of its own */
+        if (ob->ob_chunk_n &&
+            ob->ob_chunk.vb_len + key_len + value_len > ob->ob_chunk_bytes &&
+            (err = seal(ob, errstr, errstr_size)))
+                return err;
         rec_pack(&ob->ob_chunk, topic, partition, key, key_len, value,
                  value_len, headers);
         ob->ob_chunk_n++;

@@ -80,8 +80,10 @@ int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
                    void (*cb)(const vg_outrec_t *rec, void *opaque),
                    void *opaque);
 
-/* Deletes every record with seq <= seq (one statement: atomic on its own,
- * or part of the caller's open transaction). */
+/* Deletes every record with seq <= seq: the chunks they fill, and of the
+ * first one left a note of how far it was delivered (two statements,
+ * part of the caller's open transaction, if any; a crash between them
+ * only sends that chunk's first records again). */
 vg_err_t vg_outbox_delete_upto(vg_outbox_t *ob, int64_t seq, char *errstr,
                                size_t errstr_size);
 

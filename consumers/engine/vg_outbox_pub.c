@@ -101,10 +101,16 @@ struct vg_pub_s {
         int         pb_hi;         /* slots above this never used */
 };
 
-/* The opaque of a message: slot in the top bits, seq in the low 48. */
-#define TAG(id, seq) ((void *)(((uintptr_t)(id) << 48) | (uintptr_t)(seq)))
-#define TAG_ID(t) ((int)((uintptr_t)(t) >> 48))
-#define TAG_SEQ(t) ((int64_t)((uintptr_t)(t) & ((1ULL << 48) - 1)))
+/* The opaque of a message: slot (< PUB_SLOTS, 10 bits) in the top bits,
+ * seq in the low 54 (an outbox's seq is its chunk's rowid x 65,536: room
+ * for 2^38 chunks, one per record at most). */
+#define TAG_SHIFT 54
+#define TAG(id, seq)                                                         \
+        ((void *)(((uintptr_t)(id) << TAG_SHIFT) | (uintptr_t)(seq)))
+#define TAG_ID(t) ((int)((uintptr_t)(t) >> TAG_SHIFT))
+#define TAG_SEQ(t) ((int64_t)((uintptr_t)(t) & ((1ULL << TAG_SHIFT) - 1)))
+_Static_assert(sizeof(uintptr_t) == 8 && PUB_SLOTS <= 1 << (64 - TAG_SHIFT),
+               "a message's opaque holds its slot and seq");
 
 static sent_t *fifo_find(slot_t *sl, int64_t seq) {
         int lo = sl->sl_head, hi = sl->sl_len - 1;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -206,13 +207,82 @@ static void seqs_cb(const vg_outrec_t *r, void *opaque) {
         v[1 + v[0]++] = r->or_seq;
 }
 
+/* The records the table must hold, in order, as rows_cb writes them
+ * without their seq: added, committed, not yet deleted - kept here
+ * independently of the outbox. */
+#define MODEL_MAX 8192
+typedef struct model_s {
+        char *rec[MODEL_MAX];
+        int   n;        /* committed */
+        int   ntxn;     /* of the open transaction, after them */
+} model_t;
+
+static void model_add(model_t *m, const char *topic, int part,
+                      const char *hdr, const char *key, size_t kl,
+                      const char *val, size_t vl) {
+        char b[1024];
+        int w = snprintf(b, sizeof(b), "%s|%d|%s|", topic, part,
+                         hdr ? hdr : "(none)");
+        if (key)
+                w += snprintf(b + w, sizeof(b) - (size_t)w, "%zu:%.*s|", kl,
+                              (int)kl, key);
+        else
+                w += snprintf(b + w, sizeof(b) - (size_t)w, "NULL|");
+        if (val)
+                snprintf(b + w, sizeof(b) - (size_t)w, "%zu:%.*s|", vl,
+                         (int)vl, val);
+        else
+                snprintf(b + w, sizeof(b) - (size_t)w, "NULL|");
+        assert_true(m->n + m->ntxn < MODEL_MAX);
+        m->rec[m->n + m->ntxn++] = strdup(b);
+}
+
+static void model_end(model_t *m, bool commit) {
+        if (commit)
+                m->n += m->ntxn;
+        else
+                for (int i = 0; i < m->ntxn; i++)
+                        free(m->rec[m->n + i]);
+        m->ntxn = 0;
+}
+
+static void model_drop(model_t *m, int k) {
+        for (int i = 0; i < k; i++)
+                free(m->rec[i]);
+        memmove(m->rec, m->rec + k, (size_t)(m->n - k) * sizeof(*m->rec));
+        m->n -= k;
+}
+
+/* The table's rows through h, seqs left out, against the model's first
+ * n records. */
+typedef struct noseq_s {
+        model_t *m;
+        int      i;
+        int      bad;
+} noseq_t;
+
+static void noseq_cb(const vg_outrec_t *r, void *opaque) {
+        noseq_t *ns = opaque;
+        rows_t one = {.len = 0};
+        const char *body;
+        rows_cb(r, &one);
+        body = strchr(one.buf, '|') + 1; /* after "<seq>|" */
+        if (ns->i >= ns->m->n + ns->m->ntxn ||
+            strcmp(body, ns->m->rec[ns->i]))
+                ns->bad++;
+        ns->i++;
+}
+
 static void test_cache_equals_table(void **state) {
         sqlite3 *db;
         vg_outbox_t *ob, *plain;
         char e[512];
         unsigned seed = 12345;
-        int rollbacks = 0, overflows = 0, cached_scans = 0, partial = 0;
-        int64_t deleted = 0;
+        int rollbacks = 0, overflows = 0, cached_scans = 0, partial = 0,
+            inside = 0;
+        int64_t deleted = 0, max_seq = 0;
+        static int64_t seqs[1 + MODEL_MAX];
+        static model_t model;
         (void)state;
         assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
         ob = vg_outbox_open(db, e, sizeof(e));
@@ -225,11 +295,17 @@ static void test_cache_equals_table(void **state) {
         /* rows already there are read from the table */
         assert_int_equal(vg_outbox_add(ob, "t", "k0", 2, "v0", 2, NULL, e,
                                        sizeof(e)), VG_OK);
+        model_add(&model, "t", -1, NULL, "k0", 2, "v0", 2);
+        model_end(&model, true);
+        seqs[0] = 0;
+        assert_int_equal(vg_outbox_scan(plain, 0, 10, seqs_cb, seqs), 1);
+        max_seq = seqs[1];
         assert_int_equal(vg_outbox_cache(ob, 3000), 0);
         for (int round = 0; round < 400; round++) {
                 int n = (int)((seed = seed * 1103515245 + 12345) >> 16) % 12;
                 int what = (int)((seed = seed * 1103515245 + 12345) >> 16) % 10;
-                static int64_t seqs[1 + 8192];
+                int fresh = 0;
+                noseq_t ns = {&model, 0, 0};
                 assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL),
                                  SQLITE_OK);
                 for (int i = 0; i < n; i++) {
@@ -240,56 +316,91 @@ static void test_cache_equals_table(void **state) {
                                              sizeof(val));
                         snprintf(key, sizeof(key), "key%d.%d", round, i);
                         memset(val, 'a' + (round % 26), sizeof(val));
-                        if (kind == 0) /* a tombstone */
+                        if (kind == 0) { /* a tombstone */
                                 assert_int_equal(
                                         vg_outbox_add(ob, "t", key,
                                                       strlen(key), NULL, 0,
                                                       NULL, e, sizeof(e)),
                                         VG_OK);
-                        else if (kind == 1) /* empty value, no key */
+                                model_add(&model, "t", -1, NULL, key,
+                                          strlen(key), NULL, 0);
+                        } else if (kind == 1) { /* empty value, no key */
                                 assert_int_equal(
                                         vg_outbox_add(ob, "u", NULL, 0, "",
                                                       0, "{\"h\":\"1\"}", e,
                                                       sizeof(e)),
                                         VG_OK);
-                        else if (kind == 2) /* to a partition */
+                                model_add(&model, "u", -1, "{\"h\":\"1\"}",
+                                          NULL, 0, "", 0);
+                        } else if (kind == 2) { /* to a partition */
                                 assert_int_equal(
                                         vg_outbox_add_to(ob, "cl", round % 3,
                                                          key, strlen(key),
                                                          val, vl, e,
                                                          sizeof(e)),
                                         VG_OK);
-                        else
+                                model_add(&model, "cl", round % 3, NULL, key,
+                                          strlen(key), val, vl);
+                        } else {
                                 assert_int_equal(
                                         vg_outbox_add(ob, "t", key,
                                                       strlen(key), val, vl,
                                                       NULL, e, sizeof(e)),
                                         VG_OK);
+                                model_add(&model, "t", -1, NULL, key,
+                                          strlen(key), val, vl);
+                        }
+                }
+                if (what == 5 && n) {
+                        /* a scan inside the transaction sees its records
+                         * too (what is packed is written first) */
+                        assert_true(vg_outbox_scan(ob, 0, MODEL_MAX, noseq_cb,
+                                                   &ns) >= 0);
+                        assert_int_equal(ns.bad, 0);
+                        assert_int_equal(ns.i, model.n + model.ntxn);
+                        inside++;
                 }
                 if (what == 0) {
                         assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL,
                                                       NULL, NULL),
                                          SQLITE_OK);
                         vg_outbox_txn_end(ob, false);
+                        model_end(&model, false);
                         rollbacks += n > 0;
                 } else {
+                        fresh = model.ntxn;
                         assert_int_equal(vg_outbox_seal(ob, e, sizeof(e)),
                                          VG_OK);
                         assert_int_equal(sqlite3_exec(db, "COMMIT", NULL,
                                                       NULL, NULL),
                                          SQLITE_OK);
                         vg_outbox_txn_end(ob, true);
+                        model_end(&model, true);
                         overflows += n >= 8; /* about 3000 bytes */
                 }
-                /* the seqs the table holds, through the handle without
-                 * cache; they only grow */
+                /* the table holds what the model holds, in its order */
+                ns = (noseq_t){&model, 0, 0};
+                assert_true(vg_outbox_scan(plain, 0, MODEL_MAX, noseq_cb,
+                                           &ns) >= 0);
+                assert_int_equal(ns.bad, 0);
+                assert_int_equal(ns.i, model.n);
+                /* seqs grow, and a record's seq is never given again: the
+                 * records above every seq seen before are this round's */
                 seqs[0] = 0;
-                assert_true(vg_outbox_scan(plain, 0, 8192, seqs_cb, seqs) >=
-                            0);
+                assert_true(vg_outbox_scan(plain, 0, MODEL_MAX, seqs_cb,
+                                           seqs) >= 0);
                 for (int64_t i = 1; i < seqs[0]; i++)
                         assert_true(seqs[i + 1] > seqs[i]);
                 if (seqs[0])
                         assert_true(seqs[1] > deleted);
+                {
+                        int above = 0;
+                        for (int64_t i = 1; i <= seqs[0]; i++)
+                                above += seqs[i] > max_seq;
+                        assert_int_equal(above, fresh);
+                        if (seqs[0] && seqs[seqs[0]] > max_seq)
+                                max_seq = seqs[seqs[0]];
+                }
                 /* delivered up to some row, deleted */
                 if (what >= 6 && seqs[0]) {
                         int64_t k = 1 + (int64_t)(seed >> 8) % seqs[0];
@@ -297,6 +408,7 @@ static void test_cache_equals_table(void **state) {
                                                                sizeof(e)),
                                          VG_OK);
                         deleted = seqs[k];
+                        model_drop(&model, (int)k);
                         /* the depth counts what is left, also of a chunk
                          * delivered in part */
                         assert_int_equal(vg_outbox_depth(ob), seqs[0] - k);
@@ -307,8 +419,8 @@ static void test_cache_equals_table(void **state) {
                 }
                 /* every position: the same rows as the table */
                 seqs[0] = 0;
-                assert_true(vg_outbox_scan(plain, 0, 8192, seqs_cb, seqs) >=
-                            0);
+                assert_true(vg_outbox_scan(plain, 0, MODEL_MAX, seqs_cb,
+                                           seqs) >= 0);
                 for (int64_t i = 0; i <= seqs[0] + 1; i++) {
                         int64_t pos[3];
                         int np = 0;
@@ -334,12 +446,17 @@ static void test_cache_equals_table(void **state) {
                 }
         }
         print_message("cache: %d scans equal, %d rollbacks, %d large "
-                      "transactions, %d deletes inside a chunk\n",
-                      cached_scans, rollbacks, overflows, partial);
+                      "transactions, %d deletes inside a chunk, %d scans "
+                      "inside a transaction; %d records left as the model "
+                      "has them\n",
+                      cached_scans, rollbacks, overflows, partial, inside,
+                      model.n);
         assert_true(rollbacks > 10);
         assert_true(overflows > 10);
         assert_true(cached_scans > 2000);
         assert_true(partial > 10);
+        assert_true(inside > 10);
+        model_drop(&model, model.n);
         vg_outbox_close(ob);
         vg_outbox_close(plain);
         sqlite3_close(db);
