@@ -350,6 +350,12 @@ int vg_outbox_cache(vg_outbox_t *ob, size_t max_bytes) {
         return 0;
 }
 
+/* A key or value copied to b, as vg_outbox_scan gives them: none is NULL,
+ * empty is "". */
+static const void *blob_copy(char *b, const void *p, size_t n) {
+        return p ? (n ? memcpy(b, p, n) : "") : NULL;
+}
+
 /* Keeps a copy of a row just written, or notes that the transaction's
  * rows do not fit. */
 static void cache_add(vg_outbox_t *ob, const vg_outrec_t *r) {
@@ -394,19 +400,10 @@ static void cache_add(vg_outbox_t *ob, const vg_outrec_t *r) {
         mr->mr_rec.or_headers = r->or_headers ? memcpy(b, r->or_headers, hl)
                                               : NULL;
         b += hl;
-        /* as vg_outbox_scan gives them: none is NULL, empty is "" */
-        mr->mr_rec.or_key =
-                r->or_key ? (r->or_key_len ? memcpy(b, r->or_key,
-                                                    r->or_key_len)
-                                           : "")
-                          : NULL;
+        mr->mr_rec.or_key = blob_copy(b, r->or_key, r->or_key_len);
         mr->mr_rec.or_key_len = r->or_key_len;
         b += r->or_key_len;
-        mr->mr_rec.or_value =
-                r->or_value ? (r->or_value_len ? memcpy(b, r->or_value,
-                                                        r->or_value_len)
-                                               : "")
-                            : NULL;
+        mr->mr_rec.or_value = blob_copy(b, r->or_value, r->or_value_len);
         mr->mr_rec.or_value_len = r->or_value_len;
         ob->ob_rows[ob->ob_n++] = mr;
         ob->ob_cache_bytes += size;
