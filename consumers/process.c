@@ -62,8 +62,9 @@ void process_fatal(proc_t *pr, const char *msg) {
 }
 
 vg_codec_t *process_part_codec(const proc_t *pr, int w) {
-        int n = process_pool_size(pr->pr_pool);
-        return pr->pr_wcodec ? pr->pr_wcodec[w % n] : pr->pr_codec;
+        return pr->pr_nwork > 0 && pr->pr_wcodec[w % pr->pr_nwork]
+                       ? pr->pr_wcodec[w % pr->pr_nwork]
+                       : pr->pr_codec;
 }
 
 static bool part_busy(void *opaque) {
@@ -97,6 +98,28 @@ static void progress_keys(proc_t *pr, vg_part_t *part, int p) {
         for (int q = 0; q < n; q++)
                 vg_free(keys[q]);
         vg_free(keys);
+}
+
+/* Copies what the loop's metrics read of partition p (on the thread that
+ * has it); with depth, the outbox is counted too. */
+static void part_snap(proc_t *pr, int p, bool depth) {
+        vg_part_t *part = pr->pr_parts[p].ps_part;
+        psnap_t *sn = &pr->pr_snap[p];
+        int64_t off[VG_EVENT_TYPES], d = depth ? vg_part_outbox_depth(part) : 0;
+        for (int t = 0; t < VG_EVENT_TYPES; t++)
+                off[t] = vg_part_offset(part, pr->pr_inputs[t]);
+        pthread_mutex_lock(&pr->pr_snap_lock);
+        sn->sn_wm = *vg_part_wm(part);
+        memcpy(sn->sn_off, off, sizeof(off));
+        if (depth)
+                sn->sn_depth = d;
+        pthread_mutex_unlock(&pr->pr_snap_lock);
+}
+
+void process_snap_get(proc_t *pr, int p, psnap_t *sn) {
+        pthread_mutex_lock(&pr->pr_snap_lock);
+        *sn = pr->pr_snap[p];
+        pthread_mutex_unlock(&pr->pr_snap_lock);
 }
 
 static vg_part_t *part_open(proc_t *pr, int p) {
@@ -134,6 +157,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         vg_part_set_parts_interval(ps->ps_part, pr->pr_parts_ms);
         ps->ps_batch = 0;
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
+        part_snap(pr, p, true);
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
                    ps->ps_part);
         if (pr->pr_cl_topic)
@@ -181,7 +205,7 @@ static void part_commit(proc_t *pr, int p) {
                 ps->ps_batch = 0;
                 return;
         }
-        vg_part_hold_watermark(ps->ps_part, pr->pr_wm_hold);
+        vg_part_hold_watermark(ps->ps_part, atomic_load(&pr->pr_wm_hold));
         if (vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
                 process_fatal(pr, errstr);
                 return;
@@ -195,11 +219,10 @@ static void part_committed(proc_t *pr, int p) {
         if (!pr->pr_parts[p].ps_committed)
                 return;
         pr->pr_parts[p].ps_committed = false;
-        if (!pr->pr_first_batch) {
+        if (!atomic_exchange(&pr->pr_first_batch, true)) {
                 /* for operators and tests/bench/run: how long a start
                  * (opening the state, restoring, the group's assignment)
                  * took before work was done */
-                pr->pr_first_batch = true;
                 vg_info("process", "first batch committed %" PRId64
                         " ms after start (partition %d)",
                         vg_now_ms() - pr->pr_started_at, p);
@@ -214,100 +237,133 @@ static void batch_commit(proc_t *pr, int p) {
 }
 
 /*
- * Rounds: the records polled are held per partition and handled in
- * rounds, the partitions side by side on process.threads workers (each
- * worker takes the next partition no worker has taken in the round, and
- * handles its records in offset order, so the results depend neither on
- * the number of workers nor on which one took it). A round ends when every
- * worker is done: between rounds the loop, the publisher and the
- * rebalance callback have the partitions to themselves.
+ * The workers (process_pool.c): the records polled are held per partition
+ * by the loop and put on the partition's queue in bunches; a worker takes
+ * a partition with work and handles its records in offset order, so the
+ * results depend neither on the number of workers nor on which one took
+ * it. The loop goes on polling meanwhile. Before what must see every
+ * record polled and have the partitions to itself (a rebalance, a stop),
+ * the loop waits until the workers have handled everything.
  */
 
-#define ROUND_MAX 1000 /* records held at most before a round */
-#define ROUND_MS  10   /* ... or held this long, ms */
+#define HOLD_MAX   500   /* records held at most before they are put */
+#define HOLD_MS    2     /* ... or held this long, ms */
+#define QUEUE_MAX  20000 /* records queued at most: the loop waits */
+#define DRAIN_MS   5     /* the loop drains the publisher's slots */
 
-typedef struct round_s {
-        proc_t    *rd_pr;
-        int64_t    rd_now;
-        bool       rd_commit;  /* commit every open batch */
-        atomic_int rd_next;    /* the next partition a worker takes */
-} round_t;
+/* Time-driven work of a partition on its worker: a batch batch.max_ms
+ * old commits; with nothing open, an empty batch commits if the
+ * watermark would move or parts are due. */
+static void part_tick(proc_t *pr, int p, int64_t now) {
+        pstate_t *ps = &pr->pr_parts[p];
+        char errstr[512];
+        if (vg_part_in_batch(ps->ps_part)) {
+                if (now - ps->ps_batch_start >= pr->pr_max_ms)
+                        part_commit(pr, p);
+                return;
+        }
+        if (atomic_load(&pr->pr_wm_hold) ||
+            (!vg_part_wm_pending(ps->ps_part, now) &&
+             !vg_part_parts_due(ps->ps_part, now)))
+                return;
+        if (vg_part_begin(ps->ps_part, now, errstr, sizeof(errstr))) {
+                process_fatal(pr, errstr);
+                return;
+        }
+        part_commit(pr, p);
+}
 
-static void round_worker(void *opaque, int w) {
-        round_t *rd = opaque;
-        proc_t *pr = rd->rd_pr;
+/* A partition-EOF, in its place among the partition's records. */
+static void part_eof(proc_t *pr, int p, rd_kafka_message_t *m) {
+        int type = process_input_type(pr, rd_kafka_topic_name(m->rkt));
+        if (type >= 0)
+                vg_part_eof(pr->pr_parts[p].ps_part, type, vg_now_ms());
+}
+
+/* A worker's turn with partition p (process_work_fn). */
+static void part_work(void *opaque, int p, int w, rd_kafka_message_t **m,
+                      int n, unsigned flags) {
+        proc_t *pr = opaque;
+        pstate_t *ps = &pr->pr_parts[p];
         vg_codec_t *codec = process_part_codec(pr, w);
         char errstr[512];
-        int p;
 
-        if (w > 0)
-                on_worker = true;
-        /* Each worker takes the next partition not taken yet: one that
-         * commits a large batch does not hold up the others' share. */
-        while ((p = atomic_fetch_add(&rd->rd_next, 1)) < pr->pr_npartitions) {
-                pstate_t *ps = &pr->pr_parts[p];
-                /* what it encodes in the round, with this worker's codec
-                 * (between rounds the loop's thread uses it alone) */
-                if (ps->ps_part)
-                        vg_part_set_codec(ps->ps_part, codec);
-                for (int i = 0; i < ps->ps_nheld; i++) {
-                        rd_kafka_message_t *m = ps->ps_held[i];
-                        /* after a fatal error: dropped, consumed again
-                         * after a restart */
-                        if (!pr->pr_fatal) {
-                                process_record(pr, m, codec);
+        on_worker = true;
+        if (ps->ps_part) {
+                /* what it encodes in this turn, with this worker's codec */
+                vg_part_set_codec(ps->ps_part, codec);
+                vg_part_hold_watermark(ps->ps_part,
+                                       atomic_load(&pr->pr_wm_hold));
+        }
+        for (int i = 0; i < n; i++) {
+                /* after a fatal error: dropped, consumed again after a
+                 * restart */
+                if (ps->ps_part && !pr->pr_fatal) {
+                        if (m[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                part_eof(pr, p, m[i]);
+                        else {
+                                process_record(pr, m[i], codec);
                                 if (ps->ps_batch >= pr->pr_max_events)
                                         part_commit(pr, p);
                         }
-                        rd_kafka_message_destroy(m);
                 }
-                ps->ps_nheld = 0;
-                if (rd->rd_commit && !pr->pr_fatal)
+                rd_kafka_message_destroy(m[i]);
+        }
+        if (ps->ps_part && !pr->pr_fatal) {
+                if (flags & PP_COMMIT)
                         part_commit(pr, p);
+                else
+                        part_tick(pr, p, vg_now_ms());
                 /* With transactions, the partition's own producer sends
                  * what it committed, on its worker too. */
-                if (ps->ps_part && !pr->pr_fatal &&
+                if (!pr->pr_fatal &&
                     vg_pub_drain_slot(pr->pr_pub, p, errstr, sizeof(errstr)))
                         process_fatal(pr, errstr);
+                part_snap(pr, p, flags & PP_SNAP);
         }
+        atomic_fetch_add(&pr->pr_events, ps->ps_nevents);
+        ps->ps_nevents = 0;
+        part_committed(pr, p);
 }
 
-/* Handles every held record and, with commit, commits every open batch
- * (all at once, whichever was due: the workers' shares of a round stay
- * even). */
-static void run_round(proc_t *pr, int64_t now, bool commit) {
-        round_t rd = {pr, now, commit, 0};
-        atomic_init(&rd.rd_next, 0);
-        process_pool_run(pr->pr_pool, round_worker, &rd);
+/* Puts what the loop holds for partition p on its queue, with flags. */
+static void put_held(proc_t *pr, int p, unsigned flags) {
+        pstate_t *ps = &pr->pr_parts[p];
+        if (ps->ps_nheld)
+                ps->ps_open = true;
+        process_pool_put(pr->pr_pool, p, ps->ps_held, ps->ps_nheld, flags);
+        pr->pr_nheld -= ps->ps_nheld;
+        ps->ps_nheld = 0;
+}
+
+static void put_all_held(proc_t *pr) {
+        for (int p = 0; p < pr->pr_npartitions && pr->pr_nheld > 0; p++)
+                if (pr->pr_parts[p].ps_nheld)
+                        put_held(pr, p, 0);
         pr->pr_nheld = 0;
-        for (int p = 0; p < pr->pr_npartitions; p++) {
-                pstate_t *ps = &pr->pr_parts[p];
-                pr->pr_events += ps->ps_nevents;
-                ps->ps_nevents = 0;
-                part_committed(pr, p);
-        }
+}
+
+/* Hands over what is held and waits until the workers have handled
+ * everything (before what must see every record polled and have the
+ * partitions to itself: a rebalance, a commit of all, the end). */
+static void flush_held(proc_t *pr) {
+        put_all_held(pr);
+        process_pool_quiesce(pr->pr_pool);
         if (pr->pr_fatal)
                 stop_requested = 1;
 }
 
-/* Handles what is held (before anything that must see every record
- * polled: a partition's end, a tick, a commit of all, a rebalance). */
-static void flush_held(proc_t *pr) {
-        if (pr->pr_nheld)
-                run_round(pr, vg_now_ms(), false);
-}
-
-/* Holds a record for the next round; false if it is not one to handle
- * (not an input topic, a partition not assigned). */
+/* Holds a record or a partition-EOF of an assigned partition for its
+ * queue; false if it is not one to handle. */
 static bool hold(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
-        const char *topic = rd_kafka_topic_name(m->rkt);
+        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
         int p = m->partition;
         pstate_t *ps;
-        if (process_input_type(pr, topic) < 0 || p < 0 ||
+        if (!topic || process_input_type(pr, topic) < 0 || p < 0 ||
             p >= MAX_PARTITIONS || !pr->pr_parts[p].ps_part)
                 return false;
         ps = &pr->pr_parts[p];
-        {
+        if (!m->err) {
                 const char *v[1] = {topic};
                 int64_t ts = rd_kafka_message_timestamp(m, NULL);
                 vg_metric_inc(pr->pm_consumed, v, 1);
@@ -324,6 +380,8 @@ static bool hold(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
         ps->ps_held[ps->ps_nheld++] = m;
         if (!pr->pr_nheld++)
                 pr->pr_held_at = now;
+        if (ps->ps_nheld >= HOLD_MAX)
+                put_held(pr, p, 0);
         return true;
 }
 
@@ -456,37 +514,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
 }
 
-/* A partition-EOF: the consumer is at the end of that topic partition. */
-static void handle_eof(void *opaque, rd_kafka_message_t *m, int64_t now) {
-        proc_t *pr = opaque;
-        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
-        int type = topic ? process_input_type(pr, topic) : -1, p = m->partition;
-        if (type < 0 || p < 0 || p >= MAX_PARTITIONS ||
-            !pr->pr_parts[p].ps_part)
-                return;
-        flush_held(pr); /* the records before the end first */
-        vg_part_eof(pr->pr_parts[p].ps_part, type, now);
+/* A partition-EOF: the consumer is at the end of that topic partition
+ * (handled by the partition's worker after the records before it). */
+static int handle_eof(void *opaque, rd_kafka_message_t *m, int64_t now) {
+        return hold(opaque, m, now) ? 1 : 0;
 }
 
-/* Commits an empty batch on every partition whose watermark would move. */
+/* Time-driven work every 100 ms: each partition's on its worker. */
 static void tick(proc_t *pr, int64_t now) {
-        char errstr[512];
-        flush_held(pr);
         process_cleanup(pr, now);
-        if (pr->pr_wm_hold)
-                return;
-        for (int p = 0; p < pr->pr_npartitions && !pr->pr_fatal; p++) {
-                pstate_t *ps = &pr->pr_parts[p];
-                if (!ps->ps_part || vg_part_in_batch(ps->ps_part) ||
-                    (!vg_part_wm_pending(ps->ps_part, now) &&
-                     !vg_part_parts_due(ps->ps_part, now)))
-                        continue;
-                if (vg_part_begin(ps->ps_part, now, errstr, sizeof(errstr))) {
-                        process_fatal(pr, errstr);
-                        return;
-                }
-                batch_commit(pr, p);
-        }
+        put_all_held(pr);
+        for (int p = 0; p < pr->pr_npartitions; p++)
+                if (pr->pr_parts[p].ps_part)
+                        process_pool_put(pr->pr_pool, p, NULL, 0, PP_TICK);
 }
 
 /*
@@ -501,12 +541,9 @@ static int loop_record(void *opaque, rd_kafka_message_t *m, int64_t now,
          * in the silence may have a backlog that later fetches bring. */
         if (now - pr->pr_last_record > pr->pr_rc.rc_idle_ms) {
                 pr->pr_resumed_at = now;
-                /* held from this record on, not from the next commit */
-                pr->pr_wm_hold = true;
-                for (int p = 0; p < pr->pr_npartitions; p++)
-                        if (pr->pr_parts[p].ps_part)
-                                vg_part_hold_watermark(pr->pr_parts[p].ps_part,
-                                                       true);
+                /* held from this record on (the worker that takes it
+                 * sees it), not from the next commit */
+                atomic_store(&pr->pr_wm_hold, true);
         }
         pr->pr_last_record = now;
         if (pr->pr_fatal) {
@@ -514,7 +551,7 @@ static int loop_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                           "stopped after a fatal error (logged above)");
                 return -1;
         }
-        return hold(pr, m, now) ? 1 : 0; /* 1: kept for the round */
+        return hold(pr, m, now) ? 1 : 0; /* 1: kept for its queue */
 }
 
 static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
@@ -531,33 +568,28 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
                 pr->pr_last_empty = now;
         /* ... and for stream.idle_ms after records come back from a
          * silence, until every partition has had its fetches. */
-        pr->pr_wm_hold = (!drained &&
-                          now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms) ||
-                         now - pr->pr_resumed_at < pr->pr_rc.rc_idle_ms;
-        for (int p = 0; p < pr->pr_npartitions; p++)
-                if (pr->pr_parts[p].ps_part)
-                        vg_part_hold_watermark(pr->pr_parts[p].ps_part,
-                                               pr->pr_wm_hold);
-        {
-                /* A batch is due when the local queue is empty or the
-                 * batch is batch.max_ms old (batch.max_events commits it
-                 * in the round); then every open batch commits. */
-                bool commit = false;
-                for (int p = 0; p < pr->pr_npartitions && !commit; p++) {
+        atomic_store(&pr->pr_wm_hold,
+                     (!drained &&
+                      now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms) ||
+                             now - pr->pr_resumed_at < pr->pr_rc.rc_idle_ms);
+        if (drained || pr->pr_nheld >= HOLD_MAX ||
+            (pr->pr_nheld && now - pr->pr_held_at >= HOLD_MS))
+                put_all_held(pr);
+        /* A batch is due when the local queue is empty (batch.max_events
+         * and batch.max_ms commit it on its worker): every partition that
+         * had records since its last commit. */
+        if (drained)
+                for (int p = 0; p < pr->pr_npartitions; p++) {
                         pstate_t *ps = &pr->pr_parts[p];
-                        commit = ps->ps_part &&
-                                 (ps->ps_nheld > 0 ||
-                                  vg_part_in_batch(ps->ps_part)) &&
-                                 (drained ||
-                                  (vg_part_in_batch(ps->ps_part) &&
-                                   now - ps->ps_batch_start >=
-                                           pr->pr_max_ms));
+                        if (ps->ps_part && ps->ps_open) {
+                                process_pool_put(pr->pr_pool, p, NULL, 0,
+                                                 PP_COMMIT);
+                                ps->ps_open = false;
+                        }
                 }
-                if (commit || (pr->pr_nheld > 0 &&
-                               (pr->pr_nheld >= ROUND_MAX ||
-                                now - pr->pr_held_at >= ROUND_MS)))
-                        run_round(pr, now, commit);
-        }
+        /* The workers keep up with the polls: at most QUEUE_MAX records
+         * wait for them (librdkafka's fetch queue holds the rest). */
+        process_pool_wait_below(pr->pr_pool, QUEUE_MAX, &pr->pr_fatal);
         if (pr->pr_fatal)
                 vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                           "stopped after a fatal error (logged above)");
@@ -579,8 +611,13 @@ static int loop_tick(void *opaque, int64_t now, char *errstr,
 }
 
 static void loop_health(void *opaque, int64_t now) {
+        proc_t *pr = opaque;
         (void)now;
-        process_health_update(opaque);
+        process_health_update(pr);
+        /* the outboxes counted again for the next update */
+        for (int p = 0; p < pr->pr_npartitions; p++)
+                if (pr->pr_parts[p].ps_part)
+                        process_pool_put(pr->pr_pool, p, NULL, 0, PP_SNAP);
 }
 
 /* Assigned for idle_ms, every topic caught up, its watermark committed
@@ -592,12 +629,42 @@ static bool loop_settled(void *opaque, int64_t now, int64_t idle_ms) {
                 return false;
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 vg_part_t *part = pr->pr_parts[p].ps_part;
-                if (part && (vg_part_in_batch(part) ||
-                             vg_part_outbox_depth(part) > 0 ||
-                             !vg_part_caught_up(part, now)))
+                bool busy;
+                if (!part)
+                        continue;
+                process_pool_claim(pr->pr_pool, p, true);
+                busy = vg_part_in_batch(part) ||
+                       vg_part_outbox_depth(part) > 0 ||
+                       !vg_part_caught_up(part, now);
+                process_pool_release(pr->pr_pool, p);
+                if (busy)
                         return false;
         }
         return true;
+}
+
+/* The publisher's slots (vg_loop.h's lp_drain), every DRAIN_MS: those
+ * of partitions no worker has at the moment (a worker drains its
+ * partition's slot itself after its turn, with transactions). */
+static int loop_drain(void *opaque, int64_t now, char *errstr,
+                      size_t errstr_size) {
+        proc_t *pr = opaque;
+        if (vg_pub_poll(pr->pr_pub, errstr, errstr_size))
+                return -1;
+        if (now - pr->pr_drained_at < DRAIN_MS)
+                return 0;
+        pr->pr_drained_at = now;
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                int r;
+                if (!pr->pr_parts[p].ps_part ||
+                    !process_pool_claim(pr->pr_pool, p, false))
+                        continue;
+                r = vg_pub_drain_one(pr->pr_pub, p, errstr, errstr_size);
+                process_pool_release(pr->pr_pool, p);
+                if (r)
+                        return -1;
+        }
+        return 0;
 }
 
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
@@ -609,6 +676,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
 
         pr->pr_started_at = vg_now_ms();
         pr->pr_lock = -1;
+        pthread_mutex_init(&pr->pr_snap_lock, NULL);
         pr->pr_conf = conf;
         vg_process_rules_conf(conf, &pr->pr_rc);
         pr->pr_cache_patients = (size_t)vg_conf_int(conf, "state.cache_patients");
@@ -744,20 +812,21 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 goto err;
         {
                 /* The partitions' workers: process.threads, 0 = one per
-                 * core; at most one per partition. */
+                 * core; at most one per partition. Each has its codec;
+                 * the loop's thread keeps pr_codec (standby copies). */
                 long n = (long)vg_conf_int(conf, "process.threads");
                 if (n <= 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
                         n = 1;
                 if (n > pr->pr_npartitions)
                         n = pr->pr_npartitions > 0 ? pr->pr_npartitions : 1;
                 pr->pr_wcodec = vg_calloc((size_t)n, sizeof(*pr->pr_wcodec));
-                pr->pr_wcodec[0] = pr->pr_codec;
                 pr->pr_nwork = (int)n;
-                for (int w = 1; w < n; w++)
+                for (int w = 0; w < n; w++)
                         if (!(pr->pr_wcodec[w] = vg_codec_new(
                                       errstr, sizeof(errstr))))
                                 goto err;
-                if (!(pr->pr_pool = process_pool_new((int)n, errstr,
+                if (!(pr->pr_pool = process_pool_new((int)n, part_work, pr,
+                                                     errstr,
                                                      sizeof(errstr))))
                         goto err;
                 if (n > 1)
@@ -799,6 +868,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 lp.lp_tick = loop_tick;
                 lp.lp_health = loop_health;
                 lp.lp_settled = loop_settled;
+                lp.lp_drain = loop_drain;
                 if (vg_loop_run(&lp, errstr, sizeof(errstr)) &&
                     !pr->pr_fatal)
                         process_fatal(pr, errstr);
@@ -814,6 +884,8 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
 err:
         vg_error("process", "%s", errstr);
 out:
+        /* the workers first: they hold records and use the partitions */
+        process_pool_destroy(pr->pr_pool);
         if (cconf)
                 rd_kafka_conf_destroy(cconf);
         if (pconf)
@@ -833,12 +905,12 @@ out:
         for (int p = 0; p < MAX_PARTITIONS; p++)
                 vg_part_close(pr->pr_parts[p].ps_part);
         vg_unlock_dir(pr->pr_lock);
-        process_pool_destroy(pr->pr_pool);
-        for (int w = 1; w < pr->pr_nwork; w++)
+        for (int w = 0; w < pr->pr_nwork; w++)
                 vg_codec_destroy(pr->pr_wcodec[w]);
         vg_free(pr->pr_wcodec);
         vg_codec_destroy(pr->pr_codec);
         vg_free(pr->pr_cl_topic);
+        pthread_mutex_destroy(&pr->pr_snap_lock);
         vg_free(pr);
         return rc;
 }

@@ -11,6 +11,7 @@
 #include "vg_outbox.h"
 #include "vg_partition.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <librdkafka/rdkafka.h>
 
@@ -30,23 +31,58 @@ typedef struct pstate_s {
         int64_t    ps_rs_high;     /* read at least to here */
         int64_t    ps_rs_at;       /* read to here */
         int64_t    ps_rs_records;
-        /* records polled, not yet handled (process.c: handled in rounds,
-         * the partitions side by side) */
+        /* records polled, not yet put on the partition's queue (the
+         * loop's; process.c) */
         rd_kafka_message_t **ps_held;
         int        ps_nheld, ps_held_cap;
-        int64_t    ps_nevents;     /* events handled in the round */
-        bool       ps_committed;   /* a batch committed in the round */
+        bool       ps_open;        /* the loop's: records put since its
+                                    * last commit request */
+        /* the worker's that has the partition */
+        int64_t    ps_nevents;     /* events handled in its turn */
+        bool       ps_committed;   /* a batch committed in its turn */
 } pstate_t;
 
-/* process_pool.c: a fork-join pool of n workers, the caller being worker
- * 0; process_pool_run runs fn(opaque, w) on each and returns when all
- * are done. */
+/* process_pool.c: a queue per partition and n workers that take the
+ * partitions with work, one thread per partition at a time. What a worker
+ * runs: the records and partition-EOFs m[0..n) queued for partition p, in
+ * order (it destroys them), then the requests (PP_*) made meanwhile. */
+enum { PP_COMMIT = 1, /* commit the open batch */
+       PP_TICK = 2,   /* time-driven work (a batch due by age, the
+                       * watermark, parts, the publisher's slot) */
+       PP_SNAP = 4    /* count the outbox for the snapshot */ };
+typedef void process_work_fn(void *opaque, int p, int w,
+                             rd_kafka_message_t **m, int n, unsigned flags);
 typedef struct process_pool_s process_pool_t;
-process_pool_t *process_pool_new(int n, char *errstr, size_t errstr_size);
+process_pool_t *process_pool_new(int n, process_work_fn *fn, void *opaque,
+                                 char *errstr, size_t errstr_size);
 int process_pool_size(const process_pool_t *pp);
-void process_pool_run(process_pool_t *pp, void (*fn)(void *opaque, int worker),
-                      void *opaque);
+/* Queues n records (copied pointers; the pool owns them) and requests on
+ * partition p, and wakes a worker. */
+void process_pool_put(process_pool_t *pp, int p, rd_kafka_message_t **m,
+                      int n, unsigned flags);
+/* Records queued, not yet handled. */
+int64_t process_pool_queued(process_pool_t *pp);
+/* Waits until at most limit records are queued (or *stop). */
+void process_pool_wait_below(process_pool_t *pp, int64_t limit,
+                             const atomic_int *stop);
+/* The calling thread owns partition p until process_pool_release (no
+ * worker takes it meanwhile); with wait, once its worker gives it back;
+ * without, false if a worker has it. */
+bool process_pool_claim(process_pool_t *pp, int p, bool wait);
+void process_pool_release(process_pool_t *pp, int p);
+/* Waits until nothing is queued and no partition is owned: then the
+ * caller has every partition to itself until it puts something. */
+void process_pool_quiesce(process_pool_t *pp);
+/* Stops the workers (each ends what it took) and drops what is queued. */
 void process_pool_destroy(process_pool_t *pp);
+
+/* What the loop's thread reads of a partition a worker may have: copied
+ * by its worker at the end of each turn (process.c, under pr_snap_lock). */
+typedef struct psnap_s {
+        vg_wm_t  sn_wm;                      /* the watermark */
+        int64_t  sn_off[VG_EVENT_TYPES];     /* next offsets, by type */
+        int64_t  sn_depth;                   /* outbox records (PP_SNAP) */
+} psnap_t;
 
 typedef struct proc_s {
         const vg_conf_t  *pr_conf;
@@ -55,12 +91,16 @@ typedef struct proc_s {
         int64_t           pr_parts_ms;       /* parts.interval_ms */
         vg_part_topics_t  pr_topics;
         const char       *pr_inputs[VG_EVENT_TYPES]; /* by vg_rectype_t */
-        vg_codec_t       *pr_codec;       /* worker 0's (the loop's) */
-        vg_codec_t      **pr_wcodec;      /* worker w's, [0] = pr_codec */
+        vg_codec_t       *pr_codec;       /* the loop's thread's */
+        vg_codec_t      **pr_wcodec;      /* worker w's */
         int               pr_nwork;       /* entries of pr_wcodec */
         process_pool_t   *pr_pool;        /* process.threads workers */
         int               pr_nheld;       /* records held, all partitions */
         int64_t           pr_held_at;     /* the oldest held, ms */
+        pthread_mutex_t   pr_snap_lock;
+        psnap_t           pr_snap[MAX_PARTITIONS];
+        int64_t           pr_drained_at;  /* the loop last drained the
+                                           * publisher's slots, ms */
         rd_kafka_t       *pr_consumer;
         vg_pub_t         *pr_pub;         /* drains the outboxes */
         pstate_t          pr_parts[MAX_PARTITIONS];
@@ -71,17 +111,18 @@ typedef struct proc_s {
         int               pr_max_events;
         int64_t           pr_max_ms;
         atomic_int        pr_fatal;       /* set by any worker */
-        int64_t           pr_events;
+        atomic_llong      pr_events;      /* handled, by the workers */
         int64_t           pr_started_at;   /* vg_process_kafka entered, ms */
-        bool              pr_first_batch;  /* a batch was committed */
+        atomic_bool       pr_first_batch;  /* a batch was committed */
         int64_t           pr_assigned_at;  /* last assignment, ms; 0: none */
         int64_t           pr_last_empty;   /* last poll that found the
                                             * local queue empty, ms */
         int64_t           pr_last_record;  /* last record handled, ms */
         int64_t           pr_resumed_at;   /* records came back after a
                                             * silence, ms */
-        bool              pr_wm_hold;      /* this iteration: keep the
-                                            * watermarks where they are */
+        atomic_bool       pr_wm_hold;      /* keep the watermarks where
+                                            * they are (set by the loop,
+                                            * applied by the workers) */
         /* Metrics (vg_metrics.h) and health */
         vg_metrics_t     *pr_reg;
         vg_metric_t      *pm_consumed, *pm_processed, *pm_dup, *pm_dlq,
@@ -117,17 +158,20 @@ typedef struct proc_s {
 } proc_t;
 
 /* Worker w's Avro codec (w % process.threads; each worker has its own).
- * A partition opens with one; in a round it encodes with the codec of the
- * worker that took it (vg_part_set_codec). */
+ * A partition opens with one; a worker that takes it sets its own
+ * (vg_part_set_codec). */
 vg_codec_t *process_part_codec(const proc_t *pr, int w);
 
 /* process.c: logs msg as an error and stops the processor (from a
- * worker: after the round). */
+ * worker: the loop stops at its next turn). */
 void process_fatal(proc_t *pr, const char *msg);
 /* process_record.c: handles record m of an assigned partition on the
  * worker that took it, with that worker's codec; errors that
  * lose nothing go to the DLQ, others are fatal. */
 void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec);
+
+/* process.c: partition p's snapshot (the loop's thread). */
+void process_snap_get(proc_t *pr, int p, psnap_t *sn);
 
 /* The event type (vg_rectype_t) of an input topic, or -1. */
 int process_input_type(const proc_t *pr, const char *topic);

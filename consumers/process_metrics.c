@@ -207,7 +207,12 @@ int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
                                 vg_metric_remove(pr->pm_lag, v);
                                 continue;
                         }
-                        next = vg_part_offset(pr->pr_parts[p].ps_part, tname);
+                        {
+                                psnap_t sn;
+                                int ty = process_input_type(pr, tname);
+                                process_snap_get(pr, p, &sn);
+                                next = ty >= 0 ? sn.sn_off[ty] : -1;
+                        }
                         if (next < 0)
                                 next = lo > 0 ? lo : 0;
                         lag = hi > next ? hi - next : 0;
@@ -221,8 +226,8 @@ int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
          * known: at start nothing is known, which is not "no lag". */
         pr->pr_lag_known = pr->pr_nassigned > 0 && seen >= pr->pr_nassigned;
         json_decref(root);
-        /* /readyz follows the lag as it is learnt (on the loop's thread,
-         * between rounds), not only at the next health update (which
+        /* /readyz follows the lag as it is learnt (on the loop's thread),
+         * not only at the next health update (which
          * also sets the watermark gauges, together with the caught-up
          * flags). */
         health_state(pr);
@@ -232,12 +237,13 @@ int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
 /* Watermark, topic times and caught-up flags of the owned partitions. */
 static void metrics_wm(proc_t *pr, int64_t now) {
         for (int p = 0; p < pr->pr_npartitions; p++) {
-                const vg_wm_t *wm;
+                psnap_t sn;
+                const vg_wm_t *wm = &sn.sn_wm;
                 char pn[16];
                 const char *v[2];
                 if (!pr->pr_parts[p].ps_part)
                         continue;
-                wm = vg_part_wm(pr->pr_parts[p].ps_part);
+                process_snap_get(pr, p, &sn);
                 snprintf(pn, sizeof(pn), "%d", p);
                 v[0] = pn;
                 if (wm->wm_value != VG_WM_NONE)
@@ -276,8 +282,11 @@ static void health_state(proc_t *pr) {
         int64_t depth = 0;
         int h;
         for (int p = 0; p < pr->pr_npartitions; p++)
-                if (pr->pr_parts[p].ps_part)
-                        depth += vg_part_outbox_depth(pr->pr_parts[p].ps_part);
+                if (pr->pr_parts[p].ps_part) {
+                        psnap_t sn;
+                        process_snap_get(pr, p, &sn);
+                        depth += sn.sn_depth;
+                }
         vg_metric_set(pr->pm_outbox, NULL, (double)depth);
         vg_metric_set(pr->pm_assigned, NULL, pr->pr_nassigned);
         if (!pr->pr_assigned_at)

@@ -1,72 +1,129 @@
 /*
  * process_pool.c - the partitions of Kafka mode side by side
- * (process_int.h): a fork-join pool. The calling thread is worker 0 and
- * runs its share too; process_pool_run returns when every worker has run
- * the function once. Nothing else touches the partitions while it runs,
- * so the loop, the publisher and the rebalance callback see them as one
- * thread left them.
+ * (process_int.h): a queue of records per partition and workers that run
+ * continuously. The loop's thread puts records (and requests) on a
+ * partition's queue; a free worker takes a partition that has work and no
+ * owner, runs everything queued for it, and gives it back. So one
+ * partition is handled by one thread at a time, in the order its records
+ * were put, while the loop goes on polling and the other workers take the
+ * other partitions: no worker waits for another one to finish.
+ *
+ * The loop's thread may own a partition too (process_pool_claim: what it
+ * does with the partition's store or publisher slot between the workers'
+ * turns), or wait until nothing is queued or owned (process_pool_quiesce:
+ * then it has every partition to itself, as before a rebalance).
  */
 #include "process_int.h"
 #include "vg_common.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
+
+enum { OWN_NONE = 0, OWN_WORKER, OWN_LOOP };
+
+typedef struct pqueue_s {
+        rd_kafka_message_t **pq_m;    /* records and partition-EOFs, in order */
+        int                  pq_n, pq_cap;
+        unsigned             pq_flags; /* PP_* requested */
+        int                  pq_own;   /* OWN_* */
+} pqueue_t;
 
 typedef struct pworker_s {
         struct process_pool_s *pw_pool;
         int                    pw_id;
         pthread_t              pw_thr;
+        rd_kafka_message_t   **pw_m;   /* what the worker took */
+        int                    pw_cap;
 } pworker_t;
 
 struct process_pool_s {
         int             pp_n;
-        int             pp_started;   /* threads running (pp_n - 1) */
+        int             pp_started;   /* threads running */
         pworker_t      *pp_w;
         pthread_mutex_t pp_lock;
-        pthread_cond_t  pp_go;        /* a round starts, or quit */
-        pthread_cond_t  pp_done;      /* the last worker finished */
-        unsigned        pp_round;
-        int             pp_running;   /* workers of the round not done */
+        pthread_cond_t  pp_work;      /* a partition has work, or quit */
+        pthread_cond_t  pp_progress;  /* a partition was given back */
+        pqueue_t        pp_q[MAX_PARTITIONS];
+        int             pp_hi;        /* partitions above never used */
+        int             pp_next;      /* where the next search starts */
+        int64_t         pp_queued;    /* records put, not yet handled */
         bool            pp_quit;
-        void          (*pp_fn)(void *opaque, int worker);
+        process_work_fn *pp_fn;
         void           *pp_opaque;
 };
+
+static bool has_work(const pqueue_t *q) {
+        return q->pq_n > 0 || q->pq_flags;
+}
+
+/* A partition with work and no owner, the search going round from where
+ * the last one ended (fair to every partition); -1: none. Locked. */
+static int take_next(process_pool_t *pp) {
+        for (int i = 0; i < pp->pp_hi; i++) {
+                int p = (pp->pp_next + i) % pp->pp_hi;
+                if (pp->pp_q[p].pq_own == OWN_NONE && has_work(&pp->pp_q[p])) {
+                        pp->pp_next = (p + 1) % pp->pp_hi;
+                        return p;
+                }
+        }
+        return -1;
+}
 
 static void *pool_main(void *arg) {
         pworker_t *w = arg;
         process_pool_t *pp = w->pw_pool;
-        unsigned seen = 0;
 
         pthread_mutex_lock(&pp->pp_lock);
         for (;;) {
-                void (*fn)(void *, int);
-                void *opaque;
-                while (!pp->pp_quit && pp->pp_round == seen)
-                        pthread_cond_wait(&pp->pp_go, &pp->pp_lock);
+                pqueue_t *q;
+                rd_kafka_message_t **m;
+                unsigned flags;
+                int p = -1, n, cap;
+                while (!pp->pp_quit && (p = take_next(pp)) < 0)
+                        pthread_cond_wait(&pp->pp_work, &pp->pp_lock);
                 if (pp->pp_quit)
                         break;
-                seen = pp->pp_round;
-                fn = pp->pp_fn;
-                opaque = pp->pp_opaque;
+                q = &pp->pp_q[p];
+                q->pq_own = OWN_WORKER;
+                /* Its queue is the worker's now, and the worker's array
+                 * (emptied after the last partition it took) the queue's. */
+                m = q->pq_m;
+                n = q->pq_n;
+                flags = q->pq_flags;
+                cap = q->pq_cap;
+                q->pq_m = w->pw_m;
+                q->pq_cap = w->pw_cap;
+                q->pq_n = 0;
+                q->pq_flags = 0;
+                w->pw_m = m;
+                w->pw_cap = cap;
                 pthread_mutex_unlock(&pp->pp_lock);
-                fn(opaque, w->pw_id);
+                pp->pp_fn(pp->pp_opaque, p, w->pw_id, m, n, flags);
                 pthread_mutex_lock(&pp->pp_lock);
-                if (--pp->pp_running == 0)
-                        pthread_cond_signal(&pp->pp_done);
+                q->pq_own = OWN_NONE;
+                pp->pp_queued -= n;
+                if (has_work(q)) /* put while it was taken */
+                        pthread_cond_signal(&pp->pp_work);
+                pthread_cond_broadcast(&pp->pp_progress);
         }
         pthread_mutex_unlock(&pp->pp_lock);
         return NULL;
 }
 
-process_pool_t *process_pool_new(int n, char *errstr, size_t errstr_size) {
+process_pool_t *process_pool_new(int n, process_work_fn *fn, void *opaque,
+                                 char *errstr, size_t errstr_size) {
         process_pool_t *pp = vg_calloc(1, sizeof(*pp));
         pp->pp_n = n < 1 ? 1 : n;
         pp->pp_w = vg_calloc((size_t)pp->pp_n, sizeof(*pp->pp_w));
+        pp->pp_fn = fn;
+        pp->pp_opaque = opaque;
         pthread_mutex_init(&pp->pp_lock, NULL);
-        pthread_cond_init(&pp->pp_go, NULL);
-        pthread_cond_init(&pp->pp_done, NULL);
-        for (int i = 1; i < pp->pp_n; i++) {
+        pthread_cond_init(&pp->pp_work, NULL);
+        pthread_cond_init(&pp->pp_progress, NULL);
+        for (int i = 0; i < pp->pp_n; i++) {
                 int e;
                 pp->pp_w[i].pw_pool = pp;
                 pp->pp_w[i].pw_id = i;
@@ -87,23 +144,97 @@ int process_pool_size(const process_pool_t *pp) {
         return pp ? pp->pp_n : 1;
 }
 
-void process_pool_run(process_pool_t *pp, void (*fn)(void *opaque, int worker),
-                      void *opaque) {
-        if (!pp || pp->pp_n == 1) {
-                fn(opaque, 0);
+void process_pool_put(process_pool_t *pp, int p, rd_kafka_message_t **m,
+                      int n, unsigned flags) {
+        pqueue_t *q;
+        if (p < 0 || p >= MAX_PARTITIONS || (n <= 0 && !flags))
                 return;
+        q = &pp->pp_q[p];
+        pthread_mutex_lock(&pp->pp_lock);
+        if (p >= pp->pp_hi)
+                pp->pp_hi = p + 1;
+        if (q->pq_n + n > q->pq_cap) {
+                int cap = q->pq_cap ? q->pq_cap : 64;
+                while (cap < q->pq_n + n)
+                        cap *= 2;
+                q->pq_m = vg_realloc(q->pq_m, (size_t)cap * sizeof(*q->pq_m));
+                q->pq_cap = cap;
         }
-        pthread_mutex_lock(&pp->pp_lock);
-        pp->pp_fn = fn;
-        pp->pp_opaque = opaque;
-        pp->pp_running = pp->pp_n - 1;
-        pp->pp_round++;
-        pthread_cond_broadcast(&pp->pp_go);
+        if (n > 0)
+                memcpy(q->pq_m + q->pq_n, m, (size_t)n * sizeof(*m));
+        q->pq_n += n;
+        q->pq_flags |= flags;
+        pp->pp_queued += n;
+        if (q->pq_own == OWN_NONE)
+                pthread_cond_signal(&pp->pp_work);
         pthread_mutex_unlock(&pp->pp_lock);
-        fn(opaque, 0);
+}
+
+int64_t process_pool_queued(process_pool_t *pp) {
+        int64_t n;
         pthread_mutex_lock(&pp->pp_lock);
-        while (pp->pp_running > 0)
-                pthread_cond_wait(&pp->pp_done, &pp->pp_lock);
+        n = pp->pp_queued;
+        pthread_mutex_unlock(&pp->pp_lock);
+        return n;
+}
+
+/* Waits on pp_progress for at most ms. Locked. */
+static void wait_progress(process_pool_t *pp, int ms) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&pp->pp_progress, &pp->pp_lock, &ts);
+}
+
+void process_pool_wait_below(process_pool_t *pp, int64_t limit,
+                             const atomic_int *stop) {
+        pthread_mutex_lock(&pp->pp_lock);
+        while (pp->pp_queued > limit && !(stop && atomic_load(stop)))
+                wait_progress(pp, 100);
+        pthread_mutex_unlock(&pp->pp_lock);
+}
+
+bool process_pool_claim(process_pool_t *pp, int p, bool wait) {
+        pqueue_t *q;
+        bool got;
+        if (p < 0 || p >= MAX_PARTITIONS)
+                return false;
+        q = &pp->pp_q[p];
+        pthread_mutex_lock(&pp->pp_lock);
+        while (wait && q->pq_own != OWN_NONE)
+                wait_progress(pp, 100);
+        if ((got = q->pq_own == OWN_NONE))
+                q->pq_own = OWN_LOOP;
+        pthread_mutex_unlock(&pp->pp_lock);
+        return got;
+}
+
+void process_pool_release(process_pool_t *pp, int p) {
+        pqueue_t *q = &pp->pp_q[p];
+        pthread_mutex_lock(&pp->pp_lock);
+        q->pq_own = OWN_NONE;
+        if (has_work(q))
+                pthread_cond_signal(&pp->pp_work);
+        pthread_mutex_unlock(&pp->pp_lock);
+}
+
+/* Anything queued or owned. Locked. */
+static bool pool_active(const process_pool_t *pp) {
+        for (int p = 0; p < pp->pp_hi; p++)
+                if (pp->pp_q[p].pq_own != OWN_NONE || has_work(&pp->pp_q[p]))
+                        return true;
+        return false;
+}
+
+void process_pool_quiesce(process_pool_t *pp) {
+        pthread_mutex_lock(&pp->pp_lock);
+        while (pool_active(pp))
+                wait_progress(pp, 100);
         pthread_mutex_unlock(&pp->pp_lock);
 }
 
@@ -112,12 +243,21 @@ void process_pool_destroy(process_pool_t *pp) {
                 return;
         pthread_mutex_lock(&pp->pp_lock);
         pp->pp_quit = true;
-        pthread_cond_broadcast(&pp->pp_go);
+        pthread_cond_broadcast(&pp->pp_work);
         pthread_mutex_unlock(&pp->pp_lock);
-        for (int i = 1; i <= pp->pp_started; i++)
+        for (int i = 0; i < pp->pp_started; i++)
                 pthread_join(pp->pp_w[i].pw_thr, NULL);
-        pthread_cond_destroy(&pp->pp_done);
-        pthread_cond_destroy(&pp->pp_go);
+        /* What no worker took (after a fatal error): dropped, consumed
+         * again after a restart. */
+        for (int p = 0; p < MAX_PARTITIONS; p++) {
+                for (int i = 0; i < pp->pp_q[p].pq_n; i++)
+                        rd_kafka_message_destroy(pp->pp_q[p].pq_m[i]);
+                vg_free(pp->pp_q[p].pq_m);
+        }
+        for (int i = 0; i < pp->pp_n; i++)
+                vg_free(pp->pp_w[i].pw_m);
+        pthread_cond_destroy(&pp->pp_progress);
+        pthread_cond_destroy(&pp->pp_work);
         pthread_mutex_destroy(&pp->pp_lock);
         vg_free(pp->pp_w);
         vg_free(pp);

@@ -40,7 +40,7 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
                         int r = 0;
                         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                                 if (lp->lp_eof)
-                                        lp->lp_eof(lp->lp_opaque, m, now);
+                                        r = lp->lp_eof(lp->lp_opaque, m, now);
                         } else if (m->err) {
                                 vg_warn(lp->lp_name, "consumer: %s",
                                         rd_kafka_message_errstr(m));
@@ -64,8 +64,12 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
                                 goto fatal;
                         last_tick = now;
                 }
-                if (lp->lp_pub &&
-                    vg_pub_drain(lp->lp_pub, errstr, errstr_size))
+                if (lp->lp_drain) {
+                        if (lp->lp_drain(lp->lp_opaque, now, errstr,
+                                         errstr_size))
+                                goto fatal;
+                } else if (lp->lp_pub &&
+                           vg_pub_drain(lp->lp_pub, errstr, errstr_size))
                         goto fatal;
                 if (lp->lp_health && now - last_health >= 1000) {
                         lp->lp_health(lp->lp_opaque, now);

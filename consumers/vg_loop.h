@@ -29,8 +29,9 @@ typedef struct vg_loop_s {
          * keeps the message (and destroys it later); 0: done with it. */
         int  (*lp_record)(void *opaque, rd_kafka_message_t *m, int64_t now,
                           char *errstr, size_t errstr_size);
-        /* A partition-EOF (optional). */
-        void (*lp_eof)(void *opaque, rd_kafka_message_t *m, int64_t now);
+        /* A partition-EOF (optional). 1: the callback keeps the message
+         * (and destroys it later); 0: done with it. */
+        int  (*lp_eof)(void *opaque, rd_kafka_message_t *m, int64_t now);
         /* After every poll: commit the batches that are due. drained: the
          * poll found the local queue empty. -1: fatal. */
         int  (*lp_commit)(void *opaque, int64_t now, bool drained,
@@ -45,6 +46,10 @@ typedef struct vg_loop_s {
          * been ready for exit_idle seconds by its own measure (e.g. since
          * its assignment). */
         bool (*lp_settled)(void *opaque, int64_t now, int64_t idle_ms);
+        /* Drains the publisher (optional; without it, vg_pub_drain on
+         * lp_pub after every poll). -1: fatal. */
+        int  (*lp_drain)(void *opaque, int64_t now, char *errstr,
+                         size_t errstr_size);
         int64_t      lp_records;     /* out: records handed over */
         int          lp_fatal;       /* out: 1 after a fatal error */
 } vg_loop_t;

@@ -155,6 +155,15 @@ int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size);
  * (errstr; the next vg_pub_drain reports it too). */
 int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
                       size_t errstr_size);
+/* For a loop whose slots are drained one by one, each while no other
+ * thread uses its outbox (process.c): vg_pub_poll serves the delivery
+ * reports (without transactions; the caller's thread is the only one that
+ * may drain a slot then) and reports a fatal error of any slot;
+ * vg_pub_drain_one drains slot id in either mode. -1 after a fatal
+ * error (errstr). */
+int vg_pub_poll(vg_pub_t *pub, char *errstr, size_t errstr_size);
+int vg_pub_drain_one(vg_pub_t *pub, int id, char *errstr,
+                     size_t errstr_size);
 /* vg_pub_drain, then waits until nothing is in flight or timeout. */
 int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                  size_t errstr_size);

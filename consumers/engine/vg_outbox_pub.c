@@ -68,7 +68,8 @@ typedef struct slot_s {
         /* Its commit runs on sl_thr: until joined, sl_rk and what its
          * delivery reports change (sl_inflight, sl_cl_last) are the
          * thread's. */
-        bool         sl_committing;
+        atomic_bool  sl_committing; /* (read by vg_pub_committing on
+                                     * any thread) */
         pthread_t    sl_thr;
         atomic_bool  sl_commit_done; /* set by sl_thr as it ends */
         rd_kafka_error_t *sl_commit_err; /* its outcome (NULL: committed) */
@@ -744,6 +745,34 @@ static void fatal_err(vg_pub_t *pub) {
                                  pub->pb_slots[id].sl_err);
 }
 
+/* Without transactions: settles slot id and hands it rows to send. */
+static void plain_slot(vg_pub_t *pub, int id) {
+        slot_t *sl = &pub->pb_slots[id];
+        send_t sd = {pub, id, 0, false};
+        if (!sl->sl_ob)
+                return;
+        if (settle(pub, sl, pub->pb_err, sizeof(pub->pb_err)))
+                return;
+        if (sl->sl_failed || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)) ||
+            sl->sl_inflight >= PUB_MAX_INFLIGHT)
+                return;
+        /* Compact the fifo before it grows further. */
+        if (sl->sl_head > 0) {
+                memmove(sl->sl_fifo, sl->sl_fifo + sl->sl_head,
+                        sizeof(sent_t) * (size_t)(sl->sl_len - sl->sl_head));
+                sl->sl_len -= sl->sl_head;
+                sl->sl_head = 0;
+        }
+        if (sl->sl_probe_seq == sl->sl_sent_seq &&
+            sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob))
+                return; /* nothing new */
+        if (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000, send_cb, &sd) ==
+            0) {
+                sl->sl_probe_seq = sl->sl_sent_seq;
+                sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
+        }
+}
+
 int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         if (pub->pb_fatal) {
                 fatal_err(pub);
@@ -754,36 +783,37 @@ int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         if (pub->pb_txn)
                 return txn_drain(pub, false, errstr, errstr_size);
         rd_kafka_poll(pub->pb_rk, 0);
-        for (int id = 0; id < pub->pb_hi && !pub->pb_fatal; id++) {
-                slot_t *sl = &pub->pb_slots[id];
-                send_t sd = {pub, id, 0, false};
-                if (!sl->sl_ob)
-                        continue;
-                if (settle(pub, sl, pub->pb_err, sizeof(pub->pb_err)))
-                        break;
-                if (!sl->sl_failed &&
-                    !(sl->sl_busy && sl->sl_busy(sl->sl_opaque)) &&
-                    sl->sl_inflight < PUB_MAX_INFLIGHT) {
-                        /* Compact the fifo before it grows further. */
-                        if (sl->sl_head > 0) {
-                                memmove(sl->sl_fifo, sl->sl_fifo + sl->sl_head,
-                                        sizeof(sent_t) *
-                                                (size_t)(sl->sl_len -
-                                                         sl->sl_head));
-                                sl->sl_len -= sl->sl_head;
-                                sl->sl_head = 0;
-                        }
-                        if (sl->sl_probe_seq == sl->sl_sent_seq &&
-                            sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob))
-                                continue; /* nothing new */
-                        if (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
-                                           send_cb, &sd) == 0) {
-                                sl->sl_probe_seq = sl->sl_sent_seq;
-                                sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
-                        }
-                }
-        }
+        for (int id = 0; id < pub->pb_hi && !pub->pb_fatal; id++)
+                plain_slot(pub, id);
         rd_kafka_poll(pub->pb_rk, 0);
+        if (pub->pb_fatal) {
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                          pub->pb_err);
+                return -1;
+        }
+        return 0;
+}
+
+int vg_pub_poll(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+        if (pub->pb_fatal) {
+                fatal_err(pub);
+                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                          pub->pb_err);
+                return -1;
+        }
+        if (!pub->pb_txn)
+                rd_kafka_poll(pub->pb_rk, 0);
+        return 0;
+}
+
+int vg_pub_drain_one(vg_pub_t *pub, int id, char *errstr,
+                     size_t errstr_size) {
+        if (id < 0 || id >= PUB_SLOTS)
+                return 0;
+        if (pub->pb_txn)
+                return vg_pub_drain_slot(pub, id, errstr, errstr_size);
+        if (!pub->pb_fatal)
+                plain_slot(pub, id);
         if (pub->pb_fatal) {
                 vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
                           pub->pb_err);
