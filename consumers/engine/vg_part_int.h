@@ -63,6 +63,13 @@ struct vg_part_s {
                                                  * refused event */
         int64_t                 pa_now;         /* batch processing time */
         bool                    pa_in_batch;
+        /* offsets set in the open batch, written at its commit (a row
+         * per topic, not a statement per record) */
+        struct {
+                char    po_topic[256];
+                int64_t po_next;
+        }                       pa_offs[8];
+        int                     pa_noffs;
         vg_htab_t               pa_cache;       /* pent_t, by patient */
         size_t                  pa_cache_max;   /* patients kept after a
                                                  * commit */

@@ -386,8 +386,12 @@ bool vg_part_in_batch(const vg_part_t *part) {
 }
 
 int64_t vg_part_offset(vg_part_t *part, const char *topic) {
-        sqlite3_stmt *s = vg_part_st(part, S_GET_OFFSET);
+        sqlite3_stmt *s;
         int64_t off = -1;
+        for (int i = 0; i < part->pa_noffs; i++) /* set in the batch */
+                if (!strcmp(part->pa_offs[i].po_topic, topic))
+                        return part->pa_offs[i].po_next;
+        s = vg_part_st(part, S_GET_OFFSET);
         sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
         if (sqlite3_step(s) == SQLITE_ROW)
                 off = sqlite3_column_int64(s, 0);
@@ -413,6 +417,7 @@ void vg_part_rollback(vg_part_t *part) {
         sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
         vg_outbox_txn_end(part->pa_outbox, false);
         part->pa_in_batch = false;
+        part->pa_noffs = 0;
         /* What memory holds may be ahead of the store: read it again. */
         vg_part_reload(part);
 }
@@ -679,9 +684,9 @@ static vg_err_t cells_flush(vg_part_t *part, char *errstr,
         return VG_OK;
 }
 
-vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,
-                            int64_t next_offset, char *errstr,
-                            size_t errstr_size) {
+static vg_err_t offset_put(vg_part_t *part, const char *topic,
+                           int64_t next_offset, char *errstr,
+                           size_t errstr_size) {
         sqlite3_stmt *s = vg_part_st(part, S_SET_OFFSET);
         int rc;
         sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
@@ -690,6 +695,41 @@ vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
                 return vg_part_db_err(part, errstr, errstr_size, "store offset");
+        return VG_OK;
+}
+
+/* The batch's offsets into the offsets table (in its transaction). */
+static vg_err_t offsets_flush(vg_part_t *part, char *errstr,
+                              size_t errstr_size) {
+        vg_err_t err = VG_OK;
+        for (int i = 0; !err && i < part->pa_noffs; i++)
+                err = offset_put(part, part->pa_offs[i].po_topic,
+                                 part->pa_offs[i].po_next, errstr,
+                                 errstr_size);
+        part->pa_noffs = 0;
+        return err;
+}
+
+vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,
+                            int64_t next_offset, char *errstr,
+                            size_t errstr_size) {
+        size_t len = strlen(topic);
+        int i;
+        if (!part->pa_in_batch || len >= sizeof(part->pa_offs[0].po_topic))
+                return offset_put(part, topic, next_offset, errstr,
+                                  errstr_size);
+        for (i = 0; i < part->pa_noffs; i++)
+                if (!strcmp(part->pa_offs[i].po_topic, topic))
+                        break;
+        if (i == part->pa_noffs) {
+                if (i == (int)(sizeof(part->pa_offs) /
+                               sizeof(part->pa_offs[0])))
+                        return offset_put(part, topic, next_offset, errstr,
+                                          errstr_size);
+                memcpy(part->pa_offs[i].po_topic, topic, len + 1);
+                part->pa_noffs++;
+        }
+        part->pa_offs[i].po_next = next_offset;
         return VG_OK;
 }
 
@@ -736,6 +776,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
          * at-its-end flags (SPEC §5.5); never back. */
         if (!part->pa_wm_hold)
                 vg_wm_update(&part->pa_wm, part->pa_now);
+        err = offsets_flush(part, errstr, errstr_size);
         /* Timers of the batch's patients first, so that the timers table
          * holds their latest next-due times; then every timer the
          * watermark has passed (those patients join the batch); then the
