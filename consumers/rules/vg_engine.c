@@ -61,22 +61,32 @@ void vg_changes_clear(vg_changes_t *ch) {
  * Cell arithmetic on sorted arrays.
  */
 
-static void cell_push(vg_cell_t **arr, int *n, int *cap, const char *key,
-                      int64_t num, int64_t den, bool count) {
+/* Appends a cell; its key is taken (the caller's pointer cleared) with
+ * *own set, copied otherwise. */
+static void cell_push(vg_cell_t **arr, int *n, int *cap, char **own,
+                      const char *key, int64_t num, int64_t den, bool count) {
         if (*n == *cap) {
                 *cap = *cap ? *cap * 2 : 16;
                 *arr = vg_realloc(*arr, sizeof(vg_cell_t) * (size_t)*cap);
         }
-        (*arr)[*n].ce_key = vg_strdup(key);
+        if (own && *own) {
+                (*arr)[*n].ce_key = *own;
+                *own = NULL;
+        } else
+                (*arr)[*n].ce_key = vg_strdup(key);
         (*arr)[*n].ce_num = num;
         (*arr)[*n].ce_den = den;
         (*arr)[*n].ce_count = count;
         (*n)++;
 }
 
-/* out = a + sign * b, zero cells dropped (keep_zero: kept). Both sorted. */
-static void cells_combine(const vg_cell_t *a, int na, const vg_cell_t *b,
-                          int nb, int sign, vg_cell_t **out, int *nout) {
+/* out = a + sign * b, zero cells dropped. Both sorted. The keys of out
+ * are taken from a with take_a, from b with take_b (those arrays are
+ * freed next: a taken key is NULL there), copied otherwise - most cells
+ * of a patient are in both, and a key is then moved, not copied. */
+static void cells_combine(vg_cell_t *a, int na, bool take_a, vg_cell_t *b,
+                          int nb, bool take_b, int sign, vg_cell_t **out,
+                          int *nout) {
         int i = 0, j = 0, cap = 0;
         *out = NULL;
         *nout = 0;
@@ -85,25 +95,30 @@ static void cells_combine(const vg_cell_t *a, int na, const vg_cell_t *b,
                         : j >= nb ? -1
                                   : strcmp(a[i].ce_key, b[j].ce_key);
                 const char *key;
+                char **own;
                 int64_t num, den;
                 bool count;
                 if (c < 0) {
                         key = a[i].ce_key, num = a[i].ce_num;
                         den = a[i].ce_den, count = a[i].ce_count;
+                        own = take_a ? &a[i].ce_key : NULL;
                         i++;
                 } else if (c > 0) {
                         key = b[j].ce_key, num = sign * b[j].ce_num;
                         den = sign * b[j].ce_den, count = b[j].ce_count;
+                        own = take_b ? &b[j].ce_key : NULL;
                         j++;
                 } else {
                         key = a[i].ce_key;
                         num = a[i].ce_num + sign * b[j].ce_num;
                         den = a[i].ce_den + sign * b[j].ce_den;
                         count = a[i].ce_count;
+                        own = take_a ? &a[i].ce_key
+                                     : take_b ? &b[j].ce_key : NULL;
                         i++, j++;
                 }
                 if (num || den)
-                        cell_push(out, nout, &cap, key, num, den, count);
+                        cell_push(out, nout, &cap, own, key, num, den, count);
         }
 }
 
@@ -309,10 +324,10 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
                         watermark, &kept);
         /* frozen += full - kept */
-        cells_combine(full.dv_cells, full.dv_ncells, kept.dv_cells,
-                      kept.dv_ncells, -1, &tmp, &ntmp);
-        cells_combine(pt->pt_frozen, pt->pt_nfrozen, tmp, ntmp, 1, &frozen,
-                      &nfrozen);
+        cells_combine(full.dv_cells, full.dv_ncells, true, kept.dv_cells,
+                      kept.dv_ncells, true, -1, &tmp, &ntmp);
+        cells_combine(pt->pt_frozen, pt->pt_nfrozen, true, tmp, ntmp, true, 1,
+                      &frozen, &nfrozen);
         cells_free(tmp, ntmp);
         cells_free(pt->pt_frozen, pt->pt_nfrozen);
         pt->pt_frozen = frozen;
@@ -379,10 +394,10 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
         ch->ch_conflicts = dv.dv_conflicts;
 
         /* Cells: total = frozen + derived; delta = total - last. */
-        cells_combine(pt->pt_frozen, pt->pt_nfrozen, dv.dv_cells,
-                      dv.dv_ncells, 1, &total, &ntotal);
-        cells_combine(total, ntotal, pt->pt_cells, pt->pt_ncells, -1, &delta,
-                      &ndelta);
+        cells_combine(pt->pt_frozen, pt->pt_nfrozen, false, dv.dv_cells,
+                      dv.dv_ncells, true, 1, &total, &ntotal);
+        cells_combine(total, ntotal, false, pt->pt_cells, pt->pt_ncells, true,
+                      -1, &delta, &ndelta);
         ch->ch_deltas = delta;
         ch->ch_ndeltas = ndelta;
         cells_free(pt->pt_cells, pt->pt_ncells);
