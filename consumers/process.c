@@ -4,12 +4,14 @@
  * process_help.c, file mode in vg_process_file.c; the topic checks at the
  * start, the changelog restore and the local files in process_restore.c.
  *
- * Kafka mode, per poll loop:
- *   consume -> decode/validate (bad -> DLQ row) -> vg_part_event on the
- *   record's partition -> commit the partition's batch (state, offsets,
- *   outbox: one SQLite transaction) when it is full or old -> commit the
- *   offsets to Kafka too (for lag tools) -> drain outboxes with the
- *   idempotent producer; a row is deleted when its delivery report arrives.
+ * Kafka mode: the loop's thread consumes and puts each record on its
+ * partition's queue; a worker that takes the partition (process_pool.c)
+ * decodes and validates it (bad -> DLQ row), applies it (vg_part_event),
+ * commits the partition's batch (state, offsets, outbox: one SQLite
+ * transaction) when it is full, old or the input is drained, commits the
+ * offsets to Kafka too (for lag tools) and drains the partition's outbox
+ * (with the changelog: its own transactional producer); a row is deleted
+ * once delivered (committed).
  *
  * Partitions are assigned with the range assignor, which gives one member
  * the same partition number of every subscribed topic (co-partitioning);
@@ -101,18 +103,23 @@ static void progress_keys(proc_t *pr, vg_part_t *part, int p) {
 }
 
 /* Copies what the loop's metrics read of partition p (on the thread that
- * has it); with depth, the outbox is counted too. */
-static void part_snap(proc_t *pr, int p, bool depth) {
+ * has it): its watermark; with full, its offsets and outbox count too
+ * (queries: once a second, PP_SNAP). */
+static void part_snap(proc_t *pr, int p, bool full) {
         vg_part_t *part = pr->pr_parts[p].ps_part;
         psnap_t *sn = &pr->pr_snap[p];
-        int64_t off[VG_EVENT_TYPES], d = depth ? vg_part_outbox_depth(part) : 0;
-        for (int t = 0; t < VG_EVENT_TYPES; t++)
-                off[t] = vg_part_offset(part, pr->pr_inputs[t]);
+        int64_t off[VG_EVENT_TYPES], d = 0;
+        if (full) {
+                d = vg_part_outbox_depth(part);
+                for (int t = 0; t < VG_EVENT_TYPES; t++)
+                        off[t] = vg_part_offset(part, pr->pr_inputs[t]);
+        }
         pthread_mutex_lock(&pr->pr_snap_lock);
         sn->sn_wm = *vg_part_wm(part);
-        memcpy(sn->sn_off, off, sizeof(off));
-        if (depth)
+        if (full) {
+                memcpy(sn->sn_off, off, sizeof(off));
                 sn->sn_depth = d;
+        }
         pthread_mutex_unlock(&pr->pr_snap_lock);
 }
 
@@ -252,9 +259,9 @@ static void batch_commit(proc_t *pr, int p) {
 #define DRAIN_MS   5     /* the loop drains the publisher's slots */
 
 /* Time-driven work of a partition on its worker: a batch batch.max_ms
- * old commits; with nothing open, an empty batch commits if the
- * watermark would move or parts are due. */
-static void part_tick(proc_t *pr, int p, int64_t now) {
+ * old commits (after any turn); with nothing open, on a tick, an empty
+ * batch commits if the watermark would move or parts are due. */
+static void part_tick(proc_t *pr, int p, int64_t now, bool tick) {
         pstate_t *ps = &pr->pr_parts[p];
         char errstr[512];
         if (vg_part_in_batch(ps->ps_part)) {
@@ -262,7 +269,7 @@ static void part_tick(proc_t *pr, int p, int64_t now) {
                         part_commit(pr, p);
                 return;
         }
-        if (atomic_load(&pr->pr_wm_hold) ||
+        if (!tick || atomic_load(&pr->pr_wm_hold) ||
             (!vg_part_wm_pending(ps->ps_part, now) &&
              !vg_part_parts_due(ps->ps_part, now)))
                 return;
@@ -313,7 +320,7 @@ static void part_work(void *opaque, int p, int w, rd_kafka_message_t **m,
                 if (flags & PP_COMMIT)
                         part_commit(pr, p);
                 else
-                        part_tick(pr, p, vg_now_ms());
+                        part_tick(pr, p, vg_now_ms(), flags & PP_TICK);
                 /* With transactions, the partition's own producer sends
                  * what it committed, on its worker too. */
                 if (!pr->pr_fatal &&

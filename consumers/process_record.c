@@ -1,6 +1,6 @@
 /*
  * process_record.c - one input record of vigil process in Kafka mode, on
- * its partition's worker (process.c runs the rounds): the checks of SPEC
+ * its partition's worker (process_pool.c, process.c): the checks of SPEC
  * §7 and §8 (personnummer-like key or patient_id, size), decode, validate,
  * apply to the partition's open batch or queue a DLQ row, and store the
  * next offset. Touches only the partition's own state and the metrics

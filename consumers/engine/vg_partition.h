@@ -125,9 +125,8 @@ int64_t vg_part_outbox_depth(vg_part_t *part);
 void vg_part_set_progress_keys(vg_part_t *part, const char *const *keys,
                                int n);
 void vg_part_set_cache(vg_part_t *part, size_t max_patients);
-/* The codec the partition encodes with from now on (a worker's, for the
- * partitions it takes in a round: a codec is used by one thread at a
- * time). */
+/* The codec the partition encodes with from now on (a worker's, for its
+ * turn with the partition: a codec is used by one thread at a time). */
 void vg_part_set_codec(vg_part_t *part, vg_codec_t *codec);
 /* queue false: commits queue no IndicatorParts (file mode reads the
  * counters at the end instead). Default true. */
