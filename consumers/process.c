@@ -212,7 +212,6 @@ static void part_commit(proc_t *pr, int p) {
                 ps->ps_batch = 0;
                 return;
         }
-        vg_part_hold_watermark(ps->ps_part, atomic_load(&pr->pr_wm_hold));
         if (vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
                 process_fatal(pr, errstr);
                 return;
@@ -261,7 +260,8 @@ static void batch_commit(proc_t *pr, int p) {
 /* Time-driven work of a partition on its worker: a batch batch.max_ms
  * old commits (after any turn); with nothing open, on a tick, an empty
  * batch commits if the watermark would move or parts are due. */
-static void part_tick(proc_t *pr, int p, int64_t now, bool tick) {
+static void part_tick(proc_t *pr, int p, int64_t now, bool tick,
+                      bool hold) {
         pstate_t *ps = &pr->pr_parts[p];
         char errstr[512];
         if (vg_part_in_batch(ps->ps_part)) {
@@ -269,7 +269,7 @@ static void part_tick(proc_t *pr, int p, int64_t now, bool tick) {
                         part_commit(pr, p);
                 return;
         }
-        if (!tick || atomic_load(&pr->pr_wm_hold) ||
+        if (!tick || hold ||
             (!vg_part_wm_pending(ps->ps_part, now) &&
              !vg_part_parts_due(ps->ps_part, now)))
                 return;
@@ -288,45 +288,46 @@ static void part_eof(proc_t *pr, int p, rd_kafka_message_t *m) {
 }
 
 /* A worker's turn with partition p (process_work_fn). */
-static void part_work(void *opaque, int p, int w, rd_kafka_message_t **m,
-                      int n, unsigned flags) {
+static void part_work(void *opaque, int p, int w, const pturn_t *t) {
         proc_t *pr = opaque;
         pstate_t *ps = &pr->pr_parts[p];
         vg_codec_t *codec = process_part_codec(pr, w);
         char errstr[512];
 
         on_worker = true;
-        if (ps->ps_part) {
-                /* what it encodes in this turn, with this worker's codec */
+        if (ps->ps_part) /* what it encodes in this turn: this worker's */
                 vg_part_set_codec(ps->ps_part, codec);
-                vg_part_hold_watermark(ps->ps_part,
-                                       atomic_load(&pr->pr_wm_hold));
-        }
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < t->pt_n; i++) {
+                rd_kafka_message_t *m = t->pt_m[i];
                 /* after a fatal error: dropped, consumed again after a
                  * restart */
                 if (ps->ps_part && !pr->pr_fatal) {
-                        if (m[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                part_eof(pr, p, m[i]);
+                        /* as of what the loop had polled when it put it */
+                        vg_part_hold_watermark(ps->ps_part, t->pt_hold[i]);
+                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                part_eof(pr, p, m);
                         else {
-                                process_record(pr, m[i], codec);
+                                process_record(pr, m, codec);
                                 if (ps->ps_batch >= pr->pr_max_events)
                                         part_commit(pr, p);
                         }
                 }
-                rd_kafka_message_destroy(m[i]);
+                rd_kafka_message_destroy(m);
         }
         if (ps->ps_part && !pr->pr_fatal) {
-                if (flags & PP_COMMIT)
+                bool hold = t->pt_flags & (PP_COMMIT | PP_TICK)
+                                    ? t->pt_req_hold
+                            : t->pt_n ? t->pt_hold[t->pt_n - 1]
+                                      : atomic_load(&pr->pr_wm_hold);
+                vg_part_hold_watermark(ps->ps_part, hold);
+                if (t->pt_flags & PP_COMMIT)
                         part_commit(pr, p);
-                else
-                        part_tick(pr, p, vg_now_ms(), flags & PP_TICK);
-                /* With transactions, the partition's own producer sends
-                 * what it committed, on its worker too. */
+                part_tick(pr, p, vg_now_ms(), t->pt_flags & PP_TICK, hold);
+                /* The partition's outbox goes out from its worker too. */
                 if (!pr->pr_fatal &&
                     vg_pub_drain_slot(pr->pr_pub, p, errstr, sizeof(errstr)))
                         process_fatal(pr, errstr);
-                part_snap(pr, p, flags & PP_SNAP);
+                part_snap(pr, p, t->pt_flags & PP_SNAP);
         }
         atomic_fetch_add(&pr->pr_events, ps->ps_nevents);
         ps->ps_nevents = 0;
@@ -338,7 +339,8 @@ static void put_held(proc_t *pr, int p, unsigned flags) {
         pstate_t *ps = &pr->pr_parts[p];
         if (ps->ps_nheld)
                 ps->ps_open = true;
-        process_pool_put(pr->pr_pool, p, ps->ps_held, ps->ps_nheld, flags);
+        process_pool_put(pr->pr_pool, p, ps->ps_held, ps->ps_nheld,
+                         atomic_load(&pr->pr_wm_hold), flags);
         pr->pr_nheld -= ps->ps_nheld;
         ps->ps_nheld = 0;
 }
@@ -402,6 +404,8 @@ static void commit_all(proc_t *pr) {
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 vg_part_t *part = pr->pr_parts[p].ps_part;
                 if (part && !pr->pr_fatal) {
+                        vg_part_hold_watermark(part,
+                                               atomic_load(&pr->pr_wm_hold));
                         vg_part_force_parts(part);
                         if (!vg_part_in_batch(part) &&
                             vg_part_parts_due(part, now) &&
@@ -533,7 +537,9 @@ static void tick(proc_t *pr, int64_t now) {
         put_all_held(pr);
         for (int p = 0; p < pr->pr_npartitions; p++)
                 if (pr->pr_parts[p].ps_part)
-                        process_pool_put(pr->pr_pool, p, NULL, 0, PP_TICK);
+                        process_pool_put(pr->pr_pool, p, NULL, 0,
+                                         atomic_load(&pr->pr_wm_hold),
+                                         PP_TICK);
 }
 
 /*
@@ -590,6 +596,7 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
                         pstate_t *ps = &pr->pr_parts[p];
                         if (ps->ps_part && ps->ps_open) {
                                 process_pool_put(pr->pr_pool, p, NULL, 0,
+                                                 atomic_load(&pr->pr_wm_hold),
                                                  PP_COMMIT);
                                 ps->ps_open = false;
                         }
@@ -624,7 +631,8 @@ static void loop_health(void *opaque, int64_t now) {
         /* the outboxes counted again for the next update */
         for (int p = 0; p < pr->pr_npartitions; p++)
                 if (pr->pr_parts[p].ps_part)
-                        process_pool_put(pr->pr_pool, p, NULL, 0, PP_SNAP);
+                        process_pool_put(pr->pr_pool, p, NULL, 0, false,
+                                         PP_SNAP);
 }
 
 /* Assigned for idle_ms, every topic caught up, its watermark committed
@@ -652,7 +660,7 @@ static bool loop_settled(void *opaque, int64_t now, int64_t idle_ms) {
 
 /* The publisher's slots (vg_loop.h's lp_drain), every DRAIN_MS: those
  * of partitions no worker has at the moment (a worker drains its
- * partition's slot itself after its turn, with transactions). */
+ * partition's slot itself after its turn). */
 static int loop_drain(void *opaque, int64_t now, char *errstr,
                       size_t errstr_size) {
         proc_t *pr = opaque;
@@ -666,7 +674,7 @@ static int loop_drain(void *opaque, int64_t now, char *errstr,
                 if (!pr->pr_parts[p].ps_part ||
                     !process_pool_claim(pr->pr_pool, p, false))
                         continue;
-                r = vg_pub_drain_one(pr->pr_pub, p, errstr, errstr_size);
+                r = vg_pub_drain_slot(pr->pr_pub, p, errstr, errstr_size);
                 process_pool_release(pr->pr_pool, p);
                 if (r)
                         return -1;

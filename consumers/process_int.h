@@ -43,23 +43,34 @@ typedef struct pstate_s {
 } pstate_t;
 
 /* process_pool.c: a queue per partition and n workers that take the
- * partitions with work, one thread per partition at a time. What a worker
- * runs: the records and partition-EOFs m[0..n) queued for partition p, in
- * order (it destroys them), then the requests (PP_*) made meanwhile. */
+ * partitions with work, one thread per partition at a time. A worker's
+ * turn (process_work_fn) runs the records and partition-EOFs queued for
+ * partition p, in order (it destroys them), then the requests (PP_*) made
+ * meanwhile. Each record carries the watermark hold the loop had when it
+ * put it, and the requests the hold of the last one (a record is handled,
+ * and a commit asked for, as of what the loop had polled then). */
 enum { PP_COMMIT = 1, /* commit the open batch */
        PP_TICK = 2,   /* time-driven work (a batch due by age, the
-                       * watermark, parts, the publisher's slot) */
+                       * watermark, parts) */
        PP_SNAP = 4    /* count the outbox for the snapshot */ };
-typedef void process_work_fn(void *opaque, int p, int w,
-                             rd_kafka_message_t **m, int n, unsigned flags);
+typedef struct pturn_s {
+        rd_kafka_message_t **pt_m;     /* records and partition-EOFs */
+        const bool          *pt_hold;  /* the hold each was put with */
+        int                  pt_n;
+        unsigned             pt_flags; /* PP_* */
+        bool                 pt_req_hold; /* the hold of the last
+                                           * PP_COMMIT or PP_TICK */
+} pturn_t;
+typedef void process_work_fn(void *opaque, int p, int w, const pturn_t *t);
 typedef struct process_pool_s process_pool_t;
 process_pool_t *process_pool_new(int n, process_work_fn *fn, void *opaque,
                                  char *errstr, size_t errstr_size);
 int process_pool_size(const process_pool_t *pp);
-/* Queues n records (copied pointers; the pool owns them) and requests on
- * partition p, and wakes a worker. */
+/* Queues n records (copied pointers; the pool owns them) put with the
+ * watermark hold given, and requests, on partition p, and wakes a
+ * worker. */
 void process_pool_put(process_pool_t *pp, int p, rd_kafka_message_t **m,
-                      int n, unsigned flags);
+                      int n, bool hold, unsigned flags);
 /* Records queued, not yet handled. */
 int64_t process_pool_queued(process_pool_t *pp);
 /* Waits until at most limit records are queued (or *stop). */

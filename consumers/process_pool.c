@@ -26,8 +26,10 @@ enum { OWN_NONE = 0, OWN_WORKER, OWN_LOOP };
 
 typedef struct pqueue_s {
         rd_kafka_message_t **pq_m;    /* records and partition-EOFs, in order */
+        bool                *pq_hold; /* the hold each was put with */
         int                  pq_n, pq_cap;
         unsigned             pq_flags; /* PP_* requested */
+        bool                 pq_req_hold; /* the hold of the last request */
         int                  pq_own;   /* OWN_* */
 } pqueue_t;
 
@@ -36,6 +38,7 @@ typedef struct pworker_s {
         int                    pw_id;
         pthread_t              pw_thr;
         rd_kafka_message_t   **pw_m;   /* what the worker took */
+        bool                  *pw_hold;
         int                    pw_cap;
 } pworker_t;
 
@@ -64,7 +67,8 @@ static bool has_work(const pqueue_t *q) {
 static int take_next(process_pool_t *pp) {
         for (int i = 0; i < pp->pp_hi; i++) {
                 int p = (pp->pp_next + i) % pp->pp_hi;
-                if (pp->pp_q[p].pq_own == OWN_NONE && has_work(&pp->pp_q[p])) {
+                if (pp->pp_q[p].pq_own == OWN_NONE &&
+                    has_work(&pp->pp_q[p])) {
                         pp->pp_next = (p + 1) % pp->pp_hi;
                         return p;
                 }
@@ -79,32 +83,39 @@ static void *pool_main(void *arg) {
         pthread_mutex_lock(&pp->pp_lock);
         for (;;) {
                 pqueue_t *q;
+                pturn_t t;
                 rd_kafka_message_t **m;
-                unsigned flags;
-                int p = -1, n, cap;
+                bool *hold;
+                int p = -1, cap;
                 while (!pp->pp_quit && (p = take_next(pp)) < 0)
                         pthread_cond_wait(&pp->pp_work, &pp->pp_lock);
                 if (pp->pp_quit)
                         break;
                 q = &pp->pp_q[p];
                 q->pq_own = OWN_WORKER;
-                /* Its queue is the worker's now, and the worker's array
+                /* Its queue is the worker's now, and the worker's arrays
                  * (emptied after the last partition it took) the queue's. */
                 m = q->pq_m;
-                n = q->pq_n;
-                flags = q->pq_flags;
+                hold = q->pq_hold;
                 cap = q->pq_cap;
+                t.pt_m = m;
+                t.pt_hold = hold;
+                t.pt_n = q->pq_n;
+                t.pt_flags = q->pq_flags;
+                t.pt_req_hold = q->pq_req_hold;
                 q->pq_m = w->pw_m;
+                q->pq_hold = w->pw_hold;
                 q->pq_cap = w->pw_cap;
                 q->pq_n = 0;
                 q->pq_flags = 0;
                 w->pw_m = m;
+                w->pw_hold = hold;
                 w->pw_cap = cap;
                 pthread_mutex_unlock(&pp->pp_lock);
-                pp->pp_fn(pp->pp_opaque, p, w->pw_id, m, n, flags);
+                pp->pp_fn(pp->pp_opaque, p, w->pw_id, &t);
                 pthread_mutex_lock(&pp->pp_lock);
                 q->pq_own = OWN_NONE;
-                pp->pp_queued -= n;
+                pp->pp_queued -= t.pt_n;
                 if (has_work(q)) /* put while it was taken */
                         pthread_cond_signal(&pp->pp_work);
                 pthread_cond_broadcast(&pp->pp_progress);
@@ -145,7 +156,7 @@ int process_pool_size(const process_pool_t *pp) {
 }
 
 void process_pool_put(process_pool_t *pp, int p, rd_kafka_message_t **m,
-                      int n, unsigned flags) {
+                      int n, bool hold, unsigned flags) {
         pqueue_t *q;
         if (p < 0 || p >= MAX_PARTITIONS || (n <= 0 && !flags))
                 return;
@@ -158,12 +169,18 @@ void process_pool_put(process_pool_t *pp, int p, rd_kafka_message_t **m,
                 while (cap < q->pq_n + n)
                         cap *= 2;
                 q->pq_m = vg_realloc(q->pq_m, (size_t)cap * sizeof(*q->pq_m));
+                q->pq_hold = vg_realloc(q->pq_hold,
+                                        (size_t)cap * sizeof(*q->pq_hold));
                 q->pq_cap = cap;
         }
-        if (n > 0)
-                memcpy(q->pq_m + q->pq_n, m, (size_t)n * sizeof(*m));
+        for (int i = 0; i < n; i++) {
+                q->pq_m[q->pq_n + i] = m[i];
+                q->pq_hold[q->pq_n + i] = hold;
+        }
         q->pq_n += n;
         q->pq_flags |= flags;
+        if (flags & (PP_COMMIT | PP_TICK))
+                q->pq_req_hold = hold;
         pp->pp_queued += n;
         if (q->pq_own == OWN_NONE)
                 pthread_cond_signal(&pp->pp_work);
@@ -253,9 +270,12 @@ void process_pool_destroy(process_pool_t *pp) {
                 for (int i = 0; i < pp->pp_q[p].pq_n; i++)
                         rd_kafka_message_destroy(pp->pp_q[p].pq_m[i]);
                 vg_free(pp->pp_q[p].pq_m);
+                vg_free(pp->pp_q[p].pq_hold);
         }
-        for (int i = 0; i < pp->pp_n; i++)
+        for (int i = 0; i < pp->pp_n; i++) {
                 vg_free(pp->pp_w[i].pw_m);
+                vg_free(pp->pp_w[i].pw_hold);
+        }
         pthread_cond_destroy(&pp->pp_progress);
         pthread_cond_destroy(&pp->pp_work);
         pthread_mutex_destroy(&pp->pp_lock);

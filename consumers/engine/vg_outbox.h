@@ -148,22 +148,19 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms);
 /* Hands queued rows to the producer, serves delivery reports, deletes
  * delivered rows. Returns -1 after a fatal error (errstr filled). */
 int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size);
-/* Transactional mode: vg_pub_drain of slot id alone (no-op otherwise).
- * The slots are independent: different slots may be drained at once on
- * different threads, each slot on one thread at a time, and never while
- * another vg_pub_* call runs on the loop's thread. -1 after a fatal error
- * (errstr; the next vg_pub_drain reports it too). */
+/* vg_pub_drain of slot id alone. The slots are independent: different
+ * slots may be drained at once on different threads, each slot on one
+ * thread at a time (the one that has its outbox), and never while another
+ * vg_pub_* call but vg_pub_poll, vg_pub_committing and vg_pub_inflight
+ * runs. Without transactions, the delivery reports are served by
+ * vg_pub_poll (on any one thread) and by a drain whose producer queue is
+ * full; a lock keeps them apart from drains. -1 after a fatal error
+ * (errstr; the next vg_pub_drain or vg_pub_poll reports it too). */
 int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
                       size_t errstr_size);
-/* For a loop whose slots are drained one by one, each while no other
- * thread uses its outbox (process.c): vg_pub_poll serves the delivery
- * reports (without transactions; the caller's thread is the only one that
- * may drain a slot then) and reports a fatal error of any slot;
- * vg_pub_drain_one drains slot id in either mode. -1 after a fatal
- * error (errstr). */
+/* Serves the delivery reports (without transactions) and reports a fatal
+ * error of any slot. -1 after a fatal error (errstr). */
 int vg_pub_poll(vg_pub_t *pub, char *errstr, size_t errstr_size);
-int vg_pub_drain_one(vg_pub_t *pub, int id, char *errstr,
-                     size_t errstr_size);
 /* vg_pub_drain, then waits until nothing is in flight or timeout. */
 int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                  size_t errstr_size);

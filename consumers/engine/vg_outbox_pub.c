@@ -92,7 +92,12 @@ struct vg_pub_s {
         rd_kafka_t *pb_rk;
         slot_t      pb_slots[PUB_SLOTS];
         atomic_int  pb_fatal;
-        char        pb_err[256];   /* set on the loop's thread only */
+        char        pb_err[256];   /* the first fatal error (pb_lock) */
+        /* Without transactions, the slots' fifos and what a drain of a
+         * slot changes, which delivery reports (dr_cb) change too, on
+         * whichever thread polls the producer; and pb_err. Recursive: a
+         * drain polls when the producer's queue is full. */
+        pthread_mutex_t pb_lock;
         bool        pb_txn;        /* transactional mode: a producer per
                                     * slot (sl_rk), none in pb_rk */
         rd_kafka_conf_t *pb_conf;  /* their configuration */
@@ -112,6 +117,34 @@ struct vg_pub_s {
 #define TAG_SEQ(t) ((int64_t)((uintptr_t)(t) & ((1ULL << TAG_SHIFT) - 1)))
 _Static_assert(sizeof(uintptr_t) == 8 && PUB_SLOTS <= 1 << (64 - TAG_SHIFT),
                "a message's opaque holds its slot and seq");
+
+static void pub_lock_init(vg_pub_t *pub) {
+        pthread_mutexattr_t a;
+        pthread_mutexattr_init(&a);
+        pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+        pthread_mutex_init(&pub->pb_lock, &a);
+        pthread_mutexattr_destroy(&a);
+}
+
+/* Notes the first fatal error (any thread). */
+static void fatal_set(vg_pub_t *pub, const char *msg) {
+        pthread_mutex_lock(&pub->pb_lock);
+        if (!pub->pb_err[0])
+                snprintf(pub->pb_err, sizeof(pub->pb_err), "%s",
+                         msg && *msg ? msg : "a publishing error (see above)");
+        pthread_mutex_unlock(&pub->pb_lock);
+        pub->pb_fatal = 1;
+}
+
+/* The fatal error into errstr; -1. */
+static int fatal_report(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+        pthread_mutex_lock(&pub->pb_lock);
+        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
+                  pub->pb_err[0] ? pub->pb_err
+                                 : "a publishing error (see above)");
+        pthread_mutex_unlock(&pub->pb_lock);
+        return -1;
+}
 
 static sent_t *fifo_find(slot_t *sl, int64_t seq) {
         int lo = sl->sl_head, hi = sl->sl_len - 1;
@@ -137,8 +170,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
         if (id < 0 || id >= PUB_SLOTS)
                 return;
         sl = &pub->pb_slots[id];
-        sl->sl_inflight--;
         if (pub->pb_txn) {
+                sl->sl_inflight--;
                 /* A failed record fails the commit (and the transaction is
                  * aborted and sent again); a delivered changelog row tells
                  * where the slot's changelog now ends. */
@@ -153,29 +186,35 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         sl->sl_cl_last = m->offset;
                 return;
         }
-        if (!sl->sl_ob || !(se = fifo_find(sl, TAG_SEQ(m->_private))))
+        pthread_mutex_lock(&pub->pb_lock);
+        sl->sl_inflight--;
+        if (!sl->sl_ob || !(se = fifo_find(sl, TAG_SEQ(m->_private)))) {
+                pthread_mutex_unlock(&pub->pb_lock);
                 return;
+        }
         if (m->err) {
                 vg_error("publish", "could not publish to %s: %s; will "
                          "resend from the first undelivered record",
                          rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
                 se->se_state = SENT_FAILED;
                 sl->sl_failed = true;
-                return;
-        }
-        se->se_state = SENT_DELIVERED;
+        } else
+                se->se_state = SENT_DELIVERED;
+        pthread_mutex_unlock(&pub->pb_lock);
 }
 
 vg_pub_t *vg_pub_new(rd_kafka_conf_t *pconf, char *errstr,
                      size_t errstr_size) {
         vg_pub_t *pub = vg_calloc(1, sizeof(*pub));
         char e[512];
+        pub_lock_init(pub);
         rd_kafka_conf_set_opaque(pconf, pub);
         rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
         if (!(pub->pb_rk = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, e,
                                         sizeof(e)))) {
                 vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "producer: %s", e);
                 rd_kafka_conf_destroy(pconf);
+                pthread_mutex_destroy(&pub->pb_lock);
                 vg_free(pub);
                 return NULL;
         }
@@ -187,6 +226,7 @@ vg_pub_t *vg_pub_new_txn(rd_kafka_conf_t *pconf, const char *txn_prefix,
         vg_pub_t *pub = vg_calloc(1, sizeof(*pub));
         (void)errstr;
         (void)errstr_size;
+        pub_lock_init(pub);
         rd_kafka_conf_set_opaque(pconf, pub);
         rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
         pub->pb_txn = true;
@@ -291,6 +331,7 @@ void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
         vg_pub_set_topics(pub, NULL, 0);
         vg_free(pub->pb_topics);
         vg_free(pub->pb_txn_prefix);
+        pthread_mutex_destroy(&pub->pb_lock);
         vg_free(pub);
 }
 
@@ -309,11 +350,11 @@ void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
         slot_t *sl = &pub->pb_slots[id];
         if (id >= pub->pb_hi)
                 pub->pb_hi = id + 1;
-        if (txn_finish(pub, sl, false)) {
-                snprintf(pub->pb_err, sizeof(pub->pb_err), "%s", sl->sl_err);
-                pub->pb_fatal = 1; /* the next drain reports it */
-        } else if (vg_pub_claim(pub, id, pub->pb_err, sizeof(pub->pb_err)))
-                pub->pb_fatal = 1;
+        char e[256];
+        if (txn_finish(pub, sl, false))
+                fatal_set(pub, sl->sl_err); /* the next drain reports it */
+        else if (vg_pub_claim(pub, id, e, sizeof(e)))
+                fatal_set(pub, e);
         sl->sl_ob = ob;
         sl->sl_busy = busy;
         sl->sl_opaque = opaque;
@@ -321,6 +362,7 @@ void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
 }
 
 /* Advances the acknowledged prefix and deletes it (outside batches). */
+/* -1: an error (errstr), for the caller to make fatal. */
 static int settle(vg_pub_t *pub, slot_t *sl, char *errstr,
                   size_t errstr_size) {
         int moved = 0;
@@ -341,7 +383,6 @@ static int settle(vg_pub_t *pub, slot_t *sl, char *errstr,
                                   "a record could not be published after %d "
                                   "attempts (see the errors above)",
                                   PUB_MAX_ROUNDS);
-                        pub->pb_fatal = 1;
                         return -1;
                 }
                 sl->sl_sent_seq = sl->sl_acked;
@@ -352,10 +393,8 @@ static int settle(vg_pub_t *pub, slot_t *sl, char *errstr,
         if (sl->sl_acked > sl->sl_deleted &&
             !(sl->sl_busy && sl->sl_busy(sl->sl_opaque))) {
                 if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked, errstr,
-                                          errstr_size)) {
-                        pub->pb_fatal = 1;
+                                          errstr_size))
                         return -1;
-                }
                 sl->sl_deleted = sl->sl_acked;
         }
         return 0;
@@ -367,14 +406,16 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
         char e[256];
         while (!pub->pb_txn && sl->sl_inflight > 0 && vg_now_ms() < until)
                 rd_kafka_poll(pub->pb_rk, 50);
-        if (sl->sl_ob && !pub->pb_txn)
-                settle(pub, sl, e, sizeof(e));
+        if (sl->sl_ob && !pub->pb_txn) {
+                pthread_mutex_lock(&pub->pb_lock);
+                if (settle(pub, sl, e, sizeof(e)))
+                        fatal_set(pub, e);
+                pthread_mutex_unlock(&pub->pb_lock);
+        }
         /* A commit under way ends, and what it committed is deleted, before
          * the slot goes; an error is reported by the next drain. */
-        if (txn_finish(pub, sl, true)) {
-                snprintf(pub->pb_err, sizeof(pub->pb_err), "%s", sl->sl_err);
-                pub->pb_fatal = 1;
-        }
+        if (txn_finish(pub, sl, true))
+                fatal_set(pub, sl->sl_err);
         sl->sl_ob = NULL;
         sl->sl_busy = NULL;
         vg_pub_set_changelog(pub, id, NULL, -1, NULL);
@@ -456,10 +497,10 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                                  rd_kafka_err2str(err));
                         sd->fatal = true;
                 } else {
-                        snprintf(sd->pub->pb_err, sizeof(sd->pub->pb_err),
-                                 "cannot publish to %s: %s", r->or_topic,
-                                 rd_kafka_err2str(err));
-                        sd->pub->pb_fatal = 1;
+                        char e[256];
+                        snprintf(e, sizeof(e), "cannot publish to %s: %s",
+                                 r->or_topic, rd_kafka_err2str(err));
+                        fatal_set(sd->pub, e);
                 }
                 sd->stop = 1;
                 return;
@@ -698,25 +739,27 @@ static int txn_drain(vg_pub_t *pub, bool force, char *errstr,
                      size_t errstr_size) {
         for (int id = 0; id < pub->pb_hi; id++)
                 if (txn_slot(pub, id, force)) {
-                        snprintf(pub->pb_err, sizeof(pub->pb_err), "%s",
-                                 pub->pb_slots[id].sl_err);
-                        pub->pb_fatal = 1;
-                        vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
-                                  pub->pb_err);
-                        return -1;
+                        fatal_set(pub, pub->pb_slots[id].sl_err);
+                        return fatal_report(pub, errstr, errstr_size);
                 }
         return 0;
 }
 
+static void plain_slot(vg_pub_t *pub, int id);
+
 int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
                       size_t errstr_size) {
-        if (!pub->pb_txn || id < 0 || id >= PUB_SLOTS)
+        if (id < 0 || id >= PUB_SLOTS)
                 return 0;
+        if (!pub->pb_txn) {
+                if (!pub->pb_fatal)
+                        plain_slot(pub, id);
+                return pub->pb_fatal ? fatal_report(pub, errstr, errstr_size)
+                                     : 0;
+        }
         if (txn_slot(pub, id, false)) {
-                pub->pb_fatal = 1;
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
-                          pub->pb_slots[id].sl_err);
-                return -1;
+                fatal_set(pub, pub->pb_slots[id].sl_err);
+                return fatal_report(pub, errstr, errstr_size);
         }
         return 0;
 }
@@ -737,25 +780,23 @@ static bool txn_left(vg_pub_t *pub) {
         return false;
 }
 
-/* After a fatal error on another thread (vg_pub_drain_slot): its text. */
-static void fatal_err(vg_pub_t *pub) {
-        for (int id = 0; id < pub->pb_hi && !pub->pb_err[0]; id++)
-                if (pub->pb_slots[id].sl_err[0])
-                        snprintf(pub->pb_err, sizeof(pub->pb_err), "%s",
-                                 pub->pb_slots[id].sl_err);
-}
-
-/* Without transactions: settles slot id and hands it rows to send. */
+/* Without transactions: settles slot id and hands it rows to send (on the
+ * thread that has the slot's partition; pb_lock keeps out the delivery
+ * reports, which other threads may serve meanwhile). */
 static void plain_slot(vg_pub_t *pub, int id) {
         slot_t *sl = &pub->pb_slots[id];
         send_t sd = {pub, id, 0, false};
+        char e[256];
         if (!sl->sl_ob)
                 return;
-        if (settle(pub, sl, pub->pb_err, sizeof(pub->pb_err)))
-                return;
+        pthread_mutex_lock(&pub->pb_lock);
+        if (settle(pub, sl, e, sizeof(e))) {
+                fatal_set(pub, e);
+                goto out;
+        }
         if (sl->sl_failed || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)) ||
             sl->sl_inflight >= PUB_MAX_INFLIGHT)
-                return;
+                goto out;
         /* Compact the fifo before it grows further. */
         if (sl->sl_head > 0) {
                 memmove(sl->sl_fifo, sl->sl_fifo + sl->sl_head,
@@ -765,60 +806,33 @@ static void plain_slot(vg_pub_t *pub, int id) {
         }
         if (sl->sl_probe_seq == sl->sl_sent_seq &&
             sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob))
-                return; /* nothing new */
+                goto out; /* nothing new */
         if (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000, send_cb, &sd) ==
             0) {
                 sl->sl_probe_seq = sl->sl_sent_seq;
                 sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
         }
+out:
+        pthread_mutex_unlock(&pub->pb_lock);
 }
 
 int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
-        if (pub->pb_fatal) {
-                fatal_err(pub);
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
-                          pub->pb_err);
-                return -1;
-        }
+        if (pub->pb_fatal)
+                return fatal_report(pub, errstr, errstr_size);
         if (pub->pb_txn)
                 return txn_drain(pub, false, errstr, errstr_size);
         rd_kafka_poll(pub->pb_rk, 0);
         for (int id = 0; id < pub->pb_hi && !pub->pb_fatal; id++)
                 plain_slot(pub, id);
         rd_kafka_poll(pub->pb_rk, 0);
-        if (pub->pb_fatal) {
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
-                          pub->pb_err);
-                return -1;
-        }
-        return 0;
+        return pub->pb_fatal ? fatal_report(pub, errstr, errstr_size) : 0;
 }
 
 int vg_pub_poll(vg_pub_t *pub, char *errstr, size_t errstr_size) {
-        if (pub->pb_fatal) {
-                fatal_err(pub);
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
-                          pub->pb_err);
-                return -1;
-        }
+        if (pub->pb_fatal)
+                return fatal_report(pub, errstr, errstr_size);
         if (!pub->pb_txn)
                 rd_kafka_poll(pub->pb_rk, 0);
-        return 0;
-}
-
-int vg_pub_drain_one(vg_pub_t *pub, int id, char *errstr,
-                     size_t errstr_size) {
-        if (id < 0 || id >= PUB_SLOTS)
-                return 0;
-        if (pub->pb_txn)
-                return vg_pub_drain_slot(pub, id, errstr, errstr_size);
-        if (!pub->pb_fatal)
-                plain_slot(pub, id);
-        if (pub->pb_fatal) {
-                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
-                          pub->pb_err);
-                return -1;
-        }
         return 0;
 }
 
@@ -831,12 +845,8 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                 /* Commit what is open; an aborted transaction leaves its
                  * rows queued: again. */
                 do {
-                        if (pub->pb_fatal) {
-                                fatal_err(pub);
-                                vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
-                                          "%s", pub->pb_err);
-                                return -1;
-                        }
+                        if (pub->pb_fatal)
+                                return fatal_report(pub, errstr, errstr_size);
                         if (txn_drain(pub, true, errstr, errstr_size))
                                 return -1;
                 } while (txn_left(pub) && vg_now_ms() < until);

@@ -5,6 +5,9 @@
  * records put before them; a partition the caller claims is not taken by
  * a worker; quiesce returns only when everything is handled.
  *
+ * Each record comes with the watermark hold it was put with, the
+ * requests with that of the last one.
+ *
  * The records are fake (rd_kafka_message_t with a partition and an
  * offset); the work function never destroys them, and every test ends
  * with nothing queued, so the pool never does either.
@@ -33,6 +36,11 @@ typedef struct world_s {
                                              * commit request */
         atomic_int   commits[NPART];
         atomic_int   workers_seen;    /* bit w: worker w ran */
+        atomic_int   bad_hold;        /* a record or request with another
+                                       * hold than it was put with */
+        atomic_bool  want_req_hold;
+        atomic_int   gate;            /* 1: partition 0's turn waits */
+        atomic_int   in_gate;         /* it is waiting */
 } world_t;
 
 static void spin(int n) {
@@ -41,26 +49,45 @@ static void spin(int n) {
                 x += i;
 }
 
-static void work(void *opaque, int p, int w, rd_kafka_message_t **m, int n,
-                 unsigned flags) {
+static void work(void *opaque, int p, int w, const pturn_t *t) {
         world_t *wd = opaque;
         if (atomic_fetch_add(&wd->inside[p], 1) != 0)
                 atomic_fetch_add(&wd->overlaps, 1);
         atomic_fetch_or(&wd->workers_seen, 1 << w);
-        for (int i = 0; i < n; i++) {
-                if (m[i]->partition != p || m[i]->offset != wd->last[p] + 1)
+        for (int i = 0; i < t->pt_n; i++) {
+                rd_kafka_message_t *m = t->pt_m[i];
+                if (m->partition != p || m->offset != wd->last[p] + 1)
                         atomic_fetch_add(&wd->disorder, 1);
-                wd->last[p] = m[i]->offset;
+                /* (key_len: the hold it was put with) */
+                if (t->pt_hold[i] != (m->key_len != 0))
+                        atomic_fetch_add(&wd->bad_hold, 1);
+                wd->last[p] = m->offset;
                 atomic_fetch_add(&wd->seen[p], 1);
                 spin(200);
         }
-        if (flags & PP_COMMIT) {
+        if (p == 0 && atomic_load(&wd->gate)) {
+                atomic_store(&wd->in_gate, 1);
+                while (atomic_load(&wd->gate))
+                        spin(1000);
+                atomic_store(&wd->in_gate, 0);
+        }
+        if (t->pt_flags & PP_COMMIT) {
                 if (atomic_load(&wd->seen[p]) <
                     atomic_load(&wd->commit_expect[p]))
                         atomic_fetch_add(&wd->early_commit, 1);
+                if (t->pt_req_hold != atomic_load(&wd->want_req_hold))
+                        atomic_fetch_add(&wd->bad_hold, 1);
                 atomic_fetch_add(&wd->commits[p], 1);
         }
         atomic_fetch_sub(&wd->inside[p], 1);
+}
+
+/* Waits (at most 10 s) until *v == want. */
+static bool wait_for(atomic_llong *v, int64_t want) {
+        struct timespec ts = {0, 1000000L};
+        for (int i = 0; i < 10000 && atomic_load(v) != want; i++)
+                nanosleep(&ts, NULL);
+        return atomic_load(v) == want;
 }
 
 static rd_kafka_message_t *msgs(void) {
@@ -92,15 +119,17 @@ static void order_and_exclusion(void **st) {
         srand(7);
         while (i < NMSG) {
                 int p = rand() % NPART, n = 1 + rand() % 60;
+                bool hold = rand() % 2;
                 rd_kafka_message_t *b[300];
                 if (n > NMSG - i)
                         n = NMSG - i;
                 for (int k = 0; k < n; k++, i++) {
                         ms[i].partition = p;
                         ms[i].offset = next[p]++;
+                        ms[i].key_len = hold;
                         b[k] = &ms[i];
                 }
-                process_pool_put(pp, p, b, n, 0);
+                process_pool_put(pp, p, b, n, hold, 0);
                 /* puts while workers have partitions, as in a stream */
                 spin(20000);
         }
@@ -112,7 +141,10 @@ static void order_and_exclusion(void **st) {
         }
         assert_int_equal(atomic_load(&wd->overlaps), 0);
         assert_int_equal(atomic_load(&wd->disorder), 0);
-        assert_int_equal(atomic_load(&wd->workers_seen), 7);
+        assert_int_equal(atomic_load(&wd->bad_hold), 0);
+        /* the workers took part side by side (at least two of three) */
+        assert_true(__builtin_popcount((unsigned)atomic_load(
+                            &wd->workers_seen)) >= 2);
         process_pool_destroy(pp);
         free(ms);
         free(wd);
@@ -136,12 +168,17 @@ static void requests_after_records(void **st) {
                                 ms[i].offset = (int64_t)round * per + k;
                                 b[k] = &ms[i];
                         }
-                        process_pool_put(pp, p, b, per, 0);
+                        process_pool_put(pp, p, b, per, false, 0);
                 }
+                /* the request's hold travels with it: the last one's */
+                atomic_store(&wd->want_req_hold, round % 2);
                 for (int p = 0; p < NPART; p++) {
                         atomic_store(&wd->commit_expect[p],
                                      (int64_t)(round + 1) * per);
-                        process_pool_put(pp, p, NULL, 0, PP_COMMIT);
+                        process_pool_put(pp, p, NULL, 0, !(round % 2),
+                                         PP_TICK);
+                        process_pool_put(pp, p, NULL, 0, round % 2,
+                                         PP_COMMIT);
                 }
                 process_pool_quiesce(pp);
         }
@@ -151,6 +188,46 @@ static void requests_after_records(void **st) {
                 assert_in_range(atomic_load(&wd->commits[p]), 10, 10);
         }
         assert_int_equal(atomic_load(&wd->early_commit), 0);
+        assert_int_equal(atomic_load(&wd->disorder), 0);
+        assert_int_equal(atomic_load(&wd->bad_hold), 0);
+        process_pool_destroy(pp);
+        free(ms);
+        free(wd);
+}
+
+/* Records and a request put while a worker is in the partition's turn
+ * (held at a gate there): the next turn runs those records, then the
+ * request. */
+static void request_during_a_turn(void **st) {
+        world_t *wd = world_new();
+        rd_kafka_message_t *ms = msgs();
+        rd_kafka_message_t *b[100];
+        char err[256];
+        process_pool_t *pp = process_pool_new(2, work, wd, err, sizeof(err));
+        (void)st;
+        assert_non_null(pp);
+        for (int k = 0; k < 200; k++) {
+                ms[k].partition = 0;
+                ms[k].offset = k;
+        }
+        atomic_store(&wd->gate, 1);
+        for (int k = 0; k < 100; k++)
+                b[k] = &ms[k];
+        process_pool_put(pp, 0, b, 100, false, 0);
+        for (int i = 0; i < 10000 && !atomic_load(&wd->in_gate); i++)
+                spin(100000);
+        assert_int_equal(atomic_load(&wd->in_gate), 1);
+        for (int k = 0; k < 100; k++)
+                b[k] = &ms[100 + k];
+        process_pool_put(pp, 0, b, 100, false, 0);
+        atomic_store(&wd->commit_expect[0], 200);
+        process_pool_put(pp, 0, NULL, 0, false, PP_COMMIT);
+        atomic_store(&wd->gate, 0);
+        process_pool_quiesce(pp);
+        assert_int_equal(atomic_load(&wd->seen[0]), 200);
+        assert_int_equal(atomic_load(&wd->commits[0]), 1);
+        assert_int_equal(atomic_load(&wd->early_commit), 0);
+        assert_int_equal(atomic_load(&wd->overlaps), 0);
         assert_int_equal(atomic_load(&wd->disorder), 0);
         process_pool_destroy(pp);
         free(ms);
@@ -164,7 +241,6 @@ static void claim_holds_the_partition(void **st) {
         rd_kafka_message_t *b[100];
         char err[256];
         process_pool_t *pp = process_pool_new(2, work, wd, err, sizeof(err));
-        struct timespec ts = {0, 50 * 1000000L};
         (void)st;
         assert_non_null(pp);
         assert_true(process_pool_claim(pp, 0, true));
@@ -174,11 +250,11 @@ static void claim_holds_the_partition(void **st) {
                         ms[p * 100 + k].offset = k;
                         b[k] = &ms[p * 100 + k];
                 }
-                process_pool_put(pp, p, b, 100, 0);
+                process_pool_put(pp, p, b, 100, false, 0);
         }
-        nanosleep(&ts, NULL);
+        /* partition 1 done while 0 waits, with a worker free for it */
+        assert_true(wait_for(&wd->seen[1], 100));
         assert_int_equal(atomic_load(&wd->seen[0]), 0);
-        assert_int_equal(atomic_load(&wd->seen[1]), 100);
         assert_int_equal(process_pool_queued(pp), 100);
         process_pool_release(pp, 0);
         process_pool_quiesce(pp);
@@ -207,7 +283,7 @@ static void wait_below(void **st) {
                 ms[k].offset = k;
                 b[k] = &ms[k];
         }
-        process_pool_put(pp, 3, b, NMSG, 0);
+        process_pool_put(pp, 3, b, NMSG, false, 0);
         process_pool_wait_below(pp, 0, NULL);
         assert_int_equal(process_pool_queued(pp), 0);
         assert_int_equal(atomic_load(&wd->seen[3]), NMSG);
@@ -222,6 +298,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(order_and_exclusion),
                 cmocka_unit_test(requests_after_records),
+                cmocka_unit_test(request_during_a_turn),
                 cmocka_unit_test(claim_holds_the_partition),
                 cmocka_unit_test(wait_below),
         };
