@@ -255,7 +255,7 @@ static void batch_commit(proc_t *pr, int p) {
 #define HOLD_MAX   500   /* records held at most before they are put */
 #define HOLD_MS    2     /* ... or held this long, ms */
 #define QUEUE_MAX  20000 /* records queued at most: the loop waits */
-#define DRAIN_MS   5     /* the loop drains the publisher's slots */
+#define DRAIN_MS   1     /* the loop drains the publisher's slots */
 
 /* Time-driven work of a partition on its worker: a batch batch.max_ms
  * old commits (after any turn); with nothing open, on a tick, an empty
