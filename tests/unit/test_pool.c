@@ -44,9 +44,9 @@ typedef struct world_s {
 } world_t;
 
 static void spin(int n) {
-        volatile int x = 0;
+        volatile unsigned x = 0;
         for (int i = 0; i < n; i++)
-                x += i;
+                x += (unsigned)i;
 }
 
 static void work(void *opaque, int p, int w, const pturn_t *t) {
