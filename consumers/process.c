@@ -42,9 +42,6 @@
 
 
 static volatile sig_atomic_t stop_requested;
-/* On a worker thread of the pool (not the loop's): a fatal error there
- * stops the loop through pr_fatal. */
-static _Thread_local bool on_worker;
 
 static void on_signal(int sig) {
         (void)sig;
@@ -59,7 +56,7 @@ static void on_signal(int sig) {
 void process_fatal(proc_t *pr, const char *msg) {
         vg_error("process", "%s", msg);
         pr->pr_fatal = 1;
-        if (!on_worker)
+        if (!process_on_worker()) /* a worker's: the loop stops */
                 stop_requested = 1;
 }
 
@@ -102,33 +99,6 @@ static void progress_keys(proc_t *pr, vg_part_t *part, int p) {
         vg_free(keys);
 }
 
-/* Copies what the loop's metrics read of partition p (on the thread that
- * has it): its watermark; with full, its offsets and outbox count too
- * (queries: once a second, PP_SNAP). */
-static void part_snap(proc_t *pr, int p, bool full) {
-        vg_part_t *part = pr->pr_parts[p].ps_part;
-        psnap_t *sn = &pr->pr_snap[p];
-        int64_t off[VG_EVENT_TYPES], d = 0;
-        if (full) {
-                d = vg_part_outbox_depth(part);
-                for (int t = 0; t < VG_EVENT_TYPES; t++)
-                        off[t] = vg_part_offset(part, pr->pr_inputs[t]);
-        }
-        pthread_mutex_lock(&pr->pr_snap_lock);
-        sn->sn_wm = *vg_part_wm(part);
-        if (full) {
-                memcpy(sn->sn_off, off, sizeof(off));
-                sn->sn_depth = d;
-        }
-        pthread_mutex_unlock(&pr->pr_snap_lock);
-}
-
-void process_snap_get(proc_t *pr, int p, psnap_t *sn) {
-        pthread_mutex_lock(&pr->pr_snap_lock);
-        *sn = pr->pr_snap[p];
-        pthread_mutex_unlock(&pr->pr_snap_lock);
-}
-
 static vg_part_t *part_open(proc_t *pr, int p) {
         char path[4096], errstr[512];
         pstate_t *ps = &pr->pr_parts[p];
@@ -164,7 +134,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         vg_part_set_parts_interval(ps->ps_part, pr->pr_parts_ms);
         ps->ps_batch = 0;
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
-        part_snap(pr, p, true);
+        process_part_snap(pr, p, true);
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
                    ps->ps_part);
         if (pr->pr_cl_topic)
@@ -181,65 +151,9 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         return ps->ps_part;
 }
 
-/* Commits Kafka offsets (async) equal to the stored ones of partition p. */
-static void commit_kafka_offsets(proc_t *pr, int p) {
-        rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(VG_EVENT_TYPES);
-        for (int t = 0; t < VG_EVENT_TYPES; t++) {
-                int64_t off = vg_part_offset(pr->pr_parts[p].ps_part,
-                                             pr->pr_inputs[t]);
-                if (off >= 0)
-                        rd_kafka_topic_partition_list_add(l, pr->pr_inputs[t],
-                                                          p)
-                                ->offset = off;
-        }
-        if (l->cnt)
-                rd_kafka_commit(pr->pr_consumer, l, 1);
-        rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* The part of a batch's commit that any worker may run (the SQLite
- * transaction); the loop does the rest (part_committed). */
-static void part_commit(proc_t *pr, int p) {
-        pstate_t *ps = &pr->pr_parts[p];
-        char errstr[512];
-        if (!ps->ps_part || !vg_part_in_batch(ps->ps_part))
-                return;
-        if (pr->pr_fatal) {
-                /* A batch that saw an error may be half applied: throw it
-                 * away; its records are consumed again after a restart. */
-                vg_part_rollback(ps->ps_part);
-                ps->ps_batch = 0;
-                return;
-        }
-        if (vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
-                process_fatal(pr, errstr);
-                return;
-        }
-        ps->ps_batch = 0;
-        ps->ps_committed = true;
-}
-
-/* After commits of partition p: its metrics, its offsets to Kafka. */
-static void part_committed(proc_t *pr, int p) {
-        if (!pr->pr_parts[p].ps_committed)
-                return;
-        pr->pr_parts[p].ps_committed = false;
-        if (!atomic_exchange(&pr->pr_first_batch, true)) {
-                /* for operators and tests/bench/run: how long a start
-                 * (opening the state, restoring, the group's assignment)
-                 * took before work was done */
-                vg_info("process", "first batch committed %" PRId64
-                        " ms after start (partition %d)",
-                        vg_now_ms() - pr->pr_started_at, p);
-        }
-        process_metrics_part(pr, p);
-        commit_kafka_offsets(pr, p);
-}
-
 static void batch_commit(proc_t *pr, int p) {
-        part_commit(pr, p);
-        part_committed(pr, p);
+        process_part_commit(pr, p);
+        process_part_committed(pr, p);
 }
 
 /*
@@ -256,83 +170,6 @@ static void batch_commit(proc_t *pr, int p) {
 #define HOLD_MS    2     /* ... or held this long, ms */
 #define QUEUE_MAX  20000 /* records queued at most: the loop waits */
 #define DRAIN_MS   1     /* the loop drains the publisher's slots */
-
-/* Time-driven work of a partition on its worker: a batch batch.max_ms
- * old commits (after any turn); with nothing open, on a tick, an empty
- * batch commits if the watermark would move or parts are due. */
-static void part_tick(proc_t *pr, int p, int64_t now, bool tick,
-                      bool hold) {
-        pstate_t *ps = &pr->pr_parts[p];
-        char errstr[512];
-        if (vg_part_in_batch(ps->ps_part)) {
-                if (now - ps->ps_batch_start >= pr->pr_max_ms)
-                        part_commit(pr, p);
-                return;
-        }
-        if (!tick || hold ||
-            (!vg_part_wm_pending(ps->ps_part, now) &&
-             !vg_part_parts_due(ps->ps_part, now)))
-                return;
-        if (vg_part_begin(ps->ps_part, now, errstr, sizeof(errstr))) {
-                process_fatal(pr, errstr);
-                return;
-        }
-        part_commit(pr, p);
-}
-
-/* A partition-EOF, in its place among the partition's records. */
-static void part_eof(proc_t *pr, int p, rd_kafka_message_t *m) {
-        int type = process_input_type(pr, rd_kafka_topic_name(m->rkt));
-        if (type >= 0)
-                vg_part_eof(pr->pr_parts[p].ps_part, type, vg_now_ms());
-}
-
-/* A worker's turn with partition p (process_work_fn). */
-static void part_work(void *opaque, int p, int w, const pturn_t *t) {
-        proc_t *pr = opaque;
-        pstate_t *ps = &pr->pr_parts[p];
-        vg_codec_t *codec = process_part_codec(pr, w);
-        char errstr[512];
-
-        on_worker = true;
-        if (ps->ps_part) /* what it encodes in this turn: this worker's */
-                vg_part_set_codec(ps->ps_part, codec);
-        for (int i = 0; i < t->pt_n; i++) {
-                rd_kafka_message_t *m = t->pt_m[i];
-                /* after a fatal error: dropped, consumed again after a
-                 * restart */
-                if (ps->ps_part && !pr->pr_fatal) {
-                        /* as of what the loop had polled when it put it */
-                        vg_part_hold_watermark(ps->ps_part, t->pt_hold[i]);
-                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                part_eof(pr, p, m);
-                        else {
-                                process_record(pr, m, codec);
-                                if (ps->ps_batch >= pr->pr_max_events)
-                                        part_commit(pr, p);
-                        }
-                }
-                rd_kafka_message_destroy(m);
-        }
-        if (ps->ps_part && !pr->pr_fatal) {
-                bool hold = t->pt_flags & (PP_COMMIT | PP_TICK)
-                                    ? t->pt_req_hold
-                            : t->pt_n ? t->pt_hold[t->pt_n - 1]
-                                      : atomic_load(&pr->pr_wm_hold);
-                vg_part_hold_watermark(ps->ps_part, hold);
-                if (t->pt_flags & PP_COMMIT)
-                        part_commit(pr, p);
-                part_tick(pr, p, vg_now_ms(), t->pt_flags & PP_TICK, hold);
-                /* The partition's outbox goes out from its worker too. */
-                if (!pr->pr_fatal &&
-                    vg_pub_drain_slot(pr->pr_pub, p, errstr, sizeof(errstr)))
-                        process_fatal(pr, errstr);
-                part_snap(pr, p, t->pt_flags & PP_SNAP);
-        }
-        atomic_fetch_add(&pr->pr_events, ps->ps_nevents);
-        ps->ps_nevents = 0;
-        part_committed(pr, p);
-}
 
 /* Puts what the loop holds for partition p on its queue, with flags. */
 static void put_held(proc_t *pr, int p, unsigned flags) {
@@ -840,7 +677,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                         if (!(pr->pr_wcodec[w] = vg_codec_new(
                                       errstr, sizeof(errstr))))
                                 goto err;
-                if (!(pr->pr_pool = process_pool_new((int)n, part_work, pr,
+                if (!(pr->pr_pool = process_pool_new((int)n, process_part_work, pr,
                                                      errstr,
                                                      sizeof(errstr))))
                         goto err;

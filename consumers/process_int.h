@@ -181,8 +181,21 @@ void process_fatal(proc_t *pr, const char *msg);
  * lose nothing go to the DLQ, others are fatal. */
 void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec);
 
-/* process.c: partition p's snapshot (the loop's thread). */
+/* process_work.c: a worker's turn with partition p (process_work_fn). */
+void process_part_work(void *opaque, int p, int w, const pturn_t *t);
+/* Commits partition p's open batch (its SQLite transaction; after a
+ * fatal error it is rolled back), on the thread that has it ... */
+void process_part_commit(proc_t *pr, int p);
+/* ... then its metrics and its offsets to Kafka, if it committed. */
+void process_part_committed(proc_t *pr, int p);
+/* Copies what the loop's metrics read of partition p (watermark; with
+ * full, offsets and outbox count) into its snapshot. */
+void process_part_snap(proc_t *pr, int p, bool full);
+/* Partition p's snapshot (the loop's thread). */
 void process_snap_get(proc_t *pr, int p, psnap_t *sn);
+/* True on a worker's thread (a fatal error there does not stop the loop
+ * from that thread). */
+bool process_on_worker(void);
 
 /* The event type (vg_rectype_t) of an input topic, or -1. */
 int process_input_type(const proc_t *pr, const char *topic);
