@@ -65,7 +65,6 @@ typedef void process_work_fn(void *opaque, int p, int w, const pturn_t *t);
 typedef struct process_pool_s process_pool_t;
 process_pool_t *process_pool_new(int n, process_work_fn *fn, void *opaque,
                                  char *errstr, size_t errstr_size);
-int process_pool_size(const process_pool_t *pp);
 /* Queues n records (copied pointers; the pool owns them) put with the
  * watermark hold given, and requests, on partition p, and wakes a
  * worker. */

@@ -151,10 +151,6 @@ process_pool_t *process_pool_new(int n, process_work_fn *fn, void *opaque,
         return pp;
 }
 
-int process_pool_size(const process_pool_t *pp) {
-        return pp ? pp->pp_n : 1;
-}
-
 void process_pool_put(process_pool_t *pp, int p, rd_kafka_message_t **m,
                       int n, bool hold, unsigned flags) {
         pqueue_t *q;
