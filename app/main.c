@@ -8,9 +8,28 @@
 #include "vg_ops.h"
 #include "vg_producers.h"
 
+#include <librdkafka/rdkafka.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef VIGIL_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+/* The malloc this binary runs on (CMake's VIGIL_ALLOCATOR), for
+ * --version: a benchmark figure means little without it. */
+static void malloc_name(char *buf, size_t size) {
+#ifdef VIGIL_JEMALLOC
+        const char *v = NULL;
+        size_t len = sizeof(v);
+        if (mallctl("version", (void *)&v, &len, NULL, 0) == 0 && v)
+                snprintf(buf, size, "jemalloc %.*s", (int)strcspn(v, "-"), v);
+        else
+                snprintf(buf, size, "jemalloc");
+#else
+        snprintf(buf, size, "system");
+#endif
+}
 
 static const vg_cmd_t commands[] = {
         {"demo",     vg_cmd_demo,     "run the whole pipeline on a built-in "
@@ -88,7 +107,12 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version") ||
             !strcmp(argv[1], "version")) {
-                printf("vigil %s\n", VIGIL_VERSION);
+                char mname[64];
+                malloc_name(mname, sizeof(mname));
+                printf("vigil %s\n"
+                       "librdkafka %s, SQLite %s, malloc: %s\n",
+                       VIGIL_VERSION, rd_kafka_version_str(),
+                       sqlite3_libversion(), mname);
                 return VG_EXIT_OK;
         }
         for (const vg_cmd_t *c = commands; c->vc_name; c++)
