@@ -5,7 +5,13 @@
 # after the pause, most of them met by a SIP sent 3 s before the deadline.
 # After the broker resumes, the processor must raise no alert that it
 # later retracts beyond what file mode raises on the same events, and end
-# with the ACTIVE alerts of file mode. Needs the ops/kafka-local broker
+# with the ACTIVE alerts of file mode. One second into the pause, FILL
+# (default 20,000) planned admissions of other patients are written at once:
+# after the resume they are a backlog on the admissions topic alone, which
+# the partitions' worker takes seconds to work through (batches of 10) while
+# the loop keeps polling the other topics, whose records (the SIPs sent
+# during the pause) wait behind it; the watermark must stay held for all of
+# them until each topic's backlog is read. Needs the ops/kafka-local broker
 # (its pid): exit 77 (skipped) with another broker.
 source "$(dirname "$0")/lib/common.sh"
 bpid=$(VIGIL_KAFKA_DIR=${VIGIL_KAFKA_DIR:-} "$VIGIL_SRC/ops/kafka-local" status 2>/dev/null \
@@ -15,7 +21,7 @@ bpid=${bpid##* }
 S=it14.$$.$(date +%s)
 topic_args "$S"
 "$VIGIL" topics create -p 2 "${T[@]}" >/dev/null
-PAUSE_AT=${PAUSE_AT:-30} PAUSE_S=${PAUSE_S:-30} RUN_S=${RUN_S:-95}
+PAUSE_AT=${PAUSE_AT:-30} PAUSE_S=${PAUSE_S:-30} RUN_S=${RUN_S:-95} FILL=${FILL:-20000}
 
 # History: 120 discharges whose 72 h deadlines fall 25..85 s into the run.
 START_MS=$(( $(date +%s%3N) + 5000 ))
@@ -50,10 +56,11 @@ for _ in $(seq 1 100); do grep -q "assigned" "$TMP/process.log" && break; sleep 
 
 # Live: every 50 ms a new patient's admission or discharge, now; the SIP of
 # history discharge i (two in three) 3 s before its deadline.
-"$PY" -u - "$START_MS" "$RUN_S" <<'PY' | tee "$TMP/live.jsonl" \
+"$PY" -u - "$START_MS" "$RUN_S" "$PAUSE_AT" "$FILL" <<'PY' | tee "$TMP/live.jsonl" \
   | "$VIGIL" produce "${T[@]}" - 2> "$TMP/produce.log" &
 import json, sys, time
 start, run_s = int(sys.argv[1]), int(sys.argv[2])
+fill_at, fill = start + (int(sys.argv[3]) + 1) * 1000, int(sys.argv[4])
 def iso(ms):
     import datetime
     d = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
@@ -63,6 +70,16 @@ sips = sorted((start + 25000 + i * 500 - 3000, "h%03d" % i)
 n = 0
 while time.time() * 1000 < start + run_s * 1000:
     now = int(time.time() * 1000)
+    if fill and now >= fill_at:
+        for i in range(fill):
+            f = "f%05d" % i
+            print(json.dumps({"type": "admission", "event_id": f + "-a",
+                "patient_id": f, "kommun": "0484", "source_system": "it14",
+                "stay_id": f, "facility_id": "f",
+                "care_setting": "HOSPITAL_INPATIENT", "occurred_at": iso(now),
+                "planned": True, "age_years": 60, "sex": "MALE",
+                "diagnosis_group": "OTHER"}))
+        fill = 0
     while sips and sips[0][0] <= now:
         _, p = sips.pop(0)
         print(json.dumps({"type": "sip_created", "event_id": p + "-sip",
