@@ -56,11 +56,12 @@ for _ in $(seq 1 100); do grep -q "assigned" "$TMP/process.log" && break; sleep 
 
 # Live: every 50 ms a new patient's admission or discharge, now; the SIP of
 # history discharge i (two in three) 3 s before its deadline.
-"$PY" -u - "$START_MS" "$RUN_S" "$PAUSE_AT" "$FILL" <<'PY' | tee "$TMP/live.jsonl" \
+"$PY" -u - "$START_MS" "$RUN_S" "$TMP/paused" "$FILL" <<'PY' | tee "$TMP/live.jsonl" \
   | "$VIGIL" produce "${T[@]}" - 2> "$TMP/produce.log" &
 import json, sys, time
 start, run_s = int(sys.argv[1]), int(sys.argv[2])
-fill_at, fill = start + (int(sys.argv[3]) + 1) * 1000, int(sys.argv[4])
+import os
+paused, fill, fill_at = sys.argv[3], int(sys.argv[4]), None
 def iso(ms):
     import datetime
     d = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
@@ -70,7 +71,10 @@ sips = sorted((start + 25000 + i * 500 - 3000, "h%03d" % i)
 n = 0
 while time.time() * 1000 < start + run_s * 1000:
     now = int(time.time() * 1000)
-    if fill and now >= fill_at:
+    # one second after the broker was stopped (the file says when)
+    if fill and fill_at is None and os.path.exists(paused):
+        fill_at = now + 1000
+    if fill and fill_at is not None and now >= fill_at:
         for i in range(fill):
             f = "f%05d" % i
             print(json.dumps({"type": "admission", "event_id": f + "-a",
@@ -102,6 +106,7 @@ gpid=$!
 now_ms=$(date +%s%3N)
 sleep $(( (START_MS - now_ms) / 1000 + PAUSE_AT ))
 kill -STOP "$bpid"; echo "broker paused (SIGSTOP) for $PAUSE_S s"
+touch "$TMP/paused"
 sleep "$PAUSE_S"
 kill -CONT "$bpid"; echo "broker resumed"
 wait $gpid || fail "live producer: $(tail -3 "$TMP/produce.log")"
