@@ -79,7 +79,8 @@ static void usage(FILE *fp) {
                 "\n"
                 "Options:\n"
                 "  -h, --help     this help\n"
-                "  -V, --version  print the version\n"
+                "  -V, --version  print the version, and the librdkafka, SQLite and malloc\n"
+                "                 it runs on\n"
                 "\n"
                 "Run 'vigil <command> --help' for the options of a command.\n");
 }
