@@ -22,7 +22,9 @@ for _ in $(seq 1 50); do
   [ "$(wc -l < "$TMP/follow.jsonl")" -gt 0 ] && break; sleep 0.2
 done
 sleep 1
-kill $fpid; wait $fpid 2>/dev/null || true
+kill $fpid 2>/dev/null \
+  || fail "vigil alerts --follow exited before it was stopped: $(tail -3 "$TMP/follow.log")"
+wait $fpid 2>/dev/null || true
 
 "$PY" - "$TMP/fa.jsonl" "$TMP/follow.jsonl" <<'PY' || fail "--follow output differs from file mode"
 import json, sys
