@@ -5,6 +5,7 @@
 #include "vg_time.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
@@ -90,6 +91,25 @@ bool vg_kafka_producer_error(const char *cmd, rd_kafka_t *rk, int err,
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
         vg_error(cmd, "fatal producer error, stopping: %s", fatal);
         return true;
+}
+
+rd_kafka_resp_err_t vg_kafka_query_ends(rd_kafka_t *rk, const char *topic,
+                                        int32_t p, int64_t *lo, int64_t *hi,
+                                        int timeout_ms) {
+        int64_t until = vg_now_ms() + timeout_ms;
+        int each = timeout_ms < 10000 ? timeout_ms : 10000;
+        for (;;) {
+                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                        rk, topic, p, lo, hi, each);
+                if ((err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                     err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                     err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+                     err != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION &&
+                     err != RD_KAFKA_RESP_ERR__TRANSPORT) ||
+                    vg_now_ms() >= until)
+                        return err;
+                usleep(200 * 1000);
+        }
 }
 
 int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
@@ -189,10 +209,12 @@ int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
         left = 0;
         for (int p = 0; p < nparts; p++) {
                 int64_t lo;
-                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo,
-                                                     &high[p], 10000)) {
+                rd_kafka_resp_err_t err =
+                        vg_kafka_query_ends(rk, topic, p, &lo, &high[p], 10000);
+                if (err) {
                         vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
-                                  "cannot read the end of %s [%d]", topic, p);
+                                  "cannot read the end of %s [%d]: %s", topic,
+                                  p, rd_kafka_err2str(err));
                         goto out;
                 }
                 if (high[p] > lo)

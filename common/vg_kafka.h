@@ -35,6 +35,14 @@ vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
 bool vg_kafka_producer_error(const char *cmd, rd_kafka_t *rk, int err,
                              const char *reason);
 
+/* The low and high watermark offsets of topic [p], as
+ * rd_kafka_query_watermark_offsets(). A topic created a moment ago may have
+ * no leader for a partition yet, and those errors come at once: asked again
+ * every 200 ms until timeout_ms have passed. Other errors return at once. */
+rd_kafka_resp_err_t vg_kafka_query_ends(rd_kafka_t *rk, const char *topic,
+                                        int32_t p, int64_t *lo, int64_t *hi,
+                                        int timeout_ms);
+
 /* Number of partitions of topic, or -1 with errstr (missing topic, broker
  * unreachable within timeout_ms). */
 int vg_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,

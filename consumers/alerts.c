@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <jansson.h>
 
 static volatile int stop_requested;
@@ -407,15 +406,9 @@ static int follow_topic(const vg_conf_t *conf, actx_t *ac, int from_beginning,
         high = vg_calloc((size_t)nparts, sizeof(*high));
         l = rd_kafka_topic_partition_list_new(nparts);
         for (int p = 0; p < nparts; p++) {
-                int64_t lo, until = vg_now_ms() + 10000;
-                rd_kafka_resp_err_t err;
-                /* A topic just created may not have a leader for every
-                 * partition yet: that error comes at once, so ask again
-                 * for up to 10 s. */
-                while ((err = rd_kafka_query_watermark_offsets(
-                                rk, topic, p, &lo, &high[p], 10000)) &&
-                       vg_now_ms() < until && !stop_requested)
-                        usleep(200 * 1000);
+                int64_t lo;
+                rd_kafka_resp_err_t err =
+                        vg_kafka_query_ends(rk, topic, p, &lo, &high[p], 10000);
                 if (err) {
                         vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
                                   "cannot read the end of %s [%d]: %s", topic,

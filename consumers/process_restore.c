@@ -334,18 +334,8 @@ vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
         end = vg_part_changelog_end(part);
         depth = vg_part_outbox_depth(part);
         /* A changelog created a moment ago may have no leader yet. */
-        for (int i = 0; i < 60; i++) {
-                kerr = rd_kafka_query_watermark_offsets(pr->pr_consumer,
-                                                        pr->pr_cl_topic, p,
-                                                        &lo, &high, 10000);
-                if (kerr != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
-                    kerr != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
-                    kerr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
-                    kerr != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION &&
-                    kerr != RD_KAFKA_RESP_ERR__TRANSPORT)
-                        break;
-                usleep(500 * 1000);
-        }
+        kerr = vg_kafka_query_ends(pr->pr_consumer, pr->pr_cl_topic, p, &lo,
+                                   &high, 30000);
         if (kerr) {
                 snprintf(errstr, sizeof(errstr),
                          "cannot read the end of changelog %s [%d]: %s",

@@ -311,9 +311,8 @@ static vg_err_t assign_all(kctx_t *kc, rd_kafka_t *rk, char *errstr,
                                         sizeof(*tp->tp_high));
                 for (int p = 0; p < tp->tp_nparts; p++) {
                         int64_t lo;
-                        if (rd_kafka_query_watermark_offsets(
-                                    rk, tp->tp_name, p, &lo, &tp->tp_high[p],
-                                    10000)) {
+                        if (vg_kafka_query_ends(rk, tp->tp_name, p, &lo,
+                                                &tp->tp_high[p], 10000)) {
                                 err = vg_seterr(errstr, errstr_size,
                                                 VG_ERR_KAFKA,
                                                 "cannot read the end of %s "

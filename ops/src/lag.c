@@ -365,7 +365,7 @@ static int read_ends(rd_kafka_t *rk, lag_t *lg, int must_exist, int timeout_ms,
                                         sizeof(int64_t));
                 for (int p = 0; p < lt->lt_nparts; p++) {
                         lt->lt_committed[p] = -1;
-                        if ((err = rd_kafka_query_watermark_offsets(
+                        if ((err = vg_kafka_query_ends(
                                      rk, lt->lt_name, p, &lt->lt_low[p],
                                      &lt->lt_high[p], timeout_ms))) {
                                 vg_seterr(errstr, errstr_size, VG_ERR_KAFKA,
