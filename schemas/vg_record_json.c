@@ -357,12 +357,22 @@ static vg_err_t record_fill(const vg_rectype_desc_t *rt, const jv_t *vals,
 }
 
 /* The index of the field called key, -1 for "type" on an event, -2 when
- * there is none. */
-static int field_index(const vg_rectype_desc_t *rt, const char *key) {
-        for (int i = 0; i < rt->rt_nfields; i++)
+ * there is none. The search starts at field from (0..nfields): a
+ * producer writes the fields in one order, most often the schema's, so
+ * the next member is most often the next field. */
+static int field_index_from(const vg_rectype_desc_t *rt, const char *key,
+                            int from) {
+        int n = rt->rt_nfields;
+        for (int k = 0; k < n; k++) {
+                int i = (from + k) % n;
                 if (!strcmp(key, rt->rt_fields[i].vf_name))
                         return i;
+        }
         return VG_REC_IS_EVENT(rt->rt_type) && !strcmp(key, "type") ? -1 : -2;
+}
+
+static int field_index(const vg_rectype_desc_t *rt, const char *key) {
+        return field_index_from(rt, key, 0);
 }
 
 vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
@@ -582,8 +592,10 @@ static bool flat_event(const char *line, size_t len, vg_event_t *ev) {
         if (!rt || !VG_REC_IS_EVENT(rt->rt_type) ||
             rt->rt_nfields > FIELDS_MAX)
                 return false;
-        for (int i = 0, types = 0; i < n; i++) {
-                int fi = field_index(rt, m[i].fm_key);
+        for (int i = 0, types = 0, next = 0; i < n; i++) {
+                int fi = field_index_from(rt, m[i].fm_key, next);
+                if (fi >= 0)
+                        next = fi + 1 < rt->rt_nfields ? fi + 1 : 0;
                 if (fi == -1) {
                         if (types++ || m[i].fm_val.jv_kind != JV_STR ||
                             strcmp(m[i].fm_val.jv_str, rt->rt_json_type))
