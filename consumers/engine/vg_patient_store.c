@@ -509,8 +509,10 @@ static bool get_field(rd_t *r, const unsigned char **p, size_t *len) {
 }
 
 static void cells_read(rd_t *r, vg_cell_t **out, int *n) {
-        int cnt = get_count(r), cap = 0, pn = 0;
-        *out = NULL;
+        int cnt = get_count(r), cap = cnt, pn = 0;
+        /* (cnt is at most the bytes left: the array is cut to its
+         * length, as vg_engine_apply() keeps it) */
+        *out = cnt ? vg_malloc(sizeof(vg_cell_t) * (size_t)cnt) : NULL;
         *n = 0;
         for (int i = 0; i < cnt && !r->bad; i++) {
                 unsigned char fn = get_byte(r);

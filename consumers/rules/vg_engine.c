@@ -18,6 +18,18 @@ vg_patient_t *vg_patient_new(const char *patient_id) {
         return pt;
 }
 
+/* An array of n elements of size bytes cut to its length (NULL when
+ * empty): the arrays a patient keeps grow by doubling while they are
+ * built, and a patient is kept for long (a tenth of the memory of a
+ * patient was the room its arrays did not use). */
+static void *fit(void *p, int n, size_t size) {
+        if (!n) {
+                vg_free(p);
+                return NULL;
+        }
+        return vg_realloc(p, size * (size_t)n);
+}
+
 static void cells_free(vg_cell_t *c, int n) {
         for (int i = 0; i < n; i++)
                 vg_free(c[i].ce_key);
@@ -205,7 +217,7 @@ static void diff_alerts(vg_changes_t *ch, int *acap, vg_patient_t *pt,
                 }
         }
         alerts_free(pt->pt_alerts, pt->pt_nalerts);
-        pt->pt_alerts = dv->dv_alerts;
+        pt->pt_alerts = fit(dv->dv_alerts, dv->dv_nalerts, sizeof(vg_alert_t));
         pt->pt_nalerts = dv->dv_nalerts;
         dv->dv_alerts = NULL;
         dv->dv_nalerts = 0;
@@ -330,7 +342,7 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                       &frozen, &nfrozen);
         cells_free(tmp, ntmp);
         cells_free(pt->pt_frozen, pt->pt_nfrozen);
-        pt->pt_frozen = frozen;
+        pt->pt_frozen = fit(frozen, nfrozen, sizeof(vg_cell_t));
         pt->pt_nfrozen = nfrozen;
         /* Alerts: first published as the whole history gives them now
          * (as if nothing were pruned), then the pruned events' alerts
@@ -379,7 +391,9 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                         return;
                 }
                 if (pt->pt_nevents == pt->pt_cap) {
-                        pt->pt_cap = pt->pt_cap ? pt->pt_cap * 2 : 2;
+                        /* (most patients have a few events: a quarter
+                         * more, not twice) */
+                        pt->pt_cap += 1 + pt->pt_cap / 4;
                         pt->pt_events = vg_realloc(pt->pt_events,
                                                    sizeof(vg_event_t) *
                                                            (size_t)pt->pt_cap);
@@ -401,7 +415,7 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
         ch->ch_deltas = delta;
         ch->ch_ndeltas = ndelta;
         cells_free(pt->pt_cells, pt->pt_ncells);
-        pt->pt_cells = total;
+        pt->pt_cells = fit(total, ntotal, sizeof(vg_cell_t));
         pt->pt_ncells = ntotal;
 
         diff_alerts(ch, &acap, pt, &dv);
