@@ -1,0 +1,201 @@
+/*
+ * vg_part_cache.c - a partition's patients in memory (vg_part_int.h).
+ *
+ * The cache outlives commits (hot state in memory, written behind): a
+ * patient is read from the store once, and written back only in a commit
+ * of a batch that changed it.
+ *
+ * Packed: a partition that writes to a store keeps each patient in memory
+ * as the bytes its store row holds (vg_patient_encode: a few hundred bytes)
+ * and decodes it only while an event or a timer is applied to it; the
+ * decoded form is five times larger (an event is a struct and a string per
+ * field). A changed patient is encoded once, right after the change, and
+ * its commit writes those bytes. File mode (nothing written) keeps patients
+ * decoded.
+ *
+ * An entry's pe_pt, when set, is the patient; otherwise its pe_blob is.
+ */
+#include "vg_part_int.h"
+#include "vg_patient_store.h"
+
+#include <limits.h>
+#include <string.h>
+#include <sqlite3.h>
+
+static void pent_del(vg_hnode_t *n) {
+        pent_t *pe = (pent_t *)n;
+        vg_patient_destroy(pe->pe_pt);
+        vg_free(pe->pe_blob);
+        vg_free(pe);
+}
+
+static bool pent_eq(const vg_hnode_t *n, const void *key) {
+        return !strcmp(((const pent_t *)n)->pe_id, key);
+}
+
+void vg_part_cache_drop(vg_part_t *part) {
+        vg_htab_clear(&part->pa_cache, pent_del);
+        part->pa_ndirty = 0;
+}
+
+void vg_part_cache_free(vg_part_t *part) {
+        vg_htab_free(&part->pa_cache, pent_del);
+        vg_free(part->pa_dirty);
+        part->pa_dirty = NULL;
+        part->pa_ndirty = part->pa_dirty_cap = 0;
+}
+
+void vg_part_cache_trim(vg_part_t *part) {
+        if (part->pa_cache.ht_n <= part->pa_cache_max)
+                return;
+        vg_htab_trim(&part->pa_cache,
+                     part->pa_cache_max - part->pa_cache_max / 4, pent_del);
+}
+
+/* The entry's patient decoded from its bytes, if it is packed. */
+static vg_err_t unpack(pent_t *pe, char *errstr, size_t errstr_size) {
+        if (pe->pe_pt)
+                return VG_OK;
+        if (!(pe->pe_pt = vg_patient_decode(pe->pe_id, pe->pe_blob,
+                                            pe->pe_blen, errstr,
+                                            errstr_size)))
+                return VG_ERR_STORE;
+        return VG_OK;
+}
+
+pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
+                        size_t errstr_size) {
+        uint32_t h = vg_hash_str(id);
+        pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
+        sqlite3_stmt *s;
+        vg_patient_t *pt;
+        const void *blob = NULL;
+        size_t blen = 0, idlen;
+        int64_t due = INT64_MAX;
+
+        if (pe)
+                return unpack(pe, errstr, errstr_size) ? NULL : pe;
+        s = vg_part_st(part, S_GET_PATIENT);
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        switch (sqlite3_step(s)) {
+        case SQLITE_ROW:
+                blob = sqlite3_column_blob(s, 0);
+                blen = (size_t)sqlite3_column_bytes(s, 0);
+                pt = vg_patient_decode(id, blob, blen, errstr, errstr_size);
+                if (!pt) {
+                        sqlite3_reset(s);
+                        return NULL;
+                }
+                /* Its timer row was written with its state. */
+                due = pt->pt_next_due;
+                break;
+        case SQLITE_DONE:
+                pt = vg_patient_new(id);
+                break;
+        default:
+                vg_part_db_err(part, errstr, errstr_size, "read patient");
+                sqlite3_reset(s);
+                return NULL;
+        }
+        idlen = strlen(id);
+        pe = vg_calloc(1, sizeof(*pe) + idlen + 1);
+        memcpy(pe->pe_id, id, idlen + 1);
+        /* (the row as read: packing an unchanged patient is then free;
+         * not in file mode, which does not pack) */
+        if (blob && part->pa_persist && blen <= UINT32_MAX) {
+                pe->pe_blob = vg_malloc(blen ? blen : 1);
+                memcpy(pe->pe_blob, blob, blen);
+                pe->pe_blen = (uint32_t)blen;
+        }
+        sqlite3_reset(s);
+        pe->pe_pt = pt;
+        pe->pe_h.hn_hash = h;
+        pe->pe_due = due;
+        pe->pe_next_due = due;
+        vg_htab_insert(&part->pa_cache, &pe->pe_h);
+        return pe;
+}
+
+void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
+        if (!part->pa_persist || !pe->pe_pt)
+                return;
+        if (changed || !pe->pe_blob) {
+                vg_buf_reset(&part->pa_sbuf);
+                vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
+                if (part->pa_sbuf.vb_len > UINT32_MAX)
+                        return; /* (kept decoded) */
+                pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
+                memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
+                       part->pa_sbuf.vb_len);
+                pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+        }
+        pe->pe_next_due = pe->pe_pt->pt_next_due;
+        vg_patient_destroy(pe->pe_pt);
+        pe->pe_pt = NULL;
+}
+
+void vg_part_dirty(vg_part_t *part, pent_t *pe) {
+        if (pe->pe_dirty)
+                return;
+        if (part->pa_ndirty == part->pa_dirty_cap) {
+                part->pa_dirty_cap = part->pa_dirty_cap ? part->pa_dirty_cap * 2
+                                                        : 256;
+                part->pa_dirty = vg_realloc(part->pa_dirty,
+                                            sizeof(*part->pa_dirty) *
+                                                    part->pa_dirty_cap);
+        }
+        part->pa_dirty[part->pa_ndirty++] = pe;
+        pe->pe_dirty = true;
+}
+
+vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
+                           size_t errstr_size) {
+        int64_t next = pe->pe_pt ? pe->pe_pt->pt_next_due : pe->pe_next_due;
+        sqlite3_stmt *s;
+        int rc;
+        if (next == pe->pe_due)
+                return VG_OK;
+        if (next == INT64_MAX) {
+                s = vg_part_st(part, S_DEL_TIMER);
+                sqlite3_bind_text(s, 1, pe->pe_id, -1, SQLITE_STATIC);
+        } else {
+                s = vg_part_st(part, S_PUT_TIMER);
+                sqlite3_bind_text(s, 1, pe->pe_id, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, next);
+        }
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return vg_part_db_err(part, errstr, errstr_size, "write timer");
+        pe->pe_due = next;
+        return VG_OK;
+}
+
+vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
+                           size_t errstr_size) {
+        sqlite3_stmt *s = vg_part_st(part, S_PUT_PATIENT);
+        const void *state;
+        size_t len;
+        int64_t next;
+        int rc;
+        vg_part_pack(part, pe, true);
+        if (pe->pe_pt) { /* (not packed) */
+                vg_buf_reset(&part->pa_sbuf);
+                vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
+                state = part->pa_sbuf.vb_data;
+                len = part->pa_sbuf.vb_len;
+                next = pe->pe_pt->pt_next_due;
+        } else {
+                state = pe->pe_blob;
+                len = pe->pe_blen;
+                next = pe->pe_next_due;
+        }
+        sqlite3_bind_text(s, 1, pe->pe_id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, state, (int)len, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+                return vg_part_db_err(part, errstr, errstr_size, "write patient");
+        return vg_part_cl_patient(part, pe->pe_id, next, state, len, errstr,
+                                  errstr_size);
+}
