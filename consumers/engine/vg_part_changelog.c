@@ -78,13 +78,13 @@ static vg_err_t patient_row(vg_part_t *part, const char *id, int64_t due,
                       part->pa_cbuf.vb_len, errstr, errstr_size);
 }
 
-vg_err_t vg_part_cl_patient(vg_part_t *part, const vg_patient_t *pt,
+vg_err_t vg_part_cl_patient(vg_part_t *part, const char *id, int64_t due,
+                            const void *state, size_t state_len,
                             char *errstr, size_t errstr_size) {
         if (!part->pa_cl_topic || part->pa_cl_full)
                 return VG_OK;
-        return patient_row(part, pt->pt_id, pt->pt_next_due,
-                           part->pa_sbuf.vb_data, part->pa_sbuf.vb_len,
-                           errstr, errstr_size);
+        return patient_row(part, id, due, state, state_len, errstr,
+                           errstr_size);
 }
 
 static vg_err_t cell_row(vg_part_t *part, const char *key, int64_t num,

@@ -26,15 +26,18 @@ enum {
         S_OFFSETS, S__CNT
 };
 
-/* Patient cache entry. The cache outlives commits (hot state in memory,
- * written behind): a patient is read from the store once, and written back
- * only in a commit of a batch that changed it. */
+/* Patient cache entry (vg_part_cache.c): the patient decoded (pe_pt), or
+ * packed as its store row's bytes (pe_blob; pe_pt NULL). */
 typedef struct pent_s {
         vg_hnode_t     pe_h;        /* first: the table's link */
-        vg_patient_t  *pe_pt;
+        vg_patient_t  *pe_pt;       /* decoded, or NULL: packed */
+        unsigned char *pe_blob;     /* vg_patient_encode() bytes, or NULL */
+        uint32_t       pe_blen;
         bool           pe_dirty;    /* changed in the open batch */
         int64_t        pe_due;      /* next_due in the timers table
                                      * (INT64_MAX: no row) */
+        int64_t        pe_next_due; /* the patient's next_due, as packed */
+        char           pe_id[];     /* patient_id */
 } pent_t;
 
 struct vg_part_s {
@@ -104,10 +107,34 @@ sqlite3_stmt *vg_part_st(vg_part_t *part, int i);
 vg_err_t vg_part_db_err(vg_part_t *part, char *errstr, size_t errstr_size,
                         const char *what);
 
-/* vg_part_changelog.c: the changelog rows of a patient written by
- * state_put (its state in pa_sbuf), of a counter, and of the partition's
- * meta (offsets, watermark); at the end of a commit's writes. */
-vg_err_t vg_part_cl_patient(vg_part_t *part, const vg_patient_t *pt,
+/* vg_part_cache.c: the patients in memory. */
+/* The cached patient, read from the store (or new) on first sight, and
+ * decoded; NULL + errstr if the store fails or holds bad bytes. */
+pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
+                        size_t errstr_size);
+/* After an event or a timer was applied: a persisting partition keeps the
+ * patient packed (encoded anew if changed); otherwise nothing. */
+void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
+/* The patient is changed in this batch: its state is written at commit. */
+void vg_part_dirty(vg_part_t *part, pent_t *pe);
+/* Writes a patient's next-due time to the timers table, if it moved. */
+vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
+                           size_t errstr_size);
+/* Writes a patient's state (and its changelog row). */
+vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
+                           size_t errstr_size);
+/* Empties the cache (and the list of changed patients). */
+void vg_part_cache_drop(vg_part_t *part);
+void vg_part_cache_free(vg_part_t *part);
+/* After a commit: above pa_cache_max patients, drops (clean) ones until
+ * three quarters are left. */
+void vg_part_cache_trim(vg_part_t *part);
+
+/* vg_part_changelog.c: the changelog rows of a patient (its id, next-due
+ * time and stored state), of a counter, and of the partition's meta
+ * (offsets, watermark); at the end of a commit's writes. */
+vg_err_t vg_part_cl_patient(vg_part_t *part, const char *id, int64_t due,
+                            const void *state, size_t state_len,
                             char *errstr, size_t errstr_size);
 vg_err_t vg_part_cl_cell(vg_part_t *part, const char *key, int64_t num,
                          int64_t den, bool count, char *errstr,

@@ -1,8 +1,8 @@
 /*
  * vg_partition.c - one input partition's state in SQLite.
  *
- * Contents: schema, open/close, patient cache, apply (event, timers),
- * counters, offsets, commit. What a partition publishes (alerts, dead
+ * Contents: schema, open/close, apply (event, timers), counters, offsets,
+ * commit; the patients in memory are vg_part_cache.c's. What a partition publishes (alerts, dead
  * letters, indicator parts, progress) is queued by vg_part_out.c.
  *
  * Durability: WAL with synchronous=NORMAL. A process crash (kill -9) loses
@@ -257,33 +257,8 @@ vg_part_t *vg_part_open(const char *path, int partition,
 }
 
 /*
- * Patient cache (a hash table) and counters (vg_cells)
+ * Counters (vg_cells)
  */
-
-static void pent_del(vg_hnode_t *n) {
-        pent_t *pe = (pent_t *)n;
-        vg_patient_destroy(pe->pe_pt);
-        vg_free(pe);
-}
-
-static bool pent_eq(const vg_hnode_t *n, const void *key) {
-        return !strcmp(((const pent_t *)n)->pe_pt->pt_id, key);
-}
-
-static void cache_drop(vg_part_t *part) {
-        vg_htab_clear(&part->pa_cache, pent_del);
-        part->pa_ndirty = 0;
-}
-
-/* After a commit: above pa_cache_max patients, drop (clean) ones until
- * three quarters are left; they are read from the store when next
- * needed. */
-static void cache_trim(vg_part_t *part) {
-        if (part->pa_cache.ht_n <= part->pa_cache_max)
-                return;
-        vg_htab_trim(&part->pa_cache,
-                     part->pa_cache_max - part->pa_cache_max / 4, pent_del);
-}
 
 /* The counters as committed (at open, and after a rollback). */
 static vg_err_t cells_load(vg_part_t *part, char *errstr,
@@ -309,8 +284,7 @@ void vg_part_close(vg_part_t *part) {
                 return;
         if (part->pa_in_batch)
                 vg_part_rollback(part);
-        vg_htab_free(&part->pa_cache, pent_del);
-        vg_free(part->pa_dirty);
+        vg_part_cache_free(part);
         vg_cells_free(&part->pa_cells);
         vg_part_set_progress_keys(part, NULL, 0);
         vg_outbox_close(part->pa_outbox);
@@ -425,111 +399,10 @@ void vg_part_rollback(vg_part_t *part) {
 /* Memory as the store has it (after a rollback or a restore). */
 void vg_part_reload(vg_part_t *part) {
         char e[256];
-        cache_drop(part);
+        vg_part_cache_drop(part);
         wm_load(part);
         if (cells_load(part, e, sizeof(e)))
                 vg_error("partition", "%s", e);
-}
-
-/*
- * Patient cache
- */
-
-static pent_t *patient_get(vg_part_t *part, const char *id, char *errstr,
-                           size_t errstr_size) {
-        uint32_t h = vg_hash_str(id);
-        pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
-        sqlite3_stmt *s;
-        vg_patient_t *pt;
-        int64_t due = INT64_MAX;
-
-        if (pe)
-                return pe;
-        s = vg_part_st(part, S_GET_PATIENT);
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        switch (sqlite3_step(s)) {
-        case SQLITE_ROW:
-                pt = vg_patient_decode(id, sqlite3_column_blob(s, 0),
-                                       (size_t)sqlite3_column_bytes(s, 0),
-                                       errstr, errstr_size);
-                if (!pt) {
-                        sqlite3_reset(s);
-                        return NULL;
-                }
-                /* Its timer row was written with its state. */
-                due = pt->pt_next_due;
-                break;
-        case SQLITE_DONE:
-                pt = vg_patient_new(id);
-                break;
-        default:
-                vg_part_db_err(part, errstr, errstr_size, "read patient");
-                sqlite3_reset(s);
-                return NULL;
-        }
-        sqlite3_reset(s);
-        pe = vg_calloc(1, sizeof(*pe));
-        pe->pe_pt = pt;
-        pe->pe_h.hn_hash = h;
-        pe->pe_due = due;
-        vg_htab_insert(&part->pa_cache, &pe->pe_h);
-        return pe;
-}
-
-/* The patient is changed in this batch: its state is written at commit. */
-static void patient_dirty(vg_part_t *part, pent_t *pe) {
-        if (pe->pe_dirty)
-                return;
-        if (part->pa_ndirty == part->pa_dirty_cap) {
-                part->pa_dirty_cap = part->pa_dirty_cap ? part->pa_dirty_cap * 2
-                                                        : 256;
-                part->pa_dirty = vg_realloc(part->pa_dirty,
-                                            sizeof(*part->pa_dirty) *
-                                                    part->pa_dirty_cap);
-        }
-        part->pa_dirty[part->pa_ndirty++] = pe;
-        pe->pe_dirty = true;
-}
-
-/* Writes a patient's next-due time to the timers table, if it moved. */
-static vg_err_t timer_put(vg_part_t *part, pent_t *pe, char *errstr,
-                          size_t errstr_size) {
-        const vg_patient_t *pt = pe->pe_pt;
-        sqlite3_stmt *s;
-        int rc;
-        if (pt->pt_next_due == pe->pe_due)
-                return VG_OK;
-        if (pt->pt_next_due == INT64_MAX) {
-                s = vg_part_st(part, S_DEL_TIMER);
-                sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
-        } else {
-                s = vg_part_st(part, S_PUT_TIMER);
-                sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(s, 2, pt->pt_next_due);
-        }
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-                return vg_part_db_err(part, errstr, errstr_size, "write timer");
-        pe->pe_due = pt->pt_next_due;
-        return VG_OK;
-}
-
-/* Writes a patient's state. */
-static vg_err_t state_put(vg_part_t *part, const vg_patient_t *pt,
-                          char *errstr, size_t errstr_size) {
-        sqlite3_stmt *s = vg_part_st(part, S_PUT_PATIENT);
-        int rc;
-        vg_buf_reset(&part->pa_sbuf);
-        vg_patient_encode(pt, &part->pa_sbuf);
-        sqlite3_bind_text(s, 1, pt->pt_id, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 2, part->pa_sbuf.vb_data,
-                          (int)part->pa_sbuf.vb_len, SQLITE_STATIC);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-                return vg_part_db_err(part, errstr, errstr_size, "write patient");
-        return vg_part_cl_patient(part, pt, errstr, errstr_size);
 }
 
 /*
@@ -561,6 +434,7 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
         pent_t *pe;
         vg_changes_t ch;
         vg_err_t err;
+        bool changed;
 
         if (!part->pa_in_batch)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
@@ -574,16 +448,19 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
         vg_wm_record(&part->pa_wm, ev->ev_type, ev->ev_occurred_at);
         if (!part->pa_wm_hold)
                 vg_wm_update(&part->pa_wm, part->pa_now);
-        if (!(pe = patient_get(part, ev->ev_patient_id, errstr, errstr_size)))
+        if (!(pe = vg_part_patient(part, ev->ev_patient_id, errstr,
+                                   errstr_size)))
                 return VG_ERR_STORE;
         pt = pe->pe_pt;
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
             !vg_patient_has_event(pt, ev->ev_event_id)) {
+                int n = pt->pt_nevents;
                 part->pa_rejected = "patient-limit";
+                vg_part_pack(part, pe, false);
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "patient history full: %d events "
                                  "(rules.max_patient_events)",
-                                 pt->pt_nevents);
+                                 n);
         }
         vg_engine_apply(part->pa_rc, pt, ev, part->pa_wm.wm_value, &ch);
         if (ch.ch_too_late) {
@@ -591,6 +468,7 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                 part->pa_stats.ps_too_late++;
                 part->pa_rejected = "too-late";
                 vg_changes_clear(&ch);
+                vg_part_pack(part, pe, false);
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "too late: occurred_at %s is older than the "
                                  "patient's retention horizon "
@@ -601,13 +479,15 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                 part->pa_data_since = ev->ev_occurred_at;
         part->pa_stats.ps_events++;
         if (!ch.ch_duplicate)
-                patient_dirty(part, pe);
+                vg_part_dirty(part, pe);
         if (ch.ch_duplicate)
                 part->pa_stats.ps_duplicates++;
         else if (ev->ev_cancels_event_id)
                 part->pa_stats.ps_cancellations++;
+        changed = !ch.ch_duplicate;
         err = apply_changes(part, &ch, errstr, errstr_size);
         vg_changes_clear(&ch);
+        vg_part_pack(part, pe, changed);
         return err;
 }
 
@@ -631,20 +511,22 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                         pent_t *pe = NULL;
                         vg_changes_t ch;
                         if (!err &&
-                            !(pe = patient_get(part, ids[i], errstr,
-                                               errstr_size)))
+                            !(pe = vg_part_patient(part, ids[i], errstr,
+                                                   errstr_size)))
                                 err = VG_ERR_STORE;
                         if (!err) {
                                 vg_engine_apply(part->pa_rc, pe->pe_pt, NULL,
                                                 part->pa_wm.wm_value, &ch);
                                 part->pa_stats.ps_timers++;
-                                patient_dirty(part, pe);
+                                vg_part_dirty(part, pe);
                                 err = apply_changes(part, &ch, errstr,
                                                     errstr_size);
                                 vg_changes_clear(&ch);
+                                vg_part_pack(part, pe, true);
                                 if (!err) /* state: once, at the end */
-                                        err = timer_put(part, pe, errstr,
-                                                        errstr_size);
+                                        err = vg_part_timer_put(
+                                                part, pe, errstr,
+                                                errstr_size);
                         }
                         vg_free(ids[i]);
                 }
@@ -782,13 +664,14 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
          * watermark has passed (those patients join the batch); then the
          * state of every patient changed, written once. */
         for (size_t i = 0; !err && i < part->pa_ndirty; i++)
-                err = timer_put(part, part->pa_dirty[i], errstr, errstr_size);
+                err = vg_part_timer_put(part, part->pa_dirty[i], errstr,
+                                        errstr_size);
         if (!err && part->pa_wm.wm_value != VG_WM_NONE)
                 err = fire_timers(part, errstr, errstr_size);
         for (size_t i = 0; !err && part->pa_persist && i < part->pa_ndirty;
              i++)
-                err = state_put(part, part->pa_dirty[i]->pe_pt, errstr,
-                                errstr_size);
+                err = vg_part_state_put(part, part->pa_dirty[i], errstr,
+                                        errstr_size);
         if (!err && part->pa_persist)
                 part->pa_stats.ps_states += (int64_t)part->pa_ndirty;
         if (!err)
@@ -844,8 +727,9 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 part->pa_parts_at = part->pa_now;
                 part->pa_parts_force = false;
         }
-        if (part->pa_persist)
-                cache_trim(part);
+        if (part->pa_persist) /* (dropped ones are read again when
+                               * needed) */
+                vg_part_cache_trim(part);
         return VG_OK;
 }
 

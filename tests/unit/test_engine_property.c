@@ -445,6 +445,11 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
 
         if (!part)
                 fail_msg("vg_part_open: %s", errstr);
+        /* Half the split runs keep at most two patients in memory after a
+         * commit: the others are read back from the store (each was kept
+         * packed as its store row until then, vg_part_cache.c). */
+        if (max_batch > 0 && chance(50))
+                vg_part_set_cache(part, (size_t)rnd(3));
         memset(res, 0, sizeof(*res));
         for (int i = 0; i < e->n; i++) {
                 if (!vg_part_in_batch(part) &&
