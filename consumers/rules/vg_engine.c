@@ -18,16 +18,16 @@ vg_patient_t *vg_patient_new(const char *patient_id) {
         return pt;
 }
 
-/* An array of n elements of size bytes cut to its length (NULL when
- * empty): the arrays a patient keeps grow by doubling while they are
- * built, and a patient is kept for long (a tenth of the memory of a
- * patient was the room its arrays did not use). */
-static void *fit(void *p, int n, size_t size) {
+/* An array of n elements of size bytes, with room for cap, cut to its
+ * length (NULL when empty): the arrays a patient keeps are built with
+ * room to spare, and a patient is kept for long (a tenth of the memory of
+ * a patient was the room its arrays did not use). */
+static void *fit(void *p, int n, int cap, size_t size) {
         if (!n) {
                 vg_free(p);
                 return NULL;
         }
-        return vg_realloc(p, size * (size_t)n);
+        return n < cap ? vg_realloc(p, size * (size_t)n) : p;
 }
 
 static void cells_free(vg_cell_t *c, int n) {
@@ -99,8 +99,9 @@ static void cell_push(vg_cell_t **arr, int *n, int *cap, char **own,
 static void cells_combine(vg_cell_t *a, int na, bool take_a, vg_cell_t *b,
                           int nb, bool take_b, int sign, vg_cell_t **out,
                           int *nout) {
-        int i = 0, j = 0, cap = 0;
-        *out = NULL;
+        int i = 0, j = 0, cap = na + nb;
+        /* (at most na + nb cells: allocated once, at that size) */
+        *out = cap ? vg_malloc(sizeof(vg_cell_t) * (size_t)cap) : NULL;
         *nout = 0;
         while (i < na || j < nb) {
                 int c = i >= na   ? 1
@@ -217,7 +218,8 @@ static void diff_alerts(vg_changes_t *ch, int *acap, vg_patient_t *pt,
                 }
         }
         alerts_free(pt->pt_alerts, pt->pt_nalerts);
-        pt->pt_alerts = fit(dv->dv_alerts, dv->dv_nalerts, sizeof(vg_alert_t));
+        pt->pt_alerts = fit(dv->dv_alerts, dv->dv_nalerts, dv->dv_nalerts + 1,
+                            sizeof(vg_alert_t));
         pt->pt_nalerts = dv->dv_nalerts;
         dv->dv_alerts = NULL;
         dv->dv_nalerts = 0;
@@ -342,7 +344,8 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                       &frozen, &nfrozen);
         cells_free(tmp, ntmp);
         cells_free(pt->pt_frozen, pt->pt_nfrozen);
-        pt->pt_frozen = fit(frozen, nfrozen, sizeof(vg_cell_t));
+        pt->pt_frozen = fit(frozen, nfrozen, nfrozen + 1, /* (rare) */
+                            sizeof(vg_cell_t));
         pt->pt_nfrozen = nfrozen;
         /* Alerts: first published as the whole history gives them now
          * (as if nothing were pruned), then the pruned events' alerts
@@ -415,7 +418,8 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
         ch->ch_deltas = delta;
         ch->ch_ndeltas = ndelta;
         cells_free(pt->pt_cells, pt->pt_ncells);
-        pt->pt_cells = fit(total, ntotal, sizeof(vg_cell_t));
+        pt->pt_cells = fit(total, ntotal, pt->pt_nfrozen + dv.dv_ncells,
+                           sizeof(vg_cell_t));
         pt->pt_ncells = ntotal;
 
         diff_alerts(ch, &acap, pt, &dv);
