@@ -13,7 +13,9 @@
  * its commit writes those bytes. File mode (nothing written) keeps patients
  * decoded.
  *
- * An entry's pe_pt, when set, is the patient; otherwise its pe_blob is.
+ * An entry's pe_pt, when set, is the patient; otherwise its pe_blob is
+ * (the row as read - any format vg_patient_decode reads - or as last
+ * encoded).
  */
 #include "vg_part_int.h"
 #include "vg_patient_store.h"
@@ -102,7 +104,7 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
         memcpy(pe->pe_id, id, idlen + 1);
         /* (the row as read: packing an unchanged patient is then free;
          * not in file mode, which does not pack) */
-        if (blob && part->pa_persist && blen <= UINT32_MAX) {
+        if (blob && part->pa_persist && blen <= INT_MAX) {
                 pe->pe_blob = vg_malloc(blen ? blen : 1);
                 memcpy(pe->pe_blob, blob, blen);
                 pe->pe_blen = (uint32_t)blen;
@@ -122,8 +124,14 @@ void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
         if (changed || !pe->pe_blob) {
                 vg_buf_reset(&part->pa_sbuf);
                 vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
-                if (part->pa_sbuf.vb_len > UINT32_MAX)
-                        return; /* (kept decoded) */
+                if (part->pa_sbuf.vb_len > INT_MAX) {
+                        /* (kept decoded: SQLite takes no more; the old
+                         * bytes are stale now) */
+                        vg_free(pe->pe_blob);
+                        pe->pe_blob = NULL;
+                        pe->pe_blen = 0;
+                        return;
+                }
                 pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
                 memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
                        part->pa_sbuf.vb_len);

@@ -31,7 +31,7 @@ enum {
 typedef struct pent_s {
         vg_hnode_t     pe_h;        /* first: the table's link */
         vg_patient_t  *pe_pt;       /* decoded, or NULL: packed */
-        unsigned char *pe_blob;     /* vg_patient_encode() bytes, or NULL */
+        unsigned char *pe_blob;     /* its store row's bytes, or NULL */
         uint32_t       pe_blen;
         bool           pe_dirty;    /* changed in the open batch */
         int64_t        pe_due;      /* next_due in the timers table

@@ -2,8 +2,9 @@
  * vg_partition.c - one input partition's state in SQLite.
  *
  * Contents: schema, open/close, apply (event, timers), counters, offsets,
- * commit; the patients in memory are vg_part_cache.c's. What a partition publishes (alerts, dead
- * letters, indicator parts, progress) is queued by vg_part_out.c.
+ * commit; the patients in memory are vg_part_cache.c's. What a partition
+ * publishes (alerts, dead letters, indicator parts, progress) is queued
+ * by vg_part_out.c.
  *
  * Durability: WAL with synchronous=NORMAL. A process crash (kill -9) loses
  * nothing committed; a power loss may lose the last transactions, and then
