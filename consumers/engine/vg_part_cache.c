@@ -14,8 +14,8 @@
  * decoded.
  *
  * An entry's pe_pt, when set, is the patient; otherwise its pe_blob is
- * (the row as read - any format vg_patient_decode reads - or as last
- * encoded).
+ * (as last encoded: a patient read from the store is held decoded until
+ * its first pack, which encodes it, changed or not).
  */
 #include "vg_part_int.h"
 #include "vg_patient_store.h"
@@ -71,8 +71,7 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
         pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
         sqlite3_stmt *s;
         vg_patient_t *pt;
-        const void *blob = NULL;
-        size_t blen = 0, idlen;
+        size_t idlen;
         int64_t due = INT64_MAX;
 
         if (pe)
@@ -81,9 +80,9 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         switch (sqlite3_step(s)) {
         case SQLITE_ROW:
-                blob = sqlite3_column_blob(s, 0);
-                blen = (size_t)sqlite3_column_bytes(s, 0);
-                pt = vg_patient_decode(id, blob, blen, errstr, errstr_size);
+                pt = vg_patient_decode(id, sqlite3_column_blob(s, 0),
+                                       (size_t)sqlite3_column_bytes(s, 0),
+                                       errstr, errstr_size);
                 if (!pt) {
                         sqlite3_reset(s);
                         return NULL;
@@ -102,13 +101,6 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
         idlen = strlen(id);
         pe = vg_calloc(1, sizeof(*pe) + idlen + 1);
         memcpy(pe->pe_id, id, idlen + 1);
-        /* (the row as read: packing an unchanged patient is then free;
-         * not in file mode, which does not pack) */
-        if (blob && part->pa_persist && blen <= INT_MAX) {
-                pe->pe_blob = vg_malloc(blen ? blen : 1);
-                memcpy(pe->pe_blob, blob, blen);
-                pe->pe_blen = (uint32_t)blen;
-        }
         sqlite3_reset(s);
         pe->pe_pt = pt;
         pe->pe_h.hn_hash = h;
