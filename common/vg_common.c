@@ -95,7 +95,7 @@ void vg_buf_reset(vg_buf_t *vb) {
                 vb->vb_data[0] = '\0';
 }
 
-static void buf_reserve(vg_buf_t *vb, size_t extra) {
+void vg_buf_reserve(vg_buf_t *vb, size_t extra) {
         size_t need = vb->vb_len + extra + 1;
         if (need <= vb->vb_size)
                 return;
@@ -106,16 +106,8 @@ static void buf_reserve(vg_buf_t *vb, size_t extra) {
         vb->vb_size = size;
 }
 
-void vg_buf_append(vg_buf_t *vb, const void *data, size_t len) {
-        buf_reserve(vb, len);
-        if (len)
-                memcpy(vb->vb_data + vb->vb_len, data, len);
-        vb->vb_len += len;
-        vb->vb_data[vb->vb_len] = '\0';
-}
-
 void *vg_buf_grow(vg_buf_t *vb, size_t len) {
-        buf_reserve(vb, len);
+        vg_buf_reserve(vb, len);
         vb->vb_len += len;
         vb->vb_data[vb->vb_len] = '\0';
         return vb->vb_data + vb->vb_len - len;
@@ -132,7 +124,7 @@ void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...) {
         va_end(ap);
         if (n < 0)
                 return;
-        buf_reserve(vb, (size_t)n);
+        vg_buf_reserve(vb, (size_t)n);
         va_start(ap, fmt);
         vsnprintf(vb->vb_data + vb->vb_len, (size_t)n + 1, fmt, ap);
         va_end(ap);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdarg.h>
+#include <string.h>
 
 typedef enum vg_err_e {
         VG_OK = 0,
@@ -56,7 +57,19 @@ typedef struct vg_buf_s {
 void vg_buf_init(vg_buf_t *vb);
 void vg_buf_free(vg_buf_t *vb);
 void vg_buf_reset(vg_buf_t *vb);
-void vg_buf_append(vg_buf_t *vb, const void *data, size_t len);
+/* Makes room for extra more bytes and the NUL (vg_buf_append's slow
+ * path). */
+void vg_buf_reserve(vg_buf_t *vb, size_t extra);
+/* Inline: the state encoders append a byte or a few at a time. */
+static inline void vg_buf_append(vg_buf_t *vb, const void *data,
+                                 size_t len) {
+        if (vb->vb_len + len >= vb->vb_size)
+                vg_buf_reserve(vb, len);
+        if (len)
+                memcpy(vb->vb_data + vb->vb_len, data, len);
+        vb->vb_len += len;
+        vb->vb_data[vb->vb_len] = '\0';
+}
 /* Appends len uninitialised bytes; returns where they start. */
 void *vg_buf_grow(vg_buf_t *vb, size_t len);
 void vg_buf_puts(vg_buf_t *vb, const char *s);

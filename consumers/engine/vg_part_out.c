@@ -131,8 +131,17 @@ vg_err_t vg_part_parts_queue(vg_part_t *part, char *errstr,
                 if (err)
                         return err;
         }
-        if (part->pa_persist) {
+        /* Stored as queued: the cells of this batch were written so
+         * (cells_flush); those of earlier batches one by one here (a
+         * scan of the whole table for them cost more, live, than the
+         * batch). */
+        for (size_t i = 0; part->pa_persist && i < part->pa_cells.cs_npending;
+             i++) {
+                vg_counter_t *c = part->pa_cells.cs_pending[i];
+                if (c->cl_dirty)
+                        continue;
                 s = vg_part_st(part, S_PARTS_QUEUED);
+                sqlite3_bind_text(s, 1, c->cl_key, -1, SQLITE_STATIC);
                 rc = sqlite3_step(s);
                 sqlite3_reset(s);
                 if (rc != SQLITE_DONE)

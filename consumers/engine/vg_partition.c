@@ -38,12 +38,13 @@ static const char *schema_sql =
         "CREATE TABLE IF NOT EXISTS patients(patient_id TEXT PRIMARY KEY,"
         "  state TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS timers(patient_id TEXT PRIMARY KEY,"
-        "  due INTEGER NOT NULL);"
+        "  due INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE INDEX IF NOT EXISTS timers_due ON timers(due);"
         "CREATE TABLE IF NOT EXISTS cells(key TEXT PRIMARY KEY,"
         "  num INTEGER NOT NULL, den INTEGER NOT NULL,"
         "  count INTEGER NOT NULL,"
-        "  pending INTEGER NOT NULL DEFAULT 0);"; /* part not queued yet */
+        "  pending INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"; /* pending:
+                                              * part not queued yet */
 
 static const char *stmt_sql[S__CNT] = {
         [S_GET_PATIENT] = "SELECT state FROM patients WHERE patient_id=?",
@@ -58,7 +59,7 @@ static const char *stmt_sql[S__CNT] = {
                       "(key) DO UPDATE SET num=excluded.num, "
                       "den=excluded.den, count=excluded.count, "
                       "pending=excluded.pending",
-        [S_PARTS_QUEUED] = "UPDATE cells SET pending=0 WHERE pending",
+        [S_PARTS_QUEUED] = "UPDATE cells SET pending=0 WHERE key=?",
         [S_GET_OFFSET] = "SELECT next_offset FROM offsets WHERE topic=?",
         [S_SET_OFFSET] = "INSERT INTO offsets VALUES(?,?) ON CONFLICT"
                         "(topic) DO UPDATE SET next_offset="
@@ -536,24 +537,21 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
         }
 }
 
-/* Writes every counter changed in this batch (its part still to be
- * queued: pending). */
-static vg_err_t cells_flush(vg_part_t *part, char *errstr,
+/* Writes every counter changed in this batch: pending (its part still
+ * to be queued) unless this commit queues the parts (queued). */
+static vg_err_t cells_flush(vg_part_t *part, bool queued, char *errstr,
                             size_t errstr_size) {
-        for (size_t i = 0; i < part->pa_cells.cs_ndirty; i++) {
+        for (size_t i = 0; part->pa_persist && i < part->pa_cells.cs_ndirty;
+             i++) {
                 vg_counter_t *c = part->pa_cells.cs_dirty[i];
                 sqlite3_stmt *s;
                 int rc;
-                if (part->pa_parts)
-                        vg_cells_mark_pending(&part->pa_cells, c);
-                if (!part->pa_persist)
-                        continue;
                 s = vg_part_st(part, S_PUT_CELL);
                 sqlite3_bind_text(s, 1, c->cl_key, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(s, 2, c->cl_num);
                 sqlite3_bind_int64(s, 3, c->cl_den);
                 sqlite3_bind_int(s, 4, c->cl_count);
-                sqlite3_bind_int(s, 5, c->cl_pending);
+                sqlite3_bind_int(s, 5, c->cl_pending && !queued);
                 rc = sqlite3_step(s);
                 sqlite3_reset(s);
                 if (rc != SQLITE_DONE)
@@ -675,13 +673,18 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                                         errstr_size);
         if (!err && part->pa_persist)
                 part->pa_stats.ps_states += (int64_t)part->pa_ndirty;
-        if (!err)
-                err = cells_flush(part, errstr, errstr_size);
         /* Parts, then the progress that covers them, at most every
          * parts.interval_ms: a part is a whole value, so a cell changed in
          * many batches is published once, and a progress record never
          * runs ahead of the parts it vouches for (SPEC §6.1). */
-        if (!err && (flush = vg_part_parts_due(part, part->pa_now))) {
+        for (size_t i = 0; part->pa_parts && i < part->pa_cells.cs_ndirty;
+             i++)
+                vg_cells_mark_pending(&part->pa_cells,
+                                      part->pa_cells.cs_dirty[i]);
+        flush = !err && vg_part_parts_due(part, part->pa_now);
+        if (!err)
+                err = cells_flush(part, flush, errstr, errstr_size);
+        if (!err && flush) {
                 err = vg_part_parts_queue(part, errstr, errstr_size);
                 if (!err)
                         err = vg_part_queue_progress(part, errstr, errstr_size);
