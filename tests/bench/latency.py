@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """tests/bench/latency.py VIGIL BOOTSTRAP PREFIX [RATE] [SECONDS] [WARMUP]
+                        [-X key=value ...]
 
 Alert latency at a steady rate (issue 11, figure 6): `vigil process` runs
 live on fresh topics while this script writes events to `vigil produce` at
@@ -21,6 +22,9 @@ it; a reader with isolation.level=read_committed (librdkafka's default,
 the time a kcat reader on the same machine (read_committed,
 fetch.wait.max.ms 5) received the alert, minus the same write time.
 
+Arguments after WARMUP go to `vigil process` (the benchmark runs it
+again with -X changelog.enabled=false: no Kafka transactions).
+
 Prints one line: "N p50_ms p99_ms max_ms visible_p50_ms visible_p99_ms
 visible_max_ms".
 """
@@ -30,6 +34,7 @@ vigil, bootstrap, prefix = sys.argv[1:4]
 rate = int(sys.argv[4]) if len(sys.argv) > 4 else 5000
 seconds = int(sys.argv[5]) if len(sys.argv) > 5 else 20
 warmup = int(sys.argv[6]) if len(sys.argv) > 6 else 10
+extra = sys.argv[7:]
 S = prefix
 T = ["-b", bootstrap]
 for k, v in (("admissions", "adm"), ("discharges", "dis"), ("deaths", "dea"),
@@ -43,7 +48,7 @@ subprocess.run([vigil, "topics", "create", "-p", "6"] + T, check=True,
 plog = open(os.path.join(tmp, "process.log"), "w")
 proc = subprocess.Popen([vigil, "process"] + T +
                         ["-X", "state.dir=" + os.path.join(tmp, "state"),
-                         "-X", "group.id=%s.g" % S], stderr=plog)
+                         "-X", "group.id=%s.g" % S] + extra, stderr=plog)
 t0 = time.time()
 while "assigned" not in open(plog.name).read():
     if time.time() - t0 > 60 or proc.poll() is not None:
