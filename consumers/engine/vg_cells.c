@@ -168,7 +168,9 @@ void vg_cells_load(vg_cells_t *cs, const char *key, int64_t num, int64_t den,
         char base[VG_CASE_KEY_MAX];
         vg_counter_t *c;
         if (strlen(key) >= VG_CASE_KEY_MAX)
-                return; /* (longer than any key this version makes) */
+                return; /* (longer than any key this version makes: left
+                         * in the store, never published, and a pending
+                         * one stays pending there) */
         for (int i = 0; i < 3 && p; i++)
                 if ((p = strchr(p, '|')))
                         p++;

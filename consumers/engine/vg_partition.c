@@ -677,7 +677,8 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
          * parts.interval_ms: a part is a whole value, so a cell changed in
          * many batches is published once, and a progress record never
          * runs ahead of the parts it vouches for (SPEC §6.1). */
-        for (size_t i = 0; part->pa_parts && i < part->pa_cells.cs_ndirty;
+        for (size_t i = 0; !err && part->pa_parts &&
+                           i < part->pa_cells.cs_ndirty;
              i++)
                 vg_cells_mark_pending(&part->pa_cells,
                                       part->pa_cells.cs_dirty[i]);
