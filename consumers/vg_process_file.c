@@ -4,6 +4,7 @@
  * in-memory SQLite stores, so it runs exactly the Kafka mode's code.
  */
 #include "vg_process.h"
+#include "vg_process_file_out.h"
 #include "vg_agg.h"
 #include "vg_codec.h"
 #include "vg_htab.h"
@@ -28,245 +29,6 @@ void vg_process_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc) {
         rc->rc_retention_days = (int)vg_conf_int(conf, "rules.retention_days");
         rc->rc_max_events = (int)vg_conf_int(conf, "rules.max_patient_events");
         rc->rc_idle_ms = vg_conf_int(conf, "stream.idle_ms");
-}
-
-char *vg_process_alert_json(const vg_alert_t *al) {
-        json_t *obj = vg_record_to_json(VG_REC_ALERT, al), *v;
-        const char *key;
-        void *tmp;
-        char *s, *r;
-        json_object_foreach_safe(obj, tmp, key, v) {
-                if (json_is_null(v))
-                        json_object_del(obj, key);
-        }
-        s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        r = vg_strdup(s);
-        free(s);
-        json_decref(obj);
-        return r;
-}
-
-typedef struct drain_s {
-        vg_codec_t *codec;
-        json_t     *alerts;   /* alert_id -> JSON text of the last status */
-        json_t     *raised;   /* alert_id -> true: was ACTIVE at some time */
-        long        churn;    /* alerts raised ACTIVE, later RETRACTED */
-        int         failed;
-} drain_t;
-
-static void drain_cb(const vg_outrec_t *r, void *opaque) {
-        drain_t *d = opaque;
-        vg_anyrec_t rec;
-        vg_rectype_t t;
-        char errstr[256], *js;
-
-        if (vg_codec_decode(d->codec, r->or_value, r->or_value_len,
-                            VG_REC_ALERT, &t, &rec, NULL, errstr,
-                            sizeof(errstr)))
-                return; /* indicator parts and DLQ rows: not for output */
-        js = vg_process_alert_json(&rec.al);
-        if (rec.al.al_status == VG_STATUS_ACTIVE)
-                json_object_set_new(d->raised, rec.al.al_alert_id,
-                                    json_true());
-        else if (json_is_true(json_object_get(d->raised, rec.al.al_alert_id))) {
-                d->churn++;
-                json_object_set_new(d->raised, rec.al.al_alert_id,
-                                    json_false());
-        }
-        json_object_set_new(d->alerts, rec.al.al_alert_id, json_string(js));
-        vg_free(js);
-        vg_record_clear(t, &rec);
-}
-
-/* Totals of all partitions, keyed as the indicators topic is
- * ("indicator|area|period|breakdown"): months and (SPEC §6.2) the quarters
- * and years that sum them. Summed in a hash table, then sorted by key. */
-typedef struct total_s {
-        vg_hnode_t tt_h;  /* first: the table's link */
-        int64_t    tt_num, tt_den;
-        bool       tt_count;
-        char       tt_key[];
-} total_t;
-
-typedef struct totals_s {
-        vg_htab_t  ts_ht;
-        total_t  **ts_v;  /* sorted, after totals_merge() */
-        size_t     ts_n;
-} totals_t;
-
-static bool total_eq(const vg_hnode_t *n, const void *key) {
-        return !strcmp(((const total_t *)n)->tt_key, key);
-}
-
-static void total_put(totals_t *ts, const char *key, size_t len,
-                      int64_t num, int64_t den, bool count) {
-        uint32_t h = vg_hash_str(key);
-        total_t *t = (total_t *)vg_htab_find(&ts->ts_ht, h, total_eq, key);
-        if (!t) {
-                t = vg_calloc(1, sizeof(*t) + len + 1);
-                memcpy(t->tt_key, key, len + 1);
-                t->tt_h.hn_hash = h;
-                t->tt_count = count;
-                vg_htab_insert(&ts->ts_ht, &t->tt_h);
-        }
-        t->tt_num += num;
-        t->tt_den += den;
-}
-
-/* to += from */
-static void totals_sum(totals_t *to, const totals_t *from) {
-        VG_HTAB_FOREACH(&from->ts_ht, x) {
-                const total_t *t = (const total_t *)x;
-                total_put(to, t->tt_key, strlen(t->tt_key), t->tt_num,
-                          t->tt_den, t->tt_count);
-        }
-}
-
-/* Adds to "<prefix><period>|<bd>" (prefix: "indicator|area|"). */
-static void total_at(totals_t *ts, const char *prefix, size_t plen,
-                     const char *period, const char *bd, size_t bdlen,
-                     int64_t num, int64_t den, bool count) {
-        char full[VG_CASE_KEY_MAX + 16];
-        size_t perlen = strlen(period), len = plen + perlen + 1 + bdlen;
-        if (len >= sizeof(full))
-                return; /* (longer than any cell key) */
-        memcpy(full, prefix, plen);
-        memcpy(full + plen, period, perlen);
-        full[plen + perlen] = '|';
-        memcpy(full + plen + perlen + 1, bd, bdlen);
-        full[len] = '\0';
-        total_put(ts, full, len, num, den, count);
-}
-
-/* A partition's cell "indicator|area|period[|breakdown]": its month, and
- * the quarter and year that sum it, with breakdown "all" when none. */
-static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
-                     void *opaque) {
-        totals_t *ts = opaque;
-        const char *b1 = strchr(key, '|'), *b2 = b1 ? strchr(b1 + 1, '|') : NULL;
-        const char *per, *b3, *bd = "all";
-        char period[16], q[8], y[5];
-        size_t perlen, bdlen = 3;
-        if (!b1 || !b2 || b1 == key || b2 == b1 + 1 || !b2[1])
-                return;
-        per = b2 + 1;
-        if ((b3 = strchr(per, '|')) && b3[1])
-                bd = b3 + 1, bdlen = strlen(bd);
-        perlen = b3 ? (size_t)(b3 - per) : strlen(per);
-        if (!perlen || perlen >= sizeof(period))
-                return;
-        memcpy(period, per, perlen);
-        period[perlen] = '\0';
-        total_at(ts, key, (size_t)(per - key), period, bd, bdlen, num, den,
-                 count);
-        if (!vg_rules_period_parents(period, q, y)) {
-                total_at(ts, key, (size_t)(per - key), q, bd, bdlen, num, den,
-                         count);
-                total_at(ts, key, (size_t)(per - key), y, bd, bdlen, num, den,
-                         count);
-        }
-}
-
-static int total_cmp(const void *a, const void *b) {
-        return strcmp((*(total_t *const *)a)->tt_key,
-                      (*(total_t *const *)b)->tt_key);
-}
-
-/* Lists the totals in key order; returns how many there are. */
-static size_t totals_merge(totals_t *ts) {
-        ts->ts_v = vg_malloc(sizeof(*ts->ts_v) * (ts->ts_ht.ht_n + 1));
-        ts->ts_n = 0;
-        VG_HTAB_FOREACH(&ts->ts_ht, x)
-                ts->ts_v[ts->ts_n++] = (total_t *)x;
-        if (ts->ts_n > 1)
-                qsort(ts->ts_v, ts->ts_n, sizeof(*ts->ts_v), total_cmp);
-        return ts->ts_n;
-}
-
-static void total_del(vg_hnode_t *n) {
-        vg_free(n);
-}
-
-static void totals_free(totals_t *ts) {
-        vg_htab_free(&ts->ts_ht, total_del);
-        vg_free(ts->ts_v);
-}
-
-static int key_cmp(const void *a, const void *b) {
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Writes the values of obj (sorted by key) as lines. */
-static void write_sorted(json_t *obj, FILE *out,
-                         void (*line)(const char *key, json_t *v, FILE *out,
-                                      void *opaque),
-                         void *opaque) {
-        size_t n = json_object_size(obj), i = 0;
-        const char **keys = vg_calloc(n + 1, sizeof(*keys));
-        const char *key;
-        json_t *v;
-        json_object_foreach(obj, key, v) keys[i++] = key;
-        qsort(keys, n, sizeof(*keys), key_cmp);
-        for (i = 0; i < n; i++)
-                line(keys[i], json_object_get(obj, keys[i]), out, opaque);
-        vg_free(keys);
-}
-
-static void alert_line(const char *key, json_t *v, FILE *out, void *opaque) {
-        (void)key, (void)opaque;
-        fprintf(out, "%s\n", json_string_value(v));
-}
-
-/* What completeness rests on (SPEC §6.1), over all partitions. */
-typedef struct progress_s {
-        const vg_rules_conf_t *pg_rc;
-        int64_t                pg_min_wm;      /* VG_WM_NONE: incomplete */
-        int64_t                pg_data_since;  /* VG_WM_NONE: unknown */
-} progress_t;
-
-/* Writes the indicator values (merged totals, in key order). */
-static void write_values(const totals_t *ts, FILE *out,
-                         const progress_t *pg) {
-        vg_buf_t b;
-        vg_buf_init(&b);
-        for (size_t i = 0; i < ts->ts_n; i++) {
-                const total_t *t = ts->ts_v[i];
-                char k[VG_CASE_KEY_MAX + 16], *save = NULL;
-                char *ind, *area, *period, *bd;
-                vg_ivalue_t iv = {0};
-                /* A row exists where the denominator (for a count: the
-                 * count) is above zero (SPEC §6). */
-                if (!((t->tt_count && t->tt_num > 0) ||
-                      (!t->tt_count && t->tt_den > 0)))
-                        continue;
-                memcpy(k, t->tt_key, strlen(t->tt_key) + 1); /* (shorter
-                                                                 * than k) */
-                ind = strtok_r(k, "|", &save);
-                area = strtok_r(NULL, "|", &save);
-                period = strtok_r(NULL, "|", &save);
-                bd = strtok_r(NULL, "|", &save);
-                iv.iv_indicator = ind;
-                iv.iv_area = area;
-                iv.iv_period = period;
-                iv.iv_breakdown = bd ? bd : "all";
-                iv.iv_numerator = t->tt_num;
-                iv.iv_denominator = (vg_optl_t){!t->tt_count, t->tt_den};
-                iv.iv_complete = vg_rules_complete(pg->pg_rc, ind, period,
-                                                   pg->pg_min_wm);
-                iv.iv_history_complete = vg_rules_history_complete(
-                        pg->pg_rc, ind, period, pg->pg_data_since);
-                iv.iv_data_since = (vg_optl_t){
-                        pg->pg_data_since != VG_WM_NONE, pg->pg_data_since};
-                vg_ivalue_put_json(&b, &iv);
-                vg_buf_append(&b, "\n", 1);
-                if (b.vb_len >= 1 << 16) {
-                        fwrite(b.vb_data, 1, b.vb_len, out);
-                        vg_buf_reset(&b);
-                }
-        }
-        if (b.vb_len) /* (an empty buffer has no data pointer) */
-                fwrite(b.vb_data, 1, b.vb_len, out);
-        vg_buf_free(&b);
 }
 
 /* Where events come from: JSON Lines, or an Avro object container file
@@ -434,7 +196,7 @@ typedef struct fworker_s {
         vg_codec_t     *fw_codec;    /* its partitions' encoder */
         long            fw_events, fw_invalid, fw_too_late;
         int             fw_fatal;    /* 1: a fatal error (logged) */
-        drain_t         fw_drain;    /* its partitions' alerts, */
+        falerts_t       fw_alerts;   /* its partitions' alerts, */
         totals_t        fw_totals;   /* and counters, at the end */
 } fworker_t;
 
@@ -450,7 +212,7 @@ struct fctx_s {
                                                     * the end */
         pthread_mutex_t fc_lock;
         pthread_cond_t  fc_cond;
-        int          fc_scanned;     /* workers done with fw_drain and
+        int          fc_scanned;     /* workers done with fw_alerts and
                                       * fw_totals (closing their
                                       * partitions now) */
 };
@@ -520,18 +282,17 @@ static void *fw_end_main(void *arg) {
         fctx_t *c = w->fw_ctx;
         if (fw_finish(w, w->fw_nworkers))
                 w->fw_fatal = 1;
-        w->fw_drain.codec = w->fw_codec;
-        w->fw_drain.alerts = json_object();
-        w->fw_drain.raised = json_object();
         for (int p = w->fw_id; !w->fw_fatal && p < c->fc_nparts;
              p += w->fw_nworkers) {
                 vg_part_t *part = c->fc_parts[p];
                 c->fc_wm[p] = vg_part_watermark(part);
                 c->fc_since[p] = vg_part_data_since(part);
                 c->fc_pruned[p] = vg_part_stats(part)->ps_pruned;
-                vg_part_outbox_scan(part, 0, INT32_MAX, drain_cb,
-                                    &w->fw_drain);
-                vg_part_cells_unsorted(part, cells_cb, &w->fw_totals);
+                vg_part_cells_unsorted(part, vg_totals_cell, &w->fw_totals);
+        }
+        if (!w->fw_fatal) {
+                vg_totals_parents(&w->fw_totals);
+                vg_falerts_json(&w->fw_alerts);
         }
         pthread_mutex_lock(&c->fc_lock);
         c->fc_scanned++;
@@ -657,8 +418,9 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         int64_t pruned = 0;
         int rc_ = 0, started = 0, e;
         vg_meter_t pg_line;
-        drain_t d;
         progress_t pg;
+        long churn = 0;
+        size_t nalerts;
         totals_t totals = {0};
         fctx_t fc;
         fpool_t fp;
@@ -718,6 +480,9 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                          * the counters are read at the end (no parts). */
                         vg_part_set_parts(fc.fc_parts[p], false);
                         vg_part_set_memory_only(fc.fc_parts[p]);
+                        vg_part_set_alert_sink(
+                                fc.fc_parts[p], vg_falerts_put,
+                                &fp.fp_w[p % fp.fp_n].fw_alerts);
                 }
 
         vg_meter_init(&pg_line, "process", "events",
@@ -813,16 +578,9 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         pthread_join(fp.fp_w[i].fw_thr, NULL);
                 goto done;
         }
-        d.codec = codec;
-        d.alerts = json_object();
-        d.raised = json_object();
-        d.churn = 0;
-        d.failed = 0;
         for (int i = 0; i < started; i++) {
-                /* (an alert_id is one patient's, on one partition) */
-                json_object_update(d.alerts, fp.fp_w[i].fw_drain.alerts);
-                d.churn += fp.fp_w[i].fw_drain.churn;
-                totals_sum(&totals, &fp.fp_w[i].fw_totals);
+                churn += fp.fp_w[i].fw_alerts.fs_churn;
+                vg_totals_sum(&totals, &fp.fp_w[i].fw_totals);
         }
         pg.pg_rc = &rc;
         pg.pg_min_wm = INT64_MAX;
@@ -840,22 +598,25 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 pg.pg_min_wm = VG_WM_NONE;
         if (pg.pg_data_since == INT64_MAX)
                 pg.pg_data_since = VG_WM_NONE;
-        if (alerts_out)
-                write_sorted(d.alerts, alerts_out, alert_line, NULL);
-        totals_merge(&totals);
+        {
+                falerts_t **all = vg_malloc(sizeof(*all) * (size_t)fp.fp_n);
+                for (int i = 0; i < fp.fp_n; i++)
+                        all[i] = &fp.fp_w[i].fw_alerts;
+                nalerts = vg_falerts_write(all, fp.fp_n, alerts_out);
+                vg_free(all);
+        }
+        vg_totals_merge(&totals);
         if (ind_out)
-                write_values(&totals, ind_out, &pg);
+                vg_totals_write(&totals, ind_out, &pg);
         for (int i = 0; i < started; i++)
                 pthread_join(fp.fp_w[i].fw_thr, NULL);
         vg_info("process",
                 "%s: %ld events, %ld invalid lines (%ld of them too late), "
                 "%zu alerts (%ld raised and later retracted), %zu indicator "
                 "cells, %d partition(s), %lld events pruned by retention",
-                name, events, invalid, too_late, json_object_size(d.alerts),
-                d.churn, totals.ts_n, partitions, (long long)pruned);
-        json_decref(d.alerts);
-        json_decref(d.raised);
-        totals_free(&totals);
+                name, events, invalid, too_late, nalerts, churn, totals.ts_n,
+                partitions, (long long)pruned);
+        vg_totals_free(&totals);
 done:
         for (int p = 0; p < partitions; p++)
                 vg_part_close(fc.fc_parts[p]);
@@ -872,11 +633,8 @@ done:
                                                 &ch->v[k].ev);
                         vg_free(ch);
                 }
-                if (w->fw_drain.alerts)
-                        json_decref(w->fw_drain.alerts);
-                if (w->fw_drain.raised)
-                        json_decref(w->fw_drain.raised);
-                totals_free(&w->fw_totals);
+                vg_falerts_free(&w->fw_alerts);
+                vg_totals_free(&w->fw_totals);
                 if (w->fw_codec)
                         vg_codec_destroy(w->fw_codec);
                 pthread_mutex_destroy(&w->fw_lock);

@@ -38,10 +38,14 @@ static bool pent_eq(const vg_hnode_t *n, const void *key) {
 void vg_part_cache_drop(vg_part_t *part) {
         vg_htab_clear(&part->pa_cache, pent_del);
         part->pa_ndirty = 0;
+        part->pa_ntheap = 0;
 }
 
 void vg_part_cache_free(vg_part_t *part) {
         vg_htab_free(&part->pa_cache, pent_del);
+        vg_free(part->pa_theap);
+        part->pa_theap = NULL;
+        part->pa_ntheap = part->pa_theap_cap = 0;
         vg_free(part->pa_dirty);
         part->pa_dirty = NULL;
         part->pa_ndirty = part->pa_dirty_cap = 0;
@@ -148,6 +152,91 @@ void vg_part_dirty(vg_part_t *part, pent_t *pe) {
         pe->pe_dirty = true;
 }
 
+/* The timer heap of a memory-only partition: a binary min-heap of the
+ * patients with a timer, by (pe_due, pe_id) as the timers table's
+ * S_DUE_TIMERS orders them (BINARY collation: strcmp), each knowing its
+ * place (pe_tix) so that a moved timer is re-placed, not added twice. */
+static bool th_less(const pent_t *a, const pent_t *b) {
+        return a->pe_due < b->pe_due ||
+               (a->pe_due == b->pe_due && strcmp(a->pe_id, b->pe_id) < 0);
+}
+
+static void th_place(vg_part_t *part, size_t i, pent_t *pe) {
+        part->pa_theap[i] = pe;
+        pe->pe_tix = (uint32_t)(i + 1);
+}
+
+static void th_up(vg_part_t *part, size_t i) {
+        pent_t *pe = part->pa_theap[i];
+        while (i > 0 && th_less(pe, part->pa_theap[(i - 1) / 2])) {
+                th_place(part, i, part->pa_theap[(i - 1) / 2]);
+                i = (i - 1) / 2;
+        }
+        th_place(part, i, pe);
+}
+
+static void th_down(vg_part_t *part, size_t i) {
+        pent_t *pe = part->pa_theap[i];
+        size_t n = part->pa_ntheap, c;
+        while ((c = 2 * i + 1) < n) {
+                if (c + 1 < n &&
+                    th_less(part->pa_theap[c + 1], part->pa_theap[c]))
+                        c++;
+                if (!th_less(part->pa_theap[c], pe))
+                        break;
+                th_place(part, i, part->pa_theap[c]);
+                i = c;
+        }
+        th_place(part, i, pe);
+}
+
+static void th_remove(vg_part_t *part, pent_t *pe) {
+        size_t i = pe->pe_tix - 1;
+        pent_t *last = part->pa_theap[--part->pa_ntheap];
+        pe->pe_tix = 0;
+        pe->pe_due = INT64_MAX;
+        if (last == pe)
+                return;
+        th_place(part, i, last);
+        th_down(part, i);
+        th_up(part, last->pe_tix - 1);
+}
+
+static void th_set(vg_part_t *part, pent_t *pe, int64_t due) {
+        if (pe->pe_tix) {
+                if (due == INT64_MAX) {
+                        th_remove(part, pe);
+                        return;
+                }
+                pe->pe_due = due;
+                th_down(part, pe->pe_tix - 1);
+                th_up(part, pe->pe_tix - 1);
+                return;
+        }
+        if (due == INT64_MAX)
+                return;
+        if (part->pa_ntheap == part->pa_theap_cap) {
+                part->pa_theap_cap = part->pa_theap_cap ? part->pa_theap_cap * 2
+                                                        : 1024;
+                part->pa_theap = vg_realloc(part->pa_theap,
+                                            sizeof(*part->pa_theap) *
+                                                    part->pa_theap_cap);
+        }
+        pe->pe_due = due;
+        th_place(part, part->pa_ntheap++, pe);
+        th_up(part, part->pa_ntheap - 1);
+}
+
+size_t vg_part_timers_due(vg_part_t *part, int64_t wm, pent_t **out,
+                          size_t max) {
+        size_t n = 0;
+        while (n < max && part->pa_ntheap && part->pa_theap[0]->pe_due <= wm) {
+                out[n] = part->pa_theap[0];
+                th_remove(part, out[n++]);
+        }
+        return n;
+}
+
 vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
                            size_t errstr_size) {
         int64_t next = pe->pe_pt ? pe->pe_pt->pt_next_due : pe->pe_next_due;
@@ -155,6 +244,10 @@ vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
         int rc;
         if (next == pe->pe_due)
                 return VG_OK;
+        if (part->pa_mtimers) {
+                th_set(part, pe, next);
+                return VG_OK;
+        }
         if (next == INT64_MAX) {
                 s = vg_part_st(part, S_DEL_TIMER);
                 sqlite3_bind_text(s, 1, pe->pe_id, -1, SQLITE_STATIC);

@@ -37,6 +37,8 @@ typedef struct pent_s {
         int64_t        pe_due;      /* next_due in the timers table
                                      * (INT64_MAX: no row) */
         int64_t        pe_next_due; /* the patient's next_due, as packed */
+        uint32_t       pe_tix;      /* memory-only: 1 + its place in the
+                                     * timer heap (0: not in it) */
         char           pe_id[];     /* patient_id */
 } pent_t;
 
@@ -86,6 +88,14 @@ struct vg_part_s {
         bool                    pa_parts_force; /* queue at next commit */
         bool                    pa_persist;     /* write patients and
                                                  * counters to the store */
+        /* Memory-only (file mode): the timers in a heap of patients by
+         * (pe_due, id) instead of the timers table (vg_part_cache.c) */
+        bool                    pa_mtimers;
+        void                  (*pa_alert_sink)(const vg_alert_t *al,
+                                               void *opaque);
+        void                   *pa_alert_opaque;
+        pent_t                **pa_theap;
+        size_t                  pa_ntheap, pa_theap_cap;
         vg_part_stats_t         pa_stats;
         vg_buf_t                pa_buf;         /* encode scratch */
         vg_buf_t                pa_sbuf;        /* patient state scratch */
@@ -117,12 +127,17 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
 /* The patient is changed in this batch: its state is written at commit. */
 void vg_part_dirty(vg_part_t *part, pent_t *pe);
-/* Writes a patient's next-due time to the timers table, if it moved. */
+/* Writes a patient's next-due time to the timers table (memory-only: the
+ * timer heap), if it moved. */
 vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
                            size_t errstr_size);
 /* Writes a patient's state (and its changelog row). */
 vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
                            size_t errstr_size);
+/* Memory-only: the patients whose timer is due at wm (at most max, in
+ * the order of S_DUE_TIMERS: by due time, then id), taken off the heap. */
+size_t vg_part_timers_due(vg_part_t *part, int64_t wm, pent_t **out,
+                          size_t max);
 /* Empties the cache (and the list of changed patients). */
 void vg_part_cache_drop(vg_part_t *part);
 void vg_part_cache_free(vg_part_t *part);

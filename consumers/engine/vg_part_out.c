@@ -28,6 +28,11 @@ vg_err_t vg_part_queue_alert(vg_part_t *part, vg_alert_t *al, char *errstr,
                             size_t errstr_size) {
         vg_err_t err;
         al->al_emitted_at = part->pa_now;
+        if (part->pa_alert_sink) {
+                part->pa_stats.ps_alerts[al->al_rule & 3][al->al_status & 1]++;
+                part->pa_alert_sink(al, part->pa_alert_opaque);
+                return VG_OK;
+        }
         vg_buf_reset(&part->pa_buf);
         if ((err = vg_codec_encode(part->pa_codec, VG_REC_ALERT, al,
                                    &part->pa_buf, errstr, errstr_size)))

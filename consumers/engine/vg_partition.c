@@ -493,26 +493,36 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
         return err;
 }
 
-/* Re-derives every patient whose timer is due at the watermark. */
+/* Re-derives every patient whose timer is due at the watermark: 256 at a
+ * time, by due time then id (memory-only: off the timer heap, in the same
+ * order). */
 static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                             size_t errstr_size) {
         for (;;) {
-                sqlite3_stmt *s = vg_part_st(part, S_DUE_TIMERS);
                 char *ids[256];
+                pent_t *due[256];
                 int n = 0;
                 vg_err_t err = VG_OK;
 
-                sqlite3_bind_int64(s, 1, part->pa_wm.wm_value);
-                while (n < 256 && sqlite3_step(s) == SQLITE_ROW)
-                        ids[n++] = vg_strdup(
-                                (const char *)sqlite3_column_text(s, 0));
-                sqlite3_reset(s);
+                if (part->pa_mtimers) {
+                        n = (int)vg_part_timers_due(part, part->pa_wm.wm_value,
+                                                    due, 256);
+                } else {
+                        sqlite3_stmt *s = vg_part_st(part, S_DUE_TIMERS);
+                        sqlite3_bind_int64(s, 1, part->pa_wm.wm_value);
+                        while (n < 256 && sqlite3_step(s) == SQLITE_ROW) {
+                                due[n] = NULL;
+                                ids[n++] = vg_strdup((const char *)
+                                        sqlite3_column_text(s, 0));
+                        }
+                        sqlite3_reset(s);
+                }
                 if (!n)
                         return VG_OK;
                 for (int i = 0; i < n; i++) {
-                        pent_t *pe = NULL;
+                        pent_t *pe = part->pa_mtimers ? due[i] : NULL;
                         vg_changes_t ch;
-                        if (!err &&
+                        if (!err && !pe &&
                             !(pe = vg_part_patient(part, ids[i], errstr,
                                                    errstr_size)))
                                 err = VG_ERR_STORE;
@@ -530,7 +540,8 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                                                 part, pe, errstr,
                                                 errstr_size);
                         }
-                        vg_free(ids[i]);
+                        if (!part->pa_mtimers)
+                                vg_free(ids[i]);
                 }
                 if (err)
                         return err;
@@ -773,7 +784,15 @@ void vg_part_set_parts(vg_part_t *part, bool queue) {
         part->pa_parts = queue;
 }
 
+void vg_part_set_alert_sink(vg_part_t *part,
+                            void (*sink)(const vg_alert_t *al, void *opaque),
+                            void *opaque) {
+        part->pa_alert_sink = sink;
+        part->pa_alert_opaque = opaque;
+}
+
 void vg_part_set_memory_only(vg_part_t *part) {
         part->pa_persist = false;
+        part->pa_mtimers = true; /* (a new file: no timer rows) */
         vg_outbox_cache(part->pa_outbox, 0);
 }

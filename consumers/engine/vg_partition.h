@@ -144,11 +144,17 @@ bool vg_part_parts_due(const vg_part_t *part, int64_t now_ms);
  * partition is released or the process stops). */
 void vg_part_force_parts(vg_part_t *part);
 
-/* File mode: patients and counters live in memory only (none is dropped,
- * none is written to the store); timers, offsets and the outbox still
- * use it. A rollback then loses the open batch's patients: for a run that
- * stops at its first error. */
+/* File mode: patients, counters and timers live in memory only (none is
+ * dropped, none is written to the store); offsets and the outbox still
+ * use it. Right after vg_part_open() of a new store. A rollback then
+ * loses the patients: for a run that stops at its first error. */
 void vg_part_set_memory_only(vg_part_t *part);
+/* File mode: each alert the partition emits is given to sink (in the order
+ * they are emitted, emitted_at set; sink copies what it keeps) instead of
+ * being queued in the outbox. */
+void vg_part_set_alert_sink(vg_part_t *part,
+                            void (*sink)(const vg_alert_t *al, void *opaque),
+                            void *opaque);
 
 /* Calls cb for every counter cell of this partition, in key order (the
  * counters as of the last change, committed or not). */

@@ -12,11 +12,12 @@
  * (same instant, +72 h, +30/31 local days, local midnight) to hit ties.
  * Every set runs through one vg_part (":memory:") several times: in
  * generation order as one batch, and in random permutations with random
- * batch boundaries. The final ACTIVE alerts (last status per alert_id in
- * the outbox, emitted_at ignored) and the non-empty counter cells must be
- * identical across runs, and equal to vg_rules_derive() of every patient's
- * whole event set at the final stream time (an oracle for the engine,
- * partition store and timers).
+ * batch boundaries (some runs with few patients kept in memory, some in
+ * memory only, as file mode runs). The final ACTIVE alerts (last status
+ * per alert_id in the outbox, emitted_at ignored) and the non-empty
+ * counter cells must be identical across runs, and equal to
+ * vg_rules_derive() of every patient's whole event set at the final stream
+ * time (an oracle for the engine, partition store and timers).
  *
  * Diagnostics: VG_PROP_FLUSH=1 adds an empty batch after the last commit
  * (so timers left due by the last batch fire; see the BUG note at
@@ -447,9 +448,13 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
                 fail_msg("vg_part_open: %s", errstr);
         /* Half the split runs keep at most two patients in memory after a
          * commit: the others are read back from the store (each was kept
-         * packed as its store row until then, vg_part_cache.c). */
+         * packed as its store row until then, vg_part_cache.c). Half the
+         * others run as file mode does: patients, counters and timers in
+         * memory only (the timers in a heap, not the timers table). */
         if (max_batch > 0 && chance(50))
                 vg_part_set_cache(part, (size_t)rnd(3));
+        else if (chance(50))
+                vg_part_set_memory_only(part);
         memset(res, 0, sizeof(*res));
         for (int i = 0; i < e->n; i++) {
                 if (!vg_part_in_batch(part) &&
