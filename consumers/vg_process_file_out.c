@@ -13,10 +13,17 @@
 #include <jansson.h>
 
 char *vg_process_alert_json(const vg_alert_t *al) {
-        json_t *obj = vg_record_to_json(VG_REC_ALERT, al), *v;
+        json_t *obj, *v;
         const char *key;
         void *tmp;
         char *s, *r;
+        vg_buf_t b;
+        vg_buf_init(&b);
+        if (!vg_record_put_output_json(&b, VG_REC_ALERT, al))
+                return b.vb_data; /* (NUL-terminated, vg_malloc'd) */
+        vg_buf_free(&b);
+        /* A string that is not plain ASCII: jansson checks and writes it. */
+        obj = vg_record_to_json(VG_REC_ALERT, al);
         json_object_foreach_safe(obj, tmp, key, v) {
                 if (json_is_null(v))
                         json_object_del(obj, key);
@@ -27,7 +34,6 @@ char *vg_process_alert_json(const vg_alert_t *al) {
         json_decref(obj);
         return r;
 }
-
 
 /* An alert's last status; its JSON line once vg_falerts_json() ran. */
 typedef struct falert_s {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #define FPTR(rec, f, T) ((T *)((char *)(rec) + (f)->vf_offset))
@@ -797,6 +798,125 @@ void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec) {
                 }
         }
         vg_buf_append(out, "}", 1);
+}
+
+/* A real as jansson's json_dumps writes it (jsonp_dtostr, precision 17):
+ * "%.17g", ".0" added when neither '.' nor 'e' is in it, and the
+ * exponent without '+' or leading zeros. */
+static void put_real(vg_buf_t *out, double v) {
+        char b[40], *e;
+        int n = snprintf(b, sizeof(b) - 3, "%.17g", v);
+        if (n < 0 || (size_t)n >= sizeof(b) - 3)
+                return;
+        if (!strchr(b, '.') && !strchr(b, 'e'))
+                memcpy(b + n, ".0", 3), n += 2;
+        if ((e = strchr(b, 'e'))) {
+                char *start = e + 1, *end = e + 2;
+                if (*start == '-')
+                        start++;
+                while (*end == '0')
+                        end++;
+                memmove(start, end, (size_t)(b + n + 1 - end));
+                n -= (int)(end - start);
+        }
+        vg_buf_append(out, b, (size_t)n);
+}
+
+/* s as a JSON string if every byte of it is printable ASCII (written the
+ * same by jansson and vg_json_put_string); false, nothing written,
+ * otherwise. */
+static bool put_plain_string(vg_buf_t *out, const char *s) {
+        for (const char *p = s; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                        return false;
+        vg_json_put_string(out, s);
+        return true;
+}
+
+int vg_record_put_output_json(vg_buf_t *out, vg_rectype_t type,
+                              const void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        char t[VG_TIME_BUFSZ];
+        int first = 1;
+        if (VG_REC_IS_EVENT(type))
+                return -1;
+        vg_buf_append(out, "{", 1);
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                const vg_optl_t *ol = CFPTR(rec, f, vg_optl_t);
+                const vg_optd_t *od = CFPTR(rec, f, vg_optd_t);
+                const char *str = NULL;
+                switch (f->vf_type) { /* what is null is left out */
+                case VG_F_STRING:
+                case VG_F_OSTRING:
+                        if (!(str = *CFPTR(rec, f, char *)))
+                                continue;
+                        break;
+                case VG_F_OTIME:
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                case VG_F_OBOOL:
+                        if (!ol->set)
+                                continue;
+                        break;
+                case VG_F_ODOUBLE:
+                        if (!od->set)
+                                continue;
+                        if (!isfinite(od->v))
+                                return -1; /* (json_real refuses it) */
+                        break;
+                default:
+                        break;
+                }
+                if (!first)
+                        vg_buf_append(out, ",", 1);
+                first = 0;
+                if (!put_plain_string(out, f->vf_name))
+                        return -1;
+                vg_buf_append(out, ":", 1);
+                switch (f->vf_type) {
+                case VG_F_STRING:
+                case VG_F_OSTRING:
+                        if (!put_plain_string(out, str))
+                                return -1;
+                        break;
+                case VG_F_TIME:
+                        vg_json_put_string(
+                                out, vg_time_format(*CFPTR(rec, f, int64_t), t));
+                        break;
+                case VG_F_OTIME:
+                        vg_json_put_string(out, vg_time_format(ol->v, t));
+                        break;
+                case VG_F_LONG:
+                        put_i64(out, *CFPTR(rec, f, int64_t));
+                        break;
+                case VG_F_INT:
+                        put_i64(out, *CFPTR(rec, f, int32_t));
+                        break;
+                case VG_F_OINT:
+                case VG_F_OLONG:
+                        put_i64(out, ol->v);
+                        break;
+                case VG_F_ODOUBLE:
+                        put_real(out, od->v);
+                        break;
+                case VG_F_BOOL:
+                        vg_buf_puts(out, *CFPTR(rec, f, bool) ? "true"
+                                                              : "false");
+                        break;
+                case VG_F_OBOOL:
+                        vg_buf_puts(out, ol->v ? "true" : "false");
+                        break;
+                case VG_F_ENUM:
+                        if (!put_plain_string(
+                                    out, vg_enum_str(f->vf_enum,
+                                                     *CFPTR(rec, f, int))))
+                                return -1;
+                        break;
+                }
+        }
+        vg_buf_append(out, "}", 1);
+        return 0;
 }
 
 char *vg_record_to_jsonl(vg_rectype_t type, const void *rec) {

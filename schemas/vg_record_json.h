@@ -46,6 +46,15 @@ void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec);
 /* Appends s as a JSON string literal. */
 void vg_json_put_string(vg_buf_t *out, const char *s);
 
+/* Appends an output record (not an event) as compact JSON with its null
+ * fields left out: the very bytes json_dumps gives for
+ * vg_record_to_json() without its nulls (JSON_COMPACT |
+ * JSON_PRESERVE_ORDER), without building the tree. -1 if a string is not
+ * printable ASCII or a number not finite (out then holds a part of it):
+ * use jansson's path for that record. */
+int vg_record_put_output_json(vg_buf_t *out, vg_rectype_t type,
+                              const void *rec);
+
 /* Record -> one compact JSON line (malloc'd, no newline). */
 char *vg_record_to_jsonl(vg_rectype_t type, const void *rec);
 
