@@ -427,7 +427,7 @@ vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
         if (!json_is_string(jt))
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "type: %s (expected admission, discharge, "
-                                 "death or sip_created)",
+                                 "death, sip_created or register_entry)",
                                  jt ? "not a string" : "missing");
         rt = vg_rectype_by_name(json_string_value(jt));
         if (!rt || !VG_REC_IS_EVENT(rt->rt_type) ||
@@ -438,7 +438,8 @@ vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
                         digits += isdigit((unsigned char)*q) != 0;
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "type: unknown event type \"%.64s\" (expected "
-                                 "admission, discharge, death or sip_created)",
+                                 "admission, discharge, death, sip_created "
+                                 "or register_entry)",
                                  digits > 5 ? "(not shown)" : tv);
         }
         return vg_record_from_json(rt->rt_type, obj, ev, errstr, errstr_size);
