@@ -15,6 +15,7 @@
 #include "vg_record_json.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -197,7 +198,9 @@ typedef struct fworker_s {
         long            fw_events, fw_invalid, fw_too_late;
         int             fw_fatal;    /* 1: a fatal error (logged) */
         falerts_t       fw_alerts;   /* its partitions' alerts, */
-        totals_t        fw_totals;   /* and counters, at the end */
+        tshards_t       fw_cells;    /* and counters, by shard, at the end;
+                                      * shard fw_id of all workers is
+                                      * summed in its own */
 } fworker_t;
 
 struct fctx_s {
@@ -210,10 +213,14 @@ struct fctx_s {
         atomic_int   fc_stop;        /* a worker failed: stop reading */
         int64_t     *fc_wm, *fc_since, *fc_pruned; /* per partition, at
                                                     * the end */
+        fworker_t   *fc_w;
         pthread_mutex_t fc_lock;
         pthread_cond_t  fc_cond;
+        int          fc_celled;      /* workers whose cells are in shards */
+        int          fc_nend;        /* workers ending (INT_MAX: not
+                                      * known yet) */
         int          fc_scanned;     /* workers done with fw_alerts and
-                                      * fw_totals (closing their
+                                      * their shard (closing their
                                       * partitions now) */
 };
 
@@ -275,11 +282,13 @@ static int fw_finish(fworker_t *w, int nworkers) {
 }
 
 /* The end, on each worker: its partitions' end of input, their alerts
- * and counters collected, then (while the reader merges and writes) their
- * state freed. */
+ * and counters collected (the counters in shards); once every worker has
+ * done so, its own shard summed over all workers and sorted; then (while
+ * the reader writes) their state freed. */
 static void *fw_end_main(void *arg) {
         fworker_t *w = arg;
         fctx_t *c = w->fw_ctx;
+        totals_t *mine = &w->fw_cells.tsh_v[w->fw_id];
         if (fw_finish(w, w->fw_nworkers))
                 w->fw_fatal = 1;
         for (int p = w->fw_id; !w->fw_fatal && p < c->fc_nparts;
@@ -288,15 +297,26 @@ static void *fw_end_main(void *arg) {
                 c->fc_wm[p] = vg_part_watermark(part);
                 c->fc_since[p] = vg_part_data_since(part);
                 c->fc_pruned[p] = vg_part_stats(part)->ps_pruned;
-                vg_part_cells_unsorted(part, vg_totals_cell, &w->fw_totals);
+                vg_part_cells_unsorted(part, vg_totals_cell, &w->fw_cells);
         }
-        if (!w->fw_fatal) {
-                vg_totals_parents(&w->fw_totals);
+        if (!w->fw_fatal)
                 vg_falerts_json(&w->fw_alerts);
+        pthread_mutex_lock(&c->fc_lock);
+        c->fc_celled++;
+        pthread_cond_broadcast(&c->fc_cond);
+        while (c->fc_celled < c->fc_nend)
+                pthread_cond_wait(&c->fc_cond, &c->fc_lock);
+        pthread_mutex_unlock(&c->fc_lock);
+        for (int o = 0; !w->fw_fatal && o < c->fc_nend; o++)
+                if (o != w->fw_id)
+                        vg_totals_sum(mine, &c->fc_w[o].fw_cells.tsh_v[w->fw_id]);
+        if (!w->fw_fatal) {
+                vg_totals_parents(mine);
+                vg_totals_merge(mine);
         }
         pthread_mutex_lock(&c->fc_lock);
         c->fc_scanned++;
-        pthread_cond_signal(&c->fc_cond);
+        pthread_cond_broadcast(&c->fc_cond);
         pthread_mutex_unlock(&c->fc_lock);
         for (int p = w->fw_id; p < c->fc_nparts; p += w->fw_nworkers) {
                 vg_part_close(c->fc_parts[p]);
@@ -420,8 +440,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         vg_meter_t pg_line;
         progress_t pg;
         long churn = 0;
-        size_t nalerts;
-        totals_t totals = {0};
+        size_t nalerts, ncells = 0;
+        totals_t **shards = NULL;
         fctx_t fc;
         fpool_t fp;
 
@@ -450,11 +470,16 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         atomic_init(&fc.fc_stop, 0);
         fp.fp_n = fw_count(conf, partitions);
         fp.fp_w = vg_calloc((size_t)fp.fp_n, sizeof(*fp.fp_w));
+        fc.fc_w = fp.fp_w;
+        fc.fc_nend = INT_MAX;
         for (int i = 0; i < fp.fp_n; i++) {
                 fworker_t *w = &fp.fp_w[i];
                 w->fw_ctx = &fc;
                 w->fw_id = i;
                 w->fw_nworkers = fp.fp_n;
+                w->fw_cells.tsh_n = fp.fp_n;
+                w->fw_cells.tsh_v = vg_calloc((size_t)fp.fp_n,
+                                              sizeof(*w->fw_cells.tsh_v));
                 pthread_mutex_init(&w->fw_lock, NULL);
                 pthread_cond_init(&w->fw_cond, NULL);
         }
@@ -567,6 +592,8 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         break;
                 }
         pthread_mutex_lock(&fc.fc_lock);
+        fc.fc_nend = started; /* (the workers wait for each other) */
+        pthread_cond_broadcast(&fc.fc_cond);
         while (fc.fc_scanned < started)
                 pthread_cond_wait(&fc.fc_cond, &fc.fc_lock);
         pthread_mutex_unlock(&fc.fc_lock);
@@ -578,9 +605,11 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         pthread_join(fp.fp_w[i].fw_thr, NULL);
                 goto done;
         }
+        shards = vg_calloc((size_t)started + 1, sizeof(*shards));
         for (int i = 0; i < started; i++) {
                 churn += fp.fp_w[i].fw_alerts.fs_churn;
-                vg_totals_sum(&totals, &fp.fp_w[i].fw_totals);
+                shards[i] = &fp.fp_w[i].fw_cells.tsh_v[i];
+                ncells += shards[i]->ts_n;
         }
         pg.pg_rc = &rc;
         pg.pg_min_wm = INT64_MAX;
@@ -605,18 +634,16 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 nalerts = vg_falerts_write(all, fp.fp_n, alerts_out);
                 vg_free(all);
         }
-        vg_totals_merge(&totals);
         if (ind_out)
-                vg_totals_write(&totals, ind_out, &pg);
+                vg_totals_write(shards, started, ind_out, &pg);
         for (int i = 0; i < started; i++)
                 pthread_join(fp.fp_w[i].fw_thr, NULL);
         vg_info("process",
                 "%s: %ld events, %ld invalid lines (%ld of them too late), "
                 "%zu alerts (%ld raised and later retracted), %zu indicator "
                 "cells, %d partition(s), %lld events pruned by retention",
-                name, events, invalid, too_late, nalerts, churn, totals.ts_n,
+                name, events, invalid, too_late, nalerts, churn, ncells,
                 partitions, (long long)pruned);
-        vg_totals_free(&totals);
 done:
         for (int p = 0; p < partitions; p++)
                 vg_part_close(fc.fc_parts[p]);
@@ -634,13 +661,16 @@ done:
                         vg_free(ch);
                 }
                 vg_falerts_free(&w->fw_alerts);
-                vg_totals_free(&w->fw_totals);
+                for (int k = 0; w->fw_cells.tsh_v && k < fp.fp_n; k++)
+                        vg_totals_free(&w->fw_cells.tsh_v[k]);
+                vg_free(w->fw_cells.tsh_v);
                 if (w->fw_codec)
                         vg_codec_destroy(w->fw_codec);
                 pthread_mutex_destroy(&w->fw_lock);
                 pthread_cond_destroy(&w->fw_cond);
         }
         vg_free(fp.fp_w);
+        vg_free(shards);
         vg_free(fc.fc_parts);
         vg_free(fc.fc_batch);
         vg_free(fc.fc_wm);

@@ -190,12 +190,17 @@ static bool key_split(const char *key, char period[16], const char **per,
 
 void vg_totals_cell(const char *key, int64_t num, int64_t den, bool count,
                     void *opaque) {
+        const tshards_t *sh = opaque;
         const char *per, *bd;
         char period[16];
         size_t bdlen;
-        if (key_split(key, period, &per, &bd, &bdlen))
-                total_at(opaque, key, (size_t)(per - key), period, bd, bdlen,
-                         num, den, count);
+        uint32_t h = 2166136261u; /* FNV-1a of "indicator|area|" */
+        if (!key_split(key, period, &per, &bd, &bdlen))
+                return;
+        for (const char *p = key; p < per; p++)
+                h = (h ^ (unsigned char)*p) * 16777619u;
+        total_at(&sh->tsh_v[h % (uint32_t)sh->tsh_n], key, (size_t)(per - key),
+                 period, bd, bdlen, num, den, count);
 }
 
 void vg_totals_parents(totals_t *ts) {
@@ -245,12 +250,26 @@ void vg_totals_free(totals_t *ts) {
         ts->ts_v = NULL;
 }
 
-/* Writes the indicator values (merged totals, in key order). */
-void vg_totals_write(const totals_t *ts, FILE *out, const progress_t *pg) {
+/* The next total in key order over n merged shards (pos: how far each
+ * is read), or NULL at the end. */
+static const total_t *next_total(totals_t *const *ts, int n, size_t *pos) {
+        int best = -1;
+        for (int k = 0; k < n; k++)
+                if (pos[k] < ts[k]->ts_n &&
+                    (best < 0 || strcmp(ts[k]->ts_v[pos[k]]->tt_key,
+                                        ts[best]->ts_v[pos[best]]->tt_key) <
+                                         0))
+                        best = k;
+        return best < 0 ? NULL : ts[best]->ts_v[pos[best]++];
+}
+
+void vg_totals_write(totals_t *const *ts, int n, FILE *out,
+                     const progress_t *pg) {
+        size_t *pos = vg_calloc((size_t)n + 1, sizeof(*pos));
+        const total_t *t;
         vg_buf_t b;
         vg_buf_init(&b);
-        for (size_t i = 0; i < ts->ts_n; i++) {
-                const total_t *t = ts->ts_v[i];
+        while ((t = next_total(ts, n, pos))) {
                 char k[VG_CASE_KEY_MAX + 16], *save = NULL;
                 char *ind, *area, *period, *bd;
                 vg_ivalue_t iv = {0};
@@ -287,5 +306,6 @@ void vg_totals_write(const totals_t *ts, FILE *out, const progress_t *pg) {
         if (b.vb_len) /* (an empty buffer has no data pointer) */
                 fwrite(b.vb_data, 1, b.vb_len, out);
         vg_buf_free(&b);
+        vg_free(pos);
 }
 

@@ -43,9 +43,16 @@ typedef struct totals_s {
         size_t     ts_n;
 } totals_t;
 
+/* Totals split in n shards by "indicator|area" (so a month, its quarter
+ * and its year are in one shard): each worker sums one shard. */
+typedef struct tshards_s {
+        totals_t *tsh_v;
+        int       tsh_n;
+} tshards_t;
+
 /* A partition's counter cell (vg_part_cells_unsorted's callback; opaque
- * is a totals_t): added to its period's total ("all" when it has no
- * breakdown). */
+ * is a tshards_t): added to its period's total in its shard ("all" when
+ * it has no breakdown). */
 void vg_totals_cell(const char *key, int64_t num, int64_t den, bool count,
                     void *opaque);
 /* The quarters and years (SPEC §6.2) that sum the months added so far. */
@@ -63,7 +70,9 @@ typedef struct progress_s {
         int64_t                pg_data_since;  /* VG_WM_NONE: unknown */
 } progress_t;
 
-/* Writes the indicator values (merged totals, in key order). */
-void vg_totals_write(const totals_t *ts, FILE *out, const progress_t *pg);
+/* Writes the indicator values of the n shards ts[] (each merged), in key
+ * order over all of them. */
+void vg_totals_write(totals_t *const *ts, int n, FILE *out,
+                     const progress_t *pg);
 
 #endif /* VG_PROCESS_FILE_OUT_H */
