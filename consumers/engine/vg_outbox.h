@@ -20,10 +20,14 @@ typedef struct vg_outbox_s vg_outbox_t;
  * no committed batch, a power cut at most the last ones, replayed from
  * the offsets in the same file), temporary tables in memory, and the WAL
  * cut back to 32 MiB after a checkpoint (a batch catching up can grow it
- * far past wal_autocheckpoint). */
+ * far past wal_autocheckpoint), and deleted content zeroed only on pages
+ * written anyway (secure_delete=FAST: Debian's SQLite zeroes every freed
+ * page by default, which wrote each published outbox chunk twice more;
+ * docs/ARCHITECTURE.md, Personal data). */
 #define VG_STORE_PRAGMAS                                                     \
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "               \
-        "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=33554432; "
+        "PRAGMA secure_delete=FAST; PRAGMA temp_store=MEMORY; "              \
+        "PRAGMA journal_size_limit=33554432; "
 
 /* One queued record. */
 typedef struct vg_outrec_s {
