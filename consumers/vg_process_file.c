@@ -1,7 +1,10 @@
 /*
  * vg_process_file.c - `vigil process --input`: the engine over a file, no
  * broker. Emulates the input partitions (stream time is per partition) with
- * in-memory SQLite stores, so it runs exactly the Kafka mode's code.
+ * in-memory SQLite stores, so it runs the Kafka mode's rules, batches and
+ * commits; only what is kept to the end differs (vg_partition.h,
+ * vg_part_set_memory_only: patients, counters and timers in memory; alerts
+ * handed over as they are emitted, not through the outbox).
  */
 #include "vg_process.h"
 #include "vg_process_file_out.h"
@@ -308,8 +311,11 @@ static void *fw_end_main(void *arg) {
                 pthread_cond_wait(&c->fc_cond, &c->fc_lock);
         pthread_mutex_unlock(&c->fc_lock);
         for (int o = 0; !w->fw_fatal && o < c->fc_nend; o++)
-                if (o != w->fw_id)
-                        vg_totals_sum(mine, &c->fc_w[o].fw_cells.tsh_v[w->fw_id]);
+                if (o != w->fw_id) { /* (shard fw_id is this worker's) */
+                        totals_t *t = &c->fc_w[o].fw_cells.tsh_v[w->fw_id];
+                        vg_totals_sum(mine, t);
+                        vg_totals_free(t);
+                }
         if (!w->fw_fatal) {
                 vg_totals_parents(mine);
                 vg_totals_merge(mine);

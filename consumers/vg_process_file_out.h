@@ -4,8 +4,11 @@
  * values summed over the emulated partitions. Not for use outside
  * vg_process_file.c.
  *
- * Both are collected per worker while it runs its partitions (no lock),
- * then merged and written by the reader's thread.
+ * Both are collected per worker while it runs its partitions (no lock);
+ * at the end each worker sums and sorts one shard of the totals, and the
+ * reader's thread writes the alerts and merges the sorted shards as it
+ * writes them. vg_process_alert_json (vg_process.h) is here too: `vigil
+ * alerts` and `vigil serve` write alerts with it.
  */
 #ifndef VG_PROCESS_FILE_OUT_H
 #define VG_PROCESS_FILE_OUT_H

@@ -804,11 +804,11 @@ void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec) {
 /* A real as jansson's json_dumps writes it (jsonp_dtostr, precision 17):
  * "%.17g", ".0" added when neither '.' nor 'e' is in it, and the
  * exponent without '+' or leading zeros. */
-static void put_real(vg_buf_t *out, double v) {
+static bool put_real(vg_buf_t *out, double v) {
         char b[40], *e;
         int n = snprintf(b, sizeof(b) - 3, "%.17g", v);
         if (n < 0 || (size_t)n >= sizeof(b) - 3)
-                return;
+                return false; /* (never: 24 bytes at most) */
         if (!strchr(b, '.') && !strchr(b, 'e'))
                 memcpy(b + n, ".0", 3), n += 2;
         if ((e = strchr(b, 'e'))) {
@@ -821,6 +821,7 @@ static void put_real(vg_buf_t *out, double v) {
                 n -= (int)(end - start);
         }
         vg_buf_append(out, b, (size_t)n);
+        return true;
 }
 
 /* s as a JSON string if every byte of it is printable ASCII (written the
@@ -899,7 +900,8 @@ int vg_record_put_output_json(vg_buf_t *out, vg_rectype_t type,
                         put_i64(out, ol->v);
                         break;
                 case VG_F_ODOUBLE:
-                        put_real(out, od->v);
+                        if (!put_real(out, od->v))
+                                return -1;
                         break;
                 case VG_F_BOOL:
                         vg_buf_puts(out, *CFPTR(rec, f, bool) ? "true"

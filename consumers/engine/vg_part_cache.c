@@ -58,100 +58,6 @@ void vg_part_cache_trim(vg_part_t *part) {
                      part->pa_cache_max - part->pa_cache_max / 4, pent_del);
 }
 
-/* The entry's patient decoded from its bytes, if it is packed. */
-static vg_err_t unpack(pent_t *pe, char *errstr, size_t errstr_size) {
-        if (pe->pe_pt)
-                return VG_OK;
-        if (!(pe->pe_pt = vg_patient_decode(pe->pe_id, pe->pe_blob,
-                                            pe->pe_blen, errstr,
-                                            errstr_size)))
-                return VG_ERR_STORE;
-        return VG_OK;
-}
-
-pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
-                        size_t errstr_size) {
-        uint32_t h = vg_hash_str(id);
-        pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
-        sqlite3_stmt *s;
-        vg_patient_t *pt;
-        size_t idlen;
-        int64_t due = INT64_MAX;
-
-        if (pe)
-                return unpack(pe, errstr, errstr_size) ? NULL : pe;
-        s = vg_part_st(part, S_GET_PATIENT);
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        switch (sqlite3_step(s)) {
-        case SQLITE_ROW:
-                pt = vg_patient_decode(id, sqlite3_column_blob(s, 0),
-                                       (size_t)sqlite3_column_bytes(s, 0),
-                                       errstr, errstr_size);
-                if (!pt) {
-                        sqlite3_reset(s);
-                        return NULL;
-                }
-                /* Its timer row was written with its state. */
-                due = pt->pt_next_due;
-                break;
-        case SQLITE_DONE:
-                pt = vg_patient_new(id);
-                break;
-        default:
-                vg_part_db_err(part, errstr, errstr_size, "read patient");
-                sqlite3_reset(s);
-                return NULL;
-        }
-        idlen = strlen(id);
-        pe = vg_calloc(1, sizeof(*pe) + idlen + 1);
-        memcpy(pe->pe_id, id, idlen + 1);
-        sqlite3_reset(s);
-        pe->pe_pt = pt;
-        pe->pe_h.hn_hash = h;
-        pe->pe_due = due;
-        pe->pe_next_due = due;
-        vg_htab_insert(&part->pa_cache, &pe->pe_h);
-        return pe;
-}
-
-void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
-        if (!part->pa_persist || !pe->pe_pt)
-                return;
-        if (changed || !pe->pe_blob) {
-                vg_buf_reset(&part->pa_sbuf);
-                vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
-                if (part->pa_sbuf.vb_len > INT_MAX) {
-                        /* (kept decoded: SQLite takes no more; the old
-                         * bytes are stale now) */
-                        vg_free(pe->pe_blob);
-                        pe->pe_blob = NULL;
-                        pe->pe_blen = 0;
-                        return;
-                }
-                pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
-                memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
-                       part->pa_sbuf.vb_len);
-                pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
-        }
-        pe->pe_next_due = pe->pe_pt->pt_next_due;
-        vg_patient_destroy(pe->pe_pt);
-        pe->pe_pt = NULL;
-}
-
-void vg_part_dirty(vg_part_t *part, pent_t *pe) {
-        if (pe->pe_dirty)
-                return;
-        if (part->pa_ndirty == part->pa_dirty_cap) {
-                part->pa_dirty_cap = part->pa_dirty_cap ? part->pa_dirty_cap * 2
-                                                        : 256;
-                part->pa_dirty = vg_realloc(part->pa_dirty,
-                                            sizeof(*part->pa_dirty) *
-                                                    part->pa_dirty_cap);
-        }
-        part->pa_dirty[part->pa_ndirty++] = pe;
-        pe->pe_dirty = true;
-}
-
 /* The timer heap of a memory-only partition: a binary min-heap of the
  * patients with a timer, by (pe_due, pe_id) as the timers table's
  * S_DUE_TIMERS orders them (BINARY collation: strcmp), each knowing its
@@ -225,6 +131,106 @@ static void th_set(vg_part_t *part, pent_t *pe, int64_t due) {
         pe->pe_due = due;
         th_place(part, part->pa_ntheap++, pe);
         th_up(part, part->pa_ntheap - 1);
+}
+
+/* The entry's patient decoded from its bytes, if it is packed. */
+static vg_err_t unpack(pent_t *pe, char *errstr, size_t errstr_size) {
+        if (pe->pe_pt)
+                return VG_OK;
+        if (!(pe->pe_pt = vg_patient_decode(pe->pe_id, pe->pe_blob,
+                                            pe->pe_blen, errstr,
+                                            errstr_size)))
+                return VG_ERR_STORE;
+        return VG_OK;
+}
+
+pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
+                        size_t errstr_size) {
+        uint32_t h = vg_hash_str(id);
+        pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
+        sqlite3_stmt *s;
+        vg_patient_t *pt;
+        size_t idlen;
+        int64_t due = INT64_MAX;
+
+        if (pe)
+                return unpack(pe, errstr, errstr_size) ? NULL : pe;
+        s = vg_part_st(part, S_GET_PATIENT);
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        switch (sqlite3_step(s)) {
+        case SQLITE_ROW:
+                pt = vg_patient_decode(id, sqlite3_column_blob(s, 0),
+                                       (size_t)sqlite3_column_bytes(s, 0),
+                                       errstr, errstr_size);
+                if (!pt) {
+                        sqlite3_reset(s);
+                        return NULL;
+                }
+                /* Its timer row was written with its state. */
+                due = pt->pt_next_due;
+                break;
+        case SQLITE_DONE:
+                pt = vg_patient_new(id);
+                break;
+        default:
+                vg_part_db_err(part, errstr, errstr_size, "read patient");
+                sqlite3_reset(s);
+                return NULL;
+        }
+        idlen = strlen(id);
+        pe = vg_calloc(1, sizeof(*pe) + idlen + 1);
+        memcpy(pe->pe_id, id, idlen + 1);
+        sqlite3_reset(s);
+        pe->pe_pt = pt;
+        pe->pe_h.hn_hash = h;
+        pe->pe_due = due;
+        pe->pe_next_due = due;
+        vg_htab_insert(&part->pa_cache, &pe->pe_h);
+        if (part->pa_mtimers && due != INT64_MAX) {
+                /* (memory-only on a store that had rows: its timer goes
+                 * on the heap, not left in the table) */
+                pe->pe_due = INT64_MAX;
+                th_set(part, pe, due);
+        }
+        return pe;
+}
+
+void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
+        if (!part->pa_persist || !pe->pe_pt)
+                return;
+        if (changed || !pe->pe_blob) {
+                vg_buf_reset(&part->pa_sbuf);
+                vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
+                if (part->pa_sbuf.vb_len > INT_MAX) {
+                        /* (kept decoded: SQLite takes no more; the old
+                         * bytes are stale now) */
+                        vg_free(pe->pe_blob);
+                        pe->pe_blob = NULL;
+                        pe->pe_blen = 0;
+                        return;
+                }
+                pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
+                memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
+                       part->pa_sbuf.vb_len);
+                pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+        }
+        pe->pe_next_due = pe->pe_pt->pt_next_due;
+        vg_patient_destroy(pe->pe_pt);
+        pe->pe_pt = NULL;
+}
+
+void vg_part_dirty(vg_part_t *part, pent_t *pe) {
+        if (pe->pe_dirty)
+                return;
+        if (part->pa_ndirty == part->pa_dirty_cap) {
+                part->pa_dirty_cap = part->pa_dirty_cap ? part->pa_dirty_cap * 2
+                                                        : 256;
+                part->pa_dirty = vg_realloc(part->pa_dirty,
+                                            sizeof(*part->pa_dirty) *
+                                                    part->pa_dirty_cap);
+        }
+        part->pa_dirty[part->pa_ndirty++] = pe;
+        pe->pe_dirty = true;
 }
 
 size_t vg_part_timers_due(vg_part_t *part, int64_t wm, pent_t **out,

@@ -35,10 +35,14 @@ typedef struct pent_s {
         uint32_t       pe_blen;
         bool           pe_dirty;    /* changed in the open batch */
         int64_t        pe_due;      /* next_due in the timers table
-                                     * (INT64_MAX: no row) */
+                                     * (INT64_MAX: no row); memory-only:
+                                     * its key on the timer heap
+                                     * (INT64_MAX: not on it) */
         int64_t        pe_next_due; /* the patient's next_due, as packed */
         uint32_t       pe_tix;      /* memory-only: 1 + its place in the
-                                     * timer heap (0: not in it) */
+                                     * timer heap (0: not on it; a heap
+                                     * of 2^32 patients would not fit in
+                                     * memory) */
         char           pe_id[];     /* patient_id */
 } pent_t;
 

@@ -520,6 +520,7 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                 if (!n)
                         return VG_OK;
                 for (int i = 0; i < n; i++) {
+                        /* (memory-only: never packed, pe_pt is set) */
                         pent_t *pe = part->pa_mtimers ? due[i] : NULL;
                         vg_changes_t ch;
                         if (!err && !pe &&

@@ -43,6 +43,7 @@ static int check(const vg_alert_t *al) {
         vg_buf_t b;
         char *want = slow(al);
         int r;
+        assert_non_null(want);
         vg_buf_init(&b);
         r = vg_record_put_output_json(&b, VG_REC_ALERT, al);
         if (!r && strcmp(b.vb_data, want))
