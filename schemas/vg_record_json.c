@@ -724,6 +724,31 @@ void vg_json_put_string(vg_buf_t *out, const char *s) {
         vg_buf_append(out, "\"", 1);
 }
 
+/* Whether field f of rec is null: a NULL string, an unset optional. */
+static bool field_null(const vg_field_t *f, const void *rec) {
+        switch (f->vf_type) {
+        case VG_F_STRING:
+        case VG_F_OSTRING:
+                return !*CFPTR(rec, f, char *);
+        case VG_F_OTIME:
+        case VG_F_OINT:
+        case VG_F_OLONG:
+        case VG_F_OBOOL:
+                return !CFPTR(rec, f, vg_optl_t)->set;
+        case VG_F_ODOUBLE:
+                return !CFPTR(rec, f, vg_optd_t)->set;
+        default:
+                return false;
+        }
+}
+
+/* A string field's value (NULL for other fields). */
+static const char *field_str(const vg_field_t *f, const void *rec) {
+        return f->vf_type == VG_F_STRING || f->vf_type == VG_F_OSTRING
+                       ? *CFPTR(rec, f, char *)
+                       : NULL;
+}
+
 void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec) {
         const vg_rectype_desc_t *rt = vg_rectype(type);
         int first = 1;
@@ -737,27 +762,10 @@ void vg_record_write_json(vg_buf_t *out, vg_rectype_t type, const void *rec) {
                 const vg_field_t *f = &rt->rt_fields[i];
                 const vg_optl_t *ol = CFPTR(rec, f, vg_optl_t);
                 const vg_optd_t *od = CFPTR(rec, f, vg_optd_t);
-                const char *str = NULL;
-                switch (f->vf_type) { /* skip what is null */
-                case VG_F_STRING:
-                case VG_F_OSTRING:
-                        if (!(str = *CFPTR(rec, f, char *)))
-                                continue;
-                        break;
-                case VG_F_OTIME:
-                case VG_F_OINT:
-                case VG_F_OLONG:
-                case VG_F_OBOOL:
-                        if (!ol->set)
-                                continue;
-                        break;
-                case VG_F_ODOUBLE:
-                        if (!od->set)
-                                continue;
-                        break;
-                default:
-                        break;
-                }
+                const char *str;
+                if (field_null(f, rec)) /* skip what is null */
+                        continue;
+                str = field_str(f, rec);
                 if (!first)
                         vg_buf_append(out, ",", 1);
                 first = 0;
@@ -847,29 +855,12 @@ int vg_record_put_output_json(vg_buf_t *out, vg_rectype_t type,
                 const vg_field_t *f = &rt->rt_fields[i];
                 const vg_optl_t *ol = CFPTR(rec, f, vg_optl_t);
                 const vg_optd_t *od = CFPTR(rec, f, vg_optd_t);
-                const char *str = NULL;
-                switch (f->vf_type) { /* what is null is left out */
-                case VG_F_STRING:
-                case VG_F_OSTRING:
-                        if (!(str = *CFPTR(rec, f, char *)))
-                                continue;
-                        break;
-                case VG_F_OTIME:
-                case VG_F_OINT:
-                case VG_F_OLONG:
-                case VG_F_OBOOL:
-                        if (!ol->set)
-                                continue;
-                        break;
-                case VG_F_ODOUBLE:
-                        if (!od->set)
-                                continue;
-                        if (!isfinite(od->v))
-                                return -1; /* (json_real refuses it) */
-                        break;
-                default:
-                        break;
-                }
+                const char *str;
+                if (field_null(f, rec)) /* what is null is left out */
+                        continue;
+                if (f->vf_type == VG_F_ODOUBLE && !isfinite(od->v))
+                        return -1; /* (json_real refuses it) */
+                str = field_str(f, rec);
                 if (!first)
                         vg_buf_append(out, ",", 1);
                 first = 0;

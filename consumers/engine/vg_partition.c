@@ -510,11 +510,9 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
                 } else {
                         sqlite3_stmt *s = vg_part_st(part, S_DUE_TIMERS);
                         sqlite3_bind_int64(s, 1, part->pa_wm.wm_value);
-                        while (n < 256 && sqlite3_step(s) == SQLITE_ROW) {
-                                due[n] = NULL;
+                        while (n < 256 && sqlite3_step(s) == SQLITE_ROW)
                                 ids[n++] = vg_strdup((const char *)
                                         sqlite3_column_text(s, 0));
-                        }
                         sqlite3_reset(s);
                 }
                 if (!n)

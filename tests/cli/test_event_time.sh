@@ -110,12 +110,24 @@ done
 set -e
 [ "$(rejected sr | wc -l)" -eq "$late" ] \
   || fail "shuffled: $(rejected sr | wc -l) rejected lines logged, $late counted"
+# Every alert's last status (RETRACTED ones too, emitted_at aside) and
+# the count of alerts raised and later retracted are the same as well: the
+# workers keep them per partition and merge them at the end.
+churn() { sed -n 's/.*alerts (\([0-9]*\) raised and later retracted).*/\1/p' "$TMP/$1.log"; }
+nostamp() { sed 's/"emitted_at":"[^"]*",//' "$TMP/$1.a"; }
+c=$(churn sr)
+[ -n "$c" ] && [ "$c" -gt 0 ] \
+  || fail "shuffled: no alert raised and retracted (${c:-no count}): the check below would prove little"
 for t in 1 2 3; do
   same sr "sr-t$t"
   [ "$(toolate "sr-t$t")" = "$late" ] \
     || fail "shuffled, $t threads: $(toolate "sr-t$t") too late, not $late"
   cmp -s <(rejected sr) <(rejected "sr-t$t") \
     || fail "shuffled, $t threads: other lines rejected"
+  cmp -s <(nostamp sr) <(nostamp "sr-t$t") \
+    || fail "shuffled, $t threads: the alerts' last statuses differ"
+  [ "$(churn "sr-t$t")" = "$(churn sr)" ] \
+    || fail "shuffled, $t threads: $(churn "sr-t$t") alerts raised and retracted, not $(churn sr)"
 done
 run p5t1 "$TMP/nat.jsonl" --partitions 5 -X process.threads=1
 run p5t4 "$TMP/nat.jsonl" --partitions 5 -X process.threads=4
