@@ -262,7 +262,8 @@ int state_cmd_import(const sopts_t *so, const char *file) {
                 state_fail("import: %s", errstr);
                 goto out;
         }
-        if (state_jint(o, "schema_version", -1) != cur) {
+        if (state_jint(o, "schema_version", -1) != cur &&
+            !vg_part_schema_opens(state_jint(o, "schema_version", -1))) {
                 state_fail(
                         "import: %s has state schema version %s, this release "
                         "uses %lld: not imported (docs/RUNBOOK.md, Upgrades)",

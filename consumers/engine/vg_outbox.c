@@ -79,17 +79,23 @@ struct vg_outbox_s {
                                        * not fit */
         memrow_t    **ob_rows;
         size_t        ob_head, ob_ncommit, ob_n, ob_cap;
+        vg_outbox_resolve_fn ob_resolve;  /* references' values */
+        void         *ob_ropaque;
+        vg_buf_t      ob_rbuf;            /* the last one resolved */
 };
 
 /*
  * A chunk: records one after the other, each
- *   flags (1 byte: key, value, headers present), partition (4),
- *   topic length (4) and topic with its NUL,
+ *   flags (1 byte: key, value, headers present; a reference), partition
+ *   (4), topic length (4) and topic with its NUL,
  *   [key length (4), key], [value length (4), value],
  *   [headers length (4), headers with their NUL];
- * numbers little-endian.
+ * numbers little-endian. A reference (RF_REF) has no value: it is made
+ * when the record is read (vg_outbox_add_ref). A release from before
+ * references would take one for a tombstone; the partition store's
+ * schema version 4 keeps such a release from opening the file.
  */
-enum { RF_KEY = 1, RF_VALUE = 2, RF_HEADERS = 4 };
+enum { RF_KEY = 1, RF_VALUE = 2, RF_HEADERS = 4, RF_REF = 8 };
 
 static void put32(vg_buf_t *b, uint32_t v) {
         unsigned char *p = vg_buf_grow(b, 4);
@@ -106,11 +112,12 @@ static uint32_t get32(const unsigned char *p) {
 
 static void rec_pack(vg_buf_t *b, const char *topic, int32_t partition,
                      const void *key, size_t key_len, const void *value,
-                     size_t value_len, const char *headers) {
+                     size_t value_len, const char *headers, bool ref) {
         size_t tl = strlen(topic) + 1;
         unsigned char f = (unsigned char)((key ? RF_KEY : 0) |
                                           (value ? RF_VALUE : 0) |
-                                          (headers ? RF_HEADERS : 0));
+                                          (headers ? RF_HEADERS : 0) |
+                                          (ref ? RF_REF : 0));
         vg_buf_append(b, &f, 1);
         put32(b, (uint32_t)partition);
         put32(b, (uint32_t)tl);
@@ -155,6 +162,9 @@ static int rec_unpack(const unsigned char *p, size_t len, size_t *off,
         if (len - *off < 5)
                 return -1;
         f = p[*off];
+        if ((f & ~(RF_KEY | RF_VALUE | RF_HEADERS | RF_REF)) ||
+            ((f & RF_REF) && (f & RF_VALUE)))
+                return -1;
         r->or_partition = (int32_t)get32(p + *off + 1);
         *off += 5;
         if (!(t = field(p, len, off, &tl)) || !tl || t[tl - 1])
@@ -165,6 +175,7 @@ static int rec_unpack(const unsigned char *p, size_t len, size_t *off,
         r->or_value = NULL;
         r->or_value_len = 0;
         r->or_headers = NULL;
+        r->or_resolved = (f & RF_REF) != 0; /* (a reference, to resolve) */
         if (f & RF_KEY) {
                 if (!(r->or_key = field(p, len, off, &l)))
                         return -1;
@@ -241,7 +252,7 @@ static vg_err_t migrate(vg_outbox_t *ob, char *errstr, size_t errstr_size) {
                                  ? -1
                                  : sqlite3_column_int(s, 4),
                          k, (size_t)sqlite3_column_bytes(s, 1), v,
-                         (size_t)sqlite3_column_bytes(s, 2), h);
+                         (size_t)sqlite3_column_bytes(s, 2), h, false);
                 if (++ob->ob_chunk_n == ob->ob_chunk_max ||
                     ob->ob_chunk.vb_len >= ob->ob_chunk_bytes)
                         err = seal(ob, errstr, errstr_size);
@@ -272,6 +283,7 @@ vg_outbox_t *vg_outbox_open(sqlite3 *db, char *errstr, size_t errstr_size) {
         ob->ob_chunk_max = CHUNK_MAX;
         ob->ob_chunk_bytes = CHUNK_BYTES;
         vg_buf_init(&ob->ob_chunk);
+        vg_buf_init(&ob->ob_rbuf);
         if (sqlite3_exec(db,
                          "CREATE TABLE IF NOT EXISTS outbox_chunks(seq "
                          "INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT "
@@ -316,6 +328,7 @@ void vg_outbox_close(vg_outbox_t *ob) {
         cache_drop_from(ob, ob->ob_head);
         vg_free(ob->ob_rows);
         vg_buf_free(&ob->ob_chunk);
+        vg_buf_free(&ob->ob_rbuf);
         for (int i = 0; i < O__CNT; i++)
                 sqlite3_finalize(ob->ob_stmt[i]);
         vg_free(ob);
@@ -395,6 +408,7 @@ static void cache_add(vg_outbox_t *ob, const vg_outrec_t *r) {
         mr->mr_size = size;
         mr->mr_rec.or_seq = r->or_seq;
         mr->mr_rec.or_partition = r->or_partition;
+        mr->mr_rec.or_resolved = r->or_resolved; /* (a reference) */
         mr->mr_rec.or_topic = memcpy(b, r->or_topic, tl);
         b += tl;
         mr->mr_rec.or_headers = r->or_headers ? memcpy(b, r->or_headers, hl)
@@ -503,8 +517,8 @@ void vg_outbox_txn_end(vg_outbox_t *ob, bool committed) {
 
 static vg_err_t add(vg_outbox_t *ob, const char *topic, int32_t partition,
                     const void *key, size_t key_len, const void *value,
-                    size_t value_len, const char *headers, char *errstr,
-                    size_t errstr_size) {
+                    size_t value_len, const char *headers, bool ref,
+                    char *errstr, size_t errstr_size) {
         vg_err_t err;
         if (key_len > RECORD_MAX || value_len > RECORD_MAX - key_len)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
@@ -516,7 +530,7 @@ static vg_err_t add(vg_outbox_t *ob, const char *topic, int32_t partition,
             (err = seal(ob, errstr, errstr_size)))
                 return err;
         rec_pack(&ob->ob_chunk, topic, partition, key, key_len, value,
-                 value_len, headers);
+                 value_len, headers, ref);
         ob->ob_chunk_n++;
         /* Packed until the chunk is full or the transaction commits only
          * when the owner ends its transactions with vg_outbox_seal() and
@@ -534,7 +548,7 @@ vg_err_t vg_outbox_add(vg_outbox_t *ob, const char *topic, const void *key,
                        size_t errstr_size) {
         ob->ob_adds++;
         return add(ob, topic, -1, key, key_len, value, value_len, headers,
-                   errstr, errstr_size);
+                   false, errstr, errstr_size);
 }
 
 vg_err_t vg_outbox_add_to(vg_outbox_t *ob, const char *topic,
@@ -543,7 +557,53 @@ vg_err_t vg_outbox_add_to(vg_outbox_t *ob, const char *topic,
                           size_t errstr_size) {
         ob->ob_adds++;
         return add(ob, topic, partition, key, key_len, value, value_len, NULL,
+                   false, errstr, errstr_size);
+}
+
+vg_err_t vg_outbox_add_ref(vg_outbox_t *ob, const char *topic,
+                           int32_t partition, const void *key,
+                           size_t key_len, char *errstr, size_t errstr_size) {
+        ob->ob_adds++;
+        return add(ob, topic, partition, key, key_len, NULL, 0, NULL, true,
                    errstr, errstr_size);
+}
+
+void vg_outbox_set_resolver(vg_outbox_t *ob, vg_outbox_resolve_fn fn,
+                            void *opaque) {
+        ob->ob_resolve = fn;
+        ob->ob_ropaque = opaque;
+}
+
+/* Hands r to cb, a reference with its value made now; -1 when it cannot
+ * be made (logged). */
+static int give(vg_outbox_t *ob, const vg_outrec_t *r,
+                void (*cb)(const vg_outrec_t *rec, void *opaque),
+                void *opaque) {
+        vg_outrec_t v;
+        char e[512];
+        int rc;
+        if (!r->or_resolved) {
+                cb(r, opaque);
+                return 0;
+        }
+        if (!ob->ob_resolve) {
+                vg_error("outbox", "record %lld is a reference and this "
+                         "outbox has no resolver", (long long)r->or_seq);
+                return -1;
+        }
+        vg_buf_reset(&ob->ob_rbuf);
+        if ((rc = ob->ob_resolve(ob->ob_ropaque, r, &ob->ob_rbuf, e,
+                                 sizeof(e))) < 0) {
+                vg_error("outbox", "record %lld: %s", (long long)r->or_seq, e);
+                return -1;
+        }
+        v = *r;
+        v.or_value = rc == 1 ? NULL
+                             : ob->ob_rbuf.vb_len ? (const void *)ob->ob_rbuf.vb_data
+                                                  : "";
+        v.or_value_len = rc == 1 ? 0 : ob->ob_rbuf.vb_len;
+        cb(&v, opaque);
+        return 0;
 }
 
 uint64_t vg_outbox_adds(const vg_outbox_t *ob) {
@@ -568,7 +628,8 @@ int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
                                 hi = mid;
                 }
                 for (; lo < ob->ob_ncommit && n < max; lo++, n++)
-                        cb(&ob->ob_rows[lo]->mr_rec, opaque);
+                        if (give(ob, &ob->ob_rows[lo]->mr_rec, cb, opaque))
+                                return -1;
                 return n;
         }
         /* Inside a transaction, the table sees what it packed too. */
@@ -604,7 +665,10 @@ int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,
                             (r.or_seq <= deleted &&
                              base >> CHUNK_SHIFT == deleted >> CHUNK_SHIFT))
                                 continue;
-                        cb(&r, opaque);
+                        if (give(ob, &r, cb, opaque)) {
+                                sqlite3_reset(s);
+                                return -1;
+                        }
                         n++;
                 }
                 rc = SQLITE_DONE;

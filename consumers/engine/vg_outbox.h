@@ -40,7 +40,16 @@ typedef struct vg_outrec_s {
         const char *or_headers;   /* JSON object of string headers, or NULL */
         int32_t     or_partition; /* a partition chosen by the writer, or
                                    * -1: the producer's partitioner */
+        bool        or_resolved;  /* queued as a reference: its value was
+                                   * made as it was read (vg_outbox_add_ref) */
 } vg_outrec_t;
+
+/* Makes the value of a reference (vg_outbox_add_ref) as it is read: the
+ * value into *value (reset first), or 1 for a tombstone; 0, or -1 +
+ * errstr. */
+typedef int (*vg_outbox_resolve_fn)(void *opaque, const vg_outrec_t *ref,
+                                    vg_buf_t *value, char *errstr,
+                                    size_t errstr_size);
 
 /* Creates the outbox table in db if needed. db must outlive the outbox. */
 vg_outbox_t *vg_outbox_open(sqlite3 *db, char *errstr, size_t errstr_size);
@@ -57,6 +66,19 @@ vg_err_t vg_outbox_add_to(vg_outbox_t *ob, const char *topic,
                           int32_t partition, const void *key, size_t key_len,
                           const void *value, size_t value_len, char *errstr,
                           size_t errstr_size);
+
+/* Queues a reference: a record whose value is made when it is read (by
+ * vg_outbox_scan, through the resolver), not stored. The owner's changelog
+ * queues its patients so: a record of the state as it is when it is sent,
+ * which is the state the last commit wrote as long as the outbox is read
+ * between batches only (vg_part_changelog.c says why that is enough). */
+vg_err_t vg_outbox_add_ref(vg_outbox_t *ob, const char *topic,
+                           int32_t partition, const void *key,
+                           size_t key_len, char *errstr, size_t errstr_size);
+/* The resolver of this outbox's references; a scan that meets a reference
+ * without one fails. */
+void vg_outbox_set_resolver(vg_outbox_t *ob, vg_outbox_resolve_fn fn,
+                            void *opaque);
 
 /* Keeps the rows added from now on in memory too, up to max_bytes (0:
  * none), so that a scan of committed rows needs no query (what was there
@@ -77,7 +99,8 @@ void vg_outbox_chunk_limits(vg_outbox_t *ob, int max_records,
 /* With the cache: the transaction ended, committed or rolled back. */
 void vg_outbox_txn_end(vg_outbox_t *ob, bool committed);
 
-/* Calls cb for up to max records with seq > after_seq, in seq order;
+/* Calls cb for up to max records with seq > after_seq, in seq order
+ * (references resolved: or_resolved set, the value made just now);
  * returns how many, or -1 on error. Inside a transaction that added rows,
  * only a scan of the table (no cache) sees them. */
 int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,

@@ -30,7 +30,10 @@
 #define PUB_MAX_INFLIGHT 10000
 #define PUB_MAX_ROUNDS 10
 /* A transaction holds whole batches, and stops taking more after this many
- * rows (so that it commits well within transaction.timeout.ms). */
+ * rows (so that it commits well within transaction.timeout.ms) - unless
+ * it holds a record resolved as it was read (a patient's changelog
+ * record: the state the last commit wrote), which vouches for the last
+ * batch only: then it takes every row there is, up to that batch. */
 #define PUB_TXN_ROWS 20000
 /* Smaller transactions are committed at once; larger ones stay open while
  * the next batch is processed. */
@@ -85,6 +88,7 @@ typedef struct slot_s {
          * perhaps not the loop's (vg_pub_drain_slot), so what a drain
          * changes is the slot's */
         int          sl_txn_rows;  /* rows in the open transaction */
+        bool         sl_txn_now;   /* it holds a record resolved as read */
         char         sl_err[256];  /* its error */
 } slot_t;
 
@@ -510,7 +514,8 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                 sl->sl_inflight++;
                 /* A batch ends with its changelog meta record ("m"):
                  * enough rows, and the transaction may end here. */
-                if (++sl->sl_txn_rows >= PUB_TXN_ROWS &&
+                sl->sl_txn_now |= r->or_resolved;
+                if (++sl->sl_txn_rows >= PUB_TXN_ROWS && !sl->sl_txn_now &&
                     sl->sl_cl_topic && r->or_key_len == 1 &&
                     *(const char *)r->or_key == 'm' &&
                     r->or_partition == sl->sl_cl_part &&
@@ -715,6 +720,7 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
         sl->sl_txn_open = true;
         sl->sl_txn_at = vg_now_ms();
         sl->sl_txn_rows = 0;
+        sl->sl_txn_now = false;
         sl->sl_cl_last = -1;
         while (!sd.stop && vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
                                           send_cb, &sd) == 1000)

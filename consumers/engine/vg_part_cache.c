@@ -144,6 +144,11 @@ static vg_err_t unpack(pent_t *pe, char *errstr, size_t errstr_size) {
         return VG_OK;
 }
 
+pent_t *vg_part_cached(vg_part_t *part, const char *id) {
+        return (pent_t *)vg_htab_find(&part->pa_cache, vg_hash_str(id),
+                                      pent_eq, id);
+}
+
 pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
                         size_t errstr_size) {
         uint32_t h = vg_hash_str(id);
@@ -275,7 +280,6 @@ vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
         sqlite3_stmt *s = vg_part_st(part, S_PUT_PATIENT);
         const void *state;
         size_t len;
-        int64_t next;
         int rc;
         vg_part_pack(part, pe, true);
         if (pe->pe_pt) { /* (not packed) */
@@ -283,11 +287,9 @@ vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
                 vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
                 state = part->pa_sbuf.vb_data;
                 len = part->pa_sbuf.vb_len;
-                next = pe->pe_pt->pt_next_due;
         } else {
                 state = pe->pe_blob;
                 len = pe->pe_blen;
-                next = pe->pe_next_due;
         }
         sqlite3_bind_text(s, 1, pe->pe_id, -1, SQLITE_STATIC);
         sqlite3_bind_blob(s, 2, state, (int)len, SQLITE_STATIC);
@@ -295,6 +297,7 @@ vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
                 return vg_part_db_err(part, errstr, errstr_size, "write patient");
-        return vg_part_cl_patient(part, pe->pe_id, next, state, len, errstr,
-                                  errstr_size);
+        /* (its changelog record is made from the committed state when
+         * it is sent: vg_part_cl_resolve) */
+        return vg_part_cl_patient(part, pe->pe_id, errstr, errstr_size);
 }

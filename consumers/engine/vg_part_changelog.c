@@ -19,6 +19,19 @@
  *                         offsets {topic: next offset}, meta {watermark,
  *                         topic_time.N, data_since}
  *
+ * A patient's record is queued as a reference (vg_outbox_add_ref) and made
+ * when the outbox is read (vg_part_cl_resolve), from the state the last
+ * commit wrote - its store row, or its cached bytes when they are that
+ * row - instead of a copy of the state written to the outbox in the
+ * commit: the state is in the file already. That is the same record as
+ * long as whoever reads the outbox reads it between batches only and
+ * sends whole batches up to the last one: the publisher skips a
+ * partition with a batch open, and a transaction that holds a record
+ * made so takes every row there is (vg_outbox_pub.c); after a crash, the
+ * file's outbox holds batches k+1..m and its state is m's. So a committed
+ * Kafka transaction still holds the outputs of batches up to some m and
+ * the changelog records of the patients they changed as of m.
+ *
  * Timers are not logged: a patient's next-due time travels with it. The
  * pending flags of counters are not logged either: a restored partition
  * marks every counter pending, so its first parts re-send whole values
@@ -78,13 +91,81 @@ static vg_err_t patient_row(vg_part_t *part, const char *id, int64_t due,
                       part->pa_cbuf.vb_len, errstr, errstr_size);
 }
 
-vg_err_t vg_part_cl_patient(vg_part_t *part, const char *id, int64_t due,
-                            const void *state, size_t state_len,
-                            char *errstr, size_t errstr_size) {
+vg_err_t vg_part_cl_patient(vg_part_t *part, const char *id, char *errstr,
+                            size_t errstr_size) {
+        size_t len = strlen(id);
+        char stack[256], *key = len + 2 <= sizeof(stack) ? stack
+                                                         : vg_malloc(len + 2);
+        vg_err_t err;
         if (!part->pa_cl_topic || part->pa_cl_full)
                 return VG_OK;
-        return patient_row(part, id, due, state, state_len, errstr,
-                           errstr_size);
+        memcpy(key, "p|", 2);
+        memcpy(key + 2, id, len);
+        err = vg_outbox_add_ref(part->pa_outbox, part->pa_cl_topic,
+                                part->pa_partition, key, len + 2, errstr,
+                                errstr_size);
+        if (key != stack)
+                vg_free(key);
+        return err;
+}
+
+/* A patient's changelog record as it is now committed: its cached form
+ * when that is the committed one (not changed in an open batch), else its
+ * rows. The outbox is read between batches only (the publisher skips a
+ * partition in a batch), so this is the state the last commit wrote. */
+int vg_part_cl_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *value,
+                       char *errstr, size_t errstr_size) {
+        vg_part_t *part = opaque;
+        const char *k = ref->or_key;
+        char stack[256], *id;
+        pent_t *pe;
+        sqlite3_stmt *s;
+        int rc = 0;
+        if (!k || ref->or_key_len < 3 || memcmp(k, "p|", 2)) {
+                vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                          "partition %d: a reference that is not a patient's "
+                          "changelog record", part->pa_partition);
+                return -1;
+        }
+        id = ref->or_key_len - 1 <= sizeof(stack) ? stack
+                                                  : vg_malloc(ref->or_key_len - 1);
+        memcpy(id, k + 2, ref->or_key_len - 2);
+        id[ref->or_key_len - 2] = '\0';
+        pe = vg_part_cached(part, id);
+        if (pe && !pe->pe_dirty) {
+                vg_buf_append(value, "\x01", 1);
+                if (pe->pe_pt) {
+                        put64(value, pe->pe_pt->pt_next_due);
+                        vg_patient_encode(pe->pe_pt, value);
+                } else {
+                        put64(value, pe->pe_next_due);
+                        vg_buf_append(value, pe->pe_blob, pe->pe_blen);
+                }
+                goto out;
+        }
+        s = vg_part_st(part, S_CL_PATIENT);
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        switch (sqlite3_step(s)) {
+        case SQLITE_ROW:
+                vg_buf_append(value, "\x01", 1);
+                put64(value, sqlite3_column_type(s, 1) == SQLITE_NULL
+                                     ? INT64_MAX
+                                     : sqlite3_column_int64(s, 1));
+                vg_buf_append(value, sqlite3_column_blob(s, 0),
+                              (size_t)sqlite3_column_bytes(s, 0));
+                break;
+        case SQLITE_DONE: /* no such patient (now): a tombstone */
+                rc = 1;
+                break;
+        default:
+                vg_part_db_err(part, errstr, errstr_size, "changelog: read patient");
+                rc = -1;
+        }
+        sqlite3_reset(s);
+out:
+        if (id != stack)
+                vg_free(id);
+        return rc;
 }
 
 static vg_err_t cell_row(vg_part_t *part, const char *key, int64_t num,
@@ -168,7 +249,7 @@ vg_err_t vg_part_cl_commit(vg_part_t *part, char *errstr,
         meta = json_object();
         json_object_set_new(m, "partition", json_integer(part->pa_partition));
         json_object_set_new(m, "schema_version",
-                            json_integer(VG_PART_SCHEMA_VERSION));
+                            json_integer(VG_PART_CL_SCHEMA_VERSION));
         s = vg_part_st(part, S_OFFSETS);
         while (sqlite3_step(s) == SQLITE_ROW)
                 json_object_set_new(offs,
@@ -458,7 +539,7 @@ static vg_err_t restore_finish(vg_part_t *part, int64_t end, bool reload,
                 if (pn != part->pa_partition)
                         err = bad(part, "its meta names another partition",
                                   errstr, errstr_size);
-                else if (sv != VG_PART_SCHEMA_VERSION)
+                else if (sv != VG_PART_CL_SCHEMA_VERSION)
                         err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                         "changelog %s [%d] holds state "
                                         "schema %lld, this release %d: "
@@ -466,7 +547,7 @@ static vg_err_t restore_finish(vg_part_t *part, int64_t end, bool reload,
                                         "(docs/RUNBOOK.md, Upgrades)",
                                         part->pa_cl_topic, part->pa_partition,
                                         (long long)sv,
-                                        VG_PART_SCHEMA_VERSION);
+                                        VG_PART_CL_SCHEMA_VERSION);
                 else if (!json_is_object(offs) || !json_is_object(meta))
                         err = bad(part, "a meta record without offsets",
                                   errstr, errstr_size);

@@ -16,14 +16,23 @@
 
 /* 2: the watermark (SPEC v2 §5.5) and settled denominators; a version-1
  * file counted by stream time and is refused (replay: RUNBOOK §13).
- * 3: a patient's contributions are cases (vg_rules.h), not cells. */
-#define VG_PART_SCHEMA_VERSION 3
+ * 3: a patient's contributions are cases (vg_rules.h), not cells.
+ * 4: the outbox may hold references (a patient's changelog record, made
+ * when it is sent: vg_outbox_add_ref), which a release that writes 3
+ * would send as tombstones; so such a release refuses a file of 4, while
+ * this one opens a file of 3 as it is (nothing else changed) and writes 4
+ * with its first commit. */
+#define VG_PART_SCHEMA_VERSION 4
+#define VG_PART_SCHEMA_OLDEST 3
+/* The changelog's records are as they were with store schema 3: its meta
+ * record still says 3, so that a release that writes 3 restores it. */
+#define VG_PART_CL_SCHEMA_VERSION 3
 
 enum {
         S_GET_PATIENT, S_PUT_PATIENT, S_PUT_TIMER, S_DEL_TIMER, S_DUE_TIMERS,
         S_PUT_CELL, S_PARTS_QUEUED, S_GET_OFFSET,
         S_SET_OFFSET, S_SET_META, S_CELLS, S_DEL_PATIENT, S_DEL_CELL,
-        S_OFFSETS, S__CNT
+        S_OFFSETS, S_CL_PATIENT, S__CNT
 };
 
 /* Patient cache entry (vg_part_cache.c): the patient decoded (pe_pt), or
@@ -122,6 +131,8 @@ vg_err_t vg_part_db_err(vg_part_t *part, char *errstr, size_t errstr_size,
                         const char *what);
 
 /* vg_part_cache.c: the patients in memory. */
+/* The cached entry of a patient as it is (packed or not), or NULL. */
+pent_t *vg_part_cached(vg_part_t *part, const char *id);
 /* The cached patient, read from the store (or new) on first sight, and
  * decoded; NULL + errstr if the store fails or holds bad bytes. */
 pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
@@ -152,9 +163,12 @@ void vg_part_cache_trim(vg_part_t *part);
 /* vg_part_changelog.c: the changelog rows of a patient (its id, next-due
  * time and stored state), of a counter, and of the partition's meta
  * (offsets, watermark); at the end of a commit's writes. */
-vg_err_t vg_part_cl_patient(vg_part_t *part, const char *id, int64_t due,
-                            const void *state, size_t state_len,
-                            char *errstr, size_t errstr_size);
+vg_err_t vg_part_cl_patient(vg_part_t *part, const char *id, char *errstr,
+                            size_t errstr_size);
+/* The value of a patient's record queued by vg_part_cl_patient (a
+ * reference), made when the outbox is read (vg_outbox_resolve_fn). */
+int vg_part_cl_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *value,
+                       char *errstr, size_t errstr_size);
 vg_err_t vg_part_cl_cell(vg_part_t *part, const char *key, int64_t num,
                          int64_t den, bool count, char *errstr,
                          size_t errstr_size);

@@ -70,10 +70,18 @@ static const char *stmt_sql[S__CNT] = {
         [S_DEL_PATIENT] = "DELETE FROM patients WHERE patient_id=?",
         [S_DEL_CELL] = "DELETE FROM cells WHERE key=?",
         [S_OFFSETS] = "SELECT topic, next_offset FROM offsets ORDER BY topic",
+        [S_CL_PATIENT] = "SELECT p.state, t.due FROM patients p LEFT JOIN "
+                         "timers t USING (patient_id) WHERE "
+                         "p.patient_id=?",
 };
 
 static vg_err_t cells_load(vg_part_t *part, char *errstr,
                            size_t errstr_size);
+
+bool vg_part_schema_opens(int64_t version) {
+        return version >= VG_PART_SCHEMA_OLDEST &&
+               version <= VG_PART_SCHEMA_VERSION;
+}
 
 vg_err_t vg_part_db_err(vg_part_t *part, char *errstr, size_t errstr_size,
                        const char *what) {
@@ -215,15 +223,16 @@ vg_part_t *vg_part_open(const char *path, int partition,
                         vg_part_close(part);
                         return NULL;
                 }
-        if (vg_part_meta_int(part, "schema_version", SCHEMA_VERSION) !=
-            SCHEMA_VERSION) {
+        if (!vg_part_schema_opens(vg_part_meta_int(part, "schema_version",
+                                                   SCHEMA_VERSION))) {
                 vg_seterr(errstr, errstr_size, VG_ERR_STORE,
-                          "%s: state schema version %lld is not %d: this "
-                          "state was built by an earlier release; move the "
-                          "state directory away and replay from the "
-                          "beginning (docs/RUNBOOK.md, Upgrades)", path,
+                          "%s: state schema version %lld is not one this "
+                          "release opens (%d-%d): this state was built by "
+                          "another release; move the state directory away "
+                          "and replay from the beginning (docs/RUNBOOK.md, "
+                          "Upgrades)", path,
                           (long long)vg_part_meta_int(part, "schema_version", 0),
-                          SCHEMA_VERSION);
+                          VG_PART_SCHEMA_OLDEST, SCHEMA_VERSION);
                 vg_part_close(part);
                 return NULL;
         }
@@ -245,6 +254,7 @@ vg_part_t *vg_part_open(const char *path, int partition,
                 vg_part_close(part);
                 return NULL;
         }
+        vg_outbox_set_resolver(part->pa_outbox, vg_part_cl_resolve, part);
         vg_wm_init(&part->pa_wm, VG_EVENT_TYPES, rc->rc_idle_ms);
         wm_load(part);
         part->pa_cache_max = 200000;

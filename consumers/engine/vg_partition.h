@@ -47,6 +47,10 @@ typedef struct vg_part_stats_s {
         int64_t ps_commit_us;    /* time of the last COMMIT, microseconds */
 } vg_part_stats_t;
 
+/* Whether this release opens a state file of that schema version (meta
+ * schema_version). */
+bool vg_part_schema_opens(int64_t version);
+
 /* Opens path (":memory:" for none) for input partition number partition.
  * NULL + errstr on failure. The codec and topics must outlive the part. */
 vg_part_t *vg_part_open(const char *path, int partition,

@@ -110,7 +110,7 @@ static void changelog_of(const recs_t *rs, int from, recs_t *cl) {
         for (int i = from; i < rs->n; i++) {
                 const rec_t *r = &rs->r[i];
                 vg_outrec_t o = {r->seq, r->topic, r->key, r->klen, r->val,
-                                 r->vlen, NULL, r->part};
+                                 r->vlen, NULL, r->part, false};
                 if (strcmp(r->topic, CL)) {
                         assert_int_equal(r->part, -1);
                         continue;
@@ -609,6 +609,136 @@ static void story_free(story_t *s) {
         recs_free(&s->cl);
         for (int i = 0; i < 8; i++)
                 free(s->snaps[i]);
+}
+
+/* Every patient record of rs (key "p|<id>") against the patients and
+ * timers tables of file name as a connection of our own reads them
+ * (committed rows): value 01, next due (big-endian; 2^63-1: no timer),
+ * the stored state. Returns how many were compared. */
+static int patient_records_committed(const recs_t *rs, const char *name) {
+        char path[256];
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        int n = 0;
+        snprintf(path, sizeof(path), "%s/%s.db", dir, name);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+                                         NULL),
+                         SQLITE_OK);
+        assert_int_equal(
+                sqlite3_prepare_v2(db,
+                                   "SELECT p.state, coalesce(t.due, "
+                                   "9223372036854775807) FROM patients p "
+                                   "LEFT JOIN timers t USING (patient_id) "
+                                   "WHERE p.patient_id=?",
+                                   -1, &st, NULL),
+                SQLITE_OK);
+        for (int i = 0; i < rs->n; i++) {
+                const rec_t *r = &rs->r[i];
+                const unsigned char *v = r->val;
+                uint64_t due = 0;
+                if (strcmp(r->topic, CL) || strncmp(r->key, "p|", 2))
+                        continue;
+                sqlite3_bind_text(st, 1, r->key + 2, -1, SQLITE_STATIC);
+                assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+                assert_non_null(v);
+                assert_true(r->vlen >= 9);
+                assert_int_equal(v[0], 1);
+                for (int k = 1; k <= 8; k++)
+                        due = due << 8 | v[k];
+                assert_int_equal((int64_t)due, sqlite3_column_int64(st, 1));
+                assert_int_equal(r->vlen - 9,
+                                 (size_t)sqlite3_column_bytes(st, 0));
+                if (memcmp(v + 9, sqlite3_column_blob(st, 0), r->vlen - 9))
+                        fail_msg("%s: the record is not the committed "
+                                 "state", r->key);
+                sqlite3_reset(st);
+                n++;
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+/*
+ * A patient's changelog record is queued as a reference and made when the
+ * outbox is read, from the state the last commit wrote: read while an
+ * open batch has changed the patient again, or once the patient has left
+ * the memory cache, it is still exactly the committed rows.
+ */
+static void test_records_are_committed_state(void **state) {
+        vg_part_t *part = open_part("refs");
+        int64_t offs[TP__CNT] = {0};
+        recs_t rs = {0};
+        batch_t b = {part, {0}, 0};
+        char err[512];
+        int n;
+        (void)state;
+        vg_part_set_changelog(part, CL);
+        run_batch_offs(part, 0, offs); /* admissions */
+        collect(part, &rs);
+        assert_int_equal(patient_records_committed(&rs, "refs"), NPAT);
+        /* batch 1 open: every patient changed again, not committed */
+        assert_int_equal(vg_part_begin(part, 2000, err, sizeof(err)), VG_OK);
+        story(&b, 1);
+        recs_free(&rs);
+        collect(part, &rs);
+        assert_int_equal(patient_records_committed(&rs, "refs"), NPAT);
+        vg_part_end_of_input(part);
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        /* committed: every record (batch 0's too) is batch 1's state now */
+        recs_free(&rs);
+        collect(part, &rs);
+        assert_int_equal(patient_records_committed(&rs, "refs"), 2 * NPAT);
+        /* most patients out of memory: read from the store */
+        vg_part_set_cache(part, 2);
+        run_batch_offs(part, 2, offs);
+        recs_free(&rs);
+        collect(part, &rs);
+        n = patient_records_committed(&rs, "refs");
+        assert_true(n > 2 * NPAT);
+        print_message("    %d patient records compared with the committed "
+                      "rows\n", n);
+        recs_free(&rs);
+        vg_part_close(part);
+}
+
+static void set_schema(const char *name, int v) {
+        char path[256], sql[96];
+        sqlite3 *db;
+        snprintf(path, sizeof(path), "%s/%s.db", dir, name);
+        snprintf(sql, sizeof(sql),
+                 "UPDATE meta SET value=%d WHERE key='schema_version'", v);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_changes(db), 1);
+        sqlite3_close(db);
+}
+
+/* Schema 4 is 3 with references in the outbox: a file of 3 opens as it
+ * is and says 4 after its next commit; 2 and 5 are refused. */
+static void test_schema_versions(void **state) {
+        vg_part_t *part = open_part("schema");
+        int64_t offs[TP__CNT] = {0};
+        char path[256], err[512];
+        (void)state;
+        run_batch_offs(part, 0, offs);
+        vg_part_close(part);
+        assert_int_equal(query_int("schema", "SELECT value FROM meta WHERE "
+                                             "key='schema_version'"), 4);
+        snprintf(path, sizeof(path), "%s/schema.db", dir);
+        for (int v = 2; v <= 5; v += 3) {
+                set_schema("schema", v);
+                assert_null(vg_part_open(path, PARTN, &rc, codec, &topics,
+                                         err, sizeof(err)));
+                assert_non_null(strstr(err, "is not one this release opens "
+                                            "(3-4)"));
+        }
+        set_schema("schema", 3);
+        part = open_part("schema");
+        run_batch_offs(part, 1, offs);
+        vg_part_close(part);
+        assert_int_equal(query_int("schema", "SELECT value FROM meta WHERE "
+                                             "key='schema_version'"), 4);
 }
 
 static void test_restore_whole(void **state) {
@@ -1318,6 +1448,8 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_records_are_committed_state),
+                cmocka_unit_test(test_schema_versions),
                 cmocka_unit_test(test_restore_whole),
                 cmocka_unit_test(test_restore_incremental),
                 cmocka_unit_test(test_restored_goes_on_alike),

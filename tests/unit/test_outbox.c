@@ -198,8 +198,33 @@ static void rows_cb(const vg_outrec_t *r, void *opaque) {
                 o->len += l;
                 o->buf[o->len++] = '|';
         }
+        if (r->or_resolved) {
+                assert_true(o->len + 5 < sizeof(o->buf));
+                memcpy(o->buf + o->len, "ref|", 4);
+                o->len += 4;
+        }
         o->buf[o->len] = '\0';
         o->n++;
+}
+
+/* The resolver of the tests: a value made of the key ("R:<key>"), or a
+ * tombstone for a key that starts with "gone"; a key "fail" cannot be
+ * resolved. */
+static int test_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *v,
+                        char *errstr, size_t errstr_size) {
+        int *calls = opaque;
+        (*calls)++;
+        assert_true(ref->or_resolved);
+        assert_null(ref->or_value);
+        if (ref->or_key_len == 4 && !memcmp(ref->or_key, "fail", 4)) {
+                snprintf(errstr, errstr_size, "cannot resolve");
+                return -1;
+        }
+        if (ref->or_key_len >= 4 && !memcmp(ref->or_key, "gone", 4))
+                return 1;
+        vg_buf_append(v, "R:", 2);
+        vg_buf_append(v, ref->or_key, ref->or_key_len);
+        return 0;
 }
 
 static void seqs_cb(const vg_outrec_t *r, void *opaque) {
@@ -233,6 +258,21 @@ static void model_add(model_t *m, const char *topic, int part,
                          (int)vl, val);
         else
                 snprintf(b + w, sizeof(b) - (size_t)w, "NULL|");
+        assert_true(m->n + m->ntxn < MODEL_MAX);
+        m->rec[m->n + m->ntxn++] = strdup(b);
+}
+
+/* A reference as test_resolve makes it. */
+static void model_add_ref(model_t *m, const char *topic, int part,
+                          const char *key) {
+        char b[1024];
+        bool gone = !strncmp(key, "gone", 4);
+        if (gone)
+                snprintf(b, sizeof(b), "%s|%d|(none)|%zu:%s|NULL|ref|", topic,
+                         part, strlen(key), key);
+        else
+                snprintf(b, sizeof(b), "%s|%d|(none)|%zu:%s|%zu:R:%s|ref|",
+                         topic, part, strlen(key), key, strlen(key) + 2, key);
         assert_true(m->n + m->ntxn < MODEL_MAX);
         m->rec[m->n + m->ntxn++] = strdup(b);
 }
@@ -279,7 +319,7 @@ static void test_cache_equals_table(void **state) {
         char e[512];
         unsigned seed = 12345;
         int rollbacks = 0, overflows = 0, cached_scans = 0, partial = 0,
-            inside = 0;
+            inside = 0, resolved = 0;
         int64_t deleted = 0, max_seq = 0;
         static int64_t seqs[1 + MODEL_MAX];
         static model_t model;
@@ -289,6 +329,8 @@ static void test_cache_equals_table(void **state) {
         plain = vg_outbox_open(db, e, sizeof(e));
         assert_non_null(ob);
         assert_non_null(plain);
+        vg_outbox_set_resolver(ob, test_resolve, &resolved);
+        vg_outbox_set_resolver(plain, test_resolve, &resolved);
         /* chunks of at most 3 records: transactions span several, and
          * deletes end inside them */
         vg_outbox_chunk_limits(ob, 3, 1 << 20);
@@ -310,7 +352,7 @@ static void test_cache_equals_table(void **state) {
                                  SQLITE_OK);
                 for (int i = 0; i < n; i++) {
                         char key[32], val[400];
-                        int kind = (round + i) % 5;
+                        int kind = (round + i) % 6;
                         size_t vl = (size_t)(((unsigned)round * 37u +
                                               (unsigned)i * 101u) %
                                              sizeof(val));
@@ -332,6 +374,15 @@ static void test_cache_equals_table(void **state) {
                                         VG_OK);
                                 model_add(&model, "u", -1, "{\"h\":\"1\"}",
                                           NULL, 0, "", 0);
+                        } else if (kind == 5) { /* a reference */
+                                if (i % 2)
+                                        memcpy(key, "gone", 4);
+                                assert_int_equal(
+                                        vg_outbox_add_ref(ob, "cl", round % 3,
+                                                          key, strlen(key), e,
+                                                          sizeof(e)),
+                                        VG_OK);
+                                model_add_ref(&model, "cl", round % 3, key);
                         } else if (kind == 2) { /* to a partition */
                                 assert_int_equal(
                                         vg_outbox_add_to(ob, "cl", round % 3,
@@ -456,9 +507,79 @@ static void test_cache_equals_table(void **state) {
         assert_true(cached_scans > 2000);
         assert_true(partial > 10);
         assert_true(inside > 10);
+        assert_true(resolved > 1000);
         model_drop(&model, model.n);
         vg_outbox_close(ob);
         vg_outbox_close(plain);
+        sqlite3_close(db);
+}
+
+/*
+ * References: a scan with no resolver, or whose resolver fails, fails
+ * (nothing is handed over as a tombstone); a chunk whose record says both
+ * "reference" and "value", or has a flag it does not know, is damaged.
+ */
+static void count_cb(const vg_outrec_t *r, void *opaque) {
+        (void)r;
+        (*(int *)opaque)++;
+}
+
+static void test_references(void **state) {
+        sqlite3 *db;
+        vg_outbox_t *ob;
+        char e[512];
+        int calls = 0, n = 0;
+        rows_t rows = {.len = 0};
+        (void)state;
+        assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+        assert_non_null(ob = vg_outbox_open(db, e, sizeof(e)));
+        assert_int_equal(vg_outbox_add(ob, "t", "a", 1, "1", 1, NULL, e,
+                                       sizeof(e)), VG_OK);
+        assert_int_equal(vg_outbox_add_ref(ob, "cl", 2, "p|x", 3, e,
+                                           sizeof(e)), VG_OK);
+        /* no resolver: the record before it is handed over, then -1 */
+        assert_int_equal(vg_outbox_scan(ob, 0, 10, count_cb, &n), -1);
+        assert_int_equal(n, 1);
+        vg_outbox_set_resolver(ob, test_resolve, &calls);
+        assert_int_equal(vg_outbox_scan(ob, 0, 10, rows_cb, &rows), 2);
+        assert_non_null(strstr(rows.buf, "|cl|2|(none)|3:p|x|5:R:p|x|ref|"));
+        assert_int_equal(calls, 1);
+        /* made anew at every read */
+        assert_int_equal(vg_outbox_scan(ob, 0, 10, count_cb, &n), 2);
+        assert_int_equal(calls, 2);
+        assert_int_equal(vg_outbox_add_ref(ob, "cl", 2, "fail", 4, e,
+                                           sizeof(e)), VG_OK);
+        n = 0;
+        assert_int_equal(vg_outbox_scan(ob, 0, 10, count_cb, &n), -1);
+        assert_int_equal(n, 2);
+        assert_int_equal(sqlite3_exec(db, "DELETE FROM outbox_chunks", NULL,
+                                      NULL, NULL), SQLITE_OK);
+        /* flags 0x0a (value and reference), then 0x10 (unknown): each
+         * chunk one record: partition 0, topic "t" */
+        assert_int_equal(
+                sqlite3_exec(db,
+                             "INSERT INTO outbox_chunks(n,recs) VALUES(1,"
+                             "X'0a000000000200000074000100000078')",
+                             NULL, NULL, NULL),
+                SQLITE_OK);
+        n = 0;
+        assert_int_equal(vg_outbox_scan(ob, 0, 10, count_cb, &n), -1);
+        assert_int_equal(sqlite3_exec(db,
+                                      "UPDATE outbox_chunks SET recs="
+                                      "X'10000000000200000074'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(vg_outbox_scan(ob, 0, 10, count_cb, &n), -1);
+        /* the same record with flags 0x02 is a good one: the bytes
+         * above are right but for the flags */
+        assert_int_equal(sqlite3_exec(db,
+                                      "UPDATE outbox_chunks SET recs="
+                                      "X'02000000000200000074000100000078'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(vg_outbox_scan(ob, 0, 10, count_cb, &n), 1);
+        assert_int_equal(n, 1);
+        vg_outbox_close(ob);
         sqlite3_close(db);
 }
 
@@ -581,6 +702,7 @@ int main(void) {
                 cmocka_unit_test(test_permanent_failure_is_fatal),
                 cmocka_unit_test(test_cache_equals_table),
                 cmocka_unit_test(test_old_table_moved),
+                cmocka_unit_test(test_references),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

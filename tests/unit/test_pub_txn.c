@@ -256,7 +256,21 @@ typedef struct box_s {
         owner_t      own;
         int          id;
         int          rows;  /* queued so far */
+        bool         refs;  /* patient records as references */
+        int          resolved;
 } box_t;
+
+/* A reference's value: "R<slot>" (the state as of now, in a partition). */
+static int box_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *v,
+                       char *errstr, size_t errstr_size) {
+        box_t *b = opaque;
+        char t[16];
+        (void)ref, (void)errstr, (void)errstr_size;
+        b->resolved++;
+        snprintf(t, sizeof(t), "R%d", b->id);
+        vg_buf_append(v, t, strlen(t));
+        return 0;
+}
 
 static void box_open(box_t *b, int id) {
         char e[512];
@@ -266,6 +280,7 @@ static void box_open(box_t *b, int id) {
         assert_int_equal(sqlite3_open(":memory:", &b->db), SQLITE_OK);
         b->ob = vg_outbox_open(b->db, e, sizeof(e));
         assert_non_null(b->ob);
+        vg_outbox_set_resolver(b->ob, box_resolve, b);
 }
 
 static void box_close(box_t *b) {
@@ -297,9 +312,15 @@ static void box_batch(box_t *b, int nout) {
                                          VG_OK);
         }
         snprintf(v, sizeof(v), "%d.%d", b->id, b->rows++);
-        assert_int_equal(vg_outbox_add_to(b->ob, "cl", b->id, "p|x", 3, v,
-                                          strlen(v), e, sizeof(e)),
-                         VG_OK);
+        if (b->refs)
+                assert_int_equal(vg_outbox_add_ref(b->ob, "cl", b->id, "p|x",
+                                                   3, e, sizeof(e)),
+                                 VG_OK);
+        else
+                assert_int_equal(vg_outbox_add_to(b->ob, "cl", b->id, "p|x",
+                                                  3, v, strlen(v), e,
+                                                  sizeof(e)),
+                                 VG_OK);
         snprintf(v, sizeof(v), "%d.%d", b->id, b->rows++);
         assert_int_equal(vg_outbox_add_to(b->ob, "cl", b->id, "m", 1, v,
                                           strlen(v), e, sizeof(e)),
@@ -507,6 +528,53 @@ static void test_txn_ends_at_a_batch(void **state) {
         vg_pub_destroy(pub, 5000);
         box_close(&b);
         free(rs);
+        env_free(&env);
+}
+
+/* A transaction that holds a record made as it was read (a patient's
+ * state as the last commit wrote it) vouches for the last batch only: it
+ * takes every row there is, past PUB_TXN_ROWS. */
+static void test_txn_with_reference_takes_all(void **state) {
+        env_t env;
+        vg_pub_t *pub;
+        box_t b;
+        msgs_t ms = {0};
+        char e[512];
+        int ncl = 0, nref = 0;
+        (void)state;
+        env_init(&env);
+        pub = pub_new(&env, "vg-test-r");
+        box_open(&b, 2);
+        b.refs = true;
+        vg_pub_add(pub, 2, b.ob, owner_busy, &b.own);
+        vg_pub_set_changelog(pub, 2, "cl", 2, owner_committed);
+        for (int k = 0; k < 16; k++)
+                box_batch(&b, 1498);
+        assert_int_equal(vg_outbox_depth(b.ob), 24000);
+        if (vg_pub_drain(pub, e, sizeof(e)))
+                fail_msg("drain: %s", e);
+        for (int i = 0; i < 200 && vg_outbox_depth(b.ob) == 24000; i++) {
+                usleep(20000);
+                if (vg_pub_drain(pub, e, sizeof(e)))
+                        fail_msg("drain: %s", e);
+        }
+        /* one transaction, all of it */
+        assert_int_equal(vg_outbox_depth(b.ob), 0);
+        assert_int_equal(b.own.calls, 1);
+        assert_int_equal(b.resolved, 16);
+        read_all(&env, &ms);
+        assert_int_equal(ms.n, 24000);
+        for (int i = 0; i < ms.n; i++)
+                if (!strcmp(ms.m[i].topic, "cl")) {
+                        ncl++;
+                        nref += !strcmp(ms.m[i].val, "R2");
+                }
+        assert_int_equal(ncl, 32);
+        assert_int_equal(nref, 16);
+        assert_int_equal(b.own.last, last_off(&ms, "cl", 2));
+        msgs_free(&ms);
+        vg_pub_destroy(pub, 5000);
+        box_close(&b);
         env_free(&env);
 }
 
@@ -951,6 +1019,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_drain_slots),
                 cmocka_unit_test(test_txn_ends_at_a_batch),
+                cmocka_unit_test(test_txn_with_reference_takes_all),
                 cmocka_unit_test(test_busy_defers_delete),
                 cmocka_unit_test(test_fenced),
                 cmocka_unit_test(test_commits_side_by_side),
