@@ -16,6 +16,11 @@
 #include <librdkafka/rdkafka.h>
 
 #define MAX_PARTITIONS 1024
+/* A partition whose outbox holds more records than this after a commit
+ * waits until they are published (process_part_commit). A batch queues
+ * about 2.3 records per event while catching up (1.9 million for 825,905
+ * events), so this is several batches of batch.max_events (50,000). */
+#define PROCESS_OUTBOX_WAIT 1000000
 
 enum { HEALTH_UNASSIGNED, HEALTH_LAG_UNKNOWN, HEALTH_LAGGING, HEALTH_BACKLOG,
        HEALTH_READY };

@@ -87,6 +87,21 @@ void process_part_commit(proc_t *pr, int p) {
         }
         ps->ps_batch = 0;
         ps->ps_committed = true;
+        /* Backpressure: a partition whose outbox the broker does not
+         * take as fast as it fills (a slow broker, failing transactions)
+         * waits for it here, so that it, and the transaction that takes
+         * all of it (vg_outbox_pub.c), stays bounded. */
+        if (vg_part_outbox_depth(ps->ps_part) > PROCESS_OUTBOX_WAIT) {
+                int64_t t0 = vg_now_ms();
+                if (vg_pub_drain_slot_wait(pr->pr_pub, p, errstr,
+                                           sizeof(errstr))) {
+                        process_fatal(pr, errstr);
+                        return;
+                }
+                vg_info("process", "partition %d: waited %" PRId64 " ms for "
+                        "its outbox to be published (it held more than %d "
+                        "records)", p, vg_now_ms() - t0, PROCESS_OUTBOX_WAIT);
+        }
 }
 
 /* After commits of partition p: its metrics, its offsets to Kafka. */

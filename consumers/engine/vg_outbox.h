@@ -185,6 +185,12 @@ int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size);
  * (errstr; the next vg_pub_drain or vg_pub_poll reports it too). */
 int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
                       size_t errstr_size);
+/* The same, waiting (with transactions): for a commit under way, then for
+ * one of everything the slot holds - what keeps a slot's outbox, and so
+ * its next transaction, from growing while the broker is slower than the
+ * processing (vg_outbox_pub.c, PUB_TXN_ROWS). */
+int vg_pub_drain_slot_wait(vg_pub_t *pub, int id, char *errstr,
+                           size_t errstr_size);
 /* Serves the delivery reports (without transactions) and reports a fatal
  * error of any slot. -1 after a fatal error (errstr). */
 int vg_pub_poll(vg_pub_t *pub, char *errstr, size_t errstr_size);

@@ -33,7 +33,10 @@
  * rows (so that it commits well within transaction.timeout.ms) - unless
  * it holds a record resolved as it was read (a patient's changelog
  * record: the state the last commit wrote), which vouches for the last
- * batch only: then it takes every row there is, up to that batch. */
+ * batch only: then it takes every row there is, up to that batch. What
+ * bounds it then is its owner: vigil process waits for its slot
+ * (vg_pub_drain_slot_wait) after a commit that leaves more than
+ * PROCESS_OUTBOX_WAIT rows in the outbox (process_work.c). */
 #define PUB_TXN_ROWS 20000
 /* Smaller transactions are committed at once; larger ones stay open while
  * the next batch is processed. */
@@ -705,7 +708,13 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
             (sl->sl_probe_seq == sl->sl_sent_seq &&
              sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob)))
                 return 0;
-        if (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, count_cb, &n) <= 0) {
+        if ((r = vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, count_cb,
+                                &n)) <= 0) {
+                if (r < 0) {
+                        snprintf(sl->sl_err, sizeof(sl->sl_err),
+                                 "cannot read the outbox (logged above)");
+                        return -1;
+                }
                 sl->sl_probe_seq = sl->sl_sent_seq;
                 sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
                 return 0;
@@ -722,9 +731,17 @@ static int txn_slot(vg_pub_t *pub, int id, bool force) {
         sl->sl_txn_rows = 0;
         sl->sl_txn_now = false;
         sl->sl_cl_last = -1;
-        while (!sd.stop && vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000,
-                                          send_cb, &sd) == 1000)
+        while (!sd.stop && (r = vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq,
+                                               1000, send_cb, &sd)) == 1000)
                 ;
+        /* A row that cannot be read (a store error, a reference that
+         * cannot be made): the transaction would end inside a batch, so
+         * it is aborted, and the error is fatal. */
+        if (!sd.stop && r < 0) {
+                snprintf(sl->sl_err, sizeof(sl->sl_err),
+                         "cannot read the outbox (logged above)");
+                sd.fatal = true;
+        }
         if (sd.fatal) {
                 if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000)))
                         rd_kafka_error_destroy(e);
@@ -752,6 +769,17 @@ static int txn_drain(vg_pub_t *pub, bool force, char *errstr,
 }
 
 static void plain_slot(vg_pub_t *pub, int id);
+
+int vg_pub_drain_slot_wait(vg_pub_t *pub, int id, char *errstr,
+                           size_t errstr_size) {
+        if (id < 0 || id >= PUB_SLOTS || !pub->pb_txn)
+                return vg_pub_drain_slot(pub, id, errstr, errstr_size);
+        if (txn_slot(pub, id, true)) {
+                fatal_set(pub, pub->pb_slots[id].sl_err);
+                return fatal_report(pub, errstr, errstr_size);
+        }
+        return 0;
+}
 
 int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
                       size_t errstr_size) {
@@ -813,10 +841,17 @@ static void plain_slot(vg_pub_t *pub, int id) {
         if (sl->sl_probe_seq == sl->sl_sent_seq &&
             sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob))
                 goto out; /* nothing new */
-        if (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000, send_cb, &sd) ==
-            0) {
+        switch (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000, send_cb,
+                               &sd)) {
+        case -1: /* not a silent stall */
+                fatal_set(pub, "cannot read the outbox (logged above)");
+                break;
+        case 0:
                 sl->sl_probe_seq = sl->sl_sent_seq;
                 sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
+                break;
+        default:
+                break;
         }
 out:
         pthread_mutex_unlock(&pub->pb_lock);

@@ -93,12 +93,13 @@ static vg_err_t patient_row(vg_part_t *part, const char *id, int64_t due,
 
 vg_err_t vg_part_cl_patient(vg_part_t *part, const char *id, char *errstr,
                             size_t errstr_size) {
-        size_t len = strlen(id);
-        char stack[256], *key = len + 2 <= sizeof(stack) ? stack
-                                                         : vg_malloc(len + 2);
+        size_t len;
+        char stack[256], *key;
         vg_err_t err;
         if (!part->pa_cl_topic || part->pa_cl_full)
                 return VG_OK;
+        len = strlen(id);
+        key = len + 2 <= sizeof(stack) ? stack : vg_malloc(len + 2);
         memcpy(key, "p|", 2);
         memcpy(key + 2, id, len);
         err = vg_outbox_add_ref(part->pa_outbox, part->pa_cl_topic,

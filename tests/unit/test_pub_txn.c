@@ -258,6 +258,7 @@ typedef struct box_s {
         int          rows;  /* queued so far */
         bool         refs;  /* patient records as references */
         int          resolved;
+        int          fail_at;  /* the resolver fails its fail_at-th call */
 } box_t;
 
 /* A reference's value: "R<slot>" (the state as of now, in a partition). */
@@ -265,8 +266,12 @@ static int box_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *v,
                        char *errstr, size_t errstr_size) {
         box_t *b = opaque;
         char t[16];
-        (void)ref, (void)errstr, (void)errstr_size;
+        (void)ref;
         b->resolved++;
+        if (b->fail_at && b->resolved == b->fail_at) {
+                snprintf(errstr, errstr_size, "cannot make it");
+                return -1;
+        }
         snprintf(t, sizeof(t), "R%d", b->id);
         vg_buf_append(v, t, strlen(t));
         return 0;
@@ -573,6 +578,45 @@ static void test_txn_with_reference_takes_all(void **state) {
         assert_int_equal(nref, 16);
         assert_int_equal(b.own.last, last_off(&ms, "cl", 2));
         msgs_free(&ms);
+        vg_pub_destroy(pub, 5000);
+        box_close(&b);
+        env_free(&env);
+}
+
+/* A reference that cannot be made stops the slot with a fatal error, the
+ * transaction aborted (it would end inside a batch); nothing is deleted.
+ * And vg_pub_drain_slot_wait returns with everything committed. */
+static void test_txn_reference_fails_or_waits(void **state) {
+        env_t env;
+        vg_pub_t *pub;
+        box_t b;
+        char e[512];
+        int r = 0;
+        (void)state;
+        env_init(&env);
+        pub = pub_new(&env, "vg-test-w");
+        box_open(&b, 1);
+        b.refs = true;
+        vg_pub_add(pub, 1, b.ob, owner_busy, &b.own);
+        vg_pub_set_changelog(pub, 1, "cl", 1, owner_committed);
+        for (int k = 0; k < 3; k++)
+                box_batch(&b, 8);
+        assert_int_equal(vg_pub_drain_slot_wait(pub, 1, e, sizeof(e)), 0);
+        /* waited: committed, deleted, reported */
+        assert_int_equal(vg_outbox_depth(b.ob), 0);
+        assert_int_equal(b.own.calls, 1);
+        assert_int_equal(b.resolved, 3);
+        for (int k = 0; k < 4; k++)
+                box_batch(&b, 8);
+        b.fail_at = 5; /* the second batch's */
+        for (int i = 0; i < 50 && !r; i++) {
+                r = vg_pub_drain_slot(pub, 1, e, sizeof(e));
+                usleep(10000);
+        }
+        assert_int_equal(r, -1);
+        assert_non_null(strstr(e, "cannot read the outbox"));
+        assert_int_equal(vg_outbox_depth(b.ob), 40);
+        assert_int_equal(b.own.calls, 1);
         vg_pub_destroy(pub, 5000);
         box_close(&b);
         env_free(&env);
@@ -1020,6 +1064,7 @@ int main(void) {
                 cmocka_unit_test(test_drain_slots),
                 cmocka_unit_test(test_txn_ends_at_a_batch),
                 cmocka_unit_test(test_txn_with_reference_takes_all),
+                cmocka_unit_test(test_txn_reference_fails_or_waits),
                 cmocka_unit_test(test_busy_defers_delete),
                 cmocka_unit_test(test_fenced),
                 cmocka_unit_test(test_commits_side_by_side),
