@@ -598,10 +598,12 @@ static int give(vg_outbox_t *ob, const vg_outrec_t *r,
                 return -1;
         }
         v = *r;
-        v.or_value = rc == 1 ? NULL
-                             : ob->ob_rbuf.vb_len ? (const void *)ob->ob_rbuf.vb_data
-                                                  : "";
-        v.or_value_len = rc == 1 ? 0 : ob->ob_rbuf.vb_len;
+        v.or_value = NULL; /* 1: a tombstone */
+        v.or_value_len = 0;
+        if (rc == 0) {
+                v.or_value = ob->ob_rbuf.vb_len ? ob->ob_rbuf.vb_data : "";
+                v.or_value_len = ob->ob_rbuf.vb_len;
+        }
         cb(&v, opaque);
         return 0;
 }

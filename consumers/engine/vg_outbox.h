@@ -188,7 +188,7 @@ int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
 /* The same, waiting (with transactions): for a commit under way, then for
  * one of everything the slot holds - what keeps a slot's outbox, and so
  * its next transaction, from growing while the broker is slower than the
- * processing (vg_outbox_pub.c, PUB_TXN_ROWS). */
+ * processing (vg_outbox_pub_int.h, PUB_TXN_ROWS). */
 int vg_pub_drain_slot_wait(vg_pub_t *pub, int id, char *errstr,
                            size_t errstr_size);
 /* Serves the delivery reports (without transactions) and reports a fatal

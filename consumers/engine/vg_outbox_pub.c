@@ -3,7 +3,7 @@
  * (vg_outbox.h): rows to Kafka in order, deleted once delivered or
  * committed.
  */
-#include "vg_outbox.h"
+#include "vg_outbox_pub_int.h"
 #include "vg_time.h"
 
 #include <pthread.h>
@@ -13,117 +13,6 @@
 #include <string.h>
 #include <jansson.h>
 
-/*
- * Publisher
- *
- * Order matters: the last record of a key on the topic must be the newest
- * (an alert's last status, a cell's latest part). So a slot hands rows to
- * the producer in seq order, and deletes only a delivered *prefix* of what
- * it sent. When a delivery fails, the slot stops sending, waits for what is
- * in flight, and then sends everything after that prefix again, including
- * rows that were delivered after the failed one: the newest row of every
- * key is always published last. A row that keeps failing (PUB_MAX_ROUNDS
- * rounds without progress) is a fatal error, not an endless loop.
- */
-
-#define PUB_SLOTS 1024
-#define PUB_MAX_INFLIGHT 10000
-#define PUB_MAX_ROUNDS 10
-/* A transaction holds whole batches, and stops taking more after this many
- * rows (so that it commits well within transaction.timeout.ms) - unless
- * it holds a record resolved as it was read (a patient's changelog
- * record: the state the last commit wrote), which vouches for the last
- * batch only: then it takes every row there is, up to that batch. What
- * bounds it then is its owner: vigil process waits for its slot
- * (vg_pub_drain_slot_wait) after a commit that leaves more than
- * PROCESS_OUTBOX_WAIT rows in the outbox (process_work.c). */
-#define PUB_TXN_ROWS 20000
-/* Smaller transactions are committed at once; larger ones stay open while
- * the next batch is processed. */
-#define PUB_TXN_PIPELINE 2000
-
-enum { SENT_INFLIGHT = 0, SENT_DELIVERED, SENT_FAILED };
-
-typedef struct sent_s {
-        int64_t se_seq;
-        int     se_state;
-} sent_t;
-
-typedef struct slot_s {
-        vg_outbox_t *sl_ob;
-        bool (*sl_busy)(void *opaque);
-        void        *sl_opaque;
-        int64_t      sl_sent_seq;  /* rows up to here handed over */
-        int64_t      sl_acked;     /* rows up to here delivered (prefix) */
-        int64_t      sl_deleted;   /* rows up to here deleted */
-        int          sl_inflight;
-        sent_t      *sl_fifo;      /* sent rows, in seq order */
-        int          sl_head;      /* first entry not yet acknowledged */
-        int          sl_len;
-        int          sl_cap;
-        bool         sl_failed;    /* a delivery failed: resend after drain */
-        int          sl_rounds;    /* resend rounds without progress */
-        /* transactional mode */
-        char        *sl_cl_topic;  /* the slot's changelog partition */
-        int32_t      sl_cl_part;
-        vg_pub_committed_cb *sl_cl_cb;
-        int64_t      sl_cl_last;   /* its last offset in this transaction */
-        rd_kafka_t  *sl_rk;        /* the slot's transactional producer */
-        rd_kafka_topic_t **sl_rkts; /* its handles of pb_topics */
-        bool         sl_txn_open;  /* a transaction is open */
-        /* Its commit runs on sl_thr: until joined, sl_rk and what its
-         * delivery reports change (sl_inflight, sl_cl_last) are the
-         * thread's. */
-        atomic_bool  sl_committing; /* (read by vg_pub_committing on
-                                     * any thread) */
-        pthread_t    sl_thr;
-        atomic_bool  sl_commit_done; /* set by sl_thr as it ends */
-        rd_kafka_error_t *sl_commit_err; /* its outcome (NULL: committed) */
-        int64_t      sl_commit_us; /* how long it took */
-        int64_t      sl_txn_at;    /* since, ms */
-        int64_t      sl_cl_done;   /* changelog end committed, not yet
-                                    * reported (-1: none) */
-        /* nothing after sl_probe_seq when the outbox had had
-         * sl_probe_adds rows added (no query until either changes) */
-        int64_t      sl_probe_seq;
-        uint64_t     sl_probe_adds;
-        /* transactional mode: a slot is drained on one thread at a time,
-         * perhaps not the loop's (vg_pub_drain_slot), so what a drain
-         * changes is the slot's */
-        int          sl_txn_rows;  /* rows in the open transaction */
-        bool         sl_txn_now;   /* it holds a record resolved as read */
-        char         sl_err[256];  /* its error */
-} slot_t;
-
-struct vg_pub_s {
-        rd_kafka_t *pb_rk;
-        slot_t      pb_slots[PUB_SLOTS];
-        atomic_int  pb_fatal;
-        char        pb_err[256];   /* the first fatal error (pb_lock) */
-        /* Without transactions, the slots' fifos and what a drain of a
-         * slot changes, which delivery reports (dr_cb) change too, on
-         * whichever thread polls the producer; and pb_err. Recursive: a
-         * drain polls when the producer's queue is full. */
-        pthread_mutex_t pb_lock;
-        bool        pb_txn;        /* transactional mode: a producer per
-                                    * slot (sl_rk), none in pb_rk */
-        rd_kafka_conf_t *pb_conf;  /* their configuration */
-        char      **pb_topics;     /* the topics they write to */
-        int         pb_ntopics;
-        char       *pb_txn_prefix; /* their transactional.id prefix */
-        int         pb_hi;         /* slots above this never used */
-};
-
-/* The opaque of a message: slot (< PUB_SLOTS, 10 bits) in the top bits,
- * seq in the low 54 (an outbox's seq is its chunk's rowid x 65,536: room
- * for 2^38 chunks, one per record at most). */
-#define TAG_SHIFT 54
-#define TAG(id, seq)                                                         \
-        ((void *)(((uintptr_t)(id) << TAG_SHIFT) | (uintptr_t)(seq)))
-#define TAG_ID(t) ((int)((uintptr_t)(t) >> TAG_SHIFT))
-#define TAG_SEQ(t) ((int64_t)((uintptr_t)(t) & ((1ULL << TAG_SHIFT) - 1)))
-_Static_assert(sizeof(uintptr_t) == 8 && PUB_SLOTS <= 1 << (64 - TAG_SHIFT),
-               "a message's opaque holds its slot and seq");
 
 static void pub_lock_init(vg_pub_t *pub) {
         pthread_mutexattr_t a;
@@ -134,7 +23,7 @@ static void pub_lock_init(vg_pub_t *pub) {
 }
 
 /* Notes the first fatal error (any thread). */
-static void fatal_set(vg_pub_t *pub, const char *msg) {
+void pub_fatal_set(vg_pub_t *pub, const char *msg) {
         pthread_mutex_lock(&pub->pb_lock);
         if (!pub->pb_err[0])
                 snprintf(pub->pb_err, sizeof(pub->pb_err), "%s",
@@ -144,7 +33,7 @@ static void fatal_set(vg_pub_t *pub, const char *msg) {
 }
 
 /* The fatal error into errstr; -1. */
-static int fatal_report(vg_pub_t *pub, char *errstr, size_t errstr_size) {
+int pub_fatal_report(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         pthread_mutex_lock(&pub->pb_lock);
         vg_seterr(errstr, errstr_size, VG_ERR_KAFKA, "%s",
                   pub->pb_err[0] ? pub->pb_err
@@ -242,7 +131,6 @@ vg_pub_t *vg_pub_new_txn(rd_kafka_conf_t *pconf, const char *txn_prefix,
         return pub;
 }
 
-static int txn_finish(vg_pub_t *pub, slot_t *sl, bool settle);
 
 static void slot_unclaim(slot_t *sl) {
         if (!sl->sl_rk)
@@ -327,7 +215,7 @@ void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
         for (int i = 0; i < PUB_SLOTS; i++) {
                 /* A commit under way ends first (its outbox may be gone:
                  * its rows stay queued). */
-                if (txn_finish(pub, &pub->pb_slots[i], false))
+                if (pub_txn_finish(pub, &pub->pb_slots[i], false))
                         vg_error("publish", "%s", pub->pb_slots[i].sl_err);
                 slot_unclaim(&pub->pb_slots[i]);
                 vg_free(pub->pb_slots[i].sl_fifo);
@@ -342,7 +230,7 @@ void vg_pub_destroy(vg_pub_t *pub, int timeout_ms) {
         vg_free(pub);
 }
 
-static void slot_reset(slot_t *sl) {
+void pub_slot_reset(slot_t *sl) {
         sl->sl_sent_seq = sl->sl_acked = sl->sl_deleted = 0;
         sl->sl_head = sl->sl_len = 0;
         sl->sl_failed = false;
@@ -358,19 +246,20 @@ void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
         if (id >= pub->pb_hi)
                 pub->pb_hi = id + 1;
         char e[256];
-        if (txn_finish(pub, sl, false))
-                fatal_set(pub, sl->sl_err); /* the next drain reports it */
+        if (pub_txn_finish(pub, sl, false))
+                pub_fatal_set(pub, sl->sl_err); /* the next drain reports it */
         else if (vg_pub_claim(pub, id, e, sizeof(e)))
-                fatal_set(pub, e);
+                pub_fatal_set(pub, e);
         sl->sl_ob = ob;
         sl->sl_busy = busy;
         sl->sl_opaque = opaque;
-        slot_reset(sl); /* everything still queued is sent again, in order */
+        /* everything still queued is sent again, in order */
+        pub_slot_reset(sl);
 }
 
 /* Advances the acknowledged prefix and deletes it (outside batches). */
 /* -1: an error (errstr), for the caller to make fatal. */
-static int settle(vg_pub_t *pub, slot_t *sl, char *errstr,
+int pub_settle(vg_pub_t *pub, slot_t *sl, char *errstr,
                   size_t errstr_size) {
         int moved = 0;
         while (sl->sl_head < sl->sl_len &&
@@ -415,27 +304,21 @@ void vg_pub_remove(vg_pub_t *pub, int id, int timeout_ms) {
                 rd_kafka_poll(pub->pb_rk, 50);
         if (sl->sl_ob && !pub->pb_txn) {
                 pthread_mutex_lock(&pub->pb_lock);
-                if (settle(pub, sl, e, sizeof(e)))
-                        fatal_set(pub, e);
+                if (pub_settle(pub, sl, e, sizeof(e)))
+                        pub_fatal_set(pub, e);
                 pthread_mutex_unlock(&pub->pb_lock);
         }
         /* A commit under way ends, and what it committed is deleted, before
          * the slot goes; an error is reported by the next drain. */
-        if (txn_finish(pub, sl, true))
-                fatal_set(pub, sl->sl_err);
+        if (pub_txn_finish(pub, sl, true))
+                pub_fatal_set(pub, sl->sl_err);
         sl->sl_ob = NULL;
         sl->sl_busy = NULL;
         vg_pub_set_changelog(pub, id, NULL, -1, NULL);
         slot_unclaim(sl);
-        slot_reset(sl);
+        pub_slot_reset(sl);
 }
 
-typedef struct send_s {
-        vg_pub_t *pub;
-        int       id;
-        int       stop;
-        bool      fatal;  /* transactional mode: an error (sl_err) */
-} send_t;
 
 static rd_kafka_headers_t *headers_of(const char *json) {
         json_t *h, *v;
@@ -453,7 +336,7 @@ static rd_kafka_headers_t *headers_of(const char *json) {
         return hdrs;
 }
 
-static void send_cb(const vg_outrec_t *r, void *opaque) {
+void pub_send_cb(const vg_outrec_t *r, void *opaque) {
         send_t *sd = opaque;
         slot_t *sl = &sd->pub->pb_slots[sd->id];
         rd_kafka_resp_err_t err;
@@ -507,7 +390,7 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
                         char e[256];
                         snprintf(e, sizeof(e), "cannot publish to %s: %s",
                                  r->or_topic, rd_kafka_err2str(err));
-                        fatal_set(sd->pub, e);
+                        pub_fatal_set(sd->pub, e);
                 }
                 sd->stop = 1;
                 return;
@@ -538,248 +421,13 @@ static void send_cb(const vg_outrec_t *r, void *opaque) {
         sl->sl_inflight++;
 }
 
-static void count_cb(const vg_outrec_t *r, void *opaque) {
+void pub_count_cb(const vg_outrec_t *r, void *opaque) {
         (void)r;
         (*(int *)opaque)++;
 }
 
-/*
- * Transactional mode. Per slot: rows are produced in a transaction (whole
- * batches: a busy slot has a batch open, and its uncommitted rows would
- * be visible to us), which is committed at once when it is small, and
- * otherwise left open while processing goes on and committed at a later
- * drain once its records are delivered (catching up: production overlaps
- * processing). Rows are deleted, and the changelog's end reported, only
- * once the transaction is committed and the slot is not busy. A commit
- * runs on a thread of its own, so the slots' commits run side by side;
- * the slot sends nothing more until a drain has taken its outcome.
- */
-/* librdkafka's blocking commit, retried as long as it says so. On the
- * commit's own thread, or inline. */
-static void *commit_main(void *arg) {
-        slot_t *sl = arg;
-        int64_t t0 = vg_now_us();
-        rd_kafka_error_t *e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
-        for (int i = 0; e && rd_kafka_error_is_retriable(e) && i < 5; i++) {
-                rd_kafka_error_destroy(e);
-                e = rd_kafka_commit_transaction(sl->sl_rk, 60000);
-        }
-        sl->sl_commit_err = e;
-        sl->sl_commit_us = vg_now_us() - t0;
-        atomic_store(&sl->sl_commit_done, true);
-        return NULL;
-}
-
-/*
- * Commits the slot's open transaction. Without wait, the commit is started
- * on a thread of its own and this returns 1 while it runs: the partitions'
- * commits run side by side and the loop goes on (one after another, six
- * commits of about 5 ms each held every turn of the loop); a later call
- * takes its outcome. With wait, until it is done. 0: done (committed, or
- * aborted and to be sent again), 1: still committing, -1: fatal.
- *
- * A thread rather than librdkafka's resumable commit (a call with a short
- * timeout, called again): in 2.0.2 a call whose first step (begin commit)
- * times out is not resumable, and that step's late reply is taken as the
- * reply to a step of the next call, which can skip the EndTxn request.
- */
-static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
-        rd_kafka_error_t *e;
-        if (!sl->sl_committing) {
-                atomic_store(&sl->sl_commit_done, false);
-                if (!wait && !pthread_create(&sl->sl_thr, NULL, commit_main,
-                                             sl)) {
-                        sl->sl_committing = true;
-                        return 1;
-                }
-                commit_main(sl); /* waited for, or no thread */
-        } else {
-                if (!wait && !atomic_load(&sl->sl_commit_done))
-                        return 1;
-                pthread_join(sl->sl_thr, NULL);
-                sl->sl_committing = false;
-        }
-        e = sl->sl_commit_err;
-        sl->sl_commit_err = NULL;
-        vg_debug("publish", "transaction %s in %lld us",
-                 e ? "not committed" : "committed",
-                 (long long)sl->sl_commit_us);
-        sl->sl_txn_open = false;
-        if (e) {
-                bool abortable = rd_kafka_error_txn_requires_abort(e);
-                snprintf(sl->sl_err, sizeof(sl->sl_err),
-                         "transaction not committed: %s%s",
-                         rd_kafka_error_string(e),
-                         rd_kafka_error_is_fatal(e)
-                                 ? " (fenced: another instance owns this "
-                                   "partition now)"
-                                 : "");
-                rd_kafka_error_destroy(e);
-                if (!abortable)
-                        return -1;
-                vg_warn("publish", "%s; aborted, sending again",
-                        sl->sl_err);
-                sl->sl_err[0] = '\0'; /* not fatal */
-                sl->sl_sent_seq = sl->sl_acked;
-                sl->sl_probe_seq = -1; /* rows to send again */
-                if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000))) {
-                        snprintf(sl->sl_err, sizeof(sl->sl_err),
-                                 "cannot abort a transaction: %s",
-                                 rd_kafka_error_string(e));
-                        rd_kafka_error_destroy(e);
-                        return -1;
-                }
-                if (++sl->sl_rounds > PUB_MAX_ROUNDS) {
-                        snprintf(sl->sl_err, sizeof(sl->sl_err),
-                                 "no transaction committed after %d "
-                                 "attempts (see the errors above)",
-                                 PUB_MAX_ROUNDS);
-                        return -1;
-                }
-                return 0;
-        }
-        sl->sl_rounds = 0;
-        sl->sl_inflight = 0;
-        sl->sl_acked = sl->sl_sent_seq; /* committed; deleted when idle */
-        if (sl->sl_cl_last >= 0)
-                sl->sl_cl_done = sl->sl_cl_last;
-        return 0;
-}
-
-/* Deletes the committed rows and reports the changelog's end (the slot is
- * not busy). */
-static int txn_settle(vg_pub_t *pub, slot_t *sl) {
-        if (sl->sl_acked <= sl->sl_deleted)
-                return 0;
-        if (vg_outbox_delete_upto(sl->sl_ob, sl->sl_acked, sl->sl_err,
-                                  sizeof(sl->sl_err)))
-                return -1;
-        sl->sl_deleted = sl->sl_acked;
-        if (sl->sl_cl_cb && sl->sl_cl_done >= 0)
-                sl->sl_cl_cb(sl->sl_opaque, sl->sl_cl_done);
-        sl->sl_cl_done = -1;
-        return 0;
-}
-
-/* Waits for a commit under way and takes its outcome; with settle, the
- * rows it committed are deleted and the changelog's end reported if the
- * slot is not busy. -1: an error (sl_err). */
-static int txn_finish(vg_pub_t *pub, slot_t *sl, bool settle) {
-        if (!sl->sl_committing)
-                return 0;
-        if (txn_commit(pub, sl, true))
-                return -1;
-        if (settle && sl->sl_ob && !sl->sl_txn_open &&
-            !(sl->sl_busy && sl->sl_busy(sl->sl_opaque)))
-                return txn_settle(pub, sl);
-        return 0;
-}
-
-static int txn_slot(vg_pub_t *pub, int id, bool force) {
-        slot_t *sl = &pub->pb_slots[id];
-        send_t sd = {pub, id, 0, false};
-        rd_kafka_error_t *e;
-        bool busy;
-        int n = 0, r;
-
-        if (!sl->sl_ob)
-                return 0;
-        if (!sl->sl_rk) {
-                snprintf(sl->sl_err, sizeof(sl->sl_err),
-                         "slot %d has no producer", id);
-                return -1;
-        }
-        busy = sl->sl_busy && sl->sl_busy(sl->sl_opaque);
-        /* A commit under way: its outcome, if it has one (or once it has,
-         * with force); the producer is its thread's until then. */
-        if (sl->sl_committing && (r = txn_commit(pub, sl, force)))
-                return r < 0 ? -1 : 0;
-        rd_kafka_poll(sl->sl_rk, 0);
-        if (sl->sl_txn_open &&
-            (force || rd_kafka_outq_len(sl->sl_rk) == 0 ||
-             vg_now_ms() - sl->sl_txn_at >= 1000) &&
-            (r = txn_commit(pub, sl, force)))
-                return r < 0 ? -1 : 0;
-        if (busy)
-                return 0;
-        if (txn_settle(pub, sl))
-                return -1;
-        if (sl->sl_txn_open ||
-            (sl->sl_probe_seq == sl->sl_sent_seq &&
-             sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob)))
-                return 0;
-        if ((r = vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, count_cb,
-                                &n)) <= 0) {
-                if (r < 0) {
-                        snprintf(sl->sl_err, sizeof(sl->sl_err),
-                                 "cannot read the outbox (logged above)");
-                        return -1;
-                }
-                sl->sl_probe_seq = sl->sl_sent_seq;
-                sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
-                return 0;
-        }
-        if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
-                snprintf(sl->sl_err, sizeof(sl->sl_err),
-                         "cannot begin a transaction: %s",
-                         rd_kafka_error_string(e));
-                rd_kafka_error_destroy(e);
-                return -1;
-        }
-        sl->sl_txn_open = true;
-        sl->sl_txn_at = vg_now_ms();
-        sl->sl_txn_rows = 0;
-        sl->sl_txn_now = false;
-        sl->sl_cl_last = -1;
-        while (!sd.stop && (r = vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq,
-                                               1000, send_cb, &sd)) == 1000)
-                ;
-        /* A row that cannot be read (a store error, a reference that
-         * cannot be made): the transaction would end inside a batch, so
-         * it is aborted, and the error is fatal. */
-        if (!sd.stop && r < 0) {
-                snprintf(sl->sl_err, sizeof(sl->sl_err),
-                         "cannot read the outbox (logged above)");
-                sd.fatal = true;
-        }
-        if (sd.fatal) {
-                if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000)))
-                        rd_kafka_error_destroy(e);
-                sl->sl_txn_open = false;
-                return -1;
-        }
-        /* A small transaction (the steady state) is committed now: its
-         * alerts go out without waiting for the next drain. */
-        if ((force || sl->sl_txn_rows < PUB_TXN_PIPELINE) &&
-            (r = txn_commit(pub, sl, force)))
-                return r < 0 ? -1 : 0;
-        if (!sl->sl_txn_open && txn_settle(pub, sl))
-                return -1;
-        return 0;
-}
-
-static int txn_drain(vg_pub_t *pub, bool force, char *errstr,
-                     size_t errstr_size) {
-        for (int id = 0; id < pub->pb_hi; id++)
-                if (txn_slot(pub, id, force)) {
-                        fatal_set(pub, pub->pb_slots[id].sl_err);
-                        return fatal_report(pub, errstr, errstr_size);
-                }
-        return 0;
-}
-
 static void plain_slot(vg_pub_t *pub, int id);
 
-int vg_pub_drain_slot_wait(vg_pub_t *pub, int id, char *errstr,
-                           size_t errstr_size) {
-        if (id < 0 || id >= PUB_SLOTS || !pub->pb_txn)
-                return vg_pub_drain_slot(pub, id, errstr, errstr_size);
-        if (txn_slot(pub, id, true)) {
-                fatal_set(pub, pub->pb_slots[id].sl_err);
-                return fatal_report(pub, errstr, errstr_size);
-        }
-        return 0;
-}
 
 int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
                       size_t errstr_size) {
@@ -788,31 +436,17 @@ int vg_pub_drain_slot(vg_pub_t *pub, int id, char *errstr,
         if (!pub->pb_txn) {
                 if (!pub->pb_fatal)
                         plain_slot(pub, id);
-                return pub->pb_fatal ? fatal_report(pub, errstr, errstr_size)
-                                     : 0;
+                return pub->pb_fatal
+                               ? pub_fatal_report(pub, errstr, errstr_size)
+                               : 0;
         }
-        if (txn_slot(pub, id, false)) {
-                fatal_set(pub, pub->pb_slots[id].sl_err);
-                return fatal_report(pub, errstr, errstr_size);
+        if (pub_txn_slot(pub, id, false)) {
+                pub_fatal_set(pub, pub->pb_slots[id].sl_err);
+                return pub_fatal_report(pub, errstr, errstr_size);
         }
         return 0;
 }
 
-/* Work left in a slot that is not busy: rows not deleted, or a
- * transaction open (transactional mode). */
-static bool txn_left(vg_pub_t *pub) {
-        for (int id = 0; id < pub->pb_hi; id++) {
-                slot_t *sl = &pub->pb_slots[id];
-                int n = 0;
-                if (!sl->sl_ob || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)))
-                        continue;
-                if (sl->sl_txn_open ||
-                    vg_outbox_scan(sl->sl_ob, sl->sl_deleted, 1, count_cb,
-                                   &n) > 0)
-                        return true;
-        }
-        return false;
-}
 
 /* Without transactions: settles slot id and hands it rows to send (on the
  * thread that has the slot's partition; pb_lock keeps out the delivery
@@ -824,8 +458,8 @@ static void plain_slot(vg_pub_t *pub, int id) {
         if (!sl->sl_ob)
                 return;
         pthread_mutex_lock(&pub->pb_lock);
-        if (settle(pub, sl, e, sizeof(e))) {
-                fatal_set(pub, e);
+        if (pub_settle(pub, sl, e, sizeof(e))) {
+                pub_fatal_set(pub, e);
                 goto out;
         }
         if (sl->sl_failed || (sl->sl_busy && sl->sl_busy(sl->sl_opaque)) ||
@@ -841,10 +475,10 @@ static void plain_slot(vg_pub_t *pub, int id) {
         if (sl->sl_probe_seq == sl->sl_sent_seq &&
             sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob))
                 goto out; /* nothing new */
-        switch (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000, send_cb,
+        switch (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1000, pub_send_cb,
                                &sd)) {
         case -1: /* not a silent stall */
-                fatal_set(pub, "cannot read the outbox (logged above)");
+                pub_fatal_set(pub, "cannot read the outbox (logged above)");
                 break;
         case 0:
                 sl->sl_probe_seq = sl->sl_sent_seq;
@@ -859,19 +493,19 @@ out:
 
 int vg_pub_drain(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         if (pub->pb_fatal)
-                return fatal_report(pub, errstr, errstr_size);
+                return pub_fatal_report(pub, errstr, errstr_size);
         if (pub->pb_txn)
-                return txn_drain(pub, false, errstr, errstr_size);
+                return pub_txn_drain(pub, false, errstr, errstr_size);
         rd_kafka_poll(pub->pb_rk, 0);
         for (int id = 0; id < pub->pb_hi && !pub->pb_fatal; id++)
                 plain_slot(pub, id);
         rd_kafka_poll(pub->pb_rk, 0);
-        return pub->pb_fatal ? fatal_report(pub, errstr, errstr_size) : 0;
+        return pub->pb_fatal ? pub_fatal_report(pub, errstr, errstr_size) : 0;
 }
 
 int vg_pub_poll(vg_pub_t *pub, char *errstr, size_t errstr_size) {
         if (pub->pb_fatal)
-                return fatal_report(pub, errstr, errstr_size);
+                return pub_fatal_report(pub, errstr, errstr_size);
         if (!pub->pb_txn)
                 rd_kafka_poll(pub->pb_rk, 0);
         return 0;
@@ -887,10 +521,11 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                  * rows queued: again. */
                 do {
                         if (pub->pb_fatal)
-                                return fatal_report(pub, errstr, errstr_size);
-                        if (txn_drain(pub, true, errstr, errstr_size))
+                                return pub_fatal_report(pub, errstr,
+                                                        errstr_size);
+                        if (pub_txn_drain(pub, true, errstr, errstr_size))
                                 return -1;
-                } while (txn_left(pub) && vg_now_ms() < until);
+                } while (pub_txn_left(pub) && vg_now_ms() < until);
                 return 0;
         }
         while (rd_kafka_outq_len(pub->pb_rk) > 0 && vg_now_ms() < until) {

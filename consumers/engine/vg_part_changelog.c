@@ -27,7 +27,7 @@
  * long as whoever reads the outbox reads it between batches only and
  * sends whole batches up to the last one: the publisher skips a
  * partition with a batch open, and a transaction that holds a record
- * made so takes every row there is (vg_outbox_pub.c); after a crash, the
+ * made so takes every row there is (vg_outbox_txn.c); after a crash, the
  * file's outbox holds batches k+1..m and its state is m's. So a committed
  * Kafka transaction still holds the outputs of batches up to some m and
  * the changelog records of the patients they changed as of m.
@@ -128,8 +128,9 @@ int vg_part_cl_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *value,
                           "changelog record", part->pa_partition);
                 return -1;
         }
-        id = ref->or_key_len - 1 <= sizeof(stack) ? stack
-                                                  : vg_malloc(ref->or_key_len - 1);
+        id = ref->or_key_len - 1 <= sizeof(stack)
+                     ? stack
+                     : vg_malloc(ref->or_key_len - 1);
         memcpy(id, k + 2, ref->or_key_len - 2);
         id[ref->or_key_len - 2] = '\0';
         pe = vg_part_cached(part, id);
@@ -159,7 +160,8 @@ int vg_part_cl_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *value,
                 rc = 1;
                 break;
         default:
-                vg_part_db_err(part, errstr, errstr_size, "changelog: read patient");
+                vg_part_db_err(part, errstr, errstr_size,
+                               "changelog: read patient");
                 rc = -1;
         }
         sqlite3_reset(s);
