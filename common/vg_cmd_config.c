@@ -78,7 +78,11 @@ static void doc(void) {
                "librdkafka without the prefix (e.g. `kafka.bootstrap.servers`, "
                "`kafka.security.protocol`, `kafka.group.instance.id`); see "
                "librdkafka's CONFIGURATION.md. Producers always use "
-               "`enable.idempotence=true` and `acks=all`. |\n");
+               "`enable.idempotence=true` and `acks=all`. With the "
+               "changelog, `vigil process`'s transactional producers (one "
+               "per partition) default to `transaction.timeout.ms=120000` "
+               "and `queue.buffering.max.messages=20000` unless these are "
+               "set. |\n");
 }
 
 int vg_cmd_config(int argc, char **argv) {
