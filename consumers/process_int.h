@@ -29,6 +29,11 @@ typedef struct pstate_s {
         vg_part_t *ps_part;
         int        ps_batch;       /* events in the open batch */
         int64_t    ps_batch_start; /* when the batch opened, ms */
+        /* its outbox's depth when last asked, and the rows added to it
+         * by then (process_part_commit) */
+        const vg_outbox_t *ps_ob;
+        int64_t    ps_ob_depth;
+        uint64_t   ps_ob_adds;
         /* a restore planned (process_restore.c) */
         bool       ps_rs, ps_rs_full, ps_rs_done, ps_rs_waiting;
         int        ps_rs_worker;   /* the restore thread reading it */

@@ -71,6 +71,8 @@ static void commit_kafka_offsets(proc_t *pr, int p) {
  * transaction); the loop does the rest (part_committed). */
 void process_part_commit(proc_t *pr, int p) {
         pstate_t *ps = &pr->pr_parts[p];
+        const vg_outbox_t *ob;
+        uint64_t adds;
         char errstr[512];
         if (!ps->ps_part || !vg_part_in_batch(ps->ps_part))
                 return;
@@ -90,8 +92,19 @@ void process_part_commit(proc_t *pr, int p) {
         /* Backpressure: a partition whose outbox the broker does not
          * take as fast as it fills (a slow broker, failing transactions)
          * waits for it here, so that it, and the transaction that takes
-         * all of it (vg_outbox_pub.c), stays bounded. */
-        if (vg_part_outbox_depth(ps->ps_part) > PROCESS_OUTBOX_WAIT) {
+         * all of it (vg_outbox_txn.c), stays bounded. The depth (a
+         * query) is asked only when it may be over the bound: it is at
+         * most what it was when last asked plus the rows added since. */
+        ob = vg_part_outbox(ps->ps_part);
+        adds = vg_outbox_adds(ob);
+        if (ps->ps_ob != ob || ps->ps_ob_depth + (int64_t)(adds -
+                                                   ps->ps_ob_adds) >
+                                       PROCESS_OUTBOX_WAIT) {
+                ps->ps_ob = ob;
+                ps->ps_ob_adds = adds;
+                ps->ps_ob_depth = vg_part_outbox_depth(ps->ps_part);
+        }
+        if (ps->ps_ob_depth > PROCESS_OUTBOX_WAIT) {
                 int64_t t0 = vg_now_ms();
                 if (vg_pub_drain_slot_wait(pr->pr_pub, p, errstr,
                                            sizeof(errstr))) {
@@ -101,6 +114,7 @@ void process_part_commit(proc_t *pr, int p) {
                 vg_info("process", "partition %d: waited %" PRId64 " ms for "
                         "its outbox to be published (it held more than %d "
                         "records)", p, vg_now_ms() - t0, PROCESS_OUTBOX_WAIT);
+                ps->ps_ob_depth = vg_part_outbox_depth(ps->ps_part);
         }
 }
 

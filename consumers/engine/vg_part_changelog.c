@@ -80,13 +80,19 @@ static vg_err_t cl_add(vg_part_t *part, const char *prefix, const char *name,
         return err;
 }
 
+/* A patient record's value: 01, next due, the stored state. */
+static void patient_value(vg_buf_t *b, int64_t due, const void *state,
+                          size_t state_len) {
+        vg_buf_append(b, "\x01", 1);
+        put64(b, due);
+        vg_buf_append(b, state, state_len);
+}
+
 static vg_err_t patient_row(vg_part_t *part, const char *id, int64_t due,
                             const void *state, size_t state_len,
                             char *errstr, size_t errstr_size) {
         vg_buf_reset(&part->pa_cbuf);
-        vg_buf_append(&part->pa_cbuf, "\x01", 1);
-        put64(&part->pa_cbuf, due);
-        vg_buf_append(&part->pa_cbuf, state, state_len);
+        patient_value(&part->pa_cbuf, due, state, state_len);
         return cl_add(part, "p|", id, part->pa_cbuf.vb_data,
                       part->pa_cbuf.vb_len, errstr, errstr_size);
 }
@@ -135,25 +141,23 @@ int vg_part_cl_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *value,
         id[ref->or_key_len - 2] = '\0';
         pe = vg_part_cached(part, id);
         if (pe && !pe->pe_dirty) {
-                vg_buf_append(value, "\x01", 1);
-                if (pe->pe_pt) {
-                        put64(value, pe->pe_pt->pt_next_due);
+                if (pe->pe_pt) { /* (not packed: encoded after the header) */
+                        patient_value(value, pe->pe_pt->pt_next_due, NULL, 0);
                         vg_patient_encode(pe->pe_pt, value);
-                } else {
-                        put64(value, pe->pe_next_due);
-                        vg_buf_append(value, pe->pe_blob, pe->pe_blen);
-                }
+                } else
+                        patient_value(value, pe->pe_next_due, pe->pe_blob,
+                                      pe->pe_blen);
                 goto out;
         }
         s = vg_part_st(part, S_CL_PATIENT);
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         switch (sqlite3_step(s)) {
         case SQLITE_ROW:
-                vg_buf_append(value, "\x01", 1);
-                put64(value, sqlite3_column_type(s, 1) == SQLITE_NULL
-                                     ? INT64_MAX
-                                     : sqlite3_column_int64(s, 1));
-                vg_buf_append(value, sqlite3_column_blob(s, 0),
+                patient_value(value,
+                              sqlite3_column_type(s, 1) == SQLITE_NULL
+                                      ? INT64_MAX
+                                      : sqlite3_column_int64(s, 1),
+                              sqlite3_column_blob(s, 0),
                               (size_t)sqlite3_column_bytes(s, 0));
                 break;
         case SQLITE_DONE: /* no such patient (now): a tombstone */
