@@ -47,6 +47,13 @@ const vg_confdef_t vg_confdefs[] = {
          "transactional producer, and restores from it. false: local "
          "state only (a partition that moves to an instance without its "
          "file is rebuilt from the input topics' beginning)."},
+        {"changelog.linger_ms", VG_C_INT, "100", 0, 10000, 0,
+         "With the changelog: a partition's changelog records and parts "
+         "wait up to this long for its next Kafka transaction, with what "
+         "comes meanwhile; an alert does not wait (it goes out, with "
+         "them, at once). Fewer transactions, each of which costs the "
+         "broker several requests and writes. 0: a transaction per "
+         "batch."},
         {"group.id", VG_C_STRING, "vigil-processor", 0, 0, 0,
          "Consumer group of vigil process."},
         {"state.dir", VG_C_STRING, "./vigil-state", 0, 0, 0,

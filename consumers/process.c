@@ -671,6 +671,8 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                                        pr->pr_topics.pt_parts,
                                        pr->pr_topics.pt_dlq, pr->pr_cl_topic};
                 vg_pub_set_topics(pr->pr_pub, outs, 4);
+                vg_pub_set_linger(pr->pr_pub,
+                                  vg_conf_int(conf, "changelog.linger_ms"));
         }
         process_note_local_files(pr);
 

@@ -62,6 +62,7 @@ struct vg_outbox_s {
         sqlite3      *ob_db;
         sqlite3_stmt *ob_stmt[O__CNT];
         uint64_t      ob_adds;   /* rows added through this handle */
+        uint64_t      ob_urgent; /* of which marked urgent */
         vg_buf_t      ob_chunk;  /* records packed, not written yet */
         int           ob_chunk_n;
         bool          ob_lost;           /* a chunk could not be written in
@@ -610,6 +611,14 @@ static int give(vg_outbox_t *ob, const vg_outrec_t *r,
 
 uint64_t vg_outbox_adds(const vg_outbox_t *ob) {
         return ob->ob_adds;
+}
+
+void vg_outbox_mark_urgent(vg_outbox_t *ob) {
+        ob->ob_urgent++;
+}
+
+uint64_t vg_outbox_urgent(const vg_outbox_t *ob) {
+        return ob->ob_urgent;
 }
 
 int vg_outbox_scan(vg_outbox_t *ob, int64_t after_seq, int max,

@@ -124,6 +124,10 @@ int vg_outbox_topics(sqlite3 *db, void (*cb)(const char *topic, void *opaque),
  * reader that found nothing after some seq need not look again until
  * this changes. */
 uint64_t vg_outbox_adds(const vg_outbox_t *ob);
+/* The record just added is urgent (an alert): a publisher that lingers
+ * (vg_pub_set_linger) sends it at once. Counted like vg_outbox_adds. */
+void vg_outbox_mark_urgent(vg_outbox_t *ob);
+uint64_t vg_outbox_urgent(const vg_outbox_t *ob);
 
 /*
  * Publisher: drains registered outboxes through one producer.
@@ -208,6 +212,13 @@ rd_kafka_t *vg_pub_handle(vg_pub_t *pub);
  * vg_pub_remove or vg_pub_destroy does), as do vg_pub_add, vg_pub_remove
  * and vg_pub_destroy. */
 bool vg_pub_committing(const vg_pub_t *pub);
+/* Transactional mode: rows of which none is urgent (vg_outbox_mark_urgent)
+ * wait up to ms (from when a drain first finds them) before a transaction
+ * takes them, with whatever else comes meanwhile; an urgent row ends the
+ * wait. Fewer, larger transactions: each one costs the broker several
+ * requests and writes. A forced drain (vg_pub_flush,
+ * vg_pub_drain_slot_wait) does not wait. 0 (the default): no wait. */
+void vg_pub_set_linger(vg_pub_t *pub, int ms);
 
 /* Messages in the producer's queue. */
 int vg_pub_inflight(const vg_pub_t *pub);

@@ -238,6 +238,8 @@ void pub_slot_reset(slot_t *sl) {
         sl->sl_txn_open = false;
         sl->sl_cl_done = -1;
         sl->sl_probe_seq = -1;
+        sl->sl_hold_since = 0;
+        sl->sl_urgent = sl->sl_ob ? vg_outbox_urgent(sl->sl_ob) : 0;
 }
 
 void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,
@@ -534,6 +536,10 @@ int vg_pub_flush(vg_pub_t *pub, int timeout_ms, char *errstr,
                         return -1;
         }
         return vg_pub_drain(pub, errstr, errstr_size);
+}
+
+void vg_pub_set_linger(vg_pub_t *pub, int ms) {
+        pub->pb_linger_ms = ms > 0 ? ms : 0;
 }
 
 bool vg_pub_committing(const vg_pub_t *pub) {

@@ -90,6 +90,9 @@ typedef struct slot_s {
          * changes is the slot's */
         int          sl_txn_rows;  /* rows in the open transaction */
         bool         sl_txn_now;   /* it holds a record resolved as read */
+        uint64_t     sl_urgent;    /* vg_outbox_urgent as the last
+                                    * transaction began */
+        int64_t      sl_hold_since; /* rows held since, ms (0: none) */
         char         sl_err[256];  /* its error */
 } slot_t;
 
@@ -109,6 +112,7 @@ struct vg_pub_s {
         char      **pb_topics;     /* the topics they write to */
         int         pb_ntopics;
         char       *pb_txn_prefix; /* their transactional.id prefix */
+        int         pb_linger_ms;  /* vg_pub_set_linger */
         int         pb_hi;         /* slots above this never used */
 };
 

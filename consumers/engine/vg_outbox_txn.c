@@ -173,6 +173,12 @@ int pub_txn_slot(vg_pub_t *pub, int id, bool force) {
             (sl->sl_probe_seq == sl->sl_sent_seq &&
              sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob)))
                 return 0;
+        /* Rows found, none of them urgent: held for a while
+         * (vg_pub_set_linger), without a query. */
+        if (!force && sl->sl_hold_since &&
+            vg_outbox_urgent(sl->sl_ob) == sl->sl_urgent &&
+            vg_now_ms() - sl->sl_hold_since < pub->pb_linger_ms)
+                return 0;
         if ((r = vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, pub_count_cb,
                                 &n)) <= 0) {
                 if (r < 0) {
@@ -184,6 +190,14 @@ int pub_txn_slot(vg_pub_t *pub, int id, bool force) {
                 sl->sl_probe_adds = vg_outbox_adds(sl->sl_ob);
                 return 0;
         }
+        if (!force && pub->pb_linger_ms > 0 && !sl->sl_hold_since &&
+            vg_outbox_urgent(sl->sl_ob) == sl->sl_urgent) {
+                sl->sl_hold_since = vg_now_ms();
+                return 0;
+        }
+        /* (not busy: every urgent row counted is in the outbox now) */
+        sl->sl_hold_since = 0;
+        sl->sl_urgent = vg_outbox_urgent(sl->sl_ob);
         if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
                 snprintf(sl->sl_err, sizeof(sl->sl_err),
                          "cannot begin a transaction: %s",

@@ -38,9 +38,13 @@ vg_err_t vg_part_queue_alert(vg_part_t *part, vg_alert_t *al, char *errstr,
                                    &part->pa_buf, errstr, errstr_size)))
                 return err;
         part->pa_stats.ps_alerts[al->al_rule & 3][al->al_status & 1]++;
-        return part_outbox_add(part, part->pa_topics.pt_alerts, al->al_alert_id,
-                          strlen(al->al_alert_id), part->pa_buf.vb_data,
-                          part->pa_buf.vb_len, NULL, errstr, errstr_size);
+        if ((err = part_outbox_add(part, part->pa_topics.pt_alerts,
+                                   al->al_alert_id, strlen(al->al_alert_id),
+                                   part->pa_buf.vb_data, part->pa_buf.vb_len,
+                                   NULL, errstr, errstr_size)))
+                return err;
+        vg_outbox_mark_urgent(part->pa_outbox); /* not held back */
+        return VG_OK;
 }
 
 vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,

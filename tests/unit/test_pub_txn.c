@@ -675,6 +675,81 @@ static void test_busy_defers_delete(void **state) {
         env_free(&env);
 }
 
+/* With a linger (vg_pub_set_linger), rows none of which is urgent wait:
+ * drains send nothing until the linger has passed since the first drain
+ * that found them; an urgent row ends the wait at once, and a forced
+ * drain (vg_pub_flush) does not wait. */
+static void test_linger(void **state) {
+        env_t env;
+        vg_pub_t *pub;
+        box_t b;
+        msgs_t ms = {0};
+        char e[512];
+        int n;
+        (void)state;
+        env_init(&env);
+        pub = pub_new(&env, "vg-test-l");
+        vg_pub_set_linger(pub, 60000);
+        box_open(&b, 1);
+        vg_pub_add(pub, 1, b.ob, owner_busy, &b.own);
+        vg_pub_set_changelog(pub, 1, "cl", 1, owner_committed);
+        box_batch(&b, 2);
+        n = (int)vg_outbox_depth(b.ob);
+        for (int i = 0; i < 20; i++) {
+                if (drain_settle(pub, e, sizeof(e), NULL))
+                        fail_msg("drain: %s", e);
+                usleep(5000);
+        }
+        /* held: nothing sent */
+        assert_int_equal(vg_outbox_depth(b.ob), n);
+        assert_int_equal(b.own.calls, 0);
+        read_all(&env, &ms);
+        assert_int_equal(ms.n, 0);
+        msgs_free(&ms);
+        /* an urgent row: everything goes out with it, now */
+        box_batch(&b, 1);
+        vg_outbox_mark_urgent(b.ob);
+        n = (int)vg_outbox_depth(b.ob);
+        if (drain_settle(pub, e, sizeof(e), NULL) ||
+            drain_settle(pub, e, sizeof(e), NULL))
+                fail_msg("drain: %s", e);
+        assert_int_equal(vg_outbox_depth(b.ob), 0);
+        assert_int_equal(b.own.calls, 1);
+        read_all(&env, &ms);
+        assert_int_equal(ms.n, n);
+        msgs_free(&ms);
+        /* held again (the urgent row was taken); a flush does not wait */
+        box_batch(&b, 2);
+        n += (int)vg_outbox_depth(b.ob);
+        if (drain_settle(pub, e, sizeof(e), NULL))
+                fail_msg("drain: %s", e);
+        assert_int_equal(b.own.calls, 1);
+        if (vg_pub_flush(pub, 10000, e, sizeof(e)))
+                fail_msg("flush: %s", e);
+        assert_int_equal(vg_outbox_depth(b.ob), 0);
+        assert_int_equal(b.own.calls, 2);
+        /* a short linger passes: sent by a plain drain */
+        vg_pub_set_linger(pub, 50);
+        box_batch(&b, 2);
+        n += (int)vg_outbox_depth(b.ob);
+        if (drain_settle(pub, e, sizeof(e), NULL))
+                fail_msg("drain: %s", e);
+        assert_int_equal(b.own.calls, 2);
+        usleep(100000);
+        if (drain_settle(pub, e, sizeof(e), NULL) ||
+            drain_settle(pub, e, sizeof(e), NULL))
+                fail_msg("drain: %s", e);
+        assert_int_equal(vg_outbox_depth(b.ob), 0);
+        assert_int_equal(b.own.calls, 3);
+        read_all(&env, &ms);
+        assert_int_equal(ms.n, n);
+        assert_int_equal(b.own.last, last_off(&ms, "cl", 1));
+        msgs_free(&ms);
+        vg_pub_destroy(pub, 5000);
+        box_close(&b);
+        env_free(&env);
+}
+
 /* A second publisher claiming the slot (another instance took the
  * partition) fences the first: its next commit fails for good, and its
  * rows stay queued. */
@@ -1066,6 +1141,7 @@ int main(void) {
                 cmocka_unit_test(test_txn_with_reference_takes_all),
                 cmocka_unit_test(test_txn_reference_fails_or_waits),
                 cmocka_unit_test(test_busy_defers_delete),
+                cmocka_unit_test(test_linger),
                 cmocka_unit_test(test_fenced),
                 cmocka_unit_test(test_commits_side_by_side),
                 cmocka_unit_test(test_commit_errors),
