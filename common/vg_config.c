@@ -48,12 +48,13 @@ const vg_confdef_t vg_confdefs[] = {
          "state only (a partition that moves to an instance without its "
          "file is rebuilt from the input topics' beginning)."},
         {"changelog.linger_ms", VG_C_INT, "100", 0, 10000, 0,
-         "With the changelog: a partition's changelog records and parts "
-         "wait up to this long for its next Kafka transaction, with what "
-         "comes meanwhile; an alert does not wait (it goes out, with "
-         "them, at once). Fewer transactions, each of which costs the "
-         "broker several requests and writes. 0: a transaction per "
-         "batch."},
+         "With the changelog: a partition's changelog records, parts and "
+         "dead letters wait about this long (from when the publisher "
+         "first finds them) for its next Kafka transaction, with what "
+         "comes meanwhile; an alert does not wait, and takes them with it. "
+         "Fewer transactions, each of which costs the broker several "
+         "requests and writes. 0: a transaction as soon as rows are "
+         "queued."},
         {"group.id", VG_C_STRING, "vigil-processor", 0, 0, 0,
          "Consumer group of vigil process."},
         {"state.dir", VG_C_STRING, "./vigil-state", 0, 0, 0,

@@ -217,7 +217,9 @@ bool vg_pub_committing(const vg_pub_t *pub);
  * takes them, with whatever else comes meanwhile; an urgent row ends the
  * wait. Fewer, larger transactions: each one costs the broker several
  * requests and writes. A forced drain (vg_pub_flush,
- * vg_pub_drain_slot_wait) does not wait. 0 (the default): no wait. */
+ * vg_pub_drain_slot_wait) does not wait, nor do rows left by a
+ * transaction cut short or aborted, or queued before vg_pub_add (an
+ * urgent row may be among them). 0 (the default): no wait. */
 void vg_pub_set_linger(vg_pub_t *pub, int ms);
 
 /* Messages in the producer's queue. */

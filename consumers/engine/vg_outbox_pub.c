@@ -240,6 +240,7 @@ void pub_slot_reset(slot_t *sl) {
         sl->sl_probe_seq = -1;
         sl->sl_hold_since = 0;
         sl->sl_urgent = sl->sl_ob ? vg_outbox_urgent(sl->sl_ob) : 0;
+        sl->sl_no_wait = true;
 }
 
 void vg_pub_add(vg_pub_t *pub, int id, vg_outbox_t *ob,

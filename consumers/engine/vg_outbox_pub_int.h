@@ -92,7 +92,13 @@ typedef struct slot_s {
         bool         sl_txn_now;   /* it holds a record resolved as read */
         uint64_t     sl_urgent;    /* vg_outbox_urgent as the last
                                     * transaction began */
-        int64_t      sl_hold_since; /* rows held since, ms (0: none) */
+        int64_t      sl_hold_since; /* rows held since, monotonic ms
+                                     * (0: none) */
+        bool         sl_no_wait;   /* the next transaction begins without
+                                    * a hold: rows left by a cut or an
+                                    * aborted transaction, or queued
+                                    * before the slot was (re)assigned,
+                                    * may hold an alert */
         char         sl_err[256];  /* its error */
 } slot_t;
 

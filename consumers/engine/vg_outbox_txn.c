@@ -21,6 +21,13 @@
  */
 /* librdkafka's blocking commit, retried as long as it says so. On the
  * commit's own thread, or inline. */
+/* The hold's clock (monotonic: a step of the wall clock neither holds
+ * rows longer nor lets them go sooner). */
+static int64_t hold_ms(void) {
+        int64_t t = vg_now_us() / 1000;
+        return t > 0 ? t : 1; /* 0: no hold */
+}
+
 static void *commit_main(void *arg) {
         slot_t *sl = arg;
         int64_t t0 = vg_now_us();
@@ -87,6 +94,7 @@ static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
                 sl->sl_err[0] = '\0'; /* not fatal */
                 sl->sl_sent_seq = sl->sl_acked;
                 sl->sl_probe_seq = -1; /* rows to send again */
+                sl->sl_no_wait = true; /* (an alert among them, perhaps) */
                 if ((e = rd_kafka_abort_transaction(sl->sl_rk, 60000))) {
                         snprintf(sl->sl_err, sizeof(sl->sl_err),
                                  "cannot abort a transaction: %s",
@@ -175,9 +183,9 @@ int pub_txn_slot(vg_pub_t *pub, int id, bool force) {
                 return 0;
         /* Rows found, none of them urgent: held for a while
          * (vg_pub_set_linger), without a query. */
-        if (!force && sl->sl_hold_since &&
+        if (!force && sl->sl_hold_since && !sl->sl_no_wait &&
             vg_outbox_urgent(sl->sl_ob) == sl->sl_urgent &&
-            vg_now_ms() - sl->sl_hold_since < pub->pb_linger_ms)
+            hold_ms() - sl->sl_hold_since < pub->pb_linger_ms)
                 return 0;
         if ((r = vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq, 1, pub_count_cb,
                                 &n)) <= 0) {
@@ -191,12 +199,14 @@ int pub_txn_slot(vg_pub_t *pub, int id, bool force) {
                 return 0;
         }
         if (!force && pub->pb_linger_ms > 0 && !sl->sl_hold_since &&
-            vg_outbox_urgent(sl->sl_ob) == sl->sl_urgent) {
-                sl->sl_hold_since = vg_now_ms();
+            !sl->sl_no_wait && vg_outbox_urgent(sl->sl_ob) == sl->sl_urgent) {
+                sl->sl_hold_since = hold_ms();
                 return 0;
         }
-        /* (not busy: every urgent row counted is in the outbox now) */
+        /* (not busy: every urgent row counted is in the outbox now; a
+         * transaction cut short below leaves the rest unheld) */
         sl->sl_hold_since = 0;
+        sl->sl_no_wait = false;
         sl->sl_urgent = vg_outbox_urgent(sl->sl_ob);
         if ((e = rd_kafka_begin_transaction(sl->sl_rk))) {
                 snprintf(sl->sl_err, sizeof(sl->sl_err),
@@ -213,6 +223,8 @@ int pub_txn_slot(vg_pub_t *pub, int id, bool force) {
         while (!sd.stop && (r = vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq,
                                                1000, pub_send_cb, &sd)) == 1000)
                 ;
+        if (sd.stop) /* cut short: what is left may hold an alert */
+                sl->sl_no_wait = true;
         /* A row that cannot be read (a store error, a reference that
          * cannot be made): the transaction would end inside a batch, so
          * it is aborted, and the error is fatal. */

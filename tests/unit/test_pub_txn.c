@@ -675,17 +675,38 @@ static void test_busy_defers_delete(void **state) {
         env_free(&env);
 }
 
+/* The EndTxn request's ApiKey (librdkafka's rdkafka_protocol.h is not
+ * installed). */
+#define API_END_TXN 26
+
+/* Drains (not forced) for up to 10 s until ob is empty; false if it is
+ * not by then. */
+static bool drain_until_empty(vg_pub_t *pub, vg_outbox_t *ob) {
+        char e[512];
+        for (int i = 0; i < 500; i++) {
+                if (drain_settle(pub, e, sizeof(e), NULL))
+                        fail_msg("drain: %s", e);
+                if (vg_outbox_depth(ob) == 0)
+                        return true;
+                usleep(20000);
+        }
+        print_message("    %lld rows still queued\n",
+                      (long long)vg_outbox_depth(ob));
+        return false;
+}
+
 /* With a linger (vg_pub_set_linger), rows none of which is urgent wait:
  * drains send nothing until the linger has passed since the first drain
  * that found them; an urgent row ends the wait at once, and a forced
- * drain (vg_pub_flush) does not wait. */
+ * drain (vg_pub_flush) does not wait. Nor do the rows left by a
+ * transaction cut short or aborted (an urgent row may be among them). */
 static void test_linger(void **state) {
         env_t env;
         vg_pub_t *pub;
         box_t b;
         msgs_t ms = {0};
         char e[512];
-        int n;
+        int n, calls = 1;
         (void)state;
         env_init(&env);
         pub = pub_new(&env, "vg-test-l");
@@ -693,28 +714,34 @@ static void test_linger(void **state) {
         box_open(&b, 1);
         vg_pub_add(pub, 1, b.ob, owner_busy, &b.own);
         vg_pub_set_changelog(pub, 1, "cl", 1, owner_committed);
+        /* rows queued before the slot was assigned: not held */
+        box_batch(&b, 1);
+        assert_true(drain_until_empty(pub, b.ob));
+        assert_int_equal(b.own.calls, calls);
+        read_all(&env, &ms);
+        n = ms.n;
+        msgs_free(&ms);
         box_batch(&b, 2);
-        n = (int)vg_outbox_depth(b.ob);
         for (int i = 0; i < 20; i++) {
                 if (drain_settle(pub, e, sizeof(e), NULL))
                         fail_msg("drain: %s", e);
                 usleep(5000);
         }
-        /* held: nothing sent */
-        assert_int_equal(vg_outbox_depth(b.ob), n);
-        assert_int_equal(b.own.calls, 0);
+        /* held: nothing more sent */
+        assert_int_equal(vg_outbox_depth(b.ob), 4);
+        assert_int_equal(b.own.calls, calls);
         read_all(&env, &ms);
-        assert_int_equal(ms.n, 0);
+        assert_int_equal(ms.n, n);
         msgs_free(&ms);
         /* an urgent row: everything goes out with it, now */
         box_batch(&b, 1);
         vg_outbox_mark_urgent(b.ob);
-        n = (int)vg_outbox_depth(b.ob);
+        n += (int)vg_outbox_depth(b.ob);
         if (drain_settle(pub, e, sizeof(e), NULL) ||
             drain_settle(pub, e, sizeof(e), NULL))
                 fail_msg("drain: %s", e);
         assert_int_equal(vg_outbox_depth(b.ob), 0);
-        assert_int_equal(b.own.calls, 1);
+        assert_int_equal(b.own.calls, ++calls);
         read_all(&env, &ms);
         assert_int_equal(ms.n, n);
         msgs_free(&ms);
@@ -723,36 +750,49 @@ static void test_linger(void **state) {
         n += (int)vg_outbox_depth(b.ob);
         if (drain_settle(pub, e, sizeof(e), NULL))
                 fail_msg("drain: %s", e);
-        assert_int_equal(b.own.calls, 1);
+        assert_int_equal(b.own.calls, calls);
         if (vg_pub_flush(pub, 10000, e, sizeof(e)))
                 fail_msg("flush: %s", e);
         assert_int_equal(vg_outbox_depth(b.ob), 0);
-        assert_int_equal(b.own.calls, 2);
+        assert_int_equal(b.own.calls, ++calls);
         /* a short linger passes: sent by a plain drain */
         vg_pub_set_linger(pub, 50);
         box_batch(&b, 2);
         n += (int)vg_outbox_depth(b.ob);
         if (drain_settle(pub, e, sizeof(e), NULL))
                 fail_msg("drain: %s", e);
-        assert_int_equal(b.own.calls, 2);
+        assert_int_equal(b.own.calls, calls);
         usleep(100000);
         if (drain_settle(pub, e, sizeof(e), NULL) ||
             drain_settle(pub, e, sizeof(e), NULL))
                 fail_msg("drain: %s", e);
         assert_int_equal(vg_outbox_depth(b.ob), 0);
-        assert_int_equal(b.own.calls, 3);
+        assert_int_equal(b.own.calls, ++calls);
         read_all(&env, &ms);
         assert_int_equal(ms.n, n);
         assert_int_equal(b.own.last, last_off(&ms, "cl", 1));
         msgs_free(&ms);
+        vg_pub_set_linger(pub, 60000);
+        /* a transaction cut at a batch's end (PUB_TXN_ROWS) before an
+         * urgent row: the rest goes out without a hold */
+        box_batch(&b, 20000);
+        box_batch(&b, 2);
+        vg_outbox_mark_urgent(b.ob);
+        assert_true(drain_until_empty(pub, b.ob));
+        calls += 2;
+        assert_int_equal(b.own.calls, calls);
+        /* an aborted transaction with an urgent row: sent again at once */
+        rd_kafka_mock_push_request_errors(env.mc, API_END_TXN, 1,
+                                          RD_KAFKA_RESP_ERR_INVALID_REQUEST);
+        box_batch(&b, 2);
+        vg_outbox_mark_urgent(b.ob);
+        assert_true(drain_until_empty(pub, b.ob));
+        assert_int_equal(b.own.calls, ++calls);
         vg_pub_destroy(pub, 5000);
         box_close(&b);
         env_free(&env);
 }
 
-/* A second publisher claiming the slot (another instance took the
- * partition) fences the first: its next commit fails for good, and its
- * rows stay queued. */
 static void test_fenced(void **state) {
         env_t env;
         vg_pub_t *p1, *p2;
@@ -794,10 +834,6 @@ static void test_fenced(void **state) {
         box_close(&b);
         env_free(&env);
 }
-
-/* The EndTxn request's ApiKey (librdkafka's rdkafka_protocol.h is not
- * installed). */
-#define API_END_TXN 26
 
 /* Two slots' commits are under way at the same time. The mock broker
  * answers an EndTxn request (a commit's last step) RTT ms late. The drain
