@@ -19,8 +19,6 @@
  * runs on a thread of its own, so the slots' commits run side by side;
  * the slot sends nothing more until a drain has taken its outcome.
  */
-/* librdkafka's blocking commit, retried as long as it says so. On the
- * commit's own thread, or inline. */
 /* The hold's clock (monotonic: a step of the wall clock neither holds
  * rows longer nor lets them go sooner). */
 static int64_t hold_ms(void) {
@@ -28,6 +26,8 @@ static int64_t hold_ms(void) {
         return t > 0 ? t : 1; /* 0: no hold */
 }
 
+/* librdkafka's blocking commit, retried as long as it says so. On the
+ * commit's own thread, or inline. */
 static void *commit_main(void *arg) {
         slot_t *sl = arg;
         int64_t t0 = vg_now_us();
