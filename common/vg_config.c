@@ -115,10 +115,11 @@ const vg_confdef_t vg_confdefs[] = {
          "bytes; longer ones are errors naming where they are (a Kafka "
          "message goes to the DLQ with reason too-large; vigil hl7 listen "
          "answers AR)."},
-        {"batch.max_events", VG_C_INT, "50000", 1, 1000000, 0,
+        {"batch.max_events", VG_C_INT, "200000", 1, 1000000, 0,
          "Events per SQLite transaction at most. A batch also ends as soon "
-         "as the consumer's local queue is empty, so this bounds batches "
-         "only while catching up."},
+         "as the consumer's local queue is empty, unless a topic of the "
+         "partition has 1,000 or more records still to fetch (vigil "
+         "process), so this bounds batches only while catching up."},
         {"process.threads", VG_C_INT, "0", 0, 256, 0,
          "vigil process: threads that run the partitions side by side "
          "(each partition on one thread, in input order, so the results "
@@ -126,12 +127,12 @@ const vg_confdef_t vg_confdefs[] = {
          "may come out of line order). 0: one per processor core, at most "
          "one per partition (--partitions with --input, the partitions "
          "assigned in Kafka mode)."},
-        {"batch.max_ms", VG_C_INT, "5000", 1, 60000, 0,
+        {"batch.max_ms", VG_C_INT, "15000", 1, 60000, 0,
          "Milliseconds a batch may wait to fill before it commits. Like "
          "batch.max_events it bounds batches only while catching up (live, "
          "a batch commits when the local queue is empty): larger batches "
          "write a patient changed by several events once, and fire its "
-         "timers once."},
+         "timers once; alerts of a catching-up batch wait for its commit."},
         {"parts.interval_ms", VG_C_INT, "1000", 0, 600000, 0,
          "vigil process queues IndicatorParts (and the progress that covers "
          "them) at most this often per partition: a cell changed in many "

@@ -133,6 +133,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         progress_keys(pr, ps->ps_part, p);
         vg_part_set_parts_interval(ps->ps_part, pr->pr_parts_ms);
         ps->ps_batch = 0;
+        memset(ps->ps_polled, 0, sizeof(ps->ps_polled));
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
         process_part_snap(pr, p, true);
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
@@ -170,6 +171,7 @@ static void batch_commit(proc_t *pr, int p) {
 #define HOLD_MS    2     /* ... or held this long, ms */
 #define QUEUE_MAX  20000 /* records queued at most: the loop waits */
 #define DRAIN_MS   1     /* the loop drains the publisher's slots */
+#define BACKLOG    1000  /* records still to fetch in a topic: a backlog */
 
 /* Puts what the loop holds for partition p on its queue, with flags. */
 static void put_held(proc_t *pr, int p, unsigned flags) {
@@ -189,6 +191,24 @@ static void put_all_held(proc_t *pr) {
         pr->pr_nheld = 0;
 }
 
+/* Whether a topic of partition p has a backlog behind the records polled:
+ * BACKLOG or more records to the high watermark its last fetch brought (a
+ * stale watermark only makes it look smaller; records a read_committed
+ * consumer skips count until its partition-EOF). */
+static bool backlog(proc_t *pr, int p) {
+        const pstate_t *ps = &pr->pr_parts[p];
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                int64_t lo, hi;
+                if (ps->ps_polled[t] > 0 &&
+                    !rd_kafka_get_watermark_offsets(pr->pr_consumer,
+                                                    pr->pr_inputs[t], p, &lo,
+                                                    &hi) &&
+                    hi - ps->ps_polled[t] >= BACKLOG)
+                        return true;
+        }
+        return false;
+}
+
 /* Hands over what is held and waits until the workers have handled
  * everything (before what must see every record polled and have the
  * partitions to itself: a rebalance, a commit of all, the end). */
@@ -203,12 +223,12 @@ static void flush_held(proc_t *pr) {
  * queue; false if it is not one to handle. */
 static bool hold(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
         const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
-        int p = m->partition;
+        int p = m->partition, t = topic ? process_input_type(pr, topic) : -1;
         pstate_t *ps;
-        if (!topic || process_input_type(pr, topic) < 0 || p < 0 ||
-            p >= MAX_PARTITIONS || !pr->pr_parts[p].ps_part)
+        if (t < 0 || p < 0 || p >= MAX_PARTITIONS || !pr->pr_parts[p].ps_part)
                 return false;
         ps = &pr->pr_parts[p];
+        ps->ps_polled[t] = m->err ? 0 : m->offset + 1; /* EOF: at the end */
         if (!m->err) {
                 const char *v[1] = {topic};
                 int64_t ts = rd_kafka_message_timestamp(m, NULL);
@@ -427,11 +447,16 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
                 put_all_held(pr);
         /* A batch is due when the local queue is empty (batch.max_events
          * and batch.max_ms commit it on its worker): every partition that
-         * had records since its last commit. */
+         * had records since its last commit - unless a topic of it has a
+         * backlog, when the queue is empty only until the next fetch
+         * comes. Catching up, a batch then holds up to batch.max_events or
+         * batch.max_ms of events, and each patient, counter and timer it
+         * changes is written once for all of them (each batch rewrote
+         * most pages of the patients table). */
         if (drained)
                 for (int p = 0; p < pr->pr_npartitions; p++) {
                         pstate_t *ps = &pr->pr_parts[p];
-                        if (ps->ps_part && ps->ps_open) {
+                        if (ps->ps_part && ps->ps_open && !backlog(pr, p)) {
                                 process_pool_put(pr->pr_pool, p, NULL, 0,
                                                  atomic_load(&pr->pr_wm_hold),
                                                  PP_COMMIT);

@@ -47,6 +47,9 @@ typedef struct pstate_s {
         int        ps_nheld, ps_held_cap;
         bool       ps_open;        /* the loop's: records put since its
                                     * last commit request */
+        int64_t    ps_polled[VG_EVENT_TYPES]; /* the loop's: next offset
+                                    * after the last record polled, by
+                                    * type; 0: none, or at the end since */
         /* the worker's that has the partition */
         int64_t    ps_nevents;     /* events handled in its turn */
         bool       ps_committed;   /* a batch committed in its turn */
