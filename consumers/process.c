@@ -8,7 +8,8 @@
  * partition's queue; a worker that takes the partition (process_pool.c)
  * decodes and validates it (bad -> DLQ row), applies it (vg_part_event),
  * commits the partition's batch (state, offsets, outbox: one SQLite
- * transaction) when it is full, old or the input is drained, commits the
+ * transaction) when it is full, old or the input is drained (with no
+ * backlog left to fetch for the partition), commits the
  * offsets to Kafka too (for lag tools) and drains the partition's outbox
  * (with the changelog: its own transactional producer); a row is deleted
  * once delivered (committed).
@@ -134,6 +135,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         vg_part_set_parts_interval(ps->ps_part, pr->pr_parts_ms);
         ps->ps_batch = 0;
         memset(ps->ps_polled, 0, sizeof(ps->ps_polled));
+        ps->ps_backlog_at = 0;
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
         process_part_snap(pr, p, true);
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
@@ -172,6 +174,7 @@ static void batch_commit(proc_t *pr, int p) {
 #define QUEUE_MAX  20000 /* records queued at most: the loop waits */
 #define DRAIN_MS   1     /* the loop drains the publisher's slots */
 #define BACKLOG    1000  /* records still to fetch in a topic: a backlog */
+#define BACKLOG_MS 1000  /* ... while its records came this recently */
 
 /* Puts what the loop holds for partition p on its queue, with flags. */
 static void put_held(proc_t *pr, int p, unsigned flags) {
@@ -192,21 +195,29 @@ static void put_all_held(proc_t *pr) {
 }
 
 /* Whether a topic of partition p has a backlog behind the records polled:
- * BACKLOG or more records to the high watermark its last fetch brought (a
- * stale watermark only makes it look smaller; records a read_committed
- * consumer skips count until its partition-EOF). */
-static bool backlog(proc_t *pr, int p) {
-        const pstate_t *ps = &pr->pr_parts[p];
-        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+ * BACKLOG or more records to the high watermark its last fetch brought,
+ * while its records still come (within BACKLOG_MS). A stale watermark only
+ * makes it look smaller; records a read_committed consumer skips (an open
+ * or aborted transaction upstream), or a topic whose fetches fail, stop
+ * counting after BACKLOG_MS. Asked at most every 10 ms (librdkafka takes
+ * its locks for each topic). */
+static bool backlog(proc_t *pr, int p, int64_t now) {
+        pstate_t *ps = &pr->pr_parts[p];
+        if (now - ps->ps_backlog_at < 10)
+                return ps->ps_backlog;
+        ps->ps_backlog_at = now;
+        ps->ps_backlog = false;
+        for (int t = 0; t < VG_EVENT_TYPES && !ps->ps_backlog; t++) {
                 int64_t lo, hi;
-                if (ps->ps_polled[t] > 0 &&
-                    !rd_kafka_get_watermark_offsets(pr->pr_consumer,
-                                                    pr->pr_inputs[t], p, &lo,
-                                                    &hi) &&
-                    hi - ps->ps_polled[t] >= BACKLOG)
-                        return true;
+                ps->ps_backlog =
+                        ps->ps_polled[t] > 0 &&
+                        now - ps->ps_polled_at[t] < BACKLOG_MS &&
+                        !rd_kafka_get_watermark_offsets(pr->pr_consumer,
+                                                        pr->pr_inputs[t], p,
+                                                        &lo, &hi) &&
+                        hi - ps->ps_polled[t] >= BACKLOG;
         }
-        return false;
+        return ps->ps_backlog;
 }
 
 /* Hands over what is held and waits until the workers have handled
@@ -229,6 +240,7 @@ static bool hold(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
                 return false;
         ps = &pr->pr_parts[p];
         ps->ps_polled[t] = m->err ? 0 : m->offset + 1; /* EOF: at the end */
+        ps->ps_polled_at[t] = now;
         if (!m->err) {
                 const char *v[1] = {topic};
                 int64_t ts = rd_kafka_message_timestamp(m, NULL);
@@ -456,7 +468,8 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
         if (drained)
                 for (int p = 0; p < pr->pr_npartitions; p++) {
                         pstate_t *ps = &pr->pr_parts[p];
-                        if (ps->ps_part && ps->ps_open && !backlog(pr, p)) {
+                        if (ps->ps_part && ps->ps_open &&
+                            !backlog(pr, p, now)) {
                                 process_pool_put(pr->pr_pool, p, NULL, 0,
                                                  atomic_load(&pr->pr_wm_hold),
                                                  PP_COMMIT);

@@ -19,7 +19,7 @@
 /* A partition whose outbox holds more records than this after a commit
  * waits until they are published (process_part_commit). A batch queues
  * about 2.3 records per event while catching up (1.9 million for 825,905
- * events), so this is several batches of batch.max_events (50,000). */
+ * events), so this is about two batches of batch.max_events (200,000). */
 #define PROCESS_OUTBOX_WAIT 1000000
 
 enum { HEALTH_UNASSIGNED, HEALTH_LAG_UNKNOWN, HEALTH_LAGGING, HEALTH_BACKLOG,
@@ -50,6 +50,9 @@ typedef struct pstate_s {
         int64_t    ps_polled[VG_EVENT_TYPES]; /* the loop's: next offset
                                     * after the last record polled, by
                                     * type; 0: none, or at the end since */
+        int64_t    ps_polled_at[VG_EVENT_TYPES]; /* ... when, ms */
+        int64_t    ps_backlog_at;  /* the loop's: backlog() last asked */
+        bool       ps_backlog;     /* ... and its answer */
         /* the worker's that has the partition */
         int64_t    ps_nevents;     /* events handled in its turn */
         bool       ps_committed;   /* a batch committed in its turn */

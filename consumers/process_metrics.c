@@ -49,7 +49,7 @@ void process_metrics_init(proc_t *pr) {
         static const double lat_b[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60,
                                        300, 3600};
         static const double com_b[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                       0.025, 0.05, 0.1, 0.25, 1};
+                                       0.025, 0.05, 0.1, 0.25, 1, 2.5, 10};
         vg_metrics_t *r = pr->pr_reg = vg_metrics_new();
         pr->pm_consumed = vg_metrics_counter(r, "vigil_events_consumed_total",
                                              "Records consumed, by topic.", 1,

@@ -14,7 +14,9 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
                 /* After a record, look without waiting: an empty local
                  * queue ends the batch at once (alerts go out while the
                  * stream is quiet, however few records the batch has);
-                 * while it is full, batches grow to batch.max_events. */
+                 * while it is full, batches grow to batch.max_events
+                 * (vigil process: also while a topic of the partition
+                 * has a backlog still to fetch). */
                 /* ... and briefly while transactions are being committed
                  * (on threads of their own: the next drain takes what
                  * they did and sends the partition's next rows). */
