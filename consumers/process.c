@@ -637,6 +637,17 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
             vg_kafka_set(cconf, "session.timeout.ms", "10000", errstr,
                          sizeof(errstr)))
                 goto err;
+        /* librdkafka (2.0) stops fetching while its queue holds
+         * queued.min.messages records and looks again only a second
+         * later (2.2 added fetch.queue.backoff.ms). Catching up, the
+         * workers emptied its default 100,000 in less than that and then
+         * waited, up to a quarter of each second (825,905 events). 150,000
+         * unless set: 9-29 % more events/s, 10-19 MiB more peak RSS at 1
+         * million patients (200,000: 1,001-1,015 MiB). */
+        if (!vg_conf_kafka_get(conf, "queued.min.messages") &&
+            vg_kafka_set(cconf, "queued.min.messages", "150000", errstr,
+                         sizeof(errstr)))
+                goto err;
         rd_kafka_conf_set_opaque(cconf, pr);
         rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
         rd_kafka_conf_set_stats_cb(cconf, process_stats_cb);

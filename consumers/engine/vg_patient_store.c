@@ -5,6 +5,7 @@
 #include "vg_patient_store.h"
 #include "vg_record_json.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -222,8 +223,11 @@ static void put_byte(vg_buf_t *b, unsigned char c) {
 #define FP(rec, f, T) ((T *)((char *)(rec) + (f)->vf_offset))
 #define CFP(rec, f, T) ((const T *)((const char *)(rec) + (f)->vf_offset))
 
+/* (by its offset: a strcmp per field of every event was 1.7 % of Kafka
+ * mode's CPU) */
 static bool is_patient_id(vg_rectype_t type, const vg_field_t *f) {
-        return VG_REC_IS_EVENT(type) && !strcmp(f->vf_name, "patient_id");
+        return VG_REC_IS_EVENT(type) &&
+               f->vf_offset == offsetof(vg_event_t, ev_patient_id);
 }
 
 static void rec_write(vg_buf_t *b, vg_rectype_t type, const void *rec) {

@@ -3,8 +3,8 @@
 # batch each time its local queue runs empty until the next fetch comes:
 # while a topic of the partition has 1,000 or more records still to fetch,
 # a batch grows to batch.max_events or batch.max_ms. Live, with no backlog,
-# a batch still commits as soon as the local queue is empty. The results
-# equal file mode's.
+# a batch still commits as soon as the local queue is empty. librdkafka's
+# queue holds 150,000 records unless set. The results equal file mode's.
 source "$(dirname "$0")/lib/common.sh"
 S=it24.$$.$(date +%s)
 topic_args "$S"
@@ -49,9 +49,11 @@ max=$(( (n + 3999) / 4000 + 40 ))
 # commits when the local queue is empty, long before batch.max_ms (60 s)
 # and before the run's end (--exit-idle 15) would commit it: the group's
 # offsets (committed after each batch) reach the end within seconds.
+# (librdkafka's fetch log shows its queue's limit, 150,000 records unless
+# kafka.queued.min.messages is set: checked below.)
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
   -X batch.max_ms=60000 -X stream.idle_ms=200 --exit-idle 15 \
-  2> "$TMP/live.log" &
+  -X log.level=debug -X kafka.debug=fetch 2> "$TMP/live.log" &
 pid=$!
 wait_log "$TMP/live.log" "assigned 5 topic-partitions" 60
 t0=$(date +%s)
@@ -67,6 +69,18 @@ t1=$(date +%s)
 wait "$pid" || fail "live run: $(tail -3 "$TMP/live.log")"
 [ $ok = 1 ] || fail "the live events were not committed within 8 s (batch.max_ms 60 s)"
 echo "live: $(wc -l < "$TMP/live.jsonl") events committed $((t1 - t0)) s after they were written"
+
+# Catching up, the workers emptied librdkafka's queue (100,000 records by
+# default) in less than the second its fetcher waits once the queue is
+# full: vigil process sets 150,000, and kafka.queued.min.messages wins.
+grep -q "/150000 msgs" "$TMP/live.log" \
+  || fail "librdkafka's queue limit is not 150,000: $(grep -m1 -o '[0-9]*/[0-9]* msgs' "$TMP/live.log" || true)"
+"$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
+  -X kafka.queued.min.messages=1234 --exit-idle 1 \
+  -X log.level=debug -X kafka.debug=fetch 2> "$TMP/set.log" \
+  || fail "$(tail -3 "$TMP/set.log")"
+grep -q "/1234 msgs" "$TMP/set.log" \
+  || fail "kafka.queued.min.messages=1234 not used: $(grep -m1 -o '[0-9]*/[0-9]* msgs' "$TMP/set.log" || true)"
 "$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
   "$S.alerts" "$S.parts" "$TMP/fa.jsonl" "$TMP/fi.jsonl"
 echo PASS
