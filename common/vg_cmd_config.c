@@ -78,10 +78,12 @@ static void doc(void) {
                "librdkafka without the prefix (e.g. `kafka.bootstrap.servers`, "
                "`kafka.security.protocol`, `kafka.group.instance.id`); see "
                "librdkafka's CONFIGURATION.md. Producers always use "
-               "`enable.idempotence=true` and `acks=all`. With the "
-               "changelog, `vigil process`'s transactional producers (one "
-               "per partition) default to `transaction.timeout.ms=120000` "
-               "and `queue.buffering.max.messages=20000` unless these are "
+               "`enable.idempotence=true` and `acks=all`. `vigil "
+               "process`'s consumer defaults to `session.timeout.ms=10000` "
+               "and `queued.min.messages=150000`; with the changelog, its "
+               "transactional producers (one per partition) default to "
+               "`transaction.timeout.ms=120000` and "
+               "`queue.buffering.max.messages=20000`; unless these are "
                "set. |\n");
 }
 

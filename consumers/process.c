@@ -638,12 +638,15 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                          sizeof(errstr)))
                 goto err;
         /* librdkafka (2.0) stops fetching while its queue holds
-         * queued.min.messages records and looks again only a second
-         * later (2.2 added fetch.queue.backoff.ms). Catching up, the
-         * workers emptied its default 100,000 in less than that and then
-         * waited, up to a quarter of each second (825,905 events). 150,000
-         * unless set: 9-29 % more events/s, 10-19 MiB more peak RSS at 1
-         * million patients (200,000: 1,001-1,015 MiB). */
+         * queued.min.messages records (or queued.max.messages.kbytes,
+         * which still bounds the bytes) and decides again when its broker
+         * thread is woken, else a second later (2.2 added
+         * fetch.queue.backoff.ms). Catching up, the workers emptied the
+         * default 100,000 in less than that and then waited, up to a
+         * quarter of each second (825,905 events). 150,000 unless set:
+         * with 1 million patients 5-16 % more events/s and 5-16 MiB more
+         * peak RSS in four pairs (200,000: 1,001-1,015 MiB, near 1 GiB);
+         * docs/ARCHITECTURE.md. */
         if (!vg_conf_kafka_get(conf, "queued.min.messages") &&
             vg_kafka_set(cconf, "queued.min.messages", "150000", errstr,
                          sizeof(errstr)))

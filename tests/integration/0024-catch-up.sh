@@ -4,7 +4,8 @@
 # while a topic of the partition has 1,000 or more records still to fetch,
 # a batch grows to batch.max_events or batch.max_ms. Live, with no backlog,
 # a batch still commits as soon as the local queue is empty. librdkafka's
-# queue holds 150,000 records unless set. The results equal file mode's.
+# queue holds 150,000 records unless kafka.queued.min.messages is set. The
+# results equal file mode's.
 source "$(dirname "$0")/lib/common.sh"
 S=it24.$$.$(date +%s)
 topic_args "$S"
@@ -73,6 +74,8 @@ echo "live: $(wc -l < "$TMP/live.jsonl") events committed $((t1 - t0)) s after t
 # Catching up, the workers emptied librdkafka's queue (100,000 records by
 # default) in less than the second its fetcher waits once the queue is
 # full: vigil process sets 150,000, and kafka.queued.min.messages wins.
+# (librdkafka 2.0's fetch log: "... (0/150000 msgs, 0/65536 kb queued ...)
+# is fetchable", once per partition at least as its fetches start.)
 grep -q "/150000 msgs" "$TMP/live.log" \
   || fail "librdkafka's queue limit is not 150,000: $(grep -m1 -o '[0-9]*/[0-9]* msgs' "$TMP/live.log" || true)"
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \

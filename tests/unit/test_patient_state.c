@@ -7,7 +7,8 @@
  * (FNV-1a's checksum). Corrupt bytes - every truncation, 20,000 random
  * flips - are refused (a checksum), never a crash; so are 20,000 flipped
  * states whose checksum was made to match, which reach the decoder's
- * every read.
+ * every read. Each event type's patient_id is where the store looks for
+ * it (left out of the bytes).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,8 +268,32 @@ static void test_corrupt(void **state) {
         vg_patient_destroy(pt);
 }
 
+/* The store leaves an event's patient_id out (the row's key) by the
+ * field's offset: each event type has exactly one field of that name, at
+ * that offset, and no other field there. */
+static void test_patient_id_field(void **state) {
+        (void)state;
+        for (int t = VG_REC_ADMISSION; t <= VG_REC_REGISTER; t++) {
+                const vg_rectype_desc_t *rt = vg_rectype((vg_rectype_t)t);
+                int named = 0, at = 0;
+                for (int i = 0; i < rt->rt_nfields; i++) {
+                        const vg_field_t *f = &rt->rt_fields[i];
+                        bool is = !strcmp(f->vf_name, "patient_id");
+                        named += is;
+                        if (f->vf_offset ==
+                            offsetof(vg_event_t, ev_patient_id)) {
+                                assert_true(is);
+                                at++;
+                        }
+                }
+                assert_int_equal(named, 1);
+                assert_int_equal(at, 1);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_patient_id_field),
                 cmocka_unit_test(test_roundtrip),
                 cmocka_unit_test(test_reads_json),
                 cmocka_unit_test(test_reads_format1),
