@@ -33,6 +33,14 @@ vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
         return VG_OK;
 }
 
+vg_err_t vg_kafka_default(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
+                          const char *key, const char *value, char *errstr,
+                          size_t errstr_size) {
+        if (vg_conf_kafka_get(conf, key))
+                return VG_OK;
+        return vg_kafka_set(kconf, key, value, errstr, errstr_size);
+}
+
 rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
                                size_t errstr_size) {
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();

@@ -28,6 +28,12 @@ rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
 vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
                       const char *value, char *errstr, size_t errstr_size);
 
+/* A default of Vigil's: sets key to value unless conf has kafka.<key>
+ * (the user's value, already in kconf, wins). */
+vg_err_t vg_kafka_default(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
+                          const char *key, const char *value, char *errstr,
+                          size_t errstr_size);
+
 /* For a producer's error callback (rd_kafka_conf_set_error_cb): logs err
  * as "CMD: kafka: NAME: reason" (a warning), or a fatal error as "CMD:
  * fatal producer error, stopping: ..." and returns true: the caller stops

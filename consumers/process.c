@@ -633,9 +633,8 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 goto err;
         /* A crashed instance's partitions move after this long (librdkafka
          * 45 s); kafka.session.timeout.ms overrides it. */
-        if (!vg_conf_kafka_get(conf, "session.timeout.ms") &&
-            vg_kafka_set(cconf, "session.timeout.ms", "10000", errstr,
-                         sizeof(errstr)))
+        if (vg_kafka_default(conf, cconf, "session.timeout.ms", "10000",
+                             errstr, sizeof(errstr)))
                 goto err;
         /* librdkafka (2.0) stops fetching while its queue holds
          * queued.min.messages records (or queued.max.messages.kbytes,
@@ -647,9 +646,8 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
          * with 1 million patients 5-16 % more events/s and 5-16 MiB more
          * peak RSS in four pairs (200,000: 1,001-1,015 MiB, near 1 GiB);
          * docs/ARCHITECTURE.md. */
-        if (!vg_conf_kafka_get(conf, "queued.min.messages") &&
-            vg_kafka_set(cconf, "queued.min.messages", "150000", errstr,
-                         sizeof(errstr)))
+        if (vg_kafka_default(conf, cconf, "queued.min.messages", "150000",
+                             errstr, sizeof(errstr)))
                 goto err;
         rd_kafka_conf_set_opaque(cconf, pr);
         rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
@@ -682,13 +680,9 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                  * whole, or every part re-sent after a restore) is big. A
                  * dead owner's open transaction does not wait this long:
                  * the next owner's claim aborts it at once. */
-                if (!vg_conf_kafka_get(conf, "transaction.timeout.ms") &&
-                    vg_kafka_set(pconf, "transaction.timeout.ms", "120000",
-                                 errstr, sizeof(errstr))) {
-                        rd_kafka_conf_destroy(pconf);
-                        pconf = NULL;
-                        goto err;
-                }
+                if (vg_kafka_default(conf, pconf, "transaction.timeout.ms",
+                                     "120000", errstr, sizeof(errstr)))
+                        goto err; /* pconf is destroyed there */
                 /* 20,000 records in each partition's producer unless set
                  * (librdkafka's default is 100,000): a transaction takes
                  * all that its outbox holds, and six producers' queues of
@@ -696,13 +690,10 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                  * patients (1,061 against 946 MiB peak RSS, the rate the
                  * same); a full queue makes the drain wait for
                  * deliveries. */
-                if (!vg_conf_kafka_get(conf, "queue.buffering.max.messages") &&
-                    vg_kafka_set(pconf, "queue.buffering.max.messages",
-                                 "20000", errstr, sizeof(errstr))) {
-                        rd_kafka_conf_destroy(pconf);
-                        pconf = NULL;
+                if (vg_kafka_default(conf, pconf,
+                                     "queue.buffering.max.messages", "20000",
+                                     errstr, sizeof(errstr)))
                         goto err;
-                }
                 if (rd_kafka_conf_get(pconf, "transaction.timeout.ms", v,
                                       &vs) == RD_KAFKA_CONF_OK)
                         pr->pr_txn_timeout_ms = atoll(v);

@@ -50,8 +50,7 @@ max=$(( (n + 3999) / 4000 + 40 ))
 # commits when the local queue is empty, long before batch.max_ms (60 s)
 # and before the run's end (--exit-idle 15) would commit it: the group's
 # offsets (committed after each batch) reach the end within seconds.
-# (librdkafka's fetch log shows its queue's limit, 150,000 records unless
-# kafka.queued.min.messages is set: checked below.)
+# (With librdkafka's fetch log, for the queue's limit below.)
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
   -X batch.max_ms=60000 -X stream.idle_ms=200 --exit-idle 15 \
   -X log.level=debug -X kafka.debug=fetch 2> "$TMP/live.log" &
