@@ -198,12 +198,15 @@ vg_part_t *vg_part_open(const char *path, int partition,
                 sqlite3_finalize(qc);
         }
         /* SQLite's page cache: 8 MiB per partition. It holds the pages a
-         * batch changes until its commit (beyond it they are written to
-         * the WAL early) and the indexes; the patients are in vg_part's
-         * own cache. 8 rather than 16 MiB: peak RSS at 1 million
-         * patients 927-935 MiB against 1,009 (two runs each, alternating),
-         * the rate and CPU the same (94.2-97.0k events/s against
-         * 93.4-97.7k); 4 MiB saved 20 MiB more but cost 5 % more CPU.
+         * batch changes (more than fit are written to the WAL before the
+         * commit) and the B-tree pages lookups pass through; the
+         * patients are in vg_part's own cache. 8 rather than 16 MiB:
+         * peak RSS at 1 million patients 927-935 MiB against 1,009 (two
+         * runs each, alternating), the rate and CPU the same there
+         * (94.2-97.0k events/s against 93.4-97.7k); on 825,905 events the
+         * same CPU, the rate a little lower in each of three pairs
+         * (docs/ARCHITECTURE.md). 4 MiB saved 20 MiB more but cost 5-7 %
+         * more CPU.
          *
          * The WAL is copied back into the file by the commit that takes
          * it past wal_autocheckpoint pages, which holds that partition's
