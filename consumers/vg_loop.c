@@ -5,7 +5,130 @@
 #include "vg_loop.h"
 #include "vg_time.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+/* The fetch waker (lp_fetch_min). librdkafka's broker thread decides
+ * whether to fetch when something wakes it; a request to the broker does,
+ * and a watermark query is the cheapest the API has. It blocks until the
+ * broker answers, so it runs here, never on the loop: a first try on the
+ * loop itself stalled it whenever the answers were slow. */
+typedef struct waker_s {
+        rd_kafka_t       *wk_rk;
+        rd_kafka_queue_t *wk_q;      /* the consumer's queue */
+        int               wk_min;    /* queued.min.messages */
+        bool              wk_full;   /* (loop) the queue reached wk_min */
+        pthread_t         wk_thread;
+        pthread_mutex_t   wk_lock;
+        pthread_cond_t    wk_cond;
+        bool              wk_want;
+        atomic_bool       wk_stop;
+} waker_t;
+
+/* Queries the watermarks of the assigned partitions of one input topic
+ * (their leaders' threads wake up; the leaders are not known here). */
+static void waker_wake(waker_t *wk) {
+        rd_kafka_topic_partition_list_t *l = NULL;
+        if (rd_kafka_assignment(wk->wk_rk, &l) || !l)
+                return;
+        for (int i = 0; i < l->cnt && !atomic_load(&wk->wk_stop); i++) {
+                int64_t lo, hi;
+                if (strcmp(l->elems[i].topic, l->elems[0].topic))
+                        continue;
+                rd_kafka_query_watermark_offsets(wk->wk_rk, l->elems[i].topic,
+                                                 l->elems[i].partition, &lo,
+                                                 &hi, 500);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void *waker_main(void *arg) {
+        waker_t *wk = arg;
+        pthread_mutex_lock(&wk->wk_lock);
+        for (;;) {
+                while (!atomic_load(&wk->wk_stop) && !wk->wk_want)
+                        pthread_cond_wait(&wk->wk_cond, &wk->wk_lock);
+                if (atomic_load(&wk->wk_stop))
+                        break;
+                wk->wk_want = false;
+                pthread_mutex_unlock(&wk->wk_lock);
+                waker_wake(wk);
+                pthread_mutex_lock(&wk->wk_lock);
+        }
+        pthread_mutex_unlock(&wk->wk_lock);
+        return NULL;
+}
+
+/* false: no waker (not asked for, or no consumer queue, or no thread). */
+static bool waker_start(waker_t *wk, vg_loop_t *lp) {
+        memset(wk, 0, sizeof(*wk));
+        atomic_init(&wk->wk_stop, false);
+        if (lp->lp_fetch_min <= 0 ||
+            !(wk->wk_q = rd_kafka_queue_get_consumer(lp->lp_rk)))
+                return false;
+        wk->wk_rk = lp->lp_rk;
+        wk->wk_min = lp->lp_fetch_min;
+        pthread_mutex_init(&wk->wk_lock, NULL);
+        pthread_cond_init(&wk->wk_cond, NULL);
+        if (pthread_create(&wk->wk_thread, NULL, waker_main, wk)) {
+                vg_warn(lp->lp_name, "no thread to wake librdkafka's "
+                        "fetcher: catching up may pause each second");
+                pthread_cond_destroy(&wk->wk_cond);
+                pthread_mutex_destroy(&wk->wk_lock);
+                rd_kafka_queue_destroy(wk->wk_q);
+                return false;
+        }
+        return true;
+}
+
+static void waker_stop(waker_t *wk) {
+        pthread_mutex_lock(&wk->wk_lock);
+        atomic_store(&wk->wk_stop, true);
+        pthread_cond_signal(&wk->wk_cond);
+        pthread_mutex_unlock(&wk->wk_lock);
+        pthread_join(wk->wk_thread, NULL);
+        pthread_cond_destroy(&wk->wk_cond);
+        pthread_mutex_destroy(&wk->wk_lock);
+        rd_kafka_queue_destroy(wk->wk_q);
+}
+
+/* After a poll: a wake-up once the queue, having reached queued.min.
+ * messages (librdkafka stopped fetching), is down to half of it. */
+static void waker_check(waker_t *wk, vg_loop_t *lp) {
+        size_t len = rd_kafka_queue_length(wk->wk_q);
+        if (len >= (size_t)wk->wk_min) {
+                wk->wk_full = true;
+                return;
+        }
+        if (!wk->wk_full || len >= (size_t)wk->wk_min / 2)
+                return;
+        wk->wk_full = false;
+        lp->lp_wakes++;
+        pthread_mutex_lock(&wk->wk_lock);
+        wk->wk_want = true;
+        pthread_cond_signal(&wk->wk_cond);
+        pthread_mutex_unlock(&wk->wk_lock);
+}
+
+static int loop_run(vg_loop_t *lp, waker_t *wk, char *errstr,
+                    size_t errstr_size);
+
 int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
+        waker_t wk;
+        bool waking = waker_start(&wk, lp);
+        int r = loop_run(lp, waking ? &wk : NULL, errstr, errstr_size);
+        if (waking) {
+                waker_stop(&wk);
+                vg_debug(lp->lp_name, "librdkafka's fetcher woken %lld times "
+                       "(its queue down to half of queued.min.messages %d)",
+                       (long long)lp->lp_wakes, lp->lp_fetch_min);
+        }
+        return r;
+}
+
+static int loop_run(vg_loop_t *lp, waker_t *wk, char *errstr,
+                    size_t errstr_size) {
         int64_t last_msg = vg_now_ms(), last_tick = 0, last_health = 0;
         int64_t last_report = vg_now_ms(), reported = 0, commit_since = 0;
         bool busy = false;
@@ -38,6 +161,8 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
                 m = rd_kafka_consumer_poll(lp->lp_rk, wait);
                 now = vg_now_ms();
                 busy = m != NULL;
+                if (wk)
+                        waker_check(wk, lp);
                 if (m) {
                         int r = 0;
                         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {

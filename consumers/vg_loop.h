@@ -50,6 +50,14 @@ typedef struct vg_loop_s {
          * lp_pub after every poll). -1: fatal. */
         int  (*lp_drain)(void *opaque, int64_t now, char *errstr,
                          size_t errstr_size);
+        /* librdkafka's queued.min.messages of lp_rk (0: no waker). While
+         * catching up, librdkafka 2.0 stops fetching once its queue holds
+         * that many records and decides again when its broker thread is
+         * woken, else a second later; the loop wakes it (from a thread of
+         * its own: a request to the brokers) once the queue, having been
+         * that full, is down to half. */
+        int          lp_fetch_min;
+        int64_t      lp_wakes;       /* out: wake-ups sent */
         int64_t      lp_records;     /* out: records handed over */
         int          lp_fatal;       /* out: 1 after a fatal error */
 } vg_loop_t;

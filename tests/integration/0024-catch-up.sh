@@ -4,8 +4,9 @@
 # while a topic of the partition has 1,000 or more records still to fetch,
 # a batch grows to batch.max_events or batch.max_ms. Live, with no backlog,
 # a batch still commits as soon as the local queue is empty. librdkafka's
-# queue holds 150,000 records unless kafka.queued.min.messages is set. The
-# results equal file mode's.
+# queue holds 150,000 records unless kafka.queued.min.messages is set, and
+# the loop wakes librdkafka's fetcher once that queue, having been full,
+# is down to half. The results equal file mode's.
 source "$(dirname "$0")/lib/common.sh"
 S=it24.$$.$(date +%s)
 topic_args "$S"
@@ -77,12 +78,29 @@ echo "live: $(wc -l < "$TMP/live.jsonl") events committed $((t1 - t0)) s after t
 # is fetchable", once per partition at least as its fetches start.)
 grep -q "/150000 msgs" "$TMP/live.log" \
   || fail "librdkafka's queue limit is not 150,000: $(grep -m1 -o '[0-9]*/[0-9]* msgs' "$TMP/live.log" || true)"
-"$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
-  -X kafka.queued.min.messages=1234 --exit-idle 1 \
+# The whole backlog again (a group and state of its own, outputs to topics
+# of their own) with a queue of 1,234 records: the queue fills and stops
+# librdkafka's fetches many times over, and each time the loop wakes its
+# fetcher once the queue is down to half (vg_loop.h, lp_fetch_min).
+topic_args "$S.w"
+W=("${T[@]}")
+topic_args "$S"
+"$VIGIL" topics create -p 1 "${W[@]}" >/dev/null
+"$VIGIL" process "${T[@]}" -X topic.alerts="$S.w.alerts" \
+  -X topic.indicator_parts="$S.w.parts" -X topic.indicators="$S.w.ind" \
+  -X topic.dlq="$S.w.dlq" -X state.dir="$TMP/state-w" -X group.id="$S.w.g" \
+  -X stream.idle_ms=200 -X kafka.queued.min.messages=1234 --exit-idle 1 \
   -X log.level=debug -X kafka.debug=fetch 2> "$TMP/set.log" \
   || fail "$(tail -3 "$TMP/set.log")"
 grep -q "/1234 msgs" "$TMP/set.log" \
   || fail "kafka.queued.min.messages=1234 not used: $(grep -m1 -o '[0-9]*/[0-9]* msgs' "$TMP/set.log" || true)"
+grep -q "released ($(wc -l < "$TMP/ev.jsonl") events" "$TMP/set.log" \
+  || fail "the backlog with a queue of 1,234: $(grep -m1 'released' "$TMP/set.log" || tail -3 "$TMP/set.log")"
+wakes=$(sed -n "s/.*librdkafka's fetcher woken \([0-9]*\) times.*/\1/p" "$TMP/set.log")
+stops=$(grep -c "not fetchable: queued.min.messages exceeded" "$TMP/set.log" || true)
+echo "a queue of 1,234 records: librdkafka stopped fetching $stops times, the loop woke it $wakes times"
+[ -n "$wakes" ] && [ "$wakes" -ge 1 ] \
+  || fail "the loop never woke librdkafka's fetcher (${wakes:-no count}; $stops stops)"
 "$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
   "$S.alerts" "$S.parts" "$TMP/fa.jsonl" "$TMP/fi.jsonl"
 echo PASS
