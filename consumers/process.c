@@ -646,7 +646,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
          * with 1 million patients 5-16 % more events/s and 5-16 MiB more
          * peak RSS in four pairs (200,000: 1,001-1,015 MiB, near 1 GiB);
          * docs/ARCHITECTURE.md. The loop also wakes that thread once the
-         * queue is down to half (vg_loop.h, lp_fetch_min). */
+         * queue is down to half its peak (vg_loop.h, lp_fetch_min). */
         if (vg_kafka_default(conf, cconf, "queued.min.messages", "150000",
                              errstr, sizeof(errstr)))
                 goto err;

@@ -10,36 +10,38 @@
 #include <string.h>
 
 /* The fetch waker (lp_fetch_min). librdkafka's broker thread decides
- * whether to fetch when something wakes it; a request to the broker does,
- * and a watermark query is the cheapest the API has. It blocks until the
- * broker answers, so it runs here, never on the loop: a first try on the
- * loop itself stalled it whenever the answers were slow. */
+ * whether to fetch when something wakes it; a request to the broker does.
+ * The request (the newest offsets of the assigned partitions: a ListOffsets
+ * to each of their leaders, rd_kafka_offsets_for_times with its deadline
+ * kept, unlike 2.0's watermark query) waits for its answers, so it runs
+ * here, never on the loop: a first try on the loop itself stalled it
+ * whenever the answers were slow. */
+#define WAKE_TIMEOUT_MS 500
+/* A queue of fewer records is no backlog: no wake-up. */
+#define WAKE_MIN_PEAK 1000
+
 typedef struct waker_s {
         rd_kafka_t       *wk_rk;
         rd_kafka_queue_t *wk_q;      /* the consumer's queue */
-        int               wk_min;    /* queued.min.messages */
-        bool              wk_full;   /* (loop) the queue reached wk_min */
+        size_t            wk_peak;   /* (loop) its longest since the last
+                                      * wake-up */
         pthread_t         wk_thread;
         pthread_mutex_t   wk_lock;
         pthread_cond_t    wk_cond;
         bool              wk_want;
         atomic_bool       wk_stop;
+        atomic_llong      wk_answered; /* requests the brokers answered */
 } waker_t;
 
-/* Queries the watermarks of the assigned partitions of one input topic
- * (their leaders' threads wake up; the leaders are not known here). */
 static void waker_wake(waker_t *wk) {
         rd_kafka_topic_partition_list_t *l = NULL;
         if (rd_kafka_assignment(wk->wk_rk, &l) || !l)
                 return;
-        for (int i = 0; i < l->cnt && !atomic_load(&wk->wk_stop); i++) {
-                int64_t lo, hi;
-                if (strcmp(l->elems[i].topic, l->elems[0].topic))
-                        continue;
-                rd_kafka_query_watermark_offsets(wk->wk_rk, l->elems[i].topic,
-                                                 l->elems[i].partition, &lo,
-                                                 &hi, 500);
-        }
+        for (int i = 0; i < l->cnt; i++)
+                l->elems[i].offset = RD_KAFKA_OFFSET_END; /* (the newest) */
+        if (l->cnt && !rd_kafka_offsets_for_times(wk->wk_rk, l,
+                                                  WAKE_TIMEOUT_MS))
+                atomic_fetch_add(&wk->wk_answered, 1);
         rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -64,11 +66,15 @@ static void *waker_main(void *arg) {
 static bool waker_start(waker_t *wk, vg_loop_t *lp) {
         memset(wk, 0, sizeof(*wk));
         atomic_init(&wk->wk_stop, false);
-        if (lp->lp_fetch_min <= 0 ||
-            !(wk->wk_q = rd_kafka_queue_get_consumer(lp->lp_rk)))
+        atomic_init(&wk->wk_answered, 0);
+        if (lp->lp_fetch_min <= 0)
                 return false;
+        if (!(wk->wk_q = rd_kafka_queue_get_consumer(lp->lp_rk))) {
+                vg_debug(lp->lp_name, "no consumer queue (no group): "
+                         "librdkafka's fetcher is not woken");
+                return false;
+        }
         wk->wk_rk = lp->lp_rk;
-        wk->wk_min = lp->lp_fetch_min;
         pthread_mutex_init(&wk->wk_lock, NULL);
         pthread_cond_init(&wk->wk_cond, NULL);
         if (pthread_create(&wk->wk_thread, NULL, waker_main, wk)) {
@@ -93,17 +99,19 @@ static void waker_stop(waker_t *wk) {
         rd_kafka_queue_destroy(wk->wk_q);
 }
 
-/* After a poll: a wake-up once the queue, having reached queued.min.
- * messages (librdkafka stopped fetching), is down to half of it. */
+/* After a poll: a wake-up once the queue is down to half its longest since
+ * the last one (librdkafka stops fetching at queued.min.messages records,
+ * or at queued.max.messages.kbytes, whichever comes first: the peak is
+ * where it stopped). */
 static void waker_check(waker_t *wk, vg_loop_t *lp) {
         size_t len = rd_kafka_queue_length(wk->wk_q);
-        if (len >= (size_t)wk->wk_min) {
-                wk->wk_full = true;
+        if (len > wk->wk_peak) {
+                wk->wk_peak = len;
                 return;
         }
-        if (!wk->wk_full || len >= (size_t)wk->wk_min / 2)
+        if (wk->wk_peak < WAKE_MIN_PEAK || len > wk->wk_peak / 2)
                 return;
-        wk->wk_full = false;
+        wk->wk_peak = len;
         lp->lp_wakes++;
         pthread_mutex_lock(&wk->wk_lock);
         wk->wk_want = true;
@@ -120,9 +128,11 @@ int vg_loop_run(vg_loop_t *lp, char *errstr, size_t errstr_size) {
         int r = loop_run(lp, waking ? &wk : NULL, errstr, errstr_size);
         if (waking) {
                 waker_stop(&wk);
-                vg_debug(lp->lp_name, "librdkafka's fetcher woken %lld times "
-                       "(its queue down to half of queued.min.messages %d)",
-                       (long long)lp->lp_wakes, lp->lp_fetch_min);
+                vg_debug(lp->lp_name, "librdkafka's fetcher: %lld "
+                         "wake-ups asked (its queue down to half its peak), "
+                         "%lld requests answered",
+                         (long long)lp->lp_wakes,
+                         (long long)atomic_load(&wk.wk_answered));
         }
         return r;
 }

@@ -52,12 +52,13 @@ typedef struct vg_loop_s {
                          size_t errstr_size);
         /* librdkafka's queued.min.messages of lp_rk (0: no waker). While
          * catching up, librdkafka 2.0 stops fetching once its queue holds
-         * that many records and decides again when its broker thread is
-         * woken, else a second later; the loop wakes it (from a thread of
-         * its own: a request to the brokers) once the queue, having been
-         * that full, is down to half. */
+         * that many records (or queued.max.messages.kbytes) and decides
+         * again when its broker threads are woken, else a second later;
+         * the loop wakes them (from a thread of its own: a request to the
+         * leaders of the assigned partitions) once the queue is down to
+         * half its peak (of 1,000 records or more). */
         int          lp_fetch_min;
-        int64_t      lp_wakes;       /* out: wake-ups sent */
+        int64_t      lp_wakes;       /* out: wake-ups asked */
         int64_t      lp_records;     /* out: records handed over */
         int          lp_fatal;       /* out: 1 after a fatal error */
 } vg_loop_t;
