@@ -193,17 +193,18 @@ bad:
 #define BIN_MAGIC 0xB1
 #define BIN_VERSION 2
 
+/* (written in place: a byte at a time through vg_buf_append was a sixth
+ * of the encoder's time) */
 static void put_varint(vg_buf_t *b, uint64_t v) {
-        unsigned char d[10];
-        size_t n = 0;
-        do {
-                d[n] = (unsigned char)(v & 0x7f);
-                v >>= 7;
-                if (v)
-                        d[n] |= 0x80;
-                n++;
-        } while (v);
-        vg_buf_append(b, d, n);
+        unsigned char *d;
+        if (b->vb_len + 10 >= b->vb_size)
+                vg_buf_reserve(b, 10);
+        d = (unsigned char *)b->vb_data + b->vb_len;
+        for (; v >= 0x80; v >>= 7)
+                *d++ = (unsigned char)(v | 0x80);
+        *d++ = (unsigned char)v;
+        b->vb_len = (size_t)((char *)d - b->vb_data);
+        b->vb_data[b->vb_len] = '\0';
 }
 
 static void put_zz(vg_buf_t *b, int64_t v) {
@@ -303,6 +304,31 @@ static int key_split(const char *k, const char *f[KEY_FIELDS],
         }
 }
 
+/* Whether key k (its first field f0[0, l0)) has the same fields after the
+ * first as the previous key, split in pf, pl, pn: most of a patient's
+ * keys differ only in the indicator. Then those fields are taken over
+ * (pointing into k) without splitting k, and the count is returned; else
+ * -1. */
+static int key_same_tail(const char *k, const char *pf[KEY_FIELDS],
+                         const size_t pl[KEY_FIELDS], int pn,
+                         const char *f[KEY_FIELDS], size_t l[KEY_FIELDS]) {
+        const char *bar = strchr(k, '|');
+        size_t tail;
+        if (pn < 2 || !bar)
+                return -1;
+        /* the previous key's text after its first field */
+        tail = (size_t)(pf[pn - 1] + pl[pn - 1] - (pf[1] - 1));
+        if (strncmp(bar, pf[1] - 1, tail) || bar[tail])
+                return -1;
+        f[0] = k;
+        l[0] = (size_t)(bar - k);
+        for (int j = 1; j < pn; j++) {
+                f[j] = bar + 1 + (pf[j] - pf[1]);
+                l[j] = pl[j];
+        }
+        return pn;
+}
+
 static void cells_bin(vg_buf_t *b, const vg_cell_t *c, int n) {
         const char *pf[KEY_FIELDS];
         size_t pl[KEY_FIELDS];
@@ -311,17 +337,22 @@ static void cells_bin(vg_buf_t *b, const vg_cell_t *c, int n) {
         for (int i = 0; i < n; i++) {
                 const char *f[KEY_FIELDS];
                 size_t l[KEY_FIELDS];
-                int fn = key_split(c[i].ce_key, f, l);
+                int fn = key_same_tail(c[i].ce_key, pf, pl, pn, f, l);
                 unsigned char same = 0;
+                if (fn > 0) { /* (fields 1.. equal; the first compared) */
+                        same = (unsigned char)((1u << fn) - 2);
+                        if (l[0] == pl[0] && !memcmp(f[0], pf[0], l[0]))
+                                same |= 1;
+                } else if ((fn = key_split(c[i].ce_key, f, l)) > 0)
+                        for (int j = 0; j < fn; j++)
+                                if (j < pn && l[j] == pl[j] &&
+                                    !memcmp(f[j], pf[j], l[j]))
+                                        same |= (unsigned char)(1u << j);
                 if (fn < 0) {
                         put_byte(b, 0xFF);
                         put_str(b, c[i].ce_key);
                         pn = 0;
                 } else {
-                        for (int j = 0; j < fn; j++)
-                                if (j < pn && l[j] == pl[j] &&
-                                    !memcmp(f[j], pf[j], l[j]))
-                                        same |= (unsigned char)(1u << j);
                         put_byte(b, (unsigned char)fn);
                         put_byte(b, same);
                         for (int j = 0; j < fn; j++)
@@ -541,6 +572,64 @@ static bool get_field(rd_t *r, const unsigned char **p, size_t *len) {
         return true;
 }
 
+/* A key whose fields after the first are those of the previous key prev
+ * (split in po, pl, pn): its first field, read or (first_same) the
+ * previous key's, and prev's text from the "|" before its field 1 - most
+ * keys of a patient differ only in the indicator. Its fields in fo, fl;
+ * NULL if the first field is bad. */
+static char *key_with_tail(rd_t *r, bool first_same, const char *prev,
+                           const size_t po[KEY_FIELDS],
+                           const size_t pl[KEY_FIELDS], int pn,
+                           size_t fo[KEY_FIELDS], size_t fl[KEY_FIELDS]) {
+        const unsigned char *f0 = (const unsigned char *)prev;
+        size_t l0 = pl[0], off = po[1] - 1;
+        size_t tail = po[pn - 1] + pl[pn - 1] - off;
+        char *key;
+        if (!first_same && !get_field(r, &f0, &l0))
+                return NULL;
+        key = vg_malloc(l0 + tail + 1);
+        memcpy(key, f0, l0);
+        memcpy(key + l0, prev + off, tail);
+        key[l0 + tail] = '\0';
+        fo[0] = 0;
+        fl[0] = l0;
+        for (int j = 1; j < pn; j++) {
+                fo[j] = l0 + po[j] - off;
+                fl[j] = pl[j];
+        }
+        return key;
+}
+
+/* A key of fn fields: those whose bit is set in same are the previous
+ * key's (prev, split in po, pl, pn), the others read; built in kb. Its
+ * fields in fo, fl; NULL (r->bad) if bad. */
+static char *key_fields(rd_t *r, int fn, unsigned same, const char *prev,
+                        const size_t po[KEY_FIELDS],
+                        const size_t pl[KEY_FIELDS], int pn,
+                        size_t fo[KEY_FIELDS], size_t fl[KEY_FIELDS],
+                        vg_buf_t *kb) {
+        if (same >> fn)
+                r->bad = true;
+        vg_buf_reset(kb);
+        for (int j = 0; j < fn && !r->bad; j++) {
+                const unsigned char *fp;
+                if (j)
+                        vg_buf_append(kb, "|", 1);
+                fo[j] = kb->vb_len;
+                if (same & (1u << j)) {
+                        if (j >= pn) {
+                                r->bad = true;
+                                break;
+                        }
+                        fl[j] = pl[j];
+                        vg_buf_append(kb, prev + po[j], pl[j]);
+                } else if (get_field(r, &fp, &fl[j])) {
+                        vg_buf_append(kb, fp, fl[j]);
+                }
+        }
+        return r->bad ? NULL : vg_strndup(kb->vb_data, kb->vb_len);
+}
+
 static void cells_read(rd_t *r, vg_cell_t **out, int *n) {
         int cnt = get_count(r), pn = 0;
         /* the previous key's fields: offsets in its key, lengths */
@@ -563,27 +652,13 @@ static void cells_read(rd_t *r, vg_cell_t **out, int *n) {
                 } else {
                         unsigned char same = get_byte(r);
                         const char *prev = *n ? (*out)[*n - 1].ce_key : "";
-                        vg_buf_reset(&kb);
-                        for (int j = 0; j < fn && !r->bad; j++) {
-                                const unsigned char *fp;
-                                if (j)
-                                        vg_buf_append(&kb, "|", 1);
-                                fo[j] = kb.vb_len;
-                                if (same & (1u << j)) {
-                                        if (j >= pn) {
-                                                r->bad = true;
-                                                break;
-                                        }
-                                        fl[j] = pl[j];
-                                        vg_buf_append(&kb, prev + po[j], pl[j]);
-                                } else if (get_field(r, &fp, &fl[j])) {
-                                        vg_buf_append(&kb, fp, fl[j]);
-                                }
-                        }
-                        if (same >> fn)
-                                r->bad = true;
-                        if (!r->bad) {
-                                key = vg_strndup(kb.vb_data, kb.vb_len);
+                        key = fn == pn && fn >= 2 &&
+                                              (same | 1u) == (1u << fn) - 1
+                                      ? key_with_tail(r, same & 1, prev, po,
+                                                      pl, fn, fo, fl)
+                                      : key_fields(r, fn, same, prev, po, pl,
+                                                   pn, fo, fl, &kb);
+                        if (key) {
                                 memcpy(po, fo, sizeof(fo));
                                 memcpy(pl, fl, sizeof(fl));
                                 pn = fn;

@@ -217,6 +217,75 @@ static unsigned char *flipped(const vg_buf_t *a, size_t end) {
         return c;
 }
 
+/* Cell keys are written as a field count, a bitmap of the fields equal to
+ * the previous key's and the other fields (a key of more than 8 fields
+ * whole, after 0xFF). The bytes are checked against this description,
+ * written out by hand - keys that differ only in the first field, equal
+ * keys, a shorter and a longer key with the same leading fields, empty
+ * fields, a key of 9 fields and the key after it, one-field keys - and
+ * read back to the same keys. */
+static void test_cell_keys(void **state) {
+        static const char *const keys[] = {
+                "a|0484|2024-03|x", "bb|0484|2024-03|x", "bb|0484|2024-03|x",
+                "c|0484|2024-03",   "c|0484|2024-03|x|", "d||2024-03|x|",
+                "e||2024-03|x|",    "f|1|2|3|4|5|6|7|8", "g|0484|2024-03|x",
+                "h",                "h",
+        };
+        enum { NK = sizeof(keys) / sizeof(keys[0]) };
+        static const int64_t num[NK] = {1, 0, -1}, den[NK] = {1, 1};
+        static const unsigned char want[] = {
+                0xB1, 0x02, 0, 0, 0, 0, /* magic, format; no events, ids,
+                                         * cancellations, alerts */
+                NK,
+                4, 0x00, 1, 'a', 4, '0', '4', '8', '4', 7, '2', '0', '2', '4',
+                '-', '0', '3', 1, 'x', 2, 2, 0,
+                4, 0x0E, 2, 'b', 'b', 0, 2, 0,
+                4, 0x0F, 1, 0, 1,
+                3, 0x06, 1, 'c', 0, 0, 0,
+                5, 0x07, 1, 'x', 0, 0, 0, 0,
+                5, 0x1C, 1, 'd', 0, 0, 0, 0,
+                5, 0x1E, 1, 'e', 0, 0, 0,
+                0xFF, 17, 'f', '|', '1', '|', '2', '|', '3', '|', '4', '|',
+                '5', '|', '6', '|', '7', '|', '8', 0, 0, 0,
+                4, 0x00, 1, 'g', 4, '0', '4', '8', '4', 7, '2', '0', '2', '4',
+                '-', '0', '3', 1, 'x', 0, 0, 0,
+                1, 0x00, 1, 'h', 0, 0, 0,
+                1, 0x01, 0, 0, 0,
+                0, /* no frozen cells */
+                0, /* next due 0 */
+        };
+        vg_patient_t *pt = vg_patient_new(PID), *back;
+        vg_buf_t a;
+        char err[256];
+        (void)state;
+        pt->pt_next_due = 0;
+        pt->pt_cells = vg_calloc(NK, sizeof(vg_cell_t));
+        for (int i = 0; i < NK; i++) {
+                pt->pt_cells[i].ce_key = vg_strdup(keys[i]);
+                pt->pt_cells[i].ce_num = num[i];
+                pt->pt_cells[i].ce_den = den[i];
+                pt->pt_cells[i].ce_count = i == 2;
+        }
+        pt->pt_ncells = NK;
+        vg_buf_init(&a);
+        vg_patient_encode(pt, &a);
+        assert_int_equal(a.vb_len, sizeof(want) + 4); /* + the checksum */
+        assert_memory_equal(a.vb_data, want, sizeof(want));
+        back = vg_patient_decode(PID, a.vb_data, a.vb_len, err, sizeof(err));
+        if (!back)
+                fail_msg("decode: %s", err);
+        assert_int_equal(back->pt_ncells, NK);
+        for (int i = 0; i < NK; i++) {
+                assert_string_equal(back->pt_cells[i].ce_key, keys[i]);
+                assert_int_equal(back->pt_cells[i].ce_num, num[i]);
+                assert_int_equal(back->pt_cells[i].ce_den, den[i]);
+                assert_int_equal(back->pt_cells[i].ce_count, i == 2);
+        }
+        vg_patient_destroy(back);
+        vg_patient_destroy(pt);
+        vg_buf_free(&a);
+}
+
 static void test_corrupt(void **state) {
         vg_patient_t *pt = build(), *back;
         vg_buf_t a;
@@ -295,6 +364,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_patient_id_field),
                 cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_cell_keys),
                 cmocka_unit_test(test_reads_json),
                 cmocka_unit_test(test_reads_format1),
                 cmocka_unit_test(test_corrupt),
