@@ -646,17 +646,10 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
          * with 1 million patients 5-16 % more events/s and 5-16 MiB more
          * peak RSS in four pairs (200,000: 1,001-1,015 MiB, near 1 GiB);
          * docs/ARCHITECTURE.md. The loop also wakes that thread once the
-         * queue is down to half its peak (vg_loop.h, lp_fetch_min). */
+         * queue is down to half its peak (vg_loop.h, lp_wake_fetcher). */
         if (vg_kafka_default(conf, cconf, "queued.min.messages", "150000",
                              errstr, sizeof(errstr)))
                 goto err;
-        {
-                char v[32];
-                size_t vs = sizeof(v);
-                if (rd_kafka_conf_get(cconf, "queued.min.messages", v, &vs) ==
-                    RD_KAFKA_CONF_OK)
-                        pr->pr_fetch_min = atoi(v);
-        }
         rd_kafka_conf_set_opaque(cconf, pr);
         rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
         rd_kafka_conf_set_stats_cb(cconf, process_stats_cb);
@@ -788,7 +781,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 lp.lp_health = loop_health;
                 lp.lp_settled = loop_settled;
                 lp.lp_drain = loop_drain;
-                lp.lp_fetch_min = pr->pr_fetch_min;
+                lp.lp_wake_fetcher = true;
                 if (vg_loop_run(&lp, errstr, sizeof(errstr)) &&
                     !pr->pr_fatal)
                         process_fatal(pr, errstr);

@@ -129,8 +129,6 @@ typedef struct proc_s {
                                            * publisher's slots, ms */
         rd_kafka_t       *pr_consumer;
         vg_pub_t         *pr_pub;         /* drains the outboxes */
-        int               pr_fetch_min;   /* the consumer's
-                                           * queued.min.messages */
         pstate_t          pr_parts[MAX_PARTITIONS];
         int               pr_npartitions;
         int               pr_nparts_out;   /* partitions of the parts

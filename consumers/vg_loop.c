@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-/* The fetch waker (lp_fetch_min). librdkafka's broker thread decides
+/* The fetch waker (lp_wake_fetcher). librdkafka's broker thread decides
  * whether to fetch when something wakes it; a request to the broker does.
  * The request (the newest offsets of the assigned partitions: a ListOffsets
  * to each of their leaders, rd_kafka_offsets_for_times with its deadline
@@ -67,7 +67,7 @@ static bool waker_start(waker_t *wk, vg_loop_t *lp) {
         memset(wk, 0, sizeof(*wk));
         atomic_init(&wk->wk_stop, false);
         atomic_init(&wk->wk_answered, 0);
-        if (lp->lp_fetch_min <= 0)
+        if (!lp->lp_wake_fetcher)
                 return false;
         if (!(wk->wk_q = rd_kafka_queue_get_consumer(lp->lp_rk))) {
                 vg_debug(lp->lp_name, "no consumer queue (no group): "

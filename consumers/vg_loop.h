@@ -50,14 +50,14 @@ typedef struct vg_loop_s {
          * lp_pub after every poll). -1: fatal. */
         int  (*lp_drain)(void *opaque, int64_t now, char *errstr,
                          size_t errstr_size);
-        /* librdkafka's queued.min.messages of lp_rk (0: no waker). While
-         * catching up, librdkafka 2.0 stops fetching once its queue holds
-         * that many records (or queued.max.messages.kbytes) and decides
-         * again when its broker threads are woken, else a second later;
-         * the loop wakes them (from a thread of its own: a request to the
-         * leaders of the assigned partitions) once the queue is down to
-         * half its peak (of 1,000 records or more). */
-        int          lp_fetch_min;
+        /* Wake librdkafka's fetcher. While catching up, librdkafka 2.0
+         * stops fetching once its queue holds queued.min.messages records
+         * (or queued.max.messages.kbytes) and decides again when its
+         * broker threads are woken, else a second later; the loop wakes
+         * them (from a thread of its own: a request to the leaders of the
+         * assigned partitions) once the queue is down to half its peak
+         * (of 1,000 records or more). */
+        bool         lp_wake_fetcher;
         int64_t      lp_wakes;       /* out: wake-ups asked */
         int64_t      lp_records;     /* out: records handed over */
         int          lp_fatal;       /* out: 1 after a fatal error */

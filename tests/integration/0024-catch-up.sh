@@ -82,7 +82,7 @@ grep -q "/150000 msgs" "$TMP/live.log" \
 # of their own) with a queue of 1,234 records: the queue fills and stops
 # librdkafka's fetches many times over, and each time the loop wakes its
 # fetcher once the queue is down to half its peak (vg_loop.h,
-# lp_fetch_min): requests the brokers answered.
+# lp_wake_fetcher): requests the brokers answered.
 topic_args "$S.w"
 W=("${T[@]}")
 topic_args "$S"
