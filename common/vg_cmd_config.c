@@ -83,8 +83,10 @@ static void doc(void) {
                "and `queued.min.messages=150000`; with the changelog, its "
                "transactional producers (one per partition) default to "
                "`transaction.timeout.ms=120000` and "
-               "`queue.buffering.max.messages=20000`. A `kafka.` key that "
-               "is set overrides each of these defaults. |\n");
+               "`queue.buffering.max.messages=20000`, and the consumer "
+               "that restores a partition from the changelog to "
+               "`fetch.wait.max.ms=20`. A `kafka.` key that is set "
+               "overrides each of these defaults. |\n");
 }
 
 int vg_cmd_config(int argc, char **argv) {

@@ -202,8 +202,9 @@ static vg_err_t read_changelog(proc_t *pr, int worker, int nworkers,
                          errstr_size) ||
             vg_kafka_set(kc, "isolation.level", "read_committed", errstr,
                          errstr_size) ||
-            vg_kafka_set(kc, "fetch.wait.max.ms", "20", errstr,
-                         errstr_size)) {
+            /* (a tuning: a kafka.fetch.wait.max.ms of the user's wins) */
+            vg_kafka_default(conf, kc, "fetch.wait.max.ms", "20", errstr,
+                             errstr_size)) {
                 if (kc)
                         rd_kafka_conf_destroy(kc);
                 return VG_ERR_KAFKA;
