@@ -45,6 +45,7 @@ static void schema_free(vg_codec_schema_t *s) {
         if (s->vcs_schema)
                 avro_schema_decref(s->vcs_schema);
         vg_free(s->vcs_canon);
+        vg_free(s->vcs_plan);
         json_decref(s->vcs_json);
         memset(s, 0, sizeof(*s));
 }
@@ -123,6 +124,7 @@ static vg_err_t load_schema(vg_codec_t *codec, const char *json, size_t len,
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                                  "Avro C: %s", avro_strerror());
         }
+        s.vcs_plan = vg_codec_plan_new(s.vcs_schema, s.vcs_type);
         codec->vc_schemas[codec->vc_cnt] = s;
         if (current)
                 codec->vc_current[rt->rt_type] = codec->vc_cnt;

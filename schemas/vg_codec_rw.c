@@ -6,6 +6,8 @@
  *             bytes -> Avro C generic value (writer) -> struct (reader),
  *             resolved by field name, defaults filled for fields the writer
  *             lacks; also from a value Avro C read (container files)
+ * Both first try the direct path (vg_codec_direct.c) where the schema
+ * version has a plan; what it declines takes the path above.
  */
 #include "vg_codec_int.h"
 
@@ -121,6 +123,17 @@ vg_err_t vg_codec_encode(vg_codec_t *codec, vg_rectype_t type,
         size_t size, start;
         vg_err_t err;
 
+        hdr[0] = 0xc3;
+        hdr[1] = 0x01;
+        for (int i = 0; i < 8; i++)
+                hdr[2 + i] = (unsigned char)(s->vcs_fp >> (8 * i));
+        if (s->vcs_plan && s->vcs_plan->cp_encode && !codec->vc_no_direct) {
+                vg_buf_append(out, hdr, sizeof(hdr));
+                if (!vg_codec_direct_encode(s->vcs_plan, rec, out))
+                        return VG_OK;
+                out->vb_len -= sizeof(hdr); /* declined: Avro C's path */
+                out->vb_data[out->vb_len] = '\0';
+        }
         avro_value_reset(&s->vcs_value);
         for (int i = 0; i < rt->rt_nfields; i++) {
                 const vg_field_t *f = &rt->rt_fields[i];
@@ -136,10 +149,6 @@ vg_err_t vg_codec_encode(vg_codec_t *codec, vg_rectype_t type,
         if (avro_value_sizeof(&s->vcs_value, &size))
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                                  "Avro C: %s", avro_strerror());
-        hdr[0] = 0xc3;
-        hdr[1] = 0x01;
-        for (int i = 0; i < 8; i++)
-                hdr[2 + i] = (unsigned char)(s->vcs_fp >> (8 * i));
         vg_buf_append(out, hdr, sizeof(hdr));
         start = out->vb_len;
         writer = avro_writer_memory(vg_buf_grow(out, size), (int64_t)size);
@@ -416,6 +425,13 @@ vg_err_t vg_codec_decode(vg_codec_t *codec, const void *data, size_t len,
                                    errstr_size, what);
         }
 
+        if (w->vcs_plan && !codec->vc_no_direct &&
+            !vg_codec_direct_decode(w->vcs_plan, w->vcs_type,
+                                    p + VG_SOE_HEADER_LEN,
+                                    len - VG_SOE_HEADER_LEN, rec)) {
+                *typep = w->vcs_type;
+                return VG_OK;
+        }
         wk.p = p + VG_SOE_HEADER_LEN;
         wk.end = p + len;
         wk.reason = VG_DECODE_OK;

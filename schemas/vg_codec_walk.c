@@ -36,7 +36,7 @@ static int walk_varint(walk_t *w, int64_t *out, int maxbytes) {
         return 0;
 }
 
-static int utf8_valid(const unsigned char *s, size_t n) {
+int vg_codec_utf8_valid(const unsigned char *s, size_t n) {
         size_t i = 0;
         while (i < n) {
                 unsigned char c = s[i];
@@ -128,7 +128,7 @@ static int walk(walk_t *w, avro_schema_t s, int depth) {
                         return walk_fail(w, VG_DECODE_TRUNCATED,
                                          "length beyond the end of the data");
                 if (avro_typeof(s) == AVRO_STRING &&
-                    !utf8_valid(w->p, (size_t)n))
+                    !vg_codec_utf8_valid(w->p, (size_t)n))
                         return walk_fail(w, VG_DECODE_BAD_VALUE,
                                          "string is not valid UTF-8 or "
                                          "contains NUL");

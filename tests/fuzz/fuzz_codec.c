@@ -2,8 +2,11 @@
  * fuzz_codec.c - libFuzzer harness of the Avro decoder: vg_codec_decode on
  * arbitrary bytes must return a record or VG_ERR_DECODE with a reason, never
  * crash, leak or read out of bounds; a record it returns must encode again.
+ * Its direct path (vg_codec_direct.c) and Avro C's must agree: both read
+ * the bytes to the same record, or both refuse them for the same reason.
  */
-#include "vg_codec.h"
+#include "vg_codec_int.h"
+#include "vg_record_json.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,8 +32,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 atexit(codec_free);
         }
-        if (vg_codec_decode(codec, data, size, -1, &t, &rec, &reason, errstr,
-                            sizeof(errstr)) == VG_OK) {
+        vg_err_t err = vg_codec_decode(codec, data, size, -1, &t, &rec,
+                                       &reason, errstr, sizeof(errstr));
+        {
+                vg_anyrec_t ref;
+                vg_rectype_t rt;
+                vg_decode_reason_t rr;
+                vg_err_t e;
+                codec->vc_no_direct = true;
+                e = vg_codec_decode(codec, data, size, -1, &rt, &ref, &rr,
+                                    errstr, sizeof(errstr));
+                codec->vc_no_direct = false;
+                if ((e == VG_OK) != (err == VG_OK) || (e && rr != reason))
+                        abort(); /* the paths disagree */
+                if (!e) {
+                        char *a = vg_record_to_jsonl(t, &rec);
+                        char *b = vg_record_to_jsonl(rt, &ref);
+                        if (t != rt || !a != !b || (a && strcmp(a, b)))
+                                abort();
+                        vg_free(a);
+                        vg_free(b);
+                        vg_record_clear(rt, &ref);
+                }
+        }
+        if (err == VG_OK) {
                 vg_buf_t out;
                 vg_buf_init(&out);
                 if (vg_codec_encode(codec, t, &rec, &out, errstr,
