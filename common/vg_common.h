@@ -70,6 +70,20 @@ static inline void vg_buf_append(vg_buf_t *vb, const void *data,
         vb->vb_len += len;
         vb->vb_data[vb->vb_len] = '\0';
 }
+/* Appends v as a base-128 varint (seven bits a byte, the low ones first,
+ * as Avro and the state store write integers), in place: the encoders'
+ * hot path. */
+static inline void vg_buf_put_varint(vg_buf_t *vb, uint64_t v) {
+        unsigned char *d;
+        if (vb->vb_len + 10 >= vb->vb_size)
+                vg_buf_reserve(vb, 10);
+        d = (unsigned char *)vb->vb_data + vb->vb_len;
+        for (; v >= 0x80; v >>= 7)
+                *d++ = (unsigned char)(v | 0x80);
+        *d++ = (unsigned char)v;
+        vb->vb_len = (size_t)((char *)d - vb->vb_data);
+        vb->vb_data[vb->vb_len] = '\0';
+}
 /* Appends len uninitialised bytes; returns where they start. */
 void *vg_buf_grow(vg_buf_t *vb, size_t len);
 void vg_buf_puts(vg_buf_t *vb, const char *s);

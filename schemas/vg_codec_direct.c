@@ -88,8 +88,9 @@ static int plan_field(const vg_field_t *f, avro_schema_t ws,
 vg_codec_plan_t *vg_codec_plan_new(avro_schema_t s, vg_rectype_t type) {
         const vg_rectype_desc_t *rt = vg_rectype(type);
         size_t nf = avro_schema_record_size(s);
+        uint64_t used = 0; /* the record's fields matched so far */
         vg_codec_plan_t *p;
-        if (nf != (size_t)rt->rt_nfields)
+        if (nf != (size_t)rt->rt_nfields || nf > 64)
                 return NULL; /* a field the reader lacks, or the other way */
         p = vg_calloc(1, sizeof(*p) + nf * sizeof(p->cp_f[0]));
         p->cp_n = (int)nf;
@@ -101,13 +102,14 @@ vg_codec_plan_t *vg_codec_plan_new(avro_schema_t s, vg_rectype_t type) {
                 for (int j = 0; name && j < rt->rt_nfields && k < 0; j++)
                         if (!strcmp(rt->rt_fields[j].vf_name, name))
                                 k = j;
-                if (k < 0 ||
+                if (k < 0 || (used & (1ull << k)) ||
                     plan_field(&rt->rt_fields[k],
                                avro_schema_record_field_get_by_index(s, (int)i),
                                pf)) {
                         vg_free(p);
                         return NULL;
                 }
+                used |= 1ull << k;
                 pf->pf_field = &rt->rt_fields[k];
                 /* Encoding writes what Avro C's path sets: ["null", X] for
                  * an optional field, X for a required one, an enum value
@@ -116,8 +118,9 @@ vg_codec_plan_t *vg_codec_plan_new(avro_schema_t s, vg_rectype_t type) {
                     (pf->pf_field->vf_type == VG_F_ENUM && !pf->pf_same_enum))
                         p->cp_encode = false;
         }
-        /* (each reader field once: nf fields, each matched to one, none
-         * twice since Avro C refuses a record with a field named twice) */
+        /* (nf fields, each matched to another of the record's nf: each
+         * of the record's fields once; Avro C would take a field named
+         * twice) */
         return p;
 }
 
@@ -239,16 +242,7 @@ decline:
  */
 
 static void put_zz(vg_buf_t *b, int64_t v) {
-        uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-        unsigned char *d;
-        if (b->vb_len + 10 >= b->vb_size)
-                vg_buf_reserve(b, 10);
-        d = (unsigned char *)b->vb_data + b->vb_len;
-        for (; u >= 0x80; u >>= 7)
-                *d++ = (unsigned char)(u | 0x80);
-        *d++ = (unsigned char)u;
-        b->vb_len = (size_t)((char *)d - b->vb_data);
-        b->vb_data[b->vb_len] = '\0';
+        vg_buf_put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
 static int put_field(vg_buf_t *b, const vg_field_t *f, const void *rec) {

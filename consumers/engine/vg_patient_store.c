@@ -193,27 +193,13 @@ bad:
 #define BIN_MAGIC 0xB1
 #define BIN_VERSION 2
 
-/* (written in place: a byte at a time through vg_buf_append was a sixth
- * of the encoder's time) */
-static void put_varint(vg_buf_t *b, uint64_t v) {
-        unsigned char *d;
-        if (b->vb_len + 10 >= b->vb_size)
-                vg_buf_reserve(b, 10);
-        d = (unsigned char *)b->vb_data + b->vb_len;
-        for (; v >= 0x80; v >>= 7)
-                *d++ = (unsigned char)(v | 0x80);
-        *d++ = (unsigned char)v;
-        b->vb_len = (size_t)((char *)d - b->vb_data);
-        b->vb_data[b->vb_len] = '\0';
-}
-
 static void put_zz(vg_buf_t *b, int64_t v) {
-        put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+        vg_buf_put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
 static void put_str(vg_buf_t *b, const char *s) {
         size_t n = strlen(s);
-        put_varint(b, n);
+        vg_buf_put_varint(b, n);
         vg_buf_append(b, s, n);
 }
 
@@ -270,7 +256,7 @@ static void rec_write(vg_buf_t *b, vg_rectype_t type, const void *rec) {
                         put_byte(b, *CFP(rec, f, bool));
                         break;
                 case VG_F_ENUM:
-                        put_varint(b, (uint64_t)*CFP(rec, f, int));
+                        vg_buf_put_varint(b, (uint64_t)*CFP(rec, f, int));
                         break;
                 case VG_F_ODOUBLE:
                         put_byte(b, od->set);
@@ -304,11 +290,11 @@ static int key_split(const char *k, const char *f[KEY_FIELDS],
         }
 }
 
-/* Whether key k (its first field f0[0, l0)) has the same fields after the
- * first as the previous key, split in pf, pl, pn: most of a patient's
- * keys differ only in the indicator. Then those fields are taken over
- * (pointing into k) without splitting k, and the count is returned; else
- * -1. */
+/* Whether key k has the same text after its first field as the previous
+ * key (split in pf, pl, pn): most of a patient's keys differ only in the
+ * indicator. If so, k's fields are set in f, l without splitting k (those
+ * after the first point into k where the previous key's were) and their
+ * count is returned; else -1. */
 static int key_same_tail(const char *k, const char *pf[KEY_FIELDS],
                          const size_t pl[KEY_FIELDS], int pn,
                          const char *f[KEY_FIELDS], size_t l[KEY_FIELDS]) {
@@ -333,7 +319,7 @@ static void cells_bin(vg_buf_t *b, const vg_cell_t *c, int n) {
         const char *pf[KEY_FIELDS];
         size_t pl[KEY_FIELDS];
         int pn = 0;
-        put_varint(b, (uint64_t)n);
+        vg_buf_put_varint(b, (uint64_t)n);
         for (int i = 0; i < n; i++) {
                 const char *f[KEY_FIELDS];
                 size_t l[KEY_FIELDS];
@@ -357,7 +343,7 @@ static void cells_bin(vg_buf_t *b, const vg_cell_t *c, int n) {
                         put_byte(b, same);
                         for (int j = 0; j < fn; j++)
                                 if (!(same & (1u << j))) {
-                                        put_varint(b, l[j]);
+                                        vg_buf_put_varint(b, l[j]);
                                         vg_buf_append(b, f[j], l[j]);
                                 }
                         memcpy(pf, f, sizeof(f));
@@ -411,18 +397,18 @@ void vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
         uint32_t h;
         put_byte(b, BIN_MAGIC);
         put_byte(b, BIN_VERSION);
-        put_varint(b, (uint64_t)pt->pt_nevents);
+        vg_buf_put_varint(b, (uint64_t)pt->pt_nevents);
         for (int i = 0; i < pt->pt_nevents; i++) {
                 put_byte(b, (unsigned char)pt->pt_events[i].ev_type);
                 rec_write(b, pt->pt_events[i].ev_type, &pt->pt_events[i]);
         }
-        put_varint(b, (uint64_t)pt->pt_nold);
+        vg_buf_put_varint(b, (uint64_t)pt->pt_nold);
         for (int i = 0; i < pt->pt_nold; i++)
                 put_str(b, pt->pt_old_ids[i]);
-        put_varint(b, (uint64_t)pt->pt_nold_cancelled);
+        vg_buf_put_varint(b, (uint64_t)pt->pt_nold_cancelled);
         for (int i = 0; i < pt->pt_nold_cancelled; i++)
                 put_str(b, pt->pt_old_cancelled[i]);
-        put_varint(b, (uint64_t)pt->pt_nalerts);
+        vg_buf_put_varint(b, (uint64_t)pt->pt_nalerts);
         for (int i = 0; i < pt->pt_nalerts; i++)
                 rec_write(b, VG_REC_ALERT, &pt->pt_alerts[i]);
         cells_bin(b, pt->pt_cells, pt->pt_ncells);
