@@ -328,54 +328,46 @@ static void test_mangled(void **state) {
 }
 
 /* What Avro C's path refuses to write, the direct one declines (and
- * leaves the buffer as it was); the codec says Avro C's words. */
-static void declined(vg_rectype_t t, const void *rec) {
-        vg_buf_t d;
+ * leaves the buffer as it was); the codec refuses it with Avro C's
+ * path's words and writes nothing. */
+static void refused(vg_rectype_t t, const void *rec) {
+        vg_buf_t d, a, b;
+        char ea[256], eb[256];
         vg_buf_init(&d);
+        vg_buf_init(&a);
+        vg_buf_init(&b);
         vg_buf_append(&d, "x", 1);
         assert_int_equal(vg_codec_direct_encode(current(t)->vcs_plan, rec, &d),
                          -1);
         assert_int_equal(d.vb_len, 1);
         assert_string_equal(d.vb_data, "x");
-        vg_buf_free(&d);
-}
-
-static void test_refused_values(void **state) {
-        vg_buf_t a, b;
-        char ea[256], eb[256];
-        vg_alert_t al;
-        vg_event_t ev;
-        (void)state;
-        vg_buf_init(&a);
-        vg_buf_init(&b);
-        rnd_record(VG_REC_ALERT, &al);
-        vg_free(al.al_alert_id);
-        al.al_alert_id = NULL; /* required */
-        declined(VG_REC_ALERT, &al);
-        assert_int_equal(enc(false, VG_REC_ALERT, &al, &a, ea),
-                         enc(true, VG_REC_ALERT, &al, &b, eb));
+        assert_int_not_equal(enc(false, t, rec, &a, ea), VG_OK);
+        assert_int_not_equal(enc(true, t, rec, &b, eb), VG_OK);
         assert_string_equal(ea, eb);
         assert_int_equal(a.vb_len, 0);
         assert_int_equal(b.vb_len, 0);
+        vg_buf_free(&d);
+        vg_buf_free(&a);
+        vg_buf_free(&b);
+}
+
+static void test_refused_values(void **state) {
+        vg_alert_t al;
+        vg_event_t ev;
+        (void)state;
+        rnd_record(VG_REC_ALERT, &al);
+        vg_free(al.al_alert_id);
+        al.al_alert_id = NULL; /* required */
+        refused(VG_REC_ALERT, &al);
         vg_record_clear(VG_REC_ALERT, &al);
         rnd_record(VG_REC_ADMISSION, &ev);
         ev.ev_care_setting = 99; /* out of range */
-        declined(VG_REC_ADMISSION, &ev);
-        assert_int_equal(enc(false, VG_REC_ADMISSION, &ev, &a, ea),
-                         enc(true, VG_REC_ADMISSION, &ev, &b, eb));
-        assert_string_equal(ea, eb);
-        assert_int_equal(b.vb_len, 0);
+        refused(VG_REC_ADMISSION, &ev);
         vg_record_clear(VG_REC_ADMISSION, &ev);
         rnd_record(VG_REC_ALERT, &al);
         al.al_days_between = (vg_optl_t){true, (int64_t)INT32_MAX + 1};
-        declined(VG_REC_ALERT, &al);
-        assert_int_equal(enc(false, VG_REC_ALERT, &al, &a, ea),
-                         enc(true, VG_REC_ALERT, &al, &b, eb));
-        assert_string_equal(ea, eb);
-        assert_int_equal(b.vb_len, 0);
+        refused(VG_REC_ALERT, &al);
         vg_record_clear(VG_REC_ALERT, &al);
-        vg_buf_free(&a);
-        vg_buf_free(&b);
 }
 
 int main(void) {
