@@ -293,6 +293,29 @@ static int agg_record(void *opaque, rd_kafka_message_t *m, int64_t now,
         return 0;
 }
 
+/* The end of a partition of the parts topic: its offset may lie past the
+ * last record (vigil process publishes in Kafka transactions: their commit
+ * markers, and the records of aborted ones, are never handed over). Stored
+ * in the open batch, or one of its own, so that the group's offsets reach
+ * the end (lag 0). */
+static int agg_eof(void *opaque, rd_kafka_message_t *m, int64_t now,
+                   char *errstr, size_t errstr_size) {
+        aloop_t *ag = opaque;
+        int64_t next = vg_agg_offset(ag->ag_agg, ag->ag_topic, m->partition);
+        if (m->offset <= (next > 0 ? next : 0))
+                return 0;
+        if (!ag->ag_batch) {
+                if (vg_agg_begin(ag->ag_agg, now, errstr, errstr_size))
+                        return -1;
+                ag->ag_batch_start = now;
+        }
+        if (vg_agg_set_offset(ag->ag_agg, ag->ag_topic, m->partition,
+                              m->offset, errstr, errstr_size))
+                return -1;
+        ag->ag_batch++; /* (a batch to commit) */
+        return 0;
+}
+
 static int agg_commit(void *opaque, int64_t now, bool drained, char *errstr,
                       size_t errstr_size) {
         aloop_t *ag = opaque;
@@ -380,6 +403,8 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
             vg_kafka_set(cconf, "enable.auto.commit", "false", errstr,
                          sizeof(errstr)) ||
             vg_kafka_set(cconf, "enable.auto.offset.store", "false", errstr,
+                         sizeof(errstr)) ||
+            vg_kafka_set(cconf, "enable.partition.eof", "true", errstr,
                          sizeof(errstr)))
                 goto err;
         if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr,
@@ -441,6 +466,7 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
                 lp.lp_stop = &stop_requested;
                 lp.lp_opaque = &ag;
                 lp.lp_record = agg_record;
+                lp.lp_eof = agg_eof;
                 lp.lp_commit = agg_commit;
                 lp.lp_health = agg_health;
                 lp.lp_settled = agg_settled;

@@ -396,7 +396,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* A partition-EOF: the consumer is at the end of that topic partition
  * (handled by the partition's worker after the records before it). */
-static int handle_eof(void *opaque, rd_kafka_message_t *m, int64_t now) {
+static int handle_eof(void *opaque, rd_kafka_message_t *m, int64_t now,
+                      char *errstr, size_t errstr_size) {
+        (void)errstr;
+        (void)errstr_size;
         return hold(opaque, m, now) ? 1 : 0;
 }
 

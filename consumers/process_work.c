@@ -160,9 +160,38 @@ static void part_tick(proc_t *pr, int p, int64_t now, bool tick,
 
 /* A partition-EOF, in its place among the partition's records. */
 static void part_eof(proc_t *pr, int p, rd_kafka_message_t *m) {
-        int type = process_input_type(pr, rd_kafka_topic_name(m->rkt));
-        if (type >= 0)
-                vg_part_eof(pr->pr_parts[p].ps_part, type, vg_now_ms());
+        pstate_t *ps = &pr->pr_parts[p];
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        int type = process_input_type(pr, topic);
+        int64_t next;
+        bool own;
+        char errstr[512];
+        if (type < 0)
+                return;
+        vg_part_eof(ps->ps_part, type, vg_now_ms());
+        /* The end (m->offset) may lie past the last record handled: the
+         * markers of a transactional producer's commits and aborts, and
+         * the records of aborted transactions, which read_committed never
+         * hands over. Stored, in the open batch or a batch of its own, so
+         * that the group's offsets reach the end (lag 0) and a restart
+         * does not fetch them again. */
+        next = vg_part_offset(ps->ps_part, topic);
+        if (m->offset <= (next > 0 ? next : 0))
+                return;
+        own = !vg_part_in_batch(ps->ps_part);
+        if (own) {
+                if (vg_part_begin(ps->ps_part, vg_now_ms(), errstr,
+                                  sizeof(errstr))) {
+                        process_fatal(pr, errstr);
+                        return;
+                }
+                ps->ps_batch_start = vg_now_ms();
+        }
+        if (vg_part_set_offset(ps->ps_part, topic, m->offset, errstr,
+                               sizeof(errstr)))
+                process_fatal(pr, errstr);
+        else if (own)
+                process_part_commit(pr, p);
 }
 
 /* A worker's turn with partition p (process_work_fn). */

@@ -177,7 +177,8 @@ static int loop_run(vg_loop_t *lp, waker_t *wk, char *errstr,
                         int r = 0;
                         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                                 if (lp->lp_eof)
-                                        r = lp->lp_eof(lp->lp_opaque, m, now);
+                                        r = lp->lp_eof(lp->lp_opaque, m, now,
+                                                       errstr, errstr_size);
                         } else if (m->err) {
                                 vg_warn(lp->lp_name, "consumer: %s",
                                         rd_kafka_message_errstr(m));

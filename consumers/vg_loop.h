@@ -30,8 +30,10 @@ typedef struct vg_loop_s {
         int  (*lp_record)(void *opaque, rd_kafka_message_t *m, int64_t now,
                           char *errstr, size_t errstr_size);
         /* A partition-EOF (optional). 1: the callback keeps the message
-         * (and destroys it later); 0: done with it. */
-        int  (*lp_eof)(void *opaque, rd_kafka_message_t *m, int64_t now);
+         * (and destroys it later); 0: done with it; -1: fatal (errstr
+         * set). */
+        int  (*lp_eof)(void *opaque, rd_kafka_message_t *m, int64_t now,
+                       char *errstr, size_t errstr_size);
         /* After every poll: commit the batches that are due. drained: the
          * poll found the local queue empty. -1: fatal. */
         int  (*lp_commit)(void *opaque, int64_t now, bool drained,

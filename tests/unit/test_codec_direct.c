@@ -94,7 +94,7 @@ static int32_t rnd_int(void) {
 /* A random record of type, every field filled as its kind allows. */
 static void rnd_record(vg_rectype_t type, void *rec) {
         const vg_rectype_desc_t *rt = vg_rectype(type);
-        memset(rec, 0, sizeof(vg_anyrec_t));
+        memset(rec, 0, rt->rt_size);
         if (VG_REC_IS_EVENT(type))
                 ((vg_event_t *)rec)->ev_type = type;
         for (int i = 0; i < rt->rt_nfields; i++) {
