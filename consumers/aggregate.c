@@ -247,7 +247,15 @@ typedef struct aloop_s {
         int64_t          ag_max_events, ag_max_ms;
         int              ag_batch;       /* records in the open batch */
         int64_t          ag_batch_start; /* when it opened, ms */
+        int64_t         *ag_end;         /* per partition: its end, read
+                                          * to (agg_eof), 0: none */
+        int64_t          ag_end_at;      /* the first such end since the
+                                          * last stored, ms (0: none) */
 } aloop_t;
+
+/* An end read to waits this long for a batch to store it with before it
+ * gets a batch of its own (live, the next records' batch takes it). */
+#define END_WAIT_MS 1000
 
 /* One IndicatorPart or PartitionProgress (a tombstone or another record
  * is skipped; its offset still counts). */
@@ -295,24 +303,47 @@ static int agg_record(void *opaque, rd_kafka_message_t *m, int64_t now,
 
 /* The end of a partition of the parts topic: its offset may lie past the
  * last record (vigil process publishes in Kafka transactions: their commit
- * markers, and the records of aborted ones, are never handed over). Stored
- * in the open batch, or one of its own, so that the group's offsets reach
- * the end (lag 0). */
+ * markers, and the records of aborted ones, are never handed over). Kept,
+ * and stored with the next batch (agg_ends), so that the group's offsets
+ * reach the end (lag 0). */
 static int agg_eof(void *opaque, rd_kafka_message_t *m, int64_t now,
                    char *errstr, size_t errstr_size) {
         aloop_t *ag = opaque;
-        int64_t next = vg_agg_offset(ag->ag_agg, ag->ag_topic, m->partition);
-        if (m->offset <= (next > 0 ? next : 0))
+        (void)errstr, (void)errstr_size;
+        if (m->partition < 0 || m->partition >= ag->ag_nparts ||
+            m->offset <= ag->ag_end[m->partition])
                 return 0;
-        if (!ag->ag_batch) {
-                if (vg_agg_begin(ag->ag_agg, now, errstr, errstr_size))
-                        return -1;
-                ag->ag_batch_start = now;
+        ag->ag_end[m->partition] = m->offset;
+        if (!ag->ag_end_at)
+                ag->ag_end_at = now;
+        return 0;
+}
+
+/* Stores the ends kept that lie past a partition's offset, in the open
+ * batch, or in one opened for them. */
+static int agg_ends(aloop_t *ag, int64_t now, char *errstr,
+                    size_t errstr_size) {
+        for (int p = 0; p < ag->ag_nparts; p++) {
+                int64_t next;
+                if (!ag->ag_end[p])
+                        continue;
+                next = vg_agg_offset(ag->ag_agg, ag->ag_topic, p);
+                if (ag->ag_end[p] > (next > 0 ? next : 0)) {
+                        if (!ag->ag_batch) {
+                                if (vg_agg_begin(ag->ag_agg, now, errstr,
+                                                 errstr_size))
+                                        return -1;
+                                ag->ag_batch_start = now;
+                        }
+                        if (vg_agg_set_offset(ag->ag_agg, ag->ag_topic, p,
+                                              ag->ag_end[p], errstr,
+                                              errstr_size))
+                                return -1;
+                        ag->ag_batch++; /* (a batch to commit) */
+                }
+                ag->ag_end[p] = 0;
         }
-        if (vg_agg_set_offset(ag->ag_agg, ag->ag_topic, m->partition,
-                              m->offset, errstr, errstr_size))
-                return -1;
-        ag->ag_batch++; /* (a batch to commit) */
+        ag->ag_end_at = 0;
         return 0;
 }
 
@@ -320,6 +351,10 @@ static int agg_commit(void *opaque, int64_t now, bool drained, char *errstr,
                       size_t errstr_size) {
         aloop_t *ag = opaque;
         int64_t c0, d0;
+        if (ag->ag_end_at &&
+            (ag->ag_batch || now - ag->ag_end_at >= END_WAIT_MS) &&
+            agg_ends(ag, now, errstr, errstr_size))
+                return -1;
         if (!ag->ag_batch ||
             !(ag->ag_batch >= ag->ag_max_events ||
               now - ag->ag_batch_start >= ag->ag_max_ms || drained))
@@ -351,7 +386,7 @@ static void agg_health(void *opaque, int64_t now) {
 static bool agg_settled(void *opaque, int64_t now, int64_t idle_ms) {
         aloop_t *ag = opaque;
         (void)now, (void)idle_ms;
-        return !ag->ag_batch &&
+        return !ag->ag_batch && !ag->ag_end_at &&
                vg_outbox_depth(vg_agg_outbox(ag->ag_agg)) == 0;
 }
 
@@ -456,6 +491,7 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
                 ag.ag_am = &am;
                 ag.ag_topic = topic;
                 ag.ag_nparts = nparts;
+                ag.ag_end = vg_calloc((size_t)nparts + 1, sizeof(int64_t));
                 ag.ag_max_events = max_events;
                 ag.ag_max_ms = max_ms;
                 lp.lp_rk = rk;
@@ -496,6 +532,7 @@ out:
         vg_pub_destroy(pub, 5000);
         vg_agg_close(agg);
         vg_codec_destroy(codec);
+        vg_free(ag.ag_end);
         vg_http_stop(http);
         vg_metrics_destroy(am.am_reg);
         vg_unlock_dir(lock);

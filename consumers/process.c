@@ -134,6 +134,9 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         progress_keys(pr, ps->ps_part, p);
         vg_part_set_parts_interval(ps->ps_part, pr->pr_parts_ms);
         ps->ps_batch = 0;
+        memset(ps->ps_end, 0, sizeof(ps->ps_end)); /* (of an earlier
+                                                    * assignment) */
+        ps->ps_end_at = 0;
         memset(ps->ps_polled, 0, sizeof(ps->ps_polled));
         ps->ps_backlog_at = 0;
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
@@ -276,8 +279,11 @@ static void commit_all(proc_t *pr) {
                         vg_part_hold_watermark(part,
                                                atomic_load(&pr->pr_wm_hold));
                         vg_part_force_parts(part);
+                        /* (a batch for the parts due, or the ends read
+                         * to, process_work.c) */
                         if (!vg_part_in_batch(part) &&
-                            vg_part_parts_due(part, now) &&
+                            (vg_part_parts_due(part, now) ||
+                             pr->pr_parts[p].ps_end_at) &&
                             vg_part_begin(part, now, errstr,
                                           sizeof(errstr))) {
                                 process_fatal(pr, errstr);
@@ -527,6 +533,7 @@ static bool loop_settled(void *opaque, int64_t now, int64_t idle_ms) {
                         continue;
                 process_pool_claim(pr->pr_pool, p, true);
                 busy = vg_part_in_batch(part) ||
+                       pr->pr_parts[p].ps_end_at ||
                        vg_part_outbox_depth(part) > 0 ||
                        !vg_part_caught_up(part, now);
                 process_pool_release(pr->pr_pool, p);

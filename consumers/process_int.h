@@ -56,7 +56,16 @@ typedef struct pstate_s {
         /* the worker's that has the partition */
         int64_t    ps_nevents;     /* events handled in its turn */
         bool       ps_committed;   /* a batch committed in its turn */
+        int64_t    ps_end[VG_EVENT_TYPES]; /* an input topic's end, read
+                                    * to, to store with the next batch
+                                    * (process_work.c); 0: none */
+        int64_t    ps_end_at;      /* the first such end since the last
+                                    * stored, ms (0: none) */
 } pstate_t;
+
+/* An end read to waits this long for a batch to store it with before it
+ * gets a batch of its own (live, the next records' batch takes it). */
+#define PROCESS_END_WAIT_MS 1000
 
 /* process_pool.c: a queue per partition and n workers that take the
  * partitions with work, one thread per partition at a time. A worker's

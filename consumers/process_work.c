@@ -67,6 +67,25 @@ static void commit_kafka_offsets(proc_t *pr, int p) {
         rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Stores the ends kept that lie past a topic's offset, in the open batch
+ * (process_part_commit, before it commits). */
+static vg_err_t part_ends(proc_t *pr, pstate_t *ps, char *errstr,
+                          size_t errstr_size) {
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                int64_t next;
+                if (!ps->ps_end[t])
+                        continue;
+                next = vg_part_offset(ps->ps_part, pr->pr_inputs[t]);
+                if (ps->ps_end[t] > (next > 0 ? next : 0) &&
+                    vg_part_set_offset(ps->ps_part, pr->pr_inputs[t],
+                                       ps->ps_end[t], errstr, errstr_size))
+                        return VG_ERR_STORE;
+                ps->ps_end[t] = 0;
+        }
+        ps->ps_end_at = 0;
+        return VG_OK;
+}
+
 /* The part of a batch's commit that any worker may run (the SQLite
  * transaction); the loop does the rest (part_committed). */
 void process_part_commit(proc_t *pr, int p) {
@@ -83,7 +102,9 @@ void process_part_commit(proc_t *pr, int p) {
                 ps->ps_batch = 0;
                 return;
         }
-        if (vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
+        if ((ps->ps_end_at &&
+             part_ends(pr, ps, errstr, sizeof(errstr))) ||
+            vg_part_commit(ps->ps_part, errstr, sizeof(errstr))) {
                 process_fatal(pr, errstr);
                 return;
         }
@@ -149,7 +170,8 @@ static void part_tick(proc_t *pr, int p, int64_t now, bool tick,
         }
         if (!tick || hold ||
             (!vg_part_wm_pending(ps->ps_part, now) &&
-             !vg_part_parts_due(ps->ps_part, now)))
+             !vg_part_parts_due(ps->ps_part, now) &&
+             !(ps->ps_end_at && now - ps->ps_end_at >= PROCESS_END_WAIT_MS)))
                 return;
         if (vg_part_begin(ps->ps_part, now, errstr, sizeof(errstr))) {
                 process_fatal(pr, errstr);
@@ -161,37 +183,21 @@ static void part_tick(proc_t *pr, int p, int64_t now, bool tick,
 /* A partition-EOF, in its place among the partition's records. */
 static void part_eof(proc_t *pr, int p, rd_kafka_message_t *m) {
         pstate_t *ps = &pr->pr_parts[p];
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        int type = process_input_type(pr, topic);
-        int64_t next;
-        bool own;
-        char errstr[512];
+        int type = process_input_type(pr, rd_kafka_topic_name(m->rkt));
         if (type < 0)
                 return;
         vg_part_eof(ps->ps_part, type, vg_now_ms());
         /* The end (m->offset) may lie past the last record handled: the
          * markers of a transactional producer's commits and aborts, and
          * the records of aborted transactions, which read_committed never
-         * hands over. Stored, in the open batch or a batch of its own, so
-         * that the group's offsets reach the end (lag 0) and a restart
+         * hands over. Kept, and stored with the next batch (part_ends),
+         * so that the group's offsets reach the end (lag 0) and a restart
          * does not fetch them again. */
-        next = vg_part_offset(ps->ps_part, topic);
-        if (m->offset <= (next > 0 ? next : 0))
-                return;
-        own = !vg_part_in_batch(ps->ps_part);
-        if (own) {
-                if (vg_part_begin(ps->ps_part, vg_now_ms(), errstr,
-                                  sizeof(errstr))) {
-                        process_fatal(pr, errstr);
-                        return;
-                }
-                ps->ps_batch_start = vg_now_ms();
+        if (m->offset > ps->ps_end[type]) {
+                ps->ps_end[type] = m->offset;
+                if (!ps->ps_end_at)
+                        ps->ps_end_at = vg_now_ms();
         }
-        if (vg_part_set_offset(ps->ps_part, topic, m->offset, errstr,
-                               sizeof(errstr)))
-                process_fatal(pr, errstr);
-        else if (own)
-                process_part_commit(pr, p);
 }
 
 /* A worker's turn with partition p (process_work_fn). */

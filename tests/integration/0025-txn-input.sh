@@ -2,9 +2,11 @@
 # 0025-txn-input: input written in Kafka transactions, as by a hospital
 # system with an exactly-once producer (tests/lib/txn_produce.c): every
 # chunk of events is one committed transaction, and a fifth of the events
-# go in transactions that are aborted. vigil process reads with
-# read_committed: its results equal file mode's on the committed events
-# only. The commit and abort markers after the last event of a partition
+# go in transactions that are aborted; half before a first run, half
+# during a second one, restarted from the stored state and offsets.
+# vigil process reads with read_committed: each run handles exactly the
+# events committed for it, and the results equal file mode's on the
+# committed events only. The commit and abort markers after the last event of a partition
 # are passed too: the group's committed offsets reach the end of every
 # input partition (lag 0), so that lag tools and alerts on lag see a
 # caught-up processor as caught up; and so do the aggregator's on the
@@ -16,22 +18,47 @@ S=it25.$$.$(date +%s)
 topic_args "$S"
 "$VIGIL" topics create -p 3 "${T[@]}" >/dev/null
 "$VIGIL" simulate -n 3000 --seed 25 --out "$TMP/ev.jsonl" 2>/dev/null
-"$TXN" "$VIGIL_BOOTSTRAP" "$S" 5 200 "$TMP/ev.jsonl" "$TMP/kept.jsonl" \
-  2> "$TMP/txn.log" || fail "$(cat "$TMP/txn.log")"
-cat "$TMP/txn.log"
-n=$(wc -l < "$TMP/kept.jsonl")
-[ "$n" -lt "$(wc -l < "$TMP/ev.jsonl")" ] || fail "nothing was aborted"
+head -n -1500 "$TMP/ev.jsonl" > "$TMP/h1.jsonl"
+tail -n 1500 "$TMP/ev.jsonl" > "$TMP/h2.jsonl"
+txn() { # txn IN KEPT: the events of IN in transactions, a fifth aborted
+  "$TXN" "$VIGIL_BOOTSTRAP" "$S" 5 200 "$1" "$2" 2> "$TMP/txn.log" \
+    || fail "$(cat "$TMP/txn.log")"
+  cat "$TMP/txn.log"
+}
+run() { # run LOG EXIT_IDLE: vigil process on the state and group of the test
+  "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
+    -X stream.idle_ms=200 --exit-idle "$2" 2> "$1"
+}
+handled() { sed -n 's/.*stopped after \([0-9]*\) events.*/\1/p' "$1"; }
+caught_up() {
+  "$VIGIL" lag "${T[@]}" -g "$S.g" --max-lag 0 > "$TMP/lag.txt" 2>&1 \
+    || fail "lag after the run: $(cat "$TMP/lag.txt")"
+}
+
+# The history, then a run to its end.
+txn "$TMP/h1.jsonl" "$TMP/k1.jsonl"
+n1=$(wc -l < "$TMP/k1.jsonl")
+[ "$n1" -lt "$(wc -l < "$TMP/h1.jsonl")" ] || fail "nothing was aborted"
+run "$TMP/run1.log" 2 || fail "$(tail -3 "$TMP/run1.log")"
+echo "committed $n1 events; vigil process handled $(handled "$TMP/run1.log")"
+[ "$(handled "$TMP/run1.log")" = "$n1" ] || fail "handled $(handled "$TMP/run1.log") events, not the $n1 committed"
+caught_up
+
+# Live: a restart from the state and offsets stored (the ends included),
+# the rest written in transactions while it runs (the ends of partitions
+# read to, between records).
+run "$TMP/run2.log" 10 &
+pid=$!
+wait_log "$TMP/run2.log" "assigned 15 topic-partitions" 60
+txn "$TMP/h2.jsonl" "$TMP/k2.jsonl"
+n2=$(wc -l < "$TMP/k2.jsonl")
+wait "$pid" || fail "live run: $(tail -3 "$TMP/run2.log")"
+echo "committed $n2 more; vigil process handled $(handled "$TMP/run2.log") after its restart"
+[ "$(handled "$TMP/run2.log")" = "$n2" ] || fail "handled $(handled "$TMP/run2.log") events after the restart, not the $n2 committed since"
+caught_up
+cat "$TMP/k1.jsonl" "$TMP/k2.jsonl" > "$TMP/kept.jsonl"
 "$VIGIL" process --input "$TMP/kept.jsonl" --partitions 3 \
   --alerts "$TMP/fa.jsonl" --indicators "$TMP/fi.jsonl" 2>/dev/null
-
-"$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
-  -X stream.idle_ms=200 --exit-idle 2 2> "$TMP/run.log" \
-  || fail "$(tail -3 "$TMP/run.log")"
-got=$(sed -n 's/.*stopped after \([0-9]*\) events.*/\1/p' "$TMP/run.log")
-echo "committed $n events; vigil process handled ${got:-?}"
-[ "$got" = "$n" ] || fail "handled ${got:-no} events, not the $n committed"
-"$VIGIL" lag "${T[@]}" -g "$S.g" --max-lag 0 > "$TMP/lag.txt" 2>&1 \
-  || fail "lag after the run: $(cat "$TMP/lag.txt")"
 "$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
   "$S.alerts" "$S.parts" "$TMP/fa.jsonl" "$TMP/fi.jsonl"
 
