@@ -311,8 +311,10 @@ static int agg_eof(void *opaque, rd_kafka_message_t *m, int64_t now,
         aloop_t *ag = opaque;
         (void)errstr, (void)errstr_size;
         if (m->partition < 0 || m->partition >= ag->ag_nparts ||
-            m->offset <= ag->ag_end[m->partition])
-                return 0;
+            m->offset <= ag->ag_end[m->partition] || m->offset <= 0 ||
+            m->offset <= vg_agg_offset(ag->ag_agg, ag->ag_topic,
+                                       m->partition))
+                return 0; /* (the end is the offset stored already) */
         ag->ag_end[m->partition] = m->offset;
         if (!ag->ag_end_at)
                 ag->ag_end_at = now;

@@ -192,8 +192,11 @@ static void part_eof(proc_t *pr, int p, rd_kafka_message_t *m) {
          * the records of aborted transactions, which read_committed never
          * hands over. Kept, and stored with the next batch (part_ends),
          * so that the group's offsets reach the end (lag 0) and a restart
-         * does not fetch them again. */
-        if (m->offset > ps->ps_end[type]) {
+         * does not fetch them again. (Without them, the end is the
+         * offset stored already: nothing to keep.) */
+        if (m->offset > ps->ps_end[type] &&
+            m->offset > vg_part_offset(ps->ps_part, pr->pr_inputs[type]) &&
+            m->offset > 0) {
                 ps->ps_end[type] = m->offset;
                 if (!ps->ps_end_at)
                         ps->ps_end_at = vg_now_ms();
