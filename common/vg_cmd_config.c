@@ -80,7 +80,7 @@ static void doc(void) {
                "librdkafka's CONFIGURATION.md. Producers always use "
                "`enable.idempotence=true` and `acks=all`. `vigil "
                "process`'s consumer defaults to `session.timeout.ms=10000` "
-               "and `queued.min.messages=150000`; with the changelog, its "
+               "and `queued.min.messages=30000`; with the changelog, its "
                "transactional producers (one per partition) default to "
                "`transaction.timeout.ms=120000` and "
                "`queue.buffering.max.messages=20000`, and the consumer "

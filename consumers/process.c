@@ -652,12 +652,12 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
          * thread is woken, else a second later (2.2 added
          * fetch.queue.backoff.ms). Catching up, the workers emptied the
          * default 100,000 in less than that and then waited, up to a
-         * quarter of each second (825,905 events). 150,000 unless set:
-         * with 1 million patients 5-16 % more events/s and 5-16 MiB more
-         * peak RSS in four pairs (200,000: 1,001-1,015 MiB, near 1 GiB);
-         * docs/ARCHITECTURE.md. The loop also wakes that thread once the
-         * queue is down to half its peak (vg_loop.h, lp_wake_fetcher). */
-        if (vg_kafka_default(conf, cconf, "queued.min.messages", "150000",
+         * quarter of each second (825,905 events). The loop now wakes
+         * that thread once the queue is down to half its peak (vg_loop.h,
+         * lp_wake_fetcher), so a shorter queue keeps the workers as busy:
+         * 30,000 unless set (150,000 before the waker), 20-30 MiB less
+         * peak RSS at the same rate; docs/ARCHITECTURE.md. */
+        if (vg_kafka_default(conf, cconf, "queued.min.messages", "30000",
                              errstr, sizeof(errstr)))
                 goto err;
         rd_kafka_conf_set_opaque(cconf, pr);

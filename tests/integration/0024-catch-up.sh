@@ -4,7 +4,7 @@
 # while a topic of the partition has 1,000 or more records still to fetch,
 # a batch grows to batch.max_events or batch.max_ms. Live, with no backlog,
 # a batch still commits as soon as the local queue is empty. librdkafka's
-# queue holds 150,000 records unless kafka.queued.min.messages is set, and
+# queue holds 30,000 records unless kafka.queued.min.messages is set, and
 # the loop wakes librdkafka's fetcher once that queue, having been full,
 # is down to half. The results equal file mode's.
 source "$(dirname "$0")/lib/common.sh"
@@ -71,13 +71,12 @@ wait "$pid" || fail "live run: $(tail -3 "$TMP/live.log")"
 [ $ok = 1 ] || fail "the live events were not committed within 8 s (batch.max_ms 60 s)"
 echo "live: $(wc -l < "$TMP/live.jsonl") events committed $((t1 - t0)) s after they were written"
 
-# Catching up, the workers emptied librdkafka's queue (100,000 records by
-# default) in less than the second its fetcher waits once the queue is
-# full: vigil process sets 150,000, and kafka.queued.min.messages wins.
-# (librdkafka 2.0's fetch log: "... (0/150000 msgs, 0/65536 kb queued ...)
+# vigil process sets librdkafka's queue to 30,000 records (the loop wakes
+# its fetcher, below), and kafka.queued.min.messages wins.
+# (librdkafka 2.0's fetch log: "... (0/30000 msgs, 0/65536 kb queued ...)
 # is fetchable", once per partition at least as its fetches start.)
-grep -q "/150000 msgs" "$TMP/live.log" \
-  || fail "librdkafka's queue limit is not 150,000: $(grep -m1 -o '[0-9]*/[0-9]* msgs' "$TMP/live.log" || true)"
+grep -q "/30000 msgs" "$TMP/live.log" \
+  || fail "librdkafka's queue limit is not 30,000: $(grep -m1 -o '[0-9]*/[0-9]* msgs' "$TMP/live.log" || true)"
 # The whole backlog again (a group and state of its own, outputs to topics
 # of their own) with a queue of 1,234 records: the queue fills and stops
 # librdkafka's fetches many times over, and each time the loop wakes its
