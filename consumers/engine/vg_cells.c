@@ -56,14 +56,30 @@ static void base_free(vg_hnode_t *n) {
         vg_free(b);
 }
 
+/* An interned "dim:value". */
+typedef struct {
+        vg_hnode_t bs_h;
+        char       bs_s[];
+} bdstr_t;
+
+static bool bdstr_eq(const vg_hnode_t *n, const void *key) {
+        return !strcmp(((const bdstr_t *)n)->bs_s, key);
+}
+
+static void bdstr_free(vg_hnode_t *n) {
+        vg_free(n);
+}
+
 void vg_cells_init(vg_cells_t *cs) {
         memset(cs, 0, sizeof(*cs));
 }
 
 void vg_cells_clear(vg_cells_t *cs) {
         vg_htab_clear(&cs->cs_bases, base_free);
-        for (size_t i = 0; i < cs->cs_nall; i++)
-                vg_free(cs->cs_all[i]);
+        vg_htab_clear(&cs->cs_bds, bdstr_free);
+        for (size_t i = 0; i < cs->cs_nslab; i++)
+                vg_free(cs->cs_slab[i]);
+        cs->cs_nslab = 0;
         cs->cs_nall = 0;
         cs->cs_ndirty = 0;
         cs->cs_npending = 0;
@@ -72,7 +88,8 @@ void vg_cells_clear(vg_cells_t *cs) {
 void vg_cells_free(vg_cells_t *cs) {
         vg_cells_clear(cs);
         vg_htab_free(&cs->cs_bases, base_free);
-        vg_free(cs->cs_all);
+        vg_htab_free(&cs->cs_bds, bdstr_free);
+        vg_free(cs->cs_slab);
         vg_free(cs->cs_dirty);
         vg_free(cs->cs_pending);
         memset(cs, 0, sizeof(*cs));
@@ -85,6 +102,37 @@ static void list_push(vg_counter_t ***v, size_t *n, size_t *cap,
                 *v = vg_realloc(*v, sizeof(**v) * *cap);
         }
         (*v)[(*n)++] = c;
+}
+
+/* "dim:value" as the table keeps it (made on first sight). */
+static const char *bd_intern(vg_cells_t *cs, int dim, const char *v,
+                             size_t vl) {
+        char s[VG_CASE_KEY_MAX];
+        uint32_t h;
+        bdstr_t *b;
+        memcpy(s, bd_name[dim], bd_len[dim]);
+        memcpy(s + bd_len[dim], v, vl);
+        s[bd_len[dim] + vl] = '\0';
+        h = vg_hash_str(s);
+        if ((b = (bdstr_t *)vg_htab_find(&cs->cs_bds, h, bdstr_eq, s)))
+                return b->bs_s;
+        b = vg_malloc(sizeof(*b) + bd_len[dim] + vl + 1);
+        memcpy(b->bs_s, s, bd_len[dim] + vl + 1);
+        b->bs_h.hn_hash = h;
+        vg_htab_insert(&cs->cs_bds, &b->bs_h);
+        return b->bs_s;
+}
+
+size_t vg_cells_key(const vg_counter_t *c, char *buf) {
+        size_t n = c->cl_blen;
+        memcpy(buf, c->cl_base, n);
+        if (c->cl_bd) {
+                buf[n++] = '|';
+                memcpy(buf + n, c->cl_bd, c->cl_bdlen);
+                n += c->cl_bdlen;
+        }
+        buf[n] = '\0';
+        return n;
 }
 
 /* The base of key[0, len), made on first sight. */
@@ -106,17 +154,25 @@ static vg_base_t *base_get(vg_cells_t *cs, const char *key, size_t len) {
  * value v[0, vl). */
 static vg_counter_t *cell_new(vg_cells_t *cs, vg_base_t *b, int dim,
                               const char *v, size_t vl, bool count) {
-        size_t len = b->ba_len + (dim < 0 ? 0 : 1 + bd_len[dim] + vl);
-        vg_counter_t *c = vg_calloc(1, sizeof(*c) + len + 1);
-        memcpy(c->cl_key, b->ba_key, b->ba_len);
+        vg_counter_t *c;
+        if (cs->cs_nall == cs->cs_nslab * VG_CELLS_SLAB) {
+                if (cs->cs_nslab == cs->cs_slab_cap) {
+                        cs->cs_slab_cap = cs->cs_slab_cap ? cs->cs_slab_cap * 2
+                                                          : 16;
+                        cs->cs_slab = vg_realloc(cs->cs_slab,
+                                                 sizeof(*cs->cs_slab) *
+                                                         cs->cs_slab_cap);
+                }
+                cs->cs_slab[cs->cs_nslab++] =
+                        vg_malloc(sizeof(vg_counter_t) * VG_CELLS_SLAB);
+        }
+        c = vg_cells_at(cs, cs->cs_nall++);
+        memset(c, 0, sizeof(*c));
+        c->cl_base = b->ba_key;
+        c->cl_blen = (uint16_t)b->ba_len;
         if (dim >= 0) {
-                char *q = c->cl_key + b->ba_len;
-                *q++ = '|';
-                memcpy(q, bd_name[dim], bd_len[dim]);
-                q += bd_len[dim];
-                memcpy(q, v, vl);
-                c->cl_voff = (uint16_t)(q - c->cl_key);
-                c->cl_vlen = (uint16_t)vl;
+                c->cl_bd = bd_intern(cs, dim, v, vl);
+                c->cl_bdlen = (uint8_t)(bd_len[dim] + vl);
                 c->cl_dim = (uint8_t)dim;
                 if (b->ba_nbd[dim] == b->ba_bd_cap[dim]) {
                         b->ba_bd_cap[dim] = b->ba_bd_cap[dim]
@@ -132,9 +188,7 @@ static vg_counter_t *cell_new(vg_cells_t *cs, vg_base_t *b, int dim,
                 b->ba_bd[dim][b->ba_nbd[dim]++].bd_cell = c;
         } else
                 b->ba_all = c;
-        c->cl_key[len] = '\0';
         c->cl_count = count;
-        list_push(&cs->cs_all, &cs->cs_nall, &cs->cs_all_cap, c);
         return c;
 }
 
@@ -148,8 +202,7 @@ static vg_counter_t *cell_get(vg_cells_t *cs, vg_base_t *b, int dim,
         for (int i = 0; i < b->ba_nbd[dim]; i++) {
                 const struct bd_s *x = &b->ba_bd[dim][i];
                 if (x->bd_pre == pre && x->bd_len == vl &&
-                    (vl <= 8 || !memcmp(x->bd_cell->cl_key +
-                                                x->bd_cell->cl_voff + 8,
+                    (vl <= 8 || !memcmp(x->bd_cell->cl_bd + bd_len[dim] + 8,
                                         v + 8, vl - 8)))
                         return x->bd_cell;
         }
@@ -270,9 +323,28 @@ void vg_cells_mark_pending(vg_cells_t *cs, vg_counter_t *c) {
         list_push(&cs->cs_pending, &cs->cs_npending, &cs->cs_pending_cap, c);
 }
 
-static int cell_cmp(const void *a, const void *b) {
-        return strcmp((*(vg_counter_t *const *)a)->cl_key,
-                      (*(vg_counter_t *const *)b)->cl_key);
+/* strcmp of two cells' keys, mostly without making them: a key is its
+ * base's, then "|" and "dim:value" for a breakdown cell. */
+static int cell_cmp(const void *pa, const void *pb) {
+        const vg_counter_t *a = *(vg_counter_t *const *)pa,
+                           *b = *(vg_counter_t *const *)pb;
+        size_t n = a->cl_blen < b->cl_blen ? a->cl_blen : b->cl_blen;
+        int r = memcmp(a->cl_base, b->cl_base, n);
+        if (r)
+                return r;
+        if (a->cl_blen == b->cl_blen) {
+                if (!a->cl_bd || !b->cl_bd)
+                        return (a->cl_bd != NULL) - (b->cl_bd != NULL);
+                return strcmp(a->cl_bd, b->cl_bd);
+        }
+        {
+                /* One base is a prefix of the other (a key of another
+                 * form, kept whole): the keys themselves. */
+                char ka[VG_CASE_KEY_MAX], kb[VG_CASE_KEY_MAX];
+                vg_cells_key(a, ka);
+                vg_cells_key(b, kb);
+                return strcmp(ka, kb);
+        }
 }
 
 void vg_cells_sort_pending(vg_cells_t *cs) {
@@ -295,8 +367,8 @@ void vg_cells_parts_done(vg_cells_t *cs) {
 
 size_t vg_cells_sorted(const vg_cells_t *cs, vg_counter_t ***out) {
         vg_counter_t **all = vg_malloc(sizeof(*all) * (cs->cs_nall + 1));
-        if (cs->cs_nall)
-                memcpy(all, cs->cs_all, sizeof(*all) * cs->cs_nall);
+        for (size_t i = 0; i < cs->cs_nall; i++)
+                all[i] = vg_cells_at(cs, i);
         if (cs->cs_nall > 1)
                 qsort(all, cs->cs_nall, sizeof(*all), cell_cmp);
         *out = all;

@@ -20,27 +20,43 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A cell holds no key of its own: its key is its base's "indicator|area|
+ * period", then "|dim:value" for a breakdown cell (vg_cells_key), whose
+ * "dim:value" the table keeps once (a few dozen distinct ones). Cells are
+ * allocated in slabs and never move until vg_cells_clear(). */
 typedef struct vg_counter_s {
-        uint16_t   cl_voff;    /* its breakdown value in cl_key (0: a base
-                                * cell) */
-        uint16_t   cl_vlen;    /* and its length */
-        uint8_t    cl_dim;     /* its breakdown (0..3), if cl_voff */
-        bool       cl_dirty;   /* changed in the open batch */
-        bool       cl_pending; /* changed since its part was queued */
-        bool       cl_count;   /* a count: no denominator */
-        int64_t    cl_num, cl_den;
-        char       cl_key[];
+        int64_t     cl_num, cl_den;
+        const char *cl_base;    /* its base's key */
+        const char *cl_bd;      /* "dim:value" (NULL: the base cell) */
+        uint16_t    cl_blen;    /* strlen(cl_base) */
+        uint8_t     cl_bdlen;   /* strlen(cl_bd) */
+        uint8_t     cl_dim;     /* its breakdown (0..3), if cl_bd */
+        bool        cl_dirty;   /* changed in the open batch */
+        bool        cl_pending; /* changed since its part was queued */
+        bool        cl_count;   /* a count: no denominator */
 } vg_counter_t;
+
+#define VG_CELLS_SLAB 1024 /* cells per slab */
 
 typedef struct vg_cells_s {
         vg_htab_t   cs_bases;   /* "indicator|area|period" -> its cells */
-        vg_counter_t **cs_all;  /* every cell, in order of creation */
-        size_t      cs_nall, cs_all_cap;
+        vg_htab_t   cs_bds;     /* the "dim:value" strings, interned */
+        vg_counter_t **cs_slab; /* every cell, in order of creation */
+        size_t      cs_nslab, cs_slab_cap, cs_nall;
         vg_counter_t **cs_dirty;   /* changed in the open batch */
         size_t      cs_ndirty, cs_dirty_cap;
         vg_counter_t **cs_pending; /* part not queued yet */
         size_t      cs_npending, cs_pending_cap;
 } vg_cells_t;
+
+/* The i-th cell made (i < cs_nall). */
+static inline vg_counter_t *vg_cells_at(const vg_cells_t *cs, size_t i) {
+        return &cs->cs_slab[i / VG_CELLS_SLAB][i % VG_CELLS_SLAB];
+}
+
+/* The cell's key in buf (VG_CASE_KEY_MAX bytes: every key is shorter);
+ * its length. */
+size_t vg_cells_key(const vg_counter_t *c, char *buf);
 
 void vg_cells_init(vg_cells_t *cs);
 /* Drops every cell and case; both lists are emptied. */
@@ -58,7 +74,7 @@ int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                       int64_t den, bool count);
 /* Puts a cell on the pending list (once). */
 void vg_cells_mark_pending(vg_cells_t *cs, vg_counter_t *c);
-/* Sorts the pending list by key. */
+/* Sorts the pending list by key (as strcmp orders the keys). */
 void vg_cells_sort_pending(vg_cells_t *cs);
 /* After a commit: no cell is dirty any more. */
 void vg_cells_batch_done(vg_cells_t *cs);

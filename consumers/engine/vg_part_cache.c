@@ -21,6 +21,7 @@
 #include "vg_patient_store.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 #include <sqlite3.h>
 
@@ -183,7 +184,12 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
                 return NULL;
         }
         idlen = strlen(id);
-        pe = vg_calloc(1, sizeof(*pe) + idlen + 1);
+        /* (the id from where it starts, not after the struct's tail
+         * padding: 125 bytes, not 129, for a 64-character id, which
+         * jemalloc rounds to 128, not 160) */
+        pe = vg_calloc(1, offsetof(pent_t, pe_id) + idlen + 1 > sizeof(*pe)
+                                  ? offsetof(pent_t, pe_id) + idlen + 1
+                                  : sizeof(*pe));
         memcpy(pe->pe_id, id, idlen + 1);
         sqlite3_reset(s);
         pe->pe_pt = pt;

@@ -85,7 +85,7 @@ static vg_err_t queue_part(vg_part_t *part, const vg_counter_t *c, char *errstr,
         vg_ipart_t ip = {0};
         vg_err_t err;
 
-        snprintf(k, sizeof(k), "%s", c->cl_key);
+        vg_cells_key(c, k);
         ind = strtok_r(k, "|", &save);
         area = strtok_r(NULL, "|", &save);
         period = strtok_r(NULL, "|", &save);
@@ -95,7 +95,8 @@ static vg_err_t queue_part(vg_part_t *part, const vg_counter_t *c, char *errstr,
                 bd = "all";
         if (!ind || !area || !period)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
-                                 "bad counter key %s", c->cl_key);
+                                 "bad counter key %.*s", (int)c->cl_blen,
+                                 c->cl_base);
         ip.ip_indicator = ind;
         ip.ip_area = area;
         ip.ip_period = period;
@@ -147,10 +148,12 @@ vg_err_t vg_part_parts_queue(vg_part_t *part, char *errstr,
         for (size_t i = 0; part->pa_persist && i < part->pa_cells.cs_npending;
              i++) {
                 vg_counter_t *c = part->pa_cells.cs_pending[i];
+                char key[VG_CASE_KEY_MAX];
                 if (c->cl_dirty)
                         continue;
                 s = vg_part_st(part, S_PARTS_QUEUED);
-                sqlite3_bind_text(s, 1, c->cl_key, -1, SQLITE_STATIC);
+                sqlite3_bind_text(s, 1, key, (int)vg_cells_key(c, key),
+                                  SQLITE_STATIC);
                 rc = sqlite3_step(s);
                 sqlite3_reset(s);
                 if (rc != SQLITE_DONE)

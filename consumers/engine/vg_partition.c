@@ -575,10 +575,12 @@ static vg_err_t cells_flush(vg_part_t *part, bool queued, char *errstr,
         for (size_t i = 0; part->pa_persist && i < part->pa_cells.cs_ndirty;
              i++) {
                 vg_counter_t *c = part->pa_cells.cs_dirty[i];
+                char key[VG_CASE_KEY_MAX];
                 sqlite3_stmt *s;
                 int rc;
                 s = vg_part_st(part, S_PUT_CELL);
-                sqlite3_bind_text(s, 1, c->cl_key, -1, SQLITE_STATIC);
+                sqlite3_bind_text(s, 1, key, (int)vg_cells_key(c, key),
+                                  SQLITE_STATIC);
                 sqlite3_bind_int64(s, 2, c->cl_num);
                 sqlite3_bind_int64(s, 3, c->cl_den);
                 sqlite3_bind_int(s, 4, c->cl_count);
@@ -588,7 +590,7 @@ static vg_err_t cells_flush(vg_part_t *part, bool queued, char *errstr,
                 if (rc != SQLITE_DONE)
                         return vg_part_db_err(part, errstr, errstr_size,
                                       "write counter");
-                if ((rc = vg_part_cl_cell(part, c->cl_key, c->cl_num,
+                if ((rc = vg_part_cl_cell(part, key, c->cl_num,
                                           c->cl_den, c->cl_count, errstr,
                                           errstr_size)))
                         return (vg_err_t)rc;
@@ -774,10 +776,13 @@ void vg_part_cells(vg_part_t *part,
                               bool count, void *opaque),
                    void *opaque) {
         vg_counter_t **all;
+        char key[VG_CASE_KEY_MAX];
         size_t n = vg_cells_sorted(&part->pa_cells, &all);
-        for (size_t i = 0; i < n; i++)
-                cb(all[i]->cl_key, all[i]->cl_num, all[i]->cl_den,
-                   all[i]->cl_count, opaque);
+        for (size_t i = 0; i < n; i++) {
+                vg_cells_key(all[i], key);
+                cb(key, all[i]->cl_num, all[i]->cl_den, all[i]->cl_count,
+                   opaque);
+        }
         vg_free(all);
 }
 
@@ -787,9 +792,12 @@ void vg_part_cells_unsorted(vg_part_t *part,
                                        void *opaque),
                             void *opaque) {
         const vg_cells_t *cs = &part->pa_cells;
-        for (size_t i = 0; i < cs->cs_nall; i++)
-                cb(cs->cs_all[i]->cl_key, cs->cs_all[i]->cl_num,
-                   cs->cs_all[i]->cl_den, cs->cs_all[i]->cl_count, opaque);
+        char key[VG_CASE_KEY_MAX];
+        for (size_t i = 0; i < cs->cs_nall; i++) {
+                const vg_counter_t *c = vg_cells_at(cs, i);
+                vg_cells_key(c, key);
+                cb(key, c->cl_num, c->cl_den, c->cl_count, opaque);
+        }
 }
 
 void vg_part_set_cache(vg_part_t *part, size_t max_patients) {

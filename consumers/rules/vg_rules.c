@@ -734,6 +734,26 @@ static int cell_cmp(const void *a, const void *b) {
                       ((const vg_cell_t *)b)->ce_key);
 }
 
+/* By key. A patient's derivation has a few cells (a dozen or two), and
+ * qsort's set-up cost more than the sorting: 2 % of Kafka mode's samples
+ * were qsort here. The keys are distinct (the cells are combined by key),
+ * so any sort gives the same order. */
+static void cells_sort(vg_cell_t *c, int n) {
+        if (n > 32) {
+                qsort(c, (size_t)n, sizeof(*c), cell_cmp);
+                return;
+        }
+        for (int i = 1; i < n; i++) {
+                vg_cell_t x = c[i];
+                int j = i;
+                while (j > 0 && strcmp(c[j - 1].ce_key, x.ce_key) > 0) {
+                        c[j] = c[j - 1];
+                        j--;
+                }
+                c[j] = x;
+        }
+}
+
 void vg_derived_clear(vg_derived_t *dv) {
         if (!dv)
                 return;
@@ -782,9 +802,7 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
         if (out->dv_nalerts > 1)
                 qsort(out->dv_alerts, (size_t)out->dv_nalerts,
                       sizeof(vg_alert_t), alert_cmp);
-        if (out->dv_ncells > 1)
-                qsort(out->dv_cells, (size_t)out->dv_ncells, sizeof(vg_cell_t),
-                      cell_cmp);
+        cells_sort(out->dv_cells, out->dv_ncells);
 }
 
 /*

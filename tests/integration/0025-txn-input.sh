@@ -10,7 +10,8 @@
 # are passed too: the group's committed offsets reach the end of every
 # input partition (lag 0), so that lag tools and alerts on lag see a
 # caught-up processor as caught up; and so do the aggregator's on the
-# parts topic, which vigil process writes in transactions.
+# parts topic, which vigil process writes in transactions, and its values
+# equal file mode's.
 source "$(dirname "$0")/lib/common.sh"
 TXN=${VIGIL_BUILD:-$VIGIL_SRC/build}/tests/vigil-test-txn-produce
 [ -x "$TXN" ] || fail "$TXN not built (cmake --build build)"
@@ -71,4 +72,9 @@ cat "$TMP/k1.jsonl" "$TMP/k2.jsonl" > "$TMP/kept.jsonl"
 "$VIGIL" lag "${T[@]}" -g "$S.agg" --topic "$S.parts" --max-lag 0 \
   > "$TMP/alag.txt" 2>&1 || fail "aggregator's lag: $(cat "$TMP/alag.txt")"
 echo "aggregator: $(grep -c . "$TMP/alag.txt") lines of lag, total 0"
+# Its values (read_committed: the parts of committed transactions only)
+# equal file mode's on the committed events.
+"$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
+  "$S.alerts" "$S.parts" "$TMP/fa.jsonl" "$TMP/fi.jsonl" "$S.ind" \
+  || fail "the aggregator's values differ from file mode's"
 echo PASS
