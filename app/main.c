@@ -21,8 +21,9 @@
  * given back to the system after about a second instead of ten, and at
  * once instead of through jemalloc's "muzzy" stage (a catch-up frees
  * librdkafka's fetch buffers and a batch's records in bursts). Kafka mode
- * on 825,905 events: peak RSS 437-453 MiB against 479-492, the rate the
- * same (docs/ARCHITECTURE.md, "Memory: freed pages returned"). */
+ * on 825,905 events, this setting alone: peak RSS 437-453 MiB against
+ * 479-492, the rate the same (docs/ARCHITECTURE.md, "Memory: freed pages
+ * returned"). */
 const char *malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
 #endif
 

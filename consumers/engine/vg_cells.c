@@ -268,12 +268,19 @@ int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
         if (len[1] >= 8) /* (a kommun: 4 digits) */
                 return -1;
         /* (every cell key shorter than VG_CASE_KEY_MAX, as
-         * vg_cells_load() expects) */
-        for (int i = 3; i < 7; i++)
-                if (!(len[i] == 1 && f[i][0] == '-') &&
-                    len[0] + len[1] + len[2] + len[i] + 3 + 1 + 10 >=
-                            VG_CASE_KEY_MAX)
+         * vg_cells_load() and vg_cells_key() expect: the bases too, also
+         * when no breakdown is given, and the region's "NN" may be
+         * longer than the kommun; a case key read from a stored state
+         * has no other bound) */
+        {
+                size_t base = len[0] + (len[1] > 2 ? len[1] : 2) + len[2] + 2;
+                if (base >= VG_CASE_KEY_MAX)
                         return -1;
+                for (int i = 3; i < 7; i++)
+                        if (!(len[i] == 1 && f[i][0] == '-') &&
+                            base + 1 + 10 + len[i] >= VG_CASE_KEY_MAX)
+                                return -1;
+        }
         /* The kommun's base; its region's and SE's found once. */
         {
                 char key[VG_CASE_KEY_MAX], *q = key;

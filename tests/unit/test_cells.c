@@ -5,7 +5,8 @@
  * every stored key loads and reads back as it was, those of other forms
  * kept whole; and the cells come out sorted exactly as strcmp orders their
  * keys, also where one base is a prefix of another ("i|01|2026" and
- * "i|01|2026-05") and for bytes below '|' and above 0x7f.
+ * "i|01|2026-05") and for bytes below '|' and above 0x7f; a case near the
+ * length limit makes only keys that fit, or is refused.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,7 +83,9 @@ static void rand_key(char *k, size_t size) {
         static const char *const dims[] = {"age:", "sex:", "diagnosis:",
                                            "residence:", "other:", ""};
         size_t n = 0;
-        int fields = 3 + (int)rnd(3) - (rnd(8) == 0 ? 2 : 0);
+        int fields = 3 + (int)rnd(3);
+        if (rnd(8) == 0)
+                fields -= 2;
         for (int f = 0; f < fields; f++)
                 n += (size_t)snprintf(k + n, size - n, "%s%s", f ? "|" : "",
                                       PICK(parts));
@@ -183,6 +186,60 @@ static void test_load_again(void **st) {
         vg_cells_free(&cs);
 }
 
+/* Cases near the length limit: every key a case makes is shorter than
+ * VG_CASE_KEY_MAX, or the case is refused and nothing changes; also with
+ * no breakdown at all (only the bases), and with a 1-character kommun,
+ * whose region "N0" is longer. Breakdown values of one length that share
+ * their first 8 bytes are different cells. */
+static void test_limits(void **st) {
+        char ind[VG_CASE_KEY_MAX], ckey[3 * VG_CASE_KEY_MAX];
+        char got[VG_CASE_KEY_MAX];
+        (void)st;
+        for (size_t il = 90; il < 125; il++) {
+                for (int form = 0; form < 3; form++) {
+                        vg_cells_t cs;
+                        int rc;
+                        memset(ind, 'i', il);
+                        ind[il] = '\0';
+                        snprintf(ckey, sizeof(ckey), "%s|%s|2026-05|%s", ind,
+                                 form == 1 ? "1" : "0180",
+                                 form == 2 ? "85+|MALE|-|-" : "-|-|-|-");
+                        vg_cells_init(&cs);
+                        rc = vg_cells_add_case(&cs, ckey, 1, 1, false);
+                        if (rc) {
+                                assert_int_equal(rc, -1);
+                                assert_int_equal(cs.cs_nall, 0);
+                        } else {
+                                assert_true(cs.cs_nall >= 3);
+                                for (size_t i = 0; i < cs.cs_nall; i++)
+                                        assert_true(vg_cells_key(
+                                                vg_cells_at(&cs, i), got) <
+                                                    VG_CASE_KEY_MAX);
+                        }
+                        /* (the shortest are always taken) */
+                        if (il == 90)
+                                assert_int_equal(rc, 0);
+                        vg_cells_free(&cs);
+                }
+        }
+        {
+                vg_cells_t cs;
+                vg_cells_init(&cs);
+                assert_int_equal(vg_cells_add_case(&cs, "i|0180|2026|-|-|"
+                                                   "KIDNEY_A1|-", 1, 0, true),
+                                 0);
+                assert_int_equal(vg_cells_add_case(&cs, "i|0180|2026|-|-|"
+                                                   "KIDNEY_A2|-", 1, 0, true),
+                                 0);
+                assert_int_equal(cs.cs_nall, 9); /* 3 bases, 3 x 2 values */
+                assert_int_equal(vg_cells_at(&cs, 0)->cl_num, 2);
+                assert_int_equal(vg_cells_at(&cs, 1)->cl_num, 1);
+                vg_cells_key(vg_cells_at(&cs, 1), got);
+                assert_string_equal(got, "i|0180|2026|diagnosis:KIDNEY_A1");
+                vg_cells_free(&cs);
+        }
+}
+
 /* More cells than one slab holds stay where they were made. */
 static void test_slabs(void **st) {
         vg_cells_t cs;
@@ -192,15 +249,18 @@ static void test_slabs(void **st) {
         vg_cells_init(&cs);
         vg_cells_load(&cs, "i|01|2026", 7, 7, false, false);
         first = vg_cells_at(&cs, 0);
-        for (int i = 0; i < 3 * VG_CELLS_SLAB; i++) {
+        for (int i = 0; i < 20 * VG_CELLS_SLAB; i++) {
                 snprintf(k, sizeof(k), "i|01|%d|sex:%d", i / 3, i % 3);
                 vg_cells_load(&cs, k, i, 0, false, false);
         }
-        assert_int_equal(cs.cs_nall, 1 + 3 * VG_CELLS_SLAB);
+        /* (past the first 16 slabs: the list of slabs grew) */
+        assert_int_equal(cs.cs_nall, 1 + 20 * VG_CELLS_SLAB);
         assert_ptr_equal(vg_cells_at(&cs, 0), first);
         assert_int_equal(first->cl_num, 7);
-        vg_cells_key(vg_cells_at(&cs, 3 * VG_CELLS_SLAB), got);
-        assert_string_equal(got, "i|01|1023|sex:2");
+        vg_cells_key(vg_cells_at(&cs, 20 * VG_CELLS_SLAB), got);
+        assert_string_equal(got, "i|01|6826|sex:1");
+        assert_int_equal(vg_cells_at(&cs, 20 * VG_CELLS_SLAB)->cl_num,
+                         20 * VG_CELLS_SLAB - 1);
         vg_cells_clear(&cs);
         assert_int_equal(cs.cs_nall, 0);
         vg_cells_load(&cs, "i|01|2026", 1, 1, false, false);
@@ -213,6 +273,7 @@ int main(void) {
                 cmocka_unit_test(test_case_cells),
                 cmocka_unit_test(test_sorted_like_strcmp),
                 cmocka_unit_test(test_load_again),
+                cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_slabs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
