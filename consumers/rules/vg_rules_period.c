@@ -1,0 +1,115 @@
+/*
+ * vg_rules_period.c - periods ("YYYY", "YYYY-Qn", "YYYY-MM") and when an
+ * indicator's value for one is complete (SPEC §6.1): its bounds in local
+ * time, its quarter and year, and whether the watermark and the data
+ * since cover it. Part of the rule book (vg_rules.h): pure.
+ */
+#include "vg_rules.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+static int parse_uint(const char *s, int n, int *out) {
+        int v = 0;
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -1;
+                v = v * 10 + (s[i] - '0');
+        }
+        *out = v;
+        return 0;
+}
+
+int vg_rules_period_bounds(vg_tz_t tz, const char *period, int64_t *startp,
+                           int64_t *endp) {
+        int y, m0, m1, q;
+        size_t len = period ? strlen(period) : 0;
+        if (len < 4 || parse_uint(period, 4, &y))
+                return -1;
+        if (len == 4) { /* YYYY */
+                m0 = 1, m1 = 13;
+        } else if (len == 7 && period[4] == '-' && period[5] == 'Q') {
+                if (parse_uint(period + 6, 1, &q) || q < 1 || q > 4)
+                        return -1;
+                m0 = 3 * (q - 1) + 1, m1 = m0 + 3;
+        } else if (len == 7 && period[4] == '-') {
+                if (parse_uint(period + 5, 2, &m0) || m0 < 1 || m0 > 12)
+                        return -1;
+                m1 = m0 + 1;
+        } else
+                return -1;
+        *startp = vg_rules_local_midnight(tz, vg_days_from_civil(y, (unsigned)m0,
+                                                                 1));
+        *endp = m1 == 13 ? vg_rules_local_midnight(
+                                   tz, vg_days_from_civil(y + 1, 1, 1))
+                         : vg_rules_local_midnight(
+                                   tz, vg_days_from_civil(y, (unsigned)m1, 1));
+        return 0;
+}
+
+int vg_rules_period_parents(const char *month, char *quarter, char *year) {
+        int y, m;
+        if (!month || strlen(month) != 7 || month[4] != '-' ||
+            parse_uint(month, 4, &y) || parse_uint(month + 5, 2, &m) ||
+            m < 1 || m > 12)
+                return -1;
+        /* y has 4 digits (parsed from 4 characters) */
+        memcpy(quarter, month, 4);
+        quarter[4] = '-';
+        quarter[5] = 'Q';
+        quarter[6] = (char)('1' + (m - 1) / 3);
+        quarter[7] = '\0';
+        memcpy(year, month, 4);
+        year[4] = '\0';
+        (void)y;
+        return 0;
+}
+
+static bool starts_with(const char *s, const char *prefix) {
+        return !strncmp(s, prefix, strlen(prefix));
+}
+
+bool vg_rules_complete(const vg_rules_conf_t *rc, const char *indicator,
+                       const char *period, int64_t min_wm) {
+        int64_t start, end, settled;
+        if (min_wm == VG_WM_NONE ||
+            vg_rules_period_bounds(rc->rc_tz, period, &start, &end))
+                return false;
+        if (!strcmp(indicator, "readmission_30d"))
+                settled = vg_rules_local_midnight(
+                        rc->rc_tz,
+                        vg_local_day(rc->rc_tz, end) + rc->rc_window_days);
+        else if (!strcmp(indicator, "register_coverage") ||
+                 starts_with(indicator, "spr."))
+                settled = vg_rules_local_midnight(
+                        rc->rc_tz, vg_local_day(rc->rc_tz, end) +
+                                           rc->rc_register_deadline_days);
+        else if (!strcmp(indicator, "sip_within_deadline"))
+                settled = end + rc->rc_sip_deadline_ms;
+        else
+                settled = end;
+        return min_wm >= settled;
+}
+
+bool vg_rules_history_complete(const vg_rules_conf_t *rc,
+                               const char *indicator, const char *period,
+                               int64_t data_since) {
+        int64_t start, end, back;
+        if (!strcmp(indicator, "sip_before_death"))
+                back = rc->rc_sip_before_death_days;
+        else if (!strcmp(indicator, "eol_admission_30d") ||
+                 !strcmp(indicator, "eol_readmission_30d"))
+                back = rc->rc_eol_days;
+        else if (!strcmp(indicator, "sip_within_deadline"))
+                back = -1; /* 720 hours, an absolute span */
+        else
+                return true;
+        if (vg_rules_period_bounds(rc->rc_tz, period, &start, &end))
+                return false;
+        if (data_since == VG_WM_NONE)
+                return false;
+        if (back < 0)
+                return start - 720 * VG_MS_PER_HOUR >= data_since;
+        return vg_days_between(rc->rc_tz, data_since, start) >= back;
+}
