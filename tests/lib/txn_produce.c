@@ -6,8 +6,12 @@
  * (every ABORT_MOD-th line, from the second on), aborted. A read_committed
  * consumer sees the kept lines only, with commit and abort markers between
  * them and after the last. The kept lines go to KEPT, for file mode.
+ * With HOLD, the last transaction of kept lines is left open: its records
+ * are written (a read_committed consumer stops before them, at the last
+ * stable offset), HOLD.open then says how many there are, and the
+ * transaction commits once the file HOLD exists (2 minutes at most).
  *
- *   txn_produce BOOTSTRAP PREFIX ABORT_MOD CHUNK EVENTS KEPT
+ *   txn_produce BOOTSTRAP PREFIX ABORT_MOD CHUNK EVENTS KEPT [HOLD]
  *
  * Topics PREFIX.adm, .dis, .dea, .sip, .reg (tests/integration/lib/
  * common.sh's topic_args); key patient_id, murmur2, as vigil produce.
@@ -29,8 +33,25 @@ static void die(const char *what, rd_kafka_error_t *e) {
         exit(1);
 }
 
+/* Says that n records wait in an open transaction (HOLD.open, made whole
+ * by a rename), then waits for HOLD. */
+static void hold_open(const char *hold, int n) {
+        char tmp[4096], open_[4096];
+        FILE *f;
+        snprintf(tmp, sizeof(tmp), "%s.tmp", hold);
+        snprintf(open_, sizeof(open_), "%s.open", hold);
+        if (!(f = fopen(tmp, "w")) || fprintf(f, "%d\n", n) < 0 ||
+            fclose(f) || rename(tmp, open_))
+                die("hold: write", NULL);
+        for (int i = 0; access(hold, F_OK); i++) {
+                if (i == 1200)
+                        die("hold: nobody made the file in 2 minutes", NULL);
+                usleep(100 * 1000);
+        }
+}
+
 static void txn(rd_kafka_t *rk, vg_codec_t *codec, char **lines, int n,
-                const char *prefix, bool commit) {
+                const char *prefix, bool commit, const char *hold) {
         static const char *const suffix[] = {"adm", "dis", "dea", "sip",
                                              "reg"};
         rd_kafka_error_t *e;
@@ -76,6 +97,8 @@ static void txn(rd_kafka_t *rk, vg_codec_t *codec, char **lines, int n,
          * consumer to skip (an abort could drop what is still queued). */
         if (rd_kafka_flush(rk, 60000))
                 die("flush", NULL);
+        if (hold)
+                hold_open(hold, n);
         e = commit ? rd_kafka_commit_transaction(rk, 60000)
                    : rd_kafka_abort_transaction(rk, 60000);
         if (e)
@@ -92,9 +115,9 @@ int main(int argc, char **argv) {
         int mod, chunk, nk = 0, nd = 0, no = 0, kept = 0, dropped = 0;
         FILE *in, *out;
 
-        if (argc != 7) {
+        if (argc != 7 && argc != 8) {
                 fprintf(stderr, "usage: txn_produce BOOTSTRAP PREFIX "
-                                "ABORT_MOD CHUNK EVENTS KEPT\n");
+                                "ABORT_MOD CHUNK EVENTS KEPT [HOLD]\n");
                 return 2;
         }
         mod = atoi(argv[3]);
@@ -136,8 +159,16 @@ int main(int argc, char **argv) {
                         }
                 }
                 if (nk + nd == chunk || (len <= 0 && nk + nd)) {
-                        txn(rk, codec, keep, nk, argv[2], true);
-                        txn(rk, codec, drop, nd, argv[2], false);
+                        /* (the last kept lines: held open with HOLD;
+                         * KEPT complete while it waits) */
+                        if (fflush(out))
+                                die("write KEPT", NULL);
+                        if (len <= 0 && argc == 8 && !nk)
+                                die("hold: the last chunk keeps no line "
+                                    "(EVENTS a multiple of CHUNK?)", NULL);
+                        txn(rk, codec, keep, nk, argv[2], true,
+                            len <= 0 && argc == 8 ? argv[7] : NULL);
+                        txn(rk, codec, drop, nd, argv[2], false, NULL);
                         kept += nk;
                         dropped += nd;
                         while (nk)
@@ -148,6 +179,9 @@ int main(int argc, char **argv) {
                 if (len <= 0)
                         break;
         }
+        if (argc == 8 && access(argv[7], F_OK))
+                die("hold: no transaction was held (EVENTS a multiple of "
+                    "CHUNK?)", NULL);
         fclose(in);
         if (fclose(out))
                 return 1;
