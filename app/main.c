@@ -14,9 +14,7 @@
 #include <string.h>
 #ifdef VIGIL_JEMALLOC
 #include <jemalloc/jemalloc.h>
-#endif
 
-#ifdef VIGIL_JEMALLOC
 /* jemalloc's options, unless MALLOC_CONF says otherwise: pages freed are
  * given back to the system after about a second instead of ten, and at
  * once instead of through jemalloc's "muzzy" stage (a catch-up frees

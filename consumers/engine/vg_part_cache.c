@@ -156,7 +156,7 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
         pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
         sqlite3_stmt *s;
         vg_patient_t *pt;
-        size_t idlen;
+        size_t idlen, size;
         int64_t due = INT64_MAX;
 
         if (pe)
@@ -187,9 +187,8 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
         /* (the id from where it starts, not after the struct's tail
          * padding: 125 bytes, not 129, for a 64-character id, which
          * jemalloc rounds to 128, not 160) */
-        pe = vg_calloc(1, offsetof(pent_t, pe_id) + idlen + 1 > sizeof(*pe)
-                                  ? offsetof(pent_t, pe_id) + idlen + 1
-                                  : sizeof(*pe));
+        size = offsetof(pent_t, pe_id) + idlen + 1;
+        pe = vg_calloc(1, size > sizeof(*pe) ? size : sizeof(*pe));
         memcpy(pe->pe_id, id, idlen + 1);
         sqlite3_reset(s);
         pe->pe_pt = pt;

@@ -746,7 +746,7 @@ static void cells_sort(vg_cell_t *c, int n) {
         for (int i = 1; i < n; i++) {
                 vg_cell_t x = c[i];
                 int j = i;
-                while (j > 0 && strcmp(c[j - 1].ce_key, x.ce_key) > 0) {
+                while (j > 0 && cell_cmp(&c[j - 1], &x) > 0) {
                         c[j] = c[j - 1];
                         j--;
                 }
