@@ -176,6 +176,8 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
 typedef struct fev_s {
         vg_event_t ev;
         long       no;   /* line or record number */
+        int        part; /* its partition */
+        uint32_t   hash; /* vg_hash_str of its patient_id */
 } fev_t;
 
 typedef struct fchunk_s {
@@ -230,9 +232,7 @@ struct fctx_s {
 /* One event on its partition: 0, or -1 on a fatal error (logged). */
 static int fw_event(fworker_t *w, fev_t *f) {
         fctx_t *c = w->fw_ctx;
-        int p = vg_kafka_murmur2_partition(f->ev.ev_patient_id,
-                                           strlen(f->ev.ev_patient_id),
-                                           c->fc_nparts);
+        int p = f->part;
         vg_part_t *part = c->fc_parts[p];
         char errstr[512];
         vg_err_t e;
@@ -355,6 +355,16 @@ static void *fw_main(void *arg) {
                 pthread_mutex_unlock(&w->fw_lock);
                 for (int i = 0; i < ch->n; i++) {
                         fev_t *f = &ch->v[i];
+                        /* The patients of the next events, a step each
+                         * (with millions of patients most of an event's
+                         * time went waiting for memory) */
+                        for (int s = 0; s < 5; s++) {
+                                int j = i + 10 - 2 * s;
+                                if (j < ch->n)
+                                        vg_part_prefetch(
+                                                c->fc_parts[ch->v[j].part],
+                                                ch->v[j].hash, s);
+                        }
                         if (!w->fw_fatal &&
                             !atomic_load(&c->fc_stop) && fw_event(w, f)) {
                                 w->fw_fatal = 1;
@@ -396,6 +406,8 @@ static void fw_push(fpool_t *fp, int nparts, const vg_event_t *ev, long no) {
                 w->fw_fill = vg_malloc(sizeof(*w->fw_fill)), w->fw_fill->n = 0;
         w->fw_fill->v[w->fw_fill->n].ev = *ev;
         w->fw_fill->v[w->fw_fill->n].no = no;
+        w->fw_fill->v[w->fw_fill->n].part = p;
+        w->fw_fill->v[w->fw_fill->n].hash = vg_hash_str(ev->ev_patient_id);
         if (++w->fw_fill->n == FW_CHUNK)
                 fw_flush(w);
 }

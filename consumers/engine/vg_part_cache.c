@@ -150,6 +150,49 @@ pent_t *vg_part_cached(vg_part_t *part, const char *id) {
                                       pent_eq, id);
 }
 
+void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step) {
+        const vg_htab_t *ht = &part->pa_cache;
+        const vg_hnode_t *n;
+        const pent_t *pe;
+
+        /* (memory-only: an entry and its patient live until the end) */
+        if (part->pa_persist || !ht->ht_nb)
+                return;
+        if (step == 0) {
+                __builtin_prefetch(&ht->ht_b[hash & (ht->ht_nb - 1)]);
+                return;
+        }
+        n = ht->ht_b[hash & (ht->ht_nb - 1)];
+        if (step == 1) {
+                if (n)
+                        __builtin_prefetch(n);
+                return;
+        }
+        while (n && n->hn_hash != hash) /* (another id may share it) */
+                n = n->hn_next;
+        if (!n || !(pe = (const pent_t *)n)->pe_pt)
+                return;
+        if (step == 2) {
+                __builtin_prefetch(pe->pe_pt);
+        } else if (step == 3) {
+                const char *e = (const char *)pe->pe_pt->pt_events;
+                size_t len = (size_t)pe->pe_pt->pt_nevents *
+                             sizeof(*pe->pe_pt->pt_events);
+                for (size_t i = 0; e && i < len && i < 1024; i += 64)
+                        __builtin_prefetch(e + i);
+                if (pe->pe_pt->pt_cells)
+                        __builtin_prefetch(pe->pe_pt->pt_cells);
+        } else {
+                const vg_patient_t *pt = pe->pe_pt;
+                for (int i = 0; i < pt->pt_nevents && i < 8; i++) {
+                        __builtin_prefetch(pt->pt_events[i].ev_event_id);
+                        if (pt->pt_events[i].ev_stay_id)
+                                __builtin_prefetch(
+                                        pt->pt_events[i].ev_stay_id);
+                }
+        }
+}
+
 pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
                         size_t errstr_size) {
         uint32_t h = vg_hash_str(id);

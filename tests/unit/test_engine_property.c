@@ -460,6 +460,15 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
                 if (!vg_part_in_batch(part) &&
                     vg_part_begin(part, 1000 + i, errstr, sizeof(errstr)))
                         fail_msg("begin: %s", errstr);
+                /* the hints file mode gives for the next events (they
+                 * must read nothing they should not: ASan) */
+                for (int j = 1; j <= 4 && i + j < e->n; j++)
+                        for (int step = 0; step <= 4; step++)
+                                vg_part_prefetch(
+                                        part,
+                                        vg_hash_str(e->ev[order[i + j]]
+                                                            .ev_patient_id),
+                                        step);
                 if (vg_part_event(part, &e->ev[order[i]], errstr,
                                   sizeof(errstr)))
                         fail_msg("event: %s", errstr);
