@@ -173,12 +173,10 @@ int vg_cmd_process(int argc, char **argv) {
                         rc = VG_EXIT_FAIL;
                 }
                 if (!rc) {
-                        rc = vg_process_file(conf, in,
-                                             strcmp(input, "-") ? input
-                                                                : "<stdin>",
-                                             partitions,
-                                             aout, iout,
-                                             &invalid);
+                        rc = vg_process_file_exiting(
+                                conf, in,
+                                strcmp(input, "-") ? input : "<stdin>",
+                                partitions, aout, iout, &invalid);
                         if (!rc && invalid)
                                 rc = 3;
                 }

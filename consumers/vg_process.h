@@ -21,6 +21,13 @@ void vg_process_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc);
 int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
                     int partitions, FILE *alerts_out, FILE *ind_out,
                     long *invalidp);
+/* The same, for a process that exits after it (vigil process --input):
+ * the patients are left in memory, not freed one by one
+ * (vg_part_close_exiting). */
+int vg_process_file_exiting(const vg_conf_t *conf, FILE *in,
+                            const char *name, int partitions,
+                            FILE *alerts_out, FILE *ind_out,
+                            long *invalidp);
 
 /* Writes an alert as SPEC §9 JSON: common fields plus the rule's own
  * (null fields omitted). Returns a malloc'd line without newline. */

@@ -215,6 +215,8 @@ struct fctx_s {
         vg_part_t  **fc_parts;
         int         *fc_batch;
         int          fc_nparts;
+        bool         fc_exiting;     /* the process exits after: the
+                                      * patients are not freed */
         atomic_int   fc_stop;        /* a worker failed: stop reading */
         int64_t     *fc_wm, *fc_since, *fc_pruned; /* per partition, at
                                                     * the end */
@@ -325,7 +327,10 @@ static void *fw_end_main(void *arg) {
         pthread_cond_broadcast(&c->fc_cond);
         pthread_mutex_unlock(&c->fc_lock);
         for (int p = w->fw_id; p < c->fc_nparts; p += w->fw_nworkers) {
-                vg_part_close(c->fc_parts[p]);
+                if (c->fc_exiting)
+                        vg_part_close_exiting(c->fc_parts[p]);
+                else
+                        vg_part_close(c->fc_parts[p]);
                 c->fc_parts[p] = NULL;
         }
         return NULL;
@@ -444,9 +449,9 @@ static int fw_count(const vg_conf_t *conf, int partitions) {
         return (int)(n < partitions ? n : partitions);
 }
 
-int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
-                    int partitions, FILE *alerts_out, FILE *ind_out,
-                    long *invalidp) {
+static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
+                        int partitions, FILE *alerts_out, FILE *ind_out,
+                        long *invalidp, bool exiting) {
         vg_rules_conf_t rc;
         vg_part_topics_t topics;
         vg_codec_t *codec;
@@ -478,6 +483,7 @@ int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
         fc.fc_max_events = (int)vg_conf_int(conf, "batch.max_events");
         fc.fc_now = vg_now_ms();
         fc.fc_nparts = partitions;
+        fc.fc_exiting = exiting;
         fc.fc_parts = vg_calloc((size_t)partitions, sizeof(*fc.fc_parts));
         fc.fc_batch = vg_calloc((size_t)partitions, sizeof(*fc.fc_batch));
         fc.fc_wm = vg_calloc((size_t)partitions, sizeof(*fc.fc_wm));
@@ -701,4 +707,19 @@ done:
         if (invalidp)
                 *invalidp = invalid;
         return rc_;
+}
+
+int vg_process_file(const vg_conf_t *conf, FILE *in, const char *name,
+                    int partitions, FILE *alerts_out, FILE *ind_out,
+                    long *invalidp) {
+        return process_file(conf, in, name, partitions, alerts_out, ind_out,
+                            invalidp, false);
+}
+
+int vg_process_file_exiting(const vg_conf_t *conf, FILE *in,
+                            const char *name, int partitions,
+                            FILE *alerts_out, FILE *ind_out,
+                            long *invalidp) {
+        return process_file(conf, in, name, partitions, alerts_out, ind_out,
+                            invalidp, true);
 }

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,6 +322,39 @@ void vg_part_close(vg_part_t *part) {
         json_decref(part->pa_cl_meta);
         vg_free(part->pa_path);
         vg_free(part);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VG_FREE_AT_EXIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VG_FREE_AT_EXIT 1
+#endif
+#endif
+
+#ifndef VG_FREE_AT_EXIT
+/* Patient tables left to an exiting process: reachable from here. */
+typedef struct kept_s {
+        struct kept_s *next;
+        vg_htab_t      ht;
+} kept_t;
+static _Atomic(kept_t *) kept;
+#endif
+
+void vg_part_close_exiting(vg_part_t *part) {
+#ifndef VG_FREE_AT_EXIT
+        if (part && !part->pa_in_batch && part->pa_cache.ht_n) {
+                kept_t *k = vg_malloc(sizeof(*k));
+                k->ht = part->pa_cache;
+                k->next = atomic_load(&kept);
+                while (!atomic_compare_exchange_weak(&kept, &k->next, k))
+                        ;
+                memset(&part->pa_cache, 0, sizeof(part->pa_cache));
+                part->pa_ndirty = 0; /* (entries of the table kept) */
+                part->pa_ntheap = 0;
+        }
+#endif
+        vg_part_close(part);
 }
 
 int vg_part_partition(const vg_part_t *part) {
