@@ -289,7 +289,7 @@ static int fw_finish(fworker_t *w, int nworkers) {
 /* The end, on each worker: its partitions' end of input, their alerts
  * and counters collected (the counters in shards); once every worker has
  * done so, its own shard summed over all workers and sorted; then (while
- * the reader writes) their state freed. */
+ * the reader writes) their state freed, or left to an exiting process. */
 static void *fw_end_main(void *arg) {
         fworker_t *w = arg;
         fctx_t *c = w->fw_ctx;
@@ -363,7 +363,7 @@ static void *fw_main(void *arg) {
                         /* The patients of the next events, a step each
                          * (with millions of patients most of an event's
                          * time went waiting for memory) */
-                        for (int s = 0; s < 5; s++) {
+                        for (int s = 0; s < 5 && !w->fw_fatal; s++) {
                                 int j = i + 10 - 2 * s;
                                 if (j < ch->n)
                                         vg_part_prefetch(

@@ -155,7 +155,11 @@ void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step) {
         const vg_hnode_t *n;
         const pent_t *pe;
 
-        /* (memory-only: an entry and its patient live until the end) */
+        /* Safe for any partition: each step walks the table as it is now
+         * (a rollback or a trim unlinks entries before freeing them), on
+         * the thread that has the partition, and keeps nothing. Only for
+         * a memory-only one, though: a packed patient's miss is a small
+         * part of its event's cost (docs/ARCHITECTURE.md). */
         if (part->pa_persist || !ht->ht_nb)
                 return;
         if (step == 0) {
@@ -182,9 +186,12 @@ void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step) {
                         __builtin_prefetch(e + i);
                 if (pe->pe_pt->pt_cells)
                         __builtin_prefetch(pe->pe_pt->pt_cells);
-        } else {
+        } else { /* (the events step 3 loaded: 64 bytes each at least) */
                 const vg_patient_t *pt = pe->pe_pt;
-                for (int i = 0; i < pt->pt_nevents && i < 8; i++) {
+                for (int i = 0;
+                     i < pt->pt_nevents &&
+                     ((size_t)i + 1) * sizeof(*pt->pt_events) <= 1024;
+                     i++) {
                         __builtin_prefetch(pt->pt_events[i].ev_event_id);
                         if (pt->pt_events[i].ev_stay_id)
                                 __builtin_prefetch(

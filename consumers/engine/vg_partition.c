@@ -28,6 +28,26 @@
 #include <jansson.h>
 
 #define SCHEMA_VERSION VG_PART_SCHEMA_VERSION /* vg_part_int.h */
+
+/* An AddressSanitizer build frees a closing process's patients
+ * (vg_part_close_exiting), so that its leak check sees every one. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VG_FREE_AT_EXIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VG_FREE_AT_EXIT 1
+#endif
+#endif
+
+#ifndef VG_FREE_AT_EXIT
+/* Patient tables left to an exiting process: reachable from here. */
+typedef struct kept_s {
+        struct kept_s *next;
+        vg_htab_t      ht;
+} kept_t;
+static _Atomic(kept_t *) kept;
+#endif
+
 /* Rows of the outbox kept in memory too (vg_outbox_cache), per partition:
  * the publisher sends them without reading them back. */
 #define OUTBOX_CACHE_BYTES ((size_t)8 << 20)
@@ -323,23 +343,6 @@ void vg_part_close(vg_part_t *part) {
         vg_free(part->pa_path);
         vg_free(part);
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define VG_FREE_AT_EXIT 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VG_FREE_AT_EXIT 1
-#endif
-#endif
-
-#ifndef VG_FREE_AT_EXIT
-/* Patient tables left to an exiting process: reachable from here. */
-typedef struct kept_s {
-        struct kept_s *next;
-        vg_htab_t      ht;
-} kept_t;
-static _Atomic(kept_t *) kept;
-#endif
 
 void vg_part_close_exiting(vg_part_t *part) {
 #ifndef VG_FREE_AT_EXIT

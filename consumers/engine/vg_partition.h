@@ -61,7 +61,7 @@ void vg_part_close(vg_part_t *part);
 /* As vg_part_close, for a process about to exit: the patients in memory
  * are left to it, not freed one by one (each a few dozen allocations;
  * freeing them was 8 % of file mode's CPU at 500,000 patients). They stay
- * reachable, for leak checkers; a sanitizer build frees them. */
+ * reachable, for leak checkers; an AddressSanitizer build frees them. */
 void vg_part_close_exiting(vg_part_t *part);
 
 int vg_part_partition(const vg_part_t *part);
