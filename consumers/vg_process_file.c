@@ -243,7 +243,8 @@ static int fw_event(fworker_t *w, fev_t *f) {
                 vg_error("process", "%s", errstr);
                 return -1;
         }
-        e = vg_part_event(part, &f->ev, errstr, sizeof(errstr));
+        e = vg_part_event_hashed(part, &f->ev, f->hash, errstr,
+                                 sizeof(errstr));
         if (e == VG_ERR_INVALID) { /* too late, or the patient limit */
                 const char *why = vg_part_rejected(part);
                 w->fw_too_late += why && !strcmp(why, "too-late");

@@ -202,7 +202,12 @@ void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step) {
 
 pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
                         size_t errstr_size) {
-        uint32_t h = vg_hash_str(id);
+        return vg_part_patient_h(part, id, vg_hash_str(id), errstr,
+                                 errstr_size);
+}
+
+pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
+                          char *errstr, size_t errstr_size) {
         pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
         sqlite3_stmt *s;
         vg_patient_t *pt;

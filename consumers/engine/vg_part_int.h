@@ -137,6 +137,9 @@ pent_t *vg_part_cached(vg_part_t *part, const char *id);
  * decoded; NULL + errstr if the store fails or holds bad bytes. */
 pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
                         size_t errstr_size);
+/* The same, h being vg_hash_str(id). */
+pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
+                          char *errstr, size_t errstr_size);
 /* After an event or a timer was applied: a persisting partition keeps the
  * patient packed (encoded anew if changed); otherwise nothing. */
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);

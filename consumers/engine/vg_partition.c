@@ -490,6 +490,13 @@ static vg_err_t apply_changes(vg_part_t *part, vg_changes_t *ch, char *errstr,
 
 vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                        size_t errstr_size) {
+        return vg_part_event_hashed(part, ev, vg_hash_str(ev->ev_patient_id),
+                                    errstr, errstr_size);
+}
+
+vg_err_t vg_part_event_hashed(vg_part_t *part, const vg_event_t *ev,
+                              uint32_t hash, char *errstr,
+                              size_t errstr_size) {
         vg_patient_t *pt;
         pent_t *pe;
         vg_changes_t ch;
@@ -508,7 +515,7 @@ vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
         vg_wm_record(&part->pa_wm, ev->ev_type, ev->ev_occurred_at);
         if (!part->pa_wm_hold)
                 vg_wm_update(&part->pa_wm, part->pa_now);
-        if (!(pe = vg_part_patient(part, ev->ev_patient_id, errstr,
+        if (!(pe = vg_part_patient_h(part, ev->ev_patient_id, hash, errstr,
                                    errstr_size)))
                 return VG_ERR_STORE;
         pt = pe->pe_pt;
