@@ -360,6 +360,12 @@ void vg_cells_sort_pending(vg_cells_t *cs) {
                       sizeof(*cs->cs_pending), cell_cmp);
 }
 
+void vg_cells_sort_dirty(vg_cells_t *cs) {
+        if (cs->cs_ndirty > 1)
+                qsort(cs->cs_dirty, cs->cs_ndirty, sizeof(*cs->cs_dirty),
+                      cell_cmp);
+}
+
 void vg_cells_batch_done(vg_cells_t *cs) {
         for (size_t i = 0; i < cs->cs_ndirty; i++)
                 cs->cs_dirty[i]->cl_dirty = false;

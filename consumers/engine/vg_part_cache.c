@@ -138,9 +138,9 @@ static void th_set(vg_part_t *part, pent_t *pe, int64_t due) {
 static vg_err_t unpack(pent_t *pe, char *errstr, size_t errstr_size) {
         if (pe->pe_pt)
                 return VG_OK;
-        if (!(pe->pe_pt = vg_patient_decode(pe->pe_id, pe->pe_blob,
-                                            pe->pe_blen, errstr,
-                                            errstr_size)))
+        if (!(pe->pe_pt = vg_patient_decode_own(pe->pe_id, pe->pe_blob,
+                                                pe->pe_blen, errstr,
+                                                errstr_size)))
                 return VG_ERR_STORE;
         return VG_OK;
 }
@@ -306,6 +306,17 @@ size_t vg_part_timers_due(vg_part_t *part, int64_t wm, pent_t **out,
                 th_remove(part, out[n++]);
         }
         return n;
+}
+
+static int pe_cmp(const void *pa, const void *pb) {
+        return strcmp((*(pent_t *const *)pa)->pe_id,
+                      (*(pent_t *const *)pb)->pe_id);
+}
+
+void vg_part_sort_dirty(vg_part_t *part) {
+        if (part->pa_persist && part->pa_ndirty > 1)
+                qsort(part->pa_dirty, part->pa_ndirty, sizeof(*part->pa_dirty),
+                      pe_cmp);
 }
 
 vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,

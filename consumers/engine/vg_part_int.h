@@ -147,6 +147,7 @@ void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
 void vg_part_dirty(vg_part_t *part, pent_t *pe);
 /* Writes a patient's next-due time to the timers table (memory-only: the
  * timer heap), if it moved. */
+void vg_part_sort_dirty(vg_part_t *part);
 vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
                            size_t errstr_size);
 /* Writes a patient's state (and its changelog row). */

@@ -616,6 +616,8 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
  * to be queued) unless this commit queues the parts (queued). */
 static vg_err_t cells_flush(vg_part_t *part, bool queued, char *errstr,
                             size_t errstr_size) {
+        if (part->pa_persist)
+                vg_cells_sort_dirty(&part->pa_cells);
         for (size_t i = 0; part->pa_persist && i < part->pa_cells.cs_ndirty;
              i++) {
                 vg_counter_t *c = part->pa_cells.cs_dirty[i];
@@ -739,11 +741,13 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
          * holds their latest next-due times; then every timer the
          * watermark has passed (those patients join the batch); then the
          * state of every patient changed, written once. */
+        vg_part_sort_dirty(part);
         for (size_t i = 0; !err && i < part->pa_ndirty; i++)
                 err = vg_part_timer_put(part, part->pa_dirty[i], errstr,
                                         errstr_size);
         if (!err && part->pa_wm.wm_value != VG_WM_NONE)
                 err = fire_timers(part, errstr, errstr_size);
+        vg_part_sort_dirty(part);
         for (size_t i = 0; !err && part->pa_persist && i < part->pa_ndirty;
              i++)
                 err = vg_part_state_put(part, part->pa_dirty[i], errstr,

@@ -22,5 +22,11 @@ void vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b);
 vg_patient_t *vg_patient_decode(const char *patient_id, const void *data,
                                 size_t len, char *errstr,
                                 size_t errstr_size);
+/* The same for bytes vg_patient_encode() made in this process and kept in
+ * its memory (a cache entry, never stored): the checksum is not computed
+ * again, every length and bound still is. */
+vg_patient_t *vg_patient_decode_own(const char *patient_id, const void *data,
+                                    size_t len, char *errstr,
+                                    size_t errstr_size);
 
 #endif /* VG_PATIENT_STORE_H */

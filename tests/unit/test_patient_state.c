@@ -337,6 +337,62 @@ static void test_corrupt(void **state) {
         vg_patient_destroy(pt);
 }
 
+/* vg_patient_decode_own (the cache's own bytes): the same patient; the
+ * checksum not computed (a changed checksum is still read), every bound
+ * still checked (each proper prefix refused; flipped bytes refused or
+ * read, never a crash under ASan). */
+static void test_decode_own(void **state) {
+        vg_patient_t *pt = build(), *back;
+        vg_buf_t a;
+        char err[256], *ja, *jb;
+        int read_back = 0;
+        (void)state;
+        vg_buf_init(&a);
+        vg_patient_encode(pt, &a);
+        back = vg_patient_decode_own(PID, a.vb_data, a.vb_len, err,
+                                     sizeof(err));
+        if (!back)
+                fail_msg("own bytes: %s", err);
+        ja = json_of(pt);
+        jb = json_of(back);
+        assert_string_equal(ja, jb);
+        vg_patient_destroy(back);
+        vg_free(jb);
+        a.vb_data[a.vb_len - 1] ^= 0x5A;
+        assert_null(vg_patient_decode(PID, a.vb_data, a.vb_len, err,
+                                      sizeof(err)));
+        back = vg_patient_decode_own(PID, a.vb_data, a.vb_len, err,
+                                     sizeof(err));
+        if (!back)
+                fail_msg("own bytes, checksum changed: %s", err);
+        jb = json_of(back);
+        assert_string_equal(ja, jb);
+        vg_patient_destroy(back);
+        for (size_t n = 1; n < a.vb_len - 4; n++) {
+                back = vg_patient_decode_own(PID, a.vb_data, n, err,
+                                             sizeof(err));
+                if (back)
+                        fail_msg("a prefix of %zu of %zu bytes was read", n,
+                                 a.vb_len);
+                assert_non_null(strstr(err, "corrupt"));
+        }
+        for (int k = 0; k < 20000; k++) {
+                unsigned char *c = flipped(&a, a.vb_len - 4);
+                back = vg_patient_decode_own(PID, c, a.vb_len, err,
+                                             sizeof(err));
+                read_back += back != NULL;
+                vg_patient_destroy(back);
+                free(c);
+        }
+        print_message("    20000 flipped own states: %d read, the rest "
+                      "refused\n", read_back);
+        assert_true(read_back < 20000);
+        vg_free(ja);
+        vg_free(jb);
+        vg_buf_free(&a);
+        vg_patient_destroy(pt);
+}
+
 /* The store leaves an event's patient_id out (the row's key) by the
  * field's offset: each event type has exactly one field of that name, at
  * that offset, and no other field there. */
@@ -368,6 +424,7 @@ int main(void) {
                 cmocka_unit_test(test_reads_json),
                 cmocka_unit_test(test_reads_format1),
                 cmocka_unit_test(test_corrupt),
+                cmocka_unit_test(test_decode_own),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
