@@ -32,7 +32,7 @@ typedef struct env_s {
         rd_kafka_mock_cluster_t *mc;
 } env_t;
 
-static void env_init(env_t *env) {
+static void env_init_q(env_t *env, const char *max_messages) {
         char e[512];
         rd_kafka_conf_t *pc = rd_kafka_conf_new();
         assert_int_equal(sqlite3_open(":memory:", &env->db), SQLITE_OK);
@@ -45,13 +45,17 @@ static void env_init(env_t *env) {
         rd_kafka_conf_set(pc, "log_level", "0", e, sizeof(e));
         /* One message per request, so that a failed request fails one
          * record while the next one is delivered. */
-        rd_kafka_conf_set(pc, "queue.buffering.max.messages", "1", e,
-                          sizeof(e));
+        rd_kafka_conf_set(pc, "queue.buffering.max.messages", max_messages,
+                          e, sizeof(e));
         env->pub = vg_pub_new(pc, e, sizeof(e));
         assert_non_null(env->pub);
         env->mc = rd_kafka_handle_mock_cluster(vg_pub_handle(env->pub));
         rd_kafka_mock_topic_create(env->mc, "alerts", 1, 1);
         vg_pub_add(env->pub, 0, env->ob, not_busy, NULL);
+}
+
+static void env_init(env_t *env) {
+        env_init_q(env, "1");
 }
 
 static void env_free(env_t *env) {
@@ -135,6 +139,35 @@ static void test_failed_delivery_keeps_newest_last(void **state) {
         /* Whatever was resent, RETRACTED (the newest row) is last. */
         assert_string_equal(last + 1, "RETRACTED");
         assert_non_null(strstr(vals, "ACTIVE"));
+        env_free(&env);
+}
+
+/* One drain hands the producer as many rows as may be in flight, not a
+ * fixed handful: after a backlog, an idle loop drains every 50 ms. */
+static void test_drain_fills_pipeline(void **state) {
+        enum { N = 3000 };
+        env_t env;
+        static char vals[N * 8];
+        char e[512];
+        int n = 0;
+        (void)state;
+        env_init_q(&env, "100000");
+        for (int i = 0; i < N; i++) {
+                char v[16];
+                snprintf(v, sizeof(v), "v%d", i);
+                add(&env, "K", v);
+        }
+        assert_int_equal(vg_pub_drain(env.pub, e, sizeof(e)), 0);
+        /* delivered without another drain */
+        assert_int_equal(rd_kafka_flush(vg_pub_handle(env.pub), 5000),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        topic_values(&env, vals, sizeof(vals));
+        for (const char *p = vals; *p; p++)
+                n += *p == ',';
+        assert_int_equal(n + 1, N);
+        assert_non_null(strstr(vals, ",v2999"));
+        assert_int_equal(vg_pub_drain(env.pub, e, sizeof(e)), 0);
+        assert_int_equal(vg_outbox_depth(env.ob), 0);
         env_free(&env);
 }
 
@@ -700,6 +733,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_failed_delivery_keeps_newest_last),
                 cmocka_unit_test(test_permanent_failure_is_fatal),
+                cmocka_unit_test(test_drain_fills_pipeline),
                 cmocka_unit_test(test_cache_equals_table),
                 cmocka_unit_test(test_old_table_moved),
                 cmocka_unit_test(test_references),
