@@ -76,6 +76,8 @@ int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
 void vg_cells_mark_pending(vg_cells_t *cs, vg_counter_t *c);
 /* Sorts the pending list by key (as strcmp orders the keys). */
 void vg_cells_sort_pending(vg_cells_t *cs);
+/* The counters changed in the open batch by key (as strcmp orders the
+ * keys). */
 void vg_cells_sort_dirty(vg_cells_t *cs);
 /* After a commit: no cell is dirty any more. */
 void vg_cells_batch_done(vg_cells_t *cs);

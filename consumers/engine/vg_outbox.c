@@ -25,7 +25,8 @@
 #define CHUNK_SHIFT 16
 #define CHUNK_RECS  ((1 << CHUNK_SHIFT) - 1) /* a chunk's records at most */
 /* What a chunk holds by default: a scan reads a chunk whole each time
- * (the publisher asks for 1,000 records at a time), so not too much. */
+ * (the publisher asks for up to PUB_MAX_INFLIGHT, 10,000, at a time),
+ * so not too much. */
 #define CHUNK_MAX   4095
 #define CHUNK_BYTES ((size_t)256 << 10)
 /* A record larger than this is refused (SQLite's blobs end at 1e9). */

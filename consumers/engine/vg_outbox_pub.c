@@ -377,6 +377,14 @@ void pub_send_cb(const vg_outrec_t *r, void *opaque) {
                         rd_kafka_headers_destroy(hdrs);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
+                if (!sd->pub->pb_txn) {
+                        /* The rest next drain: a poll here would wait
+                         * with pb_lock held, which the thread serving
+                         * the delivery reports that free the queue may
+                         * be waiting for. */
+                        sd->stop = 1;
+                        return;
+                }
                 rd_kafka_poll(rk, 100);
                 if (sl->sl_failed) {
                         sd->stop = 1;
@@ -478,9 +486,8 @@ static void plain_slot(vg_pub_t *pub, int id) {
         if (sl->sl_probe_seq == sl->sl_sent_seq &&
             sl->sl_probe_adds == vg_outbox_adds(sl->sl_ob))
                 goto out; /* nothing new */
-        /* As many as may be in flight: a drain every poll of the loop
-         * (50 ms when it is idle) that sent 1,000 rows sent no more than
-         * 20,000 a second per partition after a backlog. */
+        /* As many rows as may still be in flight: after a backlog, a
+         * loop with nothing to read drains only every 50 ms. */
         switch (vg_outbox_scan(sl->sl_ob, sl->sl_sent_seq,
                                PUB_MAX_INFLIGHT - sl->sl_inflight,
                                pub_send_cb, &sd)) {

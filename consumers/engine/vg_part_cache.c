@@ -313,8 +313,9 @@ static int pe_cmp(const void *pa, const void *pb) {
                       (*(pent_t *const *)pb)->pe_id);
 }
 
-void vg_part_sort_dirty(vg_part_t *part) {
-        if (part->pa_persist && part->pa_ndirty > 1)
+void vg_part_sort_dirty(vg_part_t *part, size_t from) {
+        if (part->pa_persist && part->pa_ndirty > from &&
+            part->pa_ndirty > 1)
                 qsort(part->pa_dirty, part->pa_ndirty, sizeof(*part->pa_dirty),
                       pe_cmp);
 }

@@ -145,9 +145,13 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
 /* The patient is changed in this batch: its state is written at commit. */
 void vg_part_dirty(vg_part_t *part, pent_t *pe);
+/* Persisting partitions: sorts the changed patients by id (the order of
+ * the timers table and of the patients' key index), so that a commit
+ * writes its rows in the B-trees' order; nothing to do unless some were
+ * added at index `from` or after (the first `from` are sorted already). */
+void vg_part_sort_dirty(vg_part_t *part, size_t from);
 /* Writes a patient's next-due time to the timers table (memory-only: the
  * timer heap), if it moved. */
-void vg_part_sort_dirty(vg_part_t *part);
 vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
                            size_t errstr_size);
 /* Writes a patient's state (and its changelog row). */

@@ -616,7 +616,7 @@ static vg_err_t fire_timers(vg_part_t *part, char *errstr,
  * to be queued) unless this commit queues the parts (queued). */
 static vg_err_t cells_flush(vg_part_t *part, bool queued, char *errstr,
                             size_t errstr_size) {
-        if (part->pa_persist)
+        if (part->pa_persist) /* (in key order, as the patients) */
                 vg_cells_sort_dirty(&part->pa_cells);
         for (size_t i = 0; part->pa_persist && i < part->pa_cells.cs_ndirty;
              i++) {
@@ -729,6 +729,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         vg_err_t err = VG_OK;
         bool pub_valid = part->pa_pub_valid, flush = false;
         int64_t pub_wm = part->pa_pub_wm, pub_since = part->pa_pub_since;
+        size_t n0;
 
         if (!part->pa_in_batch)
                 return VG_OK;
@@ -740,14 +741,16 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         /* Timers of the batch's patients first, so that the timers table
          * holds their latest next-due times; then every timer the
          * watermark has passed (those patients join the batch); then the
-         * state of every patient changed, written once. */
-        vg_part_sort_dirty(part);
+         * state of every patient changed, written once. Each in key
+         * order: consecutive writes share their B-tree's path. */
+        vg_part_sort_dirty(part, 0);
+        n0 = part->pa_ndirty;
         for (size_t i = 0; !err && i < part->pa_ndirty; i++)
                 err = vg_part_timer_put(part, part->pa_dirty[i], errstr,
                                         errstr_size);
         if (!err && part->pa_wm.wm_value != VG_WM_NONE)
                 err = fire_timers(part, errstr, errstr_size);
-        vg_part_sort_dirty(part);
+        vg_part_sort_dirty(part, n0);
         for (size_t i = 0; !err && part->pa_persist && i < part->pa_ndirty;
              i++)
                 err = vg_part_state_put(part, part->pa_dirty[i], errstr,

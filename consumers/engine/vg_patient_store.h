@@ -23,8 +23,9 @@ vg_patient_t *vg_patient_decode(const char *patient_id, const void *data,
                                 size_t len, char *errstr,
                                 size_t errstr_size);
 /* The same for bytes vg_patient_encode() made in this process and kept in
- * its memory (a cache entry, never stored): the checksum is not computed
- * again, every length and bound still is. */
+ * its memory (a cache entry: never bytes read back from the store or the
+ * changelog): the checksum is not computed again, every length and bound
+ * still is checked. */
 vg_patient_t *vg_patient_decode_own(const char *patient_id, const void *data,
                                     size_t len, char *errstr,
                                     size_t errstr_size);

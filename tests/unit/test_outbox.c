@@ -43,8 +43,6 @@ static void env_init_q(env_t *env, const char *max_messages) {
         rd_kafka_conf_set(pc, "acks", "all", e, sizeof(e));
         rd_kafka_conf_set(pc, "linger.ms", "0", e, sizeof(e));
         rd_kafka_conf_set(pc, "log_level", "0", e, sizeof(e));
-        /* One message per request, so that a failed request fails one
-         * record while the next one is delivered. */
         rd_kafka_conf_set(pc, "queue.buffering.max.messages", max_messages,
                           e, sizeof(e));
         env->pub = vg_pub_new(pc, e, sizeof(e));
@@ -54,6 +52,8 @@ static void env_init_q(env_t *env, const char *max_messages) {
         vg_pub_add(env->pub, 0, env->ob, not_busy, NULL);
 }
 
+/* One message per request, so that a failed request fails one record
+ * while the next one is delivered. */
 static void env_init(env_t *env) {
         env_init_q(env, "1");
 }
