@@ -5,7 +5,8 @@
 # with default retention. Results equal file mode (ACTIVE alerts, indicator
 # parts, aggregated values with complete / history_complete / data_since);
 # a second replay from the beginning (another group, another state dir,
-# other output topics) gives the same; neither raises more alerts that it
+# other output topics, and without transactions: changelog.enabled=false,
+# the publisher's other path) gives the same; neither raises more alerts that it
 # later retracts than file mode does. Then a record older than its
 # patient's horizon goes to the DLQ as too-late and no figure changes.
 source "$(dirname "$0")/lib/common.sh"
@@ -30,14 +31,14 @@ for type in sip_created register_entry death admission discharge; do
 done
 echo "history: $total events over 3 years produced by type (SIPs first)"
 
-replay() { # name group-suffix: process + aggregate from the beginning
-  local n=$1
+replay() { # name [process options]: process + aggregate from the beginning
+  local n=$1; shift
   local O=(-X "topic.alerts=$S.$n.alerts" -X "topic.indicator_parts=$S.$n.parts"
            -X "topic.indicators=$S.$n.ind" -X "topic.dlq=$S.$n.dlq")
   "$VIGIL" topics create -p $P "${T[@]}" "${O[@]}" >/dev/null 2>&1 || true
   local t0=$(date +%s.%N)
   "$VIGIL" process "${T[@]}" "${O[@]}" -X state.dir="$TMP/$n" \
-    -X group.id="$S.$n" --exit-idle 2 2> "$TMP/$n.log" \
+    -X group.id="$S.$n" "$@" --exit-idle 2 2> "$TMP/$n.log" \
     || fail "$n: process: $(tail -3 "$TMP/$n.log")"
   "$VIGIL" aggregate "${T[@]}" "${O[@]}" -X state.dir="$TMP/$n-agg" \
     -X aggregate.group.id="$S.$n.agg" --exit-idle 2 2> "$TMP/$n-agg.log" \
@@ -53,7 +54,11 @@ import topics; print(topics.alert_churn('$VIGIL_BOOTSTRAP', '$S.$n.alerts'))")
   [ "$churn" -le "$file_churn" ] || fail "$n: $churn alerts raised then retracted, file mode $file_churn"
 }
 replay r1
-replay r2
+replay r2 -X changelog.enabled=false
+grep -q "transactional.id" "$TMP/r1.log" || fail "r1 published without transactions"
+if grep -q "transactional.id" "$TMP/r2.log"; then
+  fail "r2 published in transactions (changelog.enabled=false ignored)"
+fi
 
 # Too late: an admission of a patient whose newest stored event is more
 # than 400 days after it. Nothing changes but the DLQ.
