@@ -157,6 +157,14 @@ vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
 /* Writes a patient's state (and its changelog row). */
 vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
                            size_t errstr_size);
+/* A commit's timers (vg_part_timers.c): writes the next-due times of the
+ * batch's patients and re-derives every patient whose timer the
+ * watermark has passed, by due time then id (those join the batch). */
+vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
+                               size_t errstr_size);
+/* Queues a change's alerts and adds its deltas to the counters. */
+vg_err_t vg_part_apply_changes(vg_part_t *part, vg_changes_t *ch,
+                               char *errstr, size_t errstr_size);
 /* Memory-only: the patients whose timer is due at wm (at most max, in
  * the order of S_DUE_TIMERS: by due time, then id), taken off the heap. */
 size_t vg_part_timers_due(vg_part_t *part, int64_t wm, pent_t **out,

@@ -74,7 +74,8 @@ static const char *stmt_sql[S__CNT] = {
         [S_PUT_TIMER] = "INSERT INTO timers VALUES(?,?) ON CONFLICT"
                        "(patient_id) DO UPDATE SET due=excluded.due",
         [S_DEL_TIMER] = "DELETE FROM timers WHERE patient_id=?",
-        [S_DUE_TIMERS] = "SELECT patient_id FROM timers WHERE due<=? "
+        [S_DUE_TIMERS] = "SELECT patient_id, due FROM timers WHERE due<=?1 "
+                         "AND (due, patient_id)>(?2, ?3) "
                          "ORDER BY due, patient_id LIMIT 256",
         [S_PUT_CELL] = "INSERT INTO cells VALUES(?,?,?,?,?) ON CONFLICT"
                       "(key) DO UPDATE SET num=excluded.num, "
@@ -469,8 +470,8 @@ void vg_part_reload(vg_part_t *part) {
  * Apply
  */
 
-static vg_err_t apply_changes(vg_part_t *part, vg_changes_t *ch, char *errstr,
-                              size_t errstr_size) {
+vg_err_t vg_part_apply_changes(vg_part_t *part, vg_changes_t *ch,
+                               char *errstr, size_t errstr_size) {
         vg_err_t err;
         part->pa_stats.ps_conflicts += ch->ch_conflicts ? 1 : 0;
         part->pa_stats.ps_pruned += ch->ch_pruned;
@@ -552,64 +553,10 @@ vg_err_t vg_part_event_hashed(vg_part_t *part, const vg_event_t *ev,
         else if (ev->ev_cancels_event_id)
                 part->pa_stats.ps_cancellations++;
         changed = !ch.ch_duplicate;
-        err = apply_changes(part, &ch, errstr, errstr_size);
+        err = vg_part_apply_changes(part, &ch, errstr, errstr_size);
         vg_changes_clear(&ch);
         vg_part_pack(part, pe, changed);
         return err;
-}
-
-/* Re-derives every patient whose timer is due at the watermark: 256 at a
- * time, by due time then id (memory-only: off the timer heap, in the same
- * order). */
-static vg_err_t fire_timers(vg_part_t *part, char *errstr,
-                            size_t errstr_size) {
-        for (;;) {
-                char *ids[256];
-                pent_t *due[256];
-                int n = 0;
-                vg_err_t err = VG_OK;
-
-                if (part->pa_mtimers) {
-                        n = (int)vg_part_timers_due(part, part->pa_wm.wm_value,
-                                                    due, 256);
-                } else {
-                        sqlite3_stmt *s = vg_part_st(part, S_DUE_TIMERS);
-                        sqlite3_bind_int64(s, 1, part->pa_wm.wm_value);
-                        while (n < 256 && sqlite3_step(s) == SQLITE_ROW)
-                                ids[n++] = vg_strdup((const char *)
-                                        sqlite3_column_text(s, 0));
-                        sqlite3_reset(s);
-                }
-                if (!n)
-                        return VG_OK;
-                for (int i = 0; i < n; i++) {
-                        /* (memory-only: never packed, pe_pt is set) */
-                        pent_t *pe = part->pa_mtimers ? due[i] : NULL;
-                        vg_changes_t ch;
-                        if (!err && !pe &&
-                            !(pe = vg_part_patient(part, ids[i], errstr,
-                                                   errstr_size)))
-                                err = VG_ERR_STORE;
-                        if (!err) {
-                                vg_engine_apply(part->pa_rc, pe->pe_pt, NULL,
-                                                part->pa_wm.wm_value, &ch);
-                                part->pa_stats.ps_timers++;
-                                vg_part_dirty(part, pe);
-                                err = apply_changes(part, &ch, errstr,
-                                                    errstr_size);
-                                vg_changes_clear(&ch);
-                                vg_part_pack(part, pe, true);
-                                if (!err) /* state: once, at the end */
-                                        err = vg_part_timer_put(
-                                                part, pe, errstr,
-                                                errstr_size);
-                        }
-                        if (!part->pa_mtimers)
-                                vg_free(ids[i]);
-                }
-                if (err)
-                        return err;
-        }
 }
 
 /* Writes every counter changed in this batch: pending (its part still
@@ -729,7 +676,6 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         vg_err_t err = VG_OK;
         bool pub_valid = part->pa_pub_valid, flush = false;
         int64_t pub_wm = part->pa_pub_wm, pub_since = part->pa_pub_since;
-        size_t n0;
 
         if (!part->pa_in_batch)
                 return VG_OK;
@@ -738,19 +684,12 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         if (!part->pa_wm_hold)
                 vg_wm_update(&part->pa_wm, part->pa_now);
         err = offsets_flush(part, errstr, errstr_size);
-        /* Timers of the batch's patients first, so that the timers table
-         * holds their latest next-due times; then every timer the
-         * watermark has passed (those patients join the batch); then the
-         * state of every patient changed, written once. Each in key
-         * order: consecutive writes share their B-tree's path. */
-        vg_part_sort_dirty(part, 0);
-        n0 = part->pa_ndirty;
-        for (size_t i = 0; !err && i < part->pa_ndirty; i++)
-                err = vg_part_timer_put(part, part->pa_dirty[i], errstr,
-                                        errstr_size);
-        if (!err && part->pa_wm.wm_value != VG_WM_NONE)
-                err = fire_timers(part, errstr, errstr_size);
-        vg_part_sort_dirty(part, n0);
+        /* The timers of the batch's patients, and every timer the
+         * watermark has passed (vg_part_timers.c: those patients join the
+         * batch); then the state of every patient changed, written once,
+         * in key order (consecutive writes share their B-tree's path). */
+        if (!err)
+                err = vg_part_commit_timers(part, errstr, errstr_size);
         for (size_t i = 0; !err && part->pa_persist && i < part->pa_ndirty;
              i++)
                 err = vg_part_state_put(part, part->pa_dirty[i], errstr,

@@ -1,0 +1,179 @@
+/*
+ * vg_part_timers.c - a commit's timers: the next-due times of the batch's
+ * patients written, and every patient whose timer the watermark has
+ * passed re-derived at it, by due time then id.
+ *
+ * With a store, most patients whose timer fires at a commit are the
+ * batch's own (catching up: all but a few), and their timer rows hold
+ * what they were before the batch. Those are not written first and read
+ * back: they are fired from memory, merged in (due, id) order with the
+ * rows of the other patients, whose rows are read a page at a time.
+ */
+#include "vg_part_int.h"
+
+#include <string.h>
+
+#define PAGE 256
+
+static int64_t next_due(const pent_t *pe) {
+        return pe->pe_pt ? pe->pe_pt->pt_next_due : pe->pe_next_due;
+}
+
+/* (due, id) of a against (due, id) of b, as S_DUE_TIMERS orders them */
+static int due_id_cmp(int64_t da, const char *ia, int64_t db,
+                      const char *ib) {
+        if (da != db)
+                return da < db ? -1 : 1;
+        return strcmp(ia, ib);
+}
+
+static int pe_due_cmp(const void *pa, const void *pb) {
+        const pent_t *a = *(pent_t *const *)pa, *b = *(pent_t *const *)pb;
+        return due_id_cmp(next_due(a), a->pe_id, next_due(b), b->pe_id);
+}
+
+/* Re-derives one patient (decoded) at the watermark. */
+static vg_err_t fire(vg_part_t *part, pent_t *pe, char *errstr,
+                     size_t errstr_size) {
+        vg_changes_t ch;
+        vg_err_t err;
+        vg_engine_apply(part->pa_rc, pe->pe_pt, NULL, part->pa_wm.wm_value,
+                        &ch);
+        part->pa_stats.ps_timers++;
+        vg_part_dirty(part, pe);
+        err = vg_part_apply_changes(part, &ch, errstr, errstr_size);
+        vg_changes_clear(&ch);
+        vg_part_pack(part, pe, true);
+        if (!err) /* state: once, at the end */
+                err = vg_part_timer_put(part, pe, errstr, errstr_size);
+        return err;
+}
+
+/* Memory-only: off the timer heap, in the same order. */
+static vg_err_t fire_heap(vg_part_t *part, char *errstr,
+                          size_t errstr_size) {
+        for (;;) {
+                pent_t *due[PAGE];
+                size_t n = vg_part_timers_due(part, part->pa_wm.wm_value, due,
+                                              PAGE);
+                vg_err_t err = VG_OK;
+                if (!n)
+                        return VG_OK;
+                for (size_t i = 0; !err && i < n; i++)
+                        err = fire(part, due[i], errstr, errstr_size);
+                if (err)
+                        return err;
+        }
+}
+
+/* The next page of timer rows due at the watermark after (*due, *id);
+ * moves (*due, *id) to its last. -1 on error. */
+static int page(vg_part_t *part, int64_t *due, char **id, char **ids,
+                int64_t *dues, char *errstr, size_t errstr_size) {
+        sqlite3_stmt *s = vg_part_st(part, S_DUE_TIMERS);
+        int n = 0, rc;
+        sqlite3_bind_int64(s, 1, part->pa_wm.wm_value);
+        sqlite3_bind_int64(s, 2, *due);
+        sqlite3_bind_text(s, 3, *id, -1, SQLITE_STATIC);
+        while (n < PAGE && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+                ids[n] = vg_strdup((const char *)sqlite3_column_text(s, 0));
+                dues[n++] = sqlite3_column_int64(s, 1);
+        }
+        sqlite3_reset(s);
+        if (n < PAGE && rc != SQLITE_DONE) {
+                while (n)
+                        vg_free(ids[--n]);
+                vg_part_db_err(part, errstr, errstr_size, "read timers");
+                return -1;
+        }
+        if (n) {
+                vg_free(*id);
+                *id = vg_strdup(ids[n - 1]);
+                *due = dues[n - 1];
+        }
+        return n;
+}
+
+/* With a store: d (nd of the batch's patients, due at the watermark, their
+ * rows not written) merged with the rows due of every other patient. A
+ * row of a patient changed in the batch is stale (its time is in memory),
+ * and skipped: its patient is in d, or its time is later and its row
+ * already says so. */
+static vg_err_t fire_store(vg_part_t *part, pent_t **d, size_t nd,
+                           char *errstr, size_t errstr_size) {
+        char *ids[PAGE], *last_id = vg_strdup("");
+        int64_t dues[PAGE], last_due = INT64_MIN;
+        int n = 0, j = 0;
+        bool more = true;
+        size_t i = 0;
+        vg_err_t err = VG_OK;
+
+        if (nd > 1)
+                qsort(d, nd, sizeof(*d), pe_due_cmp);
+        while (!err) {
+                pent_t *pe;
+                if (j == n && more) {
+                        while (n)
+                                vg_free(ids[--n]);
+                        j = 0;
+                        if ((n = page(part, &last_due, &last_id, ids, dues,
+                                      errstr, errstr_size)) < 0) {
+                                n = 0;
+                                err = VG_ERR_STORE;
+                                break;
+                        }
+                        more = n == PAGE;
+                }
+                if (i < nd &&
+                    (j == n || due_id_cmp(next_due(d[i]), d[i]->pe_id,
+                                          dues[j], ids[j]) < 0)) {
+                        pe = d[i++];
+                        pe = vg_part_patient_h(part, pe->pe_id,
+                                               pe->pe_h.hn_hash, errstr,
+                                               errstr_size);
+                } else if (j < n) {
+                        const char *id = ids[j++];
+                        pe = vg_part_cached(part, id);
+                        if (pe && pe->pe_dirty)
+                                continue;
+                        pe = vg_part_patient(part, id, errstr, errstr_size);
+                } else
+                        break;
+                err = pe ? fire(part, pe, errstr, errstr_size) : VG_ERR_STORE;
+        }
+        while (n)
+                vg_free(ids[--n]);
+        vg_free(last_id);
+        return err;
+}
+
+vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
+                               size_t errstr_size) {
+        int64_t wm = part->pa_wm.wm_value;
+        size_t n0, nd = 0;
+        pent_t **d = NULL;
+        vg_err_t err = VG_OK;
+
+        /* In key order (the timers table's), as the states after. */
+        vg_part_sort_dirty(part, 0);
+        n0 = part->pa_ndirty;
+        for (size_t i = 0; !err && i < n0; i++) {
+                pent_t *pe = part->pa_dirty[i];
+                if (!part->pa_mtimers && wm != VG_WM_NONE &&
+                    next_due(pe) <= wm) {
+                        if (!d)
+                                d = vg_malloc(sizeof(*d) * n0);
+                        d[nd++] = pe;
+                } else
+                        err = vg_part_timer_put(part, pe, errstr,
+                                                errstr_size);
+        }
+        if (!err && wm != VG_WM_NONE)
+                err = part->pa_mtimers
+                              ? fire_heap(part, errstr, errstr_size)
+                              : fire_store(part, d, nd, errstr, errstr_size);
+        vg_free(d);
+        /* (the patients fired join the batch) */
+        vg_part_sort_dirty(part, n0);
+        return err;
+}
