@@ -134,8 +134,7 @@ static void th_set(vg_part_t *part, pent_t *pe, int64_t due) {
         th_up(part, part->pa_ntheap - 1);
 }
 
-/* The entry's patient decoded from its bytes, if it is packed. */
-static vg_err_t unpack(pent_t *pe, char *errstr, size_t errstr_size) {
+vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size) {
         if (pe->pe_pt)
                 return VG_OK;
         if (!(pe->pe_pt = vg_patient_decode_own(pe->pe_id, pe->pe_blob,
@@ -215,7 +214,7 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
         int64_t due = INT64_MAX;
 
         if (pe)
-                return unpack(pe, errstr, errstr_size) ? NULL : pe;
+                return vg_part_unpack(pe, errstr, errstr_size) ? NULL : pe;
         s = vg_part_st(part, S_GET_PATIENT);
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         switch (sqlite3_step(s)) {
@@ -322,7 +321,7 @@ void vg_part_sort_dirty(vg_part_t *part, size_t from) {
 
 vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
                            size_t errstr_size) {
-        int64_t next = pe->pe_pt ? pe->pe_pt->pt_next_due : pe->pe_next_due;
+        int64_t next = vg_pent_next_due(pe);
         sqlite3_stmt *s;
         int rc;
         if (next == pe->pe_due)

@@ -44,7 +44,9 @@ typedef struct pent_s {
         uint32_t       pe_blen;
         bool           pe_dirty;    /* changed in the open batch */
         int64_t        pe_due;      /* next_due in the timers table
-                                     * (INT64_MAX: no row); memory-only:
+                                     * (INT64_MAX: no row; the row is
+                                     * always this, which a commit's
+                                     * timers rely on); memory-only:
                                      * its key on the timer heap
                                      * (INT64_MAX: not on it) */
         int64_t        pe_next_due; /* the patient's next_due, as packed */
@@ -54,6 +56,11 @@ typedef struct pent_s {
                                      * memory) */
         char           pe_id[];     /* patient_id */
 } pent_t;
+
+/* The patient's next-due time, decoded or packed. */
+static inline int64_t vg_pent_next_due(const pent_t *pe) {
+        return pe->pe_pt ? pe->pe_pt->pt_next_due : pe->pe_next_due;
+}
 
 struct vg_part_s {
         sqlite3                *pa_db;
@@ -140,6 +147,9 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
 /* The same, h being vg_hash_str(id). */
 pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
                           char *errstr, size_t errstr_size);
+/* A cached entry decoded, if it is packed; VG_ERR_STORE + errstr if its
+ * bytes are bad. */
+vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size);
 /* After an event or a timer was applied: a persisting partition keeps the
  * patient packed (encoded anew if changed); otherwise nothing. */
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
@@ -157,20 +167,23 @@ vg_err_t vg_part_timer_put(vg_part_t *part, pent_t *pe, char *errstr,
 /* Writes a patient's state (and its changelog row). */
 vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
                            size_t errstr_size);
-/* A commit's timers (vg_part_timers.c): writes the next-due times of the
- * batch's patients and re-derives every patient whose timer the
- * watermark has passed, by due time then id (those join the batch). */
-vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
-                               size_t errstr_size);
-/* Queues a change's alerts and adds its deltas to the counters. */
-vg_err_t vg_part_apply_changes(vg_part_t *part, vg_changes_t *ch,
-                               char *errstr, size_t errstr_size);
 /* Memory-only: the patients whose timer is due at wm (at most max, in
  * the order of S_DUE_TIMERS: by due time, then id), taken off the heap. */
 size_t vg_part_timers_due(vg_part_t *part, int64_t wm, pent_t **out,
                           size_t max);
 /* Empties the cache (and the list of changed patients). */
 void vg_part_cache_drop(vg_part_t *part);
+
+/* vg_part_timers.c: a commit's timers. Writes the next-due times of the
+ * batch's patients and re-derives every patient whose timer the
+ * watermark has passed, by due time then id (those join the batch). */
+vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
+                               size_t errstr_size);
+
+/* vg_partition.c: queues a change's alerts and adds its deltas to the
+ * counters. */
+vg_err_t vg_part_apply_changes(vg_part_t *part, vg_changes_t *ch,
+                               char *errstr, size_t errstr_size);
 void vg_part_cache_free(vg_part_t *part);
 /* After a commit: above pa_cache_max patients, drops (clean) ones until
  * three quarters are left. */

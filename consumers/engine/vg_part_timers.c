@@ -11,13 +11,10 @@
  */
 #include "vg_part_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PAGE 256
-
-static int64_t next_due(const pent_t *pe) {
-        return pe->pe_pt ? pe->pe_pt->pt_next_due : pe->pe_next_due;
-}
 
 /* (due, id) of a against (due, id) of b, as S_DUE_TIMERS orders them */
 static int due_id_cmp(int64_t da, const char *ia, int64_t db,
@@ -29,7 +26,7 @@ static int due_id_cmp(int64_t da, const char *ia, int64_t db,
 
 static int pe_due_cmp(const void *pa, const void *pb) {
         const pent_t *a = *(pent_t *const *)pa, *b = *(pent_t *const *)pb;
-        return due_id_cmp(next_due(a), a->pe_id, next_due(b), b->pe_id);
+        return due_id_cmp(vg_pent_next_due(a), a->pe_id, vg_pent_next_due(b), b->pe_id);
 }
 
 /* Re-derives one patient (decoded) at the watermark. */
@@ -71,16 +68,22 @@ static vg_err_t fire_heap(vg_part_t *part, char *errstr,
 static int page(vg_part_t *part, int64_t *due, char **id, char **ids,
                 int64_t *dues, char *errstr, size_t errstr_size) {
         sqlite3_stmt *s = vg_part_st(part, S_DUE_TIMERS);
-        int n = 0, rc;
+        int n = 0, rc = SQLITE_DONE;
         sqlite3_bind_int64(s, 1, part->pa_wm.wm_value);
         sqlite3_bind_int64(s, 2, *due);
         sqlite3_bind_text(s, 3, *id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 4, PAGE);
         while (n < PAGE && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-                ids[n] = vg_strdup((const char *)sqlite3_column_text(s, 0));
+                const char *t = (const char *)sqlite3_column_text(s, 0);
+                if (!t) { /* (out of memory) */
+                        rc = SQLITE_NOMEM;
+                        break;
+                }
+                ids[n] = vg_strdup(t);
                 dues[n++] = sqlite3_column_int64(s, 1);
         }
         sqlite3_reset(s);
-        if (n < PAGE && rc != SQLITE_DONE) {
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
                 while (n)
                         vg_free(ids[--n]);
                 vg_part_db_err(part, errstr, errstr_size, "read timers");
@@ -95,10 +98,10 @@ static int page(vg_part_t *part, int64_t *due, char **id, char **ids,
 }
 
 /* With a store: d (nd of the batch's patients, due at the watermark, their
- * rows not written) merged with the rows due of every other patient. A
- * row of a patient changed in the batch is stale (its time is in memory),
- * and skipped: its patient is in d, or its time is later and its row
- * already says so. */
+ * rows not written) merged with the rows due of every other patient. Of
+ * the batch's patients, only those in d can have a row due (the others'
+ * rows hold their next-due time, after the watermark: pe_due is always
+ * the row's), and theirs is stale: skipped. */
 static vg_err_t fire_store(vg_part_t *part, pent_t **d, size_t nd,
                            char *errstr, size_t errstr_size) {
         char *ids[PAGE], *last_id = vg_strdup("");
@@ -125,12 +128,11 @@ static vg_err_t fire_store(vg_part_t *part, pent_t **d, size_t nd,
                         more = n == PAGE;
                 }
                 if (i < nd &&
-                    (j == n || due_id_cmp(next_due(d[i]), d[i]->pe_id,
+                    (j == n || due_id_cmp(vg_pent_next_due(d[i]), d[i]->pe_id,
                                           dues[j], ids[j]) < 0)) {
                         pe = d[i++];
-                        pe = vg_part_patient_h(part, pe->pe_id,
-                                               pe->pe_h.hn_hash, errstr,
-                                               errstr_size);
+                        if (vg_part_unpack(pe, errstr, errstr_size))
+                                pe = NULL;
                 } else if (j < n) {
                         const char *id = ids[j++];
                         pe = vg_part_cached(part, id);
@@ -159,8 +161,9 @@ vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
         n0 = part->pa_ndirty;
         for (size_t i = 0; !err && i < n0; i++) {
                 pent_t *pe = part->pa_dirty[i];
+                int64_t due = vg_pent_next_due(pe);
                 if (!part->pa_mtimers && wm != VG_WM_NONE &&
-                    next_due(pe) <= wm) {
+                    due != INT64_MAX && due <= wm) {
                         if (!d)
                                 d = vg_malloc(sizeof(*d) * n0);
                         d[nd++] = pe;

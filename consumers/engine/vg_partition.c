@@ -1,8 +1,9 @@
 /*
  * vg_partition.c - one input partition's state in SQLite.
  *
- * Contents: schema, open/close, apply (event, timers), counters, offsets,
- * commit; the patients in memory are vg_part_cache.c's. What a partition
+ * Contents: schema, open/close, apply (events), counters, offsets,
+ * commit; the patients in memory are vg_part_cache.c's, the timers a
+ * commit fires vg_part_timers.c's. What a partition
  * publishes (alerts, dead letters, indicator parts, progress) is queued
  * by vg_part_out.c.
  *
@@ -76,7 +77,7 @@ static const char *stmt_sql[S__CNT] = {
         [S_DEL_TIMER] = "DELETE FROM timers WHERE patient_id=?",
         [S_DUE_TIMERS] = "SELECT patient_id, due FROM timers WHERE due<=?1 "
                          "AND (due, patient_id)>(?2, ?3) "
-                         "ORDER BY due, patient_id LIMIT 256",
+                         "ORDER BY due, patient_id LIMIT ?4",
         [S_PUT_CELL] = "INSERT INTO cells VALUES(?,?,?,?,?) ON CONFLICT"
                       "(key) DO UPDATE SET num=excluded.num, "
                       "den=excluded.den, count=excluded.count, "

@@ -1,0 +1,150 @@
+/*
+ * test_timers.c - a commit's timers (consumers/engine/vg_part_timers.c):
+ * with a store, the batch's own patients whose timer the watermark has
+ * passed are fired from memory and merged with the timers table's rows of
+ * the other patients, a page (256) at a time. The alerts they raise come
+ * out in the same order as with timers in memory only (one heap, by due
+ * time then id): the same patients, the same order, across pages, with
+ * many timers due at the same millisecond.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rules_helpers.h"
+#include "vg_codec.h"
+
+enum { NPAT = 1000, NSTRAY = 300 };
+
+typedef struct seq_s {
+        vg_codec_t *codec;
+        char      **al;   /* "alert_id status rule anchor", in outbox order */
+        int         n, cap;
+} seq_t;
+
+static void seq_cb(const vg_outrec_t *r, void *opaque) {
+        seq_t *s = opaque;
+        vg_anyrec_t rec;
+        vg_rectype_t t;
+        char errstr[256], buf[512];
+        if (strcmp(r->or_topic, "care.alerts.v1"))
+                return;
+        if (vg_codec_decode(s->codec, r->or_value, r->or_value_len,
+                            VG_REC_ALERT, &t, &rec, NULL, errstr,
+                            sizeof(errstr)))
+                fail_msg("decode: %s", errstr);
+        snprintf(buf, sizeof(buf), "%s %d %d %s", rec.al.al_alert_id,
+                 (int)rec.al.al_status, (int)rec.al.al_rule,
+                 rec.al.al_anchor ? rec.al.al_anchor : "-");
+        vg_record_clear(VG_REC_ALERT, &rec.al);
+        if (s->n == s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 1024;
+                s->al = vg_realloc(s->al, sizeof(*s->al) * (size_t)s->cap);
+        }
+        s->al[s->n++] = vg_strdup(buf);
+}
+
+static void seq_free(seq_t *s) {
+        for (int i = 0; i < s->n; i++)
+                vg_free(s->al[i]);
+        vg_free(s->al);
+}
+
+/* Batch 1: NPAT patients discharged home needing coordination at the same
+ * instant (their SIP deadlines due at the same millisecond), NSTRAY an
+ * hour later. Batch 2: every fifth of them readmitted two hours after the
+ * discharge (changed in the batch), then one event 60 days on that moves
+ * the watermark past every timer. */
+static void make(evs_t *b1, evs_t *b2) {
+        int64_t d = T("2026-03-02T08:00:00Z");
+        char pid[16];
+        for (int i = 0; i < NPAT + NSTRAY; i++) {
+                vg_event_t *ev;
+                snprintf(pid, sizeof(pid), "p%04d", (i * 7919) % 10000);
+                ev = evs_push(b1, VG_REC_DISCHARGE, pid, "d1",
+                              d + (i < NPAT ? 0 : H(1)));
+                ev_set_str(&ev->ev_stay_id, "s1");
+                ev->ev_care_setting = VG_CS_HOSPITAL_INPATIENT;
+                ev->ev_disposition = VG_DISP_HOME;
+                ev->ev_needs_coordination = true;
+                if (i % 5 == 0) {
+                        ev = evs_push(b2, VG_REC_ADMISSION, pid, "a2",
+                                      d + H(2));
+                        ev_set_str(&ev->ev_stay_id, "s2");
+                }
+        }
+        evs_push(b2, VG_REC_SIP, "zz", "z1", d + DAYS(60));
+}
+
+/* mode 0: a store, every patient kept in memory; 1: a store, at most two
+ * patients kept after a commit (the others read back from it); 2: memory
+ * only (a timer heap). */
+static void run(const evs_t *b1, const evs_t *b2, int mode, seq_t *out) {
+        char errstr[512];
+        vg_rules_conf_t rc;
+        static const vg_part_topics_t topics = {
+                "care.alerts.v1", "care.indicator-parts.v1", "care.dlq.v1"};
+        vg_part_t *part;
+        th_conf(&rc);
+        part = vg_part_open(":memory:", 0, &rc, out->codec, &topics, errstr,
+                            sizeof(errstr));
+        if (!part)
+                fail_msg("vg_part_open: %s", errstr);
+        if (mode == 1)
+                vg_part_set_cache(part, 2);
+        else if (mode == 2)
+                vg_part_set_memory_only(part);
+        for (int b = 0; b < 2; b++) {
+                const evs_t *e = b ? b2 : b1;
+                if (vg_part_begin(part, 1000 + b, errstr, sizeof(errstr)))
+                        fail_msg("begin: %s", errstr);
+                for (int i = 0; i < e->n; i++)
+                        if (vg_part_event(part, &e->ev[i], errstr,
+                                          sizeof(errstr)))
+                                fail_msg("event: %s", errstr);
+                if (th_commit(part, errstr, sizeof(errstr)))
+                        fail_msg("commit: %s", errstr);
+        }
+        vg_part_outbox_scan(part, 0, INT32_MAX, seq_cb, out);
+        vg_part_close(part);
+}
+
+static void test_timers_merged_in_order(void **state) {
+        evs_t b1 = {0}, b2 = {0};
+        seq_t s[3] = {{0}, {0}, {0}};
+        char errstr[256];
+        (void)state;
+        make(&b1, &b2);
+        for (int m = 0; m < 3; m++) {
+                s[m].codec = vg_codec_new(errstr, sizeof(errstr));
+                assert_non_null(s[m].codec);
+                run(&b1, &b2, m, &s[m]);
+        }
+        print_message("    %d alert records; memory-only order is the "
+                      "reference\n", s[2].n);
+        /* the SIP deadlines fired: more than a page of them */
+        assert_true(s[2].n > 2 * 256);
+        for (int m = 0; m < 2; m++) {
+                assert_int_equal(s[m].n, s[2].n);
+                for (int i = 0; i < s[2].n; i++)
+                        if (strcmp(s[m].al[i], s[2].al[i]))
+                                fail_msg("mode %d, record %d: %s, memory "
+                                         "only: %s", m, i, s[m].al[i],
+                                         s[2].al[i]);
+        }
+        for (int m = 0; m < 3; m++) {
+                vg_codec_destroy(s[m].codec);
+                seq_free(&s[m]);
+        }
+        evs_free(&b1);
+        evs_free(&b2);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_timers_merged_in_order),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
