@@ -354,16 +354,17 @@ static int cell_cmp(const void *pa, const void *pb) {
         }
 }
 
+static void cells_sort(vg_counter_t **l, size_t n) {
+        if (n > 1)
+                qsort(l, n, sizeof(*l), cell_cmp);
+}
+
 void vg_cells_sort_pending(vg_cells_t *cs) {
-        if (cs->cs_npending > 1)
-                qsort(cs->cs_pending, cs->cs_npending,
-                      sizeof(*cs->cs_pending), cell_cmp);
+        cells_sort(cs->cs_pending, cs->cs_npending);
 }
 
 void vg_cells_sort_dirty(vg_cells_t *cs) {
-        if (cs->cs_ndirty > 1)
-                qsort(cs->cs_dirty, cs->cs_ndirty, sizeof(*cs->cs_dirty),
-                      cell_cmp);
+        cells_sort(cs->cs_dirty, cs->cs_ndirty);
 }
 
 void vg_cells_batch_done(vg_cells_t *cs) {
@@ -382,8 +383,7 @@ size_t vg_cells_sorted(const vg_cells_t *cs, vg_counter_t ***out) {
         vg_counter_t **all = vg_malloc(sizeof(*all) * (cs->cs_nall + 1));
         for (size_t i = 0; i < cs->cs_nall; i++)
                 all[i] = vg_cells_at(cs, i);
-        if (cs->cs_nall > 1)
-                qsort(all, cs->cs_nall, sizeof(*all), cell_cmp);
+        cells_sort(all, cs->cs_nall);
         *out = all;
         return cs->cs_nall;
 }

@@ -64,8 +64,7 @@ void vg_part_cache_trim(vg_part_t *part) {
  * S_DUE_TIMERS orders them (BINARY collation: strcmp), each knowing its
  * place (pe_tix) so that a moved timer is re-placed, not added twice. */
 static bool th_less(const pent_t *a, const pent_t *b) {
-        return a->pe_due < b->pe_due ||
-               (a->pe_due == b->pe_due && strcmp(a->pe_id, b->pe_id) < 0);
+        return vg_due_id_cmp(a->pe_due, a->pe_id, b->pe_due, b->pe_id) < 0;
 }
 
 static void th_place(vg_part_t *part, size_t i, pent_t *pe) {
@@ -145,8 +144,11 @@ vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size) {
 }
 
 pent_t *vg_part_cached(vg_part_t *part, const char *id) {
-        return (pent_t *)vg_htab_find(&part->pa_cache, vg_hash_str(id),
-                                      pent_eq, id);
+        return vg_part_cached_h(part, id, vg_hash_str(id));
+}
+
+pent_t *vg_part_cached_h(vg_part_t *part, const char *id, uint32_t h) {
+        return (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
 }
 
 void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step) {

@@ -10,6 +10,7 @@
 #include "vg_cells.h"
 #include "vg_htab.h"
 
+#include <string.h>
 #include <sys/types.h>
 #include <sqlite3.h>
 #include <jansson.h>
@@ -56,6 +57,15 @@ typedef struct pent_s {
                                      * memory) */
         char           pe_id[];     /* patient_id */
 } pent_t;
+
+/* Timers' order, (due, id) of a against (due, id) of b: the timers
+ * table's (S_DUE_TIMERS, BINARY collation), the heap's, a commit's. */
+static inline int vg_due_id_cmp(int64_t da, const char *ia, int64_t db,
+                                const char *ib) {
+        if (da != db)
+                return da < db ? -1 : 1;
+        return strcmp(ia, ib);
+}
 
 /* The patient's next-due time, decoded or packed. */
 static inline int64_t vg_pent_next_due(const pent_t *pe) {
@@ -140,6 +150,8 @@ vg_err_t vg_part_db_err(vg_part_t *part, char *errstr, size_t errstr_size,
 /* vg_part_cache.c: the patients in memory. */
 /* The cached entry of a patient as it is (packed or not), or NULL. */
 pent_t *vg_part_cached(vg_part_t *part, const char *id);
+/* The same, h being vg_hash_str(id). */
+pent_t *vg_part_cached_h(vg_part_t *part, const char *id, uint32_t h);
 /* The cached patient, read from the store (or new) on first sight, and
  * decoded; NULL + errstr if the store fails or holds bad bytes. */
 pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
@@ -173,6 +185,10 @@ size_t vg_part_timers_due(vg_part_t *part, int64_t wm, pent_t **out,
                           size_t max);
 /* Empties the cache (and the list of changed patients). */
 void vg_part_cache_drop(vg_part_t *part);
+void vg_part_cache_free(vg_part_t *part);
+/* After a commit: above pa_cache_max patients, drops (clean) ones until
+ * three quarters are left. */
+void vg_part_cache_trim(vg_part_t *part);
 
 /* vg_part_timers.c: a commit's timers. Writes the next-due times of the
  * batch's patients and re-derives every patient whose timer the
@@ -184,10 +200,6 @@ vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
  * counters. */
 vg_err_t vg_part_apply_changes(vg_part_t *part, vg_changes_t *ch,
                                char *errstr, size_t errstr_size);
-void vg_part_cache_free(vg_part_t *part);
-/* After a commit: above pa_cache_max patients, drops (clean) ones until
- * three quarters are left. */
-void vg_part_cache_trim(vg_part_t *part);
 
 /* vg_part_changelog.c: the changelog rows of a patient (its id, next-due
  * time and stored state), of a counter, and of the partition's meta

@@ -12,21 +12,13 @@
 #include "vg_part_int.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #define PAGE 256
 
-/* (due, id) of a against (due, id) of b, as S_DUE_TIMERS orders them */
-static int due_id_cmp(int64_t da, const char *ia, int64_t db,
-                      const char *ib) {
-        if (da != db)
-                return da < db ? -1 : 1;
-        return strcmp(ia, ib);
-}
-
 static int pe_due_cmp(const void *pa, const void *pb) {
         const pent_t *a = *(pent_t *const *)pa, *b = *(pent_t *const *)pb;
-        return due_id_cmp(vg_pent_next_due(a), a->pe_id, vg_pent_next_due(b), b->pe_id);
+        return vg_due_id_cmp(vg_pent_next_due(a), a->pe_id,
+                             vg_pent_next_due(b), b->pe_id);
 }
 
 /* Re-derives one patient (decoded) at the watermark. */
@@ -128,17 +120,24 @@ static vg_err_t fire_store(vg_part_t *part, pent_t **d, size_t nd,
                         more = n == PAGE;
                 }
                 if (i < nd &&
-                    (j == n || due_id_cmp(vg_pent_next_due(d[i]), d[i]->pe_id,
-                                          dues[j], ids[j]) < 0)) {
+                    (j == n || vg_due_id_cmp(vg_pent_next_due(d[i]),
+                                             d[i]->pe_id, dues[j],
+                                             ids[j]) < 0)) {
                         pe = d[i++];
                         if (vg_part_unpack(pe, errstr, errstr_size))
                                 pe = NULL;
                 } else if (j < n) {
                         const char *id = ids[j++];
-                        pe = vg_part_cached(part, id);
+                        uint32_t h = vg_hash_str(id);
+                        pe = vg_part_cached_h(part, id, h);
                         if (pe && pe->pe_dirty)
                                 continue;
-                        pe = vg_part_patient(part, id, errstr, errstr_size);
+                        /* (cached: decoded as it is, not looked up again) */
+                        if (pe && vg_part_unpack(pe, errstr, errstr_size))
+                                pe = NULL;
+                        else if (!pe)
+                                pe = vg_part_patient_h(part, id, h, errstr,
+                                                       errstr_size);
                 } else
                         break;
                 err = pe ? fire(part, pe, errstr, errstr_size) : VG_ERR_STORE;
