@@ -139,6 +139,8 @@ static vg_part_t *part_open(proc_t *pr, int p) {
         ps->ps_end_at = 0;
         memset(ps->ps_polled, 0, sizeof(ps->ps_polled));
         ps->ps_backlog_at = 0;
+        ps->ps_urgent_ob = NULL; /* a new outbox: its first batch commits */
+        ps->ps_commit_asked = false;
         memset(&pr->pr_last[p], 0, sizeof(pr->pr_last[p]));
         process_part_snap(pr, p, true);
         vg_pub_add(pr->pr_pub, p, vg_part_outbox(ps->ps_part), part_busy,
@@ -592,6 +594,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         pr->pr_state_dir = vg_conf_str(conf, "state.dir");
         pr->pr_max_events = (int)vg_conf_int(conf, "batch.max_events");
         pr->pr_max_ms = vg_conf_int(conf, "batch.max_ms");
+        pr->pr_linger_ms = vg_conf_int(conf, "batch.linger_ms");
         pr->pr_max_bytes = (size_t)vg_conf_int(conf, "input.max_bytes");
         pr->pr_cleanup_ms = vg_conf_int(conf, "state.cleanup_delay_ms");
         pr->pr_standbys = (int)vg_conf_int(conf, "num.standby.replicas");

@@ -56,6 +56,10 @@ typedef struct pstate_s {
         /* the worker's that has the partition */
         int64_t    ps_nevents;     /* events handled in its turn */
         bool       ps_committed;   /* a batch committed in its turn */
+        bool       ps_commit_asked; /* the loop asked for a commit that
+                                    * batch.linger_ms put off */
+        const vg_outbox_t *ps_urgent_ob; /* vg_outbox_urgent(ob) as of */
+        uint64_t   ps_urgent;      /* ... the last commit */
         int64_t    ps_end[VG_EVENT_TYPES]; /* an input topic's end, read
                                     * to, to store with the next batch
                                     * (process_work.c); 0: none */
@@ -145,6 +149,7 @@ typedef struct proc_s {
         const char       *pr_state_dir;
         int               pr_max_events;
         int64_t           pr_max_ms;
+        int64_t           pr_linger_ms;  /* batch.linger_ms */
         atomic_int        pr_fatal;       /* set by any worker */
         atomic_llong      pr_events;      /* handled, by the workers */
         int64_t           pr_started_at;   /* vg_process_kafka entered, ms */

@@ -110,6 +110,7 @@ void process_part_commit(proc_t *pr, int p) {
         }
         ps->ps_batch = 0;
         ps->ps_committed = true;
+        ps->ps_commit_asked = false;
         /* Backpressure: a partition whose outbox the broker does not
          * take as fast as it fills (a slow broker, failing transactions)
          * waits for it here, so that it, and the transaction that takes
@@ -117,6 +118,8 @@ void process_part_commit(proc_t *pr, int p) {
          * query) is asked only when it may be over the bound: it is at
          * most what it was when last asked plus the rows added since. */
         ob = vg_part_outbox(ps->ps_part);
+        ps->ps_urgent_ob = ob;
+        ps->ps_urgent = vg_outbox_urgent(ob);
         adds = vg_outbox_adds(ob);
         if (ps->ps_ob != ob || ps->ps_ob_depth + (int64_t)(adds -
                                                    ps->ps_ob_adds) >
@@ -156,15 +159,34 @@ void process_part_committed(proc_t *pr, int p) {
         commit_kafka_offsets(pr, p);
 }
 
+/* Whether a commit the loop asked for (its queue empty) is made now:
+ * with batch.linger_ms, a batch that would raise no alert waits until it
+ * is that old (live, a batch of the records of about that long instead
+ * of a few: each commit writes every page its patients, counters and
+ * timers are on). One with an alert queued by its events, or whose
+ * commit would fire a timer (what raises most alerts), commits at once. */
+static bool commit_now(const proc_t *pr, const pstate_t *ps, int64_t now) {
+        const vg_outbox_t *ob = vg_part_outbox(ps->ps_part);
+        /* (the timers asked first: it moves the batch's time to now,
+         * which the commit's watermark is then computed at) */
+        return ob != ps->ps_urgent_ob ||
+               vg_outbox_urgent(ob) != ps->ps_urgent ||
+               vg_part_would_fire(ps->ps_part, now) ||
+               now - ps->ps_batch_start >= pr->pr_linger_ms;
+}
+
 /* Time-driven work of a partition on its worker: a batch batch.max_ms
- * old commits (after any turn); with nothing open, on a tick, an empty
- * batch commits if the watermark would move or parts are due. */
+ * old commits (after any turn), and so does one whose commit the loop
+ * asked for, at once or once it is due (commit_now); with nothing open,
+ * on a tick, an empty batch commits if the watermark would move or parts
+ * are due. */
 static void part_tick(proc_t *pr, int p, int64_t now, bool tick,
                       bool hold) {
         pstate_t *ps = &pr->pr_parts[p];
         char errstr[512];
         if (vg_part_in_batch(ps->ps_part)) {
-                if (now - ps->ps_batch_start >= pr->pr_max_ms)
+                if (now - ps->ps_batch_start >= pr->pr_max_ms ||
+                    (ps->ps_commit_asked && commit_now(pr, ps, now)))
                         process_part_commit(pr, p);
                 return;
         }
@@ -236,8 +258,10 @@ void process_part_work(void *opaque, int p, int w, const pturn_t *t) {
                             : t->pt_n ? t->pt_hold[t->pt_n - 1]
                                       : atomic_load(&pr->pr_wm_hold);
                 vg_part_hold_watermark(ps->ps_part, hold);
-                if (t->pt_flags & PP_COMMIT)
-                        process_part_commit(pr, p);
+                /* (part_tick commits it, now or once it is due) */
+                if ((t->pt_flags & PP_COMMIT) &&
+                    vg_part_in_batch(ps->ps_part))
+                        ps->ps_commit_asked = true;
                 part_tick(pr, p, vg_now_ms(), t->pt_flags & PP_TICK, hold);
                 /* The partition's outbox goes out from its worker too. */
                 if (!pr->pr_fatal &&

@@ -148,6 +148,42 @@ static vg_err_t fire_store(vg_part_t *part, pent_t **d, size_t nd,
         return err;
 }
 
+bool vg_part_would_fire(vg_part_t *part, int64_t now_ms) {
+        vg_wm_t wm = part->pa_wm;
+        sqlite3_stmt *s;
+        bool due;
+        if (!part->pa_in_batch)
+                return false;
+        /* The batch's time is now (its commit's, as for a batch begun now:
+         * a topic that has been at its end for stream.idle_ms since it
+         * began no longer holds the watermark back). */
+        if (now_ms > part->pa_now)
+                part->pa_now = now_ms;
+        if (!part->pa_wm_hold) /* as vg_part_commit would */
+                vg_wm_update(&wm, part->pa_now);
+        if (wm.wm_value == VG_WM_NONE)
+                return false;
+        /* The batch's patients: their next-due times as they are now (on
+         * the heap, or in their rows, as they were before the batch). */
+        for (size_t i = 0; i < part->pa_ndirty; i++) {
+                int64_t d = vg_pent_next_due(part->pa_dirty[i]);
+                if (d != INT64_MAX && d <= wm.wm_value)
+                        return true;
+        }
+        if (part->pa_mtimers)
+                return part->pa_ntheap &&
+                       part->pa_theap[0]->pe_due <= wm.wm_value;
+        /* The others' rows (a stale row of the batch's may say yes). */
+        s = vg_part_st(part, S_DUE_TIMERS);
+        sqlite3_bind_int64(s, 1, wm.wm_value);
+        sqlite3_bind_int64(s, 2, INT64_MIN);
+        sqlite3_bind_text(s, 3, "", 0, SQLITE_STATIC);
+        sqlite3_bind_int(s, 4, 1);
+        due = sqlite3_step(s) != SQLITE_DONE; /* (an error: yes, commit) */
+        sqlite3_reset(s);
+        return due;
+}
+
 vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
                                size_t errstr_size) {
         int64_t wm = part->pa_wm.wm_value;

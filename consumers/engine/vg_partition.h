@@ -90,6 +90,12 @@ void vg_part_hold_watermark(vg_part_t *part, bool hold);
  * the partition has read is final until new records arrive. */
 bool vg_part_caught_up(const vg_part_t *part, int64_t now_ms);
 bool vg_part_in_batch(const vg_part_t *part);
+/* Whether committing the open batch at now_ms would fire a timer (the
+ * watermark it would set has passed a patient's next-due time): the
+ * alerts a batch raises are raised by its commit's timers, or queued by
+ * its events (vg_outbox_urgent). The batch's time (vg_part_begin's) moves
+ * to now_ms, if later. */
+bool vg_part_would_fire(vg_part_t *part, int64_t now_ms);
 
 /* Next offset to consume of topic, or -1 if none is stored. */
 int64_t vg_part_offset(vg_part_t *part, const char *topic);

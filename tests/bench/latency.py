@@ -23,10 +23,16 @@ the time a kcat reader on the same machine (read_committed,
 fetch.wait.max.ms 5) received the alert, minus the same write time.
 
 Arguments after WARMUP go to `vigil process` (the benchmark runs it
-again with -X changelog.enabled=false: no Kafka transactions).
+again with -X batch.linger_ms=0, and with -X changelog.enabled=false: no
+Kafka transactions).
+
+The CPU time and bytes written of `vigil process` (/proc/PID/stat, io)
+from the end of the warm-up to 10 s after the last event was written,
+per event written in that time: what the steady rate costs (bytes the
+kernel counts as written to storage: 0 if the state is on tmpfs).
 
 Prints one line: "N p50_ms p99_ms max_ms visible_p50_ms visible_p99_ms
-visible_max_ms".
+visible_max_ms cpu_us_per_event written_bytes_per_event".
 """
 import hashlib, json, os, subprocess, sys, tempfile, threading, time
 
@@ -71,6 +77,16 @@ reader_thr.start()
 prod = subprocess.Popen([vigil, "produce"] + T, stdin=subprocess.PIPE,
                         stderr=open(os.path.join(tmp, "produce.log"), "w"))
 
+def usage(pid):
+    """(CPU seconds, bytes written) of a process so far."""
+    st = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    cpu = (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+    wb = 0
+    for l in open("/proc/%d/io" % pid):
+        if l.startswith("write_bytes:"):
+            wb = int(l.split()[1])
+    return cpu, wb
+
 def iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + \
         ".%03dZ" % int((t % 1) * 1000)
@@ -90,8 +106,11 @@ written = {}   # alert_id -> time the readmission was written
 pending = []   # (due time, line, alert_id or None)
 n, start = 0, time.time()
 total = rate * seconds
+use0 = None  # usage at the end of the warm-up, and events written by then
 while n < total:
     now = time.time()
+    if use0 is None and now - start >= warmup:
+        use0 = usage(proc.pid) + (n,)
     due = start + n / rate
     if due > now:
         time.sleep(min(due - now, 0.002))
@@ -122,6 +141,7 @@ while n < total:
 prod.stdin.close()
 prod.wait()
 time.sleep(10)  # the last alerts out
+use1 = usage(proc.pid)
 proc.terminate()
 proc.wait()
 out = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", S + ".alerts",
@@ -151,8 +171,12 @@ if len(vis) < len(lat):
     print("latency: the reader saw %d of %d alerts (%s/reader.log)"
           % (len(vis), len(lat), tmp), file=sys.stderr)
 q = lambda v, f: v[min(len(v) - 1, int(f * len(v)))] if v else float("nan")
-print("%d %.0f %.0f %.0f %.0f %.0f %.0f" % (len(lat), q(lat, 0.5), q(lat, 0.99),
-      lat[-1], q(vis, 0.5), q(vis, 0.99), vis[-1] if vis else float("nan")))
+nev = max(1, n - use0[2]) if use0 else 1
+print("%d %.0f %.0f %.0f %.0f %.0f %.0f %.1f %.0f" % (
+    len(lat), q(lat, 0.5), q(lat, 0.99), lat[-1], q(vis, 0.5), q(vis, 0.99),
+    vis[-1] if vis else float("nan"),
+    (use1[0] - use0[0]) * 1e6 / nev if use0 else float("nan"),
+    (use1[1] - use0[1]) / nev if use0 else float("nan")))
 if not os.environ.get("KEEP_TMP"):
     subprocess.run(["rm", "-rf", tmp])
 else:

@@ -142,9 +142,105 @@ static void test_timers_merged_in_order(void **state) {
         evs_free(&b2);
 }
 
+static void count_cb(const vg_outrec_t *r, void *opaque) {
+        if (!strcmp(r->or_topic, "care.alerts.v1"))
+                (*(int *)opaque)++;
+}
+
+/* vg_part_would_fire (process.c's batch.linger_ms commits at once a
+ * batch whose commit would fire a timer): at the boundaries of a SIP
+ * deadline, for a patient not in the batch (a timer row, or the heap) and
+ * for one of the batch (its next-due time only in memory); and each
+ * commit raises an alert exactly when it said so. */
+static void test_would_fire(void **state) {
+        static const vg_part_topics_t topics = {
+                "care.alerts.v1", "care.indicator-parts.v1", "care.dlq.v1"};
+        int64_t d = T("2026-03-02T08:00:00Z");
+        char errstr[512];
+        vg_rules_conf_t rc;
+        (void)state;
+        th_conf(&rc); /* SIP deadline: 72 hours */
+        for (int mode = 0; mode < 3; mode++) {
+                vg_codec_t *codec = vg_codec_new(errstr, sizeof(errstr));
+                vg_part_t *part;
+                evs_t e = {0};
+                int alerts = 0;
+                struct {
+                        const char *pid;
+                        int64_t at;
+                        bool dis, fire, commit;
+                } st[] = {
+                        /* A discharged, needs coordination */
+                        {"pA", d, true, false, true},
+                        /* events before A's deadline, at it (not passed:
+                         * due once the watermark is past it), past it */
+                        {"pB", d + H(1), false, false, false},
+                        {"pB", d + H(72), false, false, true},
+                        {"pC", d + H(72) + 1, false, true, true},
+                        /* D discharged (a new patient: no row, no heap
+                         * entry yet), then, in the same batch, events at
+                         * and past its deadline */
+                        {"pD", d + H(100), true, false, false},
+                        {"pE", d + H(172), false, false, false},
+                        {"pE", d + H(172) + 1, false, true, true},
+                };
+                assert_non_null(codec);
+                part = vg_part_open(":memory:", 0, &rc, codec, &topics,
+                                    errstr, sizeof(errstr));
+                assert_non_null(part);
+                if (mode == 1)
+                        vg_part_set_cache(part, 1);
+                else if (mode == 2)
+                        vg_part_set_memory_only(part);
+                assert_false(vg_part_would_fire(part, 1000)); /* no batch */
+                for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+                        vg_event_t *ev;
+                        char eid[16];
+                        bool fire;
+                        int before = alerts;
+                        if (!vg_part_in_batch(part) &&
+                            vg_part_begin(part, 1000, errstr, sizeof(errstr)))
+                                fail_msg("begin: %s", errstr);
+                        snprintf(eid, sizeof(eid), "e%zu", i);
+                        ev = evs_push(&e, st[i].dis ? VG_REC_DISCHARGE
+                                                    : VG_REC_SIP,
+                                      st[i].pid, eid, st[i].at);
+                        if (st[i].dis) {
+                                ev_set_str(&ev->ev_stay_id, "s1");
+                                ev->ev_care_setting = VG_CS_HOSPITAL_INPATIENT;
+                                ev->ev_disposition = VG_DISP_HOME;
+                                ev->ev_needs_coordination = true;
+                        }
+                        if (vg_part_event(part, ev, errstr, sizeof(errstr)))
+                                fail_msg("event: %s", errstr);
+                        vg_part_end_of_input(part);
+                        fire = vg_part_would_fire(part, 1000);
+                        if (fire != st[i].fire)
+                                fail_msg("mode %d, event %zu (%s): would "
+                                         "fire %d", mode, i, st[i].pid, fire);
+                        if (!st[i].commit)
+                                continue;
+                        if (th_commit(part, errstr, sizeof(errstr)))
+                                fail_msg("commit: %s", errstr);
+                        alerts = 0;
+                        vg_part_outbox_scan(part, 0, INT32_MAX, count_cb,
+                                            &alerts);
+                        if ((alerts > before) != fire)
+                                fail_msg("mode %d, event %zu: %d alerts "
+                                         "raised, would fire %d", mode, i,
+                                         alerts - before, fire);
+                }
+                assert_int_equal(alerts, 2); /* A's and D's SIP_OVERDUE */
+                vg_part_close(part);
+                vg_codec_destroy(codec);
+                evs_free(&e);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_timers_merged_in_order),
+                cmocka_unit_test(test_would_fire),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
