@@ -167,6 +167,8 @@ void process_part_committed(proc_t *pr, int p) {
  * commit would fire a timer (what raises most alerts), commits at once. */
 static bool commit_now(const proc_t *pr, const pstate_t *ps, int64_t now) {
         const vg_outbox_t *ob = vg_part_outbox(ps->ps_part);
+        if (pr->pr_linger_ms <= 0) /* as without it: no query */
+                return true;
         /* (the timers asked first: it moves the batch's time to now,
          * which the commit's watermark is then computed at) */
         return ob != ps->ps_urgent_ob ||

@@ -147,11 +147,12 @@ static void count_cb(const vg_outrec_t *r, void *opaque) {
                 (*(int *)opaque)++;
 }
 
-/* vg_part_would_fire (process.c's batch.linger_ms commits at once a
+/* vg_part_would_fire (process_work.c's batch.linger_ms commits at once a
  * batch whose commit would fire a timer): at the boundaries of a SIP
- * deadline, for a patient not in the batch (a timer row, or the heap) and
- * for one of the batch (its next-due time only in memory); and each
- * commit raises an alert exactly when it said so. */
+ * deadline, for a patient not in the batch (kept in memory with its timer
+ * row; only its row, the store reopened; on the heap) and for one of the
+ * batch (its next-due time only in memory); and each commit raises an
+ * alert exactly when it said so. */
 static void test_would_fire(void **state) {
         static const vg_part_topics_t topics = {
                 "care.alerts.v1", "care.indicator-parts.v1", "care.dlq.v1"};
@@ -161,6 +162,10 @@ static void test_would_fire(void **state) {
         (void)state;
         th_conf(&rc); /* SIP deadline: 72 hours */
         for (int mode = 0; mode < 3; mode++) {
+                /* mode 0: a store, patients kept; 1: a store in a file,
+                 * reopened after the first commit; 2: memory only */
+                char dir[64] = "/tmp/vg-test-timers-XXXXXX", path[96];
+                char cmd[128];
                 vg_codec_t *codec = vg_codec_new(errstr, sizeof(errstr));
                 vg_part_t *part;
                 evs_t e = {0};
@@ -185,12 +190,13 @@ static void test_would_fire(void **state) {
                         {"pE", d + H(172) + 1, false, true, true},
                 };
                 assert_non_null(codec);
-                part = vg_part_open(":memory:", 0, &rc, codec, &topics,
-                                    errstr, sizeof(errstr));
+                assert_non_null(mkdtemp(dir));
+                snprintf(path, sizeof(path), "%s/p.db",
+                         mode == 1 ? dir : "");
+                part = vg_part_open(mode == 1 ? path : ":memory:", 0, &rc,
+                                    codec, &topics, errstr, sizeof(errstr));
                 assert_non_null(part);
-                if (mode == 1)
-                        vg_part_set_cache(part, 1);
-                else if (mode == 2)
+                if (mode == 2)
                         vg_part_set_memory_only(part);
                 assert_false(vg_part_would_fire(part, 1000)); /* no batch */
                 for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
@@ -229,9 +235,18 @@ static void test_would_fire(void **state) {
                                 fail_msg("mode %d, event %zu: %d alerts "
                                          "raised, would fire %d", mode, i,
                                          alerts - before, fire);
+                        if (mode == 1 && i == 0) { /* A: its row only */
+                                vg_part_close(part);
+                                part = vg_part_open(path, 0, &rc, codec,
+                                                    &topics, errstr,
+                                                    sizeof(errstr));
+                                assert_non_null(part);
+                        }
                 }
                 assert_int_equal(alerts, 2); /* A's and D's SIP_OVERDUE */
                 vg_part_close(part);
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+                assert_int_equal(system(cmd), 0);
                 vg_codec_destroy(codec);
                 evs_free(&e);
         }
