@@ -34,6 +34,13 @@ vg_err_t vg_kafka_default(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
                           const char *key, const char *value, char *errstr,
                           size_t errstr_size);
 
+/* The output producers' compression (vigil process, vigil aggregate):
+ * compression.type=lz4 unless kafka.compression.type or its alias
+ * kafka.compression.codec is set. */
+vg_err_t vg_kafka_compress_default(const vg_conf_t *conf,
+                                   rd_kafka_conf_t *kconf, char *errstr,
+                                   size_t errstr_size);
+
 /* For a producer's error callback (rd_kafka_conf_set_error_cb): logs err
  * as "CMD: kafka: NAME: reason" (a warning), or a fatal error as "CMD:
  * fatal producer error, stopping: ..." and returns true: the caller stops

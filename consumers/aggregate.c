@@ -450,6 +450,10 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
         cconf = NULL;
         if (!(pconf = vg_kafka_producer_conf(conf, errstr, sizeof(errstr))))
                 goto err;
+        if (vg_kafka_compress_default(conf, pconf, errstr, sizeof(errstr))) {
+                rd_kafka_conf_destroy(pconf);
+                goto err;
+        }
         pub = vg_pub_new(pconf, errstr, sizeof(errstr));
         pconf = NULL;
         if (!pub)

@@ -684,8 +684,9 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
 
         /* Producer: transactional with a changelog (a batch's changelog
          * records and outputs become visible together) */
-        if (!(pconf = vg_kafka_producer_conf(conf, errstr, sizeof(errstr))))
-                goto err;
+        if (!(pconf = vg_kafka_producer_conf(conf, errstr, sizeof(errstr))) ||
+            vg_kafka_compress_default(conf, pconf, errstr, sizeof(errstr)))
+                goto err; /* pconf is destroyed there */
         if (pr->pr_cl_topic) {
                 char id[1024], v[32];
                 size_t vs = sizeof(v);
