@@ -15,10 +15,13 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                                        : VG_LOG_DEBUG;
         /* kafka.* keys go to every client of a command: a consumer key
          * (kafka.session.timeout.ms, kafka.group.instance.id) on its
-         * producers is expected, not a warning. */
+         * producers, or a producer key (kafka.compression.type) on its
+         * consumers, is expected, not a warning. */
         if (!strcmp(fac, "CONFWARN") &&
-            strstr(buf, "is a consumer property and will be ignored by "
-                        "this producer"))
+            (strstr(buf, "is a consumer property and will be ignored by "
+                         "this producer") ||
+             strstr(buf, "is a producer property and will be ignored by "
+                         "this consumer")))
                 l = VG_LOG_DEBUG;
         vg_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
 }

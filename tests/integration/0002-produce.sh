@@ -92,7 +92,7 @@ count() {   # SET -> number of messages in its five topics
     # (at most a minute: once, kcat -e printed a topic's messages and then
     # waited ten minutes for a partition's end; what it printed counts, and
     # a count short of it fails the check)
-    c=$(timeout 60 kcat -C -b "$B" -t "$(topic "$1" "$r")" -e -o beginning -q -f 'x\n' | wc -l)
+    c=$(timeout -k 10 60 kcat -C -b "$B" -t "$(topic "$1" "$r")" -e -o beginning -q -f 'x\n' | wc -l)
     n=$((n + c))
   done
   echo "$n"

@@ -15,6 +15,7 @@
 #     not which.
 # Needs kcat and ops/kafka-local (kafka-log-dirs).
 source "$(dirname "$0")/lib/common.sh"
+command -v kcat >/dev/null || fail "kcat not found (see ops/setup.sh)"
 
 "$VIGIL" simulate -n 1500 --seed 27 --out "$TMP/ev.jsonl" 2>/dev/null
 S=it27.$$.$(date +%s)
@@ -35,18 +36,22 @@ run() {
 # TOPIC, the sum of their keys' and values' lengths, and the number of
 # patients' keys ("p|<patient_id>") among them.
 payload() {
-  kcat -C -b "$VIGIL_BOOTSTRAP" -t "$1" -e -q -f '%K\t%S\t%k\n' |
-    awk -F'\t' '{n++; b += ($1 > 0 ? $1 : 0) + ($2 > 0 ? $2 : 0)
-                 if (substr($3, 1, 2) == "p|") p[$3] = 1}
-      END {for (k in p) np++; print n + 0, b + 0, np + 0}'
+  timeout -k 10 120 kcat -C -b "$VIGIL_BOOTSTRAP" -t "$1" -e -q \
+    -f '%K\t%S\t%k\n' > "$TMP/payload" 2> "$TMP/payload.err" ||
+    fail "kcat on $1: $(tail -3 "$TMP/payload.err")"
+  awk -F'\t' '{n++; b += ($1 > 0 ? $1 : 0) + ($2 > 0 ? $2 : 0)
+               if (substr($3, 1, 2) == "p|") p[$3] = 1}
+    END {for (k in p) np++; print n + 0, b + 0, np + 0}' "$TMP/payload"
 }
 # logsize TOPIC: the bytes of TOPIC's partitions in the broker's log.
 logsize() {
   "$VIGIL_SRC/ops/kafka-local" log-dirs-tool --bootstrap-server "$VIGIL_BOOTSTRAP" \
-    --describe --topic-list "$1" 2>/dev/null | grep '^{' |
-    python3 -c 'import json, sys
+    --describe --topic-list "$1" > "$TMP/logdirs" 2> "$TMP/logdirs.err" ||
+    fail "log-dirs-tool on $1: $(tail -3 "$TMP/logdirs.err")"
+  grep '^{' "$TMP/logdirs" | python3 -c 'import json, sys
 d = json.load(sys.stdin)
-print(sum(p["size"] for b in d["brokers"] for l in b["logDirs"] for p in l["partitions"]))'
+print(sum(p["size"] for b in d["brokers"] for l in b["logDirs"] for p in l["partitions"]))' ||
+    fail "log-dirs-tool on $1: no sizes in $(head -c 300 "$TMP/logdirs")"
 }
 
 run lz4
@@ -55,10 +60,15 @@ run none -X kafka.compression.codec=none
 npat=$(python3 -c 'import json, sys
 print(len({json.loads(l)["patient_id"] for l in open(sys.argv[1])}))' "$TMP/ev.jsonl")
 for t in g.changelog alerts; do
-  read -r n1 b1 p1 < <(payload "$S.lz4.$t")
-  read -r n0 b0 p0 < <(payload "$S.none.$t")
-  s1=$(logsize "$S.lz4.$t")
-  s0=$(logsize "$S.none.$t")
+  # (not in < <(...) or $(...): a fail there would not end the test)
+  payload "$S.lz4.$t" > "$TMP/p1"
+  payload "$S.none.$t" > "$TMP/p0"
+  logsize "$S.lz4.$t" > "$TMP/s1"
+  logsize "$S.none.$t" > "$TMP/s0"
+  read -r n1 b1 p1 < "$TMP/p1"
+  read -r n0 b0 p0 < "$TMP/p0"
+  s1=$(cat "$TMP/s1")
+  s0=$(cat "$TMP/s0")
   echo "$t: $n1 records of $b1 bytes, log $s1 bytes (lz4); $n0 records of $b0 bytes, log $s0 bytes (none)"
   [ "$n1" -gt 100 ] && [ "$n0" -gt 100 ] || fail "$t: only $n1 and $n0 records"
   # (how many records depends on the batches; that every patient's state
