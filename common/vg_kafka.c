@@ -36,10 +36,30 @@ vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
         return VG_OK;
 }
 
+/* librdkafka's other names for the properties Vigil sets defaults for
+ * (its CONFIGURATION.md): a user who sets either name has chosen. */
+static const char *const kafka_alias[][2] = {
+        {"compression.type", "compression.codec"},
+        {"queue.buffering.max.ms", "linger.ms"},
+        {"message.timeout.ms", "delivery.timeout.ms"},
+};
+
+static bool kafka_user_set(const vg_conf_t *conf, const char *key) {
+        if (vg_conf_kafka_get(conf, key))
+                return true;
+        for (size_t i = 0; i < sizeof(kafka_alias) / sizeof(*kafka_alias);
+             i++)
+                for (int j = 0; j < 2; j++)
+                        if (!strcmp(kafka_alias[i][j], key) &&
+                            vg_conf_kafka_get(conf, kafka_alias[i][!j]))
+                                return true;
+        return false;
+}
+
 vg_err_t vg_kafka_default(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
                           const char *key, const char *value, char *errstr,
                           size_t errstr_size) {
-        if (vg_conf_kafka_get(conf, key))
+        if (kafka_user_set(conf, key))
                 return VG_OK;
         return vg_kafka_set(kconf, key, value, errstr, errstr_size);
 }
@@ -49,12 +69,11 @@ vg_err_t vg_kafka_default(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
  * shapes, and the broker shares the machine. Catching up on 2,006,280
  * events (6 partitions, this 2-core machine, alternating runs): 66.0-76.8k
  * events/s against 60.8-63.6k, lower CPU per event in each of five pairs;
- * zstd 66.6-71.7k (docs/ARCHITECTURE.md). */
+ * zstd 66.6-71.7k (docs/ARCHITECTURE.md). kafka.compression.type or its
+ * alias kafka.compression.codec overrides it (kafka_alias). */
 vg_err_t vg_kafka_compress_default(const vg_conf_t *conf,
                                    rd_kafka_conf_t *kconf, char *errstr,
                                    size_t errstr_size) {
-        if (vg_conf_kafka_get(conf, "compression.codec"))
-                return VG_OK;
         return vg_kafka_default(conf, kconf, "compression.type", "lz4", errstr,
                                 errstr_size);
 }

@@ -28,8 +28,10 @@ rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
 vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
                       const char *value, char *errstr, size_t errstr_size);
 
-/* A default of Vigil's: sets key to value unless conf has kafka.<key>
- * (the user's value, already in kconf, wins). */
+/* A default of Vigil's: sets key to value unless conf has kafka.<key>,
+ * or kafka.<its librdkafka alias> (compression.codec for compression.type,
+ * linger.ms, delivery.timeout.ms): the user's value, already in kconf,
+ * wins. */
 vg_err_t vg_kafka_default(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
                           const char *key, const char *value, char *errstr,
                           size_t errstr_size);

@@ -4,6 +4,9 @@
  * The expected numbers were computed with a Python port of Kafka's
  * Utils.murmur2 (checked against the vectors of Kafka's UtilsTest), not with
  * librdkafka.
+ *
+ * Also: Vigil's librdkafka defaults give way to the user's value under
+ * either of the property's names (vg_kafka_default's alias table).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +35,53 @@ static const struct {
         {"e66f0bcae6d1be7ab949a4cf4e327d889af5ffcb39c3cf74af0d7a93182e3d1a",
          {0, 1, 2, 5, 5, 5}},
 };
+
+/* What kconf holds for key after the output producers' compression default
+ * and a linger default, given kafka.* keys kv (NULL-terminated). */
+static void defaults_with(const char *const *kv, const char *key, char *v,
+                          size_t vs) {
+        vg_conf_t *conf = vg_conf_new();
+        char err[512];
+        rd_kafka_conf_t *kc;
+        for (; *kv; kv++)
+                assert_int_equal(vg_conf_set_kv(conf, *kv, err, sizeof(err)),
+                                 VG_OK);
+        kc = vg_kafka_conf(conf, err, sizeof(err));
+        assert_non_null(kc);
+        assert_int_equal(vg_kafka_compress_default(conf, kc, err,
+                                                   sizeof(err)),
+                         VG_OK);
+        assert_int_equal(vg_kafka_default(conf, kc, "queue.buffering.max.ms",
+                                          "33", err, sizeof(err)),
+                         VG_OK);
+        assert_int_equal(rd_kafka_conf_get(kc, key, v, &vs),
+                         RD_KAFKA_CONF_OK);
+        rd_kafka_conf_destroy(kc);
+        vg_conf_destroy(conf);
+}
+
+static void test_default_gives_way_to_alias(void **state) {
+        static const char *const none[] = {NULL};
+        static const char *const codec[] = {"kafka.compression.codec=none",
+                                            NULL};
+        static const char *const type[] = {"kafka.compression.type=gzip",
+                                           NULL};
+        static const char *const linger[] = {"kafka.linger.ms=7", NULL};
+        char v[64];
+        (void)state;
+        defaults_with(none, "compression.codec", v, sizeof(v));
+        assert_string_equal(v, "lz4");
+        defaults_with(none, "queue.buffering.max.ms", v, sizeof(v));
+        assert_string_equal(v, "33");
+        defaults_with(codec, "compression.type", v, sizeof(v));
+        assert_string_equal(v, "none");
+        defaults_with(type, "compression.codec", v, sizeof(v));
+        assert_string_equal(v, "gzip");
+        defaults_with(linger, "queue.buffering.max.ms", v, sizeof(v));
+        assert_string_equal(v, "7");
+        defaults_with(linger, "compression.type", v, sizeof(v));
+        assert_string_equal(v, "lz4");
+}
 
 static void test_java_partitions(void **state) {
         (void)state;
@@ -62,6 +112,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_java_partitions),
                 cmocka_unit_test(test_unaligned_key),
+                cmocka_unit_test(test_default_gives_way_to_alias),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
