@@ -14,7 +14,7 @@ char *vg_patient_serialize(const vg_patient_t *pt);
 vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
                                char *errstr, size_t errstr_size);
 
-/* The compact binary form the partition store writes (about a third of
+/* The compact binary form the partition store writes (about a fifth of
  * the JSON's size), appended to b. */
 void vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b);
 /* Reads either form (binary, or the JSON text of earlier releases); NULL
@@ -29,5 +29,14 @@ vg_patient_t *vg_patient_decode(const char *patient_id, const void *data,
 vg_patient_t *vg_patient_decode_own(const char *patient_id, const void *data,
                                     size_t len, char *errstr,
                                     size_t errstr_size);
+
+/* The checksum the binary form ends with (32 bits, little-endian) for
+ * its len bytes before it, by the format in its second byte. */
+uint32_t vg_patient_checksum(const void *data, size_t len);
+
+/* The number the binary form gives the case key field (an indicator's
+ * name) of len bytes at field, or -1 if it has none and is written whole.
+ */
+int vg_patient_key_name(const char *field, size_t len);
 
 #endif /* VG_PATIENT_STORE_H */

@@ -3,12 +3,14 @@
  * binary form reads back to exactly the state that was written (every
  * record type, optional fields set and unset, cancellations, alerts, cells,
  * pruned ids and frozen cells), is a fraction of the JSON text's size, and
- * the JSON text of earlier releases is still read, and so is format 1
- * (FNV-1a's checksum). Corrupt bytes - every truncation, 20,000 random
- * flips - are refused (a checksum), never a crash; so are 20,000 flipped
- * states whose checksum was made to match, which reach the decoder's
- * every read. Each event type's patient_id is where the store looks for
- * it (left out of the bytes).
+ * the JSON text of earlier releases is still read, and so are formats 1
+ * (FNV-1a's checksum) and 2 (bytes an earlier release wrote). Format 3's
+ * strings (numbered, hex, UUIDs) and key names are checked byte by byte.
+ * Corrupt bytes - every truncation, 20,000 random flips - are refused (a
+ * checksum), never a crash; so are 20,000 flipped states whose checksum
+ * was made to match, which reach the decoder's every read. Each event
+ * type's patient_id is where the store looks for it (left out of the
+ * bytes).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,11 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vg_config.h"
 #include "vg_engine.h"
 #include "vg_patient_store.h"
 #include "vg_record_json.h"
 #include "vg_rules.h"
 #include "vg_time.h"
+
+#include "patient_format2.h"
 
 #define PID "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define COMMON(type, id, t)                                                    \
@@ -175,35 +180,247 @@ static void as_format1(unsigned char *c, size_t len) {
                 c[len - 4 + i] = (unsigned char)(h >> (8 * i));
 }
 
-static void test_reads_format1(void **state) {
+/* The checksum of c's bytes before it, by the format c[1] says. */
+static void reseal(unsigned char *c, size_t len) {
+        uint32_t h = vg_patient_checksum(c, len - 4);
+        for (int i = 0; i < 4; i++)
+                c[len - 4 + i] = (unsigned char)(h >> (8 * i));
+}
+
+/* The bytes format 2 wrote (patient_format2.h) and format 1 (the same
+ * with FNV-1a) read back to the same state as build() makes now, which is
+ * written in format 3, in fewer bytes. */
+static void test_reads_earlier_formats(void **state) {
         vg_patient_t *pt = build(), *back;
         vg_buf_t a;
+        unsigned char c[sizeof(patient_format2)];
         char err[256], *ja, *jb;
         (void)state;
         vg_buf_init(&a);
         vg_patient_encode(pt, &a);
-        assert_int_equal((unsigned char)a.vb_data[1], 2);
-        as_format1((unsigned char *)a.vb_data, a.vb_len);
+        assert_int_equal((unsigned char)a.vb_data[1], 3);
+        print_message("    format 3: %zu bytes, format 2: %zu\n", a.vb_len,
+                      sizeof(patient_format2));
+        assert_true(a.vb_len * 3 < sizeof(patient_format2) * 2);
+        ja = json_of(pt);
+        for (int f = 2; f >= 1; f--) {
+                memcpy(c, patient_format2, sizeof(c));
+                if (f == 1)
+                        as_format1(c, sizeof(c));
+                back = vg_patient_decode(PID, c, sizeof(c), err, sizeof(err));
+                if (!back)
+                        fail_msg("format %d: %s", f, err);
+                jb = json_of(back);
+                assert_string_equal(ja, jb);
+                vg_free(jb);
+                vg_patient_destroy(back);
+                /* and its checksum is checked: a changed byte is refused */
+                c[sizeof(c) / 2] ^= 0x40;
+                assert_null(vg_patient_decode(PID, c, sizeof(c), err,
+                                              sizeof(err)));
+                assert_non_null(strstr(err, "corrupt"));
+        }
+        /* a format this release does not know */
+        a.vb_data[1] = 4;
+        assert_null(vg_patient_decode(PID, a.vb_data, a.vb_len, err,
+                                      sizeof(err)));
+        assert_non_null(strstr(err, "format 4"));
+        vg_free(ja);
+        vg_buf_free(&a);
+        vg_patient_destroy(pt);
+}
+
+/* Format 3's strings, byte by byte (as a patient's pruned ids, the only
+ * strings between two counts): numbered in order, a repeat written as
+ * its number; lowercase hex of even length as bytes; a lowercase UUID as
+ * 16 bytes; anything else as its length and bytes. */
+static void test_strings(void **state) {
+        static const char *const ids[] = {
+                "0484", "0484", "abc", "ABCD",
+                "9f86d081-8841-4c7d-a59a-2feaa0c55ad0",
+                "9F86D081-8841-4C7D-A59A-2FEAA0C55AD0", "", "abc", "012",
+                "9f86d081-8841-4c7d-a59a-2feaa0c55ad0", "ab",
+                "9f86d081-8841-4c7d-a59a2feaa0c55ad0-",
+        };
+        enum { NI = sizeof(ids) / sizeof(ids[0]) };
+        static const unsigned char want[] = {
+                0xB1, 0x03, 0,  /* magic, format, no events */
+                NI,
+                10, 0x04, 0x84, /* #0 hex */
+                1,              /* #0 */
+                12, 'a', 'b', 'c', /* #1 */
+                16, 'A', 'B', 'C', 'D', /* #2 */
+                3, 0x9f, 0x86, 0xd0, 0x81, 0x88, 0x41, 0x4c, 0x7d, 0xa5,
+                0x9a, 0x2f, 0xea, 0xa0, 0xc5, 0x5a, 0xd0, /* #3 UUID */
+                0x90, 0x01, '9', 'F', '8', '6', 'D', '0', '8', '1', '-', '8',
+                '8', '4', '1', '-', '4', 'C', '7', 'D', '-', 'A', '5', '9',
+                'A', '-', '2', 'F', 'E', 'A', 'A', '0', 'C', '5', '5', 'A',
+                'D', '0', /* #4, 36 bytes */
+                0,              /* #5 "" */
+                5,              /* #1 */
+                12, '0', '1', '2', /* #6: odd length */
+                13,             /* #3 */
+                6, 0xab,        /* #7 */
+                0x90, 0x01, '9', 'f', '8', '6', 'd', '0', '8', '1', '-', '8',
+                '8', '4', '1', '-', '4', 'c', '7', 'd', '-', 'a', '5', '9',
+                'a', '2', 'f', 'e', 'a', 'a', '0', 'c', '5', '5', 'a', 'd',
+                '0', '-', /* #8: a dash out of place */
+                0, 0, 0, 0,     /* no cancelled ids, alerts, cells, frozen */
+                0,              /* next due 0 */
+        };
+        vg_patient_t *pt = vg_patient_new(PID), *back;
+        vg_buf_t a;
+        char err[256];
+        (void)state;
+        pt->pt_next_due = 0;
+        pt->pt_old_ids = vg_calloc(NI, sizeof(char *));
+        for (int i = 0; i < NI; i++)
+                pt->pt_old_ids[i] = vg_strdup(ids[i]);
+        pt->pt_nold = NI;
+        vg_buf_init(&a);
+        vg_patient_encode(pt, &a);
+        assert_int_equal(a.vb_len, sizeof(want) + 4);
+        assert_memory_equal(a.vb_data, want, sizeof(want));
         back = vg_patient_decode(PID, a.vb_data, a.vb_len, err, sizeof(err));
         if (!back)
-                fail_msg("format 1: %s", err);
-        ja = json_of(pt);
-        jb = json_of(back);
-        assert_string_equal(ja, jb);
-        /* and its checksum is checked: a changed byte is refused */
-        a.vb_data[a.vb_len / 2] ^= 0x40;
-        assert_null(vg_patient_decode(PID, a.vb_data, a.vb_len, err,
-                                      sizeof(err)));
-        assert_non_null(strstr(err, "corrupt"));
-        /* a format this release does not know */
-        a.vb_data[1] = 3;
-        assert_null(vg_patient_decode(PID, a.vb_data, a.vb_len, err,
-                                      sizeof(err)));
-        assert_non_null(strstr(err, "format 3"));
-        vg_free(ja);
-        vg_free(jb);
-        vg_buf_free(&a);
+                fail_msg("decode: %s", err);
+        assert_int_equal(back->pt_nold, NI);
+        for (int i = 0; i < NI; i++)
+                assert_string_equal(back->pt_old_ids[i], ids[i]);
         vg_patient_destroy(back);
+        vg_patient_destroy(pt);
+        vg_buf_free(&a);
+}
+
+/* Only the first 255 strings are numbered: 300 distinct ones, then each
+ * again, read back the same (those after the 255th written again whole),
+ * in fewer bytes than the first pass alone took twice. */
+static void test_string_table_full(void **state) {
+        enum { NS = 300 };
+        vg_patient_t *pt = vg_patient_new(PID), *back;
+        vg_buf_t a;
+        char err[256];
+        (void)state;
+        pt->pt_next_due = 0;
+        pt->pt_old_ids = vg_calloc(2 * NS, sizeof(char *));
+        for (int i = 0; i < 2 * NS; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "event-%d", i % NS);
+                pt->pt_old_ids[i] = vg_strdup(id);
+        }
+        pt->pt_nold = 2 * NS;
+        vg_buf_init(&a);
+        vg_patient_encode(pt, &a);
+        back = vg_patient_decode(PID, a.vb_data, a.vb_len, err, sizeof(err));
+        if (!back)
+                fail_msg("decode: %s", err);
+        assert_int_equal(back->pt_nold, 2 * NS);
+        for (int i = 0; i < 2 * NS; i++)
+                assert_string_equal(back->pt_old_ids[i], pt->pt_old_ids[i]);
+        /* 255 repeats of 1-2 bytes, 45 of 10-11 */
+        print_message("    %d strings, %d distinct: %zu bytes\n", 2 * NS, NS,
+                      a.vb_len);
+        assert_true(a.vb_len < 300 * 11 + 255 * 2 + 45 * 11 + 16);
+        vg_patient_destroy(back);
+        vg_patient_destroy(pt);
+        vg_buf_free(&a);
+}
+
+/* Format 3's reads that no encoder makes are refused, each beside bytes
+ * that differ only there and are read: a string numbered before any, or
+ * past the strings numbered; a UUID tag with a count; hex of no bytes; a
+ * NUL in a string; a key name past the table's end. */
+static void test_format3_refused(void **state) {
+#define TAIL 0, 0, 0, 0, 0 /* no cancelled ids, alerts, cells, frozen; due */
+#define U16 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
+        static const struct {
+                const char   *what;
+                unsigned char good[32], bad[32];
+                size_t        n;
+        } cases[] = {
+                {"#0 before any", {0xB1, 3, 0, 1, 0, TAIL},
+                 {0xB1, 3, 0, 1, 1, TAIL}, 10},
+                {"#1 after one", {0xB1, 3, 0, 2, 4, 'x', 1, TAIL},
+                 {0xB1, 3, 0, 2, 4, 'x', 5, TAIL}, 12},
+                {"UUID tag with a count", {0xB1, 3, 0, 1, 3, U16, TAIL},
+                 {0xB1, 3, 0, 1, 7, U16, TAIL}, 26},
+                {"hex of no bytes", {0xB1, 3, 0, 1, 6, 0xab, TAIL},
+                 {0xB1, 3, 0, 1, 2, 0xab, TAIL}, 11},
+                {"a NUL in a string", {0xB1, 3, 0, 1, 8, 'a', 'b', TAIL},
+                 {0xB1, 3, 0, 1, 8, 'a', 0, TAIL}, 12},
+                {"key name 49",
+                 {0xB1, 3, 0, 0, 0, 0, 1, 1, 0, 97, 0, 0, 0, 0, 0},
+                 {0xB1, 3, 0, 0, 0, 0, 1, 1, 0, 99, 0, 0, 0, 0, 0}, 15},
+        };
+#undef TAIL
+#undef U16
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                unsigned char c[40];
+                size_t n = cases[i].n + 4;
+                char err[256];
+                vg_patient_t *back;
+                memcpy(c, cases[i].good, cases[i].n);
+                reseal(c, n);
+                back = vg_patient_decode(PID, c, n, err, sizeof(err));
+                if (!back)
+                        fail_msg("%s, the good bytes: %s", cases[i].what, err);
+                vg_patient_destroy(back);
+                memcpy(c, cases[i].bad, cases[i].n);
+                reseal(c, n);
+                back = vg_patient_decode(PID, c, n, err, sizeof(err));
+                if (back)
+                        fail_msg("%s: read", cases[i].what);
+                assert_non_null(strstr(err, "corrupt"));
+        }
+}
+
+/* Every indicator Vigil knows has a key name of its own, and build()'s
+ * keys are written with theirs. */
+static void test_key_names(void **state) {
+        static const char *const named[] = {
+                "readmission_30d", "sip_within_deadline", "eol_admission_30d",
+                "eol_readmission_30d", "sip_before_death", "register_coverage",
+                "death_place.HOSPITAL", "death_place.PALLIATIVE_UNIT",
+                "death_place.NURSING_HOME", "death_place.SHORT_TERM_CARE",
+                "death_place.HOME", "death_place.HOME_WITH_SSIH",
+                "death_place.OTHER", "death_place.UNKNOWN",
+                "spr.eol_conversation", "spr.pain_assessed",
+                "spr.symptoms_assessed", "spr.oral_health_assessed",
+                "spr.prn_opioid", "spr.prn_anxiolytic", "spr.prn_antiemetic",
+                "spr.prn_antisecretory", "spr.present_at_death",
+                "spr.bereavement_offered", "spr.pressure_ulcer_free",
+        };
+        static const char *const ages[] = {"0-64", "65-74", "75-84", "85+"};
+        static const char *const diags[] = {"CANCER", "COPD", "HEART_FAILURE",
+                                            "KIDNEY_FAILURE", "DEMENTIA",
+                                            "OTHER"};
+        enum { NN = sizeof(named) / sizeof(named[0]) };
+        vg_patient_t *pt = build();
+        int seen[NN + 24] = {0};
+        (void)state;
+        for (int i = 0; i < NN + 24; i++) {
+                char name[64];
+                int k;
+                if (i < NN)
+                        snprintf(name, sizeof(name), "%s", named[i]);
+                else
+                        snprintf(name, sizeof(name), "ssih_enrolment.%s.%s",
+                                 ages[(i - NN) / 6], diags[(i - NN) % 6]);
+                if (!vg_conf_known_indicator(name))
+                        fail_msg("%s: not an indicator", name);
+                k = vg_patient_key_name(name, strlen(name));
+                if (k < 0 || k >= NN + 24 || seen[k])
+                        fail_msg("%s: key name %d", name, k);
+                seen[k] = 1;
+        }
+        assert_int_equal(vg_patient_key_name("readmission_30", 14), -1);
+        assert_int_equal(vg_patient_key_name("nope", 4), -1);
+        for (int i = 0; i < pt->pt_ncells; i++) {
+                const char *k = pt->pt_cells[i].ce_key;
+                if (vg_patient_key_name(k, strcspn(k, "|")) < 0)
+                        fail_msg("%s: no key name", k);
+        }
         vg_patient_destroy(pt);
 }
 
@@ -219,38 +436,44 @@ static unsigned char *flipped(const vg_buf_t *a, size_t end) {
 
 /* Cell keys are written as a field count, a bitmap of the fields equal to
  * the previous key's and the other fields (a key of more than 8 fields
- * whole, after 0xFF). The bytes are checked against this description,
- * written out by hand - keys that differ only in the first field, equal
- * keys, a shorter and a longer key with the same leading fields, empty
- * fields, a key of 9 fields and the key after it, one-field keys - and
- * read back to the same keys. */
+ * whole, after 0xFF, as a string): a field as its length doubled and its
+ * bytes, or an indicator's key name as its number doubled plus one. The
+ * bytes are checked against this description, written out by hand - keys
+ * that differ only in the first field, equal keys, a shorter and a longer
+ * key with the same leading fields, empty fields, a key of 9 fields and
+ * the key after it, one-field keys, indicators' names - and read back to
+ * the same keys. */
 static void test_cell_keys(void **state) {
         static const char *const keys[] = {
                 "a|0484|2024-03|x", "bb|0484|2024-03|x", "bb|0484|2024-03|x",
                 "c|0484|2024-03",   "c|0484|2024-03|x|", "d||2024-03|x|",
                 "e||2024-03|x|",    "f|1|2|3|4|5|6|7|8", "g|0484|2024-03|x",
-                "h",                "h",
+                "h",                "h", "death_place.HOME|0484|2024-03|x",
+                "spr.pain_assessed|0484|2024-03|x",
         };
         enum { NK = sizeof(keys) / sizeof(keys[0]) };
         static const int64_t num[NK] = {1, 0, -1}, den[NK] = {1, 1};
         static const unsigned char want[] = {
-                0xB1, 0x02, 0, 0, 0, 0, /* magic, format; no events, ids,
+                0xB1, 0x03, 0, 0, 0, 0, /* magic, format; no events, ids,
                                          * cancellations, alerts */
                 NK,
-                4, 0x00, 1, 'a', 4, '0', '4', '8', '4', 7, '2', '0', '2', '4',
-                '-', '0', '3', 1, 'x', 2, 2, 0,
-                4, 0x0E, 2, 'b', 'b', 0, 2, 0,
+                4, 0x00, 2, 'a', 8, '0', '4', '8', '4', 14, '2', '0', '2',
+                '4', '-', '0', '3', 2, 'x', 2, 2, 0,
+                4, 0x0E, 4, 'b', 'b', 0, 2, 0,
                 4, 0x0F, 1, 0, 1,
-                3, 0x06, 1, 'c', 0, 0, 0,
-                5, 0x07, 1, 'x', 0, 0, 0, 0,
-                5, 0x1C, 1, 'd', 0, 0, 0, 0,
-                5, 0x1E, 1, 'e', 0, 0, 0,
-                0xFF, 17, 'f', '|', '1', '|', '2', '|', '3', '|', '4', '|',
+                3, 0x06, 2, 'c', 0, 0, 0,
+                5, 0x07, 2, 'x', 0, 0, 0, 0,
+                5, 0x1C, 2, 'd', 0, 0, 0, 0,
+                5, 0x1E, 2, 'e', 0, 0, 0,
+                0xFF, 68, 'f', '|', '1', '|', '2', '|', '3', '|', '4', '|',
                 '5', '|', '6', '|', '7', '|', '8', 0, 0, 0,
-                4, 0x00, 1, 'g', 4, '0', '4', '8', '4', 7, '2', '0', '2', '4',
-                '-', '0', '3', 1, 'x', 0, 0, 0,
-                1, 0x00, 1, 'h', 0, 0, 0,
+                4, 0x00, 2, 'g', 8, '0', '4', '8', '4', 14, '2', '0', '2',
+                '4', '-', '0', '3', 2, 'x', 0, 0, 0,
+                1, 0x00, 2, 'h', 0, 0, 0,
                 1, 0x01, 0, 0, 0,
+                4, 0x00, 21, 8, '0', '4', '8', '4', 14, '2', '0', '2', '4',
+                '-', '0', '3', 2, 'x', 0, 0, 0, /* death_place.HOME: 10 */
+                4, 0x0E, 31, 0, 0, 0, /* spr.pain_assessed: 15 */
                 0, /* no frozen cells */
                 0, /* next due 0 */
         };
@@ -318,13 +541,12 @@ static void test_corrupt(void **state) {
                       read_back);
         /* the checksum refuses every changed one */
         assert_int_equal(read_back, 0);
-        /* Flipped states with a matching checksum (format 1, whose sum is
-         * easy to make here): the decoder's own checks refuse or read
-         * them, never a crash (ASan run). */
+        /* Flipped states with a matching checksum: the decoder's own
+         * checks refuse or read them, never a crash (ASan run). */
         read_back = 0;
         for (int k = 0; k < 20000; k++) {
                 unsigned char *c = flipped(&a, a.vb_len - 4);
-                as_format1(c, a.vb_len);
+                reseal(c, a.vb_len);
                 back = vg_patient_decode(PID, c, a.vb_len, err, sizeof(err));
                 read_back += back != NULL;
                 vg_patient_destroy(back);
@@ -423,7 +645,11 @@ int main(void) {
                 cmocka_unit_test(test_roundtrip),
                 cmocka_unit_test(test_cell_keys),
                 cmocka_unit_test(test_reads_json),
-                cmocka_unit_test(test_reads_format1),
+                cmocka_unit_test(test_reads_earlier_formats),
+                cmocka_unit_test(test_strings),
+                cmocka_unit_test(test_string_table_full),
+                cmocka_unit_test(test_format3_refused),
+                cmocka_unit_test(test_key_names),
                 cmocka_unit_test(test_corrupt),
                 cmocka_unit_test(test_decode_own),
         };
