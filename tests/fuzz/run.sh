@@ -23,7 +23,7 @@ seeds=$src/tests/fuzz/seeds
 
 rc=0
 mkdir -p "$build/fuzz-artifacts"
-for name in codec jsonl config hl7 fhir; do
+for name in codec jsonl config hl7 fhir state; do
   corpus=$build/fuzz-corpus/$name; mkdir -p "$corpus"
   log=$build/fuzz-$name.log
   dict=()
