@@ -36,8 +36,11 @@ vg_err_t vg_kafka_set(rd_kafka_conf_t *kconf, const char *key,
         return VG_OK;
 }
 
-/* librdkafka's other names for the properties Vigil sets defaults for
- * (its CONFIGURATION.md): a user who sets either name has chosen. */
+/* librdkafka's other names for properties (its CONFIGURATION.md): a
+ * user who sets either name has chosen. Of those Vigil sets defaults for,
+ * only compression.type has one; the others are here for the defaults
+ * to come (session.timeout.ms, queued.min.messages, fetch.wait.max.ms,
+ * transaction.timeout.ms and queue.buffering.max.messages have none). */
 static const char *const kafka_alias[][2] = {
         {"compression.type", "compression.codec"},
         {"queue.buffering.max.ms", "linger.ms"},

@@ -459,13 +459,15 @@ vg_err_t vg_part_restore_row(vg_part_t *part, const void *key_,
                                    errstr_size);
                 {
                         /* a state that decodes (its checksum holds) */
-                        char e2[256];
+                        char e2[256], what[400];
                         vg_patient_t *pt = vg_patient_decode(
                                 name, v + 9, value_len - 9, e2, sizeof(e2));
-                        if (!pt)
-                                return bad(part, "a patient record whose "
-                                           "state does not decode",
-                                           errstr, errstr_size);
+                        if (!pt) {
+                                snprintf(what, sizeof(what),
+                                         "a patient record whose state does "
+                                         "not decode: %s", e2);
+                                return bad(part, what, errstr, errstr_size);
+                        }
                         vg_patient_destroy(pt);
                 }
                 s = vg_part_st(part, S_PUT_PATIENT);

@@ -27,7 +27,7 @@
  * n is a varint; int, long and time zigzag varints;
  * optional values a 0/1 byte and the value; bool one byte; enum its index
  * as a varint; double 8 bytes as the machine holds it (a state file is
- * read where it was written). About a third of the JSON's size, and no
+ * read where it was written). About a sixth of the JSON's size, and no
  * parse tree to read it back. Every read is bounds-checked and the
  * checksum must match: a corrupt state is an error, never a crash.
  *
@@ -208,7 +208,9 @@ static void rec_write(stab_t *t, vg_buf_t *b, vg_rectype_t type,
 #define KEY_FIELDS 8
 
 /* Version 3's names of key fields, by number: the indicators (the first
- * field of every case key). Part of the stored bytes: append only. */
+ * field of every case key). The numbers are stored: never reorder; a
+ * name added is a new format version (a reader of this one refuses a
+ * number past its table as corrupt). */
 static const char *const key_names[] = {
         "readmission_30d", "sip_within_deadline", "eol_admission_30d",
         "eol_readmission_30d", "sip_before_death", "register_coverage",
@@ -454,6 +456,8 @@ typedef struct rd_s {
         int version;
         int ntab;
         const char *tab[STR_TAB]; /* the strings numbered (version 3) */
+        size_t tlen[STR_TAB];
+        size_t budget; /* bytes that repeats may still make */
 } rd_t;
 
 static uint64_t get_varint(rd_t *r) {
@@ -512,8 +516,11 @@ static char *get_str3(rd_t *r, uint64_t v) {
         char *s;
         switch (v & 3) {
         case 1:
-                if (n >= (uint64_t)r->ntab)
+                /* (a repeat costs a byte or two and may make a long
+                 * string: what all make is bounded by the state's size) */
+                if (n >= (uint64_t)r->ntab || r->tlen[n] > r->budget)
                         break;
+                r->budget -= r->tlen[n];
                 return vg_strdup(r->tab[n]);
         case 3:
                 if (n || r->end - p < 16)
@@ -553,8 +560,10 @@ static char *get_str(rd_t *r) {
                 return NULL;
         if (r->version >= 3) {
                 if ((s = get_str3(r, n)) && (n & 3) != 1 &&
-                    r->ntab < STR_TAB)
+                    r->ntab < STR_TAB) {
+                        r->tlen[r->ntab] = strlen(s);
                         r->tab[r->ntab++] = s;
+                }
                 return s;
         }
         if (n > (uint64_t)(r->end - r->p) || memchr(r->p, '\0', (size_t)n)) {
@@ -751,6 +760,12 @@ static void cells_read(rd_t *r, vg_cell_t **out, int *n) {
                 }
                 int64_t num = get_zz(r), den = get_zz(r);
                 bool count = get_byte(r) != 0;
+                /* (a key made of the previous one's fields costs a few
+                 * bytes: bounded as repeats are) */
+                if (key && strlen(key) > r->budget)
+                        r->bad = true;
+                else if (key)
+                        r->budget -= strlen(key);
                 if (!r->bad && key) {
                         (*out)[*n].ce_key = key;
                         (*out)[*n].ce_num = num;
@@ -785,6 +800,11 @@ static vg_patient_t *decode_bin(const char *patient_id, const void *data,
         r.bad = len < 4;
         r.version = version;
         r.ntab = 0;
+        /* Repeats (strings, key fields) make at most 64 MiB, or 64 times
+         * the state's bytes if more: far above any patient's (its events
+         * and alerts repeat a few ids each), while a crafted state with a
+         * matching checksum could otherwise ask for terabytes. */
+        r.budget = len > ((size_t)1 << 20) ? 64 * len : (size_t)64 << 20;
         pthread_once(&names_once, names_init);
         if (!r.bad && check) {
                 uint32_t h = version == 1 ? fnv1a(d, len - 4)

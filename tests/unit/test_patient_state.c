@@ -293,8 +293,8 @@ static void test_strings(void **state) {
 }
 
 /* Only the first 255 strings are numbered: 300 distinct ones, then each
- * again, read back the same (those after the 255th written again whole),
- * in fewer bytes than the first pass alone took twice. */
+ * again, read back the same, the first 255 repeats as their numbers and
+ * the 45 after them written again whole. */
 static void test_string_table_full(void **state) {
         enum { NS = 300 };
         vg_patient_t *pt = vg_patient_new(PID), *back;
@@ -317,10 +317,12 @@ static void test_string_table_full(void **state) {
         assert_int_equal(back->pt_nold, 2 * NS);
         for (int i = 0; i < 2 * NS; i++)
                 assert_string_equal(back->pt_old_ids[i], pt->pt_old_ids[i]);
-        /* 255 repeats of 1-2 bytes, 45 of 10-11 */
-        print_message("    %d strings, %d distinct: %zu bytes\n", 2 * NS, NS,
-                      a.vb_len);
-        assert_true(a.vb_len < 300 * 11 + 255 * 2 + 45 * 11 + 16);
+        /* magic, format, no events, 600 (2 bytes); "event-0".."event-9"
+         * 8 bytes each, "event-10".."event-99" 9, the other 200 10; the
+         * numbers 0-31 one byte, 32-254 two; 45 strings of 10 again; five
+         * zeros (no cancelled ids, alerts, cells, frozen; due 0); the sum */
+        assert_int_equal(a.vb_len, 2 + 1 + 2 + (10 * 8 + 90 * 9 + 200 * 10) +
+                                           (32 + 223 * 2) + 45 * 10 + 5 + 4);
         vg_patient_destroy(back);
         vg_patient_destroy(pt);
         vg_buf_free(&a);
@@ -375,7 +377,9 @@ static void test_format3_refused(void **state) {
         }
 }
 
-/* Every indicator Vigil knows has a key name of its own, and build()'s
+/* Every indicator Vigil knows has a key name of its own, at the number
+ * states store (the table's order, written out here: a name moved in the
+ * table would read stored keys as another indicator's), and build()'s
  * keys are written with theirs. */
 static void test_key_names(void **state) {
         static const char *const named[] = {
@@ -397,7 +401,6 @@ static void test_key_names(void **state) {
                                             "OTHER"};
         enum { NN = sizeof(named) / sizeof(named[0]) };
         vg_patient_t *pt = build();
-        int seen[NN + 24] = {0};
         (void)state;
         for (int i = 0; i < NN + 24; i++) {
                 char name[64];
@@ -410,10 +413,18 @@ static void test_key_names(void **state) {
                 if (!vg_conf_known_indicator(name))
                         fail_msg("%s: not an indicator", name);
                 k = vg_patient_key_name(name, strlen(name));
-                if (k < 0 || k >= NN + 24 || seen[k])
-                        fail_msg("%s: key name %d", name, k);
-                seen[k] = 1;
+                if (k != i) /* (in the table's order) */
+                        fail_msg("%s: key name %d, not %d", name, k, i);
         }
+        assert_int_equal(vg_patient_key_name("readmission_30d", 15), 0);
+        assert_int_equal(vg_patient_key_name("death_place.HOME", 16), 10);
+        assert_int_equal(vg_patient_key_name("spr.pressure_ulcer_free", 23),
+                         24);
+        assert_int_equal(vg_patient_key_name("ssih_enrolment.0-64.CANCER",
+                                             26),
+                         25);
+        assert_int_equal(vg_patient_key_name("ssih_enrolment.85+.OTHER", 24),
+                         48);
         assert_int_equal(vg_patient_key_name("readmission_30", 14), -1);
         assert_int_equal(vg_patient_key_name("nope", 4), -1);
         for (int i = 0; i < pt->pt_ncells; i++) {
@@ -422,6 +433,86 @@ static void test_key_names(void **state) {
                         fail_msg("%s: no key name", k);
         }
         vg_patient_destroy(pt);
+}
+
+/* Format 3's checksum sees every bit of the last word of a state whose
+ * length (checksum left out) is a multiple of eight, the case format 2's
+ * fold missed; and every bit of the other words. */
+static void test_checksum_every_bit(void **state) {
+        vg_patient_t *pt = vg_patient_new(PID);
+        vg_buf_t a;
+        char err[256], pad[16] = "";
+        (void)state;
+        pt->pt_next_due = 0;
+        pt->pt_old_ids = vg_calloc(1, sizeof(char *));
+        pt->pt_nold = 1;
+        vg_buf_init(&a);
+        for (int k = 0; k < 8; k++) { /* a pruned id of k x's */
+                pad[k] = 'x';
+                vg_free(pt->pt_old_ids[0]);
+                pt->pt_old_ids[0] = vg_strdup(pad);
+                vg_buf_reset(&a);
+                vg_patient_encode(pt, &a);
+                if ((a.vb_len - 4) % 8 == 0)
+                        break;
+        }
+        assert_int_equal((a.vb_len - 4) % 8, 0);
+        for (size_t bit = 0; bit < (a.vb_len - 4) * 8; bit++) {
+                unsigned char *c = (unsigned char *)a.vb_data;
+                vg_patient_t *back;
+                c[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+                back = vg_patient_decode(PID, c, a.vb_len, err, sizeof(err));
+                c[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+                if (back)
+                        fail_msg("bit %zu of %zu bytes flipped: read", bit,
+                                 a.vb_len - 4);
+        }
+        vg_buf_free(&a);
+        vg_patient_destroy(pt);
+}
+
+/* What repeats make is bounded (64 MiB, or 64 times the state's bytes):
+ * a 2,000-byte string then 40,000 repeats of it (80 MB from 42 kB) is
+ * refused as corrupt; 100 repeats (200 kB from 2 kB, far more than any
+ * patient's ratio) are read. */
+static void test_repeats_bounded(void **state) {
+        static const int reps[] = {100, 40000};
+        (void)state;
+        for (int t = 0; t < 2; t++) {
+                int n = reps[t];
+                size_t len = 2 + 1 + 3 + 2 + 2000 + (size_t)n + 5 + 4, o = 0;
+                unsigned char *c = malloc(len);
+                vg_patient_t *back;
+                char err[256];
+                c[o++] = 0xB1;
+                c[o++] = 3;
+                c[o++] = 0; /* no events */
+                c[o++] = (unsigned char)(((n + 1) & 0x7f) | 0x80);
+                c[o++] = (unsigned char)((((n + 1) >> 7) & 0x7f) | 0x80);
+                c[o++] = (unsigned char)((n + 1) >> 14);
+                c[o++] = 0xC0; /* 2000 << 2 = 8000, a varint */
+                c[o++] = 0x3E;
+                memset(c + o, 'a', 2000);
+                o += 2000;
+                memset(c + o, 1, (size_t)n); /* #0 again */
+                o += (size_t)n;
+                memset(c + o, 0, 5);
+                o += 5 + 4;
+                assert_int_equal(o, len);
+                reseal(c, len);
+                back = vg_patient_decode(PID, c, len, err, sizeof(err));
+                if (t == 0) {
+                        if (!back)
+                                fail_msg("100 repeats: %s", err);
+                        assert_int_equal(back->pt_nold, n + 1);
+                        assert_int_equal(strlen(back->pt_old_ids[n]), 2000);
+                } else {
+                        assert_null(back);
+                        assert_non_null(strstr(err, "corrupt"));
+                }
+                vg_patient_destroy(back);
+                free(c);
+        }
 }
 
 /* A copy of a's bytes with 1 to 4 random bytes in [2, end) set at
@@ -650,6 +741,8 @@ int main(void) {
                 cmocka_unit_test(test_string_table_full),
                 cmocka_unit_test(test_format3_refused),
                 cmocka_unit_test(test_key_names),
+                cmocka_unit_test(test_checksum_every_bit),
+                cmocka_unit_test(test_repeats_bounded),
                 cmocka_unit_test(test_corrupt),
                 cmocka_unit_test(test_decode_own),
         };
