@@ -40,7 +40,9 @@
  *   3  (v == 3) 16 bytes: a UUID in its lowercase 8-4-4-4-12 form.
  * The strings written as 0, 2 or 3 are numbered from 0 in the order they
  * come, the first STR_TAB of them. A patient's events and alerts repeat
- * kommun, source system, stay and facility ids: about a tenth of a state.
+ * kommun, source system, stay and facility ids: on the benchmark's
+ * patients, events and alerts took 241 bytes instead of 368, and cells
+ * with key names 115 instead of 309 (docs/ARCHITECTURE.md).
  * Key fields (below, cells_bin) are a varint v: v >> 1 bytes follow, or
  * (v odd) the field is key_names[v >> 1].
  */
@@ -517,7 +519,7 @@ static char *get_str3(rd_t *r, uint64_t v) {
         switch (v & 3) {
         case 1:
                 /* (a repeat costs a byte or two and may make a long
-                 * string: what all make is bounded by the state's size) */
+                 * string: what all make is bounded, r->budget) */
                 if (n >= (uint64_t)r->ntab || r->tlen[n] > r->budget)
                         break;
                 r->budget -= r->tlen[n];
