@@ -61,10 +61,11 @@ typedef struct stab_s {
         unsigned char st_slot[STR_SLOTS];
 } stab_t;
 
-static uint32_t hash_mem(const char *p, size_t n) {
+/* FNV-1a: format 1's checksum, and the hash of the encoder's tables */
+static uint32_t fnv1a(const unsigned char *p, size_t n) {
         uint32_t h = 2166136261u;
         for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char)p[i]) * 16777619u;
+                h = (h ^ p[i]) * 16777619u;
         return h;
 }
 
@@ -104,7 +105,8 @@ static void put_hex(vg_buf_t *b, const char *s, size_t n) {
 }
 
 static void put_str(stab_t *t, vg_buf_t *b, const char *s) {
-        size_t n = strlen(s), i = hash_mem(s, n) & (STR_SLOTS - 1);
+        size_t n = strlen(s);
+        size_t i = fnv1a((const unsigned char *)s, n) & (STR_SLOTS - 1);
         for (; t->st_slot[i]; i = (i + 1) & (STR_SLOTS - 1)) {
                 int k = t->st_slot[i] - 1;
                 if (t->st_len[k] == n && !memcmp(t->st_s[k], s, n)) {
@@ -252,7 +254,8 @@ static void names_init(void) {
         for (int k = 0; k < NKEY_NAMES; k++) {
                 size_t i;
                 name_len[k] = strlen(key_names[k]);
-                i = hash_mem(key_names[k], name_len[k]) & (NAME_SLOTS - 1);
+                i = fnv1a((const unsigned char *)key_names[k], name_len[k]) &
+                    (NAME_SLOTS - 1);
                 while (name_slot[i])
                         i = (i + 1) & (NAME_SLOTS - 1);
                 name_slot[i] = (unsigned char)(k + 1);
@@ -260,7 +263,7 @@ static void names_init(void) {
 }
 
 static int key_name(const char *f, size_t l) {
-        size_t i = hash_mem(f, l) & (NAME_SLOTS - 1);
+        size_t i = fnv1a((const unsigned char *)f, l) & (NAME_SLOTS - 1);
         for (; name_slot[i]; i = (i + 1) & (NAME_SLOTS - 1)) {
                 int k = name_slot[i] - 1;
                 if (name_len[k] == l && !memcmp(key_names[k], f, l))
@@ -401,13 +404,6 @@ static uint32_t sum64(const unsigned char *p, size_t n, int version) {
                 h ^= h >> 33;
         }
         return (uint32_t)(h ^ (h >> 32));
-}
-
-static uint32_t fnv1a(const unsigned char *p, size_t n) {
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ p[i]) * 16777619u;
-        return h;
 }
 
 uint32_t vg_patient_checksum(const void *data, size_t len) {
