@@ -94,6 +94,10 @@ void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
  * tables (not for partitioning: that is Kafka's murmur2). Can't fail. */
 uint32_t vg_hash_str(const char *s);
 
+/* The n bytes at p as lowercase hex: 2n characters at out, then a NUL
+ * (out holds 2n + 1 bytes); returns out. */
+char *vg_hex(char *out, const void *p, size_t n);
+
 /* Writes parts[0..n) joined by sep into buf[size], NUL-terminated and cut
  * short where it does not fit, as snprintf("%s|%s...") would; returns the
  * length written. The hot paths' keys: no format parsing. */

@@ -96,7 +96,6 @@ static int pseudonymise(prod_t *pr, json_t *obj, char *errstr,
  * runs can be compared event by event without printing the events. */
 static void debug_encoded(prod_t *pr, const char *file, long lineno,
                           const vg_event_t *ev) {
-        static const char hex[] = "0123456789abcdef";
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         char out[2 * EVP_MAX_MD_SIZE + 1];
@@ -105,11 +104,7 @@ static void debug_encoded(prod_t *pr, const char *file, long lineno,
             !EVP_Digest(pr->pr_enc.vb_data ? pr->pr_enc.vb_data : "",
                         pr->pr_enc.vb_len, md, &mdlen, EVP_sha256(), NULL))
                 return;
-        for (unsigned int i = 0; i < mdlen; i++) {
-                out[2 * i] = hex[md[i] >> 4];
-                out[2 * i + 1] = hex[md[i] & 0xf];
-        }
-        out[2 * mdlen] = '\0';
+        vg_hex(out, md, mdlen);
         vg_debug(CMD, "%s:%ld: valid, for %s: sha256 %s (dry run)", file,
                  lineno, pr->pr_topics[ev->ev_type], out);
 }

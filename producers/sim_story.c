@@ -627,7 +627,6 @@ static void gen_register(sim_gen_t *g) {
 }
 
 static void patient_id(uint64_t seed, uint64_t idx, char *out) {
-        static const char hex[] = "0123456789abcdef";
         unsigned char msg[32], md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         memcpy(msg, "vigil-simulate:", 16);
@@ -645,11 +644,7 @@ static void patient_id(uint64_t seed, uint64_t idx, char *out) {
                                 md[i + j] = (unsigned char)(v >> (8 * j));
                 }
         }
-        for (int i = 0; i < 32; i++) {
-                out[2 * i] = hex[md[i] >> 4];
-                out[2 * i + 1] = hex[md[i] & 15];
-        }
-        out[64] = '\0';
+        vg_hex(out, md, 32);
 }
 
 /* Attributes, then the last phase (if the patient dies), then the hospital

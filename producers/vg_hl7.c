@@ -26,7 +26,6 @@
 /* ------------------------------------------------------------------ */
 
 static void hash_id(const char *a, const char *b, const char *c, char *out) {
-        static const char hex[] = "0123456789abcdef";
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -40,11 +39,7 @@ static void hash_id(const char *a, const char *b, const char *c, char *out) {
         }
         EVP_MD_CTX_free(ctx);
         memcpy(out, "hl7-", 4);
-        for (int i = 0; i < 16; i++) {
-                out[4 + 2 * i] = hex[md[i] >> 4];
-                out[4 + 2 * i + 1] = hex[md[i] & 0xf];
-        }
-        out[VG_HL7_ID_BUFSZ - 1] = '\0';
+        vg_hex(out + 4, md, 16);
 }
 
 void vg_hl7_event_id(const char *facility, const char *visit,

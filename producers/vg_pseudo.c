@@ -147,7 +147,6 @@ bool vg_pseudo_is_pnr(const char *s, int64_t today) {
 
 vg_err_t vg_pseudo_hmac(const void *key, size_t keylen, const char *normalised,
                         char *hexout) {
-        static const char hex[] = "0123456789abcdef";
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
 
@@ -159,11 +158,7 @@ vg_err_t vg_pseudo_hmac(const void *key, size_t keylen, const char *normalised,
                   &mdlen) ||
             mdlen != 32)
                 return VG_ERR_INTERNAL;
-        for (unsigned int i = 0; i < mdlen; i++) {
-                hexout[2 * i] = hex[md[i] >> 4];
-                hexout[2 * i + 1] = hex[md[i] & 0xf];
-        }
-        hexout[2 * mdlen] = '\0';
+        vg_hex(hexout, md, mdlen);
         return VG_OK;
 }
 

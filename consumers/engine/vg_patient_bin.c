@@ -498,15 +498,6 @@ static int get_count(rd_t *r) {
         return (int)n;
 }
 
-/* n bytes as their lowercase hex, at s */
-static void hex_out(char *s, const unsigned char *p, size_t n) {
-        static const char digits[] = "0123456789abcdef";
-        for (size_t i = 0; i < n; i++) {
-                s[2 * i] = digits[p[i] >> 4];
-                s[2 * i + 1] = digits[p[i] & 15];
-        }
-}
-
 /* A string of version 3 (after its varint v), or NULL (r->bad). */
 static char *get_str3(rd_t *r, uint64_t v) {
         uint64_t n = v >> 2;
@@ -524,21 +515,21 @@ static char *get_str3(rd_t *r, uint64_t v) {
                 if (n || r->end - p < 16)
                         break;
                 s = vg_malloc(37);
-                hex_out(s, p, 4);
-                hex_out(s + 9, p + 4, 2);
-                hex_out(s + 14, p + 6, 2);
-                hex_out(s + 19, p + 8, 2);
-                hex_out(s + 24, p + 10, 6);
+                vg_hex(s, p, 4);
+                vg_hex(s + 9, p + 4, 2);
+                vg_hex(s + 14, p + 6, 2);
+                vg_hex(s + 19, p + 8, 2);
+                vg_hex(s + 24, p + 10, 6);
+                /* (each wrote a NUL after its digits: the dashes
+                 * take their places, the last ends the string) */
                 s[8] = s[13] = s[18] = s[23] = '-';
-                s[36] = '\0';
                 r->p += 16;
                 return s;
         case 2:
                 if (!n || n > (uint64_t)(r->end - p))
                         break;
                 s = vg_malloc(2 * (size_t)n + 1);
-                hex_out(s, p, (size_t)n);
-                s[2 * n] = '\0';
+                vg_hex(s, p, (size_t)n);
                 r->p += n;
                 return s;
         default:

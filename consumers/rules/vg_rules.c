@@ -38,7 +38,6 @@ char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
         unsigned char md[SHA256_DIGEST_LENGTH];
         const char *parts[3] = {vg_enum_str(&vg_enum_rule, rule),
                                 subject ? subject : "", anchor ? anchor : ""};
-        static const char hex[] = "0123456789abcdef";
         char small[512];
         vg_buf_t in;
         size_t len = 0;
@@ -61,12 +60,7 @@ char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
                 SHA256((const unsigned char *)in.vb_data, in.vb_len, md);
                 vg_buf_free(&in);
         }
-        for (int i = 0; i < 16; i++) {
-                buf[2 * i] = hex[md[i] >> 4];
-                buf[2 * i + 1] = hex[md[i] & 15];
-        }
-        buf[32] = '\0';
-        return buf;
+        return vg_hex(buf, md, 16);
 }
 
 const char *vg_rules_age_band(int age) {

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vg_common.h"
 #include "vg_pseudo.h"
 #include "vg_time.h"
 
@@ -177,6 +178,31 @@ static void test_hmac_vectors(void **state) {
 }
 
 /* Every spelling of one person gives one pseudonym. */
+/* vg_hex, which writes the pseudonyms, alert ids and stored hex strings:
+ * every byte value, both nibbles, and the NUL after exactly 2n digits. */
+static void test_hex(void **state) {
+        unsigned char all[256];
+        char out[2 * 256 + 2];
+        (void)state;
+        for (int i = 0; i < 256; i++)
+                all[i] = (unsigned char)i;
+        memset(out, 'x', sizeof(out));
+        assert_ptr_equal(vg_hex(out, all, 256), out);
+        for (int i = 0; i < 256; i++) {
+                char want[3];
+                snprintf(want, sizeof(want), "%02x", i);
+                assert_memory_equal(out + 2 * i, want, 2);
+        }
+        assert_int_equal(out[512], '\0');
+        assert_int_equal(out[513], 'x');
+        memset(out, 'x', sizeof(out));
+        vg_hex(out, all, 0);
+        assert_int_equal(out[0], '\0');
+        assert_int_equal(out[1], 'x');
+        vg_hex(out, "\xa5\x0f", 2);
+        assert_string_equal(out, "a50f");
+}
+
 static void test_same_person_same_pseudonym(void **state) {
         static const char *forms[] = {"19121212-1212", "191212121212",
                                       "121212+1212"};
@@ -320,6 +346,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_date),
                 cmocka_unit_test(test_bad_format),
                 cmocka_unit_test(test_hmac_vectors),
+                cmocka_unit_test(test_hex),
                 cmocka_unit_test(test_same_person_same_pseudonym),
                 cmocka_unit_test(test_key_file),
                 cmocka_unit_test(test_redact_and_spelt_like),
