@@ -58,7 +58,7 @@ static const char *schema_sql =
         "CREATE TABLE IF NOT EXISTS offsets(topic TEXT PRIMARY KEY,"
         "  next_offset INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS patients(patient_id TEXT PRIMARY KEY,"
-        "  state TEXT NOT NULL);"
+        "  state TEXT NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS timers(patient_id TEXT PRIMARY KEY,"
         "  due INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE INDEX IF NOT EXISTS timers_due ON timers(due);"

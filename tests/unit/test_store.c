@@ -2,7 +2,9 @@
  * test_store - the partition store's file at its edges (issue 15): a
  * damaged file is refused at open with its path named; a file deleted or
  * replaced while in use stops the commit with an error instead of
- * committing into the void.
+ * committing into the void. The patients table: WITHOUT ROWID in a new
+ * file, and a file of an earlier release (a rowid table and its index)
+ * still read and written as it is.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "vg_partition.h"
 #include "vg_record_json.h"
 
@@ -23,19 +27,25 @@ static vg_codec_t *codec;
 static vg_part_topics_t topics = {"alerts", "parts", "dlq"};
 static char dir[64];
 
-static void one_event(vg_part_t *part, const char *id) {
+static void patient_event(vg_part_t *part, const char *id,
+                          const char *patient) {
         char json[512], err[256];
         vg_event_t e;
         snprintf(json, sizeof(json),
                  "{\"type\":\"sip_created\",\"event_id\":\"%s\","
-                 "\"patient_id\":\"p\",\"occurred_at\":"
+                 "\"patient_id\":\"%s\",\"occurred_at\":"
                  "\"2026-03-01T08:00:00Z\",\"kommun\":\"0484\","
-                 "\"source_system\":\"t\",\"sip_id\":\"s\"}", id);
+                 "\"source_system\":\"t\",\"sip_id\":\"s\"}", id,
+                 patient);
         assert_int_equal(vg_event_from_jsonl(json, strlen(json), &e, err,
                                              sizeof(err)), VG_OK);
         assert_int_equal(vg_part_begin(part, 1, err, sizeof(err)), VG_OK);
         assert_int_equal(vg_part_event(part, &e, err, sizeof(err)), VG_OK);
         vg_record_clear(e.ev_type, &e);
+}
+
+static void one_event(vg_part_t *part, const char *id) {
+        patient_event(part, id, "p");
 }
 
 static void test_damaged_file_named(void **state) {
@@ -79,6 +89,72 @@ static void test_deleted_while_in_use(void **state) {
         vg_part_close(part);
 }
 
+/* The patients table's CREATE statement in path, and its row count. */
+static void patients_table(const char *path, char *sql, size_t size,
+                           int *rows) {
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql, (SELECT count(*)"
+                                            " FROM patients) FROM "
+                                            "sqlite_master WHERE name="
+                                            "'patients'", -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        snprintf(sql, size, "%s", (const char *)sqlite3_column_text(st, 0));
+        *rows = sqlite3_column_int(st, 1);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+static void test_patients_layouts(void **state) {
+        char path[128], err[512], sql[256];
+        vg_part_t *part;
+        sqlite3 *db;
+        int rows;
+        (void)state;
+        snprintf(path, sizeof(path), "%s/partition-2.db", dir);
+        part = vg_part_open(path, 2, &rc, codec, &topics, err, sizeof(err));
+        assert_non_null(part);
+        one_event(part, "e1");
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        vg_part_close(part);
+        patients_table(path, sql, sizeof(sql), &rows);
+        assert_non_null(strstr(sql, "WITHOUT ROWID"));
+        assert_int_equal(rows, 1);
+
+        /* The earlier releases' table: rowid, an index on patient_id. */
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(
+                sqlite3_exec(db,
+                             "BEGIN; CREATE TABLE old(patient_id TEXT "
+                             "PRIMARY KEY, state TEXT NOT NULL); INSERT "
+                             "INTO old SELECT * FROM patients; DROP TABLE "
+                             "patients; ALTER TABLE old RENAME TO patients;"
+                             " COMMIT;",
+                             NULL, NULL, NULL),
+                SQLITE_OK);
+        sqlite3_close(db);
+
+        /* p's state is read from it (e1 again is a duplicate), q's is
+         * added to it, and it stays as it is. */
+        for (int round = 0; round < 2; round++) {
+                part = vg_part_open(path, 2, &rc, codec, &topics, err,
+                                    sizeof(err));
+                assert_non_null(part);
+                one_event(part, "e1");
+                patient_event(part, "e2", "q");
+                assert_int_equal(vg_part_commit(part, err, sizeof(err)),
+                                 VG_OK);
+                assert_int_equal(vg_part_stats(part)->ps_duplicates,
+                                 round == 0 ? 1 : 2);
+                vg_part_close(part);
+                patients_table(path, sql, sizeof(sql), &rows);
+                assert_null(strstr(sql, "WITHOUT ROWID"));
+                assert_int_equal(rows, 2);
+        }
+}
+
 static int setup(void **state) {
         char err[256];
         (void)state;
@@ -102,6 +178,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_damaged_file_named),
                 cmocka_unit_test(test_deleted_while_in_use),
+                cmocka_unit_test(test_patients_layouts),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
