@@ -429,10 +429,40 @@ static const char *flat_ws(const char *p, const char *end) {
         return p;
 }
 
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+        __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FLAT_WORDS 1
+/* The bytes of w that end a plain string or are not allowed in one ('"',
+ * '\\', below 0x20, above 0x7e), each as its high bit. A borrow or carry
+ * may also mark a byte above one marked rightly, never below: the lowest
+ * bit set is the first such byte. */
+static uint64_t flat_stop8(uint64_t w) {
+        const uint64_t ones = 0x0101010101010101ull;
+        const uint64_t high = 0x8080808080808080ull;
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        return (((q - ones) & ~q) | ((b - ones) & ~b) |
+                ((w - ones * 0x20) & ~w) | ((w + ones) | w)) &
+               high;
+}
+#endif
+
 /* A string without escapes at p (on '"') in the writable copy: its end
  * quote becomes NUL. Returns the position after it, or NULL. */
 static char *flat_str(char *p, char *end, const char **s, size_t *len) {
         char *q = ++p;
+#ifdef FLAT_WORDS
+        /* 8 bytes at a time, to the first that ends the string or is not
+         * allowed in it (the byte loop judges it) */
+        while (end - q >= 8) {
+                uint64_t w, m;
+                memcpy(&w, q, 8);
+                if ((m = flat_stop8(w))) {
+                        q += __builtin_ctzll(m) >> 3;
+                        break;
+                }
+                q += 8;
+        }
+#endif
         while (q < end && *q != '"') {
                 unsigned char c = (unsigned char)*q;
                 if (c < 0x20 || c > 0x7e || c == '\\')

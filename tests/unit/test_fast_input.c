@@ -222,6 +222,34 @@ static void test_boundaries(void **state) {
         }
 }
 
+/* The scanner reads a string 8 bytes at a time: each byte value that
+ * ends a string or is refused in one, and its neighbours that are not,
+ * at every place of a string longer than two words, alone and before
+ * bytes a borrow or carry could mark. */
+static void test_string_words(void **state) {
+        static const unsigned char vals[] = {
+                '"', '\\', 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff, /* stop */
+                0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7e, '0', 'a'};  /* not */
+        (void)state;
+        accepted = 0;
+        for (size_t v = 0; v < sizeof(vals); v++)
+                for (int at = 0; at < 20; at++)
+                        for (int next = 0; next < 3; next++) {
+                                char str[32], to[40];
+                                memset(str, 'a' + at % 26, 20);
+                                str[20] = '\0';
+                                str[at] = (char)vals[v];
+                                if (at + 1 < 20)
+                                        str[at + 1] = "\x01\x21\xff"[next];
+                                snprintf(to, sizeof(to), "\"%s\"", str);
+                                same_edit(0, "\"s1\"", to);
+                        }
+        /* (both paths took the strings of printable ASCII and DEL,
+         * which JSON allows and the scanner leaves to jansson: each such
+         * byte before 0x21, or last with any of the three after it) */
+        assert_int_equal(accepted, 9 * (19 + 3));
+}
+
 /* xorshift64*: the same mutations every run. */
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_rand(void) {
@@ -423,6 +451,7 @@ static void test_lines(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_boundaries),
+                cmocka_unit_test(test_string_words),
                 cmocka_unit_test(test_mutations),
                 cmocka_unit_test(test_lines),
         };
