@@ -577,7 +577,11 @@ static bool flat_event(const char *line, size_t len, vg_event_t *ev) {
             rt->rt_nfields > FIELDS_MAX)
                 return false;
         for (int i = 0, types = 0, next = 0; i < n; i++) {
-                int fi = field_index_from(rt, m[i].fm_key, next);
+                /* ("type" is no event's field name, test_fast_input: it
+                 * is not compared with each of them) */
+                int fi = m[i].fm_key[0] == 't' && !strcmp(m[i].fm_key, "type")
+                                 ? -1
+                                 : field_index_from(rt, m[i].fm_key, next);
                 if (fi >= 0)
                         next = fi + 1 < rt->rt_nfields ? fi + 1 : 0;
                 if (fi == -1) {
