@@ -159,17 +159,6 @@ void vg_log(vg_loglevel_t level, const char *component, const char *fmt, ...) {
                 names[level], component ? component : "vigil", msg);
 }
 
-char *vg_hex(char *out, const void *p, size_t n) {
-        static const char digits[] = "0123456789abcdef";
-        const unsigned char *b = p;
-        for (size_t i = 0; i < n; i++) {
-                out[2 * i] = digits[b[i] >> 4];
-                out[2 * i + 1] = digits[b[i] & 15];
-        }
-        out[2 * n] = '\0';
-        return out;
-}
-
 size_t vg_join(char *buf, size_t size, char sep, const char *const *parts,
                int n) {
         size_t len = 0;

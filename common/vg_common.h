@@ -95,8 +95,18 @@ void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
 uint32_t vg_hash_str(const char *s);
 
 /* The n bytes at p as lowercase hex: 2n characters at out, then a NUL
- * (out holds 2n + 1 bytes); returns out. */
-char *vg_hex(char *out, const void *p, size_t n);
+ * (out holds 2n + 1 bytes); returns out. (Inline: the state decoder
+ * writes a UUID in five pieces.) */
+static inline char *vg_hex(char *out, const void *p, size_t n) {
+        static const char digits[] = "0123456789abcdef";
+        const unsigned char *b = p;
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = digits[b[i] >> 4];
+                out[2 * i + 1] = digits[b[i] & 15];
+        }
+        out[2 * n] = '\0';
+        return out;
+}
 
 /* Writes parts[0..n) joined by sep into buf[size], NUL-terminated and cut
  * short where it does not fit, as snprintf("%s|%s...") would; returns the

@@ -599,6 +599,10 @@ static bool flat_event(const char *line, size_t len, vg_event_t *ev) {
         return record_fill(rt, vals, ev, errstr, sizeof(errstr)) == VG_OK;
 }
 
+bool vg_event_from_flat_jsonl(const char *line, size_t len, vg_event_t *ev) {
+        return flat_event(line, len, ev);
+}
+
 vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
                              char *errstr, size_t errstr_size) {
         json_error_t jerr;

@@ -36,6 +36,10 @@ vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,
 /* Parses one JSON Lines line into an event. */
 vg_err_t vg_event_from_jsonl(const char *line, size_t len, vg_event_t *ev,
                              char *errstr, size_t errstr_size);
+/* vg_event_from_jsonl's scanner of flat lines alone (for tests): true,
+ * and the event in *ev (vg_record_clear it), if it read the line; false
+ * where vg_event_from_jsonl hands the line to jansson. */
+bool vg_event_from_flat_jsonl(const char *line, size_t len, vg_event_t *ev);
 
 /* Record -> JSON object (members in schema order; events get "type" first,
  * null optionals are omitted for events and kept for outputs). */

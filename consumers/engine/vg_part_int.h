@@ -168,7 +168,8 @@ void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
 /* The patient is changed in this batch: its state is written at commit. */
 void vg_part_dirty(vg_part_t *part, pent_t *pe);
 /* Persisting partitions: sorts the changed patients by id (the order of
- * the timers table and of the patients' key index), so that a commit
+ * the timers and patients tables; in a store of an earlier release, of
+ * the patients' key index), so that a commit
  * writes its rows in the B-trees' order; nothing to do unless some were
  * added at index `from` or after (the first `from` are sorted already). */
 void vg_part_sort_dirty(vg_part_t *part, size_t from);

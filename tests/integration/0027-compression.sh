@@ -3,16 +3,19 @@
 # kafka.compression.type or kafka.compression.codec is set; docs/
 # CONFIGURATION.md, kafka.<property>). The same 1,500 patients' events are
 # processed twice from empty state, each into its own topics and group:
-#   - by default: the changelog and the alerts take less room in the
-#     broker's log than the keys and values of their records (read back
-#     with kcat) - they are compressed;
+#   - by default: the changelog, the alerts and the indicator values take
+#     less room in the broker's log than the keys and values of their
+#     records (read back with kcat) - they are compressed;
 #   - with kafka.compression.codec=none (librdkafka's alias of
 #     compression.type, which Vigil's default must not override): each
 #     takes more room than its records' bytes (Kafka's framing,
 #     uncompressed);
 #   - both runs log every patient's state (a record keyed by each of the
 #     events' patients): compression changes how the records are stored,
-#     not which.
+#     not which;
+#   - vigil aggregate, run after each (with the compression option, and a
+#     group of its own), writes the indicator values the same way (its
+#     own producer, the same default).
 # Needs kcat and ops/kafka-local (kafka-log-dirs).
 source "$(dirname "$0")/lib/common.sh"
 command -v kcat >/dev/null || fail "kcat not found (see ops/setup.sh)"
@@ -31,6 +34,10 @@ run() {
   "$VIGIL" process "${T[@]}" -X state.dir="$TMP/$name.st" \
     -X group.id="$S.$name.g" -X stream.idle_ms=200 "$@" --exit-idle 1 \
     2> "$TMP/$name.log" || fail "$name: vigil process: $(tail -3 "$TMP/$name.log")"
+  "$VIGIL" aggregate "${T[@]}" -X state.dir="$TMP/$name.st" \
+    -X aggregate.group.id="$S.$name.agg" "$@" \
+    --exit-idle 3 2> "$TMP/$name.agg.log" ||
+    fail "$name: vigil aggregate: $(tail -3 "$TMP/$name.agg.log")"
 }
 # payload TOPIC: "records bytes patients" - the number of records of
 # TOPIC, the sum of their keys' and values' lengths, and the number of
@@ -59,7 +66,7 @@ run none -X kafka.compression.codec=none
 
 npat=$(python3 -c 'import json, sys
 print(len({json.loads(l)["patient_id"] for l in open(sys.argv[1])}))' "$TMP/ev.jsonl")
-for t in g.changelog alerts; do
+for t in g.changelog alerts ind; do
   # (not in < <(...) or $(...): a fail there would not end the test)
   payload "$S.lz4.$t" > "$TMP/p1"
   payload "$S.none.$t" > "$TMP/p0"
@@ -73,7 +80,7 @@ for t in g.changelog alerts; do
   [ "$n1" -gt 100 ] && [ "$n0" -gt 100 ] || fail "$t: only $n1 and $n0 records"
   # (how many records depends on the batches; that every patient's state
   # is logged does not)
-  [ "$t" = alerts ] || { [ "$p1" = "$npat" ] && [ "$p0" = "$npat" ]; } ||
+  [ "$t" != g.changelog ] || { [ "$p1" = "$npat" ] && [ "$p0" = "$npat" ]; } ||
     fail "$t: $p1 patients logged by default, $p0 uncompressed, of $npat"
   [ "$s0" -ge "$b0" ] ||
     fail "$t: kafka.compression.codec=none, yet the log ($s0 bytes) is smaller than its records ($b0)"

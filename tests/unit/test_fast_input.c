@@ -81,6 +81,7 @@ static char *dump(const vg_event_t *ev) {
 }
 
 static int accepted; /* lines both paths took, over all calls */
+static int scanned;  /* of which the scanner took, not jansson's path */
 
 static void same(const char *line, size_t len) {
         vg_event_t a, b;
@@ -99,6 +100,18 @@ static void same(const char *line, size_t len) {
         if (strcmp(da, db))
                 fail_msg("records differ:\n%s\n%s", da, db);
         accepted++;
+        {
+                vg_event_t c;
+                if (vg_event_from_flat_jsonl(line, len, &c)) {
+                        char *dc = dump(&c);
+                        if (strcmp(dc, db))
+                                fail_msg("scanner's record differs:\n%s\n%s",
+                                         dc, db);
+                        scanned++;
+                        free(dc);
+                        vg_record_clear(c.ev_type, &c);
+                }
+        }
         free(da);
         free(db);
         vg_record_clear(a.ev_type, &a);
@@ -129,10 +142,11 @@ static void test_boundaries(void **state) {
                         assert_string_not_equal(rt->rt_fields[i].vf_name,
                                                 "type");
         }
-        accepted = 0;
+        accepted = scanned = 0;
         for (size_t i = 0; i < NSAMPLES; i++)
                 same_str(samples[i]);
         assert_int_equal(accepted, (int)NSAMPLES);
+        assert_int_equal(scanned, (int)NSAMPLES); /* (none left to jansson) */
 
         /* Numbers at and past the edges of int32 and int64. */
         same_edit(0, "85", "2147483647");
@@ -239,7 +253,7 @@ static void test_string_words(void **state) {
                 '"', '\\', 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff, /* stop */
                 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7e, '0', 'a'};  /* not */
         (void)state;
-        accepted = 0;
+        accepted = scanned = 0;
         for (size_t v = 0; v < sizeof(vals); v++)
                 for (int at = 0; at < 20; at++)
                         for (int next = 0; next < 3; next++) {
@@ -256,6 +270,8 @@ static void test_string_words(void **state) {
          * which JSON allows and the scanner leaves to jansson: each such
          * byte before 0x21, or last with any of the three after it) */
         assert_int_equal(accepted, 9 * (19 + 3));
+        /* (and the scanner all of them but those with DEL) */
+        assert_int_equal(scanned, 8 * (19 + 3));
 }
 
 /* xorshift64*: the same mutations every run. */

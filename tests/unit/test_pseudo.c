@@ -177,7 +177,6 @@ static void test_hmac_vectors(void **state) {
                                  "d71178b5fb0ccb258d9b8300463fc733");
 }
 
-/* Every spelling of one person gives one pseudonym. */
 /* vg_hex, which writes the pseudonyms, alert ids and stored hex strings:
  * every byte value, both nibbles, and the NUL after exactly 2n digits. */
 static void test_hex(void **state) {
@@ -203,6 +202,7 @@ static void test_hex(void **state) {
         assert_string_equal(out, "a50f");
 }
 
+/* Every spelling of one person gives one pseudonym. */
 static void test_same_person_same_pseudonym(void **state) {
         static const char *forms[] = {"19121212-1212", "191212121212",
                                       "121212+1212"};
