@@ -48,17 +48,25 @@ static void one_event(vg_part_t *part, const char *id) {
         patient_event(part, id, "p");
 }
 
+/* A new store of partition n in path (dir/partition-n.db) with one event
+ * committed, closed again. */
+static void store_one(char *path, size_t size, int n) {
+        char err[512];
+        vg_part_t *part;
+        snprintf(path, size, "%s/partition-%d.db", dir, n);
+        part = vg_part_open(path, n, &rc, codec, &topics, err, sizeof(err));
+        assert_non_null(part);
+        one_event(part, "e1");
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        vg_part_close(part);
+}
+
 static void test_damaged_file_named(void **state) {
         char path[128], err[512];
         vg_part_t *part;
         int fd;
         (void)state;
-        snprintf(path, sizeof(path), "%s/partition-0.db", dir);
-        part = vg_part_open(path, 0, &rc, codec, &topics, err, sizeof(err));
-        assert_non_null(part);
-        one_event(part, "e1");
-        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
-        vg_part_close(part);
+        store_one(path, sizeof(path), 0);
         /* random bytes over the first pages (header included) */
         fd = open(path, O_WRONLY);
         assert_true(fd >= 0);
@@ -113,12 +121,7 @@ static void test_patients_layouts(void **state) {
         sqlite3 *db;
         int rows;
         (void)state;
-        snprintf(path, sizeof(path), "%s/partition-2.db", dir);
-        part = vg_part_open(path, 2, &rc, codec, &topics, err, sizeof(err));
-        assert_non_null(part);
-        one_event(part, "e1");
-        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
-        vg_part_close(part);
+        store_one(path, sizeof(path), 2);
         patients_table(path, sql, sizeof(sql), &rows);
         assert_non_null(strstr(sql, "WITHOUT ROWID"));
         assert_int_equal(rows, 1);
