@@ -136,8 +136,10 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
                                   m->offset, errstr, sizeof(errstr));
                 vg_record_clear(t, &rec);
         } else {
-                err = vg_part_event(ps->ps_part, &rec.ev, errstr,
-                                    sizeof(errstr));
+                err = vg_part_event_hashed(
+                        ps->ps_part, &rec.ev,
+                        vg_hash_str(rec.ev.ev_patient_id), errstr,
+                        sizeof(errstr));
                 vg_record_clear(t, &rec);
                 if (err == VG_ERR_INVALID) { /* patient-limit, too-late */
                         char detail[512];

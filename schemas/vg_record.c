@@ -57,8 +57,10 @@ const char *vg_enum_str(const vg_enum_t *ve, int v) {
 }
 
 int vg_enum_find(const vg_enum_t *ve, const char *s) {
+        /* (the first bytes compared first: no call for most others) */
         for (int i = 0; i < ve->ve_cnt; i++)
-                if (!strcmp(ve->ve_symbols[i], s))
+                if (ve->ve_symbols[i][0] == s[0] &&
+                    !strcmp(ve->ve_symbols[i], s))
                         return i;
         return -1;
 }
@@ -212,8 +214,10 @@ const vg_rectype_desc_t *vg_rectype(vg_rectype_t type) {
 
 const vg_rectype_desc_t *vg_rectype_by_name(const char *name) {
         for (int i = 0; i < VG_REC__CNT; i++)
-                if (!strcmp(rectypes[i].rt_name, name) ||
-                    !strcmp(rectypes[i].rt_json_type, name))
+                if ((rectypes[i].rt_name[0] == name[0] &&
+                     !strcmp(rectypes[i].rt_name, name)) ||
+                    (rectypes[i].rt_json_type[0] == name[0] &&
+                     !strcmp(rectypes[i].rt_json_type, name)))
                         return &rectypes[i];
         return NULL;
 }
@@ -248,6 +252,16 @@ void vg_record_copy(vg_rectype_t type, void *dst, const void *src) {
                 if (f->vf_type == VG_F_STRING || f->vf_type == VG_F_OSTRING)
                         *FPTR(dst, f, char *) =
                                 vg_strdup(*CFPTR(src, f, char *));
+        }
+}
+
+void vg_record_move(vg_rectype_t type, void *dst, void *src) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        memcpy(dst, src, rt->rt_size);
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                if (f->vf_type == VG_F_STRING || f->vf_type == VG_F_OSTRING)
+                        *FPTR(src, f, char *) = NULL;
         }
 }
 

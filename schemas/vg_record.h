@@ -216,6 +216,9 @@ const vg_rectype_desc_t *vg_rectype_by_name(const char *name);
 void vg_record_clear(vg_rectype_t type, void *rec);
 /* Deep copy of src into dst (dst is overwritten, not freed). */
 void vg_record_copy(vg_rectype_t type, void *dst, const void *src);
+/* src into dst, its strings moved: they are dst's now, NULL in src (its
+ * other fields are left as they were). dst is overwritten, not freed. */
+void vg_record_move(vg_rectype_t type, void *dst, void *src);
 
 /* Field-by-field equality of two records of type. */
 bool vg_record_equal(vg_rectype_t type, const void *a, const void *b);

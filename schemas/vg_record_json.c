@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define FLAT_SSE2 1 /* (x86-64 has it always) */
+#endif
 
 #define FPTR(rec, f, T) ((T *)((char *)(rec) + (f)->vf_offset))
 #define CFPTR(rec, f, T) ((const T *)((const char *)(rec) + (f)->vf_offset))
@@ -318,7 +322,8 @@ static int field_index_from(const vg_rectype_desc_t *rt, const char *key,
         int n = rt->rt_nfields;
         for (int k = 0; k < n; k++) {
                 int i = (from + k) % n;
-                if (!strcmp(key, rt->rt_fields[i].vf_name))
+                if (key[0] == rt->rt_fields[i].vf_name[0] &&
+                    !strcmp(key, rt->rt_fields[i].vf_name))
                         return i;
         }
         return VG_REC_IS_EVENT(rt->rt_type) && !strcmp(key, "type") ? -1 : -2;
@@ -446,10 +451,37 @@ static uint64_t flat_stop8(uint64_t w) {
 }
 #endif
 
+#ifdef FLAT_SSE2
+/* The bytes of the 16 at q that end a plain string or are not allowed in
+ * one ('"', '\\', below 0x20, above 0x7e), a bit each: below 0x20 as a
+ * signed byte is also 0x80 and above. */
+static unsigned flat_stop16(const char *q) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        __m128i m = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+        return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 /* A string without escapes at p (on '"') in the writable copy: its end
  * quote becomes NUL. Returns the position after it, or NULL. */
 static char *flat_str(char *p, char *end, const char **s, size_t *len) {
         char *q = ++p;
+#ifdef FLAT_SSE2
+        /* 16 bytes at a time, to the first that ends the string or is not
+         * allowed in it (the byte loop judges it) */
+        while (end - q >= 16) {
+                unsigned m = flat_stop16(q);
+                if (m) {
+                        q += __builtin_ctz(m);
+                        goto judge;
+                }
+                q += 16;
+        }
+#endif
 #ifdef FLAT_WORDS
         /* 8 bytes at a time, to the first that ends the string or is not
          * allowed in it (the byte loop judges it) */
@@ -462,6 +494,9 @@ static char *flat_str(char *p, char *end, const char **s, size_t *len) {
                 }
                 q += 8;
         }
+#endif
+#ifdef FLAT_SSE2
+judge:
 #endif
         while (q < end && *q != '"') {
                 unsigned char c = (unsigned char)*q;

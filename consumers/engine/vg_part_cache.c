@@ -219,7 +219,8 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
                 return vg_part_unpack(pe, errstr, errstr_size) ? NULL : pe;
         s = vg_part_st(part, S_GET_PATIENT);
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        switch (sqlite3_step(s)) {
+        /* (a memory-only store without rows has none to look for) */
+        switch (part->pa_no_rows ? SQLITE_DONE : sqlite3_step(s)) {
         case SQLITE_ROW:
                 pt = vg_patient_decode(id, sqlite3_column_blob(s, 0),
                                        (size_t)sqlite3_column_bytes(s, 0),

@@ -121,6 +121,9 @@ struct vg_part_s {
         /* Memory-only (file mode): the timers in a heap of patients by
          * (pe_due, id) instead of the timers table (vg_part_cache.c) */
         bool                    pa_mtimers;
+        /* Memory-only with no patient rows at the start: none is looked
+         * up (none is written while memory-only) */
+        bool                    pa_no_rows;
         void                  (*pa_alert_sink)(const vg_alert_t *al,
                                                void *opaque);
         void                   *pa_alert_opaque;

@@ -490,20 +490,15 @@ vg_err_t vg_part_apply_changes(vg_part_t *part, vg_changes_t *ch,
         return VG_OK;
 }
 
-vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
-                       size_t errstr_size) {
-        return vg_part_event_hashed(part, ev, vg_hash_str(ev->ev_patient_id),
-                                    errstr, errstr_size);
-}
-
-vg_err_t vg_part_event_hashed(vg_part_t *part, const vg_event_t *ev,
-                              uint32_t hash, char *errstr,
-                              size_t errstr_size) {
+/* ev applied; owned (ev or NULL): its strings are moved when kept */
+static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
+                           vg_event_t *owned, uint32_t hash, char *errstr,
+                           size_t errstr_size) {
         vg_patient_t *pt;
         pent_t *pe;
         vg_changes_t ch;
         vg_err_t err;
-        bool changed;
+        bool changed, cancels = ev->ev_cancels_event_id != NULL;
 
         if (!part->pa_in_batch)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
@@ -531,7 +526,12 @@ vg_err_t vg_part_event_hashed(vg_part_t *part, const vg_event_t *ev,
                                  "(rules.max_patient_events)",
                                  n);
         }
-        vg_engine_apply(part->pa_rc, pt, ev, part->pa_wm.wm_value, &ch);
+        if (owned)
+                vg_engine_apply_take(part->pa_rc, pt, owned,
+                                     part->pa_wm.wm_value, &ch);
+        else
+                vg_engine_apply(part->pa_rc, pt, ev, part->pa_wm.wm_value,
+                                &ch);
         if (ch.ch_too_late) {
                 char when[32];
                 part->pa_stats.ps_too_late++;
@@ -551,13 +551,24 @@ vg_err_t vg_part_event_hashed(vg_part_t *part, const vg_event_t *ev,
                 vg_part_dirty(part, pe);
         if (ch.ch_duplicate)
                 part->pa_stats.ps_duplicates++;
-        else if (ev->ev_cancels_event_id)
+        else if (cancels)
                 part->pa_stats.ps_cancellations++;
         changed = !ch.ch_duplicate;
         err = vg_part_apply_changes(part, &ch, errstr, errstr_size);
         vg_changes_clear(&ch);
         vg_part_pack(part, pe, changed);
         return err;
+}
+
+vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
+                       size_t errstr_size) {
+        return part_event(part, ev, NULL, vg_hash_str(ev->ev_patient_id),
+                          errstr, errstr_size);
+}
+
+vg_err_t vg_part_event_hashed(vg_part_t *part, vg_event_t *ev, uint32_t hash,
+                              char *errstr, size_t errstr_size) {
+        return part_event(part, ev, ev, hash, errstr, errstr_size);
 }
 
 /* Writes every counter changed in this batch: pending (its part still
@@ -810,8 +821,17 @@ void vg_part_set_alert_sink(vg_part_t *part,
         part->pa_alert_opaque = opaque;
 }
 
+/* (sqlite3_exec stops at a first row: SQLITE_ABORT) */
+static int exists_cb(void *opaque, int n, char **vals, char **names) {
+        (void)opaque, (void)n, (void)vals, (void)names;
+        return 1;
+}
+
 void vg_part_set_memory_only(vg_part_t *part) {
         part->pa_persist = false;
         part->pa_mtimers = true; /* (a new file: no timer rows) */
+        part->pa_no_rows = sqlite3_exec(part->pa_db,
+                                        "SELECT 1 FROM patients LIMIT 1",
+                                        exists_cb, NULL, NULL) == SQLITE_OK;
         vg_outbox_cache(part->pa_outbox, 0);
 }

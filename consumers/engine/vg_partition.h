@@ -113,8 +113,10 @@ vg_err_t vg_part_begin(vg_part_t *part, int64_t now_ms, char *errstr,
 vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                        size_t errstr_size);
 /* The same, hash being vg_hash_str(ev->ev_patient_id), computed already
- * (file mode's reader, for vg_part_prefetch). */
-vg_err_t vg_part_event_hashed(vg_part_t *part, const vg_event_t *ev,
+ * (file mode's reader, for vg_part_prefetch), and ev's strings moved into
+ * the state when it is kept (vg_engine_apply_take: NULL in ev then; the
+ * caller still clears it). */
+vg_err_t vg_part_event_hashed(vg_part_t *part, vg_event_t *ev,
                               uint32_t hash, char *errstr,
                               size_t errstr_size);
 const char *vg_part_rejected(const vg_part_t *part);

@@ -371,9 +371,10 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         return pruned;
 }
 
-void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
-                     const vg_event_t *ev, int64_t watermark,
-                     vg_changes_t *ch) {
+/* ev applied; owned (ev or NULL): its strings are moved when kept */
+static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                         const vg_event_t *ev, vg_event_t *owned,
+                         int64_t watermark, vg_changes_t *ch) {
         vg_derived_t dv;
         vg_cell_t *total, *delta;
         int ntotal, ndelta, acap = 0;
@@ -401,8 +402,13 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                                                    sizeof(vg_event_t) *
                                                            (size_t)pt->pt_cap);
                 }
-                vg_record_copy(ev->ev_type, &pt->pt_events[pt->pt_nevents++],
-                               ev);
+                if (owned)
+                        vg_record_move(ev->ev_type,
+                                       &pt->pt_events[pt->pt_nevents++],
+                                       owned);
+                else
+                        vg_record_copy(ev->ev_type,
+                                       &pt->pt_events[pt->pt_nevents++], ev);
         }
         ch->ch_pruned = prune(rc, pt, watermark, ch, &acap);
 
@@ -428,4 +434,16 @@ void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
         if ((oldest = next_prune(rc, pt, watermark)) < pt->pt_next_due)
                 pt->pt_next_due = oldest;
         vg_derived_clear(&dv);
+}
+
+void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                     const vg_event_t *ev, int64_t watermark,
+                     vg_changes_t *ch) {
+        engine_apply(rc, pt, ev, NULL, watermark, ch);
+}
+
+void vg_engine_apply_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                          vg_event_t *ev, int64_t watermark,
+                          vg_changes_t *ch) {
+        engine_apply(rc, pt, ev, ev, watermark, ch);
 }

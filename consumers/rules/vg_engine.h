@@ -60,6 +60,12 @@ bool vg_patient_has_event(const vg_patient_t *pt, const char *id);
 void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                      const vg_event_t *ev, int64_t watermark,
                      vg_changes_t *ch);
+/* The same, ev's strings moved into the patient's history when it is
+ * kept (no copy): NULL in ev then, its other fields as they were. The
+ * caller still clears ev. */
+void vg_engine_apply_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                          vg_event_t *ev, int64_t watermark,
+                          vg_changes_t *ch);
 
 /* Retention horizon of the patient at the watermark (SPEC §7): the earlier
  * of the watermark and the newest stored event, minus retention_days;

@@ -469,15 +469,23 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
                                         vg_hash_str(e->ev[order[i + j]]
                                                             .ev_patient_id),
                                         step);
-                /* (every other event with the hash file mode's reader
-                 * gives: a wrong one would split a patient in two) */
-                if ((i % 2 ? vg_part_event_hashed(
-                                     part, &e->ev[order[i]],
-                                     vg_hash_str(e->ev[order[i]]
-                                                         .ev_patient_id),
-                                     errstr, sizeof(errstr))
-                           : vg_part_event(part, &e->ev[order[i]], errstr,
-                                           sizeof(errstr))))
+                /* (every other event as file mode's reader gives it:
+                 * with its hash - a wrong one would split a patient in
+                 * two - and a copy of its own, its strings taken into the
+                 * state) */
+                if (i % 2) {
+                        vg_event_t own;
+                        vg_err_t err;
+                        vg_record_copy(e->ev[order[i]].ev_type, &own,
+                                       &e->ev[order[i]]);
+                        err = vg_part_event_hashed(
+                                part, &own, vg_hash_str(own.ev_patient_id),
+                                errstr, sizeof(errstr));
+                        vg_record_clear(own.ev_type, &own);
+                        if (err)
+                                fail_msg("event: %s", errstr);
+                } else if (vg_part_event(part, &e->ev[order[i]], errstr,
+                                         sizeof(errstr)))
                         fail_msg("event: %s", errstr);
                 if (++inbatch >= k) {
                         if (th_commit(part, errstr, sizeof(errstr)))

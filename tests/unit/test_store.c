@@ -158,6 +158,32 @@ static void test_patients_layouts(void **state) {
         }
 }
 
+/* Memory-only (file mode) looks up no patient in a store that had no
+ * rows when it was set, and still in one that had: p's e1 again is then
+ * a duplicate. */
+static void test_memory_only_rows(void **state) {
+        char path[128], err[512];
+        vg_part_t *part;
+        (void)state;
+        store_one(path, sizeof(path), 3);
+        for (int stored = 1; stored >= 0; stored--) {
+                part = vg_part_open(stored ? path : ":memory:", 3, &rc, codec,
+                                    &topics, err, sizeof(err));
+                assert_non_null(part);
+                vg_part_set_memory_only(part);
+                one_event(part, "e1");
+                patient_event(part, "e2", "q");
+                one_event(part, "e1");
+                assert_int_equal(vg_part_commit(part, err, sizeof(err)),
+                                 VG_OK);
+                /* (the second e1 is one on both) */
+                assert_int_equal(vg_part_stats(part)->ps_duplicates,
+                                 stored ? 2 : 1);
+                assert_int_equal(vg_part_stats(part)->ps_events, 3);
+                vg_part_close(part);
+        }
+}
+
 static int setup(void **state) {
         char err[256];
         (void)state;
@@ -182,6 +208,7 @@ int main(void) {
                 cmocka_unit_test(test_damaged_file_named),
                 cmocka_unit_test(test_deleted_while_in_use),
                 cmocka_unit_test(test_patients_layouts),
+                cmocka_unit_test(test_memory_only_rows),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
