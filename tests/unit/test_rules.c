@@ -118,6 +118,20 @@ static int64_t ch_delta(const char *key, int which) {
  * §5.1 READMISSION_30D
  * ---------------------------------------------------------------------- */
 
+/* alert_id: the first 16 bytes, in hex, of the SHA-256 of rule, patient
+ * and anchor, each NUL-ended (Python's hashlib gave the values), with a
+ * short input and with one past the 512 bytes kept on the stack. */
+static void test_alert_id_sha256(void **state) {
+        char id[33], big[601];
+        (void)state;
+        assert_string_equal(vg_rules_alert_id(RD, "p1", "s1", id),
+                            "69ffd7105464fffa44ea8b11636fcec5");
+        memset(big, 'x', 600);
+        big[600] = '\0';
+        assert_string_equal(vg_rules_alert_id(SO, big, "a", id),
+                            "87bc33474d7af6c0cfb4d7d29f5657a7");
+}
+
 /* §5.1 one alert per readmission admission, anchored on A's stay_id, with
  * its own fields; kommun is A's; §5 alert_id = hash(rule, patient, anchor);
  * §6 readmission_30d anchored on the index discharge (its kommun). */
@@ -1955,6 +1969,7 @@ static void test_breakdowns(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 /* §5.1 */
+                TEST(test_alert_id_sha256),
                 TEST(test_breakdowns),
                 TEST(test_case_cells),
                 TEST(test_readm_basic_alert_fields),
