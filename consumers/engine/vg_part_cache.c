@@ -210,17 +210,20 @@ pent_t *vg_part_patient(vg_part_t *part, const char *id, char *errstr,
 pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
                           char *errstr, size_t errstr_size) {
         pent_t *pe = (pent_t *)vg_htab_find(&part->pa_cache, h, pent_eq, id);
-        sqlite3_stmt *s;
+        sqlite3_stmt *s = NULL;
         vg_patient_t *pt;
         size_t idlen, size;
         int64_t due = INT64_MAX;
 
         if (pe)
                 return vg_part_unpack(pe, errstr, errstr_size) ? NULL : pe;
-        s = vg_part_st(part, S_GET_PATIENT);
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         /* (a memory-only store without rows has none to look for) */
-        switch (part->pa_no_rows ? SQLITE_DONE : sqlite3_step(s)) {
+        if (!part->pa_no_rows) {
+                s = vg_part_st(part, S_GET_PATIENT);
+                sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+                part->pa_stats.ps_lookups++;
+        }
+        switch (s ? sqlite3_step(s) : SQLITE_DONE) {
         case SQLITE_ROW:
                 pt = vg_patient_decode(id, sqlite3_column_blob(s, 0),
                                        (size_t)sqlite3_column_bytes(s, 0),
@@ -247,7 +250,8 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
         size = offsetof(pent_t, pe_id) + idlen + 1;
         pe = vg_calloc(1, size > sizeof(*pe) ? size : sizeof(*pe));
         memcpy(pe->pe_id, id, idlen + 1);
-        sqlite3_reset(s);
+        if (s)
+                sqlite3_reset(s);
         pe->pe_pt = pt;
         pe->pe_h.hn_hash = h;
         pe->pe_due = due;

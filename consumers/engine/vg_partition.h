@@ -40,6 +40,8 @@ typedef struct vg_part_stats_s {
         int64_t ps_alerts[4][2]; /* alerts queued, by rule and status */
         int64_t ps_timers;       /* timer re-derivations */
         int64_t ps_states;       /* patient states written */
+        int64_t ps_lookups;      /* patients looked up in the store (not
+                                  * in memory) */
         int64_t ps_pruned;       /* events pruned by retention */
         int64_t ps_too_late;     /* events older than their patient's
                                   * horizon (DLQ too-late) */

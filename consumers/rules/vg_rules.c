@@ -12,13 +12,14 @@
  *   timers    - the next watermark at which anything can change
  * Periods and completeness (SPEC §6.1) are in vg_rules_period.c.
  */
+/* (before any header: SHA256_Init, sha256() below) */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "vg_rules.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#define OPENSSL_SUPPRESS_DEPRECATED /* (SHA256_Init: sha256() below) */
 #include <openssl/sha.h>
 
 void vg_rules_conf_default(vg_rules_conf_t *rc) {

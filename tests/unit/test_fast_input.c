@@ -244,36 +244,56 @@ static void test_boundaries(void **state) {
         }
 }
 
-/* The scanner reads a string 8 bytes at a time: each byte value that
+/* A string of len bytes in place of from in sample i: c at at, and
+ * after it (if there is room) one of three bytes. */
+static void string_at(int i, const char *from, int len, int at,
+                      unsigned char c, int next) {
+        char str[64], to[72];
+        memset(str, 'a' + at % 26, (size_t)len);
+        str[len] = '\0';
+        str[at] = (char)c;
+        if (at + 1 < len)
+                str[at + 1] = "\x01\x21\xff"[next];
+        snprintf(to, sizeof(to), "\"%s\"", str);
+        same_edit(i, from, to);
+}
+
+/* The scanner reads a string 16 or 8 bytes at a time: each byte value that
  * ends a string or is refused in one, and its neighbours that are not,
- * at every place of a string longer than two words, alone and before
+ * at every place of strings of every length to 40, alone and before
  * bytes a borrow or carry could mark. */
 static void test_string_words(void **state) {
         static const unsigned char vals[] = {
                 '"', '\\', 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff, /* stop */
                 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7e, '0', 'a'};  /* not */
-        /* (40 bytes: two blocks of 16 and one of 8 for the scanner) */
-        enum { L = 40 };
+        /* Strings of 1 to 40 bytes (the scanner's blocks of 16, its words
+         * of 8 and its last bytes), in the middle of a line (stay_id, 170
+         * bytes after it: blocks of 16 to the stop) and last (sip_id, 2
+         * bytes after it: the line's end cuts each loop short). */
+        static const struct { int sample; const char *from; } places[] = {
+                {0, "\"s1\""}, {3, "\"sip-1\""}};
+        enum { LMAX = 40 };
+        int expect = 0;
         (void)state;
         accepted = scanned = 0;
-        for (size_t v = 0; v < sizeof(vals); v++)
-                for (int at = 0; at < L; at++)
-                        for (int next = 0; next < 3; next++) {
-                                char str[L + 1], to[L + 8];
-                                memset(str, 'a' + at % 26, L);
-                                str[L] = '\0';
-                                str[at] = (char)vals[v];
-                                if (at + 1 < L)
-                                        str[at + 1] = "\x01\x21\xff"[next];
-                                snprintf(to, sizeof(to), "\"%s\"", str);
-                                same_edit(0, "\"s1\"", to);
-                        }
+        for (size_t pl = 0; pl < 2; pl++)
+                for (int len = 1; len <= LMAX; len++) {
+                        expect += len - 1 + 3;
+                        for (size_t v = 0; v < sizeof(vals); v++)
+                                for (int at = 0; at < len; at++)
+                                        for (int next = 0; next < 3; next++)
+                                                string_at(places[pl].sample,
+                                                          places[pl].from,
+                                                          len, at, vals[v],
+                                                          next);
+                }
         /* (both paths took the strings of printable ASCII and DEL,
          * which JSON allows and the scanner leaves to jansson: each such
-         * byte before 0x21, or last with any of the three after it) */
-        assert_int_equal(accepted, 9 * (L - 1 + 3));
+         * byte before 0x21, or last with any of the three after it:
+         * len - 1 + 3 strings of each length and place) */
+        assert_int_equal(accepted, 9 * expect);
         /* (and the scanner all of them but those with DEL) */
-        assert_int_equal(scanned, 8 * (L - 1 + 3));
+        assert_int_equal(scanned, 8 * expect);
 }
 
 /* xorshift64*: the same mutations every run. */

@@ -160,7 +160,7 @@ static void test_patients_layouts(void **state) {
 
 /* Memory-only (file mode) looks up no patient in a store that had no
  * rows when it was set, and still in one that had: p's e1 again is then
- * a duplicate. */
+ * a duplicate, and p and q were looked up there. */
 static void test_memory_only_rows(void **state) {
         char path[128], err[512];
         vg_part_t *part;
@@ -180,6 +180,8 @@ static void test_memory_only_rows(void **state) {
                 assert_int_equal(vg_part_stats(part)->ps_duplicates,
                                  stored ? 2 : 1);
                 assert_int_equal(vg_part_stats(part)->ps_events, 3);
+                assert_int_equal(vg_part_stats(part)->ps_lookups,
+                                 stored ? 2 : 0);
                 vg_part_close(part);
         }
 }
