@@ -114,10 +114,10 @@ vg_err_t vg_part_begin(vg_part_t *part, int64_t now_ms, char *errstr,
  * counts in every case. */
 vg_err_t vg_part_event(vg_part_t *part, const vg_event_t *ev, char *errstr,
                        size_t errstr_size);
-/* The same, hash being vg_hash_str(ev->ev_patient_id), computed already
- * (file mode's reader, for vg_part_prefetch), and ev's strings moved into
- * the state when it is kept (vg_engine_apply_take: NULL in ev then; the
- * caller still clears it). */
+/* The same, hash being vg_hash_str(ev->ev_patient_id) (file mode's
+ * reader computes it ahead, for vg_part_prefetch), and ev's strings moved
+ * into the state when it is kept (vg_engine_apply_take: NULL in ev then;
+ * the caller still clears it). Both modes' readers use this one. */
 vg_err_t vg_part_event_hashed(vg_part_t *part, vg_event_t *ev,
                               uint32_t hash, char *errstr,
                               size_t errstr_size);
