@@ -177,6 +177,25 @@ size_t vg_join(char *buf, size_t size, char sep, const char *const *parts,
         return len;
 }
 
+static int i64_cmp(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+void vg_sort_i64(int64_t *t, size_t n) {
+        if (n > 32) {
+                qsort(t, n, sizeof(*t), i64_cmp);
+                return;
+        }
+        for (size_t i = 1; i < n; i++) {
+                int64_t x = t[i];
+                size_t j = i;
+                for (; j > 0 && t[j - 1] > x; j--)
+                        t[j] = t[j - 1];
+                t[j] = x;
+        }
+}
+
 uint32_t vg_hash_str(const char *s) {
         /* Eight bytes a step (multiply and fold), then murmur3's final
          * mix: the keys here are 30-100 bytes, and a byte-at-a-time hash

@@ -94,6 +94,10 @@ void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
  * tables (not for partitioning: that is Kafka's murmur2). Can't fail. */
 uint32_t vg_hash_str(const char *s);
 
+/* Sorts t[0, n) ascending: by insertion when n is small (a patient's few
+ * events: qsort's set-up cost more than the sorting), by qsort beyond. */
+void vg_sort_i64(int64_t *t, size_t n);
+
 /* The n bytes at p as lowercase hex: 2n characters at out, then a NUL
  * (out holds 2n + 1 bytes); returns out. (Inline: the state decoder
  * writes a UUID in five pieces.) */

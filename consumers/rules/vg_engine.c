@@ -176,11 +176,6 @@ static int seen(const vg_patient_t *pt, const char *id) {
         return 0;
 }
 
-static int i64_cmp(const void *a, const void *b) {
-        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-        return x < y ? -1 : x > y;
-}
-
 /* The longest look-back or look-ahead of any rule: beyond it, two events
  * cannot influence each other's figures or alerts (SPEC §5, §6). */
 static int64_t influence_ms(const vg_rules_conf_t *rc) {
@@ -252,14 +247,15 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                           int64_t watermark) {
         int64_t ret = (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
         int64_t gap = influence_ms(rc), due = INT64_MAX, *t, limit;
+        int64_t few[32]; /* (most patients' events: no allocation) */
         int n = pt->pt_nevents;
         if (!n)
                 return INT64_MAX;
         limit = newest_event(pt) - ret - gap;
-        t = vg_malloc(sizeof(int64_t) * (size_t)n);
+        t = n <= 32 ? few : vg_malloc(sizeof(int64_t) * (size_t)n);
         for (int i = 0; i < n; i++)
                 t[i] = pt->pt_events[i].ev_occurred_at;
-        qsort(t, (size_t)n, sizeof(int64_t), i64_cmp);
+        vg_sort_i64(t, (size_t)n);
         for (int i = 0; i < n && t[i] < limit; i++)
                 if ((i + 1 == n || t[i + 1] - t[i] > gap) &&
                     (watermark == VG_WM_NONE ||
@@ -267,7 +263,8 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                         due = t[i] + gap + ret + 1;
                         break;
                 }
-        vg_free(t);
+        if (t != few)
+                vg_free(t);
         return due;
 }
 
@@ -284,7 +281,7 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
 static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                  int64_t watermark, vg_changes_t *ch, int *acap) {
         int64_t horizon = vg_patient_horizon(rc, pt, watermark);
-        int64_t gap = influence_ms(rc), cut = INT64_MIN, *t;
+        int64_t gap = influence_ms(rc), cut = INT64_MIN, *t, few[32];
         vg_derived_t full, kept;
         vg_cell_t *tmp, *frozen;
         int ntmp, nfrozen, n = 0, pruned;
@@ -297,14 +294,17 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 return 0;
         /* The latest cut point before the horizon, by more than the reach,
          * followed by a gap. */
-        t = vg_malloc(sizeof(int64_t) * (size_t)pt->pt_nevents);
+        t = pt->pt_nevents <= 32
+                    ? few
+                    : vg_malloc(sizeof(int64_t) * (size_t)pt->pt_nevents);
         for (int i = 0; i < pt->pt_nevents; i++)
                 t[i] = pt->pt_events[i].ev_occurred_at;
-        qsort(t, (size_t)pt->pt_nevents, sizeof(int64_t), i64_cmp);
+        vg_sort_i64(t, (size_t)pt->pt_nevents);
         for (int i = 0; i < pt->pt_nevents && t[i] < horizon - gap; i++)
                 if (i + 1 == pt->pt_nevents || t[i + 1] - t[i] > gap)
                         cut = t[i];
-        vg_free(t);
+        if (t != few)
+                vg_free(t);
         if (cut == INT64_MIN)
                 return 0;
         horizon = cut + 1; /* prune events at or before the cut */

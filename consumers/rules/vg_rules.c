@@ -122,6 +122,22 @@ static int ev_order_q(const void *a, const void *b) {
                         *(const vg_event_t *const *)b);
 }
 
+/* v[0, n) in SPEC order: by insertion for a patient's few events (stable,
+ * as glibc's qsort, a merge sort, is), by qsort beyond. */
+static void sort_events(const vg_event_t **v, int n) {
+        if (n > 32) {
+                qsort(v, (size_t)n, sizeof(*v), ev_order_q);
+                return;
+        }
+        for (int i = 1; i < n; i++) {
+                const vg_event_t *x = v[i];
+                int j = i;
+                for (; j > 0 && ev_order(v[j - 1], x) > 0; j--)
+                        v[j] = v[j - 1];
+                v[j] = x;
+        }
+}
+
 /* A stay: its chosen admission and discharge (either may be missing). */
 typedef struct stay_s {
         const char       *st_id;
@@ -143,6 +159,11 @@ typedef struct sel_s {
         int64_t           *transfers;  /* TRANSFER_ACUTE hospital discharge
                                         * times, sorted */
         int                ntransfers;
+        const char       **targets;    /* cancellation targets (scratch) */
+        const vg_event_t **adms;       /* a rule's scratch: admissions */
+        const vg_event_t **latest;     /* and their latest discharges */
+        void              *mem;        /* the arrays, if not in few */
+        _Alignas(16) char  few[2048];  /* the arrays of a few events */
 } sel_t;
 
 static int str_qcmp(const void *a, const void *b) {
@@ -172,22 +193,38 @@ static stay_t *stay_get(sel_t *s, const char *id) {
         return &s->stays[s->nstays++];
 }
 
-static int i64_cmp(const void *a, const void *b) {
-        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-        return x < y ? -1 : x > y;
+/* The selection's arrays for n events, zeroed, in one block: in s->few
+ * for a patient's few events (they were six allocations a derivation, 3 %
+ * of file mode's instructions), allocated beyond. The arrays of pointers
+ * and of int64_t first, so that each is aligned. */
+static void select_alloc(sel_t *s, int n) {
+        size_t m = (size_t)n + 1, need;
+        char *p;
+        for (s->stay_cap = 16; s->stay_cap < 2 * n + 2; s->stay_cap *= 2)
+                ;
+        need = m * (4 * sizeof(const vg_event_t *) + sizeof(stay_t) +
+                    sizeof(int64_t)) +
+               sizeof(int) * (size_t)s->stay_cap;
+        p = need <= sizeof(s->few) ? s->few : vg_malloc(need);
+        s->mem = p == s->few ? NULL : p;
+        memset(p, 0, need);
+        s->targets = (const char **)(void *)p, p += m * sizeof(void *);
+        s->live = (const vg_event_t **)(void *)p, p += m * sizeof(void *);
+        s->adms = (const vg_event_t **)(void *)p, p += m * sizeof(void *);
+        s->latest = (const vg_event_t **)(void *)p, p += m * sizeof(void *);
+        s->stays = (stay_t *)(void *)p, p += m * sizeof(stay_t);
+        s->transfers = (int64_t *)(void *)p, p += m * sizeof(int64_t);
+        s->stay_idx = (int *)(void *)p;
+        memset(s->stay_idx, 0xff, sizeof(int) * (size_t)s->stay_cap);
 }
 
 static void select_events(const vg_event_t *events, int n, sel_t *s) {
-        const char **targets = vg_calloc((size_t)n + 1, sizeof(*targets));
+        const char **targets;
         int ntargets = 0;
 
-        s->live = vg_calloc((size_t)n + 1, sizeof(*s->live));
-        s->stays = vg_calloc((size_t)n + 1, sizeof(*s->stays));
+        select_alloc(s, n);
+        targets = s->targets;
         s->nlive = s->nstays = s->conflicts = 0;
-        for (s->stay_cap = 16; s->stay_cap < 2 * n + 2; s->stay_cap *= 2)
-                ;
-        s->stay_idx = vg_malloc(sizeof(int) * (size_t)s->stay_cap);
-        memset(s->stay_idx, 0xff, sizeof(int) * (size_t)s->stay_cap);
         s->death = NULL;
         s->entry = NULL;
         /* Cancellation targets, sorted once: O(n log n) in all. A
@@ -207,8 +244,7 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
                         continue;
                 s->live[s->nlive++] = e;
         }
-        vg_free(targets);
-        qsort(s->live, (size_t)s->nlive, sizeof(*s->live), ev_order_q);
+        sort_events(s->live, s->nlive);
         for (int i = 0; i < s->nlive; i++) {
                 const vg_event_t *e = s->live[i];
                 stay_t *st;
@@ -247,7 +283,6 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
                         break;
                 }
         }
-        s->transfers = vg_calloc((size_t)s->nstays + 1, sizeof(int64_t));
         s->ntransfers = 0;
         for (int i = 0; i < s->nstays; i++) {
                 const vg_event_t *d = s->stays[i].st_dis;
@@ -256,15 +291,11 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
                         s->transfers[s->ntransfers++] = d->ev_occurred_at;
         }
         if (s->ntransfers > 1)
-                qsort(s->transfers, (size_t)s->ntransfers, sizeof(int64_t),
-                      i64_cmp);
+                vg_sort_i64(s->transfers, (size_t)s->ntransfers);
 }
 
 static void select_free(sel_t *s) {
-        vg_free(s->live);
-        vg_free(s->stays);
-        vg_free(s->stay_idx);
-        vg_free(s->transfers);
+        vg_free(s->mem);
 }
 
 /*
@@ -276,7 +307,11 @@ typedef struct out_s {
         const char            *patient;
         vg_derived_t          *dv;
         int                    acap, ccap;
+        size_t                *klen;        /* dv_cells' key lengths */
         int64_t                watermark;   /* VG_WM_NONE: none yet */
+        int64_t                per_at;      /* per: the period of per_at */
+        bool                   per_ok;
+        char                   per[8];
 } out_t;
 
 static void due_at(out_t *o, int64_t t) {
@@ -284,12 +319,15 @@ static void due_at(out_t *o, int64_t t) {
                 o->dv->dv_next_due = t;
 }
 
-/* Adds num/den to one cell (found or created). */
-static void cell_put(out_t *o, const char *key, int num, int den,
+/* Adds num/den to one cell (found or created): key[0, n). The lengths
+ * compared first (a derivation's keys differ mostly in the indicator and
+ * period: most lengths differ too). */
+static void cell_put(out_t *o, const char *key, size_t n, int num, int den,
                      bool count) {
         vg_cell_t *c = NULL;
         for (int i = 0; i < o->dv->dv_ncells; i++)
-                if (!strcmp(o->dv->dv_cells[i].ce_key, key)) {
+                if (o->klen[i] == n &&
+                    !memcmp(o->dv->dv_cells[i].ce_key, key, n)) {
                         c = &o->dv->dv_cells[i];
                         break;
                 }
@@ -299,9 +337,13 @@ static void cell_put(out_t *o, const char *key, int num, int den,
                         o->dv->dv_cells = vg_realloc(
                                 o->dv->dv_cells,
                                 sizeof(vg_cell_t) * (size_t)o->ccap);
+                        o->klen = vg_realloc(o->klen, sizeof(*o->klen) *
+                                                              (size_t)o->ccap);
                 }
+                o->klen[o->dv->dv_ncells] = n;
                 c = &o->dv->dv_cells[o->dv->dv_ncells++];
-                c->ce_key = vg_strdup(key);
+                c->ce_key = vg_malloc(n + 1);
+                memcpy(c->ce_key, key, n + 1);
                 c->ce_num = c->ce_den = 0;
                 c->ce_count = count;
         }
@@ -317,7 +359,8 @@ static void cell_put(out_t *o, const char *key, int num, int den,
 static void cell_add(out_t *o, const char *indicator, const char *kommun,
                      int64_t anchor_time, const vg_event_t *attr, int num,
                      int den, bool count) {
-        char period[8], key[VG_CASE_KEY_MAX];
+        char key[VG_CASE_KEY_MAX];
+        size_t n;
         bool ssih = !strncmp(indicator, "ssih_enrolment.", 15);
         const char *age = "unknown", *sex = "unknown", *diag = "unknown",
                    *res = "unknown";
@@ -329,11 +372,17 @@ static void cell_add(out_t *o, const char *indicator, const char *kommun,
         }
         if (ssih)
                 age = diag = "-";
-        vg_period(o->rc->rc_tz, anchor_time, period);
-        vg_join(key, sizeof(key), '|',
-                (const char *const[]){indicator, kommun, period, age, sex,
-                                      diag, res}, 7);
-        cell_put(o, key, num, den, count);
+        /* (a derivation's cells are mostly of one or two periods) */
+        if (!o->per_ok || o->per_at != anchor_time) {
+                vg_period(o->rc->rc_tz, anchor_time, o->per);
+                o->per_at = anchor_time;
+                o->per_ok = true;
+        }
+        n = vg_join(key, sizeof(key), '|',
+                    (const char *const[]){indicator, kommun, o->per, age,
+                                          sex, diag, res},
+                    7);
+        cell_put(o, key, n, num, den, count);
 }
 
 /* Appends s to p (bounded by end); returns the new end of text. */
@@ -474,7 +523,7 @@ static int hosp_admissions(const sel_t *s, const vg_event_t **out) {
                 if (is_hosp(s->stays[j].st_adm))
                         out[n++] = s->stays[j].st_adm;
         if (n > 1)
-                qsort(out, (size_t)n, sizeof(*out), ev_order_q);
+                sort_events(out, n);
         return n;
 }
 
@@ -497,11 +546,9 @@ static const vg_event_t *readmission_of(const out_t *o, const sel_t *s,
 }
 
 static void rule_readmission(out_t *o, const sel_t *s) {
-        const vg_event_t **adms = vg_calloc((size_t)s->nlive + 1,
-                                            sizeof(*adms));
-        const vg_event_t **latest = vg_calloc((size_t)s->nlive + 1,
-                                              sizeof(*latest));
+        const vg_event_t **adms = s->adms, **latest = s->latest;
         int nadm = hosp_admissions(s, adms);
+        memset(latest, 0, sizeof(*latest) * (size_t)nadm);
 
         for (int i = 0; i < s->nstays; i++) {
                 const vg_event_t *d = s->stays[i].st_dis, *a;
@@ -552,8 +599,6 @@ static void rule_readmission(out_t *o, const sel_t *s) {
                 al->al_days_between = (vg_optl_t){
                         true, days(o, d->ev_occurred_at, a->ev_occurred_at)};
         }
-        vg_free(adms);
-        vg_free(latest);
 }
 
 /*
@@ -620,7 +665,7 @@ static void death_cells(out_t *o, const sel_t *s) {
                 cell_add(o, ind, dth->ev_kommun, dth->ev_occurred_at, dth,
                          dth->ev_place_of_death == p, 1, false);
         }
-        adms = vg_calloc((size_t)s->nlive + 1, sizeof(*adms));
+        adms = s->adms;
         nadm = hosp_admissions(s, adms);
         for (int i = 0; i < nadm; i++) {
                 const vg_event_t *a = adms[i];
@@ -631,7 +676,6 @@ static void death_cells(out_t *o, const sel_t *s) {
                         continue;
                 eol++;
         }
-        vg_free(adms);
         cell_add(o, "eol_admission_30d", dth->ev_kommun, dth->ev_occurred_at,
                  dth,
                  eol >= 1, 1, false);
@@ -787,7 +831,9 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
         o.patient = patient_id;
         o.dv = out;
         o.acap = o.ccap = 0;
+        o.klen = NULL;
         o.watermark = watermark;
+        o.per_ok = false;
 
         select_events(events, n, &s);
         rule_readmission(&o, &s);
@@ -797,6 +843,7 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
         rule_register(&o, &s);
         out->dv_conflicts = s.conflicts;
         select_free(&s);
+        vg_free(o.klen);
 
         /* Cells whose contribution is all zero carry no information. */
         for (int i = 0; i < out->dv_ncells;) {

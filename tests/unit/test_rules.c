@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rules_helpers.h"
@@ -513,6 +514,167 @@ static void test_readm_several_index_one_alert(void **state) {
         expect_cell(&g_dv, "readmission_30d", "SE", "2026-01", 1, 1);
         expect_cell(&g_dv, "readmission_30d", "SE", "2026-02", 1, 1);
         expect_cell(&g_dv, "readmission_30d", "2380", "2026-02", 0, 0);
+}
+
+/* n stays of patient p1 into e, in the order given by ord (a permutation
+ * of 0..n-1): stay i admitted (unplanned, hospital) on day 3i and
+ * discharged on day 3i+1, home, or to acute care (TRANSFER_ACUTE) when
+ * transfers and i is odd. */
+static void many_stays(evs_t *e, int n, const int *ord, bool transfers) {
+        int64_t t0 = T("2026-01-05T10:00:00Z");
+        for (int k = 0; k < n; k++) {
+                int i = ord[k];
+                char id[16], stay[16];
+                snprintf(stay, sizeof(stay), "s%02d", i);
+                snprintf(id, sizeof(id), "d%02d", i);
+                hdis(e, id, t0 + DAYS(3 * i + 1), stay,
+                     transfers && i % 2 ? VG_DISP_TRANSFER_ACUTE
+                                        : VG_DISP_HOME);
+                snprintf(id, sizeof(id), "a%02d", i);
+                hadm(e, id, t0 + DAYS(3 * i), stay);
+        }
+}
+
+/* The kommun's readmission_30d, summed over its periods (base cells). */
+static void readm_total(const vg_derived_t *dv, int64_t *num, int64_t *den) {
+        static const char pre[] = "readmission_30d|" TH_KOMMUN "|";
+        *num = *den = 0;
+        for (int i = 0; i < dv->dv_ncells; i++) {
+                char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
+                int nc = vg_rules_case_cells(dv->dv_cells[i].ce_key, cells);
+                for (int c = 0; c < nc; c++)
+                        if (!strncmp(cells[c], pre, sizeof(pre) - 1) &&
+                            !strchr(cells[c] + sizeof(pre) - 1, '|')) {
+                                *num += dv->dv_cells[i].ce_num;
+                                *den += dv->dv_cells[i].ce_den;
+                        }
+        }
+}
+
+/* The engine, given e's events one by one at watermark at, holds dv's
+ * cells; also after a last turn with a retention of one day, where every
+ * event but the newest is older than the horizon, so that prune() sorts
+ * them all (no gap of a rule's reach: nothing is pruned). */
+static void engine_many(const evs_t *e, int64_t at, const vg_derived_t *dv) {
+        vg_rules_conf_t rc;
+        vg_patient_t *pt = vg_patient_new(TH_PATIENT);
+        vg_changes_t ch;
+        th_conf(&rc);
+        for (int i = 0; i <= e->n; i++) {
+                if (i == e->n)
+                        rc.rc_retention_days = 1;
+                vg_engine_apply(&rc, pt, i < e->n ? &e->ev[i] : NULL, at,
+                                &ch);
+                assert_int_equal(ch.ch_too_late, 0);
+                assert_int_equal(ch.ch_pruned, 0);
+                vg_changes_clear(&ch);
+        }
+        assert_int_equal(pt->pt_nevents, e->n);
+        assert_int_equal(pt->pt_nfrozen, 0);
+        assert_int_equal(pt->pt_ncells, dv->dv_ncells);
+        for (int i = 0; i < dv->dv_ncells; i++) {
+                assert_string_equal(pt->pt_cells[i].ce_key,
+                                    dv->dv_cells[i].ce_key);
+                assert_int_equal(pt->pt_cells[i].ce_num,
+                                 dv->dv_cells[i].ce_num);
+                assert_int_equal(pt->pt_cells[i].ce_den,
+                                 dv->dv_cells[i].ce_den);
+        }
+        vg_patient_destroy(pt);
+}
+
+/* A patient with more events than a derivation's arrays on the stack hold
+ * (select_alloc's few: 26 events) and than its insertion sorts take (32):
+ * 2 x 1, 13, 14, 16, 17 and 40 stays, each readmitted two days after its
+ * discharge but the last, given newest first, oldest first and shuffled.
+ * The figures are exact, and every order derives the same cells and
+ * alerts, which the engine holds too; with every other discharge a
+ * transfer to acute care (the sorted transfer times), the orders still
+ * agree. */
+static void test_many_events(void **state) {
+        static const int sizes[] = {1, 13, 14, 16, 17, 40};
+        (void)state;
+        for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
+                for (int tr = 0; tr < 2; tr++) {
+                        int n = sizes[z], ord[3][40];
+                        vg_derived_t dv[3];
+                        int64_t num, den, at = 0;
+                        for (int i = 0; i < n; i++) {
+                                ord[0][i] = n - 1 - i;
+                                ord[1][i] = i;
+                                ord[2][i] = (i * 7 + 3) % n;
+                        }
+                        if (n % 7 == 0) /* (7i+3 mod n: not a permutation) */
+                                for (int i = 0; i < n; i++)
+                                        ord[2][i] = (i * 11 + 5) % n;
+                        for (int o = 0; o < 3; o++) {
+                                evs_t e = {0};
+                                many_stays(&e, n, ord[o], tr);
+                                at = evs_max_time(&e) + DAYS(40);
+                                memset(&dv[o], 0, sizeof(dv[o]));
+                                derive_at(&e, at, &dv[o]);
+                                if (o == 2)
+                                        engine_many(&e, at, &dv[o]);
+                                evs_free(&e);
+                        }
+                        if (!tr) {
+                                readm_total(&dv[0], &num, &den);
+                                assert_int_equal(num, n - 1);
+                                assert_int_equal(den, n);
+                                assert_int_equal(count_alerts(&dv[0], RD),
+                                                 n - 1);
+                        }
+                        for (int o = 1; o < 3; o++) {
+                                assert_int_equal(dv[o].dv_ncells,
+                                                 dv[0].dv_ncells);
+                                for (int i = 0; i < dv[0].dv_ncells; i++) {
+                                        assert_string_equal(
+                                                dv[o].dv_cells[i].ce_key,
+                                                dv[0].dv_cells[i].ce_key);
+                                        assert_int_equal(
+                                                dv[o].dv_cells[i].ce_num,
+                                                dv[0].dv_cells[i].ce_num);
+                                        assert_int_equal(
+                                                dv[o].dv_cells[i].ce_den,
+                                                dv[0].dv_cells[i].ce_den);
+                                }
+                                assert_int_equal(dv[o].dv_nalerts,
+                                                 dv[0].dv_nalerts);
+                                for (int i = 0; i < dv[0].dv_nalerts; i++)
+                                        assert_true(vg_record_equal(
+                                                VG_REC_ALERT,
+                                                &dv[o].dv_alerts[i],
+                                                &dv[0].dv_alerts[i]));
+                        }
+                        for (int o = 0; o < 3; o++)
+                                vg_derived_clear(&dv[o]);
+                }
+}
+
+/* vg_sort_i64 at every length from 0 to 70 (insertion up to 32, qsort
+ * beyond), with repeated values, against qsort. */
+static int i64_cmp_t(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static void test_sort_i64(void **state) {
+        uint32_t r = 12345;
+        (void)state;
+        for (size_t n = 0; n <= 70; n++)
+                for (int round = 0; round < 4; round++) {
+                        int64_t a[70], b[70];
+                        for (size_t i = 0; i < n; i++) {
+                                r = r * 1103515245u + 12345u;
+                                a[i] = b[i] = (int64_t)(r >> 16) % 17 -
+                                              (round == 3 ? INT64_MAX : 8);
+                        }
+                        vg_sort_i64(a, n);
+                        if (n)
+                                qsort(b, n, sizeof(*b), i64_cmp_t);
+                        if (n)
+                                assert_memory_equal(a, b, n * sizeof(*a));
+                }
 }
 
 /* §5.0 ordering ties: occurred_at, then stay_id, then event_id. Two
@@ -1987,6 +2149,8 @@ int main(void) {
                 TEST(test_readm_transfer_chain),
                 TEST(test_readm_several_index_one_alert),
                 TEST(test_readm_ordering_ties),
+                TEST(test_many_events),
+                TEST(test_sort_i64),
                 TEST(test_readm_denominator_and_next_due),
                 /* §5.0 */
                 TEST(test_stay_first_admission_wins),
