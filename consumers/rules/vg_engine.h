@@ -25,6 +25,9 @@ typedef struct vg_patient_s {
         int         pt_nold_cancelled;
         vg_alert_t *pt_alerts;     /* ACTIVE alerts published last, sorted */
         int         pt_nalerts;
+        bool        pt_ids_made;   /* pt_alerts' ids made by this process's
+                                    * engine, not read from a stored state:
+                                    * a derivation may take them over */
         vg_cell_t  *pt_cells;      /* total contribution last time, sorted */
         int         pt_ncells;
         vg_cell_t  *pt_frozen;     /* contribution of pruned events, sorted */

@@ -308,6 +308,8 @@ typedef struct out_s {
         vg_derived_t          *dv;
         int                    acap, ccap;
         size_t                *klen;        /* dv_cells' key lengths */
+        const vg_alert_t      *known;       /* the last derivation's alerts */
+        int                    nknown;
         int64_t                watermark;   /* VG_WM_NONE: none yet */
         int64_t                per_at;      /* per: the period of per_at */
         bool                   per_ok;
@@ -461,6 +463,12 @@ static vg_alert_t *alert_new(out_t *o, int rule, const char *anchor,
                              const char *kommun) {
         vg_alert_t *al;
         char id[33], region[3];
+        const char *known = NULL;
+        /* (its id as the last derivation made it) */
+        for (int i = 0; i < o->nknown && !known; i++)
+                if (o->known[i].al_rule == rule &&
+                    !strcmp(o->known[i].al_anchor, anchor))
+                        known = o->known[i].al_alert_id;
         if (o->dv->dv_nalerts == o->acap) {
                 o->acap = o->acap ? o->acap * 2 : 8;
                 o->dv->dv_alerts = vg_realloc(o->dv->dv_alerts,
@@ -469,8 +477,9 @@ static vg_alert_t *alert_new(out_t *o, int rule, const char *anchor,
         }
         al = &o->dv->dv_alerts[o->dv->dv_nalerts++];
         memset(al, 0, sizeof(*al));
-        al->al_alert_id = vg_strdup(vg_rules_alert_id(rule, o->patient, anchor,
-                                                      id));
+        al->al_alert_id = vg_strdup(
+                known ? known
+                      : vg_rules_alert_id(rule, o->patient, anchor, id));
         al->al_rule = rule;
         al->al_status = VG_STATUS_ACTIVE;
         al->al_patient_id = vg_strdup(o->patient);
@@ -822,6 +831,14 @@ void vg_derived_clear(vg_derived_t *dv) {
 void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
                      const vg_event_t *events, int n, int64_t watermark,
                      vg_derived_t *out) {
+        vg_rules_derive_known(rc, patient_id, events, n, watermark, NULL, 0,
+                              out);
+}
+
+void vg_rules_derive_known(const vg_rules_conf_t *rc, const char *patient_id,
+                           const vg_event_t *events, int n, int64_t watermark,
+                           const vg_alert_t *known, int nknown,
+                           vg_derived_t *out) {
         out_t o;
         sel_t s;
 
@@ -832,6 +849,8 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
         o.dv = out;
         o.acap = o.ccap = 0;
         o.klen = NULL;
+        o.known = known;
+        o.nknown = nknown;
         o.watermark = watermark;
         o.per_ok = false;
 

@@ -70,6 +70,15 @@ void vg_rules_derive(const vg_rules_conf_t *rc, const char *patient_id,
                      const vg_event_t *events, int n, int64_t watermark,
                      vg_derived_t *out);
 
+/* The same, with the alerts this patient's last derivation gave (known,
+ * nknown; any order): an alert of the same rule and anchor takes its id
+ * from there instead of hashing again (alert_id is a function of rule,
+ * patient and anchor alone, SPEC §5). */
+void vg_rules_derive_known(const vg_rules_conf_t *rc, const char *patient_id,
+                           const vg_event_t *events, int n, int64_t watermark,
+                           const vg_alert_t *known, int nknown,
+                           vg_derived_t *out);
+
 void vg_derived_clear(vg_derived_t *dv);
 
 #define VG_CASE_KEY_MAX 128  /* longest case or cell key, with its NUL */

@@ -516,14 +516,68 @@ static void test_readm_several_index_one_alert(void **state) {
         expect_cell(&g_dv, "readmission_30d", "2380", "2026-02", 0, 0);
 }
 
+/* An alert takes its id from the last derivation's alerts only when they
+ * hold one of the same rule and anchor; otherwise it is hashed. (Known ids
+ * made up here, so that a taken one shows.) */
+static void test_known_alert_ids(void **state) {
+        vg_rules_conf_t rc;
+        char want[33];
+        vg_alert_t known[3];
+        (void)state;
+        th_conf(&rc);
+        hdis(&g_e, "d0", T("2026-01-10T10:00:00Z"), "s0", VG_DISP_HOME);
+        hadm(&g_e, "a1", T("2026-01-15T10:00:00Z"), "s1");
+        memset(known, 0, sizeof(known));
+        known[0].al_rule = SO, known[0].al_anchor = "s1";
+        known[0].al_alert_id = "made-up-so-s1";
+        known[1].al_rule = RD, known[1].al_anchor = "s0";
+        known[1].al_alert_id = "made-up-rd-s0";
+        known[2].al_rule = RD, known[2].al_anchor = "s1";
+        known[2].al_alert_id = "made-up-rd-s1";
+        vg_rules_alert_id(RD, TH_PATIENT, "s1", want);
+        for (int k = 0; k <= 3; k++) {
+                vg_derived_clear(&g_dv);
+                /* known[0, k): the match only in the last round */
+                vg_rules_derive_known(&rc, TH_PATIENT, g_e.ev, g_e.n,
+                                      T("2026-01-15T10:00:00Z"), known, k,
+                                      &g_dv);
+                expect_nalerts(&g_dv, RD, 1);
+                assert_string_equal(expect_alert(&g_dv, RD, "s1")->al_alert_id,
+                                    k == 3 ? "made-up-rd-s1" : want);
+        }
+        /* The engine: the id made, then taken over while its own (made
+         * up here: it stays, nothing is published), made again once read
+         * from a state (pt_ids_made false: the wrong one retracted). */
+        apply(&g_e.ev[0], T("2026-01-10T10:00:00Z"));
+        apply(&g_e.ev[1], T("2026-01-15T10:00:00Z"));
+        assert_string_equal(ch_alert(RD, VG_STATUS_ACTIVE)->al_alert_id, want);
+        assert_true(g_pt->pt_ids_made);
+        assert_int_equal(g_pt->pt_nalerts, 1);
+        vg_free(g_pt->pt_alerts[0].al_alert_id);
+        g_pt->pt_alerts[0].al_alert_id = vg_strdup("made-up-rd-s1");
+        apply(NULL, T("2026-01-16T10:00:00Z"));
+        assert_int_equal(g_ch.ch_nalerts, 0);
+        assert_string_equal(g_pt->pt_alerts[0].al_alert_id, "made-up-rd-s1");
+        g_pt->pt_ids_made = false;
+        apply(NULL, T("2026-01-16T10:00:00Z"));
+        assert_int_equal(g_ch.ch_nalerts, 2);
+        assert_string_equal(ch_alert(RD, VG_STATUS_ACTIVE)->al_alert_id, want);
+        assert_string_equal(ch_alert(RD, VG_STATUS_RETRACTED)->al_alert_id,
+                            "made-up-rd-s1");
+        assert_true(g_pt->pt_ids_made);
+}
+
 /* n stays of patient p1 into e, in the order given by ord (a permutation
  * of 0..n-1): stay i admitted (unplanned, hospital) on day 3i and
  * discharged on day 3i+1, home, or to acute care (TRANSFER_ACUTE) when
- * transfers and i is odd. */
-static void many_stays(evs_t *e, int n, const int *ord, bool transfers) {
-        int64_t t0 = T("2026-01-05T10:00:00Z");
+ * transfers and i is odd; with gap, the stays from n/2 on 500 days
+ * later (more than any rule's reach, about 400 days). */
+static void many_stays(evs_t *e, int n, const int *ord, bool transfers,
+                       bool gap) {
         for (int k = 0; k < n; k++) {
                 int i = ord[k];
+                int64_t t0 = T("2026-01-05T10:00:00Z") +
+                             (gap && i >= n / 2 ? DAYS(500) : 0);
                 char id[16], stay[16];
                 snprintf(stay, sizeof(stay), "s%02d", i);
                 snprintf(id, sizeof(id), "d%02d", i);
@@ -551,46 +605,55 @@ static void readm_total(const vg_derived_t *dv, int64_t *num, int64_t *den) {
         }
 }
 
-/* The engine, given e's events one by one at watermark at, holds dv's
- * cells; also after a last turn with a retention of one day, where every
- * event but the newest is older than the horizon, so that prune() sorts
- * them all (no gap of a rule's reach: nothing is pruned). */
-static void engine_many(const evs_t *e, int64_t at, const vg_derived_t *dv) {
+/* The engine, given n stays (with the gap of many_stays) one by one in
+ * the order ord (with a retention longer than the gap: none too late),
+ * holds the cells of their derivation, also after a last turn with a
+ * retention of one day: prune() sorts the events' times (given out of
+ * order) and finds the cut, the 500 days, by which the first n/2 stays
+ * are pruned, their contribution frozen. */
+static void engine_many(int n, const int *ord) {
         vg_rules_conf_t rc;
         vg_patient_t *pt = vg_patient_new(TH_PATIENT);
         vg_changes_t ch;
+        vg_derived_t dv = {0};
+        evs_t e = {0};
+        int64_t at;
+        many_stays(&e, n, ord, false, true);
+        at = evs_max_time(&e) + DAYS(40);
+        derive_at(&e, at, &dv);
         th_conf(&rc);
-        for (int i = 0; i <= e->n; i++) {
-                if (i == e->n)
+        rc.rc_retention_days = 2000;
+        for (int i = 0; i <= e.n; i++) {
+                if (i == e.n)
                         rc.rc_retention_days = 1;
-                vg_engine_apply(&rc, pt, i < e->n ? &e->ev[i] : NULL, at,
-                                &ch);
+                vg_engine_apply(&rc, pt, i < e.n ? &e.ev[i] : NULL, at, &ch);
                 assert_int_equal(ch.ch_too_late, 0);
-                assert_int_equal(ch.ch_pruned, 0);
+                assert_int_equal(ch.ch_pruned, i < e.n ? 0 : 2 * (n / 2));
                 vg_changes_clear(&ch);
         }
-        assert_int_equal(pt->pt_nevents, e->n);
-        assert_int_equal(pt->pt_nfrozen, 0);
-        assert_int_equal(pt->pt_ncells, dv->dv_ncells);
-        for (int i = 0; i < dv->dv_ncells; i++) {
+        assert_int_equal(pt->pt_nevents, e.n - 2 * (n / 2));
+        assert_int_equal(pt->pt_ncells, dv.dv_ncells);
+        for (int i = 0; i < dv.dv_ncells; i++) {
                 assert_string_equal(pt->pt_cells[i].ce_key,
-                                    dv->dv_cells[i].ce_key);
+                                    dv.dv_cells[i].ce_key);
                 assert_int_equal(pt->pt_cells[i].ce_num,
-                                 dv->dv_cells[i].ce_num);
+                                 dv.dv_cells[i].ce_num);
                 assert_int_equal(pt->pt_cells[i].ce_den,
-                                 dv->dv_cells[i].ce_den);
+                                 dv.dv_cells[i].ce_den);
         }
         vg_patient_destroy(pt);
+        vg_derived_clear(&dv);
+        evs_free(&e);
 }
 
 /* A patient with more events than a derivation's arrays on the stack hold
- * (select_alloc's few: 26 events) and than its insertion sorts take (32):
+ * (select_alloc's few: 27 events) and than its insertion sorts take (32):
  * 2 x 1, 13, 14, 16, 17 and 40 stays, each readmitted two days after its
  * discharge but the last, given newest first, oldest first and shuffled.
  * The figures are exact, and every order derives the same cells and
- * alerts, which the engine holds too; with every other discharge a
- * transfer to acute care (the sorted transfer times), the orders still
- * agree. */
+ * alerts; with every other discharge a transfer to acute care (the sorted
+ * transfer times), the orders still agree. The engine, given them
+ * shuffled, holds the same cells, also once half of them is pruned. */
 static void test_many_events(void **state) {
         static const int sizes[] = {1, 13, 14, 16, 17, 40};
         (void)state;
@@ -609,14 +672,14 @@ static void test_many_events(void **state) {
                                         ord[2][i] = (i * 11 + 5) % n;
                         for (int o = 0; o < 3; o++) {
                                 evs_t e = {0};
-                                many_stays(&e, n, ord[o], tr);
+                                many_stays(&e, n, ord[o], tr, false);
                                 at = evs_max_time(&e) + DAYS(40);
                                 memset(&dv[o], 0, sizeof(dv[o]));
                                 derive_at(&e, at, &dv[o]);
-                                if (o == 2)
-                                        engine_many(&e, at, &dv[o]);
                                 evs_free(&e);
                         }
+                        if (!tr)
+                                engine_many(n, ord[2]);
                         if (!tr) {
                                 readm_total(&dv[0], &num, &den);
                                 assert_int_equal(num, n - 1);
@@ -2150,6 +2213,7 @@ int main(void) {
                 TEST(test_readm_several_index_one_alert),
                 TEST(test_readm_ordering_ties),
                 TEST(test_many_events),
+                TEST(test_known_alert_ids),
                 TEST(test_sort_i64),
                 TEST(test_readm_denominator_and_next_due),
                 /* §5.0 */
