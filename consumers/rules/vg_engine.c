@@ -244,19 +244,32 @@ int64_t vg_patient_horizon(const vg_rules_conf_t *rc, const vg_patient_t *pt,
  * followed by a gap (or is the last) and is older than the newest event
  * minus retention and that reach (the horizon never passes that without a
  * new event). INT64_MAX if never. Always later than watermark. */
+/* The patient's event times, ascending: in few (32) for most patients,
+ * allocated beyond (times_free). */
+static int64_t *sorted_times(const vg_patient_t *pt, int64_t few[32]) {
+        int n = pt->pt_nevents;
+        int64_t *t = n <= 32 ? few : vg_malloc(sizeof(int64_t) * (size_t)n);
+        for (int i = 0; i < n; i++)
+                t[i] = pt->pt_events[i].ev_occurred_at;
+        vg_sort_i64(t, (size_t)n);
+        return t;
+}
+
+static void times_free(int64_t *t, const int64_t *few) {
+        if (t != few)
+                vg_free(t);
+}
+
 static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                           int64_t watermark) {
         int64_t ret = (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
         int64_t gap = influence_ms(rc), due = INT64_MAX, *t, limit;
-        int64_t few[32]; /* (most patients' events: no allocation) */
+        int64_t few[32];
         int n = pt->pt_nevents;
         if (!n)
                 return INT64_MAX;
         limit = newest_event(pt) - ret - gap;
-        t = n <= 32 ? few : vg_malloc(sizeof(int64_t) * (size_t)n);
-        for (int i = 0; i < n; i++)
-                t[i] = pt->pt_events[i].ev_occurred_at;
-        vg_sort_i64(t, (size_t)n);
+        t = sorted_times(pt, few);
         for (int i = 0; i < n && t[i] < limit; i++)
                 if ((i + 1 == n || t[i + 1] - t[i] > gap) &&
                     (watermark == VG_WM_NONE ||
@@ -264,8 +277,7 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                         due = t[i] + gap + ret + 1;
                         break;
                 }
-        if (t != few)
-                vg_free(t);
+        times_free(t, few);
         return due;
 }
 
@@ -295,17 +307,11 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 return 0;
         /* The latest cut point before the horizon, by more than the reach,
          * followed by a gap. */
-        t = pt->pt_nevents <= 32
-                    ? few
-                    : vg_malloc(sizeof(int64_t) * (size_t)pt->pt_nevents);
-        for (int i = 0; i < pt->pt_nevents; i++)
-                t[i] = pt->pt_events[i].ev_occurred_at;
-        vg_sort_i64(t, (size_t)pt->pt_nevents);
+        t = sorted_times(pt, few);
         for (int i = 0; i < pt->pt_nevents && t[i] < horizon - gap; i++)
                 if (i + 1 == pt->pt_nevents || t[i + 1] - t[i] > gap)
                         cut = t[i];
-        if (t != few)
-                vg_free(t);
+        times_free(t, few);
         if (cut == INT64_MIN)
                 return 0;
         horizon = cut + 1; /* prune events at or before the cut */
@@ -380,6 +386,7 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
         vg_cell_t *total, *delta;
         int ntotal, ndelta, acap = 0;
         int64_t oldest = INT64_MAX;
+        bool known;
 
         memset(ch, 0, sizeof(*ch));
         if (ev) {
@@ -418,13 +425,10 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
          * state read from the store, or written by an earlier release,
          * gets its ids made again) and they are few (the look-up is a
          * scan). */
-        if (pt->pt_ids_made && pt->pt_nalerts <= 32)
-                vg_rules_derive_known(rc, pt->pt_id, pt->pt_events,
-                                      pt->pt_nevents, watermark, pt->pt_alerts,
-                                      pt->pt_nalerts, &dv);
-        else
-                vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
-                                watermark, &dv);
+        known = pt->pt_ids_made && pt->pt_nalerts <= 32;
+        vg_rules_derive_known(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
+                              watermark, known ? pt->pt_alerts : NULL,
+                              known ? pt->pt_nalerts : 0, &dv);
         ch->ch_conflicts = dv.dv_conflicts;
 
         /* Cells: total = frozen + derived; delta = total - last. */

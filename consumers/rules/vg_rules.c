@@ -556,8 +556,7 @@ static const vg_event_t *readmission_of(const out_t *o, const sel_t *s,
 
 static void rule_readmission(out_t *o, const sel_t *s) {
         const vg_event_t **adms = s->adms, **latest = s->latest;
-        int nadm = hosp_admissions(s, adms);
-        memset(latest, 0, sizeof(*latest) * (size_t)nadm);
+        int nadm = hosp_admissions(s, adms); /* (latest: zeroed) */
 
         for (int i = 0; i < s->nstays; i++) {
                 const vg_event_t *d = s->stays[i].st_dis, *a;
