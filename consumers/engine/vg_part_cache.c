@@ -38,6 +38,8 @@ static bool pent_eq(const vg_hnode_t *n, const void *key) {
 
 void vg_part_cache_drop(vg_part_t *part) {
         vg_htab_clear(&part->pa_cache, pent_del);
+        if (part->pa_persist) /* (rows of patients no longer cached) */
+                part->pa_no_rows = false;
         part->pa_ndirty = 0;
         part->pa_ntheap = 0;
 }
@@ -55,6 +57,7 @@ void vg_part_cache_free(vg_part_t *part) {
 void vg_part_cache_trim(vg_part_t *part) {
         if (part->pa_cache.ht_n <= part->pa_cache_max)
                 return;
+        part->pa_no_rows = false; /* (the dropped ones have rows) */
         vg_htab_trim(&part->pa_cache,
                      part->pa_cache_max - part->pa_cache_max / 4, pent_del);
 }

@@ -121,8 +121,10 @@ struct vg_part_s {
         /* Memory-only (file mode): the timers in a heap of patients by
          * (pe_due, id) instead of the timers table (vg_part_cache.c) */
         bool                    pa_mtimers;
-        /* Memory-only with no patient rows at the start: none is looked
-         * up (none is written while memory-only) */
+        /* No patient row that is not in the cache (a store empty at
+         * its open, or memory-only with none at the start: none is
+         * written while memory-only): a patient not cached is new, not
+         * looked up */
         bool                    pa_no_rows;
         void                  (*pa_alert_sink)(const vg_alert_t *al,
                                                void *opaque);

@@ -168,6 +168,18 @@ static void wm_load(vg_part_t *part) {
         part->pa_data_since = vg_part_meta_int(part, "data_since", INT64_MAX);
 }
 
+/* (sqlite3_exec stops at a first row: SQLITE_ABORT) */
+static int exists_cb(void *opaque, int n, char **vals, char **names) {
+        (void)opaque, (void)n, (void)vals, (void)names;
+        return 1;
+}
+
+/* Whether the store holds no patient row (an error: it may). */
+static bool no_patient_rows(vg_part_t *part) {
+        return sqlite3_exec(part->pa_db, "SELECT 1 FROM patients LIMIT 1",
+                            exists_cb, NULL, NULL) == SQLITE_OK;
+}
+
 vg_part_t *vg_part_open(const char *path, int partition,
                         const vg_rules_conf_t *rc, vg_codec_t *codec,
                         const vg_part_topics_t *topics, char *errstr,
@@ -295,6 +307,10 @@ vg_part_t *vg_part_open(const char *path, int partition,
         part->pa_parts = true;
         part->pa_parts_ms = 0;
         part->pa_persist = true;
+        /* An empty store (a first start, a replay): a patient not in the
+         * cache has no row to look up until the cache drops one
+         * (vg_part_cache_trim, _drop) or a restore writes rows. */
+        part->pa_no_rows = no_patient_rows(part);
         if (cells_load(part, errstr, errstr_size)) {
                 vg_part_close(part);
                 return NULL;
@@ -821,17 +837,9 @@ void vg_part_set_alert_sink(vg_part_t *part,
         part->pa_alert_opaque = opaque;
 }
 
-/* (sqlite3_exec stops at a first row: SQLITE_ABORT) */
-static int exists_cb(void *opaque, int n, char **vals, char **names) {
-        (void)opaque, (void)n, (void)vals, (void)names;
-        return 1;
-}
-
 void vg_part_set_memory_only(vg_part_t *part) {
         part->pa_persist = false;
         part->pa_mtimers = true; /* (a new file: no timer rows) */
-        part->pa_no_rows = sqlite3_exec(part->pa_db,
-                                        "SELECT 1 FROM patients LIMIT 1",
-                                        exists_cb, NULL, NULL) == SQLITE_OK;
+        part->pa_no_rows = no_patient_rows(part);
         vg_outbox_cache(part->pa_outbox, 0);
 }

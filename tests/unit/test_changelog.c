@@ -819,6 +819,28 @@ static void test_restore_whole(void **state) {
         story_free(&s);
 }
 
+/* A restore writes patient rows: the part, opened on an empty file, no
+ * longer takes a patient it has not cached for a new one. Batch 0 again
+ * (every patient's admission) is all duplicates, each looked up. */
+static void test_restore_then_events(void **state) {
+        story_t s;
+        vg_part_t *c;
+        char err[512];
+        int64_t offs[TP__CNT] = {0};
+        (void)state;
+        story_run(&s, "rte-a", 2);
+        c = open_part("rte-c");
+        vg_part_set_changelog(c, CL);
+        if (restore(c, &s.cl, 0, s.cl.n, err, sizeof(err)))
+                fail_msg("restore: %s", err);
+        run_batch_offs(c, 0, offs);
+        assert_int_equal(vg_part_stats(c)->ps_events, NPAT);
+        assert_int_equal(vg_part_stats(c)->ps_duplicates, NPAT);
+        assert_int_equal(vg_part_stats(c)->ps_lookups, NPAT);
+        vg_part_close(c);
+        story_free(&s);
+}
+
 static void test_restore_incremental(void **state) {
         story_t s;
         vg_part_t *c;
@@ -1451,6 +1473,7 @@ int main(void) {
                 cmocka_unit_test(test_records_are_committed_state),
                 cmocka_unit_test(test_schema_versions),
                 cmocka_unit_test(test_restore_whole),
+                cmocka_unit_test(test_restore_then_events),
                 cmocka_unit_test(test_restore_incremental),
                 cmocka_unit_test(test_restored_goes_on_alike),
                 cmocka_unit_test(test_whole_state_dump),
