@@ -766,6 +766,49 @@ static void test_readm_ordering_ties(void **state) {
         expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 2, 2);
 }
 
+/* 35 older stays, 40 days apart (none a readmission), the newest first:
+ * with them a patient has more than 32 events and 32 admissions, which
+ * sort_events sorts by qsort, not by insertion. */
+static void old_stays(evs_t *e) {
+        for (int i = 34; i >= 0; i--) {
+                int64_t t = T("2021-11-01T10:00:00Z") + DAYS(40 * i);
+                char id[16], stay[16];
+                snprintf(stay, sizeof(stay), "o%02d", i);
+                snprintf(id, sizeof(id), "od%02d", i);
+                hdis(e, id, t + DAYS(1), stay, VG_DISP_HOME);
+                snprintf(id, sizeof(id), "oa%02d", i);
+                hadm(e, id, t, stay);
+        }
+}
+
+/* The ties of test_readm_ordering_ties, given before 70 older events:
+ * the qsort path breaks them as the insertion sort does (stay_id, then
+ * event_id). */
+static void test_readm_ordering_ties_many(void **state) {
+        const vg_alert_t *a;
+        (void)state;
+        hdis(&g_e, "d0", T("2026-01-10T10:00:00Z"), "s0", VG_DISP_HOME);
+        hadm(&g_e, "a-1", T("2026-01-15T10:00:00Z"), "s-b");
+        hadm(&g_e, "a-2", T("2026-01-15T10:00:00Z"), "s-a");
+        old_stays(&g_e);
+        derive_now();
+        expect_nalerts(&g_dv, RD, 1);
+        expect_alert(&g_dv, RD, "s-a");
+
+        reset();
+        hdis(&g_e, "d-2", T("2026-01-10T10:00:00Z"), "s-a", VG_DISP_HOME);
+        hdis(&g_e, "d-1", T("2026-01-10T10:00:00Z"), "s-b", VG_DISP_HOME);
+        hadm(&g_e, "a-3", T("2026-01-15T10:00:00Z"), "s-c");
+        old_stays(&g_e);
+        derive_now();
+        expect_nalerts(&g_dv, RD, 1);
+        a = expect_alert(&g_dv, RD, "s-c");
+        assert_string_equal(a->al_index_stay_id, "s-b");
+        derive_settled("2026-01");
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2026-01", 2, 2);
+        expect_cell3(&g_dv, "readmission_30d", TH_KOMMUN, "2021-11", 0, 1);
+}
+
 /* §5.0 the stay's admission is the non-cancelled Admission with the smallest
  * (occurred_at, event_id); further ones are conflicts and otherwise
  * ignored. */
@@ -2212,6 +2255,7 @@ int main(void) {
                 TEST(test_readm_transfer_chain),
                 TEST(test_readm_several_index_one_alert),
                 TEST(test_readm_ordering_ties),
+                TEST(test_readm_ordering_ties_many),
                 TEST(test_many_events),
                 TEST(test_known_alert_ids),
                 TEST(test_sort_i64),
