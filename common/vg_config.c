@@ -135,7 +135,7 @@ const vg_confdef_t vg_confdefs[] = {
          "batch.linger_ms): larger batches "
          "write a patient changed by several events once, and fire its "
          "timers once; alerts of a catching-up batch wait for its commit."},
-        {"batch.linger_ms", VG_C_INT, "100", 0, 60000, 0,
+        {"batch.linger_ms", VG_C_INT, "20", 0, 60000, 0,
          "vigil process, live: a batch that would raise no alert (none "
          "queued by its events, no timer its commit would fire) stays open "
          "up to this long after its first record, for the records that "
