@@ -220,7 +220,8 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
 
         if (pe)
                 return vg_part_unpack(pe, errstr, errstr_size) ? NULL : pe;
-        /* (a memory-only store without rows has none to look for) */
+        /* (a store without rows that are not cached, pa_no_rows, has
+         * none to look for) */
         if (!part->pa_no_rows) {
                 s = vg_part_st(part, S_GET_PATIENT);
                 sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);

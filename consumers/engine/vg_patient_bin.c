@@ -73,7 +73,7 @@ static uint32_t fnv1a(const unsigned char *p, size_t n) {
  * the length and the first and last 8 bytes, multiplied, its high bits
  * taken. A patient's strings differ in those (ids end in their own
  * numbers); strings that share them only probe further. FNV-1a, a
- * multiply per byte, was 4 % of Kafka mode's CPU. */
+ * multiply per byte, was 2.6 % of Kafka mode's samples in perf. */
 static uint32_t probe_hash(const char *s, size_t n) {
         uint64_t a = 0, b = 0;
         if (n >= 8) {
