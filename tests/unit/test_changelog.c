@@ -819,20 +819,26 @@ static void test_restore_whole(void **state) {
         story_free(&s);
 }
 
+/* A new part name, restored from the whole of s's changelog. */
+static vg_part_t *restored_part(const char *name, const story_t *s) {
+        char err[512];
+        vg_part_t *p = open_part(name);
+        vg_part_set_changelog(p, CL);
+        if (restore(p, &s->cl, 0, s->cl.n, err, sizeof(err)))
+                fail_msg("restore: %s", err);
+        return p;
+}
+
 /* A restore writes patient rows: the part, opened on an empty file, no
  * longer takes a patient it has not cached for a new one. Batch 0 again
  * (every patient's admission) is all duplicates, each looked up. */
 static void test_restore_then_events(void **state) {
         story_t s;
         vg_part_t *c;
-        char err[512];
         int64_t offs[TP__CNT] = {0};
         (void)state;
         story_run(&s, "rte-a", 2);
-        c = open_part("rte-c");
-        vg_part_set_changelog(c, CL);
-        if (restore(c, &s.cl, 0, s.cl.n, err, sizeof(err)))
-                fail_msg("restore: %s", err);
+        c = restored_part("rte-c", &s);
         run_batch_offs(c, 0, offs);
         assert_int_equal(vg_part_stats(c)->ps_events, NPAT);
         assert_int_equal(vg_part_stats(c)->ps_duplicates, NPAT);
@@ -930,15 +936,12 @@ static void test_restored_goes_on_alike(void **state) {
         story_t s;
         vg_part_t *b;
         recs_t rb = {0};
-        char err[512], *ra, *rbs, *sa, *sb;
+        char *ra, *rbs, *sa, *sb;
         int a_from;
         int64_t boffs[TP__CNT], a0[2], b0[2];
         (void)state;
         story_run(&s, "eq-a", 8);
-        b = open_part("eq-b");
-        vg_part_set_changelog(b, CL);
-        if (restore(b, &s.cl, 0, s.cl.n, err, sizeof(err)))
-                fail_msg("restore: %s", err);
+        b = restored_part("eq-b", &s);
         memcpy(boffs, s.offs, sizeof(boffs));
         a_from = s.rows.n;
         for (int st = 0; st < 2; st++) {
@@ -1238,10 +1241,7 @@ static void test_bad_records(void **state) {
         int64_t wm, end;
         (void)state;
         story_run(&s, "bad-src", 3); /* valid records to copy from */
-        p = open_part("bad-p");
-        vg_part_set_changelog(p, CL);
-        if (restore(p, &s.cl, 0, s.cl.n, err, sizeof(err)))
-                fail_msg("%s", err);
+        p = restored_part("bad-p", &s);
         s0 = snap("bad-p");
         mem0 = mem_cells(p);
         wm = vg_part_watermark(p);
@@ -1334,10 +1334,7 @@ static void test_gap_corrupt_patient_state(void **state) {
         vg_err_t e;
         (void)state;
         story_run(&s, "gap1-src", 3);
-        p = open_part("gap1-p");
-        vg_part_set_changelog(p, CL);
-        if (restore(p, &s.cl, 0, s.cl.n, err, sizeof(err)))
-                fail_msg("%s", err);
+        p = restored_part("gap1-p", &s);
         err[0] = '\0';
         assert_int_equal(vg_part_restore_begin(p, err, sizeof(err)), VG_OK);
         e = vg_part_restore_row(p, S_("p|pat-000"),
@@ -1389,10 +1386,7 @@ static void test_gap_offset_not_a_number(void **state) {
         int64_t end;
         (void)state;
         story_run(&s, "gap2-src", 3);
-        p = open_part("gap2-p");
-        vg_part_set_changelog(p, CL);
-        if (restore(p, &s.cl, 0, s.cl.n, err, sizeof(err)))
-                fail_msg("%s", err);
+        p = restored_part("gap2-p", &s);
         end = vg_part_changelog_end(p);
         for (size_t i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++) {
                 const badrec_t *b = &gaps[i];
