@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -205,4 +206,34 @@ int vg_lines_check_inputs(const char *cmd, char *const *files, int nfiles) {
                 fclose(fp);
         }
         return 0;
+}
+
+FILE *vg_lines_open(const char *cmd, const char *path) {
+        struct stat st;
+        FILE *in;
+
+        if (!strcmp(path, "-"))
+                return stdin;
+        if (!(in = fopen(path, "rb"))) {
+                fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
+                        strerror(errno));
+                return NULL;
+        }
+        if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "vigil %s: %s: read error: %s\n", cmd, path,
+                        strerror(EISDIR));
+                fclose(in);
+                return NULL;
+        }
+        return in;
+}
+
+int vg_lines_read_error(const char *cmd, FILE *in, const char *name) {
+        int err = errno;
+
+        if (!ferror(in))
+                return 0;
+        fprintf(stderr, "vigil %s: %s: read error: %s\n", cmd, name,
+                err ? strerror(err) : "I/O error");
+        return -1;
 }

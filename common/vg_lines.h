@@ -72,4 +72,16 @@ int vg_lines_each_input(const char *cmd, char *const *files, int nfiles,
  * the first that cannot as above and returns -1, else 0. */
 int vg_lines_check_inputs(const char *cmd, char *const *files, int nfiles);
 
+/* One input read with stdio (getline, fread): PATH, or standard input for
+ * "-". A directory is refused here: fopen opens one, and the read that
+ * then fails with EISDIR ends a getline loop as if the input were empty.
+ * On failure reports "vigil CMD: PATH: reason" on stderr and returns NULL.
+ * Close what it returns unless it is stdin. */
+FILE *vg_lines_open(const char *cmd, const char *path);
+/* After a stdio read loop has ended: a read error is not the end of input.
+ * Reports it as "vigil CMD: NAME: read error: REASON" and returns -1, else
+ * 0. Call it straight after the read that ended the loop (REASON is
+ * errno). */
+int vg_lines_read_error(const char *cmd, FILE *in, const char *name);
+
 #endif /* VG_LINES_H */

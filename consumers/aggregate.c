@@ -15,6 +15,7 @@
 #include "vg_cli.h"
 #include "vg_consumers.h"
 #include "vg_kafka.h"
+#include "vg_lines.h"
 #include "vg_loop.h"
 #include "vg_lock.h"
 #include "vg_metrics.h"
@@ -23,7 +24,6 @@
 #include "vg_record_json.h"
 #include "vg_time.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -90,7 +90,7 @@ static void value_json_cb(const vg_ivalue_t *iv, void *opaque) {
 }
 
 static int file_main(const vg_conf_t *conf, const char *input) {
-        FILE *in = stdin;
+        FILE *in;
         char errstr[512], *line = NULL;
         size_t cap = 0;
         ssize_t n;
@@ -99,11 +99,8 @@ static int file_main(const vg_conf_t *conf, const char *input) {
         vg_agg_t *agg;
         int rc = 0;
 
-        if (strcmp(input, "-") && !(in = fopen(input, "r"))) {
-                fprintf(stderr, "vigil aggregate: %s: %s\n", input,
-                        strerror(errno));
+        if (!(in = vg_lines_open("aggregate", input)))
                 return 1;
-        }
         if (!(codec = vg_codec_new(errstr, sizeof(errstr))) ||
             !(agg = vg_agg_open(":memory:", conf, codec, errstr,
                                 sizeof(errstr)))) {
@@ -161,6 +158,10 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                 if (rc)
                         break;
         }
+        /* A read error is not the end of input: values from part of it
+         * would be wrong, not short. */
+        if (!rc && vg_lines_read_error("aggregate", in, input))
+                rc = 1;
         if (!rc && vg_agg_commit(agg, errstr, sizeof(errstr))) {
                 vg_error("aggregate", "%s", errstr);
                 rc = 1;

@@ -14,11 +14,11 @@
 #include "vg_codec.h"
 #include "vg_consumers.h"
 #include "vg_kafka.h"
+#include "vg_lines.h"
 #include "vg_publish.h"
 #include "vg_record_json.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -125,17 +125,14 @@ static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
 }
 
 static int read_file(ictx_t *ic, const char *path) {
-        FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
+        FILE *in = vg_lines_open("indicators", path);
         char *line = NULL, errstr[512];
         size_t cap = 0;
         ssize_t n;
         long lineno = 0;
         int bad = 0;
-        if (!in) {
-                fprintf(stderr, "vigil indicators: %s: %s\n", path,
-                        strerror(errno));
+        if (!in)
                 return -1;
-        }
         while ((n = getline(&line, &cap, in)) != -1) {
                 json_t *o;
                 json_error_t jerr;
@@ -158,6 +155,8 @@ static int read_file(ictx_t *ic, const char *path) {
                 vg_record_clear(VG_REC_IVALUE, &iv);
                 json_decref(o);
         }
+        if (vg_lines_read_error("indicators", in, path))
+                bad = -1; /* not a short file: show nothing */
         free(line);
         if (in != stdin)
                 fclose(in);

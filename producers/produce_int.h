@@ -1,7 +1,9 @@
 /*
  * produce_int.h - what the parts of `vigil produce` share (not an
- * interface for other code: vg_producers.h declares the command). The
- * parts, by job:
+ * interface for other code: vg_producers.h declares the command; only
+ * `vigil simulate --publish` borrows the topic check, so that both
+ * producers refuse a missing broker or topic the same way). The parts,
+ * by job:
  *
  *   produce.c        the command: options, help, signals, the run (by
  *                    default every line is produced as soon as it is
@@ -99,6 +101,13 @@ int produce_kafka_setup(prod_t *pr, char *bootstrap, size_t bootstrap_size);
 /* The broker answers and every target topic exists. Returns 0 or
  * VG_EXIT_FAIL after a message. */
 int produce_check_topics(prod_t *pr, const char *bootstrap);
+/* The same for any producer rk (created with allow.auto.create.topics
+ * false, or the check may create what it looks for) and its topics by
+ * vg_rectype_t; messages start "vigil CMD: ". Waits up to 10 s per
+ * metadata request. */
+int produce_check_topics_of(const char *cmd, rd_kafka_t *rk,
+                            const char *const topics[VG_EVENT_TYPES],
+                            const char *bootstrap);
 /* Hands one encoded event to librdkafka; a refused one counts as failed. */
 void produce_one(prod_t *pr, int type, const char *key, const void *value,
                  size_t len, const pmsg_t *src);

@@ -131,6 +131,13 @@ int produce_kafka_setup(prod_t *pr, char *bootstrap, size_t bootstrap_size) {
 /* Checks that the broker answers and every target topic exists, before
  * anything is produced. Returns 0 or VG_EXIT_FAIL after a message. */
 int produce_check_topics(prod_t *pr, const char *bootstrap) {
+        return produce_check_topics_of(CMD, pr->pr_rk, pr->pr_topics,
+                                       bootstrap);
+}
+
+int produce_check_topics_of(const char *cmd, rd_kafka_t *rk,
+                            const char *const topics[VG_EVENT_TYPES],
+                            const char *bootstrap) {
         const struct rd_kafka_metadata *md = NULL;
         const char *unknown =
                 rd_kafka_err2str(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
@@ -139,18 +146,18 @@ int produce_check_topics(prod_t *pr, const char *bootstrap) {
         rd_kafka_resp_err_t err;
 
         /* Broker metadata without topics: is anyone there? */
-        err = rd_kafka_metadata(pr->pr_rk, 0, NULL, &md, METADATA_TIMEOUT_MS);
+        err = rd_kafka_metadata(rk, 0, NULL, &md, METADATA_TIMEOUT_MS);
         if (err) {
                 fprintf(stderr,
                         "vigil %s: cannot reach the Kafka broker at %s: %s "
                         "(is it running? set it with -b or "
                         "kafka.bootstrap.servers)\n",
-                        CMD, bootstrap, rd_kafka_err2str(err));
+                        cmd, bootstrap, rd_kafka_err2str(err));
                 return VG_EXIT_FAIL;
         }
         rd_kafka_metadata_destroy(md);
         for (int t = 0; t < VG_EVENT_TYPES; t++) {
-                cnt[t] = vg_kafka_partition_count(pr->pr_rk, pr->pr_topics[t],
+                cnt[t] = vg_kafka_partition_count(rk, topics[t],
                                                   METADATA_TIMEOUT_MS, errstr,
                                                   sizeof(errstr));
                 if (cnt[t] >= 0) {
@@ -161,19 +168,19 @@ int produce_check_topics(prod_t *pr, const char *bootstrap) {
                         fprintf(stderr,
                                 "vigil %s: topic %s does not exist (create "
                                 "it, see README); nothing produced\n",
-                                CMD, pr->pr_topics[t]);
+                                cmd, topics[t]);
                 else
                         fprintf(stderr, "vigil %s: %s; nothing produced\n",
-                                CMD, errstr);
+                                cmd, errstr);
                 return VG_EXIT_FAIL;
         }
         if (mismatch)
-                vg_warn(CMD,
+                vg_warn(cmd,
                         "input topics have different partition counts (%s: "
                         "%d, %s: %d, %s: %d, %s: %d); consumers refuse to "
                         "start until they are equal (docs/EVENTS.md)",
-                        pr->pr_topics[0], cnt[0], pr->pr_topics[1], cnt[1],
-                        pr->pr_topics[2], cnt[2], pr->pr_topics[3], cnt[3]);
+                        topics[0], cnt[0], topics[1], cnt[1],
+                        topics[2], cnt[2], topics[3], cnt[3]);
         return 0;
 }
 

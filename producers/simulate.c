@@ -4,6 +4,7 @@
  * output, publishing, pacing. The population itself is made by
  * sim_population.c and sim_story.c; the model is described in sim_model.h.
  */
+#include "produce_int.h"
 #include "sim_model.h"
 #include "vg_simulate.h"
 #include "vg_kommuner.h"
@@ -31,6 +32,13 @@
 /* The command                                                        */
 /* ------------------------------------------------------------------ */
 
+/* How long the end of a run waits for delivery reports (as produce's
+ * default --timeout), and how long after SIGINT/SIGTERM. */
+#define FLUSH_TIMEOUT_MS        60000
+#define SIGNAL_FLUSH_TIMEOUT_MS 2000
+
+/* Set by SIGINT/SIGTERM: the first stops making events and shortens the
+ * wait for delivery reports, a second one ends the wait. */
 static volatile sig_atomic_t sim_stop;
 
 static void on_signal(int sig) {
@@ -263,12 +271,15 @@ typedef struct sim_pub_s {
         vg_codec_t *codec;
         const char *topics[VG_EVENT_TYPES];
         vg_buf_t    buf;
-        int64_t     failed;  /* not delivered (delivery reports, errors) */
+        int64_t     queued;   /* accepted by librdkafka */
+        int64_t     reported; /* delivery reports received */
+        int64_t     failed;   /* not delivered (delivery reports, errors) */
 } sim_pub_t;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         sim_pub_t *pub = opaque;
         (void)rk;
+        pub->reported++;
         if (!m->err)
                 return;
         if (pub->failed++ < 5)
@@ -276,8 +287,14 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                          rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 }
 
+/* Creates the producer and checks, as `vigil produce` does, that the
+ * broker answers and every topic exists before anything is made: an
+ * unreachable broker would otherwise hold each event until
+ * message.timeout.ms (300 s). Returns 0, or an exit status after a
+ * message. */
 static int pub_open(sim_pub_t *pub, vg_conf_t *conf) {
-        char errstr[512];
+        char errstr[512], bootstrap[512];
+        size_t bootstrap_size = sizeof(bootstrap);
         rd_kafka_conf_t *kconf;
 
         pub->topics[VG_REC_ADMISSION] = vg_conf_str(conf, "topic.admissions");
@@ -293,6 +310,17 @@ static int pub_open(sim_pub_t *pub, vg_conf_t *conf) {
                 fprintf(stderr, "vigil simulate: %s\n", errstr);
                 return VG_EXIT_USAGE;
         }
+        /* No auto-creation: a topic created by a producer gets the broker's
+         * default partition count and breaks co-partitioning (SPEC §2). */
+        if (vg_kafka_set(kconf, "allow.auto.create.topics", "false", errstr,
+                         sizeof(errstr))) {
+                fprintf(stderr, "vigil simulate: %s\n", errstr);
+                rd_kafka_conf_destroy(kconf);
+                return VG_EXIT_FAIL;
+        }
+        if (rd_kafka_conf_get(kconf, "bootstrap.servers", bootstrap,
+                              &bootstrap_size) != RD_KAFKA_CONF_OK)
+                snprintf(bootstrap, sizeof(bootstrap), "?");
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_cb);
         rd_kafka_conf_set_opaque(kconf, pub);
         if (!(pub->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
@@ -302,7 +330,8 @@ static int pub_open(sim_pub_t *pub, vg_conf_t *conf) {
                 rd_kafka_conf_destroy(kconf);
                 return VG_EXIT_FAIL;
         }
-        return 0;
+        return produce_check_topics_of("simulate", pub->rk, pub->topics,
+                                       bootstrap);
 }
 
 static void pub_send(sim_pub_t *pub, const vg_event_t *ev) {
@@ -325,7 +354,9 @@ static void pub_send(sim_pub_t *pub, const vg_event_t *ev) {
                         RD_KAFKA_V_VALUE(pub->buf.vb_data, pub->buf.vb_len),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_END);
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                /* A full queue never empties while the broker is gone:
+                 * a signal must not wait for it. */
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || sim_stop)
                         break;
                 rd_kafka_poll(pub->rk, 100);  /* wait for room */
         }
@@ -335,24 +366,48 @@ static void pub_send(sim_pub_t *pub, const vg_event_t *ev) {
                                  pub->topics[ev->ev_type],
                                  rd_kafka_err2str(err));
                 pub->failed++;
-        }
+        } else
+                pub->queued++;
         rd_kafka_poll(pub->rk, 0);
 }
 
-/* Waits until every message is delivered or has failed; a second signal
- * purges what is left (counted as failed). */
+/* Waits for every delivery report, as produce_flush_all() does: up to
+ * FLUSH_TIMEOUT_MS, or SIGNAL_FLUSH_TIMEOUT_MS once a signal has come (a
+ * second one stops the wait). What is still outstanding then is purged
+ * and counted as failed, never left to message.timeout.ms. */
+static void pub_flush(sim_pub_t *pub) {
+        int64_t start = vg_now_ms();
+
+        while (pub->reported < pub->queued && sim_stop < 2) {
+                int64_t left = start + (sim_stop ? SIGNAL_FLUSH_TIMEOUT_MS
+                                                 : FLUSH_TIMEOUT_MS) -
+                               vg_now_ms();
+                if (left <= 0)
+                        break;
+                rd_kafka_flush(pub->rk, left > 500 ? 500 : (int)left);
+        }
+        if (pub->reported < pub->queued) {
+                vg_error("simulate", "%" PRId64 " event(s) not delivered "
+                         "within %.0f s; counting them as failed",
+                         pub->queued - pub->reported,
+                         (double)(vg_now_ms() - start) / 1000);
+                rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                                RD_KAFKA_PURGE_F_INFLIGHT);
+                /* Purged messages get (failed) delivery reports. */
+                for (int i = 0; i < 20 && pub->reported < pub->queued; i++)
+                        rd_kafka_poll(pub->rk, 100);
+                /* Any report still missing: failed, not lost silently. */
+                pub->failed += pub->queued - pub->reported;
+                pub->reported = pub->queued;
+        }
+}
+
+/* Frees the producer (pub_flush() first, or what is queued is lost). */
 static void pub_close(sim_pub_t *pub) {
         if (pub->rk) {
-                bool purged = false;
-                while (rd_kafka_outq_len(pub->rk) > 0) {
-                        rd_kafka_flush(pub->rk, 1000);
-                        if (sim_stop > 1 && !purged) {
-                                rd_kafka_purge(pub->rk,
-                                               RD_KAFKA_PURGE_F_QUEUE |
-                                               RD_KAFKA_PURGE_F_INFLIGHT);
-                                purged = true;
-                        }
-                }
+                /* Whatever is left (an early error) is not waited for. */
+                rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                                RD_KAFKA_PURGE_F_INFLIGHT);
                 rd_kafka_destroy(pub->rk);
         }
         vg_codec_destroy(pub->codec);
@@ -571,6 +626,7 @@ int vg_cmd_simulate(int argc, char **argv) {
                 rc = VG_EXIT_FAIL;
         }
         if (publish) {
+                pub_flush(&pub);
                 pub_close(&pub);
                 pub.rk = NULL;
                 pub.codec = NULL;

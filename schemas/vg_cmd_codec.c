@@ -7,12 +7,12 @@
  */
 #include "vg_cli.h"
 #include "vg_codec.h"
+#include "vg_lines.h"
 #include "vg_record.h"
 #include "vg_record_json.h"
 #include "vg_time.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +122,8 @@ static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
                         printf("%02x", (unsigned char)out.vb_data[i]);
                 putchar('\n');
         }
+        if (vg_lines_read_error("codec", in, name))
+                failed++;
         free(line);
         vg_buf_free(&out);
         return failed ? VG_EXIT_FAIL : VG_EXIT_OK;
@@ -157,7 +159,9 @@ static int do_decode(vg_codec_t *codec, FILE *in, const char *name, int raw) {
                 size_t n;
                 while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
                         vg_buf_append(&buf, chunk, n);
-                failed = decode_one(codec, buf.vb_data ? buf.vb_data : "",
+                /* Part of a record is no record: do not decode it. */
+                failed = vg_lines_read_error("codec", in, name) ||
+                         decode_one(codec, buf.vb_data ? buf.vb_data : "",
                                     buf.vb_len, name, 1) != 0;
         } else {
                 char *line = NULL;
@@ -192,6 +196,8 @@ static int do_decode(vg_codec_t *codec, FILE *in, const char *name, int raw) {
                                        lineno))
                                 failed++;
                 }
+                if (vg_lines_read_error("codec", in, name))
+                        failed++;
                 free(line);
         }
         vg_buf_free(&buf);
@@ -250,8 +256,7 @@ int vg_cmd_codec(int argc, char **argv) {
                 fprintf(stderr, "vigil codec: %s\n", errstr);
                 return VG_EXIT_FAIL;
         }
-        if (path && strcmp(path, "-") && !(in = fopen(path, "rb"))) {
-                fprintf(stderr, "vigil codec: %s: %s\n", path, strerror(errno));
+        if (path && !(in = vg_lines_open("codec", path))) {
                 vg_codec_destroy(codec);
                 return VG_EXIT_FAIL;
         }

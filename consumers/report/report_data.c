@@ -4,8 +4,8 @@
  * scope, and the sorted model the page is drawn from.
  */
 #include "report_model.h"
+#include "vg_lines.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,17 +221,9 @@ void rp_alert_msg(const rd_kafka_message_t *m, void *opaque) {
         vg_record_clear(t, &rec);
 }
 
-static FILE *open_in(const char *path) {
-        FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
-        if (!in)
-                fprintf(stderr, "vigil %s: %s: %s\n", CMD, path,
-                        strerror(errno));
-        return in;
-}
-
 /* JSON Lines values; returns the number of bad lines, or -1. */
 long rp_read_values(rep_t *r, const char *path) {
-        FILE *in = open_in(path);
+        FILE *in = vg_lines_open(CMD, path);
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
@@ -280,6 +272,8 @@ long rp_read_values(rep_t *r, const char *path) {
                 vg_record_clear(VG_REC_IVALUE, &iv);
                 json_decref(o);
         }
+        if (vg_lines_read_error(CMD, in, path))
+                bad = -1; /* not a short file: write no page */
         free(line);
         if (in != stdin)
                 fclose(in);
@@ -288,7 +282,7 @@ long rp_read_values(rep_t *r, const char *path) {
 
 /* JSON Lines alerts (SPEC §9); returns the number of bad lines, or -1. */
 long rp_read_alerts(rep_t *r, const char *path) {
-        FILE *in = open_in(path);
+        FILE *in = vg_lines_open(CMD, path);
         char *line = NULL, errstr[256];
         size_t cap = 0;
         ssize_t n;
@@ -319,6 +313,8 @@ long rp_read_alerts(rep_t *r, const char *path) {
                 vg_record_clear(VG_REC_ALERT, &al);
                 json_decref(o);
         }
+        if (vg_lines_read_error(CMD, in, path))
+                bad = -1; /* not a short file: write no page */
         free(line);
         if (in != stdin)
                 fclose(in);
