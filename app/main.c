@@ -11,7 +11,9 @@
 #include <librdkafka/rdkafka.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef VIGIL_JEMALLOC
 #include <jemalloc/jemalloc.h>
 
@@ -73,6 +75,18 @@ static const vg_cmd_t commands[] = {
         {NULL, NULL, NULL},
 };
 
+/* The command running, for the message below. */
+static const char *cmd_name = "";
+
+/* What a command wrote to standard output must have got there: a full disk
+ * or /dev/full is a failure, not exit 0 (as coreutils' close_stdout). At
+ * exit, so that every way out of every command is covered; a command that
+ * reported its own write error has cleared it (vg_cli_close_out). */
+static void stdout_at_exit(void) {
+        if (vg_cli_close_out(cmd_name, stdout, "standard output"))
+                _exit(VG_EXIT_FAIL);
+}
+
 static void usage(FILE *fp) {
         fprintf(fp,
                 "Usage: vigil <command> [options]\n"
@@ -100,6 +114,7 @@ int main(int argc, char **argv) {
          * (one per worker thread in file mode) would contend for. Before
          * any other SQLite call. */
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        atexit(stdout_at_exit);
         if (argc < 2) {
                 usage(stderr);
                 return VG_EXIT_USAGE;
@@ -126,8 +141,10 @@ int main(int argc, char **argv) {
                 return VG_EXIT_OK;
         }
         for (const vg_cmd_t *c = commands; c->vc_name; c++)
-                if (!strcmp(c->vc_name, argv[1]))
+                if (!strcmp(c->vc_name, argv[1])) {
+                        cmd_name = c->vc_name;
                         return c->vc_main(argc - 1, argv + 1);
+                }
         fprintf(stderr,
                 "vigil: '%s' is not a vigil command. See 'vigil --help'.\n",
                 argv[1]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 bool vg_cli_wants_help(int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
@@ -32,6 +33,31 @@ int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
                                           opt, min, max, arg);
         *out = v;
         return 0;
+}
+
+bool vg_cli_same_file(const char *a, const char *b) {
+        struct stat sa, sb;
+        return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev &&
+               sa.st_ino == sb.st_ino;
+}
+
+bool vg_cli_not_regular(const char *path) {
+        struct stat st;
+        return !stat(path, &st) && !S_ISREG(st.st_mode);
+}
+
+int vg_cli_close_out(const char *cmd, FILE *fp, const char *name) {
+        /* (ferror: a failed write whose error fflush no longer sees) */
+        int bad = ferror(fp), err = 0;
+        if (fp == stdout ? fflush(fp) != 0 : fclose(fp) != 0)
+                err = errno;
+        if (!bad && !err)
+                return 0;
+        fprintf(stderr, "vigil%s%s: %s: write error%s%s\n", *cmd ? " " : "",
+                cmd, name, err ? ": " : "", err ? strerror(err) : "");
+        if (fp == stdout) /* (reported once: not again at exit) */
+                clearerr(fp);
+        return VG_EXIT_FAIL;
 }
 
 int vg_cli_usage_error(const char *cmd, const char *fmt, ...) {

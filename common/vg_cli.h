@@ -14,6 +14,8 @@
 
 #include "vg_common.h"
 
+#include <stdio.h>
+
 #define VG_EXIT_OK      0
 #define VG_EXIT_FAIL    1
 #define VG_EXIT_USAGE   2
@@ -60,6 +62,23 @@ int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
 
 /* True if argv holds -h or --help before any "--". */
 bool vg_cli_wants_help(int argc, char **argv);
+
+/* Whether paths a and b name the same existing file (the same device and
+ * inode: a link or another spelling of one path too). */
+bool vg_cli_same_file(const char *a, const char *b);
+
+/* Whether path names something that is not a regular file (a device such
+ * as /dev/null, a FIFO, a directory): a command that writes a file by
+ * renaming a temporary one over it must write to such a path directly, or
+ * refuse it, never rename over it. */
+bool vg_cli_not_regular(const char *path);
+
+/* Ends an output stream of cmd opened by the caller (name: what messages
+ * call it): stdout is flushed, any other stream closed. A write that failed
+ * at any time since it was opened (a full disk, /dev/full) is reported as
+ * "vigil <cmd>: <name>: write error: ..." and gives VG_EXIT_FAIL; else 0.
+ * stdout's error is cleared once reported (app/main.c checks it at exit). */
+int vg_cli_close_out(const char *cmd, FILE *fp, const char *name);
 
 /* Prints "vigil <cmd>: <msg>" to stderr and returns VG_EXIT_USAGE. */
 int vg_cli_usage_error(const char *cmd, const char *fmt, ...)

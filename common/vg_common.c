@@ -3,6 +3,7 @@
  */
 #include "vg_common.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,41 @@ void vg_log(vg_loglevel_t level, const char *component, const char *fmt, ...) {
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
         fprintf(stderr, "%s.%03dZ %-5s %s: %s\n", ts, (int)(tv.tv_usec / 1000),
                 names[level], component ? component : "vigil", msg);
+}
+
+/* Replaces, in place, every substring spelt like a personnummer (12 or 10
+ * digits, or 8/6 digits, '-' or '+', 4 digits, not inside a longer digit
+ * run) by as many 'X', valid or not: a mistyped personnummer is still
+ * personal data. Used on every message that quotes input (producers/
+ * vg_pseudo.h's vg_pseudo_redact is this). */
+void vg_redact_pnr(char *s) {
+        size_t n = strlen(s);
+        for (size_t i = 0; i < n;) {
+                size_t j = i, d1, d2 = 0, len;
+                if (!isdigit((unsigned char)s[i]) ||
+                    (i > 0 && isdigit((unsigned char)s[i - 1]))) {
+                        i++;
+                        continue;
+                }
+                while (j < n && isdigit((unsigned char)s[j]))
+                        j++;
+                d1 = j - i;
+                len = d1;
+                if ((d1 == 8 || d1 == 6) && j < n &&
+                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
+                        size_t k = j + 1;
+                        while (k < n && isdigit((unsigned char)s[k]))
+                                k++;
+                        d2 = k - j - 1;
+                        if (d2 == 4)
+                                len = k - i;
+                }
+                if (d1 == 12 || d1 == 10 || d2 == 4) {
+                        memset(s + i, 'X', len);
+                        i += len;
+                } else
+                        i = j;
+        }
 }
 
 size_t vg_join(char *buf, size_t size, char sep, const char *const *parts,

@@ -112,6 +112,12 @@ static inline char *vg_hex(char *out, const void *p, size_t n) {
         return out;
 }
 
+/* Replaces, in place, every run spelt like a personnummer (12 or 10 digits,
+ * or 8/6 digits, '-', '+' or ' ', 4 digits, not inside a longer digit run)
+ * by as many 'X': for a message that quotes input (a log line, a DLQ
+ * record's reason). Pure. */
+void vg_redact_pnr(char *s);
+
 /* Writes parts[0..n) joined by sep into buf[size], NUL-terminated and cut
  * short where it does not fit, as snprintf("%s|%s...") would; returns the
  * length written. The hot paths' keys: no format parsing. */

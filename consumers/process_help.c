@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void help(void) {
         printf("Usage: vigil process [options]                  (Kafka mode)\n"
@@ -87,6 +88,13 @@ static void help(void) {
                "invalid.\n");
 }
 
+/* Whether path (may be NULL) is the file st describes. */
+static bool same_inode(const char *path, const struct stat *st) {
+        struct stat so;
+        return path && !stat(path, &so) && so.st_dev == st->st_dev &&
+               so.st_ino == st->st_ino;
+}
+
 int vg_cmd_process(int argc, char **argv) {
         static const struct option opts[] = {
                 {"input", required_argument, NULL, 'i'},
@@ -157,16 +165,52 @@ int vg_cmd_process(int argc, char **argv) {
         if (input) {
                 FILE *in = stdin, *aout = stdout, *iout = stdout;
                 long invalid = 0;
+                struct stat st;
+                int err;
                 if (strcmp(input, "-") && !(in = fopen(input, "r"))) {
                         fprintf(stderr, "vigil process: %s: %s\n", input,
                                 strerror(errno));
                         rc = VG_EXIT_FAIL;
                         goto out;
                 }
+                /* (before the outputs are opened, and emptied: a
+                 * directory opens, and fails only when read) */
+                if (fstat(fileno(in), &st) ? (err = errno)
+                                           : S_ISDIR(st.st_mode) ? (err = EISDIR)
+                                                                 : 0) {
+                        fprintf(stderr, "vigil process: %s: read error: %s\n",
+                                strcmp(input, "-") ? input : "<stdin>",
+                                strerror(err));
+                        if (in != stdin)
+                                fclose(in);
+                        rc = VG_EXIT_FAIL;
+                        goto out;
+                }
+                /* An output over the input (given by name, or on standard
+                 * input) would empty it before it is read: refused. */
+                if (S_ISREG(st.st_mode) &&
+                    (same_inode(alerts_path, &st) ||
+                     same_inode(ind_path, &st))) {
+                        if (in != stdin)
+                                fclose(in);
+                        rc = vg_cli_usage_error("process", "an output file is "
+                                                "the input %s",
+                                                strcmp(input, "-") ? input
+                                                                   : "<stdin>");
+                        goto out;
+                }
                 if (alerts_path && !(aout = fopen(alerts_path, "w"))) {
                         fprintf(stderr, "vigil process: %s: %s\n", alerts_path,
                                 strerror(errno));
                         rc = VG_EXIT_FAIL;
+                } else if (alerts_path && ind_path &&
+                           !vg_cli_not_regular(alerts_path) &&
+                           vg_cli_same_file(alerts_path, ind_path)) {
+                        /* (both outputs in one file would overwrite each
+                         * other; asked once the first exists) */
+                        rc = vg_cli_usage_error("process", "--alerts and "
+                                                "--indicators name the same "
+                                                "file %s", alerts_path);
                 } else if (ind_path && !(iout = fopen(ind_path, "w"))) {
                         fprintf(stderr, "vigil process: %s: %s\n", ind_path,
                                 strerror(errno));
@@ -182,10 +226,15 @@ int vg_cmd_process(int argc, char **argv) {
                 }
                 if (in != stdin)
                         fclose(in);
-                if (aout && aout != stdout)
-                        fclose(aout);
-                if (iout && iout != stdout)
-                        fclose(iout);
+                /* (each checked: a full disk is not exit 0) */
+                if (aout && vg_cli_close_out("process", aout,
+                                             alerts_path ? alerts_path
+                                                         : "standard output"))
+                        rc = VG_EXIT_FAIL;
+                if (iout && iout != aout &&
+                    vg_cli_close_out("process", iout,
+                                     ind_path ? ind_path : "standard output"))
+                        rc = VG_EXIT_FAIL;
         } else
                 rc = vg_process_kafka(conf, exit_idle);
 out:

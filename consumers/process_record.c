@@ -114,6 +114,9 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
         if (err)
                 vg_part_activity(ps->ps_part, type);
         if (err) {
+                /* (errstr may quote the record: SPEC §8, no personnummer
+                 * in a log or in the DLQ's reason) */
+                vg_redact_pnr(errstr);
                 vg_warn("process", "%s [%d] offset %lld: %s: %s -> DLQ", topic,
                         p, (long long)m->offset, vg_decode_reason_str(reason),
                         errstr);
@@ -126,6 +129,7 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
                                      sizeof(errstr))) {
                 char detail[512];
                 snprintf(detail, sizeof(detail), "%s", errstr);
+                vg_redact_pnr(detail); /* (it quotes the field) */
                 const char *v[1] = {"invalid"};
                 vg_part_activity(ps->ps_part, type);
                 vg_metric_inc(pr->pm_dlq, v, 1);
@@ -146,6 +150,7 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
                         const char *why = vg_part_rejected(ps->ps_part);
                         const char *v[1] = {why};
                         snprintf(detail, sizeof(detail), "%s", errstr);
+                        vg_redact_pnr(detail);
                         vg_metric_inc(pr->pm_dlq, v, 1);
                         vg_warn("process", "%s [%d] offset %lld: %s -> DLQ",
                                 topic, p, (long long)m->offset, detail);

@@ -119,6 +119,11 @@ int state_cmd_export(const sopts_t *so, const char *arg) {
 
         if (!so->so_out)
                 return vg_cli_usage_error(CMD, "export: -o FILE is needed");
+        if (!stat(so->so_out, &st) && !S_ISREG(st.st_mode))
+                /* (the copy is renamed over it: a device such as /dev/null
+                 * would be replaced) */
+                return state_fail("export: %s is not a regular file",
+                                  so->so_out);
         if ((rc = state_part_arg(so, arg, path, sizeof(path), &num)))
                 return rc;
         if (!stat(so->so_out, &st) && !so->so_force)

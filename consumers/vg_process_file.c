@@ -560,6 +560,8 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
 
                 if (r == 0)
                         break;
+                if (r != 0) /* (it may quote the line: SPEC §8) */
+                        vg_redact_pnr(errstr);
                 if (r == -2) {
                         vg_error("process", "%s:%ld: %s", name, sr.sr_no,
                                  errstr);
@@ -579,6 +581,7 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 if (r == -1 ||
                     vg_event_validate(&ev, fc.fc_now, errstr,
                                       sizeof(errstr))) {
+                        vg_redact_pnr(errstr);
                         fprintf(stderr, "%s:%ld: %s\n", name, sr.sr_no,
                                 errstr);
                         if (r == 1)

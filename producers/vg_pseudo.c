@@ -245,38 +245,9 @@ void vg_pseudo_key_clear(vg_pseudo_key_t *key) {
 /* Screening text for anything spelt like a personnummer               */
 /* ------------------------------------------------------------------ */
 
-/* Replaces, in place, every substring spelt like a personnummer (12 or 10
- * digits, or 8/6 digits, '-' or '+', 4 digits, not inside a longer digit
- * run) by as many 'X', valid or not: a mistyped personnummer is still
- * personal data. Used on every message that quotes input. */
+/* (common/vg_common.c: the consumers quote input in messages too) */
 void vg_pseudo_redact(char *s) {
-        size_t n = strlen(s);
-        for (size_t i = 0; i < n;) {
-                size_t j = i, d1, d2 = 0, len;
-                if (!isdigit((unsigned char)s[i]) ||
-                    (i > 0 && isdigit((unsigned char)s[i - 1]))) {
-                        i++;
-                        continue;
-                }
-                while (j < n && isdigit((unsigned char)s[j]))
-                        j++;
-                d1 = j - i;
-                len = d1;
-                if ((d1 == 8 || d1 == 6) && j < n &&
-                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
-                        size_t k = j + 1;
-                        while (k < n && isdigit((unsigned char)s[k]))
-                                k++;
-                        d2 = k - j - 1;
-                        if (d2 == 4)
-                                len = k - i;
-                }
-                if (d1 == 12 || d1 == 10 || d2 == 4) {
-                        memset(s + i, 'X', len);
-                        i += len;
-                } else
-                        i = j;
-        }
+        vg_redact_pnr(s);
 }
 
 /* True if s holds something spelt like a personnummer (10 or 12 digits,

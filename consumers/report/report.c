@@ -127,20 +127,27 @@ static void kafka_source(const rep_t *r, const char *topic, char *buf,
         snprintf(buf, size, rp_tf(r, "Kafka topic %s at %s"), topic, bs);
 }
 
-/* Writes the rp_page to path (atomically: a temporary file renamed). */
+/* Writes the rp_page to path (a file atomically: a temporary file renamed;
+ * standard output, a device or a FIFO directly). */
 static int write_page(const rep_t *r, const char *path) {
         char *tmp;
         FILE *fp;
         size_t len;
         if (!strcmp(path, "-")) {
-                if (fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, stdout) !=
-                            r->rp_out.vb_len ||
-                    fflush(stdout)) {
-                        fprintf(stderr, "vigil %s: standard output: %s\n", CMD,
-                                strerror(errno));
+                fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, stdout);
+                return vg_cli_close_out(CMD, stdout, "standard output") ? -1
+                                                                          : 0;
+        }
+        if (vg_cli_not_regular(path)) {
+                /* A device or a FIFO (/dev/stdout, a pipe) is written, not
+                 * renamed over: a rename would replace the device itself */
+                if (!(fp = fopen(path, "w"))) {
+                        fprintf(stderr, "vigil %s: cannot write %s: %s\n", CMD,
+                                path, strerror(errno));
                         return -1;
                 }
-                return 0;
+                fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, fp);
+                return vg_cli_close_out(CMD, fp, path) ? -1 : 0;
         }
         len = strlen(path) + 32;
         tmp = vg_malloc(len);
@@ -288,6 +295,14 @@ int vg_cmd_report(int argc, char **argv) {
             !strcmp(al_file, "-")) {
                 rc = vg_cli_usage_error(CMD, "only one input can be standard "
                                              "input");
+                goto out;
+        }
+        /* (the page renamed over an input would replace it) */
+        if (html && strcmp(html, "-") &&
+            ((ind_file && vg_cli_same_file(html, ind_file)) ||
+             (al_file && vg_cli_same_file(html, al_file)))) {
+                rc = vg_cli_usage_error(CMD, "--html %s is an input file",
+                                        html);
                 goto out;
         }
         if (r.rp_public && al_file) {

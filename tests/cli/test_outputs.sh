@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Outputs (README "Commands": exit 1 when something could not be done):
+# - an output file that is the input is refused before the input is
+#   emptied (process --alerts/--indicators, report --html), and so are two
+#   outputs in one file;
+# - an input that cannot be read (a directory, a closed standard input)
+#   fails before any output file is emptied;
+# - a write that fails (a full disk: /dev/full) is exit 1 with a message,
+#   on standard output and on an output file, whichever command wrote;
+# - a command that renames a finished file over its output writes a
+#   device or a FIFO directly instead (report), or refuses it (state
+#   export): a rename would replace the device itself;
+# - a message that quotes an invalid line shows no personnummer (SPEC §8).
+# /dev/full is reached through a symbolic link in a temporary directory: a
+# regression that renamed over its output would replace the link, not the
+# device.
+set -euo pipefail
+VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# run WANT CMD...: runs CMD (stderr to $TMP/err), fails unless it exits WANT.
+run() {
+  local want=$1 rc; shift
+  set +e; "$@" 2> "$TMP/err"; rc=$?; set -e
+  [ "$rc" = "$want" ] || fail "$*: exit $rc, want $want: $(tail -3 "$TMP/err")"
+}
+"$VIGIL" simulate -n 200 --seed 7 --out "$TMP/ev.jsonl" 2>/dev/null
+lines=$(wc -l < "$TMP/ev.jsonl")
+
+# An output over the input: exit 2, the input as it was.
+cp "$TMP/ev.jsonl" "$TMP/in.jsonl"
+run 2 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/in.jsonl" \
+  --indicators /dev/null
+grep -q "an output file is the input" "$TMP/err" || fail "no message: $(cat "$TMP/err")"
+run 2 "$VIGIL" process --input "$TMP/in.jsonl" --alerts /dev/null \
+  --indicators "$TMP/../$(basename "$TMP")/in.jsonl"
+ln -s in.jsonl "$TMP/link.jsonl"
+run 2 "$VIGIL" process --input - --alerts "$TMP/link.jsonl" \
+  --indicators /dev/null < "$TMP/in.jsonl"
+[ "$(wc -l < "$TMP/in.jsonl")" = "$lines" ] || fail "the input was changed"
+# Both outputs in one file (which did not exist before): exit 2.
+run 2 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/both.jsonl" \
+  --indicators "$TMP/./both.jsonl"
+grep -q "name the same file" "$TMP/err" || fail "no message: $(cat "$TMP/err")"
+# The same files, apart: both written.
+run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" \
+  --indicators "$TMP/ind.jsonl"
+[ -s "$TMP/al.jsonl" ] && [ -s "$TMP/ind.jsonl" ] || fail "outputs not written"
+cp "$TMP/ind.jsonl" "$TMP/ind2.jsonl"
+run 2 "$VIGIL" report --html "$TMP/ind2.jsonl" --indicators "$TMP/ind2.jsonl" \
+  --alerts "$TMP/al.jsonl"
+cmp -s "$TMP/ind.jsonl" "$TMP/ind2.jsonl" || fail "report replaced its input"
+
+# An input that cannot be read: exit 1, an existing output untouched.
+mkdir "$TMP/adir"
+echo keep > "$TMP/keep"
+run 1 "$VIGIL" process --input "$TMP/adir" --alerts "$TMP/keep"
+grep -q "adir: read error: Is a directory" "$TMP/err" || fail "message: $(cat "$TMP/err")"
+[ "$(cat "$TMP/keep")" = keep ] || fail "the output was emptied before the input failed"
+run 1 "$VIGIL" process --input - --alerts "$TMP/keep" <&-
+grep -q "<stdin>: read error" "$TMP/err" || fail "closed stdin: $(cat "$TMP/err")"
+[ "$(cat "$TMP/keep")" = keep ] || fail "the output was emptied (closed stdin)"
+
+if [ -c /dev/full ]; then
+  ln -s /dev/full "$TMP/full"
+  # Standard output full: exit 1 and a message, whichever command wrote.
+  run 1 "$VIGIL" process --input "$TMP/in.jsonl" --indicators /dev/null \
+    > "$TMP/full"
+  grep -q "standard output: write error" "$TMP/err" || fail "message: $(cat "$TMP/err")"
+  run 1 "$VIGIL" --help > "$TMP/full"
+  run 1 "$VIGIL" config --doc > "$TMP/full"
+  run 1 "$VIGIL" indicators --input "$TMP/ind.jsonl" > "$TMP/full"
+  run 1 "$VIGIL" report --html - --indicators "$TMP/ind.jsonl" \
+    --alerts "$TMP/al.jsonl" > "$TMP/full"
+  # An output file full.
+  run 1 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/full" \
+    --indicators /dev/null
+  grep -q "full: write error" "$TMP/err" || fail "message: $(cat "$TMP/err")"
+  run 1 "$VIGIL" process --input "$TMP/in.jsonl" --alerts /dev/null \
+    --indicators "$TMP/full"
+  run 1 "$VIGIL" report --html "$TMP/full" --indicators "$TMP/ind.jsonl" \
+    --alerts "$TMP/al.jsonl"
+  [ -L "$TMP/full" ] || fail "report renamed a file over its device output"
+else
+  echo "(no /dev/full here: the write-error part is skipped)"
+fi
+# A device or FIFO output: written, not renamed over.
+mkfifo "$TMP/fifo"
+timeout 30 cat "$TMP/fifo" > "$TMP/fromfifo" &  # (no writer: gives up)
+run 0 "$VIGIL" report --html "$TMP/fifo" --indicators "$TMP/ind.jsonl" \
+  --alerts "$TMP/al.jsonl"
+wait || true
+[ -p "$TMP/fifo" ] || fail "report replaced its FIFO output with a file"
+grep -q "<html" "$TMP/fromfifo" || fail "the page did not come through the FIFO"
+ln -s /dev/null "$TMP/null"
+run 1 "$VIGIL" state export -o "$TMP/null" --force -X "state.dir=$TMP/state" 0
+grep -q "is not a regular file" "$TMP/err" || fail "state export: $(cat "$TMP/err")"
+[ -L "$TMP/null" ] || fail "state export renamed over a device output"
+
+# A message quoting an invalid line: no personnummer in it.
+grep -m1 '"age_years":' "$TMP/ev.jsonl" |
+  sed -E 's/"age_years":[0-9]+/"age_years":191212121212/' > "$TMP/pnr.jsonl"
+grep -q 191212121212 "$TMP/pnr.jsonl" || fail "no test line"
+run 3 "$VIGIL" process --input "$TMP/pnr.jsonl" --alerts /dev/null \
+  --indicators /dev/null
+grep -q "age_years" "$TMP/err" || fail "the line was not reported: $(cat "$TMP/err")"
+if grep -q 191212121212 "$TMP/err"; then
+  fail "a personnummer in the message: $(cat "$TMP/err")"
+fi
+echo "outputs: ok"
