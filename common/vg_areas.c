@@ -143,6 +143,13 @@ const char *vg_areas_name(const char *area) {
         return a ? a->name : NULL;
 }
 
+int vg_areas_code_form(const char *s) {
+        size_t n = strlen(s);
+        if (!strcmp(s, "SE"))
+                return 1;
+        return (n == 2 || n == 4) && strspn(s, "0123456789") == n;
+}
+
 int vg_areas_is_kommun(const char *code) {
         return code && strlen(code) == 4 && find(code) != NULL;
 }

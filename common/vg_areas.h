@@ -17,6 +17,10 @@
  * ("04" -> "Region Sörmland"), "Sverige" for "SE"; NULL if unknown or NULL. */
 const char *vg_areas_name(const char *area);
 
+/* 1 if s has the form of an area code: "SE", 2 digits (a region) or 4
+ * (a kommun), whether or not such an area exists; else 0. */
+int vg_areas_code_form(const char *s);
+
 /* 1 if code is the code of a kommun in the table, else 0 (also for NULL). */
 int vg_areas_is_kommun(const char *code);
 

@@ -624,7 +624,7 @@ vg_err_t vg_conf_set_kv(vg_conf_t *conf, const char *kv, char *errstr,
         char key[256];
         if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
                 return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                 "-X %s: expected key=value", kv);
+                                 "%s: expected key=value", kv);
         memcpy(key, kv, (size_t)(eq - kv));
         key[eq - kv] = '\0';
         return vg_conf_set(conf, key, eq + 1, errstr, errstr_size);

@@ -300,6 +300,16 @@ int vg_cmd_indicators(int argc, char **argv) {
                         pats[npats++] = optarg;
                         break;
                 case 'a':
+                        /* (as report: a code that cannot name an area
+                         * would show nothing, silently) */
+                        if (!vg_areas_code_form(optarg)) {
+                                rc = vg_cli_usage_error(
+                                        "indicators",
+                                        "--area: expected SE, a 2-digit "
+                                        "region or a 4-digit kommun, got "
+                                        "'%s'", optarg);
+                                goto out;
+                        }
                         if (nareas == (int)VG_ARRAY_SIZE(areas)) {
                                 rc = vg_cli_usage_error(
                                         "indicators", "at most %d -a areas",

@@ -4,6 +4,7 @@
  * scope, and the sorted model the page is drawn from.
  */
 #include "report_model.h"
+#include "vg_areas.h"
 #include "vg_lines.h"
 
 #include <math.h>
@@ -123,12 +124,7 @@ int rp_valid_period(const char *s) {
 }
 
 int rp_valid_area(const char *s) {
-        size_t n = strlen(s);
-        if (!strcmp(s, "SE"))
-                return 1;
-        if (n != 2 && n != 4)
-                return 0;
-        return strspn(s, "0123456789") == n;
+        return vg_areas_code_form(s);
 }
 
 /* A value row's cell is usable: SPEC §6 areas and YYYY-MM periods (they are

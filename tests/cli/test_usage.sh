@@ -53,3 +53,17 @@ grep -q "1 events, 2 invalid lines" "$tmp/e" || fail "valid neighbour not proces
 set +e; "$VIGIL" process --input "$tmp/missing.jsonl" 2> "$tmp/e"; rc=$?; set -e
 [ "$rc" = 1 ] && grep -q "missing.jsonl: No such file" "$tmp/e" || fail "missing input file"
 echo "PASS: $(echo "$cmds" | wc -l) commands have --help and reject bad options"
+# An --area that cannot name an area is a usage error in indicators as in
+# report (indicators showed nothing, exit 0).
+echo > "$tmp/empty.jsonl"
+for args in "indicators --input $tmp/empty.jsonl" \
+            "report --html - --indicators $tmp/empty.jsonl"; do
+  set +e; "$VIGIL" $args -a 999 > /dev/null 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" = 2 ] || fail "vigil $args -a 999: exit $rc, want 2: $(cat "$tmp/e")"
+  grep -q "expected SE, a 2-digit region or a 4-digit kommun" "$tmp/e" ||
+    fail "vigil $args -a 999: $(cat "$tmp/e")"
+done
+# -X without '=' names the option once.
+set +e; "$VIGIL" process -X foo > /dev/null 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" = 2 ] || fail "process -X foo: exit $rc, want 2"
+grep -q "process: -X foo: expected key=value" "$tmp/e" || fail "process -X foo: $(cat "$tmp/e")"
