@@ -56,7 +56,7 @@ static void doc(void) {
         for (const vg_confdef_t *d = vg_confdefs; d->cd_name; d++) {
                 char range[64] = "";
                 if (d->cd_type == VG_C_INT || d->cd_type == VG_C_DOUBLE)
-                        snprintf(range, sizeof(range), "%g .. %g", d->cd_min,
+                        snprintf(range, sizeof(range), "%.15g .. %.15g", d->cd_min,
                                  d->cd_max);
                 printf("| `%s` | %s | %s%s%s | %s | %s |\n", d->cd_name,
                        type_name(d->cd_type), d->cd_default ? "`" : "",

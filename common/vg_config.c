@@ -472,7 +472,7 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
                                          value);
                 if (num < d->cd_min || num > d->cd_max)
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                         "%s: %s is out of range [%g, %g]",
+                                         "%s: %s is out of range [%.15g, %.15g]",
                                          key, value, d->cd_min, d->cd_max);
                 break;
         }
