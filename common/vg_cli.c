@@ -46,6 +46,13 @@ bool vg_cli_not_regular(const char *path) {
         return !stat(path, &st) && !S_ISREG(st.st_mode);
 }
 
+bool vg_cli_plain_or_absent(const char *path) {
+        struct stat st;
+        if (lstat(path, &st))
+                return errno == ENOENT;
+        return S_ISREG(st.st_mode);
+}
+
 int vg_cli_close_out(const char *cmd, FILE *fp, const char *name) {
         /* (ferror: a failed write whose error fflush no longer sees) */
         int bad = ferror(fp), err = 0;

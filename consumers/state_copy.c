@@ -119,9 +119,9 @@ int state_cmd_export(const sopts_t *so, const char *arg) {
 
         if (!so->so_out)
                 return vg_cli_usage_error(CMD, "export: -o FILE is needed");
-        if (!stat(so->so_out, &st) && !S_ISREG(st.st_mode))
-                /* (the copy is renamed over it: a device such as /dev/null
-                 * would be replaced) */
+        if (!vg_cli_plain_or_absent(so->so_out))
+                /* (the copy is renamed over it: a device such as /dev/null,
+                 * or a link, would be replaced) */
                 return state_fail("export: %s is not a regular file",
                                   so->so_out);
         if ((rc = state_part_arg(so, arg, path, sizeof(path), &num)))

@@ -560,8 +560,6 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
 
                 if (r == 0)
                         break;
-                if (r != 0) /* (it may quote the line: SPEC §8) */
-                        vg_redact_pnr(errstr);
                 if (r == -2) {
                         vg_error("process", "%s:%ld: %s", name, sr.sr_no,
                                  errstr);

@@ -637,16 +637,10 @@ int vg_cmd_simulate(int argc, char **argv) {
                         rc = VG_EXIT_FAIL;
                 }
         } else {
-                if (fflush(out) || ferror(out)) {
-                        fprintf(stderr, "vigil simulate: write error: %s\n",
-                                strerror(errno));
+                if (vg_cli_close_out("simulate", out,
+                                     out == stdout ? "standard output"
+                                                   : out_path))
                         rc = VG_EXIT_FAIL;
-                }
-                if (out != stdout && fclose(out)) {
-                        fprintf(stderr, "vigil simulate: %s: %s\n", out_path,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
-                }
                 out = NULL;
         }
         sigaction(SIGINT, &old_int, NULL);

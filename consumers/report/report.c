@@ -138,9 +138,10 @@ static int write_page(const rep_t *r, const char *path) {
                 return vg_cli_close_out(CMD, stdout, "standard output") ? -1
                                                                           : 0;
         }
-        if (vg_cli_not_regular(path)) {
-                /* A device or a FIFO (/dev/stdout, a pipe) is written, not
-                 * renamed over: a rename would replace the device itself */
+        if (!vg_cli_plain_or_absent(path)) {
+                /* A device, a FIFO or a link (/dev/stdout, a pipe) is
+                 * written, not renamed over: a rename would replace the
+                 * device or the link itself */
                 if (!(fp = fopen(path, "w"))) {
                         fprintf(stderr, "vigil %s: cannot write %s: %s\n", CMD,
                                 path, strerror(errno));
@@ -158,9 +159,8 @@ static int write_page(const rep_t *r, const char *path) {
                 vg_free(tmp);
                 return -1;
         }
-        if (fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, fp) !=
-                    r->rp_out.vb_len ||
-            fclose(fp) != 0) {
+        if ((fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, fp) !=
+             r->rp_out.vb_len) | (fclose(fp) != 0)) { /* (both, always) */
                 fprintf(stderr, "vigil %s: %s: %s\n", CMD, path,
                         strerror(errno));
                 unlink(tmp);
@@ -298,7 +298,7 @@ int vg_cmd_report(int argc, char **argv) {
                 goto out;
         }
         /* (the page renamed over an input would replace it) */
-        if (html && strcmp(html, "-") &&
+        if (html && strcmp(html, "-") && !vg_cli_not_regular(html) &&
             ((ind_file && vg_cli_same_file(html, ind_file)) ||
              (al_file && vg_cli_same_file(html, al_file)))) {
                 rc = vg_cli_usage_error(CMD, "--html %s is an input file",

@@ -15,6 +15,7 @@
 # regression that renamed over its output would replace the link, not the
 # device.
 set -euo pipefail
+unset VIGIL_CONFIG  # (a configuration of the caller's must not change this)
 VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -84,6 +85,17 @@ if [ -c /dev/full ]; then
 else
   echo "(no /dev/full here: the write-error part is skipped)"
 fi
+# A link to the output file (as /dev/stdout is, when standard output is a
+# file): written through, not renamed over; and a device output next to a
+# device input is no "input file".
+ln -s page.html "$TMP/pagelink"
+: > "$TMP/page.html"
+run 0 "$VIGIL" report --html "$TMP/pagelink" --indicators "$TMP/ind.jsonl" \
+  --alerts "$TMP/al.jsonl"
+[ -L "$TMP/pagelink" ] && grep -q "<html" "$TMP/page.html" ||
+  fail "report renamed over a link instead of writing through it"
+run 0 "$VIGIL" report --html /dev/null --indicators "$TMP/ind.jsonl" \
+  --alerts /dev/null
 # A device or FIFO output: written, not renamed over.
 mkfifo "$TMP/fifo"
 timeout 30 cat "$TMP/fifo" > "$TMP/fromfifo" &  # (no writer: gives up)

@@ -3,7 +3,9 @@
 # as `vigil produce` does: the broker and topics are checked before any
 # event is made, "cannot reach the Kafka broker at ..." and exit 1 within
 # ~10 s (before: every event waited out message.timeout.ms, 300 s). And
-# SIGTERM stops it at once (before: it went on waiting for delivery).
+# SIGTERM during that check stops it at once (before: it went on waiting
+# for delivery). A signal while events are being delivered to a live
+# broker is not tested here: it needs a broker that stops answering.
 # No broker needed; about 12 s.
 set -euo pipefail
 VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
@@ -25,7 +27,8 @@ grep -q "vigil simulate: cannot reach the Kafka broker at $bs" err \
   || fail "no 'cannot reach the Kafka broker' message: $(tail -2 err)"
 ! grep -q "not delivered" err || fail "events were made with the broker down: $(tail -2 err)"
 
-# SIGTERM soon after the start: gone within a few seconds, exit non-zero.
+# SIGTERM soon after the start (the broker check): gone within a few
+# seconds, by the signal (143) or after a message (1), never 0.
 "$VIGIL" simulate -n 100000 --rate 100 --publish -b "$bs" > out 2> err &
 pid=$!
 sleep 2
@@ -39,5 +42,6 @@ if kill -0 "$pid" 2>/dev/null; then
 fi
 set +e; wait "$pid"; rc=$?; set -e
 pid=
-[ "$rc" != 0 ] || fail "simulate --publish exited 0 after SIGTERM"
+[ "$rc" = 143 ] || [ "$rc" = 1 ] ||
+  fail "simulate --publish after SIGTERM: exit $rc, want 143 or 1"
 echo "PASS: simulate --publish with the broker down"
