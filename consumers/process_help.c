@@ -175,9 +175,10 @@ int vg_cmd_process(int argc, char **argv) {
                 }
                 /* (before the outputs are opened, and emptied: a
                  * directory opens, and fails only when read) */
-                if (fstat(fileno(in), &st) ? (err = errno)
-                                           : S_ISDIR(st.st_mode) ? (err = EISDIR)
-                                                                 : 0) {
+                err = fstat(fileno(in), &st) ? errno
+                      : S_ISDIR(st.st_mode)    ? EISDIR
+                                               : 0;
+                if (err) {
                         fprintf(stderr, "vigil process: %s: read error: %s\n",
                                 strcmp(input, "-") ? input : "<stdin>",
                                 strerror(err));
