@@ -35,15 +35,10 @@ int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
         return 0;
 }
 
-bool vg_cli_same_file(const char *a, const char *b) {
+bool vg_cli_same_regular_file(const char *a, const char *b) {
         struct stat sa, sb;
-        return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev &&
-               sa.st_ino == sb.st_ino;
-}
-
-bool vg_cli_not_regular(const char *path) {
-        struct stat st;
-        return !stat(path, &st) && !S_ISREG(st.st_mode);
+        return !stat(a, &sa) && !stat(b, &sb) && S_ISREG(sa.st_mode) &&
+               sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 bool vg_cli_plain_or_absent(const char *path) {

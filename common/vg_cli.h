@@ -63,15 +63,11 @@ int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
 /* True if argv holds -h or --help before any "--". */
 bool vg_cli_wants_help(int argc, char **argv);
 
-/* Whether paths a and b name the same existing file (the same device and
- * inode: a link or another spelling of one path too). */
-bool vg_cli_same_file(const char *a, const char *b);
-
-/* Whether path names something that is not a regular file (a device such
- * as /dev/null, a FIFO, a directory): a command that writes a file by
- * renaming a temporary one over it must write to such a path directly, or
- * refuse it, never rename over it. */
-bool vg_cli_not_regular(const char *path);
+/* Whether paths a and b name the same existing regular file (the same
+ * device and inode: a link or another spelling of one path too), which a
+ * command must not both read and write, or write twice. Devices such as
+ * /dev/null are not: writing them twice harms nothing. */
+bool vg_cli_same_regular_file(const char *a, const char *b);
 
 /* Whether path does not exist, or is a regular file itself (not a link,
  * a device, a FIFO, a directory): what a command may rename a finished

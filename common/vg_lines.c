@@ -5,6 +5,7 @@
 #include "vg_lines.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -209,20 +210,26 @@ int vg_lines_check_inputs(const char *cmd, char *const *files, int nfiles) {
 }
 
 FILE *vg_lines_open(const char *cmd, const char *path) {
+        bool is_stdin = !strcmp(path, "-");
         struct stat st;
-        FILE *in;
+        FILE *in = is_stdin ? stdin : fopen(path, "rb");
+        int err;
 
-        if (!strcmp(path, "-"))
-                return stdin;
-        if (!(in = fopen(path, "rb"))) {
+        if (!in) {
                 fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
                         strerror(errno));
                 return NULL;
         }
-        if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
-                fprintf(stderr, "vigil %s: %s: read error: %s\n", cmd, path,
-                        strerror(EISDIR));
-                fclose(in);
+        /* A closed standard input (EBADF) or a directory: an error now,
+         * not an empty input later. */
+        err = fstat(fileno(in), &st) ? errno
+              : S_ISDIR(st.st_mode)  ? EISDIR
+                                     : 0;
+        if (err) {
+                fprintf(stderr, "vigil %s: %s: read error: %s\n", cmd,
+                        is_stdin ? "<stdin>" : path, strerror(err));
+                if (!is_stdin)
+                        fclose(in);
                 return NULL;
         }
         return in;

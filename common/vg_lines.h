@@ -73,8 +73,9 @@ int vg_lines_each_input(const char *cmd, char *const *files, int nfiles,
 int vg_lines_check_inputs(const char *cmd, char *const *files, int nfiles);
 
 /* One input read with stdio (getline, fread): PATH, or standard input for
- * "-". A directory is refused here: fopen opens one, and the read that
- * then fails with EISDIR ends a getline loop as if the input were empty.
+ * "-". A directory or a closed standard input is refused here: fopen opens
+ * a directory, and the read that then fails ends a getline loop as if the
+ * input were empty.
  * On failure reports "vigil CMD: PATH: reason" on stderr and returns NULL.
  * Close what it returns unless it is stdin. */
 FILE *vg_lines_open(const char *cmd, const char *path);

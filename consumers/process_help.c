@@ -6,6 +6,7 @@
 #include "process_int.h"
 #include "vg_cli.h"
 #include "vg_consumers.h"
+#include "vg_lines.h"
 #include "vg_process.h"
 
 #include <errno.h>
@@ -166,30 +167,13 @@ int vg_cmd_process(int argc, char **argv) {
                 FILE *in = stdin, *aout = stdout, *iout = stdout;
                 long invalid = 0;
                 struct stat st;
-                int err;
-                if (strcmp(input, "-") && !(in = fopen(input, "r"))) {
-                        fprintf(stderr, "vigil process: %s: %s\n", input,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
-                        goto out;
-                }
-                /* (before the outputs are opened, and emptied: a
-                 * directory opens, and fails only when read) */
-                err = fstat(fileno(in), &st) ? errno
-                      : S_ISDIR(st.st_mode)    ? EISDIR
-                                               : 0;
-                if (err) {
-                        fprintf(stderr, "vigil process: %s: read error: %s\n",
-                                strcmp(input, "-") ? input : "<stdin>",
-                                strerror(err));
-                        if (in != stdin)
-                                fclose(in);
+                if (!(in = vg_lines_open("process", input))) {
                         rc = VG_EXIT_FAIL;
                         goto out;
                 }
                 /* An output over the input (given by name, or on standard
                  * input) would empty it before it is read: refused. */
-                if (S_ISREG(st.st_mode) &&
+                if (!fstat(fileno(in), &st) && S_ISREG(st.st_mode) &&
                     (same_inode(alerts_path, &st) ||
                      same_inode(ind_path, &st))) {
                         if (in != stdin)
@@ -205,8 +189,7 @@ int vg_cmd_process(int argc, char **argv) {
                                 strerror(errno));
                         rc = VG_EXIT_FAIL;
                 } else if (alerts_path && ind_path &&
-                           !vg_cli_not_regular(alerts_path) &&
-                           vg_cli_same_file(alerts_path, ind_path)) {
+                           vg_cli_same_regular_file(alerts_path, ind_path)) {
                         /* (both outputs in one file would overwrite each
                          * other; asked once the first exists) */
                         rc = vg_cli_usage_error("process", "--alerts and "

@@ -114,5 +114,13 @@ void produce_one(prod_t *pr, int type, const char *key, const void *value,
 /* Waits up to --timeout for every delivery report; what is missing then
  * counts as failed. */
 void produce_flush_all(prod_t *pr);
+/* The same for any producer (simulate's too): waits until *reported (what
+ * the delivery callback counted) reaches queued, up to timeout_ms, or
+ * signal_ms once *stop is set (0: no shorter wait); *stop > 1 ends the
+ * wait. What is outstanding then is purged and added to *failed, never
+ * left to message.timeout.ms. */
+void produce_drain(const char *cmd, rd_kafka_t *rk, long queued,
+                   long *reported, long *failed, int64_t timeout_ms,
+                   int64_t signal_ms, const volatile sig_atomic_t *stop);
 
 #endif /* PRODUCE_INT_H */

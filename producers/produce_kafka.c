@@ -224,28 +224,36 @@ void produce_one(prod_t *pr, int type, const char *key,
         rd_kafka_poll(pr->pr_rk, 0);
 }
 
-/* Waits up to --timeout for every delivery report; what is still
- * outstanding then is purged and counted as failed. */
-void produce_flush_all(prod_t *pr) {
-        int64_t deadline = vg_now_ms() + (int64_t)(pr->pr_timeout_s * 1000);
+void produce_drain(const char *cmd, rd_kafka_t *rk, long queued,
+                   long *reported, long *failed, int64_t timeout_ms,
+                   int64_t signal_ms, const volatile sig_atomic_t *stop) {
+        int64_t start = vg_now_ms();
 
-        while (pr->pr_reported < pr->pr_queued) {
-                int64_t left = deadline - vg_now_ms();
-                if (left <= 0 || produce_stop_count > 1)
+        while (*reported < queued && *stop < 2) {
+                int64_t left = start +
+                               (*stop && signal_ms ? signal_ms : timeout_ms) -
+                               vg_now_ms();
+                if (left <= 0)
                         break;
-                rd_kafka_flush(pr->pr_rk, left > 500 ? 500 : (int)left);
+                rd_kafka_flush(rk, left > 500 ? 500 : (int)left);
         }
-        if (pr->pr_reported < pr->pr_queued) {
-                vg_error(CMD, "%ld event(s) not delivered within %.0f s; "
-                         "counting them as failed",
-                         pr->pr_queued - pr->pr_reported, pr->pr_timeout_s);
-                rd_kafka_purge(pr->pr_rk, RD_KAFKA_PURGE_F_QUEUE |
-                                                  RD_KAFKA_PURGE_F_INFLIGHT);
+        if (*reported < queued) {
+                vg_error(cmd, "%ld event(s) not delivered within %.0f s; "
+                         "counting them as failed", queued - *reported,
+                         (double)(vg_now_ms() - start) / 1000);
+                rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE |
+                                           RD_KAFKA_PURGE_F_INFLIGHT);
                 /* Purged messages get (failed) delivery reports. */
-                for (int i = 0; i < 20 && pr->pr_reported < pr->pr_queued; i++)
-                        rd_kafka_poll(pr->pr_rk, 100);
+                for (int i = 0; i < 20 && *reported < queued; i++)
+                        rd_kafka_poll(rk, 100);
                 /* Any report still missing: failed, not lost silently. */
-                pr->pr_failed += pr->pr_queued - pr->pr_reported;
-                pr->pr_reported = pr->pr_queued;
+                *failed += queued - *reported;
+                *reported = queued;
         }
+}
+
+void produce_flush_all(prod_t *pr) {
+        produce_drain(CMD, pr->pr_rk, pr->pr_queued, &pr->pr_reported,
+                      &pr->pr_failed, (int64_t)(pr->pr_timeout_s * 1000), 0,
+                      &produce_stop_count);
 }

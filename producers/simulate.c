@@ -271,9 +271,9 @@ typedef struct sim_pub_s {
         vg_codec_t *codec;
         const char *topics[VG_EVENT_TYPES];
         vg_buf_t    buf;
-        int64_t     queued;   /* accepted by librdkafka */
-        int64_t     reported; /* delivery reports received */
-        int64_t     failed;   /* not delivered (delivery reports, errors) */
+        long        queued;   /* accepted by librdkafka */
+        long        reported; /* delivery reports received */
+        long        failed;   /* not delivered (delivery reports, errors) */
 } sim_pub_t;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -371,35 +371,13 @@ static void pub_send(sim_pub_t *pub, const vg_event_t *ev) {
         rd_kafka_poll(pub->rk, 0);
 }
 
-/* Waits for every delivery report, as produce_flush_all() does: up to
- * FLUSH_TIMEOUT_MS, or SIGNAL_FLUSH_TIMEOUT_MS once a signal has come (a
- * second one stops the wait). What is still outstanding then is purged
- * and counted as failed, never left to message.timeout.ms. */
+/* Waits for every delivery report (produce_drain): up to FLUSH_TIMEOUT_MS,
+ * or SIGNAL_FLUSH_TIMEOUT_MS once a signal has come (a second one stops
+ * the wait). */
 static void pub_flush(sim_pub_t *pub) {
-        int64_t start = vg_now_ms();
-
-        while (pub->reported < pub->queued && sim_stop < 2) {
-                int64_t left = start + (sim_stop ? SIGNAL_FLUSH_TIMEOUT_MS
-                                                 : FLUSH_TIMEOUT_MS) -
-                               vg_now_ms();
-                if (left <= 0)
-                        break;
-                rd_kafka_flush(pub->rk, left > 500 ? 500 : (int)left);
-        }
-        if (pub->reported < pub->queued) {
-                vg_error("simulate", "%" PRId64 " event(s) not delivered "
-                         "within %.0f s; counting them as failed",
-                         pub->queued - pub->reported,
-                         (double)(vg_now_ms() - start) / 1000);
-                rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE |
-                                                RD_KAFKA_PURGE_F_INFLIGHT);
-                /* Purged messages get (failed) delivery reports. */
-                for (int i = 0; i < 20 && pub->reported < pub->queued; i++)
-                        rd_kafka_poll(pub->rk, 100);
-                /* Any report still missing: failed, not lost silently. */
-                pub->failed += pub->queued - pub->reported;
-                pub->reported = pub->queued;
-        }
+        produce_drain("simulate", pub->rk, pub->queued, &pub->reported,
+                      &pub->failed, FLUSH_TIMEOUT_MS, SIGNAL_FLUSH_TIMEOUT_MS,
+                      &sim_stop);
 }
 
 /* Frees the producer (pub_flush() first, or what is queued is lost). */
@@ -631,7 +609,7 @@ int vg_cmd_simulate(int argc, char **argv) {
                 pub.rk = NULL;
                 pub.codec = NULL;
                 if (pub.failed) {
-                        fprintf(stderr, "simulate: %" PRId64 " of %" PRId64
+                        fprintf(stderr, "simulate: %ld of %" PRId64
                                 " events were not delivered\n", pub.failed,
                                 st.ss_events);
                         rc = VG_EXIT_FAIL;

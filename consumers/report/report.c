@@ -298,9 +298,9 @@ int vg_cmd_report(int argc, char **argv) {
                 goto out;
         }
         /* (the page renamed over an input would replace it) */
-        if (html && strcmp(html, "-") && !vg_cli_not_regular(html) &&
-            ((ind_file && vg_cli_same_file(html, ind_file)) ||
-             (al_file && vg_cli_same_file(html, al_file)))) {
+        if (html && strcmp(html, "-") &&
+            ((ind_file && vg_cli_same_regular_file(html, ind_file)) ||
+             (al_file && vg_cli_same_regular_file(html, al_file)))) {
                 rc = vg_cli_usage_error(CMD, "--html %s is an input file",
                                         html);
                 goto out;

@@ -30,14 +30,15 @@ expect "$TMP/dir" codec encode "$TMP/dir"
 expect "$TMP/dir" codec decode "$TMP/dir"
 expect "$TMP/dir" codec decode --raw "$TMP/dir"
 
-# Standard input a directory: opens fine, the first read fails.
+# Standard input a directory: refused when opened (vg_lines_open), named
+# <stdin> by every command.
 python3 - "$VIGIL" "$TMP/dir" <<'PY' || fail "directory on standard input"
 import os, subprocess, sys
 vigil, d = sys.argv[1], sys.argv[2]
-runs = [(["indicators", "--input", "-"], "-"),
-        (["aggregate", "--input", "-"], "-"),
+runs = [(["indicators", "--input", "-"], "<stdin>"),
+        (["aggregate", "--input", "-"], "<stdin>"),
         (["report", "--indicators", "-", "--alerts", os.devnull,
-          "--html", "page.html"], "-"),
+          "--html", "page.html"], "<stdin>"),
         (["codec", "encode"], "<stdin>"),
         (["codec", "decode"], "<stdin>"),
         (["codec", "decode", "--raw"], "<stdin>")]
