@@ -105,11 +105,12 @@ static void help(void) {
                "skipped, I invalid\n"
                "\n"
                "Exit status: 0 everything converted or skipped; 1 a file "
-               "could not be read or\n"
-               "standard output not written; 2 usage or configuration error "
-               "(no pseudonym\n"
-               "key, a bad mapping file); 3 some messages or resources were "
-               "invalid.\n");
+               "(input, key or mapping)\n"
+               "could not be read or standard output not written; 2 usage "
+               "or configuration\n"
+               "error (no pseudonym key, a key file that holds no usable "
+               "key, a bad mapping\n"
+               "file); 3 some messages or resources were invalid.\n");
 }
 
 /* Prints one event as a JSON line. */

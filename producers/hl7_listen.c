@@ -22,6 +22,7 @@
  */
 #include "hl7_listen_int.h"
 #include "vg_cli.h"
+#include "vg_conv.h"
 #include "vg_hl7_site.h"
 #include "vg_producers.h"
 #include "vg_time.h"
@@ -261,27 +262,9 @@ static int cmd_listen(int argc, char **argv) {
         if (!addr)
                 addr = vg_conf_str(hl->hl_conf, "hl7.listen");
 
-        if (!key_file)
-                key_file = vg_conf_str(hl->hl_conf, "pseudonym.key_file");
-        if (!key_file || !*key_file) {
-                rc = vg_cli_usage_error(
-                        CMD, "pseudonym.key_file is not set: a pseudonym key "
-                        "is required to turn PID-3 into patient_id (-X "
-                        "pseudonym.key_file=FILE or --key-file FILE)");
+        if ((rc = vg_conv_key_load(CMD, hl->hl_conf, key_file, true,
+                                   &hl->hl_key)))
                 goto done;
-        }
-        {
-                int group_readable;
-                if (vg_pseudo_key_load(key_file, &hl->hl_key, &group_readable,
-                                       errstr, sizeof(errstr))) {
-                        fprintf(stderr, "vigil %s: %s\n", CMD, errstr);
-                        rc = VG_EXIT_FAIL;
-                        goto done;
-                }
-                if (group_readable)
-                        vg_warn(CMD, "pseudonym key file %s is readable by "
-                                "group or others; chmod 600 it", key_file);
-        }
         hl->hl_map = vg_hl7_map_new();
         if (!mapping)
                 mapping = vg_conf_str(hl->hl_conf, "hl7.mapping_file");

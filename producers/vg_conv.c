@@ -51,6 +51,7 @@ int vg_conv_key_load(const char *cmd, const vg_conf_t *conf,
                      vg_pseudo_key_t *key) {
         char errstr[512];
         int group_readable;
+        vg_err_t err;
 
         if (!key_file)
                 key_file = vg_conf_str(conf, "pseudonym.key_file");
@@ -64,10 +65,13 @@ int vg_conv_key_load(const char *cmd, const vg_conf_t *conf,
                         "patient_id (-X pseudonym.key_file=FILE or "
                         "--key-file FILE)");
         }
-        if (vg_pseudo_key_load(key_file, key, &group_readable, errstr,
-                               sizeof(errstr))) {
+        if ((err = vg_pseudo_key_load(key_file, key, &group_readable,
+                                      errstr, sizeof(errstr)))) {
+                /* A file that cannot be read fails as any input does; one
+                 * read that holds no usable key is a configuration error,
+                 * as a bad mapping file is. */
                 fprintf(stderr, "vigil %s: %s\n", cmd, errstr);
-                return VG_EXIT_FAIL;
+                return err == VG_ERR_IO ? VG_EXIT_FAIL : VG_EXIT_USAGE;
         }
         if (group_readable)
                 vg_warn(cmd, "pseudonym key file %s is readable by group or "

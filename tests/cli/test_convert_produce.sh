@@ -126,6 +126,13 @@ set +e; "$VIGIL" produce --format fhir --dry-run missing.ndjson 2> e; rc=$?; set
 [ "$rc" = 1 ] && grep -q 'missing.ndjson: No such file' e || fail "missing input: exit $rc: $(cat e)"
 set +e; "$VIGIL" produce --format hl7v2 --mapping missing.properties --dry-run in.hl7v2 2> e; rc=$?; set -e
 [ "$rc" = 1 ] && grep -q 'missing.properties' e || fail "missing mapping file: exit $rc: $(cat e)"
+# A key file that cannot be read fails as an input does (1); one that holds
+# no usable key is a configuration error (2), as a bad mapping file is.
+printf 'short' > short.key; chmod 600 short.key
+expect2 'key is 5 bytes, at least 16 needed' convert --from fhir -k short.key in.fhir
+expect2 'key is 5 bytes, at least 16 needed' produce --format hl7v2 -k short.key --dry-run in.hl7v2
+set +e; "$VIGIL" convert --from hl7v2 -k missing.key in.hl7v2 > /dev/null 2> e; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q 'missing.key: No such file' e || fail "missing key file: exit $rc: $(cat e)"
 "$VIGIL" convert --help | grep -q -- '--from FORMAT    input format: hl7v2 or fhir' || fail "convert --help"
 "$VIGIL" produce --help | grep -q -- '--format FORMAT  input format: jsonl (default), hl7v2' || fail "produce --help"
 echo "PASS: convert | produce == produce --format for hl7v2 and fhir"
