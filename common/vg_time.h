@@ -15,6 +15,9 @@
 
 #define VG_MS_PER_DAY  86400000LL
 #define VG_MS_PER_HOUR 3600000LL
+/* 1900-01-01T00:00:00Z: no event happens before it (SPEC §3 through
+ * EVENTS.md; birth dates may). */
+#define VG_MS_1900     (-2208988800000LL)
 
 /* Time zones the rules can use (SPEC [timezone]). */
 typedef enum vg_tz_e {

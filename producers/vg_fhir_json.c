@@ -235,6 +235,10 @@ int fhir_get_time(const vg_fhir_ctx_t *cx, json_t *obj, const char *key,
                           "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)", what);
                 return -1;
         }
+        if (*ms < VG_MS_1900) {
+                vg_seterr(e, es, VG_ERR_INVALID, "%s: before 1900", what);
+                return -1;
+        }
         return 1;
 }
 

@@ -336,6 +336,13 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                           a->a_evn6[0] ? "EVN-6" : "EVN-2");
                 return VG_HL7_INVALID;
         }
+        if (ev->ev_occurred_at < VG_MS_1900) {
+                /* (not quoted: an 18xx time has the digits of a
+                 * personnummer) */
+                vg_seterr(errstr, es, VG_ERR_INVALID, "%s: before 1900",
+                          a->a_evn6[0] ? "EVN-6" : "EVN-2");
+                return VG_HL7_INVALID;
+        }
         if (!a->a_loc[0] && !a->a_locfac[0]) {
                 vg_seterr(errstr, es, VG_ERR_INVALID,
                           "PV1-3: assigned location missing (point of care "

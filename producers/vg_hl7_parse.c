@@ -443,8 +443,10 @@ int vg_hl7_time_parse(const char *s, int min_digits, vg_tz_t tz,
         if (i != n)
                 return -1;
         if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > dim(f[0], f[1]) ||
-            f[3] > 23 || f[4] > 59 || f[5] > 59)
+            f[3] > 23 || f[4] > 59 || f[5] > 60)
                 return -1;
+        if (f[5] == 60) /* a leap second (FHIR's dateTime allows one): */
+                f[5] = 59; /* POSIX time has none, read as JSON's is */
         local = (vg_days_from_civil(f[0], (unsigned)f[1], (unsigned)f[2]) *
                          86400LL +
                  f[3] * 3600LL + f[4] * 60LL + f[5]) *

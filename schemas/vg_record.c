@@ -318,7 +318,6 @@ bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
 }
 
 
-#define MS_1900 (-2208988800000LL)
 
 static bool pnr_date(int y, int m, int d, bool century_known) {
         static const int mdays[] = {31, 29, 31, 30, 31, 30,
@@ -377,7 +376,7 @@ vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
         if (!ev->ev_patient_id || !*ev->ev_patient_id)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "patient_id: must not be empty");
-        if (ev->ev_occurred_at < MS_1900)
+        if (ev->ev_occurred_at < VG_MS_1900)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "occurred_at: %s is before 1900",
                                  vg_time_format(ev->ev_occurred_at, t1));

@@ -133,6 +133,23 @@ expect2 'key is 5 bytes, at least 16 needed' convert --from fhir -k short.key in
 expect2 'key is 5 bytes, at least 16 needed' produce --format hl7v2 -k short.key --dry-run in.hl7v2
 set +e; "$VIGIL" convert --from hl7v2 -k missing.key in.hl7v2 > /dev/null 2> e; rc=$?; set -e
 [ "$rc" = 1 ] && grep -q 'missing.key: No such file' e || fail "missing key file: exit $rc: $(cat e)"
+# Times as JSON Lines reads them: a leap second is second 59 in every
+# format; a time before 1900 is refused and blamed on its own field.
+{ msh A01 L1; printf 'EVN|A01|20161231235960+0000\n%s\n' "$pid"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\n\n'
+  msh A01 L2; printf 'EVN|A01|000001011200\n%s\n' "$pid"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\n\n'; } > times.hl7v2
+{ echo '{"resourceType":"Encounter","status":"in-progress",'"${E/2026-04-01T08:00:00+02:00/2017-01-01T00:59:60+01:00}"'}'
+  echo '{"resourceType":"Encounter","status":"in-progress",'"${E/2026-04-01T08:00:00+02:00/1899-12-31T23:59:59Z}"'}'; } > times.fhir
+for fmt in hl7v2 fhir; do
+  set +e; "$VIGIL" convert --from $fmt times.$fmt > times.out 2> e; rc=$?; set -e
+  [ "$rc" = 3 ] && grep -q '"occurred_at":"2016-12-31T23:59:59Z"' times.out &&
+    [ "$(grep -c . times.out)" = 1 ] || fail "$fmt leap second: exit $rc: $(cat times.out e)"
+done
+set +e; "$VIGIL" convert --from hl7v2 times.hl7v2 > /dev/null 2> e.hl7v2
+"$VIGIL" convert --from fhir times.fhir > /dev/null 2> e.fhir; set -e
+grep -q 'times.hl7v2:2 (MSH-10 L2): EVN-2: before 1900' e.hl7v2 || fail "HL7 year 0000: $(cat e.hl7v2)"
+grep -q 'times.fhir:2 (Encounter): Encounter.period.start: before 1900' e.fhir || fail "FHIR 1899: $(cat e.fhir)"
 "$VIGIL" convert --help | grep -q -- '--from FORMAT    input format: hl7v2 or fhir' || fail "convert --help"
 "$VIGIL" produce --help | grep -q -- '--format FORMAT  input format: jsonl (default), hl7v2' || fail "produce --help"
 echo "PASS: convert | produce == produce --format for hl7v2 and fhir"
