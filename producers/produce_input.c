@@ -32,6 +32,8 @@ static void reject(prod_t *pr, const char *file, long lineno, const char *msg) {
         vg_pseudo_redact(buf);
         fprintf(stderr, "%s:%ld: %s\n", file, lineno, buf);
         pr->pr_rejected++;
+        if (pr->pr_strict) /* nothing will be produced */
+                produce_free_pending(pr);
 }
 
 /* ------------------------------------------------------------------ */
@@ -238,9 +240,10 @@ static bool is_blank(const char *s, size_t n) {
 /* A valid event encoded in pr->pr_enc: produced now, held back by
  * --strict, or nothing (--dry-run). */
 static void publish(prod_t *pr, const vg_event_t *ev, const pmsg_t *src) {
-        if (pr->pr_strict && !pr->pr_dry_run)
-                keep_pending(pr, ev, src);
-        else if (!pr->pr_dry_run)
+        if (pr->pr_strict && !pr->pr_dry_run) {
+                if (!pr->pr_rejected) /* else nothing will be produced */
+                        keep_pending(pr, ev, src);
+        } else if (!pr->pr_dry_run)
                 produce_one(pr, ev->ev_type, ev->ev_patient_id,
                             pr->pr_enc.vb_data, pr->pr_enc.vb_len, src);
 }
@@ -256,8 +259,8 @@ static int on_converted(void *opaque, const vg_event_t *cev,
                 return -1;
         vg_record_copy(cev->ev_type, &ev, cev);
         if (check_encode(pr, file, unit, &ev)) {
-                if (pr->pr_strict)
-                        return -1; /* stop: nothing will be produced */
+                /* (--strict: every unit is still checked and reported;
+                 * nothing will be produced) */
                 pr->pr_conv_refused++;
                 return 1;
         }
@@ -297,21 +300,15 @@ static int read_input(prod_t *pr, FILE *in, const char *name) {
                 }
                 if (r == VG_LINES_BAD) { /* too long: named, skipped */
                         reject(pr, name, lr.lr_lineno, errstr);
-                        if (pr->pr_strict) {
-                                rc = -1;
-                                break;
-                        }
                         continue;
                 }
                 if (is_blank(line, n))
                         continue;
-                if (prepare(pr, name, lr.lr_lineno, line, n, &ev)) {
-                        if (pr->pr_strict) {
-                                rc = -1;
-                                break;
-                        }
+                /* A bad line is reported and skipped; with --strict too,
+                 * so that every bad line is named (publish then keeps
+                 * nothing more) */
+                if (prepare(pr, name, lr.lr_lineno, line, n, &ev))
                         continue;
-                }
                 publish(pr, &ev, &src);
                 vg_record_clear(ev.ev_type, &ev);
         }

@@ -109,6 +109,12 @@ set +e
 "$VIGIL" produce --format fhir --strict --dry-run in.fhir > /dev/null 2> e; rc=$?
 set -e
 [ "$rc" = 1 ] && grep -q 'rejected' e || fail "--strict with a refused resource: exit $rc: $(cat e)"
+# ... and every refused one is named, not only the first.
+grep -q '^in.fhir:7 ' e && grep -q '^in.fhir:8: ' e || fail "--strict names every refusal: $(cat e)"
+printf '{"type":"nonsense"}\nnot json\n' > bad.jsonl
+set +e; "$VIGIL" produce --strict --dry-run bad.jsonl > /dev/null 2> e; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q '^bad.jsonl:1: ' e && grep -q '^bad.jsonl:2: ' e &&
+  grep -q '0 valid, 2 rejected' e || fail "--strict --dry-run, two bad lines: exit $rc: $(cat e)"
 
 # Options.
 expect2() {

@@ -337,10 +337,10 @@ expect_err missingkey "vigil produce: pseudonym key file $work/no-such.key: No s
 printf 'short\n' >short.key
 chmod 600 short.key
 run shortkey -b "$B" "${Bx[@]}" -X pseudonym.key_file=short.key nokey.jsonl
-expect_rc shortkey 1
+expect_rc shortkey 2
 expect_err shortkey "pseudonym key file short.key: key is 5 bytes, at least 16 needed"
 expect_count B 5 "bad key files"
-ok "missing key file / too short key (from config key pseudonym.key_file): exit 1, nothing produced"
+ok "missing key file (exit 1) / too short key (from config key pseudonym.key_file: a configuration error, exit 2): nothing produced"
 
 # Key file readable by others: a warning, still works (dry run).
 cp key open.key
