@@ -635,7 +635,6 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
         for (int i = 0; i < started; i++) {
                 churn += fp.fp_w[i].fw_alerts.fs_churn;
                 shards[i] = &fp.fp_w[i].fw_cells.tsh_v[i];
-                ncells += shards[i]->ts_n;
         }
         pg.pg_rc = &rc;
         pg.pg_min_wm = INT64_MAX;
@@ -660,14 +659,13 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 nalerts = vg_falerts_write(all, fp.fp_n, alerts_out);
                 vg_free(all);
         }
-        if (ind_out)
-                vg_totals_write(shards, started, ind_out, &pg);
+        ncells = vg_totals_write(shards, started, ind_out, &pg);
         for (int i = 0; i < started; i++)
                 pthread_join(fp.fp_w[i].fw_thr, NULL);
         vg_info("process",
                 "%s: %ld events, %ld invalid lines (%ld of them too late), "
                 "%zu alerts (%ld raised and later retracted), %zu indicator "
-                "cells, %d partition(s), %lld events pruned by retention",
+                "values, %d partition(s), %lld events pruned by retention",
                 name, events, invalid, too_late, nalerts, churn, ncells,
                 partitions, (long long)pruned);
 done:

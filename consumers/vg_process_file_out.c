@@ -263,9 +263,9 @@ static const total_t *next_total(totals_t *const *ts, int n, size_t *pos) {
         return best < 0 ? NULL : ts[best]->ts_v[pos[best]++];
 }
 
-void vg_totals_write(totals_t *const *ts, int n, FILE *out,
-                     const progress_t *pg) {
-        size_t *pos = vg_calloc((size_t)n + 1, sizeof(*pos));
+size_t vg_totals_write(totals_t *const *ts, int n, FILE *out,
+                       const progress_t *pg) {
+        size_t *pos = vg_calloc((size_t)n + 1, sizeof(*pos)), rows = 0;
         const total_t *t;
         vg_buf_t b;
         vg_buf_init(&b);
@@ -277,6 +277,9 @@ void vg_totals_write(totals_t *const *ts, int n, FILE *out,
                  * count) is above zero (SPEC §6). */
                 if (!((t->tt_count && t->tt_num > 0) ||
                       (!t->tt_count && t->tt_den > 0)))
+                        continue;
+                rows++;
+                if (!out)
                         continue;
                 memcpy(k, t->tt_key, strlen(t->tt_key) + 1); /* (shorter
                                                                  * than k) */
@@ -307,5 +310,6 @@ void vg_totals_write(totals_t *const *ts, int n, FILE *out,
                 fwrite(b.vb_data, 1, b.vb_len, out);
         vg_buf_free(&b);
         vg_free(pos);
+        return rows;
 }
 

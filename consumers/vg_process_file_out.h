@@ -74,8 +74,9 @@ typedef struct progress_s {
 } progress_t;
 
 /* Writes the indicator values of the n shards ts[] (each merged), in key
- * order over all of them. */
-void vg_totals_write(totals_t *const *ts, int n, FILE *out,
-                     const progress_t *pg);
+ * order over all of them, to out (NULL: counts only). Returns the number
+ * of values (the cells with a row: SPEC §6). */
+size_t vg_totals_write(totals_t *const *ts, int n, FILE *out,
+                       const progress_t *pg);
 
 #endif /* VG_PROCESS_FILE_OUT_H */
