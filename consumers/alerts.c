@@ -327,6 +327,7 @@ static void alert_msg(const rd_kafka_message_t *m, void *opaque) {
         vg_anyrec_t rec;
         vg_rectype_t t;
         vg_decode_reason_t reason;
+        const char *pf;
         char errstr[512];
 
         if (vg_codec_decode(ac->ac_codec, m->payload, m->len, VG_REC_ALERT, &t,
@@ -335,7 +336,12 @@ static void alert_msg(const rd_kafka_message_t *m, void *opaque) {
                         m->partition, (long long)m->offset, errstr);
                 return;
         }
-        alert_rec(ac, t, &rec);
+        if ((pf = vg_alert_pnr_field(&rec.al))) /* SPEC §8 */
+                vg_warn("alerts", "%s [%d] offset %lld: %s holds a "
+                        "personnummer: not shown", ac->ac_topic,
+                        m->partition, (long long)m->offset, pf);
+        else
+                alert_rec(ac, t, &rec);
         vg_record_clear(t, &rec);
 }
 

@@ -27,25 +27,6 @@
  * Personal data
  */
 
-/* Does s hold a personnummer (vg_pnr_like: 10 or 12 digits, a plausible
- * date, maybe '-' or '+' before the last four), the whole value or a part
- * standing on its own (not touching a letter or digit)? A hex pseudonym
- * is not taken for one. */
-static bool pnr_in(const char *s) {
-        size_t n = strlen(s);
-        for (size_t i = 0; i < n; i++) {
-                if (!isdigit((unsigned char)s[i]) ||
-                    (i && isalnum((unsigned char)s[i - 1])))
-                        continue;
-                for (size_t len = 10; len <= 13 && i + len <= n; len++)
-                        if ((i + len == n ||
-                             !isalnum((unsigned char)s[i + len])) &&
-                            vg_pnr_like(s + i, len))
-                                return true;
-        }
-        return false;
-}
-
 /* Replaces every string in j that holds a personnummer. */
 static void redact(json_t *j) {
         const char *k;
@@ -53,14 +34,14 @@ static void redact(json_t *j) {
         size_t i;
         if (json_is_object(j)) {
                 json_object_foreach(j, k, v) {
-                        if (json_is_string(v) && pnr_in(json_string_value(v)))
+                        if (json_is_string(v) && vg_pnr_in(json_string_value(v)))
                                 json_object_set_new(j, k, json_string(WITHHELD));
                         else
                                 redact(v);
                 }
         } else if (json_is_array(j)) {
                 json_array_foreach(j, i, v) {
-                        if (json_is_string(v) && pnr_in(json_string_value(v)))
+                        if (json_is_string(v) && vg_pnr_in(json_string_value(v)))
                                 json_array_set_new(j, i, json_string(WITHHELD));
                         else
                                 redact(v);
@@ -523,7 +504,7 @@ int state_cmd_patient(const sopts_t *so, const char *id) {
         char path[PATH_MAX], errstr[1024];
         int *nums = NULL, cnt, found = 0, bad = 0, num = -1, rc;
 
-        if (vg_pnr_like(id, strlen(id)) || pnr_in(id))
+        if (vg_pnr_like(id, strlen(id)) || vg_pnr_in(id))
                 /* never echoed */
                 return vg_cli_usage_error(
                         CMD, "patient: the argument looks like a "

@@ -365,6 +365,45 @@ bool vg_pnr_like(const char *s, size_t len) {
         return pnr_date(0, m, day, false);
 }
 
+/* Does s hold a personnummer (vg_pnr_like: 10 or 12 digits, a plausible
+ * date, maybe '-' or '+' before the last four), the whole value or a part
+ * standing on its own (not touching a letter or digit)? A hex pseudonym
+ * is not taken for one. */
+bool vg_pnr_in(const char *s) {
+        size_t n = strlen(s);
+        for (size_t i = 0; i < n; i++) {
+                if (!isdigit((unsigned char)s[i]) ||
+                    (i && isalnum((unsigned char)s[i - 1])))
+                        continue;
+                for (size_t len = 10; len <= 13 && i + len <= n; len++)
+                        if ((i + len == n ||
+                             !isalnum((unsigned char)s[i + len])) &&
+                            vg_pnr_like(s + i, len))
+                                return true;
+        }
+        return false;
+}
+
+const char *vg_alert_pnr_field(const vg_alert_t *al) {
+        static const struct {
+                const char *name;
+                size_t off;
+        } f[] = {
+                {"patient_id", offsetof(vg_alert_t, al_patient_id)},
+                {"anchor", offsetof(vg_alert_t, al_anchor)},
+                {"stay_id", offsetof(vg_alert_t, al_stay_id)},
+                {"index_stay_id", offsetof(vg_alert_t, al_index_stay_id)},
+                {"readmission_stay_id",
+                 offsetof(vg_alert_t, al_readmission_stay_id)},
+        };
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+                const char *v = *(char *const *)((const char *)al + f[i].off);
+                if (v && vg_pnr_in(v))
+                        return f[i].name;
+        }
+        return NULL;
+}
+
 vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
                            size_t errstr_size) {
         char t1[VG_TIME_BUFSZ];

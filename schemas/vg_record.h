@@ -236,6 +236,16 @@ vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
  * a record is not processed (DLQ personal-data). */
 bool vg_pnr_like(const char *s, size_t len);
 
+/* Does s hold a personnummer (vg_pnr_like), the whole value or a part
+ * standing on its own (not touching a letter or digit)? A hex pseudonym
+ * is not taken for one. */
+bool vg_pnr_in(const char *s);
+
+/* The name of the first of an alert's patient fields (patient_id, anchor,
+ * the stay ids) that holds a personnummer (vg_pnr_in), or NULL. A reader
+ * of the alerts topic shows no such record (SPEC §8). */
+const char *vg_alert_pnr_field(const vg_alert_t *al);
+
 /* Region code of a kommun (first two digits) into buf[3]. */
 char *vg_region_of(const char *kommun, char *buf);
 

@@ -205,6 +205,7 @@ void rp_alert_msg(const rd_kafka_message_t *m, void *opaque) {
         rep_t *r = opaque;
         vg_anyrec_t rec;
         vg_rectype_t t;
+        const char *pf;
         char errstr[256];
         if (vg_codec_decode(r->rp_codec, m->payload, m->len, VG_REC_ALERT, &t,
                             &rec, NULL, errstr, sizeof(errstr))) {
@@ -212,8 +213,13 @@ void rp_alert_msg(const rd_kafka_message_t *m, void *opaque) {
                         (long long)m->offset, errstr);
                 return;
         }
-        json_object_set_new(r->rp_alerts_js, rec.al.al_alert_id,
-                            vg_record_to_json(VG_REC_ALERT, &rec.al));
+        if ((pf = vg_alert_pnr_field(&rec.al))) /* SPEC §8 */
+                vg_warn(CMD, "alerts [%d] offset %lld: %s holds a "
+                        "personnummer: left out", m->partition,
+                        (long long)m->offset, pf);
+        else
+                json_object_set_new(r->rp_alerts_js, rec.al.al_alert_id,
+                                    vg_record_to_json(VG_REC_ALERT, &rec.al));
         vg_record_clear(t, &rec);
 }
 
@@ -279,6 +285,7 @@ long rp_read_values(rep_t *r, const char *path) {
 /* JSON Lines alerts (SPEC §9); returns the number of bad lines, or -1. */
 long rp_read_alerts(rep_t *r, const char *path) {
         FILE *in = vg_lines_open(CMD, path);
+        const char *pf;
         char *line = NULL, errstr[256];
         size_t cap = 0;
         ssize_t n;
@@ -301,6 +308,14 @@ long rp_read_alerts(rep_t *r, const char *path) {
                 if (vg_record_from_json(VG_REC_ALERT, o, &al, errstr,
                                         sizeof(errstr))) {
                         fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
+                        json_decref(o);
+                        bad++;
+                        continue;
+                }
+                if ((pf = vg_alert_pnr_field(&al))) { /* SPEC §8 */
+                        fprintf(stderr, "%s:%ld: %s holds a personnummer: "
+                                "left out\n", path, lineno, pf);
+                        vg_record_clear(VG_REC_ALERT, &al);
                         json_decref(o);
                         bad++;
                         continue;

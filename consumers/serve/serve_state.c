@@ -54,12 +54,18 @@ void sv_state_free(sv_state_t *st) {
         pthread_cond_destroy(&st->st_cond);
 }
 
+/* Where an alert is seen: an INDICATOR_BELOW_TARGET by the area it names,
+ * a patient's alert by its kommun, whatever its other field says (a record
+ * with both must not reach a second place: docs/SERVE.md). */
 static void scope_of(const vg_alert_t *al, sv_scope_t *sc) {
+        bool area_alert = al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET;
         memset(sc, 0, sizeof(*sc));
-        if (al->al_kommun && strlen(al->al_kommun) < sizeof(sc->sc_kommun))
+        if (!area_alert && al->al_kommun &&
+            strlen(al->al_kommun) < sizeof(sc->sc_kommun))
                 snprintf(sc->sc_kommun, sizeof(sc->sc_kommun), "%s",
                          al->al_kommun);
-        if (al->al_area && strlen(al->al_area) < sizeof(sc->sc_area))
+        if (area_alert && al->al_area &&
+            strlen(al->al_area) < sizeof(sc->sc_area))
                 snprintf(sc->sc_area, sizeof(sc->sc_area), "%s", al->al_area);
         sc->sc_rule = al->al_rule;
         sc->sc_status = al->al_status;
@@ -203,6 +209,7 @@ static void on_alert(kctx_t *kc, const rd_kafka_message_t *m) {
         sv_state_t *st = kc->kc_st;
         vg_anyrec_t rec;
         vg_rectype_t t;
+        const char *pf;
         char errstr[256];
         if (!m->payload) {
                 char id[256];
@@ -221,6 +228,13 @@ static void on_alert(kctx_t *kc, const rd_kafka_message_t *m) {
                 vg_warn(SV_CMD, "%s [%d] offset %lld: %s",
                         kc->kc_tp[0].tp_name, m->partition,
                         (long long)m->offset, errstr);
+                return;
+        }
+        if ((pf = vg_alert_pnr_field(&rec.al))) { /* SPEC §8 */
+                vg_warn(SV_CMD, "%s [%d] offset %lld: %s holds a "
+                        "personnummer: not served", kc->kc_tp[0].tp_name,
+                        m->partition, (long long)m->offset, pf);
+                vg_record_clear(t, &rec);
                 return;
         }
         pthread_mutex_lock(&st->st_lock);

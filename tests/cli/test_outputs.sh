@@ -119,4 +119,24 @@ grep -q "age_years" "$TMP/err" || fail "the line was not reported: $(cat "$TMP/e
 if grep -q 191212121212 "$TMP/err"; then
   fail "a personnummer in the message: $(cat "$TMP/err")"
 fi
+# An alert (SPEC §9 JSON, from elsewhere) whose patient_id is a
+# personnummer: report leaves it out, names it, and shows no digit of it.
+"$VIGIL" process --input "$TMP/ev.jsonl" --alerts "$TMP/al.jsonl" \
+  --indicators "$TMP/iv.jsonl" 2>/dev/null
+python3 - "$TMP/al.jsonl" > "$TMP/al-pnr.jsonl" <<'PY'
+import json, sys
+al = [json.loads(l) for l in open(sys.argv[1])]
+for a in al:
+    print(json.dumps(a))
+a = next(a for a in al if a["patient_id"] and a["status"] == "ACTIVE")
+print(json.dumps(dict(a, alert_id="t-pnr", patient_id="19121212-1212", anchor="t-stay")))
+PY
+run 1 "$VIGIL" report --alerts "$TMP/al-pnr.jsonl" --indicators "$TMP/iv.jsonl" \
+  --html "$TMP/r.html"
+n=$(grep -c . "$TMP/al-pnr.jsonl")
+grep -q "al-pnr.jsonl:$n: patient_id holds a personnummer: left out" "$TMP/err" ||
+  fail "report: the alert with a personnummer: $(cat "$TMP/err")"
+if grep -q -e 19121212 -e t-stay "$TMP/r.html"; then
+  fail "report shows the alert with a personnummer"
+fi
 echo "outputs: ok"

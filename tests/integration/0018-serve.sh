@@ -40,6 +40,24 @@ topic_args "$S"
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/st" -X group.id="$S.g" --exit-idle 3 2>/dev/null
 "$VIGIL" aggregate "${T[@]}" -X state.dir="$TMP/ag" -X aggregate.group.id="$S.a" \
   --exit-idle 3 2>/dev/null
+# Two alerts no processor writes, published as another program could: one
+# whose patient_id is a personnummer (served to nobody: SPEC §8), and a
+# patient alert of kommun 0680 whose area field says 0484 (seen by 0680's
+# token, not 0484's: docs/SERVE.md). authz.py expects both so.
+"$VIGIL" alerts "${T[@]}" --json > "$TMP/a0.jsonl" 2>/dev/null
+"$PY" - "$TMP/a0.jsonl" > "$TMP/odd.jsonl" <<'PY' || fail "no patient alert to copy"
+import json, sys
+a = next(json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["patient_id"])
+# (their own stays and patient, so that no other alert seems shown)
+a = {k: ("it18-stay" if v == a["anchor"] and k != "rule" else v) for k, v in a.items()}
+print(json.dumps(dict(a, alert_id="it18-pnr", patient_id="191212121212", kommun="0484", region="04")))
+print(json.dumps(dict(a, alert_id="it18-moved", patient_id="e1" * 32, kommun="0680", region="06", area="0484")))
+PY
+while read -r line; do
+  id=$(echo "$line" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["alert_id"])')
+  echo "$line" | "$VIGIL" codec encode --type alert | xxd -r -p > "$TMP/odd.bin"
+  kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.alerts" -k "$id" "$TMP/odd.bin" || fail "cannot publish $id"
+done < "$TMP/odd.jsonl"
 
 # Tokens: made with --hash-token, stored hashed.
 declare -A TOK=([kommun-a]=0484 [kommun-b]=0480 [region-04]=04 [jonkoping]=0680 [national]=SE)
@@ -130,6 +148,9 @@ old_id=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_eve
   || fail "an unknown method is not 405"
 stop_serve
 grep -q "$T_kommun_a" "$TMP/serve1.log" && fail "a token in the log"
+grep -q "offset [0-9]*: patient_id holds a personnummer: not served" "$TMP/serve1.log" \
+  || fail "the alert with a personnummer is not named in the log"
+grep -q "191212121212" "$TMP/serve1.log" && fail "a personnummer in the log"
 start_serve "$TMP/serve2.log" -X serve.history=3
 curl -s -H "Authorization: Bearer $T_national" "http://$BASE/alerts?status=all" > "$TMP/after.json"
 "$PY" - "$TMP/before.json" "$TMP/after.json" "$BASE" "$T_national" "$old_id" \

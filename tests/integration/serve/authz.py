@@ -20,6 +20,8 @@ base, bootstrap, atopic, itopic, tokfile = sys.argv[1:6]
 toks = json.load(open(tokfile))
 srv = serve_lib.Server(base)
 alerts = topics.latest_alerts(bootstrap, atopic)
+pnr_alerts = {i: a for i, a in alerts.items() if serve_lib.holds_pnr(a)}
+alerts = {i: a for i, a in alerts.items() if i not in pnr_alerts}
 values = {}
 for part, off, key, val in topics.read_topic(bootstrap, itopic):
     if val is None:
@@ -46,7 +48,7 @@ def check(what, got, want):
 print("alerts on the topic: %d (%d ACTIVE); indicator values: %d" % (
     len(alerts), sum(a["status"] == "ACTIVE" for a in alerts.values()), len(values)))
 for name, (token, ent) in sorted(toks.items()):
-    vis = {i for i, a in alerts.items() if serve_lib.visible(ent, a["kommun"], a["area"])}
+    vis = {i for i, a in alerts.items() if serve_lib.visible(ent, *serve_lib.alert_place(a))}
     act = {i for i in vis if alerts[i]["status"] == "ACTIVE"}
     print("%s (%s): %d alerts visible, %d ACTIVE" % (name, ",".join(ent), len(vis), len(act)))
     d = srv.json("/alerts?status=all", token)
@@ -56,10 +58,10 @@ for name, (token, ent) in sorted(toks.items()):
     for k in ("0480", "0484"):
         d = srv.json("/alerts?kommun=" + k, token)
         check("/alerts?kommun=" + k, {a["alert_id"] for a in d["alerts"]},
-              {i for i in act if alerts[i]["kommun"] == k or alerts[i]["area"] == k})
+              {i for i in act if k in serve_lib.alert_place(alerts[i])})
     d = srv.json("/alerts?region=04&rule=SIP_OVERDUE", token)
     check("/alerts?region=04&rule=SIP_OVERDUE", {a["alert_id"] for a in d["alerts"]},
-          {i for i in act if (alerts[i]["area"] or alerts[i]["kommun"] or "").startswith("04")
+          {i for i in act if "".join(x or "" for x in serve_lib.alert_place(alerts[i])).startswith("04")
            and alerts[i]["rule"] == "SIP_OVERDUE"})
     conn, ev = srv.stream(token)
     e = next(ev)
@@ -93,6 +95,7 @@ for name, (token, ent) in sorted(toks.items()):
             and re.search(r"\b%s\b" % re.escape(kommuner[k]), page)]
     leak += [i for i in set(alerts) - vis if alerts[i]["anchor"] in page
              or (alerts[i]["patient_id"] and alerts[i]["patient_id"][:8] in page)]
+    leak += [i for i, a in pnr_alerts.items() if a["patient_id"][:8] in page]
     mine = [kommuner[k] for k in sorted(seen_k) if k in kommuner and serve_lib.visible(ent, k, None)]
     missing = [n for n in mine if n not in page]
     if leak or missing:

@@ -134,7 +134,8 @@ try:
     c.wait_event("Page.loadEventFired")
     js("1")
     want = {i for i, a in topics.latest_alerts(bootstrap, topic).items()
-            if a["status"] == "ACTIVE" and serve_lib.visible(ent, a["kommun"], a["area"])}
+            if a["status"] == "ACTIVE" and serve_lib.visible(ent, *serve_lib.alert_place(a))
+            and not serve_lib.holds_pnr(a)}
     items, _ = until(lambda v: {x["id"] for x in v} == want, "the page listing the %d ACTIVE alerts of %s" % (len(want), areas))
     print("after logging in: the page lists %d alerts, exactly the ACTIVE ones of %s" % (len(items), areas))
     for x in items:

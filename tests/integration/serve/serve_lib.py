@@ -5,6 +5,7 @@ the schema file and the single-object header) and kcat; the server is read
 with http.client and its Server-Sent Events with the PyPI sseclient-py
 parser, not with anything of Vigil's.
 """
+import re
 import http.client
 import io
 import json
@@ -67,6 +68,30 @@ def produce(bootstrap, topic, recs, tombstones=()):
             subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", topic, "-k", key, "-Z",
                             "-X", "topic.partitioner=murmur2_random"],
                            input=b"\n", check=True)
+
+
+def alert_place(a):
+    """(kommun, area) by which an alert is seen (docs/SERVE.md): an
+    INDICATOR_BELOW_TARGET by its area, a patient's alert by its kommun,
+    whatever its other field says."""
+    if a["rule"] == "INDICATOR_BELOW_TARGET":
+        return None, a["area"]
+    return a["kommun"], None
+
+
+_PNR = re.compile(r"(?<![0-9A-Za-z])(?:\d{2})?\d{2}(\d{2})(\d{2})[-+]?\d{4}(?![0-9A-Za-z])")
+
+
+def holds_pnr(a):
+    """Does a patient field of the alert hold a personnummer (SPEC §8: a
+    date YYMMDD, day + 60 for a samordningsnummer, then four digits)? Such
+    an alert is served to nobody."""
+    for f in ("patient_id", "anchor", "stay_id", "index_stay_id", "readmission_stay_id"):
+        for m in _PNR.finditer(a.get(f) or ""):
+            mo, d = int(m.group(1)), int(m.group(2))
+            if 1 <= mo <= 12 and (1 <= d <= 31 or 61 <= d <= 91):
+                return True
+    return False
 
 
 def visible(ent, kommun, area):
