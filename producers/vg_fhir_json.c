@@ -235,8 +235,15 @@ int fhir_get_time(const vg_fhir_ctx_t *cx, json_t *obj, const char *key,
                           "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)", what);
                 return -1;
         }
+        /* (the bounds of vg_event_validate, checked here so that the
+         * time is blamed, not the birth date compared with it) */
         if (*ms < VG_MS_1900) {
                 vg_seterr(e, es, VG_ERR_INVALID, "%s: before 1900", what);
+                return -1;
+        }
+        if (*ms > cx->fx_now_ms + VG_MS_PER_DAY) {
+                vg_seterr(e, es, VG_ERR_INVALID,
+                          "%s: more than 1 day in the future", what);
                 return -1;
         }
         return 1;

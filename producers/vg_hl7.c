@@ -52,14 +52,16 @@ void vg_hl7_event_id(const char *facility, const char *visit,
 /* ------------------------------------------------------------------ */
 
 /* A short code from the message as it may be quoted in an error: up to 8
- * letters and digits, else "(unprintable)". */
+ * letters, digits, '.' and '-' (too short for a personnummer), else
+ * "(not shown)". */
 static const char *quotable(const char *s, char *buf, size_t size) {
         size_t n = strlen(s);
         if (n == 0 || n > 8 || n >= size)
-                return "(unprintable)";
+                return "(not shown)";
         for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char)s[i]))
-                        return "(unprintable)";
+                if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+                    s[i] != '-')
+                        return "(not shown)";
         memcpy(buf, s, n + 1);
         return buf;
 }
@@ -333,6 +335,12 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
         if (vg_hl7_time_parse(tstr, 12, cx->hx_tz, &ev->ev_occurred_at)) {
                 vg_seterr(errstr, es, VG_ERR_INVALID,
                           "%s: not an HL7 time YYYYMMDDHHMM[SS[.S]][+/-ZZZZ]",
+                          a->a_evn6[0] ? "EVN-6" : "EVN-2");
+                return VG_HL7_INVALID;
+        }
+        if (ev->ev_occurred_at > cx->hx_now_ms + VG_MS_PER_DAY) {
+                vg_seterr(errstr, es, VG_ERR_INVALID,
+                          "%s: more than 1 day in the future",
                           a->a_evn6[0] ? "EVN-6" : "EVN-2");
                 return VG_HL7_INVALID;
         }

@@ -52,10 +52,14 @@ sl_t hl7_field(const hmsg_t *m, sl_t seg, int n);
 /* Component c, subcomponent s (both 1-based) of repetition r (0-based). */
 sl_t hl7_part(const hmsg_t *m, sl_t f, int r, int c, int s);
 /* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces. Returns 0,
- * or -1 when the value does not fit. */
+ * or one of these: */
+#define HL7_TOO_LONG (-1) /* the value does not fit */
+#define HL7_CONTROL  (-2) /* it holds a control character (also escaped) */
+#define HL7_BAD_HEX  (-3) /* an \X..\ escape that is not pairs of hex */
 int hl7_unescape(const hmsg_t *m, sl_t s, char *out);
 /* The value of SEG-f.c.s (first repetition) into out[VAL_MAX]; "" when
- * absent. Returns 0, or -1 with errstr when too long. */
+ * absent. Returns 0, or -1 with errstr (too long, a control character, a
+ * bad hex escape). */
 int hl7_getv(const hmsg_t *m, const char *seg, int f, int c, int s,
              char *out, char *errstr, size_t errstr_size);
 

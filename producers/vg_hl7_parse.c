@@ -296,8 +296,11 @@ static int hexval(char c) {
         return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces. Returns 0,
- * or -1 when the value does not fit. \F\ \S\ \T\ \R\ \E\ give the
+/* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces. Returns 0;
+ * HL7_TOO_LONG when the value does not fit; HL7_CONTROL when it holds a
+ * control character (a tab, a NUL from \X00\: removing one would make two
+ * visits one id, and no field read here holds one); HL7_BAD_HEX for an
+ * \X..\ that is not pairs of hex digits. \F\ \S\ \T\ \R\ \E\ give the
  * separators, \Xhh..\ bytes; other escapes (\H\, \N\, \.br\, ...) are
  * dropped; an unterminated escape is kept as it is. */
 int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
@@ -323,17 +326,18 @@ int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
                                 }
                                 if (rep) {
                                         if (o + 1 >= VAL_MAX)
-                                                return -1;
+                                                return HL7_TOO_LONG;
                                         out[o++] = rep;
-                                } else if (n >= 3 && e[0] == 'X' &&
-                                           n % 2 == 1) {
+                                } else if (n >= 1 && e[0] == 'X') {
+                                        if (n < 3 || n % 2 == 0)
+                                                return HL7_BAD_HEX;
                                         for (size_t k = 1; k + 1 < n; k += 2) {
                                                 int h = hexval(e[k]),
                                                     l = hexval(e[k + 1]);
                                                 if (h < 0 || l < 0)
-                                                        continue;
+                                                        return HL7_BAD_HEX;
                                                 if (o + 1 >= VAL_MAX)
-                                                        return -1;
+                                                        return HL7_TOO_LONG;
                                                 out[o++] = (char)(h * 16 + l);
                                         }
                                 }
@@ -342,20 +346,23 @@ int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
                         }
                 }
                 if (o + 1 >= VAL_MAX)
-                        return -1;
+                        return HL7_TOO_LONG;
                 out[o++] = c;
         }
         out[o] = '\0';
-        /* Trim; drop control characters (a NUL from \X00\ among them). */
         {
                 size_t a = 0, b = o, w = 0;
-                while (a < b && isspace((unsigned char)out[a]))
+                for (size_t k = 0; k < o; k++)
+                        if ((unsigned char)out[k] < 0x20 || out[k] == 0x7f) {
+                                out[0] = '\0';
+                                return HL7_CONTROL;
+                        }
+                while (a < b && out[a] == ' ')
                         a++;
-                while (b > a && isspace((unsigned char)out[b - 1]))
+                while (b > a && out[b - 1] == ' ')
                         b--;
                 for (size_t k = a; k < b; k++)
-                        if ((unsigned char)out[k] >= 0x20 && out[k] != 0x7f)
-                                out[w++] = out[k];
+                        out[w++] = out[k];
                 out[w] = '\0';
         }
         return 0;
@@ -369,13 +376,25 @@ int hl7_getv(const hmsg_t *m, const char *seg, int f, int c, int s,
         out[0] = '\0';
         if (!sg.s_p)
                 return 0;
-        if (hl7_unescape(m, hl7_part(m, hl7_field(m, sg, f), 0, c, s),
-                         out)) {
+        switch (hl7_unescape(m, hl7_part(m, hl7_field(m, sg, f), 0, c, s),
+                             out)) {
+        case 0:
+                return 0;
+        case HL7_TOO_LONG:
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                           "%s-%d: longer than %d bytes", seg, f, VAL_MAX - 1);
                 return -1;
+        case HL7_CONTROL:
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s-%d: holds a control character (a tab, or one "
+                          "escaped as \\X..\\)", seg, f);
+                return -1;
+        default:
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s-%d: an \\X..\\ escape that is not pairs of "
+                          "hex digits", seg, f);
+                return -1;
         }
-        return 0;
 }
 
 /* ------------------------------------------------------------------ */

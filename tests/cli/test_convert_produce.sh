@@ -156,6 +156,31 @@ set +e; "$VIGIL" convert --from hl7v2 times.hl7v2 > /dev/null 2> e.hl7v2
 "$VIGIL" convert --from fhir times.fhir > /dev/null 2> e.fhir; set -e
 grep -q 'times.hl7v2:2 (MSH-10 L2): EVN-2: before 1900' e.hl7v2 || fail "HL7 year 0000: $(cat e.hl7v2)"
 grep -q 'times.fhir:2 (Encounter): Encounter.period.start: before 1900' e.fhir || fail "FHIR 1899: $(cat e.fhir)"
+# A time far ahead is blamed on itself, not on the birth date (a 2099
+# event is 154 years after 1945); MSH-12 3.0 is quoted.
+{ msh A01 F1; printf 'EVN|A01|209901010000\n%s\n' "$pid"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\n\n'
+  printf 'MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|F2|P|3.0\n'
+  printf 'EVN|A01|202603010815\n%s\nPV1|1|I|MED3|E|||||||||||||||V1001\n\n' "$pid"; } > ahead.hl7v2
+echo '{"resourceType":"Encounter","status":"in-progress",'"${E/2026-04-01T08:00:00+02:00/2099-01-01T00:00:00Z}"'}' > ahead.fhir
+set +e; "$VIGIL" convert --from hl7v2 ahead.hl7v2 > /dev/null 2> e.hl7v2
+"$VIGIL" convert --from fhir ahead.fhir > /dev/null 2> e.fhir; set -e
+grep -q 'ahead.hl7v2:1 (MSH-10 F1): EVN-2: more than 1 day in the future' e.hl7v2 &&
+  grep -q 'ahead.hl7v2:2 (MSH-10 F2): MSH-12: version 3.0 is not HL7 v2' e.hl7v2 ||
+  fail "HL7 far ahead, version: $(cat e.hl7v2)"
+grep -q 'ahead.fhir:1 (Encounter): Encounter.period.start: more than 1 day in the future' e.fhir ||
+  fail "FHIR far ahead: $(cat e.fhir)"
+
+# A control character in a field, raw or escaped, and a broken hex escape
+# are refused, not dropped: V1<TAB>2 and V1\X00\2 would be visit V12.
+{ n=0; for v in "$(printf 'V1\t2')" 'V1\X00\2' 'V\X414\' V12; do
+    n=$((n + 1)); msh A01 "K$n"; printf 'EVN|A01|202603010815\n%s\n' "$pid"
+    printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||%s\n\n' "$v"; done; } > ctrl.hl7v2
+set +e; "$VIGIL" convert --from hl7v2 ctrl.hl7v2 > ctrl.out 2> e; rc=$?; set -e
+[ "$rc" = 3 ] && [ "$(grep -c . ctrl.out)" = 1 ] && grep -q '"stay_id":"V12"' ctrl.out &&
+  [ "$(grep -c 'PV1-19: holds a control character' e)" = 2 ] &&
+  grep -q 'ctrl.hl7v2:3 .*PV1-19: an .X... escape that is not pairs of hex digits' e ||
+  fail "control characters: exit $rc: $(cat ctrl.out e)"
 "$VIGIL" convert --help | grep -q -- '--from FORMAT    input format: hl7v2 or fhir' || fail "convert --help"
 "$VIGIL" produce --help | grep -q -- '--format FORMAT  input format: jsonl (default), hl7v2' || fail "produce --help"
 echo "PASS: convert | produce == produce --format for hl7v2 and fhir"
