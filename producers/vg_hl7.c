@@ -200,6 +200,29 @@ static int patient(const vg_hl7_ctx_t *cx, const hmsg_t *m, vg_event_t *ev,
         }
         if (hl7_getv(m, "PID", 3, 1, 1, pnr, errstr, errstr_size))
                 goto done;
+        /* A sender may list other identifiers first (a local record
+         * number): the repetition typed PN (person number, HL7 table 0203)
+         * or NNSWE (Swedish national number) is the personnummer. */
+        if (hl7_seg_find(m, "PID").s_p) {
+                sl_t f = hl7_field(m, hl7_seg_find(m, "PID"), 3);
+                for (int r = 1; r < 20; r++) {
+                        char type[VAL_MAX];
+                        sl_t x = hl7_piece(f, m->hm_rs, r);
+                        if (!x.s_p)
+                                break;
+                        if (hl7_unescape(m, hl7_part(m, x, 0, 5, 1), type) ||
+                            (strcmp(type, "PN") && strcmp(type, "NNSWE")))
+                                continue;
+                        if (hl7_unescape(m, hl7_part(m, x, 0, 1, 1), pnr)) {
+                                vg_seterr(errstr, errstr_size,
+                                          VG_ERR_INVALID, "PID-3: repetition "
+                                          "%d typed %s: not a value", r + 1,
+                                          type);
+                                goto done;
+                        }
+                        break;
+                }
+        }
         if (!hl7_seg_find(m, "PID").s_p) {
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                           "no PID segment");

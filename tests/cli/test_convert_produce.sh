@@ -171,6 +171,16 @@ grep -q 'ahead.hl7v2:1 (MSH-10 F1): EVN-2: more than 1 day in the future' e.hl7v
 grep -q 'ahead.fhir:1 (Encounter): Encounter.period.start: more than 1 day in the future' e.fhir ||
   fail "FHIR far ahead: $(cat e.fhir)"
 
+# PID-3 with a local record number first: the repetition typed PN is the
+# personnummer (the same patient as with it alone).
+{ msh A01 R1; printf 'EVN|A01|202603010815\n%s\n' "${pid/191212121212^^^SKV^PN/4711^^^MSE^MR~191212121212^^^SKV^PN}"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\n\n'
+  msh A01 R2; printf 'EVN|A01|202603010815\n%s\n' "$pid"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\n\n'; } > rep.hl7v2
+"$VIGIL" convert --from hl7v2 rep.hl7v2 > rep.out 2> e || fail "PID-3 repetitions: $(cat e)"
+[ "$(grep -o '"patient_id":"[0-9a-f]*"' rep.out | sort -u | wc -l)" = 1 ] &&
+  [ "$(grep -c . rep.out)" = 2 ] || fail "PID-3 typed PN not read: $(cat rep.out e)"
+
 # A control character in a field, raw or escaped, and a broken hex escape
 # are refused, not dropped: V1<TAB>2 and V1\X00\2 would be visit V12.
 { n=0; for v in "$(printf 'V1\t2')" 'V1\X00\2' 'V\X414\' V12; do
