@@ -486,6 +486,31 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
         return VG_HL7_EVENT;
 }
 
+/* Does msg hold only the segments of a batch file's envelope (FHS, BHS,
+ * BTS, FTS: HL7 v2.5 2.10.3), as the text before a batch's first MSH? */
+static bool batch_envelope(const char *msg, size_t len) {
+        static const char *const env[] = {"FHS", "BHS", "BTS", "FTS"};
+        size_t i = 0, nseg = 0;
+        while (i < len) {
+                size_t e = i;
+                bool ok = false;
+                while (e < len && msg[e] != '\r' && msg[e] != '\n')
+                        e++;
+                if (e == i) {
+                        i++;
+                        continue;
+                }
+                for (size_t k = 0; k < 4 && !ok; k++)
+                        ok = e - i >= 4 && !memcmp(msg + i, env[k], 3) &&
+                             !isalnum((unsigned char)msg[i + 3]);
+                if (!ok)
+                        return false;
+                nseg++;
+                i = e;
+        }
+        return nseg > 0;
+}
+
 vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
                             size_t len, vg_event_t *ev, char *ctrl,
                             char *errstr, size_t errstr_size) {
@@ -497,6 +522,11 @@ vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
         snprintf(ctrl, VG_HL7_CTRL_BUFSZ, "?");
         if (errstr_size)
                 errstr[0] = '\0';
+        if (batch_envelope(msg, len)) {
+                snprintf(errstr, errstr_size, "a batch file's header or "
+                         "trailer (FHS, BHS, BTS, FTS): nothing to convert");
+                return VG_HL7_SKIPPED;
+        }
         if (hl7_msg_parse(&m, msg, len, errstr, errstr_size)) {
                 hl7_msg_free(&m);
                 vg_pseudo_redact(errstr);

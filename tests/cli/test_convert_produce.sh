@@ -181,6 +181,13 @@ grep -q 'ahead.fhir:1 (Encounter): Encounter.period.start: more than 1 day in th
 [ "$(grep -o '"patient_id":"[0-9a-f]*"' rep.out | sort -u | wc -l)" = 1 ] &&
   [ "$(grep -c . rep.out)" = 2 ] || fail "PID-3 typed PN not read: $(cat rep.out e)"
 
+# A batch file (FHS, BHS, messages, BTS, FTS): its envelope is skipped.
+{ printf 'FHS|^~\\&|HIS-A|MSE\nBHS|^~\\&|HIS-A|MSE\n'; sed -n '1,4p' rep.hl7v2 | grep .
+  printf 'BTS|1\nFTS|1\n'; } > batch.hl7v2
+"$VIGIL" convert --from hl7v2 batch.hl7v2 > batch.out 2> e || fail "batch file: $(cat e)"
+[ "$(grep -c . batch.out)" = 1 ] && grep -q 'batch.hl7v2:1 (MSH-10 ?): note: a batch file' e &&
+  grep -q '2 messages read, 1 events written, 1 skipped, 0 invalid' e || fail "batch file: $(cat batch.out e)"
+
 # A control character in a field, raw or escaped, and a broken hex escape
 # are refused, not dropped: V1<TAB>2 and V1\X00\2 would be visit V12.
 { n=0; for v in "$(printf 'V1\t2')" 'V1\X00\2' 'V\X414\' V12; do
