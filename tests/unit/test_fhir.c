@@ -548,7 +548,8 @@ static void test_missing_and_invalid(void **state) {
                        "Encounter.period.start: not a FHIR date");
         e = encounter("in-progress");
         set(e, "period.start", json_string("2031-03-01T08:15:00Z"));
-        expect_invalid(bundle(patient(), e, NULL), "occurred_at");
+        expect_invalid(bundle(patient(), e, NULL),
+                       "Encounter.period.start: more than 1 day in the future");
         e = encounter("in-progress");
         set(e, "location", json_pack("[{s:{s:{s:i}}}]", "location",
                                      "identifier", "value", 7));
