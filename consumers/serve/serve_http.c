@@ -368,18 +368,28 @@ static bool form_token(const vg_buf_t *body, char *out, size_t size) {
 }
 
 /* A POST from another site's page is refused (the cookie is SameSite=
- * Strict too). */
+ * Strict too): its Origin, or without one its Referer, must name this
+ * host. With neither (curl, a script) it is let through: the token is
+ * what it must know. */
 static bool same_origin(struct MHD_Connection *conn) {
         const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                          "Origin");
         const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                        "Host");
-        const char *p;
-        if (!origin)
+        const char *from = origin, *p;
+        size_t n;
+        if (!from)
+                from = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   "Referer");
+        if (!from)
                 return true;
-        if (!host || !(p = strstr(origin, "://")))
+        if (!host || !(p = strstr(from, "://")))
                 return false;
-        return !strcmp(p + 3, host);
+        p += 3;
+        n = strcspn(p, "/?#"); /* a Referer goes on with its path */
+        if (origin && p[n])
+                return false;
+        return n == strlen(host) && !memcmp(p, host, n);
 }
 
 static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,

@@ -146,6 +146,14 @@ old_id=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_eve
 # A method spelt like a personnummer: 405, and the log names no method.
 [ "$(code -X 19121212-1212 "http://$BASE/alerts")" = 405 ] \
   || fail "an unknown method is not 405"
+# A login from another site's page is refused, by its Origin or, without
+# one, its Referer; from this host's page, or with neither (a script), not.
+login() { code -H "$1" --data-urlencode "token=$T_kommun_a" "http://$BASE/login"; }
+[ "$(login "Origin: http://evil.example")" = 403 ] || fail "login with a foreign Origin"
+[ "$(login "Referer: http://evil.example/x")" = 403 ] || fail "login with a foreign Referer"
+[ "$(login "Referer: http://$BASE.evil.example/")" = 403 ] || fail "login with a Referer on a longer host"
+[ "$(login "Referer: http://$BASE/")" = 303 ] || fail "login from this host's page"
+[ "$(login "X-None: 1")" = 303 ] || fail "login with neither Origin nor Referer"
 stop_serve
 grep -q "$T_kommun_a" "$TMP/serve1.log" && fail "a token in the log"
 grep -q "offset [0-9]*: patient_id holds a personnummer: not served" "$TMP/serve1.log" \
