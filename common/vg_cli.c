@@ -5,6 +5,7 @@
 #include "vg_config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,40 @@ int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
         return 0;
 }
 
+/* The absolute form of a path that does not exist: its directory's real
+ * path, '/', its last name. False when the directory cannot be resolved. */
+static bool absent_path(const char *path, char out[PATH_MAX]) {
+        char dir[PATH_MAX], real[PATH_MAX];
+        const char *slash = strrchr(path, '/'), *base;
+        size_t n;
+        if (strlen(path) >= sizeof(dir))
+                return false;
+        if (!slash) {
+                strcpy(dir, ".");
+                base = path;
+        } else {
+                n = slash == path ? 1 : (size_t)(slash - path);
+                memcpy(dir, path, n);
+                dir[n] = '\0';
+                base = slash + 1;
+        }
+        if (!*base || !strcmp(base, ".") || !strcmp(base, "..") ||
+            !realpath(dir, real))
+                return false;
+        return snprintf(out, PATH_MAX, "%s/%s", real, base) < PATH_MAX;
+}
+
 bool vg_cli_same_regular_file(const char *a, const char *b) {
         struct stat sa, sb;
-        return !stat(a, &sa) && !stat(b, &sb) && S_ISREG(sa.st_mode) &&
-               sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        char pa[PATH_MAX], pb[PATH_MAX];
+        bool ea = !stat(a, &sa), na = !ea && errno == ENOENT;
+        bool eb = !stat(b, &sb), nb = !eb && errno == ENOENT;
+        if (ea && eb)
+                return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev &&
+                       sa.st_ino == sb.st_ino;
+        /* Neither there yet: the same file once one is made? */
+        return na && nb && absent_path(a, pa) && absent_path(b, pb) &&
+               !strcmp(pa, pb);
 }
 
 bool vg_cli_plain_or_absent(const char *path) {

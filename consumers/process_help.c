@@ -184,17 +184,17 @@ int vg_cmd_process(int argc, char **argv) {
                                                                    : "<stdin>");
                         goto out;
                 }
-                if (alerts_path && !(aout = fopen(alerts_path, "w"))) {
-                        fprintf(stderr, "vigil process: %s: %s\n", alerts_path,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
-                } else if (alerts_path && ind_path &&
-                           vg_cli_same_regular_file(alerts_path, ind_path)) {
+                if (alerts_path && ind_path &&
+                    vg_cli_same_regular_file(alerts_path, ind_path)) {
                         /* (both outputs in one file would overwrite each
-                         * other; asked once the first exists) */
+                         * other) */
                         rc = vg_cli_usage_error("process", "--alerts and "
                                                 "--indicators name the same "
                                                 "file %s", alerts_path);
+                } else if (alerts_path && !(aout = fopen(alerts_path, "w"))) {
+                        fprintf(stderr, "vigil process: %s: %s\n", alerts_path,
+                                strerror(errno));
+                        rc = VG_EXIT_FAIL;
                 } else if (ind_path && !(iout = fopen(ind_path, "w"))) {
                         fprintf(stderr, "vigil process: %s: %s\n", ind_path,
                                 strerror(errno));

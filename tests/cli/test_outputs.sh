@@ -43,6 +43,7 @@ run 2 "$VIGIL" process --input - --alerts "$TMP/link.jsonl" \
 run 2 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/both.jsonl" \
   --indicators "$TMP/./both.jsonl"
 grep -q "name the same file" "$TMP/err" || fail "no message: $(cat "$TMP/err")"
+[ -e "$TMP/both.jsonl" ] && fail "the refused output was created"
 # The same files, apart: both written.
 run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" \
   --indicators "$TMP/ind.jsonl"
