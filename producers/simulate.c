@@ -7,6 +7,7 @@
 #include "produce_int.h"
 #include "sim_model.h"
 #include "vg_simulate.h"
+#include "vg_areas.h"
 #include "vg_kommuner.h"
 #include "vg_producers.h"
 #include "vg_cli.h"
@@ -247,6 +248,13 @@ static int parse_kommuner(const char *arg, char ***listp, int *np) {
                                         "(give 4-digit codes)", tok);
                 } else if (is_kommun_code(tok)) {
                         int dup = 0;
+                        /* (events for it are still valid: SPEC §3 asks 4
+                         * digits; a typo is what this catches) */
+                        if (!vg_areas_is_kommun(tok))
+                                vg_warn("simulate", "--kommuner: %s is not a "
+                                        "kommun of the built-in table (SCB "
+                                        "codes): its events carry no "
+                                        "kommun name in reports", tok);
                         for (int j = 0; j < *np; j++)
                                 dup |= !strcmp((*listp)[j], tok);
                         if (!dup) {

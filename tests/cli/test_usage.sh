@@ -67,3 +67,9 @@ done
 set +e; "$VIGIL" process -X foo > /dev/null 2> "$tmp/e"; rc=$?; set -e
 [ "$rc" = 2 ] || fail "process -X foo: exit $rc, want 2"
 grep -q "process: -X foo: expected key=value" "$tmp/e" || fail "process -X foo: $(cat "$tmp/e")"
+# A kommun code not in the built-in table: still valid (4 digits), warned.
+"$VIGIL" simulate -n 3 --kommuner 9999 --out "$tmp/k.jsonl" 2> "$tmp/e" || fail "simulate --kommuner 9999: $(cat "$tmp/e")"
+grep -q "WARN  simulate: --kommuner: 9999 is not a kommun of the built-in table" "$tmp/e" ||
+  fail "simulate --kommuner 9999: no warning: $(cat "$tmp/e")"
+"$VIGIL" simulate -n 3 --kommuner 0484 --out "$tmp/k.jsonl" 2> "$tmp/e"
+if grep -q WARN "$tmp/e"; then fail "simulate --kommuner 0484 warned: $(cat "$tmp/e")"; fi
