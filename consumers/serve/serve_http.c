@@ -606,6 +606,16 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         *con_cls = NULL;
 }
 
+/* URL decoding, but an escaped NUL is left as it is: decoded, it would cut
+ * the path short ("/alerts%00" served /alerts); kept, no route matches. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s) {
+        (void)cls;
+        (void)conn;
+        if (strstr(s, "%00"))
+                return strlen(s);
+        return MHD_http_unescape(s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
         char msg[512];
         size_t n;
@@ -720,6 +730,7 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                         MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log,
                         NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                         MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned int)vg_conf_int(conf,
                                                   "serve.max_connections"),
@@ -735,6 +746,7 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                         MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log,
                         NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                         MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned int)vg_conf_int(conf,
                                                   "serve.max_connections"),

@@ -146,6 +146,11 @@ old_id=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_eve
 # A method spelt like a personnummer: 405, and the log names no method.
 [ "$(code -X 19121212-1212 "http://$BASE/alerts")" = 405 ] \
   || fail "an unknown method is not 405"
+# An escaped NUL does not cut a path short.
+[ "$(code -H "Authorization: Bearer $T_national" "http://$BASE/alerts%00")" = 404 ] \
+  || fail "/alerts%00 is not 404"
+[ "$(code -H "Authorization: Bearer $T_national" "http://$BASE/alerts?kommun=0484%00x")" = 400 ] \
+  || fail "a query value with an escaped NUL is not 400"
 # A login from another site's page is refused, by its Origin or, without
 # one, its Referer; from this host's page, or with neither (a script), not.
 login() { code -H "$1" --data-urlencode "token=$T_kommun_a" "http://$BASE/login"; }
