@@ -64,7 +64,12 @@ static void doc(void) {
                        d->cd_default ? "`" : "", range, d->cd_desc);
         }
         printf("| `target.<indicator>` | `>=F` or `<=F` | "
-               "`readmission_30d`: `<=0.10`, `sip_within_deadline`: `>=0.90` "
+               "`readmission_30d`: `<=0.10`, `sip_within_deadline`: `>=0.90`, "
+               "`register_coverage`: `>=0.70`, `spr.eol_conversation`, "
+               "`spr.prn_opioid`, `spr.prn_anxiolytic`: `>=0.98`, "
+               "`spr.pain_assessed`: `>=1.00`, `spr.oral_health_assessed`, "
+               "`spr.pressure_ulcer_free`: `>=0.90` (SPEC §6.3); the others "
+               "none "
                "| F in 0 .. 1 | Target of an indicator for "
                "INDICATOR_BELOW_TARGET (`>=`: higher is better); `off` "
                "disables. The indicator must be one Vigil knows "
