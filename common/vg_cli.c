@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 bool vg_cli_wants_help(int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
@@ -37,13 +38,32 @@ int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
 }
 
 /* The absolute form of a path that does not exist: its directory's real
- * path, '/', its last name. False when the directory cannot be resolved. */
-static bool absent_path(const char *path, char out[PATH_MAX]) {
-        char dir[PATH_MAX], real[PATH_MAX];
+ * path, '/', its last name; a dangling link is followed to what it would
+ * create (depth: links left to follow). False when the directory cannot be
+ * resolved. */
+static bool absent_path(const char *path, char out[PATH_MAX], int depth) {
+        char dir[PATH_MAX], real[PATH_MAX], link[PATH_MAX];
         const char *slash = strrchr(path, '/'), *base;
+        struct stat st;
+        ssize_t ln;
         size_t n;
         if (strlen(path) >= sizeof(dir))
                 return false;
+        if (!lstat(path, &st)) {
+                if (!S_ISLNK(st.st_mode) || depth <= 0 ||
+                    (ln = readlink(path, link, sizeof(link) - 1)) <= 0)
+                        return false;
+                link[ln] = '\0';
+                if (link[0] != '/' && slash) { /* relative to the link */
+                        n = (size_t)(slash - path) + 1;
+                        if (n + (size_t)ln >= sizeof(dir))
+                                return false;
+                        memcpy(dir, path, n);
+                        memcpy(dir + n, link, (size_t)ln + 1);
+                        memcpy(link, dir, n + (size_t)ln + 1);
+                }
+                return absent_path(link, out, depth - 1);
+        }
         if (!slash) {
                 strcpy(dir, ".");
                 base = path;
@@ -61,14 +81,19 @@ static bool absent_path(const char *path, char out[PATH_MAX]) {
 
 bool vg_cli_same_regular_file(const char *a, const char *b) {
         struct stat sa, sb;
+        return !stat(a, &sa) && !stat(b, &sb) && S_ISREG(sa.st_mode) &&
+               sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+bool vg_cli_same_output(const char *a, const char *b) {
+        struct stat sa, sb;
         char pa[PATH_MAX], pb[PATH_MAX];
         bool ea = !stat(a, &sa), na = !ea && errno == ENOENT;
         bool eb = !stat(b, &sb), nb = !eb && errno == ENOENT;
         if (ea && eb)
-                return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev &&
-                       sa.st_ino == sb.st_ino;
+                return vg_cli_same_regular_file(a, b);
         /* Neither there yet: the same file once one is made? */
-        return na && nb && absent_path(a, pa) && absent_path(b, pb) &&
+        return na && nb && absent_path(a, pa, 8) && absent_path(b, pb, 8) &&
                !strcmp(pa, pb);
 }
 

@@ -64,11 +64,16 @@ int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
 bool vg_cli_wants_help(int argc, char **argv);
 
 /* Whether paths a and b name the same existing regular file (the same
- * device and inode: a link or another spelling of one path too), or two
- * spellings of one path that does not exist yet (F and ./F), which a
+ * device and inode: a link or another spelling of one path too), which a
  * command must not both read and write, or write twice. Devices such as
  * /dev/null are not: writing them twice harms nothing. */
 bool vg_cli_same_regular_file(const char *a, const char *b);
+
+/* For two outputs about to be opened: vg_cli_same_regular_file, or, when
+ * neither exists yet, whether they would be one file (F and ./F, a link
+ * to F that does not exist yet): the real path of the directory and the
+ * name. */
+bool vg_cli_same_output(const char *a, const char *b);
 
 /* Whether path does not exist, or is a regular file itself (not a link,
  * a device, a FIFO, a directory): what a command may rename a finished

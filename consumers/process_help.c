@@ -185,7 +185,7 @@ int vg_cmd_process(int argc, char **argv) {
                         goto out;
                 }
                 if (alerts_path && ind_path &&
-                    vg_cli_same_regular_file(alerts_path, ind_path)) {
+                    vg_cli_same_output(alerts_path, ind_path)) {
                         /* (both outputs in one file would overwrite each
                          * other) */
                         rc = vg_cli_usage_error("process", "--alerts and "

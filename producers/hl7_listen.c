@@ -129,8 +129,11 @@ static void help_listen(void) {
                "\n"
                "Exit status: 0 stopped by a signal; 1 cannot listen, "
                "reach Kafka's topics\n"
-               "(a topic missing) or the producer failed; 2 usage or "
-               "configuration error.\n");
+               "(a topic missing), read the key or mapping file, or the "
+               "producer failed; 2 usage\n"
+               "or configuration error (no key, a key file that holds no "
+               "usable key, a bad\n"
+               "mapping file).\n");
 }
 
 /* ------------------------------------------------------------------ */

@@ -250,13 +250,13 @@ static int parse_kommuner(const char *arg, char ***listp, int *np) {
                         int dup = 0;
                         /* (events for it are still valid: SPEC §3 asks 4
                          * digits; a typo is what this catches) */
-                        if (!vg_areas_is_kommun(tok))
+                        for (int j = 0; j < *np; j++)
+                                dup |= !strcmp((*listp)[j], tok);
+                        if (!dup && !vg_areas_is_kommun(tok))
                                 vg_warn("simulate", "--kommuner: %s is not a "
                                         "kommun of the built-in table (SCB "
                                         "codes): its events carry no "
                                         "kommun name in reports", tok);
-                        for (int j = 0; j < *np; j++)
-                                dup |= !strcmp((*listp)[j], tok);
                         if (!dup) {
                                 *listp = vg_realloc(*listp, sizeof(**listp) *
                                                             (size_t)(*np + 1));

@@ -166,10 +166,14 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
                 for (int r = 0; r < 20; r++) {
                         char v[VAL_MAX];
                         sl_t x = hl7_piece(f, m->hm_rs, r);
+                        int u;
                         if (!x.s_p)
                                 break;
-                        if (!hl7_unescape(m, hl7_part(m, x, 0, 9, 1), v) &&
-                            strlen(v) == 4 && strspn(v, "0123456789") == 4) {
+                        u = hl7_unescape(m, hl7_part(m, x, 0, 9, 1), v);
+                        if (u == HL7_CONTROL || u == HL7_BAD_HEX)
+                                return hl7_unescape_error(u, "PID-11", e, es);
+                        if (!u && strlen(v) == 4 &&
+                            strspn(v, "0123456789") == 4) {
                                 memcpy(a->a_kommun, v, 5);
                                 break;
                         }
@@ -177,16 +181,25 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
         }
         for (int i = 0; i < m->hm_nseg && !a->a_dg[0]; i++) {
                 sl_t s = m->hm_seg[i];
-                if (s.s_n >= 4 && !memcmp(s.s_p, "DG1", 3) &&
-                    s.s_p[3] == m->hm_fs &&
-                    hl7_unescape(m, hl7_part(m, hl7_field(m, s, 3), 0, 1, 1),
-                                 a->a_dg))
+                int u;
+                if (s.s_n < 4 || memcmp(s.s_p, "DG1", 3) ||
+                    s.s_p[3] != m->hm_fs)
+                        continue;
+                u = hl7_unescape(m, hl7_part(m, hl7_field(m, s, 3), 0, 1, 1),
+                                 a->a_dg);
+                if (u == HL7_CONTROL || u == HL7_BAD_HEX)
+                        return hl7_unescape_error(u, "DG1-3", e, es);
+                if (u) /* too long: no diagnosis code */
                         a->a_dg[0] = '\0';
         }
         return 0;
 }
 
-/* patient_id = the pseudonym of PID-3.1 (first repetition). */
+/* Repetitions of PID-3 looked through for one typed PN or NNSWE. */
+#define VG_HL7_PID3_MAX 20
+
+/* patient_id = the pseudonym of PID-3.1 (of the repetition typed PN or
+ * NNSWE, else the first). */
 static int patient(const vg_hl7_ctx_t *cx, const hmsg_t *m, vg_event_t *ev,
                    char *errstr, size_t errstr_size) {
         char pnr[VAL_MAX], norm[VG_PSEUDO_PNR_BUFSZ], hex[VG_PSEUDO_HEX_BUFSZ];
@@ -198,30 +211,32 @@ static int patient(const vg_hl7_ctx_t *cx, const hmsg_t *m, vg_event_t *ev,
                           "no pseudonym key: set pseudonym.key_file");
                 return -1;
         }
-        if (hl7_getv(m, "PID", 3, 1, 1, pnr, errstr, errstr_size))
-                goto done;
         /* A sender may list other identifiers first (a local record
          * number): the repetition typed PN (person number, HL7 table 0203)
-         * or NNSWE (Swedish national number) is the personnummer. */
+         * or NNSWE (Swedish national number) is the personnummer; without
+         * one, the first repetition. */
         if (hl7_seg_find(m, "PID").s_p) {
                 sl_t f = hl7_field(m, hl7_seg_find(m, "PID"), 3);
-                for (int r = 1; r < 20; r++) {
+                int r, u;
+                for (r = 0; r < VG_HL7_PID3_MAX; r++) {
                         char type[VAL_MAX];
                         sl_t x = hl7_piece(f, m->hm_rs, r);
-                        if (!x.s_p)
+                        if (!x.s_p) {
+                                r = VG_HL7_PID3_MAX;
                                 break;
-                        if (hl7_unescape(m, hl7_part(m, x, 0, 5, 1), type) ||
-                            (strcmp(type, "PN") && strcmp(type, "NNSWE")))
-                                continue;
-                        if (hl7_unescape(m, hl7_part(m, x, 0, 1, 1), pnr)) {
-                                vg_seterr(errstr, errstr_size,
-                                          VG_ERR_INVALID, "PID-3: repetition "
-                                          "%d typed %s: not a value", r + 1,
-                                          type);
-                                goto done;
                         }
-                        break;
+                        if (!hl7_unescape(m, hl7_part(m, x, 0, 5, 1), type) &&
+                            (!strcmp(type, "PN") || !strcmp(type, "NNSWE")))
+                                break;
                 }
+                if (r < VG_HL7_PID3_MAX &&
+                    (u = hl7_unescape(m, hl7_part(m, f, r, 1, 1), pnr))) {
+                        hl7_unescape_error(u, "PID-3", errstr, errstr_size);
+                        goto done;
+                }
+                if (r == VG_HL7_PID3_MAX &&
+                    hl7_getv(m, "PID", 3, 1, 1, pnr, errstr, errstr_size))
+                        goto done;
         }
         if (!hl7_seg_find(m, "PID").s_p) {
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
@@ -501,8 +516,9 @@ static bool batch_envelope(const char *msg, size_t len) {
                         continue;
                 }
                 for (size_t k = 0; k < 4 && !ok; k++)
-                        ok = e - i >= 4 && !memcmp(msg + i, env[k], 3) &&
-                             !isalnum((unsigned char)msg[i + 3]);
+                        ok = e - i >= 3 && !memcmp(msg + i, env[k], 3) &&
+                             (e - i == 3 ||
+                              !isalnum((unsigned char)msg[i + 3]));
                 if (!ok)
                         return false;
                 nseg++;

@@ -57,6 +57,10 @@ sl_t hl7_part(const hmsg_t *m, sl_t f, int r, int c, int s);
 #define HL7_CONTROL  (-2) /* it holds a control character (also escaped) */
 #define HL7_BAD_HEX  (-3) /* an \X..\ escape that is not pairs of hex */
 int hl7_unescape(const hmsg_t *m, sl_t s, char *out);
+/* The message for hl7_unescape's error u in field ("PV1-19") into errstr;
+ * returns -1. */
+int hl7_unescape_error(int u, const char *field, char *errstr,
+                       size_t errstr_size);
 /* The value of SEG-f.c.s (first repetition) into out[VAL_MAX]; "" when
  * absent. Returns 0, or -1 with errstr (too long, a control character, a
  * bad hex escape). */

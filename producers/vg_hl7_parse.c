@@ -368,33 +368,37 @@ int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
         return 0;
 }
 
+int hl7_unescape_error(int u, const char *field, char *errstr,
+                       size_t errstr_size) {
+        if (u == HL7_TOO_LONG)
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s: longer than %d bytes", field, VAL_MAX - 1);
+        else if (u == HL7_CONTROL)
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s: holds a control character (a tab, or one "
+                          "escaped as \\X..\\)", field);
+        else
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s: an \\X..\\ escape that is not pairs of hex "
+                          "digits", field);
+        return -1;
+}
+
 /* The value of SEG-f.c.s (first repetition) into out[VAL_MAX]; "" when
  * absent. Returns 0, or -1 with errstr when too long. */
 int hl7_getv(const hmsg_t *m, const char *seg, int f, int c, int s,
              char *out, char *errstr, size_t errstr_size) {
         sl_t sg = hl7_seg_find(m, seg);
+        char field[16];
+        int u;
         out[0] = '\0';
         if (!sg.s_p)
                 return 0;
-        switch (hl7_unescape(m, hl7_part(m, hl7_field(m, sg, f), 0, c, s),
-                             out)) {
-        case 0:
+        u = hl7_unescape(m, hl7_part(m, hl7_field(m, sg, f), 0, c, s), out);
+        if (!u)
                 return 0;
-        case HL7_TOO_LONG:
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s-%d: longer than %d bytes", seg, f, VAL_MAX - 1);
-                return -1;
-        case HL7_CONTROL:
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s-%d: holds a control character (a tab, or one "
-                          "escaped as \\X..\\)", seg, f);
-                return -1;
-        default:
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s-%d: an \\X..\\ escape that is not pairs of "
-                          "hex digits", seg, f);
-                return -1;
-        }
+        snprintf(field, sizeof(field), "%s-%d", seg, f);
+        return hl7_unescape_error(u, field, errstr, errstr_size);
 }
 
 /* ------------------------------------------------------------------ */

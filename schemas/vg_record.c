@@ -385,21 +385,14 @@ bool vg_pnr_in(const char *s) {
 }
 
 const char *vg_alert_pnr_field(const vg_alert_t *al) {
-        static const struct {
-                const char *name;
-                size_t off;
-        } f[] = {
-                {"patient_id", offsetof(vg_alert_t, al_patient_id)},
-                {"anchor", offsetof(vg_alert_t, al_anchor)},
-                {"stay_id", offsetof(vg_alert_t, al_stay_id)},
-                {"index_stay_id", offsetof(vg_alert_t, al_index_stay_id)},
-                {"readmission_stay_id",
-                 offsetof(vg_alert_t, al_readmission_stay_id)},
-        };
-        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-                const char *v = *(char *const *)((const char *)al + f[i].off);
+        for (size_t i = 0; i < VG_ARRAY_SIZE(alert_fields); i++) {
+                const vg_field_t *f = &alert_fields[i];
+                const char *v;
+                if (f->vf_type != VG_F_STRING && f->vf_type != VG_F_OSTRING)
+                        continue;
+                v = *(char *const *)((const char *)al + f->vf_offset);
                 if (v && vg_pnr_in(v))
-                        return f[i].name;
+                        return f->vf_name;
         }
         return NULL;
 }

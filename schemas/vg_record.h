@@ -241,9 +241,9 @@ bool vg_pnr_like(const char *s, size_t len);
  * is not taken for one. */
 bool vg_pnr_in(const char *s);
 
-/* The name of the first of an alert's patient fields (patient_id, anchor,
- * the stay ids) that holds a personnummer (vg_pnr_in), or NULL. A reader
- * of the alerts topic shows no such record (SPEC §8). */
+/* The name of the first of an alert's string fields (its ids, kommun,
+ * region, area, period, ...) that holds a personnummer (vg_pnr_in), or
+ * NULL. A reader of the alerts topic shows no such record (SPEC §8). */
 const char *vg_alert_pnr_field(const vg_alert_t *al);
 
 /* Region code of a kommun (first two digits) into buf[3]. */

@@ -173,7 +173,7 @@ grep -q 'ahead.fhir:1 (Encounter): Encounter.period.start: more than 1 day in th
 
 # PID-3 with a local record number first: the repetition typed PN is the
 # personnummer (the same patient as with it alone).
-{ msh A01 R1; printf 'EVN|A01|202603010815\n%s\n' "${pid/191212121212^^^SKV^PN/4711^^^MSE^MR~191212121212^^^SKV^PN}"
+{ msh A01 R1; printf 'EVN|A01|202603010815\n%s\n' "${pid/191212121212^^^SKV^PN/47\\X09\\11^^^MSE^MR~191212121212^^^SKV^PN}"
   printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\n\n'
   msh A01 R2; printf 'EVN|A01|202603010815\n%s\n' "$pid"
   printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\n\n'; } > rep.hl7v2
@@ -198,6 +198,15 @@ set +e; "$VIGIL" convert --from hl7v2 ctrl.hl7v2 > ctrl.out 2> e; rc=$?; set -e
   [ "$(grep -c 'PV1-19: holds a control character' e)" = 2 ] &&
   grep -q 'ctrl.hl7v2:3 .*PV1-19: an .X... escape that is not pairs of hex digits' e ||
   fail "control characters: exit $rc: $(cat ctrl.out e)"
+# ... in the fields read by hand too (PID-11's kommun, DG1-3's diagnosis).
+{ msh A01 D1; printf 'EVN|A01|202603010815\n%s\n' "${pid/^^0484/^^04\\X00\\84}"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\n\n'
+  msh A01 D2; printf 'EVN|A01|202603010815\n%s\n' "$pid"
+  printf 'PV1|1|I|MED3^12^1^MSE|E|||||||||||||||V1001\nDG1|1||C\\X09\\34^x^I10\n\n'; } > ctrl2.hl7v2
+set +e; "$VIGIL" convert --from hl7v2 ctrl2.hl7v2 > ctrl.out 2> e; rc=$?; set -e
+[ "$rc" = 3 ] && [ ! -s ctrl.out ] && grep -q 'ctrl2.hl7v2:1 .*PID-11: holds a control character' e &&
+  grep -q 'ctrl2.hl7v2:2 .*DG1-3: holds a control character' e ||
+  fail "control characters in PID-11, DG1-3: exit $rc: $(cat ctrl.out e)"
 "$VIGIL" convert --help | grep -q -- '--from FORMAT    input format: hl7v2 or fhir' || fail "convert --help"
 "$VIGIL" produce --help | grep -q -- '--format FORMAT  input format: jsonl (default), hl7v2' || fail "produce --help"
 echo "PASS: convert | produce == produce --format for hl7v2 and fhir"

@@ -44,6 +44,12 @@ run 2 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/both.jsonl" \
   --indicators "$TMP/./both.jsonl"
 grep -q "name the same file" "$TMP/err" || fail "no message: $(cat "$TMP/err")"
 [ -e "$TMP/both.jsonl" ] && fail "the refused output was created"
+# ... or through a link to it that does not point at anything yet.
+ln -s both.jsonl "$TMP/both-link"
+run 2 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/both.jsonl" \
+  --indicators "$TMP/both-link"
+[ -e "$TMP/both.jsonl" ] && fail "the output named through a dangling link was created"
+rm "$TMP/both-link"
 # The same files, apart: both written.
 run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" \
   --indicators "$TMP/ind.jsonl"
@@ -131,12 +137,14 @@ for a in al:
     print(json.dumps(a))
 a = next(a for a in al if a["patient_id"] and a["status"] == "ACTIVE")
 print(json.dumps(dict(a, alert_id="t-pnr", patient_id="19121212-1212", anchor="t-stay")))
+print(json.dumps(dict(a, alert_id="t-pnr2", region="191212121212", anchor="t-stay2")))
 PY
 run 1 "$VIGIL" report --alerts "$TMP/al-pnr.jsonl" --indicators "$TMP/iv.jsonl" \
   --html "$TMP/r.html"
 n=$(grep -c . "$TMP/al-pnr.jsonl")
-grep -q "al-pnr.jsonl:$n: patient_id holds a personnummer: left out" "$TMP/err" ||
-  fail "report: the alert with a personnummer: $(cat "$TMP/err")"
+grep -q "al-pnr.jsonl:$((n - 1)): patient_id holds a personnummer: left out" "$TMP/err" &&
+  grep -q "al-pnr.jsonl:$n: region holds a personnummer: left out" "$TMP/err" ||
+  fail "report: the alerts with a personnummer: $(cat "$TMP/err")"
 if grep -q -e 19121212 -e t-stay "$TMP/r.html"; then
   fail "report shows the alert with a personnummer"
 fi

@@ -51,6 +51,7 @@ a = next(json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["patient_id"]
 # (their own stays and patient, so that no other alert seems shown)
 a = {k: ("it18-stay" if v == a["anchor"] and k != "rule" else v) for k, v in a.items()}
 print(json.dumps(dict(a, alert_id="it18-pnr", patient_id="191212121212", kommun="0484", region="04")))
+print(json.dumps(dict(a, alert_id="it18-pnr2", patient_id="e2" * 32, kommun="0484", region="121212-1212")))
 print(json.dumps(dict(a, alert_id="it18-moved", patient_id="e1" * 32, kommun="0680", region="06", area="0484")))
 PY
 while read -r line; do

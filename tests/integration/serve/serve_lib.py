@@ -83,11 +83,13 @@ _PNR = re.compile(r"(?<![0-9A-Za-z])(?:\d{2})?\d{2}(\d{2})(\d{2})[-+]?\d{4}(?![0
 
 
 def holds_pnr(a):
-    """Does a patient field of the alert hold a personnummer (SPEC §8: a
+    """Does a string of the alert hold a personnummer (SPEC §8: a
     date YYMMDD, day + 60 for a samordningsnummer, then four digits)? Such
     an alert is served to nobody."""
-    for f in ("patient_id", "anchor", "stay_id", "index_stay_id", "readmission_stay_id"):
-        for m in _PNR.finditer(a.get(f) or ""):
+    for f in a:
+        if not isinstance(a[f], str):
+            continue
+        for m in _PNR.finditer(a[f]):
             mo, d = int(m.group(1)), int(m.group(2))
             if 1 <= mo <= 12 and (1 <= d <= 31 or 61 <= d <= 91):
                 return True
