@@ -336,11 +336,13 @@ static void alert_msg(const rd_kafka_message_t *m, void *opaque) {
                         m->partition, (long long)m->offset, errstr);
                 return;
         }
-        if ((pf = vg_alert_pnr_field(&rec.al))) /* SPEC §8 */
+        if ((pf = vg_alert_pnr_field(&rec.al))) { /* SPEC §8 */
                 vg_warn("alerts", "%s [%d] offset %lld: %s holds a "
                         "personnummer: not shown", ac->ac_topic,
                         m->partition, (long long)m->offset, pf);
-        else
+                /* nor its earlier version, now out of date */
+                json_object_del(ac->ac_latest, rec.al.al_alert_id);
+        } else
                 alert_rec(ac, t, &rec);
         vg_record_clear(t, &rec);
 }

@@ -385,7 +385,7 @@ int hl7_unescape_error(int u, const char *field, char *errstr,
 }
 
 /* The value of SEG-f.c.s (first repetition) into out[VAL_MAX]; "" when
- * absent. Returns 0, or -1 with errstr when too long. */
+ * absent. Returns 0, or -1 with errstr (hl7_unescape_error). */
 int hl7_getv(const hmsg_t *m, const char *seg, int f, int c, int s,
              char *out, char *errstr, size_t errstr_size) {
         sl_t sg = hl7_seg_find(m, seg);

@@ -213,11 +213,13 @@ void rp_alert_msg(const rd_kafka_message_t *m, void *opaque) {
                         (long long)m->offset, errstr);
                 return;
         }
-        if ((pf = vg_alert_pnr_field(&rec.al))) /* SPEC §8 */
+        if ((pf = vg_alert_pnr_field(&rec.al))) { /* SPEC §8 */
                 vg_warn(CMD, "alerts [%d] offset %lld: %s holds a "
                         "personnummer: left out", m->partition,
                         (long long)m->offset, pf);
-        else
+                /* nor its earlier version, now out of date */
+                json_object_del(r->rp_alerts_js, rec.al.al_alert_id);
+        } else
                 json_object_set_new(r->rp_alerts_js, rec.al.al_alert_id,
                                     vg_record_to_json(VG_REC_ALERT, &rec.al));
         vg_record_clear(t, &rec);
@@ -315,6 +317,7 @@ long rp_read_alerts(rep_t *r, const char *path) {
                 if ((pf = vg_alert_pnr_field(&al))) { /* SPEC §8 */
                         fprintf(stderr, "%s:%ld: %s holds a personnummer: "
                                 "left out\n", path, lineno, pf);
+                        json_object_del(r->rp_alerts_js, al.al_alert_id);
                         vg_record_clear(VG_REC_ALERT, &al);
                         json_decref(o);
                         bad++;

@@ -234,6 +234,13 @@ static void on_alert(kctx_t *kc, const rd_kafka_message_t *m) {
                 vg_warn(SV_CMD, "%s [%d] offset %lld: %s holds a "
                         "personnummer: not served", kc->kc_tp[0].tp_name,
                         m->partition, (long long)m->offset, pf);
+                /* nor its earlier version, now out of date (an id that
+                 * holds one was never served) */
+                pthread_mutex_lock(&st->st_lock);
+                if (strcmp(pf, "alert_id") &&
+                    sv_state_alert(st, NULL, rec.al.al_alert_id))
+                        pthread_cond_broadcast(&st->st_cond);
+                pthread_mutex_unlock(&st->st_lock);
                 vg_record_clear(t, &rec);
                 return;
         }

@@ -138,13 +138,22 @@ for a in al:
 a = next(a for a in al if a["patient_id"] and a["status"] == "ACTIVE")
 print(json.dumps(dict(a, alert_id="t-pnr", patient_id="19121212-1212", anchor="t-stay")))
 print(json.dumps(dict(a, alert_id="t-pnr2", region="191212121212", anchor="t-stay2")))
+print(json.dumps(dict(a, stay_id="121212-1212")))  # a's own id: a is out of date
 PY
 run 1 "$VIGIL" report --alerts "$TMP/al-pnr.jsonl" --indicators "$TMP/iv.jsonl" \
   --html "$TMP/r.html"
 n=$(grep -c . "$TMP/al-pnr.jsonl")
-grep -q "al-pnr.jsonl:$((n - 1)): patient_id holds a personnummer: left out" "$TMP/err" &&
-  grep -q "al-pnr.jsonl:$n: region holds a personnummer: left out" "$TMP/err" ||
+grep -q "al-pnr.jsonl:$((n - 2)): patient_id holds a personnummer: left out" "$TMP/err" &&
+  grep -q "al-pnr.jsonl:$((n - 1)): region holds a personnummer: left out" "$TMP/err" &&
+  grep -q "al-pnr.jsonl:$n: stay_id holds a personnummer: left out" "$TMP/err" ||
   fail "report: the alerts with a personnummer: $(cat "$TMP/err")"
+# ... and the earlier version of the last one's alert_id is not shown.
+shown() { sed -n 's/.* \([0-9]*\) active alerts$/\1/p' "$1"; }
+cp "$TMP/err" "$TMP/err-pnr"
+run 0 "$VIGIL" report --alerts "$TMP/al.jsonl" --indicators "$TMP/iv.jsonl" \
+  --html "$TMP/r0.html"
+[ "$(shown "$TMP/err-pnr")" = $(($(shown "$TMP/err") - 1)) ] ||
+  fail "report: the out-of-date alert is shown: $(shown "$TMP/err-pnr") of $(shown "$TMP/err")"
 if grep -q -e 19121212 -e t-stay "$TMP/r.html"; then
   fail "report shows the alert with a personnummer"
 fi
