@@ -369,9 +369,9 @@ bool vg_pnr_like(const char *s, size_t len) {
  * date, maybe '-' or '+' before the last four), the whole value or a part
  * standing on its own (not touching a letter or digit)? A hex pseudonym
  * is not taken for one. */
-bool vg_pnr_in(const char *s) {
-        size_t n = strlen(s);
-        for (size_t i = 0; i < n; i++) {
+bool vg_pnr_in_bytes(const void *data, size_t n) {
+        const char *s = data;
+        for (size_t i = 0; s && i < n; i++) {
                 if (!isdigit((unsigned char)s[i]) ||
                     (i && isalnum((unsigned char)s[i - 1])))
                         continue;
@@ -382,6 +382,10 @@ bool vg_pnr_in(const char *s) {
                                 return true;
         }
         return false;
+}
+
+bool vg_pnr_in(const char *s) {
+        return s && vg_pnr_in_bytes(s, strlen(s));
 }
 
 const char *vg_alert_pnr_field(const vg_alert_t *al) {

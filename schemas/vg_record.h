@@ -240,6 +240,8 @@ bool vg_pnr_like(const char *s, size_t len);
  * standing on its own (not touching a letter or digit)? A hex pseudonym
  * is not taken for one. */
 bool vg_pnr_in(const char *s);
+/* The same over n bytes that may hold anything (a Kafka key or value). */
+bool vg_pnr_in_bytes(const void *data, size_t n);
 
 /* The name of the first of an alert's string fields (its ids, kommun,
  * region, area, period, ...) that holds a personnummer (vg_pnr_in), or

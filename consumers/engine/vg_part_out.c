@@ -52,9 +52,22 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                      const char *detail, const char *topic, int partition,
                      int64_t offset, char *errstr, size_t errstr_size) {
         json_t *h = json_object();
-        char *hs, num[32];
+        char *hs, num[32], d2[512];
         vg_err_t err;
 
+        /* SPEC §8: the DLQ copies no personnummer. A record refused for
+         * another reason (undecodable, invalid, too late) whose key or value
+         * holds one anywhere (a patient_id before the bytes that broke it,
+         * a key with a space after it) goes without both, as a
+         * personal-data record does; its reason stays. */
+        if ((key && vg_pnr_in_bytes(key, key_len)) ||
+            (value && vg_pnr_in_bytes(value, value_len))) {
+                key = value = NULL;
+                key_len = value_len = 0;
+                snprintf(d2, sizeof(d2), "%s (key and value left out: they "
+                         "hold a personnummer)", detail ? detail : reason);
+                detail = d2;
+        }
         json_object_set_new(h, "vigil.reason", json_string(reason));
         if (detail) {
                 json_t *d = json_string(detail); /* NULL if not UTF-8 */
