@@ -12,6 +12,7 @@
  * values) but useless.
  */
 #include "vg_agg.h"
+#include "vg_areas.h"
 #include "vg_cli.h"
 #include "vg_consumers.h"
 #include "vg_kafka.h"
@@ -21,6 +22,7 @@
 #include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_process.h"
+#include "vg_publish.h"
 #include "vg_record_json.h"
 #include "vg_time.h"
 
@@ -92,7 +94,14 @@ static void value_json_cb(const vg_ivalue_t *iv, void *opaque) {
         json_decref(o);
 }
 
+/* Why a decoded IndicatorPart is not one a processor writes, or NULL. */
+static const char *part_refused(const vg_ipart_t *ip) {
+        return vg_pub_cell_refused(ip->ip_indicator, ip->ip_area,
+                                   ip->ip_period, ip->ip_breakdown);
+}
+
 static int file_main(const vg_conf_t *conf, const char *input) {
+        const char *why;
         FILE *in;
         char errstr[512], *line = NULL;
         size_t cap = 0;
@@ -153,6 +162,13 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                         continue;
                 }
                 json_decref(obj);
+                if ((why = part_refused(&ip))) {
+                        fprintf(stderr, "%s:%ld: an IndicatorPart %s\n", input,
+                                lineno, why);
+                        vg_record_clear(VG_REC_IPART, &ip);
+                        invalid++;
+                        continue;
+                }
                 if (vg_agg_part(agg, &ip, errstr, sizeof(errstr))) {
                         vg_error("aggregate", "%s", errstr);
                         rc = 1;
@@ -266,6 +282,7 @@ typedef struct aloop_s {
 static int agg_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                       char *errstr, size_t errstr_size) {
         aloop_t *ag = opaque;
+        const char *why;
         vg_anyrec_t rec;
         vg_rectype_t t;
         vg_decode_reason_t reason;
@@ -285,6 +302,13 @@ static int agg_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                 vg_warn("aggregate", "%s [%d] offset %lld: a %s record "
                         "(skipped)", ag->ag_topic, m->partition,
                         (long long)m->offset, vg_rectype(t)->rt_name);
+                vg_record_clear(t, &rec);
+        } else if (t == VG_REC_IPART && (why = part_refused(&rec.ip))) {
+                /* Not a processor's (a part is summed into a published
+                 * value and a key: SPEC §8, no personnummer to a topic) */
+                vg_warn("aggregate", "%s [%d] offset %lld: an "
+                        "IndicatorPart %s (skipped)", ag->ag_topic,
+                        m->partition, (long long)m->offset, why);
                 vg_record_clear(t, &rec);
         } else {
                 vg_err_t e = t == VG_REC_IPART

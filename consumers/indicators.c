@@ -106,6 +106,7 @@ static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
         ictx_t *ic = opaque;
         vg_anyrec_t rec;
         vg_rectype_t t;
+        const char *why;
         char errstr[256];
         if (!m->payload) { /* tombstone: the row no longer exists */
                 char key[512];
@@ -120,12 +121,21 @@ static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
                         errstr);
                 return;
         }
+        if ((why = vg_pub_cell_refused(rec.iv.iv_indicator, rec.iv.iv_area,
+                                       rec.iv.iv_period,
+                                       rec.iv.iv_breakdown))) {
+                vg_warn("indicators", "offset %lld: a value that %s (not "
+                        "shown)", (long long)m->offset, why);
+                vg_record_clear(t, &rec);
+                return;
+        }
         put_row(ic, &rec.iv);
         vg_record_clear(t, &rec);
 }
 
 static int read_file(ictx_t *ic, const char *path) {
         FILE *in = vg_lines_open("indicators", path);
+        const char *why;
         char *line = NULL, errstr[512];
         size_t cap = 0;
         ssize_t n;
@@ -147,6 +157,16 @@ static int read_file(ictx_t *ic, const char *path) {
                 if (!o || vg_ivalue_from_json(o, &iv, errstr,
                                               sizeof(errstr))) {
                         fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
+                        json_decref(o);
+                        bad = 1;
+                        continue;
+                }
+                if ((why = vg_pub_cell_refused(iv.iv_indicator, iv.iv_area,
+                                               iv.iv_period,
+                                               iv.iv_breakdown))) {
+                        fprintf(stderr, "%s:%ld: a value that %s\n", path,
+                                lineno, why);
+                        vg_record_clear(VG_REC_IVALUE, &iv);
                         json_decref(o);
                         bad = 1;
                         continue;

@@ -10,7 +10,10 @@
  * relations, each a run of parts sharing one total.
  */
 #include "vg_publish.h"
+#include "vg_areas.h"
 #include "vg_common.h"
+#include "vg_config.h"
+#include "vg_record.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -267,4 +270,15 @@ int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
         vg_free(keys);
         vg_free((void *)rkey);
         return 0;
+}
+
+const char *vg_pub_cell_refused(const char *indicator, const char *area,
+                                const char *period, const char *breakdown) {
+        if (!indicator || !vg_conf_known_indicator(indicator))
+                return "names no indicator Vigil knows";
+        if (!area || !vg_areas_code_form(area))
+                return "names no area (SE, 2 or 4 digits)";
+        if (vg_pnr_in(period) || vg_pnr_in(breakdown))
+                return "holds a personnummer";
+        return NULL;
 }

@@ -72,4 +72,11 @@ typedef struct vg_pubstats_s {
 int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
                         vg_pubstats_t *st);
 
+/* Why an indicator cell (of an IndicatorPart or a value read from a
+ * topic) is not one Vigil writes, or NULL: an indicator Vigil does not
+ * know, an area that is no area code, a period or breakdown that holds a
+ * personnummer. Such a row is neither summed nor shown (SPEC §8). */
+const char *vg_pub_cell_refused(const char *indicator, const char *area,
+                                const char *period, const char *breakdown);
+
 #endif

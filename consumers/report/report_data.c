@@ -191,7 +191,10 @@ void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
         /* Quarters and years (SPEC §6.2) and breakdown rows are not drawn
          * yet: skipped quietly. */
 
-        if ((bad = bad_cell(rec.iv.iv_area, rec.iv.iv_period))) {
+        if ((bad = vg_pub_cell_refused(rec.iv.iv_indicator, rec.iv.iv_area,
+                                       rec.iv.iv_period,
+                                       rec.iv.iv_breakdown)) ||
+            (bad = bad_cell(rec.iv.iv_area, rec.iv.iv_period))) {
                 vg_warn(CMD, "indicators [%d] offset %lld: %s", m->partition,
                         (long long)m->offset, bad);
                 vg_record_clear(t, &rec);
@@ -257,7 +260,13 @@ long rp_read_values(rep_t *r, const char *path) {
                         continue;
                 }
 
-                if ((why = bad_cell(
+                if ((why = vg_pub_cell_refused(
+                             json_string_value(json_object_get(o, "indicator")),
+                             json_string_value(json_object_get(o, "area")),
+                             json_string_value(json_object_get(o, "period")),
+                             json_string_value(
+                                     json_object_get(o, "breakdown")))) ||
+                    (why = bad_cell(
                              json_string_value(json_object_get(o, "area")),
                              json_string_value(
                                      json_object_get(o, "period"))))) {

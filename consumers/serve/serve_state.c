@@ -13,6 +13,7 @@
 #include "vg_codec.h"
 #include "vg_kafka.h"
 #include "vg_process.h"
+#include "vg_publish.h"
 #include "vg_record_json.h"
 #include "vg_time.h"
 
@@ -255,6 +256,7 @@ static void on_value(kctx_t *kc, const rd_kafka_message_t *m) {
         sv_state_t *st = kc->kc_st;
         vg_anyrec_t rec;
         vg_rectype_t t;
+        const char *why;
         char errstr[256], key[512];
         if (!m->payload) { /* tombstone: the row no longer exists */
                 snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
@@ -269,6 +271,15 @@ static void on_value(kctx_t *kc, const rd_kafka_message_t *m) {
                 vg_warn(SV_CMD, "%s [%d] offset %lld: %s",
                         kc->kc_tp[1].tp_name, m->partition,
                         (long long)m->offset, errstr);
+                return;
+        }
+        if ((why = vg_pub_cell_refused(rec.iv.iv_indicator, rec.iv.iv_area,
+                                       rec.iv.iv_period,
+                                       rec.iv.iv_breakdown))) {
+                vg_warn(SV_CMD, "%s [%d] offset %lld: a value that %s (not "
+                        "served)", kc->kc_tp[1].tp_name, m->partition,
+                        (long long)m->offset, why);
+                vg_record_clear(t, &rec);
                 return;
         }
         /* The topic's key (SPEC §2), so that a tombstone finds its row. */

@@ -157,4 +157,31 @@ run 0 "$VIGIL" report --alerts "$TMP/al.jsonl" --indicators "$TMP/iv.jsonl" \
 if grep -q -e 19121212 -e t-stay "$TMP/r.html"; then
   fail "report shows the alert with a personnummer"
 fi
+# IndicatorParts no processor writes (aggregate sums them into published
+# values and keys): an unknown indicator, a personnummer in a breakdown,
+# an area that is none: refused, named, nothing of them written.
+P='"period":"2026-03","partition":0,"numerator":1,"denominator":5,"updated_at":"2026-03-05T00:00:00Z","complete":false,"history_complete":true,"data_since":null'
+{ echo '{"indicator":"readmission_30d","area":"0484","breakdown":"all",'"$P"'}'
+  echo '{"indicator":"19121212-1212","area":"0484","breakdown":"all",'"$P"'}'
+  echo '{"indicator":"readmission_30d","area":"0484","breakdown":"sex:191212121212",'"$P"'}'
+  echo '{"indicator":"readmission_30d","area":"121212-1212","breakdown":"all",'"$P"'}'; } > "$TMP/parts.jsonl"
+set +e; "$VIGIL" aggregate --input "$TMP/parts.jsonl" > "$TMP/agg.out" 2> "$TMP/err"; rc=$?; set -e
+[ "$rc" = 3 ] && [ "$(grep -c . "$TMP/agg.out")" = 3 ] &&
+  grep -q "parts.jsonl:2: an IndicatorPart names no indicator Vigil knows" "$TMP/err" &&
+  grep -q "parts.jsonl:3: an IndicatorPart holds a personnummer" "$TMP/err" &&
+  grep -q "parts.jsonl:4: an IndicatorPart names no area" "$TMP/err" ||
+  fail "aggregate, parts no processor writes: exit $rc: $(cat "$TMP/agg.out" "$TMP/err")"
+if grep -q 1212 "$TMP/agg.out" "$TMP/err"; then fail "aggregate wrote a personnummer"; fi
+# ... nor shown by indicators and report when such a value is read.
+{ head -1 "$TMP/agg.out"; sed 's/"indicator":"readmission_30d"/"indicator":"19121212-1212"/' "$TMP/agg.out" | head -1
+  sed 's/"breakdown":"all"/"breakdown":"sex:191212121212"/' "$TMP/agg.out" | head -1; } > "$TMP/val.jsonl"
+set +e; "$VIGIL" indicators --input "$TMP/val.jsonl" --format json --breakdown any > "$TMP/ind.out" 2> "$TMP/err"; rc=$?; set -e
+[ "$(grep -c '"indicator"' "$TMP/ind.out")" = 1 ] && grep -q "val.jsonl:2: a value that names no indicator" "$TMP/err" &&
+  grep -q "val.jsonl:3: a value that holds a personnummer" "$TMP/err" ||
+  fail "indicators, values no aggregator writes: exit $rc: $(cat "$TMP/ind.out" "$TMP/err")"
+: > "$TMP/no-alerts.jsonl"
+set +e; "$VIGIL" report --indicators "$TMP/val.jsonl" --alerts "$TMP/no-alerts.jsonl" --html "$TMP/rv.html" 2> "$TMP/err"; rc=$?; set -e
+grep -q "val.jsonl:2: names no indicator" "$TMP/err" && grep -q "val.jsonl:3: holds a personnummer" "$TMP/err" ||
+  fail "report, values no aggregator writes: exit $rc: $(cat "$TMP/err")"
+if grep -q 1212 "$TMP/ind.out" "$TMP/rv.html"; then fail "a personnummer shown"; fi
 echo "outputs: ok"
