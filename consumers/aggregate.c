@@ -94,12 +94,6 @@ static void value_json_cb(const vg_ivalue_t *iv, void *opaque) {
         json_decref(o);
 }
 
-/* Why a decoded IndicatorPart is not one a processor writes, or NULL. */
-static const char *part_refused(const vg_ipart_t *ip) {
-        return vg_pub_cell_refused(ip->ip_indicator, ip->ip_area,
-                                   ip->ip_period, ip->ip_breakdown);
-}
-
 static int file_main(const vg_conf_t *conf, const char *input) {
         const char *why;
         FILE *in;
@@ -162,7 +156,8 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                         continue;
                 }
                 json_decref(obj);
-                if ((why = part_refused(&ip))) {
+                if ((why = vg_pub_cell_refused(ip.ip_indicator, ip.ip_area,
+                                               ip.ip_period, ip.ip_breakdown))) {
                         fprintf(stderr, "%s:%ld: an IndicatorPart %s\n", input,
                                 lineno, why);
                         vg_record_clear(VG_REC_IPART, &ip);
@@ -303,7 +298,9 @@ static int agg_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                         "(skipped)", ag->ag_topic, m->partition,
                         (long long)m->offset, vg_rectype(t)->rt_name);
                 vg_record_clear(t, &rec);
-        } else if (t == VG_REC_IPART && (why = part_refused(&rec.ip))) {
+        } else if (t == VG_REC_IPART && (why = vg_pub_cell_refused(
+                                    rec.ip.ip_indicator, rec.ip.ip_area,
+                                    rec.ip.ip_period, rec.ip.ip_breakdown))) {
                 /* Not a processor's (a part is summed into a published
                  * value and a key: SPEC §8, no personnummer to a topic) */
                 vg_warn("aggregate", "%s [%d] offset %lld: an "

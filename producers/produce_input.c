@@ -32,8 +32,6 @@ static void reject(prod_t *pr, const char *file, long lineno, const char *msg) {
         vg_pseudo_redact(buf);
         fprintf(stderr, "%s:%ld: %s\n", file, lineno, buf);
         pr->pr_rejected++;
-        if (pr->pr_strict) /* nothing will be produced */
-                produce_free_pending(pr);
 }
 
 /* ------------------------------------------------------------------ */
@@ -241,12 +239,11 @@ static bool is_blank(const char *s, size_t n) {
  * --strict, or nothing (--dry-run). */
 static void publish(prod_t *pr, const vg_event_t *ev, const pmsg_t *src) {
         if (pr->pr_strict && !pr->pr_dry_run) {
-                /* (after a bad line or message nothing will be produced) */
-                if (pr->pr_conv && pr->pr_pending_cnt &&
-                    vg_conv_stats(pr->pr_conv)->cs_invalid)
+                /* after a bad line or message nothing will be produced */
+                if (pr->pr_rejected ||
+                    (pr->pr_conv && vg_conv_stats(pr->pr_conv)->cs_invalid))
                         produce_free_pending(pr);
-                if (!pr->pr_rejected &&
-                    !(pr->pr_conv && vg_conv_stats(pr->pr_conv)->cs_invalid))
+                else
                         keep_pending(pr, ev, src);
         } else if (!pr->pr_dry_run)
                 produce_one(pr, ev->ev_type, ev->ev_patient_id,

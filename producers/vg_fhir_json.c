@@ -224,7 +224,7 @@ int vg_fhir_time_parse(const char *s, vg_tz_t tz, int64_t *msp) {
  * with a message when it is not a date or dateTime. */
 int fhir_get_time(const vg_fhir_ctx_t *cx, json_t *obj, const char *key,
                   const char *what, int64_t *ms, char *e, size_t es) {
-        const char *s;
+        const char *s, *why;
         if (fhir_get_str(obj, key, what, &s, e, es))
                 return -1;
         if (!s)
@@ -235,15 +235,10 @@ int fhir_get_time(const vg_fhir_ctx_t *cx, json_t *obj, const char *key,
                           "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)", what);
                 return -1;
         }
-        /* (the bounds of vg_event_validate, checked here so that the
-         * time is blamed, not the birth date compared with it) */
-        if (*ms < VG_MS_1900) {
-                vg_seterr(e, es, VG_ERR_INVALID, "%s: before 1900", what);
-                return -1;
-        }
-        if (*ms > cx->fx_now_ms + VG_MS_PER_DAY) {
-                vg_seterr(e, es, VG_ERR_INVALID,
-                          "%s: more than 1 day in the future", what);
+        /* (checked here so that the time is blamed, not the birth date
+         * compared with it) */
+        if ((why = vg_event_time_refused(*ms, cx->fx_now_ms))) {
+                vg_seterr(e, es, VG_ERR_INVALID, "%s: %s", what, why);
                 return -1;
         }
         return 1;

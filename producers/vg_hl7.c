@@ -204,6 +204,7 @@ static int patient(const vg_hl7_ctx_t *cx, const hmsg_t *m, vg_event_t *ev,
                    char *errstr, size_t errstr_size) {
         char pnr[VAL_MAX], norm[VG_PSEUDO_PNR_BUFSZ], hex[VG_PSEUDO_HEX_BUFSZ];
         char e[128];
+        sl_t pid = hl7_seg_find(m, "PID");
         int rc = -1;
 
         if (!cx->hx_keylen) {
@@ -215,8 +216,8 @@ static int patient(const vg_hl7_ctx_t *cx, const hmsg_t *m, vg_event_t *ev,
          * number): the repetition typed PN (person number, HL7 table 0203)
          * or NNSWE (Swedish national number) is the personnummer; without
          * one, the first repetition. */
-        if (hl7_seg_find(m, "PID").s_p) {
-                sl_t f = hl7_field(m, hl7_seg_find(m, "PID"), 3);
+        if (pid.s_p) {
+                sl_t f = hl7_field(m, pid, 3);
                 int r, u;
                 for (r = 0; r < VG_HL7_PID3_MAX; r++) {
                         char type[VAL_MAX];
@@ -238,7 +239,7 @@ static int patient(const vg_hl7_ctx_t *cx, const hmsg_t *m, vg_event_t *ev,
                     hl7_getv(m, "PID", 3, 1, 1, pnr, errstr, errstr_size))
                         goto done;
         }
-        if (!hl7_seg_find(m, "PID").s_p) {
+        if (!pid.s_p) {
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                           "no PID segment");
                 goto done;
@@ -287,7 +288,7 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                             size_t es) {
         const vg_hl7_map_t *map = cx->hx_map;
         char q[16], id[VG_HL7_ID_BUFSZ];
-        const char *tstr;
+        const char *tstr, *why;
         trig_t t;
         int v;
 
@@ -376,17 +377,12 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                           a->a_evn6[0] ? "EVN-6" : "EVN-2");
                 return VG_HL7_INVALID;
         }
-        if (ev->ev_occurred_at > cx->hx_now_ms + VG_MS_PER_DAY) {
-                vg_seterr(errstr, es, VG_ERR_INVALID,
-                          "%s: more than 1 day in the future",
-                          a->a_evn6[0] ? "EVN-6" : "EVN-2");
-                return VG_HL7_INVALID;
-        }
-        if (ev->ev_occurred_at < VG_MS_1900) {
-                /* (not quoted: an 18xx time has the digits of a
-                 * personnummer) */
-                vg_seterr(errstr, es, VG_ERR_INVALID, "%s: before 1900",
-                          a->a_evn6[0] ? "EVN-6" : "EVN-2");
+        /* (the time not quoted: an 18xx time has the digits of a
+         * personnummer) */
+        if ((why = vg_event_time_refused(ev->ev_occurred_at,
+                                         cx->hx_now_ms))) {
+                vg_seterr(errstr, es, VG_ERR_INVALID, "%s: %s",
+                          a->a_evn6[0] ? "EVN-6" : "EVN-2", why);
                 return VG_HL7_INVALID;
         }
         if (!a->a_loc[0] && !a->a_locfac[0]) {

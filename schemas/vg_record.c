@@ -401,10 +401,18 @@ const char *vg_alert_pnr_field(const vg_alert_t *al) {
         return NULL;
 }
 
+const char *vg_event_time_refused(int64_t ms, int64_t now_ms) {
+        if (ms < VG_MS_1900)
+                return "before 1900";
+        if (ms > now_ms + VG_MS_PER_DAY)
+                return "more than 1 day in the future";
+        return NULL;
+}
+
 vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
                            size_t errstr_size) {
         char t1[VG_TIME_BUFSZ];
-        const char *k = ev->ev_kommun;
+        const char *k = ev->ev_kommun, *why;
 
         if (!ev->ev_event_id || !*ev->ev_event_id)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
@@ -412,15 +420,10 @@ vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
         if (!ev->ev_patient_id || !*ev->ev_patient_id)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "patient_id: must not be empty");
-        if (ev->ev_occurred_at < VG_MS_1900)
+        if ((why = vg_event_time_refused(ev->ev_occurred_at, now_ms)))
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                 "occurred_at: %s is before 1900",
-                                 vg_time_format(ev->ev_occurred_at, t1));
-        if (ev->ev_occurred_at > now_ms + VG_MS_PER_DAY)
-                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                 "occurred_at: %s is more than 1 day in the "
-                                 "future", vg_time_format(ev->ev_occurred_at,
-                                                          t1));
+                                 "occurred_at: %s is %s",
+                                 vg_time_format(ev->ev_occurred_at, t1), why);
         if (!k || strlen(k) != 4 || !isdigit((unsigned char)k[0]) ||
             !isdigit((unsigned char)k[1]) || !isdigit((unsigned char)k[2]) ||
             !isdigit((unsigned char)k[3])) {

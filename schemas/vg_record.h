@@ -226,6 +226,11 @@ bool vg_record_equal(vg_rectype_t type, const void *a, const void *b);
 /* SPEC §3 / §7 validity of a decoded event at wall-clock time now_ms:
  * non-empty event_id and patient_id, occurred_at from 1900-01-01 to now + 1
  * day, 4-digit kommun. Enums and types are checked by the decoders. */
+/* Why an event time is out of SPEC §7's bounds (before 1900, more than a
+ * day after now_ms), or NULL: vg_event_validate's check, which the hospital
+ * converters also make on the field they read the time from. */
+const char *vg_event_time_refused(int64_t ms, int64_t now_ms);
+
 vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
                            size_t errstr_size);
 
