@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,6 +118,102 @@ int vg_cli_close_out(const char *cmd, FILE *fp, const char *name) {
         if (fp == stdout) /* (reported once: not again at exit) */
                 clearerr(fp);
         return VG_EXIT_FAIL;
+}
+
+/* The temporary files of outputs not ended yet, for the signal handler
+ * (set and cleared on the main thread, with the signals blocked). */
+#define OUT_TMPS 4
+static char *volatile out_tmps[OUT_TMPS];
+
+static void out_signal(int sig) {
+        for (int i = 0; i < OUT_TMPS; i++)
+                if (out_tmps[i])
+                        unlink(out_tmps[i]);
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+static void out_track(char *tmp, char *untrack) {
+        sigset_t all, old;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, &old);
+        for (int i = 0; i < OUT_TMPS; i++)
+                if (untrack ? out_tmps[i] == untrack : !out_tmps[i]) {
+                        out_tmps[i] = tmp;
+                        break;
+                }
+        if (tmp) {
+                struct sigaction sa;
+                memset(&sa, 0, sizeof(sa));
+                sa.sa_handler = out_signal;
+                sigemptyset(&sa.sa_mask);
+                sigaction(SIGINT, &sa, NULL);
+                sigaction(SIGTERM, &sa, NULL);
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int vg_cli_out_open(const char *cmd, vg_cli_out_t *o, const char *path) {
+        size_t len;
+        int fd;
+        o->co_fp = NULL;
+        o->co_path = path;
+        o->co_tmp = NULL;
+        if (!path || !strcmp(path, "-")) {
+                o->co_fp = stdout;
+                return 0;
+        }
+        if (!vg_cli_plain_or_absent(path)) {
+                if ((o->co_fp = fopen(path, "w")))
+                        return 0;
+                fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
+                        strerror(errno));
+                return VG_EXIT_FAIL;
+        }
+        len = strlen(path) + 32;
+        o->co_tmp = vg_malloc(len);
+        snprintf(o->co_tmp, len, "%s.tmp.%ld", path, (long)getpid());
+        /* (created new, 0666 less the umask, as fopen would) */
+        if ((fd = open(o->co_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                       0666)) < 0 ||
+            !(o->co_fp = fdopen(fd, "w"))) {
+                fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
+                        strerror(errno));
+                if (fd >= 0) {
+                        close(fd);
+                        unlink(o->co_tmp);
+                }
+                vg_free(o->co_tmp);
+                o->co_tmp = NULL;
+                return VG_EXIT_FAIL;
+        }
+        out_track(o->co_tmp, NULL);
+        return 0;
+}
+
+const char *vg_cli_out_name(const vg_cli_out_t *o) {
+        return o->co_path && strcmp(o->co_path, "-") ? o->co_path
+                                                     : "standard output";
+}
+
+int vg_cli_out_end(const char *cmd, vg_cli_out_t *o, bool keep) {
+        int rc = 0;
+        if (o->co_fp && vg_cli_close_out(cmd, o->co_fp, vg_cli_out_name(o)))
+                rc = VG_EXIT_FAIL;
+        o->co_fp = NULL;
+        if (!o->co_tmp)
+                return rc;
+        if (keep && !rc && rename(o->co_tmp, o->co_path)) {
+                fprintf(stderr, "vigil %s: %s: %s\n", cmd, o->co_path,
+                        strerror(errno));
+                rc = VG_EXIT_FAIL;
+        }
+        if (!keep || rc)
+                unlink(o->co_tmp);
+        out_track(NULL, o->co_tmp);
+        vg_free(o->co_tmp);
+        o->co_tmp = NULL;
+        return rc;
 }
 
 int vg_cli_usage_error(const char *cmd, const char *fmt, ...) {

@@ -87,6 +87,31 @@ bool vg_cli_plain_or_absent(const char *path);
  * stdout's error is cleared once reported (app/main.c checks it at exit). */
 int vg_cli_close_out(const char *cmd, FILE *fp, const char *name);
 
+/* An output written whole or not at all. A regular file (or a path not
+ * there yet) is written to "<path>.tmp.<pid>" beside it and renamed over
+ * path only by vg_cli_out_end(keep): a failed or interrupted run leaves
+ * what was there before. "-" is standard output; a device, a FIFO or a
+ * link (/dev/stdout, /dev/null) is written directly, since a rename would
+ * replace the device or the link itself. */
+typedef struct vg_cli_out_s {
+        FILE       *co_fp;   /* NULL until opened */
+        const char *co_path; /* as given ("-": standard output) */
+        char       *co_tmp;  /* the temporary file, or NULL */
+} vg_cli_out_t;
+
+/* Opens o for path (may be NULL: standard output). On an error prints
+ * "vigil <cmd>: <path>: <reason>" and returns VG_EXIT_FAIL. Until it is
+ * ended, SIGINT and SIGTERM remove its temporary file before the process
+ * dies of them. */
+int vg_cli_out_open(const char *cmd, vg_cli_out_t *o, const char *path);
+/* Ends o (opened or not): closes it (stdout: flushed, as
+ * vg_cli_close_out), then renames the temporary file over the path if
+ * keep and every write succeeded, else removes it. Returns 0, or
+ * VG_EXIT_FAIL after printing why (a write error, a failed rename). */
+int vg_cli_out_end(const char *cmd, vg_cli_out_t *o, bool keep);
+/* What messages call o: its path, or "standard output". */
+const char *vg_cli_out_name(const vg_cli_out_t *o);
+
 /* Prints "vigil <cmd>: <msg>" to stderr and returns VG_EXIT_USAGE. */
 int vg_cli_usage_error(const char *cmd, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

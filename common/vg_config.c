@@ -11,6 +11,7 @@
 #include <string.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,8 +84,8 @@ const vg_confdef_t vg_confdefs[] = {
          "Days before death a SIP counts for sip_before_death."},
         {"rules.register", VG_C_BOOL, "true", 0, 0, 0,
          "Register rules on: DEATH_NOT_REGISTERED and the register_coverage "
-         "and spr.* indicators. false for deployments without a register "
-         "feed."},
+         "and spr.* indicators. false (or off) for deployments without a "
+         "register feed."},
         {"rules.register_deadline_days", VG_C_INT, "30", 1, 3650, 0,
          "Local calendar days after a death within which it should be in "
          "Svenska palliativregistret (DEATH_NOT_REGISTERED)."},
@@ -399,12 +400,25 @@ static vg_err_t check_listen(const char *v, char *errstr,
 static int parse_number(const char *s, double *out, int integer) {
         char *end;
         errno = 0;
+        /* (strtod and strtoll skip spaces and take a '+': "= 5" is
+         * refused as "=5 " is) */
+        if (isspace((unsigned char)*s) || *s == '+')
+                return -1;
         if (integer) {
                 long long v = strtoll(s, &end, 10);
                 *out = (double)v;
         } else
                 *out = strtod(s, &end);
         return errno || end == s || *end != '\0' ? -1 : 0;
+}
+
+/* s as a message may quote it: not if it holds a control character (a
+ * terminal's escape sequence from a file). */
+static const char *shown(const char *s) {
+        for (const char *p = s; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return "(not shown: it holds control characters)";
+        return s;
 }
 
 vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
@@ -452,15 +466,22 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
         if (!(d = find_def(key)))
                 return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                                  "unknown configuration key \"%s\" (see "
-                                 "'vigil config --dump')", key);
+                                 "'vigil config --dump')", shown(key));
         switch (d->cd_type) {
         case VG_C_STRING:
                 break;
         case VG_C_BOOL:
+                /* (on and off as the SPEC writes them, e.g.
+                 * rules.register=off; stored as true and false) */
+                if (!strcmp(value, "on"))
+                        value = "true";
+                else if (!strcmp(value, "off"))
+                        value = "false";
                 if (strcmp(value, "true") && strcmp(value, "false"))
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                         "%s: expected true or false, got "
-                                         "\"%s\"", key, value);
+                                         "%s: expected true or false (or on "
+                                         "or off), got \"%s\"", key,
+                                         shown(value));
                 break;
         case VG_C_INT:
         case VG_C_DOUBLE:
@@ -469,7 +490,7 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
                                          "%s: expected %s, got \"%s\"", key,
                                          d->cd_type == VG_C_INT ? "an integer"
                                                                 : "a number",
-                                         value);
+                                         shown(value));
                 if (num < d->cd_min || num > d->cd_max)
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                                          "%s: %s is out of range [%.15g, %.15g]",
@@ -539,13 +560,27 @@ static int is_secret_key(const char *k) {
 static int read_line(FILE *fp, char *buf, size_t size) {
         size_t n = 0;
         int c, err = 0;
+        bool cr = false; /* a '\r' held back: not counted if a '\n' ends it */
         while ((c = getc(fp)) != EOF && c != '\n') {
+                if (cr && !err && n + 1 >= size)
+                        err = -1;
+                else if (cr && !err)
+                        buf[n++] = '\r';
+                cr = false;
                 if (c == '\0' && !err)
                         err = -2;
+                else if (c == '\r')
+                        cr = true;
                 else if (n + 1 >= size && !err)
                         err = -1;
                 else if (!err)
                         buf[n++] = (char)c;
+        }
+        if (cr && c == EOF && !err) { /* (a '\r' last in the file) */
+                if (n + 1 >= size)
+                        err = -1;
+                else
+                        buf[n++] = '\r';
         }
         buf[n] = '\0';
         if (c == EOF && n == 0 && !err)
@@ -555,18 +590,27 @@ static int read_line(FILE *fp, char *buf, size_t size) {
 
 vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
                            size_t errstr_size) {
-        FILE *fp = fopen(path, "r");
+        /* (opened without waiting: a FIFO would block the open until
+         * something writes to it; it is refused below) */
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         char line[4096], e[512];
         int lineno = 0, secrets = 0, r;
         struct stat st;
+        FILE *fp;
 
-        if (!fp)
+        if (fd < 0)
                 return vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s", path,
                                  strerror(errno));
-        if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) {
-                fclose(fp);
+        if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+                close(fd);
                 return vg_seterr(errstr, errstr_size, VG_ERR_IO,
                                  "%s: not a regular file", path);
+        }
+        if (!(fp = fdopen(fd, "r"))) {
+                int en = errno;
+                close(fd);
+                return vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s",
+                                 path, strerror(en));
         }
         while ((r = read_line(fp, line, sizeof(line))) != 0) {
                 char *s, *eq;

@@ -59,7 +59,9 @@ static void help(void) {
                "                         use the topics' partition count to "
                "match Kafka mode)\n"
                "      --alerts FILE      file mode: write alerts to FILE "
-               "(default stdout)\n"
+               "(default or -:\n"
+               "                         stdout; a file is replaced only "
+               "when the run ends)\n"
                "      --indicators FILE  file mode: write indicator values to "
                "FILE (default\n"
                "                         stdout, after the alerts)\n"
@@ -163,8 +165,15 @@ int vg_cmd_process(int argc, char **argv) {
                                         "--partitions need --input");
                 goto out;
         }
+        if (input && exit_idle) {
+                rc = vg_cli_usage_error("process", "--exit-idle is for Kafka "
+                                        "mode (file mode ends with its "
+                                        "input)");
+                goto out;
+        }
         if (input) {
-                FILE *in = stdin, *aout = stdout, *iout = stdout;
+                FILE *in = stdin;
+                vg_cli_out_t ao = {0}, io = {0};
                 long invalid = 0;
                 struct stat st;
                 if (!(in = vg_lines_open("process", input))) {
@@ -184,6 +193,9 @@ int vg_cmd_process(int argc, char **argv) {
                                                                    : "<stdin>");
                         goto out;
                 }
+                /* Each output is written to a file beside it and renamed
+                 * over it at the end: a run that fails or is interrupted
+                 * leaves what was there (vg_cli_out_open). */
                 if (alerts_path && ind_path &&
                     vg_cli_same_output(alerts_path, ind_path)) {
                         /* (both outputs in one file would overwrite each
@@ -191,33 +203,25 @@ int vg_cmd_process(int argc, char **argv) {
                         rc = vg_cli_usage_error("process", "--alerts and "
                                                 "--indicators name the same "
                                                 "file %s", alerts_path);
-                } else if (alerts_path && !(aout = fopen(alerts_path, "w"))) {
-                        fprintf(stderr, "vigil process: %s: %s\n", alerts_path,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
-                } else if (ind_path && !(iout = fopen(ind_path, "w"))) {
-                        fprintf(stderr, "vigil process: %s: %s\n", ind_path,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
-                }
-                if (!rc) {
+                } else if ((rc = vg_cli_out_open("process", &ao,
+                                                 alerts_path)) ||
+                           (rc = vg_cli_out_open("process", &io, ind_path))) {
+                        ;
+                } else {
                         rc = vg_process_file_exiting(
                                 conf, in,
                                 strcmp(input, "-") ? input : "<stdin>",
-                                partitions, aout, iout, &invalid);
+                                partitions, ao.co_fp, io.co_fp, &invalid);
                         if (!rc && invalid)
                                 rc = 3;
                 }
                 if (in != stdin)
                         fclose(in);
-                /* (each checked: a full disk is not exit 0) */
-                if (aout && vg_cli_close_out("process", aout,
-                                             alerts_path ? alerts_path
-                                                         : "standard output"))
+                /* (each checked: a full disk is not exit 0; kept when the
+                 * run finished, exit 3 included) */
+                if (vg_cli_out_end("process", &ao, !rc || rc == 3))
                         rc = VG_EXIT_FAIL;
-                if (iout && iout != aout &&
-                    vg_cli_close_out("process", iout,
-                                     ind_path ? ind_path : "standard output"))
+                if (vg_cli_out_end("process", &io, !rc || rc == 3))
                         rc = VG_EXIT_FAIL;
         } else
                 rc = vg_process_kafka(conf, exit_idle);

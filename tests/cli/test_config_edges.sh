@@ -21,6 +21,32 @@ printf 'rules.window_days=14\nstate.dir=/x\0y\n' > nul.conf
 expect_usage "nul.conf:2: NUL byte" config --dump -F nul.conf
 grep -q "too long" "$tmp/e" && fail "NUL byte reported as a long line"
 
+# A FIFO as the properties file is refused at once (opening it waited for
+# a writer: every command hung), named or found as ./vigil.conf.
+mkfifo fifo.conf
+set +e; timeout 10 "$VIGIL" config --dump -F fifo.conf > /dev/null 2> "$tmp/e"; rc=$?; set -e
+[ $rc = 2 ] && grep -q "fifo.conf: not a regular file" "$tmp/e" || fail "FIFO -F: exit $rc: $(cat "$tmp/e")"
+mkdir fifodir; mkfifo fifodir/vigil.conf
+set +e; (cd fifodir && timeout 10 "$VIGIL" simulate -n 1 > /dev/null 2> "$tmp/e"); rc=$?; set -e
+[ $rc = 2 ] && grep -q "vigil.conf: not a regular file" "$tmp/e" || fail "FIFO ./vigil.conf: exit $rc: $(cat "$tmp/e")"
+# A CRLF line of 4095 bytes is not too long (its \r is not counted) ...
+{ printf 'state.dir=/'; head -c 4084 /dev/zero | tr '\0' a; printf '\r\n'; } > crlf.conf
+"$VIGIL" config --dump -F crlf.conf > /dev/null 2> "$tmp/e" || fail "4095 bytes and CRLF: $(cat "$tmp/e")"
+# ... one of 4096 is.
+{ printf 'state.dir=/'; head -c 4085 /dev/zero | tr '\0' a; printf '\r\n'; } > crlf.conf
+expect_usage "crlf.conf:1: line too long" config --dump -F crlf.conf
+# on and off are booleans (the SPEC writes rules.register=off), stored as
+# true and false; numbers take no sign '+' or spaces; a value with a
+# control character is not echoed to the terminal.
+"$VIGIL" config --dump -X rules.register=off | grep -qx "rules.register=false" || fail "rules.register=off"
+"$VIGIL" config --dump -X rules.register=on | grep -qx "rules.register=true" || fail "rules.register=on"
+expect_usage 'expected an integer, got "+5"' config --dump -X batch.max_events=+5
+expect_usage 'expected an integer, got " 5"' config --dump -X "batch.max_events= 5"
+expect_usage 'expected true or false (or on or off), got "yes"' config --dump -X rules.register=yes
+printf 'rules.window_days=\033[2J\n' > esc.conf
+expect_usage 'esc.conf:1: rules.window_days: expected an integer, got "(not shown' config --dump -F esc.conf
+if grep -q $'\033' "$tmp/e"; then fail "an escape sequence echoed"; fi
+
 for cmd in process aggregate config; do
   args=(); [ "$cmd" = config ] && args=(--dump)
   expect_usage 'http.listen: "nowhere" is not an address' "$cmd" "${args[@]}" -X http.listen=nowhere

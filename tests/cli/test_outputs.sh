@@ -69,6 +69,34 @@ run 1 "$VIGIL" process --input - --alerts "$TMP/keep" <&-
 grep -q "<stdin>: read error" "$TMP/err" || fail "closed stdin: $(cat "$TMP/err")"
 [ "$(cat "$TMP/keep")" = keep ] || fail "the output was emptied (closed stdin)"
 
+# A run that fails or is interrupted leaves existing outputs as they were
+# (each is written beside and renamed at the end), and leaves no
+# temporary file: a second output that cannot be opened ...
+cp "$TMP/al.jsonl" "$TMP/al-keep.jsonl"
+run 1 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" \
+  --indicators "$TMP/nodir/x.jsonl"
+cmp -s "$TMP/al.jsonl" "$TMP/al-keep.jsonl" || fail "--alerts emptied by a bad --indicators path"
+# ... and SIGINT or SIGTERM in the middle of a long run.
+"$VIGIL" simulate -n 60000 --seed 8 --out "$TMP/big.jsonl" 2>/dev/null
+cp "$TMP/ind.jsonl" "$TMP/ind-keep.jsonl"
+for sig in INT TERM; do
+  env --default-signal=INT "$VIGIL" process --input "$TMP/big.jsonl" \
+    --alerts "$TMP/al.jsonl" --indicators "$TMP/ind.jsonl" 2>/dev/null & pid=$!
+  for _ in $(seq 100); do ls "$TMP"/al.jsonl.tmp.* >/dev/null 2>&1 && break; sleep 0.05; done
+  kill -$sig $pid; set +e; wait $pid; rc=$?; set -e
+  [ $rc -gt 128 ] || fail "SIG$sig: exit $rc (finished before the signal?)"
+  cmp -s "$TMP/al.jsonl" "$TMP/al-keep.jsonl" && cmp -s "$TMP/ind.jsonl" "$TMP/ind-keep.jsonl" ||
+    fail "SIG$sig: an output was changed by an interrupted run"
+  if ls "$TMP"/*.tmp.* >/dev/null 2>&1; then fail "SIG$sig: temporary files left: $(ls "$TMP")"; fi
+done
+# "-" is standard output, as for --input and report --html.
+run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts - --indicators /dev/null > "$TMP/al-stdout.jsonl"
+[ -s "$TMP/al-stdout.jsonl" ] && [ "$(wc -l < "$TMP/al-stdout.jsonl")" = "$(wc -l < "$TMP/al-keep.jsonl")" ] || fail "--alerts - did not write standard output"
+[ -e ./- ] && fail "--alerts - made a file named -"
+# --exit-idle is Kafka mode's.
+run 2 "$VIGIL" process --input "$TMP/in.jsonl" --exit-idle 3
+grep -q "exit-idle is for Kafka mode" "$TMP/err" || fail "--exit-idle in file mode: $(cat "$TMP/err")"
+
 if [ -c /dev/full ]; then
   ln -s /dev/full "$TMP/full"
   # Standard output full: exit 1 and a message, whichever command wrote.
