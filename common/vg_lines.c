@@ -244,3 +244,21 @@ int vg_lines_read_error(const char *cmd, FILE *in, const char *name) {
                 err ? strerror(err) : "I/O error");
         return -1;
 }
+
+ssize_t vg_lines_get(vg_lines_t *lr, const char *cmd, char **linep,
+                     long *bad, bool *failed) {
+        char e[256];
+        size_t len;
+        int r;
+        while ((r = vg_lines_next(lr, linep, &len, e, sizeof(e))) ==
+               VG_LINES_BAD) {
+                fprintf(stderr, "%s:%ld: %s\n", lr->lr_name, lr->lr_lineno,
+                        e);
+                (*bad)++;
+        }
+        if (r == VG_LINES_FATAL) {
+                fprintf(stderr, "vigil %s: %s: %s\n", cmd, lr->lr_name, e);
+                *failed = true;
+        }
+        return r == VG_LINES_OK ? (ssize_t)len : -1;
+}

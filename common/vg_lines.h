@@ -57,6 +57,17 @@ int vg_lines_next(vg_lines_t *lr, char **linep, size_t *lenp, char *errstr,
 /* Frees the buffer, zeroed first (a line may have held personal data). */
 void vg_lines_free(vg_lines_t *lr);
 
+/* vg_lines_next for a reader that reports as it goes: the next line's
+ * length (its bytes in *linep), or -1 at the end. A line longer than the
+ * limit is reported on stderr as "NAME:LINE: line longer than ..." and
+ * counted in *bad; a read error or no memory as "vigil CMD: NAME: ..." and
+ * ends the input with *failed set. */
+ssize_t vg_lines_get(vg_lines_t *lr, const char *cmd, char **linep,
+                     long *bad, bool *failed);
+/* The longest line of a command without a configuration (codec): the
+ * default of input.max_bytes. */
+#define VG_LINES_MAX_DEFAULT (1024 * 1024)
+
 /* The inputs of a command: its FILE arguments, or standard input when
  * there are none; "-" is standard input, named "<stdin>" in messages. */
 typedef int (*vg_lines_input_fn)(void *opaque, FILE *in, const char *name);

@@ -98,9 +98,10 @@ static int file_main(const vg_conf_t *conf, const char *input) {
         const char *why;
         FILE *in;
         char errstr[512], *line = NULL;
-        size_t cap = 0;
         ssize_t n;
         long lineno = 0, invalid = 0;
+        bool failed = false;
+        vg_lines_t lr;
         vg_codec_t *codec;
         vg_agg_t *agg;
         int rc = 0;
@@ -117,12 +118,15 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                 return 1;
         }
         vg_agg_begin(agg, vg_now_ms(), errstr, sizeof(errstr));
-        while ((n = getline(&line, &cap, in)) != -1) {
+        vg_lines_init(&lr, in, input,
+                      (size_t)vg_conf_int(conf, "input.max_bytes"));
+        while ((n = vg_lines_get(&lr, "aggregate", &line, &invalid,
+                                 &failed)) != -1) {
                 vg_ipart_t ip;
                 json_error_t jerr;
                 json_t *obj;
-                lineno++;
-                if (n <= 1)
+                lineno = lr.lr_lineno;
+                if (n == 0)
                         continue;
                 obj = json_loadb(line, (size_t)n, 0, &jerr);
                 if (obj && json_object_get(obj, "watermark")) {
@@ -174,7 +178,7 @@ static int file_main(const vg_conf_t *conf, const char *input) {
         }
         /* A read error is not the end of input: values from part of it
          * would be wrong, not short. */
-        if (!rc && vg_lines_read_error("aggregate", in, input))
+        if (!rc && failed)
                 rc = 1;
         if (!rc && vg_agg_commit(agg, errstr, sizeof(errstr))) {
                 vg_error("aggregate", "%s", errstr);
@@ -184,7 +188,7 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                 vg_agg_values(agg, value_json_cb, stdout);
         vg_agg_close(agg);
         vg_codec_destroy(codec);
-        free(line);
+        vg_lines_free(&lr);
         if (in != stdin)
                 fclose(in);
         return rc ? rc : invalid ? 3 : 0;

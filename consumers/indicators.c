@@ -133,22 +133,25 @@ static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
         vg_record_clear(t, &rec);
 }
 
-static int read_file(ictx_t *ic, const char *path) {
+static int read_file(ictx_t *ic, const char *path, size_t max_bytes) {
         FILE *in = vg_lines_open("indicators", path);
         const char *why;
         char *line = NULL, errstr[512];
-        size_t cap = 0;
         ssize_t n;
-        long lineno = 0;
+        long lineno = 0, too_long = 0;
         int bad = 0;
+        bool failed = false;
+        vg_lines_t lr;
         if (!in)
                 return -1;
-        while ((n = getline(&line, &cap, in)) != -1) {
+        vg_lines_init(&lr, in, path, max_bytes);
+        while ((n = vg_lines_get(&lr, "indicators", &line, &too_long,
+                                 &failed)) != -1) {
                 json_t *o;
                 json_error_t jerr;
                 vg_ivalue_t iv;
-                lineno++;
-                if (n <= 1)
+                lineno = lr.lr_lineno;
+                if (n == 0)
                         continue;
                 o = json_loadb(line, (size_t)n, 0, &jerr);
                 if (!o)
@@ -175,9 +178,11 @@ static int read_file(ictx_t *ic, const char *path) {
                 vg_record_clear(VG_REC_IVALUE, &iv);
                 json_decref(o);
         }
-        if (vg_lines_read_error("indicators", in, path))
+        if (too_long)
+                bad = 1;
+        if (failed)
                 bad = -1; /* not a short file: show nothing */
-        free(line);
+        vg_lines_free(&lr);
         if (in != stdin)
                 fclose(in);
         return bad;
@@ -437,7 +442,8 @@ int vg_cmd_indicators(int argc, char **argv) {
                 goto out;
         ic.ic_rows = json_object();
         if (input) {
-                int r = read_file(&ic, input);
+                int r = read_file(&ic, input,
+                                  (size_t)vg_conf_int(conf, "input.max_bytes"));
                 if (r < 0) {
                         rc = VG_EXIT_FAIL;
                         goto out;

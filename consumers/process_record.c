@@ -75,10 +75,11 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
                 return;
         }
         /* SPEC §7: bounded input; the message is named by its place. */
-        if (m->len > pr->pr_max_bytes) {
+        if (m->len + m->key_len > pr->pr_max_bytes) {
                 const char *v[1] = {"too-large"};
                 snprintf(errstr, sizeof(errstr),
-                         "%zu bytes, more than input.max_bytes (%zu)", m->len,
+                         "%zu bytes (key and value), more than "
+                         "input.max_bytes (%zu)", m->len + m->key_len,
                          pr->pr_max_bytes);
                 vg_part_activity(ps->ps_part, type);
                 vg_metric_inc(pr->pm_dlq, v, 1);

@@ -72,23 +72,24 @@ static int do_schemas(vg_codec_t *codec) {
 
 static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
         char *line = NULL, errstr[512];
-        size_t cap = 0;
         ssize_t n;
-        long lineno = 0;
+        long lineno = 0, too_long = 0;
         int failed = 0;
+        bool rd_failed = false;
         vg_buf_t out;
+        vg_lines_t lr;
 
         vg_buf_init(&out);
-        while ((n = getline(&line, &cap, in)) != -1) {
+        vg_lines_init(&lr, in, name, VG_LINES_MAX_DEFAULT);
+        while ((n = vg_lines_get(&lr, "codec", &line, &too_long,
+                                 &rd_failed)) != -1) {
                 vg_anyrec_t rec;
                 json_error_t jerr;
                 json_t *obj;
                 vg_err_t err;
                 int rtype = type;
 
-                lineno++;
-                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-                        line[--n] = '\0';
+                lineno = lr.lr_lineno;
                 if (n == 0)
                         continue;
                 obj = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES,
@@ -114,6 +115,7 @@ static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
                         vg_record_clear(rtype, &rec);
                 }
                 if (err) {
+                        vg_redact_pnr(errstr); /* (it may quote a value) */
                         fprintf(stderr, "%s:%ld: %s\n", name, lineno, errstr);
                         failed++;
                         continue;
@@ -122,9 +124,8 @@ static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
                         printf("%02x", (unsigned char)out.vb_data[i]);
                 putchar('\n');
         }
-        if (vg_lines_read_error("codec", in, name))
-                failed++;
-        free(line);
+        failed += (int)too_long + rd_failed;
+        vg_lines_free(&lr);
         vg_buf_free(&out);
         return failed ? VG_EXIT_FAIL : VG_EXIT_OK;
 }
@@ -157,20 +158,30 @@ static int do_decode(vg_codec_t *codec, FILE *in, const char *name, int raw) {
         if (raw) {
                 char chunk[65536];
                 size_t n;
-                while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
-                        vg_buf_append(&buf, chunk, n);
+                bool big = false;
+                while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0 && !big)
+                        if (!(big = buf.vb_len + n > VG_LINES_MAX_DEFAULT))
+                                vg_buf_append(&buf, chunk, n);
+                if (big)
+                        fprintf(stderr, "%s: a record longer than %d bytes "
+                                "(the default of input.max_bytes)\n", name,
+                                VG_LINES_MAX_DEFAULT);
                 /* Part of a record is no record: do not decode it. */
-                failed = vg_lines_read_error("codec", in, name) ||
+                failed = big || vg_lines_read_error("codec", in, name) ||
                          decode_one(codec, buf.vb_data ? buf.vb_data : "",
                                     buf.vb_len, name, 1) != 0;
         } else {
                 char *line = NULL;
-                size_t cap = 0;
                 ssize_t n;
-                long lineno = 0;
-                while ((n = getline(&line, &cap, in)) != -1) {
+                long lineno = 0, too_long = 0;
+                bool rd_failed = false;
+                vg_lines_t lr;
+                /* (hex: two characters a byte) */
+                vg_lines_init(&lr, in, name, 2 * VG_LINES_MAX_DEFAULT + 2);
+                while ((n = vg_lines_get(&lr, "codec", &line, &too_long,
+                                         &rd_failed)) != -1) {
                         int bad = 0;
-                        lineno++;
+                        lineno = lr.lr_lineno;
                         while (n > 0 && isspace((unsigned char)line[n - 1]))
                                 n--;
                         if (n == 0)
@@ -196,9 +207,8 @@ static int do_decode(vg_codec_t *codec, FILE *in, const char *name, int raw) {
                                        lineno))
                                 failed++;
                 }
-                if (vg_lines_read_error("codec", in, name))
-                        failed++;
-                free(line);
+                failed += (int)too_long + rd_failed;
+                vg_lines_free(&lr);
         }
         vg_buf_free(&buf);
         return failed ? VG_EXIT_FAIL : VG_EXIT_OK;

@@ -369,8 +369,7 @@ bool vg_pnr_like(const char *s, size_t len) {
  * date, maybe '-' or '+' before the last four), the whole value or a part
  * standing on its own (not touching a letter or digit)? A hex pseudonym
  * is not taken for one. */
-bool vg_pnr_in_bytes(const void *data, size_t n) {
-        const char *s = data;
+static bool pnr_in_span(const char *s, size_t n) {
         for (size_t i = 0; s && i < n; i++) {
                 if (!isdigit((unsigned char)s[i]) ||
                     (i && isalnum((unsigned char)s[i - 1])))
@@ -384,8 +383,38 @@ bool vg_pnr_in_bytes(const void *data, size_t n) {
         return false;
 }
 
+/* Avro writes a string as its length (a zigzag varint: 2 x the length)
+ * and its bytes, so the bytes around a string may be digits or letters
+ * themselves ('0' is the length of 24 characters): each place that reads
+ * as the start of a string of 1 to 8191 bytes is also looked at as that
+ * string, whose ends stand on their own. */
+bool vg_pnr_in_bytes(const void *data, size_t n) {
+        const unsigned char *u = data;
+        if (!data)
+                return false;
+        if (pnr_in_span(data, n))
+                return true;
+        for (size_t i = 1; i < n; i++) {
+                uint64_t len;
+                if (u[i - 1] & 0x80)
+                        continue;
+                if (i >= 2 && (u[i - 2] & 0x80))
+                        len = (uint64_t)(u[i - 2] & 0x7f) |
+                              (uint64_t)u[i - 1] << 7;
+                else
+                        len = u[i - 1];
+                if ((len & 1) || len < 20)
+                        continue;
+                len >>= 1;
+                if (len <= n - i &&
+                    pnr_in_span((const char *)u + i, (size_t)len))
+                        return true;
+        }
+        return false;
+}
+
 bool vg_pnr_in(const char *s) {
-        return s && vg_pnr_in_bytes(s, strlen(s));
+        return s && pnr_in_span(s, strlen(s));
 }
 
 const char *vg_alert_pnr_field(const vg_alert_t *al) {
@@ -424,6 +453,21 @@ vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "occurred_at: %s is %s",
                                  vg_time_format(ev->ev_occurred_at, t1), why);
+        /* A register entry's death_at sets the period of its spr.*
+         * values: held to the same bounds (one at year 9999 or beyond
+         * made periods that wrapped to year 0 or 4945). */
+        if (ev->ev_type == VG_REC_REGISTER &&
+            (why = vg_event_time_refused(ev->ev_death_at, now_ms)))
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "death_at: %s is %s",
+                                 vg_time_format(ev->ev_death_at, t1), why);
+        /* An empty cancels_event_id retracts nothing and names no event
+         * (event ids are never empty): refused, not dropped unseen. */
+        if (ev->ev_cancels_event_id && !*ev->ev_cancels_event_id)
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "cancels_event_id: must not be empty (null "
+                                 "or left out when the event cancels "
+                                 "nothing)");
         if (!k || strlen(k) != 4 || !isdigit((unsigned char)k[0]) ||
             !isdigit((unsigned char)k[1]) || !isdigit((unsigned char)k[2]) ||
             !isdigit((unsigned char)k[3])) {

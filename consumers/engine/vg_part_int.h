@@ -38,6 +38,14 @@ enum {
 
 /* Patient cache entry (vg_part_cache.c): the patient decoded (pe_pt), or
  * packed as its store row's bytes (pe_blob; pe_pt NULL). */
+/* The largest patient state a persisting partition stores: well inside
+ * a Kafka message (librdkafka's message.max.bytes, 1,000,000 by default),
+ * for its changelog record and an alert that copies its strings. */
+#define VG_PART_STATE_MAX (512 * 1024)
+/* The most key and value bytes a DLQ record copies (its headers are a
+ * few hundred bytes more). */
+#define VG_DLQ_COPY_MAX 960000
+
 typedef struct pent_s {
         vg_hnode_t     pe_h;        /* first: the table's link */
         vg_patient_t  *pe_pt;       /* decoded, or NULL: packed */

@@ -68,6 +68,19 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                          "hold a personnummer)", detail ? detail : reason);
                 detail = d2;
         }
+        /* A copy must fit in a Kafka message (librdkafka's
+         * message.max.bytes, 1,000,000 by default; input.max_bytes lets
+         * 1 MiB in): a larger record goes without key and value, which a
+         * publisher could never deliver (the partition would stop). */
+        if (key_len + value_len > VG_DLQ_COPY_MAX) {
+                snprintf(d2, sizeof(d2), "%s (key and value left out: %zu "
+                         "bytes, more than a DLQ record holds, %d)",
+                         detail ? detail : reason, key_len + value_len,
+                         VG_DLQ_COPY_MAX);
+                key = value = NULL;
+                key_len = value_len = 0;
+                detail = d2;
+        }
         json_object_set_new(h, "vigil.reason", json_string(reason));
         if (detail) {
                 json_t *d = json_string(detail); /* NULL if not UTF-8 */

@@ -560,6 +560,37 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                  "(rules.retention_days)",
                                  vg_time_format(ev->ev_occurred_at, when));
         }
+        /* A patient's stored state is also one changelog record, and an
+         * alert copies its event's strings: both must fit in a Kafka
+         * message. An event that would take the state past
+         * VG_PART_STATE_MAX goes to the DLQ as patient-limit and changes
+         * nothing (the state before it is still in pe_blob). Encoded here
+         * once: vg_part_pack below takes these bytes. */
+        if (part->pa_persist && !ch.ch_duplicate) {
+                vg_buf_reset(&part->pa_sbuf);
+                vg_patient_encode(pt, &part->pa_sbuf);
+                if (part->pa_sbuf.vb_len > VG_PART_STATE_MAX) {
+                        size_t len = part->pa_sbuf.vb_len;
+                        vg_changes_clear(&ch);
+                        vg_patient_destroy(pt);
+                        pe->pe_pt = NULL;
+                        if (!pe->pe_blob)
+                                pe->pe_pt = vg_patient_new(pe->pe_id);
+                        else if (vg_part_unpack(pe, errstr, errstr_size))
+                                return VG_ERR_STORE;
+                        vg_part_pack(part, pe, false);
+                        part->pa_rejected = "patient-limit";
+                        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                         "patient state would be %zu bytes, "
+                                         "more than %d (its events' fields "
+                                         "are too long)", len,
+                                         VG_PART_STATE_MAX);
+                }
+                pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
+                memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
+                       part->pa_sbuf.vb_len);
+                pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+        }
         if (ev->ev_occurred_at < part->pa_data_since)
                 part->pa_data_since = ev->ev_occurred_at;
         part->pa_stats.ps_events++;
@@ -569,7 +600,8 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                 part->pa_stats.ps_duplicates++;
         else if (cancels)
                 part->pa_stats.ps_cancellations++;
-        changed = !ch.ch_duplicate;
+        /* (a persisting partition's bytes are made above) */
+        changed = !ch.ch_duplicate && !part->pa_persist;
         err = vg_part_apply_changes(part, &ch, errstr, errstr_size);
         vg_changes_clear(&ch);
         vg_part_pack(part, pe, changed);

@@ -232,19 +232,22 @@ void rp_alert_msg(const rd_kafka_message_t *m, void *opaque) {
 long rp_read_values(rep_t *r, const char *path) {
         FILE *in = vg_lines_open(CMD, path);
         char *line = NULL;
-        size_t cap = 0;
         ssize_t n;
         long lineno = 0, bad = 0;
+        bool failed = false;
+        vg_lines_t lr;
         if (!in)
                 return -1;
-        while ((n = getline(&line, &cap, in)) != -1) {
+        vg_lines_init(&lr, in, path,
+                      (size_t)vg_conf_int(r->rp_conf, "input.max_bytes"));
+        while ((n = vg_lines_get(&lr, CMD, &line, &bad, &failed)) != -1) {
                 json_error_t jerr;
                 json_t *o;
                 vg_ivalue_t iv;
                 char errstr[256];
                 const char *why;
-                lineno++;
-                if (n <= 1)
+                lineno = lr.lr_lineno;
+                if (n == 0)
                         continue;
                 o = json_loadb(line, (size_t)n, 0, &jerr);
                 if (!o || !json_is_string(json_object_get(o, "indicator")) ||
@@ -285,9 +288,9 @@ long rp_read_values(rep_t *r, const char *path) {
                 vg_record_clear(VG_REC_IVALUE, &iv);
                 json_decref(o);
         }
-        if (vg_lines_read_error(CMD, in, path))
+        if (failed)
                 bad = -1; /* not a short file: write no page */
-        free(line);
+        vg_lines_free(&lr);
         if (in != stdin)
                 fclose(in);
         return bad;
@@ -298,17 +301,20 @@ long rp_read_alerts(rep_t *r, const char *path) {
         FILE *in = vg_lines_open(CMD, path);
         const char *pf;
         char *line = NULL, errstr[256];
-        size_t cap = 0;
         ssize_t n;
         long lineno = 0, bad = 0;
+        bool failed = false;
+        vg_lines_t lr;
         if (!in)
                 return -1;
-        while ((n = getline(&line, &cap, in)) != -1) {
+        vg_lines_init(&lr, in, path,
+                      (size_t)vg_conf_int(r->rp_conf, "input.max_bytes"));
+        while ((n = vg_lines_get(&lr, CMD, &line, &bad, &failed)) != -1) {
                 json_error_t jerr;
                 json_t *o;
                 vg_alert_t al;
-                lineno++;
-                if (n <= 1)
+                lineno = lr.lr_lineno;
+                if (n == 0)
                         continue;
                 if (!(o = json_loadb(line, (size_t)n, 0, &jerr))) {
                         fprintf(stderr, "%s:%ld: %s\n", path, lineno,
@@ -336,9 +342,9 @@ long rp_read_alerts(rep_t *r, const char *path) {
                 vg_record_clear(VG_REC_ALERT, &al);
                 json_decref(o);
         }
-        if (vg_lines_read_error(CMD, in, path))
+        if (failed)
                 bad = -1; /* not a short file: write no page */
-        free(line);
+        vg_lines_free(&lr);
         if (in != stdin)
                 fclose(in);
         return bad;

@@ -53,4 +53,33 @@ kill -TERM $p
 set +e; wait $p; rc=$?; set -e
 [ "$rss" -lt 50000 ] || fail "produce /dev/zero grew to ${rss} KiB"
 [ "$rc" != 0 ] || fail "produce /dev/zero: SIGTERM gave exit 0"
+# Every other reader of JSON Lines is bounded too (indicators, aggregate,
+# report, codec: getline grew to the line, 600 MB for a 200 MB line): the
+# line is named and skipped, the others read, exit non-zero; input.max_bytes
+# is theirs as well. Peak RSS stays far below the line's 3 MB x 100.
+"$VIGIL" process --input "$TMP/ev.jsonl" --alerts "$TMP/al.jsonl" --indicators "$TMP/ind.jsonl" 2>/dev/null
+"$VIGIL" aggregate --help >/dev/null
+{ head -n 3 "$TMP/ind.jsonl"; head -c 3000000 /dev/zero | tr '\0' 'x'; echo; tail -n +4 "$TMP/ind.jsonl"; } > "$TMP/ind-long.jsonl"
+{ head -n 2 "$TMP/al.jsonl"; head -c 3000000 /dev/zero | tr '\0' 'x'; echo; tail -n +3 "$TMP/al.jsonl"; } > "$TMP/al-long.jsonl"
+: > "$TMP/none.jsonl"
+bounded() { # WHAT FILE:LINE CMD...: exit non-zero, FILE:LINE named
+  local what=$1 where=$2 rc; shift 2
+  set +e; /usr/bin/time -f "%M" -o "$TMP/rss" "$@" > "$TMP/out" 2> "$TMP/err"; rc=$?; set -e
+  [ "$rc" != 0 ] || fail "$what: a too-long line but exit 0"
+  grep -q "$where: line longer than" "$TMP/err" || fail "$what: $where not named: $(tail -3 "$TMP/err")"
+  [ "$(tail -1 "$TMP/rss")" -lt 100000 ] || fail "$what: peak RSS $(tail -1 "$TMP/rss") KiB"
+}
+if command -v /usr/bin/time > /dev/null; then
+  bounded indicators ind-long.jsonl:4 "$VIGIL" indicators --input "$TMP/ind-long.jsonl" --format json
+  [ "$(grep -c indicator "$TMP/out")" -gt 0 ] || fail "indicators: the other lines were not read"
+  bounded report ind-long.jsonl:4 "$VIGIL" report --indicators "$TMP/ind-long.jsonl" --alerts "$TMP/none.jsonl" --html "$TMP/r.html"
+  bounded "report --alerts" al-long.jsonl:3 "$VIGIL" report --indicators "$TMP/ind.jsonl" --alerts "$TMP/al-long.jsonl" --html "$TMP/r.html"
+  { head -c 3000000 /dev/zero | tr '\0' 'x'; echo; } > "$TMP/parts-long.jsonl"
+  bounded aggregate parts-long.jsonl:1 "$VIGIL" aggregate --input "$TMP/parts-long.jsonl"
+  bounded "codec encode" long.jsonl:6 "$VIGIL" codec encode "$TMP/long.jsonl"
+  [ "$(wc -l < "$TMP/out")" = "$n" ] || fail "codec encode: the other lines were not encoded"
+  # input.max_bytes applies: a 2 KiB limit names a 3 KB line.
+  { head -n 1 "$TMP/ind.jsonl"; head -c 3000 /dev/zero | tr '\0' 'x'; echo; } > "$TMP/ind-3k.jsonl"
+  bounded "indicators, input.max_bytes" ind-3k.jsonl:2 "$VIGIL" indicators --input "$TMP/ind-3k.jsonl" -X input.max_bytes=2048
+fi
 echo "PASS: a 3 MB line is named and skipped ($n other events processed); a failed allocation exits 1; produce /dev/zero stays at ${rss} KiB and stops on SIGTERM (exit $rc)"

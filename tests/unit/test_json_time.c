@@ -134,6 +134,41 @@ static void test_validate(void **state) {
         assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
                          VG_ERR_INVALID);
         assert_non_null(strstr(errstr, "patient_id"));
+        ev.ev_patient_id = "p";
+        /* An empty cancels_event_id names no event: refused (it vanished
+         * without a trace); null is no cancellation. */
+        ev.ev_cancels_event_id = "";
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        assert_non_null(strstr(errstr, "cancels_event_id"));
+        ev.ev_cancels_event_id = "x";
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_cancels_event_id = NULL;
+        /* A register entry's death_at: the bounds of occurred_at (it sets
+         * the spr.* period; year 9999 wrapped to year 0). */
+        ev.ev_type = VG_REC_REGISTER;
+        ev.ev_death_at = now + VG_MS_PER_DAY;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_death_at = now + VG_MS_PER_DAY + 1;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        assert_non_null(strstr(errstr, "death_at"));
+        ev.ev_death_at = T("1900-01-01T00:00:00Z");
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_death_at--;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        assert_non_null(strstr(errstr, "death_at"));
+        ev.ev_death_at = INT64_MAX;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        /* (another type's death_at is not a field of it) */
+        ev.ev_type = VG_REC_SIP;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
 }
 
 static void test_time_parse_format(void **state) {

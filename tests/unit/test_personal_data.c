@@ -164,6 +164,54 @@ static void test_check_digit(void **state) {
         }
 }
 
+/* Avro bytes (a DLQ copy): a string's length byte before it, or the next
+ * string's after it, may read as a digit or a letter ('0' is 24
+ * characters, 'B' 33). The string is looked at on its own too. An attack
+ * found both shapes copied to the DLQ whole. */
+static void test_in_avro_bytes(void **state) {
+        static const char *const pnrs[] = {"121212-1212", "191212121212",
+                                           "19121212-1212", "1212121212"};
+        (void)state;
+        for (size_t p = 0; p < sizeof(pnrs) / sizeof(pnrs[0]); p++) {
+                for (size_t len = 10; len <= 300; len++) {
+                        unsigned char b[400];
+                        size_t n = 0, plen = strlen(pnrs[p]), zz = len * 2;
+                        if (len < plen)
+                                continue;
+                        b[n++] = 0x02; /* a field before: "x" */
+                        b[n++] = 'x';
+                        if (zz < 0x80) {
+                                b[n++] = (unsigned char)zz;
+                        } else {
+                                b[n++] = (unsigned char)(zz | 0x80);
+                                b[n++] = (unsigned char)(zz >> 7);
+                        }
+                        /* the personnummer first, then letters */
+                        memcpy(b + n, pnrs[p], plen);
+                        memset(b + n + plen, 'y', len - plen);
+                        if (len > plen)
+                                b[n + plen] = ' ';
+                        n += len;
+                        b[n++] = '0'; /* the next string: 24 characters */
+                        if (!vg_pnr_in_bytes(b, n))
+                                fail_msg("%s in a string of %zu: not found",
+                                         pnrs[p], len);
+                }
+        }
+        /* The attack's shape: exactly the personnummer, then a string of
+         * 24 characters. */
+        {
+                const char b[] = "\x16" "121212-1212" "0" "yyyyyyyyyyyyyyyyyyyyyyyy";
+                assert_true(vg_pnr_in_bytes(b, sizeof(b) - 1));
+                assert_false(vg_pnr_in(b + 1)); /* (a string's own rule) */
+        }
+        /* A hex pseudonym's digit runs stay what they are. */
+        {
+                const char b[] = "\x80\x01" "9f86d0818a1212121212bc7d659a2feaa0c55ad015a3bf4f1b2b0b822c5d3e4f6a7b8c9d0e1f2a3b4c5d6e7f80";
+                assert_false(vg_pnr_in_bytes(b, sizeof(b) - 1));
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spellings),
@@ -172,6 +220,7 @@ int main(void) {
                 cmocka_unit_test(test_day_of_month),
                 cmocka_unit_test(test_month_and_year_edges),
                 cmocka_unit_test(test_check_digit),
+                cmocka_unit_test(test_in_avro_bytes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
