@@ -53,6 +53,7 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
         vg_rectype_t t;
         vg_decode_reason_t reason;
         char errstr[512];
+        const char *pf;
         vg_err_t err;
 
         if (type < 0 || p < 0 || p >= MAX_PARTITIONS ||
@@ -106,10 +107,12 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
         }
         err = vg_codec_decode(codec, m->payload, m->payload ? m->len : 0,
                               type, &t, &rec, &reason, errstr, sizeof(errstr));
-        if (!err && vg_pnr_like(rec.ev.ev_patient_id,
-                                strlen(rec.ev.ev_patient_id))) {
+        /* ... nor one with a personnummer in another field: processed,
+         * it would be written to the state, the changelog and alerts
+         * (SPEC §8: "No component writes a personnummer ...") */
+        if (!err && (pf = vg_event_pnr_field(&rec.ev))) {
                 vg_record_clear(t, &rec);
-                personal_data(pr, ps, m, topic, type, "patient_id");
+                personal_data(pr, ps, m, topic, type, pf);
                 return;
         }
         if (err)

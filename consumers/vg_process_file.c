@@ -554,6 +554,7 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
                 vg_anyrec_t any;
                 vg_event_t ev;
                 int r = src_next(&sr, &any.ev, errstr, sizeof(errstr));
+                const char *pf;
 
                 if (r == 1)
                         ev = any.ev;
@@ -567,12 +568,12 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         atomic_store(&fc.fc_stop, 1); /* (the workers too) */
                         break;
                 }
-                if (r == 1 && vg_pnr_like(ev.ev_patient_id,
-                                          strlen(ev.ev_patient_id))) {
-                        /* SPEC §8: not processed, and not echoed */
+                if (r == 1 && (pf = vg_event_pnr_field(&ev))) {
+                        /* SPEC §8: not processed, and not echoed (in any
+                         * field: it would be written to the outputs) */
                         snprintf(errstr, sizeof(errstr),
-                                 "patient_id looks like a personnummer: "
-                                 "not processed (personal-data)");
+                                 "%s looks like a personnummer: not "
+                                 "processed (personal-data)", pf);
                         r = -1;
                         vg_record_clear(ev.ev_type, &ev);
                 }

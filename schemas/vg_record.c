@@ -417,17 +417,28 @@ bool vg_pnr_in(const char *s) {
         return s && pnr_in_span(s, strlen(s));
 }
 
-const char *vg_alert_pnr_field(const vg_alert_t *al) {
-        for (size_t i = 0; i < VG_ARRAY_SIZE(alert_fields); i++) {
-                const vg_field_t *f = &alert_fields[i];
+/* The first string field of rec (type's table) whose whole value looks
+ * like a personnummer, or NULL. */
+static const char *pnr_field(vg_rectype_t type, const void *rec) {
+        const vg_rectype_desc_t *rt = vg_rectype(type);
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
                 const char *v;
                 if (f->vf_type != VG_F_STRING && f->vf_type != VG_F_OSTRING)
                         continue;
-                v = *(char *const *)((const char *)al + f->vf_offset);
-                if (v && vg_pnr_in(v))
+                v = *(char *const *)((const char *)rec + f->vf_offset);
+                if (v && vg_pnr_like(v, strlen(v)))
                         return f->vf_name;
         }
         return NULL;
+}
+
+const char *vg_alert_pnr_field(const vg_alert_t *al) {
+        return pnr_field(VG_REC_ALERT, al);
+}
+
+const char *vg_event_pnr_field(const vg_event_t *ev) {
+        return pnr_field(ev->ev_type, ev);
 }
 
 const char *vg_event_time_refused(int64_t ms, int64_t now_ms) {

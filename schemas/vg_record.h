@@ -249,9 +249,13 @@ bool vg_pnr_in(const char *s);
 bool vg_pnr_in_bytes(const void *data, size_t n);
 
 /* The name of the first of an alert's string fields (its ids, kommun,
- * region, area, period, ...) that holds a personnummer (vg_pnr_in), or
- * NULL. A reader of the alerts topic shows no such record (SPEC §8). */
+ * region, area, period, ...) whose whole value looks like a personnummer
+ * (vg_pnr_like, SPEC §8's rule), or NULL. */
 const char *vg_alert_pnr_field(const vg_alert_t *al);
+/* The same for an event's string fields (patient_id, event_id, stay_id,
+ * ...): SPEC §8 "No component writes a personnummer to a log, a topic or
+ * a state file", so such an event is not processed (personal-data). */
+const char *vg_event_pnr_field(const vg_event_t *ev);
 
 /* Region code of a kommun (first two digits) into buf[3]. */
 char *vg_region_of(const char *kommun, char *buf);

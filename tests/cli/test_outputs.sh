@@ -212,4 +212,23 @@ set +e; "$VIGIL" report --indicators "$TMP/val.jsonl" --alerts "$TMP/no-alerts.j
 grep -q "val.jsonl:2: names no indicator" "$TMP/err" && grep -q "val.jsonl:3: holds a personnummer" "$TMP/err" ||
   fail "report, values no aggregator writes: exit $rc: $(cat "$TMP/err")"
 if grep -q 1212 "$TMP/ind.out" "$TMP/rv.html"; then fail "a personnummer shown"; fi
+# SPEC §8 in file mode: an event with a personnummer in any field (the
+# whole value) is an invalid line, never written; a value that only holds
+# one among other characters is a pseudonym by the SPEC's rule: processed,
+# and its alert shown by report.
+cat > "$TMP/fields.jsonl" <<'EOF2'
+{"type":"discharge","event_id":"e1","patient_id":"pat-a","occurred_at":"2026-01-01T11:35:11Z","kommun":"1885","source_system":"s","stay_id":"191212121212","facility_id":"LIN","care_setting":"HOSPITAL_INPATIENT","disposition":"HOME","needs_coordination":true}
+{"type":"death","event_id":"19121212-1212","patient_id":"pat-b","occurred_at":"2026-01-01T11:35:11Z","kommun":"1885","source_system":"s","place_of_death":"HOME","expected":true,"age_years":80,"sex":"MALE","diagnosis_group":"CANCER"}
+{"type":"discharge","event_id":"e3","patient_id":"p-121212-1212","occurred_at":"2026-01-01T11:35:11Z","kommun":"1885","source_system":"s","stay_id":"x 121212-1212","facility_id":"LIN","care_setting":"HOSPITAL_INPATIENT","disposition":"HOME","needs_coordination":true}
+{"type":"sip_created","event_id":"e9","patient_id":"pat-c","occurred_at":"2026-03-01T11:35:11Z","kommun":"1885","source_system":"s","sip_id":"s"}
+EOF2
+run 3 "$VIGIL" process --input "$TMP/fields.jsonl" --alerts "$TMP/fal.jsonl" --indicators "$TMP/find.jsonl"
+grep -q "fields.jsonl:1: stay_id looks like a personnummer: not processed" "$TMP/err" &&
+  grep -q "fields.jsonl:2: event_id looks like a personnummer: not processed" "$TMP/err" ||
+  fail "personnummer in other fields: $(cat "$TMP/err")"
+if grep -q -e 191212121212 -e 19121212-1212 "$TMP/fal.jsonl" "$TMP/find.jsonl" "$TMP/err"; then
+  fail "a personnummer in another field was written"; fi
+grep -q '"patient_id":"p-121212-1212".*"anchor":"x 121212-1212"' "$TMP/fal.jsonl" || fail "the pseudonym's alert: $(cat "$TMP/fal.jsonl")"
+run 0 "$VIGIL" report --indicators "$TMP/find.jsonl" --alerts "$TMP/fal.jsonl" --html "$TMP/f.html"
+grep -q "x 121212-1212" "$TMP/f.html" || fail "report hid the pseudonym's alert: $(cat "$TMP/err")"
 echo "outputs: ok"

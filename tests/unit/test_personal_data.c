@@ -212,6 +212,44 @@ static void test_in_avro_bytes(void **state) {
         }
 }
 
+/* SPEC §8's rule (the whole value) for every string field of an event or
+ * an alert: an event with one is not processed (it would be written to the
+ * state and the topics), an alert with one is not shown; a value that only
+ * holds one among other characters is a pseudonym, as the SPEC's rule
+ * says ("p-121212-1212": its alerts were hidden by readers that looked
+ * for one anywhere). */
+static void test_fields(void **state) {
+        vg_event_t ev = {0};
+        vg_alert_t al = {0};
+        (void)state;
+        ev.ev_type = VG_REC_DISCHARGE;
+        ev.ev_event_id = "e1";
+        ev.ev_patient_id = "p-121212-1212";
+        ev.ev_kommun = "0484";
+        ev.ev_source_system = "s";
+        ev.ev_stay_id = "x 121212-1212";
+        ev.ev_facility_id = "f";
+        assert_null(vg_event_pnr_field(&ev));
+        ev.ev_stay_id = "191212121212";
+        assert_string_equal(vg_event_pnr_field(&ev), "stay_id");
+        ev.ev_stay_id = "s1";
+        ev.ev_event_id = "121212-1212";
+        assert_string_equal(vg_event_pnr_field(&ev), "event_id");
+        ev.ev_event_id = "e1";
+        ev.ev_cancels_event_id = "19121212-1212";
+        assert_string_equal(vg_event_pnr_field(&ev), "cancels_event_id");
+        ev.ev_cancels_event_id = NULL;
+        ev.ev_patient_id = "1212121212";
+        assert_string_equal(vg_event_pnr_field(&ev), "patient_id");
+        al.al_alert_id = "a1";
+        al.al_patient_id = "p-121212-1212";
+        al.al_kommun = "0484";
+        al.al_anchor = "x 121212-1212";
+        assert_null(vg_alert_pnr_field(&al));
+        al.al_region = "121212-1212";
+        assert_string_equal(vg_alert_pnr_field(&al), "region");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spellings),
@@ -221,6 +259,7 @@ int main(void) {
                 cmocka_unit_test(test_month_and_year_edges),
                 cmocka_unit_test(test_check_digit),
                 cmocka_unit_test(test_in_avro_bytes),
+                cmocka_unit_test(test_fields),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
