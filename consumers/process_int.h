@@ -169,7 +169,9 @@ typedef struct proc_s {
                          *pm_alerts, *pm_outbox, *pm_lag, *pm_latency,
                          *pm_commit, *pm_rebalances, *pm_assigned, *pm_ready,
                          *pm_wm, *pm_topic_time, *pm_caught_up,
-                         *pm_too_late, *pm_pruned;
+                         *pm_too_late, *pm_pruned, *pm_key_mismatch;
+        atomic_long       pr_key_mismatches; /* records keyed otherwise than
+                                              * by their patient_id */
         vg_part_stats_t   pr_last[MAX_PARTITIONS]; /* stats already counted */
         int64_t           pr_total_lag;   /* log end (librdkafka statistics)
                                            * minus the stored offsets */

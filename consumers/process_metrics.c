@@ -64,6 +64,11 @@ void process_metrics_init(proc_t *pr) {
         pr->pm_dlq = vg_metrics_counter(r, "vigil_events_dlq_total",
                                         "Records sent to the DLQ, by reason.",
                                         1, l_reason);
+        pr->pm_key_mismatch = vg_metrics_counter(
+                r, "vigil_events_key_mismatch_total",
+                "Valid events whose Kafka key is not their patient_id "
+                "(SPEC §2: such a producer breaks co-partitioning).",
+                0, NULL);
         pr->pm_alerts = vg_metrics_counter(r, "vigil_alerts_emitted_total",
                                            "Alerts queued for publishing.", 2,
                                            l_alert);

@@ -141,6 +141,27 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
                                   m->offset, errstr, sizeof(errstr));
                 vg_record_clear(t, &rec);
         } else {
+                /* SPEC §2: inputs are keyed by patient_id, which puts all
+                 * of a patient's events in one partition number of every
+                 * topic. Another key (or none) may put them in another
+                 * partition, where they are not seen together: processed
+                 * (this partition cannot tell where the rest went), but
+                 * counted and said, not silent. */
+                size_t idlen = strlen(rec.ev.ev_patient_id);
+                if (!m->key || m->key_len != idlen ||
+                    memcmp(m->key, rec.ev.ev_patient_id, idlen)) {
+                        long k = atomic_fetch_add(&pr->pr_key_mismatches,
+                                                  1) + 1;
+                        vg_metric_inc(pr->pm_key_mismatch, NULL, 1);
+                        if (k <= 10 || k % 1000 == 0)
+                                vg_warn("process", "%s [%d] offset %lld: the "
+                                        "key is not the event's patient_id "
+                                        "(%ld such records so far): a "
+                                        "producer that keys otherwise "
+                                        "splits patients across partitions "
+                                        "(SPEC §2)", topic, p,
+                                        (long long)m->offset, k);
+                }
                 err = vg_part_event_hashed(
                         ps->ps_part, &rec.ev,
                         vg_hash_str(rec.ev.ev_patient_id), errstr,

@@ -61,5 +61,10 @@ grep -q "vigil.detail=kommun" "$TMP/dlq.txt" || fail "invalid record's detail do
 kcat -C -b "$VIGIL_BOOTSTRAP" -t "$S.dlq" -e -o beginning -q -f '%k=%s\n' \
   | grep -a '^key-garbage=' | cut -d= -f2- | head -c -1 > "$TMP/back.bin"
 cmp "$TMP/back.bin" "$TMP/garbage.bin" || fail "DLQ value differs from the original bytes"
+# SPEC §2: inputs are keyed by patient_id. The good record's key is not
+# (key-good, patient p1): processed, but said (a producer keying otherwise
+# splits patients across partitions).
+grep -q "$S.adm \[0\] offset 4: the key is not the event's patient_id (1 such records so far)" "$TMP/process.log" ||
+  fail "no warning of the key that is not the patient_id: $(grep -c WARN "$TMP/process.log")"
 grep -q "stopped after 8 events" "$TMP/process.log" || fail "not all 8 records consumed: $(grep stopped "$TMP/process.log")"
 echo PASS
