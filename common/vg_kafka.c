@@ -102,17 +102,31 @@ rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
 rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
                                         size_t errstr_size) {
         rd_kafka_conf_t *kconf = vg_kafka_conf(conf, errstr, errstr_size);
+        const char *pt;
         char v[64];
         size_t vs = sizeof(v);
         if (!kconf)
                 return NULL;
-        /* The partitioner must place a patient where file mode does. */
         if (rd_kafka_conf_get(kconf, "acks", v, &vs) == RD_KAFKA_CONF_OK &&
             strcmp(v, "all") && strcmp(v, "-1")) {
                 vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                          "kafka.acks=%s: Vigil requires acks=all (exactly-once "
+                          "acks=%s (kafka.acks or kafka.request.required."
+                          "acks): Vigil requires acks=all (exactly-once "
                           "publishing, docs/ARCHITECTURE.md)",
                           v);
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        /* The partitioner must place a patient where file mode does (and
+         * where Java clients do): another one is refused, not overridden
+         * without a word. */
+        if ((pt = vg_conf_kafka_get(conf, "partitioner")) &&
+            strcmp(pt, "murmur2_random") && strcmp(pt, "murmur2")) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "kafka.partitioner=%s: Vigil's producers use "
+                          "murmur2_random (each patient in the partition "
+                          "file mode and Java clients place it: "
+                          "docs/EVENTS.md, co-partitioning)", pt);
                 rd_kafka_conf_destroy(kconf);
                 return NULL;
         }

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <jansson.h>
 
@@ -504,6 +505,16 @@ static int moved_option(int opt) {
         return vg_cli_usage_error("alerts", "bad option");
 }
 
+/* Whether s is exactly n digits. */
+static bool digits_only(const char *s, size_t n) {
+        if (strlen(s) != n)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isdigit((unsigned char)s[i]))
+                        return false;
+        return true;
+}
+
 int vg_cmd_alerts(int argc, char **argv) {
         static const struct option opts[] = {
                 {"follow", no_argument, NULL, 'f'},
@@ -580,10 +591,23 @@ int vg_cmd_alerts(int argc, char **argv) {
                         }
                         break;
                 case 'K':
-                        f.kommun = optarg;
-                        break;
                 case 'G':
-                        f.region = optarg;
+                        /* (a filter that can match nothing shows nothing,
+                         * and says nothing: refused) */
+                        if (!digits_only(optarg, c == 'K' ? 4 : 2)) {
+                                rc = vg_cli_usage_error(
+                                        "alerts", "--%s: '%s' is not %s",
+                                        c == 'K' ? "kommun" : "region",
+                                        optarg,
+                                        c == 'K' ? "a kommun code (4 digits)"
+                                                 : "a region code (2 "
+                                                   "digits)");
+                                goto out;
+                        }
+                        if (c == 'K')
+                                f.kommun = optarg;
+                        else
+                                f.region = optarg;
                         break;
                 case 'A':
                         f.all = 1;

@@ -388,11 +388,15 @@ int vg_cmd_indicators(int argc, char **argv) {
                         bdim = optarg;
                         break;
                 case 'o':
-                        /* Kept for scripts, out of --help: -o is --out
-                         * (a file) in vigil simulate. */
-                        vg_warn("indicators", "-o is deprecated: use "
-                                "--format (or -j for json)");
-                        /* fall through */
+                        /* (-o is --out, a file, in simulate and state: a
+                         * short option means one thing everywhere) */
+                        rc = vg_cli_usage_error("indicators", "-o is not an "
+                                                "option of vigil indicators "
+                                                "any more (a short option "
+                                                "means the same in every "
+                                                "command: -o is --out); use "
+                                                "--format (or -j for json)");
+                        goto out;
                 case 'O':
                         if (strcmp(optarg, "table") && strcmp(optarg, "json") &&
                             strcmp(optarg, "csv")) {

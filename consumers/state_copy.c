@@ -13,6 +13,7 @@
 #include "state_int.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -126,6 +127,20 @@ int state_cmd_export(const sopts_t *so, const char *arg) {
                                   so->so_out);
         if ((rc = state_part_arg(so, arg, path, sizeof(path), &num)))
                 return rc;
+        {
+                /* state.dir is the processor's: a copy renamed over one
+                 * of its files (partition-N.db, with --force) replaced a
+                 * live partition's state */
+                char *dn = vg_strdup(so->so_out), d1[PATH_MAX], d2[PATH_MAX];
+                bool inside = realpath(dirname(dn), d1) &&
+                              realpath(so->so_dir, d2) && !strcmp(d1, d2);
+                vg_free(dn);
+                if (inside)
+                        return state_fail("export: %s is in state.dir (%s), "
+                                          "whose files are the processor's: "
+                                          "export to another directory",
+                                          so->so_out, so->so_dir);
+        }
         if (!stat(so->so_out, &st) && !so->so_force)
                 return state_fail("export: %s exists (--force replaces it)",
                                   so->so_out);

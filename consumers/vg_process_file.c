@@ -155,7 +155,14 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
                         return -2;
                 if (r == VG_LINES_BAD)
                         return -1;
-                if (len == 0)
+                /* (a blank line, spaces and tabs too, is skipped, as
+                 * vigil produce skips it) */
+                size_t i = 0;
+                while (i < len && (line[i] == ' ' || line[i] == '\t' ||
+                                   line[i] == '\r' || line[i] == '\f' ||
+                                   line[i] == '\v'))
+                        i++;
+                if (i == len)
                         continue;
                 return vg_event_from_jsonl(line, len, ev, errstr, errstr_size)
                                ? -1

@@ -202,7 +202,10 @@ int vg_cmd_produce(int argc, char **argv) {
                         rc = -1;
                         break;
                 default:
-                        rc = optopt && strchr("snt", optopt)
+                        /* (optopt of a long option is its value, over
+                         * 255: strchr would find the string's NUL) */
+                        rc = optopt > 0 && optopt < 256 &&
+                                             strchr("snt", optopt)
                                      ? vg_cli_usage_error(
                                                CMD,
                                                "-%c is not an option of vigil "

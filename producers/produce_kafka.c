@@ -44,15 +44,21 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                 pr->pr_fatal = 1;
 }
 
-/* SPEC §7: the producer is idempotent with acks=all. Rejects user settings
- * that contradict it: applies the kafka.* keys over the required values
+/* SPEC §7: the producer is idempotent with acks=all, and partitions by
+ * murmur2 (SPEC §2). Rejects user settings that contradict them: applies the kafka.* keys over the required values
  * and reads them back. Returns 0 or VG_EXIT_USAGE after a message. */
 int produce_check_kafka_overrides(const vg_conf_t *conf) {
+        static const char *const eos =
+                "events are produced by an idempotent producer with "
+                "acks=all (docs/RUNBOOK.md)";
         static const struct {
-                const char *key, *want, *alt;
+                const char *key, *want, *alt, *why;
         } req[] = {
-                {"enable.idempotence", "true", NULL},
-                {"acks", "-1", "all"},
+                {"enable.idempotence", "true", NULL, NULL},
+                {"acks", "-1", "all", NULL},
+                {"partitioner", "murmur2_random", "murmur2",
+                 "each patient goes to the partition file mode and Java "
+                 "clients place it in (docs/EVENTS.md, co-partitioning)"},
         };
         rd_kafka_conf_t *probe = rd_kafka_conf_new();
         char errstr[512], v[64];
@@ -72,10 +78,11 @@ int produce_check_kafka_overrides(const vg_conf_t *conf) {
                     (strcmp(v, req[i].want) &&
                      (!req[i].alt || strcmp(v, req[i].alt)))) {
                         fprintf(stderr,
-                                "vigil %s: kafka.%s=%s is not allowed: events "
-                                "are produced by an idempotent producer with "
-                                "acks=all (docs/RUNBOOK.md); remove the setting\n",
-                                CMD, req[i].key, v);
+                                "vigil %s: kafka.%s=%s is not allowed (set "
+                                "as kafka.%s or an alias of it): %s; remove "
+                                "the setting\n",
+                                CMD, req[i].key, v, req[i].key,
+                                req[i].why ? req[i].why : eos);
                         rc = VG_EXIT_USAGE;
                         break;
                 }

@@ -213,9 +213,25 @@ bad:
 
 /* --kommuner: appends codes to *listp (deduplicated). */
 static int parse_kommuner(const char *arg, char ***listp, int *np) {
-        char *copy = vg_strdup(arg), *save = NULL, *tok;
+        char *copy, *save = NULL, *tok;
         int rc = 0;
 
+        /* (strtok_r skips empty items: "04,,0000" and a comma at either
+         * end are most likely a typo) */
+        for (const char *p = arg;;) {
+                const char *q = strchr(p, ',');
+                size_t n = q ? (size_t)(q - p) : strlen(p), i = 0;
+                while (i < n && p[i] == ' ')
+                        i++;
+                if (i == n)
+                        return vg_cli_usage_error("simulate", "--kommuner: "
+                                                  "an empty item in '%s'",
+                                                  arg);
+                if (!q)
+                        break;
+                p = q + 1;
+        }
+        copy = vg_strdup(arg);
         for (tok = strtok_r(copy, ",", &save); tok && !rc;
              tok = strtok_r(NULL, ",", &save)) {
                 size_t len;

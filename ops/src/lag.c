@@ -661,10 +661,15 @@ int vg_cmd_lag(int argc, char **argv) {
                         group = optarg;
                         break;
                 case 't':
-                        /* Kept for scripts, out of --help: -t is --type
-                         * in vigil codec. */
-                        vg_warn(LAG_CMD, "-t is deprecated: use --topic");
-                        /* fall through */
+                        /* (-t is --type in vigil codec: a short option
+                         * means one thing everywhere) */
+                        vg_cli_usage_error(LAG_CMD, "-t is not an option "
+                                           "of vigil lag any more (a short "
+                                           "option means the same in every "
+                                           "command: -t is --type); use "
+                                           "--topic");
+                        rc = LAG_EXIT_USAGE;
+                        goto out;
                 case 'T':
                         if (!*optarg) {
                                 vg_cli_usage_error(LAG_CMD,

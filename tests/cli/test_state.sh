@@ -140,6 +140,13 @@ expect 0 st export 1 -o "$TMP/e1.db"
 expect 1 st export 1 -o "$TMP/e1.db"
 grep -q "e1.db exists" err || fail "export over a file: $(cat err)"
 expect 0 st export 1 -o "$TMP/e1.db" --force
+# Not into state.dir, whose files are the processor's: --force replaced a
+# live partition file (another spelling of the directory too).
+cp "$TMP/s/partition-2.db" "$TMP/p2.keep"
+expect 1 st export 1 -o "$TMP/s/partition-2.db" --force
+grep -q "is in state.dir" err || fail "export into state.dir: $(cat err)"
+expect 1 st export 1 -o "$TMP/s/../s/new.db"
+cmp -s "$TMP/s/partition-2.db" "$TMP/p2.keep" && [ ! -e "$TMP/s/new.db" ] || fail "export wrote into state.dir"
 expect 0 "$VIGIL" state -X state.dir="$TMP/new" import "$TMP/e1.db"
 [ "$(stat -c %a "$TMP/new/partition-1.db")" = 600 ] || fail "import mode"
 st show 1 --json > a.json

@@ -30,10 +30,36 @@ done | sort -u > "$tmp/short"
 awk '{ if (($1 in m) && m[$1] != $2) { print "-" $1 " is " m[$1] " in " c[$1] " but " $2 " in " $3; bad=1 }
        m[$1] = $2; c[$1] = $3 } END { exit bad }' "$tmp/short" || fail "a short option means two things"
 for f in "alerts -g 01:--region" "alerts -k 0180:--kommun" "alerts -r SIP_OVERDUE:--rule" \
-         "indicators -n x:--indicator" "produce -n:--dry-run" "produce -s:--strict"; do
+         "indicators -n x:--indicator" "produce -n:--dry-run" "produce -s:--strict" \
+         "indicators -o csv:--format"; do
   set +e; "$VIGIL" ${f%%:*} < /dev/null > /dev/null 2> "$tmp/e"; rc=$?; set -e
   [ "$rc" = 2 ] && grep -q -- "use ${f##*:}" "$tmp/e" || fail "vigil ${f%%:*}: exit $rc, no hint at ${f##*:}: $(cat "$tmp/e")"
 done
+# A partitioner other than murmur2 would put a patient where file mode
+# does not: refused (it was overridden without a word), as acks are.
+for x in kafka.partitioner=random kafka.partitioner=consistent_random kafka.request.required.acks=1; do
+  set +e; "$VIGIL" produce --dry-run -X "$x" < /dev/null > /dev/null 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" = 2 ] && grep -q "is not allowed" "$tmp/e" || fail "produce -X $x: exit $rc: $(cat "$tmp/e")"
+done
+"$VIGIL" produce --dry-run -X kafka.partitioner=murmur2 < /dev/null 2> /dev/null || fail "produce -X kafka.partitioner=murmur2"
+# simulate --kommuner with an empty item (a typo) is refused.
+for k in "04,,0180" "0180," ",0180"; do
+  set +e; "$VIGIL" simulate -n 1 --kommuner "$k" -o /dev/null 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" = 2 ] && grep -q "an empty item" "$tmp/e" || fail "simulate --kommuner '$k': exit $rc: $(cat "$tmp/e")"
+done
+# Filters that can match nothing are refused, not an empty list.
+for f in "--kommun abcd" "--kommun 123" "--region 1" "--region 0a"; do
+  set +e; "$VIGIL" alerts -b 127.0.0.1:1 $f > /dev/null 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" = 2 ] && grep -q "is not a" "$tmp/e" || fail "alerts $f: exit $rc: $(cat "$tmp/e")"
+done
+# (vigil lag's usage errors are 64, as its --help says)
+set +e; "$VIGIL" lag -b 127.0.0.1:1 -t t -g g > /dev/null 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" = 64 ] && grep -q -- "use --topic" "$tmp/e" || fail "vigil lag -t: exit $rc: $(cat "$tmp/e")"
+# A long option without its argument: no stray byte, no hint at a short one.
+set +e; "$VIGIL" produce --format > /dev/null 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" = 2 ] || fail "produce --format: exit $rc"
+if grep -q "any more" "$tmp/e" || tr -d '\n' < "$tmp/e" | grep -qaP '\x00'; then
+  fail "produce --format: $(cat -v "$tmp/e")"; fi
 # The man page lists every command.
 man1=${VIGIL_SRC:-$(dirname "$0")/../..}/docs/vigil.1
 for c in $cmds; do
@@ -42,6 +68,12 @@ done
 "$VIGIL" --version | grep -Eq '^vigil [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 set +e; "$VIGIL" frobnicate 2> "$tmp/e"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "'frobnicate' is not a vigil command" "$tmp/e" || fail "unknown command"
+# Blank lines, spaces and tabs only, are skipped by file mode as by produce
+# (they were invalid lines: exit 3 on a file produce accepts).
+printf '\n   \n\t\n\r\n%s\n' '{"type":"sip_created","event_id":"e1","patient_id":"p","occurred_at":"2026-01-01T00:00:00Z","kommun":"0484","source_system":"s","sip_id":"x"}' > "$tmp/ws.jsonl"
+"$VIGIL" process --input "$tmp/ws.jsonl" > /dev/null 2> "$tmp/e" || fail "blank lines: $(cat "$tmp/e")"
+grep -q ": 1 events, 0 invalid lines" "$tmp/e" || fail "blank lines: $(cat "$tmp/e")"
+"$VIGIL" produce --dry-run "$tmp/ws.jsonl" 2> "$tmp/e" || fail "produce, blank lines: $(cat "$tmp/e")"
 # File mode on bad input: reported with file:line, the rest processed, exit 3.
 printf '%s\n' '{"type":"sip_created","event_id":"e1","patient_id":"p","occurred_at":"2026-01-01T00:00:00Z","kommun":"0484","source_system":"s","sip_id":"x"}' \
   'not json' '{"type":"sip_created","event_id":"e2","patient_id":"p","occurred_at":"2026-01-01T00:00:00Z","kommun":"484","source_system":"s","sip_id":"x"}' > "$tmp/in.jsonl"

@@ -53,7 +53,16 @@ static void work(void *opaque, int p, int w, const pturn_t *t) {
         world_t *wd = opaque;
         if (atomic_fetch_add(&wd->inside[p], 1) != 0)
                 atomic_fetch_add(&wd->overlaps, 1);
-        atomic_fetch_or(&wd->workers_seen, 1 << w);
+        /* Until a second worker has run, the first one's turns leave the
+         * CPU a moment: on a loaded machine (ctest -j2 beside other tests)
+         * one busy worker could otherwise take every partition and the
+         * side-by-side check below would fail for want of a core. */
+        if (__builtin_popcount((unsigned)(atomic_fetch_or(&wd->workers_seen,
+                                                          1 << w) |
+                                          1 << w)) == 1) {
+                struct timespec ts = {0, 200000L};
+                nanosleep(&ts, NULL);
+        }
         for (int i = 0; i < t->pt_n; i++) {
                 rd_kafka_message_t *m = t->pt_m[i];
                 if (m->partition != p || m->offset != wd->last[p] + 1)
