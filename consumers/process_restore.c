@@ -13,9 +13,13 @@
  *   H > E, nothing unsent      local is behind: the records from E on
  *                              are applied to it
  *   otherwise                  local is missing, from another changelog,
- *                              or holds batches never published (another
- *                              instance went on without them): it is
- *                              replaced by the whole changelog
+ *                              or holds batches never published while the
+ *                              changelog moved on (another instance went
+ *                              on without them, or only the abort of the
+ *                              transaction this one left open when it
+ *                              died: not told apart yet, so this costs a
+ *                              whole restore too): it is replaced by the
+ *                              whole changelog
  *
  * The changelog is read with isolation.level=read_committed, to H at
  * least: records of a transaction left open by an instance that died
@@ -373,8 +377,11 @@ vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
                                 "replaced by the changelog's", p, path,
                                 pr->pr_cl_topic,
                                 depth > 0 ? "it holds batches never "
-                                            "published, and another "
-                                            "instance went on"
+                                            "published, and the changelog "
+                                            "has records after its own: "
+                                            "another instance's, or the "
+                                            "transaction this one left "
+                                            "open when it stopped, aborted"
                                           : "logged elsewhere or not at all");
                 vg_part_close(part);
                 process_remove_files(path);
