@@ -126,6 +126,9 @@ int main(int argc, char **argv) {
                         for (const vg_cmd_t *c = commands; c->vc_name; c++)
                                 if (!strcmp(c->vc_name, argv[2]))
                                         return c->vc_main(2, hargv);
+                        fprintf(stderr, "vigil: '%s' is not a vigil "
+                                "command. See 'vigil --help'.\n", argv[2]);
+                        return VG_EXIT_USAGE;
                 }
                 usage(stdout);
                 return VG_EXIT_OK;

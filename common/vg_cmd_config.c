@@ -121,6 +121,11 @@ int vg_cmd_config(int argc, char **argv) {
                 switch (c) {
                 case 'd':
                 case 'D':
+                        if (mode && mode != c) {
+                                rc = vg_cli_usage_error("config", "--dump or "
+                                                        "--doc, not both");
+                                goto out;
+                        }
                         mode = c;
                         break;
                 case 'h':
@@ -131,7 +136,12 @@ int vg_cmd_config(int argc, char **argv) {
                         goto out;
                 }
         }
-        if (optind < argc || !mode) {
+        if (optind < argc) {
+                rc = vg_cli_usage_error("config", "unexpected argument '%s'",
+                                        argv[optind]);
+                goto out;
+        }
+        if (!mode) {
                 rc = vg_cli_usage_error("config", "expected --dump or --doc");
                 goto out;
         }

@@ -666,9 +666,14 @@ vg_err_t vg_conf_set_kv(vg_conf_t *conf, const char *kv, char *errstr,
                         size_t errstr_size) {
         const char *eq = strchr(kv, '=');
         char key[256];
-        if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+        if (!eq || eq == kv)
                 return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                 "%s: expected key=value", kv);
+                                 "%s: expected key=value", shown(kv));
+        if ((size_t)(eq - kv) >= sizeof(key))
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "a key of %zu characters: no key is longer "
+                                 "than %zu", (size_t)(eq - kv),
+                                 sizeof(key) - 1);
         memcpy(key, kv, (size_t)(eq - kv));
         key[eq - kv] = '\0';
         return vg_conf_set(conf, key, eq + 1, errstr, errstr_size);

@@ -176,8 +176,7 @@ int vg_cmd_convert(int argc, char **argv) {
                         mapping = optarg;
                         break;
                 default:
-                        rc = vg_cli_usage_error(CMD, "bad option (see "
-                                                "'vigil convert --help')");
+                        rc = vg_cli_usage_error(CMD, "bad option");
                 }
         }
         if (vg_cli_conf_finish(conf, CMD) && !rc)

@@ -378,10 +378,9 @@ done:
 /* ------------------------------------------------------------------ */
 
 int vg_cmd_hl7(int argc, char **argv) {
-        if (argc < 2) {
-                help_hl7();
-                return VG_EXIT_USAGE;
-        }
+        if (argc < 2)
+                return vg_cli_usage_error("hl7", "missing subcommand "
+                                          "(listen)");
         if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
             !strcmp(argv[1], "help")) {
                 help_hl7();

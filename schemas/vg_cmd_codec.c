@@ -262,6 +262,9 @@ int vg_cmd_codec(int argc, char **argv) {
             strcmp(sub, "decode"))
                 return vg_cli_usage_error("codec", "unknown subcommand '%s'",
                                           sub);
+        if (!strcmp(sub, "schemas") && path)
+                return vg_cli_usage_error("codec", "schemas takes no file "
+                                          "('%s')", path);
         if (!(codec = vg_codec_new(errstr, sizeof(errstr)))) {
                 fprintf(stderr, "vigil codec: %s\n", errstr);
                 return VG_EXIT_FAIL;

@@ -194,7 +194,8 @@ int vg_cmd_serve(int argc, char **argv) {
         }
         if ((rc = vg_cli_conf_finish(conf, SV_CMD)))
                 goto out;
-        if (!(sv.sv_tokens_path = vg_conf_str(conf, "serve.tokens"))) {
+        if (!(sv.sv_tokens_path = vg_conf_str(conf, "serve.tokens")) ||
+            !*sv.sv_tokens_path) {
                 rc = vg_cli_usage_error(SV_CMD, "serve.tokens is not set: "
                                         "name the tokens file (-X "
                                         "serve.tokens=FILE; docs/SERVE.md)");

@@ -214,8 +214,12 @@ int vg_cmd_topics(int argc, char **argv) {
                                                          : &repl)) {
                                 rc = vg_cli_usage_error(
                                         "topics",
-                                        "expected a positive number, got "
-                                        "'%s'", optarg);
+                                        "--%s: expected a number from 1 to "
+                                        "10000, got '%s'",
+                                        c == 'p'   ? "partitions"
+                                        : c == 'O' ? "output-partitions"
+                                                   : "replication",
+                                        optarg);
                                 goto out;
                         }
                         break;

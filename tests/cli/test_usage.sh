@@ -47,6 +47,22 @@ for k in "04,,0180" "0180," ",0180"; do
   set +e; "$VIGIL" simulate -n 1 --kommuner "$k" -o /dev/null 2> "$tmp/e"; rc=$?; set -e
   [ "$rc" = 2 ] && grep -q "an empty item" "$tmp/e" || fail "simulate --kommuner '$k': exit $rc: $(cat "$tmp/e")"
 done
+# Usage mistakes named as what they are (each said something else before).
+usage_err() { # WANT ARGS...: exit 2 and WANT on stderr
+  local want=$1 rc; shift
+  set +e; "$VIGIL" "$@" < /dev/null > "$tmp/o" 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" = 2 ] && grep -qF -- "$want" "$tmp/e" || fail "vigil $*: exit $rc: $(cat "$tmp/e")"
+  [ ! -s "$tmp/o" ] || fail "vigil $*: a usage error on standard output"
+}
+usage_err "'bogus' is not a vigil command" help bogus
+usage_err "--dump or --doc, not both" config --dump --doc
+usage_err "unexpected argument 'extra'" config --dump extra
+usage_err "missing subcommand (listen)" hl7
+usage_err "schemas takes no file" codec schemas extra
+usage_err "serve.tokens is not set" serve -X serve.tokens=
+usage_err "--partitions: expected a number from 1 to 10000" topics create -b 127.0.0.1:1 -p 100000000
+usage_err "no key is longer than 255" config --dump -X "kafka.$(printf 'a%.0s' $(seq 300))=1"
+[ "$(grep -c "see 'vigil convert --help'" <("$VIGIL" convert --bogus 2>&1))" = 1 ] || fail "convert --bogus: the hint twice"
 # Filters that can match nothing are refused, not an empty list.
 for f in "--kommun abcd" "--kommun 123" "--region 1" "--region 0a"; do
   set +e; "$VIGIL" alerts -b 127.0.0.1:1 $f > /dev/null 2> "$tmp/e"; rc=$?; set -e
