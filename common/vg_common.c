@@ -165,6 +165,15 @@ void vg_log(vg_loglevel_t level, const char *component, const char *fmt, ...) {
  * run) by as many 'X', valid or not: a mistyped personnummer is still
  * personal data. Used on every message that quotes input (producers/
  * vg_pseudo.h's vg_pseudo_redact is this). */
+bool vg_all_digits(const char *s, size_t n) {
+        if (strlen(s) != n)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isdigit((unsigned char)s[i]))
+                        return false;
+        return true;
+}
+
 void vg_redact_pnr(char *s) {
         size_t n = strlen(s);
         for (size_t i = 0; i < n;) {

@@ -117,6 +117,8 @@ static inline char *vg_hex(char *out, const void *p, size_t n) {
  * by as many 'X': for a message that quotes input (a log line, a DLQ
  * record's reason). Pure. */
 void vg_redact_pnr(char *s);
+/* Whether s is exactly n ASCII digits (a kommun code: 4, a region: 2). */
+bool vg_all_digits(const char *s, size_t n);
 
 /* Writes parts[0..n) joined by sep into buf[size], NUL-terminated and cut
  * short where it does not fit, as snprintf("%s|%s...") would; returns the

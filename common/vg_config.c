@@ -427,10 +427,29 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
         double num;
 
         if (!strncmp(key, "kafka.", 6)) {
+                rd_kafka_conf_t *probe;
+                char e[512];
                 if (!key[6])
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                                          "\"kafka.\" needs a librdkafka "
                                          "property name after it");
+                /* Tried on a configuration of its own now, so that a
+                 * mistake is named where it is written (file:line), not
+                 * later when a client is made (vg_conf_kafka sets the
+                 * same way) */
+                probe = rd_kafka_conf_new();
+                if (rd_kafka_conf_set(probe, key + 6, value, e, sizeof(e)) !=
+                    RD_KAFKA_CONF_OK) {
+                        rd_kafka_conf_destroy(probe);
+                        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                         "%s: %s", shown(key),
+                                         shown(value) == value
+                                                 ? e
+                                                 : "not a value librdkafka "
+                                                   "takes (control "
+                                                   "characters)");
+                }
+                rd_kafka_conf_destroy(probe);
                 store(conf, key, value);
                 return VG_OK;
         }

@@ -505,16 +505,6 @@ static int moved_option(int opt) {
         return vg_cli_usage_error("alerts", "bad option");
 }
 
-/* Whether s is exactly n digits. */
-static bool digits_only(const char *s, size_t n) {
-        if (strlen(s) != n)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isdigit((unsigned char)s[i]))
-                        return false;
-        return true;
-}
-
 int vg_cmd_alerts(int argc, char **argv) {
         static const struct option opts[] = {
                 {"follow", no_argument, NULL, 'f'},
@@ -594,7 +584,7 @@ int vg_cmd_alerts(int argc, char **argv) {
                 case 'G':
                         /* (a filter that can match nothing shows nothing,
                          * and says nothing: refused) */
-                        if (!digits_only(optarg, c == 'K' ? 4 : 2)) {
+                        if (!vg_all_digits(optarg, c == 'K' ? 4 : 2)) {
                                 rc = vg_cli_usage_error(
                                         "alerts", "--%s: '%s' is not %s",
                                         c == 'K' ? "kommun" : "region",

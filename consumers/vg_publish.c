@@ -63,23 +63,14 @@ static char *prefixed(const char *prefix, const char *key,
         return s;
 }
 
-static bool all_digits(const char *s, size_t n) {
-        if (strlen(s) != n)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isdigit((unsigned char)s[i]))
-                        return false;
-        return true;
-}
-
 /* The area a row's area adds up into: a kommun's region, a region's SE;
  * false for SE and anything else. */
 static bool area_parent(const char *area, char *out /* [3] or more */) {
-        if (all_digits(area, 4)) {
+        if (vg_all_digits(area, 4)) {
                 snprintf(out, 3, "%.2s", area);
                 return true;
         }
-        if (all_digits(area, 2)) {
+        if (vg_all_digits(area, 2)) {
                 snprintf(out, 3, "SE");
                 return true;
         }

@@ -50,6 +50,12 @@ printf 'rules.window_days=\033[2J\n' > esc.conf
 expect_usage 'esc.conf:1: rules.window_days: expected an integer, got "(not shown' config --dump -F esc.conf
 if grep -q $'\033' "$tmp/e"; then fail "an escape sequence echoed"; fi
 
+# A kafka.* mistake in a file is named by file and line too (librdkafka
+# checked it only when a client was made, without either).
+printf '# ok\nkafka.bootstrap.server=x:1\n' > ktypo.conf
+expect_usage 'ktypo.conf:2: kafka.bootstrap.server: No such configuration property' config --dump -F ktypo.conf
+expect_usage 'kafka.acks: Invalid value' config --dump -X kafka.acks=sometimes
+
 for cmd in process aggregate config; do
   args=(); [ "$cmd" = config ] && args=(--dump)
   expect_usage 'http.listen: "nowhere" is not an address' "$cmd" "${args[@]}" -X http.listen=nowhere
