@@ -153,9 +153,29 @@ static void out_track(char *tmp, char *untrack) {
         sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Whether path's file may be replaced by a rename: a new name, or a
+ * regular file of one link in a directory we may write (else the rename
+ * would break its other links, or cannot be done: it is written in
+ * place, as before). */
+static bool out_renamable(const char *path, struct stat *st, bool *exists) {
+        char *dn = vg_strdup(path), *slash = strrchr(dn, '/');
+        bool ok;
+        *exists = !stat(path, st);
+        if (slash)
+                slash[slash == dn ? 1 : 0] = '\0';
+        ok = (!*exists || st->st_nlink == 1) &&
+             !access(slash ? dn : ".", W_OK);
+        vg_free(dn);
+        return ok;
+}
+
 int vg_cli_out_open(const char *cmd, vg_cli_out_t *o, const char *path) {
+        struct stat st;
+        bool exists;
+        sigset_t all, old;
         size_t len;
-        int fd;
+        mode_t mode;
+        int fd, en;
         o->co_fp = NULL;
         o->co_path = path;
         o->co_tmp = NULL;
@@ -163,31 +183,47 @@ int vg_cli_out_open(const char *cmd, vg_cli_out_t *o, const char *path) {
                 o->co_fp = stdout;
                 return 0;
         }
-        if (!vg_cli_plain_or_absent(path)) {
+        if (!vg_cli_plain_or_absent(path) || !out_renamable(path, &st,
+                                                              &exists)) {
                 if ((o->co_fp = fopen(path, "w")))
                         return 0;
                 fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
                         strerror(errno));
                 return VG_EXIT_FAIL;
         }
-        len = strlen(path) + 32;
+        if (exists) {
+                mode = st.st_mode & 07777; /* (the file's, kept) */
+        } else {
+                mode = umask(0); /* (as fopen would make it) */
+                umask(mode);
+                mode = 0666 & ~mode;
+        }
+        len = strlen(path) + 16;
         o->co_tmp = vg_malloc(len);
-        snprintf(o->co_tmp, len, "%s.tmp.%ld", path, (long)getpid());
-        /* (created new, 0666 less the umask, as fopen would) */
-        if ((fd = open(o->co_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                       0666)) < 0 ||
-            !(o->co_fp = fdopen(fd, "w"))) {
+        snprintf(o->co_tmp, len, "%s.tmp.XXXXXX", path);
+        /* A name of its own (O_EXCL, never through a link someone put
+         * there), known to the signal handler before it exists. */
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, &old);
+        fd = mkstemp(o->co_tmp);
+        en = errno;
+        if (fd >= 0)
+                out_track(o->co_tmp, NULL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (fd >= 0 && (fchmod(fd, mode) || !(o->co_fp = fdopen(fd, "w"))))
+                en = errno;
+        if (!o->co_fp) {
                 fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
-                        strerror(errno));
+                        strerror(en));
                 if (fd >= 0) {
                         close(fd);
                         unlink(o->co_tmp);
+                        out_track(NULL, o->co_tmp);
                 }
                 vg_free(o->co_tmp);
                 o->co_tmp = NULL;
                 return VG_EXIT_FAIL;
         }
-        out_track(o->co_tmp, NULL);
         return 0;
 }
 
@@ -196,23 +232,33 @@ const char *vg_cli_out_name(const vg_cli_out_t *o) {
                                                      : "standard output";
 }
 
-int vg_cli_out_end(const char *cmd, vg_cli_out_t *o, bool keep) {
+int vg_cli_out_end(const char *cmd, vg_cli_out_t *const *outs, int n,
+                   bool keep) {
         int rc = 0;
-        if (o->co_fp && vg_cli_close_out(cmd, o->co_fp, vg_cli_out_name(o)))
-                rc = VG_EXIT_FAIL;
-        o->co_fp = NULL;
-        if (!o->co_tmp)
-                return rc;
-        if (keep && !rc && rename(o->co_tmp, o->co_path)) {
-                fprintf(stderr, "vigil %s: %s: %s\n", cmd, o->co_path,
-                        strerror(errno));
-                rc = VG_EXIT_FAIL;
+        /* Every output closed (and checked) before any is renamed: a
+         * failure of the last leaves all as they were. */
+        for (int i = 0; i < n; i++) {
+                vg_cli_out_t *o = outs[i];
+                if (o->co_fp &&
+                    vg_cli_close_out(cmd, o->co_fp, vg_cli_out_name(o)))
+                        rc = VG_EXIT_FAIL;
+                o->co_fp = NULL;
         }
-        if (!keep || rc)
-                unlink(o->co_tmp);
-        out_track(NULL, o->co_tmp);
-        vg_free(o->co_tmp);
-        o->co_tmp = NULL;
+        for (int i = 0; i < n; i++) {
+                vg_cli_out_t *o = outs[i];
+                if (!o->co_tmp)
+                        continue;
+                if (keep && !rc && rename(o->co_tmp, o->co_path)) {
+                        fprintf(stderr, "vigil %s: %s: %s\n", cmd,
+                                o->co_path, strerror(errno));
+                        rc = VG_EXIT_FAIL;
+                }
+                if (!keep || rc)
+                        unlink(o->co_tmp);
+                out_track(NULL, o->co_tmp);
+                vg_free(o->co_tmp);
+                o->co_tmp = NULL;
+        }
         return rc;
 }
 

@@ -88,11 +88,13 @@ bool vg_cli_plain_or_absent(const char *path);
 int vg_cli_close_out(const char *cmd, FILE *fp, const char *name);
 
 /* An output written whole or not at all. A regular file (or a path not
- * there yet) is written to "<path>.tmp.<pid>" beside it and renamed over
+ * there yet) is written to a file of its own beside it ("<path>.tmp.
+ * XXXXXX", made with O_EXCL, with the mode the file has) and renamed over
  * path only by vg_cli_out_end(keep): a failed or interrupted run leaves
  * what was there before. "-" is standard output; a device, a FIFO or a
  * link (/dev/stdout, /dev/null) is written directly, since a rename would
- * replace the device or the link itself. */
+ * replace the device or the link itself, and so is a file of several
+ * hard links or in a directory we may not write (as before). */
 typedef struct vg_cli_out_s {
         FILE       *co_fp;   /* NULL until opened */
         const char *co_path; /* as given ("-": standard output) */
@@ -104,11 +106,12 @@ typedef struct vg_cli_out_s {
  * ended, SIGINT and SIGTERM remove its temporary file before the process
  * dies of them. */
 int vg_cli_out_open(const char *cmd, vg_cli_out_t *o, const char *path);
-/* Ends o (opened or not): closes it (stdout: flushed, as
- * vg_cli_close_out), then renames the temporary file over the path if
- * keep and every write succeeded, else removes it. Returns 0, or
- * VG_EXIT_FAIL after printing why (a write error, a failed rename). */
-int vg_cli_out_end(const char *cmd, vg_cli_out_t *o, bool keep);
+/* Ends outs[n] (opened or not) together: closes each (stdout: flushed, as
+ * vg_cli_close_out), then, if keep and every write and close succeeded,
+ * renames each temporary file over its path; else removes them. Returns
+ * 0, or VG_EXIT_FAIL after printing why. */
+int vg_cli_out_end(const char *cmd, vg_cli_out_t *const *outs, int n,
+                   bool keep);
 /* What messages call o: its path, or "standard output". */
 const char *vg_cli_out_name(const vg_cli_out_t *o);
 

@@ -160,11 +160,6 @@ void vg_log(vg_loglevel_t level, const char *component, const char *fmt, ...) {
                 names[level], component ? component : "vigil", msg);
 }
 
-/* Replaces, in place, every substring spelt like a personnummer (12 or 10
- * digits, or 8/6 digits, '-' or '+', 4 digits, not inside a longer digit
- * run) by as many 'X', valid or not: a mistyped personnummer is still
- * personal data. Used on every message that quotes input (producers/
- * vg_pseudo.h's vg_pseudo_redact is this). */
 bool vg_all_digits(const char *s, size_t n) {
         if (strlen(s) != n)
                 return false;
@@ -174,6 +169,11 @@ bool vg_all_digits(const char *s, size_t n) {
         return true;
 }
 
+/* Replaces, in place, every substring spelt like a personnummer (12 or 10
+ * digits, or 8/6 digits, '-' or '+', 4 digits, not inside a longer digit
+ * run) by as many 'X', valid or not: a mistyped personnummer is still
+ * personal data. Used on every message that quotes input (producers/
+ * vg_pseudo.h's vg_pseudo_redact is this). */
 void vg_redact_pnr(char *s) {
         size_t n = strlen(s);
         for (size_t i = 0; i < n;) {

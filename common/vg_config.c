@@ -426,6 +426,16 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
         const vg_confdef_t *d;
         double num;
 
+        /* No key or value holds a control character: none is meant so,
+         * and every message below may quote them (a terminal's escape
+         * sequence from a file) */
+        if (shown(key) != key)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG, "a key "
+                                 "with control characters (not shown)");
+        if (shown(value) != value)
+                return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                 "%s: a value with control characters (not "
+                                 "shown)", key);
         if (!strncmp(key, "kafka.", 6)) {
                 rd_kafka_conf_t *probe;
                 char e[512];
@@ -442,12 +452,7 @@ vg_err_t vg_conf_set(vg_conf_t *conf, const char *key, const char *value,
                     RD_KAFKA_CONF_OK) {
                         rd_kafka_conf_destroy(probe);
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                         "%s: %s", shown(key),
-                                         shown(value) == value
-                                                 ? e
-                                                 : "not a value librdkafka "
-                                                   "takes (control "
-                                                   "characters)");
+                                         "%s: %s", key, e);
                 }
                 rd_kafka_conf_destroy(probe);
                 store(conf, key, value);

@@ -200,7 +200,8 @@ int vg_cmd_process(int argc, char **argv) {
                 /* Each output is written to a file beside it and renamed
                  * over it at the end: a run that fails or is interrupted
                  * leaves what was there (vg_cli_out_open). */
-                if (alerts_path && ind_path &&
+                if (alerts_path && ind_path && strcmp(alerts_path, "-") &&
+                    strcmp(ind_path, "-") &&
                     vg_cli_same_output(alerts_path, ind_path)) {
                         /* (both outputs in one file would overwrite each
                          * other) */
@@ -223,10 +224,12 @@ int vg_cmd_process(int argc, char **argv) {
                         fclose(in);
                 /* (each checked: a full disk is not exit 0; kept when the
                  * run finished, exit 3 included) */
-                if (vg_cli_out_end("process", &ao, !rc || rc == 3))
-                        rc = VG_EXIT_FAIL;
-                if (vg_cli_out_end("process", &io, !rc || rc == 3))
-                        rc = VG_EXIT_FAIL;
+                {
+                        vg_cli_out_t *const outs[] = {&ao, &io};
+                        if (vg_cli_out_end("process", outs, 2,
+                                           !rc || rc == 3))
+                                rc = VG_EXIT_FAIL;
+                }
         } else
                 rc = vg_process_kafka(conf, exit_idle);
 out:

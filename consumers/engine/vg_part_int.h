@@ -38,10 +38,12 @@ enum {
 
 /* Patient cache entry (vg_part_cache.c): the patient decoded (pe_pt), or
  * packed as its store row's bytes (pe_blob; pe_pt NULL). */
-/* The largest patient state a persisting partition stores: well inside
- * a Kafka message (librdkafka's message.max.bytes, 1,000,000 by default),
- * for its changelog record and an alert that copies its strings. */
-#define VG_PART_STATE_MAX (512 * 1024)
+/* The largest patient state a persisting partition stores: inside a
+ * Kafka message (librdkafka's message.max.bytes, 1,000,000 by default),
+ * with room for its key, for its changelog record and an alert that
+ * copies its strings (an alert's strings are its events', which the
+ * state holds). About 9,000 events of ordinary size. */
+#define VG_PART_STATE_MAX 900000
 /* The most key and value bytes a DLQ record copies (its headers are a
  * few hundred bytes more). */
 #define VG_DLQ_COPY_MAX 960000

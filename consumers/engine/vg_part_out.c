@@ -55,19 +55,6 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
         char *hs, num[32], d2[512];
         vg_err_t err;
 
-        /* SPEC §8: the DLQ copies no personnummer. A record refused for
-         * another reason (undecodable, invalid, too late) whose key or value
-         * holds one anywhere (a patient_id before the bytes that broke it,
-         * a key with a space after it) goes without both, as a
-         * personal-data record does; its reason stays. */
-        if ((key && vg_pnr_in_bytes(key, key_len)) ||
-            (value && vg_pnr_in_bytes(value, value_len))) {
-                key = value = NULL;
-                key_len = value_len = 0;
-                snprintf(d2, sizeof(d2), "%s (key and value left out: they "
-                         "hold a personnummer)", detail ? detail : reason);
-                detail = d2;
-        }
         /* A copy must fit in a Kafka message (librdkafka's
          * message.max.bytes, 1,000,000 by default; input.max_bytes lets
          * 1 MiB in): a larger record goes without key and value, which a
@@ -79,6 +66,19 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                          VG_DLQ_COPY_MAX);
                 key = value = NULL;
                 key_len = value_len = 0;
+                detail = d2;
+        }
+        /* SPEC §8: the DLQ copies no personnummer. A record refused for
+         * another reason (undecodable, invalid, too late) whose key or value
+         * holds one anywhere (a patient_id before the bytes that broke it,
+         * a key with a space after it) goes without both, as a
+         * personal-data record does; its reason stays. */
+        if ((key && vg_pnr_in_bytes(key, key_len)) ||
+            (value && vg_pnr_in_bytes(value, value_len))) {
+                key = value = NULL;
+                key_len = value_len = 0;
+                snprintf(d2, sizeof(d2), "%s (key and value left out: they "
+                         "hold a personnummer)", detail ? detail : reason);
                 detail = d2;
         }
         json_object_set_new(h, "vigil.reason", json_string(reason));

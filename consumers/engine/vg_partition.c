@@ -532,6 +532,18 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                    errstr_size)))
                 return VG_ERR_STORE;
         pt = pe->pe_pt;
+        /* A patient just read from the store (or new) is held decoded
+         * without its bytes: made now, so that an event refused below for
+         * the state's size goes back to them (an empty patient in their
+         * place lost the stored history at the next event). */
+        if (part->pa_persist && !pe->pe_blob) {
+                vg_buf_reset(&part->pa_sbuf);
+                vg_patient_encode(pt, &part->pa_sbuf);
+                pe->pe_blob = vg_malloc(part->pa_sbuf.vb_len);
+                memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
+                       part->pa_sbuf.vb_len);
+                pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+        }
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
             !vg_patient_has_event(pt, ev->ev_event_id)) {
                 int n = pt->pt_nevents;
@@ -573,18 +585,16 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                         size_t len = part->pa_sbuf.vb_len;
                         vg_changes_clear(&ch);
                         vg_patient_destroy(pt);
-                        pe->pe_pt = NULL;
-                        if (!pe->pe_blob)
-                                pe->pe_pt = vg_patient_new(pe->pe_id);
-                        else if (vg_part_unpack(pe, errstr, errstr_size))
+                        pe->pe_pt = NULL; /* (pe_blob: the state before) */
+                        if (vg_part_unpack(pe, errstr, errstr_size))
                                 return VG_ERR_STORE;
                         vg_part_pack(part, pe, false);
                         part->pa_rejected = "patient-limit";
                         return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                          "patient state would be %zu bytes, "
-                                         "more than %d (its events' fields "
-                                         "are too long)", len,
-                                         VG_PART_STATE_MAX);
+                                         "more than %d (a Kafka message "
+                                         "holds it: docs/EVENTS.md §5)",
+                                         len, VG_PART_STATE_MAX);
                 }
                 pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
                 memcpy(pe->pe_blob, part->pa_sbuf.vb_data,

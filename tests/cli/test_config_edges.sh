@@ -47,7 +47,9 @@ expect_usage 'expected an integer, got "+5"' config --dump -X batch.max_events=+
 expect_usage 'expected an integer, got " 5"' config --dump -X "batch.max_events= 5"
 expect_usage 'expected true or false (or on or off), got "yes"' config --dump -X rules.register=yes
 printf 'rules.window_days=\033[2J\n' > esc.conf
-expect_usage 'esc.conf:1: rules.window_days: expected an integer, got "(not shown' config --dump -F esc.conf
+expect_usage 'esc.conf:1: rules.window_days: a value with control characters (not shown)' config --dump -F esc.conf
+printf 'timezone=\033[2J\n' > esc2.conf
+expect_usage 'esc2.conf:1: timezone: a value with control characters' config --dump -F esc2.conf
 if grep -q $'\033' "$tmp/e"; then fail "an escape sequence echoed"; fi
 
 # A kafka.* mistake in a file is named by file and line too (librdkafka

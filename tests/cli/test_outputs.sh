@@ -93,6 +93,19 @@ done
 run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts - --indicators /dev/null > "$TMP/al-stdout.jsonl"
 [ -s "$TMP/al-stdout.jsonl" ] && [ "$(wc -l < "$TMP/al-stdout.jsonl")" = "$(wc -l < "$TMP/al-keep.jsonl")" ] || fail "--alerts - did not write standard output"
 [ -e ./- ] && fail "--alerts - made a file named -"
+# ... both to standard output, as without either option.
+run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts - --indicators - > "$TMP/both-stdout.jsonl"
+[ -s "$TMP/both-stdout.jsonl" ] || fail "--alerts - --indicators -: nothing on standard output"
+# A replaced output keeps its mode (alerts hold pseudonymous patient data:
+# a 600 file became 644), and one of several hard links is written in
+# place (a rename would break the others).
+chmod 600 "$TMP/al.jsonl"
+run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" --indicators /dev/null
+[ "$(stat -c %a "$TMP/al.jsonl")" = 600 ] || fail "the output's mode became $(stat -c %a "$TMP/al.jsonl")"
+ln "$TMP/al.jsonl" "$TMP/al-link.jsonl"; : > "$TMP/al.jsonl"
+run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" --indicators /dev/null
+[ -s "$TMP/al-link.jsonl" ] && [ "$(stat -c %h "$TMP/al.jsonl")" = 2 ] || fail "a hard link was broken"
+rm "$TMP/al-link.jsonl"
 # --exit-idle is Kafka mode's.
 run 2 "$VIGIL" process --input "$TMP/in.jsonl" --exit-idle 3
 grep -q "exit-idle is for Kafka mode" "$TMP/err" || fail "--exit-idle in file mode: $(cat "$TMP/err")"
