@@ -52,7 +52,7 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                      const char *detail, const char *topic, int partition,
                      int64_t offset, char *errstr, size_t errstr_size) {
         json_t *h = json_object();
-        char *hs, num[32], d2[512];
+        char *hs, num[32], d1[512], d2[512];
         vg_err_t err;
 
         /* A copy must fit in a Kafka message (librdkafka's
@@ -60,13 +60,13 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
          * 1 MiB in): a larger record goes without key and value, which a
          * publisher could never deliver (the partition would stop). */
         if (key_len + value_len > VG_DLQ_COPY_MAX) {
-                snprintf(d2, sizeof(d2), "%s (key and value left out: %zu "
+                snprintf(d1, sizeof(d1), "%s (key and value left out: %zu "
                          "bytes, more than a DLQ record holds, %d)",
                          detail ? detail : reason, key_len + value_len,
                          VG_DLQ_COPY_MAX);
                 key = value = NULL;
                 key_len = value_len = 0;
-                detail = d2;
+                detail = d1;
         }
         /* SPEC §8: the DLQ copies no personnummer. A record refused for
          * another reason (undecodable, invalid, too late) whose key or value
@@ -77,8 +77,11 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
             (value && vg_pnr_in_bytes(value, value_len))) {
                 key = value = NULL;
                 key_len = value_len = 0;
-                snprintf(d2, sizeof(d2), "%s (key and value left out: they "
-                         "hold a personnummer)", detail ? detail : reason);
+                /* (a long detail is cut: the note is what matters) */
+                if (snprintf(d2, sizeof(d2), "%s (key and value left out: "
+                             "they hold a personnummer)",
+                             detail ? detail : reason) >= (int)sizeof(d2))
+                        memcpy(d2 + sizeof(d2) - 4, "...", 4);
                 detail = d2;
         }
         json_object_set_new(h, "vigil.reason", json_string(reason));
