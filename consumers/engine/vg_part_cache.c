@@ -270,12 +270,22 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
         return pe;
 }
 
+void vg_part_encode(vg_part_t *part, const pent_t *pe) {
+        vg_buf_reset(&part->pa_sbuf);
+        vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
+}
+
+void vg_part_keep_bytes(vg_part_t *part, pent_t *pe) {
+        pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
+        memcpy(pe->pe_blob, part->pa_sbuf.vb_data, part->pa_sbuf.vb_len);
+        pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+}
+
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
         if (!part->pa_persist || !pe->pe_pt)
                 return;
         if (changed || !pe->pe_blob) {
-                vg_buf_reset(&part->pa_sbuf);
-                vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
+                vg_part_encode(part, pe);
                 if (part->pa_sbuf.vb_len > INT_MAX) {
                         /* (kept decoded: SQLite takes no more; the old
                          * bytes are stale now) */
@@ -284,10 +294,7 @@ void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
                         pe->pe_blen = 0;
                         return;
                 }
-                pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
-                memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
-                       part->pa_sbuf.vb_len);
-                pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+                vg_part_keep_bytes(part, pe);
         }
         pe->pe_next_due = pe->pe_pt->pt_next_due;
         vg_patient_destroy(pe->pe_pt);

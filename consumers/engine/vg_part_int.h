@@ -180,6 +180,10 @@ vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size);
 /* After an event or a timer was applied: a persisting partition keeps the
  * patient packed (encoded anew if changed); otherwise nothing. */
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
+/* Encodes pe's decoded patient into part->pa_sbuf (its bytes, not yet
+ * kept); vg_part_keep_bytes then keeps them as pe's packed state. */
+void vg_part_encode(vg_part_t *part, const pent_t *pe);
+void vg_part_keep_bytes(vg_part_t *part, pent_t *pe);
 /* The patient is changed in this batch: its state is written at commit. */
 void vg_part_dirty(vg_part_t *part, pent_t *pe);
 /* Persisting partitions: sorts the changed patients by id (the order of

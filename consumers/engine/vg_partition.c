@@ -537,12 +537,8 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
          * the state's size goes back to them (an empty patient in their
          * place lost the stored history at the next event). */
         if (part->pa_persist && !pe->pe_blob) {
-                vg_buf_reset(&part->pa_sbuf);
-                vg_patient_encode(pt, &part->pa_sbuf);
-                pe->pe_blob = vg_malloc(part->pa_sbuf.vb_len);
-                memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
-                       part->pa_sbuf.vb_len);
-                pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+                vg_part_encode(part, pe);
+                vg_part_keep_bytes(part, pe);
         }
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
             !vg_patient_has_event(pt, ev->ev_event_id)) {
@@ -579,16 +575,14 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
          * nothing (the state before it is still in pe_blob). Encoded here
          * once: vg_part_pack below takes these bytes. */
         if (part->pa_persist && !ch.ch_duplicate) {
-                vg_buf_reset(&part->pa_sbuf);
-                vg_patient_encode(pt, &part->pa_sbuf);
+                vg_part_encode(part, pe);
                 if (part->pa_sbuf.vb_len > VG_PART_STATE_MAX) {
                         size_t len = part->pa_sbuf.vb_len;
                         vg_changes_clear(&ch);
+                        /* packed as it was: pe_blob holds the state before
+                         * (and pe_next_due its timer) */
                         vg_patient_destroy(pt);
-                        pe->pe_pt = NULL; /* (pe_blob: the state before) */
-                        if (vg_part_unpack(pe, errstr, errstr_size))
-                                return VG_ERR_STORE;
-                        vg_part_pack(part, pe, false);
+                        pe->pe_pt = NULL;
                         part->pa_rejected = "patient-limit";
                         return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                          "patient state would be %zu bytes, "
@@ -596,10 +590,7 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                          "holds it: docs/EVENTS.md §5)",
                                          len, VG_PART_STATE_MAX);
                 }
-                pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
-                memcpy(pe->pe_blob, part->pa_sbuf.vb_data,
-                       part->pa_sbuf.vb_len);
-                pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+                vg_part_keep_bytes(part, pe);
         }
         if (ev->ev_occurred_at < part->pa_data_since)
                 part->pa_data_since = ev->ev_occurred_at;

@@ -127,55 +127,16 @@ static void kafka_source(const rep_t *r, const char *topic, char *buf,
         snprintf(buf, size, rp_tf(r, "Kafka topic %s at %s"), topic, bs);
 }
 
-/* Writes the rp_page to path (a file atomically: a temporary file renamed;
- * standard output, a device or a FIFO directly). */
+/* Writes the rp_page to path, whole or not at all (vg_cli_out_open: a
+ * file beside it renamed over it; standard output, a device or a FIFO
+ * directly). */
 static int write_page(const rep_t *r, const char *path) {
-        char *tmp;
-        FILE *fp;
-        size_t len;
-        if (!strcmp(path, "-")) {
-                fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, stdout);
-                return vg_cli_close_out(CMD, stdout, "standard output") ? -1
-                                                                          : 0;
-        }
-        if (!vg_cli_plain_or_absent(path)) {
-                /* A device, a FIFO or a link (/dev/stdout, a pipe) is
-                 * written, not renamed over: a rename would replace the
-                 * device or the link itself */
-                if (!(fp = fopen(path, "w"))) {
-                        fprintf(stderr, "vigil %s: cannot write %s: %s\n", CMD,
-                                path, strerror(errno));
-                        return -1;
-                }
-                fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, fp);
-                return vg_cli_close_out(CMD, fp, path) ? -1 : 0;
-        }
-        len = strlen(path) + 32;
-        tmp = vg_malloc(len);
-        snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-        if (!(fp = fopen(tmp, "w"))) {
-                fprintf(stderr, "vigil %s: cannot write %s: %s\n", CMD, path,
-                        strerror(errno));
-                vg_free(tmp);
+        vg_cli_out_t o;
+        vg_cli_out_t *const outs[] = {&o};
+        if (vg_cli_out_open(CMD, &o, path))
                 return -1;
-        }
-        if ((fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, fp) !=
-             r->rp_out.vb_len) | (fclose(fp) != 0)) { /* (both, always) */
-                fprintf(stderr, "vigil %s: %s: %s\n", CMD, path,
-                        strerror(errno));
-                unlink(tmp);
-                vg_free(tmp);
-                return -1;
-        }
-        if (rename(tmp, path)) {
-                fprintf(stderr, "vigil %s: %s: %s\n", CMD, path,
-                        strerror(errno));
-                unlink(tmp);
-                vg_free(tmp);
-                return -1;
-        }
-        vg_free(tmp);
-        return 0;
+        fwrite(r->rp_out.vb_data, 1, r->rp_out.vb_len, o.co_fp);
+        return vg_cli_out_end(CMD, outs, 1, true) ? -1 : 0;
 }
 
 enum { OPT_HTML = 256, OPT_IND, OPT_ALERTS, OPT_FROM, OPT_TO, OPT_TITLE,
