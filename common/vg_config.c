@@ -153,10 +153,13 @@ const vg_confdef_t vg_confdefs[] = {
          "batches is published once. Alerts are not delayed. 0: every "
          "batch."},
         {"state.cache_patients", VG_C_INT, "200000", 1, 100000000, 0,
-         "Patients per partition kept in memory between batches (their "
-         "state is written behind, in each batch's commit); beyond this, "
-         "some are dropped after a commit and read from state.dir when "
-         "next needed. About 1-2 KB of memory each."},
+         "Patients per partition kept in memory (their state is written "
+         "behind, in the commit of each batch that changed them; about "
+         "500 bytes each, packed). Beyond this, patients not used lately "
+         "leave memory, those changed in the open batch written first, in "
+         "its transaction, and are read from state.dir when next needed. "
+         "This bounds memory while catching up too, at a cost in rate: "
+         "docs/ARCHITECTURE.md, 'Patients beyond the cache'."},
         {"pseudonym.key_file", VG_C_STRING, NULL, 0, 0, 0,
          "Secret key file for patient_id = hex(HMAC-SHA256(key, "
          "personnummer)); needed to accept personnummer input."},

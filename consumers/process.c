@@ -311,12 +311,16 @@ static void close_partitions(proc_t *pr,
                                 "partition %d: released (%lld events in "
                                 "%lld batches since assigned; %lld timer "
                                 "re-derivations, %lld patient states "
-                                "written; %lld too late, "
+                                "written, %lld of them before their "
+                                "batch's commit, %lld read from state.dir; "
+                                "%lld too late, "
                                 "%lld pruned by retention, %lld to the DLQ)",
                                 p, (long long)st->ps_events,
                                 (long long)st->ps_commits,
                                 (long long)st->ps_timers,
                                 (long long)st->ps_states,
+                                (long long)st->ps_early,
+                                (long long)st->ps_lookups,
                                 (long long)st->ps_too_late,
                                 (long long)st->ps_pruned,
                                 (long long)st->ps_dlq);

@@ -2,8 +2,10 @@
  * vg_part_cache.c - a partition's patients in memory (vg_part_int.h).
  *
  * The cache outlives commits (hot state in memory, written behind): a
- * patient is read from the store once, and written back only in a commit
- * of a batch that changed it.
+ * patient is read from the store once, and written back only in a batch
+ * that changed it - at its commit, or earlier in its transaction when the
+ * cache is full (vg_part_cache_trim: a catch-up batch of a large
+ * population changes more patients than the cache holds).
  *
  * Packed: a partition that writes to a store keeps each patient in memory
  * as the bytes its store row holds (vg_patient_encode: a few hundred bytes)
@@ -36,16 +38,68 @@ static bool pent_eq(const vg_hnode_t *n, const void *key) {
         return !strcmp(((const pent_t *)n)->pe_id, key);
 }
 
+/* The patients that left the cache of a store without other rows
+ * (pa_no_rows): only they, of those not cached, have a row to look up. */
+static uint32_t gone_key(uint32_t h) {
+        return h ? h : 1;
+}
+
+static bool gone_has(const vg_part_t *part, uint32_t h) {
+        size_t mask = part->pa_gone_cap - 1;
+        if (!part->pa_ngone)
+                return false;
+        h = gone_key(h);
+        for (size_t i = h & mask;; i = (i + 1) & mask) {
+                if (part->pa_gone[i] == h)
+                        return true;
+                if (!part->pa_gone[i])
+                        return false;
+        }
+}
+
+static void gone_put(uint32_t *set, size_t cap, uint32_t h) {
+        size_t i = h & (cap - 1);
+        while (set[i] && set[i] != h)
+                i = (i + 1) & (cap - 1);
+        set[i] = h;
+}
+
+static void gone_add(vg_part_t *part, uint32_t h) {
+        h = gone_key(h);
+        if (2 * (part->pa_ngone + 1) > part->pa_gone_cap) { /* half full */
+                size_t cap = part->pa_gone_cap ? part->pa_gone_cap * 2 : 1024;
+                uint32_t *set = vg_calloc(cap, sizeof(*set));
+                for (size_t i = 0; i < part->pa_gone_cap; i++)
+                        if (part->pa_gone[i])
+                                gone_put(set, cap, part->pa_gone[i]);
+                vg_free(part->pa_gone);
+                part->pa_gone = set;
+                part->pa_gone_cap = cap;
+        }
+        if (!gone_has(part, h)) {
+                gone_put(part->pa_gone, part->pa_gone_cap, h);
+                part->pa_ngone++;
+        }
+}
+
+void vg_part_rows_unknown(vg_part_t *part) {
+        part->pa_no_rows = false;
+        vg_free(part->pa_gone);
+        part->pa_gone = NULL;
+        part->pa_ngone = part->pa_gone_cap = 0;
+}
+
 void vg_part_cache_drop(vg_part_t *part) {
         vg_htab_clear(&part->pa_cache, pent_del);
         if (part->pa_persist) /* (rows of patients no longer cached) */
-                part->pa_no_rows = false;
+                vg_part_rows_unknown(part);
         part->pa_ndirty = 0;
         part->pa_ntheap = 0;
 }
 
 void vg_part_cache_free(vg_part_t *part) {
         vg_htab_free(&part->pa_cache, pent_del);
+        vg_part_rows_unknown(part);
         vg_free(part->pa_theap);
         part->pa_theap = NULL;
         part->pa_ntheap = part->pa_theap_cap = 0;
@@ -54,12 +108,76 @@ void vg_part_cache_free(vg_part_t *part) {
         part->pa_ndirty = part->pa_dirty_cap = 0;
 }
 
-void vg_part_cache_trim(vg_part_t *part) {
-        if (part->pa_cache.ht_n <= part->pa_cache_max)
-                return;
-        part->pa_no_rows = false; /* (the dropped ones have rows) */
-        vg_htab_trim(&part->pa_cache,
-                     part->pa_cache_max - part->pa_cache_max / 4, pent_del);
+/* A patient changed in the open batch, written before the commit: its
+ * timer row first (the commit's timers read it: vg_part_timers.c), then
+ * its state and changelog rows, as vg_part_commit would have. */
+static vg_err_t spill(vg_part_t *part, pent_t *pe, char *errstr,
+                      size_t errstr_size) {
+        vg_err_t err = vg_part_timer_put(part, pe, errstr, errstr_size);
+        if (!err)
+                err = vg_part_state_put(part, pe, errstr, errstr_size);
+        if (!err) {
+                part->pa_stats.ps_states++;
+                part->pa_stats.ps_early++;
+        }
+        return err;
+}
+
+vg_err_t vg_part_cache_trim(vg_part_t *part, char *errstr,
+                            size_t errstr_size) {
+        vg_htab_t *ht = &part->pa_cache;
+        size_t keep = part->pa_cache_max - part->pa_cache_max / 4, i, n = 0;
+        vg_hnode_t *written = NULL; /* unlinked, freed once off pa_dirty */
+        vg_err_t err = VG_OK;
+
+        if (ht->ht_n <= part->pa_cache_max)
+                return VG_OK;
+        /* CLOCK: the hand goes round the buckets, clearing each entry's
+         * mark (used since the hand last passed) and dropping those it
+         * finds unmarked; a second round finds every one unmarked, so
+         * it ends. */
+        i = part->pa_clock & (ht->ht_nb - 1);
+        while (!err && ht->ht_n > keep) {
+                vg_hnode_t **pp = &ht->ht_b[i];
+                while (*pp && ht->ht_n > keep) {
+                        pent_t *pe = (pent_t *)*pp;
+                        if (pe->pe_ref) {
+                                pe->pe_ref = false;
+                                pp = &pe->pe_h.hn_next;
+                                continue;
+                        }
+                        if (pe->pe_dirty &&
+                            (err = spill(part, pe, errstr, errstr_size)))
+                                break;
+                        *pp = pe->pe_h.hn_next;
+                        ht->ht_n--;
+                        if (part->pa_no_rows) /* (it may have a row now) */
+                                gone_add(part, pe->pe_h.hn_hash);
+                        if (pe->pe_dirty) {
+                                pe->pe_dirty = false;
+                                pe->pe_h.hn_next = written;
+                                written = &pe->pe_h;
+                                n++;
+                        } else
+                                pent_del(&pe->pe_h);
+                }
+                if (!err)
+                        i = (i + 1) & (ht->ht_nb - 1);
+        }
+        part->pa_clock = i;
+        if (n) { /* off the batch's list (it keeps its order) */
+                size_t k = 0;
+                for (size_t j = 0; j < part->pa_ndirty; j++)
+                        if (part->pa_dirty[j]->pe_dirty)
+                                part->pa_dirty[k++] = part->pa_dirty[j];
+                part->pa_ndirty = k;
+        }
+        while (written) {
+                vg_hnode_t *next = written->hn_next;
+                pent_del(written);
+                written = next;
+        }
+        return err;
 }
 
 /* The timer heap of a memory-only partition: a binary min-heap of the
@@ -218,11 +336,14 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
         size_t idlen, size;
         int64_t due = INT64_MAX;
 
-        if (pe)
+        if (pe) {
+                pe->pe_ref = true;
                 return vg_part_unpack(pe, errstr, errstr_size) ? NULL : pe;
+        }
         /* (a store without rows that are not cached, pa_no_rows, has
-         * none to look for) */
-        if (!part->pa_no_rows) {
+         * none to look for, but those of the patients that left the
+         * cache) */
+        if (!part->pa_no_rows || gone_has(part, h)) {
                 s = vg_part_st(part, S_GET_PATIENT);
                 sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
                 part->pa_stats.ps_lookups++;
@@ -257,6 +378,7 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
         if (s)
                 sqlite3_reset(s);
         pe->pe_pt = pt;
+        pe->pe_ref = true;
         pe->pe_h.hn_hash = h;
         pe->pe_due = due;
         pe->pe_next_due = due;

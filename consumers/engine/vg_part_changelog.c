@@ -389,7 +389,7 @@ vg_err_t vg_part_restore_begin(vg_part_t *part, char *errstr,
                 return vg_part_db_err(part, errstr, errstr_size, "BEGIN");
         json_decref(part->pa_cl_meta);
         part->pa_cl_meta = NULL;
-        part->pa_no_rows = false; /* (it writes patient rows) */
+        vg_part_rows_unknown(part); /* (it writes patient rows) */
         return VG_OK;
 }
 

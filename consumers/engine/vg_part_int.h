@@ -54,6 +54,8 @@ typedef struct pent_s {
         unsigned char *pe_blob;     /* its store row's bytes, or NULL */
         uint32_t       pe_blen;
         bool           pe_dirty;    /* changed in the open batch */
+        bool           pe_ref;      /* used since the cache's clock hand
+                                     * last passed it */
         int64_t        pe_due;      /* next_due in the timers table
                                      * (INT64_MAX: no row; the row is
                                      * always this, which a commit's
@@ -116,8 +118,13 @@ struct vg_part_s {
         }                       pa_offs[8];
         int                     pa_noffs;
         vg_htab_t               pa_cache;       /* pent_t, by patient */
-        size_t                  pa_cache_max;   /* patients kept after a
-                                                 * commit */
+        size_t                  pa_cache_max;   /* patients kept in
+                                                 * memory (a batch's
+                                                 * changed ones written
+                                                 * early beyond it) */
+        size_t                  pa_clock;       /* the cache's clock hand:
+                                                 * the bucket its next trim
+                                                 * starts at */
         pent_t                **pa_dirty;       /* patients changed in the
                                                  * open batch */
         size_t                  pa_ndirty, pa_dirty_cap;
@@ -136,6 +143,11 @@ struct vg_part_s {
          * written while memory-only): a patient not cached is new, not
          * looked up */
         bool                    pa_no_rows;
+        /* ... but those of the patients that left the cache since: the
+         * hashes of their ids (an open-addressed set; 0 stands for none,
+         * a hash of 0 is kept as 1) */
+        uint32_t               *pa_gone;
+        size_t                  pa_ngone, pa_gone_cap;
         void                  (*pa_alert_sink)(const vg_alert_t *al,
                                                void *opaque);
         void                   *pa_alert_opaque;
@@ -203,12 +215,20 @@ vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
  * the order of S_DUE_TIMERS: by due time, then id), taken off the heap. */
 size_t vg_part_timers_due(vg_part_t *part, int64_t wm, pent_t **out,
                           size_t max);
+/* The store may hold rows of patients not cached (a rollback, a restore):
+ * every patient not cached is looked up. */
+void vg_part_rows_unknown(vg_part_t *part);
 /* Empties the cache (and the list of changed patients). */
 void vg_part_cache_drop(vg_part_t *part);
 void vg_part_cache_free(vg_part_t *part);
-/* After a commit: above pa_cache_max patients, drops (clean) ones until
- * three quarters are left. */
-void vg_part_cache_trim(vg_part_t *part);
+/* Above pa_cache_max patients, leaves three quarters of it in memory:
+ * drops patients not used since the clock hand last passed them, and
+ * writes those changed in the open batch first (their state, timer and
+ * changelog rows, in the batch's transaction: a catch-up batch is not
+ * bounded by the cache otherwise). Not while the caller holds a cached
+ * entry. */
+vg_err_t vg_part_cache_trim(vg_part_t *part, char *errstr,
+                            size_t errstr_size);
 
 /* vg_part_timers.c: a commit's timers. Writes the next-due times of the
  * batch's patients and re-derives every patient whose timer the

@@ -386,6 +386,10 @@ const vg_part_stats_t *vg_part_stats(const vg_part_t *part) {
         return &part->pa_stats;
 }
 
+size_t vg_part_patients_in_memory(const vg_part_t *part) {
+        return part->pa_cache.ht_n;
+}
+
 int64_t vg_part_watermark(const vg_part_t *part) {
         return part->pa_wm.wm_value;
 }
@@ -528,6 +532,11 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
         vg_wm_record(&part->pa_wm, ev->ev_type, ev->ev_occurred_at);
         if (!part->pa_wm_hold)
                 vg_wm_update(&part->pa_wm, part->pa_now);
+        /* Beyond the cache, patients leave memory now, not at the commit
+         * (the batch's changed ones written early, in its transaction). */
+        if (part->pa_persist && (err = vg_part_cache_trim(part, errstr,
+                                                          errstr_size)))
+                return err;
         if (!(pe = vg_part_patient_h(part, ev->ev_patient_id, hash, errstr,
                                    errstr_size)))
                 return VG_ERR_STORE;
@@ -817,8 +826,8 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                 part->pa_parts_force = false;
         }
         if (part->pa_persist) /* (dropped ones are read again when
-                               * needed) */
-                vg_part_cache_trim(part);
+                               * needed; none is changed now) */
+                (void)vg_part_cache_trim(part, errstr, errstr_size);
         return VG_OK;
 }
 

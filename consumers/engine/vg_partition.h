@@ -40,6 +40,8 @@ typedef struct vg_part_stats_s {
         int64_t ps_alerts[4][2]; /* alerts queued, by rule and status */
         int64_t ps_timers;       /* timer re-derivations */
         int64_t ps_states;       /* patient states written */
+        int64_t ps_early;        /* of which before their batch's commit
+                                  * (the cache full: state.cache_patients) */
         int64_t ps_lookups;      /* patients looked up in the store (not
                                   * in memory) */
         int64_t ps_pruned;       /* events pruned by retention */
@@ -68,6 +70,9 @@ void vg_part_close_exiting(vg_part_t *part);
 
 int vg_part_partition(const vg_part_t *part);
 const vg_part_stats_t *vg_part_stats(const vg_part_t *part);
+/* Patients held in memory now (at most vg_part_set_cache's limit and the
+ * one an event is being applied to). */
+size_t vg_part_patients_in_memory(const vg_part_t *part);
 /* The partition's watermark (SPEC §5.5) as of the last commit;
  * VG_WM_NONE while it has none. */
 int64_t vg_part_watermark(const vg_part_t *part);

@@ -204,15 +204,17 @@ static void test_persisted_rows(void **state) {
         patient_event(part, "e2", "q");
         assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
         assert_int_equal(st->ps_lookups, 0);
-        /* a trim drops p and q: q's e2 is a duplicate */
+        /* a trim (before the next event: the cache holds none now)
+         * drops p and q: p's row is read, and q's, whose e2 is a
+         * duplicate */
         vg_part_set_cache(part, 0);
         one_event(part, "e3");
         assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
-        assert_int_equal(st->ps_lookups, 0);
+        assert_int_equal(st->ps_lookups, 1);
         patient_event(part, "e2", "q");
         assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
         assert_int_equal(st->ps_duplicates, 1);
-        assert_int_equal(st->ps_lookups, 1);
+        assert_int_equal(st->ps_lookups, 2);
         vg_part_close(part);
         /* a rollback drops the cache: p's row is read, e1 a duplicate */
         snprintf(path2, sizeof(path2), "%s/partition-5.db", dir);
@@ -236,6 +238,50 @@ static void test_persisted_rows(void **state) {
         assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
         assert_int_equal(vg_part_stats(part)->ps_duplicates, 1);
         assert_int_equal(vg_part_stats(part)->ps_lookups, 2);
+        vg_part_close(part);
+}
+
+/* The cache bounds a batch too: beyond vg_part_set_cache's limit, the
+ * batch's changed patients are written before its commit (in its
+ * transaction) and leave memory, and every one is stored by the commit;
+ * a first start still looks up none of its new patients. */
+static void test_cache_bounds_batch(void **state) {
+        char path[128], err[512], eid[32], pid[32];
+        const vg_part_stats_t *st;
+        vg_part_t *part;
+        (void)state;
+        snprintf(path, sizeof(path), "%s/partition-6.db", dir);
+        part = vg_part_open(path, 6, &rc, codec, &topics, err, sizeof(err));
+        assert_non_null(part);
+        st = vg_part_stats(part);
+        vg_part_set_cache(part, 4);
+        for (int i = 0; i < 40; i++) {
+                snprintf(eid, sizeof(eid), "b%d", i);
+                snprintf(pid, sizeof(pid), "pt%d", i);
+                patient_event(part, eid, pid);
+                /* (the limit, and the patient of the event) */
+                assert_true(vg_part_patients_in_memory(part) <= 5);
+        }
+        assert_true(vg_part_in_batch(part));
+        assert_true(st->ps_early >= 35);
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        assert_int_equal(st->ps_states, 40);
+        /* the store was empty: a new patient is not looked up, though
+         * others have left the cache (their ids' hashes are known) */
+        assert_int_equal(st->ps_lookups, 0);
+        vg_part_close(part);
+        /* every patient's event is stored: each again is a duplicate */
+        part = vg_part_open(path, 6, &rc, codec, &topics, err, sizeof(err));
+        assert_non_null(part);
+        st = vg_part_stats(part);
+        for (int i = 0; i < 40; i++) {
+                snprintf(eid, sizeof(eid), "b%d", i);
+                snprintf(pid, sizeof(pid), "pt%d", i);
+                patient_event(part, eid, pid);
+        }
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        assert_int_equal(st->ps_duplicates, 40);
+        assert_int_equal(st->ps_lookups, 40);
         vg_part_close(part);
 }
 
@@ -265,6 +311,7 @@ int main(void) {
                 cmocka_unit_test(test_patients_layouts),
                 cmocka_unit_test(test_memory_only_rows),
                 cmocka_unit_test(test_persisted_rows),
+                cmocka_unit_test(test_cache_bounds_batch),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
