@@ -121,6 +121,7 @@ typedef struct psnap_s {
         vg_wm_t  sn_wm;                      /* the watermark */
         int64_t  sn_off[VG_EVENT_TYPES];     /* next offsets, by type */
         int64_t  sn_depth;                   /* outbox records (PP_SNAP) */
+        int64_t  sn_cached;                  /* patients in memory (PP_SNAP) */
 } psnap_t;
 
 typedef struct proc_s {
@@ -166,7 +167,7 @@ typedef struct proc_s {
         /* Metrics (vg_metrics.h) and health */
         vg_metrics_t     *pr_reg;
         vg_metric_t      *pm_consumed, *pm_processed, *pm_dup, *pm_dlq,
-                         *pm_alerts, *pm_outbox, *pm_lag, *pm_latency,
+                         *pm_alerts, *pm_outbox, *pm_cached, *pm_lag, *pm_latency,
                          *pm_commit, *pm_rebalances, *pm_assigned, *pm_ready,
                          *pm_wm, *pm_topic_time, *pm_caught_up,
                          *pm_too_late, *pm_pruned, *pm_key_mismatch;

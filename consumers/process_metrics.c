@@ -75,6 +75,11 @@ void process_metrics_init(proc_t *pr) {
         pr->pm_outbox = vg_metrics_gauge(r, "vigil_outbox_depth",
                                          "Records waiting in the outboxes.", 0,
                                          NULL);
+        pr->pm_cached = vg_metrics_gauge(
+                r, "vigil_state_patients_in_memory",
+                "Patients held in memory by the owned partitions "
+                "(state.cache_patients bounds each).",
+                0, NULL);
         pr->pm_lag = vg_metrics_gauge(r, "vigil_consumer_lag",
                                       "Consumer lag per input partition "
                                       "(librdkafka statistics).",
@@ -284,15 +289,17 @@ void process_metrics_forget(proc_t *pr, int p) {
 
 /* The /readyz state (and the ready gauge) from the lag and the outboxes. */
 static void health_state(proc_t *pr) {
-        int64_t depth = 0;
+        int64_t depth = 0, cached = 0;
         int h;
         for (int p = 0; p < pr->pr_npartitions; p++)
                 if (pr->pr_parts[p].ps_part) {
                         psnap_t sn;
                         process_snap_get(pr, p, &sn);
                         depth += sn.sn_depth;
+                        cached += sn.sn_cached;
                 }
         vg_metric_set(pr->pm_outbox, NULL, (double)depth);
+        vg_metric_set(pr->pm_cached, NULL, (double)cached);
         vg_metric_set(pr->pm_assigned, NULL, pr->pr_nassigned);
         if (!pr->pr_assigned_at)
                 h = HEALTH_UNASSIGNED;

@@ -29,9 +29,10 @@ bool process_on_worker(void) {
 void process_part_snap(proc_t *pr, int p, bool full) {
         vg_part_t *part = pr->pr_parts[p].ps_part;
         psnap_t *sn = &pr->pr_snap[p];
-        int64_t off[VG_EVENT_TYPES], d = 0;
+        int64_t off[VG_EVENT_TYPES], d = 0, c = 0;
         if (full) {
                 d = vg_part_outbox_depth(part);
+                c = (int64_t)vg_part_patients_in_memory(part);
                 for (int t = 0; t < VG_EVENT_TYPES; t++)
                         off[t] = vg_part_offset(part, pr->pr_inputs[t]);
         }
@@ -40,6 +41,7 @@ void process_part_snap(proc_t *pr, int p, bool full) {
         if (full) {
                 memcpy(sn->sn_off, off, sizeof(off));
                 sn->sn_depth = d;
+                sn->sn_cached = c;
         }
         pthread_mutex_unlock(&pr->pr_snap_lock);
 }

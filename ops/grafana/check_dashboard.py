@@ -29,7 +29,7 @@ COUNTERS = {
 GAUGES = {
     "vigil_outbox_depth", "vigil_consumer_lag", "vigil_assigned_partitions",
     "vigil_ready", "vigil_watermark_seconds", "vigil_topic_time_seconds",
-    "vigil_topic_caught_up",
+    "vigil_topic_caught_up", "vigil_state_patients_in_memory",
 }
 HISTOGRAMS = {"vigil_processing_latency_seconds", "vigil_sqlite_commit_seconds"}
 

@@ -48,7 +48,8 @@ fam = {f.name: f for f in text_string_to_metric_families(text)}
 def total(name, **labels):
     return sum(s.value for s in fam[name].samples
                if s.name in (name, name + "_total") and all(s.labels.get(k) == v for k, v in labels.items()))
-ids = [json.loads(l)["event_id"] for l in open(sys.argv[4])]
+evs = [json.loads(l) for l in open(sys.argv[4])]
+ids = [e["event_id"] for e in evs]
 dups = len(ids) - len(set(ids))
 alerts = [json.loads(l) for l in open(sys.argv[3])]
 checks = [
@@ -60,6 +61,9 @@ checks = [
      total("vigil_alerts_emitted", status="ACTIVE") >= sum(a["status"] == "ACTIVE" for a in alerts), True),
     ("rebalances", total("vigil_rebalances") >= 1, True),
     ("assigned", total("vigil_assigned_partitions"), 10),  # 5 topics x 2
+    # every patient, in memory (the default cache holds them all)
+    ("patients in memory", total("vigil_state_patients_in_memory"),
+     len({e["patient_id"] for e in evs})),
     ("ready", total("vigil_ready"), 1),
     ("lag gauge present", "vigil_consumer_lag" in fam, True),
     ("latency histogram count",
