@@ -312,7 +312,7 @@ static void close_partitions(proc_t *pr,
                                 "%lld batches since assigned; %lld timer "
                                 "re-derivations, %lld patient states "
                                 "written, %lld of them before their "
-                                "batch's commit, %lld read from state.dir; "
+                                "batch's commit, %lld looked up in state.dir; "
                                 "%lld too late, "
                                 "%lld pruned by retention, %lld to the DLQ)",
                                 p, (long long)st->ps_events,

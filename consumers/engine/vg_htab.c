@@ -52,13 +52,12 @@ void vg_htab_free(vg_htab_t *ht, void (*del)(vg_hnode_t *n)) {
         ht->ht_nb = 0;
 }
 
-void vg_htab_trim(vg_htab_t *ht, size_t keep, void (*del)(vg_hnode_t *n)) {
-        for (size_t i = 0; i < ht->ht_nb && ht->ht_n > keep; i++)
-                while (ht->ht_b[i] && ht->ht_n > keep) {
-                        vg_hnode_t *x = ht->ht_b[i];
-                        ht->ht_b[i] = x->hn_next;
-                        if (del)
-                                del(x);
+void vg_htab_remove(vg_htab_t *ht, vg_hnode_t *n) {
+        for (vg_hnode_t **pp = &ht->ht_b[n->hn_hash & (ht->ht_nb - 1)]; *pp;
+             pp = &(*pp)->hn_next)
+                if (*pp == n) {
+                        *pp = n->hn_next;
                         ht->ht_n--;
+                        return;
                 }
 }

@@ -33,9 +33,8 @@ void vg_htab_insert(vg_htab_t *ht, vg_hnode_t *n);
 void vg_htab_clear(vg_htab_t *ht, void (*del)(vg_hnode_t *n));
 /* Clears and frees the buckets. */
 void vg_htab_free(vg_htab_t *ht, void (*del)(vg_hnode_t *n));
-/* Unlinks and deletes entries, bucket by bucket, until at most keep are
- * left (which ones: whatever comes first). */
-void vg_htab_trim(vg_htab_t *ht, size_t keep, void (*del)(vg_hnode_t *n));
+/* Unlinks n, which the table holds (not deleted). */
+void vg_htab_remove(vg_htab_t *ht, vg_hnode_t *n);
 /* Every entry, in no order. */
 #define VG_HTAB_FOREACH(ht, x)                                                 \
         for (size_t x##_b = 0; x##_b < (ht)->ht_nb; x##_b++)                   \

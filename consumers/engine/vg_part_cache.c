@@ -66,6 +66,12 @@ static void gone_put(uint32_t *set, size_t cap, uint32_t h) {
 
 static void gone_add(vg_part_t *part, uint32_t h) {
         h = gone_key(h);
+        /* (bounded by the cache: beyond, every patient not cached is
+         * looked up, as in a store opened with rows) */
+        if (part->pa_ngone >= 4 * part->pa_cache_max + 65536) {
+                vg_part_rows_unknown(part);
+                return;
+        }
         if (2 * (part->pa_ngone + 1) > part->pa_gone_cap) { /* half full */
                 size_t cap = part->pa_gone_cap ? part->pa_gone_cap * 2 : 1024;
                 uint32_t *set = vg_calloc(cap, sizeof(*set));
@@ -123,25 +129,30 @@ static vg_err_t spill(vg_part_t *part, pent_t *pe, char *errstr,
         return err;
 }
 
-vg_err_t vg_part_cache_trim(vg_part_t *part, char *errstr,
-                            size_t errstr_size) {
+vg_err_t vg_part_cache_trim(vg_part_t *part, const pent_t *spare,
+                            size_t room, char *errstr, size_t errstr_size) {
         vg_htab_t *ht = &part->pa_cache;
-        size_t keep = part->pa_cache_max - part->pa_cache_max / 4, i, n = 0;
+        size_t max = part->pa_cache_max, i, n = 0;
+        size_t keep = max - max / 4;
         vg_hnode_t *written = NULL; /* unlinked, freed once off pa_dirty */
         vg_err_t err = VG_OK;
 
-        if (ht->ht_n <= part->pa_cache_max)
+        if (ht->ht_n + room <= max)
                 return VG_OK;
+        if (keep + room > max) /* (a cache of a few) */
+                keep = max > room ? max - room : 0;
+        if (spare && keep < 1) /* (it stays) */
+                keep = 1;
         /* CLOCK: the hand goes round the buckets, clearing each entry's
          * mark (used since the hand last passed) and dropping those it
-         * finds unmarked; a second round finds every one unmarked, so
-         * it ends. */
+         * finds unmarked; a second round finds every one unmarked but
+         * spare, so it ends. */
         i = part->pa_clock & (ht->ht_nb - 1);
         while (!err && ht->ht_n > keep) {
                 vg_hnode_t **pp = &ht->ht_b[i];
                 while (*pp && ht->ht_n > keep) {
                         pent_t *pe = (pent_t *)*pp;
-                        if (pe->pe_ref) {
+                        if (pe->pe_ref || pe == spare) {
                                 pe->pe_ref = false;
                                 pp = &pe->pe_h.hn_next;
                                 continue;
@@ -178,6 +189,32 @@ vg_err_t vg_part_cache_trim(vg_part_t *part, char *errstr,
                 written = next;
         }
         return err;
+}
+
+vg_err_t vg_part_cache_evict(vg_part_t *part, pent_t *pe, char *errstr,
+                             size_t errstr_size) {
+        vg_err_t err;
+        size_t j;
+        if (part->pa_cache.ht_n <= part->pa_cache_max || !pe->pe_dirty)
+                return VG_OK;
+        if ((err = vg_part_state_put(part, pe, errstr, errstr_size)))
+                return err;
+        part->pa_stats.ps_states++;
+        part->pa_stats.ps_early++;
+        /* off the batch's list (it was added last, by its timer) */
+        for (j = part->pa_ndirty; j > 0 && part->pa_dirty[j - 1] != pe; j--)
+                ;
+        if (j > 0) {
+                memmove(&part->pa_dirty[j - 1], &part->pa_dirty[j],
+                        (part->pa_ndirty - j) * sizeof(*part->pa_dirty));
+                part->pa_ndirty--;
+        }
+        pe->pe_dirty = false;
+        vg_htab_remove(&part->pa_cache, &pe->pe_h);
+        if (part->pa_no_rows)
+                gone_add(part, pe->pe_h.hn_hash);
+        pent_del(&pe->pe_h);
+        return VG_OK;
 }
 
 /* The timer heap of a memory-only partition: a binary min-heap of the

@@ -221,14 +221,20 @@ void vg_part_rows_unknown(vg_part_t *part);
 /* Empties the cache (and the list of changed patients). */
 void vg_part_cache_drop(vg_part_t *part);
 void vg_part_cache_free(vg_part_t *part);
-/* Above pa_cache_max patients, leaves three quarters of it in memory:
- * drops patients not used since the clock hand last passed them, and
- * writes those changed in the open batch first (their state, timer and
- * changelog rows, in the batch's transaction: a catch-up batch is not
- * bounded by the cache otherwise). Not while the caller holds a cached
- * entry. */
-vg_err_t vg_part_cache_trim(vg_part_t *part, char *errstr,
-                            size_t errstr_size);
+/* If the cache has no room for room more patients within pa_cache_max,
+ * leaves about three quarters of it in memory: drops patients not used
+ * since the clock hand last passed them, and writes those changed in the
+ * open batch first (their state, timer and changelog rows, in the batch's
+ * transaction: a catch-up batch is not bounded by the cache otherwise).
+ * Not while the caller holds a cached entry, but spare (which may be
+ * NULL): the patient about to be used, which stays. */
+vg_err_t vg_part_cache_trim(vg_part_t *part, const pent_t *spare,
+                            size_t room, char *errstr, size_t errstr_size);
+/* During a commit's timers: above pa_cache_max patients, pe (read from
+ * the store for its timer, changed in the open batch, its timer row
+ * written) is written now and leaves memory, as a trim would. */
+vg_err_t vg_part_cache_evict(vg_part_t *part, pent_t *pe, char *errstr,
+                             size_t errstr_size);
 
 /* vg_part_timers.c: a commit's timers. Writes the next-due times of the
  * batch's patients and re-derives every patient whose timer the

@@ -107,6 +107,7 @@ static vg_err_t fire_store(vg_part_t *part, pent_t **d, size_t nd,
                 qsort(d, nd, sizeof(*d), pe_due_cmp);
         while (!err) {
                 pent_t *pe;
+                bool read = false;
                 if (j == n && more) {
                         while (n)
                                 vg_free(ids[--n]);
@@ -135,12 +136,20 @@ static vg_err_t fire_store(vg_part_t *part, pent_t **d, size_t nd,
                         /* (cached: decoded as it is, not looked up again) */
                         if (pe && vg_part_unpack(pe, errstr, errstr_size))
                                 pe = NULL;
-                        else if (!pe)
+                        else if (!pe) {
                                 pe = vg_part_patient_h(part, id, h, errstr,
                                                        errstr_size);
+                                /* read for its timer: fired, then written
+                                 * and dropped if the cache is full (the
+                                 * commit would hold it otherwise) */
+                                read = true;
+                        }
                 } else
                         break;
                 err = pe ? fire(part, pe, errstr, errstr_size) : VG_ERR_STORE;
+                if (!err && read)
+                        err = vg_part_cache_evict(part, pe, errstr,
+                                                  errstr_size);
         }
         while (n)
                 vg_free(ids[--n]);

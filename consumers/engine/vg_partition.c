@@ -534,9 +534,14 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                 vg_wm_update(&part->pa_wm, part->pa_now);
         /* Beyond the cache, patients leave memory now, not at the commit
          * (the batch's changed ones written early, in its transaction). */
-        if (part->pa_persist && (err = vg_part_cache_trim(part, errstr,
-                                                          errstr_size)))
-                return err;
+        if (part->pa_persist &&
+            part->pa_cache.ht_n >= part->pa_cache_max) {
+                pent_t *spare = vg_part_cached_h(part, ev->ev_patient_id,
+                                                 hash);
+                if ((err = vg_part_cache_trim(part, spare, spare ? 0 : 1,
+                                              errstr, errstr_size)))
+                        return err;
+        }
         if (!(pe = vg_part_patient_h(part, ev->ev_patient_id, hash, errstr,
                                    errstr_size)))
                 return VG_ERR_STORE;
@@ -827,7 +832,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         }
         if (part->pa_persist) /* (dropped ones are read again when
                                * needed; none is changed now) */
-                (void)vg_part_cache_trim(part, errstr, errstr_size);
+                (void)vg_part_cache_trim(part, NULL, 0, errstr, errstr_size);
         return VG_OK;
 }
 

@@ -70,8 +70,9 @@ void vg_part_close_exiting(vg_part_t *part);
 
 int vg_part_partition(const vg_part_t *part);
 const vg_part_stats_t *vg_part_stats(const vg_part_t *part);
-/* Patients held in memory now (at most vg_part_set_cache's limit and the
- * one an event is being applied to). */
+/* Patients held in memory now: at most vg_part_set_cache's limit (but
+ * one, for a limit of 0) between events, and the one a commit's timer
+ * read from the store. */
 size_t vg_part_patients_in_memory(const vg_part_t *part);
 /* The partition's watermark (SPEC §5.5) as of the last commit;
  * VG_WM_NONE while it has none. */

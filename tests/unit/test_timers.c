@@ -142,6 +142,83 @@ static void test_timers_merged_in_order(void **state) {
         evs_free(&b2);
 }
 
+/* A commit's timers keep to the cache too: patients read from the store
+ * for their timer (400 SIP deadlines passed by a batch that changed none
+ * of them) are fired, written and dropped one by one when the cache is
+ * full, not held until the commit ends. Watched from the alert sink,
+ * which each deadline's alert reaches while its patient is in memory. */
+static vg_part_t *watched;
+static size_t most, raised;
+
+static void watch_cb(const vg_alert_t *al, void *opaque) {
+        (void)al;
+        (void)opaque;
+        raised++;
+        if (vg_part_patients_in_memory(watched) > most)
+                most = vg_part_patients_in_memory(watched);
+}
+
+static void test_commit_timers_bounded(void **state) {
+        static const vg_part_topics_t topics = {
+                "care.alerts.v1", "care.indicator-parts.v1", "care.dlq.v1"};
+        int64_t d = T("2026-03-02T08:00:00Z");
+        vg_rules_conf_t rc;
+        vg_codec_t *codec;
+        char errstr[512], pid[16];
+        evs_t b1 = {0}, b2 = {0};
+        const vg_part_stats_t *st;
+        (void)state;
+        th_conf(&rc);
+        codec = vg_codec_new(errstr, sizeof(errstr));
+        assert_non_null(codec);
+        for (int i = 0; i < 400; i++) {
+                vg_event_t *ev;
+                snprintf(pid, sizeof(pid), "p%04d", i);
+                ev = evs_push(&b1, VG_REC_DISCHARGE, pid, "d1", d + i);
+                ev_set_str(&ev->ev_stay_id, "s1");
+                ev->ev_care_setting = VG_CS_HOSPITAL_INPATIENT;
+                ev->ev_disposition = VG_DISP_HOME;
+                ev->ev_needs_coordination = true;
+        }
+        evs_push(&b2, VG_REC_SIP, "zz", "z1", d + DAYS(60));
+        watched = vg_part_open(":memory:", 0, &rc, codec, &topics, errstr,
+                               sizeof(errstr));
+        assert_non_null(watched);
+        vg_part_set_cache(watched, 4);
+        vg_part_set_alert_sink(watched, watch_cb, NULL);
+        for (int b = 0; b < 2; b++) {
+                const evs_t *e = b ? &b2 : &b1;
+                assert_int_equal(vg_part_begin(watched, 1000 + b, errstr,
+                                               sizeof(errstr)), VG_OK);
+                for (int i = 0; i < e->n; i++)
+                        assert_int_equal(vg_part_event(watched, &e->ev[i],
+                                                       errstr, sizeof(errstr)),
+                                         VG_OK);
+                if (!b) /* (no deadline has passed yet) */
+                        assert_int_equal(vg_part_commit(watched, errstr,
+                                                        sizeof(errstr)),
+                                         VG_OK);
+                else
+                        assert_int_equal(th_commit(watched, errstr,
+                                                   sizeof(errstr)), VG_OK);
+                if (!b)
+                        assert_int_equal(raised, 0);
+        }
+        st = vg_part_stats(watched);
+        /* every deadline raised its alert, the limit and the one fired
+         * in memory at most */
+        assert_int_equal(raised, 400);
+        assert_true(most <= 5);
+        /* each patient written once per batch: early (the cache full) or
+         * at its commit */
+        assert_int_equal(st->ps_states, 801);
+        assert_true(st->ps_early >= 390);
+        vg_part_close(watched);
+        vg_codec_destroy(codec);
+        evs_free(&b1);
+        evs_free(&b2);
+}
+
 static void count_cb(const vg_outrec_t *r, void *opaque) {
         if (!strcmp(r->or_topic, "care.alerts.v1"))
                 (*(int *)opaque)++;
@@ -258,6 +335,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_timers_merged_in_order),
                 cmocka_unit_test(test_would_fire),
+                cmocka_unit_test(test_commit_timers_bounded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
