@@ -803,6 +803,22 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 if (vg_loop_run(&lp, errstr, sizeof(errstr)) &&
                     !pr->pr_fatal)
                         process_fatal(pr, errstr);
+                /* --exit-idle ends a backfill: say if part of it was
+                 * another member's (a killed static member keeps its
+                 * partitions until its session times out) */
+                else if (exit_idle && !stop_requested && !pr->pr_fatal &&
+                         pr->pr_nassigned <
+                                 VG_EVENT_TYPES * pr->pr_npartitions)
+                        vg_warn("process",
+                                "exiting idle with %d of the %d input "
+                                "topic-partitions assigned: the group's "
+                                "other members hold the rest (or a member "
+                                "that stopped without leaving the group, "
+                                "until its session.timeout.ms), and their "
+                                "records are processed where they are "
+                                "assigned",
+                                pr->pr_nassigned,
+                                VG_EVENT_TYPES * pr->pr_npartitions);
         }
         vg_info("process", "stopping: committing and publishing");
         commit_all(pr);

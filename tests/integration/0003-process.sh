@@ -51,6 +51,9 @@ head -n 50 "$TMP/events.jsonl" | "$VIGIL" produce "${T[@]}" 2>/dev/null
 "$VIGIL" process "${T[@]}" "${STATE[@]}" --exit-idle 3 2> "$TMP/run3.log" \
   || fail "run 3: $(tail -3 "$TMP/run3.log")"
 echo "run 3 done"
+# the only member, with every partition: no word of others at its exit
+grep -q "exiting idle with" "$TMP/run3.log" \
+  && fail "run 3 says others hold partitions: $(grep 'exiting idle with' "$TMP/run3.log")"
 
 ls -l "$TMP"/state/*.db | awk '{print $1}' | sort -u | grep -qx -- '-rw-------' \
   || fail "state files are not mode 0600: $(ls -l "$TMP"/state)"

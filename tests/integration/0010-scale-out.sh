@@ -33,6 +33,11 @@ echo "member a processed $ea events, member b $eb"
 [ "${ea:-0}" -gt 0 ] && [ "${eb:-0}" -gt 0 ] \
   || fail "the members did not share the work: a=$ea b=$eb"
 grep -h "assigned" "$TMP/a.log" "$TMP/b.log"
+# an idle exit with a share of the partitions says so
+for m in a b; do
+  grep -q "WARN  process: exiting idle with \(5\|10\) of the 15 input topic-partitions" "$TMP/$m.log" \
+    || fail "member $m did not say it exited with a share: $(grep -i 'exiting' "$TMP/$m.log")"
+done
 "$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
   "$S.alerts" "$S.parts" "$TMP/fa.jsonl" "$TMP/fi.jsonl"
 echo PASS
