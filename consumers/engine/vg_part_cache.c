@@ -197,10 +197,9 @@ vg_err_t vg_part_cache_evict(vg_part_t *part, pent_t *pe, char *errstr,
         size_t j;
         if (part->pa_cache.ht_n <= part->pa_cache_max || !pe->pe_dirty)
                 return VG_OK;
-        if ((err = vg_part_state_put(part, pe, errstr, errstr_size)))
+        /* (its timer row is written already: fire did) */
+        if ((err = spill(part, pe, errstr, errstr_size)))
                 return err;
-        part->pa_stats.ps_states++;
-        part->pa_stats.ps_early++;
         /* off the batch's list (it was added last, by its timer) */
         for (j = part->pa_ndirty; j > 0 && part->pa_dirty[j - 1] != pe; j--)
                 ;
