@@ -96,6 +96,13 @@ const vg_confdef_t vg_confdefs[] = {
          "An input topic partition that is at its end and has received "
          "nothing for this long is caught up: it no longer holds the "
          "watermark back (see docs/RULES.md)."},
+        {"stream.lead_ms", VG_C_INT, "86400000", 0, 31536000000, 0,
+         "Catching up, an input topic partition more than this far ahead "
+         "in event time of the slowest one of its partition that is still "
+         "being read is paused until that one catches up with it (vigil "
+         "process, Kafka mode: a bounded state.cache_patients then reads "
+         "fewer patients back); 0: never paused. The results do not "
+         "depend on it."},
         {"aggregate.alert_preliminary", VG_C_BOOL, "false", 0, 0, 0,
          "Raise INDICATOR_BELOW_TARGET for preliminary (incomplete) values "
          "too."},
@@ -122,6 +129,11 @@ const vg_confdef_t vg_confdefs[] = {
          "partition has 1,000 or more records still to fetch (vigil "
          "process), so this bounds batches only while catching up (live, "
          "see batch.linger_ms)."},
+        {"process.queue_max", VG_C_INT, "20000", 1, 1000000, 0,
+         "vigil process in Kafka mode: records polled and not yet handled "
+         "by the partitions' threads at most (the rest wait in librdkafka's "
+         "queue). The event times stream.lead_ms compares are those of "
+         "records handled, so a smaller queue pauses sooner."},
         {"process.threads", VG_C_INT, "0", 0, 256, 0,
          "vigil process: threads that run the partitions side by side "
          "(each partition on one thread, in input order, so the results "

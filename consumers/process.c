@@ -138,6 +138,11 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                                                     * assignment) */
         ps->ps_end_at = 0;
         memset(ps->ps_polled, 0, sizeof(ps->ps_polled));
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                atomic_store(&ps->ps_seen[t], INT64_MIN);
+                ps->ps_paused[t] = false; /* (resumed when released) */
+        }
+        ps->ps_pauses = 0;
         ps->ps_backlog_at = 0;
         ps->ps_urgent_ob = NULL; /* a new outbox: its first batch commits */
         ps->ps_commit_asked = false;
@@ -176,7 +181,6 @@ static void batch_commit(proc_t *pr, int p) {
 
 #define HOLD_MAX   500   /* records held at most before they are put */
 #define HOLD_MS    2     /* ... or held this long, ms */
-#define QUEUE_MAX  20000 /* records queued at most: the loop waits */
 #define DRAIN_MS   1     /* the loop drains the publisher's slots */
 #define BACKLOG    1000  /* records still to fetch in a topic: a backlog */
 #define BACKLOG_MS 1000  /* ... while its records came this recently */
@@ -307,6 +311,7 @@ static void close_partitions(proc_t *pr,
                 if (p >= 0 && p < MAX_PARTITIONS && pr->pr_parts[p].ps_part) {
                         const vg_part_stats_t *st =
                                 vg_part_stats(pr->pr_parts[p].ps_part);
+                        process_align_release(pr, p);
                         vg_info("process",
                                 "partition %d: released (%lld events in "
                                 "%lld batches since assigned; %lld timer "
@@ -491,9 +496,10 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
                                 ps->ps_open = false;
                         }
                 }
-        /* The workers keep up with the polls: at most QUEUE_MAX records
+        /* The workers keep up with the polls: at most process.queue_max
          * wait for them (librdkafka's fetch queue holds the rest). */
-        process_pool_wait_below(pr->pr_pool, QUEUE_MAX, &pr->pr_fatal);
+        process_pool_wait_below(pr->pr_pool, pr->pr_queue_max,
+                                &pr->pr_fatal);
         if (pr->pr_fatal)
                 vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                           "stopped after a fatal error (logged above)");
@@ -507,6 +513,7 @@ static int loop_tick(void *opaque, int64_t now, char *errstr,
                      size_t errstr_size) {
         proc_t *pr = opaque;
         process_standby_tick(pr, now);
+        process_align(pr, now);
         tick(pr, now);
         if (pr->pr_fatal)
                 vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
@@ -587,6 +594,8 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         vg_process_rules_conf(conf, &pr->pr_rc);
         pr->pr_cache_patients = (size_t)vg_conf_int(conf, "state.cache_patients");
         pr->pr_parts_ms = vg_conf_int(conf, "parts.interval_ms");
+        pr->pr_lead_ms = vg_conf_int(conf, "stream.lead_ms");
+        pr->pr_queue_max = vg_conf_int(conf, "process.queue_max");
         pr->pr_topics.pt_alerts = vg_conf_str(conf, "topic.alerts");
         pr->pr_topics.pt_parts = vg_conf_str(conf, "topic.indicator_parts");
         pr->pr_topics.pt_dlq = vg_conf_str(conf, "topic.dlq");

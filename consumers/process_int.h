@@ -65,6 +65,13 @@ typedef struct pstate_s {
                                     * (process_work.c); 0: none */
         int64_t    ps_end_at;      /* the first such end since the last
                                     * stored, ms (0: none) */
+        /* event-time alignment (process_align.c) */
+        atomic_llong ps_seen[VG_EVENT_TYPES]; /* the worker's: the newest
+                                    * occurred_at of a valid event, by
+                                    * type; INT64_MIN: none */
+        bool       ps_paused[VG_EVENT_TYPES]; /* the loop's: paused by
+                                    * process_align() */
+        int64_t    ps_pauses;      /* the loop's: pauses since assigned */
 } pstate_t;
 
 /* An end read to waits this long for a batch to store it with before it
@@ -128,6 +135,8 @@ typedef struct proc_s {
         const vg_conf_t  *pr_conf;
         vg_rules_conf_t   pr_rc;
         size_t            pr_cache_patients; /* state.cache_patients */
+        int64_t           pr_lead_ms;        /* stream.lead_ms */
+        int64_t           pr_queue_max;      /* process.queue_max */
         int64_t           pr_parts_ms;       /* parts.interval_ms */
         vg_part_topics_t  pr_topics;
         const char       *pr_inputs[VG_EVENT_TYPES]; /* by vg_rectype_t */
@@ -273,6 +282,20 @@ void process_standby_tick(proc_t *pr, int64_t now);
 void process_standby_release(proc_t *pr, int p);
 void process_standby_recheck(proc_t *pr);
 void process_standby_stop(proc_t *pr);
+/* process_align.c: catching up, pauses the input topic-partitions that
+ * are more than stream.lead_ms ahead in event time of the slowest one of
+ * their partition still being read, and resumes them (every tick, on the
+ * loop); before partition p is released, resumes what it paused. */
+void process_align(proc_t *pr, int64_t now);
+void process_align_release(proc_t *pr, int p);
+/* On partition p's worker: a valid event of input type t, at occurred_at
+ * ms. */
+static inline void process_align_seen(pstate_t *ps, int t, int64_t at) {
+        if (at > atomic_load_explicit(&ps->ps_seen[t], memory_order_relaxed))
+                atomic_store_explicit(&ps->ps_seen[t], at,
+                                      memory_order_relaxed);
+}
+
 /* A consumer-protocol assignment (ListGroups' member_assignment, len
  * bytes): sets owner[p] = member for every partition p < MAX_PARTITIONS of
  * topic in it. false if malformed (every length is checked). */

@@ -148,6 +148,7 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
                  * (this partition cannot tell where the rest went), but
                  * counted and said, not silent. */
                 size_t idlen = strlen(rec.ev.ev_patient_id);
+                process_align_seen(ps, type, rec.ev.ev_occurred_at);
                 if (!m->key || m->key_len != idlen ||
                     memcmp(m->key, rec.ev.ev_patient_id, idlen)) {
                         long k = atomic_fetch_add(&pr->pr_key_mismatches,

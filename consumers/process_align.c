@@ -1,0 +1,133 @@
+/*
+ * process_align.c - catching up, the input topics of a partition kept
+ * within stream.lead_ms of each other in event time (vigil process in
+ * Kafka mode; process_int.h).
+ *
+ * librdkafka fetches each topic-partition at its own pace. Catching up a
+ * backlog of the five input topics, one of a partition can be months of
+ * event time ahead of another (2 million simulated events: when half had
+ * been applied, deaths, SIP and register were at June, admissions at
+ * February). The results do not depend on it (the watermark is the
+ * slowest topic's, and the rules do not depend on arrival order), but
+ * the patients the topic ahead touches are touched again only when the
+ * others get there: a bounded cache (state.cache_patients) has dropped
+ * many of them by then and reads them back. So, as Kafka Streams picks
+ * the record with the lowest timestamp among its task's partitions, a
+ * topic-partition more than stream.lead_ms ahead of the slowest one of
+ * its partition that still has records coming, and itself MIN_BACKLOG
+ * records or more still to fetch, is paused until that one has caught up
+ * with it, or stops holding it: at its end (a
+ * partition-EOF), or without a record for STALL_MS (a failing fetch, an
+ * open transaction upstream), so that a pause never waits on something
+ * that does not move. Live, every topic is at its end between records
+ * and nothing is paused.
+ *
+ * librdkafka (2.0.2, rd_kafka_toppar_pause_resume) fetches a resumed
+ * partition from the offset after the last record polled, and drops what
+ * it had fetched beyond that (a version barrier): nothing is skipped.
+ * Its pause outlives an assignment, so what was paused is resumed before
+ * a partition is released (process_align_release).
+ */
+#include "process_int.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+
+/* A topic without a record for this long holds no other back. */
+#define STALL_MS 1000
+/* A topic with fewer records than this still to fetch is not paused: it
+ * is read to its end soon anyway, and a pause drops what was fetched
+ * (a small catch-up would wait for fetches again for nothing). */
+#define MIN_BACKLOG 200
+
+/* Records of topic t of partition p still to fetch, as of the newest high
+ * watermark librdkafka has (a stale one only makes it look smaller). */
+static int64_t to_fetch(proc_t *pr, const pstate_t *ps, int t, int p) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(pr->pr_consumer, pr->pr_inputs[t],
+                                           p, &lo, &hi))
+                return 0;
+        return hi - ps->ps_polled[t];
+}
+
+/* Adds or logs: the pause (or resume) of topic t of partition p. */
+static void align_list(rd_kafka_topic_partition_list_t **l, proc_t *pr,
+                       int t, int p) {
+        if (!*l)
+                *l = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_add(*l, pr->pr_inputs[t], p);
+}
+
+static void align_apply(proc_t *pr, rd_kafka_topic_partition_list_t *l,
+                        bool pause) {
+        rd_kafka_resp_err_t err;
+        if (!l)
+                return;
+        err = pause ? rd_kafka_pause_partitions(pr->pr_consumer, l)
+                    : rd_kafka_resume_partitions(pr->pr_consumer, l);
+        for (int i = 0; i < l->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &l->elems[i];
+                if (err || tp->err)
+                        vg_warn("process", "cannot %s %s [%d]: %s",
+                                pause ? "pause" : "resume", tp->topic,
+                                tp->partition,
+                                rd_kafka_err2str(err ? err : tp->err));
+                else
+                        vg_debug("process", "%s %s [%d] (stream.lead_ms)",
+                                 pause ? "paused" : "resumed", tp->topic,
+                                 tp->partition);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+void process_align(proc_t *pr, int64_t now) {
+        rd_kafka_topic_partition_list_t *pause = NULL, *resume = NULL;
+        if (pr->pr_lead_ms <= 0)
+                return;
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                int64_t seen[VG_EVENT_TYPES], slowest = INT64_MAX;
+                if (!ps->ps_part)
+                        continue;
+                /* The slowest topic still being read: records polled
+                 * since its last end, recently, and not paused. */
+                for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                        seen[t] = atomic_load_explicit(&ps->ps_seen[t],
+                                                       memory_order_relaxed);
+                        if (!ps->ps_paused[t] && ps->ps_polled[t] > 0 &&
+                            now - ps->ps_polled_at[t] < STALL_MS &&
+                            seen[t] != INT64_MIN && seen[t] < slowest)
+                                slowest = seen[t];
+                }
+                for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                        bool want;
+                        if (slowest == INT64_MAX || seen[t] == INT64_MIN)
+                                want = false;
+                        else if (ps->ps_paused[t]) /* until caught up */
+                                want = seen[t] > slowest;
+                        else
+                                want = ps->ps_polled[t] > 0 &&
+                                       seen[t] - slowest > pr->pr_lead_ms &&
+                                       to_fetch(pr, ps, t, p) >= MIN_BACKLOG;
+                        if (want == ps->ps_paused[t])
+                                continue;
+                        ps->ps_paused[t] = want;
+                        if (want)
+                                ps->ps_pauses++;
+                        align_list(want ? &pause : &resume, pr, t, p);
+                }
+        }
+        align_apply(pr, pause, true);
+        align_apply(pr, resume, false);
+}
+
+void process_align_release(proc_t *pr, int p) {
+        rd_kafka_topic_partition_list_t *resume = NULL;
+        pstate_t *ps = &pr->pr_parts[p];
+        for (int t = 0; t < VG_EVENT_TYPES; t++)
+                if (ps->ps_paused[t]) {
+                        ps->ps_paused[t] = false;
+                        align_list(&resume, pr, t, p);
+                }
+        align_apply(pr, resume, false);
+}
