@@ -319,7 +319,8 @@ static void close_partitions(proc_t *pr,
                                 "written, %lld of them before their "
                                 "batch's commit, %lld looked up in state.dir; "
                                 "%lld too late, "
-                                "%lld pruned by retention, %lld to the DLQ)",
+                                "%lld pruned by retention, %lld to the DLQ; "
+                                "%lld input pauses, stream.lead_ms)",
                                 p, (long long)st->ps_events,
                                 (long long)st->ps_commits,
                                 (long long)st->ps_timers,
@@ -328,7 +329,8 @@ static void close_partitions(proc_t *pr,
                                 (long long)st->ps_lookups,
                                 (long long)st->ps_too_late,
                                 (long long)st->ps_pruned,
-                                (long long)st->ps_dlq);
+                                (long long)st->ps_dlq,
+                                (long long)pr->pr_parts[p].ps_pauses);
                         vg_pub_remove(pr->pr_pub, p, 30000);
                         process_metrics_forget(pr, p);
                         vg_part_close(pr->pr_parts[p].ps_part);

@@ -17,9 +17,12 @@
  * its partition that still has records coming, and itself MIN_BACKLOG
  * records or more still to fetch, is paused until that one has caught up
  * with it, or stops holding it: at its end (a
- * partition-EOF), or without a record for STALL_MS (a failing fetch, an
- * open transaction upstream), so that a pause never waits on something
- * that does not move. Live, every topic is at its end between records
+ * partition-EOF), or without a record for STALL_MS while others come (a
+ * failing fetch, an open transaction upstream), so that a pause never
+ * waits on something that does not move. A topic's time is the newest
+ * occurred_at of the valid events of it handled so far (as for the
+ * watermark): one event far ahead (a day in the future is accepted) makes
+ * it look ahead until the others get there, or reach their ends. Live, every topic is at its end between records
  * and nothing is paused.
  *
  * librdkafka (2.0.2, rd_kafka_toppar_pause_resume) fetches a resumed
@@ -33,8 +36,12 @@
 #include <inttypes.h>
 #include <stdint.h>
 
-/* A topic without a record for this long holds no other back. */
-#define STALL_MS 1000
+/* A topic without a record for this long holds no other back, while the
+ * loop polls others (a loop that waits for its workers, a long commit,
+ * polls nothing: that is no stall); nor does one without a record for
+ * STALL_MAX_MS, whatever the loop does. */
+#define STALL_MS     1000
+#define STALL_MAX_MS 10000
 /* A topic with fewer records than this still to fetch is not paused: it
  * is read to its end soon anyway, and a pause drops what was fetched
  * (a small catch-up would wait for fetches again for nothing). */
@@ -58,6 +65,9 @@ static void align_list(rd_kafka_topic_partition_list_t **l, proc_t *pr,
         rd_kafka_topic_partition_list_add(*l, pr->pr_inputs[t], p);
 }
 
+/* Pauses or resumes what l names; one that fails keeps the state it had
+ * (librdkafka's: a resume of a partition not paused would drop what it
+ * fetched, and a pause not undone outlives the assignment). */
 static void align_apply(proc_t *pr, rd_kafka_topic_partition_list_t *l,
                         bool pause) {
         rd_kafka_resp_err_t err;
@@ -67,12 +77,17 @@ static void align_apply(proc_t *pr, rd_kafka_topic_partition_list_t *l,
                     : rd_kafka_resume_partitions(pr->pr_consumer, l);
         for (int i = 0; i < l->cnt; i++) {
                 rd_kafka_topic_partition_t *tp = &l->elems[i];
-                if (err || tp->err)
+                int t = process_input_type(pr, tp->topic);
+                if (err || tp->err) {
                         vg_warn("process", "cannot %s %s [%d]: %s",
                                 pause ? "pause" : "resume", tp->topic,
                                 tp->partition,
                                 rd_kafka_err2str(err ? err : tp->err));
-                else
+                        if (t >= 0 && tp->partition >= 0 &&
+                            tp->partition < MAX_PARTITIONS)
+                                pr->pr_parts[tp->partition].ps_paused[t] =
+                                        !pause;
+                } else
                         vg_debug("process", "%s %s [%d] (stream.lead_ms)",
                                  pause ? "paused" : "resumed", tp->topic,
                                  tp->partition);
@@ -94,8 +109,12 @@ void process_align(proc_t *pr, int64_t now) {
                 for (int t = 0; t < VG_EVENT_TYPES; t++) {
                         seen[t] = atomic_load_explicit(&ps->ps_seen[t],
                                                        memory_order_relaxed);
+                        int64_t quiet = now - ps->ps_polled_at[t];
                         if (!ps->ps_paused[t] && ps->ps_polled[t] > 0 &&
-                            now - ps->ps_polled_at[t] < STALL_MS &&
+                            (quiet < STALL_MS ||
+                             (quiet < STALL_MAX_MS &&
+                              pr->pr_last_record - ps->ps_polled_at[t] <
+                                      STALL_MS)) &&
                             seen[t] != INT64_MIN && seen[t] < slowest)
                                 slowest = seen[t];
                 }
@@ -112,7 +131,7 @@ void process_align(proc_t *pr, int64_t now) {
                         if (want == ps->ps_paused[t])
                                 continue;
                         ps->ps_paused[t] = want;
-                        if (want)
+                        if (want) /* (counted when asked for) */
                                 ps->ps_pauses++;
                         align_list(want ? &pause : &resume, pr, t, p);
                 }
