@@ -33,7 +33,6 @@
  */
 #include "process_int.h"
 
-#include <inttypes.h>
 #include <stdint.h>
 
 /* A topic without a record for this long holds no other back, while the
@@ -84,9 +83,11 @@ static void align_apply(proc_t *pr, rd_kafka_topic_partition_list_t *l,
                                 tp->partition,
                                 rd_kafka_err2str(err ? err : tp->err));
                         if (t >= 0 && tp->partition >= 0 &&
-                            tp->partition < MAX_PARTITIONS)
-                                pr->pr_parts[tp->partition].ps_paused[t] =
-                                        !pause;
+                            tp->partition < MAX_PARTITIONS) {
+                                pstate_t *ps = &pr->pr_parts[tp->partition];
+                                ps->ps_paused[t] = !pause;
+                                ps->ps_pauses -= pause; /* (not made) */
+                        }
                 } else
                         vg_debug("process", "%s %s [%d] (stream.lead_ms)",
                                  pause ? "paused" : "resumed", tp->topic,
@@ -131,7 +132,7 @@ void process_align(proc_t *pr, int64_t now) {
                         if (want == ps->ps_paused[t])
                                 continue;
                         ps->ps_paused[t] = want;
-                        if (want) /* (counted when asked for) */
+                        if (want)
                                 ps->ps_pauses++;
                         align_list(want ? &pause : &resume, pr, t, p);
                 }
