@@ -210,22 +210,24 @@ static void put_all_held(proc_t *pr) {
  * or aborted transaction upstream), or a topic whose fetches fail, stop
  * counting after BACKLOG_MS. Asked at most every 10 ms (librdkafka takes
  * its locks for each topic). */
+int64_t process_to_fetch(proc_t *pr, int p, int t) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(pr->pr_consumer, pr->pr_inputs[t],
+                                           p, &lo, &hi))
+                return 0;
+        return hi - pr->pr_parts[p].ps_polled[t];
+}
+
 static bool backlog(proc_t *pr, int p, int64_t now) {
         pstate_t *ps = &pr->pr_parts[p];
         if (now - ps->ps_backlog_at < 10)
                 return ps->ps_backlog;
         ps->ps_backlog_at = now;
         ps->ps_backlog = false;
-        for (int t = 0; t < VG_EVENT_TYPES && !ps->ps_backlog; t++) {
-                int64_t lo, hi;
-                ps->ps_backlog =
-                        ps->ps_polled[t] > 0 &&
-                        now - ps->ps_polled_at[t] < BACKLOG_MS &&
-                        !rd_kafka_get_watermark_offsets(pr->pr_consumer,
-                                                        pr->pr_inputs[t], p,
-                                                        &lo, &hi) &&
-                        hi - ps->ps_polled[t] >= BACKLOG;
-        }
+        for (int t = 0; t < VG_EVENT_TYPES && !ps->ps_backlog; t++)
+                ps->ps_backlog = ps->ps_polled[t] > 0 &&
+                                 now - ps->ps_polled_at[t] < BACKLOG_MS &&
+                                 process_to_fetch(pr, p, t) >= BACKLOG;
         return ps->ps_backlog;
 }
 

@@ -46,16 +46,6 @@
  * (a small catch-up would wait for fetches again for nothing). */
 #define MIN_BACKLOG 200
 
-/* Records of topic t of partition p still to fetch, as of the newest high
- * watermark librdkafka has (a stale one only makes it look smaller). */
-static int64_t to_fetch(proc_t *pr, const pstate_t *ps, int t, int p) {
-        int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(pr->pr_consumer, pr->pr_inputs[t],
-                                           p, &lo, &hi))
-                return 0;
-        return hi - ps->ps_polled[t];
-}
-
 /* Adds or logs: the pause (or resume) of topic t of partition p. */
 static void align_list(rd_kafka_topic_partition_list_t **l, proc_t *pr,
                        int t, int p) {
@@ -128,7 +118,8 @@ void process_align(proc_t *pr, int64_t now) {
                         else
                                 want = ps->ps_polled[t] > 0 &&
                                        seen[t] - slowest > pr->pr_lead_ms &&
-                                       to_fetch(pr, ps, t, p) >= MIN_BACKLOG;
+                                       process_to_fetch(pr, p, t) >=
+                                               MIN_BACKLOG;
                         if (want == ps->ps_paused[t])
                                 continue;
                         ps->ps_paused[t] = want;

@@ -282,6 +282,10 @@ void process_standby_tick(proc_t *pr, int64_t now);
 void process_standby_release(proc_t *pr, int p);
 void process_standby_recheck(proc_t *pr);
 void process_standby_stop(proc_t *pr);
+/* Records of input type t of partition p still to fetch after the last
+ * polled, as of the newest high watermark librdkafka has (a stale one only
+ * makes it look smaller; 0 if it has none). On the loop. */
+int64_t process_to_fetch(proc_t *pr, int p, int t);
 /* process_align.c: catching up, pauses the input topic-partitions that
  * are more than stream.lead_ms ahead in event time of the slowest one of
  * their partition still being read, and resumes them (every tick, on the
