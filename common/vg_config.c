@@ -123,12 +123,15 @@ const vg_confdef_t vg_confdefs[] = {
          "bytes; longer ones are errors naming where they are (a Kafka "
          "message goes to the DLQ with reason too-large; vigil hl7 listen "
          "answers AR)."},
-        {"batch.max_events", VG_C_INT, "200000", 1, 1000000, 0,
+        {"batch.max_events", VG_C_INT, "1000000", 1, 10000000, 0,
          "Events per SQLite transaction at most. A batch also ends as soon "
          "as the consumer's local queue is empty, unless a topic of the "
          "partition has 1,000 or more records still to fetch (vigil "
          "process), so this bounds batches only while catching up (live, "
-         "see batch.linger_ms)."},
+         "see batch.linger_ms); there, at the default, batch.max_ms "
+         "usually ends them first. File mode (--input) batches by this "
+         "alone. Memory does not grow with it: the patients a batch "
+         "changes beyond state.cache_patients are written early."},
         {"process.queue_max", VG_C_INT, "20000", 1, 1000000, 0,
          "vigil process in Kafka mode: records polled and not yet handled "
          "by the partitions' threads at most (the rest wait in librdkafka's "
