@@ -31,7 +31,7 @@ static void personal_data(proc_t *pr, pstate_t *ps, rd_kafka_message_t *m,
         vg_warn("process", "%s [%d] offset %lld: %s -> DLQ (key and value "
                 "left out)", topic, m->partition, (long long)m->offset,
                 detail);
-        err = vg_part_dlq(ps->ps_part, NULL, 0, NULL, 0, "personal-data",
+        err = vg_part_dlq(ps->ps_part, NULL, 0, "", 0, "personal-data",
                           detail, topic, m->partition, m->offset, errstr,
                           sizeof(errstr));
         if (!err)

@@ -397,8 +397,9 @@ vg_err_t vg_codec_decode(vg_codec_t *codec, const void *data, size_t len,
         if (len < VG_SOE_HEADER_LEN || p[0] != 0xc3 || p[1] != 0x01)
                 return decode_fail(VG_DECODE_BAD_HEADER, reasonp, errstr,
                                    errstr_size,
-                                   len < 2 ? "no single-object header (too "
-                                             "short)"
+                                   !data ? "no value (a tombstone)"
+                                   : len < 2 ? "no single-object header (too "
+                                               "short)"
                                    : len < VG_SOE_HEADER_LEN &&
                                                    p[0] == 0xc3 && p[1] == 0x01
                                            ? "truncated single-object header"

@@ -53,6 +53,9 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                      int64_t offset, char *errstr, size_t errstr_size) {
         json_t *h = json_object();
         char *hs, num[32], d1[512], d2[512];
+        /* A tombstone (no value) is copied as one, "unchanged" (SPEC §7);
+         * a value left out below is an empty one. */
+        bool tombstone = !value;
         vg_err_t err;
 
         /* A copy must fit in a Kafka message (librdkafka's
@@ -98,8 +101,8 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
         hs = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(h);
         err = part_outbox_add(part, part->pa_topics.pt_dlq, key, key_len,
-                         value ? value : "", value_len, hs, errstr,
-                         errstr_size);
+                              tombstone ? NULL : value ? value : "",
+                              value_len, hs, errstr, errstr_size);
         free(hs);
         if (!err)
                 part->pa_stats.ps_dlq++;

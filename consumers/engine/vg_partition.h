@@ -137,6 +137,9 @@ const char *vg_part_rejected(const vg_part_t *part);
  * first, the event then finds them in the cache. Nothing changes; on the
  * thread that has the partition. */
 void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step);
+/* Queues a refused record for the DLQ, its key and value copied as they
+ * came (value NULL: a tombstone, copied as one; a key or value left out,
+ * a personnummer's or one too large, goes as an empty one). */
 vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                      const void *value, size_t value_len, const char *reason,
                      const char *detail, const char *topic, int partition,
