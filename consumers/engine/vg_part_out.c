@@ -69,6 +69,7 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                          VG_DLQ_COPY_MAX);
                 key = value = NULL;
                 key_len = value_len = 0;
+                tombstone = false;
                 detail = d1;
         }
         /* SPEC §8: the DLQ copies no personnummer. A record refused for
@@ -80,6 +81,7 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
             (value && vg_pnr_in_bytes(value, value_len))) {
                 key = value = NULL;
                 key_len = value_len = 0;
+                tombstone = false;
                 /* (a long detail is cut: the note is what matters) */
                 if (snprintf(d2, sizeof(d2), "%s (key and value left out: "
                              "they hold a personnummer)",

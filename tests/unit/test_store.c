@@ -304,6 +304,78 @@ static int teardown(void **state) {
         return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The DLQ rows of a batch: each row's key length (-1: none) and value
+ * length (-1: none, a tombstone). */
+typedef struct {
+        int n;
+        long key[8], val[8];
+} dlq_rows_t;
+
+static void dlq_cb(const vg_outrec_t *r, void *opaque) {
+        dlq_rows_t *d = opaque;
+        if (strcmp(r->or_topic, "dlq") || d->n == 8)
+                return;
+        d->key[d->n] = r->or_key ? (long)r->or_key_len : -1;
+        d->val[d->n++] = r->or_value ? (long)r->or_value_len : -1;
+}
+
+/* SPEC §7: a refused record goes to the DLQ unchanged. A tombstone (no
+ * value) stays one; an empty value stays empty; a key and value left out
+ * (a personnummer in the key, or too large to copy) are an empty value,
+ * a tombstone's as well. */
+static void test_dlq_values(void **state) {
+        char path[128], err[512];
+        vg_part_t *part;
+        dlq_rows_t d = {0};
+        size_t big_len = 970000;
+        char *big = malloc(big_len);
+        (void)state;
+        assert_non_null(big);
+        memset(big, 'k', big_len);
+        snprintf(path, sizeof(path), "%s/partition-7.db", dir);
+        part = vg_part_open(path, 7, &rc, codec, &topics, err, sizeof(err));
+        assert_non_null(part);
+        assert_int_equal(vg_part_begin(part, 1, err, sizeof(err)), VG_OK);
+        assert_int_equal(vg_part_dlq(part, "k1", 2, NULL, 0, "bad-header",
+                                     "no value (a tombstone)", "adm", 7, 0,
+                                     err, sizeof(err)), VG_OK);
+        assert_int_equal(vg_part_dlq(part, "k2", 2, "", 0, "bad-header",
+                                     NULL, "adm", 7, 1, err, sizeof(err)),
+                         VG_OK);
+        assert_int_equal(vg_part_dlq(part, "191212121212 ", 13, NULL, 0,
+                                     "bad-header", NULL, "adm", 7, 2, err,
+                                     sizeof(err)), VG_OK);
+        assert_int_equal(vg_part_dlq(part, big, big_len, NULL, 0,
+                                     "too-large", NULL, "adm", 7, 3, err,
+                                     sizeof(err)), VG_OK);
+        assert_int_equal(vg_part_dlq(part, "k5", 2, "x", 1, "invalid", NULL,
+                                     "adm", 7, 4, err, sizeof(err)), VG_OK);
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        assert_true(vg_part_outbox_scan(part, 0, 100, dlq_cb, &d) >= 5);
+        assert_int_equal(d.n, 5);
+        assert_int_equal(d.key[0], 2);
+        assert_int_equal(d.val[0], -1); /* the tombstone */
+        assert_int_equal(d.val[1], 0);  /* empty, not none */
+        assert_int_equal(d.key[2], -1); /* left out: personnummer */
+        assert_int_equal(d.val[2], 0);
+        assert_int_equal(d.key[3], -1); /* left out: too large */
+        assert_int_equal(d.val[3], 0);
+        assert_int_equal(d.val[4], 1);
+        vg_part_close(part);
+        /* the same read back from the store (not the outbox's memory) */
+        part = vg_part_open(path, 7, &rc, codec, &topics, err, sizeof(err));
+        assert_non_null(part);
+        memset(&d, 0, sizeof(d));
+        assert_true(vg_part_outbox_scan(part, 0, 100, dlq_cb, &d) >= 5);
+        assert_int_equal(d.n, 5);
+        assert_int_equal(d.val[0], -1);
+        assert_int_equal(d.val[1], 0);
+        assert_int_equal(d.val[2], 0);
+        assert_int_equal(d.val[3], 0);
+        vg_part_close(part);
+        free(big);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_damaged_file_named),
@@ -312,6 +384,7 @@ int main(void) {
                 cmocka_unit_test(test_memory_only_rows),
                 cmocka_unit_test(test_persisted_rows),
                 cmocka_unit_test(test_cache_bounds_batch),
+                cmocka_unit_test(test_dlq_values),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
