@@ -53,9 +53,6 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                      int64_t offset, char *errstr, size_t errstr_size) {
         json_t *h = json_object();
         char *hs, num[32], d1[512], d2[512];
-        /* A tombstone (no value) is copied as one, "unchanged" (SPEC §7);
-         * a value left out below is an empty one. */
-        bool tombstone = !value;
         vg_err_t err;
 
         /* A copy must fit in a Kafka message (librdkafka's
@@ -67,9 +64,9 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
                          "bytes, more than a DLQ record holds, %d)",
                          detail ? detail : reason, key_len + value_len,
                          VG_DLQ_COPY_MAX);
-                key = value = NULL;
+                key = NULL; /* (left out: an empty value) */
+                value = "";
                 key_len = value_len = 0;
-                tombstone = false;
                 detail = d1;
         }
         /* SPEC §8: the DLQ copies no personnummer. A record refused for
@@ -79,9 +76,9 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
          * personal-data record does; its reason stays. */
         if ((key && vg_pnr_in_bytes(key, key_len)) ||
             (value && vg_pnr_in_bytes(value, value_len))) {
-                key = value = NULL;
+                key = NULL; /* (left out: an empty value) */
+                value = "";
                 key_len = value_len = 0;
-                tombstone = false;
                 /* (a long detail is cut: the note is what matters) */
                 if (snprintf(d2, sizeof(d2), "%s (key and value left out: "
                              "they hold a personnummer)",
@@ -103,8 +100,7 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
         hs = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(h);
         err = part_outbox_add(part, part->pa_topics.pt_dlq, key, key_len,
-                              tombstone ? NULL : value ? value : "",
-                              value_len, hs, errstr, errstr_size);
+                              value, value_len, hs, errstr, errstr_size);
         free(hs);
         if (!err)
                 part->pa_stats.ps_dlq++;
