@@ -131,6 +131,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                 return NULL;
         }
         vg_part_set_cache(ps->ps_part, pr->pr_cache_patients);
+        vg_part_set_defer(ps->ps_part, PROCESS_DEFER_AFTER);
         progress_keys(pr, ps->ps_part, p);
         vg_part_set_parts_interval(ps->ps_part, pr->pr_parts_ms);
         ps->ps_batch = 0;
@@ -317,7 +318,8 @@ static void close_partitions(proc_t *pr,
                         vg_info("process",
                                 "partition %d: released (%lld events in "
                                 "%lld batches since assigned; %lld timer "
-                                "re-derivations, %lld patient states "
+                                "re-derivations, %lld patients derived at "
+                                "their batch's commit, %lld patient states "
                                 "written, %lld of them before their "
                                 "batch's commit, %lld looked up in state.dir; "
                                 "%lld too late, "
@@ -326,6 +328,7 @@ static void close_partitions(proc_t *pr,
                                 p, (long long)st->ps_events,
                                 (long long)st->ps_commits,
                                 (long long)st->ps_timers,
+                                (long long)st->ps_deferred,
                                 (long long)st->ps_states,
                                 (long long)st->ps_early,
                                 (long long)st->ps_lookups,

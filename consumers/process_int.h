@@ -16,6 +16,15 @@
 #include <librdkafka/rdkafka.h>
 
 #define MAX_PARTITIONS 1024
+/* Of a batch's events, those past this many are only added to their
+ * patients, each derived once at the commit (vg_part_set_defer): catching
+ * up, a batch holds hundreds of thousands; live, at 5,000 events/s and
+ * batch.linger_ms 20, about 20 a partition, each derived as it comes.
+ * 2,006,280 events from empty state, alternating runs: 119-141k -> 152-
+ * 156k events/s, CPU 28.7-32.9 -> 24.9-25.9 s (docs/ARCHITECTURE.md,
+ * 'Catching up, a patient derived once a batch'). */
+#define PROCESS_DEFER_AFTER 1000
+
 /* A partition whose outbox holds more records than this after a commit
  * waits until they are published (process_part_commit). A batch queues
  * about 1.1 records per event while catching up (2,006,280 events from

@@ -166,7 +166,14 @@ struct vg_part_s {
         char                   *pa_path;        /* the state file */
         ino_t                   pa_ino;         /* its identity at open; */
         dev_t                   pa_dev;         /* 0: :memory: */
+        int64_t                 pa_defer_after; /* vg_part_set_defer */
+        int64_t                 pa_batch_events; /* of the open batch,
+                                                  * given to keep */
 };
+
+/* Whether the open batch's next event, given to keep, is only added to
+ * its patient, who is derived at the commit (vg_part_timers.c). */
+bool vg_part_defers(vg_part_t *part);
 
 /* A prepared statement, reset and unbound. */
 sqlite3_stmt *vg_part_st(vg_part_t *part, int i);

@@ -189,6 +189,7 @@ vg_part_t *vg_part_open(const char *path, int partition,
         int64_t stored_partition;
 
         part->pa_partition = partition;
+        part->pa_defer_after = -1;
         part->pa_path = vg_strdup(path);
         part->pa_rc = rc;
         part->pa_codec = codec;
@@ -463,6 +464,7 @@ vg_err_t vg_part_begin(vg_part_t *part, int64_t now_ms, char *errstr,
             SQLITE_OK)
                 return vg_part_db_err(part, errstr, errstr_size, "BEGIN");
         part->pa_in_batch = true;
+        part->pa_batch_events = 0;
         part->pa_now = now_ms;
         return VG_OK;
 }
@@ -564,7 +566,10 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                  "(rules.max_patient_events)",
                                  n);
         }
-        if (owned)
+        if (owned && vg_part_defers(part))
+                vg_engine_insert_take(part->pa_rc, pt, owned,
+                                      part->pa_wm.wm_value, &ch);
+        else if (owned)
                 vg_engine_apply_take(part->pa_rc, pt, owned,
                                      part->pa_wm.wm_value, &ch);
         else

@@ -39,6 +39,9 @@ typedef struct vg_part_stats_s {
         int64_t ps_dlq;          /* records sent to the DLQ */
         int64_t ps_alerts[4][2]; /* alerts queued, by rule and status */
         int64_t ps_timers;       /* timer re-derivations */
+        int64_t ps_deferred;     /* patients derived at their batch's
+                                  * commit, their events added before
+                                  * (catching up: vg_part_timers.c) */
         int64_t ps_states;       /* patient states written */
         int64_t ps_early;        /* of which before their batch's commit
                                   * (the cache full: state.cache_patients) */
@@ -185,6 +188,12 @@ bool vg_part_parts_due(const vg_part_t *part, int64_t now_ms);
 /* The next commit queues what is pending whatever the interval (before a
  * partition is released or the process stops). */
 void vg_part_force_parts(vg_part_t *part);
+
+/* Catching up: of an open batch's events (given to keep,
+ * vg_part_event_hashed), those past the first `after` are only added to
+ * their patients, who are derived once each at the commit
+ * (vg_part_timers.c). -1 (the default): every event derived as it comes. */
+void vg_part_set_defer(vg_part_t *part, int64_t after);
 
 /* File mode: patients, counters and timers live in memory only (none is
  * dropped, none is written to the store); offsets and the outbox still

@@ -378,10 +378,11 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         return pruned;
 }
 
-/* ev applied; owned (ev or NULL): its strings are moved when kept */
+/* ev applied; owned (ev or NULL): its strings are moved when kept;
+ * without derive, ev only added (vg_engine_insert_take) */
 static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                          const vg_event_t *ev, vg_event_t *owned,
-                         int64_t watermark, vg_changes_t *ch) {
+                         int64_t watermark, vg_changes_t *ch, bool derive) {
         vg_derived_t dv;
         vg_cell_t *total, *delta;
         int ntotal, ndelta, acap = 0;
@@ -417,6 +418,10 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 else
                         vg_record_copy(ev->ev_type,
                                        &pt->pt_events[pt->pt_nevents++], ev);
+                if (!derive) {
+                        pt->pt_next_due = VG_DUE_UNDERIVED;
+                        return;
+                }
         }
         ch->ch_pruned = prune(rc, pt, watermark, ch, &acap);
 
@@ -454,11 +459,17 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
 void vg_engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                      const vg_event_t *ev, int64_t watermark,
                      vg_changes_t *ch) {
-        engine_apply(rc, pt, ev, NULL, watermark, ch);
+        engine_apply(rc, pt, ev, NULL, watermark, ch, true);
 }
 
 void vg_engine_apply_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
                           vg_event_t *ev, int64_t watermark,
                           vg_changes_t *ch) {
-        engine_apply(rc, pt, ev, ev, watermark, ch);
+        engine_apply(rc, pt, ev, ev, watermark, ch, true);
+}
+
+void vg_engine_insert_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                           vg_event_t *ev, int64_t watermark,
+                           vg_changes_t *ch) {
+        engine_apply(rc, pt, ev, ev, watermark, ch, false);
 }

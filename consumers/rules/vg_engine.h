@@ -70,6 +70,21 @@ void vg_engine_apply_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
                           vg_event_t *ev, int64_t watermark,
                           vg_changes_t *ch);
 
+/* pt_next_due of a patient given events it has not been derived for: due
+ * at any watermark. */
+#define VG_DUE_UNDERIVED (INT64_MIN + 1)
+
+/* As vg_engine_apply_take, but ev is only added (too late and duplicate
+ * found as there): no derivation, no alerts, no deltas, nothing pruned;
+ * pt_next_due is VG_DUE_UNDERIVED, and a re-derivation (ev NULL) later
+ * returns what the events added since the last one changed. A catching-up
+ * batch adds a patient's events so and derives it once, at its commit:
+ * the same state and totals, without the alerts that would have been
+ * raised and retracted within the batch. */
+void vg_engine_insert_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
+                           vg_event_t *ev, int64_t watermark,
+                           vg_changes_t *ch);
+
 /* Retention horizon of the patient at the watermark (SPEC §7): the earlier
  * of the watermark and the newest stored event, minus retention_days;
  * INT64_MIN when there is none (no watermark or no stored event). */
