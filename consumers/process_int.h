@@ -20,9 +20,10 @@
  * patients, each derived once at the commit (vg_part_set_defer): catching
  * up, a batch holds hundreds of thousands; live, at 5,000 events/s and
  * batch.linger_ms 20, about 20 a partition, each derived as it comes.
- * 2,006,280 events from empty state, alternating runs: 119-141k -> 152-
- * 156k events/s, CPU 28.7-32.9 -> 24.9-25.9 s (docs/ARCHITECTURE.md,
- * 'Catching up, a patient derived once a batch'). */
+ * 2,006,280 events from empty state, three runs alternating: 127.8-
+ * 153.0k -> 157.8-180.0k events/s, CPU 26.3-31.1 -> 20.9-25.3 s
+ * (docs/ARCHITECTURE.md, 'Catching up, a patient derived once a
+ * batch'). */
 #define PROCESS_DEFER_AFTER 1000
 
 /* A partition whose outbox holds more records than this after a commit
