@@ -566,7 +566,10 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                  "(rules.max_patient_events)",
                                  n);
         }
-        if (owned && vg_part_defers(part))
+        /* (a state past half its bound derived as before: the size check
+         * below then sees what the derivation adds too) */
+        if (owned && vg_part_defers(part) &&
+            pe->pe_blen <= VG_PART_STATE_MAX / 2)
                 vg_engine_insert_take(part->pa_rc, pt, owned,
                                       part->pa_wm.wm_value, &ch);
         else if (owned)

@@ -378,6 +378,20 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         return pruned;
 }
 
+/* Whether prune() might remove an event: one is older than the horizon
+ * by more than any rule's reach (prune() looks for a gap after it). */
+static bool prune_possible(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                           int64_t watermark) {
+        int64_t horizon = vg_patient_horizon(rc, pt, watermark);
+        if (horizon == INT64_MIN)
+                return false;
+        horizon -= influence_ms(rc);
+        for (int i = 0; i < pt->pt_nevents; i++)
+                if (pt->pt_events[i].ev_occurred_at < horizon)
+                        return true;
+        return false;
+}
+
 /* ev applied; owned (ev or NULL): its strings are moved when kept;
  * without derive, ev only added (vg_engine_insert_take) */
 static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
@@ -418,7 +432,10 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 else
                         vg_record_copy(ev->ev_type,
                                        &pt->pt_events[pt->pt_nevents++], ev);
-                if (!derive) {
+                /* (added only when the pruning below would remove
+                 * nothing: then the events kept, their count and what a
+                 * later event may be refused for are as they would be) */
+                if (!derive && !prune_possible(rc, pt, watermark)) {
                         pt->pt_next_due = VG_DUE_UNDERIVED;
                         return;
                 }

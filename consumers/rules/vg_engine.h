@@ -75,9 +75,12 @@ void vg_engine_apply_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
 #define VG_DUE_UNDERIVED (INT64_MIN + 1)
 
 /* As vg_engine_apply_take, but ev is only added (too late and duplicate
- * found as there): no derivation, no alerts, no deltas, nothing pruned;
- * pt_next_due is VG_DUE_UNDERIVED, and a re-derivation (ev NULL) later
- * returns what the events added since the last one changed. A catching-up
+ * found as there): no derivation, no alerts, no deltas; pt_next_due is
+ * VG_DUE_UNDERIVED, and a re-derivation (ev NULL) later returns what the
+ * events added since the last one changed. Unless retention might prune
+ * an event now: then ev is applied as by vg_engine_apply_take (pruned
+ * when it comes, as then, so that the events kept and a limit on them
+ * are the same). A catching-up
  * batch adds a patient's events so and derives it once, at its commit:
  * the same state and totals, without the alerts that would have been
  * raised and retracted within the batch. */
