@@ -281,6 +281,23 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
         return due;
 }
 
+/* Whether an event of the patient is older than t. */
+static bool any_before(const vg_patient_t *pt, int64_t t) {
+        for (int i = 0; i < pt->pt_nevents; i++)
+                if (pt->pt_events[i].ev_occurred_at < t)
+                        return true;
+        return false;
+}
+
+/* Whether prune() might remove an event: one is older than the horizon
+ * by more than any rule's reach (prune() looks for a gap after it). */
+static bool prune_possible(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                           int64_t watermark) {
+        int64_t horizon = vg_patient_horizon(rc, pt, watermark);
+        return horizon != INT64_MIN &&
+               any_before(pt, horizon - influence_ms(rc));
+}
+
 /* Retention (SPEC §7). The patient's horizon is the earlier of the
  * watermark and the newest stored event, minus retention_days. Moves out of
  * the history the events older than the horizon by more than any rule's
@@ -297,13 +314,9 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         int64_t gap = influence_ms(rc), cut = INT64_MIN, *t, few[32];
         vg_derived_t full, kept;
         vg_cell_t *tmp, *frozen;
-        int ntmp, nfrozen, n = 0, pruned;
+        int ntmp, nfrozen, pruned;
 
-        if (horizon == INT64_MIN)
-                return 0;
-        for (int i = 0; i < pt->pt_nevents; i++)
-                n += pt->pt_events[i].ev_occurred_at < horizon;
-        if (!n)
+        if (horizon == INT64_MIN || !any_before(pt, horizon - gap))
                 return 0;
         /* The latest cut point before the horizon, by more than the reach,
          * followed by a gap. */
@@ -376,20 +389,6 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         vg_derived_clear(&full);
         vg_derived_clear(&kept);
         return pruned;
-}
-
-/* Whether prune() might remove an event: one is older than the horizon
- * by more than any rule's reach (prune() looks for a gap after it). */
-static bool prune_possible(const vg_rules_conf_t *rc, const vg_patient_t *pt,
-                           int64_t watermark) {
-        int64_t horizon = vg_patient_horizon(rc, pt, watermark);
-        if (horizon == INT64_MIN)
-                return false;
-        horizon -= influence_ms(rc);
-        for (int i = 0; i < pt->pt_nevents; i++)
-                if (pt->pt_events[i].ev_occurred_at < horizon)
-                        return true;
-        return false;
 }
 
 /* ev applied; owned (ev or NULL): its strings are moved when kept;
