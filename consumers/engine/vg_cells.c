@@ -6,6 +6,7 @@
 #include "vg_record.h"
 #include "vg_rules.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,7 @@ void vg_cells_clear(vg_cells_t *cs) {
         cs->cs_nall = 0;
         cs->cs_ndirty = 0;
         cs->cs_npending = 0;
+        cs->cs_nup = 0;
 }
 
 void vg_cells_free(vg_cells_t *cs) {
@@ -92,6 +94,7 @@ void vg_cells_free(vg_cells_t *cs) {
         vg_free(cs->cs_slab);
         vg_free(cs->cs_dirty);
         vg_free(cs->cs_pending);
+        vg_free(cs->cs_up);
         memset(cs, 0, sizeof(*cs));
 }
 
@@ -256,12 +259,31 @@ static void cell_add(vg_cells_t *cs, vg_counter_t *c, int64_t num,
         }
 }
 
+/* cell_add() to a kommun's cell: on cs_up with its value before, once. */
+static void kommun_add(vg_cells_t *cs, vg_counter_t *c, int64_t num,
+                       int64_t den) {
+        if (!c->cl_up) {
+                if (cs->cs_nup == cs->cs_up_cap) {
+                        cs->cs_up_cap = cs->cs_up_cap ? cs->cs_up_cap * 2
+                                                      : 1024;
+                        cs->cs_up = vg_realloc(cs->cs_up,
+                                               sizeof(*cs->cs_up) *
+                                                       cs->cs_up_cap);
+                }
+                cs->cs_up[cs->cs_nup].cu_cell = c;
+                cs->cs_up[cs->cs_nup].cu_num = c->cl_num;
+                cs->cs_up[cs->cs_nup++].cu_den = c->cl_den;
+                c->cl_up = true;
+        }
+        cell_add(cs, c, num, den);
+}
+
 int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                       int64_t den, bool count) {
-        /* The same cells as vg_rules_case_cells(), in its order. */
+        /* The kommun's cells of vg_rules_case_cells(), in its order. */
         const char *f[7];
         size_t len[7];
-        vg_base_t *bases[3];
+        vg_base_t *kb; /* the kommun's base */
 
         if (vg_rules_case_split(case_key, f, len))
                 return -1;
@@ -288,9 +310,9 @@ int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                 memcpy(q, f[1], len[1]), q += len[1], *q++ = '|';
                 memcpy(q, f[2], len[2]), q += len[2];
                 *q = '\0';
-                bases[0] = base_get(cs, key, (size_t)(q - key));
+                kb = base_get(cs, key, (size_t)(q - key));
         }
-        if (!bases[0]->ba_up[0]) {
+        if (!kb->ba_up[0]) {
                 char region[3];
                 const char *up[2] = {region, "SE"};
                 region[0] = f[1][0];
@@ -302,25 +324,48 @@ int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                         memcpy(q, up[a], 2), q += 2, *q++ = '|';
                         memcpy(q, f[2], len[2]), q += len[2];
                         *q = '\0';
-                        bases[0]->ba_up[a] =
+                        kb->ba_up[a] =
                                 base_get(cs, key, (size_t)(q - key));
                 }
         }
-        bases[1] = bases[0]->ba_up[0];
-        bases[2] = bases[0]->ba_up[1];
-        for (int a = 0; a < 3; a++) {
-                vg_base_t *b = bases[a];
-                cell_add(cs, cell_get(cs, b, -1, NULL, 0, count), num, den);
-                for (int d = 0; d < 4; d++) {
-                        const char *v = f[3 + d];
-                        size_t vl = len[3 + d];
-                        if (vl == 1 && v[0] == '-')
-                                continue;
-                        cell_add(cs, cell_get(cs, b, d, v, vl, count), num,
-                                 den);
-                }
+        /* (the region's and SE's at the settle) */
+        kommun_add(cs, cell_get(cs, kb, -1, NULL, 0, count), num, den);
+        for (int d = 0; d < 4; d++) {
+                const char *v = f[3 + d];
+                size_t vl = len[3 + d];
+                if (vl == 1 && v[0] == '-')
+                        continue;
+                kommun_add(cs, cell_get(cs, kb, d, v, vl, count), num,
+                           den);
         }
         return 0;
+}
+
+void vg_cells_settle(vg_cells_t *cs) {
+        /* Every delta first: a kommun's base may be another kommun's
+         * region's (a kommun code of two characters), whose cells get
+         * added to below. */
+        for (size_t i = 0; i < cs->cs_nup; i++) {
+                vg_cell_up_t *u = &cs->cs_up[i];
+                u->cu_num = u->cu_cell->cl_num - u->cu_num;
+                u->cu_den = u->cu_cell->cl_den - u->cu_den;
+                u->cu_cell->cl_up = false;
+        }
+        for (size_t i = 0; i < cs->cs_nup; i++) {
+                const vg_cell_up_t *u = &cs->cs_up[i];
+                const vg_counter_t *c = u->cu_cell;
+                const vg_base_t *b = (const vg_base_t *)(const void *)(
+                        c->cl_base - offsetof(vg_base_t, ba_key));
+                int dim = c->cl_bd ? c->cl_dim : -1;
+                const char *v = dim < 0 ? NULL : c->cl_bd + bd_len[dim];
+                size_t vl = dim < 0 ? 0 : c->cl_bdlen - bd_len[dim];
+                for (int a = 0; a < 2; a++)
+                        cell_add(cs,
+                                 cell_get(cs, b->ba_up[a], dim, v, vl,
+                                          c->cl_count),
+                                 u->cu_num, u->cu_den);
+        }
+        cs->cs_nup = 0;
 }
 
 void vg_cells_mark_pending(vg_cells_t *cs, vg_counter_t *c) {

@@ -6,7 +6,10 @@
  * a rule counts under) adds to the base and breakdown cells of its kommun,
  * region and SE: three lookups in the small table of bases, each followed
  * by a scan of that base's few breakdown cells - no per-case table, and
- * no cell key built, once its cells exist.
+ * no cell key built, once its cells exist. The region's and SE's cells
+ * are added to once a commit, by what the kommun's changed in its batch
+ * (vg_cells_settle): a batch adds many cases to one kommun cell, and
+ * those two were two thirds of the cells a case added to.
  *
  * Two lists say what a commit must do: cells changed in the open batch
  * (dirty: write them) and cells whose IndicatorPart is not queued yet
@@ -34,7 +37,16 @@ typedef struct vg_counter_s {
         bool        cl_dirty;   /* changed in the open batch */
         bool        cl_pending; /* changed since its part was queued */
         bool        cl_count;   /* a count: no denominator */
+        bool        cl_up;      /* a kommun's cell changed in the open
+                                 * batch: on cs_up */
 } vg_counter_t;
+
+/* A kommun's cell changed since the last vg_cells_settle(), and its
+ * value before. */
+typedef struct vg_cell_up_s {
+        vg_counter_t *cu_cell;
+        int64_t       cu_num, cu_den;
+} vg_cell_up_t;
 
 #define VG_CELLS_SLAB 1024 /* cells per slab */
 
@@ -47,6 +59,8 @@ typedef struct vg_cells_s {
         size_t      cs_ndirty, cs_dirty_cap;
         vg_counter_t **cs_pending; /* part not queued yet */
         size_t      cs_npending, cs_pending_cap;
+        vg_cell_up_t *cs_up;    /* region and SE still to add to */
+        size_t      cs_nup, cs_up_cap;
 } vg_cells_t;
 
 /* The i-th cell made (i < cs_nall). */
@@ -69,9 +83,15 @@ void vg_cells_load(vg_cells_t *cs, const char *key, int64_t num, int64_t den,
                    bool count, bool pending);
 /* Adds a case's delta to each of its cells (created if new, with the
  * count flag given), marking them dirty. -1 if case_key is not a case
- * (vg_rules_case_cells refuses it); nothing is changed then. */
+ * (vg_rules_case_cells refuses it); nothing is changed then. Its
+ * kommun's cells at once; its region's and SE's by vg_cells_settle(),
+ * which must come before any cell is read. */
 int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                       int64_t den, bool count);
+/* Adds what the kommuns' cells changed by since the last settle to the
+ * same cells of their regions and of SE, marking those dirty: then every
+ * cell is as if each case had been added to all its cells at once. */
+void vg_cells_settle(vg_cells_t *cs);
 /* Puts a cell on the pending list (once). */
 void vg_cells_mark_pending(vg_cells_t *cs, vg_counter_t *c);
 /* Sorts the pending list by key (as strcmp orders the keys). */

@@ -285,3 +285,34 @@ void vg_part_set_progress_keys(vg_part_t *part, const char *const *keys,
         part->pa_npkeys = n;
 }
 
+void vg_part_cells(vg_part_t *part,
+                   void (*cb)(const char *key, int64_t num, int64_t den,
+                              bool count, void *opaque),
+                   void *opaque) {
+        vg_counter_t **all;
+        char key[VG_CASE_KEY_MAX];
+        size_t n;
+        vg_cells_settle(&part->pa_cells);
+        n = vg_cells_sorted(&part->pa_cells, &all);
+        for (size_t i = 0; i < n; i++) {
+                vg_cells_key(all[i], key);
+                cb(key, all[i]->cl_num, all[i]->cl_den, all[i]->cl_count,
+                   opaque);
+        }
+        vg_free(all);
+}
+
+void vg_part_cells_unsorted(vg_part_t *part,
+                            void (*cb)(const char *key, int64_t num,
+                                       int64_t den, bool count,
+                                       void *opaque),
+                            void *opaque) {
+        const vg_cells_t *cs = &part->pa_cells;
+        char key[VG_CASE_KEY_MAX];
+        vg_cells_settle(&part->pa_cells);
+        for (size_t i = 0; i < cs->cs_nall; i++) {
+                const vg_counter_t *c = vg_cells_at(cs, i);
+                vg_cells_key(c, key);
+                cb(key, c->cl_num, c->cl_den, c->cl_count, opaque);
+        }
+}

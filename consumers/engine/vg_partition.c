@@ -783,6 +783,7 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
          * parts.interval_ms: a part is a whole value, so a cell changed in
          * many batches is published once, and a progress record never
          * runs ahead of the parts it vouches for (SPEC §6.1). */
+        vg_cells_settle(&part->pa_cells);
         for (size_t i = 0; !err && part->pa_parts &&
                            i < part->pa_cells.cs_ndirty;
              i++)
@@ -842,35 +843,6 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
                                * needed; none is changed now) */
                 (void)vg_part_cache_trim(part, NULL, 0, errstr, errstr_size);
         return VG_OK;
-}
-
-void vg_part_cells(vg_part_t *part,
-                   void (*cb)(const char *key, int64_t num, int64_t den,
-                              bool count, void *opaque),
-                   void *opaque) {
-        vg_counter_t **all;
-        char key[VG_CASE_KEY_MAX];
-        size_t n = vg_cells_sorted(&part->pa_cells, &all);
-        for (size_t i = 0; i < n; i++) {
-                vg_cells_key(all[i], key);
-                cb(key, all[i]->cl_num, all[i]->cl_den, all[i]->cl_count,
-                   opaque);
-        }
-        vg_free(all);
-}
-
-void vg_part_cells_unsorted(vg_part_t *part,
-                            void (*cb)(const char *key, int64_t num,
-                                       int64_t den, bool count,
-                                       void *opaque),
-                            void *opaque) {
-        const vg_cells_t *cs = &part->pa_cells;
-        char key[VG_CASE_KEY_MAX];
-        for (size_t i = 0; i < cs->cs_nall; i++) {
-                const vg_counter_t *c = vg_cells_at(cs, i);
-                vg_cells_key(c, key);
-                cb(key, c->cl_num, c->cl_den, c->cl_count, opaque);
-        }
 }
 
 void vg_part_set_cache(vg_part_t *part, size_t max_patients) {
