@@ -6,7 +6,6 @@
 #include "vg_record.h"
 #include "vg_rules.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,8 +259,8 @@ static void cell_add(vg_cells_t *cs, vg_counter_t *c, int64_t num,
 }
 
 /* cell_add() to a kommun's cell: on cs_up with its value before, once. */
-static void kommun_add(vg_cells_t *cs, vg_counter_t *c, int64_t num,
-                       int64_t den) {
+static void kommun_add(vg_cells_t *cs, vg_base_t *b, vg_counter_t *c,
+                       int64_t num, int64_t den, bool count) {
         if (!c->cl_up) {
                 if (cs->cs_nup == cs->cs_up_cap) {
                         cs->cs_up_cap = cs->cs_up_cap ? cs->cs_up_cap * 2
@@ -271,6 +270,8 @@ static void kommun_add(vg_cells_t *cs, vg_counter_t *c, int64_t num,
                                                        cs->cs_up_cap);
                 }
                 cs->cs_up[cs->cs_nup].cu_cell = c;
+                cs->cs_up[cs->cs_nup].cu_base = b;
+                cs->cs_up[cs->cs_nup].cu_count = count;
                 cs->cs_up[cs->cs_nup].cu_num = c->cl_num;
                 cs->cs_up[cs->cs_nup++].cu_den = c->cl_den;
                 c->cl_up = true;
@@ -329,14 +330,15 @@ int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                 }
         }
         /* (the region's and SE's at the settle) */
-        kommun_add(cs, cell_get(cs, kb, -1, NULL, 0, count), num, den);
+        kommun_add(cs, kb, cell_get(cs, kb, -1, NULL, 0, count), num, den,
+                   count);
         for (int d = 0; d < 4; d++) {
                 const char *v = f[3 + d];
                 size_t vl = len[3 + d];
                 if (vl == 1 && v[0] == '-')
                         continue;
-                kommun_add(cs, cell_get(cs, kb, d, v, vl, count), num,
-                           den);
+                kommun_add(cs, kb, cell_get(cs, kb, d, v, vl, count), num,
+                           den, count);
         }
         return 0;
 }
@@ -354,15 +356,14 @@ void vg_cells_settle(vg_cells_t *cs) {
         for (size_t i = 0; i < cs->cs_nup; i++) {
                 const vg_cell_up_t *u = &cs->cs_up[i];
                 const vg_counter_t *c = u->cu_cell;
-                const vg_base_t *b = (const vg_base_t *)(const void *)(
-                        c->cl_base - offsetof(vg_base_t, ba_key));
+                const vg_base_t *b = u->cu_base;
                 int dim = c->cl_bd ? c->cl_dim : -1;
                 const char *v = dim < 0 ? NULL : c->cl_bd + bd_len[dim];
                 size_t vl = dim < 0 ? 0 : c->cl_bdlen - bd_len[dim];
                 for (int a = 0; a < 2; a++)
                         cell_add(cs,
                                  cell_get(cs, b->ba_up[a], dim, v, vl,
-                                          c->cl_count),
+                                          u->cu_count),
                                  u->cu_num, u->cu_den);
         }
         cs->cs_nup = 0;

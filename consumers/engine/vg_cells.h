@@ -3,17 +3,20 @@
  * cells (indicator|area|period[|breakdown] -> numerator, denominator),
  * grouped by their "indicator|area|period" base. A case (vg_rules.h: the
  * patient-level key "indicator|kommun|period|age|sex|diagnosis|residence"
- * a rule counts under) adds to the base and breakdown cells of its kommun,
- * region and SE: three lookups in the small table of bases, each followed
- * by a scan of that base's few breakdown cells - no per-case table, and
- * no cell key built, once its cells exist. The region's and SE's cells
- * are added to once a commit, by what the kommun's changed in its batch
- * (vg_cells_settle): a batch adds many cases to one kommun cell, and
- * those two were two thirds of the cells a case added to.
+ * a rule counts under) counts in the base and breakdown cells of its
+ * kommun, region and SE. A case is added to its kommun's cells (a lookup
+ * in the small table of bases, then a scan of that base's few breakdown
+ * cells - no per-case table, and no cell key built, once its cells
+ * exist); what those changed by is added to the region's and SE's once,
+ * by vg_cells_settle() before any cell is read (a commit): a batch adds
+ * many cases to one kommun cell, and the region's and SE's were two
+ * thirds of the cells a case added to.
  *
- * Two lists say what a commit must do: cells changed in the open batch
- * (dirty: write them) and cells whose IndicatorPart is not queued yet
- * (pending). Cells never move in memory until vg_cells_clear().
+ * Three lists say what a commit must do: kommun cells changed since the
+ * last settle (up: add to their region's and SE's), cells changed in the
+ * open batch (dirty: write them) and cells whose IndicatorPart is not
+ * queued yet (pending). Cells never move in memory until
+ * vg_cells_clear().
  */
 #ifndef VG_CELLS_H
 #define VG_CELLS_H
@@ -37,15 +40,19 @@ typedef struct vg_counter_s {
         bool        cl_dirty;   /* changed in the open batch */
         bool        cl_pending; /* changed since its part was queued */
         bool        cl_count;   /* a count: no denominator */
-        bool        cl_up;      /* a kommun's cell changed in the open
-                                 * batch: on cs_up */
+        bool        cl_up;      /* a kommun's cell changed since the
+                                 * last settle: on cs_up */
 } vg_counter_t;
 
-/* A kommun's cell changed since the last vg_cells_settle(), and its
- * value before. */
+/* A kommun's cell changed since the last vg_cells_settle(): its base,
+ * its value before, and the count flag of the case that changed it
+ * first (which a region's or SE's cell it makes takes). */
+struct vg_base_s;
 typedef struct vg_cell_up_s {
-        vg_counter_t *cu_cell;
-        int64_t       cu_num, cu_den;
+        vg_counter_t     *cu_cell;
+        struct vg_base_s *cu_base;
+        int64_t           cu_num, cu_den;
+        bool              cu_count;
 } vg_cell_up_t;
 
 #define VG_CELLS_SLAB 1024 /* cells per slab */
@@ -73,19 +80,20 @@ static inline vg_counter_t *vg_cells_at(const vg_cells_t *cs, size_t i) {
 size_t vg_cells_key(const vg_counter_t *c, char *buf);
 
 void vg_cells_init(vg_cells_t *cs);
-/* Drops every cell and case; both lists are emptied. */
+/* Drops every cell; the three lists are emptied. */
 void vg_cells_clear(vg_cells_t *cs);
 void vg_cells_free(vg_cells_t *cs);
 
 /* A cell as stored (loading the committed counters): not dirty; pending
- * as given. */
+ * as given. Only after vg_cells_clear() (or init): a kommun's cell loaded
+ * while on the up list would take the jump to its region and SE. */
 void vg_cells_load(vg_cells_t *cs, const char *key, int64_t num, int64_t den,
                    bool count, bool pending);
-/* Adds a case's delta to each of its cells (created if new, with the
- * count flag given), marking them dirty. -1 if case_key is not a case
- * (vg_rules_case_cells refuses it); nothing is changed then. Its
- * kommun's cells at once; its region's and SE's by vg_cells_settle(),
- * which must come before any cell is read. */
+/* Adds a case's delta to its kommun's cells (created if new, with the
+ * count flag given), marking them dirty; its region's and SE's by the
+ * next vg_cells_settle(), which must come before any cell is read. -1 if
+ * case_key is not a case (vg_rules_case_cells refuses it); nothing is
+ * changed then. */
 int vg_cells_add_case(vg_cells_t *cs, const char *case_key, int64_t num,
                       int64_t den, bool count);
 /* Adds what the kommuns' cells changed by since the last settle to the

@@ -3,7 +3,8 @@
  * the batch's transaction: alerts, dead letters, the IndicatorPart of every
  * counter changed since the last parts were queued (at most every
  * parts.interval_ms), and the PartitionProgress that vouches for them,
- * one copy per partition of the parts topic.
+ * one copy per partition of the parts topic; and the counters as they
+ * are (vg_part_cells*).
  */
 #include "vg_part_int.h"
 #include "vg_rules.h"

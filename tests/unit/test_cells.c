@@ -1,7 +1,9 @@
 /*
  * test_cells.c - a partition's counters in memory (vg_cells.h). A cell
  * keeps no key of its own, so these check what is made of it: the cells a
- * case adds to are vg_rules_case_cells()'s, in its order, with their keys;
+ * case adds to are vg_rules_case_cells()'s, with their keys, its region's
+ * and SE's once settled (as if added at once, from cells loaded or not,
+ * also after a clear in between);
  * every stored key loads and reads back as it was, those of other forms
  * kept whole; and the cells come out sorted exactly as strcmp orders their
  * keys, also where one base is a prefix of another ("i|01|2026" and
@@ -282,23 +284,54 @@ static void test_slabs(void **st) {
 struct ref_s {
         char    key[VG_CASE_KEY_MAX];
         int64_t num, den;
+        bool    count;   /* as first made */
         bool    touched; /* since the last batch_done */
 };
 
-static struct ref_s *ref_get(struct ref_s *ref, size_t *n, const char *key) {
+static struct ref_s *ref_get(struct ref_s *ref, size_t *n, const char *key,
+                             bool count) {
         for (size_t i = 0; i < *n; i++)
                 if (!strcmp(ref[i].key, key))
                         return &ref[i];
         memset(&ref[*n], 0, sizeof(ref[*n]));
+        ref[*n].count = count;
         snprintf(ref[*n].key, sizeof(ref[*n].key), "%s", key);
         return &ref[(*n)++];
 }
 
+/* Stored cells loaded (as a partition opens): a kommun's, its region's
+ * and SE's of some cases, with values and count flags of their own (a
+ * stored flag may differ from the case's: the cell keeps it). */
+static void load_some(vg_cells_t *cs, struct ref_s *ref, size_t *nref) {
+        static const char *const keys[] = {
+                "i0|0180|2026", "i0|01|2026", "i0|SE|2026",
+                "i0|0180|2026|age:85+", "i0|01|2026|age:85+",
+                "i1|1283|2026-01|residence:ORDINARY_HOMEX",
+                "i1|12|2026-01|residence:ORDINARY_HOMEX",
+                "i1|SE|2026-01|sex:MALE", "i1|10|2026|diagnosis:CANCER"};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                int64_t num = (int64_t)rnd(100), den = (int64_t)rnd(100);
+                bool count = rnd(2);
+                struct ref_s *r;
+                if (rnd(3) == 0)
+                        continue;
+                vg_cells_load(cs, keys[i], num, den, count, false);
+                r = ref_get(ref, nref, keys[i], count);
+                r->num = num;
+                r->den = den;
+                r->count = count;
+                r->touched = false;
+        }
+}
+
 /* Cases added at random (kommuner of one region, a two-character kommun
- * whose base is another's region's, deltas of either sign), settled at
- * random: then every cell is as if each case had been added to all of
- * vg_rules_case_cells()'s cells at once, no other cell exists, and each
- * cell a case touched since the last batch_done is dirty. */
+ * whose base is another's region's, deltas of either sign, counts and
+ * rates, breakdown values past 8 bytes), from stored cells loaded or
+ * none, settled at random: then every cell is as if each case had been
+ * added to all of vg_rules_case_cells()'s cells at once (a cell made by
+ * one takes its count flag), no other cell exists, and each cell a case
+ * touched since the last batch_done is dirty. Sometimes the cells are
+ * cleared before a settle (a rollback's reload) and loaded again. */
 static void test_settle(void **st) {
         static const char *const kommuner[] = {"0180", "0181", "01", "1283",
                                                "1", "2584"};
@@ -306,6 +339,8 @@ static void test_settle(void **st) {
         static const char *const ages[] = {"0-64", "85+", "-"};
         static const char *const sexes[] = {"MALE", "FEMALE", "-"};
         static const char *const diags[] = {"CANCER", "-"};
+        static const char *const res[] = {"-", "ORDINARY_HOME",
+                                          "ORDINARY_HOMEX", "NURSING"};
         enum { MAXREF = 4096 };
         struct ref_s *ref = calloc(MAXREF, sizeof(*ref));
         (void)st;
@@ -313,23 +348,27 @@ static void test_settle(void **st) {
                 vg_cells_t cs;
                 size_t nref = 0, settled = 0;
                 vg_cells_init(&cs);
+                if (round % 2) /* (stored cells first) */
+                        load_some(&cs, ref, &nref);
                 for (int step = 0; step < 400; step++) {
                         char ckey[VG_CASE_KEY_MAX];
                         char cells[VG_CASE_CELLS][VG_CASE_KEY_MAX];
                         int64_t num = (int64_t)rnd(5) - 2,
                                 den = (int64_t)rnd(5) - 2;
+                        unsigned ind = rnd(2);
                         int n;
-                        snprintf(ckey, sizeof(ckey), "i%u|%s|%s|%s|%s|%s|-",
-                                 rnd(2), PICK(kommuner), PICK(periods),
-                                 PICK(ages), PICK(sexes), PICK(diags));
+                        snprintf(ckey, sizeof(ckey), "i%u|%s|%s|%s|%s|%s|%s",
+                                 ind, PICK(kommuner), PICK(periods),
+                                 PICK(ages), PICK(sexes), PICK(diags),
+                                 PICK(res));
                         n = vg_rules_case_cells(ckey, cells);
                         assert_true(n > 0);
                         assert_int_equal(vg_cells_add_case(&cs, ckey, num, den,
-                                                           false),
+                                                           ind == 1),
                                          0);
                         for (int i = 0; i < n; i++) {
                                 struct ref_s *r = ref_get(ref, &nref,
-                                                          cells[i]);
+                                                          cells[i], ind == 1);
                                 assert_true(nref < MAXREF);
                                 r->num += num;
                                 r->den += den;
@@ -337,6 +376,12 @@ static void test_settle(void **st) {
                         }
                         if (rnd(25) && step < 399)
                                 continue;
+                        if (rnd(8) == 0) { /* a rollback: all read again */
+                                vg_cells_clear(&cs);
+                                nref = 0;
+                                if (rnd(2))
+                                        load_some(&cs, ref, &nref);
+                        }
                         vg_cells_settle(&cs);
                         settled++;
                         assert_int_equal(cs.cs_nall, nref);
@@ -346,10 +391,11 @@ static void test_settle(void **st) {
                                 size_t before = nref;
                                 struct ref_s *r;
                                 vg_cells_key(c, got);
-                                r = ref_get(ref, &nref, got);
+                                r = ref_get(ref, &nref, got, false);
                                 assert_int_equal(nref, before);
                                 assert_int_equal(c->cl_num, r->num);
                                 assert_int_equal(c->cl_den, r->den);
+                                assert_int_equal(c->cl_count, r->count);
                                 assert_int_equal(c->cl_dirty, r->touched);
                         }
                         if (rnd(2)) {
