@@ -782,7 +782,9 @@ vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size) {
         /* Parts, then the progress that covers them, at most every
          * parts.interval_ms: a part is a whole value, so a cell changed in
          * many batches is published once, and a progress record never
-         * runs ahead of the parts it vouches for (SPEC §6.1). */
+         * runs ahead of the parts it vouches for (SPEC §6.1). First the
+         * regions' and SE's counters catch up with their kommuns' (the
+         * batch's cases were added to those only: vg_cells.h). */
         vg_cells_settle(&part->pa_cells);
         for (size_t i = 0; !err && part->pa_parts &&
                            i < part->pa_cells.cs_ndirty;
