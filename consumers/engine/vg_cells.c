@@ -97,12 +97,19 @@ void vg_cells_free(vg_cells_t *cs) {
         memset(cs, 0, sizeof(*cs));
 }
 
+/* v (n elements of elem bytes) with room for one more: its capacity
+ * doubled when full (first when none). */
+static void *room(void *v, size_t n, size_t *cap, size_t first,
+                  size_t elem) {
+        if (n < *cap)
+                return v;
+        *cap = *cap ? *cap * 2 : first;
+        return vg_realloc(v, elem * *cap);
+}
+
 static void list_push(vg_counter_t ***v, size_t *n, size_t *cap,
                       vg_counter_t *c) {
-        if (*n == *cap) {
-                *cap = *cap ? *cap * 2 : 1024;
-                *v = vg_realloc(*v, sizeof(**v) * *cap);
-        }
+        *v = room(*v, *n, cap, 1024, sizeof(**v));
         (*v)[(*n)++] = c;
 }
 
@@ -158,13 +165,9 @@ static vg_counter_t *cell_new(vg_cells_t *cs, vg_base_t *b, int dim,
                               const char *v, size_t vl, bool count) {
         vg_counter_t *c;
         if (cs->cs_nall == cs->cs_nslab * VG_CELLS_SLAB) {
-                if (cs->cs_nslab == cs->cs_slab_cap) {
-                        cs->cs_slab_cap = cs->cs_slab_cap ? cs->cs_slab_cap * 2
-                                                          : 16;
-                        cs->cs_slab = vg_realloc(cs->cs_slab,
-                                                 sizeof(*cs->cs_slab) *
-                                                         cs->cs_slab_cap);
-                }
+                cs->cs_slab = room(cs->cs_slab, cs->cs_nslab,
+                                   &cs->cs_slab_cap, 16,
+                                   sizeof(*cs->cs_slab));
                 cs->cs_slab[cs->cs_nslab++] =
                         vg_malloc(sizeof(vg_counter_t) * VG_CELLS_SLAB);
         }
@@ -262,18 +265,11 @@ static void cell_add(vg_cells_t *cs, vg_counter_t *c, int64_t num,
 static void kommun_add(vg_cells_t *cs, vg_base_t *b, vg_counter_t *c,
                        int64_t num, int64_t den, bool count) {
         if (!c->cl_up) {
-                if (cs->cs_nup == cs->cs_up_cap) {
-                        cs->cs_up_cap = cs->cs_up_cap ? cs->cs_up_cap * 2
-                                                      : 1024;
-                        cs->cs_up = vg_realloc(cs->cs_up,
-                                               sizeof(*cs->cs_up) *
-                                                       cs->cs_up_cap);
-                }
-                cs->cs_up[cs->cs_nup].cu_cell = c;
-                cs->cs_up[cs->cs_nup].cu_base = b;
-                cs->cs_up[cs->cs_nup].cu_count = count;
-                cs->cs_up[cs->cs_nup].cu_num = c->cl_num;
-                cs->cs_up[cs->cs_nup++].cu_den = c->cl_den;
+                cs->cs_up = room(cs->cs_up, cs->cs_nup, &cs->cs_up_cap, 1024,
+                                 sizeof(*cs->cs_up));
+                cs->cs_up[cs->cs_nup++] = (vg_cell_up_t){
+                        .cu_cell = c, .cu_base = b, .cu_num = c->cl_num,
+                        .cu_den = c->cl_den, .cu_count = count};
                 c->cl_up = true;
         }
         cell_add(cs, c, num, den);
