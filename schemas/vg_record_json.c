@@ -161,12 +161,25 @@ static jv_t jv_of_json(const json_t *v) {
         return j;
 }
 
+/* An RFC 3339 time in UTC (SPEC §9: "an RFC 3339 UTC string"): its zone
+ * is "Z" (or "z"), or the offset "+00:00" or "-00:00" (RFC 3339's UTC
+ * with an unknown local offset). Another offset names the same instant,
+ * but it is not a UTC string: refused, as the literal reading has it. */
+static bool utc_zone(const char *s, size_t n) {
+        if (n && (s[n - 1] == 'Z' || s[n - 1] == 'z'))
+                return true;
+        return n >= 6 && (s[n - 6] == '+' || s[n - 6] == '-') &&
+               !memcmp(s + n - 5, "00:00", 5);
+}
+
 static vg_err_t jv_time(const jv_t *v, int64_t *out) {
         if (v->jv_kind == JV_INT) {
                 *out = v->jv_int;
                 return VG_OK;
         }
-        if (v->jv_kind == JV_STR && !vg_time_parse(v->jv_str, out))
+        if (v->jv_kind == JV_STR && utc_zone(v->jv_str, v->jv_len) &&
+            !memchr(v->jv_str, '\0', v->jv_len) && /* (no "\u0000") */
+            !vg_time_parse(v->jv_str, out))
                 return VG_OK;
         return VG_ERR_INVALID;
 }

@@ -36,7 +36,7 @@ static const char *samples[] = {
         "\"facility_id\":\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\","
         "\"disposition\":\"DIED\",\"needs_coordination\":true}",
         "{\"type\":\"death\",\"event_id\":\"sim-7-138725\",\"patient_id\":"
-        "\"2d95\",\"occurred_at\":\"2025-12-31T23:15:44.5+01:00\",\"kommun\":"
+        "\"2d95\",\"occurred_at\":\"2025-12-31T22:15:44.5Z\",\"kommun\":"
         "\"0488\",\"source_system\":\"sim-his\",\"cancels_event_id\":null,"
         "\"place_of_death\":\"HOSPITAL\",\"expected\":true,\"age_years\":85,"
         "\"sex\":\"MALE\",\"diagnosis_group\":\"OTHER\",\"residence\":"
@@ -241,6 +241,68 @@ static void test_boundaries(void **state) {
                 strcpy(big + head + 5000, samples[3] + head);
                 same(big, n);
                 free(big);
+        }
+}
+
+/* SPEC §9: occurred_at is "an RFC 3339 UTC string" (milliseconds
+ * optional) or epoch milliseconds. Its UTC forms are read, both paths
+ * alike; a time with another offset names an instant too, but is not a
+ * UTC string, and is refused with the field's name. */
+static void test_utc_only(void **state) {
+        static const struct {
+                const char *t;
+                int64_t     ms; /* -1: refused */
+        } c[] = {
+                {"2026-01-02T03:04:05Z", 1767323045000},
+                {"2026-01-02T03:04:05z", 1767323045000},
+                {"2026-01-02T03:04:05.250Z", 1767323045250},
+                {"2026-01-02T03:04:05.2Z", 1767323045200},
+                {"2026-01-02T03:04:05+00:00", 1767323045000},
+                {"2026-01-02T03:04:05-00:00", 1767323045000},
+                {"2026-01-02T04:04:05+01:00", -1},
+                {"2026-01-02T02:04:05-01:00", -1},
+                {"2026-01-02T03:04:05+00:01", -1},
+                {"2026-01-02T03:04:05+0000", -1},
+                {"2026-01-02T03:04:05", -1},
+                {"2026-01-02T03:04:05+00:00Z", -1},
+                {"2026-01-02T03:04:05Z\\u0000", -1},
+                {"2026-01-02T03:04:05\\u0000Z", -1},
+                {"2026-01-02T03:04:05ZZ", -1},
+                {"2026-01-02", -1},
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+                char to[96], line[2048], err[512] = "";
+                vg_event_t ev;
+                vg_err_t r;
+                snprintf(to, sizeof(to), "\"%s\"", c[i].t);
+                same_edit(0, "\"2026-01-02T03:04:05Z\"", to);
+                snprintf(line, sizeof(line), "%.*s%s%s",
+                         (int)(strstr(samples[0], "\"2026-01-02") -
+                               samples[0]),
+                         samples[0], to,
+                         strstr(samples[0], "05Z\"") + 4);
+                r = vg_event_from_jsonl(line, strlen(line), &ev, err,
+                                        sizeof(err));
+                if (c[i].ms < 0) {
+                        if (r == VG_OK)
+                                fail_msg("%s: read as %lld, not refused",
+                                         c[i].t, (long long)ev.ev_occurred_at);
+                        /* (a NUL is refused by the JSON reader) */
+                        if (!strstr(err, strstr(c[i].t, "u0000")
+                                                 ? "u0000"
+                                                 : "occurred_at"))
+                                fail_msg("%s: error '%s' names no field",
+                                         c[i].t, err);
+                        continue;
+                }
+                if (r != VG_OK)
+                        fail_msg("%s: refused: %s", c[i].t, err);
+                if (ev.ev_occurred_at != c[i].ms)
+                        fail_msg("%s: %lld, not %lld", c[i].t,
+                                 (long long)ev.ev_occurred_at,
+                                 (long long)c[i].ms);
+                vg_record_clear(ev.ev_type, &ev);
         }
 }
 
@@ -497,6 +559,7 @@ static void test_lines(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_boundaries),
+                cmocka_unit_test(test_utc_only),
                 cmocka_unit_test(test_string_words),
                 cmocka_unit_test(test_mutations),
                 cmocka_unit_test(test_lines),
