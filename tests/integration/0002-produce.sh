@@ -282,6 +282,7 @@ v3='{"type":"sip_created","event_id":"it-v3","personnummer":"811218-9876",'"$SIP
   echo '{"type":"sip_created","event_id":"it-x8","patient_id":"p-carl",'"$SIP"',"colour":"red"}'
   echo '{"type":"sip_created","event_id":"it-x9","patient_id":"p-carl","occurred_at":"2099-01-01T00:00:00Z","kommun":"0484","source_system":"his-c","sip_id":"sip-20"}'
   echo '{"type":"sip_created","event_id":"it-x10","patient_id":"198112189876","occurred_at":"2024-03-12T09:00:00Z","kommun":"0484","source_system":"his-c","sip_id":"sip-20"}'
+  echo '{"type":"sip_created","event_id":"it-x11","patient_id":"p-carl","occurred_at":"2024-03-12T10:00:00+01:00","kommun":"0484","source_system":"his-c","sip_id":"sip-20"}'
 } >bad.jsonl
 printf '%s\n' "$v1" "$v2" "$v3" >expectedB.jsonl
 
@@ -297,8 +298,9 @@ expect_err bad "bad.jsonl:9: personnummer: both personnummer and patient_id give
 expect_err bad "bad.jsonl:12: colour: unknown field for sip_created"
 expect_err bad "bad.jsonl:13: occurred_at: 2099-01-01T00:00:00Z is more than 1 day in the future"
 expect_err bad "bad.jsonl:14: patient_id: is a personnummer"
-expect_err bad "produce: 3 delivered, 0 failed, 10 rejected"
-[ "$(grep -c '^bad\.jsonl:' bad.err)" = 10 ] || fail "bad: expected exactly 10 FILE:LINE messages"
+expect_err bad "bad.jsonl:15: occurred_at: expected an RFC 3339 UTC time or epoch milliseconds"
+expect_err bad "produce: 3 delivered, 0 failed, 11 rejected"
+[ "$(grep -c '^bad\.jsonl:' bad.err)" = 11 ] || fail "bad: expected exactly 11 FILE:LINE messages"
 expect_count B 3 "skip mode"
 ok "skip mode: 10 bad lines reported as FILE:LINE: FIELD: REASON, exit 1, 3 valid neighbours delivered"
 
