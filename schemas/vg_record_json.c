@@ -172,16 +172,33 @@ static bool utc_zone(const char *s, size_t n) {
                !memcmp(s + n - 5, "00:00", 5);
 }
 
-static vg_err_t jv_time(const jv_t *v, int64_t *out) {
+/* The time v holds: 0; -1 not a time; 1 an RFC 3339 time with an offset
+ * other than UTC's (*out not set). */
+static int jv_time(const jv_t *v, int64_t *out) {
+        int64_t ms;
         if (v->jv_kind == JV_INT) {
                 *out = v->jv_int;
-                return VG_OK;
+                return 0;
         }
-        if (v->jv_kind == JV_STR && utc_zone(v->jv_str, v->jv_len) &&
-            !memchr(v->jv_str, '\0', v->jv_len) && /* (no "\u0000") */
-            !vg_time_parse(v->jv_str, out))
-                return VG_OK;
-        return VG_ERR_INVALID;
+        if (v->jv_kind != JV_STR || memchr(v->jv_str, '\0', v->jv_len) ||
+            vg_time_parse(v->jv_str, &ms)) /* (no "\u0000" inside) */
+                return -1;
+        if (!utc_zone(v->jv_str, v->jv_len))
+                return 1;
+        *out = ms;
+        return 0;
+}
+
+/* The error of a time field whose value jv_time() did not take. */
+static vg_err_t time_err(const vg_field_t *f, const jv_t *v, int r,
+                         char *errstr, size_t errstr_size) {
+        if (r > 0) /* (a valid RFC 3339 time: digits, ':', '+' or '-') */
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "%s: %s is not in UTC (write it with Z, "
+                                 "as the same instant in UTC)",
+                                 f->vf_name, v->jv_str);
+        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                         "%s: expected %s", f->vf_name, expected_of(f));
 }
 
 static vg_err_t field_from_jv(const vg_field_t *f, const jv_t *v, void *rec,
@@ -198,14 +215,15 @@ static vg_err_t field_from_jv(const vg_field_t *f, const jv_t *v, void *rec,
                         goto bad;
                 *FPTR(rec, f, char *) = vg_strndup(v->jv_str, v->jv_len);
                 return VG_OK;
-        case VG_F_TIME:
-                if (jv_time(v, FPTR(rec, f, int64_t)))
-                        goto bad;
-                return VG_OK;
+        case VG_F_TIME: {
+                int r = jv_time(v, FPTR(rec, f, int64_t));
+                return r ? time_err(f, v, r, errstr, errstr_size) : VG_OK;
+        }
         case VG_F_OTIME: {
                 vg_optl_t *o = FPTR(rec, f, vg_optl_t);
-                if (jv_time(v, &o->v))
-                        goto bad;
+                int r = jv_time(v, &o->v);
+                if (r)
+                        return time_err(f, v, r, errstr, errstr_size);
                 o->set = true;
                 return VG_OK;
         }

@@ -298,7 +298,7 @@ expect_err bad "bad.jsonl:9: personnummer: both personnummer and patient_id give
 expect_err bad "bad.jsonl:12: colour: unknown field for sip_created"
 expect_err bad "bad.jsonl:13: occurred_at: 2099-01-01T00:00:00Z is more than 1 day in the future"
 expect_err bad "bad.jsonl:14: patient_id: is a personnummer"
-expect_err bad "bad.jsonl:15: occurred_at: expected an RFC 3339 UTC time or epoch milliseconds"
+expect_err bad "bad.jsonl:15: occurred_at: 2024-03-12T10:00:00+01:00 is not in UTC (write it with Z"
 expect_err bad "produce: 3 delivered, 0 failed, 11 rejected"
 [ "$(grep -c '^bad\.jsonl:' bad.err)" = 11 ] || fail "bad: expected exactly 11 FILE:LINE messages"
 expect_count B 3 "skip mode"

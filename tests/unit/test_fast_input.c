@@ -251,7 +251,7 @@ static void test_boundaries(void **state) {
 static void test_utc_only(void **state) {
         static const struct {
                 const char *t;
-                int64_t     ms; /* -1: refused */
+                int64_t     ms; /* -1: refused, -2: refused as not UTC */
         } c[] = {
                 {"2026-01-02T03:04:05Z", 1767323045000},
                 {"2026-01-02T03:04:05z", 1767323045000},
@@ -259,9 +259,9 @@ static void test_utc_only(void **state) {
                 {"2026-01-02T03:04:05.2Z", 1767323045200},
                 {"2026-01-02T03:04:05+00:00", 1767323045000},
                 {"2026-01-02T03:04:05-00:00", 1767323045000},
-                {"2026-01-02T04:04:05+01:00", -1},
-                {"2026-01-02T02:04:05-01:00", -1},
-                {"2026-01-02T03:04:05+00:01", -1},
+                {"2026-01-02T04:04:05+01:00", -2},
+                {"2026-01-02T02:04:05-01:00", -2},
+                {"2026-01-02T03:04:05+00:01", -2},
                 {"2026-01-02T03:04:05+0000", -1},
                 {"2026-01-02T03:04:05", -1},
                 {"2026-01-02T03:04:05+00:00Z", -1},
@@ -291,9 +291,15 @@ static void test_utc_only(void **state) {
                         /* (a NUL is refused by the JSON reader) */
                         if (!strstr(err, strstr(c[i].t, "u0000")
                                                  ? "u0000"
-                                                 : "occurred_at"))
+                                                 : "occurred_at: "))
                                 fail_msg("%s: error '%s' names no field",
                                          c[i].t, err);
+                        if (!strstr(err, c[i].ms == -2 ? " is not in UTC"
+                                                       : "u0000") &&
+                            !strstr(err, "expected an RFC 3339 UTC time"))
+                                fail_msg("%s: error '%s'", c[i].t, err);
+                        if ((c[i].ms == -2) != !!strstr(err, "not in UTC"))
+                                fail_msg("%s: error '%s'", c[i].t, err);
                         continue;
                 }
                 if (r != VG_OK)
