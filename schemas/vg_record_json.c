@@ -172,16 +172,17 @@ static bool utc_zone(const char *s, size_t n) {
                !memcmp(s + n - 5, "00:00", 5);
 }
 
-/* The time v holds: 0; -1 not a time; 1 an RFC 3339 time with an offset
- * other than UTC's (*out not set). */
+/* The time v holds: 0 (in *out); -1 not a time; 1 an RFC 3339 time with
+ * an offset other than UTC's (*out untouched by both). */
 static int jv_time(const jv_t *v, int64_t *out) {
         int64_t ms;
         if (v->jv_kind == JV_INT) {
                 *out = v->jv_int;
                 return 0;
         }
-        if (v->jv_kind != JV_STR || memchr(v->jv_str, '\0', v->jv_len) ||
-            vg_time_parse(v->jv_str, &ms)) /* (no "\u0000" inside) */
+        if (v->jv_kind != JV_STR ||
+            memchr(v->jv_str, '\0', v->jv_len) || /* (a "\u0000" inside) */
+            vg_time_parse(v->jv_str, &ms))
                 return -1;
         if (!utc_zone(v->jv_str, v->jv_len))
                 return 1;
