@@ -302,7 +302,7 @@ expect_err bad "bad.jsonl:15: occurred_at: 2024-03-12T10:00:00+01:00 is not in U
 expect_err bad "produce: 3 delivered, 0 failed, 11 rejected"
 [ "$(grep -c '^bad\.jsonl:' bad.err)" = 11 ] || fail "bad: expected exactly 11 FILE:LINE messages"
 expect_count B 3 "skip mode"
-ok "skip mode: 10 bad lines reported as FILE:LINE: FIELD: REASON, exit 1, 3 valid neighbours delivered"
+ok "skip mode: 11 bad lines reported as FILE:LINE: FIELD: REASON, exit 1, 3 valid neighbours delivered"
 
 # --strict: the bad line is the last one, after two valid ones: nothing goes.
 v4='{"type":"admission","event_id":"it-v4","patient_id":"p-dora","occurred_at":"2024-03-10T08:00:00Z",'"$ADM"',"age_years":90}'
