@@ -77,6 +77,10 @@ static int days_in_month(int y, int m) {
 }
 
 int vg_time_parse(const char *s, int64_t *msp) {
+        return vg_time_parse_off(s, msp, NULL);
+}
+
+int vg_time_parse_off(const char *s, int64_t *msp, int *off_minp) {
         int Y, M, D, h, mi, sec, ms = 0;
         const char *p = s;
         int64_t off = 0;
@@ -118,6 +122,8 @@ int vg_time_parse(const char *s, int64_t *msp) {
                 return -1;
         if (*p)
                 return -1;
+        if (off_minp)
+                *off_minp = (int)(off / 60000);
         *msp = vg_days_from_civil(Y, (unsigned)M, (unsigned)D) * VG_MS_PER_DAY +
                ((int64_t)h * 3600 + mi * 60 + sec) * 1000 + ms - off;
         return 0;

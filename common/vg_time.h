@@ -36,6 +36,9 @@ void vg_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 /* Parse RFC 3339 ("2026-03-01T08:15:00Z", fraction optional, "Z" or
  * "+hh:mm"/"-hh:mm"). Returns 0 and the instant in *msp, or -1. */
 int vg_time_parse(const char *s, int64_t *msp);
+/* The same, and its offset from UTC in minutes in *off_minp (if not NULL):
+ * 0 for "Z", "+00:00" and "-00:00". */
+int vg_time_parse_off(const char *s, int64_t *msp, int *off_minp);
 
 /* Format as RFC 3339 UTC; milliseconds only when non-zero.
  * buf must hold VG_TIME_BUFSZ bytes. Returns buf. */

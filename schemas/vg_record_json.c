@@ -161,30 +161,24 @@ static jv_t jv_of_json(const json_t *v) {
         return j;
 }
 
-/* An RFC 3339 time in UTC (SPEC §9: "an RFC 3339 UTC string"): its zone
- * is "Z" (or "z"), or the offset "+00:00" or "-00:00" (RFC 3339's UTC
- * with an unknown local offset). Another offset names the same instant,
- * but it is not a UTC string: refused, as the literal reading has it. */
-static bool utc_zone(const char *s, size_t n) {
-        if (n && (s[n - 1] == 'Z' || s[n - 1] == 'z'))
-                return true;
-        return n >= 6 && (s[n - 6] == '+' || s[n - 6] == '-') &&
-               !memcmp(s + n - 5, "00:00", 5);
-}
-
 /* The time v holds: 0 (in *out); -1 not a time; 1 an RFC 3339 time with
- * an offset other than UTC's (*out untouched by both). */
+ * an offset other than UTC's (*out untouched by both). SPEC §9 asks for
+ * "an RFC 3339 UTC string": "Z" or "z", or the offset "+00:00" or
+ * "-00:00" (RFC 3339's UTC with an unknown local offset). Another offset
+ * names the same instant, but it is not a UTC string: refused, as the
+ * literal reading has it. */
 static int jv_time(const jv_t *v, int64_t *out) {
         int64_t ms;
+        int off;
         if (v->jv_kind == JV_INT) {
                 *out = v->jv_int;
                 return 0;
         }
         if (v->jv_kind != JV_STR ||
             memchr(v->jv_str, '\0', v->jv_len) || /* (a "\u0000" inside) */
-            vg_time_parse(v->jv_str, &ms))
+            vg_time_parse_off(v->jv_str, &ms, &off))
                 return -1;
-        if (!utc_zone(v->jv_str, v->jv_len))
+        if (off)
                 return 1;
         *out = ms;
         return 0;

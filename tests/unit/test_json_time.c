@@ -186,6 +186,26 @@ static void test_time_parse_format(void **state) {
         assert_int_equal(vg_time_parse("2026-03-01T08:15:00", &ms), -1);
         assert_int_equal(vg_time_parse("2026-03-01T08:15:00Zjunk", &ms), -1);
         assert_int_equal(vg_time_parse("2026-3-01T08:15:00Z", &ms), -1);
+        /* The offset it read, in minutes: what tells a UTC string. */
+        {
+                static const struct {
+                        const char *s;
+                        int         off;
+                } z[] = {{"2026-03-01T08:15:00Z", 0},
+                         {"2026-03-01T08:15:00z", 0},
+                         {"2026-03-01T08:15:00+00:00", 0},
+                         {"2026-03-01T08:15:00-00:00", 0},
+                         {"2026-03-01T09:15:00+01:00", 60},
+                         {"2026-03-01T02:45:00-05:30", -330},
+                         {"2026-03-01T08:16:00+00:01", 1}};
+                for (size_t i = 0; i < sizeof(z) / sizeof(z[0]); i++) {
+                        int off = 12345;
+                        assert_int_equal(vg_time_parse_off(z[i].s, &ms, &off),
+                                         0);
+                        assert_int_equal(off, z[i].off);
+                        assert_int_equal(ms, T("2026-03-01T08:15:00Z"));
+                }
+        }
 }
 
 static void test_stockholm_dates(void **state) {
