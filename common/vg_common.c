@@ -229,7 +229,13 @@ static int i64_cmp(const void *a, const void *b) {
 
 void vg_sort_i64(int64_t *t, size_t n) {
         if (n > 32) {
-                qsort(t, n, sizeof(*t), i64_cmp);
+                /* (a long history comes mostly in order: checked first,
+                 * as a merge sort of sorted input still costs n log n) */
+                size_t i = 1;
+                while (i < n && t[i - 1] <= t[i])
+                        i++;
+                if (i < n)
+                        qsort(t, n, sizeof(*t), i64_cmp);
                 return;
         }
         for (size_t i = 1; i < n; i++) {

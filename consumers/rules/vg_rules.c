@@ -77,28 +77,6 @@ char *vg_rules_alert_id(int rule, const char *subject, const char *anchor,
         return vg_hex(buf, md, 16);
 }
 
-const char *vg_rules_age_band(int age) {
-        if (age < 65)
-                return "0-64";
-        if (age < 75)
-                return "65-74";
-        if (age < 85)
-                return "75-84";
-        return "85+";
-}
-
-int64_t vg_rules_local_midnight(vg_tz_t tz, int64_t day) {
-        /* Local midnight is day*DAY minus the offset in force then; try the
-         * larger offset first and verify. */
-        for (int64_t off = 2; off >= 0; off--) {
-                int64_t t = day * VG_MS_PER_DAY - off * VG_MS_PER_HOUR;
-                if (vg_local_day(tz, t) == day &&
-                    vg_local_day(tz, t - 1) == day - 1)
-                        return t;
-        }
-        return day * VG_MS_PER_DAY - vg_tz_offset(tz, day * VG_MS_PER_DAY);
-}
-
 /*
  * Select
  */
@@ -126,7 +104,13 @@ static int ev_order_q(const void *a, const void *b) {
  * as glibc's qsort, a merge sort, is), by qsort beyond. */
 static void sort_events(const vg_event_t **v, int n) {
         if (n > 32) {
-                qsort(v, (size_t)n, sizeof(*v), ev_order_q);
+                /* (a long history comes mostly in order: checked first,
+                 * as a merge sort of sorted input still costs n log n) */
+                int i = 1;
+                while (i < n && ev_order(v[i - 1], v[i]) <= 0)
+                        i++;
+                if (i < n)
+                        qsort(v, (size_t)n, sizeof(*v), ev_order_q);
                 return;
         }
         for (int i = 1; i < n; i++) {
@@ -159,6 +143,8 @@ typedef struct sel_s {
         int64_t           *transfers;  /* TRANSFER_ACUTE hospital discharge
                                         * times, sorted */
         int                ntransfers;
+        int64_t           *sips;       /* SIP times, sorted */
+        int                nsips;
         const char       **targets;    /* cancellation targets (scratch) */
         const vg_event_t **adms;       /* a rule's scratch: admissions */
         const vg_event_t **latest;     /* and their latest discharges */
@@ -203,7 +189,7 @@ static void select_alloc(sel_t *s, int n) {
         for (s->stay_cap = 16; s->stay_cap < 2 * n + 2; s->stay_cap *= 2)
                 ;
         need = m * (4 * sizeof(const vg_event_t *) + sizeof(stay_t) +
-                    sizeof(int64_t)) +
+                    2 * sizeof(int64_t)) +
                sizeof(int) * (size_t)s->stay_cap;
         p = need <= sizeof(s->few) ? s->few : vg_malloc(need);
         s->mem = p == s->few ? NULL : p;
@@ -214,6 +200,7 @@ static void select_alloc(sel_t *s, int n) {
         s->latest = (const vg_event_t **)(void *)p, p += m * sizeof(void *);
         s->stays = (stay_t *)(void *)p, p += m * sizeof(stay_t);
         s->transfers = (int64_t *)(void *)p, p += m * sizeof(int64_t);
+        s->sips = (int64_t *)(void *)p, p += m * sizeof(int64_t);
         s->stay_idx = (int *)(void *)p;
         memset(s->stay_idx, 0xff, sizeof(int) * (size_t)s->stay_cap);
 }
@@ -224,7 +211,7 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
 
         select_alloc(s, n);
         targets = s->targets;
-        s->nlive = s->nstays = s->conflicts = 0;
+        s->nlive = s->nstays = s->conflicts = s->nsips = 0;
         s->death = NULL;
         s->entry = NULL;
         /* Cancellation targets, sorted once: O(n log n) in all. A
@@ -278,6 +265,9 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
                                 s->conflicts++;
                         else
                                 s->death = e;
+                        break;
+                case VG_REC_SIP: /* (ordered) */
+                        s->sips[s->nsips++] = e->ev_occurred_at;
                         break;
                 default:
                         break;
@@ -536,47 +526,63 @@ static int hosp_admissions(const sel_t *s, const vg_event_t **out) {
         return n;
 }
 
-/* The readmission of index discharge d, or NULL. adms are ordered. */
-static const vg_event_t *readmission_of(const out_t *o, const sel_t *s,
-                                        const vg_event_t *d,
-                                        const vg_event_t **adms, int nadm) {
-        for (int i = 0; i < nadm; i++) {
+/* The readmission of index discharge d (on local day dday): its place in
+ * adms (ordered), or -1. */
+static int readmission_of(const out_t *o, const sel_t *s,
+                          const vg_event_t *d, int64_t dday,
+                          const vg_event_t **adms, int nadm) {
+        int64_t end;
+        /* the first admission after d (ordered by time first: a binary
+         * search, as a patient may have thousands) */
+        int lo = 0, hi = nadm;
+        while (lo < hi) {
+                int mid = lo + (hi - lo) / 2;
+                if (adms[mid]->ev_occurred_at <= d->ev_occurred_at)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo == nadm)
+                return -1;
+        /* days(D, A) > window from the local midnight that ends the
+         * window's last day */
+        end = vg_rules_local_midnight(o->rc->rc_tz,
+                                      dday + o->rc->rc_window_days + 1);
+        for (int i = lo; i < nadm; i++) {
                 const vg_event_t *a = adms[i];
-                if (a->ev_occurred_at <= d->ev_occurred_at)
-                        continue;
-                if (days(o, d->ev_occurred_at, a->ev_occurred_at) >
-                    o->rc->rc_window_days)
+                if (a->ev_occurred_at >= end)
                         break; /* ordered: later ones are further away */
                 if (a->ev_planned || is_transfer_continuation(o, s, a))
                         continue;
-                return a;
+                return i;
         }
-        return NULL;
+        return -1;
 }
 
 static void rule_readmission(out_t *o, const sel_t *s) {
         const vg_event_t **adms = s->adms, **latest = s->latest;
         int nadm = hosp_admissions(s, adms); /* (latest: zeroed) */
+        int64_t wm_day = o->watermark != VG_WM_NONE
+                                 ? vg_local_day(o->rc->rc_tz, o->watermark)
+                                 : 0;
 
         for (int i = 0; i < s->nstays; i++) {
-                const vg_event_t *d = s->stays[i].st_dis, *a;
-                int64_t close_day;
+                const vg_event_t *d = s->stays[i].st_dis, *a = NULL;
+                int64_t dday, close_day;
+                int k;
                 if (!is_index_discharge(d))
                         continue;
-                a = readmission_of(o, s, d, adms, nadm);
-                if (a)
-                        for (int k = 0; k < nadm; k++)
-                                if (adms[k] == a &&
-                                    (!latest[k] || ev_order(d, latest[k]) > 0))
-                                        latest[k] = d;
+                dday = vg_local_day(o->rc->rc_tz, d->ev_occurred_at);
+                if ((k = readmission_of(o, s, d, dday, adms, nadm)) >= 0) {
+                        a = adms[k];
+                        if (!latest[k] || ev_order(d, latest[k]) > 0)
+                                latest[k] = d;
+                }
                 /* Counted once settled, readmitted or not (SPEC §6): when
                  * days(D, watermark) > window, i.e. from the local midnight
                  * that ends the window's last day. */
-                close_day = vg_local_day(o->rc->rc_tz, d->ev_occurred_at) +
-                            o->rc->rc_window_days + 1;
-                if (o->watermark != VG_WM_NONE &&
-                    days(o, d->ev_occurred_at, o->watermark) >
-                            o->rc->rc_window_days)
+                close_day = dday + o->rc->rc_window_days + 1;
+                if (o->watermark != VG_WM_NONE && wm_day >= close_day)
                         cell_add(o, "readmission_30d", d->ev_kommun,
                                  d->ev_occurred_at, s->stays[i].st_adm,
                                  a != NULL, 1, false);
@@ -613,12 +619,25 @@ static void rule_readmission(out_t *o, const sel_t *s) {
  * SIP_OVERDUE (SPEC §5.2) and sip_within_deadline
  */
 
+/* The first of t[0, n) (ascending) at or after from: n if none. */
+static int first_at(const int64_t *t, int n, int64_t from) {
+        int lo = 0, hi = n;
+        while (lo < hi) {
+                int mid = lo + (hi - lo) / 2;
+                if (t[mid] < from)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 static void rule_sip(out_t *o, const sel_t *s) {
         for (int i = 0; i < s->nstays; i++) {
                 const vg_event_t *d = s->stays[i].st_dis;
                 const vg_event_t *adm = s->stays[i].st_adm;
                 int64_t deadline, from;
-                int satisfied = 0, due;
+                int satisfied, due, j;
                 if (!is_hosp(d) || !d->ev_needs_coordination ||
                     d->ev_disposition == VG_DISP_DIED ||
                     d->ev_disposition == VG_DISP_TRANSFER_ACUTE)
@@ -628,12 +647,8 @@ static void rule_sip(out_t *o, const sel_t *s) {
                         continue; /* void */
                 from = adm ? adm->ev_occurred_at
                            : d->ev_occurred_at - 720 * VG_MS_PER_HOUR;
-                for (int j = 0; j < s->nlive && !satisfied; j++) {
-                        const vg_event_t *e = s->live[j];
-                        satisfied = e->ev_type == VG_REC_SIP &&
-                                    e->ev_occurred_at >= from &&
-                                    e->ev_occurred_at <= deadline;
-                }
+                j = first_at(s->sips, s->nsips, from); /* in [from, dl] */
+                satisfied = j < s->nsips && s->sips[j] <= deadline;
                 due = o->watermark != VG_WM_NONE && o->watermark > deadline;
                 if (!due)
                         due_at(o, deadline + 1);
@@ -661,6 +676,7 @@ static void death_cells(out_t *o, const sel_t *s) {
         const vg_event_t *dth = s->death;
         const vg_event_t **adms;
         int nadm, eol = 0;
+        int64_t dday;
         char ind[64];
 
         if (!dth)
@@ -675,12 +691,13 @@ static void death_cells(out_t *o, const sel_t *s) {
         }
         adms = s->adms;
         nadm = hosp_admissions(s, adms);
+        dday = vg_local_day(o->rc->rc_tz, dth->ev_occurred_at);
         for (int i = 0; i < nadm; i++) {
                 const vg_event_t *a = adms[i];
-                if (a->ev_planned || is_transfer_continuation(o, s, a) ||
-                    a->ev_occurred_at > dth->ev_occurred_at ||
-                    days(o, a->ev_occurred_at, dth->ev_occurred_at) >
-                            o->rc->rc_eol_days)
+                if (a->ev_occurred_at > dth->ev_occurred_at ||
+                    dday - vg_local_day(o->rc->rc_tz, a->ev_occurred_at) >
+                            o->rc->rc_eol_days ||
+                    a->ev_planned || is_transfer_continuation(o, s, a))
                         continue;
                 eol++;
         }
@@ -690,17 +707,17 @@ static void death_cells(out_t *o, const sel_t *s) {
         cell_add(o, "eol_readmission_30d", dth->ev_kommun,
                  dth->ev_occurred_at, dth, eol >= 2, 1, false);
         if (dth->ev_expected) {
-                int sip = 0;
-                for (int j = 0; j < s->nlive && !sip; j++) {
-                        const vg_event_t *e = s->live[j];
-                        sip = e->ev_type == VG_REC_SIP &&
-                              e->ev_occurred_at <= dth->ev_occurred_at &&
-                              days(o, e->ev_occurred_at,
-                                   dth->ev_occurred_at) <=
-                                      o->rc->rc_sip_before_death_days;
-                }
+                /* a SIP at or before the death, at most that many local
+                 * days before it: the first from the local midnight that
+                 * starts the first of those days */
+                int64_t from = vg_rules_local_midnight(
+                        o->rc->rc_tz,
+                        dday - o->rc->rc_sip_before_death_days);
+                int i = first_at(s->sips, s->nsips, from);
                 cell_add(o, "sip_before_death", dth->ev_kommun,
-                         dth->ev_occurred_at, dth, sip, 1, false);
+                         dth->ev_occurred_at, dth,
+                         i < s->nsips && s->sips[i] <= dth->ev_occurred_at,
+                         1, false);
         }
 }
 

@@ -2,7 +2,8 @@
  * vg_rules_period.c - periods ("YYYY", "YYYY-Qn", "YYYY-MM") and when an
  * indicator's value for one is complete (SPEC §6.1): its bounds in local
  * time, its quarter and year, and whether the watermark and the data
- * since cover it. Part of the rule book (vg_rules.h): pure.
+ * since cover it; local midnights and age bands. Part of the rule book
+ * (vg_rules.h): pure.
  */
 #include "vg_rules.h"
 
@@ -112,4 +113,26 @@ bool vg_rules_history_complete(const vg_rules_conf_t *rc,
         if (back < 0)
                 return start - 720 * VG_MS_PER_HOUR >= data_since;
         return vg_days_between(rc->rc_tz, data_since, start) >= back;
+}
+
+const char *vg_rules_age_band(int age) {
+        if (age < 65)
+                return "0-64";
+        if (age < 75)
+                return "65-74";
+        if (age < 85)
+                return "75-84";
+        return "85+";
+}
+
+int64_t vg_rules_local_midnight(vg_tz_t tz, int64_t day) {
+        /* Local midnight is day*DAY minus the offset in force then; try the
+         * larger offset first and verify. */
+        for (int64_t off = 2; off >= 0; off--) {
+                int64_t t = day * VG_MS_PER_DAY - off * VG_MS_PER_HOUR;
+                if (vg_local_day(tz, t) == day &&
+                    vg_local_day(tz, t - 1) == day - 1)
+                        return t;
+        }
+        return day * VG_MS_PER_DAY - vg_tz_offset(tz, day * VG_MS_PER_DAY);
 }
