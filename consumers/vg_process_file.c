@@ -371,7 +371,7 @@ static void *fw_main(void *arg) {
                         /* The patients of the next events, a step each
                          * (with millions of patients most of an event's
                          * time went waiting for memory) */
-                        for (int s = 0; s < 5 && !w->fw_fatal; s++) {
+                        for (int s = 0; s < 3 && !w->fw_fatal; s++) {
                                 int j = i + 10 - 2 * s;
                                 if (j < ch->n)
                                         vg_part_prefetch(

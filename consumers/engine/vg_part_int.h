@@ -44,6 +44,9 @@ enum {
  * copies its strings (an alert's strings are its events', which the
  * state holds). About 9,000 events of ordinary size. */
 #define VG_PART_STATE_MAX 900000
+/* File mode keeps a patient of more events than this decoded, the others
+ * packed (vg_part_pack). */
+#define VG_PART_PACK_EVENTS 32
 /* The most key and value bytes a DLQ record copies (its headers are a
  * few hundred bytes more). */
 #define VG_DLQ_COPY_MAX 960000

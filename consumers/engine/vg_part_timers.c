@@ -77,7 +77,10 @@ static vg_err_t fire_heap(vg_part_t *part, char *errstr,
                 if (!n)
                         return VG_OK;
                 for (size_t i = 0; !err && i < n; i++)
-                        err = fire(part, due[i], errstr, errstr_size);
+                        if (!(err = vg_part_unpack(due[i], errstr,
+                                                   errstr_size)))
+                                err = fire(part, due[i], errstr,
+                                           errstr_size);
                 if (err)
                         return err;
         }

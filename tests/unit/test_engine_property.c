@@ -190,8 +190,9 @@ static vg_event_t *gen_push(evs_t *e, vg_rectype_t type, const char *pid,
         return ev;
 }
 
-static void gen_patient(evs_t *e, const char *pid, int64_t base) {
-        int seq = 0, first = e->n, nstays = 1 + rnd(5);
+static void gen_patient(evs_t *e, const char *pid, int64_t base,
+                        int nstays) {
+        int seq = 0, first = e->n;
         const char *kommun = kommuns[rnd(5)];
         int64_t t = base;
         int64_t last_dis = base;
@@ -325,8 +326,14 @@ static void gen_set(int set, evs_t *e) {
                        (int64_t)rnd(24 * 60) * 60000;
         for (int p = 0; p < npat; p++) {
                 char pid[32];
+                /* one set in ten has a patient of 16-20 stays: more events
+                 * than file mode keeps packed (VG_PART_PACK_EVENTS) */
+                int nstays = 1 + rnd(5);
+                if (set % 10 == 9 && p == 0)
+                        nstays = 16 + set % 5;
                 snprintf(pid, sizeof(pid), "x%03d-p%d", set, p);
-                gen_patient(e, pid, base + (int64_t)rnd(20) * VG_MS_PER_DAY);
+                gen_patient(e, pid, base + (int64_t)rnd(20) * VG_MS_PER_DAY,
+                            nstays);
         }
 }
 
@@ -453,8 +460,9 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
         /* Half the split runs keep at most two patients in memory after a
          * commit: the others are read back from the store (each was kept
          * packed as its store row until then, vg_part_cache.c). Half the
-         * others run as file mode does: patients, counters and timers in
-         * memory only (the timers in a heap, not the timers table). */
+         * others run as file mode does: patients (packed), counters and
+         * timers in memory only (the timers in a heap, not the timers
+         * table). */
         if (max_batch > 0 && chance(50))
                 vg_part_set_cache(part, (size_t)rnd(3));
         else if (chance(50))
@@ -472,7 +480,7 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
                 /* the hints file mode gives for the next events (they
                  * must read nothing they should not: ASan) */
                 for (int j = 1; j <= 4 && i + j < e->n; j++)
-                        for (int step = 0; step <= 4; step++)
+                        for (int step = 0; step <= 2; step++)
                                 vg_part_prefetch(
                                         part,
                                         vg_hash_str(e->ev[order[i + j]]
