@@ -298,6 +298,9 @@ vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size) {
                                                 pe->pe_blen, errstr,
                                                 errstr_size)))
                 return VG_ERR_STORE;
+        /* (its alert ids as they were when this process packed it: made
+         * by this engine if they were then) */
+        pe->pe_pt->pt_ids_made = pe->pe_ids_made;
         return VG_OK;
 }
 
@@ -447,6 +450,7 @@ void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
                 vg_part_keep_bytes(part, pe);
         }
         pe->pe_next_due = pe->pe_pt->pt_next_due;
+        pe->pe_ids_made = pe->pe_pt->pt_ids_made;
         vg_patient_destroy(pe->pe_pt);
         pe->pe_pt = NULL;
 }

@@ -59,6 +59,8 @@ typedef struct pent_s {
         bool           pe_dirty;    /* changed in the open batch */
         bool           pe_ref;      /* used since the cache's clock hand
                                      * last passed it */
+        bool           pe_ids_made; /* packed: its pt_ids_made (the bytes
+                                     * were encoded by this process) */
         int64_t        pe_due;      /* next_due in the timers table
                                      * (INT64_MAX: no row; the row is
                                      * always this, which a commit's
