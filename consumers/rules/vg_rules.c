@@ -526,29 +526,27 @@ static int hosp_admissions(const sel_t *s, const vg_event_t **out) {
         return n;
 }
 
-/* The readmission of index discharge d (on local day dday): its place in
- * adms (ordered), or -1. */
-static int readmission_of(const out_t *o, const sel_t *s,
-                          const vg_event_t *d, int64_t dday,
-                          const vg_event_t **adms, int nadm) {
-        int64_t end;
-        /* the first admission after d (ordered by time first: a binary
-         * search, as a patient may have thousands) */
+/* The first of adms (ordered by time first) after time t: nadm if none
+ * (a binary search, as a patient may have thousands). */
+static int first_adm_after(const vg_event_t **adms, int nadm, int64_t t) {
         int lo = 0, hi = nadm;
         while (lo < hi) {
                 int mid = lo + (hi - lo) / 2;
-                if (adms[mid]->ev_occurred_at <= d->ev_occurred_at)
+                if (adms[mid]->ev_occurred_at <= t)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        if (lo == nadm)
-                return -1;
-        /* days(D, A) > window from the local midnight that ends the
-         * window's last day */
-        end = vg_rules_local_midnight(o->rc->rc_tz,
-                                      dday + o->rc->rc_window_days + 1);
-        for (int i = lo; i < nadm; i++) {
+        return lo;
+}
+
+/* The readmission among adms[from, nadm) (ordered), those before end (the
+ * local midnight that ends the index discharge's window): its place, or
+ * -1. */
+static int readmission_of(const out_t *o, const sel_t *s,
+                          const vg_event_t **adms, int from, int nadm,
+                          int64_t end) {
+        for (int i = from; i < nadm; i++) {
                 const vg_event_t *a = adms[i];
                 if (a->ev_occurred_at >= end)
                         break; /* ordered: later ones are further away */
@@ -568,27 +566,33 @@ static void rule_readmission(out_t *o, const sel_t *s) {
 
         for (int i = 0; i < s->nstays; i++) {
                 const vg_event_t *d = s->stays[i].st_dis, *a = NULL;
-                int64_t dday, close_day;
-                int k;
+                int64_t close_day, end = 0;
+                int k, from;
+                bool settled;
                 if (!is_index_discharge(d))
                         continue;
-                dday = vg_local_day(o->rc->rc_tz, d->ev_occurred_at);
-                if ((k = readmission_of(o, s, d, dday, adms, nadm)) >= 0) {
+                /* The window: days(D, A) <= window until the local
+                 * midnight (end) that ends its last day. Counted once
+                 * settled, readmitted or not (SPEC §6): when days(D,
+                 * watermark) > window. */
+                close_day = vg_local_day(o->rc->rc_tz, d->ev_occurred_at) +
+                            o->rc->rc_window_days + 1;
+                settled = o->watermark != VG_WM_NONE && wm_day >= close_day;
+                from = first_adm_after(adms, nadm, d->ev_occurred_at);
+                if (from < nadm || !settled) /* (once: a few conversions) */
+                        end = vg_rules_local_midnight(o->rc->rc_tz,
+                                                      close_day);
+                if ((k = readmission_of(o, s, adms, from, nadm, end)) >= 0) {
                         a = adms[k];
                         if (!latest[k] || ev_order(d, latest[k]) > 0)
                                 latest[k] = d;
                 }
-                /* Counted once settled, readmitted or not (SPEC §6): when
-                 * days(D, watermark) > window, i.e. from the local midnight
-                 * that ends the window's last day. */
-                close_day = dday + o->rc->rc_window_days + 1;
-                if (o->watermark != VG_WM_NONE && wm_day >= close_day)
+                if (settled)
                         cell_add(o, "readmission_30d", d->ev_kommun,
                                  d->ev_occurred_at, s->stays[i].st_adm,
                                  a != NULL, 1, false);
                 else
-                        due_at(o, vg_rules_local_midnight(o->rc->rc_tz,
-                                                          close_day));
+                        due_at(o, end);
         }
         for (int k = 0; k < nadm; k++) {
                 const vg_event_t *a = adms[k], *d = latest[k];
