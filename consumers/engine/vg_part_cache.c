@@ -414,27 +414,40 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
 
 void vg_part_encode(vg_part_t *part, const pent_t *pe) {
         vg_buf_reset(&part->pa_sbuf);
-        vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
+        part->pa_sbound = vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
 }
 
+/* (the bytes of pe_pt as it is: its next-due time and ids with them) */
 void vg_part_keep_bytes(vg_part_t *part, pent_t *pe) {
         pe->pe_blob = vg_realloc(pe->pe_blob, part->pa_sbuf.vb_len);
         memcpy(pe->pe_blob, part->pa_sbuf.vb_data, part->pa_sbuf.vb_len);
         pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
+        pe->pe_next_due = pe->pe_pt->pt_next_due;
+        pe->pe_ids_made = pe->pe_pt->pt_ids_made;
+        if (part->pa_persist)
+                pe->pe_bound = part->pa_sbound <= UINT32_MAX
+                                       ? (uint32_t)part->pa_sbound
+                                       : 0;
 }
 
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
         if (!pe->pe_pt)
                 return;
-        /* File mode: a long history stays decoded (its bytes dropped:
-         * stale from now on). Packing costs a decode and an encode of the
-         * whole history per event: at 200 events each, three times the
-         * CPU of the rest (docs/ARCHITECTURE.md). */
-        if (!part->pa_persist &&
-            pe->pe_pt->pt_nevents > VG_PART_PACK_EVENTS) {
-                vg_free(pe->pe_blob);
-                pe->pe_blob = NULL;
-                pe->pe_blen = 0;
+        /* A long history stays decoded: packing costs a decode and an
+         * encode of the whole history per event (at 200 events each,
+         * three times the CPU of the rest: docs/ARCHITECTURE.md). Its
+         * bytes are dropped once stale (file mode: at once; they are
+         * not written); a persisting partition keeps bytes just made,
+         * and their bound while nothing but events is added
+         * (vg_partition.c). */
+        if (pe->pe_pt->pt_nevents > VG_PART_PACK_EVENTS) {
+                if (changed || !part->pa_persist) {
+                        vg_free(pe->pe_blob);
+                        pe->pe_blob = NULL;
+                        pe->pe_blen = 0;
+                }
+                if (changed && part->pa_persist)
+                        pe->pe_bound = 0;
                 return;
         }
         if (changed || !pe->pe_blob) {
@@ -445,6 +458,8 @@ void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
                         vg_free(pe->pe_blob);
                         pe->pe_blob = NULL;
                         pe->pe_blen = 0;
+                        if (part->pa_persist)
+                                pe->pe_bound = 0;
                         return;
                 }
                 vg_part_keep_bytes(part, pe);
@@ -526,8 +541,10 @@ vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
         int rc;
         vg_part_pack(part, pe, true);
         if (pe->pe_pt) { /* (not packed) */
-                vg_buf_reset(&part->pa_sbuf);
-                vg_patient_encode(pe->pe_pt, &part->pa_sbuf);
+                vg_part_encode(part, pe);
+                pe->pe_bound = part->pa_sbound <= UINT32_MAX
+                                       ? (uint32_t)part->pa_sbound
+                                       : 0;
                 state = part->pa_sbuf.vb_data;
                 len = part->pa_sbuf.vb_len;
         } else {

@@ -44,8 +44,8 @@ enum {
  * copies its strings (an alert's strings are its events', which the
  * state holds). About 9,000 events of ordinary size. */
 #define VG_PART_STATE_MAX 900000
-/* File mode keeps a patient of more events than this decoded, the others
- * packed (vg_part_pack). */
+/* A patient of more events than this stays decoded, the others are
+ * packed between events (vg_part_pack). */
 #define VG_PART_PACK_EVENTS 32
 /* The most key and value bytes a DLQ record copies (its headers are a
  * few hundred bytes more). */
@@ -68,10 +68,15 @@ typedef struct pent_s {
                                      * its key on the timer heap
                                      * (INT64_MAX: not on it) */
         int64_t        pe_next_due; /* the patient's next_due, as packed */
-        uint32_t       pe_tix;      /* memory-only: 1 + its place in the
+        union {
+                uint32_t pe_tix;    /* memory-only: 1 + its place in the
                                      * timer heap (0: not on it; a heap
                                      * of 2^32 patients would not fit in
                                      * memory) */
+                uint32_t pe_bound;  /* persisting: at least the bytes of
+                                     * pe_pt encoded (vg_patient_encode's
+                                     * bound; 0: not known) */
+        };
         char           pe_id[];     /* patient_id */
 } pent_t;
 
@@ -161,6 +166,7 @@ struct vg_part_s {
         vg_part_stats_t         pa_stats;
         vg_buf_t                pa_buf;         /* encode scratch */
         vg_buf_t                pa_sbuf;        /* patient state scratch */
+        size_t                  pa_sbound;      /* its encoding's bound */
         vg_outbox_t            *pa_outbox;      /* records to publish */
         char                   *pa_cl_topic;    /* the changelog, or NULL */
         bool                    pa_cl_full;     /* the next commit logs
@@ -201,11 +207,13 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
 /* A cached entry decoded, if it is packed; VG_ERR_STORE + errstr if its
  * bytes are bad. */
 vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size);
-/* After an event or a timer was applied: a persisting partition keeps the
- * patient packed (encoded anew if changed); otherwise nothing. */
+/* After an event or a timer was applied: the patient packed (encoded
+ * anew if changed), or kept decoded if it has more than
+ * VG_PART_PACK_EVENTS events (its bytes dropped if changed). */
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
 /* Encodes pe's decoded patient into part->pa_sbuf (its bytes, not yet
- * kept); vg_part_keep_bytes then keeps them as pe's packed state. */
+ * kept; pa_sbound their bound); vg_part_keep_bytes then keeps them as
+ * pe's packed state. */
 void vg_part_encode(vg_part_t *part, const pent_t *pe);
 void vg_part_keep_bytes(vg_part_t *part, pent_t *pe);
 /* The patient is changed in this batch: its state is written at commit. */

@@ -33,8 +33,9 @@ static int pe_due_cmp(const void *pa, const void *pb) {
  * retracted within the batch are not raised. A live batch holds fewer
  * events than `after`: each is derived as it comes, so that an alert it
  * raises still commits its batch at once (batch.linger_ms waits only for
- * batches that raise none). While the partition has no watermark,
- * nothing falls due: every event is derived as it comes.
+ * batches that raise none). Before the partition has a watermark, a
+ * patient not derived since its events is still due at the commit
+ * (fire_at): derived there at none, as each event would have been.
  */
 void vg_part_set_defer(vg_part_t *part, int64_t after) {
         part->pa_defer_after = after;
@@ -42,8 +43,13 @@ void vg_part_set_defer(vg_part_t *part, int64_t after) {
 
 bool vg_part_defers(vg_part_t *part) {
         return part->pa_defer_after >= 0 &&
-               ++part->pa_batch_events > part->pa_defer_after &&
-               part->pa_wm.wm_value != VG_WM_NONE;
+               ++part->pa_batch_events > part->pa_defer_after;
+}
+
+/* The time timers fall due at by the watermark wm: with none yet, only
+ * the patients not derived since their events (VG_DUE_UNDERIVED). */
+static int64_t fire_at(int64_t wm) {
+        return wm == VG_WM_NONE ? VG_DUE_UNDERIVED : wm;
 }
 
 /* Re-derives one patient (decoded) at the watermark. */
@@ -71,8 +77,8 @@ static vg_err_t fire_heap(vg_part_t *part, char *errstr,
                           size_t errstr_size) {
         for (;;) {
                 pent_t *due[PAGE];
-                size_t n = vg_part_timers_due(part, part->pa_wm.wm_value, due,
-                                              PAGE);
+                size_t n = vg_part_timers_due(
+                        part, fire_at(part->pa_wm.wm_value), due, PAGE);
                 vg_err_t err = VG_OK;
                 if (!n)
                         return VG_OK;
@@ -92,7 +98,7 @@ static int page(vg_part_t *part, int64_t *due, char **id, char **ids,
                 int64_t *dues, char *errstr, size_t errstr_size) {
         sqlite3_stmt *s = vg_part_st(part, S_DUE_TIMERS);
         int n = 0, rc = SQLITE_DONE;
-        sqlite3_bind_int64(s, 1, part->pa_wm.wm_value);
+        sqlite3_bind_int64(s, 1, fire_at(part->pa_wm.wm_value));
         sqlite3_bind_int64(s, 2, *due);
         sqlite3_bind_text(s, 3, *id, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 4, PAGE);
@@ -191,6 +197,7 @@ static vg_err_t fire_store(vg_part_t *part, pent_t **d, size_t nd,
 bool vg_part_would_fire(vg_part_t *part, int64_t now_ms) {
         vg_wm_t wm = part->pa_wm;
         sqlite3_stmt *s;
+        int64_t at;
         bool due;
         if (!part->pa_in_batch)
                 return false;
@@ -201,21 +208,19 @@ bool vg_part_would_fire(vg_part_t *part, int64_t now_ms) {
                 part->pa_now = now_ms;
         if (!part->pa_wm_hold) /* as vg_part_commit would */
                 vg_wm_update(&wm, part->pa_now);
-        if (wm.wm_value == VG_WM_NONE)
-                return false;
+        at = fire_at(wm.wm_value);
         /* The batch's patients: their next-due times as they are now (on
          * the heap, or in their rows, as they were before the batch). */
         for (size_t i = 0; i < part->pa_ndirty; i++) {
                 int64_t d = vg_pent_next_due(part->pa_dirty[i]);
-                if (d != INT64_MAX && d <= wm.wm_value)
+                if (d != INT64_MAX && d <= at)
                         return true;
         }
         if (part->pa_mtimers)
-                return part->pa_ntheap &&
-                       part->pa_theap[0]->pe_due <= wm.wm_value;
+                return part->pa_ntheap && part->pa_theap[0]->pe_due <= at;
         /* The others' rows (a stale row of the batch's may say yes). */
         s = vg_part_st(part, S_DUE_TIMERS);
-        sqlite3_bind_int64(s, 1, wm.wm_value);
+        sqlite3_bind_int64(s, 1, at);
         sqlite3_bind_int64(s, 2, INT64_MIN);
         sqlite3_bind_text(s, 3, "", 0, SQLITE_STATIC);
         sqlite3_bind_int(s, 4, 1);
@@ -226,7 +231,7 @@ bool vg_part_would_fire(vg_part_t *part, int64_t now_ms) {
 
 vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
                                size_t errstr_size) {
-        int64_t wm = part->pa_wm.wm_value;
+        int64_t at = fire_at(part->pa_wm.wm_value);
         size_t n0, nd = 0;
         pent_t **d = NULL;
         vg_err_t err = VG_OK;
@@ -237,8 +242,7 @@ vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
         for (size_t i = 0; !err && i < n0; i++) {
                 pent_t *pe = part->pa_dirty[i];
                 int64_t due = vg_pent_next_due(pe);
-                if (!part->pa_mtimers && wm != VG_WM_NONE &&
-                    due != INT64_MAX && due <= wm) {
+                if (!part->pa_mtimers && due != INT64_MAX && due <= at) {
                         if (!d)
                                 d = vg_malloc(sizeof(*d) * n0);
                         d[nd++] = pe;
@@ -246,7 +250,7 @@ vg_err_t vg_part_commit_timers(vg_part_t *part, char *errstr,
                         err = vg_part_timer_put(part, pe, errstr,
                                                 errstr_size);
         }
-        if (!err && wm != VG_WM_NONE)
+        if (!err)
                 err = part->pa_mtimers
                               ? fire_heap(part, errstr, errstr_size)
                               : fire_store(part, d, nd, errstr, errstr_size);

@@ -18,6 +18,7 @@
 #include "vg_outbox.h"
 #include "vg_time.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -520,7 +521,8 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
         pent_t *pe;
         vg_changes_t ch;
         vg_err_t err;
-        bool changed, cancels = ev->ev_cancels_event_id != NULL;
+        bool changed, defer, grow, cancels = ev->ev_cancels_event_id != NULL;
+        size_t growth = 0;
 
         if (!part->pa_in_batch)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
@@ -548,14 +550,6 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                    errstr_size)))
                 return VG_ERR_STORE;
         pt = pe->pe_pt;
-        /* A patient just read from the store (or new) is held decoded
-         * without its bytes: made now, so that an event refused below for
-         * the state's size goes back to them (an empty patient in their
-         * place lost the stored history at the next event). */
-        if (part->pa_persist && !pe->pe_blob) {
-                vg_part_encode(part, pe);
-                vg_part_keep_bytes(part, pe);
-        }
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
             !vg_patient_has_event(pt, ev->ev_event_id)) {
                 int n = pt->pt_nevents;
@@ -566,10 +560,29 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                  "(rules.max_patient_events)",
                                  n);
         }
+        defer = owned && vg_part_defers(part);
+        /* A long history stays decoded (vg_part_pack). When the event is
+         * only added to it, and the bound on its bytes with the event
+         * is within half of VG_PART_STATE_MAX, the size check below
+         * passes (and the deferral's condition holds): not encoded before
+         * or after, its bound grown by the event's. */
+        grow = part->pa_persist && defer &&
+               pt->pt_nevents >= VG_PART_PACK_EVENTS && pe->pe_bound &&
+               pe->pe_bound + (growth = vg_patient_event_growth(ev)) <=
+                       VG_PART_STATE_MAX / 2 &&
+               vg_engine_inserts_only(part->pa_rc, pt, ev,
+                                      part->pa_wm.wm_value);
+        /* A patient just read from the store (or new, or long) is held
+         * decoded without its bytes: made now, so that an event refused
+         * below for the state's size goes back to them (an empty patient
+         * in their place lost the stored history at the next event). */
+        if (part->pa_persist && !pe->pe_blob && !grow) {
+                vg_part_encode(part, pe);
+                vg_part_keep_bytes(part, pe);
+        }
         /* (a state past half its bound derived as before: the size check
          * below then sees what the derivation adds too) */
-        if (owned && vg_part_defers(part) &&
-            pe->pe_blen <= VG_PART_STATE_MAX / 2)
+        if (defer && (grow || pe->pe_blen <= VG_PART_STATE_MAX / 2))
                 vg_engine_insert_take(part->pa_rc, pt, owned,
                                       part->pa_wm.wm_value, &ch);
         else if (owned)
@@ -596,7 +609,13 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
          * VG_PART_STATE_MAX goes to the DLQ as patient-limit and changes
          * nothing (the state before it is still in pe_blob). Encoded here
          * once: vg_part_pack below takes these bytes. */
-        if (part->pa_persist && !ch.ch_duplicate) {
+        if (grow && !ch.ch_duplicate) {
+                assert(pt->pt_next_due == VG_DUE_UNDERIVED && !ch.ch_pruned);
+                pe->pe_bound += (uint32_t)growth;
+                vg_free(pe->pe_blob); /* (stale) */
+                pe->pe_blob = NULL;
+                pe->pe_blen = 0;
+        } else if (part->pa_persist && !ch.ch_duplicate) {
                 vg_part_encode(part, pe);
                 if (part->pa_sbuf.vb_len > VG_PART_STATE_MAX) {
                         size_t len = part->pa_sbuf.vb_len;

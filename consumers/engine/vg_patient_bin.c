@@ -22,7 +22,8 @@
  *   cells, frozen: n, then key, num, den, count
  *   next_due
  *   the checksum (32 bits, little-endian) of all the bytes before it:
- *   sum64 below (versions 2 and 3), FNV-1a (version 1, still read)
+ *   vg_patient_sum.c (sum64: versions 2 and 3; FNV-1a: version 1, still
+ *   read)
  *
  * n is a varint; int, long and time zigzag varints;
  * optional values a 0/1 byte and the value; bool one byte; enum its index
@@ -59,15 +60,14 @@ typedef struct stab_s {
         size_t        st_len[STR_TAB];
         int           st_n;
         unsigned char st_slot[STR_SLOTS];
+        size_t        st_slack; /* STR_BOUND(n) less the bytes written,
+                                 * summed over the strings */
 } stab_t;
 
-/* FNV-1a: format 1's checksum */
-static uint32_t fnv1a(const unsigned char *p, size_t n) {
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ p[i]) * 16777619u;
-        return h;
-}
+/* The most bytes a string of n bytes takes, numbered or not: its length
+ * varint (at most 10 bytes) and its bytes (a number's varint is at most 2,
+ * hex and UUIDs are shorter). */
+#define STR_BOUND(n) ((n) + 10)
 
 /* The hash of the encoder's probe tables (in memory only, never stored):
  * the length and the first and last 8 bytes, multiplied, its high bits
@@ -120,8 +120,7 @@ static void put_hex(vg_buf_t *b, const char *s, size_t n) {
         }
 }
 
-static void put_str(stab_t *t, vg_buf_t *b, const char *s) {
-        size_t n = strlen(s);
+static void put_str_n(stab_t *t, vg_buf_t *b, const char *s, size_t n) {
         size_t i = probe_hash(s, n) & (STR_SLOTS - 1);
         for (; t->st_slot[i]; i = (i + 1) & (STR_SLOTS - 1)) {
                 int k = t->st_slot[i] - 1;
@@ -149,6 +148,12 @@ static void put_str(stab_t *t, vg_buf_t *b, const char *s) {
                 vg_buf_put_varint(b, (uint64_t)n << 2);
                 vg_buf_append(b, s, n);
         }
+}
+
+static void put_str(stab_t *t, vg_buf_t *b, const char *s) {
+        size_t n = strlen(s), at = b->vb_len;
+        put_str_n(t, b, s, n);
+        t->st_slack += STR_BOUND(n) - (b->vb_len - at);
 }
 
 static void put_zz(vg_buf_t *b, int64_t v) {
@@ -382,57 +387,13 @@ static void cells_bin(stab_t *t, vg_buf_t *b, const vg_cell_t *c, int n) {
         }
 }
 
-/* n <= 8 bytes as a little-endian word (one load on the machines this
- * runs on). */
-static uint64_t le64(const unsigned char *p, size_t n) {
-        uint64_t w = 0;
-        memcpy(&w, p, n);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        w = __builtin_bswap64(w);
-#endif
-        return w;
-}
-
-/* Eight bytes a step, each step a bijection of the 64-bit running value
- * (so one changed word changes it), then (version 3) mixed and folded to
- * 32 bits: a change goes unnoticed with a chance of 2^-32. FNV-1a's byte
- * at a time was 2 % of Kafka mode's CPU once a patient was encoded and
- * decoded per event. Version 2 folded without the last mix, and missed
- * a change in the high half of the last word of a state whose length
- * (checksum left out) is a multiple of eight: the fold cancels it (a
- * multiplication carries a change only upwards). It is still read. */
-static uint32_t sum64(const unsigned char *p, size_t n, int version) {
-        uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-        for (; n >= 8; p += 8, n -= 8) {
-                h = (h ^ le64(p, 8)) * 0xff51afd7ed558ccdull;
-                h ^= h >> 32;
-        }
-        if (n) {
-                h = (h ^ le64(p, n)) * 0xc4ceb9fe1a85ec53ull;
-                h ^= h >> 29;
-        }
-        if (version >= 3) { /* (MurmurHash3's fmix64) */
-                h ^= h >> 33;
-                h *= 0xff51afd7ed558ccdull;
-                h ^= h >> 33;
-                h *= 0xc4ceb9fe1a85ec53ull;
-                h ^= h >> 33;
-        }
-        return (uint32_t)(h ^ (h >> 32));
-}
-
-uint32_t vg_patient_checksum(const void *data, size_t len) {
-        const unsigned char *d = data;
-        int version = len >= 2 ? d[1] : 0;
-        return version == 1 ? fnv1a(d, len) : sum64(d, len, version);
-}
-
-void vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
+size_t vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
         size_t start = b->vb_len;
         unsigned char sum[4];
         uint32_t h;
         stab_t t;
         t.st_n = 0;
+        t.st_slack = 0;
         memset(t.st_slot, 0, sizeof(t.st_slot));
         pthread_once(&names_once, names_init);
         put_byte(b, BIN_MAGIC);
@@ -455,11 +416,31 @@ void vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
         cells_bin(&t, b, pt->pt_cells, pt->pt_ncells);
         cells_bin(&t, b, pt->pt_frozen, pt->pt_nfrozen);
         put_zz(b, pt->pt_next_due);
-        h = sum64((const unsigned char *)b->vb_data + start, b->vb_len - start,
-                  BIN_VERSION);
+        h = vg_patient_checksum(b->vb_data + start, b->vb_len - start);
         for (int i = 0; i < 4; i++)
                 sum[i] = (unsigned char)(h >> (8 * i));
         vg_buf_append(b, sum, 4);
+        return b->vb_len - start + t.st_slack;
+}
+
+/* Only the strings' bytes depend on what was numbered before them: the
+ * rest of the state writes the same bytes with ev added. */
+size_t vg_patient_event_growth(const vg_event_t *ev) {
+        const vg_rectype_desc_t *rt = vg_rectype(ev->ev_type);
+        size_t g = 1 + 10 + 10; /* type byte; event count, next_due */
+        for (int i = 0; i < rt->rt_nfields; i++) {
+                const vg_field_t *f = &rt->rt_fields[i];
+                const char *s;
+                if (is_patient_id(ev->ev_type, f))
+                        continue;
+                if (f->vf_type == VG_F_STRING ||
+                    f->vf_type == VG_F_OSTRING) {
+                        s = *CFP(ev, f, char *);
+                        g += 1 + STR_BOUND(s ? strlen(s) : 0);
+                } else /* (a varint, a presence byte, a double) */
+                        g += 1 + 10;
+        }
+        return g;
 }
 
 /* A bounds-checked reader: any short or bad read sets rd_bad. */
@@ -811,9 +792,7 @@ static vg_patient_t *decode_bin(const char *patient_id, const void *data,
         r.budget = len > ((size_t)1 << 20) ? 64 * len : (size_t)64 << 20;
         pthread_once(&names_once, names_init);
         if (!r.bad && check) {
-                uint32_t h = version == 1 ? fnv1a(d, len - 4)
-                                          : sum64(d, len - 4, version),
-                         want = 0;
+                uint32_t h = vg_patient_checksum(d, len - 4), want = 0;
                 for (int i = 0; i < 4; i++)
                         want |= (uint32_t)d[len - 4 + i] << (8 * i);
                 r.bad = h != want;

@@ -15,8 +15,14 @@ vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
                                char *errstr, size_t errstr_size);
 
 /* The compact binary form the partition store writes (about a fifth of
- * the JSON's size), appended to b. */
-void vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b);
+ * the JSON's size), appended to b. Returns a bound on its size: at least
+ * the bytes appended, and with vg_patient_event_growth() of each event
+ * added to pt since, at least those of pt encoded then (nothing else
+ * changed: vg_engine_inserts_only). */
+size_t vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b);
+/* The most bytes an encoding grows by when ev is added to the patient's
+ * history and nothing else changes. */
+size_t vg_patient_event_growth(const vg_event_t *ev);
 /* Reads either form (binary, or the JSON text of earlier releases); NULL
  * + errstr (VG_ERR_STORE) if corrupt. Never crashes on any bytes. */
 vg_patient_t *vg_patient_decode(const char *patient_id, const void *data,

@@ -298,6 +298,20 @@ static bool prune_possible(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                any_before(pt, horizon - influence_ms(rc));
 }
 
+bool vg_engine_inserts_only(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                            const vg_event_t *ev, int64_t watermark) {
+        /* prune_possible() of pt with ev added: its newest event may be
+         * ev, and ev may be the one before the cut */
+        int64_t newest = newest_event(pt), cut;
+        if (watermark == VG_WM_NONE)
+                return true;
+        if (ev->ev_occurred_at > newest)
+                newest = ev->ev_occurred_at;
+        cut = (watermark < newest ? watermark : newest) -
+              (int64_t)rc->rc_retention_days * VG_MS_PER_DAY - influence_ms(rc);
+        return ev->ev_occurred_at >= cut && !any_before(pt, cut);
+}
+
 /* Retention (SPEC §7). The patient's horizon is the earlier of the
  * watermark and the newest stored event, minus retention_days. Moves out of
  * the history the events older than the horizon by more than any rule's

@@ -87,6 +87,11 @@ void vg_engine_apply_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
 void vg_engine_insert_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
                            vg_event_t *ev, int64_t watermark,
                            vg_changes_t *ch);
+/* Whether vg_engine_insert_take(rc, pt, ev, watermark) would only add ev
+ * (or change nothing): no retention prune possible with ev added, so no
+ * derivation, no alert, no delta, and pt grows by ev alone. */
+bool vg_engine_inserts_only(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                            const vg_event_t *ev, int64_t watermark);
 
 /* Retention horizon of the patient at the watermark (SPEC §7): the earlier
  * of the watermark and the newest stored event, minus retention_days;
