@@ -328,6 +328,66 @@ static void test_string_table_full(void **state) {
         vg_buf_free(&a);
 }
 
+/* vg_patient_encode's bound (the size check of Kafka mode's long
+ * histories rests on it, vg_partition.c): a state that only gains events
+ * encodes to at most the bound when it was encoded plus each event's
+ * vg_patient_event_growth. The events' new strings fill the string
+ * table, so that the pruned ids after them, numbered before, are written
+ * whole: the encoding grows by far more than the events' own bytes, and
+ * more than the length when it was encoded plus their growth. */
+static void test_encode_bound(void **state) {
+        enum { NOLD = 200, REPEAT = 20, NEV = 80 };
+        vg_patient_t *pt = vg_patient_new(PID);
+        size_t bound, len0, sum = 0;
+        vg_buf_t a;
+        bool past_len = false;
+        (void)state;
+        pt->pt_next_due = 0;
+        pt->pt_old_ids = vg_calloc(NOLD * REPEAT, sizeof(char *));
+        for (int i = 0; i < NOLD * REPEAT; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "old-%d", i % NOLD);
+                pt->pt_old_ids[pt->pt_nold++] = vg_strdup(id);
+        }
+        vg_buf_init(&a);
+        bound = vg_patient_encode(pt, &a);
+        len0 = a.vb_len;
+        assert_true(bound >= len0);
+        pt->pt_events = vg_calloc(NEV, sizeof(vg_event_t));
+        pt->pt_cap = NEV;
+        for (int i = 0; i < NEV; i++) {
+                char json[1024], err[256];
+                vg_event_t ev;
+                snprintf(json, sizeof(json),
+                         COMMON("admission", "event-%d",
+                                "2024-03-01T10:00:00Z")
+                         "\"stay_id\":\"stay-%d\",\"facility_id\":"
+                         "\"facility-%d\",\"care_setting\":"
+                         "\"HOSPITAL_INPATIENT\",\"planned\":false,"
+                         "\"age_years\":80,\"sex\":\"MALE\","
+                         "\"diagnosis_group\":\"COPD\"}",
+                         i, i, i);
+                if (vg_event_from_jsonl(json, strlen(json), &ev, err,
+                                        sizeof(err)))
+                        fail_msg("%s: %s", json, err);
+                sum += vg_patient_event_growth(&ev);
+                vg_record_move(ev.ev_type, &pt->pt_events[pt->pt_nevents++],
+                               &ev);
+                vg_record_clear(VG_REC_ADMISSION, &ev);
+                pt->pt_next_due = VG_DUE_UNDERIVED;
+                vg_buf_reset(&a);
+                vg_patient_encode(pt, &a);
+                assert_true(a.vb_len <= bound + sum);
+                past_len |= a.vb_len > len0 + sum;
+        }
+        print_message("    %d events added: %zu bytes, bound %zu + %zu "
+                      "(encoded first: %zu bytes)\n",
+                      NEV, a.vb_len, bound, sum, len0);
+        assert_true(past_len);
+        vg_patient_destroy(pt);
+        vg_buf_free(&a);
+}
+
 /* Format 3's reads that no encoder makes are refused, each beside bytes
  * that differ only there and are read: a string numbered before any, or
  * past the strings numbered; a UUID tag with a count; hex of no bytes; a
@@ -739,6 +799,7 @@ int main(void) {
                 cmocka_unit_test(test_reads_earlier_formats),
                 cmocka_unit_test(test_strings),
                 cmocka_unit_test(test_string_table_full),
+                cmocka_unit_test(test_encode_bound),
                 cmocka_unit_test(test_format3_refused),
                 cmocka_unit_test(test_key_names),
                 cmocka_unit_test(test_checksum_every_bit),

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vg_partition.h"
+#include "vg_patient_store.h"
 #include "vg_record_json.h"
 #include "rules_helpers.h"
 
@@ -364,6 +365,113 @@ static void test_defer_prunes_as_derived(void **state) {
         assert_string_equal(eager, deferred);
 }
 
+/* vg_engine_inserts_only says what vg_engine_insert_take does: an event
+ * after which a prune is possible is derived with the others at once,
+ * another only added. Kafka mode's long histories skip their size check
+ * on its word (vg_partition.c). Checked where the outcome flips, found by
+ * bisection over the event's time (the watermark fixed) and over the
+ * watermark (the event's time fixed), and 1 ms either side; with no
+ * watermark, only added. */
+static bool only_added(const vg_patient_t *base, int64_t t, int64_t wm,
+                       bool *said) {
+        vg_buf_t b;
+        vg_patient_t *pt;
+        vg_event_t e;
+        vg_changes_t ch;
+        char err[256];
+        const char *json = OWN("x9", "2020-01-01T00:00:00Z");
+        bool only;
+        vg_buf_init(&b);
+        vg_patient_encode(base, &b);
+        pt = vg_patient_decode("p", b.vb_data, b.vb_len, err, sizeof(err));
+        assert_non_null(pt);
+        if (vg_event_from_jsonl(json, strlen(json), &e, err, sizeof(err)))
+                fail_msg("%s", err);
+        e.ev_occurred_at = t;
+        *said = vg_engine_inserts_only(&rc, pt, &e, wm);
+        vg_engine_insert_take(&rc, pt, &e, wm, &ch);
+        assert_false(ch.ch_too_late || ch.ch_duplicate);
+        only = pt->pt_next_due == VG_DUE_UNDERIVED;
+        if (only) /* (nothing else changed) */
+                assert_true(!ch.ch_pruned && !ch.ch_nalerts &&
+                            !ch.ch_ndeltas);
+        vg_changes_clear(&ch);
+        vg_record_clear(e.ev_type, &e);
+        vg_patient_destroy(pt);
+        vg_buf_free(&b);
+        return only;
+}
+
+/* The first x in (lo, hi] where the outcome is derived (by event time:
+ * wm fixed, x the time; else the watermark, t fixed), checked there and
+ * 1 ms either side against vg_engine_inserts_only. */
+static void flip(const vg_patient_t *base, bool by_time, int64_t lo,
+                 int64_t hi, int64_t fixed) {
+        bool said;
+        assert_true(only_added(base, by_time ? lo : fixed,
+                               by_time ? fixed : lo, &said));
+        assert_false(only_added(base, by_time ? hi : fixed,
+                                by_time ? fixed : hi, &said));
+        while (hi - lo > 1) {
+                int64_t mid = lo + (hi - lo) / 2;
+                if (only_added(base, by_time ? mid : fixed,
+                               by_time ? fixed : mid, &said))
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        for (int64_t x = lo - 1; x <= hi + 1; x++) {
+                bool only = only_added(base, by_time ? x : fixed,
+                                       by_time ? fixed : x, &said);
+                assert_int_equal(only, said);
+        }
+        print_message("    flips at %lld (%s)\n", (long long)hi,
+                      by_time ? "event time" : "watermark");
+}
+
+/* Patient p: an admission at t0 (2020-01-01) and its own event `later`
+ * days after, applied with no watermark (nothing pruned). */
+static vg_patient_t *two_events(int later, int64_t *t0) {
+        vg_patient_t *pt = vg_patient_new("p");
+        const char *json[] = {ADM("a1", "2020-01-01T00:00:00Z"),
+                              OWN("x1", "2020-01-01T00:00:00Z")};
+        char err[256];
+        for (int i = 0; i < 2; i++) {
+                vg_event_t e;
+                vg_changes_t ch;
+                if (vg_event_from_jsonl(json[i], strlen(json[i]), &e, err,
+                                        sizeof(err)))
+                        fail_msg("%s", err);
+                if (i)
+                        e.ev_occurred_at = *t0 + later * VG_MS_PER_DAY;
+                else
+                        *t0 = e.ev_occurred_at;
+                vg_engine_apply(&rc, pt, &e, VG_WM_NONE, &ch);
+                vg_changes_clear(&ch);
+                vg_record_clear(e.ev_type, &e);
+        }
+        assert_int_equal(pt->pt_nevents, 2);
+        return pt;
+}
+
+static void test_inserts_only_boundary(void **state) {
+        int64_t t0, day = VG_MS_PER_DAY;
+        vg_patient_t *near = two_events(10, &t0), *far = two_events(2000, &t0);
+        bool said;
+        (void)state;
+        /* the event the newest: its time moves the horizon on (the
+         * watermark far ahead) */
+        flip(near, true, t0 + 10 * day, t0 + 3000 * day, t0 + 3000 * day);
+        /* the watermark moves it (the patient's newest event later; the
+         * event a day before that, never too late) */
+        flip(far, false, t0 + day, t0 + 2000 * day, t0 + 1999 * day);
+        /* no watermark: only added, whenever */
+        assert_true(only_added(near, t0 + 3000 * day, VG_WM_NONE, &said));
+        assert_true(said);
+        vg_patient_destroy(near);
+        vg_patient_destroy(far);
+}
+
 static int setup(void **state) {
         char err[256];
         (void)state;
@@ -388,6 +496,7 @@ int main(void) {
                 cmocka_unit_test(test_no_gap_no_prune),
                 cmocka_unit_test(test_late_partner_within_horizon),
                 cmocka_unit_test(test_defer_prunes_as_derived),
+                cmocka_unit_test(test_inserts_only_boundary),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
