@@ -539,12 +539,17 @@ vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
         const void *state;
         size_t len;
         int rc;
-        vg_part_pack(part, pe, true);
-        if (pe->pe_pt) { /* (not packed) */
+        /* (bytes an entry holds are its patient's as it is: they are
+         * dropped where it changes, vg_part_pack; a long history decoded
+         * without them keeps the bytes written, for its changelog record
+         * and its next event) */
+        vg_part_pack(part, pe, false);
+        if (!pe->pe_blob) {
                 vg_part_encode(part, pe);
-                pe->pe_bound = part->pa_sbound <= UINT32_MAX
-                                       ? (uint32_t)part->pa_sbound
-                                       : 0;
+                if (part->pa_sbuf.vb_len <= INT_MAX)
+                        vg_part_keep_bytes(part, pe);
+        }
+        if (!pe->pe_blob) { /* (kept decoded: too large to keep) */
                 state = part->pa_sbuf.vb_data;
                 len = part->pa_sbuf.vb_len;
         } else {

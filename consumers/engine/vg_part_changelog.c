@@ -141,7 +141,7 @@ int vg_part_cl_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *value,
         id[ref->or_key_len - 2] = '\0';
         pe = vg_part_cached(part, id);
         if (pe && !pe->pe_dirty) {
-                if (pe->pe_pt) { /* (not packed: encoded after the header) */
+                if (!pe->pe_blob) { /* (no bytes: encoded after the header) */
                         patient_value(value, pe->pe_pt->pt_next_due, NULL, 0);
                         vg_patient_encode(pe->pe_pt, value);
                 } else

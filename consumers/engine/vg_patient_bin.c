@@ -58,6 +58,7 @@
 typedef struct stab_s {
         const char   *st_s[STR_TAB];
         size_t        st_len[STR_TAB];
+        uint32_t      st_h[STR_TAB]; /* their probe_hash */
         int           st_n;
         unsigned char st_slot[STR_SLOTS];
         size_t        st_slack; /* STR_BOUND(n) less the bytes written,
@@ -65,9 +66,9 @@ typedef struct stab_s {
 } stab_t;
 
 /* The most bytes a string of n bytes takes, numbered or not: its length
- * varint (at most 10 bytes) and its bytes (a number's varint is at most 2,
- * hex and UUIDs are shorter). */
-#define STR_BOUND(n) ((n) + 10)
+ * varint (at most 5 bytes below 2^30 bytes, else 10) and its bytes (a
+ * number's varint is at most 2 bytes, hex and UUIDs are shorter). */
+#define STR_BOUND(n) ((n) + ((n) < ((size_t)1 << 30) ? 5 : 10))
 
 /* The hash of the encoder's probe tables (in memory only, never stored):
  * the length and the first and last 8 bytes, multiplied, its high bits
@@ -121,10 +122,14 @@ static void put_hex(vg_buf_t *b, const char *s, size_t n) {
 }
 
 static void put_str_n(stab_t *t, vg_buf_t *b, const char *s, size_t n) {
-        size_t i = probe_hash(s, n) & (STR_SLOTS - 1);
+        uint32_t h = probe_hash(s, n);
+        size_t i = h & (STR_SLOTS - 1);
+        /* (the hash first: a long history's ids are of one length, and
+         * once the table is full each new one probes past several) */
         for (; t->st_slot[i]; i = (i + 1) & (STR_SLOTS - 1)) {
                 int k = t->st_slot[i] - 1;
-                if (t->st_len[k] == n && !memcmp(t->st_s[k], s, n)) {
+                if (t->st_h[k] == h && t->st_len[k] == n &&
+                    !memcmp(t->st_s[k], s, n)) {
                         vg_buf_put_varint(b, (uint64_t)k << 2 | 1);
                         return;
                 }
@@ -132,6 +137,7 @@ static void put_str_n(stab_t *t, vg_buf_t *b, const char *s, size_t n) {
         if (t->st_n < STR_TAB) {
                 t->st_s[t->st_n] = s;
                 t->st_len[t->st_n] = n;
+                t->st_h[t->st_n] = h;
                 t->st_slot[i] = (unsigned char)++t->st_n;
         }
         if (is_uuid(s, n)) {
