@@ -14,11 +14,13 @@
  * changed patient is encoded once, right after the change, and its commit
  * writes those bytes. File mode (nothing written) keeps them packed too:
  * 2.9 times less memory for 1.4 times the CPU per event
- * (docs/ARCHITECTURE.md).
+ * (docs/ARCHITECTURE.md). A patient of more than VG_PART_PACK_EVENTS
+ * stays decoded (vg_part_pack).
  *
- * An entry's pe_pt, when set, is the patient; otherwise its pe_blob is
- * (as last encoded: a patient read from the store is held decoded until
- * its first pack, which encodes it, changed or not).
+ * An entry's pe_pt, when set, is the patient; otherwise its pe_blob is.
+ * Bytes an entry holds are always its patient's as it is (dropped where
+ * it changes; a patient read from the store is held decoded without them
+ * until its first pack, which encodes it, changed or not).
  */
 #include "vg_part_int.h"
 #include "vg_patient_store.h"
