@@ -230,13 +230,18 @@ static int64_t newest_event(const vg_patient_t *pt) {
         return t;
 }
 
-int64_t vg_patient_horizon(const vg_rules_conf_t *rc, const vg_patient_t *pt,
-                           int64_t watermark) {
-        int64_t newest = newest_event(pt), h;
+/* The horizon of a patient whose newest event is at `newest`. */
+static int64_t horizon_of(const vg_rules_conf_t *rc, int64_t newest,
+                          int64_t watermark) {
         if (watermark == VG_WM_NONE || newest == INT64_MIN)
                 return INT64_MIN;
-        h = watermark < newest ? watermark : newest;
-        return h - (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
+        return (watermark < newest ? watermark : newest) -
+               (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
+}
+
+int64_t vg_patient_horizon(const vg_rules_conf_t *rc, const vg_patient_t *pt,
+                           int64_t watermark) {
+        return horizon_of(rc, newest_event(pt), watermark);
 }
 
 /* The watermark at which prune() can next remove something: when the
@@ -302,13 +307,12 @@ bool vg_engine_inserts_only(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                             const vg_event_t *ev, int64_t watermark) {
         /* prune_possible() of pt with ev added: its newest event may be
          * ev, and ev may be the one before the cut */
-        int64_t newest = newest_event(pt), cut;
-        if (watermark == VG_WM_NONE)
-                return true;
+        int64_t newest = newest_event(pt), horizon, cut;
         if (ev->ev_occurred_at > newest)
                 newest = ev->ev_occurred_at;
-        cut = (watermark < newest ? watermark : newest) -
-              (int64_t)rc->rc_retention_days * VG_MS_PER_DAY - influence_ms(rc);
+        if ((horizon = horizon_of(rc, newest, watermark)) == INT64_MIN)
+                return true;
+        cut = horizon - influence_ms(rc);
         return ev->ev_occurred_at >= cut && !any_before(pt, cut);
 }
 

@@ -21,11 +21,16 @@ static vg_rules_conf_t rc;
 static vg_codec_t *codec;
 static vg_part_topics_t topics = {"alerts", "parts", "dlq"};
 
+static void parse(const char *json, vg_event_t *e) {
+        char err[256];
+        if (vg_event_from_jsonl(json, strlen(json), e, err, sizeof(err)))
+                fail_msg("%s: %s", json, err);
+}
+
 static void ev(vg_part_t *part, const char *json) {
         vg_event_t e;
         char err[256];
-        if (vg_event_from_jsonl(json, strlen(json), &e, err, sizeof(err)))
-                fail_msg("%s: %s", json, err);
+        parse(json, &e);
         assert_int_equal(vg_part_begin(part, 0, err, sizeof(err)), VG_OK);
         if (vg_part_event(part, &e, err, sizeof(err)))
                 fail_msg("%s", err);
@@ -93,8 +98,7 @@ static vg_err_t ev_rc(vg_part_t *part, const char *json) {
         vg_event_t e;
         char err[256];
         vg_err_t rc_;
-        if (vg_event_from_jsonl(json, strlen(json), &e, err, sizeof(err)))
-                fail_msg("%s: %s", json, err);
+        parse(json, &e);
         assert_int_equal(vg_part_begin(part, 0, err, sizeof(err)), VG_OK);
         rc_ = vg_part_event(part, &e, err, sizeof(err));
         assert_int_equal(th_commit(part, err, sizeof(err)), VG_OK);
@@ -309,9 +313,7 @@ static void defer_run(int64_t after, char *cells, int *refused) {
                                  "\"kommun\":\"0484\",\"source_system\":"
                                  "\"s\",\"sip_id\":\"x%d\"}",
                                  i, i, i);
-                if (vg_event_from_jsonl(json, strlen(json), &e, err,
-                                        sizeof(err)))
-                        fail_msg("%s: %s", json, err);
+                parse(json, &e);
                 if (vg_part_event(part, &e, err, sizeof(err)))
                         fail_msg("%s", err);
                 vg_record_clear(e.ev_type, &e);
@@ -332,9 +334,7 @@ static void defer_run(int64_t after, char *cells, int *refused) {
                          "\"2026-06-01T%02d:00:00Z\",\"kommun\":\"0484\","
                          "\"source_system\":\"s\",\"sip_id\":\"y%d\"}",
                          i, i ? "p" : "q", 10 + i, i);
-                if (vg_event_from_jsonl(json, strlen(json), &e, err,
-                                        sizeof(err)))
-                        fail_msg("%s: %s", json, err);
+                parse(json, &e);
                 if (vg_part_event_hashed(part, &e,
                                          vg_hash_str(e.ev_patient_id), err,
                                          sizeof(err))) {
@@ -385,8 +385,7 @@ static bool only_added(const vg_patient_t *base, int64_t t, int64_t wm,
         vg_patient_encode(base, &b);
         pt = vg_patient_decode("p", b.vb_data, b.vb_len, err, sizeof(err));
         assert_non_null(pt);
-        if (vg_event_from_jsonl(json, strlen(json), &e, err, sizeof(err)))
-                fail_msg("%s", err);
+        parse(json, &e);
         e.ev_occurred_at = t;
         *said = vg_engine_inserts_only(&rc, pt, &e, wm);
         vg_engine_insert_take(&rc, pt, &e, wm, &ch);
@@ -435,13 +434,10 @@ static vg_patient_t *two_events(int later, int64_t *t0) {
         vg_patient_t *pt = vg_patient_new("p");
         const char *json[] = {ADM("a1", "2020-01-01T00:00:00Z"),
                               OWN("x1", "2020-01-01T00:00:00Z")};
-        char err[256];
         for (int i = 0; i < 2; i++) {
                 vg_event_t e;
                 vg_changes_t ch;
-                if (vg_event_from_jsonl(json[i], strlen(json[i]), &e, err,
-                                        sizeof(err)))
-                        fail_msg("%s", err);
+                parse(json[i], &e);
                 if (i)
                         e.ev_occurred_at = *t0 + later * VG_MS_PER_DAY;
                 else
