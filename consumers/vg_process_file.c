@@ -177,6 +177,15 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
  * thread) parses and validates lines and hands events over in chunks.
  */
 
+/* Patients kept decoded between events, over all partitions (the others
+ * packed: vg_part_set_decoded). Decoded, a simulated patient takes about
+ * three times the memory, and an event of one costs about two thirds of
+ * the CPU (no decode before it, no encode after): about 420 MB more for a
+ * population this large or larger, a quarter to a third less CPU for one
+ * within it (docs/ARCHITECTURE.md, "File mode: the first patients
+ * decoded"). */
+#define DECODED_PATIENTS 150000
+
 #define FW_CHUNK   256 /* events per hand-over */
 #define FW_INFLIGHT 64 /* chunks queued per worker at most */
 
@@ -537,6 +546,8 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
                          * the counters are read at the end (no parts). */
                         vg_part_set_parts(fc.fc_parts[p], false);
                         vg_part_set_memory_only(fc.fc_parts[p]);
+                        vg_part_set_decoded(fc.fc_parts[p],
+                                            DECODED_PATIENTS / partitions);
                         vg_part_set_alert_sink(
                                 fc.fc_parts[p], vg_falerts_put,
                                 &fp.fp_w[p % fp.fp_n].fw_alerts);

@@ -12,10 +12,10 @@
  * while an event or a timer is applied to it; the decoded form is three
  * to five times larger (an event is a struct and a string per field). A
  * changed patient is encoded once, right after the change, and its commit
- * writes those bytes. File mode (nothing written) keeps them packed too:
- * 2.9 times less memory for 1.4 times the CPU per event
- * (docs/ARCHITECTURE.md). A patient of more than VG_PART_PACK_EVENTS
- * stays decoded (vg_part_pack).
+ * writes those bytes. File mode (nothing written) keeps them packed too
+ * (2.9 times less memory for 1.4 times the CPU per event), but for the
+ * first ones it holds (vg_part_set_decoded, docs/ARCHITECTURE.md). A
+ * patient of more than VG_PART_PACK_EVENTS stays decoded (vg_part_pack).
  *
  * An entry's pe_pt, when set, is the patient; otherwise its pe_blob is.
  * Bytes an entry holds are always its patient's as it is (dropped where
@@ -99,6 +99,7 @@ void vg_part_rows_unknown(vg_part_t *part) {
 }
 
 void vg_part_cache_drop(vg_part_t *part) {
+        part->pa_decoded = 0;
         vg_htab_clear(&part->pa_cache, pent_del);
         if (part->pa_persist) /* (rows of patients no longer cached) */
                 vg_part_rows_unknown(part);
@@ -437,12 +438,19 @@ void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
                 return;
         /* A long history stays decoded: packing costs a decode and an
          * encode of the whole history per event (at 200 events each,
-         * three times the CPU of the rest: docs/ARCHITECTURE.md). Its
+         * three times the CPU of the rest: docs/ARCHITECTURE.md). So
+         * do a memory-only partition's first pa_decoded_max patients
+         * (for good: two thirds of the CPU per event, no churn). Their
          * bytes are dropped once stale (file mode: at once; they are
          * not written); a persisting partition keeps bytes just made,
          * and their bound while nothing but events is added
          * (vg_partition.c). */
-        if (pe->pe_pt->pt_nevents > VG_PART_PACK_EVENTS) {
+        if (!pe->pe_kept && !part->pa_persist &&
+            part->pa_decoded < part->pa_decoded_max) {
+                pe->pe_kept = true;
+                part->pa_decoded++;
+        }
+        if (pe->pe_kept || pe->pe_pt->pt_nevents > VG_PART_PACK_EVENTS) {
                 if (changed || !part->pa_persist) {
                         vg_free(pe->pe_blob);
                         pe->pe_blob = NULL;

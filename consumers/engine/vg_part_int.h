@@ -61,6 +61,8 @@ typedef struct pent_s {
                                      * last passed it */
         bool           pe_ids_made; /* packed: its pt_ids_made (the bytes
                                      * were encoded by this process) */
+        bool           pe_kept;     /* memory-only: one of the first
+                                     * pa_decoded_max, kept decoded */
         int64_t        pe_due;      /* next_due in the timers table
                                      * (INT64_MAX: no row; the row is
                                      * always this, which a commit's
@@ -180,6 +182,8 @@ struct vg_part_s {
         int64_t                 pa_defer_after; /* vg_part_set_defer */
         int64_t                 pa_batch_events; /* of the open batch,
                                                   * given to keep */
+        size_t                  pa_decoded;     /* memory-only: patients */
+        size_t                  pa_decoded_max; /* kept decoded (pe_kept) */
 };
 
 /* Whether the open batch's next event, given to keep, is only added to
@@ -209,7 +213,8 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
 vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size);
 /* After an event or a timer was applied: the patient packed (encoded
  * anew if changed), or kept decoded if it has more than
- * VG_PART_PACK_EVENTS events (its bytes dropped if changed). */
+ * VG_PART_PACK_EVENTS events or is one of a memory-only partition's
+ * first (vg_part_set_decoded) (its bytes dropped if changed). */
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
 /* Encodes pe's decoded patient into part->pa_sbuf (its bytes, not yet
  * kept; pa_sbound their bound); vg_part_keep_bytes then keeps them as

@@ -874,6 +874,10 @@ void vg_part_set_codec(vg_part_t *part, vg_codec_t *codec) {
         part->pa_codec = codec;
 }
 
+void vg_part_set_decoded(vg_part_t *part, size_t max_patients) {
+        part->pa_decoded_max = max_patients;
+}
+
 void vg_part_set_parts(vg_part_t *part, bool queue) {
         part->pa_parts = queue;
 }

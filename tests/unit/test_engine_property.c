@@ -460,13 +460,17 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
         /* Half the split runs keep at most two patients in memory after a
          * commit: the others are read back from the store (each was kept
          * packed as its store row until then, vg_part_cache.c). Half the
-         * others run as file mode does: patients (packed), counters and
-         * timers in memory only (the timers in a heap, not the timers
-         * table). */
+         * others run as file mode does: patients, counters and timers in
+         * memory only (the timers in a heap, not the timers table). */
         if (max_batch > 0 && chance(50))
                 vg_part_set_cache(part, (size_t)rnd(3));
-        else if (chance(50))
+        else if (chance(50)) {
                 vg_part_set_memory_only(part);
+                /* the first 0, 1 or 2 patients kept decoded between
+                 * events, as file mode keeps its first ones (not from
+                 * the PRNG either) */
+                vg_part_set_decoded(part, (size_t)(g_runs % 3));
+        }
         /* Runs in turn derive every event as it comes, or (as Kafka mode
          * catching up) derive each patient at the commit for the events
          * given to keep past a batch's first 0, 1 or 2 (not from the PRNG:
