@@ -180,10 +180,11 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
 /* Patients kept decoded between events, over all partitions (the others
  * packed: vg_part_set_decoded). Decoded, a simulated patient takes about
  * three times the memory, and an event of one costs about two thirds of
- * the CPU (no decode before it, no encode after): about 420 MB more for a
- * population this large or larger, a quarter to a third less CPU for one
- * within it (docs/ARCHITECTURE.md, "File mode: the first patients
- * decoded"). */
+ * the CPU (no decode before it, no encode after): 424 MiB more peak RSS
+ * on a simulated population larger than this, a quarter to a third less
+ * CPU for one within it (docs/ARCHITECTURE.md, "File mode: the first
+ * patients decoded"). The bound counts patients, not bytes: longer
+ * histories take more. */
 #define DECODED_PATIENTS 150000
 
 #define FW_CHUNK   256 /* events per hand-over */

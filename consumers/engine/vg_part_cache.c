@@ -434,23 +434,31 @@ void vg_part_keep_bytes(vg_part_t *part, pent_t *pe) {
 }
 
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
-        if (!pe->pe_pt)
+        if (!pe->pe_pt || pe->pe_kept)
                 return;
+        /* A memory-only partition keeps its first pa_decoded_max patients
+         * (with events, and short: a long one stays decoded anyway)
+         * decoded for good: two thirds of the CPU per event, and no
+         * churn (docs/ARCHITECTURE.md). Without bytes (those of one
+         * packed before, with no events then, are stale from now on). */
+        if (!part->pa_persist && part->pa_decoded < part->pa_decoded_max &&
+            pe->pe_pt->pt_nevents > 0 &&
+            pe->pe_pt->pt_nevents <= VG_PART_PACK_EVENTS) {
+                vg_free(pe->pe_blob);
+                pe->pe_blob = NULL;
+                pe->pe_blen = 0;
+                pe->pe_kept = true;
+                part->pa_decoded++;
+                return;
+        }
         /* A long history stays decoded: packing costs a decode and an
          * encode of the whole history per event (at 200 events each,
-         * three times the CPU of the rest: docs/ARCHITECTURE.md). So
-         * do a memory-only partition's first pa_decoded_max patients
-         * (for good: two thirds of the CPU per event, no churn). Their
+         * three times the CPU of the rest: docs/ARCHITECTURE.md). Its
          * bytes are dropped once stale (file mode: at once; they are
          * not written); a persisting partition keeps bytes just made,
          * and their bound while nothing but events is added
          * (vg_partition.c). */
-        if (!pe->pe_kept && !part->pa_persist &&
-            part->pa_decoded < part->pa_decoded_max) {
-                pe->pe_kept = true;
-                part->pa_decoded++;
-        }
-        if (pe->pe_kept || pe->pe_pt->pt_nevents > VG_PART_PACK_EVENTS) {
+        if (pe->pe_pt->pt_nevents > VG_PART_PACK_EVENTS) {
                 if (changed || !part->pa_persist) {
                         vg_free(pe->pe_blob);
                         pe->pe_blob = NULL;

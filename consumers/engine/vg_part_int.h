@@ -62,7 +62,8 @@ typedef struct pent_s {
         bool           pe_ids_made; /* packed: its pt_ids_made (the bytes
                                      * were encoded by this process) */
         bool           pe_kept;     /* memory-only: one of the first
-                                     * pa_decoded_max, kept decoded */
+                                     * pa_decoded_max, kept decoded (and
+                                     * without bytes) */
         int64_t        pe_due;      /* next_due in the timers table
                                      * (INT64_MAX: no row; the row is
                                      * always this, which a commit's
@@ -212,9 +213,10 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
  * bytes are bad. */
 vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size);
 /* After an event or a timer was applied: the patient packed (encoded
- * anew if changed), or kept decoded if it has more than
- * VG_PART_PACK_EVENTS events or is one of a memory-only partition's
- * first (vg_part_set_decoded) (its bytes dropped if changed). */
+ * anew if changed); or kept decoded if it has more than
+ * VG_PART_PACK_EVENTS events (its bytes dropped if changed, and in a
+ * memory-only partition always), or is one of a memory-only partition's
+ * first (vg_part_set_decoded: without bytes). */
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
 /* Encodes pe's decoded patient into part->pa_sbuf (its bytes, not yet
  * kept; pa_sbound their bound); vg_part_keep_bytes then keeps them as

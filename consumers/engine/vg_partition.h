@@ -169,8 +169,9 @@ int64_t vg_part_outbox_depth(vg_part_t *part);
 void vg_part_set_progress_keys(vg_part_t *part, const char *const *keys,
                                int n);
 void vg_part_set_cache(vg_part_t *part, size_t max_patients);
-/* Memory-only: the first max_patients patients a partition holds are
- * kept decoded, the others packed between events (vg_part_cache.c;
+/* Memory-only: the first max_patients patients a partition would pack
+ * (with events, of at most 32: longer ones stay decoded anyway) are kept
+ * decoded for good, the others packed between events (vg_part_cache.c;
  * default 0: all packed). */
 void vg_part_set_decoded(vg_part_t *part, size_t max_patients);
 /* The codec the partition encodes with from now on (a worker's, for its

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "vg_partition.h"
@@ -78,11 +79,26 @@ static look_t cell(vg_part_t *part, const char *key) {
         "\"q\",\"occurred_at\":\"" t "\",\"kommun\":\"0680\","                 \
         "\"source_system\":\"s\",\"sip_id\":\"x\"}"
 
+/* The tests of open_part() run on a partition of each kind: persisting
+ * (Kafka mode's), and memory-only (file mode's) with none, the first or
+ * the first two of its patients kept decoded (vg_part_set_decoded; the
+ * others packed between events). */
+static int g_kind;
+
+static int kind_setup(void **state) {
+        g_kind = (int)(intptr_t)*state;
+        return 0;
+}
+
 static vg_part_t *open_part(void) {
         char err[256];
         vg_part_t *part = vg_part_open(":memory:", 0, &rc, codec, &topics, err,
                                        sizeof(err));
         assert_non_null(part);
+        if (g_kind > 0) {
+                vg_part_set_memory_only(part);
+                vg_part_set_decoded(part, (size_t)g_kind - 1);
+        }
         return part;
 }
 
@@ -483,14 +499,20 @@ static int teardown(void **state) {
 }
 
 int main(void) {
+/* t on each kind of partition (open_part) */
+#define KINDS(t)                                                               \
+        {#t " (persisting)", t, kind_setup, NULL, (void *)0},                  \
+        {#t " (memory-only, all packed)", t, kind_setup, NULL, (void *)1},     \
+        {#t " (memory-only, 1 decoded)", t, kind_setup, NULL, (void *)2},      \
+        {#t " (memory-only, 2 decoded)", t, kind_setup, NULL, (void *)3}
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_horizon_is_per_patient),
-                cmocka_unit_test(test_frozen_exact_and_late_cancellation),
-                cmocka_unit_test(test_too_late),
-                cmocka_unit_test(test_late_target_of_pruned_cancellation),
-                cmocka_unit_test(test_partial_prune_then_cancel),
-                cmocka_unit_test(test_no_gap_no_prune),
-                cmocka_unit_test(test_late_partner_within_horizon),
+                KINDS(test_horizon_is_per_patient),
+                KINDS(test_frozen_exact_and_late_cancellation),
+                KINDS(test_too_late),
+                KINDS(test_late_target_of_pruned_cancellation),
+                KINDS(test_partial_prune_then_cancel),
+                KINDS(test_no_gap_no_prune),
+                KINDS(test_late_partner_within_horizon),
                 cmocka_unit_test(test_defer_prunes_as_derived),
                 cmocka_unit_test(test_inserts_only_boundary),
         };
