@@ -265,12 +265,128 @@ static void times_free(int64_t *t, const int64_t *few) {
                 vg_free(t);
 }
 
+/*
+ * Where a cut may not fall (SPEC §5.0, §7). Most rules look at most
+ * influence_ms() away, but some choices are the patient's whole
+ * history's: the death (the earliest Death; the others conflict), the
+ * register entry (likewise), and each stay's admission and discharge
+ * (the first of each per stay_id). Pruning the chosen one would let a
+ * later one, kept or still to come, take its place: figures and alerts
+ * that no run without pruning has. So a cut keeps the earliest Death and
+ * Register event and everything after them; it never separates two
+ * events of one stay; and it keeps a stay still without an admission or
+ * a discharge (none, or each one cancelled), and everything after it,
+ * for the one still to come. (A stay_id used again after its whole stay
+ * was pruned starts a new stay: docs/RULES.md, retention.)
+ */
+typedef struct cuts_s {
+        int64_t  before;  /* a cut is earlier than this */
+        int64_t *span;    /* the stays' [first, last) times, in pairs */
+        int      nspan;
+} cuts_t;
+
+static int stay_cmp(const void *a, const void *b) {
+        return strcmp((*(const vg_event_t *const *)a)->ev_stay_id,
+                      (*(const vg_event_t *const *)b)->ev_stay_id);
+}
+
+static int id_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void cuts_init(const vg_patient_t *pt, cuts_t *k) {
+        const vg_event_t **st = NULL;
+        const char **tg = NULL;
+        int nst = 0, ntg = 0, n = pt->pt_nevents;
+        k->before = INT64_MAX;
+        k->span = NULL;
+        k->nspan = 0;
+        /* the cancelled ids (a cancellation of itself is ignored, as in
+         * the rules) */
+        tg = vg_malloc(sizeof(*tg) * (size_t)(n + pt->pt_nold_cancelled + 1));
+        for (int i = 0; i < n; i++) {
+                const vg_event_t *e = &pt->pt_events[i];
+                if (e->ev_cancels_event_id &&
+                    strcmp(e->ev_cancels_event_id, e->ev_event_id))
+                        tg[ntg++] = e->ev_cancels_event_id;
+        }
+        for (int i = 0; i < pt->pt_nold_cancelled; i++)
+                tg[ntg++] = pt->pt_old_cancelled[i];
+        if (ntg > 1)
+                qsort(tg, (size_t)ntg, sizeof(*tg), id_cmp);
+        for (int i = 0; i < n; i++) {
+                const vg_event_t *e = &pt->pt_events[i];
+                if (e->ev_cancels_event_id) /* (a cancellation: no choice) */
+                        continue;
+                if ((e->ev_type == VG_REC_DEATH ||
+                     e->ev_type == VG_REC_REGISTER) &&
+                    e->ev_occurred_at < k->before)
+                        k->before = e->ev_occurred_at;
+                if ((e->ev_type == VG_REC_ADMISSION ||
+                     e->ev_type == VG_REC_DISCHARGE) &&
+                    e->ev_stay_id) {
+                        if (!st)
+                                st = vg_malloc(sizeof(*st) * (size_t)n);
+                        st[nst++] = e;
+                }
+        }
+        if (nst > 1)
+                qsort(st, (size_t)nst, sizeof(*st), stay_cmp);
+        for (int i = 0, j; i < nst; i = j) {
+                int64_t lo = st[i]->ev_occurred_at, hi = lo;
+                bool adm = false, dis = false;
+                for (j = i; j < nst && !stay_cmp(&st[i], &st[j]); j++) {
+                        const vg_event_t *e = st[j];
+                        if (e->ev_occurred_at < lo)
+                                lo = e->ev_occurred_at;
+                        if (e->ev_occurred_at > hi)
+                                hi = e->ev_occurred_at;
+                        if (ntg && bsearch(&e->ev_event_id, tg, (size_t)ntg,
+                                           sizeof(*tg), id_cmp))
+                                continue; /* (cancelled) */
+                        if (e->ev_type == VG_REC_ADMISSION)
+                                adm = true;
+                        else
+                                dis = true;
+                }
+                if (!adm || !dis) {
+                        if (lo < k->before)
+                                k->before = lo;
+                        continue;
+                }
+                if (lo == hi)
+                        continue;
+                if (!k->span)
+                        k->span = vg_malloc(sizeof(int64_t) * (size_t)nst);
+                k->span[k->nspan++] = lo;
+                k->span[k->nspan++] = hi;
+        }
+        vg_free(st);
+        vg_free(tg);
+}
+
+/* Whether events at or before c may go, the others staying. */
+static bool cut_ok(const cuts_t *k, int64_t c) {
+        if (c >= k->before)
+                return false;
+        for (int i = 0; i < k->nspan; i += 2)
+                if (k->span[i] <= c && c < k->span[i + 1])
+                        return false;
+        return true;
+}
+
+static void cuts_free(cuts_t *k) {
+        vg_free(k->span);
+}
+
 static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                           int64_t watermark) {
         int64_t ret = (int64_t)rc->rc_retention_days * VG_MS_PER_DAY;
         int64_t gap = influence_ms(rc), due = INT64_MAX, *t, limit;
         int64_t few[32];
         int n = pt->pt_nevents;
+        bool made = false;
+        cuts_t k;
         if (!n)
                 return INT64_MAX;
         limit = newest_event(pt) - ret - gap;
@@ -279,9 +395,15 @@ static int64_t next_prune(const vg_rules_conf_t *rc, const vg_patient_t *pt,
                 if ((i + 1 == n || t[i + 1] - t[i] > gap) &&
                     (watermark == VG_WM_NONE ||
                      t[i] + gap + ret + 1 > watermark)) {
-                        due = t[i] + gap + ret + 1;
-                        break;
+                        if (!made) /* (only here: most patients never are) */
+                                cuts_init(pt, &k), made = true;
+                        if (cut_ok(&k, t[i])) {
+                                due = t[i] + gap + ret + 1;
+                                break;
+                        }
                 }
+        if (made)
+                cuts_free(&k);
         times_free(t, few);
         return due;
 }
@@ -333,15 +455,20 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         vg_derived_t full, kept;
         vg_cell_t *tmp, *frozen;
         int ntmp, nfrozen, pruned;
+        cuts_t k;
 
         if (horizon == INT64_MIN || !any_before(pt, horizon - gap))
                 return 0;
         /* The latest cut point before the horizon, by more than the reach,
-         * followed by a gap. */
+         * followed by a gap, that keeps what a later event could take the
+         * place of (cuts_t). */
         t = sorted_times(pt, few);
+        cuts_init(pt, &k);
         for (int i = 0; i < pt->pt_nevents && t[i] < horizon - gap; i++)
-                if (i + 1 == pt->pt_nevents || t[i + 1] - t[i] > gap)
+                if ((i + 1 == pt->pt_nevents || t[i + 1] - t[i] > gap) &&
+                    cut_ok(&k, t[i]))
                         cut = t[i];
+        cuts_free(&k);
         times_free(t, few);
         if (cut == INT64_MIN)
                 return 0;

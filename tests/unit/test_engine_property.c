@@ -432,6 +432,7 @@ static void cells_cb(const char *key, int64_t num, int64_t den, bool count,
 static vg_codec_t *g_codec;
 static unsigned g_runs;      /* run_set calls: which derive at commits */
 static int64_t g_deferred;   /* patients derived at a commit, all runs */
+static int64_t g_pruned;     /* events pruned by retention, all runs */
 static vg_rules_conf_t g_rc;
 static const vg_part_topics_t g_topics = {
         "care.alerts.v1", "care.indicator-parts.v1", "care.dlq.v1"};
@@ -539,6 +540,7 @@ static void run_set(const evs_t *e, const int *order, int max_batch,
         res->retracted = d.retracted;
         vg_part_cells(part, cells_cb, &res->cells);
         g_deferred += vg_part_stats(part)->ps_deferred;
+        g_pruned += vg_part_stats(part)->ps_pruned;
         strs_sort(&res->alerts);
         strs_sort(&res->cells);
         vg_part_close(part);
@@ -749,9 +751,207 @@ static void test_final_state_independent_of_order(void **state) {
         assert_true(g_deferred >= nsets);
 }
 
+/* ------------------------------------------------------------------------
+ * Retention (SPEC §7): "Events older than the horizon may be pruned, as long
+ * as the figures they contributed stay exactly as they were". Patients
+ * whose histories come in eras, each more than the rules' reach after the
+ * last (so that the engine prunes the earlier ones), in time order (so that
+ * nothing is too late): the final alerts and cells must be the oracle's,
+ * which prunes nothing. Eras repeat what pruning must not let a later
+ * event take the place of: deaths (the earliest is the death), register
+ * entries (likewise), and stays whose admission is in one era and a
+ * discharge in the next.
+ * ---------------------------------------------------------------------- */
+
+/* Prefixes the event ids (and the cancellations' targets, all within the
+ * era) and stay ids of events [from, e->n) with the era's tag. */
+static void era_tag(evs_t *e, int from, int era) {
+        for (int i = from; i < e->n; i++) {
+                vg_event_t *ev = &e->ev[i];
+                char buf[64];
+                snprintf(buf, sizeof(buf), "r%d%s", era, ev->ev_event_id);
+                ev_set_str(&ev->ev_event_id, buf);
+                if (ev->ev_cancels_event_id) {
+                        snprintf(buf, sizeof(buf), "r%d%s", era,
+                                 ev->ev_cancels_event_id);
+                        ev_set_str(&ev->ev_cancels_event_id, buf);
+                }
+                if (ev->ev_stay_id) {
+                        snprintf(buf, sizeof(buf), "r%d%s", era,
+                                 ev->ev_stay_id);
+                        ev_set_str(&ev->ev_stay_id, buf);
+                }
+        }
+}
+
+static void gen_eras(int set, evs_t *e, int *nspan, int *ndeaths,
+                     int *nentries) {
+        int npat = 2 + rnd(2);
+        for (int p = 0; p < npat; p++) {
+                char pid[32];
+                int neras = 2 + rnd(2), deaths = 0, entries = 0;
+                int64_t base = T("2024-01-01T00:00:00Z") +
+                               (int64_t)rnd(330) * VG_MS_PER_DAY +
+                               (int64_t)rnd(24 * 60) * 60000;
+                int first_adm = -1;
+                snprintf(pid, sizeof(pid), "y%03d-p%d", set, p);
+                for (int era = 0; era < neras; era++) {
+                        int from = e->n;
+                        int64_t last = base;
+                        gen_patient(e, pid, base, 1 + rnd(4));
+                        /* a register entry for most of the eras' deaths,
+                         * and a few for none */
+                        int64_t dat = INT64_MIN;
+                        for (int i = from; i < e->n; i++)
+                                if (e->ev[i].ev_type == VG_REC_DEATH &&
+                                    !e->ev[i].ev_cancels_event_id)
+                                        dat = e->ev[i].ev_occurred_at;
+                        if (chance(dat == INT64_MIN ? 8 : 60)) {
+                                vg_event_t *r;
+                                if (dat == INT64_MIN)
+                                        dat = base + rnd(40) * VG_MS_PER_DAY;
+                                r = evs_push(e, VG_REC_REGISTER, pid, "reg",
+                                             dat + rnd(60) * VG_MS_PER_DAY);
+                                ev_kommun(r, kommuns[rnd(5)]);
+                                r->ev_death_at = dat;
+                                ev_set_str(&r->ev_unit_id, "unit-1");
+                                r->ev_expected = chance(80);
+                                for (int q = 0; q < VG_Q__CNT; q++)
+                                        r->ev_answers[q] = rnd(3);
+                                r->ev_pressure_ulcer = rnd(VG_PU_UNKNOWN + 1);
+                        }
+                        era_tag(e, from, era);
+                        for (int i = from; i < e->n; i++) {
+                                const vg_event_t *ev = &e->ev[i];
+                                if (ev->ev_cancels_event_id)
+                                        continue;
+                                deaths += ev->ev_type == VG_REC_DEATH;
+                                entries += ev->ev_type == VG_REC_REGISTER;
+                                if (ev->ev_occurred_at > last)
+                                        last = ev->ev_occurred_at;
+                                if (first_adm < 0 &&
+                                    ev->ev_type == VG_REC_ADMISSION)
+                                        first_adm = i;
+                        }
+                        /* a stay of the first era discharged in the
+                         * second (its discharge there, if any,
+                         * conflicts), a day before that era's first
+                         * event: before anything could have the first
+                         * era pruned (a stay_id that comes again after
+                         * its whole stay was pruned starts a new stay,
+                         * docs/RULES.md) */
+                        if (era == 1 && first_adm >= 0 && chance(35)) {
+                                char stay[64];
+                                int64_t at = INT64_MAX;
+                                vg_event_t *d;
+                                for (int i = from; i < e->n; i++)
+                                        if (e->ev[i].ev_occurred_at < at)
+                                                at = e->ev[i].ev_occurred_at;
+                                snprintf(stay, sizeof(stay), "%s",
+                                         e->ev[first_adm].ev_stay_id);
+                                d = evs_push(e, VG_REC_DISCHARGE, pid, "x",
+                                             at - VG_MS_PER_DAY);
+                                ev_kommun(d, kommuns[rnd(5)]);
+                                ev_set_str(&d->ev_stay_id, stay);
+                                d->ev_care_setting =
+                                        e->ev[first_adm].ev_care_setting;
+                                d->ev_disposition = pick_disposition();
+                                d->ev_needs_coordination = chance(70);
+                                era_tag(e, e->n - 1, era);
+                                ev_set_str(&e->ev[e->n - 1].ev_stay_id, stay);
+                                (*nspan)++;
+                        }
+                        /* the next era: past the reach of every rule
+                         * (about 400 days) and the retention */
+                        base = last + (int64_t)(401 + rnd(500)) *
+                                              VG_MS_PER_DAY +
+                                       (int64_t)rnd(24 * 60) * 60000;
+                }
+                *ndeaths += deaths > 1;
+                *nentries += entries > 1;
+        }
+}
+
+static int ev_time_cmp(const void *a, const void *b) {
+        const vg_event_t *x = a, *y = b;
+        return x->ev_occurred_at < y->ev_occurred_at   ? -1
+               : x->ev_occurred_at > y->ev_occurred_at ? 1
+                                                       : 0;
+}
+
+static void test_retention_changes_nothing(void **state) {
+        char errstr[256];
+        int nsets = getenv("VG_PROP_SETS") ? atoi(getenv("VG_PROP_SETS"))
+                                           : NSETS;
+        int nspan = 0, ndeaths = 0, nentries = 0, with_pruned = 0;
+        long total_events = 0;
+        (void)state;
+        if (nsets < 20)
+                nsets = 20;
+        g_rng = (getenv("VG_PROP_SEED")
+                         ? strtoull(getenv("VG_PROP_SEED"), NULL, 0)
+                         : SEED) ^
+                0x7e7e;
+        vg_rules_conf_default(&g_rc);
+        g_codec = vg_codec_new(errstr, sizeof(errstr));
+        assert_non_null(g_codec);
+        g_failures = 0;
+        g_pruned = 0;
+
+        for (int set = 0; set < nsets; set++) {
+                evs_t e = {0};
+                result_t orc;
+                int *order;
+                int64_t pruned0 = g_pruned;
+
+                gen_eras(set, &e, &nspan, &ndeaths, &nentries);
+                /* in time order (a stable sort: ties as generated) */
+                for (int i = 1; i < e.n; i++)
+                        for (int j = i; j > 0 && ev_time_cmp(&e.ev[j - 1],
+                                                             &e.ev[j]) > 0;
+                             j--) {
+                                vg_event_t t = e.ev[j];
+                                e.ev[j] = e.ev[j - 1];
+                                e.ev[j - 1] = t;
+                        }
+                total_events += e.n;
+                order = vg_calloc((size_t)e.n, sizeof(int));
+                for (int i = 0; i < e.n; i++)
+                        order[i] = i;
+                oracle(&e, &orc);
+                for (int run = 0; run < 4; run++) {
+                        result_t got;
+                        run_set(&e, order, run == 0 ? 0 : 1 + rnd(6), &got);
+                        compare(&e, order, set, run, &orc, "oracle", &got);
+                        result_free(&got);
+                }
+                with_pruned += g_pruned > pruned0;
+                result_free(&orc);
+                vg_free(order);
+                evs_free(&e);
+        }
+        vg_codec_destroy(g_codec);
+        g_codec = NULL;
+        print_message("  %d sets, %ld events in eras, 4 runs each: %d with "
+                      "events pruned; %d patients with a stay across eras, "
+                      "%d with deaths in two eras, %d with register entries "
+                      "in two\n",
+                      nsets, total_events, with_pruned, nspan, ndeaths,
+                      nentries);
+        if (g_failures)
+                fail_msg("%d run(s) differ from the oracle (see above)",
+                         g_failures);
+        /* Sanity: pruning happens, and the cases it must not touch come. */
+        assert_true(with_pruned >= nsets / 8);
+        assert_true(nspan >= nsets / 10);
+        assert_true(ndeaths >= nsets / 20);
+        assert_true(nentries >= nsets / 10);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_final_state_independent_of_order),
+                cmocka_unit_test(test_retention_changes_nothing),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,36 @@ static vg_part_t *open_part(void) {
         "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
         "\"source_system\":\"s\",\"sip_id\":\"x\"}"
 
+#define DIS(id, stay, t)                                                       \
+        "{\"type\":\"discharge\",\"event_id\":\"" id "\",\"patient_id\":"      \
+        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
+        "\"source_system\":\"s\",\"stay_id\":\"" stay "\",\"facility_id\":"    \
+        "\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\",\"disposition\":"      \
+        "\"HOME\",\"needs_coordination\":false}"
+/* A cancellation of target (the patient's own event). */
+#define OWN_CANCEL(id, t, target)                                              \
+        "{\"type\":\"sip_created\",\"event_id\":\"" id "\",\"patient_id\":"    \
+        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
+        "\"source_system\":\"s\",\"sip_id\":\"x\",\"cancels_event_id\":\""    \
+        target "\"}"
+
+#define DIS_SIP(id, stay, t)                                                   \
+        "{\"type\":\"discharge\",\"event_id\":\"" id "\",\"patient_id\":"      \
+        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
+        "\"source_system\":\"s\",\"stay_id\":\"" stay "\",\"facility_id\":"    \
+        "\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\",\"disposition\":"      \
+        "\"HOME\",\"needs_coordination\":true}"
+#define REG(id, t, death_at)                                                   \
+        "{\"type\":\"register_entry\",\"event_id\":\"" id "\",\"patient_id\":" \
+        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
+        "\"source_system\":\"s\",\"death_at\":\"" death_at "\",\"unit_id\":"   \
+        "\"u\",\"expected\":true,\"eol_conversation\":\"YES\","                \
+        "\"pain_assessed\":\"YES\",\"symptoms_assessed\":\"YES\","             \
+        "\"oral_health_assessed\":\"YES\",\"prn_opioid\":\"YES\","             \
+        "\"prn_anxiolytic\":\"YES\",\"prn_antiemetic\":\"YES\","               \
+        "\"prn_antisecretory\":\"YES\",\"present_at_death\":\"YES\","          \
+        "\"bereavement_offered\":\"YES\",\"pressure_ulcer\":\"NONE\"}"
+
 /* Applies one event in its own batch; returns vg_part_event's result. */
 static vg_err_t ev_rc(vg_part_t *part, const char *json) {
         vg_event_t e;
@@ -144,28 +174,110 @@ static void test_frozen_exact_and_late_cancellation(void **state) {
         vg_part_t *part = open_part();
         look_t c;
         (void)state;
+        /* a readmission: two stays, the second 10 days after the first */
         ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
-        ev(part, DEATH("d1", "2024-01-21T10:00:00Z", ""));
-        c = cell(part, "eol_admission_30d|SE|2024-01");
-        assert_int_equal(c.num, 1);
-        assert_int_equal(c.den, 1);
+        ev(part, DIS("d1", "a1", "2024-01-05T10:00:00Z"));
+        ev(part, ADM("a2", "2024-01-15T10:00:00Z"));
+        ev(part, DIS("d2", "a2", "2024-01-20T10:00:00Z"));
         /* The patient's own later event moves its horizon to 2025-04-27,
-         * more than the rules' reach (400 days) after the death: the
-         * history before it is pruned; the figures must not move. */
+         * more than the rules' reach (400 days) after the stays: they are
+         * pruned; the figures must not move. */
+        c = cell(part, "readmission_30d|SE|2024-01");
+        assert_int_equal(c.found ? c.den : 0, 0); /* (not settled yet) */
         ev(part, OWN("q1", "2026-06-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 4);
+        c = cell(part, "readmission_30d|SE|2024-01");
+        assert_int_equal(c.num, 1);
+        assert_int_equal(c.den, 2);
+        /* A cancellation of the pruned readmission arrives (itself within
+         * the horizon): it can no longer change frozen figures, and must
+         * not leave num > den. */
+        ev(part, OWN_CANCEL("c1", "2026-06-02T00:00:00Z", "a2"));
+        c = cell(part, "readmission_30d|SE|2024-01");
+        assert_int_equal(c.num, 1);
+        assert_int_equal(c.den, 2);
+        vg_part_close(part);
+}
+
+/* SPEC §5.0 and §7: the death is the earliest Death, later ones are
+ * conflicts; pruning must not let a later one take its place (figures
+ * that no run without pruning has). A death in 2021 with its register
+ * entry, a second Death five years on, and the patient's own event after:
+ * the second stays a conflict (no death figures for 2026-02, no
+ * DEATH_NOT_REGISTERED for it); the first is still the death. */
+static void test_earliest_death_kept(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        ev(part, ADM("a0", "2019-06-10T10:00:00Z"));
+        ev(part, DIS("b0", "a0", "2019-06-12T10:00:00Z"));
+        ev(part, DEATH("x1", "2021-02-01T10:00:00Z", ""));
+        ev(part, REG("r1", "2021-02-10T10:00:00Z", "2021-02-01T10:00:00Z"));
+        ev(part, DEATH("x2", "2026-02-01T10:00:00Z", ""));
+        ev(part, OWN("q1", "2026-06-01T00:00:00Z"));
+        ev(part, OWN("q2", "2027-09-01T00:00:00Z"));
+        /* the stay of 2019 (more than the reach before the death) goes;
+         * the death and everything after it stay */
         assert_int_equal(vg_part_stats(part)->ps_pruned, 2);
-        c = cell(part, "eol_admission_30d|SE|2024-01");
+        c = cell(part, "death_place.HOME|SE|2026-02");
+        assert_int_equal(c.found ? c.den : 0, 0);
+        c = cell(part, "register_coverage|SE|2026-02");
+        assert_int_equal(c.found ? c.den : 0, 0);
+        c = cell(part, "death_place.HOME|SE|2021-02");
         assert_int_equal(c.num, 1);
         assert_int_equal(c.den, 1);
-        /* A cancellation of the pruned death arrives (itself within the
-         * horizon): it can no longer change frozen figures, and must not
-         * leave num > den. */
-        ev(part, DEATH("c1", "2026-06-02T00:00:00Z",
-                       ",\"cancels_event_id\":\"d1\""));
-        c = cell(part, "eol_admission_30d|SE|2024-01");
+        c = cell(part, "register_coverage|SE|2021-02");
         assert_int_equal(c.num, 1);
         assert_int_equal(c.den, 1);
-        c = cell(part, "death_place.HOME|SE|2024-01");
+        /* and the death can still be cancelled, as without pruning: the
+         * second one is the death then */
+        ev(part, DEATH("c1", "2027-09-02T00:00:00Z",
+                       ",\"cancels_event_id\":\"x1\""));
+        c = cell(part, "death_place.HOME|SE|2021-02");
+        assert_int_equal(c.found ? c.den : 0, 0);
+        c = cell(part, "death_place.HOME|SE|2026-02");
+        assert_int_equal(c.den, 1);
+        vg_part_close(part);
+}
+
+/* A discharge that needs coordination five years after the death: its SIP
+ * trigger is void (the death is before its deadline, SPEC §5.2) with or
+ * without pruning. */
+static void test_void_trigger_after_old_death(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        ev(part, DEATH("x1", "2021-02-01T10:00:00Z", ""));
+        ev(part, OWN("q0", "2026-01-01T00:00:00Z"));
+        ev(part, ADM("a1", "2026-02-25T10:00:00Z"));
+        ev(part, DIS_SIP("d1", "a1", "2026-03-01T10:00:00Z"));
+        ev(part, OWN("q1", "2026-06-01T00:00:00Z"));
+        c = cell(part, "sip_within_deadline|SE|2026-03");
+        assert_int_equal(c.found ? c.den : 0, 0);
+        vg_part_close(part);
+}
+
+/* A stay is never split: a long stay whose admission is more than the
+ * reach before its discharge, with the patient's SIP in between, keeps its
+ * admission until the discharge comes, so the SIP window starts at the
+ * admission (SPEC §5.2: [admission, deadline]) as without pruning. */
+static void test_long_stay_not_split(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
+        ev(part, OWN("s1", "2025-06-01T10:00:00Z"));
+        ev(part, OWN("q1", "2026-09-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
+        ev(part, DIS_SIP("d1", "a1", "2026-09-05T10:00:00Z"));
+        ev(part, OWN("q2", "2026-12-01T00:00:00Z"));
+        c = cell(part, "sip_within_deadline|SE|2026-09");
+        assert_int_equal(c.num, 1);
+        assert_int_equal(c.den, 1);
+        /* the stay closed and settled, a later event lets it go whole */
+        ev(part, OWN("q3", "2030-01-01T00:00:00Z"));
+        assert_true(vg_part_stats(part)->ps_pruned >= 2);
+        c = cell(part, "sip_within_deadline|SE|2026-09");
         assert_int_equal(c.num, 1);
         assert_int_equal(c.den, 1);
         vg_part_close(part);
@@ -241,8 +353,8 @@ static void test_no_gap_no_prune(void **state) {
         (void)state;
         /* Events closer together than the rules' reach are kept together,
          * even past retention_days, until a gap appears. */
-        ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
-        ev(part, ADM("a2", "2024-11-01T10:00:00Z"));
+        ev(part, OWN("a1", "2024-01-01T10:00:00Z"));
+        ev(part, OWN("a2", "2024-11-01T10:00:00Z"));
         ev(part, OWN("q1", "2025-02-15T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
         /* still no gap wider than the rules' reach */
@@ -259,12 +371,6 @@ static void test_no_gap_no_prune(void **state) {
         vg_part_close(part);
 }
 
-#define DIS(id, stay, t)                                                       \
-        "{\"type\":\"discharge\",\"event_id\":\"" id "\",\"patient_id\":"      \
-        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
-        "\"source_system\":\"s\",\"stay_id\":\"" stay "\",\"facility_id\":"    \
-        "\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\",\"disposition\":"      \
-        "\"HOME\",\"needs_coordination\":false}"
 
 /* SPEC §7 "nothing else is dropped silently": a record not older than its
  * patient's horizon is applied with everything it relates to - so retention
@@ -295,7 +401,7 @@ static void test_late_partner_within_horizon(void **state) {
  * patient's event 2.4 years on moves the watermark, and this patient's two
  * new events in one batch are both kept (the first prunes the old ones,
  * as when derived as they come), the counters the same as without
- * deferring. */
+ * deferring. (A stay, not a death: a death is never pruned.) */
 static void defer_cells_cb(const char *key, int64_t num, int64_t den,
                            bool count, void *opaque) {
         char *out = opaque, line[300];
@@ -314,13 +420,16 @@ static void defer_run(int64_t after, char *cells, int *refused) {
                             sizeof(err));
         assert_non_null(part);
         vg_part_set_defer(part, after);
-        /* batch 1: a death and eight SIPs, derived as they come */
+        /* batch 1: a stay and seven SIPs, derived as they come */
         assert_int_equal(vg_part_begin(part, 0, err, sizeof(err)), VG_OK);
         for (int i = 0; i < 9; i++) {
                 vg_event_t e;
                 if (i == 0)
                         snprintf(json, sizeof(json), "%s",
-                                 DEATH("d", "2024-01-01T10:00:00Z", ""));
+                                 ADM("a", "2024-01-01T00:00:00Z"));
+                else if (i == 1)
+                        snprintf(json, sizeof(json), "%s",
+                                 DIS("d", "a", "2024-01-01T00:30:00Z"));
                 else
                         snprintf(json, sizeof(json),
                                  "{\"type\":\"sip_created\",\"event_id\":"
@@ -377,7 +486,7 @@ static void test_defer_prunes_as_derived(void **state) {
         defer_run(0, deferred, &refused_deferred);
         assert_int_equal(refused_eager, 0);
         assert_int_equal(refused_deferred, 0);
-        assert_true(strstr(eager, "death_place") != NULL);
+        assert_true(strstr(eager, "readmission_30d") != NULL);
         assert_string_equal(eager, deferred);
 }
 
@@ -513,6 +622,9 @@ int main(void) {
                 KINDS(test_partial_prune_then_cancel),
                 KINDS(test_no_gap_no_prune),
                 KINDS(test_late_partner_within_horizon),
+                KINDS(test_earliest_death_kept),
+                KINDS(test_void_trigger_after_old_death),
+                KINDS(test_long_stay_not_split),
                 cmocka_unit_test(test_defer_prunes_as_derived),
                 cmocka_unit_test(test_inserts_only_boundary),
         };
