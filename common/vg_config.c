@@ -47,7 +47,9 @@ const vg_confdef_t vg_confdefs[] = {
          "vigil process logs its state to the changelog through a "
          "transactional producer, and restores from it. false: local "
          "state only (a partition that moves to an instance without its "
-         "file is rebuilt from the input topics' beginning)."},
+         "file is rebuilt from the input topics' beginning, and what it "
+         "published before is not corrected: docs/RUNBOOK.md, section "
+         "7)."},
         {"changelog.linger_ms", VG_C_INT, "100", 0, 10000, 0,
          "With the changelog: a partition's changelog records, parts and "
          "dead letters wait about this long (from when the publisher "

@@ -44,8 +44,17 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* The first SIGINT or SIGTERM asks for a clean stop (the batch committed,
+ * the outbox published, the group left); a second one, while that takes
+ * long (a broker not answering), ends the process at once. Installed
+ * before anything else is set up: a stop asked for in the first seconds
+ * (topics checked, the changelog created) is a clean one too. */
 static void on_signal(int sig) {
-        (void)sig;
+        if (stop_requested) {
+                signal(sig, SIG_DFL);
+                raise(sig);
+                return;
+        }
         stop_requested = 1;
 }
 
@@ -130,6 +139,8 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                                   "restored (see above)");
                 return NULL;
         }
+        if (!pr->pr_cl_topic)
+                process_warn_rebuild(pr, p, ps->ps_part);
         vg_part_set_cache(ps->ps_part, pr->pr_cache_patients);
         vg_part_set_defer(ps->ps_part, PROCESS_DEFER_AFTER);
         progress_keys(pr, ps->ps_part, p);
@@ -594,6 +605,8 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         char errstr[512];
         int rc = 1;
 
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
         pr->pr_started_at = vg_now_ms();
         pr->pr_lock = -1;
         pthread_mutex_init(&pr->pr_snap_lock, NULL);
@@ -797,8 +810,6 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                 pr->pr_inputs[3], pr->pr_inputs[4], pr->pr_npartitions,
                 vg_conf_str(conf, "group.id"), pr->pr_state_dir);
 
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
         {
                 vg_loop_t lp = {0};
                 lp.lp_rk = pr->pr_consumer;

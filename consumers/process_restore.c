@@ -548,3 +548,31 @@ void process_cleanup(proc_t *pr, int64_t now) {
                         pr->pr_cl_topic);
         }
 }
+
+/* Without the changelog, a partition whose file holds no offsets while the
+ * group has some committed starts over from the input topics' beginning:
+ * what the partition published before (IndicatorParts of counters that no
+ * longer have cases, ACTIVE alerts) is not corrected by that rebuild. Said
+ * once per partition (docs/RUNBOOK.md, section 7). */
+void process_warn_rebuild(proc_t *pr, int p, vg_part_t *part) {
+        rd_kafka_topic_partition_list_t *l;
+        bool committed = false;
+        for (int t = 0; t < VG_EVENT_TYPES; t++)
+                if (vg_part_offset(part, pr->pr_inputs[t]) >= 0)
+                        return; /* (the file was used before) */
+        l = rd_kafka_topic_partition_list_new(VG_EVENT_TYPES);
+        for (int t = 0; t < VG_EVENT_TYPES; t++)
+                rd_kafka_topic_partition_list_add(l, pr->pr_inputs[t], p);
+        if (!rd_kafka_committed(pr->pr_consumer, l, 10000))
+                for (int i = 0; i < l->cnt; i++)
+                        committed |= !l->elems[i].err &&
+                                     l->elems[i].offset > 0;
+        rd_kafka_topic_partition_list_destroy(l);
+        if (committed)
+                vg_warn("process", "partition %d: no state in state.dir but "
+                        "offsets committed by the group, and no changelog "
+                        "(changelog.enabled=false): rebuilt from the input "
+                        "topics' beginning; counters and ACTIVE alerts it "
+                        "published before and no longer has are not "
+                        "corrected (docs/RUNBOOK.md, section 7)", p);
+}

@@ -46,6 +46,18 @@ kill -TERM $pid; wait $pid || fail "run 2 did not stop cleanly: $(tail -3 "$TMP/
 grep -q "stopped after" "$TMP/run2.log" || fail "run 2 did not log its stop"
 echo "run 2 stopped (SIGTERM)"
 
+# A SIGTERM before the group is joined (topics checked, the changelog
+# looked up) is a clean stop too: exit 0, not killed by the signal. (Its
+# own group: run 3 below must not wait for this one's member.)
+"$VIGIL" process "${T[@]}" -X state.dir="$TMP/early" -X group.id="$S.early" \
+  2> "$TMP/early.log" &
+pid=$!
+sleep 0.2
+kill -TERM $pid
+wait $pid || fail "SIGTERM in the first 0.2 s: exit $? ($(tail -2 "$TMP/early.log"))"
+grep -q "stopped after" "$TMP/early.log" || fail "early SIGTERM: no stop logged"
+echo "SIGTERM 0.2 s after start: a clean stop"
+
 # Run 3: to the end. Duplicates re-sent on top must change nothing.
 head -n 50 "$TMP/events.jsonl" | "$VIGIL" produce "${T[@]}" 2>/dev/null
 "$VIGIL" process "${T[@]}" "${STATE[@]}" --exit-idle 3 2> "$TMP/run3.log" \

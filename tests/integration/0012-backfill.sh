@@ -59,6 +59,18 @@ grep -q "transactional.id" "$TMP/r1.log" || fail "r1 published without transacti
 if grep -q "transactional.id" "$TMP/r2.log"; then
   fail "r2 published in transactions (changelog.enabled=false ignored)"
 fi
+grep -q "no state in state.dir but offsets committed" "$TMP/r2.log" \
+  && fail "r2: a first run warned of a rebuild"
+# Without the changelog, a lost state file means a rebuild that cannot
+# correct what was published before: said in a warning per partition.
+rm -rf "$TMP/r2"
+"$VIGIL" process "${T[@]}" -X "topic.alerts=$S.r2.alerts" \
+  -X "topic.indicator_parts=$S.r2.parts" -X "topic.dlq=$S.r2.dlq" \
+  -X state.dir="$TMP/r2" -X group.id="$S.r2" -X changelog.enabled=false \
+  --exit-idle 2 2> "$TMP/r2b.log" || fail "r2 again: $(tail -3 "$TMP/r2b.log")"
+[ "$(grep -c "WARN .*no state in state.dir but offsets committed" "$TMP/r2b.log")" = $P ] \
+  || fail "r2 again without its state: no warning per partition ($(grep WARN "$TMP/r2b.log" | head -3))"
+echo "r2 without its state file: rebuilt, with a warning per partition"
 
 # Too late: an admission of a patient whose newest stored event is more
 # than 400 days after it. Nothing changes but the DLQ.
