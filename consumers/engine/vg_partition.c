@@ -551,7 +551,7 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                 return VG_ERR_STORE;
         pt = pe->pe_pt;
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
-            !vg_patient_has_event(pt, ev->ev_event_id)) {
+            !vg_patient_has_event(pt, ev)) {
                 int n = pt->pt_nevents;
                 part->pa_rejected = "patient-limit";
                 vg_part_pack(part, pe, false);

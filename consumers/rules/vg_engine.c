@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int seen(const vg_patient_t *pt, const char *id);
+static int seen(const vg_patient_t *pt, const vg_event_t *ev);
 
 vg_patient_t *vg_patient_new(const char *patient_id) {
         vg_patient_t *pt = vg_calloc(1, sizeof(*pt));
@@ -158,18 +158,23 @@ static void alert_push(vg_changes_t *ch, int *cap, const vg_alert_t *a,
         ch->ch_nalerts++;
 }
 
-bool vg_patient_has_event(const vg_patient_t *pt, const char *id) {
-        return seen(pt, id) != 0;
+bool vg_patient_has_event(const vg_patient_t *pt, const vg_event_t *ev) {
+        return seen(pt, ev) != 0;
 }
 
-static int seen(const vg_patient_t *pt, const char *id) {
+static int seen(const vg_patient_t *pt, const vg_event_t *ev) {
+        const char *id = ev->ev_event_id;
         for (int i = 0; i < pt->pt_nevents; i++)
                 if (!strcmp(pt->pt_events[i].ev_event_id, id))
                         return 1;
         for (int i = 0; i < pt->pt_nold; i++)
                 if (!strcmp(pt->pt_old_ids[i], id))
                         return 1;
-        /* The target of a pruned cancellation: it stays without effect. */
+        /* The target of a pruned cancellation: it stays without effect.
+         * Not a cancellation: one cancelled still cancels (cancelling a
+         * cancellation has no effect, SPEC §5.0). */
+        if (ev->ev_cancels_event_id)
+                return 0;
         for (int i = 0; i < pt->pt_nold_cancelled; i++)
                 if (!strcmp(pt->pt_old_cancelled[i], id))
                         return 1;
@@ -276,12 +281,14 @@ static void times_free(int64_t *t, const int64_t *few) {
  * Register event and everything after them; it never separates two
  * events of one stay; and it keeps a stay still without an admission or
  * a discharge (none, or each one cancelled), and everything after it,
- * for the one still to come. (A stay_id used again after its whole stay
- * was pruned starts a new stay: docs/RULES.md, retention.)
+ * for the one still to come. Nor does a cut separate a cancellation from
+ * a later target of it. (A stay_id used again after its whole stay was
+ * pruned starts a new stay: docs/RULES.md, retention.)
  */
 typedef struct cuts_s {
         int64_t  before;  /* a cut is earlier than this */
-        int64_t *span;    /* the stays' [first, last) times, in pairs */
+        int64_t *span;    /* [first, last) times of the stays, and of
+                           * cancellations before their targets, in pairs */
         int      nspan;
 } cuts_t;
 
@@ -294,12 +301,16 @@ static int id_cmp(const void *a, const void *b) {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int ev_id_cmp(const void *a, const void *b) {
+        return strcmp((*(const vg_event_t *const *)a)->ev_event_id,
+                      (*(const vg_event_t *const *)b)->ev_event_id);
+}
+
 static void cuts_init(const vg_patient_t *pt, cuts_t *k) {
         const vg_event_t **st = NULL;
         const char **tg = NULL;
         int nst = 0, ntg = 0, n = pt->pt_nevents;
         k->before = INT64_MAX;
-        k->span = NULL;
         k->nspan = 0;
         /* the cancelled ids (a cancellation of itself is ignored, as in
          * the rules) */
@@ -330,6 +341,31 @@ static void cuts_init(const vg_patient_t *pt, cuts_t *k) {
                         st[nst++] = e;
                 }
         }
+        /* a cancellation kept with it, or both gone: one pruned would
+         * leave a later target of it live again (the rules see only the
+         * events kept) */
+        k->span = vg_malloc(sizeof(int64_t) * (size_t)(2 * n + 2));
+        if (ntg) {
+                const vg_event_t **by = vg_malloc(sizeof(*by) * (size_t)n);
+                for (int i = 0; i < n; i++)
+                        by[i] = &pt->pt_events[i];
+                qsort(by, (size_t)n, sizeof(*by), ev_id_cmp);
+                for (int i = 0; i < n; i++) {
+                        const vg_event_t *c = &pt->pt_events[i], **t, *kp;
+                        vg_event_t key;
+                        if (!c->ev_cancels_event_id)
+                                continue;
+                        key.ev_event_id = (char *)c->ev_cancels_event_id;
+                        kp = &key;
+                        t = bsearch(&kp, by, (size_t)n, sizeof(*by),
+                                    ev_id_cmp);
+                        if (t && c->ev_occurred_at < (*t)->ev_occurred_at) {
+                                k->span[k->nspan++] = c->ev_occurred_at;
+                                k->span[k->nspan++] = (*t)->ev_occurred_at;
+                        }
+                }
+                vg_free(by);
+        }
         if (nst > 1)
                 qsort(st, (size_t)nst, sizeof(*st), stay_cmp);
         for (int i = 0, j; i < nst; i = j) {
@@ -356,8 +392,6 @@ static void cuts_init(const vg_patient_t *pt, cuts_t *k) {
                 }
                 if (lo == hi)
                         continue;
-                if (!k->span)
-                        k->span = vg_malloc(sizeof(int64_t) * (size_t)nst);
                 k->span[k->nspan++] = lo;
                 k->span[k->nspan++] = hi;
         }
@@ -557,7 +591,7 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                         ch->ch_too_late = 1;
                         return;
                 }
-                if (seen(pt, ev->ev_event_id)) {
+                if (seen(pt, ev)) {
                         ch->ch_duplicate = 1;
                         return;
                 }

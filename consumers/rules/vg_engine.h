@@ -53,8 +53,9 @@ typedef struct vg_changes_s {
 vg_patient_t *vg_patient_new(const char *patient_id);
 void vg_patient_destroy(vg_patient_t *pt);
 
-/* True if the patient has seen event id (stored or pruned). */
-bool vg_patient_has_event(const vg_patient_t *pt, const char *id);
+/* True if the patient has seen event ev's id (stored or pruned; the
+ * target of a pruned cancellation too, unless ev is a cancellation). */
+bool vg_patient_has_event(const vg_patient_t *pt, const vg_event_t *ev);
 
 /* Applies ev (may be NULL: re-derive only) at the partition's watermark
  * (VG_WM_NONE: none yet). ch is overwritten; free with vg_changes_clear().

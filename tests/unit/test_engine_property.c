@@ -760,7 +760,8 @@ static void test_final_state_independent_of_order(void **state) {
  * which prunes nothing. Eras repeat what pruning must not let a later
  * event take the place of: deaths (the earliest is the death), register
  * entries (likewise), and stays whose admission is in one era and a
- * discharge in the next.
+ * discharge in the next; and cancellations in the first era of events of
+ * a later one (some of them cancellations themselves).
  * ---------------------------------------------------------------------- */
 
 /* Prefixes the event ids (and the cancellations' targets, all within the
@@ -785,7 +786,7 @@ static void era_tag(evs_t *e, int from, int era) {
 }
 
 static void gen_eras(int set, evs_t *e, int *nspan, int *ndeaths,
-                     int *nentries) {
+                     int *nentries, int *ncross) {
         int npat = 2 + rnd(2);
         for (int p = 0; p < npat; p++) {
                 char pid[32];
@@ -793,10 +794,12 @@ static void gen_eras(int set, evs_t *e, int *nspan, int *ndeaths,
                 int64_t base = T("2024-01-01T00:00:00Z") +
                                (int64_t)rnd(330) * VG_MS_PER_DAY +
                                (int64_t)rnd(24 * 60) * 60000;
-                int first_adm = -1;
+                int first_adm = -1, era0 = e->n, era1 = e->n;
                 snprintf(pid, sizeof(pid), "y%03d-p%d", set, p);
                 for (int era = 0; era < neras; era++) {
                         int from = e->n;
+                        if (era == 1)
+                                era1 = from;
                         int64_t last = base;
                         gen_patient(e, pid, base, 1 + rnd(4));
                         /* a register entry for most of the eras' deaths,
@@ -867,6 +870,43 @@ static void gen_eras(int set, evs_t *e, int *nspan, int *ndeaths,
                                               VG_MS_PER_DAY +
                                        (int64_t)rnd(24 * 60) * 60000;
                 }
+                /* cancellations across eras: one in the first era of an
+                 * event of a later one (a cut between them would leave
+                 * the target live); and one in the first era of an id
+                 * that comes later as a cancellation itself (it still
+                 * cancels: cancelling a cancellation has no effect) */
+                if (e->n > era1 && chance(35)) {
+                        const vg_event_t *tg =
+                                &e->ev[era1 + rnd(e->n - era1)];
+                        vg_event_t *c;
+                        char id[64], target[64];
+                        snprintf(id, sizeof(id), "r0k%d", p);
+                        snprintf(target, sizeof(target), "%s",
+                                 tg->ev_event_id);
+                        c = evs_push(e, VG_REC_SIP, pid, id,
+                                     e->ev[era0].ev_occurred_at +
+                                             rnd(20) * VG_MS_PER_DAY);
+                        ev_set_str(&c->ev_cancels_event_id, target);
+                        (*ncross)++;
+                }
+                if (e->n > era1 && chance(25)) {
+                        const vg_event_t *tg =
+                                &e->ev[era1 + rnd(e->n - era1)];
+                        vg_event_t *c;
+                        char id[64], target[64];
+                        int64_t at = tg->ev_occurred_at;
+                        snprintf(id, sizeof(id), "r0z%d", p);
+                        snprintf(target, sizeof(target), "%s",
+                                 tg->ev_event_id);
+                        c = evs_push(e, VG_REC_SIP, pid, "r1zz",
+                                     at + rnd(3) * VG_MS_PER_DAY);
+                        ev_set_str(&c->ev_cancels_event_id, target);
+                        c = evs_push(e, VG_REC_SIP, pid, id,
+                                     e->ev[era0].ev_occurred_at +
+                                             rnd(20) * VG_MS_PER_DAY);
+                        ev_set_str(&c->ev_cancels_event_id, "r1zz");
+                        (*ncross)++;
+                }
                 *ndeaths += deaths > 1;
                 *nentries += entries > 1;
         }
@@ -883,7 +923,8 @@ static void test_retention_changes_nothing(void **state) {
         char errstr[256];
         int nsets = getenv("VG_PROP_SETS") ? atoi(getenv("VG_PROP_SETS"))
                                            : NSETS;
-        int nspan = 0, ndeaths = 0, nentries = 0, with_pruned = 0;
+        int nspan = 0, ndeaths = 0, nentries = 0, ncross = 0,
+            with_pruned = 0;
         long total_events = 0;
         (void)state;
         if (nsets < 20)
@@ -904,7 +945,7 @@ static void test_retention_changes_nothing(void **state) {
                 int *order;
                 int64_t pruned0 = g_pruned;
 
-                gen_eras(set, &e, &nspan, &ndeaths, &nentries);
+                gen_eras(set, &e, &nspan, &ndeaths, &nentries, &ncross);
                 /* in time order (a stable sort: ties as generated) */
                 for (int i = 1; i < e.n; i++)
                         for (int j = i; j > 0 && ev_time_cmp(&e.ev[j - 1],
@@ -935,9 +976,9 @@ static void test_retention_changes_nothing(void **state) {
         print_message("  %d sets, %ld events in eras, 4 runs each: %d with "
                       "events pruned; %d patients with a stay across eras, "
                       "%d with deaths in two eras, %d with register entries "
-                      "in two\n",
+                      "in two, %d cancellations across eras\n",
                       nsets, total_events, with_pruned, nspan, ndeaths,
-                      nentries);
+                      nentries, ncross);
         if (g_failures)
                 fail_msg("%d run(s) differ from the oracle (see above)",
                          g_failures);
@@ -946,6 +987,7 @@ static void test_retention_changes_nothing(void **state) {
         assert_true(nspan >= nsets / 10);
         assert_true(ndeaths >= nsets / 20);
         assert_true(nentries >= nsets / 10);
+        assert_true(ncross >= nsets / 4);
 }
 
 int main(void) {

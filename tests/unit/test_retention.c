@@ -283,6 +283,44 @@ static void test_long_stay_not_split(void **state) {
         vg_part_close(part);
 }
 
+/* A cancellation long before its target (SPEC §5.0: a cancellation may
+ * come first): a cut between them would drop the cancellation and leave
+ * the target live for the rules. Kept together, the death stays void. */
+static void test_cancellation_kept_with_target(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        ev(part, DEATH("c1", "2020-01-01T10:00:00Z",
+                       ",\"cancels_event_id\":\"d1\""));
+        ev(part, DEATH("d1", "2021-06-01T10:00:00Z", ""));
+        ev(part, OWN("q1", "2023-01-01T00:00:00Z"));
+        ev(part, OWN("q2", "2023-06-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
+        c = cell(part, "death_place.HOME|SE|2021-06");
+        assert_int_equal(c.found ? c.den : 0, 0);
+        vg_part_close(part);
+}
+
+/* A pruned cancellation's target that comes later as a cancellation
+ * itself still cancels (cancelling a cancellation has no effect, SPEC
+ * §5.0): it is not taken for a void target (a plain one is:
+ * test_late_target_of_pruned_cancellation). */
+static void test_cancelled_cancellation_still_cancels(void **state) {
+        vg_part_t *part = open_part();
+        look_t c;
+        (void)state;
+        ev(part, OWN_CANCEL("c1", "2020-01-01T10:00:00Z", "x"));
+        ev(part, DEATH("d1", "2023-01-01T10:00:00Z", ""));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 1);
+        c = cell(part, "death_place.HOME|SE|2023-01");
+        assert_int_equal(c.den, 1);
+        ev(part, DEATH("x", "2023-01-15T10:00:00Z",
+                       ",\"cancels_event_id\":\"d1\""));
+        c = cell(part, "death_place.HOME|SE|2023-01");
+        assert_int_equal(c.found ? c.den : 0, 0);
+        vg_part_close(part);
+}
+
 /* SPEC v2 §7: a record older than its patient's horizon goes to the DLQ
  * with reason too-late and changes nothing, whether or not anything was
  * pruned; exactly at the horizon it is not too late. */
@@ -625,6 +663,8 @@ int main(void) {
                 KINDS(test_earliest_death_kept),
                 KINDS(test_void_trigger_after_old_death),
                 KINDS(test_long_stay_not_split),
+                KINDS(test_cancellation_kept_with_target),
+                KINDS(test_cancelled_cancellation_still_cancels),
                 cmocka_unit_test(test_defer_prunes_as_derived),
                 cmocka_unit_test(test_inserts_only_boundary),
         };
