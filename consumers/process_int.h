@@ -269,14 +269,14 @@ bool process_ready_cb(void *opaque, char *reason, size_t size);
 /* librdkafka statistics (statistics.interval.ms): consumer lag. */
 int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
-/* process_restore.c: decides what the freshly opened local state of
- * partition p (file path) needs - nothing, to be logged whole, or a
- * restore (planned in pr_parts[p]; a whole one reopens the file empty);
- * returns the part to use, or NULL (logged; the part is closed). */
 /* Without the changelog: warns when partition p starts over from the
  * input topics' beginning although the group has offsets committed
  * (process_restore.c). */
 void process_warn_rebuild(proc_t *pr, int p, vg_part_t *part);
+/* process_restore.c: decides what the freshly opened local state of
+ * partition p (file path) needs - nothing, to be logged whole, or a
+ * restore (planned in pr_parts[p]; a whole one reopens the file empty);
+ * returns the part to use, or NULL (logged; the part is closed). */
 vg_part_t *process_restore_plan(proc_t *pr, int p, vg_part_t *part,
                                 const char *path);
 /* Runs every planned restore with one consumer. 0, or -1 (logged). */
