@@ -62,6 +62,20 @@ static look_t cell(vg_part_t *part, const char *key) {
         return l;
 }
 
+/* The counter cell key holds num / den (0 / 0 when it is not there). */
+static void part_cell_is(vg_part_t *part, const char *key, int64_t num,
+                         int64_t den) {
+        look_t c = cell(part, key);
+        assert_int_equal(c.num, num);
+        assert_int_equal(c.den, den);
+}
+
+/* No case in cell key: absent, or its denominator 0. */
+static void part_den0(vg_part_t *part, const char *key) {
+        look_t c = cell(part, key);
+        assert_int_equal(c.found ? c.den : 0, 0);
+}
+
 #define DEATH(id, t, extra)                                                    \
         "{\"type\":\"death\",\"event_id\":\"" id "\",\"patient_id\":\"p\","      \
         "\"occurred_at\":\"" t "\",\"kommun\":\"0484\",\"source_system\":"     \
@@ -172,7 +186,6 @@ static void test_horizon_is_per_patient(void **state) {
 
 static void test_frozen_exact_and_late_cancellation(void **state) {
         vg_part_t *part = open_part();
-        look_t c;
         (void)state;
         /* a readmission: two stays, the second 10 days after the first */
         ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
@@ -182,20 +195,15 @@ static void test_frozen_exact_and_late_cancellation(void **state) {
         /* The patient's own later event moves its horizon to 2025-04-27,
          * more than the rules' reach (400 days) after the stays: they are
          * pruned; the figures must not move. */
-        c = cell(part, "readmission_30d|SE|2024-01");
-        assert_int_equal(c.found ? c.den : 0, 0); /* (not settled yet) */
+        part_den0(part, "readmission_30d|SE|2024-01"); /* (not settled yet) */
         ev(part, OWN("q1", "2026-06-01T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 4);
-        c = cell(part, "readmission_30d|SE|2024-01");
-        assert_int_equal(c.num, 1);
-        assert_int_equal(c.den, 2);
+        part_cell_is(part, "readmission_30d|SE|2024-01", 1, 2);
         /* A cancellation of the pruned readmission arrives (itself within
          * the horizon): it can no longer change frozen figures, and must
          * not leave num > den. */
         ev(part, OWN_CANCEL("c1", "2026-06-02T00:00:00Z", "a2"));
-        c = cell(part, "readmission_30d|SE|2024-01");
-        assert_int_equal(c.num, 1);
-        assert_int_equal(c.den, 2);
+        part_cell_is(part, "readmission_30d|SE|2024-01", 1, 2);
         vg_part_close(part);
 }
 
@@ -219,22 +227,15 @@ static void test_earliest_death_kept(void **state) {
         /* the stay of 2019 (more than the reach before the death) goes;
          * the death and everything after it stay */
         assert_int_equal(vg_part_stats(part)->ps_pruned, 2);
-        c = cell(part, "death_place.HOME|SE|2026-02");
-        assert_int_equal(c.found ? c.den : 0, 0);
-        c = cell(part, "register_coverage|SE|2026-02");
-        assert_int_equal(c.found ? c.den : 0, 0);
-        c = cell(part, "death_place.HOME|SE|2021-02");
-        assert_int_equal(c.num, 1);
-        assert_int_equal(c.den, 1);
-        c = cell(part, "register_coverage|SE|2021-02");
-        assert_int_equal(c.num, 1);
-        assert_int_equal(c.den, 1);
+        part_den0(part, "death_place.HOME|SE|2026-02");
+        part_den0(part, "register_coverage|SE|2026-02");
+        part_cell_is(part, "death_place.HOME|SE|2021-02", 1, 1);
+        part_cell_is(part, "register_coverage|SE|2021-02", 1, 1);
         /* and the death can still be cancelled, as without pruning: the
          * second one is the death then */
         ev(part, DEATH("c1", "2027-09-02T00:00:00Z",
                        ",\"cancels_event_id\":\"x1\""));
-        c = cell(part, "death_place.HOME|SE|2021-02");
-        assert_int_equal(c.found ? c.den : 0, 0);
+        part_den0(part, "death_place.HOME|SE|2021-02");
         c = cell(part, "death_place.HOME|SE|2026-02");
         assert_int_equal(c.den, 1);
         vg_part_close(part);
@@ -245,15 +246,13 @@ static void test_earliest_death_kept(void **state) {
  * without pruning. */
 static void test_void_trigger_after_old_death(void **state) {
         vg_part_t *part = open_part();
-        look_t c;
         (void)state;
         ev(part, DEATH("x1", "2021-02-01T10:00:00Z", ""));
         ev(part, OWN("q0", "2026-01-01T00:00:00Z"));
         ev(part, ADM("a1", "2026-02-25T10:00:00Z"));
         ev(part, DIS_SIP("d1", "a1", "2026-03-01T10:00:00Z"));
         ev(part, OWN("q1", "2026-06-01T00:00:00Z"));
-        c = cell(part, "sip_within_deadline|SE|2026-03");
-        assert_int_equal(c.found ? c.den : 0, 0);
+        part_den0(part, "sip_within_deadline|SE|2026-03");
         vg_part_close(part);
 }
 
@@ -263,7 +262,6 @@ static void test_void_trigger_after_old_death(void **state) {
  * admission (SPEC §5.2: [admission, deadline]) as without pruning. */
 static void test_long_stay_not_split(void **state) {
         vg_part_t *part = open_part();
-        look_t c;
         (void)state;
         ev(part, ADM("a1", "2024-01-01T10:00:00Z"));
         ev(part, OWN("s1", "2025-06-01T10:00:00Z"));
@@ -271,15 +269,11 @@ static void test_long_stay_not_split(void **state) {
         assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
         ev(part, DIS_SIP("d1", "a1", "2026-09-05T10:00:00Z"));
         ev(part, OWN("q2", "2026-12-01T00:00:00Z"));
-        c = cell(part, "sip_within_deadline|SE|2026-09");
-        assert_int_equal(c.num, 1);
-        assert_int_equal(c.den, 1);
+        part_cell_is(part, "sip_within_deadline|SE|2026-09", 1, 1);
         /* the stay closed and settled, a later event lets it go whole */
         ev(part, OWN("q3", "2030-01-01T00:00:00Z"));
         assert_true(vg_part_stats(part)->ps_pruned >= 2);
-        c = cell(part, "sip_within_deadline|SE|2026-09");
-        assert_int_equal(c.num, 1);
-        assert_int_equal(c.den, 1);
+        part_cell_is(part, "sip_within_deadline|SE|2026-09", 1, 1);
         vg_part_close(part);
 }
 
@@ -288,7 +282,6 @@ static void test_long_stay_not_split(void **state) {
  * the target live for the rules. Kept together, the death stays void. */
 static void test_cancellation_kept_with_target(void **state) {
         vg_part_t *part = open_part();
-        look_t c;
         (void)state;
         ev(part, DEATH("c1", "2020-01-01T10:00:00Z",
                        ",\"cancels_event_id\":\"d1\""));
@@ -296,8 +289,7 @@ static void test_cancellation_kept_with_target(void **state) {
         ev(part, OWN("q1", "2023-01-01T00:00:00Z"));
         ev(part, OWN("q2", "2023-06-01T00:00:00Z"));
         assert_int_equal(vg_part_stats(part)->ps_pruned, 0);
-        c = cell(part, "death_place.HOME|SE|2021-06");
-        assert_int_equal(c.found ? c.den : 0, 0);
+        part_den0(part, "death_place.HOME|SE|2021-06");
         vg_part_close(part);
 }
 
@@ -316,8 +308,7 @@ static void test_cancelled_cancellation_still_cancels(void **state) {
         assert_int_equal(c.den, 1);
         ev(part, DEATH("x", "2023-01-15T10:00:00Z",
                        ",\"cancels_event_id\":\"d1\""));
-        c = cell(part, "death_place.HOME|SE|2023-01");
-        assert_int_equal(c.found ? c.den : 0, 0);
+        part_den0(part, "death_place.HOME|SE|2023-01");
         vg_part_close(part);
 }
 
@@ -335,8 +326,7 @@ static void test_too_late(void **state) {
                          VG_ERR_INVALID);
         assert_string_equal(vg_part_rejected(part), "too-late");
         assert_int_equal(vg_part_stats(part)->ps_too_late, 1);
-        c = cell(part, "death_place.HOME|SE|2024-01");
-        assert_int_equal(c.found ? c.den : 0, 0);
+        part_den0(part, "death_place.HOME|SE|2024-01");
         /* a cancellation that old is too late as well: a1 stays */
         assert_int_equal(ev_rc(part, DEATH("c0", "2024-01-01T00:00:00Z",
                                            ",\"cancels_event_id\":\"a1\"")),
@@ -353,7 +343,6 @@ static void test_too_late(void **state) {
 
 static void test_late_target_of_pruned_cancellation(void **state) {
         vg_part_t *part = open_part();
-        look_t c;
         (void)state;
         /* The cancellation arrives first, is pruned, then its target (not
          * too late: its time is within the horizon of the newest event). */
@@ -363,8 +352,7 @@ static void test_late_target_of_pruned_cancellation(void **state) {
         assert_int_equal(vg_part_stats(part)->ps_pruned, 1);
         /* horizon 2025-04-27: d1 is not too late */
         ev(part, DEATH("d1", "2025-05-10T00:00:00Z", ""));
-        c = cell(part, "death_place.HOME|SE|2025-05");
-        assert_int_equal(c.found ? c.den : 0, 0);
+        part_den0(part, "death_place.HOME|SE|2025-05");
         vg_part_close(part);
 }
 
@@ -418,7 +406,6 @@ static void test_no_gap_no_prune(void **state) {
  * late, and it readmits the discharge. */
 static void test_late_partner_within_horizon(void **state) {
         vg_part_t *part = open_part();
-        look_t c;
         (void)state;
         ev(part, ADM("a1", "2024-03-01T10:00:00Z"));
         ev(part, DIS("x1", "a1", "2024-03-05T10:00:00Z"));
@@ -426,9 +413,7 @@ static void test_late_partner_within_horizon(void **state) {
         assert_int_equal(ev_rc(part, ADM("a2", "2024-03-05T15:00:00Z")),
                          VG_OK);
         assert_int_equal(vg_part_stats(part)->ps_too_late, 0);
-        c = cell(part, "readmission_30d|SE|2024-03");
-        assert_int_equal(c.num, 1);
-        assert_int_equal(c.den, 1);
+        part_cell_is(part, "readmission_30d|SE|2024-03", 1, 1);
         vg_part_close(part);
 }
 
