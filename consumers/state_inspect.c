@@ -374,6 +374,8 @@ static int patient_json(sqlite3 *db, const char *path, int num,
         json_object_set_new(o, "pruned_cancelled_ids",
                             strs_json(pt->pt_old_cancelled,
                                       pt->pt_nold_cancelled));
+        json_object_set_new(o, "pruned_stay_ids",
+                            strs_json(pt->pt_old_stays, pt->pt_nold_stays));
         json_object_set_new(o, "cases", cases_json(pt->pt_cells,
                                                    pt->pt_ncells));
         json_object_set_new(o, "frozen_cases", cases_json(pt->pt_frozen,
@@ -481,6 +483,14 @@ static void print_patient(const json_t *o, const char *path) {
         ids = json_object_get(o, "pruned_cancelled_ids");
         if (json_array_size(ids)) {
                 printf("cancelled by pruned events (%zu)",
+                       json_array_size(ids));
+                json_array_foreach(ids, i, e)
+                        printf(" %s", json_string_value(e));
+                printf("\n");
+        }
+        ids = json_object_get(o, "pruned_stay_ids");
+        if (json_array_size(ids)) {
+                printf("stays pruned (%zu; their ids again are conflicts)",
                        json_array_size(ids));
                 json_array_foreach(ids, i, e)
                         printf(" %s", json_string_value(e));

@@ -14,15 +14,16 @@
  * The binary form the partition store writes (the JSON text of earlier
  * releases, vg_patient_store.c, is still read):
  *
- *   0xB1 0x03                       magic, version
+ *   0xB1 0x03 (or 0x04)             magic, version
  *   events:  n, then per event its type byte and its fields in the field
  *            table's order, patient_id left out (it is the row's key)
  *   old ids, old cancelled ids: n, strings
+ *   old stays (version 4 only, written when there are some): n, strings
  *   alerts:  n, then per alert its fields
  *   cells, frozen: n, then key, num, den, count
  *   next_due
  *   the checksum (32 bits, little-endian) of all the bytes before it:
- *   vg_patient_sum.c (sum64: versions 2 and 3; FNV-1a: version 1, still
+ *   vg_patient_sum.c (sum64: versions 2 to 4; FNV-1a: version 1, still
  *   read)
  *
  * n is a varint; int, long and time zigzag varints;
@@ -32,7 +33,7 @@
  * parse tree to read it back. Every read is bounds-checked and the
  * checksum must match: a corrupt state is an error, never a crash.
  *
- * Strings (version 3; versions 1 and 2 wrote each as its length and
+ * Strings (versions 3 and 4; versions 1 and 2 wrote each as its length and
  * bytes): a varint v whose two low bits say what follows,
  *   0  the string's v >> 2 bytes;
  *   1  the string numbered v >> 2, written before in these bytes;
@@ -49,7 +50,7 @@
  */
 
 #define BIN_MAGIC 0xB1
-#define BIN_VERSION 3
+#define BIN_VERSION 4
 #define STR_TAB 255 /* strings numbered per state */
 #define STR_SLOTS 512
 
@@ -403,7 +404,9 @@ size_t vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
         memset(t.st_slot, 0, sizeof(t.st_slot));
         pthread_once(&names_once, names_init);
         put_byte(b, BIN_MAGIC);
-        put_byte(b, BIN_VERSION);
+        /* (version 3 unless there are pruned stays: what earlier
+         * releases read) */
+        put_byte(b, pt->pt_nold_stays ? BIN_VERSION : 3);
         vg_buf_put_varint(b, (uint64_t)pt->pt_nevents);
         for (int i = 0; i < pt->pt_nevents; i++) {
                 put_byte(b, (unsigned char)pt->pt_events[i].ev_type);
@@ -416,6 +419,11 @@ size_t vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
         vg_buf_put_varint(b, (uint64_t)pt->pt_nold_cancelled);
         for (int i = 0; i < pt->pt_nold_cancelled; i++)
                 put_str(&t, b, pt->pt_old_cancelled[i]);
+        if (pt->pt_nold_stays) {
+                vg_buf_put_varint(b, (uint64_t)pt->pt_nold_stays);
+                for (int i = 0; i < pt->pt_nold_stays; i++)
+                        put_str(&t, b, pt->pt_old_stays[i]);
+        }
         vg_buf_put_varint(b, (uint64_t)pt->pt_nalerts);
         for (int i = 0; i < pt->pt_nalerts; i++)
                 rec_write(&t, b, VG_REC_ALERT, &pt->pt_alerts[i]);
@@ -836,6 +844,14 @@ static vg_patient_t *decode_bin(const char *patient_id, const void *data,
                 if ((pt->pt_old_cancelled[pt->pt_nold_cancelled] =
                              get_str(&r)))
                         pt->pt_nold_cancelled++;
+        if (version >= 4) {
+                n = get_count(&r);
+                pt->pt_old_stays = vg_calloc((size_t)n + 1, sizeof(char *));
+                for (int i = 0; i < n && !r.bad; i++)
+                        if ((pt->pt_old_stays[pt->pt_nold_stays] =
+                                     get_str(&r)))
+                                pt->pt_nold_stays++;
+        }
         n = get_count(&r);
         pt->pt_alerts = vg_calloc((size_t)n + 1, sizeof(vg_alert_t));
         for (int i = 0; i < n && !r.bad; i++) {

@@ -71,6 +71,10 @@ char *vg_patient_serialize(const vg_patient_t *pt) {
         strs_write(&b, pt->pt_old_ids, pt->pt_nold);
         vg_buf_puts(&b, ",\"x\":");
         strs_write(&b, pt->pt_old_cancelled, pt->pt_nold_cancelled);
+        if (pt->pt_nold_stays) {
+                vg_buf_puts(&b, ",\"s\":");
+                strs_write(&b, pt->pt_old_stays, pt->pt_nold_stays);
+        }
         vg_buf_puts(&b, ",\"a\":[");
         for (int i = 0; i < pt->pt_nalerts; i++) {
                 if (i)
@@ -141,6 +145,15 @@ vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
                 if (!json_is_string(v))
                         goto bad;
                 pt->pt_old_cancelled[pt->pt_nold_cancelled++] =
+                        vg_strdup(json_string_value(v));
+        }
+        arr = json_object_get(root, "s"); /* (optional) */
+        pt->pt_old_stays = vg_calloc(json_array_size(arr) + 1,
+                                     sizeof(char *));
+        json_array_foreach(arr, i, v) {
+                if (!json_is_string(v))
+                        goto bad;
+                pt->pt_old_stays[pt->pt_nold_stays++] =
                         vg_strdup(json_string_value(v));
         }
         arr = json_object_get(root, "a");

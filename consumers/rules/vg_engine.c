@@ -54,6 +54,9 @@ void vg_patient_destroy(vg_patient_t *pt) {
         for (int i = 0; i < pt->pt_nold_cancelled; i++)
                 vg_free(pt->pt_old_cancelled[i]);
         vg_free(pt->pt_old_cancelled);
+        for (int i = 0; i < pt->pt_nold_stays; i++)
+                vg_free(pt->pt_old_stays[i]);
+        vg_free(pt->pt_old_stays);
         alerts_free(pt->pt_alerts, pt->pt_nalerts);
         cells_free(pt->pt_cells, pt->pt_ncells);
         cells_free(pt->pt_frozen, pt->pt_nfrozen);
@@ -482,6 +485,21 @@ bool vg_engine_inserts_only(const vg_rules_conf_t *rc, const vg_patient_t *pt,
  * counters do not change). Events of a patient with no such gap are kept longer, until
  * there is one. The targets of pruned cancellations are remembered, so a
  * late target stays void. */
+/* Remembers a pruned stay's id (taking *id), once. Only a stay with a
+ * live admission and discharge is pruned (cuts_t): a later admission or
+ * discharge with its id would not have been the stay's, had the whole
+ * history been kept, and the rules are told so (vg_rules_derive_ex). */
+static void old_stay_add(vg_patient_t *pt, char **id) {
+        for (int i = 0; i < pt->pt_nold_stays; i++)
+                if (!strcmp(pt->pt_old_stays[i], *id))
+                        return;
+        pt->pt_old_stays = vg_realloc(pt->pt_old_stays,
+                                      sizeof(char *) *
+                                              (size_t)(pt->pt_nold_stays + 1));
+        pt->pt_old_stays[pt->pt_nold_stays++] = *id;
+        *id = NULL;
+}
+
 static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                  int64_t watermark, vg_changes_t *ch, int *acap) {
         int64_t horizon = vg_patient_horizon(rc, pt, watermark);
@@ -507,8 +525,9 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
         if (cut == INT64_MIN)
                 return 0;
         horizon = cut + 1; /* prune events at or before the cut */
-        vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
-                        watermark, &full);
+        vg_rules_derive_ex(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
+                           watermark, NULL, 0, pt->pt_old_stays,
+                           pt->pt_nold_stays, &full);
         pruned = 0;
         for (int i = 0; i < pt->pt_nevents;) {
                 vg_event_t *e = &pt->pt_events[i];
@@ -521,6 +540,10 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                                                     (size_t)(pt->pt_nold + 1));
                 pt->pt_old_ids[pt->pt_nold++] = e->ev_event_id;
                 e->ev_event_id = NULL;
+                if ((e->ev_type == VG_REC_ADMISSION ||
+                     e->ev_type == VG_REC_DISCHARGE) &&
+                    !e->ev_cancels_event_id && e->ev_stay_id)
+                        old_stay_add(pt, &e->ev_stay_id);
                 if (e->ev_cancels_event_id) {
                         pt->pt_old_cancelled = vg_realloc(
                                 pt->pt_old_cancelled,
@@ -534,8 +557,9 @@ static int prune(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 pt->pt_events[i] = pt->pt_events[--pt->pt_nevents];
                 pruned++;
         }
-        vg_rules_derive(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
-                        watermark, &kept);
+        vg_rules_derive_ex(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
+                           watermark, NULL, 0, pt->pt_old_stays,
+                           pt->pt_nold_stays, &kept);
         /* frozen += full - kept */
         cells_combine(full.dv_cells, full.dv_ncells, true, kept.dv_cells,
                       kept.dv_ncells, true, -1, &tmp, &ntmp);
@@ -626,9 +650,10 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
          * gets its ids made again) and they are few (the look-up is a
          * scan). */
         known = pt->pt_ids_made && pt->pt_nalerts <= 32;
-        vg_rules_derive_known(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
-                              watermark, known ? pt->pt_alerts : NULL,
-                              known ? pt->pt_nalerts : 0, &dv);
+        vg_rules_derive_ex(rc, pt->pt_id, pt->pt_events, pt->pt_nevents,
+                           watermark, known ? pt->pt_alerts : NULL,
+                           known ? pt->pt_nalerts : 0, pt->pt_old_stays,
+                           pt->pt_nold_stays, &dv);
         ch->ch_conflicts = dv.dv_conflicts;
 
         /* Cells: total = frozen + derived; delta = total - last. */

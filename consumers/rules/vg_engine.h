@@ -23,6 +23,10 @@ typedef struct vg_patient_s {
         int         pt_nold;
         char      **pt_old_cancelled; /* targets of pruned cancellations */
         int         pt_nold_cancelled;
+        char      **pt_old_stays;  /* stay_ids of pruned stays: a later
+                                    * admission or discharge of one is not
+                                    * its first (docs/RULES.md §8) */
+        int         pt_nold_stays;
         vg_alert_t *pt_alerts;     /* ACTIVE alerts published last, sorted */
         int         pt_nalerts;
         bool        pt_ids_made;   /* pt_alerts' ids made by this process's

@@ -205,7 +205,15 @@ static void select_alloc(sel_t *s, int n) {
         memset(s->stay_idx, 0xff, sizeof(int) * (size_t)s->stay_cap);
 }
 
-static void select_events(const vg_event_t *events, int n, sel_t *s) {
+static bool old_stay(char *const *old, int nold, const char *id) {
+        for (int i = 0; i < nold; i++)
+                if (!strcmp(old[i], id))
+                        return true;
+        return false;
+}
+
+static void select_events(const vg_event_t *events, int n,
+                          char *const *old, int nold, sel_t *s) {
         const char **targets;
         int ntargets = 0;
 
@@ -235,6 +243,14 @@ static void select_events(const vg_event_t *events, int n, sel_t *s) {
         for (int i = 0; i < s->nlive; i++) {
                 const vg_event_t *e = s->live[i];
                 stay_t *st;
+                /* (a stay pruned had its first admission and discharge,
+                 * docs/RULES.md §8) */
+                if (nold && (e->ev_type == VG_REC_ADMISSION ||
+                             e->ev_type == VG_REC_DISCHARGE) &&
+                    e->ev_stay_id && old_stay(old, nold, e->ev_stay_id)) {
+                        s->conflicts++;
+                        continue;
+                }
                 switch (e->ev_type) {
                 case VG_REC_ADMISSION:
                         st = stay_get(s, e->ev_stay_id);
@@ -859,6 +875,15 @@ void vg_rules_derive_known(const vg_rules_conf_t *rc, const char *patient_id,
                            const vg_event_t *events, int n, int64_t watermark,
                            const vg_alert_t *known, int nknown,
                            vg_derived_t *out) {
+        vg_rules_derive_ex(rc, patient_id, events, n, watermark, known,
+                           nknown, NULL, 0, out);
+}
+
+void vg_rules_derive_ex(const vg_rules_conf_t *rc, const char *patient_id,
+                        const vg_event_t *events, int n, int64_t watermark,
+                        const vg_alert_t *known, int nknown,
+                        char *const *old_stays, int nold,
+                        vg_derived_t *out) {
         out_t o;
         sel_t s;
 
@@ -874,7 +899,7 @@ void vg_rules_derive_known(const vg_rules_conf_t *rc, const char *patient_id,
         o.watermark = watermark;
         o.per_ok = false;
 
-        select_events(events, n, &s);
+        select_events(events, n, old_stays, nold, &s);
         rule_readmission(&o, &s);
         rule_sip(&o, &s);
         death_cells(&o, &s);

@@ -79,6 +79,16 @@ void vg_rules_derive_known(const vg_rules_conf_t *rc, const char *patient_id,
                            const vg_alert_t *known, int nknown,
                            vg_derived_t *out);
 
+/* The same, with the stay_ids of stays pruned by retention (old_stays,
+ * nold; any order): an admission or discharge of one of them is not its
+ * stay's - that was the pruned one - and counts as a conflict, as it did
+ * with the whole history (docs/RULES.md §8). */
+void vg_rules_derive_ex(const vg_rules_conf_t *rc, const char *patient_id,
+                        const vg_event_t *events, int n, int64_t watermark,
+                        const vg_alert_t *known, int nknown,
+                        char *const *old_stays, int nold,
+                        vg_derived_t *out);
+
 void vg_derived_clear(vg_derived_t *dv);
 
 #define VG_CASE_KEY_MAX 128  /* longest case or cell key, with its NUL */

@@ -145,6 +145,50 @@ static void test_roundtrip(void **state) {
         vg_patient_destroy(pt);
 }
 
+static void reseal(unsigned char *c, size_t len);
+
+/* What formats 1 to 3 do not hold: the ids of the stays pruned. */
+static void drop_old_stays(vg_patient_t *pt) {
+        for (int i = 0; i < pt->pt_nold_stays; i++)
+                vg_free(pt->pt_old_stays[i]);
+        pt->pt_nold_stays = 0;
+}
+
+/* Format 4 is format 3 with the pruned stays' ids: written only by a
+ * patient that has some (build()'s 2024 stays were pruned), so that other
+ * states stay readable by earlier releases. */
+static void test_format4_old_stays(void **state) {
+        vg_patient_t *pt = build(), *back;
+        vg_buf_t b;
+        char err[256];
+        (void)state;
+        vg_buf_init(&b);
+        assert_true(pt->pt_nold_stays > 0);
+        vg_patient_encode(pt, &b);
+        assert_int_equal(b.vb_data[1], 4);
+        back = vg_patient_decode(PID, b.vb_data, b.vb_len, err, sizeof(err));
+        if (!back)
+                fail_msg("decode: %s", err);
+        assert_int_equal(back->pt_nold_stays, pt->pt_nold_stays);
+        for (int i = 0; i < pt->pt_nold_stays; i++)
+                assert_string_equal(back->pt_old_stays[i],
+                                    pt->pt_old_stays[i]);
+        vg_patient_destroy(back);
+        /* read as format 3, the list is bytes too many: corrupt */
+        b.vb_data[1] = 3;
+        reseal((unsigned char *)b.vb_data, b.vb_len);
+        assert_null(vg_patient_decode(PID, b.vb_data, b.vb_len, err,
+                                      sizeof(err)));
+        assert_non_null(strstr(err, "corrupt"));
+        /* without pruned stays: format 3 */
+        drop_old_stays(pt);
+        b.vb_len = 0;
+        vg_patient_encode(pt, &b);
+        assert_int_equal(b.vb_data[1], 3);
+        vg_buf_free(&b);
+        vg_patient_destroy(pt);
+}
+
 /* A state written as JSON text by an earlier release reads the same. */
 static void test_reads_json(void **state) {
         vg_patient_t *pt = build(), *back;
@@ -197,6 +241,7 @@ static void test_reads_earlier_formats(void **state) {
         char err[256], *ja, *jb;
         (void)state;
         vg_buf_init(&a);
+        drop_old_stays(pt); /* (format 4's) */
         vg_patient_encode(pt, &a);
         assert_int_equal((unsigned char)a.vb_data[1], 3);
         print_message("    format 3: %zu bytes, format 2: %zu\n", a.vb_len,
@@ -221,10 +266,10 @@ static void test_reads_earlier_formats(void **state) {
                 assert_non_null(strstr(err, "corrupt"));
         }
         /* a format this release does not know */
-        a.vb_data[1] = 4;
+        a.vb_data[1] = 5;
         assert_null(vg_patient_decode(PID, a.vb_data, a.vb_len, err,
                                       sizeof(err)));
-        assert_non_null(strstr(err, "format 4"));
+        assert_non_null(strstr(err, "format 5"));
         vg_free(ja);
         vg_buf_free(&a);
         vg_patient_destroy(pt);
@@ -794,6 +839,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_patient_id_field),
                 cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_format4_old_stays),
                 cmocka_unit_test(test_cell_keys),
                 cmocka_unit_test(test_reads_json),
                 cmocka_unit_test(test_reads_earlier_formats),

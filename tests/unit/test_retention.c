@@ -87,6 +87,13 @@ static void part_den0(vg_part_t *part, const char *key) {
         "\"source_system\":\"s\",\"stay_id\":\"" id "\",\"facility_id\":"      \
         "\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\",\"planned\":false,"     \
         "\"age_years\":80,\"sex\":\"MALE\",\"diagnosis_group\":\"COPD\"}"
+/* An admission of stay `stay` (ADM: its own id). */
+#define ADM_STAY(id, stay, t)                                                  \
+        "{\"type\":\"admission\",\"event_id\":\"" id "\",\"patient_id\":"      \
+        "\"p\",\"occurred_at\":\"" t "\",\"kommun\":\"0484\","                 \
+        "\"source_system\":\"s\",\"stay_id\":\"" stay "\",\"facility_id\":"    \
+        "\"f\",\"care_setting\":\"HOSPITAL_INPATIENT\",\"planned\":false,"     \
+        "\"age_years\":80,\"sex\":\"MALE\",\"diagnosis_group\":\"COPD\"}"
 /* Another patient's event: only moves the partition's watermark. */
 #define CLOCK(id, t)                                                           \
         "{\"type\":\"sip_created\",\"event_id\":\"" id "\",\"patient_id\":"    \
@@ -274,6 +281,30 @@ static void test_long_stay_not_split(void **state) {
         ev(part, OWN("q3", "2030-01-01T00:00:00Z"));
         assert_true(vg_part_stats(part)->ps_pruned >= 2);
         part_cell_is(part, "sip_within_deadline|SE|2026-09", 1, 1);
+        vg_part_close(part);
+}
+
+/* A stay_id that comes again after its whole stay was pruned (a source
+ * that recycles ids): with the whole history, the new admission and
+ * discharge are conflicts of the old stay, whose first discharge stays
+ * its discharge (SPEC §5.0). So the admission ten days after the new
+ * discharge is no readmission, and the new discharge is no index
+ * discharge (docs/RULES.md §8). The engine before took them for a new
+ * stay: readmission_30d 1 of 2 for 2026-06. */
+static void test_stay_id_reused_after_prune(void **state) {
+        vg_part_t *part = open_part();
+        (void)state;
+        ev(part, ADM("s1", "2024-01-01T10:00:00Z"));
+        ev(part, DIS("d1", "s1", "2024-01-05T10:00:00Z"));
+        ev(part, OWN("q1", "2026-06-01T00:00:00Z"));
+        assert_int_equal(vg_part_stats(part)->ps_pruned, 2);
+        ev(part, ADM_STAY("a2", "s1", "2026-06-10T10:00:00Z"));
+        ev(part, DIS("d2", "s1", "2026-06-15T10:00:00Z"));
+        ev(part, ADM("s3", "2026-06-25T10:00:00Z"));
+        ev(part, DIS("d3", "s3", "2026-06-28T10:00:00Z"));
+        ev(part, OWN("q2", "2026-09-01T00:00:00Z"));
+        part_cell_is(part, "readmission_30d|SE|2026-06", 0, 1);
+        part_cell_is(part, "readmission_30d|SE|2024-01", 0, 1);
         vg_part_close(part);
 }
 
@@ -650,6 +681,7 @@ int main(void) {
                 KINDS(test_long_stay_not_split),
                 KINDS(test_cancellation_kept_with_target),
                 KINDS(test_cancelled_cancellation_still_cancels),
+                KINDS(test_stay_id_reused_after_prune),
                 cmocka_unit_test(test_defer_prunes_as_derived),
                 cmocka_unit_test(test_inserts_only_boundary),
         };
