@@ -59,12 +59,16 @@ static void on_frame(void *opaque, const vg_hl7_frame_t *fm) {
         hl_item_handle(f->fd_hl, it, fm);
 }
 
+bool hl_conn_may_read(const hconn_t *hc) {
+        return hc->hc_pending < PIPELINE_MAX &&
+               hc->hc_out.vb_len - hc->hc_out_off < ACK_BACKLOG_MAX;
+}
+
 /* Frames what was read, FEED_STEP bytes at a time, until the input is used
- * up or PIPELINE_MAX messages wait for their ACKs. */
+ * up or the sender must take its ACKs first (hl_conn_may_read). */
 void hl_conn_feed(hl_t *hl, hconn_t *hc) {
         feed_t f = {hl, hc};
-        while (hc->hc_in_off < hc->hc_in.vb_len &&
-               hc->hc_pending < PIPELINE_MAX) {
+        while (hc->hc_in_off < hc->hc_in.vb_len && hl_conn_may_read(hc)) {
                 size_t n = hc->hc_in.vb_len - hc->hc_in_off;
                 if (n > FEED_STEP)
                         n = FEED_STEP;

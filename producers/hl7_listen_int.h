@@ -35,6 +35,10 @@
 /* Messages of one connection waiting for their ACK before it is read no
  * further (a sender in original mode has one). */
 #define PIPELINE_MAX 32
+/* ACK bytes a connection's sender has not taken (read) before it is read
+ * no further: a sender that pipelines A08s (answered at once) and never
+ * reads grew the listener by 25 MB a second. */
+#define ACK_BACKLOG_MAX 65536
 
 typedef struct hl_s hl_t;
 typedef struct hconn_s hconn_t;
@@ -142,6 +146,10 @@ void hl_conn_read(hl_t *hl, hconn_t *hc, int64_t now);
 void hl_conn_write(hconn_t *hc, int64_t now);
 /* No ACK outstanding and nothing left to write. */
 bool hl_conn_quiet(const hconn_t *hc);
+/* Below PIPELINE_MAX messages waiting for their ACKs and ACK_BACKLOG_MAX
+ * bytes of ACKs not yet taken by the sender: its next messages may be
+ * read. */
+bool hl_conn_may_read(const hconn_t *hc);
 void hl_conn_close(hl_t *hl, hconn_t *hc, const char *why);
 /* Non-blocking, closed on exec. Returns 0 or -1 (errno). */
 int hl_set_flags(int fd);

@@ -66,6 +66,17 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                 hl->hl_fatal = 1;
 }
 
+/* The segments of d[n) that begin with "MSH" (after the first, at the
+ * start of a line). */
+static int msh_count(const char *d, size_t n) {
+        int k = 0;
+        for (size_t i = 0; i + 3 <= n; i++)
+                if ((i == 0 || d[i - 1] == '\r' || d[i - 1] == '\n') &&
+                    !memcmp(d + i, "MSH", 3))
+                        k++;
+        return k;
+}
+
 /* Converts the message of it and publishes its event, or answers it at
  * once (A08, refused, producer refused). */
 void hl_item_handle(hl_t *hl, hitem_t *it, const vg_hl7_frame_t *fm) {
@@ -75,14 +86,30 @@ void hl_item_handle(hl_t *hl, hitem_t *it, const vg_hl7_frame_t *fm) {
         rd_kafka_resp_err_t err;
         vg_err_t e;
 
+        int nmsh;
+
+        /* (a frame past input.max_bytes keeps its first segment: the MSH
+         * the AR answers) */
+        vg_hl7_msh_read(fm->fm_data, fm->fm_len, &it->hi_msh);
+        it->hi_trig = trig_label(it->hi_msh.hh_trigger);
+        vg_hl7_ctrl_print(it->hi_msh.hh_ctrl, it->hi_ctrl);
         if (fm->fm_too_long) {
                 snprintf(errstr, sizeof(errstr), "message longer than %zu "
                          "bytes (input.max_bytes)", hl->hl_max_bytes);
                 hl_item_finish(hl, it, VG_HL7_AR, VG_HL7_E_DATA_TYPE, errstr);
                 return;
         }
-        vg_hl7_msh_read(fm->fm_data, fm->fm_len, &it->hi_msh);
-        it->hi_trig = trig_label(it->hi_msh.hh_trigger);
+        /* One frame is one message (docs/HOSPITAL.md §7.1): converted, a
+         * frame of two gave the first one's event and AA, the second one
+         * lost without a word. */
+        if ((nmsh = msh_count(fm->fm_data, fm->fm_len)) > 1) {
+                snprintf(errstr, sizeof(errstr), "%d messages (MSH segments) "
+                         "in one MLLP frame: send each in a frame of its "
+                         "own", nmsh);
+                hl_item_finish(hl, it, VG_HL7_AR, VG_HL7_E_SEGMENT_SEQUENCE,
+                               errstr);
+                return;
+        }
         hl->hl_ctx.hx_now_ms = vg_now_ms();
         res = vg_hl7_convert(&hl->hl_ctx, fm->fm_data, fm->fm_len, &ev,
                              it->hi_ctrl, errstr, sizeof(errstr));

@@ -175,7 +175,7 @@ int hl_serve(hl_t *hl) {
                 for (hc = hl->hl_conns; hc; hc = hc->hc_next) {
                         short ev = 0;
                         if (!stopping && !hc->hc_eof &&
-                            hc->hc_pending < PIPELINE_MAX &&
+                            hl_conn_may_read(hc) &&
                             hc->hc_in_off == hc->hc_in.vb_len)
                                 ev |= POLLIN;
                         if (hc->hc_out_off < hc->hc_out.vb_len)
@@ -231,6 +231,12 @@ int hl_serve(hl_t *hl) {
                                  now - hc->hc_active_ms >= hl->hl_idle_ms)
                                 hl_conn_close(hl, hc,
                                               "idle, hl7.idle_timeout_ms");
+                        else if (hc->hc_out_off < hc->hc_out.vb_len &&
+                                 hl->hl_idle_ms > 0 &&
+                                 now - hc->hc_active_ms >= hl->hl_idle_ms)
+                                hl_conn_close(hl, hc,
+                                              "its ACKs not read for "
+                                              "hl7.idle_timeout_ms");
                 }
         }
         while (hl->hl_conns)

@@ -103,8 +103,7 @@ static bool utf8_valid(const char *str) {
         return true;
 }
 
-/* ctrl[VG_HL7_CTRL_BUFSZ] = MSH-10 as it may be printed. */
-static void set_ctrl(const char *id, char *ctrl) {
+void vg_hl7_ctrl_print(const char *id, char *ctrl) {
         size_t n = 0;
         for (size_t i = 0; id[i] && n + 1 < VG_HL7_CTRL_BUFSZ; i++)
                 ctrl[n++] = isgraph((unsigned char)id[i]) ? id[i] : '?';
@@ -547,7 +546,7 @@ vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
         a = vg_calloc(1, sizeof(*a));
         /* MSH-10 first, so that every error can name the message. */
         if (!hl7_getv(&m, "MSH", 10, 1, 1, a->a_ctrl, errstr, errstr_size))
-                set_ctrl(a->a_ctrl, ctrl);
+                vg_hl7_ctrl_print(a->a_ctrl, ctrl);
         {
                 /* The header as the acknowledgement reads it (vg_hl7_ack):
                  * what it cannot read could get no matching ACK, so it is

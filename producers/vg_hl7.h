@@ -24,7 +24,9 @@
  * "\r", "\n" and "\r\n" all become '\r'). fm_data is valid during the
  * callback only. */
 typedef struct vg_hl7_frame_s {
-        const char *fm_data;     /* the message; NULL when fm_too_long */
+        const char *fm_data;     /* the message; when fm_too_long, NULL
+                                  * or (MLLP) its first segment alone, for
+                                  * the header of its AR */
         size_t      fm_len;      /* its length */
         bool        fm_too_long; /* longer than the limit: dropped */
 } vg_hl7_frame_t;
@@ -91,6 +93,10 @@ typedef enum vg_hl7_res_e {
 
 /* Size of the ctrl buffer: MSH-10 as it may be printed. */
 #define VG_HL7_CTRL_BUFSZ 64
+
+/* ctrl[VG_HL7_CTRL_BUFSZ] = MSH-10 (id) as it may be printed: printable,
+ * redacted and shortened, or "?" when empty. */
+void vg_hl7_ctrl_print(const char *id, char *ctrl);
 
 /* Converts one message (segments separated by '\r', '\n' or "\r\n") into
  * *ev (zeroed first; the caller clears it with vg_record_clear when

@@ -39,18 +39,65 @@ static void mllp_reset(vg_hl7_mllp_t *ml) {
                 OPENSSL_cleanse(ml->ml_buf.vb_data, ml->ml_buf.vb_len);
         vg_buf_reset(&ml->ml_buf);
         ml->ml_too_long = false;
+        ml->ml_head_open = false;
 }
 
-/* Appends n bytes of the frame, or drops the frame past ml_max. */
-static void mllp_append(vg_hl7_mllp_t *ml, const char *p, size_t n) {
-        if (!n || ml->ml_too_long)
-                return;
-        if (n > ml->ml_max - ml->ml_buf.vb_len) {
-                mllp_reset(ml);
-                ml->ml_too_long = true;
+/* Past ml_max: takes p[n) into the first segment being kept, up to its
+ * terminator, or drops it all once VG_HL7_HEAD_MAX bytes have no end. */
+static void head_take(vg_hl7_mllp_t *ml, const char *p, size_t n) {
+        size_t room = VG_HL7_HEAD_MAX - ml->ml_buf.vb_len, i;
+        for (i = 0; i < n && i < room; i++)
+                if (p[i] == '\r' || p[i] == '\n') {
+                        vg_buf_append(&ml->ml_buf, p, i + 1);
+                        ml->ml_head_open = false;
+                        return;
+                }
+        if (i == room) { /* (no end within the bound: none kept) */
+                if (ml->ml_buf.vb_len)
+                        OPENSSL_cleanse(ml->ml_buf.vb_data,
+                                        ml->ml_buf.vb_len);
+                vg_buf_reset(&ml->ml_buf);
+                ml->ml_head_open = false;
                 return;
         }
         vg_buf_append(&ml->ml_buf, p, n);
+}
+
+/* Appends n bytes of the frame. Past ml_max the frame is dropped but for
+ * its first segment (the AR answers its MSH: MSA-2 names the message),
+ * kept when it ends within VG_HL7_HEAD_MAX bytes, however the bytes come
+ * in. */
+static void mllp_append(vg_hl7_mllp_t *ml, const char *p, size_t n) {
+        size_t have = ml->ml_buf.vb_len;
+        if (!n)
+                return;
+        if (ml->ml_too_long) {
+                if (ml->ml_head_open)
+                        head_take(ml, p, n);
+                return;
+        }
+        if (n <= ml->ml_max - have) {
+                vg_buf_append(&ml->ml_buf, p, n);
+                return;
+        }
+        ml->ml_too_long = true;
+        ml->ml_head_open = true;
+        for (size_t i = 0; i < have && i < VG_HL7_HEAD_MAX; i++)
+                if (ml->ml_buf.vb_data[i] == '\r' ||
+                    ml->ml_buf.vb_data[i] == '\n') {
+                        OPENSSL_cleanse(ml->ml_buf.vb_data + i + 1,
+                                        have - i - 1);
+                        ml->ml_buf.vb_len = i + 1;
+                        ml->ml_buf.vb_data[i + 1] = '\0';
+                        ml->ml_head_open = false;
+                        return;
+                }
+        if (have > VG_HL7_HEAD_MAX) {
+                OPENSSL_cleanse(ml->ml_buf.vb_data + VG_HL7_HEAD_MAX,
+                                have - VG_HL7_HEAD_MAX);
+                ml->ml_buf.vb_len = VG_HL7_HEAD_MAX;
+        }
+        head_take(ml, p, n);
 }
 
 void vg_hl7_mllp_feed(vg_hl7_mllp_t *ml, const void *data, size_t len,
@@ -94,7 +141,7 @@ void vg_hl7_mllp_feed(vg_hl7_mllp_t *ml, const void *data, size_t len,
                 /* 0x1C: the frame is complete. */
                 {
                         vg_hl7_frame_t fm = {NULL, 0, ml->ml_too_long};
-                        if (!ml->ml_too_long) {
+                        if (!ml->ml_too_long || ml->ml_buf.vb_len) {
                                 fm.fm_data = ml->ml_buf.vb_len
                                                      ? ml->ml_buf.vb_data
                                                      : "";
@@ -172,6 +219,31 @@ static void msh_defaults(vg_hl7_msh_t *h) {
         memcpy(h->hh_enc, "^~\\&", 5);
 }
 
+/* EVN-1 (its first component) into hh_trigger: the trigger of a message
+ * whose MSH-9.2 is empty (docs/HOSPITAL.md §2). msg[len) is what follows
+ * the MSH segment. */
+static void evn_trigger(const char *msg, size_t len, vg_hl7_msh_t *h) {
+        size_t i = 0;
+        while (i < len) {
+                size_t s, n, cn;
+                const char *p, *c;
+                while (i < len && (msg[i] == '\r' || msg[i] == '\n'))
+                        i++;
+                for (s = i; i < len && msg[i] != '\r' && msg[i] != '\n'; i++)
+                        ;
+                if (i - s < 4 || memcmp(msg + s, "EVN", 3) ||
+                    msg[s + 3] != h->hh_fs)
+                        continue;
+                if ((p = piece(msg + s, i - s, h->hh_fs, 1, &n)) &&
+                    (p = piece(p, n, h->hh_enc[1], 0, &n)) && /* (first
+                                                                 * repetition) */
+                    (c = piece(p, n, h->hh_enc[0], 0, &cn)))
+                        copy_code(h->hh_trigger, sizeof(h->hh_trigger), c,
+                                  cn);
+                return;
+        }
+}
+
 int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
         size_t seg_len, nenc, n;
         const char *p;
@@ -243,6 +315,8 @@ int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
                                   cn);
         }
 #undef FIELD
+        if (!h->hh_trigger[0])
+                evn_trigger(msg + seg_len, len - seg_len, h);
         return 0;
 }
 

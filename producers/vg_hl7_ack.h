@@ -28,11 +28,15 @@
  * file framer of vg_hl7.h, the bytes of one frame are one message (a blank
  * line in it does not split it) and bytes outside frames are not messages:
  * every frame gets one answer, nothing else does. */
+/* The most bytes of a frame past max_bytes kept: its first segment. */
+#define VG_HL7_HEAD_MAX 4096
+
 typedef struct vg_hl7_mllp_s {
         vg_buf_t ml_buf;       /* the frame so far */
         size_t   ml_max;       /* longest message accepted, bytes */
         bool     ml_in;        /* inside a frame (after 0x0B) */
         bool     ml_too_long;  /* this frame passed ml_max: dropped */
+        bool     ml_head_open; /* ... its first segment still being kept */
         bool     ml_after_end; /* 0x1C just seen: a 0x0D may follow */
         size_t   ml_outside;   /* bytes outside frames, ignored (not
                                 * counting CR, LF, space, tab) */
@@ -41,8 +45,10 @@ typedef struct vg_hl7_mllp_s {
 
 void vg_hl7_mllp_init(vg_hl7_mllp_t *ml, size_t max_bytes);
 /* Feeds bytes; calls cb for every frame they complete (fm_too_long when it
- * was longer than max_bytes; its bytes are not kept). An unfinished frame
- * at a new 0x0B is dropped (counted in ml_cut). */
+ * was longer than max_bytes; its bytes are not kept but its first segment,
+ * when that ends within VG_HL7_HEAD_MAX bytes: the MSH its AR answers).
+ * An unfinished frame at a new 0x0B is dropped (counted in ml_cut). A
+ * 0x1C ends a frame; the 0x0D after it may be left out. */
 void vg_hl7_mllp_feed(vg_hl7_mllp_t *ml, const void *data, size_t len,
                       vg_hl7_frame_cb cb, void *opaque);
 /* Wipes (a frame holds a personnummer) and frees. ml may be NULL. */
@@ -63,14 +69,15 @@ typedef struct vg_hl7_msh_s {
         char hh_recv_app[VG_HL7_MSH_FIELD_MAX + 1];  /* MSH-5 */
         char hh_recv_fac[VG_HL7_MSH_FIELD_MAX + 1];  /* MSH-6 */
         char hh_type[16];    /* MSH-9.1, e.g. "ADT" */
-        char hh_trigger[16]; /* MSH-9.2, e.g. "A01" */
+        char hh_trigger[16]; /* MSH-9.2, else EVN-1, e.g. "A01" */
         char hh_ctrl[VG_HL7_MSH_FIELD_MAX + 1];      /* MSH-10 */
         char hh_proc[16];    /* MSH-11, e.g. "P" */
         char hh_version[16]; /* MSH-12.1, e.g. "2.5" */
 } vg_hl7_msh_t;
 
 /* Reads the MSH segment at the start of msg (leading whitespace skipped;
- * segments end with '\r' or '\n'). Fills *h in every case: without a
+ * segments end with '\r' or '\n'), and EVN-1 when MSH-9.2 is empty (the
+ * trigger, as vg_hl7_convert takes it). Fills *h in every case: without a
  * usable MSH, hh_ok is false and h holds the defaults. Returns 0 or -1
  * (no usable MSH). Can't crash on any input. */
 int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h);

@@ -71,8 +71,12 @@ static void collect(void *opaque, const vg_hl7_frame_t *fm) {
         if (frames[0])
                 strcat(frames, " | ");
         if (fm->fm_too_long) {
-                assert_null(fm->fm_data);
                 strcat(frames, "TOO LONG");
+                if (fm->fm_data) { /* its first segment, kept */
+                        strcat(frames, " <");
+                        strncat(frames, fm->fm_data, fm->fm_len);
+                        strcat(frames, ">");
+                }
         } else {
                 assert_non_null(fm->fm_data);
                 if (!fm->fm_len)
@@ -139,7 +143,25 @@ static void test_mllp_reader(void **state) {
                             "0123456789");
         assert_string_equal(
                 FRAMES("\x0b" "0123456789X\x1c\r\x0bok\x1c\r", 10),
-                "TOO LONG | ok");
+                "TOO LONG <0123456789X> | ok"); /* (one segment) */
+        /* Over it, the first segment is kept (the AR answers its MSH:
+         * MSA-2 names the message), whether the limit is passed in it or
+         * after it, and nothing else. */
+        assert_string_equal(FRAMES("\x0bMSH|x|C1\rPID|0123456789\x1c\r", 12),
+                            "TOO LONG <MSH|x|C1\r>");
+        assert_string_equal(FRAMES("\x0bMSH|x|C1\nPID|0123456789\x1c\r", 4),
+                            "TOO LONG <MSH|x|C1\n>");
+        /* ... when it ends within VG_HL7_HEAD_MAX bytes */
+        {
+                static char big[VG_HL7_HEAD_MAX + 64];
+                size_t n = 0;
+                big[n++] = 0x0b;
+                memcpy(big + n, "MSH|", 4), n += 4;
+                memset(big + n, 'a', VG_HL7_HEAD_MAX), n += VG_HL7_HEAD_MAX;
+                memcpy(big + n, "\rPID|\x1c\r", 8), n += 8;
+                assert_string_equal(read_frames(big, n, 100, &out, &cut),
+                                    "TOO LONG");
+        }
 }
 
 /* ------------------------------------------------------------------ */
@@ -176,6 +198,18 @@ static void test_header_forms(void **state) {
         assert_string_equal(h.hh_ctrl, "42");
         assert_string_equal(h.hh_proc, "T");
         assert_string_equal(h.hh_version, "2.3.1");
+        /* MSH-9.2 empty: the trigger is EVN-1 (its first repetition and
+         * component), as the converter takes it (docs/HOSPITAL.md §2) -
+         * for the ACK's MSH-9 and the metrics */
+        m = "MSH|^~\\&|A|B|C|D|x||ADT|42|P|2.5\rPID|1\rEVN|A11^x~A01|2026";
+        assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
+        assert_string_equal(h.hh_trigger, "A11");
+        m = "MSH|^~\\&|A|B|C|D|x||ADT^A01|42|P|2.5\nEVN|A03|2026";
+        assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
+        assert_string_equal(h.hh_trigger, "A01");
+        m = "MSH|^~\\&|A|B|C|D|x||ADT|42|P|2.5\rEVNX|A03\rEVN";
+        assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
+        assert_string_equal(h.hh_trigger, "");
         /* The shortest header: no fields after MSH-2. */
         m = "MSH|^~\\&";
         assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);

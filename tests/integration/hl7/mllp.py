@@ -352,7 +352,13 @@ def cmd_refusals(port, maxbytes, good):
     cases.append(("this is not HL7", None, 100, "not an HL7 v2 message"))
     m = build("A01", "RF-BIG", p, "V9", when)
     big = m + "\rNTE|1||" + "x" * (maxbytes + 100)
-    cases.append((big, None, None, "longer than %d bytes" % maxbytes))
+    # (its MSH kept: MSA-2 names it)
+    cases.append((big, m, None, "longer than %d bytes" % maxbytes))
+    # one frame is one message: two in one are refused, neither stored
+    # (step 4 finds no event of RF-TWO-1 or RF-TWO-2)
+    m = build("A01", "RF-TWO-1", p, "V9", when)
+    two = m + "\r" + build("A01", "RF-TWO-2", p, "V8", when)
+    cases.append((two, m, 100, "2 messages (MSH segments) in one MLLP frame"))
     m = hl7.parse(build("A01", "RF-NOPID3", p, "V9", when))
     m["PID.F3"] = ""
     cases.append((str(m), str(m), 101, "PID-3: missing"))
@@ -369,6 +375,40 @@ def cmd_refusals(port, maxbytes, good):
             print("refused: %s -> %s %s" % (reason, a1, a3))
         for m in read_framed(good):
             check_ack(c.send_message(m), m, "AA", what="after the refusals")
+        # MSH-9.2 empty: the trigger is EVN-1 (docs/HOSPITAL.md §2), in the
+        # ACK's MSH-9 too (an A08: answered AA, nothing stored)
+        m = hl7.parse(build("A08", "RF-EVN", p, "V9", when))
+        m["MSH.F9"] = "ADT"
+        a = hl7.parse(c.send_message(str(m))[1:-2].decode().rstrip("\r"))
+        if str(a["MSA.F1"]) != "AA" or msh(a, 9) != "ACK^A08^ACK" or \
+                str(a["MSA.F2"]) != "RF-EVN":
+            fail("EVN-1 trigger: %s MSH-9 %s MSA-2 %s" % (
+                str(a["MSA.F1"]), msh(a, 9), str(a["MSA.F2"])))
+
+
+def cmd_noread(port, secs):
+    """Sends A08s (answered at once) pipelined for secs seconds and never
+    reads an ACK, with a small receive buffer; prints how many were
+    sent."""
+    _, P = sets()
+    one = SB + build("A08", "NR-1", P[16], "V9",
+                     BASE + dt.timedelta(days=1)).encode() + EB + CR
+    data, buf, sent = one * 200, b"", 0
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    t0 = time.time()
+    while time.time() - t0 < secs:
+        if not buf:
+            buf = data
+        try:
+            n = s.send(buf)
+            buf, sent = buf[n:], sent + n
+        except BlockingIOError:
+            time.sleep(0.01)
+    print("noread: %d messages sent" % (sent // len(one)))
+    s.close()
 
 
 def cmd_inflight(port, path, out):
@@ -506,6 +546,8 @@ def main():
         cmd_pipeline(int(a[1]), a[2])
     elif cmd == "refusals":
         cmd_refusals(int(a[1]), int(a[2]), a[3])
+    elif cmd == "noread":
+        cmd_noread(int(a[1]), float(a[2]))
     elif cmd == "inflight":
         cmd_inflight(int(a[1]), a[2], a[3])
     elif cmd == "limits":
