@@ -17,7 +17,9 @@
  *   key "c|<cell key>"    value 02, num, den (8 bytes each), count (1)
  *   key "m"               value 03, JSON: partition, schema_version,
  *                         offsets {topic: next offset}, meta {watermark,
- *                         topic_time.N, data_since}
+ *                         topic_time.N, data_since}, rules (the rules.*
+ *                         settings, vg_rules_conf_text: a restore with
+ *                         other ones is refused)
  *
  * A patient's record is queued as a reference (vg_outbox_add_ref) and made
  * when the outbox is read (vg_part_cl_resolve), from the state the last
@@ -275,6 +277,11 @@ vg_err_t vg_part_cl_commit(vg_part_t *part, char *errstr,
                             json_integer(part->pa_data_since));
         json_object_set_new(m, "offsets", offs);
         json_object_set_new(m, "meta", meta);
+        {
+                char rules[VG_RULES_CONF_TEXT];
+                vg_rules_conf_text(part->pa_rc, rules, sizeof(rules));
+                json_object_set_new(m, "rules", json_string(rules));
+        }
         txt = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(m);
         vg_buf_reset(&part->pa_cbuf);
@@ -309,6 +316,82 @@ static char *meta_text(vg_part_t *part, const char *key) {
                 v = vg_strdup((const char *)sqlite3_column_text(s, 0));
         sqlite3_finalize(s);
         return v;
+}
+
+static vg_err_t step_done(vg_part_t *part, sqlite3_stmt *s, const char *what,
+                          char *errstr, size_t errstr_size);
+
+/* The settings of was (vg_rules_conf_text) that now differ from, as
+ * "key was -> now, ...". */
+static void rules_diff(const char *was, const char *now, char *out,
+                       size_t size) {
+        size_t o = 0;
+        out[0] = '\0';
+        for (const char *p = now; *p;) {
+                size_t n = strcspn(p, " "), k = strcspn(p, "=");
+                const char *q = was;
+                char old[64] = "none";
+                for (; *q; q += strcspn(q, " "), q += *q == ' ')
+                        if (!strncmp(q, p, k + 1)) {
+                                size_t m = strcspn(q, " ") - k - 1;
+                                snprintf(old, sizeof(old), "%.*s",
+                                         (int)(m < 63 ? m : 63), q + k + 1);
+                                break;
+                        }
+                if ((strlen(old) != n - k - 1 ||
+                     strncmp(old, p + k + 1, n - k - 1)) &&
+                    o < size)
+                        o += (size_t)snprintf(out + o, size - o,
+                                              "%s%.*s %s -> %.*s",
+                                              o ? ", " : "", (int)k, p, old,
+                                              (int)(n - k - 1), p + k + 1);
+                p += n;
+                p += *p == ' ';
+        }
+}
+
+/* A state (where) built with the rules.* settings was, refused when they
+ * are not this process's: its results and new ones would mix two rule
+ * books, and one member's settings would decide a partition's results
+ * (SPEC §5: final results depend on the events alone). */
+static vg_err_t rules_check(vg_part_t *part, const char *was,
+                            const char *where, char *errstr,
+                            size_t errstr_size) {
+        char now[VG_RULES_CONF_TEXT], diff[512];
+        vg_rules_conf_text(part->pa_rc, now, sizeof(now));
+        if (!strcmp(was, now))
+                return VG_OK;
+        rules_diff(was, now, diff, sizeof(diff));
+        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                         "partition %d: %s holds a state built with other "
+                         "settings (%s): set them back, or replay every "
+                         "partition from the beginning with a new changelog "
+                         "(docs/RUNBOOK.md section 9)",
+                         part->pa_partition, where, diff[0] ? diff : was);
+}
+
+static vg_err_t set_meta_text(vg_part_t *part, const char *key,
+                              const char *v, char *errstr,
+                              size_t errstr_size) {
+        sqlite3_stmt *s = vg_part_st(part, S_SET_META);
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, v, -1, SQLITE_STATIC);
+        return step_done(part, s, "store meta", errstr, errstr_size);
+}
+
+vg_err_t vg_part_rules_open(vg_part_t *part, char *errstr,
+                            size_t errstr_size) {
+        char *was = meta_text(part, "rules"), now[VG_RULES_CONF_TEXT];
+        vg_err_t err;
+        if (was) {
+                err = rules_check(part, was, part->pa_path, errstr,
+                                  errstr_size);
+                vg_free(was);
+                return err;
+        }
+        /* a new file, or one of an earlier release: these from now on */
+        vg_rules_conf_text(part->pa_rc, now, sizeof(now));
+        return set_meta_text(part, "rules", now, errstr, errstr_size);
 }
 
 static bool has_data(vg_part_t *part) {
@@ -561,6 +644,17 @@ static vg_err_t restore_finish(vg_part_t *part, int64_t end, bool reload,
                 else if (!json_is_object(offs) || !json_is_object(meta))
                         err = bad(part, "a meta record without offsets",
                                   errstr, errstr_size);
+                else if (json_is_string(json_object_get(m, "rules"))) {
+                        const char *was = json_string_value(
+                                json_object_get(m, "rules"));
+                        char where[300];
+                        snprintf(where, sizeof(where), "changelog %s",
+                                 part->pa_cl_topic ? part->pa_cl_topic : "?");
+                        if (!(err = rules_check(part, was, where, errstr,
+                                                errstr_size)))
+                                err = set_meta_text(part, "rules", was,
+                                                    errstr, errstr_size);
+                }
                 json_object_foreach(offs, k, v) {
                         sqlite3_stmt *s;
                         if (err)

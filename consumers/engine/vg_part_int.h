@@ -286,6 +286,10 @@ int vg_part_cl_resolve(void *opaque, const vg_outrec_t *ref, vg_buf_t *value,
 vg_err_t vg_part_cl_cell(vg_part_t *part, const char *key, int64_t num,
                          int64_t den, bool count, char *errstr,
                          size_t errstr_size);
+/* The rules.* settings of an opened store: recorded when it has none,
+ * else the same as this process's or an error (vg_part_changelog.c). */
+vg_err_t vg_part_rules_open(vg_part_t *part, char *errstr,
+                            size_t errstr_size);
 vg_err_t vg_part_cl_commit(vg_part_t *part, char *errstr,
                            size_t errstr_size);
 int64_t vg_part_meta_int(vg_part_t *part, const char *key, int64_t def);

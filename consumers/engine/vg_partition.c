@@ -313,7 +313,8 @@ vg_part_t *vg_part_open(const char *path, int partition,
          * cache has no row to look up until the cache drops one
          * (vg_part_cache_trim, _drop) or a restore writes rows. */
         part->pa_no_rows = no_patient_rows(part);
-        if (cells_load(part, errstr, errstr_size)) {
+        if (cells_load(part, errstr, errstr_size) ||
+            vg_part_rules_open(part, errstr, errstr_size)) {
                 vg_part_close(part);
                 return NULL;
         }

@@ -40,6 +40,12 @@ typedef struct vg_rules_conf_s {
 /* SPEC defaults. */
 void vg_rules_conf_default(vg_rules_conf_t *rc);
 
+/* The settings that change results, as "key=value ..." (keys as in
+ * rules.*, and timezone), always in one order: what a state was built
+ * with. */
+#define VG_RULES_CONF_TEXT 320
+void vg_rules_conf_text(const vg_rules_conf_t *rc, char *buf, size_t size);
+
 /* One indicator contribution. What the rules derive are cases, keyed
  * "indicator|kommun|period|age|sex|diagnosis|residence" (a breakdown the
  * indicator has none of is "-"); the partition's counters are cells,

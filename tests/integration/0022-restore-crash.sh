@@ -13,6 +13,9 @@
 #     incrementally, and B is killed during that rebalance.
 #  4. A ends alone, with the rest of the events.
 # The final ACTIVE alerts and indicator values must equal file mode.
+#  5. Other rules.* settings are refused, from A's files and from the
+#     changelog; a replay to a new changelog gives file mode's results
+#     with them (docs/RUNBOOK.md section 9).
 source "$(dirname "$0")/lib/common.sh"
 S=it22.$$.$(date +%s)
 topic_args "$S"
@@ -86,4 +89,31 @@ grep -q "restored from .*incremental" "$TMP/a2.log" "$TMP/a3.log" \
 
 "$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
   "$S.alerts" "$S.parts" "$TMP/fa.jsonl" "$TMP/fi.jsonl"
+
+# 5. Other rules.* settings: refused, from the files and from the
+#    changelog, naming what differs (a replay by RUNBOOK section 9 before
+#    it had a new changelog restored the old state without a word); the
+#    replay to a new changelog (and, to compare, new output topics) gives
+#    file mode's results with the new settings.
+R=(-X rules.window_days=10 -X rules.sip_deadline_hours=24)
+for d in a fresh; do
+  rc=0
+  "$VIGIL" process "${T[@]}" "${G[@]}" "${R[@]}" -X state.dir="$TMP/$d" \
+    --exit-idle 3 2> "$TMP/r-$d.log" || rc=$?
+  [ $rc = 1 ] && grep -q "holds a state built with other settings (window_days 30 -> 10, sip_deadline_hours 72 -> 24)" "$TMP/r-$d.log" ||
+    fail "other rules on $d: exit $rc, $(grep -m2 ERROR "$TMP/r-$d.log")"
+done
+grep -q "changelog $S.g.changelog holds" "$TMP/r-fresh.log" || fail "not named: the changelog"
+echo "ok - other rules.* settings refused from the files and from the changelog"
+"$VIGIL" process --input "$TMP/ev.jsonl" --partitions $P "${R[@]}" \
+  --alerts "$TMP/fa2.jsonl" --indicators "$TMP/fi2.jsonl" 2>/dev/null
+"$VIGIL" topics create -p $P "${T[@]}" -X "topic.alerts=$S.alerts2" \
+  -X "topic.indicator_parts=$S.parts2" >/dev/null
+"$VIGIL" process "${T[@]}" "${G[@]}" "${R[@]}" -X state.dir="$TMP/replay" \
+  -X "topic.changelog=$S.g.changelog.2" -X "topic.alerts=$S.alerts2" \
+  -X "topic.indicator_parts=$S.parts2" --exit-idle 3 2> "$TMP/replay.log" ||
+  fail "replay: $(tail -3 "$TMP/replay.log")"
+"$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \
+  "$S.alerts2" "$S.parts2" "$TMP/fa2.jsonl" "$TMP/fi2.jsonl"
+echo "ok - the replay to a new changelog: file mode's results with the new settings"
 echo PASS

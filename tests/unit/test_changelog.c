@@ -741,6 +741,66 @@ static void test_schema_versions(void **state) {
                                              "key='schema_version'"), 4);
 }
 
+/* A state records the rules.* settings it was built with (in its file and
+ * in the changelog's "m" records); a process with others refuses it,
+ * naming what differs: its results and new ones would mix two rule books,
+ * and a member's own settings would decide the partitions it takes over
+ * (an attack found both: RUNBOOK §9's replay after a rules change
+ * restored the old state from the changelog without a word). A file of
+ * an earlier release, without them, takes this process's. */
+static void test_rules_settings(void **state) {
+        story_t s;
+        vg_rules_conf_t rc2 = rc;
+        vg_part_t *b;
+        char path[256], err[512];
+        sqlite3 *db;
+        (void)state;
+        rc2.rc_window_days = 10;
+        rc2.rc_sip_deadline_ms = 24 * VG_MS_PER_HOUR;
+        story_run(&s, "rules-a", 2);
+        vg_part_close(s.a);
+        s.a = NULL;
+        snprintf(path, sizeof(path), "%s/rules-a.db", dir);
+        assert_null(vg_part_open(path, PARTN, &rc2, codec, &topics, err,
+                                 sizeof(err)));
+        assert_non_null(strstr(err, "rules-a.db holds a state built with "
+                                    "other settings (window_days 30 -> 10, "
+                                    "sip_deadline_hours 72 -> 24)"));
+        assert_non_null(strstr(err, "RUNBOOK"));
+        s.a = open_part("rules-a"); /* (its own settings: opens) */
+        /* restored from the changelog */
+        snprintf(path, sizeof(path), "%s/rules-b.db", dir);
+        b = vg_part_open(path, PARTN, &rc2, codec, &topics, err,
+                         sizeof(err));
+        assert_non_null(b);
+        vg_part_set_changelog(b, CL);
+        assert_int_not_equal(restore(b, &s.cl, 0, s.cl.n, err, sizeof(err)),
+                             VG_OK);
+        assert_non_null(strstr(err, "changelog " CL " holds a state built "
+                                    "with other settings (window_days 30 "
+                                    "-> 10"));
+        vg_part_close(b);
+        /* an earlier release's file: no settings recorded */
+        snprintf(path, sizeof(path), "%s/rules-a.db", dir);
+        vg_part_close(s.a);
+        s.a = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE "
+                                          "key='rules'", NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_changes(db), 1);
+        sqlite3_close(db);
+        b = vg_part_open(path, PARTN, &rc2, codec, &topics, err,
+                         sizeof(err));
+        if (!b)
+                fail_msg("%s", err);
+        vg_part_close(b);
+        assert_null(vg_part_open(path, PARTN, &rc, codec, &topics, err,
+                                 sizeof(err)));
+        assert_non_null(strstr(err, "window_days 10 -> 30"));
+        story_free(&s);
+}
+
 static void test_restore_whole(void **state) {
         story_t s;
         vg_part_t *b;
@@ -1466,6 +1526,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_records_are_committed_state),
                 cmocka_unit_test(test_schema_versions),
+                cmocka_unit_test(test_rules_settings),
                 cmocka_unit_test(test_restore_whole),
                 cmocka_unit_test(test_restore_then_events),
                 cmocka_unit_test(test_restore_incremental),
