@@ -43,9 +43,21 @@ static void sb_checkpoint(proc_t *pr, int p) {
         if (!pr->pr_sb[p] || !pr->pr_sb_open[p])
                 return;
         pr->pr_sb_open[p] = false;
-        if (vg_part_restore_checkpoint(pr->pr_sb[p], pr->pr_sb_at[p], errstr,
-                                       sizeof(errstr)))
+        switch (vg_part_restore_checkpoint(pr->pr_sb[p], pr->pr_sb_at[p],
+                                           errstr, sizeof(errstr))) {
+        case VG_OK:
+                break;
+        case VG_ERR_ARG: { /* other rules.* settings: stops, as the owner
+                            * of the partition would (RUNBOOK section 9) */
+                char msg[600];
+                snprintf(msg, sizeof(msg), "standby partition %d: %s", p,
+                         errstr);
+                process_fatal(pr, msg);
+                break;
+        }
+        default:
                 vg_warn("process", "standby partition %d: %s", p, errstr);
+        }
 }
 
 static void sb_close(proc_t *pr, int p) {

@@ -42,16 +42,26 @@ static void mllp_reset(vg_hl7_mllp_t *ml) {
         ml->ml_head_open = false;
 }
 
+static bool is_blank(char c) {
+        return c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
 /* Past ml_max: takes p[n) into the first segment being kept, up to its
- * terminator, or drops it all once VG_HL7_HEAD_MAX bytes have no end. */
+ * terminator (blank lines before it, which vg_hl7_msh_read skips, are not
+ * one), or drops it all once VG_HL7_HEAD_MAX bytes have no end. */
 static void head_take(vg_hl7_mllp_t *ml, const char *p, size_t n) {
         size_t room = VG_HL7_HEAD_MAX - ml->ml_buf.vb_len, i;
-        for (i = 0; i < n && i < room; i++)
-                if (p[i] == '\r' || p[i] == '\n') {
+        bool text = false;
+        for (i = 0; i < ml->ml_buf.vb_len && !text; i++)
+                text = !is_blank(ml->ml_buf.vb_data[i]);
+        for (i = 0; i < n && i < room; i++) {
+                if (text && (p[i] == '\r' || p[i] == '\n')) {
                         vg_buf_append(&ml->ml_buf, p, i + 1);
                         ml->ml_head_open = false;
                         return;
                 }
+                text = text || !is_blank(p[i]);
+        }
         if (i == room) { /* (no end within the bound: none kept) */
                 if (ml->ml_buf.vb_len)
                         OPENSSL_cleanse(ml->ml_buf.vb_data,
@@ -68,7 +78,8 @@ static void head_take(vg_hl7_mllp_t *ml, const char *p, size_t n) {
  * kept when it ends within VG_HL7_HEAD_MAX bytes, however the bytes come
  * in. */
 static void mllp_append(vg_hl7_mllp_t *ml, const char *p, size_t n) {
-        size_t have = ml->ml_buf.vb_len;
+        size_t have = ml->ml_buf.vb_len, i;
+        bool text = false;
         if (!n)
                 return;
         if (ml->ml_too_long) {
@@ -82,9 +93,9 @@ static void mllp_append(vg_hl7_mllp_t *ml, const char *p, size_t n) {
         }
         ml->ml_too_long = true;
         ml->ml_head_open = true;
-        for (size_t i = 0; i < have && i < VG_HL7_HEAD_MAX; i++)
-                if (ml->ml_buf.vb_data[i] == '\r' ||
-                    ml->ml_buf.vb_data[i] == '\n') {
+        for (i = 0; i < have && i < VG_HL7_HEAD_MAX; i++) {
+                char c = ml->ml_buf.vb_data[i];
+                if (text && (c == '\r' || c == '\n')) {
                         OPENSSL_cleanse(ml->ml_buf.vb_data + i + 1,
                                         have - i - 1);
                         ml->ml_buf.vb_len = i + 1;
@@ -92,6 +103,8 @@ static void mllp_append(vg_hl7_mllp_t *ml, const char *p, size_t n) {
                         ml->ml_head_open = false;
                         return;
                 }
+                text = text || !is_blank(c);
+        }
         if (have > VG_HL7_HEAD_MAX) {
                 OPENSSL_cleanse(ml->ml_buf.vb_data + VG_HL7_HEAD_MAX,
                                 have - VG_HL7_HEAD_MAX);
@@ -231,9 +244,10 @@ static void evn_trigger(const char *msg, size_t len, vg_hl7_msh_t *h) {
                         i++;
                 for (s = i; i < len && msg[i] != '\r' && msg[i] != '\n'; i++)
                         ;
-                if (i - s < 4 || memcmp(msg + s, "EVN", 3) ||
-                    msg[s + 3] != h->hh_fs)
+                if (i - s < 3 || memcmp(msg + s, "EVN", 3) ||
+                    (i - s > 3 && msg[s + 3] != h->hh_fs))
                         continue;
+                /* (the first EVN, as the converter takes it) */
                 if ((p = piece(msg + s, i - s, h->hh_fs, 1, &n)) &&
                     (p = piece(p, n, h->hh_enc[1], 0, &n)) && /* (first
                                                                  * repetition) */
@@ -248,6 +262,7 @@ int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
         size_t seg_len, nenc, n;
         const char *p;
         char fs;
+        bool trig_given = false; /* MSH-9.2 not empty */
 
         msh_defaults(h);
         if (!msg)
@@ -298,8 +313,10 @@ int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
                 p = piece(p, fn, rs, 0, &fn); /* first repetition */
                 if ((c = piece(p, fn, h->hh_enc[0], 0, &cn)))
                         copy_code(h->hh_type, sizeof(h->hh_type), c, cn);
-                if ((c = piece(p, fn, h->hh_enc[0], 1, &cn)))
+                if ((c = piece(p, fn, h->hh_enc[0], 1, &cn)) && cn) {
                         copy_code(h->hh_trigger, sizeof(h->hh_trigger), c, cn);
+                        trig_given = true; /* (even if not a code) */
+                }
         }
         if ((p = FIELD(11))) {
                 size_t cn;
@@ -315,7 +332,7 @@ int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
                                   cn);
         }
 #undef FIELD
-        if (!h->hh_trigger[0])
+        if (!trig_given)
                 evn_trigger(msg + seg_len, len - seg_len, h);
         return 0;
 }

@@ -362,7 +362,9 @@ static vg_err_t rules_check(vg_part_t *part, const char *was,
         if (!strcmp(was, now))
                 return VG_OK;
         rules_diff(was, now, diff, sizeof(diff));
-        return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+        /* (VG_ERR_ARG: the process's settings, not the records, are in
+         * question; a standby stops on it as the owner does) */
+        return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                          "partition %d: %s holds a state built with other "
                          "settings (%s): set them back, or replay every "
                          "partition from the beginning with a new changelog "

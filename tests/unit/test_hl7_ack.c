@@ -151,6 +151,11 @@ static void test_mllp_reader(void **state) {
                             "TOO LONG <MSH|x|C1\r>");
         assert_string_equal(FRAMES("\x0bMSH|x|C1\nPID|0123456789\x1c\r", 4),
                             "TOO LONG <MSH|x|C1\n>");
+        /* (blank lines before it are not its end: vg_hl7_msh_read skips
+         * them) */
+        assert_string_equal(FRAMES("\x0b\r\n MSH|x|C1\rPID|0123456789\x1c\r",
+                                   6),
+                            "TOO LONG <\r\n MSH|x|C1\r>");
         /* ... when it ends within VG_HL7_HEAD_MAX bytes */
         {
                 static char big[VG_HL7_HEAD_MAX + 64];
@@ -208,6 +213,14 @@ static void test_header_forms(void **state) {
         assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
         assert_string_equal(h.hh_trigger, "A01");
         m = "MSH|^~\\&|A|B|C|D|x||ADT|42|P|2.5\rEVNX|A03\rEVN";
+        assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
+        assert_string_equal(h.hh_trigger, "");
+        /* only the first EVN, and only when MSH-9.2 is empty (one that is
+         * not a code is no trigger: the converter refuses it) */
+        m = "MSH|^~\\&|A|B|C|D|x||ADT|42|P|2.5\rEVN\rEVN|A03";
+        assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
+        assert_string_equal(h.hh_trigger, "");
+        m = "MSH|^~\\&|A|B|C|D|x||ADT^A0!|42|P|2.5\rEVN|A01";
         assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
         assert_string_equal(h.hh_trigger, "");
         /* The shortest header: no fields after MSH-2. */
