@@ -175,6 +175,39 @@ static void bsec_close(rep_t *r, bsec_t *bs) {
         vg_free(bs->bs_areas);
 }
 
+/* --public (SPEC §6.4): whether a value of inds in area is hidden at
+ * period p, or at any period shown (p == rp_np). A month with one hidden
+ * is shown as "..", and so is every total over it: summed without it, a
+ * total next to a public row that has it gives the hidden count by one
+ * subtraction (an attack: "62 deaths in 6 months" beside a year of 65). */
+static bool any_hidden(const rep_t *r, const char **inds, size_t ni,
+                       const char *area, size_t p) {
+        for (size_t q = p < r->rp_np ? p : 0;
+             q < (p < r->rp_np ? p + 1 : r->rp_np); q++)
+                for (size_t i = 0; i < ni; i++)
+                        if (rp_get_pt(r, inds[i], area, r->rp_periods[q])
+                                    .hidden)
+                                return true;
+        return false;
+}
+
+/* --public with --from or --to: a sum over the months shown, beside a
+ * public quarter or year that the range cuts, gives the months left out
+ * (one of them hidden) by one subtraction: such sums are "..". */
+static bool range_cut(const rep_t *r) {
+        return r->rp_public && (r->rp_from || r->rp_to);
+}
+
+/* n, or ".." when hidden, into buf. */
+static const char *count_text(char *buf, size_t size, int64_t n,
+                              bool hidden) {
+        if (hidden)
+                snprintf(buf, size, "..");
+        else
+                snprintf(buf, size, "%lld", (long long)n);
+        return buf;
+}
+
 void rp_sec_place(rep_t *r, const sec_t *s) {
         bsec_t bs;
         bars_t *b = &bs.bs_b;
@@ -186,6 +219,7 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         bool *pre = bs.bs_pre;
         const char **names = vg_calloc(ni + 1, sizeof(char *));
         const char **colors = vg_calloc(ni + 1, sizeof(char *));
+        bool *hid_den; /* per month: its deaths hidden (public) */
 
         qsort(inds, ni, sizeof(char *), place_cmp);
         for (size_t i = 0; i < ni; i++) {
@@ -197,6 +231,7 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         b->b_names = names;
         b->b_colors = colors;
         b->b_share = true;
+        hid_den = vg_calloc(r->rp_np + 1, sizeof(*hid_den));
 
         rp_section_head(r, s, "death_place.*");
         P(r, "<div class=\"legend\">");
@@ -213,10 +248,17 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         P(r, "</span>");
         bsec_legend_end(r, &bs);
         for (size_t a = 0; a < na; a++) {
-                char aname[128], title[256], desc[1024], sub[96];
+                char aname[128], title[256], desc[1024], sub[96], dn[24];
                 int64_t deaths = 0;
                 size_t months = 0;
+                bool hid_any = false;
+                /* A hidden place is "..", its share left out of the bar;
+                 * the month's deaths are any shown place's denominator
+                 * (the suppression never leaves one place alone hidden,
+                 * SPEC §6.4), and ".." when every place is hidden - so
+                 * is every total over that month. */
                 for (size_t p = 0; p < r->rp_np; p++) {
+                        bool hid = false;
                         b->b_tot[p] = 0;
                         for (size_t i = 0; i < ni; i++) {
                                 pt_t pt = rp_get_pt(r, inds[i], areas[a],
@@ -227,23 +269,26 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                                                : 0;
                                 if (pt.set)
                                         b->b_tot[p] = pt.den;
+                                hid |= pt.hidden;
                         }
+                        hid_den[p] = hid && !b->b_tot[p];
+                        hid_any |= hid_den[p];
                         deaths += b->b_tot[p];
-                        months += b->b_tot[p] > 0;
+                        months += b->b_tot[p] > 0 || hid_den[p];
                 }
+                count_text(dn, sizeof(dn), deaths, hid_any || range_cut(r));
                 rp_area_text(r, areas[a], aname, sizeof(aname));
                 snprintf(title, sizeof(title),
                          rp_tf(r, "Place of death \u2013 %s"), aname);
                 snprintf(desc, sizeof(desc),
                          rp_tf(r, "Stacked bar chart of the share of deaths "
                                   "by place, per month from %s to %s, %s: "
-                                  "%lld deaths in %zu months. Months with "
+                                  "%s deaths in %zu months. Months with "
                                   "fewer than %lld deaths are faded and "
                                   "marked *."),
                          r->rp_periods[0], r->rp_periods[r->rp_np - 1], aname,
-                         (long long)deaths, months, (long long)r->rp_min_den);
-                snprintf(sub, sizeof(sub), rp_tf(r, "%lld deaths"),
-                         (long long)deaths);
+                         dn, months, (long long)r->rp_min_den);
+                snprintf(sub, sizeof(sub), rp_tf(r, "%s deaths"), dn);
                 bsec_figure(r, &bs, areas[a], sub, title, desc);
                 /* data table: places x months */
                 PF(r, "<details><summary>%s</summary>"
@@ -263,7 +308,10 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                         P(r, "</th>");
                         for (size_t p = 0; p < r->rp_np; p++) {
                                 double v = b->b_v[i * r->rp_np + p];
-                                if (!b->b_tot[p])
+                                if (rp_get_pt(r, inds[i], areas[a],
+                                              r->rp_periods[p]).hidden)
+                                        P(r, "<td>..</td>");
+                                else if (!b->b_tot[p])
                                         P(r, "<td></td>");
                                 else
                                         PF(r, "<td%s>%.0f<small>%.0f%%</small>"
@@ -277,7 +325,9 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                 PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>",
                    rp_t(r, "Deaths"));
                 for (size_t p = 0; p < r->rp_np; p++)
-                        PF(r, "<td><b>%lld</b></td>", (long long)b->b_tot[p]);
+                        PF(r, "<td><b>%s</b></td>",
+                           count_text(dn, sizeof(dn), b->b_tot[p],
+                                      hid_den[p]));
                 P(r, "</tr></tbody></table></div></details>\n</figure>\n");
         }
         P(r, "</div>\n");
@@ -302,27 +352,47 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
                 P(r, "</tr></thead><tbody>");
                 for (size_t k = 0; k < nk; k++) {
                         int64_t deaths = 0;
+                        bool hid = false; /* a month's deaths hidden */
                         rp_region_row(r, ks[k], cur, (int)ni + 2);
-                        for (size_t p = 0; p < r->rp_np; p++)
-                                for (size_t i = 0; i < ni; i++) {
+                        for (size_t p = 0; p < r->rp_np; p++) {
+                                bool seen = false, h = false;
+                                for (size_t i = 0; i < ni && !seen; i++) {
                                         pt_t pt = rp_get_pt(r, inds[i], ks[k],
                                                          r->rp_periods[p]);
                                         if (pt.set) {
                                                 deaths += pt.den;
-                                                break;
+                                                seen = true;
                                         }
+                                        h |= pt.hidden;
                                 }
+                                hid |= h && !seen;
+                        }
+                        hid |= range_cut(r);
                         P(r, "<tr><th class=\"l\" scope=\"row\">");
                         rp_area_html(r, ks[k], true);
-                        PF(r, "</th><td%s><b>%lld</b></td>",
-                           deaths < r->rp_min_den ? " class=\"unc\"" : "",
-                           (long long)deaths);
+                        if (hid)
+                                P(r, "</th><td><b>..</b></td>");
+                        else
+                                PF(r, "</th><td%s><b>%lld</b></td>",
+                                   deaths < r->rp_min_den ? " class=\"unc\""
+                                                          : "",
+                                   (long long)deaths);
                         for (size_t i = 0; i < ni; i++) {
                                 int64_t num = 0;
+                                /* (a sum over a hidden month: "..") */
+                                if (range_cut(r) ||
+                                    any_hidden(r, &inds[i], 1, ks[k],
+                                               r->rp_np)) {
+                                        P(r, "<td>..</td>");
+                                        continue;
+                                }
                                 for (size_t p = 0; p < r->rp_np; p++)
                                         num += rp_get_pt(r, inds[i], ks[k],
                                                       r->rp_periods[p]).num;
-                                if (deaths)
+                                if (hid)
+                                        PF(r, "<td>%lld</td>",
+                                           (long long)num);
+                                else if (deaths)
                                         PF(r, "<td>%lld<small>%.0f%%</small>"
                                               "</td>", (long long)num,
                                            100.0 * (double)num /
@@ -337,6 +407,7 @@ void rp_sec_place(rep_t *r, const sec_t *s) {
         bsec_close(r, &bs);
         vg_free(names);
         vg_free(colors);
+        vg_free(hid_den);
 }
 
 /* Age rp_band of "ssih_enrolment.<AGE>.<DIAG>": index into age_bands, or
@@ -421,11 +492,15 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
            rp_t(r, "number above each bar: total of the month"));
         bsec_legend_end(r, &bs);
         for (size_t a = 0; a < na; a++) {
-                char aname[128], title[256], desc[1024], sub[96];
+                char aname[128], title[256], desc[1024], sub[96], tn[24];
                 int64_t total = 0;
+                bool hid_any = range_cut(r) ||
+                               any_hidden(r, inds, ni, areas[a], r->rp_np);
                 memset(b->b_v, 0, nb * r->rp_np * sizeof(double));
                 for (size_t p = 0; p < r->rp_np; p++) {
                         b->b_tot[p] = 0;
+                        if (any_hidden(r, inds, ni, areas[a], p))
+                                continue; /* (no bar: "..") */
                         for (size_t i = 0; i < ni; i++) {
                                 pt_t pt = rp_get_pt(r, inds[i], areas[a],
                                                  r->rp_periods[p]);
@@ -438,16 +513,16 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                 rp_area_text(r, areas[a], aname, sizeof(aname));
                 snprintf(title, sizeof(title), "%s \u2013 %s", s->s_title,
                          aname);
+                count_text(tn, sizeof(tn), total, hid_any);
                 snprintf(desc, sizeof(desc),
                          ind ? rp_tf(r, "Bar chart of the number per month "
-                                        "from %s to %s, %s: %lld in total.")
+                                        "from %s to %s, %s: %s in total.")
                              : rp_tf(r, "Bar chart of the number per month, "
                                         "stacked by age band from %s to %s, "
-                                        "%s: %lld in total."),
+                                        "%s: %s in total."),
                          r->rp_periods[0], r->rp_periods[r->rp_np - 1], aname,
-                         (long long)total);
-                snprintf(sub, sizeof(sub), rp_tf(r, "%lld in total"),
-                         (long long)total);
+                         tn);
+                snprintf(sub, sizeof(sub), rp_tf(r, "%s in total"), tn);
                 bsec_figure(r, &bs, areas[a], sub, title, desc);
                 PF(r, "<details><summary>%s</summary>"
                       "<div class=\"scroll\"><table><caption>",
@@ -463,6 +538,9 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                    rp_t(r, "Total"));
                 for (size_t i = 0; i < ni; i++) {
                         int64_t t = 0;
+                        bool th = range_cut(r) ||
+                                  any_hidden(r, &inds[i], 1, areas[a],
+                                             r->rp_np);
                         P(r, "<tr><th class=\"l\" scope=\"row\">");
                         E(r, inds[i]);
                         P(r, "</th>");
@@ -470,20 +548,26 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                                 pt_t pt = rp_get_pt(r, inds[i], areas[a],
                                                  r->rp_periods[p]);
                                 t += pt.num;
-                                if (pt.num)
+                                if (pt.hidden)
+                                        P(r, "<td>..</td>");
+                                else if (pt.num)
                                         PF(r, "<td>%lld</td>",
                                            (long long)pt.num);
                                 else
                                         P(r, "<td></td>");
                         }
-                        PF(r, "<td><b>%lld</b></td></tr>", (long long)t);
+                        PF(r, "<td><b>%s</b></td></tr>",
+                           count_text(tn, sizeof(tn), t, th));
                 }
                 PF(r, "<tr><th class=\"l\" scope=\"row\">%s</th>",
                    rp_t(r, "Total"));
                 for (size_t p = 0; p < r->rp_np; p++)
-                        PF(r, "<td><b>%lld</b></td>", (long long)b->b_tot[p]);
-                PF(r, "<td><b>%lld</b></td></tr></tbody></table></div>"
-                      "</details>\n</figure>\n", (long long)total);
+                        PF(r, "<td><b>%s</b></td>",
+                           count_text(tn, sizeof(tn), b->b_tot[p],
+                                      any_hidden(r, inds, ni, areas[a], p)));
+                PF(r, "<td><b>%s</b></td></tr></tbody></table></div>"
+                      "</details>\n</figure>\n",
+                   count_text(tn, sizeof(tn), total, hid_any));
         }
         P(r, "</div>\n");
 
@@ -526,13 +610,23 @@ void rp_sec_counts(rep_t *r, const sec_t *s, const char *ind) {
                                                     diags[d]))
                                                 bydiag[d] += t;
                         }
-                        if (!total)
+                        bool hid = range_cut(r) ||
+                                   any_hidden(r, inds, ni, ks[k], r->rp_np);
+                        if (!total && !hid)
                                 continue;
                         rp_region_row(r, ks[k], cur,
                                    ind ? 2 : (int)(nd + 6));
                         P(r, "<tr><th class=\"l\" scope=\"row\">");
                         rp_area_html(r, ks[k], true);
                         P(r, "</th>");
+                        if (hid) { /* (totals over a hidden month) */
+                                for (size_t i = 0;
+                                     !ind && i < VG_ARRAY_SIZE(age_bands) + nd;
+                                     i++)
+                                        P(r, "<td>..</td>");
+                                P(r, "<td>..</td></tr>");
+                                continue;
+                        }
                         for (size_t i = 0; !ind && i < VG_ARRAY_SIZE(age_bands);
                              i++)
                                 PF(r, "<td>%lld</td>", (long long)byage[i]);

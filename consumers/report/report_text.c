@@ -62,14 +62,14 @@ static const tr_t tr[] = {
         {"As-needed anxiolytic", "Vid behov-ordination av ångestdämpande"},
         {"As-needed opioid", "Vid behov-ordination av opioid"},
         {"Aug", "aug"},
-        {"Bar chart of the number per month from %s to %s, %s: %lld in "
+        {"Bar chart of the number per month from %s to %s, %s: %s in "
          "total.",
-         "Stapeldiagram över antalet per månad från %s till %s, %s: %lld "
+         "Stapeldiagram över antalet per månad från %s till %s, %s: %s "
          "totalt."},
         {"Bar chart of the number per month, stacked by age band from %s to "
-         "%s, %s: %lld in total.",
+         "%s, %s: %s in total.",
          "Stapeldiagram över antalet per månad, staplat efter åldersgrupp, "
-         "från %s till %s, %s: %lld totalt."},
+         "från %s till %s, %s: %s totalt."},
         {"below", "under"},
         {"below (outside 95 %)", "under (utanför 95 %)"},
         {"below (outside 99.8 %)", "under (utanför 99.8 %)"},
@@ -217,8 +217,8 @@ static const tr_t tr[] = {
         {"%lld cases", "%lld fall"},
         {"%lld cases are uncertain and not judged.",
          "%lld fall är osäkra och bedöms inte."},
-        {"%lld deaths", "%lld dödsfall"},
-        {"%lld in total", "%lld totalt"},
+        {"%s deaths", "%s dödsfall"},
+        {"%s in total", "%s totalt"},
         {" (%lld of %lld)", " (%lld av %lld)"},
         {"Mar", "mar"},
         {"May", "maj"},
@@ -411,10 +411,10 @@ static const tr_t tr[] = {
         {"Socialstyrelsen 2017", "Socialstyrelsen 2017"},
         {"Someone present at death", "Mänsklig närvaro i dödsögonblicket"},
         {"Stacked bar chart of the share of deaths by place, per month from "
-         "%s to %s, %s: %lld deaths in %zu months. Months with fewer than "
+         "%s to %s, %s: %s deaths in %zu months. Months with fewer than "
          "%lld deaths are faded and marked *.",
          "Staplat stapeldiagram över andelen dödsfall per plats, per månad "
-         "från %s till %s, %s: %lld dödsfall under %zu månader. Månader med "
+         "från %s till %s, %s: %s dödsfall under %zu månader. Månader med "
          "färre än %lld dödsfall är tonade och markerade med *."},
         {"Status", "Status"},
         {"stay", "vårdtillfälle"},

@@ -66,9 +66,105 @@ sums = {(sum(n for n, _ in v), v[0][1]) for v in home.values() if len(v) == 2}
 values = set(shown.values()) | sums | {(n, d) for v in home.values() for n, d in v}
 for n, d in re.findall(r"<small>(\d+)/(\d+)</small>", page):
     assert (int(n), int(d)) in values, (n, d)
+# Place of death, per area and month (an attack found hidden cells printed
+# as 0, and totals over the months shown that, beside a public year row,
+# gave a hidden month by one subtraction): each place cell is '..' exactly
+# where indicators --public hides it, else its count; a month's deaths are
+# the shown rows' denominator, '..' when every row of the month is hidden,
+# and so is the figure's total over the months.
+def area_code(h):
+    m = re.search(r'<span class="code">(\d+)</span>', h)
+    return m.group(1) if m else "SE"
+months = re.findall(r'<th scope="col"(?: class="prelim")?>(\w\w\w \d{4})', page)
+mnum = {m: "%s-%02d" % (m[4:], "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split().index(m[:3]) + 1) for m in months}
+nfig = nhid_month = 0
+for fig in re.findall(r"<figure><figcaption>(.*?)</figure>", page, re.S):
+    if "<caption>Deaths by place, " not in fig:
+        continue
+    nfig += 1
+    area = area_code(fig[:fig.find('<span class="sub">')])
+    sub = re.search(r'<span class="sub">([^<]*) deaths</span>', fig).group(1)
+    head = re.findall(r'<th scope="col"(?: class="prelim")?>(\w\w\w \d{4})', fig)
+    pers = [mnum[h] for h in head]
+    dens, hid_den = {}, False
+    for row in re.findall(r'<tr><th class="l" scope="row">(.*?)</tr>', fig, re.S):
+        name, rest = row.split("</th>", 1)
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", rest)
+        assert len(cells) == len(pers), (area, name, cells)
+        for per, c in zip(pers, cells):
+            if name == "Deaths":
+                c = re.sub(r"</?b>", "", c)
+                rows = [k for k in shown if k[0].startswith("death_place.") and k[1] == area and k[2] == per]
+                anyhid = any(k[0].startswith("death_place.") and k[1] == area and k[2] == per for k in hidden)
+                if rows:
+                    assert c == str(shown[rows[0]][1]), (area, per, c, shown[rows[0]])
+                elif anyhid:
+                    assert c == "..", (area, per, c)
+                    hid_den = True
+                    nhid_month += 1
+                else:
+                    assert c == "0", (area, per, c)
+                dens[per] = c
+            else:
+                key = (name, area, per)
+                if key in hidden:
+                    assert c == "..", (key, c)
+                elif key in shown:
+                    assert c.startswith(str(shown[key][0]) + "<small>"), (key, c, shown[key])
+    if hid_den:
+        assert sub == "..", (area, sub)
+    else:
+        assert sub == str(sum(int(v) for v in dens.values())), (area, sub, dens)
+assert nfig >= 3, nfig
+# SSIH counts: a hidden cell is '..', and so is every total over it (its
+# row's, its month's and the figure's)
+nssih = nssih_hid = 0
+for fig in re.findall(r"<figure><figcaption>(.*?)</figure>", page, re.S):
+    if '<th class="l" scope="row">ssih_enrolment' not in fig:
+        continue
+    nssih += 1
+    area = area_code(fig[:fig.find('<span class="sub">')])
+    sub = re.search(r'<span class="sub">([^<]*) in total</span>', fig).group(1)
+    head = re.findall(r'<th scope="col"(?: class="prelim")?>(\w\w\w \d{4})', fig)
+    pers = [mnum[h] for h in head]
+    anyhid = False
+    for row in re.findall(r'<tr><th class="l" scope="row">(.*?)</tr>', fig, re.S):
+        name, rest = row.split("</th>", 1)
+        cells = [re.sub(r"</?b>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", rest)]
+        if name == "Total":
+            for per, c in zip(pers, cells):
+                if any(k[1] == area and k[2] == per and k[0].startswith("ssih_enrolment") for k in hidden):
+                    assert c == "..", (area, per, c)
+            continue
+        rowhid = False
+        for per, c in zip(pers, cells):
+            if (name, area, per) in hidden:
+                assert c == "..", (name, area, per, c)
+                rowhid = True
+        if rowhid:
+            assert cells[-1] == "..", (name, area, cells[-1])
+            anyhid = True
+            nssih_hid += 1
+    if anyhid:
+        assert sub == "..", (area, sub)
+assert nssih >= 3 and nssih_hid > 0, (nssih, nssih_hid)
+# The kommun table: a kommun with a month whose deaths are hidden shows no
+# total of them
+ktab = page[page.find("Deaths by place and kommun"):]
+ktab = ktab[:ktab.find("</table>")]
+nkh = 0
+for code, deaths in re.findall(r'<span class="code">(\d{4})</span></th><td[^>]*><b>([^<]*)</b>', ktab):
+    hm = [p for p in set(mnum.values())
+          if not any(k[0].startswith("death_place.") and k[1] == code and k[2] == p for k in shown)
+          and any(k[0].startswith("death_place.") and k[1] == code and k[2] == p for k in hidden)]
+    if hm:
+        assert deaths == "..", (code, deaths, hm)
+        nkh += 1
+assert nkh > 0, "no kommun with a hidden month: the check proves nothing"
 print("PASS: public page: %d ids absent, %d cells '..', %d values hidden by "
-      "indicators --public (month, all), no count below 5"
-      % (len(ids | alert_ids), ndots, len(hidden)))
+      "indicators --public (month, all), no count below 5; place of death: "
+      "%d areas, %d months with their deaths hidden, %d kommuner"
+      % (len(ids | alert_ids), ndots, len(hidden), nfig, nhid_month, nkh))
 EOF
 grep -q "public page, .* hidden (publish.min_count 5), no alerts" pub.err \
   || fail "no summary: $(cat pub.err)"
