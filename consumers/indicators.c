@@ -123,7 +123,10 @@ static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
         }
         if ((why = vg_pub_cell_refused(rec.iv.iv_indicator, rec.iv.iv_area,
                                        rec.iv.iv_period,
-                                       rec.iv.iv_breakdown))) {
+                                       rec.iv.iv_breakdown)) ||
+            (why = vg_pub_figures_refused(rec.iv.iv_numerator,
+                                          rec.iv.iv_denominator.set,
+                                          rec.iv.iv_denominator.v))) {
                 vg_warn("indicators", "offset %lld: a value that %s (not "
                         "shown)", (long long)m->offset, why);
                 vg_record_clear(t, &rec);
@@ -166,7 +169,10 @@ static int read_file(ictx_t *ic, const char *path, size_t max_bytes) {
                 }
                 if ((why = vg_pub_cell_refused(iv.iv_indicator, iv.iv_area,
                                                iv.iv_period,
-                                               iv.iv_breakdown))) {
+                                               iv.iv_breakdown)) ||
+                    (why = vg_pub_figures_refused(iv.iv_numerator,
+                                                  iv.iv_denominator.set,
+                                                  iv.iv_denominator.v))) {
                         fprintf(stderr, "%s:%ld: a value that %s\n", path,
                                 lineno, why);
                         vg_record_clear(VG_REC_IVALUE, &iv);

@@ -263,6 +263,40 @@ int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
         return 0;
 }
 
+/* YYYY, YYYY-MM (01-12) or YYYY-Qn (1-4): the periods Vigil writes. */
+static bool period_form(const char *p) {
+        size_t n = p ? strlen(p) : 0;
+        if ((n != 4 && n != 7) || strspn(p, "0123456789") < 4)
+                return false;
+        if (n == 4)
+                return true;
+        if (p[4] != '-')
+                return false;
+        if (p[5] == 'Q')
+                return p[6] >= '1' && p[6] <= '4';
+        return strspn(p + 5, "0123456789") == 2 &&
+               atoi(p + 5) >= 1 && atoi(p + 5) <= 12;
+}
+
+/* all, or dimension:value with a dimension of SPEC §6.2 and a value of
+ * letters, digits, '_', '-' and '+' (age:85+). */
+static bool breakdown_form(const char *b) {
+        static const char *const dims[] = {"age:", "sex:", "diagnosis:",
+                                           "residence:"};
+        if (!b || !strcmp(b, "all"))
+                return true;
+        for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+                size_t n = strlen(dims[i]);
+                if (!strncmp(b, dims[i], n))
+                        return b[n] &&
+                               strspn(b + n, "abcdefghijklmnopqrstuvwxyz"
+                                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789_-+") ==
+                                       strlen(b + n);
+        }
+        return false;
+}
+
 const char *vg_pub_cell_refused(const char *indicator, const char *area,
                                 const char *period, const char *breakdown) {
         if (!indicator || !vg_conf_known_indicator(indicator))
@@ -271,5 +305,17 @@ const char *vg_pub_cell_refused(const char *indicator, const char *area,
                 return "names no area (SE, 2 or 4 digits)";
         if (vg_pnr_in(period) || vg_pnr_in(breakdown))
                 return "holds a personnummer";
+        if (!period_form(period))
+                return "names no period (YYYY, YYYY-MM or YYYY-Qn)";
+        if (!breakdown_form(breakdown))
+                return "names no breakdown (all, or age:, sex:, diagnosis: "
+                       "or residence: and a value)";
+        return NULL;
+}
+
+const char *vg_pub_figures_refused(int64_t num, bool has_den, int64_t den) {
+        if (num < 0 || (has_den && (den < 0 || num > den)))
+                return "has figures no population has (a negative count, or "
+                       "a numerator above its denominator)";
         return NULL;
 }

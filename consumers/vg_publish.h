@@ -75,8 +75,14 @@ int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
 /* Why an indicator cell (of an IndicatorPart or a value read from a
  * topic) is not one Vigil writes, or NULL: an indicator Vigil does not
  * know, an area that is no area code, a period or breakdown that holds a
- * personnummer. Such a row is neither summed nor shown (SPEC §8). */
+ * personnummer, or is not of a form Vigil writes. Such a row is neither
+ * summed nor shown (SPEC §8). */
 const char *vg_pub_cell_refused(const char *indicator, const char *area,
                                 const char *period, const char *breakdown);
+
+/* Why a value's figures are not a population's, or NULL: a negative
+ * count, or a numerator above its denominator (vigil indicators refuses
+ * such a row as it refuses a cell above). */
+const char *vg_pub_figures_refused(int64_t num, bool has_den, int64_t den);
 
 #endif
