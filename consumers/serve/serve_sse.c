@@ -117,7 +117,9 @@ vg_err_t sv_filter_set(sv_filter_t *fl, const char *key, const char *value,
         if (!value)
                 value = "";
         if (!strcmp(key, "kommun")) {
-                if (!vg_areas_is_kommun(value))
+                /* (any four digits: events of a code not in the list
+                 * of kommuner are kept, in region 99) */
+                if (strlen(value) != 4 || !vg_areas_code_form(value))
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                                          "kommun: expected a kommun code "
                                          "(4 digits, e.g. 0484)");
