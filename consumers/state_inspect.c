@@ -409,6 +409,18 @@ static void print_fields(const json_t *o, const char *const *skip) {
         }
 }
 
+/* "label (n): id id ...", when ids has any. */
+static void print_ids(const char *label, json_t *ids) {
+        size_t i;
+        json_t *e;
+        if (!json_array_size(ids))
+                return;
+        printf("%s (%zu)", label, json_array_size(ids));
+        json_array_foreach(ids, i, e)
+                printf(" %s", json_string_value(e));
+        printf("\n");
+}
+
 static void print_cases(const char *title, const json_t *a) {
         size_t i;
         json_t *c;
@@ -480,22 +492,10 @@ static void print_patient(const json_t *o, const char *path) {
         json_array_foreach(ids, i, e)
                 printf(" %s", json_string_value(e));
         printf("\n");
-        ids = json_object_get(o, "pruned_cancelled_ids");
-        if (json_array_size(ids)) {
-                printf("cancelled by pruned events (%zu)",
-                       json_array_size(ids));
-                json_array_foreach(ids, i, e)
-                        printf(" %s", json_string_value(e));
-                printf("\n");
-        }
-        ids = json_object_get(o, "pruned_stay_ids");
-        if (json_array_size(ids)) {
-                printf("stays pruned (%zu; their ids again are conflicts)",
-                       json_array_size(ids));
-                json_array_foreach(ids, i, e)
-                        printf(" %s", json_string_value(e));
-                printf("\n");
-        }
+        print_ids("cancelled by pruned events",
+                  json_object_get(o, "pruned_cancelled_ids"));
+        print_ids("stays pruned (their ids again are conflicts)",
+                  json_object_get(o, "pruned_stay_ids"));
         print_cases("contributions (cases)", json_object_get(o, "cases"));
         print_cases("frozen contributions (of pruned events)",
                     json_object_get(o, "frozen_cases"));

@@ -77,15 +77,18 @@ def area_code(h):
     return m.group(1) if m else "SE"
 months = re.findall(r'<th scope="col"(?: class="prelim")?>(\w\w\w \d{4})', page)
 mnum = {m: "%s-%02d" % (m[4:], "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split().index(m[:3]) + 1) for m in months}
+def figures(mark, unit):
+    """The figures holding mark: (figure, area, its total, its periods)."""
+    for fig in re.findall(r"<figure><figcaption>(.*?)</figure>", page, re.S):
+        if mark not in fig:
+            continue
+        head = re.findall(r'<th scope="col"(?: class="prelim")?>(\w\w\w \d{4})', fig)
+        yield (fig, area_code(fig[:fig.find('<span class="sub">')]),
+               re.search(r'<span class="sub">([^<]*) %s</span>' % unit, fig).group(1),
+               [mnum[h] for h in head])
 nfig = nhid_month = 0
-for fig in re.findall(r"<figure><figcaption>(.*?)</figure>", page, re.S):
-    if "<caption>Deaths by place, " not in fig:
-        continue
+for fig, area, sub, pers in figures("<caption>Deaths by place, ", "deaths"):
     nfig += 1
-    area = area_code(fig[:fig.find('<span class="sub">')])
-    sub = re.search(r'<span class="sub">([^<]*) deaths</span>', fig).group(1)
-    head = re.findall(r'<th scope="col"(?: class="prelim")?>(\w\w\w \d{4})', fig)
-    pers = [mnum[h] for h in head]
     dens, hid_den = {}, False
     for row in re.findall(r'<tr><th class="l" scope="row">(.*?)</tr>', fig, re.S):
         name, rest = row.split("</th>", 1)
@@ -119,14 +122,8 @@ assert nfig >= 3, nfig
 # SSIH counts: a hidden cell is '..', and so is every total over it (its
 # row's, its month's and the figure's)
 nssih = nssih_hid = 0
-for fig in re.findall(r"<figure><figcaption>(.*?)</figure>", page, re.S):
-    if '<th class="l" scope="row">ssih_enrolment' not in fig:
-        continue
+for fig, area, sub, pers in figures('<th class="l" scope="row">ssih_enrolment', "in total"):
     nssih += 1
-    area = area_code(fig[:fig.find('<span class="sub">')])
-    sub = re.search(r'<span class="sub">([^<]*) in total</span>', fig).group(1)
-    head = re.findall(r'<th scope="col"(?: class="prelim")?>(\w\w\w \d{4})', fig)
-    pers = [mnum[h] for h in head]
     anyhid = False
     for row in re.findall(r'<tr><th class="l" scope="row">(.*?)</tr>', fig, re.S):
         name, rest = row.split("</th>", 1)
