@@ -574,6 +574,16 @@ static char *get_str(rd_t *r) {
         return s;
 }
 
+/* A count, then that many strings, into a new array (*out, *n; those
+ * read before a bad one are kept, to be freed with the patient). */
+static void get_strs(rd_t *r, char ***out, int *n) {
+        int cnt = get_count(r);
+        *out = vg_calloc((size_t)cnt + 1, sizeof(char *));
+        for (int i = 0; i < cnt && !r->bad; i++)
+                if (((*out)[*n] = get_str(r)))
+                        (*n)++;
+}
+
 static void rec_read(rd_t *r, vg_rectype_t type, void *rec,
                      const char *patient_id) {
         const vg_rectype_desc_t *rt = vg_rectype(type);
@@ -833,25 +843,10 @@ static vg_patient_t *decode_bin(const char *patient_id, const void *data,
                          patient_id);
                 pt->pt_nevents++; /* cleared with the patient if bad */
         }
-        n = get_count(&r);
-        pt->pt_old_ids = vg_calloc((size_t)n + 1, sizeof(char *));
-        for (int i = 0; i < n && !r.bad; i++)
-                if ((pt->pt_old_ids[pt->pt_nold] = get_str(&r)))
-                        pt->pt_nold++;
-        n = get_count(&r);
-        pt->pt_old_cancelled = vg_calloc((size_t)n + 1, sizeof(char *));
-        for (int i = 0; i < n && !r.bad; i++)
-                if ((pt->pt_old_cancelled[pt->pt_nold_cancelled] =
-                             get_str(&r)))
-                        pt->pt_nold_cancelled++;
-        if (version >= 4) {
-                n = get_count(&r);
-                pt->pt_old_stays = vg_calloc((size_t)n + 1, sizeof(char *));
-                for (int i = 0; i < n && !r.bad; i++)
-                        if ((pt->pt_old_stays[pt->pt_nold_stays] =
-                                     get_str(&r)))
-                                pt->pt_nold_stays++;
-        }
+        get_strs(&r, &pt->pt_old_ids, &pt->pt_nold);
+        get_strs(&r, &pt->pt_old_cancelled, &pt->pt_nold_cancelled);
+        if (version >= 4)
+                get_strs(&r, &pt->pt_old_stays, &pt->pt_nold_stays);
         n = get_count(&r);
         pt->pt_alerts = vg_calloc((size_t)n + 1, sizeof(vg_alert_t));
         for (int i = 0; i < n && !r.bad; i++) {

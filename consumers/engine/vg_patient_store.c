@@ -108,6 +108,21 @@ static int cells_parse(json_t *arr, vg_cell_t **out, int *n) {
         return 0;
 }
 
+/* A JSON array of strings (or none) into a new array (*out, *n): -1 on
+ * an item that is not a string (those before it kept, to be freed with
+ * the patient). */
+static int strs_read(json_t *arr, char ***out, int *n) {
+        size_t i;
+        json_t *v;
+        *out = vg_calloc(json_array_size(arr) + 1, sizeof(char *));
+        json_array_foreach(arr, i, v) {
+                if (!json_is_string(v))
+                        return -1;
+                (*out)[(*n)++] = vg_strdup(json_string_value(v));
+        }
+        return 0;
+}
+
 vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
                                char *errstr, size_t errstr_size) {
         json_error_t jerr;
@@ -131,31 +146,13 @@ vg_patient_t *vg_patient_parse(const char *patient_id, const char *text,
                         goto bad;
                 pt->pt_nevents++;
         }
-        arr = json_object_get(root, "o");
-        pt->pt_old_ids = vg_calloc(json_array_size(arr) + 1, sizeof(char *));
-        json_array_foreach(arr, i, v) {
-                if (!json_is_string(v))
-                        goto bad;
-                pt->pt_old_ids[pt->pt_nold++] = vg_strdup(json_string_value(v));
-        }
-        arr = json_object_get(root, "x");
-        pt->pt_old_cancelled = vg_calloc(json_array_size(arr) + 1,
-                                         sizeof(char *));
-        json_array_foreach(arr, i, v) {
-                if (!json_is_string(v))
-                        goto bad;
-                pt->pt_old_cancelled[pt->pt_nold_cancelled++] =
-                        vg_strdup(json_string_value(v));
-        }
-        arr = json_object_get(root, "s"); /* (optional) */
-        pt->pt_old_stays = vg_calloc(json_array_size(arr) + 1,
-                                     sizeof(char *));
-        json_array_foreach(arr, i, v) {
-                if (!json_is_string(v))
-                        goto bad;
-                pt->pt_old_stays[pt->pt_nold_stays++] =
-                        vg_strdup(json_string_value(v));
-        }
+        if (strs_read(json_object_get(root, "o"), &pt->pt_old_ids,
+                      &pt->pt_nold) ||
+            strs_read(json_object_get(root, "x"), &pt->pt_old_cancelled,
+                      &pt->pt_nold_cancelled) ||
+            strs_read(json_object_get(root, "s"), /* (optional) */
+                      &pt->pt_old_stays, &pt->pt_nold_stays))
+                goto bad;
         arr = json_object_get(root, "a");
         pt->pt_alerts = vg_calloc(json_array_size(arr) + 1, sizeof(vg_alert_t));
         json_array_foreach(arr, i, v) {
