@@ -93,7 +93,8 @@ const vg_confdef_t vg_confdefs[] = {
          "Svenska palliativregistret (DEATH_NOT_REGISTERED)."},
         {"rules.max_patient_events", VG_C_INT, "5000", 100, 1000000, 0,
          "Events kept per patient; more are refused (DLQ reason "
-         "patient-limit), which bounds the work one patient can cause."},
+         "patient-limit), but for the first cancellation of each event "
+         "kept, which bounds the work one patient can cause."},
         {"stream.idle_ms", VG_C_INT, "5000", 0, 86400000, 0,
          "An input topic partition that is at its end and has received "
          "nothing for this long is caught up: it no longer holds the "

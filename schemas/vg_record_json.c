@@ -44,6 +44,18 @@ json_t *vg_ivalue_json(const vg_ivalue_t *iv) {
         return o;
 }
 
+/* (version-1 lines lack them) */
+static bool bool_or_absent(const json_t *v) {
+        return !v || json_is_boolean(v);
+}
+
+static bool time_or_absent(const json_t *v) {
+        int64_t ms;
+        return !v || json_is_null(v) ||
+               (json_is_string(v) &&
+                !vg_time_parse(json_string_value(v), &ms));
+}
+
 vg_err_t vg_ivalue_from_json(json_t *o, vg_ivalue_t *iv, char *errstr,
                              size_t errstr_size) {
         json_t *d = json_object_get(o, "denominator"), *b;
@@ -76,6 +88,15 @@ vg_err_t vg_ivalue_from_json(json_t *o, vg_ivalue_t *iv, char *errstr,
                         true, (double)iv->iv_numerator /
                                       (double)iv->iv_denominator.v};
         /* Version-1 lines lack the last four: their defaults. */
+        if (!bool_or_absent(json_object_get(o, "complete")) ||
+            !bool_or_absent(json_object_get(o, "history_complete")) ||
+            !time_or_absent(json_object_get(o, "data_since"))) {
+                vg_record_clear(VG_REC_IVALUE, iv);
+                return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                 "complete and history_complete: expected "
+                                 "true or false; data_since: an RFC 3339 "
+                                 "UTC time or null");
+        }
         iv->iv_complete = json_is_true(json_object_get(o, "complete"));
         iv->iv_history_complete =
                 !json_is_false(json_object_get(o, "history_complete"));
@@ -394,7 +415,15 @@ vg_err_t vg_record_from_json(vg_rectype_t type, json_t *obj, void *rec,
                 if (i >= 0)
                         vals[i] = jv_of_json(v);
         }
-        return record_fill(rt, vals, rec, errstr, errstr_size);
+        {
+                vg_err_t err = record_fill(rt, vals, rec, errstr,
+                                           errstr_size);
+                /* (a message may quote a value: SPEC §8, no personnummer
+                 * in a log) */
+                if (err && errstr && errstr_size)
+                        vg_redact_pnr(errstr);
+                return err;
+        }
 }
 
 vg_err_t vg_event_from_json(json_t *obj, vg_event_t *ev, char *errstr,

@@ -551,8 +551,10 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                    errstr_size)))
                 return VG_ERR_STORE;
         pt = pe->pe_pt;
+        /* (a first cancellation of a stored event is kept: vg_engine.h) */
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
-            !vg_patient_has_event(pt, ev)) {
+            !vg_patient_has_event(pt, ev) &&
+            !vg_patient_first_cancel(pt, ev)) {
                 int n = pt->pt_nevents;
                 part->pa_rejected = "patient-limit";
                 vg_part_pack(part, pe, false);

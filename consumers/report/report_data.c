@@ -257,7 +257,7 @@ long rp_read_values(rep_t *r, const char *path) {
                         fprintf(stderr, "%s:%ld: %s\n", path, lineno,
                                 o ? "expected indicator, area, period, "
                                     "numerator"
-                                  : jerr.text);
+                                  : vg_json_error_text(jerr.text));
                         json_decref(o);
                         bad++;
                         continue;
@@ -318,7 +318,7 @@ long rp_read_alerts(rep_t *r, const char *path) {
                         continue;
                 if (!(o = json_loadb(line, (size_t)n, 0, &jerr))) {
                         fprintf(stderr, "%s:%ld: %s\n", path, lineno,
-                                jerr.text);
+                                vg_json_error_text(jerr.text));
                         bad++;
                         continue;
                 }

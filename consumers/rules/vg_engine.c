@@ -165,6 +165,22 @@ bool vg_patient_has_event(const vg_patient_t *pt, const vg_event_t *ev) {
         return seen(pt, ev) != 0;
 }
 
+bool vg_patient_first_cancel(const vg_patient_t *pt, const vg_event_t *ev) {
+        const char *target = ev->ev_cancels_event_id;
+        bool found = false;
+        if (!target)
+                return false;
+        for (int i = 0; i < pt->pt_nevents; i++) {
+                const vg_event_t *e = &pt->pt_events[i];
+                if (e->ev_cancels_event_id) {
+                        if (!strcmp(e->ev_cancels_event_id, target))
+                                return false; /* (cancelled already) */
+                } else if (!strcmp(e->ev_event_id, target))
+                        found = true;
+        }
+        return found;
+}
+
 static int seen(const vg_patient_t *pt, const vg_event_t *ev) {
         const char *id = ev->ev_event_id;
         for (int i = 0; i < pt->pt_nevents; i++)

@@ -61,6 +61,13 @@ void vg_patient_destroy(vg_patient_t *pt);
  * target of a pruned cancellation too, unless ev is a cancellation). */
 bool vg_patient_has_event(const vg_patient_t *pt, const vg_event_t *ev);
 
+/* True if ev is the first cancellation of one of the patient's stored
+ * events: one that is not itself a cancellation, and that no stored event
+ * cancels yet. rules.max_patient_events keeps such a cancellation of a
+ * full history (an erroneous event can always be retracted); at most one
+ * per stored event, so a history stays within twice the limit. */
+bool vg_patient_first_cancel(const vg_patient_t *pt, const vg_event_t *ev);
+
 /* Applies ev (may be NULL: re-derive only) at the partition's watermark
  * (VG_WM_NONE: none yet). ch is overwritten; free with vg_changes_clear().
  * An event older than the patient's horizon changes nothing and sets

@@ -198,6 +198,29 @@ run 0 "$VIGIL" report --alerts "$TMP/al.jsonl" --indicators "$TMP/iv.jsonl" \
 if grep -q -e 19121212 -e t-stay "$TMP/r.html"; then
   fail "report shows the alert with a personnummer"
 fi
+# report's messages about lines it cannot read quote no personnummer:
+# the JSON parser's "near '...'" and a field's value out of range (as
+# every other reader).
+printf '{"patient_id" "19121212-1212"}\n' > "$TMP/syn.jsonl"
+grep -m1 '"days_between":' "$TMP/al.jsonl" |
+  sed -E 's/"days_between":[0-9]+/"days_between":191212121212/' > "$TMP/days.jsonl"
+grep -q 191212121212 "$TMP/days.jsonl" || fail "no test alert"
+run 1 "$VIGIL" report --alerts "$TMP/syn.jsonl" --indicators "$TMP/syn.jsonl" \
+  --html "$TMP/syn.html"
+grep -q "syn.jsonl:1: ':' expected" "$TMP/err" || fail "report, bad JSON: $(cat "$TMP/err")"
+cp "$TMP/err" "$TMP/err-syn"
+run 1 "$VIGIL" report --alerts "$TMP/days.jsonl" --indicators "$TMP/iv.jsonl" \
+  --html "$TMP/days.html"
+grep -q "days.jsonl:1: days_between: XXXXXXXXXXXX is out of range" "$TMP/err" ||
+  fail "report, a value out of range: $(cat "$TMP/err")"
+if grep -q 1212 "$TMP/err-syn" "$TMP/err"; then
+  fail "report quoted a personnummer: $(cat "$TMP/err-syn" "$TMP/err")"; fi
+# ... and an indicator value whose flags are no booleans is refused.
+grep -m1 . "$TMP/iv.jsonl" | sed -E 's/"complete":(true|false)/"complete":"19121212-1212"/' > "$TMP/flag.jsonl"
+grep -q '"complete":"19' "$TMP/flag.jsonl" || fail "no test value"
+run 1 "$VIGIL" indicators -i "$TMP/flag.jsonl" > /dev/null
+grep -q "flag.jsonl:1: complete and history_complete: expected true or false" "$TMP/err" ||
+  fail "indicators, complete not a boolean: $(cat "$TMP/err")"
 # IndicatorParts no processor writes (aggregate sums them into published
 # values and keys): an unknown indicator, a personnummer in a breakdown,
 # an area that is none: refused, named, nothing of them written.

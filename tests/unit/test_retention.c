@@ -647,6 +647,46 @@ static void test_inserts_only_boundary(void **state) {
         vg_patient_destroy(far);
 }
 
+/* rules.max_patient_events: a full history still takes the first
+ * cancellation of each of its stored events (an erroneous event can
+ * always be retracted), and nothing else new: not a second cancellation
+ * of the same target, not a cancellation of a cancellation (it would
+ * have no effect, SPEC §5.0), not one of an id it does not hold. The
+ * limit 3 here (the setting's least is 100). */
+static void test_full_history_takes_first_cancel(void **state) {
+        vg_rules_conf_t saved = rc;
+        vg_part_t *part;
+        (void)state;
+        rc.rc_max_events = 3;
+        part = open_part();
+        ev(part, OWN("s1", "2024-05-01T10:00:00Z"));
+        ev(part, OWN("s2", "2024-05-02T10:00:00Z"));
+        ev(part, DEATH("x1", "2024-05-03T10:00:00Z", ""));
+        part_cell_is(part, "death_place.HOME|SE|2024-05", 1, 1);
+        assert_int_equal(ev_rc(part, OWN("s3", "2024-05-03T11:00:00Z")),
+                         VG_ERR_INVALID);
+        assert_int_equal(ev_rc(part, DEATH("c1", "2024-05-04T10:00:00Z",
+                                           ",\"cancels_event_id\":\"x1\"")),
+                         VG_OK);
+        part_den0(part, "death_place.HOME|SE|2024-05");
+        assert_int_equal(ev_rc(part, DEATH("c2", "2024-05-04T11:00:00Z",
+                                           ",\"cancels_event_id\":\"x1\"")),
+                         VG_ERR_INVALID);
+        assert_int_equal(
+                ev_rc(part, OWN_CANCEL("c3", "2024-05-04T12:00:00Z", "c1")),
+                VG_ERR_INVALID);
+        assert_int_equal(
+                ev_rc(part, OWN_CANCEL("c4", "2024-05-04T13:00:00Z", "zz")),
+                VG_ERR_INVALID);
+        /* (the kept cancellation again: a duplicate) */
+        assert_int_equal(ev_rc(part, DEATH("c1", "2024-05-04T10:00:00Z",
+                                           ",\"cancels_event_id\":\"x1\"")),
+                         VG_OK);
+        part_den0(part, "death_place.HOME|SE|2024-05");
+        vg_part_close(part);
+        rc = saved;
+}
+
 static int setup(void **state) {
         char err[256];
         (void)state;
@@ -682,6 +722,7 @@ int main(void) {
                 KINDS(test_cancellation_kept_with_target),
                 KINDS(test_cancelled_cancellation_still_cancels),
                 KINDS(test_stay_id_reused_after_prune),
+                KINDS(test_full_history_takes_first_cancel),
                 cmocka_unit_test(test_defer_prunes_as_derived),
                 cmocka_unit_test(test_inserts_only_boundary),
         };
