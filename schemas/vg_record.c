@@ -365,33 +365,64 @@ bool vg_pnr_like(const char *s, size_t len) {
         return pnr_date(0, m, day, false);
 }
 
+/* Whether c is a lowercase hex character. */
+static bool lhex(char c) {
+        return isdigit((unsigned char)c) || (c >= 'a' && c <= 'f');
+}
+
+/* Whether s[i, i + len) of s[0, n) stands on its own. Strict (a string's
+ * rule): touching no letter or digit. Loose (bytes that may hold
+ * anything, SPEC §8's "anywhere"): touching no digit, and a letter only
+ * outside a run of 32 or more lowercase hex characters - a hex pseudonym
+ * or a hash, whose digit runs are no personnummer. */
+static bool stands(const char *s, size_t n, size_t i, size_t len,
+                   bool loose) {
+        bool l = i > 0, r = i + len < n, letter;
+        size_t a = i, b = i + len;
+        if (!loose)
+                return !(l && isalnum((unsigned char)s[i - 1])) &&
+                       !(r && isalnum((unsigned char)s[i + len]));
+        if ((l && isdigit((unsigned char)s[i - 1])) ||
+            (r && isdigit((unsigned char)s[i + len])))
+                return false;
+        letter = (l && isalpha((unsigned char)s[i - 1])) ||
+                 (r && isalpha((unsigned char)s[i + len]));
+        if (!letter)
+                return true;
+        for (size_t k = i; k < b; k++)
+                if (!lhex(s[k]))
+                        return true; /* (a '-' or '+': no hex run) */
+        while (a > 0 && lhex(s[a - 1]))
+                a--;
+        while (b < n && lhex(s[b]))
+                b++;
+        return b - a < 32;
+}
+
 /* Does s hold a personnummer (vg_pnr_like: 10 or 12 digits, a plausible
  * date, maybe '-' or '+' before the last four), the whole value or a part
- * standing on its own (not touching a letter or digit)? A hex pseudonym
- * is not taken for one. */
-static bool pnr_in_span(const char *s, size_t n) {
+ * standing on its own (stands())? A hex pseudonym is not taken for one. */
+static bool pnr_in_span(const char *s, size_t n, bool loose) {
         for (size_t i = 0; s && i < n; i++) {
                 if (!isdigit((unsigned char)s[i]) ||
-                    (i && isalnum((unsigned char)s[i - 1])))
+                    (i && isdigit((unsigned char)s[i - 1])))
                         continue;
                 for (size_t len = 10; len <= 13 && i + len <= n; len++)
-                        if ((i + len == n ||
-                             !isalnum((unsigned char)s[i + len])) &&
-                            vg_pnr_like(s + i, len))
+                        if (vg_pnr_like(s + i, len) &&
+                            stands(s, n, i, len, loose))
                                 return true;
         }
         return false;
 }
 
-/* A personnummer that starts s[n] or ends it, standing on its own on the
- * other side (not touching a letter or digit). */
+/* A personnummer that starts s[n] or ends it, standing on its own
+ * (loosely) on the other side. */
 static bool pnr_at_ends(const char *s, size_t n) {
         for (size_t len = 10; len <= 13 && len <= n; len++) {
-                if ((len == n || !isalnum((unsigned char)s[len])) &&
-                    vg_pnr_like(s, len))
+                if (vg_pnr_like(s, len) && stands(s, n, 0, len, true))
                         return true;
-                if ((len == n || !isalnum((unsigned char)s[n - len - 1])) &&
-                    vg_pnr_like(s + n - len, len))
+                if (vg_pnr_like(s + n - len, len) &&
+                    stands(s, n, n - len, len, true))
                         return true;
         }
         return false;
@@ -408,7 +439,7 @@ bool vg_pnr_in_bytes(const void *data, size_t n) {
         const unsigned char *u = data;
         if (!data)
                 return false;
-        if (pnr_in_span(data, n))
+        if (pnr_in_span(data, n, true))
                 return true;
         for (size_t i = 1; i < n; i++) {
                 uint64_t len;
@@ -430,7 +461,7 @@ bool vg_pnr_in_bytes(const void *data, size_t n) {
 }
 
 bool vg_pnr_in(const char *s) {
-        return s && pnr_in_span(s, strlen(s));
+        return s && pnr_in_span(s, strlen(s), false);
 }
 
 /* The first string field of rec (type's table) whose whole value looks

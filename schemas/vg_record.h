@@ -245,7 +245,9 @@ bool vg_pnr_like(const char *s, size_t len);
  * standing on its own (not touching a letter or digit)? A hex pseudonym
  * is not taken for one. */
 bool vg_pnr_in(const char *s);
-/* The same over n bytes that may hold anything (a Kafka key or value). */
+/* The same over n bytes that may hold anything (a Kafka key or value),
+ * looser (SPEC §8: "anywhere"): one touching a letter counts too, but in
+ * a run of 32 or more lowercase hex characters (a hex pseudonym). */
 bool vg_pnr_in_bytes(const void *data, size_t n);
 
 /* The name of the first of an alert's string fields (its ids, kommun,

@@ -35,6 +35,11 @@ kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "key-big" "$TMP/big.bin"
 # A tombstone (no value: kcat -Z sends the empty value as none) is copied
 # unchanged, as a tombstone, not as an empty value.
 echo "key-tomb:" | kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -K: -Z
+# Undecodable bytes holding a personnummer that touches letters (an
+# attack's record: the DLQ copied it): its own reason, without key and
+# value.
+printf 'zz191212121212x' > "$TMP/touch.bin"
+kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -k "key-touch" "$TMP/touch.bin"
 
 "$VIGIL" process "${T[@]}" -X state.dir="$TMP/state" -X group.id="$S.g" \
   -X input.max_bytes=2048 --exit-idle 2 2> "$TMP/process.log" || fail "process: $(tail -3 "$TMP/process.log")"
@@ -42,7 +47,7 @@ echo "key-tomb:" | kcat -P -b "$VIGIL_BOOTSTRAP" -t "$S.adm" -K: -Z
 kcat -C -b "$VIGIL_BOOTSTRAP" -t "$S.dlq" -e -o beginning -q \
   -f '%k|%h|%S\n' > "$TMP/dlq.txt"
 cat "$TMP/dlq.txt"
-[ "$(wc -l < "$TMP/dlq.txt")" = 8 ] || fail "expected 8 DLQ records"
+[ "$(wc -l < "$TMP/dlq.txt")" = 9 ] || fail "expected 9 DLQ records"
 check() { # key reason offset
   grep -q "^key-$1|.*vigil.offset=$3,vigil.partition=0,vigil.reason=$2,vigil.topic=$S.adm|" "$TMP/dlq.txt" \
     || fail "no DLQ record for $1 with reason $2 at offset $3"
@@ -54,6 +59,8 @@ check badkommun invalid 3
 check big too-large 7
 grep -q "^key-tomb|vigil.detail=no value (a tombstone),vigil.offset=8,vigil.partition=0,vigil.reason=bad-header,vigil.topic=$S.adm|-1$" "$TMP/dlq.txt" \
   || fail "the tombstone at offset 8 is not in the DLQ as a tombstone (value size -1)"
+grep -q "^|vigil.detail=.*(key and value left out: they hold a personnummer),vigil.offset=9,vigil.partition=0,vigil.reason=bad-header,vigil.topic=$S.adm|0$" "$TMP/dlq.txt" \
+  || fail "the bytes with a personnummer touching letters (offset 9) were copied"
 grep -q "^|.*vigil.offset=5,vigil.partition=0,vigil.reason=personal-data,vigil.topic=$S.adm|0$" "$TMP/dlq.txt" \
   || fail "no personal-data DLQ record without key and value for offset 5"
 grep -q "^|.*vigil.offset=6,vigil.partition=0,vigil.reason=personal-data,vigil.topic=$S.adm|0$" "$TMP/dlq.txt" \
@@ -71,5 +78,5 @@ cmp "$TMP/back.bin" "$TMP/garbage.bin" || fail "DLQ value differs from the origi
 # splits patients across partitions).
 grep -q "$S.adm \[0\] offset 4: the key is not the event's patient_id (1 such records so far)" "$TMP/process.log" ||
   fail "no warning of the key that is not the patient_id: $(grep -c WARN "$TMP/process.log")"
-grep -q "stopped after 9 events" "$TMP/process.log" || fail "not all 9 records consumed: $(grep stopped "$TMP/process.log")"
+grep -q "stopped after 10 events" "$TMP/process.log" || fail "not all 10 records consumed: $(grep stopped "$TMP/process.log")"
 echo PASS

@@ -210,6 +210,24 @@ static void test_in_avro_bytes(void **state) {
                 const char b[] = "\x80\x01" "9f86d0818a1212121212bc7d659a2feaa0c55ad015a3bf4f1b2b0b822c5d3e4f6a7b8c9d0e1f2a3b4c5d6e7f80";
                 assert_false(vg_pnr_in_bytes(b, sizeof(b) - 1));
         }
+        /* Anywhere else, also touching letters (an attack's records: the
+         * DLQ copied them); a string's own rule stays strict. */
+        {
+                static const char *const touch[] = {
+                        "zz191212121212x", "garbageA19121212-1212Amore",
+                        "garbage 19121212-1212X more",
+                        "XXXXXXXX19121212-1212",
+                        "st-1212121212abcdef-2", /* (a 16-hex run) */
+                        "9f86d0818a121212-1212bc7d659a2feaa0c55ad015a3bf4f",
+                };
+                for (size_t i = 0; i < sizeof(touch) / sizeof(*touch); i++) {
+                        if (!vg_pnr_in_bytes(touch[i], strlen(touch[i])))
+                                fail_msg("%s: not found", touch[i]);
+                        assert_false(vg_pnr_in(touch[i]));
+                }
+                /* (digits on both sides: a longer number, none) */
+                assert_false(vg_pnr_in_bytes("x91912121212129", 15));
+        }
 }
 
 /* SPEC §8's rule (the whole value) for every string field of an event or
