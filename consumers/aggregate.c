@@ -160,8 +160,7 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                         continue;
                 }
                 json_decref(obj);
-                if ((why = vg_pub_cell_refused(ip.ip_indicator, ip.ip_area,
-                                               ip.ip_period, ip.ip_breakdown))) {
+                if ((why = vg_pub_part_refused(&ip))) {
                         fprintf(stderr, "%s:%ld: an IndicatorPart %s\n", input,
                                 lineno, why);
                         vg_record_clear(VG_REC_IPART, &ip);
@@ -184,8 +183,11 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                 vg_error("aggregate", "%s", errstr);
                 rc = 1;
         }
-        if (!rc)
-                vg_agg_values(agg, value_json_cb, stdout);
+        if (!rc && vg_agg_values(agg, value_json_cb, stdout, errstr,
+                                 sizeof(errstr))) {
+                vg_error("aggregate", "%s", errstr);
+                rc = 1;
+        }
         vg_agg_close(agg);
         vg_codec_destroy(codec);
         vg_lines_free(&lr);
@@ -302,9 +304,8 @@ static int agg_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                         "(skipped)", ag->ag_topic, m->partition,
                         (long long)m->offset, vg_rectype(t)->rt_name);
                 vg_record_clear(t, &rec);
-        } else if (t == VG_REC_IPART && (why = vg_pub_cell_refused(
-                                    rec.ip.ip_indicator, rec.ip.ip_area,
-                                    rec.ip.ip_period, rec.ip.ip_breakdown))) {
+        } else if (t == VG_REC_IPART &&
+                   (why = vg_pub_part_refused(&rec.ip))) {
                 /* Not a processor's (a part is summed into a published
                  * value and a key: SPEC §8, no personnummer to a topic) */
                 vg_warn("aggregate", "%s [%d] offset %lld: an "

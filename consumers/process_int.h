@@ -10,12 +10,13 @@
 #include "vg_metrics.h"
 #include "vg_outbox.h"
 #include "vg_partition.h"
+#include "vg_publish.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <librdkafka/rdkafka.h>
 
-#define MAX_PARTITIONS 1024
+#define MAX_PARTITIONS VG_PUB_PARTITIONS /* (the aggregator's bound) */
 /* Of a batch's events, those past this many are only added to their
  * patients, each derived once at the commit (vg_part_set_defer): catching
  * up, a batch holds hundreds of thousands; live, at 5,000 events/s and

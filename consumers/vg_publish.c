@@ -278,21 +278,31 @@ static bool period_form(const char *p) {
                atoi(p + 5) >= 1 && atoi(p + 5) <= 12;
 }
 
-/* all, or dimension:value with a dimension of SPEC §6.2 and a value of
- * letters, digits, '_', '-' and '+' (age:85+). */
+/* all, or dimension:value with a dimension of SPEC §6.2 and one of its
+ * values: an age band, a symbol of the event's enum, or "unknown" (no
+ * such event). */
 static bool breakdown_form(const char *b) {
-        static const char *const dims[] = {"age:", "sex:", "diagnosis:",
-                                           "residence:"};
+        static const char *const bands[] = {"0-64", "65-74", "75-84", "85+",
+                                            "unknown"};
+        static const struct {
+                const char      *dim;
+                const vg_enum_t *ve;
+        } dims[] = {{"sex:", &vg_enum_sex},
+                    {"diagnosis:", &vg_enum_diag},
+                    {"residence:", &vg_enum_residence}};
         if (!b || !strcmp(b, "all"))
                 return true;
+        if (!strncmp(b, "age:", 4)) {
+                for (size_t i = 0; i < sizeof(bands) / sizeof(bands[0]); i++)
+                        if (!strcmp(b + 4, bands[i]))
+                                return true;
+                return false;
+        }
         for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
-                size_t n = strlen(dims[i]);
-                if (!strncmp(b, dims[i], n))
-                        return b[n] &&
-                               strspn(b + n, "abcdefghijklmnopqrstuvwxyz"
-                                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                             "0123456789_-+") ==
-                                       strlen(b + n);
+                size_t n = strlen(dims[i].dim);
+                if (!strncmp(b, dims[i].dim, n))
+                        return !strcmp(b + n, "unknown") ||
+                               vg_enum_find(dims[i].ve, b + n) >= 0;
         }
         return false;
 }
@@ -309,13 +319,32 @@ const char *vg_pub_cell_refused(const char *indicator, const char *area,
                 return "names no period (YYYY, YYYY-MM or YYYY-Qn)";
         if (!breakdown_form(breakdown))
                 return "names no breakdown (all, or age:, sex:, diagnosis: "
-                       "or residence: and a value)";
+                       "or residence: and one of its values)";
         return NULL;
 }
 
 const char *vg_pub_figures_refused(int64_t num, bool has_den, int64_t den) {
-        if (num < 0 || (has_den && (den < 0 || num > den)))
-                return "has figures no population has (a negative count, or "
-                       "a numerator above its denominator)";
+        if (num < 0 || (has_den && (den < 0 || num > den)) ||
+            num > VG_PUB_COUNT_MAX || (has_den && den > VG_PUB_COUNT_MAX))
+                return "has figures no population has (a negative count, a "
+                       "numerator above its denominator, or a count above "
+                       "10^12)";
+        return NULL;
+}
+
+const char *vg_pub_part_refused(const vg_ipart_t *ip) {
+        const char *why, *p = ip->ip_period;
+        if ((why = vg_pub_cell_refused(ip->ip_indicator, ip->ip_area, p,
+                                       ip->ip_breakdown)))
+                return why;
+        if (strlen(p) != 7 || p[5] == 'Q')
+                return "names no month (a processor counts months; quarters "
+                       "and years are the aggregator's sums)";
+        if ((why = vg_pub_figures_refused(ip->ip_numerator,
+                                          ip->ip_denominator.set,
+                                          ip->ip_denominator.v)))
+                return why;
+        if (ip->ip_partition < 0 || ip->ip_partition >= VG_PUB_PARTITIONS)
+                return "names no partition (0 to 1023)";
         return NULL;
 }

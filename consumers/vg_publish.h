@@ -81,8 +81,19 @@ const char *vg_pub_cell_refused(const char *indicator, const char *area,
                                 const char *period, const char *breakdown);
 
 /* Why a value's figures are not a population's, or NULL: a negative
- * count, or a numerator above its denominator (vigil indicators refuses
- * such a row as it refuses a cell above). */
+ * count, a numerator above its denominator, or a count above
+ * VG_PUB_COUNT_MAX (vigil indicators refuses such a row as it refuses a
+ * cell above). The bound keeps every sum the aggregator makes (of at most
+ * VG_PUB_PARTITIONS parts, twelve months) far within 64 bits. */
+#define VG_PUB_COUNT_MAX 1000000000000LL
 const char *vg_pub_figures_refused(int64_t num, bool has_den, int64_t den);
+
+/* Why an IndicatorPart is not one a processor writes, or NULL: its cell
+ * (above), a period that is not a month, its figures (above), or a
+ * partition outside 0 .. VG_PUB_PARTITIONS - 1 (vigil process takes at
+ * most that many: MAX_PARTITIONS). vigil aggregate sums no such part. */
+#define VG_PUB_PARTITIONS 1024
+struct vg_ipart_s;
+const char *vg_pub_part_refused(const struct vg_ipart_s *ip);
 
 #endif

@@ -647,6 +647,9 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
                 vg_free(cell);
                 vg_free(key);
         }
+        /* (a failed sum is an error, not the end of the cells) */
+        if (!err && rc != SQLITE_DONE)
+                err = agg_err(agg, errstr, errstr_size, "sum the parts");
         sqlite3_reset(s);
         if (!err)
                 err = step_done(agg, ast(agg, A_DIRTY_CLEAR), errstr,
@@ -662,11 +665,13 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
         return err;
 }
 
-void vg_agg_values(vg_agg_t *agg,
-                   void (*cb)(const vg_ivalue_t *iv, void *opaque),
-                   void *opaque) {
+vg_err_t vg_agg_values(vg_agg_t *agg,
+                       void (*cb)(const vg_ivalue_t *iv, void *opaque),
+                       void *opaque, char *errstr, size_t errstr_size) {
         sqlite3_stmt *s = ast(agg, A_VALUES);
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        vg_err_t err = VG_OK;
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
                 char *cell = vg_strdup((const char *)sqlite3_column_text(s, 0));
                 vg_ivalue_t iv;
                 if (!split_cell(cell, &iv)) {
@@ -677,5 +682,8 @@ void vg_agg_values(vg_agg_t *agg,
                 }
                 vg_free(cell);
         }
+        if (rc != SQLITE_DONE)
+                err = agg_err(agg, errstr, errstr_size, "sum the parts");
         sqlite3_reset(s);
+        return err;
 }

@@ -65,9 +65,10 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size);
 bool vg_agg_in_batch(const vg_agg_t *agg);
 vg_outbox_t *vg_agg_outbox(vg_agg_t *agg);
 
-/* Every value row (denominator, or count, above zero), sorted by cell. */
-void vg_agg_values(vg_agg_t *agg,
-                   void (*cb)(const vg_ivalue_t *iv, void *opaque),
-                   void *opaque);
+/* Every value row (denominator, or count, above zero), sorted by cell;
+ * an error if the store cannot sum them. */
+vg_err_t vg_agg_values(vg_agg_t *agg,
+                       void (*cb)(const vg_ivalue_t *iv, void *opaque),
+                       void *opaque, char *errstr, size_t errstr_size);
 
 #endif /* VG_AGG_H */

@@ -236,6 +236,25 @@ set +e; "$VIGIL" aggregate --input "$TMP/parts.jsonl" > "$TMP/agg.out" 2> "$TMP/
   grep -q "parts.jsonl:4: an IndicatorPart names no area" "$TMP/err" ||
   fail "aggregate, parts no processor writes: exit $rc: $(cat "$TMP/agg.out" "$TMP/err")"
 if grep -q 1212 "$TMP/agg.out" "$TMP/err"; then fail "aggregate wrote a personnummer"; fi
+# ... and parts no processor writes by their figures, period, breakdown or
+# partition (an attack's: summed and published, or a sum beyond 64 bits
+# that left cells out with exit 0).
+Q='"indicator":"readmission_30d","area":"0484","updated_at":"2026-03-05T00:00:00Z","complete":false,"history_complete":true,"data_since":null'
+{ echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":0,"numerator":1,"denominator":5}'
+  echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":1,"numerator":-5,"denominator":10}'
+  echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":2,"numerator":50,"denominator":40}'
+  echo '{'"$Q"',"period":"2026-Q1","breakdown":"all","partition":3,"numerator":1,"denominator":5}'
+  echo '{'"$Q"',"period":"2026-03","breakdown":"age:weird","partition":4,"numerator":1,"denominator":5}'
+  echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":-1,"numerator":1,"denominator":5}'
+  echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":5,"numerator":9223372036854775807,"denominator":9223372036854775807}'
+} > "$TMP/odd.jsonl"
+set +e; "$VIGIL" aggregate --input "$TMP/odd.jsonl" > "$TMP/agg.out" 2> "$TMP/err"; rc=$?; set -e
+[ "$rc" = 3 ] && grep -q '"period":"2026-03","breakdown":"all","numerator":1,"denominator":5' "$TMP/agg.out" &&
+  [ "$(grep -c 'an IndicatorPart has figures no population has' "$TMP/err")" = 3 ] &&
+  grep -q "odd.jsonl:4: an IndicatorPart names no month" "$TMP/err" &&
+  grep -q "odd.jsonl:5: an IndicatorPart names no breakdown" "$TMP/err" &&
+  grep -q "odd.jsonl:6: an IndicatorPart names no partition" "$TMP/err" ||
+  fail "aggregate, parts of impossible figures: exit $rc: $(cat "$TMP/agg.out" "$TMP/err")"
 # ... nor shown by indicators and report when such a value is read.
 { head -1 "$TMP/agg.out"; sed 's/"indicator":"readmission_30d"/"indicator":"19121212-1212"/' "$TMP/agg.out" | head -1
   sed 's/"breakdown":"all"/"breakdown":"sex:191212121212"/' "$TMP/agg.out" | head -1; } > "$TMP/val.jsonl"

@@ -243,6 +243,36 @@ static void test_complete_gates_alert(void **state) {
         vg_conf_destroy(conf);
 }
 
+/* Sums beyond 64 bits (parts no processor writes: vigil aggregate refuses
+ * them, vg_pub_part_refused) are an error of the commit, never a cell
+ * left out in silence (an attack's finding: the cell, and the quarters of
+ * other breakdowns, were gone with exit 0). */
+static void test_sum_overflow_is_an_error(void **state) {
+        char e[256];
+        vg_conf_t *conf = vg_conf_new();
+        vg_codec_t *codec = vg_codec_new(e, sizeof(e));
+        vg_agg_t *agg = vg_agg_open(":memory:", conf, codec, e, sizeof(e));
+        (void)state;
+        assert_non_null(agg);
+        assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
+        for (int p = 0; p < 2; p++) {
+                vg_ipart_t ip = {0};
+                ip.ip_indicator = "readmission_30d";
+                ip.ip_area = "SE";
+                ip.ip_period = "2026-01";
+                ip.ip_breakdown = "all";
+                ip.ip_partition = p;
+                ip.ip_numerator = INT64_MAX;
+                ip.ip_denominator = (vg_optl_t){true, INT64_MAX};
+                assert_int_equal(vg_agg_part(agg, &ip, e, sizeof(e)), VG_OK);
+        }
+        assert_int_not_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
+        print_message("    %s\n", e);
+        vg_agg_close(agg);
+        vg_codec_destroy(codec);
+        vg_conf_destroy(conf);
+}
+
 /* SPEC §6.2: a quarter's and a year's counts are the sums of their months'
  * (over all partitions; the latest part per partition counts). */
 static void test_quarters_and_years(void **state) {
@@ -271,8 +301,11 @@ static void test_quarters_and_years(void **state) {
                 assert_int_equal(vg_agg_part(agg, &ip, e, sizeof(e)), VG_OK);
         }
         assert_int_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
-        vg_agg_values(agg, values_cb, &(struct qy_s){&q1n, &q1d, &yn, &yd,
-                                                     &q2n});
+        assert_int_equal(vg_agg_values(agg, values_cb,
+                                       &(struct qy_s){&q1n, &q1d, &yn, &yd,
+                                                      &q2n},
+                                       e, sizeof(e)),
+                         VG_OK);
         assert_int_equal(q1n, 1 + 5 + 3);
         assert_int_equal(q1d, 10 + 20 + 10);
         assert_int_equal(q2n, 4);
@@ -355,6 +388,7 @@ int main(void) {
                 cmocka_unit_test(test_progress_copies),
                 cmocka_unit_test(test_complete_gates_alert),
                 cmocka_unit_test(test_quarters_and_years),
+                cmocka_unit_test(test_sum_overflow_is_an_error),
                 cmocka_unit_test(test_targets_and_breach),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
