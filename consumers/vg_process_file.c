@@ -15,6 +15,7 @@
 #include "vg_partition.h"
 #include "vg_lines.h"
 #include "vg_meter.h"
+#include "vg_ocf.h"
 #include "vg_record_json.h"
 
 #include <errno.h>
@@ -70,6 +71,9 @@ static int src_open(src_t *sr, FILE *in, const char *name, vg_codec_t *codec,
                                  "%s: cannot rewind", name), -1;
         if (got == 4 && !memcmp(magic, "Obj\x01", 4)) {
                 avro_schema_t ws;
+                /* (Avro C trusts a block's count and inflates it whole) */
+                if (vg_ocf_check(in, name, errstr, errstr_size))
+                        return -1;
                 if (avro_file_reader_fp(in, name, 0, &sr->sr_avro)) {
                         vg_seterr(errstr, errstr_size, VG_ERR_IO,
                                   "%s: not a readable Avro container file: "

@@ -18,7 +18,7 @@ esac
 
 pkgs=(build-essential cmake pkg-config
       librdkafka-dev libavro-dev libsqlite3-dev libjansson-dev libssl-dev
-      libmicrohttpd-dev libjemalloc-dev)
+      libmicrohttpd-dev libjemalloc-dev zlib1g-dev)
 if [ "$minimal" -eq 0 ]; then
   pkgs+=(libcmocka-dev kcat python3 python3-venv default-jre-headless maven
          sqlite3 curl chromium clang libclang-rt-dev)

@@ -39,4 +39,44 @@ timeout 20 "$VIGIL" process --input "$tmp/bomb.avro" > /dev/null 2> "$tmp/bomb.e
 set -e
 [ "$rc" = 1 ] && grep -q "not a schema Vigil ships" "$tmp/bomb.err" \
   || { cat "$tmp/bomb.err"; echo "FAIL: unknown writer schema not refused (exit $rc)" >&2; exit 1; }
+# Blocks that do not hold what they claim (an attack's files: a deflate
+# block of 1.5 MB that inflates to 1.5 GB made Avro C allocate it whole, and
+# crash where memory was short; a block claiming 10^9 records was read for
+# minutes): refused before Avro C reads them, naming the block. The file's
+# own header and schema, its blocks replaced.
+"$PY" - "$tmp/ev.avro" "$tmp" <<'PY'
+import sys, zlib
+data = open(sys.argv[1], "rb").read()
+out = sys.argv[2]
+def zz(v):  # an Avro long
+    u, b = (v << 1) ^ (v >> 63), bytearray()
+    while True:
+        if u < 0x80:
+            b.append(u); return bytes(b)
+        b.append((u & 0x7f) | 0x80); u >>= 7
+# the header ends with the sync marker, which also ends the first block
+sync = data[-16:]
+head = data[:data.index(sync) + 16]
+def block(count, payload, s=sync):
+    return zz(count) + zz(len(payload)) + payload + s
+z = zlib.compressobj(9, zlib.DEFLATED, -15)
+big = z.compress(bytes(1 << 20) * 100) + z.flush()   # 100 MiB of zeros
+open(out + "/zip.avro", "wb").write(head + block(1000, big))
+z2 = zlib.compressobj(9, zlib.DEFLATED, -15)
+small = z2.compress(bytes(1000)) + z2.flush()
+open(out + "/count.avro", "wb").write(head + block(10**9, small))
+open(out + "/sync.avro", "wb").write(head + block(1, small, bytes(16)))
+open(out + "/cut.avro", "wb").write(head + block(1, small)[:-20])
+PY
+for f in zip:"block 1: cut short, malformed, or above 67108864 bytes decompressed" \
+         count:"block 1: 1000000000 records in 1000 bytes" \
+         sync:"block 1: not followed by the file's sync marker" \
+         cut:"block 1: cut short"; do
+  set +e
+  timeout 20 "$VIGIL" process --input "$tmp/${f%%:*}.avro" --alerts "$tmp/x.a" \
+    --indicators "$tmp/x.i" > /dev/null 2> "$tmp/ocf.err"; rc=$?
+  set -e
+  [ "$rc" = 1 ] && grep -qF "${f#*:}" "$tmp/ocf.err" \
+    || { cat "$tmp/ocf.err"; echo "FAIL: ${f%%:*}.avro not refused as '${f#*:}' (exit $rc)" >&2; exit 1; }
+done
 echo "PASS: container file and JSON Lines agree ($a alerts, $n indicator values)"
