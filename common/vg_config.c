@@ -243,6 +243,10 @@ const vg_confdef_t vg_confdefs[] = {
          "An /alerts/stream with no change for this long gets a comment "
          "line, so that proxies keep it open and a closed client is "
          "noticed."},
+        {"serve.idle_timeout_ms", VG_C_INT, "30000", 1000, 3600000, 0,
+         "A connection of vigil serve that sends or takes nothing for this "
+         "long is closed (one that never finishes its request too); must "
+         "be above serve.heartbeat_ms, which keeps a quiet stream busy."},
         {"serve.max_connections", VG_C_INT, "256", 4, 100000, 0,
          "Concurrent connections of vigil serve (each has a thread; "
          "streams hold theirs)."},

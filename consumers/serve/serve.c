@@ -99,8 +99,9 @@ static int hash_token(int argc, char **argv) {
                 if (!sv_token_name_valid(argv[0]))
                         return vg_cli_usage_error(
                                 SV_CMD, "--hash-token: expected a name (1 to "
-                                "%d letters, digits, '.', '_' or '-'), got "
-                                "'%s'", SV_NAME_MAX, argv[0]);
+                                "%d letters, digits, '.', '_' or '-', no "
+                                "personnummer: the access log writes it)",
+                                SV_NAME_MAX);
                 if (sv_ent_parse(argv[1], &ent, err, sizeof(err)))
                         return vg_cli_usage_error(SV_CMD, "--hash-token: %s",
                                                   err);
@@ -211,6 +212,15 @@ int vg_cmd_serve(int argc, char **argv) {
         sv.sv_session_ms = vg_conf_int(conf, "serve.session_hours") *
                            3600 * 1000;
         sv.sv_heartbeat_ms = vg_conf_int(conf, "serve.heartbeat_ms");
+        if (sv.sv_heartbeat_ms >= vg_conf_int(conf, "serve.idle_timeout_ms")) {
+                rc = vg_cli_usage_error(
+                        SV_CMD, "serve.heartbeat_ms (%lld) must be below "
+                        "serve.idle_timeout_ms (%lld): a quiet stream would "
+                        "be closed",
+                        (long long)sv.sv_heartbeat_ms,
+                        (long long)vg_conf_int(conf, "serve.idle_timeout_ms"));
+                goto out;
+        }
         sv.sv_rl = sv_rl_new((int)vg_conf_int(conf, "serve.auth_burst"),
                              vg_conf_int(conf, "serve.auth_refill_ms"), 4096);
         pthread_rwlock_init(&sv.sv_tok_lock, NULL);

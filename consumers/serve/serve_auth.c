@@ -9,6 +9,7 @@
  */
 #include "vg_serve.h"
 #include "vg_areas.h"
+#include "vg_record.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -140,6 +141,9 @@ bool sv_token_name_valid(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n > SV_NAME_MAX)
                 return false;
+        /* (the access log writes it: SPEC §8, no personnummer in a log) */
+        if (vg_pnr_in_bytes(s, n))
+                return false;
         for (; *s; s++)
                 if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
                         return false;
@@ -193,7 +197,8 @@ static int parse_line(char *line, sv_token_t *tk, char *errstr,
         if (!*name || !sv_token_name_valid(name)) {
                 vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                           "expected a name after the hash (1 to %d "
-                          "letters, digits, '.', '_' or '-')", SV_NAME_MAX);
+                          "letters, digits, '.', '_' or '-', no "
+                          "personnummer)", SV_NAME_MAX);
                 return -1;
         }
         snprintf(tk->tk_name, sizeof(tk->tk_name), "%s", name);

@@ -672,6 +672,7 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
         struct addrinfo hints, *res = NULL;
         char h[256], *cert = NULL, *key = NULL;
         uint16_t port = (uint16_t)vg_conf_int(conf, "serve.port");
+        unsigned int idle_s;
         int rc;
         size_t hl;
 
@@ -724,12 +725,15 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
         freeaddrinfo(res);
         if (!*h)
                 flags |= MHD_USE_DUAL_STACK;
+        /* (libmicrohttpd counts whole seconds) */
+        idle_s = (unsigned int)((vg_conf_int(conf, "serve.idle_timeout_ms") +
+                                 999) / 1000);
         if (cert)
                 sv->sv_daemon = MHD_start_daemon(
                         flags, port, NULL, NULL, handle, sv,
                         MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log,
                         NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                        MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
                         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                         MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned int)vg_conf_int(conf,
@@ -745,7 +749,7 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                         flags, port, NULL, NULL, handle, sv,
                         MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log,
                         NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                        MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
                         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                         MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned int)vg_conf_int(conf,

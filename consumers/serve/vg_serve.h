@@ -73,7 +73,8 @@ void sv_ent_text(const sv_ent_t *ent, char *buf, size_t size);
  * and line ("tokens:3: ..."), never the hash. ts is the caller's to free. */
 vg_err_t sv_tokens_parse(const char *text, size_t len, const char *name,
                          sv_tokens_t *ts, char *errstr, size_t errstr_size);
-/* A name of a token: 1 to SV_NAME_MAX letters, digits, '.', '_', '-'. */
+/* A name of a token: 1 to SV_NAME_MAX letters, digits, '.', '_', '-',
+ * holding no personnummer (vg_pnr_in_bytes: the access log writes it). */
 bool sv_token_name_valid(const char *name);
 vg_err_t sv_tokens_load(const char *path, sv_tokens_t *ts, char *errstr,
                         size_t errstr_size);

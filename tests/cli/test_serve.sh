@@ -25,6 +25,10 @@ usage() { # WANT ARGS... (stdin from /dev/null unless piped)
 }
 echo "$tok" | usage "not an area" --hash-token x 9999
 echo "$tok" | usage "expected a name" --hash-token 'a b/c' 0484
+# (a name the access log would write with a personnummer in it; not echoed)
+echo "$tok" | usage "no personnummer" --hash-token 191212121212 0484
+echo "$tok" | usage "no personnummer" --hash-token kalmar.19121212-1212 0484
+if grep -q 1212 err; then fail "serve echoed the personnummer: $(cat err)"; fi
 echo short | usage "at least 16" --hash-token
 echo "$tok x" | usage "without spaces" --hash-token
 usage "no token on standard input" --hash-token < /dev/null
@@ -41,10 +45,12 @@ echo "not pem" > notpem
 usage "is not a PEM file" -X serve.tokens=tokens -X serve.tls_cert=notpem -X serve.tls_key=notpem
 usage "serve.listen=no.such.host.invalid" -X serve.tokens=tokens -X serve.listen=no.such.host.invalid
 usage "serve.port" -X serve.tokens=tokens -X serve.port=70000
+usage "must be below serve.idle_timeout_ms" -X serve.tokens=tokens -X serve.heartbeat_ms=30000
 
 # The broker down: it listens at once, says it is loading, then gives up.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$VIGIL" serve -b "127.0.0.1:$port" -X serve.tokens=tokens -X serve.port=0 2> log & pid=$!
+"$VIGIL" serve -b "127.0.0.1:$port" -X serve.tokens=tokens -X serve.port=0 \
+  -X serve.idle_timeout_ms=1000 -X serve.heartbeat_ms=500 2> log & pid=$!
 for _ in $(seq 1 50); do grep -q "listening on" log && break; sleep 0.1; done
 base=$(grep -o 'listening on http://[^ ]*' log | sed 's|.*//||' || true)
 [ -n "$base" ] || fail "not listening: $(cat log)"
@@ -53,6 +59,17 @@ base=$(grep -o 'listening on http://[^ ]*' log | sed 's|.*//||' || true)
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$base/alerts")" = 401 ] || fail "no token while loading"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "http://$base/alerts")" = 503 ] \
   || fail "a token while loading"
+# A request never finished (an attack held every connection so): closed
+# after serve.idle_timeout_ms, not 120 s.
+python3 - "$base" <<'PY' || fail "a half-sent request was not closed within 5 s"
+import socket, sys, time
+h, p = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((h, int(p)))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+s.settimeout(5)
+t = time.time()
+sys.exit(0 if s.recv(100) == b"" and time.time() - t > 0.5 else 1)
+PY
 rc=0; wait "$pid" || rc=$?; pid=
 [ $rc = 1 ] || fail "broker down: exit $rc, want 1: $(tail -3 log)"
 grep -q "ERROR serve:" log || fail "no error logged: $(tail -3 log)"
