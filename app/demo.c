@@ -181,13 +181,9 @@ int vg_cmd_demo(int argc, char **argv) {
                         }
                         break;
                 case 'S':
-                        seed = strtoull(optarg, &end, 10);
-                        if (*end) {
-                                rc = vg_cli_usage_error(
-                                        "demo", "--seed: expected a number, "
-                                        "got '%s'", optarg);
+                        if ((rc = vg_sim_parse_seed("demo", optarg,
+                                                    &seed)))
                                 goto out;
-                        }
                         break;
                 case 'K':
                         keep = optarg;

@@ -174,14 +174,14 @@ static int parse_dbl(const char *opt, const char *s, double min, double max,
         return 0;
 }
 
-static int parse_seed(const char *s, uint64_t *out) {
+int vg_sim_parse_seed(const char *cmd, const char *s, uint64_t *out) {
         char *end;
         unsigned long long v;
         errno = 0;
         v = strtoull(s, &end, 10);
         if (!*s || *s == '-' || *s == '+' || *s == ' ' || *end ||
             errno == ERANGE)
-                return vg_cli_usage_error("simulate", "--seed: '%s' is not a "
+                return vg_cli_usage_error(cmd, "--seed: '%s' is not a "
                                           "number from 0 to 2^64-1", s);
         *out = v;
         return 0;
@@ -495,7 +495,7 @@ int vg_cmd_simulate(int argc, char **argv) {
                         rc = parse_i64("--days", optarg, 1, 36600, &days);
                         break;
                 case OPT_SEED:
-                        rc = parse_seed(optarg, &so.so_seed);
+                        rc = vg_sim_parse_seed("simulate", optarg, &so.so_seed);
                         break;
                 case OPT_KOMMUNER:
                         rc = parse_kommuner(optarg, &kommuner, &nkommuner);

@@ -54,6 +54,9 @@ typedef struct vg_sim_opts_s {
  * default kommuner, 6 hour window, 0.5 % duplicates and cancellations,
  * register entries. */
 void vg_sim_opts_init(vg_sim_opts_t *o);
+/* --seed S of command cmd: 0 .. 2^64-1, decimal; else a usage error
+ * (vg_cli_usage_error's exit status). */
+int vg_sim_parse_seed(const char *cmd, const char *s, uint64_t *out);
 
 /* Counts of emitted events by kind. A cancellation or a duplicate is
  * counted only as such, not by its record type; ss_events is the sum. */
