@@ -733,9 +733,14 @@ vg_err_t vg_conf_load_default(vg_conf_t *conf, char *errstr,
         const char *env = getenv("VIGIL_CONFIG");
         if (env && *env)
                 return vg_conf_load_file(conf, env, errstr, errstr_size);
-        if (access("vigil.conf", R_OK) == 0)
-                return vg_conf_load_file(conf, "vigil.conf", errstr,
-                                         errstr_size);
+        /* (one that is there but cannot be read - a dangling link, no
+         * permission - is an error, not the defaults in silence) */
+        {
+                struct stat st;
+                if (lstat("vigil.conf", &st) == 0 || errno != ENOENT)
+                        return vg_conf_load_file(conf, "vigil.conf", errstr,
+                                                 errstr_size);
+        }
         return VG_OK;
 }
 

@@ -120,11 +120,20 @@ int state_cmd_export(const sopts_t *so, const char *arg) {
 
         if (!so->so_out)
                 return vg_cli_usage_error(CMD, "export: -o FILE is needed");
-        if (!vg_cli_plain_or_absent(so->so_out))
+        if (!strcmp(so->so_out, "-"))
+                return vg_cli_usage_error(CMD, "export: -o takes a file (a "
+                                          "copy is a SQLite database, not "
+                                          "written to standard output)");
+        if (!vg_cli_plain_or_absent(so->so_out)) {
                 /* (the copy is renamed over it: a device such as /dev/null,
                  * or a link, would be replaced) */
+                struct stat ost;
+                if (lstat(so->so_out, &ost))
+                        return state_fail("export: %s: %s", so->so_out,
+                                          strerror(errno));
                 return state_fail("export: %s is not a regular file",
                                   so->so_out);
+        }
         if ((rc = state_part_arg(so, arg, path, sizeof(path), &num)))
                 return rc;
         {

@@ -266,7 +266,9 @@ int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
 /* YYYY, YYYY-MM (01-12) or YYYY-Qn (1-4): the periods Vigil writes. */
 static bool period_form(const char *p) {
         size_t n = p ? strlen(p) : 0;
-        if ((n != 4 && n != 7) || strspn(p, "0123456789") < 4)
+        /* (no event is older than 1900: SPEC §7) */
+        if ((n != 4 && n != 7) || strspn(p, "0123456789") < 4 ||
+            atoi(p) < 1900)
                 return false;
         if (n == 4)
                 return true;

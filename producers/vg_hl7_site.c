@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char *trim(char *s) {
         char *e;
@@ -25,9 +26,13 @@ int vg_hl7_map_load(vg_hl7_map_t *map, const char *path, const char *cmd) {
         int rc = 0;
         FILE *fp = fopen(path, "r");
 
-        if (!fp) {
+        struct stat st;
+
+        if (!fp || (!fstat(fileno(fp), &st) && S_ISDIR(st.st_mode))) {
                 fprintf(stderr, "vigil %s: hl7.mapping_file %s: %s\n", cmd,
-                        path, strerror(errno));
+                        path, fp ? strerror(EISDIR) : strerror(errno));
+                if (fp)
+                        fclose(fp);
                 return VG_EXIT_FAIL;
         }
         while (!rc && fgets(line, sizeof(line), fp)) {
@@ -58,7 +63,8 @@ int vg_hl7_map_load(vg_hl7_map_t *map, const char *path, const char *cmd) {
                 }
         }
         if (!rc && ferror(fp)) {
-                fprintf(stderr, "vigil %s: %s: read error\n", cmd, path);
+                fprintf(stderr, "vigil %s: %s: read error: %s\n", cmd, path,
+                        strerror(errno));
                 rc = VG_EXIT_FAIL;
         }
         fclose(fp);

@@ -29,6 +29,11 @@ set +e; timeout 10 "$VIGIL" config --dump -F fifo.conf > /dev/null 2> "$tmp/e"; 
 mkdir fifodir; mkfifo fifodir/vigil.conf
 set +e; (cd fifodir && timeout 10 "$VIGIL" simulate -n 1 > /dev/null 2> "$tmp/e"); rc=$?; set -e
 [ $rc = 2 ] && grep -q "vigil.conf: not a regular file" "$tmp/e" || fail "FIFO ./vigil.conf: exit $rc: $(cat "$tmp/e")"
+# A ./vigil.conf that is a dangling link: an error, not the defaults in
+# silence.
+mkdir danglingdir; ln -s "$tmp/no-such.conf" danglingdir/vigil.conf
+set +e; (cd danglingdir && "$VIGIL" config --dump > /dev/null 2> "$tmp/e"); rc=$?; set -e
+[ $rc = 2 ] && grep -q "vigil.conf: No such file" "$tmp/e" || fail "dangling ./vigil.conf: exit $rc: $(cat "$tmp/e")"
 # A CRLF line of 4095 bytes is not too long (its \r is not counted) ...
 { printf 'state.dir=/'; head -c 4084 /dev/zero | tr '\0' a; printf '\r\n'; } > crlf.conf
 "$VIGIL" config --dump -F crlf.conf > /dev/null 2> "$tmp/e" || fail "4095 bytes and CRLF: $(cat "$tmp/e")"

@@ -247,13 +247,15 @@ Q='"indicator":"readmission_30d","area":"0484","updated_at":"2026-03-05T00:00:00
   echo '{'"$Q"',"period":"2026-03","breakdown":"age:weird","partition":4,"numerator":1,"denominator":5}'
   echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":-1,"numerator":1,"denominator":5}'
   echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":5,"numerator":9223372036854775807,"denominator":9223372036854775807}'
+  echo '{'"$Q"',"period":"0000-01","breakdown":"all","partition":6,"numerator":1,"denominator":5}'
 } > "$TMP/odd.jsonl"
 set +e; "$VIGIL" aggregate --input "$TMP/odd.jsonl" > "$TMP/agg.out" 2> "$TMP/err"; rc=$?; set -e
 [ "$rc" = 3 ] && grep -q '"period":"2026-03","breakdown":"all","numerator":1,"denominator":5' "$TMP/agg.out" &&
   [ "$(grep -c 'an IndicatorPart has figures no population has' "$TMP/err")" = 3 ] &&
   grep -q "odd.jsonl:4: an IndicatorPart names no month" "$TMP/err" &&
   grep -q "odd.jsonl:5: an IndicatorPart names no breakdown" "$TMP/err" &&
-  grep -q "odd.jsonl:6: an IndicatorPart names no partition" "$TMP/err" ||
+  grep -q "odd.jsonl:6: an IndicatorPart names no partition" "$TMP/err" &&
+  grep -q "odd.jsonl:8: an IndicatorPart names no period" "$TMP/err" ||
   fail "aggregate, parts of impossible figures: exit $rc: $(cat "$TMP/agg.out" "$TMP/err")"
 # ... nor shown by indicators and report when such a value is read.
 { head -1 "$TMP/agg.out"; sed 's/"indicator":"readmission_30d"/"indicator":"19121212-1212"/' "$TMP/agg.out" | head -1

@@ -140,6 +140,12 @@ expect 0 st export 1 -o "$TMP/e1.db"
 expect 1 st export 1 -o "$TMP/e1.db"
 grep -q "e1.db exists" err || fail "export over a file: $(cat err)"
 expect 0 st export 1 -o "$TMP/e1.db" --force
+# Not to standard output (a file named '-' was written), and a path under
+# a file says why (it said "is not a regular file").
+expect 2 st export 1 -o -
+grep -q "not written to standard output" err && [ ! -e ./- ] || fail "export -o -: $(cat err)"
+expect 1 st export 1 -o "$TMP/e1.db/x"
+grep -q "e1.db/x: Not a directory" err || fail "export under a file: $(cat err)"
 # Not into state.dir, whose files are the processor's: --force replaced a
 # live partition file (another spelling of the directory too).
 cp "$TMP/s/partition-2.db" "$TMP/p2.keep"
