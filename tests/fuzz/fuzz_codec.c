@@ -4,11 +4,16 @@
  * crash, leak or read out of bounds; a record it returns must encode again.
  * Its direct path (vg_codec_direct.c) and Avro C's must agree: both read
  * the bytes to the same record, or both refuse them for the same reason.
+ * The same bytes after "Obj" 0x01, as a container file, go to vg_ocf_check
+ * (file mode's look before Avro C reads one): an answer, never a crash.
  */
+#define _GNU_SOURCE
 #include "vg_codec_int.h"
 #include "vg_record_json.h"
+#include "vg_ocf.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +36,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!(codec = vg_codec_new(errstr, sizeof(errstr))))
                         abort();
                 atexit(codec_free);
+        }
+        {
+                unsigned char *ocf = malloc(size + 4);
+                FILE *fp;
+                if (!ocf)
+                        abort();
+                memcpy(ocf, "Obj\x01", 4);
+                memcpy(ocf + 4, data, size);
+                if ((fp = fmemopen(ocf, size + 4, "r"))) {
+                        (void)vg_ocf_check(fp, "fuzz", errstr,
+                                           sizeof(errstr));
+                        fclose(fp);
+                }
+                free(ocf);
         }
         vg_err_t err = vg_codec_decode(codec, data, size, -1, &t, &rec,
                                        &reason, errstr, sizeof(errstr));
