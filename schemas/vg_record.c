@@ -265,27 +265,29 @@ void vg_record_move(vg_rectype_t type, void *dst, void *src) {
         }
 }
 
-bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
+/* (-1, 0, 1 of a against b) */
+#define CMP3(x, y) ((x) < (y) ? -1 : (x) > (y) ? 1 : 0)
+
+int vg_record_cmp(vg_rectype_t type, const void *a, const void *b) {
         const vg_rectype_desc_t *rt = vg_rectype(type);
         for (int i = 0; i < rt->rt_nfields; i++) {
                 const vg_field_t *f = &rt->rt_fields[i];
+                int c = 0;
                 switch (f->vf_type) {
                 case VG_F_STRING:
                 case VG_F_OSTRING: {
                         const char *x = *CFPTR(a, f, char *);
                         const char *y = *CFPTR(b, f, char *);
-                        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y)))
-                                return false;
+                        c = !x || !y ? CMP3(x != NULL, y != NULL)
+                                     : CMP3(strcmp(x, y), 0);
                         break;
                 }
                 case VG_F_TIME:
                 case VG_F_LONG:
-                        if (*CFPTR(a, f, int64_t) != *CFPTR(b, f, int64_t))
-                                return false;
+                        c = CMP3(*CFPTR(a, f, int64_t), *CFPTR(b, f, int64_t));
                         break;
                 case VG_F_INT:
-                        if (*CFPTR(a, f, int32_t) != *CFPTR(b, f, int32_t))
-                                return false;
+                        c = CMP3(*CFPTR(a, f, int32_t), *CFPTR(b, f, int32_t));
                         break;
                 case VG_F_OTIME:
                 case VG_F_OINT:
@@ -293,28 +295,35 @@ bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
                 case VG_F_OBOOL: {
                         const vg_optl_t *x = CFPTR(a, f, vg_optl_t);
                         const vg_optl_t *y = CFPTR(b, f, vg_optl_t);
-                        if (x->set != y->set || (x->set && x->v != y->v))
-                                return false;
+                        c = x->set != y->set ? CMP3(x->set, y->set)
+                            : x->set         ? CMP3(x->v, y->v)
+                                             : 0;
                         break;
                 }
                 case VG_F_ODOUBLE: {
                         const vg_optd_t *x = CFPTR(a, f, vg_optd_t);
                         const vg_optd_t *y = CFPTR(b, f, vg_optd_t);
-                        if (x->set != y->set || (x->set && x->v != y->v))
-                                return false;
+                        c = x->set != y->set ? CMP3(x->set, y->set)
+                            : !x->set        ? 0
+                            : x->v != y->v   ? (x->v < y->v ? -1 : 1)
+                                             : 0; /* (a NaN: after) */
                         break;
                 }
                 case VG_F_BOOL:
-                        if (*CFPTR(a, f, bool) != *CFPTR(b, f, bool))
-                                return false;
+                        c = CMP3(*CFPTR(a, f, bool), *CFPTR(b, f, bool));
                         break;
                 case VG_F_ENUM:
-                        if (*CFPTR(a, f, int) != *CFPTR(b, f, int))
-                                return false;
+                        c = CMP3(*CFPTR(a, f, int), *CFPTR(b, f, int));
                         break;
                 }
+                if (c)
+                        return c;
         }
-        return true;
+        return 0;
+}
+
+bool vg_record_equal(vg_rectype_t type, const void *a, const void *b) {
+        return vg_record_cmp(type, a, b) == 0;
 }
 
 

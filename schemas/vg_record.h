@@ -222,6 +222,9 @@ void vg_record_move(vg_rectype_t type, void *dst, void *src);
 
 /* Field-by-field equality of two records of type. */
 bool vg_record_equal(vg_rectype_t type, const void *a, const void *b);
+/* A total order of two records of one type, field by field in the table's
+ * order (a NULL or unset value first): -1, 0 (vg_record_equal) or 1. */
+int vg_record_cmp(vg_rectype_t type, const void *a, const void *b);
 
 /* SPEC §3 / §7 validity of a decoded event at wall-clock time now_ms:
  * non-empty event_id and patient_id, occurred_at from 1900-01-01 to now + 1

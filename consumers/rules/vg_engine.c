@@ -181,6 +181,27 @@ bool vg_patient_first_cancel(const vg_patient_t *pt, const vg_event_t *ev) {
         return found;
 }
 
+/* The stored event with event_id id: its index, or -1. */
+static int stored_at(const vg_patient_t *pt, const char *id) {
+        for (int i = 0; i < pt->pt_nevents; i++)
+                if (!strcmp(pt->pt_events[i].ev_event_id, id))
+                        return i;
+        return -1;
+}
+
+/* SPEC §3: an event_id is unique for its patient, and a repeat (a re-send,
+ * identical) has no effect. A repeat that differs is a producer's error
+ * that would make the result depend on which came first (a Kafka mode
+ * reading topics side by side and file mode reading lines in order
+ * disagreed): of the two, the one first by type, then by its fields in
+ * the record table's order (vg_record_cmp), is kept, whichever order they
+ * come in. Whether a differs from b and is to be kept instead. */
+static bool variant_first(const vg_event_t *a, const vg_event_t *b) {
+        if (a->ev_type != b->ev_type)
+                return a->ev_type < b->ev_type;
+        return vg_record_cmp(a->ev_type, a, b) < 0;
+}
+
 static int seen(const vg_patient_t *pt, const vg_event_t *ev) {
         const char *id = ev->ev_event_id;
         for (int i = 0; i < pt->pt_nevents; i++)
@@ -483,6 +504,9 @@ bool vg_engine_inserts_only(const vg_rules_conf_t *rc, const vg_patient_t *pt,
         /* prune_possible() of pt with ev added: its newest event may be
          * ev, and ev may be the one before the cut */
         int64_t newest = newest_event(pt), horizon, cut;
+        /* (one in place of a stored variant is no insert: variant_first) */
+        if (stored_at(pt, ev->ev_event_id) >= 0)
+                return false;
         if (ev->ev_occurred_at > newest)
                 newest = ev->ev_occurred_at;
         if ((horizon = horizon_of(rc, newest, watermark)) == INT64_MIN)
@@ -631,25 +655,41 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                         ch->ch_too_late = 1;
                         return;
                 }
-                if (seen(pt, ev)) {
+                int at = stored_at(pt, ev->ev_event_id);
+                if (at >= 0 ? !variant_first(ev, &pt->pt_events[at])
+                            : seen(pt, ev)) {
                         ch->ch_duplicate = 1;
                         return;
                 }
-                if (pt->pt_nevents == pt->pt_cap) {
-                        /* (most patients have a few events: a quarter
-                         * more, not twice) */
-                        pt->pt_cap += 1 + pt->pt_cap / 4;
-                        pt->pt_events = vg_realloc(pt->pt_events,
-                                                   sizeof(vg_event_t) *
-                                                           (size_t)pt->pt_cap);
+                if (at >= 0) { /* (the variant kept in its place) */
+                        vg_record_clear(pt->pt_events[at].ev_type,
+                                        &pt->pt_events[at]);
+                        if (owned)
+                                vg_record_move(ev->ev_type,
+                                               &pt->pt_events[at], owned);
+                        else
+                                vg_record_copy(ev->ev_type,
+                                               &pt->pt_events[at], ev);
+                } else {
+                        if (pt->pt_nevents == pt->pt_cap) {
+                                /* (most patients have a few events: a
+                                 * quarter more, not twice) */
+                                pt->pt_cap += 1 + pt->pt_cap / 4;
+                                pt->pt_events = vg_realloc(
+                                        pt->pt_events,
+                                        sizeof(vg_event_t) *
+                                                (size_t)pt->pt_cap);
+                        }
+                        if (owned)
+                                vg_record_move(
+                                        ev->ev_type,
+                                        &pt->pt_events[pt->pt_nevents++],
+                                        owned);
+                        else
+                                vg_record_copy(
+                                        ev->ev_type,
+                                        &pt->pt_events[pt->pt_nevents++], ev);
                 }
-                if (owned)
-                        vg_record_move(ev->ev_type,
-                                       &pt->pt_events[pt->pt_nevents++],
-                                       owned);
-                else
-                        vg_record_copy(ev->ev_type,
-                                       &pt->pt_events[pt->pt_nevents++], ev);
                 /* (added only when the pruning below would remove
                  * nothing: then the events kept, their count and what a
                  * later event may be refused for are as they would be) */

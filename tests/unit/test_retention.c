@@ -647,6 +647,36 @@ static void test_inserts_only_boundary(void **state) {
         vg_patient_destroy(far);
 }
 
+/* SPEC §3: an event_id is unique for its patient; a repeat has no effect.
+ * One that differs (here an admission and a SIP sharing "e1") is kept by
+ * type, then fields, whichever comes first: the same figures in either
+ * order (an attack's: the readmission counted or not with the order, and
+ * Kafka mode disagreed with file mode). */
+static void variant_run(bool adm_first) {
+        vg_part_t *part = open_part();
+        ev(part, ADM("a0", "2026-02-25T10:00:00Z"));
+        ev(part, DIS("d0", "a0", "2026-03-01T10:00:00Z"));
+        if (adm_first) {
+                ev(part, ADM("e1", "2026-03-10T10:00:00Z"));
+                ev(part, OWN("e1", "2026-03-12T10:00:00Z"));
+        } else {
+                ev(part, OWN("e1", "2026-03-12T10:00:00Z"));
+                ev(part, ADM("e1", "2026-03-10T10:00:00Z"));
+        }
+        ev(part, CLOCK("q1", "2026-06-01T00:00:00Z"));
+        part_cell_is(part, "readmission_30d|SE|2026-03", 1, 1);
+        /* (and the same repeat once more: a duplicate) */
+        ev(part, OWN("e1", "2026-03-12T10:00:00Z"));
+        part_cell_is(part, "readmission_30d|SE|2026-03", 1, 1);
+        vg_part_close(part);
+}
+
+static void test_repeat_that_differs(void **state) {
+        (void)state;
+        variant_run(true);
+        variant_run(false);
+}
+
 /* rules.max_patient_events: a full history still takes the first
  * cancellation of each of its stored events (an erroneous event can
  * always be retracted), and nothing else new: not a second cancellation
@@ -723,6 +753,7 @@ int main(void) {
                 KINDS(test_cancelled_cancellation_still_cancels),
                 KINDS(test_stay_id_reused_after_prune),
                 KINDS(test_full_history_takes_first_cancel),
+                KINDS(test_repeat_that_differs),
                 cmocka_unit_test(test_defer_prunes_as_derived),
                 cmocka_unit_test(test_inserts_only_boundary),
         };
