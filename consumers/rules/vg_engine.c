@@ -202,11 +202,10 @@ static bool variant_first(const vg_event_t *a, const vg_event_t *b) {
         return vg_record_cmp(a->ev_type, a, b) < 0;
 }
 
-static int seen(const vg_patient_t *pt, const vg_event_t *ev) {
+/* Whether ev's id is that of a pruned event (or, ev not a cancellation,
+ * of a pruned cancellation's target). */
+static int seen_pruned(const vg_patient_t *pt, const vg_event_t *ev) {
         const char *id = ev->ev_event_id;
-        for (int i = 0; i < pt->pt_nevents; i++)
-                if (!strcmp(pt->pt_events[i].ev_event_id, id))
-                        return 1;
         for (int i = 0; i < pt->pt_nold; i++)
                 if (!strcmp(pt->pt_old_ids[i], id))
                         return 1;
@@ -219,6 +218,10 @@ static int seen(const vg_patient_t *pt, const vg_event_t *ev) {
                 if (!strcmp(pt->pt_old_cancelled[i], id))
                         return 1;
         return 0;
+}
+
+static int seen(const vg_patient_t *pt, const vg_event_t *ev) {
+        return stored_at(pt, ev->ev_event_id) >= 0 || seen_pruned(pt, ev);
 }
 
 /* The longest look-back or look-ahead of any rule: beyond it, two events
@@ -657,7 +660,7 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                 }
                 int at = stored_at(pt, ev->ev_event_id);
                 if (at >= 0 ? !variant_first(ev, &pt->pt_events[at])
-                            : seen(pt, ev)) {
+                            : seen_pruned(pt, ev)) {
                         ch->ch_duplicate = 1;
                         return;
                 }
