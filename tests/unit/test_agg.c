@@ -127,19 +127,29 @@ static seen_t progress(vg_agg_t *agg, vg_codec_t *codec, int partition,
 #define MAY1 1777586400000LL
 
 /* Applies one part in its own batch and returns what was queued. */
+/* A readmission_30d part of area, period, breakdown bd (NULL: none, as
+ * version 1's), partition p, with num / den. */
+static vg_ipart_t part_of(const char *area, const char *period,
+                          const char *bd, int p, int64_t num, int64_t den) {
+        vg_ipart_t ip = {0};
+        ip.ip_indicator = "readmission_30d";
+        ip.ip_area = (char *)area;
+        ip.ip_period = (char *)period;
+        ip.ip_breakdown = (char *)bd;
+        ip.ip_partition = p;
+        ip.ip_numerator = num;
+        ip.ip_denominator = (vg_optl_t){true, den};
+        return ip;
+}
+
 static seen_t step(vg_agg_t *agg, vg_codec_t *codec, int partition,
                    int64_t num, int64_t den) {
-        vg_ipart_t ip = {0};
+        vg_ipart_t ip = part_of("0484", "2026-03", NULL, partition, num,
+                                den);
         char e[256];
         seen_t s;
         memset(&s, 0, sizeof(s));
         s.codec = codec;
-        ip.ip_indicator = "readmission_30d";
-        ip.ip_area = "0484";
-        ip.ip_period = "2026-03";
-        ip.ip_partition = partition;
-        ip.ip_numerator = num;
-        ip.ip_denominator = (vg_optl_t){true, den};
         assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
         assert_int_equal(vg_agg_part(agg, &ip, e, sizeof(e)), VG_OK);
         assert_int_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
@@ -256,14 +266,8 @@ static void test_sum_overflow_is_an_error(void **state) {
         assert_non_null(agg);
         assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
         for (int p = 0; p < 2; p++) {
-                vg_ipart_t ip = {0};
-                ip.ip_indicator = "readmission_30d";
-                ip.ip_area = "SE";
-                ip.ip_period = "2026-01";
-                ip.ip_breakdown = "all";
-                ip.ip_partition = p;
-                ip.ip_numerator = INT64_MAX;
-                ip.ip_denominator = (vg_optl_t){true, INT64_MAX};
+                vg_ipart_t ip = part_of("SE", "2026-01", "all", p, INT64_MAX,
+                                        INT64_MAX);
                 assert_int_equal(vg_agg_part(agg, &ip, e, sizeof(e)), VG_OK);
         }
         assert_int_not_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
@@ -290,14 +294,8 @@ static void test_quarters_and_years(void **state) {
         assert_non_null(agg);
         assert_int_equal(vg_agg_begin(agg, 1, e, sizeof(e)), VG_OK);
         for (size_t i = 0; i < VG_ARRAY_SIZE(parts); i++) {
-                vg_ipart_t ip = {0};
-                ip.ip_indicator = "readmission_30d";
-                ip.ip_area = "SE";
-                ip.ip_period = (char *)parts[i].period;
-                ip.ip_breakdown = "sex:MALE";
-                ip.ip_partition = parts[i].p;
-                ip.ip_numerator = parts[i].n;
-                ip.ip_denominator = (vg_optl_t){true, parts[i].d};
+                vg_ipart_t ip = part_of("SE", parts[i].period, "sex:MALE",
+                                        parts[i].p, parts[i].n, parts[i].d);
                 assert_int_equal(vg_agg_part(agg, &ip, e, sizeof(e)), VG_OK);
         }
         assert_int_equal(vg_agg_commit(agg, e, sizeof(e)), VG_OK);
