@@ -245,8 +245,8 @@ const vg_confdef_t vg_confdefs[] = {
          "noticed."},
         {"serve.idle_timeout_ms", VG_C_INT, "30000", 1000, 3600000, 0,
          "A connection of vigil serve that sends or takes nothing for this "
-         "long is closed (one that never finishes its request too); must "
-         "be above serve.heartbeat_ms, which keeps a quiet stream busy."},
+         "long is closed (one that never finishes its request too); at "
+         "least twice serve.heartbeat_ms, which keeps a quiet stream busy."},
         {"serve.max_connections", VG_C_INT, "256", 4, 100000, 0,
          "Concurrent connections of vigil serve (each has a thread; "
          "streams hold theirs)."},
@@ -734,10 +734,11 @@ vg_err_t vg_conf_load_default(vg_conf_t *conf, char *errstr,
         if (env && *env)
                 return vg_conf_load_file(conf, env, errstr, errstr_size);
         /* (one that is there but cannot be read - a dangling link, no
-         * permission - is an error, not the defaults in silence) */
+         * permission - is an error, not the defaults in silence; a working
+         * directory that cannot be searched has none) */
         {
                 struct stat st;
-                if (lstat("vigil.conf", &st) == 0 || errno != ENOENT)
+                if (lstat("vigil.conf", &st) == 0)
                         return vg_conf_load_file(conf, "vigil.conf", errstr,
                                                  errstr_size);
         }

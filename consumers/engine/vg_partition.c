@@ -498,7 +498,7 @@ void vg_part_reload(vg_part_t *part) {
 vg_err_t vg_part_apply_changes(vg_part_t *part, vg_changes_t *ch,
                                char *errstr, size_t errstr_size) {
         vg_err_t err;
-        part->pa_stats.ps_conflicts += ch->ch_conflicts ? 1 : 0;
+        part->pa_stats.ps_conflicts += ch->ch_conflicts || ch->ch_variant;
         part->pa_stats.ps_pruned += ch->ch_pruned;
         for (int i = 0; i < ch->ch_nalerts; i++)
                 if ((err = vg_part_queue_alert(part, &ch->ch_alerts[i], errstr,
@@ -551,10 +551,10 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                    errstr_size)))
                 return VG_ERR_STORE;
         pt = pe->pe_pt;
-        /* (a first cancellation of a stored event is kept: vg_engine.h) */
+        /* (a stored event's first cancellation kept, a variant not) */
         if (pt->pt_nevents >= part->pa_rc->rc_max_events &&
-            !vg_patient_has_event(pt, ev) &&
-            !vg_patient_first_cancel(pt, ev)) {
+            (vg_patient_has_event(pt, ev) ? vg_patient_replaces(pt, ev)
+                                          : !vg_patient_first_cancel(pt, ev))) {
                 int n = pt->pt_nevents;
                 part->pa_rejected = "patient-limit";
                 vg_part_pack(part, pe, false);

@@ -224,6 +224,11 @@ static int seen(const vg_patient_t *pt, const vg_event_t *ev) {
         return stored_at(pt, ev->ev_event_id) >= 0 || seen_pruned(pt, ev);
 }
 
+bool vg_patient_replaces(const vg_patient_t *pt, const vg_event_t *ev) {
+        int at = stored_at(pt, ev->ev_event_id);
+        return at >= 0 && variant_first(ev, &pt->pt_events[at]);
+}
+
 /* The longest look-back or look-ahead of any rule: beyond it, two events
  * cannot influence each other's figures or alerts (SPEC §5, §6). */
 static int64_t influence_ms(const vg_rules_conf_t *rc) {
@@ -507,8 +512,8 @@ bool vg_engine_inserts_only(const vg_rules_conf_t *rc, const vg_patient_t *pt,
         /* prune_possible() of pt with ev added: its newest event may be
          * ev, and ev may be the one before the cut */
         int64_t newest = newest_event(pt), horizon, cut;
-        /* (one in place of a stored variant is no insert: variant_first) */
-        if (stored_at(pt, ev->ev_event_id) >= 0)
+        /* (one in place of a stored variant is no insert) */
+        if (vg_patient_replaces(pt, ev))
                 return false;
         if (ev->ev_occurred_at > newest)
                 newest = ev->ev_occurred_at;
@@ -659,6 +664,9 @@ static void engine_apply(const vg_rules_conf_t *rc, vg_patient_t *pt,
                         return;
                 }
                 int at = stored_at(pt, ev->ev_event_id);
+                if (at >= 0 && !vg_record_equal(ev->ev_type, ev,
+                                                &pt->pt_events[at]))
+                        ch->ch_variant = 1; /* (counted as a conflict) */
                 if (at >= 0 ? !variant_first(ev, &pt->pt_events[at])
                             : seen_pruned(pt, ev)) {
                         ch->ch_duplicate = 1;

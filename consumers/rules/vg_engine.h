@@ -48,6 +48,8 @@ typedef struct vg_changes_s {
         vg_delta_t *ch_deltas;     /* non-zero cell deltas */
         int         ch_ndeltas;
         int         ch_duplicate;  /* the event was a duplicate: no effect */
+        int         ch_variant;    /* ... or a repeat that differs from the
+                                    * stored event (kept or not) */
         int         ch_conflicts;  /* conflicts seen in the derivation */
         int         ch_pruned;     /* events pruned by retention */
         int         ch_too_late;   /* the event is older than the patient's
@@ -67,6 +69,14 @@ bool vg_patient_has_event(const vg_patient_t *pt, const vg_event_t *ev);
  * full history (an erroneous event can always be retracted); at most one
  * per stored event, so a history stays within twice the limit. */
 bool vg_patient_first_cancel(const vg_patient_t *pt, const vg_event_t *ev);
+
+/* True if ev repeats the id of a stored event, differs from it, and is
+ * kept in its place (SPEC §3 expects identical repeats; of two that
+ * differ, one is kept by a fixed order: RULES.md §1). A full history
+ * (rules.max_patient_events) refuses such a replacement, or a cancellation
+ * replaced by a variant could be followed by another first one without
+ * end. */
+bool vg_patient_replaces(const vg_patient_t *pt, const vg_event_t *ev);
 
 /* Applies ev (may be NULL: re-derive only) at the partition's watermark
  * (VG_WM_NONE: none yet). ch is overwritten; free with vg_changes_clear().

@@ -212,11 +212,13 @@ int vg_cmd_serve(int argc, char **argv) {
         sv.sv_session_ms = vg_conf_int(conf, "serve.session_hours") *
                            3600 * 1000;
         sv.sv_heartbeat_ms = vg_conf_int(conf, "serve.heartbeat_ms");
-        if (sv.sv_heartbeat_ms >= vg_conf_int(conf, "serve.idle_timeout_ms")) {
+        /* (half: the timeout counts whole seconds from the last write) */
+        if (2 * sv.sv_heartbeat_ms >
+            vg_conf_int(conf, "serve.idle_timeout_ms")) {
                 rc = vg_cli_usage_error(
-                        SV_CMD, "serve.heartbeat_ms (%lld) must be below "
-                        "serve.idle_timeout_ms (%lld): a quiet stream would "
-                        "be closed",
+                        SV_CMD, "serve.heartbeat_ms (%lld) must be at most "
+                        "half of serve.idle_timeout_ms (%lld): a quiet stream "
+                        "would be closed",
                         (long long)sv.sv_heartbeat_ms,
                         (long long)vg_conf_int(conf, "serve.idle_timeout_ms"));
                 goto out;

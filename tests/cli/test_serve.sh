@@ -45,7 +45,7 @@ echo "not pem" > notpem
 usage "is not a PEM file" -X serve.tokens=tokens -X serve.tls_cert=notpem -X serve.tls_key=notpem
 usage "serve.listen=no.such.host.invalid" -X serve.tokens=tokens -X serve.listen=no.such.host.invalid
 usage "serve.port" -X serve.tokens=tokens -X serve.port=70000
-usage "must be below serve.idle_timeout_ms" -X serve.tokens=tokens -X serve.heartbeat_ms=30000
+usage "must be at most half of serve.idle_timeout_ms" -X serve.tokens=tokens -X serve.heartbeat_ms=15001
 
 # The broker down: it listens at once, says it is loading, then gives up.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

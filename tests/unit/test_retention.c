@@ -671,10 +671,31 @@ static void variant_run(bool adm_first) {
         vg_part_close(part);
 }
 
+/* ... and of one type: two admissions "e2", one within the index
+ * discharge's 30 days and one after; the earlier is kept (its
+ * occurred_at is the first field that differs), in either order. */
+static void variant_time_run(bool early_first) {
+        vg_part_t *part = open_part();
+        ev(part, ADM("a0", "2026-02-25T10:00:00Z"));
+        ev(part, DIS("d0", "a0", "2026-03-01T10:00:00Z"));
+        if (early_first) {
+                ev(part, ADM("e2", "2026-03-20T10:00:00Z"));
+                ev(part, ADM("e2", "2026-04-15T10:00:00Z"));
+        } else {
+                ev(part, ADM("e2", "2026-04-15T10:00:00Z"));
+                ev(part, ADM("e2", "2026-03-20T10:00:00Z"));
+        }
+        ev(part, CLOCK("q1", "2026-06-01T00:00:00Z"));
+        part_cell_is(part, "readmission_30d|SE|2026-03", 1, 1);
+        vg_part_close(part);
+}
+
 static void test_repeat_that_differs(void **state) {
         (void)state;
         variant_run(true);
         variant_run(false);
+        variant_time_run(true);
+        variant_time_run(false);
 }
 
 /* rules.max_patient_events: a full history still takes the first
@@ -712,6 +733,20 @@ static void test_full_history_takes_first_cancel(void **state) {
         assert_int_equal(ev_rc(part, DEATH("c1", "2024-05-04T10:00:00Z",
                                            ",\"cancels_event_id\":\"x1\"")),
                          VG_OK);
+        part_den0(part, "death_place.HOME|SE|2024-05");
+        /* ... and a variant of it that would take its place (a review's
+         * way past the limit: the target cancelled no more, another first
+         * cancellation, a variant of that, without end): refused */
+        assert_int_equal(
+                ev_rc(part, "{\"type\":\"discharge\",\"event_id\":\"c1\","
+                            "\"patient_id\":\"p\",\"occurred_at\":"
+                            "\"2024-05-04T09:00:00Z\",\"kommun\":\"0484\","
+                            "\"source_system\":\"s\",\"stay_id\":\"z\","
+                            "\"facility_id\":\"f\",\"care_setting\":"
+                            "\"HOSPITAL_INPATIENT\",\"disposition\":\"HOME\","
+                            "\"needs_coordination\":false,"
+                            "\"cancels_event_id\":\"s1\"}"),
+                VG_ERR_INVALID);
         part_den0(part, "death_place.HOME|SE|2024-05");
         vg_part_close(part);
         rc = saved;
