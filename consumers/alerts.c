@@ -68,7 +68,9 @@ static void help(void) {
                "      --rule R          only rule R (READMISSION_30D, "
                "SIP_OVERDUE, ...)\n"
                "      --kommun K        only kommun K (4 digits)\n"
-               "      --region R        only region R (2 digits)\n"
+               "      --region R        only region R (2 digits): alerts whose "
+               "kommun or area\n"
+               "                        is in it (as vigil serve files them)\n"
                "  -s, --status S        only status S (ACTIVE or RETRACTED)\n"
                "      --all             with no --status: include RETRACTED "
                "(default: ACTIVE\n"
@@ -94,20 +96,22 @@ typedef struct filt_s {
         int         json;
 } filt_t;
 
+static int in_region(const vg_alert_t *al, const char *region) {
+        char buf[3];
+        return !strcmp(vg_alert_region(al, buf), region);
+}
+
 static int area_matches(const filt_t *f, const vg_alert_t *al) {
+        const char *place = vg_alert_place(al);
         if (!f->area_cnt)
                 return 1;
         for (int i = 0; i < f->area_cnt; i++) {
                 const char *a = f->areas[i];
                 if (!strcmp(a, "SE"))
                         return 1;
-                if (al->al_area && !strcmp(al->al_area, a))
+                if (!strcmp(place, a))
                         return 1;
-                if (strlen(a) == 4 && al->al_kommun &&
-                    !strcmp(al->al_kommun, a))
-                        return 1;
-                if (strlen(a) == 2 && al->al_region &&
-                    !strcmp(al->al_region, a))
+                if (strlen(a) == 2 && in_region(al, a))
                         return 1;
         }
         return 0;
@@ -120,9 +124,9 @@ static int matches(const filt_t *f, const vg_alert_t *al) {
                 return 0;
         if (f->status < 0 && !f->all && al->al_status != VG_STATUS_ACTIVE)
                 return 0;
-        if (f->kommun && (!al->al_kommun || strcmp(al->al_kommun, f->kommun)))
+        if (f->kommun && strcmp(vg_alert_place(al), f->kommun))
                 return 0;
-        if (f->region && (!al->al_region || strcmp(al->al_region, f->region)))
+        if (f->region && !in_region(al, f->region))
                 return 0;
         return area_matches(f, al);
 }

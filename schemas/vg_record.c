@@ -562,3 +562,16 @@ char *vg_region_of(const char *kommun, char *buf) {
         buf[2] = '\0';
         return buf;
 }
+
+const char *vg_alert_place(const vg_alert_t *al) {
+        if (al->al_area && *al->al_area)
+                return al->al_area;
+        return al->al_kommun ? al->al_kommun : "";
+}
+
+const char *vg_alert_region(const vg_alert_t *al, char buf[3]) {
+        const char *place = vg_alert_place(al);
+        if (!strcmp(place, "SE") || strlen(place) < 2)
+                return place;
+        return vg_region_of(place, buf);
+}

@@ -265,4 +265,12 @@ const char *vg_event_pnr_field(const vg_event_t *ev);
 /* Region code of a kommun (first two digits) into buf[3]. */
 char *vg_region_of(const char *kommun, char *buf);
 
+/* The area an alert is about, as every reader files it: its indicator's
+ * area, else its patient's kommun ("" when it has neither). */
+const char *vg_alert_place(const vg_alert_t *al);
+/* The region an alert is filed under: the first two digits of its place
+ * ("SE" for a national one, "" for none). The record's own region field is
+ * not read, so a record whose fields disagree is filed by its kommun. */
+const char *vg_alert_region(const vg_alert_t *al, char buf[3]);
+
 #endif /* VG_RECORD_H */

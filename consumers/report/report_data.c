@@ -74,6 +74,7 @@ bool rp_charted(const rep_t *r, const char *area) {
 }
 
 static bool alert_in_scope(const rep_t *r, const vg_alert_t *al) {
+        char buf[3];
         if (!r->rp_nsel)
                 return true;
         for (int i = 0; i < r->rp_nsel; i++) {
@@ -83,8 +84,7 @@ static bool alert_in_scope(const rep_t *r, const vg_alert_t *al) {
                         return true;
                 if (al->al_area && !strcmp(al->al_area, s))
                         return true;
-                if (lv == 1 && ((al->al_region && !strcmp(al->al_region, s)) ||
-                                (al->al_kommun && !strncmp(al->al_kommun, s, 2))))
+                if (lv == 1 && !strcmp(vg_alert_region(al, buf), s))
                         return true;
                 if (lv == 2 && al->al_kommun && !strcmp(al->al_kommun, s))
                         return true;

@@ -285,37 +285,40 @@ static void alert_details(rep_t *r, const vg_alert_t *al) {
         }
 }
 
-/* Region an alert counts under: its region, "SE" for national ones. */
-static const char *alert_region(const vg_alert_t *al) {
-        if (al->al_region && *al->al_region)
-                return al->al_region;
-        if (al->al_area && !strcmp(al->al_area, "SE"))
-                return "SE";
-        return "";
+/* Region an alert counts under (vg_alert_region: from its kommun or area,
+ * "SE" for national ones), copied into buf. */
+static const char *alert_region(const vg_alert_t *al, char buf[3]) {
+        char tmp[3];
+        snprintf(buf, 3, "%s", vg_alert_region(al, tmp));
+        return buf;
 }
 
 static void alerts_section(rep_t *r) {
         const char *regions[64];
+        char rbuf[64][3], buf[3];
         size_t nreg = 0, byrule[8] = {0};
         size_t (*cnt)[64] = vg_calloc(8, sizeof(*cnt));
 
         for (size_t i = 0; i < r->rp_nalerts; i++) {
                 const vg_alert_t *al = &r->rp_alerts[i];
-                const char *reg = alert_region(al);
+                const char *reg = alert_region(al, buf);
                 size_t g;
                 int ru = al->al_rule;
                 if (ru < 0 || ru >= (int)VG_ARRAY_SIZE(byrule))
                         continue;
                 for (g = 0; g < nreg && strcmp(regions[g], reg); g++)
                         ;
-                if (g == nreg && nreg < VG_ARRAY_SIZE(regions))
-                        regions[nreg++] = reg;
+                if (g == nreg && nreg < VG_ARRAY_SIZE(regions)) {
+                        memcpy(rbuf[nreg], buf, sizeof(buf));
+                        regions[nreg] = rbuf[nreg];
+                        nreg++;
+                }
                 byrule[ru]++;
         }
         qsort(regions, nreg, sizeof(char *), rp_area_pcmp);
         for (size_t i = 0; i < r->rp_nalerts; i++) {
                 const vg_alert_t *al = &r->rp_alerts[i];
-                const char *reg = alert_region(al);
+                const char *reg = alert_region(al, buf);
                 for (size_t g = 0; g < nreg; g++)
                         if (!strcmp(regions[g], reg) && al->al_rule >= 0 &&
                             al->al_rule < (int)VG_ARRAY_SIZE(byrule))
