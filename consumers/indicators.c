@@ -472,6 +472,7 @@ int vg_cmd_indicators(int argc, char **argv) {
 
         {
                 size_t n = json_object_size(ic.ic_rows), i = 0, shown = 0;
+                unsigned kinds = 0; /* period kinds seen: 1 month, 2 quarter, 4 year */
                 const char **keys = vg_calloc(n + 1, sizeof(*keys));
                 const char *key;
                 json_t *v;
@@ -526,6 +527,11 @@ int vg_cmd_indicators(int argc, char **argv) {
                                 ok = !fnmatch(pats[p], ind, 0);
                         for (int a = 0; a < nareas && !aok; a++)
                                 aok = !strcmp(areas[a], area);
+                        {
+                                char first[8];
+                                const char *k = period_kind(period, first);
+                                kinds |= k[0] == 'm' ? 1 : k[0] == 'q' ? 2 : 4;
+                        }
                         if (!ok || !aok ||
                             !period_matches(period, pkind, from, to) ||
                             !breakdown_matches(bd ? bd : "all", bdim))
@@ -666,6 +672,16 @@ int vg_cmd_indicators(int argc, char **argv) {
                         }
                 }
                 fflush(stdout);
+                if (!shown && n && strcmp(pkind, "all") &&
+                    !(kinds & (pkind[0] == 'm' ? 1 : pkind[0] == 'q' ? 2 : 4)))
+                        fprintf(stderr,
+                                "vigil indicators: no %s values to show: the "
+                                "values are of %s%s%s%s%s (--period)\n",
+                                pkind, kinds & 1 ? "months" : "",
+                                (kinds & 1) && (kinds & 6) ? ", " : "",
+                                kinds & 2 ? "quarters" : "",
+                                (kinds & 2) && (kinds & 4) ? ", " : "",
+                                kinds & 4 ? "years" : "");
                 if (!strcmp(format, "table"))
                         fprintf(stderr,
                                 "%zu of %zu values shown (prelim: the period "

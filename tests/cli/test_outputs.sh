@@ -106,6 +106,13 @@ ln "$TMP/al.jsonl" "$TMP/al-link.jsonl"; : > "$TMP/al.jsonl"
 run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" --indicators /dev/null
 [ -s "$TMP/al-link.jsonl" ] && [ "$(stat -c %h "$TMP/al.jsonl")" = 2 ] || fail "a hard link was broken"
 rm "$TMP/al-link.jsonl"
+# A --period of which the input has no values says so (and which it has).
+grep -v '"period":"[0-9]*-Q\|"period":"[0-9]*"' "$TMP/ind.jsonl" > "$TMP/months.jsonl"
+run 0 "$VIGIL" indicators --input "$TMP/months.jsonl" --period quarter
+grep -q "no quarter values to show: the values are of months" "$TMP/err" \
+  || fail "--period quarter on months only: $(cat "$TMP/err")"
+run 0 "$VIGIL" indicators --input "$TMP/ind.jsonl" --period quarter
+grep -q "no quarter values" "$TMP/err" && fail "--period quarter: $(cat "$TMP/err")"
 # --exit-idle is Kafka mode's.
 run 2 "$VIGIL" process --input "$TMP/in.jsonl" --exit-idle 3
 grep -q "exit-idle is for Kafka mode" "$TMP/err" || fail "--exit-idle in file mode: $(cat "$TMP/err")"
