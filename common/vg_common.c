@@ -169,10 +169,24 @@ bool vg_all_digits(const char *s, size_t n) {
         return true;
 }
 
-/* Replaces, in place, every substring spelt like a personnummer (12 or 10
- * digits, or 8/6 digits, '-' or '+', 4 digits, not inside a longer digit
- * run) by as many 'X', valid or not: a mistyped personnummer is still
- * personal data. Used on every message that quotes input (producers/
+/* Whether the digits s[0..n) hold a personnummer's digits: a window of 10
+ * whose third to sixth digits are a month and a day (a samordningsnummer's
+ * day is + 60); a 12-digit one holds such a window too. */
+static bool digits_hold_pnr(const char *s, size_t n) {
+        for (size_t i = 0; i + 10 <= n; i++) {
+                int m = (s[i + 2] - '0') * 10 + (s[i + 3] - '0');
+                int d = (s[i + 4] - '0') * 10 + (s[i + 5] - '0');
+                if (d > 60)
+                        d -= 60;
+                if (m >= 1 && m <= 12 && d >= 1 && d <= 31)
+                        return true;
+        }
+        return false;
+}
+
+/* Replaces, in place, every substring spelt like a personnummer (see
+ * vg_common.h) by as many 'X', valid or not: a mistyped personnummer is
+ * still personal data. Used on every message that quotes input (producers/
  * vg_pseudo.h's vg_pseudo_redact is this). */
 void vg_redact_pnr(char *s) {
         size_t n = strlen(s);
@@ -193,15 +207,46 @@ void vg_redact_pnr(char *s) {
                         while (k < n && isdigit((unsigned char)s[k]))
                                 k++;
                         d2 = k - j - 1;
-                        if (d2 == 4)
+                        if (d2 >= 4)
                                 len = k - i;
                 }
-                if (d1 == 12 || d1 == 10 || d2 == 4) {
+                /* 12 or 10 digits; a longer run that holds one (a control
+                 * id made of a personnummer and a counter); 8 or 6
+                 * digits, a separator and 4 or more */
+                if (d1 == 12 || d1 == 10 || d2 >= 4 ||
+                    (d1 > 10 && digits_hold_pnr(s + i, d1))) {
                         memset(s + i, 'X', len);
                         i += len;
                 } else
                         i = j;
         }
+}
+
+bool vg_text_control(const char *str, size_t n) {
+        const unsigned char *s = (const unsigned char *)str;
+        for (size_t i = 0; i < n; i++) {
+                unsigned cp;
+                if (s[i] < 0x20 || s[i] == 0x7f)
+                        return true;
+                if (s[i] < 0x80)
+                        continue;
+                if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 &&
+                    s[i + 1] <= 0x9f)
+                        return true; /* C1: U+0080..U+009F */
+                if (s[i] == 0xd8 && i + 1 < n && s[i + 1] == 0x9c)
+                        return true; /* U+061C ARABIC LETTER MARK */
+                if ((s[i] & 0xf0) != 0xe0 || i + 2 >= n)
+                        continue;
+                cp = (unsigned)(s[i] & 0x0f) << 12 |
+                     (unsigned)(s[i + 1] & 0x3f) << 6 | (s[i + 2] & 0x3f);
+                if ((cp >= 0x200b && cp <= 0x200f) || /* zero width, marks */
+                    (cp >= 0x2028 && cp <= 0x202e) || /* separators, bidi */
+                    (cp >= 0x2060 && cp <= 0x2064) || /* word joiner, ... */
+                    (cp >= 0x2066 && cp <= 0x2069) || /* bidi isolates */
+                    cp == 0xfeff)                     /* BOM, ZWNBSP */
+                        return true;
+        }
+        return false;
 }
 
 size_t vg_join(char *buf, size_t size, char sep, const char *const *parts,

@@ -112,11 +112,17 @@ static inline char *vg_hex(char *out, const void *p, size_t n) {
         return out;
 }
 
-/* Replaces, in place, every run spelt like a personnummer (12 or 10 digits,
- * or 8/6 digits, '-', '+' or ' ', 4 digits, not inside a longer digit run)
- * by as many 'X': for a message that quotes input (a log line, a DLQ
- * record's reason). Pure. */
+/* Replaces, in place, every run spelt like a personnummer by as many 'X':
+ * a run of 12 or 10 digits; a longer run holding 10 or 12 with a date (a
+ * personnummer with digits next to it: "1912121212121"); 8 or 6 digits,
+ * '-', '+' or ' ' and 4 or more. For a message that quotes input (a log
+ * line, a DLQ record's reason). Pure. */
 void vg_redact_pnr(char *s);
+/* Whether the UTF-8 text s[0..n) holds a control character: C0, DEL, C1
+ * (U+0080..U+009F), or an invisible format character that would make two
+ * ids look one (zero-width characters, bidi marks, overrides and isolates,
+ * line and paragraph separators, U+FEFF). Pure. */
+bool vg_text_control(const char *s, size_t n);
 /* Whether s is exactly n ASCII digits (a kommun code: 4, a region: 2). */
 bool vg_all_digits(const char *s, size_t n);
 

@@ -68,12 +68,12 @@ int fhir_get_str(json_t *obj, const char *key, const char *what,
                           "%s: longer than %d bytes", what, VAL_MAX - 1);
                 return -1;
         }
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-                        vg_seterr(e, es, VG_ERR_INVALID,
-                                  "%s: holds a control character", what);
-                        return -1;
-                }
+        if (vg_text_control(s, n)) {
+                vg_seterr(e, es, VG_ERR_INVALID,
+                          "%s: holds a control character (or an invisible "
+                          "one such as U+0085 or U+202E)", what);
+                return -1;
+        }
         *out = n ? s : NULL;
         return 0;
 }

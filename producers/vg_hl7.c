@@ -301,7 +301,7 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                                                : "missing");
                 return VG_HL7_INVALID;
         }
-        if (a->a_ver[0] && strncmp(a->a_ver, "2.", 2)) {
+        if (!vg_hl7_version_ok(a->a_ver)) {
                 vg_seterr(errstr, es, VG_ERR_INVALID,
                           "MSH-12: version %s is not HL7 v2",
                           quotable(a->a_ver, q, sizeof(q)));

@@ -194,15 +194,21 @@ static void copy_raw(char *dst, size_t cap, const char *s, size_t n) {
 }
 
 /* Copies a code (MSH-9 components, MSH-11, MSH-12): kept only when it is
- * made of letters, digits, '.', '_' and '-', and fits. */
+ * made of letters, digits, '.', '_' and '-', fits, and has fewer than ten
+ * digits (no code has as many; a personnummer has: the ACK does not
+ * repeat one). */
 static void copy_code(char *dst, size_t cap, const char *s, size_t n) {
+        size_t digits = 0;
         dst[0] = '\0';
         if (n >= cap)
                 return;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
                     s[i] != '_' && s[i] != '-')
                         return;
+                if (isdigit((unsigned char)s[i]) && ++digits == 10)
+                        return;
+        }
         memcpy(dst, s, n);
         dst[n] = '\0';
 }
@@ -267,6 +273,8 @@ int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
         msh_defaults(h);
         if (!msg)
                 return -1;
+        if (len >= 3 && !memcmp(msg, "\xef\xbb\xbf", 3))
+                msg += 3, len -= 3; /* a UTF-8 byte order mark */
         while (len > 0 && isspace((unsigned char)msg[0]))
                 msg++, len--;
         if (len < 5 || memcmp(msg, "MSH", 3))
@@ -363,6 +371,23 @@ const char *vg_hl7_err_name(int code) {
         return "Application error";
 }
 
+bool vg_hl7_version_ok(const char *v) {
+        bool digit = false;
+        if (!*v)
+                return true;
+        if (strncmp(v, "2.", 2))
+                return false;
+        for (v += 2; *v; v++) {
+                if (isdigit((unsigned char)*v))
+                        digit = true;
+                else if (*v == '.' && digit)
+                        digit = false;
+                else
+                        return false;
+        }
+        return digit;
+}
+
 int vg_hl7_refusal_code(const vg_hl7_msh_t *h, const char *reason) {
         static const char *const ok[] = {"A01", "A03", "A08", "A11", "A13"};
         bool known = false;
@@ -371,7 +396,7 @@ int vg_hl7_refusal_code(const vg_hl7_msh_t *h, const char *reason) {
                 return VG_HL7_E_SEGMENT_SEQUENCE;
         if (strcmp(h->hh_type, "ADT"))
                 return VG_HL7_E_MESSAGE_TYPE;
-        if (h->hh_version[0] && strncmp(h->hh_version, "2.", 2))
+        if (!vg_hl7_version_ok(h->hh_version))
                 return VG_HL7_E_VERSION;
         for (size_t i = 0; i < VG_ARRAY_SIZE(ok); i++)
                 known |= !strcmp(h->hh_trigger, ok[i]);
@@ -507,8 +532,9 @@ void vg_hl7_ack_build(const vg_hl7_msh_t *h, vg_hl7_ack_t code, int err_code,
         put_id(out, ack_id);
         vg_buf_printf(out, "%c%s%c%s\r", fs,
                       h->hh_proc[0] ? h->hh_proc : "P", fs,
-                      !strncmp(h->hh_version, "2.", 2) ? h->hh_version
-                                                       : "2.5");
+                      h->hh_version[0] && vg_hl7_version_ok(h->hh_version)
+                              ? h->hh_version
+                              : "2.5");
 
         /* MSA: the code, the message's control id, the reason. */
         vg_buf_printf(out, "MSA%c%s%c%s", fs, vg_hl7_ack_name(code), fs,

@@ -111,6 +111,10 @@ const char *vg_hl7_err_name(int code);
  * else 102. */
 int vg_hl7_refusal_code(const vg_hl7_msh_t *h, const char *reason);
 
+/* Whether v (MSH-12.1) is a version read here: "2.", digits, maybe more
+ * ".digits" ("2.5", "2.5.1"); an empty one is read as 2.5. */
+bool vg_hl7_version_ok(const char *v);
+
 /* Appends the ACK to out: MSH, MSA and, for AE and AR, ERR; every segment
  * ends with '\r'. h is the header of the message answered (see
  * vg_hl7_msh_read; a header with !hh_ok gives empty MSA-2 and addresses).

@@ -175,6 +175,8 @@ int hl7_msg_parse(hmsg_t *m, const char *msg, size_t len, char *errstr,
         const char *enc;
 
         memset(m, 0, sizeof(*m));
+        if (len >= 3 && !memcmp(msg, "\xef\xbb\xbf", 3))
+                msg += 3, len -= 3; /* a UTF-8 byte order mark */
         while (len > 0 && isspace((unsigned char)msg[0]))
                 msg++, len--;
         if (len < 8 || memcmp(msg, "MSH", 3)) {
@@ -352,11 +354,10 @@ int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
         out[o] = '\0';
         {
                 size_t a = 0, b = o, w = 0;
-                for (size_t k = 0; k < o; k++)
-                        if ((unsigned char)out[k] < 0x20 || out[k] == 0x7f) {
-                                out[0] = '\0';
-                                return HL7_CONTROL;
-                        }
+                if (vg_text_control(out, o)) {
+                        out[0] = '\0';
+                        return HL7_CONTROL;
+                }
                 while (a < b && out[a] == ' ')
                         a++;
                 while (b > a && out[b - 1] == ' ')
@@ -375,8 +376,9 @@ int hl7_unescape_error(int u, const char *field, char *errstr,
                           "%s: longer than %d bytes", field, VAL_MAX - 1);
         else if (u == HL7_CONTROL)
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s: holds a control character (a tab, or one "
-                          "escaped as \\X..\\)", field);
+                          "%s: holds a control character (a tab, one "
+                          "escaped as \\X..\\, or an invisible one such "
+                          "as U+0085 or U+202E)", field);
         else
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                           "%s: an \\X..\\ escape that is not pairs of hex "

@@ -484,6 +484,18 @@ static void test_lines(void **state) {
         got_free(&g);
         fclose(fp);
 
+        /* A UTF-8 byte order mark (Windows tools) before the first line
+         * is left out; anywhere else it is part of the line. */
+        static const char bom[] = "\xef\xbb\xbf{}\r\n\xef\xbb\xbfx\n";
+        fp = temp_with(bom, sizeof(bom) - 1);
+        read_all(fp, 100, &g);
+        assert_int_equal(g.n, 2);
+        assert_string_equal(g.line[0], "{}");
+        assert_int_equal(g.len[0], 2);
+        assert_string_equal(g.line[1], "\xef\xbb\xbfx");
+        got_free(&g);
+        fclose(fp);
+
         /* The limit at its edge: 5 bytes pass with max 5, 6 do not (the
          * "\r" counts before it is cut), and reading goes on after. */
         static const char d2[] = "12345\n123456\n1234\r\nxy\n";

@@ -557,6 +557,12 @@ static void test_missing_and_invalid(void **state) {
         e = encounter("in-progress");
         set(e, "identifier", json_pack("[{s:s}]", "value", "V\n1"));
         expect_invalid(bundle(patient(), e, NULL), "control character");
+        e = encounter("in-progress"); /* U+0085 NEL, U+202E: invisible */
+        set(e, "identifier", json_pack("[{s:s}]", "value", "V1\xc2\x85"));
+        expect_invalid(bundle(patient(), e, NULL), "control character");
+        e = encounter("in-progress");
+        set(e, "identifier", json_pack("[{s:s}]", "value", "V\xe2\x80\xae" "1"));
+        expect_invalid(bundle(patient(), e, NULL), "control character");
         /* A visit number spelt like a personnummer is never published. */
         e = encounter("in-progress");
         set(e, "identifier", json_pack("[{s:s}]", "value", "19121212-1212"));

@@ -210,6 +210,28 @@ static void test_separators_and_escapes(void **state) {
         assert_string_equal(ev.ev_stay_id, "V&2");
         assert_int_equal(ev.ev_diagnosis_group, VG_DG_OTHER);
         vg_record_clear(ev.ev_type, &ev);
+        /* Invisible characters would make two visits look one: C1 (U+0085
+         * NEL), a bidi override (U+202E), a zero-width space, a line
+         * separator, U+FEFF inside a value; as bytes or escaped. */
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V1\xc2\x85", ""), "PV1-19: holds a control");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V1\xe2\x80\xae", ""), "PV1-19: holds a control");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V1\\XE2808B\\", ""), "PV1-19: holds a control");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V\xe2\x80\xa8" "1", ""), "PV1-19: holds a control");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V1\xef\xbb\xbf", ""), "PV1-19: holds a control");
+        /* Other letters are not: U+00C5 (Å), U+2013 (en dash). */
+        expect_event(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("\xc3\x85V\xe2\x80\x93" "1", ""), &ev);
+        assert_string_equal(ev.ev_stay_id, "\xc3\x85V\xe2\x80\x93" "1");
+        vg_record_clear(ev.ev_type, &ev);
+        /* A UTF-8 byte order mark before MSH (files from Windows tools). */
+        expect_event("\xef\xbb\xbf" A01("C1"), &ev);
+        assert_string_equal(ev.ev_stay_id, "V1001");
+        vg_record_clear(ev.ev_type, &ev);
 }
 
 /* A header the acknowledgement cannot read (vg_hl7_msh_read) is refused by

@@ -225,6 +225,18 @@ static void test_header_forms(void **state) {
                                        "EVN\rEVN|A03"), "");
         assert_string_equal(trigger_of("MSH|^~\\&|A|B|C|D|x||ADT^A0!|42|P|2.5"
                                        "\rEVN|A01"), "");
+        /* Ten digits or more are no code (a personnummer in MSH-9.2 or
+         * MSH-12): left out, so the ACK does not repeat it; nine are. */
+        m = "MSH|^~\\&|A|B|C|D|x||ADT^191212121212|42|P|191212121212\rEVN|A01";
+        assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
+        assert_string_equal(h.hh_trigger, "");
+        assert_string_equal(h.hh_version, "");
+        assert_string_equal(trigger_of("MSH|^~\\&|A|B|C|D|x||ADT^A12345678|4"),
+                            "A12345678");
+        /* A UTF-8 byte order mark before MSH. */
+        m = "\xef\xbb\xbfMSH|^~\\&|A|B|C|D|x||ADT^A03|42|P|2.5";
+        assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
+        assert_string_equal(h.hh_trigger, "A03");
         /* The shortest header: no fields after MSH-2. */
         m = "MSH|^~\\&";
         assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
@@ -382,6 +394,12 @@ static void test_long_values(void **state) {
                 free(a);
         }
         /* Malformed UTF-8 becomes '?'. */
+        /* MSH-12 echoed only when it is a version read here. */
+        a = ack("MSH|^~\\&|A|B|VIGIL|REG|x||ADT^191212121212|7|P|2.x",
+                VG_HL7_AR, 0, NULL);
+        assert_string_equal(segment(a, 0),
+                            "MSH|^~\\&|VIGIL|REG|A|B|" TS "||ACK|VG1|P|2.5");
+        free(a);
         a = ack(MSG_A01, VG_HL7_AR, 0, "a\xc3(b\xff");
         assert_string_equal(segment(a, 1), "MSA|AR|M-0001|a?(b?");
         free(a);
@@ -402,6 +420,13 @@ static void test_refusal_codes(void **state) {
                               "PID-3: missing"), 101);
         assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.5",
                               "PID-7: not a birth date"), 102);
+        /* A version is "2." and digits, maybe more ".digits"; empty is
+         * read as 2.5. */
+        assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.x", "x"), 203);
+        assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.", "x"), 203);
+        assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.5.", "x"), 203);
+        assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.5.1", "x"), 102);
+        assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|", "x"), 102);
         /* No trigger in MSH-9 (EVN-1 may carry it): by the reason. */
         assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT|1|P|2.5", "x"), 102);
         assert_int_equal(vg_hl7_refusal_code(NULL, NULL), 100);

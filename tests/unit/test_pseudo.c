@@ -320,6 +320,14 @@ static void test_redact_and_spelt_like(void **state) {
                 {"1212121212", "XXXXXXXXXX", true},
                 {"19121212-1213", "XXXXXXXXXXXXX", true}, /* bad Luhn */
                 {"1234567890123", "1234567890123", false}, /* 13 digits */
+                /* a personnummer with digits next to it (a control id
+                 * made of one and a counter) */
+                {"(MSH-10 1912121212121)", "(MSH-10 XXXXXXXXXXXXX)", false},
+                {"0191212121212", "XXXXXXXXXXXXX", false},
+                {"19121212121212", "XXXXXXXXXXXXXX", false},
+                {"19121212-12121", "XXXXXXXXXXXXXX", false},
+                {"121212-12123", "XXXXXXXXXXXX", false},
+                {"1764950400000 ms", "1764950400000 ms", false}, /* a time */
                 {"123456789", "123456789", false},
                 {"2026-11-30", "2026-11-30", false},
                 {"20261130-12", "20261130-12", false},
