@@ -257,8 +257,9 @@ ssize_t vg_lines_get(vg_lines_t *lr, const char *cmd, char **linep,
         int r;
         while ((r = vg_lines_next(lr, linep, &len, e, sizeof(e))) ==
                VG_LINES_BAD) {
-                fprintf(stderr, "%s:%ld: %s\n", lr->lr_name, lr->lr_lineno,
-                        e);
+                vg_log(VG_LOG_ERROR, cmd,
+                       "%s:%ld: %s", lr->lr_name, lr->lr_lineno,
+                       e);
                 (*bad)++;
         }
         if (r == VG_LINES_FATAL) {

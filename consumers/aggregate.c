@@ -134,8 +134,9 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                         vg_progress_t pp;
                         if (vg_record_from_json(VG_REC_PROGRESS, obj, &pp,
                                                 errstr, sizeof(errstr))) {
-                                fprintf(stderr, "%s:%ld: %s\n", input,
-                                        lineno, errstr);
+                                vg_log(VG_LOG_ERROR, "aggregate",
+                                       "%s:%ld: %s", input,
+                                       lineno, errstr);
                                 invalid++;
                         } else if (vg_agg_progress(agg, &pp, 0, errstr,
                                                    sizeof(errstr))) {
@@ -153,16 +154,18 @@ static int file_main(const vg_conf_t *conf, const char *input) {
                                             json_string("all"));
                 if (!obj || vg_record_from_json(VG_REC_IPART, obj, &ip, errstr,
                                                 sizeof(errstr))) {
-                        fprintf(stderr, "%s:%ld: %s\n", input, lineno,
-                                obj ? errstr : vg_json_error_text(jerr.text));
+                        vg_log(VG_LOG_ERROR, "aggregate",
+                               "%s:%ld: %s", input, lineno,
+                               obj ? errstr : vg_json_error_text(jerr.text));
                         json_decref(obj);
                         invalid++;
                         continue;
                 }
                 json_decref(obj);
                 if ((why = vg_pub_part_refused(&ip))) {
-                        fprintf(stderr, "%s:%ld: an IndicatorPart %s\n", input,
-                                lineno, why);
+                        vg_log(VG_LOG_ERROR, "aggregate",
+                               "%s:%ld: an IndicatorPart %s", input,
+                               lineno, why);
                         vg_record_clear(VG_REC_IPART, &ip);
                         invalid++;
                         continue;

@@ -162,7 +162,8 @@ static int read_file(ictx_t *ic, const char *path, size_t max_bytes) {
                                  vg_json_error_text(jerr.text));
                 if (!o || vg_ivalue_from_json(o, &iv, errstr,
                                               sizeof(errstr))) {
-                        fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
+                        vg_log(VG_LOG_ERROR, "indicators",
+                               "%s:%ld: %s", path, lineno, errstr);
                         json_decref(o);
                         bad = 1;
                         continue;
@@ -173,8 +174,9 @@ static int read_file(ictx_t *ic, const char *path, size_t max_bytes) {
                     (why = vg_pub_figures_refused(iv.iv_numerator,
                                                   iv.iv_denominator.set,
                                                   iv.iv_denominator.v))) {
-                        fprintf(stderr, "%s:%ld: a value that %s\n", path,
-                                lineno, why);
+                        vg_log(VG_LOG_ERROR, "indicators",
+                               "%s:%ld: a value that %s", path,
+                               lineno, why);
                         vg_record_clear(VG_REC_IVALUE, &iv);
                         json_decref(o);
                         bad = 1;

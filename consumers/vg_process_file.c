@@ -269,7 +269,8 @@ static int fw_event(fworker_t *w, fev_t *f) {
         if (e == VG_ERR_INVALID) { /* too late, or the patient limit */
                 const char *why = vg_part_rejected(part);
                 w->fw_too_late += why && !strcmp(why, "too-late");
-                fprintf(stderr, "%s:%ld: %s\n", c->fc_name, f->no, errstr);
+                vg_log(VG_LOG_ERROR, "process",
+                       "%s:%ld: %s", c->fc_name, f->no, errstr);
                 w->fw_invalid++;
                 return 0;
         }
@@ -604,8 +605,9 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
                     vg_event_validate(&ev, fc.fc_now, errstr,
                                       sizeof(errstr))) {
                         vg_redact_pnr(errstr);
-                        fprintf(stderr, "%s:%ld: %s\n", name, sr.sr_no,
-                                errstr);
+                        vg_log(VG_LOG_ERROR, "process",
+                               "%s:%ld: %s", name, sr.sr_no,
+                               errstr);
                         if (r == 1)
                                 vg_record_clear(ev.ev_type, &ev);
                         invalid++;

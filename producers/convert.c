@@ -120,8 +120,9 @@ static int print_event(void *opaque, const vg_event_t *ev, const char *file,
         char *line = vg_record_to_jsonl(ev->ev_type, ev);
 
         if (!line) {
-                fprintf(stderr, "%s:%ld: cannot write the event as JSON\n",
-                        file, unit);
+                vg_log(VG_LOG_ERROR, "convert",
+                       "%s:%ld: cannot write the event as JSON",
+                       file, unit);
                 return 1;
         }
         if (fputs(line, stdout) == EOF || putchar('\n') == EOF)
@@ -209,10 +210,10 @@ int vg_cmd_convert(int argc, char **argv) {
                 co.co_io_err = 1;
         }
         st = vg_conv_stats(co.co_conv);
-        fprintf(stderr, "convert: %ld %s read, %ld events written, %ld "
-                "skipped, %ld invalid\n", st->cs_read,
-                vg_conv_units(co.co_conv), st->cs_events, st->cs_skipped,
-                st->cs_invalid);
+        vg_log(VG_LOG_INFO, "convert", "%ld %s read, %ld events written, %ld "
+               "skipped, %ld invalid", st->cs_read,
+               vg_conv_units(co.co_conv), st->cs_events, st->cs_skipped,
+               st->cs_invalid);
         rc = co.co_io_err     ? VG_EXIT_FAIL
              : st->cs_invalid ? EXIT_SOME_INVALID
                               : VG_EXIT_OK;

@@ -293,10 +293,10 @@ int vg_cmd_produce(int argc, char **argv) {
                  * events check_encode refused are counted already. */
                 const vg_conv_stats_t *st = vg_conv_stats(pr.pr_conv);
                 pr.pr_rejected += st->cs_invalid - pr.pr_conv_refused;
-                fprintf(stderr, "produce: %ld %s read, %ld events, %ld "
-                        "skipped, %ld invalid\n", st->cs_read,
-                        vg_conv_units(pr.pr_conv), st->cs_events,
-                        st->cs_skipped, st->cs_invalid);
+                vg_log(VG_LOG_INFO, CMD, "%ld %s read, %ld events, %ld "
+                       "skipped, %ld invalid", st->cs_read,
+                       vg_conv_units(pr.pr_conv), st->cs_events,
+                       st->cs_skipped, st->cs_invalid);
         }
         if (produce_stop_signal) {
                 vg_warn(CMD, "interrupted (signal %d): no more input read",
@@ -323,12 +323,13 @@ int vg_cmd_produce(int argc, char **argv) {
         sigaction(SIGTERM, &old_term, NULL);
 
         if (pr.pr_dry_run)
-                fprintf(stderr, "produce: dry run: %ld valid, %ld rejected "
-                        "(nothing produced)\n", pr.pr_valid, pr.pr_rejected);
+                vg_log(VG_LOG_INFO, CMD, "dry run: %ld valid, %ld rejected "
+                       "(nothing produced)", pr.pr_valid, pr.pr_rejected);
         else
-                fprintf(stderr, "produce: %ld delivered, %ld failed, %ld "
-                        "rejected\n", pr.pr_delivered, pr.pr_failed,
-                        pr.pr_rejected);
+                vg_log(pr.pr_failed || pr.pr_rejected ? VG_LOG_WARN
+                                                      : VG_LOG_INFO,
+                       CMD, "%ld delivered, %ld failed, %ld rejected",
+                       pr.pr_delivered, pr.pr_failed, pr.pr_rejected);
         if (rc || interrupted || pr.pr_failed || pr.pr_rejected || pr.pr_fatal)
                 rc = VG_EXIT_FAIL;
 

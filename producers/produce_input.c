@@ -30,7 +30,7 @@ static void reject(prod_t *pr, const char *file, long lineno, const char *msg) {
         char buf[1024];
         snprintf(buf, sizeof(buf), "%s", msg);
         vg_pseudo_redact(buf);
-        fprintf(stderr, "%s:%ld: %s\n", file, lineno, buf);
+        vg_log(VG_LOG_ERROR, "produce", "%s:%ld: %s", file, lineno, buf);
         pr->pr_rejected++;
 }
 

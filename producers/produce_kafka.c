@@ -25,9 +25,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
         pr->pr_reported++;
         if (m->err) {
                 pr->pr_failed++;
-                fprintf(stderr, "%s:%ld: not delivered to %s: %s\n",
-                        pm->pm_file, pm->pm_line, rd_kafka_topic_name(m->rkt),
-                        rd_kafka_err2str(m->err));
+                vg_log(VG_LOG_ERROR, "produce",
+                       "%s:%ld: not delivered to %s: %s",
+                       pm->pm_file, pm->pm_line, rd_kafka_topic_name(m->rkt),
+                       rd_kafka_err2str(m->err));
         } else {
                 pr->pr_delivered++;
                 vg_debug(CMD, "%s:%ld: delivered to %s [%d] at offset %lld",
@@ -221,9 +222,10 @@ void produce_one(prod_t *pr, int type, const char *key,
                                 "message.max.bytes\n",
                                 src->pm_file, src->pm_line, len);
                 else
-                        fprintf(stderr, "%s:%ld: not produced: %s\n",
-                                src->pm_file, src->pm_line,
-                                rd_kafka_err2str(err));
+                        vg_log(VG_LOG_ERROR, "produce",
+                               "%s:%ld: not produced: %s",
+                               src->pm_file, src->pm_line,
+                               rd_kafka_err2str(err));
                 vg_free(pm);
                 return;
         }

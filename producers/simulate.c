@@ -559,9 +559,10 @@ int vg_cmd_simulate(int argc, char **argv) {
         }
         if (so.so_end_ms > today) {
                 char d[VG_TIME_BUFSZ];
-                fprintf(stderr, "simulate: the period reaches today; events "
-                        "from %.10s on are left out (the output changes from "
-                        "day to day)\n", vg_time_format(today + 12 * HOUR, d));
+                vg_log(VG_LOG_WARN, "simulate",
+                       "the period reaches today; events "
+                       "from %.10s on are left out (the output changes from "
+                       "day to day)", vg_time_format(today + 12 * HOUR, d));
         }
         if (!(sim = vg_sim_new(&so, errstr, sizeof(errstr)))) {
                 rc = vg_cli_usage_error("simulate", "%s", errstr);
@@ -623,8 +624,8 @@ int vg_cmd_simulate(int argc, char **argv) {
         if (progress)
                 fputs("\r\033[K", stderr);
         if (sim_stop) {
-                fprintf(stderr, "simulate: interrupted after %zu of %zu "
-                        "events\n", i, n);
+                vg_log(VG_LOG_WARN, "simulate", "interrupted after %zu of %zu "
+                       "events", i, n);
                 rc = VG_EXIT_FAIL;
         }
         if (publish) {
@@ -633,9 +634,9 @@ int vg_cmd_simulate(int argc, char **argv) {
                 pub.rk = NULL;
                 pub.codec = NULL;
                 if (pub.failed) {
-                        fprintf(stderr, "simulate: %ld of %" PRId64
-                                " events were not delivered\n", pub.failed,
-                                st.ss_events);
+                        vg_log(VG_LOG_ERROR, "simulate", "%ld of %" PRId64
+                               " events were not delivered", pub.failed,
+                               st.ss_events);
                         rc = VG_EXIT_FAIL;
                 }
         } else {
@@ -648,13 +649,14 @@ int vg_cmd_simulate(int argc, char **argv) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         v = st.ss_events;
-        fprintf(stderr, "simulate: %" PRId64 " patients, %" PRId64 " events (%"
-                PRId64 " admissions, %" PRId64 " discharges, %" PRId64
-                " deaths, %" PRId64 " sips, %" PRId64 " register entries, %"
-                PRId64 " cancellations, %" PRId64 " duplicates)\n",
-                st.ss_patients, v, st.ss_admissions, st.ss_discharges,
-                st.ss_deaths, st.ss_sips, st.ss_register,
-                st.ss_cancellations, st.ss_duplicates);
+        vg_log(VG_LOG_INFO, "simulate",
+               "%" PRId64 " patients, %" PRId64 " events (%"
+               PRId64 " admissions, %" PRId64 " discharges, %" PRId64
+               " deaths, %" PRId64 " sips, %" PRId64 " register entries, %"
+               PRId64 " cancellations, %" PRId64 " duplicates)",
+               st.ss_patients, v, st.ss_admissions, st.ss_discharges,
+               st.ss_deaths, st.ss_sips, st.ss_register,
+               st.ss_cancellations, st.ss_duplicates);
 done:
         if (out && out != stdout)
                 fclose(out);

@@ -160,9 +160,10 @@ static void on_message(void *opaque, const vg_hl7_frame_t *fm) {
         cv->cv_unit++;
         cv->cv_stats.cs_read++;
         if (fm->fm_too_long) {
-                fprintf(stderr, "%s:%ld (MSH-10 ?): message longer than %zu "
-                        "bytes (input.max_bytes)\n", cv->cv_name, cv->cv_unit,
-                        cv->cv_max);
+                vg_log(VG_LOG_ERROR, cv->cv_cmd,
+                       "%s:%ld (MSH-10 ?): message longer than %zu "
+                       "bytes (input.max_bytes)", cv->cv_name, cv->cv_unit,
+                       cv->cv_max);
                 cv->cv_stats.cs_invalid++;
                 return;
         }
@@ -170,14 +171,16 @@ static void on_message(void *opaque, const vg_hl7_frame_t *fm) {
         res = vg_hl7_convert(&cv->cv_hl7, fm->fm_data, fm->fm_len, &ev, ctrl,
                              errstr, sizeof(errstr));
         if (res == VG_HL7_SKIPPED) {
-                fprintf(stderr, "%s:%ld (MSH-10 %s): note: %s\n", cv->cv_name,
-                        cv->cv_unit, ctrl, errstr);
+                vg_log(VG_LOG_INFO, cv->cv_cmd,
+                       "%s:%ld (MSH-10 %s): %s", cv->cv_name,
+                       cv->cv_unit, ctrl, errstr);
                 cv->cv_stats.cs_skipped++;
                 return;
         }
         if (res != VG_HL7_EVENT) {
-                fprintf(stderr, "%s:%ld (MSH-10 %s): %s\n", cv->cv_name,
-                        cv->cv_unit, ctrl, errstr);
+                vg_log(VG_LOG_ERROR, cv->cv_cmd,
+                       "%s:%ld (MSH-10 %s): %s", cv->cv_name,
+                       cv->cv_unit, ctrl, errstr);
                 cv->cv_stats.cs_invalid++;
                 return;
         }
@@ -232,7 +235,7 @@ static void fhir_line(vg_conv_t *cv, const char *line, size_t len,
         if (vg_fhir_convert(&cv->cv_fhir, line, len, &out, errstr,
                             sizeof(errstr))) {
                 fhir_where(cv, lineno, NULL, where, sizeof(where));
-                fprintf(stderr, "%s: %s\n", where, errstr);
+                vg_log(VG_LOG_ERROR, cv->cv_cmd, "%s: %s", where, errstr);
                 cv->cv_stats.cs_read++;
                 cv->cv_stats.cs_invalid++;
                 return;
@@ -250,12 +253,14 @@ static void fhir_line(vg_conv_t *cv, const char *line, size_t len,
                         break;
                 case VG_FHIR_SKIPPED:
                         fhir_where(cv, lineno, it, where, sizeof(where));
-                        fprintf(stderr, "%s: note: %s\n", where, it->fi_msg);
+                        vg_log(VG_LOG_INFO, cv->cv_cmd,
+                               "%s: %s", where, it->fi_msg);
                         cv->cv_stats.cs_skipped++;
                         break;
                 default:
                         fhir_where(cv, lineno, it, where, sizeof(where));
-                        fprintf(stderr, "%s: %s\n", where, it->fi_msg);
+                        vg_log(VG_LOG_ERROR, cv->cv_cmd,
+                               "%s: %s", where, it->fi_msg);
                         cv->cv_stats.cs_invalid++;
                 }
         }
@@ -289,8 +294,9 @@ static int fhir_input(vg_conv_t *cv, FILE *in) {
                         break;
                 }
                 if (r == VG_LINES_BAD) { /* too long: named, skipped */
-                        fprintf(stderr, "%s:%ld: %s\n", cv->cv_name,
-                                lr.lr_lineno, errstr);
+                        vg_log(VG_LOG_ERROR, cv->cv_cmd,
+                               "%s:%ld: %s", cv->cv_name,
+                               lr.lr_lineno, errstr);
                         cv->cv_stats.cs_read++;
                         cv->cv_stats.cs_invalid++;
                         continue;

@@ -95,8 +95,9 @@ static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
                 obj = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES,
                                  &jerr);
                 if (!obj) {
-                        fprintf(stderr, "%s:%ld: not valid JSON: %s\n", name,
-                                lineno, vg_json_error_text(jerr.text));
+                        vg_log(VG_LOG_ERROR, "codec",
+                               "%s:%ld: not valid JSON: %s", name,
+                               lineno, vg_json_error_text(jerr.text));
                         failed++;
                         continue;
                 }
@@ -116,7 +117,8 @@ static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
                 }
                 if (err) {
                         vg_redact_pnr(errstr); /* (it may quote a value) */
-                        fprintf(stderr, "%s:%ld: %s\n", name, lineno, errstr);
+                        vg_log(VG_LOG_ERROR, "codec",
+                               "%s:%ld: %s", name, lineno, errstr);
                         failed++;
                         continue;
                 }
@@ -139,8 +141,8 @@ static int decode_one(vg_codec_t *codec, const char *data, size_t len,
 
         if (vg_codec_decode(codec, data, len, -1, &type, &rec, &reason, errstr,
                             sizeof(errstr))) {
-                fprintf(stderr, "%s:%ld: %s: %s\n", name, lineno,
-                        vg_decode_reason_str(reason), errstr);
+                vg_log(VG_LOG_ERROR, "codec", "%s:%ld: %s: %s", name, lineno,
+                       vg_decode_reason_str(reason), errstr);
                 return -1;
         }
         js = vg_record_to_jsonl(type, &rec);
@@ -198,8 +200,9 @@ static int do_decode(vg_codec_t *codec, FILE *in, const char *name, int raw) {
                                 vg_buf_append(&buf, &c, 1);
                         }
                         if (bad || n % 2) {
-                                fprintf(stderr, "%s:%ld: not a hex string\n",
-                                        name, lineno);
+                                vg_log(VG_LOG_ERROR, "codec",
+                                       "%s:%ld: not a hex string",
+                                       name, lineno);
                                 failed++;
                                 continue;
                         }

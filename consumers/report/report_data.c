@@ -254,10 +254,11 @@ long rp_read_values(rep_t *r, const char *path) {
                     !json_is_string(json_object_get(o, "area")) ||
                     !json_is_string(json_object_get(o, "period")) ||
                     !json_is_integer(json_object_get(o, "numerator"))) {
-                        fprintf(stderr, "%s:%ld: %s\n", path, lineno,
-                                o ? "expected indicator, area, period, "
-                                    "numerator"
-                                  : vg_json_error_text(jerr.text));
+                        vg_log(VG_LOG_ERROR, "report",
+                               "%s:%ld: %s", path, lineno,
+                               o ? "expected indicator, area, period, "
+                               "numerator"
+                               : vg_json_error_text(jerr.text));
                         json_decref(o);
                         bad++;
                         continue;
@@ -273,13 +274,15 @@ long rp_read_values(rep_t *r, const char *path) {
                              json_string_value(json_object_get(o, "area")),
                              json_string_value(
                                      json_object_get(o, "period"))))) {
-                        fprintf(stderr, "%s:%ld: %s\n", path, lineno, why);
+                        vg_log(VG_LOG_ERROR, "report",
+                               "%s:%ld: %s", path, lineno, why);
                         json_decref(o);
                         bad++;
                         continue;
                 }
                 if (vg_ivalue_from_json(o, &iv, errstr, sizeof(errstr))) {
-                        fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
+                        vg_log(VG_LOG_ERROR, "report",
+                               "%s:%ld: %s", path, lineno, errstr);
                         json_decref(o);
                         bad++;
                         continue;
@@ -317,21 +320,24 @@ long rp_read_alerts(rep_t *r, const char *path) {
                 if (n == 0)
                         continue;
                 if (!(o = json_loadb(line, (size_t)n, 0, &jerr))) {
-                        fprintf(stderr, "%s:%ld: %s\n", path, lineno,
-                                vg_json_error_text(jerr.text));
+                        vg_log(VG_LOG_ERROR, "report",
+                               "%s:%ld: %s", path, lineno,
+                               vg_json_error_text(jerr.text));
                         bad++;
                         continue;
                 }
                 if (vg_record_from_json(VG_REC_ALERT, o, &al, errstr,
                                         sizeof(errstr))) {
-                        fprintf(stderr, "%s:%ld: %s\n", path, lineno, errstr);
+                        vg_log(VG_LOG_ERROR, "report",
+                               "%s:%ld: %s", path, lineno, errstr);
                         json_decref(o);
                         bad++;
                         continue;
                 }
                 if ((pf = vg_alert_pnr_field(&al))) { /* SPEC §8 */
-                        fprintf(stderr, "%s:%ld: %s holds a personnummer: "
-                                "left out\n", path, lineno, pf);
+                        vg_log(VG_LOG_ERROR, "report",
+                               "%s:%ld: %s holds a personnummer: "
+                               "left out", path, lineno, pf);
                         json_object_del(r->rp_alerts_js, al.al_alert_id);
                         vg_record_clear(VG_REC_ALERT, &al);
                         json_decref(o);

@@ -53,7 +53,9 @@ E='"identifier":[{"system":"urn:oid:1.2.752.999","value":"V2001"}],"subject":{"r
 } > in.fhir
 
 hashes() { sed -n 's/.*: valid, for \([^:]*\): sha256 \([0-9a-f]*\) (dry run)$/\1 \2/p' "$1"; }
-refusals() { grep -E '^[^ ]*:[0-9]+[ :]' "$1" | grep -v -e 'note:' -e ' DEBUG ' | sed 's/^[^:]*:\([0-9]*\)/\1/' | sort; }
+# (the ERROR log lines naming FILE:N, by N and what follows: convert's and
+# produce's lines differ only in time and component)
+refusals() { grep -E ' ERROR +[a-z]+: [^ ]*:[0-9]+[ :]' "$1" | sed 's/^.* ERROR  *[a-z]*: [^:]*:\([0-9]*\)/\1/' | sort; }
 
 for fmt in hl7v2 fhir; do
   set +e
@@ -77,12 +79,12 @@ $(diff <(hashes pipe.err) <(hashes direct.err))"
   # The same refusals, named the same way, and the counts.
   diff <(refusals conv.err) <(refusals direct.err) > /dev/null ||
     fail "$fmt: refusals differ: $(diff <(refusals conv.err) <(refusals direct.err))"
-  inv=$(sed -n 's/^convert: .* \([0-9]*\) invalid$/\1/p' conv.err)
-  grep -q "^produce: dry run: $n valid, $inv rejected" direct.err ||
+  inv=$(sed -n 's/^.* convert: .* \([0-9]*\) invalid$/\1/p' conv.err)
+  grep -q "INFO  produce: dry run: $n valid, $inv rejected" direct.err ||
     fail "$fmt: produce --format summary: $(tail -2 direct.err)"
-  grep -q "^produce: dry run: $n valid, 0 rejected" pipe.err ||
+  grep -q "INFO  produce: dry run: $n valid, 0 rejected" pipe.err ||
     fail "$fmt: convert | produce summary: $(tail -1 pipe.err)"
-  grep -q "$(sed -n 's/^convert: \(.*\) events written, \(.*\)$/\1 events, \2/p' conv.err)" direct.err ||
+  grep -q "$(sed -n 's/^.* convert: \(.*\) events written, \(.*\)$/\1 events, \2/p' conv.err)" direct.err ||
     fail "$fmt: produce --format has not convert's counts: $(cat direct.err)"
   # Another site mapping changes the events.
   "$VIGIL" produce --format "$fmt" --mapping other.properties --dry-run -X log.level=debug "in.$fmt" > /dev/null 2> other.err || true
@@ -97,12 +99,12 @@ done
 # Counts of the fhir run: 8 resources (the Bundle's two, 4 lone ones, the
 # bad Encounter, the bad line; the blank line is none), 5 events
 # (entered-in-error gives two).
-grep -q '^convert: 8 resources read, 5 events written, 2 skipped, 2 invalid$' conv.err ||
+grep -q 'INFO  convert: 8 resources read, 5 events written, 2 skipped, 2 invalid$' conv.err ||
   fail "fhir counts: $(tail -1 conv.err)"
 grep -q 'in.fhir:8: not valid JSON' conv.err || fail "bad JSON line not named: $(cat conv.err)"
 grep -q 'in.fhir:7 (Encounter): Encounter.period.end: not a FHIR date' conv.err ||
   fail "bad Encounter not named: $(cat conv.err)"
-grep -q 'in.fhir:6 (Practitioner/dr): note:' conv.err || fail "no note for the Practitioner"
+grep -q 'INFO  convert: in.fhir:6 (Practitioner/dr): ' conv.err || fail "no note for the Practitioner"
 
 # --strict: one refused resource, nothing produced.
 set +e
@@ -110,10 +112,10 @@ set +e
 set -e
 [ "$rc" = 1 ] && grep -q 'rejected' e || fail "--strict with a refused resource: exit $rc: $(cat e)"
 # ... and every refused one is named, not only the first.
-grep -q '^in.fhir:7 ' e && grep -q '^in.fhir:8: ' e || fail "--strict names every refusal: $(cat e)"
+grep -q 'ERROR produce: in.fhir:7 ' e && grep -q 'ERROR produce: in.fhir:8: ' e || fail "--strict names every refusal: $(cat e)"
 printf '{"type":"nonsense"}\nnot json\n' > bad.jsonl
 set +e; "$VIGIL" produce --strict --dry-run bad.jsonl > /dev/null 2> e; rc=$?; set -e
-[ "$rc" = 1 ] && grep -q '^bad.jsonl:1: ' e && grep -q '^bad.jsonl:2: ' e &&
+[ "$rc" = 1 ] && grep -q 'ERROR produce: bad.jsonl:1: ' e && grep -q 'ERROR produce: bad.jsonl:2: ' e &&
   grep -q '0 valid, 2 rejected' e || fail "--strict --dry-run, two bad lines: exit $rc: $(cat e)"
 
 # Options.
@@ -185,7 +187,7 @@ grep -q 'ahead.fhir:1 (Encounter): Encounter.period.start: more than 1 day in th
 { printf 'FHS|^~\\&|HIS-A|MSE\nBHS|^~\\&|HIS-A|MSE\n'; sed -n '1,4p' rep.hl7v2 | grep .
   printf 'BTS|1\nFTS|1\n'; } > batch.hl7v2
 "$VIGIL" convert --from hl7v2 batch.hl7v2 > batch.out 2> e || fail "batch file: $(cat e)"
-[ "$(grep -c . batch.out)" = 1 ] && grep -q 'batch.hl7v2:1 (MSH-10 ?): note: a batch file' e &&
+[ "$(grep -c . batch.out)" = 1 ] && grep -q 'INFO  convert: batch.hl7v2:1 (MSH-10 ?): a batch file' e &&
   grep -q '2 messages read, 1 events written, 1 skipped, 0 invalid' e || fail "batch file: $(cat batch.out e)"
 
 # A control character in a field, raw or escaped, and a broken hex escape

@@ -99,7 +99,7 @@ done
 # one thread, in input order): 1, 2 and 3 threads give the same results,
 # the same too-late count and the same rejected lines (each named by its
 # line number; the order of those messages may differ between threads).
-rejected() { grep -E '^[^ ]+:[0-9]+: ' "$TMP/$1.log" | sort; }
+rejected() { grep -E ' ERROR +process: [^ ]+:[0-9]+: ' "$TMP/$1.log" | sed 's/^.* ERROR  *process: //' | sort; }
 set +e
 for t in 1 2 3; do
   "$VIGIL" process --input "$TMP/shuf.jsonl" --partitions 3 \

@@ -300,7 +300,7 @@ expect_err bad "bad.jsonl:13: occurred_at: 2099-01-01T00:00:00Z is more than 1 d
 expect_err bad "bad.jsonl:14: patient_id: is a personnummer"
 expect_err bad "bad.jsonl:15: occurred_at: 2024-03-12T10:00:00+01:00 is not in UTC (write it with Z"
 expect_err bad "produce: 3 delivered, 0 failed, 11 rejected"
-[ "$(grep -c '^bad\.jsonl:' bad.err)" = 11 ] || fail "bad: expected exactly 11 FILE:LINE messages"
+[ "$(grep -c ' ERROR produce: bad\.jsonl:' bad.err)" = 11 ] || fail "bad: expected exactly 11 FILE:LINE messages"
 expect_count B 3 "skip mode"
 ok "skip mode: 11 bad lines reported as FILE:LINE: FIELD: REASON, exit 1, 3 valid neighbours delivered"
 

@@ -88,7 +88,7 @@ for fmt in hl7v2 fhir; do
     "$VIGIL" produce -b "$B" $(opts piped) 2> piped.$fmt.err ||
     fail "convert | produce ($fmt): $(cat piped.$fmt.err)"
   n=$(wc -l < conv.$fmt.jsonl)
-  grep -q "^produce: $n delivered, 0 failed, 0 rejected" direct.$fmt.err ||
+  grep -q "INFO  produce: $n delivered, 0 failed, 0 rejected" direct.$fmt.err ||
     fail "produce --format $fmt: $(tail -1 direct.$fmt.err), want $n delivered"
   echo "ok - $fmt: $n events delivered both ways"
 done
