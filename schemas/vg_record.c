@@ -564,9 +564,10 @@ char *vg_region_of(const char *kommun, char *buf) {
 }
 
 const char *vg_alert_place(const vg_alert_t *al) {
-        if (al->al_area && *al->al_area)
-                return al->al_area;
-        return al->al_kommun ? al->al_kommun : "";
+        const char *p = al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET
+                                ? al->al_area
+                                : al->al_kommun;
+        return p ? p : "";
 }
 
 const char *vg_alert_region(const vg_alert_t *al, char buf[3]) {

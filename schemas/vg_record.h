@@ -265,8 +265,9 @@ const char *vg_event_pnr_field(const vg_event_t *ev);
 /* Region code of a kommun (first two digits) into buf[3]. */
 char *vg_region_of(const char *kommun, char *buf);
 
-/* The area an alert is about, as every reader files it: its indicator's
- * area, else its patient's kommun ("" when it has neither). */
+/* The area an alert is about, as every reader files it (vigil serve,
+ * alerts, report): an INDICATOR_BELOW_TARGET alert's area, any other
+ * alert's kommun, whatever its other fields say ("" when it has none). */
 const char *vg_alert_place(const vg_alert_t *al);
 /* The region an alert is filed under: the first two digits of its place
  * ("SE" for a national one, "" for none). The record's own region field is

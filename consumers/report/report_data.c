@@ -82,11 +82,9 @@ static bool alert_in_scope(const rep_t *r, const vg_alert_t *al) {
                 int lv = rp_area_level(s);
                 if (lv == 0)
                         return true;
-                if (al->al_area && !strcmp(al->al_area, s))
+                if (!strcmp(vg_alert_place(al), s))
                         return true;
                 if (lv == 1 && !strcmp(vg_alert_region(al, buf), s))
-                        return true;
-                if (lv == 2 && al->al_kommun && !strcmp(al->al_kommun, s))
                         return true;
         }
         return false;

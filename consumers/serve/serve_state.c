@@ -59,15 +59,13 @@ void sv_state_free(sv_state_t *st) {
  * a patient's alert by its kommun, whatever its other field says (a record
  * with both must not reach a second place: docs/SERVE.md). */
 static void scope_of(const vg_alert_t *al, sv_scope_t *sc) {
+        const char *place = vg_alert_place(al);
         bool area_alert = al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET;
+        char *to = area_alert ? sc->sc_area : sc->sc_kommun;
+        size_t cap = area_alert ? sizeof(sc->sc_area) : sizeof(sc->sc_kommun);
         memset(sc, 0, sizeof(*sc));
-        if (!area_alert && al->al_kommun &&
-            strlen(al->al_kommun) < sizeof(sc->sc_kommun))
-                snprintf(sc->sc_kommun, sizeof(sc->sc_kommun), "%s",
-                         al->al_kommun);
-        if (area_alert && al->al_area &&
-            strlen(al->al_area) < sizeof(sc->sc_area))
-                snprintf(sc->sc_area, sizeof(sc->sc_area), "%s", al->al_area);
+        if (strlen(place) < cap)
+                snprintf(to, cap, "%s", place);
         sc->sc_rule = al->al_rule;
         sc->sc_status = al->al_status;
 }
