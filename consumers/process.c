@@ -368,14 +368,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 continue;
                         }
                         if (tp->partition >= pr->pr_npartitions) {
-                                vg_warn("process",
-                                        "%s has partition %d, more than the "
-                                        "%d seen at start: partitions were "
-                                        "added, which moves patients between "
-                                        "partitions (see the runbook)",
-                                        tp->topic, tp->partition,
-                                        pr->pr_npartitions);
-                                pr->pr_npartitions = tp->partition + 1;
+                                char msg[512];
+                                snprintf(msg, sizeof(msg),
+                                         "%s has partition %d, more than the "
+                                         "%d the state was built with: "
+                                         "partitions were added to an input "
+                                         "topic, which moves patients "
+                                         "between partitions; stopping (see "
+                                         "the runbook: never add partitions "
+                                         "to input topics)",
+                                         tp->topic, tp->partition,
+                                         pr->pr_npartitions);
+                                process_fatal(pr, msg);
+                                continue;
                         }
                         part_open(pr, tp->partition);
                 }
@@ -695,6 +700,13 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
          * peak RSS at the same rate; docs/ARCHITECTURE.md. */
         if (vg_kafka_default(conf, cconf, "queued.min.messages", "30000",
                              errstr, sizeof(errstr)))
+                goto err;
+        /* Partitions added to an input topic while it runs are seen at
+         * the next metadata refresh (librdkafka: every 5 minutes), and
+         * events meanwhile land in partitions that hold none of their
+         * patients' history: refreshed every 10 s, one small request. */
+        if (vg_kafka_default(conf, cconf, "topic.metadata.refresh.interval.ms",
+                             "10000", errstr, sizeof(errstr)))
                 goto err;
         rd_kafka_conf_set_opaque(cconf, pr);
         rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
