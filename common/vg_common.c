@@ -169,19 +169,42 @@ bool vg_all_digits(const char *s, size_t n) {
         return true;
 }
 
-/* Whether the digits s[0..n) hold a personnummer's digits: a window of 10
- * whose third to sixth digits are a month and a day (a samordningsnummer's
- * day is + 60); a 12-digit one holds such a window too. */
-static bool digits_hold_pnr(const char *s, size_t n) {
-        for (size_t i = 0; i + 10 <= n; i++) {
-                int m = (s[i + 2] - '0') * 10 + (s[i + 3] - '0');
-                int d = (s[i + 4] - '0') * 10 + (s[i + 5] - '0');
-                if (d > 60)
-                        d -= 60;
-                if (m >= 1 && m <= 12 && d >= 1 && d <= 31)
-                        return true;
+/* Whether the six digits d are a personnummer's date: YYMMDD, the day
+ * maybe a samordningsnummer's (+ 60). */
+static bool pnr_date6(const char *d) {
+        int m = (d[2] - '0') * 10 + (d[3] - '0');
+        int day = (d[4] - '0') * 10 + (d[5] - '0');
+        if (day > 60)
+                day -= 60;
+        return m >= 1 && m <= 12 && day >= 1 && day <= 31;
+}
+
+/* Whether the digits d[0..len) (10 or 12) are a personnummer: a date (a
+ * year from 1800 to 2100 for 12) and a valid check digit (Luhn). */
+static bool pnr_window(const char *d, size_t len) {
+        int sum = 0;
+        if (len == 12) {
+                int y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 +
+                        (d[2] - '0') * 10 + (d[3] - '0');
+                if (y < 1800 || y > 2100)
+                        return false;
+                d += 2;
         }
-        return false;
+        if (!pnr_date6(d))
+                return false;
+        for (int i = 0; i < 10; i++) {
+                int v = (d[i] - '0') * (i % 2 ? 1 : 2);
+                sum += v > 9 ? v - 9 : v;
+        }
+        return sum % 10 == 0;
+}
+
+/* Whether a run of n > 12 digits starts or ends with a personnummer (one
+ * with a counter before or after it): the check digit must hold, so that a
+ * date-time or an epoch time in a message is seldom taken for one. */
+static bool digits_hold_pnr(const char *s, size_t n) {
+        return pnr_window(s, 10) || pnr_window(s, 12) ||
+               pnr_window(s + n - 10, 10) || pnr_window(s + n - 12, 12);
 }
 
 /* Replaces, in place, every substring spelt like a personnummer (see
@@ -201,8 +224,11 @@ void vg_redact_pnr(char *s) {
                         j++;
                 d1 = j - i;
                 len = d1;
-                if ((d1 == 8 || d1 == 6) && j < n &&
-                    (s[j] == '-' || s[j] == '+' || s[j] == ' ')) {
+                /* 8 or 6 digits (or more, ending in a date), a separator
+                 * and 4 or more */
+                if (d1 >= 6 && j < n &&
+                    (s[j] == '-' || s[j] == '+' || s[j] == ' ') &&
+                    (d1 == 6 || d1 == 8 || pnr_date6(s + j - 6))) {
                         size_t k = j + 1;
                         while (k < n && isdigit((unsigned char)s[k]))
                                 k++;
@@ -210,11 +236,11 @@ void vg_redact_pnr(char *s) {
                         if (d2 >= 4)
                                 len = k - i;
                 }
-                /* 12 or 10 digits; a longer run that holds one (a control
-                 * id made of a personnummer and a counter); 8 or 6
-                 * digits, a separator and 4 or more */
+                /* 12 or 10 digits; a longer run that starts or ends with
+                 * one (a control id made of a personnummer and a
+                 * counter) */
                 if (d1 == 12 || d1 == 10 || d2 >= 4 ||
-                    (d1 > 10 && digits_hold_pnr(s + i, d1))) {
+                    (d1 > 12 && digits_hold_pnr(s + i, d1))) {
                         memset(s + i, 'X', len);
                         i += len;
                 } else
@@ -222,29 +248,44 @@ void vg_redact_pnr(char *s) {
         }
 }
 
+/* Code points that show nothing (or nothing of their own) in an id, from
+ * Unicode's Default_Ignorable_Code_Point and bidi controls: two ids that
+ * differ only in them look the same. Ranges, inclusive, in order. */
+static const struct {
+        unsigned lo, hi;
+} invisible[] = {
+        {0x00ad, 0x00ad},   {0x034f, 0x034f},   {0x061c, 0x061c},
+        {0x115f, 0x1160},   {0x17b4, 0x17b5},   {0x180b, 0x180f},
+        {0x200b, 0x200f},   {0x2028, 0x202e},   {0x2060, 0x206f},
+        {0x3164, 0x3164},   {0xfe00, 0xfe0f},   {0xfeff, 0xfeff},
+        {0xffa0, 0xffa0},   {0xfff0, 0xfffb},   {0x1bca0, 0x1bca3},
+        {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+};
+
 bool vg_text_control(const char *str, size_t n) {
         const unsigned char *s = (const unsigned char *)str;
         for (size_t i = 0; i < n; i++) {
                 unsigned cp;
+                size_t len;
                 if (s[i] < 0x20 || s[i] == 0x7f)
                         return true;
                 if (s[i] < 0x80)
                         continue;
-                if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 &&
-                    s[i + 1] <= 0x9f)
-                        return true; /* C1: U+0080..U+009F */
-                if (s[i] == 0xd8 && i + 1 < n && s[i + 1] == 0x9c)
-                        return true; /* U+061C ARABIC LETTER MARK */
-                if ((s[i] & 0xf0) != 0xe0 || i + 2 >= n)
-                        continue;
-                cp = (unsigned)(s[i] & 0x0f) << 12 |
-                     (unsigned)(s[i + 1] & 0x3f) << 6 | (s[i + 2] & 0x3f);
-                if ((cp >= 0x200b && cp <= 0x200f) || /* zero width, marks */
-                    (cp >= 0x2028 && cp <= 0x202e) || /* separators, bidi */
-                    (cp >= 0x2060 && cp <= 0x2064) || /* word joiner, ... */
-                    (cp >= 0x2066 && cp <= 0x2069) || /* bidi isolates */
-                    cp == 0xfeff)                     /* BOM, ZWNBSP */
-                        return true;
+                len = s[i] >= 0xf0   ? 4
+                      : s[i] >= 0xe0 ? 3
+                      : s[i] >= 0xc0 ? 2
+                                     : 1;
+                if (len == 1 || i + len > n)
+                        continue; /* (not UTF-8: the caller's check) */
+                cp = s[i] & (0x7f >> len);
+                for (size_t k = 1; k < len; k++)
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                if (cp >= 0x80 && cp <= 0x9f)
+                        return true; /* C1 */
+                for (size_t r = 0; r < VG_ARRAY_SIZE(invisible); r++)
+                        if (cp >= invisible[r].lo && cp <= invisible[r].hi)
+                                return true;
+                i += len - 1;
         }
         return false;
 }

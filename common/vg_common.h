@@ -112,16 +112,25 @@ static inline char *vg_hex(char *out, const void *p, size_t n) {
         return out;
 }
 
+/* The length of a UTF-8 byte order mark (Windows tools write one at the
+ * start of a file) at s[0..n): 3, or 0 when there is none. */
+#define VG_BOM "\xef\xbb\xbf"
+static inline size_t vg_bom_len(const char *s, size_t n) {
+        return n >= 3 && !memcmp(s, VG_BOM, 3) ? 3 : 0;
+}
+
 /* Replaces, in place, every run spelt like a personnummer by as many 'X':
- * a run of 12 or 10 digits; a longer run holding 10 or 12 with a date (a
- * personnummer with digits next to it: "1912121212121"); 8 or 6 digits,
- * '-', '+' or ' ' and 4 or more. For a message that quotes input (a log
- * line, a DLQ record's reason). Pure. */
+ * a run of 12 or 10 digits; a longer run that starts or ends with 10 or
+ * 12 that are a personnummer with a valid check digit (a personnummer
+ * and a counter: "1912121212121"); 8 or 6 digits, or more ending in a
+ * date, then '-', '+' or ' ' and 4 or more. For a message that quotes
+ * input (a log line, a DLQ record's reason). Pure. */
 void vg_redact_pnr(char *s);
 /* Whether the UTF-8 text s[0..n) holds a control character: C0, DEL, C1
- * (U+0080..U+009F), or an invisible format character that would make two
- * ids look one (zero-width characters, bidi marks, overrides and isolates,
- * line and paragraph separators, U+FEFF). Pure. */
+ * (U+0080..U+009F), or an invisible character that would make two ids look
+ * one (Unicode's default-ignorable code points: zero-width characters,
+ * soft hyphen, bidi marks, overrides and isolates, variation selectors,
+ * fillers, tags; line and paragraph separators, U+FEFF). Pure. */
 bool vg_text_control(const char *s, size_t n);
 /* Whether s is exactly n ASCII digits (a kommun code: 4, a region: 2). */
 bool vg_all_digits(const char *s, size_t n);

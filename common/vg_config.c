@@ -679,8 +679,8 @@ vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
                                          sizeof(line) - 1);
                 }
                 s = line;
-                if (lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
-                        s += 3; /* UTF-8 byte order mark */
+                if (lineno == 1)
+                        s += vg_bom_len(s, strlen(s));
                 s = trim(s);
                 if (!*s || *s == '#' || *s == '!')
                         continue;

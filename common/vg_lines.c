@@ -161,9 +161,8 @@ int vg_lines_next(vg_lines_t *lr, char **linep, size_t *lenp, char *errstr,
                        VG_LINES_FATAL;
         if (len > 0 && lr->lr_buf[len - 1] == '\r')
                 len--;
-        if (lr->lr_lineno == 1 && len >= 3 &&
-            !memcmp(lr->lr_buf, "\xef\xbb\xbf", 3)) {
-                len -= 3; /* a UTF-8 byte order mark (Windows tools) */
+        if (lr->lr_lineno == 1 && vg_bom_len(lr->lr_buf, len)) {
+                len -= 3; /* (it counts toward lr_max) */
                 memmove(lr->lr_buf, lr->lr_buf + 3, len);
         }
         lr->lr_buf[len] = '\0';

@@ -216,11 +216,11 @@ void produce_one(prod_t *pr, int type, const char *key,
         if (err) {
                 pr->pr_failed++;
                 if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-                        fprintf(stderr,
-                                "%s:%ld: not produced: the encoded event is "
-                                "%zu bytes, more than the producer's "
-                                "message.max.bytes\n",
-                                src->pm_file, src->pm_line, len);
+                        vg_log(VG_LOG_ERROR, "produce",
+                               "%s:%ld: not produced: the encoded event is "
+                               "%zu bytes, more than the producer's "
+                               "message.max.bytes",
+                               src->pm_file, src->pm_line, len);
                 else
                         vg_log(VG_LOG_ERROR, "produce",
                                "%s:%ld: not produced: %s",

@@ -44,6 +44,8 @@ typedef struct vg_hl7_framer_s {
         size_t   hf_lines;     /* complete non-blank lines in it */
         bool     hf_too_long;  /* the message passed hf_max */
         bool     hf_prev_cr;   /* the last byte was '\r' */
+        int      hf_bom;       /* bytes of a byte order mark held at a
+                                * line's start (0 to 2) */
 } vg_hl7_framer_t;
 
 void vg_hl7_framer_init(vg_hl7_framer_t *fr, size_t max_bytes);

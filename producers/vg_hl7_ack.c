@@ -265,7 +265,7 @@ static void evn_trigger(const char *msg, size_t len, vg_hl7_msh_t *h) {
 }
 
 int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
-        size_t seg_len, nenc, n;
+        size_t seg_len, nenc, n, bom;
         const char *p;
         char fs;
         bool trig_given = false; /* MSH-9.2 not empty */
@@ -273,8 +273,8 @@ int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
         msh_defaults(h);
         if (!msg)
                 return -1;
-        if (len >= 3 && !memcmp(msg, "\xef\xbb\xbf", 3))
-                msg += 3, len -= 3; /* a UTF-8 byte order mark */
+        bom = vg_bom_len(msg, len); /* (a file's, a frame's) */
+        msg += bom, len -= bom;
         while (len > 0 && isspace((unsigned char)msg[0]))
                 msg++, len--;
         if (len < 5 || memcmp(msg, "MSH", 3))
@@ -338,6 +338,8 @@ int vg_hl7_msh_read(const char *msg, size_t len, vg_hl7_msh_t *h) {
                 if (c)
                         copy_code(h->hh_version, sizeof(h->hh_version), c,
                                   cn);
+                if (c && cn && !h->hh_version[0])
+                        strcpy(h->hh_version, "?"); /* given, not a code */
         }
 #undef FIELD
         if (!trig_given)

@@ -122,14 +122,34 @@ static void frame_byte(vg_hl7_framer_t *fr, char c, vg_hl7_frame_cb cb,
         frame_append(fr, c);
 }
 
+/* A UTF-8 byte order mark at a line's start is left out (files saved by
+ * Windows tools, put together with cat: "\xEF\xBB\xBFMSH|" starts a
+ * message as "MSH|" does); its bytes are held until they make one. */
+static void frame_byte_bom(vg_hl7_framer_t *fr, char c, vg_hl7_frame_cb cb,
+                           void *opaque) {
+        static const char bom[] = VG_BOM;
+        if (fr->hf_line_len == 0 && c == bom[fr->hf_bom]) {
+                if (++fr->hf_bom == 3)
+                        fr->hf_bom = 0; /* a whole mark: dropped */
+                return;
+        }
+        for (int k = 0; k < fr->hf_bom; k++) /* not a mark after all */
+                frame_byte(fr, bom[k], cb, opaque);
+        fr->hf_bom = 0;
+        frame_byte(fr, c, cb, opaque);
+}
+
 void vg_hl7_framer_feed(vg_hl7_framer_t *fr, const void *data, size_t len,
                         vg_hl7_frame_cb cb, void *opaque) {
         const char *p = data;
         for (size_t i = 0; i < len; i++)
-                frame_byte(fr, p[i], cb, opaque);
+                frame_byte_bom(fr, p[i], cb, opaque);
 }
 
 void vg_hl7_framer_end(vg_hl7_framer_t *fr, vg_hl7_frame_cb cb, void *opaque) {
+        for (int k = 0; k < fr->hf_bom; k++) /* a mark cut short */
+                frame_byte(fr, VG_BOM[k], cb, opaque);
+        fr->hf_bom = 0;
         frame_emit(fr, fr->hf_buf.vb_len, cb, opaque);
         frame_reset(fr);
 }
@@ -171,12 +191,12 @@ sl_t hl7_piece(sl_t s, char sep, int n) {
  * with errstr. */
 int hl7_msg_parse(hmsg_t *m, const char *msg, size_t len, char *errstr,
                   size_t errstr_size) {
-        size_t i = 0, start = 0, nenc;
+        size_t i = 0, start = 0, nenc, bom;
         const char *enc;
 
         memset(m, 0, sizeof(*m));
-        if (len >= 3 && !memcmp(msg, "\xef\xbb\xbf", 3))
-                msg += 3, len -= 3; /* a UTF-8 byte order mark */
+        bom = vg_bom_len(msg, len); /* (a file's, a frame's) */
+        msg += bom, len -= bom;
         while (len > 0 && isspace((unsigned char)msg[0]))
                 msg++, len--;
         if (len < 8 || memcmp(msg, "MSH", 3)) {

@@ -165,9 +165,10 @@ static int do_decode(vg_codec_t *codec, FILE *in, const char *name, int raw) {
                         if (!(big = buf.vb_len + n > VG_LINES_MAX_DEFAULT))
                                 vg_buf_append(&buf, chunk, n);
                 if (big)
-                        fprintf(stderr, "%s: a record longer than %d bytes "
-                                "(the default of input.max_bytes)\n", name,
-                                VG_LINES_MAX_DEFAULT);
+                        vg_log(VG_LOG_ERROR, "codec",
+                               "%s: a record longer than %d bytes (the "
+                               "default of input.max_bytes)",
+                               name, VG_LINES_MAX_DEFAULT);
                 /* Part of a record is no record: do not decode it. */
                 failed = big || vg_lines_read_error("codec", in, name) ||
                          decode_one(codec, buf.vb_data ? buf.vb_data : "",

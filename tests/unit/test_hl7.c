@@ -223,10 +223,28 @@ static void test_separators_and_escapes(void **state) {
                      PV1("V\xe2\x80\xa8" "1", ""), "PV1-19: holds a control");
         expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
                      PV1("V1\xef\xbb\xbf", ""), "PV1-19: holds a control");
-        /* Other letters are not: U+00C5 (Å), U+2013 (en dash). */
+        /* a soft hyphen, a combining grapheme joiner, a tag (4 bytes) */
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V\xc2\xad" "1", ""), "PV1-19: holds a control");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V\xcd\x8f" "1", ""), "PV1-19: holds a control");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V1\xf3\xa0\x80\x81", ""), "PV1-19: holds a control");
+        /* Other letters are not: U+00C5 (Å), U+2013 (en dash), U+1F600
+         * (4 bytes). */
         expect_event(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
-                     PV1("\xc3\x85V\xe2\x80\x93" "1", ""), &ev);
-        assert_string_equal(ev.ev_stay_id, "\xc3\x85V\xe2\x80\x93" "1");
+                     PV1("\xc3\x85V\xe2\x80\x93" "1\xf0\x9f\x98\x80", ""),
+                     &ev);
+        assert_string_equal(ev.ev_stay_id,
+                            "\xc3\x85V\xe2\x80\x93" "1\xf0\x9f\x98\x80");
+        vg_record_clear(ev.ev_type, &ev);
+        /* MSH-12: "2." and digits; a text such as 2.x is no version. */
+        expect_error("MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|"
+                     "C1|P|2.x\rEVN|A01|20260301081500\r" PID PV1("V1", ""),
+                     "MSH-12: version 2.x is not HL7 v2");
+        expect_event("MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|"
+                     "C1|P|2.5.1\rEVN|A01|20260301081500\r" PID PV1("V1", ""),
+                     &ev);
         vg_record_clear(ev.ev_type, &ev);
         /* A UTF-8 byte order mark before MSH (files from Windows tools). */
         expect_event("\xef\xbb\xbf" A01("C1"), &ev);
@@ -360,6 +378,22 @@ static void test_framing(void **state) {
                 assert_int_equal(c.n, 1);
                 assert_string_equal(c.msgs[0], "MSH|^~\\&|F");
                 coll_free(&c);
+        }
+        /* A byte order mark at a line's start (files put together with
+         * cat) is left out, and starts no message of its own; bytes that
+         * only begin like one are kept. */
+        {
+                static const char bom[] =
+                        "\xef\xbb\xbfMSH|^~\\&|G\rEVN|x\r"
+                        "\xef\xbb\xbfMSH|^~\\&|H\r\xef\xbbX|y\r\xef";
+                for (size_t chunk = 1; chunk <= sizeof(bom); chunk *= 2) {
+                        frame(bom, sizeof(bom) - 1, 1024, chunk, &c);
+                        assert_int_equal(c.n, 2);
+                        assert_string_equal(c.msgs[0], "MSH|^~\\&|G\rEVN|x");
+                        assert_string_equal(c.msgs[1],
+                                            "MSH|^~\\&|H\r\xef\xbbX|y\r\xef");
+                        coll_free(&c);
+                }
         }
         /* Nothing but whitespace and framing bytes: no message. */
         frame("\x0b\x1c\r\n \r\n\x0b", 8, 1024, 1, &c);

@@ -230,7 +230,8 @@ static void test_header_forms(void **state) {
         m = "MSH|^~\\&|A|B|C|D|x||ADT^191212121212|42|P|191212121212\rEVN|A01";
         assert_int_equal(vg_hl7_msh_read(m, strlen(m), &h), 0);
         assert_string_equal(h.hh_trigger, "");
-        assert_string_equal(h.hh_version, "");
+        assert_string_equal(h.hh_version, "?"); /* given, not shown */
+        assert_int_equal(vg_hl7_refusal_code(&h, "x"), 203);
         assert_string_equal(trigger_of("MSH|^~\\&|A|B|C|D|x||ADT^A12345678|4"),
                             "A12345678");
         /* A UTF-8 byte order mark before MSH. */
@@ -393,13 +394,13 @@ static void test_long_values(void **state) {
                 assert_true(strlen(p) <= 250 && strlen(p) >= 245);
                 free(a);
         }
-        /* Malformed UTF-8 becomes '?'. */
         /* MSH-12 echoed only when it is a version read here. */
         a = ack("MSH|^~\\&|A|B|VIGIL|REG|x||ADT^191212121212|7|P|2.x",
                 VG_HL7_AR, 0, NULL);
         assert_string_equal(segment(a, 0),
                             "MSH|^~\\&|VIGIL|REG|A|B|" TS "||ACK|VG1|P|2.5");
         free(a);
+        /* Malformed UTF-8 becomes '?'. */
         a = ack(MSG_A01, VG_HL7_AR, 0, "a\xc3(b\xff");
         assert_string_equal(segment(a, 1), "MSA|AR|M-0001|a?(b?");
         free(a);

@@ -327,7 +327,15 @@ static void test_redact_and_spelt_like(void **state) {
                 {"19121212121212", "XXXXXXXXXXXXXX", false},
                 {"19121212-12121", "XXXXXXXXXXXXXX", false},
                 {"121212-12123", "XXXXXXXXXXXX", false},
-                {"1764950400000 ms", "1764950400000 ms", false}, /* a time */
+                {"1121212-1212", "XXXXXXXXXXXX", false},
+                {"119121212-1212", "XXXXXXXXXXXXXX", false},
+                /* a date-time control id and epoch times stay (the check
+                 * digit does not hold); a run of 10 or 12 never does */
+                {"MSH-10 20260301081500001", "MSH-10 20260301081500001",
+                 false},
+                {"1767301054365 ms", "1767301054365 ms", false},
+                {"1764950400000 ms", "1764950400000 ms", false},
+                {"1912121212131", "1912121212131", false}, /* bad Luhn */
                 {"123456789", "123456789", false},
                 {"2026-11-30", "2026-11-30", false},
                 {"20261130-12", "20261130-12", false},
