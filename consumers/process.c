@@ -50,11 +50,14 @@ static volatile sig_atomic_t stop_requested;
  * before anything else is set up: a stop asked for in the first seconds
  * (topics checked, the changelog created) is a clean one too. */
 static void on_signal(int sig) {
-        if (stop_requested) {
+        static volatile sig_atomic_t signalled; /* (a fatal error's stop is
+                                                 * no first signal) */
+        if (signalled) {
                 signal(sig, SIG_DFL);
                 raise(sig);
                 return;
         }
+        signalled = 1;
         stop_requested = 1;
 }
 
