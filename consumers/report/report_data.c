@@ -255,8 +255,8 @@ long rp_read_values(rep_t *r, const char *path) {
                         vg_log(VG_LOG_ERROR, "report",
                                "%s:%ld: %s", path, lineno,
                                o ? "expected indicator, area, period, "
-                               "numerator"
-                               : vg_json_error_text(jerr.text));
+                                   "numerator"
+                                 : vg_json_error_text(jerr.text));
                         json_decref(o);
                         bad++;
                         continue;
