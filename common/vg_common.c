@@ -199,12 +199,13 @@ static bool pnr_window(const char *d, size_t len) {
         return sum % 10 == 0;
 }
 
-/* Whether a run of n > 12 digits starts or ends with a personnummer (one
- * with a counter before or after it): the check digit must hold, so that a
- * date-time or an epoch time in a message is seldom taken for one. */
+/* Whether a run of n > 10 digits (not 12) starts or ends with a
+ * personnummer (one with a counter before or after it): the check digit
+ * must hold, so that a date-time or an epoch time in a message is seldom
+ * taken for one. */
 static bool digits_hold_pnr(const char *s, size_t n) {
-        return pnr_window(s, 10) || pnr_window(s, 12) ||
-               pnr_window(s + n - 10, 10) || pnr_window(s + n - 12, 12);
+        return pnr_window(s, 10) || pnr_window(s + n - 10, 10) ||
+               (n > 12 && (pnr_window(s, 12) || pnr_window(s + n - 12, 12)));
 }
 
 /* Replaces, in place, every substring spelt like a personnummer (see
@@ -240,7 +241,7 @@ void vg_redact_pnr(char *s) {
                  * one (a control id made of a personnummer and a
                  * counter) */
                 if (d1 == 12 || d1 == 10 || d2 >= 4 ||
-                    (d1 > 12 && digits_hold_pnr(s + i, d1))) {
+                    (d1 > 10 && digits_hold_pnr(s + i, d1))) {
                         memset(s + i, 'X', len);
                         i += len;
                 } else

@@ -186,9 +186,16 @@ static int utf8_width(const char *s) {
         return n;
 }
 
+/* s on the terminal: a control character (an id may hold one; an escape
+ * sequence would drive the terminal) as '?'. */
+static void put_text(const char *s) {
+        for (; *s; s++)
+                putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 static void pad(const char *s, int width) {
         int w = utf8_width(s);
-        fputs(s, stdout);
+        put_text(s);
         for (; w < width; w++)
                 putchar(' ');
 }
@@ -233,8 +240,9 @@ static void print_alert(const filt_t *f, const widths_t *w,
         case VG_RULE_READMISSION_30D:
                 fmt_date(&al->al_index_discharged_at, a);
                 fmt_date(&al->al_readmitted_at, b);
-                printf("discharged %s (%s), readmitted %s, %lld days\n", a,
-                       al->al_index_stay_id ? al->al_index_stay_id : "-", b,
+                printf("discharged %s (", a);
+                put_text(al->al_index_stay_id ? al->al_index_stay_id : "-");
+                printf("), readmitted %s, %lld days\n", b,
                        (long long)al->al_days_between.v);
                 break;
         case VG_RULE_SIP_OVERDUE:

@@ -404,6 +404,8 @@ int vg_hl7_refusal_code(const vg_hl7_msh_t *h, const char *reason) {
                 known |= !strcmp(h->hh_trigger, ok[i]);
         if (h->hh_trigger[0] && !known)
                 return VG_HL7_E_EVENT_CODE;
+        if (reason && strstr(reason, "not an HL7 segment"))
+                return VG_HL7_E_SEGMENT_SEQUENCE;
         if (reason && strstr(reason, "missing"))
                 return VG_HL7_E_REQUIRED_MISSING;
         return VG_HL7_E_DATA_TYPE;

@@ -187,6 +187,14 @@ sl_t hl7_piece(sl_t s, char sep, int n) {
         return r;
 }
 
+/* Whether s[0..n) is only white space. */
+static bool blank(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!isspace((unsigned char)s[i]))
+                        return false;
+        return true;
+}
+
 /* Splits msg into segments and reads the MSH separators. Returns 0, or -1
  * with errstr. */
 int hl7_msg_parse(hmsg_t *m, const char *msg, size_t len, char *errstr,
@@ -254,7 +262,26 @@ int hl7_msg_parse(hmsg_t *m, const char *msg, size_t len, char *errstr,
         for (i = 0; i <= len; i++) {
                 if (i < len && msg[i] != '\r' && msg[i] != '\n')
                         continue;
-                if (i > start) {
+                if (i > start && !blank(msg + start, i - start)) {
+                        const char *g = msg + start;
+                        size_t gn = i - start;
+                        /* A segment is named by three letters or digits:
+                         * anything else (a byte order mark, a space or a
+                         * NUL before "MSH") is a message run together
+                         * with this one, never an unknown segment to
+                         * skip, or that message would be lost unseen. */
+                        if (gn < 3 || !isalnum((unsigned char)g[0]) ||
+                            !isalnum((unsigned char)g[1]) ||
+                            !isalnum((unsigned char)g[2])) {
+                                vg_seterr(errstr, errstr_size,
+                                          VG_ERR_INVALID,
+                                          "segment %d: not an HL7 segment "
+                                          "(no name of three letters or "
+                                          "digits: two messages run "
+                                          "together?)",
+                                          m->hm_nseg + 1);
+                                return -1;
+                        }
                         if (m->hm_nseg == MAX_SEGMENTS) {
                                 vg_seterr(errstr, errstr_size,
                                           VG_ERR_INVALID,

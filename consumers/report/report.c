@@ -363,8 +363,8 @@ int vg_cmd_report(int argc, char **argv) {
                              "active alerts", html, r.rp_nrows, r.rp_np,
                         r.rp_nareas, r.rp_nalerts);
         if (bad) {
-                fprintf(stderr, "vigil %s: %ld invalid input line%s "
-                                "skipped\n", CMD, bad, bad == 1 ? "" : "s");
+                vg_error(CMD, "%ld invalid input line%s skipped (exit 1)",
+                         bad, bad == 1 ? "" : "s");
                 rc = VG_EXIT_FAIL;
         }
 out:

@@ -238,6 +238,12 @@ static void test_separators_and_escapes(void **state) {
         assert_string_equal(ev.ev_stay_id,
                             "\xc3\x85V\xe2\x80\x93" "1\xf0\x9f\x98\x80");
         vg_record_clear(ev.ev_type, &ev);
+        /* A segment is named by three letters or digits: a message run
+         * together with the one before it, behind a part of a byte order
+         * mark, a space or a NUL, refuses the message instead of being
+         * skipped as an unknown segment (the second admission was lost). */
+        expect_error(A01("C1") "\xef\xbb" A01("C2"), "segment 6: not an HL7");
+        expect_error(A01("C1") " " A01("C2"), "segment 6: not an HL7");
         /* MSH-12: "2." and digits; a text such as 2.x is no version. */
         expect_error("MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|"
                      "C1|P|2.x\rEVN|A01|20260301081500\r" PID PV1("V1", ""),

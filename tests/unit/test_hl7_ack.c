@@ -428,6 +428,8 @@ static void test_refusal_codes(void **state) {
         assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.5.", "x"), 203);
         assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.5.1", "x"), 102);
         assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|", "x"), 102);
+        assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.5",
+                              "segment 6: not an HL7 segment (...)"), 100);
         /* No trigger in MSH-9 (EVN-1 may carry it): by the reason. */
         assert_int_equal(CODE("MSH|^~\\&|A|B|C|D|||ADT|1|P|2.5", "x"), 102);
         assert_int_equal(vg_hl7_refusal_code(NULL, NULL), 100);

@@ -328,6 +328,9 @@ static void test_redact_and_spelt_like(void **state) {
                 {"19121212-12121", "XXXXXXXXXXXXXX", false},
                 {"121212-12123", "XXXXXXXXXXXX", false},
                 {"1121212-1212", "XXXXXXXXXXXX", false},
+                {"45031012320", "XXXXXXXXXXX", false}, /* 11 digits */
+                {"14503101232", "XXXXXXXXXXX", false},
+                {"45037023440", "XXXXXXXXXXX", false}, /* samordning */
                 {"119121212-1212", "XXXXXXXXXXXXXX", false},
                 /* a date-time control id and epoch times stay (the check
                  * digit does not hold); a run of 10 or 12 never does */
