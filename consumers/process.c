@@ -606,6 +606,12 @@ static int loop_drain(void *opaque, int64_t now, char *errstr,
         return 0;
 }
 
+static const char *const consumer_defaults[][2] = {
+        {"session.timeout.ms", "10000"},
+        {"queued.min.messages", "30000"},
+        {"topic.metadata.refresh.interval.ms", "10000"},
+};
+
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         proc_t *pr = vg_calloc(1, sizeof(*pr));
         rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
@@ -685,32 +691,19 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
             vg_kafka_set(cconf, "partition.assignment.strategy", "range",
                          errstr, sizeof(errstr)))
                 goto err;
-        /* A crashed instance's partitions move after this long (librdkafka
-         * 45 s); kafka.session.timeout.ms overrides it. */
-        if (vg_kafka_default(conf, cconf, "session.timeout.ms", "10000",
-                             errstr, sizeof(errstr)))
-                goto err;
-        /* librdkafka (2.0) stops fetching while its queue holds
-         * queued.min.messages records (or queued.max.messages.kbytes,
-         * which still bounds the bytes) and decides again when its broker
-         * thread is woken, else a second later (2.2 added
-         * fetch.queue.backoff.ms). Catching up, the workers emptied the
-         * default 100,000 in less than that and then waited, up to a
-         * quarter of each second (825,905 events). The loop now wakes
-         * that thread once the queue is down to half its peak (vg_loop.h,
-         * lp_wake_fetcher), so a shorter queue keeps the workers as busy:
-         * 30,000 unless set (150,000 before the waker), 20-30 MiB less
-         * peak RSS at the same rate; docs/ARCHITECTURE.md. */
-        if (vg_kafka_default(conf, cconf, "queued.min.messages", "30000",
-                             errstr, sizeof(errstr)))
-                goto err;
-        /* Partitions added to an input topic while it runs are seen at
-         * the next metadata refresh (librdkafka: every 5 minutes), and
-         * events meanwhile land in partitions that hold none of their
-         * patients' history: refreshed every 10 s, one small request. */
-        if (vg_kafka_default(conf, cconf, "topic.metadata.refresh.interval.ms",
-                             "10000", errstr, sizeof(errstr)))
-                goto err;
+        /* Defaults a kafka.* key overrides (docs/ARCHITECTURE.md):
+         * session.timeout.ms, so a crashed instance's partitions move
+         * sooner (librdkafka 45 s); queued.min.messages, a shorter fetch
+         * queue that the loop refills by waking the fetcher (vg_loop.h:
+         * as busy workers, 20-30 MiB less peak RSS); and
+         * topic.metadata.refresh.interval.ms, so partitions added to an
+         * input topic while it runs are seen within 10 s (librdkafka: 5
+         * minutes, while events land away from their history). */
+        for (size_t i = 0; i < VG_ARRAY_SIZE(consumer_defaults); i++)
+                if (vg_kafka_default(conf, cconf, consumer_defaults[i][0],
+                                     consumer_defaults[i][1], errstr,
+                                     sizeof(errstr)))
+                        goto err;
         rd_kafka_conf_set_opaque(cconf, pr);
         rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
         rd_kafka_conf_set_stats_cb(cconf, process_stats_cb);
