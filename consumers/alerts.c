@@ -168,7 +168,10 @@ static void fmt_when(const vg_alert_t *al, char *buf) {
 
 /* "0480 Nyköping"; the area for area alerts. */
 static void fmt_place(const vg_alert_t *al, char *buf, size_t size) {
-        const char *code = al->al_kommun ? al->al_kommun : al->al_area;
+        /* where it is filed (vg_alert_place): an area alert by its area */
+        const char *code = *vg_alert_place(al) ? vg_alert_place(al)
+                           : al->al_kommun    ? al->al_kommun
+                                              : al->al_area;
         const char *name = vg_areas_name(code);
         if (!code)
                 snprintf(buf, size, "-");

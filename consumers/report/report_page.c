@@ -383,11 +383,16 @@ static void alerts_section(rep_t *r) {
                    al->al_rule & 3);
                 E(r, vg_enum_str(&vg_enum_rule, al->al_rule));
                 P(r, "</span></td><td class=\"l\">");
-                if (al->al_kommun) {
-                        E(r, al->al_kommun);
-                        if (*vg_area_name(al->al_kommun)) {
+                /* where it is filed (vg_alert_place): an area alert by
+                 * its area, whatever kommun a record names */
+                const char *place = vg_alert_place(al);
+                if (*place && al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET) {
+                        rp_area_html(r, place, true);
+                } else if (*place) {
+                        E(r, place);
+                        if (*vg_area_name(place)) {
                                 P(r, " ");
-                                E(r, vg_area_name(al->al_kommun));
+                                E(r, vg_area_name(place));
                         }
                 } else if (al->al_area) {
                         rp_area_html(r, al->al_area, true);

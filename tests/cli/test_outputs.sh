@@ -134,6 +134,20 @@ for want in "${k:0:2} 1" "$k 1" "${o:0:2} 0" "$o 0"; do
   grep -q "id=\"alert-count\" data-count=\"$2\"" "$TMP/mixed.html" \
     || fail "report -a $1: $(grep -o 'id="alert-count" data-count="[0-9]*"' "$TMP/mixed.html"), want $2"
 done
+# An INDICATOR_BELOW_TARGET alert is shown in the report's alert list by
+# its area, where it is filed, not by a kommun field that disagrees.
+"$PY" - "$TMP/al.jsonl" "$TMP/ibt.jsonl" <<'PY'
+import json, sys
+a = next(a for a in map(json.loads, open(sys.argv[1])) if a["status"] == "ACTIVE")
+b = {k: a[k] for k in ("status", "anchor", "emitted_at")}
+b.update(alert_id="ibt-" + a["alert_id"], rule="INDICATOR_BELOW_TARGET",
+         indicator="SIP_WITHIN_72H", area="1880", kommun="0484", region="04",
+         period="2026-01", value=0.5, target=0.9, numerator=10, denominator=20)
+open(sys.argv[2], "w").write(json.dumps(b) + "\n")
+PY
+run 0 "$VIGIL" report --alerts "$TMP/ibt.jsonl" --indicators "$TMP/ind.jsonl" --html "$TMP/ibt.html"
+row=$(grep -o 'INDICATOR_BELOW_TARGET</span></td><td class="l">[^<]*<span class="code">[0-9]*' "$TMP/ibt.html")
+case "$row" in *'"code">1880') ;; *) fail "area alert's place in the list: $row, want 1880";; esac
 # --exit-idle is Kafka mode's.
 run 2 "$VIGIL" process --input "$TMP/in.jsonl" --exit-idle 3
 grep -q "exit-idle is for Kafka mode" "$TMP/err" || fail "--exit-idle in file mode: $(cat "$TMP/err")"
