@@ -404,7 +404,7 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                 sv_page_login("Inloggningen kom från en annan webbplats.", &b,
                               &csp);
                 return sv_respond(conn, rq, method, MHD_HTTP_FORBIDDEN, &b,
-                               HTML_T, "Content-Security-Policy", csp, NULL);
+                               HTML_T, "Content-Security-Policy", csp, SV_END);
         }
         if (rq->rq_route == R_LOGOUT) {
                 const char *c = MHD_lookup_connection_value(
@@ -416,7 +416,7 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                          sv->sv_tls ? "; Secure" : "");
                 return sv_respond(conn, rq, method, MHD_HTTP_SEE_OTHER, &b,
                                HTML_T, "Location", "./", "Set-Cookie", setc,
-                               NULL);
+                               SV_END);
         }
         if (rq->rq_body_big || !form_token(&rq->rq_body, token,
                                            sizeof(token)))
@@ -430,7 +430,7 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                               "Vänta en stund och försök igen.", &b, &csp);
                 return sv_respond(conn, rq, method, status, &b, HTML_T,
                                "Content-Security-Policy", csp,
-                               "Retry-After", retry, NULL);
+                               "Retry-After", retry, SV_END);
         }
         if (status || !session_new(sv, cl.cl_hash, cookie)) {
                 sv_page_login("Fel token. Kontrollera den och försök igen.",
@@ -438,7 +438,7 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                 return sv_respond(conn, rq, method, MHD_HTTP_UNAUTHORIZED, &b,
                                HTML_T, "Content-Security-Policy", csp,
                                "WWW-Authenticate",
-                               "Bearer realm=\"vigil\"", NULL);
+                               "Bearer realm=\"vigil\"", SV_END);
         }
         snprintf(setc, sizeof(setc), COOKIE "=%s; Path=/; HttpOnly; "
                  "SameSite=Strict; Max-Age=%lld%s", cookie,
@@ -446,7 +446,7 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                  sv->sv_tls ? "; Secure" : "");
         OPENSSL_cleanse(cookie, sizeof(cookie));
         return sv_respond(conn, rq, method, MHD_HTTP_SEE_OTHER, &b, HTML_T,
-                       "Location", "./", "Set-Cookie", setc, NULL);
+                       "Location", "./", "Set-Cookie", setc, SV_END);
 }
 
 static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
@@ -466,13 +466,13 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                            "/alerts/stream, /indicators, /report, "
                            "/healthz)");
                 return sv_respond(conn, rq, method, MHD_HTTP_NOT_FOUND, &b,
-                               JSON_T, NULL);
+                               JSON_T, SV_END);
         }
         if (rq->rq_post ? !post : !get) {
                 json_error(&b, "method-not-allowed", "method not allowed");
                 return sv_respond(conn, rq, method, MHD_HTTP_METHOD_NOT_ALLOWED,
                                &b, JSON_T, "Allow",
-                               rq->rq_post ? "POST" : "GET, HEAD", NULL);
+                               rq->rq_post ? "POST" : "GET, HEAD", SV_END);
         }
         if (rq->rq_route == R_HEALTH) {
                 bool ready;
@@ -484,7 +484,7 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                 return sv_respond(conn, rq, method,
                                ready ? MHD_HTTP_OK
                                      : MHD_HTTP_SERVICE_UNAVAILABLE,
-                               &b, JSON_T, NULL);
+                               &b, JSON_T, SV_END);
         }
         if (rq->rq_route == R_LOGIN || rq->rq_route == R_LOGOUT)
                 return login(sv, conn, rq, method);
@@ -496,7 +496,7 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                 json_error(&b, "too-many-requests", "too many failed "
                            "attempts from this address: try again later");
                 return sv_respond(conn, rq, method, status, &b, JSON_T,
-                               "Retry-After", retry, NULL);
+                               "Retry-After", retry, SV_END);
         }
         if (status) {
                 const char *www = rq->rq_who[0] == '?'
@@ -511,12 +511,12 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                                       &b, &csp);
                         return sv_respond(conn, rq, method, status, &b, HTML_T,
                                        "WWW-Authenticate", www,
-                                       "Content-Security-Policy", csp, NULL);
+                                       "Content-Security-Policy", csp, SV_END);
                 }
                 json_error(&b, "unauthorized", "a valid bearer token is "
                            "needed (Authorization: Bearer TOKEN)");
                 return sv_respond(conn, rq, method, status, &b, JSON_T,
-                               "WWW-Authenticate", www, NULL);
+                               "WWW-Authenticate", www, SV_END);
         }
         {
                 bool ready;
@@ -530,7 +530,7 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                                    "try again in a moment");
                         return sv_respond(conn, rq, method,
                                        MHD_HTTP_SERVICE_UNAVAILABLE, &b,
-                                       JSON_T, "Retry-After", "2", NULL);
+                                       JSON_T, "Retry-After", "2", SV_END);
                 }
         }
         {
@@ -543,7 +543,7 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                         sv_page_alerts(sv, &cl, &b, &csp);
                         return sv_respond(conn, rq, method, MHD_HTTP_OK, &b,
                                        HTML_T, "Content-Security-Policy", csp,
-                                       NULL);
+                                       SV_END);
                 case R_ALERTS:
                         status = sv_view_alerts(sv, &cl, &q, &b, &ctype);
                         break;
@@ -554,7 +554,7 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                         status = sv_view_report(sv, &cl, &q, &b, &ctype);
                 }
         }
-        return sv_respond(conn, rq, method, status, &b, ctype, NULL);
+        return sv_respond(conn, rq, method, status, &b, ctype, SV_END);
 }
 
 static mhd_ret_t handle(void *cls, struct MHD_Connection *conn,

@@ -42,7 +42,9 @@ void sv_access_log(const req_t *rq, const char *method, unsigned status);
 /* Content-Type and the headers every answer has. */
 void sv_common_headers(struct MHD_Response *r, const char *ctype);
 /* Queues body (taken over) with status; extra headers in name, value
- * pairs, NULL-terminated; logs the access. */
+ * pairs, ended by SV_END; logs the access. */
+#define SV_END ((const char *)NULL) /* (a typed NULL: a variadic
+                                     * argument read as const char *) */
 mhd_ret_t sv_respond(struct MHD_Connection *conn, const req_t *rq,
                      const char *method, unsigned status, vg_buf_t *body,
                      const char *ctype, ...);

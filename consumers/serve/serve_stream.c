@@ -183,7 +183,8 @@ mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
         vg_buf_init(&err);
         if ((status = sv_view_stream_query(&q, &sm->sm_fl, &err)) != 200) {
                 vg_free(sm);
-                return sv_respond(conn, rq, method, status, &err, JSON_T, NULL);
+                return sv_respond(conn, rq, method, status, &err, JSON_T,
+                                  SV_END);
         }
         vg_buf_free(&err);
         sm->sm_fl.fl_status = -1;
