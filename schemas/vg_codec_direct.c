@@ -242,7 +242,7 @@ decline:
  */
 
 static void put_zz(vg_buf_t *b, int64_t v) {
-        vg_buf_put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+        vg_buf_put_varint(b, ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)));
 }
 
 static int put_field(vg_buf_t *b, const vg_field_t *f, const void *rec) {

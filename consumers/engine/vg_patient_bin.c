@@ -164,7 +164,7 @@ static void put_str(stab_t *t, vg_buf_t *b, const char *s) {
 }
 
 static void put_zz(vg_buf_t *b, int64_t v) {
-        vg_buf_put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+        vg_buf_put_varint(b, ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)));
 }
 
 static void put_byte(vg_buf_t *b, unsigned char c) {
