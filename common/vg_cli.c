@@ -90,10 +90,18 @@ bool vg_cli_same_regular_file(const char *a, const char *b) {
 bool vg_cli_same_output(const char *a, const char *b) {
         struct stat sa, sb;
         char pa[PATH_MAX], pb[PATH_MAX];
-        bool ea = !stat(a, &sa), na = !ea && errno == ENOENT;
-        bool eb = !stat(b, &sb), nb = !eb && errno == ENOENT;
-        if (ea && eb)
-                return vg_cli_same_regular_file(a, b);
+        bool ea, na, eb, nb;
+        if (!strcmp(a, "-") && !strcmp(b, "-"))
+                return false; /* (one stream: whole lines) */
+        a = strcmp(a, "-") ? a : "/dev/stdout";
+        b = strcmp(b, "-") ? b : "/dev/stdout";
+        ea = !stat(a, &sa), na = !ea && errno == ENOENT;
+        eb = !stat(b, &sb), nb = !eb && errno == ENOENT;
+        if (ea && eb) /* a pipe or socket too: two streams' buffers
+                       * would cut each other's lines */
+                return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino &&
+                       (S_ISREG(sa.st_mode) || S_ISFIFO(sa.st_mode) ||
+                        S_ISSOCK(sa.st_mode));
         /* Neither there yet: the same file once one is made? */
         return na && nb && absent_path(a, pa, 8) && absent_path(b, pb, 8) &&
                !strcmp(pa, pb);
@@ -125,6 +133,8 @@ int vg_cli_close_out(const char *cmd, FILE *fp, const char *name) {
 #define OUT_TMPS 4
 static char *volatile out_tmps[OUT_TMPS];
 
+static const int out_deadly[] = {SIGHUP, SIGPIPE, SIGQUIT, SIGXFSZ};
+
 static void out_signal(int sig) {
         for (int i = 0; i < OUT_TMPS; i++)
                 if (out_tmps[i])
@@ -149,6 +159,16 @@ static void out_track(char *tmp, char *untrack) {
                 sigemptyset(&sa.sa_mask);
                 sigaction(SIGINT, &sa, NULL);
                 sigaction(SIGTERM, &sa, NULL);
+                /* A closed terminal or reader ends the process too: those
+                 * it would die of take the files with them (one ignored
+                 * or handled elsewhere is left so) */
+                for (size_t i = 0; i < sizeof(out_deadly) /
+                                               sizeof(out_deadly[0]); i++) {
+                        struct sigaction cur;
+                        if (!sigaction(out_deadly[i], NULL, &cur) &&
+                            cur.sa_handler == SIG_DFL)
+                                sigaction(out_deadly[i], &sa, NULL);
+                }
         }
         sigprocmask(SIG_SETMASK, &old, NULL);
 }

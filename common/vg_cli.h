@@ -69,10 +69,12 @@ bool vg_cli_wants_help(int argc, char **argv);
  * /dev/null are not: writing them twice harms nothing. */
 bool vg_cli_same_regular_file(const char *a, const char *b);
 
-/* For two outputs about to be opened: vg_cli_same_regular_file, or, when
- * neither exists yet, whether they would be one file (F and ./F, a link
- * to F that does not exist yet): the real path of the directory and the
- * name. */
+/* For two outputs about to be opened ("-": standard output): whether they
+ * are one regular file, pipe or socket (the same device and inode: two
+ * streams would cut each other's lines; both "-" are one stream), or,
+ * when neither exists yet, whether they would be one file (F and ./F, a
+ * link to F that does not exist yet): the real path of the directory and
+ * the name. */
 bool vg_cli_same_output(const char *a, const char *b);
 
 /* Whether path does not exist, or is a regular file itself (not a link,

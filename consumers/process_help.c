@@ -203,8 +203,7 @@ int vg_cmd_process(int argc, char **argv) {
                 /* Each output is written to a file beside it and renamed
                  * over it at the end: a run that fails or is interrupted
                  * leaves what was there (vg_cli_out_open). */
-                if (alerts_path && ind_path && strcmp(alerts_path, "-") &&
-                    strcmp(ind_path, "-") &&
+                if (alerts_path && ind_path &&
                     vg_cli_same_output(alerts_path, ind_path)) {
                         /* (both outputs in one file would overwrite each
                          * other) */

@@ -51,6 +51,22 @@ run 2 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/both.jsonl" \
   --indicators "$TMP/both-link"
 [ -e "$TMP/both.jsonl" ] && fail "the output named through a dangling link was created"
 rm "$TMP/both-link"
+# ... or one pipe, named twice or as - and /dev/stdout: two streams would
+# cut each other's lines. Both -, one stream, and /dev/null twice are fine.
+for pair in "/dev/stdout /dev/stdout" "- /dev/stdout" "/dev/stderr -"; do
+  set -- $pair; set +e
+  "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$1" --indicators "$2" \
+    2>&1 | cat > "$TMP/err"; rc=${PIPESTATUS[0]}; set -e
+  [ "$rc" = 2 ] && grep -q "name the same file" "$TMP/err" \
+    || fail "--alerts $1 --indicators $2 into one pipe: exit $rc, $(head -c 300 "$TMP/err")"
+done
+set +e; "$VIGIL" process --input "$TMP/in.jsonl" --alerts - --indicators - \
+  2>/dev/null | cat > "$TMP/both.txt"; rc=${PIPESTATUS[0]}; set -e
+[ "$rc" = 0 ] && [ "$(wc -l < "$TMP/both.txt")" -gt 1 ] || fail "--alerts - --indicators -: exit $rc"
+"$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$TMP/both.txt" \
+  || fail "--alerts - --indicators -: a line is not JSON"
+rm "$TMP/both.txt"
+run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts /dev/null --indicators /dev/null
 # The same files, apart: both written.
 run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" \
   --indicators "$TMP/ind.jsonl"
@@ -77,11 +93,12 @@ cp "$TMP/al.jsonl" "$TMP/al-keep.jsonl"
 run 1 "$VIGIL" process --input "$TMP/in.jsonl" --alerts "$TMP/al.jsonl" \
   --indicators "$TMP/nodir/x.jsonl"
 cmp -s "$TMP/al.jsonl" "$TMP/al-keep.jsonl" || fail "--alerts emptied by a bad --indicators path"
-# ... and SIGINT or SIGTERM in the middle of a long run.
+# ... and SIGINT, SIGTERM, SIGHUP (a closed terminal) or SIGPIPE
+# in the middle of a long run.
 "$VIGIL" simulate -n 60000 --seed 8 --out "$TMP/big.jsonl" 2>/dev/null
 cp "$TMP/ind.jsonl" "$TMP/ind-keep.jsonl"
-for sig in INT TERM; do
-  env --default-signal=INT "$VIGIL" process --input "$TMP/big.jsonl" \
+for sig in INT TERM HUP PIPE; do
+  env --default-signal=INT,HUP,PIPE "$VIGIL" process --input "$TMP/big.jsonl" \
     --alerts "$TMP/al.jsonl" --indicators "$TMP/ind.jsonl" 2>/dev/null & pid=$!
   for _ in $(seq 100); do ls "$TMP"/al.jsonl.tmp.* >/dev/null 2>&1 && break; sleep 0.05; done
   kill -$sig $pid; set +e; wait $pid; rc=$?; set -e
