@@ -124,7 +124,8 @@ static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
         if ((why = vg_pub_cell_refused(rec.iv.iv_indicator, rec.iv.iv_area,
                                        rec.iv.iv_period,
                                        rec.iv.iv_breakdown)) ||
-            (why = vg_pub_figures_refused(rec.iv.iv_numerator,
+            (why = vg_pub_figures_refused(rec.iv.iv_indicator,
+                                          rec.iv.iv_numerator,
                                           rec.iv.iv_denominator.set,
                                           rec.iv.iv_denominator.v))) {
                 vg_warn("indicators", "offset %lld: a value that %s (not "
@@ -171,7 +172,8 @@ static int read_file(ictx_t *ic, const char *path, size_t max_bytes) {
                 if ((why = vg_pub_cell_refused(iv.iv_indicator, iv.iv_area,
                                                iv.iv_period,
                                                iv.iv_breakdown)) ||
-                    (why = vg_pub_figures_refused(iv.iv_numerator,
+                    (why = vg_pub_figures_refused(iv.iv_indicator,
+                                                  iv.iv_numerator,
                                                   iv.iv_denominator.set,
                                                   iv.iv_denominator.v))) {
                         vg_log(VG_LOG_ERROR, "indicators",
@@ -313,7 +315,10 @@ int vg_cmd_indicators(int argc, char **argv) {
         vg_conf_t *conf = vg_conf_new();
         ictx_t ic = {NULL, NULL};
         char errstr[512];
-
+        static const char *const once[] = {"input", NULL};
+        if ((rc = vg_cli_once("indicators", argc, argv,
+                              "a:i:jho:" VG_CLI_CONF_OPTS, opts, once)))
+                goto out;
         optind = 1;
         while ((c = getopt_long(argc, argv, "a:i:jho:" VG_CLI_CONF_OPTS, opts,
                                 NULL)) != -1) {

@@ -325,7 +325,14 @@ const char *vg_pub_cell_refused(const char *indicator, const char *area,
         return NULL;
 }
 
-const char *vg_pub_figures_refused(int64_t num, bool has_den, int64_t den) {
+const char *vg_pub_figures_refused(const char *indicator, int64_t num,
+                                   bool has_den, int64_t den) {
+        bool count = indicator && !strncmp(indicator, "ssih_enrolment.", 15);
+        if (indicator && count == has_den)
+                return count ? "has a denominator where its indicator (a "
+                               "count) has none"
+                             : "has no denominator where its indicator (a "
+                               "rate) has one";
         if (num < 0 || (has_den && (den < 0 || num > den)) ||
             num > VG_PUB_COUNT_MAX || (has_den && den > VG_PUB_COUNT_MAX))
                 return "has figures no population has (a negative count, a "
@@ -342,7 +349,8 @@ const char *vg_pub_part_refused(const vg_ipart_t *ip) {
         if (strlen(p) != 7 || p[5] == 'Q')
                 return "names no month (a processor counts months; quarters "
                        "and years are the aggregator's sums)";
-        if ((why = vg_pub_figures_refused(ip->ip_numerator,
+        if ((why = vg_pub_figures_refused(ip->ip_indicator,
+                                          ip->ip_numerator,
                                           ip->ip_denominator.set,
                                           ip->ip_denominator.v)))
                 return why;

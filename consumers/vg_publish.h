@@ -81,12 +81,15 @@ const char *vg_pub_cell_refused(const char *indicator, const char *area,
                                 const char *period, const char *breakdown);
 
 /* Why a value's figures are not a population's, or NULL: a negative
- * count, a numerator above its denominator, or a count above
- * VG_PUB_COUNT_MAX (vigil indicators refuses such a row as it refuses a
- * cell above). The bound keeps every sum the aggregator makes (of at most
- * VG_PUB_PARTITIONS parts, twelve months) far within 64 bits. */
+ * count, a numerator above its denominator, a count above
+ * VG_PUB_COUNT_MAX, or a denominator where the indicator has none (a
+ * count: ssih_enrolment.*) or none where it has one (vigil indicators
+ * refuses such a row as it refuses a cell above). The bound keeps every
+ * sum the aggregator makes (of at most VG_PUB_PARTITIONS parts, twelve
+ * months) far within 64 bits. */
 #define VG_PUB_COUNT_MAX 1000000000000LL
-const char *vg_pub_figures_refused(int64_t num, bool has_den, int64_t den);
+const char *vg_pub_figures_refused(const char *indicator, int64_t num,
+                                   bool has_den, int64_t den);
 
 /* Why an IndicatorPart is not one a processor writes, or NULL: its cell
  * (above), a period that is not a month, its figures (above), or a

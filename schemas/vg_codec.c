@@ -12,7 +12,9 @@
 #include "vg_codec_int.h"
 #include "vg_schema.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *decode_reasons[] = {
@@ -154,8 +156,36 @@ static vg_err_t check_resolvable(vg_codec_t *codec, int wi, char *errstr,
         return VG_OK;
 }
 
+/* The most one allocation of Avro C may take: the largest input
+ * input.max_bytes allows, and more than an Avro container's block
+ * (VG_OCF_BLOCK_MAX decompressed). Avro C allocates a string or bytes
+ * value at the length its varint claims before it reads the bytes: a
+ * record in a container file claiming 10^15 bytes asked malloc for that
+ * (an abort under AddressSanitizer). Above this, the allocation fails
+ * and the record is an error, as one cut short. */
+#define AVRO_ALLOC_MAX (((size_t)1 << 30) + ((size_t)1 << 20))
+
+static void *avro_alloc_bounded(void *ud, void *ptr, size_t osize,
+                                size_t nsize) {
+        (void)ud;
+        (void)osize;
+        if (!nsize) {
+                free(ptr);
+                return NULL;
+        }
+        return nsize > AVRO_ALLOC_MAX ? NULL : realloc(ptr, nsize);
+}
+
+static pthread_once_t avro_alloc_once = PTHREAD_ONCE_INIT;
+
+static void avro_alloc_bound(void) {
+        avro_set_allocator(avro_alloc_bounded, NULL);
+}
+
 vg_codec_t *vg_codec_new(char *errstr, size_t errstr_size) {
-        vg_codec_t *codec = vg_calloc(1, sizeof(*codec));
+        vg_codec_t *codec;
+        pthread_once(&avro_alloc_once, avro_alloc_bound);
+        codec = vg_calloc(1, sizeof(*codec));
 
         for (int i = 0; i < VG_REC__CNT; i++)
                 codec->vc_current[i] = -1;

@@ -192,7 +192,11 @@ void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
         if ((bad = vg_pub_cell_refused(rec.iv.iv_indicator, rec.iv.iv_area,
                                        rec.iv.iv_period,
                                        rec.iv.iv_breakdown)) ||
-            (bad = bad_cell(rec.iv.iv_area, rec.iv.iv_period))) {
+            (bad = bad_cell(rec.iv.iv_area, rec.iv.iv_period)) ||
+            (bad = vg_pub_figures_refused(rec.iv.iv_indicator,
+                                          rec.iv.iv_numerator,
+                                          rec.iv.iv_denominator.set,
+                                          rec.iv.iv_denominator.v))) {
                 vg_warn(CMD, "indicators [%d] offset %lld: %s", m->partition,
                         (long long)m->offset, bad);
                 vg_record_clear(t, &rec);
@@ -285,7 +289,14 @@ long rp_read_values(rep_t *r, const char *path) {
                         bad++;
                         continue;
                 }
-                put_value(r, &iv);
+                if ((why = vg_pub_figures_refused(
+                             iv.iv_indicator, iv.iv_numerator,
+                             iv.iv_denominator.set, iv.iv_denominator.v))) {
+                        vg_log(VG_LOG_ERROR, "report", "%s:%ld: a value that %s",
+                               path, lineno, why);
+                        bad++;
+                } else
+                        put_value(r, &iv);
                 vg_record_clear(VG_REC_IVALUE, &iv);
                 json_decref(o);
         }

@@ -273,7 +273,11 @@ static void on_value(kctx_t *kc, const rd_kafka_message_t *m) {
         }
         if ((why = vg_pub_cell_refused(rec.iv.iv_indicator, rec.iv.iv_area,
                                        rec.iv.iv_period,
-                                       rec.iv.iv_breakdown))) {
+                                       rec.iv.iv_breakdown)) ||
+            (why = vg_pub_figures_refused(rec.iv.iv_indicator,
+                                          rec.iv.iv_numerator,
+                                          rec.iv.iv_denominator.set,
+                                          rec.iv.iv_denominator.v))) {
                 vg_warn(SV_CMD, "%s [%d] offset %lld: a value that %s (not "
                         "served)", kc->kc_tp[1].tp_name, m->partition,
                         (long long)m->offset, why);

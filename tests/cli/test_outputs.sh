@@ -297,7 +297,8 @@ set +e; "$VIGIL" aggregate --input "$TMP/parts.jsonl" > "$TMP/agg.out" 2> "$TMP/
 if grep -q 1212 "$TMP/agg.out" "$TMP/err"; then fail "aggregate wrote a personnummer"; fi
 # ... and parts no processor writes by their figures, period, breakdown or
 # partition (an attack's: summed and published, or a sum beyond 64 bits
-# that left cells out with exit 0).
+# that left cells out with exit 0), or a rate without a denominator or a
+# count with one (summed with the rest, or shown as 3/null, exit 0).
 Q='"indicator":"readmission_30d","area":"0484","updated_at":"2026-03-05T00:00:00Z","complete":false,"history_complete":true,"data_since":null'
 { echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":0,"numerator":1,"denominator":5}'
   echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":1,"numerator":-5,"denominator":10}'
@@ -307,6 +308,8 @@ Q='"indicator":"readmission_30d","area":"0484","updated_at":"2026-03-05T00:00:00
   echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":-1,"numerator":1,"denominator":5}'
   echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":5,"numerator":9223372036854775807,"denominator":9223372036854775807}'
   echo '{'"$Q"',"period":"0000-01","breakdown":"all","partition":6,"numerator":1,"denominator":5}'
+  echo '{'"$Q"',"period":"2026-03","breakdown":"all","partition":7,"numerator":3,"denominator":null}'
+  echo '{'"${Q/readmission_30d/ssih_enrolment.85+.CANCER}"',"period":"2026-03","breakdown":"all","partition":0,"numerator":3,"denominator":7}'
 } > "$TMP/odd.jsonl"
 set +e; "$VIGIL" aggregate --input "$TMP/odd.jsonl" > "$TMP/agg.out" 2> "$TMP/err"; rc=$?; set -e
 [ "$rc" = 3 ] && grep -q '"period":"2026-03","breakdown":"all","numerator":1,"denominator":5' "$TMP/agg.out" &&
@@ -314,18 +317,24 @@ set +e; "$VIGIL" aggregate --input "$TMP/odd.jsonl" > "$TMP/agg.out" 2> "$TMP/er
   grep -q "odd.jsonl:4: an IndicatorPart names no month" "$TMP/err" &&
   grep -q "odd.jsonl:5: an IndicatorPart names no breakdown" "$TMP/err" &&
   grep -q "odd.jsonl:6: an IndicatorPart names no partition" "$TMP/err" &&
-  grep -q "odd.jsonl:8: an IndicatorPart names no period" "$TMP/err" ||
+  grep -q "odd.jsonl:8: an IndicatorPart names no period" "$TMP/err" &&
+  grep -q "odd.jsonl:9: an IndicatorPart has no denominator where its indicator (a rate) has one" "$TMP/err" &&
+  grep -q "odd.jsonl:10: an IndicatorPart has a denominator where its indicator (a count) has none" "$TMP/err" &&
+  ! grep -q 'ssih_enrolment\|"denominator":null\|"numerator":[^1]' "$TMP/agg.out" ||
   fail "aggregate, parts of impossible figures: exit $rc: $(cat "$TMP/agg.out" "$TMP/err")"
 # ... nor shown by indicators and report when such a value is read.
 { head -1 "$TMP/agg.out"; sed 's/"indicator":"readmission_30d"/"indicator":"19121212-1212"/' "$TMP/agg.out" | head -1
-  sed 's/"breakdown":"all"/"breakdown":"sex:191212121212"/' "$TMP/agg.out" | head -1; } > "$TMP/val.jsonl"
+  sed 's/"breakdown":"all"/"breakdown":"sex:191212121212"/' "$TMP/agg.out" | head -1
+  sed 's/"denominator":5/"denominator":null/' "$TMP/agg.out" | head -1; } > "$TMP/val.jsonl"
 set +e; "$VIGIL" indicators --input "$TMP/val.jsonl" --format json --breakdown any > "$TMP/ind.out" 2> "$TMP/err"; rc=$?; set -e
 [ "$(grep -c '"indicator"' "$TMP/ind.out")" = 1 ] && grep -q "val.jsonl:2: a value that names no indicator" "$TMP/err" &&
-  grep -q "val.jsonl:3: a value that holds a personnummer" "$TMP/err" ||
+  grep -q "val.jsonl:3: a value that holds a personnummer" "$TMP/err" &&
+  grep -q "val.jsonl:4: a value that has no denominator where its indicator (a rate) has one" "$TMP/err" ||
   fail "indicators, values no aggregator writes: exit $rc: $(cat "$TMP/ind.out" "$TMP/err")"
 : > "$TMP/no-alerts.jsonl"
 set +e; "$VIGIL" report --indicators "$TMP/val.jsonl" --alerts "$TMP/no-alerts.jsonl" --html "$TMP/rv.html" 2> "$TMP/err"; rc=$?; set -e
-grep -q "val.jsonl:2: names no indicator" "$TMP/err" && grep -q "val.jsonl:3: holds a personnummer" "$TMP/err" ||
+grep -q "val.jsonl:2: names no indicator" "$TMP/err" && grep -q "val.jsonl:3: holds a personnummer" "$TMP/err" &&
+  grep -q "val.jsonl:4: a value that has no denominator" "$TMP/err" ||
   fail "report, values no aggregator writes: exit $rc: $(cat "$TMP/err")"
 if grep -q 1212 "$TMP/ind.out" "$TMP/rv.html"; then fail "a personnummer shown"; fi
 # SPEC §8 in file mode: an event with a personnummer in any field (the
