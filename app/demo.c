@@ -173,7 +173,9 @@ int vg_cmd_demo(int argc, char **argv) {
                 switch (c) {
                 case 'n':
                         patients = strtoll(optarg, &end, 10);
-                        if (*end || patients < 1 || patients > 100000) {
+                        if (*end || end == optarg || patients < 1 ||
+                            patients > 100000 || *optarg < '0' ||
+                            *optarg > '9') {
                                 rc = vg_cli_usage_error(
                                         "demo", "--patients: expected 1..100000"
                                         ", got '%s'", optarg);

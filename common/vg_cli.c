@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,13 +25,45 @@ bool vg_cli_wants_help(int argc, char **argv) {
         return false;
 }
 
+int vg_cli_once(const char *cmd, int argc, char **argv, const char *shorts,
+                const struct option *longs, const char *const *once) {
+        int c, li, oe = opterr, rc = 0, n = 0;
+        bool seen[16] = {false};
+        while (once[n])
+                n++;
+        opterr = 0; /* (the command's own loop names a bad option) */
+        optind = 1;
+        while (!rc && (li = -1, c = getopt_long(argc, argv, shorts, longs,
+                                                &li)) != -1) {
+                for (int i = 0; li < 0 && c != '?' && longs[i].name; i++)
+                        if (!longs[i].flag && longs[i].val == c)
+                                li = i;
+                for (int k = 0; li >= 0 && k < n && k < 16; k++) {
+                        if (strcmp(once[k], longs[li].name))
+                                continue;
+                        if (seen[k])
+                                rc = vg_cli_usage_error(cmd, "--%s: given "
+                                                        "twice (one file "
+                                                        "per run)",
+                                                        once[k]);
+                        seen[k] = true;
+                }
+        }
+        opterr = oe;
+        optind = 1;
+        return rc;
+}
+
 int vg_cli_int_arg(const char *cmd, const char *opt, const char *arg,
                    long long min, long long max, long long *out) {
         char *end;
         long long v;
         errno = 0;
         v = strtoll(arg, &end, 10);
-        if (errno || end == arg || *end || v < min || v > max)
+        /* (strtoll also skips spaces and takes a '+': written as the
+         * configuration's integers are, digits and a '-' only) */
+        if (errno || end == arg || *end || v < min || v > max ||
+            !(*arg == '-' || (*arg >= '0' && *arg <= '9')))
                 return vg_cli_usage_error(cmd,
                                           "--%s: expected an integer from "
                                           "%lld to %lld, got '%s'",

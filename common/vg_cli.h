@@ -54,6 +54,16 @@ int vg_cli_conf_finish(struct vg_conf_s *conf, const char *cmd);
         "  -b BROKERS     shorthand for -X kafka.bootstrap.servers=BROKERS\n"  \
         "                 (default localhost:9092)\n"
 
+/* Refuses an input option (long names in once, NULL-ended) given twice,
+ * before the command's own getopt_long loop (which must start again at
+ * optind = 1): two --input files would read the last only. Any other
+ * option given twice counts as the last one, as -X does, so that a
+ * wrapper's default can be overridden. Returns 0, or VG_EXIT_USAGE after
+ * printing which option. */
+struct option;
+int vg_cli_once(const char *cmd, int argc, char **argv, const char *shorts,
+                const struct option *longs, const char *const *once);
+
 /* Parses option value arg of --opt as an integer in [min, max] into *out;
  * on error prints "vigil <cmd>: --opt: expected ..." and returns
  * VG_EXIT_USAGE, else 0. */

@@ -589,7 +589,10 @@ int vg_cmd_aggregate(int argc, char **argv) {
         int c, rc = 0, exit_idle = 0;
         vg_conf_t *conf = vg_conf_new();
         long long num;
-
+        static const char *const once[] = {"input", NULL};
+        if ((rc = vg_cli_once("aggregate", argc, argv, "i:h" VG_CLI_CONF_OPTS,
+                              opts, once)))
+                goto out;
         optind = 1;
         while ((c = getopt_long(argc, argv, "i:h" VG_CLI_CONF_OPTS, opts,
                                 NULL)) != -1) {

@@ -143,7 +143,8 @@ static int parse_i64(const char *opt, const char *s, int64_t min, int64_t max,
         long long v;
         errno = 0;
         v = strtoll(s, &end, 10);
-        if (!*s || *end || errno == ERANGE)
+        if (!*s || *end || errno == ERANGE ||
+            !(*s == '-' || (*s >= '0' && *s <= '9')))
                 return vg_cli_usage_error("simulate", "%s: '%s' is not a "
                                           "whole number", opt, s);
         if (v < min || v > max)

@@ -167,6 +167,10 @@ int vg_cmd_report(int argc, char **argv) {
         r.rp_conf = vg_conf_new();
         r.rp_lang = "sv";
         vg_buf_init(&r.rp_out);
+        static const char *const once[] = {"alerts", "indicators", NULL};
+        if ((rc = vg_cli_once(CMD, argc, argv, "a:h" VG_CLI_CONF_OPTS,
+                              opts, once)))
+                goto out;
         optind = 1;
         while ((c = getopt_long(argc, argv, "a:h" VG_CLI_CONF_OPTS, opts,
                                 NULL)) != -1) {

@@ -58,6 +58,26 @@ usage_err "'bogus' is not a vigil command" help bogus
 usage_err "--dump or --doc, not both" config --dump --doc
 usage_err "unexpected argument 'extra'" config --dump extra
 usage_err "missing subcommand (listen)" hl7
+# An input option given twice is refused: the last won unseen (process
+# -i a -i b read b only, exit 0). Other options count as the last given,
+# as -X does (a wrapper's default overridden).
+usage_err "--input: given twice" process -i a.jsonl -i b.jsonl
+usage_err "--input: given twice" aggregate --input a -i b
+usage_err "--input: given twice" indicators --input a -i b
+usage_err "--alerts: given twice" report --alerts a --alerts b
+usage_err "--indicators: given twice" report --indicators a --indicators b
+"$VIGIL" simulate -n 20 --seed 3 -o "$tmp/s.jsonl" 2> /dev/null
+"$VIGIL" process -i "$tmp/s.jsonl" --partitions 3 --partitions 1 --alerts /dev/null \
+  --indicators "$tmp/i.jsonl" 2> "$tmp/e" || fail "process with --partitions twice"
+grep -q "1 partition(s)" "$tmp/e" || fail "--partitions 3 --partitions 1: $(cat "$tmp/e")"
+"$VIGIL" indicators -i "$tmp/i.jsonl" -a 01 --area 03 --indicator 'death*' \
+  --indicator 'sip*' -j -j > /dev/null 2>&1 || fail "indicators with -a, --indicator and -j twice"
+# Integers of the command line are written as the configuration's are.
+for n in " 5" "+5" "5 " "" "0x10" "1e3"; do
+  usage_err "--partitions" process --partitions "$n" -i "$tmp/s.jsonl"
+  usage_err "--patients" simulate -n "$n"
+done
+usage_err "--patients" demo -n "+5"
 usage_err "schemas takes no file" codec schemas extra
 usage_err "serve.tokens is not set" serve -X serve.tokens=
 usage_err "--partitions: expected a number from 1 to 10000" topics create -b 127.0.0.1:1 -p 100000000
