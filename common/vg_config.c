@@ -121,9 +121,9 @@ const vg_confdef_t vg_confdefs[] = {
          "1, and further rows so that none can be worked out by "
          "subtraction (docs/INDICATORS.md §7). 1: nothing is hidden."},
         {"input.max_bytes", VG_C_INT, "1048576", 1024, 1073741824, 0,
-         "Longest line (JSON Lines input) or message (Kafka, HL7) "
-         "accepted, "
-         "bytes; longer ones are errors naming where they are (a Kafka "
+         "Longest line (JSON Lines input, its LF or CR LF not counted), "
+         "record (Avro container file, as encoded) or message (Kafka, "
+         "HL7) accepted, bytes; longer ones are errors naming where they are (a Kafka "
          "message goes to the DLQ with reason too-large; vigil hl7 listen "
          "answers AR)."},
         {"batch.max_events", VG_C_INT, "1000000", 1, 10000000, 0,

@@ -96,7 +96,7 @@ static int append(vg_lines_t *lr, const char *p, size_t n, size_t *len,
                   bool *too_long, char *errstr, size_t errstr_size) {
         if (*too_long)
                 return 0;
-        if (n > lr->lr_max - *len) {
+        if (n > lr->lr_max + 1 - *len) { /* (+1: a CR of the line end) */
                 *too_long = true;
                 return 0;
         }
@@ -150,6 +150,10 @@ int vg_lines_next(vg_lines_t *lr, char **linep, size_t *lenp, char *errstr,
         }
         lr->lr_offset += (int64_t)seen;
         lr->lr_lineno++;
+        if (len > 0 && lr->lr_buf[len - 1] == '\r')
+                len--; /* (the line end: LF or CR LF) */
+        if (len > lr->lr_max)
+                too_long = true;
         if (too_long)
                 return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                                  "line longer than %zu bytes "
@@ -159,8 +163,6 @@ int vg_lines_next(vg_lines_t *lr, char **linep, size_t *lenp, char *errstr,
                 return vg_seterr(errstr, errstr_size, VG_ERR_NOMEM,
                                  "out of memory"),
                        VG_LINES_FATAL;
-        if (len > 0 && lr->lr_buf[len - 1] == '\r')
-                len--;
         if (lr->lr_lineno == 1 && vg_bom_len(lr->lr_buf, len)) {
                 len -= 3; /* (it counts toward lr_max) */
                 memmove(lr->lr_buf, lr->lr_buf + 3, len);

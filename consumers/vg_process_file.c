@@ -123,6 +123,7 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
                     size_t errstr_size) {
         if (sr->sr_avro) {
                 vg_rectype_t t;
+                size_t size;
                 int r;
                 avro_value_reset(&sr->sr_value);
                 r = avro_file_reader_read_value(sr->sr_avro, &sr->sr_value);
@@ -134,6 +135,16 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
                                   "record %ld: %s", sr->sr_no,
                                   avro_strerror());
                         return -2;
+                }
+                /* SPEC §7's bound, as a line's and a Kafka record's (its
+                 * encoded size: what a producer of it would send) */
+                if (avro_value_sizeof(&sr->sr_value, &size) ||
+                    size > sr->sr_max) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                                  "record %ld: longer than %zu bytes "
+                                  "(input.max_bytes): skipped",
+                                  sr->sr_no, sr->sr_max);
+                        return -1;
                 }
                 if (vg_codec_from_value(sr->sr_codec, &sr->sr_value, &t, ev,
                                         errstr, errstr_size))
@@ -601,8 +612,10 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
                         r = -1;
                         vg_record_clear(ev.ev_type, &ev);
                 }
+                /* ("the future" from when the line is read: a run on a
+                 * stream goes on for as long as it is fed) */
                 if (r == -1 ||
-                    vg_event_validate(&ev, fc.fc_now, errstr,
+                    vg_event_validate(&ev, vg_now_ms(), errstr,
                                       sizeof(errstr))) {
                         vg_redact_pnr(errstr);
                         vg_log(VG_LOG_ERROR, "process",

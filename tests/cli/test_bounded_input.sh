@@ -20,6 +20,36 @@ grep -q "long.jsonl:6: line longer than 1048576 bytes" "$TMP/long.log" \
   || fail "the error does not name file and line: $(cat "$TMP/long.log")"
 grep -q ": $n events, 1 invalid lines" "$TMP/long.log" \
   || fail "the other $n lines were not all processed: $(tail -1 "$TMP/long.log")"
+# The limit is the line's content: a CR LF line end does not count, as LF
+# does not (an attack: exactly 2000 bytes and CR LF was refused).
+python3 - "$TMP/ev.jsonl" "$TMP/edge.jsonl" <<'PY'
+import sys
+l = open(sys.argv[1]).readline().rstrip("\n")
+pad = lambda n: l[:-1] + " " * (n - len(l)) + "}"
+open(sys.argv[2], "w", newline="").write(
+    pad(2000) + "\r\n" + pad(2000) + "\n" + pad(2001) + "\r\n" + pad(2001) + "\n" + pad(1999) + "\r")
+PY
+set +e
+"$VIGIL" process --input "$TMP/edge.jsonl" --indicators /dev/null --alerts /dev/null \
+  -X input.max_bytes=2000 2> "$TMP/edge.log"; rc=$?
+set -e
+[ "$rc" = 3 ] && grep -q "edge.jsonl:3: line longer than 2000" "$TMP/edge.log" &&
+  grep -q "edge.jsonl:4: line longer than 2000" "$TMP/edge.log" &&
+  [ "$(grep -c "line longer" "$TMP/edge.log")" = 2 ] &&
+  grep -q ": 3 events, 2 invalid lines" "$TMP/edge.log" ||
+  fail "lines at input.max_bytes with CR LF and LF: exit $rc: $(cat "$TMP/edge.log")"
+# "More than one day in the future" is from when a line is read, not from
+# the start of the run: a stream fed slowly (an event 1 day less 1.5 s
+# ahead, written after 3 s) is valid (it was refused, exit 3).
+{ sleep 3; python3 - "$TMP/ev.jsonl" <<'PY'
+import datetime, json, sys
+e = json.loads(open(sys.argv[1]).readline())
+t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1, seconds=-1.5)
+e["occurred_at"] = t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+print(json.dumps(e), flush=True)
+PY
+} | "$VIGIL" process --input - --indicators /dev/null --alerts /dev/null 2> "$TMP/slow.log" \
+  || fail "a line read late, less than a day ahead: $(cat "$TMP/slow.log")"
 # A memory limit below what a (permitted) huge line needs: exit 1, a clear
 # message, never 0.
 # (Not under AddressSanitizer, which needs more address space than any

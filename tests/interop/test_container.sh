@@ -86,4 +86,21 @@ for f in zip:"block 1: cut short, malformed, or above 67108864 bytes decompresse
   [ "$rc" = 1 ] && grep -qF "${f#*:}" "$tmp/ocf.err" \
     || { cat "$tmp/ocf.err"; echo "FAIL: ${f%%:*}.avro not refused as '${f#*:}' (exit $rc)" >&2; exit 1; }
 done
+# SPEC §7's bound holds for a container's records as for lines: one whose
+# encoding is longer than input.max_bytes is named and skipped (an attack's
+# records of 1 and 2 MiB were read, exit 0).
+"$PY" - "$tmp/ev.jsonl" "$tmp/long.jsonl" <<'PY'
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][:3]
+evs[1]["source_system"] = "x" * 3000
+open(sys.argv[2], "w").write("".join(json.dumps(e) + "\n" for e in evs))
+PY
+"$PY" "$(dirname "$0")/container.py" "$VIGIL_SRC" "$tmp/long.jsonl" "$tmp/long.avro" > /dev/null
+set +e
+"$VIGIL" process --input "$tmp/long.avro" --alerts "$tmp/x.a" --indicators "$tmp/x.i" \
+  -X input.max_bytes=2048 > /dev/null 2> "$tmp/long.err"; rc=$?
+set -e
+[ "$rc" = 3 ] && grep -q "record 2: longer than 2048 bytes (input.max_bytes): skipped" "$tmp/long.err" &&
+  grep -q ": 2 events, 1 invalid lines" "$tmp/long.err" \
+  || { cat "$tmp/long.err"; echo "FAIL: a container record above input.max_bytes (exit $rc)" >&2; exit 1; }
 echo "PASS: container file and JSON Lines agree ($a alerts, $n indicator values)"
