@@ -236,11 +236,16 @@ int vg_cli_out_open(const char *cmd, vg_cli_out_t *o, const char *path) {
                 o->co_fp = stdout;
                 return 0;
         }
+        if (!*path) /* (its temporary would be made, and the rename fail
+                     * only after the whole run) */
+                return vg_cli_usage_error(cmd, "'' (an empty file name) "
+                                          "given as an output");
         if (!vg_cli_plain_or_absent(path) || !out_renamable(path, &st,
                                                               &exists)) {
                 if ((o->co_fp = fopen(path, "w")))
                         return 0;
-                fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
+                fprintf(stderr, "vigil %s: %s: %s\n", cmd,
+                        *path ? path : "'' (an empty file name)",
                         strerror(errno));
                 return VG_EXIT_FAIL;
         }
@@ -265,7 +270,7 @@ int vg_cli_out_open(const char *cmd, vg_cli_out_t *o, const char *path) {
         sigprocmask(SIG_SETMASK, &old, NULL);
         if (fd >= 0 && (fchmod(fd, mode) || !(o->co_fp = fdopen(fd, "w"))))
                 en = errno;
-        if (!o->co_fp) {
+        if (!o->co_fp) { /* (named as given, never by its temporary) */
                 fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
                         strerror(en));
                 if (fd >= 0) {
@@ -366,7 +371,10 @@ int vg_cli_conf_finish(vg_conf_t *conf, const char *cmd) {
         const char *lvl;
 
         if (!file_loaded && vg_conf_load_default(conf, errstr, sizeof(errstr))) {
-                fprintf(stderr, "vigil %s: %s\n", cmd, errstr);
+                const char *env = getenv("VIGIL_CONFIG");
+                /* (say where the name came from: no -F was given) */
+                fprintf(stderr, "vigil %s: %s%s\n", cmd,
+                        env && *env ? "$VIGIL_CONFIG: " : "", errstr);
                 rc = VG_EXIT_USAGE;
         }
         for (int i = 0; i < pending_cnt; i++) {

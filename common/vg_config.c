@@ -648,7 +648,8 @@ vg_err_t vg_conf_load_file(vg_conf_t *conf, const char *path, char *errstr,
         FILE *fp;
 
         if (fd < 0)
-                return vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s", path,
+                return vg_seterr(errstr, errstr_size, VG_ERR_IO, "%s: %s",
+                                 *path ? path : "'' (an empty file name)",
                                  strerror(errno));
         if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
                 close(fd);

@@ -222,7 +222,8 @@ FILE *vg_lines_open(const char *cmd, const char *path) {
         int err;
 
         if (!in) {
-                fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
+                fprintf(stderr, "vigil %s: %s: %s\n", cmd,
+                        *path ? path : "'' (an empty file name)",
                         strerror(errno));
                 return NULL;
         }

@@ -69,11 +69,13 @@ static vg_err_t backup(sqlite3 *src, const char *src_path, const char *dst,
         return VG_OK;
 }
 
-/* A new empty file path (mode 0600) from template tmpl ("...XXXXXX"). */
-static vg_err_t make_tmp(char *tmpl, char *errstr, size_t n) {
+/* A new empty file path (mode 0600) from template tmpl ("...XXXXXX");
+ * an error names the file it stands for (shown), not the template. */
+static vg_err_t make_tmp(char *tmpl, const char *shown, char *errstr,
+                         size_t n) {
         int fd = mkstemp(tmpl);
         if (fd < 0)
-                return vg_seterr(errstr, n, VG_ERR_IO, "%s: %s", tmpl,
+                return vg_seterr(errstr, n, VG_ERR_IO, "%s: %s", shown,
                                  strerror(errno));
         fchmod(fd, 0600);
         close(fd);
@@ -156,7 +158,7 @@ int state_cmd_export(const sopts_t *so, const char *arg) {
         if (!(db = state_part_open(path, errstr, sizeof(errstr))))
                 return state_fail("%s", errstr);
         snprintf(tmp, sizeof(tmp), "%s.XXXXXX", so->so_out);
-        if (make_tmp(tmp, errstr, sizeof(errstr)) ||
+        if (make_tmp(tmp, so->so_out, errstr, sizeof(errstr)) ||
             backup(db, path, tmp, errstr, sizeof(errstr))) {
                 sqlite3_close(db);
                 unlink(tmp);
@@ -342,7 +344,7 @@ int state_cmd_import(const sopts_t *so, const char *file) {
         snprintf(tmp, sizeof(tmp), "%s/.partition-%lld.db.import-XXXXXX",
                  so->so_dir, (long long)part);
         if (!(db = state_part_open(file, errstr, sizeof(errstr))) ||
-            make_tmp(tmp, errstr, sizeof(errstr))) {
+            make_tmp(tmp, so->so_dir, errstr, sizeof(errstr))) {
                 sqlite3_close(db);
                 state_fail("import: %s", errstr);
                 goto out;

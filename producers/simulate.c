@@ -468,6 +468,7 @@ int vg_cmd_simulate(int argc, char **argv) {
         const char *out_path = NULL;
         bool publish = false;
         FILE *out = NULL;
+        vg_cli_out_t oo = {0};
         size_t n, i;
         struct sigaction sa, old_int, old_term;
 
@@ -573,15 +574,14 @@ int vg_cmd_simulate(int argc, char **argv) {
         if (publish) {
                 if ((rc = pub_open(&pub, conf)))
                         goto done;
-        } else if (out_path && strcmp(out_path, "-")) {
-                if (!(out = fopen(out_path, "w"))) {
-                        fprintf(stderr, "vigil simulate: %s: %s\n", out_path,
-                                strerror(errno));
-                        rc = VG_EXIT_FAIL;
+        } else {
+                /* written beside the file and renamed over it at the end:
+                 * a run that fails or is interrupted leaves what was
+                 * there (a full disk left a cut file in its place) */
+                if ((rc = vg_cli_out_open("simulate", &oo, out_path)))
                         goto done;
-                }
-        } else
-                out = stdout;
+                out = oo.co_fp;
+        }
 
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
@@ -641,9 +641,8 @@ int vg_cmd_simulate(int argc, char **argv) {
                         rc = VG_EXIT_FAIL;
                 }
         } else {
-                if (vg_cli_close_out("simulate", out,
-                                     out == stdout ? "standard output"
-                                                   : out_path))
+                vg_cli_out_t *const outs[] = {&oo};
+                if (vg_cli_out_end("simulate", outs, 1, !rc))
                         rc = VG_EXIT_FAIL;
                 out = NULL;
         }
@@ -659,8 +658,10 @@ int vg_cmd_simulate(int argc, char **argv) {
                st.ss_deaths, st.ss_sips, st.ss_register,
                st.ss_cancellations, st.ss_duplicates);
 done:
-        if (out && out != stdout)
-                fclose(out);
+        if (out) {
+                vg_cli_out_t *const outs[] = {&oo};
+                vg_cli_out_end("simulate", outs, 1, false);
+        }
         pub_close(&pub);
         vg_sim_destroy(sim);
         for (int k = 0; k < nkommuner; k++)

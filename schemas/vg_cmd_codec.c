@@ -47,6 +47,13 @@ static void help(void) {
                "                 of each line),\n"
                "                 alert, indicator_part, indicator_value\n"
                "  -r, --raw      decode: input is one raw binary record\n"
+               "      --allow-personnummer\n"
+               "                 encode and show an event or alert even when "
+               "a field is a\n"
+               "                 personnummer (to make test records for the "
+               "DLQ's\n"
+               "                 personal-data path; refused by default, "
+               "SPEC §8)\n"
                "  -h, --help     this help\n"
                "\n"
                "Exit status: 0 all records converted, 1 some failed, 2 usage "
@@ -70,6 +77,18 @@ static int do_schemas(vg_codec_t *codec) {
         return VG_EXIT_OK;
 }
 
+/* --allow-personnummer */
+static bool allow_pnr;
+
+/* SPEC §8 for a tool too: the field of an event or alert whose whole
+ * value is a personnummer (so not encoded, nor printed decoded), or NULL */
+static const char *pnr_field(int type, const vg_anyrec_t *rec) {
+        return allow_pnr                 ? NULL
+               : VG_REC_IS_EVENT(type) ? vg_event_pnr_field(&rec->ev)
+               : type == VG_REC_ALERT ? vg_alert_pnr_field(&rec->al)
+                                      : NULL;
+}
+
 static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
         char *line = NULL, errstr[512];
         ssize_t n;
@@ -87,6 +106,7 @@ static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
                 json_error_t jerr;
                 json_t *obj;
                 vg_err_t err;
+                const char *pf;
                 int rtype = type;
 
                 lineno = lr.lr_lineno;
@@ -109,7 +129,13 @@ static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
                         err = vg_record_from_json(rtype, obj, &rec, errstr,
                                                   sizeof(errstr));
                 json_decref(obj);
-                if (!err) {
+                if (!err && (pf = pnr_field(rtype, &rec))) {
+                        snprintf(errstr, sizeof(errstr), "%s looks like a "
+                                 "personnummer: not encoded (personal-data)",
+                                 pf);
+                        vg_record_clear(rtype, &rec);
+                        err = VG_ERR_INVALID;
+                } else if (!err) {
                         vg_buf_reset(&out);
                         err = vg_codec_encode(codec, rtype, &rec, &out, errstr,
                                               sizeof(errstr));
@@ -138,11 +164,20 @@ static int decode_one(vg_codec_t *codec, const char *data, size_t len,
         vg_rectype_t type;
         vg_decode_reason_t reason;
         char errstr[512], *js;
+        const char *pf;
 
         if (vg_codec_decode(codec, data, len, -1, &type, &rec, &reason, errstr,
                             sizeof(errstr))) {
+                vg_redact_pnr(errstr);
                 vg_log(VG_LOG_ERROR, "codec", "%s:%ld: %s: %s", name, lineno,
                        vg_decode_reason_str(reason), errstr);
+                return -1;
+        }
+        if ((pf = pnr_field(type, &rec))) {
+                vg_log(VG_LOG_ERROR, "codec", "%s:%ld: personal-data: %s "
+                       "looks like a personnummer: not shown", name, lineno,
+                       pf);
+                vg_record_clear(type, &rec);
                 return -1;
         }
         js = vg_record_to_jsonl(type, &rec);
@@ -222,6 +257,7 @@ int vg_cmd_codec(int argc, char **argv) {
         static const struct option opts[] = {
                 {"type", required_argument, NULL, 't'},
                 {"raw", no_argument, NULL, 'r'},
+                {"allow-personnummer", no_argument, NULL, 256},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -232,6 +268,7 @@ int vg_cmd_codec(int argc, char **argv) {
         char errstr[512];
 
         optind = 1;
+        allow_pnr = false;
         while ((c = getopt_long(argc, argv, "t:rh", opts, NULL)) != -1) {
                 switch (c) {
                 case 't': {
@@ -245,6 +282,9 @@ int vg_cmd_codec(int argc, char **argv) {
                 }
                 case 'r':
                         raw = 1;
+                        break;
+                case 256:
+                        allow_pnr = true;
                         break;
                 case 'h':
                         help();

@@ -107,6 +107,13 @@ for sig in INT TERM HUP PIPE; do
     fail "SIG$sig: an output was changed by an interrupted run"
   if ls "$TMP"/*.tmp.* >/dev/null 2>&1; then fail "SIG$sig: temporary files left: $(ls "$TMP")"; fi
 done
+# simulate --out too: a run cut short by the file size limit (SIGXFSZ) or
+# a full device leaves the file as it was, and no temporary file.
+echo old > "$TMP/sim.jsonl"
+set +e; ( ulimit -f 16; exec "$VIGIL" simulate -n 3000 --out "$TMP/sim.jsonl" ) 2>/dev/null; rc=$?; set -e
+[ "$rc" != 0 ] && [ "$(cat "$TMP/sim.jsonl")" = old ] || fail "simulate cut short: exit $rc, $(head -c 100 "$TMP/sim.jsonl")"
+if ls "$TMP"/sim.jsonl.tmp.* >/dev/null 2>&1; then fail "simulate cut short left $(ls "$TMP"/sim.jsonl.tmp.*)"; fi
+run 1 "$VIGIL" simulate -n 20 --out /dev/full
 # "-" is standard output, as for --input and report --html.
 run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts - --indicators /dev/null > "$TMP/al-stdout.jsonl"
 [ -s "$TMP/al-stdout.jsonl" ] && [ "$(wc -l < "$TMP/al-stdout.jsonl")" = "$(wc -l < "$TMP/al-keep.jsonl")" ] || fail "--alerts - did not write standard output"
@@ -337,6 +344,19 @@ grep -q "val.jsonl:2: names no indicator" "$TMP/err" && grep -q "val.jsonl:3: ho
   grep -q "val.jsonl:4: a value that has no denominator" "$TMP/err" ||
   fail "report, values no aggregator writes: exit $rc: $(cat "$TMP/err")"
 if grep -q 1212 "$TMP/ind.out" "$TMP/rv.html"; then fail "a personnummer shown"; fi
+# SPEC §8 for vigil codec too: an event or alert with a personnummer as a
+# field's whole value is neither encoded nor shown decoded (it passed
+# through both), unless --allow-personnummer asks for a test record.
+ev='{"type":"death","event_id":"e1","patient_id":"19121212-1212","occurred_at":"2026-01-01T11:35:11Z","kommun":"1885","source_system":"s","place_of_death":"HOME","expected":true,"age_years":80,"sex":"MALE","diagnosis_group":"CANCER"}'
+set +e; echo "$ev" | "$VIGIL" codec encode > "$TMP/pn.hex" 2> "$TMP/err"; rc=$?; set -e
+[ "$rc" = 1 ] && [ ! -s "$TMP/pn.hex" ] && grep -q "patient_id looks like a personnummer: not encoded" "$TMP/err" ||
+  fail "codec encode of a personnummer: exit $rc: $(cat "$TMP/pn.hex" "$TMP/err")"
+echo "$ev" | "$VIGIL" codec encode --allow-personnummer > "$TMP/pn.hex" 2> "$TMP/err" || fail "codec encode --allow-personnummer"
+set +e; "$VIGIL" codec decode "$TMP/pn.hex" > "$TMP/pn.out" 2> "$TMP/err"; rc=$?; set -e
+[ "$rc" = 1 ] && [ ! -s "$TMP/pn.out" ] && grep -q "personal-data: patient_id looks like a personnummer: not shown" "$TMP/err" ||
+  fail "codec decode of a personnummer: exit $rc: $(cat "$TMP/pn.out" "$TMP/err")"
+if grep -q 1212 "$TMP/err"; then fail "codec showed the personnummer: $(cat "$TMP/err")"; fi
+"$VIGIL" codec decode --allow-personnummer "$TMP/pn.hex" | grep -q '"patient_id":"19121212-1212"' || fail "codec decode --allow-personnummer"
 # SPEC §8 in file mode: an event with a personnummer in any field (the
 # whole value) is an invalid line, never written; a value that only holds
 # one among other characters is a pseudonym by the SPEC's rule: processed,
