@@ -354,6 +354,11 @@ int vg_cmd_indicators(int argc, char **argv) {
                                         (int)VG_ARRAY_SIZE(areas));
                                 goto out;
                         }
+                        if (strcmp(optarg, "SE") && !vg_areas_name(optarg))
+                                vg_warn("indicators", "--area %s: no kommun "
+                                        "or region Vigil knows has this "
+                                        "code (its values are shown if "
+                                        "there are any)", optarg);
                         areas[nareas++] = optarg;
                         break;
                 case 'f':

@@ -219,6 +219,11 @@ int vg_cmd_report(int argc, char **argv) {
                                         (int)VG_ARRAY_SIZE(r.rp_sel));
                                 goto out;
                         }
+                        if (strcmp(optarg, "SE") && !*vg_area_name(optarg))
+                                vg_warn(CMD, "--area %s: no kommun or region "
+                                        "Vigil knows has this code (its "
+                                        "values are shown if there are any)",
+                                        optarg);
                         r.rp_sel[r.rp_nsel++] = optarg;
                         break;
                 case OPT_FROM:

@@ -138,6 +138,13 @@ grep -q "no quarter values to show: the values are of months" "$TMP/err" \
   || fail "--period quarter on months only: $(cat "$TMP/err")"
 run 0 "$VIGIL" indicators --input "$TMP/ind.jsonl" --period quarter > /dev/null
 grep -q "no quarter values" "$TMP/err" && fail "--period quarter: $(cat "$TMP/err")"
+# An --area no kommun or region has is said (it printed nothing, exit 0).
+run 0 "$VIGIL" indicators --input "$TMP/ind.jsonl" -a 9999 > /dev/null
+grep -q "WARN  indicators: --area 9999: no kommun or region Vigil knows" "$TMP/err" || fail "indicators -a 9999: $(cat "$TMP/err")"
+run 0 "$VIGIL" report --indicators "$TMP/ind.jsonl" --alerts "$TMP/al.jsonl" -a 9999 --html "$TMP/r9.html"
+grep -q "WARN  report: --area 9999: no kommun or region Vigil knows" "$TMP/err" || fail "report -a 9999: $(cat "$TMP/err")"
+run 0 "$VIGIL" indicators --input "$TMP/ind.jsonl" -a 0484 -a 04 -a SE > /dev/null
+if grep -q "WARN" "$TMP/err"; then fail "indicators -a 0484 -a 04 -a SE: $(cat "$TMP/err")"; fi
 # An alert is filed by its kommun (by its area for INDICATOR_BELOW_TARGET),
 # as vigil serve files it, whatever its other fields say: a patient alert
 # given an area and region elsewhere is still its kommun's and region's.
