@@ -9,6 +9,7 @@
 #include "vg_common.h"
 #include "vg_lock.h"
 #include "vg_partition.h"
+#include "vg_patient_store.h"
 #include "vg_time.h"
 #include "state_int.h"
 
@@ -80,6 +81,42 @@ static vg_err_t make_tmp(char *tmpl, const char *shown, char *errstr,
         fchmod(fd, 0600);
         close(fd);
         return VG_OK;
+}
+
+/* Patients of file whose state cannot be read (checksum, bounds), the
+ * first's reason in why; -1 (errstr) if the table cannot be read. A file
+ * sound to SQLite (quick_check) but whose states were damaged would be
+ * imported, and each such patient fail the processor when next used. */
+static long unreadable_states(const char *file, long *total, char *why,
+                              size_t why_n, char *errstr, size_t n) {
+        sqlite3 *db = state_part_open(file, errstr, n);
+        sqlite3_stmt *s = NULL;
+        long bad = 0;
+        int rc;
+        *total = 0;
+        if (!db)
+                return -1;
+        rc = sqlite3_prepare_v2(db, "SELECT patient_id, state FROM patients",
+                                -1, &s, NULL);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+                char e[256];
+                vg_patient_t *pt = vg_patient_decode(
+                        (const char *)sqlite3_column_text(s, 0),
+                        sqlite3_column_blob(s, 1),
+                        (size_t)sqlite3_column_bytes(s, 1), e, sizeof(e));
+                if (!pt && !bad++)
+                        snprintf(why, why_n, "%s", e);
+                vg_patient_destroy(pt);
+                (*total)++;
+                rc = SQLITE_OK;
+        }
+        if (rc != SQLITE_DONE) {
+                state_db_err(errstr, n, file, "read patients", db, rc);
+                bad = -1;
+        }
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        return bad;
 }
 
 static void fsync_path(const char *path, int flags) {
@@ -288,6 +325,22 @@ int state_cmd_import(const sopts_t *so, const char *file) {
                         "import: %s is damaged (quick_check: %s); not imported",
                         file, json_is_string(e) ? json_string_value(e) : "?");
                 goto out;
+        }
+        {
+                char why[256] = "";
+                long total, bad = unreadable_states(file, &total, why,
+                                                    sizeof(why), errstr,
+                                                    sizeof(errstr));
+                if (bad) {
+                        if (bad < 0)
+                                state_fail("import: %s", errstr);
+                        else
+                                state_fail("import: %s: %ld of %ld patients' "
+                                           "states cannot be read (the "
+                                           "first: %s); not imported",
+                                           file, bad, total, why);
+                        goto out;
+                }
         }
         if ((cur = current_schema(errstr, sizeof(errstr))) < 0) {
                 state_fail("import: %s", errstr);

@@ -199,6 +199,17 @@ grep -q "damaged" err || fail "import damaged: $(cat err)"
 expect 1 "$VIGIL" state -X state.dir="$TMP/new2" import bad/partition-3.db
 grep -q "not a SQLite database" err || fail "import not SQLite: $(cat err)"
 [ ! -e "$TMP/new2" ] || fail "a refused import created state.dir"
+# ... a file sound to SQLite whose patients' states are damaged (it was
+# imported, each such patient failing the processor when next used).
+cp "$TMP/e1.db" flip.db
+python3 -c "
+import sqlite3; db = sqlite3.connect('flip.db')
+pid, st = db.execute('SELECT patient_id, state FROM patients LIMIT 1').fetchone()
+b = bytearray(st); b[len(b) // 2] ^= 0x40
+db.execute('UPDATE patients SET state=? WHERE patient_id=?', (bytes(b), pid)); db.commit()"
+expect 1 "$VIGIL" state -X state.dir="$TMP/new2" import flip.db
+grep -q "1 of [0-9]* patients' states cannot be read (the first: .*); not imported" err || fail "import, a damaged state: $(cat err)"
+[ ! -e "$TMP/new2" ] || fail "a refused import created state.dir"
 cp "$TMP/e1.db" old.db
 python3 -c "
 import sqlite3; db = sqlite3.connect('old.db')
