@@ -29,6 +29,8 @@ int vg_cli_once(const char *cmd, int argc, char **argv, const char *shorts,
                 const struct option *longs, const char *const *once) {
         int c, li, oe = opterr, rc = 0, n = 0;
         bool seen[16] = {false};
+        if (vg_cli_wants_help(argc, argv))
+                return 0; /* (--help wins, as over any other mistake) */
         while (once[n])
                 n++;
         opterr = 0; /* (the command's own loop names a bad option) */
@@ -126,10 +128,11 @@ bool vg_cli_same_output(const char *a, const char *b) {
         bool ea, na, eb, nb;
         if (!strcmp(a, "-") && !strcmp(b, "-"))
                 return false; /* (one stream: whole lines) */
-        a = strcmp(a, "-") ? a : "/dev/stdout";
-        b = strcmp(b, "-") ? b : "/dev/stdout";
-        ea = !stat(a, &sa), na = !ea && errno == ENOENT;
-        eb = !stat(b, &sb), nb = !eb && errno == ENOENT;
+        /* ("-": standard output itself, with or without /dev/stdout) */
+        ea = !(strcmp(a, "-") ? stat(a, &sa) : fstat(STDOUT_FILENO, &sa));
+        na = !ea && errno == ENOENT;
+        eb = !(strcmp(b, "-") ? stat(b, &sb) : fstat(STDOUT_FILENO, &sb));
+        nb = !eb && errno == ENOENT;
         if (ea && eb) /* a pipe or socket too: two streams' buffers
                        * would cut each other's lines */
                 return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino &&

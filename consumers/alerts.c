@@ -294,7 +294,9 @@ static int alert_cmp(const void *a, const void *b) {
         int c;
         if (x->al_rule != y->al_rule)
                 return x->al_rule - y->al_rule;
-        if ((c = nstrcmp(x->al_kommun, y->al_kommun)) ||
+        if ((c = strcmp(vg_alert_place(x), vg_alert_place(y))) || /* (as
+                                                                  * shown) */
+            (c = nstrcmp(x->al_kommun, y->al_kommun)) ||
             (c = nstrcmp(x->al_area, y->al_area)) ||
             (c = nstrcmp(x->al_anchor, y->al_anchor)))
                 return c;

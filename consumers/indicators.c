@@ -108,13 +108,15 @@ static void msg_cb(const rd_kafka_message_t *m, void *opaque) {
         vg_rectype_t t;
         const char *why;
         char errstr[256];
-        if (!m->payload) { /* tombstone: the row no longer exists */
-                char key[512];
-                snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
-                         m->key ? (const char *)m->key : "");
-                json_object_del(ic->ic_rows, key);
+        char key[512];
+        /* A tombstone: the row no longer exists. A record that cannot be
+         * read or shown (below) replaces its key's row too: the value
+         * before it is no longer the topic's. */
+        snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
+                 m->key ? (const char *)m->key : "");
+        json_object_del(ic->ic_rows, key);
+        if (!m->payload)
                 return;
-        }
         if (vg_codec_decode(ic->ic_codec, m->payload, m->len, VG_REC_IVALUE,
                             &t, &rec, NULL, errstr, sizeof(errstr))) {
                 vg_warn("indicators", "offset %lld: %s", (long long)m->offset,

@@ -118,8 +118,6 @@ void process_record(proc_t *pr, rd_kafka_message_t *m, vg_codec_t *codec) {
         if (err)
                 vg_part_activity(ps->ps_part, type);
         if (err) {
-                vg_redact_pnr(errstr); /* (a fingerprint's hex may look
-                                        * like one, docs/EVENTS.md §7) */
                 vg_warn("process", "%s [%d] offset %lld: %s: %s -> DLQ", topic,
                         p, (long long)m->offset, vg_decode_reason_str(reason),
                         errstr);

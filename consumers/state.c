@@ -657,6 +657,13 @@ int vg_cmd_state(int argc, char **argv) {
                         break;
                 case 'o':
                         so.so_out = optarg;
+                        if (!*optarg) { /* (a copy was made, then not put
+                                         * anywhere) */
+                                rc = vg_cli_usage_error(
+                                        CMD, "--out: '' (an empty file "
+                                        "name)");
+                                goto out;
+                        }
                         break;
                 case OPT_PARTITION:
                         so.so_part = optarg;

@@ -138,8 +138,14 @@ static int src_next(src_t *sr, vg_event_t *ev, char *errstr,
                 }
                 /* SPEC §7's bound, as a line's and a Kafka record's (its
                  * encoded size: what a producer of it would send) */
-                if (avro_value_sizeof(&sr->sr_value, &size) ||
-                    size > sr->sr_max) {
+                if (avro_value_sizeof(&sr->sr_value, &size)) {
+                        vg_seterr(errstr, errstr_size, VG_ERR_DECODE,
+                                  "record %ld: its size cannot be worked "
+                                  "out (%s): skipped", sr->sr_no,
+                                  avro_strerror());
+                        return -1;
+                }
+                if (size > sr->sr_max) {
                         vg_seterr(errstr, errstr_size, VG_ERR_ARG,
                                   "record %ld: longer than %zu bytes "
                                   "(input.max_bytes): skipped",

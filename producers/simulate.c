@@ -111,7 +111,15 @@ static void help(void) {
                "\n"
                "Output:\n"
                "  -o, --out FILE           write JSON Lines to FILE "
-               "(default: stdout)\n"
+               "(default: stdout): written\n"
+               "                           beside it and put in place at "
+               "the end, so a run\n"
+               "                           that fails or is interrupted "
+               "leaves FILE as it\n"
+               "                           was; with --rate, written in "
+               "place as it goes (a\n"
+               "                           live feed: what was written "
+               "stays)\n"
                "      --publish            produce to Kafka instead: topics "
                "topic.admissions,\n"
                "                           topic.discharges, topic.deaths, "
@@ -578,7 +586,16 @@ int vg_cmd_simulate(int argc, char **argv) {
                 /* written beside the file and renamed over it at the end:
                  * a run that fails or is interrupted leaves what was
                  * there (a full disk left a cut file in its place) */
-                if ((rc = vg_cli_out_open("simulate", &oo, out_path)))
+                if (rate > 0 && out_path && *out_path &&
+                    strcmp(out_path, "-")) { /* (a feed read as it grows) */
+                        if (!(oo.co_fp = fopen(out_path, "w"))) {
+                                fprintf(stderr, "vigil simulate: %s: %s\n",
+                                        out_path, strerror(errno));
+                                rc = VG_EXIT_FAIL;
+                                goto done;
+                        }
+                        oo.co_path = out_path;
+                } else if ((rc = vg_cli_out_open("simulate", &oo, out_path)))
                         goto done;
                 out = oo.co_fp;
         }

@@ -82,11 +82,28 @@ static bool allow_pnr;
 
 /* SPEC §8 for a tool too: the field of an event or alert whose whole
  * value is a personnummer (so not encoded, nor printed decoded), or NULL */
+static const char *cell_pnr_field(const char *ind, const char *area,
+                                  const char *period, const char *bd) {
+        return vg_pnr_in(ind)      ? "indicator"
+               : vg_pnr_in(area)   ? "area"
+               : vg_pnr_in(period) ? "period"
+               : vg_pnr_in(bd)     ? "breakdown"
+                                   : NULL;
+}
+
 static const char *pnr_field(int type, const vg_anyrec_t *rec) {
+        const vg_ivalue_t *iv = &rec->iv;
+        const vg_ipart_t *ip = &rec->ip;
         return allow_pnr                 ? NULL
                : VG_REC_IS_EVENT(type) ? vg_event_pnr_field(&rec->ev)
                : type == VG_REC_ALERT ? vg_alert_pnr_field(&rec->al)
-                                      : NULL;
+               : type == VG_REC_IVALUE
+                       ? cell_pnr_field(iv->iv_indicator, iv->iv_area,
+                                        iv->iv_period, iv->iv_breakdown)
+               : type == VG_REC_IPART
+                       ? cell_pnr_field(ip->ip_indicator, ip->ip_area,
+                                        ip->ip_period, ip->ip_breakdown)
+                       : NULL;
 }
 
 static int do_encode(vg_codec_t *codec, FILE *in, const char *name, int type) {
@@ -168,7 +185,6 @@ static int decode_one(vg_codec_t *codec, const char *data, size_t len,
 
         if (vg_codec_decode(codec, data, len, -1, &type, &rec, &reason, errstr,
                             sizeof(errstr))) {
-                vg_redact_pnr(errstr);
                 vg_log(VG_LOG_ERROR, "codec", "%s:%ld: %s: %s", name, lineno,
                        vg_decode_reason_str(reason), errstr);
                 return -1;

@@ -378,10 +378,29 @@ static vg_err_t from_value(vg_codec_t *codec, vg_rectype_t type,
         return err;
 }
 
+static vg_err_t codec_decode(vg_codec_t *codec, const void *data, size_t len,
+                             int expect, vg_rectype_t *typep, void *rec,
+                             vg_decode_reason_t *reasonp, char *errstr,
+                             size_t errstr_size);
+
 vg_err_t vg_codec_decode(vg_codec_t *codec, const void *data, size_t len,
                          int expect, vg_rectype_t *typep, void *rec,
                          vg_decode_reason_t *reasonp, char *errstr,
                          size_t errstr_size) {
+        vg_err_t err = codec_decode(codec, data, len, expect, typep, rec,
+                                    reasonp, errstr, errstr_size);
+        /* Every reader logs the reason, and process copies it to a DLQ
+         * header: a fingerprint's hex (ab191212121212cd) or a value quoted
+         * may look like a personnummer (docs/EVENTS.md §7) */
+        if (err && errstr && errstr_size)
+                vg_redact_pnr(errstr);
+        return err;
+}
+
+static vg_err_t codec_decode(vg_codec_t *codec, const void *data, size_t len,
+                             int expect, vg_rectype_t *typep, void *rec,
+                             vg_decode_reason_t *reasonp, char *errstr,
+                             size_t errstr_size) {
         const unsigned char *p = data;
         vg_codec_schema_t *w = NULL;
         const vg_rectype_desc_t *rt;

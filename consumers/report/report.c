@@ -182,6 +182,12 @@ int vg_cmd_report(int argc, char **argv) {
                 switch (c) {
                 case OPT_HTML:
                         html = optarg;
+                        if (!*html) { /* (found only after the whole run) */
+                                rc = vg_cli_usage_error(
+                                        CMD, "--html: '' (an empty file "
+                                        "name)");
+                                goto out;
+                        }
                         break;
                 case OPT_IND:
                         ind_file = optarg;

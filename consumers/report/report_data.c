@@ -172,14 +172,16 @@ void rp_ivalue_msg(const rd_kafka_message_t *m, void *opaque) {
         vg_rectype_t t;
         char errstr[256];
         const char *bad;
-        if (!m->payload) { /* tombstone: the row no longer exists */
-                char key[512];
-                snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
-                         m->key ? (const char *)m->key : "");
-                json_object_del(r->rp_rows_js, key);
-                json_object_del(r->rp_all_js, key);
+        char key[512];
+        /* A tombstone: the row no longer exists. A record that cannot be
+         * read or drawn (below) replaces its key's row too: the value
+         * before it is no longer the topic's. */
+        snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
+                 m->key ? (const char *)m->key : "");
+        json_object_del(r->rp_rows_js, key);
+        json_object_del(r->rp_all_js, key);
+        if (!m->payload)
                 return;
-        }
         if (vg_codec_decode(r->rp_codec, m->payload, m->len, VG_REC_IVALUE, &t,
                             &rec, NULL, errstr, sizeof(errstr))) {
                 vg_warn(CMD, "indicators [%d] offset %lld: %s", m->partition,

@@ -250,18 +250,25 @@ static void on_alert(kctx_t *kc, const rd_kafka_message_t *m) {
         vg_record_clear(t, &rec);
 }
 
+static void drop_value(sv_state_t *st, const char *key) {
+        pthread_mutex_lock(&st->st_lock);
+        json_object_del(st->st_values, key);
+        pthread_mutex_unlock(&st->st_lock);
+}
+
 static void on_value(kctx_t *kc, const rd_kafka_message_t *m) {
         sv_state_t *st = kc->kc_st;
         vg_anyrec_t rec;
         vg_rectype_t t;
         const char *why;
         char errstr[256], key[512];
-        if (!m->payload) { /* tombstone: the row no longer exists */
-                snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
-                         m->key ? (const char *)m->key : "");
-                pthread_mutex_lock(&st->st_lock);
-                json_object_del(st->st_values, key);
-                pthread_mutex_unlock(&st->st_lock);
+        /* A tombstone: the row no longer exists. A record that cannot be
+         * read or served (below) replaces its key's row too: the value
+         * before it is no longer the topic's. */
+        snprintf(key, sizeof(key), "%.*s", (int)m->key_len,
+                 m->key ? (const char *)m->key : "");
+        if (!m->payload) {
+                drop_value(st, key);
                 return;
         }
         if (vg_codec_decode(kc->kc_codec, m->payload, m->len, VG_REC_IVALUE,
@@ -269,6 +276,7 @@ static void on_value(kctx_t *kc, const rd_kafka_message_t *m) {
                 vg_warn(SV_CMD, "%s [%d] offset %lld: %s",
                         kc->kc_tp[1].tp_name, m->partition,
                         (long long)m->offset, errstr);
+                drop_value(st, key);
                 return;
         }
         if ((why = vg_pub_cell_refused(rec.iv.iv_indicator, rec.iv.iv_area,
@@ -282,6 +290,7 @@ static void on_value(kctx_t *kc, const rd_kafka_message_t *m) {
                         "served)", kc->kc_tp[1].tp_name, m->partition,
                         (long long)m->offset, why);
                 vg_record_clear(t, &rec);
+                drop_value(st, key);
                 return;
         }
         /* The topic's key (SPEC §2), so that a tombstone finds its row. */

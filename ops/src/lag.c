@@ -16,6 +16,7 @@
 #include "vg_ops.h"
 #include "vg_time.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -607,10 +608,11 @@ static int parse_int(const char *s, long long min, long long max,
                      long long *out) {
         char *end;
         long long v;
-        if (!*s)
+        if (!(*s == '-' || (*s >= '0' && *s <= '9'))) /* (no ' ', '+') */
                 return -1;
+        errno = 0;
         v = strtoll(s, &end, 10);
-        if (*end || v < min || v > max)
+        if (*end || errno || v < min || v > max)
                 return -1;
         *out = v;
         return 0;

@@ -172,7 +172,10 @@ static int reachable(rd_kafka_t *rk, int timeout_ms) {
 
 static int parse_pos(const char *s, int *out) {
         char *end;
-        long v = strtol(s, &end, 10);
+        long v;
+        if (*s < '0' || *s > '9') /* (digits only: no ' ', '+', '') */
+                return -1;
+        v = strtol(s, &end, 10);
         if (*end || v < 1 || v > 10000)
                 return -1;
         *out = (int)v;

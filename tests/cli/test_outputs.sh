@@ -114,6 +114,12 @@ set +e; ( ulimit -f 16; exec "$VIGIL" simulate -n 3000 --out "$TMP/sim.jsonl" ) 
 [ "$rc" != 0 ] && [ "$(cat "$TMP/sim.jsonl")" = old ] || fail "simulate cut short: exit $rc, $(head -c 100 "$TMP/sim.jsonl")"
 if ls "$TMP"/sim.jsonl.tmp.* >/dev/null 2>&1; then fail "simulate cut short left $(ls "$TMP"/sim.jsonl.tmp.*)"; fi
 run 1 "$VIGIL" simulate -n 20 --out /dev/full
+# ... but with --rate it is a live feed, written in place: what was written
+# stays when it is interrupted.
+env --default-signal=INT "$VIGIL" simulate -n 3000 --rate 400 --out "$TMP/sim.jsonl" 2>/dev/null & pid=$!
+for _ in $(seq 100); do [ "$(grep -c . "$TMP/sim.jsonl")" -gt 10 ] && break; sleep 0.05; done
+kill -INT $pid; set +e; wait $pid; rc=$?; set -e
+[ "$rc" = 1 ] && [ "$(grep -c '"event_id"' "$TMP/sim.jsonl")" -gt 10 ] || fail "simulate --rate interrupted: exit $rc, $(wc -l < "$TMP/sim.jsonl") lines"
 # "-" is standard output, as for --input and report --html.
 run 0 "$VIGIL" process --input "$TMP/in.jsonl" --alerts - --indicators /dev/null > "$TMP/al-stdout.jsonl"
 [ -s "$TMP/al-stdout.jsonl" ] && [ "$(wc -l < "$TMP/al-stdout.jsonl")" = "$(wc -l < "$TMP/al-keep.jsonl")" ] || fail "--alerts - did not write standard output"
@@ -364,6 +370,10 @@ set +e; "$VIGIL" codec decode "$TMP/pn.hex" > "$TMP/pn.out" 2> "$TMP/err"; rc=$?
   fail "codec decode of a personnummer: exit $rc: $(cat "$TMP/pn.out" "$TMP/err")"
 if grep -q 1212 "$TMP/err"; then fail "codec showed the personnummer: $(cat "$TMP/err")"; fi
 "$VIGIL" codec decode --allow-personnummer "$TMP/pn.hex" | grep -q '"patient_id":"19121212-1212"' || fail "codec decode --allow-personnummer"
+iv='{"indicator":"death_place.HOME","area":"0428","period":"2026-01","breakdown":"sex:191212121212","numerator":1,"denominator":2,"updated_at":"2026-03-05T00:00:00Z","complete":true,"history_complete":true,"data_since":null}'
+set +e; echo "$iv" | "$VIGIL" codec encode -t indicator_value > "$TMP/pn.hex" 2> "$TMP/err"; rc=$?; set -e
+[ "$rc" = 1 ] && [ ! -s "$TMP/pn.hex" ] && grep -q "breakdown looks like a personnummer" "$TMP/err" ||
+  fail "codec encode of a value holding a personnummer: exit $rc: $(cat "$TMP/pn.hex" "$TMP/err")"
 # SPEC §8 in file mode: an event with a personnummer in any field (the
 # whole value) is an invalid line, never written; a value that only holds
 # one among other characters is a pseudonym by the SPEC's rule: processed,

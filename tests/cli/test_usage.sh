@@ -66,6 +66,12 @@ usage_err "--input: given twice" aggregate --input a -i b
 usage_err "--input: given twice" indicators --input a -i b
 usage_err "--alerts: given twice" report --alerts a --alerts b
 usage_err "--indicators: given twice" report --indicators a --indicators b
+"$VIGIL" process -i a -i b --help > /dev/null || fail "process -i a -i b --help: not the help"
+# An empty output name is refused at once (it failed only after the run).
+usage_err "--html: '' (an empty file name)" report --html '' --indicators a
+usage_err "--out: '' (an empty file name)" state export 0 -o ''
+usage_err "'' (an empty file name) given as an output" process -i /dev/null --alerts ''
+usage_err "'' (an empty file name) given as an output" simulate -n 1 -o ''
 "$VIGIL" simulate -n 20 --seed 3 -o "$tmp/s.jsonl" 2> /dev/null
 "$VIGIL" process -i "$tmp/s.jsonl" --partitions 3 --partitions 1 --alerts /dev/null \
   --indicators "$tmp/i.jsonl" 2> "$tmp/e" || fail "process with --partitions twice"
@@ -78,6 +84,12 @@ for n in " 5" "+5" "5 " "" "0x10" "1e3"; do
   usage_err "--patients" simulate -n "$n"
 done
 usage_err "--patients" demo -n "+5"
+usage_err "--partitions: expected a number" topics create -b 127.0.0.1:1 -p +5
+usage_err "--partitions: expected a number" topics create -b 127.0.0.1:1 -p " 5"
+for a in "--max-lag  5" "--timeout +1000"; do # (lag's usage error is 64)
+  set +e; "$VIGIL" lag -b 127.0.0.1:1 ${a%% *} "${a#* }" > /dev/null 2> "$tmp/e"; rc=$?; set -e
+  [ "$rc" = 64 ] && grep -q -- "${a%% *}: expected" "$tmp/e" || fail "lag $a: exit $rc: $(cat "$tmp/e")"
+done
 usage_err "schemas takes no file" codec schemas extra
 usage_err "serve.tokens is not set" serve -X serve.tokens=
 usage_err "--partitions: expected a number from 1 to 10000" topics create -b 127.0.0.1:1 -p 100000000

@@ -206,6 +206,24 @@ static void test_bad_header(void **state) {
         buf.vb_data[5] ^= 0x40;
         expect_fail(buf.vb_data, buf.vb_len, VG_DECODE_UNKNOWN_FINGERPRINT,
                     "fingerprint");
+        {
+                /* a fingerprint whose hex looks like a personnummer
+                 * (docs/EVENTS.md §7) is not repeated in the error every
+                 * reader logs: ab191212121212cd, little-endian */
+                static const unsigned char fp[8] = {0xcd, 0x12, 0x12, 0x12,
+                                                    0x12, 0x12, 0x19, 0xab};
+                vg_anyrec_t out;
+                vg_rectype_t t;
+                char errstr[256] = "";
+                memcpy(buf.vb_data + 2, fp, 8);
+                assert_int_equal(vg_codec_decode(codec, buf.vb_data,
+                                                 buf.vb_len, -1, &t, &out,
+                                                 NULL, errstr,
+                                                 sizeof(errstr)),
+                                 VG_ERR_DECODE);
+                assert_non_null(strstr(errstr, "fingerprint ab"));
+                assert_null(strstr(errstr, "1212"));
+        }
         vg_buf_free(&buf);
 }
 
