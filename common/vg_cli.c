@@ -247,8 +247,7 @@ int vg_cli_out_open(const char *cmd, vg_cli_out_t *o, const char *path) {
                                                               &exists)) {
                 if ((o->co_fp = fopen(path, "w")))
                         return 0;
-                fprintf(stderr, "vigil %s: %s: %s\n", cmd,
-                        *path ? path : "'' (an empty file name)",
+                fprintf(stderr, "vigil %s: %s: %s\n", cmd, path,
                         strerror(errno));
                 return VG_EXIT_FAIL;
         }
