@@ -168,24 +168,46 @@ int vg_cli_close_out(const char *cmd, FILE *fp, const char *name) {
  * (set and cleared on the main thread, with the signals blocked). */
 #define OUT_TMPS 4
 static char *volatile out_tmps[OUT_TMPS];
+/* (a SQLite file's: its -journal, -wal and -shm go with it) */
+static volatile bool out_db[OUT_TMPS];
 
 static const int out_deadly[] = {SIGHUP, SIGPIPE, SIGQUIT, SIGXFSZ};
 
+/* unlink(path + suffix), async-signal-safe (no snprintf) */
+static void out_unlink_sfx(const char *path, const char *sfx) {
+        char p[PATH_MAX + 16];
+        size_t n = strlen(path), m = strlen(sfx);
+        if (n + m >= sizeof(p))
+                return;
+        memcpy(p, path, n);
+        memcpy(p + n, sfx, m + 1);
+        unlink(p);
+}
+
 static void out_signal(int sig) {
-        for (int i = 0; i < OUT_TMPS; i++)
-                if (out_tmps[i])
-                        unlink(out_tmps[i]);
+        for (int i = 0; i < OUT_TMPS; i++) {
+                char *t = out_tmps[i];
+                if (!t)
+                        continue;
+                unlink(t);
+                if (out_db[i]) {
+                        out_unlink_sfx(t, "-journal");
+                        out_unlink_sfx(t, "-wal");
+                        out_unlink_sfx(t, "-shm");
+                }
+        }
         signal(sig, SIG_DFL);
         raise(sig);
 }
 
-static void out_track(char *tmp, char *untrack) {
+static void out_track_db(char *tmp, char *untrack, bool db) {
         sigset_t all, old;
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);
         for (int i = 0; i < OUT_TMPS; i++)
                 if (untrack ? out_tmps[i] == untrack : !out_tmps[i]) {
                         out_tmps[i] = tmp;
+                        out_db[i] = tmp && db;
                         break;
                 }
         if (tmp) {
@@ -207,6 +229,28 @@ static void out_track(char *tmp, char *untrack) {
                 }
         }
         sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static void out_track(char *tmp, char *untrack) {
+        out_track_db(tmp, untrack, false);
+}
+
+int vg_cli_tmp_make(char *tmpl, bool sqlite) {
+        sigset_t all, old;
+        int fd, en;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, &old);
+        fd = mkstemp(tmpl);
+        en = errno;
+        if (fd >= 0)
+                out_track_db(tmpl, NULL, sqlite);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        errno = en;
+        return fd;
+}
+
+void vg_cli_tmp_untrack(char *path) {
+        out_track_db(NULL, path, false);
 }
 
 /* Whether path's file may be replaced by a rename: a new name, or a

@@ -127,6 +127,15 @@ int vg_cli_out_end(const char *cmd, vg_cli_out_t *const *outs, int n,
 /* What messages call o: its path, or "standard output". */
 const char *vg_cli_out_name(const vg_cli_out_t *o);
 
+/* mkstemp(tmpl) (the caller keeps tmpl until it untracks it): a file
+ * that the signals that remove an output's temporary file
+ * (vg_cli_out_open) remove too before the process dies of them; with
+ * sqlite, its -journal, -wal and -shm as well. Returns the descriptor, or
+ * -1 (errno). At most four are tracked at once, outputs' included.
+ * Untrack it once it is renamed or removed. */
+int vg_cli_tmp_make(char *tmpl, bool sqlite);
+void vg_cli_tmp_untrack(char *path);
+
 /* Prints "vigil <cmd>: <msg>" to stderr and returns VG_EXIT_USAGE. */
 int vg_cli_usage_error(const char *cmd, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

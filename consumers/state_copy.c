@@ -31,9 +31,10 @@
 
 /* Copies the database src into the new, empty file at dst (SQLite online
  * backup: one read transaction, a consistent snapshot even while another
- * process writes). */
+ * process writes). Errors name dst as shown (what the copy is for, not
+ * its temporary name). */
 static vg_err_t backup(sqlite3 *src, const char *src_path, const char *dst,
-                       char *errstr, size_t n) {
+                       const char *shown, char *errstr, size_t n) {
         sqlite3 *db = NULL;
         sqlite3_backup *bk;
         int rc, tries = 0;
@@ -41,12 +42,12 @@ static vg_err_t backup(sqlite3 *src, const char *src_path, const char *dst,
         if ((rc = sqlite3_open_v2(dst, &db,
                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                                   NULL)) != SQLITE_OK) {
-                state_db_err(errstr, n, dst, NULL, db, rc);
+                state_db_err(errstr, n, shown, NULL, db, rc);
                 sqlite3_close(db);
                 return VG_ERR_STORE;
         }
         if (!(bk = sqlite3_backup_init(db, "main", src, "main"))) {
-                state_db_err(errstr, n, dst, "backup", db, sqlite3_errcode(db));
+                state_db_err(errstr, n, shown, "backup", db, sqlite3_errcode(db));
                 sqlite3_close(db);
                 return VG_ERR_STORE;
         }
@@ -64,7 +65,7 @@ static vg_err_t backup(sqlite3 *src, const char *src_path, const char *dst,
                 return VG_ERR_STORE;
         }
         if ((rc = sqlite3_close(db)) != SQLITE_OK) {
-                state_db_err(errstr, n, dst, "close", NULL, rc);
+                state_db_err(errstr, n, shown, "close", NULL, rc);
                 return VG_ERR_STORE;
         }
         return VG_OK;
@@ -74,7 +75,8 @@ static vg_err_t backup(sqlite3 *src, const char *src_path, const char *dst,
  * an error names the file it stands for (shown), not the template. */
 static vg_err_t make_tmp(char *tmpl, const char *shown, char *errstr,
                          size_t n) {
-        int fd = mkstemp(tmpl);
+        /* (a signal takes it and its journal away: vg_cli_tmp_make) */
+        int fd = vg_cli_tmp_make(tmpl, true);
         if (fd < 0)
                 return vg_seterr(errstr, n, VG_ERR_IO, "%s: %s", shown,
                                  strerror(errno));
@@ -150,6 +152,13 @@ static void unlink_sidecars(const char *path) {
         unlink(p);
 }
 
+/* The temporary copy tmp (vg_cli_tmp_make), removed, and untracked. */
+static void drop_tmp(char *tmp) {
+        unlink(tmp);
+        unlink_sidecars(tmp);
+        vg_cli_tmp_untrack(tmp);
+}
+
 int state_cmd_export(const sopts_t *so, const char *arg) {
         char path[PATH_MAX], tmp[PATH_MAX + 16], errstr[1024] = "";
         int num, rc;
@@ -196,10 +205,9 @@ int state_cmd_export(const sopts_t *so, const char *arg) {
                 return state_fail("%s", errstr);
         snprintf(tmp, sizeof(tmp), "%s.XXXXXX", so->so_out);
         if (make_tmp(tmp, so->so_out, errstr, sizeof(errstr)) ||
-            backup(db, path, tmp, errstr, sizeof(errstr))) {
+            backup(db, path, tmp, so->so_out, errstr, sizeof(errstr))) {
                 sqlite3_close(db);
-                unlink(tmp);
-                unlink_sidecars(tmp);
+                drop_tmp(tmp);
                 return state_fail("export: %s", errstr);
         }
         sqlite3_close(db);
@@ -211,7 +219,7 @@ int state_cmd_export(const sopts_t *so, const char *arg) {
         sqlite3_close(db);
         unlink_sidecars(tmp);
         if (!o || !state_check_ok(o)) {
-                unlink(tmp);
+                drop_tmp(tmp);
                 json_decref(o);
                 return state_fail("export: %s; nothing written",
                                   *errstr ? errstr
@@ -223,10 +231,11 @@ int state_cmd_export(const sopts_t *so, const char *arg) {
                 unlink_sidecars(so->so_out);
         if (rename(tmp, so->so_out)) {
                 rc = state_fail("export: %s: %s", so->so_out, strerror(errno));
-                unlink(tmp);
+                drop_tmp(tmp);
                 json_decref(o);
                 return rc;
         }
+        vg_cli_tmp_untrack(tmp); /* (renamed) */
         fsync_dir_of(so->so_out);
         {
                 char sz[32], pn[32], wm[64];
@@ -402,10 +411,9 @@ int state_cmd_import(const sopts_t *so, const char *file) {
                 state_fail("import: %s", errstr);
                 goto out;
         }
-        if (backup(db, file, tmp, errstr, sizeof(errstr))) {
+        if (backup(db, file, tmp, target, errstr, sizeof(errstr))) {
                 sqlite3_close(db);
-                unlink(tmp);
-                unlink_sidecars(tmp);
+                drop_tmp(tmp);
                 state_fail("import: %s", errstr);
                 goto out;
         }
@@ -415,9 +423,10 @@ int state_cmd_import(const sopts_t *so, const char *file) {
         unlink_sidecars(target);
         if (rename(tmp, target)) {
                 state_fail("import: %s: %s", target, strerror(errno));
-                unlink(tmp);
+                drop_tmp(tmp);
                 goto out;
         }
+        vg_cli_tmp_untrack(tmp); /* (renamed) */
         fsync_dir_of(target);
         printf("imported %s as partition %lld of state.dir %s (%lld "
                "patients, watermark %s)\n",

@@ -231,6 +231,34 @@ grep -q "no partition 9 in state.dir $TMP/s (partitions here: 0, 1, 2)" err || f
 expect 1 "$VIGIL" state -X state.dir="$TMP/missing" list
 grep -q "state.dir $TMP/missing: No such file or directory" err || fail "missing dir: $(cat err)"
 
+# --- a signal during export or import leaves no temporary copy (a full
+# copy of the patients' states) behind: a partition file made large
+# enough that the copy takes a while.
+mkdir big
+cp "$TMP/e1.db" big/partition-1.db
+python3 -c "
+import sqlite3; db = sqlite3.connect('big/partition-1.db')
+db.execute('CREATE TABLE pad(x)')
+db.executemany('INSERT INTO pad VALUES (zeroblob(1048576))', [()] * 300)
+db.commit()"
+for sig in TERM HUP; do
+  for how in export import; do
+    if [ $how = export ]; then
+      env --default-signal=HUP "$VIGIL" state -X state.dir="$TMP/big" export 1 -o "$TMP/big-out.db" 2>/dev/null & pid=$!
+      pat="$TMP/big-out.db.*"
+    else
+      env --default-signal=HUP "$VIGIL" state -X state.dir="$TMP/big-in" import big/partition-1.db 2>/dev/null & pid=$!
+      pat="$TMP/big-in/.partition-1.db.import-*"
+    fi
+    for _ in $(seq 400); do compgen -G "$pat" >/dev/null && break; sleep 0.01; done
+    kill -$sig $pid; set +e; wait $pid; rc=$?; set -e
+    [ $rc -gt 128 ] || fail "$how, SIG$sig: exit $rc (finished before the signal?)"
+    if compgen -G "$pat*" >/dev/null; then fail "$how, SIG$sig: left $(compgen -G "$pat*")"; fi
+    [ ! -e "$TMP/big-out.db" ] && [ ! -e "$TMP/big-in/partition-1.db" ] || fail "$how, SIG$sig: a copy was finished"
+  done
+done
+rm -rf big big-in
+
 # --- usage
 for sub in "" list show patient export import; do
   expect 0 "$VIGIL" state $sub --help
