@@ -331,7 +331,8 @@ static void close_partitions(proc_t *pr,
                         process_align_release(pr, p);
                         vg_info("process",
                                 "partition %d: released (%lld events in "
-                                "%lld batches since assigned; %lld timer "
+                                "%lld batches since assigned, %lld of them "
+                                "added to packed patients; %lld timer "
                                 "re-derivations, %lld patients derived at "
                                 "their batch's commit, %lld patient states "
                                 "written, %lld of them before their "
@@ -341,6 +342,7 @@ static void close_partitions(proc_t *pr,
                                 "%lld input pauses, stream.lead_ms)",
                                 p, (long long)st->ps_events,
                                 (long long)st->ps_commits,
+                                (long long)st->ps_tail,
                                 (long long)st->ps_timers,
                                 (long long)st->ps_deferred,
                                 (long long)st->ps_states,

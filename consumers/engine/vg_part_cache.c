@@ -34,6 +34,7 @@ static void pent_del(vg_hnode_t *n) {
         pent_t *pe = (pent_t *)n;
         vg_patient_destroy(pe->pe_pt);
         vg_free(pe->pe_blob);
+        vg_free(pe->pe_tail);
         vg_free(pe);
 }
 
@@ -304,7 +305,144 @@ vg_err_t vg_part_unpack(pent_t *pe, char *errstr, size_t errstr_size) {
         /* (its alert ids as they were when this process packed it: made
          * by this engine if they were then) */
         pe->pe_pt->pt_ids_made = pe->pe_ids_made;
+        if (pe->pe_tail) {
+                /* the events added since: the bytes, the state before
+                 * them, are stale now (its bound holds) */
+                if (vg_patient_tail_apply(pe->pe_pt, pe->pe_tail,
+                                          pe->pe_tlen)) {
+                        vg_patient_destroy(pe->pe_pt);
+                        pe->pe_pt = NULL;
+                        return vg_seterr(errstr, errstr_size, VG_ERR_STORE,
+                                         "patient %s: events added to it "
+                                         "do not read back", pe->pe_id);
+                }
+                vg_free(pe->pe_tail);
+                pe->pe_tail = NULL;
+                pe->pe_tlen = 0;
+                vg_free(pe->pe_blob);
+                pe->pe_blob = NULL;
+                pe->pe_blen = 0;
+        }
         return VG_OK;
+}
+
+/* Minutes since 1900-01-01T00:00Z of t, rounded down (lo) and up (hi);
+ * false where an int32_t does not hold them. */
+#define MS_1900 (-2208988800000LL)
+static bool minutes(int64_t t, int32_t *lo, int32_t *hi) {
+        int64_t m;
+        if (t < MS_1900 || t - MS_1900 > (int64_t)(INT32_MAX - 1) * 60000)
+                return false;
+        m = (t - MS_1900) / 60000;
+        *lo = (int32_t)m;
+        *hi = (int32_t)(m + ((t - MS_1900) % 60000 != 0));
+        return true;
+}
+
+static int64_t ms_of(int32_t m) {
+        return MS_1900 + (int64_t)m * 60000;
+}
+
+/* Two bits of 64 chosen by id (a whole-string hash, a word at a time):
+ * an id whose bits are not both in a patient's mask is none of its
+ * events' ids. */
+static uint64_t id_bits(const char *s) {
+        size_t n = strlen(s);
+        uint64_t h = n * 0x9E3779B97F4A7C15u, w;
+        for (; n >= 8; s += 8, n -= 8) {
+                memcpy(&w, s, 8);
+                h = (h ^ w) * 0xff51afd7ed558ccdu;
+                h ^= h >> 32;
+        }
+        w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+        h ^= h >> 29;
+        return (uint64_t)1 << (h & 63) | (uint64_t)1 << (h >> 58);
+}
+
+/* pe's bounds, from its patient as its bytes now hold it. */
+static void pent_sum(pent_t *pe, const vg_patient_t *pt) {
+        pe->pe_sum = pt->pt_nevents < VG_PART_PACK_EVENTS && !pt->pt_nold &&
+                     !pt->pt_nold_cancelled;
+        pe->pe_nev = (uint16_t)(pe->pe_sum ? pt->pt_nevents : 0);
+        pe->pe_newest = INT32_MIN;
+        pe->pe_oldest = INT32_MAX;
+        pe->pe_idmask = 0;
+        for (int i = 0; pe->pe_sum && i < pt->pt_nevents; i++) {
+                const vg_event_t *e = &pt->pt_events[i];
+                int32_t lo, hi;
+                if (!minutes(e->ev_occurred_at, &lo, &hi)) {
+                        pe->pe_sum = false;
+                        break;
+                }
+                if (hi > pe->pe_newest)
+                        pe->pe_newest = hi;
+                if (lo < pe->pe_oldest)
+                        pe->pe_oldest = lo;
+                pe->pe_idmask |= id_bits(e->ev_event_id);
+        }
+}
+
+static bool tail_add(vg_part_t *part, pent_t *pe, const vg_event_t *ev) {
+        const vg_rules_conf_t *rc = part->pa_rc;
+        uint64_t bits;
+        size_t growth;
+        int32_t lo, hi;
+        if (!pe->pe_sum || pe->pe_pt || !pe->pe_blob || !pe->pe_bound ||
+            pe->pe_nev + 1 >= VG_PART_PACK_EVENTS ||
+            pe->pe_nev >= rc->rc_max_events ||
+            !minutes(ev->ev_occurred_at, &lo, &hi))
+                return false;
+        bits = id_bits(ev->ev_event_id);
+        if ((pe->pe_idmask & bits) == bits || /* (may be a repeat) */
+            !vg_engine_adds_only(rc,
+                                 pe->pe_nev ? ms_of(pe->pe_newest)
+                                            : INT64_MIN,
+                                 pe->pe_nev ? ms_of(pe->pe_oldest)
+                                            : INT64_MAX,
+                                 ev, part->pa_wm.wm_value))
+                return false;
+        growth = vg_patient_event_growth(ev);
+        if (pe->pe_bound + growth > VG_PART_STATE_MAX / 2)
+                return false;
+        vg_buf_reset(&part->pa_sbuf);
+        vg_patient_tail_add(&part->pa_sbuf, ev);
+        pe->pe_tail = vg_realloc(pe->pe_tail,
+                                 pe->pe_tlen + part->pa_sbuf.vb_len);
+        memcpy(pe->pe_tail + pe->pe_tlen, part->pa_sbuf.vb_data,
+               part->pa_sbuf.vb_len);
+        pe->pe_tlen += (uint32_t)part->pa_sbuf.vb_len;
+        pe->pe_bound += (uint32_t)growth;
+        pe->pe_nev++;
+        if (hi > pe->pe_newest)
+                pe->pe_newest = hi;
+        if (lo < pe->pe_oldest)
+                pe->pe_oldest = lo;
+        pe->pe_idmask |= bits;
+        /* derived at the commit, as an event deferred decoded is */
+        pe->pe_next_due = VG_DUE_UNDERIVED;
+        pe->pe_ref = true;
+        vg_part_dirty(part, pe);
+        if (ev->ev_occurred_at < part->pa_data_since)
+                part->pa_data_since = ev->ev_occurred_at;
+        part->pa_stats.ps_events++;
+        part->pa_stats.ps_tail++;
+        if (ev->ev_cancels_event_id)
+                part->pa_stats.ps_cancellations++;
+        return true;
+}
+
+bool vg_part_tail_event(vg_part_t *part, const vg_event_t *ev,
+                        uint32_t hash, int *asked) {
+        pent_t *pe;
+        /* (the limit not reached: the caller would ask defers() too) */
+        if (!part->pa_persist ||
+            !(pe = vg_part_cached_h(part, ev->ev_patient_id, hash)) ||
+            !pe->pe_sum || pe->pe_pt ||
+            pe->pe_nev >= part->pa_rc->rc_max_events)
+                return false;
+        return (*asked = vg_part_defers(part)) && tail_add(part, pe, ev);
 }
 
 pent_t *vg_part_cached(vg_part_t *part, const char *id) {
@@ -427,10 +565,12 @@ void vg_part_keep_bytes(vg_part_t *part, pent_t *pe) {
         pe->pe_blen = (uint32_t)part->pa_sbuf.vb_len;
         pe->pe_next_due = pe->pe_pt->pt_next_due;
         pe->pe_ids_made = pe->pe_pt->pt_ids_made;
-        if (part->pa_persist)
+        if (part->pa_persist) {
                 pe->pe_bound = part->pa_sbound <= UINT32_MAX
                                        ? (uint32_t)part->pa_sbound
                                        : 0;
+                pent_sum(pe, pe->pe_pt);
+        }
 }
 
 void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed) {
@@ -560,7 +700,11 @@ vg_err_t vg_part_state_put(vg_part_t *part, pent_t *pe, char *errstr,
         /* (bytes an entry holds are its patient's as it is: they are
          * dropped where it changes, vg_part_pack; a long history decoded
          * without them keeps the bytes written, for its changelog record
-         * and its next event) */
+         * and its next event; events added to its tail are first added
+         * to it, the bytes made again) */
+        if (pe->pe_tail &&
+            vg_part_unpack(pe, errstr, errstr_size) != VG_OK)
+                return VG_ERR_STORE;
         vg_part_pack(part, pe, false);
         if (!pe->pe_blob) {
                 vg_part_encode(part, pe);

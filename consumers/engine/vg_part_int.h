@@ -80,6 +80,24 @@ typedef struct pent_s {
                                      * pe_pt encoded (vg_patient_encode's
                                      * bound; 0: not known) */
         };
+        /* Persisting, packed: events added since pe_blob was made, not
+         * decoded (vg_part_tail_add: pe_blob holds the state before
+         * them), and bounds on its events that decide whether the next
+         * one may be added so (valid while pe_sum). */
+        int32_t        pe_newest;   /* minutes since 1900, the newest's
+                                     * occurred_at rounded up (INT32_MIN:
+                                     * no events) */
+        int32_t        pe_oldest;   /* the oldest's, rounded down
+                                     * (INT32_MAX: none) */
+        uint32_t       pe_tlen;
+        uint64_t       pe_idmask;   /* two bits of each event's id */
+        unsigned char *pe_tail;     /* (vg_patient_tail_add) or NULL */
+        uint16_t       pe_nev;      /* its events (below
+                                     * VG_PART_PACK_EVENTS) */
+        bool           pe_sum;      /* the bounds hold: packed by a
+                                     * persisting partition, no event
+                                     * pruned, at most VG_PART_PACK_EVENTS
+                                     * events */
         char           pe_id[];     /* patient_id */
 } pent_t;
 
@@ -223,6 +241,16 @@ void vg_part_pack(vg_part_t *part, pent_t *pe, bool changed);
  * pe's packed state. */
 void vg_part_encode(vg_part_t *part, const pent_t *pe);
 void vg_part_keep_bytes(vg_part_t *part, pent_t *pe);
+/* An event (hash: of its patient's id) of a cached, packed patient of a
+ * persisting partition, in a batch that defers (vg_part_defers): added to
+ * the patient's tail without decoding it, as vg_engine_insert_take()
+ * would add it, and counted, if its bounds show that this is all that
+ * the event does (not too late, no prune possible, not a repeat, room
+ * within rules.max_patient_events and half of VG_PART_STATE_MAX). Else
+ * false, and *asked is what vg_part_defers() said if it was asked (its
+ * count moves once per event; -1: not asked). */
+bool vg_part_tail_event(vg_part_t *part, const vg_event_t *ev,
+                        uint32_t hash, int *asked);
 /* The patient is changed in this batch: its state is written at commit. */
 void vg_part_dirty(vg_part_t *part, pent_t *pe);
 /* Persisting partitions: sorts the changed patients by id (the order of

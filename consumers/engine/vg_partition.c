@@ -3,8 +3,7 @@
  *
  * Contents: schema, open/close, apply (events), counters, offsets,
  * commit; the patients in memory are vg_part_cache.c's, the timers a
- * commit fires vg_part_timers.c's. What a partition
- * publishes (alerts, dead letters, indicator parts, progress) is queued
+ * commit fires vg_part_timers.c's; what a partition publishes is queued
  * by vg_part_out.c.
  *
  * Durability: WAL with synchronous=NORMAL. A process crash (kill -9) loses
@@ -524,16 +523,16 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
         vg_err_t err;
         bool changed, defer, grow, cancels = ev->ev_cancels_event_id != NULL;
         size_t growth = 0;
+        int asked = -1;
 
         if (!part->pa_in_batch)
                 return vg_seterr(errstr, errstr_size, VG_ERR_INTERNAL,
                                  "vg_part_event outside a batch");
         /* A valid record consumed: its topic's time, and the watermark as
-         * of it (SPEC §5.5, §7: a record is too late by the horizon when
-         * it is consumed - not when its batch ends, so the outcome does
-         * not depend on batching). Not while the shell holds the
-         * watermark (after a broker pause, until what was fetched is
-         * read). Timers fire at commit. */
+         * of it (SPEC §5.5, §7: too late by the horizon when consumed,
+         * not when its batch ends), unless the shell holds it (after a
+         * broker pause, until what was fetched is read). Timers fire at
+         * commit. */
         vg_wm_record(&part->pa_wm, ev->ev_type, ev->ev_occurred_at);
         if (!part->pa_wm_hold)
                 vg_wm_update(&part->pa_wm, part->pa_now);
@@ -547,6 +546,8 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                               errstr, errstr_size)))
                         return err;
         }
+        if (owned && vg_part_tail_event(part, ev, hash, &asked))
+                return VG_OK; /* (added undecoded: vg_part_cache.c) */
         if (!(pe = vg_part_patient_h(part, ev->ev_patient_id, hash, errstr,
                                    errstr_size)))
                 return VG_ERR_STORE;
@@ -563,7 +564,7 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                                  "(rules.max_patient_events)",
                                  n);
         }
-        defer = owned && vg_part_defers(part);
+        defer = asked >= 0 ? asked : owned && vg_part_defers(part);
         /* A long history stays decoded (vg_part_pack). When the event is
          * only added to it, and the bound on its bytes with the event
          * is within half of VG_PART_STATE_MAX, the size check below
@@ -645,8 +646,7 @@ static vg_err_t part_event(vg_part_t *part, const vg_event_t *ev,
                 part->pa_stats.ps_duplicates++;
         else if (cancels)
                 part->pa_stats.ps_cancellations++;
-        /* (a persisting partition's bytes are made above) */
-        changed = !ch.ch_duplicate && !part->pa_persist;
+        changed = !ch.ch_duplicate && !part->pa_persist; /* (made above) */
         err = vg_part_apply_changes(part, &ch, errstr, errstr_size);
         vg_changes_clear(&ch);
         vg_part_pack(part, pe, changed);

@@ -35,6 +35,8 @@ typedef struct vg_part_stats_s {
         int64_t ps_events;       /* valid events applied */
         int64_t ps_duplicates;   /* of which duplicates */
         int64_t ps_cancellations;/* of which cancellations */
+        int64_t ps_tail;         /* of all, added to a packed patient
+                                  * undecoded (vg_part_tail_add) */
         int64_t ps_conflicts;    /* conflicts seen (stays, deaths) */
         int64_t ps_dlq;          /* records sent to the DLQ */
         int64_t ps_alerts[4][2]; /* alerts queued, by rule and status */

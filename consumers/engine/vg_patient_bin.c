@@ -2,6 +2,7 @@
  * vg_patient_bin.c - a patient's state in the compact binary form the
  * partition store and the changelog hold, and back (vg_patient_store.h).
  */
+#include "vg_patient_bin_int.h"
 #include "vg_patient_store.h"
 
 #include <limits.h>
@@ -50,27 +51,6 @@
  */
 
 #define BIN_MAGIC 0xB1
-#define BIN_VERSION 4
-#define STR_TAB 255 /* strings numbered per state */
-#define STR_SLOTS 512
-
-/* An encoder's strings numbered so far: a probe table of their number
- * + 1, by hash (at most STR_TAB of STR_SLOTS used: a probe ends). */
-typedef struct stab_s {
-        const char   *st_s[STR_TAB];
-        size_t        st_len[STR_TAB];
-        uint32_t      st_h[STR_TAB]; /* their probe_hash */
-        int           st_n;
-        unsigned char st_slot[STR_SLOTS];
-        size_t        st_slack; /* STR_BOUND(n) less the bytes written,
-                                 * summed over the strings */
-} stab_t;
-
-/* The most bytes a string of n bytes takes, numbered or not: its length
- * varint (at most 5 bytes below 2^30 bytes, else 10) and its bytes (a
- * number's varint is at most 2 bytes, hex and UUIDs are shorter). */
-#define STR_BOUND(n) ((n) + ((n) < ((size_t)1 << 30) ? 5 : 10))
-
 /* The hash of the encoder's probe tables (in memory only, never stored):
  * the length and the first and last 8 bytes, multiplied, its high bits
  * taken. A patient's strings differ in those (ids end in their own
@@ -181,8 +161,8 @@ static bool is_patient_id(vg_rectype_t type, const vg_field_t *f) {
                f->vf_offset == offsetof(vg_event_t, ev_patient_id);
 }
 
-static void rec_write(stab_t *t, vg_buf_t *b, vg_rectype_t type,
-                      const void *rec) {
+void vg_pbin_rec_write(stab_t *t, vg_buf_t *b, vg_rectype_t type,
+                       const void *rec) {
         const vg_rectype_desc_t *rt = vg_rectype(type);
         for (int i = 0; i < rt->rt_nfields; i++) {
                 const vg_field_t *f = &rt->rt_fields[i];
@@ -410,7 +390,7 @@ size_t vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
         vg_buf_put_varint(b, (uint64_t)pt->pt_nevents);
         for (int i = 0; i < pt->pt_nevents; i++) {
                 put_byte(b, (unsigned char)pt->pt_events[i].ev_type);
-                rec_write(&t, b, pt->pt_events[i].ev_type,
+                vg_pbin_rec_write(&t, b, pt->pt_events[i].ev_type,
                           &pt->pt_events[i]);
         }
         vg_buf_put_varint(b, (uint64_t)pt->pt_nold);
@@ -426,7 +406,7 @@ size_t vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b) {
         }
         vg_buf_put_varint(b, (uint64_t)pt->pt_nalerts);
         for (int i = 0; i < pt->pt_nalerts; i++)
-                rec_write(&t, b, VG_REC_ALERT, &pt->pt_alerts[i]);
+                vg_pbin_rec_write(&t, b, VG_REC_ALERT, &pt->pt_alerts[i]);
         cells_bin(&t, b, pt->pt_cells, pt->pt_ncells);
         cells_bin(&t, b, pt->pt_frozen, pt->pt_nfrozen);
         put_zz(b, pt->pt_next_due);
@@ -456,17 +436,6 @@ size_t vg_patient_event_growth(const vg_event_t *ev) {
         }
         return g;
 }
-
-/* A bounds-checked reader: any short or bad read sets rd_bad. */
-typedef struct rd_s {
-        const unsigned char *p, *end;
-        bool bad;
-        int version;
-        int ntab;
-        const char *tab[STR_TAB]; /* the strings numbered (version 3) */
-        size_t tlen[STR_TAB];
-        size_t budget; /* bytes that repeats may still make */
-} rd_t;
 
 static uint64_t get_varint(rd_t *r) {
         uint64_t v = 0;
@@ -584,8 +553,8 @@ static void get_strs(rd_t *r, char ***out, int *n) {
                         (*n)++;
 }
 
-static void rec_read(rd_t *r, vg_rectype_t type, void *rec,
-                     const char *patient_id) {
+void vg_pbin_rec_read(rd_t *r, vg_rectype_t type, void *rec,
+                      const char *patient_id) {
         const vg_rectype_desc_t *rt = vg_rectype(type);
         memset(rec, 0, rt->rt_size);
         if (VG_REC_IS_EVENT(type))
@@ -839,8 +808,8 @@ static vg_patient_t *decode_bin(const char *patient_id, const void *data,
                         r.bad = true;
                         break;
                 }
-                rec_read(&r, (vg_rectype_t)type, &pt->pt_events[i],
-                         patient_id);
+                vg_pbin_rec_read(&r, (vg_rectype_t)type, &pt->pt_events[i],
+                                 patient_id);
                 pt->pt_nevents++; /* cleared with the patient if bad */
         }
         get_strs(&r, &pt->pt_old_ids, &pt->pt_nold);
@@ -850,7 +819,8 @@ static vg_patient_t *decode_bin(const char *patient_id, const void *data,
         n = get_count(&r);
         pt->pt_alerts = vg_calloc((size_t)n + 1, sizeof(vg_alert_t));
         for (int i = 0; i < n && !r.bad; i++) {
-                rec_read(&r, VG_REC_ALERT, &pt->pt_alerts[i], patient_id);
+                vg_pbin_rec_read(&r, VG_REC_ALERT, &pt->pt_alerts[i],
+                                 patient_id);
                 pt->pt_nalerts++;
         }
         cells_read(&r, &pt->pt_cells, &pt->pt_ncells);

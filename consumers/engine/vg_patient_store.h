@@ -23,6 +23,14 @@ size_t vg_patient_encode(const vg_patient_t *pt, vg_buf_t *b);
 /* The most bytes an encoding grows by when ev is added to the patient's
  * history and nothing else changes. */
 size_t vg_patient_event_growth(const vg_event_t *ev);
+/* Events added to a packed patient without decoding it: ev appended to
+ * the tail b (vg_patient_tail.c). */
+void vg_patient_tail_add(vg_buf_t *b, const vg_event_t *ev);
+/* The events of a tail (this process's bytes) added to pt as
+ * vg_engine_insert_take() adds them: at the end of its events, and
+ * pt_next_due VG_DUE_UNDERIVED. -1 if they do not read (pt then holds
+ * those read: destroy it). */
+int vg_patient_tail_apply(vg_patient_t *pt, const void *data, size_t len);
 /* Reads either form (binary, or the JSON text of earlier releases); NULL
  * + errstr (VG_ERR_STORE) if corrupt. Never crashes on any bytes. */
 vg_patient_t *vg_patient_decode(const char *patient_id, const void *data,

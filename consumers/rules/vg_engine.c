@@ -523,6 +523,23 @@ bool vg_engine_inserts_only(const vg_rules_conf_t *rc, const vg_patient_t *pt,
         return ev->ev_occurred_at >= cut && !any_before(pt, cut);
 }
 
+bool vg_engine_adds_only(const vg_rules_conf_t *rc, int64_t newest,
+                        int64_t oldest, const vg_event_t *ev,
+                        int64_t watermark) {
+        int64_t t = ev->ev_occurred_at, horizon;
+        /* not too late: horizon_of() only grows with newest */
+        if ((horizon = horizon_of(rc, newest, watermark)) != INT64_MIN &&
+            t < horizon)
+                return false;
+        /* prune_possible() with ev added, as vg_engine_inserts_only() */
+        if (t > newest)
+                newest = t;
+        if ((horizon = horizon_of(rc, newest, watermark)) == INT64_MIN)
+                return true;
+        return t >= horizon - influence_ms(rc) &&
+               oldest >= horizon - influence_ms(rc);
+}
+
 /* Retention (SPEC §7). The patient's horizon is the earlier of the
  * watermark and the newest stored event, minus retention_days. Moves out of
  * the history the events older than the horizon by more than any rule's

@@ -109,6 +109,16 @@ void vg_engine_apply_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
 void vg_engine_insert_take(const vg_rules_conf_t *rc, vg_patient_t *pt,
                            vg_event_t *ev, int64_t watermark,
                            vg_changes_t *ch);
+/* Whether vg_engine_insert_take(rc, pt, ev, watermark) adds ev and does
+ * nothing else (no too late, no prune possible), for a patient known only
+ * by bounds on its events' times: newest at least the newest's
+ * occurred_at (INT64_MIN: no events), oldest at most the oldest's
+ * (INT64_MAX: none); ev's event_id none of its events' and no event of
+ * it pruned (the caller knows). False may be said where it would: the
+ * bounds are loose. */
+bool vg_engine_adds_only(const vg_rules_conf_t *rc, int64_t newest,
+                        int64_t oldest, const vg_event_t *ev,
+                        int64_t watermark);
 /* Whether vg_engine_insert_take(rc, pt, ev, watermark) would only add ev
  * (or change nothing): no retention prune possible with ev added, so no
  * derivation, no alert, no delta, and pt grows by ev alone. */
