@@ -30,18 +30,84 @@
 /* The resource of the line a Reference object ref points to: by fullUrl,
  * else by "Type/id" (the last two segments of a relative or absolute
  * reference, "/_history/n" dropped). want: the type it must have. */
+static size_t id_hash(const char *type, const char *id) {
+        return vg_hash_str(type) * 31u ^ vg_hash_str(id);
+}
+
+/* The first entry whose fullUrl is url, or SIZE_MAX. */
+static size_t by_url(const line_t *ln, const char *url) {
+        size_t mask = ln->ln_slots - 1;
+        for (size_t s = vg_hash_str(url) & mask; ln->ln_byurl[s];
+             s = (s + 1) & mask)
+                if (!strcmp(ln->ln_url[ln->ln_byurl[s] - 1], url))
+                        return ln->ln_byurl[s] - 1;
+        return SIZE_MAX;
+}
+
+/* The first entry of resourceType type and id id, or SIZE_MAX. */
+static size_t by_id(const line_t *ln, const char *type, const char *id) {
+        size_t mask = ln->ln_slots - 1;
+        for (size_t s = id_hash(type, id) & mask; ln->ln_byid[s];
+             s = (s + 1) & mask) {
+                size_t i = ln->ln_byid[s] - 1;
+                if (!strcmp(ln->ln_type[i], type) && !strcmp(ln->ln_id[i], id))
+                        return i;
+        }
+        return SIZE_MAX;
+}
+
+/* The index of entries 0..ln_cnt-1 (ln_res, ln_url set). An entry whose
+ * fullUrl an earlier one has: its index, else SIZE_MAX. */
+static size_t line_index(line_t *ln) {
+        size_t mask, dup = SIZE_MAX;
+        for (ln->ln_slots = 16; ln->ln_slots < 2 * ln->ln_cnt;)
+                ln->ln_slots *= 2;
+        mask = ln->ln_slots - 1;
+        ln->ln_byurl = vg_calloc(ln->ln_slots, sizeof(*ln->ln_byurl));
+        ln->ln_byid = vg_calloc(ln->ln_slots, sizeof(*ln->ln_byid));
+        ln->ln_type = vg_calloc(ln->ln_cnt + 1, sizeof(*ln->ln_type));
+        ln->ln_id = vg_calloc(ln->ln_cnt + 1, sizeof(*ln->ln_id));
+        for (size_t i = 0; i < ln->ln_cnt; i++) {
+                size_t s;
+                if (ln->ln_url[i]) {
+                        if (dup == SIZE_MAX &&
+                            by_url(ln, ln->ln_url[i]) != SIZE_MAX)
+                                dup = i;
+                        for (s = vg_hash_str(ln->ln_url[i]) & mask;
+                             ln->ln_byurl[s]; s = (s + 1) & mask)
+                                ;
+                        ln->ln_byurl[s] = i + 1;
+                }
+                if (!ln->ln_res[i] ||
+                    !(ln->ln_type[i] = fhir_res_type(ln->ln_res[i])) ||
+                    !(ln->ln_id[i] = fhir_peek_str(ln->ln_res[i], "id")))
+                        continue;
+                for (s = id_hash(ln->ln_type[i], ln->ln_id[i]) & mask;
+                     ln->ln_byid[s]; s = (s + 1) & mask)
+                        ;
+                ln->ln_byid[s] = i + 1;
+        }
+        return dup;
+}
+
 json_t *fhir_resolve(const line_t *ln, json_t *ref, const char *want) {
         const char *r = fhir_peek_str(ref, "reference");
         char buf[VAL_MAX], *type, *id, *h;
+        size_t i;
 
         if (!r || r[0] == '#')
                 return NULL;
-        for (size_t i = 0; i < ln->ln_cnt; i++)
-                if (ln->ln_url[i] && ln->ln_res[i] &&
-                    !strcmp(ln->ln_url[i], r)) {
-                        const char *t = fhir_res_type(ln->ln_res[i]);
-                        return t && !strcmp(t, want) ? ln->ln_res[i] : NULL;
-                }
+        if (!ln->ln_slots) { /* (a resource alone: no index) */
+                for (i = 0; i < ln->ln_cnt; i++)
+                        if (ln->ln_url[i] && !strcmp(ln->ln_url[i], r))
+                                break;
+        } else
+                i = by_url(ln, r);
+        /* (the first with that fullUrl; one without a resource: on) */
+        if (i < ln->ln_cnt && ln->ln_res[i]) {
+                const char *t = fhir_res_type(ln->ln_res[i]);
+                return t && !strcmp(t, want) ? ln->ln_res[i] : NULL;
+        }
         snprintf(buf, sizeof(buf), "%s", r);
         if ((h = strstr(buf, "/_history/")))
                 *h = '\0';
@@ -51,7 +117,10 @@ json_t *fhir_resolve(const line_t *ln, json_t *ref, const char *want) {
         type = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
         if (strcmp(type, want) || !*id)
                 return NULL;
-        for (size_t i = 0; i < ln->ln_cnt; i++) {
+        if (ln->ln_slots)
+                return (i = by_id(ln, want, id)) != SIZE_MAX ? ln->ln_res[i]
+                                                             : NULL;
+        for (i = 0; i < ln->ln_cnt; i++) {
                 const char *t = fhir_res_type(ln->ln_res[i]),
                            *rid = fhir_peek_str(ln->ln_res[i], "id");
                 if (t && rid && !strcmp(t, want) && !strcmp(rid, id))
@@ -354,6 +423,7 @@ vg_err_t vg_fhir_convert(const vg_fhir_ctx_t *cx, const char *line,
         line_t ln;
         json_t *root, *entries;
         const char *t;
+        size_t dup;
         vg_err_t err = VG_OK;
 
         memset(out, 0, sizeof(*out));
@@ -404,18 +474,16 @@ vg_err_t vg_fhir_convert(const vg_fhir_ctx_t *cx, const char *line,
                 json_t *res = json_object_get(en, "resource");
                 ln.ln_res[i] = json_is_object(res) ? res : NULL;
                 ln.ln_url[i] = fhir_peek_str(en, "fullUrl");
-                /* bdl-7: fullUrl is unique in a Bundle; with two, a
-                 * reference could name either resource. */
-                for (size_t j = 0; ln.ln_url[i] && j < i; j++)
-                        if (ln.ln_url[j] && !strcmp(ln.ln_url[i], ln.ln_url[j])) {
-                                err = vg_seterr(errstr, errstr_size,
-                                                VG_ERR_INVALID,
-                                                "Bundle.entry[%zu].fullUrl: "
-                                                "the same as entry[%zu]'s "
-                                                "(a fullUrl must be unique "
-                                                "in a Bundle)", i, j);
-                                goto done;
-                        }
+        }
+        /* bdl-7: fullUrl is unique in a Bundle; with two, a reference
+         * could name either resource. */
+        if ((dup = line_index(&ln)) != SIZE_MAX) {
+                err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                "Bundle.entry[%zu].fullUrl: the same as "
+                                "entry[%zu]'s (a fullUrl must be unique in "
+                                "a Bundle)",
+                                dup, by_url(&ln, ln.ln_url[dup]));
+                goto done;
         }
         if (!ln.ln_cnt) {
                 fhir_item_msg(add_item(out, 0, root), VG_FHIR_SKIPPED,
@@ -437,6 +505,10 @@ vg_err_t vg_fhir_convert(const vg_fhir_ctx_t *cx, const char *line,
 done:
         vg_free(ln.ln_res);
         vg_free(ln.ln_url);
+        vg_free(ln.ln_byurl);
+        vg_free(ln.ln_byid);
+        vg_free(ln.ln_type);
+        vg_free(ln.ln_id);
         vg_free(ln.ln_pid);
         vg_free(ln.ln_pid_known);
         if (root) {

@@ -75,6 +75,12 @@ typedef struct line_s {
         char       (*ln_pid)[VG_PSEUDO_HEX_BUFSZ]; /* each entry's subject's
                                   * patient_id, once asked ("": none) */
         bool        *ln_pid_known;
+        /* The entries by fullUrl and by (resourceType, id): open
+         * addressing, an entry's index + 1 per slot (0: empty), the
+         * strings the tree's own (fhir_resolve, without a scan of the
+         * Bundle per reference) */
+        size_t      *ln_byurl, *ln_byid, ln_slots;
+        const char **ln_type, **ln_id;
 } line_t;
 
 /* The resource of the line a Reference object ref points to, of type

@@ -1023,6 +1023,59 @@ static void test_shared_mapping(void **state) {
         vg_hl7_map_destroy(m);
 }
 
+/* References in a large Bundle (an index of its entries, not a scan per
+ * reference): 600 Patients, half with a fullUrl, 1,200 Encounters naming
+ * them by fullUrl or by Patient/id, each event with its own patient's sex;
+ * of two Patients with one id, the first is the one named. */
+static void test_bundle_index(void **state) {
+        enum { NP = 600, NE = 1200 };
+        vg_fhir_out_t out;
+        json_t *b = bundle(NULL), *entries = json_object_get(b, "entry");
+        char buf[64];
+        (void)state;
+        for (int k = 0; k < NP + 2; k++) {
+                json_t *p = patient(), *en;
+                snprintf(buf, sizeof(buf), k < NP ? "p%d" : "pd", k);
+                set(p, "id", json_string(buf));
+                set(p, "gender", json_string(k % 3 && k != NP + 1 ? "female"
+                                                                 : "male"));
+                en = json_pack("{s:o}", "resource", p);
+                if (k < NP && k % 2 == 0) {
+                        snprintf(buf, sizeof(buf), "urn:uuid:p%d", k);
+                        json_object_set_new(en, "fullUrl", json_string(buf));
+                }
+                json_array_append_new(entries, en);
+        }
+        for (int j = 0; j <= NE; j++) {
+                json_t *e = encounter("in-progress");
+                int k = j % NP;
+                if (j == NE)
+                        snprintf(buf, sizeof(buf), "Patient/pd");
+                else if (k % 2 == 0 && j % 2 == 0)
+                        snprintf(buf, sizeof(buf), "urn:uuid:p%d", k);
+                else
+                        snprintf(buf, sizeof(buf), "Patient/p%d", k);
+                set(e, "subject", json_pack("{s:s}", "reference", buf));
+                snprintf(buf, sizeof(buf), "e%d", j);
+                set(e, "id", json_string(buf));
+                json_array_append_new(entries,
+                                      json_pack("{s:o}", "resource", e));
+        }
+        conv(b, &out);
+        assert_int_equal(out.fo_cnt, NP + 2 + NE + 1);
+        for (int j = 0; j <= NE; j++) {
+                const vg_fhir_item_t *it = &out.fo_item[NP + 2 + j];
+                int k = j % NP;
+                if (it->fi_res != VG_FHIR_EVENT)
+                        fail_msg("encounter %d: %d %s", j, it->fi_res,
+                                 it->fi_msg ? it->fi_msg : "");
+                assert_int_equal(it->fi_ev[0].ev_sex,
+                                 j < NE && k % 3 ? VG_SEX_FEMALE
+                                                 : VG_SEX_MALE);
+        }
+        vg_fhir_out_clear(&out);
+}
+
 /* bdl-7: two entries with one fullUrl make a reference ambiguous - the
  * Bundle is refused, whichever comes first; deceased[x] is a choice: a
  * Patient with both deceasedBoolean and deceasedDateTime is refused. */
@@ -1058,6 +1111,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_admission),
+                cmocka_unit_test(test_bundle_index),
                 cmocka_unit_test(test_ambiguous),
                 cmocka_unit_test(test_discharge),
                 cmocka_unit_test(test_entered_in_error),
