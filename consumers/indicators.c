@@ -646,8 +646,13 @@ int vg_cmd_indicators(int argc, char **argv) {
                                                (double)num / (double)den);
                                 else
                                         printf("%lld,,", (long long)num);
+                                /* the target as the value: a fraction
+                                 * (12.5 % was "12%", a third "33%") */
+                                if (tg.tg_set && has_den)
+                                        snprintf(tgt, sizeof(tgt), "%.6f",
+                                                 tg.tg_target);
                                 printf(",%s,%s,%s,%s,%s\n",
-                                       tg.tg_set && has_den ? tgt + 2 : "",
+                                       tg.tg_set && has_den ? tgt : "",
                                        hide ? ".." : missed ? "true" : "false",
                                        complete ? "true" : "false",
                                        hist ? "true" : "false",

@@ -314,7 +314,7 @@ static void put_row(sv_server_t *sv, const indq_t *iq, json_t *o,
                 else
                         vg_buf_printf(out, ",%lld,,", (long long)num);
                 if (tg.tg_set && has_den)
-                        vg_buf_printf(out, ",%.0f", tg.tg_target * 100);
+                        vg_buf_printf(out, ",%.6f", tg.tg_target);
                 else
                         vg_buf_puts(out, ",");
                 vg_buf_printf(out, ",%s,%s,%s,%s\r\n",
