@@ -349,6 +349,18 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                 vg_seterr(errstr, es, VG_ERR_INVALID, "no PID segment");
                 return VG_HL7_INVALID;
         }
+        /* (the first would be read, and another patient's or visit's
+         * fields in the second dropped unseen) */
+        for (int i = 0; i < 3; i++) {
+                const char *seg = (const char *[]){"PID", "PV1", "EVN"}[i];
+                if (hl7_seg_count(m, seg) > 1) {
+                        vg_seterr(errstr, es, VG_ERR_INVALID,
+                                  "%d %s segments: an ADT message of this "
+                                  "kind has one", hl7_seg_count(m, seg),
+                                  seg);
+                        return VG_HL7_INVALID;
+                }
+        }
         if (!hl7_seg_find(m, "PV1").s_p) {
                 vg_seterr(errstr, es, VG_ERR_INVALID, "no PV1 segment");
                 return VG_HL7_INVALID;

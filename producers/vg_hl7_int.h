@@ -46,6 +46,8 @@ void hl7_msg_free(hmsg_t *m);
 sl_t hl7_piece(sl_t s, char sep, int n);
 /* The first segment named id, or a NULL slice. */
 sl_t hl7_seg_find(const hmsg_t *m, const char *id);
+/* How many segments are named id. */
+int hl7_seg_count(const hmsg_t *m, const char *id);
 /* Field n (HL7 numbering) of segment seg; for MSH, MSH-1 is the separator
  * itself and MSH-2 the encoding characters. */
 sl_t hl7_field(const hmsg_t *m, sl_t seg, int n);

@@ -320,6 +320,16 @@ sl_t hl7_seg_find(const hmsg_t *m, const char *id) {
         return none;
 }
 
+int hl7_seg_count(const hmsg_t *m, const char *id) {
+        int n = 0;
+        for (int i = 0; i < m->hm_nseg; i++) {
+                sl_t s = m->hm_seg[i];
+                n += s.s_n >= 3 && !memcmp(s.s_p, id, 3) &&
+                     (s.s_n == 3 || s.s_p[3] == m->hm_fs);
+        }
+        return n;
+}
+
 /* Field n (HL7 numbering) of segment seg; for MSH, MSH-1 is the separator
  * itself and MSH-2 the encoding characters. */
 sl_t hl7_field(const hmsg_t *m, sl_t seg, int n) {

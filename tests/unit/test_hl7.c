@@ -485,6 +485,14 @@ static void test_missing_fields(void **state) {
                      "EVN-2: not an HL7 time");
         expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID,
                      "no PV1 segment");
+        /* A second PID (another patient), PV1 or EVN was dropped unseen. */
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID PID
+                     PV1("V1", ""), "2 PID segments");
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                     PV1("V1", "") PV1("V2", ""), "2 PV1 segments");
+        expect_error(MSH("A03", "C1") "EVN|A03|20260301081500\r"
+                     "EVN|A03|20260302081500\r" PID PV1("V1", ""),
+                     "2 EVN segments");
         expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r"
                      "PID|1||" PNR "||X||19450310|F\r" PV1("V1", ""),
                      "PID-11: no 4-digit kommun code");
