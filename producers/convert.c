@@ -210,10 +210,14 @@ int vg_cmd_convert(int argc, char **argv) {
                 co.co_io_err = 1;
         }
         st = vg_conv_stats(co.co_conv);
-        vg_log(VG_LOG_INFO, "convert", "%ld %s read, %ld events written, %ld "
+        /* (standard output not written: its events were made, not
+         * written) */
+        vg_log(VG_LOG_INFO, "convert", "%ld %s read, %ld events %s, %ld "
                "skipped, %ld invalid", st->cs_read,
-               vg_conv_units(co.co_conv), st->cs_events, st->cs_skipped,
-               st->cs_invalid);
+               vg_conv_units(co.co_conv), st->cs_events,
+               co.co_out_err ? "made (standard output not written)"
+                             : "written",
+               st->cs_skipped, st->cs_invalid);
         rc = co.co_io_err     ? VG_EXIT_FAIL
              : st->cs_invalid ? EXIT_SOME_INVALID
                               : VG_EXIT_OK;

@@ -63,6 +63,11 @@ for fmt in hl7v2 fhir; do
   set -e
   [ "$rc" = 3 ] || fail "$fmt: convert exit $rc, want 3 (some invalid): $(cat conv.err)"
   [ -s conv.jsonl ] || fail "$fmt: convert wrote no events"
+  # standard output that cannot be written: exit 1, and the summary does
+  # not say the events were written
+  set +e; "$VIGIL" convert --from "$fmt" "in.$fmt" > /dev/full 2> full.err; rc=$?; set -e
+  [ "$rc" = 1 ] && grep -q "events made (standard output not written)" full.err ||
+    fail "$fmt: convert > /dev/full: exit $rc, $(tail -2 full.err)"
   set +e
   "$VIGIL" convert --from "$fmt" "in.$fmt" 2> /dev/null |
     "$VIGIL" produce --dry-run -X log.level=debug > /dev/null 2> pipe.err
