@@ -130,6 +130,17 @@ rd_kafka_conf_t *vg_kafka_producer_conf(const vg_conf_t *conf, char *errstr,
                 rd_kafka_conf_destroy(kconf);
                 return NULL;
         }
+        /* (set to false it was made true without a word; vigil
+         * produce refuses it) */
+        if ((pt = vg_conf_kafka_get(conf, "enable.idempotence")) &&
+            strcmp(pt, "true")) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "kafka.enable.idempotence=%s: Vigil's producers "
+                          "are idempotent (exactly-once publishing, "
+                          "docs/ARCHITECTURE.md)", pt);
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
         if (vg_kafka_set(kconf, "partitioner", "murmur2_random", errstr,
                          errstr_size) ||
             vg_kafka_set(kconf, "enable.idempotence", "true", errstr,

@@ -42,6 +42,13 @@ for x in kafka.partitioner=random kafka.partitioner=consistent_random kafka.requ
   [ "$rc" = 2 ] && grep -q "is not allowed" "$tmp/e" || fail "produce -X $x: exit $rc: $(cat "$tmp/e")"
 done
 "$VIGIL" produce --dry-run -X kafka.partitioner=murmur2 < /dev/null 2> /dev/null || fail "produce -X kafka.partitioner=murmur2"
+# ... and so is a producer that is not idempotent, in every command that
+# produces (vigil hl7 listen made it idempotent without a word).
+printf 'cli-test-key-0123456789abcdef' > "$tmp/key"; chmod 600 "$tmp/key"
+set +e; timeout 10 "$VIGIL" hl7 listen -l 127.0.0.1:0 -b 127.0.0.1:1 -X kafka.enable.idempotence=false \
+  -X pseudonym.key_file="$tmp/key" > /dev/null 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "kafka.enable.idempotence=false: Vigil's producers are idempotent" "$tmp/e" ||
+  fail "hl7 listen -X kafka.enable.idempotence=false: exit $rc: $(cat "$tmp/e")"
 # simulate --kommuner with an empty item (a typo) is refused.
 for k in "04,,0180" "0180," ",0180"; do
   set +e; "$VIGIL" simulate -n 1 --kommuner "$k" -o /dev/null 2> "$tmp/e"; rc=$?; set -e
