@@ -531,8 +531,8 @@ pent_t *vg_part_patient_h(vg_part_t *part, const char *id, uint32_t h,
         }
         idlen = strlen(id);
         /* (the id from where it starts, not after the struct's tail
-         * padding: 125 bytes, not 129, for a 64-character id, which
-         * jemalloc rounds to 128, not 160) */
+         * padding: 156 bytes, not 161, for a 64-character id, which
+         * jemalloc rounds to 160, not 192) */
         size = offsetof(pent_t, pe_id) + idlen + 1;
         pe = vg_calloc(1, size > sizeof(*pe) ? size : sizeof(*pe));
         memcpy(pe->pe_id, id, idlen + 1);

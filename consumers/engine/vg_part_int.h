@@ -81,7 +81,7 @@ typedef struct pent_s {
                                      * bound; 0: not known) */
         };
         /* Persisting, packed: events added since pe_blob was made, not
-         * decoded (vg_part_tail_add: pe_blob holds the state before
+         * decoded (vg_part_tail_event: pe_blob holds the state before
          * them), and bounds on its events that decide whether the next
          * one may be added so (valid while pe_sum). */
         int32_t        pe_newest;   /* minutes since 1900, the newest's
