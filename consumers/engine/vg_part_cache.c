@@ -343,22 +343,12 @@ static int64_t ms_of(int32_t m) {
         return MS_1900 + (int64_t)m * 60000;
 }
 
-/* Two bits of 64 chosen by id (a whole-string hash, a word at a time):
- * an id whose bits are not both in a patient's mask is none of its
- * events' ids. */
+/* Two bits of 64 chosen by id (vg_hash_str, the tables' own hash): an
+ * id whose bits are not both in a patient's mask is none of its events'
+ * ids. */
 static uint64_t id_bits(const char *s) {
-        size_t n = strlen(s);
-        uint64_t h = n * 0x9E3779B97F4A7C15u, w;
-        for (; n >= 8; s += 8, n -= 8) {
-                memcpy(&w, s, 8);
-                h = (h ^ w) * 0xff51afd7ed558ccdu;
-                h ^= h >> 32;
-        }
-        w = 0;
-        memcpy(&w, s, n);
-        h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
-        h ^= h >> 29;
-        return (uint64_t)1 << (h & 63) | (uint64_t)1 << (h >> 58);
+        uint32_t h = vg_hash_str(s);
+        return (uint64_t)1 << (h & 63) | (uint64_t)1 << (h >> 26);
 }
 
 /* pe's bounds, from its patient as its bytes now hold it. */
@@ -391,7 +381,6 @@ static bool tail_add(vg_part_t *part, pent_t *pe, const vg_event_t *ev) {
         int32_t lo, hi;
         if (!pe->pe_sum || pe->pe_pt || !pe->pe_blob || !pe->pe_bound ||
             pe->pe_nev + 1 >= VG_PART_PACK_EVENTS ||
-            pe->pe_nev >= rc->rc_max_events ||
             !minutes(ev->ev_occurred_at, &lo, &hi))
                 return false;
         bits = id_bits(ev->ev_event_id);
@@ -436,7 +425,8 @@ static bool tail_add(vg_part_t *part, pent_t *pe, const vg_event_t *ev) {
 bool vg_part_tail_event(vg_part_t *part, const vg_event_t *ev,
                         uint32_t hash, int *asked) {
         pent_t *pe;
-        /* (the limit not reached: the caller would ask defers() too) */
+        /* (the limit not reached - rules.max_patient_events: the caller
+         * would ask defers() too) */
         if (!part->pa_persist ||
             !(pe = vg_part_cached_h(part, ev->ev_patient_id, hash)) ||
             !pe->pe_sum || pe->pe_pt ||

@@ -465,6 +465,16 @@ static void defer_cells_cb(const char *key, int64_t num, int64_t den,
                 strcat(out, line);
 }
 
+/* A run's cells (text, in cells) and counts (st, if not NULL), and the
+ * partition closed. */
+static void close_run(vg_part_t *part, char *cells, vg_part_stats_t *st) {
+        cells[0] = '\0';
+        vg_part_cells(part, defer_cells_cb, cells);
+        if (st)
+                *st = *vg_part_stats(part);
+        vg_part_close(part);
+}
+
 static void defer_run(int64_t after, char *cells, int *refused) {
         char err[256], json[512];
         vg_rules_conf_t r = rc;
@@ -527,9 +537,7 @@ static void defer_run(int64_t after, char *cells, int *refused) {
                         assert_int_equal(th_commit(part, err, sizeof(err)),
                                          VG_OK);
         }
-        cells[0] = '\0';
-        vg_part_cells(part, defer_cells_cb, cells);
-        vg_part_close(part);
+        close_run(part, cells, NULL);
 }
 
 static void test_defer_prunes_as_derived(void **state) {
@@ -800,10 +808,7 @@ static void tail_run(int64_t after, char *cells, vg_part_stats_t *st,
                 vg_record_clear(e.ev_type, &e);
         }
         assert_int_equal(th_commit(part, err, sizeof(err)), VG_OK);
-        cells[0] = '\0';
-        vg_part_cells(part, defer_cells_cb, cells);
-        *st = *vg_part_stats(part);
-        vg_part_close(part);
+        close_run(part, cells, st);
 }
 
 static void test_tail_as_decoded(void **state) {
