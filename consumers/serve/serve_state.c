@@ -129,11 +129,14 @@ int sv_state_alert(sv_state_t *st, const vg_alert_t *al, const char *id) {
                         sv_scope_t sc;
                         scope_of(al, &sc);
                         /* Moved to another kommun or area (a cancelled
-                         * event changed it): those who saw it where it was
-                         * see it go; the change goes to the new place. */
+                         * event changed it), or under another rule (a
+                         * record made by hand): those who saw it where it
+                         * was, or filtered by its rule, see it go; the
+                         * change goes to the new place. */
                         if (st->st_live && a->sa_json &&
                             (strcmp(sc.sc_kommun, a->sa_scope.sc_kommun) ||
-                             strcmp(sc.sc_area, a->sa_scope.sc_area))) {
+                             strcmp(sc.sc_area, a->sa_scope.sc_area) ||
+                             sc.sc_rule != a->sa_scope.sc_rule)) {
                                 json_t *o = json_pack("{ss}", "alert_id",
                                                       a->sa_id);
                                 char *rm = json_dumps(o, JSON_COMPACT);

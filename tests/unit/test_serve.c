@@ -389,6 +389,27 @@ static void test_state_changes(void **state) {
                             "{\"alert_id\":\"a2\"}");
         assert_string_equal(sv_ring_get(&st.st_ring, 704)->ev_scope.sc_kommun,
                             "0484");
+        /* under another rule (a record made by hand): a stream filtered
+         * by the old rule sees it go, one by the new rule sees it come */
+        a2.al_rule = VG_RULE_READMISSION_30D;
+        assert_int_equal(sv_state_alert(&st, &a2, NULL), 1);
+        assert_int_equal(st.st_ring.rg_last, 706);
+        assert_int_equal(sv_ring_get(&st.st_ring, 705)->ev_kind,
+                         SV_EV_REMOVED);
+        assert_int_equal(sv_ring_get(&st.st_ring, 705)->ev_scope.sc_rule,
+                         VG_RULE_SIP_OVERDUE);
+        assert_string_equal(sv_ring_get(&st.st_ring, 705)->ev_json,
+                            "{\"alert_id\":\"a2\"}");
+        assert_int_equal(sv_ring_get(&st.st_ring, 706)->ev_kind,
+                         SV_EV_ALERT);
+        assert_int_equal(sv_ring_get(&st.st_ring, 706)->ev_scope.sc_rule,
+                         VG_RULE_READMISSION_30D);
+        sv_filter_init(&fl);
+        sv_filter_set(&fl, "rule", "SIP_OVERDUE", err, sizeof(err));
+        assert_true(sv_filter_match(&fl,
+                                    &sv_ring_get(&st.st_ring, 705)->ev_scope));
+        assert_false(sv_filter_match(
+                &fl, &sv_ring_get(&st.st_ring, 706)->ev_scope));
         /* the snapshot: entitled, filtered, by alert_id */
         sv_ent_parse("0484", &k, err, sizeof(err));
         sv_ent_parse("04", &r, err, sizeof(err));
@@ -404,7 +425,7 @@ static void test_state_changes(void **state) {
         assert_true(strstr(b.vb_data, "\"a1\"") < strstr(b.vb_data, "\"a2\""));
         /* a tombstone */
         assert_int_equal(sv_state_alert(&st, NULL, "a1"), 1);
-        assert_int_equal(sv_ring_get(&st.st_ring, 705)->ev_kind,
+        assert_int_equal(sv_ring_get(&st.st_ring, 707)->ev_kind,
                          SV_EV_REMOVED);
         assert_int_equal(sv_state_alert(&st, NULL, "a1"), 0);
         assert_int_equal(sv_state_alert(&st, NULL, "nope"), 0);
