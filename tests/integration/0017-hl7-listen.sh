@@ -163,6 +163,34 @@ grep -q 'stopping (signal): no new connections or messages; 1 event(s) waiting f
 [ $(( (t1 - t0) / 1000000 )) -lt 9000 ] || fail "L2 took $(( (t1 - t0) / 1000000 )) ms to stop"
 echo "ok - broker down: AE for each, SIGTERM in flight answered AE, exit 0 in $(( (t1 - t0) / 1000000 )) ms"
 
+# A second signal stops waiting for Kafka (--help): with a 60 s ack
+# timeout, the first SIGTERM waits for the in-flight event's delivery; the
+# second, 1 s later, answers it AE and exits 0 at once (the producer's
+# flush waits at most 2 s more).
+start L2S -b 127.0.0.1:$dead -X "topic.admissions=$S.L.adm" \
+  -X "topic.discharges=$S.L.dis" -X hl7.ack_timeout_ms=60000 -X log.level=debug
+mllp inflight $port "$M/inflight.hl7" "$TMP/inflight2.code" &
+cpid=$!
+pids+=($cpid)
+for _ in $(seq 1 100); do
+  grep -q 'MSH-10 I-15-1-A01): A01 queued' "$TMP/L2S.log" && break; sleep 0.05
+done
+grep -q 'MSH-10 I-15-1-A01): A01 queued' "$TMP/L2S.log" || fail "L2S: in-flight message not received"
+kill -TERM $pid
+sleep 1
+kill -0 $pid 2>/dev/null || fail "L2S: exited on the first signal with an event in flight"
+grep -q 'not waiting any longer' "$TMP/L2S.log" && fail "L2S: stopped waiting before the second signal"
+t0=$(date +%s%N)
+kill -TERM $pid
+wait $pid || fail "L2S exited $? after the second SIGTERM: $(tail -3 "$TMP/L2S.log")"
+t1=$(date +%s%N)
+wait $cpid || fail "L2S in-flight sender: $(cat "$TMP/inflight2.code")"
+[ "$(cat "$TMP/inflight2.code")" = AE ] || fail "L2S: in-flight message got $(cat "$TMP/inflight2.code"), want AE"
+grep -q 'not waiting any longer for 1 delivery report(s): they get AE' "$TMP/L2S.log" ||
+  fail "L2S: no warning on the second signal: $(tail -3 "$TMP/L2S.log")"
+[ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || fail "L2S took $(( (t1 - t0) / 1000000 )) ms after the second signal"
+echo "ok - a second SIGTERM stops waiting for Kafka: AE, exit 0 in $(( (t1 - t0) / 1000000 )) ms"
+
 # --- 3. the broker back: connection limits, the retries succeed ----------------
 start L3 "${LT[@]}" -X hl7.max_connections=2 -X hl7.idle_timeout_ms=1500
 mllp limits $port 1500 || fail "connection limits"
