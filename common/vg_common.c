@@ -179,14 +179,19 @@ static bool pnr_date6(const char *d) {
         return m >= 1 && m <= 12 && day >= 1 && day <= 31;
 }
 
+/* Whether the first four digits of d are a year from 1800 to 2100. */
+static bool pnr_year(const char *d) {
+        int y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 +
+                (d[3] - '0');
+        return y >= 1800 && y <= 2100;
+}
+
 /* Whether the digits d[0..len) (10 or 12) are a personnummer: a date (a
  * year from 1800 to 2100 for 12) and a valid check digit (Luhn). */
 static bool pnr_window(const char *d, size_t len) {
         int sum = 0;
         if (len == 12) {
-                int y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 +
-                        (d[2] - '0') * 10 + (d[3] - '0');
-                if (y < 1800 || y > 2100)
+                if (!pnr_year(d))
                         return false;
                 d += 2;
         }
@@ -208,6 +213,39 @@ static bool digits_hold_pnr(const char *s, size_t n) {
                (n > 12 && (pnr_window(s, 12) || pnr_window(s + n - 12, 12)));
 }
 
+static bool pnr_sep(unsigned char c) {
+        return c >= 0x80 || (c && strchr(" -+?|/._\\", c));
+}
+
+size_t vg_pnr_grouped(const char *s, size_t n) {
+        char d[12];
+        size_t nd = 0, i = 0, best = 0;
+        int groups = 0;
+        for (;;) {
+                size_t g = i, sep;
+                while (i < n && isdigit((unsigned char)s[i])) {
+                        if (nd == sizeof(d))
+                                return best;
+                        d[nd++] = s[i++];
+                }
+                if (i == g)
+                        return best;
+                groups++;
+                if (groups >= 2 && i - g == 4 &&
+                    ((nd == 10 && pnr_date6(d)) ||
+                     (nd == 12 && pnr_date6(d + 2) && pnr_year(d))))
+                        best = i;
+                for (sep = 0; sep < 3 && i + sep < n &&
+                              pnr_sep((unsigned char)s[i + sep]);
+                     sep++)
+                        ;
+                if (!sep || i + sep >= n ||
+                    !isdigit((unsigned char)s[i + sep]))
+                        return best;
+                i += sep;
+        }
+}
+
 /* Replaces, in place, every substring spelt like a personnummer (see
  * vg_common.h) by as many 'X', valid or not: a mistyped personnummer is
  * still personal data. Used on every message that quotes input (producers/
@@ -219,6 +257,11 @@ void vg_redact_pnr(char *s) {
                 if (!isdigit((unsigned char)s[i]) ||
                     (i > 0 && isdigit((unsigned char)s[i - 1]))) {
                         i++;
+                        continue;
+                }
+                if ((len = vg_pnr_grouped(s + i, n - i))) {
+                        memset(s + i, 'X', len);
+                        i += len;
                         continue;
                 }
                 while (j < n && isdigit((unsigned char)s[j]))
@@ -335,11 +378,15 @@ void vg_sort_i64(int64_t *t, size_t n) {
 }
 
 uint32_t vg_hash_str(const char *s) {
+        return vg_hash_mem(s, strlen(s));
+}
+
+uint32_t vg_hash_mem(const void *p, size_t n) {
         /* Eight bytes a step (multiply and fold), then murmur3's final
          * mix: the keys here are 30-100 bytes, and a byte-at-a-time hash
          * was a tenth of file mode's instructions. Not persisted: only
          * in-memory tables use it. */
-        size_t n = strlen(s);
+        const char *s = p;
         uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
         for (; n >= 8; s += 8, n -= 8) {
                 memcpy(&w, s, 8);

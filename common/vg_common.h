@@ -93,6 +93,9 @@ void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
 /* A 32-bit hash of a NUL-terminated string: the one hash for in-memory
  * tables (not for partitioning: that is Kafka's murmur2). Can't fail. */
 uint32_t vg_hash_str(const char *s);
+/* vg_hash_str of the n bytes at p (the same value for the same bytes: a
+ * Kafka key is not NUL-terminated). */
+uint32_t vg_hash_mem(const void *p, size_t n);
 
 /* Sorts t[0, n) ascending: by insertion when n is small (a patient's few
  * events: qsort's set-up cost more than the sorting), by qsort beyond. */
@@ -123,9 +126,19 @@ static inline size_t vg_bom_len(const char *s, size_t n) {
  * a run of 12 or 10 digits; a longer run that starts or ends with 10 or
  * 12 that are a personnummer with a valid check digit (a personnummer
  * and a counter: "1912121212121"); 8 or 6 digits, or more ending in a
- * date, then '-', '+' or ' ' and 4 or more. For a message that quotes
- * input (a log line, a DLQ record's reason). Pure. */
+ * date, then '-', '+' or ' ' and 4 or more; and any spelling of
+ * vg_pnr_grouped(). For a message that quotes input (a log line, a DLQ
+ * record's reason). Pure. */
 void vg_redact_pnr(char *s);
+/* The length of a personnummer spelt in groups at s[0..n) (s[0] a digit),
+ * or 0: digit groups joined by one to three bytes each of ' ', '-', '+',
+ * '?', '|', '/', '.', '_', '\\' or non-ASCII (an en dash; '?' is how a
+ * message shows a character it cannot print), the last group 4 digits,
+ * 10 or 12 digits in all that begin with a plausible date (YYMMDD, or
+ * YYYYMMDD with a year 1800-2100; a samordningsnummer's day + 60), check
+ * digit valid or not: "1940-01-01-1230", "19400101 1230", "400101|1230".
+ * The longest such spelling (12 digits before 10). Pure. */
+size_t vg_pnr_grouped(const char *s, size_t n);
 /* Whether the UTF-8 text s[0..n) holds a control character: C0, DEL, C1
  * (U+0080..U+009F), or an invisible character that would make two ids look
  * one (Unicode's default-ignorable code points: zero-width characters,

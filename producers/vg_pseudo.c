@@ -251,8 +251,9 @@ void vg_pseudo_redact(char *s) {
 }
 
 /* True if s holds something spelt like a personnummer (10 or 12 digits,
- * or 6/8 digits, '-', '+' or ' ', 4 digits) standing on its own: not
- * touching a letter or digit, so a hex pseudonym is not taken for one. */
+ * or 6/8 digits, '-', '+' or ' ', 4 digits, or in groups: vg_pnr_grouped)
+ * standing on its own: not touching a letter or digit, so a hex pseudonym
+ * is not taken for one. */
 bool vg_pseudo_spelt_like(const char *s) {
         size_t n = strlen(s);
         for (size_t i = 0; i < n; i++) {
@@ -260,6 +261,10 @@ bool vg_pseudo_spelt_like(const char *s) {
                 if (!isdigit((unsigned char)s[i]) ||
                     (i > 0 && isalnum((unsigned char)s[i - 1])))
                         continue;
+                /* (in groups: "1940-01-01-1230", "19400101 1230") */
+                if ((end = vg_pnr_grouped(s + i, n - i)) &&
+                    (i + end == n || !isalnum((unsigned char)s[i + end])))
+                        return true;
                 while (j < n && isdigit((unsigned char)s[j]))
                         j++;
                 d1 = j - i;

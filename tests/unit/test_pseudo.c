@@ -340,6 +340,24 @@ static void test_redact_and_spelt_like(void **state) {
                 {"1764950400000 ms", "1764950400000 ms", false},
                 {"1912121212131", "1912121212131", false}, /* bad Luhn */
                 {"123456789", "123456789", false},
+                /* in groups (attacks: an MSH-10 printed with '?' for a
+                 * space, an escaped '|', an en dash), valid or not */
+                {"(MSH-10 19400101?1230)", "(MSH-10 XXXXXXXXXXXXX)", true},
+                {"(MSH-10 1940-01-01-1230)", "(MSH-10 XXXXXXXXXXXXXXX)", true},
+                {"19400101|1230", "XXXXXXXXXXXXX", true},
+                {"id 19400101\xe2\x80\x93" "1230.", "id XXXXXXXXXXXXXXX.", true},
+                {"19400101???1230", "XXXXXXXXXXXXXXX", true},
+                {"40-01-01 1230", "XXXXXXXXXXXXX", true},
+                {"19400101 - 1230", "XXXXXXXXXXXXXXX", true},
+                {"Encounter/19400101?1230", "Encounter/XXXXXXXXXXXXX", true},
+                /* not: a time, four separators, 3+5 digits, a bad date,
+                 * a year out of range, a letter next to it */
+                {"2026-03-01 08:15:00", "2026-03-01 08:15:00", false},
+                {"19400101 ,,, 1230", "19400101 ,,, 1230", false},
+                {"1940010 11230", "1940010 11230", false},
+                {"1940-13-01-1230", "1940-13-01-1230", false},
+                {"1740-01-01-1230", "1740-01-01-1230", false},
+                {"127.0.0.1:44915", "127.0.0.1:44915", false},
                 {"2026-11-30", "2026-11-30", false},
                 {"20261130-12", "20261130-12", false},
                 {"ab191212121212cd", "abXXXXXXXXXXXXcd", false}, /* hex */
