@@ -355,7 +355,35 @@ static int hexval(char c) {
         return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces. Returns 0;
+/* The bytes of the space at p[0..n): ' ', or one of Unicode's space
+ * separators in UTF-8 (U+00A0 no-break, U+1680, U+2000-U+200A, U+202F,
+ * U+205F, U+3000 ideographic), which look like one; 0 if none. */
+static size_t space_len(const char *p, size_t n) {
+        const unsigned char *u = (const unsigned char *)p;
+        if (n >= 1 && u[0] == ' ')
+                return 1;
+        if (n >= 2 && u[0] == 0xc2 && u[1] == 0xa0)
+                return 2;
+        if (n >= 3 && ((u[0] == 0xe1 && u[1] == 0x9a && u[2] == 0x80) ||
+                       (u[0] == 0xe2 && u[1] == 0x80 &&
+                        (u[2] <= 0x8a || u[2] == 0xaf)) ||
+                       (u[0] == 0xe2 && u[1] == 0x81 && u[2] == 0x9f) ||
+                       (u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x80)))
+                return 3;
+        return 0;
+}
+
+/* The bytes of such a space that p[0..n) ends with; 0 if none. */
+static size_t space_end(const char *p, size_t n) {
+        for (size_t k = 1; k <= 3 && k <= n; k++)
+                if (space_len(p + n - k, k) == k)
+                        return k;
+        return 0;
+}
+
+/* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces (also
+ * Unicode's, such as a no-break space: two ids that differ only in them
+ * look alike). Returns 0;
  * HL7_TOO_LONG when the value does not fit; HL7_CONTROL when it holds a
  * control character (a tab, a NUL from \X00\: removing one would make two
  * visits one id, and no field read here holds one); HL7_BAD_HEX for an
@@ -415,11 +443,12 @@ int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
                         out[0] = '\0';
                         return HL7_CONTROL;
                 }
-                while (a < b && out[a] == ' ')
-                        a++;
-                while (b > a && out[b - 1] == ' ')
-                        b--;
-                for (size_t k = a; k < b; k++)
+                size_t k;
+                while (a < b && (k = space_len(out + a, b - a)))
+                        a += k;
+                while (b > a && (k = space_end(out + a, b - a)))
+                        b -= k;
+                for (k = a; k < b; k++)
                         out[w++] = out[k];
                 out[w] = '\0';
         }

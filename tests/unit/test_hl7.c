@@ -238,6 +238,28 @@ static void test_separators_and_escapes(void **state) {
         assert_string_equal(ev.ev_stay_id,
                             "\xc3\x85V\xe2\x80\x93" "1\xf0\x9f\x98\x80");
         vg_record_clear(ev.ev_type, &ev);
+        /* Spaces around a value are trimmed, also those that look like
+         * one (an attack: no-break and ideographic spaces made three
+         * stays of V1001); one inside stays. */
+        {
+                static const char *const padded[] = {
+                        " V1001 ", "\xc2\xa0V1001\xc2\xa0",
+                        "\xe3\x80\x80V1001", "V1001\xe2\x80\x89 \xe2\x80\xaf",
+                        "\xe1\x9a\x80\xe2\x81\x9fV1001"};
+                for (size_t i = 0; i < 5; i++) {
+                        char msg[512];
+                        snprintf(msg, sizeof(msg),
+                                 MSH("A01", "C1") "EVN|A01|20260301081500\r"
+                                 PID PV1("%s", ""), padded[i]);
+                        expect_event(msg, &ev);
+                        assert_string_equal(ev.ev_stay_id, "V1001");
+                        vg_record_clear(ev.ev_type, &ev);
+                }
+                expect_event(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
+                             PV1("V1\xc2\xa0" "001", ""), &ev);
+                assert_string_equal(ev.ev_stay_id, "V1\xc2\xa0" "001");
+                vg_record_clear(ev.ev_type, &ev);
+        }
         /* A segment is named by three letters or digits: a message run
          * together with the one before it, behind a part of a byte order
          * mark, a space or a NUL, refuses the message instead of being
