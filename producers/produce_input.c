@@ -169,13 +169,10 @@ static int prepare(prod_t *pr, const char *file, long lineno, const char *line,
         obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!obj) {
                 /* jansson quotes the offending token ("... near '...'"):
-                 * drop it, it may be a personnummer. */
-                char *near = strstr(jerr.text, " near '");
-                if (near)
-                        *near = '\0';
+                 * dropped, it may be a personnummer. */
                 snprintf(errstr, sizeof(errstr),
                          "not valid JSON: column %d: %s", jerr.column,
-                         jerr.text);
+                         vg_json_error_text(jerr.text));
                 reject(pr, file, lineno, errstr);
                 return -1;
         }

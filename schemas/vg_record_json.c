@@ -461,6 +461,10 @@ char *vg_json_error_text(char *text) {
         char *near = strstr(text, " near ");
         if (near)
                 *near = '\0';
+        /* (jansson names its own flag) */
+        if (strstr(text, "without JSON_ALLOW_NUL"))
+                snprintf(text, strlen(text) + 1, "%s",
+                         "\\u0000 (a NUL character) is not allowed");
         return text;
 }
 

@@ -137,6 +137,15 @@ set +e; "$VIGIL" process --input "$tmp/in.jsonl" > /dev/null 2> "$tmp/e"; rc=$?;
 grep -q "in.jsonl:2: not valid JSON" "$tmp/e" || fail "no file:line for line 2: $(cat "$tmp/e")"
 grep -q 'in.jsonl:3: kommun: "484" is not a 4-digit SCB code' "$tmp/e" || fail "no file:line for line 3"
 grep -q "1 events, 2 invalid lines" "$tmp/e" || fail "valid neighbour not processed"
+# A NUL escaped in a string: named in the user's words, not jansson's flag
+# (process and produce alike).
+printf '%s\n' '{"type":"sip_created","event_id":"e\u00001","patient_id":"p","occurred_at":"2026-01-01T00:00:00Z","kommun":"0484","source_system":"s","sip_id":"x"}' > "$tmp/nul.jsonl"
+set +e; "$VIGIL" process --input "$tmp/nul.jsonl" > /dev/null 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" = 3 ] && grep -q 'nul.jsonl:1: not valid JSON: column [0-9]*: \\u0000 (a NUL character) is not allowed' "$tmp/e" &&
+  ! grep -q JSON_ALLOW_NUL "$tmp/e" || fail "process, a NUL escaped: exit $rc $(cat "$tmp/e")"
+set +e; "$VIGIL" produce --dry-run "$tmp/nul.jsonl" 2> "$tmp/e"; rc=$?; set -e
+[ "$rc" != 0 ] && grep -q '\\u0000 (a NUL character) is not allowed' "$tmp/e" &&
+  ! grep -q JSON_ALLOW_NUL "$tmp/e" || fail "produce, a NUL escaped: exit $rc $(cat "$tmp/e")"
 set +e; "$VIGIL" process --input "$tmp/missing.jsonl" 2> "$tmp/e"; rc=$?; set -e
 [ "$rc" = 1 ] && grep -q "missing.jsonl: No such file" "$tmp/e" || fail "missing input file"
 echo "PASS: $(echo "$cmds" | wc -l) commands have --help and reject bad options"
