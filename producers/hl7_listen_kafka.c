@@ -66,17 +66,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                 hl->hl_fatal = 1;
 }
 
-/* The segments of d[n) that begin with "MSH" (after the first, at the
- * start of a line). */
-static int msh_count(const char *d, size_t n) {
-        int k = 0;
-        for (size_t i = 0; i + 3 <= n; i++)
-                if ((i == 0 || d[i - 1] == '\r' || d[i - 1] == '\n') &&
-                    !memcmp(d + i, "MSH", 3))
-                        k++;
-        return k;
-}
-
 /* Converts the message of it and publishes its event, or answers it at
  * once (A08, refused, producer refused). */
 void hl_item_handle(hl_t *hl, hitem_t *it, const vg_hl7_frame_t *fm) {
@@ -102,7 +91,7 @@ void hl_item_handle(hl_t *hl, hitem_t *it, const vg_hl7_frame_t *fm) {
         /* One frame is one message (docs/HOSPITAL.md §7.1): converted, a
          * frame of two gave the first one's event and AA, the second one
          * lost without a word. */
-        if ((nmsh = msh_count(fm->fm_data, fm->fm_len)) > 1) {
+        if ((nmsh = vg_hl7_msh_count(fm->fm_data, fm->fm_len)) > 1) {
                 snprintf(errstr, sizeof(errstr), "%d messages (MSH segments) "
                          "in one MLLP frame: send each in a frame of its "
                          "own", nmsh);

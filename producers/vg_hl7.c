@@ -534,6 +534,15 @@ static bool batch_envelope(const char *msg, size_t len) {
         return nseg > 0;
 }
 
+int vg_hl7_msh_count(const char *d, size_t n) {
+        int k = 0;
+        for (size_t i = 0; i + 3 <= n; i++)
+                if ((i == 0 || d[i - 1] == '\r' || d[i - 1] == '\n') &&
+                    !memcmp(d + i, "MSH", 3))
+                        k++;
+        return k;
+}
+
 vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
                             size_t len, vg_event_t *ev, char *ctrl,
                             char *errstr, size_t errstr_size) {
@@ -550,6 +559,7 @@ vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
                          "trailer (FHS, BHS, BTS, FTS): nothing to convert");
                 return VG_HL7_SKIPPED;
         }
+
         if (hl7_msg_parse(&m, msg, len, errstr, errstr_size)) {
                 hl7_msg_free(&m);
                 vg_pseudo_redact(errstr);
@@ -559,6 +569,20 @@ vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
         /* MSH-10 first, so that every error can name the message. */
         if (!hl7_getv(&m, "MSH", 10, 1, 1, a->a_ctrl, errstr, errstr_size))
                 vg_hl7_ctrl_print(a->a_ctrl, ctrl);
+        {
+                /* (an MLLP frame of a file holds them as hl7 listen's
+                 * does: the first one converted, the rest would be lost
+                 * without a word) */
+                int nmsh = vg_hl7_msh_count(msg, len);
+                if (nmsh > 1) {
+                        snprintf(errstr, errstr_size,
+                                 "%d messages (MSH segments) in one MLLP "
+                                 "frame: send each in a frame of its own",
+                                 nmsh);
+                        res = VG_HL7_INVALID;
+                        goto out;
+                }
+        }
         {
                 /* The header as the acknowledgement reads it (vg_hl7_ack):
                  * what it cannot read could get no matching ACK, so it is

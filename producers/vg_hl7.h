@@ -21,8 +21,10 @@
 /* ------------------------------------------------------------------ */
 
 /* One message cut from the stream. Segments are separated by '\r' (input
- * "\r", "\n" and "\r\n" all become '\r'). fm_data is valid during the
- * callback only. */
+ * "\r", "\n" and "\r\n" all become '\r'), but in an MLLP frame, which is
+ * one message as it came (blank lines and every MSH in it included, as
+ * vg_hl7_ack.c's reader gives hl7 listen a frame). fm_data is valid during
+ * the callback only. */
 typedef struct vg_hl7_frame_s {
         const char *fm_data;     /* the message; when fm_too_long, NULL
                                   * or (MLLP) its first segment alone, for
@@ -46,6 +48,7 @@ typedef struct vg_hl7_framer_s {
         bool     hf_prev_cr;   /* the last byte was '\r' */
         int      hf_bom;       /* bytes of a byte order mark held at a
                                 * line's start (0 to 2) */
+        bool     hf_in_frame;  /* after an MLLP 0x0B, before its 0x1C */
 } vg_hl7_framer_t;
 
 void vg_hl7_framer_init(vg_hl7_framer_t *fr, size_t max_bytes);
@@ -92,6 +95,10 @@ typedef enum vg_hl7_res_e {
         VG_HL7_SKIPPED,    /* nothing to write (A08); errstr says why */
         VG_HL7_INVALID     /* refused; errstr says why */
 } vg_hl7_res_t;
+
+/* The segments of d[0..n) that begin with "MSH" (at its start or after a
+ * '\r' or '\n'): more than one is more than one message. */
+int vg_hl7_msh_count(const char *d, size_t n);
 
 /* Size of the ctrl buffer: MSH-10 as it may be printed. */
 #define VG_HL7_CTRL_BUFSZ 64

@@ -80,6 +80,17 @@ static void frame_byte(vg_hl7_framer_t *fr, char c, vg_hl7_frame_cb cb,
         if (c == MLLP_START || c == MLLP_END) {
                 frame_emit(fr, fr->hf_buf.vb_len, cb, opaque);
                 frame_reset(fr);
+                fr->hf_in_frame = c == MLLP_START;
+                return;
+        }
+        if (fr->hf_in_frame) {
+                /* A frame is one message, as hl7 listen reads it: a blank
+                 * line or an MSH line inside it does not split it (one
+                 * with more than one MSH is refused whole, by
+                 * vg_hl7_convert). */
+                if (!isspace((unsigned char)c))
+                        fr->hf_content = true;
+                frame_append(fr, c);
                 return;
         }
         if (c == '\n' && prev_cr)
@@ -128,7 +139,9 @@ static void frame_byte(vg_hl7_framer_t *fr, char c, vg_hl7_frame_cb cb,
 static void frame_byte_bom(vg_hl7_framer_t *fr, char c, vg_hl7_frame_cb cb,
                            void *opaque) {
         static const char bom[] = VG_BOM;
-        if (fr->hf_line_len == 0 && c == bom[fr->hf_bom]) {
+        /* (in an MLLP frame every byte is kept, as hl7 listen gets it) */
+        if (!fr->hf_in_frame && fr->hf_line_len == 0 &&
+            c == bom[fr->hf_bom]) {
                 if (++fr->hf_bom == 3)
                         fr->hf_bom = 0; /* a whole mark: dropped */
                 return;

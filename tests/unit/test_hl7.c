@@ -266,6 +266,10 @@ static void test_separators_and_escapes(void **state) {
          * skipped as an unknown segment (the second admission was lost). */
         expect_error(A01("C1") "\xef\xbb" A01("C2"), "segment 6: not an HL7");
         expect_error(A01("C1") " " A01("C2"), "segment 6: not an HL7");
+        /* Two messages in one (an MLLP frame of a file, as the listener
+         * refuses one): refused whole, named by the first one's MSH-10. */
+        expect_error(A01("C1") A01("C2"),
+                     "2 messages (MSH segments) in one MLLP frame");
         /* MSH-12: "2." and digits; a text such as 2.x is no version. */
         expect_error("MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|"
                      "C1|P|2.x\rEVN|A01|20260301081500\r" PID PV1("V1", ""),
@@ -420,6 +424,34 @@ static void test_framing(void **state) {
                         assert_string_equal(c.msgs[0], "MSH|^~\\&|G\rEVN|x");
                         assert_string_equal(c.msgs[1],
                                             "MSH|^~\\&|H\r\xef\xbbX|y\r\xef");
+                        coll_free(&c);
+                }
+        }
+        /* An MLLP frame is one message, as hl7 listen reads it: a blank
+         * line in it does not split it (a file of frames lost such a
+         * message that the listener took), nor does a second MSH (the
+         * converter refuses that frame whole); its bytes are kept as
+         * they came, a byte order mark too (the converter skips one
+         * before MSH, and refuses U+FEFF inside a value). Outside
+         * frames, blank lines still split. */
+        {
+                static const char fr_in[] =
+                        "\x0bMSH|^~\\&|A\r\n\r\nEVN|x\r\x1c\r"
+                        "\x0bMSH|^~\\&|B\rMSH|^~\\&|C\r\x1c\r"
+                        "\x0bPV1|V\xef\xbb\xbf\r\xef\xbb\xbfMSH|D\x1c\r"
+                        "MSH|^~\\&|E\r\rEVN|y\r";
+                for (size_t chunk = 1; chunk <= sizeof(fr_in); chunk *= 3) {
+                        frame(fr_in, sizeof(fr_in) - 1, 1024, chunk, &c);
+                        assert_int_equal(c.n, 5);
+                        assert_string_equal(c.msgs[0],
+                                            "MSH|^~\\&|A\r\n\r\nEVN|x");
+                        assert_string_equal(c.msgs[1],
+                                            "MSH|^~\\&|B\rMSH|^~\\&|C");
+                        assert_string_equal(
+                                c.msgs[2],
+                                "PV1|V\xef\xbb\xbf\r\xef\xbb\xbfMSH|D");
+                        assert_string_equal(c.msgs[3], "MSH|^~\\&|E");
+                        assert_string_equal(c.msgs[4], "EVN|y");
                         coll_free(&c);
                 }
         }
