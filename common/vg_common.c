@@ -217,7 +217,7 @@ static bool pnr_sep(unsigned char c) {
         return c >= 0x80 || (c && strchr(" -+?|/._\\", c));
 }
 
-size_t vg_pnr_grouped(const char *s, size_t n) {
+size_t vg_pnr_grouped(const char *s, size_t n, bool valid) {
         char d[12];
         size_t nd = 0, i = 0, best = 0;
         int groups = 0;
@@ -232,10 +232,12 @@ size_t vg_pnr_grouped(const char *s, size_t n) {
                         return best;
                 groups++;
                 if (groups >= 2 && i - g == 4 &&
-                    ((nd == 10 && pnr_date6(d)) ||
-                     (nd == 12 && pnr_date6(d + 2) && pnr_year(d))))
+                    (valid ? (nd == 10 || nd == 12) && pnr_window(d, nd)
+                           : (nd == 10 && pnr_date6(d)) ||
+                                     (nd == 12 && pnr_date6(d + 2) &&
+                                      pnr_year(d))))
                         best = i;
-                for (sep = 0; sep < 3 && i + sep < n &&
+                for (sep = 0; sep < 6 && i + sep < n &&
                               pnr_sep((unsigned char)s[i + sep]);
                      sep++)
                         ;
@@ -259,7 +261,7 @@ void vg_redact_pnr(char *s) {
                         i++;
                         continue;
                 }
-                if ((len = vg_pnr_grouped(s + i, n - i))) {
+                if ((len = vg_pnr_grouped(s + i, n - i, false))) {
                         memset(s + i, 'X', len);
                         i += len;
                         continue;

@@ -131,14 +131,17 @@ static inline size_t vg_bom_len(const char *s, size_t n) {
  * record's reason). Pure. */
 void vg_redact_pnr(char *s);
 /* The length of a personnummer spelt in groups at s[0..n) (s[0] a digit),
- * or 0: digit groups joined by one to three bytes each of ' ', '-', '+',
- * '?', '|', '/', '.', '_', '\\' or non-ASCII (an en dash; '?' is how a
- * message shows a character it cannot print), the last group 4 digits,
- * 10 or 12 digits in all that begin with a plausible date (YYMMDD, or
- * YYYYMMDD with a year 1800-2100; a samordningsnummer's day + 60), check
- * digit valid or not: "1940-01-01-1230", "19400101 1230", "400101|1230".
- * The longest such spelling (12 digits before 10). Pure. */
-size_t vg_pnr_grouped(const char *s, size_t n);
+ * or 0: digit groups joined by one to six bytes each of ' ', '-', '+',
+ * '?', '|', '/', '.', '_', '\\' or non-ASCII (" \u2013 ", an en dash between
+ * spaces, is five bytes; '?' is how a message shows a character it cannot
+ * print), the last group 4 digits, 10 or 12 digits in all that begin with
+ * a plausible date (YYMMDD, or YYYYMMDD with a year 1800-2100; a
+ * samordningsnummer's day + 60): "1940-01-01-1230", "19400101 1230",
+ * "400101|1230". valid: the check digit must hold too (to refuse a field:
+ * an id made of a date and a counter, "2026-03-01-0042", seldom passes it;
+ * a message masks one whether or not). The longest such spelling (12
+ * digits before 10). Pure. */
+size_t vg_pnr_grouped(const char *s, size_t n, bool valid);
 /* Whether the UTF-8 text s[0..n) holds a control character: C0, DEL, C1
  * (U+0080..U+009F), or an invisible character that would make two ids look
  * one (Unicode's default-ignorable code points: zero-width characters,

@@ -261,8 +261,10 @@ bool vg_pseudo_spelt_like(const char *s) {
                 if (!isdigit((unsigned char)s[i]) ||
                     (i > 0 && isalnum((unsigned char)s[i - 1])))
                         continue;
-                /* (in groups: "1940-01-01-1230", "19400101 1230") */
-                if ((end = vg_pnr_grouped(s + i, n - i)) &&
+                /* (in groups: "1940-01-01-1230", "19400101 1230", the
+                 * check digit valid: an id of a date and a counter is
+                 * seldom one) */
+                if ((end = vg_pnr_grouped(s + i, n - i, true)) &&
                     (i + end == n || !isalnum((unsigned char)s[i + end])))
                         return true;
                 while (j < n && isdigit((unsigned char)s[j]))
