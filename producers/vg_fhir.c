@@ -57,9 +57,13 @@ static size_t by_id(const line_t *ln, const char *type, const char *id) {
 }
 
 /* The index of entries 0..ln_cnt-1 (ln_res, ln_url set). An entry whose
- * fullUrl an earlier one has: its index, else SIZE_MAX. */
-static size_t line_index(line_t *ln) {
+ * fullUrl an earlier one has: its index, else SIZE_MAX; *iddup the same
+ * for an entry whose resourceType and id an earlier one has, with other
+ * identifiers (another patient, perhaps: a copy, or a later version of
+ * the same one, is not ambiguous, and the first is the one named). */
+static size_t line_index(line_t *ln, size_t *iddup) {
         size_t mask, dup = SIZE_MAX;
+        *iddup = SIZE_MAX;
         for (ln->ln_slots = 16; ln->ln_slots < 2 * ln->ln_cnt;)
                 ln->ln_slots *= 2;
         mask = ln->ln_slots - 1;
@@ -68,7 +72,7 @@ static size_t line_index(line_t *ln) {
         ln->ln_type = vg_calloc(ln->ln_cnt + 1, sizeof(*ln->ln_type));
         ln->ln_id = vg_calloc(ln->ln_cnt + 1, sizeof(*ln->ln_id));
         for (size_t i = 0; i < ln->ln_cnt; i++) {
-                size_t s;
+                size_t s, k;
                 if (ln->ln_url[i]) {
                         if (dup == SIZE_MAX &&
                             by_url(ln, ln->ln_url[i]) != SIZE_MAX)
@@ -82,6 +86,12 @@ static size_t line_index(line_t *ln) {
                     !(ln->ln_type[i] = fhir_res_type(ln->ln_res[i])) ||
                     !(ln->ln_id[i] = fhir_peek_str(ln->ln_res[i], "id")))
                         continue;
+                if (*iddup == SIZE_MAX &&
+                    (k = by_id(ln, ln->ln_type[i], ln->ln_id[i])) !=
+                            SIZE_MAX &&
+                    !json_equal(json_object_get(ln->ln_res[k], "identifier"),
+                                json_object_get(ln->ln_res[i], "identifier")))
+                        *iddup = i;
                 for (s = id_hash(ln->ln_type[i], ln->ln_id[i]) & mask;
                      ln->ln_byid[s]; s = (s + 1) & mask)
                         ;
@@ -423,7 +433,7 @@ vg_err_t vg_fhir_convert(const vg_fhir_ctx_t *cx, const char *line,
         line_t ln;
         json_t *root, *entries;
         const char *t;
-        size_t dup;
+        size_t dup, iddup;
         vg_err_t err = VG_OK;
 
         memset(out, 0, sizeof(*out));
@@ -477,12 +487,25 @@ vg_err_t vg_fhir_convert(const vg_fhir_ctx_t *cx, const char *line,
         }
         /* bdl-7: fullUrl is unique in a Bundle; with two, a reference
          * could name either resource. */
-        if ((dup = line_index(&ln)) != SIZE_MAX) {
+        if ((dup = line_index(&ln, &iddup)) != SIZE_MAX) {
                 err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                 "Bundle.entry[%zu].fullUrl: the same as "
                                 "entry[%zu]'s (a fullUrl must be unique in "
                                 "a Bundle)",
                                 dup, by_url(&ln, ln.ln_url[dup]));
+                goto done;
+        }
+        /* Nor two resources of one type and id but other identifiers: a
+         * reference such as Patient/p1 could name either (the first was
+         * taken, and an event could go to the other one's patient). */
+        if (iddup != SIZE_MAX) {
+                err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                                "Bundle.entry[%zu].resource: %s/%s again "
+                                "(entry[%zu]) with other identifiers: a "
+                                "reference to it could name either",
+                                iddup, ln.ln_type[iddup], ln.ln_id[iddup],
+                                by_id(&ln, ln.ln_type[iddup],
+                                      ln.ln_id[iddup]));
                 goto done;
         }
         if (!ln.ln_cnt) {

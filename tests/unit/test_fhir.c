@@ -1077,7 +1077,9 @@ static void test_bundle_index(void **state) {
 }
 
 /* bdl-7: two entries with one fullUrl make a reference ambiguous - the
- * Bundle is refused, whichever comes first; deceased[x] is a choice: a
+ * Bundle is refused, whichever comes first; so do two of one type and id
+ * with other identifiers (a copy, or a later version with the same ones,
+ * is not: test_bundle_mixed); deceased[x] is a choice: a
  * Patient with both deceasedBoolean and deceasedDateTime is refused. */
 static void test_ambiguous(void **state) {
         const char *dup =
@@ -1088,9 +1090,21 @@ static void test_ambiguous(void **state) {
                 "{\"resourceType\":\"Patient\",\"id\":\"b\"}},"
                 "{\"fullUrl\":\"urn:uuid:1\",\"resource\":"
                 "{\"resourceType\":\"Patient\",\"id\":\"c\"}}]}";
+        /* Two Patients p1, the second with another personnummer (an
+         * attack: the Encounter's event went to the first, silently) */
+        const char *twin =
+                "{\"resourceType\":\"Bundle\",\"type\":\"collection\","
+                "\"entry\":[{\"resource\":{\"resourceType\":\"Patient\","
+                "\"id\":\"p1\",\"identifier\":[{\"system\":"
+                "\"" PNR_SYS "\",\"value\":\"19121212-1212\"}]}},"
+                "{\"resource\":{\"resourceType\":\"Patient\",\"id\":"
+                "\"p1\",\"identifier\":[{\"system\":\"" PNR_SYS "\","
+                "\"value\":\"19400101-1230\"}]}}]}";
         json_t *p = patient();
         (void)state;
         expect_line_error(dup, "entry[2].fullUrl: the same as entry[0]'s");
+        expect_line_error(twin, "Bundle.entry[1].resource: Patient/p1 again "
+                                "(entry[0]) with other identifiers");
         set(p, "deceasedDateTime", json_string("2026-03-01T10:00:00+01:00"));
         set(p, "deceasedBoolean", json_true());
         expect_invalid(p, "deceasedBoolean and deceasedDateTime together");
