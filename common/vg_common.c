@@ -380,15 +380,11 @@ void vg_sort_i64(int64_t *t, size_t n) {
 }
 
 uint32_t vg_hash_str(const char *s) {
-        return vg_hash_mem(s, strlen(s));
-}
-
-uint32_t vg_hash_mem(const void *p, size_t n) {
         /* Eight bytes a step (multiply and fold), then murmur3's final
          * mix: the keys here are 30-100 bytes, and a byte-at-a-time hash
          * was a tenth of file mode's instructions. Not persisted: only
          * in-memory tables use it. */
-        const char *s = p;
+        size_t n = strlen(s);
         uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
         for (; n >= 8; s += 8, n -= 8) {
                 memcpy(&w, s, 8);

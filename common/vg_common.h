@@ -93,9 +93,6 @@ void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
 /* A 32-bit hash of a NUL-terminated string: the one hash for in-memory
  * tables (not for partitioning: that is Kafka's murmur2). Can't fail. */
 uint32_t vg_hash_str(const char *s);
-/* vg_hash_str of the n bytes at p (the same value for the same bytes: a
- * Kafka key is not NUL-terminated). */
-uint32_t vg_hash_mem(const void *p, size_t n);
 
 /* Sorts t[0, n) ascending: by insertion when n is small (a patient's few
  * events: qsort's set-up cost more than the sorting), by qsort beyond. */

@@ -241,21 +241,6 @@ void process_part_work(void *opaque, int p, int w, const pturn_t *t) {
                 vg_part_set_codec(ps->ps_part, codec);
         for (int i = 0; i < t->pt_n; i++) {
                 rd_kafka_message_t *m = t->pt_m[i];
-                /* The patients of the next records, a step each, by
-                 * their keys (SPEC §2: the patient_id; another key only
-                 * makes the hint useless): catching up, most of them are
-                 * in memory, and an event added to one waited mostly for
-                 * memory (vg_part_prefetch). */
-                for (int s = 0; s < 3 && ps->ps_part; s++) {
-                        const rd_kafka_message_t *a;
-                        int j = i + 8 - 3 * s;
-                        if (j < t->pt_n && (a = t->pt_m[j])->key &&
-                            !a->err)
-                                vg_part_prefetch(ps->ps_part,
-                                                 vg_hash_mem(a->key,
-                                                             a->key_len),
-                                                 s);
-                }
                 /* after a fatal error: dropped, consumed again after a
                  * restart */
                 if (ps->ps_part && !pr->pr_fatal) {

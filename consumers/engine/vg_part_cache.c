@@ -450,8 +450,10 @@ void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step) {
 
         /* Safe for any partition: each step walks the table as it is now
          * (a rollback or a trim unlinks entries before freeing them), on
-         * the thread that has the partition, and keeps nothing. */
-        if (!ht->ht_nb)
+         * the thread that has the partition, and keeps nothing. Only for
+         * a memory-only one, though: in Kafka mode an event's misses are
+         * a small part of its cost (docs/ARCHITECTURE.md). */
+        if (part->pa_persist || !ht->ht_nb)
                 return;
         if (step == 0) {
                 __builtin_prefetch(&ht->ht_b[hash & (ht->ht_nb - 1)]);
@@ -459,26 +461,13 @@ void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step) {
         }
         n = ht->ht_b[hash & (ht->ht_nb - 1)];
         if (step == 1) {
-                if (n) { /* (its id, compared, is on the next line) */
+                if (n)
                         __builtin_prefetch(n);
-                        __builtin_prefetch((const char *)n + 64);
-                }
                 return;
         }
         while (n && n->hn_hash != hash) /* (another id may share it) */
                 n = n->hn_next;
-        if (!n)
-                return;
-        pe = (const pent_t *)n;
-        /* Persisting, an event of a packed patient usually goes on its
-         * tail (vg_part_tail_event), which is copied: the blob is read
-         * only when it is decoded. */
-        if (part->pa_persist) {
-                if (pe->pe_tail)
-                        __builtin_prefetch(pe->pe_tail);
-                return;
-        }
-        if (!pe->pe_blob)
+        if (!n || !(pe = (const pent_t *)n)->pe_blob)
                 return;
         for (uint32_t i = 0; i < pe->pe_blen && i < 256; i += 64)
                 __builtin_prefetch(pe->pe_blob + i);

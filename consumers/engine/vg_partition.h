@@ -133,13 +133,13 @@ vg_err_t vg_part_event_hashed(vg_part_t *part, vg_event_t *ev,
                               uint32_t hash, char *errstr,
                               size_t errstr_size);
 const char *vg_part_rejected(const vg_part_t *part);
-/* A hint: the patient (hash: vg_hash_str of the id) has an event coming.
- * Step 0 asks the CPU to load its bucket of the patient table, step 1 the
- * entry the bucket points to, step 2 the first bytes of its packed state
- * (persisting: of its tail, where such an event usually goes), each step
- * reading mostly what the one before loaded: called a few events ahead,
- * step 0 first, the event then finds them in the cache. Nothing changes;
- * on the thread that has the partition. */
+/* A hint, for a memory-only partition (nothing else): the patient (hash:
+ * vg_hash_str of the id) has an event coming. Step 0 asks the CPU to load
+ * its bucket of the patient table, step 1 the entry the bucket points to,
+ * step 2 the first bytes of its packed state, each step reading mostly
+ * what the one before loaded: called a few events ahead, step 0 first,
+ * the event then finds them in the cache. Nothing changes; on the thread
+ * that has the partition. */
 void vg_part_prefetch(const vg_part_t *part, uint32_t hash, int step);
 /* Queues a refused record for the DLQ, its key and value copied as they
  * came (value NULL: a tombstone, copied as one; a key or value left out,
