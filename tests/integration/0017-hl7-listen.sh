@@ -146,13 +146,18 @@ start L2 -b 127.0.0.1:$dead -X "topic.admissions=$S.L.adm" \
 grep -q 'does not answer' "$TMP/L2.log" || fail "L2: no warning about the broker"
 mllp send $port "$M/retry.hl7" AE 207 > "$TMP/acks-ae" || fail "broker down: $(cat "$TMP/acks-ae")"
 cat "$TMP/acks-ae"
-mllp inflight $port "$M/inflight.hl7" "$TMP/inflight.code" &
-cpid=$!
-pids+=($cpid)
-for _ in $(seq 1 100); do
-  grep -q 'MSH-10 I-15-1-A01): A01 queued' "$TMP/L2.log" && break; sleep 0.05
-done
-grep -q 'MSH-10 I-15-1-A01): A01 queued' "$TMP/L2.log" || fail "in-flight message not received"
+# in_flight NAME CODE: the in-flight message sent to listener NAME by a
+# sender in the background ($cpid, its answer to CODE), queued there.
+in_flight() {
+  mllp inflight $port "$M/inflight.hl7" "$2" &
+  cpid=$!
+  pids+=($cpid)
+  for _ in $(seq 1 100); do
+    grep -q 'MSH-10 I-15-1-A01): A01 queued' "$TMP/$1.log" && break; sleep 0.05
+  done
+  grep -q 'MSH-10 I-15-1-A01): A01 queued' "$TMP/$1.log" || fail "$1: in-flight message not received"
+}
+in_flight L2 "$TMP/inflight.code"
 t0=$(date +%s%N)
 stop L2
 t1=$(date +%s%N)
@@ -169,13 +174,7 @@ echo "ok - broker down: AE for each, SIGTERM in flight answered AE, exit 0 in $(
 # flush waits at most 2 s more).
 start L2S -b 127.0.0.1:$dead -X "topic.admissions=$S.L.adm" \
   -X "topic.discharges=$S.L.dis" -X hl7.ack_timeout_ms=60000 -X log.level=debug
-mllp inflight $port "$M/inflight.hl7" "$TMP/inflight2.code" &
-cpid=$!
-pids+=($cpid)
-for _ in $(seq 1 100); do
-  grep -q 'MSH-10 I-15-1-A01): A01 queued' "$TMP/L2S.log" && break; sleep 0.05
-done
-grep -q 'MSH-10 I-15-1-A01): A01 queued' "$TMP/L2S.log" || fail "L2S: in-flight message not received"
+in_flight L2S "$TMP/inflight2.code"
 kill -TERM $pid
 sleep 1
 kill -0 $pid 2>/dev/null || fail "L2S: exited on the first signal with an event in flight"
