@@ -253,10 +253,21 @@ static void session_end(sv_server_t *sv, const char *cookie) {
         pthread_mutex_unlock(&sv->sv_auth_lock);
 }
 
+static mhd_ret_t count_auth(void *cls, enum MHD_ValueKind kind,
+                            const char *key, const char *value) {
+        (void)kind;
+        (void)value;
+        if (!strcasecmp(key, "Authorization"))
+                (*(int *)cls)++;
+        return MHD_YES;
+}
+
 /* The caller of a request: a bearer token, else a session cookie. 0 ok,
- * 401 (none or wrong) or 429. */
+ * 401 (none, wrong, or two Authorization headers: which one counts
+ * would be a guess) or 429. */
 static unsigned authenticate(sv_server_t *sv, req_t *rq,
                              struct MHD_Connection *conn, sv_caller_t *cl) {
+        int nauth = 0;
         const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                        "Authorization");
         const char *cookie = MHD_lookup_connection_value(conn,
@@ -266,7 +277,9 @@ static unsigned authenticate(sv_server_t *sv, req_t *rq,
         if (auth) {
                 const char *t = auth;
                 size_t n;
-                if (strncasecmp(t, "Bearer ", 7))
+                MHD_get_connection_values(conn, MHD_HEADER_KIND, count_auth,
+                                          &nauth);
+                if (nauth > 1 || strncasecmp(t, "Bearer ", 7))
                         return check_token(sv, rq, "", 0, cl);
                 t += 7;
                 while (*t == ' ')

@@ -59,6 +59,11 @@ base=$(grep -o 'listening on http://[^ ]*' log | sed 's|.*//||' || true)
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$base/alerts")" = 401 ] || fail "no token while loading"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "http://$base/alerts")" = 503 ] \
   || fail "a token while loading"
+# Two Authorization headers (the first was used): refused, whichever is good.
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
+  -H "Authorization: Bearer nope" "http://$base/alerts")" = 401 ] || fail "two Authorization headers"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer nope" \
+  -H "authorization: Bearer $tok" "http://$base/alerts")" = 401 ] || fail "two Authorization headers (2)"
 # A request never finished (an attack held every connection so): closed
 # after serve.idle_timeout_ms, not 120 s.
 python3 - "$base" <<'PY' || fail "a half-sent request was not closed within 5 s"
