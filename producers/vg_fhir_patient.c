@@ -102,6 +102,12 @@ int fhir_patient_of(const vg_fhir_ctx_t *cx, json_t *pres, json_t *ref,
                                   "%s: the Patient it refers to is not in "
                                   "the Bundle and the reference has no "
                                   "identifier (a personnummer)", where);
+                else if (json_is_string(json_object_get(ref, "reference")) &&
+                         json_string_length(json_object_get(
+                                 ref, "reference")) >= VAL_MAX)
+                        vg_seterr(e, es, VG_ERR_INVALID,
+                                  "%s.reference: longer than %d bytes", where,
+                                  VAL_MAX - 1);
                 else
                         vg_seterr(e, es, VG_ERR_INVALID,
                                   "%s: missing (the patient)", where);

@@ -501,6 +501,21 @@ static void test_missing_and_invalid(void **state) {
         set(e, "subject", NULL);
         expect_invalid(bundle(patient(), e, NULL),
                        "Encounter.subject: missing");
+        /* A reference too long to read is named so, not "missing" (an
+         * attack's 500 kB reference). */
+        {
+                char *big = malloc(600);
+                assert_non_null(big);
+                memcpy(big, "Patient/", 8);
+                memset(big + 8, 'a', 591);
+                big[599] = '\0';
+                e = encounter("in-progress");
+                set(e, "subject", json_pack("{s:s}", "reference", big));
+                expect_invalid(bundle(patient(), e, NULL),
+                               "Encounter.subject.reference: longer than 255 "
+                               "bytes");
+                free(big);
+        }
         /* A reference to a Patient that is not in the Bundle. */
         expect_invalid(encounter("in-progress"),
                        "not in the Bundle and the reference has no "
