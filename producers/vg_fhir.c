@@ -499,13 +499,15 @@ vg_err_t vg_fhir_convert(const vg_fhir_ctx_t *cx, const char *line,
          * reference such as Patient/p1 could name either (the first was
          * taken, and an event could go to the other one's patient). */
         if (iddup != SIZE_MAX) {
+                /* (the id is not quoted: it may be anything, a
+                 * personnummer too) */
                 err = vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                "Bundle.entry[%zu].resource: %s/%s again "
-                                "(entry[%zu]) with other identifiers: a "
-                                "reference to it could name either",
-                                iddup, ln.ln_type[iddup], ln.ln_id[iddup],
-                                by_id(&ln, ln.ln_type[iddup],
-                                      ln.ln_id[iddup]));
+                                "Bundle.entry[%zu].resource: the same "
+                                "resourceType and id as entry[%zu]'s, with "
+                                "other identifiers: a reference to it could "
+                                "name either",
+                                iddup, by_id(&ln, ln.ln_type[iddup],
+                                             ln.ln_id[iddup]));
                 goto done;
         }
         if (!ln.ln_cnt) {

@@ -1105,21 +1105,24 @@ static void test_ambiguous(void **state) {
                 "{\"resourceType\":\"Patient\",\"id\":\"b\"}},"
                 "{\"fullUrl\":\"urn:uuid:1\",\"resource\":"
                 "{\"resourceType\":\"Patient\",\"id\":\"c\"}}]}";
-        /* Two Patients p1, the second with another personnummer (an
-         * attack: the Encounter's event went to the first, silently) */
+        /* Two Patients of one id, the second with another personnummer
+         * (an attack: the Encounter's event went to the first, silently);
+         * the id, here spelt like a personnummer, is not quoted (the
+         * fuzzer found the first wording did) */
         const char *twin =
                 "{\"resourceType\":\"Bundle\",\"type\":\"collection\","
                 "\"entry\":[{\"resource\":{\"resourceType\":\"Patient\","
-                "\"id\":\"p1\",\"identifier\":[{\"system\":"
+                "\"id\":\"194001011230\",\"identifier\":[{\"system\":"
                 "\"" PNR_SYS "\",\"value\":\"19121212-1212\"}]}},"
                 "{\"resource\":{\"resourceType\":\"Patient\",\"id\":"
-                "\"p1\",\"identifier\":[{\"system\":\"" PNR_SYS "\","
-                "\"value\":\"19400101-1230\"}]}}]}";
+                "\"194001011230\",\"identifier\":[{\"system\":\""
+                PNR_SYS "\",\"value\":\"19400101-1230\"}]}}]}";
         json_t *p = patient();
         (void)state;
         expect_line_error(dup, "entry[2].fullUrl: the same as entry[0]'s");
-        expect_line_error(twin, "Bundle.entry[1].resource: Patient/p1 again "
-                                "(entry[0]) with other identifiers");
+        expect_line_error(twin, "Bundle.entry[1].resource: the same "
+                                "resourceType and id as entry[0]'s, with "
+                                "other identifiers");
         set(p, "deceasedDateTime", json_string("2026-03-01T10:00:00+01:00"));
         set(p, "deceasedBoolean", json_true());
         expect_invalid(p, "deceasedBoolean and deceasedDateTime together");
