@@ -88,10 +88,16 @@ static size_t line_index(line_t *ln, size_t *iddup) {
                         continue;
                 if (*iddup == SIZE_MAX &&
                     (k = by_id(ln, ln->ln_type[i], ln->ln_id[i])) !=
-                            SIZE_MAX &&
-                    !json_equal(json_object_get(ln->ln_res[k], "identifier"),
-                                json_object_get(ln->ln_res[i], "identifier")))
-                        *iddup = i;
+                            SIZE_MAX) {
+                        json_t *a = json_object_get(ln->ln_res[k],
+                                                    "identifier"),
+                               *b = json_object_get(ln->ln_res[i],
+                                                    "identifier");
+                        /* (json_equal is false for two NULLs: neither
+                         * has identifiers) */
+                        if (a != b && !json_equal(a, b))
+                                *iddup = i;
+                }
                 for (s = id_hash(ln->ln_type[i], ln->ln_id[i]) & mask;
                      ln->ln_byid[s]; s = (s + 1) & mask)
                         ;

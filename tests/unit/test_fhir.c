@@ -1123,6 +1123,19 @@ static void test_ambiguous(void **state) {
         expect_line_error(twin, "Bundle.entry[1].resource: the same "
                                 "resourceType and id as entry[0]'s, with "
                                 "other identifiers");
+        /* Two copies of an Encounter without identifiers (the review of
+         * that change): not ambiguous, its event made */
+        {
+                json_t *e1 = encounter("in-progress"),
+                       *e2 = encounter("in-progress");
+                vg_fhir_out_t out;
+                set(e1, "identifier", NULL);
+                set(e2, "identifier", NULL);
+                conv(bundle(patient(), e1, e2, NULL), &out);
+                assert_int_equal(out.fo_cnt, 3);
+                assert_int_equal(out.fo_item[1].fi_res, VG_FHIR_EVENT);
+                vg_fhir_out_clear(&out);
+        }
         set(p, "deceasedDateTime", json_string("2026-03-01T10:00:00+01:00"));
         set(p, "deceasedBoolean", json_true());
         expect_invalid(p, "deceasedBoolean and deceasedDateTime together");
