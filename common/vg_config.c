@@ -108,13 +108,14 @@ const vg_confdef_t vg_confdefs[] = {
          "depend on it."},
         {"aggregate.alert_preliminary", VG_C_BOOL, "false", 0, 0, 0,
          "Raise INDICATOR_BELOW_TARGET for preliminary (incomplete) values "
-         "too."},
+         "too (vigil aggregate; file mode of vigil process, on its final "
+         "values)."},
         {"aggregate.group.id", VG_C_STRING, "vigil-aggregator", 0, 0, 0,
          "Consumer group id under which vigil aggregate commits its offsets "
          "(for lag tools)."},
         {"aggregate.min_denominator", VG_C_INT, "20", 1, 1000000000, 0,
          "Smallest denominator for which INDICATOR_BELOW_TARGET is "
-         "evaluated."},
+         "evaluated (vigil aggregate; file mode of vigil process)."},
         {"publish.min_count", VG_C_INT, "5", 1, 1000000, 0,
          "Public outputs (vigil indicators --public) hide, as '..', every "
          "row with a numerator, denominator or count from 1 to this minus "

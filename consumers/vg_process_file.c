@@ -698,11 +698,20 @@ static int process_file(const vg_conf_t *conf, FILE *in, const char *name,
         if (pg.pg_data_since == INT64_MAX)
                 pg.pg_data_since = VG_WM_NONE;
         {
-                falerts_t **all = vg_malloc(sizeof(*all) * (size_t)fp.fp_n);
+                /* The aggregator's alerts on the final values too (SPEC
+                 * §5.5: the same final results as Kafka mode). */
+                falerts_t targets = {0};
+                falerts_t **all = vg_malloc(sizeof(*all) *
+                                            (size_t)(fp.fp_n + 1));
+                vg_totals_targets(shards, started, &pg, conf, fc.fc_now,
+                                  &targets);
+                vg_falerts_json(&targets);
                 for (int i = 0; i < fp.fp_n; i++)
                         all[i] = &fp.fp_w[i].fw_alerts;
-                nalerts = vg_falerts_write(all, fp.fp_n, alerts_out);
+                all[fp.fp_n] = &targets;
+                nalerts = vg_falerts_write(all, fp.fp_n + 1, alerts_out);
                 vg_free(all);
+                vg_falerts_free(&targets);
         }
         ncells = vg_totals_write(shards, started, ind_out, &pg);
         for (int i = 0; i < started; i++)

@@ -4,6 +4,7 @@
  * values summed over the emulated partitions.
  */
 #include "vg_process_file_out.h"
+#include "vg_agg.h"
 #include "vg_process.h"
 #include "vg_record_json.h"
 #include "vg_wm.h"
@@ -263,6 +264,38 @@ static const total_t *next_total(totals_t *const *ts, int n, size_t *pos) {
         return best < 0 ? NULL : ts[best]->ts_v[pos[best]++];
 }
 
+/* The value row of total t (SPEC §6: none where the denominator, for a
+ * count the count, is zero): false if none. Its strings point into k. */
+static bool total_value(const total_t *t, char k[VG_CASE_KEY_MAX + 16],
+                        const progress_t *pg, vg_ivalue_t *iv) {
+        char *save = NULL, *ind, *area, *period, *bd;
+        if (!((t->tt_count && t->tt_num > 0) ||
+              (!t->tt_count && t->tt_den > 0)))
+                return false;
+        memcpy(k, t->tt_key, strlen(t->tt_key) + 1); /* (shorter than k) */
+        ind = strtok_r(k, "|", &save);
+        area = strtok_r(NULL, "|", &save);
+        period = strtok_r(NULL, "|", &save);
+        bd = strtok_r(NULL, "|", &save);
+        memset(iv, 0, sizeof(*iv));
+        iv->iv_indicator = ind;
+        iv->iv_area = area;
+        iv->iv_period = period;
+        iv->iv_breakdown = bd ? bd : "all";
+        iv->iv_numerator = t->tt_num;
+        iv->iv_denominator = (vg_optl_t){!t->tt_count, t->tt_den};
+        if (!t->tt_count)
+                iv->iv_value = (vg_optd_t){true, (double)t->tt_num /
+                                                         (double)t->tt_den};
+        iv->iv_complete = vg_rules_complete(pg->pg_rc, ind, period,
+                                            pg->pg_min_wm);
+        iv->iv_history_complete = vg_rules_history_complete(
+                pg->pg_rc, ind, period, pg->pg_data_since);
+        iv->iv_data_since = (vg_optl_t){pg->pg_data_since != VG_WM_NONE,
+                                        pg->pg_data_since};
+        return true;
+}
+
 size_t vg_totals_write(totals_t *const *ts, int n, FILE *out,
                        const progress_t *pg) {
         size_t *pos = vg_calloc((size_t)n + 1, sizeof(*pos)), rows = 0;
@@ -270,35 +303,13 @@ size_t vg_totals_write(totals_t *const *ts, int n, FILE *out,
         vg_buf_t b;
         vg_buf_init(&b);
         while ((t = next_total(ts, n, pos))) {
-                char k[VG_CASE_KEY_MAX + 16], *save = NULL;
-                char *ind, *area, *period, *bd;
-                vg_ivalue_t iv = {0};
-                /* A row exists where the denominator (for a count: the
-                 * count) is above zero (SPEC §6). */
-                if (!((t->tt_count && t->tt_num > 0) ||
-                      (!t->tt_count && t->tt_den > 0)))
+                char k[VG_CASE_KEY_MAX + 16];
+                vg_ivalue_t iv;
+                if (!total_value(t, k, pg, &iv))
                         continue;
                 rows++;
                 if (!out)
                         continue;
-                memcpy(k, t->tt_key, strlen(t->tt_key) + 1); /* (shorter
-                                                                 * than k) */
-                ind = strtok_r(k, "|", &save);
-                area = strtok_r(NULL, "|", &save);
-                period = strtok_r(NULL, "|", &save);
-                bd = strtok_r(NULL, "|", &save);
-                iv.iv_indicator = ind;
-                iv.iv_area = area;
-                iv.iv_period = period;
-                iv.iv_breakdown = bd ? bd : "all";
-                iv.iv_numerator = t->tt_num;
-                iv.iv_denominator = (vg_optl_t){!t->tt_count, t->tt_den};
-                iv.iv_complete = vg_rules_complete(pg->pg_rc, ind, period,
-                                                   pg->pg_min_wm);
-                iv.iv_history_complete = vg_rules_history_complete(
-                        pg->pg_rc, ind, period, pg->pg_data_since);
-                iv.iv_data_since = (vg_optl_t){
-                        pg->pg_data_since != VG_WM_NONE, pg->pg_data_since};
                 vg_ivalue_put_json(&b, &iv);
                 vg_buf_append(&b, "\n", 1);
                 if (b.vb_len >= 1 << 16) {
@@ -313,3 +324,24 @@ size_t vg_totals_write(totals_t *const *ts, int n, FILE *out,
         return rows;
 }
 
+void vg_totals_targets(totals_t *const *ts, int n, const progress_t *pg,
+                       const vg_conf_t *conf, int64_t now, falerts_t *fs) {
+        size_t *pos = vg_calloc((size_t)n + 1, sizeof(*pos));
+        bool prelim = vg_conf_bool(conf, "aggregate.alert_preliminary");
+        int64_t min_den = vg_conf_int(conf, "aggregate.min_denominator");
+        const total_t *t;
+        while ((t = next_total(ts, n, pos))) {
+                char k[VG_CASE_KEY_MAX + 16];
+                vg_ivalue_t iv;
+                vg_target_t tg;
+                vg_agg_alert_t aa;
+                if (t->tt_count || !total_value(t, k, pg, &iv))
+                        continue;
+                tg = vg_agg_target(conf, iv.iv_indicator);
+                if (!vg_agg_value_breach(&tg, &iv, prelim, min_den))
+                        continue;
+                vg_agg_alert(&iv, &tg, VG_STATUS_ACTIVE, now, &aa);
+                vg_falerts_put(&aa.aa_al, fs);
+        }
+        vg_free(pos);
+}

@@ -13,6 +13,7 @@
 #ifndef VG_PROCESS_FILE_OUT_H
 #define VG_PROCESS_FILE_OUT_H
 
+#include "vg_config.h"
 #include "vg_htab.h"
 #include "vg_record.h"
 #include "vg_rules.h"
@@ -78,5 +79,13 @@ typedef struct progress_s {
  * of values (the cells with a row: SPEC §6). */
 size_t vg_totals_write(totals_t *const *ts, int n, FILE *out,
                        const progress_t *pg);
+
+/* The INDICATOR_BELOW_TARGET alerts of the final values (SPEC §5.4, §5.5:
+ * file mode's final results are Kafka mode's, whose aggregator raises
+ * them): each value of the n shards ts[] in breach of its target (as
+ * vigil aggregate judges it: vg_agg_value_breach, the targets and
+ * aggregate.* keys of conf) put in fs as ACTIVE, emitted at now. */
+void vg_totals_targets(totals_t *const *ts, int n, const progress_t *pg,
+                       const vg_conf_t *conf, int64_t now, falerts_t *fs);
 
 #endif /* VG_PROCESS_FILE_OUT_H */

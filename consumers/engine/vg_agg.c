@@ -422,43 +422,62 @@ static int split_cell(char *buf, vg_ivalue_t *iv) {
                        : -1;
 }
 
+void vg_agg_alert(const vg_ivalue_t *iv, const vg_target_t *tg, int status,
+                  int64_t now, vg_agg_alert_t *out) {
+        vg_alert_t *al = &out->aa_al;
+        size_t alen = strlen(iv->iv_area);
+
+        memset(al, 0, sizeof(*al));
+        /* The same anchor as version 1: breakdown is always "all" here
+         * (SPEC §5.4), so alert ids do not change. */
+        snprintf(out->aa_anchor, sizeof(out->aa_anchor), "%s|%s|%s",
+                 iv->iv_indicator, iv->iv_area, iv->iv_period);
+        al->al_alert_id = vg_rules_alert_id(VG_RULE_INDICATOR_BELOW_TARGET,
+                                            iv->iv_area, out->aa_anchor,
+                                            out->aa_id);
+        al->al_rule = VG_RULE_INDICATOR_BELOW_TARGET;
+        al->al_status = status;
+        if (alen == 4) {
+                al->al_kommun = iv->iv_area;
+                al->al_region = vg_region_of(iv->iv_area, out->aa_region);
+        } else if (alen == 2 && strcmp(iv->iv_area, "SE"))
+                al->al_region = iv->iv_area;
+        al->al_anchor = out->aa_anchor;
+        al->al_emitted_at = now;
+        al->al_indicator = iv->iv_indicator;
+        al->al_area = iv->iv_area;
+        al->al_period = iv->iv_period;
+        al->al_numerator = (vg_optl_t){true, iv->iv_numerator};
+        al->al_denominator = iv->iv_denominator;
+        al->al_value = iv->iv_value;
+        al->al_target = (vg_optd_t){true, tg->tg_target};
+        al->al_complete = (vg_optl_t){true, iv->iv_complete};
+}
+
+bool vg_agg_value_breach(const vg_target_t *tg, const vg_ivalue_t *iv,
+                         bool alert_preliminary, int64_t min_denominator) {
+        /* SPEC §5.4: breakdown all, complete values (preliminary ones only
+         * with aggregate.alert_preliminary). */
+        return iv->iv_denominator.set && iv->iv_breakdown &&
+               !strcmp(iv->iv_breakdown, "all") &&
+               (iv->iv_complete || alert_preliminary) &&
+               vg_agg_breach(tg, iv->iv_numerator, iv->iv_denominator.v,
+                             min_denominator);
+}
+
 static vg_err_t queue_alert(vg_agg_t *agg, const vg_ivalue_t *iv,
                             const vg_target_t *tg, int status, char *errstr,
                             size_t errstr_size) {
-        vg_alert_t al = {0};
-        char anchor[512], id[33], region[3];
-        size_t alen = strlen(iv->iv_area);
+        vg_agg_alert_t aa;
         vg_err_t err;
 
-        /* The same anchor as version 1: breakdown is always "all" here
-         * (SPEC §5.4), so alert ids do not change. */
-        snprintf(anchor, sizeof(anchor), "%s|%s|%s", iv->iv_indicator,
-                 iv->iv_area, iv->iv_period);
-        al.al_alert_id = vg_rules_alert_id(VG_RULE_INDICATOR_BELOW_TARGET,
-                                           iv->iv_area, anchor, id);
-        al.al_rule = VG_RULE_INDICATOR_BELOW_TARGET;
-        al.al_status = status;
-        if (alen == 4) {
-                al.al_kommun = iv->iv_area;
-                al.al_region = vg_region_of(iv->iv_area, region);
-        } else if (alen == 2 && strcmp(iv->iv_area, "SE"))
-                al.al_region = iv->iv_area;
-        al.al_anchor = anchor;
-        al.al_emitted_at = agg->ag_now;
-        al.al_indicator = iv->iv_indicator;
-        al.al_area = iv->iv_area;
-        al.al_period = iv->iv_period;
-        al.al_numerator = (vg_optl_t){true, iv->iv_numerator};
-        al.al_denominator = iv->iv_denominator;
-        al.al_value = iv->iv_value;
-        al.al_target = (vg_optd_t){true, tg->tg_target};
-        al.al_complete = (vg_optl_t){true, iv->iv_complete};
+        vg_agg_alert(iv, tg, status, agg->ag_now, &aa);
         vg_buf_reset(&agg->ag_buf);
-        if ((err = vg_codec_encode(agg->ag_codec, VG_REC_ALERT, &al,
+        if ((err = vg_codec_encode(agg->ag_codec, VG_REC_ALERT, &aa.aa_al,
                                    &agg->ag_buf, errstr, errstr_size)))
                 return err;
-        return vg_outbox_add(agg->ag_outbox, agg->ag_alerts_topic, id,
-                             strlen(id), agg->ag_buf.vb_data,
+        return vg_outbox_add(agg->ag_outbox, agg->ag_alerts_topic, aa.aa_id,
+                             strlen(aa.aa_id), agg->ag_buf.vb_data,
                              agg->ag_buf.vb_len, NULL, errstr, errstr_size);
 }
 
@@ -485,13 +504,8 @@ static vg_err_t evaluate(vg_agg_t *agg, const vg_ivalue_t *iv, char *errstr,
                          size_t errstr_size) {
         char cell[512];
         vg_target_t tg = vg_agg_target(agg->ag_conf, iv->iv_indicator);
-        /* SPEC §5.4: breakdown all, complete values (preliminary ones only
-         * with aggregate.alert_preliminary). */
-        bool breach = iv->iv_denominator.set &&
-                      !strcmp(iv->iv_breakdown, "all") &&
-                      (iv->iv_complete || agg->ag_alert_prelim) &&
-                      vg_agg_breach(&tg, iv->iv_numerator,
-                                    iv->iv_denominator.v, agg->ag_min_den);
+        bool breach = vg_agg_value_breach(&tg, iv, agg->ag_alert_prelim,
+                                          agg->ag_min_den);
         bool was;
         sqlite3_stmt *s;
         vg_err_t err;

@@ -30,6 +30,24 @@ vg_target_t vg_agg_target(const vg_conf_t *conf, const char *indicator);
 bool vg_agg_breach(const vg_target_t *tg, int64_t num, int64_t den,
                    int64_t min_denominator);
 
+/* Whether value iv is on the bad side of its target tg as SPEC §5.4 says:
+ * breakdown all, complete (or preliminary, with alert_preliminary), a
+ * denominator of at least min_denominator. The aggregator, and file mode
+ * at the end of its input. */
+bool vg_agg_value_breach(const vg_target_t *tg, const vg_ivalue_t *iv,
+                         bool alert_preliminary, int64_t min_denominator);
+
+/* The INDICATOR_BELOW_TARGET alert of value iv (its strings point into iv
+ * and into the struct). */
+typedef struct vg_agg_alert_s {
+        vg_alert_t aa_al;
+        char       aa_anchor[512];
+        char       aa_id[33];
+        char       aa_region[3];
+} vg_agg_alert_t;
+void vg_agg_alert(const vg_ivalue_t *iv, const vg_target_t *tg, int status,
+                  int64_t now, vg_agg_alert_t *out);
+
 /* path may be ":memory:". conf supplies targets, min_denominator, topics.
  * codec and conf must outlive the aggregator. */
 vg_agg_t *vg_agg_open(const char *path, const vg_conf_t *conf,

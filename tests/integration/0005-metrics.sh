@@ -39,6 +39,7 @@ wait $pid || fail "process exited non-zero: $(tail -3 "$TMP/process.log")"
 # Expected figures from file mode on the same events.
 "$VIGIL" process --input "$TMP/ev.jsonl" --partitions 2 --alerts "$TMP/alerts.jsonl" \
   --indicators /dev/null 2>/dev/null
+processor_alerts "$TMP/alerts.jsonl"
 "$PY" - "$TMP/metrics.txt" "$sent" "$TMP/alerts.jsonl" "$TMP/ev.jsonl" <<'PY'
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families

@@ -13,6 +13,7 @@ topic_args "$S"
 "$VIGIL" simulate -n 300 --seed 21 --out "$TMP/ev.jsonl" 2>/dev/null
 "$VIGIL" process --input "$TMP/ev.jsonl" --partitions 2 --alerts "$TMP/fa.jsonl" \
   --indicators /dev/null 2>/dev/null
+processor_alerts "$TMP/fa.jsonl"
 
 # --follow, started before anything is published.
 "$VIGIL" alerts "${T[@]}" --follow --json > "$TMP/follow.jsonl" 2> "$TMP/follow.log" &

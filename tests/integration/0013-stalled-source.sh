@@ -68,6 +68,7 @@ wait $pid || fail "process: $(tail -3 "$TMP/process.log")"
 
 "$VIGIL" process --input "$TMP/all.jsonl" --partitions 2 \
   --alerts "$TMP/file-alerts.jsonl" --indicators "$TMP/file-ind.jsonl" 2>/dev/null
+processor_alerts "$TMP/file-alerts.jsonl"
 "$PY" - "$VIGIL_BOOTSTRAP" "$S.alerts" "$TMP/file-alerts.jsonl" <<PY
 import json, sys
 sys.path.insert(0, "$(dirname "$0")/lib")

@@ -115,6 +115,7 @@ wait $ppid_ || fail "process: $(tail -3 "$TMP/process.log")"
 cat "$TMP/history.jsonl" "$TMP/live.jsonl" > "$TMP/all.jsonl"
 "$VIGIL" process --input "$TMP/all.jsonl" --partitions 2 \
   --alerts "$TMP/file-alerts.jsonl" --indicators /dev/null 2> "$TMP/file.log"
+processor_alerts "$TMP/file-alerts.jsonl"
 file_churn=$(sed -n 's/.*alerts (\([0-9]*\) raised and later retracted).*/\1/p' "$TMP/file.log")
 "$PY" - "$VIGIL_BOOTSTRAP" "$S.alerts" "$TMP/file-alerts.jsonl" "$file_churn" <<PY
 import json, sys

@@ -45,6 +45,8 @@ say() { printf '[%5.1f s] %s\n' "$(( $(ms) - T0 ))e-3" "$*"; }
 "$PY" "$LIB/ha_late.py" candidates "$TMP/ev.jsonl" "$TMP/nosip.jsonl"
 "$VIGIL" process --input "$TMP/nosip.jsonl" --partitions 6 \
   --alerts "$TMP/na.jsonl" --indicators /dev/null 2>/dev/null
+processor_alerts "$TMP/fa.jsonl"
+processor_alerts "$TMP/na.jsonl"
 "$PY" "$LIB/ha_late.py" split "$TMP/ev.jsonl" "$TMP/fa.jsonl" \
   "$TMP/na.jsonl" "$TMP/main.jsonl" "$TMP/late.json"
 split -d -a 2 -n "l/$PIECES" "$TMP/main.jsonl" "$TMP/piece."

@@ -22,6 +22,13 @@ topic_args() {
      -X "topic.dlq=$s.dlq")
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# File mode's alerts without the aggregator's INDICATOR_BELOW_TARGET (file
+# mode writes those too, SPEC §5.5): the reference for what `vigil process`
+# alone publishes. FILE is rewritten in place.
+processor_alerts() { # FILE
+  grep -v '"rule":"INDICATOR_BELOW_TARGET"' "$1" > "$1.p" || true
+  mv "$1.p" "$1"
+}
 # wait_log FILE PATTERN SECONDS [FROM-LINE]: until grep finds PATTERN in
 # FILE (from line FROM-LINE on), else fail.
 wait_log() {
