@@ -373,7 +373,14 @@ int64_t rp_alert_when(const vg_alert_t *al) {
                 return al->al_readmitted_at.v;
         if (al->al_rule == VG_RULE_SIP_OVERDUE && al->al_deadline.set)
                 return al->al_deadline.v;
-        return al->al_emitted_at;
+        /* the death it is about (as vigil alerts shows it) */
+        if (al->al_rule == VG_RULE_DEATH_NOT_REGISTERED && al->al_died_at.set)
+                return al->al_died_at.v;
+        /* A target alert is about its period (alert_cmp); when it was
+         * emitted is processing time, which differs between replays. */
+        if (al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET)
+                return 0;
+        return al->al_emitted_at; /* (a version-1 record: nothing else) */
 }
 
 static int alert_cmp(const void *pa, const void *pb) {
