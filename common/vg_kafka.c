@@ -4,6 +4,8 @@
 #include "vg_kafka.h"
 #include "vg_time.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -350,4 +352,80 @@ out:
         }
         vg_free(high);
         return rc;
+}
+
+typedef struct destroy_s {
+        rd_kafka_t     *rk;
+        pthread_mutex_t lock;
+        pthread_cond_t  cond;
+        bool            done;
+        bool            abandoned; /* the caller stopped waiting: the
+                                    * thread frees this */
+} destroy_t;
+
+static void *destroy_main(void *arg) {
+        destroy_t *d = arg;
+        bool free_it;
+        /* (a consumer is closed first, by the caller: no callback of its
+         * can run on this thread after the caller went on) */
+        rd_kafka_destroy_flags(d->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        pthread_mutex_lock(&d->lock);
+        d->done = true;
+        free_it = d->abandoned;
+        pthread_cond_signal(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        if (free_it) {
+                pthread_mutex_destroy(&d->lock);
+                pthread_cond_destroy(&d->cond);
+                free(d);
+        }
+        return NULL;
+}
+
+bool vg_kafka_destroy_bounded(rd_kafka_t *rk, int timeout_ms,
+                              const char *what) {
+        destroy_t *d = calloc(1, sizeof(*d));
+        pthread_t thr;
+        struct timespec until;
+        bool done;
+        if (!d || (pthread_mutex_init(&d->lock, NULL), 0) ||
+            (pthread_cond_init(&d->cond, NULL), 0)) {
+                rd_kafka_destroy(rk); /* (no memory for a thread: wait) */
+                free(d);
+                return true;
+        }
+        d->rk = rk;
+        if (pthread_create(&thr, NULL, destroy_main, d)) {
+                pthread_mutex_destroy(&d->lock);
+                pthread_cond_destroy(&d->cond);
+                free(d);
+                rd_kafka_destroy(rk);
+                return true;
+        }
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&d->lock);
+        while (!d->done &&
+               pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)
+                ;
+        done = d->done;
+        if (!done)
+                d->abandoned = true;
+        pthread_mutex_unlock(&d->lock);
+        if (done) {
+                pthread_join(thr, NULL);
+                pthread_mutex_destroy(&d->lock);
+                pthread_cond_destroy(&d->cond);
+                free(d);
+                return true;
+        }
+        pthread_detach(thr);
+        vg_warn("kafka", "%s did not shut down within %d ms (librdkafka); "
+                "exiting without waiting for it", what, timeout_ms);
+        return false;
 }

@@ -404,22 +404,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         tp->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
                 }
                 /* Co-partitioning: every input topic of each number. */
-                for (int i = 0; i < l->cnt; i++) {
-                        int n = 0;
-                        for (int j = 0; j < l->cnt; j++)
-                                n += l->elems[j].partition ==
-                                     l->elems[i].partition;
-                        if (n != VG_EVENT_TYPES) {
-                                char msg[256];
-                                snprintf(msg, sizeof(msg),
-                                         "assignment breaks co-partitioning: "
-                                         "partition %d of %d input topics "
-                                         "only (use the range assignor)",
-                                         l->elems[i].partition, n);
-                                process_fatal(pr, msg);
-                                break;
-                        }
-                }
+                if (!pr->pr_fatal) /* (said why already) */
+                        process_check_copartitioned(pr, l);
                 vg_info("process", "assigned %d topic-partitions", l->cnt);
                 process_standby_recheck(pr);
                 pr->pr_assigned_at = vg_now_ms();
@@ -881,8 +867,15 @@ out:
                         rd_kafka_message_destroy(ps->ps_held[i]);
                 vg_free(ps->ps_held);
         }
-        if (pr->pr_consumer)
-                rd_kafka_destroy(pr->pr_consumer);
+        if (pr->pr_consumer) {
+                if (!rd_kafka_consumer_closed(pr->pr_consumer))
+                        rd_kafka_consumer_close(pr->pr_consumer);
+                /* (an input topic deleted while assigned: librdkafka
+                 * 2.0.2's destroy waited for ever, and the process held
+                 * state.dir's lock, never exiting) */
+                (void)vg_kafka_destroy_bounded(pr->pr_consumer, 10000,
+                                               "the consumer");
+        }
         vg_pub_destroy(pr->pr_pub, 5000);
         vg_http_stop(pr->pr_http);
         vg_metrics_destroy(pr->pr_reg);

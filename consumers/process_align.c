@@ -142,3 +142,45 @@ void process_align_release(proc_t *pr, int p) {
                 }
         align_apply(pr, resume, false);
 }
+
+/* The input topics an assignment l has no partition p of, into buf
+ * (", "-separated). */
+static void missing_inputs(const proc_t *pr,
+                           const rd_kafka_topic_partition_list_t *l, int p,
+                           char *buf, size_t size) {
+        size_t n = 0;
+        buf[0] = '\0';
+        for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                bool has = false;
+                for (int j = 0; j < l->cnt && !has; j++)
+                        has = l->elems[j].partition == p &&
+                              !strcmp(l->elems[j].topic, pr->pr_inputs[t]);
+                if (!has && n < size)
+                        n += (size_t)snprintf(buf + n, size - n, "%s%s",
+                                              n ? ", " : "", pr->pr_inputs[t]);
+        }
+}
+
+void process_check_copartitioned(proc_t *pr,
+                                 const rd_kafka_topic_partition_list_t *l) {
+        for (int i = 0; i < l->cnt; i++) {
+                char msg[512], miss[256];
+                int n = 0;
+                for (int j = 0; j < l->cnt; j++)
+                        n += l->elems[j].partition == l->elems[i].partition;
+                if (n == VG_EVENT_TYPES)
+                        continue;
+                /* A topic missing: deleted while we ran (the group drops
+                 * a topic that is gone), or spread by another assignor. */
+                missing_inputs(pr, l, l->elems[i].partition, miss,
+                               sizeof(miss));
+                snprintf(msg, sizeof(msg),
+                         "assignment breaks co-partitioning: partition %d "
+                         "of %d input topics only, not of %s (an input "
+                         "topic deleted while running? else use the range "
+                         "assignor)",
+                         l->elems[i].partition, n, miss);
+                process_fatal(pr, msg);
+                return;
+        }
+}

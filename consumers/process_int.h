@@ -233,6 +233,10 @@ vg_codec_t *process_part_codec(const proc_t *pr, int w);
 /* process.c: logs msg as an error and stops the processor (from a
  * worker: the loop stops at its next turn). */
 void process_fatal(proc_t *pr, const char *msg);
+/* Every input topic of each partition number assigned (co-partitioning),
+ * or process_fatal() naming the topics missing (process_align.c). */
+void process_check_copartitioned(proc_t *pr,
+                                 const rd_kafka_topic_partition_list_t *l);
 /* process_record.c: handles record m of an assigned partition on the
  * worker that took it, with that worker's codec; errors that
  * lose nothing go to the DLQ, others are fatal. */
