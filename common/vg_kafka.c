@@ -85,7 +85,18 @@ vg_err_t vg_kafka_compress_default(const vg_conf_t *conf,
 
 rd_kafka_conf_t *vg_kafka_conf(const vg_conf_t *conf, char *errstr,
                                size_t errstr_size) {
-        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+        rd_kafka_conf_t *kconf;
+        /* A consumer group is Vigil's to name: kafka.group.id set after
+         * it committed the offsets of vigil process to another group than
+         * the one it logged and named its changelog after. */
+        if (vg_conf_kafka_get(conf, "group.id")) {
+                vg_seterr(errstr, errstr_size, VG_ERR_ARG,
+                          "kafka.group.id: set group.id (vigil process) or "
+                          "aggregate.group.id (vigil aggregate) instead; "
+                          "Vigil names its consumer groups from them");
+                return NULL;
+        }
+        kconf = rd_kafka_conf_new();
         rd_kafka_conf_set_log_cb(kconf, log_cb);
         if (vg_kafka_set(kconf, "bootstrap.servers", VG_DEFAULT_BOOTSTRAP,
                          errstr, errstr_size) ||

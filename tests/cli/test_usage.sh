@@ -42,6 +42,15 @@ for x in kafka.partitioner=random kafka.partitioner=consistent_random kafka.requ
   [ "$rc" = 2 ] && grep -q "is not allowed" "$tmp/e" || fail "produce -X $x: exit $rc: $(cat "$tmp/e")"
 done
 "$VIGIL" produce --dry-run -X kafka.partitioner=murmur2 < /dev/null 2> /dev/null || fail "produce -X kafka.partitioner=murmur2"
+# The consumer group is Vigil's to name (group.id, aggregate.group.id):
+# kafka.group.id made vigil process commit its offsets to another group
+# than the one it logged and named its changelog after.
+for c in process aggregate; do
+  set +e; (cd "$tmp" && "$VIGIL" $c -b 127.0.0.1:1 -X state.dir="$tmp/gs" \
+    -X kafka.group.id=other --exit-idle 1 > /dev/null 2> "$tmp/e"); rc=$?; set -e
+  [ "$rc" != 0 ] && grep -q "kafka.group.id: set group.id (vigil process) or aggregate.group.id" "$tmp/e" \
+    || fail "$c -X kafka.group.id: exit $rc: $(cat "$tmp/e")"
+done
 # ... and so is a producer that is not idempotent, in every command that
 # produces (vigil hl7 listen made it idempotent without a word).
 printf 'cli-test-key-0123456789abcdef' > "$tmp/key"; chmod 600 "$tmp/key"
