@@ -462,6 +462,39 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                        "Location", "./", "Set-Cookie", setc, SV_END);
 }
 
+/* /report pages rendered at once, and waiting beyond them: each copies
+ * the values its caller may see and renders them (for SE on a large state
+ * some hundred MB and seconds of CPU; 30 at once took 4.2 GB, and
+ * /healthz waited 6.5 s). Beyond the waiting, 503 with Retry-After. */
+#define REPORTS_AT_ONCE 1
+#define REPORTS_WAITING 8
+static pthread_mutex_t rep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rep_cond = PTHREAD_COND_INITIALIZER;
+static int rep_busy, rep_waiting;
+
+static bool report_enter(void) {
+        bool ok = true;
+        pthread_mutex_lock(&rep_lock);
+        if (rep_busy >= REPORTS_AT_ONCE && rep_waiting >= REPORTS_WAITING) {
+                ok = false;
+        } else {
+                rep_waiting++;
+                while (rep_busy >= REPORTS_AT_ONCE)
+                        pthread_cond_wait(&rep_cond, &rep_lock);
+                rep_waiting--;
+                rep_busy++;
+        }
+        pthread_mutex_unlock(&rep_lock);
+        return ok;
+}
+
+static void report_leave(void) {
+        pthread_mutex_lock(&rep_lock);
+        rep_busy--;
+        pthread_cond_signal(&rep_cond);
+        pthread_mutex_unlock(&rep_lock);
+}
+
 static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                           req_t *rq, const char *method) {
         bool get = !strcmp(method, MHD_HTTP_METHOD_GET) ||
@@ -564,7 +597,17 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                         status = sv_view_indicators(sv, &cl, &q, &b, &ctype);
                         break;
                 default:
+                        if (!report_enter()) {
+                                json_error(&b, "busy",
+                                           "too many reports being made: "
+                                           "try again in a moment");
+                                return sv_respond(
+                                        conn, rq, method,
+                                        MHD_HTTP_SERVICE_UNAVAILABLE, &b,
+                                        JSON_T, "Retry-After", "5", SV_END);
+                        }
                         status = sv_view_report(sv, &cl, &q, &b, &ctype);
+                        report_leave();
                 }
         }
         return sv_respond(conn, rq, method, status, &b, ctype, SV_END);
