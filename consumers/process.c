@@ -42,6 +42,9 @@
 #include <jansson.h>
 
 
+/* A stop ends within this (process_stop.c; systemd allows 60 s). */
+#define STOP_DEADLINE_MS 45000
+
 static volatile sig_atomic_t stop_requested;
 
 /* The first SIGINT or SIGTERM asks for a clean stop (the batch committed,
@@ -602,6 +605,7 @@ static const char *const consumer_defaults[][2] = {
 
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         proc_t *pr = vg_calloc(1, sizeof(*pr));
+        process_stop_t *stop = NULL;
         rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
         rd_kafka_topic_partition_list_t *sub;
         char errstr[512];
@@ -844,6 +848,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                                 VG_EVENT_TYPES * pr->pr_npartitions);
         }
         vg_info("process", "stopping: committing and publishing");
+        stop = process_stop_deadline(STOP_DEADLINE_MS, pr->pr_fatal ? 1 : 0);
         commit_all(pr);
         if (vg_pub_flush(pr->pr_pub, 30000, errstr, sizeof(errstr)))
                 process_fatal(pr, errstr);
@@ -889,5 +894,6 @@ out:
         vg_free(pr->pr_cl_topic);
         pthread_mutex_destroy(&pr->pr_snap_lock);
         vg_free(pr);
+        process_stop_done(stop);
         return rc;
 }

@@ -1,0 +1,86 @@
+/*
+ * process_stop.c - the deadline of vigil process's stop (process_int.h).
+ *
+ * A stop commits the open batches and publishes the outbox. With the
+ * broker not answering, librdkafka's blocking calls (a transaction's
+ * commit: a minute, retried) held a SIGTERM'd process for as long as the
+ * outage (105 s in an attack), past the 60 s a service manager allows.
+ * What a stop has not published is safe: it is committed in state.dir's
+ * outbox and goes out at the next start, as after a crash (a transaction
+ * left open is aborted by the broker or fenced by the next start). So
+ * past the deadline the process ends, saying so.
+ */
+#include "process_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct process_stop_s {
+        pthread_t       ps_thr;
+        pthread_mutex_t ps_lock;
+        pthread_cond_t  ps_cond;
+        bool            ps_done;
+        int             ps_ms;
+        int             ps_rc;
+};
+
+static void *stop_main(void *arg) {
+        process_stop_t *st = arg;
+        struct timespec until;
+        bool done;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += st->ps_ms / 1000;
+        until.tv_nsec += (long)(st->ps_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&st->ps_lock);
+        while (!st->ps_done &&
+               pthread_cond_timedwait(&st->ps_cond, &st->ps_lock, &until) ==
+                       0)
+                ;
+        done = st->ps_done;
+        pthread_mutex_unlock(&st->ps_lock);
+        if (!done) {
+                vg_warn("process",
+                        "stop not finished after %d s (Kafka not "
+                        "answering?): exiting; what was not published "
+                        "stays committed in state.dir's outbox and goes "
+                        "out at the next start",
+                        st->ps_ms / 1000);
+                _exit(st->ps_rc);
+        }
+        return NULL;
+}
+
+process_stop_t *process_stop_deadline(int ms, int rc) {
+        process_stop_t *st = calloc(1, sizeof(*st));
+        if (!st)
+                return NULL;
+        st->ps_ms = ms;
+        st->ps_rc = rc;
+        pthread_mutex_init(&st->ps_lock, NULL);
+        pthread_cond_init(&st->ps_cond, NULL);
+        if (pthread_create(&st->ps_thr, NULL, stop_main, st)) {
+                pthread_mutex_destroy(&st->ps_lock);
+                pthread_cond_destroy(&st->ps_cond);
+                free(st);
+                return NULL; /* (no deadline: the stop as before) */
+        }
+        return st;
+}
+
+void process_stop_done(process_stop_t *st) {
+        if (!st)
+                return;
+        pthread_mutex_lock(&st->ps_lock);
+        st->ps_done = true;
+        pthread_cond_signal(&st->ps_cond);
+        pthread_mutex_unlock(&st->ps_lock);
+        pthread_join(st->ps_thr, NULL);
+        pthread_mutex_destroy(&st->ps_lock);
+        pthread_cond_destroy(&st->ps_cond);
+        free(st);
+}
