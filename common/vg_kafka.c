@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
@@ -396,24 +397,37 @@ static void *destroy_main(void *arg) {
 bool vg_kafka_destroy_bounded(rd_kafka_t *rk, int timeout_ms,
                               const char *what) {
         destroy_t *d = calloc(1, sizeof(*d));
+        pthread_condattr_t ca;
         pthread_t thr;
         struct timespec until;
         bool done;
-        if (!d || (pthread_mutex_init(&d->lock, NULL), 0) ||
-            (pthread_cond_init(&d->cond, NULL), 0)) {
-                rd_kafka_destroy(rk); /* (no memory for a thread: wait) */
+        if (!d || pthread_mutex_init(&d->lock, NULL)) {
                 free(d);
+                rd_kafka_destroy_flags(rk,
+                                       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+                return true; /* (nothing to wait with: waited for) */
+        }
+        /* (monotonic: a step of the wall clock does not move it) */
+        if (pthread_condattr_init(&ca) ||
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+            pthread_cond_init(&d->cond, &ca)) {
+                pthread_mutex_destroy(&d->lock);
+                free(d);
+                rd_kafka_destroy_flags(rk,
+                                       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
                 return true;
         }
+        pthread_condattr_destroy(&ca);
         d->rk = rk;
         if (pthread_create(&thr, NULL, destroy_main, d)) {
                 pthread_mutex_destroy(&d->lock);
                 pthread_cond_destroy(&d->cond);
                 free(d);
-                rd_kafka_destroy(rk);
+                rd_kafka_destroy_flags(rk,
+                                       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
                 return true;
         }
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += timeout_ms / 1000;
         until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {

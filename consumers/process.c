@@ -9,10 +9,9 @@
  * decodes and validates it (bad -> DLQ row), applies it (vg_part_event),
  * commits the partition's batch (state, offsets, outbox: one SQLite
  * transaction) when it is full, old or the input is drained (with no
- * backlog left to fetch for the partition), commits the
- * offsets to Kafka too (for lag tools) and drains the partition's outbox
- * (with the changelog: its own transactional producer); a row is deleted
- * once delivered (committed).
+ * backlog left to fetch for the partition), commits the offsets to Kafka
+ * too (for lag tools) and drains the partition's outbox (with the
+ * changelog: its own transactional producer) deleting rows delivered.
  *
  * Partitions are assigned with the range assignor, which gives one member
  * the same partition number of every subscribed topic (co-partitioning);
@@ -606,6 +605,7 @@ static const char *const consumer_defaults[][2] = {
 int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
         proc_t *pr = vg_calloc(1, sizeof(*pr));
         process_stop_t *stop = NULL;
+        bool abandoned = false; /* consumer left to _exit() */
         rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
         rd_kafka_topic_partition_list_t *sub;
         char errstr[512];
@@ -848,7 +848,7 @@ int vg_process_kafka(const vg_conf_t *conf, int exit_idle) {
                                 VG_EVENT_TYPES * pr->pr_npartitions);
         }
         vg_info("process", "stopping: committing and publishing");
-        stop = process_stop_deadline(STOP_DEADLINE_MS, pr->pr_fatal ? 1 : 0);
+        stop = process_stop_deadline(STOP_DEADLINE_MS);
         commit_all(pr);
         if (vg_pub_flush(pr->pr_pub, 30000, errstr, sizeof(errstr)))
                 process_fatal(pr, errstr);
@@ -875,11 +875,8 @@ out:
         if (pr->pr_consumer) {
                 if (!rd_kafka_consumer_closed(pr->pr_consumer))
                         rd_kafka_consumer_close(pr->pr_consumer);
-                /* (an input topic deleted while assigned: librdkafka
-                 * 2.0.2's destroy waited for ever, and the process held
-                 * state.dir's lock, never exiting) */
-                (void)vg_kafka_destroy_bounded(pr->pr_consumer, 10000,
-                                               "the consumer");
+                abandoned = !vg_kafka_destroy_bounded(
+                        pr->pr_consumer, 10000, "the consumer");
         }
         vg_pub_destroy(pr->pr_pub, 5000);
         vg_http_stop(pr->pr_http);
@@ -895,5 +892,9 @@ out:
         pthread_mutex_destroy(&pr->pr_snap_lock);
         vg_free(pr);
         process_stop_done(stop);
+        if (abandoned) {
+                fflush(NULL);
+                _exit(rc);
+        }
         return rc;
 }

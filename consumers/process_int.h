@@ -236,10 +236,10 @@ void process_fatal(proc_t *pr, const char *msg);
 /* Every input topic of each partition number assigned (co-partitioning),
  * or process_fatal() naming the topics missing (process_align.c). */
 /* The stop's deadline (process_stop.c): past ms, the process ends with
- * exit status rc, logging why; process_stop_done() before it cancels it.
+ * exit status 1, logging why; process_stop_done() before it cancels it.
  * NULL: none could be set (the stop goes on without). */
 typedef struct process_stop_s process_stop_t;
-process_stop_t *process_stop_deadline(int ms, int rc);
+process_stop_t *process_stop_deadline(int ms);
 void process_stop_done(process_stop_t *st);
 
 void process_check_copartitioned(proc_t *pr,

@@ -13,7 +13,9 @@
 #include "process_int.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 struct process_stop_s {
@@ -22,14 +24,13 @@ struct process_stop_s {
         pthread_cond_t  ps_cond;
         bool            ps_done;
         int             ps_ms;
-        int             ps_rc;
 };
 
 static void *stop_main(void *arg) {
         process_stop_t *st = arg;
         struct timespec until;
         bool done;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += st->ps_ms / 1000;
         until.tv_nsec += (long)(st->ps_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
@@ -44,25 +45,39 @@ static void *stop_main(void *arg) {
         done = st->ps_done;
         pthread_mutex_unlock(&st->ps_lock);
         if (!done) {
+                /* (exit 1: the stop did not do all it should, whatever
+                 * made it stop; an error during it may be logged) */
                 vg_warn("process",
                         "stop not finished after %d s (Kafka not "
-                        "answering?): exiting; what was not published "
-                        "stays committed in state.dir's outbox and goes "
-                        "out at the next start",
+                        "answering?): exiting with status 1; what was not "
+                        "published stays committed in state.dir's outbox "
+                        "and goes out at the next start",
                         st->ps_ms / 1000);
-                _exit(st->ps_rc);
+                fflush(NULL);
+                _exit(1);
         }
         return NULL;
 }
 
-process_stop_t *process_stop_deadline(int ms, int rc) {
+process_stop_t *process_stop_deadline(int ms) {
         process_stop_t *st = calloc(1, sizeof(*st));
+        pthread_condattr_t ca;
         if (!st)
                 return NULL;
         st->ps_ms = ms;
-        st->ps_rc = rc;
-        pthread_mutex_init(&st->ps_lock, NULL);
-        pthread_cond_init(&st->ps_cond, NULL);
+        if (pthread_mutex_init(&st->ps_lock, NULL)) {
+                free(st);
+                return NULL;
+        }
+        /* (monotonic: a step of the wall clock does not move it) */
+        if (pthread_condattr_init(&ca) ||
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+            pthread_cond_init(&st->ps_cond, &ca)) {
+                pthread_mutex_destroy(&st->ps_lock);
+                free(st);
+                return NULL;
+        }
+        pthread_condattr_destroy(&ca);
         if (pthread_create(&st->ps_thr, NULL, stop_main, st)) {
                 pthread_mutex_destroy(&st->ps_lock);
                 pthread_cond_destroy(&st->ps_cond);
