@@ -12,7 +12,10 @@
 #  - the watermark short of completeness: none, unless
 #    aggregate.alert_preliminary=true (then complete=false, and the year
 #    too);
-#  - target.register_coverage=off: none; target.register_coverage=>=0.6: none.
+#  - a second kommun of the region at 20/20: the kommun below alone (the
+#    region and SE, summed, are above);
+#  - rules.register=off, target.register_coverage=off: none;
+#    target.register_coverage=>=0.6: none.
 set -euo pipefail
 VIGIL=${VIGIL:-$(cd "$(dirname "$0")/../.." && pwd)/build/vigil}
 PY=python3
@@ -23,28 +26,31 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # 2026, the first REGISTERED of them with a register entry (all answers YES:
 # no spr.* breach), and for each patient a cancellation of nothing at CLOCK
 # (a SipCreated): every partition's watermark ends at CLOCK.
-pop() {
-  "$PY" - "$TMP/$1.jsonl" "$2" "$3" "$4" <<'PY'
+pop() { # NAME DEATHS REGISTERED CLOCK [KOMMUN]: KOMMUN's appended to NAME
+  "$PY" - "$TMP/$1.jsonl" "$2" "$3" "$4" "${5:-}" <<'PY'
 import json, sys
 out, deaths, reg, clock = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+kommun = sys.argv[5] or "0484"
+mode = "a" if sys.argv[5] else "w"
 yes = {k: "YES" for k in ("eol_conversation", "pain_assessed",
        "symptoms_assessed", "oral_health_assessed", "prn_opioid",
        "prn_anxiolytic", "prn_antiemetic", "prn_antisecretory",
        "present_at_death", "bereavement_offered")}
-with open(out, "w") as f:
+with open(out, mode) as f:
     for i in range(deaths):
-        pid, at = "tp-%03d" % i, "2026-03-%02dT10:00:00.000Z" % (1 + i % 28)
+        pid = "tp-%s-%03d" % (kommun, i)
+        at = "2026-03-%02dT10:00:00.000Z" % (1 + i % 28)
         f.write(json.dumps(dict(type="death", event_id="d%d" % i,
-            patient_id=pid, occurred_at=at, kommun="0484", source_system="t",
+            patient_id=pid, occurred_at=at, kommun=kommun, source_system="t",
             place_of_death="HOME", expected=True, age_years=80, sex="FEMALE",
             diagnosis_group="CANCER", residence="ORDINARY_HOME")) + "\n")
         if i < reg:
             f.write(json.dumps(dict(type="register_entry", event_id="r%d" % i,
                 patient_id=pid, occurred_at="2026-04-02T10:00:00.000Z",
-                kommun="0484", source_system="t", death_at=at, unit_id="U1",
+                kommun=kommun, source_system="t", death_at=at, unit_id="U1",
                 expected=True, pressure_ulcer="NONE", **yes)) + "\n")
         f.write(json.dumps(dict(type="sip_created", event_id="c%d" % i,
-            patient_id=pid, occurred_at=clock, kommun="0484",
+            patient_id=pid, occurred_at=clock, kommun=kommun,
             source_system="t", sip_id="s", cancels_event_id="none")) + "\n")
 PY
 }
@@ -114,6 +120,14 @@ check "preliminary, aggregate.alert_preliminary=true (the year too)" \
   "$(targets prelim -X aggregate.alert_preliminary=true)" \
   "$( (want6 13/20 false; printf '%s\n' "04 2026 13/20 false" \
        "0484 2026 13/20 false" "SE 2026 13/20 false") | LC_ALL=C sort)"
+
+# A second kommun of region 04 at 20/20: the region (33/40 = 0.825) and
+# SE are summed over both and above the target; 0484 alone is below.
+pop two 20 13 2026-06-01T00:00:00.000Z
+pop two 20 20 2026-06-01T00:00:00.000Z 0480
+check "two kommuner, one below" "$(targets two)" \
+  "$(printf '%s\n' "0484 2026-03 13/20 true" "0484 2026-Q1 13/20 true")"
+check "rules.register=off" "$(targets below -X rules.register=off)" ""
 
 check "target.register_coverage=off" \
   "$(targets below -X target.register_coverage=off)" ""
