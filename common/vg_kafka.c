@@ -427,13 +427,7 @@ bool vg_kafka_destroy_bounded(rd_kafka_t *rk, int timeout_ms,
                                        RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
                 return true;
         }
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        vg_deadline_after(CLOCK_MONOTONIC, timeout_ms, &until);
         pthread_mutex_lock(&d->lock);
         while (!d->done &&
                pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)

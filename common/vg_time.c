@@ -269,3 +269,13 @@ int64_t vg_now_us(void) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+void vg_deadline_after(int clk, int64_t ms, struct timespec *ts) {
+        clock_gettime((clockid_t)clk, ts);
+        ts->tv_sec += (time_t)(ms / 1000);
+        ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (ts->tv_nsec >= 1000000000L) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000L;
+        }
+}

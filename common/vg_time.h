@@ -61,5 +61,9 @@ char *vg_period(vg_tz_t tz, int64_t ms, char *buf);
 int64_t vg_now_ms(void);
 /* Monotonic clock, microseconds, for durations. */
 int64_t vg_now_us(void);
+/* ms milliseconds from now on clock clk (CLOCK_REALTIME, CLOCK_MONOTONIC),
+ * as pthread_cond_timedwait takes a deadline. */
+struct timespec;
+void vg_deadline_after(int clk, int64_t ms, struct timespec *ts);
 
 #endif /* VG_TIME_H */

@@ -194,13 +194,7 @@ int64_t process_pool_queued(process_pool_t *pp) {
 /* Waits on pp_progress for at most ms. Locked. */
 static void wait_progress(process_pool_t *pp, int ms) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
+        vg_deadline_after(CLOCK_REALTIME, ms, &ts);
         pthread_cond_timedwait(&pp->pp_progress, &pp->pp_lock, &ts);
 }
 

@@ -30,13 +30,7 @@ static void *stop_main(void *arg) {
         process_stop_t *st = arg;
         struct timespec until;
         bool done;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += st->ps_ms / 1000;
-        until.tv_nsec += (long)(st->ps_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        vg_deadline_after(CLOCK_MONOTONIC, st->ps_ms, &until);
         pthread_mutex_lock(&st->ps_lock);
         while (!st->ps_done &&
                pthread_cond_timedwait(&st->ps_cond, &st->ps_lock, &until) ==

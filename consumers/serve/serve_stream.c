@@ -8,6 +8,7 @@
  */
 #include "serve_http.h"
 #include "vg_record.h"
+#include "vg_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,13 +124,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
                 sm->sm_off = 0;
                 if (!still_entitled(sm))
                         return MHD_CONTENT_READER_END_OF_STREAM;
-                clock_gettime(CLOCK_MONOTONIC, &dl);
-                dl.tv_sec += sm->sm_sv->sv_heartbeat_ms / 1000;
-                dl.tv_nsec += (sm->sm_sv->sv_heartbeat_ms % 1000) * 1000000;
-                if (dl.tv_nsec >= 1000000000) {
-                        dl.tv_sec++;
-                        dl.tv_nsec -= 1000000000;
-                }
+                vg_deadline_after(CLOCK_MONOTONIC,
+                                  sm->sm_sv->sv_heartbeat_ms, &dl);
                 pthread_mutex_lock(&st->st_lock);
                 while (!sm->sm_out.vb_len) {
                         if (st->st_stop || sm->sm_sv->sv_closing) {
