@@ -4,10 +4,7 @@
 #include "vg_kafka.h"
 #include "vg_time.h"
 
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
@@ -364,87 +361,4 @@ out:
         }
         vg_free(high);
         return rc;
-}
-
-typedef struct destroy_s {
-        rd_kafka_t     *rk;
-        pthread_mutex_t lock;
-        pthread_cond_t  cond;
-        bool            done;
-        bool            abandoned; /* the caller stopped waiting: the
-                                    * thread frees this */
-} destroy_t;
-
-static void *destroy_main(void *arg) {
-        destroy_t *d = arg;
-        bool free_it;
-        /* (a consumer is closed first, by the caller: no callback of its
-         * can run on this thread after the caller went on) */
-        rd_kafka_destroy_flags(d->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-        pthread_mutex_lock(&d->lock);
-        d->done = true;
-        free_it = d->abandoned;
-        pthread_cond_signal(&d->cond);
-        pthread_mutex_unlock(&d->lock);
-        if (free_it) {
-                pthread_mutex_destroy(&d->lock);
-                pthread_cond_destroy(&d->cond);
-                free(d);
-        }
-        return NULL;
-}
-
-bool vg_kafka_destroy_bounded(rd_kafka_t *rk, int timeout_ms,
-                              const char *what) {
-        destroy_t *d = calloc(1, sizeof(*d));
-        pthread_condattr_t ca;
-        pthread_t thr;
-        struct timespec until;
-        bool done;
-        if (!d || pthread_mutex_init(&d->lock, NULL)) {
-                free(d);
-                rd_kafka_destroy_flags(rk,
-                                       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-                return true; /* (nothing to wait with: waited for) */
-        }
-        /* (monotonic: a step of the wall clock does not move it) */
-        if (pthread_condattr_init(&ca) ||
-            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
-            pthread_cond_init(&d->cond, &ca)) {
-                pthread_mutex_destroy(&d->lock);
-                free(d);
-                rd_kafka_destroy_flags(rk,
-                                       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-                return true;
-        }
-        pthread_condattr_destroy(&ca);
-        d->rk = rk;
-        if (pthread_create(&thr, NULL, destroy_main, d)) {
-                pthread_mutex_destroy(&d->lock);
-                pthread_cond_destroy(&d->cond);
-                free(d);
-                rd_kafka_destroy_flags(rk,
-                                       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-                return true;
-        }
-        vg_deadline_after(CLOCK_MONOTONIC, timeout_ms, &until);
-        pthread_mutex_lock(&d->lock);
-        while (!d->done &&
-               pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)
-                ;
-        done = d->done;
-        if (!done)
-                d->abandoned = true;
-        pthread_mutex_unlock(&d->lock);
-        if (done) {
-                pthread_join(thr, NULL);
-                pthread_mutex_destroy(&d->lock);
-                pthread_cond_destroy(&d->cond);
-                free(d);
-                return true;
-        }
-        pthread_detach(thr);
-        vg_warn("kafka", "%s did not shut down within %d ms (librdkafka); "
-                "exiting without waiting for it", what, timeout_ms);
-        return false;
 }

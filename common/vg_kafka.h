@@ -77,15 +77,5 @@ int vg_kafka_read_topic(const vg_conf_t *conf, const char *topic, int follow,
  * computed by librdkafka's rd_kafka_msg_partitioner_murmur2. */
 int vg_kafka_murmur2_partition(const void *key, size_t len, int cnt);
 
-/* rd_kafka_destroy(rk), waited for at most timeout_ms: librdkafka 2.0.2's
- * can wait for ever (a consumer whose assigned input topic was deleted
- * while it ran). Past the timeout the client is left to the process's
- * exit, with a warning naming what (e.g. "the consumer"), and false is
- * returned: the caller then ends the process with _exit() (exit()'s
- * handlers, OpenSSL's among them, would run under librdkafka's threads).
- * Call it only where the process is about to end, and close a consumer
- * first (rd_kafka_consumer_close): this does not. */
-bool vg_kafka_destroy_bounded(rd_kafka_t *rk, int timeout_ms,
-                              const char *what);
 
 #endif /* VG_KAFKA_H */

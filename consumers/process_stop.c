@@ -4,7 +4,9 @@
  * A stop commits the open batches and publishes the outbox. With the
  * broker not answering, librdkafka's blocking calls (a transaction's
  * commit: a minute, retried) held a SIGTERM'd process for as long as the
- * outage (105 s in an attack), past the 60 s a service manager allows.
+ * outage (105 s in an attack), past the 60 s a service manager allows;
+ * and with an input topic deleted while it was assigned, librdkafka
+ * 2.0.2's rd_kafka_destroy() never returned at all.
  * What a stop has not published is safe: it is committed in state.dir's
  * outbox and goes out at the next start, as after a crash (a transaction
  * left open is aborted by the broker or fenced by the next start). So
@@ -43,7 +45,8 @@ static void *stop_main(void *arg) {
                  * made it stop; an error during it may be logged) */
                 vg_warn("process",
                         "stop not finished after %d s (Kafka not "
-                        "answering?): exiting with status 1; what was not "
+                        "answering, or librdkafka not shutting down): "
+                        "exiting with status 1; what was not "
                         "published stays committed in state.dir's outbox "
                         "and goes out at the next start",
                         st->ps_ms / 1000);
