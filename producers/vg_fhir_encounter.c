@@ -131,8 +131,7 @@ void fhir_conv_encounter(const vg_fhir_ctx_t *cx, const line_t *ln,
                 goto bad;
         cm.cm_source = src;
         if (fhir_subject_of(cx, ln, enc, "Encounter", &cm.cm_pat, e,
-                            sizeof(e)) ||
-            fhir_kommun_of(cx, &cm, e, sizeof(e)))
+                            sizeof(e)))
                 goto bad;
 
         /* occurred_at */
@@ -171,7 +170,7 @@ void fhir_conv_encounter(const vg_fhir_ctx_t *cx, const line_t *ln,
                                   "and period.start: all missing (when the "
                                   "cancellation happened)");
         }
-        if (r <= 0)
+        if (r <= 0 || fhir_kommun_of(cx, &cm, at, e, sizeof(e)))
                 goto bad;
 
         for (int i = 0; i < (kind == ST_CANCEL ? 2 : 1); i++) {

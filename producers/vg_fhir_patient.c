@@ -65,6 +65,62 @@ static int pick_pnr(const vg_fhir_ctx_t *cx, json_t *holder, const char *key,
         return 0;
 }
 
+/* Address.period's start (end false) or end as epoch ms: a date or
+ * dateTime, or a year or month (FHIR's partial dates); an end date holds
+ * to its last millisecond. Absent: INT64_MIN or INT64_MAX. 0, or -1 with
+ * a message. */
+static int period_bound(const vg_fhir_ctx_t *cx, json_t *per, const char *key,
+                        bool end, int64_t *ms, char *e, size_t es) {
+        const char *s;
+        char buf[16];
+        size_t n;
+        *ms = end ? INT64_MAX : INT64_MIN;
+        if (fhir_get_str(per, key, end ? "Patient.address.period.end"
+                                       : "Patient.address.period.start",
+                         &s, e, es))
+                return -1;
+        if (!s)
+                return 0;
+        n = strlen(s);
+        if ((n == 4 || n == 7 || n == 10) && fhir_all_digits(s, 4) &&
+            (n == 4 || (s[4] == '-' && fhir_all_digits(s + 5, 2))) &&
+            (n < 10 || (s[7] == '-' && fhir_all_digits(s + 8, 2)))) {
+                int64_t y = atoi(s);
+                unsigned m = n > 4 ? (unsigned)atoi(s + 5) : 1,
+                         d = n > 7 ? (unsigned)atoi(s + 8) : 1;
+                if (m < 1 || m > 12 ||
+                    (n == 10 && vg_fhir_time_parse(s, cx->fx_tz, ms)))
+                        goto bad;
+                if (end) { /* the start of the next year, month or day */
+                        if (n == 4)
+                                y++;
+                        else if (n == 7 && m == 12)
+                                y++, m = 1;
+                        else if (n == 7)
+                                m++;
+                        else
+                                vg_civil_from_days(
+                                        vg_days_from_civil(y, m, d) + 1, &y,
+                                        &m, &d);
+                }
+                if (y < 0 || y > 9999)
+                        goto bad;
+                snprintf(buf, sizeof(buf), "%04d-%02u-%02u", (int)y, m, d);
+                if (vg_fhir_time_parse(buf, cx->fx_tz, ms))
+                        goto bad;
+                if (end)
+                        --*ms;
+                return 0;
+        }
+        if (!vg_fhir_time_parse(s, cx->fx_tz, ms))
+                return 0;
+bad:
+        vg_seterr(e, es, VG_ERR_INVALID,
+                  "Patient.address.period.%s: not a FHIR date or dateTime",
+                  key);
+        return -1;
+}
+
 /* Fills pt from the Patient resource pres (may be NULL) and, when it has
  * no personnummer, the Reference's identifier ref_id (may be NULL).
  * where: the element named in messages. Returns 0 or -1 with a message. */
@@ -84,11 +140,27 @@ int fhir_patient_of(const vg_fhir_ctx_t *cx, json_t *pres, json_t *ref,
         if (pres && (found = pick_pnr(cx, pres, "identifier",
                                       "Patient.identifier", norm, e, es)) < 0)
                 goto done;
-        if (!found && ref) {
+        if (ref) {
+                /* The Reference's own identifier: the patient when the
+                 * Patient has none; when both name one, the same (else
+                 * whose event it is cannot be told) */
+                char other[VG_PSEUDO_PNR_BUFSZ] = "";
+                int r;
                 snprintf(what, sizeof(what), "%s.identifier", where);
-                if ((found = pick_pnr(cx, ref, "identifier", what, norm, e,
-                                      es)) < 0)
+                r = pick_pnr(cx, ref, "identifier", what,
+                             found ? other : norm, e, es);
+                if (r > 0 && found && strcmp(other, norm)) {
+                        vg_seterr(e, es, VG_ERR_INVALID,
+                                  "%s: its identifier and the Patient it "
+                                  "refers to name different personnummer",
+                                  where);
+                        r = -1;
+                }
+                OPENSSL_cleanse(other, sizeof(other));
+                if (r < 0)
                         goto done;
+                if (!found)
+                        found = r;
         }
         if (!found) {
                 if (pres || (ref && json_object_get(ref, "identifier")))
@@ -147,19 +219,29 @@ int fhir_patient_of(const vg_fhir_ctx_t *cx, json_t *pres, json_t *ref,
                 pt->pt_sex = s && !strcmp(s, "female") ? VG_SEX_FEMALE
                              : s && !strcmp(s, "male") ? VG_SEX_MALE
                                                        : VG_SEX_UNKNOWN;
-                /* kommun: the first address, not use "old", whose district
-                 * is a 4-digit code. */
-                for (size_t i = 0, n = fhir_elems(pres, "address"); i < n;
-                     i++) {
+                /* kommun: the addresses that may be the residence (use
+                 * home or none: not old, temp, work or billing) whose
+                 * district is a 4-digit code, with their periods;
+                 * fhir_kommun_of() picks one at the event's time. */
+                for (size_t i = 0, n = fhir_elems(pres, "address");
+                     i < n && pt->pt_naddr < PAT_ADDR_MAX; i++) {
                         json_t *a = fhir_elem(pres, "address", i);
+                        json_t *per = json_object_get(a, "period");
                         const char *use = fhir_peek_str(a, "use"),
                                    *d = fhir_peek_str(a, "district");
-                        if (use && !strcmp(use, "old"))
+                        int k = pt->pt_naddr;
+                        if (use && strcmp(use, "home"))
                                 continue;
-                        if (d && strlen(d) == 4 && fhir_all_digits(d, 4)) {
-                                memcpy(pt->pt_kommun, d, 5);
-                                break;
-                        }
+                        if (!d || strlen(d) != 4 || !fhir_all_digits(d, 4))
+                                continue;
+                        memcpy(pt->pt_addr[k].pa_kommun, d, 5);
+                        pt->pt_addr[k].pa_home = use != NULL;
+                        if (period_bound(cx, per, "start", false,
+                                         &pt->pt_addr[k].pa_from, e, es) ||
+                            period_bound(cx, per, "end", true,
+                                         &pt->pt_addr[k].pa_to, e, es))
+                                goto done;
+                        pt->pt_naddr++;
                 }
         }
         rc = 0;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -116,7 +117,8 @@ void vg_hl7_ctrl_print(const char *id, char *ctrl) {
 /* Everything the converter reads from one message. */
 typedef struct adt_s {
         char a_app[VAL_MAX];       /* MSH-3.1 sending application */
-        char a_fac[VAL_MAX];       /* MSH-4.1 sending facility */
+        char a_fac[VAL_MAX];       /* MSH-4.1 sending facility, else
+                                    * MSH-4.2 (its universal id alone) */
         char a_type[VAL_MAX];      /* MSH-9.1 */
         char a_trig[VAL_MAX];      /* MSH-9.2, else EVN-1 */
         char a_ctrl[VAL_MAX];      /* MSH-10 */
@@ -125,7 +127,7 @@ typedef struct adt_s {
         char a_evn6[VAL_MAX];      /* EVN-6.1 occurred */
         char a_birth[VAL_MAX];     /* PID-7.1 */
         char a_sex[VAL_MAX];       /* PID-8 */
-        char a_kommun[5];          /* PID-11.9 of a repetition, 4 digits */
+        char a_kommun[5];          /* PID-11.9 of the residence, 4 digits */
         char a_class[VAL_MAX];     /* PV1-2 */
         char a_loc[VAL_MAX];       /* PV1-3.1 point of care */
         char a_locfac[VAL_MAX];    /* PV1-3.4.1 facility */
@@ -155,28 +157,47 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
             hl7_getv(m, "PV1", 19, 1, 1, a->a_visit, e, es) ||
             hl7_getv(m, "PV1", 36, 1, 1, a->a_disp, e, es))
                 return -1;
+        if (!a->a_fac[0] && hl7_getv(m, "MSH", 4, 2, 1, a->a_fac, e, es))
+                return -1;
         if (!a->a_trig[0] && hl7_getv(m, "EVN", 1, 1, 1, a->a_trig, e, es))
                 return -1;
-        /* PID-11: the first repetition whose county/parish code (XAD.9)
-         * is a 4-digit kommun code. */
+        /* PID-11: the kommun of residence (SPEC §3): the county/parish
+         * code (XAD.9, 4 digits) of the first repetition typed (XAD.7) as
+         * a residence - H home, L legal, P permanent, RH registry home -
+         * else of the first untyped one. Other types (C temporary, B
+         * business, BA bad, M mailing, O office, birth and origin
+         * addresses...) are not where the patient lives. */
         pid = hl7_seg_find(m, "PID");
         if (pid.s_p) {
+                static const char *const home[] = {"H", "L", "P", "RH"};
                 sl_t f = hl7_field(m, pid, 11);
-                for (int r = 0; r < 20; r++) {
-                        char v[VAL_MAX];
+                char untyped[5] = "";
+                for (int r = 0; r < 20 && !a->a_kommun[0]; r++) {
+                        char v[VAL_MAX], ty[VAL_MAX];
                         sl_t x = hl7_piece(f, m->hm_rs, r);
+                        bool typed = false, res = false;
                         int u;
                         if (!x.s_p)
                                 break;
                         u = hl7_unescape(m, hl7_part(m, x, 0, 9, 1), v);
                         if (u == HL7_CONTROL || u == HL7_BAD_HEX)
                                 return hl7_unescape_error(u, "PID-11", e, es);
-                        if (!u && strlen(v) == 4 &&
-                            strspn(v, "0123456789") == 4) {
+                        if (u || strlen(v) != 4 ||
+                            strspn(v, "0123456789") != 4)
+                                continue;
+                        u = hl7_unescape(m, hl7_part(m, x, 0, 7, 1), ty);
+                        if (u == HL7_CONTROL || u == HL7_BAD_HEX)
+                                return hl7_unescape_error(u, "PID-11", e, es);
+                        typed = u || ty[0];
+                        for (size_t i = 0; !u && i < VG_ARRAY_SIZE(home); i++)
+                                res |= !strcmp(ty, home[i]);
+                        if (res)
                                 memcpy(a->a_kommun, v, 5);
-                                break;
-                        }
+                        else if (!typed && !untyped[0])
+                                memcpy(untyped, v, 5);
                 }
+                if (!a->a_kommun[0])
+                        memcpy(a->a_kommun, untyped, 5);
         }
         for (int i = 0; i < m->hm_nseg && !a->a_dg[0]; i++) {
                 sl_t s = m->hm_seg[i];
@@ -345,6 +366,17 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                           "the cancellation's event id)");
                 return VG_HL7_INVALID;
         }
+        /* What the event ids are hashed from without a key (§8: a
+         * personnummer could be found again by trying them all). */
+        if (vg_pseudo_spelt_like(a->a_fac) ||
+            ((t == T_A11 || t == T_A13) && vg_pseudo_spelt_like(a->a_ctrl))) {
+                vg_seterr(errstr, es, VG_ERR_INVALID,
+                          "%s: looks like a personnummer, which must not be "
+                          "published (it would make the event id)",
+                          vg_pseudo_spelt_like(a->a_fac) ? "MSH-4"
+                                                         : "MSH-10");
+                return VG_HL7_INVALID;
+        }
         if (!hl7_seg_find(m, "PID").s_p) {
                 vg_seterr(errstr, es, VG_ERR_INVALID, "no PID segment");
                 return VG_HL7_INVALID;
@@ -491,7 +523,9 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                         if (!utf8_valid(f[i + 1])) {
                                 vg_seterr(errstr, es, VG_ERR_INVALID,
                                           "%s: not valid UTF-8 (HL7 v2 "
-                                          "text is read as UTF-8)", f[i]);
+                                          "text is read as UTF-8 unless "
+                                          "MSH-18 is 8859/1 or 8859/15)",
+                                          f[i]);
                                 return VG_HL7_INVALID;
                         }
                 for (size_t i = 0; i < VG_ARRAY_SIZE(f); i += 2)
@@ -543,12 +577,64 @@ int vg_hl7_msh_count(const char *d, size_t n) {
         return k;
 }
 
+/* MSH-18 (character set, HL7 table 0211) naming ISO 8859-1 or 8859-15:
+ * 1 or 15; 0 for anything else (read as UTF-8, as before). */
+static int latin_charset(const hmsg_t *m) {
+        char cs[VAL_MAX], e[8];
+        const char *v = cs;
+        if (hl7_getv(m, "MSH", 18, 1, 1, cs, e, sizeof(e)))
+                return 0;
+        if (!strncasecmp(v, "ISO", 3)) {
+                v += 3;
+                v += *v == '-' || *v == '_' || *v == ' ';
+        }
+        if (!strcmp(v, "8859/1") || !strcmp(v, "8859-1"))
+                return 1;
+        if (!strcmp(v, "8859/15") || !strcmp(v, "8859-15"))
+                return 15;
+        return 0;
+}
+
+/* msg in ISO 8859-1 (or -15, where 8 code points differ) as UTF-8, in a
+ * new buffer of *outlen bytes. */
+static char *latin_to_utf8(const char *msg, size_t len, int part,
+                           size_t *outlen) {
+        static const struct {
+                unsigned char b;
+                uint16_t      u;
+        } l9[] = {{0xA4, 0x20AC}, {0xA6, 0x0160}, {0xA8, 0x0161},
+                  {0xB4, 0x017D}, {0xB8, 0x017E}, {0xBC, 0x0152},
+                  {0xBD, 0x0153}, {0xBE, 0x0178}};
+        char *out = vg_malloc(len * 3 + 1), *q = out;
+        for (size_t i = 0; i < len; i++) {
+                unsigned u = (unsigned char)msg[i];
+                for (size_t k = 0; part == 15 && k < VG_ARRAY_SIZE(l9); k++)
+                        if (l9[k].b == u)
+                                u = l9[k].u;
+                if (u < 0x80) {
+                        *q++ = (char)u;
+                } else if (u < 0x800) {
+                        *q++ = (char)(0xC0 | (u >> 6));
+                        *q++ = (char)(0x80 | (u & 0x3F));
+                } else {
+                        *q++ = (char)(0xE0 | (u >> 12));
+                        *q++ = (char)(0x80 | ((u >> 6) & 0x3F));
+                        *q++ = (char)(0x80 | (u & 0x3F));
+                }
+        }
+        *q = '\0';
+        *outlen = (size_t)(q - out);
+        return out;
+}
+
 vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
                             size_t len, vg_event_t *ev, char *ctrl,
                             char *errstr, size_t errstr_size) {
         hmsg_t m;
         adt_t *a;
         vg_hl7_res_t res;
+        char *utf8 = NULL; /* msg as UTF-8, when MSH-18 says Latin-1 */
+        int part;
 
         memset(ev, 0, sizeof(*ev));
         snprintf(ctrl, VG_HL7_CTRL_BUFSZ, "?");
@@ -564,6 +650,21 @@ vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
                 hl7_msg_free(&m);
                 vg_pseudo_redact(errstr);
                 return VG_HL7_INVALID;
+        }
+        /* Text is UTF-8 unless MSH-18 says ISO 8859-1 or 8859-15 (as
+         * Swedish systems often send): then the message is read as
+         * UTF-8 made from it (MSH and the separators are ASCII, and so
+         * unchanged). */
+        if ((part = latin_charset(&m))) {
+                hl7_msg_free(&m);
+                utf8 = latin_to_utf8(msg, len, part, &len);
+                msg = utf8;
+                if (hl7_msg_parse(&m, msg, len, errstr, errstr_size)) {
+                        hl7_msg_free(&m);
+                        vg_free(utf8);
+                        vg_pseudo_redact(errstr);
+                        return VG_HL7_INVALID;
+                }
         }
         a = vg_calloc(1, sizeof(*a));
         /* MSH-10 first, so that every error can name the message. */
@@ -605,6 +706,10 @@ out:
         OPENSSL_cleanse(a, sizeof(*a));
         vg_free(a);
         hl7_msg_free(&m);
+        if (utf8) {
+                OPENSSL_cleanse(utf8, len);
+                vg_free(utf8);
+        }
         vg_pseudo_redact(errstr);
         return res;
 }

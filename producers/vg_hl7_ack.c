@@ -404,7 +404,11 @@ int vg_hl7_refusal_code(const vg_hl7_msh_t *h, const char *reason) {
                 known |= !strcmp(h->hh_trigger, ok[i]);
         if (h->hh_trigger[0] && !known)
                 return VG_HL7_E_EVENT_CODE;
-        if (reason && strstr(reason, "not an HL7 segment"))
+        /* (HL7 table 0357: 100 is also "required segments are
+         * missing") */
+        if (reason && (strstr(reason, "not an HL7 segment") ||
+                       (!strncmp(reason, "no ", 3) &&
+                        strstr(reason, " segment"))))
                 return VG_HL7_E_SEGMENT_SEQUENCE;
         if (reason && strstr(reason, "missing"))
                 return VG_HL7_E_REQUIRED_MISSING;

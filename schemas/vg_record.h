@@ -269,9 +269,12 @@ char *vg_region_of(const char *kommun, char *buf);
  * alerts, report): an INDICATOR_BELOW_TARGET alert's area, any other
  * alert's kommun, whatever its other fields say ("" when it has none). */
 const char *vg_alert_place(const vg_alert_t *al);
-/* The region an alert is filed under: the first two digits of its place
- * ("SE" for a national one, "" for none). The record's own region field is
- * not read, so a record whose fields disagree is filed by its kommun. */
+/* The region an alert is filed under, as vigil serve files it: the first
+ * two digits of its place when that is a kommun (4 characters); else an
+ * area alert's area itself (a region, "SE"), and "" for any other (no
+ * kommun, or one of another length: in no region). The record's own
+ * region field is not read, so a record whose fields disagree is filed
+ * by its kommun. */
 const char *vg_alert_region(const vg_alert_t *al, char buf[3]);
 
 #endif /* VG_RECORD_H */

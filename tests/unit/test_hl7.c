@@ -691,6 +691,111 @@ static void test_not_utf8(void **state) {
         vg_record_clear(ev.ev_type, &ev);
 }
 
+/* MSH-18 8859/1 or 8859/15 (HL7 table 0211): the message's bytes are
+ * ISO 8859 and read as such; other values (and none) read UTF-8. */
+static void test_latin1(void **state) {
+#define MSH18(cs)                                                              \
+        "MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|C1|P|2.5|||||" \
+        "|" cs "\r"
+        vg_event_t ev;
+        (void)state;
+        expect_event(MSH18("8859/1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|AVD\xc4||||||||||||||||V\xe5" "1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "AVD\xc3\x84"); /* Ä */
+        assert_string_equal(ev.ev_stay_id, "V\xc3\xa5" "1");   /* å */
+        vg_record_clear(ev.ev_type, &ev);
+        /* 8859-15: 0xA4 is the euro sign (in 8859-1 the currency sign) */
+        expect_event(MSH18("8859/15") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|W\xa4||||||||||||||||V1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "W\xe2\x82\xac");
+        vg_record_clear(ev.ev_type, &ev);
+        expect_event(MSH18("ISO-8859-1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|W\xa4||||||||||||||||V1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "W\xc2\xa4");
+        vg_record_clear(ev.ev_type, &ev);
+        /* Declared UTF-8, or another set: the Latin-1 byte is refused */
+        expect_error(MSH18("UNICODE UTF-8") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|AVD\xc4||||||||||||||||V1\r",
+                     "facility_id: not valid UTF-8");
+        expect_error(MSH18("8859/2") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|AVD\xc4||||||||||||||||V1\r",
+                     "facility_id: not valid UTF-8");
+        /* A C1 control byte in 8859-1 is a control character */
+        expect_error(MSH18("8859/1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|AVD\x85||||||||||||||||V1\r",
+                     "PV1-3");
+#undef MSH18
+}
+
+/* SPEC §3: kommun is the municipality of residence. PID-11's address
+ * type (XAD.7) decides: H, L, P or RH first, else an untyped address;
+ * never a temporary (C), business (B), bad (BA) or mailing (M) one. */
+static void test_residence(void **state) {
+#define PIDA(addrs) "PID|1||" PNR "^^^SKV^PN||X||19450310|F|||" addrs "\r"
+        static const struct {
+                const char *addrs, *want;
+        } cases[] = {
+                {"^^^^^^C^^0180~^^^^^^H^^0484", "0484"},
+                {"^^^^^^^^0180~^^^^^^H^^0484", "0484"},  /* untyped, home */
+                {"^^^^^^B^^0180~^^^^^^^^0484", "0484"},  /* business */
+                {"^^^^^^BA^^0180~^^^^^^L^^0484", "0484"},
+                {"^^^^^^M^^0180~^^^^^^RH^^0484", "0484"},
+                {"^^^^^^P^^0484~^^^^^^H^^0180", "0484"}, /* first home */
+                {"^^^^^^^^0484~^^^^^^^^0180", "0484"},   /* first untyped */
+                {"^^^^^^H~^^^^^^C^^0180~^^^^^^^^0484", "0484"},
+        };
+        vg_event_t ev;
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char msg[1024];
+                snprintf(msg, sizeof(msg),
+                         MSH("A01", "C1") "EVN|A01|20260301081500\r"
+                                 PIDA("%s") PV1("V1001", ""),
+                         cases[i].addrs);
+                expect_event(msg, &ev);
+                if (strcmp(ev.ev_kommun, cases[i].want))
+                        fail_msg("%s: kommun %s, want %s", cases[i].addrs,
+                                 ev.ev_kommun, cases[i].want);
+                vg_record_clear(ev.ev_type, &ev);
+        }
+        /* Only a temporary address: none (no kommun.default here) */
+        expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r"
+                     PIDA("^^^^^^C^^0180") PV1("V1001", ""),
+                     "PID-11: no 4-digit kommun code");
+#undef PIDA
+}
+
+/* MSH-4 given as its universal id alone (HD.2); a personnummer where an
+ * event id is hashed from without a key (MSH-4, and MSH-10 of A11/A13)
+ * is refused, as FHIR refuses it. */
+static void test_event_id_sources(void **state) {
+        vg_event_t ev;
+        char id[64];
+        (void)state;
+        expect_event("MSH|^~\\&|HIS-A|^1.2.752.1^ISO|VIGIL|REG|"
+                     "20260301081500||ADT^A01|C1|P|2.5\r"
+                     "EVN|A01|20260301081500\r" PID PV1("V1001", ""),
+                     &ev);
+        vg_hl7_event_id("1.2.752.1", "V1001", "admission", id);
+        assert_string_equal(ev.ev_event_id, id);
+        vg_record_clear(ev.ev_type, &ev);
+        expect_error("MSH|^~\\&|HIS-A|" PNR "|VIGIL|REG|20260301081500||"
+                     "ADT^A01|C1|P|2.5\r"
+                     "EVN|A01|20260301081500\r" PID PV1("V1001", ""),
+                     "MSH-4: looks like a personnummer");
+        expect_error(MSH("A11", "194001011230") "EVN|A11|20260301081500\r"
+                     PID PV1("V1001", ""),
+                     "MSH-10: looks like a personnummer");
+        /* (A01's MSH-10 goes into no id: only the ACK, which masks it) */
+        expect_event(MSH("A01", "194001011230") "EVN|A01|20260301081500\r"
+                     PID PV1("V1001", ""),
+                     &ev);
+        vg_record_clear(ev.ev_type, &ev);
+}
+
 static void test_mapping(void **state) {
         vg_hl7_map_t *m = vg_hl7_map_new();
         vg_hl7_map_t *saved = map;
@@ -764,6 +869,9 @@ int main(void) {
                 cmocka_unit_test(test_pnr_never_printed),
                 cmocka_unit_test(test_garbage),
                 cmocka_unit_test(test_not_utf8),
+                cmocka_unit_test(test_latin1),
+                cmocka_unit_test(test_residence),
+                cmocka_unit_test(test_event_id_sources),
                 cmocka_unit_test(test_mapping),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -429,6 +429,12 @@ static void test_refusal_codes(void **state) {
                 {H("ADT^A01", ""), "x", 102},
                 {H("ADT^A01", "2.5"), "segment 6: not an HL7 segment (...)",
                  100},
+                /* A required segment missing (table 0357: 100), as
+                 * vg_hl7_convert words it; a field's "no ..." is not. */
+                {H("ADT^A01", "2.5"), "no PID segment", 100},
+                {H("ADT^A01", "2.5"), "no EVN segment (EVN-6 or EVN-2 ...)",
+                 100},
+                {H("ADT^A01", "2.5"), "PID-11: no 4-digit kommun code", 102},
                 /* No trigger in MSH-9 (EVN-1 may carry it): by the
                  * reason. */
                 {H("ADT", "2.5"), "x", 102},

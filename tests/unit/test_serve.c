@@ -175,6 +175,39 @@ static void test_entitlements(void **state) {
         assert_true(sv_ent_alert(&se, NULL, NULL));
         /* the area wins over a kommun field that disagrees */
         assert_false(sv_ent_alert(&k, "0484", "04"));
+
+        /* vigil alerts --region and the report file an alert under a
+         * region (vg_alert_region) exactly when a region's token sees it
+         * (found by an attack: "048" and "04841" were in region 04 for
+         * vigil alerts, in none for vigil serve) */
+        {
+                static const char *const places[] = {
+                        "0484", "0480", "04", "048", "04841", "0", "",
+                        "SE", "0680", "4"};
+                for (size_t i = 0; i < sizeof(places) / sizeof(places[0]);
+                     i++) {
+                        vg_alert_t al;
+                        char buf[3];
+                        memset(&al, 0, sizeof(al));
+                        al.al_rule = VG_RULE_READMISSION_30D;
+                        al.al_kommun = (char *)places[i];
+                        if (!strcmp(vg_alert_region(&al, buf), "04") !=
+                            sv_ent_alert(&r, places[i], NULL))
+                                fail_msg("kommun '%s': region %s, a region "
+                                         "04 token %s", places[i],
+                                         vg_alert_region(&al, buf),
+                                         sv_ent_alert(&r, places[i], NULL)
+                                                 ? "sees it"
+                                                 : "does not");
+                        al.al_rule = VG_RULE_INDICATOR_BELOW_TARGET;
+                        al.al_kommun = NULL;
+                        al.al_area = (char *)places[i];
+                        if (!strcmp(vg_alert_region(&al, buf), "04") !=
+                            sv_ent_alert(&r, NULL, places[i]))
+                                fail_msg("area '%s': region %s", places[i],
+                                         vg_alert_region(&al, buf));
+                }
+        }
 }
 
 static void test_rate_limit(void **state) {
