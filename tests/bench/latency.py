@@ -22,6 +22,13 @@ it; a reader with isolation.level=read_committed (librdkafka's default,
 the time a kcat reader on the same machine (read_committed,
 fetch.wait.max.ms 5) received the alert, minus the same write time.
 
+What a plain consumer on the same machine sees of the input, in the same
+run: a kcat reader of the admissions topic (read_committed, fetch.wait.max.ms
+5), each record's arrival minus its timestamp (set when `vigil produce`
+produced it), for the records written after the warm-up. Most of an
+alert's latency is this path (produce, broker, fetch), which Vigil cannot
+shorten: read the alert figures against it.
+
 Arguments after WARMUP go to `vigil process` (the benchmark runs it
 again with -X batch.linger_ms=0, and with -X changelog.enabled=false: no
 Kafka transactions).
@@ -32,7 +39,8 @@ per event written in that time: what the steady rate costs (bytes the
 kernel counts as written to storage: 0 if the state is on tmpfs).
 
 Prints one line: "N p50_ms p99_ms max_ms visible_p50_ms visible_p99_ms
-visible_max_ms cpu_us_per_event written_bytes_per_event".
+visible_max_ms cpu_us_per_event written_bytes_per_event input_p50_ms
+input_p99_ms".
 """
 import hashlib, json, os, subprocess, sys, tempfile, threading, time
 
@@ -74,6 +82,19 @@ def read_alerts():
         seen_at.setdefault(l.decode().strip(), time.time())
 reader_thr = threading.Thread(target=read_alerts, daemon=True)
 reader_thr.start()
+# The input as a plain consumer sees it: (arrival, record timestamp).
+input_seen = []
+ireader = subprocess.Popen(["kcat", "-C", "-b", bootstrap, "-t", S + ".adm",
+                            "-o", "end", "-u", "-q", "-f", "%T\n",
+                            "-X", "isolation.level=read_committed",
+                            "-X", "fetch.wait.max.ms=5"],
+                           stdout=subprocess.PIPE,
+                           stderr=open(os.path.join(tmp, "ireader.log"), "w"))
+def read_input():
+    for l in ireader.stdout:
+        input_seen.append((time.time(), int(l)))
+ireader_thr = threading.Thread(target=read_input, daemon=True)
+ireader_thr.start()
 prod = subprocess.Popen([vigil, "produce"] + T, stdin=subprocess.PIPE,
                         stderr=open(os.path.join(tmp, "produce.log"), "w"))
 
@@ -155,6 +176,11 @@ while time.time() < t_end and not keys <= seen_at.keys():
 reader.terminate()
 reader.wait()
 reader_thr.join(5)
+ireader.terminate()
+ireader.wait()
+ireader_thr.join(5)
+inp = sorted(a * 1000 - ts for a, ts in list(input_seen)
+             if ts >= (start + warmup) * 1000)
 lat, vis = [], []
 for l in out.splitlines():
     ts, key = l.split(" ", 1)
@@ -172,11 +198,12 @@ if len(vis) < len(lat):
           % (len(vis), len(lat), tmp), file=sys.stderr)
 q = lambda v, f: v[min(len(v) - 1, int(f * len(v)))] if v else float("nan")
 nev = max(1, n - use0[2]) if use0 else 1
-print("%d %.0f %.0f %.0f %.0f %.0f %.0f %.1f %.0f" % (
+print("%d %.0f %.0f %.0f %.0f %.0f %.0f %.1f %.0f %.0f %.0f" % (
     len(lat), q(lat, 0.5), q(lat, 0.99), lat[-1], q(vis, 0.5), q(vis, 0.99),
     vis[-1] if vis else float("nan"),
     (use1[0] - use0[0]) * 1e6 / nev if use0 else float("nan"),
-    (use1[1] - use0[1]) / nev if use0 else float("nan")))
+    (use1[1] - use0[1]) / nev if use0 else float("nan"),
+    q(inp, 0.5), q(inp, 0.99)))
 if not os.environ.get("KEEP_TMP"):
     subprocess.run(["rm", "-rf", tmp])
 else:
