@@ -308,26 +308,14 @@ int fhir_source_of(const line_t *ln, json_t *res, char *out, size_t size,
         return 0;
 }
 
-/* kommun: the Patient's residence at time at (SPEC §3: the municipality
- * of residence): of the addresses whose period holds at, the first with
- * use "home", else the first without a use (fhir_patient_of keeps no
- * other); else kommun.default. */
-int fhir_kommun_of(const vg_fhir_ctx_t *cx, common_t *cm, int64_t at, char *e,
-                   size_t es) {
+/* kommun: the Patient's residence (SPEC §3: the municipality of
+ * residence, fhir_residence()), else kommun.default. */
+int fhir_kommun_of(const vg_fhir_ctx_t *cx, common_t *cm, int64_t at,
+                   bool cancel, char *e, size_t es) {
         const char *def = vg_hl7_map_kommun_default(cx->fx_map);
-        const pat_t *pt = &cm->cm_pat;
-        const char *k = NULL;
-        for (int i = 0; i < pt->pt_naddr; i++) {
-                if (at < pt->pt_addr[i].pa_from || at > pt->pt_addr[i].pa_to)
-                        continue;
-                if (pt->pt_addr[i].pa_home) {
-                        k = pt->pt_addr[i].pa_kommun;
-                        break;
-                }
-                if (!k)
-                        k = pt->pt_addr[i].pa_kommun;
-        }
-        cm->cm_kommun = k ? k : def[0] ? def : NULL;
+        if (fhir_residence(cx, &cm->cm_pat, at, cancel, cm->cm_res, e, es))
+                return -1;
+        cm->cm_kommun = cm->cm_res[0] ? cm->cm_res : def[0] ? def : NULL;
         if (!cm->cm_kommun) {
                 vg_seterr(e, es, VG_ERR_INVALID,
                           "Patient.address: no 4-digit kommun code in "

@@ -133,7 +133,7 @@ void fhir_conv_patient(const vg_fhir_ctx_t *cx, const line_t *ln,
         if (fhir_source_of(ln, res, src, sizeof(src), e, sizeof(e)) ||
             fhir_patient_of(cx, res, NULL, "Patient", &cm.cm_pat, e,
                             sizeof(e)) ||
-            fhir_kommun_of(cx, &cm, at, e, sizeof(e)))
+            fhir_kommun_of(cx, &cm, at, false, e, sizeof(e)))
                 goto bad;
         cm.cm_source = src;
         /* One death per patient: the id is the patient's. */
@@ -213,7 +213,7 @@ void fhir_conv_observation(const vg_fhir_ctx_t *cx, const line_t *ln,
         cm.cm_source = src;
         if (fhir_subject_of(cx, ln, obs, "Observation", &cm.cm_pat, e,
                             sizeof(e)) ||
-            fhir_kommun_of(cx, &cm, at, e, sizeof(e)))
+            fhir_kommun_of(cx, &cm, at, cancel, e, sizeof(e)))
                 goto bad;
         ev = fhir_record_event(it, VG_REC_DEATH, &cm, scope, key, "death",
                                cancel, at);

@@ -170,7 +170,8 @@ void fhir_conv_encounter(const vg_fhir_ctx_t *cx, const line_t *ln,
                                   "and period.start: all missing (when the "
                                   "cancellation happened)");
         }
-        if (r <= 0 || fhir_kommun_of(cx, &cm, at, e, sizeof(e)))
+        if (r <= 0 || fhir_kommun_of(cx, &cm, at, kind == ST_CANCEL, e,
+                                          sizeof(e)))
                 goto bad;
 
         for (int i = 0; i < (kind == ST_CANCEL ? 2 : 1); i++) {

@@ -99,28 +99,19 @@ int fhir_identity(json_t *res, const char *type, const char **scope,
 int fhir_get_status(json_t *res, const char *type, const char *const *set,
                     size_t n, const char **status, char *e, size_t es);
 
-#define PAT_ADDR_MAX 8 /* addresses kept of a Patient */
-
 typedef struct pat_s {
         char     pt_id[VG_PSEUDO_HEX_BUFSZ]; /* patient_id */
         int64_t  pt_birth;        /* birth date, local 00:00 as epoch ms */
         int      pt_sex;          /* vg_sex_t */
-        /* Patient.address: the kommuner (district) of those that may
-         * be the residence, in order, each with its period (from, to:
-         * epoch ms, INT64_MIN / INT64_MAX when open) and whether its
-         * use is "home" (others have none) */
-        struct {
-                char    pa_kommun[5];
-                bool    pa_home;
-                int64_t pa_from, pa_to;
-        } pt_addr[PAT_ADDR_MAX];
-        int      pt_naddr;
+        json_t  *pt_res;          /* the Patient resource (borrowed:
+                                   * its addresses), or NULL */
 } pat_t;
 
 /* What every event of the item carries. */
 typedef struct common_s {
         const char *cm_source;   /* source_system */
         const char *cm_kommun;
+        char        cm_res[5];   /* the Patient's residence, or "" */
         pat_t       cm_pat;
 } common_t;
 
@@ -131,9 +122,11 @@ void fhir_item_msg(vg_fhir_item_t *it, vg_fhir_res_t res, const char *fmt, ...)
  * Bundle; "fhir" when neither has one. */
 int fhir_source_of(const line_t *ln, json_t *res, char *out, size_t size,
                    char *e, size_t es);
-/* kommun: the Patient's residence at time at, else kommun.default. */
-int fhir_kommun_of(const vg_fhir_ctx_t *cx, common_t *cm, int64_t at, char *e,
-                   size_t es);
+/* kommun: the Patient's residence at time at (any of its addresses'
+ * times for a cancellation, whose kommun is not used), else
+ * kommun.default. */
+int fhir_kommun_of(const vg_fhir_ctx_t *cx, common_t *cm, int64_t at,
+                   bool cancel, char *e, size_t es);
 /* Adds the event of what (e.g. "admission") a resource (scope, key)
  * records, or with cancel the event that cancels it. */
 vg_event_t *fhir_record_event(vg_fhir_item_t *it, vg_rectype_t type,
@@ -164,6 +157,10 @@ const char *fhir_entry_pid(const vg_fhir_ctx_t *cx, const line_t *ln, size_t i);
 /* age_years and sex of ev (at ev_occurred_at) from pt. Unless cancel, an
  * age over 150 or a birth after the event is refused: -1 with a message
  * naming when ("period.start", "the death"). */
+/* The kommun (out[5], "" for none) of pt's residence at time at (any
+ * time: at ignored): fhir_kommun_of's. 0, or -1 with a message. */
+int fhir_residence(const vg_fhir_ctx_t *cx, const pat_t *pt, int64_t at,
+                   bool any_time, char *out, char *e, size_t es);
 int fhir_age_sex(const vg_fhir_ctx_t *cx, vg_event_t *ev, const pat_t *pt,
                  bool cancel, const char *when, char *e, size_t es);
 

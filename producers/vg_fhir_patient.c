@@ -103,6 +103,8 @@ static int period_bound(const vg_fhir_ctx_t *cx, json_t *per, const char *key,
                                         vg_days_from_civil(y, m, d) + 1, &y,
                                         &m, &d);
                 }
+                if (end && y > 9999) /* (9999-12-31: no end) */
+                        return 0;
                 if (y < 0 || y > 9999)
                         goto bad;
                 snprintf(buf, sizeof(buf), "%04d-%02u-%02u", (int)y, m, d);
@@ -112,13 +114,50 @@ static int period_bound(const vg_fhir_ctx_t *cx, json_t *per, const char *key,
                         --*ms;
                 return 0;
         }
-        if (!vg_fhir_time_parse(s, cx->fx_tz, ms))
+        if (!vg_fhir_time_parse(s, cx->fx_tz, ms)) {
+                /* (an end to the second holds all of that second) */
+                if (end && !strchr(s, '.'))
+                        *ms += 999;
                 return 0;
+        }
 bad:
         vg_seterr(e, es, VG_ERR_INVALID,
                   "Patient.address.period.%s: not a FHIR date or dateTime",
                   key);
         return -1;
+}
+
+int fhir_residence(const vg_fhir_ctx_t *cx, const pat_t *pt, int64_t at,
+                   bool any_time, char *out, char *e, size_t es) {
+        json_t *pres = pt->pt_res;
+        bool found = false;
+        /* Of the addresses that may be the residence (use home or none:
+         * not old, temp, work or billing) whose district is a 4-digit
+         * code and whose period holds at, the first with use home, else
+         * the first without a use. */
+        out[0] = '\0';
+        for (size_t i = 0, n = fhir_elems(pres, "address"); i < n; i++) {
+                json_t *a = fhir_elem(pres, "address", i);
+                json_t *per = json_object_get(a, "period");
+                const char *use = fhir_peek_str(a, "use"),
+                           *d = fhir_peek_str(a, "district");
+                int64_t from, to;
+                if (use && strcmp(use, "home"))
+                        continue;
+                if (!d || strlen(d) != 4 || !fhir_all_digits(d, 4))
+                        continue;
+                if (period_bound(cx, per, "start", false, &from, e, es) ||
+                    period_bound(cx, per, "end", true, &to, e, es))
+                        return -1;
+                if (!any_time && (at < from || at > to))
+                        continue;
+                if (use || !found)
+                        memcpy(out, d, 5);
+                found = true;
+                if (use)
+                        break;
+        }
+        return 0;
 }
 
 /* Fills pt from the Patient resource pres (may be NULL) and, when it has
@@ -149,6 +188,12 @@ int fhir_patient_of(const vg_fhir_ctx_t *cx, json_t *pres, json_t *ref,
                 snprintf(what, sizeof(what), "%s.identifier", where);
                 r = pick_pnr(cx, ref, "identifier", what,
                              found ? other : norm, e, es);
+                if (r < 0 && found) { /* (not read: the Patient's, as
+                                       * before) */
+                        r = 0;
+                        if (es)
+                                e[0] = '\0';
+                }
                 if (r > 0 && found && strcmp(other, norm)) {
                         vg_seterr(e, es, VG_ERR_INVALID,
                                   "%s: its identifier and the Patient it "
@@ -219,30 +264,7 @@ int fhir_patient_of(const vg_fhir_ctx_t *cx, json_t *pres, json_t *ref,
                 pt->pt_sex = s && !strcmp(s, "female") ? VG_SEX_FEMALE
                              : s && !strcmp(s, "male") ? VG_SEX_MALE
                                                        : VG_SEX_UNKNOWN;
-                /* kommun: the addresses that may be the residence (use
-                 * home or none: not old, temp, work or billing) whose
-                 * district is a 4-digit code, with their periods;
-                 * fhir_kommun_of() picks one at the event's time. */
-                for (size_t i = 0, n = fhir_elems(pres, "address");
-                     i < n && pt->pt_naddr < PAT_ADDR_MAX; i++) {
-                        json_t *a = fhir_elem(pres, "address", i);
-                        json_t *per = json_object_get(a, "period");
-                        const char *use = fhir_peek_str(a, "use"),
-                                   *d = fhir_peek_str(a, "district");
-                        int k = pt->pt_naddr;
-                        if (use && strcmp(use, "home"))
-                                continue;
-                        if (!d || strlen(d) != 4 || !fhir_all_digits(d, 4))
-                                continue;
-                        memcpy(pt->pt_addr[k].pa_kommun, d, 5);
-                        pt->pt_addr[k].pa_home = use != NULL;
-                        if (period_bound(cx, per, "start", false,
-                                         &pt->pt_addr[k].pa_from, e, es) ||
-                            period_bound(cx, per, "end", true,
-                                         &pt->pt_addr[k].pa_to, e, es))
-                                goto done;
-                        pt->pt_naddr++;
-                }
+                pt->pt_res = pres; /* (its addresses: fhir_residence) */
         }
         rc = 0;
 done:

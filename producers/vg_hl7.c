@@ -139,12 +139,18 @@ typedef struct adt_s {
 
 static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
         sl_t pid;
+        /* MSH-4 and MSH-10 only go into event ids (hashes): their bytes
+         * as sent, whatever MSH-18 says, so that the ids of a message
+         * do not depend on it (nor change from those made before MSH-18
+         * was read). */
+        hmsg_t raw = *m;
+        raw.hm_latin = 0;
 
         if (hl7_getv(m, "MSH", 3, 1, 1, a->a_app, e, es) ||
-            hl7_getv(m, "MSH", 4, 1, 1, a->a_fac, e, es) ||
+            hl7_getv(&raw, "MSH", 4, 1, 1, a->a_fac, e, es) ||
             hl7_getv(m, "MSH", 9, 1, 1, a->a_type, e, es) ||
             hl7_getv(m, "MSH", 9, 2, 1, a->a_trig, e, es) ||
-            hl7_getv(m, "MSH", 10, 1, 1, a->a_ctrl, e, es) ||
+            hl7_getv(&raw, "MSH", 10, 1, 1, a->a_ctrl, e, es) ||
             hl7_getv(m, "MSH", 12, 1, 1, a->a_ver, e, es) ||
             hl7_getv(m, "EVN", 2, 1, 1, a->a_evn2, e, es) ||
             hl7_getv(m, "EVN", 6, 1, 1, a->a_evn6, e, es) ||
@@ -157,7 +163,7 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
             hl7_getv(m, "PV1", 19, 1, 1, a->a_visit, e, es) ||
             hl7_getv(m, "PV1", 36, 1, 1, a->a_disp, e, es))
                 return -1;
-        if (!a->a_fac[0] && hl7_getv(m, "MSH", 4, 2, 1, a->a_fac, e, es))
+        if (!a->a_fac[0] && hl7_getv(&raw, "MSH", 4, 2, 1, a->a_fac, e, es))
                 return -1;
         if (!a->a_trig[0] && hl7_getv(m, "EVN", 1, 1, 1, a->a_trig, e, es))
                 return -1;
@@ -179,14 +185,19 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
                         int u;
                         if (!x.s_p)
                                 break;
+                        /* (a repetition that does not read refuses the
+                         * message, unless an address was found before
+                         * it, as when the first with a code was taken) */
                         u = hl7_unescape(m, hl7_part(m, x, 0, 9, 1), v);
-                        if (u == HL7_CONTROL || u == HL7_BAD_HEX)
+                        if ((u == HL7_CONTROL || u == HL7_BAD_HEX) &&
+                            !untyped[0])
                                 return hl7_unescape_error(u, "PID-11", e, es);
                         if (u || strlen(v) != 4 ||
                             strspn(v, "0123456789") != 4)
                                 continue;
                         u = hl7_unescape(m, hl7_part(m, x, 0, 7, 1), ty);
-                        if (u == HL7_CONTROL || u == HL7_BAD_HEX)
+                        if ((u == HL7_CONTROL || u == HL7_BAD_HEX) &&
+                            !untyped[0])
                                 return hl7_unescape_error(u, "PID-11", e, es);
                         typed = u || ty[0];
                         for (size_t i = 0; !u && i < VG_ARRAY_SIZE(home); i++)
@@ -595,46 +606,12 @@ static int latin_charset(const hmsg_t *m) {
         return 0;
 }
 
-/* msg in ISO 8859-1 (or -15, where 8 code points differ) as UTF-8, in a
- * new buffer of *outlen bytes. */
-static char *latin_to_utf8(const char *msg, size_t len, int part,
-                           size_t *outlen) {
-        static const struct {
-                unsigned char b;
-                uint16_t      u;
-        } l9[] = {{0xA4, 0x20AC}, {0xA6, 0x0160}, {0xA8, 0x0161},
-                  {0xB4, 0x017D}, {0xB8, 0x017E}, {0xBC, 0x0152},
-                  {0xBD, 0x0153}, {0xBE, 0x0178}};
-        char *out = vg_malloc(len * 3 + 1), *q = out;
-        for (size_t i = 0; i < len; i++) {
-                unsigned u = (unsigned char)msg[i];
-                for (size_t k = 0; part == 15 && k < VG_ARRAY_SIZE(l9); k++)
-                        if (l9[k].b == u)
-                                u = l9[k].u;
-                if (u < 0x80) {
-                        *q++ = (char)u;
-                } else if (u < 0x800) {
-                        *q++ = (char)(0xC0 | (u >> 6));
-                        *q++ = (char)(0x80 | (u & 0x3F));
-                } else {
-                        *q++ = (char)(0xE0 | (u >> 12));
-                        *q++ = (char)(0x80 | ((u >> 6) & 0x3F));
-                        *q++ = (char)(0x80 | (u & 0x3F));
-                }
-        }
-        *q = '\0';
-        *outlen = (size_t)(q - out);
-        return out;
-}
-
 vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
                             size_t len, vg_event_t *ev, char *ctrl,
                             char *errstr, size_t errstr_size) {
         hmsg_t m;
         adt_t *a;
         vg_hl7_res_t res;
-        char *utf8 = NULL; /* msg as UTF-8, when MSH-18 says Latin-1 */
-        int part;
 
         memset(ev, 0, sizeof(*ev));
         snprintf(ctrl, VG_HL7_CTRL_BUFSZ, "?");
@@ -652,20 +629,9 @@ vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
                 return VG_HL7_INVALID;
         }
         /* Text is UTF-8 unless MSH-18 says ISO 8859-1 or 8859-15 (as
-         * Swedish systems often send): then the message is read as
-         * UTF-8 made from it (MSH and the separators are ASCII, and so
-         * unchanged). */
-        if ((part = latin_charset(&m))) {
-                hl7_msg_free(&m);
-                utf8 = latin_to_utf8(msg, len, part, &len);
-                msg = utf8;
-                if (hl7_msg_parse(&m, msg, len, errstr, errstr_size)) {
-                        hl7_msg_free(&m);
-                        vg_free(utf8);
-                        vg_pseudo_redact(errstr);
-                        return VG_HL7_INVALID;
-                }
-        }
+         * Swedish systems often send): then each value is made UTF-8 as
+         * it is read (its \X..\ escapes too). */
+        m.hm_latin = latin_charset(&m);
         a = vg_calloc(1, sizeof(*a));
         /* MSH-10 first, so that every error can name the message. */
         if (!hl7_getv(&m, "MSH", 10, 1, 1, a->a_ctrl, errstr, errstr_size))
@@ -706,10 +672,6 @@ out:
         OPENSSL_cleanse(a, sizeof(*a));
         vg_free(a);
         hl7_msg_free(&m);
-        if (utf8) {
-                OPENSSL_cleanse(utf8, len);
-                vg_free(utf8);
-        }
         vg_pseudo_redact(errstr);
         return res;
 }

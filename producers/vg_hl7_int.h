@@ -33,6 +33,8 @@ typedef struct sl_s {
 
 typedef struct hmsg_s {
         char  hm_fs, hm_cs, hm_rs, hm_ec, hm_ss; /* separators; 0 = none */
+        int   hm_latin; /* values are ISO 8859-1 (1) or 8859-15 (15),
+                         * made UTF-8 by hl7_unescape; 0: UTF-8 */
         sl_t *hm_seg;                            /* segments */
         int   hm_nseg;
 } hmsg_t;

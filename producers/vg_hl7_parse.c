@@ -14,6 +14,7 @@
 #include "vg_hl7_int.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -403,6 +404,46 @@ static size_t space_end(const char *p, size_t n) {
  * \X..\ that is not pairs of hex digits. \F\ \S\ \T\ \R\ \E\ give the
  * separators, \Xhh..\ bytes; other escapes (\H\, \N\, \.br\, ...) are
  * dropped; an unterminated escape is kept as it is. */
+/* out[0, *n) in ISO 8859-1 (part 1) or 8859-15 (part 15: 8 code points
+ * differ) made UTF-8 in place; HL7_TOO_LONG when it would not fit in
+ * VAL_MAX bytes with its NUL. */
+static int latin_to_utf8(int part, char *out, size_t *n) {
+        static const struct {
+                unsigned char b;
+                uint16_t      u;
+        } l9[] = {{0xA4, 0x20AC}, {0xA6, 0x0160}, {0xA8, 0x0161},
+                  {0xB4, 0x017D}, {0xB8, 0x017E}, {0xBC, 0x0152},
+                  {0xBD, 0x0153}, {0xBE, 0x0178}};
+        char in[VAL_MAX]; /* (cleansed: PID-3 passes here) */
+        size_t o = 0, len = *n;
+        int rc = 0;
+        memcpy(in, out, len);
+        for (size_t i = 0; i < len && !rc; i++) {
+                unsigned u = (unsigned char)in[i];
+                for (size_t k = 0; part == 15 && k < VG_ARRAY_SIZE(l9); k++)
+                        if (l9[k].b == u)
+                                u = l9[k].u;
+                if (o + (u < 0x80 ? 1 : u < 0x800 ? 2 : 3) >= VAL_MAX) {
+                        rc = HL7_TOO_LONG;
+                        break;
+                }
+                if (u < 0x80) {
+                        out[o++] = (char)u;
+                } else if (u < 0x800) {
+                        out[o++] = (char)(0xC0 | (u >> 6));
+                        out[o++] = (char)(0x80 | (u & 0x3F));
+                } else {
+                        out[o++] = (char)(0xE0 | (u >> 12));
+                        out[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
+                        out[o++] = (char)(0x80 | (u & 0x3F));
+                }
+        }
+        OPENSSL_cleanse(in, len);
+        *n = o;
+        out[o] = '\0';
+        return rc;
+}
+
 int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
         size_t o = 0, i = 0;
         for (i = 0; s.s_p && i < s.s_n; i++) {
@@ -450,6 +491,10 @@ int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
                 out[o++] = c;
         }
         out[o] = '\0';
+        if (m->hm_latin && latin_to_utf8(m->hm_latin, out, &o)) {
+                out[0] = '\0';
+                return HL7_TOO_LONG;
+        }
         {
                 size_t a = 0, b = o, w = 0;
                 if (vg_text_control(out, o)) {

@@ -573,9 +573,12 @@ const char *vg_alert_place(const vg_alert_t *al) {
 const char *vg_alert_region(const vg_alert_t *al, char buf[3]) {
         const char *place = vg_alert_place(al);
         /* (as vigil serve files it: a kommun's region; an area alert's
-         * region or SE is its own; a kommun of another length, or an
-         * area of another length, is in no region) */
-        if (strlen(place) == 4)
+         * region or SE is its own; a kommun or an area of another length
+         * is in no region) */
+        size_t n = strlen(place);
+        if (n == 4)
                 return vg_region_of(place, buf);
-        return al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET ? place : "";
+        return al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET && n == 2
+                       ? place
+                       : "";
 }

@@ -286,10 +286,12 @@ static void alert_details(rep_t *r, const vg_alert_t *al) {
 }
 
 /* Region an alert counts under (vg_alert_region: from its kommun or area,
- * "SE" for national ones), copied into buf. */
+ * "SE" for national ones, "" for none: an area of another length is not
+ * cut to a region's two characters), copied into buf. */
 static const char *alert_region(const vg_alert_t *al, char buf[3]) {
         char tmp[3];
-        snprintf(buf, 3, "%s", vg_alert_region(al, tmp));
+        const char *g = vg_alert_region(al, tmp);
+        snprintf(buf, 3, "%s", strlen(g) == 2 ? g : "");
         return buf;
 }
 

@@ -161,8 +161,13 @@ bool sv_filter_match(const sv_filter_t *fl, const sv_scope_t *sc) {
                 return false;
         if (fl->fl_kommun[0] && strcmp(place, fl->fl_kommun))
                 return false;
-        /* a region: its own alerts and its kommuner's */
-        if (fl->fl_region[0] && strncmp(place, fl->fl_region, 2))
+        /* a region: its own alerts and its kommuner's (a place of
+         * another length is in none, as vigil alerts --region and the
+         * entitlements have it) */
+        if (fl->fl_region[0] &&
+            (strncmp(place, fl->fl_region, 2) ||
+             !(strlen(place) == 4 ||
+               (sc->sc_area[0] && strlen(place) == 2))))
                 return false;
         return true;
 }

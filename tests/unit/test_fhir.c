@@ -1192,6 +1192,34 @@ static void test_residence(void **state) {
                 {"[{\"use\":\"temp\",\"district\":\"0180\"}]", NULL},
                 {"[{\"use\":\"home\",\"district\":\"0180\","
                  "\"period\":{\"end\":\"2026-02-30\"}}]", NULL},
+                /* an end to the second holds all of it (08:15:00 holds
+                 * the admission's 08:15:00.000); to the millisecond, not
+                 * the one after; 9999-12-31 is no end */
+                {"[{\"use\":\"home\",\"district\":\"0484\","
+                 "\"period\":{\"end\":\"2026-03-01T08:15:00+01:00\"}},"
+                 "{\"district\":\"0180\"}]", "0484"},
+                {"[{\"use\":\"home\",\"district\":\"0180\","
+                 "\"period\":{\"end\":\"2026-03-01T08:14:59.999+01:00\"}},"
+                 "{\"district\":\"0484\"}]", "0484"},
+                {"[{\"use\":\"home\",\"district\":\"0484\","
+                 "\"period\":{\"end\":\"9999-12-31\"}}]", "0484"},
+                {"[{\"use\":\"home\",\"district\":\"0484\","
+                 "\"period\":{\"end\":\"9999\"}}]", "0484"},
+                /* a start holds from its first millisecond */
+                {"[{\"use\":\"home\",\"district\":\"0484\","
+                 "\"period\":{\"start\":\"2026-03-01T08:15:00+01:00\"}},"
+                 "{\"district\":\"0180\"}]", "0484"},
+                /* more addresses than any fixed table: the tenth home */
+                {"[{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2001\"}},"
+                 "{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2002\"}},"
+                 "{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2003\"}},"
+                 "{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2004\"}},"
+                 "{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2005\"}},"
+                 "{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2006\"}},"
+                 "{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2007\"}},"
+                 "{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2008\"}},"
+                 "{\"use\":\"home\",\"district\":\"0180\",\"period\":{\"end\":\"2009\"}},"
+                 "{\"use\":\"home\",\"district\":\"0484\"}]", "0484"},
         };
         (void)state;
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1217,6 +1245,25 @@ static void test_residence(void **state) {
         }
 }
 
+/* A cancellation's kommun is not used (SPEC §3): one whose time
+ * (meta.lastUpdated) is after the only address's period still cancels
+ * (found by a review: it was refused, and the retraction lost). */
+static void test_cancel_kommun(void **state) {
+        vg_fhir_out_t out;
+        json_t *p = patient(), *e = encounter("entered-in-error");
+        json_error_t je;
+        (void)state;
+        set(p, "address",
+            json_loads("[{\"use\":\"home\",\"district\":\"0484\","
+                       "\"period\":{\"end\":\"2026-03-05\"}}]", 0, &je));
+        set(e, "meta.lastUpdated", json_string("2026-03-08T09:00:00Z"));
+        conv(bundle(p, e, NULL), &out);
+        assert_int_equal(out.fo_item[1].fi_res, VG_FHIR_EVENT);
+        assert_int_equal(out.fo_item[1].fi_nev, 2);
+        assert_string_equal(out.fo_item[1].fi_ev[0].ev_kommun, "0484");
+        vg_fhir_out_clear(&out);
+}
+
 /* A subject Reference naming the Patient in the Bundle and, in its own
  * identifier, another personnummer: whose event it is cannot be told
  * (found by an attack: the Patient's was taken without a word). */
@@ -1234,6 +1281,15 @@ static void test_subject_conflict(void **state) {
         set(e, "subject", json_pack("{s:s, s:{s:s, s:s}}", "reference",
                                     "Patient/p1", "identifier", "system",
                                     PNR_SYS, "value", "191212121212"));
+        conv(bundle(patient(), e, NULL), &out);
+        assert_int_equal(out.fo_item[1].fi_res, VG_FHIR_EVENT);
+        vg_fhir_out_clear(&out);
+        /* one that is not a personnummer at all: the Patient's, as
+         * before (it was not read then) */
+        e = encounter("in-progress");
+        set(e, "subject", json_pack("{s:s, s:{s:s, s:s}}", "reference",
+                                    "Patient/p1", "identifier", "system",
+                                    PNR_SYS, "value", "not-a-number"));
         conv(bundle(patient(), e, NULL), &out);
         assert_int_equal(out.fo_item[1].fi_res, VG_FHIR_EVENT);
         vg_fhir_out_clear(&out);
@@ -1258,6 +1314,7 @@ int main(void) {
                 cmocka_unit_test(test_shared_mapping),
                 cmocka_unit_test(test_residence),
                 cmocka_unit_test(test_subject_conflict),
+                cmocka_unit_test(test_cancel_kommun),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

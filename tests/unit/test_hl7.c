@@ -727,6 +727,53 @@ static void test_latin1(void **state) {
         expect_error(MSH18("8859/1") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|AVD\x85||||||||||||||||V1\r",
                      "PV1-3");
+        /* An \X..\ escape names a byte of the character set too */
+        expect_event(MSH18("8859/1") "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|AVD\\XC4\\||||||||||||||||V1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "AVD\xc3\x84");
+        vg_record_clear(ev.ev_type, &ev);
+        /* A frame's UTF-8 byte order mark is still skipped */
+        expect_event("\xef\xbb\xbf" MSH18("8859/1")
+                     "EVN|A01|20260301081500\r" PID
+                     "PV1|1|I|AVD\xc4||||||||||||||||V1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "AVD\xc3\x84");
+        vg_record_clear(ev.ev_type, &ev);
+        /* A separator above 0x7F (0xA6 as the field separator) */
+        expect_event("MSH\xa6^~\\&\xa6HIS-A\xa6MSE\xa6VIGIL\xa6REG\xa6"
+                     "20260301081500\xa6\xa6" "ADT^A01\xa6" "C1\xa6P\xa6"
+                     "2.5\xa6\xa6\xa6\xa6\xa6\xa6" "8859/1\r"
+                     "EVN\xa6" "A01\xa6" "20260301081500\r"
+                     "PID\xa6" "1\xa6\xa6" PNR "^^^SKV^PN\xa6\xa6X\xa6\xa6"
+                     "19450310\xa6" "F\xa6\xa6\xa6^^^^^^H^^0484\r"
+                     "PV1\xa6" "1\xa6I\xa6" "AVD\xc4\xa6\xa6\xa6\xa6\xa6"
+                     "\xa6\xa6\xa6\xa6\xa6\xa6\xa6\xa6\xa6\xa6\xa6"
+                     "V1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "AVD\xc3\x84");
+        assert_string_equal(ev.ev_kommun, "0484");
+        vg_record_clear(ev.ev_type, &ev);
+        /* MSH-4 goes into the event id as sent (its bytes): the same id
+         * with or without MSH-18, and for \XD6\ and a raw 0xD6 */
+        {
+                char id[64];
+                vg_hl7_event_id("S\xd6S", "V1", "admission", id);
+                expect_event("MSH|^~\\&|HIS-A|S\xd6S|VIGIL|REG|20260301081500"
+                             "||ADT^A01|C1|P|2.5||||||8859/1\r"
+                             "EVN|A01|20260301081500\r" PID
+                             "PV1|1|I|W||||||||||||||||V1\r",
+                             &ev);
+                assert_string_equal(ev.ev_event_id, id);
+                vg_record_clear(ev.ev_type, &ev);
+                expect_event("MSH|^~\\&|HIS-A|S\\XD6\\S|VIGIL|REG|"
+                             "20260301081500||ADT^A01|C1|P|2.5\r"
+                             "EVN|A01|20260301081500\r" PID
+                             "PV1|1|I|W||||||||||||||||V1\r",
+                             &ev);
+                assert_string_equal(ev.ev_event_id, id);
+                vg_record_clear(ev.ev_type, &ev);
+        }
 #undef MSH18
 }
 
@@ -746,6 +793,9 @@ static void test_residence(void **state) {
                 {"^^^^^^P^^0484~^^^^^^H^^0180", "0484"}, /* first home */
                 {"^^^^^^^^0484~^^^^^^^^0180", "0484"},   /* first untyped */
                 {"^^^^^^H~^^^^^^C^^0180~^^^^^^^^0484", "0484"},
+                /* a repetition that does not read, after an untyped
+                 * address: skipped (the first with a code was taken so) */
+                {"^^^^^^^^0180~^^^^^^^^\\X01\\", "0180"},
         };
         vg_event_t ev;
         (void)state;

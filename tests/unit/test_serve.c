@@ -342,6 +342,20 @@ static void test_filters(void **state) {
         assert_true(sv_filter_match(&fl, &ret));
         assert_true(sv_filter_match(&fl, &area));
         assert_false(sv_filter_match(&fl, &se));
+        {
+                /* a patient's alert whose kommun is not 4 characters is
+                 * in no region (as vg_alert_region and the entitlements
+                 * have it) */
+                sv_scope_t k3 = {"048", "", VG_RULE_SIP_OVERDUE,
+                                 VG_STATUS_ACTIVE};
+                sv_scope_t k2 = {"04", "", VG_RULE_SIP_OVERDUE,
+                                 VG_STATUS_ACTIVE};
+                sv_scope_t a3 = {"", "048", VG_RULE_INDICATOR_BELOW_TARGET,
+                                 VG_STATUS_ACTIVE};
+                assert_false(sv_filter_match(&fl, &k3));
+                assert_false(sv_filter_match(&fl, &k2));
+                assert_false(sv_filter_match(&fl, &a3));
+        }
         assert_int_equal(sv_filter_set(&fl, "rule", "SIP_OVERDUE", err, 256),
                          VG_OK);
         assert_true(sv_filter_match(&fl, &k));
