@@ -155,6 +155,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                                                     * assignment) */
         ps->ps_end_at = 0;
         memset(ps->ps_polled, 0, sizeof(ps->ps_polled));
+        memset(ps->ps_pos, -1, sizeof(ps->ps_pos)); /* (-1 each) */
         for (int t = 0; t < VG_EVENT_TYPES; t++) {
                 atomic_store(&ps->ps_seen[t], INT64_MIN);
                 ps->ps_paused[t] = false; /* (resumed when released) */
@@ -268,6 +269,7 @@ static bool hold(proc_t *pr, rd_kafka_message_t *m, int64_t now) {
                 return false;
         ps = &pr->pr_parts[p];
         ps->ps_polled[t] = m->err ? 0 : m->offset + 1; /* EOF: at the end */
+        ps->ps_pos[t] = m->err ? m->offset : m->offset + 1;
         ps->ps_polled_at[t] = now;
         if (!m->err) {
                 const char *v[1] = {topic};
@@ -462,6 +464,7 @@ static int loop_record(void *opaque, rd_kafka_message_t *m, int64_t now,
                 /* held from this record on (the worker that takes it
                  * sees it), not from the next commit */
                 atomic_store(&pr->pr_wm_hold, true);
+                process_resume_mark(pr); /* (process_align.c) */
         }
         pr->pr_last_record = now;
         if (pr->pr_fatal) {
@@ -484,8 +487,12 @@ static int loop_commit(void *opaque, int64_t now, bool drained, char *errstr,
          * time-ordered replay would not raise). */
         if (drained)
                 pr->pr_last_empty = now;
-        /* ... and for stream.idle_ms after records come back from a
-         * silence, until every partition has had its fetches. */
+        /* ... and after records come back from a silence, until what
+         * the broker held then is polled, or for stream.idle_ms. */
+        if (pr->pr_resumed_at && process_resume_read(pr, now)) {
+                put_all_held(pr); /* (held, as they came) */
+                pr->pr_resumed_at = 0;
+        }
         atomic_store(&pr->pr_wm_hold,
                      (!drained &&
                       now - pr->pr_last_empty < pr->pr_rc.rc_idle_ms) ||

@@ -184,3 +184,63 @@ void process_check_copartitioned(proc_t *pr,
                 return;
         }
 }
+
+/*
+ * Records back after a silence (a broker pause, a network cut, or a
+ * quiet source): the topics counted as caught up in the silence may
+ * have a backlog that later fetches bring, so the loop holds the
+ * watermarks (process.c, loop_commit) - until everything the broker
+ * held when the first record came back has been polled, or for
+ * stream.idle_ms when that cannot be told. Without the first, a quiet
+ * source's next record waited stream.idle_ms for its alert (SPEC §5.1:
+ * "in live operation that is at once"). The broker's ends are asked
+ * (ListOffsets), not taken from librdkafka's cache: that goes stale
+ * while nothing is fetched. A topic-partition that has not been polled
+ * since it was assigned, or whose end cannot be had in time, is unknown:
+ * the time-based hold.
+ */
+#define RESUME_QUERY_MS 1000 /* for the ends (one request per broker,
+                              * which answers it after the fetch it is
+                              * holding, fetch.wait.max.ms) */
+
+void process_resume_mark(proc_t *pr) {
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(VG_EVENT_TYPES *
+                                                  pr->pr_npartitions);
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                pstate_t *ps = &pr->pr_parts[p];
+                for (int t = 0; t < VG_EVENT_TYPES; t++) {
+                        ps->ps_target[t] = -1;
+                        if (ps->ps_part) /* (the end: timestamp -1) */
+                                rd_kafka_topic_partition_list_add(
+                                        l, pr->pr_inputs[t], p)
+                                        ->offset = RD_KAFKA_OFFSET_END;
+                }
+        }
+        if (l->cnt &&
+            !rd_kafka_offsets_for_times(pr->pr_consumer, l, RESUME_QUERY_MS))
+                for (int i = 0; i < l->cnt; i++) {
+                        const rd_kafka_topic_partition_t *e = &l->elems[i];
+                        int t = process_input_type(pr, e->topic);
+                        if (!e->err && e->offset >= 0 && t >= 0)
+                                pr->pr_parts[e->partition].ps_target[t] =
+                                        e->offset;
+                }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+bool process_resume_read(proc_t *pr, int64_t now) {
+        for (int p = 0; p < pr->pr_npartitions; p++) {
+                const pstate_t *ps = &pr->pr_parts[p];
+                for (int t = 0; ps->ps_part && t < VG_EVENT_TYPES; t++)
+                        if (ps->ps_target[t] < 0 ||
+                            ps->ps_pos[t] < ps->ps_target[t])
+                                return false;
+        }
+        if (now - pr->pr_resumed_at < pr->pr_rc.rc_idle_ms)
+                vg_debug("process", "records back after a silence: what "
+                         "the broker held then read in %lld ms, watermarks "
+                         "no longer held",
+                         (long long)(now - pr->pr_resumed_at));
+        return true;
+}

@@ -67,6 +67,12 @@ typedef struct pstate_s {
                                     * after the last record polled, by
                                     * type; 0: none, or at the end since */
         int64_t    ps_polled_at[VG_EVENT_TYPES]; /* ... when, ms */
+        int64_t    ps_pos[VG_EVENT_TYPES]; /* the loop's: next offset
+                                    * after the last record or partition
+                                    * EOF polled; -1: none yet */
+        int64_t    ps_target[VG_EVENT_TYPES]; /* the broker's end when
+                                    * records came back after a silence
+                                    * (process_resume_mark); -1: unknown */
         int64_t    ps_backlog_at;  /* the loop's: backlog() last asked */
         bool       ps_backlog;     /* ... and its answer */
         /* the worker's that has the partition */
@@ -322,6 +328,13 @@ int64_t process_to_fetch(proc_t *pr, int p, int t);
  * their partition still being read, and resumes them (every tick, on the
  * loop); before partition p is released, resumes what it paused. */
 void process_align(proc_t *pr, int64_t now);
+/* Records came back after a silence longer than stream.idle_ms: asks the
+ * broker where each input topic-partition ends now, what was written in
+ * the silence (process_resume_read). */
+void process_resume_mark(proc_t *pr);
+/* Whether every input topic-partition has been polled to where it ended
+ * at process_resume_mark(); false when that is not known. */
+bool process_resume_read(proc_t *pr, int64_t now);
 void process_align_release(proc_t *pr, int p);
 /* On partition p's worker: a valid event of input type t, at occurred_at
  * ms. */
