@@ -69,32 +69,31 @@ while "assigned" not in open(plog.name).read():
         sys.exit("latency: vigil process did not start: " +
                  open(plog.name).read()[-500:])
     time.sleep(0.1)
+def kcat_reader(topic, start, fmt, log, take):
+    """A kcat reader of topic (read_committed, fetch.wait.max.ms 5) from
+    start, on a thread that calls take(arrival time, line) per record."""
+    r = subprocess.Popen(["kcat", "-C", "-b", bootstrap, "-t", topic,
+                          "-o", start, "-u", "-q", "-f", fmt,
+                          "-X", "isolation.level=read_committed",
+                          "-X", "fetch.wait.max.ms=5"],
+                         stdout=subprocess.PIPE,
+                         stderr=open(os.path.join(tmp, log), "w"))
+    def run():
+        for l in r.stdout:
+            take(time.time(), l.decode().strip())
+    thr = threading.Thread(target=run, daemon=True)
+    thr.start()
+    return r, thr
 # The reader: each alert's key, stamped when it arrives.
 seen_at = {}
-reader = subprocess.Popen(["kcat", "-C", "-b", bootstrap, "-t", S + ".alerts",
-                           "-o", "beginning", "-u", "-q", "-f", "%k\n",
-                           "-X", "isolation.level=read_committed",
-                           "-X", "fetch.wait.max.ms=5"],
-                          stdout=subprocess.PIPE,
-                          stderr=open(os.path.join(tmp, "reader.log"), "w"))
-def read_alerts():
-    for l in reader.stdout:
-        seen_at.setdefault(l.decode().strip(), time.time())
-reader_thr = threading.Thread(target=read_alerts, daemon=True)
-reader_thr.start()
+reader, reader_thr = kcat_reader(
+    S + ".alerts", "beginning", "%k\n", "reader.log",
+    lambda at, key: seen_at.setdefault(key, at))
 # The input as a plain consumer sees it: (arrival, record timestamp).
 input_seen = []
-ireader = subprocess.Popen(["kcat", "-C", "-b", bootstrap, "-t", S + ".adm",
-                            "-o", "end", "-u", "-q", "-f", "%T\n",
-                            "-X", "isolation.level=read_committed",
-                            "-X", "fetch.wait.max.ms=5"],
-                           stdout=subprocess.PIPE,
-                           stderr=open(os.path.join(tmp, "ireader.log"), "w"))
-def read_input():
-    for l in ireader.stdout:
-        input_seen.append((time.time(), int(l)))
-ireader_thr = threading.Thread(target=read_input, daemon=True)
-ireader_thr.start()
+ireader, ireader_thr = kcat_reader(
+    S + ".adm", "end", "%T\n", "ireader.log",
+    lambda at, ts: input_seen.append((at, int(ts))))
 prod = subprocess.Popen([vigil, "produce"] + T, stdin=subprocess.PIPE,
                         stderr=open(os.path.join(tmp, "produce.log"), "w"))
 
