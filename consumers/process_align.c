@@ -199,26 +199,37 @@ void process_check_copartitioned(proc_t *pr,
  * since it was assigned, or whose end cannot be had in time, is unknown:
  * the time-based hold.
  */
-#define RESUME_QUERY_MS 1000 /* for the ends (one request per broker,
-                              * which answers it after the fetch it is
-                              * holding, fetch.wait.max.ms) */
-
 void process_resume_mark(proc_t *pr) {
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(VG_EVENT_TYPES *
                                                   pr->pr_npartitions);
+        char v[32];
+        size_t vs = sizeof(v);
+        int timeout_ms = 1500; /* (each broker answers after the fetch it
+                                * holds: fetch.wait.max.ms, and 1 s) */
+        /* Only a quiet source: the statistics found the input partitions'
+         * leaders answering through the silence. After a broker outage
+         * the other sources' backlogs may reach the broker later than
+         * this (each producer reconnects in its own time), and the
+         * time-based hold waits for them as before. */
+        bool quiet = pr->pr_stats_at > pr->pr_last_record &&
+                     pr->pr_trouble_at <= pr->pr_last_record;
+        if (rd_kafka_conf_get(rd_kafka_conf(pr->pr_consumer),
+                              "fetch.wait.max.ms", v,
+                              &vs) == RD_KAFKA_CONF_OK)
+                timeout_ms = atoi(v) + 1000;
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
                 for (int t = 0; t < VG_EVENT_TYPES; t++) {
                         ps->ps_target[t] = -1;
-                        if (ps->ps_part) /* (the end: timestamp -1) */
+                        if (ps->ps_part && quiet) /* (the end: -1) */
                                 rd_kafka_topic_partition_list_add(
                                         l, pr->pr_inputs[t], p)
                                         ->offset = RD_KAFKA_OFFSET_END;
                 }
         }
         if (l->cnt &&
-            !rd_kafka_offsets_for_times(pr->pr_consumer, l, RESUME_QUERY_MS))
+            !rd_kafka_offsets_for_times(pr->pr_consumer, l, timeout_ms))
                 for (int i = 0; i < l->cnt; i++) {
                         const rd_kafka_topic_partition_t *e = &l->elems[i];
                         int t = process_input_type(pr, e->topic);
@@ -230,6 +241,8 @@ void process_resume_mark(proc_t *pr) {
 }
 
 bool process_resume_read(proc_t *pr, int64_t now) {
+        if (now - pr->pr_resumed_at >= pr->pr_rc.rc_idle_ms)
+                return true; /* (the time-based hold is over anyway) */
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 const pstate_t *ps = &pr->pr_parts[p];
                 for (int t = 0; ps->ps_part && t < VG_EVENT_TYPES; t++)
@@ -237,10 +250,8 @@ bool process_resume_read(proc_t *pr, int64_t now) {
                             ps->ps_pos[t] < ps->ps_target[t])
                                 return false;
         }
-        if (now - pr->pr_resumed_at < pr->pr_rc.rc_idle_ms)
-                vg_debug("process", "records back after a silence: what "
-                         "the broker held then read in %lld ms, watermarks "
-                         "no longer held",
-                         (long long)(now - pr->pr_resumed_at));
+        vg_debug("process", "records back after a quiet silence: what the "
+                 "broker held then read in %lld ms, watermarks no longer "
+                 "held", (long long)(now - pr->pr_resumed_at));
         return true;
 }

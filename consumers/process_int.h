@@ -205,6 +205,12 @@ typedef struct proc_s {
         atomic_long       pr_key_mismatches; /* records keyed otherwise than
                                               * by their patient_id */
         vg_part_stats_t   pr_last[MAX_PARTITIONS]; /* stats already counted */
+        int64_t           pr_stats_at;    /* last statistics, ms */
+        int64_t           pr_trouble_at;  /* last statistics in which a
+                                           * leader of an input partition
+                                           * was not up, or silent (a
+                                           * fetch gets an answer every
+                                           * fetch.wait.max.ms), ms */
         int64_t           pr_total_lag;   /* log end (librdkafka statistics)
                                            * minus the stored offsets */
         bool              pr_lag_known;   /* every assigned partition's */

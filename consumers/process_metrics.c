@@ -180,13 +180,49 @@ void process_metrics_part(proc_t *pr, int p) {
 static void health_state(proc_t *pr);
 
 /* librdkafka statistics (statistics.interval.ms): consumer lag. */
+/* Whether the brokers that lead the assigned input partitions are
+ * answering (process_resume_mark): each is up and has sent something
+ * within fetch.wait.max.ms (a fetch's longest wait) and 2 s more. */
+static void stats_brokers(proc_t *pr, rd_kafka_t *rk, json_t *brokers,
+                          const int *leaders, int nleaders) {
+        char v[32];
+        size_t vs = sizeof(v);
+        int64_t now = vg_now_ms(), wait_ms = 500;
+        const char *name;
+        json_t *b;
+        bool trouble = false;
+        if (rd_kafka_conf_get(rd_kafka_conf(rk), "fetch.wait.max.ms", v,
+                              &vs) == RD_KAFKA_CONF_OK)
+                wait_ms = atoll(v);
+        json_object_foreach(brokers, name, b) {
+                int id = (int)json_integer_value(json_object_get(b, "nodeid"));
+                const char *st = json_string_value(json_object_get(b, "state"));
+                json_int_t rxidle = json_integer_value(
+                        json_object_get(b, "rxidle"));
+                const char *src =
+                        json_string_value(json_object_get(b, "source"));
+                bool leads = false;
+                /* (not the group coordinator's connection, a "logical"
+                 * broker, which hears only a heartbeat every few s) */
+                for (int i = 0; i < nleaders && !leads &&
+                                (!src || strcmp(src, "logical"));
+                     i++)
+                        leads = leaders[i] == id;
+                if (leads && (!st || strcmp(st, "UP") || rxidle < 0 ||
+                              rxidle / 1000 > wait_ms + 2000))
+                        trouble = true;
+        }
+        pr->pr_stats_at = now;
+        if (trouble)
+                pr->pr_trouble_at = now;
+}
+
 int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         proc_t *pr = opaque;
         json_t *root = json_loadb(json, len, 0, NULL), *topics, *t;
         const char *tname;
         int64_t total = 0;
-        int seen = 0;
-        (void)rk;
+        int seen = 0, leaders[64], nleaders = 0;
         if (!root)
                 return 0;
         topics = json_object_get(root, "topics");
@@ -229,8 +265,13 @@ int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
                         vg_metric_set(pr->pm_lag, v, (double)lag);
                         total += lag;
                         seen++;
+                        if (nleaders < (int)VG_ARRAY_SIZE(leaders))
+                                leaders[nleaders++] = (int)json_integer_value(
+                                        json_object_get(pt, "leader"));
                 }
         }
+        stats_brokers(pr, rk, json_object_get(root, "brokers"), leaders,
+                      nleaders);
         pr->pr_total_lag = total;
         /* Ready only once the lag of every assigned input partition is
          * known: at start nothing is known, which is not "no lag". */
