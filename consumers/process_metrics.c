@@ -179,7 +179,6 @@ void process_metrics_part(proc_t *pr, int p) {
 
 static void health_state(proc_t *pr);
 
-/* librdkafka statistics (statistics.interval.ms): consumer lag. */
 /* Whether the brokers that lead the assigned input partitions are
  * answering (process_resume_mark): each is up and has sent something
  * within fetch.wait.max.ms (a fetch's longest wait) and 2 s more. */
@@ -190,7 +189,7 @@ static void stats_brokers(proc_t *pr, rd_kafka_t *rk, json_t *brokers,
         int64_t now = vg_now_ms(), wait_ms = 500;
         const char *name;
         json_t *b;
-        bool trouble = false;
+        bool trouble = nleaders < 0; /* (more than it can tell) */
         if (rd_kafka_conf_get(rd_kafka_conf(rk), "fetch.wait.max.ms", v,
                               &vs) == RD_KAFKA_CONF_OK)
                 wait_ms = atoll(v);
@@ -217,12 +216,15 @@ static void stats_brokers(proc_t *pr, rd_kafka_t *rk, json_t *brokers,
                 pr->pr_trouble_at = now;
 }
 
+/* librdkafka statistics (statistics.interval.ms): consumer lag, and
+ * whether the input partitions' leaders answer. */
 int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         proc_t *pr = opaque;
         json_t *root = json_loadb(json, len, 0, NULL), *topics, *t;
         const char *tname;
         int64_t total = 0;
         int seen = 0, leaders[64], nleaders = 0;
+        bool leaders_lost = false;
         if (!root)
                 return 0;
         topics = json_object_get(root, "topics");
@@ -265,13 +267,24 @@ int process_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
                         vg_metric_set(pr->pm_lag, v, (double)lag);
                         total += lag;
                         seen++;
-                        if (nleaders < (int)VG_ARRAY_SIZE(leaders))
-                                leaders[nleaders++] = (int)json_integer_value(
+                        {
+                                /* (each leader once; more brokers than
+                                 * that: trouble, to be safe) */
+                                int id = (int)json_integer_value(
                                         json_object_get(pt, "leader"));
+                                int i = 0;
+                                while (i < nleaders && leaders[i] != id)
+                                        i++;
+                                if (i == nleaders &&
+                                    nleaders < (int)VG_ARRAY_SIZE(leaders))
+                                        leaders[nleaders++] = id;
+                                else if (i == nleaders)
+                                        leaders_lost = true;
+                        }
                 }
         }
         stats_brokers(pr, rk, json_object_get(root, "brokers"), leaders,
-                      nleaders);
+                      leaders_lost ? -1 : nleaders);
         pr->pr_total_lag = total;
         /* Ready only once the lag of every assigned input partition is
          * known: at start nothing is known, which is not "no lag". */
