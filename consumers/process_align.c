@@ -199,14 +199,21 @@ void process_check_copartitioned(proc_t *pr,
  * since it was assigned, or whose end cannot be had in time, is unknown:
  * the time-based hold.
  */
+int64_t process_fetch_wait_ms(rd_kafka_t *rk) {
+        char v[32];
+        size_t vs = sizeof(v);
+        if (rd_kafka_conf_get(rd_kafka_conf(rk), "fetch.wait.max.ms", v,
+                              &vs) == RD_KAFKA_CONF_OK)
+                return atoll(v);
+        return 500; /* (librdkafka's default) */
+}
+
 void process_resume_mark(proc_t *pr) {
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(VG_EVENT_TYPES *
                                                   pr->pr_npartitions);
-        char v[32];
-        size_t vs = sizeof(v);
-        int timeout_ms = 1500; /* (each broker answers after the fetch it
-                                * holds: fetch.wait.max.ms, and 1 s) */
+        /* (each broker answers after the fetch it holds) */
+        int64_t timeout_ms = process_fetch_wait_ms(pr->pr_consumer) + 1000;
         /* Only a quiet source: the statistics found the input partitions'
          * leaders answering through the silence. After a broker outage
          * the other sources' backlogs may reach the broker later than
@@ -214,10 +221,6 @@ void process_resume_mark(proc_t *pr) {
          * time-based hold waits for them as before. */
         bool quiet = pr->pr_stats_at > pr->pr_last_record &&
                      pr->pr_trouble_at <= pr->pr_last_record;
-        if (rd_kafka_conf_get(rd_kafka_conf(pr->pr_consumer),
-                              "fetch.wait.max.ms", v,
-                              &vs) == RD_KAFKA_CONF_OK)
-                timeout_ms = atoi(v) + 1000;
         for (int p = 0; p < pr->pr_npartitions; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
                 for (int t = 0; t < VG_EVENT_TYPES; t++) {
@@ -229,7 +232,7 @@ void process_resume_mark(proc_t *pr) {
                 }
         }
         if (l->cnt &&
-            !rd_kafka_offsets_for_times(pr->pr_consumer, l, timeout_ms))
+            !rd_kafka_offsets_for_times(pr->pr_consumer, l, (int)timeout_ms))
                 for (int i = 0; i < l->cnt; i++) {
                         const rd_kafka_topic_partition_t *e = &l->elems[i];
                         int t = process_input_type(pr, e->topic);

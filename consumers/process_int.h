@@ -338,6 +338,8 @@ void process_align(proc_t *pr, int64_t now);
  * broker where each input topic-partition ends now, what was written in
  * the silence (process_resume_read). */
 void process_resume_mark(proc_t *pr);
+/* The consumer's fetch.wait.max.ms: a fetch's longest wait, ms. */
+int64_t process_fetch_wait_ms(rd_kafka_t *rk);
 /* Whether every input topic-partition has been polled to where it ended
  * at process_resume_mark(); false when that is not known. */
 bool process_resume_read(proc_t *pr, int64_t now);

@@ -184,15 +184,10 @@ static void health_state(proc_t *pr);
  * within fetch.wait.max.ms (a fetch's longest wait) and 2 s more. */
 static void stats_brokers(proc_t *pr, rd_kafka_t *rk, json_t *brokers,
                           const int *leaders, int nleaders) {
-        char v[32];
-        size_t vs = sizeof(v);
-        int64_t now = vg_now_ms(), wait_ms = 500;
+        int64_t now = vg_now_ms(), wait_ms = process_fetch_wait_ms(rk);
         const char *name;
         json_t *b;
         bool trouble = nleaders < 0; /* (more than it can tell) */
-        if (rd_kafka_conf_get(rd_kafka_conf(rk), "fetch.wait.max.ms", v,
-                              &vs) == RD_KAFKA_CONF_OK)
-                wait_ms = atoll(v);
         json_object_foreach(brokers, name, b) {
                 int id = (int)json_integer_value(json_object_get(b, "nodeid"));
                 const char *st = json_string_value(json_object_get(b, "state"));

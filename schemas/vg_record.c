@@ -570,15 +570,17 @@ const char *vg_alert_place(const vg_alert_t *al) {
         return p ? p : "";
 }
 
-const char *vg_alert_region(const vg_alert_t *al, char buf[3]) {
-        const char *place = vg_alert_place(al);
-        /* (as vigil serve files it: a kommun's region; an area alert's
-         * region or SE is its own; a kommun or an area of another length
-         * is in no region) */
+const char *vg_place_region(const char *place, bool area, char buf[3]) {
+        /* (a kommun's region; an area alert's region or SE is its own; a
+         * kommun or an area of another length is in no region) */
         size_t n = strlen(place);
         if (n == 4)
                 return vg_region_of(place, buf);
-        return al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET && n == 2
-                       ? place
-                       : "";
+        return area && n == 2 ? place : "";
+}
+
+const char *vg_alert_region(const vg_alert_t *al, char buf[3]) {
+        return vg_place_region(vg_alert_place(al),
+                               al->al_rule == VG_RULE_INDICATOR_BELOW_TARGET,
+                               buf);
 }

@@ -276,5 +276,8 @@ const char *vg_alert_place(const vg_alert_t *al);
  * region field is not read, so a record whose fields disagree is filed
  * by its kommun. */
 const char *vg_alert_region(const vg_alert_t *al, char buf[3]);
+/* The same for a place: an alert's kommun, or (area true) the area an
+ * INDICATOR_BELOW_TARGET names. */
+const char *vg_place_region(const char *place, bool area, char buf[3]);
 
 #endif /* VG_RECORD_H */

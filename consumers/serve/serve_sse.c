@@ -155,19 +155,18 @@ vg_err_t sv_filter_set(sv_filter_t *fl, const char *key, const char *value,
 
 bool sv_filter_match(const sv_filter_t *fl, const sv_scope_t *sc) {
         const char *place = sc->sc_area[0] ? sc->sc_area : sc->sc_kommun;
+        char rbuf[3];
         if (fl->fl_rule >= 0 && sc->sc_rule != fl->fl_rule)
                 return false;
         if (fl->fl_status >= 0 && sc->sc_status != fl->fl_status)
                 return false;
         if (fl->fl_kommun[0] && strcmp(place, fl->fl_kommun))
                 return false;
-        /* a region: its own alerts and its kommuner's (a place of
-         * another length is in none, as vigil alerts --region and the
-         * entitlements have it) */
+        /* a region: its own alerts and its kommuner's, filed as vigil
+         * alerts --region files them */
         if (fl->fl_region[0] &&
-            (strncmp(place, fl->fl_region, 2) ||
-             !(strlen(place) == 4 ||
-               (sc->sc_area[0] && strlen(place) == 2))))
+            strcmp(vg_place_region(place, sc->sc_area[0] != '\0', rbuf),
+                   fl->fl_region))
                 return false;
         return true;
 }

@@ -1267,32 +1267,30 @@ static void test_cancel_kommun(void **state) {
 /* A subject Reference naming the Patient in the Bundle and, in its own
  * identifier, another personnummer: whose event it is cannot be told
  * (found by an attack: the Patient's was taken without a word). */
-static void test_subject_conflict(void **state) {
-        vg_fhir_out_t out;
+/* An admission whose subject refers to Patient/p1 and has an identifier
+ * of value pnr. */
+static json_t *subject_pnr(const char *pnr) {
         json_t *e = encounter("in-progress");
+        set(e, "subject", json_pack("{s:s, s:{s:s, s:s}}", "reference",
+                                    "Patient/p1", "identifier", "system",
+                                    PNR_SYS, "value", pnr));
+        return e;
+}
+
+static void test_subject_conflict(void **state) {
+        /* the same one spelt otherwise, and one that is not a
+         * personnummer at all (the Patient's, as before: it was not read
+         * then): the event */
+        static const char *const same[] = {"191212121212", "not-a-number"};
+        vg_fhir_out_t out;
         (void)state;
-        set(e, "subject", json_pack("{s:s, s:{s:s, s:s}}", "reference",
-                                    "Patient/p1", "identifier", "system",
-                                    PNR_SYS, "value", "19400101-1230"));
-        expect_invalid(bundle(patient(), e, NULL),
+        expect_invalid(bundle(patient(), subject_pnr("19400101-1230"), NULL),
                        "name different personnummer");
-        /* the same one, spelt otherwise: the event */
-        e = encounter("in-progress");
-        set(e, "subject", json_pack("{s:s, s:{s:s, s:s}}", "reference",
-                                    "Patient/p1", "identifier", "system",
-                                    PNR_SYS, "value", "191212121212"));
-        conv(bundle(patient(), e, NULL), &out);
-        assert_int_equal(out.fo_item[1].fi_res, VG_FHIR_EVENT);
-        vg_fhir_out_clear(&out);
-        /* one that is not a personnummer at all: the Patient's, as
-         * before (it was not read then) */
-        e = encounter("in-progress");
-        set(e, "subject", json_pack("{s:s, s:{s:s, s:s}}", "reference",
-                                    "Patient/p1", "identifier", "system",
-                                    PNR_SYS, "value", "not-a-number"));
-        conv(bundle(patient(), e, NULL), &out);
-        assert_int_equal(out.fo_item[1].fi_res, VG_FHIR_EVENT);
-        vg_fhir_out_clear(&out);
+        for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+                conv(bundle(patient(), subject_pnr(same[i]), NULL), &out);
+                assert_int_equal(out.fo_item[1].fi_res, VG_FHIR_EVENT);
+                vg_fhir_out_clear(&out);
+        }
 }
 
 int main(void) {
