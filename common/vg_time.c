@@ -198,14 +198,19 @@ static int64_t last_sunday_0100(int64_t y, unsigned m) {
 }
 
 /* The offset of Europe/Stockholm over one UTC year: its bounds and its
- * summer time, kept per thread for the next call (most instants of a run
- * fall in the same year). */
+ * summer time, kept per thread for the next calls. A run's instants fall
+ * in a few years, which its rules visit in turn (an event and the days
+ * around it, a period's bounds): one cached year was made again at about
+ * every other call, so the last TZ_YEARS years are kept. */
 typedef struct tz_year_s {
         int64_t ty_from, ty_to;       /* [from, to): the year, UTC */
         int64_t ty_dst_from, ty_dst_to; /* summer time, UTC; empty before 1980 */
 } tz_year_t;
 
-static _Thread_local tz_year_t tz_cache = {1, 0, 0, 0}; /* (empty) */
+#define TZ_YEARS 4
+static _Thread_local tz_year_t tz_cache[TZ_YEARS] = {
+        {1, 0, 0, 0}, {1, 0, 0, 0}, {1, 0, 0, 0}, {1, 0, 0, 0}}; /* (empty) */
+static _Thread_local unsigned tz_next; /* the entry to make next */
 
 static void tz_year(int64_t ms, tz_year_t *ty) {
         int64_t y;
@@ -221,19 +226,35 @@ static void tz_year(int64_t ms, tz_year_t *ty) {
         ty->ty_to = to > INT64_MAX / VG_MS_PER_DAY ? INT64_MAX
                                                    : to * VG_MS_PER_DAY;
         ty->ty_dst_from = ty->ty_dst_to = 0;
-        if (y >= 1980) {
+        if (y == 1916) { /* 14 May 23:00 to 1 October 01:00, local (tz
+                          * database) */
+                ty->ty_dst_from = vg_days_from_civil(1916, 5, 14) *
+                                          VG_MS_PER_DAY +
+                                  22 * VG_MS_PER_HOUR;
+                ty->ty_dst_to = vg_days_from_civil(1916, 9, 30) *
+                                        VG_MS_PER_DAY +
+                                23 * VG_MS_PER_HOUR;
+        } else if (y >= 1980) {
                 ty->ty_dst_from = last_sunday_0100(y, 3);
                 ty->ty_dst_to = last_sunday_0100(y, y >= 1996 ? 10 : 9);
         }
 }
 
 int64_t vg_tz_offset(vg_tz_t tz, int64_t ms) {
-        tz_year_t *ty = &tz_cache;
+        tz_year_t *ty = NULL;
 
         if (tz == VG_TZ_UTC)
                 return 0;
-        if (ms < ty->ty_from || ms >= ty->ty_to)
+        for (unsigned i = 0; i < TZ_YEARS; i++)
+                if (ms >= tz_cache[i].ty_from && ms < tz_cache[i].ty_to) {
+                        ty = &tz_cache[i];
+                        break;
+                }
+        if (!ty) {
+                ty = &tz_cache[tz_next];
+                tz_next = (tz_next + 1) % TZ_YEARS;
                 tz_year(ms, ty);
+        }
         if (ms >= ty->ty_dst_from && ms < ty->ty_dst_to)
                 return 2 * VG_MS_PER_HOUR;
         return VG_MS_PER_HOUR;

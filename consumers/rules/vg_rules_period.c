@@ -22,11 +22,49 @@ static int parse_uint(const char *s, int n, int *out) {
         return 0;
 }
 
+/* The bounds of the periods asked for last, per thread: a value's
+ * completeness is asked for each value queued or written, of a few dozen
+ * periods, and each asked for its bounds (a local midnight is six
+ * vg_local_day). Keyed by the period's bytes (at most 7, so a period
+ * fits in 8) and the time zone; a memo, so the function stays pure. */
+#define PB_SLOTS 32
+typedef struct pb_memo_s {
+        uint64_t pb_key;   /* the period's bytes, 0: empty */
+        int      pb_tz;
+        int64_t  pb_start, pb_end;
+} pb_memo_t;
+static _Thread_local pb_memo_t pb_memo[PB_SLOTS];
+
+static int period_bounds(vg_tz_t tz, const char *period, size_t len,
+                         int64_t *startp, int64_t *endp);
+
 int vg_rules_period_bounds(vg_tz_t tz, const char *period, int64_t *startp,
                            int64_t *endp) {
-        int y, m0, m1, q;
         size_t len = period ? strlen(period) : 0;
-        if (len < 4 || parse_uint(period, 4, &y))
+        uint64_t key = 0;
+        pb_memo_t *pb;
+        if (len < 4 || len > 7)
+                return -1;
+        memcpy(&key, period, len);
+        pb = &pb_memo[(key * 0x9e3779b97f4a7c15ull) >> 59]; /* 32 slots */
+        if (pb->pb_key != key || pb->pb_tz != (int)tz) {
+                if (period_bounds(tz, period, len, startp, endp))
+                        return -1;
+                pb->pb_key = key;
+                pb->pb_tz = (int)tz;
+                pb->pb_start = *startp;
+                pb->pb_end = *endp;
+                return 0;
+        }
+        *startp = pb->pb_start;
+        *endp = pb->pb_end;
+        return 0;
+}
+
+static int period_bounds(vg_tz_t tz, const char *period, size_t len,
+                         int64_t *startp, int64_t *endp) {
+        int y, m0, m1, q;
+        if (parse_uint(period, 4, &y))
                 return -1;
         if (len == 4) { /* YYYY */
                 m0 = 1, m1 = 13;

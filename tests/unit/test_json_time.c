@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <time.h>
 
 #include "vg_record.h"
 #include "vg_record_json.h"
@@ -145,26 +146,42 @@ static void test_validate(void **state) {
         assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
                          VG_OK);
         ev.ev_cancels_event_id = NULL;
-        /* A register entry's death_at: the bounds of occurred_at (it sets
-         * the spr.* period; year 9999 wrapped to year 0). */
+        /* A register entry's death_at: SPEC §7 refuses a record for its
+         * occurred_at only, so a death before 1900 or in the future is
+         * taken; refused only outside the years 0001-9999 (it sets the
+         * spr.* period, "YYYY-MM"; year 9999 wrapped to year 0). */
         ev.ev_type = VG_REC_REGISTER;
-        ev.ev_death_at = now + VG_MS_PER_DAY;
-        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
-                         VG_OK);
         ev.ev_death_at = now + VG_MS_PER_DAY + 1;
         assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
-                         VG_ERR_INVALID);
-        assert_non_null(strstr(errstr, "death_at"));
-        ev.ev_death_at = T("1900-01-01T00:00:00Z");
+                         VG_OK);
+        ev.ev_death_at = T("1900-01-01T00:00:00Z") - 1;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_death_at = T("0001-01-02T00:00:00Z");
         assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
                          VG_OK);
         ev.ev_death_at--;
         assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
                          VG_ERR_INVALID);
         assert_non_null(strstr(errstr, "death_at"));
+        assert_non_null(strstr(errstr, "0001-9999"));
+        ev.ev_death_at = T("9999-12-30T23:59:59.999Z");
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_death_at++;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
         ev.ev_death_at = INT64_MAX;
         assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
                          VG_ERR_INVALID);
+        ev.ev_death_at = INT64_MIN;
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_ERR_INVALID);
+        /* A cancellation's death_at is not used (SPEC §3): not looked at. */
+        ev.ev_cancels_event_id = "r1";
+        assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
+                         VG_OK);
+        ev.ev_cancels_event_id = NULL;
         /* (another type's death_at is not a field of it) */
         ev.ev_type = VG_REC_SIP;
         assert_int_equal(vg_event_validate(&ev, now, errstr, sizeof(errstr)),
@@ -256,6 +273,26 @@ static void test_stockholm_dates(void **state) {
         assert_string_equal(vg_period(VG_TZ_STOCKHOLM,
                                       T("2026-12-31T23:00:00Z"), p),
                             "2027-01");
+        /* 1916: summer time from 14 May 23:00 to 1 October 01:00 local
+         * (the tz database's Europe/Stockholm); none from 1917 to 1979. */
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("1916-05-14T21:59:59.999Z")),
+                         VG_MS_PER_HOUR);
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("1916-05-14T22:00:00Z")),
+                         2 * VG_MS_PER_HOUR);
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("1916-09-30T22:59:59.999Z")),
+                         2 * VG_MS_PER_HOUR);
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("1916-09-30T23:00:00Z")),
+                         VG_MS_PER_HOUR);
+        assert_string_equal(vg_period(VG_TZ_STOCKHOLM,
+                                      T("1916-06-30T22:30:00Z"), p),
+                            "1916-07");
+        assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
+                                      T("1917-06-30T22:30:00Z")),
+                         VG_MS_PER_HOUR);
         /* 1995: summer time ended on the last Sunday of September. */
         assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM,
                                       T("1995-10-10T12:00:00Z")),
@@ -265,6 +302,60 @@ static void test_stockholm_dates(void **state) {
                          2 * VG_MS_PER_HOUR);
 }
 
+/* The last Sunday of month m (1-12) of year y, 01:00 UTC, found with the
+ * C library's calendar (not vg_time's). */
+static int64_t last_sunday_utc(int y, int m) {
+        struct tm tm = {0};
+        tm.tm_year = y - 1900;
+        tm.tm_mon = m; /* the first of the next month */
+        tm.tm_mday = 1;
+        tm.tm_hour = 1;
+        time_t t = timegm(&tm);
+        do {
+                t -= 86400;
+                gmtime_r(&t, &tm);
+        } while (tm.tm_wday != 0);
+        return (int64_t)t * 1000;
+}
+
+/* Stockholm's offset around each summer time bound of 1975-2035, the
+ * years visited out of order and each more than once (vg_tz_offset keeps
+ * a few years per thread: a year made again must not take another's
+ * place wrongly). No summer time before 1980; it ended on the last
+ * Sunday of September until 1995, of October since. */
+static void test_stockholm_years(void **state) {
+        (void)state;
+        for (int i = 0; i < 3 * 61; i++) {
+                int y = 1975 + (i * 37) % 61;
+                int64_t on = last_sunday_utc(y, 3),
+                        off = last_sunday_utc(y, y >= 1996 ? 10 : 9);
+                int64_t summer = y >= 1980 ? 2 * VG_MS_PER_HOUR
+                                           : VG_MS_PER_HOUR;
+                assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM, on - 1),
+                                 VG_MS_PER_HOUR);
+                assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM, on), summer);
+                assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM, off - 1),
+                                 summer);
+                assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM, off),
+                                 VG_MS_PER_HOUR);
+                /* the year's first and last instants, local time */
+                struct tm tm = {0};
+                tm.tm_year = y - 1900;
+                tm.tm_mday = 1;
+                int64_t jan1 = (int64_t)timegm(&tm) * 1000;
+                assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM, jan1 - 1),
+                                 VG_MS_PER_HOUR);
+                assert_int_equal(vg_tz_offset(VG_TZ_STOCKHOLM, jan1),
+                                 VG_MS_PER_HOUR);
+                assert_int_equal(vg_local_day(VG_TZ_STOCKHOLM,
+                                              jan1 - VG_MS_PER_HOUR),
+                                 jan1 / VG_MS_PER_DAY);
+                assert_int_equal(vg_local_day(VG_TZ_STOCKHOLM,
+                                              jan1 - VG_MS_PER_HOUR - 1),
+                                 jan1 / VG_MS_PER_DAY - 1);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json_errors),
@@ -272,6 +363,7 @@ int main(void) {
                 cmocka_unit_test(test_validate),
                 cmocka_unit_test(test_time_parse_format),
                 cmocka_unit_test(test_stockholm_dates),
+                cmocka_unit_test(test_stockholm_years),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
