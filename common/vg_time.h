@@ -18,6 +18,11 @@
 /* 1900-01-01T00:00:00Z: no event happens before it (SPEC §3 through
  * EVENTS.md; birth dates may). */
 #define VG_MS_1900     (-2208988800000LL)
+/* The death_at a register entry may report (vg_event_validate): from
+ * 0001-01-02T00:00Z to before 9999-12-31T00:00Z, so that its local date
+ * has a four-digit year whatever the offset. */
+#define VG_MS_DEATH_MIN (-62135510400000LL)
+#define VG_MS_DEATH_END (253402214400000LL)
 
 /* Time zones the rules can use (SPEC [timezone]). */
 typedef enum vg_tz_e {

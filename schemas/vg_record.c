@@ -520,14 +520,21 @@ vg_err_t vg_event_validate(const vg_event_t *ev, int64_t now_ms, char *errstr,
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                                  "occurred_at: %s is %s",
                                  vg_time_format(ev->ev_occurred_at, t1), why);
-        /* A register entry's death_at sets the period of its spr.*
-         * values: held to the same bounds (one at year 9999 or beyond
-         * made periods that wrapped to year 0 or 4945). */
-        if (ev->ev_type == VG_REC_REGISTER &&
-            (why = vg_event_time_refused(ev->ev_death_at, now_ms)))
+        /* A register entry's death_at sets the period ("YYYY-MM", local)
+         * of its spr.* values: refused only where it has none (one at
+         * year 9999 or beyond made periods that wrapped to year 0 or
+         * 4945). SPEC §7 refuses a record for its occurred_at, not for
+         * its death_at, so an entry of a death before 1900 or in the
+         * future is counted as it says; a cancellation's death_at is not
+         * used (§3) and not looked at. */
+        if (ev->ev_type == VG_REC_REGISTER && !ev->ev_cancels_event_id &&
+            (ev->ev_death_at < VG_MS_DEATH_MIN ||
+             ev->ev_death_at >= VG_MS_DEATH_END))
                 return vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                                 "death_at: %s is %s",
-                                 vg_time_format(ev->ev_death_at, t1), why);
+                                 "death_at: %lld (milliseconds since 1970) "
+                                 "is outside the years 0001-9999: no period "
+                                 "to count it in",
+                                 (long long)ev->ev_death_at);
         /* An empty cancels_event_id retracts nothing and names no event
          * (event ids are never empty): refused, not dropped unseen. */
         if (ev->ev_cancels_event_id && !*ev->ev_cancels_event_id)
