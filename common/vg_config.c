@@ -799,6 +799,30 @@ int vg_conf_target(const vg_conf_t *conf, const char *indicator,
         return 1;
 }
 
+static int kv_cmp(const void *a, const void *b) {
+        return strcmp((*(const kv_t *const *)a)->k,
+                      (*(const kv_t *const *)b)->k);
+}
+
+size_t vg_conf_targets_text(const vg_conf_t *conf, char *buf, size_t size) {
+        const kv_t **t = vg_calloc(conf->vc_cnt + 1, sizeof(*t));
+        size_t n = 0, len = 0;
+        for (size_t i = 0; i < conf->vc_cnt; i++)
+                if (!strncmp(conf->vc_kv[i].k, "target.", 7))
+                        t[n++] = &conf->vc_kv[i];
+        qsort(t, n, sizeof(*t), kv_cmp);
+        if (size)
+                buf[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                int w = snprintf(len < size ? buf + len : NULL,
+                                 len < size ? size - len : 0, "%s=%s;",
+                                 t[i]->k, t[i]->v);
+                len += w > 0 ? (size_t)w : 0;
+        }
+        vg_free(t);
+        return len;
+}
+
 vg_err_t vg_conf_kafka(const vg_conf_t *conf, rd_kafka_conf_t *kconf,
                        char *errstr, size_t errstr_size) {
         char e[512];

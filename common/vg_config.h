@@ -80,6 +80,10 @@ double vg_conf_double(const vg_conf_t *conf, const char *key);
 int vg_conf_target(const vg_conf_t *conf, const char *indicator,
                    double *targetp, int *higher_is_betterp);
 
+/* Every target.* key set (file or -X) as "key=value;", sorted by key, in
+ * buf (cut at size); its length had it not been cut. */
+size_t vg_conf_targets_text(const vg_conf_t *conf, char *buf, size_t size);
+
 /* The value of kafka.<key> if it was set (file or -X), else NULL. */
 const char *vg_conf_kafka_get(const vg_conf_t *conf, const char *key);
 

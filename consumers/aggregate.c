@@ -506,6 +506,17 @@ int vg_aggregate_kafka(const vg_conf_t *conf, int exit_idle) {
          * complete (SPEC §6.1). */
         vg_agg_set_input_partitions(agg, ninputs);
         vg_agg_set_sources(agg, nparts);
+        {
+                int n = vg_agg_recheck(agg, vg_now_ms(), errstr,
+                                       sizeof(errstr));
+                if (n < 0)
+                        goto err;
+                if (n > 0)
+                        vg_info("aggregate", "targets or alert settings "
+                                "changed since the state's alerts were "
+                                "evaluated: %d published values evaluated "
+                                "again", n);
+        }
         l = rd_kafka_topic_partition_list_new(nparts);
         for (int p = 0; p < nparts; p++) {
                 int64_t off = vg_agg_offset(agg, topic, p);

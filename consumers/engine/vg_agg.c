@@ -28,12 +28,14 @@ static const char *agg_schema =
         "CREATE TABLE IF NOT EXISTS vstate(cell TEXT PRIMARY KEY,"
         "  complete INTEGER NOT NULL, history INTEGER NOT NULL,"
         "  since INTEGER);"
+        /* What the alerts were last evaluated with (vg_agg_recheck) */
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
         "CREATE TEMP TABLE IF NOT EXISTS dirty(cell TEXT PRIMARY KEY);";
 
 enum { A_PUT_PART, A_DIRTY, A_DIRTY_LIST, A_DIRTY_CLEAR, A_GET_OFF, A_SET_OFF,
        A_IS_ALERTING, A_ALERT_ON, A_ALERT_OFF, A_VALUES, A_PUT_PROGRESS,
        A_PROGRESS, A_VSTATE_ALL, A_VSTATE_PUT, A_VSTATE_DEL, A_SUM_PART,
-       A__CNT };
+       A_GET_META, A_SET_META, A_DIRTY_ALL, A__CNT };
 
 static const char *asql[A__CNT] = {
         [A_PUT_PART] = "INSERT OR REPLACE INTO parts VALUES(?,?,?,?)",
@@ -67,6 +69,10 @@ static const char *asql[A__CNT] = {
                        "SELECT ?1, ?2, coalesce(sum(num), 0), sum(den) "
                        "FROM parts WHERE partition = ?2 AND cell IN "
                        "(?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        [A_GET_META] = "SELECT value FROM meta WHERE key=?",
+        [A_SET_META] = "INSERT OR REPLACE INTO meta VALUES(?,?)",
+        [A_DIRTY_ALL] = "INSERT OR IGNORE INTO temp.dirty SELECT cell FROM "
+                        "vstate",
 };
 
 struct vg_agg_s {
@@ -677,6 +683,64 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
         }
         agg->ag_in_batch = false;
         return err;
+}
+
+/* What an alert's raising depends on besides the values (SPEC §5.4,
+ * §6.1, §6.3): the targets, aggregate.min_denominator and
+ * alert_preliminary, and the settings of completeness. */
+static char *alerting_text(const vg_agg_t *agg) {
+        char rules[VG_RULES_CONF_TEXT], *t;
+        size_t n = vg_conf_targets_text(agg->ag_conf, NULL, 0);
+        t = vg_malloc(n + VG_RULES_CONF_TEXT + 128);
+        int w;
+        vg_rules_conf_text(&agg->ag_rc, rules, sizeof(rules));
+        w = snprintf(t, VG_RULES_CONF_TEXT + 128,
+                     "min_denominator=%lld alert_preliminary=%d %s ",
+                     (long long)agg->ag_min_den, agg->ag_alert_prelim, rules);
+        if (w < 0 || w >= VG_RULES_CONF_TEXT + 128)
+                w = (int)strlen(t);
+        vg_conf_targets_text(agg->ag_conf, t + w, n + 1);
+        return t;
+}
+
+int vg_agg_recheck(vg_agg_t *agg, int64_t now_ms, char *errstr,
+                   size_t errstr_size) {
+        char *text = alerting_text(agg);
+        sqlite3_stmt *s = ast(agg, A_GET_META);
+        bool same;
+        int n;
+
+        sqlite3_bind_text(s, 1, "alerting", -1, SQLITE_STATIC);
+        same = sqlite3_step(s) == SQLITE_ROW &&
+               !strcmp((const char *)sqlite3_column_text(s, 0), text);
+        sqlite3_reset(s);
+        if (same) {
+                vg_free(text);
+                return 0;
+        }
+        if (vg_agg_begin(agg, now_ms, errstr, errstr_size)) {
+                vg_free(text);
+                return -1;
+        }
+        s = ast(agg, A_DIRTY_ALL);
+        if (step_done(agg, s, errstr, errstr_size, "mark values")) {
+                vg_free(text);
+                goto err;
+        }
+        n = sqlite3_changes(agg->ag_db);
+        s = ast(agg, A_SET_META);
+        sqlite3_bind_text(s, 1, "alerting", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, text, -1, SQLITE_TRANSIENT);
+        vg_free(text);
+        if (step_done(agg, s, errstr, errstr_size, "store settings"))
+                goto err;
+        if (vg_agg_commit(agg, errstr, errstr_size))
+                return -1; /* (rolled back) */
+        return n;
+err:
+        sqlite3_exec(agg->ag_db, "ROLLBACK", NULL, NULL, NULL);
+        agg->ag_in_batch = false;
+        return -1;
 }
 
 vg_err_t vg_agg_values(vg_agg_t *agg,

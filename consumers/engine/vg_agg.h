@@ -72,6 +72,14 @@ void vg_agg_set_input_partitions(vg_agg_t *agg, int n);
  * partition has published none) and data_since (VG_WM_NONE: unknown). */
 int64_t vg_agg_min_watermark(const vg_agg_t *agg);
 int64_t vg_agg_data_since(const vg_agg_t *agg);
+/* When the targets or the other settings alerts depend on differ from
+ * those the state's alerts were evaluated with (or none are stored), all
+ * published values are evaluated again in a batch of their own: alerts
+ * raised, refreshed or retracted by the settings now (SPEC §5.4), queued
+ * on the outbox. Call with no batch open, once the partitions are set.
+ * Returns the values evaluated again (0: the same settings), or -1. */
+int vg_agg_recheck(vg_agg_t *agg, int64_t now_ms, char *errstr,
+                   size_t errstr_size);
 /* The rules configuration that completeness needs (timezone, rules.*). */
 void vg_agg_rules_conf(const vg_conf_t *conf, vg_rules_conf_t *rc);
 vg_err_t vg_agg_set_offset(vg_agg_t *agg, const char *topic, int partition,

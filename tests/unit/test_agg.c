@@ -8,7 +8,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vg_agg.h"
 
@@ -205,6 +208,108 @@ static void test_crossing(void **state) {
         vg_conf_destroy(conf);
 }
 
+/* The aggregator's state in a file, opened with conf: partitions set,
+ * the stored alerts evaluated again if the settings changed (as vigil
+ * aggregate starts); *n the values evaluated again. */
+static vg_agg_t *reopen(const char *path, vg_conf_t *conf, vg_codec_t *codec,
+                        int *n) {
+        char e[256];
+        vg_agg_t *agg = vg_agg_open(path, conf, codec, e, sizeof(e));
+        assert_non_null(agg);
+        vg_agg_set_input_partitions(agg, 2);
+        *n = vg_agg_recheck(agg, 1, e, sizeof(e));
+        assert_true(*n >= 0);
+        return agg;
+}
+
+/* SPEC §5.4 "on the bad side of its configured target": a target changed
+ * between runs applies to the values already published, which settled
+ * values never are again (they do not change): at the aggregator's start
+ * they are evaluated with the settings now, and only when those changed. */
+static void test_target_changed(void **state) {
+        char e[256], path[] = "/tmp/vigil-test-agg-XXXXXX";
+        vg_conf_t *conf = vg_conf_new();
+        vg_codec_t *codec = vg_codec_new(e, sizeof(e));
+        vg_agg_t *agg;
+        seen_t s;
+        int fd = mkstemp(path), n;
+        (void)state;
+        assert_true(fd >= 0);
+        close(fd);
+        /* default target <= 0.10: 4/20 = 20 % breaches */
+        agg = reopen(path, conf, codec, &n);
+        assert_int_equal(n, 0); /* nothing published yet */
+        progress(agg, codec, 0, MAY1);
+        progress(agg, codec, 1, MAY1);
+        s = step(agg, codec, 0, 4, 20);
+        assert_int_equal(s.active, 1);
+        vg_agg_close(agg);
+
+        /* the same settings: nothing evaluated, nothing queued */
+        agg = reopen(path, conf, codec, &n);
+        assert_int_equal(n, 0);
+        s = drained(agg, codec);
+        assert_int_equal(s.values + s.active + s.retracted, 0);
+        vg_agg_close(agg);
+
+        /* target <= 0.25: 20 % is fine now; retracted at start */
+        assert_int_equal(vg_conf_set(conf, "target.readmission_30d", "<=0.25",
+                                     e, sizeof(e)),
+                         VG_OK);
+        agg = reopen(path, conf, codec, &n);
+        assert_true(n >= 1); /* the month, its quarter and year */
+        s = drained(agg, codec);
+        assert_int_equal(s.active, 0);
+        assert_int_equal(s.retracted, 1);
+        assert_int_equal(s.values, 1); /* republished as it was */
+        assert_int_equal(s.last_num, 4);
+        vg_agg_close(agg);
+
+        /* min_denominator 21: still none (20 < 21); then 20 again and
+         * <= 0.15: raised again */
+        assert_int_equal(vg_conf_set(conf, "target.readmission_30d", "<=0.15",
+                                     e, sizeof(e)),
+                         VG_OK);
+        assert_int_equal(vg_conf_set(conf, "aggregate.min_denominator", "21",
+                                     e, sizeof(e)),
+                         VG_OK);
+        agg = reopen(path, conf, codec, &n);
+        assert_true(n >= 1);
+        s = drained(agg, codec);
+        assert_int_equal(s.active + s.retracted, 0);
+        vg_agg_close(agg);
+        assert_int_equal(vg_conf_set(conf, "aggregate.min_denominator", "20",
+                                     e, sizeof(e)),
+                         VG_OK);
+        agg = reopen(path, conf, codec, &n);
+        assert_true(n >= 1);
+        s = drained(agg, codec);
+        assert_int_equal(s.active, 1);
+        assert_int_equal(s.retracted, 0);
+        vg_agg_close(agg);
+
+        /* target off: retracted */
+        assert_int_equal(vg_conf_set(conf, "target.readmission_30d", "off", e,
+                                     sizeof(e)),
+                         VG_OK);
+        agg = reopen(path, conf, codec, &n);
+        s = drained(agg, codec);
+        assert_int_equal(s.active, 0);
+        assert_int_equal(s.retracted, 1);
+        vg_agg_close(agg);
+
+        unlink(path);
+        {
+                char p2[sizeof(path) + 8];
+                snprintf(p2, sizeof(p2), "%s-wal", path);
+                unlink(p2);
+                snprintf(p2, sizeof(p2), "%s-shm", path);
+                unlink(p2);
+        }
+        vg_codec_destroy(codec);
+        vg_conf_destroy(conf);
+}
+
 /* SPEC §5.4, §6.1: a preliminary value raises nothing; it is complete
  * only once every input partition's watermark has passed its settling
  * time, and then it is republished (complete) and evaluated. */
@@ -388,6 +493,7 @@ int main(void) {
                 cmocka_unit_test(test_quarters_and_years),
                 cmocka_unit_test(test_sum_overflow_is_an_error),
                 cmocka_unit_test(test_targets_and_breach),
+                cmocka_unit_test(test_target_changed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
