@@ -42,6 +42,26 @@ typedef struct rel_s {
         bool   r_by_num; /* death_place: the parts are numerators */
 } rel_t;
 
+/* The deaths of one area, period and breakdown: the one denominator its
+ * death_place.* rows all show. It is known while any of them is visible,
+ * so it is hidden only by hiding them all; its relations (a region and
+ * its kommuner, ...) are the deaths', across the eight indicators: one
+ * row hidden per indicator left the deaths known from the others' rows
+ * (the heart-failure deaths of a kommun, 2, were its deaths less those of
+ * two diagnoses shown in other death_place.* rows). */
+typedef struct grp_s {
+        char   *g_key;     /* "area\1period\1breakdown" */
+        size_t *g_rows;    /* its rows */
+        size_t  g_nrows;
+        int64_t g_den;
+} grp_t;
+
+typedef struct gent_s {
+        char  *ge_rel;   /* relation key */
+        size_t ge_part;  /* group index */
+        size_t ge_total; /* group index */
+} gent_t;
+
 static const char *bd_of(const vg_pubrow_t *r) {
         return r->pr_breakdown ? r->pr_breakdown : "all";
 }
@@ -138,12 +158,165 @@ static bool better(const vg_pubrow_t *a, const vg_pubrow_t *b, bool by_num) {
         return a->pr_num < b->pr_num;
 }
 
+static int grp_cmp(const void *a, const void *b) {
+        return strcmp(((const grp_t *)a)->g_key, ((const grp_t *)b)->g_key);
+}
+
+static int gent_cmp(const void *a, const void *b) {
+        const gent_t *x = a, *y = b;
+        int c = strcmp(x->ge_rel, y->ge_rel);
+        if (c)
+                return c;
+        return x->ge_part < y->ge_part ? -1 : x->ge_part > y->ge_part;
+}
+
+static size_t find_grp(const grp_t *g, size_t n, const char *key) {
+        grp_t k = {(char *)key, NULL, 0, 0};
+        const grp_t *f = bsearch(&k, g, n, sizeof(*g), grp_cmp);
+        return f ? (size_t)(f - g) : NO_TOTAL;
+}
+
+static char *join3(const char *a, const char *b, const char *c) {
+        size_t n = strlen(a) + strlen(b) + strlen(c) + 3;
+        char *s = vg_malloc(n);
+        snprintf(s, n, "%s" SEP "%s" SEP "%s", a, b, c);
+        return s;
+}
+
+/* The death_place.* rows grouped by area, period and breakdown, sorted by
+ * key; their number in *ngp. */
+static grp_t *death_groups(const vg_pubrow_t *rows, size_t n, size_t *ngp) {
+        grp_t *g = vg_calloc(n + 1, sizeof(*g));
+        size_t ng = 0, w = 0;
+        for (size_t i = 0; i < n; i++) {
+                const vg_pubrow_t *r = &rows[i];
+                if (strncmp(r->pr_indicator, "death_place.", 12))
+                        continue;
+                g[ng].g_key = join3(r->pr_area, r->pr_period, bd_of(r));
+                g[ng].g_rows = vg_malloc(sizeof(size_t));
+                g[ng].g_rows[0] = i;
+                g[ng].g_nrows = 1;
+                g[ng].g_den = r->pr_den;
+                ng++;
+        }
+        qsort(g, ng, sizeof(*g), grp_cmp);
+        for (size_t i = 0; i < ng; i++) { /* merge equal keys */
+                if (w && !strcmp(g[w - 1].g_key, g[i].g_key)) {
+                        grp_t *d = &g[w - 1];
+                        d->g_rows = vg_realloc(d->g_rows, (d->g_nrows + 1) *
+                                                                  sizeof(size_t));
+                        d->g_rows[d->g_nrows++] = g[i].g_rows[0];
+                        if (rows[g[i].g_rows[0]].pr_den > d->g_den)
+                                d->g_den = rows[g[i].g_rows[0]].pr_den;
+                        vg_free(g[i].g_key);
+                        vg_free(g[i].g_rows);
+                } else
+                        g[w++] = g[i];
+        }
+        *ngp = w;
+        return g;
+}
+
+/* The groups' relations, as the rows' below: each group with its total
+ * (a region's, SE's, breakdown all's, a quarter's or year's deaths). */
+static gent_t *death_relations(const grp_t *g, size_t ng, size_t *nep) {
+        gent_t *e = vg_calloc(3 * ng + 1, sizeof(*e));
+        size_t ne = 0;
+        for (size_t i = 0; i < ng; i++) {
+                char *k = vg_strdup(g[i].g_key), *period, *bd, *tk,
+                     up[8], dim[64];
+                const char *colon;
+                size_t t;
+                period = strchr(k, SEP[0]);
+                *period++ = '\0';
+                bd = strchr(period, SEP[0]);
+                *bd++ = '\0';
+                if (area_parent(k, up)) {
+                        tk = join3(up, period, bd);
+                        if ((t = find_grp(g, ng, tk)) != NO_TOTAL)
+                                e[ne++] = (gent_t){prefixed("a", tk, ""), i,
+                                                   t};
+                        vg_free(tk);
+                }
+                if (strcmp(bd, "all") && (colon = strchr(bd, ':'))) {
+                        snprintf(dim, sizeof(dim), "%.*s",
+                                 (int)(colon - bd), bd);
+                        tk = join3(k, period, "all");
+                        if ((t = find_grp(g, ng, tk)) != NO_TOTAL)
+                                e[ne++] = (gent_t){prefixed("b", tk, dim), i,
+                                                   t};
+                        vg_free(tk);
+                }
+                if (period_parent(period, up)) {
+                        tk = join3(k, up, bd);
+                        if ((t = find_grp(g, ng, tk)) != NO_TOTAL)
+                                e[ne++] = (gent_t){prefixed("p", tk, ""), i,
+                                                   t};
+                        vg_free(tk);
+                }
+                vg_free(k);
+        }
+        qsort(e, ne, sizeof(*e), gent_cmp);
+        *nep = ne;
+        return e;
+}
+
+static bool grp_hidden(const grp_t *g, const vg_pubrow_t *rows) {
+        for (size_t i = 0; i < g->g_nrows; i++)
+                if (!hidden(&rows[g->g_rows[i]]))
+                        return false;
+        return true;
+}
+
+/* Hides every row of g; how many were visible. */
+static size_t grp_hide(const grp_t *g, vg_pubrow_t *rows) {
+        size_t k = 0;
+        for (size_t i = 0; i < g->g_nrows; i++)
+                if (!hidden(&rows[g->g_rows[i]])) {
+                        rows[g->g_rows[i]].pr_state = VG_PUB_COMPLEMENT;
+                        k++;
+                }
+        return k;
+}
+
+/* One pass over the deaths' relations (each a run of entries sharing
+ * ge_rel): where exactly one of a relation's deaths is hidden, the
+ * smallest visible part (a count of 0 last; ties by key) is hidden in all
+ * its rows, else the total. The rows hidden. */
+static size_t death_pass(const grp_t *g, const gent_t *e, size_t ne,
+                         vg_pubrow_t *rows) {
+        size_t hid = 0;
+        for (size_t i = 0, j; i < ne; i = j) {
+                size_t unknown = 0, best = NO_TOTAL, tot = e[i].ge_total;
+                for (j = i; j < ne && !strcmp(e[j].ge_rel, e[i].ge_rel);
+                     j++) {
+                        const grp_t *p = &g[e[j].ge_part];
+                        if (grp_hidden(p, rows))
+                                unknown++;
+                        else if (best == NO_TOTAL ||
+                                 ((p->g_den == 0) != (g[best].g_den == 0)
+                                          ? g[best].g_den == 0
+                                          : p->g_den < g[best].g_den))
+                                best = e[j].ge_part;
+                }
+                if (grp_hidden(&g[tot], rows))
+                        unknown++;
+                if (unknown != 1)
+                        continue;
+                hid += grp_hide(best != NO_TOTAL ? &g[best] : &g[tot], rows);
+        }
+        return hid;
+}
+
 int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
                         vg_pubstats_t *st) {
         rowkey_t *keys = vg_calloc(n + 1, sizeof(*keys));
         entry_t *ents = vg_calloc(4 * n + 1, sizeof(*ents));
         rel_t *rels = NULL;
         size_t nent = 0, nrel = 0, passes = 0, nsmall = 0, ncomp = 0;
+        grp_t *grps;
+        gent_t *gents;
+        size_t ngrp, ngent;
         const char **rkey = vg_calloc(n + 1, sizeof(*rkey));
 
         /* Step 1. */
@@ -211,10 +384,18 @@ int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
                 rels[nrel - 1].r_count++;
         }
 
+        grps = death_groups(rows, n, &ngrp);
+        gents = death_relations(grps, ngrp, &ngent);
+
         /* Step 2: until a pass over every relation hides nothing. */
         for (bool changed = true; changed;) {
+                size_t d;
                 changed = false;
                 passes++;
+                if ((d = death_pass(grps, gents, ngent, rows))) {
+                        ncomp += d;
+                        changed = true;
+                }
                 for (size_t k = 0; k < nrel; k++) {
                         const rel_t *rl = &rels[k];
                         size_t unknown = 0, best = NO_TOTAL;
@@ -250,10 +431,21 @@ int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
                 st->ps_small = nsmall;
                 st->ps_complement = ncomp;
                 st->ps_relations = nrel;
+                for (size_t i = 0; i < ngent; i++)
+                        st->ps_relations += i == 0 || strcmp(gents[i].ge_rel,
+                                                             gents[i - 1].ge_rel);
                 st->ps_passes = passes;
         }
         for (size_t i = 0; i < nent; i++)
                 vg_free(ents[i].e_rel);
+        for (size_t i = 0; i < ngent; i++)
+                vg_free(gents[i].ge_rel);
+        for (size_t i = 0; i < ngrp; i++) {
+                vg_free(grps[i].g_key);
+                vg_free(grps[i].g_rows);
+        }
+        vg_free(gents);
+        vg_free(grps);
         for (size_t i = 0; i < n; i++)
                 vg_free(keys[i].rk_key);
         vg_free(ents);

@@ -99,8 +99,9 @@ static bool part_of(const vg_pubrow_t *t, const vg_pubrow_t *p, char k,
                !strncmp(t->pr_period, p->pr_period, 4);
 }
 
-/* Fails when some relation has exactly one unknown. */
-static void assert_safe(const vg_pubrow_t *rows, size_t n) {
+/* Fails when some area, period or breakdown relation of rows has exactly
+ * one unknown (a row whose state is not 0). */
+static void assert_relations(const vg_pubrow_t *rows, size_t n) {
         static const char *const dims[] = {"age", "sex", "diagnosis",
                                            "residence"};
         for (size_t t = 0; t < n; t++) {
@@ -121,6 +122,45 @@ static void assert_safe(const vg_pubrow_t *rows, size_t n) {
                                          rows[t].pr_area, rows[t].pr_period,
                                          bd(&rows[t]));
                 }
+        }
+}
+
+/* The deaths of each area, period and breakdown that has death_place.*
+ * rows, as rows of one indicator "deaths": unknown (state 1) when every
+ * one of its rows is hidden (any visible one shows it), for the same
+ * relations; at most n. */
+static size_t deaths_of(const vg_pubrow_t *rows, size_t n, vg_pubrow_t *d) {
+        size_t nd = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t j;
+                if (strncmp(rows[i].pr_indicator, "death_place.", 12))
+                        continue;
+                for (j = 0; j < nd; j++)
+                        if (!strcmp(d[j].pr_area, rows[i].pr_area) &&
+                            !strcmp(d[j].pr_period, rows[i].pr_period) &&
+                            !strcmp(bd(&d[j]), bd(&rows[i])))
+                                break;
+                if (j == nd) {
+                        d[nd] = rows[i];
+                        d[nd].pr_indicator = "deaths";
+                        d[nd++].pr_state = 1;
+                }
+                if (rows[i].pr_state == 0)
+                        d[j].pr_state = 0;
+        }
+        return nd;
+}
+
+/* Fails when some relation has exactly one unknown: of the rows, of the
+ * deaths they show, or of the deaths and their eight death_place.*
+ * numerators. */
+static void assert_safe(const vg_pubrow_t *rows, size_t n) {
+        vg_pubrow_t *d = calloc(n + 1, sizeof(*d));
+        assert_non_null(d);
+        assert_relations(rows, n);
+        assert_relations(d, deaths_of(rows, n, d));
+        free(d);
+        for (size_t t = 0; t < n; t++) {
                 /* the deaths of this row's area/period/breakdown */
                 if (!strncmp(rows[t].pr_indicator, "death_place.", 12)) {
                         int unknown = 0;
@@ -362,6 +402,47 @@ static vg_pubrow_t chain_rows[] = {
         R("readmission_30d", "06", "2026-03", "sex:MALE", 10, 50),
 };
 
+/* The deaths are one denominator of the eight death_place.* rows: one
+ * hidden in all of them must not be the deaths of its total less those
+ * shown in any of them (the attack's Flen 2025: heart-failure deaths 2 =
+ * 13 - 6 cancer - 5 dementia, the two shown in different indicators' rows
+ * while each indicator's own relation had two unknowns or hid another
+ * part). Deaths by diagnosis 13 = 6 + 5 + 2; HOME and HOSPITAL only. */
+static void test_death_place_deaths(void **st) {
+        static const char *const places[] = {
+                "death_place.HOSPITAL", "death_place.NURSING_HOME",
+                "death_place.HOME", "death_place.HOME_WITH_SSIH",
+                "death_place.SHORT_TERM_CARE", "death_place.HOSPICE",
+                "death_place.OTHER", "death_place.UNKNOWN"};
+        static const char *const bds[] = {"all", "diagnosis:CANCER",
+                                          "diagnosis:DEMENTIA",
+                                          "diagnosis:HEART_FAILURE"};
+        const int64_t den[4] = {13, 6, 5, 2};
+        const int64_t hosp[4] = {7, 5, 0, 2}, home[4] = {6, 1, 5, 0};
+        vg_pubrow_t rows[32];
+        size_t n = 0;
+        (void)st;
+        for (int i = 0; i < 8; i++)
+                for (int b = 0; b < 4; b++)
+                        rows[n++] = (vg_pubrow_t)R(
+                                places[i], "0482", "2025", bds[b],
+                                i == 0 ? hosp[b] : i == 2 ? home[b] : 0,
+                                den[b]);
+        vg_publish_suppress(rows, n, 5, NULL);
+        assert_safe(rows, n);
+        /* heart failure (2) in all eight; and with it another diagnosis
+         * in all eight: a second unknown death count */
+        {
+                vg_pubrow_t d[32];
+                size_t nd = deaths_of(rows, n, d), unknown = 0;
+                assert_int_equal(nd, 4);
+                for (size_t i = 0; i < nd; i++)
+                        unknown += d[i].pr_state != 0;
+                assert_int_equal(unknown, 2);
+                assert_int_equal(d[0].pr_state, 0); /* all: 13 shown */
+        }
+}
+
 static void test_chain(void **st) {
         vg_pubrow_t *rows = chain_rows;
         size_t n = VG_N(chain_rows);
@@ -512,6 +593,7 @@ int main(void) {
                 cmocka_unit_test(test_periods),
                 cmocka_unit_test(test_death_place),
                 cmocka_unit_test(test_chain),
+                cmocka_unit_test(test_death_place_deaths),
                 cmocka_unit_test(test_chain_periods),
                 cmocka_unit_test(test_total_hidden),
                 cmocka_unit_test(test_fixed_point),
