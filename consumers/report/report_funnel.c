@@ -316,10 +316,10 @@ static const struct {
         {N_("in a nursing home"), {"NURSING_HOME", NULL}},
 };
 
-/* Deaths of area in year and those in the group's places; false when a
- * value is hidden (--public) or there is none. */
-static bool place_share(const rep_t *r, const char *area, const char *year,
-                        size_t g, int64_t *num, int64_t *den) {
+/* Deaths of area in year and those in the group's places: 1; 0 when
+ * there is none; -1 when a value it needs is hidden (--public). */
+static int place_share(const rep_t *r, const char *area, const char *year,
+                       size_t g, int64_t *num, int64_t *den) {
         *num = *den = 0;
         for (int i = 0; i < 2 && place_groups[g].places[i]; i++) {
                 char key[160];
@@ -327,7 +327,7 @@ static bool place_share(const rep_t *r, const char *area, const char *year,
                 snprintf(key, sizeof(key), "death_place.%s|%s|%s|all",
                          place_groups[g].places[i], area, year);
                 if (r->rp_hidden_js && json_object_get(r->rp_hidden_js, key))
-                        return false;
+                        return -1;
                 o = json_object_get(r->rp_all_js, key);
                 if (!o)
                         continue; /* none there: a known 0 */
@@ -341,7 +341,7 @@ static bool place_share(const rep_t *r, const char *area, const char *year,
                 snprintf(key, sizeof(key), "death_place.HOSPITAL|%s|%s|all",
                          area, year);
                 if (r->rp_hidden_js && json_object_get(r->rp_hidden_js, key))
-                        return false;
+                        return -1;
                 o = json_object_get(r->rp_all_js, key);
                 *den = o ? json_integer_value(json_object_get(o, "denominator"))
                          : 0;
@@ -397,17 +397,27 @@ void rp_place_years(rep_t *r) {
                         PF(r, "<th scope=\"col\">%s</th></tr></thead><tbody>",
                            rp_t(r, "Change"));
                         for (size_t a = 0; a < na; a++) {
+                                /* the change: from the first year's column
+                                 * to the last's, both shown (a hidden one
+                                 * makes it hidden; one year is no change) */
                                 double first = NAN, last = NAN;
+                                int fs = 0, ls = 0;
                                 P(r, "<tr><th class=\"l\" scope=\"row\">");
                                 rp_area_html(r, areas[a], true);
                                 P(r, "</th>");
                                 for (size_t y = 0; y < ny; y++) {
                                         int64_t num, den;
                                         char v[16];
-                                        if (!place_share(r, areas[a], years[y],
-                                                         g, &num, &den)) {
-                                                P(r, den ? "<td>..</td>"
-                                                         : "<td></td>");
+                                        int st = place_share(r, areas[a],
+                                                             years[y], g,
+                                                             &num, &den);
+                                        if (y == 0)
+                                                fs = st;
+                                        if (y == ny - 1)
+                                                ls = st;
+                                        if (st <= 0) {
+                                                P(r, st ? "<td>..</td>"
+                                                        : "<td></td>");
                                                 continue;
                                         }
                                         rp_pct((double)num / (double)den, v,
@@ -415,14 +425,16 @@ void rp_place_years(rep_t *r) {
                                         PF(r, "<td>%s<small>%lld/%lld</small>"
                                               "</td>", v, (long long)num,
                                            (long long)den);
-                                        if (isnan(first))
+                                        if (y == 0)
                                                 first = (double)num /
                                                         (double)den;
                                         last = (double)num / (double)den;
                                 }
-                                if (!isnan(first) && ny > 1)
+                                if (ny > 1 && fs > 0 && ls > 0)
                                         PF(r, "<td>%+.1f</td></tr>",
                                            100.0 * (last - first));
+                                else if (ny > 1 && (fs < 0 || ls < 0))
+                                        P(r, "<td>..</td></tr>");
                                 else
                                         P(r, "<td></td></tr>");
                         }

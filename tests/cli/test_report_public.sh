@@ -171,3 +171,55 @@ rc=$?
 set -e
 [ "$rc" = 2 ] || fail "--public with --alerts: exit $rc, want 2"
 grep -q "no patient-level data" both.err || fail "--public --alerts: $(cat both.err)"
+
+# Place of death per kommun over the years (an attack found a year hidden
+# on the public page drawn as an empty cell, not '..', and the change from
+# the first year to the last given as +0.0 from the one year shown): every
+# cell the internal page fills is a value or '..' on the public one; the
+# change is shown only when both its years are, and equals the internal
+# page's then, '..' when one of them is hidden.
+"$VIGIL" simulate -n 1500 --days 365 --start 2025-06-01 --out ev2.jsonl 2>/dev/null
+"$VIGIL" process --input ev2.jsonl --partitions 2 --alerts al2.jsonl --indicators ind2.jsonl 2>/dev/null
+"$VIGIL" report --indicators ind2.jsonl --html pub2.html --public --lang en 2>/dev/null
+"$VIGIL" report --indicators ind2.jsonl --alerts al2.jsonl --html int2.html --lang en 2>/dev/null
+python3 - pub2.html int2.html <<'EOF'
+import re, sys
+def tables(path):
+    s = open(path, encoding="utf-8").read()
+    s = s[s.find("Place of death per kommun over the years"):]
+    out = {}
+    for n, (cap, body) in enumerate(re.findall(r"<caption>(.*?)</caption>(.*?)</table>", s, re.S)):
+        heads = re.findall(r'<th scope="col">([^<]*)</th>', body)
+        if not heads or heads[-1] != "Change":
+            continue
+        years = heads[:-1]
+        cap = "%d %s" % (n, cap)
+        for row in re.findall(r'<tr><th class="l" scope="row">(.*?)</tr>', body, re.S):
+            name, rest = row.split("</th>", 1)
+            out[(cap, re.sub(r"<[^>]+>", "", name))] = (
+                years, re.findall(r"<td[^>]*>(.*?)</td>", rest))
+    return out
+pub, internal = tables(sys.argv[1]), tables(sys.argv[2])
+assert internal, "no place-of-death-over-the-years table"
+ndots = nchange = 0
+for key, (years, cells) in internal.items():
+    assert len(years) >= 2, "one year only: the change is not checked"
+    pyears, pcells = pub[key]
+    assert pyears == years and len(pcells) == len(cells), key
+    for c, p in zip(cells[:-1], pcells[:-1]):
+        if c:
+            assert p == c or p == "..", (key, c, p)
+            ndots += p == ".."
+        else:
+            assert p == "", (key, c, p)
+    first, last = pcells[0], pcells[-2]
+    if first and first != ".." and last and last != "..":
+        assert pcells[-1] == cells[-1], (key, pcells[-1], cells[-1])
+    elif first == ".." or last == "..":
+        assert pcells[-1] == "..", (key, pcells)
+        nchange += 1
+    else:
+        assert pcells[-1] == "", (key, pcells)
+assert ndots > 0 and nchange > 0, (ndots, nchange)
+print("PASS: place of death over the years: %d rows, %d cells hidden, %d changes hidden" % (len(internal), ndots, nchange))
+EOF
