@@ -43,12 +43,12 @@ typedef struct rel_s {
 } rel_t;
 
 /* The deaths of one area, period and breakdown: the one denominator its
- * death_place.* rows all show. It is known while any of them is visible,
- * so it is hidden only by hiding them all; its relations (a region and
- * its kommuner, ...) are the deaths', across the eight indicators: one
- * row hidden per indicator left the deaths known from the others' rows
- * (the heart-failure deaths of a kommun, 2, were its deaths less those of
- * two diagnoses shown in other death_place.* rows). */
+ * death_place.* and eol_* rows all show. It is known while any of them is
+ * visible, so it is hidden only by hiding them all; its relations (a
+ * region and its kommuner, ...) are the deaths', across the indicators:
+ * one row hidden per indicator left the deaths known from the others'
+ * rows (the heart-failure deaths of a kommun, 2, were its deaths less
+ * those of two diagnoses shown in other death_place.* rows). */
 typedef struct grp_s {
         char   *g_key;     /* "area\1period\1breakdown" */
         size_t *g_rows;    /* its rows */
@@ -183,14 +183,30 @@ static char *join3(const char *a, const char *b, const char *c) {
         return s;
 }
 
-/* The death_place.* rows grouped by area, period and breakdown, sorted by
- * key; their number in *ngp. */
+/* Whose denominator is the deaths: the death_place.* rows and the eol_*
+ * ones (docs/INDICATORS.md §1). */
+static bool deaths_den(const char *indicator) {
+        return !strncmp(indicator, "death_place.", 12) ||
+               !strcmp(indicator, "eol_admission_30d") ||
+               !strcmp(indicator, "eol_readmission_30d");
+}
+
+static void grp_add(grp_t *g, size_t row) {
+        g->g_rows = vg_realloc(g->g_rows, (g->g_nrows + 1) * sizeof(size_t));
+        g->g_rows[g->g_nrows++] = row;
+}
+
+/* The rows that show the deaths, grouped by area, period and breakdown,
+ * sorted by key; their number in *ngp. A register_coverage row shows them
+ * too once every death's register deadline has passed (its denominator is
+ * then the deaths): it joins its group when its denominator is the
+ * group's. */
 static grp_t *death_groups(const vg_pubrow_t *rows, size_t n, size_t *ngp) {
         grp_t *g = vg_calloc(n + 1, sizeof(*g));
         size_t ng = 0, w = 0;
         for (size_t i = 0; i < n; i++) {
                 const vg_pubrow_t *r = &rows[i];
-                if (strncmp(r->pr_indicator, "death_place.", 12))
+                if (!deaths_den(r->pr_indicator))
                         continue;
                 g[ng].g_key = join3(r->pr_area, r->pr_period, bd_of(r));
                 g[ng].g_rows = vg_malloc(sizeof(size_t));
@@ -203,15 +219,25 @@ static grp_t *death_groups(const vg_pubrow_t *rows, size_t n, size_t *ngp) {
         for (size_t i = 0; i < ng; i++) { /* merge equal keys */
                 if (w && !strcmp(g[w - 1].g_key, g[i].g_key)) {
                         grp_t *d = &g[w - 1];
-                        d->g_rows = vg_realloc(d->g_rows, (d->g_nrows + 1) *
-                                                                  sizeof(size_t));
-                        d->g_rows[d->g_nrows++] = g[i].g_rows[0];
+                        grp_add(d, g[i].g_rows[0]);
                         if (rows[g[i].g_rows[0]].pr_den > d->g_den)
                                 d->g_den = rows[g[i].g_rows[0]].pr_den;
                         vg_free(g[i].g_key);
                         vg_free(g[i].g_rows);
                 } else
                         g[w++] = g[i];
+        }
+        for (size_t i = 0; i < n; i++) {
+                const vg_pubrow_t *r = &rows[i];
+                char *k;
+                size_t f;
+                if (strcmp(r->pr_indicator, "register_coverage"))
+                        continue;
+                k = join3(r->pr_area, r->pr_period, bd_of(r));
+                if ((f = find_grp(g, w, k)) != NO_TOTAL &&
+                    g[f].g_den == r->pr_den)
+                        grp_add(&g[f], i);
+                vg_free(k);
         }
         *ngp = w;
         return g;

@@ -126,14 +126,15 @@ static void assert_relations(const vg_pubrow_t *rows, size_t n) {
 }
 
 /* The deaths of each area, period and breakdown that has death_place.*
- * rows, as rows of one indicator "deaths": unknown (state 1) when every
- * one of its rows is hidden (any visible one shows it), for the same
- * relations; at most n. */
+ * or eol_* rows (their denominator is the deaths), as rows of one
+ * indicator "deaths": unknown (state 1) when every one of those rows is
+ * hidden (any visible one shows it), for the same relations; at most n. */
 static size_t deaths_of(const vg_pubrow_t *rows, size_t n, vg_pubrow_t *d) {
         size_t nd = 0;
         for (size_t i = 0; i < n; i++) {
                 size_t j;
-                if (strncmp(rows[i].pr_indicator, "death_place.", 12))
+                if (strncmp(rows[i].pr_indicator, "death_place.", 12) &&
+                    strncmp(rows[i].pr_indicator, "eol_", 4))
                         continue;
                 for (j = 0; j < nd; j++)
                         if (!strcmp(d[j].pr_area, rows[i].pr_area) &&
@@ -419,7 +420,10 @@ static void test_death_place_deaths(void **st) {
                                           "diagnosis:HEART_FAILURE"};
         const int64_t den[4] = {13, 6, 5, 2};
         const int64_t hosp[4] = {7, 5, 0, 2}, home[4] = {6, 1, 5, 0};
-        vg_pubrow_t rows[32];
+        /* eol_admission_30d shows the deaths too: its dementia row (0/5)
+         * stays visible by its own relations (cancer 1/6 hidden) */
+        const int64_t eol[4] = {1, 1, 0, 0};
+        vg_pubrow_t rows[36];
         size_t n = 0;
         (void)st;
         for (int i = 0; i < 8; i++)
@@ -428,12 +432,15 @@ static void test_death_place_deaths(void **st) {
                                 places[i], "0482", "2025", bds[b],
                                 i == 0 ? hosp[b] : i == 2 ? home[b] : 0,
                                 den[b]);
+        for (int b = 0; b < 4; b++)
+                rows[n++] = (vg_pubrow_t)R("eol_admission_30d", "0482",
+                                           "2025", bds[b], eol[b], den[b]);
         vg_publish_suppress(rows, n, 5, NULL);
         assert_safe(rows, n);
         /* heart failure (2) in all eight; and with it another diagnosis
          * in all eight: a second unknown death count */
         {
-                vg_pubrow_t d[32];
+                vg_pubrow_t d[36];
                 size_t nd = deaths_of(rows, n, d), unknown = 0;
                 assert_int_equal(nd, 4);
                 for (size_t i = 0; i < nd; i++)
