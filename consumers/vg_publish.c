@@ -115,6 +115,45 @@ static bool period_parent(const char *p, char *out /* [8] */) {
         return false;
 }
 
+/* A total a cell is a part of: its kind ('A' an area's, 'B' breakdown
+ * all's for one dimension, 'P' a period's), the total's area, period and
+ * breakdown, and the dimension ("" but for 'B'). */
+typedef struct up_s {
+        char        u_kind[2];
+        const char *u_area, *u_period, *u_bd;
+        char        u_up[8];  /* a parent area or period */
+        char        u_dim[64];
+} up_t;
+
+/* The totals the cell (area, period, bd) is a part of, at most three. */
+static int totals_of(const char *area, const char *period, const char *bd,
+                     up_t up[3]) {
+        const char *colon = strchr(bd, ':');
+        int n = 0;
+        memset(up, 0, 3 * sizeof(*up));
+        if (area_parent(area, up[n].u_up)) {
+                up[n].u_kind[0] = 'A';
+                up[n].u_area = up[n].u_up;
+                up[n].u_period = period;
+                up[n++].u_bd = bd;
+        }
+        if (strcmp(bd, "all") && colon) {
+                up[n].u_kind[0] = 'B';
+                up[n].u_area = area;
+                up[n].u_period = period;
+                up[n].u_bd = "all";
+                snprintf(up[n++].u_dim, sizeof(up->u_dim), "%.*s",
+                         (int)(colon - bd), bd);
+        }
+        if (period_parent(period, up[n].u_up)) {
+                up[n].u_kind[0] = 'P';
+                up[n].u_area = area;
+                up[n].u_period = up[n].u_up;
+                up[n++].u_bd = bd;
+        }
+        return n;
+}
+
 static int rowkey_cmp(const void *a, const void *b) {
         return strcmp(((const rowkey_t *)a)->rk_key,
                       ((const rowkey_t *)b)->rk_key);
@@ -249,35 +288,21 @@ static gent_t *death_relations(const grp_t *g, size_t ng, size_t *nep) {
         gent_t *e = vg_calloc(3 * ng + 1, sizeof(*e));
         size_t ne = 0;
         for (size_t i = 0; i < ng; i++) {
-                char *k = vg_strdup(g[i].g_key), *period, *bd, *tk,
-                     up[8], dim[64];
-                const char *colon;
-                size_t t;
+                char *k = vg_strdup(g[i].g_key), *period, *bd, *tk;
+                up_t up[3];
+                int nu;
                 period = strchr(k, SEP[0]);
                 *period++ = '\0';
                 bd = strchr(period, SEP[0]);
                 *bd++ = '\0';
-                if (area_parent(k, up)) {
-                        tk = join3(up, period, bd);
+                nu = totals_of(k, period, bd, up);
+                for (int u = 0; u < nu; u++) {
+                        size_t t;
+                        tk = join3(up[u].u_area, up[u].u_period, up[u].u_bd);
                         if ((t = find_grp(g, ng, tk)) != NO_TOTAL)
-                                e[ne++] = (gent_t){prefixed("a", tk, ""), i,
-                                                   t};
-                        vg_free(tk);
-                }
-                if (strcmp(bd, "all") && (colon = strchr(bd, ':'))) {
-                        snprintf(dim, sizeof(dim), "%.*s",
-                                 (int)(colon - bd), bd);
-                        tk = join3(k, period, "all");
-                        if ((t = find_grp(g, ng, tk)) != NO_TOTAL)
-                                e[ne++] = (gent_t){prefixed("b", tk, dim), i,
-                                                   t};
-                        vg_free(tk);
-                }
-                if (period_parent(period, up)) {
-                        tk = join3(k, up, bd);
-                        if ((t = find_grp(g, ng, tk)) != NO_TOTAL)
-                                e[ne++] = (gent_t){prefixed("p", tk, ""), i,
-                                                   t};
+                                e[ne++] = (gent_t){prefixed(up[u].u_kind, tk,
+                                                            up[u].u_dim),
+                                                   i, t};
                         vg_free(tk);
                 }
                 vg_free(k);
@@ -362,34 +387,19 @@ int vg_publish_suppress(vg_pubrow_t *rows, size_t n, int64_t min_count,
         /* The relations: each part with the key of its total. */
         for (size_t i = 0; i < n; i++) {
                 const vg_pubrow_t *r = &rows[i];
-                const char *bd = bd_of(r), *colon = strchr(bd, ':');
-                char up[8];
-                size_t t;
+                const char *bd = bd_of(r);
+                up_t up[3];
+                int nu = totals_of(r->pr_area, r->pr_period, bd, up);
                 char *tk;
-                if (area_parent(r->pr_area, up)) {
-                        tk = join4(r->pr_indicator, up, r->pr_period, bd);
+                for (int u = 0; u < nu; u++) {
+                        size_t t;
+                        tk = join4(r->pr_indicator, up[u].u_area,
+                                   up[u].u_period, up[u].u_bd);
                         if ((t = find_row(keys, n, tk)) != NO_TOTAL)
                                 ents[nent++] = (entry_t){
-                                        prefixed("A", tk, ""), i, t, rkey[i]};
-                        vg_free(tk);
-                }
-                if (strcmp(bd, "all") && colon) {
-                        char dim[64];
-                        snprintf(dim, sizeof(dim), "%.*s",
-                                 (int)(colon - bd), bd);
-                        tk = join4(r->pr_indicator, r->pr_area, r->pr_period,
-                                   "all");
-                        if ((t = find_row(keys, n, tk)) != NO_TOTAL)
-                                ents[nent++] = (entry_t){
-                                        prefixed("B", tk, dim), i, t,
-                                        rkey[i]};
-                        vg_free(tk);
-                }
-                if (period_parent(r->pr_period, up)) {
-                        tk = join4(r->pr_indicator, r->pr_area, up, bd);
-                        if ((t = find_row(keys, n, tk)) != NO_TOTAL)
-                                ents[nent++] = (entry_t){
-                                        prefixed("P", tk, ""), i, t, rkey[i]};
+                                        prefixed(up[u].u_kind, tk,
+                                                 up[u].u_dim),
+                                        i, t, rkey[i]};
                         vg_free(tk);
                 }
                 if (!strncmp(r->pr_indicator, "death_place.", 12)) {
