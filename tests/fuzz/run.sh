@@ -5,6 +5,7 @@
 # Prints the runs of each; exits 1 if one crashed (the input is kept under
 # the build dir's fuzz-artifacts/: make it a unit test).
 #   VIGIL_FUZZ_BUILD  build dir (default build-fuzz in the source tree)
+#   VIGIL_FUZZ_JOBS   harnesses run at once (default: the cores)
 set -euo pipefail
 secs=${1:-60}
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,12 +22,13 @@ cmake --build "$build" -j2 --target fuzz > "$build.build.log" 2>&1 \
 # one.
 seeds=$src/tests/fuzz/seeds
 
-rc=0
 mkdir -p "$build/fuzz-artifacts"
-for name in codec jsonl config hl7 fhir state; do
+# fuzz_one NAME: runs one harness for $secs s; its summary in
+# $build/fuzz-NAME.sum, its exit status in $build/fuzz-NAME.rc.
+fuzz_one() {
+  local name=$1 corpus log dict=() r runs
   corpus=$build/fuzz-corpus/$name; mkdir -p "$corpus"
   log=$build/fuzz-$name.log
-  dict=()
   [ -f "$src/tests/fuzz/$name.dict" ] && dict=(-dict="$src/tests/fuzz/$name.dict")
   set +e
   ASAN_OPTIONS=detect_leaks=1 "$build/tests/fuzz/fuzz_$name" "$corpus" "$seeds/$name" \
@@ -40,7 +42,24 @@ for name in codec jsonl config hl7 fhir state; do
   else
     printf 'fuzz_%-7s CRASH after %s runs (exit %s): see %s\n' "$name" "${runs:-?}" "$r" "$log"
     grep -m1 -A12 "ERROR:" "$log" || tail -20 "$log"
-    rc=1
-  fi
+  fi > "$build/fuzz-$name.sum"
+  echo "$r" > "$build/fuzz-$name.rc"
+}
+# The harnesses run side by side, as many at once as there are cores
+# (VIGIL_FUZZ_JOBS), each for its whole $secs: the same fuzzing each, in
+# less time.
+par=${VIGIL_FUZZ_JOBS:-$(nproc)}
+names=(codec jsonl config hl7 fhir state)
+rc=0
+for ((i = 0; i < ${#names[@]}; i += par)); do
+  for name in "${names[@]:i:par}"; do
+    rm -f "$build/fuzz-$name.rc"
+    fuzz_one "$name" &
+  done
+  wait
+done
+for name in "${names[@]}"; do
+  cat "$build/fuzz-$name.sum"
+  [ "$(cat "$build/fuzz-$name.rc" 2>/dev/null)" = 0 ] || rc=1
 done
 exit $rc
