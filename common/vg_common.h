@@ -98,6 +98,18 @@ uint32_t vg_hash_str(const char *s);
  * events: qsort's set-up cost more than the sorting), by qsort beyond. */
 void vg_sort_i64(int64_t *t, size_t n);
 
+/* v in decimal at out (at most 20 digits, no NUL); returns the end. */
+static inline char *vg_utoa(char *out, uint64_t v) {
+        char t[20];
+        int n = 0;
+        do
+                t[n++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        while (n)
+                *out++ = t[--n];
+        return out;
+}
+
 /* The n bytes at p as lowercase hex: 2n characters at out, then a NUL
  * (out holds 2n + 1 bytes); returns out. (Inline: the state decoder
  * writes a UUID in five pieces.) */
