@@ -71,11 +71,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 /* A failed record fails the commit (and the transaction is
                  * aborted and sent again); a delivered changelog row tells
                  * where the slot's changelog now ends. */
-                if (m->err)
-                        vg_warn("publish", "could not publish to %s: %s",
-                                rd_kafka_topic_name(m->rkt),
-                                rd_kafka_err2str(m->err));
-                else if (sl->sl_cl_topic && m->partition == sl->sl_cl_part &&
+                if (m->err) {
+                        if (!sl->sl_txn_failed++)
+                                vg_warn("publish", "could not publish to "
+                                        "%s: %s (the transaction fails; "
+                                        "its other records that fail are "
+                                        "counted, not logged)",
+                                        rd_kafka_topic_name(m->rkt),
+                                        rd_kafka_err2str(m->err));
+                } else if (sl->sl_cl_topic && m->partition == sl->sl_cl_part &&
                          m->offset > sl->sl_cl_last &&
                          !strcmp(rd_kafka_topic_name(m->rkt),
                                  sl->sl_cl_topic))

@@ -66,6 +66,9 @@ typedef struct slot_s {
         int32_t      sl_cl_part;
         vg_pub_committed_cb *sl_cl_cb;
         int64_t      sl_cl_last;   /* its last offset in this transaction */
+        int          sl_txn_failed; /* its records that failed (the first
+                                     * logged; a fenced producer's purge
+                                     * fails them all) */
         rd_kafka_t  *sl_rk;        /* the slot's transactional producer */
         rd_kafka_topic_t **sl_rkts; /* its handles of pb_topics */
         bool         sl_txn_open;  /* a transaction is open */

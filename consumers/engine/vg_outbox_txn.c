@@ -73,6 +73,11 @@ static int txn_commit(vg_pub_t *pub, slot_t *sl, bool wait) {
         }
         e = sl->sl_commit_err;
         sl->sl_commit_err = NULL;
+        if (sl->sl_txn_failed > 1)
+                vg_warn("publish", "%d records of the transaction could not "
+                        "be published (the first is logged above)",
+                        sl->sl_txn_failed);
+        sl->sl_txn_failed = 0;
         vg_debug("publish", "transaction %s in %lld us",
                  e ? "not committed" : "committed",
                  (long long)sl->sl_commit_us);
@@ -216,6 +221,7 @@ int pub_txn_slot(vg_pub_t *pub, int id, bool force) {
                 return -1;
         }
         sl->sl_txn_open = true;
+        sl->sl_txn_failed = 0;
         sl->sl_txn_at = vg_now_ms();
         sl->sl_txn_rows = 0;
         sl->sl_txn_now = false;

@@ -981,6 +981,60 @@ static void test_commit_errors(void **state) {
         env_free(&env);
 }
 
+/* A transaction whose records fail (a fenced producer's purge fails them
+ * all; here the broker refuses the produce request) logs the first and
+ * then their count, not a line per record: the HA attack saw 16,034 lines
+ * from one fenced member. The rows are sent again in the next one. */
+#define API_PRODUCE 0
+static void test_failed_records_logged_once(void **state) {
+        env_t env;
+        vg_pub_t *pub;
+        box_t b;
+        char e[512] = "", path[] = "/tmp/vigil-test-log-XXXXXX", log[8192];
+        int saved, fd, n = 0, txns = 0;
+        ssize_t len;
+        (void)state;
+        env_init(&env);
+        pub = pub_new(&env, "vg-test-g");
+        box_open(&b, 2);
+        vg_pub_add(pub, 2, b.ob, owner_busy, &b.own);
+        vg_pub_set_changelog(pub, 2, "cl", 2, owner_committed);
+        rd_kafka_mock_push_request_errors(env.mc, API_PRODUCE, 1,
+                                          RD_KAFKA_RESP_ERR_INVALID_RECORD);
+        box_batch(&b, 12);
+        fflush(stderr);
+        assert_true((fd = mkstemp(path)) >= 0);
+        saved = dup(2);
+        dup2(fd, 2);
+        if (drain_settle(pub, e, sizeof(e), NULL) == 0 &&
+            vg_outbox_depth(b.ob))
+                drain_settle(pub, e, sizeof(e), NULL);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        len = pread(fd, log, sizeof(log) - 1, 0);
+        close(fd);
+        unlink(path);
+        log[len > 0 ? len : 0] = '\0';
+        for (const char *p = log; (p = strstr(p, "could not publish to")); p++)
+                n++;
+        for (const char *p = log;
+             (p = strstr(p, "transaction not committed")); p++)
+                txns++;
+        print_message("    %d line(s) for the records of %d failed "
+                      "transaction(s):\n%s", n, txns, log);
+        /* one per transaction (the mock cluster fails the next one too:
+         * skipped sequence numbers) */
+        assert_true(txns >= 1);
+        assert_int_equal(n, txns);
+        assert_non_null(strstr(log, "records of the transaction could not "
+                                    "be published"));
+        assert_int_equal(vg_outbox_depth(b.ob), 0); /* sent again */
+        vg_pub_destroy(pub, 1000);
+        box_close(&b);
+        env_free(&env);
+}
+
 /*
  * End to end: partitions with a changelog, published, read back and
  * restored
@@ -1184,6 +1238,7 @@ int main(void) {
                 cmocka_unit_test(test_fenced),
                 cmocka_unit_test(test_commits_side_by_side),
                 cmocka_unit_test(test_commit_errors),
+                cmocka_unit_test(test_failed_records_logged_once),
                 cmocka_unit_test(test_changelog_end_to_end),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
