@@ -65,4 +65,12 @@ mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
                           req_t *rq, const char *method,
                           const sv_caller_t *cl);
 
+/* The stream itself (tested in test_serve.c): a new one for cl with the
+ * filters fl and Last-Event-ID last (NULL if none); its libmicrohttpd
+ * content reader, which waits for what to send; and its free. */
+void *sv_stream_new(sv_server_t *sv, const sv_caller_t *cl,
+                    const sv_filter_t *fl, const char *last);
+ssize_t sv_stream_read(void *cls, uint64_t pos, char *buf, size_t max);
+void sv_stream_free(void *cls);
+
 #endif /* VG_SERVE_HTTP_H */

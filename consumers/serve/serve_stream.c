@@ -113,7 +113,7 @@ static bool still_entitled(stream_t *sm) {
         return ok;
 }
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+ssize_t sv_stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         stream_t *sm = cls;
         sv_state_t *st = sm->sm_sv->sv_state;
         struct timespec dl;
@@ -129,6 +129,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
                 pthread_mutex_lock(&st->st_lock);
                 while (!sm->sm_out.vb_len) {
                         if (st->st_stop || sm->sm_sv->sv_closing) {
+                                pthread_mutex_unlock(&st->st_lock);
+                                return MHD_CONTENT_READER_END_OF_STREAM;
+                        }
+                        /* Again after every wait, right before anything is
+                         * written: a SIGHUP during the wait may have taken
+                         * the token out (the stream ends) or narrowed it
+                         * (what follows is filtered by the areas it has
+                         * now). (The tokens' lock is taken inside the
+                         * state's, never the other way round.) */
+                        if (st->st_ready && !still_entitled(sm)) {
                                 pthread_mutex_unlock(&st->st_lock);
                                 return MHD_CONTENT_READER_END_OF_STREAM;
                         }
@@ -157,32 +167,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         return (ssize_t)n;
 }
 
-static void stream_free(void *cls) {
+void sv_stream_free(void *cls) {
         stream_t *sm = cls;
         vg_buf_free(&sm->sm_out);
         vg_free(sm);
 }
 
-mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
-                              req_t *rq, const char *method,
-                              const sv_caller_t *cl) {
-        qctx_t qc = {conn, NULL, NULL, 0};
-        sv_query_t q = {sv_q_get, sv_q_each, &qc, NULL};
-        stream_t *sm;
-        struct MHD_Response *r;
-        vg_buf_t err;
-        const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                       "Last-Event-ID");
-        unsigned status;
-        mhd_ret_t ret;
-        sm = vg_calloc(1, sizeof(*sm));
-        vg_buf_init(&err);
-        if ((status = sv_view_stream_query(&q, &sm->sm_fl, &err)) != 200) {
-                vg_free(sm);
-                return sv_respond(conn, rq, method, status, &err, JSON_T,
-                                  SV_END);
-        }
-        vg_buf_free(&err);
+void *sv_stream_new(sv_server_t *sv, const sv_caller_t *cl,
+                    const sv_filter_t *fl, const char *last) {
+        stream_t *sm = vg_calloc(1, sizeof(*sm));
+        sm->sm_fl = *fl;
         sm->sm_fl.fl_status = -1;
         sm->sm_sv = sv;
         sm->sm_cl = *cl;
@@ -190,10 +184,33 @@ mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
         snprintf(sm->sm_last, sizeof(sm->sm_last), "%s",
                  last && strlen(last) < sizeof(sm->sm_last) ? last
                  : last ? "x" : "");
+        return sm;
+}
+
+mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
+                              req_t *rq, const char *method,
+                              const sv_caller_t *cl) {
+        qctx_t qc = {conn, NULL, NULL, 0};
+        sv_query_t q = {sv_q_get, sv_q_each, &qc, NULL};
+        sv_filter_t fl;
+        void *sm;
+        struct MHD_Response *r;
+        vg_buf_t err;
+        const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       "Last-Event-ID");
+        unsigned status;
+        mhd_ret_t ret;
+        vg_buf_init(&err);
+        if ((status = sv_view_stream_query(&q, &fl, &err)) != 200)
+                return sv_respond(conn, rq, method, status, &err, JSON_T,
+                                  SV_END);
+        vg_buf_free(&err);
+        sm = sv_stream_new(sv, cl, &fl, last);
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
-                                              stream_read, sm, stream_free);
+                                              sv_stream_read, sm,
+                                              sv_stream_free);
         if (!r) {
-                stream_free(sm);
+                sv_stream_free(sm);
                 return MHD_NO;
         }
         sv_common_headers(r, "text/event-stream; charset=utf-8");

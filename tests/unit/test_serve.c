@@ -16,6 +16,10 @@
 
 #include "vg_record.h"
 #include "vg_serve.h"
+#include "serve_http.h"
+
+#include <pthread.h>
+#include <time.h>
 
 /* SHA-256("correct horse battery staple"), from `sha256sum`. */
 #define HASH_CHBS \
@@ -489,6 +493,96 @@ static void test_state_changes(void **state) {
         sv_state_free(&st);
 }
 
+
+/* A stream's token changed by a SIGHUP while the stream waits: narrowed,
+ * the next change is filtered by the new areas; taken out, the stream
+ * ends before sending anything more. (The attack: the check ran only
+ * before the wait, so a change arriving during it went out under the old
+ * scope.) */
+typedef struct hup_s {
+        sv_server_t *hp_sv;
+        sv_tokens_t  hp_new;        /* the tokens after the "SIGHUP" */
+        vg_alert_t   hp_al;         /* then this change comes */
+} hup_t;
+
+static void *hup_thread(void *arg) {
+        hup_t *hp = arg;
+        sv_server_t *sv = hp->hp_sv;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);       /* the reader is waiting by now */
+        pthread_rwlock_wrlock(&sv->sv_tok_lock);
+        sv->sv_tokens = hp->hp_new;
+        pthread_rwlock_unlock(&sv->sv_tok_lock);
+        pthread_mutex_lock(&sv->sv_state->st_lock);
+        sv_state_alert(sv->sv_state, &hp->hp_al, NULL);
+        pthread_cond_broadcast(&sv->sv_state->st_cond);
+        pthread_mutex_unlock(&sv->sv_state->st_lock);
+        return NULL;
+}
+
+static void test_stream_hup(void **state) {
+        sv_state_t st;
+        sv_server_t sv;
+        sv_caller_t cl;
+        sv_filter_t fl;
+        sv_tokens_t region, kommun, none = {NULL, 0};
+        hup_t hp;
+        pthread_t th;
+        char buf[65536], err[256];
+        ssize_t n;
+        void *sm;
+        vg_alert_t a1 = mk("a1", "0484", VG_STATUS_ACTIVE, 1000);
+        (void)state;
+        assert_int_equal(parse(HASH_CHBS " t 04", &region, err), VG_OK);
+        assert_int_equal(parse(HASH_CHBS " t 0484", &kommun, err), VG_OK);
+        sv_state_init(&st, 10, 700);
+        sv_state_alert(&st, &a1, NULL);
+        st.st_live = st.st_ready = true;
+        memset(&sv, 0, sizeof(sv));
+        sv.sv_state = &st;
+        sv.sv_heartbeat_ms = 400;
+        pthread_rwlock_init(&sv.sv_tok_lock, NULL);
+        sv.sv_tokens = region;
+        memset(&cl, 0, sizeof(cl));
+        snprintf(cl.cl_name, sizeof(cl.cl_name), "t");
+        memcpy(cl.cl_hash, region.ts_tok[0].tk_hash, 32);
+        cl.cl_ent = region.ts_tok[0].tk_ent;
+        sv_filter_init(&fl);
+        sm = sv_stream_new(&sv, &cl, &fl, NULL);
+        n = sv_stream_read(sm, 0, buf, sizeof(buf) - 1);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        assert_non_null(strstr(buf, "event: snapshot"));
+        assert_non_null(strstr(buf, "\"a1\""));
+        /* narrowed from region 04 to kommun 0484; then an alert of 0480 */
+        hp.hp_sv = &sv;
+        hp.hp_new = kommun;
+        hp.hp_al = mk("a2", "0480", VG_STATUS_ACTIVE, 1000);
+        pthread_create(&th, NULL, hup_thread, &hp);
+        n = sv_stream_read(sm, 0, buf, sizeof(buf) - 1);
+        pthread_join(th, NULL);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        assert_null(strstr(buf, "a2"));
+        assert_string_equal(buf, ": keep-alive\n\n");
+        /* taken out; then an alert of 0484, which it saw until now */
+        hp.hp_new = none;
+        hp.hp_al = mk("a3", "0484", VG_STATUS_ACTIVE, 1000);
+        pthread_create(&th, NULL, hup_thread, &hp);
+        n = sv_stream_read(sm, 0, buf, sizeof(buf) - 1);
+        pthread_join(th, NULL);
+        if (n > 0) {
+                buf[n] = '\0';
+                fail_msg("a revoked stream sent: %s", buf);
+        }
+        assert_int_equal(n, MHD_CONTENT_READER_END_OF_STREAM);
+        sv_stream_free(sm);
+        pthread_rwlock_destroy(&sv.sv_tok_lock);
+        sv_tokens_free(&region);
+        sv_tokens_free(&kommun);
+        sv_state_free(&st);
+}
+
 static void test_sha256_hex(void **state) {
         char hex[65];
         (void)state;
@@ -506,6 +600,7 @@ int main(void) {
                 cmocka_unit_test(test_sse_format),
                 cmocka_unit_test(test_filters),
                 cmocka_unit_test(test_state_changes),
+                cmocka_unit_test(test_stream_hup),
                 cmocka_unit_test(test_sha256_hex),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
