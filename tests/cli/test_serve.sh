@@ -29,6 +29,15 @@ echo "$tok" | usage "expected a name" --hash-token 'a b/c' 0484
 echo "$tok" | usage "no personnummer" --hash-token 191212121212 0484
 echo "$tok" | usage "no personnummer" --hash-token kalmar.19121212-1212 0484
 if grep -q 1212 err; then fail "serve echoed the personnummer: $(cat err)"; fi
+# (an area that looks like one: the message withholds it; also at start
+# and on SIGHUP, from the tokens file)
+for a in 201212-1212 0484,19121212-1212; do
+  echo "$tok" | usage "withheld from this message" --hash-token nm "$a"
+  if grep -q 1212 err; then fail "serve echoed the personnummer: $(cat err)"; fi
+done
+printf '%s nm 0484,19121212-1212\n' "$want" > pnrtokens
+usage "pnrtokens:1: token nm: a value withheld" -X serve.tokens=pnrtokens
+if grep -q 1212 err; then fail "serve echoed the personnummer: $(cat err)"; fi
 echo short | usage "at least 16" --hash-token
 echo "$tok x" | usage "without spaces" --hash-token
 usage "no token on standard input" --hash-token < /dev/null

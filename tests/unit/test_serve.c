@@ -114,6 +114,27 @@ static void test_tokens_errors(void **state) {
         expect_error(H "x 0484,SE", "SE covers every area");
         expect_error(H "x 0484,0484", "area 0484 named twice");
         expect_error(H "x 00", "'00' is not an area");
+        /* An area that looks like a personnummer is not written to the
+         * message (it goes to the log, at start or on SIGHUP): the attack
+         * got "'19121212-1212' is not an area". */
+        {
+                static const char *const pnr[] = {
+                        H "x 19121212-1212", H "x 0484,19121212-1212",
+                        H "x 191212-1212", H "x 201212121212",
+                        H "x 0484,aaaaaaaaaaaaaaaaaaaaaaa19121212-1212",
+                };
+                sv_tokens_t ts;
+                char err[256];
+                for (size_t i = 0; i < sizeof(pnr) / sizeof(pnr[0]); i++) {
+                        expect_error(pnr[i], "token x: a value withheld "
+                                     "from this message (it looks like a "
+                                     "personnummer) is not an area");
+                        parse(pnr[i], &ts, err);
+                        if (strstr(err, "1212"))
+                                fail_msg("'%s': the personnummer in '%s'",
+                                         pnr[i], err);
+                }
+        }
         expect_error("g4bbcb1fbec99d65bf59d85c8cb62ee2db963f0fe106f483d9afa73bd4e39a8a"
                      " x 0484", "not hex");
         expect_error(H "x 0484\n" H2 "x 0480\n", "tok:2: token x: the name of "
