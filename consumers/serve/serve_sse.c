@@ -170,3 +170,91 @@ bool sv_filter_match(const sv_filter_t *fl, const sv_scope_t *sc) {
                 return false;
         return true;
 }
+
+/* ------------------------------------------------------------------------
+ * Globs (/indicators?indicator=)
+ */
+
+/* Does the one-character item at p ('?', a [...] class, an escaped or a
+ * plain character) match c? *next: the item after it. */
+static bool glob_one(const char *p, unsigned char c, const char **next) {
+        const char *q;
+        bool neg, hit = false, first = true;
+        if (*p == '?') {
+                *next = p + 1;
+                return true;
+        }
+        if (*p == '\\' && p[1]) {
+                *next = p + 2;
+                return (unsigned char)p[1] == c;
+        }
+        if (*p != '[') {
+                *next = p + 1;
+                return (unsigned char)*p == c;
+        }
+        q = p + 1;
+        if ((neg = *q == '!' || *q == '^'))
+                q++;
+        while (*q && (*q != ']' || first)) {
+                unsigned char lo, hi;
+                first = false;
+                if (*q == '\\' && q[1])
+                        q++;
+                lo = hi = (unsigned char)*q++;
+                if (*q == '-' && q[1] && q[1] != ']') {
+                        q++;
+                        if (*q == '\\' && q[1])
+                                q++;
+                        hi = (unsigned char)*q++;
+                }
+                if (c >= lo && c <= hi)
+                        hit = true;
+        }
+        if (!*q) {
+                /* no closing ']': a plain '[' (as fnmatch takes it) */
+                *next = p + 1;
+                return c == '[';
+        }
+        *next = q + 1;
+        return hit != neg;
+}
+
+bool sv_glob_match(const char *pat, const char *s) {
+        const char *p = pat, *star_p = NULL, *star_s = NULL, *next;
+        /* Greedy with one restart point: a later '*' replaces the earlier
+         * one's, which never has to be tried again (whatever it could
+         * match, the later one can). At most length(pat) * length(s)
+         * steps, where backtracking (fnmatch) is exponential in the
+         * number of '*'s. */
+        while (*s) {
+                if (*p == '*') {
+                        while (*p == '*')
+                                p++;
+                        star_p = p;
+                        star_s = s;
+                        continue;
+                }
+                if (*p && glob_one(p, (unsigned char)*s, &next)) {
+                        p = next;
+                        s++;
+                        continue;
+                }
+                if (!star_p)
+                        return false;
+                p = star_p;
+                s = ++star_s;
+        }
+        while (*p == '*')
+                p++;
+        return !*p;
+}
+
+bool sv_glob_valid(const char *pat) {
+        int wild = 0;
+        if (strlen(pat) > SV_GLOB_MAX)
+                return false;
+        for (; *pat; pat++)
+                if (*pat == '*' || *pat == '?' || *pat == '[')
+                        wild++;
+        return wild <= SV_GLOB_WILD;
+}

@@ -12,7 +12,6 @@
 #include "vg_report.h"
 
 #include <ctype.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +215,14 @@ static unsigned ind_query(const sv_query_t *q, indq_t *iq, vg_buf_t *out,
             !vg_areas_name(iq->iq_area))
                 return bad_request(out, ctype, "area: expected a kommun "
                                    "(0484), a region (04) or SE");
+        /* (each value is matched while the state is locked) */
+        if (iq->iq_ind && !sv_glob_valid(iq->iq_ind)) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "indicator: expected a glob of at "
+                         "most %d bytes and %d wildcards (*, ?, [...])",
+                         SV_GLOB_MAX, SV_GLOB_WILD);
+                return bad_request(out, ctype, msg);
+        }
         if (fmt && strcmp(fmt, "json") && strcmp(fmt, "csv"))
                 return bad_request(out, ctype, "format: expected json or "
                                    "csv");
@@ -246,7 +253,7 @@ static void put_row(sv_server_t *sv, const indq_t *iq, json_t *o,
         if (!ind || !area || !period)
                 return;
         bd = bd ? bd : "all";
-        if (iq->iq_ind && fnmatch(iq->iq_ind, ind, 0))
+        if (iq->iq_ind && !sv_glob_match(iq->iq_ind, ind))
                 return;
         if (iq->iq_area && strcmp(iq->iq_area, area))
                 return;

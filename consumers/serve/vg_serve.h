@@ -185,6 +185,16 @@ vg_err_t sv_filter_set(sv_filter_t *fl, const char *key, const char *value,
                        char *errstr, size_t errstr_size);
 bool sv_filter_match(const sv_filter_t *fl, const sv_scope_t *sc);
 
+/* The glob of /indicators?indicator=: '*', '?', '[...]' ('!' or '^'
+ * negates, ranges), a backslash escapes; as fnmatch(3) without flags, but
+ * without backtracking (a long run of '*' cost fnmatch seconds per value
+ * under the state's lock). */
+bool sv_glob_match(const char *pat, const char *s);
+/* At most SV_GLOB_MAX bytes and SV_GLOB_WILD wildcards ('*', '?', '['). */
+#define SV_GLOB_MAX  128
+#define SV_GLOB_WILD 16
+bool sv_glob_valid(const char *pat);
+
 /* ------------------------------------------------------------------------
  * The current data (serve_state.c)
  */

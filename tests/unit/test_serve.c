@@ -18,6 +18,7 @@
 #include "vg_serve.h"
 #include "serve_http.h"
 
+#include <fnmatch.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -604,6 +605,99 @@ static void test_stream_hup(void **state) {
         sv_state_free(&st);
 }
 
+/* The glob of /indicators?indicator=: as fnmatch(3) on ordinary patterns,
+ * without its backtracking, and bounded (the attack: '*[' x 6000 held the
+ * state's lock for 2 s to 52 s per request). */
+typedef struct fakeq_s {
+        const char *fq_key[4], *fq_val[4];
+} fakeq_t;
+
+static const char *fq_get(void *opaque, const char *key) {
+        fakeq_t *fq = opaque;
+        for (int i = 0; fq->fq_key[i]; i++)
+                if (!strcmp(fq->fq_key[i], key))
+                        return fq->fq_val[i];
+        return NULL;
+}
+
+static int fq_each(void *opaque,
+                   int (*fn)(void *arg, const char *key, const char *val),
+                   void *arg) {
+        fakeq_t *fq = opaque;
+        for (int i = 0; fq->fq_key[i]; i++)
+                if (fn(arg, fq->fq_key[i], fq->fq_val[i]))
+                        return 1;
+        return 0;
+}
+
+static void test_glob(void **state) {
+        static const char *const pats[] = {
+                "*", "spr.*", "*.pain*", "spr.pain_assessed", "spr.?ain*",
+                "[a-s]pr.*", "[!s]*", "[^s]*", "*[", "[", "*[]]*", "a\\*",
+                "*assessed", "*a*e*d", "s*s*s*s*x", "", "?", "[]-]*",
+        };
+        static const char *const strs[] = {
+                "spr.pain_assessed", "register_coverage", "a*", "ab", "[x",
+                "]", "-", "", "x[", "aa[]",
+        };
+        sv_state_t st;
+        sv_server_t sv;
+        sv_caller_t cl;
+        vg_buf_t out;
+        const char *ctype;
+        char pat[512], err[256], big[256];
+        fakeq_t fq = {{"indicator", NULL}, {NULL, NULL}};
+        sv_query_t q = {fq_get, fq_each, &fq, NULL};
+        struct timespec t0, t1;
+        (void)state;
+        for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+                for (size_t j = 0; j < sizeof(strs) / sizeof(strs[0]); j++)
+                        if (sv_glob_match(pats[i], strs[j]) !=
+                            !fnmatch(pats[i], strs[j], 0))
+                                fail_msg("'%s' on '%s': %d", pats[i], strs[j],
+                                         sv_glob_match(pats[i], strs[j]));
+        /* many '*' against a long near miss: fnmatch backtracks for
+         * minutes; this is quick */
+        memset(big, 'a', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_false(sv_glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", big));
+        assert_true(sv_glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a", big));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_true(t1.tv_sec - t0.tv_sec < 1);
+        /* bounds: 128 bytes, 16 wildcards; beyond them a 400 */
+        assert_true(sv_glob_valid("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b"));
+        assert_false(sv_glob_valid("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*"));
+        sv_state_init(&st, 10, 700);
+        st.st_ready = true;
+        memset(&sv, 0, sizeof(sv));
+        sv.sv_state = &st;
+        memset(&cl, 0, sizeof(cl));
+        assert_int_equal(sv_ent_parse("SE", &cl.cl_ent, err, sizeof(err)),
+                         VG_OK);
+        vg_buf_init(&out);
+        fq.fq_val[0] = "spr.*";
+        assert_int_equal(sv_view_indicators(&sv, &cl, &q, &out, &ctype), 200);
+        memset(pat, 'x', 129);
+        pat[129] = '\0';
+        fq.fq_val[0] = pat;
+        vg_buf_reset(&out);
+        assert_int_equal(sv_view_indicators(&sv, &cl, &q, &out, &ctype), 400);
+        assert_non_null(strstr(out.vb_data, "at most 128 bytes"));
+        for (int i = 0; i < 250; i++)
+                memcpy(pat + 2 * i, "*[", 2);
+        pat[500] = '\0';
+        vg_buf_reset(&out);
+        assert_int_equal(sv_view_indicators(&sv, &cl, &q, &out, &ctype), 400);
+        for (int i = 0; i < 17; i++)
+                memcpy(pat + 2 * i, "*a", 2);
+        pat[34] = '\0'; /* 34 bytes, but 17 wildcards */
+        vg_buf_reset(&out);
+        assert_int_equal(sv_view_indicators(&sv, &cl, &q, &out, &ctype), 400);
+        vg_buf_free(&out);
+        sv_state_free(&st);
+}
+
 static void test_sha256_hex(void **state) {
         char hex[65];
         (void)state;
@@ -622,6 +716,7 @@ int main(void) {
                 cmocka_unit_test(test_filters),
                 cmocka_unit_test(test_state_changes),
                 cmocka_unit_test(test_stream_hup),
+                cmocka_unit_test(test_glob),
                 cmocka_unit_test(test_sha256_hex),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
