@@ -48,7 +48,11 @@ typedef struct sv_sess_s {
         unsigned char ss_token[32];    /* SHA-256 of the token it came
                                         * from */
         int64_t       ss_expires;      /* ms */
+        uint64_t      ss_born;         /* order of making (under
+                                        * sv_auth_lock): the oldest goes */
 } sv_sess_t;
+
+static uint64_t sess_born;
 
 
 /* ------------------------------------------------------------------------
@@ -184,8 +188,8 @@ static unsigned check_token(sv_server_t *sv, req_t *rq, const char *token,
         return MHD_HTTP_UNAUTHORIZED;
 }
 
-static bool session_find(sv_server_t *sv, const char *cookie,
-                         unsigned char token[32]) {
+bool sv_session_find(sv_server_t *sv, const char *cookie,
+                     unsigned char token[32]) {
         unsigned char md[SHA256_DIGEST_LENGTH];
         int64_t now = vg_now_ms();
         bool found = false;
@@ -204,43 +208,54 @@ static bool session_find(sv_server_t *sv, const char *cookie,
 }
 
 /* A new session for the token of hash token; its cookie value (64 hex) in
- * value[65]. */
-static bool session_new(sv_server_t *sv, const unsigned char token[32],
-                        char *value) {
+ * value[65]. A token holds at most SV_SESS_PER_TOKEN sessions: one more
+ * replaces its own oldest, never another token's (a flood of logins with
+ * one token logged every other caller out). */
+sv_sess_ret_t sv_session_new(sv_server_t *sv, const unsigned char token[32],
+                             char *value) {
         unsigned char rnd[32];
         int64_t now = vg_now_ms();
-        sv_sess_t *s;
+        sv_sess_t *s = NULL;
+        size_t mine = 0;
         if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-                return false;
+                return SV_SESS_ERROR;
         for (int i = 0; i < 32; i++)
                 snprintf(value + 2 * i, 3, "%02x", rnd[i]);
         OPENSSL_cleanse(rnd, sizeof(rnd));
         pthread_mutex_lock(&sv->sv_auth_lock);
-        /* Drop expired sessions; at 10000, the one nearest to expiry. */
-        for (size_t i = 0; i < sv->sv_nsess;)
-                if (sv->sv_sess[i].ss_expires <= now)
-                        sv->sv_sess[i] = sv->sv_sess[--sv->sv_nsess];
-                else
-                        i++;
-        if (sv->sv_nsess == 10000) {
-                size_t m = 0;
-                for (size_t i = 1; i < sv->sv_nsess; i++)
-                        if (sv->sv_sess[i].ss_expires <
-                            sv->sv_sess[m].ss_expires)
-                                m = i;
-                sv->sv_sess[m] = sv->sv_sess[--sv->sv_nsess];
+        for (size_t i = 0; i < sv->sv_nsess;) {
+                sv_sess_t *c = &sv->sv_sess[i];
+                if (c->ss_expires <= now) {
+                        *c = sv->sv_sess[--sv->sv_nsess];
+                        continue;
+                }
+                if (!memcmp(c->ss_token, token, 32) &&
+                    (!s || c->ss_born < s->ss_born))
+                        s = c;
+                mine += !memcmp(c->ss_token, token, 32);
+                i++;
         }
-        if (sv->sv_nsess == sv->sv_capsess) {
-                sv->sv_capsess = sv->sv_capsess ? sv->sv_capsess * 2 : 64;
-                sv->sv_sess = vg_realloc(sv->sv_sess,
-                                         sv->sv_capsess * sizeof(sv_sess_t));
+        if (mine < SV_SESS_PER_TOKEN) {
+                if (sv->sv_nsess >= SV_SESS_MAX) {
+                        pthread_mutex_unlock(&sv->sv_auth_lock);
+                        OPENSSL_cleanse(value, 65);
+                        return SV_SESS_FULL;
+                }
+                if (sv->sv_nsess == sv->sv_capsess) {
+                        sv->sv_capsess = sv->sv_capsess ? sv->sv_capsess * 2
+                                                        : 64;
+                        sv->sv_sess = vg_realloc(sv->sv_sess,
+                                                 sv->sv_capsess *
+                                                         sizeof(sv_sess_t));
+                }
+                s = &sv->sv_sess[sv->sv_nsess++];
         }
-        s = &sv->sv_sess[sv->sv_nsess++];
         SHA256((const unsigned char *)value, 64, s->ss_hash);
         memcpy(s->ss_token, token, 32);
         s->ss_expires = now + sv->sv_session_ms;
+        s->ss_born = ++sess_born;
         pthread_mutex_unlock(&sv->sv_auth_lock);
-        return true;
+        return SV_SESS_OK;
 }
 
 static void session_end(sv_server_t *sv, const char *cookie) {
@@ -292,7 +307,7 @@ static unsigned authenticate(sv_server_t *sv, req_t *rq,
         if (cookie && *cookie) {
                 unsigned char token[32];
                 const sv_token_t *tk = NULL;
-                if (session_find(sv, cookie, token)) {
+                if (sv_session_find(sv, cookie, token)) {
                         pthread_rwlock_rdlock(&sv->sv_tok_lock);
                         /* a token removed from the file, or rotated (a new
                          * hash under its name), ends its sessions */
@@ -412,6 +427,7 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
         vg_buf_t b;
         const char *csp;
         unsigned status;
+        sv_sess_ret_t sr = SV_SESS_ERROR;
         vg_buf_init(&b);
         if (!same_origin(conn)) {
                 sv_page_login("Inloggningen kom från en annan webbplats.", &b,
@@ -445,7 +461,16 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                                "Content-Security-Policy", csp,
                                "Retry-After", retry, SV_END);
         }
-        if (status || !session_new(sv, cl.cl_hash, cookie)) {
+        if (!status && (sr = sv_session_new(sv, cl.cl_hash, cookie)) ==
+                               SV_SESS_FULL) {
+                sv_page_login("Servern har för många inloggningar just nu. "
+                              "Försök igen senare.", &b, &csp);
+                return sv_respond(conn, rq, method,
+                                  MHD_HTTP_SERVICE_UNAVAILABLE, &b, HTML_T,
+                                  "Content-Security-Policy", csp,
+                                  "Retry-After", "60", SV_END);
+        }
+        if (status || sr != SV_SESS_OK) {
                 sv_page_login("Fel token. Kontrollera den och försök igen.",
                               &b, &csp);
                 return sv_respond(conn, rq, method, MHD_HTTP_UNAUTHORIZED, &b,

@@ -65,6 +65,19 @@ mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
                           req_t *rq, const char *method,
                           const sv_caller_t *cl);
 
+/* Browser sessions (serve_http.c): at most SV_SESS_PER_TOKEN per token
+ * (one more replaces the token's own oldest), SV_SESS_MAX in all (beyond,
+ * the login is answered 503). */
+#define SV_SESS_PER_TOKEN 32
+#define SV_SESS_MAX       10000
+typedef enum { SV_SESS_OK, SV_SESS_FULL, SV_SESS_ERROR } sv_sess_ret_t;
+/* A new session of the token of SHA-256 token: its cookie in value[65]. */
+sv_sess_ret_t sv_session_new(sv_server_t *sv, const unsigned char token[32],
+                             char *value);
+/* The token hash of a live session with this cookie, in token. */
+bool sv_session_find(sv_server_t *sv, const char *cookie,
+                     unsigned char token[32]);
+
 /* The stream itself (tested in test_serve.c): a new one for cl with the
  * filters fl and Last-Event-ID last (NULL if none); its libmicrohttpd
  * content reader, which waits for what to send; and its free. */

@@ -698,6 +698,56 @@ static void test_glob(void **state) {
         sv_state_free(&st);
 }
 
+/* Browser sessions: a flood of logins with one token replaces that
+ * token's own sessions, never another's (the attack: 10,050 logins with
+ * one kommun's token logged another kommun out); when every slot is
+ * taken by live sessions of many tokens, a login is refused (503). */
+static void test_sessions(void **state) {
+        sv_server_t sv;
+        unsigned char a[32], b[32], t[32], got[32];
+        char ca[65], cb_first[65], c[65];
+        char cb_last[SV_SESS_PER_TOKEN + 1][65];
+        size_t nb = 0, n;
+        (void)state;
+        memset(&sv, 0, sizeof(sv));
+        pthread_mutex_init(&sv.sv_auth_lock, NULL);
+        sv.sv_session_ms = 3600 * 1000;
+        memset(a, 0xaa, 32);
+        memset(b, 0xbb, 32);
+        assert_int_equal(sv_session_new(&sv, a, ca), SV_SESS_OK);
+        assert_int_equal(sv_session_new(&sv, b, cb_first), SV_SESS_OK);
+        for (int i = 0; i < 10050; i++) {
+                assert_int_equal(sv_session_new(&sv, b, c), SV_SESS_OK);
+                if (i >= 10050 - SV_SESS_PER_TOKEN - 1)
+                        memcpy(cb_last[nb++], c, 65);
+        }
+        assert_true(sv_session_find(&sv, ca, got));
+        assert_memory_equal(got, a, 32);
+        /* b keeps its newest SV_SESS_PER_TOKEN; its older ones went */
+        assert_false(sv_session_find(&sv, cb_first, got));
+        assert_false(sv_session_find(&sv, cb_last[0], got));
+        for (size_t i = 1; i < nb; i++) {
+                assert_true(sv_session_find(&sv, cb_last[i], got));
+                assert_memory_equal(got, b, 32);
+        }
+        assert_int_equal(sv.sv_nsess, 1 + SV_SESS_PER_TOKEN);
+        /* many tokens, one session each, up to the cap */
+        memset(t, 0, 32);
+        for (n = 0; n < 2 * SV_SESS_MAX; n++) {
+                memcpy(t, &n, sizeof(n));
+                if (sv_session_new(&sv, t, c) != SV_SESS_OK)
+                        break;
+        }
+        assert_int_equal(sv.sv_nsess, SV_SESS_MAX);
+        assert_int_equal(sv_session_new(&sv, a, c), SV_SESS_FULL);
+        /* a token at its own cap still logs in (in its own slot) */
+        assert_int_equal(sv_session_new(&sv, b, c), SV_SESS_OK);
+        assert_true(sv_session_find(&sv, ca, got));
+        assert_int_equal(sv.sv_nsess, SV_SESS_MAX);
+        vg_free(sv.sv_sess);
+        pthread_mutex_destroy(&sv.sv_auth_lock);
+}
+
 static void test_sha256_hex(void **state) {
         char hex[65];
         (void)state;
@@ -717,6 +767,7 @@ int main(void) {
                 cmocka_unit_test(test_state_changes),
                 cmocka_unit_test(test_stream_hup),
                 cmocka_unit_test(test_glob),
+                cmocka_unit_test(test_sessions),
                 cmocka_unit_test(test_sha256_hex),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
