@@ -650,6 +650,7 @@ static mhd_ret_t handle(void *cls, struct MHD_Connection *conn,
                 *con_cls = rq;
                 vg_buf_init(&rq->rq_body);
                 client_addr(conn, rq->rq_addr, sizeof(rq->rq_addr));
+                sv_conn_request(sv->sv_conns, conn, true);
                 rq->rq_route = R_NONE;
                 rq->rq_path = "(other)";
                 for (size_t i = 0; i < VG_ARRAY_SIZE(routes); i++)
@@ -674,10 +675,10 @@ static mhd_ret_t handle(void *cls, struct MHD_Connection *conn,
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
+        sv_server_t *sv = cls;
         req_t *rq = *con_cls;
-        (void)cls;
-        (void)conn;
         (void)toe;
+        sv_conn_request(sv->sv_conns, conn, false);
         if (!rq)
                 return;
         if (rq->rq_body.vb_data)
@@ -809,11 +810,21 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
         /* (libmicrohttpd counts whole seconds) */
         idle_s = (unsigned int)((vg_conf_int(conf, "serve.idle_timeout_ms") +
                                  999) / 1000);
+        /* (its own deadline: libmicrohttpd's counts inactivity only) */
+        if (!(sv->sv_conns = sv_conns_start(vg_conf_int(
+                      conf, "serve.idle_timeout_ms")))) {
+                vg_free(cert);
+                vg_free(key);
+                return vg_seterr(errstr, errstr_size, VG_ERR_IO,
+                                 "cannot start a thread");
+        }
         if (cert)
                 sv->sv_daemon = MHD_start_daemon(
                         flags, port, NULL, NULL, handle, sv,
                         MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log,
-                        NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                        NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, sv,
+                        MHD_OPTION_NOTIFY_CONNECTION, sv_conn_notify,
+                        sv->sv_conns,
                         MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
                         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                         MHD_OPTION_CONNECTION_LIMIT,
@@ -829,7 +840,9 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                 sv->sv_daemon = MHD_start_daemon(
                         flags, port, NULL, NULL, handle, sv,
                         MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log,
-                        NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                        NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, sv,
+                        MHD_OPTION_NOTIFY_CONNECTION, sv_conn_notify,
+                        sv->sv_conns,
                         MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
                         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                         MHD_OPTION_CONNECTION_LIMIT,
@@ -845,11 +858,14 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                 vg_free(key);
         }
         vg_free(cert);
-        if (!sv->sv_daemon)
+        if (!sv->sv_daemon) {
+                sv_conns_stop(sv->sv_conns);
+                sv->sv_conns = NULL;
                 return vg_seterr(errstr, errstr_size, VG_ERR_IO,
                                  "cannot listen on %s port %u (in use? a "
                                  "bad TLS key or certificate?)",
                                  *h ? h : "every interface", port);
+        }
         {
                 const union MHD_DaemonInfo *di = MHD_get_daemon_info(
                         sv->sv_daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -867,6 +883,8 @@ void sv_http_stop(sv_server_t *sv) {
         pthread_mutex_unlock(&sv->sv_state->st_lock);
         MHD_stop_daemon(sv->sv_daemon);
         sv->sv_daemon = NULL;
+        sv_conns_stop(sv->sv_conns);
+        sv->sv_conns = NULL;
         vg_free(sv->sv_sess);
         sv->sv_sess = NULL;
         sv->sv_nsess = sv->sv_capsess = 0;

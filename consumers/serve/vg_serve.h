@@ -14,6 +14,8 @@
  *                  sessions, the access log (serve_http.h: what it shares
  *                  with serve_stream.c)
  *   serve_stream.c /alerts/stream: Server-Sent Events, resuming
+ *   serve_conn.c   closes a connection whose request's headers are not in
+ *                  within serve.idle_timeout_ms
  *   serve_views.c  the bodies of /alerts, /alerts/stream, /indicators,
  *                  /report
  *   serve_page.c   the page at / (and its login form)
@@ -267,6 +269,8 @@ typedef struct sv_server_s {
         bool             sv_tls;
         int              sv_port;        /* bound */
         bool             sv_closing;     /* under st_lock: streams end */
+        struct sv_conns_s *sv_conns;     /* the headers' deadline
+                                          * (serve_conn.c) */
         struct MHD_Daemon *sv_daemon;
 } sv_server_t;
 

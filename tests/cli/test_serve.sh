@@ -84,6 +84,29 @@ s.settimeout(5)
 t = time.time()
 sys.exit(0 if s.recv(100) == b"" and time.time() - t > 0.5 else 1)
 PY
+# A request trickled a byte at a time, faster than the idle timeout (the
+# attack: a byte every 20 s was never closed, as libmicrohttpd counts
+# inactivity only): closed when its headers are not in within
+# serve.idle_timeout_ms of its start.
+python3 - "$base" <<'PY' || fail "a trickled request was not closed within 3 s"
+import socket, sys, time
+h, p = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((h, int(p)))
+t = time.time()
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: ")
+s.settimeout(0.3)
+while time.time() - t < 3:
+    try:
+        if s.recv(100) == b"":
+            sys.exit(0 if time.time() - t > 0.9 else 1)
+    except socket.timeout:
+        pass
+    try:
+        s.sendall(b"a")
+    except OSError:
+        sys.exit(0 if time.time() - t > 0.9 else 1)
+sys.exit(1)
+PY
 rc=0; wait "$pid" || rc=$?; pid=
 [ $rc = 1 ] || fail "broker down: exit $rc, want 1: $(tail -3 log)"
 grep -q "ERROR serve:" log || fail "no error logged: $(tail -3 log)"

@@ -222,6 +222,43 @@ for s in "$T_kommun_a" "$T_national" 191212121212 19121212-1212 wrong-1 "kommun=
 done
 echo "access log: $n lines, each time, address, token name, method, route, status; no token or query value"
 
+# A request trickled a byte at a time (faster than the idle timeout) on a
+# kept-alive connection: closed serve.idle_timeout_ms after the previous
+# request's end (libmicrohttpd counts inactivity only: the attack kept one
+# open for over 100 s with a byte every 20 s).
+start_serve "$TMP/serve4.log" -X serve.idle_timeout_ms=2000
+"$PY" - "$BASE" <<'PY' || fail "a trickled second request was not closed"
+import socket, sys, time
+h, p = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((h, int(p)))
+# (a POST: libmicrohttpd closes after an answer given before the request
+# was read to its end, as every GET's is)
+s.sendall(b"POST /logout HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+s.settimeout(5)
+d = s.recv(65536)
+if not d.startswith(b"HTTP/1.1 303") or b"close" in d.split(b"\r\n\r\n")[0].lower():
+    sys.exit("first request: %r" % d[:300])
+time.sleep(0.5)                 # the body may come in more than one read
+t = time.time()
+s.sendall(b"GET /alerts HTTP/1.1\r\nX-A: ")
+s.settimeout(0.3)
+while time.time() - t < 5:
+    try:
+        if s.recv(65536) == b"":
+            sys.exit(0 if time.time() - t > 1 else "closed too soon")
+    except socket.timeout:
+        pass
+    except OSError:
+        sys.exit(0)
+    try:
+        s.sendall(b"a")
+    except OSError:
+        sys.exit(0)
+sys.exit("still open after 5 s")
+PY
+stop_serve
+echo "a trickled request on a kept-alive connection: closed after serve.idle_timeout_ms"
+
 # TLS (libmicrohttpd with GnuTLS).
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" \
   -days 2 -subj /CN=localhost 2>/dev/null

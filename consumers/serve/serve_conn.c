@@ -1,0 +1,147 @@
+/*
+ * serve_conn.c - the deadline of a request's headers. libmicrohttpd's
+ * connection timeout counts inactivity only, so a client that trickles a
+ * header byte now and then is never closed by it (the attack: one byte
+ * every 20 s kept a request open past 101 s with serve.idle_timeout_ms at
+ * 30000). Here every connection is noted when it starts; its headers must
+ * be in within serve.idle_timeout_ms of that, or of the end of its
+ * previous request on a kept-alive connection. A sweeping thread shuts
+ * down the socket of one that is late (shutdown(2): the connection's own
+ * thread then sees the end, and closes and frees it as usual).
+ */
+#include "serve_http.h"
+#include "vg_time.h"
+
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+typedef struct conn_s {
+        struct conn_s *cn_prev, *cn_next;
+        MHD_socket     cn_fd;
+        int64_t        cn_since;  /* ms: its start, or its last request's
+                                   * end */
+        bool           cn_busy;   /* a request's headers are in, and it
+                                   * has not ended */
+        bool           cn_cut;    /* shut down already */
+} conn_t;
+
+struct sv_conns_s {
+        pthread_mutex_t cs_lock;
+        pthread_cond_t  cs_cond;  /* stop */
+        conn_t         *cs_head;
+        int64_t         cs_limit; /* serve.idle_timeout_ms */
+        bool            cs_stop;
+        pthread_t       cs_thread;
+};
+
+static conn_t *conn_of(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+void sv_conn_notify(void *cls, struct MHD_Connection *conn,
+                    void **socket_context,
+                    enum MHD_ConnectionNotificationCode toe) {
+        sv_conns_t *cs = cls;
+        conn_t *cn;
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                        conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (!ci)
+                        return;
+                cn = vg_calloc(1, sizeof(*cn));
+                cn->cn_fd = ci->connect_fd;
+                cn->cn_since = vg_now_ms();
+                pthread_mutex_lock(&cs->cs_lock);
+                cn->cn_next = cs->cs_head;
+                if (cs->cs_head)
+                        cs->cs_head->cn_prev = cn;
+                cs->cs_head = cn;
+                pthread_mutex_unlock(&cs->cs_lock);
+                *socket_context = cn;
+                return;
+        }
+        /* closed: unlinked before libmicrohttpd closes the socket, so the
+         * sweep never shuts down a number the system has given again */
+        if (!(cn = *socket_context))
+                return;
+        pthread_mutex_lock(&cs->cs_lock);
+        if (cn->cn_prev)
+                cn->cn_prev->cn_next = cn->cn_next;
+        else
+                cs->cs_head = cn->cn_next;
+        if (cn->cn_next)
+                cn->cn_next->cn_prev = cn->cn_prev;
+        pthread_mutex_unlock(&cs->cs_lock);
+        vg_free(cn);
+        *socket_context = NULL;
+}
+
+void sv_conn_request(sv_conns_t *cs, struct MHD_Connection *conn,
+                     bool begins) {
+        conn_t *cn = conn_of(conn);
+        if (!cn)
+                return;
+        pthread_mutex_lock(&cs->cs_lock);
+        cn->cn_busy = begins;
+        if (!begins)
+                cn->cn_since = vg_now_ms();
+        pthread_mutex_unlock(&cs->cs_lock);
+}
+
+static void *sweep(void *arg) {
+        sv_conns_t *cs = arg;
+        /* a quarter of the limit, at most a second: late by that much */
+        int64_t step = cs->cs_limit / 4 < 1000 ? cs->cs_limit / 4 : 1000;
+        struct timespec dl;
+        if (step < 10)
+                step = 10;
+        pthread_mutex_lock(&cs->cs_lock);
+        while (!cs->cs_stop) {
+                int64_t now = vg_now_ms();
+                for (conn_t *cn = cs->cs_head; cn; cn = cn->cn_next)
+                        if (!cn->cn_busy && !cn->cn_cut &&
+                            now - cn->cn_since >= cs->cs_limit) {
+                                shutdown(cn->cn_fd, SHUT_RDWR);
+                                cn->cn_cut = true;
+                        }
+                vg_deadline_after(CLOCK_MONOTONIC, step, &dl);
+                pthread_cond_timedwait(&cs->cs_cond, &cs->cs_lock, &dl);
+        }
+        pthread_mutex_unlock(&cs->cs_lock);
+        return NULL;
+}
+
+sv_conns_t *sv_conns_start(int64_t limit_ms) {
+        sv_conns_t *cs = vg_calloc(1, sizeof(*cs));
+        pthread_condattr_t ca;
+        pthread_mutex_init(&cs->cs_lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&cs->cs_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        cs->cs_limit = limit_ms > 0 ? limit_ms : 1;
+        if (pthread_create(&cs->cs_thread, NULL, sweep, cs)) {
+                pthread_cond_destroy(&cs->cs_cond);
+                pthread_mutex_destroy(&cs->cs_lock);
+                vg_free(cs);
+                return NULL;
+        }
+        return cs;
+}
+
+void sv_conns_stop(sv_conns_t *cs) {
+        if (!cs)
+                return;
+        pthread_mutex_lock(&cs->cs_lock);
+        cs->cs_stop = true;
+        pthread_cond_broadcast(&cs->cs_cond);
+        pthread_mutex_unlock(&cs->cs_lock);
+        pthread_join(cs->cs_thread, NULL);
+        /* (the daemon is stopped: every connection was unlinked) */
+        pthread_cond_destroy(&cs->cs_cond);
+        pthread_mutex_destroy(&cs->cs_lock);
+        vg_free(cs);
+}
