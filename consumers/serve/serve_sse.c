@@ -117,12 +117,13 @@ vg_err_t sv_filter_set(sv_filter_t *fl, const char *key, const char *value,
         if (!value)
                 value = "";
         if (!strcmp(key, "kommun")) {
-                /* (any four digits: events of a code not in the list
-                 * of kommuner are kept, in region 99) */
-                if (strlen(value) != 4 || !vg_areas_code_form(value))
+                /* a kommun of the list, as /indicators?area= has it (a
+                 * code not in it filtered nothing and answered 200: it
+                 * looked like an empty kommun) */
+                if (strlen(value) != 4 || !vg_areas_is_kommun(value))
                         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,
-                                         "kommun: expected a kommun code "
-                                         "(4 digits, e.g. 0484)");
+                                         "kommun: expected the code of a "
+                                         "kommun (4 digits, e.g. 0484)");
                 snprintf(fl->fl_kommun, sizeof(fl->fl_kommun), "%s", value);
         } else if (!strcmp(key, "region")) {
                 if (strlen(value) != 2 || !strcmp(value, "SE") ||

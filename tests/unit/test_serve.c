@@ -393,6 +393,12 @@ static void test_filters(void **state) {
         assert_int_equal(sv_filter_set(&fl, "kommun", "480", err, 256),
                          VG_ERR_ARG);
         assert_non_null(strstr(err, "kommun: expected"));
+        /* four digits but no kommun: 400, as /indicators?area=9999 */
+        assert_int_equal(sv_filter_set(&fl, "kommun", "9999", err, 256),
+                         VG_ERR_ARG);
+        assert_non_null(strstr(err, "kommun: expected"));
+        assert_int_equal(sv_filter_set(&fl, "kommun", "0499", err, 256),
+                         VG_ERR_ARG);
         assert_int_equal(sv_filter_set(&fl, "region", "SE", err, 256),
                          VG_ERR_ARG);
         assert_int_equal(sv_filter_set(&fl, "rule", "X", err, 256),
