@@ -1,11 +1,12 @@
 /*
- * serve_conn.c - the deadline of a request's headers. libmicrohttpd's
+ * serve_conn.c - the deadline of a request. libmicrohttpd's
  * connection timeout counts inactivity only, so a client that trickles a
  * header byte now and then is never closed by it (the attack: one byte
  * every 20 s kept a request open past 101 s with serve.idle_timeout_ms at
- * 30000). Here every connection is noted when it starts; its headers must
- * be in within serve.idle_timeout_ms of that, or of the end of its
- * previous request on a kept-alive connection. A sweeping thread shuts
+ * 30000). Here every connection is noted when it starts; its request,
+ * headers and body, must be in within serve.idle_timeout_ms of that, or
+ * of the end of its previous request on a kept-alive connection (a body
+ * trickled in is cut too). A sweeping thread shuts
  * down the socket of one that is late (shutdown(2): the connection's own
  * thread then sees the end, and closes and frees it as usual).
  */
@@ -19,10 +20,10 @@
 typedef struct conn_s {
         struct conn_s *cn_prev, *cn_next;
         MHD_socket     cn_fd;
-        int64_t        cn_since;  /* ms: its start, or its last request's
-                                   * end */
-        bool           cn_busy;   /* a request's headers are in, and it
-                                   * has not ended */
+        int64_t        cn_since;  /* ms (monotonic): its start, or its
+                                   * last request's end */
+        bool           cn_busy;   /* a request is all in (headers and
+                                   * body), and has not ended */
         bool           cn_cut;    /* shut down already */
 } conn_t;
 
@@ -34,6 +35,12 @@ struct sv_conns_s {
         bool            cs_stop;
         pthread_t       cs_thread;
 };
+
+/* The deadlines' clock: monotonic (a step of the wall clock would cut
+ * every connection at once, or none for its length). */
+static int64_t mono_ms(void) {
+        return vg_now_us() / 1000;
+}
 
 static conn_t *conn_of(struct MHD_Connection *conn) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
@@ -53,7 +60,7 @@ void sv_conn_notify(void *cls, struct MHD_Connection *conn,
                         return;
                 cn = vg_calloc(1, sizeof(*cn));
                 cn->cn_fd = ci->connect_fd;
-                cn->cn_since = vg_now_ms();
+                cn->cn_since = mono_ms();
                 pthread_mutex_lock(&cs->cs_lock);
                 cn->cn_next = cs->cs_head;
                 if (cs->cs_head)
@@ -87,7 +94,7 @@ void sv_conn_request(sv_conns_t *cs, struct MHD_Connection *conn,
         pthread_mutex_lock(&cs->cs_lock);
         cn->cn_busy = begins;
         if (!begins)
-                cn->cn_since = vg_now_ms();
+                cn->cn_since = mono_ms();
         pthread_mutex_unlock(&cs->cs_lock);
 }
 
@@ -100,7 +107,7 @@ static void *sweep(void *arg) {
                 step = 10;
         pthread_mutex_lock(&cs->cs_lock);
         while (!cs->cs_stop) {
-                int64_t now = vg_now_ms();
+                int64_t now = mono_ms();
                 for (conn_t *cn = cs->cs_head; cn; cn = cn->cn_next)
                         if (!cn->cn_busy && !cn->cn_cut &&
                             now - cn->cn_since >= cs->cs_limit) {

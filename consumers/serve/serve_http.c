@@ -650,7 +650,6 @@ static mhd_ret_t handle(void *cls, struct MHD_Connection *conn,
                 *con_cls = rq;
                 vg_buf_init(&rq->rq_body);
                 client_addr(conn, rq->rq_addr, sizeof(rq->rq_addr));
-                sv_conn_request(sv->sv_conns, conn, true);
                 rq->rq_route = R_NONE;
                 rq->rq_path = "(other)";
                 for (size_t i = 0; i < VG_ARRAY_SIZE(routes); i++)
@@ -670,6 +669,8 @@ static mhd_ret_t handle(void *cls, struct MHD_Connection *conn,
                 *upload_data_size = 0;
                 return MHD_YES;
         }
+        /* all of the request is in: no longer under its deadline */
+        sv_conn_request(sv->sv_conns, conn, true);
         return dispatch(sv, conn, rq, method);
 }
 

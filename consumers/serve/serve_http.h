@@ -65,9 +65,9 @@ mhd_ret_t sv_serve_stream(sv_server_t *sv, struct MHD_Connection *conn,
                           req_t *rq, const char *method,
                           const sv_caller_t *cl);
 
-/* The headers' deadline (serve_conn.c): a connection whose request's
- * headers are not in within limit_ms of its start, or of its previous
- * request's end, is shut down. */
+/* The request's deadline (serve_conn.c): a connection whose request
+ * (headers and body) is not in within limit_ms of its start, or of its
+ * previous request's end, is shut down. */
 typedef struct sv_conns_s sv_conns_t;
 sv_conns_t *sv_conns_start(int64_t limit_ms);
 void sv_conns_stop(sv_conns_t *cs);
@@ -75,7 +75,7 @@ void sv_conns_stop(sv_conns_t *cs);
 void sv_conn_notify(void *cls, struct MHD_Connection *conn,
                     void **socket_context,
                     enum MHD_ConnectionNotificationCode toe);
-/* A request's headers are in (begins), or the request ended. */
+/* A request is all in, headers and body (begins), or it ended. */
 void sv_conn_request(sv_conns_t *cs, struct MHD_Connection *conn,
                      bool begins);
 

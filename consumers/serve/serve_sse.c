@@ -252,7 +252,11 @@ bool sv_glob_match(const char *pat, const char *s) {
 
 bool sv_glob_valid(const char *pat) {
         int wild = 0;
-        if (strlen(pat) > SV_GLOB_MAX)
+        /* (POSIX classes, equivalence classes and collating symbols in a
+         * bracket are not matched here: refused rather than matching
+         * nothing where fnmatch matched) */
+        if (strlen(pat) > SV_GLOB_MAX || strstr(pat, "[:") ||
+            strstr(pat, "[=") || strstr(pat, "[."))
                 return false;
         for (; *pat; pat++)
                 if (*pat == '*' || *pat == '?' || *pat == '[')

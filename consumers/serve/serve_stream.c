@@ -100,15 +100,24 @@ static void stream_changes(stream_t *sm, const sv_state_t *st) {
 }
 
 /* A token taken out of the file or rotated (a new hash under its name)
- * ends its streams; changed areas of the same token apply. */
-static bool still_entitled(stream_t *sm) {
+ * ends its streams; changed areas of the same token apply. 0: taken out;
+ * 1: the same areas; 2: other areas (now the stream's). */
+static int still_entitled(stream_t *sm) {
         sv_server_t *sv = sm->sm_sv;
         const sv_token_t *tk;
-        bool ok;
+        int ok = 0;
         pthread_rwlock_rdlock(&sv->sv_tok_lock);
         tk = sv_tokens_by_hash(&sv->sv_tokens, sm->sm_cl.cl_hash);
-        if ((ok = tk != NULL))
+        if (tk) {
+                const sv_ent_t *a = &sm->sm_cl.cl_ent, *b = &tk->tk_ent;
+                ok = a->se_all == b->se_all && a->se_n == b->se_n &&
+                                     !memcmp(a->se_areas, b->se_areas,
+                                             sizeof(a->se_areas[0]) *
+                                                     (size_t)a->se_n)
+                             ? 1
+                             : 2;
                 sm->sm_cl.cl_ent = tk->tk_ent;
+        }
         pthread_rwlock_unlock(&sv->sv_tok_lock);
         return ok;
 }
@@ -119,6 +128,12 @@ ssize_t sv_stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         struct timespec dl;
         size_t n;
         (void)pos;
+        /* What is left of the last events was chosen by the areas the
+         * token had then: taken out or narrowed since, it is not sent
+         * (the stream ends; the client comes back with Last-Event-ID and
+         * gets what it may see now). */
+        if (sm->sm_off < sm->sm_out.vb_len && still_entitled(sm) != 1)
+                return MHD_CONTENT_READER_END_OF_STREAM;
         if (sm->sm_off >= sm->sm_out.vb_len) {
                 vg_buf_reset(&sm->sm_out);
                 sm->sm_off = 0;
@@ -153,7 +168,12 @@ ssize_t sv_stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
                                                           &dl)) {
                                 /* a comment keeps proxies and the client
                                  * from timing out, and finds a client
-                                 * that left */
+                                 * that left (none to a token taken out
+                                 * meanwhile) */
+                                if (!still_entitled(sm)) {
+                                        pthread_mutex_unlock(&st->st_lock);
+                                        return MHD_CONTENT_READER_END_OF_STREAM;
+                                }
                                 vg_buf_puts(&sm->sm_out, ": keep-alive\n\n");
                         }
                 }

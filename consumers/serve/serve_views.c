@@ -219,7 +219,8 @@ static unsigned ind_query(const sv_query_t *q, indq_t *iq, vg_buf_t *out,
         if (iq->iq_ind && !sv_glob_valid(iq->iq_ind)) {
                 char msg[128];
                 snprintf(msg, sizeof(msg), "indicator: expected a glob of at "
-                         "most %d bytes and %d wildcards (*, ?, [...])",
+                         "most %d bytes and %d wildcards (*, ?, [...]; no "
+                         "[:class:])",
                          SV_GLOB_MAX, SV_GLOB_WILD);
                 return bad_request(out, ctype, msg);
         }

@@ -192,7 +192,9 @@ bool sv_filter_match(const sv_filter_t *fl, const sv_scope_t *sc);
  * without backtracking (a long run of '*' cost fnmatch seconds per value
  * under the state's lock). */
 bool sv_glob_match(const char *pat, const char *s);
-/* At most SV_GLOB_MAX bytes and SV_GLOB_WILD wildcards ('*', '?', '['). */
+/* At most SV_GLOB_MAX bytes and SV_GLOB_WILD wildcards ('*', '?', '['),
+ * and no "[:", "[=" or "[." (POSIX classes, which sv_glob_match does not
+ * know). */
 #define SV_GLOB_MAX  128
 #define SV_GLOB_WILD 16
 bool sv_glob_valid(const char *pat);

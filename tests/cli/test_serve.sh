@@ -107,6 +107,29 @@ while time.time() - t < 3:
         sys.exit(0 if time.time() - t > 0.9 else 1)
 sys.exit(1)
 PY
+# The same with a body: headers at once, then a POST body trickled (the
+# review: the deadline ended with the headers, so a body trickled for weeks
+# at the default): closed too.
+python3 - "$base" <<'PY' || fail "a trickled body was not closed within 3 s"
+import socket, sys, time
+h, p = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((h, int(p)))
+t = time.time()
+s.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+          b"Content-Type: application/x-www-form-urlencoded\r\n\r\nt")
+s.settimeout(0.3)
+while time.time() - t < 3:
+    try:
+        if s.recv(100) == b"":
+            sys.exit(0 if time.time() - t > 0.9 else 1)
+    except socket.timeout:
+        pass
+    try:
+        s.sendall(b"a")
+    except OSError:
+        sys.exit(0 if time.time() - t > 0.9 else 1)
+sys.exit(1)
+PY
 rc=0; wait "$pid" || rc=$?; pid=
 [ $rc = 1 ] || fail "broker down: exit $rc, want 1: $(tail -3 log)"
 grep -q "ERROR serve:" log || fail "no error logged: $(tail -3 log)"

@@ -568,7 +568,9 @@ static void test_stream_hup(void **state) {
         st.st_live = st.st_ready = true;
         memset(&sv, 0, sizeof(sv));
         sv.sv_state = &st;
-        sv.sv_heartbeat_ms = 400;
+        /* (the helper thread's change comes 100 ms into the wait: 1.9 s
+         * of margin on a busy machine before the heartbeat ends it) */
+        sv.sv_heartbeat_ms = 2000;
         pthread_rwlock_init(&sv.sv_tok_lock, NULL);
         sv.sv_tokens = region;
         memset(&cl, 0, sizeof(cl));
@@ -604,6 +606,18 @@ static void test_stream_hup(void **state) {
                 fail_msg("a revoked stream sent: %s", buf);
         }
         assert_int_equal(n, MHD_CONTENT_READER_END_OF_STREAM);
+        sv_stream_free(sm);
+        /* narrowed while a snapshot is part sent (it goes out over
+         * several reads): the rest, chosen by the old areas, is not sent
+         * (review) */
+        sv.sv_tokens = region;
+        cl.cl_ent = region.ts_tok[0].tk_ent;
+        sm = sv_stream_new(&sv, &cl, &fl, NULL);
+        assert_int_equal(sv_stream_read(sm, 0, buf, 8), 8);
+        assert_int_equal(sv_stream_read(sm, 0, buf, 8), 8);
+        sv.sv_tokens = kommun;
+        assert_int_equal(sv_stream_read(sm, 0, buf, 8),
+                         MHD_CONTENT_READER_END_OF_STREAM);
         sv_stream_free(sm);
         pthread_rwlock_destroy(&sv.sv_tok_lock);
         sv_tokens_free(&region);
@@ -674,6 +688,13 @@ static void test_glob(void **state) {
         /* bounds: 128 bytes, 16 wildcards; beyond them a 400 */
         assert_true(sv_glob_valid("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b"));
         assert_false(sv_glob_valid("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*"));
+        /* POSIX classes: fnmatch matched them, the matcher does not:
+         * refused, not an empty answer (review) */
+        assert_false(sv_glob_valid("[[:alpha:]]*"));
+        assert_false(sv_glob_valid("spr.[[:lower:]]*"));
+        assert_false(sv_glob_valid("[[=a=]]"));
+        assert_false(sv_glob_valid("[[.a.]]"));
+        assert_true(sv_glob_valid("spr.[a-z]*"));
         sv_state_init(&st, 10, 700);
         st.st_ready = true;
         memset(&sv, 0, sizeof(sv));
