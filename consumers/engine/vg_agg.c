@@ -98,6 +98,25 @@ struct vg_agg_s {
         vg_buf_t         ag_buf;
 };
 
+/* SPEC §6.3 defaults: the region's own choice for the first two;
+ * Socialstyrelsen's target levels (2017) for the register; 70 % coverage
+ * for open comparisons. */
+static const struct {
+        const char *ind;
+        double      t;
+        bool        hib;
+} default_targets[] = {
+        {"readmission_30d", 0.10, false},
+        {"sip_within_deadline", 0.90, true},
+        {"spr.eol_conversation", 0.98, true},
+        {"spr.pain_assessed", 1.00, true},
+        {"spr.oral_health_assessed", 0.90, true},
+        {"spr.prn_opioid", 0.98, true},
+        {"spr.prn_anxiolytic", 0.98, true},
+        {"spr.pressure_ulcer_free", 0.90, true},
+        {"register_coverage", 0.70, true},
+};
+
 vg_target_t vg_agg_target(const vg_conf_t *conf, const char *indicator) {
         vg_target_t tg = {false, 0, false};
         double t;
@@ -107,27 +126,12 @@ vg_target_t vg_agg_target(const vg_conf_t *conf, const char *indicator) {
                 tg.tg_set = true;
                 tg.tg_target = t;
                 tg.tg_higher_is_better = hib != 0;
-        } else if (r == 0 && !strcmp(indicator, "readmission_30d")) {
-                tg = (vg_target_t){true, 0.10, false};
         } else if (r == 0) {
-                /* SPEC §6.3 defaults: the region's own choice for the
-                 * first two; Socialstyrelsen's target levels (2017) for
-                 * the register; 70 % coverage for open comparisons. */
-                static const struct { const char *ind; double t; bool hib; }
-                        defs[] = {
-                                {"sip_within_deadline", 0.90, true},
-                                {"spr.eol_conversation", 0.98, true},
-                                {"spr.pain_assessed", 1.00, true},
-                                {"spr.oral_health_assessed", 0.90, true},
-                                {"spr.prn_opioid", 0.98, true},
-                                {"spr.prn_anxiolytic", 0.98, true},
-                                {"spr.pressure_ulcer_free", 0.90, true},
-                                {"register_coverage", 0.70, true},
-                        };
-                for (size_t i = 0; i < VG_ARRAY_SIZE(defs); i++)
-                        if (!strcmp(indicator, defs[i].ind))
-                                tg = (vg_target_t){true, defs[i].t,
-                                                   defs[i].hib};
+                for (size_t i = 0; i < VG_ARRAY_SIZE(default_targets); i++)
+                        if (!strcmp(indicator, default_targets[i].ind))
+                                tg = (vg_target_t){true,
+                                                   default_targets[i].t,
+                                                   default_targets[i].hib};
         }
         return tg;
 }
@@ -686,20 +690,33 @@ vg_err_t vg_agg_commit(vg_agg_t *agg, char *errstr, size_t errstr_size) {
 }
 
 /* What an alert's raising depends on besides the values (SPEC §5.4,
- * §6.1, §6.3): the targets, aggregate.min_denominator and
- * alert_preliminary, and the settings of completeness. */
+ * §6.1, §6.3): the targets set, the effective ones of the indicators with
+ * a default (so that a release with other defaults evaluates again),
+ * aggregate.min_denominator and alert_preliminary, and the settings of
+ * completeness. */
+#define DEFAULTS_TEXT 1024
 static char *alerting_text(const vg_agg_t *agg) {
         char rules[VG_RULES_CONF_TEXT], *t;
-        size_t n = vg_conf_targets_text(agg->ag_conf, NULL, 0);
-        t = vg_malloc(n + VG_RULES_CONF_TEXT + 128);
-        int w;
+        size_t n = vg_conf_targets_text(agg->ag_conf, NULL, 0),
+               size = n + VG_RULES_CONF_TEXT + DEFAULTS_TEXT + 128;
+        size_t w;
+        t = vg_malloc(size);
         vg_rules_conf_text(&agg->ag_rc, rules, sizeof(rules));
-        w = snprintf(t, VG_RULES_CONF_TEXT + 128,
-                     "min_denominator=%lld alert_preliminary=%d %s ",
-                     (long long)agg->ag_min_den, agg->ag_alert_prelim, rules);
-        if (w < 0 || w >= VG_RULES_CONF_TEXT + 128)
-                w = (int)strlen(t);
-        vg_conf_targets_text(agg->ag_conf, t + w, n + 1);
+        w = (size_t)snprintf(t, size,
+                             "min_denominator=%lld alert_preliminary=%d %s ",
+                             (long long)agg->ag_min_den, agg->ag_alert_prelim,
+                             rules);
+        for (size_t i = 0; i < VG_ARRAY_SIZE(default_targets) && w < size;
+             i++) {
+                vg_target_t tg = vg_agg_target(agg->ag_conf,
+                                               default_targets[i].ind);
+                w += (size_t)snprintf(t + w, size - w, "%s:%d%c%.17g ",
+                                      default_targets[i].ind, tg.tg_set,
+                                      tg.tg_higher_is_better ? '>' : '<',
+                                      tg.tg_target);
+        }
+        if (w < size)
+                vg_conf_targets_text(agg->ag_conf, t + w, size - w);
         return t;
 }
 
