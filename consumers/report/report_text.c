@@ -199,6 +199,7 @@ static const tr_t tr[] = {
         {"Jul", "jul"},
         {"Jun", "jun"},
         {"Kafka topic %s at %s", "Kafka-topic %s på %s"},
+        {"Kafka topic %s", "Kafka-topic %s"},
         {"Kommun", "Kommun"},
         {"Kommuner (%zu): deaths by place, %s to %s",
          "Kommuner (%zu): dödsfall per plats, %s till %s"},

@@ -128,6 +128,11 @@ head -1 "$TMP/h" | grep -q " 429" || fail "a limited address got past with a rig
 grep -qi '^Retry-After: [1-9]' "$TMP/h" || fail "429 without Retry-After"
 [ "$(code -H "Authorization: Bearer $T_kommun_a" "http://$BASE/alerts")" = 200 ] \
   || fail "127.0.0.1 is limited by 127.0.0.2's failures"
+# The served report names its topics, not the broker's address (the
+# attack: every caller saw host:port of the Kafka cluster).
+curl -s -o "$TMP/report.html" -H "Authorization: Bearer $T_kommun_a" "http://$BASE/report"
+grep -q "$S.ind" "$TMP/report.html" || fail "/report: no source topic named"
+grep -q "$VIGIL_BOOTSTRAP" "$TMP/report.html" && fail "/report shows the broker's address"
 # Bad queries: 400, their values never logged.
 [ "$(code -H "Authorization: Bearer $T_kommun_a" "http://$BASE/alerts?kommun=191212121212")" = 400 ] \
   || fail "a bad kommun is not 400"
