@@ -89,6 +89,7 @@ void sv_common_headers(struct MHD_Response *r, const char *ctype) {
 }
 
 static void buf_free_cb(void *p) {
+        sv_resp_release(p);
         vg_free(p);
 }
 
@@ -104,6 +105,8 @@ mhd_ret_t sv_respond(struct MHD_Connection *conn, const req_t *rq,
         if (body->vb_len) {
                 r = MHD_create_response_from_buffer_with_free_callback(
                         body->vb_len, body->vb_data, buf_free_cb);
+                if (r)
+                        sv_resp_hold(body->vb_data);
                 body->vb_data = NULL;
                 body->vb_len = body->vb_size = 0;
         } else {
@@ -487,39 +490,6 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                        "Location", "./", "Set-Cookie", setc, SV_END);
 }
 
-/* /report pages rendered at once, and waiting beyond them: each copies
- * the values its caller may see and renders them (for SE on 174,065
- * values about 1.2 GB and 4 s of CPU; 30 at once took 8.3 GB). Beyond the
- * waiting, 503 with Retry-After (docs/SERVE.md). */
-#define REPORTS_AT_ONCE 1
-#define REPORTS_WAITING 8
-static pthread_mutex_t rep_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t rep_cond = PTHREAD_COND_INITIALIZER;
-static int rep_busy, rep_waiting;
-
-static bool report_enter(void) {
-        bool ok = true;
-        pthread_mutex_lock(&rep_lock);
-        if (rep_busy >= REPORTS_AT_ONCE && rep_waiting >= REPORTS_WAITING) {
-                ok = false;
-        } else {
-                rep_waiting++;
-                while (rep_busy >= REPORTS_AT_ONCE)
-                        pthread_cond_wait(&rep_cond, &rep_lock);
-                rep_waiting--;
-                rep_busy++;
-        }
-        pthread_mutex_unlock(&rep_lock);
-        return ok;
-}
-
-static void report_leave(void) {
-        pthread_mutex_lock(&rep_lock);
-        rep_busy--;
-        pthread_cond_signal(&rep_cond);
-        pthread_mutex_unlock(&rep_lock);
-}
-
 static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                           req_t *rq, const char *method) {
         bool get = !strcmp(method, MHD_HTTP_METHOD_GET) ||
@@ -609,6 +579,22 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                 sv_query_t q = {sv_q_get, sv_q_each, &qc,
                                 MHD_lookup_connection_value(
                                         conn, MHD_HEADER_KIND, "Accept")};
+                bool rep = rq->rq_route != R_PAGE &&
+                           rq->rq_route != R_ALERTS && rq->rq_route != R_IND;
+                const char *busy =
+                        rq->rq_route == R_PAGE ? NULL
+                        : sv_resp_over(SV_RESP_BUDGET)
+                                ? "too many answers not yet read by their "
+                                  "clients: try again in a moment"
+                        : rep && !sv_report_enter() ? "too many reports being "
+                                                   "made: try again soon"
+                                                 : NULL;
+                if (busy) {
+                        json_error(&b, "busy", busy);
+                        return sv_respond(conn, rq, method,
+                                          MHD_HTTP_SERVICE_UNAVAILABLE, &b,
+                                          JSON_T, "Retry-After", "5", SV_END);
+                }
                 switch (rq->rq_route) {
                 case R_PAGE:
                         sv_page_alerts(sv, &cl, &b, &csp);
@@ -621,18 +607,9 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                 case R_IND:
                         status = sv_view_indicators(sv, &cl, &q, &b, &ctype);
                         break;
-                default:
-                        if (!report_enter()) {
-                                json_error(&b, "busy",
-                                           "too many reports being made: "
-                                           "try again in a moment");
-                                return sv_respond(
-                                        conn, rq, method,
-                                        MHD_HTTP_SERVICE_UNAVAILABLE, &b,
-                                        JSON_T, "Retry-After", "5", SV_END);
-                        }
+                default: /* the report (entered above) */
                         status = sv_view_report(sv, &cl, &q, &b, &ctype);
-                        report_leave();
+                        sv_report_leave();
                 }
         }
         return sv_respond(conn, rq, method, status, &b, ctype, SV_END);

@@ -75,6 +75,18 @@ void sv_conns_stop(sv_conns_t *cs);
 void sv_conn_notify(void *cls, struct MHD_Connection *conn,
                     void **socket_context,
                     enum MHD_ConnectionNotificationCode toe);
+/* Answers in memory (serve_conn.c): sv_resp_hold as a buffer is handed
+ * to libmicrohttpd, sv_resp_release as it frees it; sv_resp_over when
+ * they hold budget bytes or more. Beyond SV_RESP_BUDGET a view answers 503
+ * (docs/SERVE.md). */
+#define SV_RESP_BUDGET (256LL << 20)
+void sv_resp_hold(const void *p);
+void sv_resp_release(const void *p);
+bool sv_resp_over(int64_t budget);
+/* A /report page to render: false when too many are (a 503), else
+ * sv_report_leave when it is done (serve_conn.c). */
+bool sv_report_enter(void);
+void sv_report_leave(void);
 /* A request is all in, headers and body (begins), or it ended. */
 void sv_conn_request(sv_conns_t *cs, struct MHD_Connection *conn,
                      bool begins);
