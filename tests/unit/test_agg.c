@@ -222,6 +222,22 @@ static vg_agg_t *reopen(const char *path, vg_conf_t *conf, vg_codec_t *codec,
         return agg;
 }
 
+/* A restart of the aggregator on path with key set to value first (key
+ * NULL: the same settings): what it queued at start, drained. */
+static seen_t restart(const char *path, vg_conf_t *conf, vg_codec_t *codec,
+                      const char *key, const char *value, int *n) {
+        char e[256];
+        vg_agg_t *agg;
+        seen_t s;
+        if (key)
+                assert_int_equal(vg_conf_set(conf, key, value, e, sizeof(e)),
+                                 VG_OK);
+        agg = reopen(path, conf, codec, n);
+        s = drained(agg, codec);
+        vg_agg_close(agg);
+        return s;
+}
+
 /* SPEC §5.4 "on the bad side of its configured target": a target changed
  * between runs applies to the values already published, which settled
  * values never are again (they do not change): at the aggregator's start
@@ -246,57 +262,35 @@ static void test_target_changed(void **state) {
         vg_agg_close(agg);
 
         /* the same settings: nothing evaluated, nothing queued */
-        agg = reopen(path, conf, codec, &n);
+        s = restart(path, conf, codec, NULL, NULL, &n);
         assert_int_equal(n, 0);
-        s = drained(agg, codec);
         assert_int_equal(s.values + s.active + s.retracted, 0);
-        vg_agg_close(agg);
 
         /* target <= 0.25: 20 % is fine now; retracted at start */
-        assert_int_equal(vg_conf_set(conf, "target.readmission_30d", "<=0.25",
-                                     e, sizeof(e)),
-                         VG_OK);
-        agg = reopen(path, conf, codec, &n);
+        s = restart(path, conf, codec, "target.readmission_30d", "<=0.25", &n);
         assert_true(n >= 1); /* the month, its quarter and year */
-        s = drained(agg, codec);
         assert_int_equal(s.active, 0);
         assert_int_equal(s.retracted, 1);
         assert_int_equal(s.values, 1); /* republished as it was */
         assert_int_equal(s.last_num, 4);
-        vg_agg_close(agg);
 
         /* min_denominator 21: still none (20 < 21); then 20 again and
          * <= 0.15: raised again */
         assert_int_equal(vg_conf_set(conf, "target.readmission_30d", "<=0.15",
                                      e, sizeof(e)),
                          VG_OK);
-        assert_int_equal(vg_conf_set(conf, "aggregate.min_denominator", "21",
-                                     e, sizeof(e)),
-                         VG_OK);
-        agg = reopen(path, conf, codec, &n);
+        s = restart(path, conf, codec, "aggregate.min_denominator", "21", &n);
         assert_true(n >= 1);
-        s = drained(agg, codec);
         assert_int_equal(s.active + s.retracted, 0);
-        vg_agg_close(agg);
-        assert_int_equal(vg_conf_set(conf, "aggregate.min_denominator", "20",
-                                     e, sizeof(e)),
-                         VG_OK);
-        agg = reopen(path, conf, codec, &n);
+        s = restart(path, conf, codec, "aggregate.min_denominator", "20", &n);
         assert_true(n >= 1);
-        s = drained(agg, codec);
         assert_int_equal(s.active, 1);
         assert_int_equal(s.retracted, 0);
-        vg_agg_close(agg);
 
         /* target off: retracted */
-        assert_int_equal(vg_conf_set(conf, "target.readmission_30d", "off", e,
-                                     sizeof(e)),
-                         VG_OK);
-        agg = reopen(path, conf, codec, &n);
-        s = drained(agg, codec);
+        s = restart(path, conf, codec, "target.readmission_30d", "off", &n);
         assert_int_equal(s.active, 0);
         assert_int_equal(s.retracted, 1);
-        vg_agg_close(agg);
 
         unlink(path);
         {

@@ -935,6 +935,24 @@ static void test_commits_side_by_side(void **state) {
         env_free(&env);
 }
 
+/* A publisher on the mock cluster with one slot (2) for box b, whose
+ * changelog is partition 2 of "cl"; one_slot_free undoes it. */
+static vg_pub_t *one_slot(env_t *env, box_t *b) {
+        vg_pub_t *pub;
+        env_init(env);
+        pub = pub_new(env, "vg-test-g");
+        box_open(b, 2);
+        vg_pub_add(pub, 2, b->ob, owner_busy, &b->own);
+        vg_pub_set_changelog(pub, 2, "cl", 2, owner_committed);
+        return pub;
+}
+
+static void one_slot_free(env_t *env, box_t *b, vg_pub_t *pub) {
+        vg_pub_destroy(pub, 1000);
+        box_close(b);
+        env_free(env);
+}
+
 /* A commit that fails on its thread takes the paths a blocking one took:
  * an abortable error aborts the transaction and sends its rows again (in
  * the next one), a fatal one (the producer fenced) is the publisher's
@@ -946,11 +964,7 @@ static void test_commit_errors(void **state) {
         char e[512] = "";
         int rc;
         (void)state;
-        env_init(&env);
-        pub = pub_new(&env, "vg-test-g");
-        box_open(&b, 2);
-        vg_pub_add(pub, 2, b.ob, owner_busy, &b.own);
-        vg_pub_set_changelog(pub, 2, "cl", 2, owner_committed);
+        pub = one_slot(&env, &b);
         /* abortable ("unhandled errors are permanent": abort) */
         rd_kafka_mock_push_request_errors(env.mc, API_END_TXN, 1,
                                           RD_KAFKA_RESP_ERR_INVALID_REQUEST);
@@ -976,9 +990,7 @@ static void test_commit_errors(void **state) {
         assert_int_equal(b.own.calls, 1);
         assert_false(vg_pub_committing(pub));
         assert_int_equal(vg_pub_drain(pub, e, sizeof(e)), -1);
-        vg_pub_destroy(pub, 1000);
-        box_close(&b);
-        env_free(&env);
+        one_slot_free(&env, &b, pub);
 }
 
 /* A transaction whose records fail (a fenced producer's purge fails them
@@ -994,11 +1006,7 @@ static void test_failed_records_logged_once(void **state) {
         int saved, fd, n = 0, txns = 0;
         ssize_t len;
         (void)state;
-        env_init(&env);
-        pub = pub_new(&env, "vg-test-g");
-        box_open(&b, 2);
-        vg_pub_add(pub, 2, b.ob, owner_busy, &b.own);
-        vg_pub_set_changelog(pub, 2, "cl", 2, owner_committed);
+        pub = one_slot(&env, &b);
         rd_kafka_mock_push_request_errors(env.mc, API_PRODUCE, 1,
                                           RD_KAFKA_RESP_ERR_INVALID_RECORD);
         box_batch(&b, 12);
@@ -1030,9 +1038,7 @@ static void test_failed_records_logged_once(void **state) {
         assert_non_null(strstr(log, "records of the transaction could not "
                                     "be published"));
         assert_int_equal(vg_outbox_depth(b.ob), 0); /* sent again */
-        vg_pub_destroy(pub, 1000);
-        box_close(&b);
-        env_free(&env);
+        one_slot_free(&env, &b, pub);
 }
 
 /*
