@@ -158,7 +158,7 @@ int64_t vg_part_meta_int(vg_part_t *part, const char *key, int64_t def) {
 /* Topic times, watermark and data_since as of the last commit (the
  * at-its-end flags are the consumer's and stay as they are). */
 static void wm_load(vg_part_t *part) {
-        char key[16];
+        char key[32];
         for (int t = 0; t < VG_EVENT_TYPES; t++) {
                 snprintf(key, sizeof(key), "topic_time.%d", t);
                 part->pa_wm.wm_topics[t].wt_time =
@@ -761,7 +761,7 @@ static vg_err_t set_meta(vg_part_t *part, const char *key, int64_t v,
 /* Queues a PartitionProgress when the watermark or data_since changed
  * since the last one (SPEC §6.1), and always once after open. */
 static vg_err_t wm_store(vg_part_t *part, char *errstr, size_t errstr_size) {
-        char key[16];
+        char key[32];
         vg_err_t err = VG_OK;
         for (int t = 0; !err && t < VG_EVENT_TYPES; t++) {
                 snprintf(key, sizeof(key), "topic_time.%d", t);

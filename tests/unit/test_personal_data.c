@@ -132,7 +132,7 @@ static void test_day_of_month(void **state) {
 static void test_month_and_year_edges(void **state) {
         (void)state;
         for (int mm = 0; mm <= 99; mm++) {
-                char p12[16], p10[16];
+                char p12[32], p10[32];
                 bool want = mm >= 1 && mm <= 12;
                 snprintf(p12, sizeof(p12), "1912%02d01-1212", mm);
                 snprintf(p10, sizeof(p10), "12%02d01-1212", mm);
@@ -154,7 +154,7 @@ static void test_month_and_year_edges(void **state) {
 static void test_check_digit(void **state) {
         (void)state;
         for (int c = 0; c <= 9; c++) {
-                char b[16];
+                char b[32];
                 snprintf(b, sizeof(b), "121212-121%d", c); /* 2 is valid */
                 assert_true(like(b));
                 snprintf(b, sizeof(b), "19121212121%d", c);
