@@ -189,14 +189,14 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
                          * message, unless an address was found before
                          * it, as when the first with a code was taken) */
                         u = hl7_unescape(m, hl7_part(m, x, 0, 9, 1), v);
-                        if ((u == HL7_CONTROL || u == HL7_BAD_HEX) &&
+                        if (HL7_REFUSED(u) &&
                             !untyped[0])
                                 return hl7_unescape_error(u, "PID-11", e, es);
                         if (u || strlen(v) != 4 ||
                             strspn(v, "0123456789") != 4)
                                 continue;
                         u = hl7_unescape(m, hl7_part(m, x, 0, 7, 1), ty);
-                        if ((u == HL7_CONTROL || u == HL7_BAD_HEX) &&
+                        if (HL7_REFUSED(u) &&
                             !untyped[0])
                                 return hl7_unescape_error(u, "PID-11", e, es);
                         typed = u || ty[0];
@@ -218,7 +218,7 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
                         continue;
                 u = hl7_unescape(m, hl7_part(m, hl7_field(m, s, 3), 0, 1, 1),
                                  a->a_dg);
-                if (u == HL7_CONTROL || u == HL7_BAD_HEX)
+                if (HL7_REFUSED(u))
                         return hl7_unescape_error(u, "DG1-3", e, es);
                 if (u) /* too long: no diagnosis code */
                         a->a_dg[0] = '\0';

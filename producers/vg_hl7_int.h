@@ -60,14 +60,19 @@ sl_t hl7_part(const hmsg_t *m, sl_t f, int r, int c, int s);
 #define HL7_TOO_LONG (-1) /* the value does not fit */
 #define HL7_CONTROL  (-2) /* it holds a control character (also escaped) */
 #define HL7_BAD_HEX  (-3) /* an \X..\ escape that is not pairs of hex */
+#define HL7_OPEN_ESCAPE (-4) /* an escape character with no closing one */
+#define HL7_BAD_ESCAPE  (-5) /* an escape sequence HL7 v2.5 does not define */
+/* Whether hl7_unescape's u refuses the message (all but HL7_TOO_LONG,
+ * which some fields read as "no value"). */
+#define HL7_REFUSED(u) ((u) != 0 && (u) != HL7_TOO_LONG)
 int hl7_unescape(const hmsg_t *m, sl_t s, char *out);
 /* The message for hl7_unescape's error u in field ("PV1-19") into errstr;
  * returns -1. */
 int hl7_unescape_error(int u, const char *field, char *errstr,
                        size_t errstr_size);
 /* The value of SEG-f.c.s (first repetition) into out[VAL_MAX]; "" when
- * absent. Returns 0, or -1 with errstr (too long, a control character, a
- * bad hex escape). */
+ * absent. Returns 0, or -1 with errstr (too long, a control character, an
+ * escape that is bad or left open). */
 int hl7_getv(const hmsg_t *m, const char *seg, int f, int c, int s,
              char *out, char *errstr, size_t errstr_size);
 

@@ -395,15 +395,6 @@ static size_t space_end(const char *p, size_t n) {
         return 0;
 }
 
-/* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces (also
- * Unicode's, such as a no-break space: two ids that differ only in them
- * look alike). Returns 0;
- * HL7_TOO_LONG when the value does not fit; HL7_CONTROL when it holds a
- * control character (a tab, a NUL from \X00\: removing one would make two
- * visits one id, and no field read here holds one); HL7_BAD_HEX for an
- * \X..\ that is not pairs of hex digits. \F\ \S\ \T\ \R\ \E\ give the
- * separators, \Xhh..\ bytes; other escapes (\H\, \N\, \.br\, ...) are
- * dropped; an unterminated escape is kept as it is. */
 /* out[0, *n) in ISO 8859-1 (part 1) or 8859-15 (part 15: 8 code points
  * differ) made UTF-8 in place; HL7_TOO_LONG when it would not fit in
  * VAL_MAX bytes with its NUL. */
@@ -444,47 +435,111 @@ static int latin_to_utf8(int part, char *out, size_t *n) {
         return rc;
 }
 
+/* Whether e[0..n) is all hex digits. */
+static bool all_hex(const char *e, size_t n) {
+        for (size_t k = 0; k < n; k++)
+                if (hexval(e[k]) < 0)
+                        return false;
+        return true;
+}
+
+/* The escape sequence e[0..n), between two escape characters, against
+ * HL7 v2.5 2.7: ESC_SEP a separator (*rep; \F\ \S\ \T\ \R\ \E\ of
+ * one the message has), ESC_HEX \Xhh..\, ESC_DROP one that gives no text
+ * here (\H\ \N\ highlighting, \.br\ \.sp2\ ... formatting, \Zxx\
+ * locally defined, \Cxxyy\ \Mxxyyzz\ character set switches), ESC_BAD
+ * anything else - such as the text between an escape character left open
+ * and the next escape ("\T x\F\"), which must not be dropped unseen. */
+enum { ESC_SEP, ESC_HEX, ESC_DROP, ESC_BAD };
+static int escape_kind(const hmsg_t *m, const char *e, size_t n, char *rep) {
+        static const char *const fmt[] = {".sp", ".br", ".fi", ".nf",
+                                          ".in", ".ti", ".sk", ".ce"};
+        *rep = 0;
+        if (n == 0)
+                return ESC_BAD;
+        if (e[0] == 'X')
+                return ESC_HEX;
+        if (n == 1) {
+                switch (e[0]) {
+                case 'F': *rep = m->hm_fs; break;
+                case 'S': *rep = m->hm_cs; break;
+                case 'T': *rep = m->hm_ss; break;
+                case 'R': *rep = m->hm_rs; break;
+                case 'E': *rep = m->hm_ec; break;
+                case 'H':
+                case 'N': return ESC_DROP;
+                default: break;
+                }
+                return *rep ? ESC_SEP : ESC_BAD;
+        }
+        if (e[0] == 'Z' || (e[0] == 'C' && n == 5 && all_hex(e + 1, 4)) ||
+            (e[0] == 'M' && n == 7 && all_hex(e + 1, 6)))
+                return ESC_DROP;
+        for (size_t k = 0; k < VG_ARRAY_SIZE(fmt); k++) {
+                size_t d = 3;
+                if (n < 3 || memcmp(e, fmt[k], 3))
+                        continue;
+                d += d < n && (e[d] == '+' || e[d] == '-');
+                while (d < n && isdigit((unsigned char)e[d]))
+                        d++;
+                return d == n ? ESC_DROP : ESC_BAD;
+        }
+        return ESC_BAD;
+}
+
+/* Unescapes s into out[VAL_MAX], trimmed of surrounding spaces (also
+ * Unicode's, such as a no-break space: two ids that differ only in them
+ * look alike). Returns 0;
+ * HL7_TOO_LONG when the value does not fit; HL7_CONTROL when it holds a
+ * control character (a tab, a NUL from \X00\: removing one would make two
+ * visits one id, and no field read here holds one); HL7_BAD_HEX for an
+ * \X..\ that is not pairs of hex digits; HL7_OPEN_ESCAPE for an escape
+ * character with no other after it in s, HL7_BAD_ESCAPE for a sequence
+ * HL7 v2.5 does not define (escape_kind). \F\ \S\ \T\ \R\ \E\ give the
+ * separators, \Xhh..\ bytes; formatting and other escapes that give no
+ * text (\H\, \N\, \.br\, \Zxx\ ...) are dropped. */
 int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
         size_t o = 0, i = 0;
         for (i = 0; s.s_p && i < s.s_n; i++) {
-                char c = s.s_p[i];
+                char c = s.s_p[i], rep;
                 if (m->hm_ec && c == m->hm_ec) {
-                        const char *end = memchr(s.s_p + i + 1, m->hm_ec,
-                                                 s.s_n - i - 1);
-                        if (end) {
-                                const char *e = s.s_p + i + 1;
-                                size_t n = (size_t)(end - e);
-                                char rep = 0;
-                                if (n == 1) {
-                                        switch (e[0]) {
-                                        case 'F': rep = m->hm_fs; break;
-                                        case 'S': rep = m->hm_cs; break;
-                                        case 'T': rep = m->hm_ss; break;
-                                        case 'R': rep = m->hm_rs; break;
-                                        case 'E': rep = m->hm_ec; break;
-                                        default: break;
-                                        }
-                                }
-                                if (rep) {
+                        /* (s is one component or subcomponent: an escape
+                         * sequence holds no separator) */
+                        const char *e = s.s_p + i + 1;
+                        const char *end = memchr(e, m->hm_ec, s.s_n - i - 1);
+                        size_t n;
+                        if (!end) {
+                                out[0] = '\0';
+                                return HL7_OPEN_ESCAPE;
+                        }
+                        n = (size_t)(end - e);
+                        switch (escape_kind(m, e, n, &rep)) {
+                        case ESC_SEP:
+                                if (o + 1 >= VAL_MAX)
+                                        return HL7_TOO_LONG;
+                                out[o++] = rep;
+                                break;
+                        case ESC_HEX:
+                                if (n < 3 || n % 2 == 0)
+                                        return HL7_BAD_HEX;
+                                for (size_t k = 1; k + 1 < n; k += 2) {
+                                        int h = hexval(e[k]),
+                                            l = hexval(e[k + 1]);
+                                        if (h < 0 || l < 0)
+                                                return HL7_BAD_HEX;
                                         if (o + 1 >= VAL_MAX)
                                                 return HL7_TOO_LONG;
-                                        out[o++] = rep;
-                                } else if (n >= 1 && e[0] == 'X') {
-                                        if (n < 3 || n % 2 == 0)
-                                                return HL7_BAD_HEX;
-                                        for (size_t k = 1; k + 1 < n; k += 2) {
-                                                int h = hexval(e[k]),
-                                                    l = hexval(e[k + 1]);
-                                                if (h < 0 || l < 0)
-                                                        return HL7_BAD_HEX;
-                                                if (o + 1 >= VAL_MAX)
-                                                        return HL7_TOO_LONG;
-                                                out[o++] = (char)(h * 16 + l);
-                                        }
+                                        out[o++] = (char)(h * 16 + l);
                                 }
-                                i = (size_t)(end - s.s_p);
-                                continue;
+                                break;
+                        case ESC_DROP:
+                                break;
+                        default:
+                                out[0] = '\0';
+                                return HL7_BAD_ESCAPE;
                         }
+                        i = (size_t)(end - s.s_p);
+                        continue;
                 }
                 if (o + 1 >= VAL_MAX)
                         return HL7_TOO_LONG;
@@ -523,6 +578,16 @@ int hl7_unescape_error(int u, const char *field, char *errstr,
                           "%s: holds a control character (a tab, one "
                           "escaped as \\X..\\, or an invisible one such "
                           "as U+0085 or U+202E)", field);
+        else if (u == HL7_OPEN_ESCAPE)
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s: an escape sequence with no closing escape "
+                          "character (HL7 v2.5 2.7: a \\ in text is "
+                          "written \\E\\)", field);
+        else if (u == HL7_BAD_ESCAPE)
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s: an escape sequence HL7 v2.5 does not define "
+                          "(an escape character left open? a \\ in text "
+                          "is written \\E\\)", field);
         else
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                           "%s: an \\X..\\ escape that is not pairs of hex "
