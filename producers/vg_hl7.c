@@ -127,7 +127,8 @@ typedef struct adt_s {
         char a_evn6[VAL_MAX];      /* EVN-6.1 occurred */
         char a_birth[VAL_MAX];     /* PID-7.1 */
         char a_sex[VAL_MAX];       /* PID-8 */
-        char a_kommun[5];          /* PID-11.9 of the residence, 4 digits */
+        char a_kommun[5];          /* PID-11.9 of the residence, 4 digits
+                                    * (residence(), once the time is known) */
         char a_class[VAL_MAX];     /* PV1-2 */
         char a_loc[VAL_MAX];       /* PV1-3.1 point of care */
         char a_locfac[VAL_MAX];    /* PV1-3.4.1 facility */
@@ -138,7 +139,6 @@ typedef struct adt_s {
 } adt_t;
 
 static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
-        sl_t pid;
         /* MSH-4 and MSH-10 only go into event ids (hashes): their bytes
          * as sent, whatever MSH-18 says, so that the ids of a message
          * do not depend on it (nor change from those made before MSH-18
@@ -167,49 +167,6 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
                 return -1;
         if (!a->a_trig[0] && hl7_getv(m, "EVN", 1, 1, 1, a->a_trig, e, es))
                 return -1;
-        /* PID-11: the kommun of residence (SPEC §3): the county/parish
-         * code (XAD.9, 4 digits) of the first repetition typed (XAD.7) as
-         * a residence - H home, L legal, P permanent, RH registry home -
-         * else of the first untyped one. Other types (C temporary, B
-         * business, BA bad, M mailing, O office, birth and origin
-         * addresses...) are not where the patient lives. */
-        pid = hl7_seg_find(m, "PID");
-        if (pid.s_p) {
-                static const char *const home[] = {"H", "L", "P", "RH"};
-                sl_t f = hl7_field(m, pid, 11);
-                char untyped[5] = "";
-                for (int r = 0; r < 20 && !a->a_kommun[0]; r++) {
-                        char v[VAL_MAX], ty[VAL_MAX];
-                        sl_t x = hl7_piece(f, m->hm_rs, r);
-                        bool typed = false, res = false;
-                        int u;
-                        if (!x.s_p)
-                                break;
-                        /* (a repetition that does not read refuses the
-                         * message, unless an address was found before
-                         * it, as when the first with a code was taken) */
-                        u = hl7_unescape(m, hl7_part(m, x, 0, 9, 1), v);
-                        if (HL7_REFUSED(u) &&
-                            !untyped[0])
-                                return hl7_unescape_error(u, "PID-11", e, es);
-                        if (u || strlen(v) != 4 ||
-                            strspn(v, "0123456789") != 4)
-                                continue;
-                        u = hl7_unescape(m, hl7_part(m, x, 0, 7, 1), ty);
-                        if (HL7_REFUSED(u) &&
-                            !untyped[0])
-                                return hl7_unescape_error(u, "PID-11", e, es);
-                        typed = u || ty[0];
-                        for (size_t i = 0; !u && i < VG_ARRAY_SIZE(home); i++)
-                                res |= !strcmp(ty, home[i]);
-                        if (res)
-                                memcpy(a->a_kommun, v, 5);
-                        else if (!typed && !untyped[0])
-                                memcpy(untyped, v, 5);
-                }
-                if (!a->a_kommun[0])
-                        memcpy(a->a_kommun, untyped, 5);
-        }
         for (int i = 0; i < m->hm_nseg && !a->a_dg[0]; i++) {
                 sl_t s = m->hm_seg[i];
                 int u;
@@ -223,6 +180,101 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
                 if (u) /* too long: no diagnosis code */
                         a->a_dg[0] = '\0';
         }
+        return 0;
+}
+
+/* Whether the address x (one repetition of PID-11) holds at the time at:
+ * its date range (XAD.12: start & end, as subcomponents), effective date
+ * (XAD.13) and expiration date (XAD.14), each when given. A start holds
+ * from its first millisecond, an end to its last (an expiration date
+ * 20260301 holds all of that day, local time). 1 holds, 0 not, -1 with
+ * errstr when a date does not read. */
+static int address_holds(const hmsg_t *m, sl_t x, vg_tz_t tz, int64_t at,
+                         char *e, size_t es) {
+        static const struct {
+                int         c, s;   /* XAD component, subcomponent */
+                bool        end;    /* an end (else a start) */
+                const char *name;
+        } when[] = {{12, 1, false, "XAD.12 (date range start)"},
+                    {12, 2, true, "XAD.12 (date range end)"},
+                    {13, 1, false, "XAD.13 (effective date)"},
+                    {14, 1, true, "XAD.14 (expiration date)"}};
+        int holds = 1;
+        for (size_t i = 0; i < VG_ARRAY_SIZE(when); i++) {
+                char v[VAL_MAX];
+                int64_t from, to;
+                int u = hl7_unescape(m, hl7_part(m, x, 0, when[i].c,
+                                                 when[i].s), v);
+                if (u)
+                        return hl7_unescape_error(u, "PID-11", e, es);
+                if (!v[0])
+                        continue;
+                if (hl7_time_span(v, tz, &from, &to)) {
+                        vg_seterr(e, es, VG_ERR_INVALID,
+                                  "PID-11: %s is not an HL7 date "
+                                  "YYYY[MM[DD[HHMM[SS]]]][+/-ZZZZ]",
+                                  when[i].name);
+                        return -1;
+                }
+                if (when[i].end ? at > to : at < from)
+                        holds = 0;
+        }
+        return holds;
+}
+
+/* PID-11: the kommun of residence (SPEC §3) at the time at into
+ * kommun[5] ("" when none): the county/parish code (XAD.9, 4 digits) of
+ * the first repetition typed (XAD.7) as a residence - H home, L legal, P
+ * permanent, RH registry home - else of the first untyped one, among the
+ * addresses that hold at (address_holds: one that expired before the
+ * event, or is not yet effective, is where the patient lived or will
+ * live). Other types (C temporary, B business, BA bad, M mailing, O
+ * office, birth and origin addresses...) are not where the patient lives.
+ * dated false (a cancellation, whose kommun is not used): the dates are
+ * not read. Returns 0, or -1 with errstr. */
+static int residence(const hmsg_t *m, bool dated, vg_tz_t tz, int64_t at,
+                     char *kommun, char *e, size_t es) {
+        static const char *const home[] = {"H", "L", "P", "RH"};
+        sl_t pid = hl7_seg_find(m, "PID");
+        sl_t f = hl7_field(m, pid, 11);
+        char untyped[5] = "";
+
+        kommun[0] = '\0';
+        for (int r = 0; pid.s_p && r < 20 && !kommun[0]; r++) {
+                char v[VAL_MAX], ty[VAL_MAX];
+                sl_t x = hl7_piece(f, m->hm_rs, r);
+                bool typed = false, res = false;
+                int u, h;
+                if (!x.s_p)
+                        break;
+                /* (a repetition that does not read refuses the message,
+                 * unless an address was found before it, as when the
+                 * first with a code was taken) */
+                u = hl7_unescape(m, hl7_part(m, x, 0, 9, 1), v);
+                if (HL7_REFUSED(u) && !untyped[0])
+                        return hl7_unescape_error(u, "PID-11", e, es);
+                if (u || strlen(v) != 4 || strspn(v, "0123456789") != 4)
+                        continue;
+                u = hl7_unescape(m, hl7_part(m, x, 0, 7, 1), ty);
+                if (HL7_REFUSED(u) && !untyped[0])
+                        return hl7_unescape_error(u, "PID-11", e, es);
+                typed = u || ty[0];
+                for (size_t i = 0; !u && i < VG_ARRAY_SIZE(home); i++)
+                        res |= !strcmp(ty, home[i]);
+                if (!res && (typed || untyped[0]))
+                        continue; /* (its dates do not matter) */
+                if (dated && (h = address_holds(m, x, tz, at, e, es)) <= 0) {
+                        if (h < 0 && !untyped[0])
+                                return -1;
+                        continue;
+                }
+                if (res)
+                        memcpy(kommun, v, 5);
+                else
+                        memcpy(untyped, v, 5);
+        }
+        if (!kommun[0])
+                memcpy(kommun, untyped, 5);
         return 0;
 }
 
@@ -445,6 +497,9 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                           "or facility: the facility_id)");
                 return VG_HL7_INVALID;
         }
+        if (residence(m, t == T_A01 || t == T_A03, cx->hx_tz,
+                      ev->ev_occurred_at, a->a_kommun, errstr, es))
+                return VG_HL7_INVALID;
         if (a->a_kommun[0])
                 ev->ev_kommun = vg_strdup(a->a_kommun);
         else if (vg_hl7_map_kommun_default(map)[0])

@@ -76,4 +76,15 @@ int hl7_unescape_error(int u, const char *field, char *errstr,
 int hl7_getv(const hmsg_t *m, const char *seg, int f, int c, int s,
              char *out, char *errstr, size_t errstr_size);
 
+/* ------------------------------------------------------------------ */
+/* Times (vg_hl7_parse.c)                                             */
+/* ------------------------------------------------------------------ */
+
+/* The span an HL7 time (DTM, YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ])
+ * covers: *from its first millisecond, *to its last (20260301: all of
+ * that local day; 2026: the year; to the second: that second). Without an
+ * offset it is local time in tz, as vg_hl7_time_parse reads it. Returns
+ * 0, or -1 when s is not an HL7 time. */
+int hl7_time_span(const char *s, vg_tz_t tz, int64_t *from, int64_t *to);
+
 #endif /* VG_HL7_INT_H */

@@ -707,3 +707,42 @@ int vg_hl7_time_parse(const char *s, int min_digits, vg_tz_t tz,
         }
         return 0;
 }
+
+int hl7_time_span(const char *s, vg_tz_t tz, int64_t *from, int64_t *to) {
+        size_t nd = strspn(s, "0123456789");
+        int64_t next;
+        char buf[32];
+
+        if (vg_hl7_time_parse(s, 4, tz, from))
+                return -1;
+        switch (s[nd] == '.' ? 0 : nd) {
+        case 14: *to = *from + 999; return 0;       /* its second */
+        case 12: *to = *from + 59999; return 0;     /* its minute */
+        case 10: *to = *from + 3599999; return 0;   /* its hour */
+        case 4:
+        case 6:
+        case 8: break;
+        default: *to = *from; return 0;             /* (a fraction) */
+        }
+        {
+                /* A date, month or year: to the start of the next one. */
+                int64_t y = digits(s, 4);
+                unsigned mo = nd >= 6 ? (unsigned)digits(s + 4, 2) : 1,
+                         d = nd >= 8 ? (unsigned)digits(s + 6, 2) : 1;
+                if (nd == 4)
+                        y++;
+                else if (nd == 6 && ++mo > 12)
+                        mo = 1, y++;
+                else if (nd == 8)
+                        vg_civil_from_days(vg_days_from_civil(y, mo, d) + 1,
+                                           &y, &mo, &d);
+                snprintf(buf, sizeof(buf), "%04d%02u%02u%s", (int)y, mo, d,
+                         s + nd);
+                if (y > 9999 || strlen(s + nd) > 5 ||
+                    vg_hl7_time_parse(buf, 8, tz, &next))
+                        *to = INT64_MAX; /* (the end of year 9999) */
+                else
+                        *to = next - 1;
+        }
+        return 0;
+}

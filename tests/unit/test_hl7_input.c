@@ -1,8 +1,9 @@
 /*
  * test_hl7_input.c - the edges of HL7 v2 input (docs/HOSPITAL.md §1, §3):
- * escape sequences left open or not defined by HL7. Each of these once
- * gave a wrong event without a word; each test of them here failed on the
- * code before its fix. Helpers: hl7_helpers.h.
+ * escape sequences left open or not defined by HL7, and the dates of
+ * PID-11's addresses. Each of these once gave a wrong event without a
+ * word; each test of them here failed on the code before its fix.
+ * Helpers: hl7_helpers.h.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,10 +66,83 @@ static void test_escape_defined(void **state) {
         vg_record_clear(ev.ev_type, &ev);
 }
 
+/* ------------------------------------------------------------------ */
+/* Address dates                                                      */
+/* ------------------------------------------------------------------ */
+
+#define PIDA(addrs) "PID|1||" PNR "^^^SKV^PN||X||19450310|F|||" addrs "\r"
+
+/* SPEC §3: kommun is where the patient lives when the event happens. An
+ * address whose expiration date (XAD.14) is before the event, whose
+ * effective date (XAD.13) is after it, or whose date range (XAD.12:
+ * start&end) does not hold it, decided the kommun when it came first. */
+static void test_address_dates(void **state) {
+        static const struct {
+                const char *addrs, *want;
+        } cases[] = {
+                /* expired, then the new home */
+                {"^^^^^^H^^0180^^^^^20200301~^^^^^^H^^0484", "0484"},
+                {"^^^^^^H^^0180^^^^^202602~^^^^^^H^^0484", "0484"},
+                {"^^^^^^H^^0180^^^^^202603010814~^^^^^^H^^0484", "0484"},
+                /* not yet effective */
+                {"^^^^^^H^^0180^^^^20270101~^^^^^^H^^0484", "0484"},
+                {"^^^^^^H^^0180^^^^202603010816~^^^^^^H^^0484", "0484"},
+                /* a date range (XAD.12) that ended or has not begun */
+                {"^^^^^^H^^0180^^^20150101&20200301~^^^^^^H^^0484", "0484"},
+                {"^^^^^^H^^0180^^^20270101&~^^^^^^H^^0484", "0484"},
+                /* untyped addresses too */
+                {"^^^^^^^^0180^^^^^20200301~^^^^^^^^0484", "0484"},
+                /* an end is its whole day, month, minute: it holds */
+                {"^^^^^^H^^0180^^^^^20260301~^^^^^^H^^0484", "0180"},
+                {"^^^^^^H^^0180^^^^^202603~^^^^^^H^^0484", "0180"},
+                {"^^^^^^H^^0180^^^^^2026~^^^^^^H^^0484", "0180"},
+                {"^^^^^^H^^0180^^^^^202603010815~^^^^^^H^^0484", "0180"},
+                {"^^^^^^H^^0180^^^^20260301^20260302~^^^^^^H^^0484", "0180"},
+                {"^^^^^^H^^0180^^^20200101&20261231~^^^^^^H^^0484", "0180"},
+                {"^^^^^^H^^0180^^^^202603010815~^^^^^^H^^0484", "0180"},
+        };
+        vg_event_t ev;
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char msg[1024];
+                snprintf(msg, sizeof(msg),
+                         MSH("A01", "C1") EVN PIDA("%s") PV1("V1001", ""),
+                         cases[i].addrs);
+                expect_event(msg, &ev);
+                if (strcmp(ev.ev_kommun, cases[i].want))
+                        fail_msg("%s: kommun %s, want %s", cases[i].addrs,
+                                 ev.ev_kommun, cases[i].want);
+                vg_record_clear(ev.ev_type, &ev);
+        }
+        /* Every address expired: none (no kommun.default here). */
+        expect_error(MSH("A01", "C1") EVN
+                     PIDA("^^^^^^H^^0180^^^^^20200301") PV1("V1001", ""),
+                     "PID-11: no 4-digit kommun code");
+        /* A date that is not an HL7 date refuses the message. */
+        expect_error(MSH("A01", "C1") EVN
+                     PIDA("^^^^^^H^^0180^^^^^2026-03-01") PV1("V1001", ""),
+                     "PID-11: XAD.14");
+        /* ... in an address that could be taken: not in a business
+         * address, nor after the home address is found. */
+        expect_event(MSH("A01", "C1") EVN
+                     PIDA("^^^^^^B^^0180^^^^^2026-03-01~^^^^^^H^^0484~"
+                          "^^^^^^H^^0180^^^^^x") PV1("V1001", ""),
+                     &ev);
+        assert_string_equal(ev.ev_kommun, "0484");
+        vg_record_clear(ev.ev_type, &ev);
+        /* A cancellation's kommun is not used: its dates are not read. */
+        expect_event(MSH("A11", "C2") "EVN|A11|20260301081500\r"
+                     PIDA("^^^^^^H^^0180^^^^^20200301") PV1("V1001", ""),
+                     &ev);
+        assert_string_equal(ev.ev_kommun, "0180");
+        vg_record_clear(ev.ev_type, &ev);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape_open),
                 cmocka_unit_test(test_escape_defined),
+                cmocka_unit_test(test_address_dates),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
