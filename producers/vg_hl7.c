@@ -67,43 +67,6 @@ static const char *quotable(const char *s, char *buf, size_t size) {
         return buf;
 }
 
-/* True if s is well-formed UTF-8 (no overlong form, no surrogate, at most
- * U+10FFFF). */
-static bool utf8_valid(const char *str) {
-        const unsigned char *s = (const unsigned char *)str;
-        while (*s) {
-                size_t len;
-                unsigned char lo = 0x80, hi = 0xBF;
-                if (s[0] < 0x80) {
-                        s++;
-                        continue;
-                }
-                if (s[0] >= 0xC2 && s[0] <= 0xDF)
-                        len = 2;
-                else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-                        len = 3;
-                else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-                        len = 4;
-                else
-                        return false;
-                if (s[0] == 0xE0)
-                        lo = 0xA0;
-                else if (s[0] == 0xED)
-                        hi = 0x9F;
-                else if (s[0] == 0xF0)
-                        lo = 0x90;
-                else if (s[0] == 0xF4)
-                        hi = 0x8F;
-                if (s[1] < lo || s[1] > hi)
-                        return false;
-                for (size_t i = 2; i < len; i++)
-                        if ((s[i] & 0xC0) != 0x80)
-                                return false;
-                s += len;
-        }
-        return true;
-}
-
 void vg_hl7_ctrl_print(const char *id, char *ctrl) {
         size_t n = 0;
         for (size_t i = 0; id[i] && n + 1 < VG_HL7_CTRL_BUFSZ; i++)
@@ -145,6 +108,7 @@ static int read_adt(const hmsg_t *m, adt_t *a, char *e, size_t es) {
          * was read). */
         hmsg_t raw = *m;
         raw.hm_latin = 0;
+        raw.hm_bytes = true;
 
         if (hl7_getv(m, "MSH", 3, 1, 1, a->a_app, e, es) ||
             hl7_getv(&raw, "MSH", 4, 1, 1, a->a_fac, e, es) ||
@@ -586,7 +550,7 @@ static vg_hl7_res_t convert(const vg_hl7_ctx_t *cx, const hmsg_t *m,
                                    ev->ev_facility_id, "source_system",
                                    ev->ev_source_system};
                 for (size_t i = 0; i < VG_ARRAY_SIZE(f); i += 2)
-                        if (!utf8_valid(f[i + 1])) {
+                        if (!hl7_utf8_valid(f[i + 1], strlen(f[i + 1]))) {
                                 vg_seterr(errstr, es, VG_ERR_INVALID,
                                           "%s: not valid UTF-8 (HL7 v2 "
                                           "text is read as UTF-8 unless "
@@ -688,9 +652,16 @@ vg_hl7_res_t vg_hl7_convert(const vg_hl7_ctx_t *cx, const char *msg,
          * it is read (its \X..\ escapes too). */
         m.hm_latin = latin_charset(&m);
         a = vg_calloc(1, sizeof(*a));
-        /* MSH-10 first, so that every error can name the message. */
-        if (!hl7_getv(&m, "MSH", 10, 1, 1, a->a_ctrl, errstr, errstr_size))
-                vg_hl7_ctrl_print(a->a_ctrl, ctrl);
+        /* MSH-10 first, so that every error can name the message (its
+         * bytes, as read_adt reads it). */
+        {
+                hmsg_t raw = m;
+                raw.hm_latin = 0;
+                raw.hm_bytes = true;
+                if (!hl7_getv(&raw, "MSH", 10, 1, 1, a->a_ctrl, errstr,
+                              errstr_size))
+                        vg_hl7_ctrl_print(a->a_ctrl, ctrl);
+        }
         {
                 /* (an MLLP frame of a file holds them as hl7 listen's
                  * does: the first one converted, the rest would be lost

@@ -35,10 +35,15 @@ typedef struct hmsg_s {
         char  hm_fs, hm_cs, hm_rs, hm_ec, hm_ss; /* separators; 0 = none */
         int   hm_latin; /* values are ISO 8859-1 (1) or 8859-15 (15),
                          * made UTF-8 by hl7_unescape; 0: UTF-8 */
+        bool  hm_bytes; /* values are bytes as sent, in no character set
+                         * (what only goes into a hash: MSH-4, MSH-10) */
         sl_t *hm_seg;                            /* segments */
         int   hm_nseg;
 } hmsg_t;
 
+/* True if s[0..n) is well-formed UTF-8 (no overlong form, no surrogate,
+ * at most U+10FFFF). */
+bool hl7_utf8_valid(const char *s, size_t n);
 /* Splits msg into segments and reads the MSH separators. Returns 0, or -1
  * with errstr; hl7_msg_free(m) in both cases. */
 int hl7_msg_parse(hmsg_t *m, const char *msg, size_t len, char *errstr,
@@ -62,6 +67,9 @@ sl_t hl7_part(const hmsg_t *m, sl_t f, int r, int c, int s);
 #define HL7_BAD_HEX  (-3) /* an \X..\ escape that is not pairs of hex */
 #define HL7_OPEN_ESCAPE (-4) /* an escape character with no closing one */
 #define HL7_BAD_ESCAPE  (-5) /* an escape sequence HL7 v2.5 does not define */
+#define HL7_NOT_UTF8      (-6) /* not UTF-8 (MSH-18 empty, UTF-8 or other) */
+#define HL7_UTF8_AS_LATIN (-7) /* UTF-8 text in a message declared 8859 */
+#define HL7_NOT_LATIN     (-8) /* a byte 0x80-0x9F in one declared 8859 */
 /* Whether hl7_unescape's u refuses the message (all but HL7_TOO_LONG,
  * which some fields read as "no value"). */
 #define HL7_REFUSED(u) ((u) != 0 && (u) != HL7_TOO_LONG)

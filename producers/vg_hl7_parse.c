@@ -435,6 +435,65 @@ static int latin_to_utf8(int part, char *out, size_t *n) {
         return rc;
 }
 
+/* (vg_hl7_int.h) */
+bool hl7_utf8_valid(const char *str, size_t n) {
+        const unsigned char *s = (const unsigned char *)str,
+                            *z = s + n;
+        while (s < z) {
+                size_t len;
+                unsigned char lo = 0x80, hi = 0xBF;
+                if (s[0] < 0x80) {
+                        s++;
+                        continue;
+                }
+                if (s[0] >= 0xC2 && s[0] <= 0xDF)
+                        len = 2;
+                else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+                        len = 3;
+                else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+                        len = 4;
+                else
+                        return false;
+                if ((size_t)(z - s) < len)
+                        return false;
+                if (s[0] == 0xE0)
+                        lo = 0xA0;
+                else if (s[0] == 0xED)
+                        hi = 0x9F;
+                else if (s[0] == 0xF0)
+                        lo = 0x90;
+                else if (s[0] == 0xF4)
+                        hi = 0x8F;
+                if (s[1] < lo || s[1] > hi)
+                        return false;
+                for (size_t i = 2; i < len; i++)
+                        if ((s[i] & 0xC0) != 0x80)
+                                return false;
+                s += len;
+        }
+        return true;
+}
+
+/* Whether out[0..n), bytes of a message declared ISO 8859-1 or 8859-15
+ * (MSH-18), are text in it: 0, or HL7_UTF8_AS_LATIN when they are UTF-8
+ * with a character beyond ASCII ("\xC3\xA5", a UTF-8 a-ring, would read
+ * as "A-tilde yen"; Latin-1 text seldom is UTF-8 too: each letter such as
+ * 0xC4 would need a symbol 0x80-0xBF after it),
+ * HL7_NOT_LATIN when they hold a byte 0x80-0x9F, which is no character in
+ * either (Windows-1252 text, such as a curly quote 0x92). */
+static int latin_check(const char *out, size_t n) {
+        bool high = false;
+        for (size_t i = 0; i < n; i++)
+                high |= (unsigned char)out[i] >= 0x80;
+        if (high && hl7_utf8_valid(out, n))
+                return HL7_UTF8_AS_LATIN;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)out[i] >= 0x80 &&
+                    (unsigned char)out[i] <= 0x9F)
+                        return HL7_NOT_LATIN;
+        return 0;
+}
+
 /* Whether e[0..n) is all hex digits. */
 static bool all_hex(const char *e, size_t n) {
         for (size_t k = 0; k < n; k++)
@@ -546,6 +605,17 @@ int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
                 out[o++] = c;
         }
         out[o] = '\0';
+        /* The bytes must be text in the message's character set (MSH-18):
+         * read in another, they would make other ids and names. */
+        if (!m->hm_bytes) {
+                int cs = m->hm_latin ? latin_check(out, o)
+                         : hl7_utf8_valid(out, o) ? 0
+                                                  : HL7_NOT_UTF8;
+                if (cs) {
+                        out[0] = '\0';
+                        return cs;
+                }
+        }
         if (m->hm_latin && latin_to_utf8(m->hm_latin, out, &o)) {
                 out[0] = '\0';
                 return HL7_TOO_LONG;
@@ -578,6 +648,21 @@ int hl7_unescape_error(int u, const char *field, char *errstr,
                           "%s: holds a control character (a tab, one "
                           "escaped as \\X..\\, or an invisible one such "
                           "as U+0085 or U+202E)", field);
+        else if (u == HL7_NOT_UTF8)
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s: not valid UTF-8 (HL7 v2 text is read as "
+                          "UTF-8 unless MSH-18 is 8859/1 or 8859/15)",
+                          field);
+        else if (u == HL7_UTF8_AS_LATIN)
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s: UTF-8 text, but MSH-18 says ISO 8859-1 or "
+                          "8859-15 (send MSH-18 UNICODE UTF-8, or the text "
+                          "in ISO 8859)", field);
+        else if (u == HL7_NOT_LATIN)
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
+                          "%s: not ISO 8859 text, as MSH-18 says it is (a "
+                          "byte 0x80-0x9F is no character in 8859-1 or "
+                          "8859-15: Windows-1252 text?)", field);
         else if (u == HL7_OPEN_ESCAPE)
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                           "%s: an escape sequence with no closing escape "

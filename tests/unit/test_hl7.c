@@ -583,22 +583,22 @@ static void test_not_utf8(void **state) {
         /* Latin-1 'Ä' (0xC4) in PV1-3.1, as a byte and as an escape. */
         expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|MED\xc4||||||||||||||||V1001\r",
-                     "facility_id: not valid UTF-8");
+                     "PV1-3: not valid UTF-8");
         expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|MED\\XC4\\||||||||||||||||V1001\r",
-                     "facility_id: not valid UTF-8");
+                     "PV1-3: not valid UTF-8");
         /* A truncated sequence in PV1-19, an overlong '/' in MSH-3, a
          * UTF-16 surrogate (U+D800) in PV1-19. */
         expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|MED3||||||||||||||||V\xc3\r",
-                     "stay_id: not valid UTF-8");
+                     "PV1-19: not valid UTF-8");
         expect_error("MSH|^~\\&|HIS\xc0\xaf|MSE|VIGIL|REG|20260301081500||"
                      "ADT^A01|C1|P|2.5\r"
                      "EVN|A01|20260301081500\r" PID PV1("V1001", ""),
-                     "source_system: not valid UTF-8");
+                     "MSH-3: not valid UTF-8");
         expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|MED3||||||||||||||||V\xed\xa0\x80\r",
-                     "stay_id: not valid UTF-8");
+                     "PV1-19: not valid UTF-8");
         /* The same 'Ä' in UTF-8 (0xC3 0x84), and a 4-byte character. */
         expect_event(MSH("A01", "C1") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|MED\xc3\x84||||||||||||||||V\xf0\x9f\x98\x80\r",
@@ -636,11 +636,11 @@ static void test_latin1(void **state) {
         /* Declared UTF-8, or another set: the Latin-1 byte is refused */
         expect_error(MSH18("UNICODE UTF-8") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|AVD\xc4||||||||||||||||V1\r",
-                     "facility_id: not valid UTF-8");
+                     "PV1-3: not valid UTF-8");
         expect_error(MSH18("8859/2") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|AVD\xc4||||||||||||||||V1\r",
-                     "facility_id: not valid UTF-8");
-        /* A C1 control byte in 8859-1 is a control character */
+                     "PV1-3: not valid UTF-8");
+        /* A byte 0x80-0x9F is no character in 8859-1 (a C1 control) */
         expect_error(MSH18("8859/1") "EVN|A01|20260301081500\r" PID
                      "PV1|1|I|AVD\x85||||||||||||||||V1\r",
                      "PV1-3");

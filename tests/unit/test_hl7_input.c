@@ -1,9 +1,9 @@
 /*
  * test_hl7_input.c - the edges of HL7 v2 input (docs/HOSPITAL.md §1, §3):
- * escape sequences left open or not defined by HL7, and the dates of
- * PID-11's addresses. Each of these once gave a wrong event without a
- * word; each test of them here failed on the code before its fix.
- * Helpers: hl7_helpers.h.
+ * escape sequences left open or not defined by HL7, the dates of PID-11's
+ * addresses, and text that is not what MSH-18 (character set) says it is.
+ * Each of these once gave a wrong event without a word; each test of them
+ * here failed on the code before its fix. Helpers: hl7_helpers.h.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,11 +138,71 @@ static void test_address_dates(void **state) {
         vg_record_clear(ev.ev_type, &ev);
 }
 
+/* ------------------------------------------------------------------ */
+/* Character sets                                                     */
+/* ------------------------------------------------------------------ */
+
+#define MSH18(cs)                                                              \
+        "MSH|^~\\&|HIS-A|MSE|VIGIL|REG|20260301081500||ADT^A01|C1|P|2.5|||||" \
+        "|" cs "\r"
+
+/* UTF-8 sent as 8859/1 (MSH-18) was read as Latin-1: "VäXJö" became
+ * "VÃ¤XJÃ¶" in facility_id, and "SKÖVDE" (Ö is C3 96) was refused as
+ * "holds a control character". Latin-1 bytes without MSH-18 were refused
+ * only in the fields an event carries: DG1-3, PV1-2, PV1-36 were read and
+ * mapped as they were. Now any value read that is not text in the
+ * message's character set refuses the message, naming the field and the
+ * character set. */
+static void test_charset(void **state) {
+        vg_event_t ev;
+        (void)state;
+        expect_error(MSH18("8859/1") EVN PID
+                     "PV1|1|I|V\xc3\xa4XJ\xc3\xb6||||||||||||||||V1\r",
+                     "PV1-3: UTF-8 text, but MSH-18 says ISO 8859");
+        expect_error(MSH18("8859/15") EVN PID
+                     "PV1|1|I|MED3||||||||||||||||V\xc3\xa5" "1\r",
+                     "PV1-19: UTF-8 text, but MSH-18 says ISO 8859");
+        expect_error(MSH18("8859/1") EVN PID
+                     "PV1|1|I|SK\xc3\x96VDE||||||||||||||||V1\r",
+                     "PV1-3: UTF-8 text, but MSH-18 says ISO 8859");
+        expect_error(MSH18("8859/1") EVN PID
+                     "PV1|1|I|AVD\x96||||||||||||||||V1\r",
+                     "PV1-3: not ISO 8859 text");
+        /* Latin-1 in a message read as UTF-8, in fields no event carries */
+        expect_error(MSH("A01", "C1") EVN PID PV1("V1", "")
+                     "DG1|1||I50\xe5^x^I10\r",
+                     "DG1-3: not valid UTF-8");
+        expect_error(MSH18("UNICODE UTF-8") EVN PID
+                     "PV1|1|I\xc4|MED3||||||||||||||||V1\r",
+                     "PV1-2: not valid UTF-8");
+        expect_error(MSH("A01", "C1") EVN PID PV1("V1", "0\xe5" "1"),
+                     "PV1-36: not valid UTF-8");
+        /* What was right stays right: Latin-1 declared so (Ã then a
+         * digit is no UTF-8), UTF-8 undeclared; MSH-4 is hashed as its
+         * bytes, whatever the character set. */
+        expect_event(MSH18("8859/1") EVN PID
+                     "PV1|1|I|V\xc4XJ\xd6||||||||||||||||V\xc3" "1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "V\xc3\x84XJ\xc3\x96");
+        assert_string_equal(ev.ev_stay_id, "V\xc3\x83" "1");
+        vg_record_clear(ev.ev_type, &ev);
+        expect_event(MSH("A01", "C1") EVN PID
+                     "PV1|1|I|V\xc3\xa4XJ\xc3\xb6||||||||||||||||V1\r",
+                     &ev);
+        assert_string_equal(ev.ev_facility_id, "V\xc3\xa4XJ\xc3\xb6");
+        vg_record_clear(ev.ev_type, &ev);
+        expect_event("MSH|^~\\&|HIS-A|S\xd6S|VIGIL|REG|20260301081500||"
+                     "ADT^A01|C1|P|2.5\r" EVN PID PV1("V1", ""),
+                     &ev);
+        vg_record_clear(ev.ev_type, &ev);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape_open),
                 cmocka_unit_test(test_escape_defined),
                 cmocka_unit_test(test_address_dates),
+                cmocka_unit_test(test_charset),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
