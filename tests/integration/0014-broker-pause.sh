@@ -11,13 +11,19 @@
 # the partitions' worker takes seconds to work through (batches of 10) while
 # the loop keeps polling the other topics, whose records (the SIPs sent
 # during the pause) wait behind it; the watermark must stay held for all of
-# them until each topic's backlog is read. Needs the ops/kafka-local broker
-# (its pid): exit 77 (skipped) with another broker.
+# them until each topic's backlog is read. It pauses a broker of its own
+# (ops/kafka-local in its temp dir, stopped at the end), so the other
+# integration tests run beside it on theirs; exit 77 (skipped) when
+# ops/kafka-local cannot start one here (no Java).
 source "$(dirname "$0")/lib/common.sh"
-bpid=$(VIGIL_KAFKA_DIR=${VIGIL_KAFKA_DIR:-} "$VIGIL_SRC/ops/kafka-local" status 2>/dev/null \
-  | sed -n 's/^running \(.*\) (pid \([0-9]*\))$/\1 \2/p')
-[ "${bpid%% *}" = "$VIGIL_BOOTSTRAP" ] || { echo "SKIP: the broker is not ops/kafka-local's"; exit 77; }
-bpid=${bpid##* }
+export VIGIL_KAFKA_DIR=$TMP/kafka
+VIGIL_BOOTSTRAP=$("$VIGIL_SRC/ops/kafka-local" start 2> "$TMP/kafka-start.log") || {
+  echo "SKIP: ops/kafka-local cannot start a broker here: $(tail -1 "$TMP/kafka-start.log")"
+  exit 77; }
+trap '"$VIGIL_SRC/ops/kafka-local" stop >/dev/null 2>&1 || true
+      [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"' EXIT
+bpid=$("$VIGIL_SRC/ops/kafka-local" status | sed -n 's/^running .* (pid \([0-9]*\))$/\1/p')
+[ -n "$bpid" ] || fail "no pid of the broker just started: $("$VIGIL_SRC/ops/kafka-local" status)"
 S=it14.$$.$(date +%s)
 topic_args "$S"
 "$VIGIL" topics create -p 2 "${T[@]}" >/dev/null
