@@ -25,8 +25,6 @@
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #define COOKIE "vigil_session"
 #define HTML_T "text/html; charset=utf-8"
@@ -42,18 +40,6 @@ static const struct {
         {"/indicators", R_IND, false}, {"/report", R_REPORT, false},
         {"/login", R_LOGIN, true},     {"/logout", R_LOGOUT, true},
 };
-
-typedef struct sv_sess_s {
-        unsigned char ss_hash[32];     /* SHA-256 of the cookie's value */
-        unsigned char ss_token[32];    /* SHA-256 of the token it came
-                                        * from */
-        int64_t       ss_expires;      /* ms */
-        uint64_t      ss_born;         /* order of making (under
-                                        * sv_auth_lock): the oldest goes */
-} sv_sess_t;
-
-static uint64_t sess_born;
-
 
 /* ------------------------------------------------------------------------
  * Responses and the access log
@@ -189,86 +175,6 @@ static unsigned check_token(sv_server_t *sv, req_t *rq, const char *token,
         pthread_mutex_unlock(&sv->sv_auth_lock);
         snprintf(rq->rq_who, sizeof(rq->rq_who), "?");
         return MHD_HTTP_UNAUTHORIZED;
-}
-
-bool sv_session_find(sv_server_t *sv, const char *cookie,
-                     unsigned char token[32]) {
-        unsigned char md[SHA256_DIGEST_LENGTH];
-        int64_t now = vg_now_ms();
-        bool found = false;
-        SHA256((const unsigned char *)cookie, strlen(cookie), md);
-        pthread_mutex_lock(&sv->sv_auth_lock);
-        for (size_t i = 0; i < sv->sv_nsess; i++) {
-                const sv_sess_t *s = &sv->sv_sess[i];
-                if (!CRYPTO_memcmp(s->ss_hash, md, 32) &&
-                    s->ss_expires > now && !found) {
-                        memcpy(token, s->ss_token, 32);
-                        found = true;
-                }
-        }
-        pthread_mutex_unlock(&sv->sv_auth_lock);
-        return found;
-}
-
-/* A new session for the token of hash token; its cookie value (64 hex) in
- * value[65]. A token holds at most SV_SESS_PER_TOKEN sessions: one more
- * replaces its own oldest, never another token's (a flood of logins with
- * one token logged every other caller out). */
-sv_sess_ret_t sv_session_new(sv_server_t *sv, const unsigned char token[32],
-                             char *value) {
-        unsigned char rnd[32];
-        int64_t now = vg_now_ms();
-        sv_sess_t *s = NULL;
-        size_t mine = 0;
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-                return SV_SESS_ERROR;
-        for (int i = 0; i < 32; i++)
-                snprintf(value + 2 * i, 3, "%02x", rnd[i]);
-        OPENSSL_cleanse(rnd, sizeof(rnd));
-        pthread_mutex_lock(&sv->sv_auth_lock);
-        for (size_t i = 0; i < sv->sv_nsess;) {
-                sv_sess_t *c = &sv->sv_sess[i];
-                if (c->ss_expires <= now) {
-                        *c = sv->sv_sess[--sv->sv_nsess];
-                        continue;
-                }
-                if (!memcmp(c->ss_token, token, 32) &&
-                    (!s || c->ss_born < s->ss_born))
-                        s = c;
-                mine += !memcmp(c->ss_token, token, 32);
-                i++;
-        }
-        if (mine < SV_SESS_PER_TOKEN) {
-                if (sv->sv_nsess >= SV_SESS_MAX) {
-                        pthread_mutex_unlock(&sv->sv_auth_lock);
-                        OPENSSL_cleanse(value, 65);
-                        return SV_SESS_FULL;
-                }
-                if (sv->sv_nsess == sv->sv_capsess) {
-                        sv->sv_capsess = sv->sv_capsess ? sv->sv_capsess * 2
-                                                        : 64;
-                        sv->sv_sess = vg_realloc(sv->sv_sess,
-                                                 sv->sv_capsess *
-                                                         sizeof(sv_sess_t));
-                }
-                s = &sv->sv_sess[sv->sv_nsess++];
-        }
-        SHA256((const unsigned char *)value, 64, s->ss_hash);
-        memcpy(s->ss_token, token, 32);
-        s->ss_expires = now + sv->sv_session_ms;
-        s->ss_born = ++sess_born;
-        pthread_mutex_unlock(&sv->sv_auth_lock);
-        return SV_SESS_OK;
-}
-
-static void session_end(sv_server_t *sv, const char *cookie) {
-        unsigned char md[SHA256_DIGEST_LENGTH];
-        SHA256((const unsigned char *)cookie, strlen(cookie), md);
-        pthread_mutex_lock(&sv->sv_auth_lock);
-        for (size_t i = 0; i < sv->sv_nsess; i++)
-                if (!CRYPTO_memcmp(sv->sv_sess[i].ss_hash, md, 32))
-                        sv->sv_sess[i].ss_expires = 0;
-        pthread_mutex_unlock(&sv->sv_auth_lock);
 }
 
 static mhd_ret_t count_auth(void *cls, enum MHD_ValueKind kind,
@@ -442,7 +348,7 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                 const char *c = MHD_lookup_connection_value(
                         conn, MHD_COOKIE_KIND, COOKIE);
                 if (c)
-                        session_end(sv, c);
+                        sv_session_end(sv, c);
                 snprintf(setc, sizeof(setc), COOKIE "=; Path=/; HttpOnly; "
                          "SameSite=Strict; Max-Age=0%s",
                          sv->sv_tls ? "; Secure" : "");

@@ -91,7 +91,7 @@ void sv_report_leave(void);
 void sv_conn_request(sv_conns_t *cs, struct MHD_Connection *conn,
                      bool begins);
 
-/* Browser sessions (serve_http.c): at most SV_SESS_PER_TOKEN per token
+/* Browser sessions (serve_sess.c): at most SV_SESS_PER_TOKEN per token
  * (one more replaces the token's own oldest), SV_SESS_MAX in all (beyond,
  * the login is answered 503). */
 #define SV_SESS_PER_TOKEN 32
@@ -103,6 +103,8 @@ sv_sess_ret_t sv_session_new(sv_server_t *sv, const unsigned char token[32],
 /* The token hash of a live session with this cookie, in token. */
 bool sv_session_find(sv_server_t *sv, const char *cookie,
                      unsigned char token[32]);
+/* Ends the session of this cookie (POST /logout). */
+void sv_session_end(sv_server_t *sv, const char *cookie);
 
 /* The stream itself (tested in test_serve.c): a new one for cl with the
  * filters fl and Last-Event-ID last (NULL if none); its libmicrohttpd

@@ -11,8 +11,9 @@
  *   serve_state.c  the current alerts and indicator values, fed from the
  *                  topics by a Kafka thread
  *   serve_http.c   the libmicrohttpd server: routes, authentication,
- *                  sessions, the access log (serve_http.h: what it shares
- *                  with serve_stream.c)
+ *                  the access log (serve_http.h: what it shares with
+ *                  serve_stream.c, serve_conn.c and serve_sess.c)
+ *   serve_sess.c   the page's browser sessions
  *   serve_stream.c /alerts/stream: Server-Sent Events, resuming
  *   serve_conn.c   closes a connection whose request's headers are not in
  *                  within serve.idle_timeout_ms
