@@ -156,6 +156,33 @@ void sv_conns_stop(sv_conns_t *cs) {
         vg_free(cs);
 }
 
+static mhd_ret_t count_header(void *cls, enum MHD_ValueKind kind,
+                               const char *key, const char *value) {
+        (void)kind;
+        (void)key;
+        (void)value;
+        (*(size_t *)cls)++;
+        return MHD_YES;
+}
+
+/* The request's headers and the records libmicrohttpd keeps of them share
+ * its 32 KiB per connection with the answer's headers: headers that leave
+ * too little (a single one of 32,250 bytes) reached the handler, which
+ * logged its 401, and then libmicrohttpd could not build the answer and
+ * closed the connection, sending nothing. Beyond SV_HEADERS_MAX (bytes,
+ * plus 64 a header for its record) the handler answers 431 itself. */
+bool sv_headers_too_big(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        size_t n = 0;
+        if (!ci)
+                return false;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_COOKIE_KIND |
+                                                MHD_GET_ARGUMENT_KIND,
+                                  count_header, &n);
+        return ci->header_size + 64 * n > SV_HEADERS_MAX;
+}
+
 /* The bytes of answers handed to libmicrohttpd and not yet freed: an
  * answer stays in memory until its client has read it, so clients that
  * read nothing held one each (the attack: 64 SE-scope /indicators

@@ -45,23 +45,31 @@ static const struct {
  * Responses and the access log
  */
 
-void sv_access_log(const req_t *rq, const char *method, unsigned status) {
+/* The method as sent could carry anything (a personnummer, escape
+ * codes): only the known ones are written (a static string). */
+static const char *known_method(const char *method) {
         static const char *const known[] = {"GET", "HEAD", "POST", "PUT",
                                             "DELETE", "OPTIONS", "PATCH",
                                             "TRACE", "CONNECT"};
-        char ts[VG_TIME_BUFSZ];
-        const char *m = "(other)";
-        /* The method as sent could carry anything (a personnummer, escape
-         * codes): only the known ones are written. */
         for (size_t i = 0; method && i < sizeof(known) / sizeof(known[0]);
              i++)
                 if (!strcmp(method, known[i]))
-                        m = known[i];
-        method = m;
+                        return known[i];
+        return "(other)";
+}
+
+static void access_line(const req_t *rq, const char *method,
+                        unsigned status, const char *tail) {
+        char ts[VG_TIME_BUFSZ];
+        method = known_method(method);
         vg_time_format(vg_now_ms(), ts);
-        fprintf(stderr, "%s ACCESS %s: %s %s %s %s %u\n", ts, SV_CMD,
+        fprintf(stderr, "%s ACCESS %s: %s %s %s %s %u%s\n", ts, SV_CMD,
                 rq->rq_addr, rq->rq_who[0] ? rq->rq_who : "-", method,
-                rq->rq_path, status);
+                rq->rq_path, status, tail);
+}
+
+void sv_access_log(const req_t *rq, const char *method, unsigned status) {
+        access_line(rq, method, status, "");
 }
 
 void sv_common_headers(struct MHD_Response *r, const char *ctype) {
@@ -81,7 +89,7 @@ static void buf_free_cb(void *p) {
 
 /* Queues body (taken over) with status; extra headers in pairs, NULL
  * ended. */
-mhd_ret_t sv_respond(struct MHD_Connection *conn, const req_t *rq,
+mhd_ret_t sv_respond(struct MHD_Connection *conn, req_t *rq,
                          const char *method, unsigned status, vg_buf_t *body,
                          const char *ctype, ...) {
         struct MHD_Response *r;
@@ -112,7 +120,16 @@ mhd_ret_t sv_respond(struct MHD_Connection *conn, const req_t *rq,
         va_end(ap);
         ret = MHD_queue_response(conn, status, r);
         MHD_destroy_response(r);
-        sv_access_log(rq, method, status);
+        /* logged when the request is completed (completed()): only then
+         * is it known that the answer went out. (libmicrohttpd builds its
+         * headers after the handler returns, and closes the connection,
+         * sending nothing, when they do not fit beside the request's.) */
+        if (ret == MHD_YES) {
+                rq->rq_status = status;
+                rq->rq_method = known_method(method);
+        } else {
+                access_line(rq, method, status, "-aborted");
+        }
         return ret;
 }
 
@@ -408,6 +425,19 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
         char retry[32];
 
         vg_buf_init(&b);
+        if (rq->rq_nul) {
+                json_error(&b, "bad-request", "the URL holds a NUL byte "
+                           "(raw or %00)");
+                return sv_respond(conn, rq, method, MHD_HTTP_BAD_REQUEST, &b,
+                                  JSON_T, SV_END);
+        }
+        if (sv_headers_too_big(conn)) {
+                json_error(&b, "headers-too-large", "the request's headers "
+                           "are too large");
+                return sv_respond(conn, rq, method,
+                                  MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                  &b, JSON_T, "Connection", "close", SV_END);
+        }
         if (rq->rq_route == R_NONE) {
                 json_error(&b, "not-found", "no such resource (/, /alerts, "
                            "/alerts/stream, /indicators, /report, "
@@ -521,21 +551,46 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
         return sv_respond(conn, rq, method, status, &b, ctype, SV_END);
 }
 
+/* The request's record, made when libmicrohttpd has parsed the request
+ * line (MHD_OPTION_URI_LOG_CALLBACK): where the URI is and its length up
+ * to a NUL, so that handle() finds a raw NUL in it (libmicrohttpd hands
+ * the handler the path cut at it: "/alerts\0x" came as /alerts). */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn) {
+        req_t *rq = vg_calloc(1, sizeof(*rq));
+        (void)cls;
+        (void)conn;
+        vg_buf_init(&rq->rq_body);
+        rq->rq_uri = (uintptr_t)uri;
+        rq->rq_urilen = strlen(uri);
+        /* (never decoded, below: a path or a value with it is refused) */
+        rq->rq_nul = strstr(uri, "%00") != NULL;
+        return rq;
+}
+
 static mhd_ret_t handle(void *cls, struct MHD_Connection *conn,
                         const char *url, const char *method,
                         const char *version, const char *upload_data,
                         size_t *upload_data_size, void **con_cls) {
         sv_server_t *sv = cls;
         req_t *rq = *con_cls;
-        (void)version;
         if (!rq) {
-                rq = vg_calloc(1, sizeof(*rq));
+                rq = uri_seen(NULL, "", conn);
                 *con_cls = rq;
-                vg_buf_init(&rq->rq_body);
+        }
+        if (!rq->rq_seen) {
+                uintptr_t v = (uintptr_t)version;
+                rq->rq_seen = true;
                 client_addr(conn, rq->rq_addr, sizeof(rq->rq_addr));
                 rq->rq_route = R_NONE;
                 rq->rq_path = "(other)";
-                for (size_t i = 0; i < VG_ARRAY_SIZE(routes); i++)
+                /* The version follows the URI in the request line as
+                 * libmicrohttpd keeps it ("GET\0/a\0HTTP/1.1"): further
+                 * on than the URI's length, the URI held a NUL. */
+                if (rq->rq_uri && v > rq->rq_uri + rq->rq_urilen + 1 &&
+                    v - rq->rq_uri < 65536)
+                        rq->rq_nul = true;
+                for (size_t i = 0; i < VG_ARRAY_SIZE(routes) && !rq->rq_nul;
+                     i++)
                         if (!strcmp(url, routes[i].path)) {
                                 rq->rq_route = routes[i].route;
                                 rq->rq_path = routes[i].path;
@@ -561,10 +616,14 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
         sv_server_t *sv = cls;
         req_t *rq = *con_cls;
-        (void)toe;
         sv_conn_request(sv->sv_conns, conn, false);
         if (!rq)
                 return;
+        if (rq->rq_status)
+                access_line(rq, rq->rq_method, rq->rq_status,
+                            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
+                                    ? ""
+                                    : "-aborted");
         if (rq->rq_body.vb_data)
                 OPENSSL_cleanse(rq->rq_body.vb_data, rq->rq_body.vb_len);
         vg_buf_free(&rq->rq_body);
@@ -573,7 +632,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* URL decoding, but an escaped NUL is left as it is: decoded, it would cut
- * the path short ("/alerts%00" served /alerts); kept, no route matches. */
+ * the path short ("/alerts%00" served /alerts); the request is answered 400
+ * (uri_seen). */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s) {
         (void)cls;
         (void)conn;
@@ -711,6 +771,7 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                         sv->sv_conns,
                         MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
                         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
                         MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned int)vg_conf_int(conf,
                                                   "serve.max_connections"),
@@ -729,6 +790,7 @@ vg_err_t sv_http_start(sv_server_t *sv, char *errstr, size_t errstr_size) {
                         sv->sv_conns,
                         MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
                         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
                         MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned int)vg_conf_int(conf,
                                                   "serve.max_connections"),

@@ -9,6 +9,7 @@
 #include "vg_serve.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <microhttpd.h>
@@ -35,9 +36,19 @@ typedef struct req_s {
         char        rq_addr[64];
         char        rq_who[SV_NAME_MAX + 2]; /* token name, "-" or "?" */
         int64_t     rq_retry_ms;       /* 429: when to try again */
+        uintptr_t   rq_uri;            /* the URI as libmicrohttpd parsed
+                                        * it (where, not what) */
+        size_t      rq_urilen;         /* its length up to a NUL */
+        bool        rq_seen;           /* the handler has seen it */
+        bool        rq_nul;            /* a NUL in the URI, raw or %00 */
+        unsigned    rq_status;         /* the answer queued (0: none) */
+        const char *rq_method;         /* its method as logged (static) */
 } req_t;
 
-/* The access-log line of a request (serve_http.c). */
+/* The access-log line of a request (serve_http.c). sv_respond writes it
+ * when the request is completed, with the status if the answer was all
+ * sent, else "STATUS-aborted" (the connection ended before: perhaps
+ * nothing was sent). */
 void sv_access_log(const req_t *rq, const char *method, unsigned status);
 /* Content-Type and the headers every answer has. */
 void sv_common_headers(struct MHD_Response *r, const char *ctype);
@@ -45,7 +56,7 @@ void sv_common_headers(struct MHD_Response *r, const char *ctype);
  * pairs, ended by SV_END; logs the access. */
 #define SV_END ((const char *)NULL) /* (a typed NULL: a variadic
                                      * argument read as const char *) */
-mhd_ret_t sv_respond(struct MHD_Connection *conn, const req_t *rq,
+mhd_ret_t sv_respond(struct MHD_Connection *conn, req_t *rq,
                      const char *method, unsigned status, vg_buf_t *body,
                      const char *ctype, ...);
 /* The query parameters of conn as an sv_query_t (q_opaque: a qctx_t). */
@@ -83,6 +94,11 @@ void sv_conn_notify(void *cls, struct MHD_Connection *conn,
 void sv_resp_hold(const void *p);
 void sv_resp_release(const void *p);
 bool sv_resp_over(int64_t budget);
+/* Request headers so large that an answer might not fit beside them in
+ * libmicrohttpd's memory for the connection (serve_conn.c): answered 431
+ * by the handler. */
+#define SV_HEADERS_MAX (24 * 1024)
+bool sv_headers_too_big(struct MHD_Connection *conn);
 /* A /report page to render: false when too many are (a 503), else
  * sv_report_leave when it is done (serve_conn.c). */
 bool sv_report_enter(void);
