@@ -5,7 +5,10 @@
  *
  * Ids: a run of the server numbers its changes from base = its start time
  * in milliseconds times 1000, so ids grow across restarts too, and an id of
- * an earlier run (below base) is told apart from one of this run.
+ * an earlier run (below base) is told apart from one of this run. Those
+ * are never shown: a caller is shown base + the number of changes of its
+ * own areas, and a tag of the areas ("B.TAG"), so that nothing it sees
+ * (ids, when events come, a reset) tells of changes elsewhere.
  */
 #include "vg_serve.h"
 #include "vg_areas.h"
@@ -24,6 +27,9 @@ void sv_ring_init(sv_ring_t *rg, size_t cap, int64_t base) {
 }
 
 void sv_ring_free(sv_ring_t *rg) {
+        vg_free(rg->rg_pl);
+        rg->rg_pl = NULL;
+        rg->rg_npl = rg->rg_cappl = 0;
         if (!rg->rg_ev)
                 return;
         for (size_t i = 0; i < rg->rg_cap; i++)
@@ -44,7 +50,59 @@ int64_t sv_ring_push(sv_ring_t *rg, sv_evkind_t kind, const sv_scope_t *sc,
         ev->ev_json = vg_strdup(json);
         if (rg->rg_n < rg->rg_cap)
                 rg->rg_n++;
+        {
+                size_t i;
+                for (i = 0; i < rg->rg_npl; i++)
+                        if (!strcmp(rg->rg_pl[i].pl_kommun, sc->sc_kommun) &&
+                            !strcmp(rg->rg_pl[i].pl_area, sc->sc_area))
+                                break;
+                if (i == rg->rg_npl) {
+                        if (rg->rg_npl == rg->rg_cappl) {
+                                rg->rg_cappl = rg->rg_cappl ? 2 * rg->rg_cappl
+                                                            : 64;
+                                rg->rg_pl = vg_realloc(
+                                        rg->rg_pl,
+                                        rg->rg_cappl * sizeof(*rg->rg_pl));
+                        }
+                        memset(&rg->rg_pl[i], 0, sizeof(rg->rg_pl[i]));
+                        memcpy(rg->rg_pl[i].pl_kommun, sc->sc_kommun, 5);
+                        memcpy(rg->rg_pl[i].pl_area, sc->sc_area, 5);
+                        rg->rg_npl++;
+                }
+                rg->rg_pl[i].pl_n++;
+        }
         return seq;
+}
+
+int64_t sv_ring_count(const sv_ring_t *rg, const sv_ent_t *ent) {
+        int64_t n = 0;
+        for (size_t i = 0; i < rg->rg_npl; i++)
+                if (sv_ent_alert(ent, rg->rg_pl[i].pl_kommun,
+                                 rg->rg_pl[i].pl_area))
+                        n += rg->rg_pl[i].pl_n;
+        return n;
+}
+
+static int area_cmp(const void *a, const void *b) {
+        return strcmp(a, b);
+}
+
+static void scope_tag(const sv_ent_t *ent, char tag[9]) {
+        sv_ent_t e = *ent;
+        char text[SV_MAX_AREAS * 6 + 8], hex[65];
+        qsort(e.se_areas, (size_t)e.se_n, sizeof(e.se_areas[0]), area_cmp);
+        sv_ent_text(&e, text, sizeof(text));
+        sv_sha256_hex(text, strlen(text), hex);
+        memcpy(tag, hex, 8);
+        tag[8] = '\0';
+}
+
+void sv_ring_id(const sv_ring_t *rg, const sv_ent_t *ent, int64_t n,
+                char *buf) {
+        char tag[9];
+        scope_tag(ent, tag);
+        snprintf(buf, SV_ID_MAX, "%lld.%s", (long long)(rg->rg_base + n),
+                 tag);
 }
 
 int64_t sv_ring_oldest(const sv_ring_t *rg) {
@@ -57,27 +115,48 @@ const sv_event_t *sv_ring_get(const sv_ring_t *rg, int64_t seq) {
         return &rg->rg_ev[(size_t)(seq - rg->rg_base - 1) % rg->rg_cap];
 }
 
-sv_resume_t sv_resume_decide(const sv_ring_t *rg, const char *last_id,
-                             int64_t *from) {
-        char *end;
+sv_resume_t sv_resume_decide(const sv_ring_t *rg, const sv_ent_t *ent,
+                             const char *last_id, int64_t *from, int64_t *n) {
+        char *end, tag[9];
+        const char *dot;
         long long id;
+        int64_t want, k;
         *from = rg->rg_last;
+        *n = sv_ring_count(rg, ent);
         if (!last_id || !*last_id)
                 return SV_RESUME_FRESH;
-        if (strspn(last_id, "0123456789") != strlen(last_id) ||
-            strlen(last_id) > 18)
+        dot = strchr(last_id, '.');
+        if (!dot || dot == last_id || dot - last_id > 18 ||
+            strspn(last_id, "0123456789") != (size_t)(dot - last_id) ||
+            strlen(dot + 1) != 8)
                 return SV_RESUME_UNKNOWN;
         errno = 0;
         id = strtoll(last_id, &end, 10);
-        if (errno || *end)
+        if (errno || end != dot)
                 return SV_RESUME_UNKNOWN;
         /* Before this run, or ahead of it: not an id it gave. */
-        if (id < rg->rg_base || id > rg->rg_last)
+        if (id < rg->rg_base || id - rg->rg_base > *n)
                 return SV_RESUME_UNKNOWN;
-        /* Every change after id must still be kept. */
-        if (id + 1 < sv_ring_oldest(rg))
+        scope_tag(ent, tag);
+        if (strcmp(dot + 1, tag))
+                return SV_RESUME_SCOPE;
+        /* Back from the newest change over the caller's own, to the one
+         * after its id: every one of those must still be kept (changes of
+         * other areas dropped meanwhile do not matter). */
+        want = *n - (id - rg->rg_base);
+        k = 0;
+        for (int64_t q = rg->rg_last; k < want && q >= sv_ring_oldest(rg);
+             q--) {
+                const sv_event_t *ev = sv_ring_get(rg, q);
+                if (sv_ent_alert(ent, ev->ev_scope.sc_kommun,
+                                 ev->ev_scope.sc_area)) {
+                        k++;
+                        *from = q - 1;
+                }
+        }
+        if (k < want)
                 return SV_RESUME_TOO_OLD;
-        *from = id;
+        *n = id - rg->rg_base;
         return SV_RESUME_REPLAY;
 }
 

@@ -21,10 +21,22 @@ typedef struct stream_s {
         sv_filter_t  sm_fl;         /* status: any (changes) */
         char         sm_last[32];   /* Last-Event-ID as sent ("" none) */
         bool         sm_started;
-        int64_t      sm_next;       /* id of the last change looked at */
+        int64_t      sm_next;       /* id of the last change looked at
+                                     * (server-wide) */
+        int64_t      sm_n;          /* the caller's changes up to it */
+        bool         sm_rescope;    /* a SIGHUP changed the areas */
         vg_buf_t     sm_out;
         size_t       sm_off;
 } stream_t;
+
+/* One event under the caller's id of its n-th change. */
+static void event(stream_t *sm, const sv_state_t *st, const char *name,
+                  int64_t n, const char *data) {
+        char id[SV_ID_MAX];
+        sv_ring_id(&st->st_ring, &sm->sm_cl.cl_ent, n, id);
+        vg_buf_printf(&sm->sm_out, "id: %s\n", id);
+        sv_sse_event(&sm->sm_out, name, -1, data);
+}
 
 static void snapshot(stream_t *sm, const sv_state_t *st) {
         vg_buf_t data;
@@ -32,9 +44,9 @@ static void snapshot(stream_t *sm, const sv_state_t *st) {
         fl.fl_status = VG_STATUS_ACTIVE;
         vg_buf_init(&data);
         sv_state_snapshot(st, &sm->sm_cl.cl_ent, &fl, &data, NULL);
-        sv_sse_event(&sm->sm_out, "snapshot", st->st_ring.rg_last,
-                     data.vb_data);
         sm->sm_next = st->st_ring.rg_last;
+        sm->sm_n = sv_ring_count(&st->st_ring, &sm->sm_cl.cl_ent);
+        event(sm, st, "snapshot", sm->sm_n, data.vb_data);
         vg_buf_free(&data);
 }
 
@@ -46,6 +58,9 @@ static void reset(stream_t *sm, const sv_state_t *st, const char *reason) {
                 snprintf(msg, sizeof(msg), "the changes after that id are no "
                          "longer kept (only the last %zu are): the whole "
                          "current set follows", st->st_ring.rg_cap);
+        else if (!strcmp(reason, "scope-changed"))
+                snprintf(msg, sizeof(msg), "the token's areas changed: the "
+                         "whole current set of its areas follows");
         else
                 snprintf(msg, sizeof(msg), "not an id of this run of the "
                          "server (it restarted, or the id is not one it "
@@ -60,11 +75,13 @@ static void reset(stream_t *sm, const sv_state_t *st, const char *reason) {
 
 /* The first events: the current set, or the changes after Last-Event-ID. */
 static void stream_start(stream_t *sm, const sv_state_t *st) {
-        int64_t from;
+        int64_t from, n;
         vg_buf_puts(&sm->sm_out, "retry: 3000\n\n");
-        switch (sv_resume_decide(&st->st_ring, sm->sm_last, &from)) {
+        switch (sv_resume_decide(&st->st_ring, &sm->sm_cl.cl_ent, sm->sm_last,
+                                 &from, &n)) {
         case SV_RESUME_REPLAY:
                 sm->sm_next = from;
+                sm->sm_n = n;
                 break;
         case SV_RESUME_TOO_OLD:
                 reset(sm, st, "too-old");
@@ -72,29 +89,44 @@ static void stream_start(stream_t *sm, const sv_state_t *st) {
         case SV_RESUME_UNKNOWN:
                 reset(sm, st, "unknown-id");
                 break;
+        case SV_RESUME_SCOPE:
+                reset(sm, st, "scope-changed");
+                break;
         default:
                 snapshot(sm, st);
         }
 }
 
-/* The changes after sm_next that the caller may see. */
+static bool mine(const stream_t *sm, const sv_event_t *ev) {
+        return sv_ent_alert(&sm->sm_cl.cl_ent, ev->ev_scope.sc_kommun,
+                            ev->ev_scope.sc_area);
+}
+
+/* The changes after sm_next that the caller may see, each under the id of
+ * its count of them. */
 static void stream_changes(stream_t *sm, const sv_state_t *st) {
         const sv_ring_t *rg = &st->st_ring;
         if (sm->sm_next + 1 < sv_ring_oldest(rg)) {
-                /* it fell so far behind that changes were dropped */
-                reset(sm, st, "too-old");
-                return;
+                /* it fell so far behind that changes were dropped: a reset
+                 * only if one of its own was */
+                int64_t kept = 0;
+                for (int64_t q = sv_ring_oldest(rg); q <= rg->rg_last; q++)
+                        kept += mine(sm, sv_ring_get(rg, q));
+                if (sv_ring_count(rg, &sm->sm_cl.cl_ent) - kept > sm->sm_n) {
+                        reset(sm, st, "too-old");
+                        return;
+                }
+                sm->sm_next = sv_ring_oldest(rg) - 1;
         }
         for (int64_t q = sm->sm_next + 1; q <= rg->rg_last; q++) {
                 const sv_event_t *ev = sv_ring_get(rg, q);
-                if (ev && sv_ent_alert(&sm->sm_cl.cl_ent,
-                                       ev->ev_scope.sc_kommun,
-                                       ev->ev_scope.sc_area) &&
-                    sv_filter_match(&sm->sm_fl, &ev->ev_scope))
-                        sv_sse_event(&sm->sm_out,
-                                     ev->ev_kind == SV_EV_ALERT ? "alert"
-                                                                : "removed",
-                                     ev->ev_seq, ev->ev_json);
+                if (!ev || !mine(sm, ev))
+                        continue;
+                sm->sm_n++;
+                if (sv_filter_match(&sm->sm_fl, &ev->ev_scope))
+                        event(sm, st,
+                              ev->ev_kind == SV_EV_ALERT ? "alert" : "removed",
+                              sm->sm_n, ev->ev_json);
         }
         sm->sm_next = rg->rg_last;
 }
@@ -137,8 +169,12 @@ ssize_t sv_stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         if (sm->sm_off >= sm->sm_out.vb_len) {
                 vg_buf_reset(&sm->sm_out);
                 sm->sm_off = 0;
-                if (!still_entitled(sm))
+                switch (still_entitled(sm)) {
+                case 0:
                         return MHD_CONTENT_READER_END_OF_STREAM;
+                case 2:
+                        sm->sm_rescope = true;
+                }
                 vg_deadline_after(CLOCK_MONOTONIC,
                                   sm->sm_sv->sv_heartbeat_ms, &dl);
                 pthread_mutex_lock(&st->st_lock);
@@ -153,13 +189,23 @@ ssize_t sv_stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
                          * (what follows is filtered by the areas it has
                          * now). (The tokens' lock is taken inside the
                          * state's, never the other way round.) */
-                        if (st->st_ready && !still_entitled(sm)) {
-                                pthread_mutex_unlock(&st->st_lock);
-                                return MHD_CONTENT_READER_END_OF_STREAM;
+                        if (st->st_ready) {
+                                int e = still_entitled(sm);
+                                if (!e) {
+                                        pthread_mutex_unlock(&st->st_lock);
+                                        return MHD_CONTENT_READER_END_OF_STREAM;
+                                }
+                                sm->sm_rescope |= e == 2;
                         }
                         if (st->st_ready && !sm->sm_started) {
                                 stream_start(sm, st);
                                 sm->sm_started = true;
+                                sm->sm_rescope = false;
+                        } else if (st->st_ready && sm->sm_rescope) {
+                                /* its ids count other areas now, and what
+                                 * it holds is not the new areas' set */
+                                reset(sm, st, "scope-changed");
+                                sm->sm_rescope = false;
                         } else if (st->st_ready &&
                                    st->st_ring.rg_last > sm->sm_next) {
                                 stream_changes(sm, st);

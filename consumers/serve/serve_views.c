@@ -93,19 +93,21 @@ unsigned sv_view_alerts(sv_server_t *sv, const sv_caller_t *cl,
         sv_state_t *st = sv->sv_state;
         vg_buf_t set;
         size_t n;
-        int64_t last;
+        char last[SV_ID_MAX];
         sv_filter_init(&fl);
         if (q->q_each(q->q_opaque, check_param, &qk))
                 return bad_request(out, ctype, qk.qk_err);
         vg_buf_init(&set);
         pthread_mutex_lock(&st->st_lock);
         sv_state_snapshot(st, &cl->cl_ent, &fl, &set, &n);
-        last = st->st_ring.rg_last;
+        sv_ring_id(&st->st_ring, &cl->cl_ent,
+                   sv_ring_count(&st->st_ring, &cl->cl_ent), last);
         pthread_mutex_unlock(&st->st_lock);
         /* last_event_id: /alerts/stream with it as Last-Event-ID goes on
-         * from this very set. */
-        vg_buf_printf(out, "{\"last_event_id\":\"%lld\",\"count\":%zu,",
-                      (long long)last, n);
+         * from this very set; it counts the caller's areas' changes only
+         * (serve_sse.c). */
+        vg_buf_printf(out, "{\"last_event_id\":\"%s\",\"count\":%zu,",
+                      last, n);
         vg_buf_puts(out, set.vb_data + 1);
         vg_buf_puts(out, "\n");
         vg_buf_free(&set);

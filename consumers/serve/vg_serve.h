@@ -138,13 +138,24 @@ typedef struct sv_event_s {
         char       *ev_json;     /* the alert (SPEC §9), or {"alert_id"} */
 } sv_event_t;
 
-/* The last cap changes, numbered base+1, base+2, ... */
+/* Changes of one place (a kommun, or an area for INDICATOR_BELOW_TARGET)
+ * since the start: what a caller's ids count (sv_ring_count). */
+typedef struct sv_place_s {
+        char    pl_kommun[5];
+        char    pl_area[5];
+        int64_t pl_n;
+} sv_place_t;
+
+/* The last cap changes, numbered base+1, base+2, ... (server-wide, never
+ * shown: a caller sees ids that count its own areas' changes). */
 typedef struct sv_ring_s {
         sv_event_t *rg_ev;
         size_t      rg_cap;
         size_t      rg_n;        /* kept (<= cap) */
         int64_t     rg_base;     /* ids start after this */
         int64_t     rg_last;     /* id of the newest (rg_base if none) */
+        sv_place_t *rg_pl;       /* changes per place */
+        size_t      rg_npl, rg_cappl;
 } sv_ring_t;
 
 void sv_ring_init(sv_ring_t *rg, size_t cap, int64_t base);
@@ -157,16 +168,29 @@ const sv_event_t *sv_ring_get(const sv_ring_t *rg, int64_t seq);
 /* Id of the oldest change kept (rg_last + 1 when none is). */
 int64_t sv_ring_oldest(const sv_ring_t *rg);
 
+/* The changes a caller with ent may see, since the start. */
+int64_t sv_ring_count(const sv_ring_t *rg, const sv_ent_t *ent);
+/* The id a caller with ent is shown after its n-th change: "B.TAG", B =
+ * rg_base + n, TAG 8 hex digits of its areas (sorted): an id of other areas
+ * (a SIGHUP changed them) is told apart. buf of SV_ID_MAX. */
+#define SV_ID_MAX 40
+void sv_ring_id(const sv_ring_t *rg, const sv_ent_t *ent, int64_t n,
+                char *buf);
+
 typedef enum {
         SV_RESUME_FRESH,   /* no Last-Event-ID: the current set */
         SV_RESUME_REPLAY,  /* every change after *from */
         SV_RESUME_TOO_OLD, /* changes after it are no longer kept */
-        SV_RESUME_UNKNOWN  /* not an id of this run of the server */
+        SV_RESUME_UNKNOWN, /* not an id of this run of the server */
+        SV_RESUME_SCOPE    /* an id of other areas than the caller's now */
 } sv_resume_t;
 
-/* What to do with a Last-Event-ID (NULL or "" if none was sent). */
-sv_resume_t sv_resume_decide(const sv_ring_t *rg, const char *last_id,
-                             int64_t *from);
+/* What to do with a Last-Event-ID (NULL or "" if none was sent) of a
+ * caller with ent: REPLAY from the change after *from (server-wide),
+ * the caller's count being *n there. TOO_OLD only when a change the
+ * caller may see is no longer kept. */
+sv_resume_t sv_resume_decide(const sv_ring_t *rg, const sv_ent_t *ent,
+                             const char *last_id, int64_t *from, int64_t *n);
 
 /* Appends one event: "id: N\n" (when id >= 0), "event: NAME\n", one
  * "data: " line per line of data, and the blank line. */

@@ -266,20 +266,26 @@ static void test_rate_limit(void **state) {
         sv_rl_free(rl);
 }
 
+#define ID(x) (sv_ring_id(&rg, &se, (x) - base, b), b)
 static void test_ring_resume(void **state) {
         sv_ring_t rg;
         sv_scope_t sc = {"0484", "", 0, 0};
-        int64_t base = 5000, from;
-        char id[32];
+        int64_t base = 5000, from, n;
+        char id[32], b[SV_ID_MAX];
+        sv_ent_t se, other;
+        char err[256];
         (void)state;
+        assert_int_equal(sv_ent_parse("SE", &se, err, sizeof(err)), VG_OK);
+        assert_int_equal(sv_ent_parse("0480", &other, err, sizeof(err)),
+                         VG_OK);
         sv_ring_init(&rg, 3, base);
         assert_int_equal(sv_ring_oldest(&rg), base + 1);
         assert_null(sv_ring_get(&rg, base));
-        assert_int_equal(sv_resume_decide(&rg, NULL, &from), SV_RESUME_FRESH);
+        assert_int_equal(sv_resume_decide(&rg, &se, NULL, &from, &n), SV_RESUME_FRESH);
         assert_int_equal(from, base);
-        assert_int_equal(sv_resume_decide(&rg, "", &from), SV_RESUME_FRESH);
+        assert_int_equal(sv_resume_decide(&rg, &se, "", &from, &n), SV_RESUME_FRESH);
         /* the snapshot's id of an empty ring: replay from there */
-        assert_int_equal(sv_resume_decide(&rg, "5000", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(5000), &from, &n),
                          SV_RESUME_REPLAY);
         assert_int_equal(from, base);
         assert_int_equal(sv_ring_push(&rg, SV_EV_ALERT, &sc, "{\"a\":1}"),
@@ -287,23 +293,23 @@ static void test_ring_resume(void **state) {
         assert_int_equal(sv_ring_push(&rg, SV_EV_ALERT, &sc, "{\"a\":2}"),
                          base + 2);
         assert_string_equal(sv_ring_get(&rg, base + 2)->ev_json, "{\"a\":2}");
-        assert_int_equal(sv_resume_decide(&rg, "5001", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(5001), &from, &n),
                          SV_RESUME_REPLAY);
         assert_int_equal(from, 5001);
-        assert_int_equal(sv_resume_decide(&rg, "5002", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(5002), &from, &n),
                          SV_RESUME_REPLAY);
         /* not given by this run: earlier, ahead, not a number */
-        assert_int_equal(sv_resume_decide(&rg, "4999", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(4999), &from, &n),
                          SV_RESUME_UNKNOWN);
-        assert_int_equal(sv_resume_decide(&rg, "5003", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(5003), &from, &n),
                          SV_RESUME_UNKNOWN);
-        assert_int_equal(sv_resume_decide(&rg, "-5001", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, "-5001", &from, &n),
                          SV_RESUME_UNKNOWN);
-        assert_int_equal(sv_resume_decide(&rg, "50x1", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, "50x1", &from, &n),
                          SV_RESUME_UNKNOWN);
-        assert_int_equal(sv_resume_decide(&rg, " 5001", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, " 5001", &from, &n),
                          SV_RESUME_UNKNOWN);
-        assert_int_equal(sv_resume_decide(&rg, "99999999999999999999", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, "99999999999999999999", &from, &n),
                          SV_RESUME_UNKNOWN);
         /* wrap: 5 changes in a ring of 3 keep 5003..5005 */
         for (int i = 3; i <= 5; i++) {
@@ -315,18 +321,27 @@ static void test_ring_resume(void **state) {
         assert_string_equal(sv_ring_get(&rg, 5003)->ev_json, "{\"a\":3}");
         assert_int_equal(sv_ring_get(&rg, 5005)->ev_kind, SV_EV_REMOVED);
         /* 5002 was the last seen: 5003.. are all kept */
-        assert_int_equal(sv_resume_decide(&rg, "5002", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(5002), &from, &n),
                          SV_RESUME_REPLAY);
         assert_int_equal(from, 5002);
         /* 5001: 5002 is gone */
-        assert_int_equal(sv_resume_decide(&rg, "5001", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(5001), &from, &n),
                          SV_RESUME_TOO_OLD);
-        assert_int_equal(sv_resume_decide(&rg, "5000", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(5000), &from, &n),
                          SV_RESUME_TOO_OLD);
-        assert_int_equal(sv_resume_decide(&rg, "5005", &from),
+        assert_int_equal(sv_resume_decide(&rg, &se, ID(5005), &from, &n),
                          SV_RESUME_REPLAY);
+        /* an id of other areas: told apart */
+        sv_ring_id(&rg, &other, 0, b);
+        assert_int_equal(sv_resume_decide(&rg, &se, b, &from, &n),
+                         SV_RESUME_SCOPE);
+        /* the bare number of the server-wide count is no id */
+        assert_int_equal(sv_resume_decide(&rg, &se, "5005", &from, &n),
+                         SV_RESUME_UNKNOWN);
         sv_ring_free(&rg);
 }
+
+#undef ID
 
 static void test_sse_format(void **state) {
         vg_buf_t b;
@@ -593,8 +608,12 @@ static void test_stream_hup(void **state) {
         pthread_join(th, NULL);
         assert_true(n > 0);
         buf[n] = '\0';
+        /* its ids counted 04's changes, and it holds 04's set: a reset,
+         * and 0484's set (a1 only) */
         assert_null(strstr(buf, "a2"));
-        assert_string_equal(buf, ": keep-alive\n\n");
+        assert_non_null(strstr(buf, "event: reset"));
+        assert_non_null(strstr(buf, "scope-changed"));
+        assert_non_null(strstr(buf, "\"a1\""));
         /* taken out; then an alert of 0484, which it saw until now */
         hp.hp_new = none;
         hp.hp_al = mk("a3", "0484", VG_STATUS_ACTIVE, 1000);
@@ -754,6 +773,114 @@ static void test_glob(void **state) {
  * token's own sessions, never another's (the attack: 10,050 logins with
  * one kommun's token logged another kommun out); when every slot is
  * taken by live sessions of many tokens, a login is refused (503). */
+/* Ids a caller sees count the changes of its own areas only (the attack: a
+ * token of 0484 saw /alerts' last_event_id and the stream's ids move, and
+ * a reset come, when alerts of other kommuner changed). */
+static const char *last_id(sv_server_t *sv, const sv_caller_t *cl,
+                           char *buf, size_t size) {
+        fakeq_t fq = {{NULL}, {NULL}};
+        sv_query_t q = {fq_get, fq_each, &fq, NULL};
+        const char *ctype, *p;
+        vg_buf_t out;
+        vg_buf_init(&out);
+        assert_int_equal(sv_view_alerts(sv, cl, &q, &out, &ctype), 200);
+        p = strstr(out.vb_data, "\"last_event_id\":\"");
+        assert_non_null(p);
+        p += 17;
+        snprintf(buf, size, "%.*s", (int)strcspn(p, "\""), p);
+        vg_buf_free(&out);
+        return buf;
+}
+
+static void change(sv_state_t *st, const char *id, const char *kommun) {
+        vg_alert_t al = mk(id, kommun, VG_STATUS_ACTIVE, 1000);
+        pthread_mutex_lock(&st->st_lock);
+        sv_state_alert(st, &al, NULL);
+        pthread_mutex_unlock(&st->st_lock);
+}
+
+static char *stream_once(sv_server_t *sv, const sv_caller_t *cl,
+                         const char *last, char *buf, size_t size) {
+        sv_filter_t fl;
+        void *sm;
+        ssize_t n;
+        sv_filter_init(&fl);
+        sm = sv_stream_new(sv, cl, &fl, last);
+        n = sv_stream_read(sm, 0, buf, size - 1);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        /* after "retry": the replay, or a keep-alive (heartbeat 100 ms) */
+        if (!strcmp(buf, "retry: 3000\n\n")) {
+                ssize_t m = sv_stream_read(sm, 0, buf + n, size - 1 - n);
+                assert_true(m > 0);
+                buf[n + m] = '\0';
+        }
+        sv_stream_free(sm);
+        return buf;
+}
+
+static void test_scoped_ids(void **state) {
+        sv_state_t st;
+        sv_server_t sv;
+        sv_caller_t cl, rcl;
+        sv_tokens_t ts, region;
+        char l1[64], l2[64], l3[64], want[128], buf[65536], err[256], id[16];
+        (void)state;
+        assert_int_equal(parse(HASH_CHBS " t 0484", &ts, err), VG_OK);
+        assert_int_equal(parse(HASH_CHBS " t 04", &region, err), VG_OK);
+        sv_state_init(&st, 10, 700);
+        st.st_live = st.st_ready = true;
+        change(&st, "a1", "0484");
+        memset(&sv, 0, sizeof(sv));
+        sv.sv_state = &st;
+        sv.sv_heartbeat_ms = 100;
+        pthread_rwlock_init(&sv.sv_tok_lock, NULL);
+        sv.sv_tokens = ts;
+        memset(&cl, 0, sizeof(cl));
+        snprintf(cl.cl_name, sizeof(cl.cl_name), "t");
+        memcpy(cl.cl_hash, ts.ts_tok[0].tk_hash, 32);
+        cl.cl_ent = ts.ts_tok[0].tk_ent;
+        last_id(&sv, &cl, l1, sizeof(l1));
+        /* a change in 0480: nothing a 0484 caller sees moves */
+        change(&st, "b1", "0480");
+        assert_string_equal(last_id(&sv, &cl, l2, sizeof(l2)), l1);
+        assert_string_equal(stream_once(&sv, &cl, l1, buf, sizeof(buf)),
+                            "retry: 3000\n\n: keep-alive\n\n");
+        /* one in 0484: the next id, and a stream resumed from l1 gets
+         * exactly it, under the id /alerts gives */
+        change(&st, "a2", "0484");
+        last_id(&sv, &cl, l3, sizeof(l3));
+        assert_string_not_equal(l3, l1);
+        stream_once(&sv, &cl, l1, buf, sizeof(buf));
+        snprintf(want, sizeof(want), "id: %s\nevent: alert\n", l3);
+        assert_non_null(strstr(buf, want));
+        assert_null(strstr(buf, "reset"));
+        assert_null(strstr(buf, "b1"));
+        /* other kommuner's changes push every 0484 change out of the ring
+         * (of 10): a stream resumed from l3 loses nothing of 0484, so it
+         * is no reset */
+        for (int i = 0; i < 25; i++) {
+                snprintf(id, sizeof(id), "b%d", i + 2);
+                change(&st, id, "0480");
+        }
+        assert_string_equal(last_id(&sv, &cl, l2, sizeof(l2)), l3);
+        assert_string_equal(stream_once(&sv, &cl, l3, buf, sizeof(buf)),
+                            "retry: 3000\n\n: keep-alive\n\n");
+        /* the token's areas widened by a SIGHUP (0484 to region 04): its
+         * id of 0484 is no place to resume from (the alerts of 0480 it
+         * never got would be lost): a reset and the whole set */
+        rcl = cl;
+        rcl.cl_ent = region.ts_tok[0].tk_ent;
+        sv.sv_tokens = region;
+        stream_once(&sv, &rcl, l3, buf, sizeof(buf));
+        assert_non_null(strstr(buf, "event: reset"));
+        assert_non_null(strstr(buf, "\"b1\""));
+        pthread_rwlock_destroy(&sv.sv_tok_lock);
+        sv_tokens_free(&ts);
+        sv_tokens_free(&region);
+        sv_state_free(&st);
+}
+
 static void test_sessions(void **state) {
         sv_server_t sv;
         unsigned char a[32], b[32], t[32], got[32];
@@ -820,6 +947,7 @@ int main(void) {
                 cmocka_unit_test(test_stream_hup),
                 cmocka_unit_test(test_resp_budget),
                 cmocka_unit_test(test_glob),
+                cmocka_unit_test(test_scoped_ids),
                 cmocka_unit_test(test_sessions),
                 cmocka_unit_test(test_sha256_hex),
         };
