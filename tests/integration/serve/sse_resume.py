@@ -89,11 +89,11 @@ conn_b.close()
 th.join(100)
 conn_a.close()
 
-ids_a = [int(i) for i, k, d in got_a]
-ids_b = [int(i) for i, k, d in got_b1 + got_b2]
+ids_a = [int(i.split(".")[0]) for i, k, d in got_a]
+ids_b = [int(i.split(".")[0]) for i, k, d in got_b1 + got_b2]
 print("client A: %d changes, ids %d..%d; client B: %d before, %d after resuming" % (
     len(ids_a), ids_a[0] if ids_a else 0, ids_a[-1] if ids_a else 0, len(got_b1), len(got_b2)))
-if ids_a != sorted(set(ids_a)) or not ids_a or ids_a[0] <= int(snap_a.id):
+if ids_a != sorted(set(ids_a)) or not ids_a or ids_a[0] <= int(snap_a.id.split(".")[0]):
     fail("client A's ids do not increase from the snapshot's: %s" % ids_a)
 if ids_b != ids_a:
     lost = sorted(set(ids_a) - set(ids_b))
