@@ -101,6 +101,10 @@ typedef struct rep_s {
         /* output */
         vg_buf_t     rp_out;
         int          rp_seq;       /* unique ids */
+        /* vigil serve: the client went away (vg_report_in_t.ri_gone) */
+        bool       (*rp_gone)(void *arg);
+        void        *rp_gone_arg;
+        bool         rp_stopped;   /* rp_gone said so: draw no more */
 } rep_t;
 
 typedef enum { SEC_LINE, SEC_PLACE, SEC_SSIH, SEC_COUNT, SEC_REGISTER }
@@ -264,6 +268,10 @@ bool rp_register_ind(const char *ind);
 void rp_sec_register(rep_t *r, const sec_t *s);
 
 /* report_page.c */
+/* The page; stops early (rp_stopped) when rp_stop says so. */
 void rp_page(rep_t *r);
+/* True once rp_gone (if any) has said the page is for nobody: asked
+ * between stages and sections. */
+bool rp_stop(rep_t *r);
 
 #endif /* VG_REPORT_MODEL_H */

@@ -425,6 +425,12 @@ static void alerts_section(rep_t *r) {
         P(r, "</tbody></table></div></section>\n");
 }
 
+bool rp_stop(rep_t *r) {
+        if (!r->rp_stopped && r->rp_gone && r->rp_gone(r->rp_gone_arg))
+                r->rp_stopped = true;
+        return r->rp_stopped;
+}
+
 void rp_page(rep_t *r) {
         char now[24], iso[VG_TIME_BUFSZ];
         int64_t t = vg_now_ms();
@@ -523,6 +529,8 @@ void rp_page(rep_t *r) {
         overview(r);
         for (size_t k = 0; k < rp_nknown_secs; k++) {
                 sec_t s = rp_sec_tr(r, &rp_known_secs[k]);
+                if (rp_stop(r))
+                        return;
                 if (s.s_kind == SEC_REGISTER)
                         rp_sec_register(r, &s);
                 else if (!r->rp_np || !rp_any_ind(r, &s))
@@ -542,6 +550,8 @@ void rp_page(rep_t *r) {
                            N_("Numerator"), N_("Denominator")};
                 if (rp_known_ind(ind))
                         continue;
+                if (rp_stop(r))
+                        return;
                 if (ind_has_den(r, ind)) {
                         s = rp_sec_tr(r, &s);
                         rp_sec_line(r, &s, ind);
@@ -553,6 +563,8 @@ void rp_page(rep_t *r) {
                         rp_sec_counts(r, &s, ind);
                 }
         }
+        if (rp_stop(r))
+                return;
         if (!r->rp_public)
                 alerts_section(r);
         P(r, "</main>\n<footer>");

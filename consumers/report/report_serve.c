@@ -45,11 +45,15 @@ static void kafka_source(const rep_t *r, const char *topic, char *buf,
         snprintf(buf, size, rp_tf(r, "Kafka topic %s"), topic);
 }
 
-void vg_report_render(const vg_report_in_t *in, vg_buf_t *out) {
+/* Values taken between two looks at the client (rp_stop). */
+#define LOOK_EVERY 4096
+
+bool vg_report_render(const vg_report_in_t *in, vg_buf_t *out) {
         rep_t r;
         const char *key;
         json_t *o;
-        size_t len;
+        size_t len, n = 0;
+        bool drawn;
 
         pthread_mutex_lock(&render_lock);
         memset(&r, 0, sizeof(r));
@@ -70,7 +74,13 @@ void vg_report_render(const vg_report_in_t *in, vg_buf_t *out) {
         r.rp_rows_js = json_object();
         r.rp_alerts_js = json_object();
         r.rp_all_js = json_object();
-        json_object_foreach(in->ri_values, key, o) put_value(&r, key, o);
+        r.rp_gone = in->ri_gone;
+        r.rp_gone_arg = in->ri_gone_arg;
+        json_object_foreach(in->ri_values, key, o) {
+                if (++n % LOOK_EVERY == 0 && rp_stop(&r))
+                        goto done;
+                put_value(&r, key, o);
+        }
         json_object_foreach(in->ri_alerts, key, o)
                 json_object_set(r.rp_alerts_js, key, o);
         kafka_source(&r, vg_conf_str(r.rp_conf, "topic.indicators"),
@@ -84,11 +94,18 @@ void vg_report_render(const vg_report_in_t *in, vg_buf_t *out) {
         snprintf(r.rp_src_al + len, sizeof(r.rp_src_al) - len,
                  rp_tf(&r, " (%zu alerts)"), json_object_size(r.rp_alerts_js));
 
+        if (rp_stop(&r))
+                goto done;
         rp_prepare(&r);
+        if (rp_stop(&r))
+                goto done;
         rp_page(&r);
-        vg_buf_append(out, r.rp_out.vb_data ? r.rp_out.vb_data : "",
-                      r.rp_out.vb_len);
+        if (!rp_stop(&r))
+                vg_buf_append(out, r.rp_out.vb_data ? r.rp_out.vb_data : "",
+                              r.rp_out.vb_len);
 
+done:
+        drawn = !r.rp_stopped;
         for (size_t i = 0; i < r.rp_nalerts; i++)
                 vg_record_clear(VG_REC_ALERT, &r.rp_alerts[i]);
         vg_free(r.rp_alerts);
@@ -102,4 +119,5 @@ void vg_report_render(const vg_report_in_t *in, vg_buf_t *out) {
         json_decref(r.rp_hidden_js);
         vg_buf_free(&r.rp_out);
         pthread_mutex_unlock(&render_lock);
+        return drawn;
 }

@@ -21,10 +21,15 @@ typedef struct vg_report_in_s {
         const char        *ri_lang;    /* "sv" or "en" */
         const char        *ri_from;    /* YYYY-MM or NULL */
         const char        *ri_to;
+        bool             (*ri_gone)(void *arg); /* asked between the
+                                        * page's stages (a few dozen
+                                        * times): true, stop; or NULL */
+        void              *ri_gone_arg;
 } vg_report_in_t;
 
-/* Appends the page (as `vigil report --html` writes it) to out. Pages are
+/* Appends the page (as `vigil report --html` writes it) to out and
+ * returns true; false, out untouched, when ri_gone said stop. Pages are
  * drawn one at a time (a lock): callable from any thread. */
-void vg_report_render(const vg_report_in_t *in, vg_buf_t *out);
+bool vg_report_render(const vg_report_in_t *in, vg_buf_t *out);
 
 #endif /* VG_REPORT_H */

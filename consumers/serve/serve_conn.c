@@ -11,10 +11,12 @@
  * down the socket of one that is late (shutdown(2): the connection's own
  * thread then sees the end, and closes and frees it as usual).
  */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "serve_http.h"
 #include "vg_time.h"
 
 #include <malloc.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -206,35 +208,85 @@ bool sv_resp_over(int64_t budget) {
         return atomic_load(&resp_bytes) >= budget;
 }
 
+/* The client of a request is gone: its end of the connection is closed,
+ * or shut for writing (libmicrohttpd takes either for the client's end
+ * as soon as it reads: the answer would never be sent). A look, not a
+ * read: what a client sent stays for libmicrohttpd. */
+bool sv_peer_gone(int fd) {
+        struct pollfd pf = {fd, POLLRDHUP, 0};
+        if (fd < 0)
+                return true;
+        return poll(&pf, 1, 0) > 0 &&
+               (pf.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+bool sv_conn_gone(void *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        return ci && sv_peer_gone(ci->connect_fd);
+}
+
 /* /report pages rendered at once, and waiting beyond them: each copies
  * the values its caller may see and renders them (for SE on 174,065
  * values about 1.2 GB and 4 s of CPU; 30 at once took 8.3 GB). Beyond the
- * waiting, 503 with Retry-After (docs/SERVE.md). */
+ * waiting, 503 with Retry-After (docs/SERVE.md). A request waiting its
+ * turn looks at its client every REPORTS_LOOK_MS: one that went away
+ * leaves the queue (before, it waited on, then had its page drawn for
+ * nobody, while the others waited behind it). */
 #define REPORTS_AT_ONCE 1
 #define REPORTS_WAITING 8
+#define REPORTS_LOOK_MS 100
 static pthread_mutex_t rep_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t rep_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t rep_cond;
+static pthread_once_t rep_once = PTHREAD_ONCE_INIT;
 static int rep_busy, rep_waiting;
 
-bool sv_report_enter(void) {
-        bool ok = true;
+static void rep_init(void) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&rep_cond, &ca);
+        pthread_condattr_destroy(&ca);
+}
+
+sv_rep_t sv_report_enter(bool (*gone)(void *arg), void *arg) {
+        sv_rep_t ret = SV_REP_IN;
+        struct timespec dl;
+        pthread_once(&rep_once, rep_init);
         pthread_mutex_lock(&rep_lock);
         if (rep_busy >= REPORTS_AT_ONCE && rep_waiting >= REPORTS_WAITING) {
-                ok = false;
+                ret = SV_REP_BUSY;
         } else {
                 rep_waiting++;
-                while (rep_busy >= REPORTS_AT_ONCE)
-                        pthread_cond_wait(&rep_cond, &rep_lock);
+                while (rep_busy >= REPORTS_AT_ONCE) {
+                        if (gone && gone(arg)) {
+                                ret = SV_REP_GONE;
+                                break;
+                        }
+                        vg_deadline_after(CLOCK_MONOTONIC, REPORTS_LOOK_MS,
+                                          &dl);
+                        pthread_cond_timedwait(&rep_cond, &rep_lock, &dl);
+                }
                 rep_waiting--;
-                rep_busy++;
+                if (ret == SV_REP_IN)
+                        rep_busy++;
         }
         pthread_mutex_unlock(&rep_lock);
-        return ok;
+        return ret;
 }
 
 void sv_report_leave(void) {
+        pthread_once(&rep_once, rep_init);
         pthread_mutex_lock(&rep_lock);
         rep_busy--;
         pthread_cond_signal(&rep_cond);
         pthread_mutex_unlock(&rep_lock);
+}
+
+int sv_report_waiting(void) {
+        int n;
+        pthread_mutex_lock(&rep_lock);
+        n = rep_waiting;
+        pthread_mutex_unlock(&rep_lock);
+        return n;
 }

@@ -413,6 +413,21 @@ static mhd_ret_t login(sv_server_t *sv, struct MHD_Connection *conn,
                        "Location", "./", "Set-Cookie", setc, SV_END);
 }
 
+/* A /report whose client went away (waiting its turn, or while its page
+ * was drawn): one line, and an empty SV_CLIENT_GONE answer that goes
+ * nowhere (the access log says 499-aborted). (Not MHD_NO: libmicrohttpd
+ * would warn of an internal error.) */
+static mhd_ret_t report_gone(struct MHD_Connection *conn, req_t *rq,
+                             const char *method, vg_buf_t *b,
+                             const char *when, int64_t since_us) {
+        vg_info(SV_CMD, "/report of %s abandoned %s, after %lld ms: its "
+                "client closed the connection", rq->rq_who, when,
+                (long long)((vg_now_us() - since_us) / 1000));
+        vg_buf_reset(b);
+        return sv_respond(conn, rq, method, SV_CLIENT_GONE, b, JSON_T,
+                          "Connection", "close", SV_END);
+}
+
 static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                           req_t *rq, const char *method) {
         bool get = !strcmp(method, MHD_HTTP_METHOD_GET) ||
@@ -517,20 +532,27 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                                         conn, MHD_HEADER_KIND, "Accept")};
                 bool rep = rq->rq_route != R_PAGE &&
                            rq->rq_route != R_ALERTS && rq->rq_route != R_IND;
+                int64_t t0 = vg_now_us();
+                sv_rep_t in = SV_REP_IN;
                 const char *busy =
                         rq->rq_route == R_PAGE ? NULL
                         : sv_resp_over(SV_RESP_BUDGET)
                                 ? "too many answers not yet read by their "
                                   "clients: try again in a moment"
-                        : rep && !sv_report_enter() ? "too many reports being "
-                                                   "made: try again soon"
-                                                 : NULL;
+                        : rep && (in = sv_report_enter(sv_conn_gone, conn)) ==
+                                         SV_REP_BUSY
+                                ? "too many reports being made: try again "
+                                  "soon"
+                                : NULL;
                 if (busy) {
                         json_error(&b, "busy", busy);
                         return sv_respond(conn, rq, method,
                                           MHD_HTTP_SERVICE_UNAVAILABLE, &b,
                                           JSON_T, "Retry-After", "5", SV_END);
                 }
+                if (in == SV_REP_GONE)
+                        return report_gone(conn, rq, method, &b,
+                                           "while waiting its turn", t0);
                 switch (rq->rq_route) {
                 case R_PAGE:
                         sv_page_alerts(sv, &cl, &b, &csp);
@@ -544,8 +566,12 @@ static mhd_ret_t dispatch(sv_server_t *sv, struct MHD_Connection *conn,
                         status = sv_view_indicators(sv, &cl, &q, &b, &ctype);
                         break;
                 default: /* the report (entered above) */
-                        status = sv_view_report(sv, &cl, &q, &b, &ctype);
+                        status = sv_view_report(sv, &cl, &q, &b, &ctype,
+                                                sv_conn_gone, conn);
                         sv_report_leave();
+                        if (status == SV_CLIENT_GONE)
+                                return report_gone(conn, rq, method, &b,
+                                                   "while being drawn", t0);
                 }
         }
         return sv_respond(conn, rq, method, status, &b, ctype, SV_END);

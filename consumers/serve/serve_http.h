@@ -99,10 +99,20 @@ bool sv_resp_over(int64_t budget);
  * by the handler. */
 #define SV_HEADERS_MAX (24 * 1024)
 bool sv_headers_too_big(struct MHD_Connection *conn);
-/* A /report page to render: false when too many are (a 503), else
- * sv_report_leave when it is done (serve_conn.c). */
-bool sv_report_enter(void);
+/* A /report page to render (serve_conn.c): waits its turn; SV_REP_BUSY
+ * when too many wait already (a 503), SV_REP_GONE when gone(arg) says its
+ * client went away while it waited (gone: NULL, never asked), else
+ * SV_REP_IN and sv_report_leave when it is done. sv_report_waiting: how
+ * many wait now (the tests). */
+typedef enum { SV_REP_IN, SV_REP_BUSY, SV_REP_GONE } sv_rep_t;
+sv_rep_t sv_report_enter(bool (*gone)(void *arg), void *arg);
 void sv_report_leave(void);
+int sv_report_waiting(void);
+/* The client is gone: the socket fd's other end is closed or shut for
+ * writing (a look at the socket, nothing read); sv_conn_gone: the same
+ * for a struct MHD_Connection *. */
+bool sv_peer_gone(int fd);
+bool sv_conn_gone(void *conn);
 /* A request is all in, headers and body (begins), or it ended. */
 void sv_conn_request(sv_conns_t *cs, struct MHD_Connection *conn,
                      bool begins);

@@ -387,12 +387,15 @@ static const char *const report_keys[] = {"lang", "from", "to", NULL};
 
 unsigned sv_view_report(sv_server_t *sv, const sv_caller_t *cl,
                         const sv_query_t *q, vg_buf_t *out,
-                        const char **ctype) {
+                        const char **ctype, bool (*gone)(void *arg),
+                        void *arg) {
         qchk_t qk = {report_keys, 0, "", NULL};
         sv_state_t *st = sv->sv_state;
         vg_report_in_t in;
         const char *areas[SV_MAX_AREAS], *key;
         json_t *values = json_object(), *alerts = json_object(), *o;
+        size_t n = 0;
+        bool drawn;
         if (q->q_each(q->q_opaque, check_param, &qk)) {
                 json_decref(values);
                 json_decref(alerts);
@@ -411,9 +414,17 @@ unsigned sv_view_report(sv_server_t *sv, const sv_caller_t *cl,
                 return bad_request(out, ctype, "lang: sv or en; from, to: "
                                    "YYYY-MM");
         }
-        /* Only what the caller may see goes into the page's model. */
+        /* Only what the caller may see goes into the page's model. (A
+         * look at the client every 4096 values: for SE this took a
+         * second.) */
         pthread_mutex_lock(&st->st_lock);
         json_object_foreach(st->st_values, key, o) {
+                if (gone && ++n % 4096 == 0 && gone(arg)) {
+                        pthread_mutex_unlock(&st->st_lock);
+                        json_decref(values);
+                        json_decref(alerts);
+                        return SV_CLIENT_GONE;
+                }
                 if (sv_ent_area(&cl->cl_ent, json_string_value(
                                                      json_object_get(o, "area"))))
                         json_object_set_new(values, key, json_deep_copy(o));
@@ -432,15 +443,17 @@ unsigned sv_view_report(sv_server_t *sv, const sv_caller_t *cl,
         in.ri_conf = sv->sv_conf;
         in.ri_values = values;
         in.ri_alerts = alerts;
+        in.ri_gone = gone;
+        in.ri_gone_arg = arg;
         if (!cl->cl_ent.se_all) {
                 for (int i = 0; i < cl->cl_ent.se_n; i++)
                         areas[i] = cl->cl_ent.se_areas[i];
                 in.ri_areas = areas;
                 in.ri_nareas = cl->cl_ent.se_n;
         }
-        vg_report_render(&in, out);
+        drawn = vg_report_render(&in, out);
         json_decref(values);
         json_decref(alerts);
         *ctype = "text/html; charset=utf-8";
-        return 200;
+        return drawn ? 200 : SV_CLIENT_GONE;
 }

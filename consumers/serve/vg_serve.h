@@ -330,9 +330,14 @@ unsigned sv_view_alerts(sv_server_t *sv, const sv_caller_t *cl,
 unsigned sv_view_indicators(sv_server_t *sv, const sv_caller_t *cl,
                             const sv_query_t *q, vg_buf_t *out,
                             const char **ctype);
+/* /report stops when gone(arg) says its client went away (asked between
+ * the page's stages; gone may be NULL) and returns SV_CLIENT_GONE, out
+ * empty: nothing to send. */
+#define SV_CLIENT_GONE 499 /* (nginx's "client closed request") */
 unsigned sv_view_report(sv_server_t *sv, const sv_caller_t *cl,
                         const sv_query_t *q, vg_buf_t *out,
-                        const char **ctype);
+                        const char **ctype, bool (*gone)(void *arg),
+                        void *arg);
 /* Checks the stream's query; fills fl. */
 unsigned sv_view_stream_query(const sv_query_t *q, sv_filter_t *fl,
                               vg_buf_t *out);
