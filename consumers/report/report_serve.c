@@ -19,7 +19,9 @@ static bool quarter_or_year(const char *p) {
         return n == 4 || (n == 7 && p[5] == 'Q');
 }
 
-/* As report_data.c's put_value: the value if it can be drawn. */
+/* As report_data.c's put_value: the value if it can be drawn. The
+ * caller's object itself, shared by both maps (nothing of the page
+ * changes a value object). */
 static void put_value(rep_t *r, const char *key, json_t *o) {
         const char *ind = json_string_value(json_object_get(o, "indicator"));
         const char *area = json_string_value(json_object_get(o, "area"));
@@ -33,9 +35,9 @@ static void put_value(rep_t *r, const char *key, json_t *o) {
                                      json_integer_value(jd) >
                                              SERVE_MAX_COUNT)))
                 return;
-        json_object_set_new(r->rp_all_js, key, json_deep_copy(o));
+        json_object_set(r->rp_all_js, key, o);
         if (!quarter_or_year(period))
-                json_object_set_new(r->rp_rows_js, key, json_deep_copy(o));
+                json_object_set(r->rp_rows_js, key, o);
 }
 
 /* The source of a served page: the topic, not the broker's address (a

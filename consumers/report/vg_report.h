@@ -28,8 +28,11 @@ typedef struct vg_report_in_s {
 } vg_report_in_t;
 
 /* Appends the page (as `vigil report --html` writes it) to out and
- * returns true; false, out untouched, when ri_gone said stop. Pages are
- * drawn one at a time (a lock): callable from any thread. */
+ * returns true; false, out untouched, when ri_gone said stop. The value
+ * and alert objects are shared, not copied, and only read: nobody may
+ * change them meanwhile (dropping references is fine: jansson's counts
+ * are atomic). Pages are drawn one at a time (a lock): callable from any
+ * thread. */
 bool vg_report_render(const vg_report_in_t *in, vg_buf_t *out);
 
 #endif /* VG_REPORT_H */
