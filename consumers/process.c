@@ -399,13 +399,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                           "restored (see above)");
                 for (int i = 0; i < l->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &l->elems[i];
-                        vg_part_t *part;
-                        int64_t off;
-                        if (tp->partition >= MAX_PARTITIONS ||
-                            !(part = pr->pr_parts[tp->partition].ps_part))
-                                continue;
-                        off = vg_part_offset(part, tp->topic);
-                        tp->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+                        if (tp->partition < MAX_PARTITIONS &&
+                            pr->pr_parts[tp->partition].ps_part)
+                                tp->offset = process_resume_offset(
+                                        pr, tp->partition, tp->topic);
                 }
                 /* Co-partitioning: every input topic of each number. */
                 if (!pr->pr_fatal) /* (said why already) */

@@ -87,6 +87,11 @@ typedef struct pstate_s {
                                     * (process_work.c); 0: none */
         int64_t    ps_end_at;      /* the first such end since the last
                                     * stored, ms (0: none) */
+        int64_t    ps_verify[VG_EVENT_TYPES]; /* the offset of the last
+                                    * record the state processed, to
+                                    * compare when it comes again
+                                    * (process_resume.c); -1: none */
+        int64_t    ps_vhash[VG_EVENT_TYPES]; /* ... and its hash */
         /* event-time alignment (process_align.c) */
         atomic_llong ps_seen[VG_EVENT_TYPES]; /* the worker's: the newest
                                     * occurred_at of a valid event, by
@@ -241,6 +246,15 @@ typedef struct proc_s {
  * A partition opens with one; a worker that takes it sets its own
  * (vg_part_set_codec). */
 vg_codec_t *process_part_codec(const proc_t *pr, int w);
+
+/* process_resume.c: where an input topic-partition of partition p is
+ * resumed (its last record processed, to compare, when known); whether a
+ * record (or partition-EOF) of it is to be handled, false after
+ * process_fatal() when it shows the topic was re-created; a record's
+ * hash. */
+int64_t process_resume_offset(proc_t *pr, int p, const char *topic);
+bool process_resume_check(proc_t *pr, int p, const rd_kafka_message_t *m);
+int64_t process_record_hash(const rd_kafka_message_t *m);
 
 /* process.c: logs msg as an error and stops the processor (from a
  * worker: the loop stops at its next turn). */

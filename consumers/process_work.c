@@ -246,10 +246,18 @@ void process_part_work(void *opaque, int p, int w, const pturn_t *t) {
                 if (ps->ps_part && !pr->pr_fatal) {
                         /* as of what the loop had polled when it put it */
                         vg_part_hold_watermark(ps->ps_part, t->pt_hold[i]);
-                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        if (!process_resume_check(pr, p, m))
+                                ; /* (compared, or refused) */
+                        else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                                 part_eof(pr, p, m);
                         else {
                                 process_record(pr, m, codec);
+                                if (!pr->pr_fatal && ps->ps_part)
+                                        vg_part_note_input(
+                                                ps->ps_part,
+                                                rd_kafka_topic_name(m->rkt),
+                                                m->offset,
+                                                process_record_hash(m));
                                 if (ps->ps_batch >= pr->pr_max_events)
                                         process_part_commit(pr, p);
                         }

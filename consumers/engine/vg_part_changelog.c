@@ -265,6 +265,12 @@ vg_err_t vg_part_cl_commit(vg_part_t *part, char *errstr,
                                     (const char *)sqlite3_column_text(s, 0),
                                     json_integer(sqlite3_column_int64(s, 1)));
         sqlite3_reset(s);
+        {
+                const char *k;
+                json_t *v;
+                json_object_foreach(offs, k, v)
+                        vg_part_cl_inputs_meta(part, k, meta);
+        }
         for (int t = 0; t < VG_EVENT_TYPES; t++) {
                 snprintf(key, sizeof(key), "topic_time.%d", t);
                 json_object_set_new(meta, key,

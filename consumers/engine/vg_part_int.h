@@ -148,6 +148,13 @@ struct vg_part_s {
                 int64_t po_next;
         }                       pa_offs[8];
         int                     pa_noffs;
+        /* the last input record of each topic in the open batch
+         * (vg_part_inputs.c), written at its commit */
+        struct {
+                char    pl_topic[256];
+                int64_t pl_offset, pl_hash;
+        }                       pa_last[8];
+        int                     pa_nlast;
         vg_htab_t               pa_cache;       /* pent_t, by patient */
         size_t                  pa_cache_max;   /* patients kept in
                                                  * memory (a batch's
@@ -322,6 +329,13 @@ vg_err_t vg_part_cl_commit(vg_part_t *part, char *errstr,
                            size_t errstr_size);
 int64_t vg_part_meta_int(vg_part_t *part, const char *key, int64_t def);
 void vg_part_reload(vg_part_t *part);
+
+/* vg_part_inputs.c: the last input record of each topic, to the store
+ * at a commit (from vg_part_commit), and to the changelog's meta record. */
+vg_err_t vg_part_inputs_flush(vg_part_t *part, char *errstr,
+                              size_t errstr_size);
+void vg_part_cl_inputs_meta(vg_part_t *part, const char *topic,
+                            json_t *meta);
 
 /* vg_part_out.c */
 vg_err_t vg_part_queue_alert(vg_part_t *part, vg_alert_t *al, char *errstr,

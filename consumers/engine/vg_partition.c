@@ -476,7 +476,7 @@ void vg_part_rollback(vg_part_t *part) {
         sqlite3_exec(part->pa_db, "ROLLBACK", NULL, NULL, NULL);
         vg_outbox_txn_end(part->pa_outbox, false);
         part->pa_in_batch = false;
-        part->pa_noffs = 0;
+        part->pa_noffs = part->pa_nlast = 0;
         /* What memory holds may be ahead of the store: read it again. */
         vg_part_reload(part);
 }
@@ -719,7 +719,7 @@ static vg_err_t offsets_flush(vg_part_t *part, char *errstr,
                                  part->pa_offs[i].po_next, errstr,
                                  errstr_size);
         part->pa_noffs = 0;
-        return err;
+        return err ? err : vg_part_inputs_flush(part, errstr, errstr_size);
 }
 
 vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,

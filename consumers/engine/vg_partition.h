@@ -151,6 +151,14 @@ vg_err_t vg_part_dlq(vg_part_t *part, const void *key, size_t key_len,
 vg_err_t vg_part_set_offset(vg_part_t *part, const char *topic,
                             int64_t next_offset, char *errstr,
                             size_t errstr_size);
+/* The input record at offset of topic was the last one of the batch
+ * (vg_part_inputs.c: hash, of its key and value, checked on resuming). */
+void vg_part_note_input(vg_part_t *part, const char *topic, int64_t offset,
+                        int64_t hash);
+/* The last input record of topic the stored state processed, if known
+ * (and before its next offset). */
+bool vg_part_input_last(vg_part_t *part, const char *topic, int64_t *offset,
+                        int64_t *hash);
 vg_err_t vg_part_commit(vg_part_t *part, char *errstr, size_t errstr_size);
 /* Rolls back an open batch (on error or shutdown without commit). */
 void vg_part_rollback(vg_part_t *part);
