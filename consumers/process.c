@@ -144,7 +144,7 @@ static vg_part_t *part_open(proc_t *pr, int p) {
                                   "restored (see above)");
                 return NULL;
         }
-        if (!pr->pr_cl_topic)
+        if (!pr->pr_cl_topic || !ps->ps_rs) /* (nothing to restore) */
                 process_warn_rebuild(pr, p, ps->ps_part);
         vg_part_set_cache(ps->ps_part, pr->pr_cache_patients);
         vg_part_set_defer(ps->ps_part, PROCESS_DEFER_AFTER);

@@ -549,8 +549,9 @@ void process_cleanup(proc_t *pr, int64_t now) {
         }
 }
 
-/* Without the changelog, a partition whose file holds no offsets while the
- * group has some committed starts over from the input topics' beginning:
+/* Without the changelog (or with an empty one: deleted, re-created), a
+ * partition whose file holds no offsets while the group has some
+ * committed starts over from the input topics' beginning:
  * what the partition published before (IndicatorParts of counters that no
  * longer have cases, ACTIVE alerts) is not corrected by that rebuild. Said
  * once per partition (docs/RUNBOOK.md, section 7). */
@@ -568,11 +569,20 @@ void process_warn_rebuild(proc_t *pr, int p, vg_part_t *part) {
                         committed |= !l->elems[i].err &&
                                      l->elems[i].offset > 0;
         rd_kafka_topic_partition_list_destroy(l);
-        if (committed)
+        if (committed && !pr->pr_cl_topic)
                 vg_warn("process", "partition %d: no state in state.dir but "
                         "offsets committed by the group, and no changelog "
                         "(changelog.enabled=false): rebuilt from the input "
                         "topics' beginning; counters and ACTIVE alerts it "
                         "published before and no longer has are not "
                         "corrected (docs/RUNBOOK.md, section 7)", p);
+        else if (committed)
+                vg_warn("process", "partition %d: no state in state.dir and "
+                        "changelog %s is empty, but offsets committed by "
+                        "the group: the changelog was deleted or "
+                        "re-created; rebuilt from the input topics' "
+                        "beginning (what retention removed from them is "
+                        "lost); counters and ACTIVE alerts it published "
+                        "before and no longer has are not corrected "
+                        "(docs/RUNBOOK.md, section 12)", p, pr->pr_cl_topic);
 }
