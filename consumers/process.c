@@ -409,6 +409,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         process_check_copartitioned(pr, l);
                 vg_info("process", "assigned %d topic-partitions", l->cnt);
                 process_standby_recheck(pr);
+                process_rg_assigned(pr); /* the group's settings, read */
                 pr->pr_assigned_at = vg_now_ms();
                 pr->pr_nassigned = l->cnt;
                 pr->pr_lag_known = false; /* until the next statistics */
@@ -869,6 +870,7 @@ out:
         if (pconf)
                 rd_kafka_conf_destroy(pconf);
         process_standby_stop(pr);
+        process_rg_stop(pr); /* (it reads with the consumer) */
         for (int p = 0; p < MAX_PARTITIONS; p++) {
                 pstate_t *ps = &pr->pr_parts[p];
                 for (int i = 0; i < ps->ps_nheld; i++)

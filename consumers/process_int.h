@@ -240,6 +240,9 @@ typedef struct proc_s {
         bool              pr_sb_open[MAX_PARTITIONS]; /* chunk open */
         int64_t           pr_sb_opened[MAX_PARTITIONS];
         int64_t           pr_sb_checked;  /* membership last read, ms */
+        /* The group's commits read for other rules.* settings
+         * (process_rules_guard.c) */
+        struct process_rg_s *pr_rg;
 } proc_t;
 
 /* Worker w's Avro codec (w % process.threads; each worker has its own).
@@ -255,6 +258,20 @@ vg_codec_t *process_part_codec(const proc_t *pr, int w);
 int64_t process_resume_offset(proc_t *pr, int p, const char *topic);
 bool process_resume_check(proc_t *pr, int p, const rd_kafka_message_t *m);
 int64_t process_record_hash(const rd_kafka_message_t *m);
+
+/* process_rules_guard.c: every offset this member commits carries its
+ * rules.* settings (and timezone) and their fingerprint as its metadata
+ * (process_rg_metadata sets tp's). On each assignment (the first starts
+ * it) and every PROCESS_RG_INTERVAL_MS after, a thread of its own reads
+ * the group's committed offsets of every partition of the input topics
+ * and stops the processor (process_fatal) when one was committed, since
+ * this member started, by a member with other settings: two rule books
+ * would publish side by side (docs/RUNBOOK.md section 9).
+ * process_rg_stop ends the thread (before the consumer is destroyed). */
+#define PROCESS_RG_INTERVAL_MS 3000
+void process_rg_metadata(proc_t *pr, rd_kafka_topic_partition_t *tp);
+void process_rg_assigned(proc_t *pr);
+void process_rg_stop(proc_t *pr);
 
 /* process.c: logs msg as an error and stops the processor (from a
  * worker: the loop stops at its next turn). */

@@ -52,17 +52,22 @@ void process_snap_get(proc_t *pr, int p, psnap_t *sn) {
         pthread_mutex_unlock(&pr->pr_snap_lock);
 }
 
-/* Commits Kafka offsets (async) equal to the stored ones of partition p. */
+/* Commits Kafka offsets (async) equal to the stored ones of partition p,
+ * with this member's rules.* settings as their metadata. */
 static void commit_kafka_offsets(proc_t *pr, int p) {
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(VG_EVENT_TYPES);
         for (int t = 0; t < VG_EVENT_TYPES; t++) {
                 int64_t off = vg_part_offset(pr->pr_parts[p].ps_part,
                                              pr->pr_inputs[t]);
-                if (off >= 0)
-                        rd_kafka_topic_partition_list_add(l, pr->pr_inputs[t],
-                                                          p)
-                                ->offset = off;
+                if (off >= 0) {
+                        rd_kafka_topic_partition_t *tp =
+                                rd_kafka_topic_partition_list_add(
+                                        l, pr->pr_inputs[t], p);
+                        tp->offset = off;
+                        /* (the settings: process_rules_guard.c) */
+                        process_rg_metadata(pr, tp);
+                }
         }
         if (l->cnt)
                 rd_kafka_commit(pr->pr_consumer, l, 1);

@@ -327,10 +327,8 @@ static char *meta_text(vg_part_t *part, const char *key) {
 static vg_err_t step_done(vg_part_t *part, sqlite3_stmt *s, const char *what,
                           char *errstr, size_t errstr_size);
 
-/* The settings of was (vg_rules_conf_text) that now differ from, as
- * "key was -> now, ...". */
-static void rules_diff(const char *was, const char *now, char *out,
-                       size_t size) {
+void vg_part_rules_diff(const char *was, const char *now, char *out,
+                        size_t size) {
         size_t o = 0;
         out[0] = '\0';
         for (const char *p = now; *p;) {
@@ -367,7 +365,7 @@ static vg_err_t rules_check(vg_part_t *part, const char *was,
         vg_rules_conf_text(part->pa_rc, now, sizeof(now));
         if (!strcmp(was, now))
                 return VG_OK;
-        rules_diff(was, now, diff, sizeof(diff));
+        vg_part_rules_diff(was, now, diff, sizeof(diff));
         /* (VG_ERR_ARG: the process's settings, not the records, are in
          * question; a standby stops on it as the owner does) */
         return vg_seterr(errstr, errstr_size, VG_ERR_ARG,

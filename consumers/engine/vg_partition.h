@@ -243,6 +243,11 @@ void vg_part_cells_unsorted(vg_part_t *part,
  * logged to topic (an earlier release, another changelog) logs all of it
  * in its next commit. */
 void vg_part_set_changelog(vg_part_t *part, const char *topic);
+
+/* The settings of was (vg_rules_conf_text) that now differ from, as
+ * "key was -> now, ..." (empty when none do). */
+void vg_part_rules_diff(const char *was, const char *now, char *out,
+                        size_t size);
 /* Where the changelog ended after this file's last logged commit (its
  * high watermark, if nobody else wrote); -1 if unknown, or the file was
  * logged to another topic. */
