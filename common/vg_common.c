@@ -336,6 +336,37 @@ bool vg_text_control(const char *str, size_t n) {
         return false;
 }
 
+size_t vg_utf8_char(const unsigned char *s, size_t n) {
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                len = 2;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                len = 3;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                len = 4;
+        else
+                return 0;
+        if (n < len)
+                return 0;
+        if (s[0] == 0xe0) /* (overlong) */
+                lo = 0xa0;
+        else if (s[0] == 0xed) /* (surrogates) */
+                hi = 0x9f;
+        else if (s[0] == 0xf0) /* (overlong) */
+                lo = 0x90;
+        else if (s[0] == 0xf4) /* (beyond U+10FFFF) */
+                hi = 0x8f;
+        if (s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i < len; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        return len;
+}
+
 size_t vg_join(char *buf, size_t size, char sep, const char *const *parts,
                int n) {
         size_t len = 0;
@@ -379,26 +410,40 @@ void vg_sort_i64(int64_t *t, size_t n) {
         }
 }
 
-uint32_t vg_hash_str(const char *s) {
-        /* Eight bytes a step (multiply and fold), then murmur3's final
-         * mix: the keys here are 30-100 bytes, and a byte-at-a-time hash
-         * was a tenth of file mode's instructions. Not persisted: only
-         * in-memory tables use it. */
-        size_t n = strlen(s);
-        uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-        for (; n >= 8; s += 8, n -= 8) {
-                memcpy(&w, s, 8);
+/* Eight bytes a step (multiply and fold) into h. */
+static uint64_t hash_words(uint64_t h, const unsigned char *p, size_t n) {
+        uint64_t w;
+        for (; n >= 8; p += 8, n -= 8) {
+                memcpy(&w, p, 8);
                 h = (h ^ w) * 0xff51afd7ed558ccdull;
                 h ^= h >> 32;
         }
         if (n) {
                 w = 0;
-                memcpy(&w, s, n);
+                memcpy(&w, p, n);
                 h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
                 h ^= h >> 32;
         }
+        return h;
+}
+
+/* murmur3's final mix */
+static uint64_t fmix64(uint64_t h) {
         h ^= h >> 33;
         h *= 0xff51afd7ed558ccdull;
         h ^= h >> 33;
-        return (uint32_t)h;
+        return h;
+}
+
+uint32_t vg_hash_str(const char *s) {
+        /* The keys here are 30-100 bytes, and a byte-at-a-time hash was a
+         * tenth of file mode's instructions. Not persisted: only
+         * in-memory tables use it. */
+        size_t n = strlen(s);
+        return (uint32_t)fmix64(hash_words(0x9e3779b97f4a7c15ull ^ n,
+                                           (const unsigned char *)s, n));
+}
+
+uint64_t vg_hash_bytes(uint64_t h, const void *p, size_t n) {
+        return fmix64(hash_words(h ^ n, p, n));
 }

@@ -93,6 +93,11 @@ void vg_buf_printf(vg_buf_t *vb, const char *fmt, ...)
 /* A 32-bit hash of a NUL-terminated string: the one hash for in-memory
  * tables (not for partitioning: that is Kafka's murmur2). Can't fail. */
 uint32_t vg_hash_str(const char *s);
+/* A 64-bit hash of n bytes at p, chained from h (start with any seed):
+ * eight bytes a step, each step a bijection of the running value, then
+ * mixed. Stable across runs and releases on one byte order (stored by
+ * the processor: process_resume.c). p may be NULL when n is 0. */
+uint64_t vg_hash_bytes(uint64_t h, const void *p, size_t n);
 
 /* Sorts t[0, n) ascending: by insertion when n is small (a patient's few
  * events: qsort's set-up cost more than the sorting), by qsort beyond. */
@@ -157,6 +162,10 @@ size_t vg_pnr_grouped(const char *s, size_t n, bool valid);
  * soft hyphen, bidi marks, overrides and isolates, variation selectors,
  * fillers, tags; line and paragraph separators, U+FEFF). Pure. */
 bool vg_text_control(const char *s, size_t n);
+/* The length (1-4) of the well-formed UTF-8 character at s, of the n >= 1
+ * bytes there, or 0 when there is none (a stray or missing continuation
+ * byte, an overlong form, a surrogate, beyond U+10FFFF). Pure. */
+size_t vg_utf8_char(const unsigned char *s, size_t n);
 /* Whether s is exactly n ASCII digits (a kommun code: 4, a region: 2). */
 bool vg_all_digits(const char *s, size_t n);
 

@@ -17,34 +17,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Eight bytes a step (as vg_patient_sum.c's checksum): a byte at a time
- * over every record's value was half a microsecond per event. */
-static uint64_t mix(uint64_t h, const unsigned char *p, size_t n) {
-        uint64_t w;
-        h ^= n;
-        for (; n >= 8; p += 8, n -= 8) {
-                memcpy(&w, p, 8);
-                h = (h ^ w) * 0xff51afd7ed558ccdull;
-                h ^= h >> 32;
-        }
-        if (n) {
-                w = 0;
-                memcpy(&w, p, n);
-                h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-                h ^= h >> 29;
-        }
-        return h;
-}
-
 int64_t process_record_hash(const rd_kafka_message_t *m) {
-        uint64_t h = 0x9e3779b97f4a7c15ull;
-        h = mix(h, m->key, m->key ? m->key_len : 0);
-        h = mix(h * 0xff51afd7ed558ccdull, m->payload,
-                m->payload ? m->len : 0); /* (key and value apart) */
-        h ^= h >> 33; /* (MurmurHash3's fmix64) */
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-        return (int64_t)(h >> 1);
+        uint64_t h = vg_hash_bytes(0x9e3779b97f4a7c15ull, m->key,
+                                   m->key ? m->key_len : 0);
+        /* (the key's hash starts the value's: key and value apart) */
+        return (int64_t)(vg_hash_bytes(h, m->payload,
+                                       m->payload ? m->len : 0) >> 1);
 }
 
 int64_t process_resume_offset(proc_t *pr, int p, const char *topic) {

@@ -419,28 +419,6 @@ int vg_hl7_refusal_code(const vg_hl7_msh_t *h, const char *reason) {
 /* The ACK                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Length of the well-formed UTF-8 character at s (at most n bytes), or 0
- * when it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-        size_t len;
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xC2 && s[0] <= 0xDF)
-                len = 2;
-        else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-                len = 3;
-        else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-                len = 4;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++)
-                if ((s[i] & 0xC0) != 0x80)
-                        return 0;
-        return len;
-}
-
 /* Appends text escaped for a field of h's message, at most max bytes, never
  * cutting an escape sequence or a UTF-8 character; control characters and
  * malformed UTF-8 become '?' or a space. */
@@ -479,7 +457,7 @@ static void put_text(vg_buf_t *out, const vg_hl7_msh_t *h, const char *text,
                 } else if (*s < 0x80) {
                         unit[0] = (char)*s;
                         un = 1;
-                } else if ((step = utf8_len(s, n - i)) > 0) {
+                } else if ((step = vg_utf8_char(s, n - i)) > 0) {
                         memcpy(unit, s, step);
                         un = step;
                 } else {

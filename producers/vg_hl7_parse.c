@@ -437,40 +437,10 @@ static int latin_to_utf8(int part, char *out, size_t *n) {
 
 /* (vg_hl7_int.h) */
 bool hl7_utf8_valid(const char *str, size_t n) {
-        const unsigned char *s = (const unsigned char *)str,
-                            *z = s + n;
-        while (s < z) {
-                size_t len;
-                unsigned char lo = 0x80, hi = 0xBF;
-                if (s[0] < 0x80) {
-                        s++;
-                        continue;
-                }
-                if (s[0] >= 0xC2 && s[0] <= 0xDF)
-                        len = 2;
-                else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-                        len = 3;
-                else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-                        len = 4;
-                else
+        const unsigned char *s = (const unsigned char *)str;
+        for (size_t i = 0, len; i < n; i += len)
+                if (!(len = vg_utf8_char(s + i, n - i)))
                         return false;
-                if ((size_t)(z - s) < len)
-                        return false;
-                if (s[0] == 0xE0)
-                        lo = 0xA0;
-                else if (s[0] == 0xED)
-                        hi = 0x9F;
-                else if (s[0] == 0xF0)
-                        lo = 0x90;
-                else if (s[0] == 0xF4)
-                        hi = 0x8F;
-                if (s[1] < lo || s[1] > hi)
-                        return false;
-                for (size_t i = 2; i < len; i++)
-                        if ((s[i] & 0xC0) != 0x80)
-                                return false;
-                s += len;
-        }
         return true;
 }
 
@@ -638,45 +608,41 @@ int hl7_unescape(const hmsg_t *m, sl_t s, char *out) {
         return 0;
 }
 
+/* What each hl7_unescape failure says after the field's name, by -u. */
+static const char *const unescape_why[] = {
+        [-HL7_CONTROL] = "holds a control character (a tab, one escaped as "
+                         "\\X..\\, or an invisible one such as U+0085 or "
+                         "U+202E)",
+        [-HL7_BAD_HEX] = "an \\X..\\ escape that is not pairs of hex "
+                         "digits",
+        [-HL7_OPEN_ESCAPE] = "an escape sequence with no closing escape "
+                             "character (HL7 v2.5 2.7: a \\ in text is "
+                             "written \\E\\)",
+        [-HL7_BAD_ESCAPE] = "an escape sequence HL7 v2.5 does not define (an "
+                            "escape character left open? a \\ in text is "
+                            "written \\E\\)",
+        [-HL7_NOT_UTF8] = "not valid UTF-8 (HL7 v2 text is read as UTF-8 "
+                          "unless MSH-18 is 8859/1 or 8859/15)",
+        [-HL7_UTF8_AS_LATIN] = "UTF-8 text, but MSH-18 says ISO 8859-1 or "
+                               "8859-15 (send MSH-18 UNICODE UTF-8, or the "
+                               "text in ISO 8859)",
+        [-HL7_NOT_LATIN] = "not ISO 8859 text, as MSH-18 says it is (a byte "
+                           "0x80-0x9F is no character in 8859-1 or 8859-15: "
+                           "Windows-1252 text?)",
+};
+
 int hl7_unescape_error(int u, const char *field, char *errstr,
                        size_t errstr_size) {
         if (u == HL7_TOO_LONG)
                 vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
                           "%s: longer than %d bytes", field, VAL_MAX - 1);
-        else if (u == HL7_CONTROL)
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s: holds a control character (a tab, one "
-                          "escaped as \\X..\\, or an invisible one such "
-                          "as U+0085 or U+202E)", field);
-        else if (u == HL7_NOT_UTF8)
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s: not valid UTF-8 (HL7 v2 text is read as "
-                          "UTF-8 unless MSH-18 is 8859/1 or 8859/15)",
-                          field);
-        else if (u == HL7_UTF8_AS_LATIN)
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s: UTF-8 text, but MSH-18 says ISO 8859-1 or "
-                          "8859-15 (send MSH-18 UNICODE UTF-8, or the text "
-                          "in ISO 8859)", field);
-        else if (u == HL7_NOT_LATIN)
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s: not ISO 8859 text, as MSH-18 says it is (a "
-                          "byte 0x80-0x9F is no character in 8859-1 or "
-                          "8859-15: Windows-1252 text?)", field);
-        else if (u == HL7_OPEN_ESCAPE)
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s: an escape sequence with no closing escape "
-                          "character (HL7 v2.5 2.7: a \\ in text is "
-                          "written \\E\\)", field);
-        else if (u == HL7_BAD_ESCAPE)
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s: an escape sequence HL7 v2.5 does not define "
-                          "(an escape character left open? a \\ in text "
-                          "is written \\E\\)", field);
         else
-                vg_seterr(errstr, errstr_size, VG_ERR_INVALID,
-                          "%s: an \\X..\\ escape that is not pairs of hex "
-                          "digits", field);
+                vg_seterr(errstr, errstr_size, VG_ERR_INVALID, "%s: %s",
+                          field,
+                          -u > 0 && -u < (int)VG_ARRAY_SIZE(unescape_why) &&
+                                          unescape_why[-u]
+                                  ? unescape_why[-u]
+                                  : unescape_why[-HL7_BAD_HEX]);
         return -1;
 }
 

@@ -37,35 +37,9 @@ static int walk_varint(walk_t *w, int64_t *out, int maxbytes) {
 }
 
 int vg_codec_utf8_valid(const unsigned char *s, size_t n) {
-        size_t i = 0;
-        while (i < n) {
-                unsigned char c = s[i];
-                size_t k;
-                uint32_t cp;
-                if (c == 0)
-                        return 0; /* NUL: C strings cannot carry it */
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf)
-                        k = 1, cp = c & 0x1f;
-                else if (c >= 0xe0 && c <= 0xef)
-                        k = 2, cp = c & 0x0f;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        k = 3, cp = c & 0x07;
-                else
-                        return 0;
-                for (size_t j = 1; j <= k; j++) {
-                        if (i + j >= n || (s[i + j] & 0xc0) != 0x80)
-                                return 0;
-                        cp = (cp << 6) | (s[i + j] & 0x3f);
-                }
-                if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return 0;
-                i += k + 1;
-        }
+        for (size_t i = 0, len; i < n; i += len)
+                if (!s[i] || !(len = vg_utf8_char(s + i, n - i)))
+                        return 0; /* (a NUL: C strings cannot carry it) */
         return 1;
 }
 

@@ -16,9 +16,7 @@ G=(-X group.id="$S.g" -X state.dir="$TMP/st" -X stream.idle_ms=1000)
 "$VIGIL" simulate -n 150 --seed 34 --out "$TMP/b.jsonl" 2>/dev/null
 "$VIGIL" simulate -n 600 --seed 35 --out "$TMP/c.jsonl" 2>/dev/null
 cat "$TMP/a.jsonl" "$TMP/b.jsonl" > "$TMP/ab.jsonl"
-"$VIGIL" process --input "$TMP/ab.jsonl" --partitions 2 \
-  --alerts "$TMP/fa.jsonl" --indicators "$TMP/fi.jsonl" 2>/dev/null
-processor_alerts "$TMP/fa.jsonl"
+file_reference "$TMP/ab.jsonl" "$TMP/fa.jsonl" "$TMP/fi.jsonl"
 
 "$VIGIL" produce "${T[@]}" "$TMP/a.jsonl" 2>/dev/null
 "$VIGIL" process "${T[@]}" "${G[@]}" --exit-idle 3 2> "$TMP/r1.log" \

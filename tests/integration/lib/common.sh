@@ -29,6 +29,15 @@ processor_alerts() { # FILE
   grep -v '"rule":"INDICATOR_BELOW_TARGET"' "$1" > "$1.p" || true
   mv "$1.p" "$1"
 }
+# file_reference IN ALERTS INDICATORS: file mode's alerts (as
+# processor_alerts leaves them) and indicator values of the JSON Lines IN
+# on 2 partitions: what a Kafka-mode run on the same events must end with.
+file_reference() {
+  "$VIGIL" process --input "$1" --partitions 2 --alerts "$2" \
+    --indicators "$3" 2> "$TMP/file-reference.log" \
+    || fail "file mode on $1: $(tail -3 "$TMP/file-reference.log")"
+  processor_alerts "$2"
+}
 # wait_log FILE PATTERN SECONDS [FROM-LINE]: until grep finds PATTERN in
 # FILE (from line FROM-LINE on), else fail.
 wait_log() {
