@@ -331,7 +331,9 @@ int64_t vg_part_meta_int(vg_part_t *part, const char *key, int64_t def);
 void vg_part_reload(vg_part_t *part);
 
 /* vg_part_inputs.c: the last input record of each topic, to the store
- * at a commit (from vg_part_commit), and to the changelog's meta record. */
+ * at a commit (from vg_part_commit), with the batch's next offsets (and
+ * lets the batch's offsets and records go), and to the changelog's meta
+ * record. */
 vg_err_t vg_part_inputs_flush(vg_part_t *part, char *errstr,
                               size_t errstr_size);
 void vg_part_cl_inputs_meta(vg_part_t *part, const char *topic,

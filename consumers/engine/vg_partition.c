@@ -718,7 +718,7 @@ static vg_err_t offsets_flush(vg_part_t *part, char *errstr,
                 err = offset_put(part, part->pa_offs[i].po_topic,
                                  part->pa_offs[i].po_next, errstr,
                                  errstr_size);
-        part->pa_noffs = 0;
+        /* (it lets them go; on an error the rollback does) */
         return err ? err : vg_part_inputs_flush(part, errstr, errstr_size);
 }
 

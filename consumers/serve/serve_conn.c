@@ -209,9 +209,10 @@ bool sv_resp_over(int64_t budget) {
 }
 
 /* The client of a request is gone: its end of the connection is closed,
- * or shut for writing (libmicrohttpd takes either for the client's end
- * as soon as it reads: the answer would never be sent). A look, not a
- * read: what a client sent stays for libmicrohttpd. */
+ * or shut for writing, which TCP cannot tell apart before an answer is
+ * sent (a half-closing client still reading gets the empty 499, as with
+ * nginx: docs/SERVE.md). A look, not a read: what a client sent stays for
+ * libmicrohttpd. */
 bool sv_peer_gone(int fd) {
         struct pollfd pf = {fd, POLLRDHUP, 0};
         if (fd < 0)

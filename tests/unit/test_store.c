@@ -376,6 +376,55 @@ static void test_dlq_values(void **state) {
         free(big);
 }
 
+/* The last input record a state processed (vg_part_inputs.c): kept with
+ * the batch that processed it, and used only while the topic's offset is
+ * where that batch left it. A state whose offset moved on without it (an
+ * earlier release processed on; modelled by writing the offsets table as
+ * that release does) has a stale record: comparing it would skip a record
+ * and read the ones after it again. A later batch with no record of the
+ * topic (it moved past a transaction's marker) keeps the record valid. */
+static void test_last_input_record(void **state) {
+        char path[128], err[512];
+        int64_t off, hash;
+        vg_part_t *part;
+        sqlite3 *db;
+        (void)state;
+        snprintf(path, sizeof(path), "%s/partition-8.db", dir);
+        part = vg_part_open(path, 8, &rc, codec, &topics, err, sizeof(err));
+        assert_non_null(part);
+        assert_false(vg_part_input_last(part, "adm", &off, &hash));
+        one_event(part, "e1");
+        vg_part_note_input(part, "adm", 41, 12345);
+        assert_int_equal(vg_part_set_offset(part, "adm", 42, err, sizeof(err)),
+                         VG_OK);
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        assert_true(vg_part_input_last(part, "adm", &off, &hash));
+        assert_int_equal(off, 41);
+        assert_int_equal(hash, 12345);
+        /* past a marker: the offset moves, the record is still the last */
+        assert_int_equal(vg_part_begin(part, 1, err, sizeof(err)), VG_OK);
+        assert_int_equal(vg_part_set_offset(part, "adm", 43, err, sizeof(err)),
+                         VG_OK);
+        assert_int_equal(vg_part_commit(part, err, sizeof(err)), VG_OK);
+        assert_true(vg_part_input_last(part, "adm", &off, &hash));
+        assert_int_equal(off, 41);
+        vg_part_close(part);
+        /* an earlier release moves the offset alone */
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "UPDATE offsets SET next_offset=60 "
+                                      "WHERE topic='adm'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_changes(db), 1);
+        sqlite3_close(db);
+        part = vg_part_open(path, 8, &rc, codec, &topics, err, sizeof(err));
+        assert_non_null(part);
+        assert_int_equal(vg_part_offset(part, "adm"), 60);
+        assert_false(vg_part_input_last(part, "adm", &off, &hash));
+        vg_part_close(part);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_damaged_file_named),
@@ -385,6 +434,7 @@ int main(void) {
                 cmocka_unit_test(test_persisted_rows),
                 cmocka_unit_test(test_cache_bounds_batch),
                 cmocka_unit_test(test_dlq_values),
+                cmocka_unit_test(test_last_input_record),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
