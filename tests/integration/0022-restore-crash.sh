@@ -51,7 +51,7 @@ for i in 1 2 3; do
     kill -9 $b
   fi
   wait $b 2>/dev/null || true
-  grep -h "restor" "$TMP/b$i.log" | sed 's/^[^ ]* /  B run '"$i"': /' | head -4
+  grep -m4 -h "restor" "$TMP/b$i.log" | sed 's/^[^ ]* /  B run '"$i"': /'
 done
 echo "B killed $killed times before its restore had finished"
 [ "$killed" -ge 1 ] || fail "no kill landed inside a restore (restores too fast?)"

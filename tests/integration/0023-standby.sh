@@ -42,7 +42,7 @@ echo "takeover after SIGKILL (session timeout 6 s): $(echo "$t1 - $t0" | bc | cu
 tail -n "+$from" "$TMP/b.log" \
   | grep "becomes active\|standby\|restored from\|partitions restored" \
   | sed 's/^[^ ]* /  /'
-tail -n "+$from" "$TMP/b.log" | grep -q "restoring from .*whole" \
+grep -q "restoring from .*whole" <(tail -n "+$from" "$TMP/b.log") \
   && fail "a partition was restored whole despite its standby copy"
 n=$(tail -n "+$from" "$TMP/b.log" | grep -c "restored from .*incremental" || true)
 [ "$n" -ge 2 ] || fail "the dead instance's partitions were not taken over from copies ($n incremental restores)"

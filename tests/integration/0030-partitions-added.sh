@@ -42,7 +42,7 @@ run_then "$TMP/p.log" "a partition was added" \
   --alter --topic "$S.sip" --partitions 3
 grep -q "ERROR process: .*partitions were added to an input topic\|ERROR process: assignment breaks co-partitioning" "$TMP/p.log" \
   || fail "no message naming the cause: $(grep -E 'ERROR|WARN' "$TMP/p.log" | tail -5)"
-grep -E "ERROR" "$TMP/p.log" | head -3
+grep -m3 -E "ERROR" "$TMP/p.log"
 [ "$(grep -c 'ERROR process:' "$TMP/p.log")" = 1 ] \
   || fail "more than the one error: $(grep 'ERROR process:' "$TMP/p.log")"
 
@@ -53,5 +53,5 @@ topic_args "$S.d"
 run_then "$TMP/d.log" "$S.d.dea was deleted" --delete --topic "$S.d.dea"
 grep -q "ERROR process: .*not of $S.d.dea (an input topic deleted" "$TMP/d.log" \
   || fail "no message naming the deleted topic: $(grep -E 'ERROR|WARN' "$TMP/d.log" | tail -5)"
-grep -E "ERROR|WARN  process" "$TMP/d.log" | head -4
+grep -m4 -E "ERROR|WARN  process" "$TMP/d.log"
 echo PASS

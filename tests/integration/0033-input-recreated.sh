@@ -44,5 +44,5 @@ set -e
 [ "$rc" = 1 ] || fail "after $S.adm was re-created: exit $rc, want 1 (the first records of the new topic skipped?): $(grep -E 'WARN|ERROR' "$TMP/r3.log" | tail -3)"
 grep -q "ERROR process: partition [01]: $S.adm \[[01]\] .*deleted and re-created.*RUNBOOK.md section 9" "$TMP/r3.log" \
   || fail "no error naming the re-created topic: $(grep -E 'WARN|ERROR' "$TMP/r3.log" | tail -3)"
-grep "ERROR" "$TMP/r3.log" | head -1
+grep -m1 "ERROR" "$TMP/r3.log"
 echo PASS

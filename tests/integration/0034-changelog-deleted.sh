@@ -34,7 +34,7 @@ grep -q "partition 0: changelog $S.g.changelog is empty: the local state goes to
   || fail "partition 0's file not logged whole: $(grep -E 'partition 0' "$TMP/r2.log" | tail -3)"
 grep -q "WARN  process: partition 1: no state in state.dir and changelog $S.g.changelog is empty, but offsets committed by the group" "$TMP/r2.log" \
   || fail "partition 1 rebuilt from nothing without a warning: $(grep -E 'WARN|partition 1' "$TMP/r2.log" | tail -3)"
-grep "WARN" "$TMP/r2.log" | head -1
+grep -m1 "WARN" "$TMP/r2.log"
 grep -q "WARN  process: partition 0: no state" "$TMP/r2.log" \
   && fail "partition 0 (its file kept) warned: $(grep 'partition 0: no state' "$TMP/r2.log")"
 "$PY" "$(dirname "$0")/lib/compare_process.py" "$VIGIL_BOOTSTRAP" \

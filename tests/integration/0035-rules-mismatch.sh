@@ -87,7 +87,7 @@ unset "PID[$STOPPED]"
 [ "$rc" = 1 ] || fail "member $STOPPED exited $rc, want 1: $(tail -3 "$TMP/$STOPPED.log")"
 grep -q "ERROR process: partition [0-3]: $S\.[a-z]* \[[0-3]\] was committed by another member of the group with other rules\.\* settings (fingerprint [0-9a-f]\{16\}, this member [0-9a-f]\{16\}; theirs -> this member's: sip_deadline_hours [0-9]* -> [0-9]*).*RUNBOOK.md section 9" "$TMP/$STOPPED.log" \
   || fail "member $STOPPED: no error naming the other settings: $(grep -E 'WARN|ERROR' "$TMP/$STOPPED.log" | tail -3)"
-grep ERROR "$TMP/$STOPPED.log" | head -1
+grep -m1 ERROR "$TMP/$STOPPED.log"
 echo "member $STOPPED stopped $(( TEXIT - T1 )) ms after the records were produced"
 
 # The second population, once the first member is gone.
