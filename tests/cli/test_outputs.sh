@@ -343,9 +343,9 @@ set +e; "$VIGIL" aggregate --input "$TMP/odd.jsonl" > "$TMP/agg.out" 2> "$TMP/er
   ! grep -q 'ssih_enrolment\|"denominator":null\|"numerator":[^1]' "$TMP/agg.out" ||
   fail "aggregate, parts of impossible figures: exit $rc: $(cat "$TMP/agg.out" "$TMP/err")"
 # ... nor shown by indicators and report when such a value is read.
-{ head -1 "$TMP/agg.out"; sed 's/"indicator":"readmission_30d"/"indicator":"19121212-1212"/' "$TMP/agg.out" | head -1
-  sed 's/"breakdown":"all"/"breakdown":"sex:191212121212"/' "$TMP/agg.out" | head -1
-  sed 's/"denominator":5/"denominator":null/' "$TMP/agg.out" | head -1; } > "$TMP/val.jsonl"
+{ head -1 "$TMP/agg.out"; sed -n '1{s/"indicator":"readmission_30d"/"indicator":"19121212-1212"/;p;q;}' "$TMP/agg.out"
+  sed -n '1{s/"breakdown":"all"/"breakdown":"sex:191212121212"/;p;q;}' "$TMP/agg.out"
+  sed -n '1{s/"denominator":5/"denominator":null/;p;q;}' "$TMP/agg.out"; } > "$TMP/val.jsonl"
 set +e; "$VIGIL" indicators --input "$TMP/val.jsonl" --format json --breakdown any > "$TMP/ind.out" 2> "$TMP/err"; rc=$?; set -e
 [ "$(grep -c '"indicator"' "$TMP/ind.out")" = 1 ] && grep -q "val.jsonl:2: a value that names no indicator" "$TMP/err" &&
   grep -q "val.jsonl:3: a value that holds a personnummer" "$TMP/err" &&
