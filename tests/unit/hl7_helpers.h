@@ -81,6 +81,23 @@ static inline void expect_event(const char *msg, vg_event_t *ev) {
                 fail_msg("not converted: %s", errstr);
 }
 
+/* A PID segment whose PID-11 (addresses) is addrs (a literal). */
+#define PIDA(addrs) "PID|1||" PNR "^^^SKV^PN||X||19450310|F|||" addrs "\r"
+
+/* An A01 of head (MSH, EVN) then PID-11 = addrs: its event's kommun is
+ * want. */
+static inline void expect_kommun(const char *head, const char *addrs,
+                                 const char *want) {
+        char msg[1024];
+        vg_event_t ev;
+        snprintf(msg, sizeof(msg), "%s" PIDA("%s") PV1("V1001", ""), head,
+                 addrs);
+        expect_event(msg, &ev);
+        if (strcmp(ev.ev_kommun, want))
+                fail_msg("%s: kommun %s, want %s", addrs, ev.ev_kommun, want);
+        vg_record_clear(ev.ev_type, &ev);
+}
+
 static inline void expect_error(const char *msg, const char *want) {
         char errstr[512] = "";
         vg_event_t ev;

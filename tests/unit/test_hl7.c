@@ -698,7 +698,6 @@ static void test_latin1(void **state) {
  * type (XAD.7) decides: H, L, P or RH first, else an untyped address;
  * never a temporary (C), business (B), bad (BA) or mailing (M) one. */
 static void test_residence(void **state) {
-#define PIDA(addrs) "PID|1||" PNR "^^^SKV^PN||X||19450310|F|||" addrs "\r"
         static const struct {
                 const char *addrs, *want;
         } cases[] = {
@@ -714,25 +713,14 @@ static void test_residence(void **state) {
                  * address: skipped (the first with a code was taken so) */
                 {"^^^^^^^^0180~^^^^^^^^\\X01\\", "0180"},
         };
-        vg_event_t ev;
         (void)state;
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                char msg[1024];
-                snprintf(msg, sizeof(msg),
-                         MSH("A01", "C1") "EVN|A01|20260301081500\r"
-                                 PIDA("%s") PV1("V1001", ""),
-                         cases[i].addrs);
-                expect_event(msg, &ev);
-                if (strcmp(ev.ev_kommun, cases[i].want))
-                        fail_msg("%s: kommun %s, want %s", cases[i].addrs,
-                                 ev.ev_kommun, cases[i].want);
-                vg_record_clear(ev.ev_type, &ev);
-        }
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                expect_kommun(MSH("A01", "C1") "EVN|A01|20260301081500\r",
+                              cases[i].addrs, cases[i].want);
         /* Only a temporary address: none (no kommun.default here) */
         expect_error(MSH("A01", "C1") "EVN|A01|20260301081500\r"
                      PIDA("^^^^^^C^^0180") PV1("V1001", ""),
                      "PID-11: no 4-digit kommun code");
-#undef PIDA
 }
 
 /* MSH-4 given as its universal id alone (HD.2); a personnummer where an
